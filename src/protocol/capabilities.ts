@@ -1,0 +1,80 @@
+/**
+ * The capability model (2025-11-25/basic/lifecycle.mdx:L184-L220): each side
+ * may only use what the other advertised. `requiredServerCapability` and
+ * `requiredClientCapability` map a method onto the capability that gates it, so
+ * both the sender (local typed error) and the receiver (-32601/-32602) enforce
+ * the same table.
+ */
+export interface ClientCapabilities {
+  readonly roots?: { readonly listChanged?: boolean }
+  readonly sampling?: { readonly context?: object; readonly tools?: object }
+  readonly elicitation?: { readonly form?: object; readonly url?: object }
+  readonly tasks?: object
+  readonly experimental?: Record<string, object>
+  readonly extensions?: Record<string, object>
+  readonly [key: string]: unknown
+}
+
+export interface ServerCapabilities {
+  readonly tools?: { readonly listChanged?: boolean }
+  readonly resources?: { readonly subscribe?: boolean; readonly listChanged?: boolean }
+  readonly prompts?: { readonly listChanged?: boolean }
+  readonly logging?: object
+  readonly completions?: object
+  readonly tasks?: object
+  readonly experimental?: Record<string, object>
+  readonly extensions?: Record<string, object>
+  readonly [key: string]: unknown
+}
+
+/** A capability path such as `resources.subscribe` or `tools`. */
+export type CapabilityPath = string
+
+const SERVER_METHOD_CAPABILITY: Readonly<Record<string, CapabilityPath>> = {
+  "tools/list": "tools",
+  "tools/call": "tools",
+  "resources/list": "resources",
+  "resources/read": "resources",
+  "resources/templates/list": "resources",
+  "resources/subscribe": "resources.subscribe",
+  "resources/unsubscribe": "resources.subscribe",
+  "prompts/list": "prompts",
+  "prompts/get": "prompts",
+  "logging/setLevel": "logging",
+  "completion/complete": "completions"
+}
+
+const CLIENT_METHOD_CAPABILITY: Readonly<Record<string, CapabilityPath>> = {
+  "sampling/createMessage": "sampling",
+  "elicitation/create": "elicitation",
+  "roots/list": "roots"
+}
+
+/** Server capability a client→server request needs, if any. */
+export const requiredServerCapability = (method: string): CapabilityPath | undefined => SERVER_METHOD_CAPABILITY[method]
+/** Client capability a server→client request needs, if any. */
+export const requiredClientCapability = (method: string): CapabilityPath | undefined => CLIENT_METHOD_CAPABILITY[method]
+
+/** Whether `caps` declares `path` (a dotted path; a present object or `true` counts). */
+export const hasCapability = (caps: object | undefined, path: CapabilityPath): boolean => {
+  let node: unknown = caps
+  for (const key of path.split(".")) {
+    if (typeof node !== "object" || node === null) return false
+    node = (node as Record<string, unknown>)[key]
+  }
+  return node !== undefined && node !== null && node !== false
+}
+
+/**
+ * Elicitation modes a client declared: `{}` means form only
+ * (2025-11-25/client/elicitation.mdx:L65).
+ */
+export const elicitationModes = (caps: ClientCapabilities | undefined): ReadonlySet<"form" | "url"> => {
+  const e = caps?.elicitation
+  if (!e) return new Set()
+  const modes = new Set<"form" | "url">()
+  if (e.form) modes.add("form")
+  if (e.url) modes.add("url")
+  if (modes.size === 0) modes.add("form")
+  return modes
+}

@@ -1,0 +1,63 @@
+/**
+ * JSON-RPC and MCP error codes, and the error object sent on the wire.
+ *
+ * Codes come from JSON-RPC 2.0 and the MCP schemas (spec-digest §6): legacy uses
+ * -32002 for a missing resource; 2026-07-28 reserves -32020..-32099 for the spec.
+ */
+export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** Implementation-defined (legacy sub-range -32000..-32019): transport / lifecycle problems. */
+  ConnectionClosed: -32000,
+  /** [SDK v1 interop] "Session not found" over Streamable HTTP. */
+  SessionNotFound: -32001,
+  /** Legacy (≤ 2025-11-25) resource not found. */
+  ResourceNotFound: -32002,
+  /** 2025-11-25 URL-mode elicitation required. */
+  UrlElicitationRequired: -32042,
+  /** 2026-07-28: an `Mcp-*` header does not match the body. */
+  HeaderMismatch: -32020,
+  /** 2026-07-28: the request needs a client capability that `_meta` did not declare. */
+  MissingRequiredClientCapability: -32021,
+  /** 2026-07-28: the `_meta` protocol version is not supported. */
+  UnsupportedProtocolVersion: -32022
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** The `error` member of a JSON-RPC error response. */
+export interface RpcErrorObject {
+  readonly code: number
+  readonly message: string
+  readonly data?: unknown
+}
+
+export const rpcError = (code: number, message: string, data?: unknown): RpcErrorObject =>
+  data === undefined ? { code, message } : { code, message, data }
+
+/** The codes that mark a response as "modern" (2026-07-28) when a dual-era client probes. */
+export const MODERN_ERROR_CODES: ReadonlySet<number> = new Set([
+  ErrorCode.HeaderMismatch,
+  ErrorCode.MissingRequiredClientCapability,
+  ErrorCode.UnsupportedProtocolVersion
+])
+
+/**
+ * An error raised by a handler that should reach the peer as a JSON-RPC error
+ * with this code (anything else thrown becomes -32603 Internal error).
+ */
+export class McpError extends Error {
+  readonly code: number
+  readonly data: unknown
+  constructor(code: number, message: string, data?: unknown) {
+    super(message)
+    this.name = "McpError"
+    this.code = code
+    this.data = data
+  }
+  toRpcError(): RpcErrorObject {
+    return rpcError(this.code, this.message, this.data)
+  }
+}

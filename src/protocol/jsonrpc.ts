@@ -1,0 +1,131 @@
+/**
+ * JSON-RPC 2.0 messages as MCP restricts them: ids are strings or integers, never
+ * null (spec-digest §6); a response carries `result` xor `error`; notifications
+ * carry no id. Validation is a hand-written decoder on the hot path (one pass,
+ * no allocation beyond the result), mirrored by `effect/Schema` definitions in
+ * `schemas.ts` that tests prove equivalent; see docs/architecture.md.
+ */
+import { ErrorCode, type RpcErrorObject, rpcError } from "./errors.ts"
+
+export type RequestId = string | number
+export type Params = { readonly [key: string]: unknown; readonly _meta?: Meta }
+export type Meta = { readonly [key: string]: unknown; readonly progressToken?: ProgressToken }
+export type ProgressToken = string | number
+
+export interface JsonRpcRequest {
+  readonly jsonrpc: "2.0"
+  readonly id: RequestId
+  readonly method: string
+  readonly params?: Params
+}
+export interface JsonRpcNotification {
+  readonly jsonrpc: "2.0"
+  readonly method: string
+  readonly params?: Params
+}
+export interface JsonRpcResult {
+  readonly jsonrpc: "2.0"
+  readonly id: RequestId
+  readonly result: { readonly [key: string]: unknown }
+}
+export interface JsonRpcErrorResponse {
+  readonly jsonrpc: "2.0"
+  /** Absent (or null on the wire) only when the request id could not be read. */
+  readonly id?: RequestId | null
+  readonly error: RpcErrorObject
+}
+export type JsonRpcResponse = JsonRpcResult | JsonRpcErrorResponse
+export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse
+
+export const isRequest = (m: JsonRpcMessage): m is JsonRpcRequest => "method" in m && "id" in m
+export const isNotification = (m: JsonRpcMessage): m is JsonRpcNotification => "method" in m && !("id" in m)
+export const isResponse = (m: JsonRpcMessage): m is JsonRpcResponse => !("method" in m)
+export const isErrorResponse = (m: JsonRpcMessage): m is JsonRpcErrorResponse => "error" in m && !("method" in m)
+
+export const request = (id: RequestId, method: string, params?: Params): JsonRpcRequest =>
+  params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params }
+export const notification = (method: string, params?: Params): JsonRpcNotification =>
+  params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params }
+export const result = (id: RequestId, value: { readonly [key: string]: unknown }): JsonRpcResult =>
+  ({ jsonrpc: "2.0", id, result: value })
+export const errorResponse = (id: RequestId | null | undefined, error: RpcErrorObject): JsonRpcErrorResponse =>
+  ({ jsonrpc: "2.0", id: id ?? null, error })
+
+/** Outcome of decoding one frame: a message, or the error response to send back. */
+export type Decoded =
+  | { readonly _tag: "Message"; readonly message: JsonRpcMessage }
+  | { readonly _tag: "Batch"; readonly messages: ReadonlyArray<unknown> }
+  | { readonly _tag: "Invalid"; readonly reply: JsonRpcErrorResponse | undefined }
+
+const isId = (v: unknown): v is RequestId =>
+  typeof v === "string" || (typeof v === "number" && Number.isInteger(v))
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
+
+/**
+ * Validate an already-parsed JSON value as one JSON-RPC message.
+ * Returns the error response to send when it is not (a reply for an invalid
+ * notification is never sent, per JSON-RPC: `reply` is then undefined).
+ */
+export const decodeValue = (value: unknown): Decoded => {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return invalid(null, "Invalid Request: empty batch")
+    return { _tag: "Batch", messages: value }
+  }
+  if (!isObject(value)) return invalid(null, "Invalid Request: a JSON-RPC message must be an object")
+  const id = value.id
+  const hasId = id !== undefined
+  if (value.jsonrpc !== "2.0") return invalid(isId(id) ? id : null, "Invalid Request: jsonrpc must be \"2.0\"")
+  const method = value.method
+  if (method !== undefined) {
+    if (typeof method !== "string" || method.length === 0) {
+      return invalid(isId(id) ? id : null, "Invalid Request: method must be a non-empty string")
+    }
+    const params = value.params
+    if (params !== undefined && !isObject(params)) {
+      // MCP params are always objects (named parameters).
+      return hasId && isId(id)
+        ? { _tag: "Invalid", reply: errorResponse(id, rpcError(ErrorCode.InvalidParams, "Invalid params: params must be an object")) }
+        : { _tag: "Invalid", reply: hasId ? errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: bad id")) : undefined }
+    }
+    if (!hasId) return { _tag: "Message", message: value as unknown as JsonRpcNotification }
+    if (!isId(id)) return invalid(null, "Invalid Request: id must be a string or an integer (never null)")
+    return { _tag: "Message", message: value as unknown as JsonRpcRequest }
+  }
+  // A response.
+  const hasResult = "result" in value
+  const hasError = "error" in value
+  if (hasResult === hasError) return invalid(isId(id) ? id : null, "Invalid Request: a response needs exactly one of result and error")
+  if (hasResult) {
+    if (!isId(id)) return invalid(null, "Invalid Request: response id must be a string or an integer")
+    if (!isObject(value.result)) return invalid(id, "Invalid Request: result must be an object")
+    return { _tag: "Message", message: value as unknown as JsonRpcResult }
+  }
+  const error = value.error
+  if (!isObject(error) || typeof error.code !== "number" || !Number.isInteger(error.code) || typeof error.message !== "string") {
+    return invalid(isId(id) ? id : null, "Invalid Request: error must have an integer code and a string message")
+  }
+  if (id !== undefined && id !== null && !isId(id)) return invalid(null, "Invalid Request: bad response id")
+  return { _tag: "Message", message: value as unknown as JsonRpcErrorResponse }
+}
+
+const invalid = (id: RequestId | null, message: string): Decoded =>
+  ({ _tag: "Invalid", reply: errorResponse(id, rpcError(ErrorCode.InvalidRequest, message)) })
+
+export const parseErrorReply = (detail?: string): JsonRpcErrorResponse =>
+  errorResponse(null, rpcError(ErrorCode.ParseError, detail ? `Parse error: ${detail}` : "Parse error: invalid JSON"))
+
+/** Parse and validate one text frame (a stdio line, a WebSocket text frame, an HTTP body). */
+export const decodeText = (text: string): Decoded => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (e) {
+    return { _tag: "Invalid", reply: parseErrorReply(e instanceof Error ? e.message : undefined) }
+  }
+  return decodeValue(value)
+}
+
+/** Serialize for newline-delimited framing: JSON.stringify never emits raw newlines. */
+export const encode = (message: JsonRpcMessage): string => JSON.stringify(message)

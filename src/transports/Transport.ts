@@ -1,0 +1,49 @@
+/**
+ * The transport contract shared by stdio, WebSocket and in-memory transports:
+ * a bidirectional channel of JSON-RPC text frames (one message per frame).
+ * Streamable HTTP is request-scoped and plugs into sessions through
+ * `src/server/ServerSession.ts` directly instead.
+ *
+ * Transports know nothing of MCP: they frame, enforce the size limit, and
+ * report how they ended. Decoding and replies to bad frames belong to the
+ * runtime, so every transport answers bad input the same way.
+ */
+import type { JsonRpcMessage } from "../protocol/jsonrpc.ts"
+
+export type TransportKind = "stdio" | "http" | "ws" | "memory"
+
+/** Why a transport ended. `expected` is false for a crash, a kill, a dropped socket. */
+export interface TransportClosed {
+  readonly expected: boolean
+  readonly reason: string
+  /** Child process exit code / signal, when the transport owns a process. */
+  readonly exitCode?: number | null
+  readonly signal?: string | null
+}
+
+export interface TransportHandlers {
+  /** One complete frame (a line without its newline, a text frame). */
+  readonly onFrame: (text: string) => void
+  /** A frame exceeded `maxMessageBytes`; it was discarded, the transport stays usable. */
+  readonly onOversized: (bytes: number) => void
+  /** The transport ended; called exactly once. */
+  readonly onClose: (closed: TransportClosed) => void
+}
+
+export interface Transport {
+  readonly kind: TransportKind
+  /**
+   * True when the transport observes peer death by itself (a child process
+   * exit, a socket close): keepalive pings may then be turned off.
+   */
+  readonly authoritativeLiveness: boolean
+  /** Start delivering frames to `handlers`; call once. */
+  start(handlers: TransportHandlers): void
+  /** Send one message (serialized and framed here). Dropped silently once closed. */
+  send(message: JsonRpcMessage): void
+  /** Graceful close; idempotent; resolves when every resource it holds is released. */
+  close(): Promise<void>
+}
+
+/** Default limit on one message (4 MiB), configurable per transport. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
