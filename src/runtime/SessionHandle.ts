@@ -1,0 +1,48 @@
+/**
+ * What the runtime (supervisor, registry, inspector) knows about any session,
+ * server or client side, whatever its transport: a live summary and a way to
+ * end it. Server and client sessions implement it; the runtime never looks
+ * inside them.
+ */
+import type { Era } from "../protocol/era.ts"
+import type { TransportKind } from "../transports/Transport.ts"
+
+export interface PeerInfo {
+  readonly name: string
+  readonly version: string
+  readonly [key: string]: unknown
+}
+
+export interface SessionInfo {
+  readonly id: string
+  readonly role: "server" | "client"
+  readonly era: Era | "unknown"
+  readonly protocolVersion: string | undefined
+  /** The statechart's state value, flattened (`operating`, `operating.busy`, `{keepalive: alive, ...}` → `keepalive.alive|...`). */
+  readonly state: string
+  readonly transport: TransportKind
+  readonly peer: PeerInfo | undefined
+  readonly inFlight: number
+  readonly startedAt: number
+}
+
+export interface SessionEnd {
+  /** False for a crash, a dead peer, a kill: the supervisor may restart. */
+  readonly expected: boolean
+  readonly reason: string
+}
+
+export interface SessionHandle {
+  readonly id: string
+  /** Current summary (cheap: built on demand). */
+  info(): SessionInfo
+  /** Called on every state change (and in-flight edge); returns an unsubscribe function. */
+  subscribe(listener: (info: SessionInfo) => void): () => void
+  /** Settles once, when the session has ended for good. */
+  readonly ended: Promise<SessionEnd>
+  /**
+   * Graceful close: refuse new requests, let in-flight ones finish up to
+   * `drainMs`, then cancel the rest and close the transport. Idempotent.
+   */
+  close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
+}
