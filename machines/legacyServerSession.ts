@@ -1,0 +1,279 @@
+/**
+ * The legacy-era (2024-11-05 … 2025-11-25) server session, one per stdio
+ * connection or Streamable HTTP session:
+ *
+ *   awaitingInitialize → awaitingInitialized → operating (idle ⇄ busy) → closing → closed
+ *
+ * Pure: every effect (replies, dispatch, draining) is a named action the
+ * runtime provides; every timer is a named delay set per instance from
+ * `input`. The runtime forwards lifecycle messages (initialize, initialized,
+ * ping, and any request outside `operating`) and the in-flight count's edges
+ * (0→1 `BUSY`, 1→0 `IDLE`); inside `operating` it dispatches requests without
+ * a round trip through the actor, which is exactly the `REQUEST → dispatch`
+ * self-transition below (see docs/architecture.md, "hot path").
+ */
+import { assign, setup } from "xstate"
+import type { ClientCapabilities } from "../src/protocol/capabilities.ts"
+import { ErrorCode } from "../src/protocol/errors.ts"
+import type { RequestId } from "../src/protocol/jsonrpc.ts"
+import { LEGACY_VERSIONS, type LegacyVersion, negotiateVersion } from "../src/protocol/versions.ts"
+
+/** How requests that arrive between the initialize response and `notifications/initialized` are treated. */
+export type EarlyRequestPolicy = "reject" | "accept"
+
+export interface LegacyServerSessionInput {
+  readonly supportedVersions?: ReadonlyArray<LegacyVersion>
+  /** Close after this long with nothing in flight (counted from the last request finishing). 0 = never. */
+  readonly idleTimeoutMs?: number
+  /** Close when the handshake has not completed after this long. 0 = never. */
+  readonly handshakeTimeoutMs?: number
+  /** How long `closing` waits for in-flight requests before cancelling them. */
+  readonly drainTimeoutMs?: number
+  readonly earlyRequests?: EarlyRequestPolicy
+}
+
+export interface InitializeParams {
+  readonly protocolVersion: string
+  readonly capabilities: ClientCapabilities
+  readonly clientInfo: { readonly name: string; readonly version: string; readonly [key: string]: unknown }
+  readonly [key: string]: unknown
+}
+
+export interface LegacyServerSessionContext {
+  readonly supportedVersions: ReadonlyArray<LegacyVersion>
+  readonly idleTimeoutMs: number
+  readonly handshakeTimeoutMs: number
+  readonly drainTimeoutMs: number
+  readonly earlyRequests: EarlyRequestPolicy
+  readonly protocolVersion: LegacyVersion | undefined
+  readonly clientCapabilities: ClientCapabilities | undefined
+  readonly clientInfo: InitializeParams["clientInfo"] | undefined
+  readonly closeReason: string | undefined
+}
+
+export type LegacyServerSessionEvent =
+  | { readonly type: "INITIALIZE"; readonly id: RequestId; readonly params: unknown }
+  | { readonly type: "INITIALIZED" }
+  | { readonly type: "PING"; readonly id: RequestId }
+  | { readonly type: "REQUEST"; readonly id: RequestId; readonly method: string }
+  | { readonly type: "BUSY" }
+  | { readonly type: "IDLE" }
+  | { readonly type: "DRAINED" }
+  | { readonly type: "CLOSE"; readonly reason: string }
+  | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string }
+
+/** Parameters of the `reject` action: the JSON-RPC error the runtime sends for `id`. */
+export interface RejectParams {
+  readonly id: RequestId
+  readonly code: number
+  readonly message: string
+}
+
+// setTimeout holds at most 2^31-1 ms; a disabled timer is parked there behind a guard.
+const MAX_DELAY = 2 ** 31 - 1
+const delayOf = (ms: number) => (ms > 0 ? Math.min(ms, MAX_DELAY) : MAX_DELAY)
+
+export const isValidInitializeParams = (p: unknown): p is InitializeParams => {
+  if (typeof p !== "object" || p === null) return false
+  const o = p as Record<string, unknown>
+  const info = o.clientInfo as Record<string, unknown> | undefined
+  return typeof o.protocolVersion === "string" &&
+    typeof o.capabilities === "object" && o.capabilities !== null && !Array.isArray(o.capabilities) &&
+    typeof info === "object" && info !== null && typeof info.name === "string" && typeof info.version === "string"
+}
+
+const requestOf = (event: LegacyServerSessionEvent): RequestId =>
+  "id" in event ? event.id : 0
+
+// A second initialize is an invalid request ([SDK v1] uses -32600 as well).
+const rejectReinitialize = {
+  type: "reject",
+  params: ({ event }: { event: LegacyServerSessionEvent }) => ({
+    id: requestOf(event),
+    code: ErrorCode.InvalidRequest,
+    message: "Invalid Request: the session is already initialized"
+  })
+} as const
+
+const rejectClosing = {
+  type: "reject",
+  params: ({ event }: { event: LegacyServerSessionEvent }) => ({
+    id: requestOf(event),
+    code: ErrorCode.ConnectionClosed,
+    message: "Session is closing: request refused"
+  })
+} as const
+
+export const legacyServerSessionMachine = setup({
+  types: {
+    context: {} as LegacyServerSessionContext,
+    events: {} as LegacyServerSessionEvent,
+    input: {} as LegacyServerSessionInput
+  },
+  actions: {
+    /** Send the InitializeResult (protocolVersion from context, capabilities, serverInfo, instructions). */
+    respondInitialize: (_, _params: { readonly id: RequestId }) => {},
+    /** Answer a JSON-RPC error. */
+    reject: (_, _params: RejectParams) => {},
+    /** Answer `ping` with `{}` — allowed in every state (basic/utilities/ping.mdx:L29). */
+    replyPong: (_, _params: { readonly id: RequestId }) => {},
+    /** Run a request's handler (the runtime's dispatcher). */
+    dispatch: (_, _params: { readonly id: RequestId }) => {},
+    /** The handshake completed: the runtime may now send requests to the client. */
+    announceReady: () => {},
+    /** Stop admitting requests; report DRAINED once nothing is in flight. */
+    beginDrain: () => {},
+    /** Abort every in-flight handler (drain deadline passed or peer gone). */
+    cancelInFlight: () => {},
+    /** Release the session: close the transport / forget the HTTP session. */
+    release: () => {},
+    recordNegotiation: assign(({ context, event }) => {
+      if (event.type !== "INITIALIZE") return {}
+      const params = event.params as InitializeParams
+      return {
+        protocolVersion: negotiateVersion(params.protocolVersion, context.supportedVersions),
+        clientCapabilities: params.capabilities,
+        clientInfo: params.clientInfo
+      }
+    }),
+    recordCloseReason: assign({
+      closeReason: ({ event }) =>
+        event.type === "CLOSE" || event.type === "TRANSPORT_CLOSED" ? event.reason : "timeout"
+    })
+  },
+  guards: {
+    validInitializeParams: ({ event }) => event.type === "INITIALIZE" && isValidInitializeParams(event.params),
+    acceptsEarlyRequests: ({ context }) => context.earlyRequests === "accept",
+    idleTimeoutEnabled: ({ context }) => context.idleTimeoutMs > 0,
+    handshakeTimeoutEnabled: ({ context }) => context.handshakeTimeoutMs > 0
+  },
+  delays: {
+    idleTimeout: ({ context }) => delayOf(context.idleTimeoutMs),
+    handshakeTimeout: ({ context }) => delayOf(context.handshakeTimeoutMs),
+    drainTimeout: ({ context }) => delayOf(context.drainTimeoutMs)
+  }
+}).createMachine({
+  id: "legacyServerSession",
+  context: ({ input }) => ({
+    supportedVersions: input.supportedVersions ?? LEGACY_VERSIONS,
+    idleTimeoutMs: input.idleTimeoutMs ?? 0,
+    handshakeTimeoutMs: input.handshakeTimeoutMs ?? 0,
+    drainTimeoutMs: input.drainTimeoutMs ?? 5_000,
+    earlyRequests: input.earlyRequests ?? "reject",
+    protocolVersion: undefined,
+    clientCapabilities: undefined,
+    clientInfo: undefined,
+    closeReason: undefined
+  }),
+  initial: "awaitingInitialize",
+  on: {
+    // Ping is answered in every state, before and after the handshake.
+    PING: { actions: { type: "replyPong", params: ({ event }) => ({ id: event.id }) } },
+    // The peer went away: nothing left to drain to (stdio: exit on stdin EOF).
+    TRANSPORT_CLOSED: { target: ".closed", actions: ["recordCloseReason", "cancelInFlight"] }
+  },
+  states: {
+    awaitingInitialize: {
+      after: {
+        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: "recordCloseReason" }
+      },
+      on: {
+        // lifecycle.mdx:L40-L47: initialize is the first interaction; version echoed if supported, else our latest (L165-L182).
+        INITIALIZE: [
+          {
+            guard: "validInitializeParams",
+            target: "awaitingInitialized",
+            actions: ["recordNegotiation", { type: "respondInitialize", params: ({ event }) => ({ id: event.id }) }]
+          },
+          {
+            actions: {
+              type: "reject",
+              params: ({ event }) => ({
+                id: event.id,
+                code: ErrorCode.InvalidParams,
+                message: "Invalid params: initialize needs protocolVersion (string), capabilities (object) and clientInfo {name, version}"
+              })
+            }
+          }
+        ],
+        // Policy: before initialize, only ping is served (lifecycle.mdx:L157-L159).
+        REQUEST: {
+          actions: {
+            type: "reject",
+            params: ({ event }) => ({
+              id: event.id,
+              code: ErrorCode.InvalidRequest,
+              message: `Invalid Request: server not initialized; send initialize before ${event.method}`
+            })
+          }
+        },
+        CLOSE: { target: "closing", actions: "recordCloseReason" }
+      }
+    },
+    awaitingInitialized: {
+      after: {
+        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: "recordCloseReason" }
+      },
+      on: {
+        INITIALIZE: { actions: rejectReinitialize },
+        // lifecycle.mdx:L147: the client MUST send notifications/initialized.
+        INITIALIZED: { target: "operating" },
+        // Policy for requests sent before `initialized` (a SHOULD NOT with no error code in the spec):
+        // reject with -32600 by default, or treat the request as an implicit `initialized`.
+        REQUEST: [
+          {
+            guard: "acceptsEarlyRequests",
+            target: "operating",
+            actions: { type: "dispatch", params: ({ event }) => ({ id: event.id }) }
+          },
+          {
+            actions: {
+              type: "reject",
+              params: ({ event }) => ({
+                id: event.id,
+                code: ErrorCode.InvalidRequest,
+                message: `Invalid Request: ${event.method} sent before notifications/initialized`
+              })
+            }
+          }
+        ],
+        CLOSE: { target: "closing", actions: "recordCloseReason" }
+      }
+    },
+    operating: {
+      entry: "announceReady",
+      initial: "idle",
+      on: {
+        INITIALIZE: { actions: rejectReinitialize },
+        INITIALIZED: {},
+        REQUEST: { actions: { type: "dispatch", params: ({ event }) => ({ id: event.id }) } },
+        CLOSE: { target: "closing", actions: "recordCloseReason" }
+      },
+      states: {
+        // Idle is counted from the last in-flight request finishing: entering `idle` restarts the timer.
+        idle: {
+          on: { BUSY: "busy" },
+          after: {
+            idleTimeout: { guard: "idleTimeoutEnabled", target: "#legacyServerSession.closing", actions: "recordCloseReason" }
+          }
+        },
+        busy: { on: { IDLE: "idle" } }
+      }
+    },
+    closing: {
+      entry: "beginDrain",
+      on: {
+        INITIALIZE: { actions: rejectClosing },
+        REQUEST: { actions: rejectClosing },
+        DRAINED: "closed",
+        INITIALIZED: {},
+        BUSY: {},
+        IDLE: {}
+      },
+      after: { drainTimeout: { target: "closed", actions: "cancelInFlight" } }
+    },
+    closed: { type: "final", entry: "release" }
+  }
+})
+
+export type LegacyServerSessionMachine = typeof legacyServerSessionMachine

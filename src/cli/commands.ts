@@ -1,0 +1,118 @@
+/** The CLI's commands, each with its options, usage text and runner. */
+import type { ParseArgsConfig } from "node:util"
+import { examples } from "../../examples/index.ts"
+import { serveTransport } from "../server/serveTransport.ts"
+import { makeStdioServerTransport } from "../transports/stdioServer.ts"
+
+export interface Command {
+  readonly summary: string
+  readonly usage: string
+  readonly options: NonNullable<ParseArgsConfig["options"]>
+  /** Resolves to the exit code, or -1 when the command keeps running and exits by itself. */
+  readonly run: (values: Record<string, string | boolean | undefined>) => Promise<number>
+}
+
+class UsageError extends Error {}
+export { UsageError }
+
+const pickExample = (name: string | undefined) => {
+  const key = name ?? "demo"
+  const example = examples[key]
+  if (!example) throw new UsageError(`unknown example "${key}" (available: ${Object.keys(examples).join(", ")})`)
+  return example.make()
+}
+
+const intOption = (values: Record<string, unknown>, key: string, fallback: number): number => {
+  const raw = values[key]
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${key} must be a non-negative integer, got "${String(raw)}"`)
+  return n
+}
+
+const serve: Command = {
+  summary: "serve an example server over stdio or Streamable HTTP",
+  usage: `Usage: mcp-actors serve (--stdio | --http PORT) [options]
+
+Options:
+  --stdio                  serve one session on stdin/stdout (logs go to stderr)
+  --http PORT              serve Streamable HTTP on PORT (0 = any free port)
+  --host HOST              HTTP bind address (default 127.0.0.1)
+  --example NAME           which example server (default demo; available: ${Object.keys(examples).join(", ")})
+  --idle-timeout MS        close sessions idle this long (0 = never; default 0 on stdio)
+  --max-message-bytes N    largest accepted message (default 4194304)
+  -h, --help               show this help`,
+  options: {
+    stdio: { type: "boolean" },
+    http: { type: "string" },
+    host: { type: "string" },
+    example: { type: "string" },
+    "idle-timeout": { type: "string" },
+    "max-message-bytes": { type: "string" }
+  },
+  run: async (values) => {
+    const server = pickExample(values.example as string | undefined)
+    const maxMessageBytes = intOption(values, "max-message-bytes", 4 * 1024 * 1024)
+    const idleTimeoutMs = intOption(values, "idle-timeout", 0)
+    if (values.stdio && values.http !== undefined) throw new UsageError("choose one of --stdio and --http")
+    if (values.stdio) {
+      const transport = makeStdioServerTransport({ maxMessageBytes })
+      const session = serveTransport(server, transport, { idleTimeoutMs })
+      process.stderr.write(`mcp-actors: serving example "${values.example ?? "demo"}" on stdio\n`)
+      const end = await session.ended
+      process.stderr.write(`mcp-actors: session ended (${end.reason})\n`)
+      await transport.close()
+      return 0
+    }
+    if (values.http !== undefined) {
+      const { serveHttpCommand } = await import("./serveHttp.ts")
+      return serveHttpCommand(server, {
+        port: intOption(values, "http", 0),
+        host: (values.host as string | undefined) ?? "127.0.0.1",
+        idleTimeoutMs,
+        maxMessageBytes
+      })
+    }
+    throw new UsageError("choose a transport: --stdio or --http PORT")
+  }
+}
+
+const list: Command = {
+  summary: "list the example servers",
+  usage: "Usage: mcp-actors examples",
+  options: {},
+  run: async () => {
+    for (const [name, e] of Object.entries(examples)) process.stdout.write(`${name.padEnd(12)} ${e.description}\n`)
+    return 0
+  }
+}
+
+const demo: Command = {
+  summary: "spawn the demo server over stdio, connect our client, call echo, print every state transition",
+  usage: `Usage: mcp-actors demo [--text TEXT]
+
+Spawns "mcp-actors serve --stdio" as a child process, connects the mcp-actors
+client to it, calls the echo tool, prints each session state transition and exits.`,
+  options: { text: { type: "string" } },
+  run: async (values) => {
+    const { runDemo } = await import("./demo.ts")
+    return runDemo({ text: (values.text as string | undefined) ?? "hello from mcp-actors" })
+  }
+}
+
+const charts: Command = {
+  summary: "write every statechart as Mermaid, DOT and JSON",
+  usage: `Usage: mcp-actors charts [--out DIR]
+
+Options:
+  --out DIR     output directory (default docs/charts)`,
+  options: { out: { type: "string" } },
+  run: async (values) => {
+    const { exportCharts } = await import("../visualization/exportCharts.ts")
+    const written = await exportCharts((values.out as string | undefined) ?? "docs/charts")
+    for (const f of written as ReadonlyArray<string>) process.stdout.write(`${f}\n`)
+    return 0
+  }
+}
+
+export const commands: Readonly<Record<string, Command>> = { serve, demo, charts, examples: list }

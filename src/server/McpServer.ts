@@ -1,0 +1,153 @@
+/**
+ * The definition of an MCP server: its identity, tools, resources, prompts and
+ * completions. One definition serves any number of sessions on any transport;
+ * it holds no per-session state. Handlers may return a value or a Promise
+ * (the plain API); `src/server/effect.ts` adapts Effect handlers onto it.
+ */
+import type { ServerCapabilities } from "../protocol/capabilities.ts"
+import { compileSchema, type Validator } from "./jsonSchema.ts"
+import type { RequestContext } from "./RequestContext.ts"
+import type {
+  CallToolResult,
+  CompleteResult,
+  GetPromptResult,
+  Implementation,
+  PromptDefinition,
+  ReadResourceResult,
+  ResourceDefinition,
+  ResourceTemplateDefinition,
+  ToolDefinition
+} from "./types.ts"
+import { compileUriTemplate, type UriMatcher } from "./uriTemplate.ts"
+
+type MaybePromise<A> = A | PromiseLike<A>
+
+export type ToolHandler = (args: Record<string, unknown>, ctx: RequestContext) => MaybePromise<CallToolResult>
+export type ResourceHandler = (uri: string, ctx: RequestContext) => MaybePromise<ReadResourceResult>
+export type ResourceTemplateHandler = (uri: string, variables: Record<string, string>, ctx: RequestContext) => MaybePromise<ReadResourceResult>
+export type PromptHandler = (args: Record<string, string>, ctx: RequestContext) => MaybePromise<GetPromptResult>
+export type CompletionHandler = (
+  request: { readonly ref: { readonly type: string; readonly name?: string; readonly uri?: string }; readonly argument: { readonly name: string; readonly value: string }; readonly context?: { readonly arguments?: Record<string, string> } },
+  ctx: RequestContext
+) => MaybePromise<CompleteResult>
+
+export interface RegisteredTool {
+  readonly definition: ToolDefinition
+  readonly handler: ToolHandler
+  readonly validateInput: Validator
+  readonly validateOutput: Validator | undefined
+}
+export interface RegisteredResourceTemplate {
+  readonly definition: ResourceTemplateDefinition
+  readonly match: UriMatcher
+  readonly handler: ResourceTemplateHandler
+}
+
+export interface McpServerOptions {
+  readonly name: string
+  readonly version: string
+  readonly title?: string
+  readonly instructions?: string
+  /** Extra capabilities to advertise (merged over the ones derived from registrations). */
+  readonly capabilities?: ServerCapabilities
+}
+
+export type ServerChange =
+  | { readonly type: "tools" }
+  | { readonly type: "resources" }
+  | { readonly type: "prompts" }
+  | { readonly type: "resourceUpdated"; readonly uri: string }
+
+const EMPTY_OBJECT_SCHEMA = { type: "object", properties: {} } as const
+
+export class McpServer {
+  readonly info: Implementation
+  readonly instructions: string | undefined
+  readonly tools = new Map<string, RegisteredTool>()
+  readonly resources = new Map<string, { readonly definition: ResourceDefinition; readonly handler: ResourceHandler }>()
+  readonly resourceTemplates = new Array<RegisteredResourceTemplate>()
+  readonly prompts = new Map<string, { readonly definition: PromptDefinition; readonly handler: PromptHandler }>()
+  completionHandler: CompletionHandler | undefined
+  private readonly extraCapabilities: ServerCapabilities | undefined
+  private readonly listeners = new Set<(change: ServerChange) => void>()
+  private cachedCapabilities: ServerCapabilities | undefined
+  private cachedToolList: ReadonlyArray<ToolDefinition> | undefined
+
+  constructor(options: McpServerOptions) {
+    this.info = options.title === undefined
+      ? { name: options.name, version: options.version }
+      : { name: options.name, version: options.version, title: options.title }
+    this.instructions = options.instructions
+    this.extraCapabilities = options.capabilities
+  }
+
+  /** Register a tool; its `inputSchema` (JSON Schema) is validated on every call and listed verbatim. */
+  tool(definition: ToolDefinition, handler: ToolHandler): this {
+    const inputSchema = definition.inputSchema ?? EMPTY_OBJECT_SCHEMA
+    this.tools.set(definition.name, {
+      definition: { ...definition, inputSchema },
+      handler,
+      validateInput: compileSchema(inputSchema),
+      validateOutput: definition.outputSchema ? compileSchema(definition.outputSchema) : undefined
+    })
+    return this.changed({ type: "tools" })
+  }
+
+  removeTool(name: string): this {
+    return this.tools.delete(name) ? this.changed({ type: "tools" }) : this
+  }
+
+  resource(definition: ResourceDefinition, handler: ResourceHandler): this {
+    this.resources.set(definition.uri, { definition, handler })
+    return this.changed({ type: "resources" })
+  }
+
+  resourceTemplate(definition: ResourceTemplateDefinition, handler: ResourceTemplateHandler): this {
+    this.resourceTemplates.push({ definition, handler, match: compileUriTemplate(definition.uriTemplate) })
+    return this.changed({ type: "resources" })
+  }
+
+  prompt(definition: PromptDefinition, handler: PromptHandler): this {
+    this.prompts.set(definition.name, { definition, handler })
+    return this.changed({ type: "prompts" })
+  }
+
+  completion(handler: CompletionHandler): this {
+    this.completionHandler = handler
+    this.cachedCapabilities = undefined
+    return this
+  }
+
+  /** Tell every live session that a resource changed (sent to subscribers only). */
+  resourceUpdated(uri: string): void {
+    for (const l of this.listeners) l({ type: "resourceUpdated", uri })
+  }
+
+  /** Sessions listen for list changes to send `notifications/*​/list_changed`. */
+  onChange(listener: (change: ServerChange) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  toolList(): ReadonlyArray<ToolDefinition> {
+    return this.cachedToolList ??= [...this.tools.values()].map((t) => t.definition)
+  }
+
+  /** Capabilities derived from what is registered (a server advertises only what it serves). */
+  capabilities(): ServerCapabilities {
+    if (this.cachedCapabilities) return this.cachedCapabilities
+    const caps: Record<string, unknown> = { logging: {} }
+    if (this.tools.size > 0) caps.tools = { listChanged: true }
+    if (this.resources.size > 0 || this.resourceTemplates.length > 0) caps.resources = { subscribe: true, listChanged: true }
+    if (this.prompts.size > 0) caps.prompts = { listChanged: true }
+    if (this.completionHandler) caps.completions = {}
+    return this.cachedCapabilities = { ...caps, ...this.extraCapabilities } as ServerCapabilities
+  }
+
+  private changed(change: ServerChange): this {
+    this.cachedCapabilities = undefined
+    if (change.type === "tools") this.cachedToolList = undefined
+    for (const l of this.listeners) l(change)
+    return this
+  }
+}

@@ -1,0 +1,611 @@
+/**
+ * One server-side MCP connection: a stdio process, a WebSocket, or a Streamable
+ * HTTP session. Legacy traffic runs through the `legacyServerSession` chart
+ * (created on the first legacy message); modern (2026-07-28) requests are served
+ * statelessly from their `_meta` on the same connection (dual-era).
+ *
+ * Decide/execute split: the chart decides the lifecycle (what is allowed when,
+ * which error, when to close); this class executes — it owns the in-flight
+ * table, the handler contexts, outbound requests and the wire.
+ */
+import { randomBytes } from "node:crypto"
+import { type ActorOptions, type AnyActorLogic, type Actor, createActor } from "xstate"
+import {
+  type EarlyRequestPolicy,
+  type InitializeParams,
+  legacyServerSessionMachine,
+  type RejectParams
+} from "../../machines/legacyServerSession.ts"
+import { type ClientCapabilities, hasCapability, requiredClientCapability, requiredServerCapability } from "../protocol/capabilities.ts"
+import { classifyEra, type Era } from "../protocol/era.ts"
+import { ErrorCode, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
+import { makeIdAllocator } from "../protocol/ids.ts"
+import {
+  decodeText,
+  decodeValue,
+  errorResponse,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  notification,
+  type Params,
+  type RequestId,
+  request as makeRequest,
+  result as makeResult
+} from "../protocol/jsonrpc.ts"
+import { META_LOG_LEVEL, META_SERVER_INFO, type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
+import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } from "../protocol/versions.ts"
+import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
+import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
+import type { McpServer, ServerChange } from "./McpServer.ts"
+import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
+import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
+
+type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+
+/** Writes one message to the client; `related` names the client request it belongs to (HTTP stream routing). */
+export type SendToClient = (message: JsonRpcMessage, related: RequestId | undefined) => void
+
+export interface ServerSessionOptions {
+  readonly transport: TransportKind
+  readonly send: SendToClient
+  /** Called once when the session is released (close the stdio/ws transport, drop the HTTP session). */
+  readonly onRelease?: (end: SessionEnd) => void
+  readonly id?: string
+  readonly supportedVersions?: ReadonlyArray<LegacyVersion>
+  /** Serve modern (2026-07-28) requests on this connection too. Default true. */
+  readonly modern?: boolean
+  readonly idleTimeoutMs?: number
+  readonly handshakeTimeoutMs?: number
+  readonly drainTimeoutMs?: number
+  readonly earlyRequests?: EarlyRequestPolicy
+  /** Deadline for server→client requests (sampling, elicitation, roots). */
+  readonly requestTimeoutMs?: number
+  readonly clock?: XStateClock
+}
+
+interface InFlight {
+  readonly request: JsonRpcRequest
+  controller: AbortController | undefined
+  done: boolean
+  lastProgress: number
+}
+
+interface PendingOutbound {
+  readonly resolve: (r: Result) => void
+  readonly reject: (e: unknown) => void
+  readonly timer: ReturnType<typeof setTimeout>
+  readonly cleanup: () => void
+}
+
+/** A server→client request could not be made: the client did not negotiate the capability. */
+export class CapabilityError extends Error {
+  readonly capability: string
+  constructor(capability: string, method: string) {
+    super(`Client did not negotiate the "${capability}" capability required by ${method}`)
+    this.name = "CapabilityError"
+    this.capability = capability
+  }
+}
+
+/** A server→client request got no answer in time (a `notifications/cancelled` was sent). */
+export class RequestTimeoutError extends Error {
+  constructor(method: string, ms: number) {
+    super(`${method} timed out after ${ms} ms`)
+    this.name = "RequestTimeoutError"
+  }
+}
+
+const newSessionId = (): string => randomBytes(16).toString("base64url")
+
+export class ServerSession implements SessionHandle {
+  readonly id: string
+  readonly server: McpServer
+  readonly startedAt = Date.now()
+  private readonly options: ServerSessionOptions
+  private readonly send: SendToClient
+  private readonly inFlight = new Map<RequestId, InFlight>()
+  private readonly pending = new Map<RequestId, PendingOutbound>()
+  private readonly ids = makeIdAllocator()
+  private readonly state: SessionState = { logLevel: undefined, subscriptions: new Set() }
+  private readonly listeners = new Set<(info: SessionInfo) => void>()
+  private actor: Actor<typeof legacyServerSessionMachine> | undefined
+  /** Mirrors the chart's `operating` state for the hot path (set by `announceReady`, cleared by `beginDrain`). */
+  private operating = false
+  private draining = false
+  private released = false
+  private era: Era | "unknown" = "unknown"
+  private unlistenServer: (() => void) | undefined
+  private resolveEnded!: (end: SessionEnd) => void
+  readonly ended: Promise<SessionEnd>
+
+  constructor(server: McpServer, options: ServerSessionOptions) {
+    this.server = server
+    this.options = options
+    this.send = options.send
+    this.id = options.id ?? newSessionId()
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /** One text frame from the transport (stdio line, WebSocket message). */
+  receiveFrame(text: string): void {
+    const decoded = decodeText(text)
+    if (decoded._tag === "Message") return this.receive(decoded.message)
+    if (decoded._tag === "Invalid") {
+      if (decoded.reply) this.send(decoded.reply, undefined)
+      return
+    }
+    this.receiveBatch(decoded.messages)
+  }
+
+  /** A JSON-RPC batch: only 2025-03-26 has them (spec-digest §6); otherwise -32600. */
+  receiveBatch(items: ReadonlyArray<unknown>): void {
+    const version = this.actor?.getSnapshot().context.protocolVersion
+    if (!allowsBatch(version)) {
+      this.send(
+        errorResponse(null, rpcError(ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not supported in protocol version ${version ?? "(not negotiated)"}`)),
+        undefined
+      )
+      return
+    }
+    for (const item of items) {
+      const d = decodeValue(item)
+      if (d._tag === "Message") {
+        if ("method" in d.message && d.message.method === "initialize") {
+          // 2025-03-26/basic/lifecycle.mdx: initialize MUST NOT be part of a batch.
+          if ("id" in d.message) this.send(errorResponse(d.message.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be batched")), undefined)
+          continue
+        }
+        this.receive(d.message)
+      } else if (d._tag === "Invalid" && d.reply) this.send(d.reply, undefined)
+      else this.send(errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")), undefined)
+    }
+  }
+
+  /** A frame over the size limit was dropped by the transport. */
+  receiveOversized(bytes: number): void {
+    this.send(errorResponse(null, rpcError(ErrorCode.InvalidRequest, `Invalid Request: message of ${bytes} bytes exceeds the limit`)), undefined)
+  }
+
+  /** One decoded message. */
+  receive(message: JsonRpcMessage): void {
+    if (this.released) return
+    if (!("method" in message)) return this.receiveResponse(message)
+    if (!("id" in message)) return this.receiveNotification(message)
+    const req = message
+    if (this.options.modern !== false && req.method !== "initialize" && classifyEra(req) === "modern") {
+      return this.handleModern(req)
+    }
+    if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req, undefined)
+    const actor = this.ensureActor()
+    if (req.method === "initialize") actor.send({ type: "INITIALIZE", id: req.id, params: req.params })
+    else if (req.method === "ping") actor.send({ type: "PING", id: req.id })
+    else {
+      this.held = req
+      actor.send({ type: "REQUEST", id: req.id, method: req.method })
+      this.held = undefined
+    }
+  }
+
+  /** The request the chart is deciding on (the `dispatch` action reads it). */
+  private held: JsonRpcRequest | undefined
+
+  private receiveNotification(n: JsonRpcNotification): void {
+    switch (n.method) {
+      case "notifications/initialized":
+        this.ensureActor().send({ type: "INITIALIZED" })
+        return
+      case "notifications/cancelled": {
+        const id = n.params?.requestId as RequestId | undefined
+        // Unknown, finished or non-cancellable ids are ignored (cancellation.mdx:L41, L77).
+        if (id === undefined) return
+        const entry = this.inFlight.get(id)
+        if (!entry || entry.request.method === "initialize") return
+        this.abort(id, entry, typeof n.params?.reason === "string" ? n.params.reason : "cancelled by client")
+        return
+      }
+      default:
+        // notifications/progress for our outbound requests, roots/list_changed, unknown: nothing to answer.
+        return
+    }
+  }
+
+  private receiveResponse(r: JsonRpcResponse): void {
+    if (r.id === undefined || r.id === null) return
+    const p = this.pending.get(r.id)
+    if (!p) return // late or unknown: dropped (cancellation.mdx:L45)
+    this.pending.delete(r.id)
+    p.cleanup()
+    if ("result" in r) p.resolve(r.result)
+    else p.reject(new McpError(r.error.code, r.error.message, r.error.data))
+  }
+
+  /** The transport ended (stdin EOF, socket closed): abort everything and release. */
+  transportClosed(closed: TransportClosed): void {
+    if (this.released) return
+    if (this.actor) this.actor.send({ type: "TRANSPORT_CLOSED", reason: closed.reason })
+    else this.release({ expected: closed.expected, reason: closed.reason })
+  }
+
+  // ---------------------------------------------------------------- chart
+
+  private ensureActor() {
+    if (this.actor) return this.actor
+    this.era = "legacy"
+    const machine = legacyServerSessionMachine.provide({
+      actions: {
+        respondInitialize: ({ context }, params) => this.respondInitialize(params.id, context.protocolVersion),
+        reject: (_, params: RejectParams) => this.send(errorResponse(params.id, rpcError(params.code, params.message)), params.id),
+        replyPong: (_, params) => this.send(makeResult(params.id, {}), params.id),
+        dispatch: (_, params) => {
+          const req = this.held
+          if (req && req.id === params.id) this.dispatch(req, undefined)
+        },
+        announceReady: () => {
+          this.operating = true
+          this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+        },
+        beginDrain: () => {
+          this.operating = false
+          this.draining = true
+          if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.send({ type: "DRAINED" }))
+        },
+        cancelInFlight: () => {
+          for (const [id, entry] of this.inFlight) this.abort(id, entry, "session closed")
+        },
+        release: ({ context }) => {
+          const reason = context.closeReason ?? "closed"
+          // A server session never asks to be restarted: every end is expected from the supervisor's view.
+          queueMicrotask(() => this.release({ expected: true, reason }))
+        }
+      }
+    })
+    const actor = createActor(machine, {
+      input: {
+        supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,
+        idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
+        handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 0,
+        drainTimeoutMs: this.options.drainTimeoutMs ?? 5_000,
+        earlyRequests: this.options.earlyRequests ?? "reject"
+      },
+      ...(this.options.clock ? { clock: this.options.clock } : {})
+    })
+    this.actor = actor
+    actor.subscribe(() => this.notifyListeners())
+    actor.start()
+    return actor
+  }
+
+  private respondInitialize(id: RequestId, protocolVersion: LegacyVersion | undefined): void {
+    const result: Record<string, unknown> = {
+      protocolVersion,
+      capabilities: this.server.capabilities(),
+      serverInfo: this.server.info
+    }
+    if (this.server.instructions !== undefined) result.instructions = this.server.instructions
+    this.send(makeResult(id, result), id)
+  }
+
+  private onServerChange(change: ServerChange): void {
+    if (!this.operating) return
+    if (change.type === "resourceUpdated") {
+      if (this.state.subscriptions.has(change.uri)) this.notify("notifications/resources/updated", { uri: change.uri })
+    } else this.notify(`notifications/${change.type}/list_changed`)
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  private dispatch(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
+    const id = req.id
+    if (this.inFlight.has(id)) {
+      // Legacy ids are unique per session while in flight; a duplicate would make responses ambiguous.
+      this.send(errorResponse(id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(id)} is already in flight`)), id)
+      return
+    }
+    const capability = requiredServerCapability(req.method)
+    if (capability !== undefined && !hasCapability(this.server.capabilities(), capability)) {
+      this.send(errorResponse(id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} (server capability "${capability}" not supported)`)), id)
+      return
+    }
+    if (modern && (req.method === "logging/setLevel" || req.method === "resources/subscribe" || req.method === "resources/unsubscribe")) {
+      // Removed in 2026-07-28 (changelog items 4-5).
+      this.send(errorResponse(id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} is not part of protocol ${modern.protocolVersion}`)), id)
+      return
+    }
+    const entry: InFlight = { request: req, controller: undefined, done: false, lastProgress: -Infinity }
+    this.inFlight.set(id, entry)
+    if (this.inFlight.size === 1 && this.actor && !modern) this.actor.send({ type: "BUSY" })
+    const ctx = this.makeContext(entry, modern)
+    let out: Result | PromiseLike<Result>
+    try {
+      out = dispatchRequest(this.server, req, ctx, this.state)
+    } catch (e) {
+      return this.finishError(entry, e, modern)
+    }
+    if (isThenable(out)) {
+      out.then((r) => this.finish(entry, r, modern), (e) => this.finishError(entry, e, modern))
+    } else this.finish(entry, out, modern)
+  }
+
+  private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
+    if (!this.settle(entry)) return
+    const id = entry.request.id
+    this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
+    this.afterSettle(modern)
+  }
+
+  private finishError(entry: InFlight, e: unknown, modern: ModernRequestContext | undefined): void {
+    if (!this.settle(entry)) return
+    const id = entry.request.id
+    const error: RpcErrorObject = e instanceof McpError
+      ? e.toRpcError()
+      : rpcError(ErrorCode.InternalError, `Internal error: ${e instanceof Error ? e.message : String(e)}`)
+    this.send(errorResponse(id, error), id)
+    this.afterSettle(modern)
+  }
+
+  /** Mark done; false when it was cancelled (no response may be sent: cancellation.mdx:L37). */
+  private settle(entry: InFlight): boolean {
+    if (entry.done) return false
+    entry.done = true
+    this.inFlight.delete(entry.request.id)
+    return true
+  }
+
+  private afterSettle(modern: ModernRequestContext | undefined): void {
+    if (this.inFlight.size !== 0) return
+    if (this.draining) this.actor?.send({ type: "DRAINED" })
+    else if (this.actor && !modern) this.actor.send({ type: "IDLE" })
+  }
+
+  private abort(id: RequestId, entry: InFlight, reason: string): void {
+    if (entry.done) return
+    entry.done = true
+    this.inFlight.delete(id)
+    entry.controller?.abort(new Error(reason))
+    this.afterSettle(undefined)
+  }
+
+  private makeContext(entry: InFlight, modern: ModernRequestContext | undefined): RequestContext {
+    const session = this
+    const req = entry.request
+    const meta = req.params?._meta as Record<string, unknown> | undefined
+    const legacy = this.actor?.getSnapshot().context
+    const request = (method: string, params: Params | undefined, options?: ServerRequestOptions) =>
+      session.requestFromHandler(entry, modern, method, params, options)
+    return {
+      requestId: req.id,
+      method: req.method,
+      era: modern ? "modern" : "legacy",
+      protocolVersion: modern ? modern.protocolVersion : (legacy?.protocolVersion ?? LEGACY_VERSIONS[0]),
+      sessionId: modern ? undefined : this.id,
+      clientCapabilities: modern ? modern.clientCapabilities : (legacy?.clientCapabilities ?? {}),
+      clientInfo: (modern ? modern.clientInfo : legacy?.clientInfo) as Implementation | undefined,
+      meta,
+      get signal() {
+        return (entry.controller ??= new AbortController()).signal
+      },
+      progress: (progress, total, message) => session.progress(entry, progress, total, message),
+      log: (level, data, logger) => session.log(level, data, logger, entry, modern),
+      request: (method, params, options) => request(method, params, options),
+      elicit: (params, options) => request("elicitation/create", params, options),
+      createMessage: (params, options) => request("sampling/createMessage", params, options),
+      listRoots: (options) => request("roots/list", undefined, options)
+    }
+  }
+
+  private progress(entry: InFlight, progress: number, total?: number, message?: string): void {
+    const token = entry.request.params?._meta?.progressToken
+    // Progress stops after completion (progress.mdx:L94) and must increase (L53).
+    if (token === undefined || entry.done || !(progress > entry.lastProgress)) return
+    entry.lastProgress = progress
+    const params: Record<string, unknown> = { progressToken: token, progress }
+    if (total !== undefined) params.total = total
+    if (message !== undefined) params.message = message
+    this.send(notification("notifications/progress", params), entry.request.id)
+  }
+
+  private log(level: LoggingLevel, data: unknown, logger: string | undefined, entry: InFlight | undefined, modern: ModernRequestContext | undefined): void {
+    let threshold: LoggingLevel | undefined
+    if (modern) {
+      // 2026-07-28: no log messages for a request that did not ask for them.
+      if (!isLoggingLevel(modern.logLevel)) return
+      threshold = modern.logLevel
+    } else threshold = this.state.logLevel
+    if (threshold !== undefined && levelRank(level) < levelRank(threshold)) return
+    if (entry?.done) return
+    const params: Record<string, unknown> = { level, data }
+    if (logger !== undefined) params.logger = logger
+    this.send(notification("notifications/message", params), entry?.request.id)
+  }
+
+  /** Send `notifications/message` outside any request (legacy sessions only). */
+  logMessage(level: LoggingLevel, data: unknown, logger?: string): void {
+    if (this.era === "legacy") this.log(level, data, logger, undefined, undefined)
+  }
+
+  /** A server-initiated notification to this client. */
+  notify(method: string, params?: Params): void {
+    if (!this.released) this.send(notification(method, params), undefined)
+  }
+
+  private requestFromHandler(
+    entry: InFlight,
+    modern: ModernRequestContext | undefined,
+    method: string,
+    params: Params | undefined,
+    options?: ServerRequestOptions
+  ): Promise<Result> {
+    if (modern) {
+      const capability = requiredClientCapability(method)
+      if (capability !== undefined && !hasCapability(modern.clientCapabilities, capability)) {
+        return Promise.reject(new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: [capability] }))
+      }
+      // 2026-07-28 servers send no JSON-RPC requests (MRTR replaces them); not implemented here.
+      return Promise.reject(new McpError(ErrorCode.MethodNotFound, `${method} needs input_required results (MRTR), which this server does not implement for protocol ${modern.protocolVersion}`))
+    }
+    return this.request(method, params, options, entry.request.id)
+  }
+
+  /** A server→client request (legacy sessions). Fails locally when the client did not negotiate it. */
+  request(method: string, params?: Params, options?: ServerRequestOptions, related?: RequestId): Promise<Result> {
+    if (this.released) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "Session closed"))
+    const caps: ClientCapabilities = this.actor?.getSnapshot().context.clientCapabilities ?? {}
+    const capability = requiredClientCapability(method)
+    if (capability !== undefined && !hasCapability(caps, capability)) return Promise.reject(new CapabilityError(capability, method))
+    if (method === "elicitation/create") {
+      const mode = (params?.mode as string | undefined) ?? "form"
+      const e = caps.elicitation as Record<string, unknown> | undefined
+      const declared = e && (e.form || e.url) ? Boolean(e[mode]) : mode === "form"
+      if (!declared) return Promise.reject(new CapabilityError(`elicitation.${mode}`, method))
+    }
+    const id = `s${this.ids.next()}`
+    const timeoutMs = options?.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
+    return new Promise<Result>((resolve, reject) => {
+      const cancel = (reason: string) => {
+        if (!this.pending.delete(id)) return
+        clearTimeout(timer)
+        options?.signal?.removeEventListener("abort", onAbort)
+        this.send(notification("notifications/cancelled", { requestId: id, reason }), related)
+      }
+      const onAbort = () => {
+        cancel("aborted")
+        reject(options?.signal?.reason ?? new Error("aborted"))
+      }
+      const timer = setTimeout(() => {
+        cancel("timeout")
+        reject(new RequestTimeoutError(method, timeoutMs))
+      }, timeoutMs)
+      options?.signal?.addEventListener("abort", onAbort, { once: true })
+      this.pending.set(id, {
+        resolve,
+        reject,
+        timer,
+        cleanup: () => {
+          clearTimeout(timer)
+          options?.signal?.removeEventListener("abort", onAbort)
+        }
+      })
+      this.send(makeRequest(id, method, params), related)
+    })
+  }
+
+  // ---------------------------------------------------------------- modern era
+
+  private handleModern(req: JsonRpcRequest): void {
+    if (this.era === "unknown") this.era = "modern"
+    const read = readModernContext(req)
+    if (!read.ok) {
+      this.send(errorResponse(req.id, read.error), req.id)
+      return
+    }
+    if (req.method === "server/discover") {
+      const value: Record<string, unknown> = {
+        supportedVersions: [...MODERN_VERSIONS, ...LEGACY_VERSIONS],
+        capabilities: this.server.capabilities()
+      }
+      if (this.server.instructions !== undefined) value.instructions = this.server.instructions
+      this.send(makeResult(req.id, this.modernResult(value)), req.id)
+      return
+    }
+    if (req.method === "ping") {
+      // Removed in 2026-07-28.
+      this.send(errorResponse(req.id, rpcError(ErrorCode.MethodNotFound, "Method not found: ping is not part of protocol 2026-07-28")), req.id)
+      return
+    }
+    this.dispatch(req, read.context)
+  }
+
+  private modernResult(value: Result): Result {
+    const meta = (value._meta as Record<string, unknown> | undefined) ?? {}
+    return { resultType: "complete", ...value, _meta: { ...meta, [META_SERVER_INFO]: this.server.info } }
+  }
+
+  // ---------------------------------------------------------------- lifecycle / handle
+
+  /** The chart's state value as a dotted string. */
+  stateName(): string {
+    if (!this.actor) return this.released ? "closed" : this.era === "modern" ? "stateless" : "awaitingInitialize"
+    return flatten(this.actor.getSnapshot().value)
+  }
+
+  get protocolVersion(): string | undefined {
+    return this.actor?.getSnapshot().context.protocolVersion
+  }
+
+  get clientInfo(): InitializeParams["clientInfo"] | undefined {
+    return this.actor?.getSnapshot().context.clientInfo
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      role: "server",
+      era: this.era,
+      protocolVersion: this.protocolVersion,
+      state: this.stateName(),
+      transport: this.options.transport,
+      peer: this.clientInfo,
+      inFlight: this.inFlight.size,
+      startedAt: this.startedAt
+    }
+  }
+
+  subscribe(listener: (info: SessionInfo) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private notifyListeners(): void {
+    if (this.listeners.size === 0) return
+    const info = this.info()
+    for (const l of this.listeners) l(info)
+  }
+
+  close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    if (this.released) return this.ended.then(() => undefined)
+    const reason = options?.reason ?? "closed by server"
+    if (!this.actor) {
+      this.release({ expected: true, reason })
+    } else {
+      if (options?.drainMs !== undefined) {
+        const t = setTimeout(() => this.actor?.send({ type: "TRANSPORT_CLOSED", reason }), options.drainMs)
+        void this.ended.then(() => clearTimeout(t))
+      }
+      this.actor.send({ type: "CLOSE", reason })
+    }
+    return this.ended.then(() => undefined)
+  }
+
+  private release(end: SessionEnd): void {
+    if (this.released) return
+    this.released = true
+    this.operating = false
+    this.unlistenServer?.()
+    for (const [id, entry] of this.inFlight) this.abort(id, entry, "session closed")
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id)
+      p.cleanup()
+      p.reject(new McpError(ErrorCode.ConnectionClosed, "Session closed before the client answered"))
+    }
+    this.notifyListeners()
+    this.actor?.stop()
+    this.options.onRelease?.(end)
+    this.resolveEnded(end)
+    this.listeners.clear()
+  }
+}
+
+const flatten = (value: unknown): string => {
+  if (typeof value === "string") return value
+  const entries = Object.entries(value as Record<string, unknown>)
+  return entries.map(([k, v]) => (typeof v === "string" ? `${k}.${v}` : `${k}.${flatten(v)}`)).join("|")
+}

@@ -1,0 +1,156 @@
+/**
+ * The method table: what each client→server request does, for either era.
+ * Pure with respect to the session: it reads the server definition and the
+ * request context, and returns a result (or a Promise of one) or throws an
+ * McpError. Lifecycle methods (initialize, ping) and notifications are the
+ * session's business, not this table's.
+ */
+import { ErrorCode, McpError } from "../protocol/errors.ts"
+import type { JsonRpcRequest } from "../protocol/jsonrpc.ts"
+import type { McpServer } from "./McpServer.ts"
+import type { RequestContext } from "./RequestContext.ts"
+import { type CallToolResult, isLoggingLevel, type LoggingLevel } from "./types.ts"
+
+export type Result = { readonly [key: string]: unknown }
+type MaybePromise<A> = A | PromiseLike<A>
+
+/** Per-session state the table reads and writes (log level, subscriptions). */
+export interface SessionState {
+  logLevel: LoggingLevel | undefined
+  readonly subscriptions: Set<string>
+}
+
+const invalidParams = (message: string) => new McpError(ErrorCode.InvalidParams, `Invalid params: ${message}`)
+
+const checkCursor = (params: Record<string, unknown> | undefined) => {
+  // One page holds everything; any cursor is therefore not one we issued.
+  if (params?.cursor !== undefined) throw invalidParams("unknown cursor")
+}
+
+const toolCall = (server: McpServer, params: Record<string, unknown> | undefined, ctx: RequestContext): MaybePromise<Result> => {
+  const name = params?.name
+  if (typeof name !== "string") throw invalidParams("tools/call needs a tool name")
+  const tool = server.tools.get(name)
+  if (tool === undefined) throw invalidParams(`unknown tool "${name}"`)
+  const args = (params!.arguments ?? {}) as Record<string, unknown>
+  if (typeof args !== "object" || args === null || Array.isArray(args)) throw invalidParams("arguments must be an object")
+  // SEP-1303: input validation failures are tool execution errors the model can see, not protocol errors.
+  const invalid = tool.validateInput(args)
+  if (invalid !== undefined) return toolError(`Invalid arguments for tool ${name}: ${invalid}`)
+  let out: MaybePromise<CallToolResult>
+  try {
+    out = tool.handler(args, ctx)
+  } catch (e) {
+    return toolFailure(e)
+  }
+  const check = tool.validateOutput
+  const finish = (r: CallToolResult): Result => {
+    if (check && !r.isError) {
+      if (r.structuredContent === undefined) return toolError(`Tool ${name} declares an outputSchema but returned no structuredContent`)
+      const bad = check(r.structuredContent)
+      if (bad !== undefined) return toolError(`Tool ${name} returned structuredContent that does not match its outputSchema: ${bad}`)
+    }
+    return r
+  }
+  return isThenable(out) ? Promise.resolve(out).then(finish, toolFailure) : finish(out)
+}
+
+const toolError = (text: string): Result => ({ content: [{ type: "text", text }], isError: true })
+
+// A thrown McpError stays a protocol error; anything else is a tool execution error.
+const toolFailure = (e: unknown): Result => {
+  if (e instanceof McpError) throw e
+  return toolError(e instanceof Error ? e.message : String(e))
+}
+
+export const isThenable = <A>(v: MaybePromise<A>): v is PromiseLike<A> =>
+  typeof v === "object" && v !== null && typeof (v as PromiseLike<A>).then === "function"
+
+const readResource = (server: McpServer, params: Record<string, unknown> | undefined, ctx: RequestContext): MaybePromise<Result> => {
+  const uri = params?.uri
+  if (typeof uri !== "string") throw invalidParams("resources/read needs a uri")
+  const direct = server.resources.get(uri)
+  if (direct) return direct.handler(uri, ctx)
+  for (const t of server.resourceTemplates) {
+    const vars = t.match(uri)
+    if (vars) return t.handler(uri, vars, ctx)
+  }
+  // Legacy: -32002 (2025-11-25/server/resources.mdx:L388); modern: -32602.
+  throw ctx.era === "modern"
+    ? new McpError(ErrorCode.InvalidParams, `Resource not found: ${uri}`, { uri })
+    : new McpError(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri })
+}
+
+const getPrompt = (server: McpServer, params: Record<string, unknown> | undefined, ctx: RequestContext): MaybePromise<Result> => {
+  const name = params?.name
+  if (typeof name !== "string") throw invalidParams("prompts/get needs a prompt name")
+  const prompt = server.prompts.get(name)
+  if (!prompt) throw invalidParams(`unknown prompt "${name}"`)
+  const args = (params!.arguments ?? {}) as Record<string, string>
+  for (const a of prompt.definition.arguments ?? []) {
+    if (a.required && args[a.name] === undefined) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
+  }
+  return prompt.handler(args, ctx)
+}
+
+const complete = (server: McpServer, params: Record<string, unknown> | undefined, ctx: RequestContext): MaybePromise<Result> => {
+  const handler = server.completionHandler
+  if (!handler) throw new McpError(ErrorCode.MethodNotFound, "Method not found: completion/complete (capability not supported)")
+  const ref = params?.ref as { type?: unknown } | undefined
+  const argument = params?.argument as { name?: unknown; value?: unknown } | undefined
+  if (!ref || typeof ref.type !== "string" || !argument || typeof argument.name !== "string" || typeof argument.value !== "string") {
+    throw invalidParams("completion/complete needs ref {type} and argument {name, value}")
+  }
+  return handler(params as Parameters<typeof handler>[0], ctx) as unknown as MaybePromise<Result>
+}
+
+/**
+ * Run one request. Capability gating has already happened; unknown methods
+ * throw -32601 here.
+ */
+export const dispatchRequest = (
+  server: McpServer,
+  request: JsonRpcRequest,
+  ctx: RequestContext,
+  state: SessionState
+): MaybePromise<Result> => {
+  const params = request.params as Record<string, unknown> | undefined
+  switch (request.method) {
+    case "tools/call":
+      return toolCall(server, params, ctx)
+    case "tools/list":
+      checkCursor(params)
+      return { tools: server.toolList() }
+    case "resources/list":
+      checkCursor(params)
+      return { resources: [...server.resources.values()].map((r) => r.definition) }
+    case "resources/templates/list":
+      checkCursor(params)
+      return { resourceTemplates: server.resourceTemplates.map((t) => t.definition) }
+    case "resources/read":
+      return readResource(server, params, ctx)
+    case "resources/subscribe":
+    case "resources/unsubscribe": {
+      const uri = params?.uri
+      if (typeof uri !== "string") throw invalidParams(`${request.method} needs a uri`)
+      if (request.method === "resources/subscribe") state.subscriptions.add(uri)
+      else state.subscriptions.delete(uri)
+      return {}
+    }
+    case "prompts/list":
+      checkCursor(params)
+      return { prompts: [...server.prompts.values()].map((p) => p.definition) }
+    case "prompts/get":
+      return getPrompt(server, params, ctx)
+    case "completion/complete":
+      return complete(server, params, ctx)
+    case "logging/setLevel": {
+      const level = params?.level
+      if (!isLoggingLevel(level)) throw invalidParams(`unknown logging level ${JSON.stringify(level)}`)
+      state.logLevel = level
+      return {}
+    }
+    default:
+      throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`)
+  }
+}
