@@ -1,0 +1,310 @@
+/**
+ * The client side of one legacy-era (2024-11-05 … 2025-11-25) MCP session:
+ * connect → initialize → operating (keepalive ∥ activity) → closing → closed,
+ * with typed failure reasons.
+ *
+ * Pure chart: every effect is a named action (`sendInitialize`, `sendInitialized`,
+ * `sendPing`, `replyPong`, `disconnect`, `drainAndClose`, `forceClose`, `pingMissed`)
+ * whose implementation the runtime supplies with `.provide({ actions })`; the runtime
+ * reads what it needs from the snapshot's context (e.g. `requestedVersion`).
+ * Every delay (`initializeTimeout`, `closeTimeout`, `pingInterval`, `pingTimeout`)
+ * defaults to a value taken from input and is overridable with `.provide({ delays })`.
+ *
+ * Gate for outbound requests: the `operating` state carries the tag `ready`. The
+ * runtime SHOULD NOT send requests other than pings before it is set
+ * (2025-11-25/basic/lifecycle.mdx:L157-L159) and MUST only use negotiated
+ * capabilities (`serverCapabilities` in context; lifecycle.mdx:L217-L220).
+ */
+import { assign, setup } from "xstate"
+import type { ServerCapabilities } from "../src/protocol/capabilities.ts"
+import type { RpcErrorObject } from "../src/protocol/errors.ts"
+import type { RequestId } from "../src/protocol/jsonrpc.ts"
+import { isLegacyVersion, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, type LegacyVersion } from "../src/protocol/versions.ts"
+import type { PeerInfo } from "../src/runtime/SessionHandle.ts"
+import {
+  type KeepaliveContext,
+  keepaliveContextFrom,
+  keepaliveDelays,
+  type KeepaliveEvent,
+  keepaliveGuards,
+  type KeepaliveInput,
+  keepaliveStates
+} from "./keepalive.ts"
+
+export const DEFAULT_INITIALIZE_TIMEOUT_MS = 60_000
+export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000
+
+export interface LegacyClientSessionInput extends KeepaliveInput {
+  /**
+   * The version sent in `initialize`; it SHOULD be the latest the client supports
+   * (lifecycle.mdx:L165-L182). Default: the first of `supportedVersions`.
+   */
+  readonly protocolVersion?: LegacyVersion
+  /** Versions this client accepts in the server's answer; narrows `LEGACY_VERSIONS`. */
+  readonly supportedVersions?: ReadonlyArray<LegacyVersion>
+  /** Deadline for the `initialize` response. Default 60 s. */
+  readonly initializeTimeoutMs?: number
+  /** Grace period for `drainAndClose` before `forceClose`. Default 5 s. */
+  readonly closeTimeoutMs?: number
+}
+
+/** Why a session failed or died; `reason` is a human-readable summary. */
+export type LegacyClientFailure =
+  | {
+    readonly _tag: "UnsupportedProtocolVersion"
+    readonly reason: string
+    /** What we sent in `initialize`. */
+    readonly requested: LegacyVersion
+    /** What the server answered (any JSON value). */
+    readonly received: unknown
+    readonly supported: ReadonlyArray<LegacyVersion>
+  }
+  | { readonly _tag: "InitializeTimeout"; readonly reason: string; readonly timeoutMs: number }
+  | { readonly _tag: "InitializeError"; readonly reason: string; readonly error: RpcErrorObject }
+  | { readonly _tag: "PeerUnresponsive"; readonly reason: "peer unresponsive"; readonly misses: number }
+  | { readonly _tag: "TransportLost"; readonly reason: string }
+
+export interface LegacyClientSessionContext extends KeepaliveContext {
+  readonly requestedVersion: LegacyVersion
+  readonly supportedVersions: ReadonlyArray<LegacyVersion>
+  readonly initializeTimeoutMs: number
+  readonly closeTimeoutMs: number
+  /** Set once `initialize` succeeded. */
+  readonly protocolVersion: LegacyVersion | undefined
+  readonly serverCapabilities: ServerCapabilities | undefined
+  readonly serverInfo: PeerInfo | undefined
+  readonly instructions: string | undefined
+  /** Set on `failed` and `dead`. */
+  readonly failure: LegacyClientFailure | undefined
+  /** Why the session ended (every final state sets it). */
+  readonly closeReason: string | undefined
+}
+
+/**
+ * Events the runtime sends:
+ * - `TRANSPORT_READY`: the transport is connected (stdio spawned, socket open);
+ * - `INITIALIZE_RESULT` / `INITIALIZE_ERROR`: the answer to our `initialize` request;
+ * - `REQUEST_STARTED` / `ALL_REQUESTS_SETTLED`: in-flight count edges 0→1 and 1→0 only;
+ * - `PING_RECEIVED`: the server pinged us (answer in every state);
+ * - `PONG` / `PING_FAILED` / `PING_UNSUPPORTED` / `PEER_ACTIVITY`: keepalive (see keepalive.ts);
+ * - `TRANSPORT_CLOSED`: the transport ended (`expected` false for a crash or a drop);
+ * - `CLOSE`: the user asked for a graceful close; `CLOSED`: `drainAndClose` finished.
+ */
+export type LegacyClientSessionEvent =
+  | { readonly type: "TRANSPORT_READY" }
+  | {
+    readonly type: "INITIALIZE_RESULT"
+    readonly protocolVersion: unknown
+    readonly capabilities: ServerCapabilities
+    readonly serverInfo: PeerInfo
+    readonly instructions?: string
+  }
+  | { readonly type: "INITIALIZE_ERROR"; readonly error: RpcErrorObject }
+  | { readonly type: "REQUEST_STARTED" }
+  | { readonly type: "ALL_REQUESTS_SETTLED" }
+  | { readonly type: "PING_RECEIVED"; readonly id: RequestId }
+  | KeepaliveEvent
+  | { readonly type: "TRANSPORT_CLOSED"; readonly expected: boolean; readonly reason: string }
+  | { readonly type: "CLOSE"; readonly reason?: string }
+  | { readonly type: "CLOSED" }
+
+/** Final states map onto `SessionEnd` (`src/runtime/SessionHandle.ts`). */
+export interface LegacyClientSessionOutput {
+  readonly expected: boolean
+  readonly reason: string
+  readonly failure: LegacyClientFailure | undefined
+}
+
+export const legacyClientSessionMachine = setup({
+  types: {
+    context: {} as LegacyClientSessionContext,
+    events: {} as LegacyClientSessionEvent,
+    input: {} as LegacyClientSessionInput | undefined,
+    output: {} as LegacyClientSessionOutput,
+    tags: {} as "ready"
+  },
+  actions: {
+    // --- effects (provided by the runtime) ---
+    /** Send `initialize` with `context.requestedVersion`, our capabilities and clientInfo. */
+    sendInitialize: () => {},
+    /** Send `notifications/initialized`. */
+    sendInitialized: () => {},
+    /** Answer the server's ping with `{}` (params: the event's `id`). */
+    replyPong: () => {},
+    /** Drop the connection without draining (the session cannot continue). */
+    disconnect: () => {},
+    /** Refuse new requests, let in-flight ones finish, close the transport; then send `CLOSED`. */
+    drainAndClose: () => {},
+    /** `closeTimeout` elapsed: cancel what is left and tear the transport down (SIGTERM/SIGKILL). */
+    forceClose: () => {},
+    /** Keepalive: send a ping; report PONG / PING_FAILED / PING_UNSUPPORTED. */
+    sendPing: () => {},
+    /** Keepalive: log a missed ping (ping.mdx:L66). */
+    pingMissed: () => {},
+    // --- context updates ---
+    resetMisses: assign({ misses: 0 }),
+    recordMiss: assign({ misses: ({ context }) => context.misses + 1 }),
+    recordInitializeResult: assign(({ event }) => {
+      if (event.type !== "INITIALIZE_RESULT") return {}
+      return {
+        protocolVersion: event.protocolVersion as LegacyVersion,
+        serverCapabilities: event.capabilities,
+        serverInfo: event.serverInfo,
+        instructions: event.instructions
+      }
+    }),
+    recordUnsupportedVersion: assign(({ context, event }) => {
+      const received = event.type === "INITIALIZE_RESULT" ? event.protocolVersion : undefined
+      const reason = `server answered protocol version ${JSON.stringify(received)}, ` +
+        `not one of ${context.supportedVersions.join(", ")}`
+      return {
+        failure: {
+          _tag: "UnsupportedProtocolVersion",
+          reason,
+          requested: context.requestedVersion,
+          received,
+          supported: context.supportedVersions
+        },
+        closeReason: reason
+      }
+    }),
+    recordInitializeTimeout: assign(({ context }) => {
+      const reason = `no initialize response within ${context.initializeTimeoutMs} ms`
+      return { failure: { _tag: "InitializeTimeout", reason, timeoutMs: context.initializeTimeoutMs }, closeReason: reason }
+    }),
+    recordInitializeError: assign(({ event }) => {
+      if (event.type !== "INITIALIZE_ERROR") return {}
+      const reason = `initialize failed: ${event.error.code} ${event.error.message}`
+      return { failure: { _tag: "InitializeError", reason, error: event.error }, closeReason: reason }
+    }),
+    recordPeerUnresponsive: assign(({ context }) => ({
+      failure: { _tag: "PeerUnresponsive", reason: "peer unresponsive", misses: context.misses },
+      closeReason: "peer unresponsive"
+    })),
+    recordTransportLost: assign(({ event }) => {
+      const reason = event.type === "TRANSPORT_CLOSED" ? event.reason : "transport lost"
+      return { failure: { _tag: "TransportLost", reason }, closeReason: reason }
+    }),
+    recordTransportClosed: assign({
+      closeReason: ({ event }) => event.type === "TRANSPORT_CLOSED" ? event.reason : "transport closed"
+    }),
+    recordCloseRequested: assign({
+      closeReason: ({ event }) => event.type === "CLOSE" && event.reason !== undefined ? event.reason : "closed by client"
+    })
+  },
+  guards: {
+    ...keepaliveGuards,
+    /**
+     * The server's version is one we support: a known legacy version that is also
+     * in our (possibly narrowed) list. Otherwise the client SHOULD disconnect
+     * (lifecycle.mdx:L165-L182; schema: "If the client cannot support this version, it MUST disconnect").
+     */
+    isSupportedVersion: ({ context, event }) =>
+      event.type === "INITIALIZE_RESULT" &&
+      isLegacyVersion(event.protocolVersion) &&
+      context.supportedVersions.includes(event.protocolVersion),
+    isExpectedClose: ({ event }) => event.type === "TRANSPORT_CLOSED" && event.expected
+  },
+  delays: {
+    ...keepaliveDelays,
+    initializeTimeout: ({ context }) => context.initializeTimeoutMs,
+    closeTimeout: ({ context }) => context.closeTimeoutMs
+  }
+}).createMachine({
+  id: "legacyClientSession",
+  context: ({ input }) => {
+    const supportedVersions = input?.supportedVersions ?? LEGACY_VERSIONS
+    return {
+      ...keepaliveContextFrom(input),
+      requestedVersion: input?.protocolVersion ?? supportedVersions[0] ?? LATEST_LEGACY_VERSION,
+      supportedVersions,
+      initializeTimeoutMs: input?.initializeTimeoutMs ?? DEFAULT_INITIALIZE_TIMEOUT_MS,
+      closeTimeoutMs: input?.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+      protocolVersion: undefined,
+      serverCapabilities: undefined,
+      serverInfo: undefined,
+      instructions: undefined,
+      failure: undefined,
+      closeReason: undefined
+    }
+  },
+  initial: "connecting",
+  on: {
+    // ping.mdx:L29 — "The receiver MUST respond promptly with an empty response",
+    // in every phase, before the handshake included (lifecycle.mdx:L157-L163).
+    PING_RECEIVED: { actions: "replyPong" },
+    // Transport gone, whatever the phase: an expected end is `closed`, anything else `dead`.
+    TRANSPORT_CLOSED: [
+      { guard: "isExpectedClose", target: ".closed", actions: "recordTransportClosed" },
+      { target: ".dead", actions: "recordTransportLost" }
+    ],
+    // Graceful close from any live phase (lifecycle.mdx:L222-L244: shutdown uses the transport).
+    CLOSE: { target: ".closing", actions: "recordCloseRequested" }
+  },
+  states: {
+    connecting: {
+      on: { TRANSPORT_READY: { target: "initializing" } }
+    },
+    initializing: {
+      // lifecycle.mdx:L40,L47 — initialization MUST be the first interaction; the client MUST send `initialize`.
+      entry: "sendInitialize",
+      after: {
+        // lifecycle.mdx:L246-L261 — SHOULD establish timeouts for all sent requests.
+        // The `initialize` request MUST NOT be cancelled (cancellation.mdx:L35): just disconnect.
+        initializeTimeout: { target: "failed", actions: ["recordInitializeTimeout", "disconnect"] }
+      },
+      on: {
+        INITIALIZE_RESULT: [
+          // lifecycle.mdx:L147 — after successful initialization the client MUST send `initialized`.
+          { guard: "isSupportedVersion", target: "operating", actions: ["recordInitializeResult", "sendInitialized"] },
+          // lifecycle.mdx:L165-L182 — "If the client does not support the version in the server's response, it SHOULD disconnect."
+          { target: "failed", actions: ["recordUnsupportedVersion", "disconnect"] }
+        ],
+        INITIALIZE_ERROR: { target: "failed", actions: ["recordInitializeError", "disconnect"] }
+      }
+    },
+    operating: {
+      // lifecycle.mdx:L157-L159 — requests other than pings only once this tag is set.
+      tags: ["ready"],
+      type: "parallel",
+      states: {
+        keepalive: {
+          ...keepaliveStates,
+          // ping.mdx:L39 — an unresponsive peer MAY be considered stale and the connection terminated.
+          onDone: { target: "#legacyClientSession.dead", actions: ["recordPeerUnresponsive", "disconnect"] }
+        },
+        activity: {
+          initial: "idle",
+          states: {
+            idle: { on: { REQUEST_STARTED: { target: "busy" } } },
+            busy: { on: { ALL_REQUESTS_SETTLED: { target: "idle" } } }
+          }
+        }
+      }
+    },
+    closing: {
+      entry: "drainAndClose",
+      after: { closeTimeout: { target: "closed", actions: "forceClose" } },
+      on: {
+        CLOSED: { target: "closed" },
+        // The transport ending is what closing waits for, expected or not.
+        TRANSPORT_CLOSED: { target: "closed" },
+        // Idempotent: a second CLOSE must not restart the drain or its deadline.
+        CLOSE: {}
+      }
+    },
+    /** Initialization failed; `failure` says why. */
+    failed: { type: "final" },
+    /** The session ended as asked (CLOSE, or an expected transport close). */
+    closed: { type: "final" },
+    /** The peer died: unexpected transport loss or keepalive exhaustion. */
+    dead: { type: "final" }
+  },
+  output: ({ context }) => ({
+    expected: context.failure === undefined,
+    reason: context.closeReason ?? context.failure?.reason ?? "closed",
+    failure: context.failure
+  })
+})
+
+export type LegacyClientSessionMachine = typeof legacyClientSessionMachine

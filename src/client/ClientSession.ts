@@ -1,0 +1,642 @@
+/**
+ * One client-side MCP session over a message transport (stdio, WebSocket,
+ * memory). The `legacyClientSession` chart decides the lifecycle (handshake,
+ * version check, keepalive, close); every outbound request is an
+ * `outboundRequest` actor deciding its own deadline, progress reset, hard
+ * maximum and cancellation. This class executes: the wire, the pending table,
+ * progress-token injection, the server→client handlers.
+ */
+import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "xstate"
+import { type LegacyClientFailure, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
+import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
+import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
+import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
+import { makeIdAllocator } from "../protocol/ids.ts"
+import {
+  decodeText,
+  errorResponse,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  notification,
+  type Params,
+  type ProgressToken,
+  type RequestId,
+  request as makeRequest,
+  result as makeResult
+} from "../protocol/jsonrpc.ts"
+import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
+import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import type { Transport } from "../transports/Transport.ts"
+import {
+  CapabilityNotSupported,
+  ConnectionLost,
+  InitializeFailed,
+  RequestCancelled,
+  RequestTimeout,
+  RpcError,
+  SessionClosed,
+  UnsupportedProtocolVersion
+} from "./errors.ts"
+
+type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+export type Result = { readonly [key: string]: unknown }
+
+export interface Progress {
+  readonly progress: number
+  readonly total?: number
+  readonly message?: string
+}
+
+export interface RequestOptions {
+  /** Deadline without an answer (default: the session's `requestTimeoutMs`, 60 s). */
+  readonly timeoutMs?: number
+  /** Restart the deadline on each progress notification (default true when `onProgress` is given). */
+  readonly resetTimeoutOnProgress?: boolean
+  /** Hard maximum from the start, whatever progress says (default 10 × timeoutMs). */
+  readonly maxTotalTimeoutMs?: number
+  readonly signal?: AbortSignal
+  /** Progress callback; a progress token is injected automatically. */
+  readonly onProgress?: (progress: Progress) => void
+}
+
+/** Context given to handlers of server→client requests. */
+export interface ServerRequestContext {
+  readonly requestId: RequestId
+  readonly signal: AbortSignal
+}
+type Handler = (params: Params | undefined, ctx: ServerRequestContext) => Result | PromiseLike<Result>
+
+export interface ClientSessionOptions {
+  readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
+  /** Extra capabilities to declare; sampling/elicitation/roots are declared when their handler is given. */
+  readonly capabilities?: ClientCapabilities
+  readonly protocolVersion?: LegacyVersion
+  readonly supportedVersions?: ReadonlyArray<LegacyVersion>
+  readonly initializeTimeoutMs?: number
+  readonly closeTimeoutMs?: number
+  readonly requestTimeoutMs?: number
+  /**
+   * Periodic ping. Default: off when the transport reports liveness itself
+   * (a stdio child's exit, a socket close), on otherwise.
+   */
+  readonly keepalive?: boolean | { readonly intervalMs?: number; readonly timeoutMs?: number; readonly maxMisses?: number }
+  /** Answer `sampling/createMessage` (declares the `sampling` capability). */
+  readonly onSampling?: Handler
+  /** Answer `elicitation/create` (declares `elicitation: { form: {} }` unless `capabilities.elicitation` says more). */
+  readonly onElicitation?: Handler
+  /** Answer `roots/list` (declares `roots: { listChanged: true }`). */
+  readonly onRoots?: Handler
+  /** Every state transition of the session chart, from `connecting` on. */
+  readonly onStateChange?: (state: string, info: SessionInfo) => void
+  /** Every notification from the server (logs, list changes, resource updates). */
+  readonly onNotification?: (notification: JsonRpcNotification) => void
+  /** Refuse locally to call methods the server did not advertise. Default true. */
+  readonly enforceCapabilities?: boolean
+  readonly clock?: XStateClock
+}
+
+interface Pending {
+  readonly method: string
+  readonly actor: Actor<typeof outboundRequestMachine> | undefined
+  readonly resolve: (r: Result) => void
+  readonly reject: (e: unknown) => void
+  readonly onProgress: ((p: Progress) => void) | undefined
+  readonly progressToken: ProgressToken | undefined
+}
+
+export type ClientSessionEvent =
+  | { readonly type: "state"; readonly state: string; readonly info: SessionInfo }
+  | { readonly type: "notification"; readonly notification: JsonRpcNotification }
+
+let sessionCounter = 0
+
+export class ClientSession implements SessionHandle {
+  readonly id: string
+  readonly startedAt = Date.now()
+  readonly transport: Transport
+  readonly ended: Promise<SessionEnd>
+  private readonly options: ClientSessionOptions
+  private readonly ids = makeIdAllocator()
+  private readonly pending = new Map<RequestId, Pending>()
+  private readonly byToken = new Map<ProgressToken, RequestId>()
+  private readonly incoming = new Map<RequestId, AbortController>()
+  private readonly listeners = new Set<(info: SessionInfo) => void>()
+  private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
+  private readonly actor: Actor<typeof legacyClientSessionMachine>
+  private readonly capabilities: ClientCapabilities
+  private readonly keepaliveOn: boolean
+  private lastActivityAt = 0
+  private activityThrottleMs: number
+  private resolveEnded!: (end: SessionEnd) => void
+  private endedFlag = false
+
+  private constructor(transport: Transport, options: ClientSessionOptions) {
+    this.transport = transport
+    this.options = options
+    this.id = `client-${++sessionCounter}`
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
+    this.capabilities = declaredCapabilities(options)
+    const ka = options.keepalive
+    this.keepaliveOn = ka === undefined ? !transport.authoritativeLiveness : ka !== false
+    const kaOptions = typeof ka === "object" ? ka : {}
+    this.activityThrottleMs = Math.max(1, (kaOptions.intervalMs ?? 30_000) / 4)
+    const machine = legacyClientSessionMachine.provide({
+      actions: {
+        sendInitialize: ({ context }) => this.sendInitialize(context.requestedVersion),
+        sendInitialized: () => this.transport.send(notification("notifications/initialized")),
+        replyPong: ({ event }) => {
+          if (event.type === "PING_RECEIVED") this.transport.send(makeResult(event.id, {}))
+        },
+        disconnect: () => void this.transport.close(),
+        drainAndClose: () => void this.drainAndClose(),
+        forceClose: () => {
+          this.failAllPending("session closed")
+          void this.transport.close()
+        },
+        sendPing: () => this.sendKeepalivePing(),
+        pingMissed: ({ context }) => {
+          this.emitLog(`keepalive: ping missed (${context.misses}/${context.maxMisses})`)
+        }
+      }
+    })
+    this.actor = createActor(machine, {
+      input: {
+        protocolVersion: options.protocolVersion ?? options.supportedVersions?.[0] ?? LEGACY_VERSIONS[0],
+        supportedVersions: options.supportedVersions ?? LEGACY_VERSIONS,
+        initializeTimeoutMs: options.initializeTimeoutMs ?? 60_000,
+        closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
+        keepalive: this.keepaliveOn,
+        ...(kaOptions.intervalMs !== undefined ? { pingIntervalMs: kaOptions.intervalMs } : {}),
+        ...(kaOptions.timeoutMs !== undefined ? { pingTimeoutMs: kaOptions.timeoutMs } : {}),
+        ...(kaOptions.maxMisses !== undefined ? { maxMisses: kaOptions.maxMisses } : {})
+      },
+      ...(options.clock ? { clock: options.clock } : {})
+    })
+    let last = ""
+    this.actor.subscribe((snapshot) => {
+      const state = flatten(snapshot.value)
+      if (state !== last) {
+        last = state
+        const info = this.info()
+        for (const l of this.listeners) l(info)
+        this.options.onStateChange?.(state, info)
+        this.emit({ type: "state", state, info })
+      }
+      if (snapshot.status === "done") this.finish(snapshot.output!)
+    })
+  }
+
+  /**
+   * Start the session on `transport` (already created; it is started here) and
+   * resolve once the handshake completed — or reject with
+   * UnsupportedProtocolVersion / InitializeFailed.
+   */
+  static connect(transport: Transport, options: ClientSessionOptions = {}): Promise<ClientSession> {
+    const session = new ClientSession(transport, options)
+    return session.start()
+  }
+
+  private start(): Promise<ClientSession> {
+    this.actor.start()
+    this.transport.start({
+      onFrame: (text) => this.receiveFrame(text),
+      onOversized: (bytes) => this.emitLog(`dropped an oversized message of ${bytes} bytes from the server`),
+      onClose: (closed) => {
+        this.failAllPending(closed.reason, true)
+        this.actor.send({ type: "TRANSPORT_CLOSED", expected: closed.expected, reason: closed.reason })
+      }
+    })
+    this.actor.send({ type: "TRANSPORT_READY" })
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const s = this.actor.getSnapshot()
+        if (s.hasTag("ready")) {
+          sub.unsubscribe()
+          resolve(this)
+        } else if (s.status === "done") {
+          sub.unsubscribe()
+          reject(connectError(s.context.failure, s.context.closeReason))
+        }
+      }
+      const sub = this.actor.subscribe(check)
+      check()
+    })
+  }
+
+  // ---------------------------------------------------------------- state
+
+  get serverCapabilities(): ServerCapabilities | undefined {
+    return this.actor.getSnapshot().context.serverCapabilities
+  }
+  get serverInfo(): PeerInfo | undefined {
+    return this.actor.getSnapshot().context.serverInfo
+  }
+  get protocolVersion(): LegacyVersion | undefined {
+    return this.actor.getSnapshot().context.protocolVersion
+  }
+  get instructions(): string | undefined {
+    return this.actor.getSnapshot().context.instructions
+  }
+  /** The chart's state as a dotted string (e.g. `operating.keepalive.idle|operating.activity.busy`). */
+  get state(): string {
+    return flatten(this.actor.getSnapshot().value)
+  }
+  /** The client session actor, for inspection (read-only use). */
+  get chart(): Actor<typeof legacyClientSessionMachine> {
+    return this.actor
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      role: "client",
+      era: "legacy",
+      protocolVersion: this.protocolVersion,
+      state: this.state,
+      transport: this.transport.kind,
+      peer: this.serverInfo,
+      inFlight: this.pending.size,
+      startedAt: this.startedAt
+    }
+  }
+
+  subscribe(listener: (info: SessionInfo) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** State changes and notifications, for hosts and UIs. */
+  on(listener: (event: ClientSessionEvent) => void): () => void {
+    this.eventListeners.add(listener)
+    return () => this.eventListeners.delete(listener)
+  }
+
+  private emit(e: ClientSessionEvent): void {
+    for (const l of this.eventListeners) l(e)
+  }
+
+  private emitLog(text: string): void {
+    this.emit({ type: "notification", notification: notification("notifications/message", { level: "debug", logger: "mcp-actors", data: text }) })
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /** Send a request; resolves with its result or rejects with a typed error (see errors.ts). */
+  request(method: string, params?: Params, options: RequestOptions = {}): Promise<Result> {
+    const snapshot = this.actor.getSnapshot()
+    if (!snapshot.hasTag("ready")) {
+      return Promise.reject(new SessionClosed({ method, message: `${method}: session is ${flatten(snapshot.value)}, not operating` }))
+    }
+    if (this.options.enforceCapabilities !== false) {
+      const capability = requiredServerCapability(method)
+      if (capability !== undefined && !hasCapability(snapshot.context.serverCapabilities, capability)) {
+        return Promise.reject(
+          new CapabilityNotSupported({ method, capability, message: `${method}: the server did not advertise the "${capability}" capability` })
+        )
+      }
+    }
+    if (options.signal?.aborted) return Promise.reject(new RequestCancelled({ method, message: `${method} cancelled before it was sent` }))
+    const id = this.ids.next()
+    const wantsProgress = options.onProgress !== undefined || options.resetTimeoutOnProgress === true
+    const progressToken = wantsProgress ? id : undefined
+    const sendParams: Params | undefined = progressToken === undefined
+      ? params
+      : { ...params, _meta: { ...params?._meta, progressToken } }
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
+    return new Promise<Result>((resolve, reject) => {
+      const actor = createActor(
+        outboundRequestMachine.provide({
+          actions: {
+            sendCancelled: ({ context }) => {
+              const reason = context.outcome?._tag === "TimedOut" ? "timeout" : "cancelled by caller"
+              this.transport.send(notification("notifications/cancelled", { requestId: id, reason }))
+            }
+          }
+        }),
+        {
+          input: {
+            requestId: id,
+            method,
+            ...(progressToken !== undefined ? { progressToken } : {}),
+            timeoutMs,
+            resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
+            ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
+          },
+          ...(this.options.clock ? { clock: this.options.clock } : {})
+        }
+      )
+      const onAbort = () => actor.send({ type: "CANCEL", reason: String(options.signal?.reason ?? "aborted") })
+      actor.subscribe({
+        complete: () => {
+          options.signal?.removeEventListener("abort", onAbort)
+          this.settle(id)
+          const outcome = actor.getSnapshot().output!
+          outcomeTo(method, outcome, resolve, reject)
+        }
+      })
+      this.pending.set(id, { method, actor, resolve, reject, onProgress: options.onProgress, progressToken })
+      if (progressToken !== undefined) this.byToken.set(progressToken, id)
+      if (this.pending.size === 1) this.actor.send({ type: "REQUEST_STARTED" })
+      options.signal?.addEventListener("abort", onAbort, { once: true })
+      actor.start()
+      this.transport.send(makeRequest(id, method, sendParams))
+    })
+  }
+
+  /** Remove a finished request from the tables (called once its actor is done). */
+  private settle(id: RequestId): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    this.pending.delete(id)
+    if (p.progressToken !== undefined) this.byToken.delete(p.progressToken)
+    if (this.pending.size === 0) {
+      this.actor.send({ type: "ALL_REQUESTS_SETTLED" })
+      this.drainWaiter?.()
+    }
+  }
+
+  notify(method: string, params?: Params): void {
+    this.transport.send(notification(method, params))
+  }
+
+  /** The `initialize` request: not cancellable, its deadline is the chart's `initializeTimeout`. */
+  private sendInitialize(version: LegacyVersion): void {
+    const id = this.ids.next()
+    const clientInfo = this.options.clientInfo ?? { name: "mcp-actors", version: "0.1.0" }
+    this.pending.set(id, {
+      method: "initialize",
+      actor: undefined,
+      onProgress: undefined,
+      progressToken: undefined,
+      resolve: (r) => {
+        this.pending.delete(id)
+        this.actor.send({
+          type: "INITIALIZE_RESULT",
+          protocolVersion: r.protocolVersion,
+          capabilities: (r.capabilities ?? {}) as ServerCapabilities,
+          serverInfo: (r.serverInfo ?? { name: "unknown", version: "unknown" }) as PeerInfo,
+          ...(typeof r.instructions === "string" ? { instructions: r.instructions } : {})
+        })
+      },
+      reject: (e) => {
+        this.pending.delete(id)
+        if (e instanceof McpError) this.actor.send({ type: "INITIALIZE_ERROR", error: e.toRpcError() })
+      }
+    })
+    this.transport.send(makeRequest(id, "initialize", { protocolVersion: version, capabilities: this.capabilities, clientInfo }))
+  }
+
+  private sendKeepalivePing(): void {
+    const id = this.ids.next()
+    const done = () => this.pending.delete(id)
+    this.pending.set(id, {
+      method: "ping",
+      actor: undefined,
+      onProgress: undefined,
+      progressToken: undefined,
+      resolve: () => {
+        done()
+        this.actor.send({ type: "PONG" })
+      },
+      reject: (e) => {
+        done()
+        if (e instanceof McpError && e.code === ErrorCode.MethodNotFound) this.actor.send({ type: "PING_UNSUPPORTED" })
+        else this.actor.send({ type: "PING_FAILED", error: e })
+      }
+    })
+    this.transport.send(makeRequest(id, "ping"))
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private receiveFrame(text: string): void {
+    const decoded = decodeText(text)
+    if (decoded._tag !== "Message") {
+      // A malformed message from the server cannot be answered usefully; report it.
+      this.emitLog(`ignored an invalid message from the server: ${text.slice(0, 200)}`)
+      return
+    }
+    this.receive(decoded.message)
+  }
+
+  /** One decoded message from the server (public for transports that decode themselves, e.g. HTTP). */
+  receive(message: JsonRpcMessage): void {
+    if (this.keepaliveOn) {
+      const now = Date.now()
+      if (now - this.lastActivityAt >= this.activityThrottleMs) {
+        this.lastActivityAt = now
+        this.actor.send({ type: "PEER_ACTIVITY" })
+      }
+    }
+    if (!("method" in message)) {
+      if (message.id === undefined || message.id === null) return
+      const p = this.pending.get(message.id)
+      if (!p) return // late or unknown: dropped
+      if (p.actor) {
+        if ("result" in message) p.actor.send({ type: "RESPONSE", result: message.result })
+        else p.actor.send({ type: "ERROR_RESPONSE", error: message.error })
+      } else if ("result" in message) p.resolve(message.result)
+      else p.reject(new McpError(message.error.code, message.error.message, message.error.data))
+      return
+    }
+    if ("id" in message) return this.receiveRequest(message)
+    this.receiveNotification(message)
+  }
+
+  private receiveNotification(n: JsonRpcNotification): void {
+    if (n.method === "notifications/progress") {
+      const token = n.params?.progressToken as ProgressToken | undefined
+      const id = token === undefined ? undefined : this.byToken.get(token)
+      const p = id === undefined ? undefined : this.pending.get(id)
+      if (p && p.actor && typeof n.params?.progress === "number") {
+        const before = p.actor.getSnapshot().context.lastProgress?.progress
+        const progress: Progress = {
+          progress: n.params.progress,
+          ...(typeof n.params.total === "number" ? { total: n.params.total } : {}),
+          ...(typeof n.params.message === "string" ? { message: n.params.message } : {})
+        }
+        p.actor.send({ type: "PROGRESS", ...progress })
+        if (before === undefined || progress.progress > before) p.onProgress?.(progress)
+      }
+      return
+    }
+    if (n.method === "notifications/cancelled") {
+      const id = n.params?.requestId as RequestId | undefined
+      if (id !== undefined) this.incoming.get(id)?.abort(new Error(String(n.params?.reason ?? "cancelled by server")))
+      return
+    }
+    this.options.onNotification?.(n)
+    this.emit({ type: "notification", notification: n })
+  }
+
+  private receiveRequest(req: JsonRpcRequest): void {
+    if (req.method === "ping") {
+      this.actor.send({ type: "PING_RECEIVED", id: req.id })
+      return
+    }
+    const handler = req.method === "sampling/createMessage"
+      ? this.options.onSampling
+      : req.method === "elicitation/create"
+      ? this.options.onElicitation
+      : req.method === "roots/list"
+      ? this.options.onRoots
+      : undefined
+    if (!handler) {
+      this.transport.send(errorResponse(req.id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} (client capability not declared)`)))
+      return
+    }
+    const controller = new AbortController()
+    this.incoming.set(req.id, controller)
+    const reply = (m: JsonRpcMessage) => {
+      this.incoming.delete(req.id)
+      if (!controller.signal.aborted) this.transport.send(m)
+    }
+    Promise.resolve()
+      .then(() => handler(req.params, { requestId: req.id, signal: controller.signal }))
+      .then(
+        (r) => reply(makeResult(req.id, r)),
+        (e) =>
+          reply(errorResponse(
+            req.id,
+            e instanceof McpError ? e.toRpcError() : rpcError(ErrorCode.InternalError, e instanceof Error ? e.message : String(e))
+          ))
+      )
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  private drainWaiter: (() => void) | undefined
+
+  private async drainAndClose(): Promise<void> {
+    if (this.pending.size > 0) await new Promise<void>((resolve) => (this.drainWaiter = resolve))
+    this.drainWaiter = undefined
+    await this.transport.close()
+    this.actor.send({ type: "CLOSED" })
+  }
+
+  private failAllPending(reason: string, transportLost = false): void {
+    for (const [id, p] of this.pending) {
+      if (p.actor) p.actor.send({ type: "TRANSPORT_CLOSED", reason })
+      else {
+        this.pending.delete(id)
+        p.reject(new ConnectionLost({ method: p.method, message: `${p.method}: ${transportLost ? "connection lost" : "closed"} (${reason})` }))
+      }
+    }
+    for (const c of this.incoming.values()) c.abort(new Error(reason))
+    this.incoming.clear()
+  }
+
+  /** Graceful close: in-flight requests may finish until `drainMs` (the chart's close timeout), then the transport closes. */
+  close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    if (options?.drainMs !== undefined) {
+      const t = setTimeout(() => {
+        this.failAllPending("drain deadline passed")
+        void this.transport.close()
+      }, options.drainMs)
+      void this.ended.then(() => clearTimeout(t))
+    }
+    this.actor.send({ type: "CLOSE", ...(options?.reason !== undefined ? { reason: options.reason } : {}) })
+    return this.ended.then(() => undefined)
+  }
+
+  private finish(output: { readonly expected: boolean; readonly reason: string }): void {
+    if (this.endedFlag) return
+    this.endedFlag = true
+    this.failAllPending(output.reason, !output.expected)
+    void this.transport.close()
+    this.resolveEnded({ expected: output.expected, reason: output.reason })
+    queueMicrotask(() => {
+      this.actor.stop()
+      this.listeners.clear()
+      this.eventListeners.clear()
+    })
+  }
+
+  // ---------------------------------------------------------------- MCP methods
+
+  listTools(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("tools/list", cursorParams(options), options)
+  }
+  callTool(name: string, args: Record<string, unknown> = {}, options?: RequestOptions) {
+    return this.request("tools/call", { name, arguments: args }, options)
+  }
+  listResources(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("resources/list", cursorParams(options), options)
+  }
+  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("resources/templates/list", cursorParams(options), options)
+  }
+  readResource(uri: string, options?: RequestOptions) {
+    return this.request("resources/read", { uri }, options)
+  }
+  subscribeResource(uri: string, options?: RequestOptions) {
+    return this.request("resources/subscribe", { uri }, options)
+  }
+  unsubscribeResource(uri: string, options?: RequestOptions) {
+    return this.request("resources/unsubscribe", { uri }, options)
+  }
+  listPrompts(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("prompts/list", cursorParams(options), options)
+  }
+  getPrompt(name: string, args: Record<string, string> = {}, options?: RequestOptions) {
+    return this.request("prompts/get", { name, arguments: args }, options)
+  }
+  complete(ref: { readonly type: string; readonly name?: string; readonly uri?: string }, argument: { readonly name: string; readonly value: string }, options?: RequestOptions) {
+    return this.request("completion/complete", { ref, argument }, options)
+  }
+  setLoggingLevel(level: string, options?: RequestOptions) {
+    return this.request("logging/setLevel", { level }, options)
+  }
+  ping(options?: RequestOptions) {
+    return this.request("ping", undefined, options)
+  }
+}
+
+const cursorParams = (options?: { readonly cursor?: string }): Params | undefined =>
+  options?.cursor === undefined ? undefined : { cursor: options.cursor }
+
+const declaredCapabilities = (options: ClientSessionOptions): ClientCapabilities => {
+  const caps: Record<string, unknown> = { ...options.capabilities }
+  if (options.onSampling && caps.sampling === undefined) caps.sampling = {}
+  if (options.onElicitation && caps.elicitation === undefined) caps.elicitation = { form: {} }
+  if (options.onRoots && caps.roots === undefined) caps.roots = { listChanged: true }
+  return caps as ClientCapabilities
+}
+
+const outcomeTo = (method: string, o: OutboundRequestOutcome, resolve: (r: Result) => void, reject: (e: unknown) => void): void => {
+  switch (o._tag) {
+    case "Settled":
+      return resolve(o.result as Result)
+    case "Failed":
+      return reject(new RpcError({ method, code: o.error.code, message: o.error.message, data: o.error.data }))
+    case "TimedOut":
+      return reject(new RequestTimeout({ method, afterMs: o.afterMs, deadline: o.deadline, message: `${method} timed out after ${o.afterMs} ms` }))
+    case "Cancelled":
+      return reject(new RequestCancelled({ method, message: `${method} cancelled${o.reason ? `: ${o.reason}` : ""}` }))
+    case "Aborted":
+      return reject(new ConnectionLost({ method, message: `${method}: connection lost (${o.reason})` }))
+  }
+}
+
+const connectError = (failure: LegacyClientFailure | undefined, reason: string | undefined) => {
+  if (failure?._tag === "UnsupportedProtocolVersion") {
+    return new UnsupportedProtocolVersion({
+      requested: failure.requested,
+      received: failure.received,
+      supported: [...failure.supported],
+      message: failure.reason
+    })
+  }
+  const why = failure?.reason ?? reason ?? "session ended during the handshake"
+  return new InitializeFailed({ reason: failure?._tag ?? "Closed", message: `could not initialize: ${why}` })
+}
+
+/** A state value as dotted paths, parallel regions joined by `|`: `operating.keepalive.idle|operating.activity.busy`. */
+export const flattenState = (value: unknown, prefix = ""): string => {
+  if (typeof value === "string") return prefix + value
+  return Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => flattenState(v, `${prefix}${k}.`))
+    .join("|")
+}
+const flatten = (value: unknown): string => flattenState(value)
