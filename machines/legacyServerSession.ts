@@ -7,12 +7,19 @@
  * Pure: every effect (replies, dispatch, draining) is a named action the
  * runtime provides; every timer is a named delay set per instance from
  * `input`. The runtime forwards lifecycle messages (initialize, initialized,
- * ping, and any request outside `operating`) and the in-flight count's edges
- * (0→1 `BUSY`, 1→0 `IDLE`); inside `operating` it dispatches requests without
- * a round trip through the actor, which is exactly the `REQUEST → dispatch`
- * self-transition below (see docs/architecture.md, "hot path").
+ * ping, and any request outside `operating`); inside `operating` it dispatches
+ * requests without a round trip through the actor, which is exactly the
+ * `REQUEST → dispatch` self-transition below (see docs/architecture.md, "hot path").
+ *
+ * Idle timeout without per-request events: when `idleTimeout` elapses the
+ * guard `noActivityForIdleTimeout` asks whether nothing is in flight and the
+ * last request finished at least `idleTimeoutMs` ago (the runtime provides the
+ * facts; the default assumes no activity, as in a pure run). If not, `serving`
+ * re-enters and the delay is re-armed for the remaining time. So idle is
+ * counted from the last in-flight request finishing, not from the last
+ * arrival, at zero cost per request.
  */
-import { assign, setup } from "xstate"
+import { and, assign, setup } from "xstate"
 import type { ClientCapabilities } from "../src/protocol/capabilities.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
@@ -56,8 +63,6 @@ export type LegacyServerSessionEvent =
   | { readonly type: "INITIALIZED" }
   | { readonly type: "PING"; readonly id: RequestId }
   | { readonly type: "REQUEST"; readonly id: RequestId; readonly method: string }
-  | { readonly type: "BUSY" }
-  | { readonly type: "IDLE" }
   | { readonly type: "DRAINED" }
   | { readonly type: "CLOSE"; readonly reason: string }
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string }
@@ -145,6 +150,8 @@ export const legacyServerSessionMachine = setup({
     validInitializeParams: ({ event }) => event.type === "INITIALIZE" && isValidInitializeParams(event.params),
     acceptsEarlyRequests: ({ context }) => context.earlyRequests === "accept",
     idleTimeoutEnabled: ({ context }) => context.idleTimeoutMs > 0,
+    /** Nothing in flight and the last request finished ≥ idleTimeoutMs ago (runtime-provided; pure default: true). */
+    noActivityForIdleTimeout: () => true,
     handshakeTimeoutEnabled: ({ context }) => context.handshakeTimeoutMs > 0
   },
   delays: {
@@ -242,7 +249,7 @@ export const legacyServerSessionMachine = setup({
     },
     operating: {
       entry: "announceReady",
-      initial: "idle",
+      initial: "serving",
       on: {
         INITIALIZE: { actions: rejectReinitialize },
         INITIALIZED: {},
@@ -250,14 +257,19 @@ export const legacyServerSessionMachine = setup({
         CLOSE: { target: "closing", actions: "recordCloseReason" }
       },
       states: {
-        // Idle is counted from the last in-flight request finishing: entering `idle` restarts the timer.
-        idle: {
-          on: { BUSY: "busy" },
+        serving: {
           after: {
-            idleTimeout: { guard: "idleTimeoutEnabled", target: "#legacyServerSession.closing", actions: "recordCloseReason" }
+            idleTimeout: [
+              {
+                guard: and(["idleTimeoutEnabled", "noActivityForIdleTimeout"]),
+                target: "#legacyServerSession.closing",
+                actions: "recordCloseReason"
+              },
+              // Activity since the timer was armed: re-arm for what remains.
+              { guard: "idleTimeoutEnabled", target: "serving", reenter: true }
+            ]
           }
-        },
-        busy: { on: { IDLE: "idle" } }
+        }
       }
     },
     closing: {
@@ -266,9 +278,7 @@ export const legacyServerSessionMachine = setup({
         INITIALIZE: { actions: rejectClosing },
         REQUEST: { actions: rejectClosing },
         DRAINED: "closed",
-        INITIALIZED: {},
-        BUSY: {},
-        IDLE: {}
+        INITIALIZED: {}
       },
       after: { drainTimeout: { target: "closed", actions: "cancelInFlight" } }
     },

@@ -64,6 +64,8 @@ export interface ServerSessionOptions {
   /** Deadline for server→client requests (sampling, elicitation, roots). */
   readonly requestTimeoutMs?: number
   readonly clock?: XStateClock
+  /** Time source matching `clock` (tests pass the simulated clock's `now`). */
+  readonly now?: () => number
 }
 
 interface InFlight {
@@ -100,6 +102,70 @@ export class RequestTimeoutError extends Error {
 
 const newSessionId = (): string => randomBytes(16).toString("base64url")
 
+/**
+ * The handler's view of one request. A class rather than a closure bag: one
+ * small allocation per request on the hot path; everything else is lazy.
+ */
+class HandlerContext implements RequestContext {
+  readonly #session: ServerSession
+  readonly #entry: InFlight
+  readonly #modern: ModernRequestContext | undefined
+  #negotiated: ReturnType<ServerSession["negotiated"]> | undefined
+  constructor(session: ServerSession, entry: InFlight, modern: ModernRequestContext | undefined) {
+    this.#session = session
+    this.#entry = entry
+    this.#modern = modern
+  }
+  get requestId(): RequestId {
+    return this.#entry.request.id
+  }
+  get method(): string {
+    return this.#entry.request.method
+  }
+  get era(): Era {
+    return this.#modern ? "modern" : "legacy"
+  }
+  private get legacy() {
+    return this.#negotiated ??= this.#session.negotiated()
+  }
+  get protocolVersion(): string {
+    return this.#modern ? this.#modern.protocolVersion : this.legacy.protocolVersion
+  }
+  get sessionId(): string | undefined {
+    return this.#modern ? undefined : this.#session.id
+  }
+  get clientCapabilities(): ClientCapabilities {
+    return this.#modern ? this.#modern.clientCapabilities : this.legacy.clientCapabilities
+  }
+  get clientInfo(): Implementation | undefined {
+    return this.#modern ? this.#modern.clientInfo as Implementation | undefined : this.legacy.clientInfo
+  }
+  get meta() {
+    return this.#entry.request.params?._meta as { readonly [key: string]: unknown } | undefined
+  }
+  get signal(): AbortSignal {
+    return (this.#entry.controller ??= new AbortController()).signal
+  }
+  progress(progress: number, total?: number, message?: string): void {
+    this.#session._progress(this.#entry, progress, total, message)
+  }
+  log(level: LoggingLevel, data: unknown, logger?: string): void {
+    this.#session._log(level, data, logger, this.#entry, this.#modern)
+  }
+  request(method: string, params?: Params, options?: ServerRequestOptions) {
+    return this.#session._request(this.#entry, this.#modern, method, params, options)
+  }
+  elicit(params: Params, options?: ServerRequestOptions) {
+    return this.request("elicitation/create", params, options)
+  }
+  createMessage(params: Params, options?: ServerRequestOptions) {
+    return this.request("sampling/createMessage", params, options)
+  }
+  listRoots(options?: ServerRequestOptions) {
+    return this.request("roots/list", undefined, options)
+  }
+}
+
 export class ServerSession implements SessionHandle {
   readonly id: string
   readonly server: McpServer
@@ -117,6 +183,9 @@ export class ServerSession implements SessionHandle {
   private draining = false
   private released = false
   private era: Era | "unknown" = "unknown"
+  /** When the last request finished (the idle timeout counts from here). */
+  private lastSettledAt: number
+  private readonly now: () => number
   private unlistenServer: (() => void) | undefined
   private resolveEnded!: (end: SessionEnd) => void
   readonly ended: Promise<SessionEnd>
@@ -126,6 +195,8 @@ export class ServerSession implements SessionHandle {
     this.options = options
     this.send = options.send
     this.id = options.id ?? newSessionId()
+    this.now = options.now ?? Date.now
+    this.lastSettledAt = this.now()
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
   }
 
@@ -236,7 +307,19 @@ export class ServerSession implements SessionHandle {
   private ensureActor() {
     if (this.actor) return this.actor
     this.era = "legacy"
+    const idleMs = this.options.idleTimeoutMs ?? 0
     const machine = legacyServerSessionMachine.provide({
+      guards: {
+        noActivityForIdleTimeout: () => this.inFlight.size === 0 && this.now() - this.lastSettledAt >= idleMs
+      },
+      delays: {
+        // Re-armed for what remains since the last request finished; full period while busy.
+        idleTimeout: () => {
+          if (idleMs <= 0) return 2 ** 31 - 1
+          const remaining = this.inFlight.size > 0 ? idleMs : idleMs - (this.now() - this.lastSettledAt)
+          return Math.min(Math.max(1, remaining), 2 ** 31 - 1)
+        }
+      },
       actions: {
         respondInitialize: ({ context }, params) => this.respondInitialize(params.id, context.protocolVersion),
         reject: (_, params: RejectParams) => this.send(errorResponse(params.id, rpcError(params.code, params.message)), params.id),
@@ -318,7 +401,6 @@ export class ServerSession implements SessionHandle {
     }
     const entry: InFlight = { request: req, controller: undefined, done: false, lastProgress: -Infinity }
     this.inFlight.set(id, entry)
-    if (this.inFlight.size === 1 && this.actor && !modern) this.actor.send({ type: "BUSY" })
     const ctx = this.makeContext(entry, modern)
     let out: Result | PromiseLike<Result>
     try {
@@ -356,10 +438,9 @@ export class ServerSession implements SessionHandle {
     return true
   }
 
-  private afterSettle(modern: ModernRequestContext | undefined): void {
-    if (this.inFlight.size !== 0) return
-    if (this.draining) this.actor?.send({ type: "DRAINED" })
-    else if (this.actor && !modern) this.actor.send({ type: "IDLE" })
+  private afterSettle(_modern: ModernRequestContext | undefined): void {
+    this.lastSettledAt = this.now()
+    if (this.inFlight.size === 0 && this.draining) this.actor?.send({ type: "DRAINED" })
   }
 
   private abort(id: RequestId, entry: InFlight, reason: string): void {
@@ -371,31 +452,30 @@ export class ServerSession implements SessionHandle {
   }
 
   private makeContext(entry: InFlight, modern: ModernRequestContext | undefined): RequestContext {
-    const session = this
-    const req = entry.request
-    const meta = req.params?._meta as Record<string, unknown> | undefined
-    const legacy = this.actor?.getSnapshot().context
-    const request = (method: string, params: Params | undefined, options?: ServerRequestOptions) =>
-      session.requestFromHandler(entry, modern, method, params, options)
+    return new HandlerContext(this, entry, modern)
+  }
+
+  /** Negotiated facts for handler contexts (the chart's context, read once per session). */
+  negotiated(): { protocolVersion: string; clientCapabilities: ClientCapabilities; clientInfo: Implementation | undefined } {
+    const c = this.actor?.getSnapshot().context
     return {
-      requestId: req.id,
-      method: req.method,
-      era: modern ? "modern" : "legacy",
-      protocolVersion: modern ? modern.protocolVersion : (legacy?.protocolVersion ?? LEGACY_VERSIONS[0]),
-      sessionId: modern ? undefined : this.id,
-      clientCapabilities: modern ? modern.clientCapabilities : (legacy?.clientCapabilities ?? {}),
-      clientInfo: (modern ? modern.clientInfo : legacy?.clientInfo) as Implementation | undefined,
-      meta,
-      get signal() {
-        return (entry.controller ??= new AbortController()).signal
-      },
-      progress: (progress, total, message) => session.progress(entry, progress, total, message),
-      log: (level, data, logger) => session.log(level, data, logger, entry, modern),
-      request: (method, params, options) => request(method, params, options),
-      elicit: (params, options) => request("elicitation/create", params, options),
-      createMessage: (params, options) => request("sampling/createMessage", params, options),
-      listRoots: (options) => request("roots/list", undefined, options)
+      protocolVersion: c?.protocolVersion ?? LEGACY_VERSIONS[0],
+      clientCapabilities: c?.clientCapabilities ?? {},
+      clientInfo: c?.clientInfo as Implementation | undefined
     }
+  }
+
+  /** @internal used by HandlerContext */
+  _progress(entry: InFlight, progress: number, total?: number, message?: string): void {
+    this.progress(entry, progress, total, message)
+  }
+  /** @internal used by HandlerContext */
+  _log(level: LoggingLevel, data: unknown, logger: string | undefined, entry: InFlight, modern: ModernRequestContext | undefined): void {
+    this.log(level, data, logger, entry, modern)
+  }
+  /** @internal used by HandlerContext */
+  _request(entry: InFlight, modern: ModernRequestContext | undefined, method: string, params: Params | undefined, options?: ServerRequestOptions) {
+    return this.requestFromHandler(entry, modern, method, params, options)
   }
 
   private progress(entry: InFlight, progress: number, total?: number, message?: string): void {
@@ -604,8 +684,7 @@ export class ServerSession implements SessionHandle {
   }
 }
 
-const flatten = (value: unknown): string => {
-  if (typeof value === "string") return value
-  const entries = Object.entries(value as Record<string, unknown>)
-  return entries.map(([k, v]) => (typeof v === "string" ? `${k}.${v}` : `${k}.${flatten(v)}`)).join("|")
+const flatten = (value: unknown, prefix = ""): string => {
+  if (typeof value === "string") return prefix + value
+  return Object.entries(value as Record<string, unknown>).map(([k, v]) => flatten(v, `${prefix}${k}.`)).join("|")
 }
