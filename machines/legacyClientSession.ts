@@ -119,7 +119,7 @@ export const legacyClientSessionMachine = setup({
   types: {
     context: {} as LegacyClientSessionContext,
     events: {} as LegacyClientSessionEvent,
-    input: {} as LegacyClientSessionInput | undefined,
+    input: {} as LegacyClientSessionInput,
     output: {} as LegacyClientSessionOutput,
     tags: {} as "ready"
   },

@@ -1,0 +1,11 @@
+/**
+ * Every statechart of mcp-actors. The charts are pure (no I/O, no Effect, no
+ * timers of their own); `src/visualization/exportCharts.ts` renders every
+ * machine exported here.
+ */
+// client-side machines
+export * from "./keepalive.ts"
+export * from "./legacyClientSession.ts"
+export * from "./outboundRequest.ts"
+export * from "./eraProbe.ts"
+// server-side machines

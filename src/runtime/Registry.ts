@@ -1,0 +1,175 @@
+/**
+ * The live sessions of a process, keyed by session id, with a change feed for
+ * the inspector.
+ *
+ * The core is a plain object ({@link makeRegistryUnsafe}) so the Promise facade
+ * can use it without Effect; the {@link Registry} service wraps it and ties
+ * registration to a `Scope` (the session's scope unregisters it).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option, Queue, Schema, type Scope, Stream } from "effect"
+import type { SessionHandle, SessionInfo } from "./SessionHandle.ts"
+
+/** A session with this id is already registered. */
+export class DuplicateSessionId extends Schema.TaggedError<DuplicateSessionId>()("DuplicateSessionId", {
+  id: Schema.String
+}) {}
+
+/** One change of the live-session set, for the inspector. */
+export interface RegistryChange {
+  readonly type: "added" | "updated" | "removed"
+  /** For `removed`, the last summary the session gave. */
+  readonly info: SessionInfo
+}
+
+/** The registry without Effect: every method is synchronous. */
+export interface RegistryUnsafe {
+  /**
+   * Add a live session and forward its `subscribe` notifications as `updated`
+   * changes. Returns the unregister function (idempotent).
+   * Throws {@link DuplicateSessionId} when the id is taken.
+   */
+  register(handle: SessionHandle): () => void
+  get(id: string): SessionHandle | undefined
+  list(): ReadonlyArray<SessionInfo>
+  handles(): ReadonlyArray<SessionHandle>
+  readonly size: number
+  /** Listen to changes; returns the unsubscribe function. A throwing listener does not stop the others. */
+  subscribe(listener: (change: RegistryChange) => void): () => void
+  /** Number of change listeners (leak checks, diagnostics). */
+  readonly listenerCount: number
+}
+
+interface Entry {
+  readonly handle: SessionHandle
+  readonly unsubscribe: () => void
+}
+
+/**
+ * Create a registry. `onListenerError` receives what a change listener threw
+ * (default: `console.error`), so one broken inspector cannot break
+ * registration for everyone else.
+ */
+export const makeRegistryUnsafe = (options?: {
+  readonly onListenerError?: (error: unknown) => void
+}): RegistryUnsafe => {
+  const entries = new Map<string, Entry>()
+  const listeners = new Set<(change: RegistryChange) => void>()
+  const onListenerError = options?.onListenerError ?? ((error: unknown) => console.error("registry listener failed", error))
+
+  const emit = (change: RegistryChange): void => {
+    if (listeners.size === 0) return
+    for (const listener of Array.from(listeners)) {
+      try {
+        listener(change)
+      } catch (error) {
+        onListenerError(error)
+      }
+    }
+  }
+
+  const safeInfo = (handle: SessionHandle): SessionInfo | undefined => {
+    try {
+      return handle.info()
+    } catch (error) {
+      onListenerError(error)
+      return undefined
+    }
+  }
+
+  return {
+    register(handle) {
+      if (entries.has(handle.id)) throw new DuplicateSessionId({ id: handle.id })
+      let live = true
+      const unsubscribe = handle.subscribe((info) => {
+        if (live) emit({ type: "updated", info })
+      })
+      const entry: Entry = { handle, unsubscribe }
+      entries.set(handle.id, entry)
+      const info = safeInfo(handle)
+      if (info !== undefined) emit({ type: "added", info })
+      return () => {
+        if (!live) return
+        live = false
+        if (entries.get(handle.id) === entry) entries.delete(handle.id)
+        try {
+          unsubscribe()
+        } catch (error) {
+          onListenerError(error)
+        }
+        const last = safeInfo(handle)
+        if (last !== undefined) emit({ type: "removed", info: last })
+      }
+    },
+    get: (id) => entries.get(id)?.handle,
+    list: () => Array.from(entries.values(), (entry) => entry.handle.info()),
+    handles: () => Array.from(entries.values(), (entry) => entry.handle),
+    get size() {
+      return entries.size
+    },
+    subscribe(listener) {
+      // Wrap so the same function can be subscribed twice and removed independently.
+      const wrapped = (change: RegistryChange) => listener(change)
+      listeners.add(wrapped)
+      return () => {
+        listeners.delete(wrapped)
+      }
+    },
+    get listenerCount() {
+      return listeners.size
+    }
+  }
+}
+
+/**
+ * The registry of live sessions, as an Effect service.
+ *
+ * `register` is scoped: the session is unregistered when the scope it was
+ * registered in closes, so a session's own scope is the only bookkeeping needed.
+ */
+export class Registry extends Context.Service<Registry, {
+  /** Register in the current scope; unregistered by the scope's finalizer. */
+  readonly register: (handle: SessionHandle) => Effect.Effect<void, DuplicateSessionId, Scope.Scope>
+  readonly get: (id: string) => Effect.Effect<Option.Option<SessionHandle>>
+  readonly list: Effect.Effect<ReadonlyArray<SessionInfo>>
+  readonly size: Effect.Effect<number>
+  /** Every change from subscription on (no replay: read `list` first for a snapshot). */
+  readonly changes: Stream.Stream<RegistryChange>
+  /** Listen for the lifetime of the current scope. */
+  readonly subscribe: (listener: (change: RegistryChange) => void) => Effect.Effect<void, never, Scope.Scope>
+  /** The underlying synchronous registry (Promise facade, inspector). */
+  readonly unsafe: RegistryUnsafe
+}>()("mcp-actors/Registry") {
+  /** Wrap an existing plain registry (shared with the Promise facade). */
+  static readonly fromUnsafe = (unsafe: RegistryUnsafe): Registry["Service"] =>
+    Registry.of({
+      register: Effect.fn("Registry.register")(function*(handle: SessionHandle) {
+        yield* Effect.acquireRelease(
+          Effect.try({
+            try: () => unsafe.register(handle),
+            catch: (error) => error instanceof DuplicateSessionId ? error : new DuplicateSessionId({ id: handle.id })
+          }),
+          (unregister) => Effect.sync(unregister)
+        )
+      }),
+      get: (id) => Effect.sync(() => Option.fromNullishOr(unsafe.get(id))),
+      list: Effect.sync(() => unsafe.list()),
+      size: Effect.sync(() => unsafe.size),
+      changes: Stream.callback<RegistryChange>((queue) =>
+        Effect.acquireRelease(
+          Effect.sync(() => unsafe.subscribe((change) => Queue.offerUnsafe(queue, change))),
+          (unsubscribe) => Effect.sync(unsubscribe)
+        )
+      ),
+      subscribe: (listener) =>
+        Effect.asVoid(Effect.acquireRelease(
+          Effect.sync(() => unsafe.subscribe(listener)),
+          (unsubscribe) => Effect.sync(unsubscribe)
+        )),
+      unsafe
+    })
+
+  /** A fresh, empty registry. */
+  static readonly layer: Layer.Layer<Registry> = Layer.sync(Registry, () => Registry.fromUnsafe(makeRegistryUnsafe()))
+}

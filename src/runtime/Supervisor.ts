@@ -1,0 +1,191 @@
+/**
+ * Owns the lifetime of every session: each runs in its own child `Scope`,
+ * registered in the {@link Registry} while it lives, released as soon as it ends.
+ *
+ * @since 0.1.0
+ */
+import { Context, Deferred, Effect, Exit, FiberSet, Layer, Schema, Scope } from "effect"
+import { type DuplicateSessionId, Registry } from "./Registry.ts"
+import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
+
+/** `spawn` after `shutdown` started. */
+export class SupervisorShutDown extends Schema.TaggedError<SupervisorShutDown>()("SupervisorShutDown", {}) {}
+
+export interface ShutdownOptions {
+  /** How long in-flight requests may run before they are cancelled (passed to `handle.close`). */
+  readonly drainMs?: number
+  readonly reason?: string
+}
+
+/** Internal sizes, for leak checks and the inspector. All return to 0 when no session is live. */
+export interface SupervisorStats {
+  /** Live sessions owned by the supervisor. */
+  readonly sessions: number
+  /** Fibers waiting on `handle.ended`. */
+  readonly watchers: number
+  /** Child scopes (and other finalizers) attached to the supervisor's scope. */
+  readonly scopeEntries: number
+}
+
+export interface SupervisorOptions {
+  /** Drain deadline used by the layer finalizer's shutdown. Default 5 000 ms. */
+  readonly drainMs?: number
+  /**
+   * Extra time after `drainMs` that `shutdown` waits for `handle.close` before
+   * closing the session's scope regardless. Default 1 000 ms.
+   */
+  readonly closeGraceMs?: number
+}
+
+interface Entry {
+  readonly handle: SessionHandle
+  readonly scope: Scope.Closeable
+}
+
+const scopeEntryCount = (scope: Scope.Scope): number => {
+  const state = scope.state
+  if (state._tag !== "Open") return 0
+  return state.finalizers?.size ?? 1
+}
+
+/** Await `handle.ended`; a rejected promise counts as an unexpected end. */
+export const awaitEnded = (handle: SessionHandle): Effect.Effect<SessionEnd> =>
+  Effect.callback<SessionEnd>((resume) => {
+    handle.ended.then(
+      (end) => resume(Effect.succeed(end)),
+      (error) => resume(Effect.succeed({ expected: false, reason: `ended rejected: ${String(error)}` }))
+    )
+  })
+
+/**
+ * The session supervisor.
+ *
+ * Why a child scope per session: whatever ends a session (its peer, an idle
+ * expiry, a DELETE, shutdown), closing that one scope releases everything it
+ * acquired (actor, timers, transport, child process) in LIFO order, and the
+ * scope removes itself from the supervisor's scope, so thousands of sessions
+ * coming and going leave nothing behind.
+ */
+export class Supervisor extends Context.Service<Supervisor, {
+  /**
+   * Run `acquire` in a new child scope, register the handle, and release the
+   * scope (and unregister) once `handle.ended` settles. If `acquire` fails,
+   * whatever it acquired is released and the error is returned.
+   */
+  readonly spawn: <E>(
+    acquire: Effect.Effect<SessionHandle, E, Scope.Scope>
+  ) => Effect.Effect<SessionHandle, E | DuplicateSessionId | SupervisorShutDown>
+  /**
+   * Close every live session gracefully (`handle.close({ drainMs })`, in
+   * parallel), then close their scopes. Terminal: later spawns fail with
+   * {@link SupervisorShutDown}. Idempotent; the layer's finalizer calls it.
+   */
+  readonly shutdown: (options?: ShutdownOptions) => Effect.Effect<void>
+  readonly get: (id: string) => SessionHandle | undefined
+  readonly size: Effect.Effect<number>
+  readonly stats: Effect.Effect<SupervisorStats>
+}>()("mcp-actors/Supervisor") {
+  /** Build a supervisor owned by the current scope (the layer's). */
+  static readonly make = (options: SupervisorOptions = {}) =>
+    Effect.gen(function*() {
+      const registry = yield* Registry
+      const outer = yield* Effect.scope
+      const defaultDrainMs = options.drainMs ?? 5_000
+      const closeGraceMs = options.closeGraceMs ?? 1_000
+      // Finalizers of `outer` run LIFO: the watcher set is closed after the
+      // shutdown finalizer added last, and `root` (every session's parent)
+      // after that, so sessions are drained gracefully before anything is torn down.
+      const root = yield* Scope.fork(outer, "parallel")
+      const watchers = yield* FiberSet.make<void, never>()
+      const entries = new Map<string, Entry>()
+      /** Set when shutdown starts; completed when it has finished. */
+      let shuttingDown: Deferred.Deferred<void> | undefined
+      let shutdownRequest = { drainMs: defaultDrainMs, reason: "supervisor shutdown" }
+
+      const release = (id: string, entry: Entry, exit: Exit.Exit<unknown, unknown>) =>
+        Effect.suspend(() => {
+          if (entries.get(id) === entry) entries.delete(id)
+          return Scope.close(entry.scope, exit)
+        })
+
+      const spawn = <E>(acquire: Effect.Effect<SessionHandle, E, Scope.Scope>) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            if (shuttingDown !== undefined) return yield* new SupervisorShutDown()
+            const scope = yield* Scope.fork(root, "sequential")
+            const acquired = yield* Effect.exit(restore(Scope.provide(acquire, scope)).pipe(
+              Effect.tap((handle) => Scope.provide(registry.register(handle), scope))
+            ))
+            if (Exit.isFailure(acquired)) {
+              yield* Scope.close(scope, acquired)
+              return yield* Effect.failCause(acquired.cause)
+            }
+            const handle = acquired.value
+            if (shuttingDown !== undefined) {
+              // Shutdown began while we were acquiring: do not leave this one behind.
+              yield* closeGracefully(handle, shutdownRequest)
+              yield* Scope.close(scope, Exit.void)
+              return yield* new SupervisorShutDown()
+            }
+            const entry: Entry = { handle, scope }
+            entries.set(handle.id, entry)
+            yield* FiberSet.run(
+              watchers,
+              awaitEnded(handle).pipe(Effect.flatMap((end) => release(handle.id, entry, Exit.succeed(end))))
+            )
+            return handle
+          })
+        )
+
+      /** `handle.close`, bounded: a close that hangs past drain + grace is abandoned (the scope is closed anyway). */
+      const closeGracefully = (handle: SessionHandle, opts: { readonly drainMs: number; readonly reason: string }) =>
+        Effect.tryPromise(() => handle.close({ drainMs: opts.drainMs, reason: opts.reason })).pipe(
+          Effect.timeoutOption(opts.drainMs + closeGraceMs),
+          Effect.ignore
+        )
+
+      const shutdown = (opts: ShutdownOptions = {}): Effect.Effect<void> =>
+        Effect.uninterruptible(Effect.suspend(() => {
+          if (shuttingDown !== undefined) return Deferred.await(shuttingDown)
+          const done = Deferred.makeUnsafe<void>()
+          shuttingDown = done
+          shutdownRequest = { drainMs: opts.drainMs ?? defaultDrainMs, reason: opts.reason ?? "supervisor shutdown" }
+          const { drainMs, reason } = shutdownRequest
+          return Effect.gen(function*() {
+            const live = Array.from(entries.entries())
+            yield* Effect.forEach(live, ([, entry]) => closeGracefully(entry.handle, { drainMs, reason }), {
+              concurrency: "unbounded",
+              discard: true
+            })
+            yield* Effect.forEach(live, ([id, entry]) => release(id, entry, Exit.void), {
+              concurrency: "unbounded",
+              discard: true
+            })
+            yield* FiberSet.clear(watchers)
+          }).pipe(Effect.ensuring(Deferred.succeed(done, undefined)))
+        }))
+
+      yield* Effect.addFinalizer(() => shutdown({ drainMs: defaultDrainMs }))
+
+      return Supervisor.of({
+        spawn,
+        shutdown,
+        get: (id) => entries.get(id)?.handle,
+        size: Effect.sync(() => entries.size),
+        stats: Effect.gen(function*() {
+          return {
+            sessions: entries.size,
+            watchers: yield* FiberSet.size(watchers),
+            scopeEntries: scopeEntryCount(root)
+          }
+        })
+      })
+    })
+
+  /** A supervisor with the default drain deadline; needs {@link Registry}. */
+  static readonly layer: Layer.Layer<Supervisor, never, Registry> = Layer.effect(Supervisor, Supervisor.make())
+
+  /** A supervisor with custom options; needs {@link Registry}. */
+  static readonly layerWith = (options: SupervisorOptions): Layer.Layer<Supervisor, never, Registry> =>
+    Layer.effect(Supervisor, Supervisor.make(options))
+}

@@ -1,0 +1,94 @@
+/**
+ * Clocks for xstate actors: the one that runs session `after` delays.
+ *
+ * - {@link makeEffectClock}: timers are fibers sleeping on Effect's `Clock`, so
+ *   `TestClock.adjust` drives xstate delays in tests, and every pending timer
+ *   is interrupted when the owning `Scope` closes (no stray timer outlives its
+ *   session). Use it for every actor that lives inside an Effect scope.
+ * - {@link realClock} / {@link makeRealClock}: plain `setTimeout`, for the
+ *   Promise facade and hot paths that do not run inside Effect.
+ *
+ * @since 0.1.0
+ */
+import { Effect, type Fiber, FiberSet, type Scope } from "effect"
+import type { ActorOptions, AnyActorLogic } from "xstate"
+
+/**
+ * What xstate calls a clock: `{ setTimeout(fn, ms), clearTimeout(id) }`.
+ * xstate does not export its `Clock` interface, so it is derived from `ActorOptions`.
+ */
+export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+
+/**
+ * An xstate clock whose timers are fibers running `Effect.sleep` in a
+ * `FiberSet` owned by the current scope.
+ *
+ * Why: one clock for everything. Effect's `Clock` (and `TestClock` in tests)
+ * then drives keepalive, request timeouts and backoff alike, and closing the
+ * session's scope interrupts any timer still pending, whatever ended the session.
+ * A timer fiber removes itself from the set when it fires or is cleared, so
+ * long-lived sessions do not accumulate entries.
+ */
+export const makeEffectClock: Effect.Effect<XStateClock, never, Scope.Scope> = Effect.gen(function*() {
+  const run = yield* FiberSet.makeRuntime<never, void, never>()
+  const clock: XStateClock = {
+    setTimeout: (fn: (...args: Array<any>) => void, ms: number): Fiber.Fiber<void> =>
+      run(Effect.sleep(Math.max(0, ms)).pipe(Effect.andThen(Effect.sync(() => fn())))),
+    clearTimeout: (fiber: Fiber.Fiber<void> | undefined): void => {
+      fiber?.interruptUnsafe()
+    }
+  }
+  return clock
+})
+
+/**
+ * The host's timers, unwrapped. Timers stay ref'd (a pending keepalive must
+ * keep the process alive); xstate clears an actor's own timers when it stops.
+ */
+export const realClock: XStateClock = {
+  setTimeout: (fn: (...args: Array<any>) => void, ms: number) => setTimeout(fn, ms),
+  clearTimeout: (id: ReturnType<typeof setTimeout> | undefined) => clearTimeout(id)
+}
+
+/** A real clock that also knows its pending timers; see {@link makeRealClock}. */
+export interface TrackedRealClock extends XStateClock {
+  /** Timers scheduled and neither fired nor cleared yet. */
+  readonly pending: number
+  /** Clear every pending timer (call when the owning session stops). */
+  clearAll(): void
+}
+
+/**
+ * A real clock for one session that tracks its pending timers, so the
+ * Promise facade can clear all of them on stop.
+ *
+ * Why: xstate's `actor.stop()` cancels only the delayed events the stopped
+ * actor itself scheduled; a timer left by a child whose stop threw would keep
+ * the process alive. Timers stay ref'd while the session runs and are always
+ * cleared by `clearAll()` when it stops.
+ */
+export const makeRealClock = (): TrackedRealClock => {
+  const timers = new Set<ReturnType<typeof setTimeout>>()
+  return {
+    setTimeout: (fn: (...args: Array<any>) => void, ms: number) => {
+      const id = setTimeout(() => {
+        timers.delete(id)
+        fn()
+      }, ms)
+      timers.add(id)
+      return id
+    },
+    clearTimeout: (id: ReturnType<typeof setTimeout> | undefined) => {
+      if (id === undefined) return
+      clearTimeout(id)
+      timers.delete(id)
+    },
+    get pending() {
+      return timers.size
+    },
+    clearAll: () => {
+      for (const id of timers) clearTimeout(id)
+      timers.clear()
+    }
+  }
+}

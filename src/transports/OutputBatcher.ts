@@ -1,0 +1,116 @@
+/**
+ * Coalesces outgoing newline-delimited frames into one `write()` per
+ * event-loop turn: every frame pushed during a turn is appended to one pending
+ * string, written by a single `setImmediate` callback (so a chunk of 64
+ * pipelined requests answered in that turn, synchronously or from
+ * microtasks, becomes one write).
+ *
+ * Backpressure: when `write()` returns false the batcher stops writing and
+ * keeps appending to the pending string until the stream emits `drain`.
+ * `pendingLength` and `blocked` let a caller that cares apply its own limits.
+ *
+ * Hot path: one string append per frame; one Immediate and one write per turn.
+ */
+import type { Writable } from "node:stream"
+
+export interface OutputBatcherOptions {
+  /**
+   * How long `end()` waits for the final write to be handed to the OS before
+   * giving up (a peer that stopped reading must not hang shutdown). Default 2000 ms.
+   */
+  readonly flushTimeoutMs?: number
+}
+
+export class OutputBatcher {
+  readonly #stream: Writable
+  readonly #flushTimeoutMs: number
+  #pending = ""
+  #immediate: NodeJS.Immediate | undefined = undefined
+  #blocked = false
+  #ended = false
+  readonly #flushCallback = (): void => {
+    this.#immediate = undefined
+    this.flush()
+  }
+  readonly #onDrain = (): void => {
+    this.#blocked = false
+    this.flush()
+  }
+
+  constructor(stream: Writable, options: OutputBatcherOptions = {}) {
+    this.#stream = stream
+    this.#flushTimeoutMs = options.flushTimeoutMs ?? 2000
+    stream.on("drain", this.#onDrain)
+  }
+
+  /** Characters waiting to be written. */
+  get pendingLength(): number {
+    return this.#pending.length
+  }
+
+  /** True while waiting for `drain` after `write()` returned false. */
+  get blocked(): boolean {
+    return this.#blocked
+  }
+
+  /** True once `end()` was called; later pushes are dropped. */
+  get ended(): boolean {
+    return this.#ended
+  }
+
+  /** Queue one frame (without its newline); written at the end of this turn. */
+  push(frame: string): void {
+    if (this.#ended) return
+    this.#pending += frame + "\n"
+    if (this.#immediate === undefined && !this.#blocked) {
+      this.#immediate = setImmediate(this.#flushCallback)
+    }
+  }
+
+  /** Write what is pending now (unless blocked by backpressure). */
+  flush(): void {
+    if (this.#immediate !== undefined) {
+      clearImmediate(this.#immediate)
+      this.#immediate = undefined
+    }
+    if (this.#blocked || this.#pending.length === 0 || this.#ended) return
+    const data = this.#pending
+    this.#pending = ""
+    if (!this.#stream.write(data)) this.#blocked = true
+  }
+
+  /**
+   * Stop batching: write everything pending at once (ignoring backpressure:
+   * the stream buffers it), detach from the stream, and resolve once the
+   * stream has handed the data to the OS, errored, closed, or after
+   * `flushTimeoutMs`. Never rejects. Does not end the stream.
+   */
+  end(): Promise<void> {
+    if (this.#ended) return Promise.resolve()
+    if (this.#immediate !== undefined) {
+      clearImmediate(this.#immediate)
+      this.#immediate = undefined
+    }
+    this.#ended = true
+    this.#stream.off("drain", this.#onDrain)
+    const stream = this.#stream
+    const data = this.#pending
+    this.#pending = ""
+    if (stream.destroyed || !stream.writable) return Promise.resolve()
+    if (data.length === 0 && stream.writableLength === 0) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined = undefined
+      const done = (): void => {
+        if (timer !== undefined) clearTimeout(timer)
+        stream.off("error", done)
+        stream.off("close", done)
+        resolve()
+      }
+      timer = setTimeout(done, this.#flushTimeoutMs)
+      stream.on("error", done)
+      stream.on("close", done)
+      // An empty write still calls back once everything before it is flushed.
+      stream.write(data, () => done())
+    })
+  }
+}

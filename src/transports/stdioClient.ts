@@ -1,0 +1,363 @@
+/**
+ * Client side of the stdio transport (spec-digest §4): spawn the server as a
+ * child process **in its own process group** and talk newline-delimited
+ * JSON-RPC over its stdin/stdout.
+ *
+ * Shutdown (`close()`, spec-digest §4 "Shutdown"): flush and close the
+ * child's stdin → wait up to `closeGraceMs` for it to exit → SIGTERM the whole
+ * group → wait `termGraceMs` → SIGKILL the group. Whenever the leader has
+ * exited (gracefully or not) and members of its group remain (grandchildren),
+ * they get SIGTERM, then SIGKILL after `termGraceMs`. `close()` resolves once
+ * the child has exited, its group is gone (or SIGKILLed) and every stdio
+ * stream is closed; `onClose` is then called with `expected: true` unless the
+ * transport had already ended.
+ *
+ * An exit that `close()` did not ask for (a crash, a kill) calls
+ * `onClose({ expected: false, reason, exitCode, signal })` at once; frames that
+ * arrive after that are dropped. The group's leftovers are then reaped in the
+ * background; `close()` still has to be called to release the streams.
+ *
+ * A spawn failure (ENOENT, EACCES, …) rejects `spawned` with a `SpawnError`
+ * and ends the transport with `expected: false`. `StdioClientTransport.make`
+ * is the scoped Effect wrapper: it waits for the spawn, fails with
+ * `SpawnError`, and its finalizer runs `close()`.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { readdirSync, readFileSync } from "node:fs"
+import type { Readable } from "node:stream"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import { LineFramer } from "./LineFramer.ts"
+import { OutputBatcher } from "./OutputBatcher.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
+
+export class SpawnError extends Schema.TaggedError<SpawnError>()("SpawnError", {
+  command: Schema.String,
+  message: Schema.String
+}) {}
+
+export interface StdioClientOptions {
+  readonly command: string
+  readonly args?: ReadonlyArray<string>
+  /** The child's environment; defaults to `process.env`. */
+  readonly env?: NodeJS.ProcessEnv
+  readonly cwd?: string
+  /**
+   * The child's stderr: shared with ours (`"inherit"`, the default), exposed
+   * as `transport.stderr` (`"pipe"`: read it, or the child may block),
+   * discarded, or split into lines for a callback.
+   */
+  readonly stderr?: "inherit" | "pipe" | "ignore" | ((line: string) => void)
+  readonly maxMessageBytes?: number
+  /** How long to wait for the child to exit after closing its stdin. Default 2000 ms. */
+  readonly closeGraceMs?: number
+  /** How long to wait after SIGTERM before SIGKILL. Default 2000 ms. */
+  readonly termGraceMs?: number
+}
+
+export interface ChildExit {
+  readonly exitCode: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+export interface StdioClientTransport extends Transport {
+  readonly kind: "stdio"
+  /** The child's pid (= its process group id); undefined when the spawn failed. */
+  readonly pid: number | undefined
+  /** Resolves once the child is running; rejects with `SpawnError`. */
+  readonly spawned: Promise<void>
+  /** Resolves when the child has exited (also after a spawn failure, with nulls). */
+  readonly exited: Promise<ChildExit>
+  /** The child's stderr stream when `stderr: "pipe"`, else null. */
+  readonly stderr: Readable | null
+}
+
+const GROUP_POLL_MS = 10
+/** After the group is gone, how long to wait for the pipes' EOF before destroying them. */
+const STREAM_CLOSE_WAIT_MS = 100
+
+const noop = (): void => {}
+
+const nextLoopIteration = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Resolves true when `promise` settles within `ms`, false otherwise; never leaves a timer behind. */
+const within = (promise: Promise<unknown>, ms: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    promise.then(() => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+
+/**
+ * Does process group `pgid` still have a live member? Zombies do not count:
+ * `kill(-pgid, 0)` succeeds for them, and a container's PID 1 may never reap
+ * orphans, so on Linux the group is confirmed through /proc.
+ */
+export const processGroupAlive = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0)
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+  if (process.platform !== "linux") return true
+  let entries: Array<string>
+  try {
+    entries = readdirSync("/proc")
+  } catch {
+    return true
+  }
+  for (const name of entries) {
+    const c = name.charCodeAt(0)
+    if (c < 48 || c > 57) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "latin1")
+    } catch {
+      continue // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp …": comm may contain spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3)
+    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true
+  }
+  return false
+}
+
+const signalGroup = (pid: number, signal: NodeJS.Signals): void => {
+  try {
+    if (process.platform === "win32") process.kill(pid, signal)
+    else process.kill(-pid, signal)
+  } catch {
+    // ESRCH: already gone.
+  }
+}
+
+export const makeStdioClientTransport = (options: StdioClientOptions): StdioClientTransport => {
+  const command = options.command
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+  const closeGraceMs = options.closeGraceMs ?? 2000
+  const termGraceMs = options.termGraceMs ?? 2000
+  const stderrOption = options.stderr ?? "inherit"
+
+  let handlers: TransportHandlers | undefined = undefined
+  let ended: TransportClosed | undefined = undefined
+  let delivered = false
+  let closing = false
+  let closePromise: Promise<void> | undefined = undefined
+  let exitInfo: ChildExit | undefined = undefined
+  let reaped: Promise<void> = Promise.resolve()
+
+  let resolveSpawned!: () => void
+  let rejectSpawned!: (e: SpawnError) => void
+  const spawned = new Promise<void>((resolve, reject) => {
+    resolveSpawned = resolve
+    rejectSpawned = reject
+  })
+  spawned.catch(noop) // observed through `spawned` or `onClose`; never unhandled
+  let resolveExited!: (exit: ChildExit) => void
+  const exited = new Promise<ChildExit>((resolve) => {
+    resolveExited = resolve
+  })
+  let resolveStreamsClosed!: () => void
+  const streamsClosed = new Promise<void>((resolve) => {
+    resolveStreamsClosed = resolve
+  })
+
+  const end = (closed: TransportClosed): void => {
+    if (ended !== undefined) return
+    ended = closed
+    if (handlers !== undefined) {
+      delivered = true
+      handlers.onClose(closed)
+    }
+  }
+
+  let child: ChildProcess | undefined
+  try {
+    child = spawn(command, options.args ?? [], {
+      stdio: ["pipe", "pipe", typeof stderrOption === "function" ? "pipe" : stderrOption],
+      detached: true, // own process group: the whole group can be signalled
+      windowsHide: true,
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd })
+    })
+  } catch (e) {
+    child = undefined
+    const error = new SpawnError({ command, message: e instanceof Error ? e.message : String(e) })
+    rejectSpawned(error)
+    resolveExited({ exitCode: null, signal: null })
+    resolveStreamsClosed()
+    end({ expected: false, reason: `spawn failed: ${error.message}` })
+  }
+
+  const stdin = child?.stdin ?? null
+  const stdout = child?.stdout ?? null
+  const batcher = stdin === null ? undefined : new OutputBatcher(stdin)
+  let framer: LineFramer | undefined = undefined
+
+  const onLine = (line: string): void => {
+    if (ended === undefined) handlers!.onFrame(line)
+  }
+  const onOversized = (bytes: number): void => {
+    if (ended === undefined) handlers!.onOversized(bytes)
+  }
+  const onStdoutData = (chunk: Buffer): void => {
+    framer!.push(chunk)
+  }
+  const onStdoutEnd = (): void => {
+    framer!.end()
+  }
+
+  // When the group got SIGTERM / SIGKILL (by close() or by the reaper).
+  let termSentAt: number | undefined = undefined
+  let killSent = false
+  const terminate = (pid: number): void => {
+    termSentAt ??= Date.now()
+    signalGroup(pid, "SIGTERM")
+  }
+  const kill = (pid: number): void => {
+    killSent = true
+    signalGroup(pid, "SIGKILL")
+  }
+
+  /** After the leader exited: SIGTERM what is left of its group, SIGKILL it after `termGraceMs`. */
+  const reapGroup = async (pid: number): Promise<void> => {
+    if (killSent || !processGroupAlive(pid)) return
+    if (termSentAt === undefined) terminate(pid)
+    const deadline = termSentAt! + termGraceMs
+    while (Date.now() < deadline) {
+      await sleep(GROUP_POLL_MS)
+      if (!processGroupAlive(pid)) return
+    }
+    kill(pid)
+  }
+
+  if (child !== undefined) {
+    const c = child
+    c.once("spawn", () => resolveSpawned())
+    c.on("error", (e: Error) => {
+      // Before 'spawn' this is a spawn failure; later errors (a failed kill) change nothing.
+      if (c.pid !== undefined || exitInfo !== undefined) return
+      exitInfo = { exitCode: null, signal: null }
+      const error = new SpawnError({ command, message: e.message })
+      rejectSpawned(error)
+      resolveExited(exitInfo)
+      end({ expected: false, reason: `spawn failed: ${e.message}` })
+    })
+    c.on("exit", (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      exitInfo = { exitCode, signal }
+      resolveExited(exitInfo)
+      if (c.pid !== undefined) reaped = reapGroup(c.pid)
+      if (!closing) {
+        end({
+          expected: false,
+          reason: signal !== null ? `server process killed by ${signal}` : `server process exited with code ${exitCode}`,
+          exitCode,
+          signal
+        })
+      }
+    })
+    c.on("close", () => resolveStreamsClosed())
+    // A dead child makes its stdin emit EPIPE; the exit is reported through 'exit'.
+    stdin?.on("error", noop)
+    stdout?.on("error", noop)
+    c.stderr?.on("error", noop)
+    if (typeof stderrOption === "function" && c.stderr !== null) {
+      const stderrFramer = new LineFramer({ maxMessageBytes, onLine: stderrOption, onOversized: noop })
+      c.stderr.on("data", (chunk: Buffer) => stderrFramer.push(chunk))
+      c.stderr.on("end", () => stderrFramer.end())
+    }
+  }
+
+  const destroyStreams = (): void => {
+    stdin?.destroy()
+    stdout?.destroy()
+    child?.stderr?.destroy()
+  }
+
+  const doClose = async (): Promise<void> => {
+    closing = true
+    const c = child
+    if (c !== undefined && c.pid !== undefined) {
+      const pid = c.pid
+      // Nobody may ever read stdout: drain it so the pipe can reach EOF.
+      if (handlers === undefined) stdout?.resume()
+      const flushed = batcher === undefined ? Promise.resolve() : batcher.end()
+      stdin?.end()
+      if (exitInfo === undefined && !(await within(exited, closeGraceMs))) {
+        terminate(pid)
+        if (!(await within(exited, termGraceMs))) {
+          kill(pid)
+          await exited
+        }
+      }
+      await reaped
+      if (!(await within(streamsClosed, STREAM_CLOSE_WAIT_MS))) {
+        // Something outside the group still holds the pipes.
+        destroyStreams()
+      }
+      await flushed
+    } else if (c !== undefined) {
+      await exited // spawn failure: 'error' is emitted on the next tick
+      if (!(await within(streamsClosed, STREAM_CLOSE_WAIT_MS))) destroyStreams()
+    }
+    await streamsClosed
+    // libuv closes the process and pipe handles in its close phase: let that
+    // run so that nothing of ours is left among the active handles.
+    await nextLoopIteration()
+    await nextLoopIteration()
+    end({ expected: true, reason: "closed", exitCode: exitInfo?.exitCode ?? null, signal: exitInfo?.signal ?? null })
+  }
+
+  return {
+    kind: "stdio",
+    authoritativeLiveness: true,
+    pid: child?.pid,
+    spawned,
+    exited,
+    stderr: stderrOption === "pipe" ? (child?.stderr ?? null) : null,
+    start(h) {
+      if (handlers !== undefined) throw new Error("stdio client transport: start() called twice")
+      handlers = h
+      if (stdout !== null) {
+        framer = new LineFramer({ maxMessageBytes, onLine, onOversized })
+        stdout.on("data", onStdoutData)
+        stdout.on("end", onStdoutEnd)
+      }
+      if (ended !== undefined && !delivered) {
+        delivered = true
+        h.onClose(ended)
+      }
+    },
+    send(message: JsonRpcMessage) {
+      if (ended !== undefined || batcher === undefined) return
+      batcher.push(encode(message))
+    },
+    close() {
+      if (closePromise === undefined) closePromise = doClose()
+      return closePromise
+    }
+  }
+}
+
+/** Scoped stdio client transport: waits for the spawn; the scope's finalizer runs `close()`. */
+export const StdioClientTransport = {
+  make: (
+    options: StdioClientOptions
+  ): Effect.Effect<StdioClientTransport & { readonly pid: number }, SpawnError, Scope.Scope> =>
+    Effect.acquireRelease(
+      Effect.callback<StdioClientTransport & { readonly pid: number }, SpawnError>((resume) => {
+        const transport = makeStdioClientTransport(options)
+        transport.spawned.then(
+          () => resume(Effect.succeed(transport as StdioClientTransport & { readonly pid: number })),
+          (error: SpawnError) => resume(Effect.promise(() => transport.close()).pipe(Effect.andThen(Effect.fail(error))))
+        )
+      }),
+      (transport) => Effect.promise(() => transport.close())
+    )
+}

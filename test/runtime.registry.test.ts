@@ -1,0 +1,139 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { DuplicateSessionId, makeRegistryUnsafe, Registry, type RegistryChange } from "../src/runtime/Registry.ts"
+import { makeFakeSession } from "./support/fakeSession.ts"
+
+describe("makeRegistryUnsafe", () => {
+  it("registers, lists, gets and unregisters; emits added/updated/removed", () => {
+    const registry = makeRegistryUnsafe()
+    const changes: Array<string> = []
+    const unsubscribe = registry.subscribe((c) => changes.push(`${c.type}:${c.info.id}:${c.info.state}`))
+    const a = makeFakeSession("a")
+    const b = makeFakeSession("b")
+    const unregisterA = registry.register(a)
+    registry.register(b)
+    assert.strictEqual(registry.size, 2)
+    assert.strictEqual(registry.get("a"), a)
+    assert.deepStrictEqual(registry.list().map((i) => i.id).sort(), ["a", "b"])
+    a.setState("operating.busy")
+    unregisterA()
+    unregisterA() // idempotent
+    a.setState("closed") // no longer forwarded
+    assert.strictEqual(registry.size, 1)
+    assert.strictEqual(registry.get("a"), undefined)
+    assert.strictEqual(a.listenerCount, 0)
+    assert.deepStrictEqual(changes, [
+      "added:a:operating",
+      "added:b:operating",
+      "updated:a:operating.busy",
+      "removed:a:operating.busy"
+    ])
+    unsubscribe()
+    assert.strictEqual(registry.listenerCount, 0)
+  })
+
+  it("rejects a duplicate id and keeps the first session", () => {
+    const registry = makeRegistryUnsafe()
+    const first = makeFakeSession("x")
+    registry.register(first)
+    assert.throws(() => registry.register(makeFakeSession("x")), DuplicateSessionId)
+    assert.strictEqual(registry.get("x"), first)
+  })
+
+  it("a stale unregister does not remove a newer session with the same id", () => {
+    const registry = makeRegistryUnsafe()
+    const old = makeFakeSession("x")
+    const unregisterOld = registry.register(old)
+    unregisterOld()
+    const fresh = makeFakeSession("x")
+    registry.register(fresh)
+    unregisterOld()
+    assert.strictEqual(registry.get("x"), fresh)
+  })
+
+  it("stops forwarding updates after unregister even if the handle's unsubscribe is broken", () => {
+    const registry = makeRegistryUnsafe()
+    const session = makeFakeSession("leaky")
+    const leaky = { ...session, subscribe: (listener: Parameters<typeof session.subscribe>[0]) => {
+      session.subscribe(listener)
+      return () => {} // never unsubscribes
+    } }
+    const changes: Array<string> = []
+    registry.subscribe((c) => changes.push(c.type))
+    registry.register(leaky)()
+    session.setState("closed")
+    assert.deepStrictEqual(changes, ["added", "removed"])
+  })
+
+  it("a throwing listener does not stop the others", () => {
+    const errors: Array<unknown> = []
+    const registry = makeRegistryUnsafe({ onListenerError: (e) => errors.push(e) })
+    const seen: Array<RegistryChange["type"]> = []
+    registry.subscribe(() => {
+      throw new Error("boom")
+    })
+    registry.subscribe((c) => seen.push(c.type))
+    registry.register(makeFakeSession("a"))
+    assert.deepStrictEqual(seen, ["added"])
+    assert.strictEqual(errors.length, 1)
+  })
+})
+
+describe("Registry service", () => {
+  it.effect("register is scoped: closing the scope unregisters", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry
+      const scope = yield* Scope.make()
+      const session = makeFakeSession("s1")
+      yield* registry.register(session).pipe(Scope.provide(scope))
+      assert.strictEqual(yield* registry.size, 1)
+      assert.strictEqual(Option.getOrUndefined(yield* registry.get("s1")), session)
+      assert.deepStrictEqual((yield* registry.list).map((i) => i.id), ["s1"])
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(yield* registry.size, 0)
+      assert.isTrue(Option.isNone(yield* registry.get("s1")))
+      assert.strictEqual(session.listenerCount, 0)
+    }).pipe(Effect.provide(Registry.layer)))
+
+  it.effect("register fails with DuplicateSessionId", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry
+      yield* registry.register(makeFakeSession("dup"))
+      const error = yield* Effect.flip(registry.register(makeFakeSession("dup")))
+      assert.strictEqual(error._tag, "DuplicateSessionId")
+      assert.strictEqual(error.id, "dup")
+    }).pipe(Effect.provide(Registry.layer)))
+
+  it.effect("changes streams added, updated and removed", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry
+      const collected = yield* registry.changes.pipe(Stream.take(3), Stream.runCollect, Effect.forkChild)
+      yield* Effect.yieldNow
+      const scope = yield* Scope.make()
+      const session = makeFakeSession("s2")
+      yield* registry.register(session).pipe(Scope.provide(scope))
+      session.setState("operating.busy")
+      yield* Scope.close(scope, Exit.void)
+      const changes = yield* Fiber.join(collected)
+      assert.deepStrictEqual(Array.from(changes, (c) => `${c.type}:${c.info.state}`), [
+        "added:operating",
+        "updated:operating.busy",
+        "removed:operating.busy"
+      ])
+      // The stream's subscription is released once it completes.
+      assert.strictEqual(registry.unsafe.listenerCount, 0)
+    }).pipe(Effect.provide(Registry.layer)))
+
+  it.effect("subscribe lasts as long as its scope", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry
+      const seen: Array<string> = []
+      const scope = yield* Scope.make()
+      yield* registry.subscribe((c) => seen.push(`${c.type}:${c.info.id}`)).pipe(Scope.provide(scope))
+      registry.unsafe.register(makeFakeSession("a"))
+      yield* Scope.close(scope, Exit.void)
+      registry.unsafe.register(makeFakeSession("b"))
+      assert.deepStrictEqual(seen, ["added:a"])
+      assert.strictEqual(registry.unsafe.listenerCount, 0)
+    }).pipe(Effect.provide(Registry.layer)))
+})

@@ -1,0 +1,203 @@
+import { Writable } from "node:stream"
+import { describe, expect, it } from "vitest"
+import { LineFramer } from "../src/transports/LineFramer.ts"
+import { OutputBatcher } from "../src/transports/OutputBatcher.ts"
+
+const collect = (maxMessageBytes = 1024) => {
+  const lines: Array<string> = []
+  const oversized: Array<number> = []
+  const framer = new LineFramer({
+    maxMessageBytes,
+    onLine: (line) => lines.push(line),
+    onOversized: (bytes) => oversized.push(bytes)
+  })
+  return { framer, lines, oversized }
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+describe("LineFramer", () => {
+  it("splits several lines per chunk and joins lines across chunks", () => {
+    const { framer, lines } = collect()
+    framer.push("a1\nb")
+    expect(lines).toEqual(["a1"])
+    framer.push("2")
+    framer.push("\nc3\nd4")
+    expect(lines).toEqual(["a1", "b2", "c3"])
+    framer.push(Buffer.from("\n"))
+    expect(lines).toEqual(["a1", "b2", "c3", "d4"])
+    expect(framer.bufferedLength).toBe(0)
+  })
+
+  it("strips a trailing CR and skips empty and whitespace-only lines", () => {
+    const { framer, lines } = collect()
+    framer.push("{\"a\":1}\r\n\r\n\n   \n\t \r\n {\"b\":2}\r")
+    framer.push("\n")
+    expect(lines).toEqual(["{\"a\":1}", " {\"b\":2}"])
+  })
+
+  it("keeps a CR that is not at the end of the line", () => {
+    const { framer, lines } = collect()
+    framer.push("x\ry\n")
+    expect(lines).toEqual(["x\ry"])
+  })
+
+  it("reassembles multi-byte UTF-8 split byte by byte across chunks", () => {
+    const { framer, lines } = collect()
+    const text = "{\"t\":\"é😀ü€\"}\n{\"u\":\"日本\"}\n"
+    for (const byte of Buffer.from(text, "utf8")) framer.push(Buffer.from([byte]))
+    expect(lines).toEqual(["{\"t\":\"é😀ü€\"}", "{\"u\":\"日本\"}"])
+  })
+
+  it("delivers a final line without newline at end()", () => {
+    const { framer, lines } = collect()
+    framer.push("one\ntwo")
+    expect(lines).toEqual(["one"])
+    framer.end()
+    expect(lines).toEqual(["one", "two"])
+  })
+
+  it("drops an oversized line, reports it once with its size, and delivers the next line", () => {
+    const { framer, lines, oversized } = collect(16)
+    framer.push("ok\n" + "x".repeat(40) + "\nafter\n")
+    expect(lines).toEqual(["ok", "after"])
+    expect(oversized).toEqual([40])
+  })
+
+  it("counts bytes, not characters: 2-byte characters over the limit are oversized", () => {
+    const { framer, lines, oversized } = collect(100)
+    framer.push("é".repeat(49) + "\n") // 98 bytes: fits
+    framer.push("é".repeat(51) + "\n") // 102 bytes, 51 characters: too big
+    framer.push("fine\n")
+    expect(lines).toEqual(["é".repeat(49), "fine"])
+    expect(oversized).toEqual([102])
+  })
+
+  it("does not buffer a huge line spread over many chunks (memory stays bounded)", () => {
+    const limit = 1024
+    const { framer, lines, oversized } = collect(limit)
+    framer.push("{\"first\":1}\n")
+    let maxBuffered = 0
+    const chunk = Buffer.from("y".repeat(100))
+    for (let i = 0; i < 1000; i++) {
+      framer.push(chunk)
+      maxBuffered = Math.max(maxBuffered, framer.bufferedLength)
+    }
+    expect(framer.discarding).toBe(true)
+    expect(maxBuffered).toBeLessThanOrEqual(limit)
+    expect(oversized).toEqual([]) // reported once, when the line ends
+    framer.push("tail\n{\"next\":2}\n")
+    expect(oversized).toEqual([100_000 + 4])
+    expect(lines).toEqual(["{\"first\":1}", "{\"next\":2}"])
+    expect(framer.discarding).toBe(false)
+    expect(framer.bufferedLength).toBe(0)
+  })
+
+  it("reports an oversized line that is still open at end()", () => {
+    const { framer, lines, oversized } = collect(8)
+    framer.push("0123456789abc")
+    expect(framer.bufferedLength).toBe(0)
+    framer.end()
+    expect(oversized).toEqual([13])
+    expect(lines).toEqual([])
+  })
+
+  it("a line exactly at the limit is delivered", () => {
+    const { framer, lines, oversized } = collect(8)
+    framer.push("12345")
+    framer.push("678\n")
+    expect(lines).toEqual(["12345678"])
+    expect(oversized).toEqual([])
+  })
+})
+
+/** A Writable that records each underlying write; `hold` keeps callbacks pending (a slow reader). */
+const fakeWritable = (options: { highWaterMark?: number; hold?: boolean } = {}) => {
+  const writes: Array<string> = []
+  const held: Array<() => void> = []
+  const stream = new Writable({
+    highWaterMark: options.highWaterMark ?? 16 * 1024,
+    decodeStrings: false,
+    write(chunk, _enc, cb) {
+      writes.push(String(chunk))
+      if (options.hold === true) held.push(() => cb())
+      else cb()
+    }
+  })
+  const release = () => {
+    for (const cb of held.splice(0)) cb()
+  }
+  return { stream, writes, release }
+}
+
+describe("OutputBatcher", () => {
+  it("coalesces every frame pushed in one turn into one write", async () => {
+    const { stream, writes } = fakeWritable()
+    const batcher = new OutputBatcher(stream)
+    for (let i = 0; i < 64; i++) batcher.push(`{"id":${i}}`)
+    expect(writes).toEqual([]) // nothing written synchronously
+    await nextTurn()
+    expect(writes.length).toBe(1)
+    expect(writes[0]!.split("\n")).toHaveLength(65)
+    expect(writes[0]!.startsWith("{\"id\":0}\n{\"id\":1}\n")).toBe(true)
+    expect(writes[0]!.endsWith("{\"id\":63}\n")).toBe(true)
+    batcher.push("{\"later\":true}")
+    await nextTurn()
+    expect(writes).toHaveLength(2)
+    expect(writes[1]).toBe("{\"later\":true}\n")
+  })
+
+  it("includes frames pushed from microtasks of the same turn", async () => {
+    const { stream, writes } = fakeWritable()
+    const batcher = new OutputBatcher(stream)
+    batcher.push("a")
+    queueMicrotask(() => batcher.push("b"))
+    await Promise.resolve().then(() => batcher.push("c"))
+    await nextTurn()
+    expect(writes).toEqual(["a\nb\nc\n"])
+  })
+
+  it("respects backpressure: no write while blocked, one write of everything on drain", async () => {
+    const { stream, writes, release } = fakeWritable({ highWaterMark: 16, hold: true })
+    const batcher = new OutputBatcher(stream)
+    batcher.push("x".repeat(20))
+    await nextTurn()
+    expect(writes).toHaveLength(1)
+    expect(batcher.blocked).toBe(true)
+    for (let turn = 0; turn < 3; turn++) {
+      batcher.push(`t${turn}`)
+      await nextTurn()
+    }
+    expect(writes).toHaveLength(1) // buffered, not written
+    expect(batcher.pendingLength).toBe("t0\nt1\nt2\n".length)
+    release() // completes the write → 'drain'
+    await nextTurn()
+    expect(batcher.blocked).toBe(false)
+    expect(writes).toEqual(["x".repeat(20) + "\n", "t0\nt1\nt2\n"])
+    release()
+  })
+
+  it("end() writes pending frames at once, resolves after the write, and drops later pushes", async () => {
+    const { stream, writes } = fakeWritable()
+    const batcher = new OutputBatcher(stream)
+    batcher.push("a")
+    batcher.push("b")
+    const ended = batcher.end()
+    expect(writes).toEqual(["a\nb\n"]) // before the Immediate would have run
+    await ended
+    batcher.push("c")
+    await nextTurn()
+    expect(writes).toEqual(["a\nb\n"])
+    expect(stream.listenerCount("drain")).toBe(0)
+  })
+
+  it("end() does not hang on a reader that never reads", async () => {
+    const { stream, release } = fakeWritable({ highWaterMark: 4, hold: true })
+    const batcher = new OutputBatcher(stream, { flushTimeoutMs: 50 })
+    batcher.push("stuck")
+    const t0 = Date.now()
+    await batcher.end()
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(45)
+    release()
+  })
+})
