@@ -11,9 +11,9 @@
  *   `isRecognisedModernError` accepts the whole `MODERN_ERROR_CODES` set and everything
  *   else falls through to `legacy` (no code is singled out for the fallback);
  * - on `UnsupportedProtocolVersionError` (-32022) the client SHOULD select a mutually
- *   supported version from `data.supported` and retry (versioning.mdx:L69) → action
+ *   supported version from `data.supported` and retry (2026-07-28/basic/versioning.mdx:L69) → action
  *   `pickVersion` stores it in `protocolVersion`; the runtime retries with it;
- * - clients SHOULD cache the verdict (versioning.mdx:L149-L152) → action `cacheVerdict`
+ * - clients SHOULD cache the verdict (2026-07-28/basic/versioning.mdx:L149-L152) → action `cacheVerdict`
  *   on every probed verdict, input `cachedEra` to skip the probe, and
  *   `CACHED_VERDICT_FAILED` (the cached era stopped working) → `clearCache` and re-probe.
  *
@@ -140,7 +140,7 @@ export const eraProbeMachine = setup({
         instructions: event.instructions
       }
     }),
-    /** versioning.mdx:L69 — select a mutually supported version from `data.supported` and retry. */
+    /** 2026-07-28/basic/versioning.mdx:L69 — select a mutually supported version from `data.supported` and retry. */
     pickVersion: assign(({ context, event }) => {
       if (event.type !== "PROBE_ERROR" || event.code === undefined) return {}
       const theirs = supportedFromData(event.data)
@@ -184,14 +184,14 @@ export const eraProbeMachine = setup({
     hasCachedLegacy: ({ context }) => context.cachedEra === "legacy",
     /**
      * A recognised modern error (any of `MODERN_ERROR_CODES`) means a modern server
-     * (stdio.mdx:L121-L147). The set, not one code: the fallback MUST NOT be keyed to
+     * (2026-07-28/basic/transports/stdio.mdx:L121-L147). The set, not one code: the fallback MUST NOT be keyed to
      * one specific error code.
      */
     isRecognisedModernError: ({ event }) => event.type === "PROBE_ERROR" && isRecognisedModernErrorCode(event.code),
     /**
      * A modern server that lists its versions and none is ours: retrying modern cannot
      * work, so try `initialize` (a dual-era server accepts it; a modern-only one SHOULD
-     * then name its versions in the error, versioning.mdx:L154-L157).
+     * then name its versions in the error, 2026-07-28/basic/versioning.mdx:L154-L157).
      */
     hasNoMutualModernVersion: ({ context, event }) => {
       if (event.type !== "PROBE_ERROR" || event.code !== ErrorCode.UnsupportedProtocolVersion) return false
@@ -217,7 +217,7 @@ export const eraProbeMachine = setup({
   }),
   initial: "checkingCache",
   states: {
-    /** versioning.mdx:L149-L152 — a cached verdict skips the probe. */
+    /** 2026-07-28/basic/versioning.mdx:L149-L152 — a cached verdict skips the probe. */
     checkingCache: {
       always: [
         { guard: "hasCachedModern", target: "modern", actions: "acceptCachedModern" },
@@ -225,7 +225,7 @@ export const eraProbeMachine = setup({
         { target: "probing" }
       ]
     },
-    /** stdio.mdx:L121-L147 — a dual-era client SHOULD probe with `server/discover`. */
+    /** 2026-07-28/basic/transports/stdio.mdx:L121-L147 — a dual-era client SHOULD probe with `server/discover`. */
     probing: {
       entry: "sendDiscover",
       after: {

@@ -108,10 +108,10 @@ export const keepaliveStates = {
     },
     /** Quiet period before the next ping. */
     idle: {
-      // ping.mdx:L57 — SHOULD periodically issue pings; interval configurable (L59).
+      // 2025-11-25/basic/utilities/ping.mdx:L57 — SHOULD periodically issue pings; interval configurable (L59).
       after: { pingInterval: { target: "awaitingPong" } },
       on: {
-        // Proof of life: restart the interval (ping.mdx:L60, avoid excessive pinging).
+        // Proof of life: restart the interval (2025-11-25/basic/utilities/ping.mdx:L60, avoid excessive pinging).
         PEER_ACTIVITY: { target: "idle", reenter: true, actions: "resetMisses" },
         // A late answer to an earlier ping: still proof of life.
         PONG: { target: "idle", reenter: true, actions: "resetMisses" },
@@ -123,7 +123,7 @@ export const keepaliveStates = {
     awaitingPong: {
       entry: "sendPing",
       after: {
-        // ping.mdx:L64 — "Timeouts SHOULD be treated as connection failures";
+        // 2025-11-25/basic/utilities/ping.mdx:L64 — "Timeouts SHOULD be treated as connection failures";
         // L65 — "Multiple failed pings MAY trigger connection reset": only the
         // maxMisses-th consecutive miss kills (hysteresis).
         pingTimeout: [
@@ -147,7 +147,7 @@ export const keepaliveStates = {
     unsupported: {},
     /** The transport reports liveness itself (`keepalive: false`); never ping. */
     disabled: {},
-    /** `maxMisses` consecutive misses: the peer is unresponsive (ping.mdx:L39). */
+    /** `maxMisses` consecutive misses: the peer is unresponsive (2025-11-25/basic/utilities/ping.mdx:L39). */
     dead: { type: "final" }
   }
 } as const
@@ -175,7 +175,7 @@ export const keepaliveMachine = setup({
   actions: {
     /** Effect: send `{"method":"ping"}` and report the outcome as PONG / PING_FAILED / PING_UNSUPPORTED. */
     sendPing: () => {},
-    /** Effect: log the miss (ping.mdx:L66 — failures SHOULD be logged). */
+    /** Effect: log the miss (2025-11-25/basic/utilities/ping.mdx:L66 — failures SHOULD be logged). */
     pingMissed: () => {},
     resetMisses: assign({ misses: 0 }),
     recordMiss: assign({ misses: ({ context }) => context.misses + 1 })

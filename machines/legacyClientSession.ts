@@ -13,7 +13,7 @@
  * Gate for outbound requests: the `operating` state carries the tag `ready`. The
  * runtime SHOULD NOT send requests other than pings before it is set
  * (2025-11-25/basic/lifecycle.mdx:L157-L159) and MUST only use negotiated
- * capabilities (`serverCapabilities` in context; lifecycle.mdx:L217-L220).
+ * capabilities (`serverCapabilities` in context; 2025-11-25/basic/lifecycle.mdx:L217-L220).
  */
 import { assign, setup } from "xstate"
 import type { ServerCapabilities } from "../src/protocol/capabilities.ts"
@@ -37,7 +37,7 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000
 export interface LegacyClientSessionInput extends KeepaliveInput {
   /**
    * The version sent in `initialize`; it SHOULD be the latest the client supports
-   * (lifecycle.mdx:L165-L182). Default: the first of `supportedVersions`.
+   * (2025-11-25/basic/lifecycle.mdx:L165-L182). Default: the first of `supportedVersions`.
    */
   readonly protocolVersion?: LegacyVersion
   /** Versions this client accepts in the server's answer; narrows `LEGACY_VERSIONS`. */
@@ -139,7 +139,7 @@ export const legacyClientSessionMachine = setup({
     forceClose: () => {},
     /** Keepalive: send a ping; report PONG / PING_FAILED / PING_UNSUPPORTED. */
     sendPing: () => {},
-    /** Keepalive: log a missed ping (ping.mdx:L66). */
+    /** Keepalive: log a missed ping (2025-11-25/basic/utilities/ping.mdx:L66). */
     pingMissed: () => {},
     // --- context updates ---
     resetMisses: assign({ misses: 0 }),
@@ -197,7 +197,7 @@ export const legacyClientSessionMachine = setup({
     /**
      * The server's version is one we support: a known legacy version that is also
      * in our (possibly narrowed) list. Otherwise the client SHOULD disconnect
-     * (lifecycle.mdx:L165-L182; schema: "If the client cannot support this version, it MUST disconnect").
+     * (2025-11-25/basic/lifecycle.mdx:L165-L182; schema: "If the client cannot support this version, it MUST disconnect").
      */
     isSupportedVersion: ({ context, event }) =>
       event.type === "INITIALIZE_RESULT" &&
@@ -230,15 +230,15 @@ export const legacyClientSessionMachine = setup({
   },
   initial: "connecting",
   on: {
-    // ping.mdx:L29 — "The receiver MUST respond promptly with an empty response",
-    // in every phase, before the handshake included (lifecycle.mdx:L157-L163).
+    // 2025-11-25/basic/utilities/ping.mdx:L29 — "The receiver MUST respond promptly with an empty response",
+    // in every phase, before the handshake included (2025-11-25/basic/lifecycle.mdx:L157-L163).
     PING_RECEIVED: { actions: "replyPong" },
     // Transport gone, whatever the phase: an expected end is `closed`, anything else `dead`.
     TRANSPORT_CLOSED: [
       { guard: "isExpectedClose", target: ".closed", actions: "recordTransportClosed" },
       { target: ".dead", actions: "recordTransportLost" }
     ],
-    // Graceful close from any live phase (lifecycle.mdx:L222-L244: shutdown uses the transport).
+    // Graceful close from any live phase (2025-11-25/basic/lifecycle.mdx:L222-L244: shutdown uses the transport).
     CLOSE: { target: ".closing", actions: "recordCloseRequested" }
   },
   states: {
@@ -246,31 +246,31 @@ export const legacyClientSessionMachine = setup({
       on: { TRANSPORT_READY: { target: "initializing" } }
     },
     initializing: {
-      // lifecycle.mdx:L40,L47 — initialization MUST be the first interaction; the client MUST send `initialize`.
+      // 2025-11-25/basic/lifecycle.mdx:L40,L47 — initialization MUST be the first interaction; the client MUST send `initialize`.
       entry: "sendInitialize",
       after: {
-        // lifecycle.mdx:L246-L261 — SHOULD establish timeouts for all sent requests.
-        // The `initialize` request MUST NOT be cancelled (cancellation.mdx:L35): just disconnect.
+        // 2025-11-25/basic/lifecycle.mdx:L246-L261 — SHOULD establish timeouts for all sent requests.
+        // The `initialize` request MUST NOT be cancelled (2025-11-25/basic/utilities/cancellation.mdx:L35): just disconnect.
         initializeTimeout: { target: "failed", actions: ["recordInitializeTimeout", "disconnect"] }
       },
       on: {
         INITIALIZE_RESULT: [
-          // lifecycle.mdx:L147 — after successful initialization the client MUST send `initialized`.
+          // 2025-11-25/basic/lifecycle.mdx:L147 — after successful initialization the client MUST send `initialized`.
           { guard: "isSupportedVersion", target: "operating", actions: ["recordInitializeResult", "sendInitialized"] },
-          // lifecycle.mdx:L165-L182 — "If the client does not support the version in the server's response, it SHOULD disconnect."
+          // 2025-11-25/basic/lifecycle.mdx:L165-L182 — "If the client does not support the version in the server's response, it SHOULD disconnect."
           { target: "failed", actions: ["recordUnsupportedVersion", "disconnect"] }
         ],
         INITIALIZE_ERROR: { target: "failed", actions: ["recordInitializeError", "disconnect"] }
       }
     },
     operating: {
-      // lifecycle.mdx:L157-L159 — requests other than pings only once this tag is set.
+      // 2025-11-25/basic/lifecycle.mdx:L157-L159 — requests other than pings only once this tag is set.
       tags: ["ready"],
       type: "parallel",
       states: {
         keepalive: {
           ...keepaliveStates,
-          // ping.mdx:L39 — an unresponsive peer MAY be considered stale and the connection terminated.
+          // 2025-11-25/basic/utilities/ping.mdx:L39 — an unresponsive peer MAY be considered stale and the connection terminated.
           onDone: { target: "#legacyClientSession.dead", actions: ["recordPeerUnresponsive", "disconnect"] }
         },
         activity: {

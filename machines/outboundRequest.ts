@@ -15,9 +15,9 @@
  * Late messages: every outcome state is `type: "final"`, so the actor is done and any
  * later `RESPONSE`, `ERROR_RESPONSE`, `PROGRESS` or `CANCEL` is an unhandled event: the
  * pure `transition()` returns the same snapshot and no actions, and a done actor ignores
- * it. That is how late responses are dropped (cancellation.mdx:L45 — the sender SHOULD
+ * it. That is how late responses are dropped (2025-11-25/basic/utilities/cancellation.mdx:L45 — the sender SHOULD
  * ignore any response that arrives after a cancellation; L53 — handle races gracefully)
- * and how progress stops after completion (progress.mdx:L94).
+ * and how progress stops after completion (2025-11-25/basic/utilities/progress.mdx:L94).
  *
  * Progress-token injection into `params._meta.progressToken` is the runtime's job; the
  * token is kept in context (input `progressToken`) so the runtime can route
@@ -105,7 +105,7 @@ export const outboundRequestMachine = setup({
   },
   actions: {
     /**
-     * Effect: send `notifications/cancelled { requestId, reason }` (cancellation.mdx:L32 —
+     * Effect: send `notifications/cancelled { requestId, reason }` (2025-11-25/basic/utilities/cancellation.mdx:L32 —
      * only for requests issued in the same direction and believed in progress).
      */
     sendCancelled: () => {},
@@ -164,11 +164,11 @@ export const outboundRequestMachine = setup({
     })
   },
   guards: {
-    /** cancellation.mdx:L35 — "The `initialize` request MUST NOT be cancelled by clients". */
+    /** 2025-11-25/basic/utilities/cancellation.mdx:L35 — "The `initialize` request MUST NOT be cancelled by clients". */
     isCancellable: ({ context }) => isCancellableMethod(context.method),
     /**
      * Reset the deadline only when asked to, and only for progress that advances:
-     * "The `progress` value MUST increase with each notification" (progress.mdx:L53),
+     * "The `progress` value MUST increase with each notification" (2025-11-25/basic/utilities/progress.mdx:L53),
      * so a repeated value is not proof of work.
      */
     resetsTimeoutOnProgress: ({ context, event }) =>
@@ -201,7 +201,7 @@ export const outboundRequestMachine = setup({
     pending: {
       initial: "awaitingResponse",
       after: {
-        // lifecycle.mdx:L246-L261 — SHOULD always enforce a maximum timeout, regardless of progress.
+        // 2025-11-25/basic/lifecycle.mdx:L246-L261 — SHOULD always enforce a maximum timeout, regardless of progress.
         maxTotalTimeout: [
           { guard: "isCancellable", target: "timedOut", actions: ["recordMaxTotalTimeout", "sendCancelled"] },
           { target: "timedOut", actions: "recordMaxTotalTimeout" }
@@ -210,7 +210,7 @@ export const outboundRequestMachine = setup({
       on: {
         RESPONSE: { target: "settled", actions: "recordSettled" },
         ERROR_RESPONSE: { target: "failed", actions: "recordFailed" },
-        // cancellation.mdx:L35 — never send notifications/cancelled for `initialize`;
+        // 2025-11-25/basic/utilities/cancellation.mdx:L35 — never send notifications/cancelled for `initialize`;
         // the caller still stops waiting.
         CANCEL: [
           { guard: "isCancellable", target: "cancelled", actions: ["recordCancelled", "sendCancelled"] },
@@ -223,7 +223,7 @@ export const outboundRequestMachine = setup({
         /** The idle deadline; re-entered (timer restarted) by progress when configured. */
         awaitingResponse: {
           after: {
-            // lifecycle.mdx:L246-L261 — on timeout the sender SHOULD issue a cancellation
+            // 2025-11-25/basic/lifecycle.mdx:L246-L261 — on timeout the sender SHOULD issue a cancellation
             // notification and stop waiting.
             requestTimeout: [
               { guard: "isCancellable", target: "#outboundRequest.timedOut", actions: ["recordRequestTimeout", "sendCancelled"] },
@@ -232,7 +232,7 @@ export const outboundRequestMachine = setup({
           },
           on: {
             PROGRESS: [
-              // lifecycle.mdx:L246-L261 — MAY reset the timeout clock on progress.
+              // 2025-11-25/basic/lifecycle.mdx:L246-L261 — MAY reset the timeout clock on progress.
               { guard: "resetsTimeoutOnProgress", target: "awaitingResponse", reenter: true, actions: "recordProgress" },
               { actions: "recordProgress" }
             ]

@@ -189,6 +189,25 @@ describe("stdio client transport", () => {
     expect(isAlive(grandchild)).toBe(false)
   })
 
+  it("SIGKILLs leftover grandchildren that ignore SIGTERM, after termGraceMs", async () => {
+    const { transport, frames } = startClient({
+      command: node,
+      args: [fixture("grandchild.mjs"), "--exit-on-eof", "--stubborn"],
+      closeGraceMs: 2000,
+      termGraceMs: 150
+    })
+    await waitUntil(() => frameOf(frames, "grandchild") !== undefined, 5000, "grandchild pid")
+    const grandchild: number = frameOf(frames, "grandchild").params.pid
+    await waitUntil(() => readFileSync(`/proc/${grandchild}/cmdline`, "latin1").startsWith("sleep"), 2000, "exec sleep")
+    const t0 = Date.now()
+    await transport.close()
+    const elapsed = Date.now() - t0
+    expect(await transport.exited).toEqual({ exitCode: 0, signal: null })
+    expect(isAlive(grandchild)).toBe(false)
+    expect(elapsed).toBeGreaterThanOrEqual(140) // SIGTERM was ignored: SIGKILL after the grace
+    expect(elapsed).toBeLessThan(1500)
+  })
+
   it("kill -9 of the child mid-stream ends the transport at once, unexpected, and reaps its group", async () => {
     const { transport, frames, closes } = startClient({
       command: node,
