@@ -9,3 +9,4 @@ export * from "./legacyClientSession.ts"
 export * from "./outboundRequest.ts"
 export * from "./eraProbe.ts"
 // server-side machines
+export { legacyServerSessionMachine, type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, type LegacyServerSessionMachine } from "./legacyServerSession.ts"

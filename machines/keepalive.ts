@@ -117,6 +117,8 @@ export const keepaliveStates = {
         PONG: { target: "idle", reenter: true, actions: "resetMisses" },
         // -32601 may arrive late too; the latch holds whenever it arrives.
         PING_UNSUPPORTED: { target: "unsupported" }
+        // A late PING_FAILED is not handled here: that ping was already settled
+        // (answered by activity, or counted as a miss when it timed out).
       }
     },
     /** A ping is outstanding. */
