@@ -12,14 +12,14 @@
  * `REQUEST → dispatch` self-transition below (see docs/architecture.md, "hot path").
  *
  * Idle timeout without per-request events: when `idleTimeout` elapses the
- * guard `noActivityForIdleTimeout` asks whether nothing is in flight and the
+ * guard `idleTimeoutExpired` asks whether nothing is in flight and the
  * last request finished at least `idleTimeoutMs` ago (the runtime provides the
  * facts; the default assumes no activity, as in a pure run). If not, `serving`
  * re-enters and the delay is re-armed for the remaining time. So idle is
  * counted from the last in-flight request finishing, not from the last
  * arrival, at zero cost per request.
  */
-import { and, assign, setup } from "xstate"
+import { assign, setup } from "xstate"
 import type { ClientCapabilities } from "../src/protocol/capabilities.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
@@ -150,8 +150,12 @@ export const legacyServerSessionMachine = setup({
     validInitializeParams: ({ event }) => event.type === "INITIALIZE" && isValidInitializeParams(event.params),
     acceptsEarlyRequests: ({ context }) => context.earlyRequests === "accept",
     idleTimeoutEnabled: ({ context }) => context.idleTimeoutMs > 0,
-    /** Nothing in flight and the last request finished ≥ idleTimeoutMs ago (runtime-provided; pure default: true). */
-    noActivityForIdleTimeout: () => true,
+    /**
+     * The idle timeout is enabled, nothing is in flight and the last request
+     * finished ≥ idleTimeoutMs ago. The runtime provides the activity facts;
+     * the pure default assumes no activity since the timer was armed.
+     */
+    idleTimeoutExpired: ({ context }) => context.idleTimeoutMs > 0,
     handshakeTimeoutEnabled: ({ context }) => context.handshakeTimeoutMs > 0
   },
   delays: {
@@ -261,7 +265,7 @@ export const legacyServerSessionMachine = setup({
           after: {
             idleTimeout: [
               {
-                guard: and(["idleTimeoutEnabled", "noActivityForIdleTimeout"]),
+                guard: "idleTimeoutExpired",
                 target: "#legacyServerSession.closing",
                 actions: "recordCloseReason"
               },

@@ -310,7 +310,7 @@ export class ServerSession implements SessionHandle {
     const idleMs = this.options.idleTimeoutMs ?? 0
     const machine = legacyServerSessionMachine.provide({
       guards: {
-        noActivityForIdleTimeout: () => this.inFlight.size === 0 && this.now() - this.lastSettledAt >= idleMs
+        idleTimeoutExpired: () => idleMs > 0 && this.inFlight.size === 0 && this.now() - this.lastSettledAt >= idleMs
       },
       delays: {
         // Re-armed for what remains since the last request finished; full period while busy.
