@@ -102,15 +102,20 @@ client to it, calls the echo tool, prints each session state transition and exit
 
 const charts: Command = {
   summary: "write every statechart as Mermaid, DOT and JSON",
-  usage: `Usage: mcp-actors charts [--out DIR]
+  usage: `Usage: mcp-actors charts [--out DIR] [--embed FILE.md ...]
 
 Options:
-  --out DIR     output directory (default docs/charts)`,
-  options: { out: { type: "string" } },
+  --out DIR       output directory (default docs/charts)
+  --embed FILE    also refresh the <!-- chart:ID --> blocks of a Markdown file (repeatable)`,
+  options: { out: { type: "string" }, embed: { type: "string", multiple: true } },
   run: async (values) => {
     const { exportCharts } = await import("../visualization/exportCharts.ts")
+    const { embedCharts } = await import("../visualization/embedCharts.ts")
     const written = await exportCharts((values.out as string | undefined) ?? "docs/charts")
     for (const f of written as ReadonlyArray<string>) process.stdout.write(`${f}\n`)
+    for (const file of (values.embed as unknown as ReadonlyArray<string> | undefined) ?? []) {
+      if (await embedCharts(file)) process.stdout.write(`${file} (charts refreshed)\n`)
+    }
     return 0
   }
 }
