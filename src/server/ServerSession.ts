@@ -416,7 +416,12 @@ export class ServerSession implements SessionHandle {
   private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
     if (!this.settle(entry)) return
     const id = entry.request.id
-    this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
+    const response = makeResult(id, modern ? this.modernResult(value) : value)
+    if (entry.lastProgress !== -Infinity) {
+      // Interop: the official SDK client drops a progress notification that arrives in the
+      // same read as its response (typescript-sdk#2580); send the response a turn later.
+      setImmediate(() => this.send(response, id))
+    } else this.send(response, id)
     this.afterSettle(modern)
   }
 

@@ -75,6 +75,8 @@ export interface StdioClientTransport extends Transport {
 }
 
 const GROUP_POLL_MS = 10
+/** Upper bound on waiting for a SIGKILLed group to disappear (a process in uninterruptible sleep). */
+const KILL_WAIT_MS = 1000
 /** After the group is gone, how long to wait for the pipes' EOF before destroying them. */
 const STREAM_CLOSE_WAIT_MS = 100
 
@@ -225,16 +227,24 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     signalGroup(pid, "SIGKILL")
   }
 
-  /** After the leader exited: SIGTERM what is left of its group, SIGKILL it after `termGraceMs`. */
+  /**
+   * After the leader exited: SIGTERM what is left of its group, SIGKILL it
+   * after `termGraceMs`, and wait (bounded) until the group is gone.
+   */
   const reapGroup = async (pid: number): Promise<void> => {
-    if (killSent || !processGroupAlive(pid)) return
-    if (termSentAt === undefined) terminate(pid)
-    const deadline = termSentAt! + termGraceMs
-    while (Date.now() < deadline) {
-      await sleep(GROUP_POLL_MS)
-      if (!processGroupAlive(pid)) return
+    if (!processGroupAlive(pid)) return
+    if (!killSent) {
+      if (termSentAt === undefined) terminate(pid)
+      const deadline = termSentAt! + termGraceMs
+      while (Date.now() < deadline) {
+        await sleep(GROUP_POLL_MS)
+        if (!processGroupAlive(pid)) return
+      }
+      kill(pid)
     }
-    kill(pid)
+    // SIGKILL cannot be caught, but delivery is not instantaneous.
+    const killDeadline = Date.now() + KILL_WAIT_MS
+    while (processGroupAlive(pid) && Date.now() < killDeadline) await sleep(GROUP_POLL_MS)
   }
 
   if (child !== undefined) {

@@ -1,0 +1,181 @@
+/**
+ * One POST that carried JSON-RPC requests, from the body to its last response.
+ *
+ * Response policy (2025-11-25/basic/transports.mdx:L86-L131 lets the server pick
+ * `application/json` or `text/event-stream` per request):
+ * - start as JSON: when the handler answers without sending anything else
+ *   first, the response is one `application/json` body (cheapest, and what
+ *   most calls are);
+ * - upgrade to SSE on the first related message that is not the response
+ *   (progress, a log, a server→client request): headers, priming event, then
+ *   every message of the exchange as an event, the response last, then the
+ *   stream ends.
+ * A batch (2025-03-26) answers a JSON array once every request is answered, or
+ * upgrades the same way.
+ *
+ * The exchange does not know the era: its {@link ExchangeOwner} decides event
+ * ids and what a dropped connection means (legacy session: keep recording for
+ * `Last-Event-ID`; modern request: cancellation).
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http"
+import type { RpcErrorObject } from "../../protocol/errors.ts"
+import { encode, errorResponse, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
+import { type SseHub, SseStream, type SseStreamOptions } from "./SseStream.ts"
+import { writeJson } from "./wire.ts"
+
+export interface ExchangeOwner {
+  /** The exchange is switching to SSE: options for its stream (priming id, retry, max duration). */
+  streamOptions(exchange: Exchange, forcePriming: boolean): SseStreamOptions
+  /** Record an event for resumption and return its id (undefined: not resumable). */
+  record(exchange: Exchange, data: string): string | undefined
+  /** HTTP status of a JSON answer made of this single response. */
+  jsonStatus(message: JsonRpcMessage): number
+  /** The exchange is over: every response delivered, cancelled, or failed. */
+  finished(exchange: Exchange): void
+  /** The client connection went away (or was dropped) before the exchange was over. */
+  detached(exchange: Exchange): void
+}
+
+export class Exchange {
+  readonly owner: ExchangeOwner
+  /** Request ids still waiting for their response. */
+  readonly awaiting: Set<RequestId>
+  /** Set for a batch: responses collected while still in JSON mode. */
+  private readonly batch: Array<JsonRpcMessage> | undefined
+  private readonly hub: SseHub
+  res: ServerResponse | undefined
+  sse: SseStream | undefined
+  /** Legacy stream number once upgraded (0 = none). */
+  streamKey = 0
+  upgraded = false
+  done = false
+  /** Extra headers for the response head (the session id on the initialize response). */
+  headers: OutgoingHttpHeaders | undefined
+
+  constructor(owner: ExchangeOwner, hub: SseHub, res: ServerResponse, ids: ReadonlyArray<RequestId>, batch: boolean) {
+    this.owner = owner
+    this.hub = hub
+    this.res = res
+    this.awaiting = new Set(ids)
+    this.batch = batch ? [] : undefined
+  }
+
+  /** Watch the connection while the exchange waits (called only if it did not finish synchronously). */
+  watch(): void {
+    if (this.done || this.upgraded || this.res === undefined) return
+    this.res.once("close", this.onPendingClose)
+  }
+
+  private readonly onPendingClose = (): void => {
+    if (this.done || this.upgraded) return
+    // Nothing was sent yet, so the client holds no event id: there is no stream to resume.
+    this.res = undefined
+    this.owner.detached(this)
+  }
+
+  /**
+   * One message for this exchange. `answers` is the request id it responds to
+   * (undefined for progress, logs, server→client requests).
+   */
+  deliver(message: JsonRpcMessage, answers: RequestId | undefined): void {
+    if (this.done) return
+    if (answers !== undefined) this.awaiting.delete(answers)
+    if (!this.upgraded) {
+      if (answers !== undefined) {
+        if (this.batch === undefined) {
+          if (this.res !== undefined) writeJson(this.res, this.owner.jsonStatus(message), encode(message), this.headers)
+          return this.finish()
+        }
+        this.batch.push(message)
+        if (this.awaiting.size === 0) {
+          if (this.res !== undefined) writeJson(this.res, 200, `[${this.batch.map(encode).join(",")}]`, this.headers)
+          this.finish()
+        }
+        return
+      }
+      this.upgrade(false)
+    }
+    this.emit(encode(message))
+    if (this.awaiting.size === 0) this.finish()
+  }
+
+  private emit(data: string): void {
+    const id = this.owner.record(this, data)
+    this.sse?.event(id, data)
+  }
+
+  /** Switch to SSE (first related message, or a forced close). */
+  private upgrade(forcePriming: boolean): void {
+    this.upgraded = true
+    const res = this.res
+    if (res === undefined) return
+    res.off("close", this.onPendingClose)
+    const options = this.owner.streamOptions(this, forcePriming)
+    this.sse = new SseStream(res, this.hub, {
+      ...options,
+      ...(this.headers === undefined ? {} : { headers: this.headers }),
+      onDetach: () => this.onStreamDetach()
+    })
+    if (this.batch !== undefined) for (const m of this.batch.splice(0)) this.emit(encode(m))
+  }
+
+  /** A resumed GET takes over the stream of this exchange. */
+  attach(stream: SseStream): void {
+    this.res = stream.res
+    this.sse = stream
+  }
+
+  private onStreamDetach(): void {
+    this.sse = undefined
+    this.res = undefined
+    if (!this.done) this.owner.detached(this)
+  }
+
+  /**
+   * Server-side close of the connection before the exchange is over (SSE
+   * polling, SEP-1699): switches to SSE first if needed, always with a priming
+   * event, so the client can resume with `GET` + `Last-Event-ID`.
+   */
+  dropConnection(): boolean {
+    if (this.done) return false
+    if (!this.upgraded) this.upgrade(true)
+    if (this.sse === undefined) return false
+    this.sse.drop()
+    return true
+  }
+
+  /** A request of this exchange was cancelled: no response will come for it (cancellation.mdx:L37). */
+  cancel(id: RequestId): void {
+    if (this.done || !this.awaiting.delete(id)) return
+    if (this.awaiting.size > 0) return
+    if (!this.upgraded && this.batch !== undefined && this.batch.length > 0) {
+      if (this.res !== undefined) writeJson(this.res, 200, `[${this.batch.map(encode).join(",")}]`, this.headers)
+    } else if (!this.upgraded && this.res !== undefined && !this.res.headersSent) {
+      // A request must get JSON or SSE: an event stream that ends without events says "no response".
+      new SseStream(this.res, this.hub, this.headers === undefined ? {} : { headers: this.headers }).end()
+    }
+    this.finish()
+  }
+
+  /** Answer every request still waiting with this error (the session ended under them). */
+  fail(error: RpcErrorObject): void {
+    for (const id of [...this.awaiting]) this.deliver(errorResponse(id, error), id)
+  }
+
+  /** End without responses (shutdown of a modern request, already cancelled). */
+  abandon(): void {
+    if (this.done) return
+    this.awaiting.clear()
+    if (this.res !== undefined && !this.res.headersSent) this.res.destroy()
+    this.finish()
+  }
+
+  private finish(): void {
+    if (this.done) return
+    this.done = true
+    this.res?.off("close", this.onPendingClose)
+    this.sse?.end()
+    this.sse = undefined
+    this.owner.finished(this)
+  }
+}

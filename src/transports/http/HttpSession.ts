@@ -1,0 +1,278 @@
+/**
+ * One legacy-era Streamable HTTP session: a {@link ServerSession} (whose chart
+ * owns the lifecycle) plus what only HTTP has — which stream each outgoing
+ * message goes to, the standalone GET stream, and the resumption state.
+ *
+ * Routing (2025-11-25/basic/transports.mdx:L133-L190): a message related to a
+ * client request goes on that request's POST exchange (or, once the client
+ * lost it, into the event store for a `Last-Event-ID` resume); an unrelated
+ * one goes on the standalone GET stream. Never on two streams.
+ *
+ * Ending the session (DELETE, idle, handshake timeout, shutdown) runs
+ * {@link HttpSession.released}: waiting requests are answered with an error,
+ * every stream of the session ends, its stored events are freed, and the
+ * server forgets it.
+ */
+import type { ServerResponse } from "node:http"
+import { ErrorCode, rpcError } from "../../protocol/errors.ts"
+import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
+import type { SessionEnd } from "../../runtime/SessionHandle.ts"
+import type { McpServer } from "../../server/McpServer.ts"
+import { ServerSession, type ServerSessionOptions } from "../../server/ServerSession.ts"
+import { type EventStore, parseEventId } from "./EventStore.ts"
+import type { Exchange, ExchangeOwner } from "./Exchange.ts"
+import { type SseHub, SseStream, type SseStreamOptions } from "./SseStream.ts"
+import { HEADER_SESSION_ID } from "./wire.ts"
+
+/** What a session needs from the server that owns it. */
+export interface HttpSessionHost {
+  readonly hub: SseHub
+  readonly eventStore: EventStore | undefined
+  readonly retryMs: number
+  readonly sseMaxDurationMs: number
+  readonly maxBufferedBytes: number
+  /** The session ended: forget it. */
+  released(session: HttpSession, end: SessionEnd): void
+}
+
+export type HttpSessionOptions = Omit<ServerSessionOptions, "transport" | "send" | "onRelease" | "id">
+
+/** The standalone GET stream's number in event ids; POST streams count from 1. */
+const STANDALONE = "0"
+
+/** Priming events carry empty data, which clients older than 2025-11-25 may try to parse ([SDK] sends them from 2025-11-25 on). */
+const primesFor = (version: string | undefined): boolean => version !== undefined && version >= "2025-11-25"
+
+export class HttpSession implements ExchangeOwner {
+  readonly session: ServerSession
+  readonly id: string
+  /** Who initialized the session (from the auth hook); every later request must come from the same principal. */
+  readonly principal: string | undefined
+  /** Exchanges waiting for a response, by client request id. */
+  readonly exchanges = new Map<RequestId, Exchange>()
+  /** Unfinished POST streams by stream number, for `Last-Event-ID` resumption. */
+  readonly streams = new Map<string, Exchange>()
+  standalone: SseStream | undefined
+  /** Set once a GET stream was opened: unrelated messages are kept for its resumption from then on. */
+  private standaloneWanted = false
+  private nextStream = 1
+  private seq = 0
+  private readonly host: HttpSessionHost
+  /** The exchange carrying `initialize`, until it is answered. */
+  initExchange: Exchange | undefined
+  ended = false
+
+  constructor(server: McpServer, host: HttpSessionHost, principal: string | undefined, options: HttpSessionOptions) {
+    this.host = host
+    this.principal = principal
+    this.session = new ServerSession(server, {
+      ...options,
+      transport: "http",
+      send: (message, related) => this.route(message, related),
+      onRelease: (end) => this.released(end)
+    })
+    this.id = this.session.id
+  }
+
+  // ------------------------------------------------------------ outgoing
+
+  private route(message: JsonRpcMessage, related: RequestId | undefined): void {
+    if (related !== undefined) {
+      const ex = this.exchanges.get(related)
+      if (ex !== undefined) {
+        const answers = !("method" in message) && message.id === related ? related : undefined
+        if (answers !== undefined) {
+          this.exchanges.delete(related)
+          if (ex === this.initExchange) this.answeredInitialize(ex, message)
+        }
+        ex.deliver(message, answers)
+        return
+      }
+    }
+    this.sendStandalone(message)
+  }
+
+  private answeredInitialize(ex: Exchange, message: JsonRpcMessage): void {
+    this.initExchange = undefined
+    if ("result" in message) {
+      // The session id is assigned on the response carrying the InitializeResult (transports.mdx:L192-L220).
+      ex.headers = { [HEADER_SESSION_ID]: this.id }
+    } else {
+      // A failed initialize leaves no session behind.
+      queueMicrotask(() => void this.session.close({ drainMs: 0, reason: "initialize failed" }))
+    }
+  }
+
+  private sendStandalone(message: JsonRpcMessage): void {
+    if (this.standalone === undefined && !this.standaloneWanted) return
+    const data = encode(message)
+    const id = this.recordOn(STANDALONE, data)
+    this.standalone?.event(id, data)
+  }
+
+  private recordOn(stream: string, data: string): string | undefined {
+    const store = this.host.eventStore
+    if (store === undefined) return undefined
+    const seq = ++this.seq
+    const id = `${stream}_${seq}`
+    store.append(this.id, { id, stream, seq, data })
+    return id
+  }
+
+  private mintId(stream: string): string {
+    return `${stream}_${++this.seq}`
+  }
+
+  // ------------------------------------------------------------ ExchangeOwner
+
+  streamOptions(ex: Exchange, forcePriming: boolean): SseStreamOptions {
+    const store = this.host.eventStore
+    if (store === undefined) return { maxBufferedBytes: this.host.maxBufferedBytes }
+    const key = String(this.nextStream++)
+    ex.streamKey = Number(key)
+    this.streams.set(key, ex)
+    const priming = forcePriming || primesFor(this.session.protocolVersion)
+    return {
+      retryMs: this.host.retryMs,
+      ...(priming ? { primingId: this.mintId(key) } : {}),
+      maxDurationMs: this.host.sseMaxDurationMs,
+      maxBufferedBytes: this.host.maxBufferedBytes
+    }
+  }
+
+  record(ex: Exchange, data: string): string | undefined {
+    return ex.streamKey === 0 ? undefined : this.recordOn(String(ex.streamKey), data)
+  }
+
+  jsonStatus(): number {
+    return 200
+  }
+
+  finished(ex: Exchange): void {
+    if (ex.streamKey !== 0) this.streams.delete(String(ex.streamKey))
+    if (ex === this.initExchange) this.initExchange = undefined
+  }
+
+  detached(): void {
+    // A dropped connection is not a cancellation (transports.mdx:L86-L131): the request keeps running,
+    // its messages go to the event store until the client resumes.
+  }
+
+  // ------------------------------------------------------------ incoming
+
+  /** Register a POST exchange for its request ids (already checked not to be in flight). */
+  track(ex: Exchange): void {
+    for (const id of ex.awaiting) this.exchanges.set(id, ex)
+  }
+
+  /**
+   * After the session saw `notifications/cancelled` for `id`: if the exchange
+   * is still waiting, the session aborted the handler and will send nothing,
+   * so the exchange ends without that response.
+   */
+  cancelled(id: RequestId): void {
+    const ex = this.exchanges.get(id)
+    if (ex === undefined) return
+    this.exchanges.delete(id)
+    ex.cancel(id)
+  }
+
+  private streamOptionsFor(primingId: string | undefined): SseStreamOptions {
+    return {
+      retryMs: this.host.retryMs,
+      ...(primingId === undefined ? {} : { primingId }),
+      maxDurationMs: this.host.sseMaxDurationMs,
+      maxBufferedBytes: this.host.maxBufferedBytes
+    }
+  }
+
+  /** Open the standalone GET stream; false when one is already open (409). */
+  openStandalone(res: ServerResponse): boolean {
+    if (this.standalone !== undefined) return false
+    this.standaloneWanted = true
+    const priming = this.host.eventStore !== undefined && primesFor(this.session.protocolVersion)
+    this.attachStandalone(res, priming ? this.mintId(STANDALONE) : undefined)
+    return true
+  }
+
+  private attachStandalone(res: ServerResponse, primingId: string | undefined): SseStream {
+    const stream: SseStream = new SseStream(res, this.host.hub, {
+      ...this.streamOptionsFor(primingId),
+      onDetach: () => {
+        if (this.standalone === stream) this.standalone = undefined
+      }
+    })
+    this.standalone = stream
+    return stream
+  }
+
+  /**
+   * `GET` + `Last-Event-ID`: replay what the client missed on that stream only
+   * (transports.mdx:L164-L190), then keep the stream going if it is not over.
+   * Returns the HTTP status to answer when no stream was opened.
+   */
+  resume(res: ServerResponse, lastEventId: string): 200 | 204 | 400 | 409 {
+    const parsed = parseEventId(lastEventId)
+    const store = this.host.eventStore
+    if (parsed === undefined || store === undefined) return 400
+    const { stream, seq } = parsed
+    if (stream === STANDALONE) {
+      if (this.standalone !== undefined) return 409
+      this.standaloneWanted = true
+      const s = this.attachStandalone(res, undefined)
+      for (const e of store.after(this.id, stream, seq)) s.event(e.id, e.data)
+      return 200
+    }
+    if (Number(stream) >= this.nextStream) return 400
+    const ex = this.streams.get(stream)
+    if (ex !== undefined && ex.sse !== undefined) return 409
+    const missed = store.after(this.id, stream, seq)
+    if (ex === undefined && missed.length === 0) {
+      // The stream is over and the client has everything: 204 tells it to stop reconnecting.
+      return 204
+    }
+    const s = new SseStream(res, this.host.hub, {
+      ...this.streamOptionsFor(undefined),
+      onDetach: () => {
+        if (ex !== undefined && ex.sse === s) {
+          ex.sse = undefined
+          ex.res = undefined
+        }
+      }
+    })
+    for (const e of missed) s.event(e.id, e.data)
+    if (ex === undefined || ex.done) s.end()
+    else ex.attach(s)
+    return 200
+  }
+
+  /** Test hook and polling: drop the connection of the POST stream answering `requestId` (it stays resumable). */
+  dropStream(requestId: RequestId): boolean {
+    return this.exchanges.get(requestId)?.dropConnection() ?? false
+  }
+
+  /** Drop the standalone GET stream's connection (the client may resume it). */
+  dropStandalone(): boolean {
+    const s = this.standalone
+    if (s === undefined) return false
+    s.drop()
+    return true
+  }
+
+  // ------------------------------------------------------------ end
+
+  private released(end: SessionEnd): void {
+    if (this.ended) return
+    this.ended = true
+    const error = rpcError(ErrorCode.ConnectionClosed, `Session closed: ${end.reason}`)
+    for (const ex of new Set(this.exchanges.values())) ex.fail(error)
+    this.exchanges.clear()
+    this.streams.clear()
+    this.initExchange = undefined
+    const s = this.standalone
+    this.standalone = undefined
+    s?.end()
+    this.host.eventStore?.dropSession(this.id)
+    this.host.released(this, end)
+  }
+}

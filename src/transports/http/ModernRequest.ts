@@ -1,0 +1,107 @@
+/**
+ * One modern-era (2026-07-28) request over Streamable HTTP: no session, the
+ * context comes from the request's `_meta`, the response stream is the
+ * request's whole life (2026-07-28/basic/transports/streamable-http.mdx).
+ *
+ * It runs on a short-lived {@link ServerSession}: modern requests never touch
+ * that class's chart (its actor is created only for legacy traffic), so one
+ * per POST costs a few small maps and no timer, and gives each request its own
+ * id space (two clients may both use id 1 at the same time).
+ *
+ * Closing the response stream is cancellation (streamable-http.mdx:L235-L240):
+ * the handler is aborted and nothing more is sent for it. There are no event
+ * ids and no resumption in this era (L157).
+ */
+import type { ServerResponse } from "node:http"
+import { ErrorCode, type RpcErrorObject } from "../../protocol/errors.ts"
+import { type JsonRpcMessage, type JsonRpcRequest, notification } from "../../protocol/jsonrpc.ts"
+import type { McpServer } from "../../server/McpServer.ts"
+import { ServerSession } from "../../server/ServerSession.ts"
+import { Exchange, type ExchangeOwner } from "./Exchange.ts"
+import type { SseHub, SseStreamOptions } from "./SseStream.ts"
+
+/** HTTP status of a modern JSON-RPC error answered as JSON (streamable-http.mdx:L250-L293, basic/index.mdx:L373-L392). */
+export const modernErrorStatus = (code: number): number => {
+  switch (code) {
+    case ErrorCode.MethodNotFound:
+      return 404
+    case ErrorCode.HeaderMismatch:
+    case ErrorCode.MissingRequiredClientCapability:
+    case ErrorCode.UnsupportedProtocolVersion:
+      return 400
+    default:
+      return 200
+  }
+}
+
+export interface ModernRequestHost {
+  readonly hub: SseHub
+  readonly maxBufferedBytes: number
+  /** Live modern requests (shutdown waits for, then abandons, them). */
+  readonly live: Set<ModernRequest>
+}
+
+export class ModernRequest implements ExchangeOwner {
+  readonly session: ServerSession
+  readonly exchange: Exchange
+  readonly request: JsonRpcRequest
+  private readonly host: ModernRequestHost
+
+  constructor(server: McpServer, host: ModernRequestHost, res: ServerResponse, request: JsonRpcRequest, requestTimeoutMs: number | undefined) {
+    this.host = host
+    this.request = request
+    this.exchange = new Exchange(this, host.hub, res, [request.id], false)
+    this.session = new ServerSession(server, {
+      transport: "http",
+      // Not a session id: modern requests have none, and it is never sent.
+      id: "modern",
+      send: (message, related) => {
+        if (related === request.id) this.exchange.deliver(message, "method" in message ? undefined : request.id)
+      },
+      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs })
+    })
+  }
+
+  /** Run the request; the response goes out on `res` as JSON, or as SSE if the handler streams first. */
+  start(): void {
+    this.host.live.add(this)
+    this.session.receive(this.request)
+    this.exchange.watch()
+  }
+
+  /** Abort the handler (the client closed the stream) and end the exchange without a response. */
+  cancel(reason: string): void {
+    if (this.exchange.done) return
+    this.session.receive(notification("notifications/cancelled", { requestId: this.request.id, reason }))
+    this.exchange.cancel(this.request.id)
+  }
+
+  /** Shutdown: abort the handler and answer the client with this error. */
+  fail(error: RpcErrorObject): void {
+    if (this.exchange.done) return
+    this.session.receive(notification("notifications/cancelled", { requestId: this.request.id, reason: error.message }))
+    this.exchange.fail(error)
+  }
+
+  // ------------------------------------------------------------ ExchangeOwner
+
+  streamOptions(): SseStreamOptions {
+    return { maxBufferedBytes: this.host.maxBufferedBytes }
+  }
+
+  record(): undefined {
+    return undefined
+  }
+
+  jsonStatus(message: JsonRpcMessage): number {
+    return "error" in message ? modernErrorStatus(message.error.code) : 200
+  }
+
+  finished(): void {
+    this.host.live.delete(this)
+  }
+
+  detached(): void {
+    this.cancel("client closed the response stream")
+  }
+}
