@@ -100,6 +100,9 @@ export class RequestTimeoutError extends Error {
   }
 }
 
+/** See `finish`: the gap between a request's last progress notification and its response. */
+const PROGRESS_RESPONSE_GAP_MS = 10
+
 const newSessionId = (): string => randomBytes(16).toString("base64url")
 
 /**
@@ -419,8 +422,9 @@ export class ServerSession implements SessionHandle {
     const response = makeResult(id, modern ? this.modernResult(value) : value)
     if (entry.lastProgress !== -Infinity) {
       // Interop: the official SDK client drops a progress notification that arrives in the
-      // same read as its response (typescript-sdk#2580); send the response a turn later.
-      setImmediate(() => this.send(response, id))
+      // same read as its response (typescript-sdk#2580). Only for requests that reported
+      // progress, hold the response back briefly so the two land in separate reads.
+      setTimeout(() => this.send(response, id), PROGRESS_RESPONSE_GAP_MS)
     } else this.send(response, id)
     this.afterSettle(modern)
   }
