@@ -34,7 +34,7 @@ export interface LegacyServerSessionInput {
   readonly idleTimeoutMs?: number
   /** Close when the handshake has not completed after this long. 0 = never. */
   readonly handshakeTimeoutMs?: number
-  /** How long `closing` waits for in-flight requests before cancelling them. */
+  /** How long `closing` waits for in-flight requests before cancelling them. 0 = do not wait. Default 5 s. */
   readonly drainTimeoutMs?: number
   readonly earlyRequests?: EarlyRequestPolicy
 }
@@ -77,6 +77,10 @@ export interface RejectParams {
 // setTimeout holds at most 2^31-1 ms; a disabled timer is parked there behind a guard.
 const MAX_DELAY = 2 ** 31 - 1
 const delayOf = (ms: number) => (ms > 0 ? Math.min(ms, MAX_DELAY) : MAX_DELAY)
+
+/** Newest first: versions are dates, so lexical order is chronological (negotiateVersion falls back to the first). */
+const newestFirst = (versions: ReadonlyArray<LegacyVersion>): ReadonlyArray<LegacyVersion> =>
+  [...versions].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0))
 
 export const isValidInitializeParams = (p: unknown): p is InitializeParams => {
   if (typeof p !== "object" || p === null) return false
@@ -136,7 +140,9 @@ export const legacyServerSessionMachine = setup({
       if (event.type !== "INITIALIZE") return {}
       const params = event.params as InitializeParams
       return {
-        protocolVersion: negotiateVersion(params.protocolVersion, context.supportedVersions),
+        // "Otherwise … another protocol version it supports. This SHOULD be the latest" (lifecycle.mdx:L165-L182),
+        // whatever order `supportedVersions` was given in.
+        protocolVersion: negotiateVersion(params.protocolVersion, newestFirst(context.supportedVersions)),
         clientCapabilities: params.capabilities,
         clientInfo: params.clientInfo
       }
@@ -161,7 +167,8 @@ export const legacyServerSessionMachine = setup({
   delays: {
     idleTimeout: ({ context }) => delayOf(context.idleTimeoutMs),
     handshakeTimeout: ({ context }) => delayOf(context.handshakeTimeoutMs),
-    drainTimeout: ({ context }) => delayOf(context.drainTimeoutMs)
+    // No guard on the drain deadline: 0 means "cancel at once", not "park" (which would wait ~24.8 days).
+    drainTimeout: ({ context }) => Math.min(Math.max(0, context.drainTimeoutMs), MAX_DELAY)
   }
 }).createMachine({
   id: "legacyServerSession",

@@ -7,7 +7,7 @@
  * progress-token injection, the server→client handlers.
  */
 import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "xstate"
-import { type LegacyClientFailure, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
+import { type LegacyClientFailure, type LegacyClientSessionEvent, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
 import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
@@ -94,6 +94,11 @@ export interface ClientSessionOptions {
   /** Refuse locally to call methods the server did not advertise. Default true. */
   readonly enforceCapabilities?: boolean
   readonly clock?: XStateClock
+  /**
+   * Time source matching `clock`, for the keepalive activity throttle. Default:
+   * `clock.now()` when the clock has one (xstate's `SimulatedClock`), else `Date.now`.
+   */
+  readonly now?: () => number
 }
 
 interface Pending {
@@ -119,6 +124,12 @@ export class ClientSession implements SessionHandle {
   private readonly options: ClientSessionOptions
   private readonly ids = makeIdAllocator()
   private readonly pending = new Map<RequestId, Pending>()
+  /**
+   * Keepalive pings awaiting an answer, kept out of `pending`: a ping the peer
+   * never answers must not count as an in-flight request (it would block the
+   * 0↔1 activity edges and the drain on close). Only the latest one is kept.
+   */
+  private readonly pings = new Map<RequestId, Pending>()
   private readonly byToken = new Map<ProgressToken, RequestId>()
   private readonly incoming = new Map<RequestId, AbortController>()
   private readonly listeners = new Set<(info: SessionInfo) => void>()
@@ -126,7 +137,8 @@ export class ClientSession implements SessionHandle {
   private readonly actor: Actor<typeof legacyClientSessionMachine>
   private readonly capabilities: ClientCapabilities
   private readonly keepaliveOn: boolean
-  private lastActivityAt = 0
+  private lastActivityAt = -Infinity
+  private readonly now: () => number
   private activityThrottleMs: number
   private resolveEnded!: (end: SessionEnd) => void
   private endedFlag = false
@@ -141,6 +153,8 @@ export class ClientSession implements SessionHandle {
     this.keepaliveOn = ka === undefined ? !transport.authoritativeLiveness : ka !== false
     const kaOptions = typeof ka === "object" ? ka : {}
     this.activityThrottleMs = Math.max(1, (kaOptions.intervalMs ?? 30_000) / 4)
+    const clockNow = (options.clock as { now?: () => number } | undefined)?.now
+    this.now = options.now ?? (typeof clockNow === "function" ? () => clockNow.call(options.clock) : Date.now)
     const machine = legacyClientSessionMachine.provide({
       actions: {
         sendInitialize: ({ context }) => this.sendInitialize(context.requestedVersion),
@@ -204,10 +218,10 @@ export class ClientSession implements SessionHandle {
       onOversized: (bytes) => this.emitLog(`dropped an oversized message of ${bytes} bytes from the server`),
       onClose: (closed) => {
         this.failAllPending(closed.reason, true)
-        this.actor.send({ type: "TRANSPORT_CLOSED", expected: closed.expected, reason: closed.reason })
+        this.toChart({ type: "TRANSPORT_CLOSED", expected: closed.expected, reason: closed.reason })
       }
     })
-    this.actor.send({ type: "TRANSPORT_READY" })
+    this.toChart({ type: "TRANSPORT_READY" })
     return new Promise((resolve, reject) => {
       const check = () => {
         const s = this.actor.getSnapshot()
@@ -270,6 +284,16 @@ export class ClientSession implements SessionHandle {
   on(listener: (event: ClientSessionEvent) => void): () => void {
     this.eventListeners.add(listener)
     return () => this.eventListeners.delete(listener)
+  }
+
+  /**
+   * Send to the session chart while it runs. Once it reached a final state the
+   * event has no effect, and after the deferred `stop()` xstate would warn
+   * (`CLOSED` after the transport already ended the session, a late
+   * `TRANSPORT_CLOSED` after `failed`, `close()` on an ended session).
+   */
+  private toChart(event: LegacyClientSessionEvent): void {
+    if (this.actor.getSnapshot().status === "active") this.actor.send(event)
   }
 
   private emit(e: ClientSessionEvent): void {
@@ -337,7 +361,7 @@ export class ClientSession implements SessionHandle {
       })
       this.pending.set(id, { method, actor, resolve, reject, onProgress: options.onProgress, progressToken })
       if (progressToken !== undefined) this.byToken.set(progressToken, id)
-      if (this.pending.size === 1) this.actor.send({ type: "REQUEST_STARTED" })
+      if (this.pending.size === 1) this.toChart({ type: "REQUEST_STARTED" })
       options.signal?.addEventListener("abort", onAbort, { once: true })
       actor.start()
       this.transport.send(makeRequest(id, method, sendParams))
@@ -351,7 +375,7 @@ export class ClientSession implements SessionHandle {
     this.pending.delete(id)
     if (p.progressToken !== undefined) this.byToken.delete(p.progressToken)
     if (this.pending.size === 0) {
-      this.actor.send({ type: "ALL_REQUESTS_SETTLED" })
+      this.toChart({ type: "ALL_REQUESTS_SETTLED" })
       this.drainWaiter?.()
     }
   }
@@ -371,7 +395,7 @@ export class ClientSession implements SessionHandle {
       progressToken: undefined,
       resolve: (r) => {
         this.pending.delete(id)
-        this.actor.send({
+        this.toChart({
           type: "INITIALIZE_RESULT",
           protocolVersion: r.protocolVersion,
           capabilities: (r.capabilities ?? {}) as ServerCapabilities,
@@ -381,7 +405,7 @@ export class ClientSession implements SessionHandle {
       },
       reject: (e) => {
         this.pending.delete(id)
-        if (e instanceof McpError) this.actor.send({ type: "INITIALIZE_ERROR", error: e.toRpcError() })
+        if (e instanceof McpError) this.toChart({ type: "INITIALIZE_ERROR", error: e.toRpcError() })
       }
     })
     this.transport.send(makeRequest(id, "initialize", { protocolVersion: version, capabilities: this.capabilities, clientInfo }))
@@ -389,20 +413,22 @@ export class ClientSession implements SessionHandle {
 
   private sendKeepalivePing(): void {
     const id = this.ids.next()
-    const done = () => this.pending.delete(id)
-    this.pending.set(id, {
+    const done = () => this.pings.delete(id)
+    // An older ping still unanswered was already settled by the chart (a miss, or answered by activity).
+    this.pings.clear()
+    this.pings.set(id, {
       method: "ping",
       actor: undefined,
       onProgress: undefined,
       progressToken: undefined,
       resolve: () => {
         done()
-        this.actor.send({ type: "PONG" })
+        this.toChart({ type: "PONG" })
       },
       reject: (e) => {
         done()
-        if (e instanceof McpError && e.code === ErrorCode.MethodNotFound) this.actor.send({ type: "PING_UNSUPPORTED" })
-        else this.actor.send({ type: "PING_FAILED", error: e })
+        if (e instanceof McpError && e.code === ErrorCode.MethodNotFound) this.toChart({ type: "PING_UNSUPPORTED" })
+        else this.toChart({ type: "PING_FAILED", error: e })
       }
     })
     this.transport.send(makeRequest(id, "ping"))
@@ -423,15 +449,15 @@ export class ClientSession implements SessionHandle {
   /** One decoded message from the server (public for transports that decode themselves, e.g. HTTP). */
   receive(message: JsonRpcMessage): void {
     if (this.keepaliveOn) {
-      const now = Date.now()
+      const now = this.now()
       if (now - this.lastActivityAt >= this.activityThrottleMs) {
         this.lastActivityAt = now
-        this.actor.send({ type: "PEER_ACTIVITY" })
+        this.toChart({ type: "PEER_ACTIVITY" })
       }
     }
     if (!("method" in message)) {
       if (message.id === undefined || message.id === null) return
-      const p = this.pending.get(message.id)
+      const p = this.pending.get(message.id) ?? this.pings.get(message.id)
       if (!p) return // late or unknown: dropped
       if (p.actor) {
         if ("result" in message) p.actor.send({ type: "RESPONSE", result: message.result })
@@ -472,7 +498,7 @@ export class ClientSession implements SessionHandle {
 
   private receiveRequest(req: JsonRpcRequest): void {
     if (req.method === "ping") {
-      this.actor.send({ type: "PING_RECEIVED", id: req.id })
+      this.toChart({ type: "PING_RECEIVED", id: req.id })
       return
     }
     const handler = req.method === "sampling/createMessage"
@@ -512,10 +538,11 @@ export class ClientSession implements SessionHandle {
     if (this.pending.size > 0) await new Promise<void>((resolve) => (this.drainWaiter = resolve))
     this.drainWaiter = undefined
     await this.transport.close()
-    this.actor.send({ type: "CLOSED" })
+    this.toChart({ type: "CLOSED" })
   }
 
   private failAllPending(reason: string, transportLost = false): void {
+    this.pings.clear()
     for (const [id, p] of this.pending) {
       if (p.actor) p.actor.send({ type: "TRANSPORT_CLOSED", reason })
       else {
@@ -536,7 +563,7 @@ export class ClientSession implements SessionHandle {
       }, options.drainMs)
       void this.ended.then(() => clearTimeout(t))
     }
-    this.actor.send({ type: "CLOSE", ...(options?.reason !== undefined ? { reason: options.reason } : {}) })
+    this.toChart({ type: "CLOSE", ...(options?.reason !== undefined ? { reason: options.reason } : {}) })
     return this.ended.then(() => undefined)
   }
 

@@ -162,14 +162,6 @@ export class Exchange {
     for (const id of [...this.awaiting]) this.deliver(errorResponse(id, error), id)
   }
 
-  /** End without responses (shutdown of a modern request, already cancelled). */
-  abandon(): void {
-    if (this.done) return
-    this.awaiting.clear()
-    if (this.res !== undefined && !this.res.headersSent) this.res.destroy()
-    this.finish()
-  }
-
   private finish(): void {
     if (this.done) return
     this.done = true

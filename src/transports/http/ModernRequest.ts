@@ -37,8 +37,10 @@ export const modernErrorStatus = (code: number): number => {
 export interface ModernRequestHost {
   readonly hub: SseHub
   readonly maxBufferedBytes: number
-  /** Live modern requests (shutdown waits for, then abandons, them). */
+  /** Live modern requests (shutdown waits for, then fails, them). */
   readonly live: Set<ModernRequest>
+  /** One left `live`. */
+  modernFinished(): void
 }
 
 export class ModernRequest implements ExchangeOwner {
@@ -99,6 +101,7 @@ export class ModernRequest implements ExchangeOwner {
 
   finished(): void {
     this.host.live.delete(this)
+    this.host.modernFinished()
   }
 
   detached(): void {
