@@ -56,3 +56,11 @@ describe("mcp-actors CLI", () => {
     expect(r.stdout).toContain(`echo → "round trip"`)
   })
 })
+
+describe("example names", () => {
+  it("match the example registry", async () => {
+    const { exampleNames } = await import("../examples/names.ts")
+    const { examples } = await import("../examples/index.ts")
+    expect([...exampleNames].sort()).toEqual(Object.keys(examples).sort())
+  })
+})

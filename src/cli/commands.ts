@@ -1,8 +1,7 @@
 /** The CLI's commands, each with its options, usage text and runner. */
 import type { ParseArgsConfig } from "node:util"
-import { examples } from "../../examples/index.ts"
-import { serveTransport } from "../server/serveTransport.ts"
-import { makeStdioServerTransport } from "../transports/stdioServer.ts"
+// Modules are loaded by the command that needs them, so `--help` and usage errors stay instant.
+import { exampleNames } from "../../examples/names.ts"
 
 export interface Command {
   readonly summary: string
@@ -15,11 +14,11 @@ export interface Command {
 class UsageError extends Error {}
 export { UsageError }
 
-const pickExample = (name: string | undefined) => {
+const pickExample = async (name: string | undefined) => {
   const key = name ?? "demo"
-  const example = examples[key]
-  if (!example) throw new UsageError(`unknown example "${key}" (available: ${Object.keys(examples).join(", ")})`)
-  return example.make()
+  if (!exampleNames.includes(key)) throw new UsageError(`unknown example "${key}" (available: ${exampleNames.join(", ")})`)
+  const { examples } = await import("../../examples/index.ts")
+  return examples[key]!.make()
 }
 
 const intOption = (values: Record<string, unknown>, key: string, fallback: number): number => {
@@ -38,7 +37,7 @@ Options:
   --stdio                  serve one session on stdin/stdout (logs go to stderr)
   --http PORT              serve Streamable HTTP on PORT (0 = any free port)
   --host HOST              HTTP bind address (default 127.0.0.1)
-  --example NAME           which example server (default demo; available: ${Object.keys(examples).join(", ")})
+  --example NAME           which example server (default demo; available: ${exampleNames.join(", ")})
   --idle-timeout MS        close sessions idle this long (0 = never; default 0 on stdio)
   --max-message-bytes N    largest accepted message (default 4194304)
   -h, --help               show this help`,
@@ -51,11 +50,14 @@ Options:
     "max-message-bytes": { type: "string" }
   },
   run: async (values) => {
-    const server = pickExample(values.example as string | undefined)
     const maxMessageBytes = intOption(values, "max-message-bytes", 4 * 1024 * 1024)
     const idleTimeoutMs = intOption(values, "idle-timeout", 0)
     if (values.stdio && values.http !== undefined) throw new UsageError("choose one of --stdio and --http")
+    if (!values.stdio && values.http === undefined) throw new UsageError("choose a transport: --stdio or --http PORT")
+    const server = await pickExample(values.example as string | undefined)
     if (values.stdio) {
+      const { serveTransport } = await import("../server/serveTransport.ts")
+      const { makeStdioServerTransport } = await import("../transports/stdioServer.ts")
       const transport = makeStdioServerTransport({ maxMessageBytes })
       const session = serveTransport(server, transport, { idleTimeoutMs })
       process.stderr.write(`mcp-actors: serving example "${values.example ?? "demo"}" on stdio\n`)
@@ -82,6 +84,7 @@ const list: Command = {
   usage: "Usage: mcp-actors examples",
   options: {},
   run: async () => {
+    const { examples } = await import("../../examples/index.ts")
     for (const [name, e] of Object.entries(examples)) process.stdout.write(`${name.padEnd(12)} ${e.description}\n`)
     return 0
   }

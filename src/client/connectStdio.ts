@@ -3,7 +3,8 @@
  * connect a client session to it. Closing the session closes stdin, then
  * escalates SIGTERM → SIGKILL to the whole group.
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
 import { ClientSession, type ClientSessionOptions } from "./ClientSession.ts"
 import type { ConnectError } from "./errors.ts"

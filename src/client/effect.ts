@@ -3,7 +3,9 @@
  * each MCP method as an Effect with typed errors. Interrupting the fiber of a
  * call cancels the request (`notifications/cancelled` is sent).
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { SpawnError } from "../transports/stdioClient.ts"
 import type { ClientSession, RequestOptions, Result } from "./ClientSession.ts"
 import { connectStdioScoped, type StdioConnectOptions } from "./connectStdio.ts"

@@ -4,7 +4,7 @@
  * Local failures (timeouts, cancellations, a lost connection) carry no JSON-RPC
  * code, so they cannot be mistaken for errors from the peer (2026-07-28/basic/index.mdx:L146-L151).
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** The server answered with a JSON-RPC error. */
 export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {

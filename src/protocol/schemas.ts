@@ -5,7 +5,7 @@
  * against (`test/protocol.schemas.test.ts`), and what Effect users decode
  * results with. See docs/architecture.md, "Validation".
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as McpSchema from "effect/ai/McpSchema"
 
 export { McpSchema }

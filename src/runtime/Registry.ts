@@ -8,7 +8,14 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, Queue, Schema, type Scope, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { SessionHandle, SessionInfo } from "./SessionHandle.ts"
 
 /** A session with this id is already registered. */

@@ -4,7 +4,14 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Exit, FiberSet, Layer, Schema, Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import { type DuplicateSessionId, Registry } from "./Registry.ts"
 import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
 

@@ -10,7 +10,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, type Fiber, FiberSet, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import type * as Scope from "effect/Scope"
 import type { ActorOptions, AnyActorLogic } from "xstate"
 
 /**

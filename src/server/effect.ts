@@ -6,7 +6,11 @@
  * Handlers run with the services captured when they were registered; a client
  * cancellation (or the session closing) interrupts the handler's fiber.
  */
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { McpError } from "../protocol/errors.ts"
 import { Registry } from "../runtime/Registry.ts"
 import { Supervisor } from "../runtime/Supervisor.ts"

@@ -3,7 +3,8 @@
  * frames in, chart-driven session, frames out. Closing the session closes the
  * transport; the transport ending closes the session.
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { Transport } from "../transports/Transport.ts"
 import type { McpServer } from "./McpServer.ts"
 import { ServerSession, type ServerSessionOptions } from "./ServerSession.ts"
