@@ -27,7 +27,8 @@ import {
 } from "../protocol/jsonrpc.ts"
 import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
-import type { Transport } from "../transports/Transport.ts"
+import { realClock } from "../runtime/XStateClock.ts"
+import type { Transport, TransportHandlers } from "../transports/Transport.ts"
 import {
   CapabilityNotSupported,
   ConnectionLost,
@@ -110,6 +111,17 @@ interface Pending {
   readonly progressToken: ProgressToken | undefined
 }
 
+/**
+ * What a session offers a request-scoped transport (Streamable HTTP) beyond the
+ * `Transport` contract: fail one request with a typed error (an HTTP status
+ * without a JSON-RPC body, a response stream lost on the way, a session the
+ * server forgot) while the transport itself stays up. Transports that do not
+ * need it ignore it.
+ */
+export interface ClientTransportHandlers extends TransportHandlers {
+  readonly onRequestFailed: (id: RequestId, error: Error) => void
+}
+
 export type ClientSessionEvent =
   | { readonly type: "state"; readonly state: string; readonly info: SessionInfo }
   | { readonly type: "notification"; readonly notification: JsonRpcNotification }
@@ -132,6 +144,8 @@ export class ClientSession implements SessionHandle {
   private readonly pings = new Map<RequestId, Pending>()
   private readonly byToken = new Map<ProgressToken, RequestId>()
   private readonly incoming = new Map<RequestId, AbortController>()
+  /** Typed errors given by the transport for requests it failed (see `ClientTransportHandlers`). */
+  private readonly requestFailures = new Map<RequestId, Error>()
   private readonly listeners = new Set<(info: SessionInfo) => void>()
   private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
   private readonly actor: Actor<typeof legacyClientSessionMachine>
@@ -213,14 +227,16 @@ export class ClientSession implements SessionHandle {
 
   private start(): Promise<ClientSession> {
     this.actor.start()
-    this.transport.start({
+    const handlers: ClientTransportHandlers = {
       onFrame: (text) => this.receiveFrame(text),
       onOversized: (bytes) => this.emitLog(`dropped an oversized message of ${bytes} bytes from the server`),
       onClose: (closed) => {
         this.failAllPending(closed.reason, true)
         this.toChart({ type: "TRANSPORT_CLOSED", expected: closed.expected, reason: closed.reason })
-      }
-    })
+      },
+      onRequestFailed: (id, error) => this.failRequest(id, error)
+    }
+    this.transport.start(handlers)
     this.toChart({ type: "TRANSPORT_READY" })
     return new Promise((resolve, reject) => {
       const check = () => {
@@ -356,7 +372,10 @@ export class ClientSession implements SessionHandle {
           options.signal?.removeEventListener("abort", onAbort)
           this.settle(id)
           const outcome = actor.getSnapshot().output!
-          outcomeTo(method, outcome, resolve, reject)
+          const failure = this.requestFailures.get(id)
+          this.requestFailures.delete(id)
+          if (failure !== undefined && outcome._tag === "Aborted") reject(failure)
+          else outcomeTo(method, outcome, resolve, reject)
         }
       })
       this.pending.set(id, { method, actor, resolve, reject, onProgress: options.onProgress, progressToken })
@@ -366,6 +385,20 @@ export class ClientSession implements SessionHandle {
       actor.start()
       this.transport.send(makeRequest(id, method, sendParams))
     })
+  }
+
+  /**
+   * The transport failed this one request (`ClientTransportHandlers.onRequestFailed`):
+   * its actor ends as `Aborted` (no cancellation is sent: the request is gone) and
+   * the caller gets the transport's typed error instead of `ConnectionLost`.
+   */
+  private failRequest(id: RequestId, error: Error): void {
+    const p = this.pending.get(id) ?? this.pings.get(id)
+    if (!p) return
+    if (!p.actor) return p.reject(error)
+    if (p.actor.getSnapshot().status !== "active") return
+    this.requestFailures.set(id, error)
+    p.actor.send({ type: "TRANSPORT_CLOSED", reason: error.message })
   }
 
   /** Remove a finished request from the tables (called once its actor is done). */
@@ -556,12 +589,14 @@ export class ClientSession implements SessionHandle {
 
   /** Graceful close: in-flight requests may finish until `drainMs` (the chart's close timeout), then the transport closes. */
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
-    if (options?.drainMs !== undefined) {
-      const t = setTimeout(() => {
+    if (options?.drainMs !== undefined && !this.endedFlag) {
+      // On the session's clock, like every other deadline of the session (virtual in tests).
+      const clock = this.options.clock ?? realClock
+      const t = clock.setTimeout(() => {
         this.failAllPending("drain deadline passed")
         void this.transport.close()
       }, options.drainMs)
-      void this.ended.then(() => clearTimeout(t))
+      void this.ended.then(() => clock.clearTimeout(t))
     }
     this.toChart({ type: "CLOSE", ...(options?.reason !== undefined ? { reason: options.reason } : {}) })
     return this.ended.then(() => undefined)

@@ -31,5 +31,11 @@ export const connectStdioScoped = (
       try: () => connectStdio(options),
       catch: (e) => e as SpawnError | ConnectError
     }),
-    (session) => Effect.promise(() => session.close({ drainMs: options.drainMs ?? 2_000 }))
+    // close() returns at once for a session that already died; closing the transport
+    // too waits until the child is reaped and its pipes are closed.
+    (session) =>
+      Effect.promise(async () => {
+        await session.close({ drainMs: options.drainMs ?? 2_000 })
+        await session.transport.close()
+      })
   )

@@ -37,6 +37,7 @@ import {
 import { META_LOG_LEVEL, META_SERVER_INFO, type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
 import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } from "../protocol/versions.ts"
 import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
 import type { McpServer, ServerChange } from "./McpServer.ts"
@@ -78,7 +79,7 @@ interface InFlight {
 interface PendingOutbound {
   readonly resolve: (r: Result) => void
   readonly reject: (e: unknown) => void
-  readonly timer: ReturnType<typeof setTimeout>
+  readonly timer: unknown
   readonly cleanup: () => void
 }
 
@@ -189,6 +190,10 @@ export class ServerSession implements SessionHandle {
   /** When the last request finished (the idle timeout counts from here). */
   private lastSettledAt: number
   private readonly now: () => number
+  /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
+  private get clock(): XStateClock {
+    return this.options.clock ?? realClock
+  }
   private unlistenServer: (() => void) | undefined
   private resolveEnded!: (end: SessionEnd) => void
   readonly ended: Promise<SessionEnd>
@@ -553,11 +558,12 @@ export class ServerSession implements SessionHandle {
       if (!declared) return Promise.reject(new CapabilityError(`elicitation.${mode}`, method))
     }
     const id = `s${this.ids.next()}`
+    const clock = this.clock
     const timeoutMs = options?.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
     return new Promise<Result>((resolve, reject) => {
       const cancel = (reason: string) => {
         if (!this.pending.delete(id)) return
-        clearTimeout(timer)
+        clock.clearTimeout(timer)
         options?.signal?.removeEventListener("abort", onAbort)
         this.send(notification("notifications/cancelled", { requestId: id, reason }), related)
       }
@@ -565,7 +571,7 @@ export class ServerSession implements SessionHandle {
         cancel("aborted")
         reject(options?.signal?.reason ?? new Error("aborted"))
       }
-      const timer = setTimeout(() => {
+      const timer = clock.setTimeout(() => {
         cancel("timeout")
         reject(new RequestTimeoutError(method, timeoutMs))
       }, timeoutMs)
@@ -575,7 +581,7 @@ export class ServerSession implements SessionHandle {
         reject,
         timer,
         cleanup: () => {
-          clearTimeout(timer)
+          clock.clearTimeout(timer)
           options?.signal?.removeEventListener("abort", onAbort)
         }
       })
@@ -666,8 +672,9 @@ export class ServerSession implements SessionHandle {
       this.release({ expected: true, reason })
     } else {
       if (options?.drainMs !== undefined) {
-        const t = setTimeout(() => this.actor?.send({ type: "TRANSPORT_CLOSED", reason }), options.drainMs)
-        void this.ended.then(() => clearTimeout(t))
+        const clock = this.clock
+        const t = clock.setTimeout(() => this.actor?.send({ type: "TRANSPORT_CLOSED", reason }), options.drainMs)
+        void this.ended.then(() => clock.clearTimeout(t))
       }
       this.actor.send({ type: "CLOSE", reason })
     }
