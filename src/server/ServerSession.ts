@@ -74,6 +74,8 @@ interface InFlight {
   controller: AbortController | undefined
   done: boolean
   lastProgress: number
+  /** The response was held back once after progress (see `finish`). */
+  gapped: boolean
 }
 
 interface PendingOutbound {
@@ -189,6 +191,7 @@ export class ServerSession implements SessionHandle {
   private era: Era | "unknown" = "unknown"
   /** When the last request finished (the idle timeout counts from here). */
   private lastSettledAt: number
+  private readonly createdAt: number
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
   private get clock(): XStateClock {
@@ -205,6 +208,7 @@ export class ServerSession implements SessionHandle {
     this.id = options.id ?? newSessionId()
     this.now = options.now ?? Date.now
     this.lastSettledAt = this.now()
+    this.createdAt = this.lastSettledAt
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
   }
 
@@ -321,6 +325,13 @@ export class ServerSession implements SessionHandle {
         idleTimeoutExpired: () => idleMs > 0 && this.inFlight.size === 0 && this.now() - this.lastSettledAt >= idleMs
       },
       delays: {
+        // The whole handshake (initialize and initialized) is bounded from the session's start,
+        // not re-armed when initialize is answered.
+        handshakeTimeout: () => {
+          const hs = this.options.handshakeTimeoutMs ?? 0
+          if (hs <= 0) return 2 ** 31 - 1
+          return Math.min(Math.max(1, hs - (this.now() - this.createdAt)), 2 ** 31 - 1)
+        },
         // Re-armed for what remains since the last request finished; full period while busy.
         idleTimeout: () => {
           if (idleMs <= 0) return 2 ** 31 - 1
@@ -338,6 +349,7 @@ export class ServerSession implements SessionHandle {
         },
         announceReady: () => {
           this.operating = true
+          this.lastSettledAt = this.now() // idle is counted from the handshake completing, not from the session's creation
           this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
         },
         beginDrain: () => {
@@ -407,7 +419,7 @@ export class ServerSession implements SessionHandle {
       this.send(errorResponse(id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} is not part of protocol ${modern.protocolVersion}`)), id)
       return
     }
-    const entry: InFlight = { request: req, controller: undefined, done: false, lastProgress: -Infinity }
+    const entry: InFlight = { request: req, controller: undefined, done: false, lastProgress: -Infinity, gapped: false }
     this.inFlight.set(id, entry)
     const ctx = this.makeContext(entry, modern)
     let out: Result | PromiseLike<Result>
@@ -422,15 +434,19 @@ export class ServerSession implements SessionHandle {
   }
 
   private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
-    if (!this.settle(entry)) return
-    const id = entry.request.id
-    const response = makeResult(id, modern ? this.modernResult(value) : value)
-    if (entry.lastProgress !== -Infinity) {
+    if (entry.done) return
+    if (entry.lastProgress !== -Infinity && !entry.gapped) {
       // Interop: the official SDK client drops a progress notification that arrives in the
       // same read as its response (typescript-sdk#2580). Only for requests that reported
-      // progress, hold the response back briefly so the two land in separate reads.
-      setTimeout(() => this.send(response, id), PROGRESS_RESPONSE_GAP_MS)
-    } else this.send(response, id)
+      // progress, hold the response back briefly so the two land in separate reads. The
+      // request stays in flight meanwhile: a drain waits for it, a cancel still wins.
+      entry.gapped = true
+      setTimeout(() => this.finish(entry, value, modern), PROGRESS_RESPONSE_GAP_MS)
+      return
+    }
+    if (!this.settle(entry)) return
+    const id = entry.request.id
+    this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
     this.afterSettle(modern)
   }
 
@@ -461,7 +477,7 @@ export class ServerSession implements SessionHandle {
     if (entry.done) return
     entry.done = true
     this.inFlight.delete(id)
-    entry.controller?.abort(new Error(reason))
+    ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later must see it aborted
     this.afterSettle(undefined)
   }
 
