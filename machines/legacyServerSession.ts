@@ -37,6 +37,11 @@ export interface LegacyServerSessionInput {
   /** How long `closing` waits for in-flight requests before cancelling them. 0 = do not wait. Default 5 s. */
   readonly drainTimeoutMs?: number
   readonly earlyRequests?: EarlyRequestPolicy
+  /**
+   * Opaque handle the runtime's provided implementations use to reach their
+   * session (so one provided machine serves every session). The chart never reads it.
+   */
+  readonly runtime?: unknown
 }
 
 export interface InitializeParams {
@@ -56,6 +61,8 @@ export interface LegacyServerSessionContext {
   readonly clientCapabilities: ClientCapabilities | undefined
   readonly clientInfo: InitializeParams["clientInfo"] | undefined
   readonly closeReason: string | undefined
+  /** See `LegacyServerSessionInput.runtime`. */
+  readonly runtime: unknown
 }
 
 export type LegacyServerSessionEvent =
@@ -181,7 +188,8 @@ export const legacyServerSessionMachine = setup({
     protocolVersion: undefined,
     clientCapabilities: undefined,
     clientInfo: undefined,
-    closeReason: undefined
+    closeReason: undefined,
+    runtime: input.runtime
   }),
   initial: "awaitingInitialize",
   on: {

@@ -182,30 +182,37 @@ describe("idle timeout (SimulatedClock)", () => {
 })
 
 describe("handshake timeout (SimulatedClock)", () => {
-  it("no initialize: closed handshakeTimeoutMs after the first message (a ping), not before", async () => {
+  it("no initialize (only pings): closed handshakeTimeoutMs after the session started, not before", async () => {
     const { clock, options } = simulated()
     const h = harness({ ...options, handshakeTimeoutMs: 500 })
+    clock.increment(100)
     h.request("p", "ping")
     expect(h.responses("p")).toEqual([{ jsonrpc: "2.0", id: "p", result: {} }])
-    clock.increment(499)
+    clock.increment(399)
     await flush()
     expect(h.end).toBeUndefined()
     clock.increment(1)
     await flush()
     expect(h.end).toEqual({ expected: true, reason: "timeout" })
+    expect(h.releases).toEqual([{ expected: true, reason: "timeout" }])
   })
 
-  it("initialize answered but no notifications/initialized: closed handshakeTimeoutMs after the initialize response", async () => {
+  it("initialize answered but no notifications/initialized: still closed handshakeTimeoutMs after the start (answering initialize does not re-arm it)", async () => {
     const { clock, options } = simulated()
     const h = harness({ ...options, handshakeTimeoutMs: 500 })
+    clock.increment(300)
     h.initialize()
     expect(h.session.stateName()).toBe("awaitingInitialized")
-    clock.increment(499)
+    clock.increment(199)
     await flush()
     expect(h.end).toBeUndefined()
     clock.increment(1)
     await flush()
     expect(h.end?.reason).toBe("timeout")
+    // Requests after the end are ignored.
+    const before = h.sent.length
+    h.request("late", "ping")
+    expect(h.sent.length).toBe(before)
   })
 
   it("a completed handshake disarms it", async () => {
@@ -218,6 +225,29 @@ describe("handshake timeout (SimulatedClock)", () => {
     await flush()
     expect(h.end).toBeUndefined()
     expect(h.session.stateName()).toBe("operating.serving")
+  })
+
+  it("modern requests need no handshake: a connection that only speaks 2026-07-28 is not closed by it", async () => {
+    const { clock, options } = simulated()
+    const h = harness({ ...options, handshakeTimeoutMs: 500 })
+    const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
+    for (let i = 0; i < 5; i++) {
+      clock.increment(400)
+      h.request(`m${i}`, "tools/call", { name: "quick", arguments: {}, _meta: meta })
+      expect(h.responses(`m${i}`)[0]?.result?.content).toEqual(text("quick").content)
+    }
+    await flush()
+    expect(h.end).toBeUndefined()
+    expect(h.session.stateName()).toBe("stateless")
+  })
+
+  // With a handshake deadline the chart runs from the start, so a silent peer is closed too.
+  it("a connection that never sends anything is closed handshakeTimeoutMs after the start", async () => {
+    const { clock, options } = simulated()
+    const h = harness({ ...options, handshakeTimeoutMs: 500 })
+    clock.increment(500)
+    await flush()
+    expect(h.end?.reason).toBe("timeout")
   })
 })
 

@@ -103,6 +103,37 @@ export class RequestTimeoutError extends Error {
   }
 }
 
+const MAX_DELAY = 2 ** 31 - 1
+
+/** The session a running chart belongs to (the implementations below are shared by all sessions). */
+const owner = (context: { readonly runtime: unknown }): ServerSession => context.runtime as ServerSession
+
+/**
+ * The server chart with the runtime's implementations, built once: creating a
+ * machine per session (`.provide()` per instance) cost ~20 % of session set-up.
+ * Each implementation finds its session through the actor (`self`).
+ */
+const runtimeServerMachine = legacyServerSessionMachine.provide({
+  guards: {
+    idleTimeoutExpired: ({ context }) => owner(context)._idleTimeoutExpired(),
+    handshakeTimeoutEnabled: ({ context }) => owner(context)._handshakeTimeoutEnabled()
+  },
+  delays: {
+    handshakeTimeout: ({ context }) => owner(context)._handshakeDelay(),
+    idleTimeout: ({ context }) => owner(context)._idleDelay()
+  },
+  actions: {
+    respondInitialize: ({ context }, params) => owner(context)._respondInitialize(params.id, context.protocolVersion),
+    reject: ({ context }, params: RejectParams) => owner(context)._reject(params),
+    replyPong: ({ context }, params) => owner(context)._replyPong(params.id),
+    dispatch: ({ context }, params) => owner(context)._dispatchHeld(params.id),
+    announceReady: ({ context }) => owner(context)._announceReady(),
+    beginDrain: ({ context }) => owner(context)._beginDrain(),
+    cancelInFlight: ({ context }) => owner(context)._cancelInFlight(),
+    release: ({ context }) => owner(context)._released(context.closeReason ?? "closed")
+  }
+})
+
 /** See `finish`: the gap between a request's last progress notification and its response. */
 const PROGRESS_RESPONSE_GAP_MS = 10
 
@@ -192,6 +223,8 @@ export class ServerSession implements SessionHandle {
   /** When the last request finished (the idle timeout counts from here). */
   private lastSettledAt: number
   private readonly createdAt: number
+  /** A modern request was served here: the legacy handshake deadline no longer applies. */
+  private servedModern = false
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
   private get clock(): XStateClock {
@@ -209,6 +242,10 @@ export class ServerSession implements SessionHandle {
     this.now = options.now ?? Date.now
     this.lastSettledAt = this.now()
     this.createdAt = this.lastSettledAt
+    // With a handshake deadline the chart runs from the start: a connection that never
+    // sends anything is closed too. (Without one it starts with the first legacy message,
+    // so per-request modern sessions never create an actor.)
+    if ((options.handshakeTimeoutMs ?? 0) > 0) this.ensureActor()
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
   }
 
@@ -264,6 +301,7 @@ export class ServerSession implements SessionHandle {
       return this.handleModern(req)
     }
     if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req, undefined)
+    this.era = "legacy"
     const actor = this.ensureActor()
     if (req.method === "initialize") actor.send({ type: "INITIALIZE", id: req.id, params: req.params })
     else if (req.method === "ping") actor.send({ type: "PING", id: req.id })
@@ -280,6 +318,7 @@ export class ServerSession implements SessionHandle {
   private receiveNotification(n: JsonRpcNotification): void {
     switch (n.method) {
       case "notifications/initialized":
+        this.era = "legacy"
         this.ensureActor().send({ type: "INITIALIZED" })
         return
       case "notifications/cancelled": {
@@ -318,62 +357,14 @@ export class ServerSession implements SessionHandle {
 
   private ensureActor() {
     if (this.actor) return this.actor
-    this.era = "legacy"
-    const idleMs = this.options.idleTimeoutMs ?? 0
-    const machine = legacyServerSessionMachine.provide({
-      guards: {
-        idleTimeoutExpired: () => idleMs > 0 && this.inFlight.size === 0 && this.now() - this.lastSettledAt >= idleMs
-      },
-      delays: {
-        // The whole handshake (initialize and initialized) is bounded from the session's start,
-        // not re-armed when initialize is answered.
-        handshakeTimeout: () => {
-          const hs = this.options.handshakeTimeoutMs ?? 0
-          if (hs <= 0) return 2 ** 31 - 1
-          return Math.min(Math.max(1, hs - (this.now() - this.createdAt)), 2 ** 31 - 1)
-        },
-        // Re-armed for what remains since the last request finished; full period while busy.
-        idleTimeout: () => {
-          if (idleMs <= 0) return 2 ** 31 - 1
-          const remaining = this.inFlight.size > 0 ? idleMs : idleMs - (this.now() - this.lastSettledAt)
-          return Math.min(Math.max(1, remaining), 2 ** 31 - 1)
-        }
-      },
-      actions: {
-        respondInitialize: ({ context }, params) => this.respondInitialize(params.id, context.protocolVersion),
-        reject: (_, params: RejectParams) => this.send(errorResponse(params.id, rpcError(params.code, params.message)), params.id),
-        replyPong: (_, params) => this.send(makeResult(params.id, {}), params.id),
-        dispatch: (_, params) => {
-          const req = this.held
-          if (req && req.id === params.id) this.dispatch(req, undefined)
-        },
-        announceReady: () => {
-          this.operating = true
-          this.lastSettledAt = this.now() // idle is counted from the handshake completing, not from the session's creation
-          this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
-        },
-        beginDrain: () => {
-          this.operating = false
-          this.draining = true
-          if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.send({ type: "DRAINED" }))
-        },
-        cancelInFlight: () => {
-          for (const [id, entry] of this.inFlight) this.abort(id, entry, "session closed")
-        },
-        release: ({ context }) => {
-          const reason = context.closeReason ?? "closed"
-          // A server session never asks to be restarted: every end is expected from the supervisor's view.
-          queueMicrotask(() => this.release({ expected: true, reason }))
-        }
-      }
-    })
-    const actor = createActor(machine, {
+    const actor = createActor(runtimeServerMachine, {
       input: {
         supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,
         idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
         handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 0,
         drainTimeoutMs: this.options.drainTimeoutMs ?? 5_000,
-        earlyRequests: this.options.earlyRequests ?? "reject"
+        earlyRequests: this.options.earlyRequests ?? "reject",
+        runtime: this
       },
       ...(this.options.clock ? { clock: this.options.clock } : {})
     })
@@ -381,6 +372,67 @@ export class ServerSession implements SessionHandle {
     actor.subscribe(() => this.notifyListeners())
     actor.start()
     return actor
+  }
+
+  /** @internal The chart's provided guards, delays and actions (see `runtimeServerMachine`). */
+  _idleTimeoutExpired(): boolean {
+    const idleMs = this.options.idleTimeoutMs ?? 0
+    return idleMs > 0 && this.inFlight.size === 0 && this.now() - this.lastSettledAt >= idleMs
+  }
+  /** @internal A dual-era connection that speaks modern never sends initialize: no handshake deadline for it. */
+  _handshakeTimeoutEnabled(): boolean {
+    return (this.options.handshakeTimeoutMs ?? 0) > 0 && !this.servedModern
+  }
+  /** @internal The whole handshake is bounded from the session's start, not re-armed when initialize is answered. */
+  _handshakeDelay(): number {
+    const hs = this.options.handshakeTimeoutMs ?? 0
+    if (hs <= 0) return MAX_DELAY
+    return Math.min(Math.max(1, hs - (this.now() - this.createdAt)), MAX_DELAY)
+  }
+  /** @internal Re-armed for what remains since the last request finished; full period while busy. */
+  _idleDelay(): number {
+    const idleMs = this.options.idleTimeoutMs ?? 0
+    if (idleMs <= 0) return MAX_DELAY
+    const remaining = this.inFlight.size > 0 ? idleMs : idleMs - (this.now() - this.lastSettledAt)
+    return Math.min(Math.max(1, remaining), MAX_DELAY)
+  }
+  /** @internal */
+  _respondInitialize(id: RequestId, version: LegacyVersion | undefined): void {
+    this.respondInitialize(id, version)
+  }
+  /** @internal */
+  _reject(params: RejectParams): void {
+    this.send(errorResponse(params.id, rpcError(params.code, params.message)), params.id)
+  }
+  /** @internal */
+  _replyPong(id: RequestId): void {
+    this.send(makeResult(id, {}), id)
+  }
+  /** @internal */
+  _dispatchHeld(id: RequestId): void {
+    const req = this.held
+    if (req && req.id === id) this.dispatch(req, undefined)
+  }
+  /** @internal */
+  _announceReady(): void {
+    this.operating = true
+    this.lastSettledAt = this.now() // idle is counted from the handshake completing, not from the session's creation
+    this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+  }
+  /** @internal */
+  _beginDrain(): void {
+    this.operating = false
+    this.draining = true
+    if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.send({ type: "DRAINED" }))
+  }
+  /** @internal */
+  _cancelInFlight(): void {
+    for (const [id, entry] of this.inFlight) this.abort(id, entry, "session closed")
+  }
+  /** @internal */
+  _released(reason: string): void {
+    // A server session never asks to be restarted: every end is expected from the supervisor's view.
+    queueMicrotask(() => this.release({ expected: true, reason }))
   }
 
   private respondInitialize(id: RequestId, protocolVersion: LegacyVersion | undefined): void {
@@ -609,6 +661,7 @@ export class ServerSession implements SessionHandle {
 
   private handleModern(req: JsonRpcRequest): void {
     if (this.era === "unknown") this.era = "modern"
+    this.servedModern = true
     const read = readModernContext(req)
     if (!read.ok) {
       this.send(errorResponse(req.id, read.error), req.id)
@@ -640,7 +693,9 @@ export class ServerSession implements SessionHandle {
 
   /** The chart's state value as a dotted string. */
   stateName(): string {
-    if (!this.actor) return this.released ? "closed" : this.era === "modern" ? "stateless" : "awaitingInitialize"
+    if (!this.actor || (this.era === "modern" && this.actor.getSnapshot().value === "awaitingInitialize")) {
+      return this.released ? "closed" : this.era === "modern" ? "stateless" : "awaitingInitialize"
+    }
     return flatten(this.actor.getSnapshot().value)
   }
 
