@@ -41,8 +41,13 @@ export interface EventStore {
 export interface MemoryEventStoreOptions {
   /** Events kept per session; older ones are evicted first. Default 1000. */
   readonly maxEventsPerSession?: number
-  /** Bytes of `data` kept per session (UTF-16 length, an upper bound's proxy). Default 1 MiB. */
+  /** Characters of `data` kept per session (its UTF-16 length, a proxy for bytes). Default 1 MiB. */
   readonly maxBytesPerSession?: number
+  /**
+   * Characters kept across all sessions. Default 64 MiB. Without it the worst
+   * case is `maxSessions × maxBytesPerSession`.
+   */
+  readonly maxTotalBytes?: number
 }
 
 interface Log {
@@ -55,31 +60,50 @@ interface Log {
 /**
  * The default store: a bounded ring per session. Bounded so that a client that
  * never resumes (or a session whose GET stream is gone) cannot grow memory:
- * once full, the oldest events of that session are dropped, and a late resume
- * simply gets less.
+ * once a session is over its limits its oldest events go first; once the
+ * store is over `maxTotalBytes`, the appending session gives up its oldest
+ * events, then the least recently appended-to sessions theirs. A late resume
+ * then simply gets less.
  */
 export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): EventStore => {
   const maxEvents = Math.max(1, options.maxEventsPerSession ?? 1000)
   const maxBytes = Math.max(1, options.maxBytesPerSession ?? 1024 * 1024)
+  const maxTotal = Math.max(1, options.maxTotalBytes ?? 64 * 1024 * 1024)
+  /** In least-recently-appended order (re-inserted on append). */
   const logs = new Map<string, Log>()
+  let total = 0
+
+  const evictOldest = (log: Log): void => {
+    const n = log.events[log.head]!.data.length
+    log.bytes -= n
+    total -= n
+    log.head++
+    // Compact once the garbage prefix dominates, so eviction stays O(1) amortized.
+    if (log.head > 64 && log.head * 2 > log.events.length) {
+      log.events = log.events.slice(log.head)
+      log.head = 0
+    }
+  }
+  const live = (log: Log): number => log.events.length - log.head
 
   return {
     append(sessionId, event) {
       let log = logs.get(sessionId)
-      if (log === undefined) {
-        log = { events: [], head: 0, bytes: 0 }
-        logs.set(sessionId, log)
-      }
+      if (log === undefined) log = { events: [], head: 0, bytes: 0 }
+      else logs.delete(sessionId)
+      logs.set(sessionId, log)
       log.events.push(event)
       log.bytes += event.data.length
-      while (log.events.length - log.head > maxEvents || (log.bytes > maxBytes && log.events.length - log.head > 1)) {
-        log.bytes -= log.events[log.head]!.data.length
-        log.head++
-      }
-      // Compact once the garbage prefix dominates, so eviction stays O(1) amortized.
-      if (log.head > 64 && log.head * 2 > log.events.length) {
-        log.events = log.events.slice(log.head)
-        log.head = 0
+      total += event.data.length
+      while (live(log) > maxEvents || (log.bytes > maxBytes && live(log) > 1)) evictOldest(log)
+      while (total > maxTotal && live(log) > 1) evictOldest(log)
+      if (total > maxTotal) {
+        for (const [id, other] of logs) {
+          if (total <= maxTotal) break
+          if (other === log) continue
+          while (total > maxTotal && live(other) > 0) evictOldest(other)
+          if (live(other) === 0) logs.delete(id)
+        }
       }
     },
     after(sessionId, stream, seq) {
@@ -93,6 +117,9 @@ export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): Eve
       return out
     },
     dropSession(sessionId) {
+      const log = logs.get(sessionId)
+      if (log === undefined) return
+      total -= log.bytes
       logs.delete(sessionId)
     },
     get sessionCount() {

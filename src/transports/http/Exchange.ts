@@ -63,6 +63,8 @@ export class Exchange {
   /** Watch the connection while the exchange waits (called only if it did not finish synchronously). */
   watch(): void {
     if (this.done || this.upgraded || this.res === undefined) return
+    // Already gone (the client left during an async auth hook): "close" will not fire again.
+    if (this.res.destroyed) return this.onPendingClose()
     this.res.once("close", this.onPendingClose)
   }
 

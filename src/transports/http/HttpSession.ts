@@ -77,6 +77,8 @@ export class HttpSession implements ExchangeOwner {
   // ------------------------------------------------------------ outgoing
 
   private route(message: JsonRpcMessage, related: RequestId | undefined): void {
+    // A late send (e.g. a response held back a few ms after progress) must not revive a released session's state.
+    if (this.ended) return
     if (related !== undefined) {
       const ex = this.exchanges.get(related)
       if (ex !== undefined) {

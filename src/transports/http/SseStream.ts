@@ -106,6 +106,9 @@ export class SseStream {
     else res.flushHeaders()
     res.on("close", this.onClose)
     hub.add(this)
+    // The client may already be gone (e.g. it left while an async auth hook ran): "close" will not fire again.
+    // Deferred, so the owner has stored the stream before it hears about the detach.
+    if (res.destroyed) queueMicrotask(this.onClose)
     if (options.maxDurationMs !== undefined && options.maxDurationMs > 0) {
       this.maxTimer = setTimeout(() => this.drop(), options.maxDurationMs)
     }

@@ -36,10 +36,12 @@ const acceptedTypes = (accept: string | undefined): ReadonlyArray<string> => {
   return out
 }
 
-const accepts = (types: ReadonlyArray<string>, type: string): boolean => {
-  const major = type.slice(0, type.indexOf("/"))
-  return types.some((t) => t === type || t === "*/*" || t === `${major}/*`)
-}
+/**
+ * Strict on purpose, like the SDK: the spec says the client MUST *list* these
+ * types, and a bare wildcard (the curl and fetch default) is usually a client
+ * that does not speak Streamable HTTP.
+ */
+const accepts = (types: ReadonlyArray<string>, type: string): boolean => types.includes(type)
 
 /** POST: the client MUST list both `application/json` and `text/event-stream` (transports.mdx:L86-L131). */
 export const acceptsPostResponses = (req: IncomingMessage): boolean => {

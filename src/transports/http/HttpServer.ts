@@ -1,0 +1,698 @@
+/**
+ * The Streamable HTTP server transport, both eras on one endpoint
+ * (spec-digest §3.A legacy 2025-03-26 … 2025-11-25, §3.B modern 2026-07-28).
+ *
+ * Written on `node:http` directly: a request is read, checked and handed to a
+ * session in one synchronous pass once the body is in, with no framework layer
+ * between the socket and the session.
+ *
+ * Checks, in order (each answers with the status the spec gives and a
+ * JSON-RPC error body without `id`, except where the request id was read):
+ * 1. path (404) → Host/Origin allow-list (403, DNS rebinding) → method (405 + Allow)
+ * 2. `authenticate(req)` (its own rejection, e.g. 401) — it sees every request
+ * 3. POST: Accept lists JSON and SSE (406) → Content-Type JSON (415) →
+ *    `MCP-Protocol-Version` supported (400) → body size (413) → JSON (400/-32700)
+ * 4. era: `MCP-Protocol-Version: 2026-07-28` or a `_meta` protocol version ⇒ modern
+ *    (stateless, per request); anything else ⇒ legacy (sessions).
+ * 5. legacy: `initialize` creates a session (503 + Retry-After when `maxSessions`
+ *    are live); anything else needs `Mcp-Session-Id` (400 missing/malformed,
+ *    404 unknown, ended, or bound to another principal); with
+ *    `versionHeaderMustMatch`, a version header other than the negotiated one is 400.
+ *
+ * Sessions end by DELETE, by the chart's idle or handshake timeout, or by
+ * `close()`; each end frees the session's streams, stored events and timers
+ * (see {@link HttpSession}).
+ *
+ * This module does not load Effect (CLI start-up); the scoped wrapper lives in
+ * `./effect.ts`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
+import { decodeValue, type JsonRpcMessage, type JsonRpcRequest, type RequestId } from "../../protocol/jsonrpc.ts"
+import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION } from "../../protocol/modern.ts"
+import {
+  allowsBatch,
+  FIRST_MODERN_VERSION,
+  isLegacyVersion,
+  isModernVersion,
+  LEGACY_VERSIONS,
+  MODERN_VERSIONS
+} from "../../protocol/versions.ts"
+import type { RegistryUnsafe } from "../../runtime/Registry.ts"
+import type { McpServer } from "../../server/McpServer.ts"
+import type { ServerSession } from "../../server/ServerSession.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../Transport.ts"
+import { type EventStore, makeMemoryEventStore } from "./EventStore.ts"
+import { Exchange } from "./Exchange.ts"
+import { type HostGuardOptions, makeHostGuard } from "./HostGuard.ts"
+import { HttpSession, type HttpSessionHost, type HttpSessionOptions } from "./HttpSession.ts"
+import { ModernRequest, type ModernRequestHost } from "./ModernRequest.ts"
+import { readBody } from "./readBody.ts"
+import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "./SseStream.ts"
+import {
+  acceptsEventStream,
+  acceptsPostResponses,
+  header,
+  HEADER_LAST_EVENT_ID,
+  HEADER_METHOD,
+  HEADER_NAME,
+  HEADER_PROTOCOL_VERSION,
+  HEADER_SESSION_ID,
+  isJsonContentType,
+  isWellFormedSessionId,
+  writeEmpty,
+  writeJson,
+  writeRpcError
+} from "./wire.ts"
+
+// ---------------------------------------------------------------- options
+
+/** A refusal from the auth hook, written as is (e.g. 401 with `WWW-Authenticate`). */
+export interface HttpRejection {
+  readonly status: number
+  readonly headers?: Readonly<Record<string, string>>
+  /** A string is sent as is; an object as JSON. */
+  readonly body?: string | { readonly [key: string]: unknown }
+}
+
+/**
+ * What the auth hook decides for one request: a principal, anonymous
+ * (`undefined`), or a rejection (an {@link HttpRejection} or a fetch `Response`).
+ */
+export type AuthResult = { readonly principal: string } | HttpRejection | Response | undefined
+
+/**
+ * Sees every request to the endpoint. A session is bound to the principal that
+ * initialized it; a request for it from anyone else gets 404, exactly as if it
+ * did not exist (sessions are never authentication: secbp/2025-11-25 L575-L590).
+ */
+export type Authenticate = (req: IncomingMessage) => AuthResult | PromiseLike<AuthResult>
+
+export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions {
+  /** The MCP endpoint. Default "/mcp". */
+  readonly path?: string
+  /** Largest accepted body. Default 4 MiB. */
+  readonly maxMessageBytes?: number
+  /** Live legacy sessions allowed; an initialize beyond gets 503. Default 10 000. */
+  readonly maxSessions?: number
+  /** `Retry-After` (seconds) on 503. Default 5. */
+  readonly retryAfterSeconds?: number
+  /** Resumable SSE storage; `false` turns resumability (event ids, priming) off. Default: in-memory, 1000 events / 1 MiB per session. */
+  readonly eventStore?: EventStore | false
+  /** `retry:` advertised on SSE streams (ms). Default 1000. */
+  readonly retryMs?: number
+  /** SSE keep-alive comment period (ms); 0 = none. Default 15 000. */
+  readonly keepAliveMs?: number
+  /** Close (without ending) legacy SSE connections after this long, for polling; 0 = never. Default 0. */
+  readonly sseMaxDurationMs?: number
+  /** Unsent bytes after which a stalled SSE client is disconnected. Default 4 MiB. */
+  readonly maxBufferedBytes?: number
+  /** Serve 2026-07-28 (stateless) requests. Default true. */
+  readonly modern?: boolean
+  /**
+   * Refuse (400) a supported `MCP-Protocol-Version` that differs from the
+   * session's negotiated version. Default false: the spec's server MUST is
+   * only "invalid or unsupported → 400" (the client's header SHOULD be the
+   * negotiated one, transports.mdx:L263-L280), the SDK server accepts any
+   * supported version, and conformance 0.1.16 (server-sse-polling,
+   * server-sse-multiple-streams) sends 2025-03-26 on 2025-11-25 sessions.
+   * The session's negotiated version governs either way.
+   */
+  readonly versionHeaderMustMatch?: boolean
+  readonly authenticate?: Authenticate
+  /** Also list live sessions in this registry (inspector). */
+  readonly registry?: RegistryUnsafe
+  /** Unexpected errors (a throwing auth hook, a bug); default `console.error`. */
+  readonly onError?: (error: unknown) => void
+}
+
+export interface HttpServerOptions extends HttpHandlerOptions {
+  /** Default 0 (any free port). */
+  readonly port?: number
+  /** Default "127.0.0.1" (spec: bind to localhost when running locally). */
+  readonly host?: string
+}
+
+export interface HttpCloseOptions {
+  /** How long in-flight requests may finish before they are cancelled. Default 5000 ms. */
+  readonly drainMs?: number
+}
+
+/** Internal sizes; every one returns to 0 once no session or request is live (leak checks). */
+export interface HttpServerStats {
+  readonly sessions: number
+  readonly openStreams: number
+  readonly pendingExchanges: number
+  readonly modernInFlight: number
+  readonly storedSessions: number
+  readonly keepAliveTimer: boolean
+}
+
+export interface HttpHandler {
+  /** The `node:http` request listener (mountable on any server). */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void
+  /** Live legacy sessions. */
+  readonly sessions: number
+  /** A live session by id (to log or notify on it). */
+  session(id: string): ServerSession | undefined
+  /**
+   * Close the connection of the SSE stream answering `requestId` in session
+   * `sessionId`, before its response (switching it to SSE first if needed);
+   * the client resumes with GET + Last-Event-ID. False when no such exchange.
+   */
+  dropStream(sessionId: string, requestId: RequestId): boolean
+  /** Close the connection of a session's standalone GET stream (resumable). */
+  dropStandaloneStream(sessionId: string): boolean
+  stats(): HttpServerStats
+  /** Refuse new requests (503), drain and close every session, end every stream. Idempotent. */
+  close(options?: HttpCloseOptions): Promise<void>
+}
+
+export interface HttpServerHandle extends HttpHandler {
+  /** `http://HOST:PORT/mcp` */
+  readonly url: string
+  readonly port: number
+  readonly server: Server
+}
+
+// ---------------------------------------------------------------- errors
+
+const badRequest = (message: string): RpcErrorObject => rpcError(ErrorCode.ConnectionClosed, `Bad Request: ${message}`)
+const SESSION_NOT_FOUND = rpcError(ErrorCode.SessionNotFound, "Session not found")
+const ALL_VERSIONS = (modern: boolean): ReadonlyArray<string> => modern ? [...MODERN_VERSIONS, ...LEGACY_VERSIONS] : [...LEGACY_VERSIONS]
+
+/** A version header we do not support: modern-looking ones get -32022 so a dual-era client can pick from `supported`. */
+const unsupportedVersion = (requested: string, modern: boolean): RpcErrorObject => {
+  const supported = ALL_VERSIONS(modern)
+  return /^\d{4}-\d{2}-\d{2}$/.test(requested) && requested >= FIRST_MODERN_VERSION
+    ? rpcError(ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${requested}`, { supported, requested })
+    : rpcError(ErrorCode.ConnectionClosed, `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(requested)}`, { supported, requested })
+}
+
+const headerMismatch = (message: string): RpcErrorObject => rpcError(ErrorCode.HeaderMismatch, `Header mismatch: ${message}`)
+
+/** Methods whose `Mcp-Name` header is required, and the param it mirrors (streamable-http.mdx:L250-L293). */
+const NAMED: Readonly<Record<string, "name" | "uri">> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" }
+
+/** `Mcp-Name` values may be `=?base64?…?=`-encoded when not plain ASCII. */
+const decodeHeaderValue = (value: string): string => {
+  const m = /^=\?base64\?(.*)\?=$/.exec(value)
+  return m === null ? value : Buffer.from(m[1]!, "base64").toString("utf8")
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+const looksModern = (v: unknown): boolean => {
+  if (!isObject(v)) return false
+  if (v.method === "server/discover") return true
+  const params = v.params
+  return isObject(params) && isObject(params._meta) && META_PROTOCOL_VERSION in params._meta
+}
+
+const isThenable = <A>(v: A | PromiseLike<A>): v is PromiseLike<A> =>
+  typeof v === "object" && v !== null && typeof (v as PromiseLike<A>).then === "function"
+
+const cancelledRequestId = (m: JsonRpcMessage): RequestId | undefined => {
+  if (!("method" in m) || "id" in m || m.method !== "notifications/cancelled") return undefined
+  const id = m.params?.requestId
+  return typeof id === "string" || typeof id === "number" ? id : undefined
+}
+
+// ---------------------------------------------------------------- handler
+
+/** Build the request listener and the session table without listening (mount it on your own server). */
+export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions = {}): HttpHandler => {
+  const path = options.path ?? "/mcp"
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+  const maxSessions = options.maxSessions ?? 10_000
+  const retryAfter = String(options.retryAfterSeconds ?? 5)
+  const modernEnabled = options.modern !== false
+  const versionHeaderMustMatch = options.versionHeaderMustMatch === true
+  const authenticate = options.authenticate
+  const onError = options.onError ?? ((error: unknown) => console.error("mcp-actors http:", error))
+  const guard = makeHostGuard(options)
+  const hub = new SseHub(options.keepAliveMs ?? 15_000)
+  const eventStore = options.eventStore === false ? undefined : (options.eventStore ?? makeMemoryEventStore())
+  const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
+  const sessionOptions: HttpSessionOptions = {
+    idleTimeoutMs: options.idleTimeoutMs ?? 30 * 60_000,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 60_000,
+    ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.earlyRequests === undefined ? {} : { earlyRequests: options.earlyRequests }),
+    ...(options.supportedVersions === undefined ? {} : { supportedVersions: options.supportedVersions }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    // With the modern era off, a `_meta` protocol version inside a session is just another param.
+    ...(modernEnabled ? {} : { modern: false })
+  }
+  const sessions = new Map<string, HttpSession>()
+  const unregister = new Map<string, () => void>()
+  let closing: Promise<void> | undefined
+  let drained: (() => void) | undefined
+
+  const host: HttpSessionHost & ModernRequestHost = {
+    hub,
+    eventStore,
+    retryMs: options.retryMs ?? 1000,
+    sseMaxDurationMs: options.sseMaxDurationMs ?? 0,
+    maxBufferedBytes,
+    live: new Set<ModernRequest>(),
+    released(hs) {
+      if (sessions.get(hs.id) === hs) sessions.delete(hs.id)
+      const u = unregister.get(hs.id)
+      if (u !== undefined) {
+        unregister.delete(hs.id)
+        u()
+      }
+      checkDrained()
+    },
+    modernFinished: () => checkDrained()
+  }
+
+  function checkDrained(): void {
+    if (drained !== undefined && sessions.size === 0 && host.live.size === 0) drained()
+  }
+
+  const supported = (v: string): boolean => isLegacyVersion(v) || (modernEnabled && isModernVersion(v))
+
+  // ------------------------------------------------------------ entry
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      handle(req, res)
+    } catch (error) {
+      internalError(res, error)
+    }
+  }
+
+  const internalError = (res: ServerResponse, error: unknown): void => {
+    onError(error)
+    if (!res.headersSent) writeRpcError(res, 500, rpcError(ErrorCode.InternalError, "Internal error"))
+    else res.destroy()
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? ""
+    const q = url.indexOf("?")
+    if ((q === -1 ? url : url.slice(0, q)) !== path) {
+      res.writeHead(404, { "content-type": "text/plain", "content-length": 9 })
+      return void res.end("Not Found")
+    }
+    const refused = guard(req)
+    if (refused !== undefined) return writeRpcError(res, 403, rpcError(ErrorCode.ConnectionClosed, `Forbidden: ${refused}`))
+    const method = req.method
+    if (method !== "POST" && method !== "GET" && method !== "DELETE") {
+      return writeRpcError(res, 405, rpcError(ErrorCode.ConnectionClosed, `Method Not Allowed: ${method}`), undefined, { allow: "GET, POST, DELETE" })
+    }
+    if (authenticate === undefined) return route(req, res, undefined)
+    let outcome: AuthResult | PromiseLike<AuthResult>
+    try {
+      outcome = authenticate(req)
+    } catch (error) {
+      return internalError(res, error)
+    }
+    if (isThenable(outcome)) {
+      outcome.then(
+        (o) => {
+          try {
+            afterAuth(req, res, o)
+          } catch (error) {
+            internalError(res, error)
+          }
+        },
+        (error) => internalError(res, error)
+      )
+    } else afterAuth(req, res, outcome)
+  }
+
+  const afterAuth = (req: IncomingMessage, res: ServerResponse, outcome: AuthResult): void => {
+    if (outcome === undefined) return route(req, res, undefined)
+    if (outcome instanceof Response) return void writeWebResponse(res, outcome).catch((e) => internalError(res, e))
+    if ("principal" in outcome && typeof outcome.principal === "string") return route(req, res, outcome.principal)
+    const rejection = outcome as HttpRejection
+    const body = rejection.body === undefined ? "" : typeof rejection.body === "string" ? rejection.body : JSON.stringify(rejection.body)
+    const headers: Record<string, string | number> = { ...rejection.headers, "content-length": Buffer.byteLength(body) }
+    if (typeof rejection.body === "object") headers["content-type"] = "application/json"
+    res.writeHead(rejection.status, headers)
+    res.end(body)
+  }
+
+  const writeWebResponse = async (res: ServerResponse, r: Response): Promise<void> => {
+    const body = Buffer.from(await r.arrayBuffer())
+    const headers: Record<string, string | number> = {}
+    r.headers.forEach((v, k) => (headers[k] = v))
+    headers["content-length"] = body.length
+    res.writeHead(r.status, headers)
+    res.end(body)
+  }
+
+  const route = (req: IncomingMessage, res: ServerResponse, principal: string | undefined): void => {
+    if (closing !== undefined) {
+      return writeRpcError(res, 503, rpcError(ErrorCode.ConnectionClosed, "Service Unavailable: server shutting down"), undefined, { "retry-after": retryAfter })
+    }
+    const pv = header(req, HEADER_PROTOCOL_VERSION)
+    if (req.method === "POST") return post(req, res, principal, pv)
+    // 2026-07-28 has no GET stream and no DELETE (streamable-http.mdx:L650-L737).
+    if (pv !== undefined && modernEnabled && isModernVersion(pv)) {
+      return writeRpcError(res, 405, rpcError(ErrorCode.ConnectionClosed, `Method Not Allowed: ${req.method} is not part of protocol ${pv}`), undefined, { allow: "POST" })
+    }
+    if (pv !== undefined && !supported(pv)) return writeRpcError(res, 400, unsupportedVersion(pv, modernEnabled))
+    if (req.method === "GET") return get(req, res, principal, pv)
+    return del(req, res, principal, pv)
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  /** The session a request names, or undefined after answering 400/404. */
+  const lookup = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): HttpSession | undefined => {
+    const sid = header(req, HEADER_SESSION_ID)
+    if (sid === undefined) return void writeRpcError(res, 400, badRequest("Mcp-Session-Id header is required"))
+    if (!isWellFormedSessionId(sid)) return void writeRpcError(res, 400, badRequest("malformed Mcp-Session-Id"))
+    const hs = sessions.get(sid)
+    // Another principal's session is indistinguishable from a missing one.
+    if (hs === undefined || hs.ended || hs.principal !== principal) return void writeRpcError(res, 404, SESSION_NOT_FOUND)
+    if (pv !== undefined && versionHeaderMustMatch) {
+      const negotiated = hs.session.protocolVersion
+      if (negotiated !== undefined && pv !== negotiated) {
+        return void writeRpcError(res, 400, badRequest(`MCP-Protocol-Version ${pv} does not match the negotiated version ${negotiated}`))
+      }
+    }
+    return hs
+  }
+
+  const get = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): void => {
+    if (!acceptsEventStream(req)) {
+      return writeRpcError(res, 406, rpcError(ErrorCode.ConnectionClosed, "Not Acceptable: Accept must list text/event-stream"))
+    }
+    const hs = lookup(req, res, principal, pv)
+    if (hs === undefined) return
+    const last = header(req, HEADER_LAST_EVENT_ID)
+    if (last === undefined) {
+      if (!hs.openStandalone(res)) {
+        writeRpcError(res, 409, rpcError(ErrorCode.ConnectionClosed, "Conflict: only one standalone SSE stream is allowed per session"))
+      }
+      return
+    }
+    switch (hs.resume(res, last)) {
+      case 200:
+        return
+      case 204:
+        return writeEmpty(res, 204)
+      case 409:
+        return writeRpcError(res, 409, rpcError(ErrorCode.ConnectionClosed, "Conflict: that stream is already connected"))
+      case 400:
+        return writeRpcError(res, 400, badRequest(`unknown Last-Event-ID ${JSON.stringify(last)}`))
+    }
+  }
+
+  const del = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): void => {
+    const hs = lookup(req, res, principal, pv)
+    if (hs === undefined) return
+    // The client ends the session: in-flight work is cancelled, every stream ends (transports.mdx:L192-L220).
+    hs.session.transportClosed({ expected: true, reason: "terminated by the client (DELETE)" })
+    void hs.session.ended.then(() => writeEmpty(res, 200))
+  }
+
+  // ------------------------------------------------------------ POST
+
+  const post = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): void => {
+    if (!acceptsPostResponses(req)) {
+      return writeRpcError(res, 406, rpcError(ErrorCode.ConnectionClosed, "Not Acceptable: Accept must list both application/json and text/event-stream"))
+    }
+    if (!isJsonContentType(req)) {
+      return writeRpcError(res, 415, rpcError(ErrorCode.ConnectionClosed, "Unsupported Media Type: Content-Type must be application/json"))
+    }
+    if (pv !== undefined && !supported(pv)) return writeRpcError(res, 400, unsupportedVersion(pv, modernEnabled))
+    void readBody(req, maxMessageBytes).then((body) => {
+      try {
+        if (body._tag === "Aborted") return void res.destroy()
+        if (body._tag === "TooLarge") return tooLarge(req, res, body.bytes)
+        let value: unknown
+        try {
+          value = JSON.parse(body.text)
+        } catch (e) {
+          return writeRpcError(res, 400, rpcError(ErrorCode.ParseError, `Parse error: ${e instanceof Error ? e.message : "invalid JSON"}`))
+        }
+        if (modernEnabled && ((pv !== undefined && isModernVersion(pv)) || (!Array.isArray(value) && looksModern(value)))) {
+          return postModern(req, res, value, pv)
+        }
+        if (Array.isArray(value)) return postBatch(req, res, value, principal, pv)
+        postLegacy(req, res, value, principal, pv)
+      } catch (error) {
+        internalError(res, error)
+      }
+    })
+  }
+
+  const tooLarge = (req: IncomingMessage, res: ServerResponse, bytes: number): void => {
+    // Stop reading: answer now and close the connection rather than drain an oversized body.
+    writeRpcError(
+      res,
+      413,
+      rpcError(ErrorCode.InvalidRequest, `Invalid Request: body of ${bytes}+ bytes exceeds the limit of ${maxMessageBytes}`),
+      undefined,
+      { connection: "close" }
+    )
+    res.once("finish", () => {
+      if (!req.complete) setTimeout(() => req.socket.destroy(), 200).unref()
+    })
+  }
+
+  const postLegacy = (req: IncomingMessage, res: ServerResponse, value: unknown, principal: string | undefined, pv: string | undefined): void => {
+    const d = decodeValue(value)
+    if (d._tag !== "Message") {
+      const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request")
+      return writeRpcError(res, 400, error, d._tag === "Invalid" ? d.reply?.id : undefined)
+    }
+    const m = d.message
+    const isRequest = "method" in m && "id" in m
+    if (isRequest && m.method === "initialize") return initialize(res, m, principal)
+    const hs = lookup(req, res, principal, pv)
+    if (hs === undefined) return
+    if (!isRequest) {
+      hs.session.receive(m)
+      const cancelled = cancelledRequestId(m)
+      if (cancelled !== undefined) hs.cancelled(cancelled)
+      return writeEmpty(res, 202)
+    }
+    if (hs.exchanges.has(m.id)) {
+      return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`), m.id)
+    }
+    const ex = new Exchange(hs, hub, res, [m.id], false)
+    hs.track(ex)
+    hs.session.receive(m)
+    ex.watch()
+  }
+
+  const initialize = (res: ServerResponse, m: JsonRpcRequest, principal: string | undefined): void => {
+    if (sessions.size >= maxSessions) {
+      return writeRpcError(res, 503, rpcError(ErrorCode.ConnectionClosed, "Service Unavailable: too many sessions"), m.id, { "retry-after": retryAfter })
+    }
+    const hs = new HttpSession(server, host, principal, sessionOptions)
+    sessions.set(hs.id, hs)
+    if (options.registry !== undefined) unregister.set(hs.id, options.registry.register(hs.session))
+    const ex = new Exchange(hs, hub, res, [m.id], false)
+    hs.initExchange = ex
+    hs.track(ex)
+    hs.session.receive(m)
+    ex.watch()
+  }
+
+  /** JSON-RPC batches: 2025-03-26 sessions only (spec-digest §6); initialize is never batched. */
+  const postBatch = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    items: ReadonlyArray<unknown>,
+    principal: string | undefined,
+    pv: string | undefined
+  ): void => {
+    if (items.length === 0) return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: empty batch"))
+    const hs = lookup(req, res, principal, pv)
+    if (hs === undefined) return
+    const version = hs.session.protocolVersion
+    if (!allowsBatch(version)) {
+      return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of protocol version ${version ?? "(not negotiated)"}`))
+    }
+    const messages: Array<JsonRpcMessage> = []
+    const ids: Array<RequestId> = []
+    for (const item of items) {
+      const d = decodeValue(item)
+      if (d._tag !== "Message") {
+        const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")
+        return writeRpcError(res, 400, error)
+      }
+      const m = d.message
+      if ("method" in m && m.method === "initialize") {
+        return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch"))
+      }
+      if ("method" in m && "id" in m) {
+        if (hs.exchanges.has(m.id) || ids.includes(m.id)) {
+          return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`))
+        }
+        ids.push(m.id)
+      }
+      messages.push(m)
+    }
+    const ex = ids.length > 0 ? new Exchange(hs, hub, res, ids, true) : undefined
+    if (ex !== undefined) hs.track(ex)
+    for (const m of messages) {
+      hs.session.receive(m)
+      const cancelled = cancelledRequestId(m)
+      if (cancelled !== undefined) hs.cancelled(cancelled)
+    }
+    if (ex === undefined) return writeEmpty(res, 202)
+    ex.watch()
+  }
+
+  // ------------------------------------------------------------ modern
+
+  const postModern = (req: IncomingMessage, res: ServerResponse, value: unknown, pv: string | undefined): void => {
+    if (!isObject(value)) {
+      return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: the body must be a single JSON-RPC request or notification"))
+    }
+    const d = decodeValue(value)
+    if (d._tag !== "Message") {
+      const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request")
+      return writeRpcError(res, 400, error, d._tag === "Invalid" ? d.reply?.id : undefined)
+    }
+    const m = d.message
+    if (!("method" in m)) {
+      return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: clients must not send JSON-RPC responses in protocol 2026-07-28"), m.id)
+    }
+    const id = "id" in m ? m.id : undefined
+    const params = m.params
+    const metaVersion = isObject(params?._meta) ? params._meta[META_PROTOCOL_VERSION] : undefined
+    if (metaVersion !== undefined && metaVersion !== pv) {
+      return writeRpcError(res, 400, headerMismatch(`MCP-Protocol-Version ${pv === undefined ? "is missing" : JSON.stringify(pv)} but _meta protocolVersion is ${JSON.stringify(metaVersion)}`), id)
+    }
+    const methodHeader = header(req, HEADER_METHOD)
+    if (methodHeader === undefined) return writeRpcError(res, 400, headerMismatch("the Mcp-Method header is required"), id)
+    if (methodHeader !== m.method) {
+      return writeRpcError(res, 400, headerMismatch(`Mcp-Method ${JSON.stringify(methodHeader)} does not match the body method ${JSON.stringify(m.method)}`), id)
+    }
+    const named = NAMED[m.method]
+    if (named !== undefined) {
+      const nameHeader = header(req, HEADER_NAME)
+      const expected = params?.[named]
+      if (nameHeader === undefined) return writeRpcError(res, 400, headerMismatch(`the Mcp-Name header is required for ${m.method}`), id)
+      if (typeof expected !== "string" || decodeHeaderValue(nameHeader) !== expected) {
+        return writeRpcError(res, 400, headerMismatch(`Mcp-Name ${JSON.stringify(nameHeader)} does not match params.${named}`), id)
+      }
+    }
+    // Core 2026-07-28 defines no client→server notification over HTTP (L95-L103): accepted, nothing to do.
+    if (id === undefined) return writeEmpty(res, 202)
+    const request = m as JsonRpcRequest
+    const meta = isObject(params?._meta) ? params._meta : undefined
+    if (typeof metaVersion !== "string") {
+      return writeRpcError(res, 400, rpcError(ErrorCode.InvalidParams, `Invalid params: _meta["${META_PROTOCOL_VERSION}"] is required`), id)
+    }
+    if (!isModernVersion(metaVersion)) {
+      const data = { supported: [...MODERN_VERSIONS], requested: metaVersion }
+      return writeRpcError(res, 400, rpcError(ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${metaVersion}`, data), id)
+    }
+    if (!isObject(meta?.[META_CLIENT_CAPABILITIES])) {
+      return writeRpcError(res, 400, rpcError(ErrorCode.InvalidParams, `Invalid params: _meta["${META_CLIENT_CAPABILITIES}"] is required`), id)
+    }
+    if (request.method === "initialize") {
+      return writeRpcError(res, 404, rpcError(ErrorCode.MethodNotFound, `Method not found: initialize is not part of protocol ${metaVersion} (use server/discover)`, { supported: ALL_VERSIONS(true) }), id)
+    }
+    new ModernRequest(server, host, res, request, options.requestTimeoutMs).start()
+  }
+
+  // ------------------------------------------------------------ handle
+
+  const close = (closeOptions?: HttpCloseOptions): Promise<void> => {
+    if (closing !== undefined) return closing
+    const drainMs = closeOptions?.drainMs ?? 5_000
+    closing = (async () => {
+      const all = new Promise<void>((resolve) => {
+        drained = resolve
+        if (sessions.size === 0 && host.live.size === 0) resolve()
+      })
+      for (const hs of [...sessions.values()]) void hs.session.close({ drainMs, reason: "server shutting down" })
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs + 1_000)))
+      await Promise.race([all, deadline])
+      clearTimeout(timer)
+      const error = rpcError(ErrorCode.ConnectionClosed, "Server shutting down")
+      for (const r of [...host.live]) r.fail(error)
+      // Sessions whose close did not finish in time are released by force.
+      for (const hs of [...sessions.values()]) hs.session.transportClosed({ expected: true, reason: "server shut down" })
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    })()
+    return closing
+  }
+
+  return {
+    handler,
+    get sessions() {
+      return sessions.size
+    },
+    session: (id) => sessions.get(id)?.session,
+    dropStream: (sessionId, requestId) => sessions.get(sessionId)?.dropStream(requestId) ?? false,
+    dropStandaloneStream: (sessionId) => sessions.get(sessionId)?.dropStandalone() ?? false,
+    stats: () => {
+      let pendingExchanges = 0
+      for (const hs of sessions.values()) pendingExchanges += hs.exchanges.size
+      return {
+        sessions: sessions.size,
+        openStreams: hub.size,
+        pendingExchanges,
+        modernInFlight: host.live.size,
+        storedSessions: eventStore?.sessionCount ?? 0,
+        keepAliveTimer: hub.ticking
+      }
+    },
+    close
+  }
+}
+
+// ---------------------------------------------------------------- server
+
+/** The URL host for a bind address: wildcard binds are reached on loopback. */
+const urlHost = (host: string): string => {
+  if (host === "0.0.0.0" || host === "") return "127.0.0.1"
+  if (host === "::") return "[::1]"
+  return host.includes(":") ? `[${host}]` : host
+}
+
+/** Listen on `host:port` (default 127.0.0.1, any free port) and serve the MCP endpoint. */
+export const makeHttpServer = async (server: McpServer, options: HttpServerOptions = {}): Promise<HttpServerHandle> => {
+  const host = options.host ?? "127.0.0.1"
+  const bound = urlHost(host)
+  // A specific non-loopback bind address is a name clients will use: allow it too.
+  const allowedHosts = options.allowedHosts ?? (
+    ["localhost", "127.0.0.1", "[::1]"].includes(bound) || host === "0.0.0.0" || host === "::"
+      ? undefined
+      : ["localhost", "127.0.0.1", "[::1]", bound.toLowerCase()]
+  )
+  const h = makeHttpHandler(server, allowedHosts === undefined ? options : { ...options, allowedHosts })
+  const http = createServer(h.handler)
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error) => reject(e)
+    http.once("error", onError)
+    http.listen(options.port ?? 0, host, () => {
+      http.off("error", onError)
+      resolve()
+    })
+  })
+  const port = (http.address() as AddressInfo).port
+  let closed: Promise<void> | undefined
+  return {
+    ...h,
+    get sessions() {
+      return h.sessions
+    },
+    url: `http://${bound}:${port}${options.path ?? "/mcp"}`,
+    port,
+    server: http,
+    close: (closeOptions) =>
+      closed ??= (async () => {
+        const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+        await h.close(closeOptions)
+        http.closeAllConnections()
+        await stopped
+      })()
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The in-memory SSE event store behind Streamable HTTP resumability: what a
+ * resume gets back, and the bounds that keep a non-resuming client from
+ * growing memory.
+ */
+import { describe, expect, it } from "vitest"
+import { makeMemoryEventStore, parseEventId, type StoredEvent } from "../src/transports/http/EventStore.ts"
+
+const ev = (stream: string, seq: number, data = `m${seq}`): StoredEvent => ({ id: `${stream}_${seq}`, stream, seq, data })
+
+describe("makeMemoryEventStore", () => {
+  it("replays the events after a sequence number on the same stream only, oldest first", () => {
+    const store = makeMemoryEventStore()
+    store.append("s", ev("1", 1))
+    store.append("s", ev("0", 2))
+    store.append("s", ev("1", 3))
+    store.append("t", ev("1", 4))
+    store.append("s", ev("1", 5))
+    expect(store.after("s", "1", 1).map((e) => e.seq)).toEqual([3, 5])
+    expect(store.after("s", "0", 0).map((e) => e.seq)).toEqual([2])
+    expect(store.after("s", "1", 5)).toEqual([])
+    expect(store.after("nobody", "1", 0)).toEqual([])
+  })
+
+  it("keeps at most maxEventsPerSession events and maxBytesPerSession characters per session, dropping the oldest", () => {
+    const store = makeMemoryEventStore({ maxEventsPerSession: 3, maxBytesPerSession: 10 })
+    for (let i = 1; i <= 200; i++) store.append("s", ev("1", i, "ab"))
+    expect(store.after("s", "1", 0).map((e) => e.seq)).toEqual([198, 199, 200])
+    store.append("s", ev("1", 201, "0123456789"))
+    // Over the byte limit: only the newest event stays (it alone may exceed the limit).
+    expect(store.after("s", "1", 0).map((e) => e.seq)).toEqual([201])
+    store.append("s", ev("1", 202, "x".repeat(50)))
+    expect(store.after("s", "1", 0).map((e) => e.seq)).toEqual([202])
+  })
+
+  it("keeps the whole store under maxTotalBytes: the appending session first, then the least recently active", () => {
+    const store = makeMemoryEventStore({ maxTotalBytes: 10 })
+    store.append("old", ev("1", 1, "aaaa"))
+    store.append("mid", ev("1", 2, "bbbb"))
+    store.append("new", ev("1", 3, "cc"))
+    store.append("new", ev("1", 4, "dd"))
+    // 12 > 10: "new" gives up its oldest event first.
+    expect(store.after("new", "1", 0).map((e) => e.seq)).toEqual([4])
+    expect(store.after("old", "1", 0).map((e) => e.seq)).toEqual([1])
+    store.append("new", ev("1", 5, "eeee"))
+    // "new" is down to one event beyond its own: "old" (least recently appended) is evicted and forgotten.
+    expect(store.after("old", "1", 0)).toEqual([])
+    expect(store.after("mid", "1", 0).map((e) => e.seq)).toEqual([2])
+    expect(store.sessionCount).toBe(2)
+  })
+
+  it("dropSession frees a session and its share of the total", () => {
+    const store = makeMemoryEventStore({ maxTotalBytes: 8 })
+    store.append("a", ev("1", 1, "aaaa"))
+    store.append("b", ev("1", 2, "bbbb"))
+    expect(store.sessionCount).toBe(2)
+    store.dropSession("a")
+    store.dropSession("a")
+    expect(store.sessionCount).toBe(1)
+    // The 4 characters of "a" no longer count: "b" can grow to 8 without losing anything.
+    store.append("b", ev("1", 3, "cccc"))
+    expect(store.after("b", "1", 0).map((e) => e.seq)).toEqual([2, 3])
+  })
+
+  it("stays compact under sustained eviction", () => {
+    const store = makeMemoryEventStore({ maxEventsPerSession: 10 })
+    for (let i = 1; i <= 100_000; i++) store.append("s", ev("1", i))
+    expect(store.after("s", "1", 0).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 99_991 + i))
+  })
+})
+
+describe("parseEventId", () => {
+  it("reads <stream>_<seq> and refuses anything else", () => {
+    expect(parseEventId("3_17")).toEqual({ stream: "3", seq: 17 })
+    expect(parseEventId("0_1")).toEqual({ stream: "0", seq: 1 })
+    for (const bad of ["", "3-17", "a_1", "1_", "_1", "1_2_3", "1_99999999999999999"]) expect(parseEventId(bad)).toBeUndefined()
+  })
+})
