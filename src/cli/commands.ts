@@ -38,7 +38,7 @@ Options:
   --http PORT              serve Streamable HTTP on PORT (0 = any free port)
   --host HOST              HTTP bind address (default 127.0.0.1)
   --example NAME           which example server (default demo; available: ${exampleNames.join(", ")})
-  --idle-timeout MS        close sessions idle this long (0 = never; default 0 on stdio)
+  --idle-timeout MS        close sessions idle this long (0 = never; default: never on stdio, 30 min on HTTP)
   --max-message-bytes N    largest accepted message (default 4194304)
   -h, --help               show this help`,
   options: {
@@ -51,7 +51,8 @@ Options:
   },
   run: async (values) => {
     const maxMessageBytes = intOption(values, "max-message-bytes", 4 * 1024 * 1024)
-    const idleTimeoutMs = intOption(values, "idle-timeout", 0)
+    // HTTP sessions a client forgets to DELETE must not live forever: 30 min by default there.
+    const idleTimeoutMs = intOption(values, "idle-timeout", values.http !== undefined ? 30 * 60_000 : 0)
     if (values.stdio && values.http !== undefined) throw new UsageError("choose one of --stdio and --http")
     if (!values.stdio && values.http === undefined) throw new UsageError("choose a transport: --stdio or --http PORT")
     const server = await pickExample(values.example as string | undefined)
