@@ -6,26 +6,70 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { HttpError } from "../transports/http/client/errors.ts"
 import type { SpawnError } from "../transports/stdioClient.ts"
 import type { ClientSession, RequestOptions, Result } from "./ClientSession.ts"
+import { connectHttpScoped, type HttpConnectOptions } from "./connectHttp.ts"
 import { connectStdioScoped, type StdioConnectOptions } from "./connectStdio.ts"
 import type { ConnectError, RequestError } from "./errors.ts"
 
-export class McpClient extends Context.Service<McpClient, ClientSession>()("mcp-actors/McpClient") {
+/**
+ * What the service offers: the method surface shared by `ClientSession` (stdio,
+ * memory, one HTTP session) and `HttpClientSession` (HTTP, re-initializing).
+ */
+export type McpClientSession = Pick<
+  ClientSession,
+  | "id"
+  | "ended"
+  | "info"
+  | "subscribe"
+  | "on"
+  | "state"
+  | "serverCapabilities"
+  | "serverInfo"
+  | "protocolVersion"
+  | "instructions"
+  | "request"
+  | "notify"
+  | "close"
+  | "listTools"
+  | "callTool"
+  | "listResources"
+  | "listResourceTemplates"
+  | "readResource"
+  | "subscribeResource"
+  | "unsubscribeResource"
+  | "listPrompts"
+  | "getPrompt"
+  | "complete"
+  | "setLoggingLevel"
+  | "ping"
+>
+
+export class McpClient extends Context.Service<McpClient, McpClientSession>()("mcp-actors/McpClient") {
   /** Spawn a stdio server and connect; the child is shut down (stdin → SIGTERM → SIGKILL) with the layer. */
   static readonly layerStdio = (options: StdioConnectOptions): Layer.Layer<McpClient, SpawnError | ConnectError> =>
     Layer.effect(McpClient, connectStdioScoped(options))
-  static readonly fromSession = (session: ClientSession): Layer.Layer<McpClient> => Layer.succeed(McpClient, session)
+  /**
+   * Connect to a Streamable HTTP endpoint; the session re-initializes when the
+   * server loses it, and is closed (DELETE, sockets released) with the layer.
+   */
+  static readonly layerHttp = (url: string | URL, options?: HttpConnectOptions & { readonly drainMs?: number }): Layer.Layer<McpClient, ConnectError> =>
+    Layer.effect(McpClient, connectHttpScoped(url, options))
+  static readonly fromSession = (session: McpClientSession): Layer.Layer<McpClient> => Layer.succeed(McpClient, session)
 }
 
-type Call = (session: ClientSession, options: RequestOptions) => Promise<Result>
+type Call = (session: McpClientSession, options: RequestOptions) => Promise<Result>
 
-const call = (f: Call, options?: Omit<RequestOptions, "signal">): Effect.Effect<Result, RequestError, McpClient> =>
+/** Over HTTP a call can also fail with `HttpError` (an error status without a JSON-RPC body). */
+export type CallError = RequestError | HttpError
+
+const call = (f: Call, options?: Omit<RequestOptions, "signal">): Effect.Effect<Result, CallError, McpClient> =>
   Effect.gen(function*() {
     const session = yield* McpClient
     return yield* Effect.tryPromise({
       try: (signal) => f(session, { ...options, signal }),
-      catch: (e) => e as RequestError
+      catch: (e) => e as CallError
     })
   })
 

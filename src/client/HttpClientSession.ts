@@ -1,0 +1,362 @@
+/**
+ * A client session over Streamable HTTP that survives the server losing the
+ * session (legacy era, 2025-11-25/basic/transports.mdx:L192-L220: on a 404 to
+ * a request carrying `Mcp-Session-Id` the client "MUST start a new session by
+ * sending a new InitializeRequest without a session ID attached").
+ *
+ * **Where this lives, and why.** A `ClientSession` is one pass through the
+ * legacy client chart: once `operating` it cannot go back to `initializing`,
+ * and its request ids, capabilities and keepalive belong to that one
+ * handshake. So re-initializing means a *new* `ClientSession` on a *new*
+ * transport. This wrapper owns the current one (a "generation"), swaps it on
+ * session loss, and has the same method surface, so callers hold one object
+ * for the whole life of the connection. The transport only detects the loss
+ * (`HttpClientTransport`: every in-flight request fails with `SessionLost`,
+ * `sessionLost` is set, the transport ends); the policy is here:
+ *
+ * - **Single flight.** One re-initialization per lost generation, however many
+ *   calls failed with it: they all await the same promise. It starts as soon
+ *   as the loss is seen (also when no call is in flight, e.g. the standalone
+ *   stream got the 404), so the next call finds a live session.
+ * - **Replay only what is safe.** A call that failed with `SessionLost` is sent
+ *   again on the new session only when repeating it cannot do harm: the
+ *   list/get/read methods ({@link REPLAY_SAFE_METHODS}) and `tools/call` of a
+ *   tool the server annotated `readOnlyHint` or `idempotentHint` (learned from
+ *   `tools/list` results seen by this session). Everything else fails with
+ *   `SessionLost`: the server may have acted on it before forgetting the
+ *   session, and a new session does not carry the old one's state anyway.
+ *   A replayed call is replayed once: if it fails again it fails.
+ * - **Never a loop.** After a re-initialization, another one is allowed only
+ *   once a call has succeeded on the new session
+ *   (`maxConsecutiveReinitializations`, default 1). A server that loses every
+ *   session right away (a second 404 right after re-init) therefore ends this
+ *   session (`ended` → `expected: false`) instead of re-initializing forever;
+ *   a supervisor may then restart it with its own backoff.
+ * - **Never stuck.** Every path settles: a failed re-initialization fails the
+ *   waiting calls with `SessionLost` and ends the session; calls made while it
+ *   runs wait for it; `close()` waits for it and then closes.
+ *
+ * Not restored on the new session: resource subscriptions and the logging
+ * level (the caller sees the swap through `onReinitialize` and the state events
+ * of the new generation, from `connecting` on).
+ */
+import type { Params } from "../protocol/jsonrpc.ts"
+import type { ServerCapabilities } from "../protocol/capabilities.ts"
+import type { LegacyVersion } from "../protocol/versions.ts"
+import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import { HttpClientTransport, type HttpClientTransportOptions } from "../transports/http/client/HttpClientTransport.ts"
+import { ClientSession, type ClientSessionEvent, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
+import { RequestCancelled, SessionClosed, SessionLost } from "./errors.ts"
+
+/** Methods that only read: repeating them on a new session cannot change anything. */
+export const REPLAY_SAFE_METHODS: ReadonlySet<string> = new Set([
+  "tools/list",
+  "resources/list",
+  "resources/read",
+  "resources/templates/list",
+  "prompts/list",
+  "prompts/get",
+  "completion/complete",
+  "ping"
+])
+
+export interface HttpClientSessionOptions extends ClientSessionOptions, Omit<HttpClientTransportOptions, "url"> {
+  /** Start a new session when the server loses ours (404). Default true; false: the session ends with it. */
+  readonly reinitialize?: boolean
+  /** Re-initializations in a row with no successful call in between before giving up. Default 1. */
+  readonly maxConsecutiveReinitializations?: number
+  /** Called after each successful re-initialization. */
+  readonly onReinitialize?: (event: { readonly generation: number; readonly reason: string; readonly sessionId: string | undefined }) => void
+}
+
+interface Generation {
+  readonly n: number
+  readonly session: ClientSession
+  readonly transport: HttpClientTransport
+}
+
+let counter = 0
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+const openGeneration = async (url: URL, options: HttpClientSessionOptions, n: number): Promise<Generation> => {
+  const transport = new HttpClientTransport({ ...options, url })
+  try {
+    const session = await ClientSession.connect(transport, options)
+    return { n, session, transport }
+  } catch (e) {
+    await transport.close()
+    throw e
+  }
+}
+
+export class HttpClientSession implements SessionHandle {
+  readonly id: string
+  readonly startedAt = Date.now()
+  readonly url: URL
+  readonly ended: Promise<SessionEnd>
+  private readonly options: HttpClientSessionOptions
+  private current: Generation
+  private reinitializing: Promise<Generation> | undefined = undefined
+  private consecutiveReinitializations = 0
+  private endedValue: SessionEnd | undefined = undefined
+  private resolveEnded!: (end: SessionEnd) => void
+  private closing: Promise<void> | undefined = undefined
+  /** `tools/call` replay safety per tool name, from `tools/list` annotations. */
+  private readonly toolReplaySafe = new Map<string, boolean>()
+  private readonly listeners = new Set<(info: SessionInfo) => void>()
+  private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
+
+  private constructor(url: URL, options: HttpClientSessionOptions, first: Generation) {
+    this.id = `http-client-${++counter}`
+    this.url = url
+    this.options = options
+    this.current = first
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
+    this.watch(first)
+  }
+
+  /** Connect (initialize) to the MCP endpoint at `url`; rejects with `InitializeFailed` / `UnsupportedProtocolVersion`. */
+  static async connect(url: string | URL, options: HttpClientSessionOptions = {}): Promise<HttpClientSession> {
+    const u = new URL(url)
+    return new HttpClientSession(u, options, await openGeneration(u, options, 1))
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** The current `ClientSession` (replaced on re-initialization). */
+  get session(): ClientSession {
+    return this.current.session
+  }
+  /** The current transport (replaced on re-initialization). */
+  get transport(): HttpClientTransport {
+    return this.current.transport
+  }
+  /** 1 for the first session, +1 per re-initialization. */
+  get generation(): number {
+    return this.current.n
+  }
+  get sessionId(): string | undefined {
+    return this.current.transport.sessionId
+  }
+  get serverCapabilities(): ServerCapabilities | undefined {
+    return this.current.session.serverCapabilities
+  }
+  get serverInfo(): PeerInfo | undefined {
+    return this.current.session.serverInfo
+  }
+  get protocolVersion(): LegacyVersion | undefined {
+    return this.current.session.protocolVersion
+  }
+  get instructions(): string | undefined {
+    return this.current.session.instructions
+  }
+  get state(): string {
+    return this.current.session.state
+  }
+
+  info(): SessionInfo {
+    return { ...this.current.session.info(), id: this.id, startedAt: this.startedAt }
+  }
+
+  subscribe(listener: (info: SessionInfo) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** State changes and notifications of whichever generation is current. */
+  on(listener: (event: ClientSessionEvent) => void): () => void {
+    this.eventListeners.add(listener)
+    return () => this.eventListeners.delete(listener)
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /** Send a request on the current session; see the class comment for what happens when the server lost it. */
+  async request(method: string, params?: Params, options: RequestOptions = {}): Promise<Result> {
+    const gen = await this.generationFor(method)
+    try {
+      return this.succeeded(method, await gen.session.request(method, params, options))
+    } catch (e) {
+      if (!(e instanceof SessionLost) || !gen.transport.sessionLost || this.options.reinitialize === false) throw e
+      if (!this.isReplaySafe(method, params)) {
+        void this.reinitializeFrom(gen).catch(() => {})
+        throw new SessionLost({ method, message: `${e.message}; not replayed: ${method} is not known to be safe to repeat` })
+      }
+      let next: Generation
+      try {
+        next = await this.reinitializeFrom(gen)
+      } catch (reason) {
+        throw new SessionLost({ method, message: `${e.message}; re-initializing failed: ${describe(reason)}` })
+      }
+      if (options.signal?.aborted) throw new RequestCancelled({ method, message: `${method} cancelled while the session was re-initialized` })
+      // Replayed once: a second SessionLost is final.
+      return this.succeeded(method, await next.session.request(method, params, options))
+    }
+  }
+
+  /** Whether `method` may be sent again on a new session after the server lost the one it was sent on. */
+  isReplaySafe(method: string, params?: Params): boolean {
+    if (REPLAY_SAFE_METHODS.has(method)) return true
+    if (method !== "tools/call") return false
+    const name = params?.name
+    return typeof name === "string" && this.toolReplaySafe.get(name) === true
+  }
+
+  notify(method: string, params?: Params): void {
+    this.current.session.notify(method, params)
+  }
+
+  /** Graceful close of the current session (waits for a re-initialization in progress first). */
+  close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    if (this.closing === undefined) {
+      this.closing = (async () => {
+        if (this.reinitializing !== undefined) await this.reinitializing.catch(() => {})
+        const gen = this.current
+        await gen.session.close(options)
+        await gen.transport.close()
+        this.finish(await gen.session.ended)
+      })()
+    }
+    return this.closing
+  }
+
+  // ---------------------------------------------------------------- generations
+
+  private async generationFor(method: string): Promise<Generation> {
+    if (this.endedValue !== undefined || this.closing !== undefined) {
+      throw new SessionClosed({ method, message: `${method}: session is ${this.endedValue === undefined ? "closing" : "closed"}` })
+    }
+    const pending = this.reinitializing ?? (this.current.transport.sessionLost ? this.reinitializeFrom(this.current) : undefined)
+    if (pending === undefined) return this.current
+    try {
+      return await pending
+    } catch (e) {
+      throw new SessionClosed({ method, message: `${method}: the server lost the session and re-initializing failed (${describe(e)})` })
+    }
+  }
+
+  private succeeded(method: string, result: Result): Result {
+    this.consecutiveReinitializations = 0
+    if (method === "tools/list" && Array.isArray(result.tools)) {
+      for (const tool of result.tools as ReadonlyArray<{ readonly name?: unknown; readonly annotations?: { readonly readOnlyHint?: unknown; readonly idempotentHint?: unknown } }>) {
+        if (typeof tool?.name !== "string") continue
+        const a = tool.annotations
+        this.toolReplaySafe.set(tool.name, a?.readOnlyHint === true || a?.idempotentHint === true)
+      }
+    }
+    return result
+  }
+
+  /**
+   * The single flight: the first caller for a lost generation starts the new
+   * session, everyone else (other failed calls, the generation's own end)
+   * joins it. A generation already replaced resolves to its successor.
+   */
+  private reinitializeFrom(gen: Generation): Promise<Generation> {
+    if (gen !== this.current) return this.reinitializing ?? (this.endedValue === undefined ? Promise.resolve(this.current) : Promise.reject(new Error(this.endedValue.reason)))
+    if (this.reinitializing !== undefined) return this.reinitializing
+    if (this.endedValue !== undefined) return Promise.reject(new Error(this.endedValue.reason))
+    const max = this.options.maxConsecutiveReinitializations ?? 1
+    if (this.consecutiveReinitializations >= max) {
+      const reason = `the server lost the session again before any call succeeded on the new one (${max} re-initialization${max === 1 ? "" : "s"} in a row): giving up`
+      this.finish({ expected: false, reason })
+      return Promise.reject(new Error(reason))
+    }
+    this.consecutiveReinitializations++
+    const reason = gen.transport.sessionLost ? "the server lost the session (HTTP 404)" : "session ended"
+    const flight = (async () => {
+      try {
+        const next = await openGeneration(this.url, this.options, gen.n + 1)
+        if (this.endedValue !== undefined) {
+          await next.session.close()
+          throw new Error(this.endedValue.reason)
+        }
+        this.current = next
+        this.watch(next)
+        this.options.onReinitialize?.({ generation: next.n, reason, sessionId: next.transport.sessionId })
+        return next
+      } catch (e) {
+        this.finish({ expected: false, reason: `the server lost the session and re-initializing failed: ${describe(e)}` })
+        throw e
+      } finally {
+        this.reinitializing = undefined
+      }
+    })()
+    this.reinitializing = flight
+    return flight
+  }
+
+  private watch(gen: Generation): void {
+    gen.session.on((event) => {
+      if (gen !== this.current) return
+      for (const l of this.eventListeners) l(event)
+    })
+    gen.session.subscribe(() => {
+      if (gen !== this.current) return
+      const info = this.info()
+      for (const l of this.listeners) l(info)
+    })
+    void gen.session.ended.then((end) => {
+      if (gen !== this.current || this.closing !== undefined) return
+      if (gen.transport.sessionLost && this.options.reinitialize !== false) {
+        void this.reinitializeFrom(gen).catch(() => {})
+        return
+      }
+      this.finish(end)
+    })
+  }
+
+  private finish(end: SessionEnd): void {
+    if (this.endedValue !== undefined) return
+    this.endedValue = end
+    void this.current.session.close().then(() => this.current.transport.close())
+    this.resolveEnded(end)
+    queueMicrotask(() => {
+      this.listeners.clear()
+      this.eventListeners.clear()
+    })
+  }
+
+  // ---------------------------------------------------------------- MCP methods
+
+  listTools(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("tools/list", cursorParams(options), options)
+  }
+  callTool(name: string, args: Record<string, unknown> = {}, options?: RequestOptions) {
+    return this.request("tools/call", { name, arguments: args }, options)
+  }
+  listResources(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("resources/list", cursorParams(options), options)
+  }
+  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("resources/templates/list", cursorParams(options), options)
+  }
+  readResource(uri: string, options?: RequestOptions) {
+    return this.request("resources/read", { uri }, options)
+  }
+  subscribeResource(uri: string, options?: RequestOptions) {
+    return this.request("resources/subscribe", { uri }, options)
+  }
+  unsubscribeResource(uri: string, options?: RequestOptions) {
+    return this.request("resources/unsubscribe", { uri }, options)
+  }
+  listPrompts(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("prompts/list", cursorParams(options), options)
+  }
+  getPrompt(name: string, args: Record<string, string> = {}, options?: RequestOptions) {
+    return this.request("prompts/get", { name, arguments: args }, options)
+  }
+  complete(ref: { readonly type: string; readonly name?: string; readonly uri?: string }, argument: { readonly name: string; readonly value: string }, options?: RequestOptions) {
+    return this.request("completion/complete", { ref, argument }, options)
+  }
+  setLoggingLevel(level: string, options?: RequestOptions) {
+    return this.request("logging/setLevel", { level }, options)
+  }
+  ping(options?: RequestOptions) {
+    return this.request("ping", undefined, options)
+  }
+}
+
+const cursorParams = (options?: { readonly cursor?: string }): Params | undefined =>
+  options?.cursor === undefined ? undefined : { cursor: options.cursor }

@@ -1,0 +1,28 @@
+/**
+ * Connect a client session to a Streamable HTTP endpoint (legacy era:
+ * `initialize`, `Mcp-Session-Id`). The session re-initializes by itself when
+ * the server loses it; see {@link HttpClientSession}. Closing it sends DELETE
+ * and releases every socket.
+ */
+import { Effect, type Scope } from "effect"
+import type { ConnectError } from "./errors.ts"
+import { HttpClientSession, type HttpClientSessionOptions } from "./HttpClientSession.ts"
+
+export type HttpConnectOptions = HttpClientSessionOptions
+
+/** Connect to `url` (e.g. `http://127.0.0.1:3000/mcp`); rejects with `InitializeFailed` / `UnsupportedProtocolVersion`. */
+export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<HttpClientSession> =>
+  HttpClientSession.connect(url, options)
+
+/** Effect API: the session lives in the current Scope (closed with a drain of `drainMs`, default 2 s). */
+export const connectHttpScoped = (
+  url: string | URL,
+  options: HttpConnectOptions & { readonly drainMs?: number } = {}
+): Effect.Effect<HttpClientSession, ConnectError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => connectHttp(url, options),
+      catch: (e) => e as ConnectError
+    }),
+    (session) => Effect.promise(() => session.close({ drainMs: options.drainMs ?? 2_000 }))
+  )
