@@ -1,0 +1,489 @@
+/**
+ * A modern-era (2026-07-28) MCP client: no handshake and no session. Every
+ * request carries its protocol version, client capabilities and client info in
+ * `_meta` (2026-07-28/basic/index.mdx:L373-L392), built by `modernMeta`; each
+ * request is an `outboundRequest` actor (deadline, progress reset, hard
+ * maximum, cancellation) through `outbound.ts`, like `ClientSession.request`.
+ *
+ * The wire is pluggable (`ModernWire`: "send this request, deliver what comes
+ * back, cancel it"): `messageWire(transport)` serves stdio, WebSocket and
+ * memory transports (cancellation = `notifications/cancelled`,
+ * 2026-07-28/basic/transports/stdio.mdx:L78-L83); a Streamable HTTP wire can
+ * implement the same interface (one POST per request, cancellation = closing
+ * the response stream).
+ *
+ * Behaviour:
+ * - ids are unique among our in-flight requests (a counter, optionally prefixed);
+ * - `resultType`: absent or "complete" → the result; "input_required" →
+ *   `InputRequired` (MRTR is not implemented); anything else → `InvalidResult`;
+ * - -32022 UnsupportedProtocolVersion: retry once, with a new id, with our
+ *   preferred version among `data.supported` (2026-07-28/basic/versioning.mdx:L69); that version then
+ *   sticks for later requests; no mutual version → `UnsupportedProtocolVersion`;
+ * - -32021 MissingRequiredClientCapability → `MissingClientCapability`;
+ * - `discover()` sends `server/discover` and records versions, capabilities,
+ *   instructions and server info; once known, methods the server did not
+ *   advertise fail locally with `CapabilityNotSupported` (like ClientSession);
+ * - no `ping`, `logging/setLevel` or `resources/subscribe`: they are not part
+ *   of 2026-07-28. The log level travels per request (`logLevel` option).
+ * - server→client requests do not exist in 2026-07-28; one that arrives is
+ *   ignored (a modern client MUST NOT write responses on stdio, L36-L37).
+ */
+import { pickMutualVersion } from "../../machines/eraProbe.ts"
+import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
+import {
+  decodeText,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  notification,
+  type Params,
+  type RequestId,
+  request as makeRequest
+} from "../protocol/jsonrpc.ts"
+import { ErrorCode } from "../protocol/errors.ts"
+import { META_LOG_LEVEL, META_SERVER_INFO, modernMeta } from "../protocol/modern.ts"
+import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
+import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
+import type { RequestOptions, Result } from "./ClientSession.ts"
+import { CapabilityNotSupported, RequestCancelled, SessionClosed, UnsupportedProtocolVersion } from "./errors.ts"
+import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
+import { OutboundTable, outcomeToResult, startOutbound, withMeta, type XStateClock } from "./outbound.ts"
+
+// ------------------------------------------------------------------ wire
+
+export interface WireHandlers {
+  /** One decoded message from the server (a response, or a notification related to a request). */
+  readonly onMessage: (message: JsonRpcMessage) => void
+  /** The wire ended; called once. In-flight requests then fail with ConnectionLost. */
+  readonly onClose: (closed: TransportClosed) => void
+  /** Something unreadable arrived (for diagnostics). */
+  readonly onInvalid?: (detail: string) => void
+}
+
+/**
+ * How a modern client reaches its server. Message transports share one channel
+ * (`messageWire`); Streamable HTTP makes one exchange per request and feeds the
+ * response (JSON body or SSE events) to `onMessage`.
+ */
+export interface ModernWire {
+  readonly kind: TransportKind
+  start(handlers: WireHandlers): void
+  /** Send one request. */
+  send(request: JsonRpcRequest): void
+  /** Cancel an in-flight request (stdio: `notifications/cancelled`; HTTP: close its response stream). */
+  cancel(id: RequestId, reason: string): void
+  /** Release the wire; `onClose` follows. Idempotent. */
+  close(): Promise<void>
+}
+
+/** A modern wire over a message transport (stdio, WebSocket, memory). */
+export const messageWire = (transport: Transport): ModernWire => ({
+  kind: transport.kind,
+  start: (h) =>
+    transport.start({
+      onFrame: (text) => {
+        const d = decodeText(text)
+        if (d._tag === "Message") h.onMessage(d.message)
+        else h.onInvalid?.(`ignored an invalid message from the server: ${text.slice(0, 200)}`)
+      },
+      onOversized: (bytes) => h.onInvalid?.(`dropped an oversized message of ${bytes} bytes from the server`),
+      onClose: h.onClose
+    }),
+  send: (req) => transport.send(req),
+  cancel: (id, reason) => transport.send(notification("notifications/cancelled", { requestId: id, reason })),
+  close: () => transport.close()
+})
+
+const isWire = (x: Transport | ModernWire): x is ModernWire => typeof (x as ModernWire).cancel === "function"
+
+// ------------------------------------------------------------------ client
+
+export interface ModernClientOptions {
+  readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
+  /** Capabilities declared in every request's `_meta` (default none). */
+  readonly capabilities?: ClientCapabilities
+  /** Modern versions this client speaks, preferred first. Default `MODERN_VERSIONS`. */
+  readonly protocolVersions?: ReadonlyArray<ModernVersion>
+  /** The version to start with (default the first of `protocolVersions`). */
+  readonly protocolVersion?: ModernVersion
+  readonly requestTimeoutMs?: number
+  /** How long `close()` lets in-flight requests finish before cancelling them. Default 5000 ms. */
+  readonly closeTimeoutMs?: number
+  /** Default `_meta["io.modelcontextprotocol/logLevel"]` (no log messages without it). */
+  readonly logLevel?: string
+  /** Refuse locally to call methods the server did not advertise (once discovered). Default true. */
+  readonly enforceCapabilities?: boolean
+  /** Notifications from the server (request-scoped logs, …). */
+  readonly onNotification?: (notification: JsonRpcNotification) => void
+  /** Diagnostics: unreadable or unexpected messages. */
+  readonly onDiagnostic?: (text: string) => void
+  /** Request ids are `${idPrefix}${n}` when set (strings), else numbers. */
+  readonly idPrefix?: string
+  /** A `server/discover` result obtained elsewhere (the era probe): recorded as if `discover()` had run. */
+  readonly discovered?: Result
+  readonly clock?: XStateClock
+}
+
+export interface ModernRequestOptions extends RequestOptions {
+  /** `_meta["io.modelcontextprotocol/logLevel"]` for this request (overrides the client's). */
+  readonly logLevel?: string
+  /** Extra `_meta` entries (trace context, …); the protocol keys always win. */
+  readonly meta?: Record<string, unknown>
+}
+
+/** What `server/discover` told us. */
+export interface DiscoverInfo {
+  readonly supportedVersions: ReadonlyArray<string>
+  readonly capabilities: ServerCapabilities
+  readonly instructions: string | undefined
+  readonly serverInfo: PeerInfo | undefined
+}
+
+/** `data.supported` of an UnsupportedProtocolVersionError, when it is a list of strings. */
+export const supportedVersionsOf = (data: unknown): ReadonlyArray<string> | undefined => {
+  if (typeof data !== "object" || data === null) return undefined
+  const supported = (data as { readonly supported?: unknown }).supported
+  return Array.isArray(supported) ? supported.filter((v): v is string => typeof v === "string") : undefined
+}
+
+const serverInfoOf = (result: Result): PeerInfo | undefined => {
+  const meta = result._meta
+  if (typeof meta !== "object" || meta === null) return undefined
+  const info = (meta as Record<string, unknown>)[META_SERVER_INFO]
+  return typeof info === "object" && info !== null ? (info as PeerInfo) : undefined
+}
+
+/** Whether a result carries a modern-era marker (`resultType` or `_meta` serverInfo). */
+export const hasModernMarkers = (result: Result): boolean => result.resultType !== undefined || serverInfoOf(result) !== undefined
+
+let clientCounter = 0
+
+export class ModernClient implements SessionHandle {
+  readonly id: string
+  readonly era = "modern" as const
+  readonly startedAt = Date.now()
+  readonly ended: Promise<SessionEnd>
+  private readonly wire: ModernWire
+  private readonly options: ModernClientOptions
+  private readonly versions: ReadonlyArray<ModernVersion>
+  private version: ModernVersion
+  private readonly capabilities: ClientCapabilities
+  private readonly clientInfo: { readonly name: string; readonly version: string }
+  private readonly table = new OutboundTable()
+  private readonly listeners = new Set<(info: SessionInfo) => void>()
+  private readonly drainWaiters = new Set<() => void>()
+  private counter = 0
+  private status: "open" | "closing" | "closed" = "open"
+  private discoverInfo: DiscoverInfo | undefined
+  private lastServerInfo: PeerInfo | undefined
+  private resolveEnded!: (end: SessionEnd) => void
+
+  private constructor(wire: ModernWire, options: ModernClientOptions) {
+    this.wire = wire
+    this.options = options
+    this.id = `modern-client-${++clientCounter}`
+    this.versions = options.protocolVersions ?? MODERN_VERSIONS
+    if (this.versions.length === 0) throw new Error("ModernClient: protocolVersions is empty")
+    this.version = options.protocolVersion ?? this.versions[0]!
+    this.capabilities = options.capabilities ?? {}
+    this.clientInfo = options.clientInfo ?? { name: "mcp-actors", version: "0.1.0" }
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
+    if (options.discovered) this.recordDiscovery(options.discovered)
+  }
+
+  /** A client on `transport` (a message transport, started here) or on a `ModernWire`. Nothing is sent. */
+  static create(transport: Transport | ModernWire, options: ModernClientOptions = {}): ModernClient {
+    const client = new ModernClient(isWire(transport) ? transport : messageWire(transport), options)
+    client.start()
+    return client
+  }
+
+  /** Like `create`; with `discover: true` it also calls `server/discover` first (and fails if that fails). */
+  static async connect(transport: Transport | ModernWire, options: ModernClientOptions & { readonly discover?: boolean } = {}): Promise<ModernClient> {
+    const client = ModernClient.create(transport, options)
+    if (options.discover) {
+      try {
+        await client.discover()
+      } catch (e) {
+        await client.close({ drainMs: 0 })
+        throw e
+      }
+    }
+    return client
+  }
+
+  private start(): void {
+    this.wire.start({
+      onMessage: (m) => this.receive(m),
+      onInvalid: (text) => this.options.onDiagnostic?.(text),
+      onClose: (closed) => {
+        if (this.status === "closed") return
+        this.status = "closed"
+        this.table.transportClosed(closed.reason)
+        this.notifyListeners()
+        this.resolveEnded({ expected: closed.expected, reason: closed.reason })
+      }
+    })
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** The version sent in `_meta` (changes after a -32022 retry or a discover). */
+  get protocolVersion(): ModernVersion {
+    return this.version
+  }
+  get serverCapabilities(): ServerCapabilities | undefined {
+    return this.discoverInfo?.capabilities
+  }
+  get serverInfo(): PeerInfo | undefined {
+    return this.lastServerInfo
+  }
+  get instructions(): string | undefined {
+    return this.discoverInfo?.instructions
+  }
+  get discovered(): DiscoverInfo | undefined {
+    return this.discoverInfo
+  }
+  get inFlight(): number {
+    return this.table.size
+  }
+  get state(): "open" | "closing" | "closed" {
+    return this.status
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      role: "client",
+      era: "modern",
+      protocolVersion: this.version,
+      state: this.status,
+      transport: this.wire.kind,
+      peer: this.lastServerInfo,
+      inFlight: this.table.size,
+      startedAt: this.startedAt
+    }
+  }
+
+  subscribe(listener: (info: SessionInfo) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private notifyListeners(): void {
+    if (this.listeners.size === 0) return
+    const info = this.info()
+    for (const l of this.listeners) l(info)
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /** Send a request with the modern `_meta`; resolves with its result or rejects with a typed error. */
+  request(method: string, params?: Params, options: ModernRequestOptions = {}): Promise<Result> {
+    if (this.status !== "open") {
+      return Promise.reject(new SessionClosed({ method, message: `${method}: client is ${this.status}` }))
+    }
+    if (this.options.enforceCapabilities !== false && this.discoverInfo !== undefined) {
+      const capability = requiredServerCapability(method)
+      if (capability !== undefined && !hasCapability(this.discoverInfo.capabilities, capability)) {
+        return Promise.reject(
+          new CapabilityNotSupported({ method, capability, message: `${method}: the server did not advertise the "${capability}" capability` })
+        )
+      }
+    }
+    return this.attempt(method, params, options, this.version, false)
+  }
+
+  private nextId(): RequestId {
+    const n = ++this.counter
+    return this.options.idPrefix === undefined ? n : `${this.options.idPrefix}${n}`
+  }
+
+  private async attempt(method: string, params: Params | undefined, options: ModernRequestOptions, version: ModernVersion, retried: boolean): Promise<Result> {
+    if (options.signal?.aborted) throw new RequestCancelled({ method, message: `${method} cancelled before it was sent` })
+    const id = this.nextId()
+    const wantsProgress = options.onProgress !== undefined || options.resetTimeoutOnProgress === true
+    const progressToken = wantsProgress ? id : undefined
+    const logLevel = options.logLevel ?? this.options.logLevel
+    const sendParams = withMeta(params, {
+      ...options.meta,
+      ...modernMeta(version, this.capabilities, this.clientInfo),
+      ...(logLevel !== undefined ? { [META_LOG_LEVEL]: logLevel } : {}),
+      ...(progressToken !== undefined ? { progressToken } : {})
+    })
+    const handle = startOutbound({
+      id,
+      method,
+      ...(progressToken !== undefined ? { progressToken } : {}),
+      timeoutMs: options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000,
+      resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
+      ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {}),
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      sendCancelled: (reason) => this.wire.cancel(id, reason)
+    })
+    this.table.add(id, { actor: handle.actor, onProgress: options.onProgress, progressToken })
+    this.notifyListeners()
+    this.wire.send(makeRequest(id, method, sendParams))
+    const outcome = await handle.outcome
+    this.table.remove(id)
+    this.notifyListeners()
+    if (this.table.size === 0) for (const w of [...this.drainWaiters]) w()
+
+    if (outcome._tag === "Failed") {
+      const { code, message, data } = outcome.error
+      if (code === ErrorCode.UnsupportedProtocolVersion) {
+        const supported = supportedVersionsOf(data)
+        // 2026-07-28/basic/versioning.mdx:L69 — select a mutually supported version from `supported` and retry (once).
+        const next = retried || supported === undefined
+          ? undefined
+          : pickMutualVersion(this.versions.filter((v) => v !== version), supported)
+        if (next !== undefined && this.status === "open") {
+          this.version = next
+          return this.attempt(method, params, options, next, true)
+        }
+        throw new UnsupportedProtocolVersion({
+          requested: version,
+          received: (data as { readonly requested?: unknown } | undefined)?.requested,
+          supported: [...(supported ?? [])],
+          message: `${method}: the server does not support protocol ${version}${supported ? ` (it supports ${supported.join(", ")})` : ""}: ${message}`
+        })
+      }
+      if (code === ErrorCode.MissingRequiredClientCapability) {
+        const required = (data as { readonly requiredCapabilities?: unknown } | undefined)?.requiredCapabilities
+        throw new MissingClientCapability({
+          method,
+          requiredCapabilities: Array.isArray(required) ? required.map(String) : [],
+          message: `${method}: ${message}`
+        })
+      }
+    }
+    return this.checkResult(method, outcomeToResult(method, outcome))
+  }
+
+  /** `resultType`: absent → "complete" (changelog item 8); "input_required" → MRTR; anything else is invalid. */
+  private checkResult(method: string, result: Result): Result {
+    const info = serverInfoOf(result)
+    if (info !== undefined) this.lastServerInfo = info
+    const resultType = result.resultType
+    if (resultType === undefined || resultType === "complete") return result
+    if (resultType === "input_required") {
+      throw new InputRequired({
+        method,
+        inputRequests: result.inputRequests,
+        requestState: result.requestState,
+        message: `${method}: the server needs input (resultType "input_required"), which this client does not provide`
+      })
+    }
+    throw new InvalidResult({ method, resultType, message: `${method}: unknown resultType ${JSON.stringify(resultType)}` })
+  }
+
+  private receive(m: JsonRpcMessage): void {
+    if (!("method" in m)) {
+      this.table.response(m) // unknown ids (late, cancelled) are dropped
+      return
+    }
+    if ("id" in m) {
+      // 2026-07-28 servers send no requests (MRTR); a modern client writes no responses (stdio.mdx:L36-L37).
+      this.options.onDiagnostic?.(`ignored a server→client request ${m.method} (not part of protocol ${this.version})`)
+      return
+    }
+    if (m.method === "notifications/progress") {
+      this.table.progress(m.params)
+      return
+    }
+    this.options.onNotification?.(m)
+  }
+
+  // ---------------------------------------------------------------- discover
+
+  /** `server/discover`: supported versions, capabilities, instructions, server info. */
+  async discover(options?: ModernRequestOptions): Promise<Result> {
+    const result = await this.request("server/discover", undefined, options)
+    this.recordDiscovery(result)
+    return result
+  }
+
+  /** Record a `server/discover` result obtained elsewhere (e.g. by a re-probe). */
+  recordDiscovery(result: Result): void {
+    const supported = Array.isArray(result.supportedVersions)
+      ? (result.supportedVersions as ReadonlyArray<unknown>).filter((v): v is string => typeof v === "string")
+      : []
+    const info = serverInfoOf(result)
+    if (info !== undefined) this.lastServerInfo = info
+    this.discoverInfo = {
+      supportedVersions: supported,
+      capabilities: (typeof result.capabilities === "object" && result.capabilities !== null ? result.capabilities : {}) as ServerCapabilities,
+      instructions: typeof result.instructions === "string" ? result.instructions : undefined,
+      serverInfo: info
+    }
+    if (supported.length > 0 && !supported.includes(this.version)) {
+      const mutual = pickMutualVersion(this.versions, supported)
+      if (mutual !== undefined) this.version = mutual
+    }
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /**
+   * Refuse new requests, let in-flight ones finish for `drainMs` (default
+   * `closeTimeoutMs`, 5 s), cancel what is left (`notifications/cancelled`),
+   * then close the wire. Resolves once it ended. Idempotent.
+   */
+  async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    if (this.status !== "open") return this.ended.then(() => undefined)
+    this.status = "closing"
+    this.notifyListeners()
+    const drainMs = options?.drainMs ?? this.options.closeTimeoutMs ?? 5_000
+    if (this.table.size > 0 && drainMs > 0) {
+      const clock = this.options.clock ?? { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (t: unknown) => clearTimeout(t as ReturnType<typeof setTimeout>) }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.drainWaiters.delete(done)
+          clock.clearTimeout(timer)
+          resolve()
+        }
+        const timer = clock.setTimeout(done, drainMs)
+        this.drainWaiters.add(done)
+      })
+    }
+    this.table.cancelAll(options?.reason ?? "client closed")
+    await this.wire.close()
+    await this.ended
+  }
+
+  // ---------------------------------------------------------------- MCP methods
+
+  listTools(options?: ModernRequestOptions & { readonly cursor?: string }) {
+    return this.request("tools/list", cursorParams(options), options)
+  }
+  callTool(name: string, args: Record<string, unknown> = {}, options?: ModernRequestOptions) {
+    return this.request("tools/call", { name, arguments: args }, options)
+  }
+  listResources(options?: ModernRequestOptions & { readonly cursor?: string }) {
+    return this.request("resources/list", cursorParams(options), options)
+  }
+  listResourceTemplates(options?: ModernRequestOptions & { readonly cursor?: string }) {
+    return this.request("resources/templates/list", cursorParams(options), options)
+  }
+  readResource(uri: string, options?: ModernRequestOptions) {
+    return this.request("resources/read", { uri }, options)
+  }
+  listPrompts(options?: ModernRequestOptions & { readonly cursor?: string }) {
+    return this.request("prompts/list", cursorParams(options), options)
+  }
+  getPrompt(name: string, args: Record<string, string> = {}, options?: ModernRequestOptions) {
+    return this.request("prompts/get", { name, arguments: args }, options)
+  }
+  complete(
+    ref: { readonly type: string; readonly name?: string; readonly uri?: string },
+    argument: { readonly name: string; readonly value: string },
+    options?: ModernRequestOptions
+  ) {
+    return this.request("completion/complete", { ref, argument }, options)
+  }
+}
+
+const cursorParams = (options?: { readonly cursor?: string }): Params | undefined =>
+  options?.cursor === undefined ? undefined : { cursor: options.cursor }

@@ -1,0 +1,395 @@
+/**
+ * Dual-era connect: find out whether a server speaks the modern (2026-07-28)
+ * or the legacy (`initialize`) protocol, then talk to it in that era — on the
+ * same transport (for stdio: the same child process, which the probe and the
+ * fallback share; 2026-07-28/basic/transports/stdio.mdx:L121-L147).
+ *
+ * 1. The `eraProbe` chart (through `EraProber`) reads the `EraCache`; without a
+ *    cached verdict it sends `server/discover` with the modern `_meta`. A
+ *    DiscoverResult or a recognised modern error means modern; any other error
+ *    or a timeout (`probeTimeoutMs`) means legacy. The verdict is cached under
+ *    `key` (stdio: command + args, `stdioServerKey`; HTTP: the origin).
+ * 2. modern → a `ModernClient` (after a recognised modern error, `server/discover`
+ *    is retried with the version the chart picked); legacy → `ClientSession.connect`.
+ * 3. A cached verdict is trusted, not proven. A cached legacy verdict whose
+ *    `initialize` is rejected is revoked (`CACHED_VERDICT_FAILED`) and the
+ *    server probed again, before `connectAuto` returns. A cached modern verdict
+ *    stays unconfirmed until a response carries a modern marker (`resultType`
+ *    or `_meta` serverInfo) or a modern error (-32021/-32022); a JSON-RPC error
+ *    or a timeout, or an unmarked result before that makes the `AutoClient`
+ *    re-probe. If the
+ *    server now turns out legacy, the client switches to a legacy session on
+ *    the same transport; a request the server refused as unknown or invalid
+ *    (-32601/-32600, so not executed) is re-sent there, any other outcome is
+ *    returned as it was.
+ *
+ * The result is an `AutoClient`: the `McpClientLike` method surface of both
+ * eras plus `era`, the `client` in charge (ModernClient | ClientSession) and
+ * the `verdict`.
+ */
+import { Effect, type Scope } from "effect"
+import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
+import type { Era } from "../protocol/era.ts"
+import { MODERN_ERROR_CODES } from "../protocol/errors.ts"
+import { decodeText, type Params, type RequestId, request as makeRequest } from "../protocol/jsonrpc.ts"
+import type { ModernVersion } from "../protocol/versions.ts"
+import type { PeerInfo } from "../runtime/SessionHandle.ts"
+import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
+import type { Transport } from "../transports/Transport.ts"
+import { ClientSession, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
+import { defaultEraCache, type EraCache, stdioServerKey } from "./EraCache.ts"
+import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
+import { ConnectionLost, type ConnectError, InitializeFailed, RequestTimeout, RpcError, UnsupportedProtocolVersion } from "./errors.ts"
+import { hasModernMarkers, ModernClient } from "./ModernClient.ts"
+import { MissingClientCapability } from "./modernErrors.ts"
+import { type HubView, TransportHub } from "./TransportHub.ts"
+
+/** What both eras' clients offer (ClientSession and ModernClient both satisfy it). */
+export interface McpClientLike {
+  readonly serverCapabilities: ServerCapabilities | undefined
+  readonly serverInfo: PeerInfo | undefined
+  readonly instructions: string | undefined
+  readonly protocolVersion: string | undefined
+  request(method: string, params?: Params, options?: RequestOptions): Promise<Result>
+  listTools(options?: RequestOptions & { readonly cursor?: string }): Promise<Result>
+  callTool(name: string, args?: Record<string, unknown>, options?: RequestOptions): Promise<Result>
+  listResources(options?: RequestOptions & { readonly cursor?: string }): Promise<Result>
+  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }): Promise<Result>
+  readResource(uri: string, options?: RequestOptions): Promise<Result>
+  listPrompts(options?: RequestOptions & { readonly cursor?: string }): Promise<Result>
+  getPrompt(name: string, args?: Record<string, string>, options?: RequestOptions): Promise<Result>
+  complete(
+    ref: { readonly type: string; readonly name?: string; readonly uri?: string },
+    argument: { readonly name: string; readonly value: string },
+    options?: RequestOptions
+  ): Promise<Result>
+  close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
+}
+
+export interface AutoConnectOptions extends ClientSessionOptions {
+  /** Which server this is, for the era cache (`stdioServerKey`, `httpServerKey`). Without it nothing is cached. */
+  readonly key?: string
+  /** Default: the process-wide `defaultEraCache`. */
+  readonly cache?: EraCache
+  /** How long to wait for the `server/discover` answer before deciding legacy. Default 10 s. */
+  readonly probeTimeoutMs?: number
+  /** Modern versions we speak, preferred first (default `MODERN_VERSIONS`). */
+  readonly modernVersions?: ReadonlyArray<ModernVersion>
+  /** Modern only: default per-request log level (`_meta` logLevel). */
+  readonly logLevel?: string
+  /** Diagnostics (re-probes, ignored messages). */
+  readonly onDiagnostic?: (text: string) => void
+}
+
+type ModernCurrent = { readonly era: "modern"; readonly client: ModernClient; readonly view: HubView }
+type LegacyCurrent = { readonly era: "legacy"; readonly client: ClientSession; readonly view: HubView }
+type Current = ModernCurrent | LegacyCurrent
+
+/** Modern client ids on a shared transport: `m1`, `m2`, … (legacy sessions use numbers, the probe `probe-N`). */
+const MODERN_ID_PREFIX = "m"
+const isModernId = (id: RequestId): boolean => typeof id === "string" && id.startsWith(MODERN_ID_PREFIX)
+const isLegacyId = (id: RequestId): boolean => typeof id === "number"
+
+/** Codes meaning the server refused a request without running it: safe to re-send in the other era. */
+const NOT_EXECUTED_CODES: ReadonlySet<number> = new Set([-32601, -32600])
+
+const cursorParams = (options?: { readonly cursor?: string }): Params | undefined =>
+  options?.cursor === undefined ? undefined : { cursor: options.cursor }
+
+/** `server/discover` over a shared message transport: a `probe-N` request and the response with that id. */
+export const discoverOverHub = (hub: TransportHub): SendDiscover => {
+  let seq = 0
+  return (params, signal) =>
+    new Promise((resolve, reject) => {
+      const id = `probe-${++seq}`
+      let done = false
+      const view = hub.attach({ owns: (x) => x === id, primary: false })
+      const finish = () => {
+        done = true
+        signal.removeEventListener("abort", finish)
+        view.detach()
+      }
+      view.start({
+        onFrame: (text) => {
+          if (done) return
+          const d = decodeText(text)
+          if (d._tag !== "Message") return
+          const m = d.message
+          if ("method" in m || m.id !== id) return
+          finish()
+          resolve("result" in m
+            ? { _tag: "Result", result: m.result }
+            : { _tag: "Error", code: m.error.code, message: m.error.message, data: m.error.data })
+        },
+        onOversized: () => {},
+        onClose: (closed) => {
+          if (done) return
+          done = true
+          reject(new ConnectionLost({ method: "server/discover", message: `server/discover: connection lost (${closed.reason})` }))
+        }
+      })
+      signal.addEventListener("abort", finish, { once: true })
+      view.send(makeRequest(id, "server/discover", params))
+    })
+}
+
+/** The client a dual-era connect returns: whichever era the server speaks, one method surface. */
+export class AutoClient implements McpClientLike {
+  private current: Current
+  private verdictValue: EraVerdict
+  /** False while running on a cached modern verdict that no response has confirmed yet. */
+  private confirmed: boolean
+  private verifying: Promise<Era> | undefined
+  private readonly hub: TransportHub
+  private readonly prober: EraProber
+  private readonly options: AutoConnectOptions
+
+  /** @internal built by `connectAuto` */
+  constructor(hub: TransportHub, prober: EraProber, options: AutoConnectOptions, current: Current, verdict: EraVerdict) {
+    this.hub = hub
+    this.prober = prober
+    this.options = options
+    this.current = current
+    this.verdictValue = verdict
+    this.confirmed = !(verdict.fromCache && verdict.era === "modern")
+  }
+
+  get era(): Era {
+    return this.current.era
+  }
+  /** The client in charge: a `ModernClient` (modern) or a `ClientSession` (legacy). */
+  get client(): ModernClient | ClientSession {
+    return this.current.client
+  }
+  /** How the era was decided (the last verdict, after any re-probe). */
+  get verdict(): EraVerdict {
+    return this.verdictValue
+  }
+  /** `server/discover` probes sent by this client so far (0 when the cache answered). */
+  get probes(): number {
+    return this.prober.probes
+  }
+  get serverCapabilities(): ServerCapabilities | undefined {
+    return this.current.client.serverCapabilities
+  }
+  get serverInfo(): PeerInfo | undefined {
+    return this.current.client.serverInfo
+  }
+  get instructions(): string | undefined {
+    return this.current.client.instructions
+  }
+  get protocolVersion(): string | undefined {
+    return this.current.client.protocolVersion
+  }
+
+  async request(method: string, params?: Params, options?: RequestOptions): Promise<Result> {
+    const cur = this.current
+    if (cur.era === "legacy" || this.confirmed) return cur.client.request(method, params, options)
+    let result: Result
+    try {
+      result = await cur.client.request(method, params, options)
+    } catch (e) {
+      if (e instanceof MissingClientCapability || e instanceof UnsupportedProtocolVersion) {
+        this.confirmed = true // recognised modern errors: the server is modern
+        throw e
+      }
+      // A JSON-RPC error that is not a modern one, or silence: is this server still modern?
+      const suspect = (e instanceof RpcError && !MODERN_ERROR_CODES.has(e.code)) || e instanceof RequestTimeout
+      if (!suspect) throw e
+      const era = await this.verify()
+      const notExecuted = e instanceof RpcError && NOT_EXECUTED_CODES.has(e.code)
+      if (era === "legacy" && notExecuted && this.current.era === "legacy") {
+        return this.current.client.request(method, params, options)
+      }
+      throw e
+    }
+    if (hasModernMarkers(result)) this.confirmed = true
+    else {
+      // An unmarked result may come from a legacy server that serves requests without `initialize`.
+      await this.verify().catch((e) => this.options.onDiagnostic?.(`re-probe failed: ${e instanceof Error ? e.message : String(e)}`))
+    }
+    return result
+  }
+
+  /** Re-probe once at a time (CACHED_VERDICT_FAILED); switch to a legacy session when the server is legacy now. */
+  private verify(): Promise<Era> {
+    return this.verifying ??= this.reprobe().finally(() => (this.verifying = undefined))
+  }
+
+  private async reprobe(): Promise<Era> {
+    if (this.confirmed) return this.current.era
+    this.options.onDiagnostic?.("cached modern verdict unconfirmed by the server's answer: probing again")
+    const verdict = await this.prober.revoke()
+    this.verdictValue = verdict
+    const old = this.current
+    if (verdict.era === "modern" || old.era === "legacy") {
+      this.confirmed = true
+      if (old.era === "modern" && verdict.discover !== undefined) old.client.recordDiscovery(verdict.discover)
+      return verdict.era
+    }
+    const session = await connectLegacy(this.hub, this.options)
+    this.current = session
+    this.confirmed = true
+    // The modern client finishes what it has in flight (its responses still reach it), then lets go of the transport.
+    old.view.commit(false)
+    void old.client.close({ reason: "server is legacy" })
+    return "legacy"
+  }
+
+  listTools(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("tools/list", cursorParams(options), options)
+  }
+  callTool(name: string, args: Record<string, unknown> = {}, options?: RequestOptions) {
+    return this.request("tools/call", { name, arguments: args }, options)
+  }
+  listResources(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("resources/list", cursorParams(options), options)
+  }
+  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("resources/templates/list", cursorParams(options), options)
+  }
+  readResource(uri: string, options?: RequestOptions) {
+    return this.request("resources/read", { uri }, options)
+  }
+  listPrompts(options?: RequestOptions & { readonly cursor?: string }) {
+    return this.request("prompts/list", cursorParams(options), options)
+  }
+  getPrompt(name: string, args: Record<string, string> = {}, options?: RequestOptions) {
+    return this.request("prompts/get", { name, arguments: args }, options)
+  }
+  complete(
+    ref: { readonly type: string; readonly name?: string; readonly uri?: string },
+    argument: { readonly name: string; readonly value: string },
+    options?: RequestOptions
+  ) {
+    return this.request("completion/complete", { ref, argument }, options)
+  }
+
+  /** Close the client in charge and the transport (for stdio: the child process). */
+  async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    try {
+      await this.current.client.close(options)
+    } finally {
+      await this.hub.close()
+      this.prober.stop()
+    }
+  }
+}
+
+/** A legacy session on the shared transport; its view closes the transport once the session is up. */
+const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Promise<LegacyCurrent> => {
+  const view = hub.attach({ owns: isLegacyId })
+  try {
+    const session = await ClientSession.connect(view, options)
+    view.commit()
+    return { era: "legacy", client: session, view }
+  } catch (e) {
+    view.detach()
+    throw e
+  }
+}
+
+const modernClientOn = (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict): ModernCurrent => {
+  const view = hub.attach({ owns: isModernId, committed: true })
+  const client = ModernClient.create(view, {
+    idPrefix: MODERN_ID_PREFIX,
+    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
+    // Modern requests declare only what was asked for: without MRTR support, sampling/elicitation/roots handlers do not apply.
+    ...(options.capabilities ? { capabilities: options.capabilities as ClientCapabilities } : {}),
+    ...(options.modernVersions ? { protocolVersions: options.modernVersions } : {}),
+    ...(verdict.protocolVersion ? { protocolVersion: verdict.protocolVersion } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.closeTimeoutMs !== undefined ? { closeTimeoutMs: options.closeTimeoutMs } : {}),
+    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+    ...(options.enforceCapabilities !== undefined ? { enforceCapabilities: options.enforceCapabilities } : {}),
+    ...(options.onNotification ? { onNotification: options.onNotification } : {}),
+    ...(options.onDiagnostic ? { onDiagnostic: options.onDiagnostic } : {}),
+    ...(verdict.discover ? { discovered: verdict.discover } : {}),
+    ...(options.clock ? { clock: options.clock } : {})
+  })
+  return { era: "modern", client, view }
+}
+
+/** The era's client for a verdict, or the error that says the verdict did not hold. */
+const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict): Promise<Current> => {
+  if (verdict.era === "legacy") return connectLegacy(hub, options)
+  const current = modernClientOn(hub, options, verdict)
+  if (verdict.retry) {
+    // 2026-07-28/basic/versioning.mdx:L69 — retry with the mutually supported version the chart picked.
+    try {
+      await current.client.discover()
+    } catch (e) {
+      current.view.commit(false)
+      await current.client.close({ drainMs: 0 })
+      throw e
+    }
+  }
+  return current
+}
+
+/**
+ * Connect to the server at the other end of `transport` (not started yet) in
+ * whichever era it speaks. Rejects with the legacy `ConnectError`s, a modern
+ * error from the retried discover, or `ConnectionLost` when the transport
+ * ended during the probe; the transport is then closed.
+ */
+export const connectAuto = async (transport: Transport, options: AutoConnectOptions = {}): Promise<AutoClient> => {
+  const hub = new TransportHub(transport)
+  hub.start()
+  const prober = new EraProber({
+    sendDiscover: discoverOverHub(hub),
+    ...(options.key !== undefined ? { key: options.key, cache: options.cache ?? defaultEraCache } : {}),
+    ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
+    ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
+    ...(options.clock ? { clock: options.clock } : {})
+  })
+  try {
+    let verdict = await prober.verdict()
+    let revoked = false
+    for (;;) {
+      try {
+        const current = await tryVerdict(hub, options, verdict)
+        return new AutoClient(hub, prober, options, current, verdict)
+      } catch (e) {
+        // A cached legacy verdict whose initialize is refused: forget it and probe again (once).
+        const refused = e instanceof InitializeFailed || e instanceof UnsupportedProtocolVersion
+        if (!verdict.fromCache || revoked || !refused || hub.closed !== undefined) throw e
+        revoked = true
+        options.onDiagnostic?.(`cached ${verdict.era} verdict failed (${(e as Error).message}): probing again`)
+        verdict = await prober.revoke()
+      }
+    }
+  } catch (e) {
+    prober.stop()
+    await hub.close()
+    throw e
+  }
+}
+
+export type AutoStdioOptions = StdioClientOptions & AutoConnectOptions
+
+/** Spawn a stdio server and connect in its era; the cache key defaults to its command line. */
+export const connectAutoStdio = async (options: AutoStdioOptions): Promise<AutoClient> => {
+  const transport = makeStdioClientTransport(options)
+  try {
+    await transport.spawned
+    return await connectAuto(transport, { ...options, key: options.key ?? stdioServerKey(options.command, options.args) })
+  } catch (e) {
+    await transport.close()
+    throw e
+  }
+}
+
+/** Effect API: the client (and its child process) live in the current Scope. */
+export const connectAutoStdioScoped = (
+  options: AutoStdioOptions & { readonly drainMs?: number }
+): Effect.Effect<AutoClient, SpawnError | ConnectError | ConnectionLost, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => connectAutoStdio(options),
+      catch: (e) => e as SpawnError | ConnectError | ConnectionLost
+    }),
+    (client) => Effect.promise(() => client.close({ drainMs: options.drainMs ?? 2_000 }))
+  )

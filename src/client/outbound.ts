@@ -1,0 +1,172 @@
+/**
+ * Client-side outbound requests, shared by the clients of both eras: each
+ * request is an `outboundRequest` actor (deadline, progress reset, hard
+ * maximum, cancellation), kept in a table that routes the matching response
+ * and `notifications/progress` to it, and whose outcome becomes a result or a
+ * typed error (errors.ts).
+ *
+ * What differs per era and per wire is passed in: how a cancellation is sent
+ * (stdio/WebSocket/memory: `notifications/cancelled`; Streamable HTTP: close
+ * the response stream) and what a `Failed` outcome means (the modern client
+ * maps -32021/-32022 itself before falling back to `outcomeToResult`).
+ *
+ * This is the approach of `ClientSession.request`; ClientSession still has its
+ * own copy (see the report: it can switch to `startOutbound` + `OutboundTable`).
+ */
+import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "xstate"
+import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
+import type { JsonRpcResponse, Params, ProgressToken, RequestId } from "../protocol/jsonrpc.ts"
+import type { Progress, Result } from "./ClientSession.ts"
+import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "./errors.ts"
+
+export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+export type OutboundActor = Actor<typeof outboundRequestMachine>
+
+export interface OutboundStart {
+  readonly id: RequestId
+  readonly method: string
+  readonly progressToken?: ProgressToken
+  readonly timeoutMs: number
+  readonly resetTimeoutOnProgress: boolean
+  readonly maxTotalTimeoutMs?: number
+  readonly clock?: XStateClock
+  /** Aborting it sends `CANCEL` to the actor (which then sends the cancellation). */
+  readonly signal?: AbortSignal
+  /** Send the cancellation of this request on the wire (the actor decided to: timeout or caller). */
+  readonly sendCancelled: (reason: string) => void
+}
+
+export interface OutboundHandle {
+  readonly actor: OutboundActor
+  /** Resolves with the actor's output once it reached a final state (never rejects). */
+  readonly outcome: Promise<OutboundRequestOutcome>
+}
+
+/** Create and start the actor for one request. The caller sends the request itself, after this. */
+export const startOutbound = (o: OutboundStart): OutboundHandle => {
+  const actor = createActor(
+    outboundRequestMachine.provide({
+      actions: {
+        sendCancelled: ({ context }) => o.sendCancelled(context.outcome?._tag === "TimedOut" ? "timeout" : "cancelled by caller")
+      }
+    }),
+    {
+      input: {
+        requestId: o.id,
+        method: o.method,
+        ...(o.progressToken !== undefined ? { progressToken: o.progressToken } : {}),
+        timeoutMs: o.timeoutMs,
+        resetTimeoutOnProgress: o.resetTimeoutOnProgress,
+        ...(o.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: o.maxTotalTimeoutMs } : {})
+      },
+      ...(o.clock ? { clock: o.clock } : {})
+    }
+  )
+  const onAbort = () => actor.send({ type: "CANCEL", reason: String(o.signal?.reason ?? "aborted") })
+  const outcome = new Promise<OutboundRequestOutcome>((resolve) => {
+    actor.subscribe({
+      complete: () => {
+        o.signal?.removeEventListener("abort", onAbort)
+        resolve(actor.getSnapshot().output!)
+      }
+    })
+  })
+  o.signal?.addEventListener("abort", onAbort, { once: true })
+  actor.start()
+  return { actor, outcome }
+}
+
+/** Params with a progress token merged into `_meta` (and any extra `_meta` entries). */
+export const withMeta = (params: Params | undefined, extra: Record<string, unknown>): Params => ({
+  ...params,
+  _meta: { ...params?._meta, ...extra }
+})
+
+interface Entry {
+  readonly actor: OutboundActor
+  readonly onProgress: ((p: Progress) => void) | undefined
+  readonly progressToken: ProgressToken | undefined
+}
+
+/** In-flight requests by id (and by progress token), routing responses and progress to their actors. */
+export class OutboundTable {
+  private readonly entries = new Map<RequestId, Entry>()
+  private readonly byToken = new Map<ProgressToken, RequestId>()
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  add(id: RequestId, entry: Entry): void {
+    this.entries.set(id, entry)
+    if (entry.progressToken !== undefined) this.byToken.set(entry.progressToken, id)
+  }
+
+  /** Forget a finished request (its actor is done). */
+  remove(id: RequestId): void {
+    const e = this.entries.get(id)
+    if (!e) return
+    this.entries.delete(id)
+    if (e.progressToken !== undefined) this.byToken.delete(e.progressToken)
+  }
+
+  /** Deliver a response to its actor; false when the id is unknown (late or foreign: dropped). */
+  response(message: JsonRpcResponse): boolean {
+    if (message.id === undefined || message.id === null) return false
+    const e = this.entries.get(message.id)
+    if (!e) return false
+    if ("result" in message) e.actor.send({ type: "RESPONSE", result: message.result })
+    else e.actor.send({ type: "ERROR_RESPONSE", error: message.error })
+    return true
+  }
+
+  /**
+   * Deliver `notifications/progress` params to the request holding the token.
+   * The callback sees only progress that advances (progress.mdx:L53).
+   */
+  progress(params: Params | undefined): boolean {
+    const token = params?.progressToken as ProgressToken | undefined
+    const id = token === undefined ? undefined : this.byToken.get(token)
+    const e = id === undefined ? undefined : this.entries.get(id)
+    if (!e || typeof params?.progress !== "number") return false
+    const before = e.actor.getSnapshot().context.lastProgress?.progress
+    const progress: Progress = {
+      progress: params.progress,
+      ...(typeof params.total === "number" ? { total: params.total } : {}),
+      ...(typeof params.message === "string" ? { message: params.message } : {})
+    }
+    e.actor.send({ type: "PROGRESS", ...progress })
+    if (before === undefined || progress.progress > before) e.onProgress?.(progress)
+    return true
+  }
+
+  /** Cancel every in-flight request (each actor sends its cancellation). */
+  cancelAll(reason: string): void {
+    for (const e of [...this.entries.values()]) e.actor.send({ type: "CANCEL", reason })
+  }
+
+  /** The wire is gone: every in-flight request fails fast (`Aborted` → ConnectionLost). */
+  transportClosed(reason: string): void {
+    for (const e of [...this.entries.values()]) e.actor.send({ type: "TRANSPORT_CLOSED", reason })
+  }
+}
+
+/** The typed error for an outcome that is not `Settled` (Failed → RpcError). */
+export const outcomeError = (method: string, o: Exclude<OutboundRequestOutcome, { _tag: "Settled" }>): Error => {
+  switch (o._tag) {
+    case "Failed":
+      return new RpcError({ method, code: o.error.code, message: o.error.message, data: o.error.data })
+    case "TimedOut":
+      return new RequestTimeout({ method, afterMs: o.afterMs, deadline: o.deadline, message: `${method} timed out after ${o.afterMs} ms` })
+    case "Cancelled":
+      return new RequestCancelled({ method, message: `${method} cancelled${o.reason ? `: ${o.reason}` : ""}` })
+    case "Aborted":
+      return new ConnectionLost({ method, message: `${method}: connection lost (${o.reason})` })
+  }
+}
+
+/** The result of a settled request, or throw its typed error. */
+export const outcomeToResult = (method: string, o: OutboundRequestOutcome): Result => {
+  if (o._tag === "Settled") return o.result as Result
+  throw outcomeError(method, o)
+}
