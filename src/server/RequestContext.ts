@@ -27,6 +27,12 @@ export interface RequestContext {
   readonly signal: AbortSignal
   /** The request's `_meta` (progressToken, trace context, …). */
   readonly meta: { readonly [key: string]: unknown } | undefined
+  /**
+   * Streamable HTTP (2025-11-25, SEP-1699 polling): close this request's SSE
+   * connection now without ending the request; the client resumes with GET +
+   * Last-Event-ID and gets the response there. False on transports without streams.
+   */
+  closeSSEStream(): boolean
   /** Report progress (no-op when the request has no progressToken); values must increase. */
   progress(progress: number, total?: number, message?: string): void
   /** Send `notifications/message` if `level` passes the client's `logging/setLevel` threshold. */

@@ -65,6 +65,8 @@ export interface ServerSessionOptions {
   /** Deadline for server→client requests (sampling, elicitation, roots). */
   readonly requestTimeoutMs?: number
   readonly clock?: XStateClock
+  /** Close the HTTP stream carrying a request's response (it stays resumable); see RequestContext.closeSSEStream. */
+  readonly closeStream?: (requestId: RequestId) => boolean
   /** Time source matching `clock` (tests pass the simulated clock's `now`). */
   readonly now?: () => number
 }
@@ -182,6 +184,9 @@ class HandlerContext implements RequestContext {
   }
   get signal(): AbortSignal {
     return (this.#entry.controller ??= new AbortController()).signal
+  }
+  closeSSEStream(): boolean {
+    return this.#modern ? false : this.#session._closeStream(this.#entry.request.id)
   }
   progress(progress: number, total?: number, message?: string): void {
     this.#session._progress(this.#entry, progress, total, message)
@@ -547,6 +552,10 @@ export class ServerSession implements SessionHandle {
     }
   }
 
+  /** @internal used by HandlerContext */
+  _closeStream(id: RequestId): boolean {
+    return this.options.closeStream?.(id) ?? false
+  }
   /** @internal used by HandlerContext */
   _progress(entry: InFlight, progress: number, total?: number, message?: string): void {
     this.progress(entry, progress, total, message)

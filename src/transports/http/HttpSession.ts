@@ -69,6 +69,7 @@ export class HttpSession implements ExchangeOwner {
       ...options,
       transport: "http",
       send: (message, related) => this.route(message, related),
+      closeStream: (requestId) => this.dropStream(requestId),
       onRelease: (end) => this.released(end)
     })
     this.id = this.session.id
