@@ -11,7 +11,7 @@
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
-import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { type JSONRPCMessage, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -33,13 +33,13 @@ class RecordingStdioTransport extends StdioClientTransport {
     this.stderr?.on("data", (chunk: Buffer) => (this.stderrText += chunk.toString()))
   }
 
-  override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+  override send(message: JSONRPCMessage): Promise<void> {
     let out = message
     if (this.forcedVersion !== undefined && "method" in out && out.method === "initialize" && "id" in out) {
       out = { ...out, params: { ...out.params, protocolVersion: this.forcedVersion } }
     }
     this.sent.push(out)
-    return super.send(out, options)
+    return super.send(out)
   }
 
   /** The InitializeResult as the server sent it. */
@@ -51,6 +51,18 @@ class RecordingStdioTransport extends StdioClientTransport {
   }
 }
 
+/**
+ * How the child exited. StdioClientTransport keeps its ChildProcess private; it is read once, right after
+ * `connect`, only to observe the exit. The stdio server installs no signal handler, so `signal: null, code: 0`
+ * means it exited by itself on stdin EOF, before the SDK's SIGTERM (sent 2 s after closing stdin).
+ */
+const exitOf = (transport: StdioClientTransport): Promise<{ code: number | null; signal: string | null }> => {
+  const child = (transport as unknown as { _process?: import("node:child_process").ChildProcess })._process
+  if (!child) throw new Error("no child process")
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
+}
+
 const connect = async (options: { readonly args?: ReadonlyArray<string>; readonly version?: string; readonly capabilities?: Record<string, unknown> } = {}) => {
   const transport = new RecordingStdioTransport(options.args ?? [], options.version)
   const client = new Client({ name: "sdk-interop-test", version: "1.0.0" }, { capabilities: options.capabilities ?? {} })
@@ -58,8 +70,8 @@ const connect = async (options: { readonly args?: ReadonlyArray<string>; readonl
   return { client, transport }
 }
 
-const textOf = (result: { content?: unknown }): string => {
-  const content = result.content as ReadonlyArray<{ type: string; text?: string }>
+const textOf = (result: unknown): string => {
+  const content = (result as { content: ReadonlyArray<{ type: string; text?: string }> }).content
   expect(content[0]?.type).toBe("text")
   return content[0]!.text!
 }
@@ -100,23 +112,27 @@ describe("SDK Client over stdio (latest version 2025-11-25)", () => {
     expect(textOf(result)).toBe(text)
   })
 
-  it("tools/call count reports 3 increasing progress notifications, then structuredContent", async () => {
+  it("tools/call count: 3 increasing progress notifications before the response, then structuredContent", async () => {
     const progress: Array<{ progress: number; total?: number; message?: string }> = []
-    const result = await client.callTool({ name: "count", arguments: { n: 3, stepMs: 5 } }, undefined, {
+    const result = await client.callTool({ name: "count", arguments: { n: 3, stepMs: 20 } }, undefined, {
       onprogress: (p) => void progress.push(p)
     })
-    expect(progress.map((p) => p.progress)).toEqual([1, 2, 3])
-    expect(progress.every((p) => p.total === 3)).toBe(true)
-    expect(progress[2]!.message).toBe("step 3 of 3")
     expect(result.structuredContent).toEqual({ counted: 3 })
     expect(textOf(result)).toBe("counted to 3")
-    // On the wire every progress notification came before the response.
-    const call = transport.sent.findLast((m) => "method" in m && m.method === "tools/call") as { id: number }
-    const token = (transport.sent.findLast((m) => "method" in m && m.method === "tools/call") as any).params._meta.progressToken
+    // The wire: exactly 3 progress notifications for this request's token, increasing, all before the response.
+    const call = transport.sent.findLast((m) => "method" in m && m.method === "tools/call") as { id: number; params: { _meta: { progressToken: number } } }
+    const token = call.params._meta.progressToken
     const wire = transport.received.filter((m) =>
-      ("id" in m && m.id === call.id) || ("method" in m && m.method === "notifications/progress" && (m.params as any).progressToken === token)
-    )
-    expect(wire.map((m) => ("method" in m ? "progress" : "response"))).toEqual(["progress", "progress", "progress", "response"])
+      ("id" in m && m.id === call.id) || ("method" in m && m.method === "notifications/progress" && (m.params as { progressToken: unknown }).progressToken === token)
+    ) as Array<{ method?: string; params?: { progress: number; total: number; message: string } }>
+    expect(wire.map((m) => (m.method ? m.params!.progress : "response"))).toEqual([1, 2, 3, "response"])
+    expect(wire.slice(0, 3).map((m) => [m.params!.total, m.params!.message])).toEqual([[3, "step 1 of 3"], [3, "step 2 of 3"], [3, "step 3 of 3"]])
+    // What the SDK hands to onprogress: increasing values from that sequence. (SDK 1.32 dispatches notifications
+    // in a microtask but drops the progress handler synchronously on the response, so a progress notification read
+    // in the same chunk as the response is lost client-side; see the report. Hence "a non-empty increasing subset".)
+    expect(progress.length).toBeGreaterThan(0)
+    expect(progress.every((p, i) => [1, 2, 3].includes(p.progress) && (i === 0 || p.progress > progress[i - 1]!.progress))).toBe(true)
+    expect(progress.every((p) => p.total === 3 && p.message === `step ${p.progress} of 3`)).toBe(true)
   })
 
   it("cancellation: an aborted slow call rejects, no response is ever sent for it, the server stays usable", async () => {
@@ -126,7 +142,7 @@ describe("SDK Client over stdio (latest version 2025-11-25)", () => {
     await new Promise((r) => setTimeout(r, 50))
     controller.abort("user cancelled")
     await rejected
-    const call = transport.sent.findLast((m) => "method" in m && m.method === "tools/call") as { id: number; params: { name: string } }
+    const call = transport.sent.findLast((m) => "method" in m && m.method === "tools/call") as unknown as { id: number; params: { name: string } }
     expect(call.params.name).toBe("slow")
     expect(transport.sent.at(-1)).toMatchObject({ method: "notifications/cancelled", params: { requestId: call.id } })
     // A following call works, and by the time it is answered, the cancelled one got no response.
@@ -232,10 +248,9 @@ describe("SDK Client over stdio: shutdown", () => {
     // The server removed the request from its in-flight table on cancel, so only the
     // handler's own AbortSignal listener can clear its 10 s timer. Were it still pending,
     // the process would outlive stdin EOF and the SDK would need SIGTERM after 2 s.
-    const t0 = performance.now()
+    const exited = exitOf(transport)
     await client.close()
-    const elapsed = performance.now() - t0
-    expect(elapsed).toBeLessThan(1_500)
+    expect(await exited).toEqual({ code: 0, signal: null })
     expect(transport.stderrText).toContain("session ended (stdin ended)")
   }, 15_000)
 
@@ -244,9 +259,9 @@ describe("SDK Client over stdio: shutdown", () => {
     const pending = client.callTool({ name: "slow", arguments: { ms: 10_000 } })
     const settled = pending.then(() => "resolved", () => "rejected")
     await new Promise((r) => setTimeout(r, 50))
-    const t0 = performance.now()
+    const exited = exitOf(transport)
     await client.close()
-    expect(performance.now() - t0).toBeLessThan(1_500)
+    expect(await exited).toEqual({ code: 0, signal: null })
     expect(await settled).toBe("rejected")
     expect(transport.stderrText).toContain("session ended (stdin ended)")
   }, 15_000)

@@ -16,7 +16,13 @@ import {
   legacyServerSessionMachine,
   type RejectParams
 } from "../../machines/legacyServerSession.ts"
-import { type ClientCapabilities, hasCapability, requiredClientCapability, requiredServerCapability } from "../protocol/capabilities.ts"
+import {
+  type ClientCapabilities,
+  hasCapability,
+  requiredClientCapability,
+  requiredServerCapability,
+  type ServerCapabilities
+} from "../protocol/capabilities.ts"
 import { classifyEra, type Era } from "../protocol/era.ts"
 import { ErrorCode, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
@@ -135,6 +141,13 @@ const runtimeServerMachine = legacyServerSessionMachine.provide({
     release: ({ context }) => owner(context)._released(context.closeReason ?? "closed")
   }
 })
+
+/** The advertised capabilities a client speaking `version` knows (`completions` arrived in 2025-03-26). */
+const capabilitiesFor = (caps: ServerCapabilities, version: string | undefined): ServerCapabilities => {
+  if ((version ?? "") >= "2025-03-26" || caps.completions === undefined) return caps
+  const { completions: _, ...older } = caps
+  return older
+}
 
 /** See `finish`: the gap between a request's last progress notification and its response. */
 const PROGRESS_RESPONSE_GAP_MS = 10
@@ -302,6 +315,11 @@ export class ServerSession implements SessionHandle {
     if (!("method" in message)) return this.receiveResponse(message)
     if (!("id" in message)) return this.receiveNotification(message)
     const req = message
+    if (this.inFlight.has(req.id)) {
+      // Ids are unique among in-flight requests (any method, ping included): a duplicate would make responses ambiguous.
+      this.send(errorResponse(req.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(req.id)} is already in flight`)), req.id)
+      return
+    }
     if (this.options.modern !== false && req.method !== "initialize" && classifyEra(req) === "modern") {
       return this.handleModern(req)
     }
@@ -443,10 +461,11 @@ export class ServerSession implements SessionHandle {
   private respondInitialize(id: RequestId, protocolVersion: LegacyVersion | undefined): void {
     const result: Record<string, unknown> = {
       protocolVersion,
-      capabilities: this.server.capabilities(),
+      capabilities: capabilitiesFor(this.server.capabilities(), protocolVersion),
       serverInfo: this.server.info
     }
-    if (this.server.instructions !== undefined) result.instructions = this.server.instructions
+    // `instructions` arrived in 2025-03-26: an older client is not sent fields its version lacks.
+    if (this.server.instructions !== undefined && (protocolVersion ?? "") >= "2025-03-26") result.instructions = this.server.instructions
     this.send(makeResult(id, result), id)
   }
 
@@ -461,11 +480,6 @@ export class ServerSession implements SessionHandle {
 
   private dispatch(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
     const id = req.id
-    if (this.inFlight.has(id)) {
-      // Legacy ids are unique per session while in flight; a duplicate would make responses ambiguous.
-      this.send(errorResponse(id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(id)} is already in flight`)), id)
-      return
-    }
     const capability = requiredServerCapability(req.method)
     if (capability !== undefined && !hasCapability(this.server.capabilities(), capability)) {
       this.send(errorResponse(id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} (server capability "${capability}" not supported)`)), id)
@@ -498,6 +512,7 @@ export class ServerSession implements SessionHandle {
       // progress, hold the response back briefly so the two land in separate reads. The
       // request stays in flight meanwhile: a drain waits for it, a cancel still wins.
       entry.gapped = true
+      // A real timer on purpose: it exists for a real peer's read loop, not for the session's logic.
       setTimeout(() => this.finish(entry, value, modern), PROGRESS_RESPONSE_GAP_MS)
       return
     }
@@ -625,6 +640,10 @@ export class ServerSession implements SessionHandle {
   /** A server→client request (legacy sessions). Fails locally when the client did not negotiate it. */
   request(method: string, params?: Params, options?: ServerRequestOptions, related?: RequestId): Promise<Result> {
     if (this.released) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "Session closed"))
+    // lifecycle.mdx:L160-L163: no requests but ping before the client's `initialized`.
+    if (!this.operating && method !== "ping") {
+      return Promise.reject(new McpError(ErrorCode.InvalidRequest, `${method} must wait until the client has sent notifications/initialized`))
+    }
     const caps: ClientCapabilities = this.actor?.getSnapshot().context.clientCapabilities ?? {}
     const capability = requiredClientCapability(method)
     if (capability !== undefined && !hasCapability(caps, capability)) return Promise.reject(new CapabilityError(capability, method))
