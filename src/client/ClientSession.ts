@@ -8,7 +8,7 @@
  */
 import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "xstate"
 import { type LegacyClientFailure, type LegacyClientSessionEvent, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
-import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
+import type { outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
@@ -29,13 +29,12 @@ import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { Transport, TransportHandlers } from "../transports/Transport.ts"
+import { outcomeError, startOutbound } from "./outbound.ts"
 import {
   CapabilityNotSupported,
   ConnectionLost,
   InitializeFailed,
   RequestCancelled,
-  RequestTimeout,
-  RpcError,
   SessionClosed,
   UnsupportedProtocolVersion
 } from "./errors.ts"
@@ -345,44 +344,28 @@ export class ClientSession implements SessionHandle {
       : { ...params, _meta: { ...params?._meta, progressToken } }
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
     return new Promise<Result>((resolve, reject) => {
-      const actor = createActor(
-        outboundRequestMachine.provide({
-          actions: {
-            sendCancelled: ({ context }) => {
-              const reason = context.outcome?._tag === "TimedOut" ? "timeout" : "cancelled by caller"
-              this.transport.send(notification("notifications/cancelled", { requestId: id, reason }))
-            }
-          }
-        }),
-        {
-          input: {
-            requestId: id,
-            method,
-            ...(progressToken !== undefined ? { progressToken } : {}),
-            timeoutMs,
-            resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-            ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
-          },
-          ...(this.options.clock ? { clock: this.options.clock } : {})
-        }
-      )
-      const onAbort = () => actor.send({ type: "CANCEL", reason: String(options.signal?.reason ?? "aborted") })
-      actor.subscribe({
-        complete: () => {
-          options.signal?.removeEventListener("abort", onAbort)
+      const { actor } = startOutbound({
+        id,
+        method,
+        ...(progressToken !== undefined ? { progressToken } : {}),
+        timeoutMs,
+        resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
+        ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {}),
+        ...(this.options.clock ? { clock: this.options.clock } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        sendCancelled: (reason) => this.transport.send(notification("notifications/cancelled", { requestId: id, reason })),
+        onOutcome: (o) => {
           this.settle(id)
-          const outcome = actor.getSnapshot().output!
           const failure = this.requestFailures.get(id)
-          this.requestFailures.delete(id)
-          if (failure !== undefined && outcome._tag === "Aborted") reject(failure)
-          else outcomeTo(method, outcome, resolve, reject)
+        this.requestFailures.delete(id)
+          if (failure !== undefined && o._tag === "Aborted") reject(failure)
+          else if (o._tag === "Settled") resolve(o.result as Result)
+          else reject(outcomeError(method, o))
         }
       })
       this.pending.set(id, { method, actor, resolve, reject, onProgress: options.onProgress, progressToken })
       if (progressToken !== undefined) this.byToken.set(progressToken, id)
       if (this.pending.size === 1) this.toChart({ type: "REQUEST_STARTED" })
-      options.signal?.addEventListener("abort", onAbort, { once: true })
-      actor.start()
       this.transport.send(makeRequest(id, method, sendParams))
     })
   }
@@ -664,21 +647,6 @@ const declaredCapabilities = (options: ClientSessionOptions): ClientCapabilities
   if (options.onElicitation && caps.elicitation === undefined) caps.elicitation = { form: {} }
   if (options.onRoots && caps.roots === undefined) caps.roots = { listChanged: true }
   return caps as ClientCapabilities
-}
-
-const outcomeTo = (method: string, o: OutboundRequestOutcome, resolve: (r: Result) => void, reject: (e: unknown) => void): void => {
-  switch (o._tag) {
-    case "Settled":
-      return resolve(o.result as Result)
-    case "Failed":
-      return reject(new RpcError({ method, code: o.error.code, message: o.error.message, data: o.error.data }))
-    case "TimedOut":
-      return reject(new RequestTimeout({ method, afterMs: o.afterMs, deadline: o.deadline, message: `${method} timed out after ${o.afterMs} ms` }))
-    case "Cancelled":
-      return reject(new RequestCancelled({ method, message: `${method} cancelled${o.reason ? `: ${o.reason}` : ""}` }))
-    case "Aborted":
-      return reject(new ConnectionLost({ method, message: `${method}: connection lost (${o.reason})` }))
-  }
 }
 
 const connectError = (failure: LegacyClientFailure | undefined, reason: string | undefined) => {

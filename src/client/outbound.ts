@@ -10,8 +10,7 @@
  * the response stream) and what a `Failed` outcome means (the modern client
  * maps -32021/-32022 itself before falling back to `outcomeToResult`).
  *
- * This is the approach of `ClientSession.request`; ClientSession still has its
- * own copy (see the report: it can switch to `startOutbound` + `OutboundTable`).
+ * Used by `ClientSession` (legacy) and `ModernClient`.
  */
 import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "xstate"
 import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
@@ -34,6 +33,8 @@ export interface OutboundStart {
   readonly signal?: AbortSignal
   /** Send the cancellation of this request on the wire (the actor decided to: timeout or caller). */
   readonly sendCancelled: (reason: string) => void
+  /** Called synchronously when the actor reaches its outcome (before `outcome` resolves). */
+  readonly onOutcome?: (outcome: OutboundRequestOutcome) => void
 }
 
 export interface OutboundHandle {
@@ -43,13 +44,18 @@ export interface OutboundHandle {
 }
 
 /** Create and start the actor for one request. The caller sends the request itself, after this. */
+/** How each running request sends its cancellation (one provided machine serves every request). */
+const cancellers = new WeakMap<object, (reason: string) => void>()
+const runtimeOutboundMachine = outboundRequestMachine.provide({
+  actions: {
+    sendCancelled: ({ context, self }) =>
+      cancellers.get(self)?.(context.outcome?._tag === "TimedOut" ? "timeout" : "cancelled by caller")
+  }
+})
+
 export const startOutbound = (o: OutboundStart): OutboundHandle => {
   const actor = createActor(
-    outboundRequestMachine.provide({
-      actions: {
-        sendCancelled: ({ context }) => o.sendCancelled(context.outcome?._tag === "TimedOut" ? "timeout" : "cancelled by caller")
-      }
-    }),
+    runtimeOutboundMachine,
     {
       input: {
         requestId: o.id,
@@ -67,11 +73,14 @@ export const startOutbound = (o: OutboundStart): OutboundHandle => {
     actor.subscribe({
       complete: () => {
         o.signal?.removeEventListener("abort", onAbort)
-        resolve(actor.getSnapshot().output!)
+        const out = actor.getSnapshot().output!
+        o.onOutcome?.(out)
+        resolve(out)
       }
     })
   })
   o.signal?.addEventListener("abort", onAbort, { once: true })
+  cancellers.set(actor, o.sendCancelled)
   actor.start()
   return { actor, outcome }
 }
