@@ -111,6 +111,12 @@ const rejectReinitialize = {
   })
 } as const
 
+// Nothing to drain: skip `closing` (and its drain timer) altogether.
+const closeTransitions = [
+  { guard: "nothingInFlight", target: "#legacyServerSession.closed", actions: "recordCloseReason" },
+  { target: "#legacyServerSession.closing", actions: "recordCloseReason" }
+] as const
+
 const rejectClosing = {
   type: "reject",
   params: ({ event }: { event: LegacyServerSessionEvent }) => ({
@@ -162,6 +168,8 @@ export const legacyServerSessionMachine = setup({
   guards: {
     validInitializeParams: ({ event }) => event.type === "INITIALIZE" && isValidInitializeParams(event.params),
     acceptsEarlyRequests: ({ context }) => context.earlyRequests === "accept",
+    /** No request is in flight (runtime-provided; the pure default assumes there may be). */
+    nothingInFlight: () => false,
     idleTimeoutEnabled: ({ context }) => context.idleTimeoutMs > 0,
     /**
      * The idle timeout is enabled, nothing is in flight and the last request
@@ -233,7 +241,7 @@ export const legacyServerSessionMachine = setup({
             })
           }
         },
-        CLOSE: { target: "closing", actions: "recordCloseReason" }
+        CLOSE: closeTransitions
       }
     },
     awaitingInitialized: {
@@ -263,7 +271,7 @@ export const legacyServerSessionMachine = setup({
             }
           }
         ],
-        CLOSE: { target: "closing", actions: "recordCloseReason" }
+        CLOSE: closeTransitions
       }
     },
     operating: {
@@ -273,7 +281,7 @@ export const legacyServerSessionMachine = setup({
         INITIALIZE: { actions: rejectReinitialize },
         INITIALIZED: {},
         REQUEST: { actions: { type: "dispatch", params: ({ event }) => ({ id: event.id }) } },
-        CLOSE: { target: "closing", actions: "recordCloseReason" }
+        CLOSE: closeTransitions
       },
       states: {
         serving: {

@@ -763,3 +763,28 @@ describe("legacyServerSession: generated paths", () => {
     }
   })
 })
+
+describe("CLOSE with nothing in flight (runtime guard nothingInFlight)", () => {
+  it("goes straight to closed without beginDrain or a drain timer; with work in flight it drains", async () => {
+    const { createActor } = await import("xstate")
+    const { legacyServerSessionMachine } = await import("../machines/legacyServerSession.ts")
+    const run = (idle: boolean) => {
+      const calls: Array<string> = []
+      const actor = createActor(
+        legacyServerSessionMachine.provide({
+          guards: { nothingInFlight: () => idle },
+          actions: { beginDrain: () => void calls.push("beginDrain"), release: () => void calls.push("release") }
+        }),
+        { input: {} }
+      ).start()
+      actor.send({ type: "INITIALIZE", id: 1, params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } })
+      actor.send({ type: "INITIALIZED" })
+      actor.send({ type: "CLOSE", reason: "bye" })
+      return { state: actor.getSnapshot().value, calls, reason: actor.getSnapshot().context.closeReason }
+    }
+    expect(run(true)).toEqual({ state: "closed", calls: ["release"], reason: "bye" })
+    const busy = run(false)
+    expect(busy.state).toBe("closing")
+    expect(busy.calls).toEqual(["beginDrain"])
+  })
+})
