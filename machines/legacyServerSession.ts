@@ -73,6 +73,7 @@ export type LegacyServerSessionEvent =
   | { readonly type: "DRAINED" }
   | { readonly type: "CLOSE"; readonly reason: string }
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string }
+  | { readonly type: "RESUMED" }
 
 /** Parameters of the `reject` action: the JSON-RPC error the runtime sends for `id`. */
 export interface RejectParams {
@@ -295,7 +296,11 @@ export const legacyServerSessionMachine = setup({
               // Activity since the timer was armed: re-arm for what remains.
               { guard: "idleTimeoutEnabled", target: "serving", reenter: true }
             ]
-          }
+          },
+          // The runtime may hibernate an idle session (stop the actor, keep its persisted
+          // snapshot) and restore it on the next lifecycle event; a restored actor has no
+          // timers, so RESUMED re-enters `serving` to re-arm the idle deadline for what remains.
+          on: { RESUMED: { target: "serving", reenter: true } }
         }
       }
     },

@@ -785,7 +785,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
       expect((await stream.rest()).filter((e) => e.data)).toEqual([])
       const after = await post(url, { jsonrpc: "2.0", id: 2, method: "ping" }, s.headers)
       expect(after.status).toBe(404)
-      expect(handle.stats()).toEqual({ sessions: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false })
+      expect(handle.stats()).toEqual({ sessions: 0, hibernated: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false })
     } finally {
       await handle.close({ drainMs: 0 })
     }
@@ -838,7 +838,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
     expect(handle.sessions).toBe(100)
     await handle.close({ drainMs: 0 })
     for (const r of readers) await r.rest()
-    expect(handle.stats()).toEqual({ sessions: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false })
+    expect(handle.stats()).toEqual({ sessions: 0, hibernated: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false })
     expect(registry.size).toBe(0)
     expect(registry.listenerCount).toBe(0)
     await sleep(20)

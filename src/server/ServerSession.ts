@@ -13,6 +13,7 @@ import { type ActorOptions, type AnyActorLogic, type Actor, createActor } from "
 import {
   type EarlyRequestPolicy,
   type InitializeParams,
+  type LegacyServerSessionContext,
   legacyServerSessionMachine,
   type RejectParams
 } from "../../machines/legacyServerSession.ts"
@@ -150,6 +151,17 @@ const capabilitiesFor = (caps: ServerCapabilities, version: string | undefined):
   return older
 }
 
+/** What a hibernated session keeps of its chart. */
+interface HibernatedSnapshot {
+  readonly status: "active"
+  readonly value: unknown
+  readonly historyValue: unknown
+  readonly context: LegacyServerSessionContext
+  readonly children: Record<string, never>
+  readonly output: undefined
+  readonly error: undefined
+}
+
 /** See `finish`: the gap between a request's last progress notification and its response. */
 const PROGRESS_RESPONSE_GAP_MS = 10
 
@@ -260,6 +272,9 @@ export class ServerSession implements SessionHandle {
   private readonly createdAt: number
   /** A modern request was served here: the legacy handshake deadline no longer applies. */
   private servedModern = false
+  /** The chart's persisted snapshot while hibernated (the actor is stopped). */
+  private hibernated: HibernatedSnapshot | undefined
+  private wakeTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
   private get clock(): XStateClock {
@@ -299,7 +314,7 @@ export class ServerSession implements SessionHandle {
 
   /** A JSON-RPC batch: only 2025-03-26 has them (spec-digest §6); otherwise -32600. */
   receiveBatch(items: ReadonlyArray<unknown>): void {
-    const version = this.actor?.getSnapshot().context.protocolVersion
+    const version = this.chartContext()?.protocolVersion
     if (!allowsBatch(version)) {
       this.send(
         errorResponse(null, rpcError(ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not supported in protocol version ${version ?? "(not negotiated)"}`)),
@@ -389,7 +404,7 @@ export class ServerSession implements SessionHandle {
   /** The transport ended (stdin EOF, socket closed): abort everything and release. */
   transportClosed(closed: TransportClosed): void {
     if (this.released) return
-    if (this.actor) this.actor.send({ type: "TRANSPORT_CLOSED", reason: closed.reason })
+    if (this.actor || this.hibernated) this.ensureActor().send({ type: "TRANSPORT_CLOSED", reason: closed.reason })
     else this.release({ expected: closed.expected, reason: closed.reason })
   }
 
@@ -397,7 +412,16 @@ export class ServerSession implements SessionHandle {
 
   private ensureActor() {
     if (this.actor) return this.actor
+    const hibernated = this.hibernated
+    if (hibernated !== undefined) {
+      this.hibernated = undefined
+      if (this.wakeTimer) {
+        this.wakeTimer.clock.clearTimeout(this.wakeTimer.timer)
+        this.wakeTimer = undefined
+      }
+    }
     const actor = createActor(runtimeServerMachine, {
+      ...(hibernated !== undefined ? { snapshot: hibernated as unknown as never } : {}),
       input: {
         supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,
         idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
@@ -411,6 +435,8 @@ export class ServerSession implements SessionHandle {
     this.actor = actor
     actor.subscribe(() => this.notifyListeners())
     actor.start()
+    // A restored actor has no timers: re-enter `serving` to re-arm the idle deadline.
+    if (hibernated !== undefined) actor.send({ type: "RESUMED" })
     return actor
   }
 
@@ -576,7 +602,7 @@ export class ServerSession implements SessionHandle {
 
   /** Negotiated facts for handler contexts (the chart's context, read once per session). */
   negotiated(): { protocolVersion: string; clientCapabilities: ClientCapabilities; clientInfo: Implementation | undefined } {
-    const c = this.actor?.getSnapshot().context
+    const c = this.chartContext()
     return {
       protocolVersion: c?.protocolVersion ?? LEGACY_VERSIONS[0],
       clientCapabilities: c?.clientCapabilities ?? {},
@@ -661,7 +687,7 @@ export class ServerSession implements SessionHandle {
     if (!this.operating && method !== "ping") {
       return Promise.reject(new McpError(ErrorCode.InvalidRequest, `${method} must wait until the client has sent notifications/initialized`))
     }
-    const caps: ClientCapabilities = this.actor?.getSnapshot().context.clientCapabilities ?? {}
+    const caps: ClientCapabilities = this.chartContext()?.clientCapabilities ?? {}
     const capability = requiredClientCapability(method)
     if (capability !== undefined && !hasCapability(caps, capability)) return Promise.reject(new CapabilityError(capability, method))
     if (method === "elicitation/create") {
@@ -738,6 +764,7 @@ export class ServerSession implements SessionHandle {
 
   /** The chart's state value as a dotted string. */
   stateName(): string {
+    if (this.hibernated !== undefined) return flatten(this.hibernated.value)
     if (!this.actor || (this.era === "modern" && this.actor.getSnapshot().value === "awaitingInitialize")) {
       return this.released ? "closed" : this.era === "modern" ? "stateless" : "awaitingInitialize"
     }
@@ -745,11 +772,73 @@ export class ServerSession implements SessionHandle {
   }
 
   get protocolVersion(): string | undefined {
-    return this.actor?.getSnapshot().context.protocolVersion
+    return this.chartContext()?.protocolVersion
   }
 
   get clientInfo(): InitializeParams["clientInfo"] | undefined {
-    return this.actor?.getSnapshot().context.clientInfo
+    return this.chartContext()?.clientInfo
+  }
+
+  /** The chart's context, from the running actor or the hibernated snapshot. */
+  private chartContext(): LegacyServerSessionContext | undefined {
+    return this.actor?.getSnapshot().context ?? this.hibernated?.context
+  }
+
+  /** True while the chart is hibernated (see `hibernate`). */
+  get isHibernated(): boolean {
+    return this.hibernated !== undefined
+  }
+
+  /**
+   * Hibernate an idle operating session: keep the chart's persisted snapshot,
+   * stop the actor (and its timers), and keep one wake-up timer for the idle
+   * deadline. Requests in `operating` never need the actor, so they are served
+   * as before; the next lifecycle event (ping, close, a second initialize, the
+   * transport ending, the idle deadline) restores the actor from the snapshot
+   * and re-arms its timers (`RESUMED`). An idle session then weighs a few
+   * hundred bytes instead of a live actor's ~4.5 KB. False when not eligible.
+   */
+  hibernate(): boolean {
+    const actor = this.actor
+    if (actor === undefined || !this.operating || this.draining || this.released) return false
+    if (this.inFlight.size > 0 || this.pending.size > 0) return false
+    // The persisted shape, built by hand: `getPersistedSnapshot()` deep-copies the context,
+    // which would clone this session through `context.runtime`.
+    const live = actor.getSnapshot()
+    this.hibernated = {
+      status: "active",
+      value: live.value,
+      historyValue: live.historyValue,
+      context: live.context,
+      children: {},
+      output: undefined,
+      error: undefined
+    }
+    this.actor = undefined
+    actor.stop()
+    this.armWake()
+    return true
+  }
+
+  /** Hibernate when nothing has been in flight for `idleMs` (the HTTP server's sweeper calls this). */
+  hibernateIfIdleFor(idleMs: number): boolean {
+    if (this.inFlight.size > 0 || this.now() - this.lastSettledAt < idleMs) return false
+    return this.hibernate()
+  }
+
+  private armWake(): void {
+    const idleMs = this.options.idleTimeoutMs ?? 0
+    if (idleMs <= 0) return
+    const clock = this.clock
+    const delay = Math.min(Math.max(1, idleMs - (this.now() - this.lastSettledAt)), MAX_DELAY)
+    const timer = clock.setTimeout(() => {
+      this.wakeTimer = undefined
+      if (this.hibernated === undefined) return
+      // Requests served while hibernated moved the deadline: sleep on, or let the chart decide.
+      if (!this._idleTimeoutExpired()) this.armWake()
+      else this.ensureActor()
+    }, delay)
+    this.wakeTimer = { clock, timer }
   }
 
   get inFlightCount(): number {
@@ -784,6 +873,7 @@ export class ServerSession implements SessionHandle {
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
     if (this.released) return this.ended.then(() => undefined)
     const reason = options?.reason ?? "closed by server"
+    if (this.hibernated) this.ensureActor()
     if (!this.actor) {
       this.release({ expected: true, reason })
     } else {
@@ -810,6 +900,9 @@ export class ServerSession implements SessionHandle {
     }
     this.notifyListeners()
     this.actor?.stop()
+    this.hibernated = undefined
+    if (this.wakeTimer) this.wakeTimer.clock.clearTimeout(this.wakeTimer.timer)
+    this.wakeTimer = undefined
     this.options.onRelease?.(end)
     this.resolveEnded(end)
     this.listeners.clear()

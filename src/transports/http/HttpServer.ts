@@ -104,6 +104,12 @@ export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions
   readonly retryMs?: number
   /** SSE keep-alive comment period (ms); 0 = none. Default 15 000. */
   readonly keepAliveMs?: number
+  /**
+   * Hibernate a session's chart after this long with nothing in flight (the
+   * actor is stopped, its snapshot kept; see `ServerSession.hibernate`). An
+   * idle session then costs a few hundred bytes of heap. 0 disables. Default 1000 ms.
+   */
+  readonly hibernateAfterMs?: number
   /** Close (without ending) legacy SSE connections after this long, for polling; 0 = never. Default 0. */
   readonly sseMaxDurationMs?: number
   /** Unsent bytes after which a stalled SSE client is disconnected. Default 4 MiB. */
@@ -142,6 +148,8 @@ export interface HttpCloseOptions {
 /** Internal sizes; every one returns to 0 once no session or request is live (leak checks). */
 export interface HttpServerStats {
   readonly sessions: number
+  /** Sessions whose chart is hibernated (idle; actor stopped, snapshot kept). */
+  readonly hibernated: number
   readonly openStreams: number
   readonly pendingExchanges: number
   readonly modernInFlight: number
@@ -248,6 +256,22 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   }
   const sessions = new Map<string, HttpSession>()
   const unregister = new Map<string, () => void>()
+  // One sweeper for all sessions (not a timer each), running only while there are sessions.
+  const hibernateAfterMs = options.hibernateAfterMs ?? 1_000
+  let sweeper: ReturnType<typeof setInterval> | undefined
+  const sweep = () => {
+    if (sessions.size === 0 || closing !== undefined) {
+      clearInterval(sweeper)
+      sweeper = undefined
+      return
+    }
+    for (const hs of sessions.values()) hs.session.hibernateIfIdleFor(hibernateAfterMs)
+  }
+  const startSweeper = () => {
+    if (sweeper !== undefined || hibernateAfterMs <= 0) return
+    sweeper = setInterval(sweep, Math.max(100, Math.floor(hibernateAfterMs / 2)))
+    sweeper.unref()
+  }
   let closing: Promise<void> | undefined
   let drained: (() => void) | undefined
 
@@ -491,6 +515,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     }
     const hs = new HttpSession(server, host, principal, sessionOptions)
     sessions.set(hs.id, hs)
+    startSweeper()
     if (options.registry !== undefined) unregister.set(hs.id, options.registry.register(hs.session))
     const ex = new Exchange(hs, hub, res, [m.id], false)
     hs.initExchange = ex
@@ -604,6 +629,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 
   const close = (closeOptions?: HttpCloseOptions): Promise<void> => {
     if (closing !== undefined) return closing
+    clearInterval(sweeper)
+    sweeper = undefined
     const drainMs = closeOptions?.drainMs ?? 5_000
     closing = (async () => {
       const all = new Promise<void>((resolve) => {
@@ -634,9 +661,14 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     dropStandaloneStream: (sessionId) => sessions.get(sessionId)?.dropStandalone() ?? false,
     stats: () => {
       let pendingExchanges = 0
-      for (const hs of sessions.values()) pendingExchanges += hs.exchanges.size
+      let hibernated = 0
+      for (const hs of sessions.values()) {
+        pendingExchanges += hs.exchanges.size
+        if (hs.session.isHibernated) hibernated++
+      }
       return {
         sessions: sessions.size,
+        hibernated,
         openStreams: hub.size,
         pendingExchanges,
         modernInFlight: host.live.size,
