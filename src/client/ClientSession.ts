@@ -6,6 +6,7 @@
  * maximum and cancellation. This class executes: the wire, the pending table,
  * progress-token injection, the server→client handlers.
  */
+import { LegacyMcpMethods } from "./McpMethods.ts"
 import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "xstate"
 import { type LegacyClientFailure, type LegacyClientSessionEvent, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
 import type { outboundRequestMachine } from "../../machines/outboundRequest.ts"
@@ -127,7 +128,7 @@ export type ClientSessionEvent =
 
 let sessionCounter = 0
 
-export class ClientSession implements SessionHandle {
+export class ClientSession extends LegacyMcpMethods<RequestOptions> implements SessionHandle {
   readonly id: string
   readonly startedAt = Date.now()
   readonly transport: Transport
@@ -157,6 +158,7 @@ export class ClientSession implements SessionHandle {
   private endedFlag = false
 
   private constructor(transport: Transport, options: ClientSessionOptions) {
+    super()
     this.transport = transport
     this.options = options
     this.id = `client-${++sessionCounter}`
@@ -597,49 +599,8 @@ export class ClientSession implements SessionHandle {
       this.eventListeners.clear()
     })
   }
-
-  // ---------------------------------------------------------------- MCP methods
-
-  listTools(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("tools/list", cursorParams(options), options)
-  }
-  callTool(name: string, args: Record<string, unknown> = {}, options?: RequestOptions) {
-    return this.request("tools/call", { name, arguments: args }, options)
-  }
-  listResources(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("resources/list", cursorParams(options), options)
-  }
-  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("resources/templates/list", cursorParams(options), options)
-  }
-  readResource(uri: string, options?: RequestOptions) {
-    return this.request("resources/read", { uri }, options)
-  }
-  subscribeResource(uri: string, options?: RequestOptions) {
-    return this.request("resources/subscribe", { uri }, options)
-  }
-  unsubscribeResource(uri: string, options?: RequestOptions) {
-    return this.request("resources/unsubscribe", { uri }, options)
-  }
-  listPrompts(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("prompts/list", cursorParams(options), options)
-  }
-  getPrompt(name: string, args: Record<string, string> = {}, options?: RequestOptions) {
-    return this.request("prompts/get", { name, arguments: args }, options)
-  }
-  complete(ref: { readonly type: string; readonly name?: string; readonly uri?: string }, argument: { readonly name: string; readonly value: string }, options?: RequestOptions) {
-    return this.request("completion/complete", { ref, argument }, options)
-  }
-  setLoggingLevel(level: string, options?: RequestOptions) {
-    return this.request("logging/setLevel", { level }, options)
-  }
-  ping(options?: RequestOptions) {
-    return this.request("ping", undefined, options)
-  }
 }
 
-const cursorParams = (options?: { readonly cursor?: string }): Params | undefined =>
-  options?.cursor === undefined ? undefined : { cursor: options.cursor }
 
 const declaredCapabilities = (options: ClientSessionOptions): ClientCapabilities => {
   const caps: Record<string, unknown> = { ...options.capabilities }

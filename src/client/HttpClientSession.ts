@@ -40,6 +40,7 @@
  * level (the caller sees the swap through `onReinitialize` and the state events
  * of the new generation, from `connecting` on).
  */
+import { LegacyMcpMethods } from "./McpMethods.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { LegacyVersion } from "../protocol/versions.ts"
@@ -90,7 +91,7 @@ const openGeneration = async (url: URL, options: HttpClientSessionOptions, n: nu
   }
 }
 
-export class HttpClientSession implements SessionHandle {
+export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implements SessionHandle {
   readonly id: string
   readonly startedAt = Date.now()
   readonly url: URL
@@ -108,6 +109,7 @@ export class HttpClientSession implements SessionHandle {
   private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
 
   private constructor(url: URL, options: HttpClientSessionOptions, first: Generation) {
+    super()
     this.id = `http-client-${++counter}`
     this.url = url
     this.options = options
@@ -317,46 +319,5 @@ export class HttpClientSession implements SessionHandle {
       this.eventListeners.clear()
     })
   }
-
-  // ---------------------------------------------------------------- MCP methods
-
-  listTools(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("tools/list", cursorParams(options), options)
-  }
-  callTool(name: string, args: Record<string, unknown> = {}, options?: RequestOptions) {
-    return this.request("tools/call", { name, arguments: args }, options)
-  }
-  listResources(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("resources/list", cursorParams(options), options)
-  }
-  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("resources/templates/list", cursorParams(options), options)
-  }
-  readResource(uri: string, options?: RequestOptions) {
-    return this.request("resources/read", { uri }, options)
-  }
-  subscribeResource(uri: string, options?: RequestOptions) {
-    return this.request("resources/subscribe", { uri }, options)
-  }
-  unsubscribeResource(uri: string, options?: RequestOptions) {
-    return this.request("resources/unsubscribe", { uri }, options)
-  }
-  listPrompts(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("prompts/list", cursorParams(options), options)
-  }
-  getPrompt(name: string, args: Record<string, string> = {}, options?: RequestOptions) {
-    return this.request("prompts/get", { name, arguments: args }, options)
-  }
-  complete(ref: { readonly type: string; readonly name?: string; readonly uri?: string }, argument: { readonly name: string; readonly value: string }, options?: RequestOptions) {
-    return this.request("completion/complete", { ref, argument }, options)
-  }
-  setLoggingLevel(level: string, options?: RequestOptions) {
-    return this.request("logging/setLevel", { level }, options)
-  }
-  ping(options?: RequestOptions) {
-    return this.request("ping", undefined, options)
-  }
 }
 
-const cursorParams = (options?: { readonly cursor?: string }): Params | undefined =>
-  options?.cursor === undefined ? undefined : { cursor: options.cursor }

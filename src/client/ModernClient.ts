@@ -28,6 +28,7 @@
  * - server→client requests do not exist in 2026-07-28; one that arrives is
  *   ignored (a modern client MUST NOT write responses on stdio, L36-L37).
  */
+import { McpMethods } from "./McpMethods.ts"
 import { pickMutualVersion } from "../../machines/eraProbe.ts"
 import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import {
@@ -159,7 +160,7 @@ export const hasModernMarkers = (result: Result): boolean => result.resultType !
 
 let clientCounter = 0
 
-export class ModernClient implements SessionHandle {
+export class ModernClient extends McpMethods<ModernRequestOptions> implements SessionHandle {
   readonly id: string
   readonly era = "modern" as const
   readonly startedAt = Date.now()
@@ -180,6 +181,7 @@ export class ModernClient implements SessionHandle {
   private resolveEnded!: (end: SessionEnd) => void
 
   private constructor(wire: ModernWire, options: ModernClientOptions) {
+    super()
     this.wire = wire
     this.options = options
     this.id = `modern-client-${++clientCounter}`
@@ -452,38 +454,5 @@ export class ModernClient implements SessionHandle {
     await this.wire.close()
     await this.ended
   }
-
-  // ---------------------------------------------------------------- MCP methods
-
-  listTools(options?: ModernRequestOptions & { readonly cursor?: string }) {
-    return this.request("tools/list", cursorParams(options), options)
-  }
-  callTool(name: string, args: Record<string, unknown> = {}, options?: ModernRequestOptions) {
-    return this.request("tools/call", { name, arguments: args }, options)
-  }
-  listResources(options?: ModernRequestOptions & { readonly cursor?: string }) {
-    return this.request("resources/list", cursorParams(options), options)
-  }
-  listResourceTemplates(options?: ModernRequestOptions & { readonly cursor?: string }) {
-    return this.request("resources/templates/list", cursorParams(options), options)
-  }
-  readResource(uri: string, options?: ModernRequestOptions) {
-    return this.request("resources/read", { uri }, options)
-  }
-  listPrompts(options?: ModernRequestOptions & { readonly cursor?: string }) {
-    return this.request("prompts/list", cursorParams(options), options)
-  }
-  getPrompt(name: string, args: Record<string, string> = {}, options?: ModernRequestOptions) {
-    return this.request("prompts/get", { name, arguments: args }, options)
-  }
-  complete(
-    ref: { readonly type: string; readonly name?: string; readonly uri?: string },
-    argument: { readonly name: string; readonly value: string },
-    options?: ModernRequestOptions
-  ) {
-    return this.request("completion/complete", { ref, argument }, options)
-  }
 }
 
-const cursorParams = (options?: { readonly cursor?: string }): Params | undefined =>
-  options?.cursor === undefined ? undefined : { cursor: options.cursor }

@@ -27,6 +27,7 @@
  * eras plus `era`, the `client` in charge (ModernClient | ClientSession) and
  * the `verdict`.
  */
+import { McpMethods } from "./McpMethods.ts"
 import { Effect, type Scope } from "effect"
 import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
 import type { Era } from "../protocol/era.ts"
@@ -93,9 +94,6 @@ const isLegacyId = (id: RequestId): boolean => typeof id === "number"
 /** Codes meaning the server refused a request without running it: safe to re-send in the other era. */
 const NOT_EXECUTED_CODES: ReadonlySet<number> = new Set([-32601, -32600])
 
-const cursorParams = (options?: { readonly cursor?: string }): Params | undefined =>
-  options?.cursor === undefined ? undefined : { cursor: options.cursor }
-
 /** `server/discover` over a shared message transport: a `probe-N` request and the response with that id. */
 export const discoverOverHub = (hub: TransportHub): SendDiscover => {
   let seq = 0
@@ -134,7 +132,7 @@ export const discoverOverHub = (hub: TransportHub): SendDiscover => {
 }
 
 /** The client a dual-era connect returns: whichever era the server speaks, one method surface. */
-export class AutoClient implements McpClientLike {
+export class AutoClient extends McpMethods<RequestOptions> implements McpClientLike {
   private current: Current
   private verdictValue: EraVerdict
   /** False while running on a cached modern verdict that no response has confirmed yet. */
@@ -146,6 +144,7 @@ export class AutoClient implements McpClientLike {
 
   /** @internal built by `connectAuto` */
   constructor(hub: TransportHub, prober: EraProber, options: AutoConnectOptions, current: Current, verdict: EraVerdict) {
+    super()
     this.hub = hub
     this.prober = prober
     this.options = options
@@ -234,35 +233,6 @@ export class AutoClient implements McpClientLike {
     old.view.commit(false)
     void old.client.close({ reason: "server is legacy" })
     return "legacy"
-  }
-
-  listTools(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("tools/list", cursorParams(options), options)
-  }
-  callTool(name: string, args: Record<string, unknown> = {}, options?: RequestOptions) {
-    return this.request("tools/call", { name, arguments: args }, options)
-  }
-  listResources(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("resources/list", cursorParams(options), options)
-  }
-  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("resources/templates/list", cursorParams(options), options)
-  }
-  readResource(uri: string, options?: RequestOptions) {
-    return this.request("resources/read", { uri }, options)
-  }
-  listPrompts(options?: RequestOptions & { readonly cursor?: string }) {
-    return this.request("prompts/list", cursorParams(options), options)
-  }
-  getPrompt(name: string, args: Record<string, string> = {}, options?: RequestOptions) {
-    return this.request("prompts/get", { name, arguments: args }, options)
-  }
-  complete(
-    ref: { readonly type: string; readonly name?: string; readonly uri?: string },
-    argument: { readonly name: string; readonly value: string },
-    options?: RequestOptions
-  ) {
-    return this.request("completion/complete", { ref, argument }, options)
   }
 
   /** Close the client in charge and the transport (for stdio: the child process). */
