@@ -19,6 +19,7 @@
  *   transport provides; without one it still answers (the scenario then only
  *   reports INFO "server did not disconnect mid-call").
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { McpServer } from "../src/server/McpServer.ts"
 import type { RequestContext } from "../src/server/RequestContext.ts"
 import type { CallToolResult } from "../src/server/types.ts"
@@ -60,19 +61,6 @@ export interface ConformanceServerOptions {
   readonly watchedUpdateMs?: number
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(t)
-      reject(signal.reason)
-    }
-    signal.addEventListener("abort", onAbort, { once: true })
-  })
 
 const text = (t: string): CallToolResult => ({ content: [{ type: "text", text: t }] })
 const failure = (t: string): CallToolResult => ({ content: [{ type: "text", text: t }], isError: true })
@@ -144,9 +132,9 @@ export const makeConformanceServer = (options: ConformanceServerOptions = {}): M
       async (_args, ctx) => {
         // Three info messages ~50 ms apart: the scenario checks that several arrive during one call.
         ctx.log("info", "Tool execution started", "conformance")
-        await sleep(50, ctx.signal)
+        await sleep(50, undefined, { signal: ctx.signal })
         ctx.log("info", "Tool processing data", "conformance")
-        await sleep(50, ctx.signal)
+        await sleep(50, undefined, { signal: ctx.signal })
         ctx.log("info", "Tool execution completed", "conformance")
         return text("Tool with logging executed successfully")
       }
@@ -155,7 +143,7 @@ export const makeConformanceServer = (options: ConformanceServerOptions = {}): M
       { name: "test_tool_with_progress", description: "Tests tool that reports progress notifications", inputSchema: NO_ARGS },
       async (_args, ctx) => {
         for (const step of [0, 50, 100]) {
-          if (step > 0) await sleep(50, ctx.signal)
+          if (step > 0) await sleep(50, undefined, { signal: ctx.signal })
           ctx.progress(step, 100, `Completed step ${step} of 100`)
         }
         return text(String(ctx.meta?.progressToken ?? "no progress token"))
@@ -177,7 +165,7 @@ export const makeConformanceServer = (options: ConformanceServerOptions = {}): M
       async (_args, ctx) => {
         const closed = options.closeRequestStream ? options.closeRequestStream(ctx) : contextStreamCloser(ctx)
         // Give the client time to reconnect with GET + Last-Event-ID; the answer is then replayed there.
-        await sleep(100, ctx.signal)
+        await sleep(100, undefined, { signal: ctx.signal })
         return text(
           closed
             ? "Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure."

@@ -3,21 +3,9 @@
  * progress-reporting count, logging, a slow cancellable call, a resource, a
  * resource template and a prompt.
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { McpServer } from "../src/server/McpServer.ts"
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(t)
-      reject(signal.reason)
-    }
-    signal.addEventListener("abort", onAbort, { once: true })
-  })
 
 export const makeDemoServer = (): McpServer =>
   new McpServer({ name: "mcp-actors-demo", version: "0.1.0", instructions: "A demo server: try echo, count, log and slow." })
@@ -45,7 +33,7 @@ export const makeDemoServer = (): McpServer =>
         const n = args.n as number
         const stepMs = (args.stepMs as number | undefined) ?? 10
         for (let i = 1; i <= n; i++) {
-          await sleep(stepMs, ctx.signal)
+          await sleep(stepMs, undefined, { signal: ctx.signal })
           ctx.progress(i, n, `step ${i} of ${n}`)
         }
         return { content: [{ type: "text", text: `counted to ${n}` }], structuredContent: { counted: n } }
@@ -76,7 +64,7 @@ export const makeDemoServer = (): McpServer =>
         inputSchema: { type: "object", properties: { ms: { type: "integer", minimum: 0, maximum: 600000 } }, required: ["ms"] }
       },
       async (args, ctx) => {
-        await sleep(args.ms as number, ctx.signal)
+        await sleep(args.ms as number, undefined, { signal: ctx.signal })
         return { content: [{ type: "text", text: `waited ${args.ms as number} ms` }] }
       }
     )
