@@ -8,9 +8,10 @@
  * The wire is pluggable (`ModernWire`: "send this request, deliver what comes
  * back, cancel it"): `messageWire(transport)` serves stdio, WebSocket and
  * memory transports (cancellation = `notifications/cancelled`,
- * 2026-07-28/basic/transports/stdio.mdx:L78-L83); a Streamable HTTP wire can
- * implement the same interface (one POST per request, cancellation = closing
- * the response stream).
+ * 2026-07-28/basic/transports/stdio.mdx:L78-L83); `ModernHttpWire`
+ * (src/transports/http/client) implements it over Streamable HTTP (one POST
+ * per request, cancellation = closing the response stream) and fails single
+ * requests with typed errors through `WireHandlers.onRequestFailed`.
  *
  * Behaviour:
  * - ids are unique among our in-flight requests (a counter, optionally prefixed);
@@ -49,7 +50,7 @@ import type { Transport, TransportClosed, TransportKind } from "../transports/Tr
 import type { RequestOptions, Result } from "./ClientSession.ts"
 import { CapabilityNotSupported, RequestCancelled, SessionClosed, UnsupportedProtocolVersion } from "./errors.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
-import { OutboundTable, outcomeToResult, startOutbound, withMeta, type XStateClock } from "./outbound.ts"
+import { type OutboundActor, OutboundTable, outcomeToResult, startOutbound, withMeta, type XStateClock } from "./outbound.ts"
 
 // ------------------------------------------------------------------ wire
 
@@ -60,6 +61,12 @@ export interface WireHandlers {
   readonly onClose: (closed: TransportClosed) => void
   /** Something unreadable arrived (for diagnostics). */
   readonly onInvalid?: (detail: string) => void
+  /**
+   * A request-scoped wire (Streamable HTTP) failed this one request with a
+   * typed error (an HTTP status, a lost response stream) while the wire stays
+   * up: the request ends and its caller gets `error`.
+   */
+  readonly onRequestFailed?: (id: RequestId, error: Error) => void
 }
 
 /**
@@ -172,6 +179,9 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private readonly capabilities: ClientCapabilities
   private readonly clientInfo: { readonly name: string; readonly version: string }
   private readonly table = new OutboundTable()
+  /** Actors of in-flight requests, and the typed errors the wire failed some of them with (`onRequestFailed`). */
+  private readonly running = new Map<RequestId, OutboundActor>()
+  private readonly failures = new Map<RequestId, Error>()
   private readonly listeners = new Set<(info: SessionInfo) => void>()
   private readonly drainWaiters = new Set<() => void>()
   private counter = 0
@@ -219,6 +229,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     this.wire.start({
       onMessage: (m) => this.receive(m),
       onInvalid: (text) => this.options.onDiagnostic?.(text),
+      onRequestFailed: (id, error) => this.failRequest(id, error),
       onClose: (closed) => {
         if (this.status === "closed") return
         this.status = "closed"
@@ -326,13 +337,18 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       sendCancelled: (reason) => this.wire.cancel(id, reason)
     })
     this.table.add(id, { actor: handle.actor, onProgress: options.onProgress, progressToken })
+    this.running.set(id, handle.actor)
     this.notifyListeners()
     this.wire.send(makeRequest(id, method, sendParams))
     const outcome = await handle.outcome
     this.table.remove(id)
+    this.running.delete(id)
+    const failure = this.failures.get(id)
+    this.failures.delete(id)
     this.notifyListeners()
     if (this.table.size === 0) for (const w of [...this.drainWaiters]) w()
 
+    if (failure !== undefined && outcome._tag === "Aborted") throw failure
     if (outcome._tag === "Failed") {
       const { code, message, data } = outcome.error
       if (code === ErrorCode.UnsupportedProtocolVersion) {
@@ -362,6 +378,18 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       }
     }
     return this.checkResult(method, outcomeToResult(method, outcome))
+  }
+
+  /**
+   * The wire failed one request (`WireHandlers.onRequestFailed`): its actor
+   * ends as `Aborted` (nothing is sent: the exchange is over) and the caller
+   * gets the wire's typed error instead of `ConnectionLost`.
+   */
+  private failRequest(id: RequestId, error: Error): void {
+    const actor = this.running.get(id)
+    if (actor === undefined || actor.getSnapshot().status !== "active") return
+    this.failures.set(id, error)
+    actor.send({ type: "TRANSPORT_CLOSED", reason: error.message })
   }
 
   /** `resultType`: absent → "complete" (changelog item 8); "input_required" → MRTR; anything else is invalid. */

@@ -1,8 +1,8 @@
 /**
  * Streamable HTTP client: the legacy-era transport (`HttpClientTransport`) and
  * the single exchanges it is built from (`postMessage`, `openEventStream`,
- * `deleteSession`), which a modern-era (2026-07-28, sessionless) client can
- * use directly; the SSE parser; typed errors.
+ * `deleteSession`); the modern-era (2026-07-28, sessionless) wire of a
+ * `ModernClient` (`ModernHttpWire`); the SSE parser; typed errors.
  *
  * @since 0.1.0
  */
@@ -32,4 +32,21 @@ export {
   SseStream
 } from "./HttpExchange.ts"
 export { DEFAULT_CONNECT_TIMEOUT_MS, httpRequest, type HttpRequestOptions, makeAgent } from "./httpRequest.ts"
+export {
+  decodeHeaderValue,
+  encodeHeaderValue,
+  exchangeModern,
+  HEADER_METHOD,
+  HEADER_NAME,
+  HEADER_PARAM_PREFIX,
+  httpStatusOf,
+  makeModernHttpWire,
+  type ModernExchangeOptions,
+  modernHeaders,
+  ModernHttpWire,
+  type ModernHttpWireOptions,
+  type ModernReply,
+  type ParamHeader,
+  paramHeadersOf
+} from "./ModernHttpWire.ts"
 export { parseSse, type SseEvent, SseParser, type SseParserOptions } from "./SseParser.ts"

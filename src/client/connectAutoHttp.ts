@@ -1,0 +1,341 @@
+/**
+ * Dual-era connect over Streamable HTTP: find out whether the server at a URL
+ * speaks the modern (2026-07-28, sessionless) or the legacy (`initialize`,
+ * `Mcp-Session-Id`) protocol, then talk to it in that era (spec-digest §3.B
+ * "Backward compatibility", 2026-07-28/basic/transports/streamable-http.mdx:L650-L737).
+ *
+ * 1. The `eraProbe` chart (through `EraProber`) reads the `EraCache`, keyed by
+ *    origin (`httpServerKey`, 2026-07-28/basic/versioning.mdx:L149-L152).
+ *    Without a cached verdict it POSTs `server/discover` with the modern
+ *    headers and `_meta` (`discoverOverHttp`). A DiscoverResult, or an error
+ *    whose JSON-RPC body is a recognised modern error (-32020/-32021/-32022,
+ *    whatever the status: the spec's "on a 400, inspect the body"), means
+ *    modern; any other answer — a 400 with another body or none, 404, 405, a
+ *    legacy server's -32000, a timeout — means legacy. The chart decides; the
+ *    fallback is never keyed to one status or code.
+ * 2. modern → a `ModernClient` over a `ModernHttpWire` (after a recognised
+ *    modern error, `server/discover` is retried with the version the chart
+ *    picked); legacy → `connectHttp` (an `HttpClientSession`).
+ * 3. A cached verdict is trusted, not proven, and re-probed once when it fails:
+ *    - cached legacy whose `initialize` is refused → revoke, probe, connect in
+ *      the new era (before `connectAutoHttp` returns);
+ *    - cached modern (nothing is sent at connect time) stays unconfirmed until
+ *      a response carries a modern marker (`resultType`, `_meta` serverInfo) or
+ *      a modern error; a non-modern JSON-RPC error, an HTTP error, a timeout or
+ *      an unmarked result first makes the client re-probe. If the server is
+ *      legacy now, it switches to a legacy session, and the failed call is
+ *      sent again there only if the server refused it without running it (an
+ *      HTTP 4xx, or -32601/-32600); anything else is returned as it was.
+ *
+ * Why not `AutoClient` (connectAuto.ts): it is built around one shared message
+ * transport (a `TransportHub` whose views carry both eras' ids, closed with the
+ * client), while over HTTP each era brings its own exchanges — a
+ * `ModernHttpWire` or an `HttpClientSession` with its own re-initialization —
+ * and nothing is shared but the URL. `AutoHttpClient` is the same surface
+ * (`McpClientLike` + `era`, `client`, `verdict`, `probes`) and the same
+ * confirmation rule, on that simpler footing.
+ */
+import { Effect, type Scope } from "effect"
+import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
+import type { Era } from "../protocol/era.ts"
+import { MODERN_ERROR_CODES } from "../protocol/errors.ts"
+import { type Params, request as makeRequest } from "../protocol/jsonrpc.ts"
+import type { ModernVersion } from "../protocol/versions.ts"
+import type { PeerInfo } from "../runtime/SessionHandle.ts"
+import { HttpError } from "../transports/http/client/errors.ts"
+import { makeAgent } from "../transports/http/client/httpRequest.ts"
+import { exchangeModern, httpStatusOf, ModernHttpWire } from "../transports/http/client/ModernHttpWire.ts"
+import type { RequestOptions, Result } from "./ClientSession.ts"
+import type { McpClientLike } from "./connectAuto.ts"
+import { connectHttp, type HttpConnectOptions } from "./connectHttp.ts"
+import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
+import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
+import { type ConnectError, InitializeFailed, RequestTimeout, RpcError, UnsupportedProtocolVersion } from "./errors.ts"
+import type { HttpClientSession } from "./HttpClientSession.ts"
+import { McpMethods } from "./McpMethods.ts"
+import { hasModernMarkers, ModernClient } from "./ModernClient.ts"
+import { MissingClientCapability } from "./modernErrors.ts"
+
+export interface AutoHttpOptions extends HttpConnectOptions {
+  /** Era-cache key of this server. Default: its origin (`httpServerKey(url)`). */
+  readonly key?: string
+  /** Default: the process-wide `defaultEraCache`. */
+  readonly cache?: EraCache
+  /** How long to wait for the `server/discover` answer before deciding legacy. Default 10 s. */
+  readonly probeTimeoutMs?: number
+  /** Modern versions we speak, preferred first (default `MODERN_VERSIONS`). */
+  readonly modernVersions?: ReadonlyArray<ModernVersion>
+  /** Modern only: default per-request log level (`_meta` logLevel). */
+  readonly logLevel?: string
+}
+
+type ModernSide = { readonly era: "modern"; readonly client: ModernClient }
+type LegacySide = { readonly era: "legacy"; readonly client: HttpClientSession }
+type Side = ModernSide | LegacySide
+
+/** Codes meaning the server refused a request without running it (whatever the HTTP status). */
+const NOT_EXECUTED_CODES: ReadonlySet<number> = new Set([-32601, -32600])
+
+/** Whether the server refused `e`'s request without running it: an HTTP 4xx, or a "not understood" code. */
+const notExecuted = (e: unknown): boolean => {
+  const status = httpStatusOf(e)
+  if (status !== undefined && status >= 400 && status < 500) return true
+  return e instanceof RpcError && NOT_EXECUTED_CODES.has(e.code)
+}
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/**
+ * `server/discover` over Streamable HTTP, for `EraProber`: one POST with the
+ * modern headers, answered with the DiscoverResult, the JSON-RPC error (from
+ * the body, whatever the status) and the HTTP status. Rejects only when the
+ * server could not be reached (the `HttpNetworkError`).
+ */
+export const discoverOverHttp = (
+  url: string | URL,
+  options: Pick<AutoHttpOptions, "headers" | "connectTimeoutMs" | "maxMessageBytes"> = {}
+): SendDiscover => {
+  const u = new URL(url)
+  let seq = 0
+  return async (params, signal) => {
+    // A pool of its own, destroyed once the answer is read: a probe leaves no socket behind.
+    const agent = makeAgent(u)
+    try {
+      const h = options.headers
+      const reply = await exchangeModern(u, makeRequest(`probe-${++seq}`, "server/discover", params), {
+        headers: (typeof h === "function" ? await h() : h) ?? {},
+        signal,
+        agent,
+        ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+        ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {})
+      })
+      switch (reply._tag) {
+        case "Response": {
+          const r = reply.response
+          return "result" in r
+            ? { _tag: "Result", result: r.result }
+            : { _tag: "Error", httpStatus: reply.status, code: r.error.code, message: r.error.message, data: r.error.data }
+        }
+        case "Rejected":
+          return reply.rpcError !== undefined
+            ? { _tag: "Error", httpStatus: reply.status, code: reply.rpcError.code, message: reply.rpcError.message, data: reply.rpcError.data }
+            : { _tag: "Error", httpStatus: reply.status, message: reply.body.slice(0, 200) }
+        case "NoResponse":
+          return { _tag: "Error", httpStatus: reply.status, message: reply.reason }
+      }
+    } finally {
+      agent.destroy()
+    }
+  }
+}
+
+/** The client `connectAutoHttp` returns: whichever era the server speaks, one method surface. */
+export class AutoHttpClient extends McpMethods<RequestOptions> implements McpClientLike {
+  readonly url: URL
+  private side: Side
+  private verdictValue: EraVerdict
+  /** False while running on a cached modern verdict that no response has confirmed yet. */
+  private confirmed: boolean
+  private verifying: Promise<Era> | undefined
+  private readonly prober: EraProber
+  private readonly options: AutoHttpOptions
+
+  /** @internal built by `connectAutoHttp` */
+  constructor(url: URL, prober: EraProber, options: AutoHttpOptions, side: Side, verdict: EraVerdict) {
+    super()
+    this.url = url
+    this.prober = prober
+    this.options = options
+    this.side = side
+    this.verdictValue = verdict
+    this.confirmed = !(verdict.fromCache && verdict.era === "modern")
+  }
+
+  get era(): Era {
+    return this.side.era
+  }
+  /** The client in charge: a `ModernClient` (modern) or an `HttpClientSession` (legacy). */
+  get client(): ModernClient | HttpClientSession {
+    return this.side.client
+  }
+  /** How the era was decided (the last verdict, after any re-probe). */
+  get verdict(): EraVerdict {
+    return this.verdictValue
+  }
+  /** `server/discover` probes sent by this client so far (0 when the cache answered). */
+  get probes(): number {
+    return this.prober.probes
+  }
+  get serverCapabilities(): ServerCapabilities | undefined {
+    return this.side.client.serverCapabilities
+  }
+  get serverInfo(): PeerInfo | undefined {
+    return this.side.client.serverInfo
+  }
+  get instructions(): string | undefined {
+    return this.side.client.instructions
+  }
+  get protocolVersion(): string | undefined {
+    return this.side.client.protocolVersion
+  }
+
+  async request(method: string, params?: Params, options?: RequestOptions): Promise<Result> {
+    const side = this.side
+    if (side.era === "legacy" || this.confirmed) return side.client.request(method, params, options)
+    let result: Result
+    try {
+      result = await side.client.request(method, params, options)
+    } catch (e) {
+      if (e instanceof MissingClientCapability || e instanceof UnsupportedProtocolVersion || (e instanceof RpcError && MODERN_ERROR_CODES.has(e.code))) {
+        this.confirmed = true // recognised modern errors: the server is modern
+        throw e
+      }
+      // A non-modern JSON-RPC error, an HTTP error or silence: is this server still modern?
+      const suspect = e instanceof RpcError || e instanceof HttpError || e instanceof RequestTimeout
+      if (!suspect) throw e
+      let era: Era
+      try {
+        era = await this.verify()
+      } catch (probeError) {
+        this.options.onDiagnostic?.(`re-probe failed: ${describe(probeError)}`)
+        throw e
+      }
+      if (era === "legacy" && this.side.era === "legacy" && notExecuted(e) && !options?.signal?.aborted) {
+        return this.side.client.request(method, params, options)
+      }
+      throw e
+    }
+    if (hasModernMarkers(result)) this.confirmed = true
+    else {
+      // An unmarked result may come from a legacy server that serves requests without `initialize` (stateless).
+      await this.verify().catch((e) => this.options.onDiagnostic?.(`re-probe failed: ${describe(e)}`))
+    }
+    return result
+  }
+
+  /** Re-probe once at a time (CACHED_VERDICT_FAILED); switch to a legacy session when the server is legacy now. */
+  private verify(): Promise<Era> {
+    return this.verifying ??= this.reprobe().finally(() => (this.verifying = undefined))
+  }
+
+  private async reprobe(): Promise<Era> {
+    if (this.confirmed) return this.side.era
+    this.options.onDiagnostic?.("cached modern verdict unconfirmed by the server's answer: probing again")
+    const verdict = await this.prober.revoke()
+    this.verdictValue = verdict
+    const old = this.side
+    if (verdict.era === "modern" || old.era === "legacy") {
+      this.confirmed = true
+      if (old.era === "modern" && verdict.discover !== undefined) old.client.recordDiscovery(verdict.discover)
+      return verdict.era
+    }
+    const session = await connectHttp(this.url, this.options)
+    this.side = { era: "legacy", client: session }
+    this.confirmed = true
+    // The modern client finishes what it has in flight, then releases its sockets.
+    void old.client.close({ reason: "server is legacy" })
+    return "legacy"
+  }
+
+  /** Close the client in charge (legacy: DELETE the session) and release every socket. */
+  async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    try {
+      if (this.verifying !== undefined) await this.verifying.catch(() => {})
+      await this.side.client.close(options)
+    } finally {
+      this.prober.stop()
+    }
+  }
+}
+
+const modernSide = (url: URL, options: AutoHttpOptions, verdict: EraVerdict): ModernSide => {
+  const wire = new ModernHttpWire({
+    url,
+    ...(options.headers !== undefined ? { headers: options.headers } : {}),
+    ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
+    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {})
+  })
+  const client = ModernClient.create(wire, {
+    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
+    // Modern requests declare only what was asked for: without MRTR support, sampling/elicitation/roots handlers do not apply.
+    ...(options.capabilities ? { capabilities: options.capabilities as ClientCapabilities } : {}),
+    ...(options.modernVersions ? { protocolVersions: options.modernVersions } : {}),
+    ...(verdict.protocolVersion ? { protocolVersion: verdict.protocolVersion } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.closeTimeoutMs !== undefined ? { closeTimeoutMs: options.closeTimeoutMs } : {}),
+    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+    ...(options.enforceCapabilities !== undefined ? { enforceCapabilities: options.enforceCapabilities } : {}),
+    ...(options.onNotification ? { onNotification: options.onNotification } : {}),
+    ...(options.onDiagnostic ? { onDiagnostic: options.onDiagnostic } : {}),
+    ...(verdict.discover ? { discovered: verdict.discover } : {}),
+    ...(options.clock ? { clock: options.clock } : {})
+  })
+  return { era: "modern", client }
+}
+
+/** The era's client for a verdict, or the error that says the verdict did not hold. */
+const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Promise<Side> => {
+  if (verdict.era === "legacy") return { era: "legacy", client: await connectHttp(url, options) }
+  const side = modernSide(url, options, verdict)
+  if (verdict.retry) {
+    // 2026-07-28/basic/versioning.mdx:L69 — retry with the mutually supported version the chart picked.
+    try {
+      await side.client.discover()
+    } catch (e) {
+      await side.client.close({ drainMs: 0 })
+      throw e
+    }
+  }
+  return side
+}
+
+/**
+ * Connect to the MCP endpoint at `url` in whichever era it speaks. Rejects
+ * with the legacy `ConnectError`s, a modern error from the retried discover,
+ * or the `HttpNetworkError` when the server cannot be reached.
+ */
+export const connectAutoHttp = async (url: string | URL, options: AutoHttpOptions = {}): Promise<AutoHttpClient> => {
+  const u = new URL(url)
+  const prober = new EraProber({
+    sendDiscover: discoverOverHttp(u, options),
+    key: options.key ?? httpServerKey(u),
+    cache: options.cache ?? defaultEraCache,
+    ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
+    ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
+    ...(options.clock ? { clock: options.clock } : {})
+  })
+  try {
+    let verdict = await prober.verdict()
+    let revoked = false
+    for (;;) {
+      try {
+        return new AutoHttpClient(u, prober, options, await openSide(u, options, verdict), verdict)
+      } catch (e) {
+        // A cached legacy verdict whose initialize is refused: forget it and probe again (once).
+        const refused = e instanceof InitializeFailed || e instanceof UnsupportedProtocolVersion
+        if (!verdict.fromCache || revoked || !refused) throw e
+        revoked = true
+        options.onDiagnostic?.(`cached ${verdict.era} verdict failed (${describe(e)}): probing again`)
+        verdict = await prober.revoke()
+      }
+    }
+  } catch (e) {
+    prober.stop()
+    throw e
+  }
+}
+
+/** Effect API: the client lives in the current Scope (closed with a drain of `drainMs`, default 2 s). */
+export const connectAutoHttpScoped = (
+  url: string | URL,
+  options: AutoHttpOptions & { readonly drainMs?: number } = {}
+): Effect.Effect<AutoHttpClient, ConnectError | Error, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => connectAutoHttp(url, options),
+      catch: (e) => e as ConnectError | Error
+    }),
+    (client) => Effect.promise(() => client.close({ drainMs: options.drainMs ?? 2_000 }))
+  )
