@@ -1,0 +1,47 @@
+/**
+ * mcp-actors: MCP sessions as xstate actors, supervised by Effect.
+ *
+ * The plain (Promise) API. Effect users import `mcp-actors/effect`; the pure
+ * statecharts are `mcp-actors/machines`.
+ */
+
+// Protocol
+export { ErrorCode, McpError, type RpcErrorObject } from "./protocol/errors.ts"
+export type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, Params, RequestId } from "./protocol/jsonrpc.ts"
+export { LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, LEGACY_VERSIONS, MODERN_VERSIONS, negotiateVersion } from "./protocol/versions.ts"
+export type { ClientCapabilities, ServerCapabilities } from "./protocol/capabilities.ts"
+export type { Era } from "./protocol/era.ts"
+
+// Server
+export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
+export type { RequestContext } from "./server/RequestContext.ts"
+export { CapabilityError, RequestTimeoutError, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
+export { serveTransport } from "./server/serveTransport.ts"
+export type * from "./server/types.ts"
+
+// Client
+export { ClientSession, type ClientSessionOptions, type RequestOptions } from "./client/ClientSession.ts"
+export { connectStdio, type StdioConnectOptions } from "./client/connectStdio.ts"
+export { connectHttp } from "./client/connectHttp.ts"
+export { HttpClientSession } from "./client/HttpClientSession.ts"
+export { AutoClient, connectAuto, connectAutoStdio, type McpClientLike } from "./client/connectAuto.ts"
+export { AutoHttpClient, connectAutoHttp } from "./client/connectAutoHttp.ts"
+export { ModernClient } from "./client/ModernClient.ts"
+export { runSupervisedClient } from "./client/superviseClient.ts"
+export * from "./client/errors.ts"
+
+// Transports
+export type { Transport, TransportClosed, TransportHandlers, TransportKind } from "./transports/Transport.ts"
+export { makeStdioServerTransport } from "./transports/stdioServer.ts"
+export { makeStdioClientTransport, SpawnError } from "./transports/stdioClient.ts"
+export { makeMemoryTransportPair } from "./transports/memory.ts"
+export { makeHttpHandler, makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "./transports/http/HttpServer.ts"
+
+// Runtime (plain parts)
+export type { SessionEnd, SessionHandle, SessionInfo } from "./runtime/SessionHandle.ts"
+export { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "./runtime/Registry.ts"
+export { defaultRestartPolicy, makeRestartPolicy, type RestartPolicy } from "./runtime/RestartPolicy.ts"
+
+// Visualization
+export { toMermaid } from "./visualization/toMermaid.ts"
+export { toDot } from "./visualization/toDot.ts"
