@@ -58,3 +58,30 @@ describe("request ids and server→client requests", () => {
     await expect(pending).resolves.toEqual({ roots: [] })
   })
 })
+
+describe("structured tool output is only for 2025-06-18 and later", () => {
+  const structured = () =>
+    new McpServer({ name: "s", version: "1" }).tool(
+      { name: "sum", title: "Sum", inputSchema: { type: "object" }, outputSchema: { type: "object", properties: { n: { type: "number" } }, required: ["n"] } },
+      () => ({ content: [{ type: "text", text: "3" }], structuredContent: { n: 3 } })
+    )
+  const run = (version: string) => {
+    const sent: Array<JsonRpcMessage> = []
+    const session = new ServerSession(structured(), { transport: "memory", send: (m) => void sent.push(m) })
+    session.receive({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "c", version: "1" } } })
+    session.receive({ jsonrpc: "2.0", method: "notifications/initialized" })
+    session.receive({ jsonrpc: "2.0", id: 1, method: "tools/list" })
+    session.receive({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "sum" } })
+    return { list: result(sent, 1)!.result, call: result(sent, 2)!.result }
+  }
+  it("2025-03-26: no title/outputSchema in tools/list, no structuredContent in the result, the text stays", () => {
+    const { list, call } = run("2025-03-26")
+    expect((list.tools as Array<Record<string, unknown>>)[0]).toEqual({ name: "sum", inputSchema: { type: "object" } })
+    expect(call).toEqual({ content: [{ type: "text", text: "3" }] })
+  })
+  it("2025-06-18: both are sent", () => {
+    const { list, call } = run("2025-06-18")
+    expect((list.tools as Array<Record<string, unknown>>)[0]).toMatchObject({ title: "Sum", outputSchema: { type: "object" } })
+    expect(call).toMatchObject({ structuredContent: { n: 3 } })
+  })
+})

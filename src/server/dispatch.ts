@@ -9,7 +9,7 @@ import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { JsonRpcRequest } from "../protocol/jsonrpc.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { RequestContext } from "./RequestContext.ts"
-import { type CallToolResult, isLoggingLevel, type LoggingLevel } from "./types.ts"
+import { type CallToolResult, isLoggingLevel, type LoggingLevel, type ToolDefinition } from "./types.ts"
 
 export type Result = { readonly [key: string]: unknown }
 type MaybePromise<A> = A | PromiseLike<A>
@@ -50,10 +50,19 @@ const toolCall = (server: McpServer, params: Record<string, unknown> | undefined
       const bad = check(r.structuredContent)
       if (bad !== undefined) return toolError(`Tool ${name} returned structuredContent that does not match its outputSchema: ${bad}`)
     }
-    return r
+    return r.structuredContent !== undefined && beforeStructuredOutput(ctx.protocolVersion) ? withoutStructured(r) : r
   }
   return isThenable(out) ? Promise.resolve(out).then(finish, toolFailure) : finish(out)
 }
+
+/**
+ * `title`, `outputSchema` and `structuredContent` arrived in 2025-06-18: a client
+ * that negotiated an older version is not sent fields its schema lacks (the
+ * text content still carries the result).
+ */
+const beforeStructuredOutput = (version: string): boolean => version < "2025-06-18"
+const olderTool = ({ title: _t, outputSchema: _o, ...rest }: ToolDefinition): ToolDefinition => rest
+const withoutStructured = ({ structuredContent: _s, ...rest }: CallToolResult): Result => rest
 
 const toolError = (text: string): Result => ({ content: [{ type: "text", text }], isError: true })
 
@@ -120,7 +129,7 @@ export const dispatchRequest = (
       return toolCall(server, params, ctx)
     case "tools/list":
       checkCursor(params)
-      return { tools: server.toolList() }
+      return { tools: beforeStructuredOutput(ctx.protocolVersion) ? server.toolList().map(olderTool) : server.toolList() }
     case "resources/list":
       checkCursor(params)
       return { resources: [...server.resources.values()].map((r) => r.definition) }
