@@ -151,6 +151,12 @@ const capabilitiesFor = (caps: ServerCapabilities, version: string | undefined):
   return older
 }
 
+interface Negotiated {
+  readonly protocolVersion: string
+  readonly clientCapabilities: ClientCapabilities
+  readonly clientInfo: Implementation | undefined
+}
+
 /** What a hibernated session keeps of its chart. */
 interface HibernatedSnapshot {
   readonly status: "active"
@@ -272,6 +278,7 @@ export class ServerSession implements SessionHandle {
   private readonly createdAt: number
   /** A modern request was served here: the legacy handshake deadline no longer applies. */
   private servedModern = false
+  private negotiatedCache: Negotiated | undefined
   /** The chart's persisted snapshot while hibernated (the actor is stopped). */
   private hibernated: HibernatedSnapshot | undefined
   private wakeTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
@@ -601,13 +608,17 @@ export class ServerSession implements SessionHandle {
   }
 
   /** Negotiated facts for handler contexts (the chart's context, read once per session). */
-  negotiated(): { protocolVersion: string; clientCapabilities: ClientCapabilities; clientInfo: Implementation | undefined } {
+  negotiated(): Negotiated {
+    // Fixed once the handshake is done: computed once, not per request.
+    if (this.negotiatedCache !== undefined) return this.negotiatedCache
     const c = this.chartContext()
-    return {
+    const n: Negotiated = {
       protocolVersion: c?.protocolVersion ?? LEGACY_VERSIONS[0],
       clientCapabilities: c?.clientCapabilities ?? {},
       clientInfo: c?.clientInfo as Implementation | undefined
     }
+    if (this.operating) this.negotiatedCache = n
+    return n
   }
 
   /** @internal used by HandlerContext */
