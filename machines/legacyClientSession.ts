@@ -20,7 +20,7 @@ import type { ServerCapabilities } from "../src/protocol/capabilities.ts"
 import type { RpcErrorObject } from "../src/protocol/errors.ts"
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
 import { isLegacyVersion, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, type LegacyVersion } from "../src/protocol/versions.ts"
-import type { PeerInfo } from "../src/runtime/SessionHandle.ts"
+import type { PeerInfo } from "../src/protocol/implementation.ts"
 import {
   type KeepaliveContext,
   keepaliveContextFrom,

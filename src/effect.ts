@@ -5,7 +5,7 @@ export { McpServerService, registerPrompt, registerResource, registerSchemaTool,
 export { callTool, getPrompt, listPrompts, listResources, listTools, McpClient, ping, readResource, request } from "./client/effect.ts"
 export { connectStdioScoped } from "./client/connectStdio.ts"
 export { superviseClient } from "./client/superviseClient.ts"
-export { makeHttpServerScoped } from "./transports/http/effect.ts"
+export { makeHttpServerScoped } from "./server/http/effect.ts"
 export { serveTransportScoped } from "./server/serveTransport.ts"
 export { Registry } from "./runtime/Registry.ts"
 export { Supervisor } from "./runtime/Supervisor.ts"

@@ -28,14 +28,14 @@ export { AutoClient, connectAuto, connectAutoStdio, type McpClientLike } from ".
 export { AutoHttpClient, connectAutoHttp } from "./client/connectAutoHttp.ts"
 export { ModernClient } from "./client/ModernClient.ts"
 export { runSupervisedClient } from "./client/superviseClient.ts"
-export * from "./client/errors.ts"
+export * from "./protocol/requestErrors.ts"
 
 // Transports
 export type { Transport, TransportClosed, TransportHandlers, TransportKind } from "./transports/Transport.ts"
 export { makeStdioServerTransport } from "./transports/stdioServer.ts"
 export { makeStdioClientTransport, SpawnError } from "./transports/stdioClient.ts"
 export { makeMemoryTransportPair } from "./transports/memory.ts"
-export { makeHttpHandler, makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "./transports/http/HttpServer.ts"
+export { makeHttpHandler, makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "./server/http/HttpServer.ts"
 
 // Runtime (plain parts)
 export type { SessionEnd, SessionHandle, SessionInfo } from "./runtime/SessionHandle.ts"

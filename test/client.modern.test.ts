@@ -18,7 +18,7 @@ import {
   RpcError,
   SessionClosed,
   UnsupportedProtocolVersion
-} from "../src/client/errors.ts"
+} from "../src/protocol/requestErrors.ts"
 import { ModernClient, type ModernClientOptions } from "../src/client/ModernClient.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "../src/client/modernErrors.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"

@@ -20,7 +20,7 @@ import {
   RpcError,
   SessionClosed,
   UnsupportedProtocolVersion
-} from "../src/client/errors.ts"
+} from "../src/protocol/requestErrors.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import {
   decodeText,

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeConformanceServer } from "../examples/conformance.ts"
-import { type HttpServerHandle, makeHttpServer } from "../src/transports/http/HttpServer.ts"
+import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { formatSummary, listScenarios, PROJECT_ROOT, type ResultsSummary, runConformance, summarizeResults } from "./conformance/harness.ts"
 
 const BIN = join(PROJECT_ROOT, "bin", "mcp-actors.js")

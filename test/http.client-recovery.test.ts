@@ -24,7 +24,7 @@ import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import type { Result } from "../src/client/ClientSession.ts"
-import { ConnectionLost, SessionClosed, SessionLost } from "../src/client/errors.ts"
+import { ConnectionLost, SessionClosed, SessionLost } from "../src/protocol/requestErrors.ts"
 import { startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
 import { sdkStats, settled, spawnSdkServer } from "./support/httpPeers.ts"
 

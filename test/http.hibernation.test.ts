@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { makeDemoServer } from "../examples/demo.ts"
-import { makeHttpServer } from "../src/transports/http/HttpServer.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { openSession, post, waitFor } from "./support/mcpHttp.ts"
 
 // Idle HTTP sessions hibernate (one sweeper for all of them): calls are still

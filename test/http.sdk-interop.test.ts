@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeDemoServer } from "../examples/demo.ts"
 import { ErrorCode, McpError } from "../src/protocol/errors.ts"
 import type { McpServer } from "../src/server/McpServer.ts"
-import { makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "../src/transports/http/HttpServer.ts"
+import { makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "../src/server/http/HttpServer.ts"
 import { post, waitFor } from "./support/mcpHttp.ts"
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))

@@ -27,7 +27,7 @@ import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeDemoServer } from "../examples/demo.ts"
-import { type HttpServerHandle, makeHttpServer } from "../src/transports/http/HttpServer.ts"
+import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { waitFor } from "./support/mcpHttp.ts"
 
 const INSPECTOR = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/inspector-cli/build/index.js", import.meta.url))

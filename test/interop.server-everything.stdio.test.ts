@@ -16,7 +16,7 @@
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ClientSession, type ClientSessionOptions, type Result } from "../src/client/ClientSession.ts"
-import { RpcError } from "../src/client/errors.ts"
+import { RpcError } from "../src/protocol/requestErrors.ts"
 import { McpError } from "../src/protocol/errors.ts"
 import { decodeText, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type Params } from "../src/protocol/jsonrpc.ts"
 import { makeStdioClientTransport, type StdioClientTransport } from "../src/transports/stdioClient.ts"

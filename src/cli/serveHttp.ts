@@ -4,7 +4,7 @@
  * event loop once the server is closed). A second signal exits at once.
  */
 import type { McpServer } from "../server/McpServer.ts"
-import { makeHttpServer } from "../transports/http/HttpServer.ts"
+import { makeHttpServer } from "../server/http/HttpServer.ts"
 
 export interface ServeHttpOptions {
   readonly port: number

@@ -29,7 +29,9 @@ import {
 import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
 import { realClock } from "../runtime/XStateClock.ts"
-import type { Transport, TransportHandlers } from "../transports/Transport.ts"
+import type { ClientTransportHandlers, Transport, TransportHandlers } from "../transports/Transport.ts"
+
+export type { ClientTransportHandlers }
 import { outcomeError, startOutbound } from "./outbound.ts"
 import {
   CapabilityNotSupported,
@@ -38,7 +40,7 @@ import {
   RequestCancelled,
   SessionClosed,
   UnsupportedProtocolVersion
-} from "./errors.ts"
+} from "../protocol/requestErrors.ts"
 
 type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
 export type Result = { readonly [key: string]: unknown }
@@ -109,17 +111,6 @@ interface Pending {
   readonly reject: (e: unknown) => void
   readonly onProgress: ((p: Progress) => void) | undefined
   readonly progressToken: ProgressToken | undefined
-}
-
-/**
- * What a session offers a request-scoped transport (Streamable HTTP) beyond the
- * `Transport` contract: fail one request with a typed error (an HTTP status
- * without a JSON-RPC body, a response stream lost on the way, a session the
- * server forgot) while the transport itself stays up. Transports that do not
- * need it ignore it.
- */
-export interface ClientTransportHandlers extends TransportHandlers {
-  readonly onRequestFailed: (id: RequestId, error: Error) => void
 }
 
 export type ClientSessionEvent =

@@ -47,7 +47,7 @@ import type { LegacyVersion } from "../protocol/versions.ts"
 import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
 import { HttpClientTransport, type HttpClientTransportOptions } from "../transports/http/client/HttpClientTransport.ts"
 import { ClientSession, type ClientSessionEvent, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
-import { RequestCancelled, SessionClosed, SessionLost } from "./errors.ts"
+import { RequestCancelled, SessionClosed, SessionLost } from "../protocol/requestErrors.ts"
 
 /** Methods that only read: repeating them on a new session cannot change anything. */
 export const REPLAY_SAFE_METHODS: ReadonlySet<string> = new Set([

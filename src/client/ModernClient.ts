@@ -48,7 +48,7 @@ import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
 import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import type { RequestOptions, Result } from "./ClientSession.ts"
-import { CapabilityNotSupported, RequestCancelled, SessionClosed, UnsupportedProtocolVersion } from "./errors.ts"
+import { CapabilityNotSupported, RequestCancelled, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
 import { type OutboundActor, OutboundTable, outcomeToResult, startOutbound, withMeta, type XStateClock } from "./outbound.ts"
 

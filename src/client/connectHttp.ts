@@ -5,7 +5,7 @@
  * and releases every socket.
  */
 import { Effect, type Scope } from "effect"
-import type { ConnectError } from "./errors.ts"
+import type { ConnectError } from "../protocol/requestErrors.ts"
 import { HttpClientSession, type HttpClientSessionOptions } from "./HttpClientSession.ts"
 
 export type HttpConnectOptions = HttpClientSessionOptions

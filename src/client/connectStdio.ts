@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
 import { ClientSession, type ClientSessionOptions } from "./ClientSession.ts"
-import type { ConnectError } from "./errors.ts"
+import type { ConnectError } from "../protocol/requestErrors.ts"
 
 export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions
 

@@ -11,7 +11,7 @@ import type { SpawnError } from "../transports/stdioClient.ts"
 import type { ClientSession, RequestOptions, Result } from "./ClientSession.ts"
 import { connectHttpScoped, type HttpConnectOptions } from "./connectHttp.ts"
 import { connectStdioScoped, type StdioConnectOptions } from "./connectStdio.ts"
-import type { ConnectError, RequestError } from "./errors.ts"
+import type { ConnectError, RequestError } from "../protocol/requestErrors.ts"
 
 /**
  * What the service offers: the method surface shared by `ClientSession` (stdio,

@@ -16,7 +16,7 @@ import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "
 import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import type { JsonRpcResponse, Params, ProgressToken, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
-import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "./errors.ts"
+import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../protocol/requestErrors.ts"
 
 export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
 export type OutboundActor = Actor<typeof outboundRequestMachine>

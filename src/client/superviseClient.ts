@@ -31,7 +31,7 @@ import { makeEffectClock } from "../runtime/XStateClock.ts"
 import type { SpawnError } from "../transports/stdioClient.ts"
 import type { ClientSession } from "./ClientSession.ts"
 import { connectStdio, type StdioConnectOptions } from "./connectStdio.ts"
-import type { ConnectError } from "./errors.ts"
+import type { ConnectError } from "../protocol/requestErrors.ts"
 
 export interface SuperviseClientOptions extends StdioConnectOptions {
   /** Restart tuning (backoff, jitter, reset after uptime, crash-loop window); see `RestartPolicy`. */

@@ -7,11 +7,8 @@
 import type { Era } from "../protocol/era.ts"
 import type { TransportKind } from "../transports/Transport.ts"
 
-export interface PeerInfo {
-  readonly name: string
-  readonly version: string
-  readonly [key: string]: unknown
-}
+export type { PeerInfo } from "../protocol/implementation.ts"
+import type { PeerInfo } from "../protocol/implementation.ts"
 
 export interface SessionInfo {
   readonly id: string

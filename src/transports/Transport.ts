@@ -8,7 +8,7 @@
  * report how they ended. Decoding and replies to bad frames belong to the
  * runtime, so every transport answers bad input the same way.
  */
-import type { JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import type { JsonRpcMessage, RequestId } from "../protocol/jsonrpc.ts"
 
 export type TransportKind = "stdio" | "http" | "ws" | "memory"
 
@@ -43,6 +43,17 @@ export interface Transport {
   send(message: JsonRpcMessage): void
   /** Graceful close; idempotent; resolves when every resource it holds is released. */
   close(): Promise<void>
+}
+
+/**
+ * What a session offers a request-scoped transport (Streamable HTTP) beyond the
+ * `Transport` contract: fail one request with a typed error (an HTTP status
+ * without a JSON-RPC body, a response stream lost on the way, a session the
+ * server forgot) while the transport itself stays up. Transports that do not
+ * need it ignore it.
+ */
+export interface ClientTransportHandlers extends TransportHandlers {
+  readonly onRequestFailed: (id: RequestId, error: Error) => void
 }
 
 /** Default limit on one message (4 MiB), configurable per transport. */

@@ -1,6 +1,6 @@
 /**
  * Typed errors of the Streamable HTTP client. Like the other client errors
- * (`src/client/errors.ts`) they carry no JSON-RPC code: they are local
+ * (`src/protocol/requestErrors.ts`) they carry no JSON-RPC code: they are local
  * failures, never mistaken for an answer from the server
  * (2026-07-28/basic/index.mdx:L146-L151).
  */

@@ -32,21 +32,4 @@ export {
   SseStream
 } from "./HttpExchange.ts"
 export { DEFAULT_CONNECT_TIMEOUT_MS, httpRequest, type HttpRequestOptions, makeAgent } from "./httpRequest.ts"
-export {
-  decodeHeaderValue,
-  encodeHeaderValue,
-  exchangeModern,
-  HEADER_METHOD,
-  HEADER_NAME,
-  HEADER_PARAM_PREFIX,
-  httpStatusOf,
-  makeModernHttpWire,
-  type ModernExchangeOptions,
-  modernHeaders,
-  ModernHttpWire,
-  type ModernHttpWireOptions,
-  type ModernReply,
-  type ParamHeader,
-  paramHeadersOf
-} from "./ModernHttpWire.ts"
 export { parseSse, type SseEvent, SseParser, type SseParserOptions } from "./SseParser.ts"

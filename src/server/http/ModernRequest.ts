@@ -15,10 +15,10 @@
 import type { ServerResponse } from "node:http"
 import { ErrorCode, type RpcErrorObject } from "../../protocol/errors.ts"
 import { type JsonRpcMessage, type JsonRpcRequest, notification } from "../../protocol/jsonrpc.ts"
-import type { McpServer } from "../../server/McpServer.ts"
-import { ServerSession } from "../../server/ServerSession.ts"
+import type { McpServer } from "../McpServer.ts"
+import { ServerSession } from "../ServerSession.ts"
 import { Exchange, type ExchangeOwner } from "./Exchange.ts"
-import type { SseHub, SseStreamOptions } from "./SseStream.ts"
+import type { SseHub, SseStreamOptions } from "../../transports/http/SseStream.ts"
 
 /** HTTP status of a modern JSON-RPC error answered as JSON (streamable-http.mdx:L250-L293, basic/index.mdx:L373-L392). */
 export const modernErrorStatus = (code: number): number => {

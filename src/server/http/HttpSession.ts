@@ -17,12 +17,12 @@ import type { ServerResponse } from "node:http"
 import { ErrorCode, rpcError } from "../../protocol/errors.ts"
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { SessionEnd } from "../../runtime/SessionHandle.ts"
-import type { McpServer } from "../../server/McpServer.ts"
-import { ServerSession, type ServerSessionOptions } from "../../server/ServerSession.ts"
-import { type EventStore, parseEventId } from "./EventStore.ts"
+import type { McpServer } from "../McpServer.ts"
+import { ServerSession, type ServerSessionOptions } from "../ServerSession.ts"
+import { type EventStore, parseEventId } from "../../transports/http/EventStore.ts"
 import type { Exchange, ExchangeOwner } from "./Exchange.ts"
-import { type SseHub, SseStream, type SseStreamOptions } from "./SseStream.ts"
-import { HEADER_SESSION_ID } from "./wire.ts"
+import { type SseHub, SseStream, type SseStreamOptions } from "../../transports/http/SseStream.ts"
+import { HEADER_SESSION_ID } from "../../transports/http/wire.ts"
 
 /** What a session needs from the server that owns it. */
 export interface HttpSessionHost {

@@ -20,8 +20,8 @@
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http"
 import type { RpcErrorObject } from "../../protocol/errors.ts"
 import { encode, errorResponse, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
-import { type SseHub, SseStream, type SseStreamOptions } from "./SseStream.ts"
-import { writeJson } from "./wire.ts"
+import { type SseHub, SseStream, type SseStreamOptions } from "../../transports/http/SseStream.ts"
+import { writeJson } from "../../transports/http/wire.ts"
 
 export interface ExchangeOwner {
   /** The exchange is switching to SSE: options for its stream (priming id, retry, max duration). */

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { Registry } from "../../runtime/Registry.ts"
-import type { McpServer } from "../../server/McpServer.ts"
+import type { McpServer } from "../McpServer.ts"
 import { type HttpCloseOptions, makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "./HttpServer.ts"
 
 /** The server could not start (port in use, bad address). */

@@ -40,16 +40,17 @@ import {
   MODERN_VERSIONS
 } from "../../protocol/versions.ts"
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
-import type { McpServer } from "../../server/McpServer.ts"
-import type { ServerSession } from "../../server/ServerSession.ts"
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../Transport.ts"
-import { type EventStore, makeMemoryEventStore } from "./EventStore.ts"
+import type { McpServer } from "../McpServer.ts"
+import type { ServerSession } from "../ServerSession.ts"
+import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
+import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
 import { Exchange } from "./Exchange.ts"
-import { type HostGuardOptions, makeHostGuard } from "./HostGuard.ts"
+import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
 import { HttpSession, type HttpSessionHost, type HttpSessionOptions } from "./HttpSession.ts"
 import { ModernRequest, type ModernRequestHost } from "./ModernRequest.ts"
-import { readBody } from "./readBody.ts"
-import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "./SseStream.ts"
+import { readBody } from "../../transports/http/readBody.ts"
+import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "../../transports/http/SseStream.ts"
 import {
   acceptsEventStream,
   acceptsPostResponses,
@@ -64,7 +65,7 @@ import {
   writeEmpty,
   writeJson,
   writeRpcError
-} from "./wire.ts"
+} from "../../transports/http/wire.ts"
 
 // ---------------------------------------------------------------- options
 
@@ -250,7 +251,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     ...(options.earlyRequests === undefined ? {} : { earlyRequests: options.earlyRequests }),
     ...(options.supportedVersions === undefined ? {} : { supportedVersions: options.supportedVersions }),
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    // Session deadlines (handshake, idle) share one bucketed host timer unless a clock is given.
+    clock: options.clock ?? makeCoarseClock(),
     // With the modern era off, a `_meta` protocol version inside a session is just another param.
     ...(modernEnabled ? {} : { modern: false })
   }

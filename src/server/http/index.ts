@@ -18,5 +18,5 @@ export {
   makeHttpServer
 } from "./HttpServer.ts"
 export { HttpServerError, makeHttpServerScoped } from "./effect.ts"
-export { type EventStore, makeMemoryEventStore, type MemoryEventStoreOptions, parseEventId, type StoredEvent } from "./EventStore.ts"
-export { DEFAULT_ALLOWED_HOSTS, type HostGuardOptions, makeHostGuard } from "./HostGuard.ts"
+export { type EventStore, makeMemoryEventStore, type MemoryEventStoreOptions, parseEventId, type StoredEvent } from "../../transports/http/EventStore.ts"
+export { DEFAULT_ALLOWED_HOSTS, type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"

@@ -1,0 +1,92 @@
+/**
+ * An xstate clock for long, rarely-firing timers shared by many sessions (the
+ * handshake and idle deadlines of thousands of HTTP sessions): timers land in
+ * buckets of `resolutionMs` driven by ONE host timer, so scheduling and
+ * cancelling is a Set insert/delete instead of a Node timer each. A timer
+ * fires at or after its deadline (up to one resolution late), never early.
+ * Delays shorter than `realBelowMs` use a real timer: precision matters there.
+ */
+import type { XStateClock } from "./XStateClock.ts"
+
+export interface CoarseClock extends XStateClock {
+  /** Bucketed timers pending (real ones not counted). */
+  readonly pending: number
+  /** Whether the shared host timer is armed. */
+  readonly armed: boolean
+}
+
+interface Entry {
+  readonly fn: () => void
+  readonly tick: number
+}
+type Handle = Entry | { readonly real: ReturnType<typeof setTimeout> }
+
+export const makeCoarseClock = (options: { readonly resolutionMs?: number; readonly realBelowMs?: number; readonly now?: () => number } = {}): CoarseClock => {
+  const res = options.resolutionMs ?? 1_000
+  const realBelow = options.realBelowMs ?? 10 * res
+  const now = options.now ?? Date.now
+  const buckets = new Map<number, Set<Entry>>()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let armedTick = Infinity
+  let pending = 0
+
+  const arm = (tick: number) => {
+    if (tick >= armedTick) return
+    if (timer !== undefined) clearTimeout(timer)
+    armedTick = tick
+    timer = setTimeout(fire, Math.max(0, tick * res - now()))
+    // The sessions' own sockets keep the process alive, not their deadlines.
+    timer.unref()
+  }
+  const fire = () => {
+    timer = undefined
+    armedTick = Infinity
+    const current = Math.floor(now() / res)
+    let next = Infinity
+    for (const [tick, entries] of buckets) {
+      if (tick <= current) {
+        buckets.delete(tick)
+        for (const e of entries) {
+          pending--
+          e.fn()
+        }
+      } else if (tick < next) next = tick
+    }
+    // Timers scheduled by the callbacks above re-armed already; this covers the rest.
+    if (next !== Infinity) arm(next)
+  }
+
+  return {
+    setTimeout: (fn: (...args: Array<any>) => void, ms: number): Handle => {
+      if (ms < realBelow) return { real: setTimeout(fn, ms) }
+      const tick = Math.ceil((now() + ms) / res)
+      const entry: Entry = { fn, tick }
+      let bucket = buckets.get(tick)
+      if (bucket === undefined) buckets.set(tick, (bucket = new Set()))
+      bucket.add(entry)
+      pending++
+      arm(tick)
+      return entry
+    },
+    clearTimeout: (handle: Handle | undefined): void => {
+      if (handle === undefined) return
+      if ("real" in handle) return clearTimeout(handle.real)
+      const bucket = buckets.get(handle.tick)
+      if (bucket?.delete(handle)) {
+        pending--
+        if (bucket.size === 0) buckets.delete(handle.tick)
+        if (buckets.size === 0 && timer !== undefined) {
+          clearTimeout(timer)
+          timer = undefined
+          armedTick = Infinity
+        }
+      }
+    },
+    get pending() {
+      return pending
+    },
+    get armed() {
+      return timer !== undefined
+    }
+  }
+}
