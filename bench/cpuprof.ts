@@ -179,7 +179,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const top = ti >= 0 ? Number(args[ti + 1]) : 20
   const from = fi >= 0 ? new RegExp(args[fi + 1]!) : undefined
   const grep = gi >= 0 ? new RegExp(args[gi + 1]!) : undefined
-  const files = args.filter((a, i) => !a.startsWith("--") && i !== ti + 1 && i !== fi + 1 && i !== gi + 1)
+  const valueAt = new Set([ti, fi, gi].filter((i) => i >= 0).map((i) => i + 1))
+  const files = args.filter((a, i) => !a.startsWith("--") && !valueAt.has(i))
   if (files.length === 0) {
     process.stderr.write("Usage: node bench/cpuprof.ts FILE.cpuprofile [--top 20] [--from REGEXP]\n")
     process.exit(2)
