@@ -72,6 +72,8 @@ export interface ServerSessionOptions {
   /** Deadline for server→client requests (sampling, elicitation, roots). */
   readonly requestTimeoutMs?: number
   readonly clock?: XStateClock
+  /** Send at most one progress notification per request per this many ms (latest value wins). Default 0: no limit. */
+  readonly progressIntervalMs?: number
   /** Close the HTTP stream carrying a request's response (it stays resumable); see RequestContext.closeSSEStream. */
   readonly closeStream?: (requestId: RequestId) => boolean
   /** Time source matching `clock` (tests pass the simulated clock's `now`). */
@@ -85,6 +87,10 @@ interface InFlight {
   lastProgress: number
   /** The response was held back once after progress (see `finish`). */
   gapped: boolean
+  /** Progress rate limit (`progressIntervalMs`): the value held back and its timer. */
+  pendingProgress: Record<string, unknown> | undefined
+  progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
+  lastProgressSentAt: number
 }
 
 interface PendingOutbound {
@@ -540,7 +546,16 @@ export class ServerSession implements SessionHandle {
       this.send(errorResponse(id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} is not part of protocol ${modern.protocolVersion}`)), id)
       return
     }
-    const entry: InFlight = { request: req, controller: undefined, done: false, lastProgress: -Infinity, gapped: false }
+    const entry: InFlight = {
+      request: req,
+      controller: undefined,
+      done: false,
+      lastProgress: -Infinity,
+      gapped: false,
+      pendingProgress: undefined,
+      progressTimer: undefined,
+      lastProgressSentAt: -Infinity
+    }
     this.inFlight.set(id, entry)
     const ctx = this.makeContext(entry, modern)
     let out: Result | PromiseLike<Result>
@@ -556,6 +571,7 @@ export class ServerSession implements SessionHandle {
 
   private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
     if (entry.done) return
+    this.flushProgress(entry)
     if (entry.lastProgress !== -Infinity && !entry.gapped) {
       // Interop: the official SDK client drops a progress notification that arrives in the
       // same read as its response (typescript-sdk#2580). Only for requests that reported
@@ -573,6 +589,7 @@ export class ServerSession implements SessionHandle {
   }
 
   private finishError(entry: InFlight, e: unknown, modern: ModernRequestContext | undefined): void {
+    this.flushProgress(entry)
     if (!this.settle(entry)) return
     const id = entry.request.id
     const error: RpcErrorObject = e instanceof McpError
@@ -599,6 +616,7 @@ export class ServerSession implements SessionHandle {
     if (entry.done) return
     entry.done = true
     this.inFlight.delete(id)
+    this.flushProgress(entry) // entry.done: the held-back value is dropped, its timer cleared
     ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later must see it aborted
     this.afterSettle(undefined)
   }
@@ -646,7 +664,39 @@ export class ServerSession implements SessionHandle {
     const params: Record<string, unknown> = { progressToken: token, progress }
     if (total !== undefined) params.total = total
     if (message !== undefined) params.message = message
-    this.send(notification("notifications/progress", params), entry.request.id)
+    const interval = this.options.progressIntervalMs ?? 0
+    if (interval <= 0) return this.send(notification("notifications/progress", params), entry.request.id)
+    // Rate limit (progress.mdx: SHOULD): at most one notification per interval; within a
+    // window only the latest value is kept (still increasing), sent when the window ends.
+    const now = this.now()
+    if (entry.progressTimer === undefined && now - entry.lastProgressSentAt >= interval) {
+      entry.lastProgressSentAt = now
+      return this.send(notification("notifications/progress", params), entry.request.id)
+    }
+    entry.pendingProgress = params
+    if (entry.progressTimer === undefined) {
+      const clock = this.clock
+      entry.progressTimer = {
+        clock,
+        timer: clock.setTimeout(() => {
+          entry.progressTimer = undefined
+          this.flushProgress(entry)
+        }, Math.max(1, interval - (now - entry.lastProgressSentAt)))
+      }
+    }
+  }
+
+  /** Send a progress value held back by the rate limit (before the response: none may follow it). */
+  private flushProgress(entry: InFlight): void {
+    if (entry.progressTimer !== undefined) {
+      entry.progressTimer.clock.clearTimeout(entry.progressTimer.timer)
+      entry.progressTimer = undefined
+    }
+    const pending = entry.pendingProgress
+    if (pending === undefined || entry.done) return
+    entry.pendingProgress = undefined
+    entry.lastProgressSentAt = this.now()
+    this.send(notification("notifications/progress", pending), entry.request.id)
   }
 
   private log(level: LoggingLevel, data: unknown, logger: string | undefined, entry: InFlight | undefined, modern: ModernRequestContext | undefined): void {
