@@ -20,7 +20,7 @@ const setup = () => {
   session.receive({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } })
   session.receive({ jsonrpc: "2.0", method: "notifications/initialized" })
   session.receive({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "work", _meta: { progressToken: "t" } } })
-  const progress = () => sent.filter((m) => "method" in m && m.method === "notifications/progress").map((m) => (m as { params: { progress: number } }).params.progress)
+  const progress = () => sent.filter((m) => "method" in m && m.method === "notifications/progress").map((m) => (m as unknown as { params: { progress: number } }).params.progress)
   return { clock, sent, ctx: () => ctx, finish: () => finish(), progress }
 }
 

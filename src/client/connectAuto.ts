@@ -27,11 +27,9 @@
  * eras plus `era`, the `client` in charge (ModernClient | ClientSession) and
  * the `verdict`.
  */
-import { McpMethods } from "./McpMethods.ts"
+import { DualEraClient } from "./DualEraClient.ts"
 import { Effect, type Scope } from "effect"
 import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
-import type { Era } from "../protocol/era.ts"
-import { MODERN_ERROR_CODES } from "../protocol/errors.ts"
 import { decodeText, type Params, type RequestId, request as makeRequest } from "../protocol/jsonrpc.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
 import type { PeerInfo } from "../runtime/SessionHandle.ts"
@@ -40,9 +38,8 @@ import type { Transport } from "../transports/Transport.ts"
 import { ClientSession, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
 import { defaultEraCache, type EraCache, stdioServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
-import { ConnectionLost, type ConnectError, InitializeFailed, RequestTimeout, RpcError, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
-import { hasModernMarkers, ModernClient } from "./ModernClient.ts"
-import { MissingClientCapability } from "./modernErrors.ts"
+import { ConnectionLost, type ConnectError, InitializeFailed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import { ModernClient } from "./ModernClient.ts"
 import { type HubView, TransportHub } from "./TransportHub.ts"
 
 /** What both eras' clients offer (ClientSession and ModernClient both satisfy it). */
@@ -91,8 +88,6 @@ const MODERN_ID_PREFIX = "m"
 const isModernId = (id: RequestId): boolean => typeof id === "string" && id.startsWith(MODERN_ID_PREFIX)
 const isLegacyId = (id: RequestId): boolean => typeof id === "number"
 
-/** Codes meaning the server refused a request without running it: safe to re-send in the other era. */
-const NOT_EXECUTED_CODES: ReadonlySet<number> = new Set([-32601, -32600])
 
 /** `server/discover` over a shared message transport: a `probe-N` request and the response with that id. */
 export const discoverOverHub = (hub: TransportHub): SendDiscover => {
@@ -132,113 +127,31 @@ export const discoverOverHub = (hub: TransportHub): SendDiscover => {
 }
 
 /** The client a dual-era connect returns: whichever era the server speaks, one method surface. */
-export class AutoClient extends McpMethods<RequestOptions> implements McpClientLike {
-  private current: Current
-  private verdictValue: EraVerdict
-  /** False while running on a cached modern verdict that no response has confirmed yet. */
-  private confirmed: boolean
-  private verifying: Promise<Era> | undefined
+export class AutoClient extends DualEraClient<Current> {
   private readonly hub: TransportHub
-  private readonly prober: EraProber
   private readonly options: AutoConnectOptions
 
   /** @internal built by `connectAuto` */
   constructor(hub: TransportHub, prober: EraProber, options: AutoConnectOptions, current: Current, verdict: EraVerdict) {
-    super()
+    super(prober, current, verdict, options.onDiagnostic)
     this.hub = hub
-    this.prober = prober
     this.options = options
-    this.current = current
-    this.verdictValue = verdict
-    this.confirmed = !(verdict.fromCache && verdict.era === "modern")
   }
 
-  get era(): Era {
-    return this.current.era
-  }
-  /** The client in charge: a `ModernClient` (modern) or a `ClientSession` (legacy). */
-  get client(): ModernClient | ClientSession {
-    return this.current.client
-  }
-  /** How the era was decided (the last verdict, after any re-probe). */
-  get verdict(): EraVerdict {
-    return this.verdictValue
-  }
-  /** `server/discover` probes sent by this client so far (0 when the cache answered). */
-  get probes(): number {
-    return this.prober.probes
-  }
-  get serverCapabilities(): ServerCapabilities | undefined {
-    return this.current.client.serverCapabilities
-  }
-  get serverInfo(): PeerInfo | undefined {
-    return this.current.client.serverInfo
-  }
-  get instructions(): string | undefined {
-    return this.current.client.instructions
-  }
-  get protocolVersion(): string | undefined {
-    return this.current.client.protocolVersion
+  protected override openLegacy(): Promise<Current> {
+    return connectLegacy(this.hub, this.options)
   }
 
-  async request(method: string, params?: Params, options?: RequestOptions): Promise<Result> {
-    const cur = this.current
-    if (cur.era === "legacy" || this.confirmed) return cur.client.request(method, params, options)
-    let result: Result
-    try {
-      result = await cur.client.request(method, params, options)
-    } catch (e) {
-      if (e instanceof MissingClientCapability || e instanceof UnsupportedProtocolVersion) {
-        this.confirmed = true // recognised modern errors: the server is modern
-        throw e
-      }
-      // A JSON-RPC error that is not a modern one, or silence: is this server still modern?
-      const suspect = (e instanceof RpcError && !MODERN_ERROR_CODES.has(e.code)) || e instanceof RequestTimeout
-      if (!suspect) throw e
-      const era = await this.verify()
-      const notExecuted = e instanceof RpcError && NOT_EXECUTED_CODES.has(e.code)
-      if (era === "legacy" && notExecuted && this.current.era === "legacy") {
-        return this.current.client.request(method, params, options)
-      }
-      throw e
-    }
-    if (hasModernMarkers(result)) this.confirmed = true
-    else {
-      // An unmarked result may come from a legacy server that serves requests without `initialize`.
-      await this.verify().catch((e) => this.options.onDiagnostic?.(`re-probe failed: ${e instanceof Error ? e.message : String(e)}`))
-    }
-    return result
-  }
-
-  /** Re-probe once at a time (CACHED_VERDICT_FAILED); switch to a legacy session when the server is legacy now. */
-  private verify(): Promise<Era> {
-    return this.verifying ??= this.reprobe().finally(() => (this.verifying = undefined))
-  }
-
-  private async reprobe(): Promise<Era> {
-    if (this.confirmed) return this.current.era
-    this.options.onDiagnostic?.("cached modern verdict unconfirmed by the server's answer: probing again")
-    const verdict = await this.prober.revoke()
-    this.verdictValue = verdict
-    const old = this.current
-    if (verdict.era === "modern" || old.era === "legacy") {
-      this.confirmed = true
-      if (old.era === "modern" && verdict.discover !== undefined) old.client.recordDiscovery(verdict.discover)
-      return verdict.era
-    }
-    const session = await connectLegacy(this.hub, this.options)
-    this.current = session
-    this.confirmed = true
-    // The modern client finishes what it has in flight (its responses still reach it), then lets go of the transport.
+  protected override releaseModern(old: ModernCurrent): void {
+    // Its responses still reach it until it has nothing in flight; then it lets go of the transport.
     old.view.commit(false)
     void old.client.close({ reason: "server is legacy" })
-    return "legacy"
   }
 
   /** Close the client in charge and the transport (for stdio: the child process). */
   async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
     try {
-      await this.current.client.close(options)
+      await this.side.client.close(options)
     } finally {
       await this.hub.close()
       this.prober.stop()

@@ -36,25 +36,22 @@
  * confirmation rule, on that simpler footing.
  */
 import { Effect, type Scope } from "effect"
-import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
+import type { ClientCapabilities } from "../protocol/capabilities.ts"
 import type { Era } from "../protocol/era.ts"
-import { MODERN_ERROR_CODES } from "../protocol/errors.ts"
-import { type Params, request as makeRequest } from "../protocol/jsonrpc.ts"
+import { request as makeRequest } from "../protocol/jsonrpc.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
-import type { PeerInfo } from "../runtime/SessionHandle.ts"
 import { HttpError } from "../transports/http/client/errors.ts"
 import { makeAgent } from "../transports/http/client/httpRequest.ts"
 import { exchangeModern, httpStatusOf, ModernHttpWire } from "./ModernHttpWire.ts"
-import type { RequestOptions, Result } from "./ClientSession.ts"
+import type { Result } from "./ClientSession.ts"
 import type { McpClientLike } from "./connectAuto.ts"
 import { connectHttp, type HttpConnectOptions } from "./connectHttp.ts"
 import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
-import { type ConnectError, InitializeFailed, RequestTimeout, RpcError, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import { type ConnectError, InitializeFailed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import type { HttpClientSession } from "./HttpClientSession.ts"
-import { McpMethods } from "./McpMethods.ts"
-import { hasModernMarkers, ModernClient } from "./ModernClient.ts"
-import { MissingClientCapability } from "./modernErrors.ts"
+import { DualEraClient } from "./DualEraClient.ts"
+import { ModernClient } from "./ModernClient.ts"
 
 export interface AutoHttpOptions extends HttpConnectOptions {
   /** Era-cache key of this server. Default: its origin (`httpServerKey(url)`). */
@@ -74,14 +71,8 @@ type LegacySide = { readonly era: "legacy"; readonly client: HttpClientSession }
 type Side = ModernSide | LegacySide
 
 /** Codes meaning the server refused a request without running it (whatever the HTTP status). */
-const NOT_EXECUTED_CODES: ReadonlySet<number> = new Set([-32601, -32600])
 
 /** Whether the server refused `e`'s request without running it: an HTTP 4xx, or a "not understood" code. */
-const notExecuted = (e: unknown): boolean => {
-  const status = httpStatusOf(e)
-  if (status !== undefined && status >= 400 && status < 500) return true
-  return e instanceof RpcError && NOT_EXECUTED_CODES.has(e.code)
-}
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
@@ -130,111 +121,33 @@ export const discoverOverHttp = (
 }
 
 /** The client `connectAutoHttp` returns: whichever era the server speaks, one method surface. */
-export class AutoHttpClient extends McpMethods<RequestOptions> implements McpClientLike {
+export class AutoHttpClient extends DualEraClient<Side> {
   readonly url: URL
-  private side: Side
-  private verdictValue: EraVerdict
-  /** False while running on a cached modern verdict that no response has confirmed yet. */
-  private confirmed: boolean
-  private verifying: Promise<Era> | undefined
-  private readonly prober: EraProber
   private readonly options: AutoHttpOptions
 
   /** @internal built by `connectAutoHttp` */
   constructor(url: URL, prober: EraProber, options: AutoHttpOptions, side: Side, verdict: EraVerdict) {
-    super()
+    super(prober, side, verdict, options.onDiagnostic)
     this.url = url
-    this.prober = prober
     this.options = options
-    this.side = side
-    this.verdictValue = verdict
-    this.confirmed = !(verdict.fromCache && verdict.era === "modern")
   }
 
-  get era(): Era {
-    return this.side.era
+  // Over HTTP an error status is suspect too; a 4xx means the request was refused unrun.
+  protected override isSuspect(e: unknown): boolean {
+    return super.isSuspect(e) || e instanceof HttpError
   }
-  /** The client in charge: a `ModernClient` (modern) or an `HttpClientSession` (legacy). */
-  get client(): ModernClient | HttpClientSession {
-    return this.side.client
-  }
-  /** How the era was decided (the last verdict, after any re-probe). */
-  get verdict(): EraVerdict {
-    return this.verdictValue
-  }
-  /** `server/discover` probes sent by this client so far (0 when the cache answered). */
-  get probes(): number {
-    return this.prober.probes
-  }
-  get serverCapabilities(): ServerCapabilities | undefined {
-    return this.side.client.serverCapabilities
-  }
-  get serverInfo(): PeerInfo | undefined {
-    return this.side.client.serverInfo
-  }
-  get instructions(): string | undefined {
-    return this.side.client.instructions
-  }
-  get protocolVersion(): string | undefined {
-    return this.side.client.protocolVersion
+  protected override notExecuted(e: unknown): boolean {
+    const status = httpStatusOf(e)
+    return (status !== undefined && status >= 400 && status < 500) || super.notExecuted(e)
   }
 
-  async request(method: string, params?: Params, options?: RequestOptions): Promise<Result> {
-    const side = this.side
-    if (side.era === "legacy" || this.confirmed) return side.client.request(method, params, options)
-    let result: Result
-    try {
-      result = await side.client.request(method, params, options)
-    } catch (e) {
-      if (e instanceof MissingClientCapability || e instanceof UnsupportedProtocolVersion || (e instanceof RpcError && MODERN_ERROR_CODES.has(e.code))) {
-        this.confirmed = true // recognised modern errors: the server is modern
-        throw e
-      }
-      // A non-modern JSON-RPC error, an HTTP error or silence: is this server still modern?
-      const suspect = e instanceof RpcError || e instanceof HttpError || e instanceof RequestTimeout
-      if (!suspect) throw e
-      let era: Era
-      try {
-        era = await this.verify()
-      } catch (probeError) {
-        this.options.onDiagnostic?.(`re-probe failed: ${describe(probeError)}`)
-        throw e
-      }
-      if (era === "legacy" && this.side.era === "legacy" && notExecuted(e) && !options?.signal?.aborted) {
-        return this.side.client.request(method, params, options)
-      }
-      throw e
-    }
-    if (hasModernMarkers(result)) this.confirmed = true
-    else {
-      // An unmarked result may come from a legacy server that serves requests without `initialize` (stateless).
-      await this.verify().catch((e) => this.options.onDiagnostic?.(`re-probe failed: ${describe(e)}`))
-    }
-    return result
+  protected override async openLegacy(): Promise<Side> {
+    return { era: "legacy", client: await connectHttp(this.url, this.options) }
   }
 
-  /** Re-probe once at a time (CACHED_VERDICT_FAILED); switch to a legacy session when the server is legacy now. */
-  private verify(): Promise<Era> {
-    return this.verifying ??= this.reprobe().finally(() => (this.verifying = undefined))
-  }
-
-  private async reprobe(): Promise<Era> {
-    if (this.confirmed) return this.side.era
-    this.options.onDiagnostic?.("cached modern verdict unconfirmed by the server's answer: probing again")
-    const verdict = await this.prober.revoke()
-    this.verdictValue = verdict
-    const old = this.side
-    if (verdict.era === "modern" || old.era === "legacy") {
-      this.confirmed = true
-      if (old.era === "modern" && verdict.discover !== undefined) old.client.recordDiscovery(verdict.discover)
-      return verdict.era
-    }
-    const session = await connectHttp(this.url, this.options)
-    this.side = { era: "legacy", client: session }
-    this.confirmed = true
+  protected override releaseModern(old: ModernSide): void {
     // The modern client finishes what it has in flight, then releases its sockets.
     void old.client.close({ reason: "server is legacy" })
-    return "legacy"
   }
 
   /** Close the client in charge (legacy: DELETE the session) and release every socket. */
