@@ -15,7 +15,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
-export const BIN = join(ROOT, "bin", "mcp-actors.js")
+export const BIN = join(ROOT, "src", "cli", "main.ts")
 
 // ------------------------------------------------------------------ arguments
 export interface ArgSpec {
@@ -351,7 +351,7 @@ export const rotate = <T>(xs: ReadonlyArray<T>, r: number): Array<T> => xs.map((
 
 // ------------------------------------------------------------------ which code was measured
 /**
- * A short hash of the server's code (src/, machines/, examples/, bin/,
+ * A short hash of the server's code (src/, machines/, examples/,
  * package.json) and the HEAD commit. Other engineers commit while a run is
  * going and every measurement starts a fresh server from the working tree, so
  * each result records what it measured and the summary warns if it changed.
@@ -380,10 +380,10 @@ export interface CodeSnapshot {
   readonly head: string | undefined
   readonly live: boolean
 }
-const CODE_DIRS = ["src", "machines", "examples", "bin"]
+const CODE_DIRS = ["src", "machines", "examples"]
 /**
  * Freeze the server's code for the whole run: copy src/, machines/, examples/,
- * bin/ and package.json to `$TMPDIR/mcp-actors-code-<hash>/` (node_modules is
+ * package.json to `$TMPDIR/mcp-actors-code-<hash>/` (node_modules is
  * a symlink to ours) and run the server from there, so commits landing while
  * the bench runs do not mix versions. `live` runs the working tree instead
  * (then each result still records the code it saw).
@@ -403,7 +403,7 @@ export const snapshotCode = (live: boolean): CodeSnapshot => {
       rmSync(tmp, { recursive: true, force: true }) // another run made it meanwhile
     }
   }
-  return { root: dir, bin: join(dir, "bin", "mcp-actors.js"), ...v, live }
+  return { root: dir, bin: join(dir, "src", "cli", "main.ts"), ...v, live }
 }
 
 /** "code a1b2c3 (HEAD 11ea779)", plus a warning line when results saw different code. */

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 
-const cli = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const run = (...args: ReadonlyArray<string>) => {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 20_000 })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }

@@ -6,7 +6,7 @@
  * SDK 1.x), a modern-only one (`initialize` refused), or one that never answers
  * `server/discover`; all timers run on xstate's `SimulatedClock`.
  *
- * Stdio tests spawn real children: our server (`node bin/mcp-actors.js serve
+ * Stdio tests spawn real children: our server (`node src/cli/main.ts serve
  * --stdio`) and a legacy-only server built on the official SDK
  * (`test/fixtures/sdk-legacy-server.mjs`), which logs every method it receives
  * on stderr — so the probe and the fallback are seen to reach the same process.
@@ -31,7 +31,7 @@ import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { makeStdioClientTransport } from "../src/transports/stdioClient.ts"
 import { type Filter, filtered, flush, isModernRequest, tap, track, versionOf } from "./support/wireTap.ts"
 
-const BIN = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const SDK_FIXTURE = fileURLToPath(new URL("./fixtures/sdk-legacy-server.mjs", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 const FUTURE = "2099-01-01" as ModernVersion

@@ -1,7 +1,7 @@
 /**
  * ModernClient (2026-07-28) against our own dual-era server: over the memory
  * transport (virtual time: xstate `SimulatedClock` through the `clock`
- * option) and over stdio (`node bin/mcp-actors.js serve --stdio`, real time).
+ * option) and over stdio (`node src/cli/main.ts serve --stdio`, real time).
  * Scripted peers cover answers our server never gives (unknown `resultType`,
  * `input_required`).
  */
@@ -32,7 +32,7 @@ import { makeMemoryTransportPair, type MemoryTransport } from "../src/transports
 import { makeStdioClientTransport } from "../src/transports/stdioClient.ts"
 import { flush, tap, track, versionOf } from "./support/wireTap.ts"
 
-const BIN = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 
 /** A version from the future that our server does not speak. */
@@ -362,7 +362,7 @@ describe("ModernClient: progress from a scripted server", () => {
   })
 })
 
-describe("ModernClient over stdio (node bin/mcp-actors.js serve --stdio)", () => {
+describe("ModernClient over stdio (node src/cli/main.ts serve --stdio)", () => {
   it("discover, then tools/call in the modern era; cancellation over stdio; close ends the child", async () => {
     const transport = makeStdioClientTransport({ command: process.execPath, args: [BIN, "serve", "--stdio"], cwd: CWD, stderr: "ignore" })
     await transport.spawned

@@ -1,6 +1,6 @@
 /**
  * A stdio server that dies under us: our client on our demo server
- * (`bin/mcp-actors.js serve --stdio`) as a real child; `kill -9` mid-call.
+ * (`src/cli/main.ts serve --stdio`) as a real child; `kill -9` mid-call.
  * Then the same under supervision (`src/client/superviseClient.ts`): the
  * session is replaced by a fresh one, and a server that cannot start parks
  * supervision instead of respawning it forever.
@@ -19,7 +19,7 @@ import { runSupervisedClient, superviseClient, type SupervisedClientHandle, Supe
 import type { SupervisionStatus } from "../src/runtime/supervise.ts"
 import type { StdioClientTransport } from "../src/transports/stdioClient.ts"
 
-const BIN = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 const DEMO = { command: process.execPath, args: [BIN, "serve", "--stdio"], cwd: CWD, stderr: "ignore" } as const
 

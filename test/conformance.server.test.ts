@@ -3,7 +3,7 @@
  * 0.1.16, server mode, suite `all` = 32 scenarios) against our Streamable HTTP
  * server serving the conformance fixture (`examples/conformance.ts`), twice:
  *
- * 1. as a user starts it: `node bin/mcp-actors.js serve --http 0 --example conformance`
+ * 1. as a user starts it: `node src/cli/main.ts serve --http 0 --example conformance`
  *    (the URL it prints on stdout);
  * 2. in-process through `makeHttpServer`, with the fixture's
  *    `test_reconnection` wired to `HttpServerHandle.dropStream`, so the
@@ -25,7 +25,7 @@ import { makeConformanceServer } from "../examples/conformance.ts"
 import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { formatSummary, listScenarios, PROJECT_ROOT, type ResultsSummary, runConformance, summarizeResults } from "./conformance/harness.ts"
 
-const BIN = join(PROJECT_ROOT, "bin", "mcp-actors.js")
+const BIN = join(PROJECT_ROOT, "src", "cli", "main.ts")
 const SUITE_SIZE = 32
 
 /** Start the CLI's HTTP server on an ephemeral port; resolves with the MCP endpoint URL it prints. */

@@ -886,7 +886,7 @@ describe("makeHttpServerScoped (Effect)", () => {
 
 describe("mcp-actors serve --http", () => {
   it("prints the endpoint URL, serves it, and exits by itself after SIGTERM", async () => {
-    const bin = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+    const bin = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
     const child = spawn(process.execPath, [bin, "serve", "--http", "0"], { stdio: ["ignore", "pipe", "pipe"] })
     let out = ""
     child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c))

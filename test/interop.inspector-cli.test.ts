@@ -32,7 +32,7 @@ import { waitFor } from "./support/mcpHttp.ts"
 
 const INSPECTOR = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/inspector-cli/build/index.js", import.meta.url))
 const INSPECTOR_DIR = dirname(INSPECTOR)
-const OUR_CLI = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+const OUR_CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const STDIO_SERVER = [process.execPath, OUR_CLI, "serve", "--stdio"]
 
 interface Run {

@@ -1,7 +1,7 @@
 /**
  * Interop: the official TypeScript SDK client (`@modelcontextprotocol/sdk`
  * 1.32.x, `Client` + `StdioClientTransport`) drives our stdio server
- * (`bin/mcp-actors.js serve --stdio`, demo example) as a real child process.
+ * (`src/cli/main.ts serve --stdio`, demo example) as a real child process.
  *
  * Every message the server sends is also recorded on the wire (a transport
  * `onmessage` set before `connect`, which the SDK chains), so the tests can
@@ -15,7 +15,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { type JSONRPCMessage, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
-const BIN = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 
 /** A stdio client transport that can rewrite the initialize request's protocolVersion. */

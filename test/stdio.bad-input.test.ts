@@ -1,5 +1,5 @@
 /**
- * Bad input on a real stdio server process (`bin/mcp-actors.js serve --stdio`):
+ * Bad input on a real stdio server process (`src/cli/main.ts serve --stdio`):
  * raw lines in, raw lines out. Each case checks the exact error (code and id),
  * and that the connection is still usable afterwards (ping/echo answer).
  * One case (a server without prompts) runs in-process over the memory transport,
@@ -14,7 +14,7 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
-const BIN = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 
 type Msg = { jsonrpc?: string; id?: string | number | null; method?: string; params?: any; result?: any; error?: { code: number; message: string; data?: any } }

@@ -27,7 +27,7 @@ import type { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
-const BIN = fileURLToPath(new URL("../bin/mcp-actors.js", import.meta.url))
+const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))

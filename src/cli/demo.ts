@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url"
 import { connectStdio } from "../client/connectStdio.ts"
 
-const cli = fileURLToPath(new URL("../../bin/mcp-actors.js", import.meta.url))
+const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
 
 export const runDemo = async (options: { readonly text: string }): Promise<number> => {
   const out = (line: string) => process.stdout.write(line + "\n")

@@ -17,7 +17,7 @@ const SDK_FIXTURE = fileURLToPath(new URL("../fixtures/sdk-http-server.ts", impo
 const REPORT_PORT = fileURLToPath(new URL("../fixtures/report-listen-port.cjs", import.meta.url))
 const FORCE_LOCALHOST = fileURLToPath(new URL("../conformance/force-localhost.cjs", import.meta.url))
 const EVERYTHING = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
-const CLI = fileURLToPath(new URL("../../bin/mcp-actors.js", import.meta.url))
+const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
 
 export interface ChildServer {
   readonly url: string
