@@ -27,7 +27,7 @@ import {
   result as makeResult
 } from "../protocol/jsonrpc.ts"
 import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
-import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { ClientTransportHandlers, Transport, TransportHandlers } from "../transports/Transport.ts"
 
@@ -137,7 +137,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private readonly incoming = new Map<RequestId, AbortController>()
   /** Typed errors given by the transport for requests it failed (see `ClientTransportHandlers`). */
   private readonly requestFailures = new Map<RequestId, Error>()
-  private readonly listeners = new Set<(info: SessionInfo) => void>()
+  private readonly listeners = new InfoListeners()
   private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
   private readonly actor: Actor<typeof legacyClientSessionMachine>
   private readonly capabilities: ClientCapabilities
@@ -199,7 +199,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       if (state !== last) {
         last = state
         const info = this.info()
-        for (const l of this.listeners) l(info)
+        this.listeners.notify(() => info)
         this.options.onStateChange?.(state, info)
         this.emit({ type: "state", state, info })
       }
@@ -284,8 +284,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    return this.listeners.add(listener)
   }
 
   /** State changes and notifications, for hosts and UIs. */

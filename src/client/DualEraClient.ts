@@ -10,7 +10,8 @@
  * now, the subclass switches to a legacy session, and a call the server
  * refused without running it is sent again there.
  */
-import type { ServerCapabilities } from "../protocol/capabilities.ts"
+import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
+import type { ModernVersion } from "../protocol/versions.ts"
 import type { Era } from "../protocol/era.ts"
 import { MODERN_ERROR_CODES } from "../protocol/errors.ts"
 import type { PeerInfo } from "../protocol/implementation.ts"
@@ -20,7 +21,7 @@ import type { RequestOptions, Result } from "./ClientSession.ts"
 import type { McpClientLike } from "./connectAuto.ts"
 import type { EraProber, EraVerdict } from "./EraProber.ts"
 import { McpMethods } from "./McpMethods.ts"
-import { hasModernMarkers, type ModernClient } from "./ModernClient.ts"
+import { hasModernMarkers, type ModernClient, type ModernClientOptions } from "./ModernClient.ts"
 import { MissingClientCapability } from "./modernErrors.ts"
 
 /** JSON-RPC codes meaning the server refused a request without running it: safe to re-send in the other era. */
@@ -29,6 +30,36 @@ export const NOT_EXECUTED_CODES: ReadonlySet<number> = new Set([-32601, -32600])
 export type Side<L extends McpClientLike> =
   | { readonly era: "modern"; readonly client: ModernClient }
   | { readonly era: "legacy"; readonly client: L }
+
+/** The options a dual-era connect gives the modern client it opens (shared by both transports). */
+export interface ModernSideOptions {
+  readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
+  readonly capabilities?: object
+  readonly modernVersions?: ReadonlyArray<ModernVersion>
+  readonly requestTimeoutMs?: number
+  readonly closeTimeoutMs?: number
+  readonly logLevel?: string
+  readonly enforceCapabilities?: boolean
+  readonly onNotification?: ModernClientOptions["onNotification"]
+  readonly onDiagnostic?: (message: string) => void
+  readonly clock?: ModernClientOptions["clock"]
+}
+
+export const modernClientOptions = (options: ModernSideOptions, verdict: EraVerdict): ModernClientOptions => ({
+  ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
+  // Modern requests declare only what was asked for: without MRTR support, sampling/elicitation/roots handlers do not apply.
+  ...(options.capabilities ? { capabilities: options.capabilities as ClientCapabilities } : {}),
+  ...(options.modernVersions ? { protocolVersions: options.modernVersions } : {}),
+  ...(verdict.protocolVersion ? { protocolVersion: verdict.protocolVersion } : {}),
+  ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+  ...(options.closeTimeoutMs !== undefined ? { closeTimeoutMs: options.closeTimeoutMs } : {}),
+  ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+  ...(options.enforceCapabilities !== undefined ? { enforceCapabilities: options.enforceCapabilities } : {}),
+  ...(options.onNotification ? { onNotification: options.onNotification } : {}),
+  ...(options.onDiagnostic ? { onDiagnostic: options.onDiagnostic } : {}),
+  ...(verdict.discover ? { discovered: verdict.discover } : {}),
+  ...(options.clock ? { clock: options.clock } : {})
+})
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 

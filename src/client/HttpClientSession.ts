@@ -44,7 +44,7 @@ import { LegacyMcpMethods } from "./McpMethods.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { LegacyVersion } from "../protocol/versions.ts"
-import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { HttpClientTransport, type HttpClientTransportOptions } from "../transports/http/client/HttpClientTransport.ts"
 import { ClientSession, type ClientSessionEvent, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
 import { RequestCancelled, SessionClosed, SessionLost } from "../protocol/requestErrors.ts"
@@ -105,7 +105,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   private closing: Promise<void> | undefined = undefined
   /** `tools/call` replay safety per tool name, from `tools/list` annotations. */
   private readonly toolReplaySafe = new Map<string, boolean>()
-  private readonly listeners = new Set<(info: SessionInfo) => void>()
+  private readonly listeners = new InfoListeners()
   private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
 
   private constructor(url: URL, options: HttpClientSessionOptions, first: Generation) {
@@ -162,8 +162,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    return this.listeners.add(listener)
   }
 
   /** State changes and notifications of whichever generation is current. */
@@ -296,8 +295,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
     })
     gen.session.subscribe(() => {
       if (gen !== this.current) return
-      const info = this.info()
-      for (const l of this.listeners) l(info)
+      this.listeners.notify(() => this.info())
     })
     void gen.session.ended.then((end) => {
       if (gen !== this.current || this.closing !== undefined) return

@@ -45,7 +45,7 @@ import {
 import { ErrorCode } from "../protocol/errors.ts"
 import { META_LOG_LEVEL, META_SERVER_INFO, modernMeta } from "../protocol/modern.ts"
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
-import type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import type { RequestOptions, Result } from "./ClientSession.ts"
 import { CapabilityNotSupported, RequestCancelled, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
@@ -182,7 +182,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   /** Actors of in-flight requests, and the typed errors the wire failed some of them with (`onRequestFailed`). */
   private readonly running = new Map<RequestId, OutboundActor>()
   private readonly failures = new Map<RequestId, Error>()
-  private readonly listeners = new Set<(info: SessionInfo) => void>()
+  private readonly listeners = new InfoListeners()
   private readonly drainWaiters = new Set<() => void>()
   private counter = 0
   private status: "open" | "closing" | "closed" = "open"
@@ -280,14 +280,11 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    return this.listeners.add(listener)
   }
 
   private notifyListeners(): void {
-    if (this.listeners.size === 0) return
-    const info = this.info()
-    for (const l of this.listeners) l(info)
+    this.listeners.notify(() => this.info())
   }
 
   // ---------------------------------------------------------------- requests

@@ -27,9 +27,9 @@
  * eras plus `era`, the `client` in charge (ModernClient | ClientSession) and
  * the `verdict`.
  */
-import { DualEraClient } from "./DualEraClient.ts"
+import { DualEraClient, modernClientOptions } from "./DualEraClient.ts"
 import { Effect, type Scope } from "effect"
-import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
+import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import { decodeText, type Params, type RequestId, request as makeRequest } from "../protocol/jsonrpc.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
 import type { PeerInfo } from "../runtime/SessionHandle.ts"
@@ -174,22 +174,7 @@ const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Pr
 
 const modernClientOn = (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict): ModernCurrent => {
   const view = hub.attach({ owns: isModernId, committed: true })
-  const client = ModernClient.create(view, {
-    idPrefix: MODERN_ID_PREFIX,
-    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-    // Modern requests declare only what was asked for: without MRTR support, sampling/elicitation/roots handlers do not apply.
-    ...(options.capabilities ? { capabilities: options.capabilities as ClientCapabilities } : {}),
-    ...(options.modernVersions ? { protocolVersions: options.modernVersions } : {}),
-    ...(verdict.protocolVersion ? { protocolVersion: verdict.protocolVersion } : {}),
-    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-    ...(options.closeTimeoutMs !== undefined ? { closeTimeoutMs: options.closeTimeoutMs } : {}),
-    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
-    ...(options.enforceCapabilities !== undefined ? { enforceCapabilities: options.enforceCapabilities } : {}),
-    ...(options.onNotification ? { onNotification: options.onNotification } : {}),
-    ...(options.onDiagnostic ? { onDiagnostic: options.onDiagnostic } : {}),
-    ...(verdict.discover ? { discovered: verdict.discover } : {}),
-    ...(options.clock ? { clock: options.clock } : {})
-  })
+  const client = ModernClient.create(view, { idPrefix: MODERN_ID_PREFIX, ...modernClientOptions(options, verdict) })
   return { era: "modern", client, view }
 }
 

@@ -36,7 +36,6 @@
  * confirmation rule, on that simpler footing.
  */
 import { Effect, type Scope } from "effect"
-import type { ClientCapabilities } from "../protocol/capabilities.ts"
 import type { Era } from "../protocol/era.ts"
 import { request as makeRequest } from "../protocol/jsonrpc.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
@@ -50,7 +49,7 @@ import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
 import { type ConnectError, InitializeFailed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import type { HttpClientSession } from "./HttpClientSession.ts"
-import { DualEraClient } from "./DualEraClient.ts"
+import { DualEraClient, modernClientOptions } from "./DualEraClient.ts"
 import { ModernClient } from "./ModernClient.ts"
 
 export interface AutoHttpOptions extends HttpConnectOptions {
@@ -168,21 +167,7 @@ const modernSide = (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Mo
     ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {})
   })
-  const client = ModernClient.create(wire, {
-    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-    // Modern requests declare only what was asked for: without MRTR support, sampling/elicitation/roots handlers do not apply.
-    ...(options.capabilities ? { capabilities: options.capabilities as ClientCapabilities } : {}),
-    ...(options.modernVersions ? { protocolVersions: options.modernVersions } : {}),
-    ...(verdict.protocolVersion ? { protocolVersion: verdict.protocolVersion } : {}),
-    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-    ...(options.closeTimeoutMs !== undefined ? { closeTimeoutMs: options.closeTimeoutMs } : {}),
-    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
-    ...(options.enforceCapabilities !== undefined ? { enforceCapabilities: options.enforceCapabilities } : {}),
-    ...(options.onNotification ? { onNotification: options.onNotification } : {}),
-    ...(options.onDiagnostic ? { onDiagnostic: options.onDiagnostic } : {}),
-    ...(verdict.discover ? { discovered: verdict.discover } : {}),
-    ...(options.clock ? { clock: options.clock } : {})
-  })
+  const client = ModernClient.create(wire, modernClientOptions(options, verdict))
   return { era: "modern", client }
 }
 

@@ -57,6 +57,11 @@ export const requiredClientCapability = (method: string): CapabilityPath | undef
 
 /** Whether `caps` declares `path` (a dotted path; a present object or `true` counts). */
 export const hasCapability = (caps: object | undefined, path: CapabilityPath): boolean => {
+  // Checked on every request: top-level paths (the common case) need no split.
+  if (path.indexOf(".") === -1) {
+    const v = (caps as Record<string, unknown> | undefined)?.[path]
+    return v !== undefined && v !== null && v !== false
+  }
   let node: unknown = caps
   for (const key of path.split(".")) {
     if (typeof node !== "object" || node === null) return false

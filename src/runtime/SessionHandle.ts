@@ -43,3 +43,20 @@ export interface SessionHandle {
    */
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
+
+/** The `subscribe` side of a SessionHandle: listeners, and an info snapshot built only when someone listens. */
+export class InfoListeners {
+  readonly #listeners = new Set<(info: SessionInfo) => void>()
+  add(listener: (info: SessionInfo) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+  notify(info: () => SessionInfo): void {
+    if (this.#listeners.size === 0) return
+    const snapshot = info()
+    for (const l of this.#listeners) l(snapshot)
+  }
+  clear(): void {
+    this.#listeners.clear()
+  }
+}

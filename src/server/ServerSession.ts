@@ -43,7 +43,7 @@ import {
 } from "../protocol/jsonrpc.ts"
 import { META_LOG_LEVEL, META_SERVER_INFO, type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
 import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } from "../protocol/versions.ts"
-import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
@@ -272,7 +272,7 @@ export class ServerSession implements SessionHandle {
   private readonly pending = new Map<RequestId, PendingOutbound>()
   private readonly ids = makeIdAllocator()
   private readonly state: SessionState = { logLevel: undefined, subscriptions: new Set() }
-  private readonly listeners = new Set<(info: SessionInfo) => void>()
+  private readonly listeners = new InfoListeners()
   private actor: Actor<typeof legacyServerSessionMachine> | undefined
   /** Mirrors the chart's `operating` state for the hot path (set by `announceReady`, cleared by `beginDrain`). */
   private operating = false
@@ -921,14 +921,11 @@ export class ServerSession implements SessionHandle {
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    return this.listeners.add(listener)
   }
 
   private notifyListeners(): void {
-    if (this.listeners.size === 0) return
-    const info = this.info()
-    for (const l of this.listeners) l(info)
+    this.listeners.notify(() => this.info())
   }
 
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
