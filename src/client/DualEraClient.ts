@@ -16,7 +16,7 @@ import type { Era } from "../protocol/era.ts"
 import { MODERN_ERROR_CODES } from "../protocol/errors.ts"
 import type { PeerInfo } from "../protocol/implementation.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
-import { RequestTimeout, RpcError, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import { InitializeFailed, RequestTimeout, RpcError, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import type { RequestOptions, Result } from "./ClientSession.ts"
 import type { McpClientLike } from "./connectAuto.ts"
 import type { EraProber, EraVerdict } from "./EraProber.ts"
@@ -60,6 +60,30 @@ export const modernClientOptions = (options: ModernSideOptions, verdict: EraVerd
   ...(verdict.discover ? { discovered: verdict.discover } : {}),
   ...(options.clock ? { clock: options.clock } : {})
 })
+
+/**
+ * Open the client for the prober's verdict. A cached verdict whose handshake
+ * is refused (the server changed era) is forgotten and probed again, once.
+ */
+export const openForVerdict = async <C>(
+  prober: EraProber,
+  open: (verdict: EraVerdict) => Promise<C>,
+  options: { readonly onDiagnostic?: ((message: string) => void) | undefined; readonly canRetry?: () => boolean }
+): Promise<C> => {
+  let verdict = await prober.verdict()
+  let revoked = false
+  for (;;) {
+    try {
+      return await open(verdict)
+    } catch (e) {
+      const refused = e instanceof InitializeFailed || e instanceof UnsupportedProtocolVersion
+      if (!verdict.fromCache || revoked || !refused || options.canRetry?.() === false) throw e
+      revoked = true
+      options.onDiagnostic?.(`cached ${verdict.era} verdict failed (${describe(e)}): probing again`)
+      verdict = await prober.revoke()
+    }
+  }
+}
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 

@@ -27,7 +27,7 @@
  * eras plus `era`, the `client` in charge (ModernClient | ClientSession) and
  * the `verdict`.
  */
-import { DualEraClient, modernClientOptions } from "./DualEraClient.ts"
+import { DualEraClient, modernClientOptions, openForVerdict } from "./DualEraClient.ts"
 import { Effect, type Scope } from "effect"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import { decodeText, type Params, type RequestId, request as makeRequest } from "../protocol/jsonrpc.ts"
@@ -38,7 +38,7 @@ import type { Transport } from "../transports/Transport.ts"
 import { ClientSession, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
 import { defaultEraCache, type EraCache, stdioServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
-import { ConnectionLost, type ConnectError, InitializeFailed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import { ConnectionLost, type ConnectError } from "../protocol/requestErrors.ts"
 import { ModernClient } from "./ModernClient.ts"
 import { type HubView, TransportHub } from "./TransportHub.ts"
 
@@ -214,21 +214,11 @@ export const connectAuto = async (transport: Transport, options: AutoConnectOpti
     ...(options.clock ? { clock: options.clock } : {})
   })
   try {
-    let verdict = await prober.verdict()
-    let revoked = false
-    for (;;) {
-      try {
-        const current = await tryVerdict(hub, options, verdict)
-        return new AutoClient(hub, prober, options, current, verdict)
-      } catch (e) {
-        // A cached legacy verdict whose initialize is refused: forget it and probe again (once).
-        const refused = e instanceof InitializeFailed || e instanceof UnsupportedProtocolVersion
-        if (!verdict.fromCache || revoked || !refused || hub.closed !== undefined) throw e
-        revoked = true
-        options.onDiagnostic?.(`cached ${verdict.era} verdict failed (${(e as Error).message}): probing again`)
-        verdict = await prober.revoke()
-      }
-    }
+    return await openForVerdict(
+      prober,
+      async (verdict) => new AutoClient(hub, prober, options, await tryVerdict(hub, options, verdict), verdict),
+      { onDiagnostic: options.onDiagnostic, canRetry: () => hub.closed === undefined }
+    )
   } catch (e) {
     prober.stop()
     await hub.close()

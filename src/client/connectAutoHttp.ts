@@ -47,9 +47,9 @@ import type { McpClientLike } from "./connectAuto.ts"
 import { connectHttp, type HttpConnectOptions } from "./connectHttp.ts"
 import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
-import { type ConnectError, InitializeFailed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import type { ConnectError } from "../protocol/requestErrors.ts"
 import type { HttpClientSession } from "./HttpClientSession.ts"
-import { DualEraClient, modernClientOptions } from "./DualEraClient.ts"
+import { DualEraClient, modernClientOptions, openForVerdict } from "./DualEraClient.ts"
 import { ModernClient } from "./ModernClient.ts"
 
 export interface AutoHttpOptions extends HttpConnectOptions {
@@ -73,7 +73,6 @@ type Side = ModernSide | LegacySide
 
 /** Whether the server refused `e`'s request without running it: an HTTP 4xx, or a "not understood" code. */
 
-const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /**
  * `server/discover` over Streamable HTTP, for `EraProber`: one POST with the
@@ -205,20 +204,11 @@ export const connectAutoHttp = async (url: string | URL, options: AutoHttpOption
     ...(options.clock ? { clock: options.clock } : {})
   })
   try {
-    let verdict = await prober.verdict()
-    let revoked = false
-    for (;;) {
-      try {
-        return new AutoHttpClient(u, prober, options, await openSide(u, options, verdict), verdict)
-      } catch (e) {
-        // A cached legacy verdict whose initialize is refused: forget it and probe again (once).
-        const refused = e instanceof InitializeFailed || e instanceof UnsupportedProtocolVersion
-        if (!verdict.fromCache || revoked || !refused) throw e
-        revoked = true
-        options.onDiagnostic?.(`cached ${verdict.era} verdict failed (${describe(e)}): probing again`)
-        verdict = await prober.revoke()
-      }
-    }
+    return await openForVerdict(
+      prober,
+      async (verdict) => new AutoHttpClient(u, prober, options, await openSide(u, options, verdict), verdict),
+      { onDiagnostic: options.onDiagnostic }
+    )
   } catch (e) {
     prober.stop()
     throw e
