@@ -26,6 +26,17 @@ export const header = (req: IncomingMessage, name: string): string | undefined =
 /** The media types listed in an Accept header, lower-cased, without parameters; `q=0` entries dropped. */
 const acceptedTypes = (accept: string | undefined): ReadonlyArray<string> => {
   if (accept === undefined) return []
+  // Clients send the same few Accept values on every request: parse each once.
+  const cached = acceptCache.get(accept)
+  if (cached !== undefined) return cached
+  const parsed = parseAccept(accept)
+  if (acceptCache.size >= 64) acceptCache.clear() // bounded: a client cannot grow it
+  acceptCache.set(accept, parsed)
+  return parsed
+}
+const acceptCache = new Map<string, ReadonlyArray<string>>()
+
+const parseAccept = (accept: string): ReadonlyArray<string> => {
   const out: Array<string> = []
   for (const part of accept.split(",")) {
     const [type, ...params] = part.split(";")
