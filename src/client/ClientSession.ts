@@ -7,7 +7,8 @@
  * progress-token injection, the server→client handlers.
  */
 import { LegacyMcpMethods } from "./McpMethods.ts"
-import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
+import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type LegacyClientFailure, type LegacyClientSessionEvent, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
 import type { outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
@@ -180,7 +181,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
         }
       }
     })
-    this.actor = createActor(machine, {
+    this.actor = createLeanActor(machine, {
       input: {
         protocolVersion: options.protocolVersion ?? options.supportedVersions?.[0] ?? LEGACY_VERSIONS[0],
         supportedVersions: options.supportedVersions ?? LEGACY_VERSIONS,

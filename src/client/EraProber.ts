@@ -10,7 +10,8 @@
  * over Streamable HTTP it will POST and report the status code (`httpStatus`)
  * along with the body's JSON-RPC error (spec-digest §3.B "Backward compatibility").
  */
-import { type Actor, createActor } from "xstate"
+import type { Actor } from "xstate"
+import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type EraProbeBasis, eraProbeMachine } from "../../machines/eraProbe.ts"
 import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
 import type { Era } from "../protocol/era.ts"
@@ -91,7 +92,7 @@ export class EraProber {
         }
       }
     })
-    this.actor = createActor(machine, {
+    this.actor = createLeanActor(machine, {
       input: {
         ...(cached !== undefined ? { cachedEra: cached.era } : {}),
         modernVersions: cached?.era === "modern" && cached.protocolVersion !== undefined && this.modernVersions.includes(cached.protocolVersion)

@@ -12,7 +12,8 @@
  *
  * Used by `ClientSession` (legacy) and `ModernClient`.
  */
-import { type Actor, type ActorOptions, type AnyActorLogic, createActor } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
+import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import type { JsonRpcResponse, Params, ProgressToken, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
@@ -54,7 +55,7 @@ const runtimeOutboundMachine = outboundRequestMachine.provide({
 })
 
 export const startOutbound = (o: OutboundStart): OutboundHandle => {
-  const actor = createActor(
+  const actor = createLeanActor(
     runtimeOutboundMachine,
     {
       input: {

@@ -9,7 +9,7 @@
  * table, the handler contexts, outbound requests and the wire.
  */
 import { randomBytes } from "node:crypto"
-import { type ActorOptions, type AnyActorLogic, type Actor, createActor } from "xstate"
+import type { ActorOptions, AnyActorLogic, Actor } from "xstate"
 import {
   type EarlyRequestPolicy,
   type InitializeParams,
@@ -44,6 +44,7 @@ import {
 import { META_LOG_LEVEL, META_SERVER_INFO, type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
 import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } from "../protocol/versions.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
+import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
@@ -433,7 +434,7 @@ export class ServerSession implements SessionHandle {
         this.wakeTimer = undefined
       }
     }
-    const actor = createActor(runtimeServerMachine, {
+    const actor = createLeanActor(runtimeServerMachine, {
       ...(hibernated !== undefined ? { snapshot: hibernated as unknown as never } : {}),
       input: {
         supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,

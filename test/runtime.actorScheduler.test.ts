@@ -1,0 +1,176 @@
+/**
+ * The lean scheduler (src/runtime/ActorScheduler.ts) must behave like xstate's
+ * own for everything our charts use: `after` delays fire, are cancelled on exit
+ * and re-armed on re-entry, a stopped actor leaves no timer, children keep their
+ * own delays, and inspection sees the delayed event coming from its actor.
+ * All timers run on xstate's SimulatedClock.
+ */
+import { describe, expect, it } from "vitest"
+import { type AnyActorRef, assign, createActor, type InspectionEvent, setup, SimulatedClock } from "xstate"
+import { legacyServerSessionMachine } from "../machines/legacyServerSession.ts"
+import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
+
+/** A SimulatedClock that counts its pending timers. */
+const countingClock = () => {
+  const clock = new SimulatedClock()
+  const live = new Set<unknown>()
+  return {
+    clock: {
+      setTimeout: (fn: () => void, ms: number) => {
+        const h: unknown = clock.setTimeout(() => {
+          live.delete(h)
+          fn()
+        }, ms)
+        live.add(h)
+        return h
+      },
+      clearTimeout: (h: unknown) => {
+        live.delete(h)
+        clock.clearTimeout(h as never)
+      }
+    },
+    increment: (ms: number) => clock.increment(ms),
+    get pending() {
+      return live.size
+    }
+  }
+}
+
+const timed = setup({
+  types: { events: {} as { type: "GO" } | { type: "POKE" } | { type: "BACK" }, context: {} as { pokes: number } },
+  delays: { short: 100, long: 1_000 }
+}).createMachine({
+  id: "timed",
+  context: { pokes: 0 },
+  initial: "waiting",
+  states: {
+    waiting: {
+      after: { long: "expired" },
+      on: {
+        GO: "running",
+        // Re-entering re-arms the deadline from now.
+        POKE: { target: "waiting", reenter: true, actions: assign({ pokes: ({ context }) => context.pokes + 1 }) }
+      }
+    },
+    running: { after: { short: "done" }, on: { BACK: "waiting" } },
+    expired: {},
+    done: { type: "final" }
+  }
+})
+
+describe("lean actor scheduler", () => {
+  it("fires an `after` delay at its deadline, not before", () => {
+    const c = countingClock()
+    const actor = createLeanActor(timed, { clock: c.clock }).start()
+    c.increment(999)
+    expect(actor.getSnapshot().value).toBe("waiting")
+    c.increment(1)
+    expect(actor.getSnapshot().value).toBe("expired")
+    expect(c.pending).toBe(0)
+  })
+
+  it("cancels a delay when its state is left, and re-arms it on re-entry", () => {
+    const c = countingClock()
+    const actor = createLeanActor(timed, { clock: c.clock }).start()
+    c.increment(600)
+    actor.send({ type: "POKE" })
+    expect(c.pending).toBe(1)
+    c.increment(600) // 1 200 ms after start, 600 after the re-entry
+    expect(actor.getSnapshot().value).toBe("waiting")
+    c.increment(400)
+    expect(actor.getSnapshot().value).toBe("expired")
+
+    const other = createLeanActor(timed, { clock: c.clock }).start()
+    other.send({ type: "GO" })
+    expect(c.pending).toBe(1) // the `long` delay went with `waiting`
+    other.send({ type: "BACK" })
+    c.increment(150) // `short` was cancelled when `running` was left
+    expect(other.getSnapshot().value).toBe("waiting")
+    c.increment(850)
+    expect(other.getSnapshot().value).toBe("expired")
+  })
+
+  it("leaves no timer behind when the actor stops or reaches a final state", () => {
+    const c = countingClock()
+    const stopped = createLeanActor(timed, { clock: c.clock }).start()
+    expect(c.pending).toBe(1)
+    stopped.stop()
+    expect(c.pending).toBe(0)
+    c.increment(5_000)
+    expect(stopped.getSnapshot().value).toBe("waiting")
+
+    const finished = createLeanActor(timed, { clock: c.clock }).start()
+    finished.send({ type: "GO" })
+    c.increment(100)
+    expect(finished.getSnapshot().status).toBe("done")
+    expect(c.pending).toBe(0)
+  })
+
+  it("keeps a child's delays apart from its parent's (same delay ids, separate timers)", () => {
+    // Same machine id, state and delay name as the child: the delay ids collide unless keyed per actor.
+    const parent = setup({ actors: { child: timed }, delays: { long: 1_000 } }).createMachine({
+      id: "timed",
+      initial: "waiting",
+      states: {
+        waiting: { invoke: { id: "kid", src: "child" }, after: { long: "off" } },
+        off: {}
+      }
+    })
+    const c = countingClock()
+    const actor = createLeanActor(parent, { clock: c.clock }).start()
+    const kid = actor.getSnapshot().children.kid as AnyActorRef
+    expect(c.pending).toBe(2)
+    kid.send({ type: "GO" }) // the child's `long` is cancelled, its `short` armed; the parent's `long` stays
+    expect(c.pending).toBe(2)
+    c.increment(100)
+    expect(kid.getSnapshot().status).toBe("done")
+    expect(actor.getSnapshot().value).toBe("waiting")
+    c.increment(900)
+    expect(actor.getSnapshot().value).toBe("off")
+    expect(c.pending).toBe(0)
+  })
+
+  it("reports the delayed event to inspectors as coming from the actor itself, like xstate", () => {
+    const seen = (make: typeof createActor) => {
+      const c = countingClock()
+      const events: Array<InspectionEvent> = []
+      const actor = make(timed, { clock: c.clock, inspect: (e) => void events.push(e) }).start()
+      c.increment(1_000)
+      const delayed = events.find((e) => e.type === "@xstate.event" && e.event.type.startsWith("xstate.after"))
+      return { delayed, actor }
+    }
+    const lean = seen(createLeanActor as typeof createActor)
+    const plain = seen(createActor)
+    expect(lean.delayed?.event.type).toBe(plain.delayed?.event.type)
+    expect(lean.delayed?.sourceRef).toBe(lean.actor)
+    expect(plain.delayed?.sourceRef).toBe(plain.actor)
+  })
+
+  it("drives the server session chart exactly as xstate's own scheduler does", () => {
+    const run = (make: typeof createActor) => {
+      const c = countingClock()
+      const actor = make(legacyServerSessionMachine, {
+        clock: c.clock,
+        input: { idleTimeoutMs: 5_000, handshakeTimeoutMs: 2_000, drainTimeoutMs: 1_000 }
+      }).start()
+      const trace: Array<unknown> = []
+      const step = () => trace.push([actor.getSnapshot().value, actor.getSnapshot().status, c.pending])
+      step()
+      actor.send({ type: "INITIALIZE", id: 1, params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } })
+      step()
+      c.increment(1_500)
+      actor.send({ type: "INITIALIZED" })
+      step()
+      c.increment(4_999)
+      step()
+      c.increment(1)
+      step() // idle: closing (the pure guard assumes no activity), draining
+      c.increment(1_000)
+      step() // drain deadline: closed
+      return trace
+    }
+    const lean = run(createLeanActor as typeof createActor)
+    expect(lean).toEqual(run(createActor))
+    expect(lean.at(-1)).toEqual(["closed", "done", 0])
+  })
+})
