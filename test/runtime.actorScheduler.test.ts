@@ -6,7 +6,7 @@
  * All timers run on xstate's SimulatedClock.
  */
 import { describe, expect, it } from "vitest"
-import { type AnyActorRef, assign, createActor, type InspectionEvent, setup, SimulatedClock } from "xstate"
+import { type AnyActorRef, assign, createActor, type InspectedEventEvent, type InspectionEvent, setup, SimulatedClock } from "xstate"
 import { legacyServerSessionMachine } from "../machines/legacyServerSession.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 
@@ -136,7 +136,7 @@ describe("lean actor scheduler", () => {
       const events: Array<InspectionEvent> = []
       const actor = make(timed, { clock: c.clock, inspect: (e) => void events.push(e) }).start()
       c.increment(1_000)
-      const delayed = events.find((e) => e.type === "@xstate.event" && e.event.type.startsWith("xstate.after"))
+      const delayed = events.find((e): e is InspectedEventEvent => e.type === "@xstate.event" && e.event.type.startsWith("xstate.after"))
       return { delayed, actor }
     }
     const lean = seen(createLeanActor as typeof createActor)
