@@ -14,7 +14,7 @@
  * Idle timeout without per-request events: when `idleTimeout` elapses the
  * guard `idleTimeoutExpired` asks whether nothing is in flight and the
  * last request finished at least `idleTimeoutMs` ago (the runtime provides the
- * facts; the default assumes no activity, as in a pure run). If not, `serving`
+ * facts; the default assumes no activity, as in a pure run). If not, `operating`
  * re-enters and the delay is re-armed for the remaining time. So idle is
  * counted from the last in-flight request finishing, not from the last
  * arrival, at zero cost per request.
@@ -252,14 +252,14 @@ export const legacyServerSessionMachine = setup({
       on: {
         INITIALIZE: { actions: rejectReinitialize },
         // lifecycle.mdx:L147: the client MUST send notifications/initialized.
-        INITIALIZED: { target: "operating" },
+        INITIALIZED: { target: "operating", actions: "announceReady" },
         // Policy for requests sent before `initialized` (a SHOULD NOT with no error code in the spec):
         // reject with -32600 by default, or treat the request as an implicit `initialized`.
         REQUEST: [
           {
             guard: "acceptsEarlyRequests",
             target: "operating",
-            actions: { type: "dispatch", params: ({ event }) => ({ id: event.id }) }
+            actions: [{ type: "dispatch", params: ({ event }) => ({ id: event.id }) }, "announceReady"]
           },
           {
             actions: {
@@ -275,33 +275,26 @@ export const legacyServerSessionMachine = setup({
         CLOSE: closeTransitions
       }
     },
+    // `announceReady` runs on the transitions into `operating`, not as its entry: re-entering
+    // `operating` (to re-arm the idle deadline) must not announce again. A flat state is also
+    // cheaper per session than `operating.serving`: xstate's cost per step grows with depth.
     operating: {
-      entry: "announceReady",
-      initial: "serving",
       on: {
         INITIALIZE: { actions: rejectReinitialize },
         INITIALIZED: {},
         REQUEST: { actions: { type: "dispatch", params: ({ event }) => ({ id: event.id }) } },
-        CLOSE: closeTransitions
+        CLOSE: closeTransitions,
+        // The runtime may hibernate an idle session (stop the actor, keep its persisted
+        // snapshot) and restore it on the next lifecycle event; a restored actor has no
+        // timers, so RESUMED re-enters `operating` to re-arm the idle deadline for what remains.
+        RESUMED: { target: "operating", reenter: true }
       },
-      states: {
-        serving: {
-          after: {
-            idleTimeout: [
-              {
-                guard: "idleTimeoutExpired",
-                target: "#legacyServerSession.closing",
-                actions: "recordCloseReason"
-              },
-              // Activity since the timer was armed: re-arm for what remains.
-              { guard: "idleTimeoutEnabled", target: "serving", reenter: true }
-            ]
-          },
-          // The runtime may hibernate an idle session (stop the actor, keep its persisted
-          // snapshot) and restore it on the next lifecycle event; a restored actor has no
-          // timers, so RESUMED re-enters `serving` to re-arm the idle deadline for what remains.
-          on: { RESUMED: { target: "serving", reenter: true } }
-        }
+      after: {
+        idleTimeout: [
+          { guard: "idleTimeoutExpired", target: "closing", actions: "recordCloseReason" },
+          // Activity since the timer was armed: re-arm for what remains.
+          { guard: "idleTimeoutEnabled", target: "operating", reenter: true }
+        ]
       }
     },
     closing: {

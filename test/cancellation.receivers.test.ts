@@ -17,7 +17,7 @@ describe("cancellation receivers (cancellation.mdx:L35, L37)", () => {
     expect(sent.filter((m) => "id" in m && m.id === "init")).toHaveLength(1)
     expect(sent[0]).toMatchObject({ id: "init", result: { protocolVersion: "2025-11-25" } })
     session.receive({ jsonrpc: "2.0", method: "notifications/initialized" })
-    expect(session.stateName()).toBe("operating.serving")
+    expect(session.stateName()).toBe("operating")
   })
 
   it("the client aborts its handler of a server→client request the server cancels, and sends no response", async () => {

@@ -19,7 +19,7 @@ describe("Streamable HTTP: idle sessions hibernate", () => {
       const ping = await post(handle.url, { jsonrpc: "2.0", id: 2, method: "ping" }, headers)
       expect(await ping.json()).toMatchObject({ id: 2, result: {} })
       expect(handle.session(sid)!.isHibernated).toBe(false)
-      expect(handle.session(sid)!.stateName()).toBe("operating.serving")
+      expect(handle.session(sid)!.stateName()).toBe("operating")
       const { del } = await import("./support/mcpHttp.ts")
       expect((await del(handle.url, sessions[1]!.headers)).status).toBeLessThan(300)
       expect(handle.session(sessions[1]!.sid)).toBeUndefined()

@@ -1,6 +1,6 @@
 /**
  * The legacy server session chart (`machines/legacyServerSession.ts`):
- * awaitingInitialize → awaitingInitialized → operating.serving → closing → closed.
+ * awaitingInitialize → awaitingInitialized → operating → closing → closed.
  *
  * Three layers, as for the client charts:
  * - pure steps (`initialTransition` / `transition`): states, context and the named
@@ -32,7 +32,7 @@ const PARKED = 2 ** 31 - 1
 
 const HANDSHAKE_1 = afterEvent("handshakeTimeout", "legacyServerSession.awaitingInitialize")
 const HANDSHAKE_2 = afterEvent("handshakeTimeout", "legacyServerSession.awaitingInitialized")
-const IDLE = afterEvent("idleTimeout", "legacyServerSession.operating.serving")
+const IDLE = afterEvent("idleTimeout", "legacyServerSession.operating")
 const DRAIN = afterEvent("drainTimeout", "legacyServerSession.closing")
 
 type Action = { readonly type: string; readonly params?: unknown }
@@ -63,7 +63,7 @@ const close: LegacyServerSessionEvent = { type: "CLOSE", reason: "server shutdow
 const drained: LegacyServerSessionEvent = { type: "DRAINED" }
 const transportClosed: LegacyServerSessionEvent = { type: "TRANSPORT_CLOSED", reason: "stdin ended" }
 
-const isOperating = (value: unknown) => typeof value === "object" && value !== null && "operating" in value
+const isOperating = (value: unknown) => value === "operating"
 
 /** Pure run: the snapshot after the last event and the actions of that last step. */
 const run = (i: LegacyServerSessionInput, ...events: ReadonlyArray<{ readonly type: string }>) => {
@@ -195,23 +195,23 @@ describe("legacyServerSession: pure steps", () => {
 
   it("earlyRequests: accept → a request before initialized enters operating and is dispatched", () => {
     const { snapshot, actions } = run(accepting, initialize(), request(5))
-    expect(snapshot.value).toEqual({ operating: "serving" })
+    expect(snapshot.value).toEqual("operating")
     expect(named(actions)).toEqual([{ type: "dispatch", params: { id: 5 } }, { type: "announceReady" }])
     expect(raised(actions)).toEqual([expect.objectContaining({ id: IDLE.type, delay: IDLE_MS })])
     // The late `initialized` is then a no-op, and the policy does not open the door before initialize.
     const [late, lateActions] = transition(machine, snapshot, initialized)
-    expect(late.value).toEqual({ operating: "serving" })
+    expect(late.value).toEqual("operating")
     expect(plain(lateActions)).toEqual([])
     expect(types(run(accepting, request(6)).actions)).toEqual(["reject"])
   })
 
-  it("INITIALIZED → operating.serving with announceReady once; a second INITIALIZED is a no-op", () => {
+  it("INITIALIZED → operating with announceReady once; a second INITIALIZED is a no-op", () => {
     const { snapshot, actions } = run(input, initialize(), initialized)
-    expect(snapshot.value).toEqual({ operating: "serving" })
+    expect(snapshot.value).toEqual("operating")
     expect(types(actions)).toEqual(["announceReady"])
     expect(plain(actions)).toContainEqual({ type: "xstate.cancel", params: { sendId: HANDSHAKE_2.type } })
     const [again, againActions] = transition(machine, snapshot, initialized)
-    expect(again.value).toEqual({ operating: "serving" })
+    expect(again.value).toEqual("operating")
     expect(plain(againActions)).toEqual([])
     // INITIALIZED before initialize is not a transition.
     expect(run(input, initialized).snapshot.value).toBe("awaitingInitialize")
@@ -230,11 +230,11 @@ describe("legacyServerSession: pure steps", () => {
     }
   })
 
-  it("operating dispatches every request with its id and stays in serving", () => {
+  it("operating dispatches every request with its id and stays there", () => {
     let { snapshot } = run(input, ...live.operating)
     for (const [id, method] of [[10, "tools/call"], ["r-11", "resources/read"], [12, "prompts/get"]] as const) {
       const [next, actions] = transition(machine, snapshot, request(id, method))
-      expect(next.value).toEqual({ operating: "serving" })
+      expect(next.value).toEqual("operating")
       expect(plain(actions)).toEqual([{ type: "dispatch", params: { id } }]) // no timer churn per request
       snapshot = next
     }
@@ -290,7 +290,7 @@ describe("legacyServerSession: pure steps", () => {
     expect(forced.status).toBe("done")
     expect(types(forcedActions)).toEqual(["cancelInFlight", "release"])
     // DRAINED outside closing means nothing.
-    expect(run(input, ...live.operating, drained).snapshot.value).toEqual({ operating: "serving" })
+    expect(run(input, ...live.operating, drained).snapshot.value).toEqual("operating")
   })
 
   it("TRANSPORT_CLOSED from any live state → closed with cancelInFlight then release, reason recorded", () => {
@@ -320,7 +320,7 @@ describe("legacyServerSession: pure steps", () => {
     const off = run({ ...input, idleTimeoutMs: 0 }, ...live.operating)
     expect(raised(off.actions)).toEqual([expect.objectContaining({ id: IDLE.type, delay: PARKED })])
     const [still, stillActions] = transition(machine, off.snapshot, IDLE as never)
-    expect(still.value).toEqual({ operating: "serving" })
+    expect(still.value).toEqual("operating")
     expect(plain(stillActions)).toEqual([])
   })
 })
@@ -459,7 +459,7 @@ describe("legacyServerSession: timers on a simulated clock", () => {
     s.advance(HANDSHAKE_MS - 1)
     s.actor.send(initialized)
     s.advance(IDLE_MS - 1)
-    expect(s.value()).toEqual({ operating: "serving" })
+    expect(s.value()).toEqual("operating")
     const off = start({ handshakeTimeoutMs: 0 })
     off.clock.increment(PARKED + 1) // the parked timer fires; its guard keeps the session
     expect(off.value()).toBe("awaitingInitialize")
@@ -475,7 +475,7 @@ describe("legacyServerSession: timers on a simulated clock", () => {
     s.actor.send(initialize(1))
     s.actor.send(initialized)
     s.advance(IDLE_MS - 1)
-    expect(s.value()).toEqual({ operating: "serving" })
+    expect(s.value()).toEqual("operating")
     s.advance(1)
     expect(s.value()).toBe("closing")
     expect(s.calls.filter((c) => c.type === "beginDrain")).toEqual([{ type: "beginDrain", at: 100 + IDLE_MS }])
@@ -496,7 +496,7 @@ describe("legacyServerSession: timers on a simulated clock", () => {
     expect(closesAt(s, 10_000)).toBe(700 + IDLE_MS)
     expect(s.facts.guardCalls).toEqual([{ at: IDLE_MS, expired: false }, { at: 700 + IDLE_MS, expired: true }])
     expect(s.actor.getSnapshot().value).toBe("closing")
-    // Re-arming re-enters `serving` only: the handshake-complete effect ran once.
+    // Re-arming re-enters `operating` without running the handshake-complete effect again.
     expect(s.calls.filter((c) => c.type === "announceReady")).toHaveLength(1)
     expect(s.calls.filter((c) => c.type === "beginDrain")).toEqual([{ type: "beginDrain", at: 700 + IDLE_MS }])
   })
@@ -510,7 +510,7 @@ describe("legacyServerSession: timers on a simulated clock", () => {
     s.advance(500)
     s.begin()
     s.advance(2_000)
-    expect(s.actor.getSnapshot().value).toEqual({ operating: "serving" })
+    expect(s.actor.getSnapshot().value).toEqual("operating")
     s.finish()
     expect(closesAt(s, 10_000)).toBe(2_500 + IDLE_MS)
     expect(s.facts.guardCalls).toEqual([
@@ -547,7 +547,7 @@ describe("legacyServerSession: timers on a simulated clock", () => {
     s.actor.send(initialize(1))
     s.actor.send(initialized)
     s.clock.increment(PARKED + 1)
-    expect(s.actor.getSnapshot().value).toEqual({ operating: "serving" })
+    expect(s.actor.getSnapshot().value).toEqual("operating")
     expect(s.facts.guardCalls).toEqual([{ at: PARKED + 1, expired: false }]) // one jump: it fires at the end of it
   })
 
@@ -694,7 +694,7 @@ describe("legacyServerSession: generated paths", () => {
       new Set([
         `"awaitingInitialize" TRANSPORT_CLOSED`,
         `"awaitingInitialized" TRANSPORT_CLOSED`,
-        `{"operating":"serving"} TRANSPORT_CLOSED`,
+        `"operating" TRANSPORT_CLOSED`,
         `"closing" TRANSPORT_CLOSED`,
         `"closing" DRAINED`,
         `"closing" ${DRAIN.type}`,
@@ -746,7 +746,7 @@ describe("legacyServerSession: generated paths", () => {
       const paths = model.getShortestPaths()
       const visited = new Set(paths.flatMap((p) => p.steps.map((s) => JSON.stringify(s.state.value))))
       expect(visited).toEqual(
-        new Set(['"awaitingInitialize"', '"awaitingInitialized"', '{"operating":"serving"}', '"closing"', '"closed"'])
+        new Set(['"awaitingInitialize"', '"awaitingInitialized"', '"operating"', '"closing"', '"closed"'])
       )
       for (const path of paths) {
         const s = start(i)

@@ -43,6 +43,6 @@ describe("handshake timeout", () => {
     session.receive(initialize)
     session.receive({ jsonrpc: "2.0", method: "notifications/initialized" })
     advance(2_000)
-    expect(session.stateName()).toBe("operating.serving")
+    expect(session.stateName()).toBe("operating")
   })
 })

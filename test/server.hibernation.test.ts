@@ -26,7 +26,7 @@ describe("hibernation", () => {
     const { session, reply } = setup(0)
     expect(session.hibernate()).toBe(true)
     expect(session.isHibernated).toBe(true)
-    expect(session.stateName()).toBe("operating.serving")
+    expect(session.stateName()).toBe("operating")
     expect(session.protocolVersion).toBe("2025-11-25")
     session.receive({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "zz" } } })
     expect(reply(1)).toMatchObject({ result: { content: [{ text: "zz" }] } })
@@ -34,7 +34,7 @@ describe("hibernation", () => {
     session.receive({ jsonrpc: "2.0", id: 2, method: "ping" })
     expect(reply(2)).toMatchObject({ result: {} })
     expect(session.isHibernated).toBe(false)
-    expect(session.stateName()).toBe("operating.serving")
+    expect(session.stateName()).toBe("operating")
     // A second initialize is still refused by the restored chart.
     session.receive({ jsonrpc: "2.0", id: 3, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } })
     expect(reply(3)).toMatchObject({ error: { code: -32600 } })
@@ -61,11 +61,11 @@ describe("hibernation", () => {
     session.receive({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } })
     advance(499) // t = 999: the old deadline passed unnoticed by anyone but the wake timer, which sleeps on
     advance(1)
-    expect(session.stateName()).toBe("operating.serving")
+    expect(session.stateName()).toBe("operating")
     expect(session.isHibernated).toBe(true)
     advance(499) // t = 1499
     await Promise.resolve()
-    expect(session.stateName()).toBe("operating.serving")
+    expect(session.stateName()).toBe("operating")
     advance(1) // t = 1500: the wake timer restores the chart, which re-arms for what remains (≤ 1 ms) and closes
     advance(1)
     await Promise.resolve()

@@ -77,7 +77,7 @@ const harness = (options: Partial<ServerSessionOptions> = {}) => {
       h.initialize(capabilities)
       expect(h.responses("init")[0]?.result?.protocolVersion).toBe("2025-11-25")
       h.initialized()
-      expect(session.stateName()).toBe("operating.serving")
+      expect(session.stateName()).toBe("operating")
     },
     cancel: (requestId: RequestId, reason?: string) =>
       session.receive({ jsonrpc: "2.0", method: "notifications/cancelled", params: reason === undefined ? { requestId } : { requestId, reason } })
@@ -98,7 +98,7 @@ describe("idle timeout (SimulatedClock)", () => {
     clock.increment(999)
     await flush()
     expect(h.end).toBeUndefined()
-    expect(h.session.stateName()).toBe("operating.serving")
+    expect(h.session.stateName()).toBe("operating")
     clock.increment(1)
     await flush()
     expect(h.end).toEqual({ expected: true, reason: "timeout" })
@@ -224,7 +224,7 @@ describe("handshake timeout (SimulatedClock)", () => {
     clock.increment(100_000)
     await flush()
     expect(h.end).toBeUndefined()
-    expect(h.session.stateName()).toBe("operating.serving")
+    expect(h.session.stateName()).toBe("operating")
   })
 
   it("modern requests need no handshake: a connection that only speaks 2026-07-28 is not closed by it", async () => {
@@ -594,6 +594,6 @@ describe("handler context", () => {
     expect(ctx.clientCapabilities).toEqual({ roots: { listChanged: true } })
     expect(ctx.clientInfo).toEqual({ name: "unit-client", version: "1.0.0" })
     expect(ctx.meta).toEqual({ progressToken: 1, trace: "x" })
-    expect(h.session.info()).toMatchObject({ role: "server", era: "legacy", protocolVersion: "2025-06-18", state: "operating.serving", inFlight: 1 })
+    expect(h.session.info()).toMatchObject({ role: "server", era: "legacy", protocolVersion: "2025-06-18", state: "operating", inFlight: 1 })
   })
 })

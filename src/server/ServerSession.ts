@@ -449,7 +449,7 @@ export class ServerSession implements SessionHandle {
     this.actor = actor
     actor.subscribe(() => this.notifyListeners())
     actor.start()
-    // A restored actor has no timers: re-enter `serving` to re-arm the idle deadline.
+    // A restored actor has no timers: re-enter `operating` to re-arm the idle deadline.
     if (hibernated !== undefined) actor.send({ type: "RESUMED" })
     return actor
   }
