@@ -88,7 +88,7 @@ const delayOf = (ms: number) => (ms > 0 ? Math.min(ms, MAX_DELAY) : MAX_DELAY)
 
 /** Newest first: versions are dates, so lexical order is chronological (negotiateVersion falls back to the first). */
 const newestFirst = (versions: ReadonlyArray<LegacyVersion>): ReadonlyArray<LegacyVersion> =>
-  [...versions].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0))
+  versions.every((v, i) => i === 0 || versions[i - 1]! > v) ? versions : [...versions].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0))
 
 export const isValidInitializeParams = (p: unknown): p is InitializeParams => {
   if (typeof p !== "object" || p === null) return false

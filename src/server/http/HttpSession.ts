@@ -267,9 +267,11 @@ export class HttpSession implements ExchangeOwner {
   private released(end: SessionEnd): void {
     if (this.ended) return
     this.ended = true
-    const error = rpcError(ErrorCode.ConnectionClosed, `Session closed: ${end.reason}`)
-    for (const ex of new Set(this.exchanges.values())) ex.fail(error)
-    this.exchanges.clear()
+    if (this.exchanges.size > 0) {
+      const error = rpcError(ErrorCode.ConnectionClosed, `Session closed: ${end.reason}`)
+      for (const ex of new Set(this.exchanges.values())) ex.fail(error)
+      this.exchanges.clear()
+    }
     this.streams.clear()
     this.initExchange = undefined
     const s = this.standalone
