@@ -65,7 +65,7 @@ export class Exchange {
     if (this.done || this.upgraded || this.res === undefined) return
     // Already gone (the client left during an async auth hook): "close" will not fire again.
     if (this.res.destroyed) return this.onPendingClose()
-    this.res.once("close", this.onPendingClose)
+    this.res.on("close", this.onPendingClose) // fires once per response; the handler is guarded anyway
   }
 
   private readonly onPendingClose = (): void => {

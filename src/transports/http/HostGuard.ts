@@ -36,10 +36,15 @@ export const makeHostGuard = (options: HostGuardOptions = {}): ((req: IncomingMe
   if (hosts === "any" && options.allowedOrigins === undefined) return () => undefined
   const allowedHosts = hosts === "any" ? undefined : new Set(hosts.map((h) => h.toLowerCase()))
   const allowedOrigins = new Set((options.allowedOrigins ?? []).map((o) => o.toLowerCase()))
+  // Nearly every request carries the same Host: remember the last one allowed.
+  let lastAllowedHost: string | undefined
   return (req) => {
     if (allowedHosts !== undefined) {
       const host = header(req, "host")
-      if (host === undefined || !allowedHosts.has(hostNameOf(host))) return `Host ${JSON.stringify(host ?? "")} is not allowed`
+      if (host === undefined || (host !== lastAllowedHost && !allowedHosts.has(hostNameOf(host)))) {
+        return `Host ${JSON.stringify(host ?? "")} is not allowed`
+      }
+      lastAllowedHost = host
     }
     const origin = header(req, "origin")
     if (origin === undefined) return undefined
