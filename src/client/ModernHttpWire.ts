@@ -50,6 +50,14 @@ import { ConnectionLost, RpcError } from "../protocol/requestErrors.ts"
 import type { ModernWire, WireHandlers } from "./ModernClient.ts"
 import { MODERN_ERROR_CODES, type RpcErrorObject } from "../protocol/errors.ts"
 import { decodeText, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../protocol/jsonrpc.ts"
+import {
+  encodeHeaderValue,
+  HEADER_PARAM_PREFIX,
+  NAMED_PARAM,
+  type ParamHeader,
+  paramHeadersOf,
+  paramHeaderValue
+} from "../protocol/mcpHeaders.ts"
 import { META_PROTOCOL_VERSION } from "../protocol/modern.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../transports/Transport.ts"
 import { HttpError, HttpNetworkError } from "../transports/http/client/errors.ts"
@@ -59,31 +67,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, isAbortError, makeAgent } from "../transpor
 
 export const HEADER_METHOD = "mcp-method"
 export const HEADER_NAME = "mcp-name"
-/** `Mcp-Param-{Name}` headers mirror `x-mcp-header` tool arguments. */
-export const HEADER_PARAM_PREFIX = "mcp-param-"
-
-// ---------------------------------------------------------------- header values
-
-const SENTINEL = /^=\?base64\?.*\?=$/s
-/** Visible ASCII with inner spaces; no control characters (tab included), no leading or trailing whitespace. */
-const PLAIN = /^[\x21-\x7E](?:[\x20-\x7E]*[\x21-\x7E])?$/
-
-/**
- * A header value as the spec's Value Encoding wants it: as is when it is plain
- * header-safe ASCII, else `=?base64?{UTF-8 as Base64}?=` (also for a plain
- * value that matches the sentinel pattern, to keep it unambiguous; and for "").
- */
-export const encodeHeaderValue = (value: string): string =>
-  PLAIN.test(value) && !SENTINEL.test(value) ? value : `=?base64?${Buffer.from(value, "utf8").toString("base64")}?=`
-
-/** The inverse of {@link encodeHeaderValue} (for tests and intermediaries). */
-export const decodeHeaderValue = (value: string): string => {
-  const m = /^=\?base64\?(.*)\?=$/s.exec(value)
-  return m === null ? value : Buffer.from(m[1]!, "base64").toString("utf8")
-}
-
-/** Which param `Mcp-Name` mirrors, per method (streamable-http.mdx, Standard Request Headers). */
-const NAMED: Readonly<Record<string, "name" | "uri">> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" }
+export { decodeHeaderValue, encodeHeaderValue, HEADER_PARAM_PREFIX, type ParamHeader, paramHeadersOf } from "../protocol/mcpHeaders.ts"
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
@@ -97,91 +81,10 @@ export const modernHeaders = (message: JsonRpcRequest | JsonRpcNotification): Re
   const headers: Record<string, string> = { [HEADER_METHOD]: message.method }
   const version = isObject(message.params?._meta) ? message.params._meta[META_PROTOCOL_VERSION] : undefined
   if (typeof version === "string") headers[HEADER_PROTOCOL_VERSION] = version
-  const named = NAMED[message.method]
+  const named = NAMED_PARAM[message.method]
   const name = named === undefined ? undefined : message.params?.[named]
   if (typeof name === "string") headers[HEADER_NAME] = encodeHeaderValue(name)
   return headers
-}
-
-// ---------------------------------------------------------------- x-mcp-header
-
-/** One valid `x-mcp-header` annotation: the header name part and the argument path it mirrors. */
-export interface ParamHeader {
-  readonly name: string
-  readonly path: ReadonlyArray<string>
-}
-
-/** RFC 9110 `token` (1*tchar). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const PRIMITIVE_TYPES: ReadonlySet<string> = new Set(["string", "integer", "boolean"])
-/** Schema keywords holding subschemas that are not `properties`: an annotation below them is not statically reachable. */
-const SUBSCHEMA_KEYWORDS: ReadonlyArray<string> = [
-  "items", "prefixItems", "additionalItems", "contains", "additionalProperties", "patternProperties", "propertyNames",
-  "unevaluatedItems", "unevaluatedProperties", "dependentSchemas", "oneOf", "anyOf", "allOf", "not", "if", "then", "else",
-  "$defs", "definitions"
-]
-
-const primitiveTyped = (schema: Record<string, unknown>): boolean => {
-  const t = schema.type
-  if (typeof t === "string") return PRIMITIVE_TYPES.has(t)
-  // ["string", "null"]: a nullable primitive (a null value is simply omitted).
-  return Array.isArray(t) && t.length > 0 && t.every((x) => x === "null" || (typeof x === "string" && PRIMITIVE_TYPES.has(x))) && t.some((x) => x !== "null")
-}
-
-/**
- * The `x-mcp-header` annotations of a tool's `inputSchema`, or why the tool is
- * invalid (tools/x-mcp-header constraints: a non-empty token, unique
- * case-insensitively, on a string/integer/boolean property reached from the
- * root through `properties` keys only).
- */
-export const paramHeadersOf = (inputSchema: unknown): { readonly ok: true; readonly headers: ReadonlyArray<ParamHeader> } | { readonly ok: false; readonly reason: string } => {
-  const found: Array<ParamHeader> = []
-  const problems: Array<string> = []
-  const visit = (node: unknown, path: ReadonlyArray<string> | undefined, where: string): void => {
-    if (Array.isArray(node)) {
-      node.forEach((n, i) => visit(n, undefined, `${where}[${i}]`))
-      return
-    }
-    if (!isObject(node)) return
-    if ("x-mcp-header" in node) {
-      const name = node["x-mcp-header"]
-      if (path === undefined || path.length === 0) problems.push(`x-mcp-header at ${where} is not on a property reachable through "properties" only`)
-      else if (typeof name !== "string" || !TOKEN.test(name)) problems.push(`x-mcp-header ${JSON.stringify(name)} at ${where} is not a non-empty HTTP token`)
-      else if (!primitiveTyped(node)) problems.push(`x-mcp-header "${name}" at ${where} is on a property that is not string, integer or boolean`)
-      else found.push({ name, path })
-    }
-    if (isObject(node.properties)) {
-      for (const [key, child] of Object.entries(node.properties)) visit(child, path === undefined ? undefined : [...path, key], `${where}.properties.${key}`)
-    }
-    for (const keyword of SUBSCHEMA_KEYWORDS) {
-      const sub = node[keyword]
-      if (sub === undefined) continue
-      if (isObject(sub) && (keyword === "$defs" || keyword === "definitions" || keyword === "patternProperties" || keyword === "dependentSchemas")) {
-        for (const [key, child] of Object.entries(sub)) visit(child, undefined, `${where}.${keyword}.${key}`)
-      } else visit(sub, undefined, `${where}.${keyword}`)
-    }
-  }
-  visit(inputSchema, [], "inputSchema")
-  const seen = new Set<string>()
-  for (const h of found) {
-    const k = h.name.toLowerCase()
-    if (seen.has(k)) problems.push(`x-mcp-header "${h.name}" is not unique (case-insensitively)`)
-    seen.add(k)
-  }
-  return problems.length > 0 ? { ok: false, reason: problems.join("; ") } : { ok: true, headers: found }
-}
-
-/** The header text of one argument value, or undefined when it is absent, null or not a primitive. */
-const paramValue = (args: unknown, path: ReadonlyArray<string>): string | undefined => {
-  let v: unknown = args
-  for (const key of path) {
-    if (!isObject(v)) return undefined
-    v = v[key]
-  }
-  if (typeof v === "string") return encodeHeaderValue(v)
-  if (typeof v === "boolean") return v ? "true" : "false"
-  if (typeof v === "number" && Number.isSafeInteger(v)) return String(v)
-  return undefined
 }
 
 // ---------------------------------------------------------------- one exchange
@@ -456,7 +359,7 @@ export class ModernHttpWire implements ModernWire {
     if (annotations === undefined) return {}
     const out: Record<string, string> = {}
     for (const a of annotations) {
-      const v = paramValue(request.params?.arguments, a.path)
+      const v = paramHeaderValue(request.params?.arguments, a.path)
       if (v !== undefined) out[`${HEADER_PARAM_PREFIX}${a.name.toLowerCase()}`] = v
     }
     return out

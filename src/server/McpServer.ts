@@ -5,6 +5,7 @@
  * (the plain API); `src/server/effect.ts` adapts Effect handlers onto it.
  */
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
+import { type ParamHeader, paramHeadersOf } from "../protocol/mcpHeaders.ts"
 import { compileSchema, type Validator } from "./jsonSchema.ts"
 import type { RequestContext } from "./RequestContext.ts"
 import type {
@@ -36,6 +37,8 @@ export interface RegisteredTool {
   readonly handler: ToolHandler
   readonly validateInput: Validator
   readonly validateOutput: Validator | undefined
+  /** Its `x-mcp-header` annotations: arguments a modern HTTP client mirrors into `Mcp-Param-*` headers. */
+  readonly paramHeaders: ReadonlyArray<ParamHeader>
 }
 export interface RegisteredResourceTemplate {
   readonly definition: ResourceTemplateDefinition
@@ -81,12 +84,19 @@ export class McpServer {
     this.extraCapabilities = options.capabilities
   }
 
-  /** Register a tool; its `inputSchema` (JSON Schema) is validated on every call and listed verbatim. */
+  /**
+   * Register a tool; its `inputSchema` (JSON Schema) is validated on every call and listed verbatim.
+   * Throws a TypeError when its `x-mcp-header` annotations break the spec's rules: modern HTTP
+   * clients MUST drop such a tool from `tools/list`, so it could never be called from them.
+   */
   tool(definition: ToolDefinition, handler: ToolHandler): this {
     const inputSchema = definition.inputSchema ?? EMPTY_OBJECT_SCHEMA
+    const params = paramHeadersOf(inputSchema)
+    if (!params.ok) throw new TypeError(`tool ${JSON.stringify(definition.name)}: ${params.reason}`)
     this.tools.set(definition.name, {
       definition: { ...definition, inputSchema },
       handler,
+      paramHeaders: params.headers,
       validateInput: compileSchema(inputSchema),
       validateOutput: definition.outputSchema ? compileSchema(definition.outputSchema) : undefined
     })

@@ -30,6 +30,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import { decodeValue, type JsonRpcMessage, type JsonRpcRequest, type RequestId } from "../../protocol/jsonrpc.ts"
+import { checkParamHeaders, decodeHeaderValue, NAMED_PARAM } from "../../protocol/mcpHeaders.ts"
 import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION } from "../../protocol/modern.ts"
 import {
   allowsBatch,
@@ -200,15 +201,6 @@ const unsupportedVersion = (requested: string, modern: boolean): RpcErrorObject 
 }
 
 const headerMismatch = (message: string): RpcErrorObject => rpcError(ErrorCode.HeaderMismatch, `Header mismatch: ${message}`)
-
-/** Methods whose `Mcp-Name` header is required, and the param it mirrors (streamable-http.mdx:L250-L293). */
-const NAMED: Readonly<Record<string, "name" | "uri">> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" }
-
-/** `Mcp-Name` values may be `=?base64?…?=`-encoded when not plain ASCII. */
-const decodeHeaderValue = (value: string): string => {
-  const m = /^=\?base64\?(.*)\?=$/.exec(value)
-  return m === null ? value : Buffer.from(m[1]!, "base64").toString("utf8")
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
@@ -598,14 +590,24 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (methodHeader !== m.method) {
       return writeRpcError(res, 400, headerMismatch(`Mcp-Method ${JSON.stringify(methodHeader)} does not match the body method ${JSON.stringify(m.method)}`), id)
     }
-    const named = NAMED[m.method]
+    const named = NAMED_PARAM[m.method]
     if (named !== undefined) {
       const nameHeader = header(req, HEADER_NAME)
       const expected = params?.[named]
       if (nameHeader === undefined) return writeRpcError(res, 400, headerMismatch(`the Mcp-Name header is required for ${m.method}`), id)
-      if (typeof expected !== "string" || decodeHeaderValue(nameHeader) !== expected) {
+      const decoded = decodeHeaderValue(nameHeader)
+      if (decoded === undefined) return writeRpcError(res, 400, headerMismatch("Mcp-Name has invalid characters or a malformed =?base64?…?= value"), id)
+      if (typeof expected !== "string" || decoded !== expected) {
         return writeRpcError(res, 400, headerMismatch(`Mcp-Name ${JSON.stringify(nameHeader)} does not match params.${named}`), id)
       }
+    }
+    // Mcp-Param-* mirror the tool's `x-mcp-header` arguments (streamable-http.mdx:L356-L607).
+    if (m.method === "tools/call" && typeof params?.name === "string") {
+      const annotations = server.tools.get(params.name)?.paramHeaders
+      const mismatch = annotations === undefined || annotations.length === 0
+        ? undefined
+        : checkParamHeaders(annotations, params.arguments, (name) => header(req, name))
+      if (mismatch !== undefined) return writeRpcError(res, 400, headerMismatch(mismatch), id)
     }
     // Core 2026-07-28 defines no client→server notification over HTTP (L95-L103): accepted, nothing to do.
     if (id === undefined) return writeEmpty(res, 202)
