@@ -8,5 +8,6 @@ export * from "./keepalive.ts"
 export * from "./legacyClientSession.ts"
 export * from "./outboundRequest.ts"
 export * from "./eraProbe.ts"
+export * from "./listenStream.ts"
 // server-side machines
 export { legacyServerSessionMachine, type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, type LegacyServerSessionMachine } from "./legacyServerSession.ts"

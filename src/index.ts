@@ -11,6 +11,7 @@ export type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcRespon
 export { LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, LEGACY_VERSIONS, MODERN_VERSIONS, negotiateVersion } from "./protocol/versions.ts"
 export type { ClientCapabilities, ServerCapabilities } from "./protocol/capabilities.ts"
 export type { Era } from "./protocol/era.ts"
+export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.ts"
 
 // Server
 export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
@@ -26,7 +27,9 @@ export { connectHttp } from "./client/connectHttp.ts"
 export { HttpClientSession } from "./client/HttpClientSession.ts"
 export { AutoClient, connectAuto, connectAutoStdio, type McpClientLike } from "./client/connectAuto.ts"
 export { AutoHttpClient, connectAutoHttp } from "./client/connectAutoHttp.ts"
-export { ModernClient } from "./client/ModernClient.ts"
+export { ModernClient, type ModernClientOptions, type ModernRequestOptions } from "./client/ModernClient.ts"
+export { type ListenOptions, Subscription, type SubscriptionEnd, type SubscriptionState } from "./client/Subscription.ts"
+export * from "./client/modernErrors.ts"
 export { runSupervisedClient } from "./client/superviseClient.ts"
 export * from "./protocol/requestErrors.ts"
 

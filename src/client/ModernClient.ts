@@ -48,7 +48,9 @@ import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import type { RequestOptions, Result } from "./ClientSession.ts"
-import { CapabilityNotSupported, RequestCancelled, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import { CapabilityNotSupported, RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscriptionIdOf } from "../protocol/subscriptions.ts"
+import { type ListenOptions, Subscription, type SubscriptionWire } from "./Subscription.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
 import { type OutboundActor, OutboundTable, outcomeToResult, startOutbound, withMeta, type XStateClock } from "./outbound.ts"
 
@@ -182,6 +184,9 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   /** Actors of in-flight requests, and the typed errors the wire failed some of them with (`onRequestFailed`). */
   private readonly running = new Map<RequestId, OutboundActor>()
   private readonly failures = new Map<RequestId, Error>()
+  /** Open subscriptions, and the one each listen request id in flight belongs to. */
+  private readonly subscriptions = new Set<Subscription>()
+  private readonly listenIds = new Map<RequestId, Subscription>()
   private readonly listeners = new InfoListeners()
   private readonly drainWaiters = new Set<() => void>()
   private counter = 0
@@ -234,6 +239,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         if (this.status === "closed") return
         this.status = "closed"
         this.table.transportClosed(closed.reason)
+        this.listenIds.clear()
+        for (const s of [...this.subscriptions]) s._transportClosed(closed.reason)
         this.notifyListeners()
         this.resolveEnded({ expected: closed.expected, reason: closed.reason })
       }
@@ -383,6 +390,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
    * gets the wire's typed error instead of `ConnectionLost`.
    */
   private failRequest(id: RequestId, error: Error): void {
+    const subscription = this.listenIds.get(id)
+    if (subscription !== undefined) return subscription._failed(error, error instanceof RpcError)
     const actor = this.running.get(id)
     if (actor === undefined || actor.getSnapshot().status !== "active") return
     this.failures.set(id, error)
@@ -408,8 +417,17 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
 
   private receive(m: JsonRpcMessage): void {
     if (!("method" in m)) {
+      const subscription = m.id === null || m.id === undefined ? undefined : this.listenIds.get(m.id)
+      if (subscription !== undefined) return subscription._message(m)
       this.table.response(m) // unknown ids (late, cancelled) are dropped
       return
+    }
+    if (!("id" in m) && this.listenIds.size > 0) {
+      // A listen stream's traffic: its acknowledgement and changes carry its id in `_meta`; a teardown names it.
+      const streamId = m.method === "notifications/cancelled" ? m.params?.requestId as RequestId | undefined : subscriptionIdOf(m.params)
+      const subscription = streamId === undefined ? undefined : this.listenIds.get(streamId)
+      if (subscription !== undefined) return subscription._message(m)
+      if (m.method === ACKNOWLEDGED_METHOD) return
     }
     if ("id" in m) {
       // 2026-07-28 servers send no requests (MRTR); a modern client writes no responses (stdio.mdx:L36-L37).
@@ -421,6 +439,45 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       return
     }
     this.options.onNotification?.(m)
+  }
+
+  // ---------------------------------------------------------------- subscriptions
+
+  /**
+   * `subscriptions/listen`: a long-lived stream of the change notifications
+   * `filter` asks for (2026-07-28). The returned subscription acknowledges
+   * (`acknowledged`: what the server agreed to deliver), delivers each change to
+   * `options.onNotification`, reconnects with backoff when the stream drops
+   * (`machines/listenStream.ts`), and ends on `close()`, on the server's
+   * graceful close, on an error response, or with this client.
+   */
+  listen(filter: SubscriptionFilter, options: ListenOptions = {}): Subscription {
+    if (this.status !== "open") throw new SessionClosed({ method: LISTEN_METHOD, message: `${LISTEN_METHOD}: client is ${this.status}` })
+    const subscription = new Subscription(filter, this.subscriptionWire(), options)
+    if (!subscription.over) this.subscriptions.add(subscription) // `done` removes it
+    return subscription
+  }
+
+  private subscriptionWire(): SubscriptionWire {
+    return {
+      nextId: () => this.nextId(),
+      sendListen: (id, filter, subscription) => {
+        this.listenIds.set(id, subscription)
+        const params = withMeta({ notifications: filter }, modernMeta(this.version, this.capabilities, this.clientInfo))
+        this.wire.send(makeRequest(id, LISTEN_METHOD, params))
+      },
+      cancel: (id, reason) => {
+        this.listenIds.delete(id)
+        this.wire.cancel(id, reason)
+      },
+      forget: (id) => {
+        this.listenIds.delete(id)
+      },
+      done: (subscription) => {
+        this.subscriptions.delete(subscription)
+      },
+      ...(this.options.clock ? { clock: this.options.clock } : {})
+    }
   }
 
   // ---------------------------------------------------------------- discover
@@ -476,6 +533,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       })
     }
     this.table.cancelAll(options?.reason ?? "client closed")
+    for (const s of [...this.subscriptions]) s.close()
     await this.wire.close()
     await this.ended
   }

@@ -37,3 +37,13 @@ export class InputRequired extends Schema.TaggedError<InputRequired>()("InputReq
   requestState: Schema.Unknown,
   message: Schema.String
 }) {}
+
+/**
+ * A `subscriptions/listen` ended before the server acknowledged it: rejected
+ * (e.g. -32601 from a server without subscriptions), out of reconnection
+ * attempts, closed by the caller, or the client's transport ended.
+ */
+export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
+  state: Schema.String,
+  message: Schema.String
+}) {}

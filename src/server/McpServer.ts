@@ -6,6 +6,7 @@
  */
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import { type ParamHeader, paramHeadersOf } from "../protocol/mcpHeaders.ts"
+import type { ServerChange } from "../protocol/subscriptions.ts"
 import { compileSchema, type Validator } from "./jsonSchema.ts"
 import type { RequestContext } from "./RequestContext.ts"
 import type {
@@ -55,11 +56,7 @@ export interface McpServerOptions {
   readonly capabilities?: ServerCapabilities
 }
 
-export type ServerChange =
-  | { readonly type: "tools" }
-  | { readonly type: "resources" }
-  | { readonly type: "prompts" }
-  | { readonly type: "resourceUpdated"; readonly uri: string }
+export type { ServerChange }
 
 const EMPTY_OBJECT_SCHEMA = { type: "object", properties: {} } as const
 
@@ -137,6 +134,11 @@ export class McpServer {
   onChange(listener: (change: ServerChange) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+
+  /** Live change listeners (one per legacy session, one per open `subscriptions/listen`): leak checks read it. */
+  get changeListenerCount(): number {
+    return this.listeners.size
   }
 
   toolList(): ReadonlyArray<ToolDefinition> {

@@ -42,13 +42,22 @@ import {
   result as makeResult
 } from "../protocol/jsonrpc.ts"
 import { META_LOG_LEVEL, META_SERVER_INFO, type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
+import {
+  ACKNOWLEDGED_METHOD,
+  honoredFilter,
+  LISTEN_METHOD,
+  META_SUBSCRIPTION_ID,
+  parseSubscriptionFilter,
+  type ServerChange,
+  subscriptionNotification
+} from "../protocol/subscriptions.ts"
 import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } from "../protocol/versions.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
-import type { McpServer, ServerChange } from "./McpServer.ts"
+import type { McpServer } from "./McpServer.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
 
@@ -92,6 +101,24 @@ interface InFlight {
   pendingProgress: Record<string, unknown> | undefined
   progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
   lastProgressSentAt: number
+}
+
+const newInFlight = (request: JsonRpcRequest): InFlight => ({
+  request,
+  controller: undefined,
+  done: false,
+  lastProgress: -Infinity,
+  gapped: false,
+  pendingProgress: undefined,
+  progressTimer: undefined,
+  lastProgressSentAt: -Infinity
+})
+
+/** An open `subscriptions/listen`: its in-flight entry, the context its result is built for, and how to stop listening. */
+interface Listen {
+  readonly entry: InFlight
+  readonly modern: ModernRequestContext
+  readonly unlisten: () => void
 }
 
 interface PendingOutbound {
@@ -270,6 +297,8 @@ export class ServerSession implements SessionHandle {
   private readonly options: ServerSessionOptions
   private readonly send: SendToClient
   private readonly inFlight = new Map<RequestId, InFlight>()
+  /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
+  private readonly listens = new Map<RequestId, Listen>()
   private readonly pending = new Map<RequestId, PendingOutbound>()
   private readonly ids = makeIdAllocator()
   private readonly state: SessionState = { logLevel: undefined, subscriptions: new Set() }
@@ -547,16 +576,7 @@ export class ServerSession implements SessionHandle {
       this.send(errorResponse(id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} is not part of protocol ${modern.protocolVersion}`)), id)
       return
     }
-    const entry: InFlight = {
-      request: req,
-      controller: undefined,
-      done: false,
-      lastProgress: -Infinity,
-      gapped: false,
-      pendingProgress: undefined,
-      progressTimer: undefined,
-      lastProgressSentAt: -Infinity
-    }
+    const entry = newInFlight(req)
     this.inFlight.set(id, entry)
     const ctx = this.makeContext(entry, modern)
     let out: Result | PromiseLike<Result>
@@ -814,7 +834,50 @@ export class ServerSession implements SessionHandle {
       this.send(errorResponse(req.id, rpcError(ErrorCode.MethodNotFound, "Method not found: ping is not part of protocol 2026-07-28")), req.id)
       return
     }
+    if (req.method === LISTEN_METHOD) return this.listen(req, read.context)
     this.dispatch(req, read.context)
+  }
+
+  /**
+   * `subscriptions/listen`: a request that stays in flight as the stream of the
+   * changes its filter asked for (2026-07-28, spec-digest §2 "Subscriptions").
+   * The acknowledgement (the honoured filter) is the first message; each
+   * notification carries the listen id in `_meta`. It ends when the client
+   * cancels it (closes the HTTP stream; `notifications/cancelled` on stdio),
+   * with a `complete` result on a graceful close (`completeSubscriptions`), or
+   * silently with the transport.
+   */
+  private listen(req: JsonRpcRequest, modern: ModernRequestContext): void {
+    const id = req.id
+    const parsed = parseSubscriptionFilter(req.params)
+    if (!parsed.ok) {
+      this.send(errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${parsed.message}`)), id)
+      return
+    }
+    const filter = honoredFilter(parsed.filter, this.server.capabilities())
+    const entry = newInFlight(req)
+    this.inFlight.set(id, entry)
+    this.send(notification(ACKNOWLEDGED_METHOD, { _meta: { [META_SUBSCRIPTION_ID]: id }, notifications: filter }), id)
+    const unlisten = this.server.onChange((change) => {
+      const n = subscriptionNotification(filter, change, id)
+      if (n !== undefined && !entry.done) this.send(notification(n.method, n.params), id)
+    })
+    this.listens.set(id, { entry, modern, unlisten })
+    // A cancel or the session's end aborts the entry: stop listening then.
+    entry.controller = new AbortController()
+    entry.controller.signal.addEventListener("abort", () => {
+      unlisten()
+      this.listens.delete(id)
+    }, { once: true })
+  }
+
+  /** End every open `subscriptions/listen` with its `complete` result: what a graceful close SHOULD do. */
+  completeSubscriptions(): void {
+    for (const [id, { entry, modern, unlisten }] of this.listens) {
+      this.listens.delete(id)
+      unlisten()
+      this.finish(entry, { _meta: { [META_SUBSCRIPTION_ID]: id } }, modern)
+    }
   }
 
   private modernResult(value: Result): Result {
@@ -931,6 +994,7 @@ export class ServerSession implements SessionHandle {
 
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
     if (this.released) return this.ended.then(() => undefined)
+    this.completeSubscriptions()
     const reason = options?.reason ?? "closed by server"
     if (this.hibernated) this.ensureActor()
     if (!this.actor) {

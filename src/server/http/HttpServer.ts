@@ -642,6 +642,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
         if (sessions.size === 0 && host.live.size === 0) resolve()
       })
       for (const hs of [...sessions.values()]) void hs.session.close({ drainMs, reason: "server shutting down" })
+      // Modern listen streams would otherwise hold the drain open: they end with their `complete` result.
+      for (const r of [...host.live]) r.session.completeSubscriptions()
       let timer: ReturnType<typeof setTimeout> | undefined
       const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs + 1_000)))
       await Promise.race([all, deadline])

@@ -1,0 +1,169 @@
+/**
+ * A client's `subscriptions/listen` stream (2026-07-28), from request to end,
+ * including reconnection: the modern era's one long-lived thing besides the
+ * transport (spec-digest §2 "Subscriptions").
+ *
+ * - `subscribing`: the listen request is out (`sendListen` sends it with a new
+ *   id each time). The server "MUST send `notifications/subscriptions/acknowledged`
+ *   as the first message", so no acknowledgement within `acknowledgeTimeout`
+ *   counts as a lost stream (and the request is cancelled).
+ * - `listening`: acknowledged; notifications flow (the runtime routes them by
+ *   `_meta` subscription id, they are not chart events).
+ * - `waiting`: the stream was lost (a dropped connection, a stream that ended
+ *   without a result, the server's `notifications/cancelled` for it). "An abrupt
+ *   drop MAY trigger a client reconnect": we do, after an exponential backoff,
+ *   at most `maxAttempts` times in a row; an acknowledgement resets the count,
+ *   so each outage has its own budget.
+ * - Final: `closed` (the caller), `completed` (the server answered the listen:
+ *   its graceful close), `failed` (an error response, e.g. -32601 from a server
+ *   without subscriptions, or the attempts ran out), `ended` (the client's
+ *   transport is gone).
+ *
+ * Pure chart: the runtime provides `sendListen`/`cancelListen` and feeds back
+ * what the wire says as events.
+ */
+import { assign, setup } from "xstate"
+
+export const DEFAULT_LISTEN_MAX_ATTEMPTS = 5
+export const DEFAULT_LISTEN_BASE_DELAY_MS = 500
+export const DEFAULT_LISTEN_MAX_DELAY_MS = 30_000
+export const DEFAULT_LISTEN_ACKNOWLEDGE_TIMEOUT_MS = 30_000
+
+export interface ListenStreamInput {
+  /** Reconnections in a row before giving up (an acknowledgement resets the count). Default 5. */
+  readonly maxAttempts?: number
+  /** First reconnection delay; doubled each attempt. Default 500 ms. */
+  readonly baseDelayMs?: number
+  /** Cap of the reconnection delay. Default 30 s. */
+  readonly maxDelayMs?: number
+  /** How long the server may take to acknowledge. Default 30 s. */
+  readonly acknowledgeTimeoutMs?: number
+}
+
+export interface ListenStreamContext {
+  /** Consecutive losses without an acknowledgement in between. */
+  readonly attempts: number
+  readonly maxAttempts: number
+  readonly baseDelayMs: number
+  readonly maxDelayMs: number
+  readonly acknowledgeTimeoutMs: number
+  /** What the server agreed to deliver (the last acknowledgement). */
+  readonly acknowledged: unknown
+  /** Why the last stream was lost, or why the listen failed. */
+  readonly reason: string | undefined
+}
+
+/**
+ * Events the runtime sends:
+ * - `ACKNOWLEDGED`: `notifications/subscriptions/acknowledged` for the current request;
+ * - `COMPLETED`: the listen request got its result (the server closed the stream gracefully);
+ * - `REJECTED`: the listen request got an error response (not retried);
+ * - `LOST`: the stream broke without a result, or the server cancelled it;
+ * - `CLOSE`: the caller is done;
+ * - `TRANSPORT_CLOSED`: the client's wire ended.
+ */
+export type ListenStreamEvent =
+  | { readonly type: "ACKNOWLEDGED"; readonly filter: unknown }
+  | { readonly type: "COMPLETED" }
+  | { readonly type: "REJECTED"; readonly reason: string }
+  | { readonly type: "LOST"; readonly reason: string }
+  | { readonly type: "CLOSE" }
+  | { readonly type: "TRANSPORT_CLOSED"; readonly reason?: string }
+
+/** Backoff before reconnection `attempt` (1-based): base × 2^(attempt-1), capped. */
+export const listenReconnectDelay = (attempt: number, baseDelayMs: number, maxDelayMs: number): number =>
+  Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1))
+
+export const listenStreamMachine = setup({
+  types: {
+    context: {} as ListenStreamContext,
+    events: {} as ListenStreamEvent,
+    input: {} as ListenStreamInput
+  },
+  actions: {
+    /** Effect: send `subscriptions/listen` with a new request id (the runtime owns ids and the filter). */
+    sendListen: () => {},
+    /** Effect: cancel the current listen request (HTTP: close its stream; stdio: `notifications/cancelled`). */
+    cancelListen: () => {},
+    recordAcknowledged: assign({
+      attempts: 0,
+      acknowledged: ({ event }) => (event.type === "ACKNOWLEDGED" ? event.filter : undefined),
+      reason: undefined
+    }),
+    recordLost: assign({
+      attempts: ({ context }) => context.attempts + 1,
+      reason: ({ event }) => (event.type === "LOST" || event.type === "REJECTED" ? event.reason : "no acknowledgement in time")
+    }),
+    recordReason: assign({
+      reason: ({ context, event }) =>
+        event.type === "REJECTED" || event.type === "LOST" || event.type === "TRANSPORT_CLOSED" ? event.reason ?? "transport closed" : context.reason
+    })
+  },
+  guards: {
+    /** Another reconnection is within the budget of this outage. */
+    canReconnect: ({ context }) => context.attempts < context.maxAttempts
+  },
+  delays: {
+    acknowledgeTimeout: ({ context }) => context.acknowledgeTimeoutMs,
+    /** Exponential in the attempts so far (`recordLost` has counted the current one). */
+    reconnectDelay: ({ context }) => listenReconnectDelay(context.attempts, context.baseDelayMs, context.maxDelayMs)
+  }
+}).createMachine({
+  id: "listenStream",
+  context: ({ input }) => ({
+    attempts: 0,
+    maxAttempts: input.maxAttempts ?? DEFAULT_LISTEN_MAX_ATTEMPTS,
+    baseDelayMs: input.baseDelayMs ?? DEFAULT_LISTEN_BASE_DELAY_MS,
+    maxDelayMs: input.maxDelayMs ?? DEFAULT_LISTEN_MAX_DELAY_MS,
+    acknowledgeTimeoutMs: input.acknowledgeTimeoutMs ?? DEFAULT_LISTEN_ACKNOWLEDGE_TIMEOUT_MS,
+    acknowledged: undefined,
+    reason: undefined
+  }),
+  initial: "subscribing",
+  on: {
+    TRANSPORT_CLOSED: { target: ".ended", actions: "recordReason" }
+  },
+  states: {
+    subscribing: {
+      entry: "sendListen",
+      after: {
+        acknowledgeTimeout: [
+          { guard: "canReconnect", target: "waiting", actions: ["cancelListen", "recordLost"] },
+          { target: "failed", actions: ["cancelListen", "recordLost"] }
+        ]
+      },
+      on: {
+        ACKNOWLEDGED: { target: "listening", actions: "recordAcknowledged" },
+        LOST: [
+          { guard: "canReconnect", target: "waiting", actions: "recordLost" },
+          { target: "failed", actions: "recordLost" }
+        ],
+        REJECTED: { target: "failed", actions: "recordReason" },
+        COMPLETED: { target: "completed" },
+        CLOSE: { target: "closed", actions: "cancelListen" }
+      }
+    },
+    listening: {
+      on: {
+        // A new stream: this outage gets the whole budget (attempts were reset on ACKNOWLEDGED).
+        LOST: [
+          { guard: "canReconnect", target: "waiting", actions: "recordLost" },
+          { target: "failed", actions: "recordLost" }
+        ],
+        REJECTED: { target: "failed", actions: "recordReason" },
+        COMPLETED: { target: "completed" },
+        CLOSE: { target: "closed", actions: "cancelListen" }
+      }
+    },
+    waiting: {
+      after: { reconnectDelay: { target: "subscribing" } },
+      on: { CLOSE: { target: "closed" } }
+    },
+    closed: { type: "final" },
+    completed: { type: "final" },
+    failed: { type: "final" },
+    ended: { type: "final" }
+  }
+})
+
+export type ListenStreamMachine = typeof listenStreamMachine
