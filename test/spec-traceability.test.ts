@@ -22,6 +22,7 @@ import {
   keepaliveMachine,
   legacyClientSessionMachine,
   legacyServerSessionMachine,
+  listenStreamMachine,
   outboundRequestMachine
 } from "../machines/index.ts"
 
@@ -30,7 +31,7 @@ const DOC_PATH = join(ROOT, "docs", "spec-traceability.md")
 const doc = readFileSync(DOC_PATH, "utf8")
 
 const CHARTS: ReadonlyMap<string, AnyStateMachine> = new Map(
-  [legacyServerSessionMachine, legacyClientSessionMachine, keepaliveMachine, outboundRequestMachine, eraProbeMachine].map((m) => [m.id, m])
+  [legacyServerSessionMachine, legacyClientSessionMachine, keepaliveMachine, outboundRequestMachine, eraProbeMachine, listenStreamMachine].map((m) => [m.id, m])
 )
 
 // ---------------------------------------------------------------- parsing

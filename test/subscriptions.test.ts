@@ -226,7 +226,7 @@ describe("ModernClient.listen over a message transport (virtual time)", () => {
       return false // the request still reaches the server
     })
     const notes: Array<JsonRpcNotification> = []
-    const sub = client.listen({ toolsListChanged: true }, { baseDelayMs: 1_000, onNotification: (n) => notes.push(n) })
+    const sub = client.listen({ toolsListChanged: true }, { baseDelayMs: 1_000, jitter: false, onNotification: (n) => notes.push(n) })
     await sub.acknowledged
     const firstId = sub.id
     expect(firstId).toBe(lastListenId)
@@ -251,6 +251,35 @@ describe("ModernClient.listen over a message transport (virtual time)", () => {
     expect(notes.map((n) => subscriptionIdOf(n.params))).toEqual([sub.id])
     await client.close()
     expect((await sub.ended).state).toBe("closed")
+  })
+
+  it("with jitter (the default) a reconnection comes between half and all of the backoff", async () => {
+    const delays: Array<number> = []
+    for (let i = 0; i < 5; i++) {
+      let toClient: ((m: JsonRpcMessage) => void) | undefined
+      let listenId: unknown
+      const { clock, client } = setup((m, reply) => {
+        if ("method" in m && m.method === "subscriptions/listen" && "id" in m) {
+          listenId = m.id
+          toClient = reply
+        }
+        return false
+      })
+      const sub = client.listen({ toolsListChanged: true }, { baseDelayMs: 1_000 })
+      await sub.acknowledged
+      toClient!({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: listenId } })
+      await flush()
+      let waited = 0
+      while (sub.state === "waiting" && waited < 2_000) {
+        clock.increment(10)
+        waited += 10
+        await flush(1)
+      }
+      delays.push(waited)
+      await client.close()
+    }
+    for (const d of delays) expect(d).toBeGreaterThanOrEqual(500)
+    for (const d of delays) expect(d).toBeLessThanOrEqual(1_000)
   })
 
   it("a server without subscriptions: the error response fails the listen (no retry), typed", async () => {

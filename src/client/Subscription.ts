@@ -11,7 +11,7 @@
  * streams.
  */
 import type { Actor } from "xstate"
-import { type ListenStreamInput, listenStreamMachine } from "../../machines/listenStream.ts"
+import { type ListenStreamInput, listenReconnectDelay, listenStreamMachine } from "../../machines/listenStream.ts"
 import type { JsonRpcMessage, JsonRpcNotification, RequestId } from "../protocol/jsonrpc.ts"
 import { ACKNOWLEDGED_METHOD, type SubscriptionFilter } from "../protocol/subscriptions.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
@@ -31,6 +31,11 @@ export interface ListenOptions extends ListenStreamInput {
   readonly onNotification?: (notification: JsonRpcNotification) => void
   /** Each state change (subscribing → listening → waiting → …). */
   readonly onStateChange?: (state: SubscriptionState) => void
+  /**
+   * Spread reconnections over [½, 1] × the backoff, so that the clients of a
+   * restarted server do not all come back in the same instant. Default true.
+   */
+  readonly jitter?: boolean
 }
 
 /** What a subscription needs from its client. */
@@ -52,6 +57,12 @@ const runtimeListenMachine = listenStreamMachine.provide({
   actions: {
     sendListen: ({ self }) => runtimes.get(self)?.sendListen(),
     cancelListen: ({ self }) => runtimes.get(self)?.cancelListen()
+  },
+  delays: {
+    reconnectDelay: ({ context, self }) => {
+      const delay = listenReconnectDelay(context.attempts, context.baseDelayMs, context.maxDelayMs)
+      return runtimes.get(self)?.jitter === false ? delay : Math.round(delay * (0.5 + Math.random() * 0.5))
+    }
   }
 })
 const runtimes = new WeakMap<object, Subscription>()
@@ -82,11 +93,16 @@ export class Subscription {
     })
     this.acknowledged.catch(() => {}) // a caller that never awaits it must not see an unhandled rejection
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
-    const { onNotification: _n, onStateChange: _s, ...input } = options
+    const { onNotification: _n, onStateChange: _s, jitter: _j, ...input } = options
     this.actor = createLeanActor(runtimeListenMachine, { input, ...(wire.clock ? { clock: wire.clock } : {}) })
     runtimes.set(this.actor, this)
     this.actor.subscribe((snapshot) => this.observe(snapshot.value as SubscriptionState, snapshot.status === "done"))
     this.actor.start()
+  }
+
+  /** @internal Whether reconnection delays are jittered. */
+  get jitter(): boolean {
+    return this.options.jitter !== false
   }
 
   /** The id of the listen request in flight (a new one per reconnection), if any. */
