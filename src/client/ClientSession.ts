@@ -69,7 +69,9 @@ export interface ServerRequestContext {
   readonly requestId: RequestId
   readonly signal: AbortSignal
 }
-type Handler = (params: Params | undefined, ctx: ServerRequestContext) => Result | PromiseLike<Result>
+/** Answers one server→client request (legacy) or one MRTR input request (modern). */
+export type InputHandler = (params: Params | undefined, ctx: ServerRequestContext) => Result | PromiseLike<Result>
+type Handler = InputHandler
 
 export interface ClientSessionOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
@@ -593,7 +595,10 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
 }
 
 
-const declaredCapabilities = (options: ClientSessionOptions): ClientCapabilities => {
+/** The capabilities a client declares: its own, plus those its handlers imply. */
+export const declaredCapabilities = (
+  options: Pick<ClientSessionOptions, "capabilities" | "onSampling" | "onElicitation" | "onRoots">
+): ClientCapabilities => {
   const caps: Record<string, unknown> = { ...options.capabilities }
   if (options.onSampling && caps.sampling === undefined) caps.sampling = {}
   if (options.onElicitation && caps.elicitation === undefined) caps.elicitation = { form: {} }

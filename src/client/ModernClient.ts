@@ -15,8 +15,11 @@
  *
  * Behaviour:
  * - ids are unique among our in-flight requests (a counter, optionally prefixed);
- * - `resultType`: absent or "complete" → the result; "input_required" →
- *   `InputRequired` (MRTR is not implemented); anything else → `InvalidResult`;
+ * - `resultType`: absent or "complete" → the result; "input_required" → MRTR:
+ *   the inputs are gathered with `onElicitation`/`onSampling`/`onRoots` and the
+ *   request retried (new id, `inputResponses`, `requestState` echoed), up to
+ *   `maxInputRounds`; no handler for an input → `InputRequired`; anything else →
+ *   `InvalidResult`;
  * - -32022 UnsupportedProtocolVersion: retry once, with a new id, with our
  *   preferred version among `data.supported` (2026-07-28/basic/versioning.mdx:L69); that version then
  *   sticks for later requests; no mutual version → `UnsupportedProtocolVersion`;
@@ -47,7 +50,8 @@ import { META_LOG_LEVEL, META_SERVER_INFO, modernMeta } from "../protocol/modern
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
-import type { RequestOptions, Result } from "./ClientSession.ts"
+import { declaredCapabilities, type InputHandler, type RequestOptions, type Result } from "./ClientSession.ts"
+import { inputRequestsOf, type InputResponses, MRTR_METHODS, retryParams } from "../protocol/mrtr.ts"
 import { CapabilityNotSupported, RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscriptionIdOf } from "../protocol/subscriptions.ts"
 import { type ListenOptions, Subscription, type SubscriptionWire } from "./Subscription.ts"
@@ -124,6 +128,14 @@ export interface ModernClientOptions {
   readonly logLevel?: string
   /** Refuse locally to call methods the server did not advertise (once discovered). Default true. */
   readonly enforceCapabilities?: boolean
+  /** Answer MRTR `elicitation/create` input requests (declares `elicitation: { form: {} }` unless `capabilities` says more). */
+  readonly onElicitation?: InputHandler
+  /** Answer MRTR `sampling/createMessage` input requests (declares `sampling`). */
+  readonly onSampling?: InputHandler
+  /** Answer MRTR `roots/list` input requests (declares `roots`). */
+  readonly onRoots?: InputHandler
+  /** Retries of one request with gathered inputs before giving up with `InputRequired`. Default 8. */
+  readonly maxInputRounds?: number
   /** Notifications from the server (request-scoped logs, …). */
   readonly onNotification?: (notification: JsonRpcNotification) => void
   /** Diagnostics: unreadable or unexpected messages. */
@@ -203,7 +215,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     this.versions = options.protocolVersions ?? MODERN_VERSIONS
     if (this.versions.length === 0) throw new Error("ModernClient: protocolVersions is empty")
     this.version = options.protocolVersion ?? this.versions[0]!
-    this.capabilities = options.capabilities ?? {}
+    this.capabilities = declaredCapabilities(options)
     this.clientInfo = options.clientInfo ?? { name: "mcp-actors", version: "0.1.0" }
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
     if (options.discovered) this.recordDiscovery(options.discovered)
@@ -309,7 +321,64 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         )
       }
     }
-    return this.attempt(method, params, options, this.version, false)
+    return this.withInputRounds(method, params, options)
+  }
+
+  /**
+   * MRTR (2026-07-28/basic/patterns/mrtr.mdx): while the server answers
+   * `input_required`, gather the inputs it asks for with our handlers and retry
+   * the original request — a new id each time, the inputs in `inputResponses`,
+   * its `requestState` echoed verbatim (never one it did not send) — at most
+   * `maxInputRounds` times.
+   */
+  private async withInputRounds(method: string, params: Params | undefined, options: ModernRequestOptions): Promise<Result> {
+    const maxRounds = this.options.maxInputRounds ?? 8
+    let current = params
+    for (let round = 0; ; round++) {
+      const result = await this.attempt(method, current, options, this.version, false)
+      if (result.resultType !== "input_required") return result
+      const inputRequests = inputRequestsOf(result)
+      const requestState = typeof result.requestState === "string" ? result.requestState : undefined
+      if (!MRTR_METHODS.has(method) || inputRequests === "invalid" || (inputRequests === undefined && requestState === undefined)) {
+        throw new InvalidResult({ method, resultType: result.resultType, message: `${method}: malformed input_required result (only tools/call, resources/read and prompts/get may ask, with inputRequests or requestState)` })
+      }
+      if (round >= maxRounds) {
+        throw new InputRequired({ method, inputRequests: result.inputRequests, requestState: result.requestState, message: `${method}: still input_required after ${maxRounds} rounds` })
+      }
+      const responses = inputRequests === undefined ? undefined : await this.gatherInputs(method, inputRequests, result, options)
+      current = retryParams(params, responses, requestState)
+    }
+  }
+
+  /** Ask our handlers for every input request (in parallel); no handler for one → `InputRequired`. */
+  private async gatherInputs(
+    method: string,
+    inputRequests: Readonly<Record<string, { readonly method: string; readonly params?: Params }>>,
+    result: Result,
+    options: ModernRequestOptions
+  ): Promise<InputResponses> {
+    const signal = options.signal ?? new AbortController().signal
+    const entries = Object.entries(inputRequests)
+    const answers = await Promise.all(entries.map(([key, r]) => {
+      const handler = r.method === "elicitation/create"
+        ? this.options.onElicitation
+        : r.method === "sampling/createMessage"
+        ? this.options.onSampling
+        : r.method === "roots/list"
+        ? this.options.onRoots
+        : undefined
+      if (handler === undefined) {
+        throw new InputRequired({
+          method,
+          inputRequests: result.inputRequests,
+          requestState: result.requestState,
+          message: `${method}: the server needs ${r.method} (input "${key}"), and this client has no handler for it`
+        })
+      }
+      return Promise.resolve(handler(r.params, { requestId: key, signal }))
+    }))
+    if (signal.aborted) throw new RequestCancelled({ method, message: `${method} cancelled while gathering inputs` })
+    return Object.fromEntries(entries.map(([key], i) => [key, answers[i]!]))
   }
 
   private nextId(): RequestId {
@@ -403,15 +472,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     const info = serverInfoOf(result)
     if (info !== undefined) this.lastServerInfo = info
     const resultType = result.resultType
-    if (resultType === undefined || resultType === "complete") return result
-    if (resultType === "input_required") {
-      throw new InputRequired({
-        method,
-        inputRequests: result.inputRequests,
-        requestState: result.requestState,
-        message: `${method}: the server needs input (resultType "input_required"), which this client does not provide`
-      })
-    }
+    // input_required goes back to `withInputRounds`, which answers it or gives up.
+    if (resultType === undefined || resultType === "complete" || resultType === "input_required") return result
     throw new InvalidResult({ method, resultType, message: `${method}: unknown resultType ${JSON.stringify(resultType)}` })
   }
 

@@ -28,8 +28,9 @@ export class InvalidResult extends Schema.TaggedError<InvalidResult>()("InvalidR
 
 /**
  * The server answered `resultType: "input_required"` (MRTR, basic/patterns/mrtr.mdx):
- * it needs inputs (elicitation, sampling, roots) before it can complete. This
- * client does not answer input requests yet; the request is over.
+ * it needs inputs (elicitation, sampling, roots) before it can complete, and
+ * this client has no handler for one of them (or gave up after
+ * `maxInputRounds` retries); the request is over.
  */
 export class InputRequired extends Schema.TaggedError<InputRequired>()("InputRequired", {
   method: Schema.String,

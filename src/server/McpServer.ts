@@ -8,6 +8,7 @@ import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import { type ParamHeader, paramHeadersOf } from "../protocol/mcpHeaders.ts"
 import type { ServerChange } from "../protocol/subscriptions.ts"
 import { compileSchema, type Validator } from "./jsonSchema.ts"
+import { makeRequestStateKey, type RequestStateKey } from "./requestState.ts"
 import type { RequestContext } from "./RequestContext.ts"
 import type {
   CallToolResult,
@@ -54,6 +55,13 @@ export interface McpServerOptions {
   readonly instructions?: string
   /** Extra capabilities to advertise (merged over the ones derived from registrations). */
   readonly capabilities?: ServerCapabilities
+  /**
+   * Key that seals MRTR `requestState` (HMAC-SHA256). Default: random per process,
+   * so several processes behind one URL must share one.
+   */
+  readonly requestStateSecret?: string | Uint8Array
+  /** How long a sealed `requestState` stays valid. Default 10 minutes. */
+  readonly requestStateTtlMs?: number
 }
 
 export type { ServerChange }
@@ -63,6 +71,8 @@ const EMPTY_OBJECT_SCHEMA = { type: "object", properties: {} } as const
 export class McpServer {
   readonly info: Implementation
   readonly instructions: string | undefined
+  /** @internal Seals MRTR `requestState` (see requestState.ts). */
+  readonly requestStateKey: RequestStateKey
   readonly tools = new Map<string, RegisteredTool>()
   readonly resources = new Map<string, { readonly definition: ResourceDefinition; readonly handler: ResourceHandler }>()
   readonly resourceTemplates = new Array<RegisteredResourceTemplate>()
@@ -79,6 +89,7 @@ export class McpServer {
       : { name: options.name, version: options.version, title: options.title }
     this.instructions = options.instructions
     this.extraCapabilities = options.capabilities
+    this.requestStateKey = makeRequestStateKey(options.requestStateSecret, options.requestStateTtlMs)
   }
 
   /**

@@ -1,12 +1,16 @@
 /**
  * What a handler sees of the request it serves: cancellation (an AbortSignal),
  * progress, logging, and server→client requests when the client negotiated
- * them. The same shape serves both eras; in the modern era there is no session
- * and server→client requests are refused (MRTR is not implemented here).
+ * them. The same shape serves both eras. In the modern era there is no session
+ * and no server→client request: `elicit`/`createMessage`/`listRoots` become MRTR
+ * input requests (mrtr.mdx) — the first run of the handler ends with an
+ * `input_required` result, and on the client's retry the same calls resolve
+ * with the client's answers (`inputResponses`), matched by call order.
  */
 import type { ClientCapabilities } from "../protocol/capabilities.ts"
 import type { Era } from "../protocol/era.ts"
 import type { Params, RequestId } from "../protocol/jsonrpc.ts"
+import type { InputRequests, InputResponses } from "../protocol/mrtr.ts"
 import type { Implementation, LoggingLevel } from "./types.ts"
 
 export interface ServerRequestOptions {
@@ -39,6 +43,16 @@ export interface RequestContext {
   log(level: LoggingLevel, data: unknown, logger?: string): void
   /** A server→client request, related to this request; fails with a CapabilityError when not negotiated. */
   request(method: string, params?: Params, options?: ServerRequestOptions): Promise<{ readonly [key: string]: unknown }>
+  /**
+   * Modern era (MRTR) only: answer this request with `input_required` now —
+   * input requests for the client to fulfil and/or a state to get back on the
+   * retry (sealed by the server: tamper-proof, bound to this request, expiring).
+   */
+  inputRequired(input: { readonly inputRequests?: InputRequests; readonly requestState?: string }): never
+  /** Modern era: the client's answers on a retry (`params.inputResponses`), if any. */
+  readonly inputResponses: InputResponses | undefined
+  /** Modern era: the state this handler put in its `input_required` result, verified, on the retry. */
+  readonly requestState: string | undefined
   elicit(params: Params, options?: ServerRequestOptions): Promise<{ readonly [key: string]: unknown }>
   createMessage(params: Params, options?: ServerRequestOptions): Promise<{ readonly [key: string]: unknown }>
   listRoots(options?: ServerRequestOptions): Promise<{ readonly [key: string]: unknown }>

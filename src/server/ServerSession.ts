@@ -43,6 +43,19 @@ import {
 } from "../protocol/jsonrpc.ts"
 import { META_LOG_LEVEL, META_SERVER_INFO, type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
 import {
+  INPUT_REQUEST_METHODS,
+  type InputRequest,
+  type InputRequests,
+  inputRequestKey,
+  inputRequiredResult,
+  type InputResponses,
+  inputResponsesOf,
+  MRTR_METHODS,
+  requestStateOf
+} from "../protocol/mrtr.ts"
+import { InputRequiredSignal } from "./InputRequiredSignal.ts"
+import { openRequestState, sealRequestState } from "./requestState.ts"
+import {
   ACKNOWLEDGED_METHOD,
   honoredFilter,
   LISTEN_METHOD,
@@ -81,6 +94,8 @@ export interface ServerSessionOptions {
   readonly earlyRequests?: EarlyRequestPolicy
   /** Deadline for server→client requests (sampling, elicitation, roots). */
   readonly requestTimeoutMs?: number
+  /** Who sends this connection's requests (the HTTP auth hook's principal): MRTR state is bound to it. */
+  readonly principal?: string
   readonly clock?: XStateClock
   /** Send at most one progress notification per request per this many ms (latest value wins). Default 0: no limit. */
   readonly progressIntervalMs?: number
@@ -101,6 +116,10 @@ interface InFlight {
   pendingProgress: Record<string, unknown> | undefined
   progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
   lastProgressSentAt: number
+  /** Modern MRTR retry: the handler's own `requestState`, verified and unsealed. */
+  requestState: string | undefined
+  /** Modern MRTR retry: every answer so far (earlier rounds' from the sealed state, then this retry's). */
+  inputResponses: InputResponses | undefined
 }
 
 const newInFlight = (request: JsonRpcRequest): InFlight => ({
@@ -111,7 +130,9 @@ const newInFlight = (request: JsonRpcRequest): InFlight => ({
   gapped: false,
   pendingProgress: undefined,
   progressTimer: undefined,
-  lastProgressSentAt: -Infinity
+  lastProgressSentAt: -Infinity,
+  requestState: undefined,
+  inputResponses: undefined
 })
 
 /** An open `subscriptions/listen`: its in-flight entry, the context its result is built for, and how to stop listening. */
@@ -119,6 +140,31 @@ interface Listen {
   readonly entry: InFlight
   readonly modern: ModernRequestContext
   readonly unlisten: () => void
+}
+
+/**
+ * Why a modern handler may not ask for this input, or undefined: only the MRTR
+ * methods may answer input_required, and "Servers MUST NOT send an inputRequests
+ * that the client has not declared support for in its capabilities" (mrtr.mdx).
+ */
+export const inputRefusal = (requestMethod: string, modern: ModernRequestContext, method: string, params: Params | undefined): McpError | undefined => {
+  if (!MRTR_METHODS.has(requestMethod)) {
+    return new McpError(ErrorCode.InternalError, `${requestMethod} cannot ask the client for input: MRTR is only for tools/call, resources/read and prompts/get`)
+  }
+  const caps = modern.clientCapabilities
+  const capability = requiredClientCapability(method)
+  if (capability !== undefined && !hasCapability(caps, capability)) {
+    return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: [capability] })
+  }
+  if (method === "elicitation/create") {
+    const mode = (params?.mode as string | undefined) ?? "form"
+    const e = caps.elicitation as Record<string, unknown> | undefined
+    const declared = e && (e.form || e.url) ? Boolean(e[mode]) : mode === "form"
+    if (!declared) {
+      return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: elicitation.${mode}`, { requiredCapabilities: [`elicitation.${mode}`] })
+    }
+  }
+  return undefined
 }
 
 interface PendingOutbound {
@@ -232,6 +278,9 @@ class HandlerContext implements RequestContext {
   readonly #entry: InFlight
   readonly #modern: ModernRequestContext | undefined
   #negotiated: ReturnType<ServerSession["negotiated"]> | undefined
+  /** MRTR: input requests made so far in this run of the handler (their keys follow call order). */
+  #inputs = 0
+  #asked: Record<string, InputRequest> | undefined
   constructor(session: ServerSession, entry: InFlight, modern: ModernRequestContext | undefined) {
     this.#session = session
     this.#entry = entry
@@ -276,8 +325,33 @@ class HandlerContext implements RequestContext {
   log(level: LoggingLevel, data: unknown, logger?: string): void {
     this.#session._log(level, data, logger, this.#entry, this.#modern)
   }
-  request(method: string, params?: Params, options?: ServerRequestOptions) {
+  request(method: string, params?: Params, options?: ServerRequestOptions): Promise<Result> {
+    if (this.#modern !== undefined && INPUT_REQUEST_METHODS.has(method)) return this.#input(this.#modern, method, params)
     return this.#session._request(this.#entry, this.#modern, method, params, options)
+  }
+  get inputResponses(): InputResponses | undefined {
+    return this.#entry.inputResponses
+  }
+  get requestState(): string | undefined {
+    return this.#entry.requestState
+  }
+  inputRequired(input: { readonly inputRequests?: InputRequests; readonly requestState?: string }): never {
+    if (this.#modern === undefined) {
+      throw new McpError(ErrorCode.InternalError, "inputRequired is for 2026-07-28 requests (MRTR); a legacy session asks with ctx.elicit/createMessage/listRoots")
+    }
+    throw new InputRequiredSignal({ ...this.#asked, ...input.inputRequests }, input.requestState)
+  }
+  /** MRTR: the client's answer to this call if the retry carries one, else ask for it (the request ends with input_required). */
+  #input(modern: ModernRequestContext, method: string, params: Params | undefined): Promise<Result> {
+    const refused = inputRefusal(this.#entry.request.method, modern, method, params)
+    if (refused !== undefined) return Promise.reject(refused)
+    const key = inputRequestKey(method, ++this.#inputs)
+    const answer = this.inputResponses?.[key]
+    if (answer !== undefined) return Promise.resolve(answer)
+    const asked = (this.#asked ??= {})
+    asked[key] = params === undefined ? { method } : { method, params }
+    // Every pending ask shares `asked`: whichever rejection the handler lets through carries them all.
+    return Promise.reject(new InputRequiredSignal(asked, undefined))
   }
   elicit(params: Params, options?: ServerRequestOptions) {
     return this.request("elicitation/create", params, options)
@@ -577,6 +651,14 @@ export class ServerSession implements SessionHandle {
       return
     }
     const entry = newInFlight(req)
+    if (modern && MRTR_METHODS.has(req.method)) {
+      // A retry's inputs and state are attacker-controlled (mrtr.mdx, Security): checked before the handler runs.
+      const invalid = this.checkRetry(entry)
+      if (invalid !== undefined) {
+        this.send(errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${invalid}`)), id)
+        return
+      }
+    }
     this.inFlight.set(id, entry)
     const ctx = this.makeContext(entry, modern)
     let out: Result | PromiseLike<Result>
@@ -588,6 +670,25 @@ export class ServerSession implements SessionHandle {
     if (isThenable(out)) {
       out.then((r) => this.finish(entry, r, modern), (e) => this.finishError(entry, e, modern))
     } else this.finish(entry, out, modern)
+  }
+
+  /** Why a modern retry's `inputResponses`/`requestState` are refused, or undefined (the state is unsealed into `entry`). */
+  private checkRetry(entry: InFlight): string | undefined {
+    const params = entry.request.params
+    const responses = inputResponsesOf(params)
+    if (responses === "invalid") return "inputResponses must map keys to result objects"
+    const state = requestStateOf(params)
+    if (state === "invalid") return "requestState must be a string"
+    let earlier: InputResponses | undefined
+    if (state !== undefined) {
+      const binding = { method: entry.request.method, params, principal: this.options.principal }
+      const opened = openRequestState(this.server.requestStateKey, state, binding, Date.now())
+      if (!opened.ok) return `requestState ${opened.reason}`
+      entry.requestState = opened.state
+      earlier = opened.answers
+    }
+    entry.inputResponses = earlier === undefined ? responses : { ...earlier, ...responses }
+    return undefined
   }
 
   private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
@@ -610,6 +711,7 @@ export class ServerSession implements SessionHandle {
   }
 
   private finishError(entry: InFlight, e: unknown, modern: ModernRequestContext | undefined): void {
+    if (e instanceof InputRequiredSignal) return this.finishInputRequired(entry, e, modern)
     this.flushProgress(entry)
     if (!this.settle(entry)) return
     const id = entry.request.id
@@ -618,6 +720,26 @@ export class ServerSession implements SessionHandle {
       : rpcError(ErrorCode.InternalError, `Internal error: ${e instanceof Error ? e.message : String(e)}`)
     this.send(errorResponse(id, error), id)
     this.afterSettle(modern)
+  }
+
+  /** MRTR: the handler asked for input; answer `input_required` (its own state sealed), or fail where MRTR does not apply. */
+  private finishInputRequired(entry: InFlight, signal: InputRequiredSignal, modern: ModernRequestContext | undefined): void {
+    const { method, params } = entry.request
+    if (modern === undefined || !MRTR_METHODS.has(method)) {
+      return this.finishError(entry, new McpError(ErrorCode.InternalError, `${method} cannot answer input_required`), modern)
+    }
+    let value: Result
+    try {
+      // The answers so far travel sealed: the client sends only the latest round's (mrtr.mdx, Client Requirements 4).
+      const answers = entry.inputResponses
+      const sealed = signal.requestState === undefined && answers === undefined
+        ? undefined
+        : sealRequestState(this.server.requestStateKey, { state: signal.requestState, answers }, { method, params, principal: this.options.principal }, Date.now())
+      value = inputRequiredResult(signal.inputRequests, sealed)
+    } catch (e) {
+      return this.finishError(entry, e, modern)
+    }
+    this.finish(entry, value, modern)
   }
 
   /** Mark done; false when it was cancelled (no response may be sent: cancellation.mdx:L37). */
@@ -756,8 +878,8 @@ export class ServerSession implements SessionHandle {
       if (capability !== undefined && !hasCapability(modern.clientCapabilities, capability)) {
         return Promise.reject(new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: [capability] }))
       }
-      // 2026-07-28 servers send no JSON-RPC requests (MRTR replaces them); not implemented here.
-      return Promise.reject(new McpError(ErrorCode.MethodNotFound, `${method} needs input_required results (MRTR), which this server does not implement for protocol ${modern.protocolVersion}`))
+      // 2026-07-28 servers send no JSON-RPC requests; the three input methods go through MRTR (HandlerContext.request).
+      return Promise.reject(new McpError(ErrorCode.MethodNotFound, `${method}: servers send no requests in protocol ${modern.protocolVersion}`))
     }
     return this.request(method, params, options, entry.request.id)
   }

@@ -7,6 +7,7 @@
  */
 import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { JsonRpcRequest } from "../protocol/jsonrpc.ts"
+import { InputRequiredSignal } from "./InputRequiredSignal.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { RequestContext } from "./RequestContext.ts"
 import { type CallToolResult, isLoggingLevel, type LoggingLevel, type ToolDefinition } from "./types.ts"
@@ -68,7 +69,7 @@ const toolError = (text: string): Result => ({ content: [{ type: "text", text }]
 
 // A thrown McpError stays a protocol error; anything else is a tool execution error.
 const toolFailure = (e: unknown): Result => {
-  if (e instanceof McpError) throw e
+  if (e instanceof McpError || e instanceof InputRequiredSignal) throw e
   return toolError(e instanceof Error ? e.message : String(e))
 }
 

@@ -453,7 +453,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
           return writeRpcError(res, 400, rpcError(ErrorCode.ParseError, `Parse error: ${e instanceof Error ? e.message : "invalid JSON"}`))
         }
         if (modernEnabled && ((pv !== undefined && isModernVersion(pv)) || (!Array.isArray(value) && looksModern(value)))) {
-          return postModern(req, res, value, pv)
+          return postModern(req, res, value, pv, principal)
         }
         if (Array.isArray(value)) return postBatch(req, res, value, principal, pv)
         postLegacy(req, res, value, principal, pv)
@@ -566,7 +566,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 
   // ------------------------------------------------------------ modern
 
-  const postModern = (req: IncomingMessage, res: ServerResponse, value: unknown, pv: string | undefined): void => {
+  const postModern = (req: IncomingMessage, res: ServerResponse, value: unknown, pv: string | undefined, principal: string | undefined): void => {
     if (!isObject(value)) {
       return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: the body must be a single JSON-RPC request or notification"))
     }
@@ -626,7 +626,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (request.method === "initialize") {
       return writeRpcError(res, 404, rpcError(ErrorCode.MethodNotFound, `Method not found: initialize is not part of protocol ${metaVersion} (use server/discover)`, { supported: ALL_VERSIONS(true) }), id)
     }
-    new ModernRequest(server, host, res, request, options.requestTimeoutMs).start()
+    new ModernRequest(server, host, res, request, options.requestTimeoutMs, principal).start()
   }
 
   // ------------------------------------------------------------ handle

@@ -49,7 +49,14 @@ export class ModernRequest implements ExchangeOwner {
   readonly request: JsonRpcRequest
   private readonly host: ModernRequestHost
 
-  constructor(server: McpServer, host: ModernRequestHost, res: ServerResponse, request: JsonRpcRequest, requestTimeoutMs: number | undefined) {
+  constructor(
+    server: McpServer,
+    host: ModernRequestHost,
+    res: ServerResponse,
+    request: JsonRpcRequest,
+    requestTimeoutMs: number | undefined,
+    principal: string | undefined
+  ) {
     this.host = host
     this.request = request
     this.exchange = new Exchange(this, host.hub, res, [request.id], false)
@@ -60,7 +67,8 @@ export class ModernRequest implements ExchangeOwner {
       send: (message, related) => {
         if (related === request.id) this.exchange.deliver(message, "method" in message ? undefined : request.id)
       },
-      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs })
+      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+      ...(principal === undefined ? {} : { principal })
     })
   }
 
