@@ -30,13 +30,14 @@ const intOption = (values: Record<string, unknown>, key: string, fallback: numbe
 }
 
 const serve: Command = {
-  summary: "serve an example server over stdio or Streamable HTTP",
-  usage: `Usage: mcp-actors serve (--stdio | --http PORT) [options]
+  summary: "serve an example server over stdio, Streamable HTTP or WebSocket",
+  usage: `Usage: mcp-actors serve (--stdio | --http PORT | --ws PORT) [options]
 
 Options:
   --stdio                  serve one session on stdin/stdout (logs go to stderr)
   --http PORT              serve Streamable HTTP on PORT (0 = any free port)
-  --host HOST              HTTP bind address (default 127.0.0.1)
+  --ws PORT                serve WebSocket (subprotocol "mcp", one message per text frame) on PORT
+  --host HOST              HTTP/WebSocket bind address (default 127.0.0.1)
   --example NAME           which example server (default demo; available: ${exampleNames.join(", ")})
   --idle-timeout MS        close sessions idle this long (0 = never; default: never on stdio, 30 min on HTTP)
   --max-message-bytes N    largest accepted message (default 4194304)
@@ -44,6 +45,7 @@ Options:
   options: {
     stdio: { type: "boolean" },
     http: { type: "string" },
+    ws: { type: "string" },
     host: { type: "string" },
     example: { type: "string" },
     "idle-timeout": { type: "string" },
@@ -53,8 +55,9 @@ Options:
     const maxMessageBytes = intOption(values, "max-message-bytes", 4 * 1024 * 1024)
     // HTTP sessions a client forgets to DELETE must not live forever: 30 min by default there.
     const idleTimeoutMs = intOption(values, "idle-timeout", values.http !== undefined ? 30 * 60_000 : 0)
-    if (values.stdio && values.http !== undefined) throw new UsageError("choose one of --stdio and --http")
-    if (!values.stdio && values.http === undefined) throw new UsageError("choose a transport: --stdio or --http PORT")
+    const chosen = [values.stdio === true, values.http !== undefined, values.ws !== undefined].filter(Boolean).length
+    if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
+    if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
     const server = await pickExample(values.example as string | undefined)
     if (values.stdio) {
       const { serveTransport } = await import("../server/serveTransport.ts")
@@ -67,16 +70,15 @@ Options:
       await transport.close()
       return 0
     }
-    if (values.http !== undefined) {
-      const { serveHttpCommand } = await import("./serveHttp.ts")
-      return serveHttpCommand(server, {
-        port: intOption(values, "http", 0),
-        host: (values.host as string | undefined) ?? "127.0.0.1",
-        idleTimeoutMs,
-        maxMessageBytes
-      })
+    // A network listener: Streamable HTTP or WebSocket, same options.
+    const listen = {
+      port: intOption(values, values.http !== undefined ? "http" : "ws", 0),
+      host: (values.host as string | undefined) ?? "127.0.0.1",
+      idleTimeoutMs,
+      maxMessageBytes
     }
-    throw new UsageError("choose a transport: --stdio or --http PORT")
+    if (values.http !== undefined) return (await import("./serveHttp.ts")).serveHttpCommand(server, listen)
+    return (await import("./serveWs.ts")).serveWsCommand(server, listen)
   }
 }
 

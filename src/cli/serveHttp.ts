@@ -5,6 +5,7 @@
  */
 import type { McpServer } from "../server/McpServer.ts"
 import { makeHttpServer } from "../server/http/HttpServer.ts"
+import { stopOnSignals } from "./stopOnSignals.ts"
 
 export interface ServeHttpOptions {
   readonly port: number
@@ -26,27 +27,6 @@ export const serveHttpCommand = async (server: McpServer, options: ServeHttpOpti
   })
   process.stdout.write(`${http.url}\n`)
   process.stderr.write(`mcp-actors: serving Streamable HTTP on ${http.url}\n`)
-  let stopping = false
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`mcp-actors: ${signal} again, exiting now\n`)
-      process.exit(130)
-    }
-    stopping = true
-    process.stderr.write(`mcp-actors: ${signal}, shutting down (${http.sessions} live sessions)\n`)
-    void http.close({ drainMs: options.drainMs ?? 5_000 }).then(
-      () => {
-        process.off("SIGINT", onSignal)
-        process.off("SIGTERM", onSignal)
-        process.stderr.write("mcp-actors: stopped\n")
-      },
-      (error: unknown) => {
-        process.stderr.write(`mcp-actors: shutdown failed: ${String(error)}\n`)
-        process.exit(1)
-      }
-    )
-  }
-  process.on("SIGINT", onSignal)
-  process.on("SIGTERM", onSignal)
+  stopOnSignals(() => `${http.sessions} live sessions`, () => http.close({ drainMs: options.drainMs ?? 5_000 }))
   return -1
 }

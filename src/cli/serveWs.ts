@@ -1,0 +1,25 @@
+/**
+ * `mcp-actors serve --ws PORT`: serve a server over WebSocket until
+ * SIGINT/SIGTERM, then close every session (drained) and exit by itself.
+ */
+import type { McpServer } from "../server/McpServer.ts"
+import type { ServeHttpOptions } from "./serveHttp.ts"
+import { makeWsServer } from "../server/ws/WsServer.ts"
+import { stopOnSignals } from "./stopOnSignals.ts"
+
+/** The same options as `serve --http`. */
+export type ServeWsOptions = ServeHttpOptions
+
+/** Start serving; prints the endpoint URL on stdout. Resolves -1: the process exits on its own after shutdown. */
+export const serveWsCommand = async (server: McpServer, options: ServeWsOptions): Promise<number> => {
+  const ws = await makeWsServer(server, {
+    port: options.port,
+    host: options.host,
+    maxMessageBytes: options.maxMessageBytes,
+    session: { idleTimeoutMs: options.idleTimeoutMs }
+  })
+  process.stdout.write(`${ws.url}\n`)
+  process.stderr.write(`mcp-actors: serving WebSocket on ${ws.url}\n`)
+  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }))
+  return -1
+}

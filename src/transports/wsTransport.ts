@@ -1,0 +1,135 @@
+/**
+ * A WebSocket as an MCP message transport (either side). WebSocket is not a
+ * spec-defined MCP transport; a custom one "MUST preserve the JSON-RPC message
+ * format and lifecycle requirements" (2025-11-25/basic/transports.mdx:L311-L320;
+ * 2026-07-28 adds the per-request metadata model). Our framing, documented as
+ * the spec asks (spec-digest §5):
+ *
+ * - one JSON-RPC message per **text** frame (UTF-8); subprotocol `mcp`, as the
+ *   SDK v1 `WebSocketClientTransport` offers it; binary frames are refused with
+ *   close code 1003;
+ * - a frame over `maxMessageBytes` is discarded and reported (`onOversized`:
+ *   the session answers -32600 and the socket stays usable); one beyond 16 ×
+ *   that is cut by `ws` itself (close 1009) before it is even buffered;
+ * - legacy: the session lives exactly as long as the socket; modern: each frame
+ *   is a stateless request, cancelled with `notifications/cancelled`, as on stdio;
+ * - liveness: a WebSocket ping every `heartbeatMs` (default 30 s); a peer that
+ *   has not answered the previous one by the next is terminated. A half-open
+ *   TCP connection is thus found without MCP pings, so the transport reports
+ *   `authoritativeLiveness`.
+ */
+import type WebSocket from "ws"
+import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
+
+export const WS_SUBPROTOCOL = "mcp"
+/** `ws` cuts frames beyond this multiple of `maxMessageBytes` unbuffered (close 1009). */
+export const WS_HARD_LIMIT_FACTOR = 16
+
+export interface WsTransportOptions {
+  readonly maxMessageBytes?: number
+  /** WebSocket ping period; 0 turns the heartbeat off. Default 30 000 ms. */
+  readonly heartbeatMs?: number
+  /** How long `close()` waits for the peer's close frame before terminating. Default 2000 ms. */
+  readonly closeTimeoutMs?: number
+}
+
+/** Close codes that end a connection normally (RFC 6455 §7.4.1): 1000 normal, 1001 going away. */
+const NORMAL_CLOSE = new Set([1000, 1001])
+
+/** Wrap an open (or opening) socket. Frames received before `start` are kept and delivered then. */
+export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions = {}): Transport & { readonly socket: WebSocket } => {
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+  const heartbeatMs = options.heartbeatMs ?? 30_000
+  let handlers: TransportHandlers | undefined
+  const early: Array<() => void> = []
+  let ended: TransportClosed | undefined
+  let alive = true
+  let heartbeat: ReturnType<typeof setInterval> | undefined
+  let closing: Promise<void> | undefined
+
+  const deliver = (fn: (h: TransportHandlers) => void): void => {
+    if (handlers !== undefined) fn(handlers)
+    else early.push(() => fn(handlers!))
+  }
+  const finish = (closed: TransportClosed): void => {
+    if (ended !== undefined) return
+    ended = closed
+    if (heartbeat !== undefined) clearInterval(heartbeat)
+    heartbeat = undefined
+    socket.off("message", onMessage)
+    socket.off("pong", onPong)
+    deliver((h) => h.onClose(closed))
+  }
+  const onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+    if (isBinary) {
+      // Text frames only: a binary frame is a protocol violation of our framing (1003 = unsupported data).
+      socket.close(1003, "MCP over WebSocket uses text frames")
+      return
+    }
+    const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength
+    if (bytes > maxMessageBytes) return deliver((h) => h.onOversized(bytes))
+    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data as Buffer).toString("utf8")
+    deliver((h) => h.onFrame(text))
+  }
+  const onPong = (): void => {
+    alive = true
+  }
+  socket.on("message", onMessage)
+  socket.on("pong", onPong)
+  socket.once("close", (code: number, reason: Buffer) => {
+    const text = reason.toString("utf8")
+    finish({ expected: NORMAL_CLOSE.has(code), reason: `socket closed (${code}${text ? ` ${text}` : ""})` })
+  })
+  socket.on("error", (e: Error) => finish({ expected: false, reason: `socket error: ${e.message}` }))
+
+  const startHeartbeat = (): void => {
+    if (heartbeatMs <= 0 || heartbeat !== undefined || ended !== undefined) return
+    heartbeat = setInterval(() => {
+      if (!alive) {
+        // No pong since the last ping: the peer (or the path to it) is gone.
+        socket.terminate()
+        finish({ expected: false, reason: `peer unresponsive (no pong within ${heartbeatMs} ms)` })
+        return
+      }
+      alive = false
+      socket.ping()
+    }, heartbeatMs)
+    heartbeat.unref()
+  }
+
+  return {
+    kind: "ws",
+    authoritativeLiveness: heartbeatMs > 0,
+    socket,
+    start(h) {
+      if (handlers !== undefined) throw new Error("WebSocket transport: start() called twice")
+      handlers = h
+      for (const fn of early.splice(0)) fn()
+      if (socket.readyState === socket.OPEN) startHeartbeat()
+      else socket.once("open", startHeartbeat)
+    },
+    send(message: JsonRpcMessage) {
+      if (ended !== undefined || socket.readyState !== socket.OPEN) return
+      socket.send(encode(message))
+    },
+    close() {
+      if (closing !== undefined) return closing
+      closing = new Promise<void>((resolve) => {
+        if (socket.readyState === socket.CLOSED) {
+          finish({ expected: true, reason: "closed" })
+          return resolve()
+        }
+        const timer = setTimeout(() => socket.terminate(), options.closeTimeoutMs ?? 2_000)
+        timer.unref()
+        socket.once("close", () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        if (socket.readyState === socket.CONNECTING) socket.terminate()
+        else socket.close(1000, "closed")
+      }).then(() => finish({ expected: true, reason: "closed" }))
+      return closing
+    }
+  }
+}
