@@ -719,7 +719,7 @@ describe("Streamable HTTP server (modern era, 2026-07-28)", () => {
     expect(res.status).toBe(400)
     const body = await rpcBody(res)
     expect(body.error?.code).toBe(-32021)
-    expect(body.error?.data.requiredCapabilities).toEqual(["elicitation"])
+    expect(body.error?.data.requiredCapabilities).toEqual({ elicitation: {} })
   })
 
   it("404 -32601 for methods that do not exist in 2026-07-28 (unknown, ping, initialize, logging/setLevel)", async () => {

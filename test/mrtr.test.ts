@@ -206,7 +206,7 @@ describe("server: input_required instead of server→client requests", () => {
   it("never asks for input the client did not declare (-32021); a different server with its own key refuses our state", async () => {
     const peer = rawPeer(makeServer())
     const refused = await peer.ask(call(1, "greet", {}, {}))
-    expect(refused.error).toMatchObject({ code: ErrorCode.MissingRequiredClientCapability, data: { requiredCapabilities: ["elicitation"] } })
+    expect(refused.error).toMatchObject({ code: ErrorCode.MissingRequiredClientCapability, data: { requiredCapabilities: { elicitation: {} } } })
     const urlOnly = await peer.ask(call(2, "greet", {}, { elicitation: { url: {} } }))
     expect(urlOnly.error?.code).toBe(ErrorCode.MissingRequiredClientCapability)
 
@@ -318,5 +318,28 @@ describe("ModernClient: gathering inputs and retrying", () => {
     expect(handle.stats().modernInFlight).toBe(0)
     await client.close()
     await handle.close()
+  })
+})
+
+describe("-32021 data: a ClientCapabilities object (schema 2026-07-28 MissingRequiredClientCapabilityError)", () => {
+  it("paths become the object and back; a legacy list of strings is read too", async () => {
+    const { capabilityObject, capabilityPaths } = await import("../src/protocol/capabilities.ts")
+    expect(capabilityObject(["elicitation.url", "roots", "elicitation.form"])).toEqual({ elicitation: { url: {}, form: {} }, roots: {} })
+    expect(capabilityPaths({ elicitation: { form: {} }, sampling: {} })).toEqual(["elicitation.form", "sampling"])
+    expect(capabilityPaths(["elicitation"])).toEqual(["elicitation"])
+    expect(capabilityPaths(undefined)).toEqual([])
+  })
+
+  it("our server sends the object for a mode the client lacks; our client reads it back as paths and keeps the raw data", async () => {
+    const peer = rawPeer(makeServer())
+    const r = await peer.ask(call(1, "greet", {}, { elicitation: { url: {} } }))
+    expect(r.error.data).toEqual({ requiredCapabilities: { elicitation: { form: {} } } })
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    serveTransport(makeServer(), serverSide)
+    const client = ModernClient.create(clientSide)
+    const e = await client.callTool("greet").catch((x: unknown) => x) as { requiredCapabilities: unknown; required: unknown }
+    expect(e.requiredCapabilities).toEqual(["elicitation"])
+    expect(e.required).toEqual({ elicitation: {} })
+    await client.close()
   })
 })

@@ -572,7 +572,7 @@ describe("server→client requests (ctx.elicit, createMessage, listRoots)", () =
     })
     const ctx = h.gates.get("m")!.ctx
     expect(ctx.era).toBe("modern")
-    await expect(ctx.elicit(elicitParams)).rejects.toMatchObject({ code: ErrorCode.MissingRequiredClientCapability, data: { requiredCapabilities: ["elicitation"] } })
+    await expect(ctx.elicit(elicitParams)).rejects.toMatchObject({ code: ErrorCode.MissingRequiredClientCapability, data: { requiredCapabilities: { elicitation: {} } } })
     h.gates.get("m")!.resolve(text("ok"))
     await flush()
     expect(h.responses("m")[0]?.result).toMatchObject({ ...text("ok"), resultType: "complete" })

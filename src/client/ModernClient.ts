@@ -34,7 +34,7 @@
  */
 import { McpMethods } from "./McpMethods.ts"
 import { pickMutualVersion } from "../../machines/eraProbe.ts"
-import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
+import { capabilityPaths, type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import {
   decodeText,
   type JsonRpcMessage,
@@ -445,7 +445,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         const required = (data as { readonly requiredCapabilities?: unknown } | undefined)?.requiredCapabilities
         throw new MissingClientCapability({
           method,
-          requiredCapabilities: Array.isArray(required) ? required.map(String) : [],
+          requiredCapabilities: [...capabilityPaths(required)],
+          required,
           message: `${method}: ${message}`
         })
       }

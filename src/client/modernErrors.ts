@@ -12,7 +12,10 @@ import { Schema } from "effect"
  */
 export class MissingClientCapability extends Schema.TaggedError<MissingClientCapability>()("MissingClientCapability", {
   method: Schema.String,
+  /** The missing capabilities as dotted paths (`elicitation`, `elicitation.url`). */
   requiredCapabilities: Schema.Array(Schema.String),
+  /** `data.requiredCapabilities` as the server sent it (a `ClientCapabilities` object). */
+  required: Schema.Unknown,
   message: Schema.String
 }) {}
 

@@ -83,3 +83,37 @@ export const elicitationModes = (caps: ClientCapabilities | undefined): Readonly
   if (modes.size === 0) modes.add("form")
   return modes
 }
+
+/**
+ * Dotted capability paths as a capabilities object: `["elicitation.url", "roots"]`
+ * → `{ elicitation: { url: {} }, roots: {} }`. The 2026-07-28 -32021 error carries
+ * `data.requiredCapabilities` in this shape (a `ClientCapabilities`, schema.ts
+ * `MissingRequiredClientCapabilityError`).
+ */
+export const capabilityObject = (paths: ReadonlyArray<string>): ClientCapabilities => {
+  const root: Record<string, unknown> = {}
+  for (const path of paths) {
+    let node = root
+    for (const key of path.split(".")) node = (node[key] ??= {}) as Record<string, unknown>
+  }
+  return root as ClientCapabilities
+}
+
+/**
+ * The dotted paths a capabilities object names (its leaves): the inverse of
+ * `capabilityObject`. A list of strings (the shape of early drafts) is taken as is.
+ */
+export const capabilityPaths = (value: unknown): ReadonlyArray<string> => {
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string")
+  const out: Array<string> = []
+  const walk = (node: unknown, prefix: string): void => {
+    const entries = typeof node === "object" && node !== null ? Object.entries(node) : []
+    if (entries.length === 0) {
+      if (prefix !== "") out.push(prefix)
+      return
+    }
+    for (const [k, v] of entries) walk(v, prefix === "" ? k : `${prefix}.${k}`)
+  }
+  walk(value, "")
+  return out
+}

@@ -4,7 +4,7 @@
  * (2026-07-28/basic/index.mdx:L373-L410); there is no session to remember them.
  */
 import type { ClientCapabilities } from "./capabilities.ts"
-import { hasCapability, requiredClientCapability } from "./capabilities.ts"
+import { capabilityObject, hasCapability, requiredClientCapability } from "./capabilities.ts"
 import { ErrorCode, type RpcErrorObject, rpcError } from "./errors.ts"
 import type { JsonRpcRequest } from "./jsonrpc.ts"
 import { isModernVersion, MODERN_VERSIONS, type ModernVersion } from "./versions.ts"
@@ -69,7 +69,7 @@ export const missingClientCapability = (
   return missing.length === 0
     ? undefined
     : rpcError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${missing.join(", ")}`, {
-      requiredCapabilities: missing
+      requiredCapabilities: capabilityObject(missing)
     })
 }
 

@@ -18,6 +18,7 @@ import {
   type RejectParams
 } from "../../machines/legacyServerSession.ts"
 import {
+  capabilityObject,
   type ClientCapabilities,
   hasCapability,
   requiredClientCapability,
@@ -154,14 +155,14 @@ export const inputRefusal = (requestMethod: string, modern: ModernRequestContext
   const caps = modern.clientCapabilities
   const capability = requiredClientCapability(method)
   if (capability !== undefined && !hasCapability(caps, capability)) {
-    return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: [capability] })
+    return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: capabilityObject([capability]) })
   }
   if (method === "elicitation/create") {
     const mode = (params?.mode as string | undefined) ?? "form"
     const e = caps.elicitation as Record<string, unknown> | undefined
     const declared = e && (e.form || e.url) ? Boolean(e[mode]) : mode === "form"
     if (!declared) {
-      return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: elicitation.${mode}`, { requiredCapabilities: [`elicitation.${mode}`] })
+      return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: elicitation.${mode}`, { requiredCapabilities: capabilityObject([`elicitation.${mode}`]) })
     }
   }
   return undefined
@@ -876,7 +877,9 @@ export class ServerSession implements SessionHandle {
     if (modern) {
       const capability = requiredClientCapability(method)
       if (capability !== undefined && !hasCapability(modern.clientCapabilities, capability)) {
-        return Promise.reject(new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: [capability] }))
+        return Promise.reject(
+          new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: capabilityObject([capability]) })
+        )
       }
       // 2026-07-28 servers send no JSON-RPC requests; the three input methods go through MRTR (HandlerContext.request).
       return Promise.reject(new McpError(ErrorCode.MethodNotFound, `${method}: servers send no requests in protocol ${modern.protocolVersion}`))

@@ -79,7 +79,11 @@ const scenarios: Readonly<Record<string, (url: string) => Promise<void>>> = {
     }),
 
   "sse-retry": (url) =>
-    withSession(url, {}, async (s) => {
+    // The scenario's server answers a pending call on *any* GET. Our standalone GET stream,
+    // opened after `initialized`, races the tools/call POST: when it lands second (a loaded
+    // machine) the answer arrives there and the resumption this scenario measures never
+    // happens. Without it, the POST stream's resumption (retry + Last-Event-ID) is what runs.
+    withSession(url, { standaloneStream: false }, async (s) => {
       const started = Date.now()
       const result = await s.callTool("test_reconnection", {}, { timeoutMs: 10_000 })
       log(`test_reconnection → ${textOf(result)} (${Date.now() - started} ms)`)

@@ -12,10 +12,26 @@
  * the client goes away before the body ended the request's signal aborts
  * (effect interrupts the request fiber) and the body reader is cancelled.
  *
- * - One tool, `echo` (`{ text: string }` → the text as text content),
+ * - A tool `echo` (`{ text: string }` → the text as text content),
  *   registered with `McpServer.addTool` (a `Toolkit` tool would answer with
  *   `JSON.stringify` of its result — `"\"hi\""` — and a non-object
  *   `outputSchema`/`structuredContent` for a string success schema).
+ * - Two MRTR tools (multi round-trip requests, 2026-07-28): their handlers
+ *   return effect's `McpSchema.InputRequired` (`inputRequests` keyed by name,
+ *   an opaque `requestState`) and read the client's answers back from
+ *   `McpSchema.McpRequestContext` (`inputResponses`, `requestState`) when the
+ *   client retries; effect projects that as `resultType: "input_required"` and
+ *   refuses (-32021, HTTP 400) input requests whose client capability the
+ *   request's `_meta` did not declare.
+ *   - `greet` (`{}`): one round, an `elicitation/create` form asking for
+ *     `{ name: string }` (key `name`, state `GREET_STATE`), then `hello <name>`;
+ *     a declined/cancelled form → an `isError` result.
+ *   - `introduce` (`{}`): two rounds. First `roots/list` (key `roots`) and an
+ *     elicitation (key `who`) together, state `introduce:1`; then, the name and
+ *     root URIs carried in the new `requestState` (the server keeps nothing
+ *     between rounds), a `sampling/createMessage` (key `line`); then
+ *     `<sampled text> [roots: <uri>, …]`.
+ *   Every handler run is recorded in `toolRuns` (what effect decoded).
  * - `addTool(name)` registers one more tool at runtime through the
  *   `McpServer` service (`addTool`), which broadcasts
  *   `notifications/tools/list_changed` to every `subscriptions/listen` stream
@@ -49,11 +65,34 @@ export interface EffectExchange {
   outcome: "open" | "finished" | "aborted" | "failed"
 }
 
+/** One run of an MRTR tool handler, as effect handed it the request. */
+export interface EffectToolRun {
+  readonly tool: string
+  readonly inputResponses: Readonly<Record<string, unknown>> | undefined
+  readonly requestState: string | undefined
+  readonly clientCapabilities: unknown
+}
+
+/** The `requestState` `greet` sends with its elicitation (opaque to the client, echoed verbatim). */
+export const GREET_STATE = "greet:v1:eyJzdGVwIjoibmFtZSJ9+/= é"
+/** The elicitation `greet` asks for. */
+export const GREET_ELICITATION = {
+  mode: "form",
+  message: "What is your name?",
+  requestedSchema: {
+    type: "object",
+    properties: { name: { type: "string", title: "Name" } },
+    required: ["name"]
+  }
+} as const
+
 export interface EffectMcpServer {
   /** The MCP endpoint, e.g. `http://127.0.0.1:PORT/mcp`. */
   readonly url: string
   /** Every exchange so far, in arrival order. */
   readonly exchanges: ReadonlyArray<EffectExchange>
+  /** Every run of an MRTR tool handler (`greet`, `introduce`), in order. */
+  readonly toolRuns: ReadonlyArray<EffectToolRun>
   /** Register a tool named `name` at runtime (it answers `added:<name>`): broadcasts `notifications/tools/list_changed`. */
   addTool(name: string): Promise<void>
   /** Broadcast `notifications/tools/list_changed` without changing the tool list. */
@@ -92,6 +131,111 @@ const registerEcho = (mcp: McpService) =>
       ? Effect.succeed(args.text)
       : Effect.fail(new McpSchema.InvalidParams({ message: "echo: `text` must be a string" })))
 
+const textResult = (text: string, isError?: boolean) =>
+  new McpSchema.CallToolResult({ content: [{ type: "text", text }], ...(isError === true ? { isError } : {}) })
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/**
+ * An MRTR tool: `step` sees the request context effect built from the retry
+ * (`inputResponses`, `requestState`) and answers a result or `InputRequired`.
+ */
+const registerMrtrTool = (
+  mcp: McpService,
+  runs: Array<EffectToolRun>,
+  name: string,
+  description: string,
+  step: (context: McpSchema.McpRequestContext["Service"]) => Effect.Effect<McpSchema.CallToolResult | McpSchema.InputRequired, McpSchema.InvalidParams>
+) =>
+  mcp.addTool({
+    tool: new McpSchema.Tool({ name, description, inputSchema: { type: "object", properties: {} } }),
+    annotations: Context.empty(),
+    handle: () =>
+      Effect.gen(function*() {
+        const context = yield* McpSchema.McpRequestContext
+        runs.push({
+          tool: name,
+          inputResponses: context.inputResponses,
+          requestState: context.requestState,
+          clientCapabilities: context.clientCapabilities
+        })
+        return yield* step(context)
+      })
+  })
+
+const invalid = (message: string) => Effect.fail(new McpSchema.InvalidParams({ message }))
+
+/** `greet`: one elicitation round (`name`), then `hello <name>`. */
+const registerGreet = (mcp: McpService, runs: Array<EffectToolRun>) =>
+  registerMrtrTool(mcp, runs, "greet", "Greet the user by the name they give", (context) => {
+    const answer = context.inputResponses?.name
+    if (answer === undefined) {
+      return Effect.succeed(
+        new McpSchema.InputRequired({
+          inputRequests: { name: { method: "elicitation/create", params: GREET_ELICITATION } },
+          requestState: GREET_STATE
+        })
+      )
+    }
+    if (context.requestState !== GREET_STATE) return invalid(`greet: unexpected requestState ${JSON.stringify(context.requestState)}`)
+    if (answer.action !== "accept") return Effect.succeed(textResult(`greet: no name (${String(answer.action)})`, true))
+    const content = answer.content
+    const given = isObject(content) ? content.name : undefined
+    return typeof given === "string" ? Effect.succeed(textResult(`hello ${given}`)) : invalid("greet: the form has no string `name`")
+  })
+
+/** `introduce`: roots + elicitation together, then sampling; the first round's answers travel in `requestState`. */
+const registerIntroduce = (mcp: McpService, runs: Array<EffectToolRun>) =>
+  registerMrtrTool(mcp, runs, "introduce", "Introduce the user, with their workspace roots", (context) => {
+    const state = context.requestState
+    if (state === undefined) {
+      return Effect.succeed(
+        new McpSchema.InputRequired({
+          inputRequests: {
+            roots: { method: "roots/list" },
+            who: {
+              method: "elicitation/create",
+              params: { mode: "form", message: "Who are you?", requestedSchema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] } }
+            }
+          },
+          requestState: "introduce:1"
+        })
+      )
+    }
+    const responses = context.inputResponses ?? {}
+    if (state === "introduce:1") {
+      const who = responses.who
+      const roots = responses.roots
+      const name = isObject(who) && who.action === "accept" && isObject(who.content) ? who.content.name : undefined
+      if (typeof name !== "string" || !isObject(roots) || !Array.isArray(roots.roots)) {
+        return invalid("introduce: round 1 needs `who` (accepted, with a name) and `roots`")
+      }
+      const uris = roots.roots.map((r) => (isObject(r) ? String(r.uri) : "?"))
+      return Effect.succeed(
+        new McpSchema.InputRequired({
+          inputRequests: {
+            line: {
+              method: "sampling/createMessage",
+              params: {
+                messages: [{ role: "user", content: { type: "text", text: `Write a one-line greeting for ${name}` } }],
+                maxTokens: 50
+              }
+            }
+          },
+          requestState: `introduce:2:${Buffer.from(JSON.stringify({ name, uris })).toString("base64")}`
+        })
+      )
+    }
+    if (state.startsWith("introduce:2:")) {
+      const carried = JSON.parse(Buffer.from(state.slice("introduce:2:".length), "base64").toString("utf8")) as { uris: Array<string> }
+      const line = responses.line
+      const text = isObject(line) && isObject(line.content) && typeof line.content.text === "string" ? line.content.text : undefined
+      if (text === undefined) return invalid("introduce: round 2 needs `line` (a sampled text message)")
+      return Effect.succeed(textResult(`${text} [roots: ${carried.uris.join(", ")}]`))
+    }
+    return invalid(`introduce: unknown requestState ${JSON.stringify(state)}`)
+  })
+
 const headerRecord = (headers: IncomingMessage["headers"]): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) {
@@ -112,9 +256,12 @@ export const startEffectMcpServer = async (
 ): Promise<EffectMcpServer> => {
   // The McpServer service, captured when the registrations are built.
   let mcp: McpService | undefined
+  const toolRuns: Array<EffectToolRun> = []
   const Registrations = Layer.effectDiscard(Effect.gen(function*() {
     const service = yield* McpServer.McpServer
     yield* registerEcho(service)
+    yield* registerGreet(service, toolRuns)
+    yield* registerIntroduce(service, toolRuns)
     mcp = service
   }))
   const McpLive = McpServer.layerHttp({
@@ -266,6 +413,7 @@ export const startEffectMcpServer = async (
   return {
     url,
     exchanges,
+    toolRuns,
     openExchanges: () => exchanges.filter((e) => e.outcome === "open").length,
     addTool: async (name) => {
       const s = await service()
