@@ -373,7 +373,8 @@ export class ServerSession implements SessionHandle {
   private readonly send: SendToClient
   private readonly inFlight = new Map<RequestId, InFlight>()
   /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
-  private readonly listens = new Map<RequestId, Listen>()
+  // Made on the first listen: most sessions never have one, and churn pays for every allocation.
+  private listens: Map<RequestId, Listen> | undefined
   private readonly pending = new Map<RequestId, PendingOutbound>()
   private readonly ids = makeIdAllocator()
   private readonly state: SessionState = { logLevel: undefined, subscriptions: new Set() }
@@ -987,17 +988,18 @@ export class ServerSession implements SessionHandle {
       const n = subscriptionNotification(filter, change, id)
       if (n !== undefined && !entry.done) this.send(notification(n.method, n.params), id)
     })
-    this.listens.set(id, { entry, modern, unlisten })
+    ;(this.listens ??= new Map()).set(id, { entry, modern, unlisten })
     // A cancel or the session's end aborts the entry: stop listening then.
     entry.controller = new AbortController()
     entry.controller.signal.addEventListener("abort", () => {
       unlisten()
-      this.listens.delete(id)
+      this.listens?.delete(id)
     }, { once: true })
   }
 
   /** End every open `subscriptions/listen` with its `complete` result: what a graceful close SHOULD do. */
   completeSubscriptions(): void {
+    if (this.listens === undefined) return
     for (const [id, { entry, modern, unlisten }] of this.listens) {
       this.listens.delete(id)
       unlisten()
