@@ -355,6 +355,30 @@ describe("subscriptions/listen over Streamable HTTP", () => {
     expect(Date.now() - started).toBeLessThan(2_000)
   })
 
+  it("a plain HTTP refusal (404 without a JSON-RPC body) fails the listen at once; a 503 is retried", async () => {
+    const { createServer } = await import("node:http")
+    let posts = 0
+    let status = 404
+    const http = createServer((req, res) => {
+      req.resume()
+      posts++
+      res.writeHead(status, { "content-type": "text/plain" }).end("nope")
+    })
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+    const url = `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`
+    const client = ModernClient.create(new ModernHttpWire({ url }))
+    const refused = client.listen({ toolsListChanged: true }, { baseDelayMs: 10, maxAttempts: 2 })
+    expect(await refused.ended).toMatchObject({ state: "failed" })
+    expect(posts).toBe(1)
+    status = 503
+    posts = 0
+    const busy = client.listen({ toolsListChanged: true }, { baseDelayMs: 10, maxAttempts: 2, jitter: false })
+    expect(await busy.ended).toMatchObject({ state: "failed" })
+    expect(posts).toBe(3) // the first try and two reconnections
+    await client.close()
+    await new Promise<void>((resolve) => http.close(() => resolve()))
+  })
+
   it("ModernClient.listen over HTTP survives a dropped connection and a restarted server (reconnect, re-acknowledge)", async () => {
     const first = makeServer()
     let handle = await makeHttpServer(first)

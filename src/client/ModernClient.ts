@@ -55,6 +55,7 @@ import { inputRequestsOf, type InputResponses, MRTR_METHODS, retryParams } from 
 import { CapabilityNotSupported, RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscriptionIdOf } from "../protocol/subscriptions.ts"
 import { type ListenOptions, Subscription, type SubscriptionWire } from "./Subscription.ts"
+import { HttpError } from "../transports/http/client/errors.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
 import { type OutboundActor, OutboundTable, outcomeToResult, startOutbound, withMeta, type XStateClock } from "./outbound.ts"
 
@@ -110,6 +111,14 @@ export const messageWire = (transport: Transport): ModernWire => ({
 })
 
 const isWire = (x: Transport | ModernWire): x is ModernWire => typeof (x as ModernWire).cancel === "function"
+
+/**
+ * A failure that retrying will not fix: a JSON-RPC error, or an HTTP 4xx other than
+ * 408/429 (e.g. 404 from a server without this endpoint, 401). A listen stops on it
+ * instead of reconnecting.
+ */
+const isRefusal = (error: Error): boolean =>
+  error instanceof RpcError || (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429)
 
 // ------------------------------------------------------------------ client
 
@@ -461,7 +470,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
    */
   private failRequest(id: RequestId, error: Error): void {
     const subscription = this.listenIds.get(id)
-    if (subscription !== undefined) return subscription._failed(error, error instanceof RpcError)
+    if (subscription !== undefined) return subscription._failed(error, isRefusal(error))
     const actor = this.running.get(id)
     if (actor === undefined || actor.getSnapshot().status !== "active") return
     this.failures.set(id, error)
