@@ -46,17 +46,22 @@ export interface SessionHandle {
 
 /** The `subscribe` side of a SessionHandle: listeners, and an info snapshot built only when someone listens. */
 export class InfoListeners {
-  readonly #listeners = new Set<(info: SessionInfo) => void>()
+  // Made on the first listener: most sessions never get one (one Set fewer per session).
+  #listeners: Set<(info: SessionInfo) => void> | undefined
+  get size(): number {
+    return this.#listeners?.size ?? 0
+  }
   add(listener: (info: SessionInfo) => void): () => void {
-    this.#listeners.add(listener)
-    return () => this.#listeners.delete(listener)
+    const listeners = (this.#listeners ??= new Set())
+    listeners.add(listener)
+    return () => listeners.delete(listener)
   }
   notify(info: () => SessionInfo): void {
-    if (this.#listeners.size === 0) return
+    if (this.#listeners === undefined || this.#listeners.size === 0) return
     const snapshot = info()
     for (const l of this.#listeners) l(snapshot)
   }
   clear(): void {
-    this.#listeners.clear()
+    this.#listeners?.clear()
   }
 }

@@ -375,9 +375,11 @@ export class ServerSession implements SessionHandle {
   /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
   // Made on the first listen: most sessions never have one, and churn pays for every allocation.
   private listens: Map<RequestId, Listen> | undefined
-  private readonly pending = new Map<RequestId, PendingOutbound>()
-  private readonly ids = makeIdAllocator()
-  private readonly state: SessionState = { logLevel: undefined, subscriptions: new Set() }
+  // Server→client requests are rare: their table and id counter are made on the first one
+  // (every allocation counts when sessions churn, see docs/performance.md).
+  private pending: Map<RequestId, PendingOutbound> | undefined
+  private ids: ReturnType<typeof makeIdAllocator> | undefined
+  private readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }
   private readonly listeners = new InfoListeners()
   private actor: Actor<typeof legacyServerSessionMachine> | undefined
   /** Mirrors the chart's `operating` state for the hot path (set by `announceReady`, cleared by `beginDrain`). */
@@ -512,9 +514,9 @@ export class ServerSession implements SessionHandle {
 
   private receiveResponse(r: JsonRpcResponse): void {
     if (r.id === undefined || r.id === null) return
-    const p = this.pending.get(r.id)
+    const p = this.pending?.get(r.id)
     if (!p) return // late or unknown: dropped (cancellation.mdx:L45)
-    this.pending.delete(r.id)
+    this.pending!.delete(r.id)
     p.cleanup()
     if ("result" in r) p.resolve(r.result)
     else p.reject(new McpError(r.error.code, r.error.message, r.error.data))
@@ -634,7 +636,7 @@ export class ServerSession implements SessionHandle {
   private onServerChange(change: ServerChange): void {
     if (!this.operating) return
     if (change.type === "resourceUpdated") {
-      if (this.state.subscriptions.has(change.uri)) this.notify("notifications/resources/updated", { uri: change.uri })
+      if (this.state.subscriptions?.has(change.uri)) this.notify("notifications/resources/updated", { uri: change.uri })
     } else this.notify(`notifications/${change.type}/list_changed`)
   }
 
@@ -904,12 +906,12 @@ export class ServerSession implements SessionHandle {
       const declared = e && (e.form || e.url) ? Boolean(e[mode]) : mode === "form"
       if (!declared) return Promise.reject(new CapabilityError(`elicitation.${mode}`, method))
     }
-    const id = `s${this.ids.next()}`
+    const id = `s${(this.ids ??= makeIdAllocator()).next()}`
     const clock = this.clock
     const timeoutMs = options?.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
     return new Promise<Result>((resolve, reject) => {
       const cancel = (reason: string) => {
-        if (!this.pending.delete(id)) return
+        if (!this.pending!.delete(id)) return
         clock.clearTimeout(timer)
         options?.signal?.removeEventListener("abort", onAbort)
         this.send(notification("notifications/cancelled", { requestId: id, reason }), related)
@@ -923,7 +925,7 @@ export class ServerSession implements SessionHandle {
         reject(new RequestTimeoutError(method, timeoutMs))
       }, timeoutMs)
       options?.signal?.addEventListener("abort", onAbort, { once: true })
-      this.pending.set(id, {
+      ;(this.pending ??= new Map()).set(id, {
         resolve,
         reject,
         timer,
@@ -1053,7 +1055,7 @@ export class ServerSession implements SessionHandle {
   hibernate(): boolean {
     const actor = this.actor
     if (actor === undefined || !this.operating || this.draining || this.released) return false
-    if (this.inFlight.size > 0 || this.pending.size > 0) return false
+    if (this.inFlight.size > 0 || (this.pending?.size ?? 0) > 0) return false
     // The persisted shape, built by hand: `getPersistedSnapshot()` deep-copies the context,
     // which would clone this session through `context.runtime`.
     const live = actor.getSnapshot()
@@ -1116,7 +1118,8 @@ export class ServerSession implements SessionHandle {
   }
 
   private notifyListeners(): void {
-    this.listeners.notify(() => this.info())
+    // Called on every chart step: no closure unless someone listens.
+    if (this.listeners.size > 0) this.listeners.notify(() => this.info())
   }
 
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
@@ -1143,8 +1146,8 @@ export class ServerSession implements SessionHandle {
     this.operating = false
     this.unlistenServer?.()
     for (const [id, entry] of this.inFlight) this.abort(id, entry, "session closed")
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id)
+    for (const [id, p] of this.pending ?? []) {
+      this.pending!.delete(id)
       p.cleanup()
       p.reject(new McpError(ErrorCode.ConnectionClosed, "Session closed before the client answered"))
     }

@@ -18,7 +18,8 @@ type MaybePromise<A> = A | PromiseLike<A>
 /** Per-session state the table reads and writes (log level, subscriptions). */
 export interface SessionState {
   logLevel: LoggingLevel | undefined
-  readonly subscriptions: Set<string>
+  /** Made on the first `resources/subscribe`. */
+  subscriptions: Set<string> | undefined
 }
 
 const invalidParams = (message: string) => new McpError(ErrorCode.InvalidParams, `Invalid params: ${message}`)
@@ -143,8 +144,8 @@ export const dispatchRequest = (
     case "resources/unsubscribe": {
       const uri = params?.uri
       if (typeof uri !== "string") throw invalidParams(`${request.method} needs a uri`)
-      if (request.method === "resources/subscribe") state.subscriptions.add(uri)
-      else state.subscriptions.delete(uri)
+      if (request.method === "resources/subscribe") (state.subscriptions ??= new Set()).add(uri)
+      else state.subscriptions?.delete(uri)
       return {}
     }
     case "prompts/list":

@@ -38,8 +38,11 @@ export interface ExchangeOwner {
 
 export class Exchange {
   readonly owner: ExchangeOwner
-  /** Request ids still waiting for their response. */
-  readonly awaiting: Set<RequestId>
+  // Request ids still waiting for their response: nearly every POST carries one request,
+  // so that case needs no Set (an allocation per request saved); a batch gets one.
+  private one: RequestId | undefined
+  private oneWaiting: boolean
+  private readonly many: Set<RequestId> | undefined
   /** Set for a batch: responses collected while still in JSON mode. */
   private readonly batch: Array<JsonRpcMessage> | undefined
   private readonly hub: SseHub
@@ -52,12 +55,44 @@ export class Exchange {
   /** Extra headers for the response head (the session id on the initialize response). */
   headers: OutgoingHttpHeaders | undefined
 
-  constructor(owner: ExchangeOwner, hub: SseHub, res: ServerResponse, ids: ReadonlyArray<RequestId>, batch: boolean) {
+  /** `ids`: the request of a single POST, or the requests of a batch. */
+  constructor(owner: ExchangeOwner, hub: SseHub, res: ServerResponse, ids: RequestId | ReadonlyArray<RequestId>, batch: boolean) {
     this.owner = owner
     this.hub = hub
     this.res = res
-    this.awaiting = new Set(ids)
+    if (Array.isArray(ids)) {
+      this.many = new Set(ids)
+      this.oneWaiting = false
+    } else {
+      this.many = undefined
+      this.one = ids as RequestId
+      this.oneWaiting = true
+    }
     this.batch = batch ? [] : undefined
+  }
+
+  /** How many requests still wait for their response. */
+  get waiting(): number {
+    return this.many !== undefined ? this.many.size : this.oneWaiting ? 1 : 0
+  }
+
+  /** The one request of a single-request exchange, while it waits. */
+  get sole(): RequestId | undefined {
+    return this.many === undefined && this.oneWaiting ? this.one : undefined
+  }
+
+  /** Call `fn` with each request id still waiting. */
+  forEachAwaiting(fn: (id: RequestId) => void): void {
+    if (this.many !== undefined) for (const id of [...this.many]) fn(id)
+    else if (this.oneWaiting) fn(this.one!)
+  }
+
+  /** `id` no longer waits; false when it was not waiting. */
+  private settle(id: RequestId): boolean {
+    if (this.many !== undefined) return this.many.delete(id)
+    if (!this.oneWaiting || this.one !== id) return false
+    this.oneWaiting = false
+    return true
   }
 
   /** Watch the connection while the exchange waits (called only if it did not finish synchronously). */
@@ -81,7 +116,7 @@ export class Exchange {
    */
   deliver(message: JsonRpcMessage, answers: RequestId | undefined): void {
     if (this.done) return
-    if (answers !== undefined) this.awaiting.delete(answers)
+    if (answers !== undefined) this.settle(answers)
     if (!this.upgraded) {
       if (answers !== undefined) {
         if (this.batch === undefined) {
@@ -89,7 +124,7 @@ export class Exchange {
           return this.finish()
         }
         this.batch.push(message)
-        if (this.awaiting.size === 0) {
+        if (this.waiting === 0) {
           if (this.res !== undefined) writeJson(this.res, 200, `[${this.batch.map(encode).join(",")}]`, this.headers)
           this.finish()
         }
@@ -98,7 +133,7 @@ export class Exchange {
       this.upgrade(false)
     }
     this.emit(encode(message))
-    if (this.awaiting.size === 0) this.finish()
+    if (this.waiting === 0) this.finish()
   }
 
   private emit(data: string): void {
@@ -148,8 +183,8 @@ export class Exchange {
 
   /** A request of this exchange was cancelled: no response will come for it (cancellation.mdx:L37). */
   cancel(id: RequestId): void {
-    if (this.done || !this.awaiting.delete(id)) return
-    if (this.awaiting.size > 0) return
+    if (this.done || !this.settle(id)) return
+    if (this.waiting > 0) return
     if (!this.upgraded && this.batch !== undefined && this.batch.length > 0) {
       if (this.res !== undefined) writeJson(this.res, 200, `[${this.batch.map(encode).join(",")}]`, this.headers)
     } else if (!this.upgraded && this.res !== undefined && !this.res.headersSent) {
@@ -161,7 +196,7 @@ export class Exchange {
 
   /** Answer every request still waiting with this error (the session ended under them). */
   fail(error: RpcErrorObject): void {
-    for (const id of [...this.awaiting]) this.deliver(errorResponse(id, error), id)
+    this.forEachAwaiting((id) => this.deliver(errorResponse(id, error), id))
   }
 
   private finish(): void {

@@ -497,7 +497,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (hs.exchanges.has(m.id)) {
       return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`), m.id)
     }
-    const ex = new Exchange(hs, hub, res, [m.id], false)
+    const ex = new Exchange(hs, hub, res, m.id, false)
     hs.track(ex)
     hs.session.receive(m)
     ex.watch()
@@ -511,7 +511,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     sessions.set(hs.id, hs)
     startSweeper()
     if (options.registry !== undefined) unregister.set(hs.id, options.registry.register(hs.session))
-    const ex = new Exchange(hs, hub, res, [m.id], false)
+    const ex = new Exchange(hs, hub, res, m.id, false)
     hs.initExchange = ex
     hs.track(ex)
     hs.session.receive(m)

@@ -165,7 +165,9 @@ export class HttpSession implements ExchangeOwner {
 
   /** Register a POST exchange for its request ids (already checked not to be in flight). */
   track(ex: Exchange): void {
-    for (const id of ex.awaiting) this.exchanges.set(id, ex)
+    const sole = ex.sole
+    if (sole !== undefined) this.exchanges.set(sole, ex)
+    else ex.forEachAwaiting((id) => this.exchanges.set(id, ex))
   }
 
   /**

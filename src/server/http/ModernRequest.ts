@@ -59,7 +59,7 @@ export class ModernRequest implements ExchangeOwner {
   ) {
     this.host = host
     this.request = request
-    this.exchange = new Exchange(this, host.hub, res, [request.id], false)
+    this.exchange = new Exchange(this, host.hub, res, request.id, false)
     this.session = new ServerSession(server, {
       transport: "http",
       // Not a session id: modern requests have none, and it is never sent.
