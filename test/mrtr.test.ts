@@ -9,7 +9,7 @@ import { ModernClient, type ModernClientOptions } from "../src/client/ModernClie
 import { ModernHttpWire } from "../src/client/ModernHttpWire.ts"
 import { InputRequired } from "../src/client/modernErrors.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
-import { decodeText, type JsonRpcMessage, type JsonRpcRequest } from "../src/protocol/jsonrpc.ts"
+import type { JsonRpcRequest } from "../src/protocol/jsonrpc.ts"
 import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION } from "../src/protocol/modern.ts"
 import { inputRequestKey, inputRequiredResult, inputResponsesOf, requestStateOf, retryParams } from "../src/protocol/mrtr.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
@@ -17,7 +17,8 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { makeRequestStateKey, openRequestState, sealRequestState } from "../src/server/requestState.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
-import { flush, tap } from "./support/wireTap.ts"
+import { rawPeer } from "./support/rawPeer.ts"
+import { tap } from "./support/wireTap.ts"
 
 const FORM = { message: "Your name?", requestedSchema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] } }
 
@@ -61,28 +62,6 @@ const call = (id: number, name: string, extra: Record<string, unknown> = {}, cap
   params: { name, arguments: {}, ...extra, _meta: meta(caps) }
 })
 
-const rawPeer = (server: McpServer) => {
-  const [clientSide, serverSide] = makeMemoryTransportPair()
-  serveTransport(server, serverSide)
-  const received: Array<JsonRpcMessage> = []
-  clientSide.start({
-    onFrame: (text) => {
-      const d = decodeText(text)
-      if (d._tag === "Message") received.push(d.message)
-    },
-    onOversized: () => {},
-    onClose: () => {}
-  })
-  const ask = async (m: unknown): Promise<Record<string, any>> => {
-    const before = received.length
-    clientSide.send(m as JsonRpcMessage)
-    await flush()
-    const reply = received.slice(before).find((r) => !("method" in r))
-    if (reply === undefined) throw new Error("no response")
-    return reply as Record<string, any>
-  }
-  return { ask }
-}
 
 describe("MRTR rules (pure)", () => {
   it("keys follow call order per method family; an input_required result needs inputs or state", () => {

@@ -11,7 +11,7 @@ import { ModernHttpWire } from "../src/client/ModernHttpWire.ts"
 import { ListenFailed } from "../src/client/modernErrors.ts"
 import type { SubscriptionState } from "../src/client/Subscription.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
-import { decodeText, type JsonRpcMessage, type JsonRpcNotification } from "../src/protocol/jsonrpc.ts"
+import type { JsonRpcMessage, JsonRpcNotification } from "../src/protocol/jsonrpc.ts"
 import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, META_SERVER_INFO } from "../src/protocol/modern.ts"
 import {
   ACKNOWLEDGED_METHOD,
@@ -26,6 +26,7 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { post, SseReader } from "./support/mcpHttp.ts"
+import { rawPeer } from "./support/rawPeer.ts"
 import { filtered, flush } from "./support/wireTap.ts"
 
 const meta = { [META_PROTOCOL_VERSION]: "2026-07-28", [META_CLIENT_CAPABILITIES]: {} }
@@ -42,21 +43,6 @@ const makeServer = () =>
     .tool({ name: "echo" }, () => ({ content: [] }))
     .resource({ uri: "mem://a", name: "a" }, () => ({ contents: [] }))
 
-/** A raw modern peer on the memory transport: what the server sends, and a way to send. */
-const rawPeer = (server: McpServer) => {
-  const [clientSide, serverSide] = makeMemoryTransportPair()
-  const session = serveTransport(server, serverSide)
-  const received: Array<JsonRpcMessage> = []
-  clientSide.start({
-    onFrame: (text) => {
-      const d = decodeText(text)
-      if (d._tag === "Message") received.push(d.message)
-    },
-    onOversized: () => {},
-    onClose: () => {}
-  })
-  return { session, received, send: (m: unknown) => clientSide.send(m as JsonRpcMessage) }
-}
 
 describe("subscription rules (pure)", () => {
   it("parses the filter and refuses malformed ones", () => {

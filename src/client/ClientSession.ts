@@ -512,13 +512,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       this.toChart({ type: "PING_RECEIVED", id: req.id })
       return
     }
-    const handler = req.method === "sampling/createMessage"
-      ? this.options.onSampling
-      : req.method === "elicitation/create"
-      ? this.options.onElicitation
-      : req.method === "roots/list"
-      ? this.options.onRoots
-      : undefined
+    const handler = inputHandlerFor(this.options, req.method)
     if (!handler) {
       this.transport.send(errorResponse(req.id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} (client capability not declared)`)))
       return
@@ -594,6 +588,19 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 }
 
+
+/** The handler that answers a server→client request (legacy) or an MRTR input request (modern) of this method. */
+export const inputHandlerFor = (
+  options: Pick<ClientSessionOptions, "onSampling" | "onElicitation" | "onRoots">,
+  method: string
+): InputHandler | undefined =>
+  method === "sampling/createMessage"
+    ? options.onSampling
+    : method === "elicitation/create"
+    ? options.onElicitation
+    : method === "roots/list"
+    ? options.onRoots
+    : undefined
 
 /** The capabilities a client declares: its own, plus those its handlers imply. */
 export const declaredCapabilities = (

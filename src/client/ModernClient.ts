@@ -50,7 +50,7 @@ import { META_LOG_LEVEL, META_SERVER_INFO, modernMeta } from "../protocol/modern
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
-import { declaredCapabilities, type InputHandler, type RequestOptions, type Result } from "./ClientSession.ts"
+import { declaredCapabilities, type InputHandler, inputHandlerFor, type RequestOptions, type Result } from "./ClientSession.ts"
 import { inputRequestsOf, type InputResponses, MRTR_METHODS, retryParams } from "../protocol/mrtr.ts"
 import { CapabilityNotSupported, RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscriptionIdOf } from "../protocol/subscriptions.ts"
@@ -369,13 +369,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     const signal = options.signal ?? new AbortController().signal
     const entries = Object.entries(inputRequests)
     const answers = await Promise.all(entries.map(([key, r]) => {
-      const handler = r.method === "elicitation/create"
-        ? this.options.onElicitation
-        : r.method === "sampling/createMessage"
-        ? this.options.onSampling
-        : r.method === "roots/list"
-        ? this.options.onRoots
-        : undefined
+      const handler = inputHandlerFor(this.options, r.method)
       if (handler === undefined) {
         throw new InputRequired({
           method,
