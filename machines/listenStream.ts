@@ -74,6 +74,20 @@ export type ListenStreamEvent =
 export const listenReconnectDelay = (attempt: number, baseDelayMs: number, maxDelayMs: number): number =>
   Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1))
 
+/**
+ * How the listen request in flight ends, the same whether it was acknowledged
+ * yet or not (both states are siblings of the targets).
+ */
+const requestEnds = {
+  LOST: [
+    { guard: "canReconnect", target: "waiting", actions: "recordLost" },
+    { target: "failed", actions: "recordLost" }
+  ],
+  REJECTED: { target: "failed", actions: "recordReason" },
+  COMPLETED: { target: "completed" },
+  CLOSE: { target: "closed", actions: "cancelListen" }
+} as const
+
 export const listenStreamMachine = setup({
   types: {
     context: {} as ListenStreamContext,
@@ -134,26 +148,12 @@ export const listenStreamMachine = setup({
       },
       on: {
         ACKNOWLEDGED: { target: "listening", actions: "recordAcknowledged" },
-        LOST: [
-          { guard: "canReconnect", target: "waiting", actions: "recordLost" },
-          { target: "failed", actions: "recordLost" }
-        ],
-        REJECTED: { target: "failed", actions: "recordReason" },
-        COMPLETED: { target: "completed" },
-        CLOSE: { target: "closed", actions: "cancelListen" }
+        ...requestEnds
       }
     },
     listening: {
-      on: {
-        // A new stream: this outage gets the whole budget (attempts were reset on ACKNOWLEDGED).
-        LOST: [
-          { guard: "canReconnect", target: "waiting", actions: "recordLost" },
-          { target: "failed", actions: "recordLost" }
-        ],
-        REJECTED: { target: "failed", actions: "recordReason" },
-        COMPLETED: { target: "completed" },
-        CLOSE: { target: "closed", actions: "cancelListen" }
-      }
+      // A new stream: this outage gets the whole budget (attempts were reset on ACKNOWLEDGED).
+      on: requestEnds
     },
     waiting: {
       after: { reconnectDelay: { target: "subscribing" } },

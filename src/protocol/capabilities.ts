@@ -85,6 +85,21 @@ export const elicitationModes = (caps: ClientCapabilities | undefined): Readonly
 }
 
 /**
+ * The client capability (a dotted path) that a server→client request needs and
+ * `caps` lacks, or undefined. Elicitation also needs the mode it asks for
+ * (2025-11-25/client/elicitation.mdx:L65: `{}` means form only).
+ */
+export const missingClientCapabilityFor = (caps: ClientCapabilities, method: string, params: { readonly [key: string]: unknown } | undefined): string | undefined => {
+  const capability = requiredClientCapability(method)
+  if (capability !== undefined && !hasCapability(caps, capability)) return capability
+  if (method === "elicitation/create") {
+    const mode = typeof params?.mode === "string" ? params.mode : "form"
+    if (!elicitationModes(caps).has(mode as "form" | "url")) return `elicitation.${mode}`
+  }
+  return undefined
+}
+
+/**
  * Dotted capability paths as a capabilities object: `["elicitation.url", "roots"]`
  * → `{ elicitation: { url: {} }, roots: {} }`. The 2026-07-28 -32021 error carries
  * `data.requiredCapabilities` in this shape (a `ClientCapabilities`, schema.ts

@@ -19,9 +19,9 @@ import {
 } from "../../machines/legacyServerSession.ts"
 import {
   capabilityObject,
+  missingClientCapabilityFor,
   type ClientCapabilities,
   hasCapability,
-  requiredClientCapability,
   requiredServerCapability,
   type ServerCapabilities
 } from "../protocol/capabilities.ts"
@@ -152,20 +152,9 @@ export const inputRefusal = (requestMethod: string, modern: ModernRequestContext
   if (!MRTR_METHODS.has(requestMethod)) {
     return new McpError(ErrorCode.InternalError, `${requestMethod} cannot ask the client for input: MRTR is only for tools/call, resources/read and prompts/get`)
   }
-  const caps = modern.clientCapabilities
-  const capability = requiredClientCapability(method)
-  if (capability !== undefined && !hasCapability(caps, capability)) {
-    return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: capabilityObject([capability]) })
-  }
-  if (method === "elicitation/create") {
-    const mode = (params?.mode as string | undefined) ?? "form"
-    const e = caps.elicitation as Record<string, unknown> | undefined
-    const declared = e && (e.form || e.url) ? Boolean(e[mode]) : mode === "form"
-    if (!declared) {
-      return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: elicitation.${mode}`, { requiredCapabilities: capabilityObject([`elicitation.${mode}`]) })
-    }
-  }
-  return undefined
+  const missing = missingClientCapabilityFor(modern.clientCapabilities, method, params)
+  if (missing === undefined) return undefined
+  return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${missing}`, { requiredCapabilities: capabilityObject([missing]) })
 }
 
 interface PendingOutbound {
@@ -878,12 +867,6 @@ export class ServerSession implements SessionHandle {
     options?: ServerRequestOptions
   ): Promise<Result> {
     if (modern) {
-      const capability = requiredClientCapability(method)
-      if (capability !== undefined && !hasCapability(modern.clientCapabilities, capability)) {
-        return Promise.reject(
-          new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${capability}`, { requiredCapabilities: capabilityObject([capability]) })
-        )
-      }
       // 2026-07-28 servers send no JSON-RPC requests; the three input methods go through MRTR (HandlerContext.request).
       return Promise.reject(new McpError(ErrorCode.MethodNotFound, `${method}: servers send no requests in protocol ${modern.protocolVersion}`))
     }
@@ -897,15 +880,8 @@ export class ServerSession implements SessionHandle {
     if (!this.operating && method !== "ping") {
       return Promise.reject(new McpError(ErrorCode.InvalidRequest, `${method} must wait until the client has sent notifications/initialized`))
     }
-    const caps: ClientCapabilities = this.chartContext()?.clientCapabilities ?? {}
-    const capability = requiredClientCapability(method)
-    if (capability !== undefined && !hasCapability(caps, capability)) return Promise.reject(new CapabilityError(capability, method))
-    if (method === "elicitation/create") {
-      const mode = (params?.mode as string | undefined) ?? "form"
-      const e = caps.elicitation as Record<string, unknown> | undefined
-      const declared = e && (e.form || e.url) ? Boolean(e[mode]) : mode === "form"
-      if (!declared) return Promise.reject(new CapabilityError(`elicitation.${mode}`, method))
-    }
+    const missing = missingClientCapabilityFor(this.chartContext()?.clientCapabilities ?? {}, method, params)
+    if (missing !== undefined) return Promise.reject(new CapabilityError(missing, method))
     const id = `s${(this.ids ??= makeIdAllocator()).next()}`
     const clock = this.clock
     const timeoutMs = options?.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
