@@ -17,6 +17,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL } from "../../transports/wsTransport.ts"
 import type { Authenticate } from "../http/HttpServer.ts"
+import type { Identity } from "../../policy/Identity.ts"
 import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { serveTransport, type ServeOptions } from "../serveTransport.ts"
@@ -76,10 +77,10 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" }).end("MCP over WebSocket: upgrade required\n")
   })
 
-  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined): void => {
+  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined, identity?: Identity): void => {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const transport = makeWsTransport(ws, { maxMessageBytes, ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}) })
-      const session = serveTransport(server, transport, { ...options.session, ...(principal !== undefined ? { principal } : {}) })
+      const session = serveTransport(server, transport, { ...options.session, ...(principal !== undefined ? { principal } : {}), ...(identity !== undefined ? { identity } : {}) })
       sessions.add(session)
       const unregister = options.registry?.register(session)
       void session.ended.then(() => {
@@ -101,7 +102,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     if (options.authenticate === undefined) return accept(req, socket, head, undefined)
     Promise.resolve(options.authenticate(req)).then((outcome) => {
       if (outcome === undefined) return accept(req, socket, head, undefined)
-      if ("principal" in outcome && typeof outcome.principal === "string") return accept(req, socket, head, outcome.principal)
+      if ("principal" in outcome && typeof outcome.principal === "string") return accept(req, socket, head, outcome.principal, outcome.identity)
       const status = "status" in outcome && typeof outcome.status === "number" ? outcome.status : 401
       refuse(socket, status, "Unauthorized")
     }, () => refuse(socket, 500, "Internal error in the auth hook"))
