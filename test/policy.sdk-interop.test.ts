@@ -183,6 +183,35 @@ describe("policy gateway with the official SDK client over Streamable HTTP", () 
     await expect(connect(await token("eve", ["guests"]))).rejects.toMatchObject({ code: 403, message: expect.stringMatching(/no grant for server demo/) })
   })
 
+  it("modern era (2026-07-28): a denial is a JSON-RPC error; approval travels as input_required and comes back on the retry", async () => {
+    const modern = async (jwt: string, id: number, name: string, extra: Record<string, unknown> = {}) => {
+      const res = await post(http.url, {
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: { name, arguments: {}, ...extra, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } } }
+      }, { authorization: `Bearer ${jwt}`, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": name })
+      return { status: res.status, body: await res.json() as { result?: Record<string, unknown>; error?: { code: number; message: string } } }
+    }
+    const bob = await token("bob", ["contractors"])
+    const refused = await modern(bob, 1, "add")
+    expect(refused.body.error).toMatchObject({ code: ErrorCode.PolicyDenied, message: expect.stringMatching(/no policy permits bob/) })
+    const alice = await token("alice", ["staff"])
+    const before = ran.deploy
+    const first = await modern(alice, 2, "deploy")
+    expect(first.body.result).toMatchObject({ resultType: "input_required" })
+    const inputRequests = first.body.result!.inputRequests as Record<string, { method: string; params: { message: string } }>
+    const [key, ask] = Object.entries(inputRequests)[0]!
+    expect(ask).toMatchObject({ method: "elicitation/create", params: { message: expect.stringMatching(/^Approve tools\/call deploy for alice/) } })
+    expect(ran.deploy).toBe(before)
+    const retry = await modern(alice, 3, "deploy", {
+      inputResponses: { [key]: { action: "accept", content: { approve: true } } },
+      ...(first.body.result!.requestState === undefined ? {} : { requestState: first.body.result!.requestState })
+    })
+    expect(retry.body.result).toMatchObject({ resultType: "complete", content: [{ text: "deployed" }] })
+    expect(ran.deploy).toBe(before + 1)
+  })
+
   it("the audit trail records decisions and calls, verifies, and a one-byte edit is caught", () => {
     audit.flush()
     const file = join(dir, "audit.jsonl")
