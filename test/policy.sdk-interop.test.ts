@@ -48,7 +48,7 @@ describe("policy gateway with the official SDK client over Streamable HTTP", () 
   let audit: AuditLog
   let approvals: Approvals
   let engine: PolicyEngine
-  let privateKey: CryptoKey
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"]
   let now = Date.now()
   const ran = { echo: 0, add: 0, secret: 0, deploy: 0 }
   const clients: Array<Client> = []

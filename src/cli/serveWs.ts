@@ -16,10 +16,11 @@ export const serveWsCommand = async (server: McpServer, options: ServeWsOptions)
     port: options.port,
     host: options.host,
     maxMessageBytes: options.maxMessageBytes,
-    session: { idleTimeoutMs: options.idleTimeoutMs }
+    session: { idleTimeoutMs: options.idleTimeoutMs },
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate })
   })
   process.stdout.write(`${ws.url}\n`)
   process.stderr.write(`mcp-actors: serving WebSocket on ${ws.url}\n`)
-  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }))
+  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }).then(() => options.onClosed?.()))
   return -1
 }

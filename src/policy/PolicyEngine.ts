@@ -147,8 +147,17 @@ export class PolicyEngine {
     return ctx
   }
 
+  /** What the policy says, without rate limits (shadow mode replays with this). */
+  evaluate(req: DecisionRequest): Decision {
+    return this.decideWith(req, false)
+  }
+
   /** Decide one call. Rate-limit tokens are taken for allowed (and to-be-approved) calls. */
   decide(req: DecisionRequest): Decision {
+    return this.decideWith(req, true)
+  }
+
+  private decideWith(req: DecisionRequest, limit: boolean): Decision {
     const policy = this.current
     const cond = policy.conditions(req.target, req.args)
     const d = policy.cedar.isAuthorized(req.identity, req.method, req.target, this.context(req, policy, cond, false))
@@ -160,7 +169,7 @@ export class PolicyEngine {
       return { kind: "deny", policies: forbids, reason }
     }
     const approvals = d.policies.filter((id) => policy.isApproval(id))
-    const limits = policy.rateLimits(req.target, d.policies)
+    const limits = limit ? policy.rateLimits(req.target, d.policies) : []
     let taken: Array<{ key: string; limit: number }> | undefined
     if (limits.length > 0) {
       for (const l of limits) {
