@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { PolicyParseError } from "../src/policy/CedarPolicySet.ts"
+import { CedarPolicySet, PolicyParseError } from "../src/policy/CedarPolicySet.ts"
 import type { Identity } from "../src/policy/Identity.ts"
 import { Policy } from "../src/policy/Policy.ts"
 import { PolicyEngine, type SessionFacts } from "../src/policy/PolicyEngine.ts"
@@ -150,6 +150,38 @@ permit(principal, action == Action::"tools/call", resource == Tool::"demo/deploy
     expect(() => Policy.parse(`rules:\n  - tool: x\n    effect: allow\n    when:\n      - { arg: a, regex: "(" }\n`, "re.yaml")).toThrow(/re\.yaml:5.*invalid regex/)
     expect(() => Policy.parse(`rules: [\n`, "broken.yaml")).toThrow(PolicyParseError)
   })
+})
+
+describe("Cedar evaluation shortcuts give Cedar's own answers", () => {
+  it("a sliced set (only the policies whose scope can match) decides exactly as the whole set", () => {
+    const texts = [
+      Policy.parse(FORM, "p.yaml").cedarText,
+      `@id("a") permit(principal in Group::"staff", action in [Action::"tools/call", Action::"prompts/get"], resource in Server::"demo");
+@id("b") forbid(principal, action == Action::"tools/call", resource == Tool::"demo/secret");
+@id("c") permit(principal, action, resource is Prompt) when { resource.name == "greet" && principal.scopes.contains("tools:echo") };
+@id("d") forbid(principal == User::"bob", action, resource) when { context has args && context.args has text && context.args.text like "*drop*" };
+@id("e") permit(principal, action in Action::"tools/call", resource);`
+    ]
+    const form = Policy.parse(FORM, "p.yaml")
+    for (const text of texts) {
+      const sliced = CedarPolicySet.parse(text, "s")
+      const whole = CedarPolicySet.parse(text, "w", { slice: false })
+      let compared = 0
+      for (const identity of [alice, bob, eve]) {
+        for (const [action, kind] of [["tools/call", "Tool"], ["prompts/get", "Prompt"], ["resources/read", "Resource"]] as const) {
+          for (const name of ["echo", "add", "secret", "deploy", "fs_read", "greet", "x"]) {
+            for (const args of [{}, { text: "hi" }, { text: "please drop it" }, { a: 5 }]) {
+              const context = { args, session: { id: "s", era: "legacy" }, listing: false, cond: form.conditions({ kind, server: "demo", name }, args) ?? {} }
+              const target = { kind, server: "demo", name }
+              expect(sliced.isAuthorized(identity, action, target, context)).toEqual(whole.isAuthorized(identity, action, target, context))
+              compared++
+            }
+          }
+        }
+      }
+      expect(compared).toBe(3 * 3 * 7 * 4)
+    }
+  }, 60_000)
 })
 
 describe("policy engine: reload", () => {

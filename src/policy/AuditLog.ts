@@ -15,7 +15,7 @@
  * order) and written together after the current turn of the event loop, or at
  * once with `flush()` (and on `close()`).
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 
@@ -32,7 +32,7 @@ export interface AuditLogOptions {
   readonly now?: () => number
 }
 
-const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex")
+const sha256 = (s: string): string => hash("sha256", s, "hex")
 
 /** A stable digest of arguments (keys sorted), so equal arguments have equal digests without their values. */
 export const argsDigest = (args: unknown): string => sha256(canonical(args ?? {}))
@@ -105,14 +105,14 @@ export class AuditLog {
   append(fields: AuditRecordFields): string {
     if (this.closed) throw new Error("audit log closed")
     const body = JSON.stringify({ seq: ++this.seq, time: new Date(this.now()).toISOString(), ...fields, prev: this.prev })
-    const hash = sha256(body)
-    this.prev = hash
-    this.buffer.push(`${body.slice(0, -1)},"hash":"${hash}"}\n`)
+    const digest = sha256(body)
+    this.prev = digest
+    this.buffer.push(`${body.slice(0, -1)},"hash":"${digest}"}\n`)
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(() => this.flush())
     }
-    return hash
+    return digest
   }
 
   /** Write what is buffered now. */

@@ -98,20 +98,68 @@ export const toCedarValue = (v: unknown, depth = 0): unknown => {
   }
 }
 
-/** The top-level context keys a policy reads (`context.args…` → "args"); "all" when it uses `context` whole. */
-const contextKeysOf = (node: unknown, keys: Set<string>): boolean => {
-  if (Array.isArray(node)) return node.every((n) => contextKeysOf(n, keys))
+/**
+ * The top-level attributes of variable `v` a policy reads (`context.args…` →
+ * "args"); false when it uses the variable otherwise than `.attr` / `has`
+ * (`in`, `==` and `is` are allowed for `principal`: they read no attribute).
+ */
+const attributesRead = (node: unknown, v: "context" | "principal", keys: Set<string>): boolean => {
+  if (Array.isArray(node)) return node.every((n) => attributesRead(n, v, keys))
   if (typeof node !== "object" || node === null) return true
   const o = node as Record<string, unknown>
   for (const op of [".", "has"]) {
     const access = o[op] as { left?: { Var?: string }; attr?: string } | undefined
-    if (access !== undefined && access.left?.Var === "context" && typeof access.attr === "string") {
+    if (access !== undefined && access.left?.Var === v && typeof access.attr === "string") {
       keys.add(access.attr)
       return true
     }
   }
-  if (o.Var === "context") return false
-  return Object.values(o).every((n) => contextKeysOf(n, keys))
+  if (v === "principal") {
+    for (const op of ["in", "==", "!=", "is"]) {
+      const cmp = o[op] as { left?: { Var?: string }; right?: unknown } | undefined
+      if (cmp !== undefined && cmp.left?.Var === "principal") return attributesRead(cmp.right, v, keys)
+    }
+  }
+  if (o.Var === v) return false
+  return Object.values(o).every((n) => attributesRead(n, v, keys))
+}
+
+/** What a policy's scope (and a top-level `resource.name == "…"` condition) says it can apply to. */
+interface Applicability {
+  /** Action ids, or undefined for any. */
+  readonly actions: ReadonlySet<string> | undefined
+  /** Exact resource uid (`type/id`), entity type, or undefined for any. */
+  readonly resourceUid: string | undefined
+  readonly resourceType: string | undefined
+  readonly resourceName: string | undefined
+}
+
+type Scope = { op?: string; entity?: { type?: string; id?: string }; entities?: Array<{ type?: string; id?: string }>; entity_type?: string }
+
+const nameEquality = (body: unknown): string | undefined => {
+  const o = body as Record<string, { left?: unknown; right?: unknown }> | undefined
+  if (o === undefined || o === null || typeof o !== "object") return undefined
+  if (o["&&"] !== undefined) return nameEquality(o["&&"].left) ?? nameEquality(o["&&"].right)
+  const eq = o["=="] as { left?: { "."?: { left?: { Var?: string }; attr?: string } }; right?: { Value?: unknown } } | undefined
+  const access = eq?.left?.["."]
+  if (access?.left?.Var === "resource" && access.attr === "name" && typeof eq?.right?.Value === "string") return eq.right.Value
+  return undefined
+}
+
+const applicabilityOf = (json: { action: Scope; resource: Scope; conditions: ReadonlyArray<{ kind: string; body: unknown }> }): Applicability => {
+  const a = json.action
+  // `action in Action::"group"` can match member actions: treated as any.
+  const actions = a.op === "==" && a.entity?.id !== undefined
+    ? new Set([a.entity.id])
+    : a.op === "in" && Array.isArray(a.entities)
+    ? new Set(a.entities.map((e) => String(e.id)))
+    : undefined
+  const r = json.resource
+  const resourceUid = r.op === "==" && r.entity !== undefined ? `${r.entity.type}/${r.entity.id}` : undefined
+  const resourceType = r.op === "==" ? r.entity?.type : r.op === "is" ? r.entity_type : undefined
+  let resourceName: string | undefined
+  for (const c of json.conditions) if (c.kind === "when") resourceName ??= nameEquality(c.body)
+  return { actions, resourceUid, resourceType, resourceName }
 }
 
 const ANNOTATION = /@([A-Za-z_][A-Za-z0-9_]*)(?:\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\))?/y
@@ -137,7 +185,13 @@ export interface PolicyInfo {
   readonly id: string
   readonly effect: "permit" | "forbid"
   readonly annotations: ReadonlyMap<string, string>
+  /** What it can apply to (for slicing the set per request shape). */
+  readonly applies: Applicability
+  readonly text: string
 }
+
+/** At most this many slices (distinct action/resource shapes) are preparsed; beyond, the whole set is used. */
+const MAX_SLICES = 2_000
 
 export class CedarPolicySet {
   readonly source: string
@@ -145,22 +199,42 @@ export class CedarPolicySet {
   readonly policies: ReadonlyMap<string, PolicyInfo>
   /** Context keys the policies read; "all" disables narrowing the cache key. */
   readonly contextKeys: ReadonlySet<string> | "all"
+  /** Principal attributes the policies read; "all" when one uses the principal otherwise. */
+  readonly principalAttributes: ReadonlySet<string> | "all"
   private readonly setId: string
+  /**
+   * Preparsed subsets per request shape (action, resource): Cedar evaluates
+   * every policy of a set, so a 50-rule set costs ~50× a one-rule set per
+   * decision; only the policies whose scope can match are kept in a slice,
+   * which gives the same decision and the same determining policies.
+   */
+  private readonly slices = new Map<string, string>()
+  private readonly sliceIds = new Map<string, string>()
+  private slicing = true
   private readonly cache = new Map<string, CedarDecision>()
   private readonly cacheSize: number
   private readonly entityKeys = new WeakMap<Identity, { key: string; entities: ReadonlyArray<unknown> }>()
 
-  private constructor(source: string, text: string, policies: Map<string, PolicyInfo>, contextKeys: ReadonlySet<string> | "all", setId: string, cacheSize: number) {
+  private constructor(
+    source: string,
+    text: string,
+    policies: Map<string, PolicyInfo>,
+    contextKeys: ReadonlySet<string> | "all",
+    principalAttributes: ReadonlySet<string> | "all",
+    setId: string,
+    cacheSize: number
+  ) {
     this.source = source
     this.text = text
     this.policies = policies
     this.contextKeys = contextKeys
+    this.principalAttributes = principalAttributes
     this.setId = setId
     this.cacheSize = cacheSize
   }
 
   /** Parse and check `text`; throws a {@link PolicyParseError} naming the line and the reason. */
-  static parse(text: string, source = "policy", options: { readonly cacheSize?: number } = {}): CedarPolicySet {
+  static parse(text: string, source = "policy", options: { readonly cacheSize?: number; readonly slice?: boolean } = {}): CedarPolicySet {
     const checked = cedar.checkParsePolicySet({ staticPolicies: text })
     if (checked.type === "failure") {
       const first = checked.errors[0]
@@ -175,7 +249,9 @@ export class CedarPolicySet {
     const byId: Record<string, string> = {}
     const policies = new Map<string, PolicyInfo>()
     const keys = new Set<string>()
+    const principalKeys = new Set<string>()
     let all = false
+    let allPrincipal = false
     for (const [n, part] of parts.policies.entries()) {
       const annotations = annotationsOf(part)
       const id = annotations.get("id") || `policy${n}`
@@ -186,20 +262,23 @@ export class CedarPolicySet {
       }
       const json = cedar.policyToJson(part)
       if (json.type === "failure") throw new PolicyParseError(source, undefined, undefined, json.errors[0]?.message ?? "does not parse")
-      if (!contextKeysOf(json.json.conditions, keys)) all = true
+      if (!attributesRead(json.json.conditions, "context", keys)) all = true
+      if (!attributesRead(json.json.conditions, "principal", principalKeys)) allPrincipal = true
       const rate = annotations.get("rateLimit")
       if (rate !== undefined && parseRate(rate) === undefined) {
         const at = text.indexOf(`@rateLimit("${rate}")`)
         const where = at < 0 ? undefined : lineColumn(text, at)
         throw new PolicyParseError(source, where?.line, where?.column, `@rateLimit("${rate}") must read "N/<window>", e.g. "10/1m"`)
       }
-      policies.set(id, { id, effect: json.json.effect, annotations })
+      policies.set(id, { id, effect: json.json.effect, annotations, applies: applicabilityOf(json.json as never), text: part })
       byId[id] = part
     }
     const setId = `mcp-actors-${++nextSetId}`
     const pre = cedar.preparsePolicySet(setId, { staticPolicies: byId })
     if (pre.type === "failure") throw new PolicyParseError(source, undefined, undefined, pre.errors[0]?.message ?? "does not parse")
-    return new CedarPolicySet(source, text, policies, all ? "all" : keys, setId, options.cacheSize ?? DEFAULT_CACHE_SIZE)
+    const set = new CedarPolicySet(source, text, policies, all ? "all" : keys, allPrincipal ? "all" : principalKeys, setId, options.cacheSize ?? DEFAULT_CACHE_SIZE)
+    set.slicing = options.slice !== false
+    return set
   }
 
   /** True when some policy permits something: a set without one denies every request. */
@@ -212,11 +291,12 @@ export class CedarPolicySet {
     let e = this.entityKeys.get(identity)
     if (e === undefined) {
       const uid = { type: "User", id: identity.id }
-      const entity = {
-        uid,
-        attrs: { subject: identity.subject, scopes: [...identity.scopes], via: identity.via, claims: toCedarValue(identity.claims) ?? {} },
-        parents: identity.groups.map((g) => ({ type: "Group", id: g }))
-      }
+      const all: Record<string, unknown> = { subject: identity.subject, scopes: [...identity.scopes], via: identity.via }
+      const read = this.principalAttributes
+      // Only the attributes some policy reads cross into wasm (serialising claims costs more than evaluating).
+      if (read === "all" || read.has("claims")) all.claims = toCedarValue(identity.claims) ?? {}
+      const attrs = read === "all" ? all : Object.fromEntries(Object.entries(all).filter(([k]) => read.has(k)))
+      const entity = { uid, attrs, parents: identity.groups.map((g) => ({ type: "Group", id: g })) }
       e = { key: JSON.stringify(entity), entities: [entity] }
       this.entityKeys.set(identity, e)
     }
@@ -229,8 +309,16 @@ export class CedarPolicySet {
     const resourceId = target.kind === "Server" ? target.server : `${target.server}/${target.name}`
     let ctxKey = ""
     const keys = this.contextKeys
+    let narrowed: Record<string, unknown> | undefined
     if (keys === "all") ctxKey = JSON.stringify(context)
-    else for (const k of keys) if (Object.hasOwn(context, k)) ctxKey += `${k}=${JSON.stringify(context[k])};`
+    else {
+      narrowed = {}
+      for (const k of keys) {
+        if (!Object.hasOwn(context, k)) continue
+        narrowed[k] = context[k]
+        ctxKey += `${k}=${JSON.stringify(context[k])};`
+      }
+    }
     const cacheKey = `${p.key}\u0000${action}\u0000${target.kind}\u0000${resourceId}\u0000${ctxKey}`
     const hit = this.cache.get(cacheKey)
     if (hit !== undefined) return hit
@@ -242,8 +330,8 @@ export class CedarPolicySet {
       principal: { type: "User", id: identity.id },
       action: { type: "Action", id: action },
       resource: resourceUid,
-      context: toCedarValue(context) as Record<string, never>,
-      preparsedPolicySetId: this.setId,
+      context: toCedarValue(narrowed ?? context) as Record<string, never>,
+      preparsedPolicySetId: this.sliceFor(action, target, resourceUid),
       entities: entities as never
     })
     let decision: CedarDecision
@@ -252,11 +340,41 @@ export class CedarPolicySet {
       decision = { decision: "deny", policies: [], errors: answer.errors.map((e) => e.message) }
     } else {
       const r = answer.response
-      decision = { decision: r.decision, policies: r.diagnostics.reason, errors: r.diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`) }
+      // Cedar reports the determining policies as a set: sorted, so decisions compare and log stably.
+      decision = { decision: r.decision, policies: [...r.diagnostics.reason].sort(), errors: r.diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`) }
     }
     if (this.cache.size >= this.cacheSize) this.cache.clear()
     this.cache.set(cacheKey, decision)
     return decision
+  }
+
+  /** The preparsed subset of policies that can apply to this action and resource. */
+  private sliceFor(action: string, target: CedarTarget, uid: { readonly type: string; readonly id: string }): string {
+    const shape = `${action}\u0000${uid.type}\u0000${uid.id}`
+    const known = this.slices.get(shape)
+    if (known !== undefined) return known
+    if (!this.slicing || this.slices.size >= MAX_SLICES) return this.setId
+    const chosen: Record<string, string> = {}
+    const ids: Array<string> = []
+    for (const p of this.policies.values()) {
+      const a = p.applies
+      if (a.actions !== undefined && !a.actions.has(action)) continue
+      if (a.resourceUid !== undefined && a.resourceUid !== `${uid.type}/${uid.id}`) continue
+      if (a.resourceType !== undefined && a.resourceType !== uid.type) continue
+      if (a.resourceName !== undefined && a.resourceName !== target.name) continue
+      chosen[p.id] = p.text
+      ids.push(p.id)
+    }
+    const signature = ids.join("\u0000")
+    let id = this.sliceIds.get(signature)
+    if (id === undefined) {
+      id = `${this.setId}/${this.sliceIds.size}`
+      const pre = cedar.preparsePolicySet(id, { staticPolicies: chosen })
+      if (pre.type === "failure") id = this.setId
+      this.sliceIds.set(signature, id)
+    }
+    this.slices.set(shape, id)
+    return id
   }
 }
 

@@ -80,7 +80,9 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
   const now = options.now ?? Date.now
   const withArgs = options.auditArguments === true
 
-  const base = (call: GuardedCall, ctx: RequestContext) => ({
+  type Base = ReturnType<typeof makeBase>
+  // The fields every record of one call shares, computed once per call (the argument digest is a SHA-256).
+  const makeBase = (call: GuardedCall, ctx: RequestContext) => ({
     principal: (ctx.identity ?? ANONYMOUS).id,
     session: ctx.sessionId ?? null,
     era: ctx.era,
@@ -92,15 +94,16 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
     ...(withArgs ? { args: call.args ?? {} } : {})
   })
 
-  const admission = (call: GuardedCall, ctx: RequestContext, decision: Decision, approval: { by: string; at: string } | undefined, complete?: (ok: boolean) => void): Admission | undefined => {
+  const admission = (b: Base | undefined, decision: Decision, approval: { by: string; at: string } | undefined, complete?: (ok: boolean) => void): Admission | undefined => {
     if (audit === undefined && complete === undefined) return undefined
     const started = now()
     return {
       done: (o) => {
         complete?.(o.outcome === "ok" || o.outcome === "toolError")
-        audit?.append({
+        if (b === undefined) return
+        audit!.append({
           type: "call",
-          ...base(call, ctx),
+          ...b,
           decision: "allow",
           policies: decision.policies,
           ...(approval === undefined ? {} : { approval }),
@@ -112,25 +115,25 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
     }
   }
 
-  const record = (call: GuardedCall, ctx: RequestContext, decision: string, policies: ReadonlyArray<string>, reason: string, extra: Record<string, unknown> = {}) => {
-    if (audit === undefined) return
+  const record = (b: Base | undefined, ctx: RequestContext, decision: string, policies: ReadonlyArray<string>, reason: string, extra: Record<string, unknown> = {}) => {
+    if (b === undefined) return
     const identity = ctx.identity ?? ANONYMOUS
-    audit.append({ type: "decision", ...base(call, ctx), identity: { groups: identity.groups, scopes: identity.scopes }, decision, policies, reason, ...extra })
+    audit!.append({ type: "decision", ...b, identity: { groups: identity.groups, scopes: identity.scopes }, decision, policies, reason, ...extra })
   }
 
-  const approve = (call: GuardedCall, ctx: RequestContext, decision: Decision): Admission | undefined | Promise<Admission | undefined> => {
+  const approve = (b: Base | undefined, call: GuardedCall, ctx: RequestContext, decision: Decision): Admission | undefined | Promise<Admission | undefined> => {
     const identity = ctx.identity ?? ANONYMOUS
-    const digest = argsDigest(call.args)
+    const digest = b?.argsDigest ?? argsDigest(call.args)
     // Approved while its caller was gone (a restart): the same call takes the grant.
     const grant = approvals?.store.takeGrant(identity.id, server, call.method, call.name, digest, now())
     if (grant !== undefined) {
       const approval = { id: grant.id, by: "earlier approval", at: new Date(now()).toISOString() }
-      record(call, ctx, "allow", decision.policies, "approved earlier", { approval })
-      return admission(call, ctx, decision, approval)
+      record(b, ctx, "allow", decision.policies, "approved earlier", { approval })
+      return admission(b, decision, approval)
     }
     if (approvals === undefined) {
       engine.refund(decision)
-      record(call, ctx, "deny", decision.policies, "needs approval but no approver is configured")
+      record(b, ctx, "deny", decision.policies, "needs approval but no approver is configured")
       throw new McpError(ErrorCode.PolicyDenied, `Forbidden: ${decision.reason}, and no approver is configured`, { policies: decision.policies })
     }
     const approver = options.approver === undefined || options.approver === "client" ? clientApprover(ctx, now) : options.approver
@@ -156,12 +159,12 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
       (r) => {
         if (!r.approved) {
           engine.refund(decision)
-          record(call, ctx, "deny", decision.policies, r.reason, { approval: { id: r.id, outcome: r.outcome, by: r.by, at: new Date(now()).toISOString() } })
+          record(b, ctx, "deny", decision.policies, r.reason, { approval: { id: r.id, outcome: r.outcome, by: r.by, at: new Date(now()).toISOString() } })
           throw new McpError(ErrorCode.PolicyDenied, `Forbidden: approval ${r.outcome} (${r.reason})`, { policies: decision.policies, approval: r.outcome })
         }
         const approval = { id: r.id, by: r.by, at: new Date(r.at).toISOString() }
-        record(call, ctx, "allow", decision.policies, `approved by ${r.by}`, { approval })
-        return admission(call, ctx, decision, approval, ticket.complete)
+        record(b, ctx, "allow", decision.policies, `approved by ${r.by}`, { approval })
+        return admission(b, decision, approval, ticket.complete)
       },
       (e: unknown) => {
         engine.refund(decision)
@@ -174,16 +177,17 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
     admit(call, ctx) {
       const identity = ctx.identity ?? ANONYMOUS
       const decision = engine.decide({ identity, session: factsOf(ctx), method: call.method, target: { kind: KIND[call.kind], server, name: call.name }, args: call.args })
+      const b = audit === undefined ? undefined : makeBase(call, ctx)
       switch (decision.kind) {
         case "allow":
-          record(call, ctx, "allow", decision.policies, decision.reason)
-          return admission(call, ctx, decision, undefined)
+          record(b, ctx, "allow", decision.policies, decision.reason)
+          return admission(b, decision, undefined)
         case "deny":
-          record(call, ctx, "deny", decision.policies, decision.reason)
+          record(b, ctx, "deny", decision.policies, decision.reason)
           throw new McpError(ErrorCode.PolicyDenied, `Forbidden: ${decision.reason}`, { policies: decision.policies })
         case "rateLimited": {
           const retryAfterMs = decision.retryAfterMs ?? 1_000
-          record(call, ctx, "rateLimited", decision.policies, decision.reason, { retryAfterMs })
+          record(b, ctx, "rateLimited", decision.policies, decision.reason, { retryAfterMs })
           throw new McpError(ErrorCode.RateLimited, `Rate limited: ${decision.reason}`, {
             policies: decision.policies,
             retryAfterMs,
@@ -191,8 +195,8 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
           })
         }
         case "approve":
-          record(call, ctx, "approve", decision.policies, decision.reason)
-          return approve(call, ctx, decision)
+          record(b, ctx, "approve", decision.policies, decision.reason)
+          return approve(b, call, ctx, decision)
       }
     },
     filter(kind, items, nameOf, ctx) {
