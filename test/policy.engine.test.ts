@@ -86,6 +86,30 @@ describe("policy engine: the YAML form compiled to Cedar", () => {
     expect(call(engine, alice, "echo", { text: "e" }).kind).toBe("rateLimited")
   })
 
+  it("rate limits per session and global buckets; a refund gives a token back", () => {
+    let now = 0
+    const engine = new PolicyEngine(Policy.parse(`default: allow
+rateLimits:
+  - { id: per-session, tool: echo, limit: 1, window: 1s, per: session }
+  - { id: everyone, tool: add, limit: 2, window: 1s, per: global }
+`, "p.yaml"), { now: () => now })
+    const inSession = (id: string) => ({ id, era: "legacy" as const, transport: "http", protocolVersion: undefined })
+    const echo = (sid: string) => engine.decide({ identity: alice, session: inSession(sid), method: "tools/call", target: tool("echo") })
+    expect(echo("s1").kind).toBe("allow")
+    expect(echo("s1")).toMatchObject({ kind: "rateLimited", policies: ["per-session"], retryAfterMs: 1_000 })
+    expect(echo("s2").kind).toBe("allow") // same identity, another session
+    const add = (who: Identity) => engine.decide({ identity: who, session, method: "tools/call", target: tool("add") })
+    const first = add(alice)
+    expect(first.kind).toBe("allow")
+    expect(add(bob).kind).toBe("allow")
+    expect(add(eve).kind).toBe("rateLimited") // global: everyone shares it
+    engine.refund(first)
+    expect(add(eve).kind).toBe("allow")
+    now += 500
+    expect(add(eve).kind).toBe("allow") // half a window refills one of two tokens
+    expect(add(eve).kind).toBe("rateLimited")
+  })
+
   it("list visibility: hidden and never-permitted tools are invisible; conditional ones stay", () => {
     const engine = new PolicyEngine(Policy.parse(FORM, "p.yaml"))
     const visible = (id: Identity, name: string) => engine.visible(id, session, "tools/call", tool(name))
