@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
-import { parse as parseYaml } from "yaml"
+import { createRequire } from "node:module"
 import type { Identity } from "./Identity.ts"
 
 export interface ApiKeyEntry {
@@ -55,7 +55,8 @@ export const makeApiKeyTable = (entries: ReadonlyArray<ApiKeyEntry>): ApiKeyTabl
 /** Load a key table from a `.json`, `.yaml` or `.yml` file (`{ keys: [...] }` or a bare list). */
 export const loadApiKeyTable = (path: string): ApiKeyTable => {
   const text = readFileSync(path, "utf8")
-  const doc = path.endsWith(".json") ? JSON.parse(text) as unknown : parseYaml(text) as unknown
+  // yaml is loaded only for YAML files (kept off `import "mcp-actors"`).
+  const doc = path.endsWith(".json") ? JSON.parse(text) as unknown : (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(text) as unknown
   const list = Array.isArray(doc) ? doc : (doc as { keys?: unknown } | null)?.keys
   if (!Array.isArray(list)) throw new TypeError(`${path}: expected a list of keys or { keys: [...] }`)
   return makeApiKeyTable(list as ReadonlyArray<ApiKeyEntry>)

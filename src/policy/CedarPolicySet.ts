@@ -25,8 +25,14 @@
  * walking each policy's JSON form), so the cache key holds only those. A policy
  * set that reads `context.args` or `context.time` keys its cache on them too.
  */
-import * as cedar from "@cedar-policy/cedar-wasm/nodejs"
+import { createRequire } from "node:module"
+import type * as CedarWasm from "@cedar-policy/cedar-wasm/nodejs"
 import type { Identity } from "./Identity.ts"
+
+// Loaded on first use: compiling the wasm module takes a few hundred ms, which
+// `import "mcp-actors"` should not pay unless a policy is actually parsed.
+let loaded: typeof CedarWasm | undefined
+const wasm = (): typeof CedarWasm => (loaded ??= createRequire(import.meta.url)("@cedar-policy/cedar-wasm/nodejs") as typeof CedarWasm)
 
 export type ResourceKind = "Tool" | "Resource" | "Prompt" | "Server"
 
@@ -235,7 +241,7 @@ export class CedarPolicySet {
 
   /** Parse and check `text`; throws a {@link PolicyParseError} naming the line and the reason. */
   static parse(text: string, source = "policy", options: { readonly cacheSize?: number; readonly slice?: boolean } = {}): CedarPolicySet {
-    const checked = cedar.checkParsePolicySet({ staticPolicies: text })
+    const checked = wasm().checkParsePolicySet({ staticPolicies: text })
     if (checked.type === "failure") {
       const first = checked.errors[0]
       const at = first?.sourceLocations?.[0]
@@ -243,7 +249,7 @@ export class CedarPolicySet {
       const reason = [first?.message ?? "does not parse", at?.label].filter((s) => s !== undefined && s !== null && s !== "").join(": ")
       throw new PolicyParseError(source, where?.line, where?.column, reason)
     }
-    const parts = cedar.policySetTextToParts(text)
+    const parts = wasm().policySetTextToParts(text)
     if (parts.type === "failure") throw new PolicyParseError(source, undefined, undefined, parts.errors[0]?.message ?? "does not parse")
     if (parts.policy_templates.length > 0) throw new PolicyParseError(source, undefined, undefined, "policy templates are not supported")
     const byId: Record<string, string> = {}
@@ -260,7 +266,7 @@ export class CedarPolicySet {
         const where = at < 0 ? undefined : lineColumn(text, at)
         throw new PolicyParseError(source, where?.line, where?.column, `duplicate policy id "${id}"`)
       }
-      const json = cedar.policyToJson(part)
+      const json = wasm().policyToJson(part)
       if (json.type === "failure") throw new PolicyParseError(source, undefined, undefined, json.errors[0]?.message ?? "does not parse")
       if (!attributesRead(json.json.conditions, "context", keys)) all = true
       if (!attributesRead(json.json.conditions, "principal", principalKeys)) allPrincipal = true
@@ -274,7 +280,7 @@ export class CedarPolicySet {
       byId[id] = part
     }
     const setId = `mcp-actors-${++nextSetId}`
-    const pre = cedar.preparsePolicySet(setId, { staticPolicies: byId })
+    const pre = wasm().preparsePolicySet(setId, { staticPolicies: byId })
     if (pre.type === "failure") throw new PolicyParseError(source, undefined, undefined, pre.errors[0]?.message ?? "does not parse")
     const set = new CedarPolicySet(source, text, policies, all ? "all" : keys, allPrincipal ? "all" : principalKeys, setId, options.cacheSize ?? DEFAULT_CACHE_SIZE)
     set.slicing = options.slice !== false
@@ -326,7 +332,7 @@ export class CedarPolicySet {
     const entities = target.kind === "Server"
       ? p.entities
       : [...p.entities, { uid: resourceUid, attrs: { name: target.name, server: target.server }, parents: [{ type: "Server", id: target.server }] }]
-    const answer = cedar.statefulIsAuthorized({
+    const answer = wasm().statefulIsAuthorized({
       principal: { type: "User", id: identity.id },
       action: { type: "Action", id: action },
       resource: resourceUid,
@@ -369,7 +375,7 @@ export class CedarPolicySet {
     let id = this.sliceIds.get(signature)
     if (id === undefined) {
       id = `${this.setId}/${this.sliceIds.size}`
-      const pre = cedar.preparsePolicySet(id, { staticPolicies: chosen })
+      const pre = wasm().preparsePolicySet(id, { staticPolicies: chosen })
       if (pre.type === "failure") id = this.setId
       this.sliceIds.set(signature, id)
     }

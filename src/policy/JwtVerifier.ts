@@ -5,7 +5,7 @@
  * allow-list so an HMAC key can never be confused with an RSA/EC public key.
  */
 import { readFileSync } from "node:fs"
-import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, jwtVerify, type JWTVerifyGetKey } from "jose"
+import type { JSONWebKeySet, JWTVerifyGetKey } from "jose"
 import { type Identity, identityFromClaims } from "./Identity.ts"
 
 export interface JwtOptions {
@@ -31,8 +31,13 @@ export type Verified = { readonly ok: true; readonly identity: Identity } | { re
 
 const DEFAULT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 
+// jose is loaded with the first token (an ES module; `import "mcp-actors"` should not pay for it).
+type Jose = typeof import("jose")
+let jose: Promise<Jose> | undefined
+const loadJose = (): Promise<Jose> => (jose ??= import("jose"))
+
 /** Why jose refused a token, in words a client can act on (never the token itself). */
-const reasonOf = (e: unknown): string => {
+const reasonOf = ({ errors }: Jose, e: unknown): string => {
   if (e instanceof errors.JWTExpired) return "the token has expired"
   if (e instanceof errors.JWTClaimValidationFailed) return `claim "${e.claim}" is invalid (${e.reason})`
   if (e instanceof errors.JOSEAlgNotAllowed) return "the token's algorithm is not allowed"
@@ -44,11 +49,12 @@ const reasonOf = (e: unknown): string => {
 }
 
 export const makeJwtVerifier = (options: JwtOptions): ((token: string) => Promise<Verified>) => {
-  let keys: JWTVerifyGetKey
-  if (options.jwks !== undefined) keys = createLocalJWKSet(options.jwks)
-  else if (options.jwksFile !== undefined) keys = createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, "utf8")) as JSONWebKeySet)
-  else if (options.jwksUrl !== undefined) keys = createRemoteJWKSet(new URL(options.jwksUrl))
-  else throw new TypeError("JWT verification needs keys: jwks, jwksFile or jwksUrl")
+  // The key material is read now, so a bad file fails at start-up rather than on the first request.
+  const local: JSONWebKeySet | undefined = options.jwks ?? (options.jwksFile !== undefined ? JSON.parse(readFileSync(options.jwksFile, "utf8")) as JSONWebKeySet : undefined)
+  if (local === undefined && options.jwksUrl === undefined) throw new TypeError("JWT verification needs keys: jwks, jwksFile or jwksUrl")
+  const remote = options.jwksUrl === undefined ? undefined : new URL(options.jwksUrl)
+  let keys: JWTVerifyGetKey | undefined
+  const keysFor = (j: Jose): JWTVerifyGetKey => (keys ??= local !== undefined ? j.createLocalJWKSet(local) : j.createRemoteJWKSet(remote!))
   const verifyOptions = {
     issuer: options.issuer,
     audience: options.audience,
@@ -61,12 +67,13 @@ export const makeJwtVerifier = (options: JwtOptions): ((token: string) => Promis
     ...(options.scopesClaim === undefined ? {} : { scopesClaim: options.scopesClaim })
   }
   return async (token) => {
+    const j = await loadJose()
     try {
-      const { payload } = await jwtVerify(token, keys, options.now === undefined ? verifyOptions : { ...verifyOptions, currentDate: options.now() })
+      const { payload } = await j.jwtVerify(token, keysFor(j), options.now === undefined ? verifyOptions : { ...verifyOptions, currentDate: options.now() })
       if (typeof payload.sub !== "string" || payload.sub.length === 0) return { ok: false, reason: 'claim "sub" is missing' }
       return { ok: true, identity: identityFromClaims(payload as Record<string, unknown>, naming) }
     } catch (e) {
-      return { ok: false, reason: reasonOf(e) }
+      return { ok: false, reason: reasonOf(j, e) }
     }
   }
 }

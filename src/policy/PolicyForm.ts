@@ -28,7 +28,7 @@
  * every decision, and its attribution to a rule id, inside Cedar, while the
  * conditions are total (a missing or mistyped argument is simply `false`).
  */
-import { isMap, parseDocument } from "yaml"
+import { createRequire } from "node:module"
 import { parseDuration, PolicyParseError } from "./CedarPolicySet.ts"
 
 export type RuleEffect = "allow" | "deny" | "approve" | "hide"
@@ -85,7 +85,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const listOf = (v: unknown): ReadonlyArray<string> => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)])
 
 /** Compile the form's text (YAML or JSON: JSON is YAML); errors name the line and the reason. */
+// Loaded with the first form compiled (kept off `import "mcp-actors"`).
+let yamlModule: typeof import("yaml") | undefined
+const yaml = (): typeof import("yaml") => (yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml"))
+
 export const compileForm = (text: string, source = "policy"): CompiledForm => {
+  const { isMap, parseDocument } = yaml()
   const doc = parseDocument(text, { prettyErrors: false })
   const lineOf = (offset: number | undefined): number | undefined => {
     if (offset === undefined) return undefined
