@@ -253,6 +253,4 @@ export const compileForm = (text: string, source = "policy"): CompiledForm => {
   return { cedar: out.join("\n\n") + "\n", rules, rateLimits, approvalTimeoutMs: approvalTimeoutMs! }
 }
 
-export const targetKindOf = (entity: string): TargetKind | undefined =>
-  entity === "Tool" ? "tool" : entity === "Resource" ? "resource" : entity === "Prompt" ? "prompt" : undefined
 

@@ -192,13 +192,13 @@ const dispatchGuarded = (guard: CallGuard, server: McpServer, request: JsonRpcRe
   const out = dispatchUnguarded(server, request, ctx, state)
   switch (request.method) {
     case "tools/list":
-      return filtered(out, "tools", (r) => ({ ...r, tools: guard.filter("tools", r.tools as ReadonlyArray<{ name: string }>, (t) => t.name, ctx) }))
+      return filtered(out, (r) => ({ ...r, tools: guard.filter("tools", r.tools as ReadonlyArray<{ name: string }>, (t) => t.name, ctx) }))
     case "prompts/list":
-      return filtered(out, "prompts", (r) => ({ ...r, prompts: guard.filter("prompts", r.prompts as ReadonlyArray<{ name: string }>, (p) => p.name, ctx) }))
+      return filtered(out, (r) => ({ ...r, prompts: guard.filter("prompts", r.prompts as ReadonlyArray<{ name: string }>, (p) => p.name, ctx) }))
     case "resources/list":
-      return filtered(out, "resources", (r) => ({ ...r, resources: guard.filter("resources", r.resources as ReadonlyArray<{ uri: string }>, (x) => x.uri, ctx) }))
+      return filtered(out, (r) => ({ ...r, resources: guard.filter("resources", r.resources as ReadonlyArray<{ uri: string }>, (x) => x.uri, ctx) }))
     case "resources/templates/list":
-      return filtered(out, "resourceTemplates", (r) => ({
+      return filtered(out, (r) => ({
         ...r,
         resourceTemplates: guard.filter("resourceTemplates", r.resourceTemplates as ReadonlyArray<{ uriTemplate: string }>, (x) => x.uriTemplate, ctx)
       }))
@@ -207,7 +207,7 @@ const dispatchGuarded = (guard: CallGuard, server: McpServer, request: JsonRpcRe
   }
 }
 
-const filtered = (out: MaybePromise<Result>, _kind: string, f: (r: Result) => Result): MaybePromise<Result> =>
+const filtered = (out: MaybePromise<Result>, f: (r: Result) => Result): MaybePromise<Result> =>
   isThenable(out) ? Promise.resolve(out).then(f) : f(out)
 
 const dispatchUnguarded = (

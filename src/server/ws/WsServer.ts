@@ -54,7 +54,7 @@ export interface WsServerHandle {
 
 const refuse = (socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void => {
   const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message } })
-  const head = [`HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : status === 404 ? "Not Found" : status === 503 ? "Service Unavailable" : "Error"}`,
+  const head = [`HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : status === 403 ? "Forbidden" : status === 404 ? "Not Found" : status === 503 ? "Service Unavailable" : "Error"}`,
     "Content-Type: application/json", `Content-Length: ${Buffer.byteLength(body)}`, "Connection: close",
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
   socket.end(`${head.join("\r\n")}\r\n\r\n${body}`)
@@ -104,7 +104,11 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       if (outcome === undefined) return accept(req, socket, head, undefined)
       if ("principal" in outcome && typeof outcome.principal === "string") return accept(req, socket, head, outcome.principal, outcome.identity)
       const status = "status" in outcome && typeof outcome.status === "number" ? outcome.status : 401
-      refuse(socket, status, "Unauthorized")
+      // Keep the hook's own headers (WWW-Authenticate) and its JSON-RPC error message (e.g. bearerAuth's reason).
+      const rejection = outcome as { headers?: Record<string, string>; body?: unknown }
+      const error = (rejection.body as { error?: { message?: unknown } } | undefined)?.error?.message
+      const headers = outcome instanceof Response ? {} : { ...rejection.headers }
+      refuse(socket, status, typeof error === "string" ? error : status === 403 ? "Forbidden" : "Unauthorized", headers)
     }, () => refuse(socket, 500, "Internal error in the auth hook"))
   })
 
