@@ -113,7 +113,7 @@ export const isRecognisedModernErrorCode = (code: number | undefined): boolean =
  * import { eraProbeMachine } from "mcp-actors/machines"
  *
  * const [probing, toSend] = initialTransition(eraProbeMachine, {})
- * console.log(toSend.map((a) => a.type))                       // […, "sendDiscover"]
+ * console.log(toSend.map((a) => a.type))                       // ["sendDiscover", …]
  * const [verdict] = transition(eraProbeMachine, probing, { type: "PROBE_ERROR", code: -32601 })
  * console.log(verdict.context.era, verdict.context.basis)      // "legacy" { _tag: "OtherError", code: -32601, … }
  * ```

@@ -130,7 +130,7 @@ export interface LegacyClientSessionOutput {
  *
  * const [connecting] = initialTransition(legacyClientSessionMachine, { keepalive: false })
  * const [initializing, toSend] = transition(legacyClientSessionMachine, connecting, { type: "TRANSPORT_READY" })
- * console.log(toSend.map((a) => a.type))                       // […, "sendInitialize"]
+ * console.log(toSend.map((a) => a.type))                       // ["sendInitialize", …]
  * const [operating] = transition(legacyClientSessionMachine, initializing, {
  *   type: "INITIALIZE_RESULT", protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "notes", version: "1.0.0" }
  * })

@@ -145,7 +145,7 @@ const rejectClosing = {
  *   type: "INITIALIZE", id: 1,
  *   params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "host", version: "1.0.0" } }
  * })
- * console.log(s1.value, actions.map((a) => a.type))           // "awaitingInitialized" […, "respondInitialize"]
+ * console.log(s1.value, actions.map((a) => a.type))           // "awaitingInitialized" […, "respondInitialize", …]
  * const [s2] = transition(legacyServerSessionMachine, s1, { type: "INITIALIZED" })
  * console.log(s2.value)                                       // "operating"
  * ```

@@ -1,6 +1,9 @@
-import { readdirSync, readFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
+import { exampleModules } from "../scripts/api/exampleModules.ts"
 import { type ApiEntry, entryPoints, extractApi, repoRoot } from "../scripts/api/extractApi.ts"
 import { renderApiReference, summaryOf } from "../scripts/api/renderApiReference.ts"
 
@@ -53,6 +56,24 @@ describe("API reference", () => {
     )
     expect(missing).toEqual([])
   })
+
+  it("every example typechecks against the sources it documents", () => {
+    const modules = exampleModules(api, repoRoot)
+    expect(modules.length).toBeGreaterThanOrEqual(Object.values(needsExample).flat().length)
+    const dir = mkdtempSync(join(tmpdir(), "mcp-actors-examples-"))
+    try {
+      symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir")
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }))
+      writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ extends: join(repoRoot, "tsconfig.json"), include: ["*.ts"] }))
+      for (const [name, code] of modules) writeFileSync(join(dir, name), code)
+      // The project's own compiler (TS 7, native): a second or so for every example at once.
+      const tsc = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", join(dir, "tsconfig.json")], { encoding: "utf8" })
+      expect(tsc.stdout + tsc.stderr).toBe("")
+      expect(tsc.status).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 
   it("docs/api is up to date with the sources (run `npm run docs:api`)", () => {
     const dir = join(repoRoot, "docs/api")

@@ -146,7 +146,7 @@ let sessionCounter = 0
  * serveTransport(server, serverSide)
  *
  * const client = await ClientSession.connect(clientSide, { clientInfo: { name: "host", version: "1.0.0" } })
- * console.log(client.info().state)                             // "operating"
+ * console.log(client.serverInfo?.name)                         // "calc"
  * console.log(await client.callTool("add", { a: 1, b: 2 }))    // { content: [{ type: "text", text: "3" }] }
  * await client.close()
  * ```

@@ -86,7 +86,9 @@ export const awaitEnded = (handle: SessionHandle): Effect.Effect<SessionEnd> =>
  *   const session = yield* supervisor.spawn(serveTransportScoped(server, serverSide))
  *   console.log(supervisor.get(session.id) === session)        // true while it lives
  *   yield* supervisor.shutdown({ drainMs: 1_000 })              // drain, then close every session
+ *   console.log(yield* supervisor.size)                         // 0
  * }).pipe(Effect.provide(Supervisor.layer.pipe(Layer.provideMerge(Registry.layer))))
+ * await Effect.runPromise(main)
  * ```
  */
 export class Supervisor extends Context.Service<Supervisor, {
