@@ -239,15 +239,29 @@ const stripComments = (text: string): string =>
 const bodyStart = (d: ts.Declaration): number | undefined => {
   if (ts.isFunctionDeclaration(d)) return d.body === undefined ? undefined : d.body.getStart()
   if (ts.isClassDeclaration(d)) return d.members.pos - 1
-  if (ts.isVariableDeclaration(d) && d.initializer !== undefined) {
-    const init = d.initializer
-    if (ts.isArrowFunction(init)) return init.body.getStart()
-    if (ts.isFunctionExpression(init)) return init.body.getStart()
-    // A typed constant's value is implementation; an untyped one shows its value
-    // (short literals such as version strings are the documentation).
-    if (d.type !== undefined || init.getEnd() - init.getStart() > 200) return init.getStart()
-  }
+  if ((ts.isVariableDeclaration(d) || ts.isPropertyDeclaration(d)) && d.initializer !== undefined) return initializerCut(d.initializer, d.type !== undefined)
   return undefined
+}
+
+/**
+ * Where to cut an initializer: a function shows its parameters and return type,
+ * a literal value (version lists, error codes) is the documentation and stays,
+ * anything else is implementation (shown when short and untyped).
+ */
+const initializerCut = (init: ts.Expression, typed: boolean): number | undefined => {
+  if (ts.isArrowFunction(init) || ts.isFunctionExpression(init)) return init.body.getStart()
+  if (isLiteralValue(init)) return undefined
+  return typed || init.getEnd() - init.getStart() > 120 ? init.getStart() : undefined
+}
+
+const isLiteralValue = (e: ts.Expression): boolean => {
+  if (ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isParenthesizedExpression(e)) return isLiteralValue(e.expression)
+  if (ts.isStringLiteral(e) || ts.isNumericLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return true
+  if (e.kind === ts.SyntaxKind.TrueKeyword || e.kind === ts.SyntaxKind.FalseKeyword || e.kind === ts.SyntaxKind.NullKeyword) return true
+  if (ts.isPrefixUnaryExpression(e)) return ts.isNumericLiteral(e.operand)
+  if (ts.isArrayLiteralExpression(e)) return e.elements.every(isLiteralValue)
+  if (ts.isObjectLiteralExpression(e)) return e.properties.every((p) => ts.isPropertyAssignment(p) && isLiteralValue(p.initializer))
+  return false
 }
 
 const isPublicMember = (d: ts.Declaration): boolean => {
@@ -265,8 +279,9 @@ const membersOf = (checker: ts.TypeChecker, symbol: ts.Symbol): ReadonlyArray<Ap
       if (!isPublicMember(d) || ts.getJSDocTags(d).some((t) => t.tagName.text === "internal")) continue
       if (!(ts.isMethodDeclaration(d) || ts.isPropertyDeclaration(d) || ts.isGetAccessor(d) || ts.isConstructorDeclaration(d))) continue
       const sf = d.getSourceFile()
-      const end = ts.isMethodDeclaration(d) || ts.isGetAccessor(d) || ts.isConstructorDeclaration(d) ? d.body?.getStart() : ts.isPropertyDeclaration(d) && d.type !== undefined ? d.initializer?.getStart() : undefined
-      let sig = sf.text.slice(d.getStart(sf, false), end ?? d.getEnd()).trim().replace(/\s*=\s*$/, "")
+      const end = ts.isPropertyDeclaration(d) ? bodyStart(d) : d.body?.getStart()
+      let sig = sf.text.slice(d.getStart(sf, false), end ?? d.getEnd()).trim()
+      if (end !== undefined) sig = sig.replace(/\s*(=>|=)?$/, (m) => (m.includes("=>") ? " => …" : ""))
       sig = stripComments(sig).replace(/\s+/g, " ")
       if (isStatic && !/^(public\s+)?static\b/.test(sig)) sig = `static ${sig}`
       out.push({ name: m.name, signature: sig, doc: ownJsDocs(d).map((j) => commentText(j.comment)).join("\n\n") })
