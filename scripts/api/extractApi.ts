@@ -3,14 +3,15 @@
  * point, with its doc comment — from the sources.
  *
  * TypeScript 7 (the project's compiler) is native and has no JS API, so this
- * uses the TypeScript 5.9 compiler API installed under the alias
- * `typescript-js`. Only the entry points' exports are resolved and only their
- * declarations are printed: no full type check runs, which keeps this fast
- * enough to run in every `npm test`.
+ * uses the TypeScript 6 compiler API bundled in `@ts-morph/common` (a second
+ * `typescript` package would bring a second `tsc` bin, and npm links either
+ * one to `node_modules/.bin/tsc`). Only the entry points' exports are resolved
+ * and only their declarations are printed: no full type check runs, which
+ * keeps this fast enough to run in every `npm test`.
  */
 import { dirname, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import ts from "typescript-js"
+import { ts } from "@ts-morph/common"
 
 /** A package entry point (a key of `package.json` `exports`) and the source file behind it. */
 export interface EntryPoint {
