@@ -404,5 +404,4 @@ export class ModernHttpWire implements ModernWire {
 const snippet = (body: string): string => (body.trim() === "" ? "" : `: ${body.trim().slice(0, 200)}`)
 
 /** A modern wire for the MCP endpoint at `options.url` (see {@link ModernHttpWire}). */
-/** Same as `new ModernHttpWire(options)`, for callers that prefer a function. */
 export const makeModernHttpWire = (options: ModernHttpWireOptions): ModernHttpWire => new ModernHttpWire(options)
