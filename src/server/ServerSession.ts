@@ -12,6 +12,8 @@ import { randomBytes } from "node:crypto"
 import type { ActorOptions, AnyActorLogic, Actor } from "xstate"
 import {
   type EarlyRequestPolicy,
+  HANDSHAKE_TIMEOUT,
+  IDLE_TIMEOUT,
   type InitializeParams,
   type LegacyServerSessionContext,
   legacyServerSessionMachine,
@@ -69,7 +71,7 @@ import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } fro
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { realClock } from "../runtime/XStateClock.ts"
-import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
+import type { TransportCloseDetail, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
@@ -85,6 +87,12 @@ export interface ServerSessionOptions {
   readonly send: SendToClient
   /** Called once when the session is released (close the stdio/ws transport, drop the HTTP session). */
   readonly onRelease?: (end: SessionEnd) => void
+  /**
+   * Called once when the session leaves its handshake: the chart reached
+   * `operating`, or a modern request was served (that era has no handshake).
+   * Admission control stops counting it against the handshake budget then.
+   */
+  readonly onReady?: () => void
   readonly id?: string
   readonly supportedVersions?: ReadonlyArray<LegacyVersion>
   /** Serve modern (2026-07-28) requests on this connection too. Default true. */
@@ -381,6 +389,10 @@ export class ServerSession implements SessionHandle {
   private readonly createdAt: number
   /** A modern request was served here: the legacy handshake deadline no longer applies. */
   private servedModern = false
+  /** `onReady` was called. */
+  private readied = false
+  /** Why `close` was asked for (a transport may tell its peer). */
+  private closeCause: TransportCloseDetail["cause"] | undefined
   private negotiatedCache: Negotiated | undefined
   /** The chart's persisted snapshot while hibernated (the actor is stopped). */
   private hibernated: HibernatedSnapshot | undefined
@@ -594,6 +606,13 @@ export class ServerSession implements SessionHandle {
     this.operating = true
     this.lastSettledAt = this.now() // idle is counted from the handshake completing, not from the session's creation
     this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+    this.ready()
+  }
+
+  private ready(): void {
+    if (this.readied) return
+    this.readied = true
+    this.options.onReady?.()
   }
   /** @internal */
   _beginDrain(): void {
@@ -608,7 +627,8 @@ export class ServerSession implements SessionHandle {
   /** @internal */
   _released(reason: string): void {
     // A server session never asks to be restarted: every end is expected from the supervisor's view.
-    queueMicrotask(() => this.release({ expected: true, reason }))
+    const cause = reason === HANDSHAKE_TIMEOUT || reason === IDLE_TIMEOUT ? "timeout" : this.closeCause
+    queueMicrotask(() => this.release(cause === undefined ? { expected: true, reason } : { expected: true, reason, cause }))
   }
 
   private respondInitialize(id: RequestId, protocolVersion: LegacyVersion | undefined): void {
@@ -918,7 +938,10 @@ export class ServerSession implements SessionHandle {
 
   private handleModern(req: JsonRpcRequest): void {
     if (this.era === "unknown") this.era = "modern"
-    this.servedModern = true
+    if (!this.servedModern) {
+      this.servedModern = true
+      this.ready()
+    }
     const read = readModernContext(req)
     if (!read.ok) {
       this.send(errorResponse(req.id, read.error), req.id)
@@ -1075,6 +1098,16 @@ export class ServerSession implements SessionHandle {
     return this.inFlight.size
   }
 
+  /** When nothing was last in flight (the idle clock), or undefined while a request or a server→client request is pending. */
+  get idleSince(): number | undefined {
+    return this.inFlight.size > 0 || (this.pending?.size ?? 0) > 0 ? undefined : this.lastSettledAt
+  }
+
+  /** End the session at once to make room for others (admission control); the transport tells the peer (`overload`). */
+  evict(reason: string): void {
+    void this.close({ drainMs: 0, reason, cause: "overload" })
+  }
+
   info(): SessionInfo {
     return {
       id: this.id,
@@ -1098,13 +1131,14 @@ export class ServerSession implements SessionHandle {
     if (this.listeners.size > 0) this.listeners.notify(() => this.info())
   }
 
-  close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+  close(options?: { readonly drainMs?: number; readonly reason?: string; readonly cause?: TransportCloseDetail["cause"] }): Promise<void> {
     if (this.released) return this.ended.then(() => undefined)
     this.completeSubscriptions()
     const reason = options?.reason ?? "closed by server"
+    if (options?.cause !== undefined) this.closeCause ??= options.cause
     if (this.hibernated) this.ensureActor()
     if (!this.actor) {
-      this.release({ expected: true, reason })
+      this.release(this.closeCause === undefined ? { expected: true, reason } : { expected: true, reason, cause: this.closeCause })
     } else {
       if (options?.drainMs !== undefined) {
         const clock = this.clock

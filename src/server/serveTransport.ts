@@ -17,7 +17,8 @@ export const serveTransport = (server: McpServer, transport: Transport, options:
     ...options,
     transport: transport.kind,
     send: (message) => transport.send(message),
-    onRelease: () => void transport.close()
+    // The transport tells the peer why when it can (WebSocket close code): a deadline, an eviction, shutdown.
+    onRelease: (end) => void transport.close(end.cause === undefined ? { reason: end.reason } : { reason: end.reason, cause: end.cause })
   })
   transport.start({
     onFrame: (text) => session.receiveFrame(text),

@@ -30,6 +30,18 @@ export interface TransportHandlers {
   readonly onClose: (closed: TransportClosed) => void
 }
 
+/**
+ * Why the local side closes a transport, for transports that can tell the peer
+ * (a WebSocket close code); the others ignore it.
+ * - `timeout`: a deadline of ours passed (handshake, idle);
+ * - `overload`: the server made room for others (evicted under its limits);
+ * - `shutdown`: the server is going away.
+ */
+export interface TransportCloseDetail {
+  readonly reason: string
+  readonly cause?: "timeout" | "overload" | "shutdown"
+}
+
 export interface Transport {
   readonly kind: TransportKind
   /**
@@ -42,7 +54,7 @@ export interface Transport {
   /** Send one message (serialized and framed here). Dropped silently once closed. */
   send(message: JsonRpcMessage): void
   /** Graceful close; idempotent; resolves when every resource it holds is released. */
-  close(): Promise<void>
+  close(detail?: TransportCloseDetail): Promise<void>
 }
 
 /**
