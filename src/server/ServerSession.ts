@@ -1136,7 +1136,8 @@ export class ServerSession implements SessionHandle {
     this.completeSubscriptions()
     const reason = options?.reason ?? "closed by server"
     if (options?.cause !== undefined) this.closeCause ??= options.cause
-    if (this.hibernated) this.ensureActor()
+    // Requests in flight (modern ones run without the chart) are drained by the chart's `closing`.
+    if (this.hibernated || (this.actor === undefined && this.inFlight.size > 0)) this.ensureActor()
     if (!this.actor) {
       this.release(this.closeCause === undefined ? { expected: true, reason } : { expected: true, reason, cause: this.closeCause })
     } else {

@@ -28,6 +28,13 @@ export interface TransportHandlers {
   readonly onOversized: (bytes: number) => void
   /** The transport ended; called exactly once. */
   readonly onClose: (closed: TransportClosed) => void
+  /**
+   * The peer will send nothing more, but replies can still be written (stdin
+   * EOF on a stdio server: `printf '…' | server`). A handler that sets this
+   * owns the end: it closes the transport when its replies are out. Without
+   * it, input ending is reported as `onClose`.
+   */
+  readonly onInputEnded?: () => void
 }
 
 /**
