@@ -57,6 +57,7 @@ import {
   requestStateOf
 } from "../protocol/mrtr.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
+import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import { openRequestState, sealRequestState } from "./requestState.ts"
 import {
   ACKNOWLEDGED_METHOD,
@@ -112,6 +113,12 @@ export interface ServerSessionOptions {
   readonly closeStream?: (requestId: RequestId) => boolean
   /** Time source matching `clock` (tests pass the simulated clock's `now`). */
   readonly now?: () => number
+  /**
+   * Which clients get a ping round trip between a request's last progress
+   * notification and its response (an SDK client bug; see `progressBarrier.ts`).
+   * Default: stdio and WebSocket clients other than ours.
+   */
+  readonly progressBarrier?: ProgressBarrierPolicy
 }
 
 interface InFlight {
@@ -119,8 +126,8 @@ interface InFlight {
   controller: AbortController | undefined
   done: boolean
   lastProgress: number
-  /** The response was held back once after progress (see `finish`). */
-  gapped: boolean
+  /** The response already waited once for the progress barrier (see `finish`). */
+  barrierPassed: boolean
   /** Progress rate limit (`progressIntervalMs`): the value held back and its timer. */
   pendingProgress: Record<string, unknown> | undefined
   progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
@@ -136,7 +143,7 @@ const newInFlight = (request: JsonRpcRequest): InFlight => ({
   controller: undefined,
   done: false,
   lastProgress: -Infinity,
-  gapped: false,
+  barrierPassed: false,
   pendingProgress: undefined,
   progressTimer: undefined,
   lastProgressSentAt: -Infinity,
@@ -245,9 +252,6 @@ interface HibernatedSnapshot {
   readonly output: undefined
   readonly error: undefined
 }
-
-/** See `finish`: the gap between a request's last progress notification and its response. */
-const PROGRESS_RESPONSE_GAP_MS = 10
 
 /**
  * Session ids: 128 bits from the CSPRNG, base64url (visible ASCII). Drawn from a
@@ -618,6 +622,8 @@ export class ServerSession implements SessionHandle {
   _beginDrain(): void {
     this.operating = false
     this.draining = true
+    // The pong may never come (stdin EOF): answer now rather than lose the reply at the drain deadline.
+    if (this.barrierWaits !== undefined) for (const release of [...this.barrierWaits]) release()
     if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.send({ type: "DRAINED" }))
   }
   /** @internal */
@@ -707,14 +713,19 @@ export class ServerSession implements SessionHandle {
   private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
     if (entry.done) return
     this.flushProgress(entry)
-    if (entry.lastProgress !== -Infinity && !entry.gapped) {
-      // Interop: the official SDK client drops a progress notification that arrives in the
-      // same read as its response (typescript-sdk#2580). Only for requests that reported
-      // progress, hold the response back briefly so the two land in separate reads. The
-      // request stays in flight meanwhile: a drain waits for it, a cancel still wins.
-      entry.gapped = true
-      // A real timer on purpose: it exists for a real peer's read loop, not for the session's logic.
-      setTimeout(() => this.finish(entry, value, modern), PROGRESS_RESPONSE_GAP_MS)
+    // Not while draining: a client whose input ended (stdin EOF) will never answer the ping.
+    if (entry.lastProgress !== -Infinity && !entry.barrierPassed && modern === undefined && !this.draining && this.needsProgressBarrier()) {
+      // Interop (typescript-sdk#2580, see progressBarrier.ts): the response waits for a ping round
+      // trip, after which the client has handled the progress notifications. The request stays in
+      // flight meanwhile: a drain waits for it, a cancel still wins. Any outcome of the ping releases it.
+      entry.barrierPassed = true
+      const waits = (this.barrierWaits ??= new Set())
+      const release = () => {
+        waits.delete(release)
+        this.finish(entry, value, modern)
+      }
+      waits.add(release)
+      this.request("ping", undefined, { timeoutMs: PROGRESS_BARRIER_TIMEOUT_MS }, entry.request.id).then(release, release)
       return
     }
     if (!this.settle(entry)) return
@@ -753,6 +764,18 @@ export class ServerSession implements SessionHandle {
       return this.finishError(entry, e, modern)
     }
     this.finish(entry, value, modern)
+  }
+
+  private progressBarrierCache: boolean | undefined
+  /** Responses waiting for their progress barrier's pong (released at once when draining starts). */
+  private barrierWaits: Set<() => void> | undefined
+  /** Whether this client gets the progress barrier (decided once, from the negotiated clientInfo). */
+  private needsProgressBarrier(): boolean {
+    if (this.progressBarrierCache !== undefined) return this.progressBarrierCache
+    const policy = this.options.progressBarrier ?? defaultProgressBarrier
+    const decided = policy(this.negotiated().clientInfo, this.options.transport)
+    if (this.operating) this.progressBarrierCache = decided
+    return decided
   }
 
   /** Mark done; false when it was cancelled (no response may be sent: cancellation.mdx:L37). */

@@ -82,7 +82,7 @@ export class HttpSession implements ExchangeOwner, Limited {
   // ------------------------------------------------------------ outgoing
 
   private route(message: JsonRpcMessage, related: RequestId | undefined): void {
-    // A late send (e.g. a response held back a few ms after progress) must not revive a released session's state.
+    // A late send (e.g. a response that waited for the progress barrier) must not revive a released session's state.
     if (this.ended) return
     if (related !== undefined) {
       const ex = this.exchanges.get(related)
