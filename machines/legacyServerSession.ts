@@ -221,7 +221,13 @@ export const legacyServerSessionMachine = setup({
   states: {
     awaitingInitialize: {
       after: {
-        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: recordHandshakeTimeout }
+        handshakeTimeout: [
+          { guard: "handshakeTimeoutEnabled", target: "closed", actions: recordHandshakeTimeout },
+          // A connection that only speaks the modern era never initializes (the runtime then
+          // disables the handshake guard): the same deadline counts its idleness instead.
+          { guard: "idleTimeoutExpired", target: "closed", actions: { type: "recordCloseReason", params: { timeout: IDLE_TIMEOUT } } },
+          { guard: "idleTimeoutEnabled", target: "awaitingInitialize", reenter: true }
+        ]
       },
       on: {
         // lifecycle.mdx:L40-L47: initialize is the first interaction; version echoed if supported, else our latest (L165-L182).

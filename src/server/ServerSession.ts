@@ -575,8 +575,12 @@ export class ServerSession implements SessionHandle {
   _handshakeTimeoutEnabled(): boolean {
     return (this.options.handshakeTimeoutMs ?? 0) > 0 && !this.servedModern
   }
-  /** @internal The whole handshake is bounded from the session's start, not re-armed when initialize is answered. */
+  /**
+   * @internal The whole handshake is bounded from the session's start, not re-armed when initialize is
+   * answered. On a connection that served modern requests (no handshake) the delay is its idle deadline.
+   */
   _handshakeDelay(): number {
+    if (this.servedModern) return this._idleDelay()
     const hs = this.options.handshakeTimeoutMs ?? 0
     if (hs <= 0) return MAX_DELAY
     return Math.min(Math.max(1, hs - (this.now() - this.createdAt)), MAX_DELAY)
