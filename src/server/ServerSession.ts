@@ -104,6 +104,16 @@ export interface ServerSessionOptions {
   readonly closeStream?: (requestId: RequestId) => boolean
   /** Time source matching `clock` (tests pass the simulated clock's `now`). */
   readonly now?: () => number
+  /**
+   * An unexpected error while serving a message (a bug, or input nothing foresaw): the
+   * request is answered -32603 and the session goes on. Default: logged on stderr.
+   */
+  readonly onError?: (error: unknown) => void
+  /**
+   * Deepest nesting of objects/arrays a message may have (the message is level 1,
+   * `params` level 2); deeper params get -32602. Default 100 (`DEFAULT_MAX_NESTING_DEPTH` in protocol/jsonrpc.ts).
+   */
+  readonly maxNestingDepth?: number
 }
 
 interface InFlight {
@@ -237,6 +247,10 @@ interface HibernatedSnapshot {
   readonly output: undefined
   readonly error: undefined
 }
+
+const defaultOnError = (error: unknown): void => console.error("mcp-actors: internal error while serving a message:", error)
+
+const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** See `finish`: the gap between a request's last progress notification and its response. */
 const PROGRESS_RESPONSE_GAP_MS = 10
@@ -413,7 +427,7 @@ export class ServerSession implements SessionHandle {
 
   /** One text frame from the transport (stdio line, WebSocket message). */
   receiveFrame(text: string): void {
-    const decoded = decodeText(text)
+    const decoded = decodeText(text, this.options.maxNestingDepth)
     if (decoded._tag === "Message") return this.receive(decoded.message)
     if (decoded._tag === "Invalid") {
       if (decoded.reply) this.send(decoded.reply, undefined)
@@ -433,7 +447,7 @@ export class ServerSession implements SessionHandle {
       return
     }
     for (const item of items) {
-      const d = decodeValue(item)
+      const d = decodeValue(item, this.options.maxNestingDepth)
       if (d._tag === "Message") {
         if ("method" in d.message && d.message.method === "initialize") {
           // 2025-03-26/basic/lifecycle.mdx: initialize MUST NOT be part of a batch.
@@ -451,8 +465,42 @@ export class ServerSession implements SessionHandle {
     this.send(errorResponse(null, rpcError(ErrorCode.InvalidRequest, `Invalid Request: message of ${bytes} bytes exceeds the limit`)), undefined)
   }
 
-  /** One decoded message. */
+  /**
+   * One decoded message. The safety net of every transport: whatever throws
+   * while it is handled is answered -32603 (a request) or reported (anything
+   * else), never left to crash the process or to keep the id in flight.
+   */
   receive(message: JsonRpcMessage): void {
+    try {
+      this.receiveUnguarded(message)
+    } catch (e) {
+      this.fault(message, e)
+    }
+  }
+
+  /**
+   * Something threw while `message` was handled. A request that is still in flight is
+   * failed with -32603 (which settles it); one that never got that far is answered
+   * -32603 too. A duplicate id belongs to the request already in flight: left alone.
+   */
+  private fault(message: JsonRpcMessage, e: unknown): void {
+    const report = this.options.onError ?? defaultOnError
+    try {
+      report(e)
+    } catch {
+      // A throwing reporter must not undo the safety net.
+    }
+    if (this.released || !("method" in message) || !("id" in message)) return
+    const error = new McpError(ErrorCode.InternalError, `Internal error: ${describeError(e)}`)
+    const entry = this.inFlight.get(message.id)
+    if (entry !== undefined) {
+      if (entry.request === message) this.finishError(entry, error, undefined)
+      return
+    }
+    this.send(errorResponse(message.id, error.toRpcError()), message.id)
+  }
+
+  private receiveUnguarded(message: JsonRpcMessage): void {
     if (this.released) return
     if (!("method" in message)) return this.receiveResponse(message)
     if (!("id" in message)) return this.receiveNotification(message)
@@ -543,7 +591,15 @@ export class ServerSession implements SessionHandle {
       ...(this.options.clock ? { clock: this.options.clock } : {})
     })
     this.actor = actor
-    actor.subscribe(() => this.notifyListeners())
+    actor.subscribe({
+      next: () => this.notifyListeners(),
+      // A throwing action stops the chart (xstate reports it here, or rethrows it on a timer when
+      // nobody listens, which would kill the process): end this session, not the others.
+      error: (e) => {
+        ;(this.options.onError ?? defaultOnError)(e)
+        queueMicrotask(() => this.release({ expected: false, reason: `internal error: ${describeError(e)}` }))
+      }
+    })
     actor.start()
     // A restored actor has no timers: re-enter `operating` to re-arm the idle deadline.
     if (hibernated !== undefined) actor.send({ type: "RESUMED" })
@@ -631,7 +687,16 @@ export class ServerSession implements SessionHandle {
 
   // ---------------------------------------------------------------- requests
 
+  /** Run one request; whatever throws on the way is answered -32603 (see `fault`). */
   private dispatch(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
+    try {
+      this.dispatchUnguarded(req, modern)
+    } catch (e) {
+      this.fault(req, e)
+    }
+  }
+
+  private dispatchUnguarded(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
     const id = req.id
     const capability = requiredServerCapability(req.method)
     if (capability !== undefined && !hasCapability(this.server.capabilities(), capability)) {
@@ -699,7 +764,13 @@ export class ServerSession implements SessionHandle {
     }
     if (!this.settle(entry)) return
     const id = entry.request.id
-    this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
+    try {
+      this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
+    } catch (e) {
+      // The result could not be sent (not serializable: a cycle, a BigInt): the request still gets an answer.
+      ;(this.options.onError ?? defaultOnError)(e)
+      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: the result could not be sent: ${describeError(e)}`)), id)
+    }
     this.afterSettle(modern)
   }
 

@@ -478,7 +478,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   }
 
   const postLegacy = (req: IncomingMessage, res: ServerResponse, value: unknown, principal: string | undefined, pv: string | undefined): void => {
-    const d = decodeValue(value)
+    const d = decodeValue(value, options.maxNestingDepth)
     if (d._tag !== "Message") {
       const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request")
       return writeRpcError(res, 400, error, d._tag === "Invalid" ? d.reply?.id : undefined)
@@ -489,7 +489,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
     if (!isRequest) {
-      hs.session.receive(m)
+      receiveInto(hs, undefined, m)
       const cancelled = cancelledRequestId(m)
       if (cancelled !== undefined) hs.cancelled(cancelled)
       return writeEmpty(res, 202)
@@ -499,8 +499,22 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     }
     const ex = new Exchange(hs, hub, res, m.id, false)
     hs.track(ex)
-    hs.session.receive(m)
+    receiveInto(hs, ex, m)
     ex.watch()
+  }
+
+  /**
+   * Hand `m` to the session. `ServerSession.receive` answers its own failures with
+   * -32603; should anything still throw here, the exchange is answered and forgotten,
+   * so that its ids do not stay "already in flight" until the session ends.
+   */
+  const receiveInto = (hs: HttpSession, ex: Exchange | undefined, m: JsonRpcMessage): void => {
+    try {
+      hs.session.receive(m)
+    } catch (error) {
+      onError(error)
+      if (ex !== undefined) hs.abandon(ex, rpcError(ErrorCode.InternalError, "Internal error"))
+    }
   }
 
   const initialize = (res: ServerResponse, m: JsonRpcRequest, principal: string | undefined): void => {
@@ -514,7 +528,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const ex = new Exchange(hs, hub, res, m.id, false)
     hs.initExchange = ex
     hs.track(ex)
-    hs.session.receive(m)
+    receiveInto(hs, ex, m)
     ex.watch()
   }
 
@@ -536,7 +550,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const messages: Array<JsonRpcMessage> = []
     const ids: Array<RequestId> = []
     for (const item of items) {
-      const d = decodeValue(item)
+      const d = decodeValue(item, options.maxNestingDepth)
       if (d._tag !== "Message") {
         const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")
         return writeRpcError(res, 400, error)
@@ -570,7 +584,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (!isObject(value)) {
       return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: the body must be a single JSON-RPC request or notification"))
     }
-    const d = decodeValue(value)
+    const d = decodeValue(value, options.maxNestingDepth)
     if (d._tag !== "Message") {
       const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request")
       return writeRpcError(res, 400, error, d._tag === "Invalid" ? d.reply?.id : undefined)
@@ -590,7 +604,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (methodHeader !== m.method) {
       return writeRpcError(res, 400, headerMismatch(`Mcp-Method ${JSON.stringify(methodHeader)} does not match the body method ${JSON.stringify(m.method)}`), id)
     }
-    const named = NAMED_PARAM[m.method]
+    const named = NAMED_PARAM.get(m.method)
     if (named !== undefined) {
       const nameHeader = header(req, HEADER_NAME)
       const expected = params?.[named]
