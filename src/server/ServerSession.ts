@@ -350,7 +350,9 @@ class HandlerContext implements RequestContext {
     const refused = inputRefusal(this.#entry.request.method, modern, method, params)
     if (refused !== undefined) return Promise.reject(refused)
     const key = inputRequestKey(method, ++this.#inputs)
-    const answer = this.inputResponses?.[key]
+    const responses = this.inputResponses
+    // The retry's answers are the client's object: only its own keys count.
+    const answer = responses !== undefined && Object.hasOwn(responses, key) ? responses[key] : undefined
     if (answer !== undefined) return Promise.resolve(answer)
     const asked = (this.#asked ??= {})
     asked[key] = params === undefined ? { method } : { method, params }
