@@ -632,7 +632,13 @@ export class ServerSession implements SessionHandle {
   }
   /** @internal */
   _respondInitialize(id: RequestId, version: LegacyVersion | undefined): void {
-    this.respondInitialize(id, version)
+    try {
+      this.respondInitialize(id, version)
+    } catch (e) {
+      // A chart action must not throw (it would stop the chart): the failure is the client's answer.
+      ;(this.options.onError ?? defaultOnError)(e)
+      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: ${describeError(e)}`)), id)
+    }
   }
   /** @internal */
   _reject(params: RejectParams): void {

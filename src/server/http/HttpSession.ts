@@ -84,11 +84,10 @@ export class HttpSession implements ExchangeOwner {
       const ex = this.exchanges.get(related)
       if (ex !== undefined) {
         const answers = !("method" in message) && message.id === related ? related : undefined
-        if (answers !== undefined) {
-          this.exchanges.delete(related)
-          if (ex === this.initExchange) this.answeredInitialize(ex, message)
-        }
+        if (answers !== undefined && ex === this.initExchange) this.answeredInitialize(ex, message)
+        // Forgotten only once delivered: if encoding throws, the -32603 that follows still finds the exchange.
         ex.deliver(message, answers)
+        if (answers !== undefined) this.exchanges.delete(related)
         return
       }
     }
