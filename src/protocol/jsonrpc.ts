@@ -36,6 +36,8 @@ export interface JsonRpcErrorResponse {
 }
 export type JsonRpcResponse = JsonRpcResult | JsonRpcErrorResponse
 export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse
+/** The answer to a JSON-RPC batch (2025-03-26 only): the responses of its requests, in one array. */
+export type JsonRpcBatchResponse = ReadonlyArray<JsonRpcResponse>
 
 export const isRequest = (m: JsonRpcMessage): m is JsonRpcRequest => "method" in m && "id" in m
 export const isNotification = (m: JsonRpcMessage): m is JsonRpcNotification => "method" in m && !("id" in m)
@@ -171,4 +173,4 @@ export const decodeText = (text: string, maxDepth: number = DEFAULT_MAX_NESTING_
 }
 
 /** Serialize for newline-delimited framing: JSON.stringify never emits raw newlines. */
-export const encode = (message: JsonRpcMessage): string => JSON.stringify(message)
+export const encode = (message: JsonRpcMessage | JsonRpcBatchResponse): string => JSON.stringify(message)

@@ -32,6 +32,7 @@ import {
   decodeText,
   decodeValue,
   errorResponse,
+  type JsonRpcBatchResponse,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
@@ -83,6 +84,12 @@ export type SendToClient = (message: JsonRpcMessage, related: RequestId | undefi
 export interface ServerSessionOptions {
   readonly transport: TransportKind
   readonly send: SendToClient
+  /**
+   * Send the answer to a JSON-RPC batch (2025-03-26) as one array: one line on stdio, one
+   * frame on WebSocket. Without it a batch's responses go out one by one (Streamable HTTP
+   * answers batches itself, see `HttpServer`).
+   */
+  readonly sendBatch?: (responses: JsonRpcBatchResponse) => void
   /** Called once when the session is released (close the stdio/ws transport, drop the HTTP session). */
   readonly onRelease?: (end: SessionEnd) => void
   readonly id?: string
@@ -248,6 +255,55 @@ interface HibernatedSnapshot {
   readonly error: undefined
 }
 
+/**
+ * The answer to one batch being put together: a slot per item that has (or will have) a
+ * response, filled as they come; `onComplete` gets the filled ones once the batch was
+ * fully received (`sealed`) and nothing is awaited any more.
+ */
+class BatchCollector {
+  private readonly slots: Array<JsonRpcResponse | undefined> = []
+  private readonly slotOf = new Map<RequestId, number>()
+  private awaited = 0
+  private open = true
+  private done = false
+  onComplete: ((responses: JsonRpcBatchResponse) => void) | undefined
+  /** A response known now (an invalid item). */
+  add(response: JsonRpcResponse): void {
+    this.slots.push(response)
+  }
+  /** A request whose response is awaited. */
+  expect(id: RequestId): void {
+    this.slotOf.set(id, this.slots.length)
+    this.slots.push(undefined)
+    this.awaited++
+  }
+  expects(id: RequestId): boolean {
+    return this.slotOf.has(id)
+  }
+  /** The response for `id`, or undefined when it ended without one (cancelled). */
+  answer(id: RequestId, response: JsonRpcResponse | undefined): void {
+    const slot = this.slotOf.get(id)
+    if (slot === undefined) return
+    this.slotOf.delete(id)
+    this.slots[slot] = response
+    this.awaited--
+    this.check()
+  }
+  /** Every item was handed to the session. */
+  sealed(): void {
+    this.open = false
+    this.check()
+  }
+  drain(): ReadonlyArray<JsonRpcResponse> {
+    return this.slots.filter((r): r is JsonRpcResponse => r !== undefined)
+  }
+  private check(): void {
+    if (this.open || this.done || this.awaited > 0) return
+    this.done = true
+    this.onComplete?.(this.drain())
+  }
+}
+
 const defaultOnError = (error: unknown): void => console.error("mcp-actors: internal error while serving a message:", error)
 
 const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e))
@@ -375,7 +431,9 @@ export class ServerSession implements SessionHandle {
   readonly server: McpServer
   readonly startedAt = Date.now()
   private readonly options: ServerSessionOptions
-  private readonly send: SendToClient
+  private readonly sendOut: SendToClient
+  /** Batches (2025-03-26) still collecting: each request id of one maps to its collector. */
+  private batches: Map<RequestId, BatchCollector> | undefined
   private readonly inFlight = new Map<RequestId, InFlight>()
   /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
   // Made on the first listen: most sessions never have one, and churn pays for every allocation.
@@ -413,7 +471,7 @@ export class ServerSession implements SessionHandle {
   constructor(server: McpServer, options: ServerSessionOptions) {
     this.server = server
     this.options = options
-    this.send = options.send
+    this.sendOut = options.send
     this.id = options.id ?? newSessionId()
     this.now = options.now ?? Date.now
     this.lastSettledAt = this.now()
@@ -438,7 +496,14 @@ export class ServerSession implements SessionHandle {
     this.receiveBatch(decoded.messages)
   }
 
-  /** A JSON-RPC batch: only 2025-03-26 has them (spec-digest §6); otherwise -32600. */
+  /**
+   * A JSON-RPC batch: only 2025-03-26 has them (spec-digest §6; `2025-03-26/basic/index.mdx`
+   * "MUST support receiving JSON-RPC batches"). Its answer is one array holding the response
+   * of every request and of every invalid item, in item order; notifications add nothing,
+   * and a batch with no response at all is not answered (JSON-RPC 2.0 §6). Notifications the
+   * requests cause (progress, logs) go out on their own meanwhile. In any other version (or
+   * before the handshake) the batch is refused with one -32600 without an id.
+   */
   receiveBatch(items: ReadonlyArray<unknown>): void {
     const version = this.chartContext()?.protocolVersion
     if (!allowsBatch(version)) {
@@ -448,18 +513,77 @@ export class ServerSession implements SessionHandle {
       )
       return
     }
+    const batch = new BatchCollector()
+    const requests: Array<JsonRpcRequest> = []
+    const others: Array<JsonRpcMessage> = []
     for (const item of items) {
       const d = decodeValue(item, this.options.maxNestingDepth)
-      if (d._tag === "Message") {
-        if ("method" in d.message && d.message.method === "initialize") {
-          // 2025-03-26/basic/lifecycle.mdx: initialize MUST NOT be part of a batch.
-          if ("id" in d.message) this.send(errorResponse(d.message.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be batched")), undefined)
-          continue
-        }
-        this.receive(d.message)
-      } else if (d._tag === "Invalid" && d.reply) this.send(d.reply, undefined)
-      else this.send(errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")), undefined)
+      if (d._tag !== "Message") {
+        // The item's own error, in the array (an invalid notification gets none).
+        const reply = d._tag === "Invalid" ? d.reply : errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch"))
+        if (reply !== undefined) batch.add(reply)
+        continue
+      }
+      const m = d.message
+      if (!("method" in m) || !("id" in m)) {
+        if ("method" in m && m.method === "initialize") continue // an initialize notification: nothing to answer
+        others.push(m)
+        continue
+      }
+      if (m.method === "initialize") {
+        // 2025-03-26/basic/lifecycle.mdx: initialize MUST NOT be part of a batch.
+        batch.add(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")))
+      } else if (this.inFlight.has(m.id) || batch.expects(m.id) || this.batches?.has(m.id)) {
+        // Answered here, not through `receive`: the collector waits on the id of the request already in flight.
+        batch.add(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`)))
+      } else {
+        batch.expect(m.id)
+        requests.push(m)
+      }
     }
+    const sendBatch = this.options.sendBatch
+    if (sendBatch === undefined) {
+      // No way to frame an array (none of our transports lacks one): the responses go out one by one.
+      for (const r of batch.drain()) this.sendOut(r, undefined)
+      for (const m of [...others, ...requests]) this.receive(m)
+      return
+    }
+    batch.onComplete = (responses) => {
+      if (responses.length > 0 && !this.released) sendBatch(responses)
+    }
+    if (requests.length > 0) {
+      const batches = (this.batches ??= new Map())
+      for (const r of requests) batches.set(r.id, batch)
+    }
+    // Responses and notifications first (a cancellation in the batch may target an earlier request).
+    for (const m of others) this.receive(m)
+    for (const r of requests) this.receive(r)
+    batch.sealed()
+  }
+
+  /**
+   * Every message to the client goes through here: the response to a request of a
+   * pending batch is held for the batch's array instead.
+   */
+  private send(message: JsonRpcMessage, related: RequestId | undefined): void {
+    const batches = this.batches
+    if (batches !== undefined && !("method" in message) && message.id !== undefined && message.id !== null) {
+      const batch = batches.get(message.id)
+      if (batch !== undefined) {
+        batches.delete(message.id)
+        batch.answer(message.id, message)
+        return
+      }
+    }
+    this.sendOut(message, related)
+  }
+
+  /** A request of a pending batch ended without a response (cancelled): the batch stops waiting for it. */
+  private unbatch(id: RequestId): void {
+    const batch = this.batches?.get(id)
+    if (batch === undefined) return
+    this.batches!.delete(id)
+    batch.answer(id, undefined)
   }
 
   /** A frame over the size limit was dropped by the transport. */
@@ -509,7 +633,8 @@ export class ServerSession implements SessionHandle {
     const req = message
     if (this.inFlight.has(req.id)) {
       // Ids are unique among in-flight requests (any method, ping included): a duplicate would make responses ambiguous.
-      this.send(errorResponse(req.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(req.id)} is already in flight`)), req.id)
+      // Sent past the batch collector: a batch waiting on this id waits for the first request's answer.
+      this.sendOut(errorResponse(req.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(req.id)} is already in flight`)), req.id)
       return
     }
     if (this.options.modern !== false && req.method !== "initialize" && classifyEra(req) === "modern") {
@@ -831,6 +956,7 @@ export class ServerSession implements SessionHandle {
     if (entry.done) return
     entry.done = true
     this.inFlight.delete(id)
+    if (this.batches !== undefined) this.unbatch(id)
     this.flushProgress(entry) // entry.done: the held-back value is dropped, its timer cleared
     ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later must see it aborted
     this.afterSettle(undefined)

@@ -9,7 +9,7 @@ import type { Transport } from "../transports/Transport.ts"
 import type { McpServer } from "./McpServer.ts"
 import { ServerSession, type ServerSessionOptions } from "./ServerSession.ts"
 
-export type ServeOptions = Omit<ServerSessionOptions, "transport" | "send" | "onRelease">
+export type ServeOptions = Omit<ServerSessionOptions, "transport" | "send" | "sendBatch" | "onRelease">
 
 /** Plain API: start serving `transport`; the returned session ends when either side closes. */
 export const serveTransport = (server: McpServer, transport: Transport, options: ServeOptions = {}): ServerSession => {
@@ -17,6 +17,7 @@ export const serveTransport = (server: McpServer, transport: Transport, options:
     ...options,
     transport: transport.kind,
     send: (message) => transport.send(message),
+    sendBatch: (responses) => transport.send(responses),
     onRelease: () => void transport.close()
   })
   transport.start({
