@@ -191,6 +191,19 @@ describe("batches over Streamable HTTP (2025-03-26)", () => {
       const events = (await sse.text()).split("\n").filter((l) => l.startsWith("data: ") && l.length > 6).map((l) => JSON.parse(l.slice(6)) as Json)
       expect(events.filter((e) => e.method === "notifications/progress").map((e) => e.params.progress)).toEqual([1, 2])
       expect(events.filter((e) => e.method === undefined).map((e) => e.id).sort()).toEqual([3, 4])
+      // The mixed batch of the message transports: the same array, as one JSON body.
+      const mixed = await post(http.url, MIXED, headers)
+      expect(mixed.status).toBe(200)
+      const answer = (await mixed.json()) as Array<Json>
+      // Refused items lead the array here (they are known before any request runs); the content is the same.
+      const byOrder = [...answer].sort((a, b) => MIXED.findIndex((m) => "id" in m && m.id === a.id) - MIXED.findIndex((m) => "id" in m && m.id === b.id))
+      expect(answer).toHaveLength(6)
+      expect(byOrder.filter((m) => m.result !== undefined).map((m) => m.id)).toEqual([1, 2, 3])
+      expect(answer.filter((m) => m.error !== undefined).map((m) => m.error.message)).toEqual([
+        "Invalid Request: initialize must not be part of a batch",
+        "Invalid Request: a response needs exactly one of result and error",
+        "Invalid Request: request id 1 is already in flight"
+      ])
       const notes = await post(http.url, [{ jsonrpc: "2.0", method: "notifications/roots/list_changed" }], headers)
       expect(notes.status).toBe(202)
       expect(http.stats().pendingExchanges).toBe(0)

@@ -71,6 +71,11 @@ export class Exchange {
     this.batch = batch ? [] : undefined
   }
 
+  /** Responses known before any request runs (a batch's invalid items): they lead the batch's answer. */
+  preload(responses: ReadonlyArray<JsonRpcMessage>): void {
+    for (const r of responses) this.batch?.push(encode(r))
+  }
+
   /** How many requests still wait for their response. */
   get waiting(): number {
     return this.many !== undefined ? this.many.size : this.oneWaiting ? 1 : 0
