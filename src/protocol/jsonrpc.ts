@@ -80,14 +80,24 @@ export const DEFAULT_MAX_NESTING_DEPTH = 100
  * (less than the JSON.parse that made them), and a message of a few primitives
  * costs a handful of property reads.
  */
-const deeperThan = (v: unknown, limit: number): boolean => {
-  if (typeof v !== "object" || v === null) return false
+const deeperThan = (v: unknown, limit: number): boolean =>
+  typeof v === "object" && v !== null && deeperNode(v, limit)
+
+// Recurses into objects and arrays only: primitives (most members) cost a typeof, not a call.
+const deeperNode = (v: object, limit: number): boolean => {
   if (limit <= 0) return true
+  const next = limit - 1
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (deeperThan(v[i], limit - 1)) return true
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i]
+      if (typeof x === "object" && x !== null && deeperNode(x, next)) return true
+    }
     return false
   }
-  for (const k in v) if (deeperThan((v as Record<string, unknown>)[k], limit - 1)) return true
+  for (const k in v) {
+    const x: unknown = (v as Record<string, unknown>)[k]
+    if (typeof x === "object" && x !== null && deeperNode(x, next)) return true
+  }
   return false
 }
 
