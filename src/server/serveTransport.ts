@@ -11,7 +11,7 @@ import type { Transport } from "../transports/Transport.ts"
 import type { McpServer } from "./McpServer.ts"
 import { ServerSession, type ServerSessionOptions } from "./ServerSession.ts"
 
-export type ServeOptions = Omit<ServerSessionOptions, "transport" | "send" | "onRelease">
+export type ServeOptions = Omit<ServerSessionOptions, "transport" | "send" | "sendBatch" | "onRelease">
 
 /**
  * Plain API: start serving `transport`; the returned session ends when either side closes.
@@ -36,6 +36,7 @@ export const serveTransport = (server: McpServer, transport: Transport, options:
     ...options,
     transport: transport.kind,
     send: (message) => transport.send(message),
+    sendBatch: (responses) => transport.send(responses),
     // The transport tells the peer why when it can (WebSocket close code): a deadline, an eviction, shutdown.
     onRelease: (end) => void transport.close(end.cause === undefined ? { reason: end.reason } : { reason: end.reason, cause: end.cause })
   })

@@ -8,7 +8,7 @@
  * report how they ended. Decoding and replies to bad frames belong to the
  * runtime, so every transport answers bad input the same way.
  */
-import type { JsonRpcMessage, RequestId } from "../protocol/jsonrpc.ts"
+import type { JsonRpcBatchResponse, JsonRpcMessage, RequestId } from "../protocol/jsonrpc.ts"
 
 /** Which transport a session runs over (shown in `SessionInfo`; HTTP and stdio differ in liveness and framing). */
 export type TransportKind = "stdio" | "http" | "ws" | "memory"
@@ -64,8 +64,11 @@ export interface Transport {
   readonly authoritativeLiveness: boolean
   /** Start delivering frames to `handlers`; call once. */
   start(handlers: TransportHandlers): void
-  /** Send one message (serialized and framed here). Dropped silently once closed. */
-  send(message: JsonRpcMessage): void
+  /**
+   * Send one message, or the answer to a batch as one array (a server, 2025-03-26),
+   * serialized and framed here: one line, one text frame. Dropped silently once closed.
+   */
+  send(message: JsonRpcMessage | JsonRpcBatchResponse): void
   /** Graceful close; idempotent; resolves when every resource it holds is released. */
   close(detail?: TransportCloseDetail): Promise<void>
 }

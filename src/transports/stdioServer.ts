@@ -20,7 +20,7 @@
 import type { Readable, Writable } from "node:stream"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import { LineFramer } from "./LineFramer.ts"
 import { OutputBatcher } from "./OutputBatcher.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
@@ -112,7 +112,7 @@ export const makeStdioServerTransport = (options: StdioServerOptions = {}): Stdi
       stdin.on("data", onData)
       if (stdin.readableEnded) onEnd()
     },
-    send(message: JsonRpcMessage) {
+    send(message: JsonRpcMessage | JsonRpcBatchResponse) {
       batcher.push(encode(message))
     },
     close() {

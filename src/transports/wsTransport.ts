@@ -19,7 +19,7 @@
  *   `authoritativeLiveness`.
  */
 import type WebSocket from "ws"
-import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   type Transport,
@@ -134,7 +134,7 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
       if (socket.readyState === socket.OPEN) startHeartbeat()
       else socket.once("open", startHeartbeat)
     },
-    send(message: JsonRpcMessage) {
+    send(message: JsonRpcMessage | JsonRpcBatchResponse) {
       if (ended !== undefined || socket.readyState !== socket.OPEN) return
       socket.send(encode(message))
     },
