@@ -18,8 +18,10 @@
  */
 import { assign, setup } from "xstate"
 
+/** The gateway's decision kinds, carried by `DECIDED`. */
 export type PolicedDecision = "allow" | "deny" | "approve" | "rateLimited"
 
+/** The approval deadline and keep-alive interval, fixed when the chart starts. */
 export interface PolicedRequestInput {
   readonly approvalTimeoutMs: number
   /** Progress to the caller while waiting; 0 = none. */
@@ -32,6 +34,7 @@ export type PolicedOutcome =
   | { readonly _tag: "Denied"; readonly by: "policy" | "approver" | "deadline"; readonly who?: string; readonly reason: string }
   | { readonly _tag: "Cancelled"; readonly reason: string }
 
+/** The chart's context: its input, who approved, and the outcome once known. */
 export interface PolicedRequestContext {
   readonly approvalTimeoutMs: number
   readonly keepAliveMs: number
@@ -39,6 +42,7 @@ export interface PolicedRequestContext {
   readonly outcome: PolicedOutcome | undefined
 }
 
+/** What the runtime tells the chart: the decision, the approver's answer, cancellation, the call's end. */
 export type PolicedRequestEvent =
   | { readonly type: "DECIDED"; readonly decision: PolicedDecision; readonly reason: string }
   | { readonly type: "APPROVED"; readonly by: string }
@@ -46,6 +50,7 @@ export type PolicedRequestEvent =
   | { readonly type: "CANCELLED"; readonly reason: string }
   | { readonly type: "COMPLETED"; readonly ok: boolean }
 
+/** The lifecycle of one policed request (states in this file's header); pure, the runtime supplies `askApprover` and `keepAlive`. */
 export const policedRequestMachine = setup({
   types: {
     context: {} as PolicedRequestContext,
@@ -153,4 +158,5 @@ export const policedRequestMachine = setup({
   output: ({ context }) => context.outcome ?? { _tag: "Cancelled", reason: "ended without outcome" }
 })
 
+/** The type of `policedRequestMachine`. */
 export type PolicedRequestMachine = typeof policedRequestMachine

@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import type { Identity } from "./Identity.ts"
 
+/** One API key (`key`, or its `sha256` so the file holds no secret) and the identity it stands for: `name` is the principal id. */
 export interface ApiKeyEntry {
   readonly name: string
   readonly key?: string
@@ -28,12 +29,14 @@ export interface ApiKeyEntry {
 
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex")
 
+/** API keys by their hash, so a lookup never compares the secret byte by byte. */
 export interface ApiKeyTable {
   /** The identity a key stands for, or undefined. */
   lookup(key: string): Identity | undefined
   readonly size: number
 }
 
+/** Build the table, throwing on an entry without a name or a usable key, so a bad key file fails at start-up. */
 export const makeApiKeyTable = (entries: ReadonlyArray<ApiKeyEntry>): ApiKeyTable => {
   const byHash = new Map<string, Identity>()
   for (const [i, e] of entries.entries()) {

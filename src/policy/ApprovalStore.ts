@@ -18,6 +18,7 @@
 import { appendFileSync, existsSync, type FSWatcher, openSync, readSync, closeSync, statSync, watch as fsWatch } from "node:fs"
 import { basename, dirname } from "node:path"
 
+/** A call waiting for approval, as recorded in the store and shown to approvers. */
 export interface PendingApproval {
   readonly id: string
   readonly principal: string
@@ -34,6 +35,7 @@ export interface PendingApproval {
   readonly deadline: number
 }
 
+/** An approver's answer and who gave it (recorded in the audit trail). */
 export interface ApprovalAnswer {
   readonly approved: boolean
   readonly by: string
@@ -51,6 +53,7 @@ type Event =
   | ({ readonly type: "resolved"; readonly id: string } & Resolution)
   | { readonly type: "consumed"; readonly id: string }
 
+/** Pending approvals and their answers in a JSON Lines file, so other processes (the CLI) can answer and a restarted gateway still knows them. */
 export class ApprovalStore {
   readonly path: string | undefined
   private readonly open = new Map<string, PendingApproval>()

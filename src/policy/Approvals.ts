@@ -15,6 +15,7 @@ import { type PolicedOutcome, policedRequestMachine } from "../../machines/polic
 import { realClock, type XStateClock } from "../runtime/XStateClock.ts"
 import type { ApprovalAnswer, ApprovalStore, PendingApproval, Resolution } from "./ApprovalStore.ts"
 
+/** Who decides approvals: answers directly (client, webhook) or returns undefined when the answer arrives through the store (CLI, inspector). */
 export interface Approver {
   readonly name: string
   /** The answer, or undefined when it arrives through `Approvals.answer` (CLI, inspector). */
@@ -31,6 +32,7 @@ export class ApprovalDeferred extends Error {
   }
 }
 
+/** How an approval ended: approved (by whom, when), or rejected, expired or cancelled, each a deny. */
 export type ApprovalResult =
   | { readonly approved: true; readonly id: string; readonly by: string; readonly at: number }
   | { readonly approved: false; readonly id: string; readonly outcome: "rejected" | "expired" | "cancelled"; readonly reason: string; readonly by: string }
@@ -70,6 +72,7 @@ export const webhookApprover = (url: string, headers: Readonly<Record<string, st
   }
 })
 
+/** Runs one `policedRequest` chart per call awaiting approval: records it, asks the approver, keeps the caller alive with progress and enforces the deadline. */
 export class Approvals {
   readonly store: ApprovalStore
   private readonly clock: XStateClock

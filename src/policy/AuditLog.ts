@@ -70,6 +70,7 @@ const lastLine = (path: string): string | undefined => {
   return text.slice(text.lastIndexOf("\n") + 1)
 }
 
+/** An append-only, hash-chained JSON Lines audit trail with size rotation, so edits, removals and reorderings are detectable (`verifyAudit`). */
 export class AuditLog {
   readonly path: string
   private fd: number
@@ -144,6 +145,7 @@ export class AuditLog {
   }
 }
 
+/** The chain holds (records and files checked), or where it first breaks and why. */
 export type VerifyResult =
   | { readonly ok: true; readonly records: number; readonly files: number }
   | { readonly ok: false; readonly records: number; readonly file: string; readonly line: number; readonly seq: number | undefined; readonly reason: string }
@@ -186,6 +188,7 @@ export const verifyAudit = (files: ReadonlyArray<string>): VerifyResult => {
   return { ok: true, records, files: files.length }
 }
 
+/** Filters for `queryAudit`; every given one must match. */
 export interface AuditQuery {
   readonly principal?: string
   readonly session?: string

@@ -6,10 +6,12 @@
 import type { ApiKeyTable } from "./ApiKeyTable.ts"
 import type { Verified } from "./JwtVerifier.ts"
 
+/** One bearer credential → an identity or a reason; synchronous for API keys, a Promise for JWTs. */
 export type Authenticator = (token: string) => Verified | Promise<Verified>
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/
 
+/** Route a token by its shape: JWTs to `jwt`, anything else to `apiKeys`; a kind with nothing configured is refused. */
 export const makeAuthenticator = (options: {
   readonly jwt?: (token: string) => Promise<Verified>
   readonly apiKeys?: ApiKeyTable

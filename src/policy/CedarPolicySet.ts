@@ -36,6 +36,7 @@ const wasm = (): typeof CedarWasm => (loaded ??= createRequire(import.meta.url)(
 
 export type ResourceKind = "Tool" | "Resource" | "Prompt" | "Server"
 
+/** What a request acts on: becomes the Cedar resource `<kind>::"<server>/<name>"`. */
 export interface CedarTarget {
   readonly kind: ResourceKind
   readonly server: string
@@ -43,6 +44,7 @@ export interface CedarTarget {
   readonly name: string
 }
 
+/** Cedar's answer with the policies that determined it, which decisions and the audit trail name. */
 export interface CedarDecision {
   readonly decision: "allow" | "deny"
   /** The determining policies (Cedar's `diagnostics.reason`). */
@@ -199,6 +201,12 @@ export interface PolicyInfo {
 /** At most this many slices (distinct action/resource shapes) are preparsed; beyond, the whole set is used. */
 const MAX_SLICES = 2_000
 
+/**
+ * A parsed, validated Cedar policy set with memoised evaluation: parsing and
+ * checking happen once per load so a bad policy fails there, and per-request
+ * cost stays small (slices by request shape, a cache keyed on what the
+ * policies read).
+ */
 export class CedarPolicySet {
   readonly source: string
   readonly text: string

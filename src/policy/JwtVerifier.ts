@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs"
 import type { JSONWebKeySet, JWTVerifyGetKey } from "jose"
 import { type Identity, identityFromClaims } from "./Identity.ts"
 
+/** Where the keys come from (`jwks`, else `jwksFile`, else `jwksUrl`; one is required), which issuer and audience to require, and which claims carry groups and scopes. */
 export interface JwtOptions {
   /** A JWKS document (`{ keys: [...] }`), inline. */
   readonly jwks?: JSONWebKeySet
@@ -27,6 +28,7 @@ export interface JwtOptions {
   readonly now?: () => Date
 }
 
+/** A credential check: the identity, or a reason a client can act on (never the token). */
 export type Verified = { readonly ok: true; readonly identity: Identity } | { readonly ok: false; readonly reason: string }
 
 const DEFAULT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
@@ -48,6 +50,11 @@ const reasonOf = ({ errors }: Jose, e: unknown): string => {
   return "the token could not be verified"
 }
 
+/**
+ * A JWT verifier for {@link makeAuthenticator}. Keys are read now, so a
+ * missing file or no keys at all fails at start-up, not on the first request;
+ * `jose` itself is loaded with the first token.
+ */
 export const makeJwtVerifier = (options: JwtOptions): ((token: string) => Promise<Verified>) => {
   // The key material is read now, so a bad file fails at start-up rather than on the first request.
   const local: JSONWebKeySet | undefined = options.jwks ?? (options.jwksFile !== undefined ? JSON.parse(readFileSync(options.jwksFile, "utf8")) as JSONWebKeySet : undefined)

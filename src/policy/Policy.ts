@@ -18,6 +18,7 @@ export interface RateLimitSpec {
 
 const KIND_OF: Record<string, TargetKind> = { Tool: "tool", Resource: "resource", Prompt: "prompt" }
 
+/** A loaded policy (Cedar text or the YAML/JSON form): the Cedar set plus the argument conditions, rate limits and approval deadlines the gateway applies around it. */
 export class Policy {
   readonly source: string
   readonly format: "cedar" | "form"

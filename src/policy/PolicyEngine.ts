@@ -17,6 +17,7 @@ import type { Identity } from "./Identity.ts"
 import { Policy, type RateLimitSpec } from "./Policy.ts"
 import { RateLimiter } from "./RateLimiter.ts"
 
+/** The session a request arrived on, as policies see it (`context.session`). */
 export interface SessionFacts {
   /** Legacy session id; undefined for modern (stateless) requests. */
   readonly id: string | undefined
@@ -25,6 +26,7 @@ export interface SessionFacts {
   readonly protocolVersion: string | undefined
 }
 
+/** One call to decide: who, on which session, which method on which target, with which arguments. */
 export interface DecisionRequest {
   readonly identity: Identity
   readonly session: SessionFacts
@@ -36,6 +38,7 @@ export interface DecisionRequest {
 
 export type DecisionKind = "allow" | "deny" | "approve" | "rateLimited"
 
+/** The engine's verdict with the deciding policies and a reason, for the caller and the audit trail. */
 export interface Decision {
   readonly kind: DecisionKind
   /** The deciding policies (for a default deny: none). */
@@ -55,6 +58,7 @@ export interface ReloadResult {
   readonly error?: Error
 }
 
+/** Time source (virtual in tests), a shared rate limiter, and a hook that hears about reloads. */
 export interface PolicyEngineOptions {
   /** Time source for rate limits and `context.time` (tests: virtual). */
   readonly now?: () => number
@@ -67,6 +71,11 @@ const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
 const targetLabel = (t: CedarTarget): string => (t.kind === "Server" ? t.server : `${t.server}/${t.name}`)
 
+/**
+ * The policy decision point: decides calls and list visibility from a
+ * {@link Policy}, with rate limits, and reloads its file on change without
+ * dropping sessions (a policy that fails to parse is refused; the old one stays).
+ */
 export class PolicyEngine {
   private current: Policy
   private readonly path: string | undefined

@@ -18,6 +18,7 @@ interface Bucket {
   at: number
 }
 
+/** In-memory token buckets per key, on an injectable clock; memory is bounded by dropping full buckets. */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>()
   private readonly now: () => number

@@ -13,6 +13,7 @@ import type { RequestContext } from "./RequestContext.ts"
 
 export type GuardedKind = "tool" | "resource" | "prompt"
 
+/** The call a guard decides on, before its handler is looked up. */
 export interface GuardedCall {
   readonly method: "tools/call" | "resources/read" | "prompts/get"
   readonly kind: GuardedKind
@@ -21,19 +22,23 @@ export interface GuardedCall {
   readonly args: { readonly [key: string]: unknown } | undefined
 }
 
+/** How an admitted call ended, so the guard can audit it and settle an approval. */
 export interface CallOutcome {
   /** "ok", a tool error result (`isError`), a protocol error, or input_required (MRTR: the call will be retried). */
   readonly outcome: "ok" | "toolError" | "error" | "inputRequired"
   readonly error?: string
 }
 
+/** Permission for one call to run, which hears once how the call ended. */
 export interface Admission {
   /** The call ended (exactly once). */
   done(outcome: CallOutcome): void
 }
 
+/** The list methods whose results a guard filters for the caller. */
 export type ListKind = "tools" | "resources" | "resourceTemplates" | "prompts"
 
+/** Middleware that admits or refuses guarded calls and filters list results per caller (the policy gateway's seam, see `policyGuard`). */
 export interface CallGuard {
   admit(call: GuardedCall, ctx: RequestContext): Admission | undefined | PromiseLike<Admission | undefined>
   /** Keep only what `ctx`'s caller may see; `nameOf` gives an entry's name (URI for resources). */

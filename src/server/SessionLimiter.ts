@@ -34,6 +34,7 @@ export interface Limited {
   evict(reason: string): void
 }
 
+/** Caps on live sessions for `makeHttpServer` / `makeWsServer`: bounds memory and keeps a flood of handshakes from locking out clients that finish theirs (rules in this file's header). */
 export interface SessionLimits {
   /** Live sessions in all. Default 10 000. */
   readonly maxSessions?: number

@@ -29,6 +29,7 @@ import type { Admission, CallGuard, GuardedCall, GuardedKind, ListKind } from ".
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
 import type { RequestContext } from "./RequestContext.ts"
 
+/** The engine that decides, the server name resources are qualified with, and where decisions go (audit) and approvals are asked (approvals, approver). */
 export interface PolicyGuardOptions {
   readonly engine: PolicyEngine
   /** The server's name in resource ids (`Tool::"<server>/<name>"`). */
@@ -75,6 +76,12 @@ export const clientApprover = (ctx: RequestContext, now: () => number): Approver
     )
 })
 
+/**
+ * The {@link CallGuard} that enforces a {@link PolicyEngine} on one server:
+ * decides each call before its handler (deny → -32003, rate limited → -32004,
+ * approve → waits for the approver), hides what the caller may not use from
+ * lists, and audits every decision and completed call.
+ */
 export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
   const { engine, server, audit, approvals } = options
   const now = options.now ?? Date.now

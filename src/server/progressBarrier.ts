@@ -30,6 +30,11 @@ export type ProgressBarrierPolicy = (clientInfo: Implementation | undefined, tra
 /** clientInfo names of clients known not to lose progress read together with the response. */
 const UNAFFECTED_CLIENTS: ReadonlySet<string> = new Set(["mcp-actors"])
 
+/**
+ * The barrier for stdio and WebSocket clients other than mcp-actors: the SDK
+ * client cannot be recognised by clientInfo, so every unknown client pays one
+ * ping round trip on requests that reported progress, rather than lose it.
+ */
 export const defaultProgressBarrier: ProgressBarrierPolicy = (clientInfo, transport) =>
   (transport === "stdio" || transport === "ws") && !(clientInfo !== undefined && UNAFFECTED_CLIENTS.has(clientInfo.name))
 

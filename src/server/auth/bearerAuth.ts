@@ -16,6 +16,7 @@ import type { Authenticator } from "../../policy/Authenticator.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import type { AuthResult, Authenticate, HttpRejection } from "../http/HttpServer.ts"
 
+/** How `bearerAuth` checks a credential (`authenticator`), who may use the server (`grant`), and what a 401 advertises. */
 export interface BearerAuthOptions {
   readonly authenticator: Authenticator
   /** Why this identity may not use the server at all, or undefined when it may. */
@@ -28,6 +29,12 @@ export interface BearerAuthOptions {
 
 const quoted = (s: string): string => `"${s.replace(/["\\]/g, "")}"`
 
+/**
+ * The `auth` hook of `makeHttpServer` / `makeWsServer` for bearer tokens: the
+ * identity it binds is what policies and per-principal limits see, so the
+ * session id is never the credential. Refusals follow RFC 6750 (401 with
+ * `WWW-Authenticate`, 403 with a JSON-RPC body when `grant` refuses).
+ */
 export const bearerAuth = (options: BearerAuthOptions): Authenticate => {
   const realm = `Bearer realm=${quoted(options.realm ?? "mcp")}${options.resourceMetadata === undefined ? "" : `, resource_metadata=${quoted(options.resourceMetadata)}`}`
   const unauthorized = (description?: string): HttpRejection => ({
