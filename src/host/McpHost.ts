@@ -84,6 +84,8 @@ type Listener = (event: HostEvent) => void
 
 const ADVERTISED: ReadonlySet<string> = new Set(["ready", "degraded"])
 
+const later = (f: () => void): void => queueMicrotask(f)
+
 const mapCallError = (server: string, generation: number, e: unknown): unknown =>
   e instanceof ConnectionLost || e instanceof SessionClosed
     ? new ServerConnectionLost({ server, generation, reason: e.message, message: `${server}: ${e.message}` })
@@ -149,10 +151,17 @@ export class McpHost {
         actors: {
           serverConnection: reportingServerConnection.provide({
             actions: {
-              openConnection: ({ context }) => conn(context.name)?.open(context.generation),
-              startHandshake: ({ context }) => conn(context.name)?.handshake(context.generation),
-              sendHealthProbe: ({ context }) => conn(context.name)?.probe(context.generation),
-              closeConnection: ({ context }) => conn(context.name)?.close(context.generation, context.lastError ?? "closed")
+              // Effects run after the chart's step, never inside it.
+              openConnection: ({ context }) => later(() => conn(context.name)?.open(context.generation)),
+              startHandshake: ({ context }) => later(() => conn(context.name)?.handshake(context.generation)),
+              sendHealthProbe: ({ context }) => later(() => conn(context.name)?.probe(context.generation)),
+              closeConnection: ({ context }) => {
+                // Marked closed at once (calls of that generation fail now); the I/O follows.
+                const c = conn(context.name)
+                const generation = context.generation
+                const reason = context.lastError ?? "closed"
+                if (c !== undefined) later(() => c.close(generation, reason))
+              }
             }
           })
         }
@@ -187,7 +196,8 @@ export class McpHost {
   }
 
   private toServer(name: string, event: ServerConnectionEvent): void {
-    // Runtime events arrive asynchronously (never inside a chart action).
+    // Late answers of connections closed with the host have nowhere to go.
+    if (this.actor.getSnapshot().status !== "active") return
     this.actor.send({ type: "TO_SERVER", name, event })
   }
 
@@ -197,6 +207,7 @@ export class McpHost {
   on(type: "status", listener: (event: Extract<HostEvent, { type: "status" }>) => void): () => void
   on(type: "listing", listener: (event: Extract<HostEvent, { type: "listing" }>) => void): () => void
   on(type: "notification", listener: (event: Extract<HostEvent, { type: "notification" }>) => void): () => void
+  on(type: HostEvent["type"], listener: (event: HostEvent) => void): () => void
   on(type: HostEvent["type"], listener: (event: never) => void): () => void {
     const wrapped: Listener = (event) => {
       if (event.type === type) (listener as (e: HostEvent) => void)(event)
@@ -283,6 +294,14 @@ export class McpHost {
   }
   resourceTemplates(): ReadonlyArray<ResourceTemplateDefinition> {
     return this.advertised.resourceTemplates.map((e) => e.definition)
+  }
+
+  /** One server's listing with its original names, if it is advertised now (ready, degraded, or lazy-idle). */
+  serverListing(name: string): ServerListing | undefined {
+    const c = this.connections.get(name)
+    if (c === undefined || c.listing === undefined) return undefined
+    const state = c.status?.state ?? ""
+    return ADVERTISED.has(state) || (state === "idle" && c.config.lifecycle === "lazy") ? c.listing : undefined
   }
 
   // ------------------------------------------------------------ status
@@ -474,6 +493,8 @@ export class McpHost {
       if (this.changeTimer !== undefined) clearTimeout(this.changeTimer)
       this.changeTimer = undefined
       if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "STOP", now: Date.now(), reason: "host closing" })
+      // The charts' closeConnection effects run on the next microtasks.
+      await new Promise<void>((resolve) => setImmediate(resolve))
       await Promise.all([...this.connections.values()].map((c) => c.closed))
       // Closing may have queued more closes (a generation that was starting).
       await Promise.all([...this.connections.values()].map((c) => c.closed))

@@ -103,6 +103,12 @@ export class ServerConnection {
     this.hooks = hooks
   }
 
+  /** The stdio server's process group id (its lifeline wrapper's pid), while running. */
+  get pid(): number | undefined {
+    const t = this.transport
+    return t !== undefined && t.kind === "stdio" ? (t as StdioClientTransport).pid : undefined
+  }
+
   get name(): string {
     return this.config.name
   }
