@@ -69,6 +69,8 @@ export interface ServerView {
   readonly generation: number
   readonly parked: { readonly reason: string; readonly nextProbeAt: number } | undefined
   readonly catalogHash: string | undefined
+  /** A running stdio server's process group id. */
+  readonly pid: number | undefined
 }
 
 export type HostEvent =
@@ -320,7 +322,8 @@ export class McpHost {
       uptimeMs: s?.readySince !== undefined && (s.state === "ready" || s.state === "degraded") ? Date.now() - s.readySince : undefined,
       generation: s?.generation ?? 0,
       parked: s?.parked,
-      catalogHash: c.hash
+      catalogHash: c.hash,
+      pid: c.pid
     }
   }
 
