@@ -183,8 +183,10 @@ export class McpHost {
         c.onStatus(status)
         if (before !== status.state) this.emit({ type: "status", server: this.view(c) })
       }
+      const changedState = Object.entries(statuses).some(([name, st]) => !Object.hasOwn(lastStatuses, name) || lastStatuses[name]!.state !== st.state)
       lastStatuses = statuses
-      this.rebuild()
+      // Gating depends on states only: a report of the same state (a restart count, a reentry) changes no catalog.
+      if (changedState) this.rebuild()
     })
   }
 
@@ -436,11 +438,18 @@ export class McpHost {
   private async invoke(conn: ServerConnection, method: string, params: Params | undefined, options: CallOptions, retryable: boolean): Promise<Result> {
     const c = conn.config
     for (let attempt = 0; ; attempt++) {
-      this.toServer(conn.name, { type: "CALL_STARTED", now: Date.now() })
+      // The chart only needs to hear about calls that matter to it: a lazy server's
+      // in-flight count (idle timer), and a degraded server's recovery. A ready
+      // keep-alive server's calls cost no chart step.
+      const ready = attempt === 0 ? conn.readyClient() : undefined
+      const tracked = ready === undefined || c.lifecycle === "lazy"
+      if (tracked) this.toServer(conn.name, { type: "CALL_STARTED", now: Date.now() })
       let answered = false
       try {
-        const waitMs = attempt === 0 ? 2 * c.timeouts.connectMs + 1_000 : c.restart.maxDelayMs + 2 * c.timeouts.connectMs
-        const { client, generation } = await conn.acquire(waitMs, attempt > 0)
+        const { client, generation } = ready ?? await conn.acquire(
+          attempt === 0 ? 2 * c.timeouts.connectMs + 1_000 : c.restart.maxDelayMs + 2 * c.timeouts.connectMs,
+          attempt > 0
+        )
         const result = await this.callOn(conn, client, generation, method, params, options)
         answered = true
         return result
@@ -449,7 +458,7 @@ export class McpHost {
         if (e instanceof ServerConnectionLost && retryable && attempt === 0 && options.signal?.aborted !== true && this.closePromise === undefined) continue
         throw e
       } finally {
-        this.toServer(conn.name, { type: "CALL_ENDED", ok: answered, now: Date.now() })
+        if (tracked || conn.status?.state === "degraded") this.toServer(conn.name, { type: "CALL_ENDED", ok: answered, now: Date.now() })
       }
     }
   }

@@ -359,6 +359,14 @@ export class ServerConnection {
     })
   }
 
+  /** The client at once when the server is ready (the hot path: no promise, no timer). */
+  readyClient(): { readonly client: AnyClient; readonly generation: number } | undefined {
+    const s = this.status
+    if (s === undefined || (s.state !== "ready" && s.state !== "degraded")) return undefined
+    if (this.client === undefined || this.clientGeneration !== this.generation) return undefined
+    return { client: this.client, generation: this.clientGeneration }
+  }
+
   /**
    * The client to call on, with its generation. Ready/degraded: at once.
    * Starting/initializing (or idle, which the caller's CALL_STARTED starts):
