@@ -7,7 +7,8 @@
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { ElicitRequestSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { RequestCancelled } from "../src/protocol/requestErrors.ts"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeDemoServer } from "../examples/demo.ts"
 import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
@@ -126,6 +127,27 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
       onprogress: (p) => void seen.push(p.progress)
     })
     expect(seen).toEqual([1, 2])
+  })
+
+  it("cancellation: an aborted host call rejects at once (RequestCancelled) and the connection stays usable", async () => {
+    const controller = new AbortController()
+    const t0 = Date.now()
+    const call = host.callTool("demo__slow", { ms: 20_000 }, { signal: controller.signal })
+    setTimeout(() => controller.abort("changed my mind"), 200)
+    await expect(call).rejects.toBeInstanceOf(RequestCancelled)
+    expect(Date.now() - t0).toBeLessThan(5_000)
+    // the connection is still fine
+    expect(textOf(await host.callTool("demo__echo", { text: "still here" }))).toContain("still here")
+  })
+
+  it("log messages an upstream sends during a call reach the gateway's client", async () => {
+    const logs: Array<{ level: string; data: unknown; logger?: string | undefined }> = []
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params))
+    await client.setLoggingLevel("debug")
+    const result = await client.callTool({ name: "sdk__log", arguments: { text: "hello from upstream" } })
+    expect(textOf(result as never)).toBe("logged")
+    expect(await eventually(() => logs.length > 0, 5_000)).toBe(true)
+    expect(logs[0]).toMatchObject({ level: "info", data: "hello from upstream", logger: "sdk" })
   })
 
   it("kill -9 of a stdio server: in-flight call fails typed, catalog withdrawn and re-advertised, restarted with backoff", async () => {
