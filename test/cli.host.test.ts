@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { afterAll, describe, expect, it } from "vitest"
 import { renderStatusTable } from "../src/cli/host.ts"
@@ -66,5 +67,29 @@ describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, ()
     expect(await exited).toBe(0)
     expect(processGroupAlive(status.pid as number)).toBe(false)
     expect(stderr.at(-1)).toBe("mcp-actors: stopped")
+  })
+})
+
+describe("mcp-actors host CONFIG --serve-stdio", { timeout: 60_000 }, () => {
+  it("serves the aggregated catalog on stdio to the SDK client; closing stdin stops every server", async () => {
+    const config = join(dir, "stdio.json")
+    writeFileSync(config, JSON.stringify({ mcpServers: { memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, "m3.jsonl") } } } }))
+    const state = join(dir, "stdio-state.json")
+    const transport = new StdioClientTransport({ command: process.execPath, args: [MAIN, "host", config, "--serve-stdio", "--json", "--state-file", state], stderr: "pipe" })
+    const lines: Array<string> = []
+    transport.stderr?.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter((l) => l !== "")))
+    const client = new Client({ name: "sdk-stdio", version: "1" })
+    await client.connect(transport)
+    const { tools } = await client.listTools()
+    expect(tools.map((t) => t.name)).toContain("memory__read_graph")
+    const result = await client.callTool({ name: "memory__read_graph", arguments: {} })
+    expect(result.isError).not.toBe(true)
+    // status JSON went to stderr (stdout is the protocol)
+    const status = lines.map((l) => { try { return JSON.parse(l) } catch { return undefined } }).find((j) => j?.type === "status" && j.name === "memory")
+    expect(status).toMatchObject({ state: "ready" })
+    const pid = transport.pid!
+    await client.close()
+    expect(await eventually(() => { try { process.kill(pid, 0); return false } catch { return true } }, 15_000)).toBe(true)
+    expect(processGroupAlive(status.pid as number)).toBe(false)
   })
 })
