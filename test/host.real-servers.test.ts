@@ -9,6 +9,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { RequestCancelled } from "../src/protocol/requestErrors.ts"
+import { ModernClient } from "../src/client/ModernClient.ts"
+import { makeWsClientTransport } from "../src/transports/wsClient.ts"
+import { serveGatewayWs } from "../src/host/gateway.ts"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeDemoServer } from "../examples/demo.ts"
 import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
@@ -111,6 +114,30 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
     const text = textOf(result as never)
     expect(text).toContain("- Name: Ada Lovelace")
     expect(text).toContain("- Favorite Integer: 7")
+  })
+
+  it("modern gateway client (MRTR): server-everything's elicitation becomes input_required, the retry's answer gets back upstream", async () => {
+    const ws = await serveGatewayWs(gateway, { port: 0 })
+    const transport = makeWsClientTransport({ url: ws.url })
+    await transport.opened
+    const asked: Array<unknown> = []
+    const modern = ModernClient.create(transport, {
+      onElicitation: (params) => {
+        asked.push(params)
+        return { action: "accept", content: { name: "Grace Hopper", check: true, integer: 11 } }
+      }
+    })
+    try {
+      const result = await modern.callTool("everything__trigger-elicitation-request", {})
+      expect(asked.length).toBe(1)
+      expect(asked[0]).toMatchObject({ requestedSchema: { type: "object", required: ["name"] } })
+      const text = textOf(result)
+      expect(text).toContain("- Name: Grace Hopper")
+      expect(text).toContain("- Favorite Integer: 11")
+    } finally {
+      await modern.close()
+      await ws.close()
+    }
   })
 
   it("progress flows through and resets the deadline (a 3 s operation under a 1.5 s timeout)", async () => {

@@ -14,14 +14,17 @@
  * health-gated), applied with `McpServer.update`: one `list_changed` per list
  * for the gateway's clients.
  */
+import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { McpError } from "../protocol/errors.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
+import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
 import { type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
 import { McpServer } from "../server/McpServer.ts"
 import type { RequestContext } from "../server/RequestContext.ts"
+import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
 import { CapabilityError } from "../server/ServerSession.ts"
 import { isLoggingLevel, type CallToolResult, type GetPromptResult, type ReadResourceResult } from "../server/types.ts"
 import { makeWsServer, type WsServerHandle } from "../server/ws/WsServer.ts"
@@ -54,6 +57,122 @@ const forward = (ctx: RequestContext, server: string | undefined): CallOptions =
   }
 })
 
+/**
+ * A host call relayed to a *modern* gateway client (MRTR): the client cannot be
+ * sent a request, so an upstream elicitation/sampling/roots request ends the
+ * gateway request with `input_required` (its `requestState` names this relay),
+ * while the upstream call stays open. The client's retry carries the answers:
+ * they are handed to the waiting upstream request, and the relay waits for the
+ * next step (the result, or more input). Unclaimed relays are dropped (and the
+ * upstream call cancelled) after `RELAY_TTL_MS`.
+ */
+const RELAY_TTL_MS = 10 * 60_000
+
+type Step =
+  | { readonly type: "result"; readonly result: Result }
+  | { readonly type: "error"; readonly error: unknown }
+  | { readonly type: "input"; readonly key: string; readonly request: InputRequest; readonly answer: (r: Result) => void; readonly fail: (e: unknown) => void }
+
+class RelayedCall {
+  /** The gateway request currently serving this relay (progress and logs go there). */
+  ctx: RequestContext
+  readonly abort = new AbortController()
+  private readonly queue: Array<Step> = []
+  private waiter: ((step: Step) => void) | undefined
+  private inputs = 0
+  /** Inputs sent to the client in the last `input_required`, by key. */
+  awaiting = new Map<string, Extract<Step, { type: "input" }>>()
+  timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>) {
+    this.ctx = ctx
+    const ask = (method: string, params: Params | undefined) =>
+      new Promise<Result>((answer, fail) => {
+        const key = inputRequestKey(method, ++this.inputs)
+        this.push({ type: "input", key, request: params === undefined ? { method } : { method, params }, answer, fail })
+      })
+    start({
+      signal: this.abort.signal,
+      onProgress: (p) => this.ctx.progress(p.progress, p.total, p.message),
+      onElicitation: (params) => ask("elicitation/create", params),
+      onSampling: (params) => ask("sampling/createMessage", params),
+      onRoots: () => ask("roots/list", undefined),
+      onLog: (n) => {
+        const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
+        if (p !== undefined && isLoggingLevel(p.level)) this.ctx.log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
+      }
+    }).then((result) => this.push({ type: "result", result }), (error) => this.push({ type: "error", error }))
+  }
+
+  private push(step: Step): void {
+    const w = this.waiter
+    this.waiter = undefined
+    if (w !== undefined) w(step)
+    else this.queue.push(step)
+  }
+
+  next(): Promise<Step> {
+    const queued = this.queue.shift()
+    return queued !== undefined ? Promise.resolve(queued) : new Promise((resolve) => (this.waiter = resolve))
+  }
+
+  /** Input steps already queued behind the first (asked at the same time): sent in the same round. */
+  drainInputs(): Array<Extract<Step, { type: "input" }>> {
+    const out: Array<Extract<Step, { type: "input" }>> = []
+    while (this.queue[0]?.type === "input") out.push(this.queue.shift() as Extract<Step, { type: "input" }>)
+    return out
+  }
+}
+
+const relays = new Map<string, RelayedCall>()
+
+/** Run `start` for a modern gateway request, relaying upstream inputs as MRTR rounds. */
+const relayModern = async (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> => {
+  let call: RelayedCall | undefined
+  const state = ctx.requestState
+  if (state !== undefined) {
+    call = relays.get(state)
+    if (call !== undefined) {
+      relays.delete(state)
+      clearTimeout(call.timer)
+      call.ctx = ctx
+      for (const [key, input] of call.awaiting) {
+        const response = ctx.inputResponses?.[key]
+        if (response !== undefined) input.answer(response)
+        else input.fail(new McpError(-32602, `no input response for ${key}`))
+      }
+      call.awaiting = new Map()
+    }
+  }
+  if (call === undefined) call = new RelayedCall(ctx, server, start)
+  // The client giving up on this round cancels the upstream call only if it is the last one.
+  const onAbort = () => call!.abort.abort(ctx.signal.reason)
+  ctx.signal.addEventListener("abort", onAbort, { once: true })
+  let step: Step
+  try {
+    step = await call.next()
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort)
+  }
+  if (step.type === "result") return step.result
+  if (step.type === "error") throw step.error
+  const inputs = [step, ...call.drainInputs()]
+  const id = randomUUID()
+  call.awaiting = new Map(inputs.map((i) => [i.key, i]))
+  const relay = call
+  call.timer = setTimeout(() => {
+    relays.delete(id)
+    relay.abort.abort("the client did not come back with the input")
+  }, RELAY_TTL_MS)
+  call.timer.unref?.()
+  relays.set(id, call)
+  return ctx.inputRequired({ inputRequests: Object.fromEntries(inputs.map((i) => [i.key, i.request])), requestState: id })
+}
+
+/** Legacy clients get server→client requests on the spot; modern ones get MRTR rounds. */
+const viaHost = (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> =>
+  ctx.era === "modern" ? relayModern(ctx, server, start) : start(forward(ctx, server))
+
 /** Upstream JSON-RPC errors stay protocol errors; host errors become tool errors carrying their typed form. */
 const hostFailure = (e: unknown): CallToolResult => {
   if (e instanceof RpcError) throw new McpError(e.code, e.message, e.data)
@@ -64,6 +183,7 @@ const hostFailure = (e: unknown): CallToolResult => {
   throw e
 }
 const protocolFailure = (e: unknown): never => {
+  if (e instanceof InputRequiredSignal) throw e
   if (e instanceof RpcError) throw new McpError(e.code, e.message, e.data)
   if (e instanceof UnknownName) throw new McpError(-32602, e.message)
   if (e instanceof Error) throw new McpError(-32603, e.message)
@@ -143,16 +263,16 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
       resources: [...c.resources.values()].map((e) => e.definition),
       resourceTemplates: c.resourceTemplates.map((e) => e.definition)
     }, {
-      tool: (name, args, ctx) => host.callTool(name, args, forward(ctx, c.tools.get(name)?.server)),
-      prompt: (name, args, ctx) => host.getPrompt(name, args, forward(ctx, undefined)),
-      read: (uri, ctx) => host.readResource(uri, forward(ctx, undefined))
+      tool: (name, args, ctx) => viaHost(ctx, c.tools.get(name)?.server, (o) => host.callTool(name, args, o)),
+      prompt: (name, args, ctx) => viaHost(ctx, undefined, (o) => host.getPrompt(name, args, o)),
+      read: (uri, ctx) => viaHost(ctx, undefined, (o) => host.readResource(uri, o))
     })
   }
   const syncServer = (name: string, server: McpServer) => {
     sync(server, host.serverListing(name) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] }, {
-      tool: (tool, args, ctx) => host.callServerTool(name, tool, args, forward(ctx, name)),
-      prompt: (prompt, args, ctx) => host.requestServer(name, "prompts/get", { name: prompt, arguments: args } as Params, forward(ctx, name)),
-      read: (uri, ctx) => host.requestServer(name, "resources/read", { uri }, forward(ctx, name))
+      tool: (tool, args, ctx) => viaHost(ctx, name, (o) => host.callServerTool(name, tool, args, o)),
+      prompt: (prompt, args, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "prompts/get", { name: prompt, arguments: args } as Params, o)),
+      read: (uri, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "resources/read", { uri }, o))
     })
   }
   syncAggregate()
