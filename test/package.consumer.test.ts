@@ -48,7 +48,8 @@ const ok = (r: ReturnType<typeof run>) => {
  * plus ~15 % for growth. Shipping test/ (0.73 MB) or docs/ by mistake breaks it.
  * The package of 0.1.0 before this budget: 205 files, 1.7 MB, 42 % of it test/.
  */
-const BUDGET = { files: 600, unpackedBytes: 2_500_000, packedBytes: 600_000 }
+// Raised for src/host (the multi-server host: ~12 modules, each shipped as .ts + .js + .d.ts + two maps).
+const BUDGET = { files: 700, unpackedBytes: 3_000_000, packedBytes: 700_000 }
 const ALLOWED_TOP = new Set(["bin", "dist", "src", "machines", "examples", "README.md", "LICENSE", "package.json"])
 
 // Every ```ts block of the README and of the guides in docs/, named by its info string (```ts name.ts).
