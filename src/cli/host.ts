@@ -87,6 +87,18 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   })
   if (host.reaped.length > 0) err(`mcp-actors host: killed ${host.reaped.length} processes left by a crashed host`)
 
+  // Name clashes are reported once per change of the set (the collision policy decided who serves them).
+  let reported = ""
+  const reportCollisions = () => {
+    const text = host.catalog.collisions.map((c) =>
+      `mcp-actors host: ${c.kind} ${JSON.stringify(c.name)}: ${c.kept === undefined ? "served by nobody" : `served by ${c.kept}`} (also on ${c.dropped.filter((d) => d !== c.kept).join(", ")})`
+    ).join("\n")
+    if (text !== reported && text !== "") err(text)
+    reported = text
+  }
+  reportCollisions()
+  host.on("change", reportCollisions)
+
   const tty = !options.json && out.isTTY === true
   let drawnLines = 0
   const draw = () => {

@@ -124,10 +124,10 @@ class RelayedCall {
   }
 }
 
-const relays = new Map<string, RelayedCall>()
+type Relays = Map<string, RelayedCall>
 
 /** Run `start` for a modern gateway request, relaying upstream inputs as MRTR rounds. */
-const relayModern = async (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> => {
+const relayModern = async (relays: Relays, ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> => {
   let call: RelayedCall | undefined
   const state = ctx.requestState
   if (state !== undefined) {
@@ -170,8 +170,8 @@ const relayModern = async (ctx: RequestContext, server: string | undefined, star
 }
 
 /** Legacy clients get server→client requests on the spot; modern ones get MRTR rounds. */
-const viaHost = (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> =>
-  ctx.era === "modern" ? relayModern(ctx, server, start) : start(forward(ctx, server))
+const viaHostWith = (relays: Relays) => (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> =>
+  ctx.era === "modern" ? relayModern(relays, ctx, server, start) : start(forward(ctx, server))
 
 /** Upstream JSON-RPC errors stay protocol errors; host errors become tool errors carrying their typed form. */
 const hostFailure = (e: unknown): CallToolResult => {
@@ -255,6 +255,9 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
     capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as never
   })
   const perServer = new Map<string, McpServer>()
+  // MRTR relays waiting for a modern client's retry: dropped (upstream calls cancelled) with the gateway.
+  const relays: Relays = new Map()
+  const viaHost = viaHostWith(relays)
   const syncAggregate = () => {
     const c = host.catalog
     sync(aggregate, {
@@ -292,7 +295,14 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
       }
       return server
     },
-    close: off
+    close: () => {
+      off()
+      for (const relay of relays.values()) {
+        clearTimeout(relay.timer)
+        relay.abort.abort("gateway closed")
+      }
+      relays.clear()
+    }
   }
 }
 
