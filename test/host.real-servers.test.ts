@@ -219,8 +219,11 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
     expect(changes[0]!.removed).toContain("everything__echo")
     expect(changes[0]!.removed.some((n) => n.startsWith("memory__"))).toBe(false)
     expect(changes[1]!.added).toContain("everything__echo")
-    // The gateway's client heard about both (one coalesced list_changed each).
+    // The gateway's client heard about both, one coalesced tools/list_changed each (not one per tool).
     expect(await eventually(() => listChanged >= listChangedBefore + 2, 5_000)).toBe(true)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(listChanged).toBe(listChangedBefore + 2)
+    expect(events.filter((e) => e.type === "change").length).toBe(2)
     expect(textOf(await host.callTool("everything__echo", { message: "back" }))).toBe("Echo: back")
   })
 
