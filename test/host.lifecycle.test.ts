@@ -21,6 +21,7 @@ const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/serv
 const EVERYTHING = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
 const VARIABLE = fileURLToPath(new URL("./fixtures/host-variable-server.ts", import.meta.url))
 const HOST_PROCESS = fileURLToPath(new URL("./fixtures/host-process.ts", import.meta.url))
+const STUBBORN = fileURLToPath(new URL("./fixtures/host-stubborn-server.ts", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "host-lifecycle-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -128,15 +129,18 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
     writeFileSync(config, JSON.stringify({
       mcpServers: {
         memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, "m2.jsonl") } },
-        everything: { command: process.execPath, args: [EVERYTHING, "stdio"] }
+        everything: { command: process.execPath, args: [EVERYTHING, "stdio"] },
+        // ignores stdin EOF and has a grandchild: only the lifeline's group signal ends it
+        stubborn: { command: process.execPath, args: [STUBBORN] }
       }
     }))
     const child: ChildProcess = spawn(process.execPath, [HOST_PROCESS, config, join(dir, "state.json")], { stdio: ["ignore", "pipe", "inherit"] })
     const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve))
     const { pids, states } = JSON.parse(line) as { pids: Record<string, number>; states: Array<string> }
-    expect(states).toEqual(["ready", "ready"])
+    expect(states).toEqual(["ready", "ready", "ready"])
     const groups = Object.values(pids)
     for (const g of groups) expect(groupMembers(g).length).toBeGreaterThanOrEqual(2)
+    expect(groupMembers(pids.stubborn!).length).toBeGreaterThanOrEqual(3) // wrapper, server, sleep (+ the watcher)
     child.kill("SIGKILL")
     expect(await eventually(() => groups.every((g) => !processGroupAlive(g)), 10_000)).toBe(true)
     for (const g of groups) expect(groupMembers(g)).toEqual([])
