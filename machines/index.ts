@@ -14,3 +14,5 @@ export { legacyServerSessionMachine, type LegacyServerSessionContext, type Legac
 // host-side machines (the multi-server host: a host actor whose children are server connections)
 export * from "./serverConnection.ts"
 export * from "./host.ts"
+// policy gateway
+export * from "./policedRequest.ts"

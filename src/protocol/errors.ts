@@ -4,6 +4,10 @@
  * Codes come from JSON-RPC 2.0 and the MCP schemas (spec-digest §6): legacy uses
  * -32002 for a missing resource; 2026-07-28 reserves -32020..-32099 for the spec.
  */
+/**
+ * JSON-RPC error codes by name, so code reads `ErrorCode.InvalidParams` rather than -32602.
+ * As a type, the union of the codes.
+ */
 export const ErrorCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
@@ -16,6 +20,10 @@ export const ErrorCode = {
   SessionNotFound: -32001,
   /** Legacy (≤ 2025-11-25) resource not found. */
   ResourceNotFound: -32002,
+  /** Refused by the policy gateway (implementation-defined, both eras); `data.policies` names the deciding policies. */
+  PolicyDenied: -32003,
+  /** A rate limit tripped; `data.retryAfterMs` says when to try again. */
+  RateLimited: -32004,
   /** 2025-11-25 URL-mode elicitation required. */
   UrlElicitationRequired: -32042,
   /** 2026-07-28: an `Mcp-*` header does not match the body. */

@@ -9,6 +9,7 @@ import { type ParamHeader, paramHeadersOf } from "../protocol/mcpHeaders.ts"
 import type { ServerChange } from "../protocol/subscriptions.ts"
 import { compileSchema, type Validator } from "./jsonSchema.ts"
 import { makeRequestStateKey, type RequestStateKey } from "./requestState.ts"
+import type { CallGuard } from "./CallGuard.ts"
 import type { RequestContext } from "./RequestContext.ts"
 import type {
   CallToolResult,
@@ -48,6 +49,7 @@ export interface RegisteredResourceTemplate {
   readonly handler: ResourceTemplateHandler
 }
 
+/** How an `McpServer` introduces itself in `initialize` / `server/discover`, and its MRTR sealing key. */
 export interface McpServerOptions {
   readonly name: string
   readonly version: string
@@ -62,12 +64,37 @@ export interface McpServerOptions {
   readonly requestStateSecret?: string | Uint8Array
   /** How long a sealed `requestState` stays valid. Default 10 minutes. */
   readonly requestStateTtlMs?: number
+  /** Middleware every call and list passes (the policy gateway: `policyGuard`). */
+  readonly guard?: CallGuard
 }
 
 export type { ServerChange }
 
 const EMPTY_OBJECT_SCHEMA = { type: "object", properties: {} } as const
 
+/**
+ * The server definition: tools, resources, prompts and completions, shared by every session
+ * that serves it. It holds no connection state, so one `McpServer` can be served over stdio,
+ * Streamable HTTP and WebSocket at once, in both eras; registering or removing something
+ * tells the live sessions (`notifications/…/list_changed`, `subscriptions/listen` streams).
+ *
+ * @example
+ * ```ts
+ * import { McpServer, makeStdioServerTransport, serveTransport } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ *   .tool(
+ *     { name: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } },
+ *     (args) => ({ content: [{ type: "text", text: String(args.text) }] })
+ *   )
+ *   .resource({ uri: "file:///notes.md", name: "notes", mimeType: "text/markdown" }, (uri) => ({
+ *     contents: [{ uri, mimeType: "text/markdown", text: "# Notes" }]
+ *   }))
+ *
+ * const session = serveTransport(server, makeStdioServerTransport())
+ * await session.ended
+ * ```
+ */
 export class McpServer {
   readonly info: Implementation
   readonly instructions: string | undefined
@@ -78,6 +105,8 @@ export class McpServer {
   readonly resourceTemplates = new Array<RegisteredResourceTemplate>()
   readonly prompts = new Map<string, { readonly definition: PromptDefinition; readonly handler: PromptHandler }>()
   completionHandler: CompletionHandler | undefined
+  /** Middleware every call and list passes (see CallGuard.ts); may be set or replaced at any time. */
+  guard: CallGuard | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
   private readonly listeners = new Set<(change: ServerChange) => void>()
   private cachedCapabilities: ServerCapabilities | undefined
@@ -92,6 +121,7 @@ export class McpServer {
     this.instructions = options.instructions
     this.extraCapabilities = options.capabilities
     this.requestStateKey = makeRequestStateKey(options.requestStateSecret, options.requestStateTtlMs)
+    this.guard = options.guard
   }
 
   /**
