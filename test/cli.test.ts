@@ -39,7 +39,7 @@ describe("mcp-actors CLI", () => {
     const badNumber = run("serve", "--stdio", "--idle-timeout", "soon")
     expect(badNumber.code).toBe(2)
     expect(badNumber.stderr).toMatch(/--idle-timeout must be a non-negative integer/)
-  })
+  }, 30_000) // five process starts: generous on a busy 2-core machine
 
   it("lists the examples", () => {
     const r = run("examples")
@@ -54,7 +54,7 @@ describe("mcp-actors CLI", () => {
     expect(states.slice(0, 3)).toEqual(["connecting", "initializing", "operating.keepalive.disabled|operating.activity.idle"])
     expect(states.at(-1)).toBe("closed")
     expect(r.stdout).toContain(`echo → "round trip"`)
-  })
+  }, 30_000)
 })
 
 describe("example names", () => {
