@@ -55,7 +55,7 @@ const spawnServer = (args: ReadonlyArray<string> = []): LinePeer => {
     stderr: () => stderr,
     line: (text) => void child.stdin.write(text + "\n"),
     send: (message) => peer.line(JSON.stringify(message)),
-    next: (pred, ms = 20_000) =>
+    next: (pred, ms = 20_000) => // generous: the first reply includes a child process start on a busy machine
       new Promise((resolve, reject) => {
         const check = () => {
           const m = find(pred)

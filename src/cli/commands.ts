@@ -45,7 +45,7 @@ Options:
   --handshake-timeout MS   close sessions that have not completed initialize → initialized this long after they
                            started (0 = never; default 60000 on stdio — the server then exits 1 —, 10000 on HTTP/WebSocket)
   --drain-timeout MS       how long in-flight requests may finish when stdin ends or on shutdown
-                           (default 1000 on stdio: clients wait 2 s after closing stdin before SIGTERM; 5000 otherwise)
+                           (default 500 on stdio: clients wait 2 s after closing stdin before SIGTERM; 5000 otherwise)
   --max-sessions N         HTTP sessions / WebSocket connections in all (default 10000)
   --max-handshake-sessions N
                            of which still in the handshake; the oldest is evicted beyond (default max-sessions / 10)
@@ -96,8 +96,8 @@ Policy gateway (every tools/call, resources/read, prompts/get checked before it 
     const idleTimeoutMs = intOption(values, "idle-timeout", network ? 30 * 60_000 : 0)
     // stdio: a host that spawned us and never initializes gets a minute (room for a human typing JSON).
     const handshakeTimeoutMs = intOption(values, "handshake-timeout", network ? 10_000 : 60_000)
-    // stdio: below the 2 s that clients (the SDK's, ours) wait after closing stdin before SIGTERM.
-    const drainTimeoutMs = intOption(values, "drain-timeout", network ? 5_000 : 1_000)
+    // stdio: well below the 2 s that clients (the SDK's, ours) wait after closing stdin before SIGTERM.
+    const drainTimeoutMs = intOption(values, "drain-timeout", network ? 5_000 : 500)
     const chosen = [values.stdio === true, values.http !== undefined, values.ws !== undefined].filter(Boolean).length
     if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
     if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
