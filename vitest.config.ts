@@ -6,5 +6,12 @@ const conditions = ["mcp-actors-source", "import", "node", "default"]
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions } }
+  ssr: { resolve: { conditions } },
+  test: {
+    // Many tests start real processes; on a loaded 2-core machine (CI, parallel
+    // workers) a cold Node plus the sources' type stripping can take seconds.
+    // Tests that need longer still say so.
+    testTimeout: 30_000,
+    hookTimeout: 60_000
+  }
 })
