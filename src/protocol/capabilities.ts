@@ -5,6 +5,10 @@
  * both the sender (local typed error) and the receiver (-32601/-32602) enforce
  * the same table.
  */
+/**
+ * What a client declares in `initialize` (legacy) or each request's `_meta` (modern).
+ * Unknown keys pass through, so capabilities from newer spec versions are not lost.
+ */
 export interface ClientCapabilities {
   readonly roots?: { readonly listChanged?: boolean }
   readonly sampling?: { readonly context?: object; readonly tools?: object }
@@ -15,6 +19,10 @@ export interface ClientCapabilities {
   readonly [key: string]: unknown
 }
 
+/**
+ * What a server declares. `McpServer` derives it from what is registered (a server
+ * advertises only what it serves); unknown keys pass through.
+ */
 export interface ServerCapabilities {
   readonly tools?: { readonly listChanged?: boolean }
   readonly resources?: { readonly subscribe?: boolean; readonly listChanged?: boolean }

@@ -7,17 +7,21 @@
  */
 import { ErrorCode, type RpcErrorObject, rpcError } from "./errors.ts"
 
+/** A JSON-RPC request id. MCP forbids `null` ids, so only strings and numbers. */
 export type RequestId = string | number
+/** Request or notification parameters: always an object in MCP, with an optional `_meta`. */
 export type Params = { readonly [key: string]: unknown; readonly _meta?: Meta }
 export type Meta = { readonly [key: string]: unknown; readonly progressToken?: ProgressToken }
 export type ProgressToken = string | number
 
+/** A request: has an `id`, so the peer must answer it. */
 export interface JsonRpcRequest {
   readonly jsonrpc: "2.0"
   readonly id: RequestId
   readonly method: string
   readonly params?: Params
 }
+/** A notification: no `id`, never answered. */
 export interface JsonRpcNotification {
   readonly jsonrpc: "2.0"
   readonly method: string
@@ -34,7 +38,9 @@ export interface JsonRpcErrorResponse {
   readonly id?: RequestId | null
   readonly error: RpcErrorObject
 }
+/** An answer to a request: a result or an error, never both. */
 export type JsonRpcResponse = JsonRpcResult | JsonRpcErrorResponse
+/** Any message a transport carries. */
 export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse
 
 export const isRequest = (m: JsonRpcMessage): m is JsonRpcRequest => "method" in m && "id" in m

@@ -80,6 +80,10 @@ type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
 /** Writes one message to the client; `related` names the client request it belongs to (HTTP stream routing). */
 export type SendToClient = (message: JsonRpcMessage, related: RequestId | undefined) => void
 
+/**
+ * Options of one server session. Transports fill `transport`, `send` and `onRelease`;
+ * users pass the rest through `serveTransport`, `makeHttpServer` or `makeWsServer`.
+ */
 export interface ServerSessionOptions {
   readonly transport: TransportKind
   readonly send: SendToClient
@@ -354,6 +358,12 @@ class HandlerContext implements RequestContext {
   }
 }
 
+/**
+ * One client's session on an `McpServer`: the legacy lifecycle chart
+ * (`machines/legacyServerSession.ts`), the requests in flight, and modern (2026-07-28)
+ * requests arriving on the same connection. Made by `serveTransport` and the HTTP and
+ * WebSocket servers; users hold it to watch its state, notify its client, or close it.
+ */
 export class ServerSession implements SessionHandle {
   readonly id: string
   readonly server: McpServer

@@ -10,6 +10,7 @@
  */
 import type { JsonRpcMessage, RequestId } from "../protocol/jsonrpc.ts"
 
+/** Which transport a session runs over (shown in `SessionInfo`; HTTP and stdio differ in liveness and framing). */
 export type TransportKind = "stdio" | "http" | "ws" | "memory"
 
 /** Why a transport ended. `expected` is false for a crash, a kill, a dropped socket. */
@@ -21,6 +22,7 @@ export interface TransportClosed {
   readonly signal?: string | null
 }
 
+/** What a transport calls: one frame, one oversized frame, and its end (exactly once). */
 export interface TransportHandlers {
   /** One complete frame (a line without its newline, a text frame). */
   readonly onFrame: (text: string) => void
@@ -30,6 +32,10 @@ export interface TransportHandlers {
   readonly onClose: (closed: TransportClosed) => void
 }
 
+/**
+ * A bidirectional channel of JSON-RPC text frames. Implement it to serve or reach MCP over
+ * a channel of your own; `serveTransport` and `ClientSession.connect` take any `Transport`.
+ */
 export interface Transport {
   readonly kind: TransportKind
   /**

@@ -44,6 +44,10 @@ const makeSide = (): Side => {
   return { handlers: undefined, backlog: [], ending: false, ended: false, resolveEnded, endedPromise }
 }
 
+/**
+ * Two connected in-memory transports: serve one, connect a client to the other. For tests
+ * of handlers and client code without processes or sockets.
+ */
 export const makeMemoryTransportPair = (options: MemoryTransportOptions = {}): [MemoryTransport, MemoryTransport] => {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const a = makeSide()

@@ -42,6 +42,10 @@ export interface StdioServerTransport extends Transport {
 const errorText = (e: unknown): string =>
   e instanceof Error ? ((e as NodeJS.ErrnoException).code ?? e.message) : String(e)
 
+/**
+ * This process's stdin/stdout as a server transport (what a spawned MCP server serves).
+ * Write logs to stderr: anything else on stdout would corrupt the stream.
+ */
 export const makeStdioServerTransport = (options: StdioServerOptions = {}): StdioServerTransport => {
   const stdin = options.stdin ?? process.stdin
   const stdout = options.stdout ?? process.stdout

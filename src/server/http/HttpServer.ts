@@ -135,6 +135,7 @@ export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions
   readonly onError?: (error: unknown) => void
 }
 
+/** Options of `makeHttpServer`: the handler's options plus where to listen. */
 export interface HttpServerOptions extends HttpHandlerOptions {
   /** Default 0 (any free port). */
   readonly port?: number
@@ -179,6 +180,7 @@ export interface HttpHandler {
   close(options?: HttpCloseOptions): Promise<void>
 }
 
+/** A listening Streamable HTTP server: the handler, its URL, and the `node:http` server behind it. */
 export interface HttpServerHandle extends HttpHandler {
   /** `http://HOST:PORT/mcp` */
   readonly url: string
@@ -695,7 +697,23 @@ const urlHost = (host: string): string => {
   return host.includes(":") ? `[${host}]` : host
 }
 
-/** Listen on `host:port` (default 127.0.0.1, any free port) and serve the MCP endpoint. */
+/**
+ * Listen on `host:port` (default 127.0.0.1, any free port) and serve the MCP endpoint.
+ *
+ * Binds to loopback by default and checks `Host`/`Origin`, as the spec asks of local
+ * servers (DNS rebinding). Each legacy session and each modern request runs under its own
+ * chart; `close()` drains in-flight requests before closing sessions and streams.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, makeHttpServer } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const http = await makeHttpServer(server, { port: 3000 })
+ * console.log(`MCP endpoint: ${http.url}`)    // http://127.0.0.1:3000/mcp
+ * process.once("SIGTERM", () => void http.close({ drainMs: 2_000 }))
+ * ```
+ */
 export const makeHttpServer = async (server: McpServer, options: HttpServerOptions = {}): Promise<HttpServerHandle> => {
   const host = options.host ?? "127.0.0.1"
   const bound = urlHost(host)
