@@ -48,7 +48,7 @@ interface Run {
 const inspector = (args: ReadonlyArray<string>): Promise<Run> =>
   new Promise((resolve) => {
     const t0 = performance.now()
-    execFile(process.execPath, [INSPECTOR, ...args], { cwd: INSPECTOR_DIR, timeout: 20_000, encoding: "utf8" }, (error, stdout, stderr) => {
+    execFile(process.execPath, [INSPECTOR, ...args], { cwd: INSPECTOR_DIR, timeout: 90_000, encoding: "utf8" }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : null
       resolve({ args, code, signal: error?.signal ?? null, stdout, stderr, ms: Math.round(performance.now() - t0) })
     })
@@ -122,7 +122,7 @@ describe("interop: MCP Inspector CLI 1.0.3 against our server", () => {
     const line = (label: string, r: Record<CallName, Run>) =>
       `${label}: ${Object.entries(r).map(([n, run]) => `${n} ${run.ms} ms`).join(", ")}`
     console.info(`inspector-cli, 8 runs in parallel: ${wallMs} ms\n${line("stdio", stdio)}\n${line("http", http)}`)
-  }, 30_000)
+  }, 120_000)
 
   afterAll(async () => {
     await handle?.close({ drainMs: 0 })
