@@ -31,14 +31,14 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     process.stdout.write(`${pkg.version}\n`)
     return 0
   }
-  const command: Command | undefined = commands[name]
+  const command: Command | undefined = Object.hasOwn(commands, name) ? commands[name] : undefined
   if (!command) {
     process.stderr.write(`mcp-actors: unknown command "${name}"\n\n${USAGE}\n`)
     return 2
   }
   let parsed
   try {
-    parsed = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: false, strict: true })
+    parsed = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: command.positionals === true, strict: true })
   } catch (e) {
     process.stderr.write(`mcp-actors ${name}: ${(e as Error).message}\n\n${command.usage}\n`)
     return 2
@@ -48,7 +48,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     return 0
   }
   try {
-    return await command.run(parsed.values as Record<string, string | boolean | undefined>)
+    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals)
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`mcp-actors ${name}: ${e.message}\n\n${command.usage}\n`)

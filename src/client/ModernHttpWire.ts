@@ -81,7 +81,7 @@ export const modernHeaders = (message: JsonRpcRequest | JsonRpcNotification): Re
   const headers: Record<string, string> = { [HEADER_METHOD]: message.method }
   const version = isObject(message.params?._meta) ? message.params._meta[META_PROTOCOL_VERSION] : undefined
   if (typeof version === "string") headers[HEADER_PROTOCOL_VERSION] = version
-  const named = NAMED_PARAM[message.method]
+  const named = NAMED_PARAM.get(message.method)
   const name = named === undefined ? undefined : message.params?.[named]
   if (typeof name === "string") headers[HEADER_NAME] = encodeHeaderValue(name)
   return headers

@@ -15,6 +15,7 @@
 import type { ServerResponse } from "node:http"
 import { ErrorCode, type RpcErrorObject } from "../../protocol/errors.ts"
 import { type JsonRpcMessage, type JsonRpcRequest, notification } from "../../protocol/jsonrpc.ts"
+import type { Identity } from "../../policy/Identity.ts"
 import type { McpServer } from "../McpServer.ts"
 import { ServerSession } from "../ServerSession.ts"
 import { Exchange, type ExchangeOwner } from "./Exchange.ts"
@@ -55,7 +56,8 @@ export class ModernRequest implements ExchangeOwner {
     res: ServerResponse,
     request: JsonRpcRequest,
     requestTimeoutMs: number | undefined,
-    principal: string | undefined
+    principal: string | undefined,
+    identity?: Identity
   ) {
     this.host = host
     this.request = request
@@ -68,14 +70,20 @@ export class ModernRequest implements ExchangeOwner {
         if (related === request.id) this.exchange.deliver(message, "method" in message ? undefined : request.id)
       },
       ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-      ...(principal === undefined ? {} : { principal })
+      ...(principal === undefined ? {} : { principal }),
+      ...(identity === undefined ? {} : { identity })
     })
   }
 
   /** Run the request; the response goes out on `res` as JSON, or as SSE if the handler streams first. */
   start(): void {
     this.host.live.add(this)
-    this.session.receive(this.request)
+    try {
+      this.session.receive(this.request)
+    } catch {
+      // `receive` answers its own failures; this only keeps the request from staying live if that net fails.
+      this.exchange.fail({ code: ErrorCode.InternalError, message: "Internal error" })
+    }
     this.exchange.watch()
   }
 
