@@ -16,6 +16,10 @@ export interface Window {
   /** Start this window on a new connection (the server process is reused). */
   readonly fresh: boolean
   readonly frames: ReadonlyArray<FrameGen>
+  /** HTTP: per frame, which header fault (if any) to send it with. */
+  readonly rolls?: ReadonlyArray<number>
+  /** HTTP: the legacy version a new session negotiates. */
+  readonly version?: string
 }
 
 export interface MessageFuzzerOptions {

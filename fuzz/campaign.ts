@@ -11,6 +11,7 @@
  */
 import fc from "fast-check"
 import { frameArb } from "./frames.ts"
+import { LEGACY_VERSIONS } from "./oracle.ts"
 import { HttpFuzzer } from "./HttpFuzzer.ts"
 import { MessageFuzzer, type Window } from "./MessageFuzzer.ts"
 import type { FuzzStats } from "./report.ts"
@@ -46,7 +47,9 @@ export interface CampaignResult {
 export const windowArb = (size: number, maxMessageBytes: number, batches: boolean): fc.Arbitrary<Window> =>
   fc.record({
     fresh: fc.nat(5).map((n) => n === 0),
-    frames: fc.array(frameArb({ maxMessageBytes, batches }), { minLength: size, maxLength: size })
+    frames: fc.array(frameArb({ maxMessageBytes, batches }), { minLength: size, maxLength: size }),
+    rolls: fc.array(fc.nat(99), { minLength: size, maxLength: size }),
+    version: fc.constantFrom(...LEGACY_VERSIONS)
   })
 
 export const runCampaign = async (options: CampaignOptions): Promise<CampaignResult> => {
@@ -86,7 +89,7 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRes
   try {
     const runs = Math.ceil(options.frames / windowSize)
     const details = await fc.check<[Window]>(
-      fc.asyncProperty(windowArb(windowSize, maxMessageBytes, options.transport !== "http" || true), async (w) => {
+      fc.asyncProperty(windowArb(windowSize, maxMessageBytes, true), async (w) => {
         await fuzzer.runWindow(w)
         options.onProgress?.(fuzzer.stats)
       }),
