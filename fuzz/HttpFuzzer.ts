@@ -178,7 +178,7 @@ export class HttpFuzzer {
         const slow = frames[0]!
         inFlight.push(this.post(slow, { ...this.baseHeaders(), "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "slow" }).then((a) => {
           const msg = messagesOf(a)[0]
-          const bad = a.status !== 200 || !isObject(msg) ? `status ${a.status}` : checkResult({ t: "echo", text: "waited 150 ms" }, msg.result, true)
+          const bad = a.status !== 200 || !isObject(msg) ? `status ${a.status}` : checkResult({ t: "echo", text: "waited 40 ms" }, msg.result, true)
           if (bad !== undefined) throw new FuzzFailure("http", { why: `slow request: ${bad}`, got: [a.body.slice(0, 300)] })
         }))
         frames = frames.slice(1)
@@ -217,6 +217,7 @@ export class HttpFuzzer {
     for (const o of exp.outcomes) {
       const why = this.match(o, a)
       if (why === undefined) {
+        if (process.env["FUZZ_TRACE"] !== undefined) process.stderr.write(`${o.label} ${model.phase} ${JSON.stringify(headers)} ${showFrame(body).slice(0, 300)} -> ${a.status}\n`)
         this.stats.byLabel.set(o.label, (this.stats.byLabel.get(o.label) ?? 0) + 1)
         if (o.createsSession === true) {
           const sid = a.headers["mcp-session-id"]

@@ -102,7 +102,7 @@ export class MessageFuzzer {
       if (m.heldId !== undefined) {
         // A slow request held in flight; the next frame reuses its id.
         this.conn!.send(frames[0]!)
-        this.held.set(m.heldId, "waited 150 ms")
+        this.held.set(m.heldId, "waited 40 ms")
         this.inFlight.add(m.heldId)
         frames = frames.slice(1)
       }

@@ -402,7 +402,7 @@ export const materialize = (gen: FrameGen, ids: IdSource): Materialized => {
     }
     case "dup": {
       const id = `dup#${ids.next({ t: "int" })}`
-      const slow = { jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow", arguments: { ms: 150 }, _meta: { [META_VERSION]: MODERN_VERSION, [META_CAPS]: {} } } }
+      const slow = { jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow", arguments: { ms: 40 }, _meta: { [META_VERSION]: MODERN_VERSION, [META_CAPS]: {} } } }
       return { frames: [Buffer.from(JSON.stringify(slow)), Buffer.from(msgText({ ...gen.dup, id: { t: "lit", v: id } }, id))], heldId: id }
     }
   }

@@ -154,10 +154,10 @@ const legacyPost = (body: Uint8Array, value: unknown, headers: Readonly<Record<s
     if (value.length === 0) return { outcomes: [rpc([400], [null], [Code.InvalidRequest])], next: model }
     if (sessionFaults.length > 0) return { outcomes: sessionFaults, next: model }
     const e = oracle(body, model, opts)
-    const outcomes: Array<HttpOutcome> = e.outcomes.map((o) => (o.replies.length === 0 ? { ...refusal([202], "202"), next: o.next ?? e.next } : fromMessage(o, model, true)))
+    const outcomes: Array<HttpOutcome> = e.outcomes.map((o) => (o.replies.length === 0 ? { ...refusal([202], "202"), next: o.next ?? e.next } : fromMessage(o, e.next, true)))
     // A batch with an item that cannot be decoded (or an initialize) may be refused whole.
     if (value.some((i) => envelopeFault(i) || (isObject(i) && i.method === "initialize" && has(i, "id")))) {
-      outcomes.push({ ...rpc([400], [null], [Code.InvalidRequest]), next: model })
+      outcomes.push({ ...rpc([400], [null], [Code.InvalidRequest, Code.InvalidParams]), next: model })
     }
     return { outcomes, next: e.next }
   }
@@ -175,14 +175,15 @@ const legacyPost = (body: Uint8Array, value: unknown, headers: Readonly<Record<s
   if (sessionFaults.length > 0) return { outcomes: sessionFaults, next: model }
   const e = oracle(body, model, opts)
   return {
-    outcomes: e.outcomes.map((o) => (o.replies.length === 0 ? { ...refusal([202], "202"), ...(o.next ? { next: o.next } : {}) } : fromMessage(o, model, false))),
+    outcomes: e.outcomes.map((o) => (o.replies.length === 0 ? { ...refusal([202], "202"), next: o.next ?? e.next } : fromMessage(o, e.next, false))),
     next: e.next
   }
 }
 
-const fromMessage = (o: Outcome, model: SessionModel, decodeLevel: boolean): HttpOutcome => {
+/** `next`: the session after the frame unless the outcome says otherwise. */
+const fromMessage = (o: Outcome, next: SessionModel, decodeLevel: boolean): HttpOutcome => {
   const statuses = decodeLevel && o.replies.every((r) => r.t === "error") ? [400, 200] : statusesOf(o)
-  return { statuses, body: o, next: o.next ?? model, label: `${statuses.join("|")} ${o.label}` }
+  return { statuses, body: o, next: o.next ?? next, label: `${statuses.join("|")} ${o.label}` }
 }
 
 /** 2026-07-28 POST (streamable-http.mdx, spec-digest §3.B). */

@@ -220,7 +220,8 @@ const message = (value: unknown, model: SessionModel, inBatch: boolean, options:
   if (typeof method !== "string" || method === "") return stay(model, err(isId(id) ? [id, null] : [null], [Code.InvalidRequest]))
   if (hasId && !isId(id)) return stay(model, err([null], [Code.InvalidRequest]))
   const params = value.params
-  if (!hasId) return notification(method, params, model)
+  // An invalid notification is not answered, and not acted on either.
+  if (!hasId) return params !== undefined && !isObject(params) ? stay(model, none) : notification(method, params, model)
   const normal = params !== undefined && !isObject(params)
     ? stay(model, err(echo, [Code.InvalidParams]))
     : request(id as RequestId, method, params as Record<string, unknown> | undefined, model, inBatch)
@@ -497,8 +498,6 @@ const assign = (wants: ReadonlyArray<ReplyExpect>, got: ReadonlyArray<unknown>):
 export const judge = (e: Expectation, got: ReadonlyArray<unknown>): { readonly ok: true; readonly outcome: Outcome } | { readonly ok: false; readonly why: string } => {
   const reasons: Array<string> = []
   for (const o of e.outcomes) {
-    // TEMP-LOCAL: accept split batch answers until rel-core lands
-    if (o.replies.length === 1 && o.replies[0]!.t === "batch" && got.length > 0 && !Array.isArray(got[0])) got = [got]
     const why = assign(o.replies, got)
     if (why === undefined) return { ok: true, outcome: o }
     reasons.push(`${o.label}: ${why}`)
