@@ -75,6 +75,15 @@ export type LegacyServerSessionEvent =
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string }
   | { readonly type: "RESUMED" }
 
+/** Close reasons the chart records when one of its own deadlines ends the session (the runtime maps them, e.g. to a WebSocket close code). */
+export const HANDSHAKE_TIMEOUT = "handshake timeout"
+export const IDLE_TIMEOUT = "idle timeout"
+
+/** Parameters of the `recordCloseReason` action on a deadline (events that carry a reason use theirs). */
+export interface CloseReasonParams {
+  readonly timeout?: typeof HANDSHAKE_TIMEOUT | typeof IDLE_TIMEOUT
+}
+
 /** Parameters of the `reject` action: the JSON-RPC error the runtime sends for `id`. */
 export interface RejectParams {
   readonly id: RequestId
@@ -117,6 +126,8 @@ const closeTransitions = [
   { guard: "nothingInFlight", target: "#legacyServerSession.closed", actions: "recordCloseReason" },
   { target: "#legacyServerSession.closing", actions: "recordCloseReason" }
 ] as const
+
+const recordHandshakeTimeout = { type: "recordCloseReason", params: { timeout: HANDSHAKE_TIMEOUT } } as const
 
 const rejectClosing = {
   type: "reject",
@@ -162,8 +173,8 @@ export const legacyServerSessionMachine = setup({
       }
     }),
     recordCloseReason: assign({
-      closeReason: ({ event }) =>
-        event.type === "CLOSE" || event.type === "TRANSPORT_CLOSED" ? event.reason : "timeout"
+      closeReason: ({ event }, params: CloseReasonParams | undefined) =>
+        event.type === "CLOSE" || event.type === "TRANSPORT_CLOSED" ? event.reason : (params?.timeout ?? IDLE_TIMEOUT)
     })
   },
   guards: {
@@ -210,7 +221,7 @@ export const legacyServerSessionMachine = setup({
   states: {
     awaitingInitialize: {
       after: {
-        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: "recordCloseReason" }
+        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: recordHandshakeTimeout }
       },
       on: {
         // lifecycle.mdx:L40-L47: initialize is the first interaction; version echoed if supported, else our latest (L165-L182).
@@ -247,7 +258,7 @@ export const legacyServerSessionMachine = setup({
     },
     awaitingInitialized: {
       after: {
-        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: "recordCloseReason" }
+        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: recordHandshakeTimeout }
       },
       on: {
         INITIALIZE: { actions: rejectReinitialize },
@@ -291,7 +302,7 @@ export const legacyServerSessionMachine = setup({
       },
       after: {
         idleTimeout: [
-          { guard: "idleTimeoutExpired", target: "closing", actions: "recordCloseReason" },
+          { guard: "idleTimeoutExpired", target: "closing", actions: { type: "recordCloseReason", params: { timeout: IDLE_TIMEOUT } } },
           // Activity since the timer was armed: re-arm for what remains.
           { guard: "idleTimeoutEnabled", target: "operating", reenter: true }
         ]

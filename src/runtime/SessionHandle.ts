@@ -5,7 +5,7 @@
  * inside them.
  */
 import type { Era } from "../protocol/era.ts"
-import type { TransportKind } from "../transports/Transport.ts"
+import type { TransportCloseDetail, TransportKind } from "../transports/Transport.ts"
 
 export type { PeerInfo } from "../protocol/implementation.ts"
 import type { PeerInfo } from "../protocol/implementation.ts"
@@ -27,6 +27,8 @@ export interface SessionEnd {
   /** False for a crash, a dead peer, a kill: the supervisor may restart. */
   readonly expected: boolean
   readonly reason: string
+  /** Why the local side ended it, when it did (a deadline, an eviction, shutdown): what a transport tells its peer. */
+  readonly cause?: TransportCloseDetail["cause"]
 }
 
 export interface SessionHandle {

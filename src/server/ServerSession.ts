@@ -12,6 +12,8 @@ import { randomBytes } from "node:crypto"
 import type { ActorOptions, AnyActorLogic, Actor } from "xstate"
 import {
   type EarlyRequestPolicy,
+  HANDSHAKE_TIMEOUT,
+  IDLE_TIMEOUT,
   type InitializeParams,
   type LegacyServerSessionContext,
   legacyServerSessionMachine,
@@ -55,6 +57,7 @@ import {
   requestStateOf
 } from "../protocol/mrtr.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
+import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import { openRequestState, sealRequestState } from "./requestState.ts"
 import {
   ACKNOWLEDGED_METHOD,
@@ -69,7 +72,7 @@ import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } fro
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { realClock } from "../runtime/XStateClock.ts"
-import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
+import type { TransportCloseDetail, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
@@ -85,6 +88,12 @@ export interface ServerSessionOptions {
   readonly send: SendToClient
   /** Called once when the session is released (close the stdio/ws transport, drop the HTTP session). */
   readonly onRelease?: (end: SessionEnd) => void
+  /**
+   * Called once when the session leaves its handshake: the chart reached
+   * `operating`, or a modern request was served (that era has no handshake).
+   * Admission control stops counting it against the handshake budget then.
+   */
+  readonly onReady?: () => void
   readonly id?: string
   readonly supportedVersions?: ReadonlyArray<LegacyVersion>
   /** Serve modern (2026-07-28) requests on this connection too. Default true. */
@@ -104,6 +113,12 @@ export interface ServerSessionOptions {
   readonly closeStream?: (requestId: RequestId) => boolean
   /** Time source matching `clock` (tests pass the simulated clock's `now`). */
   readonly now?: () => number
+  /**
+   * Which clients get a ping round trip between a request's last progress
+   * notification and its response (an SDK client bug; see `progressBarrier.ts`).
+   * Default: stdio and WebSocket clients other than ours.
+   */
+  readonly progressBarrier?: ProgressBarrierPolicy
 }
 
 interface InFlight {
@@ -111,8 +126,8 @@ interface InFlight {
   controller: AbortController | undefined
   done: boolean
   lastProgress: number
-  /** The response was held back once after progress (see `finish`). */
-  gapped: boolean
+  /** The response already waited once for the progress barrier (see `finish`). */
+  barrierPassed: boolean
   /** Progress rate limit (`progressIntervalMs`): the value held back and its timer. */
   pendingProgress: Record<string, unknown> | undefined
   progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
@@ -128,7 +143,7 @@ const newInFlight = (request: JsonRpcRequest): InFlight => ({
   controller: undefined,
   done: false,
   lastProgress: -Infinity,
-  gapped: false,
+  barrierPassed: false,
   pendingProgress: undefined,
   progressTimer: undefined,
   lastProgressSentAt: -Infinity,
@@ -237,9 +252,6 @@ interface HibernatedSnapshot {
   readonly output: undefined
   readonly error: undefined
 }
-
-/** See `finish`: the gap between a request's last progress notification and its response. */
-const PROGRESS_RESPONSE_GAP_MS = 10
 
 /**
  * Session ids: 128 bits from the CSPRNG, base64url (visible ASCII). Drawn from a
@@ -381,6 +393,10 @@ export class ServerSession implements SessionHandle {
   private readonly createdAt: number
   /** A modern request was served here: the legacy handshake deadline no longer applies. */
   private servedModern = false
+  /** `onReady` was called. */
+  private readied = false
+  /** Why `close` was asked for (a transport may tell its peer). */
+  private closeCause: TransportCloseDetail["cause"] | undefined
   private negotiatedCache: Negotiated | undefined
   /** The chart's persisted snapshot while hibernated (the actor is stopped). */
   private hibernated: HibernatedSnapshot | undefined
@@ -594,11 +610,20 @@ export class ServerSession implements SessionHandle {
     this.operating = true
     this.lastSettledAt = this.now() // idle is counted from the handshake completing, not from the session's creation
     this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+    this.ready()
+  }
+
+  private ready(): void {
+    if (this.readied) return
+    this.readied = true
+    this.options.onReady?.()
   }
   /** @internal */
   _beginDrain(): void {
     this.operating = false
     this.draining = true
+    // The pong may never come (stdin EOF): answer now rather than lose the reply at the drain deadline.
+    if (this.barrierWaits !== undefined) for (const release of [...this.barrierWaits]) release()
     if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.send({ type: "DRAINED" }))
   }
   /** @internal */
@@ -608,7 +633,8 @@ export class ServerSession implements SessionHandle {
   /** @internal */
   _released(reason: string): void {
     // A server session never asks to be restarted: every end is expected from the supervisor's view.
-    queueMicrotask(() => this.release({ expected: true, reason }))
+    const cause = reason === HANDSHAKE_TIMEOUT || reason === IDLE_TIMEOUT ? "timeout" : this.closeCause
+    queueMicrotask(() => this.release(cause === undefined ? { expected: true, reason } : { expected: true, reason, cause }))
   }
 
   private respondInitialize(id: RequestId, protocolVersion: LegacyVersion | undefined): void {
@@ -687,14 +713,19 @@ export class ServerSession implements SessionHandle {
   private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
     if (entry.done) return
     this.flushProgress(entry)
-    if (entry.lastProgress !== -Infinity && !entry.gapped) {
-      // Interop: the official SDK client drops a progress notification that arrives in the
-      // same read as its response (typescript-sdk#2580). Only for requests that reported
-      // progress, hold the response back briefly so the two land in separate reads. The
-      // request stays in flight meanwhile: a drain waits for it, a cancel still wins.
-      entry.gapped = true
-      // A real timer on purpose: it exists for a real peer's read loop, not for the session's logic.
-      setTimeout(() => this.finish(entry, value, modern), PROGRESS_RESPONSE_GAP_MS)
+    // Not while draining: a client whose input ended (stdin EOF) will never answer the ping.
+    if (entry.lastProgress !== -Infinity && !entry.barrierPassed && modern === undefined && !this.draining && this.needsProgressBarrier()) {
+      // Interop (typescript-sdk#2580, see progressBarrier.ts): the response waits for a ping round
+      // trip, after which the client has handled the progress notifications. The request stays in
+      // flight meanwhile: a drain waits for it, a cancel still wins. Any outcome of the ping releases it.
+      entry.barrierPassed = true
+      const waits = (this.barrierWaits ??= new Set())
+      const release = () => {
+        waits.delete(release)
+        this.finish(entry, value, modern)
+      }
+      waits.add(release)
+      this.request("ping", undefined, { timeoutMs: PROGRESS_BARRIER_TIMEOUT_MS }, entry.request.id).then(release, release)
       return
     }
     if (!this.settle(entry)) return
@@ -733,6 +764,18 @@ export class ServerSession implements SessionHandle {
       return this.finishError(entry, e, modern)
     }
     this.finish(entry, value, modern)
+  }
+
+  private progressBarrierCache: boolean | undefined
+  /** Responses waiting for their progress barrier's pong (released at once when draining starts). */
+  private barrierWaits: Set<() => void> | undefined
+  /** Whether this client gets the progress barrier (decided once, from the negotiated clientInfo). */
+  private needsProgressBarrier(): boolean {
+    if (this.progressBarrierCache !== undefined) return this.progressBarrierCache
+    const policy = this.options.progressBarrier ?? defaultProgressBarrier
+    const decided = policy(this.negotiated().clientInfo, this.options.transport)
+    if (this.operating) this.progressBarrierCache = decided
+    return decided
   }
 
   /** Mark done; false when it was cancelled (no response may be sent: cancellation.mdx:L37). */
@@ -918,7 +961,10 @@ export class ServerSession implements SessionHandle {
 
   private handleModern(req: JsonRpcRequest): void {
     if (this.era === "unknown") this.era = "modern"
-    this.servedModern = true
+    if (!this.servedModern) {
+      this.servedModern = true
+      this.ready()
+    }
     const read = readModernContext(req)
     if (!read.ok) {
       this.send(errorResponse(req.id, read.error), req.id)
@@ -1075,6 +1121,16 @@ export class ServerSession implements SessionHandle {
     return this.inFlight.size
   }
 
+  /** When nothing was last in flight (the idle clock), or undefined while a request or a server→client request is pending. */
+  get idleSince(): number | undefined {
+    return this.inFlight.size > 0 || (this.pending?.size ?? 0) > 0 ? undefined : this.lastSettledAt
+  }
+
+  /** End the session at once to make room for others (admission control); the transport tells the peer (`overload`). */
+  evict(reason: string): void {
+    void this.close({ drainMs: 0, reason, cause: "overload" })
+  }
+
   info(): SessionInfo {
     return {
       id: this.id,
@@ -1098,13 +1154,15 @@ export class ServerSession implements SessionHandle {
     if (this.listeners.size > 0) this.listeners.notify(() => this.info())
   }
 
-  close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+  close(options?: { readonly drainMs?: number; readonly reason?: string; readonly cause?: TransportCloseDetail["cause"] }): Promise<void> {
     if (this.released) return this.ended.then(() => undefined)
     this.completeSubscriptions()
     const reason = options?.reason ?? "closed by server"
-    if (this.hibernated) this.ensureActor()
+    if (options?.cause !== undefined) this.closeCause ??= options.cause
+    // Requests in flight (modern ones run without the chart) are drained by the chart's `closing`.
+    if (this.hibernated || (this.actor === undefined && this.inFlight.size > 0)) this.ensureActor()
     if (!this.actor) {
-      this.release({ expected: true, reason })
+      this.release(this.closeCause === undefined ? { expected: true, reason } : { expected: true, reason, cause: this.closeCause })
     } else {
       if (options?.drainMs !== undefined) {
         const clock = this.clock

@@ -1,7 +1,9 @@
 /**
  * Run a server session over a message transport (stdio, WebSocket, memory):
  * frames in, chart-driven session, frames out. Closing the session closes the
- * transport; the transport ending closes the session.
+ * transport; the transport ending closes the session (at once; when only the
+ * peer's input ended, as on stdin EOF, gracefully: in-flight requests are
+ * answered within the drain deadline first).
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -17,12 +19,16 @@ export const serveTransport = (server: McpServer, transport: Transport, options:
     ...options,
     transport: transport.kind,
     send: (message) => transport.send(message),
-    onRelease: () => void transport.close()
+    // The transport tells the peer why when it can (WebSocket close code): a deadline, an eviction, shutdown.
+    onRelease: (end) => void transport.close(end.cause === undefined ? { reason: end.reason } : { reason: end.reason, cause: end.cause })
   })
   transport.start({
     onFrame: (text) => session.receiveFrame(text),
     onOversized: (bytes) => session.receiveOversized(bytes),
-    onClose: (closed) => session.transportClosed(closed)
+    onClose: (closed) => session.transportClosed(closed),
+    // The peer stopped sending (stdin EOF) but still reads: finish what is in flight within the
+    // drain deadline, write the replies, then release (which closes the transport).
+    onInputEnded: () => void session.close({ reason: "stdin ended" })
   })
   return session
 }

@@ -28,6 +28,25 @@ export interface TransportHandlers {
   readonly onOversized: (bytes: number) => void
   /** The transport ended; called exactly once. */
   readonly onClose: (closed: TransportClosed) => void
+  /**
+   * The peer will send nothing more, but replies can still be written (stdin
+   * EOF on a stdio server: `printf '…' | server`). A handler that sets this
+   * owns the end: it closes the transport when its replies are out. Without
+   * it, input ending is reported as `onClose`.
+   */
+  readonly onInputEnded?: () => void
+}
+
+/**
+ * Why the local side closes a transport, for transports that can tell the peer
+ * (a WebSocket close code); the others ignore it.
+ * - `timeout`: a deadline of ours passed (handshake, idle);
+ * - `overload`: the server made room for others (evicted under its limits);
+ * - `shutdown`: the server is going away.
+ */
+export interface TransportCloseDetail {
+  readonly reason: string
+  readonly cause?: "timeout" | "overload" | "shutdown"
 }
 
 export interface Transport {
@@ -42,7 +61,7 @@ export interface Transport {
   /** Send one message (serialized and framed here). Dropped silently once closed. */
   send(message: JsonRpcMessage): void
   /** Graceful close; idempotent; resolves when every resource it holds is released. */
-  close(): Promise<void>
+  close(detail?: TransportCloseDetail): Promise<void>
 }
 
 /**

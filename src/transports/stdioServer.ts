@@ -3,8 +3,10 @@
  * JSON-RPC read from stdin, written to stdout. Nothing else is ever written
  * to stdout (logs belong on stderr).
  *
- * - stdin EOF (or close) → `onClose({ expected: true, reason: "stdin ended" })`;
- *   a stdin/stdout stream error → `expected: false`.
+ * - stdin EOF (or close) → `onInputEnded()` when the handlers have it (stdout
+ *   stays open for the replies to what was read; the handler closes the
+ *   transport when done), else `onClose({ expected: true, reason: "stdin ended" })`;
+ *   a stdin/stdout stream error → `onClose({ expected: false })`.
  * - Outgoing frames are coalesced into one stdout write per event-loop turn
  *   (`OutputBatcher`), with backpressure.
  * - `close()` flushes, releases every listener it added and pauses stdin; it
@@ -62,10 +64,14 @@ export const makeStdioServerTransport = (options: StdioServerOptions = {}): Stdi
   const onData = (chunk: Buffer | string): void => {
     framer!.push(chunk)
   }
+  let inputEnded = false
   const onEnd = (): void => {
-    if (notified) return
-    framer!.end()
-    notify({ expected: true, reason: "stdin ended" })
+    if (notified || inputEnded) return
+    inputEnded = true
+    framer!.end() // a last line without its newline is still delivered
+    stdin.off("data", onData)
+    if (handlers?.onInputEnded !== undefined) handlers.onInputEnded()
+    else notify({ expected: true, reason: "stdin ended" })
   }
   const onStdinError = (e: unknown): void => {
     notify({ expected: false, reason: `stdin error: ${errorText(e)}` })

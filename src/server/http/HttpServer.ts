@@ -14,8 +14,10 @@
  *    `MCP-Protocol-Version` supported (400) → body size (413) → JSON (400/-32700)
  * 4. era: `MCP-Protocol-Version: 2026-07-28` or a `_meta` protocol version ⇒ modern
  *    (stateless, per request); anything else ⇒ legacy (sessions).
- * 5. legacy: `initialize` creates a session (503 + Retry-After when `maxSessions`
- *    are live); anything else needs `Mcp-Session-Id` (400 missing/malformed,
+ * 5. legacy: `initialize` creates a session if admission control lets it
+ *    (`SessionLimiter`: sessions still in the handshake are evicted first, then
+ *    the longest-idle; 429 at a per-address/per-principal cap, 503 + Retry-After
+ *    when every session is busy); anything else needs `Mcp-Session-Id` (400 missing/malformed,
  *    404 unknown, ended, or bound to another principal); with
  *    `versionHeaderMustMatch`, a version header other than the negotiated one is 400.
  *
@@ -43,6 +45,7 @@ import {
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
 import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
+import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
@@ -91,14 +94,12 @@ export type AuthResult = { readonly principal: string } | HttpRejection | Respon
  */
 export type Authenticate = (req: IncomingMessage) => AuthResult | PromiseLike<AuthResult>
 
-export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions {
+export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions, SessionLimits {
   /** The MCP endpoint. Default "/mcp". */
   readonly path?: string
   /** Largest accepted body. Default 4 MiB. */
   readonly maxMessageBytes?: number
-  /** Live legacy sessions allowed; an initialize beyond gets 503. Default 10 000. */
-  readonly maxSessions?: number
-  /** `Retry-After` (seconds) on 503. Default 5. */
+  /** `Retry-After` (seconds) on 503 and 429. Default 5. */
   readonly retryAfterSeconds?: number
   /** Resumable SSE storage; `false` turns resumability (event ids, priming) off. Default: in-memory, 1000 events / 1 MiB per session. */
   readonly eventStore?: EventStore | false
@@ -157,6 +158,10 @@ export interface HttpServerStats {
   readonly modernInFlight: number
   readonly storedSessions: number
   readonly keepAliveTimer: boolean
+  /** Sessions still in the handshake (admission control's budget). */
+  readonly handshaking: number
+  /** Sessions evicted by admission control so far. */
+  readonly evicted: number
 }
 
 export interface HttpHandler {
@@ -220,13 +225,22 @@ const cancelledRequestId = (m: JsonRpcMessage): RequestId | undefined => {
   return typeof id === "string" || typeof id === "number" ? id : undefined
 }
 
+/** Default deadline for the whole handshake (initialize → notifications/initialized), HTTP and WebSocket. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+
+/** The client's address as the socket reports it; IPv4-mapped IPv6 (`::ffff:a.b.c.d`) counts as its IPv4 address. */
+export const remoteAddress = (req: IncomingMessage): string | undefined => {
+  const a = req.socket.remoteAddress
+  return a !== undefined && a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a
+}
+
 // ---------------------------------------------------------------- handler
 
 /** Build the request listener and the session table without listening (mount it on your own server). */
 export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions = {}): HttpHandler => {
   const path = options.path ?? "/mcp"
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
-  const maxSessions = options.maxSessions ?? 10_000
+  const limiter = new SessionLimiter<HttpSession>(options)
   const retryAfter = String(options.retryAfterSeconds ?? 5)
   const modernEnabled = options.modern !== false
   const versionHeaderMustMatch = options.versionHeaderMustMatch === true
@@ -238,7 +252,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
   const sessionOptions: HttpSessionOptions = {
     idleTimeoutMs: options.idleTimeoutMs ?? 30 * 60_000,
-    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 60_000,
+    // A well-behaved client completes the handshake within a round trip or two: a short deadline keeps
+    // abandoned (or hostile) handshakes from holding slots (see SessionLimiter).
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     ...(options.earlyRequests === undefined ? {} : { earlyRequests: options.earlyRequests }),
@@ -277,6 +293,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     maxBufferedBytes,
     live: new Set<ModernRequest>(),
     released(hs) {
+      limiter.remove(hs)
       if (sessions.get(hs.id) === hs) sessions.delete(hs.id)
       const u = unregister.get(hs.id)
       if (u !== undefined) {
@@ -285,6 +302,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       }
       checkDrained()
     },
+    ready: (hs) => limiter.ready(hs),
     modernFinished: () => checkDrained()
   }
 
@@ -485,7 +503,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     }
     const m = d.message
     const isRequest = "method" in m && "id" in m
-    if (isRequest && m.method === "initialize") return initialize(res, m, principal)
+    if (isRequest && m.method === "initialize") return initialize(req, res, m, principal)
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
     if (!isRequest) {
@@ -503,11 +521,14 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     ex.watch()
   }
 
-  const initialize = (res: ServerResponse, m: JsonRpcRequest, principal: string | undefined): void => {
-    if (sessions.size >= maxSessions) {
-      return writeRpcError(res, 503, rpcError(ErrorCode.ConnectionClosed, "Service Unavailable: too many sessions"), m.id, { "retry-after": retryAfter })
+  const initialize = (req: IncomingMessage, res: ServerResponse, m: JsonRpcRequest, principal: string | undefined): void => {
+    const address = remoteAddress(req)
+    const admission = limiter.admit(address, principal)
+    if (!admission.ok) {
+      return writeRpcError(res, admission.status, rpcError(ErrorCode.ConnectionClosed, admission.message), m.id, { "retry-after": retryAfter })
     }
     const hs = new HttpSession(server, host, principal, sessionOptions)
+    limiter.add(hs, address, principal)
     sessions.set(hs.id, hs)
     startSweeper()
     if (options.registry !== undefined) unregister.set(hs.id, options.registry.register(hs.session))
@@ -679,7 +700,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
         pendingExchanges,
         modernInFlight: host.live.size,
         storedSessions: eventStore?.sessionCount ?? 0,
-        keepAliveTimer: hub.ticking
+        keepAliveTimer: hub.ticking,
+        handshaking: limiter.handshakes,
+        evicted: limiter.evictions
       }
     },
     close
