@@ -161,7 +161,8 @@ export class HttpFuzzer {
 
   async runWindow(w: Window): Promise<void> {
     const rolls = w.rolls ?? []
-    if (this.session === undefined || w.fresh) {
+    // A session left in the handshake would meet the server's handshake deadline (10 s): replace it.
+    if (this.session === undefined || w.fresh || this.session.model.phase !== "operating") {
       if (this.session !== undefined) await this.endSession(this.session.id)
       this.session = await this.openSession(w.version ?? LEGACY_VERSIONS[0], (rolls[0] ?? 50) >= 10)
       this.stats.connections++

@@ -32,6 +32,11 @@ export interface MessageFuzzerOptions {
   readonly minFramesPerConnection?: number
   /** After each window, check that a new connection is served (WebSocket). */
   readonly checkFreshConnection?: boolean
+  /**
+   * A connection still in the handshake this long is replaced before the next window:
+   * the server's handshake deadline (10 s WebSocket, 60 s stdio CLI) would close it.
+   */
+  readonly maxHandshakeAgeMs?: number
 }
 
 interface Pending {
@@ -77,6 +82,7 @@ export class MessageFuzzer {
   private ids = new IdSource()
   private sentinels = 0
   private framesOnConnection = 0
+  private openedAt = 0
   private inbox: Array<unknown> = []
   private wake: (() => void) | undefined
   private pending: Array<Pending> = []
@@ -93,7 +99,8 @@ export class MessageFuzzer {
 
   async runWindow(w: Window): Promise<void> {
     const min = this.options.minFramesPerConnection ?? 0
-    if (this.conn === undefined || (w.fresh && this.framesOnConnection >= min)) await this.reopen()
+    const stuck = this.model.phase !== "operating" && Date.now() - this.openedAt > (this.options.maxHandshakeAgeMs ?? Infinity)
+    if (this.conn === undefined || stuck || (w.fresh && this.framesOnConnection >= min)) await this.reopen()
     for (const gen of w.frames) {
       this.stats.frames++
       this.framesOnConnection++
@@ -134,6 +141,7 @@ export class MessageFuzzer {
     const conn = await this.options.open()
     this.stats.connections++
     this.conn = conn
+    this.openedAt = Date.now()
     this.model = FRESH
     this.framesOnConnection = 0
     this.inbox = []

@@ -64,6 +64,7 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRes
       transport: "stdio",
       maxMessageBytes,
       minFramesPerConnection: options.framesPerProcess ?? 500,
+      maxHandshakeAgeMs: 20_000,
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       open: async () => {
         const p = spawnStdioServer({ maxMessageBytes })
@@ -78,6 +79,7 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRes
       transport: "ws",
       maxMessageBytes,
       checkFreshConnection: true,
+      maxHandshakeAgeMs: 3_000,
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       open: () => wsConnection(url)
     })

@@ -340,17 +340,12 @@ const methodOutcomes = (id: RequestId, method: string, params: Record<string, un
       if (p.name !== "greet") return bad
       const args = p.arguments
       if (args !== undefined && args !== null && !isObject(args)) return bad
+      // Prompt arguments are strings (GetPromptRequest.arguments: { [key]: string }).
+      if (isObject(args) && Object.values(args).some((v) => typeof v !== "string")) return bad
       const arg = isObject(args) ? args.name : undefined
-      if (arg === undefined) return bad
-      if (typeof arg === "string") return result({ t: "prompt", text: `Please greet ${arg}.` })
-      // Prompt arguments are strings: another JSON value may be refused, or stringified when it can be.
-      let shown: string
-      try {
-        shown = String(arg)
-      } catch {
-        return bad
-      }
-      return [...bad, ...result({ t: "prompt", text: `Please greet ${shown}.` })]
+      if (typeof arg !== "string") return bad
+      // `arguments: null` is not an object: refusing it is as right as reading it as {}.
+      return result({ t: "prompt", text: `Please greet ${arg}.` })
     }
     case "resources/read": {
       const uri = p.uri
