@@ -32,6 +32,8 @@ export interface MessageFuzzerOptions {
   readonly minFramesPerConnection?: number
   /** After each window, check that a new connection is served (WebSocket). */
   readonly checkFreshConnection?: boolean
+  /** Network servers: whether the server process is still up, and its stderr (a crash's stack). */
+  readonly server?: { readonly alive: () => boolean; readonly stderr: () => string }
   /**
    * A connection still in the handshake this long is replaced before the next window:
    * the server's handshake deadline (10 s WebSocket, 60 s stdio CLI) would close it.
@@ -100,7 +102,12 @@ export class MessageFuzzer {
   async runWindow(w: Window): Promise<void> {
     const min = this.options.minFramesPerConnection ?? 0
     const stuck = this.model.phase !== "operating" && Date.now() - this.openedAt > (this.options.maxHandshakeAgeMs ?? Infinity)
-    if (this.conn === undefined || stuck || (w.fresh && this.framesOnConnection >= min)) await this.reopen()
+    if (this.conn === undefined || stuck || (w.fresh && this.framesOnConnection >= min)) {
+      await this.reopen()
+      // Half the new sessions start operating on the window's version (every version, 2025-03-26 batches
+      // included, gets its share); the others start fresh and meet the handshake frames as generated.
+      if (w.version !== undefined && (w.rolls?.[0] ?? 1) % 2 === 0) await this.handshake(w.version)
+    }
     for (const gen of w.frames) {
       this.stats.frames++
       this.framesOnConnection++
@@ -149,6 +156,15 @@ export class MessageFuzzer {
       this.inbox.push(msg)
       this.wake?.()
     }
+  }
+
+  /** A well-behaved handshake on the current connection (initialize → initialized), then a sentinel. */
+  private async handshake(version: string): Promise<void> {
+    const init = Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: `h#${++this.sentinels}`, method: "initialize", params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "fuzz", version: "1" } } }))
+    await this.sendPiece(init)
+    await this.sendPiece(Buffer.from('{"jsonrpc":"2.0","method":"notifications/initialized"}'))
+    await this.flush()
+    if (this.model.phase !== "operating") throw new FuzzFailure(this.options.transport, { why: `the handshake on ${version} did not reach operating`, phase: this.model })
   }
 
   private async sendPiece(piece: Uint8Array): Promise<void> {
@@ -262,6 +278,18 @@ export class MessageFuzzer {
    * a new connection, and name the first that reproduces alone.
    */
   private async culprit(candidates: ReadonlyArray<Pending>, got: ReadonlyArray<unknown>, why: string): Promise<FuzzFailure> {
+    const server = this.options.server
+    // A dying process closes its sockets a moment before its exit is reported.
+    for (let i = 0; i < 20 && server !== undefined && server.alive(); i++) await new Promise((r) => setTimeout(r, 100))
+    if (server !== undefined && !server.alive()) {
+      // The whole server died: one of these frames killed it (its stack is in the log).
+      return new FuzzFailure(this.options.transport, {
+        why: `${why}: the server process died; stderr: ${server.stderr().slice(-1_500)}`,
+        phase: candidates[0]!.model,
+        frame: candidates.map((p) => showFrame(p.piece)).join("\n         "),
+        got
+      })
+    }
     for (const p of candidates.slice(0, 32)) {
       const alone = await this.reproduceAlone(p.piece, p.model).catch((e) => `could not check: ${(e as Error).message}`)
       if (alone.startsWith("reproduces")) {

@@ -80,6 +80,7 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRes
       maxMessageBytes,
       checkFreshConnection: true,
       maxHandshakeAgeMs: 3_000,
+      server: { alive: () => network!.child.exitCode === null && network!.child.signalCode === null, stderr: () => network!.stderr() },
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       open: () => wsConnection(url)
     })
