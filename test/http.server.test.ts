@@ -227,8 +227,10 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
     expect(answers.map((a) => a.id).sort()).toEqual(["a", "b"])
     const onlyNotes = await post(ctx.url, [{ jsonrpc: "2.0", method: "notifications/roots/list_changed" }], old.headers)
     expect(onlyNotes.status).toBe(202)
+    // An invalid item is answered in the array (JSON-RPC 2.0 §6), not by refusing the whole batch.
     const withInit = await post(ctx.url, [initializeRequest("2025-03-26", 9)], old.headers)
-    expect(withInit.status).toBe(400)
+    expect(withInit.status).toBe(200)
+    expect(await withInit.json()).toEqual([{ jsonrpc: "2.0", id: 9, error: { code: -32600, message: "Invalid Request: initialize must not be part of a batch" } }])
     await del(ctx.url, old.headers)
   })
 

@@ -191,6 +191,27 @@ describe("WebSocket: handshake and idle deadlines, fair admission", () => {
     expect(await peer.closed).toEqual({ code: 4408, reason: "idle timeout" })
   })
 
+  it("a connection that only sends modern (2026-07-28) requests has no handshake, but the idle timeout closes it (4408)", async () => {
+    const clock = new SimulatedClock()
+    const handle = await startWs({ session: { clock, now: () => clock.now(), handshakeTimeoutMs: 1_000, idleTimeoutMs: 5_000 } })
+    const peer = await rawSocket(handle.url)
+    const meta = {
+      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+      "io.modelcontextprotocol/clientCapabilities": {},
+      "io.modelcontextprotocol/clientInfo": { name: "modern", version: "1" }
+    }
+    peer.send({ jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: meta } })
+    await expect.poll(() => peer.inbox.some((m) => m.id === 1 && m.result !== undefined)).toBe(true)
+    clock.increment(1_000) // the handshake deadline passes: no handshake is owed
+    peer.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "x" }, _meta: meta } })
+    await expect.poll(() => peer.inbox.some((m) => m.id === 2)).toBe(true)
+    clock.increment(4_999) // idle since the call finished at 1 000
+    await roundTrip(peer, 3)
+    expect(handle.connections).toBe(1)
+    clock.increment(1)
+    expect(await peer.closed).toEqual({ code: 4408, reason: "idle timeout" })
+  })
+
   it("defaults: a bare makeWsServer has a handshake deadline (10 s) and an idle timeout (30 min)", async () => {
     // The deadlines are on a clock the test drives: the defaults of the durations are what is checked.
     const clock = new SimulatedClock()

@@ -101,8 +101,8 @@ describe("idle timeout (SimulatedClock)", () => {
     expect(h.session.stateName()).toBe("operating")
     clock.increment(1)
     await flush()
-    expect(h.end).toEqual({ expected: true, reason: "idle timeout" })
-    expect(h.releases).toEqual([{ expected: true, reason: "idle timeout" }])
+    expect(h.end).toEqual({ expected: true, reason: "idle timeout", cause: "timeout" })
+    expect(h.releases).toEqual([{ expected: true, reason: "idle timeout", cause: "timeout" }])
     expect(h.session.stateName()).toBe("closed")
   })
 
@@ -193,8 +193,8 @@ describe("handshake timeout (SimulatedClock)", () => {
     expect(h.end).toBeUndefined()
     clock.increment(1)
     await flush()
-    expect(h.end).toEqual({ expected: true, reason: "handshake timeout" })
-    expect(h.releases).toEqual([{ expected: true, reason: "handshake timeout" }])
+    expect(h.end).toEqual({ expected: true, reason: "handshake timeout", cause: "timeout" })
+    expect(h.releases).toEqual([{ expected: true, reason: "handshake timeout", cause: "timeout" }])
   })
 
   it("initialize answered but no notifications/initialized: still closed handshakeTimeoutMs after the start (answering initialize does not re-arm it)", async () => {

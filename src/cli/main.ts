@@ -31,7 +31,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     process.stdout.write(`${pkg.version}\n`)
     return 0
   }
-  const command: Command | undefined = commands[name]
+  const command: Command | undefined = Object.hasOwn(commands, name) ? commands[name] : undefined
   if (!command) {
     process.stderr.write(`mcp-actors: unknown command "${name}"\n\n${USAGE}\n`)
     return 2

@@ -10,6 +10,7 @@ import type { TransportCloseDetail, TransportKind } from "../transports/Transpor
 export type { PeerInfo } from "../protocol/implementation.ts"
 import type { PeerInfo } from "../protocol/implementation.ts"
 
+/** A live summary of one session, server or client side: what the registry and inspector show. */
 export interface SessionInfo {
   readonly id: string
   readonly role: "server" | "client"
@@ -23,6 +24,7 @@ export interface SessionInfo {
   readonly startedAt: number
 }
 
+/** How a session ended; `expected` tells a supervisor whether to restart. */
 export interface SessionEnd {
   /** False for a crash, a dead peer, a kill: the supervisor may restart. */
   readonly expected: boolean
@@ -31,6 +33,10 @@ export interface SessionEnd {
   readonly cause?: TransportCloseDetail["cause"]
 }
 
+/**
+ * What the runtime needs of any session (server or client, either era, any transport):
+ * a summary, change notifications, its end, and a graceful close.
+ */
 export interface SessionHandle {
   readonly id: string
   /** Current summary (cheap: built on demand). */

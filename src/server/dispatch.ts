@@ -98,7 +98,7 @@ const getPrompt = (server: McpServer, params: Record<string, unknown> | undefine
   const prompt = server.prompts.get(name)
   if (!prompt) throw invalidParams(`unknown prompt "${name}"`)
   const raw = params!.arguments ?? {}
-  if (typeof raw !== "object" || Array.isArray(raw)) throw invalidParams("prompts/get arguments must be an object")
+  if (typeof raw !== "object" || Array.isArray(raw)) throw invalidParams("arguments must be an object")
   // Prompt arguments are strings (GetPromptRequest): anything else would reach the handler as
   // something it cannot even print (an object whose toString is not a function).
   for (const [key, value] of Object.entries(raw)) {
@@ -106,6 +106,7 @@ const getPrompt = (server: McpServer, params: Record<string, unknown> | undefine
   }
   const args = raw as Record<string, string>
   for (const a of prompt.definition.arguments ?? []) {
+    // Own properties only: an argument named `constructor` is not supplied by Object.prototype.
     if (a.required && !Object.hasOwn(args, a.name)) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
   }
   return prompt.handler(args, ctx)

@@ -11,14 +11,32 @@ import type { Transport } from "../transports/Transport.ts"
 import type { McpServer } from "./McpServer.ts"
 import { ServerSession, type ServerSessionOptions } from "./ServerSession.ts"
 
-export type ServeOptions = Omit<ServerSessionOptions, "transport" | "send" | "onRelease">
+export type ServeOptions = Omit<ServerSessionOptions, "transport" | "send" | "sendBatch" | "onRelease">
 
-/** Plain API: start serving `transport`; the returned session ends when either side closes. */
+/**
+ * Plain API: start serving `transport`; the returned session ends when either side closes.
+ *
+ * For message transports (stdio, WebSocket, memory); Streamable HTTP makes its sessions
+ * itself (`makeHttpServer`). The session closes the transport when it is released, so
+ * nothing needs closing twice.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, makeStdioServerTransport, serveTransport } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const session = serveTransport(server, makeStdioServerTransport(), { idleTimeoutMs: 60_000 })
+ * session.subscribe((info) => console.error("session:", info.state))    // logs on stderr: stdout is the wire
+ * const end = await session.ended                                        // stdin closed, or idle for a minute
+ * console.error("ended:", end.reason)
+ * ```
+ */
 export const serveTransport = (server: McpServer, transport: Transport, options: ServeOptions = {}): ServerSession => {
   const session = new ServerSession(server, {
     ...options,
     transport: transport.kind,
     send: (message) => transport.send(message),
+    sendBatch: (responses) => transport.send(responses),
     // The transport tells the peer why when it can (WebSocket close code): a deadline, an eviction, shutdown.
     onRelease: (end) => void transport.close(end.cause === undefined ? { reason: end.reason } : { reason: end.reason, cause: end.cause })
   })

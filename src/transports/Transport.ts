@@ -8,8 +8,9 @@
  * report how they ended. Decoding and replies to bad frames belong to the
  * runtime, so every transport answers bad input the same way.
  */
-import type { JsonRpcMessage, RequestId } from "../protocol/jsonrpc.ts"
+import type { JsonRpcBatchResponse, JsonRpcMessage, RequestId } from "../protocol/jsonrpc.ts"
 
+/** Which transport a session runs over (shown in `SessionInfo`; HTTP and stdio differ in liveness and framing). */
 export type TransportKind = "stdio" | "http" | "ws" | "memory"
 
 /** Why a transport ended. `expected` is false for a crash, a kill, a dropped socket. */
@@ -21,6 +22,7 @@ export interface TransportClosed {
   readonly signal?: string | null
 }
 
+/** What a transport calls: one frame, one oversized frame, and its end (exactly once). */
 export interface TransportHandlers {
   /** One complete frame (a line without its newline, a text frame). */
   readonly onFrame: (text: string) => void
@@ -49,6 +51,10 @@ export interface TransportCloseDetail {
   readonly cause?: "timeout" | "overload" | "shutdown"
 }
 
+/**
+ * A bidirectional channel of JSON-RPC text frames. Implement it to serve or reach MCP over
+ * a channel of your own; `serveTransport` and `ClientSession.connect` take any `Transport`.
+ */
 export interface Transport {
   readonly kind: TransportKind
   /**
@@ -58,8 +64,11 @@ export interface Transport {
   readonly authoritativeLiveness: boolean
   /** Start delivering frames to `handlers`; call once. */
   start(handlers: TransportHandlers): void
-  /** Send one message (serialized and framed here). Dropped silently once closed. */
-  send(message: JsonRpcMessage): void
+  /**
+   * Send one message, or the answer to a batch as one array (a server, 2025-03-26),
+   * serialized and framed here: one line, one text frame. Dropped silently once closed.
+   */
+  send(message: JsonRpcMessage | JsonRpcBatchResponse): void
   /** Graceful close; idempotent; resolves when every resource it holds is released. */
   close(detail?: TransportCloseDetail): Promise<void>
 }

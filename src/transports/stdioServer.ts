@@ -20,7 +20,7 @@
 import type { Readable, Writable } from "node:stream"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import { LineFramer } from "./LineFramer.ts"
 import { OutputBatcher } from "./OutputBatcher.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
@@ -44,6 +44,10 @@ export interface StdioServerTransport extends Transport {
 const errorText = (e: unknown): string =>
   e instanceof Error ? ((e as NodeJS.ErrnoException).code ?? e.message) : String(e)
 
+/**
+ * This process's stdin/stdout as a server transport (what a spawned MCP server serves).
+ * Write logs to stderr: anything else on stdout would corrupt the stream.
+ */
 export const makeStdioServerTransport = (options: StdioServerOptions = {}): StdioServerTransport => {
   const stdin = options.stdin ?? process.stdin
   const stdout = options.stdout ?? process.stdout
@@ -108,7 +112,7 @@ export const makeStdioServerTransport = (options: StdioServerOptions = {}): Stdi
       stdin.on("data", onData)
       if (stdin.readableEnded) onEnd()
     },
-    send(message: JsonRpcMessage) {
+    send(message: JsonRpcMessage | JsonRpcBatchResponse) {
       batcher.push(encode(message))
     },
     close() {

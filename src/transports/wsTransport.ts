@@ -19,7 +19,7 @@
  *   `authoritativeLiveness`.
  */
 import type WebSocket from "ws"
-import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   type Transport,
@@ -28,10 +28,12 @@ import {
   type TransportHandlers
 } from "./Transport.ts"
 
+/** The WebSocket subprotocol both sides offer (`mcp`, as the SDK v1 WebSocket transport does). */
 export const WS_SUBPROTOCOL = "mcp"
 /** `ws` cuts frames beyond this multiple of `maxMessageBytes` unbuffered (close 1009). */
 export const WS_HARD_LIMIT_FACTOR = 16
 
+/** Options shared by both ends of a WebSocket transport: size limit, heartbeat, close deadline. */
 export interface WsTransportOptions {
   readonly maxMessageBytes?: number
   /** WebSocket ping period; 0 turns the heartbeat off. Default 30 000 ms. */
@@ -132,7 +134,7 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
       if (socket.readyState === socket.OPEN) startHeartbeat()
       else socket.once("open", startHeartbeat)
     },
-    send(message: JsonRpcMessage) {
+    send(message: JsonRpcMessage | JsonRpcBatchResponse) {
       if (ended !== undefined || socket.readyState !== socket.OPEN) return
       socket.send(encode(message))
     },

@@ -31,7 +31,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
-import { decodeValue, type JsonRpcMessage, type JsonRpcRequest, type RequestId } from "../../protocol/jsonrpc.ts"
+import {
+  decodeValue,
+  encode,
+  errorResponse,
+  type JsonRpcErrorResponse,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type RequestId
+} from "../../protocol/jsonrpc.ts"
 import { checkParamHeaders, decodeHeaderValue, NAMED_PARAM } from "../../protocol/mcpHeaders.ts"
 import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION } from "../../protocol/modern.ts"
 import {
@@ -136,6 +144,7 @@ export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions
   readonly onError?: (error: unknown) => void
 }
 
+/** Options of `makeHttpServer`: the handler's options plus where to listen. */
 export interface HttpServerOptions extends HttpHandlerOptions {
   /** Default 0 (any free port). */
   readonly port?: number
@@ -184,6 +193,7 @@ export interface HttpHandler {
   close(options?: HttpCloseOptions): Promise<void>
 }
 
+/** A listening Streamable HTTP server: the handler, its URL, and the `node:http` server behind it. */
 export interface HttpServerHandle extends HttpHandler {
   /** `http://HOST:PORT/mcp` */
   readonly url: string
@@ -496,7 +506,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   }
 
   const postLegacy = (req: IncomingMessage, res: ServerResponse, value: unknown, principal: string | undefined, pv: string | undefined): void => {
-    const d = decodeValue(value)
+    const d = decodeValue(value, options.maxNestingDepth)
     if (d._tag !== "Message") {
       const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request")
       return writeRpcError(res, 400, error, d._tag === "Invalid" ? d.reply?.id : undefined)
@@ -507,7 +517,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
     if (!isRequest) {
-      hs.session.receive(m)
+      receiveInto(hs, undefined, m)
       const cancelled = cancelledRequestId(m)
       if (cancelled !== undefined) hs.cancelled(cancelled)
       return writeEmpty(res, 202)
@@ -517,8 +527,22 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     }
     const ex = new Exchange(hs, hub, res, m.id, false)
     hs.track(ex)
-    hs.session.receive(m)
+    receiveInto(hs, ex, m)
     ex.watch()
+  }
+
+  /**
+   * Hand `m` to the session. `ServerSession.receive` answers its own failures with
+   * -32603; should anything still throw here, the exchange is answered and forgotten,
+   * so that its ids do not stay "already in flight" until the session ends.
+   */
+  const receiveInto = (hs: HttpSession, ex: Exchange | undefined, m: JsonRpcMessage): void => {
+    try {
+      hs.session.receive(m)
+    } catch (error) {
+      onError(error)
+      if (ex !== undefined) hs.abandon(ex, rpcError(ErrorCode.InternalError, "Internal error"))
+    }
   }
 
   const initialize = (req: IncomingMessage, res: ServerResponse, m: JsonRpcRequest, principal: string | undefined): void => {
@@ -535,11 +559,17 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const ex = new Exchange(hs, hub, res, m.id, false)
     hs.initExchange = ex
     hs.track(ex)
-    hs.session.receive(m)
+    receiveInto(hs, ex, m)
     ex.watch()
   }
 
-  /** JSON-RPC batches: 2025-03-26 sessions only (spec-digest §6); initialize is never batched. */
+  /**
+   * JSON-RPC batches: 2025-03-26 sessions only (spec-digest §6; other versions: 400 + -32600).
+   * The answer is one JSON array (or one SSE stream) with every request's response and an
+   * error for each invalid item — initialize (never batched), a malformed item, an id
+   * already in flight — as JSON-RPC 2.0 §6 asks; notifications add nothing, and a batch of
+   * notifications and responses only is 202.
+   */
   const postBatch = (
     req: IncomingMessage,
     res: ServerResponse,
@@ -556,33 +586,41 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     }
     const messages: Array<JsonRpcMessage> = []
     const ids: Array<RequestId> = []
+    const refused: Array<JsonRpcErrorResponse> = []
     for (const item of items) {
-      const d = decodeValue(item)
+      const d = decodeValue(item, options.maxNestingDepth)
       if (d._tag !== "Message") {
-        const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")
-        return writeRpcError(res, 400, error)
+        const reply = d._tag === "Invalid" ? d.reply : errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch"))
+        if (reply !== undefined) refused.push(reply)
+        continue
       }
       const m = d.message
       if ("method" in m && m.method === "initialize") {
-        return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch"))
+        if ("id" in m) refused.push(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")))
+        continue
       }
       if ("method" in m && "id" in m) {
         if (hs.exchanges.has(m.id) || ids.includes(m.id)) {
-          return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`))
+          refused.push(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`)))
+          continue
         }
         ids.push(m.id)
       }
       messages.push(m)
     }
     const ex = ids.length > 0 ? new Exchange(hs, hub, res, ids, true) : undefined
-    if (ex !== undefined) hs.track(ex)
+    if (ex !== undefined) {
+      ex.preload(refused)
+      hs.track(ex)
+    }
     for (const m of messages) {
-      hs.session.receive(m)
+      receiveInto(hs, ex, m)
       const cancelled = cancelledRequestId(m)
       if (cancelled !== undefined) hs.cancelled(cancelled)
     }
-    if (ex === undefined) return writeEmpty(res, 202)
-    ex.watch()
+    if (ex !== undefined) return ex.watch()
+    if (refused.length > 0) return writeJson(res, 200, `[${refused.map(encode).join(",")}]`)
+    writeEmpty(res, 202)
   }
 
   // ------------------------------------------------------------ modern
@@ -591,7 +629,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (!isObject(value)) {
       return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: the body must be a single JSON-RPC request or notification"))
     }
-    const d = decodeValue(value)
+    const d = decodeValue(value, options.maxNestingDepth)
     if (d._tag !== "Message") {
       const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request")
       return writeRpcError(res, 400, error, d._tag === "Invalid" ? d.reply?.id : undefined)
@@ -611,7 +649,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (methodHeader !== m.method) {
       return writeRpcError(res, 400, headerMismatch(`Mcp-Method ${JSON.stringify(methodHeader)} does not match the body method ${JSON.stringify(m.method)}`), id)
     }
-    const named = NAMED_PARAM[m.method]
+    const named = NAMED_PARAM.get(m.method)
     if (named !== undefined) {
       const nameHeader = header(req, HEADER_NAME)
       const expected = params?.[named]
@@ -718,7 +756,23 @@ const urlHost = (host: string): string => {
   return host.includes(":") ? `[${host}]` : host
 }
 
-/** Listen on `host:port` (default 127.0.0.1, any free port) and serve the MCP endpoint. */
+/**
+ * Listen on `host:port` (default 127.0.0.1, any free port) and serve the MCP endpoint.
+ *
+ * Binds to loopback by default and checks `Host`/`Origin`, as the spec asks of local
+ * servers (DNS rebinding). Each legacy session and each modern request runs under its own
+ * chart; `close()` drains in-flight requests before closing sessions and streams.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, makeHttpServer } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const http = await makeHttpServer(server, { port: 3000 })
+ * console.log(`MCP endpoint: ${http.url}`)    // http://127.0.0.1:3000/mcp
+ * process.once("SIGTERM", () => void http.close({ drainMs: 2_000 }))
+ * ```
+ */
 export const makeHttpServer = async (server: McpServer, options: HttpServerOptions = {}): Promise<HttpServerHandle> => {
   const host = options.host ?? "127.0.0.1"
   const bound = urlHost(host)

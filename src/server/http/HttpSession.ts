@@ -14,7 +14,7 @@
  * server forgets it.
  */
 import type { ServerResponse } from "node:http"
-import { ErrorCode, rpcError } from "../../protocol/errors.ts"
+import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { SessionEnd } from "../../runtime/SessionHandle.ts"
 import type { McpServer } from "../McpServer.ts"
@@ -88,11 +88,10 @@ export class HttpSession implements ExchangeOwner, Limited {
       const ex = this.exchanges.get(related)
       if (ex !== undefined) {
         const answers = !("method" in message) && message.id === related ? related : undefined
-        if (answers !== undefined) {
-          this.exchanges.delete(related)
-          if (ex === this.initExchange) this.answeredInitialize(ex, message)
-        }
+        if (answers !== undefined && ex === this.initExchange) this.answeredInitialize(ex, message)
+        // Forgotten only once delivered: if encoding throws, the -32603 that follows still finds the exchange.
         ex.deliver(message, answers)
+        if (answers !== undefined) this.exchanges.delete(related)
         return
       }
     }
@@ -172,6 +171,14 @@ export class HttpSession implements ExchangeOwner, Limited {
     const sole = ex.sole
     if (sole !== undefined) this.exchanges.set(sole, ex)
     else ex.forEachAwaiting((id) => this.exchanges.set(id, ex))
+  }
+
+  /** Answer what `ex` still waits for with `error` and stop routing its ids to it (a failure on the way in). */
+  abandon(ex: Exchange, error: RpcErrorObject): void {
+    ex.forEachAwaiting((id) => {
+      if (this.exchanges.get(id) === ex) this.exchanges.delete(id)
+    })
+    ex.fail(error)
   }
 
   /**

@@ -30,6 +30,7 @@ import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { serveTransport, type ServeOptions } from "../serveTransport.ts"
 
+/** Options of `makeWsServer`. The HTTP upgrade gets the same checks as the Streamable HTTP endpoint. */
 export interface WsServerOptions extends HostGuardOptions, Omit<SessionLimits, "maxSessions"> {
   readonly port?: number
   /** Bind address. Default 127.0.0.1. */
@@ -52,6 +53,7 @@ export interface WsServerOptions extends HostGuardOptions, Omit<SessionLimits, "
   readonly session?: ServeOptions
 }
 
+/** A listening WebSocket server: its URL, live connection count, and `close()`. */
 export interface WsServerHandle {
   /** `ws://HOST:PORT/mcp` */
   readonly url: string
@@ -73,6 +75,25 @@ const refuse = (socket: Duplex, status: number, message: string, headers: Record
   socket.end(`${head.join("\r\n")}\r\n\r\n${body}`)
 }
 
+/**
+ * Serve `server` over WebSocket, one session per socket, with the `mcp` subprotocol.
+ *
+ * WebSocket is not an MCP standard transport; it is offered for hosts that already hold
+ * sockets. Each message is one JSON-RPC frame; the session, its timers and the socket end
+ * together. Our `connectWs` is the matching client.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, connectWs, makeWsServer } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const ws = await makeWsServer(server, { port: 0 })                  // any free port
+ * const client = await connectWs(ws.url)                               // ws://127.0.0.1:PORT/mcp
+ * console.log(client.serverInfo?.name)                                 // "notes"
+ * await client.close()
+ * await ws.close()
+ * ```
+ */
 export const makeWsServer = async (server: McpServer, options: WsServerOptions = {}): Promise<WsServerHandle> => {
   const host = options.host ?? "127.0.0.1"
   const path = options.path ?? "/mcp"
