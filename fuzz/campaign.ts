@@ -102,7 +102,8 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRes
       const e = details.errorInstance
       failure = `${e instanceof Error ? e.message : String(e)}\n(fast-check seed ${details.seed}, path "${details.counterexamplePath ?? ""}": rerun with --seed ${details.seed})`
     }
-    if (failure === undefined) await fuzzer.close()
+    // Closing checks too: nothing unexplained left on the connection, a stdio server exits 0 on EOF.
+    if (failure === undefined) await fuzzer.close().catch((e: unknown) => void (failure = e instanceof Error ? e.message : String(e)))
   } finally {
     await fuzzer.close().catch(() => {})
   }

@@ -47,18 +47,17 @@ export class FuzzFailure extends Error {
   }
 }
 
-/** A frame as text for a report: JSON-escaped, runs of one character abbreviated. */
+/** A frame as text for a report: JSON-escaped, runs of one character abbreviated, bytes in hex when it is not UTF-8. */
 export const showFrame = (frame: Uint8Array): string => {
-  const text = Buffer.from(frame).toString("latin1") === Buffer.from(frame).toString("utf8") ? Buffer.from(frame).toString("utf8") : undefined
-  const s = text ?? Buffer.from(frame).toString("utf8")
-  const shown = JSON.stringify(s).replace(/(.)\1{30,}/g, (run, c: string) => `${c}…×${run.length}`)
-  const hex = text === undefined && !isUtf8(frame) ? ` (not UTF-8; hex ${Buffer.from(frame).toString("hex").slice(0, 200)})` : ""
+  const shown = JSON.stringify(Buffer.from(frame).toString("utf8")).replace(/(.)\1{30,}/g, (run, c: string) => `${c}…×${run.length}`)
+  const hex = isUtf8(frame) ? "" : ` (not UTF-8; hex ${Buffer.from(frame).toString("hex").slice(0, 200)})`
   return (shown.length > 2_000 ? shown.slice(0, 2_000) + "…" : shown) + ` [${frame.byteLength} bytes]` + hex
 }
 
+const fatal = new TextDecoder("utf-8", { fatal: true })
 const isUtf8 = (b: Uint8Array): boolean => {
   try {
-    new TextDecoder("utf-8", { fatal: true }).decode(b)
+    fatal.decode(b)
     return true
   } catch {
     return false
