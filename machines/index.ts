@@ -11,3 +11,5 @@ export * from "./eraProbe.ts"
 export * from "./listenStream.ts"
 // server-side machines
 export { legacyServerSessionMachine, type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, type LegacyServerSessionMachine } from "./legacyServerSession.ts"
+// policy gateway
+export * from "./policedRequest.ts"

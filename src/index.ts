@@ -22,6 +22,22 @@ export type { SessionLimits } from "./server/SessionLimiter.ts"
 export { defaultProgressBarrier, type ProgressBarrierPolicy } from "./server/progressBarrier.ts"
 export type * from "./server/types.ts"
 
+// Policy gateway (identities, Cedar, rate limits, approvals, audit trail)
+export { bearerAuth, type BearerAuthOptions } from "./server/auth/bearerAuth.ts"
+export { clientApprover, policyGuard, type PolicyGuardOptions } from "./server/policyGuard.ts"
+export type { Admission, CallGuard, CallOutcome, GuardedCall, ListKind } from "./server/CallGuard.ts"
+export { ANONYMOUS, type Identity, identityFromClaims } from "./policy/Identity.ts"
+export { makeJwtVerifier, type JwtOptions, type Verified } from "./policy/JwtVerifier.ts"
+export { type ApiKeyEntry, type ApiKeyTable, loadApiKeyTable, makeApiKeyTable } from "./policy/ApiKeyTable.ts"
+export { type Authenticator, makeAuthenticator } from "./policy/Authenticator.ts"
+export { CedarPolicySet, type CedarDecision, type CedarTarget, PolicyParseError } from "./policy/CedarPolicySet.ts"
+export { Policy } from "./policy/Policy.ts"
+export { type Decision, type DecisionRequest, PolicyEngine, type PolicyEngineOptions, type SessionFacts } from "./policy/PolicyEngine.ts"
+export { RateLimiter } from "./policy/RateLimiter.ts"
+export { argsDigest, AuditLog, type AuditQuery, queryAudit, verifyAudit, type VerifyResult } from "./policy/AuditLog.ts"
+export { answerApproval, type ApprovalAnswer, ApprovalStore, type PendingApproval } from "./policy/ApprovalStore.ts"
+export { type Approver, Approvals, type ApprovalResult, storeApprover, webhookApprover } from "./policy/Approvals.ts"
+
 // Client
 export { ClientSession, type ClientSessionOptions, type RequestOptions } from "./client/ClientSession.ts"
 export { connectStdio, type StdioConnectOptions } from "./client/connectStdio.ts"

@@ -47,8 +47,10 @@ const ok = (r: ReturnType<typeof run>) => {
  * declaration maps 0.61) and the TypeScript sources the maps point at ≈ 0.67 MB,
  * plus ~15 % for growth. Shipping test/ (0.73 MB) or docs/ by mistake breaks it.
  * The package of 0.1.0 before this budget: 205 files, 1.7 MB, 42 % of it test/.
+ * The policy gateway (src/policy/, its chart, guard and CLI: ~18 modules) took it
+ * to 610 files, 2.55 MB unpacked, 580 KB packed; the budget moved with it (+~15 %).
  */
-const BUDGET = { files: 600, unpackedBytes: 2_500_000, packedBytes: 600_000 }
+const BUDGET = { files: 700, unpackedBytes: 2_950_000, packedBytes: 670_000 }
 const ALLOWED_TOP = new Set(["bin", "dist", "src", "machines", "examples", "README.md", "LICENSE", "package.json"])
 
 // Every ```ts block of the README and of the guides in docs/, named by its info string (```ts name.ts).

@@ -55,7 +55,7 @@ const spawnServer = (args: ReadonlyArray<string> = []): LinePeer => {
     stderr: () => stderr,
     line: (text) => void child.stdin.write(text + "\n"),
     send: (message) => peer.line(JSON.stringify(message)),
-    next: (pred, ms = 15_000) => // generous: the first answer includes a Node start-up on a busy machine
+    next: (pred, ms = 20_000) =>
       new Promise((resolve, reject) => {
         const check = () => {
           const m = find(pred)

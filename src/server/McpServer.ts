@@ -9,6 +9,7 @@ import { type ParamHeader, paramHeadersOf } from "../protocol/mcpHeaders.ts"
 import type { ServerChange } from "../protocol/subscriptions.ts"
 import { compileSchema, type Validator } from "./jsonSchema.ts"
 import { makeRequestStateKey, type RequestStateKey } from "./requestState.ts"
+import type { CallGuard } from "./CallGuard.ts"
 import type { RequestContext } from "./RequestContext.ts"
 import type {
   CallToolResult,
@@ -63,6 +64,8 @@ export interface McpServerOptions {
   readonly requestStateSecret?: string | Uint8Array
   /** How long a sealed `requestState` stays valid. Default 10 minutes. */
   readonly requestStateTtlMs?: number
+  /** Middleware every call and list passes (the policy gateway: `policyGuard`). */
+  readonly guard?: CallGuard
 }
 
 export type { ServerChange }
@@ -102,6 +105,8 @@ export class McpServer {
   readonly resourceTemplates = new Array<RegisteredResourceTemplate>()
   readonly prompts = new Map<string, { readonly definition: PromptDefinition; readonly handler: PromptHandler }>()
   completionHandler: CompletionHandler | undefined
+  /** Middleware every call and list passes (see CallGuard.ts); may be set or replaced at any time. */
+  guard: CallGuard | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
   private readonly listeners = new Set<(change: ServerChange) => void>()
   private cachedCapabilities: ServerCapabilities | undefined
@@ -114,6 +119,7 @@ export class McpServer {
     this.instructions = options.instructions
     this.extraCapabilities = options.capabilities
     this.requestStateKey = makeRequestStateKey(options.requestStateSecret, options.requestStateTtlMs)
+    this.guard = options.guard
   }
 
   /**
