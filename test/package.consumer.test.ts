@@ -50,7 +50,9 @@ const ok = (r: ReturnType<typeof run>) => {
  * The policy gateway (src/policy/, its chart, guard and CLI: ~18 modules) took it
  * to 610 files, 2.55 MB unpacked, 580 KB packed; the budget moved with it (+~15 %).
  */
-const BUDGET = { files: 700, unpackedBytes: 2_950_000, packedBytes: 670_000 }
+// With the multi-server host (src/host, its two charts, ~75 files): 685 files, 3.25 MB unpacked, 739 KB packed
+// (measured after merging the policy gateway); ~10 % headroom, as before.
+const BUDGET = { files: 760, unpackedBytes: 3_600_000, packedBytes: 820_000 }
 const ALLOWED_TOP = new Set(["bin", "dist", "src", "machines", "examples", "README.md", "LICENSE", "package.json"])
 
 // Every ```ts block of the README and of the guides in docs/, named by its info string (```ts name.ts).
