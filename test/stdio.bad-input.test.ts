@@ -284,6 +284,16 @@ describe("stdio server: malformed JSON-RPC (operating session, --max-message-byt
     await expectUsable(peer)
   })
 
+  it("prompt arguments that are not strings → -32602, never -32603 (found by the fuzzer)", async () => {
+    // {toString: [], valueOf: null} cannot even be converted to a string: it used to reach the handler's template literal.
+    for (const [id, args] of [[37, { name: [1, { toString: [], valueOf: null }] }], [38, { name: 5 }], [39, { name: "x", extra: {} }], [44, "name"], [45, [1]]] as const) {
+      const r = await peer.call(id, "prompts/get", { name: "greet", arguments: args })
+      expect(r.error?.code, JSON.stringify(args)).toBe(-32602)
+    }
+    expect((await peer.call(46, "prompts/get", { name: "greet", arguments: { name: "Ada" } })).result?.messages?.[0]?.content?.text).toBe("Please greet Ada.")
+    await expectUsable(peer)
+  })
+
   it("a duplicate in-flight id → -32600; the original still completes", async () => {
     peer.send({ jsonrpc: "2.0", id: "dup", method: "tools/call", params: { name: "slow", arguments: { ms: 200 } } })
     peer.send({ jsonrpc: "2.0", id: "dup", method: "tools/call", params: { name: "echo", arguments: { text: "second" } } })
