@@ -10,5 +10,12 @@ export default defineConfig({
   // limits are generous; virtual-time tests finish in milliseconds whatever the limit.
   test: { testTimeout: 60_000, hookTimeout: 120_000 },
   resolve: { conditions },
-  ssr: { resolve: { conditions } }
+  ssr: { resolve: { conditions } },
+  test: {
+    // Many tests start real processes; on a loaded 2-core machine (CI, parallel
+    // workers) a cold Node plus the sources' type stripping can take seconds.
+    // Tests that need longer still say so.
+    testTimeout: 30_000,
+    hookTimeout: 60_000
+  }
 })

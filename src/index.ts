@@ -71,3 +71,11 @@ export { defaultRestartPolicy, makeRestartPolicy, type RestartPolicy } from "./r
 // Visualization
 export { toMermaid } from "./visualization/toMermaid.ts"
 export { toDot } from "./visualization/toDot.ts"
+
+// Multi-server host and gateway
+export { type CallOptions, type HostEvent, type HostOptions, McpHost, type ServerView, startHost } from "./host/McpHost.ts"
+export { type HostConfig, loadHostConfig, parseHostConfig, type ServerConfig, type ConfigIssue, formatIssue } from "./host/config.ts"
+export { importConfigs, importLocations } from "./host/importConfigs.ts"
+export { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./host/errors.ts"
+export { type Gateway, HOST_ERROR_META, makeGateway, serveGatewayHttp, serveGatewayStdio, serveGatewayWs } from "./host/gateway.ts"
+export type { Catalog, CatalogEntry, Collision, ServerListing } from "./host/Catalog.ts"

@@ -45,7 +45,7 @@ Options:
   --handshake-timeout MS   close sessions that have not completed initialize → initialized this long after they
                            started (0 = never; default 60000 on stdio — the server then exits 1 —, 10000 on HTTP/WebSocket)
   --drain-timeout MS       how long in-flight requests may finish when stdin ends or on shutdown
-                           (default 1000 on stdio: clients wait 2 s after closing stdin before SIGTERM; 5000 otherwise)
+                           (default 500 on stdio: clients wait 2 s after closing stdin before SIGTERM; 5000 otherwise)
   --max-sessions N         HTTP sessions / WebSocket connections in all (default 10000)
   --max-handshake-sessions N
                            of which still in the handshake; the oldest is evicted beyond (default max-sessions / 10)
@@ -96,8 +96,8 @@ Policy gateway (every tools/call, resources/read, prompts/get checked before it 
     const idleTimeoutMs = intOption(values, "idle-timeout", network ? 30 * 60_000 : 0)
     // stdio: a host that spawned us and never initializes gets a minute (room for a human typing JSON).
     const handshakeTimeoutMs = intOption(values, "handshake-timeout", network ? 10_000 : 60_000)
-    // stdio: below the 2 s that clients (the SDK's, ours) wait after closing stdin before SIGTERM.
-    const drainTimeoutMs = intOption(values, "drain-timeout", network ? 5_000 : 1_000)
+    // stdio: well below the 2 s that clients (the SDK's, ours) wait after closing stdin before SIGTERM.
+    const drainTimeoutMs = intOption(values, "drain-timeout", network ? 5_000 : 500)
     const chosen = [values.stdio === true, values.http !== undefined, values.ws !== undefined].filter(Boolean).length
     if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
     if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
@@ -203,6 +203,57 @@ Options:
   }
 }
 
+const host: Command = {
+  summary: "run many MCP servers from a config (Claude Desktop / Cursor / VS Code / mcporter format), with a live status table and an optional gateway",
+  usage: `Usage: mcp-actors host [CONFIG] [--import] [--serve-http PORT | --serve-ws PORT | --serve-stdio] [options]
+
+Starts every server of CONFIG (a JSON file with "mcpServers", or VS Code's
+"servers"), keeps them alive (restarts with backoff, parks crash loops) and
+shows a live status table: server, state, era/version, tools, restarts, last
+error, uptime. Ctrl-C or SIGTERM stops every server (no process left).
+
+Options:
+  --import                 also read the config files of Claude Desktop, Claude Code, Cursor, VS Code and mcporter found on this machine
+  --serve-http PORT        serve the aggregated catalog as one MCP server (Streamable HTTP): /mcp, and /mcp/<server> for one server under its original names
+  --serve-ws PORT          serve the aggregated catalog over WebSocket (/mcp)
+  --serve-stdio            serve the aggregated catalog on stdin/stdout (the status goes to stderr)
+  --host HOST              gateway bind address (default 127.0.0.1)
+  --json                   print status changes as JSON lines instead of the table
+  --state-file PATH        where the started process groups are recorded (reaped after a crash)
+  -h, --help               show this help`,
+  options: {
+    import: { type: "boolean" },
+    "serve-http": { type: "string" },
+    "serve-ws": { type: "string" },
+    "serve-stdio": { type: "boolean" },
+    host: { type: "string" },
+    json: { type: "boolean" },
+    "state-file": { type: "string" }
+  },
+  positionals: true,
+  run: async (values, positionals) => {
+    if (positionals.length > 1) throw new UsageError("one CONFIG file at most")
+    const chosen = [values["serve-http"] !== undefined, values["serve-ws"] !== undefined, values["serve-stdio"] === true].filter(Boolean).length
+    if (chosen > 1) throw new UsageError("choose one of --serve-http, --serve-ws and --serve-stdio")
+    if (positionals.length === 0 && values.import !== true) throw new UsageError("give a CONFIG file, or --import")
+    const serve = values["serve-http"] !== undefined
+      ? { kind: "http" as const, port: intOption(values, "serve-http", 0) }
+      : values["serve-ws"] !== undefined
+      ? { kind: "ws" as const, port: intOption(values, "serve-ws", 0) }
+      : values["serve-stdio"] === true
+      ? { kind: "stdio" as const, port: 0 }
+      : undefined
+    return (await import("./host.ts")).hostCommand({
+      config: positionals[0],
+      import: values.import === true,
+      serve,
+      bind: (values.host as string | undefined) ?? "127.0.0.1",
+      json: values.json === true,
+      stateFile: values["state-file"] as string | undefined
+    })
+  }
+}
+
 const audit: Command = {
   summary: "verify or query a policy audit trail (hash-chained JSON Lines)",
   usage: `Usage: mcp-actors audit verify FILE... [--all]
@@ -272,4 +323,4 @@ const approvals: Command = {
   }
 }
 
-export const commands: Readonly<Record<string, Command>> = { serve, demo, charts, examples: list, audit, policy, approvals }
+export const commands: Readonly<Record<string, Command>> = { serve, host, demo, charts, examples: list, audit, policy, approvals }

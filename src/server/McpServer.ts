@@ -111,6 +111,8 @@ export class McpServer {
   private readonly listeners = new Set<(change: ServerChange) => void>()
   private cachedCapabilities: ServerCapabilities | undefined
   private cachedToolList: ReadonlyArray<ToolDefinition> | undefined
+  /** Inside `update`: the lists changed so far (notified when it ends). */
+  private batch: Set<"tools" | "resources" | "prompts"> | undefined
 
   constructor(options: McpServerOptions) {
     this.info = options.title === undefined
@@ -143,6 +145,41 @@ export class McpServer {
 
   removeTool(name: string): this {
     return this.tools.delete(name) ? this.changed({ type: "tools" }) : this
+  }
+
+  removeResource(uri: string): this {
+    return this.resources.delete(uri) ? this.changed({ type: "resources" }) : this
+  }
+
+  removeResourceTemplate(uriTemplate: string): this {
+    const i = this.resourceTemplates.findIndex((t) => t.definition.uriTemplate === uriTemplate)
+    if (i === -1) return this
+    this.resourceTemplates.splice(i, 1)
+    return this.changed({ type: "resources" })
+  }
+
+  removePrompt(name: string): this {
+    return this.prompts.delete(name) ? this.changed({ type: "prompts" }) : this
+  }
+
+  /**
+   * Apply several registrations as one change: sessions get one
+   * `list_changed` per list that changed, after `apply` returns (a gateway
+   * re-syncing a whole catalog must not send one notification per tool).
+   */
+  update(apply: (server: this) => void): this {
+    if (this.batch !== undefined) {
+      apply(this)
+      return this
+    }
+    const batch = this.batch = new Set()
+    try {
+      apply(this)
+    } finally {
+      this.batch = undefined
+      for (const type of batch) this.changed({ type })
+    }
+    return this
   }
 
   resource(definition: ResourceDefinition, handler: ResourceHandler): this {
@@ -200,6 +237,10 @@ export class McpServer {
   private changed(change: ServerChange): this {
     this.cachedCapabilities = undefined
     if (change.type === "tools") this.cachedToolList = undefined
+    if (this.batch !== undefined && change.type !== "resourceUpdated") {
+      this.batch.add(change.type)
+      return this
+    }
     for (const l of this.listeners) l(change)
     return this
   }

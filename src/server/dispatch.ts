@@ -98,11 +98,17 @@ const getPrompt = (server: McpServer, params: Record<string, unknown> | undefine
   if (typeof name !== "string") throw invalidParams("prompts/get needs a prompt name")
   const prompt = server.prompts.get(name)
   if (!prompt) throw invalidParams(`unknown prompt "${name}"`)
-  const args = (params!.arguments ?? {}) as Record<string, string>
-  if (typeof args !== "object" || args === null || Array.isArray(args)) throw invalidParams("arguments must be an object")
+  const raw = params!.arguments ?? {}
+  if (typeof raw !== "object" || Array.isArray(raw)) throw invalidParams("arguments must be an object")
+  // Prompt arguments are strings (GetPromptRequest): anything else would reach the handler as
+  // something it cannot even print (an object whose toString is not a function).
+  for (const [key, value] of Object.entries(raw)) {
+    if (typeof value !== "string") throw invalidParams(`prompt argument ${JSON.stringify(key)} must be a string`)
+  }
+  const args = raw as Record<string, string>
   for (const a of prompt.definition.arguments ?? []) {
     // Own properties only: an argument named `constructor` is not supplied by Object.prototype.
-    if (a.required && (!Object.hasOwn(args, a.name) || args[a.name] === undefined)) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
+    if (a.required && !Object.hasOwn(args, a.name)) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
   }
   return prompt.handler(args, ctx)
 }
