@@ -22,6 +22,7 @@ import {
   type ServerConnectionState
 } from "./serverConnection.ts"
 
+/** What a child reports on entering each state: the host derives its own state and `ServerView` from these only. */
 export interface ServerStatus {
   readonly state: ServerConnectionState
   readonly generation: number
@@ -33,16 +34,19 @@ export interface ServerStatus {
   readonly delayMs: number
 }
 
+/** The servers to spawn, one `serverConnection` child each. */
 export interface HostInput {
   readonly servers: ReadonlyArray<ServerConnectionInput>
 }
 
+/** The configured servers and the last status each child reported. */
 export interface HostContext {
   readonly servers: ReadonlyArray<ServerConnectionInput>
   /** The last status each child reported, by server name (config names, looked up with `Object.hasOwn`). */
   readonly statuses: Readonly<Record<string, ServerStatus>>
 }
 
+/** Status reports from children, events routed to one child (`TO_SERVER`), and `STOP`. */
 export type HostEvent =
   | ({ readonly type: "SERVER_STATUS"; readonly name: string } & ServerStatus)
   | { readonly type: "TO_SERVER"; readonly name: string; readonly event: ServerConnectionEvent }
@@ -72,6 +76,7 @@ export const reportingServerConnection = serverConnectionMachine.provide({
   }
 })
 
+/** The host's actor tree: one `serverConnection` child per server, the host's state derived from their reports (rules in this file's header). */
 export const hostMachine = setup({
   types: {
     context: {} as HostContext,
@@ -141,4 +146,5 @@ export const hostMachine = setup({
   }
 })
 
+/** The type of `hostMachine`. */
 export type HostMachine = typeof hostMachine

@@ -42,8 +42,10 @@
 import { assign, setup } from "xstate"
 import { decideRestart, initialRestartState, type RestartPolicy, type RestartState } from "../src/protocol/restartPolicy.ts"
 
+/** `keep-alive`: started with the host and kept running; `lazy`: started by the first call, stopped after `idleTimeoutMs` idle. */
 export type ServerLifecycle = "keep-alive" | "lazy"
 
+/** One server's supervision settings, plus the jitter seed and the creation time, which are inputs so the chart stays pure. */
 export interface ServerConnectionInput {
   readonly name: string
   readonly lifecycle?: ServerLifecycle
@@ -61,6 +63,7 @@ export interface ServerConnectionInput {
   readonly now: number
 }
 
+/** The chart's context: settings, restart state, generation, PRNG seed and what the host reports about the server. */
 export interface ServerConnectionContext {
   readonly name: string
   readonly lifecycle: ServerLifecycle
@@ -97,6 +100,7 @@ export interface ServerConnectionContext {
 
 type Stamp = { readonly now: number }
 type Gen = { readonly generation: number }
+/** Commands from the host and reports from the runtime; each carries `now`, and runtime reports their generation so stale ones are ignored. */
 export type ServerConnectionEvent =
   | ({ readonly type: "START" } & Stamp)
   | ({ readonly type: "STOP"; readonly reason?: string } & Stamp)
@@ -125,6 +129,7 @@ const eventNow = (context: ServerConnectionContext, event: { readonly type: stri
 const failureReason = (event: { readonly type: string }, fallback: string): string =>
   "reason" in event && typeof event.reason === "string" ? event.reason : fallback
 
+/** The supervision lifecycle of one upstream server (diagram in this file's header): pure, on explicit time and seeded jitter. */
 export const serverConnectionMachine = setup({
   types: {
     context: {} as ServerConnectionContext,
@@ -376,6 +381,7 @@ export const serverConnectionMachine = setup({
   }
 })
 
+/** The type of `serverConnectionMachine`. */
 export type ServerConnectionMachine = typeof serverConnectionMachine
 /** The top-level state names, as reported to the host. */
 export type ServerConnectionState = "idle" | "starting" | "initializing" | "ready" | "degraded" | "restarting" | "parked" | "stopped"

@@ -40,6 +40,7 @@ export interface CatalogSource {
   readonly listing: ServerListing
 }
 
+/** One advertised item and where it comes from, so a call under the host's name reaches the server under the original one. */
 export interface CatalogEntry<D> {
   readonly server: string
   /** The name (or URI) on the server. */
@@ -48,6 +49,7 @@ export interface CatalogEntry<D> {
   readonly definition: D
 }
 
+/** A name (or URI) two servers claim, and how `collisions` resolved it; reported rather than silently shadowed. */
 export interface Collision {
   readonly kind: "tool" | "prompt" | "resource"
   readonly name: string
@@ -56,6 +58,7 @@ export interface Collision {
   readonly dropped: ReadonlyArray<string>
 }
 
+/** The aggregated, namespaced catalog of the advertised servers, with the collisions found building it. */
 export interface Catalog {
   readonly tools: ReadonlyMap<string, CatalogEntry<ToolDefinition>>
   readonly prompts: ReadonlyMap<string, CatalogEntry<PromptDefinition>>

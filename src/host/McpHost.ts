@@ -27,6 +27,7 @@ import { type InFlight, type InputKind, ServerConnection } from "./ServerConnect
 
 export type InputAnswerer = (server: string, params: Params | undefined, ctx: ServerRequestContext) => Result | PromiseLike<Result>
 
+/** How `startHost` runs: where started process groups are recorded (so a crashed host's orphans are reaped), how catalog changes coalesce, and who answers upstream requests no call takes. */
 export interface HostOptions {
   /** Where the started process groups are recorded (reaped by the next host after a crash); `false`: nowhere. Default: per config file under `$XDG_STATE_HOME/mcp-actors`. */
   readonly stateFile?: string | false
@@ -43,6 +44,7 @@ export interface HostOptions {
   readonly startTimeoutMs?: number
 }
 
+/** Per-call deadline, cancellation, progress, and handlers for what the server asks while serving this call. */
 export interface CallOptions {
   /** Deadline without an answer; progress resets it. Default: the server's `timeouts.call`. */
   readonly timeoutMs?: number
@@ -56,6 +58,7 @@ export interface CallOptions {
   readonly onLog?: (notification: JsonRpcNotification) => void
 }
 
+/** One upstream server as the host sees it: state, transport, era, restarts, parking, catalog hash (for `status()`, status events and the CLI). */
 export interface ServerView {
   readonly name: string
   readonly state: ServerStatus["state"] | "unknown"
@@ -73,6 +76,7 @@ export interface ServerView {
   readonly pid: number | undefined
 }
 
+/** What `McpHost.on` delivers: coalesced catalog changes, server status, listing diffs, upstream notifications. */
 export type HostEvent =
   /** The advertised catalog changed (coalesced). */
   | { readonly type: "change"; readonly added: ReadonlyArray<string>; readonly removed: ReadonlyArray<string>; readonly catalog: Catalog }
@@ -93,6 +97,12 @@ const mapCallError = (server: string, generation: number, e: unknown): unknown =
     ? new ServerConnectionLost({ server, generation, reason: e.message, message: `${server}: ${e.message}` })
     : e
 
+/**
+ * The multi-server host: starts and supervises every configured server (one
+ * `serverConnection` actor each, under one `host` actor), keeps one
+ * namespaced, health-gated catalog and routes calls to the owning server.
+ * Start it with `startHost`; `close()` leaves no child process behind.
+ */
 export class McpHost {
   readonly config: HostConfig
   /** Entries the config left out (each names the server and the field). */

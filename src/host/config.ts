@@ -110,8 +110,10 @@ export interface RemoteServer extends CommonServer {
   readonly url: string
   readonly headers: Readonly<Record<string, string>>
 }
+/** One validated server entry: a stdio command or a remote URL, with the host's own fields filled in. */
 export type ServerConfig = StdioServer | RemoteServer
 
+/** Why an entry (or the file) was left out: the host starts the other servers anyway, so issues are reported, not thrown. */
 export interface ConfigIssue {
   /** The server's name, or undefined for a problem with the file itself. */
   readonly server: string | undefined
@@ -121,6 +123,7 @@ export interface ConfigIssue {
   readonly source: string | undefined
 }
 
+/** A validated host configuration: the servers, the entries left out, and how the aggregated catalog is named. */
 export interface HostConfig {
   readonly servers: ReadonlyArray<ServerConfig>
   /** Entries left out, each with the reason; the other servers start anyway. */

@@ -13,6 +13,7 @@ import type { HostConfig } from "./config.ts"
 import type { HostCallError } from "./errors.ts"
 import { type CallOptions, type HostOptions, type McpHost, startHost } from "./McpHost.ts"
 
+/** The multi-server host as an Effect service; `Host.layer` starts it and closes it (no child process left) with the scope. */
 export class Host extends Context.Service<Host, McpHost>()("mcp-actors/Host") {
   /** Start the host from a config (path, parsed config or `{ mcpServers }` object); it is closed (no child left) with the layer. */
   static readonly layer = (config: HostConfig | string | { readonly [key: string]: unknown }, options?: HostOptions): Layer.Layer<Host> =>
@@ -31,8 +32,10 @@ const run = (f: (host: McpHost, signal: AbortSignal) => Promise<Result>): Effect
 /** Call a namespaced tool (`server__tool`). */
 export const callHostTool = (name: string, args: Record<string, unknown> = {}, options?: Omit<CallOptions, "signal">) =>
   run((h, signal) => h.callTool(name, args, { ...options, signal }))
+/** Read a resource by URI from the server that serves it; interrupting the fiber cancels the read upstream. */
 export const readHostResource = (uri: string, options?: Omit<CallOptions, "signal">) =>
   run((h, signal) => h.readResource(uri, { ...options, signal }))
+/** Get a namespaced prompt (`server__prompt`); interrupting the fiber cancels it upstream. */
 export const getHostPrompt = (name: string, args: Record<string, string> = {}, options?: Omit<CallOptions, "signal">) =>
   run((h, signal) => h.getPrompt(name, args, { ...options, signal }))
 /** The advertised tools, namespaced. */

@@ -237,6 +237,7 @@ const sync = (
   })
 }
 
+/** The host served as MCP: one aggregated server plus one per upstream, following the host's catalog changes until `close()`. */
 export interface Gateway {
   /** The aggregated server (`server__tool` names). */
   readonly server: McpServer
