@@ -30,7 +30,7 @@ export interface BearerAuthOptions {
 const quoted = (s: string): string => `"${s.replace(/["\\]/g, "")}"`
 
 /**
- * The `auth` hook of `makeHttpServer` / `makeWsServer` for bearer tokens: the
+ * The `authenticate` hook of `makeHttpServer` / `makeWsServer` for bearer tokens: the
  * identity it binds is what policies and per-principal limits see, so the
  * session id is never the credential. Refusals follow RFC 6750 (401 with
  * `WWW-Authenticate`, 403 with a JSON-RPC body when `grant` refuses).
