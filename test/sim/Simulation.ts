@@ -1,0 +1,622 @@
+/**
+ * A deterministic simulation of the whole runtime: N clients (`ClientSession`
+ * with its session and outbound-request charts, kept alive by `supervise`) and
+ * one server (`McpServer` served by `serveSupervised`, under the `Supervisor`
+ * and `Registry`), connected by `SimNetwork`, all on Effect's `TestClock`.
+ *
+ * One seed decides everything: the network profile, every delay, drop and
+ * duplicate, every client's operations and think times, every fault (link
+ * crashes, half-open connections, stalls, server crashes), and the restart
+ * jitter (Effect's `Random` is the same PRNG). The driver jumps the TestClock
+ * to the next pending timer, lets promises and fibers settle, checks the
+ * invariants, and repeats; the run ends when every client has stopped, the
+ * supervisor has shut down and no timer is left.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
+import { TestClock } from "effect/testing"
+import type { AnyActorRef } from "xstate"
+import { ClientSession, type ClientSessionOptions } from "../../src/client/ClientSession.ts"
+import { McpError } from "../../src/protocol/errors.ts"
+import { observeActorCreation } from "../../src/runtime/ActorScheduler.ts"
+import { makeRegistryUnsafe, Registry } from "../../src/runtime/Registry.ts"
+import type { SessionHandle } from "../../src/runtime/SessionHandle.ts"
+import { supervise, type Supervised } from "../../src/runtime/supervise.ts"
+import { Supervisor } from "../../src/runtime/Supervisor.ts"
+import { makeEffectClock, type XStateClock } from "../../src/runtime/XStateClock.ts"
+import { McpServerService, serveSupervised } from "../../src/server/effect.ts"
+import { McpServer } from "../../src/server/McpServer.ts"
+import type { RequestContext } from "../../src/server/RequestContext.ts"
+import type { ServerSession } from "../../src/server/ServerSession.ts"
+import type { CallToolResult } from "../../src/server/types.ts"
+import { type CallRecord, Invariants, type Violation } from "./Invariants.ts"
+import { makePrng, type Prng } from "./Prng.ts"
+import { type NetworkProfile, type SimLink, SimNetwork } from "./SimNetwork.ts"
+import { Trace } from "./Trace.ts"
+
+/** A network profile plus how often faults are injected. */
+export interface Profile extends NetworkProfile {
+  /** Time between fault draws, [min, max] ms; undefined: no faults. */
+  readonly chaosEveryMs: readonly [number, number] | undefined
+  readonly faults: ReadonlyArray<readonly [number, Fault]>
+}
+type Fault = "crash-client-end" | "crash-server-end" | "stall" | "server-crash" | "none"
+
+export const PROFILES: ReadonlyArray<Profile> = [
+  {
+    name: "calm",
+    minDelayMs: 1, maxDelayMs: 5, dropRate: 0, duplicateRate: 0, fifo: true, halfOpenRate: 0,
+    chaosEveryMs: undefined, faults: []
+  },
+  {
+    // Ordered, lossless streams (stdio, WebSocket) that stall, reset and lose their server.
+    name: "stream",
+    minDelayMs: 1, maxDelayMs: 40, dropRate: 0, duplicateRate: 0, fifo: true, halfOpenRate: 0.3,
+    chaosEveryMs: [500, 4_000],
+    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [4, "stall"], [1, "server-crash"], [4, "none"]]
+  },
+  {
+    name: "lossy",
+    minDelayMs: 1, maxDelayMs: 80, dropRate: 0.02, duplicateRate: 0.02, fifo: false, halfOpenRate: 0.3,
+    chaosEveryMs: [1_000, 6_000],
+    faults: [[2, "crash-client-end"], [2, "crash-server-end"], [3, "stall"], [1, "server-crash"], [4, "none"]]
+  },
+  {
+    name: "hostile",
+    minDelayMs: 0, maxDelayMs: 300, dropRate: 0.1, duplicateRate: 0.05, fifo: false, halfOpenRate: 0.5,
+    chaosEveryMs: [300, 2_000],
+    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [3, "stall"], [1, "server-crash"], [2, "none"]]
+  }
+]
+
+export interface SimOptions {
+  readonly seed: number
+  readonly clients?: number
+  /** Virtual time during which clients act and faults happen; the teardown follows. */
+  readonly durationMs?: number
+  /** Force a profile by name (default: drawn from the seed). */
+  readonly profile?: string
+  /** Keep the trace lines (the hash is computed either way). */
+  readonly keepTrace?: boolean
+  /** Stop at the first violation (the default; `false` collects them all). */
+  readonly stopOnViolation?: boolean
+  /**
+   * Break the harness on purpose, to prove the invariants can fail: deliver a
+   * server's responses to another link (`misroute`), or answer calls with a
+   * handler that ignores cancellation and never ends (`stuck-handler`).
+   */
+  readonly sabotage?: "misroute" | "stuck-handler"
+}
+
+export interface SimReport {
+  readonly seed: number
+  readonly profile: string
+  readonly clients: number
+  readonly hash: string
+  readonly steps: number
+  readonly virtualMs: number
+  readonly calls: number
+  readonly outcomes: Readonly<Record<string, number>>
+  readonly faults: Readonly<Record<string, number>>
+  readonly connections: number
+  readonly actors: number
+  readonly draws: number
+  readonly violations: ReadonlyArray<Violation>
+  readonly trace: ReadonlyArray<string>
+}
+
+const DEFAULT_CLIENTS = 4
+const DEFAULT_DURATION_MS = 30_000
+
+/** An xstate clock over `inner` that knows which of its timers are still pending. */
+const countedClock = (inner: XStateClock) => {
+  const live = new Set<{ inner: unknown }>()
+  const clock: XStateClock = {
+    setTimeout: (fn: (...args: Array<any>) => void, ms: number) => {
+      const handle: { inner: unknown } = { inner: undefined }
+      live.add(handle)
+      handle.inner = inner.setTimeout(() => {
+        live.delete(handle)
+        fn()
+      }, ms)
+      return handle
+    },
+    clearTimeout: (handle: { inner: unknown } | undefined) => {
+      if (handle === undefined) return
+      live.delete(handle)
+      inner.clearTimeout(handle.inner)
+    }
+  }
+  return { clock, pending: () => live.size }
+}
+
+const describe = (e: unknown): string => (e instanceof Error ? `${(e as { _tag?: string })._tag ?? e.name}: ${e.message}` : String(e))
+
+interface HandlerRun {
+  readonly session: string | undefined
+  readonly requestId: string
+  readonly signal: AbortSignal
+  done: boolean
+}
+
+interface ClientConnection {
+  readonly label: string
+  readonly link: SimLink
+  ended: boolean
+  session: ClientSession | undefined
+}
+
+interface SimClient {
+  readonly index: number
+  incarnations: number
+  callCount: number
+  supervised: Supervised | undefined
+  scope: Scope.Closeable | undefined
+  current: ClientConnection | undefined
+}
+
+type Op = "echo" | "slow" | "cancel" | "sample" | "fail" | "ping" | "list" | "close" | "idle"
+const OPS: ReadonlyArray<readonly [number, Op]> = [
+  [30, "echo"], [20, "slow"], [10, "cancel"], [8, "sample"], [4, "fail"], [5, "ping"], [5, "list"], [3, "close"], [4, "idle"]
+]
+
+/** A TestClock's pending sleeps (Effect internals: checked, so a change in Effect fails loudly). */
+type SleepList = ReadonlyArray<{ readonly timestamp: number }>
+const sleepsOf = (clock: Clock.Clock): SleepList => {
+  const sleeps = (clock as unknown as { readonly sleeps?: unknown }).sleeps
+  if (!Array.isArray(sleeps)) {
+    throw new Error("TestClock internals changed: no `sleeps` array; the simulation driver reads it to jump to the next timer")
+  }
+  return sleeps as SleepList
+}
+
+const settleRounds = async (mark: () => number): Promise<void> => {
+  let last = mark()
+  let stable = 0
+  for (let i = 0; i < 200 && stable < 2; i++) {
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    const m = mark()
+    if (m === last) stable++
+    else {
+      stable = 0
+      last = m
+    }
+  }
+}
+
+const simulate = (o: SimOptions, rng: Prng) =>
+  Effect.gen(function*() {
+    const clients = o.clients ?? DEFAULT_CLIENTS
+    const durationMs = o.durationMs ?? DEFAULT_DURATION_MS
+    const stopOnViolation = o.stopOnViolation ?? true
+    const testClock = (yield* Clock.Clock) as TestClock.TestClock
+    const sleeps = sleepsOf(testClock)
+    const now = () => testClock.currentTimeMillisUnsafe()
+    const trace = new Trace(now, { keep: o.keepTrace ?? true })
+    const inv = new Invariants(now, trace)
+    const profile = o.profile === undefined ? rng.pick(PROFILES) : PROFILES.find((p) => p.name === o.profile)
+    if (profile === undefined) throw new RangeError(`unknown profile ${o.profile}; known: ${PROFILES.map((p) => p.name).join(", ")}`)
+    trace.record("sim.start", `seed ${o.seed} profile ${profile.name} clients ${clients} duration ${durationMs}`)
+
+    const actors: Array<AnyActorRef> = []
+    const stopObserving = observeActorCreation((actor) => void actors.push(actor))
+    const world = yield* Scope.make("sequential")
+    yield* Effect.addFinalizer(() => Effect.sync(stopObserving))
+
+    // ------------------------------------------------------------ runtime: registry + supervisor
+    const registryUnsafe = makeRegistryUnsafe()
+    const registry = Registry.fromUnsafe(registryUnsafe)
+    const supervisor = yield* Supervisor.make({ drainMs: 500, closeGraceMs: 500 }).pipe(
+      Effect.provideService(Registry, registry),
+      Scope.provide(world)
+    )
+
+    const baseClock = yield* makeEffectClock.pipe(Scope.provide(world))
+    const harness = countedClock(baseClock)
+    const network = new SimNetwork(rng, harness.clock, now, trace, profile)
+    network.observe(inv)
+    const faults: Record<string, number> = {}
+
+    /** A virtual sleep for handlers, ended early (rejected) by `signal`. */
+    const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason)
+        const onAbort = () => {
+          harness.clock.clearTimeout(timer)
+          reject(signal!.reason)
+        }
+        const timer = harness.clock.setTimeout(() => {
+          signal?.removeEventListener("abort", onAbort)
+          resolve()
+        }, ms)
+        signal?.addEventListener("abort", onAbort, { once: true })
+      })
+
+    // ------------------------------------------------------------ the server
+    const handlers: Array<HandlerRun> = []
+    const track = <A>(ctx: RequestContext, run: () => Promise<A>): Promise<A> => {
+      const h: HandlerRun = { session: ctx.sessionId, requestId: JSON.stringify(ctx.requestId), signal: ctx.signal, done: false }
+      handlers.push(h)
+      return run().finally(() => void (h.done = true))
+    }
+    const reply = (args: Record<string, unknown>, ctx: RequestContext): CallToolResult => ({
+      content: [{ type: "text", text: JSON.stringify({ tag: args.tag, session: ctx.sessionId }) }]
+    })
+    const taggedInput = { type: "object", properties: { tag: { type: "string" }, ms: { type: "number" } }, required: ["tag"] }
+    const server = new McpServer({ name: "sim", version: "1.0.0" })
+      .tool({ name: "echo", inputSchema: taggedInput }, (args, ctx) => reply(args, ctx))
+      .tool({ name: "slow", inputSchema: taggedInput }, (args, ctx) =>
+        track(ctx, async () => {
+          if (o.sabotage === "stuck-handler") await new Promise<never>(() => {})
+          await sleep(Number(args.ms), ctx.signal)
+          return reply(args, ctx)
+        }))
+      .tool({ name: "sample", inputSchema: taggedInput }, (args, ctx) =>
+        track(ctx, async () => {
+          await ctx.createMessage(
+            { messages: [{ role: "user", content: { type: "text", text: String(args.tag) } }], maxTokens: 5, simDelayMs: args.ms },
+            { timeoutMs: 1_500, signal: ctx.signal }
+          )
+          return reply(args, ctx)
+        }))
+      .tool({ name: "fail", inputSchema: taggedInput }, () => {
+        throw new McpError(-32000, "the fail tool failed")
+      })
+
+    const runServer = yield* FiberSet.makeRuntime<Supervisor | McpServerService>().pipe(
+      Effect.provideService(McpServerService, server),
+      Effect.provideService(Supervisor, supervisor),
+      Scope.provide(world)
+    )
+    const idleTimeoutMs = rng.pick([0, 4_000, 8_000])
+    trace.record("sim.server", `idleTimeoutMs ${idleTimeoutMs}`)
+
+    network.listen((endpoint) => {
+      const id = `srv-${endpoint.link.id}`
+      const counted = countedClock(baseClock)
+      const entry: { session: ServerSession | undefined; ended: boolean } = { session: undefined, ended: false }
+      inv.addTimerOwner({ label: id, ended: () => entry.ended, pendingTimers: counted.pending })
+      inv.watchSession({
+        label: id,
+        ended: () => entry.ended,
+        leftovers: () => {
+          const running = handlers.filter((h) => h.session === id && !h.done && !h.signal.aborted)
+          if (entry.session!.inFlightCount > 0) return `${entry.session!.inFlightCount} request(s) in flight`
+          if (running.length > 0) return `${running.length} handler(s) still running un-aborted (${running.map((h) => h.requestId).join(", ")})`
+          return undefined
+        }
+      })
+      runServer(
+        serveSupervised(endpoint, {
+          id,
+          clock: counted.clock,
+          now,
+          idleTimeoutMs,
+          handshakeTimeoutMs: 3_000,
+          drainTimeoutMs: 1_000,
+          requestTimeoutMs: 2_000,
+          drainMs: 500
+        }).pipe(
+          Effect.tap((session) =>
+            Effect.sync(() => {
+              entry.session = session
+              trace.record("server.session", id)
+              void session.ended.then((end) => {
+                entry.ended = true
+                trace.record("server.end", `${id} ${end.expected ? "expected" : "unexpected"} ${end.reason}`)
+              })
+            })
+          )
+        )
+      )
+    })
+
+    // ------------------------------------------------------------ clients
+    const restartPolicy = { baseDelayMs: 100, factor: 2, maxDelayMs: 2_000, jitter: 0.2, resetAfterMs: 5_000, maxRestarts: 6, windowMs: 10_000 }
+
+    const clientOptions = (clock: XStateClock): ClientSessionOptions => ({
+      clientInfo: { name: "sim-client", version: "1.0.0" },
+      clock,
+      now,
+      initializeTimeoutMs: 2_000,
+      closeTimeoutMs: 1_000,
+      requestTimeoutMs: 5_000,
+      keepalive: { intervalMs: 1_500, timeoutMs: 1_000, maxMisses: 2 },
+      onSampling: async (params, ctx) => {
+        await sleep(Number(params?.simDelayMs ?? 0), ctx.signal)
+        return { role: "assistant", model: "sim", content: { type: "text", text: "ok" } }
+      }
+    })
+
+    const connectClient = (c: SimClient): Effect.Effect<SessionHandle, unknown, Scope.Scope> =>
+      Effect.gen(function*() {
+        const label = `c${c.index}.${++c.incarnations}`
+        const counted = countedClock(yield* makeEffectClock)
+        const endpoint = network.connect(label)
+        const conn: ClientConnection = { label, link: endpoint.link, ended: false, session: undefined }
+        inv.addTimerOwner({ label, ended: () => conn.ended, pendingTimers: counted.pending })
+        trace.record("client.connect", `${label} ${endpoint.link.id}`)
+        const session = yield* Effect.acquireRelease(
+          Effect.tryPromise({ try: () => ClientSession.connect(endpoint, clientOptions(counted.clock)), catch: (e) => e }),
+          (s) =>
+            Effect.promise(async () => {
+              await s.close({ drainMs: 300 })
+              await endpoint.close()
+            })
+        ).pipe(
+          Effect.tapError((e) =>
+            Effect.sync(() => {
+              conn.ended = true
+              trace.record("client.connect-failed", `${label} ${describe(e)}`)
+            })
+          )
+        )
+        conn.session = session
+        c.current = conn
+        void session.ended.then((end) => {
+          conn.ended = true
+          trace.record("client.end", `${label} ${end.expected ? "expected" : "unexpected"} ${end.reason}`)
+        })
+        inv.watchSession({
+          label,
+          ended: () => conn.ended,
+          leftovers: () => {
+            const inFlight = session.info().inFlight
+            if (inFlight > 0) return `${inFlight} request(s) in flight`
+            const open = inv.calls.filter((call) => call.client === label && call.settled === undefined)
+            if (open.length > 0) return `${open.length} call(s) never settled (#${open.map((call) => call.n).join(", #")})`
+            return undefined
+          }
+        })
+        yield* registry.register(session)
+        trace.record("client.ready", `${label} ${session.protocolVersion}`)
+        return session
+      })
+
+    const ensureSupervised = (c: SimClient) =>
+      Effect.gen(function*() {
+        const status = c.supervised?.getStatus()._tag
+        if (status !== undefined && status !== "stopped" && status !== "parked") return
+        if (status !== undefined) trace.record("client.supervision", `c${c.index} ${status}`)
+        if (c.scope !== undefined) yield* Scope.close(c.scope, Exit.void)
+        const scope = yield* Scope.fork(world, "sequential")
+        c.scope = scope
+        c.supervised = yield* supervise(connectClient(c), restartPolicy, { drainMs: 300, closeGraceMs: 200 }).pipe(Scope.provide(scope))
+      })
+
+    const stopClient = (c: SimClient) =>
+      Effect.gen(function*() {
+        if (c.supervised !== undefined) yield* c.supervised.stop({ drainMs: 300, reason: "client stopped" })
+        if (c.scope !== undefined) yield* Scope.close(c.scope, Exit.void)
+        c.supervised = undefined
+        c.scope = undefined
+      })
+
+    const call = (c: SimClient, op: Op) => {
+      const session = c.supervised?.current() as ClientSession | undefined
+      const conn = c.current
+      if (session === undefined || conn === undefined || conn.session !== session) {
+        trace.record("client.skip", `c${c.index} ${op}: no session`)
+        return
+      }
+      const tag = `${conn.label}/${++c.callCount}`
+      const timeoutMs = rng.between(300, 4_000)
+      const ms = rng.between(10, 3_000)
+      const begin = (method: string) =>
+        inv.begin({ client: conn.label, link: conn.link, kind: op, method, tag, deadline: now() + timeoutMs, expectSession: `srv-${conn.link.id}` })
+      let record: CallRecord
+      let promise: Promise<unknown>
+      switch (op) {
+        case "echo":
+          record = begin("tools/call")
+          promise = session.callTool("echo", { tag }, { timeoutMs })
+          break
+        case "slow":
+          record = begin("tools/call")
+          promise = session.callTool("slow", { tag, ms }, { timeoutMs })
+          break
+        case "cancel": {
+          record = begin("tools/call")
+          const controller = new AbortController()
+          const timer = harness.clock.setTimeout(() => controller.abort(new Error("cancelled by the simulation")), rng.between(1, 1_500))
+          promise = session.callTool("slow", { tag, ms }, { timeoutMs, signal: controller.signal })
+          promise.then(() => harness.clock.clearTimeout(timer), () => harness.clock.clearTimeout(timer))
+          break
+        }
+        case "sample":
+          record = begin("tools/call")
+          promise = session.callTool("sample", { tag, ms: rng.between(1, 2_000) }, { timeoutMs })
+          break
+        case "fail":
+          record = begin("tools/call")
+          promise = session.callTool("fail", { tag }, { timeoutMs })
+          break
+        case "ping":
+          record = begin("ping")
+          promise = session.ping({ timeoutMs })
+          break
+        default:
+          record = begin("tools/list")
+          promise = session.listTools({ timeoutMs })
+      }
+      promise.then((ok) => inv.settle(record, { ok }), (error) => inv.settle(record, { error }))
+    }
+
+    const script = (c: SimClient) =>
+      Effect.gen(function*() {
+        while (true) {
+          yield* Effect.sleep(rng.between(0, 400))
+          if (now() >= durationMs) return
+          yield* ensureSupervised(c)
+          const op = rng.weighted(OPS)
+          if (op === "close") {
+            trace.record("client.close", `c${c.index}`)
+            yield* stopClient(c)
+          } else if (op === "idle") {
+            const ms = rng.between(3_000, 9_000)
+            trace.record("client.idle", `c${c.index} ${ms}`)
+            yield* Effect.sleep(ms)
+          } else call(c, op)
+        }
+      })
+
+    const chaos = Effect.gen(function*() {
+      const every = profile.chaosEveryMs
+      if (every === undefined) return
+      while (true) {
+        yield* Effect.sleep(rng.between(every[0], every[1]))
+        if (now() >= durationMs) return
+        const fault = rng.weighted(profile.faults)
+        const live = network.links.filter((l) => !l.ends.client.ending && !l.ends.server.ending)
+        if (fault !== "server-crash" && fault !== "none" && live.length === 0) continue
+        faults[fault] = (faults[fault] ?? 0) + 1
+        switch (fault) {
+          case "crash-client-end":
+            network.crash(rng.pick(live), "client")
+            break
+          case "crash-server-end":
+            network.crash(rng.pick(live), "server")
+            break
+          case "stall":
+            network.stall(rng.pick(live), rng.between(100, 3_000))
+            break
+          case "server-crash":
+            network.crashServer(rng.between(200, 3_000))
+            break
+          case "none":
+            break
+        }
+      }
+    })
+
+    const simClients: Array<SimClient> = Array.from({ length: clients }, (_, index) => ({
+      index,
+      incarnations: 0,
+      callCount: 0,
+      supervised: undefined,
+      scope: undefined,
+      current: undefined
+    }))
+    const scripts = yield* Effect.forEach(simClients, (c) => Effect.forkIn(script(c), world))
+    const chaosFiber = yield* Effect.forkIn(chaos, world)
+    let finaleDone = false
+    yield* Effect.forkIn(
+      Effect.gen(function*() {
+        yield* Fiber.joinAll([...scripts, chaosFiber])
+        trace.record("sim.finale", "clients stop, supervisor shuts down")
+        network.stopListening()
+        yield* Effect.forEach(simClients, stopClient, { concurrency: "unbounded", discard: true })
+        yield* supervisor.shutdown({ drainMs: 500, reason: "simulation over" })
+        finaleDone = true
+        trace.record("sim.finale", "done")
+      }),
+      world
+    )
+
+    // ------------------------------------------------------------ the driver
+    let steps = 0
+    const settle = Effect.promise(() => settleRounds(() => trace.count + sleeps.length + network.scheduled))
+    const drive = (done: () => boolean, capMs: number, what: string) =>
+      Effect.gen(function*() {
+        let idle = 0
+        while (true) {
+          yield* settle
+          inv.checkStep()
+          if (stopOnViolation && inv.violations.length > 0) return false
+          const next = sleeps.length > 0 ? sleeps[sleeps.length - 1]!.timestamp : undefined
+          if (next === undefined) {
+            if (done()) return true
+            if (++idle > 20) {
+              inv.fail("liveness", `${what}: nothing is scheduled, yet it never finished (a promise nobody settles)`)
+              return false
+            }
+            continue
+          }
+          if (done() && what !== "run") return true
+          idle = 0
+          if (next > capMs) {
+            inv.fail("quiescence", `${what}: timers still pending at ${capMs} ms (next at ${next})`)
+            return false
+          }
+          yield* testClock.setTime(next)
+          steps++
+        }
+      })
+
+    const finished = yield* drive(() => finaleDone, durationMs + 120_000, "run")
+    if (finished) {
+      const active = actors.filter((a) => a.getSnapshot().status === "active").length
+      const stats = yield* supervisor.stats
+      inv.checkEnd({
+        "registry size": registryUnsafe.size,
+        "supervisor sessions": stats.sessions,
+        "supervisor watchers": stats.watchers,
+        "supervisor scope entries": stats.scopeEntries,
+        "TestClock sleeps": sleeps.length,
+        "network events scheduled": network.scheduled,
+        "open links": network.openLinks().length,
+        "running actors": active,
+        "harness timers": harness.pending(),
+        "server change listeners": server.changeListenerCount,
+        "handlers running": handlers.filter((h) => !h.done).length
+      })
+    }
+
+    // Release the world (scopes of clients and supervisor, clock fibers) while time still moves.
+    const closing = yield* Effect.forkDetach(Scope.close(world, Exit.void))
+    let closed = false
+    void Effect.runPromise(Fiber.await(closing)).then(() => (closed = true))
+    if (finished) yield* drive(() => closed, now() + 60_000, "teardown")
+
+    const outcomes: Record<string, number> = {}
+    for (const c of inv.calls) {
+      const key = c.settled === undefined ? "unsettled" : c.settled.outcome.split(" ")[0]!
+      outcomes[key] = (outcomes[key] ?? 0) + 1
+    }
+    trace.record("sim.end", `steps ${steps} calls ${inv.calls.length} violations ${inv.violations.length}`)
+    const report: SimReport = {
+      seed: o.seed,
+      profile: profile.name,
+      clients,
+      hash: trace.digest(),
+      steps,
+      virtualMs: now(),
+      calls: inv.calls.length,
+      outcomes,
+      faults,
+      connections: network.links.length,
+      actors: actors.length,
+      draws: rng.draws,
+      violations: inv.violations,
+      trace: trace.lines
+    }
+    return report
+  })
+
+/** Run one seeded scenario to its end; resolves with the report (violations included, never rejects on them). */
+export const runSimulation = (options: SimOptions): Promise<SimReport> => {
+  const rng = makePrng(options.seed)
+  const random: Random.Random = {
+    nextIntUnsafe: () => rng.int(Number.MAX_SAFE_INTEGER),
+    nextDoubleUnsafe: () => rng.next()
+  }
+  return Effect.runPromise(
+    simulate(options, rng).pipe(
+      Effect.scoped,
+      Effect.provideService(Random.Random, random),
+      Effect.provide(TestClock.layer({ warningDelay: "1 hour" }))
+    )
+  )
+}
+
+/** The one-line command that replays a seed. */
+export const reproCommand = (o: Pick<SimOptions, "seed" | "clients" | "durationMs" | "profile">): string =>
+  `npm run sim -- --seed ${o.seed}` +
+  (o.clients !== undefined ? ` --clients ${o.clients}` : "") +
+  (o.durationMs !== undefined ? ` --duration ${o.durationMs}` : "") +
+  (o.profile !== undefined ? ` --profile ${o.profile}` : "")
