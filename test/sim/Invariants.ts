@@ -42,6 +42,11 @@ export interface CallRecord {
   readonly deadline: number
   /** The server session this call must have run on. */
   readonly expectSession: string
+  /**
+   * On a fault-free network: how long the answer takes at most. A call whose
+   * deadline leaves that much time must not time out (liveness).
+   */
+  readonly budgetMs: number | undefined
   settled: { readonly at: number; readonly outcome: string } | undefined
   settleCount: number
 }
@@ -111,6 +116,9 @@ export class Invariants implements WireObserver {
         text = `untyped ${String(e)}`
       } else {
         text = `${e._tag}${e._tag === "RpcError" ? ` ${(e as RpcError).code}` : ""} ${e.message}`
+        if (e._tag === "RequestTimeout" && call.budgetMs !== undefined && call.deadline - call.issuedAt >= call.budgetMs) {
+          this.fail("liveness", `call #${call.n} (${call.kind}) timed out after ${call.deadline - call.issuedAt} ms on a fault-free network, though its answer needs at most ${call.budgetMs} ms`)
+        }
       }
     }
     call.settled = { at: this.now(), outcome: text }

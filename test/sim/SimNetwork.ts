@@ -90,8 +90,12 @@ export class SimLink {
 const other = (side: Side): Side => (side === "client" ? "server" : "client")
 const directionFrom = (side: Side): Direction => (side === "client" ? "c2s" : "s2c")
 
+/** Harness faults that break the runtime's guarantees on purpose (to prove the invariants can fail). */
+export type NetworkSabotage = "misroute" | "double-send"
+
 export class SimNetwork {
   readonly links: Array<SimLink> = []
+  sabotage: NetworkSabotage | undefined
   /** Scheduled network events not yet run (deliveries, closes): 0 once the network is quiet. */
   scheduled = 0
   sendsAfterClose = 0
@@ -196,6 +200,9 @@ export class SimNetwork {
       return
     }
     for (const o of this.observers) o.onSend(link, side, message)
+    if (this.sabotage === "double-send" && side === "server" && !("method" in message) && this.rng.chance(0.05)) {
+      for (const o of this.observers) o.onSend(link, side, message)
+    }
     const text = encode(message)
     const direction = directionFrom(side)
     const p = this.profile
@@ -216,6 +223,10 @@ export class SimNetwork {
   }
 
   private deliver(link: SimLink, to: Side, direction: Direction, text: string, epoch: number): void {
+    if (this.sabotage === "misroute" && direction === "s2c" && this.rng.chance(0.05)) {
+      const others = this.links.filter((l) => l !== link && l.ends.client.handlers !== undefined && !l.ends.client.ending)
+      if (others.length > 0) link = this.rng.pick(others)
+    }
     const end = link.ends[to]
     if (epoch !== link.epoch || end.ended) {
       this.trace.record("net.lost", `${link.id} ${direction} ${text}`)

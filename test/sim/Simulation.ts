@@ -74,6 +74,8 @@ export const PROFILES: ReadonlyArray<Profile> = [
   }
 ]
 
+export type Sabotage = "misroute" | "double-send" | "drop-clear" | "stuck-handler"
+
 export interface SimOptions {
   readonly seed: number
   readonly clients?: number
@@ -87,10 +89,12 @@ export interface SimOptions {
   readonly stopOnViolation?: boolean
   /**
    * Break the harness on purpose, to prove the invariants can fail: deliver a
-   * server's responses to another link (`misroute`), or answer calls with a
-   * handler that ignores cancellation and never ends (`stuck-handler`).
+   * server's responses to another link (`misroute`), count a server response
+   * as written twice (`double-send`), let client sessions' clocks forget
+   * `clearTimeout` (`drop-clear`), or run a handler that ignores cancellation
+   * and never ends (`stuck-handler`).
    */
-  readonly sabotage?: "misroute" | "stuck-handler"
+  readonly sabotage?: Sabotage
 }
 
 export interface SimReport {
@@ -111,10 +115,12 @@ export interface SimReport {
 }
 
 const DEFAULT_CLIENTS = 4
+/** How long the `sample` tool waits for the client's sampling answer. */
+const SAMPLING_TIMEOUT_MS = 1_500
 const DEFAULT_DURATION_MS = 30_000
 
 /** An xstate clock over `inner` that knows which of its timers are still pending. */
-const countedClock = (inner: XStateClock) => {
+const countedClock = (inner: XStateClock, options: { readonly dropClear?: boolean } = {}) => {
   const live = new Set<{ inner: unknown }>()
   const clock: XStateClock = {
     setTimeout: (fn: (...args: Array<any>) => void, ms: number) => {
@@ -127,7 +133,7 @@ const countedClock = (inner: XStateClock) => {
       return handle
     },
     clearTimeout: (handle: { inner: unknown } | undefined) => {
-      if (handle === undefined) return
+      if (handle === undefined || options.dropClear) return
       live.delete(handle)
       inner.clearTimeout(handle.inner)
     }
@@ -219,7 +225,9 @@ const simulate = (o: SimOptions, rng: Prng) =>
     const baseClock = yield* makeEffectClock.pipe(Scope.provide(world))
     const harness = countedClock(baseClock)
     const network = new SimNetwork(rng, harness.clock, now, trace, profile)
+    const faultFree = profile.chaosEveryMs === undefined && profile.dropRate === 0 && profile.duplicateRate === 0
     network.observe(inv)
+    if (o.sabotage === "misroute" || o.sabotage === "double-send") network.sabotage = o.sabotage
     const faults: Record<string, number> = {}
 
     /** A virtual sleep for handlers, ended early (rejected) by `signal`. */
@@ -260,7 +268,7 @@ const simulate = (o: SimOptions, rng: Prng) =>
         track(ctx, async () => {
           await ctx.createMessage(
             { messages: [{ role: "user", content: { type: "text", text: String(args.tag) } }], maxTokens: 5, simDelayMs: args.ms },
-            { timeoutMs: 1_500, signal: ctx.signal }
+            { timeoutMs: SAMPLING_TIMEOUT_MS, signal: ctx.signal }
           )
           return reply(args, ctx)
         }))
@@ -336,7 +344,7 @@ const simulate = (o: SimOptions, rng: Prng) =>
     const connectClient = (c: SimClient): Effect.Effect<SessionHandle, unknown, Scope.Scope> =>
       Effect.gen(function*() {
         const label = `c${c.index}.${++c.incarnations}`
-        const counted = countedClock(yield* makeEffectClock)
+        const counted = countedClock(yield* makeEffectClock, { dropClear: o.sabotage === "drop-clear" })
         const endpoint = network.connect(label)
         const conn: ClientConnection = { label, link: endpoint.link, ended: false, session: undefined }
         inv.addTimerOwner({ label, ended: () => conn.ended, pendingTimers: counted.pending })
@@ -407,8 +415,13 @@ const simulate = (o: SimOptions, rng: Prng) =>
       const tag = `${conn.label}/${++c.callCount}`
       const timeoutMs = rng.between(300, 4_000)
       const ms = rng.between(10, 3_000)
+      const sampleMs = rng.between(1, 2_000)
+      // Fault-free network: the longest the answer can take (round trips at the slowest delay, plus the work).
+      const trip = 2 * profile.maxDelayMs
+      const work = op === "slow" ? ms : op === "sample" ? Math.min(sampleMs + trip, SAMPLING_TIMEOUT_MS) : 0
+      const budgetMs = faultFree && op !== "cancel" ? work + trip + 2 : undefined
       const begin = (method: string) =>
-        inv.begin({ client: conn.label, link: conn.link, kind: op, method, tag, deadline: now() + timeoutMs, expectSession: `srv-${conn.link.id}` })
+        inv.begin({ client: conn.label, link: conn.link, kind: op, method, tag, deadline: now() + timeoutMs, expectSession: `srv-${conn.link.id}`, budgetMs })
       let record: CallRecord
       let promise: Promise<unknown>
       switch (op) {
@@ -430,7 +443,7 @@ const simulate = (o: SimOptions, rng: Prng) =>
         }
         case "sample":
           record = begin("tools/call")
-          promise = session.callTool("sample", { tag, ms: rng.between(1, 2_000) }, { timeoutMs })
+          promise = session.callTool("sample", { tag, ms: sampleMs }, { timeoutMs })
           break
         case "fail":
           record = begin("tools/call")

@@ -4,7 +4,7 @@
  * Options: --clients N, --duration MS, --profile calm|stream|lossy|hostile, --quiet (no trace).
  */
 import { parseArgs } from "node:util"
-import { PROFILES, reproCommand, runSimulation, type SimOptions, type SimReport } from "./Simulation.ts"
+import { PROFILES, reproCommand, runSimulation, type Sabotage, type SimOptions, type SimReport } from "./Simulation.ts"
 
 const { values } = parseArgs({
   options: {
@@ -15,7 +15,8 @@ const { values } = parseArgs({
     duration: { type: "string" },
     profile: { type: "string" },
     quiet: { type: "boolean", default: false },
-    all: { type: "boolean", default: false }
+    all: { type: "boolean", default: false },
+    sabotage: { type: "string" }
   }
 })
 
@@ -40,7 +41,8 @@ const base = (seed: number): SimOptions => ({
   seed,
   ...(clients !== undefined ? { clients } : {}),
   ...(durationMs !== undefined ? { durationMs } : {}),
-  ...(profile !== undefined ? { profile } : {})
+  ...(profile !== undefined ? { profile } : {}),
+  ...(values.sabotage !== undefined ? { sabotage: values.sabotage as Sabotage } : {})
 })
 
 const summary = (r: SimReport): string =>
