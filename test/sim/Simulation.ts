@@ -45,7 +45,7 @@ export interface Profile extends NetworkProfile {
   readonly chaosEveryMs: readonly [number, number] | undefined
   readonly faults: ReadonlyArray<readonly [number, Fault]>
 }
-type Fault = "crash-client-end" | "crash-server-end" | "stall" | "server-crash" | "none"
+type Fault = "crash-client-end" | "crash-server-end" | "stall" | "server-crash" | "close-server-session" | "list-changed" | "none"
 
 export const PROFILES: ReadonlyArray<Profile> = [
   {
@@ -58,19 +58,19 @@ export const PROFILES: ReadonlyArray<Profile> = [
     name: "stream",
     minDelayMs: 1, maxDelayMs: 40, dropRate: 0, duplicateRate: 0, fifo: true, halfOpenRate: 0.3,
     chaosEveryMs: [500, 4_000],
-    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [4, "stall"], [1, "server-crash"], [4, "none"]]
+    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [4, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [4, "none"]]
   },
   {
     name: "lossy",
     minDelayMs: 1, maxDelayMs: 80, dropRate: 0.02, duplicateRate: 0.02, fifo: false, halfOpenRate: 0.3,
     chaosEveryMs: [1_000, 6_000],
-    faults: [[2, "crash-client-end"], [2, "crash-server-end"], [3, "stall"], [1, "server-crash"], [4, "none"]]
+    faults: [[2, "crash-client-end"], [2, "crash-server-end"], [3, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [4, "none"]]
   },
   {
     name: "hostile",
     minDelayMs: 0, maxDelayMs: 300, dropRate: 0.1, duplicateRate: 0.05, fifo: false, halfOpenRate: 0.5,
     chaosEveryMs: [300, 2_000],
-    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [3, "stall"], [1, "server-crash"], [2, "none"]]
+    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [3, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [2, "none"]]
   }
 ]
 
@@ -282,7 +282,11 @@ const simulate = (o: SimOptions, rng: Prng) =>
       Scope.provide(world)
     )
     const idleTimeoutMs = rng.pick([0, 4_000, 8_000])
-    trace.record("sim.server", `idleTimeoutMs ${idleTimeoutMs}`)
+    const earlyRequests = rng.pick(["reject", "accept"] as const)
+    const handshakeTimeoutMs = rng.pick([0, 1_000, 3_000])
+    const keepalive = rng.chance(0.75)
+    const shutdownFirst = rng.chance(0.5)
+    trace.record("sim.options", `idleTimeoutMs ${idleTimeoutMs} earlyRequests ${earlyRequests} handshakeTimeoutMs ${handshakeTimeoutMs} keepalive ${keepalive} shutdownFirst ${shutdownFirst}`)
 
     network.listen((endpoint) => {
       const id = `srv-${endpoint.link.id}`
@@ -305,7 +309,8 @@ const simulate = (o: SimOptions, rng: Prng) =>
           clock: counted.clock,
           now,
           idleTimeoutMs,
-          handshakeTimeoutMs: 3_000,
+          handshakeTimeoutMs,
+          earlyRequests,
           drainTimeoutMs: 1_000,
           requestTimeoutMs: 2_000,
           drainMs: 500
@@ -334,7 +339,8 @@ const simulate = (o: SimOptions, rng: Prng) =>
       initializeTimeoutMs: 2_000,
       closeTimeoutMs: 1_000,
       requestTimeoutMs: 5_000,
-      keepalive: { intervalMs: 1_500, timeoutMs: 1_000, maxMisses: 2 },
+      keepalive: keepalive && { intervalMs: 1_500, timeoutMs: 1_000, maxMisses: 2 },
+      onNotification: (n) => trace.record("client.notification", n.method),
       onSampling: async (params, ctx) => {
         await sleep(Number(params?.simDelayMs ?? 0), ctx.signal)
         return { role: "assistant", model: "sim", content: { type: "text", text: "ok" } }
@@ -501,6 +507,21 @@ const simulate = (o: SimOptions, rng: Prng) =>
           case "server-crash":
             network.crashServer(rng.between(200, 3_000))
             break
+          case "close-server-session": {
+            // The server ends one session gracefully (an operator, a policy): drain, then cancel.
+            const link = rng.pick(live)
+            const drainMs = rng.between(0, 1_500)
+            trace.record("server.close", `srv-${link.id} drain ${drainMs}`)
+            void supervisor.get(`srv-${link.id}`)?.close({ drainMs, reason: "closed by the server" })
+            break
+          }
+          case "list-changed": {
+            // Every operating session tells its client (notifications/tools/list_changed).
+            const name = `extra-${faults[fault]}`
+            trace.record("server.tool", name)
+            server.tool({ name }, () => ({ content: [] }))
+            break
+          }
           case "none":
             break
         }
@@ -521,10 +542,18 @@ const simulate = (o: SimOptions, rng: Prng) =>
     yield* Effect.forkIn(
       Effect.gen(function*() {
         yield* Fiber.joinAll([...scripts, chaosFiber])
-        trace.record("sim.finale", "clients stop, supervisor shuts down")
         network.stopListening()
-        yield* Effect.forEach(simClients, stopClient, { concurrency: "unbounded", discard: true })
-        yield* supervisor.shutdown({ drainMs: 500, reason: "simulation over" })
+        const stopClients = Effect.forEach(simClients, stopClient, { concurrency: "unbounded", discard: true })
+        const shutdown = supervisor.shutdown({ drainMs: 500, reason: "simulation over" })
+        // Either end may go first: a server shutting down under live clients, or clients leaving first.
+        trace.record("sim.finale", shutdownFirst ? "supervisor shuts down, then clients stop" : "clients stop, then supervisor shuts down")
+        if (shutdownFirst) {
+          yield* shutdown
+          yield* stopClients
+        } else {
+          yield* stopClients
+          yield* shutdown
+        }
         finaleDone = true
         trace.record("sim.finale", "done")
       }),
