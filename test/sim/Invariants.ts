@@ -77,10 +77,17 @@ interface LinkWire {
 export class Invariants implements WireObserver {
   readonly violations: Array<Violation> = []
   readonly calls: Array<CallRecord> = []
+  /** Calls not settled yet, per client session label. */
+  private readonly waitingBy = new Map<string, number>()
+  waiting(client: string): number {
+    return this.waitingBy.get(client) ?? 0
+  }
   private readonly wires = new Map<SimLink, LinkWire>()
   private readonly owners: Array<TimerOwner> = []
   private readonly reportedOwners = new Set<TimerOwner>()
   private readonly reportedCalls = new Set<CallRecord>()
+  /** Every call before this index has settled (the deadline scan starts here). */
+  private firstOpen = 0
 
   private readonly now: () => number
   private readonly trace: Trace
@@ -99,6 +106,7 @@ export class Invariants implements WireObserver {
   begin(call: Omit<CallRecord, "n" | "settled" | "settleCount" | "issuedAt">): CallRecord {
     const record: CallRecord = { ...call, n: this.calls.length + 1, issuedAt: this.now(), settled: undefined, settleCount: 0 }
     this.calls.push(record)
+    this.waitingBy.set(record.client, (this.waitingBy.get(record.client) ?? 0) + 1)
     this.trace.record("call.begin", `#${record.n} ${record.client} ${record.link.id} ${record.kind} ${record.tag} deadline ${record.deadline}`)
     return record
   }
@@ -122,6 +130,7 @@ export class Invariants implements WireObserver {
       }
     }
     call.settled = { at: this.now(), outcome: text }
+    this.waitingBy.set(call.client, this.waitingBy.get(call.client)! - 1)
     this.trace.record("call.settle", `#${call.n} ${text}`)
   }
 
@@ -214,10 +223,26 @@ export class Invariants implements WireObserver {
   private readonly sessions: Array<{ readonly label: string; readonly ended: () => boolean; readonly leftovers: () => string | undefined }> = []
   private readonly reportedSessions = new Set<object>()
 
+  /** A check run after every step: returns what is wrong, or undefined. Reported once per distinct message. */
+  addStepCheck(invariant: string, check: () => string | undefined): void {
+    this.stepChecks.push({ invariant, check })
+  }
+  private readonly stepChecks: Array<{ readonly invariant: string; readonly check: () => string | undefined }> = []
+  private readonly reportedChecks = new Set<string>()
+
   /** After every step. */
   checkStep(): void {
     const now = this.now()
-    for (const call of this.calls) {
+    for (const { invariant, check } of this.stepChecks) {
+      const wrong = check()
+      if (wrong !== undefined && !this.reportedChecks.has(wrong)) {
+        this.reportedChecks.add(wrong)
+        this.fail(invariant, wrong)
+      }
+    }
+    for (let i = this.firstOpen; i < this.calls.length; i++) {
+      const call = this.calls[i]!
+      if (call.settled !== undefined && i === this.firstOpen) this.firstOpen++
       if (call.settled === undefined && now > call.deadline && !this.reportedCalls.has(call)) {
         this.reportedCalls.add(call)
         this.fail("deadline", `call #${call.n} (${call.kind} on ${call.link.id}) is still pending ${now - call.deadline} ms after its deadline`)

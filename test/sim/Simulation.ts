@@ -321,12 +321,29 @@ const simulate = (o: SimOptions, rng: Prng) =>
               trace.record("server.session", id)
               void session.ended.then((end) => {
                 entry.ended = true
+                endedIds.add(id)
                 trace.record("server.end", `${id} ${end.expected ? "expected" : "unexpected"} ${end.reason}`)
               })
             })
           )
         )
       )
+    })
+
+    // The registry lists exactly the live sessions, and what it says of a client's
+    // requests in flight matches the calls still waiting for their answer.
+    const endedIds = new Set<string>()
+    const clientLabels = new Map<string, string>()
+    inv.addStepCheck("registry", () => {
+      for (const handle of registryUnsafe.handles()) {
+        if (endedIds.has(handle.id)) return `the registry still lists ${clientLabels.get(handle.id) ?? handle.id}, which has ended`
+        const label = clientLabels.get(handle.id)
+        if (label === undefined) continue
+        const waiting = inv.waiting(label)
+        const inFlight = handle.info().inFlight
+        if (inFlight !== waiting) return `${label}: the registry says ${inFlight} request(s) in flight, ${waiting} call(s) are waiting`
+      }
+      return undefined
     })
 
     // ------------------------------------------------------------ clients
@@ -372,8 +389,10 @@ const simulate = (o: SimOptions, rng: Prng) =>
         )
         conn.session = session
         c.current = conn
+        clientLabels.set(session.id, label)
         void session.ended.then((end) => {
           conn.ended = true
+          endedIds.add(session.id)
           trace.record("client.end", `${label} ${end.expected ? "expected" : "unexpected"} ${end.reason}`)
         })
         inv.watchSession({
