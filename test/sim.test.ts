@@ -32,7 +32,7 @@ describe("deterministic simulation", () => {
     const profiles = new Set(reports.map((r) => r.profile))
     expect([...profiles].sort()).toEqual(["calm", "hostile", "lossy", "stream"])
     const faults = new Set(reports.flatMap((r) => Object.keys(r.faults)))
-    for (const fault of ["crash-client-end", "crash-server-end", "stall", "server-crash", "close-server-session", "list-changed"]) {
+    for (const fault of ["crash-client-end", "crash-server-end", "stall", "server-crash", "close-server-session", "hibernate", "list-changed", "resource-updated"]) {
       expect(faults, fault).toContain(fault)
     }
     const outcomes = new Set(reports.flatMap((r) => Object.keys(r.outcomes)))

@@ -45,7 +45,16 @@ export interface Profile extends NetworkProfile {
   readonly chaosEveryMs: readonly [number, number] | undefined
   readonly faults: ReadonlyArray<readonly [number, Fault]>
 }
-type Fault = "crash-client-end" | "crash-server-end" | "stall" | "server-crash" | "close-server-session" | "list-changed" | "none"
+type Fault =
+  | "crash-client-end"
+  | "crash-server-end"
+  | "stall"
+  | "server-crash"
+  | "close-server-session"
+  | "hibernate"
+  | "list-changed"
+  | "resource-updated"
+  | "none"
 
 export const PROFILES: ReadonlyArray<Profile> = [
   {
@@ -58,19 +67,19 @@ export const PROFILES: ReadonlyArray<Profile> = [
     name: "stream",
     minDelayMs: 1, maxDelayMs: 40, dropRate: 0, duplicateRate: 0, fifo: true, halfOpenRate: 0.3,
     chaosEveryMs: [500, 4_000],
-    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [4, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [4, "none"]]
+    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [4, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [2, "hibernate"], [1, "resource-updated"], [4, "none"]]
   },
   {
     name: "lossy",
     minDelayMs: 1, maxDelayMs: 80, dropRate: 0.02, duplicateRate: 0.02, fifo: false, halfOpenRate: 0.3,
     chaosEveryMs: [1_000, 6_000],
-    faults: [[2, "crash-client-end"], [2, "crash-server-end"], [3, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [4, "none"]]
+    faults: [[2, "crash-client-end"], [2, "crash-server-end"], [3, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [2, "hibernate"], [1, "resource-updated"], [4, "none"]]
   },
   {
     name: "hostile",
     minDelayMs: 0, maxDelayMs: 300, dropRate: 0.1, duplicateRate: 0.05, fifo: false, halfOpenRate: 0.5,
     chaosEveryMs: [300, 2_000],
-    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [3, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [2, "none"]]
+    faults: [[3, "crash-client-end"], [3, "crash-server-end"], [3, "stall"], [1, "server-crash"], [2, "close-server-session"], [1, "list-changed"], [2, "hibernate"], [1, "resource-updated"], [2, "none"]]
   }
 ]
 
@@ -115,6 +124,7 @@ export interface SimReport {
 }
 
 const DEFAULT_CLIENTS = 4
+const RESOURCE_URI = "sim://resource"
 /** How long the `sample` tool waits for the client's sampling answer. */
 const SAMPLING_TIMEOUT_MS = 1_500
 const DEFAULT_DURATION_MS = 30_000
@@ -166,9 +176,9 @@ interface SimClient {
   current: ClientConnection | undefined
 }
 
-type Op = "echo" | "slow" | "cancel" | "sample" | "fail" | "ping" | "list" | "close" | "idle"
+type Op = "echo" | "slow" | "cancel" | "sample" | "fail" | "ping" | "list" | "subscribe" | "close" | "idle"
 const OPS: ReadonlyArray<readonly [number, Op]> = [
-  [30, "echo"], [20, "slow"], [10, "cancel"], [8, "sample"], [4, "fail"], [5, "ping"], [5, "list"], [3, "close"], [4, "idle"]
+  [30, "echo"], [20, "slow"], [10, "cancel"], [8, "sample"], [4, "fail"], [5, "ping"], [5, "list"], [3, "subscribe"], [3, "close"], [4, "idle"]
 ]
 
 /** A TestClock's pending sleeps (Effect internals: checked, so a change in Effect fails loudly). */
@@ -275,6 +285,7 @@ const simulate = (o: SimOptions, rng: Prng) =>
       .tool({ name: "fail", inputSchema: taggedInput }, () => {
         throw new McpError(-32000, "the fail tool failed")
       })
+      .resource({ uri: RESOURCE_URI, name: "sim" }, (uri) => ({ contents: [{ uri, text: "sim" }] }))
 
     const runServer = yield* FiberSet.makeRuntime<Supervisor | McpServerService>().pipe(
       Effect.provideService(McpServerService, server),
@@ -478,6 +489,10 @@ const simulate = (o: SimOptions, rng: Prng) =>
           record = begin("ping")
           promise = session.ping({ timeoutMs })
           break
+        case "subscribe":
+          record = begin("resources/subscribe")
+          promise = session.subscribeResource(RESOURCE_URI, { timeoutMs })
+          break
         default:
           record = begin("tools/list")
           promise = session.listTools({ timeoutMs })
@@ -541,6 +556,17 @@ const simulate = (o: SimOptions, rng: Prng) =>
             server.tool({ name }, () => ({ content: [] }))
             break
           }
+          case "hibernate": {
+            // What the HTTP server's sweeper does to idle sessions; here under live traffic and faults.
+            const link = rng.pick(live)
+            const session = supervisor.get(`srv-${link.id}`) as ServerSession | undefined
+            trace.record("server.hibernate", `srv-${link.id} ${session?.hibernate() ?? "absent"}`)
+            break
+          }
+          case "resource-updated":
+            trace.record("server.resource-updated", RESOURCE_URI)
+            server.resourceUpdated(RESOURCE_URI)
+            break
           case "none":
             break
         }
