@@ -7,6 +7,8 @@
  * A failing seed prints the command that replays it (`npm run sim -- --seed N`).
  */
 import { describe, expect, it } from "vitest"
+import { realClock } from "../src/runtime/XStateClock.ts"
+import { guardRealTime, type RealTimeApi } from "./sim/RealTimeGuard.ts"
 import { reproCommand, runSimulation, type Sabotage, type SimReport } from "./sim/Simulation.ts"
 
 /** Seeds run in CI: every profile (calm, stream, lossy, hostile) is drawn among them. */
@@ -56,6 +58,29 @@ describe("deterministic simulation", () => {
     for (const seed of [12, 13, 14]) hashes.push((await runSimulation({ seed, keepTrace: false })).hash)
     expect(new Set(hashes).size).toBe(3)
   }, 60_000)
+
+  it("the runtime's code reads the wall clock only for informational timestamps", async () => {
+    const report = await runSimulation({ seed: 2, keepTrace: false })
+    expect(report.violations).toEqual([])
+    expect(Object.keys(report.wallClockReads).map((site) => site.replace(/:\d+$/, "")).sort()).toEqual([
+      "src/client/ClientSession.ts", // startedAt (SessionInfo)
+      "src/server/ServerSession.ts" // startedAt (SessionInfo)
+    ])
+  }, 60_000)
+
+  it("the real-time guard reports a real timer started by the runtime's code, not by the harness or libraries", () => {
+    const uses: Array<[RealTimeApi, string]> = []
+    const unguard = guardRealTime((api, site) => void uses.push([api, site]))
+    try {
+      realClock.clearTimeout(realClock.setTimeout(() => {}, 1_000)) // src/runtime/XStateClock.ts
+      clearTimeout(setTimeout(() => {}, 1_000)) // this test file: the harness
+    } finally {
+      unguard()
+    }
+    expect(uses).toHaveLength(1)
+    expect(uses[0]![0]).toBe("setTimeout")
+    expect(uses[0]![1]).toMatch(/^src\/runtime\/XStateClock\.ts:\d+$/)
+  })
 
   it("a failing seed is reported with its one-line replay command", () => {
     expect(reproCommand({ seed: 42 })).toBe("npm run sim -- --seed 42")

@@ -37,6 +37,7 @@ import type { CallToolResult } from "../../src/server/types.ts"
 import { type CallRecord, Invariants, type Violation } from "./Invariants.ts"
 import { makePrng, type Prng } from "./Prng.ts"
 import { type NetworkProfile, type SimLink, SimNetwork } from "./SimNetwork.ts"
+import { guardRealTime, type RealTimeApi } from "./RealTimeGuard.ts"
 import { Trace } from "./Trace.ts"
 
 /** A network profile plus how often faults are injected. */
@@ -120,6 +121,8 @@ export interface SimReport {
   readonly actors: number
   readonly draws: number
   readonly violations: ReadonlyArray<Violation>
+  /** `Date.now` reads by the runtime's own code, per call site (informational: never behaviour). */
+  readonly wallClockReads: Readonly<Record<string, number>>
   readonly trace: ReadonlyArray<string>
 }
 
@@ -205,7 +208,7 @@ const settleRounds = async (mark: () => number): Promise<void> => {
   }
 }
 
-const simulate = (o: SimOptions, rng: Prng) =>
+const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
   Effect.gen(function*() {
     const clients = o.clients ?? DEFAULT_CLIENTS
     const durationMs = o.durationMs ?? DEFAULT_DURATION_MS
@@ -218,6 +221,11 @@ const simulate = (o: SimOptions, rng: Prng) =>
     const profile = o.profile === undefined ? rng.pick(PROFILES) : PROFILES.find((p) => p.name === o.profile)
     if (profile === undefined) throw new RangeError(`unknown profile ${o.profile}; known: ${PROFILES.map((p) => p.name).join(", ")}`)
     trace.record("sim.start", `seed ${o.seed} profile ${profile.name} clients ${clients} duration ${durationMs}`)
+    const wallClockReads = new Map<string, number>()
+    realTime.onUse = (api, site) => {
+      if (api === "Date.now") wallClockReads.set(site, (wallClockReads.get(site) ?? 0) + 1)
+      else inv.fail("real-time", `${api} called from ${site}: the runtime used a real timer`)
+    }
 
     const actors: Array<AnyActorRef> = []
     const stopObserving = observeActorCreation((actor) => void actors.push(actor))
@@ -680,25 +688,36 @@ const simulate = (o: SimOptions, rng: Prng) =>
       actors: actors.length,
       draws: rng.draws,
       violations: inv.violations,
+      wallClockReads: Object.fromEntries(wallClockReads),
       trace: trace.lines
     }
     return report
   })
 
 /** Run one seeded scenario to its end; resolves with the report (violations included, never rejects on them). */
-export const runSimulation = (options: SimOptions): Promise<SimReport> => {
+export const runSimulation = async (options: SimOptions): Promise<SimReport> => {
   const rng = makePrng(options.seed)
+  const realTime: RealTimeSink = { onUse: () => {} }
+  const unguard = guardRealTime((api, site) => realTime.onUse(api, site))
   const random: Random.Random = {
     nextIntUnsafe: () => rng.int(Number.MAX_SAFE_INTEGER),
     nextDoubleUnsafe: () => rng.next()
   }
-  return Effect.runPromise(
-    simulate(options, rng).pipe(
-      Effect.scoped,
-      Effect.provideService(Random.Random, random),
-      Effect.provide(TestClock.layer({ warningDelay: "1 hour" }))
+  try {
+    return await Effect.runPromise(
+      simulate(options, rng, realTime).pipe(
+        Effect.scoped,
+        Effect.provideService(Random.Random, random),
+        Effect.provide(TestClock.layer({ warningDelay: "1 hour" }))
+      )
     )
-  )
+  } finally {
+    unguard()
+  }
+}
+
+interface RealTimeSink {
+  onUse: (api: RealTimeApi, site: string) => void
 }
 
 /** The one-line command that replays a seed. */

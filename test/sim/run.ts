@@ -55,6 +55,7 @@ if (seed !== undefined) {
   const report = await runSimulation({ ...base(seed), keepTrace: !values.quiet, stopOnViolation: !values.all })
   if (!values.quiet) for (const line of report.trace) console.log(line)
   console.log(summary(report))
+  console.log(`wall-clock reads by the runtime (informational): ${JSON.stringify(report.wallClockReads)}`)
   console.log(`wall ${(performance.now() - started).toFixed(0)} ms`)
   if (report.violations.length > 0) {
     for (const v of report.violations) console.log(`VIOLATION at ${v.at} ms: ${v.invariant}: ${v.detail}`)
