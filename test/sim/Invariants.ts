@@ -43,8 +43,9 @@ export interface CallRecord {
   /** The server session this call must have run on. */
   readonly expectSession: string
   /**
-   * On a fault-free network: how long the answer takes at most. A call whose
-   * deadline leaves that much time must not time out (liveness).
+   * On a lossless network: how long the answer takes at most. A call whose
+   * deadline leaves that much time must not time out unless a fault touched
+   * its link meanwhile (liveness).
    */
   readonly budgetMs: number | undefined
   settled: { readonly at: number; readonly outcome: string } | undefined
@@ -124,8 +125,14 @@ export class Invariants implements WireObserver {
         text = `untyped ${String(e)}`
       } else {
         text = `${e._tag}${e._tag === "RpcError" ? ` ${(e as RpcError).code}` : ""} ${e.message}`
-        if (e._tag === "RequestTimeout" && call.budgetMs !== undefined && call.deadline - call.issuedAt >= call.budgetMs) {
-          this.fail("liveness", `call #${call.n} (${call.kind}) timed out after ${call.deadline - call.issuedAt} ms on a fault-free network, though its answer needs at most ${call.budgetMs} ms`)
+        if (
+          e._tag === "RequestTimeout" && call.budgetMs !== undefined && call.deadline - call.issuedAt >= call.budgetMs &&
+          !call.link.disturbedDuring(call.issuedAt, this.now())
+        ) {
+          this.fail(
+            "liveness",
+            `call #${call.n} (${call.kind} on ${call.link.id}) timed out after ${call.deadline - call.issuedAt} ms on a lossless link no fault touched, though its answer needs at most ${call.budgetMs} ms`
+          )
         }
       }
     }

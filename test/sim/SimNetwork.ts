@@ -74,6 +74,12 @@ export class SimLink {
   /** The last delivery time scheduled per direction (FIFO, and when a graceful close may follow). */
   readonly lastAt: Record<Direction, number> = { c2s: 0, s2c: 0 }
   stalledUntil = 0
+  /** Intervals [from, to] during which a fault disturbed this link (liveness is not expected then). */
+  readonly disturbed: Array<readonly [number, number]> = []
+  /** Whether a fault touched the link at any time in [from, to]. */
+  disturbedDuring(from: number, to: number): boolean {
+    return this.disturbed.some(([a, b]) => a <= to && b >= from)
+  }
   /** A crash dropped everything in flight; frames scheduled before it are lost. */
   epoch = 0
   client!: SimEndpoint
@@ -295,6 +301,7 @@ export class SimNetwork {
     const self = link.ends[side]
     if (self.ending) return
     link.epoch++
+    link.disturbed.push([this.now(), Infinity])
     const peerSide = other(side)
     const halfOpen = this.rng.chance(this.profile.halfOpenRate)
     this.trace.record("net.crash", `${link.id} ${side} ${halfOpen ? "half-open" : "reset"}`)
@@ -308,6 +315,7 @@ export class SimNetwork {
   /** Hold every frame sent on `link` until `ms` from now. */
   stall(link: SimLink, ms: number): void {
     link.stalledUntil = Math.max(link.stalledUntil, this.now() + ms)
+    link.disturbed.push([this.now(), link.stalledUntil])
     this.trace.record("net.stall", `${link.id} until ${link.stalledUntil}`)
   }
 

@@ -243,7 +243,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
     const baseClock = yield* makeEffectClock.pipe(Scope.provide(world))
     const harness = countedClock(baseClock)
     const network = new SimNetwork(rng, harness.clock, now, trace, profile)
-    const faultFree = profile.chaosEveryMs === undefined && profile.dropRate === 0 && profile.duplicateRate === 0
+    const lossless = profile.dropRate === 0 && profile.duplicateRate === 0
     network.observe(inv)
     if (o.sabotage === "misroute" || o.sabotage === "double-send") network.sabotage = o.sabotage
     const faults: Record<string, number> = {}
@@ -443,6 +443,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
 
     const stopClient = (c: SimClient) =>
       Effect.gen(function*() {
+        c.current?.link.disturbed.push([now(), Infinity])
         if (c.supervised !== undefined) yield* c.supervised.stop({ drainMs: 300, reason: "client stopped" })
         if (c.scope !== undefined) yield* Scope.close(c.scope, Exit.void)
         c.supervised = undefined
@@ -460,10 +461,10 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
       const timeoutMs = rng.between(300, 4_000)
       const ms = rng.between(10, 3_000)
       const sampleMs = rng.between(1, 2_000)
-      // Fault-free network: the longest the answer can take (round trips at the slowest delay, plus the work).
+      // Lossless network: the longest the answer can take (round trips at the slowest delay, plus the work).
       const trip = 2 * profile.maxDelayMs
       const work = op === "slow" ? ms : op === "sample" ? Math.min(sampleMs + trip, SAMPLING_TIMEOUT_MS) : 0
-      const budgetMs = faultFree && op !== "cancel" ? work + trip + 2 : undefined
+      const budgetMs = lossless && op !== "cancel" ? work + trip + 2 : undefined
       const begin = (method: string) =>
         inv.begin({ client: conn.label, link: conn.link, kind: op, method, tag, deadline: now() + timeoutMs, expectSession: `srv-${conn.link.id}`, budgetMs })
       let record: CallRecord
@@ -553,6 +554,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
             // The server ends one session gracefully (an operator, a policy): drain, then cancel.
             const link = rng.pick(live)
             const drainMs = rng.between(0, 1_500)
+            link.disturbed.push([now(), Infinity])
             trace.record("server.close", `srv-${link.id} drain ${drainMs}`)
             void supervisor.get(`srv-${link.id}`)?.close({ drainMs, reason: "closed by the server" })
             break
