@@ -38,7 +38,7 @@ describe("deterministic simulation", () => {
       expect(faults, fault).toContain(fault)
     }
     const outcomes = new Set(reports.flatMap((r) => Object.keys(r.outcomes)))
-    for (const outcome of ["ok", "RpcError", "RequestTimeout", "RequestCancelled", "ConnectionLost"]) expect(outcomes, outcome).toContain(outcome)
+    for (const outcome of ["ok", "RpcError", "RequestTimeout", "RequestCancelled", "ConnectionLost", "Interrupted"]) expect(outcomes, outcome).toContain(outcome)
     expect(outcomes).not.toContain("unsettled")
     expect(outcomes).not.toContain("untyped")
   })

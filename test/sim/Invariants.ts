@@ -57,6 +57,14 @@ const TYPED_ERRORS = [RpcError, RequestTimeout, RequestCancelled, ConnectionLost
 export const isTypedClientError = (e: unknown): e is InstanceType<(typeof TYPED_ERRORS)[number]> =>
   TYPED_ERRORS.some((cls) => e instanceof cls)
 
+/** The outcome of a call made through the Effect API whose fiber was interrupted (the request was cancelled). */
+export class FiberInterrupted extends Error {
+  readonly _tag = "FiberInterrupted"
+  constructor() {
+    super("the calling fiber was interrupted")
+  }
+}
+
 /** Something that owns timers and ends: a session with its own counted clock. */
 export interface TimerOwner {
   readonly label: string
@@ -120,7 +128,9 @@ export class Invariants implements WireObserver {
       text = `ok ${this.checkResult(call, outcome.ok)}`
     } else {
       const e = outcome.error
-      if (!isTypedClientError(e)) {
+      if (e instanceof FiberInterrupted && call.kind === "interrupt") {
+        text = "Interrupted"
+      } else if (!isTypedClientError(e)) {
         this.fail("typed-errors", `call #${call.n} (${call.kind}) failed with an untyped error: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)
         text = `untyped ${String(e)}`
       } else {

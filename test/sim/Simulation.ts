@@ -12,6 +12,7 @@
  * invariants, and repeats; the run ends when every client has stopped, the
  * supervisor has shut down and no timer is left.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -22,6 +23,7 @@ import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import type { AnyActorRef } from "xstate"
 import { ClientSession, type ClientSessionOptions } from "../../src/client/ClientSession.ts"
+import { callTool as callToolEffect, McpClient } from "../../src/client/effect.ts"
 import { McpError } from "../../src/protocol/errors.ts"
 import { observeActorCreation } from "../../src/runtime/ActorScheduler.ts"
 import { makeRegistryUnsafe, Registry } from "../../src/runtime/Registry.ts"
@@ -34,7 +36,7 @@ import { McpServer } from "../../src/server/McpServer.ts"
 import type { RequestContext } from "../../src/server/RequestContext.ts"
 import type { ServerSession } from "../../src/server/ServerSession.ts"
 import type { CallToolResult } from "../../src/server/types.ts"
-import { type CallRecord, Invariants, type Violation } from "./Invariants.ts"
+import { type CallRecord, FiberInterrupted, Invariants, type Violation } from "./Invariants.ts"
 import { makePrng, type Prng } from "./Prng.ts"
 import { type NetworkProfile, type SimLink, SimNetwork } from "./SimNetwork.ts"
 import { guardRealTime, type RealTimeApi } from "./RealTimeGuard.ts"
@@ -179,9 +181,10 @@ interface SimClient {
   current: ClientConnection | undefined
 }
 
-type Op = "echo" | "slow" | "cancel" | "sample" | "fail" | "ping" | "list" | "subscribe" | "close" | "idle"
+type Op = "echo" | "slow" | "cancel" | "interrupt" | "sample" | "fail" | "ping" | "list" | "subscribe" | "close" | "idle"
 const OPS: ReadonlyArray<readonly [number, Op]> = [
-  [30, "echo"], [20, "slow"], [10, "cancel"], [8, "sample"], [4, "fail"], [5, "ping"], [5, "list"], [3, "subscribe"], [3, "close"], [4, "idle"]
+  [30, "echo"], [20, "slow"], [8, "cancel"], [5, "interrupt"], [8, "sample"], [4, "fail"], [5, "ping"], [5, "list"], [3, "subscribe"], [3, "close"],
+  [4, "idle"]
 ]
 
 /** A TestClock's pending sleeps (Effect internals: checked, so a change in Effect fails loudly). */
@@ -463,7 +466,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
       const sampleMs = rng.between(1, 2_000)
       // Lossless network: the longest the answer can take (round trips at the slowest delay, plus the work).
       const trip = 2 * profile.maxDelayMs
-      const work = op === "slow" ? ms : op === "sample" ? Math.min(sampleMs + trip, SAMPLING_TIMEOUT_MS) : 0
+      const work = op === "slow" || op === "interrupt" ? ms : op === "sample" ? Math.min(sampleMs + trip, SAMPLING_TIMEOUT_MS) : 0
       const budgetMs = lossless && op !== "cancel" ? work + trip + 2 : undefined
       const begin = (method: string) =>
         inv.begin({ client: conn.label, link: conn.link, kind: op, method, tag, deadline: now() + timeoutMs, expectSession: `srv-${conn.link.id}`, budgetMs })
@@ -484,6 +487,21 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
           const timer = harness.clock.setTimeout(() => controller.abort(new Error("cancelled by the simulation")), rng.between(1, 1_500))
           promise = session.callTool("slow", { tag, ms }, { timeoutMs, signal: controller.signal })
           promise.then(() => harness.clock.clearTimeout(timer), () => harness.clock.clearTimeout(timer))
+          break
+        }
+        case "interrupt": {
+          // The Effect API: interrupting the call's fiber cancels the request.
+          record = begin("tools/call")
+          const controller = new AbortController()
+          const timer = harness.clock.setTimeout(() => controller.abort(), rng.between(1, 1_500))
+          promise = Effect.runPromiseExit(
+            callToolEffect("slow", { tag, ms }, { timeoutMs }).pipe(Effect.provide(McpClient.fromSession(session))),
+            { signal: controller.signal }
+          ).then((exit) => {
+            harness.clock.clearTimeout(timer)
+            if (Exit.isSuccess(exit)) return exit.value
+            throw Cause.hasInterruptsOnly(exit.cause) ? new FiberInterrupted() : Cause.squash(exit.cause)
+          })
           break
         }
         case "sample":
