@@ -239,6 +239,7 @@ export class Invariants implements WireObserver {
   }
   private readonly sessions: Array<{ readonly label: string; readonly ended: () => boolean; readonly leftovers: () => string | undefined }> = []
   private readonly reportedSessions = new Set<object>()
+  private readonly sessionChecks = new Map<object, number>()
 
   /** A check run after every step: returns what is wrong, or undefined. Reported once per distinct message. */
   addStepCheck(invariant: string, check: () => string | undefined): void {
@@ -267,6 +268,10 @@ export class Invariants implements WireObserver {
     }
     for (const session of this.sessions) {
       if (!session.ended() || this.reportedSessions.has(session)) continue
+      // Checked for a few steps after its end (what is left then stays left), then retired.
+      const checks = (this.sessionChecks.get(session) ?? 0) + 1
+      this.sessionChecks.set(session, checks)
+      if (checks > 5) continue
       const left = session.leftovers()
       if (left !== undefined) {
         this.reportedSessions.add(session)

@@ -268,9 +268,13 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
 
     // ------------------------------------------------------------ the server
     const handlers: Array<HandlerRun> = []
+    const handlersBySession = new Map<string | undefined, Array<HandlerRun>>()
     const track = <A>(ctx: RequestContext, run: () => Promise<A>): Promise<A> => {
       const h: HandlerRun = { session: ctx.sessionId, requestId: JSON.stringify(ctx.requestId), signal: ctx.signal, done: false }
       handlers.push(h)
+      const list = handlersBySession.get(h.session) ?? []
+      list.push(h)
+      handlersBySession.set(h.session, list)
       return run().finally(() => void (h.done = true))
     }
     const reply = (args: Record<string, unknown>, ctx: RequestContext): CallToolResult => ({
@@ -319,7 +323,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
         label: id,
         ended: () => entry.ended,
         leftovers: () => {
-          const running = handlers.filter((h) => h.session === id && !h.done && !h.signal.aborted)
+          const running = (handlersBySession.get(id) ?? []).filter((h) => !h.done && !h.signal.aborted)
           if (entry.session!.inFlightCount > 0) return `${entry.session!.inFlightCount} request(s) in flight`
           if (running.length > 0) return `${running.length} handler(s) still running un-aborted (${running.map((h) => h.requestId).join(", ")})`
           return undefined
