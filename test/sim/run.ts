@@ -85,6 +85,10 @@ if (seed !== undefined) {
       console.log(`FAIL seed ${s} [${report.profile}]: ${v.invariant} at ${v.at} ms: ${v.detail}`)
       console.log(`  repro: ${reproCommand(base(s))}`)
     }
+    const done = s - from + 1
+    if (done % 100 === 0 && done < runs) {
+      console.log(`… ${done} runs, ${failures.length} failure(s), ${((performance.now() - started) / 1000).toFixed(0)} s`)
+    }
   }
   const wall = performance.now() - started
   console.log(
