@@ -27,6 +27,8 @@ describe("deterministic simulation", () => {
     expect(report.violations, failureMessage(report)).toEqual([])
     expect(report.calls).toBeGreaterThan(20)
     expect(report.steps).toBeGreaterThan(100)
+    // The actor check sees the runtime's actors: at least a session chart per connection that got through.
+    expect(report.actors).toBeGreaterThan(report.connections / 2)
   }, 60_000)
 
   it("the fixed seeds exercise every profile, every fault and every kind of outcome", () => {
@@ -92,11 +94,14 @@ describe("deterministic simulation", () => {
     ["misroute", ["wrong-session", "wrong-response"]],
     ["double-send", ["exactly-once"]],
     ["drop-clear", ["timers"]],
-    ["stuck-handler", ["back-to-zero"]]
+    ["stuck-handler", ["back-to-zero"]],
+    ["stray-actor", ["back-to-zero"]]
   ]
   it.each(sabotaged)("sabotage %s is caught (%j)", async (sabotage, invariants) => {
     const report = await runSimulation({ seed: 3, sabotage, keepTrace: false })
     expect(report.violations.length).toBeGreaterThan(0)
     expect(invariants).toContain(report.violations[0]!.invariant)
+    if (sabotage === "stray-actor") expect(report.violations[0]!.detail).toBe("running actors = 1 at the end")
+    if (sabotage === "stuck-handler") expect(report.violations[0]!.detail).toMatch(/^handlers running = \d+ at the end$/)
   }, 60_000)
 })

@@ -21,11 +21,11 @@ import * as FiberSet from "effect/FiberSet"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
-import type { AnyActorRef } from "xstate"
+import { type AnyActorRef, createMachine } from "xstate"
 import { ClientSession, type ClientSessionOptions } from "../../src/client/ClientSession.ts"
 import { callTool as callToolEffect, McpClient } from "../../src/client/effect.ts"
 import { McpError } from "../../src/protocol/errors.ts"
-import { observeActorCreation } from "../../src/runtime/ActorScheduler.ts"
+import { createLeanActor, observeActorCreation } from "../../src/runtime/ActorScheduler.ts"
 import { makeRegistryUnsafe, Registry } from "../../src/runtime/Registry.ts"
 import type { SessionHandle } from "../../src/runtime/SessionHandle.ts"
 import { supervise, type Supervised } from "../../src/runtime/supervise.ts"
@@ -86,7 +86,7 @@ export const PROFILES: ReadonlyArray<Profile> = [
   }
 ]
 
-export type Sabotage = "misroute" | "double-send" | "drop-clear" | "stuck-handler"
+export type Sabotage = "misroute" | "double-send" | "drop-clear" | "stuck-handler" | "stray-actor"
 
 export interface SimOptions {
   readonly seed: number
@@ -103,8 +103,9 @@ export interface SimOptions {
    * Break the harness on purpose, to prove the invariants can fail: deliver a
    * server's responses to another link (`misroute`), count a server response
    * as written twice (`double-send`), let client sessions' clocks forget
-   * `clearTimeout` (`drop-clear`), or run a handler that ignores cancellation
-   * and never ends (`stuck-handler`).
+   * `clearTimeout` (`drop-clear`), run a handler that ignores cancellation
+   * and never ends (`stuck-handler`), or start an actor nobody stops
+   * (`stray-actor`).
    */
   readonly sabotage?: Sabotage
 }
@@ -234,6 +235,11 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
     const stopObserving = observeActorCreation((actor) => void actors.push(actor))
     const world = yield* Scope.make("sequential")
     yield* Effect.addFinalizer(() => Effect.sync(stopObserving))
+    if (o.sabotage === "stray-actor") {
+      const stray = createLeanActor(createMachine({ initial: "running", states: { running: {} } }))
+      stray.start()
+      yield* Effect.addFinalizer(() => Effect.sync(() => stray.stop()))
+    }
 
     // ------------------------------------------------------------ runtime: registry + supervisor
     const registryUnsafe = makeRegistryUnsafe()
