@@ -151,6 +151,16 @@ export class Invariants implements WireObserver {
     this.trace.record("call.settle", `#${call.n} ${text}`)
   }
 
+  /** A progress notification reached the call's callback: only before its end, only increasing (progress.mdx). */
+  progress(call: CallRecord, value: number): void {
+    this.trace.record("call.progress", `#${call.n} ${value}`)
+    if (call.settled !== undefined) this.fail("progress", `call #${call.n} got progress ${value} after it settled`)
+    const last = this.lastProgress.get(call) ?? -Infinity
+    if (!(value > last)) this.fail("progress", `call #${call.n} got progress ${value} after ${last}`)
+    this.lastProgress.set(call, value)
+  }
+  private readonly lastProgress = new WeakMap<CallRecord, number>()
+
   /** A successful result must be this call's own, from the server session its link leads to. */
   private checkResult(call: CallRecord, result: unknown): string {
     if (call.kind === "ping" || call.kind === "list" || call.kind === "subscribe") return call.kind

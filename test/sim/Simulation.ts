@@ -108,6 +108,12 @@ export interface SimOptions {
    * (`stray-actor`).
    */
   readonly sabotage?: Sabotage
+  /**
+   * Also make calls that ask for progress. Off by default: the server holds a
+   * response back after progress with a real 10 ms timer (an SDK interop
+   * workaround, issue 13), which the real-time guard reports.
+   */
+  readonly progress?: boolean
 }
 
 export interface SimReport {
@@ -182,11 +188,13 @@ interface SimClient {
   current: ClientConnection | undefined
 }
 
-type Op = "echo" | "slow" | "cancel" | "interrupt" | "sample" | "fail" | "ping" | "list" | "subscribe" | "close" | "idle"
+type Op = "echo" | "slow" | "cancel" | "interrupt" | "progress" | "sample" | "fail" | "ping" | "list" | "subscribe" | "close" | "idle"
 const OPS: ReadonlyArray<readonly [number, Op]> = [
   [30, "echo"], [20, "slow"], [8, "cancel"], [5, "interrupt"], [8, "sample"], [4, "fail"], [5, "ping"], [5, "list"], [3, "subscribe"], [3, "close"],
   [4, "idle"]
 ]
+/** With `progress: true`: calls that ask for progress notifications too. */
+const OPS_WITH_PROGRESS: ReadonlyArray<readonly [number, Op]> = [...OPS, [8, "progress"]]
 
 /** A TestClock's pending sleeps (Effect internals: checked, so a change in Effect fails loudly). */
 type SleepList = ReadonlyArray<{ readonly timestamp: number }>
@@ -293,6 +301,15 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
         track(ctx, async () => {
           if (o.sabotage === "stuck-handler") await new Promise<never>(() => {})
           await sleep(Number(args.ms), ctx.signal)
+          return reply(args, ctx)
+        }))
+      .tool({ name: "steps", inputSchema: taggedInput }, (args, ctx) =>
+        track(ctx, async () => {
+          // Three progress notifications spread over the work, then the result.
+          for (let step = 1; step <= 3; step++) {
+            await sleep(Math.round(Number(args.ms) / 3), ctx.signal)
+            ctx.progress(step, 3)
+          }
           return reply(args, ctx)
         }))
       .tool({ name: "sample", inputSchema: taggedInput }, (args, ctx) =>
@@ -477,9 +494,12 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
       // Lossless network: the longest the answer can take (round trips at the slowest delay, plus the work).
       const trip = 2 * profile.maxDelayMs
       const work = op === "slow" || op === "interrupt" ? ms : op === "sample" ? Math.min(sampleMs + trip, SAMPLING_TIMEOUT_MS) : 0
-      const budgetMs = lossless && op !== "cancel" ? work + trip + 2 : undefined
+      // Progress calls: the response may be held back after progress (an SDK interop workaround), so no budget.
+      const budgetMs = lossless && op !== "cancel" && op !== "progress" ? work + trip + 2 : undefined
+      // Progress restarts a call's deadline, up to its hard maximum (10 × the timeout by default).
+      const deadline = now() + (op === "progress" ? 10 * timeoutMs : timeoutMs)
       const begin = (method: string) =>
-        inv.begin({ client: conn.label, link: conn.link, kind: op, method, tag, deadline: now() + timeoutMs, expectSession: `srv-${conn.link.id}`, budgetMs })
+        inv.begin({ client: conn.label, link: conn.link, kind: op, method, tag, deadline, expectSession: `srv-${conn.link.id}`, budgetMs })
       let record: CallRecord
       let promise: Promise<unknown>
       switch (op) {
@@ -491,6 +511,12 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
           record = begin("tools/call")
           promise = session.callTool("slow", { tag, ms }, { timeoutMs })
           break
+        case "progress": {
+          const r = begin("tools/call")
+          record = r
+          promise = session.callTool("steps", { tag, ms }, { timeoutMs, onProgress: (p) => inv.progress(r, p.progress) })
+          break
+        }
         case "cancel": {
           record = begin("tools/call")
           const controller = new AbortController()
@@ -543,7 +569,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
           yield* Effect.sleep(rng.between(0, 400))
           if (now() >= durationMs) return
           yield* ensureSupervised(c)
-          const op = rng.weighted(OPS)
+          const op = rng.weighted(o.progress === true ? OPS_WITH_PROGRESS : OPS)
           if (op === "close") {
             trace.record("client.close", `c${c.index}`)
             yield* stopClient(c)
@@ -751,8 +777,10 @@ interface RealTimeSink {
 }
 
 /** The one-line command that replays a seed. */
-export const reproCommand = (o: Pick<SimOptions, "seed" | "clients" | "durationMs" | "profile">): string =>
+export const reproCommand = (o: Pick<SimOptions, "seed" | "clients" | "durationMs" | "profile" | "progress" | "sabotage">): string =>
   `npm run sim -- --seed ${o.seed}` +
   (o.clients !== undefined ? ` --clients ${o.clients}` : "") +
   (o.durationMs !== undefined ? ` --duration ${o.durationMs}` : "") +
-  (o.profile !== undefined ? ` --profile ${o.profile}` : "")
+  (o.profile !== undefined ? ` --profile ${o.profile}` : "") +
+  (o.progress === true ? " --progress" : "") +
+  (o.sabotage !== undefined ? ` --sabotage ${o.sabotage}` : "")

@@ -16,7 +16,8 @@ const { values } = parseArgs({
     profile: { type: "string" },
     quiet: { type: "boolean", default: false },
     all: { type: "boolean", default: false },
-    sabotage: { type: "string" }
+    sabotage: { type: "string" },
+    progress: { type: "boolean", default: false }
   }
 })
 
@@ -42,7 +43,8 @@ const base = (seed: number): SimOptions => ({
   ...(clients !== undefined ? { clients } : {}),
   ...(durationMs !== undefined ? { durationMs } : {}),
   ...(profile !== undefined ? { profile } : {}),
-  ...(values.sabotage !== undefined ? { sabotage: values.sabotage as Sabotage } : {})
+  ...(values.sabotage !== undefined ? { sabotage: values.sabotage as Sabotage } : {}),
+  ...(values.progress ? { progress: true } : {})
 })
 
 const summary = (r: SimReport): string =>
