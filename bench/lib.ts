@@ -1,7 +1,6 @@
 /**
  * Shared plumbing for `bench/stdio.ts` and `bench/http.ts`: locate and install
- * the neutral driver (`../shared/bench`, read-only, so it is copied to a cache
- * directory and `npm ci`'d there once), run it pinned with `taskset`, collect
+ * the neutral driver (`bench/peers/`, a copy of the shared kit), run it pinned with `taskset`, collect
  * its JSON lines, and turn them into median tables, ratios and target checks.
  *
  * Nothing here is timed by itself: every figure comes from `mcp-bench.mjs`.
@@ -63,17 +62,20 @@ export const log = (s: string): void => {
 }
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-// ------------------------------------------------------------------ the shared driver
+// ------------------------------------------------------------------ the driver
 /**
- * Directory holding `mcp-bench.mjs` with its `node_modules`. The read-only
- * source is `$MCP_BENCH_SRC` or `../shared/bench` from the project root; it is
- * copied to `$MCP_BENCH_CACHE` (default `~/.cache/mcp-actors-bench`) under a
- * hash of its files, and `npm ci` runs there once.
+ * Directory holding `mcp-bench.mjs` and the comparison servers: `bench/peers/`
+ * (a copy of the neutral kit; its dependencies are the project's devDependencies).
+ * With `$MCP_BENCH_SRC` (another copy of the kit, possibly read-only) it is copied
+ * to `$MCP_BENCH_CACHE` (default `~/.cache/mcp-actors-bench`) under a hash of its
+ * files, and `npm ci` runs there once.
  */
 export const prepareDriver = (): string => {
-  const src = resolve(process.env["MCP_BENCH_SRC"] ?? join(ROOT, "..", "shared", "bench"))
+  const other = process.env["MCP_BENCH_SRC"]
+  if (other === undefined) return join(ROOT, "bench", "peers")
+  const src = resolve(other)
   if (!existsSync(join(src, "mcp-bench.mjs"))) {
-    throw new Error(`cannot find the shared bench driver at ${src} (set MCP_BENCH_SRC)`)
+    throw new Error(`cannot find the bench driver mcp-bench.mjs in MCP_BENCH_SRC=${src}`)
   }
   const files = readdirSync(src, { withFileTypes: true })
     .filter((d) => d.isFile())

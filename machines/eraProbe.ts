@@ -28,6 +28,7 @@ import { MODERN_VERSIONS, type ModernVersion } from "../src/protocol/versions.ts
 /** Default probe deadline: a legacy stdio server may simply never answer an unknown method. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 10_000
 
+/** What the probe starts from: a cached verdict, if any, and the modern versions we speak. */
 export interface EraProbeInput {
   /** A verdict cached for this server process / origin, if any. */
   readonly cachedEra?: Era
@@ -45,6 +46,7 @@ export type EraProbeBasis =
   | { readonly _tag: "NoMutualModernVersion"; readonly serverSupported: ReadonlyArray<string> }
   | { readonly _tag: "Timeout"; readonly timeoutMs: number }
 
+/** The probe's verdict (era, version, server capabilities) and why it was reached. */
 export interface EraProbeContext {
   readonly cachedEra: Era | undefined
   readonly modernVersions: ReadonlyArray<ModernVersion>
@@ -101,6 +103,21 @@ const supportedFromData = (data: unknown): ReadonlyArray<string> | undefined => 
 export const isRecognisedModernErrorCode = (code: number | undefined): boolean =>
   code !== undefined && MODERN_ERROR_CODES.has(code)
 
+/**
+ * The dual-era probe: `server/discover` first; a DiscoverResult or a modern error means
+ * modern, anything else (or silence) means legacy. `connectAuto` and `connectAutoHttp` run it.
+ *
+ * @example
+ * ```ts
+ * import { initialTransition, transition } from "xstate"
+ * import { eraProbeMachine } from "mcp-actors/machines"
+ *
+ * const [probing, toSend] = initialTransition(eraProbeMachine, {})
+ * console.log(toSend.map((a) => a.type))                       // ["sendDiscover", …]
+ * const [verdict] = transition(eraProbeMachine, probing, { type: "PROBE_ERROR", code: -32601 })
+ * console.log(verdict.context.era, verdict.context.basis)      // "legacy" { _tag: "OtherError", code: -32601, … }
+ * ```
+ */
 export const eraProbeMachine = setup({
   types: {
     context: {} as EraProbeContext,
@@ -253,4 +270,5 @@ export const eraProbeMachine = setup({
   }
 })
 
+/** The probe chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type EraProbeMachine = typeof eraProbeMachine

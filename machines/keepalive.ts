@@ -24,11 +24,14 @@
  */
 import { assign, setup } from "xstate"
 
-/** Defaults, used when the input does not say otherwise. */
+/** Quiet time before a ping when the input does not say: rare enough not to be "excessive pinging". */
 export const DEFAULT_PING_INTERVAL_MS = 30_000
+/** How long a ping may go unanswered, when the input does not say. */
 export const DEFAULT_PING_TIMEOUT_MS = 10_000
+/** Consecutive misses that declare the peer dead, when the input does not say: one lost ping is not a dead peer. */
 export const DEFAULT_MAX_MISSES = 3
 
+/** Per-instance settings of the keepalive (also part of the client session's input). */
 export interface KeepaliveInput {
   /**
    * False when the transport gives authoritative liveness (a child process exit,
@@ -67,6 +70,7 @@ export type KeepaliveEvent =
   | { readonly type: "PING_UNSUPPORTED" }
   | { readonly type: "PEER_ACTIVITY" }
 
+/** Why a standalone keepalive ended: the peer missed `maxMisses` pings in a row. */
 export interface KeepaliveOutput {
   readonly _tag: "PeerUnresponsive"
   readonly reason: "peer unresponsive"
@@ -166,7 +170,26 @@ export const keepaliveDelays = {
   pingTimeout: ({ context }: { readonly context: KeepaliveContext }) => context.pingTimeoutMs
 }
 
-/** A standalone keepalive actor (tests, diagrams, or a runtime that wants only this). */
+/**
+ * A standalone keepalive actor (tests, diagrams, or a runtime that wants only this).
+ *
+ * @example
+ * ```ts
+ * import { createActor, SimulatedClock } from "xstate"
+ * import { keepaliveMachine } from "mcp-actors/machines"
+ *
+ * const clock = new SimulatedClock()
+ * const keepalive = createActor(
+ *   keepaliveMachine.provide({ actions: { sendPing: () => console.log("ping"), pingMissed: () => console.log("missed") } }),
+ *   { clock, input: { pingIntervalMs: 1_000, pingTimeoutMs: 200, maxMisses: 2 } }
+ * ).start()
+ * clock.increment(1_000)                              // "ping"
+ * keepalive.send({ type: "PONG" })                    // answered: the interval starts again
+ * clock.increment(1_000)                              // "ping"
+ * clock.increment(200)                                // "missed": one miss, not yet dead
+ * console.log(keepalive.getSnapshot().context.misses) // 1
+ * ```
+ */
 export const keepaliveMachine = setup({
   types: {
     context: {} as KeepaliveContext,
@@ -191,4 +214,5 @@ export const keepaliveMachine = setup({
   output: ({ context }) => ({ _tag: "PeerUnresponsive", reason: "peer unresponsive", misses: context.misses })
 })
 
+/** The keepalive chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type KeepaliveMachine = typeof keepaliveMachine

@@ -31,9 +31,12 @@ import {
   keepaliveStates
 } from "./keepalive.ts"
 
+/** Deadline for the `initialize` answer when the input does not say (the SDKs' request timeout). */
 export const DEFAULT_INITIALIZE_TIMEOUT_MS = 60_000
+/** Grace for a graceful close before the transport is forced shut, when the input does not say. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000
 
+/** Per-session settings of the client chart: versions, deadlines, and the keepalive's. */
 export interface LegacyClientSessionInput extends KeepaliveInput {
   /**
    * The version sent in `initialize`; it SHOULD be the latest the client supports
@@ -64,6 +67,7 @@ export type LegacyClientFailure =
   | { readonly _tag: "PeerUnresponsive"; readonly reason: "peer unresponsive"; readonly misses: number }
   | { readonly _tag: "TransportLost"; readonly reason: string }
 
+/** What the client chart remembers: the negotiated version and server capabilities, and why it ended. */
 export interface LegacyClientSessionContext extends KeepaliveContext {
   readonly requestedVersion: LegacyVersion
   readonly supportedVersions: ReadonlyArray<LegacyVersion>
@@ -115,6 +119,24 @@ export interface LegacyClientSessionOutput {
   readonly failure: LegacyClientFailure | undefined
 }
 
+/**
+ * The legacy client session chart: connect → initialize → operating (keepalive ∥ activity)
+ * → closing → closed, or failed / dead with a typed reason. `ClientSession` runs it.
+ *
+ * @example
+ * ```ts
+ * import { initialTransition, transition } from "xstate"
+ * import { legacyClientSessionMachine } from "mcp-actors/machines"
+ *
+ * const [connecting] = initialTransition(legacyClientSessionMachine, { keepalive: false })
+ * const [initializing, toSend] = transition(legacyClientSessionMachine, connecting, { type: "TRANSPORT_READY" })
+ * console.log(toSend.map((a) => a.type))                       // ["sendInitialize", …]
+ * const [operating] = transition(legacyClientSessionMachine, initializing, {
+ *   type: "INITIALIZE_RESULT", protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "notes", version: "1.0.0" }
+ * })
+ * console.log(operating.hasTag("ready"))                        // true: requests may be sent now
+ * ```
+ */
 export const legacyClientSessionMachine = setup({
   types: {
     context: {} as LegacyClientSessionContext,
@@ -307,4 +329,5 @@ export const legacyClientSessionMachine = setup({
   })
 })
 
+/** The client session chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type LegacyClientSessionMachine = typeof legacyClientSessionMachine

@@ -28,6 +28,7 @@ import { LEGACY_VERSIONS, type LegacyVersion, negotiateVersion } from "../src/pr
 /** How requests that arrive between the initialize response and `notifications/initialized` are treated. */
 export type EarlyRequestPolicy = "reject" | "accept"
 
+/** Per-session settings of the server chart: versions, handshake/idle/drain deadlines, early-request policy. */
 export interface LegacyServerSessionInput {
   readonly supportedVersions?: ReadonlyArray<LegacyVersion>
   /** Close after this long with nothing in flight (counted from the last request finishing). 0 = never. */
@@ -51,6 +52,7 @@ export interface InitializeParams {
   readonly [key: string]: unknown
 }
 
+/** What the server chart remembers: the negotiated version, the client's capabilities and info, why it closed. */
 export interface LegacyServerSessionContext {
   readonly supportedVersions: ReadonlyArray<LegacyVersion>
   readonly idleTimeoutMs: number
@@ -65,6 +67,7 @@ export interface LegacyServerSessionContext {
   readonly runtime: unknown
 }
 
+/** What the runtime tells the server chart: lifecycle messages, requests, drain, close and transport end. */
 export type LegacyServerSessionEvent =
   | { readonly type: "INITIALIZE"; readonly id: RequestId; readonly params: unknown }
   | { readonly type: "INITIALIZED" }
@@ -74,6 +77,15 @@ export type LegacyServerSessionEvent =
   | { readonly type: "CLOSE"; readonly reason: string }
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string }
   | { readonly type: "RESUMED" }
+
+/** Close reasons the chart records when one of its own deadlines ends the session (the runtime maps them, e.g. to a WebSocket close code). */
+export const HANDSHAKE_TIMEOUT = "handshake timeout"
+export const IDLE_TIMEOUT = "idle timeout"
+
+/** Parameters of the `recordCloseReason` action on a deadline (events that carry a reason use theirs). */
+export interface CloseReasonParams {
+  readonly timeout?: typeof HANDSHAKE_TIMEOUT | typeof IDLE_TIMEOUT
+}
 
 /** Parameters of the `reject` action: the JSON-RPC error the runtime sends for `id`. */
 export interface RejectParams {
@@ -118,6 +130,8 @@ const closeTransitions = [
   { target: "#legacyServerSession.closing", actions: "recordCloseReason" }
 ] as const
 
+const recordHandshakeTimeout = { type: "recordCloseReason", params: { timeout: HANDSHAKE_TIMEOUT } } as const
+
 const rejectClosing = {
   type: "reject",
   params: ({ event }: { event: LegacyServerSessionEvent }) => ({
@@ -127,6 +141,26 @@ const rejectClosing = {
   })
 } as const
 
+/**
+ * The legacy server session chart: awaitingInitialize → awaitingInitialized → operating →
+ * closing → closed. `ServerSession` runs it for each stdio, WebSocket or HTTP session.
+ *
+ * @example
+ * ```ts
+ * import { initialTransition, transition } from "xstate"
+ * import { legacyServerSessionMachine } from "mcp-actors/machines"
+ *
+ * // Pure steps: the next snapshot and the named actions to perform; nothing is executed.
+ * const [s0] = initialTransition(legacyServerSessionMachine, { idleTimeoutMs: 60_000 })
+ * const [s1, actions] = transition(legacyServerSessionMachine, s0, {
+ *   type: "INITIALIZE", id: 1,
+ *   params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "host", version: "1.0.0" } }
+ * })
+ * console.log(s1.value, actions.map((a) => a.type))           // "awaitingInitialized" […, "respondInitialize", …]
+ * const [s2] = transition(legacyServerSessionMachine, s1, { type: "INITIALIZED" })
+ * console.log(s2.value)                                       // "operating"
+ * ```
+ */
 export const legacyServerSessionMachine = setup({
   types: {
     context: {} as LegacyServerSessionContext,
@@ -162,8 +196,8 @@ export const legacyServerSessionMachine = setup({
       }
     }),
     recordCloseReason: assign({
-      closeReason: ({ event }) =>
-        event.type === "CLOSE" || event.type === "TRANSPORT_CLOSED" ? event.reason : "timeout"
+      closeReason: ({ event }, params: CloseReasonParams | undefined) =>
+        event.type === "CLOSE" || event.type === "TRANSPORT_CLOSED" ? event.reason : (params?.timeout ?? IDLE_TIMEOUT)
     })
   },
   guards: {
@@ -210,7 +244,13 @@ export const legacyServerSessionMachine = setup({
   states: {
     awaitingInitialize: {
       after: {
-        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: "recordCloseReason" }
+        handshakeTimeout: [
+          { guard: "handshakeTimeoutEnabled", target: "closed", actions: recordHandshakeTimeout },
+          // A connection that only speaks the modern era never initializes (the runtime then
+          // disables the handshake guard): the same deadline counts its idleness instead.
+          { guard: "idleTimeoutExpired", target: "closed", actions: { type: "recordCloseReason", params: { timeout: IDLE_TIMEOUT } } },
+          { guard: "idleTimeoutEnabled", target: "awaitingInitialize", reenter: true }
+        ]
       },
       on: {
         // lifecycle.mdx:L40-L47: initialize is the first interaction; version echoed if supported, else our latest (L165-L182).
@@ -247,7 +287,7 @@ export const legacyServerSessionMachine = setup({
     },
     awaitingInitialized: {
       after: {
-        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: "recordCloseReason" }
+        handshakeTimeout: { guard: "handshakeTimeoutEnabled", target: "closed", actions: recordHandshakeTimeout }
       },
       on: {
         INITIALIZE: { actions: rejectReinitialize },
@@ -291,7 +331,7 @@ export const legacyServerSessionMachine = setup({
       },
       after: {
         idleTimeout: [
-          { guard: "idleTimeoutExpired", target: "closing", actions: "recordCloseReason" },
+          { guard: "idleTimeoutExpired", target: "closing", actions: { type: "recordCloseReason", params: { timeout: IDLE_TIMEOUT } } },
           // Activity since the timer was armed: re-arm for what remains.
           { guard: "idleTimeoutEnabled", target: "operating", reenter: true }
         ]
@@ -311,4 +351,5 @@ export const legacyServerSessionMachine = setup({
   }
 })
 
+/** The server session chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type LegacyServerSessionMachine = typeof legacyServerSessionMachine

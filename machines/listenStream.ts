@@ -24,11 +24,16 @@
  */
 import { assign, setup } from "xstate"
 
+/** Reconnections in a row before a subscription fails, when the input does not say. */
 export const DEFAULT_LISTEN_MAX_ATTEMPTS = 5
+/** First reconnection delay (doubled per attempt), when the input does not say. */
 export const DEFAULT_LISTEN_BASE_DELAY_MS = 500
+/** Cap of the reconnection delay, when the input does not say. */
 export const DEFAULT_LISTEN_MAX_DELAY_MS = 30_000
+/** How long the server may take to acknowledge a listen, when the input does not say. */
 export const DEFAULT_LISTEN_ACKNOWLEDGE_TIMEOUT_MS = 30_000
 
+/** The reconnection policy of one subscription. */
 export interface ListenStreamInput {
   /** Reconnections in a row before giving up (an acknowledgement resets the count). Default 5. */
   readonly maxAttempts?: number
@@ -40,6 +45,7 @@ export interface ListenStreamInput {
   readonly acknowledgeTimeoutMs?: number
 }
 
+/** What the subscription chart remembers: attempts so far, the last acknowledgement, and why it was lost. */
 export interface ListenStreamContext {
   /** Consecutive losses without an acknowledgement in between. */
   readonly attempts: number
@@ -88,6 +94,27 @@ const requestEnds = {
   CLOSE: { target: "closed", actions: "cancelListen" }
 } as const
 
+/**
+ * One `subscriptions/listen` stream with reconnection: subscribing → listening, lost →
+ * waiting (backoff) → subscribing again, until closed, completed or failed. `Subscription` runs it.
+ *
+ * @example
+ * ```ts
+ * import { createActor, SimulatedClock } from "xstate"
+ * import { listenStreamMachine } from "mcp-actors/machines"
+ *
+ * const clock = new SimulatedClock()
+ * const stream = createActor(
+ *   listenStreamMachine.provide({ actions: { sendListen: () => console.log("listen"), cancelListen: () => console.log("cancel") } }),
+ *   { clock, input: { baseDelayMs: 500, maxAttempts: 3 } }
+ * ).start()                                                     // "listen"
+ * stream.send({ type: "ACKNOWLEDGED", filter: { toolsListChanged: true } })
+ * stream.send({ type: "LOST", reason: "connection reset" })
+ * console.log(stream.getSnapshot().value)                       // "waiting"
+ * clock.increment(500)                                          // "listen": the next attempt
+ * stream.send({ type: "CLOSE" })                                // "cancel"
+ * ```
+ */
 export const listenStreamMachine = setup({
   types: {
     context: {} as ListenStreamContext,
@@ -166,4 +193,5 @@ export const listenStreamMachine = setup({
   }
 })
 
+/** The subscription chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type ListenStreamMachine = typeof listenStreamMachine

@@ -32,6 +32,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000
 /** Hard cap when the input gives none: ten request timeouts (spec: SHOULD always enforce a maximum). */
 export const DEFAULT_MAX_TOTAL_TIMEOUT_FACTOR = 10
 
+/** One request's identity and deadlines. */
 export interface OutboundRequestInput {
   readonly requestId: RequestId
   readonly method: string
@@ -44,6 +45,7 @@ export interface OutboundRequestInput {
   readonly maxTotalTimeoutMs?: number
 }
 
+/** The last `notifications/progress` seen for the request. */
 export interface ProgressSnapshot {
   readonly progress: number
   readonly total?: number
@@ -66,6 +68,7 @@ export type OutboundRequestOutcome =
   | { readonly _tag: "Cancelled"; readonly requestId: RequestId; readonly reason: string | undefined; readonly cancelSent: boolean }
   | { readonly _tag: "Aborted"; readonly requestId: RequestId; readonly reason: string }
 
+/** What the request chart remembers: its deadlines, the last progress, and its outcome. */
 export interface OutboundRequestContext {
   readonly requestId: RequestId
   readonly method: string
@@ -94,12 +97,34 @@ export type OutboundRequestEvent =
 /** Methods that MUST NOT be cancelled by the client (2025-11-25/basic/utilities/cancellation.mdx:L35). */
 export const NON_CANCELLABLE_METHODS: ReadonlySet<string> = new Set(["initialize"])
 
+/** Whether a request may be cancelled with `notifications/cancelled` (`initialize` may not). */
 export const isCancellableMethod = (method: string): boolean => !NON_CANCELLABLE_METHODS.has(method)
 
 /** A `PROGRESS` event that moves past the last recorded value (the first one always does). */
 const advances = (context: OutboundRequestContext, event: OutboundRequestEvent): boolean =>
   event.type === "PROGRESS" && (context.lastProgress === undefined || event.progress > context.lastProgress.progress)
 
+/**
+ * One outbound request from send to outcome, with a deadline that progress may restart and
+ * a hard maximum that it never does. Both clients run one per request.
+ *
+ * @example
+ * ```ts
+ * import { createActor, SimulatedClock } from "xstate"
+ * import { outboundRequestMachine } from "mcp-actors/machines"
+ *
+ * const clock = new SimulatedClock()
+ * const request = createActor(
+ *   outboundRequestMachine.provide({ actions: { sendCancelled: () => console.log("sent notifications/cancelled") } }),
+ *   { clock, input: { requestId: 7, method: "tools/call", timeoutMs: 5_000, resetTimeoutOnProgress: true } }
+ * ).start()
+ * clock.increment(4_000)
+ * request.send({ type: "PROGRESS", progress: 1, total: 2 })   // restarts the 5 s deadline
+ * clock.increment(4_000)                                      // still pending
+ * clock.increment(1_000)                                      // "sent notifications/cancelled"
+ * console.log(request.getSnapshot().output)                   // { _tag: "TimedOut", requestId: 7, deadline: "request", afterMs: 5000, cancelSent: true }
+ * ```
+ */
 export const outboundRequestMachine = setup({
   types: {
     context: {} as OutboundRequestContext,
@@ -253,4 +278,5 @@ export const outboundRequestMachine = setup({
     context.outcome ?? { _tag: "Aborted", requestId: context.requestId, reason: "ended without outcome" }
 })
 
+/** The request chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type OutboundRequestMachine = typeof outboundRequestMachine

@@ -18,6 +18,8 @@ export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
 export type { RequestContext } from "./server/RequestContext.ts"
 export { CapabilityError, RequestTimeoutError, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
 export { serveTransport } from "./server/serveTransport.ts"
+export type { SessionLimits } from "./server/SessionLimiter.ts"
+export { defaultProgressBarrier, type ProgressBarrierPolicy } from "./server/progressBarrier.ts"
 export type * from "./server/types.ts"
 
 // Client

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 
@@ -63,4 +63,53 @@ describe("example names", () => {
     const { examples } = await import("../examples/index.ts")
     expect([...exampleNames].sort()).toEqual(Object.keys(examples).sort())
   })
+})
+
+/** Run `serve --stdio` as a real process: write `lines`, end stdin unless told not to, collect stdout lines and the exit. */
+const serveStdio = (args: ReadonlyArray<string>, lines: ReadonlyArray<unknown>, options: { readonly endStdin?: boolean } = {}) =>
+  new Promise<{ code: number | null; replies: Array<Record<string, any>>; stderr: string; ms: number }>((resolve, reject) => {
+    const started = Date.now()
+    const child = spawn(process.execPath, [cli, "serve", "--stdio", ...args], { stdio: ["pipe", "pipe", "pipe"] })
+    let out = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c))
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      const replies = out.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, any>)
+      resolve({ code, replies, stderr, ms: Date.now() - started })
+    })
+    // One write, then EOF at once: as `printf '…' | mcp-actors serve --stdio` does.
+    child.stdin.write(lines.map((l) => JSON.stringify(l) + "\n").join(""))
+    if (options.endStdin !== false) child.stdin.end()
+  })
+
+const handshake = [
+  { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "shell", version: "1" } } },
+  { jsonrpc: "2.0", method: "notifications/initialized" }
+]
+const slow = (id: number, ms: number) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow", arguments: { ms } } })
+
+describe("mcp-actors serve --stdio: stdin EOF and the handshake deadline", () => {
+  it("stdin closed right after a request: the in-flight call is answered, then the process exits 0", async () => {
+    const r = await serveStdio([], [...handshake, slow(1, 300), { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } }])
+    expect(r.code).toBe(0)
+    expect(r.replies.map((m) => m.id)).toEqual([0, 2, 1])
+    expect(r.replies[2]!.result.content[0].text).toMatch(/300/)
+    expect(r.stderr).toMatch(/session ended \(stdin ended\)/)
+  }, 30_000)
+
+  it("a call still running at the drain deadline is cancelled and the process exits 0 (the other replies are out)", async () => {
+    const r = await serveStdio(["--drain-timeout", "300"], [...handshake, slow(1, 600_000), { jsonrpc: "2.0", id: 2, method: "ping" }])
+    expect(r.code).toBe(0)
+    expect(r.replies.map((m) => m.id)).toEqual([0, 2])
+    expect(r.stderr).toMatch(/session ended \(stdin ended\)/)
+  }, 30_000)
+
+  it("a host that never initializes: the session ends at the handshake deadline, exit 1 with a clear message", async () => {
+    const r = await serveStdio(["--handshake-timeout", "300"], [{ jsonrpc: "2.0", id: 1, method: "ping" }], { endStdin: false })
+    expect(r.code).toBe(1)
+    expect(r.replies).toEqual([{ jsonrpc: "2.0", id: 1, result: {} }])
+    expect(r.stderr).toMatch(/no initialize \/ notifications\/initialized within 300 ms \(handshake timeout\)/)
+  }, 30_000)
 })

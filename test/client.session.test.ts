@@ -88,7 +88,7 @@ const tap = (inner: MemoryTransport): TappedTransport => {
         }
       })
     },
-    send(message) {
+    send(message: JsonRpcMessage) {
       if (crashed) return
       sent.push(message)
       inner.send(message)

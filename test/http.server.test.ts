@@ -227,8 +227,10 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
     expect(answers.map((a) => a.id).sort()).toEqual(["a", "b"])
     const onlyNotes = await post(ctx.url, [{ jsonrpc: "2.0", method: "notifications/roots/list_changed" }], old.headers)
     expect(onlyNotes.status).toBe(202)
+    // An invalid item is answered in the array (JSON-RPC 2.0 §6), not by refusing the whole batch.
     const withInit = await post(ctx.url, [initializeRequest("2025-03-26", 9)], old.headers)
-    expect(withInit.status).toBe(400)
+    expect(withInit.status).toBe(200)
+    expect(await withInit.json()).toEqual([{ jsonrpc: "2.0", id: 9, error: { code: -32600, message: "Invalid Request: initialize must not be part of a batch" } }])
     await del(ctx.url, old.headers)
   })
 
@@ -541,18 +543,23 @@ describe("Streamable HTTP server (legacy era): streams", () => {
 })
 
 describe("Streamable HTTP server: limits and auth", () => {
-  it("503 with Retry-After once maxSessions sessions are live; room again after a DELETE", async () => {
+  it("503 with Retry-After once maxSessions sessions are live and none can be evicted (each has a client listening); room again after a DELETE", async () => {
     const { handle, url } = await startServer({ maxSessions: 2, retryAfterSeconds: 7 })
+    const streams = new AbortController()
     try {
       const a = await openSession(url)
-      await openSession(url)
+      const b = await openSession(url)
+      // An open GET stream means a client is listening: such a session is never evicted.
+      for (const s of [a, b]) expect((await get(url, s.headers, streams.signal)).status).toBe(200)
       const full = await post(url, initializeRequest())
       expect(full.status).toBe(503)
       expect(full.headers.get("retry-after")).toBe("7")
       expect((await post(url, { jsonrpc: "2.0", id: 1, method: "ping" }, a.headers)).status).toBe(200)
       await del(url, a.headers)
       expect((await post(url, initializeRequest())).status).toBe(200)
+      expect(handle.stats().evicted).toBe(0)
     } finally {
+      streams.abort()
       await handle.close({ drainMs: 0 })
     }
   })
@@ -785,7 +792,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
       expect((await stream.rest()).filter((e) => e.data)).toEqual([])
       const after = await post(url, { jsonrpc: "2.0", id: 2, method: "ping" }, s.headers)
       expect(after.status).toBe(404)
-      expect(handle.stats()).toEqual({ sessions: 0, hibernated: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false })
+      expect(handle.stats()).toEqual({ sessions: 0, hibernated: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false, handshaking: 0, evicted: 0 })
     } finally {
       await handle.close({ drainMs: 0 })
     }
@@ -838,7 +845,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
     expect(handle.sessions).toBe(100)
     await handle.close({ drainMs: 0 })
     for (const r of readers) await r.rest()
-    expect(handle.stats()).toEqual({ sessions: 0, hibernated: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false })
+    expect(handle.stats()).toEqual({ sessions: 0, hibernated: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false, handshaking: 0, evicted: 0 })
     expect(registry.size).toBe(0)
     expect(registry.listenerCount).toBe(0)
     await sleep(20)

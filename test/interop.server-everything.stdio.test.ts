@@ -59,7 +59,7 @@ const connectEverything = async (options: ClientSessionOptions): Promise<Recorde
           h.onFrame(text)
         }
       }),
-    send: (m) => {
+    send: (m: JsonRpcMessage) => {
       sent.push(m)
       child.send(m)
     },

@@ -308,15 +308,15 @@ describe("legacyServerSession: pure steps", () => {
       const { snapshot, actions } = run(input, ...prefix, deadline)
       expect(snapshot.value).toBe("closed")
       expect(types(actions)).toEqual(["release"])
-      expect(snapshot.context.closeReason).toBe("timeout")
+      expect(snapshot.context.closeReason).toBe("handshake timeout")
     }
   })
 
-  it("idle deadline with the pure default guard → closing (drain), reason 'timeout'; disabled (0) → parked, no effect", () => {
+  it("idle deadline with the pure default guard → closing (drain), reason 'idle timeout'; disabled (0) → parked, no effect", () => {
     const { snapshot, actions } = run(input, ...live.operating, IDLE)
     expect(snapshot.value).toBe("closing")
     expect(types(actions)).toEqual(["beginDrain"])
-    expect(snapshot.context.closeReason).toBe("timeout")
+    expect(snapshot.context.closeReason).toBe("idle timeout")
     const off = run({ ...input, idleTimeoutMs: 0 }, ...live.operating)
     expect(raised(off.actions)).toEqual([expect.objectContaining({ id: IDLE.type, delay: PARKED })])
     const [still, stillActions] = transition(machine, off.snapshot, IDLE as never)
@@ -479,7 +479,7 @@ describe("legacyServerSession: timers on a simulated clock", () => {
     s.advance(1)
     expect(s.value()).toBe("closing")
     expect(s.calls.filter((c) => c.type === "beginDrain")).toEqual([{ type: "beginDrain", at: 100 + IDLE_MS }])
-    expect(s.actor.getSnapshot().context.closeReason).toBe("timeout")
+    expect(s.actor.getSnapshot().context.closeReason).toBe("idle timeout")
   })
 
   it("idle deadline with runtime activity facts: closes exactly idleTimeoutMs after the last request finished", () => {

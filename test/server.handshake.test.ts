@@ -34,7 +34,7 @@ describe("handshake timeout", () => {
     advance(1)
     await Promise.resolve()
     expect(session.stateName()).toBe("closed")
-    expect((await session.ended).reason).toBe("timeout")
+    expect((await session.ended).reason).toBe("handshake timeout")
   })
 
   it("does not close a session that completed the handshake in time", () => {

@@ -71,7 +71,7 @@ describe("hibernation", () => {
     await Promise.resolve()
     await Promise.resolve()
     expect(session.stateName()).toBe("closed")
-    expect((await session.ended).reason).toBe("timeout")
+    expect((await session.ended).reason).toBe("idle timeout")
   })
 
   it("close() and a transport end restore the chart and end the session", async () => {

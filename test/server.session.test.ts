@@ -101,8 +101,8 @@ describe("idle timeout (SimulatedClock)", () => {
     expect(h.session.stateName()).toBe("operating")
     clock.increment(1)
     await flush()
-    expect(h.end).toEqual({ expected: true, reason: "timeout" })
-    expect(h.releases).toEqual([{ expected: true, reason: "timeout" }])
+    expect(h.end).toEqual({ expected: true, reason: "idle timeout", cause: "timeout" })
+    expect(h.releases).toEqual([{ expected: true, reason: "idle timeout", cause: "timeout" }])
     expect(h.session.stateName()).toBe("closed")
   })
 
@@ -128,7 +128,7 @@ describe("idle timeout (SimulatedClock)", () => {
     expect(h.end).toBeUndefined()
     clock.increment(1)
     await flush()
-    expect(h.end?.reason).toBe("timeout")
+    expect(h.end?.reason).toBe("idle timeout")
   })
 
   it("every finished request restarts the count (quick requests keep the session alive)", async () => {
@@ -147,7 +147,7 @@ describe("idle timeout (SimulatedClock)", () => {
     expect(h.end).toBeUndefined()
     clock.increment(1)
     await flush()
-    expect(h.end?.reason).toBe("timeout")
+    expect(h.end?.reason).toBe("idle timeout")
   })
 
   it("a slow handshake does not eat the idle period: idle is counted from the handshake, not from the session's creation", async () => {
@@ -164,7 +164,7 @@ describe("idle timeout (SimulatedClock)", () => {
     expect(h.end).toBeUndefined()
     clock.increment(1)
     await flush()
-    expect(h.end?.reason).toBe("timeout")
+    expect(h.end?.reason).toBe("idle timeout")
   })
 
   it("idleTimeoutMs 0 (the default) never closes", async () => {
@@ -193,8 +193,8 @@ describe("handshake timeout (SimulatedClock)", () => {
     expect(h.end).toBeUndefined()
     clock.increment(1)
     await flush()
-    expect(h.end).toEqual({ expected: true, reason: "timeout" })
-    expect(h.releases).toEqual([{ expected: true, reason: "timeout" }])
+    expect(h.end).toEqual({ expected: true, reason: "handshake timeout", cause: "timeout" })
+    expect(h.releases).toEqual([{ expected: true, reason: "handshake timeout", cause: "timeout" }])
   })
 
   it("initialize answered but no notifications/initialized: still closed handshakeTimeoutMs after the start (answering initialize does not re-arm it)", async () => {
@@ -208,7 +208,7 @@ describe("handshake timeout (SimulatedClock)", () => {
     expect(h.end).toBeUndefined()
     clock.increment(1)
     await flush()
-    expect(h.end?.reason).toBe("timeout")
+    expect(h.end?.reason).toBe("handshake timeout")
     // Requests after the end are ignored.
     const before = h.sent.length
     h.request("late", "ping")
@@ -247,7 +247,7 @@ describe("handshake timeout (SimulatedClock)", () => {
     const h = harness({ ...options, handshakeTimeoutMs: 500 })
     clock.increment(500)
     await flush()
-    expect(h.end?.reason).toBe("timeout")
+    expect(h.end?.reason).toBe("handshake timeout")
   })
 })
 

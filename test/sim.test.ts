@@ -31,7 +31,7 @@ describe("deterministic simulation", () => {
     expect(report.actors).toBeGreaterThan(report.connections / 2)
   }, 60_000)
 
-  it("the fixed seeds exercise every profile, every fault and every kind of outcome", () => {
+  it("the fixed seeds exercise every profile, every fault, progress and every kind of outcome", () => {
     expect(reports).toHaveLength(CI_SEEDS.length)
     const profiles = new Set(reports.map((r) => r.profile))
     expect([...profiles].sort()).toEqual(["calm", "hostile", "lossy", "stream"])
@@ -41,6 +41,7 @@ describe("deterministic simulation", () => {
     }
     const outcomes = new Set(reports.flatMap((r) => Object.keys(r.outcomes)))
     for (const outcome of ["ok", "RpcError", "RequestTimeout", "RequestCancelled", "ConnectionLost", "Interrupted"]) expect(outcomes, outcome).toContain(outcome)
+    expect(reports.reduce((sum, r) => sum + r.progress, 0)).toBeGreaterThan(0)
     expect(outcomes).not.toContain("unsettled")
     expect(outcomes).not.toContain("untyped")
   })

@@ -127,7 +127,7 @@ describe("WebSocket: bad input and the upgrade", () => {
     await other.close()
   })
 
-  it("foreign Origin → 403, wrong path → 404, too many connections → 503 with Retry-After, auth hook refusals", async () => {
+  it("foreign Origin → 403, wrong path → 404, too many busy connections → 503 with Retry-After, auth hook refusals", async () => {
     const handle = await start({ maxConnections: 1, authenticate: (req) => (req.headers.authorization === "Bearer ok" ? { principal: "p" } : { status: 401 }) })
     const refused = async (url: string, headers: Record<string, string>) => {
       const t = makeWsClientTransport({ url, headers })
@@ -140,6 +140,10 @@ describe("WebSocket: bad input and the upgrade", () => {
     expect((await refused(handle.url.replace("/mcp", "/other"), auth))?.status).toBe(404)
     expect((await refused(handle.url, {}))?.status).toBe(401)
     const first = await connectWs(handle.url, { headers: auth })
+    // A session with a request in flight is never evicted: the server is full (503).
+    const stop = new AbortController()
+    const call = first.callTool("slow", { ms: 60_000 }, { signal: stop.signal }).catch(() => undefined)
+    await first.ping() // answered after the call was dispatched (frames are handled in order)
     const busy = await rawRequest(handle.url.replace("ws:", "http:"), {
       method: "GET",
       headers: { host: `127.0.0.1:${handle.port}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", ...auth }
@@ -147,6 +151,8 @@ describe("WebSocket: bad input and the upgrade", () => {
     expect(busy.status).toBe(503)
     expect(busy.headers["retry-after"]).toBe("5")
     expect((await first.callTool("echo", { text: "ok" })).content).toEqual([{ type: "text", text: "ok" }])
+    stop.abort()
+    await call
     await first.close()
     await expect.poll(() => handle.connections).toBe(0)
     expect(await refused(handle.url, auth)).toBeUndefined() // room again

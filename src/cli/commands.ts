@@ -39,7 +39,16 @@ Options:
   --ws PORT                serve WebSocket (subprotocol "mcp", one message per text frame) on PORT
   --host HOST              HTTP/WebSocket bind address (default 127.0.0.1)
   --example NAME           which example server (default demo; available: ${exampleNames.join(", ")})
-  --idle-timeout MS        close sessions idle this long (0 = never; default: never on stdio, 30 min on HTTP)
+  --idle-timeout MS        close sessions idle this long (0 = never; default: never on stdio, 30 min on HTTP/WebSocket)
+  --handshake-timeout MS   close sessions that have not completed initialize → initialized this long after they
+                           started (0 = never; default 60000 on stdio — the server then exits 1 —, 10000 on HTTP/WebSocket)
+  --drain-timeout MS       how long in-flight requests may finish when stdin ends or on shutdown
+                           (default 1000 on stdio: clients wait 2 s after closing stdin before SIGTERM; 5000 otherwise)
+  --max-sessions N         HTTP sessions / WebSocket connections in all (default 10000)
+  --max-handshake-sessions N
+                           of which still in the handshake; the oldest is evicted beyond (default max-sessions / 10)
+  --max-sessions-per-address N
+                           per client address; beyond, its oldest handshake is evicted or 429 (default 0 = no cap)
   --max-message-bytes N    largest accepted message (default 4194304)
   -h, --help               show this help`,
   options: {
@@ -49,12 +58,22 @@ Options:
     host: { type: "string" },
     example: { type: "string" },
     "idle-timeout": { type: "string" },
+    "handshake-timeout": { type: "string" },
+    "drain-timeout": { type: "string" },
+    "max-sessions": { type: "string" },
+    "max-handshake-sessions": { type: "string" },
+    "max-sessions-per-address": { type: "string" },
     "max-message-bytes": { type: "string" }
   },
   run: async (values) => {
     const maxMessageBytes = intOption(values, "max-message-bytes", 4 * 1024 * 1024)
-    // HTTP sessions a client forgets to DELETE must not live forever: 30 min by default there.
-    const idleTimeoutMs = intOption(values, "idle-timeout", values.http !== undefined ? 30 * 60_000 : 0)
+    const network = values.http !== undefined || values.ws !== undefined
+    // Network sessions a client forgets to close must not live forever: 30 min by default there.
+    const idleTimeoutMs = intOption(values, "idle-timeout", network ? 30 * 60_000 : 0)
+    // stdio: a host that spawned us and never initializes gets a minute (room for a human typing JSON).
+    const handshakeTimeoutMs = intOption(values, "handshake-timeout", network ? 10_000 : 60_000)
+    // stdio: below the 2 s that clients (the SDK's, ours) wait after closing stdin before SIGTERM.
+    const drainTimeoutMs = intOption(values, "drain-timeout", network ? 5_000 : 1_000)
     const chosen = [values.stdio === true, values.http !== undefined, values.ws !== undefined].filter(Boolean).length
     if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
     if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
@@ -62,20 +81,34 @@ Options:
     if (values.stdio) {
       const { serveTransport } = await import("../server/serveTransport.ts")
       const { makeStdioServerTransport } = await import("../transports/stdioServer.ts")
+      const { HANDSHAKE_TIMEOUT } = await import("../../machines/legacyServerSession.ts")
       const transport = makeStdioServerTransport({ maxMessageBytes })
-      const session = serveTransport(server, transport, { idleTimeoutMs })
+      // stdin EOF drains: in-flight requests are answered within the drain deadline, then we exit.
+      const session = serveTransport(server, transport, { idleTimeoutMs, handshakeTimeoutMs, drainTimeoutMs })
       process.stderr.write(`mcp-actors: serving example "${values.example ?? "demo"}" on stdio\n`)
       const end = await session.ended
-      process.stderr.write(`mcp-actors: session ended (${end.reason})\n`)
       await transport.close()
-      return 0
+      const code = end.reason === HANDSHAKE_TIMEOUT ? 1 : 0
+      process.stderr.write(code === 1
+        ? `mcp-actors: no initialize / notifications/initialized within ${handshakeTimeoutMs} ms (handshake timeout); exiting (--handshake-timeout 0 waits forever)\n`
+        : `mcp-actors: session ended (${end.reason})\n`)
+      // Replies are flushed; a handler that ignored its abort signal must not keep the process alive.
+      setTimeout(() => process.exit(code), 1_000).unref()
+      return code
     }
     // A network listener: Streamable HTTP or WebSocket, same options.
     const listen = {
       port: intOption(values, values.http !== undefined ? "http" : "ws", 0),
       host: (values.host as string | undefined) ?? "127.0.0.1",
       idleTimeoutMs,
-      maxMessageBytes
+      handshakeTimeoutMs,
+      drainMs: drainTimeoutMs,
+      maxMessageBytes,
+      limits: {
+        ...(values["max-sessions"] === undefined ? {} : { maxSessions: intOption(values, "max-sessions", 10_000) }),
+        ...(values["max-handshake-sessions"] === undefined ? {} : { maxHandshakeSessions: intOption(values, "max-handshake-sessions", 1_000) }),
+        maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0)
+      }
     }
     if (values.http !== undefined) return (await import("./serveHttp.ts")).serveHttpCommand(server, listen)
     return (await import("./serveWs.ts")).serveWsCommand(server, listen)

@@ -6,7 +6,8 @@
 import { fileURLToPath } from "node:url"
 import { connectStdio } from "../client/connectStdio.ts"
 
-const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
+// main.ts beside this file from the sources, main.js from the build.
+const cli = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./main.ts" : "./main.js", import.meta.url))
 
 export const runDemo = async (options: { readonly text: string }): Promise<number> => {
   const out = (line: string) => process.stdout.write(line + "\n")

@@ -2,6 +2,8 @@
  * `mcp-actors` command line: serve an example server (stdio or HTTP), run the
  * demo, export the charts. Exit codes: 0 success, 1 runtime failure, 2 usage error.
  */
+import { readFileSync } from "node:fs"
+import { findPackageJSON } from "node:module"
 import { parseArgs } from "node:util"
 import { commands, type Command } from "./commands.ts"
 
@@ -23,11 +25,13 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     return name === undefined ? 2 : 0
   }
   if (name === "--version" || name === "-v") {
-    const pkg = await import("../../package.json", { with: { type: "json" } })
-    process.stdout.write(`${pkg.default.version}\n`)
+    // The nearest package.json: the same file from the sources and from dist/.
+    const file = findPackageJSON(import.meta.url)
+    const pkg = JSON.parse(readFileSync(file!, "utf8")) as { readonly version: string }
+    process.stdout.write(`${pkg.version}\n`)
     return 0
   }
-  const command: Command | undefined = commands[name]
+  const command: Command | undefined = Object.hasOwn(commands, name) ? commands[name] : undefined
   if (!command) {
     process.stderr.write(`mcp-actors: unknown command "${name}"\n\n${USAGE}\n`)
     return 2

@@ -5,13 +5,17 @@
  */
 import type { McpServer } from "../server/McpServer.ts"
 import { makeHttpServer } from "../server/http/HttpServer.ts"
+import type { SessionLimits } from "../server/SessionLimiter.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 
 export interface ServeHttpOptions {
   readonly port: number
   readonly host: string
   readonly idleTimeoutMs: number
+  readonly handshakeTimeoutMs: number
   readonly maxMessageBytes: number
+  /** Admission control (WebSocket: `maxSessions` is its `maxConnections`). */
+  readonly limits: SessionLimits
   /** How long in-flight requests may finish on shutdown. Default 5000 ms. */
   readonly drainMs?: number
 }
@@ -23,7 +27,10 @@ export const serveHttpCommand = async (server: McpServer, options: ServeHttpOpti
     host: options.host,
     // The CLI's "0 = never" is the chart's meaning of 0 as well.
     idleTimeoutMs: options.idleTimeoutMs,
-    maxMessageBytes: options.maxMessageBytes
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    ...(options.drainMs === undefined ? {} : { drainTimeoutMs: options.drainMs }),
+    maxMessageBytes: options.maxMessageBytes,
+    ...options.limits
   })
   process.stdout.write(`${http.url}\n`)
   process.stderr.write(`mcp-actors: serving Streamable HTTP on ${http.url}\n`)

@@ -16,7 +16,14 @@ export const serveWsCommand = async (server: McpServer, options: ServeWsOptions)
     port: options.port,
     host: options.host,
     maxMessageBytes: options.maxMessageBytes,
-    session: { idleTimeoutMs: options.idleTimeoutMs }
+    ...(options.limits.maxSessions === undefined ? {} : { maxConnections: options.limits.maxSessions }),
+    ...(options.limits.maxHandshakeSessions === undefined ? {} : { maxHandshakeSessions: options.limits.maxHandshakeSessions }),
+    ...(options.limits.maxSessionsPerAddress === undefined ? {} : { maxSessionsPerAddress: options.limits.maxSessionsPerAddress }),
+    session: {
+      idleTimeoutMs: options.idleTimeoutMs,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      ...(options.drainMs === undefined ? {} : { drainTimeoutMs: options.drainMs })
+    }
   })
   process.stdout.write(`${ws.url}\n`)
   process.stderr.write(`mcp-actors: serving WebSocket on ${ws.url}\n`)

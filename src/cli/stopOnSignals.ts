@@ -1,16 +1,21 @@
 /**
  * How a long-running `serve` stops: the first SIGINT/SIGTERM closes the server
  * (sessions drained), after which nothing holds the event loop and the process
- * exits by itself; a second signal exits at once.
+ * exits by itself; a second signal exits at once. Started by npm (`npm start`,
+ * `npx mcp-actors`), losing the parent counts as a SIGTERM: npm passes its
+ * SIGTERM to the `sh -c` it runs us under, and that shell dies without passing
+ * it on, which would leave the server running, orphaned, still listening.
  */
 export const stopOnSignals = (live: () => string, close: () => Promise<void>): void => {
   let stopping = false
-  const onSignal = (signal: NodeJS.Signals) => {
+  let unwatch = () => {}
+  const onSignal = (signal: NodeJS.Signals | "parent exited") => {
     if (stopping) {
       process.stderr.write(`mcp-actors: ${signal} again, exiting now\n`)
       process.exit(130)
     }
     stopping = true
+    unwatch()
     process.stderr.write(`mcp-actors: ${signal}, shutting down (${live()})\n`)
     void close().then(
       () => {
@@ -26,4 +31,21 @@ export const stopOnSignals = (live: () => string, close: () => Promise<void>): v
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
+  if (process.env["npm_command"] !== undefined) unwatch = watchParent(() => onSignal("parent exited"))
+}
+
+/**
+ * Calls `onExit` once the process is re-parented (its parent died). Node has no
+ * event for that, so `process.ppid` is checked twice a second on an unref'd
+ * timer. Only under npm: a server started with `nohup … &` is meant to outlive its shell.
+ */
+const watchParent = (onExit: () => void): (() => void) => {
+  const parent = process.ppid
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return
+    clearInterval(timer)
+    onExit()
+  }, 500)
+  timer.unref()
+  return () => clearInterval(timer)
 }

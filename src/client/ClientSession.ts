@@ -52,6 +52,7 @@ export interface Progress {
   readonly message?: string
 }
 
+/** Per-call options of a client request: deadline, progress, cancellation. */
 export interface RequestOptions {
   /** Deadline without an answer (default: the session's `requestTimeoutMs`, 60 s). */
   readonly timeoutMs?: number
@@ -73,6 +74,10 @@ export interface ServerRequestContext {
 export type InputHandler = (params: Params | undefined, ctx: ServerRequestContext) => Result | PromiseLike<Result>
 type Handler = InputHandler
 
+/**
+ * Options of a legacy client session: who we are, what we answer (sampling, elicitation,
+ * roots), deadlines and keepalive, and hooks to watch the session chart.
+ */
 export interface ClientSessionOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
   /** Extra capabilities to declare; sampling/elicitation/roots are declared when their handler is given. */
@@ -122,6 +127,30 @@ export type ClientSessionEvent =
 
 let sessionCounter = 0
 
+/**
+ * A legacy-era (2024-11-05…2025-11-25) client session over a message transport (stdio,
+ * WebSocket, memory): the `legacyClientSession` chart drives the handshake, keepalive and
+ * shutdown, and each request is an `outboundRequest` actor with its own deadline,
+ * progress and cancellation. `connectStdio` and `connectWs` make one; use
+ * `ClientSession.connect(transport)` for a transport of your own.
+ *
+ * @example
+ * ```ts
+ * import { ClientSession, McpServer, makeMemoryTransportPair, serveTransport } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "calc", version: "1.0.0" }).tool(
+ *   { name: "add", inputSchema: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } } } },
+ *   (args) => ({ content: [{ type: "text", text: String(Number(args.a) + Number(args.b)) }] })
+ * )
+ * const [serverSide, clientSide] = makeMemoryTransportPair()
+ * serveTransport(server, serverSide)
+ *
+ * const client = await ClientSession.connect(clientSide, { clientInfo: { name: "host", version: "1.0.0" } })
+ * console.log(client.serverInfo?.name)                         // "calc"
+ * console.log(await client.callTool("add", { a: 1, b: 2 }))    // { content: [{ type: "text", text: "3" }] }
+ * await client.close()
+ * ```
+ */
 export class ClientSession extends LegacyMcpMethods<RequestOptions> implements SessionHandle {
   readonly id: string
   readonly startedAt = Date.now()

@@ -91,6 +91,12 @@ const openGeneration = async (url: URL, options: HttpClientSessionOptions, n: nu
   }
 }
 
+/**
+ * A legacy client session over Streamable HTTP, made by `connectHttp`. Unlike
+ * `ClientSession` it survives the server losing the session: on 404 it re-initializes and
+ * replays the calls that are safe to replay (`REPLAY_SAFE_METHODS`); others fail with
+ * `SessionLost`. Dropped SSE streams are resumed with `Last-Event-ID`.
+ */
 export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implements SessionHandle {
   readonly id: string
   readonly startedAt = Date.now()

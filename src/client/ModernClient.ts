@@ -122,6 +122,10 @@ const isRefusal = (error: Error): boolean =>
 
 // ------------------------------------------------------------------ client
 
+/**
+ * Options of a modern client: what it declares in every request's `_meta`, its deadlines,
+ * and the handlers that answer MRTR input requests.
+ */
 export interface ModernClientOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
   /** Capabilities declared in every request's `_meta` (default none). */
@@ -156,6 +160,7 @@ export interface ModernClientOptions {
   readonly clock?: XStateClock
 }
 
+/** Per-call options of a modern request: `RequestOptions` plus its `_meta` log level and extra entries. */
 export interface ModernRequestOptions extends RequestOptions {
   /** `_meta["io.modelcontextprotocol/logLevel"]` for this request (overrides the client's). */
   readonly logLevel?: string
@@ -190,6 +195,27 @@ export const hasModernMarkers = (result: Result): boolean => result.resultType !
 
 let clientCounter = 0
 
+/**
+ * A modern-era (2026-07-28) client: no handshake and no session, every request self-contained.
+ * It answers `input_required` results itself (MRTR) with its `onElicitation`, `onSampling`
+ * and `onRoots` handlers, retries once on a version mismatch, and keeps
+ * `subscriptions/listen` streams open with `listen`.
+ *
+ * @example
+ * ```ts
+ * import { ModernClient, ModernHttpWire } from "mcp-actors"
+ *
+ * const client = await ModernClient.connect(new ModernHttpWire({ url: "http://127.0.0.1:3000/mcp" }), {
+ *   discover: true,                                               // server/discover first: versions, capabilities
+ *   onElicitation: async () => ({ action: "accept", content: { name: "Ada" } })
+ * })
+ * console.log(await client.callTool("greet", {}))
+ * const sub = client.listen({ toolsListChanged: true }, { onNotification: (n) => console.log(n.method) })
+ * console.log(await sub.acknowledged)                             // what the server agreed to deliver
+ * sub.close()
+ * await client.close()
+ * ```
+ */
 export class ModernClient extends McpMethods<ModernRequestOptions> implements SessionHandle {
   readonly id: string
   readonly era = "modern" as const

@@ -81,7 +81,7 @@ export const modernHeaders = (message: JsonRpcRequest | JsonRpcNotification): Re
   const headers: Record<string, string> = { [HEADER_METHOD]: message.method }
   const version = isObject(message.params?._meta) ? message.params._meta[META_PROTOCOL_VERSION] : undefined
   if (typeof version === "string") headers[HEADER_PROTOCOL_VERSION] = version
-  const named = NAMED_PARAM[message.method]
+  const named = NAMED_PARAM.get(message.method)
   const name = named === undefined ? undefined : message.params?.[named]
   if (typeof name === "string") headers[HEADER_NAME] = encodeHeaderValue(name)
   return headers
@@ -206,6 +206,7 @@ export const httpStatusOf = (error: unknown): number | undefined => {
   return statuses.get(error) ?? (error instanceof HttpError ? error.status : undefined)
 }
 
+/** Options of `ModernHttpWire`: the endpoint, extra headers, limits and the connection pool. */
 export interface ModernHttpWireOptions {
   /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp`. */
   readonly url: string | URL
@@ -226,6 +227,11 @@ interface InFlight {
   readonly abort: AbortController
 }
 
+/**
+ * The wire a `ModernClient` uses over Streamable HTTP: one POST per request, with the
+ * `Mcp-Method`/`Mcp-Name`/`Mcp-Param-*` headers the modern era requires; cancelling a
+ * request closes its response stream. HTTP failures reach the caller as typed errors.
+ */
 export class ModernHttpWire implements ModernWire {
   readonly kind = "http" as const
   readonly url: URL

@@ -18,6 +18,10 @@ import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import type { XStateClock } from "./outbound.ts"
 import { ListenFailed } from "./modernErrors.ts"
 
+/**
+ * Where a subscription is: asking, listening, waiting to reconnect (`waiting`), or over
+ * (`closed` by us, `completed` by the server, `failed`, or `ended` with its client).
+ */
 export type SubscriptionState = "subscribing" | "listening" | "waiting" | "closed" | "completed" | "failed" | "ended"
 
 /** How a subscription ended: `closed` by the caller, `completed` by the server, `failed`, or `ended` with the client. */
@@ -26,6 +30,7 @@ export interface SubscriptionEnd {
   readonly reason: string | undefined
 }
 
+/** Options of `ModernClient.listen`: callbacks, and the reconnection policy of the `listenStream` chart. */
 export interface ListenOptions extends ListenStreamInput {
   /** Each change notification of this stream (`_meta` carries the subscription id). */
   readonly onNotification?: (notification: JsonRpcNotification) => void
@@ -67,6 +72,10 @@ const runtimeListenMachine = listenStreamMachine.provide({
 })
 const runtimes = new WeakMap<object, Subscription>()
 
+/**
+ * One open `subscriptions/listen` of a `ModernClient` (from `listen`): reconnects with
+ * backoff when the stream drops, and says what the server agreed to deliver (`acknowledged`).
+ */
 export class Subscription {
   /** The filter asked for; `filter` is what the server agreed to. */
   readonly requested: SubscriptionFilter

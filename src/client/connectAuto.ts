@@ -200,6 +200,21 @@ const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdic
  * whichever era it speaks. Rejects with the legacy `ConnectError`s, a modern
  * error from the retried discover, or `ConnectionLost` when the transport
  * ended during the probe; the transport is then closed.
+ *
+ * The verdict is cached per `key` (when given), so the next connect to the same server
+ * skips the probe; a cached verdict that turns out wrong is corrected once.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, connectAuto, makeMemoryTransportPair, serveTransport } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const [serverSide, clientSide] = makeMemoryTransportPair()
+ * serveTransport(server, serverSide)                  // our server speaks both eras
+ * const client = await connectAuto(clientSide)
+ * console.log(client.era)                             // "modern"
+ * await client.close()
+ * ```
  */
 export const connectAuto = async (transport: Transport, options: AutoConnectOptions = {}): Promise<AutoClient> => {
   const hub = new TransportHub(transport)
@@ -228,7 +243,18 @@ export const connectAuto = async (transport: Transport, options: AutoConnectOpti
 
 export type AutoStdioOptions = StdioClientOptions & AutoConnectOptions
 
-/** Spawn a stdio server and connect in its era; the cache key defaults to its command line. */
+/**
+ * Spawn a stdio server and connect in its era; the cache key defaults to its command line.
+ *
+ * @example
+ * ```ts
+ * import { connectAutoStdio } from "mcp-actors"
+ *
+ * const client = await connectAutoStdio({ command: "npx", args: ["-y", "@modelcontextprotocol/server-everything", "stdio"] })
+ * console.log(client.era, (await client.listTools()).tools)   // "legacy" for a server that only speaks initialize
+ * await client.close()
+ * ```
+ */
 export const connectAutoStdio = async (options: AutoStdioOptions): Promise<AutoClient> => {
   const transport = makeStdioClientTransport(options)
   try {

@@ -190,6 +190,22 @@ const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict)
  * Connect to the MCP endpoint at `url` in whichever era it speaks. Rejects
  * with the legacy `ConnectError`s, a modern error from the retried discover,
  * or the `HttpNetworkError` when the server cannot be reached.
+ *
+ * For agents that talk to many servers of unknown age: one method surface whichever era
+ * each speaks, the verdict cached per origin (`defaultEraCache`).
+ *
+ * @example
+ * ```ts
+ * import { connectAutoHttp } from "mcp-actors"
+ *
+ * const client = await connectAutoHttp("http://127.0.0.1:3000/mcp")
+ * console.log(client.era)                              // "modern" or "legacy"
+ * console.log(await client.callTool("echo", { text: "hi" }))
+ * if (client.era === "modern") {
+ *   // client.client is then a ModernClient: subscriptions/listen is available.
+ * }
+ * await client.close()
+ * ```
  */
 export const connectAutoHttp = async (url: string | URL, options: AutoHttpOptions = {}): Promise<AutoHttpClient> => {
   const u = new URL(url)

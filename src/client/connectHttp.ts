@@ -10,7 +10,24 @@ import { HttpClientSession, type HttpClientSessionOptions } from "./HttpClientSe
 
 export type HttpConnectOptions = HttpClientSessionOptions
 
-/** Connect to `url` (e.g. `http://127.0.0.1:3000/mcp`); rejects with `InitializeFailed` / `UnsupportedProtocolVersion`. */
+/**
+ * Connect to `url` (e.g. `http://127.0.0.1:3000/mcp`); rejects with `InitializeFailed` / `UnsupportedProtocolVersion`.
+ *
+ * The legacy era over Streamable HTTP. For a server that may speak the modern era, use
+ * `connectAutoHttp`, which picks the era for you.
+ *
+ * @example
+ * ```ts
+ * import { connectHttp } from "mcp-actors"
+ *
+ * const client = await connectHttp("http://127.0.0.1:3000/mcp", {
+ *   onNotification: (n) => console.log(n.method)       // list changes, logs, resource updates
+ * })
+ * const { tools } = await client.listTools()
+ * console.log(tools)
+ * await client.close()                                 // DELETE, then every socket released
+ * ```
+ */
 export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<HttpClientSession> =>
   HttpClientSession.connect(url, options)
 

@@ -9,8 +9,31 @@ import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } fr
 import { ClientSession, type ClientSessionOptions } from "./ClientSession.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
 
+/** What to spawn (`command`, `args`, `env`, …) plus the session's options. */
 export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions
 
+/**
+ * Spawn an MCP server as a child process and connect a legacy client session to it.
+ *
+ * Resolves once `initialize` has succeeded; rejects with `SpawnError` when the command
+ * cannot start, or a `ConnectError` when the handshake fails (the child is then stopped).
+ *
+ * @example
+ * ```ts
+ * import { connectStdio } from "mcp-actors"
+ *
+ * const client = await connectStdio({
+ *   command: "npx", args: ["-y", "@modelcontextprotocol/server-everything", "stdio"],
+ *   onStateChange: (state) => console.log("state:", state),          // connecting → initializing → operating…
+ *   onElicitation: async () => ({ action: "accept", content: { name: "Ada" } })
+ * })
+ * const result = await client.callTool("echo", { message: "hi" }, {
+ *   timeoutMs: 10_000, onProgress: (p) => console.log(p)             // the progress token is injected for you
+ * })
+ * console.log(result.content)
+ * await client.close()                                               // stdin → SIGTERM → SIGKILL of the process group
+ * ```
+ */
 export const connectStdio = async (options: StdioConnectOptions): Promise<ClientSession> => {
   const transport = makeStdioClientTransport(options)
   try {

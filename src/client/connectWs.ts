@@ -8,8 +8,24 @@
 import { makeWsClientTransport, type WsClientOptions } from "../transports/wsClient.ts"
 import { ClientSession, type ClientSessionOptions } from "./ClientSession.ts"
 
+/** Socket options (headers, handshake deadline, …) plus the session's options. */
 export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptions
 
+/**
+ * Open a WebSocket to `url` and connect a legacy client session over it.
+ *
+ * Rejects with `WsConnectError` (carrying the HTTP status) when the upgrade is refused,
+ * or a `ConnectError` when the handshake fails; the socket is then closed.
+ *
+ * @example
+ * ```ts
+ * import { connectWs } from "mcp-actors"
+ *
+ * const client = await connectWs("ws://127.0.0.1:3001/mcp", { requestTimeoutMs: 30_000 })
+ * console.log(await client.ping())
+ * await client.close()
+ * ```
+ */
 export const connectWs = async (url: string | URL, options: WsConnectOptions = {}): Promise<ClientSession> => {
   const transport = makeWsClientTransport({ ...options, url })
   try {

@@ -46,6 +46,26 @@ export type McpClientSession = Pick<
   | "ping"
 >
 
+/**
+ * A connected client session as a service: `layerStdio` and `layerHttp` connect when the
+ * layer is built and close with it; `fromSession` wraps a session made elsewhere. The
+ * method functions of this module (`callTool`, `listTools`, …) need it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { McpClient, callTool, listTools } from "mcp-actors/effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const { tools } = yield* listTools()
+ *   console.log(tools)
+ *   return yield* callTool("echo", { message: "hi" }, { timeoutMs: 10_000 })
+ * }).pipe(
+ *   Effect.catchTag("RequestTimeout", () => Effect.succeed({ content: [] })),
+ *   Effect.provide(McpClient.layerStdio({ command: "npx", args: ["-y", "@modelcontextprotocol/server-everything", "stdio"] }))
+ * )
+ * ```
+ */
 export class McpClient extends Context.Service<McpClient, McpClientSession>()("mcp-actors/McpClient") {
   /** Spawn a stdio server and connect; the child is shut down (stdin → SIGTERM → SIGKILL) with the layer. */
   static readonly layerStdio = (options: StdioConnectOptions): Layer.Layer<McpClient, SpawnError | ConnectError> =>
@@ -73,14 +93,22 @@ const call = (f: Call, options?: Omit<RequestOptions, "signal">): Effect.Effect<
     })
   })
 
+/** Send any request (a method this module has no function for); the result is untyped. */
 export const request = (method: string, params?: Record<string, unknown>, options?: Omit<RequestOptions, "signal">) =>
   call((s, o) => s.request(method, params, o), options)
+/** `tools/list`: the server's tools (the first page). */
 export const listTools = (options?: Omit<RequestOptions, "signal">) => call((s, o) => s.listTools(o), options)
+/** `tools/call`: run a tool. A tool's own failure is a result with `isError: true`, not an error. */
 export const callTool = (name: string, args: Record<string, unknown> = {}, options?: Omit<RequestOptions, "signal">) =>
   call((s, o) => s.callTool(name, args, o), options)
+/** `resources/list`: the server's resources (the first page). */
 export const listResources = (options?: Omit<RequestOptions, "signal">) => call((s, o) => s.listResources(o), options)
+/** `resources/read`: the contents of one resource. */
 export const readResource = (uri: string, options?: Omit<RequestOptions, "signal">) => call((s, o) => s.readResource(uri, o), options)
+/** `prompts/list`: the server's prompts (the first page). */
 export const listPrompts = (options?: Omit<RequestOptions, "signal">) => call((s, o) => s.listPrompts(o), options)
+/** `prompts/get`: a prompt's messages, with `args` filled in. */
 export const getPrompt = (name: string, args: Record<string, string> = {}, options?: Omit<RequestOptions, "signal">) =>
   call((s, o) => s.getPrompt(name, args, o), options)
+/** `ping`: check that the server answers. */
 export const ping = (options?: Omit<RequestOptions, "signal">) => call((s, o) => s.ping(o), options)

@@ -5,6 +5,10 @@
  * both the sender (local typed error) and the receiver (-32601/-32602) enforce
  * the same table.
  */
+/**
+ * What a client declares in `initialize` (legacy) or each request's `_meta` (modern).
+ * Unknown keys pass through, so capabilities from newer spec versions are not lost.
+ */
 export interface ClientCapabilities {
   readonly roots?: { readonly listChanged?: boolean }
   readonly sampling?: { readonly context?: object; readonly tools?: object }
@@ -15,6 +19,10 @@ export interface ClientCapabilities {
   readonly [key: string]: unknown
 }
 
+/**
+ * What a server declares. `McpServer` derives it from what is registered (a server
+ * advertises only what it serves); unknown keys pass through.
+ */
 export interface ServerCapabilities {
   readonly tools?: { readonly listChanged?: boolean }
   readonly resources?: { readonly subscribe?: boolean; readonly listChanged?: boolean }
@@ -30,43 +38,46 @@ export interface ServerCapabilities {
 /** A capability path such as `resources.subscribe` or `tools`. */
 export type CapabilityPath = string
 
-const SERVER_METHOD_CAPABILITY: Readonly<Record<string, CapabilityPath>> = {
-  "tools/list": "tools",
-  "tools/call": "tools",
-  "resources/list": "resources",
-  "resources/read": "resources",
-  "resources/templates/list": "resources",
-  "resources/subscribe": "resources.subscribe",
-  "resources/unsubscribe": "resources.subscribe",
-  "prompts/list": "prompts",
-  "prompts/get": "prompts",
-  "logging/setLevel": "logging",
-  "completion/complete": "completions"
-}
+// Keyed by the peer's method name: a `Map`, never a plain object, so that a method called
+// `constructor` or `__proto__` finds nothing instead of an `Object.prototype` member.
+const SERVER_METHOD_CAPABILITY: ReadonlyMap<string, CapabilityPath> = new Map([
+  ["tools/list", "tools"],
+  ["tools/call", "tools"],
+  ["resources/list", "resources"],
+  ["resources/read", "resources"],
+  ["resources/templates/list", "resources"],
+  ["resources/subscribe", "resources.subscribe"],
+  ["resources/unsubscribe", "resources.subscribe"],
+  ["prompts/list", "prompts"],
+  ["prompts/get", "prompts"],
+  ["logging/setLevel", "logging"],
+  ["completion/complete", "completions"]
+])
 
-const CLIENT_METHOD_CAPABILITY: Readonly<Record<string, CapabilityPath>> = {
-  "sampling/createMessage": "sampling",
-  "elicitation/create": "elicitation",
-  "roots/list": "roots"
-}
+const CLIENT_METHOD_CAPABILITY: ReadonlyMap<string, CapabilityPath> = new Map([
+  ["sampling/createMessage", "sampling"],
+  ["elicitation/create", "elicitation"],
+  ["roots/list", "roots"]
+])
 
 /** Server capability a client→server request needs, if any. */
-export const requiredServerCapability = (method: string): CapabilityPath | undefined => SERVER_METHOD_CAPABILITY[method]
+export const requiredServerCapability = (method: string): CapabilityPath | undefined => SERVER_METHOD_CAPABILITY.get(method)
 /** Client capability a server→client request needs, if any. */
-export const requiredClientCapability = (method: string): CapabilityPath | undefined => CLIENT_METHOD_CAPABILITY[method]
+export const requiredClientCapability = (method: string): CapabilityPath | undefined => CLIENT_METHOD_CAPABILITY.get(method)
+
+/** `node[key]` if it is the node's own property (capabilities come from the peer: inherited members do not count). */
+const ownMember = (node: unknown, key: string): unknown =>
+  typeof node === "object" && node !== null && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined
 
 /** Whether `caps` declares `path` (a dotted path; a present object or `true` counts). */
 export const hasCapability = (caps: object | undefined, path: CapabilityPath): boolean => {
   // Checked on every request: top-level paths (the common case) need no split.
   if (path.indexOf(".") === -1) {
-    const v = (caps as Record<string, unknown> | undefined)?.[path]
+    const v = ownMember(caps, path)
     return v !== undefined && v !== null && v !== false
   }
   let node: unknown = caps
-  for (const key of path.split(".")) {
-    if (typeof node !== "object" || node === null) return false
-    node = (node as Record<string, unknown>)[key]
-  }
+  for (const key of path.split(".")) node = ownMember(node, key)
   return node !== undefined && node !== null && node !== false
 }
 
@@ -106,10 +117,15 @@ export const missingClientCapabilityFor = (caps: ClientCapabilities, method: str
  * `MissingRequiredClientCapabilityError`).
  */
 export const capabilityObject = (paths: ReadonlyArray<string>): ClientCapabilities => {
+  // Paths may carry peer-chosen parts (an elicitation mode): defined as own properties, so
+  // `__proto__` stays a key rather than replacing the prototype.
   const root: Record<string, unknown> = {}
   for (const path of paths) {
     let node = root
-    for (const key of path.split(".")) node = (node[key] ??= {}) as Record<string, unknown>
+    for (const key of path.split(".")) {
+      if (!Object.hasOwn(node, key)) Object.defineProperty(node, key, { value: {}, enumerable: true, writable: true, configurable: true })
+      node = node[key] as Record<string, unknown>
+    }
   }
   return root as ClientCapabilities
 }

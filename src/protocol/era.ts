@@ -6,6 +6,10 @@
 import type { JsonRpcMessage } from "./jsonrpc.ts"
 import { META_PROTOCOL_VERSION } from "./modern.ts"
 
+/**
+ * Which protocol generation a peer speaks: `legacy` (sessions, `initialize`,
+ * 2024-11-05…2025-11-25) or `modern` (sessionless, 2026-07-28).
+ */
 export type Era = "legacy" | "modern"
 
 export const classifyEra = (message: JsonRpcMessage): Era | undefined => {

@@ -4,6 +4,10 @@
  * Codes come from JSON-RPC 2.0 and the MCP schemas (spec-digest §6): legacy uses
  * -32002 for a missing resource; 2026-07-28 reserves -32020..-32099 for the spec.
  */
+/**
+ * JSON-RPC error codes by name, so code reads `ErrorCode.InvalidParams` rather than -32602.
+ * As a type, the union of the codes.
+ */
 export const ErrorCode = {
   ParseError: -32700,
   InvalidRequest: -32600,

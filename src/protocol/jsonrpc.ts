@@ -7,17 +7,21 @@
  */
 import { ErrorCode, type RpcErrorObject, rpcError } from "./errors.ts"
 
+/** A JSON-RPC request id. MCP forbids `null` ids, so only strings and numbers. */
 export type RequestId = string | number
+/** Request or notification parameters: always an object in MCP, with an optional `_meta`. */
 export type Params = { readonly [key: string]: unknown; readonly _meta?: Meta }
 export type Meta = { readonly [key: string]: unknown; readonly progressToken?: ProgressToken }
 export type ProgressToken = string | number
 
+/** A request: has an `id`, so the peer must answer it. */
 export interface JsonRpcRequest {
   readonly jsonrpc: "2.0"
   readonly id: RequestId
   readonly method: string
   readonly params?: Params
 }
+/** A notification: no `id`, never answered. */
 export interface JsonRpcNotification {
   readonly jsonrpc: "2.0"
   readonly method: string
@@ -34,8 +38,12 @@ export interface JsonRpcErrorResponse {
   readonly id?: RequestId | null
   readonly error: RpcErrorObject
 }
+/** An answer to a request: a result or an error, never both. */
 export type JsonRpcResponse = JsonRpcResult | JsonRpcErrorResponse
+/** Any message a transport carries. */
 export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse
+/** The answer to a JSON-RPC batch (2025-03-26 only): the responses of its requests, in one array. */
+export type JsonRpcBatchResponse = ReadonlyArray<JsonRpcResponse>
 
 export const isRequest = (m: JsonRpcMessage): m is JsonRpcRequest => "method" in m && "id" in m
 export const isNotification = (m: JsonRpcMessage): m is JsonRpcNotification => "method" in m && !("id" in m)
@@ -64,11 +72,56 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**
+ * Default limit on how deeply a message may nest objects and arrays (the message
+ * object itself is level 1, its `params` level 2). Deeper input is refused at decode:
+ * recursive code further on (JSON.stringify in an error path, schema validation,
+ * a handler) would otherwise exhaust the stack. Real payloads stay far below it:
+ * a tools/list result with a JSON schema nested 20 levels deep is about 45.
+ */
+export const DEFAULT_MAX_NESTING_DEPTH = 100
+
+/**
+ * Whether `v` nests objects/arrays more than `limit` levels deep. It never descends
+ * past `limit`, so its own recursion is bounded; it visits each node at most once
+ * (less than the JSON.parse that made them), and a message of a few primitives
+ * costs a handful of property reads.
+ */
+const deeperThan = (v: unknown, limit: number): boolean =>
+  typeof v === "object" && v !== null && deeperNode(v, limit)
+
+// Recurses into objects and arrays only: primitives (most members) cost a typeof, not a call.
+const deeperNode = (v: object, limit: number): boolean => {
+  if (limit <= 0) return true
+  const next = limit - 1
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i]
+      if (typeof x === "object" && x !== null && deeperNode(x, next)) return true
+    }
+    return false
+  }
+  for (const k in v) {
+    const x: unknown = (v as Record<string, unknown>)[k]
+    if (typeof x === "object" && x !== null && deeperNode(x, next)) return true
+  }
+  return false
+}
+
+const tooDeep = (maxDepth: number) => `nesting deeper than ${maxDepth} levels`
+
+/**
  * Validate an already-parsed JSON value as one JSON-RPC message.
  * Returns the error response to send when it is not (a reply for an invalid
  * notification is never sent, per JSON-RPC: `reply` is then undefined).
+ *
+ * `maxDepth` bounds nesting (see {@link DEFAULT_MAX_NESTING_DEPTH}): a request whose
+ * `params` go deeper gets -32602 with its id (the envelope is a valid Request, its
+ * parameters are not: JSON-RPC 2.0 §5.1); a response whose `result`/`error` goes
+ * deeper is -32600; a notification gets no reply. The members are checked, not the
+ * message's other keys, which are never read. For a batch, each item is checked
+ * when it is decoded.
  */
-export const decodeValue = (value: unknown): Decoded => {
+export const decodeValue = (value: unknown, maxDepth: number = DEFAULT_MAX_NESTING_DEPTH): Decoded => {
   if (Array.isArray(value)) {
     if (value.length === 0) return invalid(null, "Invalid Request: empty batch")
     return { _tag: "Batch", messages: value }
@@ -89,8 +142,14 @@ export const decodeValue = (value: unknown): Decoded => {
         ? { _tag: "Invalid", reply: errorResponse(id, rpcError(ErrorCode.InvalidParams, "Invalid params: params must be an object")) }
         : { _tag: "Invalid", reply: hasId ? errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: bad id")) : undefined }
     }
-    if (!hasId) return { _tag: "Message", message: value as unknown as JsonRpcNotification }
+    if (!hasId) {
+      if (params !== undefined && deeperThan(params, maxDepth - 1)) return { _tag: "Invalid", reply: undefined }
+      return { _tag: "Message", message: value as unknown as JsonRpcNotification }
+    }
     if (!isId(id)) return invalid(null, "Invalid Request: id must be a string or an integer (never null)")
+    if (params !== undefined && deeperThan(params, maxDepth - 1)) {
+      return { _tag: "Invalid", reply: errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${tooDeep(maxDepth)}`)) }
+    }
     return { _tag: "Message", message: value as unknown as JsonRpcRequest }
   }
   // A response.
@@ -100,6 +159,7 @@ export const decodeValue = (value: unknown): Decoded => {
   if (hasResult) {
     if (!isId(id)) return invalid(null, "Invalid Request: response id must be a string or an integer")
     if (!isObject(value.result)) return invalid(id, "Invalid Request: result must be an object")
+    if (deeperThan(value.result, maxDepth - 1)) return invalid(id, `Invalid Request: ${tooDeep(maxDepth)}`)
     return { _tag: "Message", message: value as unknown as JsonRpcResult }
   }
   const error = value.error
@@ -107,6 +167,7 @@ export const decodeValue = (value: unknown): Decoded => {
     return invalid(isId(id) ? id : null, "Invalid Request: error must have an integer code and a string message")
   }
   if (id !== undefined && id !== null && !isId(id)) return invalid(null, "Invalid Request: bad response id")
+  if (deeperThan(error, maxDepth - 1)) return invalid(isId(id) ? id : null, `Invalid Request: ${tooDeep(maxDepth)}`)
   return { _tag: "Message", message: value as unknown as JsonRpcErrorResponse }
 }
 
@@ -117,15 +178,15 @@ export const parseErrorReply = (detail?: string): JsonRpcErrorResponse =>
   errorResponse(null, rpcError(ErrorCode.ParseError, detail ? `Parse error: ${detail}` : "Parse error: invalid JSON"))
 
 /** Parse and validate one text frame (a stdio line, a WebSocket text frame, an HTTP body). */
-export const decodeText = (text: string): Decoded => {
+export const decodeText = (text: string, maxDepth: number = DEFAULT_MAX_NESTING_DEPTH): Decoded => {
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch (e) {
     return { _tag: "Invalid", reply: parseErrorReply(e instanceof Error ? e.message : undefined) }
   }
-  return decodeValue(value)
+  return decodeValue(value, maxDepth)
 }
 
 /** Serialize for newline-delimited framing: JSON.stringify never emits raw newlines. */
-export const encode = (message: JsonRpcMessage): string => JSON.stringify(message)
+export const encode = (message: JsonRpcMessage | JsonRpcBatchResponse): string => JSON.stringify(message)

@@ -12,8 +12,8 @@
  *   400 and -32020 (`HeaderMismatch`). Integers are compared as numbers.
  */
 
-/** Which param `Mcp-Name` mirrors, per method (Standard Request Headers). */
-export const NAMED_PARAM: Readonly<Record<string, "name" | "uri">> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" }
+/** Which param `Mcp-Name` mirrors, per method (Standard Request Headers). A `Map`: it is looked up by the peer's method. */
+export const NAMED_PARAM: ReadonlyMap<string, "name" | "uri"> = new Map([["tools/call", "name"], ["prompts/get", "name"], ["resources/read", "uri"]])
 
 /** `Mcp-Param-{Name}` headers (lower-cased, as Node reads them). */
 export const HEADER_PARAM_PREFIX = "mcp-param-"
@@ -124,7 +124,8 @@ export const paramHeadersOf = (inputSchema: unknown): { readonly ok: true; reado
 const argumentAt = (args: unknown, path: ReadonlyArray<string>): unknown => {
   let v: unknown = args
   for (const key of path) {
-    if (!isObject(v)) return undefined
+    // The arguments are the peer's: only their own properties count.
+    if (!isObject(v) || !Object.hasOwn(v, key)) return undefined
     v = v[key]
   }
   return v

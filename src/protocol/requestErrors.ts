@@ -67,5 +67,7 @@ export class SessionLost extends Schema.TaggedError<SessionLost>()("SessionLost"
   message: Schema.String
 }) {}
 
+/** Every way a client request can fail, for exhaustive `catchTag` handling. */
 export type RequestError = RpcError | RequestTimeout | RequestCancelled | ConnectionLost | CapabilityNotSupported | SessionClosed | SessionLost
+/** Every way establishing a legacy session can fail. */
 export type ConnectError = UnsupportedProtocolVersion | InitializeFailed

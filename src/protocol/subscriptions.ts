@@ -19,6 +19,10 @@ export const LISTEN_METHOD = "subscriptions/listen"
 export const ACKNOWLEDGED_METHOD = "notifications/subscriptions/acknowledged"
 export const META_SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 
+/**
+ * What a modern client asks to hear on a `subscriptions/listen` stream. The server
+ * acknowledges the part it can deliver and never sends anything outside it.
+ */
 export interface SubscriptionFilter {
   readonly toolsListChanged?: boolean
   readonly promptsListChanged?: boolean

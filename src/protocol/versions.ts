@@ -2,13 +2,17 @@
  * Protocol versions and legacy version negotiation
  * (2025-11-25/basic/lifecycle.mdx:L165-L182).
  */
+/** The session-based (legacy) protocol versions we speak, newest first; `initialize` negotiates among them. */
 export const LEGACY_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] as const
+/** The sessionless (modern) protocol versions we speak; each request names its version in `_meta`. */
 export const MODERN_VERSIONS = ["2026-07-28"] as const
 export type LegacyVersion = (typeof LEGACY_VERSIONS)[number]
 export type ModernVersion = (typeof MODERN_VERSIONS)[number]
 export type ProtocolVersion = LegacyVersion | ModernVersion
 
+/** The newest legacy version: what our client asks for, and our server's answer to a version it does not know. */
 export const LATEST_LEGACY_VERSION: LegacyVersion = "2025-11-25"
+/** The newest modern version. */
 export const LATEST_MODERN_VERSION: ModernVersion = "2026-07-28"
 /** First version of the modern (sessionless) era. */
 export const FIRST_MODERN_VERSION = "2026-07-28"

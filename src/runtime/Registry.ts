@@ -134,6 +134,21 @@ export const makeRegistryUnsafe = (options?: {
  *
  * `register` is scoped: the session is unregistered when the scope it was
  * registered in closes, so a session's own scope is the only bookkeeping needed.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Registry } from "mcp-actors/effect"
+ *
+ * // Print every session that starts or ends, and how many are live.
+ * const watch = Effect.gen(function*() {
+ *   const registry = yield* Registry
+ *   yield* registry.changes.pipe(
+ *     Stream.runForEach((change) =>
+ *       Effect.flatMap(registry.size, (n) => Effect.sync(() => console.log(change.type, change.info.id, `${n} live`))))
+ *   )
+ * })
+ * ```
  */
 export class Registry extends Context.Service<Registry, {
   /** Register in the current scope; unregistered by the scope's finalizer. */

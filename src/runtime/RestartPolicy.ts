@@ -26,6 +26,10 @@ export interface RestartPolicy {
   readonly windowMs: number
 }
 
+/**
+ * Exponential backoff from 250 ms to 30 s with ±20 % jitter; more than 5 failures in a
+ * minute parks supervision (a crash loop is not retried forever).
+ */
 export const defaultRestartPolicy: RestartPolicy = {
   baseDelayMs: 250,
   factor: 2,

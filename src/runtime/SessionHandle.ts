@@ -5,11 +5,12 @@
  * inside them.
  */
 import type { Era } from "../protocol/era.ts"
-import type { TransportKind } from "../transports/Transport.ts"
+import type { TransportCloseDetail, TransportKind } from "../transports/Transport.ts"
 
 export type { PeerInfo } from "../protocol/implementation.ts"
 import type { PeerInfo } from "../protocol/implementation.ts"
 
+/** A live summary of one session, server or client side: what the registry and inspector show. */
 export interface SessionInfo {
   readonly id: string
   readonly role: "server" | "client"
@@ -23,12 +24,19 @@ export interface SessionInfo {
   readonly startedAt: number
 }
 
+/** How a session ended; `expected` tells a supervisor whether to restart. */
 export interface SessionEnd {
   /** False for a crash, a dead peer, a kill: the supervisor may restart. */
   readonly expected: boolean
   readonly reason: string
+  /** Why the local side ended it, when it did (a deadline, an eviction, shutdown): what a transport tells its peer. */
+  readonly cause?: TransportCloseDetail["cause"]
 }
 
+/**
+ * What the runtime needs of any session (server or client, either era, any transport):
+ * a summary, change notifications, its end, and a graceful close.
+ */
 export interface SessionHandle {
   readonly id: string
   /** Current summary (cheap: built on demand). */

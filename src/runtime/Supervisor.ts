@@ -72,6 +72,24 @@ export const awaitEnded = (handle: SessionHandle): Effect.Effect<SessionEnd> =>
  * acquired (actor, timers, transport, child process) in LIFO order, and the
  * scope removes itself from the supervisor's scope, so thousands of sessions
  * coming and going leave nothing behind.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { McpServer, makeMemoryTransportPair } from "mcp-actors"
+ * import { Registry, Supervisor, serveTransportScoped } from "mcp-actors/effect"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const main = Effect.gen(function*() {
+ *   const supervisor = yield* Supervisor
+ *   const [serverSide] = makeMemoryTransportPair()
+ *   const session = yield* supervisor.spawn(serveTransportScoped(server, serverSide))
+ *   console.log(supervisor.get(session.id) === session)        // true while it lives
+ *   yield* supervisor.shutdown({ drainMs: 1_000 })              // drain, then close every session
+ *   console.log(yield* supervisor.size)                         // 0
+ * }).pipe(Effect.provide(Supervisor.layer.pipe(Layer.provideMerge(Registry.layer))))
+ * await Effect.runPromise(main)
+ * ```
  */
 export class Supervisor extends Context.Service<Supervisor, {
   /**

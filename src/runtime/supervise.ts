@@ -44,6 +44,7 @@ export interface SuperviseOptions {
   readonly closeGraceMs?: number
 }
 
+/** A session under `supervise`: its status as it restarts, and a way to stop supervising. */
 export interface Supervised {
   /** The status, as an Effect `SubscriptionRef` (`SubscriptionRef.changes` for a stream). */
   readonly status: SubscriptionRef.SubscriptionRef<SupervisionStatus>

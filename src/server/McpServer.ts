@@ -48,6 +48,7 @@ export interface RegisteredResourceTemplate {
   readonly handler: ResourceTemplateHandler
 }
 
+/** How an `McpServer` introduces itself in `initialize` / `server/discover`, and its MRTR sealing key. */
 export interface McpServerOptions {
   readonly name: string
   readonly version: string
@@ -68,6 +69,29 @@ export type { ServerChange }
 
 const EMPTY_OBJECT_SCHEMA = { type: "object", properties: {} } as const
 
+/**
+ * The server definition: tools, resources, prompts and completions, shared by every session
+ * that serves it. It holds no connection state, so one `McpServer` can be served over stdio,
+ * Streamable HTTP and WebSocket at once, in both eras; registering or removing something
+ * tells the live sessions (`notifications/…/list_changed`, `subscriptions/listen` streams).
+ *
+ * @example
+ * ```ts
+ * import { McpServer, makeStdioServerTransport, serveTransport } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ *   .tool(
+ *     { name: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } },
+ *     (args) => ({ content: [{ type: "text", text: String(args.text) }] })
+ *   )
+ *   .resource({ uri: "file:///notes.md", name: "notes", mimeType: "text/markdown" }, (uri) => ({
+ *     contents: [{ uri, mimeType: "text/markdown", text: "# Notes" }]
+ *   }))
+ *
+ * const session = serveTransport(server, makeStdioServerTransport())
+ * await session.ended
+ * ```
+ */
 export class McpServer {
   readonly info: Implementation
   readonly instructions: string | undefined

@@ -19,6 +19,12 @@ export interface ServerRequestOptions {
   readonly signal?: AbortSignal
 }
 
+/**
+ * What a tool, resource or prompt handler gets besides its arguments: the request's
+ * cancellation signal, progress and logging, and (when the client supports them)
+ * elicitation, sampling and roots. The same shape in both eras, so a handler need not know
+ * which one its caller speaks.
+ */
 export interface RequestContext {
   readonly requestId: RequestId
   readonly method: string

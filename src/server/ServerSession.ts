@@ -12,6 +12,8 @@ import { randomBytes } from "node:crypto"
 import type { ActorOptions, AnyActorLogic, Actor } from "xstate"
 import {
   type EarlyRequestPolicy,
+  HANDSHAKE_TIMEOUT,
+  IDLE_TIMEOUT,
   type InitializeParams,
   type LegacyServerSessionContext,
   legacyServerSessionMachine,
@@ -32,6 +34,7 @@ import {
   decodeText,
   decodeValue,
   errorResponse,
+  type JsonRpcBatchResponse,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
@@ -55,6 +58,7 @@ import {
   requestStateOf
 } from "../protocol/mrtr.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
+import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import { openRequestState, sealRequestState } from "./requestState.ts"
 import {
   ACKNOWLEDGED_METHOD,
@@ -69,7 +73,7 @@ import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } fro
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { realClock } from "../runtime/XStateClock.ts"
-import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
+import type { TransportCloseDetail, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
@@ -80,11 +84,27 @@ type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
 /** Writes one message to the client; `related` names the client request it belongs to (HTTP stream routing). */
 export type SendToClient = (message: JsonRpcMessage, related: RequestId | undefined) => void
 
+/**
+ * Options of one server session. Transports fill `transport`, `send` and `onRelease`;
+ * users pass the rest through `serveTransport`, `makeHttpServer` or `makeWsServer`.
+ */
 export interface ServerSessionOptions {
   readonly transport: TransportKind
   readonly send: SendToClient
+  /**
+   * Send the answer to a JSON-RPC batch (2025-03-26) as one array: one line on stdio, one
+   * frame on WebSocket. Without it a batch's responses go out one by one (Streamable HTTP
+   * answers batches itself, see `HttpServer`).
+   */
+  readonly sendBatch?: (responses: JsonRpcBatchResponse) => void
   /** Called once when the session is released (close the stdio/ws transport, drop the HTTP session). */
   readonly onRelease?: (end: SessionEnd) => void
+  /**
+   * Called once when the session leaves its handshake: the chart reached
+   * `operating`, or a modern request was served (that era has no handshake).
+   * Admission control stops counting it against the handshake budget then.
+   */
+  readonly onReady?: () => void
   readonly id?: string
   readonly supportedVersions?: ReadonlyArray<LegacyVersion>
   /** Serve modern (2026-07-28) requests on this connection too. Default true. */
@@ -104,6 +124,22 @@ export interface ServerSessionOptions {
   readonly closeStream?: (requestId: RequestId) => boolean
   /** Time source matching `clock` (tests pass the simulated clock's `now`). */
   readonly now?: () => number
+  /**
+   * Which clients get a ping round trip between a request's last progress
+   * notification and its response (an SDK client bug; see `progressBarrier.ts`).
+   * Default: stdio and WebSocket clients other than ours.
+   */
+  readonly progressBarrier?: ProgressBarrierPolicy
+  /**
+   * An unexpected error while serving a message (a bug, or input nothing foresaw): the
+   * request is answered -32603 and the session goes on. Default: logged on stderr.
+   */
+  readonly onError?: (error: unknown) => void
+  /**
+   * Deepest nesting of objects/arrays a message may have (the message is level 1,
+   * `params` level 2); deeper params get -32602. Default 100 (`DEFAULT_MAX_NESTING_DEPTH` in protocol/jsonrpc.ts).
+   */
+  readonly maxNestingDepth?: number
 }
 
 interface InFlight {
@@ -111,8 +147,8 @@ interface InFlight {
   controller: AbortController | undefined
   done: boolean
   lastProgress: number
-  /** The response was held back once after progress (see `finish`). */
-  gapped: boolean
+  /** The response already waited once for the progress barrier (see `finish`). */
+  barrierPassed: boolean
   /** Progress rate limit (`progressIntervalMs`): the value held back and its timer. */
   pendingProgress: Record<string, unknown> | undefined
   progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
@@ -128,7 +164,7 @@ const newInFlight = (request: JsonRpcRequest): InFlight => ({
   controller: undefined,
   done: false,
   lastProgress: -Infinity,
-  gapped: false,
+  barrierPassed: false,
   pendingProgress: undefined,
   progressTimer: undefined,
   lastProgressSentAt: -Infinity,
@@ -238,8 +274,58 @@ interface HibernatedSnapshot {
   readonly error: undefined
 }
 
-/** See `finish`: the gap between a request's last progress notification and its response. */
-const PROGRESS_RESPONSE_GAP_MS = 10
+/**
+ * The answer to one batch being put together: a slot per item that has (or will have) a
+ * response, filled as they come; `onComplete` gets the filled ones once the batch was
+ * fully received (`sealed`) and nothing is awaited any more.
+ */
+class BatchCollector {
+  private readonly slots: Array<JsonRpcResponse | undefined> = []
+  private readonly slotOf = new Map<RequestId, number>()
+  private awaited = 0
+  private open = true
+  private done = false
+  onComplete: ((responses: JsonRpcBatchResponse) => void) | undefined
+  /** A response known now (an invalid item). */
+  add(response: JsonRpcResponse): void {
+    this.slots.push(response)
+  }
+  /** A request whose response is awaited. */
+  expect(id: RequestId): void {
+    this.slotOf.set(id, this.slots.length)
+    this.slots.push(undefined)
+    this.awaited++
+  }
+  expects(id: RequestId): boolean {
+    return this.slotOf.has(id)
+  }
+  /** The response for `id`, or undefined when it ended without one (cancelled). */
+  answer(id: RequestId, response: JsonRpcResponse | undefined): void {
+    const slot = this.slotOf.get(id)
+    if (slot === undefined) return
+    this.slotOf.delete(id)
+    this.slots[slot] = response
+    this.awaited--
+    this.check()
+  }
+  /** Every item was handed to the session. */
+  sealed(): void {
+    this.open = false
+    this.check()
+  }
+  drain(): ReadonlyArray<JsonRpcResponse> {
+    return this.slots.filter((r): r is JsonRpcResponse => r !== undefined)
+  }
+  private check(): void {
+    if (this.open || this.done || this.awaited > 0) return
+    this.done = true
+    this.onComplete?.(this.drain())
+  }
+}
+
+const defaultOnError = (error: unknown): void => console.error("mcp-actors: internal error while serving a message:", error)
+
+const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /**
  * Session ids: 128 bits from the CSPRNG, base64url (visible ASCII). Drawn from a
@@ -336,7 +422,9 @@ class HandlerContext implements RequestContext {
     const refused = inputRefusal(this.#entry.request.method, modern, method, params)
     if (refused !== undefined) return Promise.reject(refused)
     const key = inputRequestKey(method, ++this.#inputs)
-    const answer = this.inputResponses?.[key]
+    const responses = this.inputResponses
+    // The retry's answers are the client's object: only its own keys count.
+    const answer = responses !== undefined && Object.hasOwn(responses, key) ? responses[key] : undefined
     if (answer !== undefined) return Promise.resolve(answer)
     const asked = (this.#asked ??= {})
     asked[key] = params === undefined ? { method } : { method, params }
@@ -354,12 +442,20 @@ class HandlerContext implements RequestContext {
   }
 }
 
+/**
+ * One client's session on an `McpServer`: the legacy lifecycle chart
+ * (`machines/legacyServerSession.ts`), the requests in flight, and modern (2026-07-28)
+ * requests arriving on the same connection. Made by `serveTransport` and the HTTP and
+ * WebSocket servers; users hold it to watch its state, notify its client, or close it.
+ */
 export class ServerSession implements SessionHandle {
   readonly id: string
   readonly server: McpServer
   readonly startedAt = Date.now()
   private readonly options: ServerSessionOptions
-  private readonly send: SendToClient
+  private readonly sendOut: SendToClient
+  /** Batches (2025-03-26) still collecting: each request id of one maps to its collector. */
+  private batches: Map<RequestId, BatchCollector> | undefined
   private readonly inFlight = new Map<RequestId, InFlight>()
   /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
   // Made on the first listen: most sessions never have one, and churn pays for every allocation.
@@ -381,6 +477,10 @@ export class ServerSession implements SessionHandle {
   private readonly createdAt: number
   /** A modern request was served here: the legacy handshake deadline no longer applies. */
   private servedModern = false
+  /** `onReady` was called. */
+  private readied = false
+  /** Why `close` was asked for (a transport may tell its peer). */
+  private closeCause: TransportCloseDetail["cause"] | undefined
   private negotiatedCache: Negotiated | undefined
   /** The chart's persisted snapshot while hibernated (the actor is stopped). */
   private hibernated: HibernatedSnapshot | undefined
@@ -397,7 +497,7 @@ export class ServerSession implements SessionHandle {
   constructor(server: McpServer, options: ServerSessionOptions) {
     this.server = server
     this.options = options
-    this.send = options.send
+    this.sendOut = options.send
     this.id = options.id ?? newSessionId()
     this.now = options.now ?? Date.now
     this.lastSettledAt = this.now()
@@ -413,7 +513,7 @@ export class ServerSession implements SessionHandle {
 
   /** One text frame from the transport (stdio line, WebSocket message). */
   receiveFrame(text: string): void {
-    const decoded = decodeText(text)
+    const decoded = decodeText(text, this.options.maxNestingDepth)
     if (decoded._tag === "Message") return this.receive(decoded.message)
     if (decoded._tag === "Invalid") {
       if (decoded.reply) this.send(decoded.reply, undefined)
@@ -422,7 +522,14 @@ export class ServerSession implements SessionHandle {
     this.receiveBatch(decoded.messages)
   }
 
-  /** A JSON-RPC batch: only 2025-03-26 has them (spec-digest §6); otherwise -32600. */
+  /**
+   * A JSON-RPC batch: only 2025-03-26 has them (spec-digest §6; `2025-03-26/basic/index.mdx`
+   * "MUST support receiving JSON-RPC batches"). Its answer is one array holding the response
+   * of every request and of every invalid item, in item order; notifications add nothing,
+   * and a batch with no response at all is not answered (JSON-RPC 2.0 §6). Notifications the
+   * requests cause (progress, logs) go out on their own meanwhile. In any other version (or
+   * before the handshake) the batch is refused with one -32600 without an id.
+   */
   receiveBatch(items: ReadonlyArray<unknown>): void {
     const version = this.chartContext()?.protocolVersion
     if (!allowsBatch(version)) {
@@ -432,18 +539,77 @@ export class ServerSession implements SessionHandle {
       )
       return
     }
+    const batch = new BatchCollector()
+    const requests: Array<JsonRpcRequest> = []
+    const others: Array<JsonRpcMessage> = []
     for (const item of items) {
-      const d = decodeValue(item)
-      if (d._tag === "Message") {
-        if ("method" in d.message && d.message.method === "initialize") {
-          // 2025-03-26/basic/lifecycle.mdx: initialize MUST NOT be part of a batch.
-          if ("id" in d.message) this.send(errorResponse(d.message.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be batched")), undefined)
-          continue
-        }
-        this.receive(d.message)
-      } else if (d._tag === "Invalid" && d.reply) this.send(d.reply, undefined)
-      else this.send(errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")), undefined)
+      const d = decodeValue(item, this.options.maxNestingDepth)
+      if (d._tag !== "Message") {
+        // The item's own error, in the array (an invalid notification gets none).
+        const reply = d._tag === "Invalid" ? d.reply : errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch"))
+        if (reply !== undefined) batch.add(reply)
+        continue
+      }
+      const m = d.message
+      if (!("method" in m) || !("id" in m)) {
+        if ("method" in m && m.method === "initialize") continue // an initialize notification: nothing to answer
+        others.push(m)
+        continue
+      }
+      if (m.method === "initialize") {
+        // 2025-03-26/basic/lifecycle.mdx: initialize MUST NOT be part of a batch.
+        batch.add(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")))
+      } else if (this.inFlight.has(m.id) || batch.expects(m.id) || this.batches?.has(m.id)) {
+        // Answered here, not through `receive`: the collector waits on the id of the request already in flight.
+        batch.add(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`)))
+      } else {
+        batch.expect(m.id)
+        requests.push(m)
+      }
     }
+    const sendBatch = this.options.sendBatch
+    if (sendBatch === undefined) {
+      // No way to frame an array (none of our transports lacks one): the responses go out one by one.
+      for (const r of batch.drain()) this.sendOut(r, undefined)
+      for (const m of [...others, ...requests]) this.receive(m)
+      return
+    }
+    batch.onComplete = (responses) => {
+      if (responses.length > 0 && !this.released) sendBatch(responses)
+    }
+    if (requests.length > 0) {
+      const batches = (this.batches ??= new Map())
+      for (const r of requests) batches.set(r.id, batch)
+    }
+    // Responses and notifications first (a cancellation in the batch may target an earlier request).
+    for (const m of others) this.receive(m)
+    for (const r of requests) this.receive(r)
+    batch.sealed()
+  }
+
+  /**
+   * Every message to the client goes through here: the response to a request of a
+   * pending batch is held for the batch's array instead.
+   */
+  private send(message: JsonRpcMessage, related: RequestId | undefined): void {
+    const batches = this.batches
+    if (batches !== undefined && !("method" in message) && message.id !== undefined && message.id !== null) {
+      const batch = batches.get(message.id)
+      if (batch !== undefined) {
+        batches.delete(message.id)
+        batch.answer(message.id, message)
+        return
+      }
+    }
+    this.sendOut(message, related)
+  }
+
+  /** A request of a pending batch ended without a response (cancelled): the batch stops waiting for it. */
+  private unbatch(id: RequestId): void {
+    const batch = this.batches?.get(id)
+    if (batch === undefined) return
+    this.batches!.delete(id)
+    batch.answer(id, undefined)
   }
 
   /** A frame over the size limit was dropped by the transport. */
@@ -451,15 +617,50 @@ export class ServerSession implements SessionHandle {
     this.send(errorResponse(null, rpcError(ErrorCode.InvalidRequest, `Invalid Request: message of ${bytes} bytes exceeds the limit`)), undefined)
   }
 
-  /** One decoded message. */
+  /**
+   * One decoded message. The safety net of every transport: whatever throws
+   * while it is handled is answered -32603 (a request) or reported (anything
+   * else), never left to crash the process or to keep the id in flight.
+   */
   receive(message: JsonRpcMessage): void {
+    try {
+      this.receiveUnguarded(message)
+    } catch (e) {
+      this.fault(message, e)
+    }
+  }
+
+  /**
+   * Something threw while `message` was handled. A request that is still in flight is
+   * failed with -32603 (which settles it); one that never got that far is answered
+   * -32603 too. A duplicate id belongs to the request already in flight: left alone.
+   */
+  private fault(message: JsonRpcMessage, e: unknown): void {
+    const report = this.options.onError ?? defaultOnError
+    try {
+      report(e)
+    } catch {
+      // A throwing reporter must not undo the safety net.
+    }
+    if (this.released || !("method" in message) || !("id" in message)) return
+    const error = new McpError(ErrorCode.InternalError, `Internal error: ${describeError(e)}`)
+    const entry = this.inFlight.get(message.id)
+    if (entry !== undefined) {
+      if (entry.request === message) this.finishError(entry, error, undefined)
+      return
+    }
+    this.send(errorResponse(message.id, error.toRpcError()), message.id)
+  }
+
+  private receiveUnguarded(message: JsonRpcMessage): void {
     if (this.released) return
     if (!("method" in message)) return this.receiveResponse(message)
     if (!("id" in message)) return this.receiveNotification(message)
     const req = message
     if (this.inFlight.has(req.id)) {
       // Ids are unique among in-flight requests (any method, ping included): a duplicate would make responses ambiguous.
-      this.send(errorResponse(req.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(req.id)} is already in flight`)), req.id)
+      // Sent past the batch collector: a batch waiting on this id waits for the first request's answer.
+      this.sendOut(errorResponse(req.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(req.id)} is already in flight`)), req.id)
       return
     }
     if (this.options.modern !== false && req.method !== "initialize" && classifyEra(req) === "modern") {
@@ -543,7 +744,15 @@ export class ServerSession implements SessionHandle {
       ...(this.options.clock ? { clock: this.options.clock } : {})
     })
     this.actor = actor
-    actor.subscribe(() => this.notifyListeners())
+    actor.subscribe({
+      next: () => this.notifyListeners(),
+      // A throwing action stops the chart (xstate reports it here, or rethrows it on a timer when
+      // nobody listens, which would kill the process): end this session, not the others.
+      error: (e) => {
+        ;(this.options.onError ?? defaultOnError)(e)
+        queueMicrotask(() => this.release({ expected: false, reason: `internal error: ${describeError(e)}` }))
+      }
+    })
     actor.start()
     // A restored actor has no timers: re-enter `operating` to re-arm the idle deadline.
     if (hibernated !== undefined) actor.send({ type: "RESUMED" })
@@ -559,8 +768,12 @@ export class ServerSession implements SessionHandle {
   _handshakeTimeoutEnabled(): boolean {
     return (this.options.handshakeTimeoutMs ?? 0) > 0 && !this.servedModern
   }
-  /** @internal The whole handshake is bounded from the session's start, not re-armed when initialize is answered. */
+  /**
+   * @internal The whole handshake is bounded from the session's start, not re-armed when initialize is
+   * answered. On a connection that served modern requests (no handshake) the delay is its idle deadline.
+   */
   _handshakeDelay(): number {
+    if (this.servedModern) return this._idleDelay()
     const hs = this.options.handshakeTimeoutMs ?? 0
     if (hs <= 0) return MAX_DELAY
     return Math.min(Math.max(1, hs - (this.now() - this.createdAt)), MAX_DELAY)
@@ -574,7 +787,13 @@ export class ServerSession implements SessionHandle {
   }
   /** @internal */
   _respondInitialize(id: RequestId, version: LegacyVersion | undefined): void {
-    this.respondInitialize(id, version)
+    try {
+      this.respondInitialize(id, version)
+    } catch (e) {
+      // A chart action must not throw (it would stop the chart): the failure is the client's answer.
+      ;(this.options.onError ?? defaultOnError)(e)
+      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: ${describeError(e)}`)), id)
+    }
   }
   /** @internal */
   _reject(params: RejectParams): void {
@@ -594,11 +813,20 @@ export class ServerSession implements SessionHandle {
     this.operating = true
     this.lastSettledAt = this.now() // idle is counted from the handshake completing, not from the session's creation
     this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+    this.ready()
+  }
+
+  private ready(): void {
+    if (this.readied) return
+    this.readied = true
+    this.options.onReady?.()
   }
   /** @internal */
   _beginDrain(): void {
     this.operating = false
     this.draining = true
+    // The pong may never come (stdin EOF): answer now rather than lose the reply at the drain deadline.
+    if (this.barrierWaits !== undefined) for (const release of [...this.barrierWaits]) release()
     if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.send({ type: "DRAINED" }))
   }
   /** @internal */
@@ -608,7 +836,8 @@ export class ServerSession implements SessionHandle {
   /** @internal */
   _released(reason: string): void {
     // A server session never asks to be restarted: every end is expected from the supervisor's view.
-    queueMicrotask(() => this.release({ expected: true, reason }))
+    const cause = reason === HANDSHAKE_TIMEOUT || reason === IDLE_TIMEOUT ? "timeout" : this.closeCause
+    queueMicrotask(() => this.release(cause === undefined ? { expected: true, reason } : { expected: true, reason, cause }))
   }
 
   private respondInitialize(id: RequestId, protocolVersion: LegacyVersion | undefined): void {
@@ -631,7 +860,16 @@ export class ServerSession implements SessionHandle {
 
   // ---------------------------------------------------------------- requests
 
+  /** Run one request; whatever throws on the way is answered -32603 (see `fault`). */
   private dispatch(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
+    try {
+      this.dispatchUnguarded(req, modern)
+    } catch (e) {
+      this.fault(req, e)
+    }
+  }
+
+  private dispatchUnguarded(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
     const id = req.id
     const capability = requiredServerCapability(req.method)
     if (capability !== undefined && !hasCapability(this.server.capabilities(), capability)) {
@@ -687,19 +925,30 @@ export class ServerSession implements SessionHandle {
   private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
     if (entry.done) return
     this.flushProgress(entry)
-    if (entry.lastProgress !== -Infinity && !entry.gapped) {
-      // Interop: the official SDK client drops a progress notification that arrives in the
-      // same read as its response (typescript-sdk#2580). Only for requests that reported
-      // progress, hold the response back briefly so the two land in separate reads. The
-      // request stays in flight meanwhile: a drain waits for it, a cancel still wins.
-      entry.gapped = true
-      // A real timer on purpose: it exists for a real peer's read loop, not for the session's logic.
-      setTimeout(() => this.finish(entry, value, modern), PROGRESS_RESPONSE_GAP_MS)
+    // Not while draining: a client whose input ended (stdin EOF) will never answer the ping.
+    if (entry.lastProgress !== -Infinity && !entry.barrierPassed && modern === undefined && !this.draining && this.needsProgressBarrier()) {
+      // Interop (typescript-sdk#2580, see progressBarrier.ts): the response waits for a ping round
+      // trip, after which the client has handled the progress notifications. The request stays in
+      // flight meanwhile: a drain waits for it, a cancel still wins. Any outcome of the ping releases it.
+      entry.barrierPassed = true
+      const waits = (this.barrierWaits ??= new Set())
+      const release = () => {
+        waits.delete(release)
+        this.finish(entry, value, modern)
+      }
+      waits.add(release)
+      this.request("ping", undefined, { timeoutMs: PROGRESS_BARRIER_TIMEOUT_MS }, entry.request.id).then(release, release)
       return
     }
     if (!this.settle(entry)) return
     const id = entry.request.id
-    this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
+    try {
+      this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
+    } catch (e) {
+      // The result could not be sent (not serializable: a cycle, a BigInt): the request still gets an answer.
+      ;(this.options.onError ?? defaultOnError)(e)
+      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: the result could not be sent: ${describeError(e)}`)), id)
+    }
     this.afterSettle(modern)
   }
 
@@ -735,6 +984,18 @@ export class ServerSession implements SessionHandle {
     this.finish(entry, value, modern)
   }
 
+  private progressBarrierCache: boolean | undefined
+  /** Responses waiting for their progress barrier's pong (released at once when draining starts). */
+  private barrierWaits: Set<() => void> | undefined
+  /** Whether this client gets the progress barrier (decided once, from the negotiated clientInfo). */
+  private needsProgressBarrier(): boolean {
+    if (this.progressBarrierCache !== undefined) return this.progressBarrierCache
+    const policy = this.options.progressBarrier ?? defaultProgressBarrier
+    const decided = policy(this.negotiated().clientInfo, this.options.transport)
+    if (this.operating) this.progressBarrierCache = decided
+    return decided
+  }
+
   /** Mark done; false when it was cancelled (no response may be sent: cancellation.mdx:L37). */
   private settle(entry: InFlight): boolean {
     if (entry.done) return false
@@ -752,6 +1013,7 @@ export class ServerSession implements SessionHandle {
     if (entry.done) return
     entry.done = true
     this.inFlight.delete(id)
+    if (this.batches !== undefined) this.unbatch(id)
     this.flushProgress(entry) // entry.done: the held-back value is dropped, its timer cleared
     ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later must see it aborted
     this.afterSettle(undefined)
@@ -918,7 +1180,10 @@ export class ServerSession implements SessionHandle {
 
   private handleModern(req: JsonRpcRequest): void {
     if (this.era === "unknown") this.era = "modern"
-    this.servedModern = true
+    if (!this.servedModern) {
+      this.servedModern = true
+      this.ready()
+    }
     const read = readModernContext(req)
     if (!read.ok) {
       this.send(errorResponse(req.id, read.error), req.id)
@@ -1075,6 +1340,16 @@ export class ServerSession implements SessionHandle {
     return this.inFlight.size
   }
 
+  /** When nothing was last in flight (the idle clock), or undefined while a request or a server→client request is pending. */
+  get idleSince(): number | undefined {
+    return this.inFlight.size > 0 || (this.pending?.size ?? 0) > 0 ? undefined : this.lastSettledAt
+  }
+
+  /** End the session at once to make room for others (admission control); the transport tells the peer (`overload`). */
+  evict(reason: string): void {
+    void this.close({ drainMs: 0, reason, cause: "overload" })
+  }
+
   info(): SessionInfo {
     return {
       id: this.id,
@@ -1098,13 +1373,15 @@ export class ServerSession implements SessionHandle {
     if (this.listeners.size > 0) this.listeners.notify(() => this.info())
   }
 
-  close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+  close(options?: { readonly drainMs?: number; readonly reason?: string; readonly cause?: TransportCloseDetail["cause"] }): Promise<void> {
     if (this.released) return this.ended.then(() => undefined)
     this.completeSubscriptions()
     const reason = options?.reason ?? "closed by server"
-    if (this.hibernated) this.ensureActor()
+    if (options?.cause !== undefined) this.closeCause ??= options.cause
+    // Requests in flight (modern ones run without the chart) are drained by the chart's `closing`.
+    if (this.hibernated || (this.actor === undefined && this.inFlight.size > 0)) this.ensureActor()
     if (!this.actor) {
-      this.release({ expected: true, reason })
+      this.release(this.closeCause === undefined ? { expected: true, reason } : { expected: true, reason, cause: this.closeCause })
     } else {
       if (options?.drainMs !== undefined) {
         const clock = this.clock

@@ -98,8 +98,10 @@ const getPrompt = (server: McpServer, params: Record<string, unknown> | undefine
   const prompt = server.prompts.get(name)
   if (!prompt) throw invalidParams(`unknown prompt "${name}"`)
   const args = (params!.arguments ?? {}) as Record<string, string>
+  if (typeof args !== "object" || args === null || Array.isArray(args)) throw invalidParams("arguments must be an object")
   for (const a of prompt.definition.arguments ?? []) {
-    if (a.required && args[a.name] === undefined) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
+    // Own properties only: an argument named `constructor` is not supplied by Object.prototype.
+    if (a.required && (!Object.hasOwn(args, a.name) || args[a.name] === undefined)) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
   }
   return prompt.handler(args, ctx)
 }

@@ -22,7 +22,25 @@ import { type ServeOptions, serveTransportScoped } from "./serveTransport.ts"
 import type { ServerSession } from "./ServerSession.ts"
 import type { CallToolResult, GetPromptResult, PromptDefinition, ReadResourceResult, ResourceDefinition, ToolDefinition } from "./types.ts"
 
-/** The server definition as a service. */
+/**
+ * The server definition as a service: `register*` add to it, `serveStdio` and
+ * `serveSupervised` serve it. `layer` builds a fresh `McpServer`; `fromServer` shares one
+ * with Promise code.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { McpServerService, RuntimeLayer, registerTool, serveStdio } from "mcp-actors/effect"
+ *
+ * const ServerLayer = Layer.mergeAll(McpServerService.layer({ name: "notes", version: "1.0.0" }), RuntimeLayer)
+ * const main = Effect.gen(function*() {
+ *   yield* registerTool({ name: "now", inputSchema: { type: "object" } }, () =>
+ *     Effect.sync(() => ({ content: [{ type: "text", text: new Date().toISOString() }] })))
+ *   yield* serveStdio()
+ * }).pipe(Effect.scoped, Effect.provide(ServerLayer))
+ * Effect.runFork(main)
+ * ```
+ */
 export class McpServerService extends Context.Service<McpServerService, McpServer>()("mcp-actors/McpServer") {
   static readonly layer = (options: McpServerOptions): Layer.Layer<McpServerService> =>
     Layer.sync(McpServerService, () => new McpServer(options))
@@ -48,6 +66,17 @@ export const registerTool = <R>(
  * Register a tool typed by an `effect/Schema`: its inputSchema is generated
  * (JSON Schema 2020-12), arguments are decoded before the handler runs, and a
  * decoding failure is a tool execution error the model can read (SEP-1303).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { registerSchemaTool } from "mcp-actors/effect"
+ *
+ * const registerAdd = registerSchemaTool(
+ *   { name: "add", description: "a + b", parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }) },
+ *   ({ a, b }) => Effect.succeed({ content: [{ type: "text", text: String(a + b) }] })   // a, b: number
+ * )
+ * ```
  */
 export const registerSchemaTool = <S extends Schema.Top & { readonly DecodingServices: never }, R>(
   definition: Omit<ToolDefinition, "inputSchema"> & { readonly parameters: S },
@@ -74,6 +103,7 @@ export const registerSchemaTool = <S extends Schema.Top & { readonly DecodingSer
       ))
   })
 
+/** Register a resource whose handler is an Effect; fail with `McpError` to answer a JSON-RPC error. */
 export const registerResource = <R>(
   definition: ResourceDefinition,
   handler: (uri: string, ctx: RequestContext) => Effect.Effect<ReadResourceResult, McpError, R>
@@ -84,6 +114,7 @@ export const registerResource = <R>(
     server.resource(definition, (uri, ctx) => runHandler(context, handler(uri, ctx), ctx))
   })
 
+/** Register a prompt whose handler is an Effect; fail with `McpError` to answer a JSON-RPC error. */
 export const registerPrompt = <R>(
   definition: PromptDefinition,
   handler: (args: Record<string, string>, ctx: RequestContext) => Effect.Effect<GetPromptResult, McpError, R>
@@ -112,6 +143,21 @@ export const serveSupervised = (
 /**
  * Serve this process's stdin/stdout (the stdio server of a spawned MCP server):
  * completes when the client closes stdin.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Schema } from "effect"
+ * import { McpServerService, RuntimeLayer, registerSchemaTool, serveStdio } from "mcp-actors/effect"
+ *
+ * const main = Effect.gen(function*() {
+ *   yield* registerSchemaTool(
+ *     { name: "greet", parameters: Schema.Struct({ name: Schema.String }) },
+ *     ({ name }) => Effect.succeed({ content: [{ type: "text", text: `Hello, ${name}` }] })
+ *   )
+ *   yield* serveStdio()                                  // until the client closes stdin
+ * }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(McpServerService.layer({ name: "greeter", version: "1.0.0" }), RuntimeLayer)))
+ * Effect.runFork(main)
+ * ```
  */
 export const serveStdio = (
   options: ServeOptions & StdioServerOptions = {}
@@ -122,5 +168,20 @@ export const serveStdio = (
     yield* Effect.promise(() => session.ended)
   })
 
-/** Registry + Supervisor, the runtime every served session lives in. */
+/**
+ * Registry + Supervisor, the runtime every served session lives in. Closing it drains
+ * and closes every live session.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { McpServerService, Registry, RuntimeLayer, serveStdio } from "mcp-actors/effect"
+ *
+ * const main = Effect.gen(function*() {
+ *   const registry = yield* Registry
+ *   yield* registry.subscribe((change) => console.error(change.type, change.info.id))   // sessions come and go
+ *   yield* serveStdio()
+ * }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(McpServerService.layer({ name: "notes", version: "1.0.0" }), RuntimeLayer)))
+ * ```
+ */
 export const RuntimeLayer: Layer.Layer<Supervisor | Registry> = Supervisor.layer.pipe(Layer.provideMerge(Registry.layer))

@@ -27,8 +27,9 @@ export const compileSchema = (root: JsonSchema | undefined): Validator => {
     if (!ref.startsWith("#/")) return undefined
     let node: unknown = root
     for (const part of ref.slice(2).split("/")) {
-      if (typeof node !== "object" || node === null) return undefined
-      node = (node as Record<string, unknown>)[part.replace(/~1/g, "/").replace(/~0/g, "~")]
+      const key = part.replace(/~1/g, "/").replace(/~0/g, "~")
+      if (typeof node !== "object" || node === null || !Object.hasOwn(node, key)) return undefined
+      node = (node as Record<string, unknown>)[key]
     }
     return node as JsonSchema | undefined
   }
@@ -74,16 +75,17 @@ export const compileSchema = (root: JsonSchema | undefined): Validator => {
       checks.push((x) => {
         if (typeOf(x) !== "object") return undefined
         const o = x as Record<string, unknown>
-        for (const r of required) if (!(r in o) || o[r] === undefined) return `missing required property "${r}"`
+        // The value is the peer's: only own properties count (`"toString" in {}` is true).
+        for (const r of required) if (!Object.hasOwn(o, r) || o[r] === undefined) return `missing required property "${r}"`
         for (const [k, v] of propValidators) {
-          if (k in o && o[k] !== undefined) {
+          if (Object.hasOwn(o, k) && o[k] !== undefined) {
             const err = v(o[k])
             if (err) return `property "${k}": ${err}`
           }
         }
         if (additional === false || additionalValidator) {
           for (const k of Object.keys(o)) {
-            if (props && k in props) continue
+            if (props && Object.hasOwn(props, k)) continue
             if (additional === false) return `unexpected property "${k}"`
             const err = additionalValidator!(o[k])
             if (err) return `property "${k}": ${err}`

@@ -65,8 +65,12 @@ export const openRequestState = (
   const dot = sealed.indexOf(".")
   if (dot === -1) return { ok: false, reason: "malformed" }
   const payload = sealed.slice(0, dot)
-  const given = Buffer.from(sealed.slice(dot + 1), "base64url")
-  const expected = mac(key, payload)
+  // Compared as text, against the one canonical encoding of the expected MAC: Node's
+  // base64url decoder is lenient (it skips `=`, spaces, `.`, `!`, takes `+/` for `-_` and
+  // ignores spare low bits of the last character), so decoding the client's text first
+  // would let many different strings verify as the same state.
+  const given = Buffer.from(sealed.slice(dot + 1), "utf8")
+  const expected = Buffer.from(mac(key, payload).toString("base64url"), "utf8")
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "failed verification" }
   let body: { readonly s?: unknown; readonly a?: unknown; readonly b?: unknown; readonly e?: unknown }
   try {

@@ -3,6 +3,14 @@
  * expressions (level 1), plus `{+var}` reserved expansion matching across `/`.
  * Compiled once into a matcher that returns the variables or undefined.
  */
+import { ErrorCode, McpError } from "../protocol/errors.ts"
+
+/**
+ * The variables of a matching URI (a null-prototype object: a variable named
+ * `constructor` or `__proto__` is an ordinary key), or undefined. Throws -32602
+ * when a matched segment has malformed percent-encoding (`%ZZ`): the URI is
+ * the client's, so the error is its params', not ours.
+ */
 export type UriMatcher = (uri: string) => Record<string, string> | undefined
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
@@ -22,10 +30,15 @@ export const compileUriTemplate = (template: string): UriMatcher => {
   return (uri) => {
     const m = re.exec(uri)
     if (!m) return undefined
-    const vars: Record<string, string> = {}
-    names.forEach((n, i) => {
-      vars[n] = decodeURIComponent(m[i + 1]!)
-    })
+    const vars: Record<string, string> = Object.create(null)
+    for (let i = 0; i < names.length; i++) {
+      const raw = m[i + 1]!
+      try {
+        vars[names[i]!] = decodeURIComponent(raw)
+      } catch {
+        throw new McpError(ErrorCode.InvalidParams, `Invalid params: malformed percent-encoding in uri (${JSON.stringify(raw)})`, { uri })
+      }
+    }
     return vars
   }
 }

@@ -8,8 +8,9 @@
  * report how they ended. Decoding and replies to bad frames belong to the
  * runtime, so every transport answers bad input the same way.
  */
-import type { JsonRpcMessage, RequestId } from "../protocol/jsonrpc.ts"
+import type { JsonRpcBatchResponse, JsonRpcMessage, RequestId } from "../protocol/jsonrpc.ts"
 
+/** Which transport a session runs over (shown in `SessionInfo`; HTTP and stdio differ in liveness and framing). */
 export type TransportKind = "stdio" | "http" | "ws" | "memory"
 
 /** Why a transport ended. `expected` is false for a crash, a kill, a dropped socket. */
@@ -21,6 +22,7 @@ export interface TransportClosed {
   readonly signal?: string | null
 }
 
+/** What a transport calls: one frame, one oversized frame, and its end (exactly once). */
 export interface TransportHandlers {
   /** One complete frame (a line without its newline, a text frame). */
   readonly onFrame: (text: string) => void
@@ -28,8 +30,31 @@ export interface TransportHandlers {
   readonly onOversized: (bytes: number) => void
   /** The transport ended; called exactly once. */
   readonly onClose: (closed: TransportClosed) => void
+  /**
+   * The peer will send nothing more, but replies can still be written (stdin
+   * EOF on a stdio server: `printf '…' | server`). A handler that sets this
+   * owns the end: it closes the transport when its replies are out. Without
+   * it, input ending is reported as `onClose`.
+   */
+  readonly onInputEnded?: () => void
 }
 
+/**
+ * Why the local side closes a transport, for transports that can tell the peer
+ * (a WebSocket close code); the others ignore it.
+ * - `timeout`: a deadline of ours passed (handshake, idle);
+ * - `overload`: the server made room for others (evicted under its limits);
+ * - `shutdown`: the server is going away.
+ */
+export interface TransportCloseDetail {
+  readonly reason: string
+  readonly cause?: "timeout" | "overload" | "shutdown"
+}
+
+/**
+ * A bidirectional channel of JSON-RPC text frames. Implement it to serve or reach MCP over
+ * a channel of your own; `serveTransport` and `ClientSession.connect` take any `Transport`.
+ */
 export interface Transport {
   readonly kind: TransportKind
   /**
@@ -39,10 +64,13 @@ export interface Transport {
   readonly authoritativeLiveness: boolean
   /** Start delivering frames to `handlers`; call once. */
   start(handlers: TransportHandlers): void
-  /** Send one message (serialized and framed here). Dropped silently once closed. */
-  send(message: JsonRpcMessage): void
+  /**
+   * Send one message, or the answer to a batch as one array (a server, 2025-03-26),
+   * serialized and framed here: one line, one text frame. Dropped silently once closed.
+   */
+  send(message: JsonRpcMessage | JsonRpcBatchResponse): void
   /** Graceful close; idempotent; resolves when every resource it holds is released. */
-  close(): Promise<void>
+  close(detail?: TransportCloseDetail): Promise<void>
 }
 
 /**

@@ -8,7 +8,7 @@
  * `expected: true` (`reason: "closed"` on the side that closed, `"peer
  * closed"` on the other), after every frame sent before the close.
  */
-import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
 
 export interface MemoryTransportOptions {
@@ -44,6 +44,10 @@ const makeSide = (): Side => {
   return { handlers: undefined, backlog: [], ending: false, ended: false, resolveEnded, endedPromise }
 }
 
+/**
+ * Two connected in-memory transports: serve one, connect a client to the other. For tests
+ * of handlers and client code without processes or sockets.
+ */
 export const makeMemoryTransportPair = (options: MemoryTransportOptions = {}): [MemoryTransport, MemoryTransport] => {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const a = makeSide()
@@ -89,7 +93,7 @@ export const makeMemoryTransportPair = (options: MemoryTransportOptions = {}): [
         self.backlog = []
         for (const item of backlog) handle(self, item)
       },
-      send(message: JsonRpcMessage) {
+      send(message: JsonRpcMessage | JsonRpcBatchResponse) {
         if (self.ending || peer.ending) return
         deliver(peer, { frame: encode(message) })
       },

@@ -33,6 +33,7 @@ import { LineFramer } from "./LineFramer.ts"
 import { OutputBatcher } from "./OutputBatcher.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
 
+/** The server's command could not be started (ENOENT, EACCES, …). */
 export class SpawnError extends Schema.TaggedError<SpawnError>()("SpawnError", {
   command: Schema.String,
   message: Schema.String
@@ -139,6 +140,11 @@ const signalGroup = (pid: number, signal: NodeJS.Signals): void => {
   }
 }
 
+/**
+ * Spawn `command` in its own process group and frame its stdin/stdout; `close()` escalates
+ * stdin close → SIGTERM → SIGKILL to the whole group, so no grandchild outlives it.
+ * Most callers want `connectStdio`, which also runs the handshake.
+ */
 export const makeStdioClientTransport = (options: StdioClientOptions): StdioClientTransport => {
   const command = options.command
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES

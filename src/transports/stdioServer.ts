@@ -3,8 +3,10 @@
  * JSON-RPC read from stdin, written to stdout. Nothing else is ever written
  * to stdout (logs belong on stderr).
  *
- * - stdin EOF (or close) → `onClose({ expected: true, reason: "stdin ended" })`;
- *   a stdin/stdout stream error → `expected: false`.
+ * - stdin EOF (or close) → `onInputEnded()` when the handlers have it (stdout
+ *   stays open for the replies to what was read; the handler closes the
+ *   transport when done), else `onClose({ expected: true, reason: "stdin ended" })`;
+ *   a stdin/stdout stream error → `onClose({ expected: false })`.
  * - Outgoing frames are coalesced into one stdout write per event-loop turn
  *   (`OutputBatcher`), with backpressure.
  * - `close()` flushes, releases every listener it added and pauses stdin; it
@@ -18,7 +20,7 @@
 import type { Readable, Writable } from "node:stream"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import { LineFramer } from "./LineFramer.ts"
 import { OutputBatcher } from "./OutputBatcher.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
@@ -42,6 +44,10 @@ export interface StdioServerTransport extends Transport {
 const errorText = (e: unknown): string =>
   e instanceof Error ? ((e as NodeJS.ErrnoException).code ?? e.message) : String(e)
 
+/**
+ * This process's stdin/stdout as a server transport (what a spawned MCP server serves).
+ * Write logs to stderr: anything else on stdout would corrupt the stream.
+ */
 export const makeStdioServerTransport = (options: StdioServerOptions = {}): StdioServerTransport => {
   const stdin = options.stdin ?? process.stdin
   const stdout = options.stdout ?? process.stdout
@@ -62,10 +68,14 @@ export const makeStdioServerTransport = (options: StdioServerOptions = {}): Stdi
   const onData = (chunk: Buffer | string): void => {
     framer!.push(chunk)
   }
+  let inputEnded = false
   const onEnd = (): void => {
-    if (notified) return
-    framer!.end()
-    notify({ expected: true, reason: "stdin ended" })
+    if (notified || inputEnded) return
+    inputEnded = true
+    framer!.end() // a last line without its newline is still delivered
+    stdin.off("data", onData)
+    if (handlers?.onInputEnded !== undefined) handlers.onInputEnded()
+    else notify({ expected: true, reason: "stdin ended" })
   }
   const onStdinError = (e: unknown): void => {
     notify({ expected: false, reason: `stdin error: ${errorText(e)}` })
@@ -102,7 +112,7 @@ export const makeStdioServerTransport = (options: StdioServerOptions = {}): Stdi
       stdin.on("data", onData)
       if (stdin.readableEnded) onEnd()
     },
-    send(message: JsonRpcMessage) {
+    send(message: JsonRpcMessage | JsonRpcBatchResponse) {
       batcher.push(encode(message))
     },
     close() {

@@ -9,6 +9,7 @@ import WebSocket from "ws"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport } from "./Transport.ts"
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL, type WsTransportOptions } from "./wsTransport.ts"
 
+/** Where and how to dial: URL, handshake headers and deadline, plus the transport's options. */
 export interface WsClientOptions extends WsTransportOptions {
   readonly url: string | URL
   /** Extra handshake headers (Authorization, …). */
@@ -27,12 +28,14 @@ export class WsConnectError extends Error {
   }
 }
 
+/** A client WebSocket transport; `opened` tells whether the upgrade succeeded. */
 export interface WsClientTransport extends Transport {
   readonly socket: WebSocket
   /** Resolves once the WebSocket is open; rejects with `WsConnectError`. */
   readonly opened: Promise<void>
 }
 
+/** Dial a WebSocket MCP endpoint; most callers want `connectWs` (legacy) or `ModernClient.create` on it. */
 export const makeWsClientTransport = (options: WsClientOptions): WsClientTransport => {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const socket = new WebSocket(options.url, [WS_SUBPROTOCOL], {

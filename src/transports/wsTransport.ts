@@ -19,19 +19,44 @@
  *   `authoritativeLiveness`.
  */
 import type WebSocket from "ws"
-import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
-import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
+import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type Transport,
+  type TransportCloseDetail,
+  type TransportClosed,
+  type TransportHandlers
+} from "./Transport.ts"
 
+/** The WebSocket subprotocol both sides offer (`mcp`, as the SDK v1 WebSocket transport does). */
 export const WS_SUBPROTOCOL = "mcp"
 /** `ws` cuts frames beyond this multiple of `maxMessageBytes` unbuffered (close 1009). */
 export const WS_HARD_LIMIT_FACTOR = 16
 
+/** Options shared by both ends of a WebSocket transport: size limit, heartbeat, close deadline. */
 export interface WsTransportOptions {
   readonly maxMessageBytes?: number
   /** WebSocket ping period; 0 turns the heartbeat off. Default 30 000 ms. */
   readonly heartbeatMs?: number
   /** How long `close()` waits for the peer's close frame before terminating. Default 2000 ms. */
   readonly closeTimeoutMs?: number
+}
+
+/**
+ * The close code for why we close (RFC 6455 §7.4): 4408 for a deadline of ours
+ * (the 4xxx private range, as graphql-ws's "connection initialisation timeout":
+ * 408 is HTTP's Request Timeout), 1013 "Try Again Later" when evicted to make
+ * room, 1001 "Going Away" on shutdown, 1000 otherwise.
+ */
+export const wsCloseCode = (cause: TransportCloseDetail["cause"]): number =>
+  cause === "timeout" ? 4408 : cause === "overload" ? 1013 : cause === "shutdown" ? 1001 : 1000
+
+/** A close reason fits in 123 bytes (RFC 6455 §5.5: control frame payload ≤ 125, 2 for the code). */
+const closeReasonText = (reason: string): string => {
+  if (Buffer.byteLength(reason) <= 123) return reason
+  let cut = reason.slice(0, 120)
+  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1)
+  return `${cut}...`
 }
 
 /** Close codes that end a connection normally (RFC 6455 §7.4.1): 1000 normal, 1001 going away. */
@@ -109,11 +134,11 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
       if (socket.readyState === socket.OPEN) startHeartbeat()
       else socket.once("open", startHeartbeat)
     },
-    send(message: JsonRpcMessage) {
+    send(message: JsonRpcMessage | JsonRpcBatchResponse) {
       if (ended !== undefined || socket.readyState !== socket.OPEN) return
       socket.send(encode(message))
     },
-    close() {
+    close(detail) {
       if (closing !== undefined) return closing
       closing = new Promise<void>((resolve) => {
         if (socket.readyState === socket.CLOSED) {
@@ -127,7 +152,7 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
           resolve()
         })
         if (socket.readyState === socket.CONNECTING) socket.terminate()
-        else socket.close(1000, "closed")
+        else socket.close(wsCloseCode(detail?.cause), closeReasonText(detail?.reason ?? "closed"))
       }).then(() => finish({ expected: true, reason: "closed" }))
       return closing
     }

@@ -17,6 +17,7 @@ const isWithin = (node: AnyStateNode, ancestor: AnyStateNode): boolean => {
   return false
 }
 
+/** Render a statechart as Graphviz DOT, for diagrams larger than Mermaid lays out well. */
 export const toDot = (machine: AnyStateMachine): string => {
   const lines: Array<string> = [
     `digraph ${quote(machine.id)} {`,

@@ -8,6 +8,10 @@
 import type { AnyStateMachine, AnyStateNode } from "xstate"
 import { nodeName, transitionsOf } from "./transitionLabel.ts"
 
+/**
+ * Render a statechart as a Mermaid `stateDiagram-v2` (how the README draws the charts;
+ * GitHub renders it inline).
+ */
 export const toMermaid = (machine: AnyStateMachine): string => {
   const lines: Array<string> = ["stateDiagram-v2"]
   const walk = (node: AnyStateNode, depth: number): void => {

@@ -153,6 +153,7 @@ export class Invariants implements WireObserver {
 
   /** A progress notification reached the call's callback: only before its end, only increasing (progress.mdx). */
   progress(call: CallRecord, value: number): void {
+    this.progressSeen++
     this.trace.record("call.progress", `#${call.n} ${value}`)
     if (call.settled !== undefined) this.fail("progress", `call #${call.n} got progress ${value} after it settled`)
     const last = this.lastProgress.get(call) ?? -Infinity
@@ -160,6 +161,8 @@ export class Invariants implements WireObserver {
     this.lastProgress.set(call, value)
   }
   private readonly lastProgress = new WeakMap<CallRecord, number>()
+  /** Progress notifications that reached a call's callback. */
+  progressSeen = 0
 
   /** A successful result must be this call's own, from the server session its link leads to. */
   private checkResult(call: CallRecord, result: unknown): string {
@@ -216,7 +219,7 @@ export class Invariants implements WireObserver {
   }
 
   onDeliver(link: SimLink, direction: Direction, message: JsonRpcMessage | undefined): void {
-    if (message === undefined) return
+    if (typeof message !== "object" || message === null) return
     const w = this.wire(link)
     if ("method" in message) {
       if (direction !== "c2s") return

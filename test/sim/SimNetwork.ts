@@ -12,7 +12,7 @@
  * called `start()` wait for it; a graceful close reaches the peer after the
  * frames sent before it.
  */
-import { encode, type JsonRpcMessage } from "../../src/protocol/jsonrpc.ts"
+import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../../src/protocol/jsonrpc.ts"
 import type { XStateClock } from "../../src/runtime/XStateClock.ts"
 import type { Transport, TransportClosed, TransportHandlers } from "../../src/transports/Transport.ts"
 import type { Prng } from "./Prng.ts"
@@ -198,16 +198,19 @@ export class SimNetwork {
     }
   }
 
-  private send(link: SimLink, side: Side, message: JsonRpcMessage): void {
+  private send(link: SimLink, side: Side, message: JsonRpcMessage | JsonRpcBatchResponse): void {
     const self = link.ends[side]
     const peer = link.ends[other(side)]
     if (self.ending || peer.ending) {
       this.sendsAfterClose++
       return
     }
-    for (const o of this.observers) o.onSend(link, side, message)
-    if (this.sabotage === "double-send" && side === "server" && !("method" in message) && this.rng.chance(0.05)) {
-      for (const o of this.observers) o.onSend(link, side, message)
+    // A batch answer (2025-03-26) is one frame of several responses.
+    for (const item of Array.isArray(message) ? message : [message as JsonRpcMessage]) {
+      for (const o of this.observers) o.onSend(link, side, item)
+      if (this.sabotage === "double-send" && side === "server" && !("method" in item) && this.rng.chance(0.05)) {
+        for (const o of this.observers) o.onSend(link, side, item)
+      }
     }
     const text = encode(message)
     const direction = directionFrom(side)
@@ -241,13 +244,15 @@ export class SimNetwork {
     const run = () => {
       if (end.ended) return this.trace.record("net.lost", `${link.id} ${direction} ${text}`)
       this.trace.record("net.deliver", `${link.id} ${direction} ${text}`)
-      let message: JsonRpcMessage | undefined
+      let parsed: unknown
       try {
-        message = JSON.parse(text) as JsonRpcMessage
+        parsed = JSON.parse(text)
       } catch {
-        message = undefined
+        parsed = undefined
       }
-      for (const o of this.observers) o.onDeliver(link, direction, message, text)
+      for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+        for (const o of this.observers) o.onDeliver(link, direction, item as JsonRpcMessage | undefined, text)
+      }
       end.handlers!.onFrame(text)
     }
     if (end.handlers === undefined) end.backlog.push(run)

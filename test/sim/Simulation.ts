@@ -108,11 +108,7 @@ export interface SimOptions {
    * (`stray-actor`).
    */
   readonly sabotage?: Sabotage
-  /**
-   * Also make calls that ask for progress. Off by default: the server holds a
-   * response back after progress with a real 10 ms timer (an SDK interop
-   * workaround, issue 13), which the real-time guard reports.
-   */
+  /** Also make calls that ask for progress (default true). */
   readonly progress?: boolean
 }
 
@@ -124,6 +120,8 @@ export interface SimReport {
   readonly steps: number
   readonly virtualMs: number
   readonly calls: number
+  /** Progress notifications that reached a callback. */
+  readonly progress: number
   readonly outcomes: Readonly<Record<string, number>>
   readonly faults: Readonly<Record<string, number>>
   readonly connections: number
@@ -193,7 +191,7 @@ const OPS: ReadonlyArray<readonly [number, Op]> = [
   [30, "echo"], [20, "slow"], [8, "cancel"], [5, "interrupt"], [8, "sample"], [4, "fail"], [5, "ping"], [5, "list"], [3, "subscribe"], [3, "close"],
   [4, "idle"]
 ]
-/** With `progress: true`: calls that ask for progress notifications too. */
+/** By default (`progress` not false): calls that ask for progress notifications too. */
 const OPS_WITH_PROGRESS: ReadonlyArray<readonly [number, Op]> = [...OPS, [8, "progress"]]
 
 /** A TestClock's pending sleeps (Effect internals: checked, so a change in Effect fails loudly). */
@@ -335,7 +333,12 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
     const handshakeTimeoutMs = rng.pick([0, 1_000, 3_000])
     const keepalive = rng.chance(0.75)
     const shutdownFirst = rng.chance(0.5)
-    trace.record("sim.options", `idleTimeoutMs ${idleTimeoutMs} earlyRequests ${earlyRequests} handshakeTimeoutMs ${handshakeTimeoutMs} keepalive ${keepalive} shutdownFirst ${shutdownFirst}`)
+    // The SDK-interop progress barrier (a ping round trip before a response that followed progress).
+    const progressBarrier = rng.chance(0.5)
+    trace.record(
+      "sim.options",
+      `idleTimeoutMs ${idleTimeoutMs} earlyRequests ${earlyRequests} handshakeTimeoutMs ${handshakeTimeoutMs} keepalive ${keepalive} shutdownFirst ${shutdownFirst} progressBarrier ${progressBarrier}`
+    )
 
     network.listen((endpoint) => {
       const id = `srv-${endpoint.link.id}`
@@ -360,6 +363,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
           idleTimeoutMs,
           handshakeTimeoutMs,
           earlyRequests,
+          progressBarrier: () => progressBarrier,
           drainTimeoutMs: 1_000,
           requestTimeoutMs: 2_000,
           drainMs: 500
@@ -569,7 +573,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
           yield* Effect.sleep(rng.between(0, 400))
           if (now() >= durationMs) return
           yield* ensureSupervised(c)
-          const op = rng.weighted(o.progress === true ? OPS_WITH_PROGRESS : OPS)
+          const op = rng.weighted(o.progress === false ? OPS : OPS_WITH_PROGRESS)
           if (op === "close") {
             trace.record("client.close", `c${c.index}`)
             yield* stopClient(c)
@@ -738,6 +742,7 @@ const simulate = (o: SimOptions, rng: Prng, realTime: RealTimeSink) =>
       steps,
       virtualMs: now(),
       calls: inv.calls.length,
+      progress: inv.progressSeen,
       outcomes,
       faults,
       connections: network.links.length,
@@ -782,5 +787,5 @@ export const reproCommand = (o: Pick<SimOptions, "seed" | "clients" | "durationM
   (o.clients !== undefined ? ` --clients ${o.clients}` : "") +
   (o.durationMs !== undefined ? ` --duration ${o.durationMs}` : "") +
   (o.profile !== undefined ? ` --profile ${o.profile}` : "") +
-  (o.progress === true ? " --progress" : "") +
+  (o.progress === false ? " --no-progress" : "") +
   (o.sabotage !== undefined ? ` --sabotage ${o.sabotage}` : "")

@@ -1,7 +1,8 @@
 /**
  * `npm run sim -- --seed N`: replay one seed, print its trace and what broke.
  * `npm run sim -- --runs 1000 [--from S]`: explore seeds S…S+999 and print a summary.
- * Options: --clients N, --duration MS, --profile calm|stream|lossy|hostile, --quiet (no trace).
+ * Options: --clients N, --duration MS, --profile calm|stream|lossy|hostile, --no-progress, --quiet (no trace),
+ * --all (collect every violation instead of stopping at the first), --sabotage (see SimOptions).
  */
 import { parseArgs } from "node:util"
 import { PROFILES, reproCommand, runSimulation, type Sabotage, type SimOptions, type SimReport } from "./Simulation.ts"
@@ -17,8 +18,9 @@ const { values } = parseArgs({
     quiet: { type: "boolean", default: false },
     all: { type: "boolean", default: false },
     sabotage: { type: "string" },
-    progress: { type: "boolean", default: false }
-  }
+    progress: { type: "boolean", default: true }
+  },
+  allowNegative: true
 })
 
 const int = (name: string, text: string | undefined): number | undefined => {
@@ -44,7 +46,7 @@ const base = (seed: number): SimOptions => ({
   ...(durationMs !== undefined ? { durationMs } : {}),
   ...(profile !== undefined ? { profile } : {}),
   ...(values.sabotage !== undefined ? { sabotage: values.sabotage as Sabotage } : {}),
-  ...(values.progress ? { progress: true } : {})
+  ...(values.progress ? {} : { progress: false })
 })
 
 const summary = (r: SimReport): string =>

@@ -48,7 +48,7 @@ export const tap = (inner: Transport): TappedTransport => {
       starts++
       inner.start(h)
     },
-    send(message) {
+    send(message: JsonRpcMessage) {
       sent.push(message)
       inner.send(message)
     },

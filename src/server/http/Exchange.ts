@@ -43,8 +43,8 @@ export class Exchange {
   private one: RequestId | undefined
   private oneWaiting: boolean
   private readonly many: Set<RequestId> | undefined
-  /** Set for a batch: responses collected while still in JSON mode. */
-  private readonly batch: Array<JsonRpcMessage> | undefined
+  /** Set for a batch: responses (encoded) collected while still in JSON mode. */
+  private readonly batch: Array<string> | undefined
   private readonly hub: SseHub
   res: ServerResponse | undefined
   sse: SseStream | undefined
@@ -69,6 +69,11 @@ export class Exchange {
       this.oneWaiting = true
     }
     this.batch = batch ? [] : undefined
+  }
+
+  /** Responses known before any request runs (a batch's invalid items): they lead the batch's answer. */
+  preload(responses: ReadonlyArray<JsonRpcMessage>): void {
+    for (const r of responses) this.batch?.push(encode(r))
   }
 
   /** How many requests still wait for their response. */
@@ -116,23 +121,26 @@ export class Exchange {
    */
   deliver(message: JsonRpcMessage, answers: RequestId | undefined): void {
     if (this.done) return
+    // Encoded first: a message that cannot be serialized throws before anything changed,
+    // so the session can still answer the request (-32603) through this exchange.
+    const data = encode(message)
     if (answers !== undefined) this.settle(answers)
     if (!this.upgraded) {
       if (answers !== undefined) {
         if (this.batch === undefined) {
-          if (this.res !== undefined) writeJson(this.res, this.owner.jsonStatus(message), encode(message), this.headers)
+          if (this.res !== undefined) writeJson(this.res, this.owner.jsonStatus(message), data, this.headers)
           return this.finish()
         }
-        this.batch.push(message)
+        this.batch.push(data)
         if (this.waiting === 0) {
-          if (this.res !== undefined) writeJson(this.res, 200, `[${this.batch.map(encode).join(",")}]`, this.headers)
+          if (this.res !== undefined) writeJson(this.res, 200, `[${this.batch.join(",")}]`, this.headers)
           this.finish()
         }
         return
       }
       this.upgrade(false)
     }
-    this.emit(encode(message))
+    this.emit(data)
     if (this.waiting === 0) this.finish()
   }
 
@@ -153,7 +161,7 @@ export class Exchange {
       ...(this.headers === undefined ? {} : { headers: this.headers }),
       onDetach: () => this.onStreamDetach()
     })
-    if (this.batch !== undefined) for (const m of this.batch.splice(0)) this.emit(encode(m))
+    if (this.batch !== undefined) for (const data of this.batch.splice(0)) this.emit(data)
   }
 
   /** A resumed GET takes over the stream of this exchange. */
@@ -186,7 +194,7 @@ export class Exchange {
     if (this.done || !this.settle(id)) return
     if (this.waiting > 0) return
     if (!this.upgraded && this.batch !== undefined && this.batch.length > 0) {
-      if (this.res !== undefined) writeJson(this.res, 200, `[${this.batch.map(encode).join(",")}]`, this.headers)
+      if (this.res !== undefined) writeJson(this.res, 200, `[${this.batch.join(",")}]`, this.headers)
     } else if (!this.upgraded && this.res !== undefined && !this.res.headersSent) {
       // A request must get JSON or SSE: an event stream that ends without events says "no response".
       new SseStream(this.res, this.hub, this.headers === undefined ? {} : { headers: this.headers }).end()

@@ -14,8 +14,10 @@
  *    `MCP-Protocol-Version` supported (400) → body size (413) → JSON (400/-32700)
  * 4. era: `MCP-Protocol-Version: 2026-07-28` or a `_meta` protocol version ⇒ modern
  *    (stateless, per request); anything else ⇒ legacy (sessions).
- * 5. legacy: `initialize` creates a session (503 + Retry-After when `maxSessions`
- *    are live); anything else needs `Mcp-Session-Id` (400 missing/malformed,
+ * 5. legacy: `initialize` creates a session if admission control lets it
+ *    (`SessionLimiter`: sessions still in the handshake are evicted first, then
+ *    the longest-idle; 429 at a per-address/per-principal cap, 503 + Retry-After
+ *    when every session is busy); anything else needs `Mcp-Session-Id` (400 missing/malformed,
  *    404 unknown, ended, or bound to another principal); with
  *    `versionHeaderMustMatch`, a version header other than the negotiated one is 400.
  *
@@ -29,7 +31,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
-import { decodeValue, type JsonRpcMessage, type JsonRpcRequest, type RequestId } from "../../protocol/jsonrpc.ts"
+import {
+  decodeValue,
+  encode,
+  errorResponse,
+  type JsonRpcErrorResponse,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type RequestId
+} from "../../protocol/jsonrpc.ts"
 import { checkParamHeaders, decodeHeaderValue, NAMED_PARAM } from "../../protocol/mcpHeaders.ts"
 import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION } from "../../protocol/modern.ts"
 import {
@@ -43,6 +53,7 @@ import {
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
 import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
+import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
@@ -91,14 +102,12 @@ export type AuthResult = { readonly principal: string } | HttpRejection | Respon
  */
 export type Authenticate = (req: IncomingMessage) => AuthResult | PromiseLike<AuthResult>
 
-export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions {
+export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions, SessionLimits {
   /** The MCP endpoint. Default "/mcp". */
   readonly path?: string
   /** Largest accepted body. Default 4 MiB. */
   readonly maxMessageBytes?: number
-  /** Live legacy sessions allowed; an initialize beyond gets 503. Default 10 000. */
-  readonly maxSessions?: number
-  /** `Retry-After` (seconds) on 503. Default 5. */
+  /** `Retry-After` (seconds) on 503 and 429. Default 5. */
   readonly retryAfterSeconds?: number
   /** Resumable SSE storage; `false` turns resumability (event ids, priming) off. Default: in-memory, 1000 events / 1 MiB per session. */
   readonly eventStore?: EventStore | false
@@ -135,6 +144,7 @@ export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions
   readonly onError?: (error: unknown) => void
 }
 
+/** Options of `makeHttpServer`: the handler's options plus where to listen. */
 export interface HttpServerOptions extends HttpHandlerOptions {
   /** Default 0 (any free port). */
   readonly port?: number
@@ -157,6 +167,10 @@ export interface HttpServerStats {
   readonly modernInFlight: number
   readonly storedSessions: number
   readonly keepAliveTimer: boolean
+  /** Sessions still in the handshake (admission control's budget). */
+  readonly handshaking: number
+  /** Sessions evicted by admission control so far. */
+  readonly evicted: number
 }
 
 export interface HttpHandler {
@@ -179,6 +193,7 @@ export interface HttpHandler {
   close(options?: HttpCloseOptions): Promise<void>
 }
 
+/** A listening Streamable HTTP server: the handler, its URL, and the `node:http` server behind it. */
 export interface HttpServerHandle extends HttpHandler {
   /** `http://HOST:PORT/mcp` */
   readonly url: string
@@ -220,13 +235,22 @@ const cancelledRequestId = (m: JsonRpcMessage): RequestId | undefined => {
   return typeof id === "string" || typeof id === "number" ? id : undefined
 }
 
+/** Default deadline for the whole handshake (initialize → notifications/initialized), HTTP and WebSocket. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+
+/** The client's address as the socket reports it; IPv4-mapped IPv6 (`::ffff:a.b.c.d`) counts as its IPv4 address. */
+export const remoteAddress = (req: IncomingMessage): string | undefined => {
+  const a = req.socket.remoteAddress
+  return a !== undefined && a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a
+}
+
 // ---------------------------------------------------------------- handler
 
 /** Build the request listener and the session table without listening (mount it on your own server). */
 export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions = {}): HttpHandler => {
   const path = options.path ?? "/mcp"
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
-  const maxSessions = options.maxSessions ?? 10_000
+  const limiter = new SessionLimiter<HttpSession>(options)
   const retryAfter = String(options.retryAfterSeconds ?? 5)
   const modernEnabled = options.modern !== false
   const versionHeaderMustMatch = options.versionHeaderMustMatch === true
@@ -238,7 +262,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
   const sessionOptions: HttpSessionOptions = {
     idleTimeoutMs: options.idleTimeoutMs ?? 30 * 60_000,
-    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 60_000,
+    // A well-behaved client completes the handshake within a round trip or two: a short deadline keeps
+    // abandoned (or hostile) handshakes from holding slots (see SessionLimiter).
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     ...(options.earlyRequests === undefined ? {} : { earlyRequests: options.earlyRequests }),
@@ -277,6 +303,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     maxBufferedBytes,
     live: new Set<ModernRequest>(),
     released(hs) {
+      limiter.remove(hs)
       if (sessions.get(hs.id) === hs) sessions.delete(hs.id)
       const u = unregister.get(hs.id)
       if (u !== undefined) {
@@ -285,6 +312,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       }
       checkDrained()
     },
+    ready: (hs) => limiter.ready(hs),
     modernFinished: () => checkDrained()
   }
 
@@ -478,18 +506,18 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   }
 
   const postLegacy = (req: IncomingMessage, res: ServerResponse, value: unknown, principal: string | undefined, pv: string | undefined): void => {
-    const d = decodeValue(value)
+    const d = decodeValue(value, options.maxNestingDepth)
     if (d._tag !== "Message") {
       const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request")
       return writeRpcError(res, 400, error, d._tag === "Invalid" ? d.reply?.id : undefined)
     }
     const m = d.message
     const isRequest = "method" in m && "id" in m
-    if (isRequest && m.method === "initialize") return initialize(res, m, principal)
+    if (isRequest && m.method === "initialize") return initialize(req, res, m, principal)
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
     if (!isRequest) {
-      hs.session.receive(m)
+      receiveInto(hs, undefined, m)
       const cancelled = cancelledRequestId(m)
       if (cancelled !== undefined) hs.cancelled(cancelled)
       return writeEmpty(res, 202)
@@ -499,26 +527,49 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     }
     const ex = new Exchange(hs, hub, res, m.id, false)
     hs.track(ex)
-    hs.session.receive(m)
+    receiveInto(hs, ex, m)
     ex.watch()
   }
 
-  const initialize = (res: ServerResponse, m: JsonRpcRequest, principal: string | undefined): void => {
-    if (sessions.size >= maxSessions) {
-      return writeRpcError(res, 503, rpcError(ErrorCode.ConnectionClosed, "Service Unavailable: too many sessions"), m.id, { "retry-after": retryAfter })
+  /**
+   * Hand `m` to the session. `ServerSession.receive` answers its own failures with
+   * -32603; should anything still throw here, the exchange is answered and forgotten,
+   * so that its ids do not stay "already in flight" until the session ends.
+   */
+  const receiveInto = (hs: HttpSession, ex: Exchange | undefined, m: JsonRpcMessage): void => {
+    try {
+      hs.session.receive(m)
+    } catch (error) {
+      onError(error)
+      if (ex !== undefined) hs.abandon(ex, rpcError(ErrorCode.InternalError, "Internal error"))
+    }
+  }
+
+  const initialize = (req: IncomingMessage, res: ServerResponse, m: JsonRpcRequest, principal: string | undefined): void => {
+    const address = remoteAddress(req)
+    const admission = limiter.admit(address, principal)
+    if (!admission.ok) {
+      return writeRpcError(res, admission.status, rpcError(ErrorCode.ConnectionClosed, admission.message), m.id, { "retry-after": retryAfter })
     }
     const hs = new HttpSession(server, host, principal, sessionOptions)
+    limiter.add(hs, address, principal)
     sessions.set(hs.id, hs)
     startSweeper()
     if (options.registry !== undefined) unregister.set(hs.id, options.registry.register(hs.session))
     const ex = new Exchange(hs, hub, res, m.id, false)
     hs.initExchange = ex
     hs.track(ex)
-    hs.session.receive(m)
+    receiveInto(hs, ex, m)
     ex.watch()
   }
 
-  /** JSON-RPC batches: 2025-03-26 sessions only (spec-digest §6); initialize is never batched. */
+  /**
+   * JSON-RPC batches: 2025-03-26 sessions only (spec-digest §6; other versions: 400 + -32600).
+   * The answer is one JSON array (or one SSE stream) with every request's response and an
+   * error for each invalid item — initialize (never batched), a malformed item, an id
+   * already in flight — as JSON-RPC 2.0 §6 asks; notifications add nothing, and a batch of
+   * notifications and responses only is 202.
+   */
   const postBatch = (
     req: IncomingMessage,
     res: ServerResponse,
@@ -535,33 +586,41 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     }
     const messages: Array<JsonRpcMessage> = []
     const ids: Array<RequestId> = []
+    const refused: Array<JsonRpcErrorResponse> = []
     for (const item of items) {
-      const d = decodeValue(item)
+      const d = decodeValue(item, options.maxNestingDepth)
       if (d._tag !== "Message") {
-        const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")
-        return writeRpcError(res, 400, error)
+        const reply = d._tag === "Invalid" ? d.reply : errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch"))
+        if (reply !== undefined) refused.push(reply)
+        continue
       }
       const m = d.message
       if ("method" in m && m.method === "initialize") {
-        return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch"))
+        if ("id" in m) refused.push(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")))
+        continue
       }
       if ("method" in m && "id" in m) {
         if (hs.exchanges.has(m.id) || ids.includes(m.id)) {
-          return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`))
+          refused.push(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`)))
+          continue
         }
         ids.push(m.id)
       }
       messages.push(m)
     }
     const ex = ids.length > 0 ? new Exchange(hs, hub, res, ids, true) : undefined
-    if (ex !== undefined) hs.track(ex)
+    if (ex !== undefined) {
+      ex.preload(refused)
+      hs.track(ex)
+    }
     for (const m of messages) {
-      hs.session.receive(m)
+      receiveInto(hs, ex, m)
       const cancelled = cancelledRequestId(m)
       if (cancelled !== undefined) hs.cancelled(cancelled)
     }
-    if (ex === undefined) return writeEmpty(res, 202)
-    ex.watch()
+    if (ex !== undefined) return ex.watch()
+    if (refused.length > 0) return writeJson(res, 200, `[${refused.map(encode).join(",")}]`)
+    writeEmpty(res, 202)
   }
 
   // ------------------------------------------------------------ modern
@@ -570,7 +629,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (!isObject(value)) {
       return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: the body must be a single JSON-RPC request or notification"))
     }
-    const d = decodeValue(value)
+    const d = decodeValue(value, options.maxNestingDepth)
     if (d._tag !== "Message") {
       const error = d._tag === "Invalid" && d.reply !== undefined ? d.reply.error : rpcError(ErrorCode.InvalidRequest, "Invalid Request")
       return writeRpcError(res, 400, error, d._tag === "Invalid" ? d.reply?.id : undefined)
@@ -590,7 +649,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (methodHeader !== m.method) {
       return writeRpcError(res, 400, headerMismatch(`Mcp-Method ${JSON.stringify(methodHeader)} does not match the body method ${JSON.stringify(m.method)}`), id)
     }
-    const named = NAMED_PARAM[m.method]
+    const named = NAMED_PARAM.get(m.method)
     if (named !== undefined) {
       const nameHeader = header(req, HEADER_NAME)
       const expected = params?.[named]
@@ -679,7 +738,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
         pendingExchanges,
         modernInFlight: host.live.size,
         storedSessions: eventStore?.sessionCount ?? 0,
-        keepAliveTimer: hub.ticking
+        keepAliveTimer: hub.ticking,
+        handshaking: limiter.handshakes,
+        evicted: limiter.evictions
       }
     },
     close
@@ -695,7 +756,23 @@ const urlHost = (host: string): string => {
   return host.includes(":") ? `[${host}]` : host
 }
 
-/** Listen on `host:port` (default 127.0.0.1, any free port) and serve the MCP endpoint. */
+/**
+ * Listen on `host:port` (default 127.0.0.1, any free port) and serve the MCP endpoint.
+ *
+ * Binds to loopback by default and checks `Host`/`Origin`, as the spec asks of local
+ * servers (DNS rebinding). Each legacy session and each modern request runs under its own
+ * chart; `close()` drains in-flight requests before closing sessions and streams.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, makeHttpServer } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const http = await makeHttpServer(server, { port: 3000 })
+ * console.log(`MCP endpoint: ${http.url}`)    // http://127.0.0.1:3000/mcp
+ * process.once("SIGTERM", () => void http.close({ drainMs: 2_000 }))
+ * ```
+ */
 export const makeHttpServer = async (server: McpServer, options: HttpServerOptions = {}): Promise<HttpServerHandle> => {
   const host = options.host ?? "127.0.0.1"
   const bound = urlHost(host)

@@ -14,11 +14,12 @@
  * server forgets it.
  */
 import type { ServerResponse } from "node:http"
-import { ErrorCode, rpcError } from "../../protocol/errors.ts"
+import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { SessionEnd } from "../../runtime/SessionHandle.ts"
 import type { McpServer } from "../McpServer.ts"
 import { ServerSession, type ServerSessionOptions } from "../ServerSession.ts"
+import type { Limited } from "../SessionLimiter.ts"
 import { type EventStore, parseEventId } from "../../transports/http/EventStore.ts"
 import type { Exchange, ExchangeOwner } from "./Exchange.ts"
 import { type SseHub, SseStream, type SseStreamOptions } from "../../transports/http/SseStream.ts"
@@ -33,9 +34,11 @@ export interface HttpSessionHost {
   readonly maxBufferedBytes: number
   /** The session ended: forget it. */
   released(session: HttpSession, end: SessionEnd): void
+  /** The session left its handshake (admission control stops counting it there). */
+  ready(session: HttpSession): void
 }
 
-export type HttpSessionOptions = Omit<ServerSessionOptions, "transport" | "send" | "onRelease" | "id">
+export type HttpSessionOptions = Omit<ServerSessionOptions, "transport" | "send" | "onRelease" | "onReady" | "id">
 
 /** The standalone GET stream's number in event ids; POST streams count from 1. */
 const STANDALONE = "0"
@@ -43,7 +46,7 @@ const STANDALONE = "0"
 /** Priming events carry empty data, which clients older than 2025-11-25 may try to parse ([SDK] sends them from 2025-11-25 on). */
 const primesFor = (version: string | undefined): boolean => version !== undefined && version >= "2025-11-25"
 
-export class HttpSession implements ExchangeOwner {
+export class HttpSession implements ExchangeOwner, Limited {
   readonly session: ServerSession
   readonly id: string
   /** Who initialized the session (from the auth hook); every later request must come from the same principal. */
@@ -70,7 +73,8 @@ export class HttpSession implements ExchangeOwner {
       transport: "http",
       send: (message, related) => this.route(message, related),
       closeStream: (requestId) => this.dropStream(requestId),
-      onRelease: (end) => this.released(end)
+      onRelease: (end) => this.released(end),
+      onReady: () => host.ready(this)
     })
     this.id = this.session.id
   }
@@ -78,17 +82,16 @@ export class HttpSession implements ExchangeOwner {
   // ------------------------------------------------------------ outgoing
 
   private route(message: JsonRpcMessage, related: RequestId | undefined): void {
-    // A late send (e.g. a response held back a few ms after progress) must not revive a released session's state.
+    // A late send (e.g. a response that waited for the progress barrier) must not revive a released session's state.
     if (this.ended) return
     if (related !== undefined) {
       const ex = this.exchanges.get(related)
       if (ex !== undefined) {
         const answers = !("method" in message) && message.id === related ? related : undefined
-        if (answers !== undefined) {
-          this.exchanges.delete(related)
-          if (ex === this.initExchange) this.answeredInitialize(ex, message)
-        }
+        if (answers !== undefined && ex === this.initExchange) this.answeredInitialize(ex, message)
+        // Forgotten only once delivered: if encoding throws, the -32603 that follows still finds the exchange.
         ex.deliver(message, answers)
+        if (answers !== undefined) this.exchanges.delete(related)
         return
       }
     }
@@ -168,6 +171,14 @@ export class HttpSession implements ExchangeOwner {
     const sole = ex.sole
     if (sole !== undefined) this.exchanges.set(sole, ex)
     else ex.forEachAwaiting((id) => this.exchanges.set(id, ex))
+  }
+
+  /** Answer what `ex` still waits for with `error` and stop routing its ids to it (a failure on the way in). */
+  abandon(ex: Exchange, error: RpcErrorObject): void {
+    ex.forEachAwaiting((id) => {
+      if (this.exchanges.get(id) === ex) this.exchanges.delete(id)
+    })
+    ex.fail(error)
   }
 
   /**
@@ -262,6 +273,18 @@ export class HttpSession implements ExchangeOwner {
     if (s === undefined) return false
     s.drop()
     return true
+  }
+
+  // ------------------------------------------------------------ limits
+
+  /** Idle since (admission control): a session with an open GET stream has a client listening, so it counts as busy. */
+  get idleSince(): number | undefined {
+    return this.standalone !== undefined ? undefined : this.session.idleSince
+  }
+
+  /** Make room for others: the session ends now; the client's next request gets 404 (and it may re-initialize). */
+  evict(reason: string): void {
+    this.session.evict(reason)
   }
 
   // ------------------------------------------------------------ end

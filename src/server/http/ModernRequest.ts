@@ -75,7 +75,12 @@ export class ModernRequest implements ExchangeOwner {
   /** Run the request; the response goes out on `res` as JSON, or as SSE if the handler streams first. */
   start(): void {
     this.host.live.add(this)
-    this.session.receive(this.request)
+    try {
+      this.session.receive(this.request)
+    } catch {
+      // `receive` answers its own failures; this only keeps the request from staying live if that net fails.
+      this.exchange.fail({ code: ErrorCode.InternalError, message: "Internal error" })
+    }
     this.exchange.watch()
   }
 

@@ -5,8 +5,15 @@
  *
  * The upgrade request gets the Streamable HTTP endpoint's checks (spec-digest §5):
  * the path (404), `Host`/`Origin` against the allow-list (403: DNS rebinding),
- * the auth hook (its own rejection), and the connection limit (503 +
- * `Retry-After`). It binds 127.0.0.1 unless told otherwise.
+ * the auth hook (its own rejection), and the same admission control as HTTP
+ * sessions (`SessionLimiter`: 429 at a per-address/per-principal cap, 503 +
+ * `Retry-After` when full of busy sessions; an evicted connection is closed
+ * with 1013 "Try Again Later"). It binds 127.0.0.1 unless told otherwise.
+ *
+ * Deadlines as on HTTP: a connection must complete the MCP handshake within
+ * `handshakeTimeoutMs` of opening (default 10 s) and is closed after
+ * `idleTimeoutMs` with nothing in flight (default 30 min); either closes the
+ * socket with 4408.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -16,19 +23,22 @@ import type { RegistryUnsafe } from "../../runtime/Registry.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL } from "../../transports/wsTransport.ts"
-import type { Authenticate } from "../http/HttpServer.ts"
+import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
+import { type Authenticate, DEFAULT_HANDSHAKE_TIMEOUT_MS, remoteAddress } from "../http/HttpServer.ts"
+import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
 import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { serveTransport, type ServeOptions } from "../serveTransport.ts"
 
-export interface WsServerOptions extends HostGuardOptions {
+/** Options of `makeWsServer`. The HTTP upgrade gets the same checks as the Streamable HTTP endpoint. */
+export interface WsServerOptions extends HostGuardOptions, Omit<SessionLimits, "maxSessions"> {
   readonly port?: number
   /** Bind address. Default 127.0.0.1. */
   readonly host?: string
   /** The MCP endpoint. Default "/mcp". */
   readonly path?: string
   readonly maxMessageBytes?: number
-  /** Live connections allowed; an upgrade beyond gets 503. Default 10 000. */
+  /** Live connections (sessions) allowed; beyond, admission control evicts or refuses (503). Default 10 000. */
   readonly maxConnections?: number
   readonly retryAfterSeconds?: number
   /** WebSocket ping period (dead peers are terminated). Default 30 000 ms; 0 = off. */
@@ -36,10 +46,14 @@ export interface WsServerOptions extends HostGuardOptions {
   readonly authenticate?: Authenticate
   /** Also list live sessions in this registry (inspector). */
   readonly registry?: RegistryUnsafe
-  /** Per-session options (idle timeout, handshake deadline, …). */
+  /**
+   * Per-session options. Defaults differ from a bare session's: `handshakeTimeoutMs`
+   * 10 000 and `idleTimeoutMs` 30 min (as on HTTP), deadlines on one shared coarse clock.
+   */
   readonly session?: ServeOptions
 }
 
+/** A listening WebSocket server: its URL, live connection count, and `close()`. */
 export interface WsServerHandle {
   /** `ws://HOST:PORT/mcp` */
   readonly url: string
@@ -51,19 +65,39 @@ export interface WsServerHandle {
   close(options?: { readonly drainMs?: number }): Promise<void>
 }
 
+const STATUS_TEXT = new Map([[401, "Unauthorized"], [403, "Forbidden"], [404, "Not Found"], [429, "Too Many Requests"], [500, "Internal Server Error"], [503, "Service Unavailable"]])
+
 const refuse = (socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void => {
   const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message } })
-  const head = [`HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : status === 404 ? "Not Found" : status === 503 ? "Service Unavailable" : "Error"}`,
+  const head = [`HTTP/1.1 ${status} ${STATUS_TEXT.get(status) ?? "Error"}`,
     "Content-Type: application/json", `Content-Length: ${Buffer.byteLength(body)}`, "Connection: close",
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
   socket.end(`${head.join("\r\n")}\r\n\r\n${body}`)
 }
 
+/**
+ * Serve `server` over WebSocket, one session per socket, with the `mcp` subprotocol.
+ *
+ * WebSocket is not an MCP standard transport; it is offered for hosts that already hold
+ * sockets. Each message is one JSON-RPC frame; the session, its timers and the socket end
+ * together. Our `connectWs` is the matching client.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, connectWs, makeWsServer } from "mcp-actors"
+ *
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const ws = await makeWsServer(server, { port: 0 })                  // any free port
+ * const client = await connectWs(ws.url)                               // ws://127.0.0.1:PORT/mcp
+ * console.log(client.serverInfo?.name)                                 // "notes"
+ * await client.close()
+ * await ws.close()
+ * ```
+ */
 export const makeWsServer = async (server: McpServer, options: WsServerOptions = {}): Promise<WsServerHandle> => {
   const host = options.host ?? "127.0.0.1"
   const path = options.path ?? "/mcp"
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
-  const maxConnections = options.maxConnections ?? 10_000
   const guard = makeHostGuard(options)
   const sessions = new Set<ServerSession>()
   const wss = new WebSocketServer({
@@ -72,18 +106,42 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     // Speak `mcp` when offered; a client offering only other subprotocols gets none (and may give up).
     handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false)
   })
+  const limiter = new SessionLimiter<ServerSession>({ ...options, maxSessions: options.maxConnections ?? 10_000 })
+  const sessionOptions: ServeOptions = {
+    handshakeTimeoutMs: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    idleTimeoutMs: 30 * 60_000,
+    ...options.session,
+    // Handshake and idle deadlines of every connection share one bucketed host timer unless a clock is given.
+    clock: options.session?.clock ?? makeCoarseClock()
+  }
   const http = createServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" }).end("MCP over WebSocket: upgrade required\n")
   })
 
   const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined): void => {
+    const address = remoteAddress(req)
+    const admission = limiter.admit(address, principal)
+    if (!admission.ok) {
+      return refuse(socket, admission.status, admission.message, { "Retry-After": String(options.retryAfterSeconds ?? 5) })
+    }
+    // `ws` completes the upgrade synchronously here (no verifyClient), so nothing is admitted in between.
     wss.handleUpgrade(req, socket, head, (ws) => {
       const transport = makeWsTransport(ws, { maxMessageBytes, ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}) })
-      const session = serveTransport(server, transport, { ...options.session, ...(principal !== undefined ? { principal } : {}) })
-      sessions.add(session)
-      const unregister = options.registry?.register(session)
-      void session.ended.then(() => {
-        sessions.delete(session)
+      let session: ServerSession | undefined
+      let readyEarly = false // frames buffered before start() may make it ready inside serveTransport
+      session = serveTransport(server, transport, {
+        ...sessionOptions,
+        ...(principal !== undefined ? { principal } : {}),
+        onReady: () => (session === undefined ? (readyEarly = true) : limiter.ready(session))
+      })
+      const s = session
+      limiter.add(s, address, principal)
+      if (readyEarly) limiter.ready(s)
+      sessions.add(s)
+      const unregister = options.registry?.register(s)
+      void s.ended.then(() => {
+        limiter.remove(s)
+        sessions.delete(s)
         unregister?.()
       })
     })
@@ -95,9 +153,6 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     if (url.pathname !== path) return refuse(socket, 404, `Not Found: the MCP endpoint is ${path}`)
     const denied = guard(req)
     if (denied !== undefined) return refuse(socket, 403, `Forbidden: ${denied}`)
-    if (sessions.size >= maxConnections) {
-      return refuse(socket, 503, "Service Unavailable: too many connections", { "Retry-After": String(options.retryAfterSeconds ?? 5) })
-    }
     if (options.authenticate === undefined) return accept(req, socket, head, undefined)
     Promise.resolve(options.authenticate(req)).then((outcome) => {
       if (outcome === undefined) return accept(req, socket, head, undefined)
@@ -127,7 +182,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     close: (closeOptions) =>
       closed ??= (async () => {
         const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
-        await Promise.all([...sessions].map((s) => s.close({ drainMs: closeOptions?.drainMs ?? 5_000, reason: "server shutting down" })))
+        await Promise.all([...sessions].map((s) => s.close({ drainMs: closeOptions?.drainMs ?? 5_000, reason: "server shutting down", cause: "shutdown" })))
         for (const ws of wss.clients) ws.terminate()
         wss.close()
         http.closeAllConnections()

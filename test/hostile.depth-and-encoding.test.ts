@@ -1,0 +1,136 @@
+/**
+ * Wrong error codes for hostile input (issue 8, part 4):
+ * - params nested 10,000 deep used to reach `JSON.stringify` in an error path
+ *   and come back -32603 "Maximum call stack size exceeded"; the decoder now
+ *   bounds nesting (`maxNestingDepth`, default 100): -32602 with the id for a
+ *   request's params, -32600 for a response, nothing for a notification;
+ * - `resources/read` of `demo://greeting/%ZZ` used to be -32603 "URI malformed";
+ *   a malformed percent-encoding in a template variable is now -32602.
+ * Unit checks on the decoder, then the real stdio CLI process and legacy HTTP.
+ */
+import { spawn } from "node:child_process"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import { makeDemoServer } from "../examples/demo.ts"
+import { ErrorCode } from "../src/protocol/errors.ts"
+import { DEFAULT_MAX_NESTING_DEPTH, decodeText } from "../src/protocol/jsonrpc.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { serveTransport } from "../src/server/serveTransport.ts"
+import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+import { openSession, post } from "./support/mcpHttp.ts"
+
+const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+const CWD = fileURLToPath(new URL("..", import.meta.url))
+
+/** A JSON object nested `depth` levels (`{"a":{"a":…1…}}`), as text. */
+const nested = (depth: number): string => `${'{"a":'.repeat(depth - 1)}{"a":1}${"}".repeat(depth - 1)}`
+/** A tools/call whose `arguments` nest so that the whole message is `depth` levels deep. */
+const callAtDepth = (id: number | string, depth: number): string =>
+  `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"tools/call","params":{"name":"echo","arguments":${nested(depth - 2)}}}`
+
+const TOO_DEEP = (id: number | string, limit = DEFAULT_MAX_NESTING_DEPTH) => ({
+  jsonrpc: "2.0",
+  id,
+  error: { code: ErrorCode.InvalidParams, message: `Invalid params: nesting deeper than ${limit} levels` }
+})
+
+describe("nesting-depth limit at decode", () => {
+  it("the limit is on the whole message; exactly the limit passes, one more is -32602 with the id", () => {
+    expect(DEFAULT_MAX_NESTING_DEPTH).toBe(100)
+    expect(decodeText(callAtDepth(1, 100))._tag).toBe("Message")
+    expect(decodeText(callAtDepth(1, 101))).toEqual({ _tag: "Invalid", reply: TOO_DEEP(1) })
+    expect(decodeText(callAtDepth("x", 10_000))).toEqual({ _tag: "Invalid", reply: TOO_DEEP("x") })
+    // Arrays count like objects.
+    expect(decodeText(`{"jsonrpc":"2.0","id":2,"method":"m","params":{"a":${"[".repeat(99)}${"]".repeat(99)}}}`)).toEqual({ _tag: "Invalid", reply: TOO_DEEP(2) })
+    // A custom limit.
+    expect(decodeText(callAtDepth(3, 6), 5)).toEqual({ _tag: "Invalid", reply: TOO_DEEP(3, 5) })
+    expect(decodeText(callAtDepth(3, 5), 5)._tag).toBe("Message")
+  })
+
+  it("a deep notification gets no reply; a deep response is -32600", () => {
+    expect(decodeText(`{"jsonrpc":"2.0","method":"notifications/x","params":${nested(10_000)}}`)).toEqual({ _tag: "Invalid", reply: undefined })
+    expect(decodeText(`{"jsonrpc":"2.0","id":4,"result":${nested(10_000)}}`)).toEqual({
+      _tag: "Invalid",
+      reply: { jsonrpc: "2.0", id: 4, error: { code: ErrorCode.InvalidRequest, message: "Invalid Request: nesting deeper than 100 levels" } }
+    })
+    expect(decodeText(`{"jsonrpc":"2.0","id":5,"error":{"code":1,"message":"m","data":${nested(10_000)}}}`)._tag).toBe("Invalid")
+  })
+
+  it("real payloads fit: a tools/list result with a JSON schema nested 20 levels", () => {
+    let schema: Record<string, unknown> = { type: "string" }
+    for (let i = 0; i < 20; i++) schema = { type: "object", properties: { child: schema, list: { type: "array", items: { type: "string" } } }, required: ["child"] }
+    const message = { jsonrpc: "2.0", id: 1, result: { tools: [{ name: "t", inputSchema: schema, outputSchema: schema }] } }
+    expect(decodeText(JSON.stringify(message))._tag).toBe("Message")
+  })
+
+  it("ServerSession takes the limit as an option (maxNestingDepth)", async () => {
+    const [client, server] = makeMemoryTransportPair()
+    const session = serveTransport(makeDemoServer(), server, { maxNestingDepth: 8 })
+    const got: Array<unknown> = []
+    client.start({ onFrame: (t) => got.push(JSON.parse(t)), onOversized: () => {}, onClose: () => {} })
+    // The memory pair carries messages: a deep one is sent as its decoded value.
+    client.send(JSON.parse(callAtDepth(7, 9)))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(got).toEqual([TOO_DEEP(7, 8)])
+    await session.close()
+  })
+})
+
+describe("hostile depth and percent-encoding against real servers", () => {
+  it("stdio (the real CLI process): 10,000-deep params → -32602; %ZZ → -32602; the process answers on", async () => {
+    const child = spawn(process.execPath, [BIN, "serve", "--stdio"], { cwd: CWD })
+    const lines: Array<Record<string, any>> = []
+    let wake: (() => void) | undefined
+    createInterface({ input: child.stdout }).on("line", (l) => {
+      lines.push(JSON.parse(l))
+      wake?.()
+    })
+    const answer = async (id: number) => {
+      for (let i = 0; i < 100; i++) {
+        const m = lines.find((x) => x.id === id)
+        if (m) return m
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 200)
+          wake = () => {
+            clearTimeout(t)
+            resolve()
+          }
+        })
+      }
+      throw new Error(`no answer for ${id}: ${JSON.stringify(lines)}`)
+    }
+    try {
+      child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } })}\n`)
+      expect((await answer(1)).result).toBeDefined()
+      child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`)
+      child.stdin.write(`${callAtDepth(2, 10_000)}\n`)
+      expect(await answer(2)).toEqual(TOO_DEEP(2))
+      child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 3, method: "resources/read", params: { uri: "demo://greeting/%ZZ" } })}\n`)
+      const bad = await answer(3)
+      expect(bad.error.code).toBe(ErrorCode.InvalidParams)
+      expect(bad.error.message).toMatch(/malformed percent-encoding/)
+      child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 4, method: "resources/read", params: { uri: "demo://greeting/Ada%20L" } })}\n`)
+      expect((await answer(4)).result.contents[0].text).toBe("Hello, Ada L!")
+      child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 5, method: "ping" })}\n`)
+      expect((await answer(5)).result).toEqual({})
+      expect(child.exitCode).toBeNull()
+    } finally {
+      child.kill("SIGKILL")
+    }
+  }, 60_000)
+
+  it("legacy HTTP: the same answers, nothing left pending", async () => {
+    const http = await makeHttpServer(makeDemoServer())
+    try {
+      const { headers } = await openSession(http.url)
+      const deep = await post(http.url, callAtDepth(2, 10_000), headers)
+      expect(await deep.json()).toEqual(TOO_DEEP(2))
+      const bad = await post(http.url, { jsonrpc: "2.0", id: 3, method: "resources/read", params: { uri: "demo://greeting/%ZZ" } }, headers)
+      expect(((await bad.json()) as Record<string, any>).error.code).toBe(ErrorCode.InvalidParams)
+      expect(http.stats().pendingExchanges).toBe(0)
+    } finally {
+      await http.close({ drainMs: 0 })
+    }
+  })
+})
