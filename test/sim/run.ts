@@ -18,10 +18,21 @@ const { values } = parseArgs({
     quiet: { type: "boolean", default: false },
     all: { type: "boolean", default: false },
     sabotage: { type: "string" },
-    progress: { type: "boolean", default: true }
+    progress: { type: "boolean", default: true },
+    help: { type: "boolean", short: "h", default: false }
   },
   allowNegative: true
 })
+
+if (values.help) {
+  console.log(`npm run sim -- --seed N              replay one seed: its trace, summary, and the invariant that broke (exit 1)
+npm run sim -- --runs 1000 [--from S]  explore seeds S..S+999 (default 1): failures with their seeds, steps, time
+options: --clients N (4)  --duration MS (30000)  --profile calm|stream|lossy|hostile (drawn from the seed)
+         --no-progress  --quiet (no trace)  --all (every violation, not just the first)
+         --sabotage misroute|double-send|drop-clear|stuck-handler|stray-actor (prove an invariant fails)
+docs/reliability.md, "Deterministic simulation"`)
+  process.exit(0)
+}
 
 const int = (name: string, text: string | undefined): number | undefined => {
   if (text === undefined) return undefined
