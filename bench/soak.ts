@@ -26,7 +26,7 @@
 import { writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import WebSocket from "ws"
-import { type ServerProcess, spawnNetworkServer, spawnStdioServer } from "../fuzz/servers.ts"
+import { type ServerProcess, spawnNetworkServer, spawnStdioServer } from "../test/fuzz/servers.ts"
 
 const USAGE = `Usage: npm run soak -- [--minutes N] [--warmup N] [--sample S] [--out FILE] [--concurrency N]
 

@@ -1,12 +1,12 @@
 /**
  * Fuzzing the real `serve --http` server (issue 8): seeded hostile POSTs, legacy (on a
  * session, with header faults) and modern (2026-07-28, stateless), each answer (status and
- * body) judged by the oracle (fuzz/httpOracle.ts); a sentinel request on the same session
+ * body) judged by the oracle (test/fuzz/httpOracle.ts); a sentinel request on the same session
  * after every window, and a new session served. `FUZZ_SEED=N` replays another campaign;
  * `npm run fuzz` runs 100,000 frames per transport.
  */
 import { expect, it } from "vitest"
-import { runCampaign } from "../fuzz/campaign.ts"
+import { runCampaign } from "./fuzz/campaign.ts"
 
 const SEED = Number(process.env["FUZZ_SEED"] ?? 20_261_205)
 

@@ -1,12 +1,12 @@
 /**
- * The fuzzing oracle (fuzz/oracle.ts) is itself code: these pin its verdicts on
+ * The fuzzing oracle (test/fuzz/oracle.ts) is itself code: these pin its verdicts on
  * hand-written frames, show that `judge` rejects wrong replies, and check that the
- * generators (fuzz/frames.ts) reach every hostile category.
+ * generators (test/fuzz/frames.ts) reach every hostile category.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type FrameGen, frameArb, IdSource, materialize, PROTO_NAMES } from "../fuzz/frames.ts"
-import { type Expectation, FRESH, judge, oracle, type SessionModel } from "../fuzz/oracle.ts"
+import { type FrameGen, frameArb, IdSource, materialize, PROTO_NAMES } from "./fuzz/frames.ts"
+import { type Expectation, FRESH, judge, oracle, type SessionModel } from "./fuzz/oracle.ts"
 
 const OPTS = { maxMessageBytes: 1_024 }
 const OPERATING: SessionModel = { phase: "operating", version: "2025-11-25" }

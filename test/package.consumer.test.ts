@@ -86,7 +86,7 @@ const need = {
   machines: [machines, ["legacyServerSessionMachine", "legacyClientSessionMachine", "keepaliveMachine", "outboundRequestMachine", "eraProbeMachine", "listenStreamMachine"]]
 }
 for (const [entry, [mod, names]] of Object.entries(need)) for (const n of names) if (!(n in mod)) throw new Error(entry + " lacks " + n)
-const bin = new URL("./node_modules/mcp-actors/bin/mcp-actors.cjs", import.meta.url).pathname
+const bin = new URL("./node_modules/mcp-actors/src/cli/mcp-actors.cjs", import.meta.url).pathname
 const client = await main.connectStdio({ command: process.execPath, args: [bin, "serve", "--stdio", "--example", "demo"], stderr: "ignore" })
 const result = await client.callTool("echo", { text: "from a consumer" })
 await client.close()

@@ -9,7 +9,7 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 export const BIN = join(ROOT, "src", "cli", "main.ts")
 
 export interface ServerProcess {
