@@ -100,6 +100,10 @@ export const NON_CANCELLABLE_METHODS: ReadonlySet<string> = new Set(["initialize
 /** Whether a request may be cancelled with `notifications/cancelled` (`initialize` may not). */
 export const isCancellableMethod = (method: string): boolean => !NON_CANCELLABLE_METHODS.has(method)
 
+/** A `PROGRESS` event that moves past the last recorded value (the first one always does). */
+const advances = (context: OutboundRequestContext, event: OutboundRequestEvent): boolean =>
+  event.type === "PROGRESS" && (context.lastProgress === undefined || event.progress > context.lastProgress.progress)
+
 /**
  * One outbound request from send to outcome, with a deadline that progress may restart and
  * a hard maximum that it never does. Both clients run one per request.
@@ -192,14 +196,13 @@ export const outboundRequestMachine = setup({
     /** 2025-11-25/basic/utilities/cancellation.mdx:L35 — "The `initialize` request MUST NOT be cancelled by clients". */
     isCancellable: ({ context }) => isCancellableMethod(context.method),
     /**
-     * Reset the deadline only when asked to, and only for progress that advances:
-     * "The `progress` value MUST increase with each notification" (2025-11-25/basic/utilities/progress.mdx:L53),
-     * so a repeated value is not proof of work.
+     * "The `progress` value MUST increase with each notification" (2025-11-25/basic/utilities/progress.mdx:L53):
+     * a value that does not advance (a repeat, a late one overtaken by a larger one) is ignored. Recording
+     * it would let the next value "advance" again, reach the callback after a larger one and reset the deadline.
      */
-    resetsTimeoutOnProgress: ({ context, event }) =>
-      context.resetTimeoutOnProgress &&
-      event.type === "PROGRESS" &&
-      (context.lastProgress === undefined || event.progress > context.lastProgress.progress)
+    progressAdvances: ({ context, event }) => advances(context, event),
+    /** Reset the deadline only when asked to, and only for progress that advances (a repeat is no proof of work). */
+    resetsTimeoutOnProgress: ({ context, event }) => context.resetTimeoutOnProgress && advances(context, event)
   },
   delays: {
     requestTimeout: ({ context }) => context.timeoutMs,
@@ -259,7 +262,7 @@ export const outboundRequestMachine = setup({
             PROGRESS: [
               // 2025-11-25/basic/lifecycle.mdx:L246-L261 — MAY reset the timeout clock on progress.
               { guard: "resetsTimeoutOnProgress", target: "awaitingResponse", reenter: true, actions: "recordProgress" },
-              { actions: "recordProgress" }
+              { guard: "progressAdvances", actions: "recordProgress" }
             ]
           }
         }

@@ -370,6 +370,33 @@ describe("request deadlines, progress, cancellation", () => {
     expect(call.error).toBeInstanceOf(RequestTimeout)
   })
 
+  it("progress that goes back is ignored: the callback sees only advancing values, and it resets nothing", async () => {
+    // Found by the deterministic simulation (reordered progress): after 3, a late 1 was recorded as the
+    // latest value, so the 2 that followed reached the callback (3 then 2) and restarted the deadline.
+    const { server } = makeHoldServer()
+    const { session, serverSession, transport, tick } = keep(await connectToServer(server))
+    const seen: Array<number> = []
+    const call = track(session.callTool("hold", {}, { timeoutMs: 1_000, onProgress: (p) => seen.push(p.progress) }))
+    await flush()
+    const progressToken = requestsNamed(transport.sent, "tools/call")[0]!.id
+    // Our server never sends a decreasing value, so send the notifications from the server's side by hand.
+    const progress = (value: number) => serverSession.notify("notifications/progress", { progressToken, progress: value })
+    await tick(500)
+    progress(3) // deadline: 1 500
+    await flush()
+    await tick(300)
+    progress(1)
+    await flush()
+    await tick(200)
+    progress(2)
+    await flush()
+    expect(seen).toEqual([3])
+    await tick(499) // t = 1 499
+    expect(call.settled).toBe(false)
+    await tick(1) // t = 1 500: neither 1 nor 2 restarted the deadline
+    expect(call.error).toBeInstanceOf(RequestTimeout)
+  })
+
   it("AbortSignal → RequestCancelled at once, notifications/cancelled sent, server handler aborted", async () => {
     const { server, held } = makeHoldServer()
     const { session, serverSession, transport } = keep(await connectToServer(server))

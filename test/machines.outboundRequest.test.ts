@@ -92,6 +92,19 @@ describe("outboundRequest: pure steps", () => {
     )
     expect(repeated.actions).toEqual([]) // progress MUST increase; a repeat is no proof of work
   })
+
+  it("progress that goes back is ignored: the latest advancing value stays, and a later smaller one restarts nothing", () => {
+    const back = step(
+      { ...toolsCall, resetTimeoutOnProgress: true },
+      { type: "PROGRESS", progress: 3 } as never,
+      { type: "PROGRESS", progress: 1 } as never
+    )
+    expect(back.snapshot.context.lastProgress?.progress).toBe(3)
+    expect(back.actions).toEqual([])
+    const [after, actions] = transition(outboundRequestMachine, back.snapshot, { type: "PROGRESS", progress: 2 })
+    expect(after.context.lastProgress?.progress).toBe(3)
+    expect(actions).toEqual([])
+  })
 })
 
 describe("outboundRequest: deadlines on a simulated clock", () => {

@@ -76,6 +76,28 @@ export const useLeanScheduler = <A extends AnyActorRef>(actor: A): A => {
   return actor
 }
 
+let creationObserver: ((actor: AnyActorRef) => void) | undefined
+
+/**
+ * Read-only introspection: be told of every actor the runtime creates from now
+ * on (one observer at a time; returns the function that removes it).
+ *
+ * Why: the deterministic simulation (`test/sim/`) checks that no actor is left
+ * running once every session has ended. Every actor of this runtime is made by
+ * {@link createLeanActor}, so this one hook sees them all; with no observer the
+ * cost is one comparison per actor.
+ */
+export const observeActorCreation = (observer: (actor: AnyActorRef) => void): () => void => {
+  if (creationObserver !== undefined) throw new Error("observeActorCreation: an observer is already installed")
+  creationObserver = observer
+  return () => {
+    if (creationObserver === observer) creationObserver = undefined
+  }
+}
+
 /** `createActor` with the lean scheduler: what every actor of this runtime is made with. */
-export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> =>
-  useLeanScheduler(createActor(logic, options as never) as Actor<TLogic>)
+export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
+  const actor = useLeanScheduler(createActor(logic, options as never) as Actor<TLogic>)
+  if (creationObserver !== undefined) creationObserver(actor)
+  return actor
+}
