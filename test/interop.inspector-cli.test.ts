@@ -178,7 +178,9 @@ describe("interop: MCP Inspector CLI 1.0.3 against our server", () => {
       pendingExchanges: 0,
       modernInFlight: 0,
       storedSessions: 0,
-      keepAliveTimer: false
+      keepAliveTimer: false,
+      handshaking: 0,
+      evicted: 0
     })
     const sids = [...new Set(seen.flatMap((s) => s.sid ?? []))]
     for (const sid of sids) {
@@ -196,7 +198,9 @@ describe("interop: MCP Inspector CLI 1.0.3 against our server", () => {
       pendingExchanges: 0,
       modernInFlight: 0,
       storedSessions: 0,
-      keepAliveTimer: false
+      keepAliveTimer: false,
+      handshaking: 0,
+      evicted: 0
     })
     for (const sid of sids) expect(handle.session(sid), sid).toBeUndefined()
   })

@@ -30,6 +30,7 @@ export type ProgressBarrierPolicy = (clientInfo: Implementation | undefined, tra
 /** clientInfo names of clients known not to lose progress read together with the response. */
 const UNAFFECTED_CLIENTS: ReadonlySet<string> = new Set(["mcp-actors"])
 
+/** The default policy: stdio and WebSocket clients, except those known to be unaffected. */
 export const defaultProgressBarrier: ProgressBarrierPolicy = (clientInfo, transport) =>
   (transport === "stdio" || transport === "ws") && !(clientInfo !== undefined && UNAFFECTED_CLIENTS.has(clientInfo.name))
 
