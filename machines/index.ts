@@ -11,3 +11,8 @@ export * from "./eraProbe.ts"
 export * from "./listenStream.ts"
 // server-side machines
 export { legacyServerSessionMachine, type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, type LegacyServerSessionMachine } from "./legacyServerSession.ts"
+// host-side machines (the multi-server host: a host actor whose children are server connections)
+export * from "./serverConnection.ts"
+export * from "./host.ts"
+// policy gateway
+export * from "./policedRequest.ts"

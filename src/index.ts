@@ -22,6 +22,22 @@ export type { SessionLimits } from "./server/SessionLimiter.ts"
 export { defaultProgressBarrier, type ProgressBarrierPolicy } from "./server/progressBarrier.ts"
 export type * from "./server/types.ts"
 
+// Policy gateway (identities, Cedar, rate limits, approvals, audit trail)
+export { bearerAuth, type BearerAuthOptions } from "./server/auth/bearerAuth.ts"
+export { clientApprover, policyGuard, type PolicyGuardOptions } from "./server/policyGuard.ts"
+export type { Admission, CallGuard, CallOutcome, GuardedCall, ListKind } from "./server/CallGuard.ts"
+export { ANONYMOUS, type Identity, identityFromClaims } from "./policy/Identity.ts"
+export { makeJwtVerifier, type JwtOptions, type Verified } from "./policy/JwtVerifier.ts"
+export { type ApiKeyEntry, type ApiKeyTable, loadApiKeyTable, makeApiKeyTable } from "./policy/ApiKeyTable.ts"
+export { type Authenticator, makeAuthenticator } from "./policy/Authenticator.ts"
+export { CedarPolicySet, type CedarDecision, type CedarTarget, PolicyParseError } from "./policy/CedarPolicySet.ts"
+export { Policy } from "./policy/Policy.ts"
+export { type Decision, type DecisionRequest, PolicyEngine, type PolicyEngineOptions, type SessionFacts } from "./policy/PolicyEngine.ts"
+export { RateLimiter } from "./policy/RateLimiter.ts"
+export { argsDigest, AuditLog, type AuditQuery, queryAudit, verifyAudit, type VerifyResult } from "./policy/AuditLog.ts"
+export { answerApproval, type ApprovalAnswer, ApprovalStore, type PendingApproval } from "./policy/ApprovalStore.ts"
+export { type Approver, Approvals, type ApprovalResult, storeApprover, webhookApprover } from "./policy/Approvals.ts"
+
 // Client
 export { ClientSession, type ClientSessionOptions, type RequestOptions } from "./client/ClientSession.ts"
 export { connectStdio, type StdioConnectOptions } from "./client/connectStdio.ts"
@@ -55,3 +71,11 @@ export { defaultRestartPolicy, makeRestartPolicy, type RestartPolicy } from "./r
 // Visualization
 export { toMermaid } from "./visualization/toMermaid.ts"
 export { toDot } from "./visualization/toDot.ts"
+
+// Multi-server host and gateway
+export { type CallOptions, type HostEvent, type HostOptions, McpHost, type ServerView, startHost } from "./host/McpHost.ts"
+export { type HostConfig, loadHostConfig, parseHostConfig, type ServerConfig, type ConfigIssue, formatIssue } from "./host/config.ts"
+export { importConfigs, importLocations } from "./host/importConfigs.ts"
+export { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./host/errors.ts"
+export { type Gateway, HOST_ERROR_META, makeGateway, serveGatewayHttp, serveGatewayStdio, serveGatewayWs } from "./host/gateway.ts"
+export type { Catalog, CatalogEntry, Collision, ServerListing } from "./host/Catalog.ts"

@@ -1,5 +1,5 @@
 /**
- * The `mcp-actors` launcher (bin/mcp-actors.cjs, also behind `npm start` and
+ * The `mcp-actors` launcher (src/cli/mcp-actors.cjs, also behind `npm start` and
  * `npm run demo`): on a Node older than package.json's engines range it prints
  * one line — what is needed, what was found, how to get it — and exits 2,
  * before loading anything that an old Node cannot parse.
@@ -11,16 +11,16 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 
 const require = createRequire(import.meta.url)
-const { minimumOf, nodeProblem } = require("../bin/nodeVersion.cjs") as {
+const { minimumOf, nodeProblem } = require("../src/cli/nodeVersion.cjs") as {
   minimumOf: (range: string) => [number, number, number]
   nodeProblem: (found: string, range: string) => string | null
 }
 const root = fileURLToPath(new URL("..", import.meta.url))
-const launcher = fileURLToPath(new URL("../bin/mcp-actors.cjs", import.meta.url))
+const launcher = fileURLToPath(new URL("../src/cli/mcp-actors.cjs", import.meta.url))
 const engines = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { engines: { node: string } }).engines.node
 const MESSAGE = /^mcp-actors needs Node\.js >=22\.19 but this is Node\.js v(\S+); install Node\.js 24 LTS from https:\/\/nodejs\.org \(or run `nvm install 24`\) and try again\.\n$/
 
-describe("node version check (bin/nodeVersion.cjs)", () => {
+describe("node version check (src/cli/nodeVersion.cjs)", () => {
   it("reads the engines range of package.json", () => {
     expect(engines).toBe(">=22.19")
     expect(minimumOf(engines)).toEqual([22, 19, 0])

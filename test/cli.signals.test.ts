@@ -71,5 +71,5 @@ const stopsWithNpm = async (args: ReadonlyArray<string>) => {
 describe("SIGTERM to npm", () => {
   it("npm start: the server stops and its port closes", () => stopsWithNpm(["start"]), 60_000)
   it("a shell between npm and the server (npm exec -c, as npx runs a bin): the server stops too", () =>
-    stopsWithNpm(["exec", "-c", "node bin/mcp-actors.cjs serve --http 0"]), 60_000)
+    stopsWithNpm(["exec", "-c", "node src/cli/mcp-actors.cjs serve --http 0"]), 60_000)
 })

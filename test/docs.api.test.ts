@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileS
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { exampleModules } from "../scripts/api/exampleModules.ts"
-import { type ApiEntry, entryPoints, extractApi, repoRoot } from "../scripts/api/extractApi.ts"
-import { renderApiReference, summaryOf } from "../scripts/api/renderApiReference.ts"
+import { exampleModules } from "./support/api/exampleModules.ts"
+import { type ApiEntry, entryPoints, extractApi, repoRoot } from "./support/api/extractApi.ts"
+import { renderApiReference, summaryOf } from "./support/api/renderApiReference.ts"
 
 // The API reference (docs/api) is generated from the doc comments, never written
 // by hand: an export without a doc comment, a main entry point without an

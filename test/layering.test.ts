@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 
 // Dependencies flow one way (README, "Layout"): protocol → machines, transports →
-// runtime → server, client → cli, examples. Nothing imports upward — not even a type.
+// runtime → policy → server, client, host → cli, examples. Nothing imports upward — not even a type.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const layerOf = (file: string): string | undefined => {
   const r = relative(root, file)
@@ -12,6 +12,7 @@ const layerOf = (file: string): string | undefined => {
   if (r.startsWith("machines/")) return "machines"
   if (r.startsWith("src/transports/")) return "transports"
   if (r.startsWith("src/runtime/")) return "runtime"
+  if (r.startsWith("src/policy/")) return "policy"
   if (r.startsWith("src/server/") || r.startsWith("src/client/") || r.startsWith("src/host/")) return "api"
   if (r.startsWith("src/visualization/")) return "api"
   if (r.startsWith("src/cli/") || r.startsWith("examples/") || r === "src/index.ts" || r === "src/effect.ts") return "top"
@@ -22,8 +23,10 @@ const allowed: Record<string, ReadonlyArray<string>> = {
   machines: ["protocol", "machines"],
   transports: ["protocol", "transports"],
   runtime: ["protocol", "machines", "transports", "runtime"],
-  api: ["protocol", "machines", "transports", "runtime", "api"],
-  top: ["protocol", "machines", "transports", "runtime", "api", "top"]
+  // The policy gateway (identity, Cedar, audit, approvals) serves both McpServer and the host.
+  policy: ["protocol", "machines", "transports", "runtime", "policy"],
+  api: ["protocol", "machines", "transports", "runtime", "policy", "api"],
+  top: ["protocol", "machines", "transports", "runtime", "policy", "api", "top"]
 }
 const walk = (dir: string): Array<string> =>
   readdirSync(dir).flatMap((name) => {

@@ -42,13 +42,17 @@ const ok = (r: ReturnType<typeof run>) => {
 }
 
 /**
- * Tarball budget, from what it holds today (520 files, 2.13 MB unpacked, 479 KB
- * packed): the build ≈ 1.45 MB (JavaScript 0.54, declarations 0.30, source and
- * declaration maps 0.61) and the TypeScript sources the maps point at ≈ 0.67 MB,
- * plus ~15 % for growth. Shipping test/ (0.73 MB) or docs/ by mistake breaks it.
+ * Tarball budget, from what it holds today (520 files, 2.23 MB unpacked, 498 KB
+ * packed): the build ≈ 1.5 MB (JavaScript, declarations with their doc comments,
+ * source and declaration maps) and the TypeScript sources the maps point at
+ * ≈ 0.7 MB, plus ~12 % for growth. Shipping test/ (0.73 MB) or docs/ by mistake breaks it.
  * The package of 0.1.0 before this budget: 205 files, 1.7 MB, 42 % of it test/.
+ * The policy gateway (src/policy/, its chart, guard and CLI: ~18 modules) took it
+ * to 610 files, 2.55 MB unpacked, 580 KB packed; the budget moved with it (+~15 %).
  */
-const BUDGET = { files: 600, unpackedBytes: 2_500_000, packedBytes: 600_000 }
+// With the multi-server host (src/host, its two charts, ~75 files): 685 files, 3.25 MB unpacked, 739 KB packed
+// (measured after merging the policy gateway); ~10 % headroom, as before.
+const BUDGET = { files: 760, unpackedBytes: 3_600_000, packedBytes: 820_000 }
 const ALLOWED_TOP = new Set(["bin", "dist", "src", "machines", "examples", "README.md", "LICENSE", "package.json"])
 
 // Every ```ts block of the README and of the guides in docs/, named by its info string (```ts name.ts).
@@ -82,7 +86,7 @@ const need = {
   machines: [machines, ["legacyServerSessionMachine", "legacyClientSessionMachine", "keepaliveMachine", "outboundRequestMachine", "eraProbeMachine", "listenStreamMachine"]]
 }
 for (const [entry, [mod, names]] of Object.entries(need)) for (const n of names) if (!(n in mod)) throw new Error(entry + " lacks " + n)
-const bin = new URL("./node_modules/mcp-actors/bin/mcp-actors.cjs", import.meta.url).pathname
+const bin = new URL("./node_modules/mcp-actors/src/cli/mcp-actors.cjs", import.meta.url).pathname
 const client = await main.connectStdio({ command: process.execPath, args: [bin, "serve", "--stdio", "--example", "demo"], stderr: "ignore" })
 const result = await client.callTool("echo", { text: "from a consumer" })
 await client.close()

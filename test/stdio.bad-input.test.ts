@@ -55,7 +55,7 @@ const spawnServer = (args: ReadonlyArray<string> = []): LinePeer => {
     stderr: () => stderr,
     line: (text) => void child.stdin.write(text + "\n"),
     send: (message) => peer.line(JSON.stringify(message)),
-    next: (pred, ms = 15_000) => // generous: the first reply includes a child process start on a busy machine
+    next: (pred, ms = 20_000) => // generous: the first reply includes a child process start on a busy machine
       new Promise((resolve, reject) => {
         const check = () => {
           const m = find(pred)
@@ -281,6 +281,16 @@ describe("stdio server: malformed JSON-RPC (operating session, --max-message-byt
     const missing = await peer.call(36, "resources/read", { uri: "demo://missing" })
     expect(missing.error?.code).toBe(-32002)
     expect(missing.error?.data).toEqual({ uri: "demo://missing" })
+    await expectUsable(peer)
+  })
+
+  it("prompt arguments that are not strings → -32602, never -32603 (found by the fuzzer)", async () => {
+    // {toString: [], valueOf: null} cannot even be converted to a string: it used to reach the handler's template literal.
+    for (const [id, args] of [[37, { name: [1, { toString: [], valueOf: null }] }], [38, { name: 5 }], [39, { name: "x", extra: {} }], [44, "name"], [45, [1]]] as const) {
+      const r = await peer.call(id, "prompts/get", { name: "greet", arguments: args })
+      expect(r.error?.code, JSON.stringify(args)).toBe(-32602)
+    }
+    expect((await peer.call(46, "prompts/get", { name: "greet", arguments: { name: "Ada" } })).result?.messages?.[0]?.content?.text).toBe("Please greet Ada.")
     await expectUsable(peer)
   })
 

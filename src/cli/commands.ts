@@ -7,8 +7,10 @@ export interface Command {
   readonly summary: string
   readonly usage: string
   readonly options: NonNullable<ParseArgsConfig["options"]>
+  /** Takes positional arguments (sub-actions, files). */
+  readonly positionals?: boolean
   /** Resolves to the exit code, or -1 when the command keeps running and exits by itself. */
-  readonly run: (values: Record<string, string | boolean | undefined>) => Promise<number>
+  readonly run: (values: Record<string, string | boolean | undefined>, positionals: ReadonlyArray<string>) => Promise<number>
 }
 
 class UsageError extends Error {}
@@ -50,6 +52,18 @@ Options:
   --max-sessions-per-address N
                            per client address; beyond, its oldest handshake is evicted or 429 (default 0 = no cap)
   --max-message-bytes N    largest accepted message (default 4194304)
+
+Policy gateway (every tools/call, resources/read, prompts/get checked before it runs):
+  --policy FILE            a .cedar policy set or the YAML/JSON form; reloaded on change
+  --audit FILE             append-only, hash-chained JSON Lines audit trail
+  --audit-arguments        record argument values (default: only their SHA-256 digest)
+  --audit-max-bytes N      rotate the audit file at this size (default 16777216)
+  --approvals FILE         durable store of pending approvals (default: in memory)
+  --approver WHO           client (elicitation / input_required; default), cli, or a webhook URL
+  --jwks FILE|URL          verify bearer JWTs against this JWKS (with --issuer and --audience)
+  --issuer ISS             required "iss" of bearer JWTs
+  --audience AUD           required "aud" of bearer JWTs
+  --api-keys FILE          API-key table (YAML/JSON: keys: [{name, key|sha256, groups, scopes}])
   -h, --help               show this help`,
   options: {
     stdio: { type: "boolean" },
@@ -63,7 +77,17 @@ Options:
     "max-sessions": { type: "string" },
     "max-handshake-sessions": { type: "string" },
     "max-sessions-per-address": { type: "string" },
-    "max-message-bytes": { type: "string" }
+    "max-message-bytes": { type: "string" },
+    policy: { type: "string" },
+    audit: { type: "string" },
+    "audit-arguments": { type: "boolean" },
+    "audit-max-bytes": { type: "string" },
+    approvals: { type: "string" },
+    approver: { type: "string" },
+    jwks: { type: "string" },
+    issuer: { type: "string" },
+    audience: { type: "string" },
+    "api-keys": { type: "string" }
   },
   run: async (values) => {
     const maxMessageBytes = intOption(values, "max-message-bytes", 4 * 1024 * 1024)
@@ -78,6 +102,23 @@ Options:
     if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
     if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
     const server = await pickExample(values.example as string | undefined)
+    const str = (k: string) => (typeof values[k] === "string" ? values[k] as string : undefined)
+    const gateway = str("policy") !== undefined || str("audit") !== undefined || str("jwks") !== undefined || str("issuer") !== undefined ||
+        str("audience") !== undefined || str("api-keys") !== undefined
+      ? (await import("./policySetup.ts")).setupPolicy(server, {
+        ...(str("policy") === undefined ? {} : { policy: str("policy")! }),
+        ...(str("audit") === undefined ? {} : { audit: str("audit")! }),
+        ...(values["audit-arguments"] === true ? { auditArguments: true } : {}),
+        ...(str("audit-max-bytes") === undefined ? {} : { auditMaxBytes: intOption(values, "audit-max-bytes", 0) }),
+        ...(str("approvals") === undefined ? {} : { approvals: str("approvals")! }),
+        ...(str("approver") === undefined ? {} : { approver: str("approver")! }),
+        ...(str("jwks") === undefined ? {} : { jwks: str("jwks")! }),
+        ...(str("issuer") === undefined ? {} : { issuer: str("issuer")! }),
+        ...(str("audience") === undefined ? {} : { audience: str("audience")! }),
+        ...(str("api-keys") === undefined ? {} : { apiKeys: str("api-keys")! })
+      }, (line) => process.stderr.write(`mcp-actors: ${line}\n`))
+      : undefined
+    if (gateway?.authenticate !== undefined && values.stdio) throw new UsageError("bearer authentication needs --http or --ws (stdio has no credentials)")
     if (values.stdio) {
       const { serveTransport } = await import("../server/serveTransport.ts")
       const { makeStdioServerTransport } = await import("../transports/stdioServer.ts")
@@ -88,6 +129,7 @@ Options:
       process.stderr.write(`mcp-actors: serving example "${values.example ?? "demo"}" on stdio\n`)
       const end = await session.ended
       await transport.close()
+      gateway?.close()
       const code = end.reason === HANDSHAKE_TIMEOUT ? 1 : 0
       process.stderr.write(code === 1
         ? `mcp-actors: no initialize / notifications/initialized within ${handshakeTimeoutMs} ms (handshake timeout); exiting (--handshake-timeout 0 waits forever)\n`
@@ -108,7 +150,9 @@ Options:
         ...(values["max-sessions"] === undefined ? {} : { maxSessions: intOption(values, "max-sessions", 10_000) }),
         ...(values["max-handshake-sessions"] === undefined ? {} : { maxHandshakeSessions: intOption(values, "max-handshake-sessions", 1_000) }),
         maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0)
-      }
+      },
+      ...(gateway?.authenticate === undefined ? {} : { authenticate: gateway.authenticate }),
+      ...(gateway === undefined ? {} : { onClosed: () => gateway.close() })
     }
     if (values.http !== undefined) return (await import("./serveHttp.ts")).serveHttpCommand(server, listen)
     return (await import("./serveWs.ts")).serveWsCommand(server, listen)
@@ -159,4 +203,124 @@ Options:
   }
 }
 
-export const commands: Readonly<Record<string, Command>> = { serve, demo, charts, examples: list }
+const host: Command = {
+  summary: "run many MCP servers from a config (Claude Desktop / Cursor / VS Code / mcporter format), with a live status table and an optional gateway",
+  usage: `Usage: mcp-actors host [CONFIG] [--import] [--serve-http PORT | --serve-ws PORT | --serve-stdio] [options]
+
+Starts every server of CONFIG (a JSON file with "mcpServers", or VS Code's
+"servers"), keeps them alive (restarts with backoff, parks crash loops) and
+shows a live status table: server, state, era/version, tools, restarts, last
+error, uptime. Ctrl-C or SIGTERM stops every server (no process left).
+
+Options:
+  --import                 also read the config files of Claude Desktop, Claude Code, Cursor, VS Code and mcporter found on this machine
+  --serve-http PORT        serve the aggregated catalog as one MCP server (Streamable HTTP): /mcp, and /mcp/<server> for one server under its original names
+  --serve-ws PORT          serve the aggregated catalog over WebSocket (/mcp)
+  --serve-stdio            serve the aggregated catalog on stdin/stdout (the status goes to stderr)
+  --host HOST              gateway bind address (default 127.0.0.1)
+  --json                   print status changes as JSON lines instead of the table
+  --state-file PATH        where the started process groups are recorded (reaped after a crash)
+  -h, --help               show this help`,
+  options: {
+    import: { type: "boolean" },
+    "serve-http": { type: "string" },
+    "serve-ws": { type: "string" },
+    "serve-stdio": { type: "boolean" },
+    host: { type: "string" },
+    json: { type: "boolean" },
+    "state-file": { type: "string" }
+  },
+  positionals: true,
+  run: async (values, positionals) => {
+    if (positionals.length > 1) throw new UsageError("one CONFIG file at most")
+    const chosen = [values["serve-http"] !== undefined, values["serve-ws"] !== undefined, values["serve-stdio"] === true].filter(Boolean).length
+    if (chosen > 1) throw new UsageError("choose one of --serve-http, --serve-ws and --serve-stdio")
+    if (positionals.length === 0 && values.import !== true) throw new UsageError("give a CONFIG file, or --import")
+    const serve = values["serve-http"] !== undefined
+      ? { kind: "http" as const, port: intOption(values, "serve-http", 0) }
+      : values["serve-ws"] !== undefined
+      ? { kind: "ws" as const, port: intOption(values, "serve-ws", 0) }
+      : values["serve-stdio"] === true
+      ? { kind: "stdio" as const, port: 0 }
+      : undefined
+    return (await import("./host.ts")).hostCommand({
+      config: positionals[0],
+      import: values.import === true,
+      serve,
+      bind: (values.host as string | undefined) ?? "127.0.0.1",
+      json: values.json === true,
+      stateFile: values["state-file"] as string | undefined
+    })
+  }
+}
+
+const audit: Command = {
+  summary: "verify or query a policy audit trail (hash-chained JSON Lines)",
+  usage: `Usage: mcp-actors audit verify FILE... [--all]
+       mcp-actors audit query FILE... [--principal P] [--session S] [--tool T] [--type decision|call] [--since T] [--until T] [--all]
+
+verify exits 0 when the chain is intact, 1 naming the first bad record (edited,
+removed or reordered). Several files are checked as one chain, oldest first.
+
+Options:
+  --all              also read FILE's rotated files (FILE.000001, …) before it
+  --principal P      records of this principal
+  --session S        records of this session id
+  --tool T           records of this tool, prompt or resource URI
+  --type KIND        decision or call
+  --since T, --until T   ISO time or epoch milliseconds`,
+  positionals: true,
+  options: {
+    all: { type: "boolean" },
+    principal: { type: "string" },
+    session: { type: "string" },
+    tool: { type: "string" },
+    type: { type: "string" },
+    since: { type: "string" },
+    until: { type: "string" }
+  },
+  run: async (values, positionals) => {
+    const [action, ...files] = positionals
+    if (action !== "verify" && action !== "query") throw new UsageError(`audit needs verify or query, got ${JSON.stringify(action ?? "")}`)
+    if (files.length === 0) throw new UsageError(`audit ${action} needs at least one FILE`)
+    const { auditVerify, auditQuery } = await import("./policyCommands.ts")
+    return action === "verify" ? auditVerify(files, values.all === true) : auditQuery(files, values)
+  }
+}
+
+const policy: Command = {
+  summary: "check a policy, or replay an audit trail against it (shadow mode)",
+  usage: `Usage: mcp-actors policy check POLICY
+       mcp-actors policy test POLICY --against AUDIT.jsonl [--against MORE.jsonl]
+
+check parses a .cedar set or the YAML/JSON form (exit 1 naming the line and the
+reason when it does not parse) and prints the Cedar the form compiles to.
+test replays the recorded requests against POLICY and reports every decision
+that would change (rate limits are not replayed).`,
+  positionals: true,
+  options: { against: { type: "string", multiple: true } },
+  run: async (values, positionals) => {
+    const [action, file] = positionals
+    if (file === undefined || (action !== "check" && action !== "test")) throw new UsageError("policy needs check POLICY or test POLICY --against AUDIT")
+    const { policyCheck, policyTest } = await import("./policyCommands.ts")
+    if (action === "check") return policyCheck(file)
+    const against = (values.against as unknown as ReadonlyArray<string> | undefined) ?? []
+    if (against.length === 0) throw new UsageError("policy test needs --against AUDIT.jsonl")
+    return policyTest(file, against)
+  }
+}
+
+const approvals: Command = {
+  summary: "list pending approvals, approve or deny one (the gateway's --approvals store)",
+  usage: `Usage: mcp-actors approvals [list] --store FILE
+       mcp-actors approvals approve ID --store FILE [--by NAME]
+       mcp-actors approvals deny ID --store FILE [--by NAME] [--reason TEXT]`,
+  positionals: true,
+  options: { store: { type: "string" }, by: { type: "string" }, reason: { type: "string" } },
+  run: async (values, positionals) => {
+    const { approvalsCommand } = await import("./policyCommands.ts")
+    return approvalsCommand(positionals[0], positionals[1], values)
+  }
+}
+
+export const commands: Readonly<Record<string, Command>> = { serve, host, demo, charts, examples: list, audit, policy, approvals }

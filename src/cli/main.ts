@@ -38,7 +38,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   }
   let parsed
   try {
-    parsed = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: false, strict: true })
+    parsed = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: command.positionals === true, strict: true })
   } catch (e) {
     process.stderr.write(`mcp-actors ${name}: ${(e as Error).message}\n\n${command.usage}\n`)
     return 2
@@ -48,7 +48,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     return 0
   }
   try {
-    return await command.run(parsed.values as Record<string, string | boolean | undefined>)
+    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals)
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`mcp-actors ${name}: ${e.message}\n\n${command.usage}\n`)

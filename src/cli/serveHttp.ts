@@ -4,7 +4,7 @@
  * event loop once the server is closed). A second signal exits at once.
  */
 import type { McpServer } from "../server/McpServer.ts"
-import { makeHttpServer } from "../server/http/HttpServer.ts"
+import { type Authenticate, makeHttpServer } from "../server/http/HttpServer.ts"
 import type { SessionLimits } from "../server/SessionLimiter.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 
@@ -18,6 +18,10 @@ export interface ServeHttpOptions {
   readonly limits: SessionLimits
   /** How long in-flight requests may finish on shutdown. Default 5000 ms. */
   readonly drainMs?: number
+  /** Bearer authentication (the policy gateway's identities). */
+  readonly authenticate?: Authenticate
+  /** After the listener closed (flush the audit trail, stop watchers). */
+  readonly onClosed?: () => void
 }
 
 /** Start serving; prints the endpoint URL on stdout. Resolves -1: the process exits on its own after shutdown. */
@@ -30,10 +34,11 @@ export const serveHttpCommand = async (server: McpServer, options: ServeHttpOpti
     handshakeTimeoutMs: options.handshakeTimeoutMs,
     ...(options.drainMs === undefined ? {} : { drainTimeoutMs: options.drainMs }),
     maxMessageBytes: options.maxMessageBytes,
-    ...options.limits
+    ...options.limits,
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate })
   })
   process.stdout.write(`${http.url}\n`)
   process.stderr.write(`mcp-actors: serving Streamable HTTP on ${http.url}\n`)
-  stopOnSignals(() => `${http.sessions} live sessions`, () => http.close({ drainMs: options.drainMs ?? 5_000 }))
+  stopOnSignals(() => `${http.sessions} live sessions`, () => http.close({ drainMs: options.drainMs ?? 5_000 }).then(() => options.onClosed?.()))
   return -1
 }

@@ -16,6 +16,7 @@ export const serveWsCommand = async (server: McpServer, options: ServeWsOptions)
     port: options.port,
     host: options.host,
     maxMessageBytes: options.maxMessageBytes,
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
     ...(options.limits.maxSessions === undefined ? {} : { maxConnections: options.limits.maxSessions }),
     ...(options.limits.maxHandshakeSessions === undefined ? {} : { maxHandshakeSessions: options.limits.maxHandshakeSessions }),
     ...(options.limits.maxSessionsPerAddress === undefined ? {} : { maxSessionsPerAddress: options.limits.maxSessionsPerAddress }),
@@ -27,6 +28,6 @@ export const serveWsCommand = async (server: McpServer, options: ServeWsOptions)
   })
   process.stdout.write(`${ws.url}\n`)
   process.stderr.write(`mcp-actors: serving WebSocket on ${ws.url}\n`)
-  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }))
+  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }).then(() => options.onClosed?.()))
   return -1
 }

@@ -43,11 +43,15 @@ export interface ModernSideOptions {
   readonly onNotification?: ModernClientOptions["onNotification"]
   readonly onDiagnostic?: (message: string) => void
   readonly clock?: ModernClientOptions["clock"]
+  /** MRTR input handlers (the same handlers answer legacy server→client requests). */
+  readonly onElicitation?: ModernClientOptions["onElicitation"]
+  readonly onSampling?: ModernClientOptions["onSampling"]
+  readonly onRoots?: ModernClientOptions["onRoots"]
 }
 
 export const modernClientOptions = (options: ModernSideOptions, verdict: EraVerdict): ModernClientOptions => ({
   ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-  // Modern requests declare only what was asked for: without MRTR support, sampling/elicitation/roots handlers do not apply.
+  // Modern requests declare what was asked for; the MRTR input handlers below declare their own capabilities.
   ...(options.capabilities ? { capabilities: options.capabilities as ClientCapabilities } : {}),
   ...(options.modernVersions ? { protocolVersions: options.modernVersions } : {}),
   ...(verdict.protocolVersion ? { protocolVersion: verdict.protocolVersion } : {}),
@@ -58,7 +62,11 @@ export const modernClientOptions = (options: ModernSideOptions, verdict: EraVerd
   ...(options.onNotification ? { onNotification: options.onNotification } : {}),
   ...(options.onDiagnostic ? { onDiagnostic: options.onDiagnostic } : {}),
   ...(verdict.discover ? { discovered: verdict.discover } : {}),
-  ...(options.clock ? { clock: options.clock } : {})
+  ...(options.clock ? { clock: options.clock } : {}),
+  // MRTR: input_required results are answered by the same handlers as legacy server→client requests.
+  ...(options.onElicitation ? { onElicitation: options.onElicitation } : {}),
+  ...(options.onSampling ? { onSampling: options.onSampling } : {}),
+  ...(options.onRoots ? { onRoots: options.onRoots } : {})
 })
 
 /**

@@ -20,6 +20,10 @@ export const ErrorCode = {
   SessionNotFound: -32001,
   /** Legacy (≤ 2025-11-25) resource not found. */
   ResourceNotFound: -32002,
+  /** Refused by the policy gateway (implementation-defined, both eras); `data.policies` names the deciding policies. */
+  PolicyDenied: -32003,
+  /** A rate limit tripped; `data.retryAfterMs` says when to try again. */
+  RateLimited: -32004,
   /** 2025-11-25 URL-mode elicitation required. */
   UrlElicitationRequired: -32042,
   /** 2026-07-28: an `Mcp-*` header does not match the body. */

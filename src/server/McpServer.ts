@@ -9,6 +9,7 @@ import { type ParamHeader, paramHeadersOf } from "../protocol/mcpHeaders.ts"
 import type { ServerChange } from "../protocol/subscriptions.ts"
 import { compileSchema, type Validator } from "./jsonSchema.ts"
 import { makeRequestStateKey, type RequestStateKey } from "./requestState.ts"
+import type { CallGuard } from "./CallGuard.ts"
 import type { RequestContext } from "./RequestContext.ts"
 import type {
   CallToolResult,
@@ -63,6 +64,8 @@ export interface McpServerOptions {
   readonly requestStateSecret?: string | Uint8Array
   /** How long a sealed `requestState` stays valid. Default 10 minutes. */
   readonly requestStateTtlMs?: number
+  /** Middleware every call and list passes (the policy gateway: `policyGuard`). */
+  readonly guard?: CallGuard
 }
 
 export type { ServerChange }
@@ -102,10 +105,14 @@ export class McpServer {
   readonly resourceTemplates = new Array<RegisteredResourceTemplate>()
   readonly prompts = new Map<string, { readonly definition: PromptDefinition; readonly handler: PromptHandler }>()
   completionHandler: CompletionHandler | undefined
+  /** Middleware every call and list passes (see CallGuard.ts); may be set or replaced at any time. */
+  guard: CallGuard | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
   private readonly listeners = new Set<(change: ServerChange) => void>()
   private cachedCapabilities: ServerCapabilities | undefined
   private cachedToolList: ReadonlyArray<ToolDefinition> | undefined
+  /** Inside `update`: the lists changed so far (notified when it ends). */
+  private batch: Set<"tools" | "resources" | "prompts"> | undefined
 
   constructor(options: McpServerOptions) {
     this.info = options.title === undefined
@@ -114,6 +121,7 @@ export class McpServer {
     this.instructions = options.instructions
     this.extraCapabilities = options.capabilities
     this.requestStateKey = makeRequestStateKey(options.requestStateSecret, options.requestStateTtlMs)
+    this.guard = options.guard
   }
 
   /**
@@ -137,6 +145,41 @@ export class McpServer {
 
   removeTool(name: string): this {
     return this.tools.delete(name) ? this.changed({ type: "tools" }) : this
+  }
+
+  removeResource(uri: string): this {
+    return this.resources.delete(uri) ? this.changed({ type: "resources" }) : this
+  }
+
+  removeResourceTemplate(uriTemplate: string): this {
+    const i = this.resourceTemplates.findIndex((t) => t.definition.uriTemplate === uriTemplate)
+    if (i === -1) return this
+    this.resourceTemplates.splice(i, 1)
+    return this.changed({ type: "resources" })
+  }
+
+  removePrompt(name: string): this {
+    return this.prompts.delete(name) ? this.changed({ type: "prompts" }) : this
+  }
+
+  /**
+   * Apply several registrations as one change: sessions get one
+   * `list_changed` per list that changed, after `apply` returns (a gateway
+   * re-syncing a whole catalog must not send one notification per tool).
+   */
+  update(apply: (server: this) => void): this {
+    if (this.batch !== undefined) {
+      apply(this)
+      return this
+    }
+    const batch = this.batch = new Set()
+    try {
+      apply(this)
+    } finally {
+      this.batch = undefined
+      for (const type of batch) this.changed({ type })
+    }
+    return this
   }
 
   resource(definition: ResourceDefinition, handler: ResourceHandler): this {
@@ -194,6 +237,10 @@ export class McpServer {
   private changed(change: ServerChange): this {
     this.cachedCapabilities = undefined
     if (change.type === "tools") this.cachedToolList = undefined
+    if (this.batch !== undefined && change.type !== "resourceUpdated") {
+      this.batch.add(change.type)
+      return this
+    }
     for (const l of this.listeners) l(change)
     return this
   }

@@ -11,6 +11,8 @@ import type { ClientCapabilities } from "../protocol/capabilities.ts"
 import type { Era } from "../protocol/era.ts"
 import type { Params, RequestId } from "../protocol/jsonrpc.ts"
 import type { InputRequests, InputResponses } from "../protocol/mrtr.ts"
+import type { Identity } from "../policy/Identity.ts"
+import type { TransportKind } from "../transports/Transport.ts"
 import type { Implementation, LoggingLevel } from "./types.ts"
 
 export interface ServerRequestOptions {
@@ -31,6 +33,9 @@ export interface RequestContext {
   readonly era: Era
   readonly protocolVersion: string
   readonly sessionId: string | undefined
+  /** The authenticated caller (undefined when the transport has no authentication). */
+  readonly identity: Identity | undefined
+  readonly transport: TransportKind
   readonly clientCapabilities: ClientCapabilities
   readonly clientInfo: Implementation | undefined
   /** Aborted when the client cancels, the session closes, or the drain deadline passes. */

@@ -75,6 +75,7 @@ import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportCloseDetail, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
+import type { Identity } from "../policy/Identity.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
@@ -117,6 +118,8 @@ export interface ServerSessionOptions {
   readonly requestTimeoutMs?: number
   /** Who sends this connection's requests (the HTTP auth hook's principal): MRTR state is bound to it. */
   readonly principal?: string
+  /** The authenticated identity (claims) behind `principal`, for the policy guard. */
+  readonly identity?: Identity
   readonly clock?: XStateClock
   /** Send at most one progress notification per request per this many ms (latest value wins). Default 0: no limit. */
   readonly progressIntervalMs?: number
@@ -380,6 +383,12 @@ class HandlerContext implements RequestContext {
   get sessionId(): string | undefined {
     return this.#modern ? undefined : this.#session.id
   }
+  get identity(): Identity | undefined {
+    return this.#session.identity
+  }
+  get transport(): TransportKind {
+    return this.#session.transportKind
+  }
   get clientCapabilities(): ClientCapabilities {
     return this.#modern ? this.#modern.clientCapabilities : this.legacy.clientCapabilities
   }
@@ -452,6 +461,8 @@ export class ServerSession implements SessionHandle {
   readonly id: string
   readonly server: McpServer
   readonly startedAt = Date.now()
+  /** Who sends this connection's requests; HTTP refreshes it from each request's credentials (same principal). */
+  identity: Identity | undefined
   private readonly options: ServerSessionOptions
   private readonly sendOut: SendToClient
   /** Batches (2025-03-26) still collecting: each request id of one maps to its collector. */
@@ -499,6 +510,7 @@ export class ServerSession implements SessionHandle {
     this.options = options
     this.sendOut = options.send
     this.id = options.id ?? newSessionId()
+    this.identity = options.identity
     this.now = options.now ?? Date.now
     this.lastSettledAt = this.now()
     this.createdAt = this.lastSettledAt
@@ -1334,6 +1346,10 @@ export class ServerSession implements SessionHandle {
       else this.ensureActor()
     }, delay)
     this.wakeTimer = { clock, timer }
+  }
+
+  get transportKind(): TransportKind {
+    return this.options.transport
   }
 
   get inFlightCount(): number {

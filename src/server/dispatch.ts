@@ -7,6 +7,7 @@
  */
 import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { JsonRpcRequest } from "../protocol/jsonrpc.ts"
+import type { Admission, CallGuard, GuardedCall } from "./CallGuard.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { RequestContext } from "./RequestContext.ts"
@@ -97,11 +98,17 @@ const getPrompt = (server: McpServer, params: Record<string, unknown> | undefine
   if (typeof name !== "string") throw invalidParams("prompts/get needs a prompt name")
   const prompt = server.prompts.get(name)
   if (!prompt) throw invalidParams(`unknown prompt "${name}"`)
-  const args = (params!.arguments ?? {}) as Record<string, string>
-  if (typeof args !== "object" || args === null || Array.isArray(args)) throw invalidParams("arguments must be an object")
+  const raw = params!.arguments ?? {}
+  if (typeof raw !== "object" || Array.isArray(raw)) throw invalidParams("arguments must be an object")
+  // Prompt arguments are strings (GetPromptRequest): anything else would reach the handler as
+  // something it cannot even print (an object whose toString is not a function).
+  for (const [key, value] of Object.entries(raw)) {
+    if (typeof value !== "string") throw invalidParams(`prompt argument ${JSON.stringify(key)} must be a string`)
+  }
+  const args = raw as Record<string, string>
   for (const a of prompt.definition.arguments ?? []) {
     // Own properties only: an argument named `constructor` is not supplied by Object.prototype.
-    if (a.required && (!Object.hasOwn(args, a.name) || args[a.name] === undefined)) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
+    if (a.required && !Object.hasOwn(args, a.name)) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
   }
   return prompt.handler(args, ctx)
 }
@@ -119,9 +126,99 @@ const complete = (server: McpServer, params: Record<string, unknown> | undefined
 
 /**
  * Run one request. Capability gating has already happened; unknown methods
- * throw -32601 here.
+ * throw -32601 here. With a guard (the policy gateway), calls pass its
+ * `admit` first and list results its `filter`.
  */
 export const dispatchRequest = (
+  server: McpServer,
+  request: JsonRpcRequest,
+  ctx: RequestContext,
+  state: SessionState
+): MaybePromise<Result> => {
+  const guard = server.guard
+  return guard === undefined ? dispatchUnguarded(server, request, ctx, state) : dispatchGuarded(guard, server, request, ctx, state)
+}
+
+const guardedCall = (request: JsonRpcRequest): GuardedCall | undefined => {
+  const params = request.params as Record<string, unknown> | undefined
+  switch (request.method) {
+    case "tools/call":
+    case "prompts/get": {
+      const name = params?.name
+      if (typeof name !== "string") return undefined // the handler's own -32602
+      const args = params!.arguments
+      const kind = request.method === "tools/call" ? "tool" : "prompt"
+      return { method: request.method, kind, name, args: typeof args === "object" && args !== null && !Array.isArray(args) ? args as Record<string, unknown> : undefined }
+    }
+    case "resources/read": {
+      const uri = params?.uri
+      return typeof uri === "string" ? { method: "resources/read", kind: "resource", name: uri, args: undefined } : undefined
+    }
+    default:
+      return undefined
+  }
+}
+
+const outcomeOf = (r: Result): Parameters<Admission["done"]>[0] =>
+  r.isError === true ? { outcome: "toolError" } : r.resultType === "input_required" ? { outcome: "inputRequired" } : { outcome: "ok" }
+const errorOutcome = (e: unknown): Parameters<Admission["done"]>[0] =>
+  e instanceof InputRequiredSignal ? { outcome: "inputRequired" } : { outcome: "error", error: e instanceof Error ? e.message : String(e) }
+
+/** Run an admitted call and tell the admission how it ended. */
+const runAdmitted = (admission: Admission | undefined, run: () => MaybePromise<Result>): MaybePromise<Result> => {
+  if (admission === undefined) return run()
+  let out: MaybePromise<Result>
+  try {
+    out = run()
+  } catch (e) {
+    admission.done(errorOutcome(e))
+    throw e
+  }
+  if (!isThenable(out)) {
+    admission.done(outcomeOf(out))
+    return out
+  }
+  return Promise.resolve(out).then(
+    (r) => {
+      admission.done(outcomeOf(r))
+      return r
+    },
+    (e) => {
+      admission.done(errorOutcome(e))
+      throw e
+    }
+  )
+}
+
+const dispatchGuarded = (guard: CallGuard, server: McpServer, request: JsonRpcRequest, ctx: RequestContext, state: SessionState): MaybePromise<Result> => {
+  const call = guardedCall(request)
+  if (call !== undefined) {
+    const admitted = guard.admit(call, ctx)
+    const run = () => dispatchUnguarded(server, request, ctx, state)
+    return isThenable(admitted) ? Promise.resolve(admitted).then((a) => runAdmitted(a, run)) : runAdmitted(admitted, run)
+  }
+  const out = dispatchUnguarded(server, request, ctx, state)
+  switch (request.method) {
+    case "tools/list":
+      return filtered(out, (r) => ({ ...r, tools: guard.filter("tools", r.tools as ReadonlyArray<{ name: string }>, (t) => t.name, ctx) }))
+    case "prompts/list":
+      return filtered(out, (r) => ({ ...r, prompts: guard.filter("prompts", r.prompts as ReadonlyArray<{ name: string }>, (p) => p.name, ctx) }))
+    case "resources/list":
+      return filtered(out, (r) => ({ ...r, resources: guard.filter("resources", r.resources as ReadonlyArray<{ uri: string }>, (x) => x.uri, ctx) }))
+    case "resources/templates/list":
+      return filtered(out, (r) => ({
+        ...r,
+        resourceTemplates: guard.filter("resourceTemplates", r.resourceTemplates as ReadonlyArray<{ uriTemplate: string }>, (x) => x.uriTemplate, ctx)
+      }))
+    default:
+      return out
+  }
+}
+
+const filtered = (out: MaybePromise<Result>, f: (r: Result) => Result): MaybePromise<Result> =>
+  isThenable(out) ? Promise.resolve(out).then(f) : f(out)
+
+const dispatchUnguarded = (
   server: McpServer,
   request: JsonRpcRequest,
   ctx: RequestContext,

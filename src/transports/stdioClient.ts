@@ -56,6 +56,12 @@ export interface StdioClientOptions {
   readonly closeGraceMs?: number
   /** How long to wait after SIGTERM before SIGKILL. Default 2000 ms. */
   readonly termGraceMs?: number
+  /**
+   * Give the child a fourth pipe (fd 3) that we never write to: its end of
+   * file tells a watchdog in the child's group that we died, even by
+   * SIGKILL (the kernel closes our end). See `src/host/lifeline.ts`.
+   */
+  readonly lifeline?: boolean
 }
 
 export interface ChildExit {
@@ -188,7 +194,9 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   let child: ChildProcess | undefined
   try {
     child = spawn(command, options.args ?? [], {
-      stdio: ["pipe", "pipe", typeof stderrOption === "function" ? "pipe" : stderrOption],
+      stdio: options.lifeline === true
+        ? ["pipe", "pipe", typeof stderrOption === "function" ? "pipe" : stderrOption, "pipe"]
+        : ["pipe", "pipe", typeof stderrOption === "function" ? "pipe" : stderrOption],
       detached: true, // own process group: the whole group can be signalled
       windowsHide: true,
       ...(options.env === undefined ? {} : { env: options.env }),
@@ -282,6 +290,10 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     // A dead child makes its stdin emit EPIPE; the exit is reported through 'exit'.
     stdin?.on("error", noop)
     stdout?.on("error", noop)
+    // The lifeline carries nothing; reading it lets it reach EOF (and 'close') when the group exits.
+    const lifeline = c.stdio[3] as Readable | null | undefined
+    lifeline?.on("error", noop)
+    lifeline?.resume()
     c.stderr?.on("error", noop)
     if (typeof stderrOption === "function" && c.stderr !== null) {
       const stderrFramer = new LineFramer({ maxMessageBytes, onLine: stderrOption, onOversized: noop })
@@ -294,6 +306,7 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     stdin?.destroy()
     stdout?.destroy()
     child?.stderr?.destroy()
+    ;(child?.stdio[3] as Readable | null | undefined)?.destroy()
   }
 
   const doClose = async (): Promise<void> => {

@@ -83,8 +83,8 @@ export const spawnEverything = (): Promise<ChildServer> =>
   )
 
 /** Our own server (`mcp-actors serve --http 0`, the demo server). */
-export const spawnOurServer = (): Promise<ChildServer> =>
-  spawnServer([CLI, "serve", "--http", "0"], /^(http:\/\/127\.0\.0\.1:\d+\/mcp)/, (m) => m[1]!)
+export const spawnOurServer = (extra: ReadonlyArray<string> = []): Promise<ChildServer> =>
+  spawnServer([CLI, "serve", "--http", "0", ...extra], /^(http:\/\/127\.0\.0\.1:\d+\/mcp)/, (m) => m[1]!)
 
 /** Stats of the SDK fixture (`GET /__stats`). */
 export const sdkStats = async (url: string): Promise<{ initialize: number; posts: number; gets: number; deletes: number; notFound: number; increments: number; methods: Array<string>; lastEventIds: Array<string> }> => {

@@ -51,6 +51,7 @@ import {
   MODERN_VERSIONS
 } from "../../protocol/versions.ts"
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
+import type { Identity } from "../../policy/Identity.ts"
 import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
@@ -93,7 +94,7 @@ export interface HttpRejection {
  * What the auth hook decides for one request: a principal, anonymous
  * (`undefined`), or a rejection (an {@link HttpRejection} or a fetch `Response`).
  */
-export type AuthResult = { readonly principal: string } | HttpRejection | Response | undefined
+export type AuthResult = { readonly principal: string; readonly identity?: Identity } | HttpRejection | Response | undefined
 
 /**
  * Sees every request to the endpoint. A session is bound to the principal that
@@ -275,6 +276,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     ...(modernEnabled ? {} : { modern: false })
   }
   const sessions = new Map<string, HttpSession>()
+  // The auth hook's identity for a request (claims for the policy), beside its principal string.
+  const identities = new WeakMap<IncomingMessage, Identity>()
   const unregister = new Map<string, () => void>()
   // One sweeper for all sessions (not a timer each), running only while there are sessions.
   const hibernateAfterMs = options.hibernateAfterMs ?? 1_000
@@ -375,7 +378,10 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const afterAuth = (req: IncomingMessage, res: ServerResponse, outcome: AuthResult): void => {
     if (outcome === undefined) return route(req, res, undefined)
     if (outcome instanceof Response) return void writeWebResponse(res, outcome).catch((e) => internalError(res, e))
-    if ("principal" in outcome && typeof outcome.principal === "string") return route(req, res, outcome.principal)
+    if ("principal" in outcome && typeof outcome.principal === "string") {
+      if (outcome.identity !== undefined) identities.set(req, outcome.identity)
+      return route(req, res, outcome.principal)
+    }
     const rejection = outcome as HttpRejection
     const body = rejection.body === undefined ? "" : typeof rejection.body === "string" ? rejection.body : JSON.stringify(rejection.body)
     const headers: Record<string, string | number> = { ...rejection.headers, "content-length": Buffer.byteLength(body) }
@@ -516,6 +522,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (isRequest && m.method === "initialize") return initialize(req, res, m, principal)
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
+    // Same principal (lookup checked it); the latest token's claims are what policies see.
+    const identity = identities.get(req)
+    if (identity !== undefined) hs.session.identity = identity
     if (!isRequest) {
       receiveInto(hs, undefined, m)
       const cancelled = cancelledRequestId(m)
@@ -551,7 +560,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (!admission.ok) {
       return writeRpcError(res, admission.status, rpcError(ErrorCode.ConnectionClosed, admission.message), m.id, { "retry-after": retryAfter })
     }
-    const hs = new HttpSession(server, host, principal, sessionOptions)
+    const identity = identities.get(req)
+    const hs = new HttpSession(server, host, principal, identity === undefined ? sessionOptions : { ...sessionOptions, identity })
     limiter.add(hs, address, principal)
     sessions.set(hs.id, hs)
     startSweeper()
@@ -580,6 +590,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (items.length === 0) return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, "Invalid Request: empty batch"))
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
+    const identity = identities.get(req)
+    if (identity !== undefined) hs.session.identity = identity
     const version = hs.session.protocolVersion
     if (!allowsBatch(version)) {
       return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of protocol version ${version ?? "(not negotiated)"}`))
@@ -685,7 +697,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (request.method === "initialize") {
       return writeRpcError(res, 404, rpcError(ErrorCode.MethodNotFound, `Method not found: initialize is not part of protocol ${metaVersion} (use server/discover)`, { supported: ALL_VERSIONS(true) }), id)
     }
-    new ModernRequest(server, host, res, request, options.requestTimeoutMs, principal).start()
+    new ModernRequest(server, host, res, request, options.requestTimeoutMs, principal, identities.get(req)).start()
   }
 
   // ------------------------------------------------------------ handle

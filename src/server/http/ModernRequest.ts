@@ -15,6 +15,7 @@
 import type { ServerResponse } from "node:http"
 import { ErrorCode, type RpcErrorObject } from "../../protocol/errors.ts"
 import { type JsonRpcMessage, type JsonRpcRequest, notification } from "../../protocol/jsonrpc.ts"
+import type { Identity } from "../../policy/Identity.ts"
 import type { McpServer } from "../McpServer.ts"
 import { ServerSession } from "../ServerSession.ts"
 import { Exchange, type ExchangeOwner } from "./Exchange.ts"
@@ -55,7 +56,8 @@ export class ModernRequest implements ExchangeOwner {
     res: ServerResponse,
     request: JsonRpcRequest,
     requestTimeoutMs: number | undefined,
-    principal: string | undefined
+    principal: string | undefined,
+    identity?: Identity
   ) {
     this.host = host
     this.request = request
@@ -68,7 +70,8 @@ export class ModernRequest implements ExchangeOwner {
         if (related === request.id) this.exchange.deliver(message, "method" in message ? undefined : request.id)
       },
       ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-      ...(principal === undefined ? {} : { principal })
+      ...(principal === undefined ? {} : { principal }),
+      ...(identity === undefined ? {} : { identity })
     })
   }
 

@@ -23,6 +23,7 @@ import type { RegistryUnsafe } from "../../runtime/Registry.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL } from "../../transports/wsTransport.ts"
+import type { Identity } from "../../policy/Identity.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
 import { type Authenticate, DEFAULT_HANDSHAKE_TIMEOUT_MS, remoteAddress } from "../http/HttpServer.ts"
 import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
@@ -118,7 +119,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" }).end("MCP over WebSocket: upgrade required\n")
   })
 
-  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined): void => {
+  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined, identity?: Identity): void => {
     const address = remoteAddress(req)
     const admission = limiter.admit(address, principal)
     if (!admission.ok) {
@@ -132,6 +133,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       session = serveTransport(server, transport, {
         ...sessionOptions,
         ...(principal !== undefined ? { principal } : {}),
+        ...(identity !== undefined ? { identity } : {}),
         onReady: () => (session === undefined ? (readyEarly = true) : limiter.ready(session))
       })
       const s = session
@@ -156,9 +158,13 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     if (options.authenticate === undefined) return accept(req, socket, head, undefined)
     Promise.resolve(options.authenticate(req)).then((outcome) => {
       if (outcome === undefined) return accept(req, socket, head, undefined)
-      if ("principal" in outcome && typeof outcome.principal === "string") return accept(req, socket, head, outcome.principal)
+      if ("principal" in outcome && typeof outcome.principal === "string") return accept(req, socket, head, outcome.principal, outcome.identity)
       const status = "status" in outcome && typeof outcome.status === "number" ? outcome.status : 401
-      refuse(socket, status, "Unauthorized")
+      // Keep the hook's own headers (WWW-Authenticate) and its JSON-RPC error message (e.g. bearerAuth's reason).
+      const rejection = outcome as { headers?: Record<string, string>; body?: unknown }
+      const error = (rejection.body as { error?: { message?: unknown } } | undefined)?.error?.message
+      const headers = outcome instanceof Response ? {} : { ...rejection.headers }
+      refuse(socket, status, typeof error === "string" ? error : status === 403 ? "Forbidden" : "Unauthorized", headers)
     }, () => refuse(socket, 500, "Internal error in the auth hook"))
   })
 

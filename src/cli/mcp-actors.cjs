@@ -4,7 +4,7 @@
 // Plain CommonJS that parses on old Nodes: check the version first, then load
 // the CLI, which needs Node >= 22.19.
 var nodeProblem = require("./nodeVersion.cjs").nodeProblem
-var problem = nodeProblem(process.versions.node, require("../package.json").engines.node)
+var problem = nodeProblem(process.versions.node, require("../../package.json").engines.node)
 if (problem) {
   process.stderr.write(problem + "\n")
   process.exit(2)
@@ -17,7 +17,7 @@ var url = require("url")
 // From a clone (sources present, not under node_modules) Node runs the
 // TypeScript sources directly, so no build is needed and nothing is stale; an
 // installed package runs the build, since Node will not strip types under node_modules.
-var root = path.join(__dirname, "..")
+var root = path.join(__dirname, "..", "..")
 var source = path.join(root, "src", "cli", "main.ts")
 var built = path.join(root, "dist", "src", "cli", "main.js")
 var installed = root.split(path.sep).indexOf("node_modules") !== -1

@@ -74,7 +74,7 @@ export interface ApiEntry {
 }
 
 /** The repository root (this file is `scripts/api/extractApi.ts`). */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
 
 const compilerOptions: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022,

@@ -1,5 +1,5 @@
 "use strict"
-// The Node version check of the launcher (bin/mcp-actors.cjs). Plain ES5-era
+// The Node version check of the launcher (src/cli/mcp-actors.cjs). Plain ES5-era
 // CommonJS on purpose: it must parse and run on any Node, however old, so that
 // an old Node gets one clear line instead of a syntax or loader error.
 

@@ -1,0 +1,151 @@
+/**
+ * `mcp-actors host CONFIG`: run the servers of a config with a live status
+ * table (redrawn in place on a TTY; one line per change otherwise; JSON lines
+ * with `--json`), optionally serving the aggregated catalog as a gateway.
+ * SIGINT/SIGTERM (or stdin's end with `--serve-stdio`) stops the gateway and
+ * every server: stdin close → SIGTERM → SIGKILL per process group.
+ */
+import { type ConfigIssue, formatIssue, type HostConfig, loadHostConfig } from "../host/config.ts"
+import { makeGateway, serveGatewayHttp, serveGatewayStdio, serveGatewayWs } from "../host/gateway.ts"
+import { importConfigs } from "../host/importConfigs.ts"
+import { startHost, type ServerView } from "../host/McpHost.ts"
+import { stopOnSignals } from "./stopOnSignals.ts"
+
+export interface HostCommandOptions {
+  readonly config: string | undefined
+  readonly import: boolean
+  readonly serve: { readonly kind: "http" | "ws" | "stdio"; readonly port: number } | undefined
+  readonly bind: string
+  readonly json: boolean
+  readonly stateFile: string | undefined
+}
+
+const duration = (ms: number | undefined): string => {
+  if (ms === undefined) return "-"
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`
+}
+
+const clip = (text: string, width: number): string => (text.length <= width ? text : `${text.slice(0, width - 1)}…`)
+
+/** The status table as text: one header line and one line per server. */
+export const renderStatusTable = (rows: ReadonlyArray<ServerView>, hostState: string, width = 120): string => {
+  const header = ["SERVER", "STATE", "ERA/VERSION", "TOOLS", "RESTARTS", "UPTIME", "LAST ERROR"]
+  const cells = rows.map((r) => [
+    r.name,
+    r.state === "parked" && r.parked ? `parked (probe in ${duration(Math.max(0, r.parked.nextProbeAt - Date.now()))})` : r.state,
+    r.protocolVersion === undefined ? "-" : `${r.era ?? "?"} ${r.protocolVersion}`,
+    String(r.tools),
+    String(r.restarts),
+    duration(r.uptimeMs),
+    r.lastError ?? ""
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
+  const line = (c: ReadonlyArray<string>) =>
+    clip(c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join("  ").trimEnd(), width)
+  return [`host: ${hostState}`, line(header), ...cells.map(line)].join("\n")
+}
+
+const loadConfig = (options: HostCommandOptions): HostConfig => {
+  const parts: Array<HostConfig> = []
+  if (options.config !== undefined) parts.push(loadHostConfig(options.config))
+  if (options.import) parts.push(importConfigs())
+  const first = parts[0]!
+  const names = new Set<string>()
+  const servers = []
+  const issues: Array<ConfigIssue> = []
+  for (const part of parts) {
+    issues.push(...part.issues)
+    for (const s of part.servers) {
+      if (names.has(s.name)) {
+        issues.push({ server: s.name, field: undefined, message: "defined more than once; the first definition is used", source: undefined })
+        continue
+      }
+      names.add(s.name)
+      servers.push(s)
+    }
+  }
+  return { ...first, servers, issues, sources: parts.flatMap((p) => p.sources) }
+}
+
+export const hostCommand = async (options: HostCommandOptions): Promise<number> => {
+  const config = loadConfig(options)
+  const err = (text: string) => process.stderr.write(`${text}\n`)
+  for (const issue of config.issues) err(`mcp-actors host: ${formatIssue(issue)}`)
+  if (config.servers.length === 0) {
+    err("mcp-actors host: no server to start")
+    return 1
+  }
+  // With --serve-stdio, stdout carries the protocol: everything else goes to stderr.
+  const out = options.serve?.kind === "stdio" ? process.stderr : process.stdout
+  const host = await startHost(config, {
+    ...(options.stateFile !== undefined ? { stateFile: options.stateFile } : {}),
+    onStderr: () => {}
+  })
+  if (host.reaped.length > 0) err(`mcp-actors host: killed ${host.reaped.length} processes left by a crashed host`)
+
+  // Name clashes are reported once per change of the set (the collision policy decided who serves them).
+  let reported = ""
+  const reportCollisions = () => {
+    const text = host.catalog.collisions.map((c) =>
+      `mcp-actors host: ${c.kind} ${JSON.stringify(c.name)}: ${c.kept === undefined ? "served by nobody" : `served by ${c.kept}`} (also on ${c.dropped.filter((d) => d !== c.kept).join(", ")})`
+    ).join("\n")
+    if (text !== reported && text !== "") err(text)
+    reported = text
+  }
+  reportCollisions()
+  host.on("change", reportCollisions)
+
+  const tty = !options.json && out.isTTY === true
+  let drawnLines = 0
+  const draw = () => {
+    const text = renderStatusTable(host.status(), host.state, tty ? (out.columns ?? 120) : 200)
+    if (tty) {
+      // Redraw in place: move up over the previous table, clear to the end of the screen.
+      out.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ""}\x1b[0J${text}\n`)
+      drawnLines = text.split("\n").length
+    } else out.write(`${text}\n`)
+  }
+  const emitJson = (view: ServerView) => out.write(`${JSON.stringify({ type: "status", time: new Date().toISOString(), ...view })}\n`)
+  if (options.json) for (const view of host.status()) emitJson(view)
+  else draw()
+  const offStatus = host.on("status", (e) => (options.json ? emitJson(e.server) : tty ? draw() : out.write(`${e.server.name}: ${e.server.state}${e.server.lastError ? ` (${e.server.lastError})` : ""}\n`)))
+  const offChange = options.json ? host.on("change", (e) => out.write(`${JSON.stringify({ type: "catalog", time: new Date().toISOString(), tools: e.catalog.tools.size, added: e.added, removed: e.removed })}\n`)) : () => {}
+  // Uptimes and probe countdowns move: refresh the TTY table every second.
+  const ticker = tty ? setInterval(draw, 1_000) : undefined
+
+  const gateway = options.serve === undefined ? undefined : makeGateway(host)
+  let closeGateway: () => Promise<void> = async () => {}
+  if (options.serve?.kind === "http") {
+    const h = await serveGatewayHttp(gateway!, { port: options.serve.port, host: options.bind })
+    err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
+    closeGateway = () => h.close({ drainMs: 2_000 })
+  } else if (options.serve?.kind === "ws") {
+    const h = await serveGatewayWs(gateway!, { port: options.serve.port, host: options.bind })
+    err(`mcp-actors host: gateway on ${h.url}`)
+    closeGateway = () => h.close({ drainMs: 2_000 })
+  }
+
+  let stopped: Promise<void> | undefined
+  const shutdown = () =>
+    stopped ??= (async () => {
+      if (ticker !== undefined) clearInterval(ticker)
+      offStatus()
+      offChange()
+      await closeGateway()
+      gateway?.close()
+      await host.close()
+    })()
+  stopOnSignals(() => `${host.serverNames.length} servers`, shutdown)
+  if (options.serve?.kind === "stdio") {
+    // The client closing stdin ends the gateway session: stop everything.
+    void serveGatewayStdio(gateway!).then(async () => {
+      await shutdown()
+      process.exit(0)
+    })
+  }
+  return -1
+}

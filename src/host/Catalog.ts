@@ -1,0 +1,186 @@
+/**
+ * The host's catalog: tools, resources, resource templates and prompts of
+ * every server, under one namespace. Pure functions over the servers' last
+ * listings; the host rebuilds it when a listing or a server's health changes.
+ *
+ * Naming (`collisions`):
+ * - `prefix` (default): `<toolPrefix><separator><name>` (`server__tool`); if
+ *   two servers still produce the same name (same `toolPrefix`), the first in
+ *   config order keeps it and the other is reported;
+ * - `first-wins`: original names; on a clash the first server keeps the name,
+ *   the later entry is left out and reported;
+ * - `error`: original names; a clashing name is left out for every server
+ *   that has it, and reported as an error.
+ * Resources keep their URIs (a URI is an address, not a name); a URI served by
+ * two servers goes to the first and is reported. Prompts are named like tools.
+ *
+ * Health gating is the caller's: it passes only the servers whose entries are
+ * advertised (ready, degraded, or lazy-idle with a last known listing).
+ */
+import { createHash } from "node:crypto"
+import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
+import { compileUriTemplate, type UriMatcher } from "../server/uriTemplate.ts"
+import type { CollisionPolicy } from "./config.ts"
+
+/** One server's listing (as returned by its `*\/list` requests). */
+export interface ServerListing {
+  readonly tools: ReadonlyArray<ToolDefinition>
+  readonly resources: ReadonlyArray<ResourceDefinition>
+  readonly resourceTemplates: ReadonlyArray<ResourceTemplateDefinition>
+  readonly prompts: ReadonlyArray<PromptDefinition>
+}
+
+export const emptyListing: ServerListing = { tools: [], resources: [], resourceTemplates: [], prompts: [] }
+
+export interface CatalogSource {
+  readonly server: string
+  readonly toolPrefix: string
+  readonly allowedTools: ReadonlyArray<string> | undefined
+  readonly blockedTools: ReadonlyArray<string>
+  readonly listing: ServerListing
+}
+
+export interface CatalogEntry<D> {
+  readonly server: string
+  /** The name (or URI) on the server. */
+  readonly original: string
+  /** The definition as advertised by the host (renamed). */
+  readonly definition: D
+}
+
+export interface Collision {
+  readonly kind: "tool" | "prompt" | "resource"
+  readonly name: string
+  /** The server that keeps the name, if any (none under `error`). */
+  readonly kept: string | undefined
+  readonly dropped: ReadonlyArray<string>
+}
+
+export interface Catalog {
+  readonly tools: ReadonlyMap<string, CatalogEntry<ToolDefinition>>
+  readonly prompts: ReadonlyMap<string, CatalogEntry<PromptDefinition>>
+  readonly resources: ReadonlyMap<string, CatalogEntry<ResourceDefinition>>
+  readonly resourceTemplates: ReadonlyArray<CatalogEntry<ResourceTemplateDefinition> & { readonly match: UriMatcher }>
+  readonly collisions: ReadonlyArray<Collision>
+}
+
+/** A stable hash of a listing: changes iff a definition changed (order of entries does not matter). */
+export const listingHash = (listing: ServerListing): string => {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : typeof v === "object" && v !== null
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+      : v
+  const byKey = <A>(xs: ReadonlyArray<A>, key: (a: A) => string) => [...xs].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+  const text = JSON.stringify(canonical({
+    tools: byKey(listing.tools, (t) => t.name),
+    resources: byKey(listing.resources, (r) => r.uri),
+    resourceTemplates: byKey(listing.resourceTemplates, (r) => r.uriTemplate),
+    prompts: byKey(listing.prompts, (p) => p.name)
+  }))
+  return createHash("sha256").update(text).digest("hex").slice(0, 16)
+}
+
+/** What changed between two listings of one server (names). */
+export interface ListingDiff {
+  readonly added: ReadonlyArray<string>
+  readonly removed: ReadonlyArray<string>
+  readonly changed: ReadonlyArray<string>
+}
+
+export const diffListings = (before: ServerListing, after: ServerListing): ListingDiff => {
+  const flatten = (l: ServerListing) =>
+    new Map<string, string>([
+      ...l.tools.map((t) => [`tool:${t.name}`, JSON.stringify(t)] as const),
+      ...l.prompts.map((p) => [`prompt:${p.name}`, JSON.stringify(p)] as const),
+      ...l.resources.map((r) => [`resource:${r.uri}`, JSON.stringify(r)] as const),
+      ...l.resourceTemplates.map((r) => [`template:${r.uriTemplate}`, JSON.stringify(r)] as const)
+    ])
+  const a = flatten(before)
+  const b = flatten(after)
+  return {
+    added: [...b.keys()].filter((k) => !a.has(k)),
+    removed: [...a.keys()].filter((k) => !b.has(k)),
+    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k))
+  }
+}
+
+const toolVisible = (source: CatalogSource, name: string): boolean =>
+  (source.allowedTools === undefined || source.allowedTools.includes(name)) && !source.blockedTools.includes(name)
+
+/** Name entries under the policy; returns the winners by exposed name and the collisions. */
+const nameEntries = <D extends { readonly name: string }>(
+  kind: "tool" | "prompt",
+  sources: ReadonlyArray<CatalogSource>,
+  pick: (s: CatalogSource) => ReadonlyArray<D>,
+  separator: string,
+  policy: CollisionPolicy
+): { readonly map: Map<string, CatalogEntry<D>>; readonly collisions: Array<Collision> } => {
+  const claims = new Map<string, Array<CatalogEntry<D>>>()
+  for (const source of sources) {
+    for (const def of pick(source)) {
+      if (kind === "tool" && !toolVisible(source, def.name)) continue
+      const exposed = policy === "prefix" ? `${source.toolPrefix}${separator}${def.name}` : def.name
+      const list = claims.get(exposed) ?? []
+      // One server listing a name twice: keep its first.
+      if (!list.some((e) => e.server === source.server)) list.push({ server: source.server, original: def.name, definition: { ...def, name: exposed } })
+      claims.set(exposed, list)
+    }
+  }
+  const map = new Map<string, CatalogEntry<D>>()
+  const collisions: Array<Collision> = []
+  for (const [name, list] of claims) {
+    if (list.length === 1) {
+      map.set(name, list[0]!)
+      continue
+    }
+    if (policy === "error") {
+      collisions.push({ kind, name, kept: undefined, dropped: list.map((e) => e.server) })
+    } else {
+      map.set(name, list[0]!)
+      collisions.push({ kind, name, kept: list[0]!.server, dropped: list.slice(1).map((e) => e.server) })
+    }
+  }
+  return { map, collisions }
+}
+
+export const buildCatalog = (
+  sources: ReadonlyArray<CatalogSource>,
+  options: { readonly separator: string; readonly collisions: CollisionPolicy }
+): Catalog => {
+  const tools = nameEntries("tool", sources, (s) => s.listing.tools, options.separator, options.collisions)
+  const prompts = nameEntries("prompt", sources, (s) => s.listing.prompts, options.separator, options.collisions)
+  const resources = new Map<string, CatalogEntry<ResourceDefinition>>()
+  const collisions: Array<Collision> = [...tools.collisions, ...prompts.collisions]
+  const resourceDrops = new Map<string, Array<string>>()
+  for (const source of sources) {
+    for (const r of source.listing.resources) {
+      const owner = resources.get(r.uri)
+      if (owner === undefined) resources.set(r.uri, { server: source.server, original: r.uri, definition: r })
+      else if (owner.server !== source.server) resourceDrops.set(r.uri, [...(resourceDrops.get(r.uri) ?? []), source.server])
+    }
+  }
+  for (const [uri, dropped] of resourceDrops) collisions.push({ kind: "resource", name: uri, kept: resources.get(uri)!.server, dropped })
+  const resourceTemplates: Array<CatalogEntry<ResourceTemplateDefinition> & { readonly match: UriMatcher }> = []
+  for (const source of sources) {
+    for (const t of source.listing.resourceTemplates) {
+      let match: UriMatcher
+      try {
+        match = compileUriTemplate(t.uriTemplate)
+      } catch {
+        continue // a template we cannot match cannot be routed
+      }
+      resourceTemplates.push({ server: source.server, original: t.uriTemplate, definition: t, match })
+    }
+  }
+  return { tools: tools.map, prompts: prompts.map, resources, resourceTemplates, collisions }
+}
+
+/** The server that serves `uri`: a listed resource first, then the first matching template. */
+export const resourceOwner = (catalog: Catalog, uri: string): string | undefined => {
+  const exact = catalog.resources.get(uri)
+  if (exact !== undefined) return exact.server
+  for (const t of catalog.resourceTemplates) if (t.match(uri) !== undefined) return t.server
+  return undefined
+}

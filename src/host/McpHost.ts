@@ -1,0 +1,533 @@
+/**
+ * The multi-server host (Promise API): one `host` actor whose children are
+ * the `serverConnection` actors (machines/host.ts), the effects of each child
+ * (`ServerConnection`), one live catalog, and routing.
+ *
+ * ```ts
+ * const host = await startHost("mcp.json")
+ * host.tools()                       // every advertised tool, namespaced
+ * await host.callTool("memory__read_graph", {})
+ * host.on("change", (c) => …)        // coalesced catalog changes
+ * await host.close()
+ * ```
+ */
+import { randomInt } from "node:crypto"
+import { type Actor, createActor } from "xstate"
+import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
+import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
+import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
+import { ConnectionLost, RpcError, SessionClosed } from "../protocol/requestErrors.ts"
+import type { InputHandler, Progress, Result, ServerRequestContext } from "../client/ClientSession.ts"
+import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
+import { buildCatalog, type Catalog, type CatalogSource, diffListings, type ListingDiff, resourceOwner, type ServerListing } from "./Catalog.ts"
+import { type ConfigIssue, type HostConfig, loadHostConfig, parseHostConfig, type ServerConfig } from "./config.ts"
+import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
+import { defaultStateFile, HostStateFile } from "./lifeline.ts"
+import { type InFlight, type InputKind, ServerConnection } from "./ServerConnection.ts"
+
+export type InputAnswerer = (server: string, params: Params | undefined, ctx: ServerRequestContext) => Result | PromiseLike<Result>
+
+export interface HostOptions {
+  /** Where the started process groups are recorded (reaped by the next host after a crash); `false`: nowhere. Default: per config file under `$XDG_STATE_HOME/mcp-actors`. */
+  readonly stateFile?: string | false
+  readonly clientInfo?: { readonly name: string; readonly version: string }
+  /** Catalog changes within this window make one `change` event (one `list_changed` downstream). Default 25 ms. */
+  readonly coalesceMs?: number
+  /** Answers upstream elicitations that no call in flight takes. Default: decline. */
+  readonly onElicitation?: InputAnswerer
+  readonly onSampling?: InputAnswerer
+  readonly onRoots?: InputAnswerer
+  /** Each stderr line of a stdio server. */
+  readonly onStderr?: (server: string, line: string) => void
+  /** How long `startHost` waits for keep-alive servers to settle. Default: the largest connect timeout + 2 s. */
+  readonly startTimeoutMs?: number
+}
+
+export interface CallOptions {
+  /** Deadline without an answer; progress resets it. Default: the server's `timeouts.call`. */
+  readonly timeoutMs?: number
+  readonly signal?: AbortSignal
+  readonly onProgress?: (progress: Progress) => void
+  /** Answer elicitation / sampling / roots requests the server makes while serving this call. */
+  readonly onElicitation?: InputHandler
+  readonly onSampling?: InputHandler
+  readonly onRoots?: InputHandler
+  /** Log notifications the server sends while this call is the newest in flight. */
+  readonly onLog?: (notification: JsonRpcNotification) => void
+}
+
+export interface ServerView {
+  readonly name: string
+  readonly state: ServerStatus["state"] | "unknown"
+  readonly transport: ServerConfig["transport"]
+  readonly era: string | undefined
+  readonly protocolVersion: string | undefined
+  readonly tools: number
+  readonly restarts: number
+  readonly lastError: string | undefined
+  readonly uptimeMs: number | undefined
+  readonly generation: number
+  readonly parked: { readonly reason: string; readonly nextProbeAt: number } | undefined
+  readonly catalogHash: string | undefined
+  /** A running stdio server's process group id. */
+  readonly pid: number | undefined
+}
+
+export type HostEvent =
+  /** The advertised catalog changed (coalesced). */
+  | { readonly type: "change"; readonly added: ReadonlyArray<string>; readonly removed: ReadonlyArray<string>; readonly catalog: Catalog }
+  /** A server changed state. */
+  | { readonly type: "status"; readonly server: ServerView }
+  /** A server's listing differs from the one it had before (list_changed, or a reconnect: the hash said so). */
+  | { readonly type: "listing"; readonly server: string; readonly diff: ListingDiff; readonly hash: string; readonly reconnect: boolean }
+  | { readonly type: "notification"; readonly server: string; readonly notification: JsonRpcNotification }
+
+type Listener = (event: HostEvent) => void
+
+const ADVERTISED: ReadonlySet<string> = new Set(["ready", "degraded"])
+
+const later = (f: () => void): void => queueMicrotask(f)
+
+const mapCallError = (server: string, generation: number, e: unknown): unknown =>
+  e instanceof ConnectionLost || e instanceof SessionClosed
+    ? new ServerConnectionLost({ server, generation, reason: e.message, message: `${server}: ${e.message}` })
+    : e
+
+export class McpHost {
+  readonly config: HostConfig
+  /** Entries the config left out (each names the server and the field). */
+  readonly issues: ReadonlyArray<ConfigIssue>
+  private readonly connections = new Map<string, ServerConnection>()
+  private readonly actor: Actor<typeof hostMachine>
+  private readonly listeners = new Set<Listener>()
+  private readonly options: HostOptions
+  private readonly stateFile: HostStateFile | undefined
+  private advertised: Catalog
+  private known: Catalog
+  private changeTimer: ReturnType<typeof setTimeout> | undefined
+  private advertisedSignature = ""
+  private pendingBefore: ReadonlySet<string> | undefined
+  private closePromise: Promise<void> | undefined
+  /** Servers whose listing was known before their current generation came up (for "reconnect" diffs). */
+  private readonly reconnecting = new Set<string>()
+  /** The orphans a crashed earlier host left, killed at start. */
+  readonly reaped: ReadonlyArray<number>
+
+  constructor(config: HostConfig, options: HostOptions = {}) {
+    this.config = config
+    this.issues = config.issues
+    this.options = options
+    const stateFilePath = options.stateFile === false
+      ? undefined
+      : options.stateFile ?? defaultStateFile(config.sources[0] ?? "default")
+    this.stateFile = stateFilePath === undefined ? undefined : new HostStateFile(stateFilePath)
+    this.reaped = this.stateFile?.reapOrphans() ?? []
+    this.advertised = buildCatalog([], config)
+    this.known = this.advertised
+    const now = () => Date.now()
+    for (const server of config.servers) {
+      this.connections.set(server.name, new ServerConnection(server, {
+        send: (event) => this.toServer(server.name, event),
+        now,
+        stateFile: this.stateFile,
+        clientInfo: options.clientInfo ?? { name: "mcp-actors-host", version: "0.1.0" },
+        onListing: (name, listing, changed, previous) => this.onListing(name, listing, changed, previous),
+        onNotification: (name, n) => this.emit({ type: "notification", server: name, notification: n }),
+        onInput: (name, kind, params, ctx) => this.defaultInput(name, kind, params, ctx),
+        ...(options.onStderr ? { onStderr: options.onStderr } : {})
+      }))
+    }
+    const conn = (name: string) => this.connections.get(name)
+    const inputs: ReadonlyArray<ServerConnectionInput> = config.servers.map((s) => ({
+      name: s.name,
+      lifecycle: s.lifecycle,
+      restart: s.restart,
+      connectTimeoutMs: s.timeouts.connectMs,
+      idleTimeoutMs: s.idleTimeoutMs,
+      health: s.health,
+      seed: randomInt(2 ** 31),
+      now: now()
+    }))
+    this.actor = createActor(
+      hostMachine.provide({
+        actors: {
+          serverConnection: reportingServerConnection.provide({
+            actions: {
+              // Effects run after the chart's step, never inside it.
+              openConnection: ({ context }) => later(() => conn(context.name)?.open(context.generation)),
+              startHandshake: ({ context }) => later(() => conn(context.name)?.handshake(context.generation)),
+              sendHealthProbe: ({ context }) => later(() => conn(context.name)?.probe(context.generation)),
+              closeConnection: ({ context }) => {
+                // Marked closed at once (calls of that generation fail now); the I/O follows.
+                const c = conn(context.name)
+                const generation = context.generation
+                const reason = context.lastError ?? "closed"
+                if (c !== undefined) later(() => c.close(generation, reason))
+              }
+            }
+          })
+        }
+      }),
+      { input: { servers: inputs } }
+    )
+    let lastStatuses: Readonly<Record<string, ServerStatus>> = {}
+    this.actor.subscribe((snapshot) => {
+      const statuses = snapshot.context.statuses
+      if (statuses === lastStatuses) return
+      for (const [name, status] of Object.entries(statuses)) {
+        if (Object.hasOwn(lastStatuses, name) && lastStatuses[name] === status) continue
+        const c = this.connections.get(name)
+        if (c === undefined) continue
+        const before = c.status?.state
+        if (status.state === "initializing" && c.listing !== undefined) this.reconnecting.add(name)
+        c.onStatus(status)
+        if (before !== status.state) this.emit({ type: "status", server: this.view(c) })
+      }
+      const changedState = Object.entries(statuses).some(([name, st]) => !Object.hasOwn(lastStatuses, name) || lastStatuses[name]!.state !== st.state)
+      lastStatuses = statuses
+      // Gating depends on states only: a report of the same state (a restart count, a reentry) changes no catalog.
+      if (changedState) this.rebuild()
+    })
+  }
+
+  /** Start the actor tree; lazy servers with no known listing are started once to learn it (they idle out again). */
+  start(): this {
+    this.actor.start()
+    for (const c of this.connections.values()) {
+      if (c.config.lifecycle === "lazy" && c.listing === undefined) this.toServer(c.name, { type: "START", now: Date.now() })
+    }
+    return this
+  }
+
+  private toServer(name: string, event: ServerConnectionEvent): void {
+    // Late answers of connections closed with the host have nowhere to go.
+    if (this.actor.getSnapshot().status !== "active") return
+    this.actor.send({ type: "TO_SERVER", name, event })
+  }
+
+  // ------------------------------------------------------------ events
+
+  on(type: "change", listener: (event: Extract<HostEvent, { type: "change" }>) => void): () => void
+  on(type: "status", listener: (event: Extract<HostEvent, { type: "status" }>) => void): () => void
+  on(type: "listing", listener: (event: Extract<HostEvent, { type: "listing" }>) => void): () => void
+  on(type: "notification", listener: (event: Extract<HostEvent, { type: "notification" }>) => void): () => void
+  on(type: HostEvent["type"], listener: (event: HostEvent) => void): () => void
+  on(type: HostEvent["type"], listener: (event: never) => void): () => void {
+    const wrapped: Listener = (event) => {
+      if (event.type === type) (listener as (e: HostEvent) => void)(event)
+    }
+    this.listeners.add(wrapped)
+    return () => this.listeners.delete(wrapped)
+  }
+
+  private emit(event: HostEvent): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(event)
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ catalog
+
+  private onListing(name: string, listing: ServerListing, changed: boolean, previous: ServerListing | undefined): void {
+    const reconnect = this.reconnecting.delete(name)
+    if (changed && previous !== undefined) {
+      const c = this.connections.get(name)!
+      this.emit({ type: "listing", server: name, diff: diffListings(previous, listing), hash: c.hash!, reconnect })
+    }
+    this.rebuild()
+  }
+
+  private sources(gated: boolean): ReadonlyArray<CatalogSource> {
+    const out: Array<CatalogSource> = []
+    for (const c of this.connections.values()) {
+      if (c.listing === undefined) continue
+      const state = c.status?.state
+      const lazyIdle = state === "idle" && c.config.lifecycle === "lazy"
+      if (gated && !(ADVERTISED.has(state ?? "") || lazyIdle)) continue
+      out.push({ server: c.name, toolPrefix: c.config.toolPrefix, allowedTools: c.config.allowedTools, blockedTools: c.config.blockedTools, listing: c.listing })
+    }
+    return out
+  }
+
+  private rebuild(): void {
+    this.known = buildCatalog(this.sources(false), this.config)
+    const next = buildCatalog(this.sources(true), this.config)
+    const signature = [
+      ...[...next.tools.keys()].map((k) => `t:${k}:${next.tools.get(k)!.server}:${this.connections.get(next.tools.get(k)!.server)?.hash}`),
+      ...[...next.prompts.keys()].map((k) => `p:${k}`),
+      ...[...next.resources.keys()].map((k) => `r:${k}`),
+      ...next.resourceTemplates.map((t) => `T:${t.server}:${t.original}`)
+    ].sort().join("\n")
+    const before = this.advertised
+    this.advertised = next
+    if (signature === this.advertisedSignature) return
+    this.advertisedSignature = signature
+    // Coalesce: one change event (one list_changed downstream) per burst.
+    this.pendingBefore ??= new Set(before.tools.keys())
+    if (this.changeTimer !== undefined) return
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = undefined
+      const was = this.pendingBefore ?? new Set<string>()
+      this.pendingBefore = undefined
+      const now = new Set(this.advertised.tools.keys())
+      this.emit({
+        type: "change",
+        added: [...now].filter((n) => !was.has(n)),
+        removed: [...was].filter((n) => !now.has(n)),
+        catalog: this.advertised
+      })
+    }, this.options.coalesceMs ?? 25)
+  }
+
+  /** The advertised catalog (entries of servers that are not ready are withdrawn). */
+  get catalog(): Catalog {
+    return this.advertised
+  }
+  tools(): ReadonlyArray<ToolDefinition> {
+    return [...this.advertised.tools.values()].map((e) => e.definition)
+  }
+  prompts(): ReadonlyArray<PromptDefinition> {
+    return [...this.advertised.prompts.values()].map((e) => e.definition)
+  }
+  resources(): ReadonlyArray<ResourceDefinition> {
+    return [...this.advertised.resources.values()].map((e) => e.definition)
+  }
+  resourceTemplates(): ReadonlyArray<ResourceTemplateDefinition> {
+    return this.advertised.resourceTemplates.map((e) => e.definition)
+  }
+
+  /** One server's listing with its original names, if it is advertised now (ready, degraded, or lazy-idle). */
+  serverListing(name: string): ServerListing | undefined {
+    const c = this.connections.get(name)
+    if (c === undefined || c.listing === undefined) return undefined
+    const state = c.status?.state ?? ""
+    return ADVERTISED.has(state) || (state === "idle" && c.config.lifecycle === "lazy") ? c.listing : undefined
+  }
+
+  // ------------------------------------------------------------ status
+
+  private view(c: ServerConnection): ServerView {
+    const s = c.status
+    return {
+      name: c.name,
+      state: s?.state ?? "unknown",
+      transport: c.config.transport,
+      era: c.era,
+      protocolVersion: s?.protocolVersion ?? c.protocolVersion,
+      tools: c.listing?.tools.length ?? 0,
+      restarts: s?.restarts ?? 0,
+      lastError: s?.lastError,
+      uptimeMs: s?.readySince !== undefined && (s.state === "ready" || s.state === "degraded") ? Date.now() - s.readySince : undefined,
+      generation: s?.generation ?? 0,
+      parked: s?.parked,
+      catalogHash: c.hash,
+      pid: c.pid
+    }
+  }
+
+  /** One row per server: state, era/version, tools, restarts, last error, uptime. */
+  status(): ReadonlyArray<ServerView> {
+    return [...this.connections.values()].map((c) => this.view(c))
+  }
+
+  /** The host's own state, derived from its children. */
+  get state(): "starting" | "ready" | "degraded" | "stopping" | "stopped" {
+    return this.actor.getSnapshot().value as never
+  }
+
+  /** The server's names, as configured (in order). */
+  get serverNames(): ReadonlyArray<string> {
+    return [...this.connections.keys()]
+  }
+
+  /** The stdio server's pid (= its process group), for diagnostics and tests. */
+  connection(name: string): ServerConnection | undefined {
+    return this.connections.get(name)
+  }
+
+  restart(name: string): void {
+    this.toServer(name, { type: "RESTART", now: Date.now() })
+  }
+
+  stop(name: string): void {
+    this.toServer(name, { type: "STOP", now: Date.now() })
+  }
+
+  /** Resolves once no keep-alive server is starting or initializing (or after `timeoutMs`). */
+  settled(timeoutMs: number): Promise<void> {
+    const done = () =>
+      [...this.connections.values()].every((c) => c.status !== undefined && c.status.state !== "starting" && c.status.state !== "initializing")
+    if (done()) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, timeoutMs)
+      const sub = this.actor.subscribe(() => done() && finish())
+      function finish() {
+        clearTimeout(timer)
+        sub.unsubscribe()
+        resolve()
+      }
+    })
+  }
+
+  // ------------------------------------------------------------ routing
+
+  private assertOpen(): void {
+    if (this.closePromise !== undefined) throw new HostClosed({ message: "the host is closed" })
+  }
+
+  /** A name under `<toolPrefix><separator>` of a server whose listing is not known yet (lazy, never started). */
+  private byPrefix(name: string): { readonly conn: ServerConnection; readonly original: string } | undefined {
+    for (const c of this.connections.values()) {
+      const prefix = `${c.config.toolPrefix}${this.config.separator}`
+      if (c.listing === undefined && name.startsWith(prefix)) return { conn: c, original: name.slice(prefix.length) }
+    }
+    return undefined
+  }
+
+  private route(kind: "tool" | "prompt", name: string): { readonly conn: ServerConnection; readonly original: string; readonly definition: ToolDefinition | PromptDefinition | undefined } {
+    const entry = kind === "tool" ? this.known.tools.get(name) : this.known.prompts.get(name)
+    if (entry !== undefined) return { conn: this.connections.get(entry.server)!, original: entry.original, definition: entry.definition }
+    const prefixed = this.config.collisions === "prefix" ? this.byPrefix(name) : undefined
+    if (prefixed !== undefined) return { ...prefixed, definition: undefined }
+    throw new UnknownName({ kind, name, message: `no server has the ${kind} ${JSON.stringify(name)}` })
+  }
+
+  /** Call a namespaced tool (`server__tool`) on the server that owns it. */
+  async callTool(name: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result> {
+    this.assertOpen()
+    const { conn, original, definition } = this.route("tool", name)
+    const hints = (definition as ToolDefinition | undefined)?.annotations
+    const retryable = hints?.readOnlyHint === true || hints?.idempotentHint === true
+    return this.invoke(conn, "tools/call", { name: original, arguments: args }, options, retryable)
+  }
+
+  /** Call a tool of one server by its original name (the gateway's `/mcp/<server>`). */
+  async callServerTool(server: string, name: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result> {
+    this.assertOpen()
+    const conn = this.connections.get(server)
+    if (conn === undefined) throw new UnknownName({ kind: "server", name: server, message: `no server ${JSON.stringify(server)}` })
+    const hints = conn.listing?.tools.find((t) => t.name === name)?.annotations
+    return this.invoke(conn, "tools/call", { name, arguments: args }, options, hints?.readOnlyHint === true || hints?.idempotentHint === true)
+  }
+
+  async getPrompt(name: string, args: Record<string, string> = {}, options: CallOptions = {}): Promise<Result> {
+    this.assertOpen()
+    const { conn, original } = this.route("prompt", name)
+    return this.invoke(conn, "prompts/get", { name: original, arguments: args }, options, true)
+  }
+
+  async readResource(uri: string, options: CallOptions = {}): Promise<Result> {
+    this.assertOpen()
+    const server = resourceOwner(this.known, uri)
+    if (server === undefined) throw new UnknownName({ kind: "resource", name: uri, message: `no server serves ${JSON.stringify(uri)}` })
+    return this.invoke(this.connections.get(server)!, "resources/read", { uri }, options, true)
+  }
+
+  /** Any request to one server (the gateway's per-server endpoint), with the same routing guarantees. */
+  async requestServer(server: string, method: string, params: Params | undefined, options: CallOptions = {}): Promise<Result> {
+    this.assertOpen()
+    const conn = this.connections.get(server)
+    if (conn === undefined) throw new UnknownName({ kind: "server", name: server, message: `no server ${JSON.stringify(server)}` })
+    return this.invoke(conn, method, params, options, method !== "tools/call")
+  }
+
+  private async invoke(conn: ServerConnection, method: string, params: Params | undefined, options: CallOptions, retryable: boolean): Promise<Result> {
+    const c = conn.config
+    for (let attempt = 0; ; attempt++) {
+      // The chart only needs to hear about calls that matter to it: a lazy server's
+      // in-flight count (idle timer), and a degraded server's recovery. A ready
+      // keep-alive server's calls cost no chart step.
+      const ready = attempt === 0 ? conn.readyClient() : undefined
+      const tracked = ready === undefined || c.lifecycle === "lazy"
+      if (tracked) this.toServer(conn.name, { type: "CALL_STARTED", now: Date.now() })
+      let answered = false
+      try {
+        const { client, generation } = ready ?? await conn.acquire(
+          attempt === 0 ? 2 * c.timeouts.connectMs + 1_000 : c.restart.maxDelayMs + 2 * c.timeouts.connectMs,
+          attempt > 0
+        )
+        const result = await this.callOn(conn, client, generation, method, params, options)
+        answered = true
+        return result
+      } catch (e) {
+        if (e instanceof RpcError) answered = true
+        if (e instanceof ServerConnectionLost && retryable && attempt === 0 && options.signal?.aborted !== true && this.closePromise === undefined) continue
+        throw e
+      } finally {
+        if (tracked || conn.status?.state === "degraded") this.toServer(conn.name, { type: "CALL_ENDED", ok: answered, now: Date.now() })
+      }
+    }
+  }
+
+  private callOn(
+    conn: ServerConnection,
+    client: { request(method: string, params?: Params, options?: object): Promise<Result> },
+    generation: number,
+    method: string,
+    params: Params | undefined,
+    options: CallOptions
+  ): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      const inputs: Partial<Record<InputKind, InputHandler>> = {}
+      if (options.onElicitation) inputs.elicitation = options.onElicitation
+      if (options.onSampling) inputs.sampling = options.onSampling
+      if (options.onRoots) inputs.roots = options.onRoots
+      const entry: InFlight = { generation, lost: reject, inputs, onNotification: options.onLog }
+      conn.inFlight.add(entry)
+      client.request(method, params, {
+        timeoutMs: options.timeoutMs ?? conn.config.timeouts.callMs,
+        // A progress callback makes the client inject a progress token; each progress resets the deadline.
+        onProgress: options.onProgress ?? (() => {}),
+        resetTimeoutOnProgress: true,
+        ...(options.signal ? { signal: options.signal } : {})
+      }).then(resolve, (e) => reject(mapCallError(conn.name, generation, e))).finally(() => conn.inFlight.delete(entry))
+    })
+  }
+
+  private async defaultInput(server: string, kind: InputKind, params: Params | undefined, ctx: ServerRequestContext): Promise<Result> {
+    const o = this.options
+    const answer = kind === "elicitation" ? o.onElicitation : kind === "sampling" ? o.onSampling : o.onRoots
+    if (answer !== undefined) return answer(server, params, ctx)
+    if (kind === "elicitation") return { action: "decline" }
+    if (kind === "roots") return { roots: [] }
+    throw new RpcError({ method: "sampling/createMessage", code: -32601, message: "sampling is not available on this host" })
+  }
+
+  // ------------------------------------------------------------ shutdown
+
+  /** Stop every server (stdin close → SIGTERM → SIGKILL of each group) and wait until all are gone. */
+  close(): Promise<void> {
+    return this.closePromise ??= (async () => {
+      if (this.changeTimer !== undefined) clearTimeout(this.changeTimer)
+      this.changeTimer = undefined
+      if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "STOP", now: Date.now(), reason: "host closing" })
+      // The charts' closeConnection effects run on the next microtasks.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      await Promise.all([...this.connections.values()].map((c) => c.closed))
+      // Closing may have queued more closes (a generation that was starting).
+      await Promise.all([...this.connections.values()].map((c) => c.closed))
+      this.actor.stop()
+      this.stateFile?.clear()
+      this.listeners.clear()
+    })()
+  }
+}
+
+/** Build the host from a config file path, a parsed config, or a raw `{ mcpServers }` object, start it and wait for it to settle. */
+export const startHost = async (config: HostConfig | string | { readonly [key: string]: unknown }, options: HostOptions = {}): Promise<McpHost> => {
+  const resolved: HostConfig = typeof config === "string"
+    ? loadHostConfig(config)
+    : "servers" in config && "issues" in config && Array.isArray(config.servers)
+    ? config as HostConfig
+    : parseHostConfig(config)
+  const host = new McpHost(resolved, options).start()
+  const connectMax = Math.max(0, ...resolved.servers.map((s) => s.timeouts.connectMs))
+  await host.settled(options.startTimeoutMs ?? connectMax + 2_000)
+  return host
+}
+
+export { ServerUnavailable }

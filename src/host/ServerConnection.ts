@@ -1,0 +1,435 @@
+/**
+ * The effects of one `serverConnection` actor: spawn or connect, handshake
+ * and list, health probes, close. The chart decides *when*; this class only
+ * does, and reports back as events tagged with the connection generation.
+ *
+ * A connection holds the client of exactly one generation. A call takes the
+ * client of the generation current when it starts, and is failed with
+ * `ServerConnectionLost` when that generation is closed: it can never reach a
+ * replaced connection.
+ */
+import type { ServerConnectionEvent } from "../../machines/serverConnection.ts"
+import type { ServerStatus } from "../../machines/host.ts"
+import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
+import { RpcError } from "../protocol/requestErrors.ts"
+import type { InputHandler, Result, ServerRequestContext } from "../client/ClientSession.ts"
+import { ClientSession } from "../client/ClientSession.ts"
+import { connectAuto, type McpClientLike } from "../client/connectAuto.ts"
+import { connectAutoHttp } from "../client/connectAutoHttp.ts"
+import { connectHttp } from "../client/connectHttp.ts"
+import { ModernClient } from "../client/ModernClient.ts"
+import { makeStdioClientTransport, type StdioClientTransport } from "../transports/stdioClient.ts"
+import type { Transport, TransportClosed } from "../transports/Transport.ts"
+import { makeWsClientTransport } from "../transports/wsClient.ts"
+import { emptyListing, listingHash, type ServerListing } from "./Catalog.ts"
+import type { ServerConfig } from "./config.ts"
+import { ServerConnectionLost, ServerUnavailable } from "./errors.ts"
+import { type HostStateFile, INSTANCE_ENV, withLifeline } from "./lifeline.ts"
+
+export type InputKind = "elicitation" | "sampling" | "roots"
+
+/** What the connection needs from its host. */
+export interface ConnectionHooks {
+  /** Send an event to this server's actor (through the host chart). */
+  readonly send: (event: ServerConnectionEvent) => void
+  readonly now: () => number
+  readonly stateFile: HostStateFile | undefined
+  readonly clientInfo: { readonly name: string; readonly version: string }
+  /** A new listing arrived (handshake, list_changed, reconnect). `changed` is false when the hash is the same. */
+  readonly onListing: (server: string, listing: ServerListing, changed: boolean, previous: ServerListing | undefined) => void
+  /** A notification other than list_changed (logging, progress of unknown calls, resource updates). */
+  readonly onNotification: (server: string, notification: JsonRpcNotification) => void
+  /** Answer a server→client request (legacy) or MRTR input (modern) when no call in flight takes it. */
+  readonly onInput: (server: string, kind: InputKind, params: Params | undefined, ctx: ServerRequestContext) => Promise<Result>
+  readonly onStderr?: (server: string, line: string) => void
+}
+
+/** A call in flight on one generation. */
+export interface InFlight {
+  readonly generation: number
+  readonly lost: (error: ServerConnectionLost) => void
+  readonly inputs: Partial<Record<InputKind, InputHandler>>
+  readonly onNotification: ((n: JsonRpcNotification) => void) | undefined
+}
+
+type AnyClient = McpClientLike & { readonly era?: string }
+
+const LIST_METHODS = [
+  ["tools/list", "tools"],
+  ["resources/list", "resources"],
+  ["resources/templates/list", "resourceTemplates"],
+  ["prompts/list", "prompts"]
+] as const
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** Pass a transport through, but also tell `onClose` when it ends. */
+const observeClose = (transport: Transport, onClose: (closed: TransportClosed) => void): Transport => ({
+  ...transport,
+  kind: transport.kind,
+  authoritativeLiveness: transport.authoritativeLiveness,
+  start: (handlers) =>
+    transport.start({
+      ...handlers,
+      onClose: (closed) => {
+        onClose(closed)
+        handlers.onClose(closed)
+      }
+    }),
+  send: (m) => transport.send(m),
+  close: () => transport.close()
+})
+
+export class ServerConnection {
+  readonly config: ServerConfig
+  private readonly hooks: ConnectionHooks
+  /** The generation the chart is on, and the resources opened for it. */
+  generation = 0
+  private transport: Transport | undefined
+  private client: AnyClient | undefined
+  private clientGeneration = -1
+  /** The last listing and its hash (kept across restarts: diffed on reconnect, served while lazy-idle). */
+  listing: ServerListing | undefined
+  hash: string | undefined
+  status: ServerStatus | undefined
+  readonly inFlight = new Set<InFlight>()
+  private readonly waiters = new Set<() => void>()
+  private refreshing: Promise<void> | undefined
+  readonly stderrTail: Array<string> = []
+  private closing: Promise<void> = Promise.resolve()
+
+  constructor(config: ServerConfig, hooks: ConnectionHooks) {
+    this.config = config
+    this.hooks = hooks
+  }
+
+  /** The stdio server's process group id (its lifeline wrapper's pid), while running. */
+  get pid(): number | undefined {
+    const t = this.transport
+    return t !== undefined && t.kind === "stdio" ? (t as StdioClientTransport).pid : undefined
+  }
+
+  get name(): string {
+    return this.config.name
+  }
+  /** The era/version the current client speaks. */
+  get protocolVersion(): string | undefined {
+    return this.client?.protocolVersion
+  }
+  get era(): string | undefined {
+    const c = this.client
+    if (c === undefined) return undefined
+    if (c instanceof ModernClient) return "modern"
+    if (c instanceof ClientSession) return "legacy"
+    return c.era
+  }
+
+  private current(generation: number): boolean {
+    return generation === this.generation
+  }
+
+  private send(event: ServerConnectionEvent): void {
+    this.hooks.send(event)
+  }
+
+  // ------------------------------------------------------------ chart effects
+
+  /** `openConnection`: spawn the process / open the socket for `generation`. */
+  open(generation: number): void {
+    this.generation = generation
+    void this.doOpen(generation)
+  }
+
+  private async doOpen(generation: number): Promise<void> {
+    // A previous generation may still be closing (its group being reaped): let it finish first.
+    await this.closing
+    const c = this.config
+    try {
+      if (c.transport === "stdio") {
+        const wrapped = withLifeline(c.command, c.args)
+        const stateFile = this.hooks.stateFile
+        const transport: StdioClientTransport = makeStdioClientTransport({
+          command: wrapped.command,
+          args: wrapped.args,
+          env: { ...process.env, ...c.env, ...(stateFile ? { [INSTANCE_ENV]: stateFile.instance } : {}) },
+          ...(c.cwd !== undefined ? { cwd: c.cwd } : {}),
+          stderr: (line) => this.stderrLine(line),
+          lifeline: process.platform !== "win32",
+          closeGraceMs: 1_000,
+          termGraceMs: 1_000
+        })
+        if (!this.current(generation)) return void transport.close()
+        this.transport = transport
+        await transport.spawned
+        const pid = transport.pid
+        if (pid !== undefined && stateFile) {
+          stateFile.add(pid, c.name)
+          void transport.exited.then(() => stateFile.remove(pid))
+        }
+      } else if (c.transport === "ws") {
+        const transport = makeWsClientTransport({ url: c.url, headers: c.headers, connectTimeoutMs: c.timeouts.connectMs })
+        if (!this.current(generation)) return void transport.close()
+        this.transport = transport
+        await transport.opened
+      }
+      if (this.current(generation)) this.send({ type: "SPAWNED", generation, now: this.hooks.now() })
+    } catch (e) {
+      if (this.current(generation)) this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `start failed: ${describe(e)}` })
+    }
+  }
+
+  private stderrLine(line: string): void {
+    this.stderrTail.push(line)
+    if (this.stderrTail.length > 20) this.stderrTail.shift()
+    this.hooks.onStderr?.(this.name, line)
+  }
+
+  /** `startHandshake`: era probe + initialize/discover, then the first listing. */
+  handshake(generation: number): void {
+    void this.doHandshake(generation)
+  }
+
+  private clientOptions() {
+    const c = this.config
+    const input = (kind: InputKind): InputHandler => (params, ctx) => this.input(kind, params, ctx)
+    return {
+      clientInfo: this.hooks.clientInfo,
+      requestTimeoutMs: c.timeouts.callMs,
+      initializeTimeoutMs: c.timeouts.connectMs,
+      probeTimeoutMs: c.timeouts.connectMs,
+      // Health is the host chart's job (ping / server/discover on its own schedule).
+      keepalive: false,
+      onElicitation: input("elicitation"),
+      onSampling: input("sampling"),
+      onRoots: input("roots"),
+      onNotification: (n: JsonRpcNotification) => this.notification(n)
+    }
+  }
+
+  private async doHandshake(generation: number): Promise<void> {
+    const c = this.config
+    let client: AnyClient | undefined
+    try {
+      const options = this.clientOptions()
+      if (c.transport === "http") {
+        client = c.protocol === "legacy"
+          ? await connectHttp(c.url, { ...options, headers: c.headers })
+          : await connectAutoHttp(c.url, { ...options, headers: c.headers })
+      } else {
+        const raw = this.transport
+        if (raw === undefined) throw new Error("no transport")
+        const transport = observeClose(raw, (closed) => {
+          if (this.current(generation)) {
+            this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: closed.reason })
+          }
+        })
+        if (c.protocol === "legacy") client = await ClientSession.connect(transport, options)
+        else if (c.protocol === "2026-07-28") {
+          const modern = ModernClient.create(transport, options)
+          client = modern
+          await modern.discover()
+        } else client = await connectAuto(transport, options)
+      }
+      if (!this.current(generation)) {
+        void client.close({ drainMs: 0 })
+        return
+      }
+      this.client = client
+      this.clientGeneration = generation
+      await this.refreshListing(generation)
+      if (this.current(generation)) this.send({ type: "READY", generation, now: this.hooks.now(), protocolVersion: client.protocolVersion })
+    } catch (e) {
+      if (this.current(generation)) {
+        this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `handshake failed: ${describe(e)}` })
+      } else if (client !== undefined) void client.close({ drainMs: 0 })
+    }
+  }
+
+  /** List everything the server advertises (paginated, each list bounded by `timeouts.list`). */
+  private async list(client: AnyClient): Promise<ServerListing> {
+    const caps = (client.serverCapabilities ?? {}) as Record<string, unknown>
+    const out: Record<string, Array<unknown>> = { tools: [], resources: [], resourceTemplates: [], prompts: [] }
+    for (const [method, key] of LIST_METHODS) {
+      const capability = method.split("/")[0]!
+      if (caps[capability] === undefined) continue
+      let cursor: string | undefined
+      for (let page = 0; page < 100; page++) {
+        const result = await client.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: this.config.timeouts.listMs })
+        const items = result[key]
+        if (Array.isArray(items)) out[key]!.push(...items)
+        cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined
+        if (cursor === undefined) break
+      }
+    }
+    return out as unknown as ServerListing
+  }
+
+  /** Fetch the listing again and tell the host (hash compared with the last one, across reconnects). */
+  refreshListing(generation: number = this.generation): Promise<void> {
+    const client = this.client
+    if (client === undefined || this.clientGeneration !== generation) return Promise.resolve()
+    return this.refreshing ??= this.list(client).then(
+      (listing) => {
+        this.refreshing = undefined
+        if (!this.current(generation)) return
+        const hash = listingHash(listing)
+        const previous = this.listing
+        const changed = hash !== this.hash
+        this.listing = listing
+        this.hash = hash
+        this.hooks.onListing(this.name, listing, changed, previous)
+      },
+      (e) => {
+        this.refreshing = undefined
+        throw e
+      }
+    )
+  }
+
+  /** `sendHealthProbe`: `ping` (legacy) or `server/discover` (modern); an answer, even an error, proves life. */
+  probe(generation: number): void {
+    const client = this.client
+    if (client === undefined || this.clientGeneration !== generation) return
+    const timeoutMs = this.config.health === false ? 10_000 : this.config.health.timeoutMs
+    const method = this.era === "modern" ? "server/discover" : "ping"
+    client.request(method, undefined, { timeoutMs }).then(
+      () => this.current(generation) && this.send({ type: "HEALTH_OK", generation, now: this.hooks.now() }),
+      (e) => {
+        if (!this.current(generation)) return
+        // A JSON-RPC error answer is still an answer from a live server.
+        if (e instanceof RpcError) this.send({ type: "HEALTH_OK", generation, now: this.hooks.now() })
+        else this.send({ type: "HEALTH_FAILED", generation, now: this.hooks.now(), reason: describe(e) })
+      }
+    )
+  }
+
+  /** `closeConnection`: close the current generation's client and transport; fail its calls in flight. */
+  close(generation: number, reason = "connection closed"): void {
+    const client = this.client
+    const transport = this.transport
+    this.client = undefined
+    this.transport = undefined
+    this.clientGeneration = -1
+    for (const call of [...this.inFlight]) {
+      if (call.generation !== generation) continue
+      this.inFlight.delete(call)
+      call.lost(new ServerConnectionLost({
+        server: this.name,
+        generation,
+        reason,
+        message: `${this.name}: connection lost while the call was in flight (${reason})`
+      }))
+    }
+    const previous = this.closing
+    this.closing = (async () => {
+      await previous
+      try {
+        await client?.close({ drainMs: 0 })
+      } catch {
+        // already gone
+      }
+      await transport?.close()
+    })()
+  }
+
+  /** Resolves when every connection this object opened is closed. */
+  get closed(): Promise<void> {
+    return this.closing
+  }
+
+  // ------------------------------------------------------------ host side
+
+  onStatus(status: ServerStatus): void {
+    this.status = status
+    for (const w of [...this.waiters]) w()
+  }
+
+  private unavailable(status: ServerStatus): ServerUnavailable {
+    const retryAt = status.state === "parked"
+      ? status.parked?.nextProbeAt
+      : status.state === "restarting"
+      ? this.hooks.now() + status.delayMs
+      : undefined
+    return new ServerUnavailable({
+      server: this.name,
+      state: status.state,
+      ...(status.lastError !== undefined ? { reason: status.lastError } : {}),
+      ...(retryAt !== undefined ? { retryAt } : {}),
+      message: `${this.name} is ${status.state}${status.state === "parked" && status.parked ? ` (${status.parked.reason})` : status.lastError ? ` (${status.lastError})` : ""}`
+    })
+  }
+
+  /** The client at once when the server is ready (the hot path: no promise, no timer). */
+  readyClient(): { readonly client: AnyClient; readonly generation: number } | undefined {
+    const s = this.status
+    if (s === undefined || (s.state !== "ready" && s.state !== "degraded")) return undefined
+    if (this.client === undefined || this.clientGeneration !== this.generation) return undefined
+    return { client: this.client, generation: this.clientGeneration }
+  }
+
+  /**
+   * The client to call on, with its generation. Ready/degraded: at once.
+   * Starting/initializing (or idle, which the caller's CALL_STARTED starts):
+   * waits up to `waitMs` for ready. Restarting/parked/stopped: fails fast,
+   * unless `throughRestart` (a retry after a reconnect) lets it wait too.
+   */
+  acquire(waitMs: number, throughRestart = false): Promise<{ readonly client: AnyClient; readonly generation: number }> {
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const check = (): boolean => {
+        const s = this.status
+        if (s === undefined) return false
+        if ((s.state === "ready" || s.state === "degraded") && this.client !== undefined && this.clientGeneration === this.generation) {
+          resolve({ client: this.client, generation: this.clientGeneration })
+          return true
+        }
+        if (s.state === "stopped" || (!throughRestart && (s.state === "restarting" || s.state === "parked"))) {
+          reject(this.unavailable(s))
+          return true
+        }
+        return false
+      }
+      if (check()) return
+      const waiter = () => {
+        if (!check()) return
+        this.waiters.delete(waiter)
+        clearTimeout(timer)
+      }
+      this.waiters.add(waiter)
+      timer = setTimeout(() => {
+        this.waiters.delete(waiter)
+        const s = this.status
+        reject(s === undefined ? new ServerUnavailable({ server: this.name, state: "unknown", message: `${this.name} did not start` }) : this.unavailable({ ...s, lastError: s.lastError ?? `not ready within ${waitMs} ms` }))
+      }, waitMs)
+    })
+  }
+
+  // ------------------------------------------------------------ upstream → host
+
+  private notification(n: JsonRpcNotification): void {
+    const m = n.method
+    if (m === "notifications/tools/list_changed" || m === "notifications/resources/list_changed" || m === "notifications/prompts/list_changed") {
+      this.refreshListing().catch(() => {})
+      return
+    }
+    // Logging and other notifications: to the newest call in flight that listens, and to the host.
+    const calls = [...this.inFlight].filter((c) => c.generation === this.generation && c.onNotification !== undefined)
+    if (m === "notifications/message" && calls.length > 0) calls.at(-1)!.onNotification!(n)
+    this.hooks.onNotification(this.name, n)
+  }
+
+  /**
+   * An elicitation, sampling or roots request from the server (legacy
+   * server→client request, or a modern `input_required` input). It goes to
+   * the newest call in flight on this generation that can answer it (the
+   * gateway's client, through that call's request context), else to the host.
+   */
+  private input(kind: InputKind, params: Params | undefined, ctx: ServerRequestContext): Promise<Result> {
+    const calls = [...this.inFlight].filter((c) => c.generation === this.generation && c.inputs[kind] !== undefined)
+    const handler = calls.at(-1)?.inputs[kind]
+    if (handler !== undefined) return Promise.resolve(handler(params, ctx))
+    return this.hooks.onInput(this.name, kind, params, ctx)
+  }
+}
+
+export { emptyListing }

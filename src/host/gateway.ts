@@ -1,0 +1,382 @@
+/**
+ * The gateway: the host's catalog served as one MCP server (our `McpServer`,
+ * so both eras and every transport), plus `/mcp/<server>` over HTTP serving
+ * each upstream alone under its original names.
+ *
+ * A gateway request becomes a host call with the request's context passed
+ * through: cancellation (the request's AbortSignal), progress (upstream
+ * progress → `ctx.progress`, which also resets the upstream deadline), logs
+ * of the call (`ctx.log`), and the upstream server's elicitation, sampling and
+ * roots requests, forwarded to the gateway's client through `ctx.elicit` /
+ * `ctx.createMessage` / `ctx.listRoots` and answered back upstream.
+ *
+ * The registrations follow the host's `change` events (already coalesced and
+ * health-gated), applied with `McpServer.update`: one `list_changed` per list
+ * for the gateway's clients.
+ */
+import { randomUUID } from "node:crypto"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { McpError } from "../protocol/errors.ts"
+import type { Params } from "../protocol/jsonrpc.ts"
+import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
+import { RpcError } from "../protocol/requestErrors.ts"
+import { type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
+import { McpServer } from "../server/McpServer.ts"
+import type { RequestContext } from "../server/RequestContext.ts"
+import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
+import { CapabilityError } from "../server/ServerSession.ts"
+import { isLoggingLevel, type CallToolResult, type GetPromptResult, type ReadResourceResult } from "../server/types.ts"
+import { makeWsServer, type WsServerHandle } from "../server/ws/WsServer.ts"
+import { serveTransport } from "../server/serveTransport.ts"
+import { makeStdioServerTransport } from "../transports/stdioServer.ts"
+import type { Result } from "../client/ClientSession.ts"
+import type { ServerListing } from "./Catalog.ts"
+import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
+import type { CallOptions, McpHost } from "./McpHost.ts"
+
+/** `_meta` key carrying the typed host error of a failed gateway call. */
+export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
+
+export interface GatewayOptions {
+  readonly name?: string
+  readonly version?: string
+}
+
+/** The request context of a gateway request, as options of the host call it becomes. */
+const forward = (ctx: RequestContext, server: string | undefined): CallOptions => ({
+  signal: ctx.signal,
+  onProgress: (p) => ctx.progress(p.progress, p.total, p.message),
+  // A client that did not declare elicitation/sampling/roots gets no request: the upstream is told no.
+  onElicitation: (params) => ctx.elicit(params ?? {}).catch((e) => (e instanceof CapabilityError ? { action: "decline" } : Promise.reject(e))),
+  onSampling: (params) => ctx.createMessage(params ?? {}),
+  onRoots: () => ctx.listRoots().catch((e) => (e instanceof CapabilityError ? { roots: [] } : Promise.reject(e))),
+  onLog: (n) => {
+    const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
+    if (p !== undefined && isLoggingLevel(p.level)) ctx.log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
+  }
+})
+
+/**
+ * A host call relayed to a *modern* gateway client (MRTR): the client cannot be
+ * sent a request, so an upstream elicitation/sampling/roots request ends the
+ * gateway request with `input_required` (its `requestState` names this relay),
+ * while the upstream call stays open. The client's retry carries the answers:
+ * they are handed to the waiting upstream request, and the relay waits for the
+ * next step (the result, or more input). Unclaimed relays are dropped (and the
+ * upstream call cancelled) after `RELAY_TTL_MS`.
+ */
+const RELAY_TTL_MS = 10 * 60_000
+
+type Step =
+  | { readonly type: "result"; readonly result: Result }
+  | { readonly type: "error"; readonly error: unknown }
+  | { readonly type: "input"; readonly key: string; readonly request: InputRequest; readonly answer: (r: Result) => void; readonly fail: (e: unknown) => void }
+
+class RelayedCall {
+  /** The gateway request currently serving this relay (progress and logs go there). */
+  ctx: RequestContext
+  readonly abort = new AbortController()
+  private readonly queue: Array<Step> = []
+  private waiter: ((step: Step) => void) | undefined
+  private inputs = 0
+  /** Inputs sent to the client in the last `input_required`, by key. */
+  awaiting = new Map<string, Extract<Step, { type: "input" }>>()
+  timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>) {
+    this.ctx = ctx
+    const ask = (method: string, params: Params | undefined) =>
+      new Promise<Result>((answer, fail) => {
+        const key = inputRequestKey(method, ++this.inputs)
+        this.push({ type: "input", key, request: params === undefined ? { method } : { method, params }, answer, fail })
+      })
+    start({
+      signal: this.abort.signal,
+      onProgress: (p) => this.ctx.progress(p.progress, p.total, p.message),
+      onElicitation: (params) => ask("elicitation/create", params),
+      onSampling: (params) => ask("sampling/createMessage", params),
+      onRoots: () => ask("roots/list", undefined),
+      onLog: (n) => {
+        const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
+        if (p !== undefined && isLoggingLevel(p.level)) this.ctx.log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
+      }
+    }).then((result) => this.push({ type: "result", result }), (error) => this.push({ type: "error", error }))
+  }
+
+  private push(step: Step): void {
+    const w = this.waiter
+    this.waiter = undefined
+    if (w !== undefined) w(step)
+    else this.queue.push(step)
+  }
+
+  next(): Promise<Step> {
+    const queued = this.queue.shift()
+    return queued !== undefined ? Promise.resolve(queued) : new Promise((resolve) => (this.waiter = resolve))
+  }
+
+  /** Input steps already queued behind the first (asked at the same time): sent in the same round. */
+  drainInputs(): Array<Extract<Step, { type: "input" }>> {
+    const out: Array<Extract<Step, { type: "input" }>> = []
+    while (this.queue[0]?.type === "input") out.push(this.queue.shift() as Extract<Step, { type: "input" }>)
+    return out
+  }
+}
+
+type Relays = Map<string, RelayedCall>
+
+/** Run `start` for a modern gateway request, relaying upstream inputs as MRTR rounds. */
+const relayModern = async (relays: Relays, ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> => {
+  let call: RelayedCall | undefined
+  const state = ctx.requestState
+  if (state !== undefined) {
+    call = relays.get(state)
+    if (call !== undefined) {
+      relays.delete(state)
+      clearTimeout(call.timer)
+      call.ctx = ctx
+      for (const [key, input] of call.awaiting) {
+        const response = ctx.inputResponses?.[key]
+        if (response !== undefined) input.answer(response)
+        else input.fail(new McpError(-32602, `no input response for ${key}`))
+      }
+      call.awaiting = new Map()
+    }
+  }
+  if (call === undefined) call = new RelayedCall(ctx, server, start)
+  // The client giving up on this round cancels the upstream call only if it is the last one.
+  const onAbort = () => call!.abort.abort(ctx.signal.reason)
+  ctx.signal.addEventListener("abort", onAbort, { once: true })
+  let step: Step
+  try {
+    step = await call.next()
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort)
+  }
+  if (step.type === "result") return step.result
+  if (step.type === "error") throw step.error
+  const inputs = [step, ...call.drainInputs()]
+  const id = randomUUID()
+  call.awaiting = new Map(inputs.map((i) => [i.key, i]))
+  const relay = call
+  call.timer = setTimeout(() => {
+    relays.delete(id)
+    relay.abort.abort("the client did not come back with the input")
+  }, RELAY_TTL_MS)
+  call.timer.unref?.()
+  relays.set(id, call)
+  return ctx.inputRequired({ inputRequests: Object.fromEntries(inputs.map((i) => [i.key, i.request])), requestState: id })
+}
+
+/** Legacy clients get server→client requests on the spot; modern ones get MRTR rounds. */
+const viaHostWith = (relays: Relays) => (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> =>
+  ctx.era === "modern" ? relayModern(relays, ctx, server, start) : start(forward(ctx, server))
+
+/** Upstream JSON-RPC errors stay protocol errors; host errors become tool errors carrying their typed form. */
+const hostFailure = (e: unknown): CallToolResult => {
+  if (e instanceof RpcError) throw new McpError(e.code, e.message, e.data)
+  if (e instanceof ServerUnavailable || e instanceof ServerConnectionLost || e instanceof UnknownName || e instanceof HostClosed) {
+    const { message: _message, ...fields } = e as unknown as Record<string, unknown>
+    return { content: [{ type: "text", text: e.message }], isError: true, _meta: { [HOST_ERROR_META]: { ...fields, _tag: e._tag } } }
+  }
+  throw e
+}
+const protocolFailure = (e: unknown): never => {
+  if (e instanceof InputRequiredSignal) throw e
+  if (e instanceof RpcError) throw new McpError(e.code, e.message, e.data)
+  if (e instanceof UnknownName) throw new McpError(-32602, e.message)
+  if (e instanceof Error) throw new McpError(-32603, e.message)
+  throw e
+}
+
+/** Re-register `server`'s lists from `listing`; `call` routes each entry. */
+const sync = (
+  server: McpServer,
+  listing: ServerListing,
+  routes: {
+    readonly tool: (name: string, args: Record<string, unknown>, ctx: RequestContext) => Promise<Result>
+    readonly prompt: (name: string, args: Record<string, string>, ctx: RequestContext) => Promise<Result>
+    readonly read: (uri: string, ctx: RequestContext) => Promise<Result>
+  }
+): void => {
+  server.update((s) => {
+    const tools = new Map(listing.tools.map((t) => [t.name, t]))
+    for (const name of [...s.tools.keys()]) {
+      const next = tools.get(name)
+      if (next === undefined || JSON.stringify(next) !== JSON.stringify(s.tools.get(name)!.definition)) s.removeTool(name)
+    }
+    for (const [name, def] of tools) {
+      if (s.tools.has(name)) continue
+      try {
+        s.tool(def, (args, ctx) => routes.tool(name, args, ctx).then((r) => r as CallToolResult, hostFailure))
+      } catch {
+        // A tool whose x-mcp-header annotations break the rules could never be called by a modern HTTP client.
+      }
+    }
+    const prompts = new Map(listing.prompts.map((p) => [p.name, p]))
+    for (const name of [...s.prompts.keys()]) if (!prompts.has(name)) s.removePrompt(name)
+    for (const [name, def] of prompts) {
+      if (!s.prompts.has(name)) s.prompt(def, (args, ctx) => routes.prompt(name, args, ctx).then((r) => r as GetPromptResult, protocolFailure))
+    }
+    const resources = new Map(listing.resources.map((r) => [r.uri, r]))
+    for (const uri of [...s.resources.keys()]) if (!resources.has(uri)) s.removeResource(uri)
+    for (const [uri, def] of resources) {
+      if (!s.resources.has(uri)) s.resource(def, (u, ctx) => routes.read(u, ctx).then((r) => r as ReadResourceResult, protocolFailure))
+    }
+    const templates = new Set(listing.resourceTemplates.map((t) => t.uriTemplate))
+    for (const t of [...s.resourceTemplates]) if (!templates.has(t.definition.uriTemplate)) s.removeResourceTemplate(t.definition.uriTemplate)
+    for (const def of listing.resourceTemplates) {
+      if (s.resourceTemplates.some((t) => t.definition.uriTemplate === def.uriTemplate)) continue
+      try {
+        s.resourceTemplate(def, (u, _vars, ctx) => routes.read(u, ctx).then((r) => r as ReadResourceResult, protocolFailure))
+      } catch {
+        // a template we cannot parse is not served
+      }
+    }
+  })
+}
+
+export interface Gateway {
+  /** The aggregated server (`server__tool` names). */
+  readonly server: McpServer
+  /** The server for one upstream, original names (created on first use). */
+  serverFor(name: string): McpServer | undefined
+  /** Stop following the host. */
+  close(): void
+}
+
+/** Build the aggregated gateway server and the per-server ones, kept in step with the host. */
+export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gateway => {
+  const info = { name: options.name ?? "mcp-actors-host", version: options.version ?? "0.1.0" }
+  const aggregate = new McpServer({
+    ...info,
+    // Declared even while empty, so clients listen for list_changed from the start.
+    capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as never
+  })
+  const perServer = new Map<string, McpServer>()
+  // MRTR relays waiting for a modern client's retry: dropped (upstream calls cancelled) with the gateway.
+  const relays: Relays = new Map()
+  const viaHost = viaHostWith(relays)
+  const syncAggregate = () => {
+    const c = host.catalog
+    sync(aggregate, {
+      tools: [...c.tools.values()].map((e) => e.definition),
+      prompts: [...c.prompts.values()].map((e) => e.definition),
+      resources: [...c.resources.values()].map((e) => e.definition),
+      resourceTemplates: c.resourceTemplates.map((e) => e.definition)
+    }, {
+      tool: (name, args, ctx) => viaHost(ctx, c.tools.get(name)?.server, (o) => host.callTool(name, args, o)),
+      prompt: (name, args, ctx) => viaHost(ctx, undefined, (o) => host.getPrompt(name, args, o)),
+      read: (uri, ctx) => viaHost(ctx, undefined, (o) => host.readResource(uri, o))
+    })
+  }
+  const syncServer = (name: string, server: McpServer) => {
+    sync(server, host.serverListing(name) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] }, {
+      tool: (tool, args, ctx) => viaHost(ctx, name, (o) => host.callServerTool(name, tool, args, o)),
+      prompt: (prompt, args, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "prompts/get", { name: prompt, arguments: args } as Params, o)),
+      read: (uri, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "resources/read", { uri }, o))
+    })
+  }
+  syncAggregate()
+  const off = host.on("change", () => {
+    syncAggregate()
+    for (const [name, server] of perServer) syncServer(name, server)
+  })
+  return {
+    server: aggregate,
+    serverFor: (name) => {
+      if (!host.serverNames.includes(name)) return undefined
+      let server = perServer.get(name)
+      if (server === undefined) {
+        server = new McpServer({ ...info, name: `${info.name}/${name}`, capabilities: { tools: { listChanged: true } } as never })
+        perServer.set(name, server)
+        syncServer(name, server)
+      }
+      return server
+    },
+    close: () => {
+      off()
+      for (const relay of relays.values()) {
+        clearTimeout(relay.timer)
+        relay.abort.abort("gateway closed")
+      }
+      relays.clear()
+    }
+  }
+}
+
+export interface GatewayHttpHandle {
+  readonly url: string
+  readonly port: number
+  readonly server: Server
+  close(options?: { readonly drainMs?: number }): Promise<void>
+}
+
+/** Streamable HTTP: `/mcp` is the aggregate, `/mcp/<server>` one upstream under its original names. */
+export const serveGatewayHttp = async (
+  gateway: Gateway,
+  options: { readonly port?: number; readonly host?: string } = {}
+): Promise<GatewayHttpHandle> => {
+  const bind = options.host ?? "127.0.0.1"
+  const aggregate = makeHttpHandler(gateway.server, { path: "/mcp" })
+  const handlers = new Map<string, HttpHandler>()
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let path: string
+    try {
+      path = new URL(req.url ?? "/", "http://gateway").pathname
+    } catch {
+      path = "/"
+    }
+    if (path === "/mcp") return aggregate.handler(req, res)
+    if (path.startsWith("/mcp/")) {
+      let name: string
+      try {
+        name = decodeURIComponent(path.slice(5))
+      } catch {
+        name = ""
+      }
+      let h = handlers.get(name)
+      if (h === undefined) {
+        const server = gateway.serverFor(name)
+        if (server !== undefined) {
+          h = makeHttpHandler(server, { path })
+          handlers.set(name, h)
+        }
+      }
+      if (h !== undefined) return h.handler(req, res)
+    }
+    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Not Found" } }))
+  })
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject)
+    http.listen(options.port ?? 0, bind, () => {
+      http.off("error", reject)
+      resolve()
+    })
+  })
+  const port = (http.address() as AddressInfo).port
+  let closed: Promise<void> | undefined
+  return {
+    url: `http://${bind.includes(":") ? `[${bind}]` : bind}:${port}/mcp`,
+    port,
+    server: http,
+    close: (o = {}) =>
+      closed ??= (async () => {
+        const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+        await Promise.all([aggregate, ...handlers.values()].map((h) => h.close({ drainMs: o.drainMs ?? 2_000 })))
+        http.closeAllConnections()
+        await stopped
+      })()
+  }
+}
+
+/** WebSocket (our transport, subprotocol `mcp`): the aggregate at `/mcp`. */
+export const serveGatewayWs = (gateway: Gateway, options: { readonly port?: number; readonly host?: string } = {}): Promise<WsServerHandle> =>
+  makeWsServer(gateway.server, { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host !== undefined ? { host: options.host } : {}) })
+
+/** stdio: the aggregate on this process's stdin/stdout; resolves when the client closes stdin. */
+export const serveGatewayStdio = (gateway: Gateway): Promise<void> => {
+  const session = serveTransport(gateway.server, makeStdioServerTransport())
+  return session.ended.then(() => undefined)
+}

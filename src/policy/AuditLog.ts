@@ -1,0 +1,222 @@
+/**
+ * The audit trail: append-only JSON Lines, one record per decision and one per
+ * completed call, each chained to the one before it.
+ *
+ * A record is one JSON object whose last member is `hash`: the SHA-256 (hex)
+ * of the record's text up to that member (`{…,"prev":"…"}`), where `prev` is
+ * the previous record's `hash` and `seq` counts up by one. Editing a byte of a
+ * record breaks its own hash; removing or reordering records breaks `prev` and
+ * `seq` at the first record after the change. Files rotate by size: the
+ * current file is renamed `FILE.000001`, `FILE.000002`, … (older first) and
+ * the chain continues in the new FILE, so `verify(rotated…, FILE)` checks the
+ * links between files too.
+ *
+ * Writes are batched: records are hashed at once (the chain order is the call
+ * order) and written together after the current turn of the event loop, or at
+ * once with `flush()` (and on `close()`).
+ */
+import { hash } from "node:crypto"
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
+
+export const GENESIS = "0".repeat(64)
+
+export interface AuditRecordFields {
+  readonly type: "decision" | "call"
+  readonly [key: string]: unknown
+}
+
+export interface AuditLogOptions {
+  /** Rotate once the file reaches this size. Default 16 MiB; 0 = never. */
+  readonly maxBytes?: number
+  readonly now?: () => number
+}
+
+const sha256 = (s: string): string => hash("sha256", s, "hex")
+
+/** A stable digest of arguments (keys sorted), so equal arguments have equal digests without their values. */
+export const argsDigest = (args: unknown): string => sha256(canonical(args ?? {}))
+
+const canonical = (v: unknown): string => {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`
+  if (typeof v === "object" && v !== null) {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`
+  }
+  return JSON.stringify(v) ?? "null"
+}
+
+/** Split a line into the hashed body and the hash it claims, or undefined when it has no trailing hash. */
+const HASH_TAIL = /,"hash":"([0-9a-f]{64})"}$/
+const splitLine = (line: string): { body: string; hash: string } | undefined => {
+  const m = HASH_TAIL.exec(line)
+  return m === null ? undefined : { body: `${line.slice(0, m.index)}}`, hash: m[1]! }
+}
+
+/** The rotated files of `path`, oldest first. */
+export const rotatedFiles = (path: string): Array<string> => {
+  const dir = dirname(path)
+  const base = basename(path)
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((n) => n.startsWith(`${base}.`) && /^\d{6,}$/.test(n.slice(base.length + 1)))
+    .sort()
+    .map((n) => join(dir, n))
+}
+
+const lastLine = (path: string): string | undefined => {
+  if (!existsSync(path)) return undefined
+  const text = readFileSync(path, "utf8").trimEnd()
+  if (text.length === 0) return undefined
+  return text.slice(text.lastIndexOf("\n") + 1)
+}
+
+export class AuditLog {
+  readonly path: string
+  private fd: number
+  private size: number
+  private seq: number
+  private prev: string
+  private readonly maxBytes: number
+  private readonly now: () => number
+  private buffer: Array<string> = []
+  private scheduled = false
+  private closed = false
+
+  private constructor(path: string, options: AuditLogOptions) {
+    this.path = path
+    this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024
+    this.now = options.now ?? Date.now
+    // Continue the chain: from the current file's last record, else the newest rotated file's.
+    const rotated = rotatedFiles(path)
+    const last = lastLine(path) ?? (rotated.length > 0 ? lastLine(rotated.at(-1)!) : undefined)
+    const tail = last === undefined ? undefined : splitLine(last)
+    if (last !== undefined && tail === undefined) throw new Error(`${path}: the last record has no hash; run "mcp-actors audit verify" before appending`)
+    this.prev = tail?.hash ?? GENESIS
+    this.seq = tail === undefined ? 0 : Number((JSON.parse(last!) as { seq?: unknown }).seq ?? 0)
+    this.fd = openSync(path, "a")
+    this.size = statSync(path).size
+  }
+
+  static open(path: string, options: AuditLogOptions = {}): AuditLog {
+    return new AuditLog(path, options)
+  }
+
+  /** Append one record (time, seq and the chain are added here). Returns its hash. */
+  append(fields: AuditRecordFields): string {
+    if (this.closed) throw new Error("audit log closed")
+    const body = JSON.stringify({ seq: ++this.seq, time: new Date(this.now()).toISOString(), ...fields, prev: this.prev })
+    const digest = sha256(body)
+    this.prev = digest
+    this.buffer.push(`${body.slice(0, -1)},"hash":"${digest}"}\n`)
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.flush())
+    }
+    return digest
+  }
+
+  /** Write what is buffered now. */
+  flush(): void {
+    this.scheduled = false
+    if (this.buffer.length === 0 || this.closed) return
+    const text = this.buffer.join("")
+    this.buffer = []
+    const bytes = Buffer.from(text)
+    writeSync(this.fd, bytes)
+    this.size += bytes.length
+    if (this.maxBytes > 0 && this.size >= this.maxBytes) this.rotate()
+  }
+
+  private rotate(): void {
+    closeSync(this.fd)
+    const rotated = rotatedFiles(this.path)
+    const n = rotated.length === 0 ? 1 : Number(rotated.at(-1)!.slice(this.path.length + 1)) + 1
+    renameSync(this.path, `${this.path}.${String(n).padStart(6, "0")}`)
+    this.fd = openSync(this.path, "a")
+    this.size = 0
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    closeSync(this.fd)
+  }
+}
+
+export type VerifyResult =
+  | { readonly ok: true; readonly records: number; readonly files: number }
+  | { readonly ok: false; readonly records: number; readonly file: string; readonly line: number; readonly seq: number | undefined; readonly reason: string }
+
+/**
+ * Check the chain across `files` (oldest first). The first record of the first
+ * file is trusted to continue whatever came before it (its `prev` cannot be
+ * checked without the older file); every later link is checked.
+ */
+export const verifyAudit = (files: ReadonlyArray<string>): VerifyResult => {
+  let prev: string | undefined
+  let seq: number | undefined
+  let records = 0
+  for (const file of files) {
+    const text = readFileSync(file, "utf8")
+    const lines = text.split("\n")
+    if (lines.at(-1) === "") lines.pop()
+    for (const [i, line] of lines.entries()) {
+      const bad = (reason: string, s?: number): VerifyResult => ({ ok: false, records, file, line: i + 1, seq: s, reason })
+      const parts = splitLine(line)
+      let record: { seq?: unknown; prev?: unknown }
+      try {
+        record = JSON.parse(line) as typeof record
+      } catch {
+        return bad("not valid JSON (edited or truncated)")
+      }
+      const s = typeof record.seq === "number" ? record.seq : undefined
+      if (parts === undefined) return bad("no trailing hash", s)
+      if (sha256(parts.body) !== parts.hash) return bad("the record's hash does not match its content (edited)", s)
+      if (s === undefined) return bad("no seq", s)
+      if (prev !== undefined && record.prev !== prev) {
+        return bad(s !== seq! + 1 ? `seq ${s} follows ${seq} (a record was removed or reordered)` : "prev does not match the previous record's hash (removed or reordered)", s)
+      }
+      if (seq !== undefined && s !== seq + 1) return bad(`seq ${s} follows ${seq} (a record was removed or reordered)`, s)
+      prev = parts.hash
+      seq = s
+      records++
+    }
+  }
+  return { ok: true, records, files: files.length }
+}
+
+export interface AuditQuery {
+  readonly principal?: string
+  readonly session?: string
+  readonly tool?: string
+  readonly type?: "decision" | "call"
+  /** ISO times or epoch ms. */
+  readonly since?: number
+  readonly until?: number
+}
+
+/** Records of `files` that match every given filter, in order. */
+export const queryAudit = (files: ReadonlyArray<string>, q: AuditQuery): Array<Record<string, unknown>> => {
+  const out: Array<Record<string, unknown>> = []
+  for (const file of files) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (line.length === 0) continue
+      let r: Record<string, unknown>
+      try {
+        r = JSON.parse(line) as Record<string, unknown>
+      } catch {
+        continue
+      }
+      if (q.type !== undefined && r.type !== q.type) continue
+      if (q.principal !== undefined && r.principal !== q.principal) continue
+      if (q.session !== undefined && r.session !== q.session) continue
+      if (q.tool !== undefined && r.name !== q.tool) continue
+      const t = typeof r.time === "string" ? Date.parse(r.time) : NaN
+      if (q.since !== undefined && !(t >= q.since)) continue
+      if (q.until !== undefined && !(t <= q.until)) continue
+      out.push(r)
+    }
+  }
+  return out
+}

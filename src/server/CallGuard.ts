@@ -1,0 +1,41 @@
+/**
+ * Middleware between a request and its handler: the seam the policy gateway
+ * plugs into (`new McpServer({ …, guard })` or `server.guard = …`).
+ *
+ * `admit` runs before `tools/call`, `resources/read` and `prompts/get` reach
+ * their handler (before the tool is even looked up: a denied caller learns
+ * nothing about what exists). It throws an McpError to refuse, returns an
+ * {@link Admission} (or a Promise of one, e.g. while an approval is pending)
+ * to let the call run; the admission hears how the call ended. `filter`
+ * removes list entries this caller may not see.
+ */
+import type { RequestContext } from "./RequestContext.ts"
+
+export type GuardedKind = "tool" | "resource" | "prompt"
+
+export interface GuardedCall {
+  readonly method: "tools/call" | "resources/read" | "prompts/get"
+  readonly kind: GuardedKind
+  /** Tool or prompt name, resource URI. */
+  readonly name: string
+  readonly args: { readonly [key: string]: unknown } | undefined
+}
+
+export interface CallOutcome {
+  /** "ok", a tool error result (`isError`), a protocol error, or input_required (MRTR: the call will be retried). */
+  readonly outcome: "ok" | "toolError" | "error" | "inputRequired"
+  readonly error?: string
+}
+
+export interface Admission {
+  /** The call ended (exactly once). */
+  done(outcome: CallOutcome): void
+}
+
+export type ListKind = "tools" | "resources" | "resourceTemplates" | "prompts"
+
+export interface CallGuard {
+  admit(call: GuardedCall, ctx: RequestContext): Admission | undefined | PromiseLike<Admission | undefined>
+  /** Keep only what `ctx`'s caller may see; `nameOf` gives an entry's name (URI for resources). */
+  filter<T>(kind: ListKind, items: ReadonlyArray<T>, nameOf: (item: T) => string, ctx: RequestContext): ReadonlyArray<T>
+}

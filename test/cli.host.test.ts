@@ -1,0 +1,95 @@
+import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { afterAll, describe, expect, it } from "vitest"
+import { renderStatusTable } from "../src/cli/host.ts"
+import type { ServerView } from "../src/host/McpHost.ts"
+import { eventually, processGroupAlive } from "./support/processes.ts"
+
+const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), "cli-host-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const row = (over: Partial<ServerView>): ServerView => ({
+  name: "s", state: "ready", transport: "stdio", era: "legacy", protocolVersion: "2025-11-25", tools: 3, restarts: 0,
+  lastError: undefined, uptimeMs: 65_000, generation: 1, parked: undefined, catalogHash: "x", pid: 1, ...over
+})
+
+describe("mcp-actors host: status table", () => {
+  it("shows server, state, era/version, tools, restarts, uptime and last error", () => {
+    const text = renderStatusTable([
+      row({ name: "memory" }),
+      row({ name: "flaky", state: "parked", restarts: 5, uptimeMs: undefined, protocolVersion: undefined, lastError: "exited with code 1", parked: { reason: "crash loop", nextProbeAt: Date.now() + 30_000 } })
+    ], "degraded")
+    const lines = text.split("\n")
+    expect(lines[0]).toBe("host: degraded")
+    expect(lines[1]).toMatch(/^SERVER\s+STATE\s+ERA\/VERSION\s+TOOLS\s+RESTARTS\s+UPTIME\s+LAST ERROR$/)
+    expect(lines[2]).toMatch(/^memory\s+ready\s+legacy 2025-11-25\s+3\s+0\s+1m05s$/)
+    expect(lines[3]).toMatch(/^flaky\s+parked \(probe in (29|30)s\)\s+-\s+3\s+5\s+-\s+exited with code 1$/)
+  })
+})
+
+describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, () => {
+  it("prints JSON status lines, reports bad entries by server and field, serves the gateway, and SIGTERM leaves no child", async () => {
+    const config = join(dir, "mcp.json")
+    writeFileSync(config, JSON.stringify({
+      mcpServers: {
+        memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, "m.jsonl") } },
+        broken: { command: "x", lifecycle: "sometimes" }
+      }
+    }))
+    const child = spawn(process.execPath, [MAIN, "host", config, "--json", "--serve-http", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "pipe", "pipe"] })
+    const stderr: Array<string> = []
+    let gatewayUrl: string | undefined
+    createInterface({ input: child.stderr! }).on("line", (l) => {
+      stderr.push(l)
+      gatewayUrl ??= /gateway on (\S+)/.exec(l)?.[1]
+    })
+    const lines: Array<Record<string, unknown>> = []
+    createInterface({ input: child.stdout! }).on("line", (l) => lines.push(JSON.parse(l)))
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
+    expect(await eventually(() => gatewayUrl !== undefined, 30_000)).toBe(true)
+    expect(stderr.some((l) => l.includes('server "broken", field lifecycle'))).toBe(true)
+    const status = lines.find((l) => l.type === "status" && l.name === "memory")!
+    expect(status).toMatchObject({ state: "ready", era: "legacy", tools: 9, restarts: 0 })
+    const client = new Client({ name: "sdk", version: "1" })
+    await client.connect(new StreamableHTTPClientTransport(new URL(gatewayUrl!)))
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain("memory__read_graph")
+    await client.close()
+    child.kill("SIGTERM")
+    expect(await exited).toBe(0)
+    expect(processGroupAlive(status.pid as number)).toBe(false)
+    expect(stderr.at(-1)).toBe("mcp-actors: stopped")
+  })
+})
+
+describe("mcp-actors host CONFIG --serve-stdio", { timeout: 60_000 }, () => {
+  it("serves the aggregated catalog on stdio to the SDK client; closing stdin stops every server", async () => {
+    const config = join(dir, "stdio.json")
+    writeFileSync(config, JSON.stringify({ mcpServers: { memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, "m3.jsonl") } } } }))
+    const state = join(dir, "stdio-state.json")
+    const transport = new StdioClientTransport({ command: process.execPath, args: [MAIN, "host", config, "--serve-stdio", "--json", "--state-file", state], stderr: "pipe" })
+    const lines: Array<string> = []
+    transport.stderr?.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter((l) => l !== "")))
+    const client = new Client({ name: "sdk-stdio", version: "1" })
+    await client.connect(transport)
+    const { tools } = await client.listTools()
+    expect(tools.map((t) => t.name)).toContain("memory__read_graph")
+    const result = await client.callTool({ name: "memory__read_graph", arguments: {} })
+    expect(result.isError).not.toBe(true)
+    // status JSON went to stderr (stdout is the protocol)
+    const status = lines.map((l) => { try { return JSON.parse(l) } catch { return undefined } }).find((j) => j?.type === "status" && j.name === "memory")
+    expect(status).toMatchObject({ state: "ready" })
+    const pid = transport.pid!
+    await client.close()
+    expect(await eventually(() => { try { process.kill(pid, 0); return false } catch { return true } }, 15_000)).toBe(true)
+    expect(processGroupAlive(status.pid as number)).toBe(false)
+  })
+})

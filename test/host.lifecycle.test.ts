@@ -1,0 +1,167 @@
+/**
+ * The host's supervision against real processes (real time, generous bounds):
+ * crash loops park, silent servers time out, lazy servers start and stop,
+ * catalogs changed while disconnected are noticed by the hash, and nothing
+ * outlives the host, even kill -9 of the host. The timing rules themselves
+ * are tested on virtual time in machines.serverConnection.test.ts.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { afterAll, describe, expect, it } from "vitest"
+import { ServerUnavailable } from "../src/host/errors.ts"
+import { HostStateFile, INSTANCE_ENV } from "../src/host/lifeline.ts"
+import { type HostEvent, type McpHost, type ServerView, startHost } from "../src/host/McpHost.ts"
+import { eventually, groupMembers, processGroupAlive, serverPidUnder } from "./support/processes.ts"
+
+const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
+const EVERYTHING = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
+const VARIABLE = fileURLToPath(new URL("./fixtures/host-variable-server.ts", import.meta.url))
+const HOST_PROCESS = fileURLToPath(new URL("./fixtures/host-process.ts", import.meta.url))
+const STUBBORN = fileURLToPath(new URL("./fixtures/host-stubborn-server.ts", import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), "host-lifecycle-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const stateOf = (host: McpHost, name: string): ServerView => host.status().find((s) => s.name === name)!
+
+describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
+  it("a server that exits at start is parked after intensity+1 tries, with no busy loop, and calls fail fast", async () => {
+    const host = await startHost({
+      mcpServers: {
+        bad: {
+          command: process.execPath, args: ["-e", "process.exit(1)"],
+          restart: { intensity: 2, period: 60_000, backoff: { initialMs: 50, maxMs: 200 }, parkedProbeMs: 60_000 }
+        }
+      }
+    }, { stateFile: false, startTimeoutMs: 0 })
+    try {
+      expect(await eventually(() => stateOf(host, "bad").state === "parked", 20_000)).toBe(true)
+      const parked = host.status()[0]!
+      expect(parked.restarts).toBe(2)
+      expect(parked.generation).toBe(3)
+      expect(parked.parked?.reason).toMatch(/crash loop: 3 failures within 60000 ms \(limit 2\); last: .*exited with code 1/)
+      expect(parked.parked!.nextProbeAt).toBeGreaterThan(Date.now() + 50_000)
+      await new Promise((r) => setTimeout(r, 1_000))
+      expect(host.status()[0]!.generation).toBe(3) // nothing started while parked
+      const t0 = Date.now()
+      const error = await host.callTool("bad__anything", {}).catch((e) => e)
+      expect(error).toBeInstanceOf(ServerUnavailable)
+      expect(error).toMatchObject({ server: "bad", state: "parked", retryAt: parked.parked!.nextProbeAt })
+      expect(Date.now() - t0).toBeLessThan(500)
+      expect(host.state).toBe("degraded")
+    } finally {
+      await host.close()
+    }
+  })
+
+  it("a server that never answers initialize times out after timeouts.connect and backs off", async () => {
+    const host = await startHost({
+      mcpServers: {
+        silent: {
+          command: process.execPath, args: ["-e", "process.stdin.resume(); setInterval(() => {}, 1e6)"],
+          timeouts: { connect: 400 }, restart: { intensity: 10, backoff: { initialMs: 300, jitter: 0 } }
+        }
+      }
+    }, { stateFile: false, startTimeoutMs: 0 })
+    try {
+      const started = Date.now()
+      expect(await eventually(() => stateOf(host, "silent").lastError !== undefined, 10_000)).toBe(true)
+      expect(stateOf(host, "silent").lastError).toBe("timed out after 400 ms")
+      expect(await eventually(() => host.status()[0]!.restarts >= 2, 15_000)).toBe(true)
+      const elapsed = Date.now() - started
+      // backoff 300 then 600 ms (jitter 0), each try 400 ms: no tighter than the policy allows
+      expect(elapsed).toBeGreaterThanOrEqual(300 + 400 + 600 - 100)
+      expect(host.status()[0]!.generation).toBeLessThanOrEqual(5)
+    } finally {
+      await host.close()
+    }
+  })
+
+  it("a lazy server: learns its catalog once, stops when idle (still advertised), starts on the first call, stops again", async () => {
+    const host = await startHost({
+      mcpServers: { memory: { command: process.execPath, args: [MEMORY], lifecycle: "lazy", idleTimeoutMs: 1_500, env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") } } }
+    }, { stateFile: false, onStderr: () => {} })
+    try {
+      expect(await eventually(() => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
+      expect(host.connection("memory")!.pid).toBeUndefined()
+      expect(host.tools().map((t) => t.name)).toContain("memory__read_graph") // last known catalog served
+      const call = host.callTool("memory__read_graph", {})
+      expect(["starting", "initializing"]).toContain(stateOf(host, "memory").state)
+      const result = await call
+      expect(result.isError).not.toBe(true)
+      const pgid = host.connection("memory")!.pid!
+      expect(processGroupAlive(pgid)).toBe(true)
+      expect(await eventually(() => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
+      expect(await eventually(() => !processGroupAlive(pgid), 5_000)).toBe(true)
+    } finally {
+      await host.close()
+    }
+  })
+
+  it("a server that changed its tools while disconnected is detected by the catalog hash", async () => {
+    const toolsFile = join(dir, "tools.json")
+    writeFileSync(toolsFile, JSON.stringify(["a", "b"]))
+    const host = await startHost({
+      mcpServers: { variable: { command: process.execPath, args: [VARIABLE, toolsFile], restart: { backoff: { initialMs: 100 } } } }
+    }, { stateFile: false })
+    const listings: Array<Extract<HostEvent, { type: "listing" }>> = []
+    host.on("listing", (e) => void listings.push(e))
+    try {
+      expect(host.tools().map((t) => t.name).sort()).toEqual(["variable__a", "variable__b"])
+      const hash = stateOf(host, "variable")
+      writeFileSync(toolsFile, JSON.stringify(["a", "c"]))
+      process.kill(serverPidUnder(host.connection("variable")!.pid!)!, "SIGKILL")
+      expect(await eventually(() => listings.length > 0, 15_000)).toBe(true)
+      expect(listings[0]).toMatchObject({ server: "variable", reconnect: true, diff: { added: ["tool:c"], removed: ["tool:b"], changed: [] } })
+      expect(listings[0]!.hash).not.toBe(hash.catalogHash)
+      expect(await eventually(() => host.tools().some((t) => t.name === "variable__c"), 5_000)).toBe(true)
+      expect(host.tools().map((t) => t.name).sort()).toEqual(["variable__a", "variable__c"])
+    } finally {
+      await host.close()
+    }
+  })
+
+  it("kill -9 of the host: its stdio servers' groups die too (lifeline), and ps shows no child", async () => {
+    const config = join(dir, "host.json")
+    writeFileSync(config, JSON.stringify({
+      mcpServers: {
+        memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, "m2.jsonl") } },
+        everything: { command: process.execPath, args: [EVERYTHING, "stdio"] },
+        // ignores stdin EOF and has a grandchild: only the lifeline's group signal ends it
+        stubborn: { command: process.execPath, args: [STUBBORN] }
+      }
+    }))
+    const child: ChildProcess = spawn(process.execPath, [HOST_PROCESS, config, join(dir, "state.json")], { stdio: ["ignore", "pipe", "inherit"] })
+    const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve))
+    const { pids, states } = JSON.parse(line) as { pids: Record<string, number>; states: Array<string> }
+    expect(states).toEqual(["ready", "ready", "ready"])
+    const groups = Object.values(pids)
+    for (const g of groups) expect(groupMembers(g).length).toBeGreaterThanOrEqual(2)
+    expect(groupMembers(pids.stubborn!).length).toBeGreaterThanOrEqual(3) // wrapper, server, sleep (+ the watcher)
+    child.kill("SIGKILL")
+    expect(await eventually(() => groups.every((g) => !processGroupAlive(g)), 10_000)).toBe(true)
+    for (const g of groups) expect(groupMembers(g)).toEqual([])
+  })
+
+  it("a new host reaps the groups a crashed host recorded, and only processes carrying its instance id", async () => {
+    const instance = "test-instance-1234"
+    const ours = spawn("sleep", ["300"], { detached: true, stdio: "ignore", env: { ...process.env, [INSTANCE_ENV]: instance } })
+    const stranger = spawn("sleep", ["300"], { detached: true, stdio: "ignore" })
+    try {
+      await new Promise((r) => setTimeout(r, 100))
+      const path = join(dir, "crashed.json")
+      // pid 2^22 + 1 is above Linux's pid_max default: a host that is surely dead.
+      writeFileSync(path, JSON.stringify({ hostPid: 4_194_305, instance, groups: [{ pgid: ours.pid, server: "a" }, { pgid: stranger.pid, server: "b" }] }))
+      const killed = new HostStateFile(path).reapOrphans()
+      expect(killed).toEqual([ours.pid])
+      expect(await eventually(() => !processGroupAlive(ours.pid!), 5_000)).toBe(true)
+      expect(processGroupAlive(stranger.pid!)).toBe(true)
+    } finally {
+      stranger.kill("SIGKILL")
+      ours.kill("SIGKILL")
+    }
+  })
+})
