@@ -78,8 +78,9 @@ export type LegacyServerSessionEvent =
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string }
   | { readonly type: "RESUMED" }
 
-/** Close reasons the chart records when one of its own deadlines ends the session (the runtime maps them, e.g. to a WebSocket close code). */
+/** Close reason the chart records when the handshake deadline ends the session (the runtime maps it, e.g. to WebSocket close 4408). */
 export const HANDSHAKE_TIMEOUT = "handshake timeout"
+/** Close reason the chart records when the idle deadline ends the session. */
 export const IDLE_TIMEOUT = "idle timeout"
 
 /** Parameters of the `recordCloseReason` action on a deadline (events that carry a reason use theirs). */

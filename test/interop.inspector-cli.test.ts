@@ -198,7 +198,9 @@ describe("interop: MCP Inspector CLI 1.0.3 against our server", () => {
       pendingExchanges: 0,
       modernInFlight: 0,
       storedSessions: 0,
-      keepAliveTimer: false
+      keepAliveTimer: false,
+      handshaking: 0,
+      evicted: 0
     })
     for (const sid of sids) expect(handle.session(sid), sid).toBeUndefined()
   })

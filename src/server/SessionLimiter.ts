@@ -46,6 +46,7 @@ export interface SessionLimits {
   readonly maxSessionsPerPrincipal?: number
 }
 
+/** The verdict on a new session: admitted, or refused with the HTTP status to answer (429 or 503). */
 export type Admission =
   | { readonly ok: true }
   | { readonly ok: false; readonly status: 429 | 503; readonly message: string }
@@ -80,6 +81,7 @@ class Keyed<S> {
   }
 }
 
+/** Counts live sessions (in all, in the handshake, per address and principal) and decides admissions and evictions. */
 export class SessionLimiter<S extends Limited> {
   readonly maxSessions: number
   readonly maxHandshakeSessions: number
