@@ -44,7 +44,7 @@ const ok = (r: ReturnType<typeof run>) => {
 /**
  * Tarball budget. What it holds: the build (JavaScript, declarations with their doc
  * comments, source and declaration maps) and the TypeScript sources the maps point
- * at, bin/, README, LICENSE. At the first build: 520 files, 2.23 MB unpacked, 498 KB
+ * at, the launcher (src/cli/mcp-actors.cjs), README, LICENSE. At the first build: 520 files, 2.23 MB unpacked, 498 KB
  * packed; the policy gateway (src/policy/, its chart, guard and CLI: ~18 modules) and
  * the host modules took it to 685 files, 3.26 MB, 740 KB (2026-12-06). The budget is that plus
  * a margin for growth; shipping test/ (0.73 MB) or docs/ by mistake breaks it.
