@@ -82,7 +82,9 @@ const PROBE_EXPRESSION = `(() => {
   const m = process.memoryUsage()
   const handles = {}
   for (const k of process.getActiveResourcesInfo()) handles[k] = (handles[k] ?? 0) + 1
-  return JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers, handles })
+  const spaces = {}
+  for (const sp of process.getBuiltinModule("node:v8").getHeapSpaceStatistics()) spaces[sp.space_name] = sp.space_size
+  return JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers, handles, spaces })
 })()`
 
 /** Heap after a full GC and RSS of a server process, asked over its inspector (`--expose-gc --inspect`). */
@@ -415,6 +417,8 @@ interface Sample {
   readonly arrayBuffers: number
   /** `process.getActiveResourcesInfo()` counted by kind. */
   readonly handles: Readonly<Record<string, number>>
+  /** Committed size of each V8 heap space (`v8.getHeapSpaceStatistics()`). */
+  readonly spaces: Readonly<Record<string, number>>
 }
 
 /** Least-squares slope (per hour) and the mean, of `y` over `t` (ms). */
@@ -462,7 +466,8 @@ const main = async (): Promise<void> => {
         const l = last(k)
         const mb = (x: number | undefined, d = 1) => ((x ?? 0) / 1e6).toFixed(d)
         const handles = Object.entries(l?.handles ?? {}).map(([h, c]) => `${h}:${c}`).join(",")
-        return `${k} heap ${mb(l?.heapUsed, 2)}/${mb(l?.heapTotal)} MB rss ${mb(l?.rss)} MB ext ${mb(l?.external)} ab ${mb(l?.arrayBuffers)} MB handles ${handles} ops ${counters[k].ops}`
+        const spaces = Object.entries(l?.spaces ?? {}).filter(([, b]) => b >= 1e6).map(([n, b]) => `${n.replace(/_space$/, "")}:${mb(b)}`).join(",")
+        return `${k} spaces ${spaces} heap ${mb(l?.heapUsed, 2)}/${mb(l?.heapTotal)} MB rss ${mb(l?.rss)} MB ext ${mb(l?.external)} ab ${mb(l?.arrayBuffers)} MB handles ${handles} ops ${counters[k].ops}`
       }).join(" · "))
   }
   stopping = true
