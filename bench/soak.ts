@@ -71,6 +71,22 @@ const log = (s: string) => process.stderr.write(`soak: ${s}\n`)
 
 // ---------------------------------------------------------------- inspector probe
 
+/**
+ * Evaluated in the server: full GC, then memoryUsage, the V8 heap's committed
+ * size (heapTotal: pages V8 keeps even when heap after GC is flat), and the
+ * live libuv handles by kind (sockets, timers, …), so that a leak of native
+ * resources shows up as a count, not only as RSS.
+ */
+const PROBE_EXPRESSION = `(() => {
+  globalThis.gc(); globalThis.gc()
+  const m = process.memoryUsage()
+  const handles = {}
+  for (const k of process.getActiveResourcesInfo()) handles[k] = (handles[k] ?? 0) + 1
+  const spaces = {}
+  for (const sp of process.getBuiltinModule("node:v8").getHeapSpaceStatistics()) spaces[sp.space_name] = sp.space_size
+  return JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers, handles, spaces })
+})()`
+
 /** Heap after a full GC and RSS of a server process, asked over its inspector (`--expose-gc --inspect`). */
 class Probe {
   private socket: WebSocket | undefined
@@ -107,18 +123,17 @@ class Probe {
     this.socket = socket
   }
 
-  async sample(): Promise<{ heapUsed: number; rss: number; external: number }> {
+  async sample(): Promise<Omit<Sample, "t">> {
     const id = this.next++
     const result = new Promise<unknown>((r) => this.waiting.set(id, r))
     this.socket!.send(JSON.stringify({
       id,
       method: "Runtime.evaluate",
-      params: { expression: "(globalThis.gc(), globalThis.gc(), JSON.stringify(process.memoryUsage()))", returnByValue: true }
+      params: { expression: PROBE_EXPRESSION, returnByValue: true }
     }))
     const r = await Promise.race([result, sleep(30_000).then(() => undefined)]) as { result?: { value?: string } } | undefined
     if (typeof r?.result?.value !== "string") throw new Error("inspector did not answer")
-    const m = JSON.parse(r.result.value) as { heapUsed: number; rss: number; external: number }
-    return { heapUsed: m.heapUsed, rss: m.rss, external: m.external }
+    return JSON.parse(r.result.value) as Omit<Sample, "t">
   }
 
   close(): void {
@@ -396,8 +411,14 @@ const stdioTraffic = (proc: ServerProcess): Array<Promise<void>> => {
 interface Sample {
   readonly t: number
   readonly heapUsed: number
+  readonly heapTotal: number
   readonly rss: number
   readonly external: number
+  readonly arrayBuffers: number
+  /** `process.getActiveResourcesInfo()` counted by kind. */
+  readonly handles: Readonly<Record<string, number>>
+  /** Committed size of each V8 heap space (`v8.getHeapSpaceStatistics()`). */
+  readonly spaces: Readonly<Record<string, number>>
 }
 
 /** Least-squares slope (per hour) and the mean, of `y` over `t` (ms). */
@@ -441,7 +462,13 @@ const main = async (): Promise<void> => {
     }
     const last = (k: keyof typeof servers) => samples[k].at(-1)
     log(`${((Date.now() - started) / 60_000).toFixed(1)} min: ` + (Object.keys(servers) as Array<keyof typeof servers>)
-      .map((k) => `${k} heap ${((last(k)?.heapUsed ?? 0) / 1e6).toFixed(2)} MB rss ${((last(k)?.rss ?? 0) / 1e6).toFixed(1)} MB ops ${counters[k].ops}`).join(" · "))
+      .map((k) => {
+        const l = last(k)
+        const mb = (x: number | undefined, d = 1) => ((x ?? 0) / 1e6).toFixed(d)
+        const handles = Object.entries(l?.handles ?? {}).map(([h, c]) => `${h}:${c}`).join(",")
+        const spaces = Object.entries(l?.spaces ?? {}).filter(([, b]) => b >= 1e6).map(([n, b]) => `${n.replace(/_space$/, "")}:${mb(b)}`).join(",")
+        return `${k} spaces ${spaces} heap ${mb(l?.heapUsed, 2)}/${mb(l?.heapTotal)} MB rss ${mb(l?.rss)} MB ext ${mb(l?.external)} ab ${mb(l?.arrayBuffers)} MB handles ${handles} ops ${counters[k].ops}`
+      }).join(" · "))
   }
   stopping = true
   await Promise.race([Promise.all(traffic), sleep(20_000)])
