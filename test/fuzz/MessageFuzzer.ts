@@ -7,6 +7,7 @@
  * the session (or whose effect the oracle cannot know in advance) are barriers:
  * the pipeline drains before the next frame is sent.
  */
+import { isUtf8 } from "node:buffer"
 import { type FrameGen, IdSource, materialize } from "./frames.ts"
 import { checkResult, type Expectation, FRESH, judge, type SessionModel, oracle } from "./oracle.ts"
 import type { Connection } from "./servers.ts"
@@ -51,15 +52,6 @@ interface Pending {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 const sameModel = (a: SessionModel, b: SessionModel) => a.phase === b.phase && a.version === b.version
-const fatal = new TextDecoder("utf-8", { fatal: true })
-const isUtf8 = (b: Uint8Array): boolean => {
-  try {
-    fatal.decode(b)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** stdio frames are lines: a frame with raw newlines is several frames (a trailing CR is not part of one). */
 const splitLines = (frame: Uint8Array): Array<Uint8Array> => {

@@ -1,6 +1,7 @@
 /**
  * Fuzz statistics, failures and the report `npm run fuzz` prints.
  */
+import { isUtf8 } from "node:buffer"
 import type { SessionModel } from "./oracle.ts"
 
 export interface FuzzStats {
@@ -54,12 +55,3 @@ export const showFrame = (frame: Uint8Array): string => {
   return (shown.length > 2_000 ? shown.slice(0, 2_000) + "…" : shown) + ` [${frame.byteLength} bytes]` + hex
 }
 
-const fatal = new TextDecoder("utf-8", { fatal: true })
-const isUtf8 = (b: Uint8Array): boolean => {
-  try {
-    fatal.decode(b)
-    return true
-  } catch {
-    return false
-  }
-}
