@@ -26,7 +26,7 @@
 import { writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import WebSocket from "ws"
-import { type ServerProcess, spawnNetworkServer, spawnStdioServer } from "../test/fuzz/servers.ts"
+import { type ServerProcess, spawnNetworkServer, spawnStdioServer, stdioConnection } from "../test/fuzz/servers.ts"
 
 const USAGE = `Usage: npm run soak -- [--minutes N] [--warmup N] [--sample S] [--out FILE] [--concurrency N]
 
@@ -319,22 +319,16 @@ const wsTraffic = (url: string): Array<Promise<void>> => {
 
 const stdioTraffic = (proc: ServerProcess): Array<Promise<void>> => {
   const waiting = new Map<string | number, (m: Record<string, unknown>) => void>()
-  let buffered = ""
-  proc.child.stdout.setEncoding("utf8")
-  proc.child.stdout.on("data", (chunk: string) => {
-    buffered += chunk
-    let nl: number
-    while ((nl = buffered.indexOf("\n")) !== -1) {
-      const line = buffered.slice(0, nl)
-      buffered = buffered.slice(nl + 1)
-      const m = JSON.parse(line) as Record<string, unknown>
-      const w = waiting.get(m.id as string)
-      if (w !== undefined) {
-        waiting.delete(m.id as string)
-        w(m)
-      }
+  // The fuzzer's line reader (splits on "\n" only; a line that is not JSON comes as `{ unparsable }`).
+  stdioConnection(proc).onMessage = (message) => {
+    const m = message as Record<string, unknown>
+    if ("unparsable" in m) return unexpected("stdio", `not JSON: ${String(m.unparsable)}`)
+    const w = waiting.get(m.id as string)
+    if (w !== undefined) {
+      waiting.delete(m.id as string)
+      w(m)
     }
-  })
+  }
   const send = (s: string) => proc.child.stdin.write(s + "\n")
   const call = (id: string, method: string, params?: object) =>
     new Promise<Record<string, unknown>>((resolve) => {
