@@ -24,8 +24,8 @@
  * soak-report.json) and to stdout, ready for docs/reliability.md.
  */
 import { writeFileSync } from "node:fs"
-import { parseArgs } from "node:util"
 import WebSocket from "ws"
+import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { type ServerProcess, spawnNetworkServer, spawnStdioServer, stdioConnection } from "../test/fuzz/servers.ts"
 
 const USAGE = `Usage: npm run soak -- [--minutes N] [--warmup N] [--sample S] [--out FILE] [--concurrency N]
@@ -36,33 +36,17 @@ const USAGE = `Usage: npm run soak -- [--minutes N] [--warmup N] [--sample S] [-
   --concurrency N  client loops per traffic kind (default 4)
   --out FILE       Markdown report path (default soak-report.md; JSON next to it)`
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: "string" },
-    warmup: { type: "string" },
-    sample: { type: "string" },
-    concurrency: { type: "string" },
-    out: { type: "string" },
-    help: { type: "boolean", short: "h" }
-  }
+const { values, positive } = scriptArgs(USAGE, {
+  minutes: { type: "string" },
+  warmup: { type: "string" },
+  sample: { type: "string" },
+  concurrency: { type: "string" },
+  out: { type: "string" }
 })
-if (values.help) {
-  process.stdout.write(USAGE + "\n")
-  process.exit(0)
-}
-const num = (v: string | undefined, fallback: number, name: string): number => {
-  if (v === undefined) return fallback
-  const n = Number(v)
-  if (!Number.isFinite(n) || n <= 0) {
-    process.stderr.write(`--${name} must be a positive number\n\n${USAGE}\n`)
-    process.exit(2)
-  }
-  return n
-}
-const minutes = num(values.minutes, 60, "minutes")
-const warmupMin = values.warmup !== undefined ? num(values.warmup, 0, "warmup") : Math.min(10, minutes / 6)
-const sampleMs = num(values.sample, 10, "sample") * 1_000
-const concurrency = Math.round(num(values.concurrency, 4, "concurrency"))
+const minutes = positive("minutes") ?? 60
+const warmupMin = values.warmup !== undefined ? positive("warmup")! : Math.min(10, minutes / 6)
+const sampleMs = (positive("sample") ?? 10) * 1_000
+const concurrency = Math.round(positive("concurrency") ?? 4)
 const outMd = values.out ?? "soak-report.md"
 const outJson = outMd.replace(/\.md$/, "") + ".json"
 

@@ -9,7 +9,7 @@
  *   npm run fuzz -- --frames 5000 --seed 42 --transports ws
  */
 import { writeFileSync } from "node:fs"
-import { parseArgs } from "node:util"
+import { scriptArgs } from "../support/scriptArgs.ts"
 import { type CampaignResult, runCampaign, type Transport } from "./campaign.ts"
 
 const USAGE = `Usage: npm run fuzz -- [--frames N] [--seed N] [--transports stdio,ws,http] [--window N] [--json FILE]
@@ -20,39 +20,18 @@ const USAGE = `Usage: npm run fuzz -- [--frames N] [--seed N] [--transports stdi
   --window N        frames per fast-check run (default 50)
   --json FILE       also write the report as JSON`
 
-const { values } = parseArgs({
-  options: {
-    frames: { type: "string" },
-    seed: { type: "string" },
-    transports: { type: "string" },
-    window: { type: "string" },
-    json: { type: "string" },
-    help: { type: "boolean", short: "h" }
-  }
+const { values, count, usageError } = scriptArgs(USAGE, {
+  frames: { type: "string" },
+  seed: { type: "string" },
+  transports: { type: "string" },
+  window: { type: "string" },
+  json: { type: "string" }
 })
-if (values.help) {
-  process.stdout.write(USAGE + "\n")
-  process.exit(0)
-}
-const num = (v: string | undefined, fallback: number, name: string): number => {
-  if (v === undefined) return fallback
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`--${name} must be a non-negative integer\n\n${USAGE}\n`)
-    process.exit(2)
-  }
-  return n
-}
-const frames = num(values.frames, 100_000, "frames")
-const seed = num(values.seed, Math.floor(Math.random() * 2 ** 31), "seed")
-const windowSize = num(values.window, 50, "window") || 50
+const frames = count("frames") ?? 100_000
+const seed = count("seed") ?? Math.floor(Math.random() * 2 ** 31)
+const windowSize = count("window") || 50
 const transports = (values.transports ?? "stdio,ws,http").split(",").map((t) => t.trim()) as Array<Transport>
-for (const t of transports) {
-  if (!["stdio", "ws", "http"].includes(t)) {
-    process.stderr.write(`unknown transport ${t}\n\n${USAGE}\n`)
-    process.exit(2)
-  }
-}
+for (const t of transports) if (!["stdio", "ws", "http"].includes(t)) usageError(`unknown transport ${t}`)
 
 process.stderr.write(`fuzz: ${frames} frames per transport (${transports.join(", ")}), seed ${seed}\n`)
 const results: Array<CampaignResult> = []

@@ -4,11 +4,19 @@
  * Options: --clients N, --duration MS, --profile calm|stream|lossy|hostile, --no-progress, --quiet (no trace),
  * --all (collect every violation instead of stopping at the first), --sabotage (see SimOptions).
  */
-import { parseArgs } from "node:util"
+import { scriptArgs } from "../support/scriptArgs.ts"
 import { PROFILES, reproCommand, runSimulation, type Sabotage, type SimOptions, type SimReport } from "./Simulation.ts"
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `npm run sim -- --seed N              replay one seed: its trace, summary, and the invariant that broke (exit 1)
+npm run sim -- --runs 1000 [--from S]  explore seeds S..S+999 (default 1): failures with their seeds, steps, time
+options: --clients N (4)  --duration MS (30000)  --profile calm|stream|lossy|hostile (drawn from the seed)
+         --no-progress  --quiet (no trace)  --all (every violation, not just the first)
+         --sabotage misroute|double-send|drop-clear|stuck-handler|stray-actor (prove an invariant fails)
+docs/reliability.md, "Deterministic simulation"`
+
+const { values, count: int, usageError } = scriptArgs(
+  USAGE,
+  {
     seed: { type: "string" },
     runs: { type: "string" },
     from: { type: "string" },
@@ -18,39 +26,15 @@ const { values } = parseArgs({
     quiet: { type: "boolean", default: false },
     all: { type: "boolean", default: false },
     sabotage: { type: "string" },
-    progress: { type: "boolean", default: true },
-    help: { type: "boolean", short: "h", default: false }
+    progress: { type: "boolean", default: true }
   },
-  allowNegative: true
-})
+  { allowNegative: true }
+)
 
-if (values.help) {
-  console.log(`npm run sim -- --seed N              replay one seed: its trace, summary, and the invariant that broke (exit 1)
-npm run sim -- --runs 1000 [--from S]  explore seeds S..S+999 (default 1): failures with their seeds, steps, time
-options: --clients N (4)  --duration MS (30000)  --profile calm|stream|lossy|hostile (drawn from the seed)
-         --no-progress  --quiet (no trace)  --all (every violation, not just the first)
-         --sabotage misroute|double-send|drop-clear|stuck-handler|stray-actor (prove an invariant fails)
-docs/reliability.md, "Deterministic simulation"`)
-  process.exit(0)
-}
-
-const int = (name: string, text: string | undefined): number | undefined => {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  if (!Number.isSafeInteger(n) || n < 0) {
-    console.error(`--${name} must be a non-negative integer, got ${text}`)
-    process.exit(2)
-  }
-  return n
-}
-
-const clients = int("clients", values.clients)
-const durationMs = int("duration", values.duration)
+const clients = int("clients")
+const durationMs = int("duration")
 const profile = values.profile
-if (profile !== undefined && !PROFILES.some((p) => p.name === profile)) {
-  console.error(`--profile must be one of ${PROFILES.map((p) => p.name).join(", ")}`)
-  process.exit(2)
-}
+if (profile !== undefined && !PROFILES.some((p) => p.name === profile)) usageError(`--profile must be one of ${PROFILES.map((p) => p.name).join(", ")}`)
 const base = (seed: number): SimOptions => ({
   seed,
   ...(clients !== undefined ? { clients } : {}),
@@ -64,7 +48,7 @@ const summary = (r: SimReport): string =>
   `seed ${r.seed} [${r.profile}] hash ${r.hash.slice(0, 16)} steps ${r.steps} virtual ${(r.virtualMs / 1000).toFixed(1)} s ` +
   `calls ${r.calls} connections ${r.connections} actors ${r.actors} outcomes ${JSON.stringify(r.outcomes)} faults ${JSON.stringify(r.faults)}`
 
-const seed = int("seed", values.seed)
+const seed = int("seed")
 if (seed !== undefined) {
   const started = performance.now()
   const report = await runSimulation({ ...base(seed), keepTrace: !values.quiet, stopOnViolation: !values.all })
@@ -78,8 +62,8 @@ if (seed !== undefined) {
   }
   console.log("all invariants held")
 } else {
-  const runs = int("runs", values.runs) ?? 100
-  const from = int("from", values.from) ?? 1
+  const runs = int("runs") ?? 100
+  const from = int("from") ?? 1
   const started = performance.now()
   const failures: Array<SimReport> = []
   let steps = 0
