@@ -1,29 +1,16 @@
-import { SimulatedClock } from "xstate"
 import { describe, expect, it } from "vitest"
 import type { JsonRpcMessage } from "../src/protocol/jsonrpc.ts"
-import { McpServer } from "../src/server/McpServer.ts"
 import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS } from "../src/server/progressBarrier.ts"
-import type { RequestContext } from "../src/server/RequestContext.ts"
-import { ServerSession, type ServerSessionOptions } from "../src/server/ServerSession.ts"
+import type { ServerSessionOptions } from "../src/server/ServerSession.ts"
+import { progressCall } from "./support/progressCall.ts"
 
 // The SDK-progress workaround (typescript-sdk#2580): after a request's last progress notification,
 // the response waits for a ping round trip instead of a wall-clock delay. On a simulated clock.
 const setup = (options: Partial<ServerSessionOptions> = {}, clientName = "some-sdk-app") => {
-  const clock = new SimulatedClock()
-  const sent: Array<JsonRpcMessage> = []
-  let ctx!: RequestContext
-  let finish!: () => void
-  const server = new McpServer({ name: "s", version: "1" }).tool({ name: "work" }, (_a, c) => {
-    ctx = c
-    return new Promise((resolve) => (finish = () => resolve({ content: [{ type: "text", text: "done" }] })))
-  })
-  const session = new ServerSession(server, { transport: "stdio", send: (m) => void sent.push(m), clock, now: () => clock.now(), ...options })
-  session.receive({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: clientName, version: "1" } } })
-  session.receive({ jsonrpc: "2.0", method: "notifications/initialized" })
-  session.receive({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "work", _meta: { progressToken: "t" } } })
-  const response = () => sent.find((m) => "id" in m && m.id === 1 && !("method" in m))
-  const pings = () => sent.filter((m): m is Extract<JsonRpcMessage, { method: string; id: unknown }> => "method" in m && m.method === "ping" && "id" in m)
-  return { clock, sent, session, ctx: () => ctx, finish: () => finish(), response, pings }
+  const t = progressCall({ transport: "stdio", ...options }, clientName)
+  const response = () => t.sent.find((m) => "id" in m && m.id === 1 && !("method" in m))
+  const pings = () => t.sent.filter((m): m is Extract<JsonRpcMessage, { method: string; id: unknown }> => "method" in m && m.method === "ping" && "id" in m)
+  return { ...t, response, pings }
 }
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 

@@ -1,27 +1,12 @@
-import { SimulatedClock } from "xstate"
 import { describe, expect, it } from "vitest"
-import type { JsonRpcMessage } from "../src/protocol/jsonrpc.ts"
-import { McpServer } from "../src/server/McpServer.ts"
-import type { RequestContext } from "../src/server/RequestContext.ts"
-import { ServerSession } from "../src/server/ServerSession.ts"
+import { progressCall } from "./support/progressCall.ts"
 
 // Progress rate limit (progress.mdx: "SHOULD rate-limit"): with progressIntervalMs,
 // at most one notification per interval; the latest value wins; nothing after the response.
 const setup = () => {
-  const clock = new SimulatedClock()
-  const sent: Array<JsonRpcMessage> = []
-  let ctx!: RequestContext
-  let finish!: () => void
-  const server = new McpServer({ name: "s", version: "1" }).tool({ name: "work" }, (_a, c) => {
-    ctx = c
-    return new Promise((resolve) => (finish = () => resolve({ content: [{ type: "text", text: "done" }] })))
-  })
-  const session = new ServerSession(server, { transport: "memory", send: (m) => void sent.push(m), clock, now: () => clock.now(), progressIntervalMs: 100 })
-  session.receive({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } })
-  session.receive({ jsonrpc: "2.0", method: "notifications/initialized" })
-  session.receive({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "work", _meta: { progressToken: "t" } } })
-  const progress = () => sent.filter((m) => "method" in m && m.method === "notifications/progress").map((m) => (m as unknown as { params: { progress: number } }).params.progress)
-  return { clock, sent, ctx: () => ctx, finish: () => finish(), progress }
+  const t = progressCall({ transport: "memory", progressIntervalMs: 100 })
+  const progress = () => t.sent.filter((m) => "method" in m && m.method === "notifications/progress").map((m) => (m as unknown as { params: { progress: number } }).params.progress)
+  return { ...t, progress }
 }
 
 describe("progress rate limit", () => {
