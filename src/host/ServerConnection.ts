@@ -11,6 +11,7 @@
 import type { ServerConnectionEvent } from "../../machines/serverConnection.ts"
 import type { ServerStatus } from "../../machines/host.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
+import { errorMessage } from "../protocol/errors.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
 import type { InputHandler, Result, ServerRequestContext } from "../client/ClientSession.ts"
 import { ClientSession } from "../client/ClientSession.ts"
@@ -60,8 +61,6 @@ const LIST_METHODS = [
   ["resources/templates/list", "resourceTemplates"],
   ["prompts/list", "prompts"]
 ] as const
-
-const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** Pass a transport through, but also tell `onClose` when it ends. */
 const observeClose = (transport: Transport, onClose: (closed: TransportClosed) => void): Transport => ({
@@ -174,7 +173,7 @@ export class ServerConnection {
       }
       if (this.current(generation)) this.send({ type: "SPAWNED", generation, now: this.hooks.now() })
     } catch (e) {
-      if (this.current(generation)) this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `start failed: ${describe(e)}` })
+      if (this.current(generation)) this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `start failed: ${errorMessage(e)}` })
     }
   }
 
@@ -240,7 +239,7 @@ export class ServerConnection {
       if (this.current(generation)) this.send({ type: "READY", generation, now: this.hooks.now(), protocolVersion: client.protocolVersion })
     } catch (e) {
       if (this.current(generation)) {
-        this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `handshake failed: ${describe(e)}` })
+        this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `handshake failed: ${errorMessage(e)}` })
       } else if (client !== undefined) void client.close({ drainMs: 0 })
     }
   }
@@ -298,7 +297,7 @@ export class ServerConnection {
         if (!this.current(generation)) return
         // A JSON-RPC error answer is still an answer from a live server.
         if (e instanceof RpcError) this.send({ type: "HEALTH_OK", generation, now: this.hooks.now() })
-        else this.send({ type: "HEALTH_FAILED", generation, now: this.hooks.now(), reason: describe(e) })
+        else this.send({ type: "HEALTH_FAILED", generation, now: this.hooks.now(), reason: errorMessage(e) })
       }
     )
   }

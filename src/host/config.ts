@@ -20,6 +20,7 @@ import { readFileSync } from "node:fs"
 import { dirname, isAbsolute, resolve } from "node:path"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { errorMessage } from "../protocol/errors.ts"
 import type { RestartPolicy } from "../protocol/restartPolicy.ts"
 
 const PositiveMs = Schema.Number.check(Schema.isGreaterThan(0))
@@ -381,7 +382,7 @@ export const loadHostConfig = (path: string, options: Omit<ParseOptions, "source
   } catch (e) {
     return {
       servers: [],
-      issues: [{ server: undefined, field: undefined, message: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, source: path }],
+      issues: [{ server: undefined, field: undefined, message: `cannot read ${path}: ${errorMessage(e)}`, source: path }],
       separator: DEFAULTS.separator,
       collisions: "prefix",
       sources: [path]

@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto"
 import { type Actor, createActor } from "xstate"
 import { type PolicedOutcome, policedRequestMachine } from "../../machines/policedRequest.ts"
+import { errorMessage } from "../protocol/errors.ts"
 import { realClock, type XStateClock } from "../runtime/XStateClock.ts"
 import type { ApprovalAnswer, ApprovalStore, PendingApproval, Resolution } from "./ApprovalStore.ts"
 
@@ -136,7 +137,7 @@ export class Approvals {
                   if (e instanceof ApprovalDeferred) {
                     deferred = e.cause
                     actor.send({ type: "CANCELLED", reason: "deferred to the client (input_required)" })
-                  } else actor.send({ type: "REJECTED", by: input.approver.name, reason: e instanceof Error ? e.message : String(e) })
+                  } else actor.send({ type: "REJECTED", by: input.approver.name, reason: errorMessage(e) })
                 }
               )
             })

@@ -69,3 +69,6 @@ export class McpError extends Error {
     return rpcError(this.code, this.message, this.data)
   }
 }
+
+/** What to call anything thrown in a message or a log line: an Error's message, anything else as a string. */
+export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e))

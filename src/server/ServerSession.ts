@@ -28,7 +28,7 @@ import {
   type ServerCapabilities
 } from "../protocol/capabilities.ts"
 import { classifyEra, type Era } from "../protocol/era.ts"
-import { ErrorCode, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
+import { ErrorCode, errorMessage, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
 import {
   decodeText,
@@ -328,7 +328,6 @@ class BatchCollector {
 
 const defaultOnError = (error: unknown): void => console.error("mcp-actors: internal error while serving a message:", error)
 
-const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /**
  * Session ids: 128 bits from the CSPRNG, base64url (visible ASCII). Drawn from a
@@ -647,15 +646,19 @@ export class ServerSession implements SessionHandle {
    * failed with -32603 (which settles it); one that never got that far is answered
    * -32603 too. A duplicate id belongs to the request already in flight: left alone.
    */
+  /** An unexpected error, to `options.onError` (default: stderr). */
+  private reportError(e: unknown): void {
+    ;(this.options.onError ?? defaultOnError)(e)
+  }
+
   private fault(message: JsonRpcMessage, e: unknown): void {
-    const report = this.options.onError ?? defaultOnError
     try {
-      report(e)
+      this.reportError(e)
     } catch {
       // A throwing reporter must not undo the safety net.
     }
     if (this.released || !("method" in message) || !("id" in message)) return
-    const error = new McpError(ErrorCode.InternalError, `Internal error: ${describeError(e)}`)
+    const error = new McpError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)
     const entry = this.inFlight.get(message.id)
     if (entry !== undefined) {
       if (entry.request === message) this.finishError(entry, error, undefined)
@@ -761,8 +764,8 @@ export class ServerSession implements SessionHandle {
       // A throwing action stops the chart (xstate reports it here, or rethrows it on a timer when
       // nobody listens, which would kill the process): end this session, not the others.
       error: (e) => {
-        ;(this.options.onError ?? defaultOnError)(e)
-        queueMicrotask(() => this.release({ expected: false, reason: `internal error: ${describeError(e)}` }))
+        this.reportError(e)
+        queueMicrotask(() => this.release({ expected: false, reason: `internal error: ${errorMessage(e)}` }))
       }
     })
     actor.start()
@@ -803,8 +806,8 @@ export class ServerSession implements SessionHandle {
       this.respondInitialize(id, version)
     } catch (e) {
       // A chart action must not throw (it would stop the chart): the failure is the client's answer.
-      ;(this.options.onError ?? defaultOnError)(e)
-      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: ${describeError(e)}`)), id)
+      this.reportError(e)
+      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)), id)
     }
   }
   /** @internal */
@@ -958,8 +961,8 @@ export class ServerSession implements SessionHandle {
       this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
     } catch (e) {
       // The result could not be sent (not serializable: a cycle, a BigInt): the request still gets an answer.
-      ;(this.options.onError ?? defaultOnError)(e)
-      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: the result could not be sent: ${describeError(e)}`)), id)
+      this.reportError(e)
+      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: the result could not be sent: ${errorMessage(e)}`)), id)
     }
     this.afterSettle(modern)
   }
@@ -971,7 +974,7 @@ export class ServerSession implements SessionHandle {
     const id = entry.request.id
     const error: RpcErrorObject = e instanceof McpError
       ? e.toRpcError()
-      : rpcError(ErrorCode.InternalError, `Internal error: ${e instanceof Error ? e.message : String(e)}`)
+      : rpcError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)
     this.send(errorResponse(id, error), id)
     this.afterSettle(modern)
   }

@@ -5,7 +5,7 @@
  * McpError. Lifecycle methods (initialize, ping) and notifications are the
  * session's business, not this table's.
  */
-import { ErrorCode, McpError } from "../protocol/errors.ts"
+import { ErrorCode, errorMessage, McpError } from "../protocol/errors.ts"
 import type { JsonRpcRequest } from "../protocol/jsonrpc.ts"
 import type { Admission, CallGuard, GuardedCall } from "./CallGuard.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
@@ -72,7 +72,7 @@ const toolError = (text: string): Result => ({ content: [{ type: "text", text }]
 // A thrown McpError stays a protocol error; anything else is a tool execution error.
 const toolFailure = (e: unknown): Result => {
   if (e instanceof McpError || e instanceof InputRequiredSignal) throw e
-  return toolError(e instanceof Error ? e.message : String(e))
+  return toolError(errorMessage(e))
 }
 
 export const isThenable = <A>(v: MaybePromise<A>): v is PromiseLike<A> =>
@@ -162,7 +162,7 @@ const guardedCall = (request: JsonRpcRequest): GuardedCall | undefined => {
 const outcomeOf = (r: Result): Parameters<Admission["done"]>[0] =>
   r.isError === true ? { outcome: "toolError" } : r.resultType === "input_required" ? { outcome: "inputRequired" } : { outcome: "ok" }
 const errorOutcome = (e: unknown): Parameters<Admission["done"]>[0] =>
-  e instanceof InputRequiredSignal ? { outcome: "inputRequired" } : { outcome: "error", error: e instanceof Error ? e.message : String(e) }
+  e instanceof InputRequiredSignal ? { outcome: "inputRequired" } : { outcome: "error", error: errorMessage(e) }
 
 /** Run an admitted call and tell the admission how it ended. */
 const runAdmitted = (admission: Admission | undefined, run: () => MaybePromise<Result>): MaybePromise<Result> => {
