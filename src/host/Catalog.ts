@@ -17,7 +17,7 @@
  * Health gating is the caller's: it passes only the servers whose entries are
  * advertised (ready, degraded, or lazy-idle with a last known listing).
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
 import { compileUriTemplate, type UriMatcher } from "../server/uriTemplate.ts"
 import type { CollisionPolicy } from "./config.ts"
@@ -82,7 +82,7 @@ export const listingHash = (listing: ServerListing): string => {
     resourceTemplates: byKey(listing.resourceTemplates, (r) => r.uriTemplate),
     prompts: byKey(listing.prompts, (p) => p.name)
   }))
-  return createHash("sha256").update(text).digest("hex").slice(0, 16)
+  return hash("sha256", text, "hex").slice(0, 16)
 }
 
 /** What changed between two listings of one server (names). */

@@ -12,7 +12,7 @@
  * Lookups hash the presented key first, so comparing never touches the secret
  * byte by byte (no timing oracle on it).
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import type { Identity } from "./Identity.ts"
@@ -27,7 +27,7 @@ export interface ApiKeyEntry {
   readonly attributes?: { readonly [key: string]: unknown }
 }
 
-const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex")
+const sha256 = (s: string): string => hash("sha256", s, "hex")
 
 /** API keys by their hash, so a lookup never compares the secret byte by byte. */
 export interface ApiKeyTable {
