@@ -15,7 +15,7 @@
  * `idleTimeoutMs` with nothing in flight (default 30 min); either closes the
  * socket with 4408.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http"
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
@@ -66,11 +66,9 @@ export interface WsServerHandle {
   close(options?: { readonly drainMs?: number }): Promise<void>
 }
 
-const STATUS_TEXT = new Map([[401, "Unauthorized"], [403, "Forbidden"], [404, "Not Found"], [429, "Too Many Requests"], [500, "Internal Server Error"], [503, "Service Unavailable"]])
-
 const refuse = (socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void => {
   const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message } })
-  const head = [`HTTP/1.1 ${status} ${STATUS_TEXT.get(status) ?? "Error"}`,
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
     "Content-Type: application/json", `Content-Length: ${Buffer.byteLength(body)}`, "Connection: close",
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
   socket.end(`${head.join("\r\n")}\r\n\r\n${body}`)
