@@ -18,12 +18,12 @@ import { connectAutoStdio } from "../src/client/connectAuto.ts"
 import { connectWs } from "../src/client/connectWs.ts"
 import { makeGateway, serveGatewayWs } from "../src/host/gateway.ts"
 import { startHost } from "../src/host/McpHost.ts"
-import { numFlag, parseFlags } from "./lib.ts"
+import { scriptArgs } from "../test/support/scriptArgs.ts"
 
-const flags = parseFlags(process.argv.slice(2), { calls: "string", servers: "string", warmup: "string" }, "Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--servers N]")
-const CALLS = numFlag(flags, "calls", 3_000)
-const WARMUP = numFlag(flags, "warmup", 500)
-const SERVERS = numFlag(flags, "servers", 50)
+const { nonNegative } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--servers N]", { calls: { type: "string" }, servers: { type: "string" }, warmup: { type: "string" } })
+const CALLS = nonNegative("calls") ?? 3_000
+const WARMUP = nonNegative("warmup") ?? 500
+const SERVERS = nonNegative("servers") ?? 50
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const DEMO = { command: process.execPath, args: [MAIN, "serve", "--stdio", "--example", "demo"] }
 

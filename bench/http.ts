@@ -17,9 +17,10 @@ import { pathToFileURL } from "node:url"
 import { profileMarkdown, summarizeProfile } from "./cpuprof.ts"
 import {
   codeNote, type Metric, type Ratio, type Result, type RunningServer, type ServerSpec, ROOT, div, freePort, log,
-  machineNote, numFlag, parseFlags, pinning, prepareDriver, ratioTable, resultSink, rotate, runDriver,
+  machineNote, pinning, prepareDriver, ratioTable, resultSink, rotate, runDriver,
   sleep, snapshotCode, startServer, table
 } from "./lib.ts"
+import { scriptArgs } from "../test/support/scriptArgs.ts"
 
 const USAGE = `Usage: node bench/http.ts [options]
 
@@ -37,16 +38,16 @@ const USAGE = `Usage: node bench/http.ts [options]
                        and print the top frames
   --live               run our server from the working tree instead of a frozen copy`
 
-const flags = parseFlags(process.argv.slice(2), {
-  rounds: "string", duration: "string", suites: "string", only: "string", sessions: "string", "idle-sessions": "string",
-  "idle-timeout": "string", hold: "string", save: "boolean", "no-pin": "boolean", profile: "boolean", live: "boolean"
-}, USAGE)
-const ROUNDS = numFlag(flags, "rounds", 3)
-const DURATION = numFlag(flags, "duration", 10)
-const SESSIONS = numFlag(flags, "sessions", 100)
-const IDLE_N = numFlag(flags, "idle-sessions", 1000)
-const IDLE_TIMEOUT = numFlag(flags, "idle-timeout", 10_000)
-const HOLD = numFlag(flags, "hold", 12)
+const { values: flags, nonNegative } = scriptArgs(USAGE, {
+  rounds: { type: "string" }, duration: { type: "string" }, suites: { type: "string" }, only: { type: "string" }, sessions: { type: "string" }, "idle-sessions": { type: "string" },
+  "idle-timeout": { type: "string" }, hold: { type: "string" }, save: { type: "boolean" }, "no-pin": { type: "boolean" }, profile: { type: "boolean" }, live: { type: "boolean" }
+})
+const ROUNDS = nonNegative("rounds") ?? 3
+const DURATION = nonNegative("duration") ?? 10
+const SESSIONS = nonNegative("sessions") ?? 100
+const IDLE_N = nonNegative("idle-sessions") ?? 1000
+const IDLE_TIMEOUT = nonNegative("idle-timeout") ?? 10_000
+const HOLD = nonNegative("hold") ?? 12
 const ALL_SUITES = ["churn", "echo", "ping", "idle", "expiry"]
 const SUITES = ((flags["suites"] as string | undefined)?.split(",") ?? ALL_SUITES).filter((s) => ALL_SUITES.includes(s))
 const LABELS = ((flags["only"] as string | undefined)?.split(",") ?? ["ours", "sdk", "raw"]).filter((l) => ["ours", "sdk", "raw"].includes(l))

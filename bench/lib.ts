@@ -16,47 +16,6 @@ import { fileURLToPath } from "node:url"
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 export const BIN = join(ROOT, "src", "cli", "main.ts")
 
-// ------------------------------------------------------------------ arguments
-export interface ArgSpec {
-  readonly [name: string]: "string" | "boolean"
-}
-export const parseFlags = (argv: ReadonlyArray<string>, spec: ArgSpec, usage: string): Record<string, string | boolean | undefined> => {
-  const out: Record<string, string | boolean | undefined> = {}
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (a === "--help" || a === "-h") {
-      process.stdout.write(usage + "\n")
-      process.exit(0)
-    }
-    const name = a.startsWith("--") ? a.slice(2) : undefined
-    const kind = name === undefined ? undefined : spec[name]
-    if (name === undefined || kind === undefined) {
-      process.stderr.write(`unknown argument ${a}\n\n${usage}\n`)
-      process.exit(2)
-    }
-    if (kind === "boolean") out[name] = true
-    else {
-      const v = argv[++i]
-      if (v === undefined) {
-        process.stderr.write(`--${name} needs a value\n\n${usage}\n`)
-        process.exit(2)
-      }
-      out[name] = v
-    }
-  }
-  return out
-}
-export const numFlag = (flags: Record<string, unknown>, name: string, fallback: number): number => {
-  const v = flags[name]
-  if (v === undefined) return fallback
-  const n = Number(v)
-  if (!Number.isFinite(n) || n < 0) {
-    process.stderr.write(`--${name} must be a non-negative number, got "${String(v)}"\n`)
-    process.exit(2)
-  }
-  return n
-}
-
 export const log = (s: string): void => {
   process.stderr.write(s + "\n")
 }

@@ -14,9 +14,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { profileMarkdown, summarizeProfile } from "./cpuprof.ts"
 import {
-  codeNote, type Metric, type Ratio, type Result, div, log, machineNote, numFlag, parseFlags, pick, pinning, prepareDriver,
+  codeNote, type Metric, type Ratio, type Result, div, log, machineNote, pick, pinning, prepareDriver,
   ratioTable, resultSink, rotate, runDriver, shellJoin, sleep, snapshotCode, table
 } from "./lib.ts"
+import { scriptArgs } from "../test/support/scriptArgs.ts"
 
 const USAGE = `Usage: node bench/stdio.ts [options]
 
@@ -31,13 +32,13 @@ const USAGE = `Usage: node bench/stdio.ts [options]
   --only LABELS     comma-separated subset of ours,sdk,raw
   --live            run our server from the working tree instead of a frozen copy`
 
-const flags = parseFlags(process.argv.slice(2), {
-  rounds: "string", duration: "string", inflight: "string", method: "string", save: "boolean",
-  "no-pin": "boolean", profile: "boolean", only: "string", live: "boolean"
-}, USAGE)
-const ROUNDS = numFlag(flags, "rounds", 3)
-const DURATION = numFlag(flags, "duration", 10)
-const INFLIGHT = numFlag(flags, "inflight", 64)
+const { values: flags, nonNegative } = scriptArgs(USAGE, {
+  rounds: { type: "string" }, duration: { type: "string" }, inflight: { type: "string" }, method: { type: "string" }, save: { type: "boolean" },
+  "no-pin": { type: "boolean" }, profile: { type: "boolean" }, only: { type: "string" }, live: { type: "boolean" }
+})
+const ROUNDS = nonNegative("rounds") ?? 3
+const DURATION = nonNegative("duration") ?? 10
+const INFLIGHT = nonNegative("inflight") ?? 64
 const METHOD = (flags["method"] as string | undefined) ?? "echo"
 
 const driverDir = prepareDriver()

@@ -1,8 +1,8 @@
 /**
- * The command line of a script run with `npm run soak|fuzz|sim`: node:util's
- * `parseArgs` plus what each script otherwise wrote again: `-h/--help` prints
- * the usage (exit 0); an unknown option or a bad number prints the mistake and
- * the usage (exit 2), as `mcp-actors` itself does (src/cli/main.ts).
+ * The command line of a script (`npm run soak|fuzz|sim`, the benchmarks in
+ * bench/): node:util's `parseArgs` plus what each script otherwise wrote again:
+ * `-h/--help` prints the usage (exit 0); an unknown option or a bad number prints
+ * the mistake and the usage (exit 2), as `mcp-actors` itself does (src/cli/main.ts).
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util"
 
@@ -36,6 +36,8 @@ export const scriptArgs = <const O extends ParseArgsOptionsConfig>(usage: string
   return {
     values,
     usageError,
+    /** A string option as a number ≥ 0 (fractions allowed); undefined when absent. */
+    nonNegative: (name: keyof O & string) => number(name, (n) => Number.isFinite(n) && n >= 0, "a non-negative number"),
     /** A string option as a number > 0 (fractions allowed); undefined when absent. */
     positive: (name: keyof O & string) => number(name, (n) => Number.isFinite(n) && n > 0, "a positive number"),
     /** A string option as an integer ≥ 0; undefined when absent. */
