@@ -14,12 +14,16 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { parseArgs } from "node:util"
 import { decodeText } from "../src/protocol/jsonrpc.ts"
+import { scriptArgs } from "../test/support/scriptArgs.ts"
 
-const { values } = parseArgs({ options: { ms: { type: "string", default: "1000" }, rounds: { type: "string", default: "7" }, base: { type: "string", default: "e41d9dc" } } })
-const MS = Number(values.ms)
-const ROUNDS = Number(values.rounds)
+const { values, count } = scriptArgs("Usage: node bench/decode.ts [--ms 1000] [--rounds 7] [--base REV]", {
+  ms: { type: "string" },
+  rounds: { type: "string" },
+  base: { type: "string", default: "e41d9dc" }
+})
+const MS = count("ms") ?? 1000
+const ROUNDS = count("rounds") ?? 7
 
 const dir = mkdtempSync(join(tmpdir(), "mcp-actors-decode-"))
 for (const file of ["jsonrpc.ts", "errors.ts"]) {

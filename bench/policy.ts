@@ -17,7 +17,6 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { parseArgs } from "node:util"
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs"
 import { AuditLog } from "../src/policy/AuditLog.ts"
 import type { Identity } from "../src/policy/Identity.ts"
@@ -26,10 +25,11 @@ import { PolicyEngine } from "../src/policy/PolicyEngine.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { policyGuard } from "../src/server/policyGuard.ts"
 import { ServerSession } from "../src/server/ServerSession.ts"
+import { scriptArgs } from "../test/support/scriptArgs.ts"
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, calls: { type: "string" } } })
-const ROUNDS = Number(values.rounds ?? 5)
-const CALLS = Number(values.calls ?? 20_000)
+const { count } = scriptArgs("Usage: node bench/policy.ts [--rounds 5] [--calls 20000]", { rounds: { type: "string" }, calls: { type: "string" } })
+const ROUNDS = count("rounds") ?? 5
+const CALLS = count("calls") ?? 20_000
 
 const alice: Identity = { id: "alice", subject: "alice", groups: ["staff"], scopes: ["tools:echo"], claims: { sub: "alice" }, via: "jwt" }
 
