@@ -188,5 +188,33 @@ export const decodeText = (text: string, maxDepth: number = DEFAULT_MAX_NESTING_
   return decodeValue(value, maxDepth)
 }
 
+/** The answer to a request whose id is taken by one still in flight (ids must be unique among them). */
+export const idInFlightReply = (id: RequestId): JsonRpcErrorResponse =>
+  errorResponse(id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(id)} is already in flight`))
+
+/** One item of a JSON-RPC batch: a message to handle, or refused with the error that answers it in the batch's array (none for a notification). */
+export type BatchItem =
+  | { readonly _tag: "Message"; readonly message: JsonRpcMessage }
+  | { readonly _tag: "Refused"; readonly reply: JsonRpcErrorResponse | undefined }
+
+/**
+ * Decode one item of a batch (2025-03-26): as {@link decodeValue}, and refuse a nested
+ * batch, an `initialize` (lifecycle.mdx: it MUST NOT be part of a batch) and a request
+ * whose id `inFlight` says is taken (by a request in flight or an earlier item).
+ */
+export const decodeBatchItem = (item: unknown, maxDepth: number | undefined, inFlight: (id: RequestId) => boolean): BatchItem => {
+  const d = decodeValue(item, maxDepth)
+  if (d._tag === "Invalid") return { _tag: "Refused", reply: d.reply }
+  if (d._tag === "Batch") return { _tag: "Refused", reply: errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")) }
+  const m = d.message
+  if (!("method" in m) || !("id" in m)) {
+    // An initialize notification: nothing to answer.
+    return "method" in m && m.method === "initialize" ? { _tag: "Refused", reply: undefined } : d
+  }
+  if (m.method === "initialize") return { _tag: "Refused", reply: errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")) }
+  if (inFlight(m.id)) return { _tag: "Refused", reply: idInFlightReply(m.id) }
+  return d
+}
+
 /** Serialize for newline-delimited framing: JSON.stringify never emits raw newlines. */
 export const encode = (message: JsonRpcMessage | JsonRpcBatchResponse): string => JSON.stringify(message)

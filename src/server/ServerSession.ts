@@ -31,9 +31,10 @@ import { classifyEra, type Era } from "../protocol/era.ts"
 import { ErrorCode, errorMessage, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
 import {
+  decodeBatchItem,
   decodeText,
-  decodeValue,
   errorResponse,
+  idInFlightReply,
   type JsonRpcBatchResponse,
   type JsonRpcMessage,
   type JsonRpcNotification,
@@ -553,30 +554,20 @@ export class ServerSession implements SessionHandle {
     const batch = new BatchCollector()
     const requests: Array<JsonRpcRequest> = []
     const others: Array<JsonRpcMessage> = []
+    // A taken id is refused here, not through `receive`: the collector waits on the id of the request already in flight.
+    const taken = (id: RequestId) => this.inFlight.has(id) || batch.expects(id) || this.batches?.has(id) === true
     for (const item of items) {
-      const d = decodeValue(item, this.options.maxNestingDepth)
-      if (d._tag !== "Message") {
+      const d = decodeBatchItem(item, this.options.maxNestingDepth, taken)
+      if (d._tag === "Refused") {
         // The item's own error, in the array (an invalid notification gets none).
-        const reply = d._tag === "Invalid" ? d.reply : errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch"))
-        if (reply !== undefined) batch.add(reply)
+        if (d.reply !== undefined) batch.add(d.reply)
         continue
       }
       const m = d.message
-      if (!("method" in m) || !("id" in m)) {
-        if ("method" in m && m.method === "initialize") continue // an initialize notification: nothing to answer
-        others.push(m)
-        continue
-      }
-      if (m.method === "initialize") {
-        // 2025-03-26/basic/lifecycle.mdx: initialize MUST NOT be part of a batch.
-        batch.add(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")))
-      } else if (this.inFlight.has(m.id) || batch.expects(m.id) || this.batches?.has(m.id)) {
-        // Answered here, not through `receive`: the collector waits on the id of the request already in flight.
-        batch.add(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`)))
-      } else {
+      if ("method" in m && "id" in m) {
         batch.expect(m.id)
         requests.push(m)
-      }
+      } else others.push(m)
     }
     const sendBatch = this.options.sendBatch
     if (sendBatch === undefined) {
@@ -675,7 +666,7 @@ export class ServerSession implements SessionHandle {
     if (this.inFlight.has(req.id)) {
       // Ids are unique among in-flight requests (any method, ping included): a duplicate would make responses ambiguous.
       // Sent past the batch collector: a batch waiting on this id waits for the first request's answer.
-      this.sendOut(errorResponse(req.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(req.id)} is already in flight`)), req.id)
+      this.sendOut(idInFlightReply(req.id), req.id)
       return
     }
     if (this.options.modern !== false && req.method !== "initialize" && classifyEra(req) === "modern") {

@@ -32,9 +32,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import {
+  decodeBatchItem,
   decodeValue,
   encode,
-  errorResponse,
+  idInFlightReply,
   type JsonRpcErrorResponse,
   type JsonRpcMessage,
   type JsonRpcRequest,
@@ -532,7 +533,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       return writeEmpty(res, 202)
     }
     if (hs.exchanges.has(m.id)) {
-      return writeRpcError(res, 400, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`), m.id)
+      return writeRpcError(res, 400, idInFlightReply(m.id).error, m.id)
     }
     const ex = new Exchange(hs, hub, res, m.id, false)
     hs.track(ex)
@@ -599,25 +600,15 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const messages: Array<JsonRpcMessage> = []
     const ids: Array<RequestId> = []
     const refused: Array<JsonRpcErrorResponse> = []
+    const taken = (id: RequestId) => hs.exchanges.has(id) || ids.includes(id)
     for (const item of items) {
-      const d = decodeValue(item, options.maxNestingDepth)
-      if (d._tag !== "Message") {
-        const reply = d._tag === "Invalid" ? d.reply : errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch"))
-        if (reply !== undefined) refused.push(reply)
+      const d = decodeBatchItem(item, options.maxNestingDepth, taken)
+      if (d._tag === "Refused") {
+        if (d.reply !== undefined) refused.push(d.reply)
         continue
       }
       const m = d.message
-      if ("method" in m && m.method === "initialize") {
-        if ("id" in m) refused.push(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")))
-        continue
-      }
-      if ("method" in m && "id" in m) {
-        if (hs.exchanges.has(m.id) || ids.includes(m.id)) {
-          refused.push(errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(m.id)} is already in flight`)))
-          continue
-        }
-        ids.push(m.id)
-      }
+      if ("method" in m && "id" in m) ids.push(m.id)
       messages.push(m)
     }
     const ex = ids.length > 0 ? new Exchange(hs, hub, res, ids, true) : undefined
