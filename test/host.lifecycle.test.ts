@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { ServerUnavailable } from "../src/host/errors.ts"
 import { HostStateFile, INSTANCE_ENV } from "../src/host/lifeline.ts"
 import { type HostEvent, type McpHost, type ServerView, startHost } from "../src/host/McpHost.ts"
+import { hostReaches } from "./support/hostEvents.ts"
 import { eventually, groupMembers, processGroupAlive, serverPidUnder } from "./support/processes.ts"
 
 const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
@@ -38,7 +39,7 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       }
     }, { stateFile: false, startTimeoutMs: 0 })
     try {
-      expect(await eventually(() => stateOf(host, "bad").state === "parked", 20_000)).toBe(true)
+      expect(await hostReaches(host, () => stateOf(host, "bad").state === "parked", 20_000)).toBe(true)
       const parked = host.status()[0]!
       expect(parked.restarts).toBe(2)
       expect(parked.generation).toBe(3)
@@ -68,9 +69,9 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
     }, { stateFile: false, startTimeoutMs: 0 })
     try {
       const started = Date.now()
-      expect(await eventually(() => stateOf(host, "silent").lastError !== undefined, 10_000)).toBe(true)
+      expect(await hostReaches(host, () => stateOf(host, "silent").lastError !== undefined, 10_000)).toBe(true)
       expect(stateOf(host, "silent").lastError).toBe("timed out after 400 ms")
-      expect(await eventually(() => host.status()[0]!.restarts >= 2, 15_000)).toBe(true)
+      expect(await hostReaches(host, () => host.status()[0]!.restarts >= 2, 15_000)).toBe(true)
       const elapsed = Date.now() - started
       // backoff 300 then 600 ms (jitter 0), each try 400 ms: no tighter than the policy allows
       expect(elapsed).toBeGreaterThanOrEqual(300 + 400 + 600 - 100)
@@ -85,7 +86,7 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       mcpServers: { memory: { command: process.execPath, args: [MEMORY], lifecycle: "lazy", idleTimeoutMs: 1_500, env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") } } }
     }, { stateFile: false, onStderr: () => {} })
     try {
-      expect(await eventually(() => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
+      expect(await hostReaches(host, () => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
       expect(host.connection("memory")!.pid).toBeUndefined()
       expect(host.tools().map((t) => t.name)).toContain("memory__read_graph") // last known catalog served
       const call = host.callTool("memory__read_graph", {})
@@ -94,7 +95,7 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       expect(result.isError).not.toBe(true)
       const pgid = host.connection("memory")!.pid!
       expect(processGroupAlive(pgid)).toBe(true)
-      expect(await eventually(() => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
+      expect(await hostReaches(host, () => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
       expect(await eventually(() => !processGroupAlive(pgid), 5_000)).toBe(true)
     } finally {
       await host.close()
@@ -114,10 +115,10 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       const hash = stateOf(host, "variable")
       writeFileSync(toolsFile, JSON.stringify(["a", "c"]))
       process.kill(serverPidUnder(host.connection("variable")!.pid!)!, "SIGKILL")
-      expect(await eventually(() => listings.length > 0, 15_000)).toBe(true)
+      expect(await hostReaches(host, () => listings.length > 0, 15_000)).toBe(true)
       expect(listings[0]).toMatchObject({ server: "variable", reconnect: true, diff: { added: ["tool:c"], removed: ["tool:b"], changed: [] } })
       expect(listings[0]!.hash).not.toBe(hash.catalogHash)
-      expect(await eventually(() => host.tools().some((t) => t.name === "variable__c"), 5_000)).toBe(true)
+      expect(await hostReaches(host, () => host.tools().some((t) => t.name === "variable__c"), 5_000)).toBe(true)
       expect(host.tools().map((t) => t.name).sort()).toEqual(["variable__a", "variable__c"])
     } finally {
       await host.close()
@@ -151,13 +152,15 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
     const ours = spawn("sleep", ["300"], { detached: true, stdio: "ignore", env: { ...process.env, [INSTANCE_ENV]: instance } })
     const stranger = spawn("sleep", ["300"], { detached: true, stdio: "ignore" })
     try {
-      await new Promise((r) => setTimeout(r, 100))
+      // spawn() returns once exec succeeded; the events confirm neither failed.
+      await Promise.all([ours, stranger].map((c) => new Promise((resolve, reject) => c.once("spawn", resolve).once("error", reject))))
       const path = join(dir, "crashed.json")
       // pid 2^22 + 1 is above Linux's pid_max default: a host that is surely dead.
       writeFileSync(path, JSON.stringify({ hostPid: 4_194_305, instance, groups: [{ pgid: ours.pid, server: "a" }, { pgid: stranger.pid, server: "b" }] }))
       const killed = new HostStateFile(path).reapOrphans()
       expect(killed).toEqual([ours.pid])
-      expect(await eventually(() => !processGroupAlive(ours.pid!), 5_000)).toBe(true)
+      await new Promise((resolve) => (ours.exitCode !== null || ours.signalCode !== null ? resolve(undefined) : ours.once("exit", resolve)))
+      expect(processGroupAlive(ours.pid!)).toBe(false)
       expect(processGroupAlive(stranger.pid!)).toBe(true)
     } finally {
       stranger.kill("SIGKILL")
