@@ -71,7 +71,14 @@ describe("nesting-depth limit at decode", () => {
     const got: Array<unknown> = []
     let answered!: () => void
     const answer = new Promise<void>((resolve) => (answered = resolve))
-    client.start({ onFrame: (t) => void got.push(JSON.parse(t)) || answered(), onOversized: () => {}, onClose: () => {} })
+    client.start({
+      onFrame: (t) => {
+        got.push(JSON.parse(t))
+        answered()
+      },
+      onOversized: () => {},
+      onClose: () => {}
+    })
     // The memory pair carries messages: a deep one is sent as its decoded value.
     client.send(JSON.parse(callAtDepth(7, 9)))
     await answer
