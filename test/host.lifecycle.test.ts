@@ -12,6 +12,7 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
+import { SimulatedClock } from "xstate"
 import { ServerUnavailable } from "../src/host/errors.ts"
 import { HostStateFile, INSTANCE_ENV } from "../src/host/lifeline.ts"
 import { type HostEvent, type McpHost, type ServerView, startHost } from "../src/host/McpHost.ts"
@@ -30,6 +31,8 @@ const stateOf = (host: McpHost, name: string): ServerView => host.status().find(
 
 describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
   it("a server that exits at start is parked after intensity+1 tries, with no busy loop, and calls fail fast", async () => {
+    // The charts' timers (backoff, parking) run on a clock the test drives; the process and its exits are real.
+    const clock = new SimulatedClock()
     const host = await startHost({
       mcpServers: {
         bad: {
@@ -37,16 +40,23 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
           restart: { intensity: 2, period: 60_000, backoff: { initialMs: 50, maxMs: 200 }, parkedProbeMs: 60_000 }
         }
       }
-    }, { stateFile: false, startTimeoutMs: 0 })
+    }, { stateFile: false, startTimeoutMs: 0, clock, now: () => clock.now() })
     try {
-      expect(await hostReaches(host, () => stateOf(host, "bad").state === "parked", 20_000)).toBe(true)
+      const bad = () => stateOf(host, "bad").state
+      // Each exit is real; each backoff (at most 200 ms) passes on the test's clock.
+      for (let i = 0; i < 5 && bad() !== "parked"; i++) {
+        expect(await hostReaches(host, () => bad() === "restarting" || bad() === "parked", 20_000)).toBe(true)
+        if (bad() === "restarting") clock.increment(200)
+      }
+      expect(bad()).toBe("parked")
       const parked = host.status()[0]!
       expect(parked.restarts).toBe(2)
       expect(parked.generation).toBe(3)
       expect(parked.parked?.reason).toMatch(/crash loop: 3 failures within 60000 ms \(limit 2\); last: .*exited with code 1/)
-      expect(parked.parked!.nextProbeAt).toBeGreaterThan(Date.now() + 50_000)
-      await new Promise((r) => setTimeout(r, 1_000))
-      expect(host.status()[0]!.generation).toBe(3) // nothing started while parked
+      expect(parked.parked!.nextProbeAt).toBeGreaterThan(clock.now() + 50_000)
+      clock.increment(59_000) // most of the parking period passes: nothing starts
+      expect(host.status()[0]!.generation).toBe(3)
+      expect(bad()).toBe("parked")
       const t0 = Date.now()
       const error = await host.callTool("bad__anything", {}).catch((e) => e)
       expect(error).toBeInstanceOf(ServerUnavailable)
