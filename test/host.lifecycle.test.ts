@@ -2,7 +2,8 @@
  * The host's supervision against real processes (real time, generous bounds):
  * crash loops park, silent servers time out, lazy servers start and stop,
  * catalogs changed while disconnected are noticed by the hash, and nothing
- * outlives the host, even kill -9 of the host. The timing rules themselves
+ * outlives the host, even kill -9 of the host. The parking and timeout tests drive
+ * the charts on a SimulatedClock (HostOptions.clock); the timing rules themselves
  * are tested on virtual time in machines.serverConnection.test.ts.
  */
 import { type ChildProcess, spawn } from "node:child_process"
@@ -69,6 +70,8 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
   })
 
   it("a server that never answers initialize times out after timeouts.connect and backs off", async () => {
+    // The connect timeout and the backoff run on a clock the test drives; the silent process is real.
+    const clock = new SimulatedClock()
     const host = await startHost({
       mcpServers: {
         silent: {
@@ -76,16 +79,26 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
           timeouts: { connect: 400 }, restart: { intensity: 10, backoff: { initialMs: 300, jitter: 0 } }
         }
       }
-    }, { stateFile: false, startTimeoutMs: 0 })
+    }, { stateFile: false, startTimeoutMs: 0, clock, now: () => clock.now() })
     try {
-      const started = Date.now()
-      expect(await hostReaches(host, () => stateOf(host, "silent").lastError !== undefined, 10_000)).toBe(true)
-      expect(stateOf(host, "silent").lastError).toBe("timed out after 400 ms")
-      expect(await hostReaches(host, () => host.status()[0]!.restarts >= 2, 15_000)).toBe(true)
-      const elapsed = Date.now() - started
-      // backoff 300 then 600 ms (jitter 0), each try 400 ms: no tighter than the policy allows
-      expect(elapsed).toBeGreaterThanOrEqual(300 + 400 + 600 - 100)
-      expect(host.status()[0]!.generation).toBeLessThanOrEqual(5)
+      const silent = () => stateOf(host, "silent")
+      const initializing = () => hostReaches(host, () => silent().state === "initializing", 10_000)
+      // Each try is cut at 400 ms, and each backoff (300, then 600 ms: jitter 0) waits its full length.
+      for (const [attempt, backoffMs] of [[1, 300], [2, 600]] as const) {
+        expect(await initializing()).toBe(true)
+        clock.increment(399)
+        expect(silent().state).toBe("initializing")
+        clock.increment(1)
+        expect(silent().lastError).toBe("timed out after 400 ms")
+        expect(silent().state).toBe("restarting")
+        expect(silent().restarts).toBe(attempt - 1)
+        clock.increment(backoffMs - 1)
+        expect(silent().state).toBe("restarting")
+        clock.increment(1)
+        expect(silent().state).not.toBe("restarting")
+        expect(silent().restarts).toBe(attempt)
+      }
+      expect(silent().generation).toBe(3)
     } finally {
       await host.close()
     }
