@@ -105,11 +105,23 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
   })
 
   it("a lazy server: learns its catalog once, stops when idle (still advertised), starts on the first call, stops again", async () => {
+    // The idle timer runs on a clock the test drives; the server process is real.
+    const clock = new SimulatedClock()
     const host = await startHost({
       mcpServers: { memory: { command: process.execPath, args: [MEMORY], lifecycle: "lazy", idleTimeoutMs: 1_500, env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") } } }
-    }, { stateFile: false, onStderr: () => {} })
+    }, { stateFile: false, onStderr: () => {}, clock, now: () => clock.now() })
+    const memory = () => stateOf(host, "memory").state
+    /** Once ready, idle for the full idle timeout and not a moment less. */
+    const idlesOut = async () => {
+      expect(await hostReaches(host, () => memory() === "ready", 15_000)).toBe(true)
+      clock.increment(1_499)
+      expect(memory()).toBe("ready")
+      clock.increment(1)
+      expect(await hostReaches(host, () => memory() === "idle", 15_000)).toBe(true)
+    }
     try {
-      expect(await hostReaches(host, () => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
+      // Started once to learn the catalog, then stopped when idle.
+      await idlesOut()
       expect(host.connection("memory")!.pid).toBeUndefined()
       expect(host.tools().map((t) => t.name)).toContain("memory__read_graph") // last known catalog served
       const call = host.callTool("memory__read_graph", {})
@@ -118,7 +130,7 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       expect(result.isError).not.toBe(true)
       const pgid = host.connection("memory")!.pid!
       expect(processGroupAlive(pgid)).toBe(true)
-      expect(await hostReaches(host, () => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
+      await idlesOut()
       expect(await eventually(() => !processGroupAlive(pgid), 5_000)).toBe(true)
     } finally {
       await host.close()
