@@ -64,20 +64,23 @@ const framePeer = (write: (text: string) => void) => {
     },
     send: (m: unknown) => write(JSON.stringify(m)),
     /** Wait for the first frame (from `from` on) matching `pred`. */
-    async next(pred: (f: any) => boolean, from = 0, ms = 15_000): Promise<any> {
-      const deadline = Date.now() + ms
-      for (;;) {
-        const f = frames.slice(from).find(pred)
-        if (f !== undefined) return f
-        if (Date.now() > deadline) throw new Error(`no matching frame; got ${JSON.stringify(frames)}`)
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 100)
-          wake = () => {
-            clearTimeout(t)
-            resolve()
-          }
-        })
-      }
+    /** Woken by each frame; the timer only bounds a failure. */
+    next(pred: (f: any) => boolean, from = 0, ms = 15_000): Promise<any> {
+      return new Promise((resolve, reject) => {
+        const look = () => {
+          const f = frames.slice(from).find(pred)
+          if (f === undefined) return
+          clearTimeout(bound)
+          wake = undefined
+          resolve(f)
+        }
+        const bound = setTimeout(() => {
+          wake = undefined
+          reject(new Error(`no matching frame; got ${JSON.stringify(frames)}`))
+        }, ms)
+        wake = look
+        look()
+      })
     }
   }
 }

@@ -47,20 +47,24 @@ describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, ()
     }))
     const child = spawn(process.execPath, [MAIN, "host", config, "--json", "--serve-http", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "pipe", "pipe"] })
     const stderr: Array<string> = []
-    let gatewayUrl: string | undefined
+    let announced!: (url: string) => void
+    const listening = new Promise<string>((resolve) => (announced = resolve))
     createInterface({ input: child.stderr! }).on("line", (l) => {
       stderr.push(l)
-      gatewayUrl ??= /gateway on (\S+)/.exec(l)?.[1]
+      const url = /gateway on (\S+)/.exec(l)?.[1]
+      if (url !== undefined) announced(url)
     })
     const lines: Array<Record<string, unknown>> = []
     createInterface({ input: child.stdout! }).on("line", (l) => lines.push(JSON.parse(l)))
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
-    expect(await eventually(() => gatewayUrl !== undefined, 30_000)).toBe(true)
+    const early = exited.then((code) => Promise.reject(new Error(`exited (${code}) before serving: ${stderr.join("\n")}`)))
+    early.catch(() => {}) // reported by the race only; the planned exit comes later
+    const gatewayUrl = await Promise.race([listening, early])
     expect(stderr.some((l) => l.includes('server "broken", field lifecycle'))).toBe(true)
     const status = lines.find((l) => l.type === "status" && l.name === "memory")!
     expect(status).toMatchObject({ state: "ready", era: "legacy", tools: 9, restarts: 0 })
     const client = new Client({ name: "sdk", version: "1" })
-    await client.connect(new StreamableHTTPClientTransport(new URL(gatewayUrl!)))
+    await client.connect(new StreamableHTTPClientTransport(new URL(gatewayUrl)))
     expect((await client.listTools()).tools.map((t) => t.name)).toContain("memory__read_graph")
     await client.close()
     child.kill("SIGTERM")

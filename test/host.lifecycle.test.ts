@@ -2,7 +2,8 @@
  * The host's supervision against real processes (real time, generous bounds):
  * crash loops park, silent servers time out, lazy servers start and stop,
  * catalogs changed while disconnected are noticed by the hash, and nothing
- * outlives the host, even kill -9 of the host. The timing rules themselves
+ * outlives the host, even kill -9 of the host. The parking and timeout tests drive
+ * the charts on a SimulatedClock (HostOptions.clock); the timing rules themselves
  * are tested on virtual time in machines.serverConnection.test.ts.
  */
 import { type ChildProcess, spawn } from "node:child_process"
@@ -12,9 +13,11 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
+import { SimulatedClock } from "xstate"
 import { ServerUnavailable } from "../src/host/errors.ts"
 import { HostStateFile, INSTANCE_ENV } from "../src/host/lifeline.ts"
 import { type HostEvent, type McpHost, type ServerView, startHost } from "../src/host/McpHost.ts"
+import { hostReaches } from "./support/hostEvents.ts"
 import { eventually, groupMembers, processGroupAlive, serverPidUnder } from "./support/processes.ts"
 
 const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
@@ -29,6 +32,8 @@ const stateOf = (host: McpHost, name: string): ServerView => host.status().find(
 
 describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
   it("a server that exits at start is parked after intensity+1 tries, with no busy loop, and calls fail fast", async () => {
+    // The charts' timers (backoff, parking) run on a clock the test drives; the process and its exits are real.
+    const clock = new SimulatedClock()
     const host = await startHost({
       mcpServers: {
         bad: {
@@ -36,16 +41,23 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
           restart: { intensity: 2, period: 60_000, backoff: { initialMs: 50, maxMs: 200 }, parkedProbeMs: 60_000 }
         }
       }
-    }, { stateFile: false, startTimeoutMs: 0 })
+    }, { stateFile: false, startTimeoutMs: 0, clock, now: () => clock.now() })
     try {
-      expect(await eventually(() => stateOf(host, "bad").state === "parked", 20_000)).toBe(true)
+      const bad = () => stateOf(host, "bad").state
+      // Each exit is real; each backoff (at most 200 ms) passes on the test's clock.
+      for (let i = 0; i < 5 && bad() !== "parked"; i++) {
+        expect(await hostReaches(host, () => bad() === "restarting" || bad() === "parked", 20_000)).toBe(true)
+        if (bad() === "restarting") clock.increment(200)
+      }
+      expect(bad()).toBe("parked")
       const parked = host.status()[0]!
       expect(parked.restarts).toBe(2)
       expect(parked.generation).toBe(3)
       expect(parked.parked?.reason).toMatch(/crash loop: 3 failures within 60000 ms \(limit 2\); last: .*exited with code 1/)
-      expect(parked.parked!.nextProbeAt).toBeGreaterThan(Date.now() + 50_000)
-      await new Promise((r) => setTimeout(r, 1_000))
-      expect(host.status()[0]!.generation).toBe(3) // nothing started while parked
+      expect(parked.parked!.nextProbeAt).toBeGreaterThan(clock.now() + 50_000)
+      clock.increment(59_000) // most of the parking period passes: nothing starts
+      expect(host.status()[0]!.generation).toBe(3)
+      expect(bad()).toBe("parked")
       const t0 = Date.now()
       const error = await host.callTool("bad__anything", {}).catch((e) => e)
       expect(error).toBeInstanceOf(ServerUnavailable)
@@ -58,6 +70,8 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
   })
 
   it("a server that never answers initialize times out after timeouts.connect and backs off", async () => {
+    // The connect timeout and the backoff run on a clock the test drives; the silent process is real.
+    const clock = new SimulatedClock()
     const host = await startHost({
       mcpServers: {
         silent: {
@@ -65,27 +79,49 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
           timeouts: { connect: 400 }, restart: { intensity: 10, backoff: { initialMs: 300, jitter: 0 } }
         }
       }
-    }, { stateFile: false, startTimeoutMs: 0 })
+    }, { stateFile: false, startTimeoutMs: 0, clock, now: () => clock.now() })
     try {
-      const started = Date.now()
-      expect(await eventually(() => stateOf(host, "silent").lastError !== undefined, 10_000)).toBe(true)
-      expect(stateOf(host, "silent").lastError).toBe("timed out after 400 ms")
-      expect(await eventually(() => host.status()[0]!.restarts >= 2, 15_000)).toBe(true)
-      const elapsed = Date.now() - started
-      // backoff 300 then 600 ms (jitter 0), each try 400 ms: no tighter than the policy allows
-      expect(elapsed).toBeGreaterThanOrEqual(300 + 400 + 600 - 100)
-      expect(host.status()[0]!.generation).toBeLessThanOrEqual(5)
+      const silent = () => stateOf(host, "silent")
+      const initializing = () => hostReaches(host, () => silent().state === "initializing", 10_000)
+      // Each try is cut at 400 ms, and each backoff (300, then 600 ms: jitter 0) waits its full length.
+      for (const [attempt, backoffMs] of [[1, 300], [2, 600]] as const) {
+        expect(await initializing()).toBe(true)
+        clock.increment(399)
+        expect(silent().state).toBe("initializing")
+        clock.increment(1)
+        expect(silent().lastError).toBe("timed out after 400 ms")
+        expect(silent().state).toBe("restarting")
+        expect(silent().restarts).toBe(attempt - 1)
+        clock.increment(backoffMs - 1)
+        expect(silent().state).toBe("restarting")
+        clock.increment(1)
+        expect(silent().state).not.toBe("restarting")
+        expect(silent().restarts).toBe(attempt)
+      }
+      expect(silent().generation).toBe(3)
     } finally {
       await host.close()
     }
   })
 
   it("a lazy server: learns its catalog once, stops when idle (still advertised), starts on the first call, stops again", async () => {
+    // The idle timer runs on a clock the test drives; the server process is real.
+    const clock = new SimulatedClock()
     const host = await startHost({
       mcpServers: { memory: { command: process.execPath, args: [MEMORY], lifecycle: "lazy", idleTimeoutMs: 1_500, env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") } } }
-    }, { stateFile: false, onStderr: () => {} })
+    }, { stateFile: false, onStderr: () => {}, clock, now: () => clock.now() })
+    const memory = () => stateOf(host, "memory").state
+    /** Once ready, idle for the full idle timeout and not a moment less. */
+    const idlesOut = async () => {
+      expect(await hostReaches(host, () => memory() === "ready", 15_000)).toBe(true)
+      clock.increment(1_499)
+      expect(memory()).toBe("ready")
+      clock.increment(1)
+      expect(await hostReaches(host, () => memory() === "idle", 15_000)).toBe(true)
+    }
     try {
-      expect(await eventually(() => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
+      // Started once to learn the catalog, then stopped when idle.
+      await idlesOut()
       expect(host.connection("memory")!.pid).toBeUndefined()
       expect(host.tools().map((t) => t.name)).toContain("memory__read_graph") // last known catalog served
       const call = host.callTool("memory__read_graph", {})
@@ -94,7 +130,7 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       expect(result.isError).not.toBe(true)
       const pgid = host.connection("memory")!.pid!
       expect(processGroupAlive(pgid)).toBe(true)
-      expect(await eventually(() => stateOf(host, "memory").state === "idle", 15_000)).toBe(true)
+      await idlesOut()
       expect(await eventually(() => !processGroupAlive(pgid), 5_000)).toBe(true)
     } finally {
       await host.close()
@@ -114,10 +150,10 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       const hash = stateOf(host, "variable")
       writeFileSync(toolsFile, JSON.stringify(["a", "c"]))
       process.kill(serverPidUnder(host.connection("variable")!.pid!)!, "SIGKILL")
-      expect(await eventually(() => listings.length > 0, 15_000)).toBe(true)
+      expect(await hostReaches(host, () => listings.length > 0, 15_000)).toBe(true)
       expect(listings[0]).toMatchObject({ server: "variable", reconnect: true, diff: { added: ["tool:c"], removed: ["tool:b"], changed: [] } })
       expect(listings[0]!.hash).not.toBe(hash.catalogHash)
-      expect(await eventually(() => host.tools().some((t) => t.name === "variable__c"), 5_000)).toBe(true)
+      expect(await hostReaches(host, () => host.tools().some((t) => t.name === "variable__c"), 5_000)).toBe(true)
       expect(host.tools().map((t) => t.name).sort()).toEqual(["variable__a", "variable__c"])
     } finally {
       await host.close()
@@ -151,13 +187,15 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
     const ours = spawn("sleep", ["300"], { detached: true, stdio: "ignore", env: { ...process.env, [INSTANCE_ENV]: instance } })
     const stranger = spawn("sleep", ["300"], { detached: true, stdio: "ignore" })
     try {
-      await new Promise((r) => setTimeout(r, 100))
+      // spawn() returns once exec succeeded; the events confirm neither failed.
+      await Promise.all([ours, stranger].map((c) => new Promise((resolve, reject) => c.once("spawn", resolve).once("error", reject))))
       const path = join(dir, "crashed.json")
       // pid 2^22 + 1 is above Linux's pid_max default: a host that is surely dead.
       writeFileSync(path, JSON.stringify({ hostPid: 4_194_305, instance, groups: [{ pgid: ours.pid, server: "a" }, { pgid: stranger.pid, server: "b" }] }))
       const killed = new HostStateFile(path).reapOrphans()
       expect(killed).toEqual([ours.pid])
-      expect(await eventually(() => !processGroupAlive(ours.pid!), 5_000)).toBe(true)
+      await new Promise((resolve) => (ours.exitCode !== null || ours.signalCode !== null ? resolve(undefined) : ours.once("exit", resolve)))
+      expect(processGroupAlive(ours.pid!)).toBe(false)
       expect(processGroupAlive(stranger.pid!)).toBe(true)
     } finally {
       stranger.kill("SIGKILL")

@@ -17,9 +17,11 @@ import { makeDemoServer } from "../examples/demo.ts"
 import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { ServerConnectionLost, ServerUnavailable } from "../src/host/errors.ts"
 import { type HostEvent, type McpHost, startHost } from "../src/host/McpHost.ts"
+import type { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
 import { type SdkHttpServer, startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
-import { eventually, groupMembers, processGroupAlive, serverPidUnder } from "./support/processes.ts"
+import { hostReaches } from "./support/hostEvents.ts"
+import { groupMembers, processGroupAlive, serverPidUnder } from "./support/processes.ts"
 
 const EVERYTHING = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
 const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
@@ -30,6 +32,7 @@ const textOf = (r: { readonly content?: unknown }): string =>
 describe("host + gateway with real servers", { timeout: 60_000 }, () => {
   let sdkServer: SdkHttpServer
   let wsServer: WsServerHandle
+  let demo: McpServer
   let host: McpHost
   let gateway: Gateway
   let http: GatewayHttpHandle
@@ -37,11 +40,24 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
   const events: Array<HostEvent> = []
   const pgids: Array<number> = []
   let listChanged = 0
+  const onListChanged = new Set<() => void>()
+  /** Resolves once `listChanged` reaches `n` (the SDK client heard the notifications). */
+  const listChangedReaches = (n: number) =>
+    new Promise<void>((resolve) => {
+      const look = () => {
+        if (listChanged < n) return
+        onListChanged.delete(look)
+        resolve()
+      }
+      onListChanged.add(look)
+      look()
+    })
   const elicitations: Array<unknown> = []
 
   beforeAll(async () => {
     sdkServer = await startSdkHttpServer({})
-    wsServer = await makeWsServer(makeDemoServer(), { port: 0 })
+    demo = makeDemoServer()
+    wsServer = await makeWsServer(demo, { port: 0 })
     host = await startHost({
       mcpServers: {
         everything: { command: process.execPath, args: [EVERYTHING, "stdio"], restart: { backoff: { initialMs: 300, jitter: 0.1 } } },
@@ -59,7 +75,10 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
       elicitations.push(request.params)
       return { action: "accept", content: { name: "Ada Lovelace", check: true, integer: 7 } }
     })
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++)
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      listChanged++
+      for (const look of [...onListChanged]) look()
+    })
     await client.connect(new StreamableHTTPClientTransport(new URL(http.url)))
   })
 
@@ -159,21 +178,34 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
   it("cancellation: an aborted host call rejects at once (RequestCancelled) and the connection stays usable", async () => {
     const controller = new AbortController()
     const t0 = Date.now()
+    // Abort once the demo server is running the call (its guard sees it arrive).
+    let arrived!: () => void
+    const running = new Promise<void>((resolve) => (arrived = resolve))
+    demo.guard = {
+      admit: (call) => void (call.name === "slow" && arrived()),
+      filter: (_kind, items) => items
+    }
     const call = host.callTool("demo__slow", { ms: 20_000 }, { signal: controller.signal })
-    setTimeout(() => controller.abort("changed my mind"), 200)
+    void running.then(() => controller.abort("changed my mind"))
     await expect(call).rejects.toBeInstanceOf(RequestCancelled)
     expect(Date.now() - t0).toBeLessThan(5_000)
+    demo.guard = undefined
     // the connection is still fine
     expect(textOf(await host.callTool("demo__echo", { text: "still here" }))).toContain("still here")
   })
 
   it("log messages an upstream sends during a call reach the gateway's client", async () => {
     const logs: Array<{ level: string; data: unknown; logger?: string | undefined }> = []
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params))
+    let logged!: () => void
+    const first = new Promise<void>((resolve) => (logged = resolve))
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      logs.push(n.params)
+      logged()
+    })
     await client.setLoggingLevel("debug")
     const result = await client.callTool({ name: "sdk__log", arguments: { text: "hello from upstream" } })
     expect(textOf(result as never)).toBe("logged")
-    expect(await eventually(() => logs.length > 0, 5_000)).toBe(true)
+    await first
     expect(logs[0]).toMatchObject({ level: "info", data: "hello from upstream", logger: "sdk" })
   })
 
@@ -207,20 +239,22 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
       await expect(host.callTool("everything__echo", { message: "x" })).rejects.toBeInstanceOf(ServerUnavailable)
       expect(Date.now() - t0).toBeLessThan(200)
     }
-    expect(await eventually(() => host.status().find((s) => s.name === "everything")!.state === "ready", 30_000)).toBe(true)
+    expect(await hostReaches(host, () => host.status().find((s) => s.name === "everything")!.state === "ready", 30_000)).toBe(true)
     const after = host.status().find((s) => s.name === "everything")!
     expect(after.restarts).toBe(before.restarts + 1)
     expect(after.generation).toBe(before.generation + 1)
     expect(after.catalogHash).toBe(before.catalogHash)
     const statusStates = events.filter((e) => e.type === "status" && e.server.name === "everything").map((e) => (e as { server: { state: string } }).server.state)
     expect(statusStates.slice(0, 4)).toEqual(["restarting", "starting", "initializing", "ready"])
-    await eventually(() => events.filter((e) => e.type === "change").length >= 2, 5_000)
+    await hostReaches(host, () => events.filter((e) => e.type === "change").length >= 2, 5_000)
     const changes = events.filter((e) => e.type === "change") as Array<Extract<HostEvent, { type: "change" }>>
     expect(changes[0]!.removed).toContain("everything__echo")
     expect(changes[0]!.removed.some((n) => n.startsWith("memory__"))).toBe(false)
     expect(changes[1]!.added).toContain("everything__echo")
     // The gateway's client heard about both, one coalesced tools/list_changed each (not one per tool).
-    expect(await eventually(() => listChanged >= listChangedBefore + 2, 5_000)).toBe(true)
+    await listChangedReaches(listChangedBefore + 2)
+    // A quiet period, on real time: a third would come from the host's coalescing timer (50 ms, not on an
+    // injectable clock) over the real HTTP/SSE stream, so there is no event to wait for.
     await new Promise((r) => setTimeout(r, 300))
     expect(listChanged).toBe(listChangedBefore + 2)
     expect(events.filter((e) => e.type === "change").length).toBe(2)
@@ -229,8 +263,11 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
 
   it("a read-only/idempotent call in flight during a reconnect is retried on the new connection", async () => {
     const wrapper = host.connection("everything")!.pid!
-    const call = host.callTool("everything__trigger-long-running-operation", { duration: 1.5, steps: 3 })
-    await new Promise((r) => setTimeout(r, 300))
+    // Kill once the operation is under way (its first progress arrived).
+    let started!: () => void
+    const underWay = new Promise<void>((resolve) => (started = resolve))
+    const call = host.callTool("everything__trigger-long-running-operation", { duration: 1.5, steps: 3 }, { onProgress: () => started() })
+    await underWay
     process.kill(serverPidUnder(wrapper)!, "SIGKILL")
     expect(textOf(await call)).toContain("Long running operation completed")
     expect(host.status().find((s) => s.name === "everything")!.restarts).toBe(2)

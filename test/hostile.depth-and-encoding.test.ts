@@ -18,6 +18,7 @@ import { DEFAULT_MAX_NESTING_DEPTH, decodeText } from "../src/protocol/jsonrpc.t
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+import { flush } from "./support/wireTap.ts"
 import { openSession, post } from "./support/mcpHttp.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
@@ -68,10 +69,20 @@ describe("nesting-depth limit at decode", () => {
     const [client, server] = makeMemoryTransportPair()
     const session = serveTransport(makeDemoServer(), server, { maxNestingDepth: 8 })
     const got: Array<unknown> = []
-    client.start({ onFrame: (t) => got.push(JSON.parse(t)), onOversized: () => {}, onClose: () => {} })
+    let answered!: () => void
+    const answer = new Promise<void>((resolve) => (answered = resolve))
+    client.start({
+      onFrame: (t) => {
+        got.push(JSON.parse(t))
+        answered()
+      },
+      onOversized: () => {},
+      onClose: () => {}
+    })
     // The memory pair carries messages: a deep one is sent as its decoded value.
     client.send(JSON.parse(callAtDepth(7, 9)))
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await answer
+    await flush() // anything else it would send has been delivered too
     expect(got).toEqual([TOO_DEEP(7, 8)])
     await session.close()
   })
@@ -86,20 +97,32 @@ describe("hostile depth and percent-encoding against real servers", () => {
       lines.push(JSON.parse(l))
       wake?.()
     })
-    const answer = async (id: number) => {
-      for (let i = 0; i < 100; i++) {
-        const m = lines.find((x) => x.id === id)
-        if (m) return m
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 200)
-          wake = () => {
-            clearTimeout(t)
-            resolve()
-          }
-        })
-      }
-      throw new Error(`no answer for ${id}: ${JSON.stringify(lines)}`)
-    }
+    // Woken by each line (or the process exiting); the timer only bounds a failure.
+    const answer = (id: number) =>
+      new Promise<Record<string, any>>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(bound)
+          child.off("exit", gone)
+          wake = undefined
+        }
+        const look = () => {
+          const m = lines.find((x) => x.id === id)
+          if (m === undefined) return
+          done()
+          resolve(m)
+        }
+        const gone = () => {
+          done()
+          reject(new Error(`the server exited without answering ${id}: ${JSON.stringify(lines)}`))
+        }
+        const bound = setTimeout(() => {
+          done()
+          reject(new Error(`no answer for ${id}: ${JSON.stringify(lines)}`))
+        }, 20_000)
+        wake = look
+        child.once("exit", gone)
+        look()
+      })
     try {
       child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } })}\n`)
       expect((await answer(1)).result).toBeDefined()

@@ -161,39 +161,53 @@ interface FramePeer {
   readonly others: Array<Json>
 }
 
-const framePeer = (write: (text: string) => void, subscribe: (onText: (text: string) => void) => void, alive: () => string | undefined): FramePeer => {
+/** `subscribe` hands over each text frame and, once, why the peer is gone (process exit, socket close). */
+const framePeer = (write: (text: string) => void, subscribe: (onText: (text: string) => void, onGone: (why: string) => void) => void): FramePeer => {
   const inbox: Array<Json> = []
   const others: Array<Json> = []
+  let gone: string | undefined
   let wake: (() => void) | undefined
-  subscribe((t) => {
-    inbox.push(JSON.parse(t) as Json)
-    wake?.()
-  })
+  subscribe(
+    (t) => {
+      inbox.push(JSON.parse(t) as Json)
+      wake?.()
+    },
+    (why) => {
+      gone ??= why
+      wake?.()
+    }
+  )
   return {
     others,
     send: (message) => write(JSON.stringify(message)),
-    answer: async (id, ms = 10_000) => {
-      const deadline = Date.now() + ms
-      for (;;) {
-        while (inbox.length > 0) {
-          const m = inbox.shift()!
-          if (m.id === id && m.method === undefined) return m
-          others.push(m)
+    // Woken by each frame or by the peer going away; the timer only bounds a failure.
+    answer: (id, ms = 10_000) =>
+      new Promise<Json>((resolve, reject) => {
+        const finish = () => {
+          clearTimeout(bound)
+          wake = undefined
         }
-        const dead = alive()
-        if (dead !== undefined) throw new Error(`peer gone: ${dead}`)
-        const left = deadline - Date.now()
-        if (left <= 0) throw new Error(`no answer for id ${JSON.stringify(id)} within ${ms} ms`)
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.min(left, 200))
-          wake = () => {
-            clearTimeout(t)
-            resolve()
+        const look = () => {
+          while (inbox.length > 0) {
+            const m = inbox.shift()!
+            if (m.id === id && m.method === undefined) {
+              finish()
+              return resolve(m)
+            }
+            others.push(m)
           }
-        })
-        wake = undefined
-      }
-    }
+          if (gone !== undefined) {
+            finish()
+            reject(new Error(`peer gone: ${gone}`))
+          }
+        }
+        const bound = setTimeout(() => {
+          wake = undefined
+          reject(new Error(`no answer for id ${JSON.stringify(id)} within ${ms} ms`))
+        }, ms)
+        wake = look
+        look()
+      })
   }
 }
 
@@ -248,11 +262,9 @@ describe("Object.prototype names as peer-chosen strings", () => {
   it("memory transport", async () => {
     const [clientSide, serverSide] = makeMemoryTransportPair()
     const session = serveTransport(makeServer(), serverSide)
-    let closed: string | undefined
     const peer = framePeer(
       (t) => clientSide.send(JSON.parse(t)),
-      (onText) => clientSide.start({ onFrame: onText, onOversized: () => {}, onClose: (c) => void (closed = c.reason) }),
-      () => closed
+      (onText, onGone) => clientSide.start({ onFrame: onText, onOversized: () => {}, onClose: (c) => onGone(c.reason) })
     )
     await scenario(peer, true)
     expect(session.inFlightCount).toBe(0)
@@ -268,8 +280,10 @@ describe("Object.prototype names as peer-chosen strings", () => {
     cleanups.push(() => void child.kill("SIGKILL"))
     const peer = framePeer(
       (t) => void child.stdin.write(`${t}\n`),
-      (onText) => void createInterface({ input: child.stdout }).on("line", onText),
-      () => exit
+      (onText, onGone) => {
+        createInterface({ input: child.stdout }).on("line", onText)
+        child.on("exit", () => onGone(exit!))
+      }
     )
     await scenario(peer, false)
     expect(exit).toBeUndefined()
@@ -284,13 +298,14 @@ describe("Object.prototype names as peer-chosen strings", () => {
     cleanups.push(() => ws.close({ drainMs: 0 }))
     const open = async () => {
       const socket = new WebSocket(ws.url, ["mcp"])
-      let closed: string | undefined
-      socket.on("close", (code) => (closed = `closed ${code}`))
       await new Promise<void>((resolve, reject) => {
         socket.once("open", () => resolve())
         socket.once("error", reject)
       })
-      const peer = framePeer((t) => socket.send(t), (onText) => void socket.on("message", (d) => onText(d.toString())), () => closed)
+      const peer = framePeer((t) => socket.send(t), (onText, onGone) => {
+        socket.on("message", (d) => onText(d.toString()))
+        socket.on("close", (code) => onGone(`closed ${code}`))
+      })
       return { socket, peer }
     }
     const bystander = await open()

@@ -19,7 +19,6 @@ import { PolicyEngine } from "../src/policy/PolicyEngine.ts"
 import { makeHttpServer, type HttpServerHandle } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { policyGuard } from "../src/server/policyGuard.ts"
-import { waitFor } from "./support/mcpHttp.ts"
 
 describe("approvers: webhook and CLI, with progress keeping the caller alive", () => {
   let dir: string
@@ -81,10 +80,20 @@ describe("approvers: webhook and CLI, with progress keeping the caller alive", (
   it("the CLI approves through the store while progress resets the caller's 400 ms timeout", async () => {
     server.guard = policyGuard({ engine, server: "ops", approvals, approver: storeApprover })
     let progress = 0
+    let eighth!: () => void
+    const kept = new Promise<void>((resolve) => (eighth = resolve))
     const before = deployed
-    const call = client.callTool({ name: "deploy", arguments: {} }, undefined, { timeout: 400, resetTimeoutOnProgress: true, onprogress: () => void progress++ })
-    // Well past the caller's own timeout: only the keep-alive progress keeps it waiting.
-    await waitFor(() => progress >= 8 && approvals.pending().length === 1, 15_000, "keep-alive progress")
+    const call = client.callTool({ name: "deploy", arguments: {} }, undefined, {
+      timeout: 400,
+      resetTimeoutOnProgress: true,
+      onprogress: () => void (++progress === 8 && eighth())
+    })
+    // The 8th keep-alive (100 ms apart) comes well past the caller's own 400 ms timeout,
+    // which is the SDK client's real timer: only the progress keeps the call waiting.
+    const early = call.then((r) => Promise.reject(new Error(`settled before approval: ${JSON.stringify(r)}`)))
+    early.catch(() => {}) // only the race below reports it
+    await Promise.race([kept, early])
+    expect(approvals.pending()).toHaveLength(1)
     const [pending] = ApprovalStore.open(join(dir, "approvals.jsonl")).pending()
     expect(answerApproval(join(dir, "approvals.jsonl"), pending!.id, { approved: true, by: "carol (cli)" })).toBe(true)
     expect(await call).toMatchObject({ content: [{ text: "deployed" }] })

@@ -129,13 +129,30 @@ describe("Streamable HTTP: fair admission", () => {
 const rawSocket = async (url: string, headers: Record<string, string> = {}) => {
   const ws = new WebSocket(url, ["mcp"], { headers })
   const inbox: Array<Record<string, any>> = []
-  ws.on("message", (data) => inbox.push(JSON.parse(data.toString())))
+  const waiters = new Set<() => void>()
+  ws.on("message", (data) => {
+    inbox.push(JSON.parse(data.toString()))
+    for (const w of waiters) w()
+  })
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })))
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve())
     ws.once("error", reject)
   })
-  return { ws, inbox, closed, send: (x: unknown) => ws.send(JSON.stringify(x)) }
+  /** The first message (already here or still to come) matching `pred`; rejects if the socket closes first. */
+  const next = (pred: (m: Record<string, any>) => boolean): Promise<Record<string, any>> =>
+    new Promise((resolve, reject) => {
+      const look = () => {
+        const m = inbox.find(pred)
+        if (m === undefined) return
+        waiters.delete(look)
+        resolve(m)
+      }
+      waiters.add(look)
+      look()
+      void closed.then((c) => waiters.has(look) && (waiters.delete(look), reject(new Error(`closed (${c.code}) before the message: ${JSON.stringify(inbox)}`))))
+    })
+  return { ws, inbox, closed, next, send: (x: unknown) => ws.send(JSON.stringify(x)) }
 }
 const wsInitialize = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }
 
@@ -154,7 +171,7 @@ const upgrade = (url: string, headers: Record<string, string> = {}) =>
 /** Wait until the server has handled what was sent (a ping's answer comes after everything before it). */
 const roundTrip = async (peer: Awaited<ReturnType<typeof rawSocket>>, id: number) => {
   peer.send({ jsonrpc: "2.0", id, method: "ping" })
-  await expect.poll(() => peer.inbox.some((m) => m.id === id)).toBe(true)
+  await peer.next((m) => m.id === id)
 }
 
 describe("WebSocket: handshake and idle deadlines, fair admission", () => {
@@ -164,7 +181,8 @@ describe("WebSocket: handshake and idle deadlines, fair admission", () => {
     const silent = await rawSocket(handle.url)
     const halfway = await rawSocket(handle.url)
     halfway.send(wsInitialize) // answered, but never sends notifications/initialized
-    await expect.poll(() => halfway.inbox.length).toBe(1)
+    await halfway.next(() => true)
+    expect(halfway.inbox).toHaveLength(1)
     clock.increment(999)
     await roundTrip(silent, 1)
     expect(handle.connections).toBe(2)
@@ -183,7 +201,7 @@ describe("WebSocket: handshake and idle deadlines, fair admission", () => {
     await roundTrip(peer, 1)
     clock.increment(2_000) // past the handshake deadline: the handshake completed, nothing happens
     peer.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } })
-    await expect.poll(() => peer.inbox.some((m) => m.id === 2)).toBe(true)
+    await peer.next((m) => m.id === 2)
     clock.increment(4_999)
     await roundTrip(peer, 3)
     expect(handle.connections).toBe(1)
@@ -201,10 +219,10 @@ describe("WebSocket: handshake and idle deadlines, fair admission", () => {
       "io.modelcontextprotocol/clientInfo": { name: "modern", version: "1" }
     }
     peer.send({ jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: meta } })
-    await expect.poll(() => peer.inbox.some((m) => m.id === 1 && m.result !== undefined)).toBe(true)
+    await peer.next((m) => m.id === 1 && m.result !== undefined)
     clock.increment(1_000) // the handshake deadline passes: no handshake is owed
     peer.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "x" }, _meta: meta } })
-    await expect.poll(() => peer.inbox.some((m) => m.id === 2)).toBe(true)
+    await peer.next((m) => m.id === 2)
     clock.increment(4_999) // idle since the call finished at 1 000
     await roundTrip(peer, 3)
     expect(handle.connections).toBe(1)
@@ -243,7 +261,7 @@ describe("WebSocket: handshake and idle deadlines, fair admission", () => {
     good.send(wsInitialize)
     good.send({ jsonrpc: "2.0", method: "notifications/initialized" })
     good.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "served" } } })
-    await expect.poll(() => good.inbox.find((m) => m.id === 1)?.result?.content?.[0]?.text).toBe("served")
+    expect((await good.next((m) => m.id === 1)).result?.content?.[0]?.text).toBe("served")
     for (const p of [...flood, good]) p.ws.close()
   })
 

@@ -16,6 +16,7 @@ import { type Actor, createActor } from "xstate"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
 import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
+import type { XStateClock } from "../runtime/XStateClock.ts"
 import { ConnectionLost, RpcError, SessionClosed } from "../protocol/requestErrors.ts"
 import type { InputHandler, Progress, Result, ServerRequestContext } from "../client/ClientSession.ts"
 import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
@@ -42,6 +43,12 @@ export interface HostOptions {
   readonly onStderr?: (server: string, line: string) => void
   /** How long `startHost` waits for keep-alive servers to settle. Default: the largest connect timeout + 2 s. */
   readonly startTimeoutMs?: number
+  /**
+   * The supervision charts' clock (backoff, parking, probes, idle stop, connect timeouts) and its time.
+   * Default: real time. Tests pass a simulated clock and its `now`; the catalog-change coalescing stays on real time.
+   */
+  readonly clock?: XStateClock
+  readonly now?: () => number
 }
 
 /** Per-call deadline, cancellation, progress, and handlers for what the server asks while serving this call. */
@@ -111,6 +118,7 @@ export class McpHost {
   private readonly actor: Actor<typeof hostMachine>
   private readonly listeners = new Set<Listener>()
   private readonly options: HostOptions
+  private readonly now: () => number
   private readonly stateFile: HostStateFile | undefined
   private advertised: Catalog
   private known: Catalog
@@ -127,6 +135,7 @@ export class McpHost {
     this.config = config
     this.issues = config.issues
     this.options = options
+    this.now = options.now ?? Date.now
     const stateFilePath = options.stateFile === false
       ? undefined
       : options.stateFile ?? defaultStateFile(config.sources[0] ?? "default")
@@ -134,7 +143,7 @@ export class McpHost {
     this.reaped = this.stateFile?.reapOrphans() ?? []
     this.advertised = buildCatalog([], config)
     this.known = this.advertised
-    const now = () => Date.now()
+    const now = this.now
     for (const server of config.servers) {
       this.connections.set(server.name, new ServerConnection(server, {
         send: (event) => this.toServer(server.name, event),
@@ -178,7 +187,7 @@ export class McpHost {
           })
         }
       }),
-      { input: { servers: inputs } }
+      { input: { servers: inputs }, ...(options.clock === undefined ? {} : { clock: options.clock }) }
     )
     let lastStatuses: Readonly<Record<string, ServerStatus>> = {}
     this.actor.subscribe((snapshot) => {
@@ -204,7 +213,7 @@ export class McpHost {
   start(): this {
     this.actor.start()
     for (const c of this.connections.values()) {
-      if (c.config.lifecycle === "lazy" && c.listing === undefined) this.toServer(c.name, { type: "START", now: Date.now() })
+      if (c.config.lifecycle === "lazy" && c.listing === undefined) this.toServer(c.name, { type: "START", now: this.now() })
     }
     return this
   }
@@ -331,7 +340,7 @@ export class McpHost {
       tools: c.listing?.tools.length ?? 0,
       restarts: s?.restarts ?? 0,
       lastError: s?.lastError,
-      uptimeMs: s?.readySince !== undefined && (s.state === "ready" || s.state === "degraded") ? Date.now() - s.readySince : undefined,
+      uptimeMs: s?.readySince !== undefined && (s.state === "ready" || s.state === "degraded") ? this.now() - s.readySince : undefined,
       generation: s?.generation ?? 0,
       parked: s?.parked,
       catalogHash: c.hash,
@@ -360,11 +369,11 @@ export class McpHost {
   }
 
   restart(name: string): void {
-    this.toServer(name, { type: "RESTART", now: Date.now() })
+    this.toServer(name, { type: "RESTART", now: this.now() })
   }
 
   stop(name: string): void {
-    this.toServer(name, { type: "STOP", now: Date.now() })
+    this.toServer(name, { type: "STOP", now: this.now() })
   }
 
   /** Resolves once no keep-alive server is starting or initializing (or after `timeoutMs`). */
@@ -453,7 +462,7 @@ export class McpHost {
       // keep-alive server's calls cost no chart step.
       const ready = attempt === 0 ? conn.readyClient() : undefined
       const tracked = ready === undefined || c.lifecycle === "lazy"
-      if (tracked) this.toServer(conn.name, { type: "CALL_STARTED", now: Date.now() })
+      if (tracked) this.toServer(conn.name, { type: "CALL_STARTED", now: this.now() })
       let answered = false
       try {
         const { client, generation } = ready ?? await conn.acquire(
@@ -468,7 +477,7 @@ export class McpHost {
         if (e instanceof ServerConnectionLost && retryable && attempt === 0 && options.signal?.aborted !== true && this.closePromise === undefined) continue
         throw e
       } finally {
-        if (tracked || conn.status?.state === "degraded") this.toServer(conn.name, { type: "CALL_ENDED", ok: answered, now: Date.now() })
+        if (tracked || conn.status?.state === "degraded") this.toServer(conn.name, { type: "CALL_ENDED", ok: answered, now: this.now() })
       }
     }
   }
@@ -514,7 +523,7 @@ export class McpHost {
     return this.closePromise ??= (async () => {
       if (this.changeTimer !== undefined) clearTimeout(this.changeTimer)
       this.changeTimer = undefined
-      if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "STOP", now: Date.now(), reason: "host closing" })
+      if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "STOP", now: this.now(), reason: "host closing" })
       // The charts' closeConnection effects run on the next microtasks.
       await new Promise<void>((resolve) => setImmediate(resolve))
       await Promise.all([...this.connections.values()].map((c) => c.closed))

@@ -919,7 +919,7 @@ export class ServerSession implements SessionHandle {
     let earlier: InputResponses | undefined
     if (state !== undefined) {
       const binding = { method: entry.request.method, params, principal: this.options.principal }
-      const opened = openRequestState(this.server.requestStateKey, state, binding, Date.now())
+      const opened = openRequestState(this.server.requestStateKey, state, binding, this.now())
       if (!opened.ok) return `requestState ${opened.reason}`
       entry.requestState = opened.state
       earlier = opened.answers
@@ -982,7 +982,7 @@ export class ServerSession implements SessionHandle {
       const answers = entry.inputResponses
       const sealed = signal.requestState === undefined && answers === undefined
         ? undefined
-        : sealRequestState(this.server.requestStateKey, { state: signal.requestState, answers }, { method, params, principal: this.options.principal }, Date.now())
+        : sealRequestState(this.server.requestStateKey, { state: signal.requestState, answers }, { method, params, principal: this.options.principal }, this.now())
       value = inputRequiredResult(signal.inputRequests, sealed)
     } catch (e) {
       return this.finishError(entry, e, modern)

@@ -5,13 +5,13 @@
  */
 import { decodeText, type JsonRpcMessage } from "../../src/protocol/jsonrpc.ts"
 import type { McpServer } from "../../src/server/McpServer.ts"
-import { serveTransport } from "../../src/server/serveTransport.ts"
+import { type ServeOptions, serveTransport } from "../../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../../src/transports/memory.ts"
 import { flush } from "./wireTap.ts"
 
-export const rawPeer = (server: McpServer) => {
+export const rawPeer = (server: McpServer, options: ServeOptions = {}) => {
   const [clientSide, serverSide] = makeMemoryTransportPair()
-  const session = serveTransport(server, serverSide)
+  const session = serveTransport(server, serverSide, options)
   const received: Array<JsonRpcMessage> = []
   clientSide.start({
     onFrame: (text) => {
