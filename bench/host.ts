@@ -4,6 +4,7 @@
  * 1. latency of one `tools/call` (demo `echo`, and demo `slow {ms: 1}` as a
  *    tool doing a little work), p50/p99 over sequential calls:
  *    - direct: our client → the demo server (child process, stdio);
+ *    - SDK direct: the official SDK client → the same kind of child (reference);
  *    - host API: `host.callTool("demo__echo")` → the same kind of child;
  *    - gateway: our client → WebSocket → the gateway (in this process) → host → child;
  * 2. the host's own memory with 50 connected servers (50 WebSocket upstreams
@@ -14,6 +15,8 @@
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { connectAutoStdio } from "../src/client/connectAuto.ts"
 import { connectWs } from "../src/client/connectWs.ts"
 import { makeGateway, serveGatewayWs } from "../src/host/gateway.ts"
@@ -51,6 +54,8 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.()
 const main = async () => {
   const rows: Array<{ path: string; tool: string; p50: number; p99: number }> = []
   const direct = await connectAutoStdio({ ...DEMO, stderr: "ignore" })
+  const sdk = new Client({ name: "bench-sdk", version: "1.0.0" })
+  await sdk.connect(new StdioClientTransport({ ...DEMO, stderr: "ignore" }))
   const host = await startHost({ mcpServers: { demo: { ...DEMO, keepalive: false } } }, { stateFile: false, onStderr: () => {} })
   const gateway = makeGateway(host)
   const ws = await serveGatewayWs(gateway, { port: 0 })
@@ -59,6 +64,7 @@ const main = async () => {
   for (const [tool, args] of tools) {
     const paths = [
       ["direct", () => direct.callTool(tool, args)],
+      ["SDK direct", () => sdk.callTool({ name: tool, arguments: args })],
       ["host API", () => host.callTool(`demo__${tool}`, args)],
       ["gateway (ws)", () => viaGateway.callTool(`demo__${tool}`, args)]
     ] as const
@@ -70,6 +76,7 @@ const main = async () => {
   gateway.close()
   await host.close()
   await direct.close()
+  await sdk.close()
 
   // Memory: 50 upstreams in one child process, over WebSocket.
   const upstream = spawn(process.execPath, ["-e", `
