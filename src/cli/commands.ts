@@ -2,6 +2,7 @@
 import type { ParseArgsConfig } from "node:util"
 // Modules are loaded by the command that needs them, so `--help` and usage errors stay instant.
 import { exampleNames } from "../../examples/names.ts"
+import type { PolicyCliOptions } from "./policySetup.ts"
 
 export interface Command {
   readonly summary: string
@@ -31,6 +32,51 @@ const intOption = (values: Record<string, unknown>, key: string, fallback: numbe
   return n
 }
 
+const POLICY_OPTIONS = {
+  policy: { type: "string" },
+  audit: { type: "string" },
+  "audit-arguments": { type: "boolean" },
+  "audit-max-bytes": { type: "string" },
+  approvals: { type: "string" },
+  approver: { type: "string" },
+  jwks: { type: "string" },
+  issuer: { type: "string" },
+  audience: { type: "string" },
+  "api-keys": { type: "string" }
+} as const
+
+const POLICY_USAGE = `Policy gateway (every tools/call, resources/read, prompts/get checked before it runs):
+  --policy FILE            a .cedar policy set or the YAML/JSON form; reloaded on change
+  --audit FILE             append-only, hash-chained JSON Lines audit trail
+  --audit-arguments        record argument values (default: only their SHA-256 digest)
+  --audit-max-bytes N      rotate the audit file at this size (default 16777216)
+  --approvals FILE         durable store of pending approvals (default: in memory)
+  --approver WHO           client (elicitation / input_required; default), cli, or a webhook URL
+  --jwks FILE|URL          verify bearer JWTs against this JWKS (with --issuer and --audience)
+  --issuer ISS             required "iss" of bearer JWTs
+  --audience AUD           required "aud" of bearer JWTs
+  --api-keys FILE          API-key table (YAML/JSON: keys: [{name, key|sha256, groups, scopes}])
+`
+
+/** The policy-gateway flags (shared by `serve` and `host`), or undefined when none is given. */
+const policyCliOptions = (values: Record<string, unknown>): PolicyCliOptions | undefined => {
+  const str = (k: string) => (typeof values[k] === "string" ? values[k] as string : undefined)
+  if (str("policy") === undefined && str("audit") === undefined && str("jwks") === undefined && str("issuer") === undefined &&
+    str("audience") === undefined && str("api-keys") === undefined) return undefined
+  return {
+    ...(str("policy") === undefined ? {} : { policy: str("policy")! }),
+    ...(str("audit") === undefined ? {} : { audit: str("audit")! }),
+    ...(values["audit-arguments"] === true ? { auditArguments: true } : {}),
+    ...(str("audit-max-bytes") === undefined ? {} : { auditMaxBytes: intOption(values, "audit-max-bytes", 0) }),
+    ...(str("approvals") === undefined ? {} : { approvals: str("approvals")! }),
+    ...(str("approver") === undefined ? {} : { approver: str("approver")! }),
+    ...(str("jwks") === undefined ? {} : { jwks: str("jwks")! }),
+    ...(str("issuer") === undefined ? {} : { issuer: str("issuer")! }),
+    ...(str("audience") === undefined ? {} : { audience: str("audience")! }),
+    ...(str("api-keys") === undefined ? {} : { apiKeys: str("api-keys")! })
+  }
+}
+
 const serve: Command = {
   summary: "serve an example server over stdio, Streamable HTTP or WebSocket",
   usage: `Usage: mcp-actors serve (--stdio | --http PORT | --ws PORT) [options]
@@ -53,18 +99,7 @@ Options:
                            per client address; beyond, its oldest handshake is evicted or 429 (default 0 = no cap)
   --max-message-bytes N    largest accepted message (default 4194304)
 
-Policy gateway (every tools/call, resources/read, prompts/get checked before it runs):
-  --policy FILE            a .cedar policy set or the YAML/JSON form; reloaded on change
-  --audit FILE             append-only, hash-chained JSON Lines audit trail
-  --audit-arguments        record argument values (default: only their SHA-256 digest)
-  --audit-max-bytes N      rotate the audit file at this size (default 16777216)
-  --approvals FILE         durable store of pending approvals (default: in memory)
-  --approver WHO           client (elicitation / input_required; default), cli, or a webhook URL
-  --jwks FILE|URL          verify bearer JWTs against this JWKS (with --issuer and --audience)
-  --issuer ISS             required "iss" of bearer JWTs
-  --audience AUD           required "aud" of bearer JWTs
-  --api-keys FILE          API-key table (YAML/JSON: keys: [{name, key|sha256, groups, scopes}])
-  -h, --help               show this help`,
+${POLICY_USAGE}  -h, --help               show this help`,
   options: {
     stdio: { type: "boolean" },
     http: { type: "string" },
@@ -78,16 +113,7 @@ Policy gateway (every tools/call, resources/read, prompts/get checked before it 
     "max-handshake-sessions": { type: "string" },
     "max-sessions-per-address": { type: "string" },
     "max-message-bytes": { type: "string" },
-    policy: { type: "string" },
-    audit: { type: "string" },
-    "audit-arguments": { type: "boolean" },
-    "audit-max-bytes": { type: "string" },
-    approvals: { type: "string" },
-    approver: { type: "string" },
-    jwks: { type: "string" },
-    issuer: { type: "string" },
-    audience: { type: "string" },
-    "api-keys": { type: "string" }
+    ...POLICY_OPTIONS
   },
   run: async (values) => {
     const maxMessageBytes = intOption(values, "max-message-bytes", 4 * 1024 * 1024)
@@ -102,22 +128,10 @@ Policy gateway (every tools/call, resources/read, prompts/get checked before it 
     if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
     if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
     const server = await pickExample(values.example as string | undefined)
-    const str = (k: string) => (typeof values[k] === "string" ? values[k] as string : undefined)
-    const gateway = str("policy") !== undefined || str("audit") !== undefined || str("jwks") !== undefined || str("issuer") !== undefined ||
-        str("audience") !== undefined || str("api-keys") !== undefined
-      ? (await import("./policySetup.ts")).setupPolicy(server, {
-        ...(str("policy") === undefined ? {} : { policy: str("policy")! }),
-        ...(str("audit") === undefined ? {} : { audit: str("audit")! }),
-        ...(values["audit-arguments"] === true ? { auditArguments: true } : {}),
-        ...(str("audit-max-bytes") === undefined ? {} : { auditMaxBytes: intOption(values, "audit-max-bytes", 0) }),
-        ...(str("approvals") === undefined ? {} : { approvals: str("approvals")! }),
-        ...(str("approver") === undefined ? {} : { approver: str("approver")! }),
-        ...(str("jwks") === undefined ? {} : { jwks: str("jwks")! }),
-        ...(str("issuer") === undefined ? {} : { issuer: str("issuer")! }),
-        ...(str("audience") === undefined ? {} : { audience: str("audience")! }),
-        ...(str("api-keys") === undefined ? {} : { apiKeys: str("api-keys")! })
-      }, (line) => process.stderr.write(`mcp-actors: ${line}\n`))
-      : undefined
+    const policyOptions = policyCliOptions(values)
+    const gateway = policyOptions === undefined
+      ? undefined
+      : (await import("./policySetup.ts")).setupPolicy(server, policyOptions, (line) => process.stderr.write(`mcp-actors: ${line}\n`))
     if (gateway?.authenticate !== undefined && values.stdio) throw new UsageError("bearer authentication needs --http or --ws (stdio has no credentials)")
     if (values.stdio) {
       const { serveTransport } = await import("../server/serveTransport.ts")
@@ -215,12 +229,13 @@ error, uptime. Ctrl-C or SIGTERM stops every server (no process left).
 Options:
   --import                 also read the config files of Claude Desktop, Claude Code, Cursor, VS Code and mcporter found on this machine
   --serve-http PORT        serve the aggregated catalog as one MCP server (Streamable HTTP): /mcp, and /mcp/<server> for one server under its original names
-  --serve-ws PORT          serve the aggregated catalog over WebSocket (/mcp)
+  --serve-ws PORT          serve the aggregated catalog over WebSocket: /mcp, and /mcp/<server> likewise
   --serve-stdio            serve the aggregated catalog on stdin/stdout (the status goes to stderr)
   --host HOST              gateway bind address (default 127.0.0.1)
   --json                   print status changes as JSON lines instead of the table
   --state-file PATH        where the started process groups are recorded (reaped after a crash)
-  -h, --help               show this help`,
+
+${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--serve-ws (resources are named with their upstream server, ")}  -h, --help               show this help`,
   options: {
     import: { type: "boolean" },
     "serve-http": { type: "string" },
@@ -228,7 +243,8 @@ Options:
     "serve-stdio": { type: "boolean" },
     host: { type: "string" },
     json: { type: "boolean" },
-    "state-file": { type: "string" }
+    "state-file": { type: "string" },
+    ...POLICY_OPTIONS
   },
   positionals: true,
   run: async (values, positionals) => {
@@ -243,7 +259,10 @@ Options:
       : values["serve-stdio"] === true
       ? { kind: "stdio" as const, port: 0 }
       : undefined
+    const policy = policyCliOptions(values)
+    if (policy !== undefined && serve?.kind !== "http" && serve?.kind !== "ws") throw new UsageError("the policy options need --serve-http or --serve-ws")
     return (await import("./host.ts")).hostCommand({
+      ...(policy === undefined ? {} : { policy }),
       config: positionals[0],
       import: values.import === true,
       serve,

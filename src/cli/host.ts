@@ -6,9 +6,11 @@
  * every server: stdin close → SIGTERM → SIGKILL per process group.
  */
 import { type ConfigIssue, formatIssue, type HostConfig, loadHostConfig } from "../host/config.ts"
-import { makeGateway, serveGatewayHttp, serveGatewayStdio, serveGatewayWs } from "../host/gateway.ts"
+import { makeGateway, serveGatewayHttp, serveGatewayStdio, serveGatewayWs, serverOfPath } from "../host/gateway.ts"
 import { importConfigs } from "../host/importConfigs.ts"
 import { startHost, type ServerView } from "../host/McpHost.ts"
+import type { Authenticate } from "../server/http/HttpServer.ts"
+import { buildPolicy, type PolicyCliOptions, type PolicyParts } from "./policySetup.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 
 export interface HostCommandOptions {
@@ -18,6 +20,8 @@ export interface HostCommandOptions {
   readonly bind: string
   readonly json: boolean
   readonly stateFile: string | undefined
+  /** The policy gateway in front of every upstream (--serve-http / --serve-ws). */
+  readonly policy?: PolicyCliOptions
 }
 
 const duration = (ms: number | undefined): string => {
@@ -71,6 +75,34 @@ const loadConfig = (options: HostCommandOptions): HostConfig => {
   return { ...first, servers, issues, sources: parts.flatMap((p) => p.sources) }
 }
 
+/**
+ * Bearer auth for the gateway's endpoints: `/mcp/<server>` needs a grant for
+ * that server, the aggregate `/mcp` a grant for at least one of the host's.
+ */
+const gatewayAuth = (policy: PolicyParts, servers: ReadonlyArray<string>): Authenticate | undefined => {
+  const byEndpoint = new Map<string, Authenticate | undefined>()
+  const endpoint = (name: string) => {
+    if (!byEndpoint.has(name)) {
+      byEndpoint.set(name, policy.authenticate((engine, identity) => {
+        if (name !== "") return engine.grant(identity, name)
+        return servers.some((s) => engine.grant(identity, s) === undefined) ? undefined : `${identity.id} has no grant for any server of this host`
+      }))
+    }
+    return byEndpoint.get(name)
+  }
+  if (endpoint("") === undefined) return undefined
+  return (req) => {
+    let name: string | undefined
+    try {
+      name = serverOfPath(new URL(req.url ?? "/", "http://gateway").pathname)
+    } catch {
+      name = undefined
+    }
+    // Unknown endpoints (404 later) still get the aggregate's check: nothing is said to an unauthenticated caller.
+    return endpoint(name !== undefined && servers.includes(name) ? name : "")!(req)
+  }
+}
+
 export const hostCommand = async (options: HostCommandOptions): Promise<number> => {
   const config = loadConfig(options)
   const err = (text: string) => process.stderr.write(`${text}\n`)
@@ -117,15 +149,26 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   // Uptimes and probe countdowns move: refresh the TTY table every second.
   const ticker = tty ? setInterval(draw, 1_000) : undefined
 
-  const gateway = options.serve === undefined ? undefined : makeGateway(host)
+  let policy: PolicyParts | undefined
+  try {
+    policy = options.policy === undefined ? undefined : buildPolicy(options.policy, (line) => err(`mcp-actors host: ${line}`))
+  } catch (e) {
+    await host.close()
+    throw e
+  }
+  const gateway = options.serve === undefined
+    ? undefined
+    : makeGateway(host, policy?.engine === undefined ? {} : { guard: (server, route) => policy!.guard(server ?? "host", route)! })
+  const authenticate = policy === undefined ? undefined : gatewayAuth(policy, host.serverNames)
+  const serveOptions = { port: options.serve?.port ?? 0, host: options.bind, ...(authenticate === undefined ? {} : { authenticate }) }
   let closeGateway: () => Promise<void> = async () => {}
   if (options.serve?.kind === "http") {
-    const h = await serveGatewayHttp(gateway!, { port: options.serve.port, host: options.bind })
+    const h = await serveGatewayHttp(gateway!, serveOptions)
     err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
     closeGateway = () => h.close({ drainMs: 2_000 })
   } else if (options.serve?.kind === "ws") {
-    const h = await serveGatewayWs(gateway!, { port: options.serve.port, host: options.bind })
-    err(`mcp-actors host: gateway on ${h.url}`)
+    const h = await serveGatewayWs(gateway!, serveOptions)
+    err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
     closeGateway = () => h.close({ drainMs: 2_000 })
   }
 
@@ -138,6 +181,7 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
       await closeGateway()
       gateway?.close()
       await host.close()
+      policy?.close()
     })()
   stopOnSignals(() => `${host.serverNames.length} servers`, shutdown)
   if (options.serve?.kind === "stdio") {

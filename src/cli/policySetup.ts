@@ -12,8 +12,10 @@ import { makeJwtVerifier } from "../policy/JwtVerifier.ts"
 import { PolicyEngine } from "../policy/PolicyEngine.ts"
 import { bearerAuth } from "../server/auth/bearerAuth.ts"
 import type { Authenticate } from "../server/http/HttpServer.ts"
+import type { Identity } from "../policy/Identity.ts"
+import type { CallGuard } from "../server/CallGuard.ts"
 import type { McpServer } from "../server/McpServer.ts"
-import { policyGuard } from "../server/policyGuard.ts"
+import { policyGuard, type PolicyGuardOptions } from "../server/policyGuard.ts"
 
 export interface PolicyCliOptions {
   readonly policy?: string
@@ -34,42 +36,76 @@ export interface PolicySetup {
   close(): void
 }
 
-export const setupPolicy = (server: McpServer, o: PolicyCliOptions, log: (line: string) => void): PolicySetup => {
+/** The policy pieces built from the options, for one server or many (the host's gateway). */
+export interface PolicyParts {
+  /** The guard for one served server (undefined without --policy); `route` maps served names to their upstream (host aggregate). */
+  guard(server: string, route?: PolicyGuardOptions["route"]): CallGuard | undefined
+  /** Bearer auth (undefined without --jwks/--api-keys); `grant` says why an identity may not use the endpoint of `req`. */
+  authenticate(grant: (engine: PolicyEngine, identity: Identity) => string | undefined): Authenticate | undefined
+  readonly engine: PolicyEngine | undefined
+  close(): void
+}
+
+export const buildPolicy = (o: PolicyCliOptions, log: (line: string) => void): PolicyParts => {
   const jwtWanted = o.jwks !== undefined || o.issuer !== undefined || o.audience !== undefined
   if (jwtWanted && (o.jwks === undefined || o.issuer === undefined || o.audience === undefined)) {
     throw new Error("JWT verification needs --jwks, --issuer and --audience together")
   }
   const closers: Array<() => void> = []
+  const close = () => closers.reverse().forEach((c) => c())
   let engine: PolicyEngine | undefined
-  if (o.policy !== undefined) {
-    engine = PolicyEngine.fromFile(o.policy, {
-      onReload: (r) => log(r.ok ? `policy ${o.policy} reloaded` : `policy ${o.policy} refused, the previous one stays: ${r.error?.message}`)
-    }).watch()
-    closers.push(() => engine!.close())
-    const audit = o.audit === undefined ? undefined : AuditLog.open(o.audit, o.auditMaxBytes === undefined ? {} : { maxBytes: o.auditMaxBytes })
-    if (audit !== undefined) closers.push(() => audit.close())
-    const approvals = new Approvals({ store: ApprovalStore.open(o.approvals) })
-    closers.push(() => approvals.close())
-    const approver: Approver | "client" = o.approver === undefined || o.approver === "client"
-      ? "client"
-      : o.approver === "cli"
-      ? storeApprover
-      : webhookApprover(o.approver)
-    if (approver === storeApprover && o.approvals === undefined) throw new Error("--approver cli needs --approvals FILE (the store the CLI answers in)")
-    server.guard = policyGuard({ engine, server: server.info.name, approvals, approver, ...(audit === undefined ? {} : { audit }), ...(o.auditArguments === true ? { auditArguments: true } : {}) })
-    log(`policy ${o.policy} (${engine.policy.format}, ${engine.policy.cedar.policies.size} Cedar policies)${o.audit === undefined ? "" : `, audit ${o.audit}`}`)
-  } else if (o.audit !== undefined) throw new Error("--audit needs --policy")
-  let authenticate: Authenticate | undefined
-  if (jwtWanted || o.apiKeys !== undefined) {
-    const jwt = jwtWanted
-      ? makeJwtVerifier({ ...(/^https?:\/\//.test(o.jwks!) ? { jwksUrl: o.jwks! } : { jwksFile: o.jwks! }), issuer: o.issuer!, audience: o.audience! })
-      : undefined
-    const apiKeys = o.apiKeys === undefined ? undefined : loadApiKeyTable(o.apiKeys)
-    const e = engine
-    authenticate = bearerAuth({
-      authenticator: makeAuthenticator({ ...(jwt === undefined ? {} : { jwt }), ...(apiKeys === undefined ? {} : { apiKeys }) }),
-      ...(e === undefined ? {} : { grant: (identity) => e.grant(identity, server.info.name) })
-    })
+  let guard: PolicyParts["guard"] = () => undefined
+  try {
+    if (o.policy !== undefined) {
+      const e = engine = PolicyEngine.fromFile(o.policy, {
+        onReload: (r) => log(r.ok ? `policy ${o.policy} reloaded` : `policy ${o.policy} refused, the previous one stays: ${r.error?.message}`)
+      }).watch()
+      closers.push(() => e.close())
+      const audit = o.audit === undefined ? undefined : AuditLog.open(o.audit, o.auditMaxBytes === undefined ? {} : { maxBytes: o.auditMaxBytes })
+      if (audit !== undefined) closers.push(() => audit.close())
+      const approvals = new Approvals({ store: ApprovalStore.open(o.approvals) })
+      closers.push(() => approvals.close())
+      const approver: Approver | "client" = o.approver === undefined || o.approver === "client"
+        ? "client"
+        : o.approver === "cli"
+        ? storeApprover
+        : webhookApprover(o.approver)
+      if (approver === storeApprover && o.approvals === undefined) throw new Error("--approver cli needs --approvals FILE (the store the CLI answers in)")
+      guard = (server, route) =>
+        policyGuard({
+          engine: e,
+          server,
+          approvals,
+          approver,
+          ...(route === undefined ? {} : { route }),
+          ...(audit === undefined ? {} : { audit }),
+          ...(o.auditArguments === true ? { auditArguments: true } : {})
+        })
+      log(`policy ${o.policy} (${e.policy.format}, ${e.policy.cedar.policies.size} Cedar policies)${o.audit === undefined ? "" : `, audit ${o.audit}`}`)
+    } else if (o.audit !== undefined) throw new Error("--audit needs --policy")
+  } catch (e) {
+    close()
+    throw e
   }
-  return { authenticate, close: () => closers.reverse().forEach((c) => c()) }
+  const authenticator = jwtWanted || o.apiKeys !== undefined
+    ? makeAuthenticator({
+      ...(jwtWanted ? { jwt: makeJwtVerifier({ ...(/^https?:\/\//.test(o.jwks!) ? { jwksUrl: o.jwks! } : { jwksFile: o.jwks! }), issuer: o.issuer!, audience: o.audience! }) } : {}),
+      ...(o.apiKeys === undefined ? {} : { apiKeys: loadApiKeyTable(o.apiKeys) })
+    })
+    : undefined
+  const e = engine
+  return {
+    engine,
+    guard: (server, route) => guard(server, route),
+    authenticate: (grant) =>
+      authenticator === undefined ? undefined : bearerAuth({ authenticator, ...(e === undefined ? {} : { grant: (identity) => grant(e, identity) }) }),
+    close
+  }
+}
+
+export const setupPolicy = (server: McpServer, o: PolicyCliOptions, log: (line: string) => void): PolicySetup => {
+  const parts = buildPolicy(o, log)
+  const guard = parts.guard(server.info.name)
+  if (guard !== undefined) server.guard = guard
+  return { authenticate: parts.authenticate((engine, identity) => engine.grant(identity, server.info.name)), close: parts.close }
 }

@@ -415,6 +415,18 @@ export class McpHost {
     throw new UnknownName({ kind, name, message: `no server has the ${kind} ${JSON.stringify(name)}` })
   }
 
+  /** The server and original name behind a served tool/prompt name or resource URI (what the gateway's policies decide on), or undefined. */
+  owner(kind: "tool" | "prompt" | "resource", name: string): { readonly server: string; readonly name: string } | undefined {
+    if (kind === "resource") {
+      const server = resourceOwner(this.known, name)
+      return server === undefined ? undefined : { server, name }
+    }
+    const entry = kind === "tool" ? this.known.tools.get(name) : this.known.prompts.get(name)
+    if (entry !== undefined) return { server: entry.server, name: entry.original }
+    const prefixed = this.config.collisions === "prefix" ? this.byPrefix(name) : undefined
+    return prefixed === undefined ? undefined : { server: prefixed.conn.name, name: prefixed.original }
+  }
+
   /** Call a namespaced tool (`server__tool`) on the server that owns it. */
   async callTool(name: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result> {
     this.assertOpen()

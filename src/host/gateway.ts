@@ -21,7 +21,8 @@ import { McpError } from "../protocol/errors.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
-import { type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
+import { type Authenticate, type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
+import type { CallGuard, GuardedKind } from "../server/CallGuard.ts"
 import { McpServer } from "../server/McpServer.ts"
 import type { RequestContext } from "../server/RequestContext.ts"
 import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
@@ -38,9 +39,18 @@ import type { CallOptions, McpHost } from "./McpHost.ts"
 /** `_meta` key carrying the typed host error of a failed gateway call. */
 export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
 
+/** Maps a name served by the aggregate to the upstream server and original name behind it. */
+export type GatewayRoute = (kind: GuardedKind, name: string) => { readonly server: string; readonly name: string } | undefined
+
 export interface GatewayOptions {
   readonly name?: string
   readonly version?: string
+  /**
+   * Middleware for every served McpServer (the policy gateway, see `policyGuard`):
+   * called with the upstream's name for `/mcp/<server>`, and with undefined plus a
+   * route to the owning upstream for the aggregate.
+   */
+  readonly guard?: (server: string | undefined, route: GatewayRoute | undefined) => CallGuard
 }
 
 /** The request context of a gateway request, as options of the host call it becomes. */
@@ -209,7 +219,8 @@ const sync = (
     for (const [name, def] of tools) {
       if (s.tools.has(name)) continue
       try {
-        s.tool(def, (args, ctx) => routes.tool(name, args, ctx).then((r) => r as CallToolResult, hostFailure))
+        // The upstream validates arguments and results: checking them here too would only add latency.
+        s.tool(def, (args, ctx) => routes.tool(name, args, ctx).then((r) => r as CallToolResult, hostFailure), { validate: false })
       } catch {
         // A tool whose x-mcp-header annotations break the rules could never be called by a modern HTTP client.
       }
@@ -253,7 +264,8 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   const aggregate = new McpServer({
     ...info,
     // Declared even while empty, so clients listen for list_changed from the start.
-    capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as never
+    capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as never,
+    ...(options.guard === undefined ? {} : { guard: options.guard(undefined, (kind, name) => host.owner(kind, name)) })
   })
   const perServer = new Map<string, McpServer>()
   // MRTR relays waiting for a modern client's retry: dropped (upstream calls cancelled) with the gateway.
@@ -290,7 +302,12 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
       if (!host.serverNames.includes(name)) return undefined
       let server = perServer.get(name)
       if (server === undefined) {
-        server = new McpServer({ ...info, name: `${info.name}/${name}`, capabilities: { tools: { listChanged: true } } as never })
+        server = new McpServer({
+          ...info,
+          name: `${info.name}/${name}`,
+          capabilities: { tools: { listChanged: true } } as never,
+          ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) })
+        })
         perServer.set(name, server)
         syncServer(name, server)
       }
@@ -307,6 +324,24 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   }
 }
 
+/** Where and how a gateway listens; `authenticate` sees every request (the endpoint is in `req.url`, see `serverOfPath`). */
+export interface GatewayServeOptions {
+  readonly port?: number
+  readonly host?: string
+  readonly authenticate?: Authenticate
+}
+
+/** The upstream a gateway path serves alone (`/mcp/<server>`), "" for the aggregate (`/mcp`), undefined for anything else. */
+export const serverOfPath = (pathname: string): string | undefined => {
+  if (pathname === "/mcp") return ""
+  if (!pathname.startsWith("/mcp/")) return undefined
+  try {
+    return decodeURIComponent(pathname.slice(5))
+  } catch {
+    return undefined
+  }
+}
+
 export interface GatewayHttpHandle {
   readonly url: string
   readonly port: number
@@ -317,10 +352,11 @@ export interface GatewayHttpHandle {
 /** Streamable HTTP: `/mcp` is the aggregate, `/mcp/<server>` one upstream under its original names. */
 export const serveGatewayHttp = async (
   gateway: Gateway,
-  options: { readonly port?: number; readonly host?: string } = {}
+  options: GatewayServeOptions = {}
 ): Promise<GatewayHttpHandle> => {
   const bind = options.host ?? "127.0.0.1"
-  const aggregate = makeHttpHandler(gateway.server, { path: "/mcp" })
+  const auth = options.authenticate === undefined ? {} : { authenticate: options.authenticate }
+  const aggregate = makeHttpHandler(gateway.server, { path: "/mcp", ...auth })
   const handlers = new Map<string, HttpHandler>()
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     let path: string
@@ -341,7 +377,7 @@ export const serveGatewayHttp = async (
       if (h === undefined) {
         const server = gateway.serverFor(name)
         if (server !== undefined) {
-          h = makeHttpHandler(server, { path })
+          h = makeHttpHandler(server, { path, ...auth })
           handlers.set(name, h)
         }
       }
@@ -372,9 +408,17 @@ export const serveGatewayHttp = async (
   }
 }
 
-/** WebSocket (our transport, subprotocol `mcp`): the aggregate at `/mcp`. */
-export const serveGatewayWs = (gateway: Gateway, options: { readonly port?: number; readonly host?: string } = {}): Promise<WsServerHandle> =>
-  makeWsServer(gateway.server, { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host !== undefined ? { host: options.host } : {}) })
+/** WebSocket (our transport, subprotocol `mcp`): the aggregate at `/mcp`, `/mcp/<server>` one upstream under its original names. */
+export const serveGatewayWs = (gateway: Gateway, options: GatewayServeOptions = {}): Promise<WsServerHandle> =>
+  makeWsServer(gateway.server, {
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+    endpoints: (pathname) => {
+      const name = serverOfPath(pathname)
+      return name === undefined || name === "" ? undefined : gateway.serverFor(name)
+    }
+  })
 
 /** stdio: the aggregate on this process's stdin/stdout; resolves when the client closes stdin. */
 export const serveGatewayStdio = (gateway: Gateway): Promise<void> => {

@@ -35,6 +35,8 @@ export type CompletionHandler = (
   ctx: RequestContext
 ) => MaybePromise<CompleteResult>
 
+const UNCHECKED: Validator = () => undefined
+
 export interface RegisteredTool {
   readonly definition: ToolDefinition
   readonly handler: ToolHandler
@@ -128,8 +130,10 @@ export class McpServer {
    * Register a tool; its `inputSchema` (JSON Schema) is validated on every call and listed verbatim.
    * Throws a TypeError when its `x-mcp-header` annotations break the spec's rules: modern HTTP
    * clients MUST drop such a tool from `tools/list`, so it could never be called from them.
+   * `validate: false` passes arguments and results through unchecked: for a proxy (the host's
+   * gateway) whose upstream server validates them itself.
    */
-  tool(definition: ToolDefinition, handler: ToolHandler): this {
+  tool(definition: ToolDefinition, handler: ToolHandler, options: { readonly validate?: boolean } = {}): this {
     const inputSchema = definition.inputSchema ?? EMPTY_OBJECT_SCHEMA
     const params = paramHeadersOf(inputSchema)
     if (!params.ok) throw new TypeError(`tool ${JSON.stringify(definition.name)}: ${params.reason}`)
@@ -137,8 +141,8 @@ export class McpServer {
       definition: { ...definition, inputSchema },
       handler,
       paramHeaders: params.headers,
-      validateInput: compileSchema(inputSchema),
-      validateOutput: definition.outputSchema ? compileSchema(definition.outputSchema) : undefined
+      validateInput: options.validate === false ? UNCHECKED : compileSchema(inputSchema),
+      validateOutput: definition.outputSchema && options.validate !== false ? compileSchema(definition.outputSchema) : undefined
     })
     return this.changed({ type: "tools" })
   }

@@ -34,6 +34,12 @@ export interface PolicyGuardOptions {
   readonly engine: PolicyEngine
   /** The server's name in resource ids (`Tool::"<server>/<name>"`). */
   readonly server: string
+  /**
+   * For a server that fronts others (the host's gateway): the upstream server
+   * and original name behind a served name, so policies name the real server.
+   * Undefined (a name nobody serves) falls back to `server`.
+   */
+  readonly route?: (kind: GuardedKind, name: string) => { readonly server: string; readonly name: string } | undefined
   readonly audit?: AuditLog
   /** Write argument values into the audit trail (default: only their digest). */
   readonly auditArguments?: boolean
@@ -86,17 +92,19 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
   const { engine, server, audit, approvals } = options
   const now = options.now ?? Date.now
   const withArgs = options.auditArguments === true
+  const route = options.route
+  const targetOf = (kind: GuardedKind, name: string) => (route === undefined ? undefined : route(kind, name)) ?? { server, name }
 
   type Base = ReturnType<typeof makeBase>
   // The fields every record of one call shares, computed once per call (the argument digest is a SHA-256).
-  const makeBase = (call: GuardedCall, ctx: RequestContext) => ({
+  const makeBase = (call: GuardedCall, target: { readonly server: string; readonly name: string }, ctx: RequestContext) => ({
     principal: (ctx.identity ?? ANONYMOUS).id,
     session: ctx.sessionId ?? null,
     era: ctx.era,
     transport: ctx.transport,
-    server,
+    server: target.server,
     method: call.method,
-    name: call.name,
+    name: target.name,
     argsDigest: argsDigest(call.args),
     ...(withArgs ? { args: call.args ?? {} } : {})
   })
@@ -128,11 +136,11 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
     audit!.append({ type: "decision", ...b, identity: { groups: identity.groups, scopes: identity.scopes }, decision, policies, reason, ...extra })
   }
 
-  const approve = (b: Base | undefined, call: GuardedCall, ctx: RequestContext, decision: Decision): Admission | undefined | Promise<Admission | undefined> => {
+  const approve = (b: Base | undefined, call: GuardedCall, target: { readonly server: string; readonly name: string }, ctx: RequestContext, decision: Decision): Admission | undefined | Promise<Admission | undefined> => {
     const identity = ctx.identity ?? ANONYMOUS
     const digest = b?.argsDigest ?? argsDigest(call.args)
     // Approved while its caller was gone (a restart): the same call takes the grant.
-    const grant = approvals?.store.takeGrant(identity.id, server, call.method, call.name, digest, now())
+    const grant = approvals?.store.takeGrant(identity.id, target.server, call.method, target.name, digest, now())
     if (grant !== undefined) {
       const approval = { id: grant.id, by: "earlier approval", at: new Date(now()).toISOString() }
       record(b, ctx, "allow", decision.policies, "approved earlier", { approval })
@@ -149,9 +157,9 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
       pending: {
         principal: identity.id,
         sessionId: ctx.sessionId,
-        server,
+        server: target.server,
         method: call.method,
-        target: call.name,
+        target: target.name,
         argsDigest: digest,
         ...(withArgs ? { args: call.args ?? {} } : {}),
         policies: decision.policies,
@@ -183,8 +191,9 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
   return {
     admit(call, ctx) {
       const identity = ctx.identity ?? ANONYMOUS
-      const decision = engine.decide({ identity, session: factsOf(ctx), method: call.method, target: { kind: KIND[call.kind], server, name: call.name }, args: call.args })
-      const b = audit === undefined ? undefined : makeBase(call, ctx)
+      const target = targetOf(call.kind, call.name)
+      const decision = engine.decide({ identity, session: factsOf(ctx), method: call.method, target: { kind: KIND[call.kind], server: target.server, name: target.name }, args: call.args })
+      const b = audit === undefined ? undefined : makeBase(call, target, ctx)
       switch (decision.kind) {
         case "allow":
           record(b, ctx, "allow", decision.policies, decision.reason)
@@ -203,7 +212,7 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
         }
         case "approve":
           record(b, ctx, "approve", decision.policies, decision.reason)
-          return approve(b, call, ctx, decision)
+          return approve(b, call, target, ctx, decision)
       }
     },
     filter(kind, items, nameOf, ctx) {
@@ -211,7 +220,11 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
       if (list === undefined) return items
       const identity = ctx.identity ?? ANONYMOUS
       const session = factsOf(ctx)
-      return items.filter((item) => engine.visible(identity, session, list.method, { kind: list.kind, server, name: nameOf(item) }))
+      const kind1: GuardedKind = list.kind === "Tool" ? "tool" : list.kind === "Prompt" ? "prompt" : "resource"
+      return items.filter((item) => {
+        const target = targetOf(kind1, nameOf(item))
+        return engine.visible(identity, session, list.method, { kind: list.kind, server: target.server, name: target.name })
+      })
     }
   }
 }

@@ -38,6 +38,8 @@ export interface WsServerOptions extends HostGuardOptions, Omit<SessionLimits, "
   readonly host?: string
   /** The MCP endpoint. Default "/mcp". */
   readonly path?: string
+  /** Further endpoints: the server behind another path (e.g. the host gateway's `/mcp/<server>`), or undefined (404). */
+  readonly endpoints?: (pathname: string) => McpServer | undefined
   readonly maxMessageBytes?: number
   /** Live connections (sessions) allowed; beyond, admission control evicts or refuses (503). Default 10 000. */
   readonly maxConnections?: number
@@ -117,7 +119,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" }).end("MCP over WebSocket: upgrade required\n")
   })
 
-  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined, identity?: Identity): void => {
+  const accept = (target: McpServer, req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined, identity?: Identity): void => {
     const address = remoteAddress(req)
     const admission = limiter.admit(address, principal)
     if (!admission.ok) {
@@ -128,7 +130,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       const transport = makeWsTransport(ws, { maxMessageBytes, ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}) })
       let session: ServerSession | undefined
       let readyEarly = false // frames buffered before start() may make it ready inside serveTransport
-      session = serveTransport(server, transport, {
+      session = serveTransport(target, transport, {
         ...sessionOptions,
         ...(principal !== undefined ? { principal } : {}),
         ...(identity !== undefined ? { identity } : {}),
@@ -150,13 +152,14 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy())
     const url = new URL(req.url ?? "/", "http://x")
-    if (url.pathname !== path) return refuse(socket, 404, `Not Found: the MCP endpoint is ${path}`)
+    const target = url.pathname === path ? server : options.endpoints?.(url.pathname)
+    if (target === undefined) return refuse(socket, 404, `Not Found: the MCP endpoint is ${path}`)
     const denied = guard(req)
     if (denied !== undefined) return refuse(socket, 403, `Forbidden: ${denied}`)
-    if (options.authenticate === undefined) return accept(req, socket, head, undefined)
+    if (options.authenticate === undefined) return accept(target, req, socket, head, undefined)
     Promise.resolve(options.authenticate(req)).then((outcome) => {
-      if (outcome === undefined) return accept(req, socket, head, undefined)
-      if ("principal" in outcome && typeof outcome.principal === "string") return accept(req, socket, head, outcome.principal, outcome.identity)
+      if (outcome === undefined) return accept(target, req, socket, head, undefined)
+      if ("principal" in outcome && typeof outcome.principal === "string") return accept(target, req, socket, head, outcome.principal, outcome.identity)
       const status = "status" in outcome && typeof outcome.status === "number" ? outcome.status : 401
       // Keep the hook's own headers (WWW-Authenticate) and its JSON-RPC error message (e.g. bearerAuth's reason).
       const rejection = outcome as { headers?: Record<string, string>; body?: unknown }
