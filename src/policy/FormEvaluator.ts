@@ -55,8 +55,13 @@ const principalMatches = (p: FormPrincipals, identity: Identity): boolean => {
   return false
 }
 
+/** At most this many request shapes keep their candidate list; beyond, candidates are filtered per request. */
+const MAX_SHAPES = 2_000
+
 export class FormEvaluator {
   private readonly policies: ReadonlyArray<Compiled>
+  /** The policies whose action, resource type, name and server fit a request shape (what is left depends on the principal and conditions). */
+  private readonly shapes = new Map<string, ReadonlyArray<Compiled>>()
 
   private constructor(policies: ReadonlyArray<Compiled>) {
     this.policies = policies
@@ -105,11 +110,7 @@ export class FormEvaluator {
     if (!wellFormed(identity, action, target)) return undefined
     let permits: Array<string> | undefined
     let forbids: Array<string> | undefined
-    for (const p of this.policies) {
-      if (p.actions !== undefined && !p.actions.has(action)) continue
-      if (p.type !== undefined && p.type !== target.kind) continue
-      if (p.name !== undefined && !p.name(target.name)) continue
-      if (p.server !== undefined && p.server !== target.server) continue
+    for (const p of this.candidates(action, target)) {
       if (p.principals !== undefined && !principalMatches(p.principals, identity)) continue
       if (!p.conditions.every((c) => cond !== undefined && Object.hasOwn(cond, c) && cond[c] === true)) continue
       if (p.forbid) (forbids ??= []).push(p.id)
@@ -118,6 +119,21 @@ export class FormEvaluator {
     if (forbids !== undefined) return { decision: "deny", policies: forbids.sort(), errors: [] }
     if (permits !== undefined) return { decision: "allow", policies: permits.sort(), errors: [] }
     return { decision: "deny", policies: [], errors: [] }
+  }
+
+  private candidates(action: string, target: CedarTarget): ReadonlyArray<Compiled> {
+    const shape = `${action}\u0000${target.kind}\u0000${target.server}\u0000${target.name}`
+    let out = this.shapes.get(shape)
+    if (out === undefined) {
+      out = this.policies.filter((p) =>
+        (p.actions === undefined || p.actions.has(action)) &&
+        (p.type === undefined || p.type === target.kind) &&
+        (p.name === undefined || p.name(target.name)) &&
+        (p.server === undefined || p.server === target.server)
+      )
+      if (this.shapes.size < MAX_SHAPES) this.shapes.set(shape, out)
+    }
+    return out
   }
 }
 
