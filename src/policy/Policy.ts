@@ -49,7 +49,10 @@ export class Policy {
     this.defaultApprovalTimeoutMs = approvalTimeoutMs
   }
 
-  /** Parse policy text; `.cedar` sources (or `format: "cedar"`) are Cedar, anything else the YAML/JSON form. */
+  /**
+   * Parse policy text; `.cedar` sources (or `format: "cedar"`) are Cedar, anything else the YAML/JSON form.
+   * `formEvaluator: false` makes a form's decisions go through Cedar too (benchmarks, comparisons).
+   */
   static parse(text: string, source = "policy", format?: "cedar" | "form", options: { readonly formEvaluator?: boolean } = {}): Policy {
     const f = format ?? (source.endsWith(".cedar") ? "cedar" : "form")
     if (f === "cedar") return new Policy(source, f, CedarPolicySet.parse(text, source), [], [], 5 * 60_000)
