@@ -159,7 +159,7 @@ export const compileForm = (text: string, source = "policy"): CompiledForm => {
     grants = []
     for (const [i, g] of (root.grants as Array<unknown>).entries()) {
       const who = principalsOf(g, ["grants", i])
-      // A grant of `undefined` (an empty list entry) would permit anyone; the mapping check above refuses it.
+      // Only a JS `undefined` gets here (YAML/JSON cannot produce it): refused rather than read as "anyone".
       if (who === undefined) fail(["grants", i], "a grant names subjects, groups or scopes")
       grants.push(who!)
       const filter = principalFilter(who)
