@@ -10,8 +10,11 @@
  * Variants: `none` (no guard) · `policy` (50-rule YAML form compiled to Cedar)
  * · `policy+audit` (also a hash-chained audit record per decision and per call,
  * argument digests) · `cedar` (a hand-written 50-policy .cedar set).
- * Also: decisions/s of `PolicyEngine.decide` alone, memoised (one identity
- * calling one tool) and uncached (every decision evaluated by Cedar).
+ * Also: decisions/s of `PolicyEngine.decide` alone: the 50-rule form (decided
+ * by the form evaluator) with one identity, with a new principal per decision,
+ * and with principal, groups, tool and arguments all varying; the same form on
+ * Cedar (evaluator off) and the .cedar set, where an uncached decision is a
+ * wasm call; and the floor, one bare cedar-wasm call.
  * Targets: ≤ 15 µs added per allowed call; ≥ 20 000 decisions/s per core.
  */
 import { mkdtempSync, rmSync } from "node:fs"
@@ -117,20 +120,38 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 
 // Decisions per second, the engine alone.
-const engine = new PolicyEngine(Policy.parse(formText(), "bench.yaml"))
 const session = { id: "s", era: "legacy" as const, transport: "memory", protocolVersion: "2025-11-25" }
-const target = { kind: "Tool" as const, server: "bench", name: "echo" }
-const decideRate = (label: string, make: (i: number) => Identity): [string, number] => {
+const echo = { kind: "Tool" as const, server: "bench", name: "echo" }
+type Req = Parameters<PolicyEngine["decide"]>[0]
+const decideRate = (label: string, engine: PolicyEngine, make: (i: number) => Req): [string, number] => {
   const N = 20_000
-  for (let i = 0; i < 2_000; i++) engine.decide({ identity: make(i), session, method: "tools/call", target, args: { text: "hello" } })
+  for (let i = 0; i < 2_000; i++) engine.decide(make(i))
   const start = process.cpuUsage()
-  for (let i = 0; i < N; i++) engine.decide({ identity: make(i), session, method: "tools/call", target, args: { text: "hello" } })
+  for (let i = 0; i < N; i++) engine.decide(make(N + i))
   const used = process.cpuUsage(start)
   return [label, N / ((used.user + used.system) / 1e6)]
 }
-const memo = decideRate("memoised (one identity, one tool)", () => alice)
-// A fresh identity object per decision: a new principal entity, so Cedar evaluates every time.
-const uncached = decideRate("uncached (Cedar evaluates every decision)", (i) => ({ ...alice, id: `user${i}` }))
+// Realistic uncached traffic: a new principal every decision (its own id, one of 8 group sets), one of the
+// 50 tools, arguments that flip the argument conditions; nothing repeats the way a cache could exploit.
+const varied = (i: number): Req => ({
+  identity: { ...alice, id: `user${i}`, subject: `user${i}`, groups: i % 8 === 7 ? ["staff"] : [`g${i % 8}`] },
+  session,
+  method: "tools/call",
+  target: i % 2 === 0 ? echo : { kind: "Tool", server: "bench", name: `tool${i % 50 || 1}` },
+  args: { text: "hello", n: i % 13, path: i % 3 === 0 ? "/tmp/x" : "/etc/x" }
+})
+const sameTool = (i: number): Req => ({ identity: { ...alice, id: `user${i}` }, session, method: "tools/call", target: echo, args: { text: "hello" } })
+const form = new PolicyEngine(Policy.parse(formText(), "bench.yaml"))
+const formOnCedar = new PolicyEngine(Policy.parse(formText(), "bench.yaml", undefined, { formEvaluator: false }))
+const cedarSet = new PolicyEngine(Policy.parse(cedarText(), "bench.cedar"))
+const rates: Array<[string, number]> = [
+  decideRate("form, memoised case (one identity calling echo)", form, () => ({ identity: alice, session, method: "tools/call", target: echo, args: { text: "hello" } })),
+  decideRate("form, uncached: a new principal each decision, echo", form, sameTool),
+  decideRate("form, uncached: new principal, group, tool and arguments each decision", form, varied),
+  decideRate("form on Cedar (evaluator off), memoised case", formOnCedar, () => ({ identity: alice, session, method: "tools/call", target: echo, args: { text: "hello" } })),
+  decideRate("form on Cedar (evaluator off), new principal each decision, echo", formOnCedar, sameTool),
+  decideRate(".cedar 50-policy set, new principal each decision, echo", cedarSet, sameTool)
+]
 // The floor: one bare Cedar call (one permit, no entities, empty context) through the wasm boundary.
 cedar.preparsePolicySet("floor", { staticPolicies: "permit(principal, action, resource);" })
 const floor = ((): [string, number] => {
@@ -154,8 +175,8 @@ for (const [label, xs] of results) {
   console.log(`| ${label} | ${fmt(m)} | ${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))} | ${label === "none" ? "—" : `+${fmt(m - base)}`} |`)
 }
 console.log("\n| engine decisions | per second (one core) |\n|---|---:|")
-for (const [label, rate] of [memo, uncached, floor]) console.log(`| ${label} | ${Math.round(rate).toLocaleString("en")} |`)
+for (const [label, rate] of [...rates, floor]) console.log(`| ${label} | ${Math.round(rate).toLocaleString("en")} |`)
 const added = median(results.get("policy")!) - base
+const uncached = rates[2]![1]
 console.log(`\nTargets: added per allowed call ≤ 15 µs → ${fmt(added)} µs ${added <= 15 ? "MET" : "MISSED"}; ` +
-  `≥ 20 000 decisions/s → memoised ${Math.round(memo[1]).toLocaleString("en")} ${memo[1] >= 20_000 ? "MET" : "MISSED"}, ` +
-  `uncached ${Math.round(uncached[1]).toLocaleString("en")} ${uncached[1] >= 20_000 ? "MET" : "MISSED"}`)
+  `≥ 20 000 decisions/s (50-rule form, uncached, varied) → ${Math.round(uncached).toLocaleString("en")} ${uncached >= 20_000 ? "MET" : "MISSED"}`)

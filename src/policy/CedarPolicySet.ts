@@ -340,14 +340,21 @@ export class CedarPolicySet {
     const entities = target.kind === "Server"
       ? p.entities
       : [...p.entities, { uid: resourceUid, attrs: { name: target.name, server: target.server }, parents: [{ type: "Server", id: target.server }] }]
-    const answer = wasm().statefulIsAuthorized({
-      principal: { type: "User", id: identity.id },
-      action: { type: "Action", id: action },
-      resource: resourceUid,
-      context: toCedarValue(narrowed ?? context) as Record<string, never>,
-      preparsedPolicySetId: this.sliceFor(action, target, resourceUid),
-      entities: entities as never
-    })
+    let answer: CedarWasm.AuthorizationAnswer
+    try {
+      answer = wasm().statefulIsAuthorized({
+        principal: { type: "User", id: identity.id },
+        action: { type: "Action", id: action },
+        resource: resourceUid,
+        context: toCedarValue(narrowed ?? context) as Record<string, never>,
+        preparsedPolicySetId: this.sliceFor(action, target, resourceUid),
+        entities: entities as never
+      })
+    } catch (e) {
+      // The bindings throw rather than answer when the request's JSON does not
+      // parse in wasm (a lone surrogate in a peer-supplied string): refused, not a crash.
+      return { decision: "deny", policies: [], errors: [e instanceof Error ? e.message : String(e)] }
+    }
     let decision: CedarDecision
     if (answer.type === "failure") {
       // A request Cedar cannot even evaluate is refused (fail closed).

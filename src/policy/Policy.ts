@@ -6,7 +6,9 @@
  * {@link PolicyParseError} naming the line and the reason.
  */
 import { readFileSync } from "node:fs"
-import { CedarPolicySet, parseDuration, parseRate, type CedarTarget } from "./CedarPolicySet.ts"
+import { type CedarDecision, CedarPolicySet, parseDuration, parseRate, type CedarTarget } from "./CedarPolicySet.ts"
+import { FormEvaluator } from "./FormEvaluator.ts"
+import type { Identity } from "./Identity.ts"
 import { compileForm, type FormRateLimit, type FormRule, type TargetKind } from "./PolicyForm.ts"
 
 export interface RateLimitSpec {
@@ -26,8 +28,19 @@ export class Policy {
   private readonly rules: ReadonlyArray<FormRule>
   private readonly formLimits: ReadonlyArray<FormRateLimit>
   private readonly defaultApprovalTimeoutMs: number
+  /** Decides a form's requests without the wasm trip (same answers as Cedar); undefined for `.cedar` files. */
+  readonly evaluator: FormEvaluator | undefined
 
-  private constructor(source: string, format: "cedar" | "form", cedar: CedarPolicySet, rules: ReadonlyArray<FormRule>, limits: ReadonlyArray<FormRateLimit>, approvalTimeoutMs: number) {
+  private constructor(
+    source: string,
+    format: "cedar" | "form",
+    cedar: CedarPolicySet,
+    rules: ReadonlyArray<FormRule>,
+    limits: ReadonlyArray<FormRateLimit>,
+    approvalTimeoutMs: number,
+    evaluator?: FormEvaluator
+  ) {
+    this.evaluator = evaluator
     this.source = source
     this.format = format
     this.cedar = cedar
@@ -36,12 +49,33 @@ export class Policy {
     this.defaultApprovalTimeoutMs = approvalTimeoutMs
   }
 
-  /** Parse policy text; `.cedar` sources (or `format: "cedar"`) are Cedar, anything else the YAML/JSON form. */
-  static parse(text: string, source = "policy", format?: "cedar" | "form"): Policy {
+  /**
+   * Parse policy text; `.cedar` sources (or `format: "cedar"`) are Cedar, anything else the YAML/JSON form.
+   * `formEvaluator: false` makes a form's decisions go through Cedar too (benchmarks, comparisons).
+   */
+  static parse(text: string, source = "policy", format?: "cedar" | "form", options: { readonly formEvaluator?: boolean } = {}): Policy {
     const f = format ?? (source.endsWith(".cedar") ? "cedar" : "form")
     if (f === "cedar") return new Policy(source, f, CedarPolicySet.parse(text, source), [], [], 5 * 60_000)
     const form = compileForm(text, source)
-    return new Policy(source, f, CedarPolicySet.parse(form.cedar, `${source} (compiled)`), form.rules, form.rateLimits, form.approvalTimeoutMs)
+    // Cedar still parses and checks the compiled text: it is the oracle, the audit's record and the fallback.
+    const cedar = CedarPolicySet.parse(form.cedar, `${source} (compiled)`)
+    const evaluator = options.formEvaluator === false ? undefined : FormEvaluator.of(form)
+    return new Policy(source, f, cedar, form.rules, form.rateLimits, form.approvalTimeoutMs, evaluator)
+  }
+
+  /**
+   * Cedar's decision for this request: by the form evaluator when it can give
+   * it (the same answer without the wasm trip), else by Cedar with the
+   * context `context()` builds.
+   */
+  authorize(
+    identity: Identity,
+    action: string,
+    target: CedarTarget,
+    cond: { readonly [id: string]: boolean } | undefined,
+    context: () => Record<string, unknown>
+  ): CedarDecision {
+    return this.evaluator?.decide(identity, action, target, cond) ?? this.cedar.isAuthorized(identity, action, target, context())
   }
 
   static load(path: string): Policy {

@@ -169,7 +169,7 @@ export class PolicyEngine {
   private decideWith(req: DecisionRequest, limit: boolean): Decision {
     const policy = this.current
     const cond = policy.conditions(req.target, req.args)
-    const d = policy.cedar.isAuthorized(req.identity, req.method, req.target, this.context(req, policy, cond, false))
+    const d = policy.authorize(req.identity, req.method, req.target, cond, () => this.context(req, policy, cond, false))
     if (d.decision === "deny") {
       const forbids = d.policies
       const reason = forbids.length > 0
@@ -220,14 +220,16 @@ export class PolicyEngine {
    */
   visible(identity: Identity, session: SessionFacts, method: string, target: CedarTarget): boolean {
     const policy = this.current
-    const d = policy.cedar.isAuthorized(identity, method, target, this.context({ session }, policy, policy.listingConditions(target), true))
+    const cond = policy.listingConditions(target)
+    const d = policy.authorize(identity, method, target, cond, () => this.context({ session }, policy, cond, true))
     return d.decision === "allow"
   }
 
   /** Why `identity` may not use `server` at all (no `connect` grant), or undefined. */
   grant(identity: Identity, server: string): string | undefined {
     const session: SessionFacts = { id: undefined, era: "legacy", transport: "http", protocolVersion: undefined }
-    const d = this.current.cedar.isAuthorized(identity, "connect", { kind: "Server", server, name: "" }, this.context({ session }, this.current, undefined, false))
+    const policy = this.current
+    const d = policy.authorize(identity, "connect", { kind: "Server", server, name: "" }, undefined, () => this.context({ session }, policy, undefined, false))
     if (d.decision === "allow") return undefined
     return d.policies.length > 0
       ? `${identity.id} may not use server ${server} (${d.policies.join(", ")})`

@@ -40,6 +40,13 @@ export interface ArgCondition {
   readonly test: (value: unknown) => boolean
 }
 
+/** Who a rule or grant names (any one suffices); compiled to `principal == User::…`, `principal in Group::…`, `principal.scopes.contains(…)`. */
+export interface FormPrincipals {
+  readonly subjects: ReadonlyArray<string>
+  readonly groups: ReadonlyArray<string>
+  readonly scopes: ReadonlyArray<string>
+}
+
 export interface FormRule {
   readonly id: string
   readonly kind: TargetKind
@@ -48,6 +55,8 @@ export interface FormRule {
   readonly match: (name: string) => boolean
   readonly server: string | undefined
   readonly effect: RuleEffect
+  /** Undefined: anyone. */
+  readonly principals: FormPrincipals | undefined
   readonly conditions: ReadonlyArray<ArgCondition>
 }
 
@@ -62,6 +71,9 @@ export interface FormRateLimit {
 
 export interface CompiledForm {
   readonly cedar: string
+  readonly default: "deny" | "allow" | "approve"
+  /** The `connect` grants (`grant<i>`); undefined: one `grant` for any identity. */
+  readonly grants: ReadonlyArray<FormPrincipals> | undefined
   readonly rules: ReadonlyArray<FormRule>
   readonly rateLimits: ReadonlyArray<FormRateLimit>
   readonly approvalTimeoutMs: number
@@ -116,26 +128,41 @@ export const compileForm = (text: string, source = "policy"): CompiledForm => {
   const approvalTimeoutMs = root.approvalTimeout === undefined ? 5 * 60_000 : parseDuration(root.approvalTimeout)
   if (approvalTimeoutMs === undefined) fail(["approvalTimeout"], `approvalTimeout must be a duration like "90s" or "5m"`)
   const out: Array<string> = []
-  const principalFilter = (p: unknown, path: ReadonlyArray<string | number>): string | undefined => {
+  const principalsOf = (p: unknown, path: ReadonlyArray<string | number>): FormPrincipals | undefined => {
     if (p === undefined) return undefined
     if (!isObject(p)) return fail(path, "principals must be a mapping of subjects, groups and scopes")
-    const alts: Array<string> = []
     for (const key of Object.keys(p)) {
       if (!["subjects", "groups", "scopes", "subject", "group", "scope"].includes(key)) fail([...path, key], `unknown principals key "${key}"`)
     }
-    for (const s of [...listOf(p.subjects), ...listOf(p.subject)]) alts.push(`principal == User::${cedarString(s)}`)
-    for (const g of [...listOf(p.groups), ...listOf(p.group)]) alts.push(`principal in Group::${cedarString(g)}`)
-    for (const s of [...listOf(p.scopes), ...listOf(p.scope)]) alts.push(`principal.scopes.contains(${cedarString(s)})`)
-    if (alts.length === 0) fail(path, "principals names nobody")
+    const out = {
+      subjects: [...listOf(p.subjects), ...listOf(p.subject)],
+      groups: [...listOf(p.groups), ...listOf(p.group)],
+      scopes: [...listOf(p.scopes), ...listOf(p.scope)]
+    }
+    if (out.subjects.length + out.groups.length + out.scopes.length === 0) fail(path, "principals names nobody")
+    return out
+  }
+  const principalFilter = (p: FormPrincipals | undefined): string | undefined => {
+    if (p === undefined) return undefined
+    const alts: Array<string> = []
+    for (const s of p.subjects) alts.push(`principal == User::${cedarString(s)}`)
+    for (const g of p.groups) alts.push(`principal in Group::${cedarString(g)}`)
+    for (const s of p.scopes) alts.push(`principal.scopes.contains(${cedarString(s)})`)
     return alts.join(" || ")
   }
 
   // Grants: the "connect" action.
+  let grants: Array<FormPrincipals> | undefined
   if (root.grants === undefined) out.push(`@id("grant")\npermit(principal, action == Action::"connect", resource);`)
   else if (!Array.isArray(root.grants)) fail(["grants"], "grants must be a list")
   else {
+    grants = []
     for (const [i, g] of (root.grants as Array<unknown>).entries()) {
-      const filter = principalFilter(g, ["grants", i])
+      const who = principalsOf(g, ["grants", i])
+      // Only a JS `undefined` gets here (YAML/JSON cannot produce it): refused rather than read as "anyone".
+      if (who === undefined) fail(["grants", i], "a grant names subjects, groups or scopes")
+      grants.push(who!)
+      const filter = principalFilter(who)
       out.push(`@id("grant${i}")\npermit(principal, action == Action::"connect", resource) when { ${filter} };`)
     }
   }
@@ -209,7 +236,8 @@ export const compileForm = (text: string, source = "policy"): CompiledForm => {
     const scope = `principal, action == Action::${cedarString(ACTION[kind])}, resource is ${ENTITY[kind]}`
     const whens: Array<string> = [pattern.includes("*") ? `resource.name like ${likePattern(pattern)}` : `resource.name == ${cedarString(pattern)}`]
     if (server !== undefined) whens.push(`resource.server == ${cedarString(server)}`)
-    const who = principalFilter(rule.principals, [...path, "principals"])
+    const principals = principalsOf(rule.principals, [...path, "principals"])
+    const who = principalFilter(principals)
     if (who !== undefined) whens.push(`(${who})`)
     for (const c of conditions) whens.push(`(context has cond && context.cond has ${cedarString(c.id)} && context.cond[${cedarString(c.id)}])`)
     const annotations = [`@id(${cedarString(id)})`]
@@ -222,7 +250,7 @@ export const compileForm = (text: string, source = "policy"): CompiledForm => {
     }
     const verb = effect === "deny" || effect === "hide" ? "forbid" : "permit"
     out.push(`${annotations.join("\n")}\n${verb}(${scope}) when { ${whens.join(" && ")} };`)
-    rules.push({ id, kind, pattern, match: globMatcher(pattern), server, effect: effect as RuleEffect, conditions })
+    rules.push({ id, kind, pattern, match: globMatcher(pattern), server, effect: effect as RuleEffect, principals, conditions })
   }
 
   const rateLimits: Array<FormRateLimit> = []
@@ -250,7 +278,7 @@ export const compileForm = (text: string, source = "policy"): CompiledForm => {
       per: per as FormRateLimit["per"]
     })
   }
-  return { cedar: out.join("\n\n") + "\n", rules, rateLimits, approvalTimeoutMs: approvalTimeoutMs! }
+  return { cedar: out.join("\n\n") + "\n", default: dflt as CompiledForm["default"], grants, rules, rateLimits, approvalTimeoutMs: approvalTimeoutMs! }
 }
 
 
