@@ -53,7 +53,6 @@ export class HttpFuzzer {
   private session: { id: string; model: SessionModel } | undefined
   private readonly deleted = new Set<string>()
   private readonly created: Array<string> = []
-  private sentinels = 0
 
   constructor(options: HttpFuzzerOptions) {
     this.options = options
@@ -256,7 +255,7 @@ export class HttpFuzzer {
 
   private async sentinel(): Promise<void> {
     const s = this.session!
-    const id = `s#${++this.sentinels}`
+    const id = this.ids.own("s")
     const echo = s.model.phase === "operating"
     const body = echo
       ? { jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text: id } } }
