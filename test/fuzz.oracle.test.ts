@@ -122,4 +122,17 @@ describe("generators", () => {
     const b = fc.sample(frameArb({ maxMessageBytes: 1_024 }), { seed: 7, numRuns: 50 }).map((g) => Buffer.from(materialize(g, ids2).frames[0]!).toString("hex"))
     expect(a).toEqual(b)
   })
+
+  it("never generate an id equal to one of the harness's own (a string id with prefix \"s\" once passed for sentinel s#281)", () => {
+    const ids = new IdSource()
+    const seen = new Set<unknown>()
+    for (let i = 0; i < 500; i++) {
+      for (const id of [ids.next({ t: "str", prefix: "s" }), ids.own("s"), ids.next({ t: "str", prefix: "h" }), ids.own("h"), ids.next({ t: "str", prefix: "s#1" })]) {
+        expect(seen.has(id), String(id)).toBe(false)
+        seen.add(id)
+      }
+    }
+    expect(seen.has("s#2")).toBe(true)
+    expect(seen.has("s#1")).toBe(true) // generated, with prefix "s": looks like a sentinel id, and is not one
+  })
 })

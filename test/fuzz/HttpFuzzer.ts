@@ -6,9 +6,9 @@
  * session must be answered; after each window a new session must be served.
  * Sessions the frames create (initialize) are ended with DELETE.
  */
-import { Agent, request as httpRequest } from "node:http"
 import { type FrameGen, IdSource, materialize } from "./frames.ts"
 import { type HttpExpectation, type HttpOutcome, httpOracle } from "./httpOracle.ts"
+import { type Answer, KeepAliveClient } from "./KeepAliveClient.ts"
 import type { Window } from "./MessageFuzzer.ts"
 import { checkResult, judge, LEGACY_VERSIONS, META_VERSION, type SessionModel } from "./oracle.ts"
 import { FuzzFailure, newStats, showFrame } from "./report.ts"
@@ -19,12 +19,6 @@ export interface HttpFuzzerOptions {
   readonly timeoutMs?: number
   /** POSTs in flight at once. Default 16. */
   readonly concurrency?: number
-}
-
-interface Answer {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string | Array<string> | undefined>>
-  readonly body: string
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -48,16 +42,15 @@ const messagesOf = (a: Answer): Array<unknown> => {
 export class HttpFuzzer {
   readonly stats = newStats()
   private readonly options: HttpFuzzerOptions
-  private readonly agent: Agent
+  private readonly client: KeepAliveClient
   private readonly ids = new IdSource()
   private session: { id: string; model: SessionModel } | undefined
   private readonly deleted = new Set<string>()
   private readonly created: Array<string> = []
-  private sentinels = 0
 
   constructor(options: HttpFuzzerOptions) {
     this.options = options
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.concurrency ?? 16 })
+    this.client = new KeepAliveClient({ maxSockets: options.concurrency ?? 16, timeoutMs: options.timeoutMs ?? 15_000 })
   }
 
   private post(body: Uint8Array, headers: Record<string, string>): Promise<Answer> {
@@ -65,17 +58,7 @@ export class HttpFuzzer {
   }
 
   private send(method: string, body: Uint8Array | undefined, headers: Record<string, string>): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(this.options.url, { method, headers, agent: this.agent, timeout: this.options.timeoutMs ?? 15_000 }, (res) => {
-        const chunks: Array<Buffer> = []
-        res.on("data", (c: Buffer) => chunks.push(c))
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }))
-        res.on("error", reject)
-      })
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.options.timeoutMs ?? 15_000} ms`)))
-      req.on("error", reject)
-      req.end(body)
-    })
+    return this.client.request(this.options.url, method, body, headers).finally(() => (this.stats.retried = this.client.retries))
   }
 
   private baseHeaders(): Record<string, string> {
@@ -256,7 +239,7 @@ export class HttpFuzzer {
 
   private async sentinel(): Promise<void> {
     const s = this.session!
-    const id = `s#${++this.sentinels}`
+    const id = this.ids.own("s")
     const echo = s.model.phase === "operating"
     const body = echo
       ? { jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text: id } } }
@@ -274,7 +257,7 @@ export class HttpFuzzer {
       for (const id of this.created.splice(0)) await this.endSession(id)
       if (s !== undefined) await this.endSession(s.id)
     } finally {
-      this.agent.destroy()
+      this.client.destroy()
     }
   }
 }

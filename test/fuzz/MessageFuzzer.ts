@@ -74,7 +74,6 @@ export class MessageFuzzer {
   private conn: Connection | undefined
   private model: SessionModel = FRESH
   private ids = new IdSource()
-  private sentinels = 0
   private framesOnConnection = 0
   private openedAt = 0
   private inbox: Array<unknown> = []
@@ -152,7 +151,7 @@ export class MessageFuzzer {
 
   /** A well-behaved handshake on the current connection (initialize → initialized), then a sentinel. */
   private async handshake(version: string): Promise<void> {
-    const init = Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: `h#${++this.sentinels}`, method: "initialize", params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "fuzz", version: "1" } } }))
+    const init = Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: this.ids.own("h"), method: "initialize", params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "fuzz", version: "1" } } }))
     await this.sendPiece(init)
     await this.sendPiece(Buffer.from('{"jsonrpc":"2.0","method":"notifications/initialized"}'))
     await this.flush()
@@ -164,7 +163,7 @@ export class MessageFuzzer {
     if (this.options.transport === "ws" && !isUtf8(piece)) return this.badUtf8OnOwnSocket(piece)
     const model = this.model
     const exp = oracle(piece, model, { maxMessageBytes: this.options.maxMessageBytes, ignoreBlank: this.options.transport === "stdio", inFlight: this.inFlight })
-    const sentinelId = `s#${++this.sentinels}`
+    const sentinelId = this.ids.own("s")
     const sentinelEcho = model.phase === "operating"
     this.conn!.send(piece)
     this.conn!.send(Buffer.from(JSON.stringify(sentinelEcho
@@ -229,7 +228,8 @@ export class MessageFuzzer {
             if (bad !== undefined) throw new Error(`sentinel ${p.sentinelEcho ? "echo" : "ping"} failed: ${bad}`)
             break
           }
-          if (isObject(m) && typeof m.id === "string" && m.id.startsWith("s#")) throw new Error(`sentinel ${m.id} answered before ${p.sentinelId}`)
+          // A later sentinel's answer (only sentinel ids are exact: a generated id may look like one).
+          if (isObject(m) && pending.some((q, j) => j > i && q.sentinelId === m.id)) throw new Error(`sentinel ${String(m.id)} answered before ${p.sentinelId}`)
           group.push(m)
         }
       } catch (e) {

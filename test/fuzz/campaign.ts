@@ -15,7 +15,7 @@ import { LEGACY_VERSIONS } from "./oracle.ts"
 import { HttpFuzzer } from "./HttpFuzzer.ts"
 import { MessageFuzzer, type Window } from "./MessageFuzzer.ts"
 import type { FuzzStats } from "./report.ts"
-import { type ServerProcess, spawnNetworkServer, spawnStdioServer, stdioConnection, wsConnection } from "./servers.ts"
+import { type ServerProcess, spawnNetworkServer, spawnStdioServer, stdioConnection, untilServing, wsConnection } from "./servers.ts"
 
 export type Transport = "stdio" | "ws" | "http"
 
@@ -69,7 +69,10 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRes
       open: async () => {
         const p = spawnStdioServer({ maxMessageBytes })
         processes.push(p)
-        return stdioConnection(p)
+        const conn = stdioConnection(p)
+        // A process's start-up is not a frame's reply deadline (the first run under load took longer than 15 s).
+        await untilServing(conn, 180_000)
+        return conn
       }
     })
   } else if (options.transport === "ws") {

@@ -325,9 +325,17 @@ export const frameArb = (options: FrameOptions): fc.Arbitrary<FrameGen> => {
 
 // ---------------------------------------------------------------- materialize
 
-/** Fresh request ids, unique on a connection. */
+/**
+ * Fresh request ids, unique on a connection. The harness's own ids (sentinels
+ * `s#n`, handshakes `h#n`) come from the same counter: a generated string id is
+ * `<any prefix>#n`, so with prefix "s" it looks like a sentinel's, but never is one.
+ */
 export class IdSource {
   #n = 0
+  /** An id for the harness's own request: `${tag}#n`, never equal to a generated id. */
+  own(tag: string): string {
+    return `${tag}#${++this.#n}`
+  }
   next(gen: IdGen): unknown {
     const n = ++this.#n
     switch (gen.t) {

@@ -65,6 +65,7 @@ for (const r of results) {
 for (const r of results) {
   lines.push("", `## ${r.transport}: frames per expected answer`, "", "| expected | frames |", "|---|---:|")
   for (const [label, n] of [...r.stats.byLabel].sort((a, b) => b[1] - a[1])) lines.push(`| ${label} | ${n} |`)
+  if ((r.stats.retried ?? 0) > 0) lines.push("", `${r.stats.retried} requests retried on a new connection: reset on a pooled socket the server had closed for idleness`)
   if (r.failure !== undefined) lines.push("", "Failure:", "", "```", r.failure, "```")
   if (r.serverExit !== "ok") lines.push("", `Server: ${r.serverExit}`)
 }

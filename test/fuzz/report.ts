@@ -10,6 +10,8 @@ export interface FuzzStats {
   /** Frames actually sent after splitting (stdio lines). */
   pieces: number
   connections: number
+  /** HTTP: requests retried on a new connection after a stale keep-alive socket was reset (KeepAliveClient). */
+  retried?: number
   /** How many frames got each expected outcome ("result", "none", "-32600", …). */
   readonly byLabel: Map<string, number>
 }

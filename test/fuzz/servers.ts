@@ -129,6 +129,32 @@ export const stdioConnection = (proc: ServerProcess): Connection => {
   return conn
 }
 
+/**
+ * Resolves once the server on `conn` answers a ping, so that a process's start-up
+ * (about a second of CPU; far longer under `nice` on a loaded machine) is not
+ * counted against the first frame's reply deadline. Nothing else may arrive first.
+ */
+export const untilServing = async (conn: Connection, timeoutMs: number): Promise<void> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    await Promise.race([
+      new Promise<void>((ok, fail) => {
+        conn.onMessage = (m) => {
+          const id = typeof m === "object" && m !== null ? (m as { id?: unknown }).id : undefined
+          if (id === "ready") ok()
+          else fail(new Error(`before the start-up ping's answer: ${JSON.stringify(m).slice(0, 300)}`))
+        }
+        conn.send(Buffer.from('{"jsonrpc":"2.0","id":"ready","method":"ping"}'))
+      }),
+      conn.closed.then((why) => Promise.reject(new Error(`the server did not start: ${why}`))),
+      new Promise<void>((_, fail) => (timer = setTimeout(() => fail(new Error(`the server did not answer a ping within ${timeoutMs} ms of starting`)), timeoutMs)))
+    ])
+  } finally {
+    clearTimeout(timer)
+    conn.onMessage = undefined
+  }
+}
+
 /** A WebSocket (subprotocol `mcp`), open. Frames go out as text frames, bytes untouched. */
 export const wsConnection = async (url: string): Promise<Connection & { readonly socket: WebSocket }> => {
   const socket = new WebSocket(url, "mcp", { skipUTF8Validation: true })
