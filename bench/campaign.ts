@@ -19,6 +19,7 @@
 import { randomBytes } from "node:crypto"
 import http from "node:http"
 import net from "node:net"
+import { cpus, loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
@@ -391,61 +392,125 @@ const phaseSlow = async (): Promise<void> => {
 
 // ---------------------------------------------------------------- 4. 1,000 in-flight calls dropped
 
-const phaseInflight = async (): Promise<void> => {
-  const srv = await serve("http", true)
-  const insp = await Inspector.attach(srv)
-  const u = new URL(srv.url)
-  const setup = new Pool(u.origin, { connections: 4 })
-  const SESSIONS = 10
-  const PER = 100
-  const sids = await Promise.all(Array.from({ length: SESSIONS }, () => rawSession(setup)))
-  const base = await insp.handles()
-  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity })
-  const reqs: Array<http.ClientRequest> = []
-  for (const sid of sids) {
-    for (let i = 0; i < PER; i++) {
-      const body = rpc(`slow-${i}`, "tools/call", { name: "slow", arguments: { ms: 120_000 } })
-      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { ...ACCEPT, "mcp-protocol-version": "2025-11-25", "mcp-session-id": sid, "content-length": Buffer.byteLength(body) } })
-      req.on("error", () => {})
-      req.end(body)
-      reqs.push(req)
-    }
-  }
-  const want = (base.Timeout ?? 0) + SESSIONS * PER
-  const waitUntil = Date.now() + 30_000
-  let h = base
-  while (((h = await insp.handles()).Timeout ?? 0) < want && Date.now() < waitUntil) await sleep(50)
-  const inFlight = (h.Timeout ?? 0) - (base.Timeout ?? 0)
-  const t0 = performance.now()
-  for (const r of reqs) r.destroy()
-  let abortedMs = NaN
+const MODERN_META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
+
+/** Wait until the server holds `extra` more timers than `base` (the `slow` handlers' sleeps); returns how many it got. */
+const waitTimers = async (insp: Inspector, base: number, extra: number): Promise<number> => {
+  const until = Date.now() + 30_000
+  let n = 0
+  while ((n = (await insp.handles()).Timeout ?? 0) < base + extra && Date.now() < until) await sleep(50)
+  return n - base
+}
+/** Poll every 5 ms until the timers are back to `base`: ms since `t0`, NaN if not within 10 s. */
+const timersBack = async (insp: Inspector, base: number, t0: number): Promise<number> => {
   while (performance.now() - t0 < 10_000) {
-    h = await insp.handles()
-    if ((h.Timeout ?? 0) <= (base.Timeout ?? 0)) {
-      abortedMs = performance.now() - t0
-      break
-    }
+    if (((await insp.handles()).Timeout ?? 0) <= base) return performance.now() - t0
     await sleep(5)
   }
-  await sleep(500)
-  const final = await insp.handles()
-  // Every request id again on its session: "already in flight" would mean the exchange was never forgotten.
-  const again = await pool(SESSIONS * PER, 32, async (i) => {
-    const r = await post(setup, rpc(`slow-${i % PER}`, "tools/call", { name: "echo", arguments: { text: "again" } }), { "mcp-session-id": sids[Math.floor(i / PER)]! })
-    return r.status === 200 && r.body.includes("again")
-  })
-  const reused = again.filter(Boolean).length
-  row({
-    phase: "1,000 in-flight calls dropped",
-    done: `${SESSIONS * PER} \`slow\` calls (120 s) over HTTP, ${SESSIONS} sessions, one socket each; all client sockets destroyed at once`,
-    measured: `${inFlight} handler timers live before; back to the baseline ${Number.isNaN(abortedMs) ? "NOT within 10 s" : `${ms(abortedMs)} after the drop`} (timers ${base.Timeout ?? 0} → ${final.Timeout ?? 0}, TCP sockets ${base.TCPSocketWrap ?? 0} → ${final.TCPSocketWrap ?? 0}); the same ${SESSIONS * PER} ids reused for \`echo\`: ${reused} answered`,
-    expected: "every handler aborted (< 75 ms before the fixes), nothing in flight: each id usable again",
-    verdict: held(inFlight >= SESSIONS * PER && !Number.isNaN(abortedMs) && reused === SESSIONS * PER && (final.Timeout ?? 0) <= (base.Timeout ?? 0))
-  })
-  insp.close()
-  agent.destroy()
-  await setup.close()
-  await srv.stop()
+  return NaN
+}
+const rawPost = (u: URL, agent: http.Agent, body: string, headers: Record<string, string>, method = "POST"): http.ClientRequest => {
+  const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method, agent, headers: { ...ACCEPT, ...headers, "content-length": Buffer.byteLength(body) } })
+  req.on("error", () => {})
+  req.on("response", (res) => res.resume())
+  req.end(body)
+  return req
+}
+const SLOW = (id: string) => rpc(id, "tools/call", { name: "slow", arguments: { ms: 120_000 } })
+
+const phaseInflight = async (): Promise<void> => {
+  const N = 1_000
+  // HTTP, modern (2026-07-28) stateless calls: a dropped connection is the call's cancellation.
+  {
+    const srv = await serve("http", true)
+    const insp = await Inspector.attach(srv)
+    const u = new URL(srv.url)
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity })
+    const base = (await insp.handles()).Timeout ?? 0
+    const reqs = Array.from({ length: N }, (_, i) => rawPost(u, agent,
+      rpc(`m${i}`, "tools/call", { name: "slow", arguments: { ms: 120_000 }, _meta: MODERN_META }),
+      { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "slow" }))
+    const live = await waitTimers(insp, base, N)
+    const t0 = performance.now()
+    for (const r of reqs) r.destroy()
+    const back = await timersBack(insp, base, t0)
+    const h = await insp.handles()
+    row({
+      phase: "1,000 in-flight calls dropped (HTTP, modern)",
+      done: `${N} modern (2026-07-28) stateless \`slow\` calls (120 s), one socket each; every client socket destroyed at once`,
+      measured: `${live} handlers running; ${Number.isNaN(back) ? "NOT all aborted within 10 s" : `all aborted (timers back to the baseline) ${ms(back)} after the drop`}; server afterwards: ${h.Timeout ?? 0} timers, ${h.TCPSocketWrap ?? 0} TCP sockets`,
+      expected: "a dropped modern request is cancelled: every handler aborted (< 75 ms in the original campaign), nothing left",
+      verdict: held(live >= N && !Number.isNaN(back))
+    })
+    insp.close()
+    agent.destroy()
+    await srv.stop()
+  }
+  // HTTP, legacy sessions: a dropped connection is NOT a cancellation (the client may resume the stream); DELETE ends them.
+  {
+    const srv = await serve("http", true)
+    const insp = await Inspector.attach(srv)
+    const u = new URL(srv.url)
+    const setup = new Pool(u.origin, { connections: 4 })
+    const SESSIONS = 10
+    const sids = await Promise.all(Array.from({ length: SESSIONS }, () => rawSession(setup)))
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity })
+    const base = (await insp.handles()).Timeout ?? 0
+    const reqs = Array.from({ length: N }, (_, i) => rawPost(u, agent, SLOW(`s${i}`), { "mcp-protocol-version": "2025-11-25", "mcp-session-id": sids[i % SESSIONS]! }))
+    const live = await waitTimers(insp, base, N)
+    for (const r of reqs) r.destroy()
+    await sleep(1_000)
+    const stillRunning = ((await insp.handles()).Timeout ?? 0) - base
+    const again = await post(setup, SLOW("s0"), { "mcp-session-id": sids[0]! })
+    const t0 = performance.now()
+    await Promise.all(sids.map((sid) => setup.request({ path: u.pathname, method: "DELETE", headers: { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" } }).then((r) => r.body.dump())))
+    const back = await timersBack(insp, base, t0)
+    row({
+      phase: "1,000 in-flight calls dropped (HTTP, legacy sessions)",
+      done: `${N} \`slow\` calls in ${SESSIONS} legacy sessions, one socket each; every client socket destroyed, then after 1 s the ${SESSIONS} sessions DELETEd at once`,
+      measured: `${live} handlers running; 1 s after the drop ${stillRunning} still run (a request id reused: ${again.status}, ${(() => { try { return String(JSON.parse(again.body).error?.code) } catch { return "?" } })()}); after DELETE ${Number.isNaN(back) ? "NOT all aborted within 10 s" : `all aborted ${ms(back)} later`}`,
+      expected: "by the spec a dropped connection is not a cancellation (the client may resume with `Last-Event-ID`): the calls keep running; ending the session aborts them all",
+      verdict: held(live >= N && !Number.isNaN(back))
+    })
+    insp.close()
+    agent.destroy()
+    await setup.close()
+    await srv.stop()
+  }
+  // WebSocket: the connection is the session; terminating it aborts its calls.
+  {
+    const srv = await serve("ws", true)
+    const insp = await Inspector.attach(srv)
+    const CONNS = 10
+    const sockets = await Promise.all(Array.from({ length: CONNS }, async () => {
+      const ws = new WebSocket(srv.url, "mcp")
+      await new Promise<void>((ok, fail) => {
+        ws.once("open", () => ok())
+        ws.once("error", fail)
+      })
+      ws.on("error", () => {})
+      const initialized = new Promise<void>((ok) => ws.once("message", () => ok()))
+      ws.send(INIT())
+      await initialized
+      ws.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
+      return ws
+    }))
+    const base = (await insp.handles()).Timeout ?? 0
+    for (let i = 0; i < N; i++) sockets[i % CONNS]!.send(SLOW(`w${i}`))
+    const live = await waitTimers(insp, base, N)
+    const t0 = performance.now()
+    for (const ws of sockets) ws.terminate()
+    const back = await timersBack(insp, base, t0)
+    row({
+      phase: "1,000 in-flight calls dropped (WebSocket)",
+      done: `${N} \`slow\` calls over ${CONNS} WebSocket sessions; every socket terminated at once`,
+      measured: `${live} handlers running; ${Number.isNaN(back) ? "NOT all aborted within 10 s" : `all aborted ${ms(back)} after the drop`}`,
+      expected: "every handler aborted, nothing left",
+      verdict: held(live >= N && !Number.isNaN(back))
+    })
+    insp.close()
+    await srv.stop()
+  }
 }
 
 // ---------------------------------------------------------------- 5. kill -9, SIGSTOP
@@ -727,7 +792,7 @@ try {
 }
 const crashed = children.filter((c) => c.child.exitCode !== null && c.child.exitCode !== 0 && c.child.signalCode === null)
 const lines = [
-  `Campaign rerun ${new Date(started).toISOString().slice(0, 16).replace("T", " ")} UTC, ${s1(Date.now() - started)}, Node ${process.version}${crashed.length > 0 ? `; **${crashed.length} server(s) exited non-zero**` : ""}`,
+  `Campaign rerun ${new Date(started).toISOString().slice(0, 16).replace("T", " ")} UTC, ${s1(Date.now() - started)}, Node ${process.version}, ${cpus().length} cores, load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" / ")}${crashed.length > 0 ? `; **${crashed.length} server(s) exited non-zero**` : ""}`,
   "",
   "| phase | what was done | measured | expected | verdict |",
   "|---|---|---|---|---|",
