@@ -12,6 +12,13 @@ import { checkResult, type Expectation, FRESH, judge, type SessionModel, oracle 
 import type { Connection } from "./servers.ts"
 import { FuzzFailure, type FuzzStats, newStats, showFrame } from "./report.ts"
 
+/**
+ * Sentinel request ids. Generated string ids are `<prefix>#<n>` (`IdSource`), and the prefix
+ * may be "s", so a sentinel id ends in "!": no generated id can be taken for a sentinel's.
+ */
+export const sentinelIdFor = (n: number): string => `s#${n}!`
+export const isSentinelId = (id: unknown): boolean => typeof id === "string" && /^s#\d+!$/.test(id)
+
 export interface Window {
   /** Start this window on a new connection (the server process is reused). */
   readonly fresh: boolean
@@ -172,7 +179,7 @@ export class MessageFuzzer {
     if (this.options.transport === "ws" && !isUtf8(piece)) return this.badUtf8OnOwnSocket(piece)
     const model = this.model
     const exp = oracle(piece, model, { maxMessageBytes: this.options.maxMessageBytes, ignoreBlank: this.options.transport === "stdio", inFlight: this.inFlight })
-    const sentinelId = `s#${++this.sentinels}`
+    const sentinelId = sentinelIdFor(++this.sentinels)
     const sentinelEcho = model.phase === "operating"
     this.conn!.send(piece)
     this.conn!.send(Buffer.from(JSON.stringify(sentinelEcho
@@ -237,7 +244,7 @@ export class MessageFuzzer {
             if (bad !== undefined) throw new Error(`sentinel ${p.sentinelEcho ? "echo" : "ping"} failed: ${bad}`)
             break
           }
-          if (isObject(m) && typeof m.id === "string" && m.id.startsWith("s#")) throw new Error(`sentinel ${m.id} answered before ${p.sentinelId}`)
+          if (isObject(m) && isSentinelId(m.id)) throw new Error(`sentinel ${m.id} answered before ${p.sentinelId}`)
           group.push(m)
         }
       } catch (e) {
