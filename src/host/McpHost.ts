@@ -13,6 +13,7 @@
  */
 import { randomInt } from "node:crypto"
 import { type Actor, createActor } from "xstate"
+import { inspectOption } from "../runtime/inspection.ts"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
 import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
@@ -187,7 +188,7 @@ export class McpHost {
           })
         }
       }),
-      { input: { servers: inputs }, ...(options.clock === undefined ? {} : { clock: options.clock }) }
+      { input: { servers: inputs }, ...(options.clock === undefined ? {} : { clock: options.clock }), ...inspectOption() }
     )
     let lastStatuses: Readonly<Record<string, ServerStatus>> = {}
     this.actor.subscribe((snapshot) => {

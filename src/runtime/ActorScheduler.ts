@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { type Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, createActor, type EventObject } from "xstate"
+import { inspection } from "./inspection.ts"
 
 interface SchedulingSystem {
   readonly _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }
@@ -97,6 +98,9 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
 
 /** `createActor` with the lean scheduler: what every actor of this runtime is made with. */
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
+  // The inspection hub's observer, only while someone listens (see inspection.ts).
+  const inspect = inspection.observer
+  if (inspect !== undefined && options?.inspect === undefined) options = { ...options, inspect } as ActorOptions<TLogic>
   const actor = useLeanScheduler(createActor(logic, options as never) as Actor<TLogic>)
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
