@@ -21,7 +21,7 @@ describe("inspection hub", () => {
     const actor = createLeanActor(toggle).start()
     actor.send({ type: "FLIP" })
     const snapshots = a.filter((e) => e.type === "@xstate.snapshot")
-    expect(snapshots.map((e) => (e as { snapshot: { value: unknown } }).snapshot.value)).toEqual(["off", "on"])
+    expect(snapshots.map((e) => (e as unknown as { snapshot: { value: unknown } }).snapshot.value)).toEqual(["off", "on"])
     expect(a.some((e) => e.type === "@xstate.actor" && e.actorRef === actor)).toBe(true)
     expect(a.every((e) => e.rootId === actor.sessionId)).toBe(true)
     expect(b.length).toBe(a.length)
