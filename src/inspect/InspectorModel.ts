@@ -63,7 +63,7 @@ export type FeedMessage =
   | { readonly type: "@xstate.actor"; readonly actor: ActorView; readonly createdAt: number }
   | { readonly type: "@xstate.snapshot"; readonly actor: ActorView; readonly event: EventObject; readonly createdAt: number }
   | { readonly type: "@xstate.event"; readonly actor: ActorView; readonly event: EventObject; readonly sourceId: string | undefined; readonly createdAt: number }
-  | { readonly type: "@mcp-actors.session"; readonly actor: ActorView; readonly createdAt: number }
+  | { readonly type: "@mcp-actors.session"; readonly actor: ActorView; readonly createdAt: number; /** Also send its last transitions (a new client). */ readonly recent?: boolean }
   | { readonly type: "@mcp-actors.forget"; readonly sessionId: string; readonly createdAt: number }
 
 const ENDED = new Set(["done", "error", "stopped"])
@@ -155,7 +155,7 @@ export class InspectorModel {
     const now = this.#now()
     const out: Array<FeedMessage> = []
     for (const actor of this.#actors.values()) {
-      out.push({ type: "@xstate.actor", actor, createdAt: now }, { type: "@mcp-actors.session", actor, createdAt: now })
+      out.push({ type: "@xstate.actor", actor, createdAt: now }, { type: "@mcp-actors.session", actor, createdAt: now, recent: true })
     }
     return out
   }

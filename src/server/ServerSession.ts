@@ -738,6 +738,7 @@ export class ServerSession implements SessionHandle {
       }
     }
     const actor = createLeanActor(runtimeServerMachine, {
+      id: this.id, // the inspector links the actor to this session by it
       ...(hibernated !== undefined ? { snapshot: hibernated as unknown as never } : {}),
       input: {
         supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,
