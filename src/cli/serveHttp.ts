@@ -6,6 +6,8 @@
 import type { McpServer } from "../server/McpServer.ts"
 import { type Authenticate, makeHttpServer } from "../server/http/HttpServer.ts"
 import type { SessionLimits } from "../server/SessionLimiter.ts"
+import type { InspectorOptions } from "../inspect/InspectorServer.ts"
+import { announceInspector } from "./inspectCommands.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 
 export interface ServeHttpOptions {
@@ -22,6 +24,8 @@ export interface ServeHttpOptions {
   readonly authenticate?: Authenticate
   /** After the listener closed (flush the audit trail, stop watchers). */
   readonly onClosed?: () => void
+  /** Serve the live inspector too (`--inspect`). */
+  readonly inspect?: InspectorOptions
 }
 
 /** Start serving; prints the endpoint URL on stdout. Resolves -1: the process exits on its own after shutdown. */
@@ -35,9 +39,11 @@ export const serveHttpCommand = async (server: McpServer, options: ServeHttpOpti
     ...(options.drainMs === undefined ? {} : { drainTimeoutMs: options.drainMs }),
     maxMessageBytes: options.maxMessageBytes,
     ...options.limits,
-    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate })
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+    ...(options.inspect === undefined ? {} : { inspect: options.inspect })
   })
   process.stdout.write(`${http.url}\n`)
+  if (http.inspector !== undefined) announceInspector(http.inspector)
   process.stderr.write(`mcp-actors: serving Streamable HTTP on ${http.url}\n`)
   stopOnSignals(() => `${http.sessions} live sessions`, () => http.close({ drainMs: options.drainMs ?? 5_000 }).then(() => options.onClosed?.()))
   return -1

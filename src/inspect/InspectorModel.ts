@@ -79,8 +79,8 @@ const endOf = (t: number, snapshot: { status: string; output?: unknown; error?: 
   return { t, status: snapshot.status, reason, error: false }
 }
 
+/** A request the chart dispatched (`initialize` and `ping` are answered within the step: never in flight). */
 const requestOf = (event: AnyEventObject): { id: string; method: string } | undefined => {
-  if (event.type === "INITIALIZE" && (typeof event.id === "number" || typeof event.id === "string")) return { id: String(event.id), method: "initialize" }
   if (event.type === "REQUEST" && typeof event.method === "string" && (typeof event.id === "number" || typeof event.id === "string")) {
     return { id: String(event.id), method: event.method }
   }

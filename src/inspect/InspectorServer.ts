@@ -16,7 +16,7 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import type { AnyStateMachine } from "xstate"
 import { WebSocket, WebSocketServer } from "ws"
-import type { RegistryUnsafe } from "../runtime/Registry.ts"
+import { makeRegistryUnsafe, type RegistryUnsafe } from "../runtime/Registry.ts"
 import { makeHostGuard } from "../transports/http/HostGuard.ts"
 import { allMachines } from "../visualization/exportCharts.ts"
 import { chartLayout } from "./chartLayout.ts"
@@ -35,7 +35,7 @@ export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"
   readonly token?: string
   /** Show argument values, tokens and full session ids. Default false. */
   readonly showSecrets?: boolean
-  /** Sessions to describe (side, transport, era, peer, end reason). */
+  /** Sessions to describe (side, transport, era, peer, end reason). Default: a new registry (`inspector.registry`) to register them in. */
   readonly registry?: RegistryUnsafe
   /** Charts by machine id, for layouts and replay. Default: every machine in `machines/`. */
   readonly machines?: ReadonlyMap<string, AnyStateMachine>
@@ -51,6 +51,8 @@ export interface Inspector {
   readonly port: number
   readonly token: string
   readonly model: InspectorModel
+  /** The registry whose sessions it describes: register sessions here (servers take it as their `registry` option). */
+  readonly registry: RegistryUnsafe
   /** Connected feed clients. */
   readonly clients: number
   /** The record of one actor (by xstate session id, or by the session's id), live or ended. */
@@ -87,7 +89,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const showSecrets = options.showSecrets === true
   const machines = options.machines ?? allMachines()
   const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024
-  const model = new InspectorModel(options)
+  const registry = options.registry ?? makeRegistryUnsafe()
+  const model = new InspectorModel({ ...options, registry })
   const guard = makeHostGuard()
   const wss = new WebSocketServer({ noServer: true })
   const clients = new Set<WebSocket>()
@@ -192,6 +195,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       })
       send(ws, JSON.stringify({ type: "@mcp-actors.hello", version: FEED_VERSION, showSecrets, createdAt: Date.now() }))
       for (const m of model.snapshotMessages()) send(ws, JSON.stringify(feedObject(model, m, showSecrets)))
+      // Everything before this marker was the current state; live messages follow.
+      send(ws, JSON.stringify({ type: "@mcp-actors.synced", createdAt: Date.now() }))
     })
   })
 
@@ -212,6 +217,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     port,
     token,
     model,
+    registry,
     get clients() {
       return clients.size
     },
