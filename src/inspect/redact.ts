@@ -5,7 +5,7 @@
  * Why: contexts hold live objects (a session, a transport) that are neither
  * serializable nor meant for a page, and events carry tool arguments, tokens
  * and headers. The inspector shows structure by default: argument values,
- * tokens and anything under a secret-looking key become `"[redacted]"`; the
+ * results, tokens and anything under a secret-looking key become `"[redacted]"`; the
  * user opts in to see them (`showSecrets`).
  */
 
@@ -15,6 +15,8 @@ export const REDACTED = "[redacted]"
 const SECRET_KEYS = new Set([
   "arguments",
   "args",
+  // Tool results echo what the arguments held (OpenTelemetry's MCP conventions make both opt-in).
+  "result",
   "input",
   "token",
   "accesstoken",
