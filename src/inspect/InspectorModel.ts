@@ -266,16 +266,26 @@ export class InspectorModel {
       handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)
     }
     const actors = this.#actorsOfSession(info.id)
+    const now = this.#now()
     for (const actor of actors) {
-      // The chart saw the requests start; the session's count says how many still run (oldest are dropped first).
       if (info.inFlight === 0) actor.requests.clear()
-      else {
+      else if (info.requests !== undefined) {
+        // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
+        const live = new Set<string>()
+        for (const r of info.requests) {
+          const id = String(r.id)
+          live.add(id)
+          if (!actor.requests.has(id)) actor.requests.set(id, { id, method: r.method, since: now })
+        }
+        for (const id of actor.requests.keys()) if (!live.has(id)) actor.requests.delete(id)
+      } else {
+        // Only a count: the chart saw the requests start; the oldest are dropped first.
         for (const key of actor.requests.keys()) {
           if (actor.requests.size <= info.inFlight) break
           actor.requests.delete(key)
         }
       }
-      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
+      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: now })
     }
     if (actors.length === 0 && change === "removed" && !this.#ends.has(info.id)) this.#infos.delete(info.id)
   }

@@ -898,6 +898,7 @@ export class ServerSession implements SessionHandle {
       }
     }
     this.inFlight.set(id, entry)
+    this.notifyListeners() // an in-flight edge (the inspector lists requests)
     const ctx = this.makeContext(entry, modern)
     let out: Result | PromiseLike<Result>
     try {
@@ -1013,6 +1014,7 @@ export class ServerSession implements SessionHandle {
 
   private afterSettle(_modern: ModernRequestContext | undefined): void {
     this.lastSettledAt = this.now()
+    this.notifyListeners()
     if (this.inFlight.size === 0 && this.draining) this.actor?.send({ type: "DRAINED" })
   }
 
@@ -1371,6 +1373,7 @@ export class ServerSession implements SessionHandle {
       transport: this.options.transport,
       peer: this.clientInfo,
       inFlight: this.inFlight.size,
+      ...(this.inFlight.size === 0 ? {} : { requests: Array.from(this.inFlight.values(), (e) => ({ id: e.request.id, method: e.request.method })) }),
       startedAt: this.startedAt
     }
   }
