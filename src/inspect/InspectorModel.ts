@@ -48,10 +48,14 @@ export interface ActorView {
   /** The actor's id: the MCP session id for session actors. */
   readonly id: string
   readonly machine: string | undefined
-  readonly ref: AnyActorRef
+  /** The live actor (a session woken from hibernation gets a new one; the view, its key and record stay). */
+  ref: AnyActorRef
+  /** xstate session ids of the actors that continued this one after hibernation. */
+  readonly aliases: Array<string>
   readonly startedAt: number
   value: StateValue | undefined
   context: unknown
+  /** xstate's status, or `hibernated`: stopped while its session lives on (woken by a new actor). */
   status: string
   readonly record: RecordBuffer
   readonly requests: Map<string, InFlightRequest>
@@ -89,6 +93,8 @@ const requestOf = (event: AnyEventObject): { id: string; method: string } | unde
 
 export class InspectorModel {
   readonly #actors = new Map<string, ActorView>()
+  /** Later actors of a view (after hibernation), by their xstate session id. */
+  readonly #aliases = new Map<string, ActorView>()
   /** Actors by actor id (a session's id): a session restored from hibernation gets a new actor with the same id. */
   readonly #byId = new Map<string, Array<ActorView>>()
   /** Latest summary of each registered session, by session id; kept after removal for ended actors. */
@@ -171,6 +177,7 @@ export class InspectorModel {
     for (const stop of this.#stops.splice(0)) stop()
     this.#listeners.clear()
     this.#actors.clear()
+    this.#aliases.clear()
     this.#byId.clear()
     this.#ended.length = 0
     this.#infos.clear()
@@ -189,14 +196,26 @@ export class InspectorModel {
         return this.#onSnapshot(e.actorRef as AnyActorRef, e.event, e.snapshot as never)
       case "@xstate.event": {
         if (this.#listeners.size === 0) return
-        const actor = this.#actors.get((e.actorRef as AnyActorRef).sessionId)
+        const actor = this.#viewOf(e.actorRef as AnyActorRef)
         if (actor === undefined) return
         this.#emit({ type: "@xstate.event", actor, event: e.event, sourceId: (e.sourceRef as AnyActorRef | undefined)?.sessionId, createdAt: this.#now() })
       }
     }
   }
 
+  #viewOf(ref: AnyActorRef): ActorView | undefined {
+    return this.#actors.get(ref.sessionId) ?? this.#aliases.get(ref.sessionId)
+  }
+
   #onActor(ref: AnyActorRef, rootId: string): void {
+    // A hibernated session woken: its new actor continues the same view and record.
+    const asleep = this.#byId.get(ref.id)?.find((a) => a.status === "hibernated")
+    if (asleep !== undefined && ref.id !== ref.sessionId) {
+      asleep.ref = ref
+      asleep.aliases.push(ref.sessionId)
+      this.#aliases.set(ref.sessionId, asleep)
+      return
+    }
     if (this.#actors.size >= this.#maxActors) {
       this.#prune(true)
       if (this.#actors.size >= this.#maxActors) return
@@ -210,6 +229,7 @@ export class InspectorModel {
       id: ref.id,
       machine: typeof logic?.id === "string" ? logic.id : undefined,
       ref,
+      aliases: [],
       startedAt: now,
       value: undefined,
       context: undefined,
@@ -226,20 +246,28 @@ export class InspectorModel {
   }
 
   #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {
-    const actor = this.#actors.get(ref.sessionId)
+    const actor = this.#viewOf(ref)
     if (actor === undefined || actor.end !== undefined) return
     const t = this.#now()
+    const listening = this.#listeners.size > 0
+    if (snapshot.status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id)) {
+      // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
+      actor.status = "hibernated"
+      if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+      return
+    }
+    const woken = actor.status === "hibernated"
     actor.value = snapshot.value
     actor.context = snapshot.context
     actor.status = snapshot.status
     if (event.type === "xstate.init" && actor.record.size === 0 && actor.record.base === undefined) {
       actor.record.base = { t, value: snapshot.value, context: snapshot.context, status: snapshot.status }
-    } else {
+    } else if (!(woken && event.type === "xstate.init")) {
+      // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
       actor.record.push({ t, event, value: snapshot.value, context: snapshot.context, status: snapshot.status })
     }
     const request = requestOf(event as AnyEventObject)
     if (request !== undefined) actor.requests.set(request.id, { ...request, since: t })
-    const listening = this.#listeners.size > 0
     if (listening) {
       if (actor.record.size === 0 && event.type === "xstate.init") this.#emit({ type: "@xstate.actor", actor, createdAt: t })
       this.#emit({ type: "@xstate.snapshot", actor, event, createdAt: t })
@@ -296,8 +324,9 @@ export class InspectorModel {
     const t = this.#now()
     for (const actor of this.#actorsOfSession(id)) {
       if (actor.end === undefined) {
-        // The session ended without its actor finishing (hibernated, dropped): it ends here.
-        actor.end = { t, status: "gone", reason: end.reason, error: !end.expected }
+        // The session ended without its actor finishing (hibernated, stopped, dropped): it ends here.
+        if (actor.status === "hibernated") actor.status = "stopped"
+        actor.end = { t, status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
         actor.requests.clear()
         this.#ended.push(actor)
       } else actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
@@ -314,6 +343,7 @@ export class InspectorModel {
       if (this.#ended.length <= limit && oldest.end!.t + this.#retainMs > now) break
       this.#ended.shift()
       this.#actors.delete(oldest.sessionId)
+      for (const alias of oldest.aliases) this.#aliases.delete(alias)
       const same = this.#byId.get(oldest.id)?.filter((a) => a !== oldest)
       if (same !== undefined && same.length > 0) this.#byId.set(oldest.id, same)
       else {
