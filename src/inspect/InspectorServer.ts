@@ -26,6 +26,7 @@ import { inspectorPage } from "./page.ts"
 import { replayRecord, ReplayError } from "./replay.ts"
 import type { RecordFile } from "./SessionRecord.ts"
 
+/** How `startInspector` serves (also `inspect` in `makeHttpServer` and `startHost`). */
 export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"> {
   /** Port on 127.0.0.1. Default 0 (any free port; read `url`). */
   readonly port?: number
@@ -43,6 +44,7 @@ export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"
   readonly maxBufferedBytes?: number
 }
 
+/** A running inspector: its URL with the token, its model, records, and `close`. */
 export interface Inspector {
   /** The page's URL, with its token (print it, open it). */
   readonly url: string
@@ -83,7 +85,19 @@ const SECURITY_HEADERS = {
   "x-frame-options": "DENY"
 } as const
 
-/** Start the inspector; resolves once it listens. */
+/**
+ * Start the inspector; resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * import { makeHttpServer, McpServer, startInspector } from "mcp-actors"
+ *
+ * const inspector = await startInspector({ port: 0 })       // before the sessions it should see
+ * const http = await makeHttpServer(new McpServer({ name: "demo", version: "1.0.0" }), { registry: inspector.registry })
+ * console.log(`open ${inspector.url}`)                       // http://127.0.0.1:PORT/?token=…
+ * // later: await inspector.writeRecord("x:0", "record.json"); await http.close(); await inspector.close()
+ * ```
+ */
 export const startInspector = async (options: InspectorOptions = {}): Promise<Inspector> => {
   const token = options.token ?? randomBytes(24).toString("hex")
   const showSecrets = options.showSecrets === true

@@ -7,7 +7,6 @@
  * Nodes are named by their path of keys (`machine.operating.busy`), which is
  * what the page derives from a snapshot's state value.
  */
-import ElkModule from "elkjs/lib/elk.bundled.js"
 import type { AnyStateMachine, AnyStateNode } from "xstate"
 import { eventLabel } from "../visualization/transitionLabel.ts"
 
@@ -62,9 +61,15 @@ const textWidth = (s: string) => Math.max(40, s.length * CHAR + 20)
 /** Path ids: the machine id, then the keys down to the node. */
 const pathId = (node: AnyStateNode): string => [node.machine.id, ...node.path].join(".")
 
-// A CommonJS module: its default import is the constructor at run time, whatever its types say.
-const Elk = ElkModule as unknown as new () => { layout(graph: unknown): Promise<unknown> }
-const elk = new Elk()
+type Elk = { layout(graph: unknown): Promise<unknown> }
+let elk: Promise<Elk> | undefined
+/** elkjs (1.5 MB of JavaScript) is loaded on the first layout, not with the package. */
+const loadElk = (): Promise<Elk> =>
+  elk ??= import("elkjs/lib/elk.bundled.js").then((m) => {
+    // A CommonJS module: its default export is the constructor at run time, whatever its types say.
+    const Ctor = m.default as unknown as new () => Elk
+    return new Ctor()
+  })
 
 /** Lay out `machine`'s states and targeted transitions (self-transitions without a target are left out: they change no state). */
 export const layoutChart = async (machine: AnyStateMachine): Promise<ChartLayout> => {
@@ -111,7 +116,7 @@ export const layoutChart = async (machine: AnyStateMachine): Promise<ChartLayout
     children: [root],
     edges
   }
-  const out = (await elk.layout(graph)) as ElkNode
+  const out = (await (await loadElk()).layout(graph)) as ElkNode
   const nodes: Array<LaidOutNode> = []
   const offsets = new Map<string, { x: number; y: number }>([["__graph", { x: 0, y: 0 }]])
   const walk = (n: ElkNode, ox: number, oy: number) => {

@@ -202,7 +202,7 @@ export const inspectorPage = `<!doctype html>
   };
 
   const drawChart = (layout) => {
-    const parts = ['<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="' + Math.ceil(layout.width + 20) + '" height="' + Math.ceil(layout.height + 20) + '" viewBox="-10 -10 ' + Math.ceil(layout.width + 20) + " " + Math.ceil(layout.height + 20) + '">'];
+    const parts = ['<svg id="chart" xmlns="http://www.w3.org/2000/svg" style="width:100%;height:auto;max-width:' + Math.ceil(layout.width + 20) + 'px" viewBox="-10 -10 ' + Math.ceil(layout.width + 20) + " " + Math.ceil(layout.height + 20) + '">'];
     parts.push('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#9aa3b5"/></marker></defs>');
     for (const n of layout.nodes) {
       parts.push('<g class="node ' + esc(n.type) + (n.compound ? " compound" : "") + '" data-state-id="' + esc(n.id) + '"><rect x="' + n.x + '" y="' + n.y + '" width="' + n.width + '" height="' + n.height + '"></rect>' +

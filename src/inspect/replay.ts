@@ -12,6 +12,7 @@ import { type AnyMachineSnapshot, type AnyStateMachine, type EventObject, type S
 import { allMachines } from "../visualization/exportCharts.ts"
 import { RECORD_FORMAT, type RecordFile, stateLabel } from "./SessionRecord.ts"
 
+/** One replayed event: the state recorded and the state the chart gives now. */
 export interface ReplayStep {
   readonly t: number
   readonly event: string
@@ -22,6 +23,7 @@ export interface ReplayStep {
   readonly agrees: boolean
 }
 
+/** What a replay found: the path of states, the timers that fired, the end, the first divergence. */
 export interface ReplayResult {
   readonly machine: string
   readonly start: string
