@@ -7,7 +7,7 @@
  * holds, not from the machine's initial state.
  */
 import type { EventObject, StateValue } from "xstate"
-import { toJsonSafe } from "./redact.ts"
+import { redactId, toJsonSafe } from "./redact.ts"
 
 /** One processed event and the state it led to. Holds references only: nothing is copied until it is serialized. */
 export interface RecordEntry {
@@ -129,7 +129,7 @@ export const toRecordFile = (
     format: RECORD_FORMAT,
     machine: actor.machine,
     sessionId: actor.sessionId,
-    id: actor.id,
+    id: redactId(actor.id, showSecrets),
     parentId: actor.parentId,
     startedAt: actor.startedAt,
     base: base === undefined ? undefined : { t: base.t, value: base.value, context: toJsonSafe(base.context, opts), status: base.status },
