@@ -30,7 +30,7 @@ const withMode = async <A>(mode: Mode, run: () => Promise<A>): Promise<A> => {
   if (mode !== "off") {
     inspector = await startInspector({ retainEndedMs: 1_000, maxEnded: 50 })
     if (mode === "watched") {
-      feed = new WebSocket(`ws://127.0.0.1:${inspector.port}/feed?token=${inspector.token}`)
+      feed = new WebSocket(`ws://127.0.0.1:${inspector.port}/feed?definitions=0&token=${inspector.token}`) // as the page does
       feed.on("message", () => void received++)
       await new Promise((r) => feed!.once("open", r))
     }

@@ -33,11 +33,13 @@ const openFeed = (url: string, headers: Record<string, string> = {}) =>
     const messages: Array<Msg> = []
     const waiters = new Set<{ p: (m: Msg) => boolean; done: (m: Msg) => void }>()
     ws.on("message", (data) => {
-      const m = JSON.parse(data.toString()) as Msg
-      messages.push(m)
-      for (const w of waiters) if (w.p(m)) {
-        waiters.delete(w)
-        w.done(m)
+      for (const line of data.toString().split("\n")) {
+        const m = JSON.parse(line) as Msg
+        messages.push(m)
+        for (const w of waiters) if (w.p(m)) {
+          waiters.delete(w)
+          w.done(m)
+        }
       }
     })
     ws.on("unexpected-response", (_req, res) => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode })))
@@ -77,6 +79,10 @@ describe("inspector server: access", () => {
       expect(html).toContain("mcp-actors inspector")
       // Works offline: nothing is loaded from elsewhere.
       expect(html).not.toMatch(/\b(src|href)=["']?https?:/)
+      // Its inline script is valid JavaScript (an escape lost in the template string would break it).
+      const script = html.slice(html.indexOf("<script>") + 8, html.indexOf("</script>"))
+      expect(script.length).toBeGreaterThan(1000)
+      expect(() => new Function(script)).not.toThrow()
 
       await expect(openFeed(`ws://127.0.0.1:${inspector.port}/feed`)).rejects.toMatchObject({ status: 401 })
       await expect(openFeed(feedUrl(inspector, "0".repeat(48)))).rejects.toMatchObject({ status: 401 })

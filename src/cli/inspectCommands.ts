@@ -81,22 +81,29 @@ export const followFeed = (
       process.stderr.write(`mcp-actors inspect: ${e.message}\n`)
       done(1)
     })
+    let stopped = false
+    // One WebSocket message carries one or more JSON lines.
     ws.on("message", (data) => {
-      const text = data.toString()
-      let m: Record<string, unknown>
-      try {
-        m = JSON.parse(text) as Record<string, unknown>
-      } catch {
-        return
-      }
-      if (m.type === "@mcp-actors.synced") {
-        if (options.once) ws.close(1000)
-        return
-      }
-      if (options.json) write(text)
-      else {
-        const line = describe(m)
-        if (line !== undefined) write(line)
+      for (const text of data.toString().split("\n")) {
+        if (stopped || text === "") continue
+        let m: Record<string, unknown>
+        try {
+          m = JSON.parse(text) as Record<string, unknown>
+        } catch {
+          continue
+        }
+        if (m.type === "@mcp-actors.synced") {
+          if (options.once) {
+            stopped = true
+            ws.close(1000)
+          }
+          continue
+        }
+        if (options.json) write(text)
+        else {
+          const line = describe(m)
+          if (line !== undefined) write(line)
+        }
       }
     })
     ws.on("close", () => done(0))

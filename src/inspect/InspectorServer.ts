@@ -108,6 +108,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const guard = makeHostGuard()
   const wss = new WebSocketServer({ noServer: true })
   const clients = new Set<WebSocket>()
+  /** Clients that asked for no machine definitions (`?definitions=0`: the page). */
+  const lean = new WeakSet<WebSocket>()
 
   const findActor = (id: string) => model.get(id) ?? [...model.actors()].reverse().find((a) => a.id === id)
   const record = (id: string) => {
@@ -118,16 +120,39 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   // Each message is serialized once, for every client, and only while someone listens.
   let unsubscribe: (() => void) | undefined
   const broadcast = (message: FeedMessage) => {
-    const line = JSON.stringify(feedObject(model, message, showSecrets))
-    for (const ws of clients) send(ws, line)
+    let full: string | undefined
+    let short: string | undefined
+    for (const ws of clients) {
+      if (lean.has(ws)) send(ws, short ??= JSON.stringify(feedObject(model, message, showSecrets, false)))
+      else send(ws, full ??= JSON.stringify(feedObject(model, message, showSecrets)))
+    }
+  }
+  // Lines are sent in batches, one WebSocket message of newline-separated JSON per client per turn of
+  // the event loop: a busy runtime makes many small messages, and a frame (and a write) each would cost more
+  // than the inspection itself.
+  const queued = new Map<WebSocket, Array<string>>()
+  let flushing = false
+  const flush = () => {
+    flushing = false
+    for (const [ws, lines] of queued) {
+      if (ws.readyState !== WebSocket.OPEN) continue
+      if (ws.bufferedAmount > maxBuffered) {
+        ws.close(1013, "inspector feed backlog too large; reconnect")
+        continue
+      }
+      ws.send(lines.join("\n"))
+    }
+    queued.clear()
   }
   const send = (ws: WebSocket, line: string) => {
     if (ws.readyState !== WebSocket.OPEN) return
-    if (ws.bufferedAmount > maxBuffered) {
-      ws.close(1013, "inspector feed backlog too large; reconnect")
-      return
+    const lines = queued.get(ws)
+    if (lines === undefined) queued.set(ws, [line])
+    else lines.push(line)
+    if (!flushing) {
+      flushing = true
+      setImmediate(flush)
     }
-    ws.send(line)
   }
 
   const refuse = (res: ServerResponse, status: number, message: string) => {
@@ -197,6 +222,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (url.searchParams.get("definitions") === "0") lean.add(ws)
       clients.add(ws)
       unsubscribe ??= model.subscribe(broadcast)
       ws.on("error", () => ws.terminate())
@@ -249,6 +275,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
         model.close()
         for (const ws of clients) ws.terminate()
         clients.clear()
+        queued.clear()
         wss.close()
         http.close(() => resolve())
         http.closeAllConnections()

@@ -33,10 +33,24 @@ const definitionOf = (ref: AnyActorRef): string | undefined => {
   return d
 }
 
+// xstate never mutates a context (assign makes a new one), and most events leave it as it was:
+// each context is made safe once.
+const safeContexts = [new WeakMap<object, unknown>(), new WeakMap<object, unknown>()] as const
+const safeContext = (context: unknown, showSecrets: boolean): unknown => {
+  if (typeof context !== "object" || context === null) return toJsonSafe(context, { showSecrets })
+  const cache = safeContexts[showSecrets ? 1 : 0]
+  let safe = cache.get(context)
+  if (safe === undefined) {
+    safe = toJsonSafe(context, { showSecrets })
+    cache.set(context, safe)
+  }
+  return safe
+}
+
 const snapshotOf = (actor: ActorView, showSecrets: boolean) => ({
   value: actor.value ?? null,
   status: actor.status,
-  context: toJsonSafe(actor.context, { showSecrets })
+  context: safeContext(actor.context, showSecrets)
 })
 
 /** The session summary of an actor (everything the page lists about it). */
@@ -66,8 +80,12 @@ export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecr
   }
 }
 
-/** One message as a JSON object (secrets redacted unless `showSecrets`). */
-export const feedObject = (model: InspectorModel, message: FeedMessage, showSecrets: boolean): Record<string, unknown> => {
+/**
+ * One message as a JSON object (secrets redacted unless `showSecrets`). `definitions: false` leaves the
+ * machine's definition out of `@xstate.actor` (the page fetches laid-out charts instead; a client request
+ * actor per call would otherwise carry kilobytes each).
+ */
+export const feedObject = (model: InspectorModel, message: FeedMessage, showSecrets: boolean, definitions = true): Record<string, unknown> => {
   switch (message.type) {
     case "@xstate.actor": {
       const a = message.actor
@@ -78,7 +96,7 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
         parentId: a.parentId,
         id: redactId(a.id, showSecrets),
         name: a.machine,
-        definition: definitionOf(a.ref),
+        definition: definitions ? definitionOf(a.ref) : undefined,
         snapshot: snapshotOf(a, showSecrets),
         createdAt: message.createdAt,
         _version: FEED_VERSION

@@ -305,9 +305,10 @@ export const inspectorPage = `<!doctype html>
   setInterval(() => { if (selected) renderDetail(); }, 1000);
 
   const connect = () => {
-    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/feed?token=" + encodeURIComponent(token));
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/feed?definitions=0&token=" + encodeURIComponent(token));
     ws.onopen = () => { $("status").textContent = "live"; $("status").className = "live"; };
-    ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
+    // One WebSocket message carries one or more JSON lines.
+    ws.onmessage = (ev) => { for (const line of String(ev.data).split("\\n")) if (line) onMessage(JSON.parse(line)); };
     ws.onclose = (ev) => {
       $("status").textContent = "disconnected (" + (ev.reason || ev.code) + "), retrying…"; $("status").className = "";
       setTimeout(connect, 2000);
