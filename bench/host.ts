@@ -83,8 +83,12 @@ const measureAll = async (calls: ReadonlyArray<Call>): Promise<ReadonlyArray<Sam
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
+/** The raw echo peers answer a frame naming `slow` after 1 ms, as the demo's `slow {ms: 1}` does. */
+const RAW_REPLY = "(s, d, binary) => (String(d).includes('\"slow\"') ? setTimeout(() => s.send(d, { binary }), 1) : s.send(d, { binary }))"
+const rawFrame = (tool: string) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: tool === "slow" ? { ms: 1 } : { text: "hello" } } })
+
 /** A request/response over a raw socket: one outstanding at a time, answered by the next message. */
-const rawWs = async (url: string): Promise<{ readonly call: Call; readonly close: () => void }> => {
+const rawWs = async (url: string): Promise<{ readonly call: (tool: string) => Call; readonly close: () => void }> => {
   const socket = new WebSocket(url, { perMessageDeflate: false })
   await new Promise((resolve, reject) => {
     socket.once("open", resolve)
@@ -96,21 +100,35 @@ const rawWs = async (url: string): Promise<{ readonly call: Call; readonly close
     waiter = undefined
     w?.()
   })
-  // The size of a `tools/call` echo request: the ceiling moves the same bytes.
-  const frame = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "hello" } } })
   return {
-    call: () =>
-      new Promise<void>((resolve) => {
-        waiter = resolve
-        socket.send(frame)
-      }),
+    // The bytes of the `tools/call` request: the ceiling moves what the MCP rows move.
+    call: (tool) => {
+      const frame = rawFrame(tool)
+      return () =>
+        new Promise<void>((resolve) => {
+          waiter = resolve
+          socket.send(frame)
+        })
+    },
     close: () => socket.terminate()
   }
 }
 
 /** A line echoed by a child process over its stdio pipes (the floor of any stdio round trip). */
-const rawStdio = (): { readonly call: Call; readonly child: ChildProcess } => {
-  const child = spawn(process.execPath, ["-e", "process.stdin.pipe(process.stdout)"], { stdio: ["pipe", "pipe", "ignore"] })
+const rawStdio = (): { readonly call: (tool: string) => Call; readonly child: ChildProcess } => {
+  const child = spawn(process.execPath, ["-e", `
+    let buf = "";
+    process.stdin.setEncoding("utf8").on("data", (chunk) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf("\\n")) >= 0) {
+        const line = buf.slice(0, i + 1);
+        buf = buf.slice(i + 1);
+        if (line.includes('"slow"')) setTimeout(() => process.stdout.write(line), 1);
+        else process.stdout.write(line);
+      }
+    });
+  `], { stdio: ["pipe", "pipe", "ignore"] })
   let waiter: (() => void) | undefined
   let buffered = ""
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
@@ -121,14 +139,16 @@ const rawStdio = (): { readonly call: Call; readonly child: ChildProcess } => {
     waiter = undefined
     w?.()
   })
-  const line = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "hello" } } }) + "\n"
   return {
     child,
-    call: () =>
-      new Promise<void>((resolve) => {
-        waiter = resolve
-        child.stdin!.write(line)
-      })
+    call: (tool) => {
+      const line = rawFrame(tool) + "\n"
+      return () =>
+        new Promise<void>((resolve) => {
+          waiter = resolve
+          child.stdin!.write(line)
+        })
+    }
   }
 }
 
@@ -173,13 +193,13 @@ const main = async () => {
 
   // Raw ceilings: a ws echo server here and in another process, and a stdio line echo child.
   const rawServer = new WebSocketServer({ port: 0, host: "127.0.0.1" })
-  rawServer.on("connection", (s) => s.on("message", (d, binary) => s.send(d, { binary })))
+  rawServer.on("connection", (s) => s.on("message", (d, binary) => (String(d).includes('"slow"') ? setTimeout(() => s.send(d, { binary }), 1) : s.send(d, { binary }))))
   await new Promise((r) => rawServer.once("listening", r))
   const rawHere = await rawWs(`ws://127.0.0.1:${(rawServer.address() as { port: number }).port}`)
   const rawChild = spawn(process.execPath, ["-e", `
     const { WebSocketServer } = require("ws");
     const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-    wss.on("connection", (s) => s.on("message", (d, binary) => s.send(d, { binary })));
+    wss.on("connection", (s) => s.on("message", (d, binary) => (${RAW_REPLY})(s, d, binary)));
     wss.on("listening", () => console.log(wss.address().port));
   `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] })
   const rawPort = await new Promise<string>((r) => createInterface({ input: rawChild.stdout! }).once("line", r))
@@ -197,13 +217,9 @@ const main = async () => {
     ["gateway, own process (legacy client)", () => viaChildLegacy.callTool(`demo__${tool}`, args)],
     ["gateway, own process (SDK client)", () => sdkViaChild.callTool({ name: `demo__${tool}`, arguments: args })],
     ["WS hop alone (legacy client, server in process)", () => viaLocal.callTool(tool, args)],
-    ...(tool === "echo"
-      ? [
-        ["raw ws round trip, in process", rawHere.call],
-        ["raw ws round trip, other process", rawThere.call],
-        ["raw stdio line round trip, child", stdioEcho.call]
-      ] as const
-      : [])
+    ["raw ws round trip, in process", rawHere.call(tool)],
+    ["raw ws round trip, other process", rawThere.call(tool)],
+    ["raw stdio line round trip, child", stdioEcho.call(tool)]
   ]
   // results[tool][path] = one sample per run
   const results = new Map<string, Map<string, Array<Sample>>>()
@@ -278,12 +294,13 @@ const main = async () => {
   for (const l of loads) process.stdout.write(`${l}\n`)
   process.stdout.write(`\n| tool | path | p50 µs | p99 µs | p50 vs direct | added p50 µs |\n|---|---|---:|---:|---:|---:|\n`)
   for (const [tool, byPath] of results) {
-    const base = byPath.get("direct")!
     for (const [path, samples] of byPath) {
+      // The SDK client through the gateway is compared with the SDK client direct (same client, one hop more).
+      const base = byPath.get(path.includes("SDK client") ? "SDK direct" : "direct")!
       const added = samples.map((s, i) => s.p50 - base[i]!.p50)
       const rel = samples.map((s, i) => (s.p50 - base[i]!.p50) / base[i]!.p50)
-      const vs = path === "direct" ? "—" : `${pct(median(rel))} (${pct(Math.min(...rel))}..${pct(Math.max(...rel))})`
-      process.stdout.write(`| ${tool} | ${path} | ${spread(samples.map((s) => s.p50))} | ${spread(samples.map((s) => s.p99))} | ${vs} | ${path === "direct" ? "—" : spread(added)} |\n`)
+      const vs = samples === base ? "—" : `${pct(median(rel))} (${pct(Math.min(...rel))}..${pct(Math.max(...rel))})${base === byPath.get("direct") ? "" : " vs SDK direct"}`
+      process.stdout.write(`| ${tool} | ${path} | ${spread(samples.map((s) => s.p50))} | ${spread(samples.map((s) => s.p99))} | ${vs} | ${samples === base ? "—" : spread(added)} |\n`)
     }
   }
   const heap = (memAfter.heapUsed - memBefore.heapUsed) / 1024
