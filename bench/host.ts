@@ -14,10 +14,12 @@
  *      in a child process, as deployed (auto client, legacy client, SDK client);
  *    - WS hop alone: our legacy client → WebSocket → the demo server in this
  *      process, what the gateway's extra hop costs before any routing;
- *    - raw ceilings (echo only; no MCP, no JSON parsing): a `ws` text frame
- *      echoed by a `ws` server in this process and in another process, and a
- *      line echoed by a child over stdio pipes — the floors of one localhost
- *      hop on this machine, to which the added p50 of a gateway is compared.
+ *    - raw ceilings (no MCP, no JSON parsing; the same bytes, a `slow` frame
+ *      answered after 1 ms): a `ws` text frame echoed by a `ws` server in this
+ *      process and in another process, a line echoed by a child over stdio
+ *      pipes (the floor of *direct*), and a `ws` frame relayed by another
+ *      process to such a child and back (the floor of a gateway in its own
+ *      process: the same processes and hops, nothing else).
  *    Repeated `--runs` times (fresh rounds, same processes); each row reports the
  *    median of the runs' p50/p99 and the spread, with the load average per run.
  * 2. The host's own memory with 50 connected servers (50 WebSocket upstreams
@@ -115,20 +117,23 @@ const rawWs = async (url: string): Promise<{ readonly call: (tool: string) => Ca
 }
 
 /** A line echoed by a child process over its stdio pipes (the floor of any stdio round trip). */
+/** A child echoing lines on stdio (a `slow` one after 1 ms): the raw stand-in for the demo server. */
+const STDIO_ECHO = `
+  let buf = "";
+  process.stdin.setEncoding("utf8").on("data", (chunk) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\\n")) >= 0) {
+      const line = buf.slice(0, i + 1);
+      buf = buf.slice(i + 1);
+      if (line.includes('"slow"')) setTimeout(() => process.stdout.write(line), 1);
+      else process.stdout.write(line);
+    }
+  });
+`
+
 const rawStdio = (): { readonly call: (tool: string) => Call; readonly child: ChildProcess } => {
-  const child = spawn(process.execPath, ["-e", `
-    let buf = "";
-    process.stdin.setEncoding("utf8").on("data", (chunk) => {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf("\\n")) >= 0) {
-        const line = buf.slice(0, i + 1);
-        buf = buf.slice(i + 1);
-        if (line.includes('"slow"')) setTimeout(() => process.stdout.write(line), 1);
-        else process.stdout.write(line);
-      }
-    });
-  `], { stdio: ["pipe", "pipe", "ignore"] })
+  const child = spawn(process.execPath, ["-e", STDIO_ECHO], { stdio: ["pipe", "pipe", "ignore"] })
   let waiter: (() => void) | undefined
   let buffered = ""
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
@@ -204,6 +209,30 @@ const main = async () => {
   `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] })
   const rawPort = await new Promise<string>((r) => createInterface({ input: rawChild.stdout! }).once("line", r))
   const rawThere = await rawWs(`ws://127.0.0.1:${rawPort}`)
+  // The raw floor of a gateway in its own process: ws → a relay process → a stdio echo child → back, no MCP.
+  const relayChild = spawn(process.execPath, ["-e", `
+    const { spawn } = require("node:child_process");
+    const { WebSocketServer } = require("ws");
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    wss.on("connection", (s) => {
+      const echo = spawn(process.execPath, ["-e", ${JSON.stringify(STDIO_ECHO)}], { stdio: ["pipe", "pipe", "ignore"] });
+      let buf = "";
+      echo.stdout.setEncoding("utf8").on("data", (chunk) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf("\\n")) >= 0) {
+          s.send(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      });
+      s.on("message", (d) => echo.stdin.write(String(d) + "\\n"));
+      s.on("close", () => echo.stdin.end());
+    });
+    wss.on("listening", () => console.log(wss.address().port));
+    process.on("SIGTERM", () => { for (const c of wss.clients) c.terminate(); wss.close(); setTimeout(() => process.exit(0), 100); });
+  `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] })
+  const relayPort = await new Promise<string>((r) => createInterface({ input: relayChild.stdout! }).once("line", r))
+  const rawRelay = await rawWs(`ws://127.0.0.1:${relayPort}`)
   const stdioEcho = rawStdio()
 
   const tools = [["echo", { text: "hello" }], ["slow", { ms: 1 }]] as const
@@ -219,7 +248,8 @@ const main = async () => {
     ["WS hop alone (legacy client, server in process)", () => viaLocal.callTool(tool, args)],
     ["raw ws round trip, in process", rawHere.call(tool)],
     ["raw ws round trip, other process", rawThere.call(tool)],
-    ["raw stdio line round trip, child", stdioEcho.call(tool)]
+    ["raw stdio line round trip, child", stdioEcho.call(tool)],
+    ["raw relay: ws → other process → stdio child", rawRelay.call(tool)]
   ]
   // results[tool][path] = one sample per run
   const results = new Map<string, Map<string, Array<Sample>>>()
@@ -250,12 +280,14 @@ const main = async () => {
   await sdkViaChild.close()
   rawHere.close()
   rawThere.close()
+  rawRelay.close()
+  relayChild.kill("SIGTERM")
   rawServer.close()
   rawChild.kill("SIGTERM")
   stdioEcho.child.stdin!.end()
   const hostExited = exited(hostChild)
   hostChild.kill("SIGTERM")
-  await Promise.all([hostExited, exited(rawChild), exited(stdioEcho.child)])
+  await Promise.all([hostExited, exited(rawChild), exited(stdioEcho.child), exited(relayChild)])
   rmSync(dir, { recursive: true, force: true })
   await local.close()
   await ws.close()
