@@ -1,8 +1,8 @@
 /**
  * The host's overhead, side by side in one run.
  *
- * 1. Latency of one `tools/call` (demo `echo`, a no-op, and demo `slow {ms: 1}`,
- *    a tool doing a little work), p50/p99 over sequential calls, all rows
+ * 1. Latency of one `tools/call` (demo `echo`, a no-op, and demo `slow` with
+ *    `{ms: 1}` and `{ms: 10}`, tools doing some work), p50/p99 over sequential calls, all rows
  *    round-robin (one call on each per round, so machine noise hits them alike):
  *    - direct: our client (auto → modern era) → the demo server (child, stdio);
  *    - SDK direct: the official SDK client → the same kind of child (reference);
@@ -67,10 +67,10 @@ interface Sample {
 }
 
 /** Round-robin over the paths, one call each per round, so machine noise hits every path alike. */
-const measureAll = async (calls: ReadonlyArray<Call>): Promise<ReadonlyArray<Sample>> => {
-  for (let i = 0; i < WARMUP; i++) for (const call of calls) await call()
-  const samples = calls.map(() => new Float64Array(CALLS))
-  for (let i = 0; i < CALLS; i++) {
+const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number): Promise<ReadonlyArray<Sample>> => {
+  for (let i = 0; i < warmup; i++) for (const call of calls) await call()
+  const samples = calls.map(() => new Float64Array(n))
+  for (let i = 0; i < n; i++) {
     for (let j = 0; j < calls.length; j++) {
       const t0 = process.hrtime.bigint()
       await calls[j]!()
@@ -79,18 +79,22 @@ const measureAll = async (calls: ReadonlyArray<Call>): Promise<ReadonlyArray<Sam
   }
   return samples.map((s) => {
     s.sort()
-    return { p50: s[Math.floor(CALLS * 0.5)]!, p99: s[Math.floor(CALLS * 0.99)]! }
+    return { p50: s[Math.floor(n * 0.5)]!, p99: s[Math.floor(n * 0.99)]! }
   })
 }
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
-/** The raw echo peers answer a frame naming `slow` after 1 ms, as the demo's `slow {ms: 1}` does. */
-const RAW_REPLY = "(s, d, binary) => (String(d).includes('\"slow\"') ? setTimeout(() => s.send(d, { binary }), 1) : s.send(d, { binary }))"
-const rawFrame = (tool: string) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: tool === "slow" ? { ms: 1 } : { text: "hello" } } })
+/** The raw echo peers answer a frame carrying `"ms":N` after N ms, as the demo's `slow {ms: N}` does (a regex, no JSON parse). */
+const rawReply = (s: WebSocket, d: WebSocket.RawData, binary: boolean): void => {
+  const m = /"ms":(\d+)/.exec(String(d))
+  if (m) setTimeout(() => s.send(d, { binary }), Number(m[1]))
+  else s.send(d, { binary })
+}
+const rawFrame = (tool: string, args: Record<string, unknown>) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: args } })
 
 /** A request/response over a raw socket: one outstanding at a time, answered by the next message. */
-const rawWs = async (url: string): Promise<{ readonly call: (tool: string) => Call; readonly close: () => void }> => {
+const rawWs = async (url: string): Promise<{ readonly call: (tool: string, args: Record<string, unknown>) => Call; readonly close: () => void }> => {
   const socket = new WebSocket(url, { perMessageDeflate: false })
   await new Promise((resolve, reject) => {
     socket.once("open", resolve)
@@ -104,8 +108,8 @@ const rawWs = async (url: string): Promise<{ readonly call: (tool: string) => Ca
   })
   return {
     // The bytes of the `tools/call` request: the ceiling moves what the MCP rows move.
-    call: (tool) => {
-      const frame = rawFrame(tool)
+    call: (tool, args) => {
+      const frame = rawFrame(tool, args)
       return () =>
         new Promise<void>((resolve) => {
           waiter = resolve
@@ -117,7 +121,7 @@ const rawWs = async (url: string): Promise<{ readonly call: (tool: string) => Ca
 }
 
 /** A line echoed by a child process over its stdio pipes (the floor of any stdio round trip). */
-/** A child echoing lines on stdio (a `slow` one after 1 ms): the raw stand-in for the demo server. */
+/** A child echoing lines on stdio (one with `"ms":N` after N ms): the raw stand-in for the demo server. */
 const STDIO_ECHO = `
   let buf = "";
   process.stdin.setEncoding("utf8").on("data", (chunk) => {
@@ -126,14 +130,15 @@ const STDIO_ECHO = `
     while ((i = buf.indexOf("\\n")) >= 0) {
       const line = buf.slice(0, i + 1);
       buf = buf.slice(i + 1);
-      if (line.includes('"slow"')) setTimeout(() => process.stdout.write(line), 1);
+      const m = /"ms":(\\d+)/.exec(line);
+      if (m) setTimeout(() => process.stdout.write(line), Number(m[1]));
       else process.stdout.write(line);
     }
   });
 `
 
-const rawStdio = (): { readonly call: (tool: string) => Call; readonly child: ChildProcess } => {
-  const child = spawn(process.execPath, ["-e", STDIO_ECHO], { stdio: ["pipe", "pipe", "ignore"] })
+const rawStdio = (): { readonly call: (tool: string, args: Record<string, unknown>) => Call; readonly child: ChildProcess } => {
+  const child = own(spawn(process.execPath, ["-e", STDIO_ECHO], { stdio: ["pipe", "pipe", "ignore"] }))
   let waiter: (() => void) | undefined
   let buffered = ""
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
@@ -146,8 +151,8 @@ const rawStdio = (): { readonly call: (tool: string) => Call; readonly child: Ch
   })
   return {
     child,
-    call: (tool) => {
-      const line = rawFrame(tool) + "\n"
+    call: (tool, args) => {
+      const line = rawFrame(tool, args) + "\n"
       return () =>
         new Promise<void>((resolve) => {
           waiter = resolve
@@ -155,6 +160,20 @@ const rawStdio = (): { readonly call: (tool: string) => Call; readonly child: Ch
         })
     }
   }
+}
+
+/** Children this script spawned itself: stopped if the run is interrupted (the clients' children end with their stdin). */
+const spawned = new Set<ChildProcess>()
+const own = (child: ChildProcess): ChildProcess => {
+  spawned.add(child)
+  child.once("exit", () => spawned.delete(child))
+  return child
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const child of spawned) child.kill("SIGTERM")
+    process.exit(130)
+  })
 }
 
 const exited = (child: ChildProcess): Promise<unknown> => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", r)))
@@ -181,7 +200,7 @@ const main = async () => {
   const viaGatewayAuto = await autoOver(ws.url)
   const dir = mkdtempSync(join(tmpdir(), "bench-host-"))
   writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
-  const hostChild = spawn(process.execPath, [MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "ignore", "pipe"] })
+  const hostChild = own(spawn(process.execPath, [MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "ignore", "pipe"] }))
   const childUrl = await new Promise<string>((resolve, reject) => {
     createInterface({ input: hostChild.stderr! }).on("line", (l) => {
       const m = /gateway on (\S+)/.exec(l)
@@ -198,19 +217,19 @@ const main = async () => {
 
   // Raw ceilings: a ws echo server here and in another process, and a stdio line echo child.
   const rawServer = new WebSocketServer({ port: 0, host: "127.0.0.1" })
-  rawServer.on("connection", (s) => s.on("message", (d, binary) => (String(d).includes('"slow"') ? setTimeout(() => s.send(d, { binary }), 1) : s.send(d, { binary }))))
+  rawServer.on("connection", (s) => s.on("message", (d, binary) => rawReply(s, d, binary)))
   await new Promise((r) => rawServer.once("listening", r))
   const rawHere = await rawWs(`ws://127.0.0.1:${(rawServer.address() as { port: number }).port}`)
-  const rawChild = spawn(process.execPath, ["-e", `
+  const rawChild = own(spawn(process.execPath, ["-e", `
     const { WebSocketServer } = require("ws");
     const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-    wss.on("connection", (s) => s.on("message", (d, binary) => (${RAW_REPLY})(s, d, binary)));
+    wss.on("connection", (s) => s.on("message", (d, binary) => (${rawReply.toString()})(s, d, binary)));
     wss.on("listening", () => console.log(wss.address().port));
-  `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] })
+  `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
   const rawPort = await new Promise<string>((r) => createInterface({ input: rawChild.stdout! }).once("line", r))
   const rawThere = await rawWs(`ws://127.0.0.1:${rawPort}`)
   // The raw floor of a gateway in its own process: ws → a relay process → a stdio echo child → back, no MCP.
-  const relayChild = spawn(process.execPath, ["-e", `
+  const relayChild = own(spawn(process.execPath, ["-e", `
     const { spawn } = require("node:child_process");
     const { WebSocketServer } = require("ws");
     const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
@@ -230,12 +249,17 @@ const main = async () => {
     });
     wss.on("listening", () => console.log(wss.address().port));
     process.on("SIGTERM", () => { for (const c of wss.clients) c.terminate(); wss.close(); setTimeout(() => process.exit(0), 100); });
-  `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] })
+  `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
   const relayPort = await new Promise<string>((r) => createInterface({ input: relayChild.stdout! }).once("line", r))
   const rawRelay = await rawWs(`ws://127.0.0.1:${relayPort}`)
   const stdioEcho = rawStdio()
 
-  const tools = [["echo", { text: "hello" }], ["slow", { ms: 1 }]] as const
+  // A no-op, a tool doing 1 ms of work and one doing 10 ms (fewer calls: it is slow to measure).
+  const tools = [
+    { label: "echo", tool: "echo", args: { text: "hello" }, calls: CALLS, warmup: WARMUP },
+    { label: "slow {ms: 1}", tool: "slow", args: { ms: 1 }, calls: CALLS, warmup: WARMUP },
+    { label: "slow {ms: 10}", tool: "slow", args: { ms: 10 }, calls: Math.ceil(CALLS / 5), warmup: Math.ceil(WARMUP / 5) }
+  ] as const
   const rowsOf = (tool: string, args: Record<string, unknown>): ReadonlyArray<readonly [string, Call]> => [
     ["direct", () => direct.callTool(tool, args)],
     ["SDK direct", () => sdk.callTool({ name: tool, arguments: args })],
@@ -246,21 +270,21 @@ const main = async () => {
     ["gateway, own process (legacy client)", () => viaChildLegacy.callTool(`demo__${tool}`, args)],
     ["gateway, own process (SDK client)", () => sdkViaChild.callTool({ name: `demo__${tool}`, arguments: args })],
     ["WS hop alone (legacy client, server in process)", () => viaLocal.callTool(tool, args)],
-    ["raw ws round trip, in process", rawHere.call(tool)],
-    ["raw ws round trip, other process", rawThere.call(tool)],
-    ["raw stdio line round trip, child", stdioEcho.call(tool)],
-    ["raw relay: ws → other process → stdio child", rawRelay.call(tool)]
+    ["raw ws round trip, in process", rawHere.call(tool, args)],
+    ["raw ws round trip, other process", rawThere.call(tool, args)],
+    ["raw stdio line round trip, child", stdioEcho.call(tool, args)],
+    ["raw relay: ws → other process → stdio child", rawRelay.call(tool, args)]
   ]
   // results[tool][path] = one sample per run
   const results = new Map<string, Map<string, Array<Sample>>>()
   const loads: Array<string> = []
   for (let run = 0; run < RUNS; run++) {
     const before = loadavg()
-    for (const [tool, args] of tools) {
+    for (const { label, tool, args, calls, warmup } of tools) {
       const rows = rowsOf(tool, args)
-      const samples = await measureAll(rows.map(([, call]) => call))
-      const byPath = results.get(tool) ?? new Map<string, Array<Sample>>()
-      results.set(tool, byPath)
+      const samples = await measureAll(rows.map(([, call]) => call), calls, warmup)
+      const byPath = results.get(label) ?? new Map<string, Array<Sample>>()
+      results.set(label, byPath)
       rows.forEach(([path], i) => {
         const list = byPath.get(path) ?? []
         list.push(samples[i]!)
@@ -297,13 +321,13 @@ const main = async () => {
   await sdk.close()
 
   // Memory: 50 upstreams in one child process, over WebSocket.
-  const upstream = spawn(process.execPath, ["-e", `
+  const upstream = own(spawn(process.execPath, ["-e", `
     const { makeWsServer } = await import(${JSON.stringify(new URL("../src/server/ws/WsServer.ts", import.meta.url).href)});
     const { makeDemoServer } = await import(${JSON.stringify(new URL("../examples/demo.ts", import.meta.url).href)});
     const urls = [];
     for (let i = 0; i < ${SERVERS}; i++) urls.push((await makeWsServer(makeDemoServer(), { port: 0 })).url);
     console.log(JSON.stringify(urls));
-  `], { stdio: ["ignore", "pipe", "inherit"] })
+  `], { stdio: ["ignore", "pipe", "inherit"] }))
   const urls = JSON.parse(await new Promise<string>((r) => createInterface({ input: upstream.stdout! }).once("line", r))) as Array<string>
   gc()
   await new Promise((r) => setTimeout(r, 100))
@@ -322,7 +346,7 @@ const main = async () => {
   const us = (n: number) => n.toFixed(0)
   const spread = (xs: ReadonlyArray<number>) => (xs.length < 2 ? us(xs[0]!) : `${us(median(xs))} (${us(Math.min(...xs))}..${us(Math.max(...xs))})`)
   const pct = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(0)} %`
-  process.stdout.write(`host bench: ${CALLS} sequential calls per row and run after ${WARMUP} warm-up, ${RUNS} run(s); µs, median of the runs (min..max)\n`)
+  process.stdout.write(`host bench: ${CALLS} sequential calls per row and run (${Math.ceil(CALLS / 5)} for slow {ms: 10}) after ${WARMUP} warm-up, ${RUNS} run(s); µs, median of the runs (min..max)\n`)
   for (const l of loads) process.stdout.write(`${l}\n`)
   process.stdout.write(`\n| tool | path | p50 µs | p99 µs | p50 vs direct | added p50 µs |\n|---|---|---:|---:|---:|---:|\n`)
   for (const [tool, byPath] of results) {
