@@ -52,8 +52,8 @@ const { nonNegative } = scriptArgs("Usage: node --expose-gc bench/host.ts [--cal
   warmup: { type: "string" },
   runs: { type: "string" }
 })
-const CALLS = nonNegative("calls") ?? 2_000
-const WARMUP = nonNegative("warmup") ?? 300
+const CALLS = nonNegative("calls") ?? 1_000
+const WARMUP = nonNegative("warmup") ?? 200
 const RUNS = Math.max(1, nonNegative("runs") ?? 3)
 const SERVERS = nonNegative("servers") ?? 50
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
