@@ -21,6 +21,7 @@ import { makeHostGuard } from "../transports/http/HostGuard.ts"
 import { allMachines } from "../visualization/exportCharts.ts"
 import { chartLayout } from "./chartLayout.ts"
 import { feedObject, FEED_VERSION } from "./feed.ts"
+import { approvalFeedObject, approvalGoneFeedObject, type InspectorApprover, parseApprovalDecision } from "./inspectorApprover.ts"
 import { type FeedMessage, InspectorModel, type InspectorModelOptions } from "./InspectorModel.ts"
 import { inspectorPage } from "./page.ts"
 import { replayRecord, ReplayError } from "./replay.ts"
@@ -42,6 +43,8 @@ export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"
   readonly machines?: ReadonlyMap<string, AnyStateMachine>
   /** A client whose unsent feed exceeds this many bytes is disconnected (close 1013). Default 8 MiB. */
   readonly maxBufferedBytes?: number
+  /** List calls awaiting approval on the page and answer them there (`--approver inspector`). */
+  readonly approver?: InspectorApprover
 }
 
 /** A running inspector: its URL with the token, its model, records, and `close`. */
@@ -106,7 +109,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const registry = options.registry ?? makeRegistryUnsafe()
   const model = new InspectorModel({ ...options, registry })
   const guard = makeHostGuard()
-  const wss = new WebSocketServer({ noServer: true })
+  // Clients send only approval decisions: small messages.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
   const clients = new Set<WebSocket>()
   /** Clients that asked for no machine definitions (`?definitions=0`: the page). */
   const lean = new WeakSet<WebSocket>()
@@ -173,10 +177,49 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     return undefined
   }
 
+  // Approvals: listed on every connected page; answered by a POST or a WebSocket message, both behind the token and Origin checks.
+  const approver = options.approver
+  const unsubscribeApprovals = approver?.subscribe((c) => {
+    if (clients.size === 0) return
+    const line = JSON.stringify(c.type === "pending" ? approvalFeedObject(c.pending, showSecrets) : approvalGoneFeedObject(c.id, c.answered))
+    for (const ws of clients) send(ws, line)
+  })
+  const decide = (id: string | undefined, body: unknown): readonly [number, string] => {
+    const d = parseApprovalDecision(body)
+    if (typeof d === "string") return [400, d]
+    const which = id ?? d.id
+    if (which === undefined) return [400, "the decision needs the approval's \"id\""]
+    if (approver === undefined) return [404, "this inspector answers no approvals (serve with --approver inspector)"]
+    if (!approver.answer(which, d.approved, d.reason)) return [404, "no such pending approval (answered elsewhere, expired or unknown)"]
+    return [200, d.approved ? "approved" : "denied"]
+  }
+  const answerRequest = (req: IncomingMessage, res: ServerResponse, id: string) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    req.on("data", (c: Buffer) => {
+      size += c.length
+      if (size > 64 * 1024) req.destroy()
+      else chunks.push(c)
+    })
+    req.on("end", () => {
+      let body: unknown
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+      } catch {
+        return refuse(res, 400, "the decision must be JSON: {\"approved\": true|false, \"reason\"?: string}")
+      }
+      const [status, message] = decide(id, body)
+      if (status !== 200) return refuse(res, status, message)
+      json(res, { id, decision: message })
+    })
+  }
+
   const http = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://inspector")
     const refused = check(req, url)
     if (refused !== undefined) return refuse(res, refused[0], refused[1])
+    const answering = /^\/approvals\/([^/]+)$/.exec(url.pathname)
+    if (answering !== null && req.method === "POST") return answerRequest(req, res, decodeURIComponent(answering[1]!))
     if (req.method !== "GET" && req.method !== "HEAD") return refuse(res, 405, "only GET")
     const path = url.pathname
     if (path === "/" || path === "/index.html") {
@@ -187,6 +230,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       })
       return res.end(inspectorPage)
     }
+    if (path === "/approvals") return json(res, (approver?.pending() ?? []).map((p) => approvalFeedObject(p, showSecrets)))
     if (path === "/actors") {
       return json(res, { version: FEED_VERSION, showSecrets, messages: model.snapshotMessages().map((m) => feedObject(model, m, showSecrets)) })
     }
@@ -235,6 +279,18 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       })
       send(ws, JSON.stringify({ type: "@mcp-actors.hello", version: FEED_VERSION, showSecrets, createdAt: Date.now() }))
       for (const m of model.snapshotMessages()) send(ws, JSON.stringify(feedObject(model, m, showSecrets)))
+      for (const p of approver?.pending() ?? []) send(ws, JSON.stringify(approvalFeedObject(p, showSecrets)))
+      ws.on("message", (data, isBinary) => {
+        let body: unknown
+        try {
+          body = isBinary ? undefined : JSON.parse(String(data))
+        } catch {
+          body = undefined
+        }
+        const id = typeof body === "object" && body !== null && typeof (body as { id?: unknown }).id === "string" ? (body as { id: string }).id : undefined
+        const [status, message] = decide(undefined, body)
+        send(ws, JSON.stringify({ type: "@mcp-actors.approval.answer", id: id ?? null, ok: status === 200, status, message, createdAt: Date.now() }))
+      })
       // Everything before this marker was the current state; live messages follow.
       send(ws, JSON.stringify({ type: "@mcp-actors.synced", createdAt: Date.now() }))
     })
@@ -272,6 +328,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       closing ??= new Promise<void>((resolve) => {
         unsubscribe?.()
         unsubscribe = undefined
+        unsubscribeApprovals?.()
         model.close()
         for (const ws of clients) ws.terminate()
         clients.clear()
