@@ -3,6 +3,7 @@ import type { ParseArgsConfig } from "node:util"
 // Modules are loaded by the command that needs them, so `--help` and usage errors stay instant.
 import { exampleNames } from "../../examples/names.ts"
 import type { PolicyCliOptions } from "./policySetup.ts"
+import { InspectorApprover } from "../inspect/inspectorApprover.ts"
 
 export interface Command {
   readonly summary: string
@@ -51,7 +52,8 @@ const POLICY_USAGE = `Policy gateway (every tools/call, resources/read, prompts/
   --audit-arguments        record argument values (default: only their SHA-256 digest)
   --audit-max-bytes N      rotate the audit file at this size (default 16777216)
   --approvals FILE         durable store of pending approvals (default: in memory)
-  --approver WHO           client (elicitation / input_required; default), cli, or a webhook URL
+  --approver WHO           client (elicitation / input_required; default), cli, inspector (the --inspect page's
+                           Approve / Deny buttons), or a webhook URL
   --jwks FILE|URL          verify bearer JWTs against this JWKS (with --issuer and --audience)
   --issuer ISS             required "iss" of bearer JWTs
   --audience AUD           required "aud" of bearer JWTs
@@ -77,6 +79,16 @@ const inspectOptions = (values: Record<string, unknown>) => {
   return { port, ...(values["inspect-secrets"] === true ? { showSecrets: true } : {}) }
 }
 
+/** `--approver inspector`: one approver for the gateway and the page, which must be served (`--inspect`). */
+const inspectorApprover = (values: Record<string, unknown>): InspectorApprover => {
+  if (values.inspect === undefined) throw new UsageError("--approver inspector needs --inspect (the inspector page answers the approvals)")
+  return new InspectorApprover()
+}
+
+/** The inspector's options with the page's approver, when the policy asks the page. */
+const withApprover = <T extends object>(inspect: T | undefined, policy: PolicyCliOptions | undefined) =>
+  inspect === undefined || policy?.inspectorApprover === undefined ? inspect : { ...inspect, approver: policy.inspectorApprover }
+
 /** The policy-gateway flags (shared by `serve` and `host`), or undefined when none is given. */
 const policyCliOptions = (values: Record<string, unknown>): PolicyCliOptions | undefined => {
   const str = (k: string) => (typeof values[k] === "string" ? values[k] as string : undefined)
@@ -89,6 +101,7 @@ const policyCliOptions = (values: Record<string, unknown>): PolicyCliOptions | u
     ...(str("audit-max-bytes") === undefined ? {} : { auditMaxBytes: intOption(values, "audit-max-bytes", 0) }),
     ...(str("approvals") === undefined ? {} : { approvals: str("approvals")! }),
     ...(str("approver") === undefined ? {} : { approver: str("approver")! }),
+    ...(str("approver") === "inspector" ? { inspectorApprover: inspectorApprover(values) } : {}),
     ...(str("jwks") === undefined ? {} : { jwks: str("jwks")! }),
     ...(str("issuer") === undefined ? {} : { issuer: str("issuer")! }),
     ...(str("audience") === undefined ? {} : { audience: str("audience")! }),
@@ -148,8 +161,8 @@ ${POLICY_USAGE}  -h, --help               show this help`,
     if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
     if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
     const server = await pickExample(values.example as string | undefined)
-    const inspect = inspectOptions(values)
     const policyOptions = policyCliOptions(values)
+    const inspect = withApprover(inspectOptions(values), policyOptions)
     const gateway = policyOptions === undefined
       ? undefined
       : (await import("./policySetup.ts")).setupPolicy(server, policyOptions, (line) => process.stderr.write(`mcp-actors: ${line}\n`))
@@ -295,7 +308,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
       bind: (values.host as string | undefined) ?? "127.0.0.1",
       json: values.json === true,
       stateFile: values["state-file"] as string | undefined,
-      ...(inspectOptions(values) === undefined ? {} : { inspect: inspectOptions(values)! })
+      ...(withApprover(inspectOptions(values), policy) === undefined ? {} : { inspect: withApprover(inspectOptions(values), policy)! })
     })
   }
 }

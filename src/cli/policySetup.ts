@@ -3,6 +3,7 @@
  * served McpServer — engine (reloading on change), audit trail, approvals and
  * the bearer-auth hook — built from command-line options.
  */
+import type { InspectorApprover } from "../inspect/inspectorApprover.ts"
 import { ApprovalStore } from "../policy/ApprovalStore.ts"
 import { Approvals, type Approver, storeApprover, webhookApprover } from "../policy/Approvals.ts"
 import { loadApiKeyTable } from "../policy/ApiKeyTable.ts"
@@ -23,8 +24,10 @@ export interface PolicyCliOptions {
   readonly auditArguments?: boolean
   readonly auditMaxBytes?: number
   readonly approvals?: string
-  /** "client" (default), "cli", or a webhook URL. */
+  /** "client" (default), "cli", "inspector" (with `inspectorApprover`), or a webhook URL. */
   readonly approver?: string
+  /** The inspector page's approver for `approver: "inspector"`: the same object goes to the inspector (`--inspect`). */
+  readonly inspectorApprover?: InspectorApprover
   readonly jwks?: string
   readonly issuer?: string
   readonly audience?: string
@@ -44,6 +47,11 @@ export interface PolicyParts {
   authenticate(grant: (engine: PolicyEngine, identity: Identity) => string | undefined): Authenticate | undefined
   readonly engine: PolicyEngine | undefined
   close(): void
+}
+
+const inspectorApproverOf = (o: PolicyCliOptions): Approver => {
+  if (o.inspectorApprover === undefined) throw new Error("--approver inspector needs --inspect (the page answers the approvals)")
+  return o.inspectorApprover
 }
 
 export const buildPolicy = (o: PolicyCliOptions, log: (line: string) => void): PolicyParts => {
@@ -69,6 +77,8 @@ export const buildPolicy = (o: PolicyCliOptions, log: (line: string) => void): P
         ? "client"
         : o.approver === "cli"
         ? storeApprover
+        : o.approver === "inspector"
+        ? inspectorApproverOf(o)
         : webhookApprover(o.approver)
       if (approver === storeApprover && o.approvals === undefined) throw new Error("--approver cli needs --approvals FILE (the store the CLI answers in)")
       guard = (server, route) =>
