@@ -56,7 +56,8 @@ const snapshotOf = (actor: ActorView, showSecrets: boolean) => ({
 /** The session summary of an actor (everything the page lists about it). */
 export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecrets: boolean, recent: boolean) => {
   const info = model.infoOf(actor)
-  const side = info?.role ?? (actor.machine === undefined ? undefined : /server/i.test(actor.machine) ? "server" : /client/i.test(actor.machine) ? "client" : undefined)
+  // Without a registered session, only a session chart's name tells its side.
+  const side = info?.role ?? (actor.machine === undefined ? undefined : /ServerSession$/.test(actor.machine) ? "server" : /ClientSession$/.test(actor.machine) ? "client" : undefined)
   return {
     type: "@mcp-actors.session" as const,
     sessionId: actor.sessionId,
