@@ -170,3 +170,48 @@ describe("inspector page in chromium", () => {
     await page.screenshot("4-time-travel")
   }, 120_000)
 })
+
+describe("inspector page in chromium: pending approvals (--approver inspector)", () => {
+  it("lists a call awaiting approval in the panel; its Approve button lets the call through and the row leaves", async () => {
+    const { McpServer } = await import("../src/server/McpServer.ts")
+    const { policyGuard } = await import("../src/server/policyGuard.ts")
+    const { Policy } = await import("../src/policy/Policy.ts")
+    const { PolicyEngine } = await import("../src/policy/PolicyEngine.ts")
+    const { Approvals } = await import("../src/policy/Approvals.ts")
+    const { ApprovalStore } = await import("../src/policy/ApprovalStore.ts")
+    const { InspectorApprover } = await import("../src/inspect/inspectorApprover.ts")
+    const approver = new InspectorApprover()
+    const approvals = new Approvals({ store: ApprovalStore.open() })
+    const server = new McpServer({ name: "ops", version: "1.0.0" }).tool({ name: "deploy" }, () => ({ content: [{ type: "text", text: "deployed" }] }))
+    server.guard = policyGuard({
+      engine: new PolicyEngine(Policy.parse("default: deny\nrules:\n  - { id: deploy-approval, tool: deploy, effect: approve, approvalTimeout: 60s }\n", "p.yaml")),
+      server: "ops",
+      approvals,
+      approver
+    })
+    const gated = await makeHttpServer(server, { port: 0, inspect: { approver } })
+    const client = new Client({ name: "approval-browser-client", version: "1.0.0" })
+    try {
+      await navigate(gated.inspector!.url)
+      await page.waitFor("document.getElementById('status').textContent === 'live'", "the feed connected")
+      expect(await page.eval<boolean>("document.getElementById('approvals').hidden")).toBe(true)
+      await client.connect(new StreamableHTTPClientTransport(new URL(gated.url)))
+      const call = client.callTool({ name: "deploy", arguments: { env: "prod" } })
+      const row = "document.querySelector('#approval-rows tr.approval')"
+      await page.waitFor(`${row} && ${row}.innerText.includes('deploy')`, "the pending approval's row")
+      const text = await page.eval<string>(`${row}.innerText`)
+      expect(text).toContain("anonymous")
+      expect(text).toContain("ops")
+      expect(text).not.toContain("prod") // the digest, not the values, without secrets shown
+      expect(await page.eval<boolean>("document.getElementById('approvals').hidden")).toBe(false)
+      await page.screenshot("5-pending-approval")
+      await page.eval(`${row}.querySelector('button[data-answer="approve"]').click()`)
+      expect(await call).toMatchObject({ content: [{ text: "deployed" }] })
+      await page.waitFor("document.querySelector('#approval-rows tr.approval') === null && document.getElementById('approvals').hidden", "the row gone")
+    } finally {
+      await client.close()
+      await gated.close({ drainMs: 0 })
+      approvals.close()
+    }
+  }, 120_000)
+})

@@ -50,6 +50,9 @@ export const inspectorPage = `<!doctype html>
   #travel input[type=range] { flex:1; }
   section { margin-top:12px; }
   button, select, input { font:inherit; }
+  #approvals { padding:6px 12px; background:#fff8e6; border-bottom:1px solid #e8c66b; max-height:30vh; overflow:auto; }
+  #approvals h2 { font-size:14px; margin:2px 0 6px; }
+  #approvals td.late { color:var(--err); }
 </style>
 </head>
 <body>
@@ -64,6 +67,11 @@ export const inspectorPage = `<!doctype html>
   <label><input type="checkbox" id="f-ended" checked> show ended</label>
   <span id="secrets" class="muted"></span>
 </header>
+<section id="approvals" hidden>
+  <h2>Pending approvals <span id="approval-note" class="muted"></span></h2>
+  <table><thead><tr><th>id</th><th>principal</th><th>session</th><th>server</th><th>tool</th><th>arguments</th><th>age</th><th>deadline</th><th></th></tr></thead>
+  <tbody id="approval-rows"></tbody></table>
+</section>
 <main>
   <div id="list"><table>
     <thead><tr><th>session</th><th>chart</th><th>side</th><th>transport</th><th>era / version</th><th>peer</th><th>state</th><th>in flight</th><th>end</th></tr></thead>
@@ -85,6 +93,8 @@ export const inspectorPage = `<!doctype html>
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const api = (path) => fetch(path, { headers: { authorization: "Bearer " + token } }).then((r) => r.ok ? r.json() : r.text().then((t) => Promise.reject(new Error(t))));
   const sessions = new Map(); // xstate sessionId -> summary (+ recent transitions)
+  const approvals = new Map(); // approval id -> pending approval (only with --approver inspector)
+  let feed = null; // the WebSocket: decisions go back over it
   const layouts = new Map();
   let selected = null;
   let travel = null; // { record, index } while stepping through a record
@@ -157,6 +167,15 @@ export const inspectorPage = `<!doctype html>
         sessions.delete(msg.sessionId);
         if (selected === msg.sessionId) selected = null;
         break;
+      case "@mcp-actors.approval":
+        approvals.set(msg.id, msg);
+        break;
+      case "@mcp-actors.approval.gone":
+        approvals.delete(msg.id);
+        break;
+      case "@mcp-actors.approval.answer":
+        $("approval-note").textContent = msg.ok ? "" : "not answered: " + msg.message;
+        break;
       default:
         return;
     }
@@ -198,8 +217,27 @@ export const inspectorPage = `<!doctype html>
         '<td class="end">' + (s.end ? esc(s.end.reason) : "") + "</td></tr>");
     }
     $("rows").innerHTML = rows.join("");
+    renderApprovals();
     renderDetail();
   };
+  const renderApprovals = () => {
+    $("approvals").hidden = approvals.size === 0;
+    const now = Date.now();
+    $("approval-rows").innerHTML = [...approvals.values()].map((a) =>
+      '<tr class="approval" data-approval="' + esc(a.id) + '"><td class=mono>' + esc(a.id.slice(0, 8)) + "</td><td>" + esc(a.principal) + "</td><td class=mono>" + esc(a.session || "") + "</td>" +
+      "<td>" + esc(a.server) + "</td><td>" + esc(a.target) + (a.method === "tools/call" ? "" : " <span class=muted>(" + esc(a.method) + ")</span>") + "</td>" +
+      '<td class=mono title="argument digest">' + (a.args !== undefined ? esc(JSON.stringify(a.args)) : esc(String(a.argsDigest).slice(0, 16)) + "…") + "</td>" +
+      "<td>" + age(a.requestedAt) + '</td><td class="' + (a.deadline < now ? "late" : "") + '">' + time(a.deadline) + " (" + (a.deadline > now ? "in " + Math.ceil((a.deadline - now) / 1000) + " s" : "passed") + ")</td>" +
+      '<td><button data-answer="approve">Approve</button> <button data-answer="deny">Deny</button></td></tr>').join("");
+  };
+  $("approval-rows").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-answer]");
+    if (!b || !feed || feed.readyState !== 1) return;
+    const id = b.closest("tr").getAttribute("data-approval");
+    const approved = b.getAttribute("data-answer") === "approve";
+    b.disabled = true;
+    feed.send(JSON.stringify(approved ? { id, approved } : { id, approved, reason: "denied on the inspector page" }));
+  });
 
   const drawChart = (layout) => {
     const parts = ['<svg id="chart" xmlns="http://www.w3.org/2000/svg" style="width:100%;height:auto;max-width:' + Math.ceil(layout.width + 20) + 'px" viewBox="-10 -10 ' + Math.ceil(layout.width + 20) + " " + Math.ceil(layout.height + 20) + '">'];
@@ -302,11 +340,13 @@ export const inspectorPage = `<!doctype html>
     render();
   });
   for (const id of ["f-state", "f-era", "f-transport", "f-machine", "f-error", "f-ended"]) $(id).addEventListener("input", render);
-  setInterval(() => { if (selected) renderDetail(); }, 1000);
+  setInterval(() => { if (selected) renderDetail(); if (approvals.size) renderApprovals(); }, 1000);
 
   const connect = () => {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/feed?definitions=0&token=" + encodeURIComponent(token));
-    ws.onopen = () => { $("status").textContent = "live"; $("status").className = "live"; };
+    feed = ws;
+    // The server lists what is still pending on every connect.
+    ws.onopen = () => { $("status").textContent = "live"; $("status").className = "live"; approvals.clear(); };
     // One WebSocket message carries one or more JSON lines.
     ws.onmessage = (ev) => { for (const line of String(ev.data).split("\\n")) if (line) onMessage(JSON.parse(line)); };
     ws.onclose = (ev) => {
