@@ -75,6 +75,7 @@ export { toDot } from "./visualization/toDot.ts"
 // Live inspector, records and replay (docs/inspector.md)
 export { type InspectionHub, type InspectionListener, inspection } from "./runtime/inspection.ts"
 export { type Inspector, type InspectorOptions, startInspector } from "./inspect/InspectorServer.ts"
+export { type ApprovalChange, InspectorApprover, type InspectorApprovalAnswer, type InspectorPendingApproval } from "./inspect/inspectorApprover.ts"
 export { formatReplay, parseRecord, ReplayError, replayRecord, type ReplayResult, type ReplayStep } from "./inspect/replay.ts"
 export type { RecordBase, RecordEnd, RecordFile } from "./inspect/SessionRecord.ts"
 

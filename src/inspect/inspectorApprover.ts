@@ -46,7 +46,21 @@ interface Waiting {
   readonly resolve: (a: InspectorApprovalAnswer) => void
 }
 
-/** Give it to the policy gateway as its approver and to `startInspector` (`approver`): the page answers. */
+/**
+ * Give it to the policy gateway as its approver and to the inspector (`approver`): the page answers.
+ *
+ * @example
+ * ```ts
+ * import { Approvals, ApprovalStore, InspectorApprover, makeHttpServer, McpServer, PolicyEngine, policyGuard } from "mcp-actors"
+ *
+ * const approver = new InspectorApprover()
+ * const server = new McpServer({ name: "ops", version: "1.0.0" })
+ * const approvals = new Approvals({ store: ApprovalStore.open("approvals.jsonl") })
+ * server.guard = policyGuard({ engine: PolicyEngine.fromFile("policy.yaml"), server: "ops", approvals, approver })
+ * const http = await makeHttpServer(server, { inspect: { approver } })
+ * console.log(`approve at ${http.inspector!.url}`)   // the "Pending approvals" panel
+ * ```
+ */
 export class InspectorApprover {
   readonly name = "inspector"
   private readonly waiting = new Map<string, Waiting>()
