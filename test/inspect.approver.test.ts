@@ -6,10 +6,11 @@
  * the test acting as the page — it reads the feed with the token, sees the
  * pending approval, and approves or denies it over the inspector's channel.
  */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
@@ -196,6 +197,42 @@ describe("inspector approver: approvals answered from the page", () => {
 })
 
 describe("--approver inspector on the command line", () => {
+  it("serve --http 0 --policy … --approver inspector --inspect: the page's channel approves a real client's call", async () => {
+    const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+    const dir = mkdtempSync(join(tmpdir(), "inspect-approver-serve-"))
+    writeFileSync(join(dir, "p.yaml"), "default: deny\nrules:\n  - { id: echo-approval, tool: echo, effect: approve, approvalTimeout: 60s }\n")
+    const server = spawn(process.execPath, [cli, "serve", "--http", "0", "--policy", join(dir, "p.yaml"), "--audit", join(dir, "audit.jsonl"), "--approver", "inspector", "--inspect"], { stdio: ["ignore", "pipe", "pipe"] })
+    const exited = new Promise((r) => server.once("exit", r))
+    const client = new Client({ name: "cli-approval-client", version: "1.0.0" })
+    try {
+      const inspectorUrl = new URL(await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error("no inspector URL printed")), 30_000)
+        createInterface({ input: server.stderr! }).on("line", (line) => {
+          const m = /inspector on (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48})/.exec(line)
+          if (m !== null) (clearTimeout(t), resolve(m[1]!))
+        })
+      }))
+      const mcpUrl = await new Promise<string>((resolve) => createInterface({ input: server.stdout! }).once("line", resolve))
+      const token = inspectorUrl.searchParams.get("token")!
+      const feed = await openFeed(`ws://${inspectorUrl.host}/feed?token=${token}`)
+      await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl)))
+      const call = client.callTool({ name: "echo", arguments: { text: "hello" } })
+      const shown = await feed.waitFor((m) => m.type === "@mcp-actors.approval", "a pending approval")
+      expect(shown).toMatchObject({ target: "echo", policies: ["echo-approval"] })
+      const r = await fetch(`${inspectorUrl.origin}/approvals/${shown.id}`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ approved: true }) })
+      expect(r.status).toBe(200)
+      expect(JSON.stringify(await call)).toContain("hello")
+      feed.ws.close()
+      const audit = readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Msg)
+      expect(audit.find((x) => x.approval?.id === shown.id && x.decision === "allow")?.approval).toMatchObject({ by: "inspector" })
+    } finally {
+      await client.close()
+      server.kill("SIGTERM")
+      await exited
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 90_000)
+
   it("needs --inspect (usage error, exit 2)", () => {
     const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
     const dir = mkdtempSync(join(tmpdir(), "inspect-approver-cli-"))
