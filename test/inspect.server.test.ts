@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { WebSocket } from "ws"
 import { makeDemoServer } from "../examples/demo.ts"
 import { type Inspector, startInspector } from "../src/inspect/InspectorServer.ts"
+import { startHost } from "../src/host/McpHost.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 
@@ -159,6 +160,28 @@ describe("inspector server: a real session", () => {
     } finally {
       feed.ws.close()
       await http.close()
+    }
+    expect(inspection.listenerCount).toBe(0)
+  }, 60_000)
+})
+
+describe("inspector server: the host's actor tree", () => {
+  it("startHost({ inspect: true }) shows the host actor and its server connections as its children (keyed by parentId/rootId)", async () => {
+    const host = await startHost(
+      { mcpServers: { demo: { command: process.execPath, args: [CLI, "serve", "--stdio"] } } },
+      { stateFile: false, onStderr: () => {}, inspect: true }
+    )
+    try {
+      const inspector = host.inspector!
+      const { messages } = await (await fetch(`${inspector.origin}/actors`, { headers: { authorization: `Bearer ${inspector.token}` } })).json() as { messages: Array<Msg> }
+      const root = messages.find((m) => m.type === "@xstate.actor" && m.name === "host")
+      const child = messages.find((m) => m.type === "@xstate.actor" && m.name === "serverConnection")
+      expect(root).toBeDefined()
+      expect(root!.parentId).toBeUndefined()
+      expect(child).toMatchObject({ parentId: root!.sessionId, rootId: root!.sessionId })
+      expect(messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === child!.sessionId)?.state).toMatch(/^ready/)
+    } finally {
+      await host.close()
     }
     expect(inspection.listenerCount).toBe(0)
   }, 60_000)
