@@ -9,13 +9,15 @@
  * table, the handler contexts, outbound requests and the wire.
  */
 import { randomBytes } from "node:crypto"
-import type { ActorOptions, AnyActorLogic, Actor } from "xstate"
+import { type Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, raise, transition } from "xstate"
 import {
+  type ActivityFacts,
   type EarlyRequestPolicy,
   HANDSHAKE_TIMEOUT,
   IDLE_TIMEOUT,
   type InitializeParams,
   type LegacyServerSessionContext,
+  type LegacyServerSessionEvent,
   legacyServerSessionMachine,
   type RejectParams
 } from "../../machines/legacyServerSession.ts"
@@ -144,6 +146,11 @@ export interface ServerSessionOptions {
    * `params` level 2); deeper params get -32602. Default 100 (`DEFAULT_MAX_NESTING_DEPTH` in protocol/jsonrpc.ts).
    */
   readonly maxNestingDepth?: number
+  /**
+   * Serve on a session hibernated by another process (`ServerSession.persist`): same id, its
+   * chart restored from the persisted snapshot on the next lifecycle event.
+   */
+  readonly restore?: PersistedServerSession
 }
 
 interface InFlight {
@@ -224,33 +231,31 @@ export class RequestTimeoutError extends Error {
 
 const MAX_DELAY = 2 ** 31 - 1
 
-/** The session a running chart belongs to (the implementations below are shared by all sessions). */
-const owner = (context: { readonly runtime: unknown }): ServerSession => context.runtime as ServerSession
+/**
+ * The session each running chart belongs to. Not in the chart's context: a live object
+ * there would make snapshots unserializable (hibernation persists them as JSON).
+ */
+const owners = new WeakMap<AnyActorRef, ServerSession>()
+const owner = (self: AnyActorRef): ServerSession => owners.get(self)!
 
 /**
  * The server chart with the runtime's implementations, built once: creating a
  * machine per session (`.provide()` per instance) cost ~20 % of session set-up.
- * Each implementation finds its session through the actor (`self`).
+ * Only actions are provided (the effects); guards and delays are the chart's own,
+ * reading context and events, so tests of the chart run what production runs.
+ * Each action finds its session through the actor (`self`).
  */
-const runtimeServerMachine = legacyServerSessionMachine.provide({
-  guards: {
-    idleTimeoutExpired: ({ context }) => owner(context)._idleTimeoutExpired(),
-    handshakeTimeoutEnabled: ({ context }) => owner(context)._handshakeTimeoutEnabled(),
-    nothingInFlight: ({ context }) => owner(context).inFlightCount === 0
-  },
-  delays: {
-    handshakeTimeout: ({ context }) => owner(context)._handshakeDelay(),
-    idleTimeout: ({ context }) => owner(context)._idleDelay()
-  },
+export const runtimeServerMachine = legacyServerSessionMachine.provide({
   actions: {
-    respondInitialize: ({ context }, params) => owner(context)._respondInitialize(params.id, context.protocolVersion),
-    reject: ({ context }, params: RejectParams) => owner(context)._reject(params),
-    replyPong: ({ context }, params) => owner(context)._replyPong(params.id),
-    dispatch: ({ context }, params) => owner(context)._dispatchHeld(params.id),
-    announceReady: ({ context }) => owner(context)._announceReady(),
-    beginDrain: ({ context }) => owner(context)._beginDrain(),
-    cancelInFlight: ({ context }) => owner(context)._cancelInFlight(),
-    release: ({ context }) => owner(context)._released(context.closeReason ?? "closed")
+    respondInitialize: ({ context, self }, params) => owner(self)._respondInitialize(params.id, context.protocolVersion),
+    reject: ({ self }, params: RejectParams) => owner(self)._reject(params),
+    replyPong: ({ self }, params) => owner(self)._replyPong(params.id),
+    dispatch: ({ self }, params) => owner(self)._dispatchHeld(params.id),
+    announceReady: ({ self }) => owner(self)._announceReady(),
+    beginDrain: ({ self }) => owner(self)._beginDrain(),
+    cancelInFlight: ({ self }) => owner(self)._cancelInFlight(),
+    release: ({ context, self }) => owner(self)._released(context.closeReason ?? "closed"),
+    reportActivity: raise(({ self }: { self: AnyActorRef }): LegacyServerSessionEvent => ({ type: "IDLE_CHECK", ...owner(self).activity() }))
   }
 })
 
@@ -267,15 +272,26 @@ interface Negotiated {
   readonly clientInfo: Implementation | undefined
 }
 
-/** What a hibernated session keeps of its chart. */
-interface HibernatedSnapshot {
-  readonly status: "active"
+/** What a hibernated session keeps of its chart: xstate's persisted snapshot (plain JSON data). */
+export type PersistedChart = ReturnType<Actor<typeof legacyServerSessionMachine>["getPersistedSnapshot"]> & {
   readonly value: unknown
-  readonly historyValue: unknown
   readonly context: LegacyServerSessionContext
-  readonly children: Record<string, never>
-  readonly output: undefined
-  readonly error: undefined
+}
+
+/**
+ * A hibernated session as plain data (survives `JSON.stringify`): its id, its chart's
+ * persisted snapshot, and the session state requests changed outside the chart. A
+ * fresh process serves the same session on from it (`ServerSessionOptions.restore`).
+ */
+export interface PersistedServerSession {
+  readonly id: string
+  readonly chart: PersistedChart
+  /** When the last request finished, on the session's clock (the idle deadline counts from it). */
+  readonly lastSettledAt: number
+  readonly startedAt: number
+  readonly logLevel?: LoggingLevel
+  /** Resource URIs the client subscribed to. */
+  readonly subscriptions?: ReadonlyArray<string>
 }
 
 /**
@@ -460,7 +476,7 @@ class HandlerContext implements RequestContext {
 export class ServerSession implements SessionHandle {
   readonly id: string
   readonly server: McpServer
-  readonly startedAt = Date.now()
+  readonly startedAt: number
   /** Who sends this connection's requests; HTTP refreshes it from each request's credentials (same principal). */
   identity: Identity | undefined
   private readonly options: ServerSessionOptions
@@ -494,7 +510,7 @@ export class ServerSession implements SessionHandle {
   private closeCause: TransportCloseDetail["cause"] | undefined
   private negotiatedCache: Negotiated | undefined
   /** The chart's persisted snapshot while hibernated (the actor is stopped). */
-  private hibernated: HibernatedSnapshot | undefined
+  private hibernated: PersistedChart | undefined
   private wakeTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
@@ -509,16 +525,18 @@ export class ServerSession implements SessionHandle {
     this.server = server
     this.options = options
     this.sendOut = options.send
-    this.id = options.id ?? newSessionId()
+    this.id = options.restore?.id ?? options.id ?? newSessionId()
+    this.startedAt = options.restore?.startedAt ?? Date.now()
     this.identity = options.identity
     this.now = options.now ?? Date.now
     this.lastSettledAt = this.now()
     this.createdAt = this.lastSettledAt
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
     // With a handshake deadline the chart runs from the start: a connection that never
     // sends anything is closed too. (Without one it starts with the first legacy message,
     // so per-request modern sessions never create an actor.)
-    if ((options.handshakeTimeoutMs ?? 0) > 0) this.ensureActor()
-    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
+    if (options.restore !== undefined) this.restored(options.restore)
+    else if ((options.handshakeTimeoutMs ?? 0) > 0) this.ensureActor()
   }
 
   // ---------------------------------------------------------------- input
@@ -675,7 +693,7 @@ export class ServerSession implements SessionHandle {
     if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req, undefined)
     this.era = "legacy"
     const actor = this.ensureActor()
-    if (req.method === "initialize") actor.send({ type: "INITIALIZE", id: req.id, params: req.params })
+    if (req.method === "initialize") actor.send({ type: "INITIALIZE", id: req.id, params: req.params, elapsedMs: this.now() - this.createdAt })
     else if (req.method === "ping") actor.send({ type: "PING", id: req.id })
     else {
       this.held = req
@@ -738,17 +756,21 @@ export class ServerSession implements SessionHandle {
       }
     }
     const actor = createLeanActor(runtimeServerMachine, {
-      ...(hibernated !== undefined ? { snapshot: hibernated as unknown as never } : {}),
+      ...(hibernated !== undefined ? { snapshot: hibernated as never } : {}),
       input: {
         supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,
         idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
         handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 0,
         drainTimeoutMs: this.options.drainTimeoutMs ?? 5_000,
         earlyRequests: this.options.earlyRequests ?? "reject",
-        runtime: this
+        // The facts, for a chart that starts after its connection did.
+        servedModern: this.servedModern,
+        elapsedMs: this.now() - this.createdAt,
+        activity: this.activity()
       },
       ...(this.options.clock ? { clock: this.options.clock } : {})
     })
+    owners.set(actor, this)
     this.actor = actor
     actor.subscribe({
       next: () => this.notifyListeners(),
@@ -760,37 +782,17 @@ export class ServerSession implements SessionHandle {
       }
     })
     actor.start()
-    // A restored actor has no timers: re-enter `operating` to re-arm the idle deadline.
-    if (hibernated !== undefined) actor.send({ type: "RESUMED" })
+    // A restored actor has no timers: the chart decides on idleness and re-arms the deadline.
+    if (hibernated !== undefined) actor.send({ type: "RESUMED", ...this.activity() })
     return actor
   }
 
-  /** @internal The chart's provided guards, delays and actions (see `runtimeServerMachine`). */
-  _idleTimeoutExpired(): boolean {
-    const idleMs = this.options.idleTimeoutMs ?? 0
-    return idleMs > 0 && this.inFlight.size === 0 && this.now() - this.lastSettledAt >= idleMs
+  /** @internal The activity facts the chart's idle decisions read (`IDLE_CHECK`, `RESUMED`). */
+  activity(): ActivityFacts {
+    return { inFlight: this.inFlight.size, idleForMs: this.now() - this.lastSettledAt }
   }
-  /** @internal A dual-era connection that speaks modern never sends initialize: no handshake deadline for it. */
-  _handshakeTimeoutEnabled(): boolean {
-    return (this.options.handshakeTimeoutMs ?? 0) > 0 && !this.servedModern
-  }
-  /**
-   * @internal The whole handshake is bounded from the session's start, not re-armed when initialize is
-   * answered. On a connection that served modern requests (no handshake) the delay is its idle deadline.
-   */
-  _handshakeDelay(): number {
-    if (this.servedModern) return this._idleDelay()
-    const hs = this.options.handshakeTimeoutMs ?? 0
-    if (hs <= 0) return MAX_DELAY
-    return Math.min(Math.max(1, hs - (this.now() - this.createdAt)), MAX_DELAY)
-  }
-  /** @internal Re-armed for what remains since the last request finished; full period while busy. */
-  _idleDelay(): number {
-    const idleMs = this.options.idleTimeoutMs ?? 0
-    if (idleMs <= 0) return MAX_DELAY
-    const remaining = this.inFlight.size > 0 ? idleMs : idleMs - (this.now() - this.lastSettledAt)
-    return Math.min(Math.max(1, remaining), MAX_DELAY)
-  }
+
+  /** @internal The chart's provided actions (see `runtimeServerMachine`). */
   /** @internal */
   _respondInitialize(id: RequestId, version: LegacyVersion | undefined): void {
     try {
@@ -1188,6 +1190,7 @@ export class ServerSession implements SessionHandle {
     if (this.era === "unknown") this.era = "modern"
     if (!this.servedModern) {
       this.servedModern = true
+      this.actor?.send({ type: "MODERN_SERVED" })
       this.ready()
     }
     const read = readModernContext(req)
@@ -1303,21 +1306,12 @@ export class ServerSession implements SessionHandle {
     const actor = this.actor
     if (actor === undefined || !this.operating || this.draining || this.released) return false
     if (this.inFlight.size > 0 || (this.pending?.size ?? 0) > 0) return false
-    // The persisted shape, built by hand: `getPersistedSnapshot()` deep-copies the context,
-    // which would clone this session through `context.runtime`.
-    const live = actor.getSnapshot()
-    this.hibernated = {
-      status: "active",
-      value: live.value,
-      historyValue: live.historyValue,
-      context: live.context,
-      children: {},
-      output: undefined,
-      error: undefined
-    }
+    // No live object in the context: xstate's persisted snapshot is plain data (and shares the context).
+    this.hibernated = actor.getPersistedSnapshot() as PersistedChart
     this.actor = undefined
     actor.stop()
-    this.armWake()
+    owners.delete(actor)
+    this.sleep()
     return true
   }
 
@@ -1327,18 +1321,62 @@ export class ServerSession implements SessionHandle {
     return this.hibernate()
   }
 
-  private armWake(): void {
-    const idleMs = this.options.idleTimeoutMs ?? 0
-    if (idleMs <= 0) return
+  /**
+   * Hibernate (if not yet) and return this session as plain data that survives
+   * `JSON.stringify`, for a fresh process to serve on (`ServerSessionOptions.restore`).
+   * Undefined when it cannot hibernate (not operating, or work in flight).
+   */
+  persist(): PersistedServerSession | undefined {
+    if (this.hibernated === undefined && !this.hibernate()) return undefined
+    const subscriptions = this.state.subscriptions
+    return {
+      id: this.id,
+      chart: this.hibernated!,
+      lastSettledAt: this.lastSettledAt,
+      startedAt: this.startedAt,
+      ...(this.state.logLevel === undefined ? {} : { logLevel: this.state.logLevel }),
+      ...(subscriptions === undefined || subscriptions.size === 0 ? {} : { subscriptions: [...subscriptions] })
+    }
+  }
+
+  /** Take over a session another process persisted: hibernated in `operating`, as it was left. */
+  private restored(p: PersistedServerSession): void {
+    const chart = p.chart
+    if (chart?.status !== "active" || chart.value !== "operating" || typeof chart.context !== "object" || chart.context === null) {
+      throw new Error(`cannot restore session ${String(p.id)}: its chart is not a persisted operating session`)
+    }
+    this.era = "legacy"
+    this.hibernated = chart
+    this.lastSettledAt = p.lastSettledAt
+    if (p.logLevel !== undefined) this.state.logLevel = p.logLevel
+    if (p.subscriptions !== undefined) this.state.subscriptions = new Set(p.subscriptions)
+    // What the chart's `announceReady` did in the first process.
+    this.operating = true
+    this.readied = true
+    this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+    this.sleep()
+  }
+
+  /**
+   * While hibernated, the chart still decides when the session is idle: a pure step of its
+   * snapshot on `RESUMED` with the current facts. Expired: the actor is restored and takes
+   * that step for real (closing). Otherwise one wake-up timer stands in for the idle deadline.
+   */
+  private sleep(): void {
+    const chart = this.hibernated
+    if (chart === undefined || chart.context.idleTimeoutMs <= 0) return
+    const [next] = transition(
+      runtimeServerMachine,
+      runtimeServerMachine.resolveState({ value: chart.value as "operating", context: chart.context }),
+      { type: "RESUMED", ...this.activity() }
+    )
+    if (next.value !== "operating") return void this.ensureActor()
+    this.hibernated = { ...chart, context: next.context }
     const clock = this.clock
-    const delay = Math.min(Math.max(1, idleMs - (this.now() - this.lastSettledAt)), MAX_DELAY)
     const timer = clock.setTimeout(() => {
       this.wakeTimer = undefined
-      if (this.hibernated === undefined) return
-      // Requests served while hibernated moved the deadline: sleep on, or let the chart decide.
-      if (!this._idleTimeoutExpired()) this.armWake()
-      else this.ensureActor()
-    }, delay)
+      this.sleep()
+    }, Math.min(next.context.idleDelayMs, MAX_DELAY))
     this.wakeTimer = { clock, timer }
   }
 
@@ -1398,7 +1436,7 @@ export class ServerSession implements SessionHandle {
         const t = clock.setTimeout(() => this.actor?.send({ type: "TRANSPORT_CLOSED", reason }), options.drainMs)
         void this.ended.then(() => clock.clearTimeout(t))
       }
-      this.actor.send({ type: "CLOSE", reason })
+      this.actor.send({ type: "CLOSE", reason, inFlight: this.inFlight.size })
     }
     return this.ended.then(() => undefined)
   }
