@@ -7,16 +7,19 @@ import { type LegacyServerSessionEvent, legacyServerSessionMachine, type RejectP
 import type { ServerSession } from "../ServerSession.ts"
 
 /**
- * The session each running chart belongs to. Not in the chart's context: a live object
- * there would make snapshots unserializable (hibernation persists them as JSON).
+ * The session each running chart belongs to, kept on the actor under a private symbol.
+ * Not in the chart's context: a live object there would make snapshots unserializable
+ * (hibernation persists them as JSON). Not a `WeakMap`: one entry per short-lived actor
+ * cost ~5 µs of a churned session (GC of ephemerons), a property costs nothing.
  */
-const owners = new WeakMap<AnyActorRef, ServerSession>()
-const owner = (self: AnyActorRef): ServerSession => owners.get(self)!
+const OWNER = Symbol("mcp-actors.serverSession")
+type Owned = { [OWNER]?: ServerSession | undefined }
+const owner = (self: AnyActorRef): ServerSession => (self as Owned)[OWNER]!
 
 /** Make `actor` run for `session` (before it starts). */
-export const bindChart = (actor: AnyActorRef, session: ServerSession): void => void owners.set(actor, session)
+export const bindChart = (actor: AnyActorRef, session: ServerSession): void => void ((actor as Owned)[OWNER] = session)
 /** `actor` was stopped: it no longer runs for its session. */
-export const unbindChart = (actor: AnyActorRef): void => void owners.delete(actor)
+export const unbindChart = (actor: AnyActorRef): void => void ((actor as Owned)[OWNER] = undefined)
 
 /**
  * The server chart with the runtime's implementations, built once: creating a
