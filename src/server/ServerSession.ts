@@ -511,7 +511,8 @@ export class ServerSession implements SessionHandle {
     this.draining = true
     // The pong may never come (stdin EOF): answer now rather than lose the reply at the drain deadline.
     if (this.barrierWaits !== undefined) for (const release of [...this.barrierWaits]) release()
-    if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.send({ type: "DRAINED" }))
+    // Not to a chart that ended meanwhile (the transport closed before the microtask ran).
+    if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.getSnapshot().status === "active" && this.actor.send({ type: "DRAINED" }))
   }
   /** @internal */
   _cancelInFlight(): void {
