@@ -204,6 +204,9 @@ describe("--approver inspector on the command line", () => {
     const server = spawn(process.execPath, [cli, "serve", "--http", "0", "--policy", join(dir, "p.yaml"), "--audit", join(dir, "audit.jsonl"), "--approver", "inspector", "--inspect"], { stdio: ["ignore", "pipe", "pipe"] })
     const exited = new Promise((r) => server.once("exit", r))
     const client = new Client({ name: "cli-approval-client", version: "1.0.0" })
+    // The server's log, for the failure message (a failure under load must say what the server saw).
+    let log = ""
+    server.stderr!.on("data", (d: Buffer) => (log += d.toString()))
     try {
       const inspectorUrl = new URL(await new Promise<string>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error("no inspector URL printed")), 30_000)
@@ -218,16 +221,20 @@ describe("--approver inspector on the command line", () => {
       await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl)))
       const call = client.callTool({ name: "echo", arguments: { text: "hello" } })
       const shown = await feed.waitFor((m) => m.type === "@mcp-actors.approval", "a pending approval")
-      expect(shown).toMatchObject({ target: "echo", policies: ["echo-approval"] })
+      expect(shown, log).toMatchObject({ target: "echo", policies: ["echo-approval"] })
       const r = await fetch(`${inspectorUrl.origin}/approvals/${shown.id}`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ approved: true }) })
-      expect(r.status).toBe(200)
-      expect(JSON.stringify(await call)).toContain("hello")
+      expect(r.status, `${await r.clone().text()}\n${log}`).toBe(200)
+      expect(JSON.stringify(await call), log).toContain("hello")
       feed.ws.close()
-      const audit = readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Msg)
-      expect(audit.find((x) => x.approval?.id === shown.id && x.decision === "allow")?.approval).toMatchObject({ by: "inspector" })
-    } finally {
+      // The audit trail is complete once the server has shut down (it writes in batches).
       await client.close()
       server.kill("SIGTERM")
+      await exited
+      const audit = readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Msg)
+      expect(audit.find((x) => x.approval?.id === shown.id && x.decision === "allow")?.approval, JSON.stringify(audit)).toMatchObject({ by: "inspector" })
+    } finally {
+      await client.close()
+      if (server.exitCode === null && server.signalCode === null) server.kill("SIGTERM")
       await exited
       rmSync(dir, { recursive: true, force: true })
     }
