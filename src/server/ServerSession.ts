@@ -519,6 +519,7 @@ export class ServerSession implements SessionHandle {
     // so per-request modern sessions never create an actor.)
     if ((options.handshakeTimeoutMs ?? 0) > 0) this.ensureActor()
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
+    server.telemetry?.observeSession("server", this)
   }
 
   // ---------------------------------------------------------------- input
