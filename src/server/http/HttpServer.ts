@@ -64,6 +64,7 @@ import { type HostGuardOptions, makeHostGuard } from "../../transports/http/Host
 import { HttpSession, type HttpSessionHost, type HttpSessionOptions } from "./HttpSession.ts"
 import { ModernRequest, type ModernRequestHost } from "./ModernRequest.ts"
 import { readBody } from "../../transports/http/readBody.ts"
+import { answerMetrics as serveMetrics } from "../../observability/metricsEndpoint.ts"
 import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "../../transports/http/SseStream.ts"
 import {
   acceptsEventStream,
@@ -107,6 +108,8 @@ export type Authenticate = (req: IncomingMessage) => AuthResult | PromiseLike<Au
 export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions, SessionLimits {
   /** The MCP endpoint. Default "/mcp". */
   readonly path?: string
+  /** Serve Prometheus text at `GET /metrics` (a `Telemetry`; see docs/observability.md). Default: none (404). */
+  readonly metrics?: { prometheus(): string }
   /** Largest accepted body. Default 4 MiB. */
   readonly maxMessageBytes?: number
   /** `Retry-After` (seconds) on 503 and 429. Default 5. */
@@ -251,6 +254,7 @@ export const remoteAddress = (req: IncomingMessage): string | undefined => {
 /** Build the request listener and the session table without listening (mount it on your own server). */
 export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions = {}): HttpHandler => {
   const path = options.path ?? "/mcp"
+  const metrics = options.metrics
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const limiter = new SessionLimiter<HttpSession>(options)
   const retryAfter = String(options.retryAfterSeconds ?? 5)
@@ -346,6 +350,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const url = req.url ?? ""
     const q = url.indexOf("?")
     if ((q === -1 ? url : url.slice(0, q)) !== path) {
+      if (metrics !== undefined && (q === -1 ? url : url.slice(0, q)) === "/metrics") return serveMetrics(req, res, metrics, guard(req))
       res.writeHead(404, { "content-type": "text/plain", "content-length": 9 })
       return void res.end("Not Found")
     }
