@@ -378,7 +378,8 @@ export class Telemetry {
     if (info.protocolVersion !== undefined) span.attribute(S.MCP_PROTOCOL_VERSION, info.protocolVersion)
     const network = S.networkTransportOf(info.transport)
     if (network !== undefined) span.attribute(S.NETWORK_TRANSPORT, network)
-    span.event("mcp.session.transition", nowNs(), { "mcp.session.state": info.state })
+    // The state it was in when it became a session (the change being notified, if any, follows as its own event).
+    span.event("mcp.session.transition", nowNs(), { "mcp.session.state": watched.state })
   }
 
   private sessionEnded(session: SessionHandle, watched: WatchedSession, end: SessionEnd): void {
