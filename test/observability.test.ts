@@ -150,6 +150,30 @@ describe("observability: spans", () => {
     await t.client.close()
   })
 
+  it("head sampling: an unsampled trace records no span on either side, says so in traceparent, and still counts in the metrics", async () => {
+    const serverSide = makeMemoryTracer()
+    const clientSide = makeMemoryTracer()
+    const server = makeServer()
+    server.telemetry = new Telemetry({ tracer: serverSide.tracer })
+    const [st, ct] = makeMemoryTransportPair()
+    serveTransport(server, st)
+    const clientTelemetry = new Telemetry({ tracer: clientSide.tracer, sampleRatio: 0 })
+    const client = await ClientSession.connect(ct, { telemetry: clientTelemetry })
+    const sent: Array<string> = []
+    const send = ct.send.bind(ct)
+    ct.send = (m) => {
+      sent.push(JSON.stringify(m))
+      send(m)
+    }
+    await client.callTool("echo", { text: "unsampled" })
+    expect(sent.join("")).toMatch(/"traceparent":"00-[0-9a-f]{32}-[0-9a-f]{16}-00"/)
+    expect(clientSide.spans.filter((s) => s.name.startsWith("tools/call"))).toEqual([])
+    expect(serverSide.spans.filter((s) => s.name.startsWith("tools/call"))).toEqual([])
+    expect(server.telemetry.prometheus()).toMatch(/^mcp_server_operation_duration_seconds_count\{[^}]*gen_ai_tool_name="echo"[^}]*\} 1$/m)
+    expect(clientTelemetry.prometheus()).toMatch(/^mcp_client_operation_duration_seconds_count\{[^}]*gen_ai_tool_name="echo"[^}]*\} 1$/m)
+    await client.close()
+  })
+
   it("trace context parsing never trusts the peer's object: inherited keys are not read", () => {
     const meta = Object.create({ traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" }) as Record<string, unknown>
     expect(readTraceContext(meta)).toBeUndefined()

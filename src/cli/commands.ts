@@ -78,6 +78,12 @@ const policyCliOptions = (values: Record<string, unknown>): PolicyCliOptions | u
   }
 }
 
+const ratioOption = (text: string): number => {
+  const n = Number(text)
+  if (text.trim() === "" || !(n >= 0 && n <= 1)) throw new UsageError(`--otlp-sample needs a number from 0 to 1, got ${JSON.stringify(text)}`)
+  return n
+}
+
 const serve: Command = {
   summary: "serve an example server over stdio, Streamable HTTP or WebSocket",
   usage: `Usage: mcp-actors serve (--stdio | --http PORT | --ws PORT) [options]
@@ -138,6 +144,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
     if (gateway?.authenticate !== undefined && values.stdio) throw new UsageError("bearer authentication needs --http or --ws (stdio has no credentials)")
     const observed = await setupTelemetry({
       ...(values.otlp === undefined ? {} : { otlp: values.otlp as string }),
+      ...(values["otlp-sample"] === undefined ? {} : { sample: ratioOption(values["otlp-sample"] as string) }),
       metrics: values.metrics === true,
       ...(values["metrics-port"] === undefined ? {} : { metricsPort: intOption(values, "metrics-port", 0) }),
       host: (values.host as string | undefined) ?? "127.0.0.1"

@@ -7,6 +7,8 @@ import type { Telemetry } from "../observability/Telemetry.ts"
 export interface TelemetryCliOptions {
   /** OTLP/HTTP collector base URL (spans to /v1/traces, metrics to /v1/metrics). */
   readonly otlp?: string
+  /** Share of new traces exported (head sampling), 0..1. */
+  readonly sample?: number
   /** Serve Prometheus text at /metrics. */
   readonly metrics: boolean
   /** Port of a separate /metrics listener (stdio and WebSocket; default any free port). */
@@ -25,12 +27,14 @@ export interface TelemetrySetup {
 export const TELEMETRY_USAGE = `Observability:
   --otlp URL               export OpenTelemetry spans and metrics (MCP semantic conventions) over OTLP/HTTP JSON
                            to URL (e.g. http://127.0.0.1:4318); OTEL_SERVICE_NAME names the service
+  --otlp-sample RATIO      share of new traces exported, 0..1 (default 1; a client's sampled flag is followed)
   --metrics                serve Prometheus text at /metrics (on the HTTP port; for stdio/WebSocket on its own port)
   --metrics-port PORT      port of that separate /metrics listener (default: any free port, printed on stderr)
 `
 
 export const TELEMETRY_OPTIONS = {
   otlp: { type: "string" },
+  "otlp-sample": { type: "string" },
   metrics: { type: "boolean" },
   "metrics-port": { type: "string" }
 } as const
@@ -41,7 +45,7 @@ export const setupTelemetry = async (options: TelemetryCliOptions): Promise<Tele
   const { Telemetry } = await import("../observability/Telemetry.ts")
   const telemetry = options.otlp === undefined
     ? new Telemetry()
-    : await (await import("../observability/otlp.ts")).makeOtlpTelemetry({ url: options.otlp })
+    : await (await import("../observability/otlp.ts")).makeOtlpTelemetry({ url: options.otlp, ...(options.sample === undefined ? {} : { sampleRatio: options.sample }) })
   let listener: { close(): Promise<void> } | undefined
   return {
     telemetry,

@@ -35,6 +35,11 @@ export interface TelemetryOptions {
   readonly tracer?: Tracer.Tracer
   /** Record the tool call's arguments on its spans (`gen_ai.tool.call.arguments`). Default false: they may hold secrets. */
   readonly recordArguments?: boolean
+  /**
+   * Share of new traces that are recorded (head sampling), 0..1. Default 1. A span that
+   * continues a remote parent follows the parent's sampled flag, and passes its own on.
+   */
+  readonly sampleRatio?: number
   /** The registry the metrics live in (an OTLP metrics exporter may read it too). Default: a new one. */
   readonly metricRegistry?: Metric.MetricRegistry
   /** Flush and stop the exporter (set by `makeOtlpTelemetry`). */
@@ -125,10 +130,13 @@ interface WatchedSession {
 export class Telemetry {
   readonly tracer: Tracer.Tracer | undefined
   private readonly recordArguments: boolean
+  private readonly sampleRatio: number
   private readonly options: TelemetryOptions
   /** Metrics live in this context's registry, not Effect's process-wide default. */
   readonly metricsContext: Context.Context<never>
   private readonly series = new Map<string, Metric.Metric<number, unknown>>()
+  /** The operation histograms' series by their attribute values (the hot path's lookup). */
+  private readonly operations = new Map<string, Metric.Metric<number, unknown>>()
   private readonly live = new Map<SessionHandle, WatchedSession>()
   /** States ever seen per side (their gauge stays, at 0, once empty). */
   private readonly seenStates = new Set<string>()
@@ -141,6 +149,7 @@ export class Telemetry {
     this.options = options
     this.tracer = options.tracer
     this.recordArguments = options.recordArguments === true
+    this.sampleRatio = Math.min(1, Math.max(0, options.sampleRatio ?? 1))
     this.metricsContext = Context.make(Metric.MetricRegistry, options.metricRegistry ?? new Map())
   }
 
@@ -172,7 +181,7 @@ export class Telemetry {
         startTime: start,
         kind: "server",
         root: remote === undefined,
-        sampled: remote?.sampled ?? true
+        sampled: remote?.sampled ?? this.sampleRoot()
       })
       this.requestAttributes(span, method, target, request.params, ctx.protocolVersion, transport)
       span.attribute(S.JSONRPC_REQUEST_ID, String(request.id))
@@ -238,7 +247,7 @@ export class Telemetry {
         startTime: start,
         kind: "client",
         root: parent === undefined,
-        sampled: parent?.span.sampled ?? true
+        sampled: parent?.span.sampled ?? this.sampleRoot()
       })
       this.requestAttributes(span, method, target, params, protocolVersion, info.transport)
       const sessionId = session.sessionId
@@ -302,6 +311,11 @@ export class Telemetry {
         throw e
       }
     )
+  }
+
+  /** Head sampling of a new trace. */
+  private sampleRoot(): boolean {
+    return this.sampleRatio >= 1 || (this.sampleRatio > 0 && Math.random() < this.sampleRatio)
   }
 
   private requestAttributes(span: Tracer.Span, method: string, target: string | undefined, params: Params | undefined, version: string | undefined, transport: string): void {
@@ -404,16 +418,24 @@ export class Telemetry {
   // ------------------------------------------------------------ metrics
 
   private operation(side: Side, method: string, target: string | undefined, outcome: Outcome, version: string | undefined, transport: string, duration: number): void {
-    const attrs: Record<string, string> = { [S.MCP_METHOD_NAME]: method }
-    if (target !== undefined) attrs[method === "tools/call" ? S.GEN_AI_TOOL_NAME : S.GEN_AI_PROMPT_NAME] = target
-    if (version !== undefined) attrs[S.MCP_PROTOCOL_VERSION] = version
-    const network = S.networkTransportOf(transport)
-    if (network !== undefined) attrs[S.NETWORK_TRANSPORT] = network
-    if (outcome.errorType !== undefined) {
-      attrs[S.ERROR_TYPE] = outcome.errorType
-      this.counter(ERRORS, "Operations and sessions that ended with an error.", { side, "error.type": outcome.errorType }).updateUnsafe(1, this.metricsContext)
+    const errorType = outcome.errorType
+    // The series key is built from the values alone; the attribute object only for a new series.
+    const key = `${side}\u0000${method}\u0000${target ?? ""}\u0000${version ?? ""}\u0000${transport}\u0000${errorType ?? ""}`
+    let metric = this.operations.get(key)
+    if (metric === undefined) {
+      const attrs: Record<string, string> = { [S.MCP_METHOD_NAME]: method }
+      if (target !== undefined) attrs[method === "tools/call" ? S.GEN_AI_TOOL_NAME : S.GEN_AI_PROMPT_NAME] = target
+      if (version !== undefined) attrs[S.MCP_PROTOCOL_VERSION] = version
+      const network = S.networkTransportOf(transport)
+      if (network !== undefined) attrs[S.NETWORK_TRANSPORT] = network
+      if (errorType !== undefined) attrs[S.ERROR_TYPE] = errorType
+      metric = this.histogram(side === "server" ? S.MCP_SERVER_OPERATION_DURATION : S.MCP_CLIENT_OPERATION_DURATION, attrs)
+      this.operations.set(key, metric)
     }
-    this.histogram(side === "server" ? S.MCP_SERVER_OPERATION_DURATION : S.MCP_CLIENT_OPERATION_DURATION, attrs).updateUnsafe(duration, this.metricsContext)
+    metric.updateUnsafe(duration, this.metricsContext)
+    if (errorType !== undefined) {
+      this.counter(ERRORS, "Operations and sessions that ended with an error.", { side, "error.type": errorType }).updateUnsafe(1, this.metricsContext)
+    }
   }
 
   private histogram(name: DurationName, attrs: Record<string, string>): Metric.Metric<number, unknown> {

@@ -55,6 +55,7 @@ class MemorySpan implements Tracer.Span {
     if (this.status._tag === "Ended") return
     const startTime = this.status.startTime
     this.status = { _tag: "Ended", startTime, endTime, exit }
+    if (!this.sampled) return // like the OTLP exporter: unsampled spans are not recorded
     this.#sink.push({
       name: this.name,
       kind: this.kind,
@@ -80,7 +81,7 @@ class MemorySpan implements Tracer.Span {
   }
 }
 
-/** A tracer recording ended spans into `spans` (oldest first). */
+/** A tracer recording ended, sampled spans into `spans` (oldest first). */
 export const makeMemoryTracer = (): { readonly tracer: Tracer.Tracer; readonly spans: Array<RecordedSpan> } => {
   const spans: Array<RecordedSpan> = []
   return { tracer: Tracer.make({ span: (options) => new MemorySpan(options, spans) }), spans }

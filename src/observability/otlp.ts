@@ -26,6 +26,8 @@ export interface OtlpTelemetryOptions {
   readonly metricsIntervalMs?: number
   /** Record tool call arguments on spans (they may hold secrets). Default false. */
   readonly recordArguments?: boolean
+  /** Share of new traces recorded (head sampling), 0..1. Default 1. */
+  readonly sampleRatio?: number
 }
 
 /**
@@ -66,6 +68,7 @@ export const makeOtlpTelemetry = async (options: OtlpTelemetryOptions = {}): Pro
     tracer: Context.get(context, Tracer.Tracer),
     metricRegistry: registry,
     ...(options.recordArguments === undefined ? {} : { recordArguments: options.recordArguments }),
+    ...(options.sampleRatio === undefined ? {} : { sampleRatio: options.sampleRatio }),
     onFlush: () => runtime.runPromise(flusher.flush),
     onClose: () => runtime.dispose()
   })
