@@ -24,6 +24,8 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { eventually } from "./support/processes.ts"
 import { spawnOurServer } from "./support/httpPeers.ts"
+import { startHost } from "../src/host/McpHost.ts"
+import { makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 
 const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
@@ -181,6 +183,41 @@ describe("observability across processes", () => {
     expect(s!.attributes["mcp.session.id"]).toEqual(expect.any(String))
     // The histograms went out over OTLP too, under their semconv names.
     expect(await eventually(() => receiver.metricNames.has("mcp.server.operation.duration"), 20_000)).toBe(true)
+  }, 60_000)
+})
+
+describe("observability through the host's gateway", () => {
+  it("client → gateway → upstream child: one trace, four spans, each the child of the one before", async () => {
+    const hostSide = makeMemoryTracer()
+    const clientSide = makeMemoryTracer()
+    const hostTelemetry = new Telemetry({ tracer: hostSide.tracer })
+    const host = await startHost({
+      mcpServers: {
+        demo: { command: process.execPath, args: [CLI, "serve", "--stdio", "--otlp", receiver.url], env: { OTEL_SERVICE_NAME: "e2e-upstream" } }
+      }
+    }, { stateFile: false, onStderr: () => {}, telemetry: hostTelemetry })
+    const gateway = makeGateway(host, { telemetry: hostTelemetry })
+    const http = await serveGatewayHttp(gateway, { port: 0 })
+    try {
+      const client = await connectHttp(http.url, { telemetry: new Telemetry({ tracer: clientSide.tracer }) })
+      const r = await client.callTool("demo__echo", { text: "through the host" })
+      expect(r.content).toEqual([{ type: "text", text: "through the host" }])
+      await client.close()
+    } finally {
+      await http.close({ drainMs: 0 })
+      gateway.close()
+      await host.close() // the upstream's stdin ends: it flushes its spans and exits
+    }
+    const c = clientSide.spans.find((s) => s.name === "tools/call demo__echo")!
+    const g = hostSide.spans.find((s) => s.name === "tools/call demo__echo" && s.kind === "server")!
+    const u = hostSide.spans.find((s) => s.name === "tools/call echo" && s.kind === "client")!
+    expect(g.parentSpanId).toBe(c.spanId)
+    expect(u.parentSpanId).toBe(g.spanId)
+    expect(new Set([c.traceId, g.traceId, u.traceId]).size).toBe(1)
+    expect(await eventually(() => receiver.find("e2e-upstream", "tools/call echo").length === 1, 20_000)).toBe(true)
+    const [s] = receiver.find("e2e-upstream", "tools/call echo")
+    expect(s).toMatchObject({ traceId: c.traceId, parentSpanId: u.spanId, kind: SERVER_KIND })
+    expect(hostTelemetry.prometheus()).toMatch(/^mcp_client_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",[^}]*\} 1$/m)
   }, 60_000)
 })
 

@@ -84,6 +84,14 @@ const ratioOption = (text: string): number => {
   return n
 }
 
+const telemetryCliOptions = (values: Record<string, string | boolean | undefined>) => ({
+  ...(values.otlp === undefined ? {} : { otlp: values.otlp as string }),
+  ...(values["otlp-sample"] === undefined ? {} : { sample: ratioOption(values["otlp-sample"] as string) }),
+  metrics: values.metrics === true,
+  ...(values["metrics-port"] === undefined ? {} : { metricsPort: intOption(values, "metrics-port", 0) }),
+  host: (values.host as string | undefined) ?? "127.0.0.1"
+})
+
 const serve: Command = {
   summary: "serve an example server over stdio, Streamable HTTP or WebSocket",
   usage: `Usage: mcp-actors serve (--stdio | --http PORT | --ws PORT) [options]
@@ -142,13 +150,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       ? undefined
       : (await import("./policySetup.ts")).setupPolicy(server, policyOptions, (line) => process.stderr.write(`mcp-actors: ${line}\n`))
     if (gateway?.authenticate !== undefined && values.stdio) throw new UsageError("bearer authentication needs --http or --ws (stdio has no credentials)")
-    const observed = await setupTelemetry({
-      ...(values.otlp === undefined ? {} : { otlp: values.otlp as string }),
-      ...(values["otlp-sample"] === undefined ? {} : { sample: ratioOption(values["otlp-sample"] as string) }),
-      metrics: values.metrics === true,
-      ...(values["metrics-port"] === undefined ? {} : { metricsPort: intOption(values, "metrics-port", 0) }),
-      host: (values.host as string | undefined) ?? "127.0.0.1"
-    })
+    const observed = await setupTelemetry(telemetryCliOptions(values))
     if (observed !== undefined) server.telemetry = observed.telemetry
     if (values.stdio) {
       await observed?.listenMetrics()
@@ -259,6 +261,7 @@ Options:
   --json                   print status changes as JSON lines instead of the table
   --state-file PATH        where the started process groups are recorded (reaped after a crash)
 
+${TELEMETRY_USAGE.replace("(on the HTTP port; for stdio/WebSocket on its own port)", "(on a listener of its own)")}
 ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--serve-ws (resources are named with their upstream server, ")}  -h, --help               show this help`,
   options: {
     import: { type: "boolean" },
@@ -268,6 +271,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
     host: { type: "string" },
     json: { type: "boolean" },
     "state-file": { type: "string" },
+    ...TELEMETRY_OPTIONS,
     ...POLICY_OPTIONS
   },
   positionals: true,
@@ -292,7 +296,8 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
       serve,
       bind: (values.host as string | undefined) ?? "127.0.0.1",
       json: values.json === true,
-      stateFile: values["state-file"] as string | undefined
+      stateFile: values["state-file"] as string | undefined,
+      telemetry: telemetryCliOptions(values)
     })
   }
 }
