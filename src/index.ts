@@ -68,6 +68,13 @@ export type { SessionEnd, SessionHandle, SessionInfo } from "./runtime/SessionHa
 export { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "./runtime/Registry.ts"
 export { defaultRestartPolicy, makeRestartPolicy, type RestartPolicy } from "./runtime/RestartPolicy.ts"
 
+// Observability (OpenTelemetry spans and metrics, Prometheus /metrics)
+export { type ClientFacts, PROMETHEUS_CONTENT_TYPE, Telemetry, type TelemetryOptions } from "./observability/Telemetry.ts"
+export { makeOtlpTelemetry, type OtlpTelemetryOptions } from "./observability/otlp.ts"
+export { makeMemoryTracer, type RecordedSpan } from "./observability/memoryTracer.ts"
+export { type MetricsServerHandle, type MetricsSource, serveMetrics } from "./observability/metricsEndpoint.ts"
+export { formatTraceparent, readTraceContext, type RemoteParent, withTraceContext } from "./observability/traceContext.ts"
+
 // Visualization
 export { toMermaid } from "./visualization/toMermaid.ts"
 export { toDot } from "./visualization/toDot.ts"

@@ -27,6 +27,7 @@ type Result = { readonly [key: string]: unknown }
 type MaybePromise<A> = A | PromiseLike<A>
 type Side = "server" | "client"
 
+/** How a `Telemetry` records: where spans go, sampling, and what it may record. */
 export interface TelemetryOptions {
   /**
    * Where spans go: any Effect tracer (`makeOtlpTelemetry` passes the OTLP/HTTP one;
@@ -125,7 +126,19 @@ interface WatchedSession {
 /**
  * The telemetry of one process (or one server/client group): give it to
  * `new McpServer({ telemetry })`, the clients' `telemetry` option and
- * `makeHttpServer(…, { metrics })`.
+ * `makeHttpServer(…, { metrics })`. Without a tracer it records metrics only.
+ *
+ * @example
+ * ```ts
+ * import { makeHttpServer, makeOtlpTelemetry, McpServer } from "mcp-actors"
+ *
+ * const telemetry = await makeOtlpTelemetry({ url: "http://127.0.0.1:4318", serviceName: "notes" })
+ * const server = new McpServer({ name: "notes", version: "1.0.0", telemetry })
+ * const http = await makeHttpServer(server, { port: 3000, metrics: telemetry }) // GET /metrics: Prometheus text
+ * // … at shutdown:
+ * await http.close()
+ * await telemetry.close() // flushes the spans still buffered
+ * ```
  */
 export class Telemetry {
   readonly tracer: Tracer.Tracer | undefined

@@ -31,6 +31,7 @@ export const answerMetrics = (req: IncomingMessage, res: ServerResponse, source:
   res.end(req.method === "HEAD" ? undefined : body)
 }
 
+/** A running `/metrics` listener: its URL, and how to stop it. */
 export interface MetricsServerHandle {
   readonly url: string
   close(): Promise<void>

@@ -9,6 +9,7 @@ import { FetchHttpClient } from "effect/http"
 import { OtlpExporter, OtlpMetrics, OtlpSerialization, OtlpTracer } from "effect/observability"
 import { Telemetry } from "./Telemetry.ts"
 
+/** Where and how `makeOtlpTelemetry` exports (OTLP/HTTP JSON). */
 export interface OtlpTelemetryOptions {
   /**
    * The collector's base URL (`http://127.0.0.1:4318`): spans go to `/v1/traces`,
