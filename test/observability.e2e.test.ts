@@ -7,7 +7,9 @@
  * `params._meta.traceparent`. Also: `/metrics` scraped from a served server,
  * and the official SDK client against a traced server, in both directions.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http"
+import { spawn, spawnSync } from "node:child_process"
+import { once } from "node:events"
+import { createServer, type IncomingMessage, request as httpRequest, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
@@ -16,6 +18,9 @@ import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import { connectStdio } from "../src/client/connectStdio.ts"
+import { connectWs } from "../src/client/connectWs.ts"
+import { ModernClient } from "../src/client/ModernClient.ts"
+import { ModernHttpWire } from "../src/client/ModernHttpWire.ts"
 import { makeOtlpTelemetry } from "../src/observability/otlp.ts"
 import { readTraceContext } from "../src/observability/traceContext.ts"
 import { Telemetry } from "../src/observability/Telemetry.ts"
@@ -186,6 +191,46 @@ describe("observability across processes", () => {
   }, 60_000)
 })
 
+describe("observability CLI", () => {
+  it("`serve --ws 0 --metrics`: /metrics on a listener of its own (URL on stderr) counts the WebSocket session", async () => {
+    const child = spawn(process.execPath, [CLI, "serve", "--ws", "0", "--metrics"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+    const exited = once(child, "exit")
+    try {
+      let out = ""
+      const urls = await new Promise<{ ws: string; metrics: string }>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not ready: ${out}`)), 15_000)
+        const look = (chunk: Buffer) => {
+          out += chunk.toString()
+          const ws = /^(ws:\/\/\S+)$/m.exec(out)
+          const metrics = /Prometheus metrics on (\S+)/.exec(out)
+          if (ws && metrics) {
+            clearTimeout(timer)
+            resolve({ ws: ws[1]!, metrics: metrics[1]! })
+          }
+        }
+        child.stdout.on("data", look)
+        child.stderr.on("data", look)
+      })
+      const client = await connectWs(urls.ws)
+      await client.callTool("echo", { text: "ws" })
+      const text = await (await fetch(urls.metrics)).text()
+      expect(text).toMatch(/^mcp_actors_sessions\{side="server",state="operating"\} 1$/m)
+      expect(text).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",[^}]*network_transport="tcp"\} 1$/m)
+      expect((await fetch(new URL("/other", urls.metrics))).status).toBe(404)
+      await client.close()
+    } finally {
+      child.kill("SIGTERM")
+      await exited
+    }
+  }, 30_000)
+
+  it("a bad --otlp-sample is a usage error (exit 2)", () => {
+    const r = spawnSync(process.execPath, [CLI, "serve", "--stdio", "--otlp", "http://127.0.0.1:1", "--otlp-sample", "2"], { cwd: ROOT, encoding: "utf8", input: "" })
+    expect(r.status).toBe(2)
+    expect(r.stderr).toContain("--otlp-sample needs a number from 0 to 1")
+  }, 30_000)
+})
+
 describe("observability through the host's gateway", () => {
   it("client → gateway → upstream child: one trace, four spans, each the child of the one before", async () => {
     const hostSide = makeMemoryTracer()
@@ -193,7 +238,11 @@ describe("observability through the host's gateway", () => {
     const hostTelemetry = new Telemetry({ tracer: hostSide.tracer })
     const host = await startHost({
       mcpServers: {
-        demo: { command: process.execPath, args: [CLI, "serve", "--stdio", "--otlp", receiver.url], env: { OTEL_SERVICE_NAME: "e2e-upstream" } }
+        demo: {
+          command: process.execPath,
+          args: [CLI, "serve", "--stdio", "--otlp", receiver.url],
+          env: { OTEL_SERVICE_NAME: "e2e-upstream", OTEL_BSP_SCHEDULE_DELAY: "200" }
+        }
       }
     }, { stateFile: false, onStderr: () => {}, telemetry: hostTelemetry })
     const gateway = makeGateway(host, { telemetry: hostTelemetry })
@@ -203,10 +252,12 @@ describe("observability through the host's gateway", () => {
       const r = await client.callTool("demo__echo", { text: "through the host" })
       expect(r.content).toEqual([{ type: "text", text: "through the host" }])
       await client.close()
+      // The upstream exports on its schedule (200 ms here): the host would stop it (SIGTERM) before a final flush.
+      expect(await eventually(() => receiver.find("e2e-upstream", "tools/call echo").length === 1, 20_000)).toBe(true)
     } finally {
       await http.close({ drainMs: 0 })
       gateway.close()
-      await host.close() // the upstream's stdin ends: it flushes its spans and exits
+      await host.close()
     }
     const c = clientSide.spans.find((s) => s.name === "tools/call demo__echo")!
     const g = hostSide.spans.find((s) => s.name === "tools/call demo__echo" && s.kind === "server")!
@@ -214,7 +265,6 @@ describe("observability through the host's gateway", () => {
     expect(g.parentSpanId).toBe(c.spanId)
     expect(u.parentSpanId).toBe(g.spanId)
     expect(new Set([c.traceId, g.traceId, u.traceId]).size).toBe(1)
-    expect(await eventually(() => receiver.find("e2e-upstream", "tools/call echo").length === 1, 20_000)).toBe(true)
     const [s] = receiver.find("e2e-upstream", "tools/call echo")
     expect(s).toMatchObject({ traceId: c.traceId, parentSpanId: u.spanId, kind: SERVER_KIND })
     expect(hostTelemetry.prometheus()).toMatch(/^mcp_client_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",[^}]*\} 1$/m)
@@ -259,6 +309,55 @@ describe("observability interop: the official SDK client", () => {
       await http.close({ drainMs: 0 })
     }
   }, 30_000)
+
+  it("2026-07-28 over HTTP: CLIENT and SERVER spans per request (parent/child), and no session is kept for them", async () => {
+    const serverSide = makeMemoryTracer()
+    const clientSide = makeMemoryTracer()
+    const telemetry = new Telemetry({ tracer: serverSide.tracer })
+    const server = new McpServer({ name: "modern", version: "1.0.0", telemetry }).tool({ name: "echo", inputSchema: { type: "object" } }, (args) => ({
+      content: [{ type: "text", text: String(args.text) }]
+    }))
+    const http = await makeHttpServer(server)
+    try {
+      const client = await ModernClient.connect(new ModernHttpWire({ url: http.url }), { telemetry: new Telemetry({ tracer: clientSide.tracer }) })
+      for (let i = 0; i < 5; i++) await client.callTool("echo", { text: String(i) })
+      await client.close()
+      const calls = serverSide.spans.filter((x) => x.name === "tools/call echo")
+      expect(calls).toHaveLength(5)
+      const clientCalls = clientSide.spans.filter((x) => x.name === "tools/call echo")
+      expect(calls.map((c) => c.parentSpanId)).toEqual(clientCalls.map((c) => c.spanId))
+      expect(calls[0]!.attributes["mcp.protocol.version"]).toBe("2026-07-28")
+      expect(calls[0]!.attributes).not.toHaveProperty("mcp.session.id")
+      // A modern request is an operation: no session span, no live session, no session duration.
+      expect(serverSide.spans.filter((x) => x.name === "mcp.server.session")).toEqual([])
+      expect(telemetry.liveSessions().size).toBe(0)
+      expect(telemetry.prometheus()).not.toContain("mcp_server_session_duration")
+    } finally {
+      await http.close({ drainMs: 0 })
+    }
+  })
+
+  it("/metrics refuses a foreign Host (DNS rebinding) like /mcp, answers HEAD without a body", async () => {
+    const telemetry = new Telemetry()
+    const http = await makeHttpServer(new McpServer({ name: "m", version: "1.0.0", telemetry }), { metrics: telemetry })
+    const raw = (method: string, host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const url = new URL("/metrics", http.url)
+        const req = httpRequest({ host: url.hostname, port: url.port, path: "/metrics", method, headers: { host }, agent: false }, (res) => {
+          let body = ""
+          res.on("data", (c: Buffer) => (body += c.toString()))
+          res.on("end", () => resolve({ status: res.statusCode!, body }))
+        })
+        req.on("error", reject)
+        req.end()
+      })
+    try {
+      expect((await raw("GET", "evil.example:80")).status).toBe(403)
+      expect(await raw("HEAD", "127.0.0.1")).toEqual({ status: 200, body: "" })
+    } finally {
+      await http.close({ drainMs: 0 })
+    }
+  })
 
   it("without the metrics option /metrics is not served", async () => {
     const http = await makeHttpServer(new McpServer({ name: "plain", version: "1.0.0" }))

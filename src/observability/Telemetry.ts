@@ -359,30 +359,33 @@ export class Telemetry {
   observeSession(side: Side, session: SessionHandle): void {
     const first = session.info()
     const watched: WatchedSession = { side, state: first.state, stateful: false, span: undefined, startNs: BigInt(first.startedAt) * 1_000_000n }
-    this.live.set(session, watched)
-    this.seenStates.add(`${side}\u0000${first.state}`)
     if (side === "client" || first.era === "legacy") this.becameStateful(session, watched, first)
+    // Only a stateful session is held here (`live`): a per-request 2026-07-28 exchange is never
+    // released as a session, and is referenced only from its own listener set (collected with it).
     const unsubscribe = session.subscribe((info) => {
       if (!watched.stateful && info.era === "legacy") this.becameStateful(session, watched, info)
       if (info.state === watched.state) return
       const from = watched.state
       watched.state = info.state
+      if (!watched.stateful) return
       this.seenStates.add(`${side}\u0000${info.state}`)
       this.counter(TRANSITIONS, "Chart transitions that changed a session's state.", { side, state: info.state }).updateUnsafe(1, this.metricsContext)
-      watched.span?.event("mcp.session.transition", nowNs(), { "mcp.session.state": info.state, "mcp.session.state.previous": from })
-      if (info.protocolVersion !== undefined && !watched.span?.attributes.has(S.MCP_PROTOCOL_VERSION)) {
-        watched.span?.attribute(S.MCP_PROTOCOL_VERSION, info.protocolVersion)
-      }
+      const span = watched.span
+      if (span === undefined) return
+      span.event("mcp.session.transition", nowNs(), { "mcp.session.state": info.state, "mcp.session.state.previous": from })
+      if (info.protocolVersion !== undefined && !span.attributes.has(S.MCP_PROTOCOL_VERSION)) span.attribute(S.MCP_PROTOCOL_VERSION, info.protocolVersion)
     })
     void session.ended.then((end) => {
       unsubscribe()
       this.live.delete(session)
-      this.sessionEnded(session, watched, end)
+      if (watched.stateful) this.sessionEnded(session, watched, end)
     })
   }
 
   private becameStateful(session: SessionHandle, watched: WatchedSession, info: SessionInfo): void {
     watched.stateful = true
+    this.live.set(session, watched)
+    this.seenStates.add(`${watched.side}\u0000${watched.state}`)
     const tracer = this.tracer
     if (tracer === undefined) return
     const span = watched.span = tracer.span({
@@ -419,13 +422,11 @@ export class Telemetry {
       span.attribute("mcp_actors.session.end_reason", end.reason)
       endSpan(span, errorType === undefined ? OK : { errorType, statusCode: undefined, error: new Error(end.reason) }, endNs)
     }
-    // Only stateful sessions have a duration (a per-request 2026-07-28 exchange is an operation).
-    if (watched.stateful) {
-      const attrs: Record<string, string> = {}
-      if (errorType !== undefined) attrs[S.ERROR_TYPE] = errorType
-      const name = watched.side === "server" ? S.MCP_SERVER_SESSION_DURATION : S.MCP_CLIENT_SESSION_DURATION
-      this.histogram(name, attrs).updateUnsafe(seconds(watched.startNs, endNs), this.metricsContext)
-    }
+    // Only stateful sessions get here (a per-request 2026-07-28 exchange is an operation).
+    const attrs: Record<string, string> = {}
+    if (errorType !== undefined) attrs[S.ERROR_TYPE] = errorType
+    const name = watched.side === "server" ? S.MCP_SERVER_SESSION_DURATION : S.MCP_CLIENT_SESSION_DURATION
+    this.histogram(name, attrs).updateUnsafe(seconds(watched.startNs, endNs), this.metricsContext)
   }
 
   // ------------------------------------------------------------ metrics

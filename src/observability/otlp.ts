@@ -21,7 +21,7 @@ export interface OtlpTelemetryOptions {
   readonly serviceVersion?: string
   /** Extra request headers (collector auth). */
   readonly headers?: Record<string, string>
-  /** How often buffered spans are sent. Default 5000 ms. */
+  /** How often buffered spans are sent. Default: `OTEL_BSP_SCHEDULE_DELAY`, else 5000 ms. */
   readonly exportIntervalMs?: number
   /** How often metrics are sent. Default 60000 ms; 0 = no OTLP metrics (Prometheus `/metrics` only). */
   readonly metricsIntervalMs?: number
@@ -29,6 +29,11 @@ export interface OtlpTelemetryOptions {
   readonly recordArguments?: boolean
   /** Share of new traces recorded (head sampling), 0..1. Default 1. */
   readonly sampleRatio?: number
+}
+
+const envMillis = (name: string): number | undefined => {
+  const n = Number(process.env[name])
+  return process.env[name] !== undefined && process.env[name] !== "" && Number.isFinite(n) && n >= 0 ? n : undefined
 }
 
 /**
@@ -49,7 +54,7 @@ export const makeOtlpTelemetry = async (options: OtlpTelemetryOptions = {}): Pro
     url: `${base}/v1/traces`,
     resource,
     headers,
-    exportInterval: Duration.millis(options.exportIntervalMs ?? 5_000)
+    exportInterval: Duration.millis(options.exportIntervalMs ?? envMillis("OTEL_BSP_SCHEDULE_DELAY") ?? 5_000)
   })
   const metricsMs = options.metricsIntervalMs ?? 60_000
   const signals = metricsMs <= 0 ? tracing : Layer.merge(
