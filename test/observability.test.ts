@@ -30,10 +30,10 @@ const makeServer = () =>
       return { content: [{ type: "text", text: JSON.stringify(answer) }] }
     })
 
-const setup = async (options: { readonly clientTelemetry?: boolean } = {}) => {
+const setup = async (options: { readonly clientTelemetry?: boolean; readonly maxSeries?: number } = {}) => {
   const serverSide = makeMemoryTracer()
   const clientSide = makeMemoryTracer()
-  const serverTelemetry = new Telemetry({ tracer: serverSide.tracer })
+  const serverTelemetry = new Telemetry({ tracer: serverSide.tracer, ...(options.maxSeries === undefined ? {} : { maxSeries: options.maxSeries }) })
   const clientTelemetry = new Telemetry({ tracer: clientSide.tracer })
   const server = makeServer()
   server.telemetry = serverTelemetry
@@ -199,6 +199,16 @@ describe("observability: spans", () => {
 })
 
 describe("observability: metrics", () => {
+  it("hostile cardinality: made-up method names past the cap share one overflow series (bounded memory)", async () => {
+    const t = await setup({ clientTelemetry: false, maxSeries: 50 })
+    await Promise.all(Array.from({ length: 200 }, (_, i) => expect(t.client.request(`made/up/${i}`, {})).rejects.toThrow(/Method not found/)))
+    const text = t.serverTelemetry.prometheus()
+    const series = text.split("\n").filter((l) => l.startsWith("mcp_server_operation_duration_seconds_count"))
+    expect(series.length).toBe(51)
+    expect(text).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="_OTHER",error_type="_OTHER"\} \d+$/m)
+    await t.client.close()
+  })
+
   it("Prometheus text: the four histograms in seconds with HELP/TYPE and buckets, live sessions by state, transitions, errors", async () => {
     const t = await setup()
     await t.client.callTool("echo", { text: "a" })

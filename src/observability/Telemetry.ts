@@ -41,6 +41,12 @@ export interface TelemetryOptions {
    * continues a remote parent follows the parent's sampled flag, and passes its own on.
    */
   readonly sampleRatio?: number
+  /**
+   * Most series kept per group (operation histograms; the other metrics). Method names, tool
+   * names and error codes come partly from peers: past the cap new ones share an `_OTHER` series.
+   * Default 2000.
+   */
+  readonly maxSeries?: number
   /** The registry the metrics live in (an OTLP metrics exporter may read it too). Default: a new one. */
   readonly metricRegistry?: Metric.MetricRegistry
   /** Flush and stop the exporter (set by `makeOtlpTelemetry`). */
@@ -106,6 +112,8 @@ const DURATION_HELP = {
 } as const
 type DurationName = keyof typeof DURATION_HELP
 
+const OVERFLOW = "_OTHER"
+
 const SESSIONS = "mcp_actors_sessions"
 const TRANSITIONS = "mcp_actors_session_transitions_total"
 const ERRORS = "mcp_actors_errors_total"
@@ -144,6 +152,7 @@ export class Telemetry {
   readonly tracer: Tracer.Tracer | undefined
   private readonly recordArguments: boolean
   private readonly sampleRatio: number
+  private readonly maxSeries: number
   private readonly options: TelemetryOptions
   /** Metrics live in this context's registry, not Effect's process-wide default. */
   readonly metricsContext: Context.Context<never>
@@ -163,6 +172,7 @@ export class Telemetry {
     this.tracer = options.tracer
     this.recordArguments = options.recordArguments === true
     this.sampleRatio = Math.min(1, Math.max(0, options.sampleRatio ?? 1))
+    this.maxSeries = options.maxSeries ?? 2_000
     this.metricsContext = Context.make(Metric.MetricRegistry, options.metricRegistry ?? new Map())
   }
 
@@ -436,6 +446,10 @@ export class Telemetry {
     // The series key is built from the values alone; the attribute object only for a new series.
     const key = `${side}\u0000${method}\u0000${target ?? ""}\u0000${version ?? ""}\u0000${transport}\u0000${errorType ?? ""}`
     let metric = this.operations.get(key)
+    if (metric === undefined && this.operations.size >= this.maxSeries && method !== OVERFLOW) {
+      // Method and tool names come from the peer: past the cap, new combinations share one series.
+      return this.operation(side, OVERFLOW, undefined, errorType === undefined ? OK : { ...outcome, errorType: OVERFLOW }, undefined, "", duration)
+    }
     if (metric === undefined) {
       const attrs: Record<string, string> = { [S.MCP_METHOD_NAME]: method }
       if (target !== undefined) attrs[method === "tools/call" ? S.GEN_AI_TOOL_NAME : S.GEN_AI_PROMPT_NAME] = target
@@ -443,7 +457,8 @@ export class Telemetry {
       const network = S.networkTransportOf(transport)
       if (network !== undefined) attrs[S.NETWORK_TRANSPORT] = network
       if (errorType !== undefined) attrs[S.ERROR_TYPE] = errorType
-      metric = this.histogram(side === "server" ? S.MCP_SERVER_OPERATION_DURATION : S.MCP_CLIENT_OPERATION_DURATION, attrs)
+      const name = side === "server" ? S.MCP_SERVER_OPERATION_DURATION : S.MCP_CLIENT_OPERATION_DURATION
+      metric = Metric.withAttributes(Metric.histogram(name, { description: DURATION_HELP[name], boundaries: S.DURATION_BUCKETS }), attrs)
       this.operations.set(key, metric)
     }
     metric.updateUnsafe(duration, this.metricsContext)
@@ -465,6 +480,17 @@ export class Telemetry {
     let key = name
     for (const k in attrs) key += `\u0000${k}\u0000${attrs[k]}`
     let metric = this.series.get(key)
+    if (metric === undefined && this.series.size >= this.maxSeries) {
+      // Error codes and states can come from the peer: past the cap, every label of a new series is "_OTHER".
+      const other: Record<string, string> = {}
+      for (const k in attrs) other[k] = OVERFLOW
+      let overflowKey = name
+      for (const k in other) overflowKey += `\u0000${k}\u0000${OVERFLOW}`
+      metric = this.series.get(overflowKey)
+      if (metric !== undefined) return metric
+      key = overflowKey
+      attrs = other
+    }
     if (metric === undefined) {
       metric = Metric.withAttributes(make(), attrs)
       this.series.set(key, metric)
