@@ -57,6 +57,7 @@ import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
+import { clockOf, every, sleepOn, unrefTimer } from "../../protocol/clock.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
 import { Exchange } from "./Exchange.ts"
@@ -259,7 +260,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const authenticate = options.authenticate
   const onError = options.onError ?? ((error: unknown) => console.error("mcp-actors http:", error))
   const guard = makeHostGuard(options)
-  const hub = new SseHub(options.keepAliveMs ?? 15_000)
+  // Every server-wide timer (SSE keep-alive, sweeps, shutdown deadline) runs on the session clock's time.
+  const clock = clockOf(options.clock)
+  const hub = new SseHub(options.keepAliveMs ?? 15_000, clock)
   const eventStore = options.eventStore === false ? undefined : (options.eventStore ?? makeMemoryEventStore())
   const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
   const sessionOptions: HttpSessionOptions = {
@@ -282,10 +285,10 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const unregister = new Map<string, () => void>()
   // One sweeper for all sessions (not a timer each), running only while there are sessions.
   const hibernateAfterMs = options.hibernateAfterMs ?? 1_000
-  let sweeper: ReturnType<typeof setInterval> | undefined
+  let sweeper: (() => void) | undefined
   const sweep = () => {
     if (sessions.size === 0 || closing !== undefined) {
-      clearInterval(sweeper)
+      sweeper?.()
       sweeper = undefined
       return
     }
@@ -293,8 +296,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   }
   const startSweeper = () => {
     if (sweeper !== undefined || hibernateAfterMs <= 0) return
-    sweeper = setInterval(sweep, Math.max(100, Math.floor(hibernateAfterMs / 2)))
-    sweeper.unref()
+    sweeper = every(clock, Math.max(100, Math.floor(hibernateAfterMs / 2)), sweep, { unref: true })
   }
   let closing: Promise<void> | undefined
   let drained: (() => void) | undefined
@@ -508,7 +510,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       { connection: "close" }
     )
     res.once("finish", () => {
-      if (!req.complete) setTimeout(() => req.socket.destroy(), 200).unref()
+      if (!req.complete) unrefTimer(clock.setTimeout(() => req.socket.destroy(), 200))
     })
   }
 
@@ -695,7 +697,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 
   const close = (closeOptions?: HttpCloseOptions): Promise<void> => {
     if (closing !== undefined) return closing
-    clearInterval(sweeper)
+    sweeper?.()
     sweeper = undefined
     const drainMs = closeOptions?.drainMs ?? 5_000
     closing = (async () => {
@@ -706,10 +708,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       for (const hs of [...sessions.values()]) void hs.session.close({ drainMs, reason: "server shutting down" })
       // Modern listen streams would otherwise hold the drain open: they end with their `complete` result.
       for (const r of [...host.live]) r.session.completeSubscriptions()
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs + 1_000)))
-      await Promise.race([all, deadline])
-      clearTimeout(timer)
+      const stop = new AbortController()
+      await Promise.race([all, sleepOn(clock, drainMs + 1_000, stop.signal)])
+      stop.abort()
       const error = rpcError(ErrorCode.ConnectionClosed, "Server shutting down")
       for (const r of [...host.live]) r.fail(error)
       // Sessions whose close did not finish in time are released by force.
