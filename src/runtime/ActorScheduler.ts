@@ -96,9 +96,8 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
 }
 
 /** `createActor` with the lean scheduler: what every actor of this runtime is made with. */
-const TEMP_PLAIN = process.env["HCLOCK_PLAIN_SCHEDULER"] === "1"
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
-  const actor = TEMP_PLAIN ? createActor(logic, options as never) as Actor<TLogic> : useLeanScheduler(createActor(logic, options as never) as Actor<TLogic>)
+  const actor = useLeanScheduler(createActor(logic, options as never) as Actor<TLogic>)
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
 }
