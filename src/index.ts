@@ -16,7 +16,14 @@ export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.
 // Server
 export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
 export type { RequestContext } from "./server/RequestContext.ts"
-export { CapabilityError, RequestTimeoutError, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
+export { ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
+export {
+  CapabilityError,
+  ClientCapabilityNotDeclared,
+  ClientResponseTimeout,
+  RequestTimeoutError,
+  type ServerRequestError
+} from "./protocol/serverRequestErrors.ts"
 export { serveTransport } from "./server/serveTransport.ts"
 export type { SessionLimits } from "./server/SessionLimiter.ts"
 export { defaultProgressBarrier, type ProgressBarrierPolicy } from "./server/progressBarrier.ts"

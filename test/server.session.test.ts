@@ -483,7 +483,7 @@ describe("server→client requests (ctx.elicit, createMessage, listRoots)", () =
     expect(e1).toBeInstanceOf(CapabilityError)
     expect((e1 as CapabilityError).capability).toBe("elicitation")
     await expect(ctx.createMessage({ messages: [], maxTokens: 1 })).rejects.toBeInstanceOf(CapabilityError)
-    await expect(ctx.listRoots()).rejects.toMatchObject({ name: "CapabilityError", capability: "roots" })
+    await expect(ctx.listRoots()).rejects.toMatchObject({ _tag: "ClientCapabilityNotDeclared", name: "ClientCapabilityNotDeclared", capability: "roots" })
     expect(h.sent.length).toBe(before)
   })
 
@@ -521,7 +521,7 @@ describe("server→client requests (ctx.elicit, createMessage, listRoots)", () =
     h.call(1, "gate")
     const ctx = h.gates.get(1)!.ctx
     await expect(ctx.elicit({ mode: "url", message: "open", url: "https://example.com", elicitationId: "e1" })).rejects.toMatchObject({
-      name: "CapabilityError",
+      name: "ClientCapabilityNotDeclared",
       capability: "elicitation.url"
     })
     const h2 = harness()
@@ -546,7 +546,8 @@ describe("server→client requests (ctx.elicit, createMessage, listRoots)", () =
     expect(outcome).toBeUndefined()
     clock.increment(1)
     await flush()
-    expect(outcome).toBeInstanceOf(RequestTimeoutError)
+    expect(outcome).toBeInstanceOf(RequestTimeoutError) // the deprecated alias is the same class
+    expect(outcome).toMatchObject({ _tag: "ClientResponseTimeout", method: "roots/list", afterMs: 3_000 })
     expect(h.sent.at(-1)).toEqual({ message: { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: sid, reason: "timeout" } }, related: 1 })
     // The late answer is dropped.
     h.session.receive({ jsonrpc: "2.0", id: sid as RequestId, result: { roots: [] } })

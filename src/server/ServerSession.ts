@@ -59,6 +59,7 @@ import {
   requestStateOf
 } from "../protocol/mrtr.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
+import { ClientCapabilityNotDeclared, ClientResponseTimeout } from "../protocol/serverRequestErrors.ts"
 import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import { openRequestState, sealRequestState } from "./requestState.ts"
 import {
@@ -204,23 +205,8 @@ interface PendingOutbound {
   readonly cleanup: () => void
 }
 
-/** A server→client request could not be made: the client did not negotiate the capability. */
-export class CapabilityError extends Error {
-  readonly capability: string
-  constructor(capability: string, method: string) {
-    super(`Client did not negotiate the "${capability}" capability required by ${method}`)
-    this.name = "CapabilityError"
-    this.capability = capability
-  }
-}
-
-/** A server→client request got no answer in time (a `notifications/cancelled` was sent). */
-export class RequestTimeoutError extends Error {
-  constructor(method: string, ms: number) {
-    super(`${method} timed out after ${ms} ms`)
-    this.name = "RequestTimeoutError"
-  }
-}
+// Server→client request errors: one family with the client's (src/protocol/serverRequestErrors.ts).
+export { CapabilityError, ClientCapabilityNotDeclared, ClientResponseTimeout, RequestTimeoutError } from "../protocol/serverRequestErrors.ts"
 
 const MAX_DELAY = 2 ** 31 - 1
 
@@ -1149,7 +1135,7 @@ export class ServerSession implements SessionHandle {
       return Promise.reject(new McpError(ErrorCode.InvalidRequest, `${method} must wait until the client has sent notifications/initialized`))
     }
     const missing = missingClientCapabilityFor(this.chartContext()?.clientCapabilities ?? {}, method, params)
-    if (missing !== undefined) return Promise.reject(new CapabilityError(missing, method))
+    if (missing !== undefined) return Promise.reject(ClientCapabilityNotDeclared.of(missing, method))
     const id = `s${(this.ids ??= makeIdAllocator()).next()}`
     const clock = this.clock
     const timeoutMs = options?.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
@@ -1166,7 +1152,7 @@ export class ServerSession implements SessionHandle {
       }
       const timer = clock.setTimeout(() => {
         cancel("timeout")
-        reject(new RequestTimeoutError(method, timeoutMs))
+        reject(ClientResponseTimeout.of(method, timeoutMs))
       }, timeoutMs)
       options?.signal?.addEventListener("abort", onAbort, { once: true })
       ;(this.pending ??= new Map()).set(id, {

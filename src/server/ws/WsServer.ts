@@ -26,6 +26,7 @@ import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL } from "../../tra
 import type { Identity } from "../../policy/Identity.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
 import { clockOf } from "../../protocol/clock.ts"
+import { httpStatusErrorCode } from "../../protocol/errors.ts"
 import { type Authenticate, DEFAULT_HANDSHAKE_TIMEOUT_MS, remoteAddress } from "../http/HttpServer.ts"
 import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
 import type { McpServer } from "../McpServer.ts"
@@ -70,7 +71,7 @@ export interface WsServerHandle {
 }
 
 const refuse = (socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void => {
-  const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message } })
+  const body = JSON.stringify({ jsonrpc: "2.0", error: { code: httpStatusErrorCode(status), message } })
   const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
     "Content-Type: application/json", `Content-Length: ${Buffer.byteLength(body)}`, "Connection: close",
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
