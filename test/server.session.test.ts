@@ -6,6 +6,7 @@
  * test is about time.
  */
 import { describe, expect, it } from "vitest"
+import { waitForTurns } from "./support/waitFor.ts"
 import { SimulatedClock } from "xstate"
 import { ErrorCode, McpError } from "../src/protocol/errors.ts"
 import type { JsonRpcMessage, RequestId } from "../src/protocol/jsonrpc.ts"
@@ -34,14 +35,8 @@ const makeServer = () => {
 
 const text = (t: string): CallToolResult => ({ content: [{ type: "text", text: t }] })
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
-/** Poll until `cond` holds (real time, bounded): for effects that are one timer or a few turns away. */
-const waitFor = async (cond: () => boolean, what: string, ms = 1_000) => {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 2))
-  }
-}
+/** In-memory effects a few turns away: wait on event-loop turns, not real time. */
+const waitFor = (cond: () => boolean, what: string) => waitForTurns(cond, what)
 
 const harness = (options: Partial<ServerSessionOptions> = {}) => {
   const { server, gates } = makeServer()
