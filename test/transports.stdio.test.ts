@@ -4,6 +4,7 @@ import { PassThrough } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
+import { waitFor } from "./support/waitFor.ts"
 import { encode, request } from "../src/protocol/jsonrpc.ts"
 import {
   makeStdioClientTransport,
@@ -30,14 +31,8 @@ const recorder = () => {
   return { frames, oversized, closes, handlers }
 }
 
-/** Poll `predicate` until true; fails after `timeoutMs`. */
-const waitUntil = async (predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+/** Poll `predicate` (real child processes) until true; fails after `timeoutMs`. */
+const waitUntil = (predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> => waitFor(predicate, { timeoutMs, what })
 
 /** Alive and not a zombie (this container's PID 1 does not reap orphans). */
 const isAlive = (pid: number): boolean => {
