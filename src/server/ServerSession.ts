@@ -60,6 +60,7 @@ import {
 } from "../protocol/mrtr.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
 import { ClientCapabilityNotDeclared, ClientResponseTimeout } from "../protocol/serverRequestErrors.ts"
+import { clockOf } from "../protocol/clock.ts"
 import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import { openRequestState, sealRequestState } from "./requestState.ts"
 import {
@@ -497,7 +498,9 @@ export class ServerSession implements SessionHandle {
     this.sendOut = options.send
     this.id = options.id ?? newSessionId()
     this.identity = options.identity
-    this.now = options.now ?? Date.now
+    // Deadlines read the time of the clock that enforces them (the one clock, src/protocol/clock.ts).
+    const clock = clockOf(options.clock)
+    this.now = options.now ?? (() => clock.now())
     this.lastSettledAt = this.now()
     this.createdAt = this.lastSettledAt
     // With a handshake deadline the chart runs from the start: a connection that never
