@@ -9,7 +9,7 @@
  * table, the handler contexts, outbound requests and the wire.
  */
 import { randomBytes } from "node:crypto"
-import type { ActorOptions, AnyActorLogic, Actor } from "xstate"
+import type { Actor } from "xstate"
 import {
   type EarlyRequestPolicy,
   HANDSHAKE_TIMEOUT,
@@ -60,7 +60,7 @@ import {
 } from "../protocol/mrtr.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
 import { ClientCapabilityNotDeclared, ClientResponseTimeout } from "../protocol/serverRequestErrors.ts"
-import { clockOf } from "../protocol/clock.ts"
+import { type Clock, clockOf } from "../protocol/clock.ts"
 import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import { openRequestState, sealRequestState } from "./requestState.ts"
 import {
@@ -83,7 +83,8 @@ import type { McpServer } from "./McpServer.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
 
-type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+/** The one clock type (src/protocol/clock.ts): timers and `now()`. */
+type XStateClock = Clock
 
 /** Writes one message to the client; `related` names the client request it belongs to (HTTP stream routing). */
 export type SendToClient = (message: JsonRpcMessage, related: RequestId | undefined) => void
