@@ -9,32 +9,7 @@ import { describe, expect, it } from "vitest"
 import { type AnyActorRef, assign, createActor, type InspectedEventEvent, type InspectionEvent, setup, SimulatedClock } from "xstate"
 import { legacyServerSessionMachine } from "../machines/legacyServerSession.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
-
-/** A SimulatedClock that counts its pending timers. */
-const countingClock = () => {
-  const clock = new SimulatedClock()
-  const live = new Set<unknown>()
-  return {
-    clock: {
-      setTimeout: (fn: () => void, ms: number) => {
-        const h: unknown = clock.setTimeout(() => {
-          live.delete(h)
-          fn()
-        }, ms)
-        live.add(h)
-        return h
-      },
-      clearTimeout: (h: unknown) => {
-        live.delete(h)
-        clock.clearTimeout(h as never)
-      }
-    },
-    increment: (ms: number) => clock.increment(ms),
-    get pending() {
-      return live.size
-    }
-  }
-}
+import { countingClock } from "./support/countingClock.ts"
 
 const timed = setup({
   types: { events: {} as { type: "GO" } | { type: "POKE" } | { type: "BACK" }, context: {} as { pokes: number } },

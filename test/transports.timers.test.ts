@@ -7,33 +7,11 @@ import { EventEmitter } from "node:events"
 import type { ServerResponse } from "node:http"
 import type WebSocket from "ws"
 import { describe, expect, it } from "vitest"
-import { SimulatedClock } from "xstate"
-import { type Clock, every, sleepOn } from "../src/protocol/clock.ts"
+import { every, sleepOn } from "../src/protocol/clock.ts"
 import { SseHub, SseStream } from "../src/transports/http/SseStream.ts"
 import type { TransportClosed } from "../src/transports/Transport.ts"
 import { makeWsTransport } from "../src/transports/wsTransport.ts"
-
-/** A simulated clock that counts its pending timers (leak checks). */
-const countingClock = () => {
-  const sim = new SimulatedClock()
-  const live = new Set<unknown>()
-  const clock: Clock = {
-    now: () => sim.now(),
-    setTimeout: (fn, ms) => {
-      const h: unknown = sim.setTimeout(() => {
-        live.delete(h)
-        fn()
-      }, ms)
-      live.add(h)
-      return h
-    },
-    clearTimeout: (h) => {
-      live.delete(h)
-      sim.clearTimeout(h as number)
-    }
-  }
-  return { clock, advance: (ms: number) => sim.increment(ms), pending: () => live.size }
-}
+import { countingClock } from "./support/countingClock.ts"
 
 /** Just enough of a ServerResponse for SseStream: records what was written. */
 const fakeResponse = () => {
@@ -60,24 +38,24 @@ describe("SSE keep-alive and stream deadline (virtual time)", () => {
     const quiet = new SseStream(quietRes as unknown as ServerResponse, hub)
     const busy = new SseStream(busyRes as unknown as ServerResponse, hub)
     expect(hub.ticking).toBe(true)
-    expect(t.pending()).toBe(1) // one shared timer, not one per stream
+    expect(t.pending).toBe(1) // one shared timer, not one per stream
     const comments = (r: ReturnType<typeof fakeResponse>) => r.written.filter((w) => w === ": keepalive\n\n").length
-    t.advance(499)
+    t.increment(499)
     expect(comments(quietRes)).toBe(0)
-    t.advance(1) // first tick: both wrote (headers) since the hub started
+    t.increment(1) // first tick: both wrote (headers) since the hub started
     expect(comments(quietRes)).toBe(0)
     busy.event(undefined, "{}")
-    t.advance(500) // second tick: silent for a period
+    t.increment(500) // second tick: silent for a period
     expect(comments(quietRes)).toBe(1)
     expect(comments(busyRes)).toBe(0)
-    t.advance(500)
+    t.increment(500)
     expect(comments(quietRes)).toBe(1) // the comment itself counts as a write
-    t.advance(500)
+    t.increment(500)
     expect(comments(quietRes)).toBe(2)
     quiet.end()
     busy.end()
     expect(hub.ticking).toBe(false)
-    expect(t.pending()).toBe(0)
+    expect(t.pending).toBe(0)
   })
 
   it("maxDurationMs drops the connection on the hub's clock, and its timer is cleared when the stream ends first", () => {
@@ -86,16 +64,16 @@ describe("SSE keep-alive and stream deadline (virtual time)", () => {
     let detached = 0
     const res = fakeResponse()
     const s = new SseStream(res as unknown as ServerResponse, hub, { maxDurationMs: 5_000, onDetach: () => void detached++ })
-    t.advance(4_999)
+    t.increment(4_999)
     expect(s.closed).toBe(false)
-    t.advance(1)
+    t.increment(1)
     expect(s.closed).toBe(true)
     expect(res.ended).toBe(true)
     expect(detached).toBe(1)
     const other = new SseStream(fakeResponse() as unknown as ServerResponse, hub, { maxDurationMs: 5_000 })
-    expect(t.pending()).toBe(1)
+    expect(t.pending).toBe(1)
     other.end()
-    expect(t.pending()).toBe(0)
+    expect(t.pending).toBe(0)
   })
 })
 
@@ -133,33 +111,33 @@ describe("WebSocket heartbeat and close deadline (virtual time)", () => {
 
   it("pings every period; a peer that answers survives, one that misses a pong is terminated at the next beat", () => {
     const { t, socket, closed } = start(30_000)
-    t.advance(29_999)
+    t.increment(29_999)
     expect(socket.pings).toBe(0)
-    t.advance(1)
+    t.increment(1)
     expect(socket.pings).toBe(1)
     socket.emit("pong")
-    t.advance(30_000)
+    t.increment(30_000)
     expect(socket.pings).toBe(2)
     expect(socket.terminated).toBe(0)
-    t.advance(30_000) // no pong for the second ping
+    t.increment(30_000) // no pong for the second ping
     expect(socket.terminated).toBe(1)
     expect(closed).toHaveLength(1)
     expect(closed[0]).toMatchObject({ expected: false })
     expect(closed[0]!.reason).toMatch(/unresponsive/)
-    expect(t.pending()).toBe(0) // the heartbeat stopped with the transport
+    expect(t.pending).toBe(0) // the heartbeat stopped with the transport
   })
 
   it("close() terminates a peer that never sends its close frame after closeTimeoutMs", async () => {
     const { t, socket, transport, closed } = start(0)
-    expect(t.pending()).toBe(0) // heartbeat off
+    expect(t.pending).toBe(0) // heartbeat off
     const done = transport.close({ reason: "bye" })
-    t.advance(1_999)
+    t.increment(1_999)
     expect(socket.terminated).toBe(0)
-    t.advance(1)
+    t.increment(1)
     expect(socket.terminated).toBe(1)
     await done
     expect(closed).toHaveLength(1)
-    expect(t.pending()).toBe(0)
+    expect(t.pending).toBe(0)
   })
 })
 
@@ -169,20 +147,20 @@ describe("clock helpers", () => {
     let n = 0
     const stop = every(t.clock, 100, () => void n++)
     // SimulatedClock fires timers scheduled during a flush only on the next advance: one period at a time.
-    for (let i = 0; i < 3; i++) t.advance(100)
-    t.advance(50)
+    for (let i = 0; i < 3; i++) t.increment(100)
+    t.increment(50)
     expect(n).toBe(3)
     stop()
-    t.advance(1_000)
+    t.increment(1_000)
     expect(n).toBe(3)
-    expect(t.pending()).toBe(0)
+    expect(t.pending).toBe(0)
     const slept = sleepOn(t.clock, 50)
-    t.advance(50)
+    t.increment(50)
     expect(await slept).toBe(true)
     const abort = new AbortController()
     const cut = sleepOn(t.clock, 50, abort.signal)
     abort.abort()
     expect(await cut).toBe(false)
-    expect(t.pending()).toBe(0)
+    expect(t.pending).toBe(0)
   })
 })
