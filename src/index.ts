@@ -12,6 +12,7 @@ export { LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, LEGACY_VERSIONS, MODERN_V
 export type { ClientCapabilities, ServerCapabilities } from "./protocol/capabilities.ts"
 export type { Era } from "./protocol/era.ts"
 export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.ts"
+export { type Clock, systemClock } from "./protocol/clock.ts"
 
 // Server
 export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
