@@ -37,7 +37,7 @@ const churn = (make: typeof createActor, n: number): number => {
     actor.send({ type: "INITIALIZED" })
     for (let r = 2; r < 6; r++) actor.send({ type: "REQUEST", id: r, method: "tools/call" })
     actor.send({ type: "PING", id: 6 })
-    actor.send({ type: "CLOSE", reason: "bench" })
+    actor.send({ type: "CLOSE", reason: "bench", inFlight: 0 })
     actor.stop()
   }
   const used = process.cpuUsage(start)

@@ -17,7 +17,7 @@ export { type Clock, systemClock } from "./protocol/clock.ts"
 // Server
 export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
 export type { RequestContext } from "./server/RequestContext.ts"
-export { ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
+export { type PersistedServerSession, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
 export {
   CapabilityError,
   ClientCapabilityNotDeclared,
