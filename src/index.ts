@@ -12,11 +12,19 @@ export { LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, LEGACY_VERSIONS, MODERN_V
 export type { ClientCapabilities, ServerCapabilities } from "./protocol/capabilities.ts"
 export type { Era } from "./protocol/era.ts"
 export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.ts"
+export { type Clock, systemClock } from "./protocol/clock.ts"
 
 // Server
 export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
 export type { RequestContext } from "./server/RequestContext.ts"
-export { CapabilityError, type PersistedServerSession, RequestTimeoutError, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
+export { type PersistedServerSession, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
+export {
+  CapabilityError,
+  ClientCapabilityNotDeclared,
+  ClientResponseTimeout,
+  RequestTimeoutError,
+  type ServerRequestError
+} from "./protocol/serverRequestErrors.ts"
 export { serveTransport } from "./server/serveTransport.ts"
 export type { SessionLimits } from "./server/SessionLimiter.ts"
 export { defaultProgressBarrier, type ProgressBarrierPolicy } from "./server/progressBarrier.ts"

@@ -7,7 +7,8 @@
  * progress-token injection, the server→client handlers.
  */
 import { LegacyMcpMethods } from "./McpMethods.ts"
-import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
+import type { Actor } from "xstate"
+import type { Clock } from "../protocol/clock.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type LegacyClientFailure, type LegacyClientSessionEvent, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
 import type { outboundRequestMachine } from "../../machines/outboundRequest.ts"
@@ -44,7 +45,8 @@ import {
   UnsupportedProtocolVersion
 } from "../protocol/requestErrors.ts"
 
-type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+/** The one clock type (src/protocol/clock.ts): timers and `now()`. */
+type XStateClock = Clock
 export type Result = { readonly [key: string]: unknown }
 
 export interface Progress {

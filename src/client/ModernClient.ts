@@ -58,6 +58,7 @@ import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscripti
 import { type ListenOptions, Subscription, type SubscriptionWire } from "./Subscription.ts"
 import { HttpError } from "../transports/http/client/errors.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
+import { clockOf } from "../protocol/clock.ts"
 import { type OutboundActor, OutboundTable, outcomeToResult, startOutbound, withMeta, type XStateClock } from "./outbound.ts"
 
 // ------------------------------------------------------------------ wire
@@ -618,7 +619,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     this.notifyListeners()
     const drainMs = options?.drainMs ?? this.options.closeTimeoutMs ?? 5_000
     if (this.table.size > 0 && drainMs > 0) {
-      const clock = this.options.clock ?? { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (t: unknown) => clearTimeout(t as ReturnType<typeof setTimeout>) }
+      const clock = clockOf(this.options.clock)
       await new Promise<void>((resolve) => {
         const done = () => {
           this.drainWaiters.delete(done)
