@@ -23,6 +23,7 @@
  * what the wire says as events.
  */
 import { assign, setup } from "xstate"
+import { backoffDelay } from "../src/protocol/backoff.ts"
 
 /** Reconnections in a row before a subscription fails, when the input does not say. */
 export const DEFAULT_LISTEN_MAX_ATTEMPTS = 5
@@ -78,7 +79,7 @@ export type ListenStreamEvent =
 
 /** Backoff before reconnection `attempt` (1-based): base × 2^(attempt-1), capped. */
 export const listenReconnectDelay = (attempt: number, baseDelayMs: number, maxDelayMs: number): number =>
-  Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1))
+  backoffDelay({ baseMs: baseDelayMs, factor: 2, maxMs: maxDelayMs }, attempt)
 
 /**
  * How the listen request in flight ends, the same whether it was acknowledged

@@ -5,7 +5,8 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { ServerSession } from "../src/server/ServerSession.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
-const tick = () => new Promise((r) => setTimeout(r, 5))
+// In-memory transport (microtask delivery): an event-loop turn is enough, no real time.
+const tick = () => new Promise((r) => setImmediate(r))
 
 describe("cancellation receivers (cancellation.mdx:L35, L37)", () => {
   it("the server ignores a notifications/cancelled naming the initialize request: it is still answered and the handshake completes", async () => {

@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { connect } from "node:net"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { settles } from "./support/waitFor.ts"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 
@@ -41,14 +42,7 @@ const listeningUrl = (child: ChildProcess): Promise<URL> =>
 const exited = (child: ChildProcess): Promise<unknown> =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", r))
 // The server needs a moment to drain and close after the signal (or to notice its parent is gone).
-const eventually = async (check: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> => {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return true
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return check()
-}
+const eventually = (check: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> => settles(check, { timeoutMs: ms, stepMs: 100 })
 
 const stopsWithNpm = async (args: ReadonlyArray<string>) => {
   const npm = spawn("npm", args, { cwd: root, env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "pipe"] })

@@ -22,6 +22,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
+import { waitFor } from "./support/waitFor.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import type { Result } from "../src/client/ClientSession.ts"
 import { ConnectionLost, SessionClosed, SessionLost } from "../src/protocol/requestErrors.ts"
@@ -30,13 +31,7 @@ import { sdkStats, settled, spawnSdkServer } from "./support/httpPeers.ts"
 
 const textOf = (r: Result): string => ((r.content as ReadonlyArray<{ text?: string }>)[0]?.text ?? "")
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-const until = async (f: () => boolean, ms = 3_000): Promise<void> => {
-  const deadline = Date.now() + ms
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time")
-    await sleep(5)
-  }
-}
+const until = (f: () => boolean, ms = 3_000): Promise<void> => waitFor(f, { timeoutMs: ms, what: "condition" })
 const settle = <A>(p: Promise<A>): Promise<{ ok: true; value: A } | { ok: false; error: unknown }> =>
   p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
 

@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { waitFor } from "./support/waitFor.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import { callTool, McpClient } from "../src/client/effect.ts"
 import { ConnectionLost, InitializeFailed, RpcError } from "../src/protocol/requestErrors.ts"
@@ -28,14 +29,8 @@ import { type ChildServer, settled, spawnEverything, spawnOurServer } from "./su
 const textOf = (r: Result): string => ((r.content as ReadonlyArray<{ text?: string }>)[0]?.text ?? "")
 const namesOf = (r: Result, key: string): Array<string> => (r[key] as ReadonlyArray<{ name: string }>).map((x) => x.name)
 
-/** Poll until `f()` is true (real time, small steps). */
-const until = async (f: () => boolean, ms = 2_000): Promise<void> => {
-  const deadline = Date.now() + ms
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time")
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+/** Poll until `f()` is true (a real server: real time, small steps). */
+const until = (f: () => boolean, ms = 2_000): Promise<void> => waitFor(f, { timeoutMs: ms })
 
 // ------------------------------------------------------------------ SSE parsing
 

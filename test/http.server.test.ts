@@ -238,7 +238,7 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
     const origin = await post(ctx.url, initializeRequest(), { origin: "http://evil.example.com" })
     expect(origin.status).toBe(403)
     const body = await rpcBody(origin)
-    expect(body.error?.code).toBe(-32000)
+    expect(body.error?.code).toBe(-32005) // ErrorCode.Forbidden: its own code, no longer -32000
     expect("id" in body).toBe(false)
     const nullOrigin = await post(ctx.url, initializeRequest(), { origin: "null" })
     expect(nullOrigin.status).toBe(403)
@@ -248,7 +248,7 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
       body: JSON.stringify(initializeRequest())
     })
     expect(host.status).toBe(403)
-    expect(JSON.parse(host.body).error.code).toBe(-32000)
+    expect(JSON.parse(host.body).error.code).toBe(-32005)
     const good = await post(ctx.url, { jsonrpc: "2.0", id: 1, method: "ping" }, { ...healthy.headers, origin: "http://localhost:5173" })
     expect(good.status).toBe(200)
     const localHost = await rawRequest(ctx.url, {

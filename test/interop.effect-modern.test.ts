@@ -14,6 +14,7 @@
  * capability declared, effect refuses with -32021 (HTTP 400).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { waitFor } from "./support/waitFor.ts"
 import { ModernClient } from "../src/client/ModernClient.ts"
 import { ModernHttpWire } from "../src/client/ModernHttpWire.ts"
 import { InputRequired, MissingClientCapability } from "../src/client/modernErrors.ts"
@@ -31,14 +32,8 @@ import {
 
 const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 
-/** Resolve once `predicate` holds (polling), or fail with `what` after `ms`. */
-const until = async (predicate: () => boolean, what: string, ms = 1_500): Promise<void> => {
-  const deadline = Date.now() + ms
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+/** Resolve once `predicate` holds (polling a real server), or fail with `what` after `ms`. */
+const until = (predicate: () => boolean, what: string, ms = 1_500): Promise<void> => waitFor(predicate, { timeoutMs: ms, what })
 
 /** The exchanges the client posted for `method` (the `Mcp-Method` header). */
 const posted = (server: EffectMcpServer, method: string) =>

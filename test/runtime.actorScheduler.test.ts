@@ -9,32 +9,7 @@ import { describe, expect, it } from "vitest"
 import { type AnyActorRef, assign, createActor, type InspectedEventEvent, type InspectionEvent, setup, SimulatedClock } from "xstate"
 import { legacyServerSessionMachine } from "../machines/legacyServerSession.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
-
-/** A SimulatedClock that counts its pending timers. */
-const countingClock = () => {
-  const clock = new SimulatedClock()
-  const live = new Set<unknown>()
-  return {
-    clock: {
-      setTimeout: (fn: () => void, ms: number) => {
-        const h: unknown = clock.setTimeout(() => {
-          live.delete(h)
-          fn()
-        }, ms)
-        live.add(h)
-        return h
-      },
-      clearTimeout: (h: unknown) => {
-        live.delete(h)
-        clock.clearTimeout(h as never)
-      }
-    },
-    increment: (ms: number) => clock.increment(ms),
-    get pending() {
-      return live.size
-    }
-  }
-}
+import { countingClock } from "./support/countingClock.ts"
 
 const timed = setup({
   types: { events: {} as { type: "GO" } | { type: "POKE" } | { type: "BACK" }, context: {} as { pokes: number } },
@@ -172,5 +147,48 @@ describe("lean actor scheduler", () => {
     const lean = run(createLeanActor as typeof createActor)
     expect(lean).toEqual(run(createActor))
     expect(lean.at(-1)).toEqual(["closed", "done", 0])
+  })
+})
+
+// The lean scheduler patches private parts of xstate's actor system. If an
+// xstate upgrade renames or reshapes them, these fail first and say which part
+// moved (see docs/upstream/README.md for the change proposed upstream).
+describe("xstate internals the lean scheduler relies on", () => {
+  const probe = setup({ delays: { soon: 10 } }).createMachine({ initial: "a", states: { a: { after: { soon: "b" } }, b: {} } })
+
+  it("the actor system exposes `_clock` (the actor's clock), `_relay(source, target, event)` and a replaceable `scheduler`", () => {
+    const clock = new SimulatedClock()
+    const actor = createActor(probe, { clock })
+    const system = actor.system as unknown as Record<string, unknown>
+    expect(system["_clock"], "xstate moved system._clock").toBe(clock)
+    expect(typeof system["_relay"], "xstate removed system._relay").toBe("function")
+    expect((system["_relay"] as (...a: Array<unknown>) => void).length, "xstate changed _relay's parameters").toBe(3)
+    const scheduler = system["scheduler"] as Record<string, unknown>
+    expect(Object.keys(scheduler).sort(), "xstate changed the scheduler's shape").toEqual(["cancel", "cancelAll", "schedule"])
+    expect(Object.getOwnPropertyDescriptor(system, "scheduler")?.writable, "system.scheduler is no longer a writable property").toBe(true)
+  })
+
+  it("xstate reads `system.scheduler` at each use, so replacing it before start() takes over every delay", () => {
+    const clock = new SimulatedClock()
+    const actor = createActor(probe, { clock })
+    const calls: Array<string> = []
+    const system = actor.system as unknown as { scheduler: Record<string, (...a: Array<any>) => void> }
+    const original = system.scheduler
+    system.scheduler = {
+      schedule: (...a) => void (calls.push("schedule"), original["schedule"]!(...a)),
+      cancel: (...a) => void (calls.push("cancel"), original["cancel"]!(...a)),
+      cancelAll: (...a) => void (calls.push("cancelAll"), original["cancelAll"]!(...a))
+    }
+    actor.start()
+    expect(calls, "xstate no longer schedules `after` delays through system.scheduler").toEqual(["schedule"])
+    actor.stop()
+    expect(calls, "xstate no longer cancels a stopped actor's delays through system.scheduler").toContain("cancelAll")
+  })
+
+  it("a delayed event delivered through `_relay` reaches its target", () => {
+    const clock = new SimulatedClock()
+    const actor = createLeanActor(probe, { clock }).start()
+    clock.increment(10)
+    expect(actor.getSnapshot().value).toBe("b")
   })
 })

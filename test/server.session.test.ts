@@ -6,6 +6,7 @@
  * test is about time.
  */
 import { describe, expect, it } from "vitest"
+import { waitForTurns } from "./support/waitFor.ts"
 import { SimulatedClock } from "xstate"
 import { ErrorCode, McpError } from "../src/protocol/errors.ts"
 import type { JsonRpcMessage, RequestId } from "../src/protocol/jsonrpc.ts"
@@ -34,14 +35,8 @@ const makeServer = () => {
 
 const text = (t: string): CallToolResult => ({ content: [{ type: "text", text: t }] })
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
-/** Poll until `cond` holds (real time, bounded): for effects that are one timer or a few turns away. */
-const waitFor = async (cond: () => boolean, what: string, ms = 1_000) => {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 2))
-  }
-}
+/** In-memory effects a few turns away: wait on event-loop turns, not real time. */
+const waitFor = (cond: () => boolean, what: string) => waitForTurns(cond, what)
 
 const harness = (options: Partial<ServerSessionOptions> = {}) => {
   const { server, gates } = makeServer()
@@ -483,7 +478,7 @@ describe("server→client requests (ctx.elicit, createMessage, listRoots)", () =
     expect(e1).toBeInstanceOf(CapabilityError)
     expect((e1 as CapabilityError).capability).toBe("elicitation")
     await expect(ctx.createMessage({ messages: [], maxTokens: 1 })).rejects.toBeInstanceOf(CapabilityError)
-    await expect(ctx.listRoots()).rejects.toMatchObject({ name: "CapabilityError", capability: "roots" })
+    await expect(ctx.listRoots()).rejects.toMatchObject({ _tag: "ClientCapabilityNotDeclared", name: "ClientCapabilityNotDeclared", capability: "roots" })
     expect(h.sent.length).toBe(before)
   })
 
@@ -521,7 +516,7 @@ describe("server→client requests (ctx.elicit, createMessage, listRoots)", () =
     h.call(1, "gate")
     const ctx = h.gates.get(1)!.ctx
     await expect(ctx.elicit({ mode: "url", message: "open", url: "https://example.com", elicitationId: "e1" })).rejects.toMatchObject({
-      name: "CapabilityError",
+      name: "ClientCapabilityNotDeclared",
       capability: "elicitation.url"
     })
     const h2 = harness()
@@ -546,7 +541,8 @@ describe("server→client requests (ctx.elicit, createMessage, listRoots)", () =
     expect(outcome).toBeUndefined()
     clock.increment(1)
     await flush()
-    expect(outcome).toBeInstanceOf(RequestTimeoutError)
+    expect(outcome).toBeInstanceOf(RequestTimeoutError) // the deprecated alias is the same class
+    expect(outcome).toMatchObject({ _tag: "ClientResponseTimeout", method: "roots/list", afterMs: 3_000 })
     expect(h.sent.at(-1)).toEqual({ message: { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: sid, reason: "timeout" } }, related: 1 })
     // The late answer is dropped.
     h.session.receive({ jsonrpc: "2.0", id: sid as RequestId, result: { roots: [] } })

@@ -75,14 +75,14 @@ describe("deterministic simulation", () => {
     const uses: Array<[RealTimeApi, string]> = []
     const unguard = guardRealTime((api, site) => void uses.push([api, site]))
     try {
-      realClock.clearTimeout(realClock.setTimeout(() => {}, 1_000)) // src/runtime/XStateClock.ts
+      realClock.clearTimeout(realClock.setTimeout(() => {}, 1_000)) // src/protocol/clock.ts (systemClock)
       clearTimeout(setTimeout(() => {}, 1_000)) // this test file: the harness
     } finally {
       unguard()
     }
     expect(uses).toHaveLength(1)
     expect(uses[0]![0]).toBe("setTimeout")
-    expect(uses[0]![1]).toMatch(/^src\/runtime\/XStateClock\.ts:\d+$/)
+    expect(uses[0]![1]).toMatch(/^src\/protocol\/clock\.ts:\d+$/)
   })
 
   it("a failing seed is reported with its one-line replay command", () => {

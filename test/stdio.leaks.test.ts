@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { waitForTurns } from "./support/waitFor.ts"
 import { makeDemoServer } from "../examples/demo.ts"
 import type { JsonRpcMessage } from "../src/protocol/jsonrpc.ts"
 import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
@@ -88,13 +89,7 @@ const rawClient = (transport: ReturnType<typeof makeMemoryTransportPair>[0]) => 
     onOversized: () => {},
     onClose: () => void (closed = true)
   })
-  const until = async (pred: () => boolean, what: string) => {
-    for (let i = 0; i < 10_000; i++) {
-      if (pred()) return
-      await turn()
-    }
-    throw new Error(`never happened: ${what}`)
-  }
+  const until = (pred: () => boolean, what: string) => waitForTurns(pred, what)
   return {
     inbox,
     get closed() {

@@ -4,6 +4,8 @@ import { PassThrough } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
+import { SimulatedClock } from "xstate"
+import { waitFor } from "./support/waitFor.ts"
 import { encode, request } from "../src/protocol/jsonrpc.ts"
 import {
   makeStdioClientTransport,
@@ -30,14 +32,8 @@ const recorder = () => {
   return { frames, oversized, closes, handlers }
 }
 
-/** Poll `predicate` until true; fails after `timeoutMs`. */
-const waitUntil = async (predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+/** Poll `predicate` (real child processes) until true; fails after `timeoutMs`. */
+const waitUntil = (predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> => waitFor(predicate, { timeoutMs, what })
 
 /** Alive and not a zombie (this container's PID 1 does not reap orphans). */
 const isAlive = (pid: number): boolean => {
@@ -125,36 +121,65 @@ describe("stdio client transport", () => {
     expect(closes.map((c) => c.expected)).toEqual([true])
   })
 
-  it("escalates to SIGTERM when the child ignores stdin EOF", async () => {
+  // The close and kill graces run on the transport's clock: a simulated one here, so the test
+  // decides when each grace ends (no wall-clock bounds); the child is a real process.
+  const settleTurns = async (n = 20) => {
+    for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+  /** Advance `clock` in small steps, letting real I/O run in between, until `done()` holds. */
+  const driveUntil = async (clock: SimulatedClock, done: () => boolean, what: string) => {
+    await waitFor(async () => {
+      clock.increment(10)
+      await settleTurns(2)
+      return done()
+    }, { timeoutMs: 30_000, what })
+  }
+
+  it("escalates to SIGTERM when the child ignores stdin EOF, after closeGraceMs on the transport's clock", async () => {
+    const clock = new SimulatedClock()
     const { transport, frames } = startClient({
       command: node,
       args: [fixture("stubborn.mjs")],
-      closeGraceMs: 150,
-      termGraceMs: 2000
+      // A minute: on real time this test would time out, so passing proves the grace ran on `clock`.
+      closeGraceMs: 60_000,
+      termGraceMs: 2000,
+      clock
     })
     await waitUntil(() => frameOf(frames, "ready") !== undefined, 5000, "ready")
-    const t0 = Date.now()
-    await transport.close()
-    const elapsed = Date.now() - t0
+    let closed = false
+    const closing = transport.close().then(() => void (closed = true))
+    await settleTurns()
+    clock.increment(59_999)
+    await settleTurns()
+    expect(isAlive(transport.pid!)).toBe(true) // still inside the close grace: no signal yet
+    clock.increment(1)
     expect(await transport.exited).toEqual({ exitCode: null, signal: "SIGTERM" })
-    expect(elapsed).toBeGreaterThanOrEqual(140)
-    expect(elapsed).toBeLessThan(1500)
+    await driveUntil(clock, () => closed, "close() to finish")
+    await closing
   })
 
-  it("escalates to SIGKILL when the child also ignores SIGTERM", async () => {
+  it("escalates to SIGKILL when the child also ignores SIGTERM, after termGraceMs more", async () => {
+    const clock = new SimulatedClock()
     const { transport, frames, closes } = startClient({
       command: node,
       args: [fixture("stubborn.mjs"), "--ignore-term"],
-      closeGraceMs: 100,
-      termGraceMs: 150
+      closeGraceMs: 60_000,
+      termGraceMs: 60_000,
+      clock
     })
     await waitUntil(() => frameOf(frames, "ready") !== undefined, 5000, "ready")
-    const t0 = Date.now()
-    await transport.close()
-    const elapsed = Date.now() - t0
+    let closed = false
+    const closing = transport.close().then(() => void (closed = true))
+    await settleTurns()
+    clock.increment(60_000) // close grace over: SIGTERM, which the child ignores
+    await settleTurns()
+    clock.increment(59_999)
+    await settleTurns()
+    expect(isAlive(transport.pid!)).toBe(true) // still inside the kill grace
+    clock.increment(1)
     expect(await transport.exited).toEqual({ exitCode: null, signal: "SIGKILL" })
-    expect(elapsed).toBeGreaterThanOrEqual(240)
-    expect(elapsed).toBeLessThan(1500)
+    await driveUntil(clock, () => closed, "close() to finish")
+    await closing
     expect(closes).toHaveLength(1)
     expect(closes[0]).toMatchObject({ expected: true, signal: "SIGKILL" })
   })

@@ -4,6 +4,7 @@ import type { ParseArgsConfig } from "node:util"
 import { exampleNames } from "../../examples/names.ts"
 import type { PolicyCliOptions } from "./policySetup.ts"
 import { InspectorApprover } from "../inspect/inspectorApprover.ts"
+import { setupTelemetry, TELEMETRY_OPTIONS, TELEMETRY_USAGE } from "./telemetrySetup.ts"
 
 export interface Command {
   readonly summary: string
@@ -109,6 +110,20 @@ const policyCliOptions = (values: Record<string, unknown>): PolicyCliOptions | u
   }
 }
 
+const ratioOption = (text: string): number => {
+  const n = Number(text)
+  if (text.trim() === "" || !(n >= 0 && n <= 1)) throw new UsageError(`--otlp-sample needs a number from 0 to 1, got ${JSON.stringify(text)}`)
+  return n
+}
+
+const telemetryCliOptions = (values: Record<string, string | boolean | undefined>) => ({
+  ...(values.otlp === undefined ? {} : { otlp: values.otlp as string }),
+  ...(values["otlp-sample"] === undefined ? {} : { sample: ratioOption(values["otlp-sample"] as string) }),
+  metrics: values.metrics === true,
+  ...(values["metrics-port"] === undefined ? {} : { metricsPort: intOption(values, "metrics-port", 0) }),
+  host: (values.host as string | undefined) ?? "127.0.0.1"
+})
+
 const serve: Command = {
   summary: "serve an example server over stdio, Streamable HTTP or WebSocket",
   usage: `Usage: mcp-actors serve (--stdio | --http PORT | --ws PORT) [options]
@@ -131,6 +146,8 @@ Options:
                            per client address; beyond, its oldest handshake is evicted or 429 (default 0 = no cap)
   --max-message-bytes N    largest accepted message (default 4194304)
 ${INSPECT_USAGE}
+
+${TELEMETRY_USAGE}
 ${POLICY_USAGE}  -h, --help               show this help`,
   options: {
     stdio: { type: "boolean" },
@@ -146,6 +163,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
     "max-handshake-sessions": { type: "string" },
     "max-sessions-per-address": { type: "string" },
     "max-message-bytes": { type: "string" },
+    ...TELEMETRY_OPTIONS,
     ...POLICY_OPTIONS
   },
   run: async (values) => {
@@ -167,7 +185,10 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       ? undefined
       : (await import("./policySetup.ts")).setupPolicy(server, policyOptions, (line) => process.stderr.write(`mcp-actors: ${line}\n`))
     if (gateway?.authenticate !== undefined && values.stdio) throw new UsageError("bearer authentication needs --http or --ws (stdio has no credentials)")
+    const observed = await setupTelemetry(telemetryCliOptions(values))
+    if (observed !== undefined) server.telemetry = observed.telemetry
     if (values.stdio) {
+      await observed?.listenMetrics()
       const { serveTransport } = await import("../server/serveTransport.ts")
       const { makeStdioServerTransport } = await import("../transports/stdioServer.ts")
       const { HANDSHAKE_TIMEOUT } = await import("../../machines/legacyServerSession.ts")
@@ -181,6 +202,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       await transport.close()
       await inspector?.close()
       gateway?.close()
+      await observed?.close()
       const code = end.reason === HANDSHAKE_TIMEOUT ? 1 : 0
       process.stderr.write(code === 1
         ? `mcp-actors: no initialize / notifications/initialized within ${handshakeTimeoutMs} ms (handshake timeout); exiting (--handshake-timeout 0 waits forever)\n`
@@ -203,9 +225,14 @@ ${POLICY_USAGE}  -h, --help               show this help`,
         maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0)
       },
       ...(gateway?.authenticate === undefined ? {} : { authenticate: gateway.authenticate }),
-      ...(gateway === undefined ? {} : { onClosed: () => gateway.close() }),
-      ...(inspect === undefined ? {} : { inspect })
+      ...(inspect === undefined ? {} : { inspect }),
+      ...(observed?.telemetry === undefined || values.metrics !== true || values.http === undefined ? {} : { metrics: observed.telemetry }),
+      onClosed: async () => {
+        gateway?.close()
+        await observed?.close()
+      }
     }
+    if (values.ws !== undefined) await observed?.listenMetrics()
     if (values.http !== undefined) return (await import("./serveHttp.ts")).serveHttpCommand(server, listen)
     return (await import("./serveWs.ts")).serveWsCommand(server, listen)
   }
@@ -273,6 +300,8 @@ Options:
   --json                   print status changes as JSON lines instead of the table
   --state-file PATH        where the started process groups are recorded (reaped after a crash)
 ${INSPECT_USAGE}
+
+${TELEMETRY_USAGE.replace("(on the HTTP port; for stdio/WebSocket on its own port)", "(on a listener of its own)")}
 ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--serve-ws (resources are named with their upstream server, ")}  -h, --help               show this help`,
   options: {
     import: { type: "boolean" },
@@ -283,6 +312,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
     json: { type: "boolean" },
     "state-file": { type: "string" },
     ...INSPECT_OPTIONS,
+    ...TELEMETRY_OPTIONS,
     ...POLICY_OPTIONS
   },
   positionals: true,
@@ -308,7 +338,8 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
       bind: (values.host as string | undefined) ?? "127.0.0.1",
       json: values.json === true,
       stateFile: values["state-file"] as string | undefined,
-      ...(withApprover(inspectOptions(values), policy) === undefined ? {} : { inspect: withApprover(inspectOptions(values), policy)! })
+      ...(withApprover(inspectOptions(values), policy) === undefined ? {} : { inspect: withApprover(inspectOptions(values), policy)! }),
+      telemetry: telemetryCliOptions(values)
     })
   }
 }

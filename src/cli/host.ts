@@ -14,6 +14,7 @@ import { buildPolicy, type PolicyCliOptions, type PolicyParts } from "./policySe
 import type { InspectorOptions } from "../inspect/InspectorServer.ts"
 import { announceInspector } from "./inspectCommands.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
+import { setupTelemetry, type TelemetryCliOptions } from "./telemetrySetup.ts"
 
 export interface HostCommandOptions {
   readonly config: string | undefined
@@ -26,6 +27,8 @@ export interface HostCommandOptions {
   readonly policy?: PolicyCliOptions
   /** Serve the live inspector (`--inspect`). */
   readonly inspect?: InspectorOptions
+  /** --otlp / --metrics (Prometheus text on a /metrics listener of its own). */
+  readonly telemetry?: TelemetryCliOptions
 }
 
 const duration = (ms: number | undefined): string => {
@@ -117,11 +120,14 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   }
   // With --serve-stdio, stdout carries the protocol: everything else goes to stderr.
   const out = options.serve?.kind === "stdio" ? process.stderr : process.stdout
+  const observed = options.telemetry === undefined ? undefined : await setupTelemetry(options.telemetry)
   const host = await startHost(config, {
     ...(options.stateFile !== undefined ? { stateFile: options.stateFile } : {}),
     ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),
+    ...(observed === undefined ? {} : { telemetry: observed.telemetry }),
     onStderr: () => {}
   })
+  await observed?.listenMetrics()
   if (host.inspector !== undefined) announceInspector(host.inspector)
   if (host.reaped.length > 0) err(`mcp-actors host: killed ${host.reaped.length} processes left by a crashed host`)
 
@@ -164,7 +170,10 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   }
   const gateway = options.serve === undefined
     ? undefined
-    : makeGateway(host, policy?.engine === undefined ? {} : { guard: (server, route) => policy!.guard(server ?? "host", route)! })
+    : makeGateway(host, {
+      ...(policy?.engine === undefined ? {} : { guard: (server, route) => policy!.guard(server ?? "host", route)! }),
+      ...(observed === undefined ? {} : { telemetry: observed.telemetry })
+    })
   const authenticate = policy === undefined ? undefined : gatewayAuth(policy, host.serverNames)
   const serveOptions = { port: options.serve?.port ?? 0, host: options.bind, ...(authenticate === undefined ? {} : { authenticate }) }
   let closeGateway: () => Promise<void> = async () => {}
@@ -188,6 +197,7 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
       gateway?.close()
       await host.close()
       policy?.close()
+      await observed?.close()
     })()
   stopOnSignals(() => `${host.serverNames.length} servers`, shutdown)
   if (options.serve?.kind === "stdio") {

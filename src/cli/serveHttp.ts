@@ -22,8 +22,10 @@ export interface ServeHttpOptions {
   readonly drainMs?: number
   /** Bearer authentication (the policy gateway's identities). */
   readonly authenticate?: Authenticate
-  /** After the listener closed (flush the audit trail, stop watchers). */
-  readonly onClosed?: () => void
+  /** After the listener closed (flush the audit trail and the telemetry, stop watchers). */
+  readonly onClosed?: () => void | Promise<void>
+  /** Serve Prometheus text at /metrics (`--metrics`). */
+  readonly metrics?: { prometheus(): string }
   /** Serve the live inspector too (`--inspect`). */
   readonly inspect?: InspectorOptions
 }
@@ -40,7 +42,8 @@ export const serveHttpCommand = async (server: McpServer, options: ServeHttpOpti
     maxMessageBytes: options.maxMessageBytes,
     ...options.limits,
     ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
-    ...(options.inspect === undefined ? {} : { inspect: options.inspect })
+    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics })
   })
   process.stdout.write(`${http.url}\n`)
   if (http.inspector !== undefined) announceInspector(http.inspector)

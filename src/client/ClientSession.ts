@@ -7,7 +7,8 @@
  * progress-token injection, the server→client handlers.
  */
 import { LegacyMcpMethods } from "./McpMethods.ts"
-import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
+import type { Actor } from "xstate"
+import type { Clock } from "../protocol/clock.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type LegacyClientFailure, type LegacyClientSessionEvent, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
 import type { outboundRequestMachine } from "../../machines/outboundRequest.ts"
@@ -34,6 +35,7 @@ import type { ClientTransportHandlers, Transport, TransportHandlers } from "../t
 
 export type { ClientTransportHandlers }
 import { outcomeError, startOutbound } from "./outbound.ts"
+import type { Telemetry } from "../observability/Telemetry.ts"
 import {
   CapabilityNotSupported,
   ConnectionLost,
@@ -43,7 +45,8 @@ import {
   UnsupportedProtocolVersion
 } from "../protocol/requestErrors.ts"
 
-type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+/** The one clock type (src/protocol/clock.ts): timers and `now()`. */
+type XStateClock = Clock
 export type Result = { readonly [key: string]: unknown }
 
 export interface Progress {
@@ -110,6 +113,8 @@ export interface ClientSessionOptions {
    * `clock.now()` when the clock has one (xstate's `SimulatedClock`), else `Date.now`.
    */
   readonly now?: () => number
+  /** OpenTelemetry: a CLIENT span per request (`traceparent` in `_meta`), a session span, metrics. */
+  readonly telemetry?: Telemetry
 }
 
 interface Pending {
@@ -238,6 +243,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       }
       if (snapshot.status === "done") this.finish(snapshot.output!)
     })
+    options.telemetry?.observeSession("client", this)
   }
 
   /**
@@ -348,6 +354,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
 
   /** Send a request; resolves with its result or rejects with a typed error (see errors.ts). */
   request(method: string, params?: Params, options: RequestOptions = {}): Promise<Result> {
+    const telemetry = this.options.telemetry
+    if (telemetry !== undefined && !telemetry.passThrough) return telemetry.clientRequest(this, method, params, (p) => this.request(method, p, options))
     const snapshot = this.actor.getSnapshot()
     if (!snapshot.hasTag("ready")) {
       return Promise.reject(new SessionClosed({ method, message: `${method}: session is ${flatten(snapshot.value)}, not operating` }))

@@ -12,14 +12,16 @@
  *
  * Used by `ClientSession` (legacy) and `ModernClient`.
  */
-import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
+import type { Actor } from "xstate"
+import type { Clock } from "../protocol/clock.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import type { JsonRpcResponse, Params, ProgressToken, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
 import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../protocol/requestErrors.ts"
 
-export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+/** The one clock type (src/protocol/clock.ts), under the name these options always used. */
+export type XStateClock = Clock
 export type OutboundActor = Actor<typeof outboundRequestMachine>
 
 export interface OutboundStart {

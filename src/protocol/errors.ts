@@ -14,8 +14,18 @@ export const ErrorCode = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
-  /** Implementation-defined (legacy sub-range -32000..-32019): transport / lifecycle problems. */
+  /**
+   * Implementation-defined (legacy sub-range -32000..-32019; receivers must not assume a meaning):
+   * the session or connection ended (or is ending) before the request was answered. The SDK's
+   * `ErrorCode.ConnectionClosed` has the same value.
+   */
   ConnectionClosed: -32000,
+  /**
+   * HTTP 400 at the transport: a missing or malformed `Mcp-Session-Id`, an unsupported
+   * `MCP-Protocol-Version` header. [SDK v1] answers these with -32000 too (spec-digest §3
+   * "server status codes"); the HTTP status tells it apart from `ConnectionClosed`.
+   */
+  BadRequest: -32000,
   /** [SDK v1 interop] "Session not found" over Streamable HTTP. */
   SessionNotFound: -32001,
   /** Legacy (≤ 2025-11-25) resource not found. */
@@ -24,6 +34,20 @@ export const ErrorCode = {
   PolicyDenied: -32003,
   /** A rate limit tripped; `data.retryAfterMs` says when to try again. */
   RateLimited: -32004,
+  /** HTTP 403: the request's `Origin` or `Host` is not allowed (DNS-rebinding protection). */
+  Forbidden: -32005,
+  /** HTTP 405: the HTTP method is not part of the endpoint (or of the request's protocol era). */
+  MethodNotAllowed: -32006,
+  /** HTTP 406: `Accept` does not list what the endpoint answers with. */
+  NotAcceptable: -32007,
+  /** HTTP 415: the body is not `application/json`. */
+  UnsupportedMediaType: -32008,
+  /** HTTP 409: a second standalone or resumed SSE stream for what already has one. */
+  Conflict: -32009,
+  /** HTTP 503: the server is shutting down or full; `Retry-After` says when to try again. */
+  ServiceUnavailable: -32010,
+  /** HTTP 401: no or invalid credentials (`WWW-Authenticate` says how to get them). */
+  Unauthorized: -32011,
   /** 2025-11-25 URL-mode elicitation required. */
   UrlElicitationRequired: -32042,
   /** 2026-07-28: an `Mcp-*` header does not match the body. */
@@ -34,6 +58,24 @@ export const ErrorCode = {
   UnsupportedProtocolVersion: -32022
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/**
+ * The JSON-RPC code for an HTTP error status written by the transport (one meaning per status,
+ * see the codes above): 400 → `BadRequest`, 401, 403, 405, 406, 409, 415, 429 → `RateLimited`, 503.
+ */
+export const httpStatusErrorCode = (status: number): number => {
+  switch (status) {
+    case 401: return ErrorCode.Unauthorized
+    case 403: return ErrorCode.Forbidden
+    case 405: return ErrorCode.MethodNotAllowed
+    case 406: return ErrorCode.NotAcceptable
+    case 409: return ErrorCode.Conflict
+    case 415: return ErrorCode.UnsupportedMediaType
+    case 429: return ErrorCode.RateLimited
+    case 503: return ErrorCode.ServiceUnavailable
+    default: return ErrorCode.BadRequest
+  }
+}
 
 /** The `error` member of a JSON-RPC error response. */
 export interface RpcErrorObject {

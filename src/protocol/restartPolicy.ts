@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import { backoffDelay, jittered } from "./backoff.ts"
 
 /** Restart tuning. All durations are milliseconds. */
 export interface RestartPolicy {
@@ -88,7 +89,7 @@ export type RestartDecision =
 
 /** The un-jittered delay of a 1-based attempt: base × factor^(attempt − 1), capped at maxDelayMs. */
 export const backoffDelayMs = (policy: RestartPolicy, attempt: number): number =>
-  Math.min(policy.maxDelayMs, policy.baseDelayMs * Math.pow(policy.factor, Math.max(0, attempt - 1)))
+  backoffDelay({ baseMs: policy.baseDelayMs, factor: policy.factor, maxMs: policy.maxDelayMs }, attempt)
 
 /**
  * Decide what to do after a failure.
@@ -122,7 +123,5 @@ export const decideRestart = (
       state: next
     }
   }
-  const r = Math.min(Math.max(random, 0), 1)
-  const jittered = backoffDelayMs(policy, attempt) * (1 + policy.jitter * (2 * r - 1))
-  return { next: "restart", attempt, delayMs: Math.max(0, Math.round(jittered)), state: next }
+  return { next: "restart", attempt, delayMs: jittered(backoffDelayMs(policy, attempt), policy.jitter, random), state: next }
 }

@@ -4,11 +4,15 @@
  * buckets of `resolutionMs` driven by ONE host timer, so scheduling and
  * cancelling is a Set insert/delete instead of a Node timer each. A timer
  * fires at or after its deadline (up to one resolution late), never early.
- * Delays shorter than `realBelowMs` use a real timer: precision matters there.
+ * Delays shorter than `realBelowMs` go straight to the base clock: precision matters there.
+ *
+ * It is not a time source of its own: it runs on a base {@link Clock} (the
+ * system clock by default, an Effect-backed or simulated one in tests), so
+ * virtual time drives it like every other timer.
  */
-import type { XStateClock } from "./XStateClock.ts"
+import { type Clock, systemClock, unrefTimer } from "../protocol/clock.ts"
 
-export interface CoarseClock extends XStateClock {
+export interface CoarseClock extends Clock {
   /** Bucketed timers pending (real ones not counted). */
   readonly pending: number
   /** Whether the shared host timer is armed. */
@@ -19,24 +23,25 @@ interface Entry {
   readonly fn: () => void
   readonly tick: number
 }
-type Handle = Entry | { readonly real: ReturnType<typeof setTimeout> }
+type Handle = Entry | { readonly real: unknown }
 
-export const makeCoarseClock = (options: { readonly resolutionMs?: number; readonly realBelowMs?: number; readonly now?: () => number } = {}): CoarseClock => {
+export const makeCoarseClock = (options: { readonly resolutionMs?: number; readonly realBelowMs?: number; readonly base?: Clock } = {}): CoarseClock => {
   const res = options.resolutionMs ?? 1_000
   const realBelow = options.realBelowMs ?? 10 * res
-  const now = options.now ?? Date.now
+  const base = options.base ?? systemClock
+  // The hot path (every session deadline) reads the time twice: skip the indirection for the system clock.
+  const now = base === systemClock ? Date.now : () => base.now()
   const buckets = new Map<number, Set<Entry>>()
-  let timer: ReturnType<typeof setTimeout> | undefined
+  let timer: unknown
   let armedTick = Infinity
   let pending = 0
 
   const arm = (tick: number) => {
     if (tick >= armedTick) return
-    if (timer !== undefined) clearTimeout(timer)
+    if (timer !== undefined) base.clearTimeout(timer)
     armedTick = tick
-    timer = setTimeout(fire, Math.max(0, tick * res - now()))
     // The sessions' own sockets keep the process alive, not their deadlines.
-    timer.unref()
+    timer = unrefTimer(base.setTimeout(fire, Math.max(0, tick * res - now())))
   }
   const fire = () => {
     timer = undefined
@@ -57,8 +62,9 @@ export const makeCoarseClock = (options: { readonly resolutionMs?: number; reado
   }
 
   return {
+    now,
     setTimeout: (fn: (...args: Array<any>) => void, ms: number): Handle => {
-      if (ms < realBelow) return { real: setTimeout(fn, ms) }
+      if (ms < realBelow) return { real: base.setTimeout(fn, ms) }
       const tick = Math.ceil((now() + ms) / res)
       const entry: Entry = { fn, tick }
       let bucket = buckets.get(tick)
@@ -70,13 +76,13 @@ export const makeCoarseClock = (options: { readonly resolutionMs?: number; reado
     },
     clearTimeout: (handle: Handle | undefined): void => {
       if (handle === undefined) return
-      if ("real" in handle) return clearTimeout(handle.real)
+      if ("real" in handle) return base.clearTimeout(handle.real)
       const bucket = buckets.get(handle.tick)
       if (bucket?.delete(handle)) {
         pending--
         if (bucket.size === 0) buckets.delete(handle.tick)
         if (buckets.size === 0 && timer !== undefined) {
-          clearTimeout(timer)
+          base.clearTimeout(timer)
           timer = undefined
           armedTick = Infinity
         }

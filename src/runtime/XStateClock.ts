@@ -1,26 +1,28 @@
 /**
- * Clocks for xstate actors: the one that runs session `after` delays.
+ * The runtime's implementations of the one {@link Clock} type (src/protocol/clock.ts).
  *
  * - {@link makeEffectClock}: timers are fibers sleeping on Effect's `Clock`, so
  *   `TestClock.adjust` drives xstate delays in tests, and every pending timer
  *   is interrupted when the owning `Scope` closes (no stray timer outlives its
  *   session). Use it for every actor that lives inside an Effect scope.
- * - {@link realClock} / {@link makeRealClock}: plain `setTimeout`, for the
+ * - {@link realClock} / {@link makeRealClock}: the host's timers, for the
  *   Promise facade and hot paths that do not run inside Effect.
  *
  * @since 0.1.0
  */
+import * as EffectClock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
-import type { ActorOptions, AnyActorLogic } from "xstate"
+import { type Clock, systemClock } from "../protocol/clock.ts"
+
+export type { Clock } from "../protocol/clock.ts"
 
 /**
- * What xstate calls a clock: `{ setTimeout(fn, ms), clearTimeout(id) }`.
- * xstate does not export its `Clock` interface, so it is derived from `ActorOptions`.
+ * @deprecated The clock type is {@link Clock} (xstate's `{ setTimeout, clearTimeout }` plus `now()`).
  */
-export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+export type XStateClock = Clock
 
 /**
  * An xstate clock whose timers are fibers running `Effect.sleep` in a
@@ -32,9 +34,12 @@ export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
  * A timer fiber removes itself from the set when it fires or is cleared, so
  * long-lived sessions do not accumulate entries.
  */
-export const makeEffectClock: Effect.Effect<XStateClock, never, Scope.Scope> = Effect.gen(function*() {
+export const makeEffectClock: Effect.Effect<Clock, never, Scope.Scope> = Effect.gen(function*() {
   const run = yield* FiberSet.makeRuntime<never, void, never>()
-  const clock: XStateClock = {
+  // The Clock service in scope now (TestClock in tests): `now()` reads the time the timers run on.
+  const time = yield* EffectClock.Clock
+  const clock: Clock = {
+    now: () => time.currentTimeMillisUnsafe(),
     setTimeout: (fn: (...args: Array<any>) => void, ms: number): Fiber.Fiber<void> =>
       run(Effect.sleep(Math.max(0, ms)).pipe(Effect.andThen(Effect.sync(() => fn())))),
     clearTimeout: (fiber: Fiber.Fiber<void> | undefined): void => {
@@ -45,16 +50,13 @@ export const makeEffectClock: Effect.Effect<XStateClock, never, Scope.Scope> = E
 })
 
 /**
- * The host's timers, unwrapped. Timers stay ref'd (a pending keepalive must
+ * The host's timers, unwrapped ({@link systemClock}). Timers stay ref'd (a pending keepalive must
  * keep the process alive); xstate clears an actor's own timers when it stops.
  */
-export const realClock: XStateClock = {
-  setTimeout: (fn: (...args: Array<any>) => void, ms: number) => setTimeout(fn, ms),
-  clearTimeout: (id: ReturnType<typeof setTimeout> | undefined) => clearTimeout(id)
-}
+export const realClock: Clock = systemClock
 
 /** A real clock that also knows its pending timers; see {@link makeRealClock}. */
-export interface TrackedRealClock extends XStateClock {
+export interface TrackedRealClock extends Clock {
   /** Timers scheduled and neither fired nor cleared yet. */
   readonly pending: number
   /** Clear every pending timer (call when the owning session stops). */
@@ -73,6 +75,7 @@ export interface TrackedRealClock extends XStateClock {
 export const makeRealClock = (): TrackedRealClock => {
   const timers = new Set<ReturnType<typeof setTimeout>>()
   return {
+    now: systemClock.now,
     setTimeout: (fn: (...args: Array<any>) => void, ms: number) => {
       const id = setTimeout(() => {
         timers.delete(id)

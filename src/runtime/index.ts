@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 export type { PeerInfo, SessionEnd, SessionHandle, SessionInfo } from "./SessionHandle.ts"
-export { makeEffectClock, makeRealClock, realClock, type TrackedRealClock, type XStateClock } from "./XStateClock.ts"
+export { type Clock, makeEffectClock, makeRealClock, realClock, type TrackedRealClock, type XStateClock } from "./XStateClock.ts"
+export { type CoarseClock, makeCoarseClock } from "./CoarseClock.ts"
 export {
   DuplicateSessionId,
   makeRegistryUnsafe,

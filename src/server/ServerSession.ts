@@ -55,18 +55,19 @@ import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } fro
 import { BatchCollector } from "./session/BatchCollector.ts"
 import { HandlerContext } from "./session/HandlerContext.ts"
 import { checkRestorable, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
+import { clockOf } from "../protocol/clock.ts"
 import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
 import { initializeResult } from "./session/initializeResult.ts"
 import { discoverResult, modernResult } from "./session/modernResults.ts"
 import { inputRequiredValue, openRetry } from "./session/mrtrRetry.ts"
-import { CapabilityError, OutboundRequests } from "./session/outboundRequests.ts"
+import { ClientCapabilityNotDeclared, OutboundRequests } from "./session/outboundRequests.ts"
 import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "./session/progress.ts"
 import { bindChart, runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
 import { newSessionId } from "./session/sessionId.ts"
 import { Listens } from "./session/subscriptions.ts"
 
 // The session's parts live in `./session/`; these were always exported from here.
-export { CapabilityError, RequestTimeoutError } from "./session/outboundRequests.ts"
+export { CapabilityError, ClientCapabilityNotDeclared, ClientResponseTimeout, RequestTimeoutError } from "./session/outboundRequests.ts"
 export { inputRefusal } from "./session/HandlerContext.ts"
 export type { PersistedChart, PersistedServerSession } from "./session/hibernation.ts"
 export { runtimeServerMachine } from "./session/serverChart.ts"
@@ -210,7 +211,9 @@ export class ServerSession implements SessionHandle {
     this.id = options.restore?.id ?? options.id ?? newSessionId()
     this.startedAt = options.restore?.startedAt ?? Date.now()
     this.identity = options.identity
-    this.now = options.now ?? Date.now
+    // Deadlines read the time of the clock that enforces them (the one clock, src/protocol/clock.ts).
+    const clock = clockOf(options.clock)
+    this.now = options.now ?? (() => clock.now())
     this.lastSettledAt = this.now()
     this.createdAt = this.lastSettledAt
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
@@ -219,6 +222,7 @@ export class ServerSession implements SessionHandle {
     // so per-request modern sessions never create an actor.)
     if (options.restore !== undefined) this.restored(options.restore)
     else if ((options.handshakeTimeoutMs ?? 0) > 0) this.ensureActor()
+    server.telemetry?.observeSession("server", this)
   }
 
   // ---------------------------------------------------------------- input
@@ -768,7 +772,7 @@ export class ServerSession implements SessionHandle {
       return Promise.reject(new McpError(ErrorCode.InvalidRequest, `${method} must wait until the client has sent notifications/initialized`))
     }
     const missing = missingClientCapabilityFor(this.chartContext()?.clientCapabilities ?? {}, method, params)
-    if (missing !== undefined) return Promise.reject(new CapabilityError(missing, method))
+    if (missing !== undefined) return Promise.reject(ClientCapabilityNotDeclared.of(missing, method))
     const timeoutMs = options?.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
     const outbound = (this.outbound ??= new OutboundRequests((message, rel) => this.send(message, rel)))
     return outbound.request(method, params, timeoutMs, options?.signal, this.clock, related)

@@ -1,6 +1,10 @@
 /**
  * Interop workaround for the official TypeScript SDK client's stdio and
- * WebSocket transports (typescript-sdk issue #2580, seen in 1.32.x): its read
+ * WebSocket transports: "`_onprogress` raises a protocol error for a race
+ * servers cannot avoid (progress notification arriving with the response)",
+ * https://github.com/modelcontextprotocol/typescript-sdk/issues/2580 (open,
+ * labelled v1 and v2; proposed fix: PR #2586, not released; seen here with
+ * 1.32.2). Its read
  * loop hands every message of one read to the protocol synchronously, the
  * protocol runs notification handlers in a microtask but drops a request's
  * progress handler synchronously when the response is read. A progress
@@ -14,12 +18,18 @@
  * answers a request after the microtasks queued before it, so its progress
  * handler has run by then, however late the client reads.
  *
- * Who gets it: the SDK's `Client` sends the application's clientInfo, so the
- * SDK cannot be recognised by name. The default applies the barrier on stdio
+ * Who gets it: the SDK's `Client` sends the application's clientInfo
+ * (`new Client({ name, version })`; nothing in `initialize` names the SDK or
+ * its version), so the affected versions cannot be recognised by clientInfo.
+ * The default therefore applies the barrier on stdio
  * and WebSocket (its HTTP transport awaits each SSE event, which drains the
  * microtasks in between, so it is unaffected) to every client except those
  * known to read in order (ours, clientInfo name "mcp-actors"), and only to
  * requests that reported progress. Cost: one ping round trip on those requests.
+ * The pong deadline runs on the session's clock (the runtime clock), not on
+ * real time. A server that knows its clients passes its own policy (e.g.
+ * `() => false`) as `progressBarrier`. Remove it once #2580 is fixed in every
+ * SDK release still in use.
  */
 import type { TransportKind } from "../transports/Transport.ts"
 import type { Implementation } from "./types.ts"

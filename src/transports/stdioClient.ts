@@ -28,6 +28,7 @@ import type { Readable } from "node:stream"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { type Clock, sleepOn, systemClock } from "../protocol/clock.ts"
 import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import { LineFramer } from "./LineFramer.ts"
 import { OutputBatcher } from "./OutputBatcher.ts"
@@ -62,6 +63,8 @@ export interface StdioClientOptions {
    * SIGKILL (the kernel closes our end). See `src/host/lifeline.ts`.
    */
   readonly lifeline?: boolean
+  /** The clock of the close/kill graces and the group poll. Default: the system clock. */
+  readonly clock?: Clock
 }
 
 export interface ChildExit {
@@ -91,14 +94,12 @@ const noop = (): void => {}
 
 const nextLoopIteration = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Resolves true when `promise` settles within `ms`, false otherwise; never leaves a timer behind. */
-const within = (promise: Promise<unknown>, ms: number): Promise<boolean> =>
+/** Resolves true when `promise` settles within `ms` on `clock`, false otherwise; never leaves a timer behind. */
+const within = (clock: Clock, promise: Promise<unknown>, ms: number): Promise<boolean> =>
   new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms)
+    const timer = clock.setTimeout(() => resolve(false), ms)
     promise.then(() => {
-      clearTimeout(timer)
+      clock.clearTimeout(timer)
       resolve(true)
     })
   })
@@ -156,6 +157,8 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const closeGraceMs = options.closeGraceMs ?? 2000
   const termGraceMs = options.termGraceMs ?? 2000
+  const clock = options.clock ?? systemClock
+  const sleep = (ms: number): Promise<boolean> => sleepOn(clock, ms)
   const stderrOption = options.stderr ?? "inherit"
 
   let handlers: TransportHandlers | undefined = undefined
@@ -233,7 +236,7 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   let termSentAt: number | undefined = undefined
   let killSent = false
   const terminate = (pid: number): void => {
-    termSentAt ??= Date.now()
+    termSentAt ??= clock.now()
     signalGroup(pid, "SIGTERM")
   }
   const kill = (pid: number): void => {
@@ -250,15 +253,15 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     if (!killSent) {
       if (termSentAt === undefined) terminate(pid)
       const deadline = termSentAt! + termGraceMs
-      while (Date.now() < deadline) {
+      while (clock.now() < deadline) {
         await sleep(GROUP_POLL_MS)
         if (!processGroupAlive(pid)) return
       }
       kill(pid)
     }
     // SIGKILL cannot be caught, but delivery is not instantaneous.
-    const killDeadline = Date.now() + KILL_WAIT_MS
-    while (processGroupAlive(pid) && Date.now() < killDeadline) await sleep(GROUP_POLL_MS)
+    const killDeadline = clock.now() + KILL_WAIT_MS
+    while (processGroupAlive(pid) && clock.now() < killDeadline) await sleep(GROUP_POLL_MS)
   }
 
   if (child !== undefined) {
@@ -318,22 +321,22 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
       if (handlers === undefined) stdout?.resume()
       const flushed = batcher === undefined ? Promise.resolve() : batcher.end()
       stdin?.end()
-      if (exitInfo === undefined && !(await within(exited, closeGraceMs))) {
+      if (exitInfo === undefined && !(await within(clock, exited, closeGraceMs))) {
         terminate(pid)
-        if (!(await within(exited, termGraceMs))) {
+        if (!(await within(clock, exited, termGraceMs))) {
           kill(pid)
           await exited
         }
       }
       await reaped
-      if (!(await within(streamsClosed, STREAM_CLOSE_WAIT_MS))) {
+      if (!(await within(clock, streamsClosed, STREAM_CLOSE_WAIT_MS))) {
         // Something outside the group still holds the pipes.
         destroyStreams()
       }
       await flushed
     } else if (c !== undefined) {
       await exited // spawn failure: 'error' is emitted on the next tick
-      if (!(await within(streamsClosed, STREAM_CLOSE_WAIT_MS))) destroyStreams()
+      if (!(await within(clock, streamsClosed, STREAM_CLOSE_WAIT_MS))) destroyStreams()
     }
     await streamsClosed
     // libuv closes the process and pipe handles in its close phase: let that

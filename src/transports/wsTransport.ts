@@ -19,6 +19,7 @@
  *   `authoritativeLiveness`.
  */
 import type WebSocket from "ws"
+import { type Clock, every, systemClock, unrefTimer } from "../protocol/clock.ts"
 import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -40,6 +41,8 @@ export interface WsTransportOptions {
   readonly heartbeatMs?: number
   /** How long `close()` waits for the peer's close frame before terminating. Default 2000 ms. */
   readonly closeTimeoutMs?: number
+  /** The clock of the heartbeat and the close deadline. Default: the system clock. */
+  readonly clock?: Clock
 }
 
 /**
@@ -66,11 +69,12 @@ const NORMAL_CLOSE = new Set([1000, 1001])
 export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions = {}): Transport & { readonly socket: WebSocket } => {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const heartbeatMs = options.heartbeatMs ?? 30_000
+  const clock = options.clock ?? systemClock
   let handlers: TransportHandlers | undefined
   const early: Array<() => void> = []
   let ended: TransportClosed | undefined
   let alive = true
-  let heartbeat: ReturnType<typeof setInterval> | undefined
+  let heartbeat: (() => void) | undefined
   let closing: Promise<void> | undefined
 
   const deliver = (fn: (h: TransportHandlers) => void): void => {
@@ -80,7 +84,7 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
   const finish = (closed: TransportClosed): void => {
     if (ended !== undefined) return
     ended = closed
-    if (heartbeat !== undefined) clearInterval(heartbeat)
+    heartbeat?.()
     heartbeat = undefined
     socket.off("message", onMessage)
     socket.off("pong", onPong)
@@ -110,7 +114,7 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
 
   const startHeartbeat = (): void => {
     if (heartbeatMs <= 0 || heartbeat !== undefined || ended !== undefined) return
-    heartbeat = setInterval(() => {
+    heartbeat = every(clock, heartbeatMs, () => {
       if (!alive) {
         // No pong since the last ping: the peer (or the path to it) is gone.
         socket.terminate()
@@ -119,8 +123,7 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
       }
       alive = false
       socket.ping()
-    }, heartbeatMs)
-    heartbeat.unref()
+    }, { unref: true })
   }
 
   return {
@@ -145,10 +148,9 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
           finish({ expected: true, reason: "closed" })
           return resolve()
         }
-        const timer = setTimeout(() => socket.terminate(), options.closeTimeoutMs ?? 2_000)
-        timer.unref()
+        const timer = unrefTimer(clock.setTimeout(() => socket.terminate(), options.closeTimeoutMs ?? 2_000))
         socket.once("close", () => {
-          clearTimeout(timer)
+          clock.clearTimeout(timer)
           resolve()
         })
         if (socket.readyState === socket.CONNECTING) socket.terminate()

@@ -13,7 +13,7 @@
  * frames sent before it.
  */
 import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../../src/protocol/jsonrpc.ts"
-import type { XStateClock } from "../../src/runtime/XStateClock.ts"
+import type { Clock as XStateClock } from "../../src/runtime/XStateClock.ts"
 import type { Transport, TransportClosed, TransportHandlers } from "../../src/transports/Transport.ts"
 import type { Prng } from "./Prng.ts"
 import type { Trace } from "./Trace.ts"

@@ -30,7 +30,7 @@ import { makeRegistryUnsafe, Registry } from "../../src/runtime/Registry.ts"
 import type { SessionHandle } from "../../src/runtime/SessionHandle.ts"
 import { supervise, type Supervised } from "../../src/runtime/supervise.ts"
 import { Supervisor } from "../../src/runtime/Supervisor.ts"
-import { makeEffectClock, type XStateClock } from "../../src/runtime/XStateClock.ts"
+import { type Clock as XStateClock, makeEffectClock } from "../../src/runtime/XStateClock.ts"
 import { McpServerService, serveSupervised } from "../../src/server/effect.ts"
 import { McpServer } from "../../src/server/McpServer.ts"
 import type { RequestContext } from "../../src/server/RequestContext.ts"
@@ -143,6 +143,7 @@ const DEFAULT_DURATION_MS = 30_000
 const countedClock = (inner: XStateClock, options: { readonly dropClear?: boolean } = {}) => {
   const live = new Set<{ inner: unknown }>()
   const clock: XStateClock = {
+    now: () => inner.now(),
     setTimeout: (fn: (...args: Array<any>) => void, ms: number) => {
       const handle: { inner: unknown } = { inner: undefined }
       live.add(handle)

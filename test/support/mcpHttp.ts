@@ -4,6 +4,7 @@
  * request for headers `fetch` will not let us set (Host).
  */
 import { request as httpRequest } from "node:http"
+import { waitFor as poll } from "./waitFor.ts"
 
 export const ACCEPT_BOTH = "application/json, text/event-stream"
 
@@ -140,10 +141,5 @@ export const rawRequest = (
     else req.end()
   })
 
-export const waitFor = async (predicate: () => boolean, timeoutMs = 2_000, what = "condition"): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
+/** Poll until `predicate` holds (real servers only): the shared helper of ./waitFor.ts, positional form. */
+export const waitFor = (predicate: () => boolean, timeoutMs = 2_000, what = "condition"): Promise<void> => poll(predicate, { timeoutMs, what })

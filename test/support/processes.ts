@@ -1,6 +1,7 @@
 /** Process helpers for the host's real-process tests (Linux /proc). */
 import { readdirSync, readFileSync } from "node:fs"
 import { processGroupAlive } from "../../src/transports/stdioClient.ts"
+import { settles } from "./waitFor.ts"
 
 /** Live (non-zombie) pids whose process group is `pgid`. */
 export const groupMembers = (pgid: number): ReadonlyArray<number> => {
@@ -29,13 +30,6 @@ export const serverPidUnder = (wrapperPid: number): number | undefined => {
 }
 
 /** Poll (real processes only) until `check` holds or `timeoutMs` passes. */
-export const eventually = async (check: () => boolean, timeoutMs: number, stepMs = 50): Promise<boolean> => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await new Promise((r) => setTimeout(r, stepMs))
-  }
-  return check()
-}
+export const eventually = (check: () => boolean, timeoutMs: number, stepMs = 50): Promise<boolean> => settles(check, { timeoutMs, stepMs })
 
 export { processGroupAlive }

@@ -40,7 +40,7 @@ export const bearerAuth = (options: BearerAuthOptions): Authenticate => {
   const unauthorized = (description?: string): HttpRejection => ({
     status: 401,
     headers: { "www-authenticate": description === undefined ? realm : `${realm}, error="invalid_token", error_description=${quoted(description)}` },
-    body: { jsonrpc: "2.0", id: null, error: { code: ErrorCode.ConnectionClosed, message: `Unauthorized${description === undefined ? "" : `: ${description}`}` } }
+    body: { jsonrpc: "2.0", id: null, error: { code: ErrorCode.Unauthorized, message: `Unauthorized${description === undefined ? "" : `: ${description}`}` } }
   })
   const decide = (identity: Identity): AuthResult => {
     const refused = options.grant?.(identity)

@@ -30,7 +30,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
+import { ErrorCode, httpStatusErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import {
   decodeBatchItem,
   decodeValue,
@@ -58,6 +58,7 @@ import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
+import { clockOf, every, sleepOn, unrefTimer } from "../../protocol/clock.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
 import { Exchange } from "./Exchange.ts"
@@ -65,6 +66,7 @@ import { type HostGuardOptions, makeHostGuard } from "../../transports/http/Host
 import { HttpSession, type HttpSessionHost, type HttpSessionOptions, type PersistedHttpSession } from "./HttpSession.ts"
 import { ModernRequest, type ModernRequestHost } from "./ModernRequest.ts"
 import { readBody } from "../../transports/http/readBody.ts"
+import { answerMetrics as serveMetrics } from "../../observability/metricsEndpoint.ts"
 import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "../../transports/http/SseStream.ts"
 import {
   acceptsEventStream,
@@ -108,6 +110,8 @@ export type Authenticate = (req: IncomingMessage) => AuthResult | PromiseLike<Au
 export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions, SessionLimits {
   /** The MCP endpoint. Default "/mcp". */
   readonly path?: string
+  /** Serve Prometheus text at `GET /metrics` (a `Telemetry`; see docs/observability.md). Default: none (404). */
+  readonly metrics?: { prometheus(): string }
   /** Largest accepted body. Default 4 MiB. */
   readonly maxMessageBytes?: number
   /** `Retry-After` (seconds) on 503 and 429. Default 5. */
@@ -217,7 +221,7 @@ export interface HttpServerHandle extends HttpHandler {
 
 // ---------------------------------------------------------------- errors
 
-const badRequest = (message: string): RpcErrorObject => rpcError(ErrorCode.ConnectionClosed, `Bad Request: ${message}`)
+const badRequest = (message: string): RpcErrorObject => rpcError(ErrorCode.BadRequest, `Bad Request: ${message}`)
 const SESSION_NOT_FOUND = rpcError(ErrorCode.SessionNotFound, "Session not found")
 const ALL_VERSIONS = (modern: boolean): ReadonlyArray<string> => modern ? [...MODERN_VERSIONS, ...LEGACY_VERSIONS] : [...LEGACY_VERSIONS]
 
@@ -226,7 +230,7 @@ const unsupportedVersion = (requested: string, modern: boolean): RpcErrorObject 
   const supported = ALL_VERSIONS(modern)
   return /^\d{4}-\d{2}-\d{2}$/.test(requested) && requested >= FIRST_MODERN_VERSION
     ? rpcError(ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${requested}`, { supported, requested })
-    : rpcError(ErrorCode.ConnectionClosed, `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(requested)}`, { supported, requested })
+    : rpcError(ErrorCode.BadRequest, `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(requested)}`, { supported, requested })
 }
 
 const headerMismatch = (message: string): RpcErrorObject => rpcError(ErrorCode.HeaderMismatch, `Header mismatch: ${message}`)
@@ -263,6 +267,7 @@ export const remoteAddress = (req: IncomingMessage): string | undefined => {
 /** Build the request listener and the session table without listening (mount it on your own server). */
 export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions = {}): HttpHandler => {
   const path = options.path ?? "/mcp"
+  const metrics = options.metrics
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const limiter = new SessionLimiter<HttpSession>(options)
   const retryAfter = String(options.retryAfterSeconds ?? 5)
@@ -271,7 +276,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const authenticate = options.authenticate
   const onError = options.onError ?? ((error: unknown) => console.error("mcp-actors http:", error))
   const guard = makeHostGuard(options)
-  const hub = new SseHub(options.keepAliveMs ?? 15_000)
+  // Every server-wide timer (SSE keep-alive, sweeps, shutdown deadline) runs on the session clock's time.
+  const clock = clockOf(options.clock)
+  const hub = new SseHub(options.keepAliveMs ?? 15_000, clock)
   const eventStore = options.eventStore === false ? undefined : (options.eventStore ?? makeMemoryEventStore())
   const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
   const sessionOptions: HttpSessionOptions = {
@@ -294,10 +301,10 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const unregister = new Map<string, () => void>()
   // One sweeper for all sessions (not a timer each), running only while there are sessions.
   const hibernateAfterMs = options.hibernateAfterMs ?? 1_000
-  let sweeper: ReturnType<typeof setInterval> | undefined
+  let sweeper: (() => void) | undefined
   const sweep = () => {
     if (sessions.size === 0 || closing !== undefined) {
-      clearInterval(sweeper)
+      sweeper?.()
       sweeper = undefined
       return
     }
@@ -305,8 +312,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   }
   const startSweeper = () => {
     if (sweeper !== undefined || hibernateAfterMs <= 0) return
-    sweeper = setInterval(sweep, Math.max(100, Math.floor(hibernateAfterMs / 2)))
-    sweeper.unref()
+    sweeper = every(clock, Math.max(100, Math.floor(hibernateAfterMs / 2)), sweep, { unref: true })
   }
   let closing: Promise<void> | undefined
   let drained: (() => void) | undefined
@@ -358,14 +364,15 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const url = req.url ?? ""
     const q = url.indexOf("?")
     if ((q === -1 ? url : url.slice(0, q)) !== path) {
+      if (metrics !== undefined && (q === -1 ? url : url.slice(0, q)) === "/metrics") return serveMetrics(req, res, metrics, guard(req))
       res.writeHead(404, { "content-type": "text/plain", "content-length": 9 })
       return void res.end("Not Found")
     }
     const refused = guard(req)
-    if (refused !== undefined) return writeRpcError(res, 403, rpcError(ErrorCode.ConnectionClosed, `Forbidden: ${refused}`))
+    if (refused !== undefined) return writeRpcError(res, 403, rpcError(ErrorCode.Forbidden, `Forbidden: ${refused}`))
     const method = req.method
     if (method !== "POST" && method !== "GET" && method !== "DELETE") {
-      return writeRpcError(res, 405, rpcError(ErrorCode.ConnectionClosed, `Method Not Allowed: ${method}`), undefined, { allow: "GET, POST, DELETE" })
+      return writeRpcError(res, 405, rpcError(ErrorCode.MethodNotAllowed, `Method Not Allowed: ${method}`), undefined, { allow: "GET, POST, DELETE" })
     }
     if (authenticate === undefined) return route(req, res, undefined)
     let outcome: AuthResult | PromiseLike<AuthResult>
@@ -414,13 +421,13 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 
   const route = (req: IncomingMessage, res: ServerResponse, principal: string | undefined): void => {
     if (closing !== undefined) {
-      return writeRpcError(res, 503, rpcError(ErrorCode.ConnectionClosed, "Service Unavailable: server shutting down"), undefined, { "retry-after": retryAfter })
+      return writeRpcError(res, 503, rpcError(ErrorCode.ServiceUnavailable, "Service Unavailable: server shutting down"), undefined, { "retry-after": retryAfter })
     }
     const pv = header(req, HEADER_PROTOCOL_VERSION)
     if (req.method === "POST") return post(req, res, principal, pv)
     // 2026-07-28 has no GET stream and no DELETE (streamable-http.mdx:L650-L737).
     if (pv !== undefined && modernEnabled && isModernVersion(pv)) {
-      return writeRpcError(res, 405, rpcError(ErrorCode.ConnectionClosed, `Method Not Allowed: ${req.method} is not part of protocol ${pv}`), undefined, { allow: "POST" })
+      return writeRpcError(res, 405, rpcError(ErrorCode.MethodNotAllowed, `Method Not Allowed: ${req.method} is not part of protocol ${pv}`), undefined, { allow: "POST" })
     }
     if (pv !== undefined && !supported(pv)) return writeRpcError(res, 400, unsupportedVersion(pv, modernEnabled))
     if (req.method === "GET") return get(req, res, principal, pv)
@@ -448,14 +455,14 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 
   const get = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): void => {
     if (!acceptsEventStream(req)) {
-      return writeRpcError(res, 406, rpcError(ErrorCode.ConnectionClosed, "Not Acceptable: Accept must list text/event-stream"))
+      return writeRpcError(res, 406, rpcError(ErrorCode.NotAcceptable, "Not Acceptable: Accept must list text/event-stream"))
     }
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
     const last = header(req, HEADER_LAST_EVENT_ID)
     if (last === undefined) {
       if (!hs.openStandalone(res)) {
-        writeRpcError(res, 409, rpcError(ErrorCode.ConnectionClosed, "Conflict: only one standalone SSE stream is allowed per session"))
+        writeRpcError(res, 409, rpcError(ErrorCode.Conflict, "Conflict: only one standalone SSE stream is allowed per session"))
       }
       return
     }
@@ -465,7 +472,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       case 204:
         return writeEmpty(res, 204)
       case 409:
-        return writeRpcError(res, 409, rpcError(ErrorCode.ConnectionClosed, "Conflict: that stream is already connected"))
+        return writeRpcError(res, 409, rpcError(ErrorCode.Conflict, "Conflict: that stream is already connected"))
       case 400:
         return writeRpcError(res, 400, badRequest(`unknown Last-Event-ID ${JSON.stringify(last)}`))
     }
@@ -483,10 +490,10 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 
   const post = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): void => {
     if (!acceptsPostResponses(req)) {
-      return writeRpcError(res, 406, rpcError(ErrorCode.ConnectionClosed, "Not Acceptable: Accept must list both application/json and text/event-stream"))
+      return writeRpcError(res, 406, rpcError(ErrorCode.NotAcceptable, "Not Acceptable: Accept must list both application/json and text/event-stream"))
     }
     if (!isJsonContentType(req)) {
-      return writeRpcError(res, 415, rpcError(ErrorCode.ConnectionClosed, "Unsupported Media Type: Content-Type must be application/json"))
+      return writeRpcError(res, 415, rpcError(ErrorCode.UnsupportedMediaType, "Unsupported Media Type: Content-Type must be application/json"))
     }
     if (pv !== undefined && !supported(pv)) return writeRpcError(res, 400, unsupportedVersion(pv, modernEnabled))
     void readBody(req, maxMessageBytes).then((body) => {
@@ -520,7 +527,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       { connection: "close" }
     )
     res.once("finish", () => {
-      if (!req.complete) setTimeout(() => req.socket.destroy(), 200).unref()
+      if (!req.complete) unrefTimer(clock.setTimeout(() => req.socket.destroy(), 200))
     })
   }
 
@@ -571,7 +578,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const address = remoteAddress(req)
     const admission = limiter.admit(address, principal)
     if (!admission.ok) {
-      return writeRpcError(res, admission.status, rpcError(ErrorCode.ConnectionClosed, admission.message), m.id, { "retry-after": retryAfter })
+      return writeRpcError(res, admission.status, rpcError(httpStatusErrorCode(admission.status), admission.message), m.id, { "retry-after": retryAfter })
     }
     const identity = identities.get(req)
     const hs = new HttpSession(server, host, principal, identity === undefined ? sessionOptions : { ...sessionOptions, identity })
@@ -707,7 +714,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 
   const close = (closeOptions?: HttpCloseOptions): Promise<void> => {
     if (closing !== undefined) return closing
-    clearInterval(sweeper)
+    sweeper?.()
     sweeper = undefined
     const drainMs = closeOptions?.drainMs ?? 5_000
     closing = (async () => {
@@ -718,10 +725,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       for (const hs of [...sessions.values()]) void hs.session.close({ drainMs, reason: "server shutting down" })
       // Modern listen streams would otherwise hold the drain open: they end with their `complete` result.
       for (const r of [...host.live]) r.session.completeSubscriptions()
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs + 1_000)))
-      await Promise.race([all, deadline])
-      clearTimeout(timer)
+      const stop = new AbortController()
+      await Promise.race([all, sleepOn(clock, drainMs + 1_000, stop.signal)])
+      stop.abort()
       const error = rpcError(ErrorCode.ConnectionClosed, "Server shutting down")
       for (const r of [...host.live]) r.fail(error)
       // Sessions whose close did not finish in time are released by force.

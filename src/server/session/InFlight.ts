@@ -2,12 +2,12 @@
  * One request in flight on a server session: the request, its abort controller, and
  * what its progress notifications and MRTR retry carry along until it is answered.
  */
-import type { ActorOptions, AnyActorLogic } from "xstate"
+import type { Clock } from "../../protocol/clock.ts"
 import type { JsonRpcRequest } from "../../protocol/jsonrpc.ts"
 import type { InputResponses } from "../../protocol/mrtr.ts"
 
-/** The clock a session's timers run on (the chart's). */
-export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+/** The clock a session's timers run on (the chart's): the one clock type (src/protocol/clock.ts), timers and `now()`. */
+export type XStateClock = Clock
 
 /** A request in flight: created when dispatched, `done` once answered, cancelled or aborted. */
 export interface InFlight {

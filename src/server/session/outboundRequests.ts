@@ -8,6 +8,7 @@ import { makeIdAllocator } from "../../protocol/ids.ts"
 import { type JsonRpcMessage, type JsonRpcResponse, notification, type Params, type RequestId, request as makeRequest } from "../../protocol/jsonrpc.ts"
 import type { Result } from "../dispatch.ts"
 import type { XStateClock } from "./InFlight.ts"
+import { ClientResponseTimeout } from "../../protocol/serverRequestErrors.ts"
 
 interface PendingOutbound {
   readonly resolve: (r: Result) => void
@@ -16,23 +17,8 @@ interface PendingOutbound {
   readonly cleanup: () => void
 }
 
-/** A server→client request could not be made: the client did not negotiate the capability. */
-export class CapabilityError extends Error {
-  readonly capability: string
-  constructor(capability: string, method: string) {
-    super(`Client did not negotiate the "${capability}" capability required by ${method}`)
-    this.name = "CapabilityError"
-    this.capability = capability
-  }
-}
-
-/** A server→client request got no answer in time (a `notifications/cancelled` was sent). */
-export class RequestTimeoutError extends Error {
-  constructor(method: string, ms: number) {
-    super(`${method} timed out after ${ms} ms`)
-    this.name = "RequestTimeoutError"
-  }
-}
+// Server→client request errors: one family with the client's (src/protocol/serverRequestErrors.ts).
+export { CapabilityError, ClientCapabilityNotDeclared, ClientResponseTimeout, RequestTimeoutError } from "../../protocol/serverRequestErrors.ts"
 
 /** The server→client requests of one session awaiting the client's answer. */
 export class OutboundRequests {
@@ -74,7 +60,7 @@ export class OutboundRequests {
       }
       const timer = clock.setTimeout(() => {
         cancel("timeout")
-        reject(new RequestTimeoutError(method, timeoutMs))
+        reject(ClientResponseTimeout.of(method, timeoutMs))
       }, timeoutMs)
       signal?.addEventListener("abort", onAbort, { once: true })
       this.pending.set(id, {

@@ -25,6 +25,8 @@ import { type HostGuardOptions, makeHostGuard } from "../../transports/http/Host
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL } from "../../transports/wsTransport.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
+import { clockOf } from "../../protocol/clock.ts"
+import { httpStatusErrorCode } from "../../protocol/errors.ts"
 import { type Authenticate, DEFAULT_HANDSHAKE_TIMEOUT_MS, remoteAddress } from "../http/HttpServer.ts"
 import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
 import type { McpServer } from "../McpServer.ts"
@@ -69,7 +71,7 @@ export interface WsServerHandle {
 }
 
 const refuse = (socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void => {
-  const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message } })
+  const body = JSON.stringify({ jsonrpc: "2.0", error: { code: httpStatusErrorCode(status), message } })
   const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
     "Content-Type: application/json", `Content-Length: ${Buffer.byteLength(body)}`, "Connection: close",
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
@@ -115,6 +117,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     // Handshake and idle deadlines of every connection share one bucketed host timer unless a clock is given.
     clock: options.session?.clock ?? makeCoarseClock()
   }
+  // Heartbeats and close deadlines run on the sessions' time too.
+  const wsClock = clockOf(options.session?.clock)
   const http = createServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" }).end("MCP over WebSocket: upgrade required\n")
   })
@@ -127,7 +131,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     }
     // `ws` completes the upgrade synchronously here (no verifyClient), so nothing is admitted in between.
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const transport = makeWsTransport(ws, { maxMessageBytes, ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}) })
+      const transport = makeWsTransport(ws, { maxMessageBytes, clock: wsClock, ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}) })
       let session: ServerSession | undefined
       let readyEarly = false // frames buffered before start() may make it ready inside serveTransport
       session = serveTransport(target, transport, {

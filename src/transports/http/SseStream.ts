@@ -13,9 +13,11 @@
  *   the stream decides what it means (legacy: keep going into the event store;
  *   modern: cancel the request).
  * - Keep-alive comments (`: keepalive`) go out from one shared timer per server
- *   rather than one timer per stream.
+ *   rather than one timer per stream. That timer and `maxDurationMs` run on the
+ *   server's {@link Clock}, so virtual time drives them in tests.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http"
+import { type Clock, every, systemClock } from "../../protocol/clock.ts"
 
 /** Above this much unsent output the client is considered stalled and the connection is dropped. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024
@@ -43,11 +45,14 @@ export const SSE_HEADERS: OutgoingHttpHeaders = {
 /** Keeps the set of open streams and writes a comment on each one that has been silent for a while. */
 export class SseHub {
   private readonly streams = new Set<SseStream>()
-  private timer: ReturnType<typeof setInterval> | undefined
+  private stopTicking: (() => void) | undefined
   private readonly keepAliveMs: number
+  /** The clock of the keep-alive tick and of every stream's `maxDurationMs`. */
+  readonly clock: Clock
 
-  constructor(keepAliveMs: number) {
+  constructor(keepAliveMs: number, clock: Clock = systemClock) {
     this.keepAliveMs = keepAliveMs
+    this.clock = clock
   }
 
   get size(): number {
@@ -56,24 +61,23 @@ export class SseHub {
 
   add(stream: SseStream): void {
     this.streams.add(stream)
-    if (this.timer === undefined && this.keepAliveMs > 0) {
+    if (this.stopTicking === undefined && this.keepAliveMs > 0) {
       // Ticking at half the period with a "wrote since last tick" flag bounds silence to one period.
-      this.timer = setInterval(() => this.tick(), Math.max(1, Math.floor(this.keepAliveMs / 2)))
-      this.timer.unref()
+      this.stopTicking = every(this.clock, Math.max(1, Math.floor(this.keepAliveMs / 2)), () => this.tick(), { unref: true })
     }
   }
 
   remove(stream: SseStream): void {
     this.streams.delete(stream)
-    if (this.streams.size === 0 && this.timer !== undefined) {
-      clearInterval(this.timer)
-      this.timer = undefined
+    if (this.streams.size === 0 && this.stopTicking !== undefined) {
+      this.stopTicking()
+      this.stopTicking = undefined
     }
   }
 
   /** Whether the shared keep-alive timer is running (leak checks). */
   get ticking(): boolean {
-    return this.timer !== undefined
+    return this.stopTicking !== undefined
   }
 
   private tick(): void {
@@ -91,7 +95,7 @@ export class SseStream {
   private readonly hub: SseHub
   private readonly options: SseStreamOptions
   private done = false
-  private maxTimer: ReturnType<typeof setTimeout> | undefined
+  private maxTimer: unknown
 
   constructor(res: ServerResponse, hub: SseHub, options: SseStreamOptions = {}) {
     this.res = res
@@ -110,7 +114,7 @@ export class SseStream {
     // Deferred, so the owner has stored the stream before it hears about the detach.
     if (res.destroyed) queueMicrotask(this.onClose)
     if (options.maxDurationMs !== undefined && options.maxDurationMs > 0) {
-      this.maxTimer = setTimeout(() => this.drop(), options.maxDurationMs)
+      this.maxTimer = hub.clock.setTimeout(() => this.drop(), options.maxDurationMs)
     }
   }
 
@@ -160,7 +164,7 @@ export class SseStream {
   private cleanup(): void {
     this.done = true
     this.res.off("close", this.onClose)
-    if (this.maxTimer !== undefined) clearTimeout(this.maxTimer)
+    if (this.maxTimer !== undefined) this.hub.clock.clearTimeout(this.maxTimer)
     this.hub.remove(this)
   }
 }

@@ -54,6 +54,7 @@ import type { Agent } from "node:http"
 import type { Socket } from "node:net"
 import { setTimeout as sleepFor } from "node:timers/promises"
 import { ConnectionLost, SessionLost } from "../../../protocol/requestErrors.ts"
+import { backoffDelay } from "../../../protocol/backoff.ts"
 import type { ClientTransportHandlers } from "../../Transport.ts"
 import type { JsonRpcMessage, RequestId } from "../../../protocol/jsonrpc.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "../../Transport.ts"
@@ -133,8 +134,7 @@ type StreamOwner = RequestExchange | undefined
  */
 export const reconnectDelay = (attempt: number, retryMs: number | undefined, options: ResolvedReconnect): number => {
   const base = retryMs ?? options.initialDelayMs
-  const grown = base * options.factor ** Math.max(0, attempt - 1)
-  return Math.min(grown, Math.max(options.maxDelayMs, base))
+  return backoffDelay({ baseMs: base, factor: options.factor, maxMs: Math.max(options.maxDelayMs, base) }, attempt)
 }
 
 /** Session ids MUST be visible ASCII (0x21–0x7E) (2025-11-25/basic/transports.mdx:L192-L220). */
