@@ -22,7 +22,7 @@
  *   every request in flight fails with `SessionLost`; re-initializing is the
  *   owner's job, `HttpClientSession`), `unreachable` (an exchange ran out of
  *   attempts without reaching the server), `failed` (initialize rejected or an
- *   invalid session id), `closed` (the caller: stop every exchange, DELETE the
+ *   invalid session id), `closed` (the caller: abort every exchange, DELETE the
  *   session if there is one and the options allow, release the pool).
  *
  * Pure chart: the exchanges' I/O, the DELETE and the release are provided actors;
@@ -155,9 +155,8 @@ export const httpClientConnectionMachine = setup({
     stopRequest: stopChild(({ event }) => (event.type === "ANSWERED" || event.type === "CANCEL" ? exchangeKey(event.id) : "")),
     /** A finished exchange leaves the children. */
     forgetExchange: stopChild(({ event }) => (event as { readonly actorId?: string }).actorId ?? ""),
-    stopExchanges: enqueueActions(({ self, enqueue }) => {
-      for (const id of Object.keys(self.getSnapshot().children)) enqueue.stopChild(id)
-    }),
+    /** Effect: abort every exchange's I/O at once (their actors stop with the connection's final state). */
+    abortExchanges: () => {},
     recordSessionId: assign({ sessionId: ({ event }) => (event.type === "SESSION_ID" ? event.sessionId : undefined) }),
     recordProtocolVersion: assign({
       protocolVersion: ({ context, event }) =>
@@ -259,7 +258,7 @@ export const httpClientConnectionMachine = setup({
       }
     },
     closing: {
-      entry: "stopExchanges",
+      entry: "abortExchanges",
       initial: "deciding",
       states: {
         deciding: {
@@ -268,13 +267,14 @@ export const httpClientConnectionMachine = setup({
         deleting: {
           invoke: {
             src: "deleteSession",
+            id: "deleteSession",
             input: ({ context }) => ({ sessionId: context.sessionId ?? "" }),
             onDone: "releasing",
             onError: "releasing"
           }
         },
         releasing: {
-          invoke: { src: "release", onDone: "#httpClientConnection.closed", onError: "#httpClientConnection.closed" }
+          invoke: { src: "release", id: "release", onDone: "#httpClientConnection.closed", onError: "#httpClientConnection.closed" }
         }
       }
     },

@@ -23,6 +23,7 @@
  * what the wire says as events.
  */
 import { assign, setup } from "xstate"
+import { backoffDelayMs, defaultRestartPolicy } from "../src/protocol/restartPolicy.ts"
 
 /** Reconnections in a row before a subscription fails, when the input does not say. */
 export const DEFAULT_LISTEN_MAX_ATTEMPTS = 5
@@ -76,9 +77,9 @@ export type ListenStreamEvent =
   | { readonly type: "CLOSE" }
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason?: string }
 
-/** Backoff before reconnection `attempt` (1-based): base × 2^(attempt-1), capped. */
+/** Backoff before reconnection `attempt` (1-based): base × 2^(attempt-1), capped (the project's one formula, {@link backoffDelayMs}). */
 export const listenReconnectDelay = (attempt: number, baseDelayMs: number, maxDelayMs: number): number =>
-  Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1))
+  backoffDelayMs({ ...defaultRestartPolicy, baseDelayMs, factor: 2, maxDelayMs }, attempt)
 
 /**
  * How the listen request in flight ends, the same whether it was acknowledged

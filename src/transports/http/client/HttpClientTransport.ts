@@ -141,6 +141,8 @@ export class HttpClientTransport implements Transport {
   private readonly clock: HttpClientClock
   /** The connection chart, running from construction to the end. */
   private readonly actor: ConnectionActor
+  /** Aborted when closing starts or the connection ends: every exchange's I/O stops. */
+  private readonly lifetime = new AbortController()
   /** Every socket still open, so `close()` resolves only once they are all closed. */
   private readonly sockets = new Set<Socket>()
   private readonly onSocket = (socket: Socket): void => {
@@ -164,8 +166,8 @@ export class HttpClientTransport implements Transport {
     this.clock = options.clock ?? realClock
     const exchange = httpExchangeMachine.provide({
       actors: {
-        post: fromPromise<PostSummary, HttpExchangeIo>(({ input, signal }) => this.post(input, signal)),
-        resume: fromPromise<ResumeSummary, HttpExchangeIo>(({ input, signal }) => this.resume(input, signal))
+        post: fromPromise<PostSummary, HttpExchangeIo>(({ input, signal }) => this.post(input, this.withLifetime(signal))),
+        resume: fromPromise<ResumeSummary, HttpExchangeIo>(({ input, signal }) => this.resume(input, this.withLifetime(signal)))
       },
       actions: {
         reportFailure: ({ context }) => this.later(() => this.exchangeFailed(context)),
@@ -180,6 +182,7 @@ export class HttpClientTransport implements Transport {
       },
       actions: {
         failInFlight: ({ self, context }) => this.failInFlight(self, context.queue, (context.reason ?? "404").replace(/^session lost: /, "")),
+        abortExchanges: () => this.lifetime.abort(),
         reportClosed: () => this.end({ expected: true, reason: "closed" }),
         reportEnded: ({ context }) => this.end({ expected: false, reason: context.reason ?? "ended" })
       }
@@ -378,7 +381,7 @@ export class HttpClientTransport implements Transport {
 
   /** One message from the server: tell the chart what it answers, then hand it to the session. */
   private deliver(text: string): void {
-    if (this.handlers === undefined || this.endedWith !== undefined) return
+    if (this.handlers === undefined || this.endedWith !== undefined || this.lifetime.signal.aborted) return
     const answered = answeredId(text)
     if (answered !== undefined) {
       this.actor.send({ type: "ANSWERED", id: answered.id, ...(typeof answered.protocolVersion === "string" ? { protocolVersion: answered.protocolVersion } : {}) })
@@ -422,7 +425,8 @@ export class HttpClientTransport implements Transport {
   /** An exchange ended without an answer: fail its request, or note a one-way message's failure. */
   private exchangeFailed(context: HttpExchangeContext): void {
     const failure = context.failure
-    if (failure === undefined) return
+    // Closing aborted it: nothing to report (the session is closing too).
+    if (failure === undefined || this.lifetime.signal.aborted) return
     if (context.kind !== "request" || context.id === undefined) return this.diagnostic(failure.message)
     const error = failure.kind === "http"
       ? new HttpError({ method: context.method, status: failure.status ?? 0, message: failure.message, ...(failure.body === undefined ? {} : { body: failure.body }) })
@@ -453,7 +457,13 @@ export class HttpClientTransport implements Transport {
   private end(closed: TransportClosed): void {
     if (this.endedWith !== undefined) return
     this.endedWith = closed
+    this.lifetime.abort()
     this.later(() => this.handlers?.onClose(closed))
+  }
+
+  /** An exchange's signal (its actor stopped) joined with the connection's lifetime. */
+  private withLifetime(signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, this.lifetime.signal])
   }
 
   /**
