@@ -32,6 +32,7 @@ import { type ActorRefFrom, assign, enqueueActions, fromPromise, setup, stopChil
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
 import { DEFAULT_HTTP_RECONNECT, httpExchangeMachine, type HttpExchangeOutput, type HttpReconnectPolicy } from "./httpExchange.ts"
 
+/** The options of a connection chart (from `HttpClientTransportOptions`). */
 export interface HttpClientConnectionInput {
   /** Open the standalone GET stream once initialized. Default true. */
   readonly standaloneStream?: boolean
@@ -49,6 +50,7 @@ export interface QueuedMessage {
   readonly text: string
 }
 
+/** What the connection chart remembers: options, the session id and version, the gate's queue, why it ended. */
 export interface HttpClientConnectionContext {
   readonly standaloneStream: boolean
   readonly deleteOnClose: boolean
@@ -87,7 +89,9 @@ export type HttpClientConnectionEvent =
 
 /** The child id of request `id` (`JSON.stringify` keeps `1` and `"1"` apart). */
 export const exchangeKey = (id: RequestId): string => `request:${JSON.stringify(id)}`
+/** The child id of the `notifications/initialized` exchange (its end opens the gate). */
 export const INITIALIZED_KEY = "initialized"
+/** The child id of the standalone GET stream. */
 export const STANDALONE_KEY = "standalone"
 
 /** Session ids MUST be visible ASCII (0x21–0x7E) (2025-11-25/basic/transports.mdx:L192-L220). */
@@ -285,6 +289,7 @@ export const httpClientConnectionMachine = setup({
   }
 })
 
+/** The connection chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type HttpClientConnectionMachine = typeof httpClientConnectionMachine
 /** A running exchange (for the transport's `failInFlight`). */
 export type HttpExchangeActor = ActorRefFrom<typeof httpExchangeMachine>

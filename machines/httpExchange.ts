@@ -48,6 +48,7 @@ export interface HttpReconnectPolicy {
   readonly maxAttempts: number
 }
 
+/** 250 ms, doubling, capped at 5 s, 5 attempts per outage. */
 export const DEFAULT_HTTP_RECONNECT: HttpReconnectPolicy = { initialDelayMs: 250, maxDelayMs: 5_000, factor: 2, maxAttempts: 5 }
 
 /**
@@ -122,6 +123,7 @@ export type PostSummary =
 /** What the `resume` actor (GET + `Last-Event-ID`) reports. */
 export type ResumeSummary = StreamEnded | Unreached | Lost | Rejected
 
+/** What an exchange is given: its kind, the message (or nothing, for the standalone stream), the policy. */
 export interface HttpExchangeInput {
   readonly kind: HttpExchangeKind
   /** The request's id (requests only). */
@@ -133,6 +135,7 @@ export interface HttpExchangeInput {
   readonly reconnect: HttpReconnectPolicy
 }
 
+/** What an exchange remembers: attempts, the resumption cursor and `retry:`, how it failed or ended. */
 export interface HttpExchangeContext {
   readonly kind: HttpExchangeKind
   readonly id: RequestId | undefined
@@ -385,4 +388,5 @@ const rejectedFailure = (output: unknown): HttpExchangeFailure => {
   return { kind: "http", status: r.status, message: r.message, ...(r.body !== "" ? { body: r.body.slice(0, 512) } : {}) }
 }
 
+/** The exchange chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type HttpExchangeMachine = typeof httpExchangeMachine
