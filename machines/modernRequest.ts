@@ -86,7 +86,7 @@ export const modernRequestMachine = setup({
     answerShutdown: () => {},
     /** Effect: answer the client that the request timed out. */
     answerTimeout: () => {},
-    recordRound: assign({ round: ({ event }) => (event.type === "VALIDATED" ? event.round : 0) }),
+    recordRound: assign(({ context, event }) => (event.type === "VALIDATED" && event.round !== context.round ? { round: event.round } : {})),
     countMessage: assign({ messages: ({ context }) => context.messages + 1 }),
     recordError: assign({
       errorCode: ({ context, event }) => (event.type === "INVALID" || event.type === "SHUTDOWN" ? event.code : event.type === "ANSWERED" ? event.code : context.errorCode),
@@ -117,15 +117,18 @@ export const modernRequestMachine = setup({
   states: {
     validating: {
       on: {
-        VALIDATED: { target: "dispatching", actions: "recordRound" },
+        // No `always` to choose (an eventless check on every later step costs on the hot path).
+        VALIDATED: [
+          { guard: "hasDeadline", target: "dispatching.bounded", actions: "recordRound" },
+          { target: "dispatching", actions: "recordRound" }
+        ],
         INVALID: { target: "failed", actions: "recordError" }
       }
     },
     dispatching: {
       entry: "dispatch",
-      initial: "choosing",
+      initial: "unbounded",
       states: {
-        choosing: { always: [{ guard: "hasDeadline", target: "bounded" }, { target: "unbounded" }] },
         /** No timer at all when there is no deadline (the common case). */
         unbounded: {},
         bounded: {

@@ -90,21 +90,23 @@ export class ModernRequest implements ExchangeOwner {
       ...(principal === undefined ? {} : { principal }),
       ...(identity === undefined ? {} : { identity })
     })
-    this.actor = createLeanActor(
-      modernRequestMachine.provide({
-        actions: {
-          dispatch: () => this.dispatch(),
-          abortHandler: ({ context }) => {
-            this.session.receive(notification("notifications/cancelled", { requestId: this.request.id, reason: context.reason ?? "cancelled" }))
-          },
-          answerShutdown: () => {
-            if (this.shutdownError !== undefined) this.exchange.fail(this.shutdownError)
-          },
-          answerTimeout: () => this.exchange.fail({ code: ErrorCode.InternalError, message: `Internal error: ${request.method} timed out` })
-        }
-      }),
-      { input: { id: request.id, method: request.method } }
-    )
+    this.actor = createLeanActor(runningModernRequest, { input: { id: request.id, method: request.method } })
+    ;(this.actor as unknown as Owned)[OWNER] = this
+  }
+
+  /** The chart's `abortHandler`: the handler sees `ctx.signal` aborted; nothing more is sent for it. */
+  abortHandler(reason: string): void {
+    this.session.receive(notification("notifications/cancelled", { requestId: this.request.id, reason }))
+  }
+
+  /** The chart's `answerShutdown`. */
+  answerShutdown(): void {
+    if (this.shutdownError !== undefined) this.exchange.fail(this.shutdownError)
+  }
+
+  /** The chart's `answerTimeout`. */
+  answerTimeout(): void {
+    this.exchange.fail({ code: ErrorCode.InternalError, message: `Internal error: ${this.request.method} timed out` })
   }
 
   /** Run the request; the response goes out on `res` as JSON, or as SSE if the handler streams first. */
@@ -122,7 +124,7 @@ export class ModernRequest implements ExchangeOwner {
   }
 
   /** The chart's `dispatch`: the method runs on the request's short-lived session. */
-  private dispatch(): void {
+  dispatch(): void {
     try {
       this.session.receive(this.request)
     } catch {
@@ -162,8 +164,10 @@ export class ModernRequest implements ExchangeOwner {
   }
 
   finished(): void {
-    // Whatever ended the exchange, the chart ends with it (a final state stops it already).
-    this.actor.stop()
+    // The chart normally ended first (ANSWERED, DISCONNECTED, SHUTDOWN reach a final state, which
+    // stops it). Otherwise end it too, but not from inside its own step (the response may be
+    // delivered from the `dispatch` action): a microtask later.
+    if (this.actor.getSnapshot().status === "active") queueMicrotask(() => this.actor.stop())
     this.host.live.delete(this)
     this.host.modernFinished()
   }
@@ -174,6 +178,26 @@ export class ModernRequest implements ExchangeOwner {
 }
 
 const MESSAGE = { type: "MESSAGE" } as const
+
+/** The request that runs an actor: a property under a private symbol (a WeakMap entry per request costs GC). */
+const OWNER = Symbol("ModernRequest")
+interface Owned {
+  [OWNER]: ModernRequest
+}
+const ownerOf = (self: unknown): ModernRequest => (self as Owned)[OWNER]
+
+/**
+ * The chart with this module's effects, provided once (`provide` builds a new machine:
+ * per request it would cost more than the request). Each action finds its request on `self`.
+ */
+const runningModernRequest = modernRequestMachine.provide({
+  actions: {
+    dispatch: ({ self }) => ownerOf(self).dispatch(),
+    abortHandler: ({ self, context }) => ownerOf(self).abortHandler(context.reason ?? "cancelled"),
+    answerShutdown: ({ self }) => ownerOf(self).answerShutdown(),
+    answerTimeout: ({ self }) => ownerOf(self).answerTimeout()
+  }
+})
 
 /** What a response says about how the request ended (an MRTR `input_required` result is not a final answer). */
 const answered = (message: JsonRpcMessage): { readonly type: "ANSWERED"; readonly outcome: "result" | "inputRequired" | "error"; readonly code?: number } => {
