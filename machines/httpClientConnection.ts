@@ -247,7 +247,9 @@ export const httpClientConnectionMachine = setup({
               { guard: "exchangeLostSession", target: "#httpClientConnection.sessionLost", actions: "recordReason" },
               { guard: "exchangeUnreachable", target: "#httpClientConnection.unreachable", actions: "recordReason" },
               { guard: "exchangeFailedConnection", target: "#httpClientConnection.failed", actions: "recordReason" },
-              { guard: "initializedAccepted", target: "open", actions: ["forgetExchange", "flushQueue", "clearQueue", "startStandalone"] },
+              // The standalone stream first: a server may send what relates to no stream (or an
+              // SDK server, a request's elicitation) on it as soon as a queued call arrives.
+              { guard: "initializedAccepted", target: "open", actions: ["forgetExchange", "startStandalone", "flushQueue", "clearQueue"] },
               { target: "open", actions: ["forgetExchange", "flushQueue", "clearQueue"] }
             ]
           }
