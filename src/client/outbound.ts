@@ -14,7 +14,7 @@
  */
 import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
+import { type OutboundRequestInput, type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import type { JsonRpcResponse, Params, ProgressToken, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
 import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../protocol/requestErrors.ts"
@@ -44,7 +44,45 @@ export interface OutboundHandle {
   readonly outcome: Promise<OutboundRequestOutcome>
 }
 
-/** Create and start the actor for one request. The caller sends the request itself, after this. */
+/**
+ * Follow a request actor (a child spawned by its client's chart) to its outcome: an abort
+ * of `signal` sends it `CANCEL`, and `onOutcome` gets its output once it is done — or
+ * `Aborted` when it was stopped before reaching one (its parent session ended).
+ */
+export const watchOutbound = (
+  actor: OutboundActor,
+  signal: AbortSignal | undefined,
+  onOutcome: (outcome: OutboundRequestOutcome) => void
+): void => {
+  const onAbort = () => actor.send({ type: "CANCEL", reason: String(signal?.reason ?? "aborted") })
+  actor.subscribe({
+    complete: () => {
+      signal?.removeEventListener("abort", onAbort)
+      const snapshot = actor.getSnapshot()
+      onOutcome(
+        snapshot.status === "done" && snapshot.output !== undefined
+          ? snapshot.output
+          : { _tag: "Aborted", requestId: snapshot.context.requestId, reason: "client ended" }
+      )
+    }
+  })
+  signal?.addEventListener("abort", onAbort, { once: true })
+}
+
+/** The input of a request's chart, from what a client call asked for. */
+export const outboundInput = (o: Pick<OutboundStart, "id" | "method" | "progressToken" | "timeoutMs" | "resetTimeoutOnProgress" | "maxTotalTimeoutMs">): OutboundRequestInput => ({
+  requestId: o.id,
+  method: o.method,
+  ...(o.progressToken !== undefined ? { progressToken: o.progressToken } : {}),
+  timeoutMs: o.timeoutMs,
+  resetTimeoutOnProgress: o.resetTimeoutOnProgress,
+  ...(o.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: o.maxTotalTimeoutMs } : {})
+})
+
+/** The reason a request's chart gives on the wire when it cancels (timeout or caller). */
+export const cancelReason = (outcome: OutboundRequestOutcome | undefined): string =>
+  outcome?._tag === "TimedOut" ? "timeout" : "cancelled by caller"
+
 /** How each running request sends its cancellation (one provided machine serves every request). */
 const cancellers = new WeakMap<object, (reason: string) => void>()
 const runtimeOutboundMachine = outboundRequestMachine.provide({
