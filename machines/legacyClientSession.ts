@@ -28,10 +28,7 @@ import type { RequestId } from "../src/protocol/jsonrpc.ts"
 import { isLegacyVersion, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, type LegacyVersion } from "../src/protocol/versions.ts"
 import type { PeerInfo } from "../src/protocol/implementation.ts"
 import { type KeepaliveEvent, type KeepaliveInput, keepaliveMachine, type KeepaliveOutput, keepaliveSettingsFrom, type KeepaliveSettings } from "./keepalive.ts"
-import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequestOutcome } from "./outboundRequest.ts"
-
-/** Id of the child actor that runs one in-flight request (`request.<id>`; its done event is `xstate.done.actor.request.<id>`). */
-export const requestChildId = (requestId: RequestId): string => `request.${requestId}`
+import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequestOutcome, requestChildId } from "./outboundRequest.ts"
 
 /** Deadline for the `initialize` answer when the input does not say (the SDKs' request timeout). */
 export const DEFAULT_INITIALIZE_TIMEOUT_MS = 60_000

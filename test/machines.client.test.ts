@@ -5,9 +5,9 @@ import { keepaliveMachine, type KeepaliveMachine } from "../machines/keepalive.t
 import {
   type LegacyClientSessionEvent,
   type LegacyClientSessionInput,
-  legacyClientSessionMachine as machine,
-  requestChildId
+  legacyClientSessionMachine as machine
 } from "../machines/legacyClientSession.ts"
+import { requestChildId } from "../machines/outboundRequest.ts"
 import { activeStateIds, advance, afterEvent, allStateIds } from "./support/eventOnlyTwin.ts"
 
 const types = (actions: ReadonlyArray<{ readonly type: string }>) => actions.map((a) => a.type)

@@ -13,10 +13,9 @@ import { keepaliveMachine } from "../../machines/keepalive.ts"
 import {
   type LegacyClientFailure,
   type LegacyClientSessionEvent,
-  legacyClientSessionMachine,
-  requestChildId
+  legacyClientSessionMachine
 } from "../../machines/legacyClientSession.ts"
-import { outboundRequestMachine } from "../../machines/outboundRequest.ts"
+import { outboundRequestMachine, requestChildId } from "../../machines/outboundRequest.ts"
 import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
