@@ -319,13 +319,11 @@ export const legacyClientSessionMachine = setup({
     operating: {
       // 2025-11-25/basic/lifecycle.mdx:L157-L159 — requests other than pings only once this tag is set.
       tags: ["ready"],
-      // The keepalive is a child actor for as long as the session operates (its snapshots are
-      // synced, so the session's observers see its state changes).
+      // The keepalive is a child actor for as long as the session operates.
       invoke: {
         id: "keepalive",
         src: "keepalive",
         input: ({ context }) => context.keepalive,
-        onSnapshot: {},
         // 2025-11-25/basic/utilities/ping.mdx:L39 — an unresponsive peer MAY be considered stale and the connection terminated.
         onDone: { target: "dead", actions: ["recordPeerUnresponsive", "disconnect"] }
       },

@@ -249,15 +249,24 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       ...(options.inspect ? { inspect: options.inspect } : {})
     })
     let last = ""
+    const changed = () => {
+      const state = stateOf(this.actor.getSnapshot())
+      if (state === last) return
+      last = state
+      const info = this.info()
+      this.listeners.notify(() => info)
+      this.options.onStateChange?.(state, info)
+      this.emit({ type: "state", state, info })
+    }
+    // The keepalive child's state is part of the session's (`operating.keepalive.<k>`): watch it too.
+    let keepalive: unknown
     this.actor.subscribe((snapshot) => {
-      const state = stateOf(snapshot)
-      if (state !== last) {
-        last = state
-        const info = this.info()
-        this.listeners.notify(() => info)
-        this.options.onStateChange?.(state, info)
-        this.emit({ type: "state", state, info })
+      const child = snapshot.children.keepalive
+      if (child !== undefined && child !== keepalive) {
+        keepalive = child
+        child.subscribe(changed)
       }
+      changed()
       if (snapshot.status === "done") this.finish(snapshot.output!)
     })
   }
