@@ -98,8 +98,6 @@ const describe = (e: unknown): string => (e instanceof Error ? e.message : Strin
 export abstract class DualEraClient<S extends Side<McpClientLike>> extends McpMethods<RequestOptions> implements McpClientLike {
   protected side: S
   private verdictValue: EraVerdict
-  /** False while running on a cached modern verdict that no response has confirmed yet. */
-  protected confirmed: boolean
   protected verifying: Promise<Era> | undefined
   protected readonly prober: EraProber
   protected readonly onDiagnostic: ((message: string) => void) | undefined
@@ -110,7 +108,11 @@ export abstract class DualEraClient<S extends Side<McpClientLike>> extends McpMe
     this.side = side
     this.verdictValue = verdict
     this.onDiagnostic = onDiagnostic
-    this.confirmed = !(verdict.fromCache && verdict.era === "modern")
+  }
+
+  /** False while running on a cached modern verdict that no response has confirmed yet (the era-probe chart's `confirmed`). */
+  protected get confirmed(): boolean {
+    return this.prober.confirmed
   }
 
   /** The legacy session that replaces a modern client when a re-probe says the server is legacy. */
@@ -164,7 +166,7 @@ export abstract class DualEraClient<S extends Side<McpClientLike>> extends McpMe
       result = await side.client.request(method, params, options)
     } catch (e) {
       if (e instanceof MissingClientCapability || e instanceof UnsupportedProtocolVersion || (e instanceof RpcError && MODERN_ERROR_CODES.has(e.code))) {
-        this.confirmed = true // recognised modern errors: the server is modern
+        this.prober.confirm() // recognised modern errors: the server is modern
         throw e
       }
       // A non-modern error or silence: is this server still modern?
@@ -181,7 +183,7 @@ export abstract class DualEraClient<S extends Side<McpClientLike>> extends McpMe
       }
       throw e
     }
-    if (hasModernMarkers(result)) this.confirmed = true
+    if (hasModernMarkers(result)) this.prober.confirm()
     else {
       // An unmarked result may come from a legacy server that serves requests without `initialize`.
       await this.verify().catch((e) => this.onDiagnostic?.(`re-probe failed: ${describe(e)}`))
@@ -201,13 +203,11 @@ export abstract class DualEraClient<S extends Side<McpClientLike>> extends McpMe
     this.verdictValue = verdict
     const old = this.side
     if (verdict.era === "modern" || old.era === "legacy") {
-      this.confirmed = true
       if (old.era === "modern" && verdict.discover !== undefined) old.client.recordDiscovery(verdict.discover)
       return verdict.era
     }
     const modern = old as Extract<S, { era: "modern" }>
     this.side = await this.openLegacy(modern)
-    this.confirmed = true
     // The modern client finishes what it has in flight, then lets go.
     this.releaseModern(modern)
     return "legacy"

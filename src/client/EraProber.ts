@@ -119,6 +119,16 @@ export class EraProber {
     return this.wait()
   }
 
+  /** False while the verdict is a cached modern one that no response has backed yet (the chart's `confirmed`). */
+  get confirmed(): boolean {
+    return this.actor.getSnapshot().context.confirmed
+  }
+
+  /** A response backed the modern verdict (a modern marker or a modern error): `VERDICT_CONFIRMED`. */
+  confirm(): void {
+    if (this.started && this.actor.getSnapshot().status === "active") this.actor.send({ type: "VERDICT_CONFIRMED" })
+  }
+
   /** The current verdict failed in use: forget it (and its cache entry), probe again. */
   revoke(): Promise<EraVerdict> {
     this.ensureStarted()
