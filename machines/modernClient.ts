@@ -21,6 +21,7 @@ import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequest
 /** How long `close()` lets in-flight requests finish when the event does not say. */
 export const DEFAULT_MODERN_CLOSE_TIMEOUT_MS = 5_000
 
+/** Per-client settings of the modern client chart. */
 export interface ModernClientInput {
   /** Default drain of `CLOSE` without `drainMs`. Default 5 s. */
   readonly closeTimeoutMs?: number
@@ -48,6 +49,7 @@ export type ModernClientEvent =
   | { readonly type: "CLOSE"; readonly drainMs?: number; readonly reason?: string }
   | { readonly type: "WIRE_CLOSED"; readonly expected: boolean; readonly reason: string }
 
+/** How the client ended (the chart's output). */
 export interface ModernClientOutput {
   readonly expected: boolean
   readonly reason: string

@@ -77,5 +77,8 @@ export const openForVerdict = async <C>(
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** @deprecated The dual-era client is `Client` (Client.ts); this alias stays for existing imports. */
+/**
+ * The dual-era client under its old name: it is `Client` (Client.ts).
+ * @deprecated Use `Client`; this alias stays for existing imports.
+ */
 export { Client as DualEraClient } from "./Client.ts"

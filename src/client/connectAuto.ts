@@ -130,9 +130,15 @@ export const discoverOverHub = (hub: TransportHub): SendDiscover => {
     })
 }
 
-/** @deprecated The client `connectAuto` returns is `Client`; this alias stays for existing imports. */
+/**
+ * The client `connectAuto` returns, under its old name: it is `Client`.
+ * @deprecated Use `Client`; this alias stays for existing imports.
+ */
 export type AutoClient = Client
-/** @deprecated Use `Client`. */
+/**
+ * The client `connectAuto` returns, under its old name: it is `Client`.
+ * @deprecated Use `Client`.
+ */
 export const AutoClient = Client
 
 /**

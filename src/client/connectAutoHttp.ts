@@ -116,9 +116,15 @@ export const discoverOverHttp = (
   }
 }
 
-/** @deprecated The client `connectAutoHttp` returns is `Client`; this alias stays for existing imports. */
+/**
+ * The client `connectAutoHttp` returns, under its old name: it is `Client`.
+ * @deprecated Use `Client`; this alias stays for existing imports.
+ */
 export type AutoHttpClient = Client
-/** @deprecated Use `Client`. */
+/**
+ * The client `connectAutoHttp` returns, under its old name: it is `Client`.
+ * @deprecated Use `Client`.
+ */
 export const AutoHttpClient = Client
 
 /** The Streamable HTTP family of `Client`: each era brings its own exchanges; nothing is shared but the URL. */
