@@ -1,0 +1,100 @@
+/**
+ * One connection of a message transport (stdio, WebSocket, memory): the
+ * channel beneath a server session. A child of the runtime's root (stdio,
+ * memory) or of its listener (WebSocket); its child is the session's chart,
+ * made on the session's first legacy message.
+ *
+ * - `open`: frames flow.
+ * - `draining`: the peer will send nothing more (stdin EOF) but still reads;
+ *   the session answers what is in flight, then ends.
+ * - `closing`: the local side is closing the channel: the session ended (its
+ *   idle or handshake deadline, a DELETE-like close, eviction), or the owner
+ *   asked (`CLOSE`: server shutdown, the connection's scope closing).
+ * - `closed` (final): the transport reported its end. `endedBy` says who
+ *   ended it: the `peer` (its socket or process went away while open), the
+ *   `session`, or the `local` owner.
+ *
+ * The connection's Effect `Scope` holds the resources (transport, session,
+ * timers); closing it sends what happened here, so the chart is the record
+ * of every connection's end, whatever ended it.
+ */
+import { assign, setup } from "xstate"
+
+/** Who ended a connection. */
+export type ConnectionEndedBy = "peer" | "session" | "local"
+
+export interface ConnectionInput {
+  /** The transport (`stdio`, `ws`, `memory`). */
+  readonly transport: string
+}
+
+export interface ConnectionContext {
+  readonly transport: string
+  readonly endedBy: ConnectionEndedBy | undefined
+  readonly reason: string | undefined
+  /** False when the transport ended unexpectedly (a crash, a dropped socket). */
+  readonly expected: boolean
+}
+
+export type ConnectionEvent =
+  /** The peer's input ended (stdin EOF); replies may still be written. */
+  | { readonly type: "INPUT_ENDED" }
+  /** The session on this connection was released. */
+  | { readonly type: "SESSION_ENDED"; readonly reason: string }
+  /** The owner closes the connection (shutdown, scope closed, eviction). */
+  | { readonly type: "CLOSE"; readonly reason: string }
+  /** The transport has ended; its resources are released. */
+  | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string; readonly expected: boolean }
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    input: {} as ConnectionInput
+  },
+  actions: {
+    endedByPeer: assign({
+      endedBy: ({ context }) => context.endedBy ?? "peer",
+      reason: ({ context, event }) => context.reason ?? ("reason" in event ? event.reason : undefined),
+      expected: ({ event }) => event.type === "TRANSPORT_CLOSED" ? event.expected : true
+    }),
+    endedBySession: assign({
+      endedBy: ({ context }) => context.endedBy ?? "session",
+      reason: ({ context, event }) => context.reason ?? ("reason" in event ? event.reason : undefined)
+    }),
+    endedLocally: assign({
+      endedBy: ({ context }) => context.endedBy ?? "local",
+      reason: ({ context, event }) => context.reason ?? ("reason" in event ? event.reason : undefined)
+    })
+  }
+}).createMachine({
+  id: "connection",
+  context: ({ input }) => ({ transport: input.transport, endedBy: undefined, reason: undefined, expected: true }),
+  initial: "open",
+  states: {
+    open: {
+      on: {
+        INPUT_ENDED: "draining",
+        SESSION_ENDED: { target: "closing", actions: "endedBySession" },
+        CLOSE: { target: "closing", actions: "endedLocally" },
+        TRANSPORT_CLOSED: { target: "closed", actions: "endedByPeer" }
+      }
+    },
+    draining: {
+      on: {
+        SESSION_ENDED: { target: "closing", actions: "endedByPeer" },
+        CLOSE: { target: "closing", actions: "endedLocally" },
+        TRANSPORT_CLOSED: { target: "closed", actions: "endedByPeer" }
+      }
+    },
+    closing: {
+      on: {
+        // Who started the close is already recorded; the transport's own report only completes it.
+        TRANSPORT_CLOSED: { target: "closed" }
+      }
+    },
+    closed: { type: "final" }
+  }
+})
+
+export type ConnectionMachine = typeof connectionMachine
