@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -42,6 +43,11 @@ export interface SupervisorOptions {
    * closing the session's scope regardless. Default 1 000 ms.
    */
   readonly closeGraceMs?: number
+}
+
+export interface SpawnOptions {
+  /** The scope the session's scope is forked from (its listener's). Default: the supervisor's own. */
+  readonly parent?: Scope.Scope
 }
 
 interface Entry {
@@ -98,8 +104,21 @@ export class Supervisor extends Context.Service<Supervisor, {
    * whatever it acquired is released and the error is returned.
    */
   readonly spawn: <E>(
-    acquire: Effect.Effect<SessionHandle, E, Scope.Scope>
+    acquire: Effect.Effect<SessionHandle, E, Scope.Scope>,
+    options?: SpawnOptions
   ) => Effect.Effect<SessionHandle, E | DuplicateSessionId | SupervisorShutDown>
+  /**
+   * `spawn`, run synchronously: what the Promise API calls, so that a
+   * connection served without Effect is owned, registered and released exactly
+   * like one spawned from Effect. Throws the error `spawn` would fail with.
+   */
+  readonly spawnUnsafe: (acquire: Effect.Effect<SessionHandle, unknown, Scope.Scope>, options?: SpawnOptions) => SessionHandle
+  /**
+   * A new scope owned by the supervisor (a listener's: the parent of the
+   * scopes of the connections it accepts), closed at shutdown after every
+   * session was drained.
+   */
+  readonly forkScopeUnsafe: () => Scope.Closeable
   /**
    * Close every live session gracefully (`handle.close({ drainMs })`, in
    * parallel), then close their scopes. Terminal: later spawns fail with
@@ -133,11 +152,11 @@ export class Supervisor extends Context.Service<Supervisor, {
           return Scope.close(entry.scope, exit)
         })
 
-      const spawn = <E>(acquire: Effect.Effect<SessionHandle, E, Scope.Scope>) =>
+      const spawn = <E>(acquire: Effect.Effect<SessionHandle, E, Scope.Scope>, spawnOptions?: SpawnOptions) =>
         Effect.uninterruptibleMask((restore) =>
           Effect.gen(function*() {
             if (shuttingDown !== undefined) return yield* new SupervisorShutDown()
-            const scope = yield* Scope.fork(root, "sequential")
+            const scope = yield* Scope.fork(spawnOptions?.parent ?? root, "sequential")
             const acquired = yield* Effect.exit(restore(Scope.provide(acquire, scope)).pipe(
               Effect.tap((handle) => Scope.provide(registry.register(handle), scope))
             ))
@@ -194,6 +213,12 @@ export class Supervisor extends Context.Service<Supervisor, {
 
       return Supervisor.of({
         spawn,
+        spawnUnsafe: (acquire, spawnOptions) => {
+          const exit = Effect.runSyncExit(spawn(acquire, spawnOptions))
+          if (Exit.isSuccess(exit)) return exit.value
+          throw Cause.squash(exit.cause)
+        },
+        forkScopeUnsafe: () => Scope.forkUnsafe(root, "sequential"),
         shutdown,
         get: (id) => entries.get(id)?.handle,
         size: Effect.sync(() => entries.size),

@@ -1,0 +1,134 @@
+/**
+ * One runtime: an Effect runtime (the {@link Registry} of live sessions and the
+ * {@link Supervisor} that owns their scopes) and one xstate actor tree whose
+ * root runs the `runtime` chart.
+ *
+ * The Promise API (`serveTransport`, `makeHttpServer`, `makeWsServer`) is a
+ * facade over it: every connection it serves is spawned through the same
+ * `Supervisor.spawn` as from Effect (run synchronously), so it lives in its own
+ * `Scope`, is listed in the registry, and is released (actor, timers, socket,
+ * streams) when that scope closes, whatever ended it. Its actors are nodes of
+ * the runtime's tree: root → listeners / connections → sessions, so one
+ * `inspect` observer on the root sees them all.
+ *
+ * Why actors join the tree with `parent` rather than `spawnChild`: a spawned
+ * child is listed in its parent's snapshot `children`, a plain object copied on
+ * every spawn and keyed by ever-new ids (the hidden-class churn the lean
+ * scheduler exists to avoid), which a listener with thousands of sessions
+ * cannot afford. A node made with `parent` joins the parent's system (shared
+ * scheduler, inspection, `_parent` link) and is stopped by its own scope.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
+import type { Actor, AnyActorRef, Subscription } from "xstate"
+import { type ConnectionMachine, connectionMachine } from "../../machines/connection.ts"
+import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
+import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
+import { createLeanActor } from "./ActorScheduler.ts"
+import { inspection } from "./inspection.ts"
+import { Registry, type RegistryUnsafe } from "./Registry.ts"
+import { Supervisor, type SupervisorOptions } from "./Supervisor.ts"
+
+/** A listening endpoint's node: its chart's actor and the scope its connections' scopes are forked from. */
+export interface ListenerNode {
+  readonly actor: Actor<ListenerMachine>
+  readonly scope: Scope.Closeable
+  /** True while it accepts connections (its chart is `listening`). */
+  readonly accepting: boolean
+  /** Stop accepting (`CLOSE`); the owner then drains its connections. Idempotent. */
+  beginClose(reason: string): void
+  /** Close its scope (releasing whatever is left) and record `CLOSED`. Idempotent. */
+  release(): Promise<void>
+}
+
+export interface McpRuntime {
+  /** The root of the actor tree. */
+  readonly root: Actor<RuntimeMachine>
+  readonly registry: RegistryUnsafe
+  readonly supervisor: Supervisor["Service"]
+  /** The Effect runtime providing {@link Registry} and {@link Supervisor}. */
+  readonly managed: ManagedRuntime.ManagedRuntime<Registry | Supervisor, never>
+  /** A new listener node under the root. */
+  openListener(input: ListenerInput): ListenerNode
+  /** A new connection actor under `parent` (a listener's actor) or the root. */
+  connectionActor(transport: string, parent?: AnyActorRef): Actor<ConnectionMachine>
+  /** Drain every session, close every scope, stop the tree. */
+  shutdown(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
+}
+
+/**
+ * Attach the inspection hub's observer to the root's system while someone
+ * listens, detach it when nobody does. Called whenever a node is opened, so a
+ * runtime made before the inspector started is seen from its next connection
+ * on, and one nobody inspects pays nothing per event.
+ */
+const inspectionFollower = (root: AnyActorRef, viaOption: unknown) => {
+  let attached: { readonly observer: unknown; readonly subscription: Subscription } | undefined
+  return () => {
+    const observer = inspection.observer
+    if (observer === attached?.observer) return
+    attached?.subscription.unsubscribe()
+    // The root's `inspect` option attached that one for good (xstate keeps no handle to detach it).
+    attached = observer === undefined || observer === viaOption
+      ? undefined
+      : { observer, subscription: root.system.inspect(observer) }
+  }
+}
+
+/** Make a runtime. Its actors' timers default to the host's; sessions bring their own clocks. */
+export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
+  const managed = ManagedRuntime.make(Supervisor.layerWith(options).pipe(Layer.provideMerge(Registry.layer)))
+  const [supervisor, registry] = managed.runSync(Effect.all([Supervisor, Registry] as const))
+  const observer = inspection.observer
+  const root = createLeanActor(runtimeMachine, observer === undefined ? {} : { inspect: observer }).start()
+  const followInspection = inspectionFollower(root, observer)
+  let stopping: Promise<void> | undefined
+
+  const openListener = (input: ListenerInput): ListenerNode => {
+    followInspection()
+    const actor = createLeanActor(listenerMachine, { input, parent: root }).start()
+    const scope = supervisor.forkScopeUnsafe()
+    let released: Promise<void> | undefined
+    return {
+      actor,
+      scope,
+      get accepting() {
+        return acceptsConnections(actor.getSnapshot())
+      },
+      beginClose: (reason) => actor.send({ type: "CLOSE", reason }),
+      release: () =>
+        released ??= managed.runPromise(Scope.close(scope, Exit.void)).then(() => {
+          actor.send({ type: "CLOSED" })
+        })
+    }
+  }
+
+  return {
+    root,
+    registry: registry.unsafe,
+    supervisor,
+    managed,
+    openListener,
+    connectionActor: (transport, parent) => {
+      followInspection()
+      return createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root }).start()
+    },
+    shutdown: (shutdownOptions = {}) =>
+      stopping ??= (async () => {
+        root.send({ type: "SHUTDOWN", reason: shutdownOptions.reason ?? "runtime shutdown" })
+        await managed.runPromise(supervisor.shutdown(shutdownOptions))
+        await managed.dispose()
+        root.send({ type: "STOPPED" })
+      })()
+  }
+}
+
+let shared: McpRuntime | undefined
+
+/** The process's runtime: what the Promise API serves on unless given another (`runtime` option). */
+export const defaultMcpRuntime = (): McpRuntime => (shared ??= makeMcpRuntime())
