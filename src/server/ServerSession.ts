@@ -9,7 +9,7 @@
  * table, the handler contexts, outbound requests and the wire.
  */
 import { randomBytes } from "node:crypto"
-import type { ActorOptions, AnyActorLogic, Actor } from "xstate"
+import type { ActorOptions, AnyActorLogic, AnyActorRef, Actor } from "xstate"
 import {
   type EarlyRequestPolicy,
   HANDSHAKE_TIMEOUT,
@@ -122,6 +122,12 @@ export interface ServerSessionOptions {
   /** The authenticated identity (claims) behind `principal`, for the policy guard. */
   readonly identity?: Identity
   readonly clock?: XStateClock
+  /**
+   * The actor this session's chart is a child of (its connection's, or its
+   * HTTP listener's): the chart then joins the runtime's actor tree, seen by
+   * one inspector on the root. Without it the chart is a root of its own.
+   */
+  readonly actorParent?: AnyActorRef
   /** Send at most one progress notification per request per this many ms (latest value wins). Default 0: no limit. */
   readonly progressIntervalMs?: number
   /** Close the HTTP stream carrying a request's response (it stays resumable); see RequestContext.closeSSEStream. */
@@ -747,7 +753,8 @@ export class ServerSession implements SessionHandle {
         earlyRequests: this.options.earlyRequests ?? "reject",
         runtime: this
       },
-      ...(this.options.clock ? { clock: this.options.clock } : {})
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      ...(this.options.actorParent !== undefined ? { parent: this.options.actorParent } : {})
     })
     this.actor = actor
     actor.subscribe({
