@@ -32,6 +32,7 @@ import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
 import { createLeanActor } from "./ActorScheduler.ts"
 import { inspection } from "./inspection.ts"
 import { Registry, type RegistryUnsafe } from "./Registry.ts"
+import type { SessionHandle } from "./SessionHandle.ts"
 import { Supervisor, type SupervisorOptions } from "./Supervisor.ts"
 
 /** A listening endpoint's node: its chart's actor and the scope its connections' scopes are forked from. */
@@ -44,6 +45,11 @@ export interface ListenerNode {
   beginClose(reason: string): void
   /** Close its scope (releasing whatever is left) and record `CLOSED`. Idempotent. */
   release(): Promise<void>
+  /**
+   * What closes the endpoint when its scope is closed by someone else (the
+   * runtime shutting down). Not called when the owner's own `release` closes it.
+   */
+  onRelease(close: () => Promise<void>): void
 }
 
 export interface McpRuntime {
@@ -55,6 +61,12 @@ export interface McpRuntime {
   readonly managed: ManagedRuntime.ManagedRuntime<Registry | Supervisor, never>
   /** A new listener node under the root. */
   openListener(input: ListenerInput): ListenerNode
+  /**
+   * Supervise a session that exists already (a Streamable HTTP session: no
+   * connection of its own) in a scope forked from its listener's; `release`
+   * runs when that scope closes before the session ended (shutdown).
+   */
+  adopt<H extends SessionHandle>(handle: H, listener: ListenerNode, release: (handle: H) => void): H
   /** A new connection actor under `parent` (a listener's actor) or the root. */
   connectionActor(transport: string, parent?: AnyActorRef): Actor<ConnectionMachine>
   /** Drain every session, close every scope, stop the tree. */
@@ -94,6 +106,7 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
     const actor = createLeanActor(listenerMachine, { input, parent: root }).start()
     const scope = supervisor.forkScopeUnsafe()
     let released: Promise<void> | undefined
+    let ownerReleases = false
     return {
       actor,
       scope,
@@ -101,10 +114,15 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
         return acceptsConnections(actor.getSnapshot())
       },
       beginClose: (reason) => actor.send({ type: "CLOSE", reason }),
-      release: () =>
-        released ??= managed.runPromise(Scope.close(scope, Exit.void)).then(() => {
+      release: () => {
+        ownerReleases = true
+        return released ??= managed.runPromise(Scope.close(scope, Exit.void)).then(() => {
           actor.send({ type: "CLOSED" })
+          actor.stop()
         })
+      },
+      onRelease: (close) =>
+        managed.runSync(Scope.addFinalizer(scope, Effect.promise(() => ownerReleases ? Promise.resolve() : close())))
     }
   }
 
@@ -114,6 +132,13 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
     supervisor,
     managed,
     openListener,
+    adopt: (handle, listener, release) => {
+      supervisor.spawnUnsafe(
+        Effect.as(Effect.addFinalizer(() => Effect.sync(() => release(handle))), handle),
+        { parent: listener.scope }
+      )
+      return handle
+    },
     connectionActor: (transport, parent) => {
       followInspection()
       return createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root }).start()
