@@ -7,12 +7,14 @@
  * - `open`: frames flow.
  * - `draining`: the peer will send nothing more (stdin EOF) but still reads;
  *   the session answers what is in flight, then ends.
- * - `closing`: the local side is closing the channel: the session ended (its
- *   idle or handshake deadline, a DELETE-like close, eviction), or the owner
- *   asked (`CLOSE`: server shutdown, the connection's scope closing).
- * - `closed` (final): the transport reported its end. `endedBy` says who
- *   ended it: the `peer` (its socket or process went away while open), the
- *   `session`, or the `local` owner.
+ * - `closing`: one side has let go and the other is being released: the
+ *   transport ended (the peer went away) and the session is finishing, or the
+ *   session ended (its idle or handshake deadline, eviction) or the owner
+ *   asked (`CLOSE`: server shutdown, the connection's scope closing) and the
+ *   transport is being closed.
+ * - `closed` (final): both the transport and the session are released.
+ *   `endedBy` says who ended it: the `peer` (its socket or process went away,
+ *   or its input ended), the `session`, or the `local` owner.
  *
  * The connection's Effect `Scope` holds the resources (transport, session,
  * timers); closing it sends what happened here, so the chart is the record
@@ -34,6 +36,8 @@ export interface ConnectionContext {
   readonly reason: string | undefined
   /** False when the transport ended unexpectedly (a crash, a dropped socket). */
   readonly expected: boolean
+  readonly transportClosed: boolean
+  readonly sessionEnded: boolean
 }
 
 export type ConnectionEvent =
@@ -55,8 +59,7 @@ export const connectionMachine = setup({
   actions: {
     endedByPeer: assign({
       endedBy: ({ context }) => context.endedBy ?? "peer",
-      reason: ({ context, event }) => context.reason ?? ("reason" in event ? event.reason : undefined),
-      expected: ({ event }) => event.type === "TRANSPORT_CLOSED" ? event.expected : true
+      reason: ({ context, event }) => context.reason ?? ("reason" in event ? event.reason : undefined)
     }),
     endedBySession: assign({
       endedBy: ({ context }) => context.endedBy ?? "session",
@@ -65,32 +68,49 @@ export const connectionMachine = setup({
     endedLocally: assign({
       endedBy: ({ context }) => context.endedBy ?? "local",
       reason: ({ context, event }) => context.reason ?? ("reason" in event ? event.reason : undefined)
-    })
+    }),
+    recordTransportClosed: assign({
+      transportClosed: true,
+      expected: ({ context, event }) => context.expected && (event.type === "TRANSPORT_CLOSED" ? event.expected : true)
+    }),
+    recordSessionEnded: assign({ sessionEnded: true })
+  },
+  guards: {
+    bothReleased: ({ context }) => context.transportClosed && context.sessionEnded
   }
 }).createMachine({
   id: "connection",
-  context: ({ input }) => ({ transport: input.transport, endedBy: undefined, reason: undefined, expected: true }),
+  context: ({ input }) => ({
+    transport: input.transport,
+    endedBy: undefined,
+    reason: undefined,
+    expected: true,
+    transportClosed: false,
+    sessionEnded: false
+  }),
   initial: "open",
   states: {
     open: {
       on: {
         INPUT_ENDED: "draining",
-        SESSION_ENDED: { target: "closing", actions: "endedBySession" },
-        CLOSE: { target: "closing", actions: "endedLocally" },
-        TRANSPORT_CLOSED: { target: "closed", actions: "endedByPeer" }
+        TRANSPORT_CLOSED: { target: "closing", actions: ["endedByPeer", "recordTransportClosed"] },
+        SESSION_ENDED: { target: "closing", actions: ["endedBySession", "recordSessionEnded"] },
+        CLOSE: { target: "closing", actions: "endedLocally" }
       }
     },
     draining: {
       on: {
-        SESSION_ENDED: { target: "closing", actions: "endedByPeer" },
-        CLOSE: { target: "closing", actions: "endedLocally" },
-        TRANSPORT_CLOSED: { target: "closed", actions: "endedByPeer" }
+        // The session ends because the peer's input did.
+        TRANSPORT_CLOSED: { target: "closing", actions: ["endedByPeer", "recordTransportClosed"] },
+        SESSION_ENDED: { target: "closing", actions: ["endedByPeer", "recordSessionEnded"] },
+        CLOSE: { target: "closing", actions: "endedLocally" }
       }
     },
     closing: {
+      always: { target: "closed", guard: "bothReleased" },
       on: {
-        // Who started the close is already recorded; the transport's own report only completes it.
-        TRANSPORT_CLOSED: { target: "closed" }
+        TRANSPORT_CLOSED: { actions: "recordTransportClosed" },
+        SESSION_ENDED: { actions: "recordSessionEnded" }
       }
     },
     closed: { type: "final" }

@@ -25,7 +25,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
-import type { Actor, AnyActorRef, Subscription } from "xstate"
+import type { Actor, AnyActorRef, EventObject, Subscription } from "xstate"
 import { type ConnectionMachine, connectionMachine } from "../../machines/connection.ts"
 import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
 import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
@@ -35,12 +35,23 @@ import { Registry, type RegistryUnsafe } from "./Registry.ts"
 import type { SessionHandle } from "./SessionHandle.ts"
 import { Supervisor, type SupervisorOptions } from "./Supervisor.ts"
 
+/**
+ * Send `event` to a node of the tree unless its chart already ended: a
+ * connection's end is reported by several paths (the transport, the session,
+ * the scope), and only the first one counts.
+ */
+export const tell = <TEvent extends EventObject>(actor: { getSnapshot(): { readonly status: string }; send(event: TEvent): void }, event: TEvent): void => {
+  if (actor.getSnapshot().status === "active") actor.send(event)
+}
+
 /** A listening endpoint's node: its chart's actor and the scope its connections' scopes are forked from. */
 export interface ListenerNode {
   readonly actor: Actor<ListenerMachine>
   readonly scope: Scope.Closeable
   /** True while it accepts connections (its chart is `listening`). */
   readonly accepting: boolean
+  /** Count `child` (a connection's actor) as the listener's until its chart ends: `release` waits for it. */
+  attach(child: AnyActorRef): void
   /** Stop accepting (`CLOSE`); the owner then drains its connections. Idempotent. */
   beginClose(reason: string): void
   /** Close its scope (releasing whatever is left) and record `CLOSED`. Idempotent. */
@@ -107,22 +118,36 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
     const scope = supervisor.forkScopeUnsafe()
     let released: Promise<void> | undefined
     let ownerReleases = false
+    const children = new Set<AnyActorRef>()
+    let allEnded: (() => void) | undefined
+    const childEnded = (child: AnyActorRef) => {
+      children.delete(child)
+      if (children.size === 0) allEnded?.()
+    }
     return {
       actor,
       scope,
       get accepting() {
         return acceptsConnections(actor.getSnapshot())
       },
-      beginClose: (reason) => actor.send({ type: "CLOSE", reason }),
+      attach: (child) => {
+        if (child.getSnapshot().status !== "active") return
+        children.add(child)
+        child.subscribe({ complete: () => childEnded(child), error: () => childEnded(child) })
+      },
+      beginClose: (reason) => tell(actor, { type: "CLOSE", reason }),
       release: () => {
         ownerReleases = true
-        return released ??= managed.runPromise(Scope.close(scope, Exit.void)).then(() => {
-          actor.send({ type: "CLOSED" })
+        // Not `managed`: this also runs while the runtime is being disposed (its shutdown closes listeners).
+        return released ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(async () => {
+          // A connection's scope may still be finishing (closed by its own end, not by ours): its chart ends first.
+          if (children.size > 0) await new Promise<void>((resolve) => (allEnded = resolve))
+          tell(actor, { type: "CLOSED" })
           actor.stop()
         })
       },
       onRelease: (close) =>
-        managed.runSync(Scope.addFinalizer(scope, Effect.promise(() => ownerReleases ? Promise.resolve() : close())))
+        Effect.runSync(Scope.addFinalizer(scope, Effect.promise(() => ownerReleases ? Promise.resolve() : close())))
     }
   }
 
@@ -145,10 +170,10 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
     },
     shutdown: (shutdownOptions = {}) =>
       stopping ??= (async () => {
-        root.send({ type: "SHUTDOWN", reason: shutdownOptions.reason ?? "runtime shutdown" })
+        tell(root, { type: "SHUTDOWN", reason: shutdownOptions.reason ?? "runtime shutdown" })
         await managed.runPromise(supervisor.shutdown(shutdownOptions))
         await managed.dispose()
-        root.send({ type: "STOPPED" })
+        tell(root, { type: "STOPPED" })
       })()
   }
 }

@@ -7,7 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { defaultMcpRuntime, type ListenerNode, type McpRuntime } from "../runtime/McpRuntime.ts"
+import { defaultMcpRuntime, type ListenerNode, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { Transport } from "../transports/Transport.ts"
 import type { McpServer } from "./McpServer.ts"
 import { ServerSession, type ServerSessionOptions } from "./ServerSession.ts"
@@ -35,6 +35,7 @@ const connect = (
 ): Effect.Effect<ServerSession, never, Scope.Scope> =>
   Effect.gen(function*() {
     const connection = runtime.connectionActor(transport.kind, listener?.actor)
+    listener?.attach(connection)
     const session = new ServerSession(server, {
       ...options,
       actorParent: connection,
@@ -43,17 +44,17 @@ const connect = (
       sendBatch: (responses) => transport.send(responses),
       // The transport tells the peer why when it can (WebSocket close code): a deadline, an eviction, shutdown.
       onRelease: (end) => {
-        connection.send({ type: "SESSION_ENDED", reason: end.reason })
+        tell(connection, { type: "SESSION_ENDED", reason: end.reason })
         void transport.close(end.cause === undefined ? { reason: end.reason } : { reason: end.reason, cause: end.cause })
       }
     })
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
-        connection.send({ type: "CLOSE", reason: "connection scope closed" })
+        tell(connection, { type: "CLOSE", reason: "connection scope closed" })
         await session.close({ drainMs: 0, reason: "connection scope closed" })
         await transport.close()
         // A transport that reports no end of its own after a local close still completes the chart.
-        connection.send({ type: "TRANSPORT_CLOSED", reason: "transport closed", expected: true })
+        tell(connection, { type: "TRANSPORT_CLOSED", reason: "transport closed", expected: true })
         connection.stop()
       })
     )
@@ -61,13 +62,13 @@ const connect = (
       onFrame: (text) => session.receiveFrame(text),
       onOversized: (bytes) => session.receiveOversized(bytes),
       onClose: (closed) => {
-        connection.send({ type: "TRANSPORT_CLOSED", reason: closed.reason, expected: closed.expected })
+        tell(connection, { type: "TRANSPORT_CLOSED", reason: closed.reason, expected: closed.expected })
         session.transportClosed(closed)
       },
       // The peer stopped sending (stdin EOF) but still reads: finish what is in flight within the
       // drain deadline, write the replies, then release (which closes the transport).
       onInputEnded: () => {
-        connection.send({ type: "INPUT_ENDED" })
+        tell(connection, { type: "INPUT_ENDED" })
         void session.close({ reason: "stdin ended" })
       }
     })
