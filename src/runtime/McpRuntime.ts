@@ -158,10 +158,7 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
     managed,
     openListener,
     adopt: (handle, listener, release) => {
-      supervisor.spawnUnsafe(
-        Effect.as(Effect.addFinalizer(() => Effect.sync(() => release(handle))), handle),
-        { parent: listener.scope }
-      )
+      supervisor.spawnUnsafe(() => handle, { parent: listener.scope, release: release as (handle: SessionHandle) => void })
       return handle
     },
     connectionActor: (transport, parent) => {

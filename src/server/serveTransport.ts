@@ -6,7 +6,7 @@
  * answered within the drain deadline first).
  */
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { defaultMcpRuntime, type ListenerNode, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { Transport } from "../transports/Transport.ts"
 import type { McpServer } from "./McpServer.ts"
@@ -98,7 +98,7 @@ const connect = (
 export const serveTransport = (server: McpServer, transport: Transport, options: ServeOptions = {}): ServerSession => {
   const { runtime = defaultMcpRuntime(), listener, ...sessionOptions } = options
   return runtime.supervisor.spawnUnsafe(
-    connect(runtime, server, transport, sessionOptions, listener),
+    (scope) => Effect.runSync(Scope.provide(connect(runtime, server, transport, sessionOptions, listener), scope)),
     listener === undefined ? undefined : { parent: listener.scope }
   ) as ServerSession
 }
