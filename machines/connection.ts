@@ -25,11 +25,13 @@ import { assign, setup } from "xstate"
 /** Who ended a connection. */
 export type ConnectionEndedBy = "peer" | "session" | "local"
 
+/** What a connection is started with. */
 export interface ConnectionInput {
   /** The transport (`stdio`, `ws`, `memory`). */
   readonly transport: string
 }
 
+/** What a connection records: who ended it, why, and which side is released. */
 export interface ConnectionContext {
   readonly transport: string
   readonly endedBy: ConnectionEndedBy | undefined
@@ -40,6 +42,7 @@ export interface ConnectionContext {
   readonly sessionEnded: boolean
 }
 
+/** What the connection's shell reports: the peer's input ending, the session's end, a local close, the transport's end. */
 export type ConnectionEvent =
   /** The peer's input ended (stdin EOF); replies may still be written. */
   | { readonly type: "INPUT_ENDED" }
@@ -50,6 +53,7 @@ export type ConnectionEvent =
   /** The transport has ended; its resources are released. */
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string; readonly expected: boolean }
 
+/** One message-transport connection: `open` → `draining` → `closing` → `closed`. */
 export const connectionMachine = setup({
   types: {
     context: {} as ConnectionContext,
@@ -117,4 +121,5 @@ export const connectionMachine = setup({
   }
 })
 
+/** The type of {@link connectionMachine}. */
 export type ConnectionMachine = typeof connectionMachine

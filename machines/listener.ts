@@ -14,22 +14,26 @@ import { assign, setup } from "xstate"
 /** What a listener serves (shown by the inspector). */
 export type ListenerKind = "http" | "ws"
 
+/** What a listener is started with. */
 export interface ListenerInput {
   readonly kind: ListenerKind
   /** Where it listens (a URL), when known. */
   readonly address?: string
 }
 
+/** What a listener records: its kind, address and why it closed. */
 export interface ListenerContext {
   readonly kind: ListenerKind
   readonly address: string | undefined
   readonly reason: string | undefined
 }
 
+/** `CLOSE` (stop accepting, drain), then `CLOSED` once every connection is released. */
 export type ListenerEvent =
   | { readonly type: "CLOSE"; readonly reason: string }
   | { readonly type: "CLOSED" }
 
+/** One listening endpoint: `listening` → `closing` → `closed`. */
 export const listenerMachine = setup({
   types: {
     context: {} as ListenerContext,
@@ -63,4 +67,5 @@ export const listenerMachine = setup({
 /** True while the listener accepts new connections. */
 export const acceptsConnections = (state: { readonly value: unknown }): boolean => state.value === "listening"
 
+/** The type of {@link listenerMachine}. */
 export type ListenerMachine = typeof listenerMachine

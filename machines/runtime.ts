@@ -13,15 +13,18 @@
  */
 import { assign, setup } from "xstate"
 
+/** What the root records: why the runtime stopped. */
 export interface RuntimeContext {
   /** Why the runtime stopped (the first `SHUTDOWN`'s reason). */
   readonly reason: string | undefined
 }
 
+/** `SHUTDOWN` (drain and close everything), then `STOPPED` once the runtime's scope is closed. */
 export type RuntimeEvent =
   | { readonly type: "SHUTDOWN"; readonly reason: string }
   | { readonly type: "STOPPED" }
 
+/** The root of a runtime's actor tree: `running` → `stopping` → `stopped`. */
 export const runtimeMachine = setup({
   types: {
     context: {} as RuntimeContext,
@@ -50,4 +53,5 @@ export const runtimeMachine = setup({
   }
 })
 
+/** The type of {@link runtimeMachine}. */
 export type RuntimeMachine = typeof runtimeMachine

@@ -32,7 +32,7 @@ import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
 import { createLeanActor } from "./ActorScheduler.ts"
 import { inspection } from "./inspection.ts"
 import { Registry, type RegistryUnsafe } from "./Registry.ts"
-import type { SessionHandle } from "./SessionHandle.ts"
+import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
 import { Supervisor, type SupervisorOptions } from "./Supervisor.ts"
 
 /**
@@ -63,6 +63,7 @@ export interface ListenerNode {
   onRelease(close: () => Promise<void>): void
 }
 
+/** A runtime: its Effect services, its actor tree, and the nodes servers open in it. */
 export interface McpRuntime {
   /** The root of the actor tree. */
   readonly root: Actor<RuntimeMachine>
@@ -75,9 +76,12 @@ export interface McpRuntime {
   /**
    * Supervise a session that exists already (a Streamable HTTP session: no
    * connection of its own) in a scope forked from its listener's; `release`
-   * runs when that scope closes before the session ended (shutdown).
+   * runs when that scope closes (a no-op for a session that ended already).
+   * The owner reports the end with {@link McpRuntime.ended} from its release hook.
    */
   adopt<H extends SessionHandle>(handle: H, listener: ListenerNode, release: (handle: H) => void): H
+  /** The session `id` (adopted) ended: its scope closes. */
+  ended(id: string, end: SessionEnd): void
   /** A new connection actor under `parent` (a listener's actor) or the root. */
   connectionActor(transport: string, parent?: AnyActorRef): Actor<ConnectionMachine>
   /** Drain every session, close every scope, stop the tree. */
@@ -103,7 +107,23 @@ const inspectionFollower = (root: AnyActorRef, viaOption: unknown) => {
   }
 }
 
-/** Make a runtime. Its actors' timers default to the host's; sessions bring their own clocks. */
+/**
+ * Make a runtime. Its actors' timers default to the host's; sessions bring their own clocks.
+ * Servers given it (`runtime` option) are listeners of its tree and their sessions are
+ * supervised by it; `shutdown()` drains and closes them all.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, makeHttpServer, makeMcpRuntime } from "mcp-actors"
+ *
+ * const runtime = makeMcpRuntime()
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const http = await makeHttpServer(server, { runtime })
+ * console.log(runtime.registry.size)                 // live sessions of every server of this runtime
+ * await runtime.shutdown({ drainMs: 2_000 })          // drains the sessions, closes the server
+ * console.log(http.sessions)                          // 0
+ * ```
+ */
 export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
   const managed = ManagedRuntime.make(Supervisor.layerWith(options).pipe(Layer.provideMerge(Registry.layer)))
   const [supervisor, registry] = managed.runSync(Effect.all([Supervisor, Registry] as const))
@@ -158,9 +178,10 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
     managed,
     openListener,
     adopt: (handle, listener, release) => {
-      supervisor.spawnUnsafe(() => handle, { parent: listener.scope, release: release as (handle: SessionHandle) => void })
+      supervisor.spawnUnsafe(() => handle, { parent: listener.scope, release: release as (handle: SessionHandle) => void, ownerEnds: true })
       return handle
     },
+    ended: (id, end) => supervisor.endUnsafe(id, end),
     connectionActor: (transport, parent) => {
       followInspection()
       return createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root }).start()

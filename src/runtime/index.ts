@@ -17,6 +17,8 @@ export {
 export {
   awaitEnded,
   type ShutdownOptions,
+  type SpawnOptions,
+  type SpawnUnsafeOptions,
   Supervisor,
   type SupervisorOptions,
   type SupervisorStats,
@@ -34,3 +36,4 @@ export {
   type RestartState
 } from "./RestartPolicy.ts"
 export { supervise, type SuperviseOptions, type Supervised, type SupervisionStatus } from "./supervise.ts"
+export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime, tell } from "./McpRuntime.ts"

@@ -8,6 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import { defaultMcpRuntime, type ListenerNode, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
+import type { SessionEnd } from "../runtime/SessionHandle.ts"
 import type { Transport } from "../transports/Transport.ts"
 import type { McpServer } from "./McpServer.ts"
 import { ServerSession, type ServerSessionOptions } from "./ServerSession.ts"
@@ -31,7 +32,8 @@ const connect = (
   server: McpServer,
   transport: Transport,
   options: Omit<ServeOptions, "runtime" | "listener">,
-  listener: ListenerNode | undefined
+  listener: ListenerNode | undefined,
+  onEnded: (end: SessionEnd) => void
 ): Effect.Effect<ServerSession, never, Scope.Scope> =>
   Effect.gen(function*() {
     const connection = runtime.connectionActor(transport.kind, listener?.actor)
@@ -46,6 +48,7 @@ const connect = (
       onRelease: (end) => {
         tell(connection, { type: "SESSION_ENDED", reason: end.reason })
         void transport.close(end.cause === undefined ? { reason: end.reason } : { reason: end.reason, cause: end.cause })
+        onEnded(end)
       }
     })
     yield* Effect.addFinalizer(() =>
@@ -97,10 +100,21 @@ const connect = (
  */
 export const serveTransport = (server: McpServer, transport: Transport, options: ServeOptions = {}): ServerSession => {
   const { runtime = defaultMcpRuntime(), listener, ...sessionOptions } = options
-  return runtime.supervisor.spawnUnsafe(
-    (scope) => Effect.runSync(Scope.provide(connect(runtime, server, transport, sessionOptions, listener), scope)),
-    listener === undefined ? undefined : { parent: listener.scope }
+  // The session's release hook closes its scope; one that ends while it is still being
+  // acquired (its transport was closed already) is closed as soon as it is registered.
+  let spawned = false
+  let endedEarly: SessionEnd | undefined
+  const onEnded = (end: SessionEnd) => {
+    if (spawned) runtime.supervisor.endUnsafe(session.id, end)
+    else endedEarly = end
+  }
+  const session = runtime.supervisor.spawnUnsafe(
+    (scope) => Effect.runSync(Scope.provide(connect(runtime, server, transport, sessionOptions, listener, onEnded), scope)),
+    listener === undefined ? { ownerEnds: true } : { parent: listener.scope, ownerEnds: true }
   ) as ServerSession
+  spawned = true
+  if (endedEarly !== undefined) runtime.supervisor.endUnsafe(session.id, endedEarly)
+  return session
 }
 
 /** Effect API: the session lives in the current Scope; closing the scope closes session and transport. */

@@ -317,7 +317,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     sseMaxDurationMs: options.sseMaxDurationMs ?? 0,
     maxBufferedBytes,
     live: new Set<ModernRequest>(),
-    released(hs) {
+    released(hs, end) {
+      runtime.ended(hs.id, end)
       limiter.remove(hs)
       if (sessions.get(hs.id) === hs) sessions.delete(hs.id)
       const u = unregister.get(hs.id)
