@@ -1,52 +1,76 @@
 /**
- * The host's overhead, side by side in one run:
+ * The host's overhead, side by side in one run.
  *
- * 1. latency of one `tools/call` (demo `echo`, and demo `slow {ms: 1}` as a
- *    tool doing a little work), p50/p99 over sequential calls:
- *    - direct: our client → the demo server (child process, stdio);
+ * 1. Latency of one `tools/call` (demo `echo`, a no-op, and demo `slow` with
+ *    `{ms: 1}` and `{ms: 10}`, tools doing some work), p50/p99 over sequential calls, all rows
+ *    round-robin (one call on each per round, so machine noise hits them alike):
+ *    - direct: our client (auto → modern era) → the demo server (child, stdio);
  *    - SDK direct: the official SDK client → the same kind of child (reference);
- *    - host API: `host.callTool("demo__echo")` → the same kind of child;
- *    - gateway: our client → WebSocket → the gateway (in this process) → host → child;
+ *    - host API: `host.callTool("demo__…")` → the same kind of child;
+ *    - gateway, in process: our client → WebSocket → the gateway (in this
+ *      process) → host → child; with our legacy session client and with our
+ *      auto client (modern era, the same client as *direct*);
  *    - gateway, own process: the same through `mcp-actors host CONFIG --serve-ws 0`
- *      in a child process, as deployed (the client's and the gateway's work no
- *      longer share one event loop, as direct's client and server do not);
- *    - WS hop alone (reference): our client → WebSocket → the demo server in this
- *      process, i.e. what the gateway's extra hop costs before any routing;
- * 2. the host's own memory with 50 connected servers (50 WebSocket upstreams
+ *      in a child process, as deployed (auto client, legacy client, SDK client);
+ *    - WS hop alone: our legacy client → WebSocket → the demo server in this
+ *      process, what the gateway's extra hop costs before any routing;
+ *    - raw ceilings (no MCP, no JSON parsing; the same bytes, a `slow` frame
+ *      answered after 1 ms): a `ws` text frame echoed by a `ws` server in this
+ *      process and in another process, a line echoed by a child over stdio
+ *      pipes (the floor of *direct*), and a `ws` frame relayed by another
+ *      process to such a child and back (the floor of a gateway in its own
+ *      process: the same processes and hops, nothing else).
+ *    Repeated `--runs` times (fresh rounds, same processes); each row reports the
+ *    median of the runs' p50/p99 and the spread, with the load average per run.
+ * 2. The host's own memory with 50 connected servers (50 WebSocket upstreams
  *    served by one child process, so only the host's side is in this heap).
  *
- * Run: `node --expose-gc bench/host.ts [--calls N] [--servers N]`.
+ * Run: `node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N]`.
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import WebSocket, { WebSocketServer } from "ws"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
-import { connectAutoStdio } from "../src/client/connectAuto.ts"
+import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
+import { connectAuto, connectAutoStdio } from "../src/client/connectAuto.ts"
 import { connectWs } from "../src/client/connectWs.ts"
+import { makeWsClientTransport } from "../src/transports/wsClient.ts"
 import { makeGateway, serveGatewayWs } from "../src/host/gateway.ts"
 import { startHost } from "../src/host/McpHost.ts"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeDemoServer } from "../examples/demo.ts"
 
-const { nonNegative } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--servers N]", { calls: { type: "string" }, servers: { type: "string" }, warmup: { type: "string" } })
-const CALLS = nonNegative("calls") ?? 3_000
-const WARMUP = nonNegative("warmup") ?? 500
+const { nonNegative } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N]", {
+  calls: { type: "string" },
+  servers: { type: "string" },
+  warmup: { type: "string" },
+  runs: { type: "string" }
+})
+const CALLS = nonNegative("calls") ?? 1_000
+const WARMUP = nonNegative("warmup") ?? 200
+const RUNS = Math.max(1, nonNegative("runs") ?? 3)
 const SERVERS = nonNegative("servers") ?? 50
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const DEMO = { command: process.execPath, args: [MAIN, "serve", "--stdio", "--example", "demo"] }
 
 type Call = () => Promise<unknown>
+interface Sample {
+  readonly p50: number
+  readonly p99: number
+}
 
 /** Round-robin over the paths, one call each per round, so machine noise hits every path alike. */
-const measureAll = async (calls: ReadonlyArray<Call>): Promise<ReadonlyArray<{ p50: number; p99: number }>> => {
-  for (let i = 0; i < WARMUP; i++) for (const call of calls) await call()
-  const samples = calls.map(() => new Float64Array(CALLS))
-  for (let i = 0; i < CALLS; i++) {
+const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number): Promise<ReadonlyArray<Sample>> => {
+  for (let i = 0; i < warmup; i++) for (const call of calls) await call()
+  const samples = calls.map(() => new Float64Array(n))
+  for (let i = 0; i < n; i++) {
     for (let j = 0; j < calls.length; j++) {
       const t0 = process.hrtime.bigint()
       await calls[j]!()
@@ -55,24 +79,128 @@ const measureAll = async (calls: ReadonlyArray<Call>): Promise<ReadonlyArray<{ p
   }
   return samples.map((s) => {
     s.sort()
-    return { p50: s[Math.floor(CALLS * 0.5)]!, p99: s[Math.floor(CALLS * 0.99)]! }
+    return { p50: s[Math.floor(n * 0.5)]!, p99: s[Math.floor(n * 0.99)]! }
   })
 }
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
+/** The raw echo peers answer a frame carrying `"ms":N` after N ms, as the demo's `slow {ms: N}` does (a regex, no JSON parse). */
+const rawReply = (s: WebSocket, d: WebSocket.RawData, binary: boolean): void => {
+  const m = /"ms":(\d+)/.exec(String(d))
+  if (m) setTimeout(() => s.send(d, { binary }), Number(m[1]))
+  else s.send(d, { binary })
+}
+const rawFrame = (tool: string, args: Record<string, unknown>) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: args } })
+
+/** A request/response over a raw socket: one outstanding at a time, answered by the next message. */
+const rawWs = async (url: string): Promise<{ readonly call: (tool: string, args: Record<string, unknown>) => Call; readonly close: () => void }> => {
+  const socket = new WebSocket(url, { perMessageDeflate: false })
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve)
+    socket.once("error", reject)
+  })
+  let waiter: (() => void) | undefined
+  socket.on("message", () => {
+    const w = waiter
+    waiter = undefined
+    w?.()
+  })
+  return {
+    // The bytes of the `tools/call` request: the ceiling moves what the MCP rows move.
+    call: (tool, args) => {
+      const frame = rawFrame(tool, args)
+      return () =>
+        new Promise<void>((resolve) => {
+          waiter = resolve
+          socket.send(frame)
+        })
+    },
+    close: () => socket.terminate()
+  }
+}
+
+/** A line echoed by a child process over its stdio pipes (the floor of any stdio round trip). */
+/** A child echoing lines on stdio (one with `"ms":N` after N ms): the raw stand-in for the demo server. */
+const STDIO_ECHO = `
+  let buf = "";
+  process.stdin.setEncoding("utf8").on("data", (chunk) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\\n")) >= 0) {
+      const line = buf.slice(0, i + 1);
+      buf = buf.slice(i + 1);
+      const m = /"ms":(\\d+)/.exec(line);
+      if (m) setTimeout(() => process.stdout.write(line), Number(m[1]));
+      else process.stdout.write(line);
+    }
+  });
+`
+
+const rawStdio = (): { readonly call: (tool: string, args: Record<string, unknown>) => Call; readonly child: ChildProcess } => {
+  const child = own(spawn(process.execPath, ["-e", STDIO_ECHO], { stdio: ["pipe", "pipe", "ignore"] }))
+  let waiter: (() => void) | undefined
+  let buffered = ""
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    buffered += chunk
+    if (!buffered.endsWith("\n")) return
+    buffered = ""
+    const w = waiter
+    waiter = undefined
+    w?.()
+  })
+  return {
+    child,
+    call: (tool, args) => {
+      const line = rawFrame(tool, args) + "\n"
+      return () =>
+        new Promise<void>((resolve) => {
+          waiter = resolve
+          child.stdin!.write(line)
+        })
+    }
+  }
+}
+
+/** Children this script spawned itself: stopped if the run is interrupted (the clients' children end with their stdin). */
+const spawned = new Set<ChildProcess>()
+const own = (child: ChildProcess): ChildProcess => {
+  spawned.add(child)
+  child.once("exit", () => spawned.delete(child))
+  return child
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const child of spawned) child.kill("SIGTERM")
+    process.exit(130)
+  })
+}
+
+const exited = (child: ChildProcess): Promise<unknown> => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", r)))
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
 const main = async () => {
-  const rows: Array<{ path: string; tool: string; p50: number; p99: number }> = []
   const direct = await connectAutoStdio({ ...DEMO, stderr: "ignore" })
   const sdk = new Client({ name: "bench-sdk", version: "1.0.0" })
   await sdk.connect(new StdioClientTransport({ ...DEMO, stderr: "ignore" }))
   const host = await startHost({ mcpServers: { demo: { ...DEMO, keepalive: false } } }, { stateFile: false, onStderr: () => {} })
   const gateway = makeGateway(host)
   const ws = await serveGatewayWs(gateway, { port: 0 })
-  const viaGateway = await connectWs(ws.url)
+  const viaGatewayLegacy = await connectWs(ws.url)
+  const autoOver = async (url: string) => {
+    const t = makeWsClientTransport({ url })
+    await t.opened
+    return connectAuto(t)
+  }
+  const viaGatewayAuto = await autoOver(ws.url)
   const dir = mkdtempSync(join(tmpdir(), "bench-host-"))
   writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
-  const hostChild = spawn(process.execPath, [MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "ignore", "pipe"] })
+  const hostChild = own(spawn(process.execPath, [MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "ignore", "pipe"] }))
   const childUrl = await new Promise<string>((resolve, reject) => {
     createInterface({ input: hostChild.stderr! }).on("line", (l) => {
       const m = /gateway on (\S+)/.exec(l)
@@ -80,28 +208,110 @@ const main = async () => {
     })
     hostChild.once("exit", (code) => reject(new Error(`host exited with ${code}`)))
   })
-  const viaChild = await connectWs(childUrl)
+  const viaChildAuto = await autoOver(childUrl)
+  const viaChildLegacy = await connectWs(childUrl)
+  const sdkViaChild = new Client({ name: "bench-sdk-ws", version: "1.0.0" })
+  await sdkViaChild.connect(new WebSocketClientTransport(new URL(childUrl)))
   const local = await makeWsServer(makeDemoServer(), { port: 0 })
   const viaLocal = await connectWs(local.url)
-  const tools = [["echo", { text: "hello" }], ["slow", { ms: 1 }]] as const
-  for (const [tool, args] of tools) {
-    const paths = [
-      ["direct", () => direct.callTool(tool, args)],
-      ["SDK direct", () => sdk.callTool({ name: tool, arguments: args })],
-      ["host API", () => host.callTool(`demo__${tool}`, args)],
-      ["gateway (ws)", () => viaGateway.callTool(`demo__${tool}`, args)],
-      ["gateway (ws), own process", () => viaChild.callTool(`demo__${tool}`, args)],
-      ["WS hop alone", () => viaLocal.callTool(tool, args)]
-    ] as const
-    const results = await measureAll(paths.map(([, call]) => call))
-    paths.forEach(([path], i) => rows.push({ path, tool, ...results[i]! }))
+
+  // Raw ceilings: a ws echo server here and in another process, and a stdio line echo child.
+  const rawServer = new WebSocketServer({ port: 0, host: "127.0.0.1" })
+  rawServer.on("connection", (s) => s.on("message", (d, binary) => rawReply(s, d, binary)))
+  await new Promise((r) => rawServer.once("listening", r))
+  const rawHere = await rawWs(`ws://127.0.0.1:${(rawServer.address() as { port: number }).port}`)
+  const rawChild = own(spawn(process.execPath, ["-e", `
+    const { WebSocketServer } = require("ws");
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    wss.on("connection", (s) => s.on("message", (d, binary) => (${rawReply.toString()})(s, d, binary)));
+    wss.on("listening", () => console.log(wss.address().port));
+  `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
+  const rawPort = await new Promise<string>((r) => createInterface({ input: rawChild.stdout! }).once("line", r))
+  const rawThere = await rawWs(`ws://127.0.0.1:${rawPort}`)
+  // The raw floor of a gateway in its own process: ws → a relay process → a stdio echo child → back, no MCP.
+  const relayChild = own(spawn(process.execPath, ["-e", `
+    const { spawn } = require("node:child_process");
+    const { WebSocketServer } = require("ws");
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    wss.on("connection", (s) => {
+      const echo = spawn(process.execPath, ["-e", ${JSON.stringify(STDIO_ECHO)}], { stdio: ["pipe", "pipe", "ignore"] });
+      let buf = "";
+      echo.stdout.setEncoding("utf8").on("data", (chunk) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf("\\n")) >= 0) {
+          s.send(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      });
+      s.on("message", (d) => echo.stdin.write(String(d) + "\\n"));
+      s.on("close", () => echo.stdin.end());
+    });
+    wss.on("listening", () => console.log(wss.address().port));
+    process.on("SIGTERM", () => { for (const c of wss.clients) c.terminate(); wss.close(); setTimeout(() => process.exit(0), 100); });
+  `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
+  const relayPort = await new Promise<string>((r) => createInterface({ input: relayChild.stdout! }).once("line", r))
+  const rawRelay = await rawWs(`ws://127.0.0.1:${relayPort}`)
+  const stdioEcho = rawStdio()
+
+  // A no-op, a tool doing 1 ms of work and one doing 10 ms (fewer calls: it is slow to measure).
+  const tools = [
+    { label: "echo", tool: "echo", args: { text: "hello" }, calls: CALLS, warmup: WARMUP },
+    { label: "slow {ms: 1}", tool: "slow", args: { ms: 1 }, calls: CALLS, warmup: WARMUP },
+    { label: "slow {ms: 10}", tool: "slow", args: { ms: 10 }, calls: Math.ceil(CALLS / 5), warmup: Math.ceil(WARMUP / 5) }
+  ] as const
+  const rowsOf = (tool: string, args: Record<string, unknown>): ReadonlyArray<readonly [string, Call]> => [
+    ["direct", () => direct.callTool(tool, args)],
+    ["SDK direct", () => sdk.callTool({ name: tool, arguments: args })],
+    ["host API", () => host.callTool(`demo__${tool}`, args)],
+    ["gateway, in process (auto client)", () => viaGatewayAuto.callTool(`demo__${tool}`, args)],
+    ["gateway, in process (legacy client)", () => viaGatewayLegacy.callTool(`demo__${tool}`, args)],
+    ["gateway, own process (auto client)", () => viaChildAuto.callTool(`demo__${tool}`, args)],
+    ["gateway, own process (legacy client)", () => viaChildLegacy.callTool(`demo__${tool}`, args)],
+    ["gateway, own process (SDK client)", () => sdkViaChild.callTool({ name: `demo__${tool}`, arguments: args })],
+    ["WS hop alone (legacy client, server in process)", () => viaLocal.callTool(tool, args)],
+    ["raw ws round trip, in process", rawHere.call(tool, args)],
+    ["raw ws round trip, other process", rawThere.call(tool, args)],
+    ["raw stdio line round trip, child", stdioEcho.call(tool, args)],
+    ["raw relay: ws → other process → stdio child", rawRelay.call(tool, args)]
+  ]
+  // results[tool][path] = one sample per run
+  const results = new Map<string, Map<string, Array<Sample>>>()
+  const loads: Array<string> = []
+  for (let run = 0; run < RUNS; run++) {
+    const before = loadavg()
+    for (const { label, tool, args, calls, warmup } of tools) {
+      const rows = rowsOf(tool, args)
+      const samples = await measureAll(rows.map(([, call]) => call), calls, warmup)
+      const byPath = results.get(label) ?? new Map<string, Array<Sample>>()
+      results.set(label, byPath)
+      rows.forEach(([path], i) => {
+        const list = byPath.get(path) ?? []
+        list.push(samples[i]!)
+        byPath.set(path, list)
+      })
+    }
+    const after = loadavg()
+    loads.push(`run ${run + 1}: load average ${before.map((l) => l.toFixed(1)).join(" ")} → ${after.map((l) => l.toFixed(1)).join(" ")}`)
+    process.stderr.write(`${loads.at(-1)}\n`)
   }
-  await viaGateway.close()
+
+  await viaGatewayLegacy.close()
+  await viaGatewayAuto.close()
   await viaLocal.close()
-  await viaChild.close()
-  const hostExited = new Promise((r) => hostChild.once("exit", r))
+  await viaChildAuto.close()
+  await viaChildLegacy.close()
+  await sdkViaChild.close()
+  rawHere.close()
+  rawThere.close()
+  rawRelay.close()
+  relayChild.kill("SIGTERM")
+  rawServer.close()
+  rawChild.kill("SIGTERM")
+  stdioEcho.child.stdin!.end()
+  const hostExited = exited(hostChild)
   hostChild.kill("SIGTERM")
-  await hostExited
+  await Promise.all([hostExited, exited(rawChild), exited(stdioEcho.child), exited(relayChild)])
   rmSync(dir, { recursive: true, force: true })
   await local.close()
   await ws.close()
@@ -111,37 +321,46 @@ const main = async () => {
   await sdk.close()
 
   // Memory: 50 upstreams in one child process, over WebSocket.
-  const upstream = spawn(process.execPath, ["-e", `
+  const upstream = own(spawn(process.execPath, ["-e", `
     const { makeWsServer } = await import(${JSON.stringify(new URL("../src/server/ws/WsServer.ts", import.meta.url).href)});
     const { makeDemoServer } = await import(${JSON.stringify(new URL("../examples/demo.ts", import.meta.url).href)});
     const urls = [];
     for (let i = 0; i < ${SERVERS}; i++) urls.push((await makeWsServer(makeDemoServer(), { port: 0 })).url);
     console.log(JSON.stringify(urls));
-  `], { stdio: ["ignore", "pipe", "inherit"] })
+  `], { stdio: ["ignore", "pipe", "inherit"] }))
   const urls = JSON.parse(await new Promise<string>((r) => createInterface({ input: upstream.stdout! }).once("line", r))) as Array<string>
   gc()
   await new Promise((r) => setTimeout(r, 100))
   gc()
-  const before = process.memoryUsage()
+  const memBefore = process.memoryUsage()
   const many = await startHost({ mcpServers: Object.fromEntries(urls.map((url, i) => [`s${i}`, { url, keepalive: false }])) }, { stateFile: false })
   const ready = many.status().filter((s) => s.state === "ready").length
   gc()
   await new Promise((r) => setTimeout(r, 100))
   gc()
-  const after = process.memoryUsage()
+  const memAfter = process.memoryUsage()
   const tools50 = many.tools().length
   await many.close()
   upstream.kill("SIGTERM")
 
-  const fmt = (n: number) => n.toFixed(1).padStart(8)
-  process.stdout.write(`host bench: ${CALLS} sequential calls per row after ${WARMUP} warm-up, µs\n\n`)
-  process.stdout.write(`| tool | path | p50 µs | p99 µs | p50 vs direct |\n|---|---|---:|---:|---:|\n`)
-  for (const r of rows) {
-    const base = rows.find((x) => x.tool === r.tool && x.path === "direct")!
-    process.stdout.write(`| ${r.tool} | ${r.path} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.path === "direct" ? "—" : `${r.p50 >= base.p50 ? "+" : "−"}${Math.abs(((r.p50 - base.p50) / base.p50) * 100).toFixed(0)} %`} |\n`)
+  const us = (n: number) => n.toFixed(0)
+  const spread = (xs: ReadonlyArray<number>) => (xs.length < 2 ? us(xs[0]!) : `${us(median(xs))} (${us(Math.min(...xs))}..${us(Math.max(...xs))})`)
+  const pct = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(0)} %`
+  process.stdout.write(`host bench: ${CALLS} sequential calls per row and run (${Math.ceil(CALLS / 5)} for slow {ms: 10}) after ${WARMUP} warm-up, ${RUNS} run(s); µs, median of the runs (min..max)\n`)
+  for (const l of loads) process.stdout.write(`${l}\n`)
+  process.stdout.write(`\n| tool | path | p50 µs | p99 µs | p50 vs direct | added p50 µs |\n|---|---|---:|---:|---:|---:|\n`)
+  for (const [tool, byPath] of results) {
+    for (const [path, samples] of byPath) {
+      // The SDK client through the gateway is compared with the SDK client direct (same client, one hop more).
+      const base = byPath.get(path.includes("SDK client") ? "SDK direct" : "direct")!
+      const added = samples.map((s, i) => s.p50 - base[i]!.p50)
+      const rel = samples.map((s, i) => (s.p50 - base[i]!.p50) / base[i]!.p50)
+      const vs = samples === base ? "—" : `${pct(median(rel))} (${pct(Math.min(...rel))}..${pct(Math.max(...rel))})${base === byPath.get("direct") ? "" : " vs SDK direct"}`
+      process.stdout.write(`| ${tool} | ${path} | ${spread(samples.map((s) => s.p50))} | ${spread(samples.map((s) => s.p99))} | ${vs} | ${samples === base ? "—" : spread(added)} |\n`)
+    }
   }
-  const heap = (after.heapUsed - before.heapUsed) / 1024
-  const rss = (after.rss - before.rss) / 1024
+  const heap = (memAfter.heapUsed - memBefore.heapUsed) / 1024
+  const rss = (memAfter.rss - memBefore.rss) / 1024
   process.stdout.write(`\n${ready}/${SERVERS} servers ready, ${tools50} tools; host heap +${(heap / 1024).toFixed(1)} MB (${(heap / SERVERS).toFixed(0)} KB/server), rss +${(rss / 1024).toFixed(1)} MB\n`)
   process.exit(0)
 }

@@ -67,8 +67,12 @@ const PROBE_EXPRESSION = `(() => {
   const handles = {}
   for (const k of process.getActiveResourcesInfo()) handles[k] = (handles[k] ?? 0) + 1
   const spaces = {}
-  for (const sp of process.getBuiltinModule("node:v8").getHeapSpaceStatistics()) spaces[sp.space_name] = sp.space_size
-  return JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers, handles, spaces })
+  let codeUsed = 0
+  for (const sp of process.getBuiltinModule("node:v8").getHeapSpaceStatistics()) {
+    spaces[sp.space_name] = sp.space_size
+    if (sp.space_name === "code_space" || sp.space_name === "code_large_object_space") codeUsed += sp.space_used_size
+  }
+  return JSON.stringify({ heapUsed: m.heapUsed, codeUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers, handles, spaces })
 })()`
 
 /** Heap after a full GC and RSS of a server process, asked over its inspector (`--expose-gc --inspect`). */
@@ -397,6 +401,8 @@ interface Sample {
   readonly handles: Readonly<Record<string, number>>
   /** Committed size of each V8 heap space (`v8.getHeapSpaceStatistics()`). */
   readonly spaces: Readonly<Record<string, number>>
+  /** Bytes of JIT-compiled code in the heap (code spaces, used): grows while V8 still optimizes late. */
+  readonly codeUsed: number
 }
 
 /** Least-squares slope (per hour) and the mean, of `y` over `t` (ms). */
@@ -464,6 +470,8 @@ const main = async (): Promise<void> => {
     const after = samples[k].filter((s) => s.t >= warmupMs)
     const heap = fit(after.map((s) => ({ t: s.t, y: s.heapUsed })))
     const rss = fit(after.map((s) => ({ t: s.t, y: s.rss })))
+    // The same heap without compiled code: tells a leak (data) from V8 still compiling under slow traffic.
+    const data = fit(after.map((s) => ({ t: s.t, y: s.heapUsed - (s.codeUsed ?? 0) })))
     const pct = (f: { slopePerHour: number; mean: number }) => (f.mean === 0 ? 0 : (f.slopePerHour / f.mean) * 100)
     return {
       transport: k,
@@ -472,6 +480,9 @@ const main = async (): Promise<void> => {
       heapLastMB: (after.at(-1)?.heapUsed ?? 0) / 1e6,
       heapSlopeKBPerHour: heap.slopePerHour / 1e3,
       heapPctPerHour: pct(heap),
+      dataPctPerHour: pct(data),
+      codeFirstMB: (after[0]?.codeUsed ?? 0) / 1e6,
+      codeLastMB: (after.at(-1)?.codeUsed ?? 0) / 1e6,
       rssFirstMB: (after[0]?.rss ?? 0) / 1e6,
       rssLastMB: (after.at(-1)?.rss ?? 0) / 1e6,
       rssSlopeKBPerHour: rss.slopePerHour / 1e3,
@@ -488,10 +499,10 @@ const main = async (): Promise<void> => {
   const md = [
     `Soak: ${minutes} min (fit after ${warmupMin.toFixed(1)} min of warm-up), heap after GC and RSS sampled every ${sampleMs / 1_000} s, ${new Date(started).toISOString()}, Node ${process.version}.`,
     "",
-    "| transport | samples | heap after GC (MB) first → last | heap slope | heap %/h | RSS (MB) first → last | RSS slope | RSS %/h | operations | unexpected answers | flat (< 1 %/h heap) |",
-    "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---|",
+    "| transport | samples | heap after GC (MB) first → last | heap slope | heap %/h | RSS (MB) first → last | RSS slope | RSS %/h | heap without code %/h | code (MB) first → last | operations | unexpected answers | flat (< 1 %/h heap) |",
+    "|---|---:|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|",
     ...rows.map((r) =>
-      `| ${r.transport} | ${r.samples} | ${f2(r.heapFirstMB)} → ${f2(r.heapLastMB)} | ${f1(r.heapSlopeKBPerHour)} KB/h | ${f2(r.heapPctPerHour)} | ${f1(r.rssFirstMB)} → ${f1(r.rssLastMB)} | ${f1(r.rssSlopeKBPerHour)} KB/h | ${f2(r.rssPctPerHour)} | ${r.ops} | ${r.unexpected} | ${r.flat ? "yes" : "**no**"} |`
+      `| ${r.transport} | ${r.samples} | ${f2(r.heapFirstMB)} → ${f2(r.heapLastMB)} | ${f1(r.heapSlopeKBPerHour)} KB/h | ${f2(r.heapPctPerHour)} | ${f1(r.rssFirstMB)} → ${f1(r.rssLastMB)} | ${f1(r.rssSlopeKBPerHour)} KB/h | ${f2(r.rssPctPerHour)} | ${f2(r.dataPctPerHour)} | ${f2(r.codeFirstMB)} → ${f2(r.codeLastMB)} | ${r.ops} | ${r.unexpected} | ${r.flat ? "yes" : "**no**"} |`
     ),
     "",
     ...rows.filter((r) => r.unexpected > 0 || !r.server.startsWith("running")).map((r) => `- ${r.transport}: server ${r.server}; last unexpected answer: ${r.lastUnexpected ?? "none"}`)

@@ -203,6 +203,10 @@ export type BatchItem =
  * whose id `inFlight` says is taken (by a request in flight or an earlier item).
  */
 export const decodeBatchItem = (item: unknown, maxDepth: number | undefined, inFlight: (id: RequestId) => boolean): BatchItem => {
+  // An initialize request is refused for being in a batch before anything else about it (its params) is judged.
+  if (isObject(item) && item.jsonrpc === "2.0" && item.method === "initialize" && item.id !== undefined) {
+    return { _tag: "Refused", reply: errorResponse(isId(item.id) ? item.id : null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")) }
+  }
   const d = decodeValue(item, maxDepth)
   if (d._tag === "Invalid") return { _tag: "Refused", reply: d.reply }
   if (d._tag === "Batch") return { _tag: "Refused", reply: errorResponse(null, rpcError(ErrorCode.InvalidRequest, "Invalid Request: nested batch")) }
@@ -211,7 +215,6 @@ export const decodeBatchItem = (item: unknown, maxDepth: number | undefined, inF
     // An initialize notification: nothing to answer.
     return "method" in m && m.method === "initialize" ? { _tag: "Refused", reply: undefined } : d
   }
-  if (m.method === "initialize") return { _tag: "Refused", reply: errorResponse(m.id, rpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be part of a batch")) }
   if (inFlight(m.id)) return { _tag: "Refused", reply: idInFlightReply(m.id) }
   return d
 }
