@@ -110,8 +110,9 @@ let creationObserver: ((actor: AnyActorRef) => void) | undefined
  *
  * Why: the deterministic simulation (`test/sim/`) checks that no actor is left
  * running once every session has ended. Every actor of this runtime is made by
- * {@link createLeanActor}, so this one hook sees them all; with no observer the
- * cost is one comparison per actor.
+ * {@link createLeanActor}, so this one hook sees them all (but the roots of
+ * runtimes, see {@link createRootActor}); with no observer the cost is one
+ * comparison per actor.
  */
 export const observeActorCreation = (observer: (actor: AnyActorRef) => void): () => void => {
   if (creationObserver !== undefined) throw new Error("observeActorCreation: an observer is already installed")
@@ -133,3 +134,11 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
 }
+
+/**
+ * The root actor of a runtime's tree (`McpRuntime`): a lean actor that is not
+ * reported to {@link observeActorCreation}, since it lives as long as its
+ * runtime (the process's, for the Promise API), not as long as a session.
+ */
+export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> =>
+  useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)

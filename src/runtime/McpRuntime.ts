@@ -29,7 +29,7 @@ import type { Actor, AnyActorRef, EventObject, Subscription } from "xstate"
 import { type ConnectionMachine, connectionMachine } from "../../machines/connection.ts"
 import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
 import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
-import { createLeanActor } from "./ActorScheduler.ts"
+import { createLeanActor, createRootActor } from "./ActorScheduler.ts"
 import { inspection } from "./inspection.ts"
 import { Registry, type RegistryUnsafe } from "./Registry.ts"
 import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
@@ -128,7 +128,7 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
   const managed = ManagedRuntime.make(Supervisor.layerWith(options).pipe(Layer.provideMerge(Registry.layer)))
   const [supervisor, registry] = managed.runSync(Effect.all([Supervisor, Registry] as const))
   const observer = inspection.observer
-  const root = createLeanActor(runtimeMachine, observer === undefined ? {} : { inspect: observer }).start()
+  const root = createRootActor(runtimeMachine, observer === undefined ? {} : { inspect: observer }).start()
   const followInspection = inspectionFollower(root, observer)
   let stopping: Promise<void> | undefined
 

@@ -117,16 +117,21 @@ export const serveTransport = (server: McpServer, transport: Transport, options:
   return session
 }
 
-/** Effect API: the session lives in the current Scope; closing the scope closes session and transport. */
+/**
+ * Effect API: the connection lives in the current Scope (a `Supervisor.spawn`'s, say);
+ * closing the scope closes the session (draining for `drainMs`, default 0) and the
+ * transport. Its actors join `options.runtime`'s tree (default the process's); the
+ * caller's supervisor, not the runtime's, owns it.
+ */
 export const serveTransportScoped = (
   server: McpServer,
   transport: Transport,
   options: ServeOptions & { readonly drainMs?: number } = {}
 ): Effect.Effect<ServerSession, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => serveTransport(server, transport, options)),
-    (session) =>
-      Effect.promise(() => session.close({ drainMs: options.drainMs ?? 0, reason: "scope closed" })).pipe(
-        Effect.andThen(Effect.promise(() => transport.close()))
-      )
-  )
+  Effect.gen(function*() {
+    const { runtime = defaultMcpRuntime(), listener, drainMs, ...sessionOptions } = options
+    const session = yield* connect(runtime, server, transport, sessionOptions, listener, () => {})
+    // Runs before `connect`'s own finalizer (LIFO): a graceful close first.
+    yield* Effect.addFinalizer(() => Effect.promise(() => session.close({ drainMs: drainMs ?? 0, reason: "scope closed" })))
+    return session
+  })
