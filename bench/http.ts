@@ -36,12 +36,15 @@ const USAGE = `Usage: node bench/http.ts [options]
   --no-pin             do not pin server/driver to CPUs with taskset
   --profile            afterwards, run ours once more per churn / echo / ping suite with --cpu-prof
                        and print the top frames
-  --live               run our server from the working tree instead of a frozen copy`
+  --live               run our server from the working tree instead of a frozen copy
+  --ours-args "ARGS"   extra arguments for our "serve --http" (e.g. "--metrics" to measure telemetry on)`
 
 const { values: flags, nonNegative } = scriptArgs(USAGE, {
   rounds: { type: "string" }, duration: { type: "string" }, suites: { type: "string" }, only: { type: "string" }, sessions: { type: "string" }, "idle-sessions": { type: "string" },
-  "idle-timeout": { type: "string" }, hold: { type: "string" }, save: { type: "boolean" }, "no-pin": { type: "boolean" }, profile: { type: "boolean" }, live: { type: "boolean" }
+  "idle-timeout": { type: "string" }, hold: { type: "string" }, save: { type: "boolean" }, "no-pin": { type: "boolean" }, profile: { type: "boolean" }, live: { type: "boolean" },
+  "ours-args": { type: "string" }
 })
+const OURS_ARGS = ((flags["ours-args"] as string | undefined) ?? "").split(" ").filter((a) => a !== "")
 const ROUNDS = nonNegative("rounds") ?? 3
 const DURATION = nonNegative("duration") ?? 10
 const SESSIONS = nonNegative("sessions") ?? 100
@@ -76,7 +79,7 @@ const spec = async (label: string, o: StartOptions = {}): Promise<ServerSpec> =>
     return {
       label,
       argv: [...node, "--import", PROBE, code.bin, "serve", "--http", String(port), "--host", "127.0.0.1",
-        ...(o.idleTimeoutMs === undefined ? [] : ["--idle-timeout", String(o.idleTimeoutMs)])],
+        ...(o.idleTimeoutMs === undefined ? [] : ["--idle-timeout", String(o.idleTimeoutMs)]), ...OURS_ARGS],
       cwd: code.root,
       env: { MCP_BENCH_STATS_PORT: String(statsPort) },
       ready: { stdoutUrl: true },

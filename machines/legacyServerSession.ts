@@ -11,15 +11,22 @@
  * requests without a round trip through the actor, which is exactly the
  * `REQUEST → dispatch` self-transition below (see docs/architecture.md, "hot path").
  *
- * Idle timeout without per-request events: when `idleTimeout` elapses the
- * guard `idleTimeoutExpired` asks whether nothing is in flight and the
- * last request finished at least `idleTimeoutMs` ago (the runtime provides the
- * facts; the default assumes no activity, as in a pure run). If not, `operating`
- * re-enters and the delay is re-armed for the remaining time. So idle is
- * counted from the last in-flight request finishing, not from the last
- * arrival, at zero cost per request.
+ * Guards and delays read only context and events: everything they decide on is
+ * serializable data, so a snapshot survives `JSON.stringify` (hibernation) and a
+ * pure run decides exactly as the runtime does.
+ *
+ * Idle timeout without per-request events: requests are served without an
+ * actor step, so the chart does not count them. When `idleTimeout` elapses the
+ * chart asks for the activity facts (`reportActivity`, which raises
+ * `IDLE_CHECK { inFlight, idleForMs }`); `idleTimeoutExpired` decides on the
+ * event: nothing in flight and the last request finished at least
+ * `idleTimeoutMs` ago. If not, `operating` re-enters with the delay set to
+ * what remains (`idleDelayMs` in context). So idle is counted from the last
+ * in-flight request finishing, not from the last arrival, at zero cost per
+ * request. The default `reportActivity` reports no activity outside the chart
+ * (a pure run has none); the runtime reports its in-flight table.
  */
-import { assign, setup } from "xstate"
+import { assign, raise, setup } from "xstate"
 import type { ClientCapabilities } from "../src/protocol/capabilities.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
@@ -38,11 +45,13 @@ export interface LegacyServerSessionInput {
   /** How long `closing` waits for in-flight requests before cancelling them. 0 = do not wait. Default 5 s. */
   readonly drainTimeoutMs?: number
   readonly earlyRequests?: EarlyRequestPolicy
-  /**
-   * Opaque handle the runtime's provided implementations use to reach their
-   * session (so one provided machine serves every session). The chart never reads it.
-   */
-  readonly runtime?: unknown
+  // When the chart starts after its connection did (the runtime starts it on the first legacy message):
+  /** A modern (2026-07-28) request was served there already (that era has no handshake). */
+  readonly servedModern?: boolean
+  /** Time since the connection opened: the handshake deadline counts from there. Default 0. */
+  readonly elapsedMs?: number
+  /** Activity on the connection so far: the idle deadline counts from the last request finishing. Default none. */
+  readonly activity?: ActivityFacts
 }
 
 export interface InitializeParams {
@@ -63,20 +72,40 @@ export interface LegacyServerSessionContext {
   readonly clientCapabilities: ClientCapabilities | undefined
   readonly clientInfo: InitializeParams["clientInfo"] | undefined
   readonly closeReason: string | undefined
-  /** See `LegacyServerSessionInput.runtime`. */
-  readonly runtime: unknown
+  /** A modern request was served on this connection: no handshake deadline (it never initializes). */
+  readonly servedModern: boolean
+  /** Delay of the next handshake deadline: what remains of `handshakeTimeoutMs`, counted from the connection's start. */
+  readonly handshakeDelayMs: number
+  /** Delay of the next idle deadline: what remains until `idleTimeoutMs` of quiet. */
+  readonly idleDelayMs: number
+}
+
+/**
+ * What the runtime knows about activity outside the chart, carried by the events that need
+ * a decision on it: requests in flight, and how long ago the last one finished.
+ */
+export interface ActivityFacts {
+  readonly inFlight: number
+  readonly idleForMs: number
 }
 
 /** What the runtime tells the server chart: lifecycle messages, requests, drain, close and transport end. */
 export type LegacyServerSessionEvent =
-  | { readonly type: "INITIALIZE"; readonly id: RequestId; readonly params: unknown }
+  /** `elapsedMs`: time since the connection opened (the handshake deadline counts from there); absent in a pure run: 0. */
+  | { readonly type: "INITIALIZE"; readonly id: RequestId; readonly params: unknown; readonly elapsedMs?: number }
   | { readonly type: "INITIALIZED" }
   | { readonly type: "PING"; readonly id: RequestId }
   | { readonly type: "REQUEST"; readonly id: RequestId; readonly method: string }
   | { readonly type: "DRAINED" }
-  | { readonly type: "CLOSE"; readonly reason: string }
+  /** `inFlight`: requests the runtime has in flight (none: close at once, nothing to drain). */
+  | { readonly type: "CLOSE"; readonly reason: string; readonly inFlight: number }
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason: string }
-  | { readonly type: "RESUMED" }
+  /** The answer to `reportActivity` when an idle (or modern-era handshake) deadline fires. */
+  | ({ readonly type: "IDLE_CHECK" } & ActivityFacts)
+  /** Restored from a persisted snapshot (no timers survive): decide on idleness now, re-arm for what remains. */
+  | ({ readonly type: "RESUMED" } & ActivityFacts)
+  /** A modern request was served on this connection: the handshake deadline no longer applies. */
+  | { readonly type: "MODERN_SERVED" }
 
 /** Close reason the chart records when the handshake deadline ends the session (the runtime maps it, e.g. to WebSocket close 4408). */
 export const HANDSHAKE_TIMEOUT = "handshake timeout"
@@ -125,6 +154,14 @@ const rejectReinitialize = {
   })
 } as const
 
+/** The idle deadline's delay given the activity facts: the full period while busy, else what remains (0: disabled). */
+const remainingIdle = (idleTimeoutMs: number, facts: ActivityFacts): number =>
+  idleTimeoutMs <= 0 ? 0 : facts.inFlight > 0 ? idleTimeoutMs : Math.max(1, idleTimeoutMs - facts.idleForMs)
+
+/** The handshake deadline's delay `elapsedMs` after the connection opened (0: disabled). */
+const remainingHandshake = (handshakeTimeoutMs: number, elapsedMs: number): number =>
+  handshakeTimeoutMs > 0 ? Math.max(1, handshakeTimeoutMs - elapsedMs) : 0
+
 // Nothing to drain: skip `closing` (and its drain timer) altogether.
 const closeTransitions = [
   { guard: "nothingInFlight", target: "#legacyServerSession.closed", actions: "recordCloseReason" },
@@ -132,6 +169,13 @@ const closeTransitions = [
 ] as const
 
 const recordHandshakeTimeout = { type: "recordCloseReason", params: { timeout: HANDSHAKE_TIMEOUT } } as const
+const recordIdleTimeout = { type: "recordCloseReason", params: { timeout: IDLE_TIMEOUT } } as const
+
+/** The idle decision on the activity facts: expired → `expired`; else re-enter `state` with the deadline re-armed for what remains. */
+const idleDecision = (expired: "#legacyServerSession.closing" | "#legacyServerSession.closed", state: "#legacyServerSession.operating" | "#legacyServerSession.awaitingInitialize") => [
+  { guard: "idleTimeoutExpired", target: expired, actions: recordIdleTimeout },
+  { guard: "idleTimeoutEnabled", target: state, reenter: true, actions: "recordIdleDelay" }
+] as const
 
 const rejectClosing = {
   type: "reject",
@@ -185,10 +229,22 @@ export const legacyServerSessionMachine = setup({
     cancelInFlight: () => {},
     /** Release the session: close the transport / forget the HTTP session. */
     release: () => {},
+    /**
+     * An idle deadline fired: raise `IDLE_CHECK` with the activity facts. The runtime
+     * reports its in-flight table; this default reports no activity outside the chart.
+     */
+    reportActivity: raise(({ context }: { context: LegacyServerSessionContext }): LegacyServerSessionEvent => ({ type: "IDLE_CHECK", inFlight: 0, idleForMs: context.idleTimeoutMs })),
+    recordIdleDelay: assign({
+      idleDelayMs: ({ context, event }) =>
+        event.type === "IDLE_CHECK" || event.type === "RESUMED" ? remainingIdle(context.idleTimeoutMs, event) : context.idleDelayMs
+    }),
+    recordModernServed: assign({ servedModern: true }),
     recordNegotiation: assign(({ context, event }) => {
       if (event.type !== "INITIALIZE") return {}
       const params = event.params as InitializeParams
       return {
+        // The whole handshake is bounded from the connection's start: `awaitingInitialized` gets what remains.
+        handshakeDelayMs: remainingHandshake(context.handshakeTimeoutMs, event.elapsedMs ?? 0),
         // "Otherwise … another protocol version it supports. This SHOULD be the latest" (lifecycle.mdx:L165-L182),
         // whatever order `supportedVersions` was given in.
         protocolVersion: negotiateVersion(params.protocolVersion, newestFirst(context.supportedVersions)),
@@ -204,20 +260,20 @@ export const legacyServerSessionMachine = setup({
   guards: {
     validInitializeParams: ({ event }) => event.type === "INITIALIZE" && isValidInitializeParams(event.params),
     acceptsEarlyRequests: ({ context }) => context.earlyRequests === "accept",
-    /** No request is in flight (runtime-provided; the pure default assumes there may be). */
-    nothingInFlight: () => false,
+    /** CLOSE found no request in flight (the runtime counts them into the event). */
+    nothingInFlight: ({ event }) => event.type === "CLOSE" && event.inFlight === 0,
     idleTimeoutEnabled: ({ context }) => context.idleTimeoutMs > 0,
-    /**
-     * The idle timeout is enabled, nothing is in flight and the last request
-     * finished ≥ idleTimeoutMs ago. The runtime provides the activity facts;
-     * the pure default assumes no activity since the timer was armed.
-     */
-    idleTimeoutExpired: ({ context }) => context.idleTimeoutMs > 0,
-    handshakeTimeoutEnabled: ({ context }) => context.handshakeTimeoutMs > 0
+    /** The idle timeout is enabled, nothing is in flight and the last request finished ≥ idleTimeoutMs ago (facts in the event). */
+    idleTimeoutExpired: ({ context, event }) =>
+      (event.type === "IDLE_CHECK" || event.type === "RESUMED") &&
+      context.idleTimeoutMs > 0 && event.inFlight === 0 && event.idleForMs >= context.idleTimeoutMs,
+    /** A dual-era connection that served modern requests never initializes: no handshake deadline for it. */
+    handshakeTimeoutEnabled: ({ context }) => context.handshakeTimeoutMs > 0 && !context.servedModern
   },
   delays: {
-    idleTimeout: ({ context }) => delayOf(context.idleTimeoutMs),
-    handshakeTimeout: ({ context }) => delayOf(context.handshakeTimeoutMs),
+    idleTimeout: ({ context }) => delayOf(context.idleDelayMs),
+    // On a connection that served modern requests the handshake deadline counts idleness instead.
+    handshakeTimeout: ({ context }) => delayOf(context.servedModern ? context.idleDelayMs : context.handshakeDelayMs),
     // No guard on the drain deadline: 0 means "cancel at once", not "park" (which would wait ~24.8 days).
     drainTimeout: ({ context }) => Math.min(Math.max(0, context.drainTimeoutMs), MAX_DELAY)
   }
@@ -225,15 +281,17 @@ export const legacyServerSessionMachine = setup({
   id: "legacyServerSession",
   context: ({ input }) => ({
     supportedVersions: input.supportedVersions ?? LEGACY_VERSIONS,
-    idleTimeoutMs: input.idleTimeoutMs ?? 0,
-    handshakeTimeoutMs: input.handshakeTimeoutMs ?? 0,
+    idleTimeoutMs: Math.max(0, input.idleTimeoutMs ?? 0),
+    handshakeTimeoutMs: Math.max(0, input.handshakeTimeoutMs ?? 0),
     drainTimeoutMs: input.drainTimeoutMs ?? 5_000,
     earlyRequests: input.earlyRequests ?? "reject",
     protocolVersion: undefined,
     clientCapabilities: undefined,
     clientInfo: undefined,
     closeReason: undefined,
-    runtime: input.runtime
+    servedModern: input.servedModern ?? false,
+    handshakeDelayMs: remainingHandshake(input.handshakeTimeoutMs ?? 0, input.elapsedMs ?? 0),
+    idleDelayMs: remainingIdle(input.idleTimeoutMs ?? 0, input.activity ?? { inFlight: 0, idleForMs: 0 })
   }),
   initial: "awaitingInitialize",
   on: {
@@ -247,13 +305,15 @@ export const legacyServerSessionMachine = setup({
       after: {
         handshakeTimeout: [
           { guard: "handshakeTimeoutEnabled", target: "closed", actions: recordHandshakeTimeout },
-          // A connection that only speaks the modern era never initializes (the runtime then
-          // disables the handshake guard): the same deadline counts its idleness instead.
-          { guard: "idleTimeoutExpired", target: "closed", actions: { type: "recordCloseReason", params: { timeout: IDLE_TIMEOUT } } },
-          { guard: "idleTimeoutEnabled", target: "awaitingInitialize", reenter: true }
+          // A connection that only speaks the modern era never initializes (MODERN_SERVED turned
+          // the handshake guard off): the same deadline counts its idleness instead.
+          { guard: "idleTimeoutEnabled", actions: "reportActivity" }
         ]
       },
       on: {
+        // Only a connection that has not initialized cares (its handshake deadline then counts idleness).
+        MODERN_SERVED: { actions: "recordModernServed" },
+        IDLE_CHECK: idleDecision("#legacyServerSession.closed", "#legacyServerSession.awaitingInitialize"),
         // lifecycle.mdx:L40-L47: initialize is the first interaction; version echoed if supported, else our latest (L165-L182).
         INITIALIZE: [
           {
@@ -325,17 +385,15 @@ export const legacyServerSessionMachine = setup({
         INITIALIZED: {},
         REQUEST: { actions: { type: "dispatch", params: ({ event }) => ({ id: event.id }) } },
         CLOSE: closeTransitions,
-        // The runtime may hibernate an idle session (stop the actor, keep its persisted
-        // snapshot) and restore it on the next lifecycle event; a restored actor has no
-        // timers, so RESUMED re-enters `operating` to re-arm the idle deadline for what remains.
-        RESUMED: { target: "operating", reenter: true }
+        IDLE_CHECK: idleDecision("#legacyServerSession.closing", "#legacyServerSession.operating"),
+        // The runtime may hibernate an idle session (keep its persisted snapshot, stop the
+        // actor) and restore it on the next lifecycle event; a restored actor has no timers,
+        // so RESUMED decides on idleness now and re-enters `operating` to re-arm the deadline.
+        RESUMED: idleDecision("#legacyServerSession.closing", "#legacyServerSession.operating")
       },
       after: {
-        idleTimeout: [
-          { guard: "idleTimeoutExpired", target: "closing", actions: { type: "recordCloseReason", params: { timeout: IDLE_TIMEOUT } } },
-          // Activity since the timer was armed: re-arm for what remains.
-          { guard: "idleTimeoutEnabled", target: "operating", reenter: true }
-        ]
+        // Ask for the activity facts; IDLE_CHECK decides.
+        idleTimeout: { guard: "idleTimeoutEnabled", actions: "reportActivity" }
       }
     },
     closing: {

@@ -16,7 +16,7 @@ export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.
 // Server
 export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
 export type { RequestContext } from "./server/RequestContext.ts"
-export { CapabilityError, RequestTimeoutError, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
+export { CapabilityError, type PersistedServerSession, RequestTimeoutError, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
 export { serveTransport } from "./server/serveTransport.ts"
 export type { SessionLimits } from "./server/SessionLimiter.ts"
 export { defaultProgressBarrier, type ProgressBarrierPolicy } from "./server/progressBarrier.ts"
@@ -68,6 +68,13 @@ export type { SessionEnd, SessionHandle, SessionInfo } from "./runtime/SessionHa
 export { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "./runtime/Registry.ts"
 export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime } from "./runtime/McpRuntime.ts"
 export { defaultRestartPolicy, makeRestartPolicy, type RestartPolicy } from "./runtime/RestartPolicy.ts"
+
+// Observability (OpenTelemetry spans and metrics, Prometheus /metrics)
+export { type ClientFacts, PROMETHEUS_CONTENT_TYPE, Telemetry, type TelemetryOptions } from "./observability/Telemetry.ts"
+export { makeOtlpTelemetry, type OtlpTelemetryOptions } from "./observability/otlp.ts"
+export { makeMemoryTracer, type RecordedSpan } from "./observability/memoryTracer.ts"
+export { type MetricsServerHandle, type MetricsSource, serveMetrics } from "./observability/metricsEndpoint.ts"
+export { formatTraceparent, readTraceContext, type RemoteParent, withTraceContext } from "./observability/traceContext.ts"
 
 // Visualization
 export { toMermaid } from "./visualization/toMermaid.ts"

@@ -83,6 +83,15 @@ describe("oracle verdicts", () => {
     expect(judge(e, [{ jsonrpc: "2.0", id: 1, result: {} }, rpcError(2, -32600)]).ok).toBe(false)
     expect(labels(expectFor(b, OPERATING))).toEqual(["-32600"])
     expect(labels(expectFor([{ jsonrpc: "2.0", method: "a" }], BATCHING))).toEqual(["none"])
+    // A notification too deep to serve, next to nothing that needs an answer: an array, or no answer at all.
+    const deepNote = `[{"jsonrpc":"2.0","method":"logging/setLevel","params":{"level":${"[".repeat(1_200)}${"]".repeat(1_200)}}},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":7,"error":{"code":-32000,"message":"no"}}]`
+    const silent = oracle(Buffer.from(deepNote), BATCHING, { maxMessageBytes: 100_000 })
+    // (Or refused whole for its depth.)
+    expect(labels(silent)).toEqual(["-32600|-32602", "batch", "none"])
+    expect(judge(silent, []).ok).toBe(true)
+    // A request in the batch still needs the array.
+    const withRequest = oracle(Buffer.from(deepNote.replace('"id":7,"error":{"code":-32000,"message":"no"}', '"id":7,"method":"ping"')), BATCHING, { maxMessageBytes: 100_000 })
+    expect(labels(withRequest)).toEqual(["-32600|-32602", "batch"])
   })
 
   it("oversized and invalid UTF-8 frames", () => {

@@ -42,3 +42,78 @@ describe("Streamable HTTP: idle sessions hibernate", () => {
     }
   })
 })
+
+// Hibernation is xstate's persisted snapshot: thousands of idle sessions are serialized
+// with JSON.stringify, a fresh server (new McpServer, new handler, new actors) takes them
+// over, and the clients go on calling on the same session ids over real HTTP.
+describe("Streamable HTTP: hibernated sessions move to a fresh server as JSON", () => {
+  const N = 2_000
+  /** Run `f` over `items`, `width` at a time (a burst of 2 000 handshakes would trip admission control's handshake budget). */
+  const pool = async <A, B>(items: ReadonlyArray<A>, width: number, f: (a: A, i: number) => Promise<B>): Promise<Array<B>> => {
+    const out: Array<B> = new Array(items.length)
+    let next = 0
+    await Promise.all(Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const i = next++
+        out[i] = await f(items[i]!, i)
+      }
+    }))
+    return out
+  }
+  const call = async (url: string, headers: Record<string, string>, id: number, text: string) => {
+    const res = await post(url, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text } } }, headers)
+    return { status: res.status, body: (await res.json()) as { id?: number; result?: { content: Array<{ text: string }> }; error?: { code: number } } }
+  }
+
+  it(`persists ${N} sessions, restores them in a fresh server and serves calls on the same ids`, async () => {
+    const first = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 0 })
+    let opened: Array<{ readonly sid: string; readonly headers: Record<string, string> }>
+    let json: string
+    try {
+      opened = await pool(Array.from({ length: N }), 32, () => openSession(first.url))
+      expect(new Set(opened.map((s) => s.sid)).size).toBe(N)
+      // One call each before the move: the sessions are operating, then idle.
+      const before = await pool(opened, 32, (s, i) => call(first.url, s.headers, 1, `before ${i}`))
+      expect(before.every((r, i) => r.body.result?.content[0]?.text === `before ${i}`)).toBe(true)
+      const persisted = first.persistSessions()
+      expect(persisted).toHaveLength(N)
+      expect(first.stats().hibernated).toBe(N)
+      json = JSON.stringify(persisted)
+    } finally {
+      await first.close({ drainMs: 0 })
+    }
+    // The old server is gone: its sessions ended with it.
+    expect(first.stats().sessions).toBe(0)
+    const restored = JSON.parse(json) as ReturnType<typeof first.persistSessions>
+    expect(restored.map((p) => p.id).sort()).toEqual(opened.map((s) => s.sid).sort())
+    expect(restored.every((p) => p.chart.value === "operating" && p.chart.context.protocolVersion === "2025-11-25")).toBe(true)
+
+    const second = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 0 })
+    try {
+      const url = second.url // another port: the clients follow the server, with their session ids
+      expect(second.restoreSessions(restored)).toBe(N)
+      expect(second.restoreSessions(restored)).toBe(0) // ids already served are not taken twice
+      expect(second.stats()).toMatchObject({ sessions: N, hibernated: N, handshaking: 0 })
+      const after = await pool(opened, 32, (s, i) => call(url, s.headers, 2, `after ${i}`))
+      expect(after.filter((r) => r.status !== 200)).toEqual([])
+      expect(after.every((r, i) => r.body.id === 2 && r.body.result?.content[0]?.text === `after ${i}`)).toBe(true)
+      // Calls in `operating` need no actor: still hibernated. A lifecycle event restores the chart from its snapshot.
+      expect(second.stats().hibernated).toBe(N)
+      const { sid, headers } = opened[7]!
+      const ping = await post(url, { jsonrpc: "2.0", id: 3, method: "ping" }, headers)
+      expect(await ping.json()).toMatchObject({ id: 3, result: {} })
+      expect(second.session(sid)!.isHibernated).toBe(false)
+      expect(second.session(sid)!.stateName()).toBe("operating")
+      expect(second.session(sid)!.protocolVersion).toBe("2025-11-25")
+      const { del } = await import("./support/mcpHttp.ts")
+      expect((await del(url, opened[8]!.headers)).status).toBeLessThan(300)
+      expect(second.session(opened[8]!.sid)).toBeUndefined()
+      expect((await call(url, opened[8]!.headers, 5, "gone")).status).toBe(404)
+      // An id the first server never issued is unknown here too.
+      expect((await call(url, { ...headers, "mcp-session-id": "AAAAAAAAAAAAAAAAAAAAAA" }, 6, "x")).status).toBe(404)
+    } finally {
+      await second.close({ drainMs: 0 })
+    }
+    expect(second.stats()).toMatchObject({ sessions: 0, hibernated: 0 })
+  }, 240_000)
+})

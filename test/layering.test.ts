@@ -15,6 +15,8 @@ const layerOf = (file: string): string | undefined => {
   if (r.startsWith("src/policy/")) return "policy"
   if (r.startsWith("src/server/") || r.startsWith("src/client/") || r.startsWith("src/host/")) return "api"
   if (r.startsWith("src/visualization/")) return "api"
+  // Telemetry observes server and client sessions (their request contexts), and both call into it.
+  if (r.startsWith("src/observability/")) return "api"
   if (r.startsWith("src/cli/") || r.startsWith("examples/") || r === "src/index.ts" || r === "src/effect.ts") return "top"
   return undefined
 }

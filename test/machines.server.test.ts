@@ -11,7 +11,7 @@
  *   model-based replay of the event-only twin against the timed machine.
  */
 import { describe, expect, it } from "vitest"
-import { type AnyStateMachine, createActor, initialTransition, SimulatedClock, transition } from "xstate"
+import { type AnyStateMachine, createActor, initialTransition, raise, SimulatedClock, transition } from "xstate"
 import { adjacencyMapToArray, createTestModel, getAdjacencyMap, getShortestPaths } from "xstate/graph"
 import {
   type LegacyServerSessionEvent,
@@ -59,9 +59,17 @@ const initialize = (id: number | string = 1, ...params: [unknown?]): LegacyServe
 const initialized: LegacyServerSessionEvent = { type: "INITIALIZED" }
 const request = (id: number | string, method = "tools/list"): LegacyServerSessionEvent => ({ type: "REQUEST", id, method })
 const ping = (id: number | string): LegacyServerSessionEvent => ({ type: "PING", id })
-const close: LegacyServerSessionEvent = { type: "CLOSE", reason: "server shutdown" }
+/** The runtime counts what it has in flight into CLOSE; one request keeps the drain honest. */
+const close: LegacyServerSessionEvent = { type: "CLOSE", reason: "server shutdown", inFlight: 1 }
 const drained: LegacyServerSessionEvent = { type: "DRAINED" }
 const transportClosed: LegacyServerSessionEvent = { type: "TRANSPORT_CLOSED", reason: "stdin ended" }
+const closeIdle: LegacyServerSessionEvent = { type: "CLOSE", reason: "server shutdown", inFlight: 0 }
+const modernServed: LegacyServerSessionEvent = { type: "MODERN_SERVED" }
+/** Activity facts as the runtime reports them: quiet for the whole period, or busy. */
+const idleCheck = (inFlight: number, idleForMs: number): LegacyServerSessionEvent => ({ type: "IDLE_CHECK", inFlight, idleForMs })
+const resumed = (inFlight: number, idleForMs: number): LegacyServerSessionEvent => ({ type: "RESUMED", inFlight, idleForMs })
+/** The fact events every generated-path test also explores. */
+const factEvents = [closeIdle, modernServed, idleCheck(0, IDLE_MS), idleCheck(1, 0), resumed(0, IDLE_MS), resumed(0, 10)]
 
 const isOperating = (value: unknown) => value === "operating"
 
@@ -271,7 +279,7 @@ describe("legacyServerSession: pure steps", () => {
       ])
     }
     expect(ErrorCode.ConnectionClosed).toBe(-32000)
-    for (const event of [initialized, { type: "CLOSE", reason: "again" } as const]) {
+    for (const event of [initialized, { type: "CLOSE", reason: "again", inFlight: 1 } as const]) {
       const [after, actions] = transition(machine, closing, event)
       expect(after.value).toBe("closing")
       expect(plain(actions)).toEqual([]) // the drain deadline is not restarted
@@ -356,26 +364,20 @@ const start = (i: LegacyServerSessionInput = input, m: AnyStateMachine = machine
 
 /**
  * What the runtime knows about activity, as `ServerSession` keeps it: the number of
- * requests in flight and when the last one finished. `idleTimeoutExpired` and
- * `idleTimeout` are computed from these facts, as the runtime provides them.
+ * requests in flight and when the last one finished. Only the fact reporter
+ * (`reportActivity`) is provided, as production does (`runtimeServerMachine`): the
+ * idle decision and the re-armed delay are the chart's own guard and delay.
+ * `guardCalls` records each report with what the guard should decide (the oracle).
  */
 const withActivityFacts = (clock: SimulatedClock, idleMs: number) => {
   const facts = { inFlight: 0, lastFinishedAt: clock.now(), guardCalls: [] as Array<{ at: number; expired: boolean }> }
   const m = machine.provide({
-    guards: {
-      idleTimeoutExpired: () => {
-        const expired = idleMs > 0 && facts.inFlight === 0 && clock.now() - facts.lastFinishedAt >= idleMs
-        facts.guardCalls.push({ at: clock.now(), expired })
-        return expired
-      }
-    },
-    delays: {
-      // Re-armed for what remains since the last request finished; the full period while busy.
-      idleTimeout: () => {
-        if (idleMs <= 0) return PARKED
-        const remaining = facts.inFlight > 0 ? idleMs : idleMs - (clock.now() - facts.lastFinishedAt)
-        return Math.max(1, remaining)
-      }
+    actions: {
+      reportActivity: raise((): LegacyServerSessionEvent => {
+        const idleForMs = clock.now() - facts.lastFinishedAt
+        facts.guardCalls.push({ at: clock.now(), expired: idleMs > 0 && facts.inFlight === 0 && idleForMs >= idleMs })
+        return { type: "IDLE_CHECK", inFlight: facts.inFlight, idleForMs }
+      })
     }
   })
   return {
@@ -439,12 +441,12 @@ describe("legacyServerSession: timers on a simulated clock", () => {
   })
 
   it("handshake deadline: a runtime delay measured from the connection start bounds the whole handshake", () => {
+    // The runtime tells the chart how long ago the connection opened; the chart's own delay does the rest.
     const clock = new SimulatedClock()
     const startedAt = clock.now()
-    const m = machine.provide({ delays: { handshakeTimeout: () => Math.max(0, HANDSHAKE_MS - (clock.now() - startedAt)) } })
-    const actor = createActor(m, { clock, input }).start()
+    const actor = createActor(machine, { clock, input }).start()
     advance(clock, 600)
-    actor.send(initialize(1))
+    actor.send({ type: "INITIALIZE", id: 1, params: initParams(), elapsedMs: clock.now() - startedAt })
     advance(clock, HANDSHAKE_MS - 600 - 1)
     expect(actor.getSnapshot().value).toBe("awaitingInitialized")
     advance(clock, 1)
@@ -542,13 +544,16 @@ describe("legacyServerSession: timers on a simulated clock", () => {
     expect(scenario(700, fullPeriod)).not.toBe(700 + IDLE_MS)
   })
 
-  it("idle deadline disabled (0): the parked timer fires without closing", () => {
+  it("idle deadline disabled (0): the parked timer fires without closing (and without asking for the facts)", () => {
     const s = startWithActivity({ ...input, idleTimeoutMs: 0 })
     s.actor.send(initialize(1))
     s.actor.send(initialized)
+    const fired: Array<number> = []
+    s.actor.system.inspect({ next: (e) => void (e.type === "@xstate.event" && e.event.type === IDLE.type && fired.push(s.clock.now())) })
     s.clock.increment(PARKED + 1)
     expect(s.actor.getSnapshot().value).toEqual("operating")
-    expect(s.facts.guardCalls).toEqual([{ at: PARKED + 1, expired: false }]) // one jump: it fires at the end of it
+    expect(fired).toEqual([PARKED + 1]) // one jump: it fires at the end of it
+    expect(s.facts.guardCalls).toEqual([])
   })
 
   it("drain deadline: in-flight work is cancelled and the session closed at exactly drainTimeoutMs", () => {
@@ -619,7 +624,8 @@ describe("legacyServerSession: generated paths", () => {
     HANDSHAKE_1,
     HANDSHAKE_2,
     IDLE,
-    DRAIN
+    DRAIN,
+    ...factEvents
   ] as never[]
   const inputs = [input, accepting, { earlyRequests: "accept" as const }, {}]
   const edges = (m: AnyStateMachine = machine, i: LegacyServerSessionInput = input) =>
@@ -695,6 +701,12 @@ describe("legacyServerSession: generated paths", () => {
         `"awaitingInitialize" TRANSPORT_CLOSED`,
         `"awaitingInitialized" TRANSPORT_CLOSED`,
         `"operating" TRANSPORT_CLOSED`,
+        // CLOSE with nothing in flight: nothing to drain.
+        `"awaitingInitialize" CLOSE`,
+        `"awaitingInitialized" CLOSE`,
+        `"operating" CLOSE`,
+        // A modern-era connection's idleness (its handshake deadline counts that).
+        `"awaitingInitialize" IDLE_CHECK`,
         `"closing" TRANSPORT_CLOSED`,
         `"closing" DRAINED`,
         `"closing" ${DRAIN.type}`,
@@ -739,6 +751,8 @@ describe("legacyServerSession: generated paths", () => {
       drained,
       close,
       transportClosed,
+      // Facts whose re-armed deadline is the full period (the replay advances by the fixed delays).
+      ...factEvents.filter((e) => !(e.type === "RESUMED" && e.idleForMs < IDLE_MS)),
       ...Object.keys(delays).map((d) => ({ type: timeoutEvent(d) }))
     ]
     for (const i of [input, accepting]) {
@@ -764,27 +778,76 @@ describe("legacyServerSession: generated paths", () => {
   })
 })
 
-describe("CLOSE with nothing in flight (runtime guard nothingInFlight)", () => {
-  it("goes straight to closed without beginDrain or a drain timer; with work in flight it drains", async () => {
-    const { createActor } = await import("xstate")
-    const { legacyServerSessionMachine } = await import("../machines/legacyServerSession.ts")
-    const run = (idle: boolean) => {
+describe("CLOSE with nothing in flight (guard nothingInFlight on the event's count)", () => {
+  it("goes straight to closed without beginDrain or a drain timer; with work in flight it drains", () => {
+    const run = (inFlight: number) => {
       const calls: Array<string> = []
       const actor = createActor(
-        legacyServerSessionMachine.provide({
-          guards: { nothingInFlight: () => idle },
-          actions: { beginDrain: () => void calls.push("beginDrain"), release: () => void calls.push("release") }
-        }),
+        machine.provide({ actions: { beginDrain: () => void calls.push("beginDrain"), release: () => void calls.push("release") } }),
         { input: {} }
       ).start()
       actor.send({ type: "INITIALIZE", id: 1, params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } })
       actor.send({ type: "INITIALIZED" })
-      actor.send({ type: "CLOSE", reason: "bye" })
+      actor.send({ type: "CLOSE", reason: "bye", inFlight })
       return { state: actor.getSnapshot().value, calls, reason: actor.getSnapshot().context.closeReason }
     }
-    expect(run(true)).toEqual({ state: "closed", calls: ["release"], reason: "bye" })
-    const busy = run(false)
+    expect(run(0)).toEqual({ state: "closed", calls: ["release"], reason: "bye" })
+    const busy = run(2)
     expect(busy.state).toBe("closing")
     expect(busy.calls).toEqual(["beginDrain"])
+  })
+})
+
+describe("the production machine decides with the chart's own guards and delays", () => {
+  it("runtimeServerMachine provides actions only: every guard and delay is the chart's implementation", async () => {
+    const { runtimeServerMachine } = await import("../src/server/ServerSession.ts")
+    const chart = machine.implementations
+    const production = runtimeServerMachine.implementations
+    expect(Object.keys(production.guards).sort()).toEqual(Object.keys(chart.guards).sort())
+    for (const [name, guard] of Object.entries(chart.guards)) expect(production.guards[name], name).toBe(guard)
+    expect(Object.keys(production.delays).sort()).toEqual(Object.keys(chart.delays).sort())
+    for (const [name, delay] of Object.entries(chart.delays)) expect(production.delays[name], name).toBe(delay)
+    // …and the context holds no live object: a snapshot survives JSON.
+    const [operating] = transition(machine, run(input, initialize(1)).snapshot, initialized)
+    expect(JSON.parse(JSON.stringify(operating.context))).toEqual(operating.context)
+  })
+
+  it("the handshake deadline counts from the connection's start (elapsedMs), and a modern-served connection counts idleness instead", () => {
+    // INITIALIZE 600 ms after the connection opened: awaitingInitialized gets the 400 ms that remain.
+    const initializeLate: LegacyServerSessionEvent = { type: "INITIALIZE", id: 1, params: initParams(), elapsedMs: 600 }
+    const after = run(input, initializeLate)
+    expect(after.snapshot.context.handshakeDelayMs).toBe(HANDSHAKE_MS - 600)
+    expect(raised(after.actions)).toEqual([expect.objectContaining({ id: HANDSHAKE_2.type, delay: HANDSHAKE_MS - 600 })])
+    // A chart started late (first legacy message after modern traffic): both deadlines from the facts.
+    const late = run({ ...input, servedModern: true, elapsedMs: 5_000, activity: { inFlight: 0, idleForMs: 250 } })
+    expect(late.snapshot.context).toMatchObject({ servedModern: true, handshakeDelayMs: 1, idleDelayMs: IDLE_MS - 250 })
+    expect(raised(late.actions)).toEqual([expect.objectContaining({ id: HANDSHAKE_1.type, delay: IDLE_MS - 250 })])
+    // MODERN_SERVED turns the handshake guard off: the deadline asks for the facts instead of closing.
+    const modern = run(input, modernServed)
+    const [quietAfter] = transition(machine, modern.snapshot, HANDSHAKE_1 as never)
+    expect(quietAfter.value).toBe("closed") // the pure reporter says: quiet for the whole period
+    expect(quietAfter.context.closeReason).toBe("idle timeout")
+    const [busy] = transition(machine, modern.snapshot, idleCheck(1, 0))
+    expect(busy.value).toBe("awaitingInitialize")
+    expect(busy.context.idleDelayMs).toBe(IDLE_MS)
+    const [partly] = transition(machine, modern.snapshot, idleCheck(0, 300))
+    expect(partly.context.idleDelayMs).toBe(IDLE_MS - 300)
+    // Without MODERN_SERVED the same deadline is the handshake's.
+    const [legacy] = transition(machine, run(input).snapshot, HANDSHAKE_1 as never)
+    expect(legacy.context.closeReason).toBe("handshake timeout")
+  })
+
+  it("RESUMED (restored from a persisted snapshot): closes when the facts say expired, else re-arms for what remains", () => {
+    const operating = run(input, ...live.operating).snapshot
+    const restored = machine.resolveState(JSON.parse(JSON.stringify({ value: operating.value, context: operating.context })))
+    const [expired, expiredActions] = transition(machine, restored, resumed(0, IDLE_MS))
+    expect(expired.value).toBe("closing")
+    expect(types(expiredActions)).toEqual(["beginDrain"])
+    const [awake, awakeActions] = transition(machine, restored, resumed(0, 400))
+    expect(awake.value).toBe("operating")
+    expect(raised(awakeActions)).toEqual([expect.objectContaining({ id: IDLE.type, delay: IDLE_MS - 400 })])
+    const [busy, busyActions] = transition(machine, restored, resumed(3, 5_000))
+    expect(busy.value).toBe("operating")
+    expect(raised(busyActions)).toEqual([expect.objectContaining({ id: IDLE.type, delay: IDLE_MS })])
   })
 })

@@ -86,3 +86,64 @@ describe("hibernation", () => {
     expect(b.clock).toBeDefined()
   })
 })
+
+// Hibernation is xstate's persisted snapshot plus the session state requests changed:
+// plain data that survives JSON and is served on by a fresh session on another McpServer.
+describe("persist and restore", () => {
+  const makeServer = () =>
+    new McpServer({ name: "s", version: "1" })
+      .tool({ name: "echo" }, (a) => ({ content: [{ type: "text", text: String(a.text) }] }))
+      .resource({ uri: "mem://a", name: "a" }, () => ({ contents: [] }))
+
+  it("a persisted session survives JSON.stringify and a fresh session serves it on: id, negotiation, log level, subscriptions, idle deadline", async () => {
+    const { session, advance, clock } = setup(1_000)
+    session.receive({ jsonrpc: "2.0", id: 1, method: "logging/setLevel", params: { level: "warning" } })
+    advance(200)
+    const persisted = session.persist()
+    expect(persisted).toBeDefined()
+    expect(session.isHibernated).toBe(true)
+    // Nothing live inside: the JSON round trip is lossless.
+    const json = JSON.stringify(persisted)
+    expect(JSON.parse(json)).toEqual(persisted)
+    expect(JSON.parse(json)).toMatchObject({ id: session.id, logLevel: "warning", chart: { status: "active", value: "operating", context: { protocolVersion: "2025-11-25", idleTimeoutMs: 1_000 } } })
+
+    const server = makeServer()
+    const sent: Array<JsonRpcMessage> = []
+    const fresh = new ServerSession(server, { transport: "http", send: (m) => void sent.push(m), idleTimeoutMs: 1_000, clock, now: () => clock.now(), restore: JSON.parse(json) })
+    expect(fresh.id).toBe(session.id)
+    expect(fresh.isHibernated).toBe(true)
+    expect(fresh.stateName()).toBe("operating")
+    expect(fresh.protocolVersion).toBe("2025-11-25")
+    expect(fresh.clientInfo).toEqual({ name: "c", version: "1" })
+    fresh.receive({ jsonrpc: "2.0", id: 2, method: "resources/subscribe", params: { uri: "mem://a" } })
+    fresh.receive({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "echo", arguments: { text: "on" } } })
+    expect(sent.find((m) => "id" in m && m.id === 3)).toMatchObject({ result: { content: [{ text: "on" }] } })
+    // The restored session listens to its new server's changes.
+    server.resourceUpdated("mem://a")
+    expect(sent.some((m) => "method" in m && m.method === "notifications/resources/updated")).toBe(true)
+    // Its log level came along, and the subscription made here goes with it next time.
+    const p2 = fresh.persist()!
+    expect(p2).toMatchObject({ logLevel: "warning", subscriptions: ["mem://a"] })
+    // The idle deadline counts from the last request (t = 200), on the restored chart.
+    advance(999)
+    await Promise.resolve()
+    expect(fresh.stateName()).toBe("operating")
+    advance(2)
+    for (let i = 0; i < 3; i++) await Promise.resolve()
+    expect(fresh.stateName()).toBe("closed")
+    expect((await fresh.ended).reason).toBe("idle timeout")
+  })
+
+  it("a session with work in flight is not persisted; a record that is not an operating chart is refused", () => {
+    const clock = new SimulatedClock()
+    const server = new McpServer({ name: "s", version: "1" }).tool({ name: "hang" }, () => new Promise(() => {}))
+    const session = new ServerSession(server, { transport: "http", send: () => {}, clock, now: () => clock.now() })
+    session.receive({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } })
+    expect(session.persist()).toBeUndefined() // awaiting initialized
+    session.receive({ jsonrpc: "2.0", method: "notifications/initialized" })
+    session.receive({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "hang" } })
+    expect(session.persist()).toBeUndefined() // in flight
+    const bogus = { id: "x", lastSettledAt: 0, startedAt: 0, chart: { status: "active", value: "closing", context: {} } }
+    expect(() => new ServerSession(server, { transport: "http", send: () => {}, restore: bogus as never })).toThrow(/not a persisted operating session/)
+  })
+})

@@ -3,6 +3,7 @@ import type { ParseArgsConfig } from "node:util"
 // Modules are loaded by the command that needs them, so `--help` and usage errors stay instant.
 import { exampleNames } from "../../examples/names.ts"
 import type { PolicyCliOptions } from "./policySetup.ts"
+import { setupTelemetry, TELEMETRY_OPTIONS, TELEMETRY_USAGE } from "./telemetrySetup.ts"
 
 export interface Command {
   readonly summary: string
@@ -77,6 +78,20 @@ const policyCliOptions = (values: Record<string, unknown>): PolicyCliOptions | u
   }
 }
 
+const ratioOption = (text: string): number => {
+  const n = Number(text)
+  if (text.trim() === "" || !(n >= 0 && n <= 1)) throw new UsageError(`--otlp-sample needs a number from 0 to 1, got ${JSON.stringify(text)}`)
+  return n
+}
+
+const telemetryCliOptions = (values: Record<string, string | boolean | undefined>) => ({
+  ...(values.otlp === undefined ? {} : { otlp: values.otlp as string }),
+  ...(values["otlp-sample"] === undefined ? {} : { sample: ratioOption(values["otlp-sample"] as string) }),
+  metrics: values.metrics === true,
+  ...(values["metrics-port"] === undefined ? {} : { metricsPort: intOption(values, "metrics-port", 0) }),
+  host: (values.host as string | undefined) ?? "127.0.0.1"
+})
+
 const serve: Command = {
   summary: "serve an example server over stdio, Streamable HTTP or WebSocket",
   usage: `Usage: mcp-actors serve (--stdio | --http PORT | --ws PORT) [options]
@@ -99,6 +114,7 @@ Options:
                            per client address; beyond, its oldest handshake is evicted or 429 (default 0 = no cap)
   --max-message-bytes N    largest accepted message (default 4194304)
 
+${TELEMETRY_USAGE}
 ${POLICY_USAGE}  -h, --help               show this help`,
   options: {
     stdio: { type: "boolean" },
@@ -113,6 +129,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
     "max-handshake-sessions": { type: "string" },
     "max-sessions-per-address": { type: "string" },
     "max-message-bytes": { type: "string" },
+    ...TELEMETRY_OPTIONS,
     ...POLICY_OPTIONS
   },
   run: async (values) => {
@@ -133,7 +150,10 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       ? undefined
       : (await import("./policySetup.ts")).setupPolicy(server, policyOptions, (line) => process.stderr.write(`mcp-actors: ${line}\n`))
     if (gateway?.authenticate !== undefined && values.stdio) throw new UsageError("bearer authentication needs --http or --ws (stdio has no credentials)")
+    const observed = await setupTelemetry(telemetryCliOptions(values))
+    if (observed !== undefined) server.telemetry = observed.telemetry
     if (values.stdio) {
+      await observed?.listenMetrics()
       const { serveTransport } = await import("../server/serveTransport.ts")
       const { makeStdioServerTransport } = await import("../transports/stdioServer.ts")
       const { HANDSHAKE_TIMEOUT } = await import("../../machines/legacyServerSession.ts")
@@ -144,6 +164,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       const end = await session.ended
       await transport.close()
       gateway?.close()
+      await observed?.close()
       const code = end.reason === HANDSHAKE_TIMEOUT ? 1 : 0
       process.stderr.write(code === 1
         ? `mcp-actors: no initialize / notifications/initialized within ${handshakeTimeoutMs} ms (handshake timeout); exiting (--handshake-timeout 0 waits forever)\n`
@@ -166,8 +187,13 @@ ${POLICY_USAGE}  -h, --help               show this help`,
         maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0)
       },
       ...(gateway?.authenticate === undefined ? {} : { authenticate: gateway.authenticate }),
-      ...(gateway === undefined ? {} : { onClosed: () => gateway.close() })
+      ...(observed?.telemetry === undefined || values.metrics !== true || values.http === undefined ? {} : { metrics: observed.telemetry }),
+      onClosed: async () => {
+        gateway?.close()
+        await observed?.close()
+      }
     }
+    if (values.ws !== undefined) await observed?.listenMetrics()
     if (values.http !== undefined) return (await import("./serveHttp.ts")).serveHttpCommand(server, listen)
     return (await import("./serveWs.ts")).serveWsCommand(server, listen)
   }
@@ -235,6 +261,7 @@ Options:
   --json                   print status changes as JSON lines instead of the table
   --state-file PATH        where the started process groups are recorded (reaped after a crash)
 
+${TELEMETRY_USAGE.replace("(on the HTTP port; for stdio/WebSocket on its own port)", "(on a listener of its own)")}
 ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--serve-ws (resources are named with their upstream server, ")}  -h, --help               show this help`,
   options: {
     import: { type: "boolean" },
@@ -244,6 +271,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
     host: { type: "string" },
     json: { type: "boolean" },
     "state-file": { type: "string" },
+    ...TELEMETRY_OPTIONS,
     ...POLICY_OPTIONS
   },
   positionals: true,
@@ -268,7 +296,8 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
       serve,
       bind: (values.host as string | undefined) ?? "127.0.0.1",
       json: values.json === true,
-      stateFile: values["state-file"] as string | undefined
+      stateFile: values["state-file"] as string | undefined,
+      telemetry: telemetryCliOptions(values)
     })
   }
 }

@@ -12,6 +12,7 @@ import { startHost, type ServerView } from "../host/McpHost.ts"
 import type { Authenticate } from "../server/http/HttpServer.ts"
 import { buildPolicy, type PolicyCliOptions, type PolicyParts } from "./policySetup.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
+import { setupTelemetry, type TelemetryCliOptions } from "./telemetrySetup.ts"
 
 export interface HostCommandOptions {
   readonly config: string | undefined
@@ -22,6 +23,8 @@ export interface HostCommandOptions {
   readonly stateFile: string | undefined
   /** The policy gateway in front of every upstream (--serve-http / --serve-ws). */
   readonly policy?: PolicyCliOptions
+  /** --otlp / --metrics (Prometheus text on a /metrics listener of its own). */
+  readonly telemetry?: TelemetryCliOptions
 }
 
 const duration = (ms: number | undefined): string => {
@@ -113,10 +116,13 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   }
   // With --serve-stdio, stdout carries the protocol: everything else goes to stderr.
   const out = options.serve?.kind === "stdio" ? process.stderr : process.stdout
+  const observed = options.telemetry === undefined ? undefined : await setupTelemetry(options.telemetry)
   const host = await startHost(config, {
     ...(options.stateFile !== undefined ? { stateFile: options.stateFile } : {}),
+    ...(observed === undefined ? {} : { telemetry: observed.telemetry }),
     onStderr: () => {}
   })
+  await observed?.listenMetrics()
   if (host.reaped.length > 0) err(`mcp-actors host: killed ${host.reaped.length} processes left by a crashed host`)
 
   // Name clashes are reported once per change of the set (the collision policy decided who serves them).
@@ -158,7 +164,10 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   }
   const gateway = options.serve === undefined
     ? undefined
-    : makeGateway(host, policy?.engine === undefined ? {} : { guard: (server, route) => policy!.guard(server ?? "host", route)! })
+    : makeGateway(host, {
+      ...(policy?.engine === undefined ? {} : { guard: (server, route) => policy!.guard(server ?? "host", route)! }),
+      ...(observed === undefined ? {} : { telemetry: observed.telemetry })
+    })
   const authenticate = policy === undefined ? undefined : gatewayAuth(policy, host.serverNames)
   const serveOptions = { port: options.serve?.port ?? 0, host: options.bind, ...(authenticate === undefined ? {} : { authenticate }) }
   let closeGateway: () => Promise<void> = async () => {}
@@ -182,6 +191,7 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
       gateway?.close()
       await host.close()
       policy?.close()
+      await observed?.close()
     })()
   stopOnSignals(() => `${host.serverNames.length} servers`, shutdown)
   if (options.serve?.kind === "stdio") {

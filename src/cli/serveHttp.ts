@@ -20,8 +20,10 @@ export interface ServeHttpOptions {
   readonly drainMs?: number
   /** Bearer authentication (the policy gateway's identities). */
   readonly authenticate?: Authenticate
-  /** After the listener closed (flush the audit trail, stop watchers). */
-  readonly onClosed?: () => void
+  /** After the listener closed (flush the audit trail and the telemetry, stop watchers). */
+  readonly onClosed?: () => void | Promise<void>
+  /** Serve Prometheus text at /metrics (`--metrics`). */
+  readonly metrics?: { prometheus(): string }
 }
 
 /** Start serving; prints the endpoint URL on stdout. Resolves -1: the process exits on its own after shutdown. */
@@ -35,7 +37,8 @@ export const serveHttpCommand = async (server: McpServer, options: ServeHttpOpti
     ...(options.drainMs === undefined ? {} : { drainTimeoutMs: options.drainMs }),
     maxMessageBytes: options.maxMessageBytes,
     ...options.limits,
-    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate })
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics })
   })
   process.stdout.write(`${http.url}\n`)
   process.stderr.write(`mcp-actors: serving Streamable HTTP on ${http.url}\n`)

@@ -34,6 +34,7 @@ import type { ClientTransportHandlers, Transport, TransportHandlers } from "../t
 
 export type { ClientTransportHandlers }
 import { outcomeError, startOutbound } from "./outbound.ts"
+import type { Telemetry } from "../observability/Telemetry.ts"
 import {
   CapabilityNotSupported,
   ConnectionLost,
@@ -110,6 +111,8 @@ export interface ClientSessionOptions {
    * `clock.now()` when the clock has one (xstate's `SimulatedClock`), else `Date.now`.
    */
   readonly now?: () => number
+  /** OpenTelemetry: a CLIENT span per request (`traceparent` in `_meta`), a session span, metrics. */
+  readonly telemetry?: Telemetry
 }
 
 interface Pending {
@@ -237,6 +240,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       }
       if (snapshot.status === "done") this.finish(snapshot.output!)
     })
+    options.telemetry?.observeSession("client", this)
   }
 
   /**
@@ -347,6 +351,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
 
   /** Send a request; resolves with its result or rejects with a typed error (see errors.ts). */
   request(method: string, params?: Params, options: RequestOptions = {}): Promise<Result> {
+    const telemetry = this.options.telemetry
+    if (telemetry !== undefined && !telemetry.passThrough) return telemetry.clientRequest(this, method, params, (p) => this.request(method, p, options))
     const snapshot = this.actor.getSnapshot()
     if (!snapshot.hasTag("ready")) {
       return Promise.reject(new SessionClosed({ method, message: `${method}: session is ${flatten(snapshot.value)}, not operating` }))

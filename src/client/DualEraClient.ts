@@ -47,6 +47,7 @@ export interface ModernSideOptions {
   readonly onElicitation?: ModernClientOptions["onElicitation"]
   readonly onSampling?: ModernClientOptions["onSampling"]
   readonly onRoots?: ModernClientOptions["onRoots"]
+  readonly telemetry?: ModernClientOptions["telemetry"]
 }
 
 export const modernClientOptions = (options: ModernSideOptions, verdict: EraVerdict): ModernClientOptions => ({
@@ -63,6 +64,7 @@ export const modernClientOptions = (options: ModernSideOptions, verdict: EraVerd
   ...(options.onDiagnostic ? { onDiagnostic: options.onDiagnostic } : {}),
   ...(verdict.discover ? { discovered: verdict.discover } : {}),
   ...(options.clock ? { clock: options.clock } : {}),
+  ...(options.telemetry ? { telemetry: options.telemetry } : {}),
   // MRTR: input_required results are answered by the same handlers as legacy server→client requests.
   ...(options.onElicitation ? { onElicitation: options.onElicitation } : {}),
   ...(options.onSampling ? { onSampling: options.onSampling } : {}),

@@ -32,6 +32,7 @@
  * - server→client requests do not exist in 2026-07-28; one that arrives is
  *   ignored (a modern client MUST NOT write responses on stdio, L36-L37).
  */
+import type { Telemetry } from "../observability/Telemetry.ts"
 import { McpMethods } from "./McpMethods.ts"
 import { pickMutualVersion } from "../../machines/eraProbe.ts"
 import { capabilityPaths, type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
@@ -127,6 +128,8 @@ const isRefusal = (error: Error): boolean =>
  * and the handlers that answer MRTR input requests.
  */
 export interface ModernClientOptions {
+  /** OpenTelemetry: a CLIENT span per request (`traceparent` in `_meta`) and metrics. */
+  readonly telemetry?: Telemetry
   readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
   /** Capabilities declared in every request's `_meta` (default none). */
   readonly capabilities?: ClientCapabilities
@@ -345,6 +348,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
 
   /** Send a request with the modern `_meta`; resolves with its result or rejects with a typed error. */
   request(method: string, params?: Params, options: ModernRequestOptions = {}): Promise<Result> {
+    const telemetry = this.options.telemetry
+    if (telemetry !== undefined && !telemetry.passThrough) return telemetry.clientRequest(this, method, params, (p) => this.request(method, p, options))
     if (this.status !== "open") {
       return Promise.reject(new SessionClosed({ method, message: `${method}: client is ${this.status}` }))
     }

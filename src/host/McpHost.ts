@@ -11,6 +11,7 @@
  * await host.close()
  * ```
  */
+import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomInt } from "node:crypto"
 import { type Actor, createActor } from "xstate"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
@@ -33,6 +34,8 @@ export interface HostOptions {
   /** Where the started process groups are recorded (reaped by the next host after a crash); `false`: nowhere. Default: per config file under `$XDG_STATE_HOME/mcp-actors`. */
   readonly stateFile?: string | false
   readonly clientInfo?: { readonly name: string; readonly version: string }
+  /** OpenTelemetry for the upstream client sessions (spans, `traceparent` in `_meta`, metrics). */
+  readonly telemetry?: Telemetry
   /** Catalog changes within this window make one `change` event (one `list_changed` downstream). Default 25 ms. */
   readonly coalesceMs?: number
   /** Answers upstream elicitations that no call in flight takes. Default: decline. */
@@ -153,7 +156,8 @@ export class McpHost {
         onListing: (name, listing, changed, previous) => this.onListing(name, listing, changed, previous),
         onNotification: (name, n) => this.emit({ type: "notification", server: name, notification: n }),
         onInput: (name, kind, params, ctx) => this.defaultInput(name, kind, params, ctx),
-        ...(options.onStderr ? { onStderr: options.onStderr } : {})
+        ...(options.onStderr ? { onStderr: options.onStderr } : {}),
+        ...(options.telemetry ? { telemetry: options.telemetry } : {})
       }))
     }
     const conn = (name: string) => this.connections.get(name)

@@ -24,6 +24,7 @@ import type { Transport, TransportClosed } from "../transports/Transport.ts"
 import { makeWsClientTransport } from "../transports/wsClient.ts"
 import { emptyListing, listingHash, type ServerListing } from "./Catalog.ts"
 import type { ServerConfig } from "./config.ts"
+import type { Telemetry } from "../observability/Telemetry.ts"
 import { ServerConnectionLost, ServerUnavailable } from "./errors.ts"
 import { type HostStateFile, INSTANCE_ENV, withLifeline } from "./lifeline.ts"
 
@@ -43,6 +44,7 @@ export interface ConnectionHooks {
   /** Answer a server→client request (legacy) or MRTR input (modern) when no call in flight takes it. */
   readonly onInput: (server: string, kind: InputKind, params: Params | undefined, ctx: ServerRequestContext) => Promise<Result>
   readonly onStderr?: (server: string, line: string) => void
+  readonly telemetry?: Telemetry
 }
 
 /** A call in flight on one generation. */
@@ -201,7 +203,8 @@ export class ServerConnection {
       onElicitation: input("elicitation"),
       onSampling: input("sampling"),
       onRoots: input("roots"),
-      onNotification: (n: JsonRpcNotification) => this.notification(n)
+      onNotification: (n: JsonRpcNotification) => this.notification(n),
+      ...(this.hooks.telemetry === undefined ? {} : { telemetry: this.hooks.telemetry })
     }
   }
 

@@ -14,6 +14,7 @@
  * health-gated), applied with `McpServer.update`: one `list_changed` per list
  * for the gateway's clients.
  */
+import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -51,6 +52,8 @@ export interface GatewayOptions {
    * route to the owning upstream for the aggregate.
    */
   readonly guard?: (server: string | undefined, route: GatewayRoute | undefined) => CallGuard
+  /** OpenTelemetry for the served sessions: a gateway call's span is the parent of its upstream call's. */
+  readonly telemetry?: Telemetry
 }
 
 /** The request context of a gateway request, as options of the host call it becomes. */
@@ -265,7 +268,8 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
     ...info,
     // Declared even while empty, so clients listen for list_changed from the start.
     capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as never,
-    ...(options.guard === undefined ? {} : { guard: options.guard(undefined, (kind, name) => host.owner(kind, name)) })
+    ...(options.guard === undefined ? {} : { guard: options.guard(undefined, (kind, name) => host.owner(kind, name)) }),
+    ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
   })
   const perServer = new Map<string, McpServer>()
   // MRTR relays waiting for a modern client's retry: dropped (upstream calls cancelled) with the gateway.
@@ -306,7 +310,8 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
           ...info,
           name: `${info.name}/${name}`,
           capabilities: { tools: { listChanged: true } } as never,
-          ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) })
+          ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) }),
+          ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
         })
         perServer.set(name, server)
         syncServer(name, server)

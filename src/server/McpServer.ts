@@ -10,6 +10,7 @@ import type { ServerChange } from "../protocol/subscriptions.ts"
 import { compileSchema, type Validator } from "./jsonSchema.ts"
 import { makeRequestStateKey, type RequestStateKey } from "./requestState.ts"
 import type { CallGuard } from "./CallGuard.ts"
+import type { Telemetry } from "../observability/Telemetry.ts"
 import type { RequestContext } from "./RequestContext.ts"
 import type {
   CallToolResult,
@@ -68,6 +69,8 @@ export interface McpServerOptions {
   readonly requestStateTtlMs?: number
   /** Middleware every call and list passes (the policy gateway: `policyGuard`). */
   readonly guard?: CallGuard
+  /** OpenTelemetry spans and metrics for every session and request (opt-in; see docs/observability.md). */
+  readonly telemetry?: Telemetry
 }
 
 export type { ServerChange }
@@ -109,6 +112,8 @@ export class McpServer {
   completionHandler: CompletionHandler | undefined
   /** Middleware every call and list passes (see CallGuard.ts); may be set or replaced at any time. */
   guard: CallGuard | undefined
+  /** Spans and metrics (see docs/observability.md); may be set or replaced at any time. */
+  telemetry: Telemetry | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
   private readonly listeners = new Set<(change: ServerChange) => void>()
   private cachedCapabilities: ServerCapabilities | undefined
@@ -124,6 +129,7 @@ export class McpServer {
     this.extraCapabilities = options.capabilities
     this.requestStateKey = makeRequestStateKey(options.requestStateSecret, options.requestStateTtlMs)
     this.guard = options.guard
+    this.telemetry = options.telemetry
   }
 
   /**

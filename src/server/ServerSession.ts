@@ -8,28 +8,20 @@
  * which error, when to close); this class executes — it owns the in-flight
  * table, the handler contexts, outbound requests and the wire.
  */
-import { randomBytes } from "node:crypto"
-import type { ActorOptions, AnyActorLogic, AnyActorRef, Actor } from "xstate"
+import type { Actor, AnyActorRef } from "xstate"
 import {
+  type ActivityFacts,
   type EarlyRequestPolicy,
   HANDSHAKE_TIMEOUT,
   IDLE_TIMEOUT,
   type InitializeParams,
   type LegacyServerSessionContext,
-  legacyServerSessionMachine,
+  type legacyServerSessionMachine,
   type RejectParams
 } from "../../machines/legacyServerSession.ts"
-import {
-  capabilityObject,
-  missingClientCapabilityFor,
-  type ClientCapabilities,
-  hasCapability,
-  requiredServerCapability,
-  type ServerCapabilities
-} from "../protocol/capabilities.ts"
+import { type ClientCapabilities, hasCapability, missingClientCapabilityFor, requiredServerCapability } from "../protocol/capabilities.ts"
 import { classifyEra, type Era } from "../protocol/era.ts"
 import { ErrorCode, errorMessage, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
-import { makeIdAllocator } from "../protocol/ids.ts"
 import {
   decodeBatchItem,
   decodeText,
@@ -43,45 +35,41 @@ import {
   notification,
   type Params,
   type RequestId,
-  request as makeRequest,
   result as makeResult
 } from "../protocol/jsonrpc.ts"
-import { META_LOG_LEVEL, META_SERVER_INFO, type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
-import {
-  INPUT_REQUEST_METHODS,
-  type InputRequest,
-  type InputRequests,
-  inputRequestKey,
-  inputRequiredResult,
-  type InputResponses,
-  inputResponsesOf,
-  MRTR_METHODS,
-  requestStateOf
-} from "../protocol/mrtr.ts"
-import { InputRequiredSignal } from "./InputRequiredSignal.ts"
-import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
-import { openRequestState, sealRequestState } from "./requestState.ts"
-import {
-  ACKNOWLEDGED_METHOD,
-  honoredFilter,
-  LISTEN_METHOD,
-  META_SUBSCRIPTION_ID,
-  parseSubscriptionFilter,
-  type ServerChange,
-  subscriptionNotification
-} from "../protocol/subscriptions.ts"
-import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion, MODERN_VERSIONS } from "../protocol/versions.ts"
+import { type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
+import { MRTR_METHODS } from "../protocol/mrtr.ts"
+import { LISTEN_METHOD, type ServerChange } from "../protocol/subscriptions.ts"
+import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportCloseDetail, TransportClosed, TransportKind } from "../transports/Transport.ts"
-import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
 import type { Identity } from "../policy/Identity.ts"
+import { dispatchRequest, isThenable, type Result, type SessionState } from "./dispatch.ts"
+import { InputRequiredSignal } from "./InputRequiredSignal.ts"
 import type { McpServer } from "./McpServer.ts"
+import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
+import { BatchCollector } from "./session/BatchCollector.ts"
+import { HandlerContext } from "./session/HandlerContext.ts"
+import { checkRestorable, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
+import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
+import { initializeResult } from "./session/initializeResult.ts"
+import { discoverResult, modernResult } from "./session/modernResults.ts"
+import { inputRequiredValue, openRetry } from "./session/mrtrRetry.ts"
+import { CapabilityError, OutboundRequests } from "./session/outboundRequests.ts"
+import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "./session/progress.ts"
+import { bindChart, runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
+import { newSessionId } from "./session/sessionId.ts"
+import { Listens } from "./session/subscriptions.ts"
 
-type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+// The session's parts live in `./session/`; these were always exported from here.
+export { CapabilityError, RequestTimeoutError } from "./session/outboundRequests.ts"
+export { inputRefusal } from "./session/HandlerContext.ts"
+export type { PersistedChart, PersistedServerSession } from "./session/hibernation.ts"
+export { runtimeServerMachine } from "./session/serverChart.ts"
 
 /** Writes one message to the client; `related` names the client request it belongs to (HTTP stream routing). */
 export type SendToClient = (message: JsonRpcMessage, related: RequestId | undefined) => void
@@ -150,122 +138,14 @@ export interface ServerSessionOptions {
    * `params` level 2); deeper params get -32602. Default 100 (`DEFAULT_MAX_NESTING_DEPTH` in protocol/jsonrpc.ts).
    */
   readonly maxNestingDepth?: number
-}
-
-interface InFlight {
-  readonly request: JsonRpcRequest
-  controller: AbortController | undefined
-  done: boolean
-  lastProgress: number
-  /** The response already waited once for the progress barrier (see `finish`). */
-  barrierPassed: boolean
-  /** Progress rate limit (`progressIntervalMs`): the value held back and its timer. */
-  pendingProgress: Record<string, unknown> | undefined
-  progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
-  lastProgressSentAt: number
-  /** Modern MRTR retry: the handler's own `requestState`, verified and unsealed. */
-  requestState: string | undefined
-  /** Modern MRTR retry: every answer so far (earlier rounds' from the sealed state, then this retry's). */
-  inputResponses: InputResponses | undefined
-}
-
-const newInFlight = (request: JsonRpcRequest): InFlight => ({
-  request,
-  controller: undefined,
-  done: false,
-  lastProgress: -Infinity,
-  barrierPassed: false,
-  pendingProgress: undefined,
-  progressTimer: undefined,
-  lastProgressSentAt: -Infinity,
-  requestState: undefined,
-  inputResponses: undefined
-})
-
-/** An open `subscriptions/listen`: its in-flight entry, the context its result is built for, and how to stop listening. */
-interface Listen {
-  readonly entry: InFlight
-  readonly modern: ModernRequestContext
-  readonly unlisten: () => void
-}
-
-/**
- * Why a modern handler may not ask for this input, or undefined: only the MRTR
- * methods may answer input_required, and "Servers MUST NOT send an inputRequests
- * that the client has not declared support for in its capabilities" (mrtr.mdx).
- */
-export const inputRefusal = (requestMethod: string, modern: ModernRequestContext, method: string, params: Params | undefined): McpError | undefined => {
-  if (!MRTR_METHODS.has(requestMethod)) {
-    return new McpError(ErrorCode.InternalError, `${requestMethod} cannot ask the client for input: MRTR is only for tools/call, resources/read and prompts/get`)
-  }
-  const missing = missingClientCapabilityFor(modern.clientCapabilities, method, params)
-  if (missing === undefined) return undefined
-  return new McpError(ErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${missing}`, { requiredCapabilities: capabilityObject([missing]) })
-}
-
-interface PendingOutbound {
-  readonly resolve: (r: Result) => void
-  readonly reject: (e: unknown) => void
-  readonly timer: unknown
-  readonly cleanup: () => void
-}
-
-/** A server→client request could not be made: the client did not negotiate the capability. */
-export class CapabilityError extends Error {
-  readonly capability: string
-  constructor(capability: string, method: string) {
-    super(`Client did not negotiate the "${capability}" capability required by ${method}`)
-    this.name = "CapabilityError"
-    this.capability = capability
-  }
-}
-
-/** A server→client request got no answer in time (a `notifications/cancelled` was sent). */
-export class RequestTimeoutError extends Error {
-  constructor(method: string, ms: number) {
-    super(`${method} timed out after ${ms} ms`)
-    this.name = "RequestTimeoutError"
-  }
+  /**
+   * Serve on a session hibernated by another process (`ServerSession.persist`): same id, its
+   * chart restored from the persisted snapshot on the next lifecycle event.
+   */
+  readonly restore?: PersistedServerSession
 }
 
 const MAX_DELAY = 2 ** 31 - 1
-
-/** The session a running chart belongs to (the implementations below are shared by all sessions). */
-const owner = (context: { readonly runtime: unknown }): ServerSession => context.runtime as ServerSession
-
-/**
- * The server chart with the runtime's implementations, built once: creating a
- * machine per session (`.provide()` per instance) cost ~20 % of session set-up.
- * Each implementation finds its session through the actor (`self`).
- */
-const runtimeServerMachine = legacyServerSessionMachine.provide({
-  guards: {
-    idleTimeoutExpired: ({ context }) => owner(context)._idleTimeoutExpired(),
-    handshakeTimeoutEnabled: ({ context }) => owner(context)._handshakeTimeoutEnabled(),
-    nothingInFlight: ({ context }) => owner(context).inFlightCount === 0
-  },
-  delays: {
-    handshakeTimeout: ({ context }) => owner(context)._handshakeDelay(),
-    idleTimeout: ({ context }) => owner(context)._idleDelay()
-  },
-  actions: {
-    respondInitialize: ({ context }, params) => owner(context)._respondInitialize(params.id, context.protocolVersion),
-    reject: ({ context }, params: RejectParams) => owner(context)._reject(params),
-    replyPong: ({ context }, params) => owner(context)._replyPong(params.id),
-    dispatch: ({ context }, params) => owner(context)._dispatchHeld(params.id),
-    announceReady: ({ context }) => owner(context)._announceReady(),
-    beginDrain: ({ context }) => owner(context)._beginDrain(),
-    cancelInFlight: ({ context }) => owner(context)._cancelInFlight(),
-    release: ({ context }) => owner(context)._released(context.closeReason ?? "closed")
-  }
-})
-
-/** The advertised capabilities a client speaking `version` knows (`completions` arrived in 2025-03-26). */
-const capabilitiesFor = (caps: ServerCapabilities, version: string | undefined): ServerCapabilities => {
-  if ((version ?? "") >= "2025-03-26" || caps.completions === undefined) return caps
-  const { completions: _, ...older } = caps
-  return older
-}
 
 interface Negotiated {
   readonly protocolVersion: string
@@ -273,189 +153,8 @@ interface Negotiated {
   readonly clientInfo: Implementation | undefined
 }
 
-/** What a hibernated session keeps of its chart. */
-interface HibernatedSnapshot {
-  readonly status: "active"
-  readonly value: unknown
-  readonly historyValue: unknown
-  readonly context: LegacyServerSessionContext
-  readonly children: Record<string, never>
-  readonly output: undefined
-  readonly error: undefined
-}
-
-/**
- * The answer to one batch being put together: a slot per item that has (or will have) a
- * response, filled as they come; `onComplete` gets the filled ones once the batch was
- * fully received (`sealed`) and nothing is awaited any more.
- */
-class BatchCollector {
-  private readonly slots: Array<JsonRpcResponse | undefined> = []
-  private readonly slotOf = new Map<RequestId, number>()
-  private awaited = 0
-  private open = true
-  private done = false
-  onComplete: ((responses: JsonRpcBatchResponse) => void) | undefined
-  /** A response known now (an invalid item). */
-  add(response: JsonRpcResponse): void {
-    this.slots.push(response)
-  }
-  /** A request whose response is awaited. */
-  expect(id: RequestId): void {
-    this.slotOf.set(id, this.slots.length)
-    this.slots.push(undefined)
-    this.awaited++
-  }
-  expects(id: RequestId): boolean {
-    return this.slotOf.has(id)
-  }
-  /** The response for `id`, or undefined when it ended without one (cancelled). */
-  answer(id: RequestId, response: JsonRpcResponse | undefined): void {
-    const slot = this.slotOf.get(id)
-    if (slot === undefined) return
-    this.slotOf.delete(id)
-    this.slots[slot] = response
-    this.awaited--
-    this.check()
-  }
-  /** Every item was handed to the session. */
-  sealed(): void {
-    this.open = false
-    this.check()
-  }
-  drain(): ReadonlyArray<JsonRpcResponse> {
-    return this.slots.filter((r): r is JsonRpcResponse => r !== undefined)
-  }
-  private check(): void {
-    if (this.open || this.done || this.awaited > 0) return
-    this.done = true
-    this.onComplete?.(this.drain())
-  }
-}
-
 const defaultOnError = (error: unknown): void => console.error("mcp-actors: internal error while serving a message:", error)
 
-
-/**
- * Session ids: 128 bits from the CSPRNG, base64url (visible ASCII). Drawn from a
- * pooled 4 KiB buffer: a 16-byte `randomBytes` call costs ~7 µs, a quarter of a
- * session's set-up on the churn benchmark.
- */
-let idPool = Buffer.alloc(0)
-let idPoolOffset = 0
-const newSessionId = (): string => {
-  if (idPoolOffset + 16 > idPool.length) {
-    idPool = randomBytes(4096)
-    idPoolOffset = 0
-  }
-  const id = idPool.toString("base64url", idPoolOffset, idPoolOffset + 16)
-  idPool.fill(0, idPoolOffset, idPoolOffset + 16) // used bytes do not linger in memory
-  idPoolOffset += 16
-  return id
-}
-
-/**
- * The handler's view of one request. A class rather than a closure bag: one
- * small allocation per request on the hot path; everything else is lazy.
- */
-class HandlerContext implements RequestContext {
-  readonly #session: ServerSession
-  readonly #entry: InFlight
-  readonly #modern: ModernRequestContext | undefined
-  #negotiated: ReturnType<ServerSession["negotiated"]> | undefined
-  /** MRTR: input requests made so far in this run of the handler (their keys follow call order). */
-  #inputs = 0
-  #asked: Record<string, InputRequest> | undefined
-  constructor(session: ServerSession, entry: InFlight, modern: ModernRequestContext | undefined) {
-    this.#session = session
-    this.#entry = entry
-    this.#modern = modern
-  }
-  get requestId(): RequestId {
-    return this.#entry.request.id
-  }
-  get method(): string {
-    return this.#entry.request.method
-  }
-  get era(): Era {
-    return this.#modern ? "modern" : "legacy"
-  }
-  private get legacy() {
-    return this.#negotiated ??= this.#session.negotiated()
-  }
-  get protocolVersion(): string {
-    return this.#modern ? this.#modern.protocolVersion : this.legacy.protocolVersion
-  }
-  get sessionId(): string | undefined {
-    return this.#modern ? undefined : this.#session.id
-  }
-  get identity(): Identity | undefined {
-    return this.#session.identity
-  }
-  get transport(): TransportKind {
-    return this.#session.transportKind
-  }
-  get clientCapabilities(): ClientCapabilities {
-    return this.#modern ? this.#modern.clientCapabilities : this.legacy.clientCapabilities
-  }
-  get clientInfo(): Implementation | undefined {
-    return this.#modern ? this.#modern.clientInfo as Implementation | undefined : this.legacy.clientInfo
-  }
-  get meta() {
-    return this.#entry.request.params?._meta as { readonly [key: string]: unknown } | undefined
-  }
-  get signal(): AbortSignal {
-    return (this.#entry.controller ??= new AbortController()).signal
-  }
-  closeSSEStream(): boolean {
-    return this.#modern ? false : this.#session._closeStream(this.#entry.request.id)
-  }
-  progress(progress: number, total?: number, message?: string): void {
-    this.#session._progress(this.#entry, progress, total, message)
-  }
-  log(level: LoggingLevel, data: unknown, logger?: string): void {
-    this.#session._log(level, data, logger, this.#entry, this.#modern)
-  }
-  request(method: string, params?: Params, options?: ServerRequestOptions): Promise<Result> {
-    if (this.#modern !== undefined && INPUT_REQUEST_METHODS.has(method)) return this.#input(this.#modern, method, params)
-    return this.#session._request(this.#entry, this.#modern, method, params, options)
-  }
-  get inputResponses(): InputResponses | undefined {
-    return this.#entry.inputResponses
-  }
-  get requestState(): string | undefined {
-    return this.#entry.requestState
-  }
-  inputRequired(input: { readonly inputRequests?: InputRequests; readonly requestState?: string }): never {
-    if (this.#modern === undefined) {
-      throw new McpError(ErrorCode.InternalError, "inputRequired is for 2026-07-28 requests (MRTR); a legacy session asks with ctx.elicit/createMessage/listRoots")
-    }
-    throw new InputRequiredSignal({ ...this.#asked, ...input.inputRequests }, input.requestState)
-  }
-  /** MRTR: the client's answer to this call if the retry carries one, else ask for it (the request ends with input_required). */
-  #input(modern: ModernRequestContext, method: string, params: Params | undefined): Promise<Result> {
-    const refused = inputRefusal(this.#entry.request.method, modern, method, params)
-    if (refused !== undefined) return Promise.reject(refused)
-    const key = inputRequestKey(method, ++this.#inputs)
-    const responses = this.inputResponses
-    // The retry's answers are the client's object: only its own keys count.
-    const answer = responses !== undefined && Object.hasOwn(responses, key) ? responses[key] : undefined
-    if (answer !== undefined) return Promise.resolve(answer)
-    const asked = (this.#asked ??= {})
-    asked[key] = params === undefined ? { method } : { method, params }
-    // Every pending ask shares `asked`: whichever rejection the handler lets through carries them all.
-    return Promise.reject(new InputRequiredSignal(asked, undefined))
-  }
-  elicit(params: Params, options?: ServerRequestOptions) {
-    return this.request("elicitation/create", params, options)
-  }
-  createMessage(params: Params, options?: ServerRequestOptions) {
-    return this.request("sampling/createMessage", params, options)
-  }
-  listRoots(options?: ServerRequestOptions) {
-    return this.request("roots/list", undefined, options)
-  }
-}
 
 /**
  * One client's session on an `McpServer`: the legacy lifecycle chart
@@ -466,7 +165,7 @@ class HandlerContext implements RequestContext {
 export class ServerSession implements SessionHandle {
   readonly id: string
   readonly server: McpServer
-  readonly startedAt = Date.now()
+  readonly startedAt: number
   /** Who sends this connection's requests; HTTP refreshes it from each request's credentials (same principal). */
   identity: Identity | undefined
   private readonly options: ServerSessionOptions
@@ -476,11 +175,10 @@ export class ServerSession implements SessionHandle {
   private readonly inFlight = new Map<RequestId, InFlight>()
   /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
   // Made on the first listen: most sessions never have one, and churn pays for every allocation.
-  private listens: Map<RequestId, Listen> | undefined
+  private listens: Listens | undefined
   // Server→client requests are rare: their table and id counter are made on the first one
   // (every allocation counts when sessions churn, see docs/performance.md).
-  private pending: Map<RequestId, PendingOutbound> | undefined
-  private ids: ReturnType<typeof makeIdAllocator> | undefined
+  private outbound: OutboundRequests | undefined
   private readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }
   private readonly listeners = new InfoListeners()
   private actor: Actor<typeof legacyServerSessionMachine> | undefined
@@ -500,7 +198,7 @@ export class ServerSession implements SessionHandle {
   private closeCause: TransportCloseDetail["cause"] | undefined
   private negotiatedCache: Negotiated | undefined
   /** The chart's persisted snapshot while hibernated (the actor is stopped). */
-  private hibernated: HibernatedSnapshot | undefined
+  private hibernated: PersistedChart | undefined
   private wakeTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
@@ -515,16 +213,19 @@ export class ServerSession implements SessionHandle {
     this.server = server
     this.options = options
     this.sendOut = options.send
-    this.id = options.id ?? newSessionId()
+    this.id = options.restore?.id ?? options.id ?? newSessionId()
+    this.startedAt = options.restore?.startedAt ?? Date.now()
     this.identity = options.identity
     this.now = options.now ?? Date.now
     this.lastSettledAt = this.now()
     this.createdAt = this.lastSettledAt
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
     // With a handshake deadline the chart runs from the start: a connection that never
     // sends anything is closed too. (Without one it starts with the first legacy message,
     // so per-request modern sessions never create an actor.)
-    if ((options.handshakeTimeoutMs ?? 0) > 0) this.ensureActor()
-    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
+    if (options.restore !== undefined) this.restored(options.restore)
+    else if ((options.handshakeTimeoutMs ?? 0) > 0) this.ensureActor()
+    server.telemetry?.observeSession("server", this)
   }
 
   // ---------------------------------------------------------------- input
@@ -681,7 +382,7 @@ export class ServerSession implements SessionHandle {
     if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req, undefined)
     this.era = "legacy"
     const actor = this.ensureActor()
-    if (req.method === "initialize") actor.send({ type: "INITIALIZE", id: req.id, params: req.params })
+    if (req.method === "initialize") actor.send({ type: "INITIALIZE", id: req.id, params: req.params, elapsedMs: this.now() - this.createdAt })
     else if (req.method === "ping") actor.send({ type: "PING", id: req.id })
     else {
       this.held = req
@@ -715,13 +416,7 @@ export class ServerSession implements SessionHandle {
   }
 
   private receiveResponse(r: JsonRpcResponse): void {
-    if (r.id === undefined || r.id === null) return
-    const p = this.pending?.get(r.id)
-    if (!p) return // late or unknown: dropped (cancellation.mdx:L45)
-    this.pending!.delete(r.id)
-    p.cleanup()
-    if ("result" in r) p.resolve(r.result)
-    else p.reject(new McpError(r.error.code, r.error.message, r.error.data))
+    this.outbound?.answer(r)
   }
 
   /** The transport ended (stdin EOF, socket closed): abort everything and release. */
@@ -744,18 +439,22 @@ export class ServerSession implements SessionHandle {
       }
     }
     const actor = createLeanActor(runtimeServerMachine, {
-      ...(hibernated !== undefined ? { snapshot: hibernated as unknown as never } : {}),
+      ...(hibernated !== undefined ? { snapshot: hibernated as never } : {}),
       input: {
         supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,
         idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
         handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 0,
         drainTimeoutMs: this.options.drainTimeoutMs ?? 5_000,
         earlyRequests: this.options.earlyRequests ?? "reject",
-        runtime: this
+        // The facts, for a chart that starts after its connection did.
+        servedModern: this.servedModern,
+        elapsedMs: this.now() - this.createdAt,
+        activity: this.activity()
       },
       ...(this.options.clock ? { clock: this.options.clock } : {}),
       ...(this.options.actorParent !== undefined ? { parent: this.options.actorParent } : {})
     })
+    bindChart(actor, this)
     this.actor = actor
     actor.subscribe({
       next: () => this.notifyListeners(),
@@ -767,41 +466,21 @@ export class ServerSession implements SessionHandle {
       }
     })
     actor.start()
-    // A restored actor has no timers: re-enter `operating` to re-arm the idle deadline.
-    if (hibernated !== undefined) actor.send({ type: "RESUMED" })
+    // A restored actor has no timers: the chart decides on idleness and re-arms the deadline.
+    if (hibernated !== undefined) actor.send({ type: "RESUMED", ...this.activity() })
     return actor
   }
 
-  /** @internal The chart's provided guards, delays and actions (see `runtimeServerMachine`). */
-  _idleTimeoutExpired(): boolean {
-    const idleMs = this.options.idleTimeoutMs ?? 0
-    return idleMs > 0 && this.inFlight.size === 0 && this.now() - this.lastSettledAt >= idleMs
+  /** @internal The activity facts the chart's idle decisions read (`IDLE_CHECK`, `RESUMED`). */
+  activity(): ActivityFacts {
+    return { inFlight: this.inFlight.size, idleForMs: this.now() - this.lastSettledAt }
   }
-  /** @internal A dual-era connection that speaks modern never sends initialize: no handshake deadline for it. */
-  _handshakeTimeoutEnabled(): boolean {
-    return (this.options.handshakeTimeoutMs ?? 0) > 0 && !this.servedModern
-  }
-  /**
-   * @internal The whole handshake is bounded from the session's start, not re-armed when initialize is
-   * answered. On a connection that served modern requests (no handshake) the delay is its idle deadline.
-   */
-  _handshakeDelay(): number {
-    if (this.servedModern) return this._idleDelay()
-    const hs = this.options.handshakeTimeoutMs ?? 0
-    if (hs <= 0) return MAX_DELAY
-    return Math.min(Math.max(1, hs - (this.now() - this.createdAt)), MAX_DELAY)
-  }
-  /** @internal Re-armed for what remains since the last request finished; full period while busy. */
-  _idleDelay(): number {
-    const idleMs = this.options.idleTimeoutMs ?? 0
-    if (idleMs <= 0) return MAX_DELAY
-    const remaining = this.inFlight.size > 0 ? idleMs : idleMs - (this.now() - this.lastSettledAt)
-    return Math.min(Math.max(1, remaining), MAX_DELAY)
-  }
+
+  /** @internal The chart's provided actions (see `runtimeServerMachine`). */
   /** @internal */
   _respondInitialize(id: RequestId, version: LegacyVersion | undefined): void {
     try {
-      this.respondInitialize(id, version)
+      this.send(makeResult(id, initializeResult(this.server, version)), id)
     } catch (e) {
       // A chart action must not throw (it would stop the chart): the failure is the client's answer.
       this.reportError(e)
@@ -840,7 +519,8 @@ export class ServerSession implements SessionHandle {
     this.draining = true
     // The pong may never come (stdin EOF): answer now rather than lose the reply at the drain deadline.
     if (this.barrierWaits !== undefined) for (const release of [...this.barrierWaits]) release()
-    if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.send({ type: "DRAINED" }))
+    // Not to a chart that ended meanwhile (the transport closed before the microtask ran).
+    if (this.inFlight.size === 0) queueMicrotask(() => this.actor?.getSnapshot().status === "active" && this.actor.send({ type: "DRAINED" }))
   }
   /** @internal */
   _cancelInFlight(): void {
@@ -851,17 +531,6 @@ export class ServerSession implements SessionHandle {
     // A server session never asks to be restarted: every end is expected from the supervisor's view.
     const cause = reason === HANDSHAKE_TIMEOUT || reason === IDLE_TIMEOUT ? "timeout" : this.closeCause
     queueMicrotask(() => this.release(cause === undefined ? { expected: true, reason } : { expected: true, reason, cause }))
-  }
-
-  private respondInitialize(id: RequestId, protocolVersion: LegacyVersion | undefined): void {
-    const result: Record<string, unknown> = {
-      protocolVersion,
-      capabilities: capabilitiesFor(this.server.capabilities(), protocolVersion),
-      serverInfo: this.server.info
-    }
-    // `instructions` arrived in 2025-03-26: an older client is not sent fields its version lacks.
-    if (this.server.instructions !== undefined && (protocolVersion ?? "") >= "2025-03-26") result.instructions = this.server.instructions
-    this.send(makeResult(id, result), id)
   }
 
   private onServerChange(change: ServerChange): void {
@@ -897,7 +566,7 @@ export class ServerSession implements SessionHandle {
     const entry = newInFlight(req)
     if (modern && MRTR_METHODS.has(req.method)) {
       // A retry's inputs and state are attacker-controlled (mrtr.mdx, Security): checked before the handler runs.
-      const invalid = this.checkRetry(entry)
+      const invalid = openRetry(this.server, entry, this.options.principal, this.now())
       if (invalid !== undefined) {
         this.send(errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${invalid}`)), id)
         return
@@ -916,28 +585,9 @@ export class ServerSession implements SessionHandle {
     } else this.finish(entry, out, modern)
   }
 
-  /** Why a modern retry's `inputResponses`/`requestState` are refused, or undefined (the state is unsealed into `entry`). */
-  private checkRetry(entry: InFlight): string | undefined {
-    const params = entry.request.params
-    const responses = inputResponsesOf(params)
-    if (responses === "invalid") return "inputResponses must map keys to result objects"
-    const state = requestStateOf(params)
-    if (state === "invalid") return "requestState must be a string"
-    let earlier: InputResponses | undefined
-    if (state !== undefined) {
-      const binding = { method: entry.request.method, params, principal: this.options.principal }
-      const opened = openRequestState(this.server.requestStateKey, state, binding, this.now())
-      if (!opened.ok) return `requestState ${opened.reason}`
-      entry.requestState = opened.state
-      earlier = opened.answers
-    }
-    entry.inputResponses = earlier === undefined ? responses : { ...earlier, ...responses }
-    return undefined
-  }
-
   private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
     if (entry.done) return
-    this.flushProgress(entry)
+    if (holdsProgress(entry)) flushProgress(this.progressOut(), entry)
     // Not while draining: a client whose input ended (stdin EOF) will never answer the ping.
     if (entry.lastProgress !== -Infinity && !entry.barrierPassed && modern === undefined && !this.draining && this.needsProgressBarrier()) {
       // Interop (typescript-sdk#2580, see progressBarrier.ts): the response waits for a ping round
@@ -956,7 +606,7 @@ export class ServerSession implements SessionHandle {
     if (!this.settle(entry)) return
     const id = entry.request.id
     try {
-      this.send(makeResult(id, modern ? this.modernResult(value) : value), id)
+      this.send(makeResult(id, modern ? modernResult(this.server, value) : value), id)
     } catch (e) {
       // The result could not be sent (not serializable: a cycle, a BigInt): the request still gets an answer.
       this.reportError(e)
@@ -967,7 +617,7 @@ export class ServerSession implements SessionHandle {
 
   private finishError(entry: InFlight, e: unknown, modern: ModernRequestContext | undefined): void {
     if (e instanceof InputRequiredSignal) return this.finishInputRequired(entry, e, modern)
-    this.flushProgress(entry)
+    if (holdsProgress(entry)) flushProgress(this.progressOut(), entry)
     if (!this.settle(entry)) return
     const id = entry.request.id
     const error: RpcErrorObject = e instanceof McpError
@@ -979,18 +629,13 @@ export class ServerSession implements SessionHandle {
 
   /** MRTR: the handler asked for input; answer `input_required` (its own state sealed), or fail where MRTR does not apply. */
   private finishInputRequired(entry: InFlight, signal: InputRequiredSignal, modern: ModernRequestContext | undefined): void {
-    const { method, params } = entry.request
+    const method = entry.request.method
     if (modern === undefined || !MRTR_METHODS.has(method)) {
       return this.finishError(entry, new McpError(ErrorCode.InternalError, `${method} cannot answer input_required`), modern)
     }
     let value: Result
     try {
-      // The answers so far travel sealed: the client sends only the latest round's (mrtr.mdx, Client Requirements 4).
-      const answers = entry.inputResponses
-      const sealed = signal.requestState === undefined && answers === undefined
-        ? undefined
-        : sealRequestState(this.server.requestStateKey, { state: signal.requestState, answers }, { method, params, principal: this.options.principal }, this.now())
-      value = inputRequiredResult(signal.inputRequests, sealed)
+      value = inputRequiredValue(this.server, entry, signal, this.options.principal, this.now())
     } catch (e) {
       return this.finishError(entry, e, modern)
     }
@@ -1027,7 +672,7 @@ export class ServerSession implements SessionHandle {
     entry.done = true
     this.inFlight.delete(id)
     if (this.batches !== undefined) this.unbatch(id)
-    this.flushProgress(entry) // entry.done: the held-back value is dropped, its timer cleared
+    if (holdsProgress(entry)) flushProgress(this.progressOut(), entry) // entry.done: the held-back value is dropped, its timer cleared
     ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later must see it aborted
     this.afterSettle(undefined)
   }
@@ -1056,7 +701,22 @@ export class ServerSession implements SessionHandle {
   }
   /** @internal used by HandlerContext */
   _progress(entry: InFlight, progress: number, total?: number, message?: string): void {
-    this.progress(entry, progress, total, message)
+    reportProgress(this.progressOut(), entry, progress, total, message)
+  }
+
+  private progressSink: ProgressOut | undefined
+  /** What progress needs of this session (made on the first progress report or flush). */
+  private progressOut(): ProgressOut {
+    if (this.progressSink !== undefined) return this.progressSink
+    const session = this
+    return (this.progressSink = {
+      intervalMs: this.options.progressIntervalMs ?? 0,
+      get clock() {
+        return session.clock
+      },
+      now: this.now,
+      send: (message, related) => this.send(message, related)
+    })
   }
   /** @internal used by HandlerContext */
   _log(level: LoggingLevel, data: unknown, logger: string | undefined, entry: InFlight, modern: ModernRequestContext | undefined): void {
@@ -1065,49 +725,6 @@ export class ServerSession implements SessionHandle {
   /** @internal used by HandlerContext */
   _request(entry: InFlight, modern: ModernRequestContext | undefined, method: string, params: Params | undefined, options?: ServerRequestOptions) {
     return this.requestFromHandler(entry, modern, method, params, options)
-  }
-
-  private progress(entry: InFlight, progress: number, total?: number, message?: string): void {
-    const token = entry.request.params?._meta?.progressToken
-    // Progress stops after completion (progress.mdx:L94) and must increase (L53).
-    if (token === undefined || entry.done || !(progress > entry.lastProgress)) return
-    entry.lastProgress = progress
-    const params: Record<string, unknown> = { progressToken: token, progress }
-    if (total !== undefined) params.total = total
-    if (message !== undefined) params.message = message
-    const interval = this.options.progressIntervalMs ?? 0
-    if (interval <= 0) return this.send(notification("notifications/progress", params), entry.request.id)
-    // Rate limit (progress.mdx: SHOULD): at most one notification per interval; within a
-    // window only the latest value is kept (still increasing), sent when the window ends.
-    const now = this.now()
-    if (entry.progressTimer === undefined && now - entry.lastProgressSentAt >= interval) {
-      entry.lastProgressSentAt = now
-      return this.send(notification("notifications/progress", params), entry.request.id)
-    }
-    entry.pendingProgress = params
-    if (entry.progressTimer === undefined) {
-      const clock = this.clock
-      entry.progressTimer = {
-        clock,
-        timer: clock.setTimeout(() => {
-          entry.progressTimer = undefined
-          this.flushProgress(entry)
-        }, Math.max(1, interval - (now - entry.lastProgressSentAt)))
-      }
-    }
-  }
-
-  /** Send a progress value held back by the rate limit (before the response: none may follow it). */
-  private flushProgress(entry: InFlight): void {
-    if (entry.progressTimer !== undefined) {
-      entry.progressTimer.clock.clearTimeout(entry.progressTimer.timer)
-      entry.progressTimer = undefined
-    }
-    const pending = entry.pendingProgress
-    if (pending === undefined || entry.done) return
-    entry.pendingProgress = undefined
-    entry.lastProgressSentAt = this.now()
-    this.send(notification("notifications/progress", pending), entry.request.id)
   }
 
   private log(level: LoggingLevel, data: unknown, logger: string | undefined, entry: InFlight | undefined, modern: ModernRequestContext | undefined): void {
@@ -1157,36 +774,9 @@ export class ServerSession implements SessionHandle {
     }
     const missing = missingClientCapabilityFor(this.chartContext()?.clientCapabilities ?? {}, method, params)
     if (missing !== undefined) return Promise.reject(new CapabilityError(missing, method))
-    const id = `s${(this.ids ??= makeIdAllocator()).next()}`
-    const clock = this.clock
     const timeoutMs = options?.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
-    return new Promise<Result>((resolve, reject) => {
-      const cancel = (reason: string) => {
-        if (!this.pending!.delete(id)) return
-        clock.clearTimeout(timer)
-        options?.signal?.removeEventListener("abort", onAbort)
-        this.send(notification("notifications/cancelled", { requestId: id, reason }), related)
-      }
-      const onAbort = () => {
-        cancel("aborted")
-        reject(options?.signal?.reason ?? new Error("aborted"))
-      }
-      const timer = clock.setTimeout(() => {
-        cancel("timeout")
-        reject(new RequestTimeoutError(method, timeoutMs))
-      }, timeoutMs)
-      options?.signal?.addEventListener("abort", onAbort, { once: true })
-      ;(this.pending ??= new Map()).set(id, {
-        resolve,
-        reject,
-        timer,
-        cleanup: () => {
-          clock.clearTimeout(timer)
-          options?.signal?.removeEventListener("abort", onAbort)
-        }
-      })
-      this.send(makeRequest(id, method, params), related)
-    })
+    const outbound = (this.outbound ??= new OutboundRequests((message, rel) => this.send(message, rel)))
+    return outbound.request(method, params, timeoutMs, options?.signal, this.clock, related)
   }
 
   // ---------------------------------------------------------------- modern era
@@ -1195,6 +785,7 @@ export class ServerSession implements SessionHandle {
     if (this.era === "unknown") this.era = "modern"
     if (!this.servedModern) {
       this.servedModern = true
+      this.actor?.send({ type: "MODERN_SERVED" })
       this.ready()
     }
     const read = readModernContext(req)
@@ -1202,70 +793,27 @@ export class ServerSession implements SessionHandle {
       this.send(errorResponse(req.id, read.error), req.id)
       return
     }
-    if (req.method === "server/discover") {
-      const value: Record<string, unknown> = {
-        supportedVersions: [...MODERN_VERSIONS, ...LEGACY_VERSIONS],
-        capabilities: this.server.capabilities()
-      }
-      if (this.server.instructions !== undefined) value.instructions = this.server.instructions
-      this.send(makeResult(req.id, this.modernResult(value)), req.id)
-      return
-    }
+    if (req.method === "server/discover") return this.send(makeResult(req.id, discoverResult(this.server)), req.id)
     if (req.method === "ping") {
       // Removed in 2026-07-28.
       this.send(errorResponse(req.id, rpcError(ErrorCode.MethodNotFound, "Method not found: ping is not part of protocol 2026-07-28")), req.id)
       return
     }
-    if (req.method === LISTEN_METHOD) return this.listen(req, read.context)
-    this.dispatch(req, read.context)
-  }
-
-  /**
-   * `subscriptions/listen`: a request that stays in flight as the stream of the
-   * changes its filter asked for (2026-07-28, spec-digest §2 "Subscriptions").
-   * The acknowledgement (the honoured filter) is the first message; each
-   * notification carries the listen id in `_meta`. It ends when the client
-   * cancels it (closes the HTTP stream; `notifications/cancelled` on stdio),
-   * with a `complete` result on a graceful close (`completeSubscriptions`), or
-   * silently with the transport.
-   */
-  private listen(req: JsonRpcRequest, modern: ModernRequestContext): void {
-    const id = req.id
-    const parsed = parseSubscriptionFilter(req.params)
-    if (!parsed.ok) {
-      this.send(errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${parsed.message}`)), id)
-      return
+    if (req.method === LISTEN_METHOD) {
+      const listens = (this.listens ??= new Listens({
+        server: this.server,
+        send: (message, related) => this.send(message, related),
+        track: (entry) => void this.inFlight.set(entry.request.id, entry),
+        finish: (entry, value, modern) => this.finish(entry, value, modern)
+      }))
+      return listens.listen(req, read.context)
     }
-    const filter = honoredFilter(parsed.filter, this.server.capabilities())
-    const entry = newInFlight(req)
-    this.inFlight.set(id, entry)
-    this.send(notification(ACKNOWLEDGED_METHOD, { _meta: { [META_SUBSCRIPTION_ID]: id }, notifications: filter }), id)
-    const unlisten = this.server.onChange((change) => {
-      const n = subscriptionNotification(filter, change, id)
-      if (n !== undefined && !entry.done) this.send(notification(n.method, n.params), id)
-    })
-    ;(this.listens ??= new Map()).set(id, { entry, modern, unlisten })
-    // A cancel or the session's end aborts the entry: stop listening then.
-    entry.controller = new AbortController()
-    entry.controller.signal.addEventListener("abort", () => {
-      unlisten()
-      this.listens?.delete(id)
-    }, { once: true })
+    this.dispatch(req, read.context)
   }
 
   /** End every open `subscriptions/listen` with its `complete` result: what a graceful close SHOULD do. */
   completeSubscriptions(): void {
-    if (this.listens === undefined) return
-    for (const [id, { entry, modern, unlisten }] of this.listens) {
-      this.listens.delete(id)
-      unlisten()
-      this.finish(entry, { _meta: { [META_SUBSCRIPTION_ID]: id } }, modern)
-    }
-  }
-
-  private modernResult(value: Result): Result {
-    const meta = (value._meta as Record<string, unknown> | undefined) ?? {}
-    return { resultType: "complete", ...value, _meta: { ...meta, [META_SERVER_INFO]: this.server.info } }
+    this.listens?.completeAll()
   }
 
   // ---------------------------------------------------------------- lifecycle / handle
@@ -1309,22 +857,13 @@ export class ServerSession implements SessionHandle {
   hibernate(): boolean {
     const actor = this.actor
     if (actor === undefined || !this.operating || this.draining || this.released) return false
-    if (this.inFlight.size > 0 || (this.pending?.size ?? 0) > 0) return false
-    // The persisted shape, built by hand: `getPersistedSnapshot()` deep-copies the context,
-    // which would clone this session through `context.runtime`.
-    const live = actor.getSnapshot()
-    this.hibernated = {
-      status: "active",
-      value: live.value,
-      historyValue: live.historyValue,
-      context: live.context,
-      children: {},
-      output: undefined,
-      error: undefined
-    }
+    if (this.inFlight.size > 0 || (this.outbound?.size ?? 0) > 0) return false
+    // No live object in the context: xstate's persisted snapshot is plain data (and shares the context).
+    this.hibernated = actor.getPersistedSnapshot() as PersistedChart
     this.actor = undefined
     actor.stop()
-    this.armWake()
+    unbindChart(actor)
+    this.sleep()
     return true
   }
 
@@ -1334,18 +873,55 @@ export class ServerSession implements SessionHandle {
     return this.hibernate()
   }
 
-  private armWake(): void {
-    const idleMs = this.options.idleTimeoutMs ?? 0
-    if (idleMs <= 0) return
+  /**
+   * Hibernate (if not yet) and return this session as plain data that survives
+   * `JSON.stringify`, for a fresh process to serve on (`ServerSessionOptions.restore`).
+   * Undefined when it cannot hibernate (not operating, or work in flight).
+   */
+  persist(): PersistedServerSession | undefined {
+    if (this.hibernated === undefined && !this.hibernate()) return undefined
+    const subscriptions = this.state.subscriptions
+    return {
+      id: this.id,
+      chart: this.hibernated!,
+      lastSettledAt: this.lastSettledAt,
+      startedAt: this.startedAt,
+      ...(this.state.logLevel === undefined ? {} : { logLevel: this.state.logLevel }),
+      ...(subscriptions === undefined || subscriptions.size === 0 ? {} : { subscriptions: [...subscriptions] })
+    }
+  }
+
+  /** Take over a session another process persisted: hibernated in `operating`, as it was left. */
+  private restored(p: PersistedServerSession): void {
+    checkRestorable(p)
+    this.era = "legacy"
+    this.hibernated = p.chart
+    this.lastSettledAt = p.lastSettledAt
+    if (p.logLevel !== undefined) this.state.logLevel = p.logLevel
+    if (p.subscriptions !== undefined) this.state.subscriptions = new Set(p.subscriptions)
+    // What the chart's `announceReady` did in the first process.
+    this.operating = true
+    this.readied = true
+    this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+    this.sleep()
+  }
+
+  /**
+   * While hibernated, the chart still decides when the session is idle: a pure step of its
+   * snapshot on `RESUMED` with the current facts. Expired: the actor is restored and takes
+   * that step for real (closing). Otherwise one wake-up timer stands in for the idle deadline.
+   */
+  private sleep(): void {
+    if (this.hibernated === undefined) return
+    const decided = sleepDecision(this.hibernated, this.activity())
+    if (decided.wake) return void this.ensureActor()
+    this.hibernated = decided.chart
+    if (decided.sleepMs === undefined) return
     const clock = this.clock
-    const delay = Math.min(Math.max(1, idleMs - (this.now() - this.lastSettledAt)), MAX_DELAY)
     const timer = clock.setTimeout(() => {
       this.wakeTimer = undefined
-      if (this.hibernated === undefined) return
-      // Requests served while hibernated moved the deadline: sleep on, or let the chart decide.
-      if (!this._idleTimeoutExpired()) this.armWake()
-      else this.ensureActor()
-    }, delay)
+      this.sleep()
+    }, Math.min(decided.sleepMs, MAX_DELAY))
     this.wakeTimer = { clock, timer }
   }
 
@@ -1359,7 +935,7 @@ export class ServerSession implements SessionHandle {
 
   /** When nothing was last in flight (the idle clock), or undefined while a request or a server→client request is pending. */
   get idleSince(): number | undefined {
-    return this.inFlight.size > 0 || (this.pending?.size ?? 0) > 0 ? undefined : this.lastSettledAt
+    return this.inFlight.size > 0 || (this.outbound?.size ?? 0) > 0 ? undefined : this.lastSettledAt
   }
 
   /** End the session at once to make room for others (admission control); the transport tells the peer (`overload`). */
@@ -1405,7 +981,7 @@ export class ServerSession implements SessionHandle {
         const t = clock.setTimeout(() => this.actor?.send({ type: "TRANSPORT_CLOSED", reason }), options.drainMs)
         void this.ended.then(() => clock.clearTimeout(t))
       }
-      this.actor.send({ type: "CLOSE", reason })
+      this.actor.send({ type: "CLOSE", reason, inFlight: this.inFlight.size })
     }
     return this.ended.then(() => undefined)
   }
@@ -1416,11 +992,7 @@ export class ServerSession implements SessionHandle {
     this.operating = false
     this.unlistenServer?.()
     for (const [id, entry] of this.inFlight) this.abort(id, entry, "session closed")
-    for (const [id, p] of this.pending ?? []) {
-      this.pending!.delete(id)
-      p.cleanup()
-      p.reject(new McpError(ErrorCode.ConnectionClosed, "Session closed before the client answered"))
-    }
+    this.outbound?.rejectAll()
     this.notifyListeners()
     this.actor?.stop()
     this.hibernated = undefined

@@ -135,6 +135,12 @@ export const dispatchRequest = (
   ctx: RequestContext,
   state: SessionState
 ): MaybePromise<Result> => {
+  const telemetry = server.telemetry
+  if (telemetry !== undefined) return telemetry.serverRequest(request, ctx, (traced) => dispatchUntraced(server, request, traced, state))
+  return dispatchUntraced(server, request, ctx, state)
+}
+
+const dispatchUntraced = (server: McpServer, request: JsonRpcRequest, ctx: RequestContext, state: SessionState): MaybePromise<Result> => {
   const guard = server.guard
   return guard === undefined ? dispatchUnguarded(server, request, ctx, state) : dispatchGuarded(guard, server, request, ctx, state)
 }

@@ -205,7 +205,11 @@ const batch = (items: ReadonlyArray<unknown>, model: SessionModel, options: Orac
   }
   // Only notifications (or responses) inside: nothing to answer (JSON-RPC 2.0 §6).
   if (perItem.every((alts) => alts.every((o) => o.replies.length === 0))) return { outcomes: [none], next }
-  return { outcomes: [{ replies: [{ t: "batch", items: perItem }], label: "batch" }], next }
+  const answer: Outcome = { replies: [{ t: "batch", items: perItem }], label: "batch" }
+  // Every item may go unanswered (e.g. a notification refused for its depth): then so may the batch
+  // (fuzz seed 424242, path 1580).
+  const maySilence = perItem.every((alts) => alts.some((o) => o.replies.length === 0))
+  return { outcomes: maySilence ? [answer, none] : [answer], next }
 }
 
 /** One JSON value that is not an array. */

@@ -62,9 +62,10 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
 import { Exchange } from "./Exchange.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
-import { HttpSession, type HttpSessionHost, type HttpSessionOptions } from "./HttpSession.ts"
+import { HttpSession, type HttpSessionHost, type HttpSessionOptions, type PersistedHttpSession } from "./HttpSession.ts"
 import { ModernRequest, type ModernRequestHost } from "./ModernRequest.ts"
 import { readBody } from "../../transports/http/readBody.ts"
+import { answerMetrics as serveMetrics } from "../../observability/metricsEndpoint.ts"
 import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "../../transports/http/SseStream.ts"
 import {
   acceptsEventStream,
@@ -108,6 +109,8 @@ export type Authenticate = (req: IncomingMessage) => AuthResult | PromiseLike<Au
 export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions, SessionLimits {
   /** The MCP endpoint. Default "/mcp". */
   readonly path?: string
+  /** Serve Prometheus text at `GET /metrics` (a `Telemetry`; see docs/observability.md). Default: none (404). */
+  readonly metrics?: { prometheus(): string }
   /** Largest accepted body. Default 4 MiB. */
   readonly maxMessageBytes?: number
   /** `Retry-After` (seconds) on 503 and 429. Default 5. */
@@ -196,6 +199,13 @@ export interface HttpHandler {
   dropStream(sessionId: string, requestId: RequestId): boolean
   /** Close the connection of a session's standalone GET stream (resumable). */
   dropStandaloneStream(sessionId: string): boolean
+  /**
+   * Hibernate every idle session and return them as plain data (survives `JSON.stringify`)
+   * for another server's `restoreSessions`; sessions with work or a stream open are left out.
+   */
+  persistSessions(): ReadonlyArray<PersistedHttpSession>
+  /** Serve sessions another server persisted, on the same ids (hibernated until their next lifecycle event). Returns how many were taken. */
+  restoreSessions(persisted: ReadonlyArray<PersistedHttpSession>): number
   stats(): HttpServerStats
   /** Refuse new requests (503), drain and close every session, end every stream. Idempotent. */
   close(options?: HttpCloseOptions): Promise<void>
@@ -257,6 +267,7 @@ export const remoteAddress = (req: IncomingMessage): string | undefined => {
 /** Build the request listener and the session table without listening (mount it on your own server). */
 export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions = {}): HttpHandler => {
   const path = options.path ?? "/mcp"
+  const metrics = options.metrics
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const limiter = new SessionLimiter<HttpSession>(options)
   const retryAfter = String(options.retryAfterSeconds ?? 5)
@@ -358,6 +369,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     const url = req.url ?? ""
     const q = url.indexOf("?")
     if ((q === -1 ? url : url.slice(0, q)) !== path) {
+      if (metrics !== undefined && (q === -1 ? url : url.slice(0, q)) === "/metrics") return serveMetrics(req, res, metrics, guard(req))
       res.writeHead(404, { "content-type": "text/plain", "content-length": 9 })
       return void res.end("Not Found")
     }
@@ -747,6 +759,21 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     session: (id) => sessions.get(id)?.session,
     dropStream: (sessionId, requestId) => sessions.get(sessionId)?.dropStream(requestId) ?? false,
     dropStandaloneStream: (sessionId) => sessions.get(sessionId)?.dropStandalone() ?? false,
+    persistSessions: () => [...sessions.values()].flatMap((hs) => hs.persist() ?? []),
+    restoreSessions: (persisted) => {
+      let taken = 0
+      for (const p of persisted) {
+        if (closing !== undefined || typeof p.id !== "string" || !isWellFormedSessionId(p.id) || sessions.has(p.id)) continue
+        const hs = new HttpSession(server, host, p.principal, sessionOptions, p)
+        limiter.add(hs, undefined, p.principal)
+        limiter.ready(hs) // restored in `operating`: past its handshake
+        sessions.set(hs.id, hs)
+        if (options.registry !== undefined) unregister.set(hs.id, options.registry.register(hs.session))
+        taken++
+      }
+      if (taken > 0) startSweeper()
+      return taken
+    },
     stats: () => {
       let pendingExchanges = 0
       let hibernated = 0

@@ -18,7 +18,7 @@ import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { SessionEnd } from "../../runtime/SessionHandle.ts"
 import type { McpServer } from "../McpServer.ts"
-import { ServerSession, type ServerSessionOptions } from "../ServerSession.ts"
+import { type PersistedServerSession, ServerSession, type ServerSessionOptions } from "../ServerSession.ts"
 import type { Limited } from "../SessionLimiter.ts"
 import { type EventStore, parseEventId } from "../../transports/http/EventStore.ts"
 import type { Exchange, ExchangeOwner } from "./Exchange.ts"
@@ -38,7 +38,16 @@ export interface HttpSessionHost {
   ready(session: HttpSession): void
 }
 
-export type HttpSessionOptions = Omit<ServerSessionOptions, "transport" | "send" | "onRelease" | "onReady" | "id">
+export type HttpSessionOptions = Omit<ServerSessionOptions, "transport" | "send" | "onRelease" | "onReady" | "id" | "restore">
+
+/**
+ * A hibernated HTTP session as plain data (survives `JSON.stringify`): the session's
+ * persisted chart and state, and the principal it is bound to. Open streams and stored
+ * events are not kept: a client resumes by its next POST or GET on the same session id.
+ */
+export interface PersistedHttpSession extends PersistedServerSession {
+  readonly principal?: string
+}
 
 /** The standalone GET stream's number in event ids; POST streams count from 1. */
 const STANDALONE = "0"
@@ -65,11 +74,12 @@ export class HttpSession implements ExchangeOwner, Limited {
   initExchange: Exchange | undefined
   ended = false
 
-  constructor(server: McpServer, host: HttpSessionHost, principal: string | undefined, options: HttpSessionOptions) {
+  constructor(server: McpServer, host: HttpSessionHost, principal: string | undefined, options: HttpSessionOptions, restore?: PersistedHttpSession) {
     this.host = host
     this.principal = principal
     this.session = new ServerSession(server, {
       ...options,
+      ...(restore === undefined ? {} : { restore }),
       transport: "http",
       send: (message, related) => this.route(message, related),
       closeStream: (requestId) => this.dropStream(requestId),
@@ -273,6 +283,19 @@ export class HttpSession implements ExchangeOwner, Limited {
     if (s === undefined) return false
     s.drop()
     return true
+  }
+
+  // ------------------------------------------------------------ hibernation
+
+  /**
+   * Hibernate (if not yet) and return this session as plain data, for a fresh server's
+   * `restoreSessions`. Undefined while it has work or an open stream (a client is listening).
+   */
+  persist(): PersistedHttpSession | undefined {
+    if (this.ended || this.exchanges.size > 0 || this.standalone !== undefined) return undefined
+    const p = this.session.persist()
+    if (p === undefined) return undefined
+    return this.principal === undefined ? p : { ...p, principal: this.principal }
   }
 
   // ------------------------------------------------------------ limits

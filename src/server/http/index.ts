@@ -17,6 +17,7 @@ export {
   makeHttpHandler,
   makeHttpServer
 } from "./HttpServer.ts"
+export type { PersistedHttpSession } from "./HttpSession.ts"
 export { HttpServerError, makeHttpServerScoped } from "./effect.ts"
 export { type EventStore, makeMemoryEventStore, type MemoryEventStoreOptions, parseEventId, type StoredEvent } from "../../transports/http/EventStore.ts"
 export { DEFAULT_ALLOWED_HOSTS, type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"

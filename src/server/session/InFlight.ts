@@ -1,0 +1,42 @@
+/**
+ * One request in flight on a server session: the request, its abort controller, and
+ * what its progress notifications and MRTR retry carry along until it is answered.
+ */
+import type { ActorOptions, AnyActorLogic } from "xstate"
+import type { JsonRpcRequest } from "../../protocol/jsonrpc.ts"
+import type { InputResponses } from "../../protocol/mrtr.ts"
+
+/** The clock a session's timers run on (the chart's). */
+export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
+
+/** A request in flight: created when dispatched, `done` once answered, cancelled or aborted. */
+export interface InFlight {
+  readonly request: JsonRpcRequest
+  controller: AbortController | undefined
+  done: boolean
+  lastProgress: number
+  /** The response already waited once for the progress barrier (see `finish`). */
+  barrierPassed: boolean
+  /** Progress rate limit (`progressIntervalMs`): the value held back and its timer. */
+  pendingProgress: Record<string, unknown> | undefined
+  progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
+  lastProgressSentAt: number
+  /** Modern MRTR retry: the handler's own `requestState`, verified and unsealed. */
+  requestState: string | undefined
+  /** Modern MRTR retry: every answer so far (earlier rounds' from the sealed state, then this retry's). */
+  inputResponses: InputResponses | undefined
+}
+
+export const newInFlight = (request: JsonRpcRequest): InFlight => ({
+  request,
+  controller: undefined,
+  done: false,
+  lastProgress: -Infinity,
+  barrierPassed: false,
+  pendingProgress: undefined,
+  progressTimer: undefined,
+  lastProgressSentAt: -Infinity,
+  requestState: undefined,
+  inputResponses: undefined
+})
+

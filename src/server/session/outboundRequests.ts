@@ -1,0 +1,112 @@
+/**
+ * Server→client requests (sampling, elicitation, roots, ping) of one legacy
+ * session: ids, deadlines, cancellation by signal, and matching the client's
+ * responses. Made on a session's first one: most sessions never send any.
+ */
+import { ErrorCode, McpError } from "../../protocol/errors.ts"
+import { makeIdAllocator } from "../../protocol/ids.ts"
+import { type JsonRpcMessage, type JsonRpcResponse, notification, type Params, type RequestId, request as makeRequest } from "../../protocol/jsonrpc.ts"
+import type { Result } from "../dispatch.ts"
+import type { XStateClock } from "./InFlight.ts"
+
+interface PendingOutbound {
+  readonly resolve: (r: Result) => void
+  readonly reject: (e: unknown) => void
+  readonly timer: unknown
+  readonly cleanup: () => void
+}
+
+/** A server→client request could not be made: the client did not negotiate the capability. */
+export class CapabilityError extends Error {
+  readonly capability: string
+  constructor(capability: string, method: string) {
+    super(`Client did not negotiate the "${capability}" capability required by ${method}`)
+    this.name = "CapabilityError"
+    this.capability = capability
+  }
+}
+
+/** A server→client request got no answer in time (a `notifications/cancelled` was sent). */
+export class RequestTimeoutError extends Error {
+  constructor(method: string, ms: number) {
+    super(`${method} timed out after ${ms} ms`)
+    this.name = "RequestTimeoutError"
+  }
+}
+
+/** The server→client requests of one session awaiting the client's answer. */
+export class OutboundRequests {
+  private readonly pending = new Map<RequestId, PendingOutbound>()
+  private readonly ids = makeIdAllocator()
+  private readonly send: (message: JsonRpcMessage, related: RequestId | undefined) => void
+  constructor(send: (message: JsonRpcMessage, related: RequestId | undefined) => void) {
+    this.send = send
+  }
+
+  /** Requests still awaiting an answer. */
+  get size(): number {
+    return this.pending.size
+  }
+
+  /**
+   * Send `method` to the client; settles with its answer, or fails on `timeoutMs`
+   * (a `notifications/cancelled` is sent) or when `signal` aborts.
+   */
+  request(
+    method: string,
+    params: Params | undefined,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    clock: XStateClock,
+    related: RequestId | undefined
+  ): Promise<Result> {
+    const id = `s${this.ids.next()}`
+    return new Promise<Result>((resolve, reject) => {
+      const cancel = (reason: string) => {
+        if (!this.pending.delete(id)) return
+        clock.clearTimeout(timer)
+        signal?.removeEventListener("abort", onAbort)
+        this.send(notification("notifications/cancelled", { requestId: id, reason }), related)
+      }
+      const onAbort = () => {
+        cancel("aborted")
+        reject(signal?.reason ?? new Error("aborted"))
+      }
+      const timer = clock.setTimeout(() => {
+        cancel("timeout")
+        reject(new RequestTimeoutError(method, timeoutMs))
+      }, timeoutMs)
+      signal?.addEventListener("abort", onAbort, { once: true })
+      this.pending.set(id, {
+        resolve,
+        reject,
+        timer,
+        cleanup: () => {
+          clock.clearTimeout(timer)
+          signal?.removeEventListener("abort", onAbort)
+        }
+      })
+      this.send(makeRequest(id, method, params), related)
+    })
+  }
+
+  /** The client's response to one of ours; late or unknown ones are dropped (cancellation.mdx:L45). */
+  answer(r: JsonRpcResponse): void {
+    if (r.id === undefined || r.id === null) return
+    const p = this.pending.get(r.id)
+    if (!p) return
+    this.pending.delete(r.id)
+    p.cleanup()
+    if ("result" in r) p.resolve(r.result)
+    else p.reject(new McpError(r.error.code, r.error.message, r.error.data))
+  }
+
+  /** The session ended: every request still waiting fails. */
+  rejectAll(): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id)
+      p.cleanup()
+      p.reject(new McpError(ErrorCode.ConnectionClosed, "Session closed before the client answered"))
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The legacy server chart as the runtime runs it: `machines/legacyServerSession.ts` with
+ * the runtime's actions (its effects). Guards and delays are the chart's own.
+ */
+import { type AnyActorRef, raise } from "xstate"
+import { type LegacyServerSessionEvent, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
+import type { ServerSession } from "../ServerSession.ts"
+
+/**
+ * The session each running chart belongs to, kept on the actor under a private symbol.
+ * Not in the chart's context: a live object there would make snapshots unserializable
+ * (hibernation persists them as JSON). Not a `WeakMap`: one entry per short-lived actor
+ * cost ~5 µs of a churned session (GC of ephemerons), a property costs nothing.
+ */
+const OWNER = Symbol("mcp-actors.serverSession")
+type Owned = { [OWNER]?: ServerSession | undefined }
+const owner = (self: AnyActorRef): ServerSession => (self as Owned)[OWNER]!
+
+/** Make `actor` run for `session` (before it starts). */
+export const bindChart = (actor: AnyActorRef, session: ServerSession): void => void ((actor as Owned)[OWNER] = session)
+/** `actor` was stopped: it no longer runs for its session. */
+export const unbindChart = (actor: AnyActorRef): void => void ((actor as Owned)[OWNER] = undefined)
+
+/**
+ * The server chart with the runtime's implementations, built once: creating a
+ * machine per session (`.provide()` per instance) cost ~20 % of session set-up.
+ * Only actions are provided (the effects); guards and delays are the chart's own,
+ * reading context and events, so tests of the chart run what production runs.
+ * Each action finds its session through the actor (`self`).
+ */
+export const runtimeServerMachine = legacyServerSessionMachine.provide({
+  actions: {
+    respondInitialize: ({ context, self }, params) => owner(self)._respondInitialize(params.id, context.protocolVersion),
+    reject: ({ self }, params: RejectParams) => owner(self)._reject(params),
+    replyPong: ({ self }, params) => owner(self)._replyPong(params.id),
+    dispatch: ({ self }, params) => owner(self)._dispatchHeld(params.id),
+    announceReady: ({ self }) => owner(self)._announceReady(),
+    beginDrain: ({ self }) => owner(self)._beginDrain(),
+    cancelInFlight: ({ self }) => owner(self)._cancelInFlight(),
+    release: ({ context, self }) => owner(self)._released(context.closeReason ?? "closed"),
+    reportActivity: raise(({ self }: { self: AnyActorRef }): LegacyServerSessionEvent => ({ type: "IDLE_CHECK", ...owner(self).activity() }))
+  }
+})
+
