@@ -20,3 +20,7 @@ export * from "./serverConnection.ts"
 export * from "./host.ts"
 // policy gateway
 export * from "./policedRequest.ts"
+// the runtime's actor tree: root → listeners / connections → sessions
+export * from "./runtime.ts"
+export * from "./listener.ts"
+export * from "./connection.ts"
