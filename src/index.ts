@@ -89,6 +89,12 @@ export { formatTraceparent, readTraceContext, type RemoteParent, withTraceContex
 export { toMermaid } from "./visualization/toMermaid.ts"
 export { toDot } from "./visualization/toDot.ts"
 
+// Live inspector, records and replay (docs/inspector.md)
+export { type InspectionHub, type InspectionListener, inspection } from "./runtime/inspection.ts"
+export { type Inspector, type InspectorOptions, startInspector } from "./inspect/InspectorServer.ts"
+export { formatReplay, parseRecord, ReplayError, replayRecord, type ReplayResult, type ReplayStep } from "./inspect/replay.ts"
+export type { RecordBase, RecordEnd, RecordFile } from "./inspect/SessionRecord.ts"
+
 // Multi-server host and gateway
 export { type CallOptions, type HostEvent, type HostOptions, McpHost, type ServerView, startHost } from "./host/McpHost.ts"
 export { type HostConfig, loadHostConfig, parseHostConfig, type ServerConfig, type ConfigIssue, formatIssue } from "./host/config.ts"

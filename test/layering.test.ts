@@ -5,6 +5,8 @@ import { describe, expect, it } from "vitest"
 
 // Dependencies flow one way (README, "Layout"): protocol → machines, transports →
 // runtime → policy → server, client, host → cli, examples. Nothing imports upward — not even a type.
+// Beside them: visualization (charts → Mermaid/DOT, over machines) and inspect (the live inspector, over the
+// runtime and visualization), which the APIs may use and which use no API module.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const layerOf = (file: string): string | undefined => {
   const r = relative(root, file)
@@ -14,7 +16,8 @@ const layerOf = (file: string): string | undefined => {
   if (r.startsWith("src/runtime/")) return "runtime"
   if (r.startsWith("src/policy/")) return "policy"
   if (r.startsWith("src/server/") || r.startsWith("src/client/") || r.startsWith("src/host/")) return "api"
-  if (r.startsWith("src/visualization/")) return "api"
+  if (r.startsWith("src/visualization/")) return "visualization"
+  if (r.startsWith("src/inspect/")) return "inspect"
   // Telemetry observes server and client sessions (their request contexts), and both call into it.
   if (r.startsWith("src/observability/")) return "api"
   if (r.startsWith("src/cli/") || r.startsWith("examples/") || r === "src/index.ts" || r === "src/effect.ts") return "top"
@@ -27,8 +30,10 @@ const allowed: Record<string, ReadonlyArray<string>> = {
   runtime: ["protocol", "machines", "transports", "runtime"],
   // The policy gateway (identity, Cedar, audit, approvals) serves both McpServer and the host.
   policy: ["protocol", "machines", "transports", "runtime", "policy"],
-  api: ["protocol", "machines", "transports", "runtime", "policy", "api"],
-  top: ["protocol", "machines", "transports", "runtime", "policy", "api", "top"]
+  visualization: ["protocol", "machines", "visualization"],
+  inspect: ["protocol", "machines", "transports", "runtime", "visualization", "inspect"],
+  api: ["protocol", "machines", "transports", "runtime", "policy", "visualization", "inspect", "api"],
+  top: ["protocol", "machines", "transports", "runtime", "policy", "visualization", "inspect", "api", "top"]
 }
 const walk = (dir: string): Array<string> =>
   readdirSync(dir).flatMap((name) => {

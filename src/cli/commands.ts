@@ -59,6 +59,25 @@ const POLICY_USAGE = `Policy gateway (every tools/call, resources/read, prompts/
   --api-keys FILE          API-key table (YAML/JSON: keys: [{name, key|sha256, groups, scopes}])
 `
 
+const INSPECT_OPTIONS = {
+  inspect: { type: "string" },
+  "inspect-secrets": { type: "boolean" }
+} as const
+
+const INSPECT_USAGE = `  --inspect [PORT]         serve the live inspector on 127.0.0.1:PORT (default: any free port); its URL,
+                           with a per-start token, is printed on stderr (docs/inspector.md)
+  --inspect-secrets        show argument values, tokens and full session ids in the inspector (default: redacted)
+`
+
+/** \`--inspect [PORT]\` (main.ts gives a bare --inspect the port 0) and \`--inspect-secrets\`. */
+const inspectOptions = (values: Record<string, unknown>) => {
+  if (values["inspect-secrets"] === true && values.inspect === undefined) throw new UsageError("--inspect-secrets needs --inspect")
+  if (values.inspect === undefined) return undefined
+  const port = intOption(values, "inspect", 0)
+  if (port > 65535) throw new UsageError(`--inspect takes a port (0-65535), got ${port}`)
+  return { port, ...(values["inspect-secrets"] === true ? { showSecrets: true } : {}) }
+}
+
 /** The policy-gateway flags (shared by `serve` and `host`), or undefined when none is given. */
 const policyCliOptions = (values: Record<string, unknown>): PolicyCliOptions | undefined => {
   const str = (k: string) => (typeof values[k] === "string" ? values[k] as string : undefined)
@@ -113,11 +132,13 @@ Options:
   --max-sessions-per-address N
                            per client address; beyond, its oldest handshake is evicted or 429 (default 0 = no cap)
   --max-message-bytes N    largest accepted message (default 4194304)
+${INSPECT_USAGE}
 
 ${TELEMETRY_USAGE}
 ${POLICY_USAGE}  -h, --help               show this help`,
   options: {
     stdio: { type: "boolean" },
+    ...INSPECT_OPTIONS,
     http: { type: "string" },
     ws: { type: "string" },
     host: { type: "string" },
@@ -145,6 +166,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
     if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
     if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
     const server = await pickExample(values.example as string | undefined)
+    const inspect = inspectOptions(values)
     const policyOptions = policyCliOptions(values)
     const gateway = policyOptions === undefined
       ? undefined
@@ -159,10 +181,13 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       const { HANDSHAKE_TIMEOUT } = await import("../../machines/legacyServerSession.ts")
       const transport = makeStdioServerTransport({ maxMessageBytes })
       // stdin EOF drains: in-flight requests are answered within the drain deadline, then we exit.
+      const inspector = inspect === undefined ? undefined : await (await import("./inspectCommands.ts")).startCliInspector(inspect)
       const session = serveTransport(server, transport, { idleTimeoutMs, handshakeTimeoutMs, drainTimeoutMs })
+      inspector?.registry.register(session)
       process.stderr.write(`mcp-actors: serving example "${values.example ?? "demo"}" on stdio\n`)
       const end = await session.ended
       await transport.close()
+      await inspector?.close()
       gateway?.close()
       await observed?.close()
       const code = end.reason === HANDSHAKE_TIMEOUT ? 1 : 0
@@ -187,6 +212,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
         maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0)
       },
       ...(gateway?.authenticate === undefined ? {} : { authenticate: gateway.authenticate }),
+      ...(inspect === undefined ? {} : { inspect }),
       ...(observed?.telemetry === undefined || values.metrics !== true || values.http === undefined ? {} : { metrics: observed.telemetry }),
       onClosed: async () => {
         gateway?.close()
@@ -260,6 +286,7 @@ Options:
   --host HOST              gateway bind address (default 127.0.0.1)
   --json                   print status changes as JSON lines instead of the table
   --state-file PATH        where the started process groups are recorded (reaped after a crash)
+${INSPECT_USAGE}
 
 ${TELEMETRY_USAGE.replace("(on the HTTP port; for stdio/WebSocket on its own port)", "(on a listener of its own)")}
 ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--serve-ws (resources are named with their upstream server, ")}  -h, --help               show this help`,
@@ -271,6 +298,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
     host: { type: "string" },
     json: { type: "boolean" },
     "state-file": { type: "string" },
+    ...INSPECT_OPTIONS,
     ...TELEMETRY_OPTIONS,
     ...POLICY_OPTIONS
   },
@@ -297,6 +325,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
       bind: (values.host as string | undefined) ?? "127.0.0.1",
       json: values.json === true,
       stateFile: values["state-file"] as string | undefined,
+      ...(inspectOptions(values) === undefined ? {} : { inspect: inspectOptions(values)! }),
       telemetry: telemetryCliOptions(values)
     })
   }
@@ -371,4 +400,49 @@ const approvals: Command = {
   }
 }
 
-export const commands: Readonly<Record<string, Command>> = { serve, host, demo, charts, examples: list, audit, policy, approvals }
+const inspect: Command = {
+  summary: "follow a running inspector's feed (the URL it printed), as text or JSON lines",
+  usage: `Usage: mcp-actors inspect URL [--json] [--once] [--token TOKEN]
+
+Connects to the inspector started with --inspect (URL as printed, with its
+token) and prints every session change; --json prints the feed itself, one
+JSON object per line (Stately's @xstate.actor/@xstate.snapshot/@xstate.event
+plus @mcp-actors.session). Exit 1 when refused (wrong token, foreign origin).
+
+Options:
+  --json           the raw feed as JSON lines
+  --once           print the current state and exit
+  --token TOKEN    the token, when URL has none`,
+  options: { json: { type: "boolean" }, once: { type: "boolean" }, token: { type: "string" } },
+  positionals: true,
+  run: async (values, positionals) => {
+    const { inspectCommand } = await import("./inspectCommands.ts")
+    if (positionals.length !== 1) throw new UsageError("give one inspector URL")
+    try {
+      return await inspectCommand(values, positionals)
+    } catch (e) {
+      throw e instanceof RangeError ? new UsageError(e.message) : e
+    }
+  }
+}
+
+const replay: Command = {
+  summary: "re-run a session record through its chart; exit 1 at the first state that disagrees",
+  usage: `Usage: mcp-actors replay FILE [--json]
+
+Replays a record (downloaded from the inspector page or written with
+inspector.writeRecord) through the pure chart in machines/: prints the path of
+states, the timers that fired and why the session ended. Exits 1, naming the
+first divergence, when the chart no longer gives the recorded states.
+
+Options:
+  --json           the replay as one JSON object`,
+  options: { json: { type: "boolean" } },
+  positionals: true,
+  run: async (values, positionals) => {
+    if (positionals.length !== 1) throw new UsageError("give one record FILE")
+    return (await import("./inspectCommands.ts")).replayCommand(values, positionals)
+  }
+}
+
+export const commands: Readonly<Record<string, Command>> = { serve, host, demo, charts, examples: list, audit, policy, approvals, inspect, replay }

@@ -11,6 +11,8 @@ import { importConfigs } from "../host/importConfigs.ts"
 import { startHost, type ServerView } from "../host/McpHost.ts"
 import type { Authenticate } from "../server/http/HttpServer.ts"
 import { buildPolicy, type PolicyCliOptions, type PolicyParts } from "./policySetup.ts"
+import type { InspectorOptions } from "../inspect/InspectorServer.ts"
+import { announceInspector } from "./inspectCommands.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 import { setupTelemetry, type TelemetryCliOptions } from "./telemetrySetup.ts"
 
@@ -23,6 +25,8 @@ export interface HostCommandOptions {
   readonly stateFile: string | undefined
   /** The policy gateway in front of every upstream (--serve-http / --serve-ws). */
   readonly policy?: PolicyCliOptions
+  /** Serve the live inspector (`--inspect`). */
+  readonly inspect?: InspectorOptions
   /** --otlp / --metrics (Prometheus text on a /metrics listener of its own). */
   readonly telemetry?: TelemetryCliOptions
 }
@@ -119,10 +123,12 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   const observed = options.telemetry === undefined ? undefined : await setupTelemetry(options.telemetry)
   const host = await startHost(config, {
     ...(options.stateFile !== undefined ? { stateFile: options.stateFile } : {}),
+    ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),
     ...(observed === undefined ? {} : { telemetry: observed.telemetry }),
     onStderr: () => {}
   })
   await observed?.listenMetrics()
+  if (host.inspector !== undefined) announceInspector(host.inspector)
   if (host.reaped.length > 0) err(`mcp-actors host: killed ${host.reaped.length} processes left by a crashed host`)
 
   // Name clashes are reported once per change of the set (the collision policy decided who serves them).

@@ -18,6 +18,12 @@ Run "mcp-actors <command> --help" for a command's options.`
 
 import { UsageError } from "./commands.ts"
 
+/** \`--inspect [PORT]\`: parseArgs has no optional values, so a bare \`--inspect\` becomes \`--inspect=0\` (any free port). */
+const optionalInspectPort = (args: ReadonlyArray<string>, command: Command): Array<string> => {
+  if (command.options.inspect?.type !== "string") return [...args]
+  return args.flatMap((arg, i) => (arg === "--inspect" && (args[i + 1] === undefined || !/^\d+$/.test(args[i + 1]!)) ? ["--inspect=0"] : [arg]))
+}
+
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const [name, ...rest] = argv
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -38,7 +44,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   }
   let parsed
   try {
-    parsed = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: command.positionals === true, strict: true })
+    parsed = parseArgs({ args: optionalInspectPort(rest, command), options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: command.positionals === true, strict: true })
   } catch (e) {
     process.stderr.write(`mcp-actors ${name}: ${(e as Error).message}\n\n${command.usage}\n`)
     return 2

@@ -6,6 +6,8 @@
 import type { McpServer } from "../server/McpServer.ts"
 import { type Authenticate, makeHttpServer } from "../server/http/HttpServer.ts"
 import type { SessionLimits } from "../server/SessionLimiter.ts"
+import type { InspectorOptions } from "../inspect/InspectorServer.ts"
+import { announceInspector } from "./inspectCommands.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 
 export interface ServeHttpOptions {
@@ -24,6 +26,8 @@ export interface ServeHttpOptions {
   readonly onClosed?: () => void | Promise<void>
   /** Serve Prometheus text at /metrics (`--metrics`). */
   readonly metrics?: { prometheus(): string }
+  /** Serve the live inspector too (`--inspect`). */
+  readonly inspect?: InspectorOptions
 }
 
 /** Start serving; prints the endpoint URL on stdout. Resolves -1: the process exits on its own after shutdown. */
@@ -38,9 +42,11 @@ export const serveHttpCommand = async (server: McpServer, options: ServeHttpOpti
     maxMessageBytes: options.maxMessageBytes,
     ...options.limits,
     ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics })
   })
   process.stdout.write(`${http.url}\n`)
+  if (http.inspector !== undefined) announceInspector(http.inspector)
   process.stderr.write(`mcp-actors: serving Streamable HTTP on ${http.url}\n`)
   stopOnSignals(() => `${http.sessions} live sessions`, () => http.close({ drainMs: options.drainMs ?? 5_000 }).then(() => options.onClosed?.()))
   return -1

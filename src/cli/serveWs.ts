@@ -5,6 +5,7 @@
 import type { McpServer } from "../server/McpServer.ts"
 import type { ServeHttpOptions } from "./serveHttp.ts"
 import { makeWsServer } from "../server/ws/WsServer.ts"
+import { startCliInspector } from "./inspectCommands.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 
 /** The same options as `serve --http`. */
@@ -12,7 +13,9 @@ export type ServeWsOptions = ServeHttpOptions
 
 /** Start serving; prints the endpoint URL on stdout. Resolves -1: the process exits on its own after shutdown. */
 export const serveWsCommand = async (server: McpServer, options: ServeWsOptions): Promise<number> => {
+  const inspector = options.inspect === undefined ? undefined : await startCliInspector(options.inspect)
   const ws = await makeWsServer(server, {
+    ...(inspector === undefined ? {} : { registry: inspector.registry }),
     port: options.port,
     host: options.host,
     maxMessageBytes: options.maxMessageBytes,
@@ -28,6 +31,6 @@ export const serveWsCommand = async (server: McpServer, options: ServeWsOptions)
   })
   process.stdout.write(`${ws.url}\n`)
   process.stderr.write(`mcp-actors: serving WebSocket on ${ws.url}\n`)
-  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }).then(() => options.onClosed?.()))
+  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }).then(() => inspector?.close()).then(() => options.onClosed?.()))
   return -1
 }

@@ -240,6 +240,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       }
     })
     this.actor = createLeanActor(machine, {
+      id: this.id, // the inspector links the actor to this session by it
       input: {
         protocolVersion: options.protocolVersion ?? options.supportedVersions?.[0] ?? LEGACY_VERSIONS[0],
         supportedVersions: options.supportedVersions ?? LEGACY_VERSIONS,

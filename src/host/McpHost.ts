@@ -14,6 +14,8 @@
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomInt } from "node:crypto"
 import { type Actor, createActor } from "xstate"
+import { inspectOption } from "../runtime/inspection.ts"
+import type { Inspector, InspectorOptions } from "../inspect/InspectorServer.ts"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
 import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
@@ -52,6 +54,8 @@ export interface HostOptions {
    */
   readonly clock?: XStateClock
   readonly now?: () => number
+  /** Serve the live inspector (docs/inspector.md) on 127.0.0.1 while the host runs; read `host.inspector.url`. */
+  readonly inspect?: boolean | InspectorOptions
 }
 
 /** Per-call deadline, cancellation, progress, and handlers for what the server asks while serving this call. */
@@ -119,6 +123,8 @@ export class McpHost {
   readonly issues: ReadonlyArray<ConfigIssue>
   private readonly connections = new Map<string, ServerConnection>()
   private readonly actor: Actor<typeof hostMachine>
+  /** The live inspector, when started with `inspect` (closed with the host). */
+  inspector: Inspector | undefined
   private readonly listeners = new Set<Listener>()
   private readonly options: HostOptions
   private readonly now: () => number
@@ -191,7 +197,7 @@ export class McpHost {
           })
         }
       }),
-      { input: { servers: inputs }, ...(options.clock === undefined ? {} : { clock: options.clock }) }
+      { input: { servers: inputs }, ...(options.clock === undefined ? {} : { clock: options.clock }), ...inspectOption() }
     )
     let lastStatuses: Readonly<Record<string, ServerStatus>> = {}
     this.actor.subscribe((snapshot) => {
@@ -546,6 +552,7 @@ export class McpHost {
       // Closing may have queued more closes (a generation that was starting).
       await Promise.all([...this.connections.values()].map((c) => c.closed))
       this.actor.stop()
+      await this.inspector?.close()
       this.stateFile?.clear()
       this.listeners.clear()
     })()
@@ -559,7 +566,10 @@ export const startHost = async (config: HostConfig | string | { readonly [key: s
     : "servers" in config && "issues" in config && Array.isArray(config.servers)
     ? config as HostConfig
     : parseHostConfig(config)
+  // The live inspector first, so it sees every actor from the start.
+  const inspector = options.inspect ? await (await import("../inspect/InspectorServer.ts")).startInspector(options.inspect === true ? {} : options.inspect) : undefined
   const host = new McpHost(resolved, options).start()
+  host.inspector = inspector
   const connectMax = Math.max(0, ...resolved.servers.map((s) => s.timeouts.connectMs))
   await host.settled(options.startTimeoutMs ?? connectMax + 2_000)
   return host

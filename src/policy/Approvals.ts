@@ -11,6 +11,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { type Actor, createActor } from "xstate"
+import { inspectOption } from "../runtime/inspection.ts"
 import { type PolicedOutcome, policedRequestMachine } from "../../machines/policedRequest.ts"
 import { errorMessage } from "../protocol/errors.ts"
 import { realClock, type XStateClock } from "../runtime/XStateClock.ts"
@@ -150,7 +151,7 @@ export class Approvals {
           }
         }
       }),
-      { clock: this.clock, input: { approvalTimeoutMs: input.approvalTimeoutMs, keepAliveMs: input.keepAlive === undefined ? 0 : this.keepAliveMs } }
+      { clock: this.clock, ...inspectOption(), input: { approvalTimeoutMs: input.approvalTimeoutMs, keepAliveMs: input.keepAlive === undefined ? 0 : this.keepAliveMs } }
     )
     actor.subscribe({
       complete: () => {

@@ -23,6 +23,7 @@
  * @since 0.1.0
  */
 import { Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type EventObject } from "xstate"
+import { inspection } from "./inspection.ts"
 
 interface SchedulingSystem {
   readonly _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }
@@ -134,6 +135,10 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
  * actor's tree rather than a root of its own.
  */
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
+  // A root takes the inspection hub's observer, only while someone listens (see inspection.ts);
+  // a child is seen through its root's system, which already has it.
+  const inspect = inspection.observer
+  if (inspect !== undefined && options?.parent === undefined && options?.inspect === undefined) options = { ...options, inspect } as ActorOptions<TLogic>
   const actor: Actor<TLogic> = new TreeActor(logic, options)
   // A child shares its root's system, whose scheduler is already the lean one.
   if (options?.parent === undefined) useLeanScheduler(actor)

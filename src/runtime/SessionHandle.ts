@@ -21,6 +21,8 @@ export interface SessionInfo {
   readonly transport: TransportKind
   readonly peer: PeerInfo | undefined
   readonly inFlight: number
+  /** The requests in flight (id, method), when the session lists them (server sessions do; absent when none). */
+  readonly requests?: ReadonlyArray<{ readonly id: string | number; readonly method: string }>
   readonly startedAt: number
 }
 

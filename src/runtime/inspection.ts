@@ -24,6 +24,7 @@ export type { InspectionEvent }
 /** Receives every inspection event of the actors created while it listens. */
 export type InspectionListener = (event: InspectionEvent) => void
 
+/** Fans the runtime's inspection events out to its listeners (see {@link inspection}). */
 export interface InspectionHub {
   /**
    * The observer to pass as xstate's `inspect` option: `undefined` while no

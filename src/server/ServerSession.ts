@@ -442,6 +442,7 @@ export class ServerSession implements SessionHandle {
       }
     }
     const actor = createLeanActor(runtimeServerMachine, {
+      id: this.id, // the inspector links the actor to this session by it
       ...(hibernated !== undefined ? { snapshot: hibernated as never } : {}),
       input: {
         supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,
@@ -576,6 +577,7 @@ export class ServerSession implements SessionHandle {
       }
     }
     this.inFlight.set(id, entry)
+    this.notifyListeners() // an in-flight edge (the inspector lists requests)
     const ctx = this.makeContext(entry, modern)
     let out: Result | PromiseLike<Result>
     try {
@@ -667,6 +669,7 @@ export class ServerSession implements SessionHandle {
 
   private afterSettle(_modern: ModernRequestContext | undefined): void {
     this.lastSettledAt = this.now()
+    this.notifyListeners()
     if (this.inFlight.size === 0 && this.draining) this.actor?.send({ type: "DRAINED" })
   }
 
@@ -956,6 +959,7 @@ export class ServerSession implements SessionHandle {
       transport: this.options.transport,
       peer: this.clientInfo,
       inFlight: this.inFlight.size,
+      ...(this.inFlight.size === 0 ? {} : { requests: Array.from(this.inFlight.values(), (e) => ({ id: e.request.id, method: e.request.method })) }),
       startedAt: this.startedAt
     }
   }

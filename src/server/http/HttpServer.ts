@@ -53,6 +53,7 @@ import {
 } from "../../protocol/versions.ts"
 import { defaultMcpRuntime, type McpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
+import type { Inspector, InspectorOptions } from "../../inspect/InspectorServer.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
@@ -162,6 +163,8 @@ export interface HttpServerOptions extends HttpHandlerOptions {
   readonly port?: number
   /** Default "127.0.0.1" (spec: bind to localhost when running locally). */
   readonly host?: string
+  /** Serve the live inspector (docs/inspector.md) on 127.0.0.1 too; read `inspector.url`. */
+  readonly inspect?: boolean | InspectorOptions
 }
 
 export interface HttpCloseOptions {
@@ -218,6 +221,8 @@ export interface HttpServerHandle extends HttpHandler {
   readonly url: string
   readonly port: number
   readonly server: Server
+  /** The live inspector, when started with `inspect` (closed with the server). */
+  readonly inspector?: Inspector
 }
 
 // ---------------------------------------------------------------- errors
@@ -841,7 +846,15 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
       ? undefined
       : ["localhost", "127.0.0.1", "[::1]", bound.toLowerCase()]
   )
-  const h = makeHttpHandler(server, allowedHosts === undefined ? options : { ...options, allowedHosts })
+  // The live inspector first, so it sees every session; it describes them through a registry.
+  const inspector = options.inspect
+    ? await (await import("../../inspect/InspectorServer.ts")).startInspector({
+      ...(options.inspect === true ? {} : options.inspect),
+      ...(options.registry === undefined ? {} : { registry: options.registry })
+    })
+    : undefined
+  const handlerOptions = inspector === undefined ? options : { ...options, registry: inspector.registry }
+  const h = makeHttpHandler(server, allowedHosts === undefined ? handlerOptions : { ...handlerOptions, allowedHosts })
   const http = createServer(h.handler)
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error) => reject(e)
@@ -861,12 +874,14 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
     url: `http://${bound}:${port}${options.path ?? "/mcp"}`,
     port,
     server: http,
+    ...(inspector === undefined ? {} : { inspector }),
     close: (closeOptions) =>
       closed ??= (async () => {
         const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
         await h.close(closeOptions)
         http.closeAllConnections()
         await stopped
+        await inspector?.close()
       })()
   }
   shutdownHooks.get(h)?.(() => handle.close({ drainMs: 0 }))

@@ -1,0 +1,357 @@
+/**
+ * What the live inspector knows: every actor seen through the runtime's
+ * inspection hub (keyed by xstate's `sessionId`, linked by `rootId` and
+ * `parentId`), each with its current state, a bounded record, the requests it
+ * is serving and, when the actor's id is a registered session's id, that
+ * session's summary (side, transport, era, version, peer) and end reason.
+ *
+ * Why keyed by xstate's session id: the same code then serves today's
+ * separate root actors and one actor tree per runtime, where sessions and
+ * requests are descendants of one root.
+ *
+ * Nothing is serialized here: feed messages hold references, and the server
+ * serializes each once for all its clients, only while a client listens.
+ */
+import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateValue } from "xstate"
+import type { RegistryUnsafe } from "../runtime/Registry.ts"
+import type { SessionEnd, SessionInfo } from "../runtime/SessionHandle.ts"
+import { type InspectionHub, inspection } from "../runtime/inspection.ts"
+import { RecordBuffer, type RecordEnd, type RecordFile, toRecordFile } from "./SessionRecord.ts"
+
+export interface InspectorModelOptions {
+  /** Sessions to describe (side, transport, era, peer, end reason), matched by actor id. */
+  readonly registry?: RegistryUnsafe
+  /** Entries kept per actor. Default 500. */
+  readonly recordCapacity?: number
+  /** How long an ended actor stays listed. Default 10 minutes. */
+  readonly retainEndedMs?: number
+  /** At most this many ended actors are kept (oldest forgotten first). Default 200. */
+  readonly maxEnded?: number
+  /** Live actors tracked at most (a runtime that drops actors without stopping them cannot grow this without bound). Default 10 000. */
+  readonly maxActors?: number
+  readonly now?: () => number
+  /** Default: the runtime's hub. */
+  readonly hub?: InspectionHub
+}
+
+/** A request the actor dispatched and has not answered yet, as far as the inspector can tell. */
+export interface InFlightRequest {
+  readonly id: string
+  readonly method: string
+  readonly since: number
+}
+
+export interface ActorView {
+  readonly sessionId: string
+  readonly rootId: string
+  readonly parentId: string | undefined
+  /** The actor's id: the MCP session id for session actors. */
+  readonly id: string
+  readonly machine: string | undefined
+  /** The live actor (a session woken from hibernation gets a new one; the view, its key and record stay). */
+  ref: AnyActorRef
+  /** xstate session ids of the actors that continued this one after hibernation. */
+  readonly aliases: Array<string>
+  readonly startedAt: number
+  value: StateValue | undefined
+  context: unknown
+  /** xstate's status, or `hibernated`: stopped while its session lives on (woken by a new actor). */
+  status: string
+  readonly record: RecordBuffer
+  readonly requests: Map<string, InFlightRequest>
+  end: RecordEnd | undefined
+}
+
+/** A message of the feed (Stately's `@xstate.*` events plus the session summaries of mcp-actors). */
+export type FeedMessage =
+  | { readonly type: "@xstate.actor"; readonly actor: ActorView; readonly createdAt: number }
+  | { readonly type: "@xstate.snapshot"; readonly actor: ActorView; readonly event: EventObject; readonly createdAt: number }
+  | { readonly type: "@xstate.event"; readonly actor: ActorView; readonly event: EventObject; readonly sourceId: string | undefined; readonly createdAt: number }
+  | { readonly type: "@mcp-actors.session"; readonly actor: ActorView; readonly createdAt: number; /** Also send its last transitions (a new client). */ readonly recent?: boolean }
+  | { readonly type: "@mcp-actors.forget"; readonly sessionId: string; readonly createdAt: number }
+
+const ENDED = new Set(["done", "error", "stopped"])
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e) ?? String(e))
+
+/** Why a finished snapshot ended: its output's `reason`, the context's `closeReason`, the error. */
+const endOf = (t: number, snapshot: { status: string; output?: unknown; error?: unknown; context?: unknown }): RecordEnd => {
+  if (snapshot.status === "error") return { t, status: "error", reason: `error: ${errorText(snapshot.error)}`, error: true }
+  const fromOutput = typeof snapshot.output === "object" && snapshot.output !== null ? (snapshot.output as { reason?: unknown }).reason : undefined
+  const fromContext = typeof snapshot.context === "object" && snapshot.context !== null ? (snapshot.context as { closeReason?: unknown }).closeReason : undefined
+  const reason = typeof fromOutput === "string" ? fromOutput : typeof fromContext === "string" ? fromContext : snapshot.status
+  return { t, status: snapshot.status, reason, error: false }
+}
+
+/** A request the chart dispatched (`initialize` and `ping` are answered within the step: never in flight). */
+const requestOf = (event: AnyEventObject): { id: string; method: string } | undefined => {
+  if (event.type === "REQUEST" && typeof event.method === "string" && (typeof event.id === "number" || typeof event.id === "string")) {
+    return { id: String(event.id), method: event.method }
+  }
+  return undefined
+}
+
+export class InspectorModel {
+  readonly #actors = new Map<string, ActorView>()
+  /** Later actors of a view (after hibernation), by their xstate session id. */
+  readonly #aliases = new Map<string, ActorView>()
+  /** Actors by actor id (a session's id): a session restored from hibernation gets a new actor with the same id. */
+  readonly #byId = new Map<string, Array<ActorView>>()
+  /** Latest summary of each registered session, by session id; kept after removal for ended actors. */
+  readonly #infos = new Map<string, SessionInfo>()
+  readonly #ends = new Map<string, SessionEnd>()
+  /** Ended actors, oldest end first. */
+  readonly #ended: Array<ActorView> = []
+  readonly #listeners = new Set<(message: FeedMessage) => void>()
+  readonly #capacity: number
+  readonly #retainMs: number
+  readonly #maxEnded: number
+  readonly #maxActors: number
+  readonly #now: () => number
+  readonly #registry: RegistryUnsafe | undefined
+  readonly #stops: Array<() => void> = []
+
+  constructor(options: InspectorModelOptions = {}) {
+    this.#capacity = options.recordCapacity ?? 500
+    this.#retainMs = options.retainEndedMs ?? 10 * 60_000
+    this.#maxEnded = options.maxEnded ?? 200
+    this.#maxActors = options.maxActors ?? 10_000
+    this.#now = options.now ?? Date.now
+    this.#registry = options.registry
+    const hub = options.hub ?? inspection
+    this.#stops.push(hub.subscribe((e) => this.#onInspection(e)))
+    const registry = options.registry
+    if (registry !== undefined) {
+      for (const info of registry.list()) this.#onSession(info, "added")
+      this.#stops.push(registry.subscribe((change) => this.#onSession(change.info, change.type)))
+    }
+  }
+
+  /** Every actor known, live and ended, in the order first seen. */
+  actors(): IterableIterator<ActorView> {
+    return this.#actors.values()
+  }
+  get(sessionId: string): ActorView | undefined {
+    return this.#actors.get(sessionId)
+  }
+  get size(): number {
+    return this.#actors.size
+  }
+  /** The registered session's summary, when the actor is a session's. */
+  infoOf(actor: ActorView): SessionInfo | undefined {
+    return this.#infos.get(actor.id)
+  }
+  /** The session's own end (reason, expected), when the registry reported it. */
+  sessionEndOf(actor: ActorView): SessionEnd | undefined {
+    return this.#ends.get(actor.id)
+  }
+
+  /** Listen to feed messages; returns the unsubscribe function. */
+  subscribe(listener: (message: FeedMessage) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+  get listenerCount(): number {
+    return this.#listeners.size
+  }
+
+  /** The messages that bring a new client up to date: each actor as `@xstate.actor` (current snapshot) and its session summary. */
+  snapshotMessages(): ReadonlyArray<FeedMessage> {
+    this.#prune()
+    const now = this.#now()
+    const out: Array<FeedMessage> = []
+    for (const actor of this.#actors.values()) {
+      out.push({ type: "@xstate.actor", actor, createdAt: now }, { type: "@mcp-actors.session", actor, createdAt: now, recent: true })
+    }
+    return out
+  }
+
+  /** The record of one actor, live or ended (secrets redacted unless `showSecrets`). */
+  record(sessionId: string, showSecrets = false): RecordFile | undefined {
+    const actor = this.#actors.get(sessionId)
+    return actor === undefined ? undefined : toRecordFile(actor, showSecrets)
+  }
+
+  /** Stop listening to the hub and the registry; forget everything. */
+  close(): void {
+    for (const stop of this.#stops.splice(0)) stop()
+    this.#listeners.clear()
+    this.#actors.clear()
+    this.#aliases.clear()
+    this.#byId.clear()
+    this.#ended.length = 0
+    this.#infos.clear()
+    this.#ends.clear()
+  }
+
+  #emit(message: FeedMessage): void {
+    for (const l of this.#listeners) l(message)
+  }
+
+  #onInspection(e: InspectionEvent): void {
+    switch (e.type) {
+      case "@xstate.actor":
+        return this.#onActor(e.actorRef as AnyActorRef, e.rootId)
+      case "@xstate.snapshot":
+        return this.#onSnapshot(e.actorRef as AnyActorRef, e.event, e.snapshot as never)
+      case "@xstate.event": {
+        if (this.#listeners.size === 0) return
+        const actor = this.#viewOf(e.actorRef as AnyActorRef)
+        if (actor === undefined) return
+        this.#emit({ type: "@xstate.event", actor, event: e.event, sourceId: (e.sourceRef as AnyActorRef | undefined)?.sessionId, createdAt: this.#now() })
+      }
+    }
+  }
+
+  #viewOf(ref: AnyActorRef): ActorView | undefined {
+    return this.#actors.get(ref.sessionId) ?? this.#aliases.get(ref.sessionId)
+  }
+
+  #onActor(ref: AnyActorRef, rootId: string): void {
+    // A hibernated session woken: its new actor continues the same view and record.
+    const asleep = this.#byId.get(ref.id)?.find((a) => a.status === "hibernated")
+    if (asleep !== undefined && ref.id !== ref.sessionId) {
+      asleep.ref = ref
+      asleep.aliases.push(ref.sessionId)
+      this.#aliases.set(ref.sessionId, asleep)
+      return
+    }
+    if (this.#actors.size >= this.#maxActors) {
+      this.#prune(true)
+      if (this.#actors.size >= this.#maxActors) return
+    }
+    const now = this.#now()
+    const logic = (ref as { logic?: { id?: unknown } }).logic
+    const actor: ActorView = {
+      sessionId: ref.sessionId,
+      rootId,
+      parentId: (ref as { _parent?: AnyActorRef })._parent?.sessionId,
+      id: ref.id,
+      machine: typeof logic?.id === "string" ? logic.id : undefined,
+      ref,
+      aliases: [],
+      startedAt: now,
+      value: undefined,
+      context: undefined,
+      status: "active",
+      record: new RecordBuffer(this.#capacity),
+      requests: new Map(),
+      end: undefined
+    }
+    this.#actors.set(ref.sessionId, actor)
+    const same = this.#byId.get(actor.id)
+    if (same === undefined) this.#byId.set(actor.id, [actor])
+    else same.push(actor)
+    this.#prune()
+  }
+
+  #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {
+    const actor = this.#viewOf(ref)
+    if (actor === undefined || actor.end !== undefined) return
+    const t = this.#now()
+    const listening = this.#listeners.size > 0
+    if (snapshot.status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id)) {
+      // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
+      actor.status = "hibernated"
+      if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+      return
+    }
+    const woken = actor.status === "hibernated"
+    actor.value = snapshot.value
+    actor.context = snapshot.context
+    actor.status = snapshot.status
+    if (event.type === "xstate.init" && actor.record.size === 0 && actor.record.base === undefined) {
+      actor.record.base = { t, value: snapshot.value, context: snapshot.context, status: snapshot.status }
+    } else if (!(woken && event.type === "xstate.init")) {
+      // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
+      actor.record.push({ t, event, value: snapshot.value, context: snapshot.context, status: snapshot.status })
+    }
+    const request = requestOf(event as AnyEventObject)
+    if (request !== undefined) actor.requests.set(request.id, { ...request, since: t })
+    if (listening) {
+      if (actor.record.size === 0 && event.type === "xstate.init") this.#emit({ type: "@xstate.actor", actor, createdAt: t })
+      this.#emit({ type: "@xstate.snapshot", actor, event, createdAt: t })
+    }
+    if (ENDED.has(snapshot.status)) {
+      const ownEnd = this.#ends.get(actor.id)
+      actor.end = ownEnd === undefined || this.#infos.get(actor.id) === undefined
+        ? endOf(t, snapshot)
+        : { t, status: snapshot.status, reason: ownEnd.reason, error: !ownEnd.expected || snapshot.status === "error" }
+      actor.requests.clear()
+      this.#ended.push(actor)
+      if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+    }
+  }
+
+  #actorsOfSession(id: string): ReadonlyArray<ActorView> {
+    return this.#byId.get(id) ?? []
+  }
+
+  #onSession(info: SessionInfo, change: "added" | "updated" | "removed"): void {
+    this.#infos.set(info.id, info)
+    if (change === "added") {
+      const handle = this.#registry?.get(info.id)
+      handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)
+    }
+    const actors = this.#actorsOfSession(info.id)
+    const now = this.#now()
+    for (const actor of actors) {
+      if (info.inFlight === 0) actor.requests.clear()
+      else if (info.requests !== undefined) {
+        // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
+        const live = new Set<string>()
+        for (const r of info.requests) {
+          const id = String(r.id)
+          live.add(id)
+          if (!actor.requests.has(id)) actor.requests.set(id, { id, method: r.method, since: now })
+        }
+        for (const id of actor.requests.keys()) if (!live.has(id)) actor.requests.delete(id)
+      } else {
+        // Only a count: the chart saw the requests start; the oldest are dropped first.
+        for (const key of actor.requests.keys()) {
+          if (actor.requests.size <= info.inFlight) break
+          actor.requests.delete(key)
+        }
+      }
+      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: now })
+    }
+    if (actors.length === 0 && change === "removed" && !this.#ends.has(info.id)) this.#infos.delete(info.id)
+  }
+
+  #onSessionEnd(id: string, end: SessionEnd): void {
+    if (!this.#infos.has(id)) return
+    this.#ends.set(id, end)
+    const t = this.#now()
+    for (const actor of this.#actorsOfSession(id)) {
+      if (actor.end === undefined) {
+        // The session ended without its actor finishing (hibernated, stopped, dropped): it ends here.
+        if (actor.status === "hibernated") actor.status = "stopped"
+        actor.end = { t, status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
+        actor.requests.clear()
+        this.#ended.push(actor)
+      } else actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
+      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+    }
+  }
+
+  /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
+  #prune(pressed = false): void {
+    const now = this.#now()
+    const limit = pressed ? Math.floor(this.#maxEnded / 2) : this.#maxEnded
+    while (this.#ended.length > 0) {
+      const oldest = this.#ended[0]!
+      if (this.#ended.length <= limit && oldest.end!.t + this.#retainMs > now) break
+      this.#ended.shift()
+      this.#actors.delete(oldest.sessionId)
+      for (const alias of oldest.aliases) this.#aliases.delete(alias)
+      const same = this.#byId.get(oldest.id)?.filter((a) => a !== oldest)
+      if (same !== undefined && same.length > 0) this.#byId.set(oldest.id, same)
+      else {
+        this.#byId.delete(oldest.id)
+        this.#infos.delete(oldest.id)
+        this.#ends.delete(oldest.id)
+      }
+      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.forget", sessionId: oldest.sessionId, createdAt: now })
+    }
+  }
+}

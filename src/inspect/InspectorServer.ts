@@ -1,0 +1,284 @@
+/**
+ * The live inspector's server: a page, its feed over a WebSocket, chart
+ * layouts, records and their replay, on 127.0.0.1 only.
+ *
+ * Why a token and an Origin check: the page shows what every session does, and
+ * a local port is reachable from any web page the user visits (through DNS
+ * rebinding or a plain cross-site request). Like Jupyter, each start makes a
+ * random token, printed with the URL; every request and the WebSocket must
+ * carry it (401 otherwise), and a foreign `Host`/`Origin` is refused (403,
+ * the same guard as the Streamable HTTP server).
+ */
+import { randomBytes, timingSafeEqual } from "node:crypto"
+import { writeFile } from "node:fs/promises"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import type { Duplex } from "node:stream"
+import type { AnyStateMachine } from "xstate"
+import { WebSocket, WebSocketServer } from "ws"
+import { makeRegistryUnsafe, type RegistryUnsafe } from "../runtime/Registry.ts"
+import { makeHostGuard } from "../transports/http/HostGuard.ts"
+import { allMachines } from "../visualization/exportCharts.ts"
+import { chartLayout } from "./chartLayout.ts"
+import { feedObject, FEED_VERSION } from "./feed.ts"
+import { type FeedMessage, InspectorModel, type InspectorModelOptions } from "./InspectorModel.ts"
+import { inspectorPage } from "./page.ts"
+import { replayRecord, ReplayError } from "./replay.ts"
+import type { RecordFile } from "./SessionRecord.ts"
+
+/** How `startInspector` serves (also `inspect` in `makeHttpServer` and `startHost`). */
+export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"> {
+  /** Port on 127.0.0.1. Default 0 (any free port; read `url`). */
+  readonly port?: number
+  /** Bind address. Default 127.0.0.1: the inspector is for this machine. */
+  readonly host?: string
+  /** The access token. Default: random per start. */
+  readonly token?: string
+  /** Show argument values, tokens and full session ids. Default false. */
+  readonly showSecrets?: boolean
+  /** Sessions to describe (side, transport, era, peer, end reason). Default: a new registry (`inspector.registry`) to register them in. */
+  readonly registry?: RegistryUnsafe
+  /** Charts by machine id, for layouts and replay. Default: every machine in `machines/`. */
+  readonly machines?: ReadonlyMap<string, AnyStateMachine>
+  /** A client whose unsent feed exceeds this many bytes is disconnected (close 1013). Default 8 MiB. */
+  readonly maxBufferedBytes?: number
+}
+
+/** A running inspector: its URL with the token, its model, records, and `close`. */
+export interface Inspector {
+  /** The page's URL, with its token (print it, open it). */
+  readonly url: string
+  /** `http://host:port`, without the token. */
+  readonly origin: string
+  readonly port: number
+  readonly token: string
+  readonly model: InspectorModel
+  /** The registry whose sessions it describes: register sessions here (servers take it as their `registry` option). */
+  readonly registry: RegistryUnsafe
+  /** Connected feed clients. */
+  readonly clients: number
+  /** The record of one actor (by xstate session id, or by the session's id), live or ended. */
+  record(id: string): RecordFile | undefined
+  /** Write the record of one actor as JSON; resolves to false when it is unknown. */
+  writeRecord(id: string, path: string): Promise<boolean>
+  /** Stop serving, disconnect every client, stop listening to the runtime. */
+  close(): Promise<void>
+}
+
+const sameToken = (a: string, b: string): boolean => {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+const tokenOf = (req: IncomingMessage, url: URL): string | undefined => {
+  const auth = req.headers.authorization
+  if (auth !== undefined && /^bearer /i.test(auth)) return auth.slice(7).trim()
+  return url.searchParams.get("token") ?? undefined
+}
+
+const SECURITY_HEADERS = {
+  "cache-control": "no-store",
+  // The token travels in the page's URL once: never pass it on.
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY"
+} as const
+
+/**
+ * Start the inspector; resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * import { makeHttpServer, McpServer, startInspector } from "mcp-actors"
+ *
+ * const inspector = await startInspector({ port: 0 })       // before the sessions it should see
+ * const http = await makeHttpServer(new McpServer({ name: "demo", version: "1.0.0" }), { registry: inspector.registry })
+ * console.log(`open ${inspector.url}`)                       // http://127.0.0.1:PORT/?token=…
+ * // later: await inspector.writeRecord("x:0", "record.json"); await http.close(); await inspector.close()
+ * ```
+ */
+export const startInspector = async (options: InspectorOptions = {}): Promise<Inspector> => {
+  const token = options.token ?? randomBytes(24).toString("hex")
+  const showSecrets = options.showSecrets === true
+  const machines = options.machines ?? allMachines()
+  const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024
+  const registry = options.registry ?? makeRegistryUnsafe()
+  const model = new InspectorModel({ ...options, registry })
+  const guard = makeHostGuard()
+  const wss = new WebSocketServer({ noServer: true })
+  const clients = new Set<WebSocket>()
+  /** Clients that asked for no machine definitions (`?definitions=0`: the page). */
+  const lean = new WeakSet<WebSocket>()
+
+  const findActor = (id: string) => model.get(id) ?? [...model.actors()].reverse().find((a) => a.id === id)
+  const record = (id: string) => {
+    const actor = findActor(id)
+    return actor === undefined ? undefined : model.record(actor.sessionId, showSecrets)
+  }
+
+  // Each message is serialized once, for every client, and only while someone listens.
+  let unsubscribe: (() => void) | undefined
+  const broadcast = (message: FeedMessage) => {
+    let full: string | undefined
+    let short: string | undefined
+    for (const ws of clients) {
+      if (lean.has(ws)) send(ws, short ??= JSON.stringify(feedObject(model, message, showSecrets, false)))
+      else send(ws, full ??= JSON.stringify(feedObject(model, message, showSecrets)))
+    }
+  }
+  // Lines are sent in batches, one WebSocket message of newline-separated JSON per client per turn of
+  // the event loop: a busy runtime makes many small messages, and a frame (and a write) each would cost more
+  // than the inspection itself.
+  const queued = new Map<WebSocket, Array<string>>()
+  let flushing = false
+  const flush = () => {
+    flushing = false
+    for (const [ws, lines] of queued) {
+      if (ws.readyState !== WebSocket.OPEN) continue
+      if (ws.bufferedAmount > maxBuffered) {
+        ws.close(1013, "inspector feed backlog too large; reconnect")
+        continue
+      }
+      ws.send(lines.join("\n"))
+    }
+    queued.clear()
+  }
+  const send = (ws: WebSocket, line: string) => {
+    if (ws.readyState !== WebSocket.OPEN) return
+    const lines = queued.get(ws)
+    if (lines === undefined) queued.set(ws, [line])
+    else lines.push(line)
+    if (!flushing) {
+      flushing = true
+      setImmediate(flush)
+    }
+  }
+
+  const refuse = (res: ServerResponse, status: number, message: string) => {
+    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS })
+    res.end(`${message}\n`)
+  }
+  const json = (res: ServerResponse, body: unknown, extra: Record<string, string> = {}) => {
+    res.writeHead(200, { "content-type": "application/json; charset=utf-8", ...SECURITY_HEADERS, ...extra })
+    res.end(JSON.stringify(body))
+  }
+  /** The reason to refuse, with its status, or undefined. */
+  const check = (req: IncomingMessage, url: URL): readonly [number, string] | undefined => {
+    const bad = guard(req)
+    if (bad !== undefined) return [403, bad]
+    const given = tokenOf(req, url)
+    if (given === undefined) return [401, "the inspector needs its token (?token=… as printed when it started)"]
+    if (!sameToken(given, token)) return [401, "wrong inspector token"]
+    return undefined
+  }
+
+  const http = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://inspector")
+    const refused = check(req, url)
+    if (refused !== undefined) return refuse(res, refused[0], refused[1])
+    if (req.method !== "GET" && req.method !== "HEAD") return refuse(res, 405, "only GET")
+    const path = url.pathname
+    if (path === "/" || path === "/index.html") {
+      res.writeHead(200, {
+        "content-type": "text/html; charset=utf-8",
+        ...SECURITY_HEADERS,
+        "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:"
+      })
+      return res.end(inspectorPage)
+    }
+    if (path === "/actors") {
+      return json(res, { version: FEED_VERSION, showSecrets, messages: model.snapshotMessages().map((m) => feedObject(model, m, showSecrets)) })
+    }
+    const chart = /^\/chart\/([A-Za-z0-9_.-]+)$/.exec(path)
+    if (chart !== null) {
+      const machine = machines.get(chart[1]!)
+      if (machine === undefined) return refuse(res, 404, `no chart ${chart[1]}`)
+      chartLayout(machine).then((layout) => json(res, layout), (e: unknown) => refuse(res, 500, `layout failed: ${String(e)}`))
+      return
+    }
+    const rec = /^\/(record|replay)\/([^/]+)$/.exec(path)
+    if (rec !== null) {
+      const id = decodeURIComponent(rec[2]!)
+      const file = record(id)
+      if (file === undefined) return refuse(res, 404, "no such actor (ended actors are kept for a while only)")
+      if (rec[1] === "record") {
+        return json(res, file, { "content-disposition": `attachment; filename="record-${file.machine ?? "actor"}-${file.sessionId.replace(/[^A-Za-z0-9]/g, "")}.json"` })
+      }
+      try {
+        return json(res, replayRecord(file, machines))
+      } catch (e) {
+        return refuse(res, e instanceof ReplayError ? 422 : 500, (e as Error).message)
+      }
+    }
+    return refuse(res, 404, "not found")
+  })
+
+  http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? "/", "http://inspector")
+    const refused = check(req, url) ?? (url.pathname === "/feed" ? undefined : [404, "not found"] as const)
+    if (refused !== undefined) {
+      socket.end(`HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? "Unauthorized" : refused[0] === 403 ? "Forbidden" : "Not Found"}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused[1]}\n`)
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (url.searchParams.get("definitions") === "0") lean.add(ws)
+      clients.add(ws)
+      unsubscribe ??= model.subscribe(broadcast)
+      ws.on("error", () => ws.terminate())
+      ws.on("close", () => {
+        clients.delete(ws)
+        if (clients.size === 0 && unsubscribe !== undefined) {
+          unsubscribe()
+          unsubscribe = undefined
+        }
+      })
+      send(ws, JSON.stringify({ type: "@mcp-actors.hello", version: FEED_VERSION, showSecrets, createdAt: Date.now() }))
+      for (const m of model.snapshotMessages()) send(ws, JSON.stringify(feedObject(model, m, showSecrets)))
+      // Everything before this marker was the current state; live messages follow.
+      send(ws, JSON.stringify({ type: "@mcp-actors.synced", createdAt: Date.now() }))
+    })
+  })
+
+  const host = options.host ?? "127.0.0.1"
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject)
+    http.listen(options.port ?? 0, host, () => {
+      http.off("error", reject)
+      resolve()
+    })
+  })
+  const port = (http.address() as AddressInfo).port
+  const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+  let closing: Promise<void> | undefined
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    port,
+    token,
+    model,
+    registry,
+    get clients() {
+      return clients.size
+    },
+    record,
+    writeRecord: async (id, path) => {
+      const file = record(id)
+      if (file === undefined) return false
+      await writeFile(path, JSON.stringify(file, null, 2) + "\n", "utf8")
+      return true
+    },
+    close: () =>
+      closing ??= new Promise<void>((resolve) => {
+        unsubscribe?.()
+        unsubscribe = undefined
+        model.close()
+        for (const ws of clients) ws.terminate()
+        clients.clear()
+        queued.clear()
+        wss.close()
+        http.close(() => resolve())
+        http.closeAllConnections()
+      })
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The record of one actor: a bounded ring buffer of (time, event, state)
+ * entries, and the file format it is downloaded and replayed as.
+ *
+ * Why a base snapshot: the buffer forgets its oldest entries, so replay starts
+ * from the state (value and context) just before the first entry it still
+ * holds, not from the machine's initial state.
+ */
+import type { EventObject, StateValue } from "xstate"
+import { redactId, toJsonSafe } from "./redact.ts"
+
+/** One processed event and the state it led to. Holds references only: nothing is copied until it is serialized. */
+export interface RecordEntry {
+  /** Epoch ms. */
+  readonly t: number
+  readonly event: EventObject
+  readonly value: StateValue | undefined
+  readonly context: unknown
+  readonly status: string
+}
+
+/** The state a record starts from. */
+export interface RecordBase {
+  readonly t: number
+  readonly value: StateValue | undefined
+  readonly context: unknown
+  readonly status: string
+}
+
+/** Why an actor ended, as the inspector saw it. */
+export interface RecordEnd {
+  readonly t: number
+  /** The actor's final status: `done`, `error`, `stopped`, or `gone` when only its session's end was seen. */
+  readonly status: string
+  readonly reason: string
+  /** Ended unexpectedly (an actor error, a crash, a dead peer). */
+  readonly error: boolean
+}
+
+export const RECORD_FORMAT = "mcp-actors.record/1"
+
+/** A record as written to a file (JSON). */
+export interface RecordFile {
+  readonly format: typeof RECORD_FORMAT
+  /** The machine's id: the chart replay runs (`machines/`). */
+  readonly machine: string | undefined
+  /** xstate's session id of the actor, and its actor id (the MCP session id for sessions). */
+  readonly sessionId: string
+  readonly id: string
+  readonly parentId: string | undefined
+  readonly startedAt: number
+  readonly base: RecordBase | undefined
+  readonly records: ReadonlyArray<{ readonly t: number; readonly event: unknown; readonly value: unknown; readonly status: string }>
+  /** Entries the ring buffer forgot before `base`. */
+  readonly dropped: number
+  readonly end: RecordEnd | undefined
+  /** Whether secret values were replaced (events' arguments, tokens). */
+  readonly redacted: boolean
+}
+
+/** A fixed-capacity ring of entries; the entry it forgets becomes the base. */
+export class RecordBuffer {
+  readonly capacity: number
+  #entries: Array<RecordEntry> = []
+  #head = 0
+  #dropped = 0
+  #base: RecordBase | undefined
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`record capacity must be a positive integer, got ${capacity}`)
+    this.capacity = capacity
+  }
+
+  /** The state the first held entry started from. */
+  get base(): RecordBase | undefined {
+    return this.#base
+  }
+  set base(base: RecordBase | undefined) {
+    this.#base = base
+  }
+  get size(): number {
+    return this.#entries.length
+  }
+  /** Entries forgotten so far. */
+  get dropped(): number {
+    return this.#dropped
+  }
+
+  push(entry: RecordEntry): void {
+    if (this.#entries.length < this.capacity) {
+      this.#entries.push(entry)
+      return
+    }
+    const oldest = this.#entries[this.#head]!
+    this.#base = { t: oldest.t, value: oldest.value, context: oldest.context, status: oldest.status }
+    this.#entries[this.#head] = entry
+    this.#head = (this.#head + 1) % this.capacity
+    this.#dropped++
+  }
+
+  /** Oldest first. */
+  entries(): ReadonlyArray<RecordEntry> {
+    return this.#head === 0 ? this.#entries.slice() : [...this.#entries.slice(this.#head), ...this.#entries.slice(0, this.#head)]
+  }
+
+  /** The newest `n` entries, oldest first. */
+  last(n: number): ReadonlyArray<RecordEntry> {
+    const all = this.entries()
+    return all.slice(Math.max(0, all.length - n))
+  }
+}
+
+/** Serialize a record (secrets redacted unless `showSecrets`). */
+export const toRecordFile = (
+  actor: {
+    readonly machine: string | undefined
+    readonly sessionId: string
+    readonly id: string
+    readonly parentId: string | undefined
+    readonly startedAt: number
+    readonly record: RecordBuffer
+    readonly end: RecordEnd | undefined
+  },
+  showSecrets: boolean
+): RecordFile => {
+  const opts = { showSecrets, maxDepth: 12 }
+  const base = actor.record.base
+  return {
+    format: RECORD_FORMAT,
+    machine: actor.machine,
+    sessionId: actor.sessionId,
+    id: redactId(actor.id, showSecrets),
+    parentId: actor.parentId,
+    startedAt: actor.startedAt,
+    base: base === undefined ? undefined : { t: base.t, value: base.value, context: toJsonSafe(base.context, opts), status: base.status },
+    records: actor.record.entries().map((e) => ({ t: e.t, event: toJsonSafe(e.event, opts), value: e.value, status: e.status })),
+    dropped: actor.record.dropped,
+    end: actor.end,
+    redacted: !showSecrets
+  }
+}
+
+/** A state value as one line: `a.b`, parallel regions `r1.x | r2.y` (sorted, so equal values print equally). */
+export const stateLabel = (value: unknown): string => {
+  if (value === undefined || value === null) return "(none)"
+  if (typeof value === "string") return value
+  if (typeof value !== "object") return String(value)
+  const parts: Array<string> = []
+  const walk = (v: unknown, prefix: string) => {
+    if (typeof v === "string") {
+      parts.push(prefix === "" ? v : `${prefix}.${v}`)
+      return
+    }
+    if (v === null || typeof v !== "object") return
+    const keys = Object.keys(v).sort()
+    if (keys.length === 0 && prefix !== "") parts.push(prefix)
+    for (const k of keys) walk((v as Record<string, unknown>)[k], prefix === "" ? k : `${prefix}.${k}`)
+  }
+  walk(value, "")
+  return parts.join(" | ")
+}

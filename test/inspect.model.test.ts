@@ -1,0 +1,208 @@
+/**
+ * The inspector's model, records and replay, on real sessions over the memory
+ * transport and virtual time: what it lists, what it keeps after the end, how
+ * much it keeps, what it hides, and that a record replays through the pure
+ * chart — and fails loudly when it does not.
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import { SimulatedClock } from "xstate"
+import { makeDemoServer } from "../examples/demo.ts"
+import { ClientSession } from "../src/client/ClientSession.ts"
+import { feedObject } from "../src/inspect/feed.ts"
+import { type FeedMessage, InspectorModel } from "../src/inspect/InspectorModel.ts"
+import { REDACTED, redactId, toJsonSafe } from "../src/inspect/redact.ts"
+import { formatReplay, parseRecord, replayRecord } from "../src/inspect/replay.ts"
+import { RecordBuffer, type RecordFile } from "../src/inspect/SessionRecord.ts"
+import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
+import { inspection } from "../src/runtime/inspection.ts"
+import { serveTransport } from "../src/server/serveTransport.ts"
+import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+
+const flush = async (rounds = 5): Promise<void> => {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+}
+
+const models: Array<InspectorModel> = []
+afterEach(() => {
+  for (const m of models.splice(0)) m.close()
+  expect(inspection.listenerCount).toBe(0)
+})
+
+/** A client session (keepalive on, virtual time) talking to the demo server over memory, inspected. */
+const inspectedPair = async (modelOptions: ConstructorParameters<typeof InspectorModel>[0] = {}) => {
+  const registry = makeRegistryUnsafe()
+  const model = new InspectorModel({ registry, ...modelOptions })
+  models.push(model)
+  const clock = new SimulatedClock()
+  const [clientSide, serverSide] = makeMemoryTransportPair()
+  const server = serveTransport(makeDemoServer(), serverSide)
+  registry.register(server)
+  const client = await ClientSession.connect(clientSide, { clock, keepalive: { intervalMs: 1_000, timeoutMs: 500 }, clientInfo: { name: "inspected-client", version: "9.9.9" } })
+  registry.register(client)
+  return { model, registry, clock, client, server }
+}
+
+const actorOf = (model: InspectorModel, machine: string) => {
+  const found = [...model.actors()].filter((a) => a.machine === machine)
+  expect(found.length, `one ${machine} actor`).toBe(1)
+  return found[0]!
+}
+
+describe("inspector model", () => {
+  it("lists each session with its side, transport, era, version, peer and state, and keeps an ended one with its end reason", async () => {
+    const { model, client, clock, server } = await inspectedPair()
+    await client.request("tools/call", { name: "echo", arguments: { text: "hello" } })
+    clock.increment(1_000) // the keepalive timer fires: a ping goes out, the pong comes back
+    await flush()
+    const s = actorOf(model, "legacyServerSession")
+    expect(s.id).toBe(server.id)
+    expect(model.infoOf(s)).toMatchObject({ role: "server", transport: "memory", era: "legacy", peer: { name: "inspected-client", version: "9.9.9" } })
+    expect(s.value).toBe("operating")
+    const c = actorOf(model, "legacyClientSession")
+    expect(model.infoOf(c)).toMatchObject({ role: "client", transport: "memory" })
+    expect(c.record.entries().map((e) => e.event.type)).toContain("xstate.after.pingInterval.legacyClientSession.operating.keepalive.idle")
+
+    await client.close()
+    await flush()
+    expect(c.end).toMatchObject({ status: "done", reason: "closed by client", error: false })
+    expect(s.end?.error).toBe(false)
+    expect(s.end?.reason).toMatch(/closed/)
+    // Ended, yet still listed with its record.
+    expect(model.get(c.sessionId)).toBe(c)
+    expect(model.record(c.sessionId)!.end?.reason).toBe("closed by client")
+  })
+
+  it("forgets ended actors after the retention window, telling listeners", async () => {
+    let now = 1_000_000
+    const { model, client } = await inspectedPair({ retainEndedMs: 60_000, now: () => now })
+    const forgotten: Array<string> = []
+    model.subscribe((m) => void (m.type === "@mcp-actors.forget" && forgotten.push(m.sessionId)))
+    const c = actorOf(model, "legacyClientSession")
+    await client.close()
+    await flush()
+    expect(model.snapshotMessages().some((m) => m.type === "@xstate.actor" && m.actor === c)).toBe(true)
+    now += 60_001
+    expect(model.snapshotMessages().some((m) => m.type === "@xstate.actor" && m.actor === c)).toBe(false)
+    expect(forgotten).toContain(c.sessionId)
+    expect(model.size).toBe(0)
+  })
+})
+
+describe("records", () => {
+  it("a record is a bounded ring: it keeps the newest entries and starts from the state before them", () => {
+    const ring = new RecordBuffer(3)
+    for (let i = 0; i < 5; i++) ring.push({ t: i, event: { type: `E${i}` }, value: `s${i}`, context: { i }, status: "active" })
+    expect(ring.size).toBe(3)
+    expect(ring.dropped).toBe(2)
+    expect(ring.entries().map((e) => e.event.type)).toEqual(["E2", "E3", "E4"])
+    expect(ring.base).toMatchObject({ value: "s1", context: { i: 1 } })
+    expect(ring.last(2).map((e) => e.event.type)).toEqual(["E3", "E4"])
+    expect(() => new RecordBuffer(0)).toThrow(RangeError)
+  })
+
+  it("a session's record stays within its capacity, and still replays from its base", async () => {
+    const { model, client, clock } = await inspectedPair({ recordCapacity: 4 })
+    for (let i = 0; i < 6; i++) {
+      await client.request("tools/call", { name: "echo", arguments: { text: `n${i}` } })
+      clock.increment(1_000)
+      await flush()
+    }
+    const c = actorOf(model, "legacyClientSession")
+    const file = model.record(c.sessionId)!
+    expect(file.records.length).toBe(4)
+    expect(file.dropped).toBeGreaterThan(0)
+    const result = replayRecord(parseRecord(JSON.stringify(file)))
+    expect(result.divergence).toBeUndefined()
+    expect(result.steps.length).toBe(4)
+    await client.close()
+  })
+})
+
+describe("replay", () => {
+  const recordOfAClosedClient = async (): Promise<RecordFile> => {
+    const { model, client, clock } = await inspectedPair()
+    await client.request("tools/call", { name: "echo", arguments: { text: "secret-text" } })
+    clock.increment(1_000)
+    await flush()
+    await client.close()
+    await flush()
+    return JSON.parse(JSON.stringify(model.record(actorOf(model, "legacyClientSession").sessionId)!)) as RecordFile
+  }
+
+  it("a client session's record replays through the pure chart: the same path of states, the timers that fired, the end", async () => {
+    const record = await recordOfAClosedClient()
+    const result = replayRecord(parseRecord(JSON.stringify(record)))
+    expect(result.divergence).toBeUndefined()
+    expect(result.steps.every((s) => s.agrees)).toBe(true)
+    expect(result.steps.map((s) => s.replayed).at(-1)).toBe("closed (done)")
+    expect(result.timers.map((t) => t.event)).toContain("xstate.after.pingInterval.legacyClientSession.operating.keepalive.idle")
+    expect(result.ended).toContain("closed by client")
+    const text = formatReplay(result, record)
+    expect(text).toContain("⏱ xstate.after.pingInterval")
+    expect(text).toContain("replay agrees with the record")
+  })
+
+  it("the server session's record replays through the pure chart", async () => {
+    const { model, client } = await inspectedPair()
+    await client.request("tools/call", { name: "echo", arguments: { text: "x" } })
+    await client.close()
+    await flush()
+    const record = model.record(actorOf(model, "legacyServerSession").sessionId)!
+    expect(record.records.map((r) => (r.event as { type: string }).type)).toEqual(expect.arrayContaining(["INITIALIZE", "INITIALIZED"]))
+    const result = replayRecord(parseRecord(JSON.stringify(record)))
+    expect(result.divergence).toBeUndefined()
+    expect(result.steps.at(-1)?.replayed).toBe("closed (done)")
+  })
+
+  it("a record whose states the chart does not give fails at the first divergence", async () => {
+    const record = await recordOfAClosedClient()
+    const altered = structuredClone(record) as unknown as { records: Array<{ value: unknown; event: { type: string } }> }
+    const i = altered.records.findIndex((r) => r.event.type === "INITIALIZE_RESULT")
+    expect(i).toBeGreaterThanOrEqual(0)
+    altered.records[i]!.value = "closing"
+    const result = replayRecord(parseRecord(altered))
+    expect(result.divergence?.index).toBe(i)
+    expect(result.divergence?.step).toMatchObject({ event: "INITIALIZE_RESULT", recorded: "closing", agrees: false })
+    expect(formatReplay(result, record)).toContain(`DIVERGED at event #${i + 1} (INITIALIZE_RESULT)`)
+  })
+
+  it("refuses what is not a record or names an unknown chart", () => {
+    expect(() => parseRecord("{")).toThrow(/not JSON/)
+    expect(() => parseRecord({ format: "other" })).toThrow(/not an mcp-actors record/)
+    const bogus = { format: "mcp-actors.record/1", machine: "nope", sessionId: "x:1", id: "x:1", parentId: undefined, startedAt: 0, base: { t: 0, value: "a", context: {}, status: "active" }, records: [], dropped: 0, end: undefined, redacted: true } as const
+    expect(() => replayRecord(parseRecord(bogus))).toThrow(/no chart "nope"/)
+  })
+})
+
+describe("redaction", () => {
+  it("hides argument values, tokens and live objects by default, shows them on opt-in", () => {
+    class Live {}
+    const value = { arguments: { text: "s3cret" }, token: "t0k", nested: { Authorization: "Bearer x", api_key: "k" }, name: "echo", live: new Live(), fn: () => 1 }
+    expect(toJsonSafe(value)).toEqual({ arguments: REDACTED, token: REDACTED, nested: { Authorization: REDACTED, api_key: REDACTED }, name: "echo", live: "[Live]" })
+    expect(toJsonSafe(value, { showSecrets: true })).toMatchObject({ arguments: { text: "s3cret" }, token: "t0k", nested: { Authorization: "Bearer x" } })
+    const cyclic: Record<string, unknown> = { a: 1 }
+    cyclic.self = cyclic
+    expect(toJsonSafe(cyclic)).toEqual({ a: 1, self: "[cycle]" })
+    expect(redactId("68vqVM-HMbehNNPc9x3Z6w", false)).toBe("68vqVM-H…")
+    expect(redactId("68vqVM-HMbehNNPc9x3Z6w", true)).toBe("68vqVM-HMbehNNPc9x3Z6w")
+  })
+
+  it("the feed and the records never carry a tool's argument values unless secrets are shown", async () => {
+    const { model, client } = await inspectedPair()
+    const lines: Array<string> = []
+    const revealed: Array<string> = []
+    model.subscribe((m: FeedMessage) => {
+      lines.push(JSON.stringify(feedObject(model, m, false)))
+      revealed.push(JSON.stringify(feedObject(model, m, true)))
+    })
+    await client.request("tools/call", { name: "echo", arguments: { text: "very-secret-argument" } })
+    await flush()
+    const s = actorOf(model, "legacyServerSession")
+    expect(lines.length).toBeGreaterThan(0)
+    expect(lines.join("\n")).not.toContain("very-secret-argument")
+    expect(revealed.join("\n")).toContain("very-secret-argument")
+    for (const m of model.snapshotMessages()) expect(JSON.stringify(feedObject(model, m, false))).not.toContain(s.id)
+    expect(JSON.stringify(model.record(actorOf(model, "legacyClientSession").sessionId, false))).not.toContain("very-secret-argument")
+    await client.close()
+  })
+})

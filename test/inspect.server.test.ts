@@ -1,0 +1,249 @@
+/**
+ * The inspector's server over real sockets: the token and Origin checks on the
+ * page and on the WebSocket feed, the feed of a real Streamable HTTP session
+ * driven by the official SDK client, chart layouts, record download and
+ * replay, and the CLI (`serve --inspect`, `inspect URL --json`, `replay FILE`)
+ * as real processes.
+ */
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { afterAll, describe, expect, it } from "vitest"
+import { WebSocket } from "ws"
+import { makeDemoServer } from "../examples/demo.ts"
+import { type Inspector, startInspector } from "../src/inspect/InspectorServer.ts"
+import { startHost } from "../src/host/McpHost.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { inspection } from "../src/runtime/inspection.ts"
+
+const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), "mcp-actors-inspect-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+type Msg = Record<string, any>
+
+/** A feed client that collects every message and can wait for one. */
+const openFeed = (url: string, headers: Record<string, string> = {}) =>
+  new Promise<{ ws: WebSocket; messages: Array<Msg>; waitFor: (p: (m: Msg) => boolean, what: string) => Promise<Msg> }>((resolve, reject) => {
+    const ws = new WebSocket(url, { headers })
+    const messages: Array<Msg> = []
+    const waiters = new Set<{ p: (m: Msg) => boolean; done: (m: Msg) => void }>()
+    ws.on("message", (data) => {
+      for (const line of data.toString().split("\n")) {
+        const m = JSON.parse(line) as Msg
+        messages.push(m)
+        for (const w of waiters) if (w.p(m)) {
+          waiters.delete(w)
+          w.done(m)
+        }
+      }
+    })
+    ws.on("unexpected-response", (_req, res) => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode })))
+    ws.on("error", reject)
+    ws.on("open", () =>
+      resolve({
+        ws,
+        messages,
+        waitFor: (p, what) => {
+          const seen = messages.find(p)
+          if (seen !== undefined) return Promise.resolve(seen)
+          return new Promise((done, fail) => {
+            const t = setTimeout(() => fail(new Error(`timed out waiting for ${what}; got ${messages.map((m) => m.type).join(", ")}`)), 20_000)
+            waiters.add({ p, done: (m) => (clearTimeout(t), done(m)) })
+          })
+        }
+      }))
+  })
+
+const feedUrl = (inspector: Inspector, token = inspector.token) => `ws://127.0.0.1:${inspector.port}/feed?token=${token}`
+
+describe("inspector server: access", () => {
+  it("the page, the API and the feed need the per-start token (401) and refuse foreign origins and hosts (403)", async () => {
+    const inspector = await startInspector()
+    try {
+      expect(inspector.token).toMatch(/^[0-9a-f]{48}$/)
+      expect(inspector.url).toBe(`http://127.0.0.1:${inspector.port}/?token=${inspector.token}`)
+      expect((await fetch(`${inspector.origin}/`)).status).toBe(401)
+      expect((await fetch(`${inspector.origin}/?token=wrong`)).status).toBe(401)
+      expect((await fetch(`${inspector.origin}/actors`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401)
+      expect((await fetch(inspector.url, { headers: { origin: "http://evil.example" } })).status).toBe(403)
+      const page = await fetch(inspector.url)
+      expect(page.status).toBe(200)
+      expect(page.headers.get("referrer-policy")).toBe("no-referrer")
+      expect(page.headers.get("content-security-policy")).toContain("default-src 'none'")
+      const html = await page.text()
+      expect(html).toContain("mcp-actors inspector")
+      // Works offline: nothing is loaded from elsewhere.
+      expect(html).not.toMatch(/\b(src|href)=["']?https?:/)
+      // Its inline script is valid JavaScript (an escape lost in the template string would break it).
+      const script = html.slice(html.indexOf("<script>") + 8, html.indexOf("</script>"))
+      expect(script.length).toBeGreaterThan(1000)
+      expect(() => new Function(script)).not.toThrow()
+
+      await expect(openFeed(`ws://127.0.0.1:${inspector.port}/feed`)).rejects.toMatchObject({ status: 401 })
+      await expect(openFeed(feedUrl(inspector, "0".repeat(48)))).rejects.toMatchObject({ status: 401 })
+      await expect(openFeed(feedUrl(inspector), { origin: "https://evil.example" })).rejects.toMatchObject({ status: 403 })
+      const feed = await openFeed(feedUrl(inspector), { origin: inspector.origin })
+      const hello = await feed.waitFor((m) => m.type === "@mcp-actors.hello", "hello")
+      expect(hello.showSecrets).toBe(false)
+      await feed.waitFor((m) => m.type === "@mcp-actors.synced", "synced")
+      expect(inspector.clients).toBe(1)
+      feed.ws.close()
+    } finally {
+      await inspector.close()
+    }
+    expect(inspection.listenerCount).toBe(0)
+  })
+})
+
+describe("inspector server: a real session", () => {
+  it("feeds an SDK client's HTTP session live: its facts, a request in flight, its end; serves its chart, record and replay", async () => {
+    const http = await makeHttpServer(makeDemoServer(), { port: 0, inspect: true })
+    const inspector = http.inspector!
+    const feed = await openFeed(feedUrl(inspector))
+    const client = new Client({ name: "inspected-sdk-client", version: "1.2.3" })
+    try {
+      const transport = new StreamableHTTPClientTransport(new URL(http.url))
+      await client.connect(transport)
+      const actor = await feed.waitFor((m) => m.type === "@xstate.actor" && m.name === "legacyServerSession", "the session's actor")
+      expect(actor.rootId).toBe(actor.sessionId)
+      expect(JSON.parse(actor.definition).id).toBe("legacyServerSession")
+      const sessionId = actor.sessionId as string
+      const facts = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId && m.peer !== null && m.state === "operating", "the session's facts")
+      expect(facts).toMatchObject({ side: "server", transport: "http", era: "legacy", peer: { name: "inspected-sdk-client", version: "1.2.3" } })
+      expect(facts.id).toMatch(/…$/) // the session id is redacted by default
+
+      const slow = client.callTool({ name: "slow", arguments: { ms: 400 } })
+      const inFlight = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId && m.inFlight === 1, "the call in flight")
+      expect(inFlight.requests).toEqual([{ id: expect.anything(), method: "tools/call", since: expect.any(Number) }])
+      await slow
+      await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId && m.inFlight === 0 && feed.messages.indexOf(m) > feed.messages.findIndex((x) => x.inFlight === 1), "the call done")
+
+      const layout = await (await fetch(`${inspector.origin}/chart/legacyServerSession?token=${inspector.token}`)).json() as { nodes: Array<{ id: string }>; edges: Array<{ points: Array<unknown> }> }
+      expect(layout.nodes.map((n) => n.id)).toEqual(expect.arrayContaining(["legacyServerSession.operating", "legacyServerSession.closed"]))
+      expect(layout.edges.every((e) => e.points.length >= 2)).toBe(true)
+
+      await transport.terminateSession() // DELETE: the session ends with that reason
+      await client.close()
+      // The actor stops first; the session's own reason follows.
+      const ended = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId && m.end !== null && m.end.reason !== "stopped", "the end")
+      expect(ended.end).toMatchObject({ error: false, reason: "terminated by the client (DELETE)" })
+
+      const download = await fetch(`${inspector.origin}/record/${encodeURIComponent(sessionId)}?token=${inspector.token}`)
+      expect(download.headers.get("content-disposition")).toMatch(/^attachment; filename="record-legacyServerSession-/)
+      const record = await download.json() as Msg
+      expect(record.records.map((r: Msg) => r.event.type)).toEqual(expect.arrayContaining(["INITIALIZE", "INITIALIZED"]))
+      const replay = await (await fetch(`${inspector.origin}/replay/${encodeURIComponent(sessionId)}?token=${inspector.token}`)).json() as Msg
+      expect(replay.divergence).toBeUndefined()
+      expect(replay.ended).toContain("terminated by the client (DELETE)")
+
+      // The API writes the same record; the CLI replays it, and refuses an altered one.
+      const file = join(dir, "server.json")
+      expect(await inspector.writeRecord(sessionId, file)).toBe(true)
+      const ok = await run([CLI, "replay", file])
+      expect(ok.code).toBe(0)
+      expect(ok.stdout).toContain("chart legacyServerSession")
+      expect(ok.stdout).toMatch(/INITIALIZE\s+→ awaitingInitialized/)
+      expect(ok.stdout).toContain("replay agrees with the record")
+      const altered = JSON.parse(readFileSync(file, "utf8")) as Msg
+      const i = altered.records.findIndex((r: Msg) => r.event.type === "INITIALIZED")
+      altered.records[i].value = "awaitingInitialize"
+      writeFileSync(join(dir, "altered.json"), JSON.stringify(altered))
+      const bad = await run([CLI, "replay", join(dir, "altered.json")])
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toContain(`at event #${i + 1} (INITIALIZED): recorded awaitingInitialize, replayed operating`)
+    } finally {
+      feed.ws.close()
+      await http.close()
+    }
+    expect(inspection.listenerCount).toBe(0)
+  }, 60_000)
+})
+
+describe("inspector server: the host's actor tree", () => {
+  it("startHost({ inspect: true }) shows the host actor and its server connections as its children (keyed by parentId/rootId)", async () => {
+    const host = await startHost(
+      { mcpServers: { demo: { command: process.execPath, args: [CLI, "serve", "--stdio"] } } },
+      { stateFile: false, onStderr: () => {}, inspect: true }
+    )
+    try {
+      const inspector = host.inspector!
+      const { messages } = await (await fetch(`${inspector.origin}/actors`, { headers: { authorization: `Bearer ${inspector.token}` } })).json() as { messages: Array<Msg> }
+      const root = messages.find((m) => m.type === "@xstate.actor" && m.name === "host")
+      const child = messages.find((m) => m.type === "@xstate.actor" && m.name === "serverConnection")
+      expect(root).toBeDefined()
+      expect(root!.parentId).toBeUndefined()
+      expect(child).toMatchObject({ parentId: root!.sessionId, rootId: root!.sessionId })
+      expect(messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === child!.sessionId)?.state).toMatch(/^ready/)
+    } finally {
+      await host.close()
+    }
+    expect(inspection.listenerCount).toBe(0)
+  }, 60_000)
+})
+
+const run = (args: ReadonlyArray<string>, timeoutMs = 30_000) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => (stderr += d))
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.on("close", (code) => {
+      clearTimeout(t)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+describe("inspector CLI", () => {
+  it("serve --http 0 --inspect prints the inspector URL; inspect URL --json prints the feed of a live session as JSON lines; a wrong token exits 1", async () => {
+    const server = spawn(process.execPath, [CLI, "serve", "--http", "0", "--inspect"], { stdio: ["ignore", "pipe", "pipe"] })
+    try {
+      const lines = createInterface({ input: server.stderr })
+      const inspectorUrl = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error("no inspector URL printed")), 30_000)
+        lines.on("line", (line) => {
+          const m = /inspector on (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48})/.exec(line)
+          if (m !== null) (clearTimeout(t), resolve(m[1]!))
+        })
+      })
+      const mcpUrl = await new Promise<string>((resolve) => createInterface({ input: server.stdout }).once("line", resolve))
+      const init = await fetch(mcpUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl-like", version: "1" } } })
+      })
+      expect(init.status).toBe(200)
+
+      const { code, stdout } = await run([CLI, "inspect", inspectorUrl, "--json", "--once"])
+      expect(code).toBe(0)
+      const messages = stdout.trim().split("\n").map((l) => JSON.parse(l) as Msg)
+      expect(messages[0]).toMatchObject({ type: "@mcp-actors.hello", version: "mcp-actors.inspect/1" })
+      const actor = messages.find((m) => m.type === "@xstate.actor" && m.name === "legacyServerSession")
+      expect(actor).toMatchObject({ rootId: actor?.sessionId, snapshot: { value: "awaitingInitialized" } })
+      expect(typeof actor?.definition).toBe("string")
+      expect(messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === actor?.sessionId)).toMatchObject({
+        side: "server",
+        transport: "http",
+        protocolVersion: "2025-06-18",
+        peer: { name: "curl-like", version: "1" }
+      })
+
+      const text = await run([CLI, "inspect", inspectorUrl, "--once"])
+      expect(text.stdout).toMatch(/legacyServerSession\s+awaitingInitialized\s+server http legacy 2025-06-18/)
+
+      const refused = await run([CLI, "inspect", inspectorUrl.replace(/token=\w+/, `token=${"0".repeat(48)}`), "--once"])
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toContain("refused (401")
+    } finally {
+      server.kill("SIGTERM")
+      await new Promise((r) => server.once("close", r))
+    }
+  }, 90_000)
+})
