@@ -18,6 +18,12 @@
  *   `CACHED_VERDICT_FAILED` (the cached era stopped working) → `clearCache` and re-probe.
  *
  * `modern` and `legacy` are not final: a verdict can be revoked by CACHED_VERDICT_FAILED.
+ *
+ * The era verdict of a dual-era client lives here, not in the client: `confirmed` is false
+ * while the client runs on a cached modern verdict that no response has backed yet (nothing
+ * is sent at connect time in the modern era); the client reports a response carrying a
+ * modern marker (or a recognised modern error) as `VERDICT_CONFIRMED`, and a suspect answer
+ * as `CACHED_VERDICT_FAILED` (re-probe). Probed verdicts are confirmed by the probe itself.
  */
 import { assign, setup } from "xstate"
 import type { ServerCapabilities } from "../src/protocol/capabilities.ts"
@@ -60,6 +66,8 @@ export interface EraProbeContext {
   readonly basis: EraProbeBasis | undefined
   readonly serverCapabilities: ServerCapabilities | undefined
   readonly instructions: string | undefined
+  /** False only for a cached modern verdict that no response has confirmed yet. */
+  readonly confirmed: boolean
 }
 
 /**
@@ -85,6 +93,7 @@ export type EraProbeEvent =
     readonly data?: unknown
   }
   | { readonly type: "CACHED_VERDICT_FAILED" }
+  | { readonly type: "VERDICT_CONFIRMED" }
 
 /** Our preferred version among those the server lists, if any. */
 export const pickMutualVersion = (
@@ -142,9 +151,13 @@ export const eraProbeMachine = setup({
       era: "modern" as const,
       protocolVersion: context.modernVersions[0],
       retry: false,
-      basis: { _tag: "Cached" as const }
+      basis: { _tag: "Cached" as const },
+      // Nothing was sent: a response has to back it (VERDICT_CONFIRMED) before it is trusted.
+      confirmed: false
     })),
-    acceptCachedLegacy: assign({ era: "legacy" as const, basis: { _tag: "Cached" as const } }),
+    confirmVerdict: assign({ confirmed: true }),
+    // A cached legacy verdict is put to the test by `initialize` itself (refused → CACHED_VERDICT_FAILED).
+    acceptCachedLegacy: assign({ era: "legacy" as const, basis: { _tag: "Cached" as const }, confirmed: true }),
     recordDiscoverResult: assign(({ context, event }) => {
       if (event.type !== "DISCOVER_RESULT") return {}
       return {
@@ -153,6 +166,7 @@ export const eraProbeMachine = setup({
         protocolVersion: pickMutualVersion(context.modernVersions, event.supportedVersions) ?? context.modernVersions[0],
         retry: false,
         basis: { _tag: "DiscoverResult" as const },
+        confirmed: true,
         serverCapabilities: event.capabilities,
         instructions: event.instructions
       }
@@ -167,11 +181,13 @@ export const eraProbeMachine = setup({
           ? pickMutualVersion(context.modernVersions, theirs)
           : context.modernVersions[0],
         retry: true,
-        basis: { _tag: "ModernError" as const, code: event.code, httpStatus: event.httpStatus }
+        basis: { _tag: "ModernError" as const, code: event.code, httpStatus: event.httpStatus },
+        confirmed: true
       }
     }),
     recordNoMutualVersion: assign(({ event }) => ({
       era: "legacy" as const,
+      confirmed: true,
       protocolVersion: undefined,
       retry: false,
       basis: {
@@ -181,6 +197,7 @@ export const eraProbeMachine = setup({
     })),
     recordOtherError: assign(({ event }) => ({
       era: "legacy" as const,
+      confirmed: true,
       protocolVersion: undefined,
       retry: false,
       basis: {
@@ -193,7 +210,8 @@ export const eraProbeMachine = setup({
       era: "legacy" as const,
       protocolVersion: undefined,
       retry: false,
-      basis: { _tag: "Timeout" as const, timeoutMs: context.probeTimeoutMs }
+      basis: { _tag: "Timeout" as const, timeoutMs: context.probeTimeoutMs },
+      confirmed: true
     }))
   },
   guards: {
@@ -230,7 +248,8 @@ export const eraProbeMachine = setup({
     retry: false,
     basis: undefined,
     serverCapabilities: undefined,
-    instructions: undefined
+    instructions: undefined,
+    confirmed: true
   }),
   initial: "checkingCache",
   states: {
@@ -262,7 +281,11 @@ export const eraProbeMachine = setup({
       }
     },
     modern: {
-      on: { CACHED_VERDICT_FAILED: { target: "probing", actions: ["forgetVerdict", "clearCache"] } }
+      on: {
+        CACHED_VERDICT_FAILED: { target: "probing", actions: ["forgetVerdict", "clearCache"] },
+        // A response carried a modern marker or a modern error: the (cached) verdict holds.
+        VERDICT_CONFIRMED: { actions: "confirmVerdict" }
+      }
     },
     legacy: {
       on: { CACHED_VERDICT_FAILED: { target: "probing", actions: ["forgetVerdict", "clearCache"] } }

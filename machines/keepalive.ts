@@ -1,6 +1,8 @@
 /**
- * Keepalive: periodic `ping` with hysteresis, as a standalone machine and as a
- * reusable region (the client session embeds it in its `operating` state).
+ * Keepalive: periodic `ping` with hysteresis, as its own machine. The client session
+ * invokes it as a child actor of its `operating` state (`machines/legacyClientSession.ts`):
+ * the session forwards `PONG`/`PING_FAILED`/`PING_UNSUPPORTED`/`PEER_ACTIVITY` to it and
+ * reacts to its final state (`dead`) through the invoke's `onDone`.
  *
  * Spec (2025-11-25/basic/utilities/ping.mdx):
  * - "Implementations SHOULD periodically issue pings to detect connection health";
@@ -47,7 +49,23 @@ export interface KeepaliveInput {
   readonly pingTimeoutMs?: number
 }
 
-/** The keepalive's slice of context (the client session context extends it). */
+/** The keepalive's settings with defaults applied (what the client session passes as the child's input). */
+export interface KeepaliveSettings {
+  readonly keepalive: boolean
+  readonly maxMisses: number
+  readonly pingIntervalMs: number
+  readonly pingTimeoutMs: number
+}
+
+/** Settings from input, defaults applied. */
+export const keepaliveSettingsFrom = (input: KeepaliveInput | undefined): KeepaliveSettings => ({
+  keepalive: input?.keepalive ?? true,
+  maxMisses: Math.max(1, input?.maxMisses ?? DEFAULT_MAX_MISSES),
+  pingIntervalMs: input?.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+  pingTimeoutMs: input?.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS
+})
+
+/** What the keepalive chart remembers. */
 export interface KeepaliveContext {
   readonly keepaliveEnabled: boolean
   /** Consecutive misses so far; a pong or any peer activity resets it to 0. */
@@ -90,11 +108,8 @@ export const keepaliveContextFrom = (input: KeepaliveInput | undefined): Keepali
 export const isFinalMiss = (context: KeepaliveContext): boolean => context.misses + 1 >= context.maxMisses
 
 /**
- * The region's states. Every action, guard and delay is referenced by name; a
- * machine embedding this region must declare the names below in its `setup`
- * (`keepaliveMachine` shows how). Targets are sibling keys, so the config works
- * at any depth. `dead` is the only final state: the embedding machine reacts to
- * it with the region's `onDone`. `unsupported` and `disabled` are terminal but
+ * The keepalive's states. `dead` is the only final state: the session invoking it
+ * reacts with the invoke's `onDone`. `unsupported` and `disabled` are terminal but
  * not final, so they never end the session.
  *
  * Names used — actions: `sendPing`, `pingMissed`, `resetMisses`, `recordMiss`;
@@ -158,7 +173,7 @@ export const keepaliveStates = {
   }
 } as const
 
-/** Named implementations of the region; embedding machines spread these into `setup`. */
+/** Named guards of the keepalive chart. */
 export const keepaliveGuards = {
   isKeepaliveDisabled: ({ context }: { readonly context: KeepaliveContext }) => !context.keepaliveEnabled,
   isFinalMiss: ({ context }: { readonly context: KeepaliveContext }) => isFinalMiss(context)

@@ -1,35 +1,34 @@
 /**
  * The client side of one legacy-era (2024-11-05 … 2025-11-25) MCP session:
- * connect → initialize → operating (keepalive ∥ activity) → closing → closed,
+ * connect → initialize → operating (idle ⇄ busy) → closing → closed,
  * with typed failure reasons.
  *
+ * An actor tree: while `operating`, the keepalive (`machines/keepalive.ts`) runs as an
+ * invoked child (`keepalive`); every request in flight runs as a spawned child
+ * (`outboundRequest`, id `request.<id>`) that the session stops once it is done. One
+ * `inspect` observer on the session actor sees the session, its keepalive and its requests.
+ *
  * Pure chart: every effect is a named action (`sendInitialize`, `sendInitialized`,
- * `sendPing`, `replyPong`, `disconnect`, `drainAndClose`, `forceClose`, `pingMissed`)
- * whose implementation the runtime supplies with `.provide({ actions })`; the runtime
- * reads what it needs from the snapshot's context (e.g. `requestedVersion`).
- * Every delay (`initializeTimeout`, `closeTimeout`, `pingInterval`, `pingTimeout`)
- * defaults to a value taken from input and is overridable with `.provide({ delays })`.
+ * `replyPong`, `disconnect`, `drainAndClose`, `forceClose`) whose implementation the
+ * runtime supplies with `.provide({ actions })`; the children's effects (`sendPing`,
+ * `pingMissed`, `sendCancelled`) are supplied with `.provide({ actors })`. The runtime
+ * reads what it needs from the snapshot's context (e.g. `requestedVersion`); the context
+ * is plain data. Every delay (`initializeTimeout`, `closeTimeout`; the keepalive's
+ * `pingInterval`, `pingTimeout`) defaults to a value taken from input.
  *
  * Gate for outbound requests: the `operating` state carries the tag `ready`. The
  * runtime SHOULD NOT send requests other than pings before it is set
  * (2025-11-25/basic/lifecycle.mdx:L157-L159) and MUST only use negotiated
  * capabilities (`serverCapabilities` in context; 2025-11-25/basic/lifecycle.mdx:L217-L220).
  */
-import { assign, setup } from "xstate"
+import { assign, sendTo, setup, spawnChild, stopChild } from "xstate"
 import type { ServerCapabilities } from "../src/protocol/capabilities.ts"
 import type { RpcErrorObject } from "../src/protocol/errors.ts"
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
 import { isLegacyVersion, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, type LegacyVersion } from "../src/protocol/versions.ts"
 import type { PeerInfo } from "../src/protocol/implementation.ts"
-import {
-  type KeepaliveContext,
-  keepaliveContextFrom,
-  keepaliveDelays,
-  type KeepaliveEvent,
-  keepaliveGuards,
-  type KeepaliveInput,
-  keepaliveStates
-} from "./keepalive.ts"
+import { type KeepaliveEvent, type KeepaliveInput, keepaliveMachine, type KeepaliveOutput, keepaliveSettingsFrom, type KeepaliveSettings } from "./keepalive.ts"
+import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequestOutcome, requestChildId } from "./outboundRequest.ts"
 
 /** Deadline for the `initialize` answer when the input does not say (the SDKs' request timeout). */
 export const DEFAULT_INITIALIZE_TIMEOUT_MS = 60_000
@@ -68,7 +67,11 @@ export type LegacyClientFailure =
   | { readonly _tag: "TransportLost"; readonly reason: string }
 
 /** What the client chart remembers: the negotiated version and server capabilities, and why it ended. */
-export interface LegacyClientSessionContext extends KeepaliveContext {
+export interface LegacyClientSessionContext {
+  /** The keepalive child's settings (it keeps its own `misses`). */
+  readonly keepalive: KeepaliveSettings
+  /** Requests in flight: one `outboundRequest` child each (ping and `initialize` are not counted). */
+  readonly inFlight: number
   readonly requestedVersion: LegacyVersion
   readonly supportedVersions: ReadonlyArray<LegacyVersion>
   readonly initializeTimeoutMs: number
@@ -88,9 +91,11 @@ export interface LegacyClientSessionContext extends KeepaliveContext {
  * Events the runtime sends:
  * - `TRANSPORT_READY`: the transport is connected (stdio spawned, socket open);
  * - `INITIALIZE_RESULT` / `INITIALIZE_ERROR`: the answer to our `initialize` request;
- * - `REQUEST_STARTED` / `ALL_REQUESTS_SETTLED`: in-flight count edges 0→1 and 1→0 only;
+ * - `REQUEST_SENT`: a request went out; the chart spawns its `outboundRequest` child
+ *   (id `requestChildId(requestId)`), which the runtime feeds its response and progress;
+ *   the child's done event (`xstate.done.actor.request.<id>`) stops it and counts it out;
  * - `PING_RECEIVED`: the server pinged us (answer in every state);
- * - `PONG` / `PING_FAILED` / `PING_UNSUPPORTED` / `PEER_ACTIVITY`: keepalive (see keepalive.ts);
+ * - `PONG` / `PING_FAILED` / `PING_UNSUPPORTED` / `PEER_ACTIVITY`: forwarded to the keepalive child (see keepalive.ts);
  * - `TRANSPORT_CLOSED`: the transport ended (`expected` false for a crash or a drop);
  * - `CLOSE`: the user asked for a graceful close; `CLOSED`: `drainAndClose` finished.
  */
@@ -104,8 +109,9 @@ export type LegacyClientSessionEvent =
     readonly instructions?: string
   }
   | { readonly type: "INITIALIZE_ERROR"; readonly error: RpcErrorObject }
-  | { readonly type: "REQUEST_STARTED" }
-  | { readonly type: "ALL_REQUESTS_SETTLED" }
+  | ({ readonly type: "REQUEST_SENT" } & OutboundRequestInput)
+  | { readonly type: `xstate.done.actor.request.${string}`; readonly output: OutboundRequestOutcome; readonly actorId: string }
+  | { readonly type: "xstate.done.actor.keepalive"; readonly output: KeepaliveOutput; readonly actorId: string }
   | { readonly type: "PING_RECEIVED"; readonly id: RequestId }
   | KeepaliveEvent
   | { readonly type: "TRANSPORT_CLOSED"; readonly expected: boolean; readonly reason: string }
@@ -120,7 +126,7 @@ export interface LegacyClientSessionOutput {
 }
 
 /**
- * The legacy client session chart: connect → initialize → operating (keepalive ∥ activity)
+ * The legacy client session chart: connect → initialize → operating (keepalive child, request children)
  * → closing → closed, or failed / dead with a typed reason. `ClientSession` runs it.
  *
  * @example
@@ -145,6 +151,12 @@ export const legacyClientSessionMachine = setup({
     output: {} as LegacyClientSessionOutput,
     tags: {} as "ready"
   },
+  actors: {
+    /** The keepalive (a child of `operating`); the runtime provides its `sendPing`/`pingMissed`. */
+    keepalive: keepaliveMachine,
+    /** One in-flight request; the runtime provides its `sendCancelled`. */
+    outboundRequest: outboundRequestMachine
+  },
   actions: {
     // --- effects (provided by the runtime) ---
     /** Send `initialize` with `context.requestedVersion`, our capabilities and clientInfo. */
@@ -159,13 +171,23 @@ export const legacyClientSessionMachine = setup({
     drainAndClose: () => {},
     /** `closeTimeout` elapsed: cancel what is left and tear the transport down (SIGTERM/SIGKILL). */
     forceClose: () => {},
-    /** Keepalive: send a ping; report PONG / PING_FAILED / PING_UNSUPPORTED. */
-    sendPing: () => {},
-    /** Keepalive: log a missed ping (2025-11-25/basic/utilities/ping.mdx:L66). */
-    pingMissed: () => {},
+    // --- children ---
+    /** Keepalive traffic goes to the keepalive child. */
+    forwardToKeepalive: sendTo("keepalive", ({ event }) => event as KeepaliveEvent),
+    /** A request went out: its chart runs as a child of this session. */
+    spawnRequest: spawnChild("outboundRequest", {
+      id: ({ event }) => event.type === "REQUEST_SENT" ? requestChildId(event.requestId) : "request.?",
+      input: ({ event }) => {
+        if (event.type !== "REQUEST_SENT") throw new Error("spawnRequest: not a REQUEST_SENT event")
+        const { type: _, ...input } = event
+        return input
+      }
+    }),
+    /** A request reached its outcome: stop its (done) child, so nothing is left in `children`. */
+    releaseRequest: stopChild(({ event }) => (event as { readonly actorId: string }).actorId),
     // --- context updates ---
-    resetMisses: assign({ misses: 0 }),
-    recordMiss: assign({ misses: ({ context }) => context.misses + 1 }),
+    countRequest: assign({ inFlight: ({ context }) => context.inFlight + 1 }),
+    uncountRequest: assign({ inFlight: ({ context }) => Math.max(0, context.inFlight - 1) }),
     recordInitializeResult: assign(({ event }) => {
       if (event.type !== "INITIALIZE_RESULT") return {}
       return {
@@ -199,8 +221,12 @@ export const legacyClientSessionMachine = setup({
       const reason = `initialize failed: ${event.error.code} ${event.error.message}`
       return { failure: { _tag: "InitializeError", reason, error: event.error }, closeReason: reason }
     }),
-    recordPeerUnresponsive: assign(({ context }) => ({
-      failure: { _tag: "PeerUnresponsive", reason: "peer unresponsive", misses: context.misses },
+    recordPeerUnresponsive: assign(({ event }) => ({
+      failure: {
+        _tag: "PeerUnresponsive",
+        reason: "peer unresponsive",
+        misses: event.type === "xstate.done.actor.keepalive" ? event.output.misses : 0
+      },
       closeReason: "peer unresponsive"
     })),
     recordTransportLost: assign(({ event }) => {
@@ -215,7 +241,8 @@ export const legacyClientSessionMachine = setup({
     })
   },
   guards: {
-    ...keepaliveGuards,
+    hasRequestsInFlight: ({ context }) => context.inFlight > 0,
+    nothingInFlight: ({ context }) => context.inFlight === 0,
     /**
      * The server's version is one we support: a known legacy version that is also
      * in our (possibly narrowed) list. Otherwise the client SHOULD disconnect
@@ -228,7 +255,6 @@ export const legacyClientSessionMachine = setup({
     isExpectedClose: ({ event }) => event.type === "TRANSPORT_CLOSED" && event.expected
   },
   delays: {
-    ...keepaliveDelays,
     initializeTimeout: ({ context }) => context.initializeTimeoutMs,
     closeTimeout: ({ context }) => context.closeTimeoutMs
   }
@@ -237,7 +263,8 @@ export const legacyClientSessionMachine = setup({
   context: ({ input }) => {
     const supportedVersions = input?.supportedVersions ?? LEGACY_VERSIONS
     return {
-      ...keepaliveContextFrom(input),
+      keepalive: keepaliveSettingsFrom(input),
+      inFlight: 0,
       requestedVersion: input?.protocolVersion ?? supportedVersions[0] ?? LATEST_LEGACY_VERSION,
       supportedVersions,
       initializeTimeoutMs: input?.initializeTimeoutMs ?? DEFAULT_INITIALIZE_TIMEOUT_MS,
@@ -261,7 +288,11 @@ export const legacyClientSessionMachine = setup({
       { target: ".dead", actions: "recordTransportLost" }
     ],
     // Graceful close from any live phase (2025-11-25/basic/lifecycle.mdx:L222-L244: shutdown uses the transport).
-    CLOSE: { target: ".closing", actions: "recordCloseRequested" }
+    CLOSE: { target: ".closing", actions: "recordCloseRequested" },
+    // Every request is a child of the session, in whatever state it was sent (the runtime sends only
+    // when `ready`, and lets in-flight ones finish while `closing`).
+    REQUEST_SENT: { actions: ["spawnRequest", "countRequest"] },
+    "xstate.done.actor.request.*": { actions: ["releaseRequest", "uncountRequest"] }
   },
   states: {
     connecting: {
@@ -288,20 +319,25 @@ export const legacyClientSessionMachine = setup({
     operating: {
       // 2025-11-25/basic/lifecycle.mdx:L157-L159 — requests other than pings only once this tag is set.
       tags: ["ready"],
-      type: "parallel",
+      // The keepalive is a child actor for as long as the session operates.
+      invoke: {
+        id: "keepalive",
+        src: "keepalive",
+        input: ({ context }) => context.keepalive,
+        // 2025-11-25/basic/utilities/ping.mdx:L39 — an unresponsive peer MAY be considered stale and the connection terminated.
+        onDone: { target: "dead", actions: ["recordPeerUnresponsive", "disconnect"] }
+      },
+      on: {
+        PONG: { actions: "forwardToKeepalive" },
+        PING_FAILED: { actions: "forwardToKeepalive" },
+        PING_UNSUPPORTED: { actions: "forwardToKeepalive" },
+        PEER_ACTIVITY: { actions: "forwardToKeepalive" }
+      },
+      // Activity follows the request children (counted in context), not runtime-reported edges.
+      initial: "idle",
       states: {
-        keepalive: {
-          ...keepaliveStates,
-          // 2025-11-25/basic/utilities/ping.mdx:L39 — an unresponsive peer MAY be considered stale and the connection terminated.
-          onDone: { target: "#legacyClientSession.dead", actions: ["recordPeerUnresponsive", "disconnect"] }
-        },
-        activity: {
-          initial: "idle",
-          states: {
-            idle: { on: { REQUEST_STARTED: { target: "busy" } } },
-            busy: { on: { ALL_REQUESTS_SETTLED: { target: "idle" } } }
-          }
-        }
+        idle: { always: { guard: "hasRequestsInFlight", target: "busy" } },
+        busy: { always: { guard: "nothingInFlight", target: "idle" } }
       }
     },
     closing: {

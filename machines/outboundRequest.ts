@@ -94,6 +94,12 @@ export type OutboundRequestEvent =
   | { readonly type: "CANCEL"; readonly reason?: string }
   | { readonly type: "TRANSPORT_CLOSED"; readonly reason?: string }
 
+/**
+ * Id of the child actor that runs one in-flight request in its client's chart
+ * (`request.<id>`; its done event is `xstate.done.actor.request.<id>`).
+ */
+export const requestChildId = (requestId: RequestId): string => `request.${requestId}`
+
 /** Methods that MUST NOT be cancelled by the client (2025-11-25/basic/utilities/cancellation.mdx:L35). */
 export const NON_CANCELLABLE_METHODS: ReadonlySet<string> = new Set(["initialize"])
 

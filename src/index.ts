@@ -52,6 +52,7 @@ export { connectStdio, type StdioConnectOptions } from "./client/connectStdio.ts
 export { connectHttp } from "./client/connectHttp.ts"
 export { connectWs, type WsConnectOptions } from "./client/connectWs.ts"
 export { HttpClientSession } from "./client/HttpClientSession.ts"
+export { Client, type EraBackend } from "./client/Client.ts"
 export { AutoClient, connectAuto, connectAutoStdio, type McpClientLike } from "./client/connectAuto.ts"
 export { AutoHttpClient, connectAutoHttp } from "./client/connectAutoHttp.ts"
 export { ModernClient, type ModernClientOptions, type ModernRequestOptions } from "./client/ModernClient.ts"
@@ -74,6 +75,7 @@ export { makeWsClientTransport, type WsClientOptions, type WsClientTransport, Ws
 // Runtime (plain parts)
 export type { SessionEnd, SessionHandle, SessionInfo } from "./runtime/SessionHandle.ts"
 export { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "./runtime/Registry.ts"
+export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime } from "./runtime/McpRuntime.ts"
 export { defaultRestartPolicy, makeRestartPolicy, type RestartPolicy } from "./runtime/RestartPolicy.ts"
 
 // Observability (OpenTelemetry spans and metrics, Prometheus /metrics)

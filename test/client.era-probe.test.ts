@@ -14,6 +14,7 @@
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
+import { Client } from "../src/client/Client.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { type AutoConnectOptions, connectAuto, connectAutoStdio } from "../src/client/connectAuto.ts"
 import { MemoryEraCache, stdioServerKey } from "../src/client/EraCache.ts"
@@ -124,6 +125,29 @@ describe("connectAuto over memory", () => {
     expect(transport.starts()).toBe(1) // one transport, started once, shared by the probe and the session
     expect(w.cache.get(KEY)).toEqual({ era: "legacy" })
     await client.close()
+  })
+
+  it("era option: a forced era skips the probe and the cache, and one Client serves both eras", async () => {
+    const w = world()
+    const legacy = w.open(legacyOnly, { modern: false })
+    const l = await legacy.connect({ era: "legacy" })
+    expect(l).toBeInstanceOf(Client)
+    expect(l.era).toBe("legacy")
+    expect(l.probes).toBe(0)
+    expect(legacy.transport.methods()).toEqual(["initialize", "notifications/initialized"])
+    expect(whoami(await l.callTool("whoami")).era).toBe("legacy")
+    await l.close()
+    const modern = w.open()
+    const m = await modern.connect({ era: "modern" })
+    expect(m).toBeInstanceOf(Client)
+    expect(m.era).toBe("modern")
+    expect(m.probes).toBe(0)
+    // Not on probation: an unmarked/suspect answer does not re-probe.
+    await expect(m.request("no/such/method")).rejects.toBeInstanceOf(RpcError)
+    expect(modern.transport.requests("server/discover")).toHaveLength(0)
+    expect(whoami(await m.callTool("whoami")).era).toBe("modern")
+    expect(w.cache.get(KEY)).toBeUndefined() // nothing cached either way
+    await m.close()
   })
 
   it("a cached verdict skips the probe (modern and legacy)", async () => {

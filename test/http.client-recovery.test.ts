@@ -23,6 +23,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
 import { waitFor } from "./support/waitFor.ts"
+import { SimulatedClock } from "xstate"
+import { exchangeKey } from "../machines/httpClientConnection.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import type { Result } from "../src/client/ClientSession.ts"
 import { ConnectionLost, SessionClosed, SessionLost } from "../src/protocol/requestErrors.ts"
@@ -151,6 +153,42 @@ describe("SSE resumption", () => {
     expect(delay).toBeLessThanOrEqual(700)
     await client.close()
     await settled(baseline)
+    await raw.close()
+  })
+
+  it("sse-retry on virtual time: the resumption waits for the chart's delay on the session's clock, not the wall clock", async () => {
+    let pendingId: string | number | undefined
+    const raw = await scriptedServer({
+      onPost: (rpc, res) => {
+        pendingId = rpc.id
+        sseHead(res)
+        res.end("id: ev-1\nretry: 500\ndata: \n\n") // primed, then closed at once
+      },
+      onGet: (req, res) => {
+        if (req.headers["last-event-id"] === undefined) {
+          res.writeHead(405)
+          return res.end()
+        }
+        sseHead(res)
+        res.end(resultEvent(pendingId, "resumed", "ev-2"))
+      }
+    })
+    const clock = new SimulatedClock()
+    const client = await connectHttp(raw.url, { clock })
+    const call = client.callTool("slow")
+    const exchange = () => client.transport.connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
+    // The POST stream ended (real socket events): its exchange waits on the virtual clock.
+    await until(() => (exchange()?.getSnapshot() as { readonly value?: unknown } | undefined)?.value === "waitingToResume")
+    // More than the server's retry: passes on the wall clock: a timer on real time would have fired.
+    await sleep(700)
+    clock.increment(499)
+    await sleep(20)
+    expect(raw.seen.filter((s) => s.method === "GET" && s.lastEventId !== undefined)).toHaveLength(0)
+    clock.increment(1)
+    expect(textOf(await call)).toBe("resumed")
+    const resumes = raw.seen.filter((s) => s.method === "GET" && s.lastEventId !== undefined)
+    expect(resumes.map((r) => r.lastEventId)).toEqual(["ev-1"])
+    await client.close()
     await raw.close()
   })
 

@@ -26,7 +26,7 @@ const layerOf = (file: string): string | undefined => {
 const allowed: Record<string, ReadonlyArray<string>> = {
   protocol: ["protocol"],
   machines: ["protocol", "machines"],
-  transports: ["protocol", "transports"],
+  transports: ["protocol", "machines", "transports"],
   runtime: ["protocol", "machines", "transports", "runtime"],
   // The policy gateway (identity, Cedar, audit, approvals) serves both McpServer and the host.
   policy: ["protocol", "machines", "transports", "runtime", "policy"],

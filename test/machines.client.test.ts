@@ -1,18 +1,31 @@
 import { describe, expect, it } from "vitest"
-import { createActor, initialTransition, SimulatedClock, transition } from "xstate"
+import { type ActorRefFrom, type AnyActorRef, createActor, initialTransition, SimulatedClock, transition } from "xstate"
 import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths } from "xstate/graph"
+import { keepaliveMachine, type KeepaliveMachine } from "../machines/keepalive.ts"
 import {
   type LegacyClientSessionEvent,
   type LegacyClientSessionInput,
   legacyClientSessionMachine as machine
 } from "../machines/legacyClientSession.ts"
+import { requestChildId } from "../machines/outboundRequest.ts"
 import { activeStateIds, advance, afterEvent, allStateIds } from "./support/eventOnlyTwin.ts"
 
 const types = (actions: ReadonlyArray<{ readonly type: string }>) => actions.map((a) => a.type)
 const INIT_TIMEOUT = afterEvent("initializeTimeout", "legacyClientSession.initializing")
 const CLOSE_TIMEOUT = afterEvent("closeTimeout", "legacyClientSession.closing")
-const PING_INTERVAL = afterEvent("pingInterval", "legacyClientSession.operating.keepalive.idle")
-const PING_TIMEOUT = afterEvent("pingTimeout", "legacyClientSession.operating.keepalive.awaitingPong")
+const requestSent = (requestId: number) =>
+  ({ type: "REQUEST_SENT", requestId, method: "tools/call", timeoutMs: 1_000 }) as const
+const requestDone = (requestId: number) =>
+  ({
+    type: `xstate.done.actor.${requestChildId(requestId)}`,
+    output: { _tag: "Settled", requestId, result: {} },
+    actorId: requestChildId(requestId)
+  }) as never
+const KEEPALIVE_DONE = {
+  type: "xstate.done.actor.keepalive",
+  output: { _tag: "PeerUnresponsive", reason: "peer unresponsive", misses: 3 },
+  actorId: "keepalive"
+} as const
 
 const serverInfo = { name: "everything", version: "1.0.0" }
 const capabilities = { tools: { listChanged: true } }
@@ -51,10 +64,12 @@ describe("legacyClientSession: pure steps", () => {
     expect(s1.hasTag("ready")).toBe(false) // lifecycle.mdx:L157-L159
   })
 
-  it("a supported version → sendInitialized → operating (keepalive ∥ activity), context filled", () => {
+  it("a supported version → sendInitialized → operating (keepalive child invoked), context filled", () => {
     const { snapshot, actions } = run(input, ready, initializeResult("2025-06-18"))
-    expect(snapshot.value).toEqual({ operating: { keepalive: "idle", activity: "idle" } })
+    expect(snapshot.value).toEqual({ operating: "idle" })
     expect(actions).toContain("sendInitialized")
+    expect(actions).toContain("xstate.spawnChild") // the keepalive, as a child actor
+    expect(Object.keys(snapshot.children)).toEqual(["keepalive"])
     expect(actions).not.toContain("disconnect")
     expect(snapshot.hasTag("ready")).toBe(true)
     expect(snapshot.context).toMatchObject({
@@ -111,7 +126,7 @@ describe("legacyClientSession: pure steps", () => {
       [],
       [ready],
       [ready, initializeResult("2025-11-25")],
-      [ready, initializeResult("2025-11-25"), { type: "REQUEST_STARTED" }],
+      [ready, initializeResult("2025-11-25"), requestSent(1)],
       [ready, initializeResult("2025-11-25"), { type: "CLOSE" }]
     ]
     for (const prefix of prefixes) {
@@ -148,16 +163,29 @@ describe("legacyClientSession: pure steps", () => {
     expect(types(forcedActions)).toContain("forceClose")
   })
 
-  it("activity region follows the in-flight edges", () => {
-    const busy = run(input, ready, initializeResult("2025-11-25"), { type: "REQUEST_STARTED" })
-    expect(busy.snapshot.matches({ operating: { activity: "busy" } })).toBe(true)
-    const [idle] = transition(machine, busy.snapshot, { type: "ALL_REQUESTS_SETTLED" })
-    expect(idle.matches({ operating: { activity: "idle" } })).toBe(true)
+  it("each request is a spawned child; busy while any is in flight, stopped once done", () => {
+    const one = run(input, ready, initializeResult("2025-11-25"), requestSent(1))
+    expect(one.snapshot.matches({ operating: "busy" })).toBe(true)
+    expect(one.actions).toContain("xstate.spawnChild")
+    expect(one.snapshot.context.inFlight).toBe(1)
+    expect(Object.keys(one.snapshot.children).sort()).toEqual(["keepalive", requestChildId(1)])
+    const [two] = transition(machine, one.snapshot, requestSent(2))
+    expect(two.context.inFlight).toBe(2)
+    const [stillBusy, stop] = transition(machine, two, requestDone(1))
+    expect(types(stop)).toContain("xstate.stopChild")
+    expect(stillBusy.matches({ operating: "busy" })).toBe(true)
+    expect(Object.keys(stillBusy.children).sort()).toEqual(["keepalive", requestChildId(2)])
+    const [idle] = transition(machine, stillBusy, requestDone(2))
+    expect(idle.matches({ operating: "idle" })).toBe(true)
+    expect(idle.context.inFlight).toBe(0)
+    expect(Object.keys(idle.children)).toEqual(["keepalive"])
   })
 
-  it("keepalive: false → the keepalive region is disabled", () => {
-    const { snapshot } = run({ ...input, keepalive: false }, ready, initializeResult("2025-11-25"))
-    expect(snapshot.value).toEqual({ operating: { keepalive: "disabled", activity: "idle" } })
+  it("the keepalive child's end (peer unresponsive) → dead, disconnect, misses from its output", () => {
+    const { snapshot, actions } = run(input, ready, initializeResult("2025-11-25"), KEEPALIVE_DONE)
+    expect(snapshot.value).toBe("dead")
+    expect(actions).toContain("disconnect")
+    expect(snapshot.context.failure).toEqual({ _tag: "PeerUnresponsive", reason: "peer unresponsive", misses: 3 })
   })
 })
 
@@ -171,17 +199,48 @@ describe("legacyClientSession: timers on a simulated clock", () => {
         actions: {
           sendInitialize: record("sendInitialize"),
           sendInitialized: record("sendInitialized"),
-          sendPing: record("sendPing"),
           disconnect: record("disconnect"),
           drainAndClose: record("drainAndClose"),
           forceClose: record("forceClose"),
           replyPong: record("replyPong")
-        }
+        },
+        actors: { keepalive: keepaliveMachine.provide({ actions: { sendPing: record("sendPing") } }) }
       }),
       { clock, input: i }
     ).start()
-    return { actor, calls, advance: (ms: number) => advance(clock, ms) }
+    const keepalive = () => {
+      const child = actor.getSnapshot().children.keepalive
+      if (child === undefined) throw new Error("no keepalive child")
+      return (child as ActorRefFrom<KeepaliveMachine>).getSnapshot()
+    }
+    return { actor, calls, keepalive, advance: (ms: number) => advance(clock, ms) }
   }
+
+  it("keepalive: false → the keepalive child sits in disabled and never pings", () => {
+    const { actor, calls, keepalive, advance } = start({ ...input, keepalive: false })
+    actor.send(ready)
+    actor.send(initializeResult("2025-11-25"))
+    expect(keepalive().value).toBe("disabled")
+    advance(60_000)
+    expect(calls).not.toContain("sendPing")
+  })
+
+  it("the session and its children form one tree that one inspect observer sees", () => {
+    const clock = new SimulatedClock()
+    const seen = new Set<string>()
+    const actor = createActor(machine, {
+      clock,
+      input,
+      inspect: (e) => {
+        if (e.type === "@xstate.actor") seen.add((e.actorRef as AnyActorRef).id)
+      }
+    }).start()
+    actor.send(ready)
+    actor.send(initializeResult("2025-11-25"))
+    actor.send(requestSent(7))
+    expect(seen).toEqual(new Set([actor.id, "keepalive", requestChildId(7)]))
+    actor.stop()
+  })
 
   it("initialize deadline fires at exactly initializeTimeoutMs", () => {
     const { actor, calls, advance } = start()
@@ -205,12 +264,12 @@ describe("legacyClientSession: timers on a simulated clock", () => {
   })
 
   it("two missed pings keep the session; the third kills it with 'peer unresponsive'", () => {
-    const { actor, calls, advance } = start()
+    const { actor, calls, keepalive, advance } = start()
     actor.send(ready)
     actor.send(initializeResult("2025-11-25"))
     advance(2 * (1_000 + 200))
     expect(actor.getSnapshot().matches("operating")).toBe(true)
-    expect(actor.getSnapshot().context.misses).toBe(2)
+    expect(keepalive().context.misses).toBe(2)
     advance(1_000 + 200)
     expect(actor.getSnapshot().value).toBe("dead")
     expect(actor.getSnapshot().context.failure).toEqual({ _tag: "PeerUnresponsive", reason: "peer unresponsive", misses: 3 })
@@ -230,14 +289,14 @@ describe("legacyClientSession: timers on a simulated clock", () => {
   })
 
   it("ping -32601 latches: no pings for the rest of the session", () => {
-    const { actor, calls, advance } = start()
+    const { actor, calls, keepalive, advance } = start()
     actor.send(ready)
     actor.send(initializeResult("2025-11-25"))
     advance(1_000)
     actor.send({ type: "PING_UNSUPPORTED" })
     advance(50_000)
     expect(calls.filter((c) => c === "sendPing")).toHaveLength(1)
-    expect(actor.getSnapshot().matches({ operating: { keepalive: "unsupported" } })).toBe(true)
+    expect(keepalive().value).toBe("unsupported")
   })
 
   it("closeTimeout forces the close", () => {
@@ -265,8 +324,9 @@ describe("legacyClientSession: generated paths", () => {
     initializeResult("2025-11-25"),
     initializeResult("1999-01-01"),
     { type: "INITIALIZE_ERROR", error: { code: -32603, message: "boom" } },
-    { type: "REQUEST_STARTED" },
-    { type: "ALL_REQUESTS_SETTLED" },
+    requestSent(1),
+    requestDone(1),
+    KEEPALIVE_DONE,
     { type: "PING_RECEIVED", id: 1 },
     { type: "PONG" },
     { type: "PING_FAILED" },
@@ -277,41 +337,38 @@ describe("legacyClientSession: generated paths", () => {
     { type: "CLOSE" },
     { type: "CLOSED" },
     INIT_TIMEOUT,
-    CLOSE_TIMEOUT,
-    PING_INTERVAL,
-    PING_TIMEOUT
+    CLOSE_TIMEOUT
   ] as never[]
+  // One request in flight at a time keeps the state space finite (`inFlight` is a counter).
+  const eventsFor = (snapshot: { readonly context: { readonly inFlight: number } }) =>
+    snapshot.context.inFlight > 0 ? events.filter((e) => (e as { type: string }).type !== "REQUEST_SENT") : events
 
   it("every state is reachable", () => {
     const reached = new Set<string>()
     for (const i of [input, { ...input, keepalive: false }]) {
-      for (const path of getShortestPaths(machine, { events, input: i })) {
+      for (const path of getShortestPaths(machine, { events: eventsFor as never, input: i })) {
         for (const id of activeStateIds(machine, path.state.value)) reached.add(id)
       }
     }
-    // Never at rest: `starting` leaves by `always`, and the region's `dead` is left at once by its onDone.
-    const transient = ["legacyClientSession.operating.keepalive.starting", "legacyClientSession.operating.keepalive.dead"]
-    expect([...reached].sort()).toEqual(allStateIds(machine).filter((id) => !transient.includes(id)).sort())
+    expect([...reached].sort()).toEqual([...allStateIds(machine)].sort())
   })
 
-  it("dead is reached only by an unexpected transport close or the maxMisses-th missed ping", () => {
-    const into = adjacencyMapToArray(getAdjacencyMap(machine, { events, input }))
+  it("dead is reached only by an unexpected transport close or the keepalive child's end", () => {
+    const into = adjacencyMapToArray(getAdjacencyMap(machine, { events: eventsFor as never, input }))
       .filter(({ state, nextState }) => nextState.value === "dead" && state.value !== "dead")
     expect(into.length).toBeGreaterThan(0)
     for (const { state, event } of into) {
       const e = event as LegacyClientSessionEvent
       const byTransport = e.type === "TRANSPORT_CLOSED" && !e.expected
-      const byKeepalive = (e.type === PING_TIMEOUT.type || e.type === "PING_FAILED") &&
-        state.matches({ operating: { keepalive: "awaitingPong" } }) &&
-        state.context.misses === state.context.maxMisses - 1
+      const byKeepalive = e.type === KEEPALIVE_DONE.type && state.matches("operating")
       expect(byTransport || byKeepalive, `${JSON.stringify(state.value)} --${e.type}--> dead`).toBe(true)
     }
     const kinds = new Set(into.map(({ event }) => (event as LegacyClientSessionEvent).type))
-    expect(kinds).toEqual(new Set(["TRANSPORT_CLOSED", "PING_FAILED", PING_TIMEOUT.type]))
+    expect(kinds).toEqual(new Set(["TRANSPORT_CLOSED", KEEPALIVE_DONE.type]))
   })
 
   it("failed is reached only from initializing (timeout, error, unsupported version)", () => {
-    const into = adjacencyMapToArray(getAdjacencyMap(machine, { events, input }))
+    const into = adjacencyMapToArray(getAdjacencyMap(machine, { events: eventsFor as never, input }))
       .filter(({ state, nextState }) => nextState.value === "failed" && state.value !== "failed")
     expect(new Set(into.map(({ state }) => state.value))).toEqual(new Set(["initializing"]))
     expect(new Set(into.map(({ event }) => (event as { type: string }).type)))

@@ -29,6 +29,23 @@ describe("eraProbe: pure steps", () => {
     expect(legacy.actions).not.toContain("sendDiscover")
   })
 
+  it("the era verdict: a cached modern one is unconfirmed until VERDICT_CONFIRMED; probed ones are confirmed", () => {
+    const cached = run({ cachedEra: "modern" })
+    expect(cached.snapshot.context.confirmed).toBe(false)
+    const [confirmed] = transition(machine, cached.snapshot, { type: "VERDICT_CONFIRMED" })
+    expect(confirmed.value).toBe("modern")
+    expect(confirmed.context.confirmed).toBe(true)
+    // Revoked before any confirmation, then probed again: the probe's verdict is confirmed.
+    const reprobed = run({ cachedEra: "modern" }, { type: "CACHED_VERDICT_FAILED" }, { type: "DISCOVER_RESULT", supportedVersions: ["2026-07-28"] } as never)
+    expect(reprobed.snapshot.context).toMatchObject({ era: "modern", confirmed: true, basis: { _tag: "DiscoverResult" } })
+    // While the re-probe runs, the verdict is still unconfirmed (a failed re-probe leaves it so).
+    const probing = run({ cachedEra: "modern" }, { type: "CACHED_VERDICT_FAILED" })
+    expect(probing.snapshot.value).toBe("probing")
+    expect(probing.snapshot.context.confirmed).toBe(false)
+    expect(run({ cachedEra: "legacy" }).snapshot.context.confirmed).toBe(true)
+    expect(run(input, probeError(-32601)).snapshot.context.confirmed).toBe(true)
+  })
+
   it("without a cache it probes with server/discover and a deadline from input", () => {
     const [s0, actions] = initialTransition(machine, input)
     expect(s0.value).toBe("probing")

@@ -47,7 +47,7 @@ const checkMermaid = (machine: AnyStateMachine, text: string): void => {
 }
 
 describe("toMermaid", () => {
-  it("legacyClientSession: parallel regions, guards, delays, onDone, always, root-level ping", () => {
+  it("legacyClientSession: invoked child's onDone, guards, delays, always, root-level ping and spawn", () => {
     const text = toMermaid(legacyClientSessionMachine)
     checkMermaid(legacyClientSessionMachine, text)
     for (
@@ -56,21 +56,45 @@ describe("toMermaid", () => {
         "legacyClientSession_initializing --> legacyClientSession_operating : INITIALIZE_RESULT [isSupportedVersion] / recordInitializeResult, sendInitialized",
         "legacyClientSession_initializing --> legacyClientSession_failed : INITIALIZE_RESULT / recordUnsupportedVersion, disconnect",
         "legacyClientSession_initializing --> legacyClientSession_failed : after initializeTimeout / recordInitializeTimeout, disconnect",
-        "legacyClientSession_operating_keepalive --> legacyClientSession_dead : onDone / recordPeerUnresponsive, disconnect",
-        "legacyClientSession_operating_keepalive_starting --> legacyClientSession_operating_keepalive_disabled : always [isKeepaliveDisabled]",
-        "legacyClientSession_operating_keepalive_awaitingPong --> legacyClientSession_operating_keepalive_dead : after pingTimeout [isFinalMiss]",
+        "legacyClientSession_operating --> legacyClientSession_dead : onDone / recordPeerUnresponsive, disconnect",
+        "legacyClientSession_operating_idle --> legacyClientSession_operating_busy : always [hasRequestsInFlight]",
+        "legacyClientSession_operating --> legacyClientSession_operating : PONG / forwardToKeepalive",
         "legacyClientSession_closing --> legacyClientSession_closed : after closeTimeout / forceClose",
         "legacyClientSession --> legacyClientSession : PING_RECEIVED / replyPong",
+        "legacyClientSession --> legacyClientSession : REQUEST_SENT / spawnRequest, countRequest",
         "legacyClientSession --> legacyClientSession_closed : TRANSPORT_CLOSED [isExpectedClose]",
         "[*] --> legacyClientSession_connecting"
       ]
     ) expect(text).toContain(label)
-    // The two regions of `operating` are separated by `--`, between the keepalive and activity blocks.
+    expect(text).not.toContain("xstate.")
+  })
+
+  it("parallel regions are separated by `--`, with each region's onDone", () => {
+    const machine = setup({ guards: { never: () => false } }).createMachine({
+      id: "p",
+      initial: "running",
+      states: {
+        running: {
+          type: "parallel",
+          states: {
+            keepalive: { initial: "idle", states: { idle: { on: { MISS: "dead" } }, dead: { type: "final" } }, onDone: "#p.dead" },
+            activity: { initial: "idle", states: { idle: { on: { GO: "busy" } }, busy: { on: { STOP: { guard: "never", target: "idle" } } } } }
+          }
+        },
+        dead: { type: "final" }
+      }
+    })
+    const text = toMermaid(machine)
+    checkMermaid(machine, text)
+    expect(text).toContain("p_running_keepalive --> p_dead : onDone")
+    expect(text).toContain("p_running_activity_busy --> p_running_activity_idle : STOP [never]")
     const lines = text.split("\n").map((l) => l.trim())
     const sep = lines.indexOf("--")
-    expect(sep).toBeGreaterThan(lines.indexOf("state legacyClientSession_operating_keepalive {"))
-    expect(sep).toBeLessThan(lines.indexOf("state legacyClientSession_operating_activity {"))
-    expect(text).not.toContain("xstate.")
+    expect(sep).toBeGreaterThan(lines.indexOf("state p_running_keepalive {"))
+    expect(sep).toBeLessThan(lines.indexOf("state p_running_activity {"))
+    const dot = toDot(machine)
+    expect(dot).toContain(`label="running (parallel)"`)
+    expect(dot).toContain(`"p_running_keepalive" -> "p_dead" [label="onDone", ltail="cluster_p_running_keepalive"];`)
   })
 
   it("outboundRequest: both deadlines, sendCancelled only behind isCancellable", () => {
@@ -127,9 +151,8 @@ describe("toDot", () => {
     }
     const dot = toDot(legacyClientSessionMachine)
     expect(dot).toContain(
-      `"legacyClientSession_operating_keepalive" -> "legacyClientSession_dead" [label="onDone / recordPeerUnresponsive, disconnect", ltail="cluster_legacyClientSession_operating_keepalive"];`
+      `"legacyClientSession_operating" -> "legacyClientSession_dead" [label="onDone / recordPeerUnresponsive, disconnect", ltail="cluster_legacyClientSession_operating"];`
     )
-    expect(dot).toContain(`label="operating (parallel)"`)
     // A root-level transition into a descendant is not clipped at the root's own border.
     expect(dot).toMatch(/"legacyClientSession" -> "legacyClientSession_closing" \[label="CLOSE \/ recordCloseRequested"\];/)
   })

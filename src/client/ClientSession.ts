@@ -7,11 +7,16 @@
  * progress-token injection, the server→client handlers.
  */
 import { LegacyMcpMethods } from "./McpMethods.ts"
-import type { Actor } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
 import type { Clock } from "../protocol/clock.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import { type LegacyClientFailure, type LegacyClientSessionEvent, legacyClientSessionMachine } from "../../machines/legacyClientSession.ts"
-import type { outboundRequestMachine } from "../../machines/outboundRequest.ts"
+import { keepaliveMachine } from "../../machines/keepalive.ts"
+import {
+  type LegacyClientFailure,
+  type LegacyClientSessionEvent,
+  legacyClientSessionMachine
+} from "../../machines/legacyClientSession.ts"
+import { outboundRequestMachine, requestChildId } from "../../machines/outboundRequest.ts"
 import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
@@ -34,7 +39,7 @@ import { realClock } from "../runtime/XStateClock.ts"
 import type { ClientTransportHandlers, Transport, TransportHandlers } from "../transports/Transport.ts"
 
 export type { ClientTransportHandlers }
-import { outcomeError, startOutbound } from "./outbound.ts"
+import { cancelReason, type OutboundActor, outboundInput, outcomeError, watchOutbound } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
 import {
   CapabilityNotSupported,
@@ -109,6 +114,11 @@ export interface ClientSessionOptions {
   readonly enforceCapabilities?: boolean
   readonly clock?: XStateClock
   /**
+   * Inspection observer of the session's actor tree (the session chart, its keepalive
+   * child and one child per in-flight request), as xstate's `createActor({ inspect })`.
+   */
+  readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
+  /**
    * Time source matching `clock`, for the keepalive activity throttle. Default:
    * `clock.now()` when the clock has one (xstate's `SimulatedClock`), else `Date.now`.
    */
@@ -119,7 +129,7 @@ export interface ClientSessionOptions {
 
 interface Pending {
   readonly method: string
-  readonly actor: Actor<typeof outboundRequestMachine> | undefined
+  readonly actor: OutboundActor | undefined
   readonly resolve: (r: Result) => void
   readonly reject: (e: unknown) => void
   readonly onProgress: ((p: Progress) => void) | undefined
@@ -211,10 +221,22 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           this.failAllPending("session closed")
           void this.transport.close()
         },
-        sendPing: () => this.sendKeepalivePing(),
-        pingMissed: ({ context }) => {
-          this.emitLog(`keepalive: ping missed (${context.misses}/${context.maxMisses})`)
-        }
+      },
+      actors: {
+        keepalive: keepaliveMachine.provide({
+          actions: {
+            sendPing: () => this.sendKeepalivePing(),
+            pingMissed: ({ context }) => {
+              this.emitLog(`keepalive: ping missed (${context.misses}/${context.maxMisses})`)
+            }
+          }
+        }),
+        outboundRequest: outboundRequestMachine.provide({
+          actions: {
+            sendCancelled: ({ context }) =>
+              this.transport.send(notification("notifications/cancelled", { requestId: context.requestId, reason: cancelReason(context.outcome) }))
+          }
+        })
       }
     })
     this.actor = createLeanActor(machine, {
@@ -229,18 +251,28 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
         ...(kaOptions.timeoutMs !== undefined ? { pingTimeoutMs: kaOptions.timeoutMs } : {}),
         ...(kaOptions.maxMisses !== undefined ? { maxMisses: kaOptions.maxMisses } : {})
       },
-      ...(options.clock ? { clock: options.clock } : {})
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.inspect ? { inspect: options.inspect } : {})
     })
     let last = ""
+    const changed = () => {
+      const state = stateOf(this.actor.getSnapshot())
+      if (state === last) return
+      last = state
+      const info = this.info()
+      this.listeners.notify(() => info)
+      this.options.onStateChange?.(state, info)
+      this.emit({ type: "state", state, info })
+    }
+    // The keepalive child's state is part of the session's (`operating.keepalive.<k>`): watch it too.
+    let keepalive: unknown
     this.actor.subscribe((snapshot) => {
-      const state = flatten(snapshot.value)
-      if (state !== last) {
-        last = state
-        const info = this.info()
-        this.listeners.notify(() => info)
-        this.options.onStateChange?.(state, info)
-        this.emit({ type: "state", state, info })
+      const child = snapshot.children.keepalive
+      if (child !== undefined && child !== keepalive) {
+        keepalive = child
+        child.subscribe(changed)
       }
+      changed()
       if (snapshot.status === "done") this.finish(snapshot.output!)
     })
     options.telemetry?.observeSession("client", this)
@@ -299,9 +331,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   get instructions(): string | undefined {
     return this.actor.getSnapshot().context.instructions
   }
-  /** The chart's state as a dotted string (e.g. `operating.keepalive.idle|operating.activity.busy`). */
+  /**
+   * The chart's state as a dotted string, the keepalive child's state included
+   * (e.g. `operating.keepalive.idle|operating.activity.busy`).
+   */
   get state(): string {
-    return flatten(this.actor.getSnapshot().value)
+    return stateOf(this.actor.getSnapshot())
   }
   /** The client session actor, for inspection (read-only use). */
   get chart(): Actor<typeof legacyClientSessionMachine> {
@@ -377,28 +412,33 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       : { ...params, _meta: { ...params?._meta, progressToken } }
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
     return new Promise<Result>((resolve, reject) => {
-      const { actor } = startOutbound({
-        id,
-        method,
-        ...(progressToken !== undefined ? { progressToken } : {}),
-        timeoutMs,
-        resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-        ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {}),
-        ...(this.options.clock ? { clock: this.options.clock } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        sendCancelled: (reason) => this.transport.send(notification("notifications/cancelled", { requestId: id, reason })),
-        onOutcome: (o) => {
-          this.settle(id)
-          const failure = this.requestFailures.get(id)
-        this.requestFailures.delete(id)
-          if (failure !== undefined && o._tag === "Aborted") reject(failure)
-          else if (o._tag === "Settled") resolve(o.result as Result)
-          else reject(outcomeError(method, o))
-        }
+      // The session chart spawns the request's actor as its child (one tree, one inspector).
+      this.actor.send({
+        type: "REQUEST_SENT",
+        ...outboundInput({
+          id,
+          method,
+          ...(progressToken !== undefined ? { progressToken } : {}),
+          timeoutMs,
+          resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
+          ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
+        })
       })
+      const actor = this.actor.getSnapshot().children[requestChildId(id)] as OutboundActor | undefined
+      if (actor === undefined) {
+        reject(new SessionClosed({ method, message: `${method}: session is ${this.state}, not operating` }))
+        return
+      }
       this.pending.set(id, { method, actor, resolve, reject, onProgress: options.onProgress, progressToken })
       if (progressToken !== undefined) this.byToken.set(progressToken, id)
-      if (this.pending.size === 1) this.toChart({ type: "REQUEST_STARTED" })
+      watchOutbound(actor, options.signal, (o) => {
+        this.settle(id)
+        const failure = this.requestFailures.get(id)
+        this.requestFailures.delete(id)
+        if (failure !== undefined && o._tag === "Aborted") reject(failure)
+        else if (o._tag === "Settled") resolve(o.result as Result)
+        else reject(outcomeError(method, o))
+      })
       this.transport.send(makeRequest(id, method, sendParams))
     })
   }
@@ -423,10 +463,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     if (!p) return
     this.pending.delete(id)
     if (p.progressToken !== undefined) this.byToken.delete(p.progressToken)
-    if (this.pending.size === 0) {
-      this.toChart({ type: "ALL_REQUESTS_SETTLED" })
-      this.drainWaiter?.()
-    }
+    if (this.pending.size === 0) this.drainWaiter?.()
   }
 
   notify(method: string, params?: Params): void {
@@ -672,3 +709,18 @@ export const flattenState = (value: unknown, prefix = ""): string => {
     .join("|")
 }
 const flatten = (value: unknown): string => flattenState(value)
+
+/**
+ * The session's state with its keepalive child's: `operating.keepalive.<k>|operating.activity.<a>`
+ * while operating (the names the keepalive had as a parallel region), the chart's value otherwise.
+ */
+const stateOf = (snapshot: {
+  readonly value: unknown
+  readonly children: { readonly keepalive?: { getSnapshot(): { readonly value: unknown } } | undefined }
+}): string => {
+  const value = snapshot.value
+  if (typeof value !== "object" || value === null || !Object.hasOwn(value, "operating")) return flatten(value)
+  const activity = (value as { readonly operating: unknown }).operating
+  const keepalive = snapshot.children.keepalive?.getSnapshot().value
+  return flattenState(keepalive === undefined ? { activity } : { keepalive, activity }, "operating.")
+}

@@ -6,7 +6,9 @@
  * `stdioServerKey(command, args)` or `httpServerKey(url)`.
  *
  * The interface is the contract (a persistent cache can implement it);
- * `MemoryEraCache` is the in-process default.
+ * `MemoryEraCache` is the in-process default, bounded (LRU) and expiring (TTL).
+ * What a verdict *means* while in use (cached, unconfirmed, confirmed, revoked)
+ * is the `eraProbe` chart's business; this is only its memory.
  */
 import type { Era } from "../protocol/era.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
@@ -23,13 +25,49 @@ export interface EraCache {
   delete(key: string): void
 }
 
+/** Entries a `MemoryEraCache` keeps by default (least recently used evicted first). */
+export const DEFAULT_ERA_CACHE_MAX_ENTRIES = 1_000
+/** How long a verdict is trusted by default: a server may be upgraded (or downgraded) in place. */
+export const DEFAULT_ERA_CACHE_TTL_MS = 60 * 60 * 1_000
+
+export interface MemoryEraCacheOptions {
+  /** At most this many servers are remembered; the least recently used goes first. Default 1000. */
+  readonly maxEntries?: number
+  /** A verdict older than this is forgotten (the next connect probes again). Default 1 h. */
+  readonly ttlMs?: number
+  /** Time source (tests). Default `Date.now`. */
+  readonly now?: () => number
+}
+
+/**
+ * The in-process cache: bounded (LRU, `maxEntries`) and expiring (`ttlMs`), so that a
+ * long-lived agent talking to many servers never grows it without limit.
+ */
 export class MemoryEraCache implements EraCache {
-  private readonly entries = new Map<string, EraCacheEntry>()
+  private readonly entries = new Map<string, { readonly entry: EraCacheEntry; readonly at: number }>()
+  private readonly maxEntries: number
+  private readonly ttlMs: number
+  private readonly now: () => number
+
+  constructor(options: MemoryEraCacheOptions = {}) {
+    this.maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_ERA_CACHE_MAX_ENTRIES)
+    this.ttlMs = options.ttlMs ?? DEFAULT_ERA_CACHE_TTL_MS
+    this.now = options.now ?? Date.now
+  }
+
   get(key: string): EraCacheEntry | undefined {
-    return this.entries.get(key)
+    const hit = this.entries.get(key)
+    if (hit === undefined) return undefined
+    this.entries.delete(key)
+    if (this.now() - hit.at >= this.ttlMs) return undefined // expired: forgotten
+    this.entries.set(key, hit) // most recently used last
+    return hit.entry
   }
   set(key: string, entry: EraCacheEntry): void {
-    this.entries.set(key, entry)
+    this.entries.delete(key)
+    this.entries.set(key, { entry, at: this.now() })
+    // Map iteration order is insertion order: the first key is the least recently used.
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
   }
   delete(key: string): void {
     this.entries.delete(key)
@@ -39,7 +77,7 @@ export class MemoryEraCache implements EraCache {
   }
 }
 
-/** The process-wide cache used when a connect call names none. */
+/** The process-wide cache used when a connect call names none (bounded: see `MemoryEraCache`). */
 export const defaultEraCache: EraCache = new MemoryEraCache()
 
 /** A stdio server is identified by the command line that starts it. */

@@ -49,6 +49,11 @@ export interface EraVerdict {
 
 export interface EraProberOptions {
   readonly sendDiscover: SendDiscover
+  /**
+   * Speak this era, no probe: the chart starts from it as from a cached verdict that
+   * needs no confirmation, and the cache is neither read nor written.
+   */
+  readonly era?: Era
   /** Cache key of this server; without one nothing is read or written. */
   readonly key?: string
   readonly cache?: EraCache
@@ -76,8 +81,10 @@ export class EraProber {
   constructor(options: EraProberOptions) {
     this.options = options
     this.modernVersions = options.modernVersions ?? MODERN_VERSIONS
-    const { key, cache } = options
-    const cached = key !== undefined ? cache?.get(key) : undefined
+    const forced = options.era
+    const key = forced === undefined ? options.key : undefined
+    const cache = options.cache
+    const cached = forced !== undefined ? { era: forced } : key !== undefined ? cache?.get(key) : undefined
     const machine = eraProbeMachine.provide({
       actions: {
         sendDiscover: ({ context }) => this.probe(context.modernVersions[0]!),
@@ -119,6 +126,16 @@ export class EraProber {
     return this.wait()
   }
 
+  /** False while the verdict is a cached modern one that no response has backed yet (the chart's `confirmed`). */
+  get confirmed(): boolean {
+    return this.actor.getSnapshot().context.confirmed
+  }
+
+  /** A response backed the modern verdict (a modern marker or a modern error): `VERDICT_CONFIRMED`. */
+  confirm(): void {
+    if (this.started && this.actor.getSnapshot().status === "active") this.actor.send({ type: "VERDICT_CONFIRMED" })
+  }
+
   /** The current verdict failed in use: forget it (and its cache entry), probe again. */
   revoke(): Promise<EraVerdict> {
     this.ensureStarted()
@@ -127,11 +144,18 @@ export class EraProber {
     return this.wait()
   }
 
+  /** True when the era was given (`era` option), not probed. */
+  get forced(): boolean {
+    return this.options.era !== undefined
+  }
+
   private started = false
   private ensureStarted(): void {
     if (this.started) return
     this.started = true
     this.actor.start()
+    // A forced era is not on probation.
+    if (this.forced) this.actor.send({ type: "VERDICT_CONFIRMED" })
   }
 
   stop(): void {

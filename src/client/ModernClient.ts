@@ -58,8 +58,20 @@ import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscripti
 import { type ListenOptions, Subscription, type SubscriptionWire } from "./Subscription.ts"
 import { HttpError } from "../transports/http/client/errors.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
-import { clockOf } from "../protocol/clock.ts"
-import { type OutboundActor, OutboundTable, outcomeToResult, startOutbound, withMeta, type XStateClock } from "./outbound.ts"
+import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
+import { modernClientMachine } from "../../machines/modernClient.ts"
+import { outboundRequestMachine, type OutboundRequestOutcome, requestChildId } from "../../machines/outboundRequest.ts"
+import { createLeanActor } from "../runtime/ActorScheduler.ts"
+import {
+  cancelReason,
+  type OutboundActor,
+  outboundInput,
+  OutboundTable,
+  outcomeToResult,
+  watchOutbound,
+  withMeta,
+  type XStateClock
+} from "./outbound.ts"
 
 // ------------------------------------------------------------------ wire
 
@@ -162,6 +174,8 @@ export interface ModernClientOptions {
   /** A `server/discover` result obtained elsewhere (the era probe): recorded as if `discover()` had run. */
   readonly discovered?: Result
   readonly clock?: XStateClock
+  /** Inspection observer of the client's actor tree (its chart and one child per request in flight). */
+  readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
 }
 
 /** Per-call options of a modern request: `RequestOptions` plus its `_meta` log level and extra entries. */
@@ -239,9 +253,10 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private readonly subscriptions = new Set<Subscription>()
   private readonly listenIds = new Map<RequestId, Subscription>()
   private readonly listeners = new InfoListeners()
-  private readonly drainWaiters = new Set<() => void>()
   private counter = 0
-  private status: "open" | "closing" | "closed" = "open"
+  /** The client's chart (`machines/modernClient.ts`): open → closing → closed, one child per request in flight. */
+  private readonly actor: Actor<typeof modernClientMachine>
+  private wireClosed = false
   private discoverInfo: DiscoverInfo | undefined
   private lastServerInfo: PeerInfo | undefined
   private resolveEnded!: (end: SessionEnd) => void
@@ -258,6 +273,32 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     this.clientInfo = options.clientInfo ?? { name: "mcp-actors", version: "0.1.0" }
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
     if (options.discovered) this.recordDiscovery(options.discovered)
+    this.actor = createLeanActor(
+      modernClientMachine.provide({
+        actions: { releaseWire: ({ context }) => this.releaseWire(context.closeReason ?? "client closed") },
+        actors: {
+          outboundRequest: outboundRequestMachine.provide({
+            actions: { sendCancelled: ({ context }) => this.wire.cancel(context.requestId, cancelReason(context.outcome)) }
+          })
+        }
+      }),
+      {
+        input: { closeTimeoutMs: options.closeTimeoutMs ?? 5_000 },
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.inspect ? { inspect: options.inspect } : {})
+      }
+    )
+  }
+
+  /** Where the client's chart is: `open`, `closing` (draining), or `closed`. */
+  private get status(): "open" | "closing" | "closed" {
+    const snapshot = this.actor.getSnapshot()
+    return snapshot.status !== "active" ? "closed" : snapshot.hasTag("open") ? "open" : "closing"
+  }
+
+  /** The client actor, for inspection (read-only use); its children are the requests in flight. */
+  get chart(): Actor<typeof modernClientMachine> {
+    return this.actor
   }
 
   /** A client on `transport` (a message transport, started here) or on a `ModernWire`. Nothing is sent. */
@@ -282,16 +323,18 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   }
 
   private start(): void {
+    this.actor.start()
     this.wire.start({
       onMessage: (m) => this.receive(m),
       onInvalid: (text) => this.options.onDiagnostic?.(text),
       onRequestFailed: (id, error) => this.failRequest(id, error),
       onClose: (closed) => {
-        if (this.status === "closed") return
-        this.status = "closed"
+        if (this.wireClosed) return
+        this.wireClosed = true
         this.table.transportClosed(closed.reason)
         this.listenIds.clear()
         for (const s of [...this.subscriptions]) s._transportClosed(closed.reason)
+        if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "WIRE_CLOSED", expected: closed.expected, reason: closed.reason })
         this.notifyListeners()
         this.resolveEnded({ expected: closed.expected, reason: closed.reason })
       }
@@ -433,28 +476,29 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       ...(logLevel !== undefined ? { [META_LOG_LEVEL]: logLevel } : {}),
       ...(progressToken !== undefined ? { progressToken } : {})
     })
-    const handle = startOutbound({
+    const input = outboundInput({
       id,
       method,
       ...(progressToken !== undefined ? { progressToken } : {}),
       timeoutMs: options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000,
       resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-      ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {}),
-      ...(this.options.clock ? { clock: this.options.clock } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      sendCancelled: (reason) => this.wire.cancel(id, reason)
+      ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
     })
-    this.table.add(id, { actor: handle.actor, onProgress: options.onProgress, progressToken })
-    this.running.set(id, handle.actor)
+    // The client chart spawns the request's actor as its child (one tree, one inspector).
+    if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "REQUEST_SENT", ...input })
+    const actor = this.actor.getSnapshot().children[requestChildId(id)] as OutboundActor | undefined
+    if (actor === undefined) throw new SessionClosed({ method, message: `${method}: client is ${this.status}` })
+    const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => watchOutbound(actor, options.signal, resolve))
+    this.table.add(id, { actor, onProgress: options.onProgress, progressToken })
+    this.running.set(id, actor)
     this.notifyListeners()
     this.wire.send(makeRequest(id, method, sendParams))
-    const outcome = await handle.outcome
+    const outcome = await outcomeP
     this.table.remove(id)
     this.running.delete(id)
     const failure = this.failures.get(id)
     this.failures.delete(id)
     this.notifyListeners()
-    if (this.table.size === 0) for (const w of [...this.drainWaiters]) w()
 
     if (failure !== undefined && outcome._tag === "Aborted") throw failure
     if (outcome._tag === "Failed") {
@@ -615,25 +659,21 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
    */
   async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
     if (this.status !== "open") return this.ended.then(() => undefined)
-    this.status = "closing"
+    // The chart drains (`drainTimeout`, on the client's clock) and then runs `releaseWire`.
+    this.actor.send({
+      type: "CLOSE",
+      ...(options?.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
+      ...(options?.reason !== undefined ? { reason: options.reason } : {})
+    })
     this.notifyListeners()
-    const drainMs = options?.drainMs ?? this.options.closeTimeoutMs ?? 5_000
-    if (this.table.size > 0 && drainMs > 0) {
-      const clock = clockOf(this.options.clock)
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.drainWaiters.delete(done)
-          clock.clearTimeout(timer)
-          resolve()
-        }
-        const timer = clock.setTimeout(done, drainMs)
-        this.drainWaiters.add(done)
-      })
-    }
-    this.table.cancelAll(options?.reason ?? "client closed")
-    for (const s of [...this.subscriptions]) s.close()
-    await this.wire.close()
     await this.ended
+  }
+
+  /** The chart's `releaseWire`: cancel what is left in flight, end the subscriptions, close the wire. */
+  private releaseWire(reason: string): void {
+    this.table.cancelAll(reason)
+    for (const s of [...this.subscriptions]) s.close()
+    void this.wire.close()
   }
 }
 

@@ -23,13 +23,16 @@
  *    (-32601/-32600, so not executed) is re-sent there, any other outcome is
  *    returned as it was.
  *
- * The result is an `AutoClient`: the `McpClientLike` method surface of both
- * eras plus `era`, the `client` in charge (ModernClient | ClientSession) and
- * the `verdict`.
+ * The result is a `Client` (Client.ts; `AutoClient` is its deprecated alias): the
+ * `McpClientLike` method surface of both eras plus `era`, the `client` in charge
+ * (ModernClient | ClientSession) and the `verdict`. With `era: "legacy" | "modern"`
+ * the probe is skipped and the client never switches.
  */
-import { DualEraClient, modernClientOptions, openForVerdict } from "./DualEraClient.ts"
+import { modernClientOptions, openForVerdict } from "./DualEraClient.ts"
+import { type EraBackend, Client, type Side } from "./Client.ts"
 import { Effect, type Scope } from "effect"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
+import type { Era } from "../protocol/era.ts"
 import { decodeText, type Params, type RequestId, request as makeRequest } from "../protocol/jsonrpc.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
 import type { PeerInfo } from "../runtime/SessionHandle.ts"
@@ -77,11 +80,12 @@ export interface AutoConnectOptions extends ClientSessionOptions {
   readonly logLevel?: string
   /** Diagnostics (re-probes, ignored messages). */
   readonly onDiagnostic?: (text: string) => void
+  /**
+   * Which era to speak: `"auto"` (default) probes (or trusts the cache); `"legacy"` or
+   * `"modern"` skip the probe and the cache and never switch.
+   */
+  readonly era?: "auto" | Era
 }
-
-type ModernCurrent = { readonly era: "modern"; readonly client: ModernClient; readonly view: HubView }
-type LegacyCurrent = { readonly era: "legacy"; readonly client: ClientSession; readonly view: HubView }
-type Current = ModernCurrent | LegacyCurrent
 
 /** Modern client ids on a shared transport: `m1`, `m2`, … (legacy sessions use numbers, the probe `probe-N`). */
 const MODERN_ID_PREFIX = "m"
@@ -126,73 +130,69 @@ export const discoverOverHub = (hub: TransportHub): SendDiscover => {
     })
 }
 
-/** The client a dual-era connect returns: whichever era the server speaks, one method surface. */
-export class AutoClient extends DualEraClient<Current> {
-  private readonly hub: TransportHub
-  private readonly options: AutoConnectOptions
+/**
+ * The client `connectAuto` returns, under its old name: it is `Client`.
+ * @deprecated Use `Client`; this alias stays for existing imports.
+ */
+export type AutoClient = Client
+/**
+ * The client `connectAuto` returns, under its old name: it is `Client`.
+ * @deprecated Use `Client`.
+ */
+export const AutoClient = Client
 
-  /** @internal built by `connectAuto` */
-  constructor(hub: TransportHub, prober: EraProber, options: AutoConnectOptions, current: Current, verdict: EraVerdict) {
-    super(prober, current, verdict, options.onDiagnostic)
-    this.hub = hub
-    this.options = options
-  }
-
-  protected override openLegacy(): Promise<Current> {
-    return connectLegacy(this.hub, this.options)
-  }
-
-  protected override releaseModern(old: ModernCurrent): void {
+/**
+ * The message-transport family of `Client`: one shared transport (a `TransportHub`)
+ * whose views carry the probe's, the modern client's and the legacy session's ids;
+ * closing the client closes it (for stdio: the child process).
+ */
+const hubBackend = (hub: TransportHub, options: AutoConnectOptions, views: Map<ModernClient, HubView>): EraBackend => ({
+  openLegacy: () => connectLegacy(hub, options),
+  releaseModern: (old) => {
     // Its responses still reach it until it has nothing in flight; then it lets go of the transport.
-    old.view.commit(false)
-    void old.client.close({ reason: "server is legacy" })
-  }
-
-  /** Close the client in charge and the transport (for stdio: the child process). */
-  async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
-    try {
-      await this.side.client.close(options)
-    } finally {
-      await this.hub.close()
-      this.prober.stop()
-    }
-  }
-}
+    views.get(old)?.commit(false)
+    views.delete(old)
+    void old.close({ reason: "server is legacy" })
+  },
+  release: () => hub.close()
+})
 
 /** A legacy session on the shared transport; its view closes the transport once the session is up. */
-const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Promise<LegacyCurrent> => {
+const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Promise<Side> => {
   const view = hub.attach({ owns: isLegacyId })
   try {
     const session = await ClientSession.connect(view, options)
     view.commit()
-    return { era: "legacy", client: session, view }
+    return { era: "legacy", client: session }
   } catch (e) {
     view.detach()
     throw e
   }
 }
 
-const modernClientOn = (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict): ModernCurrent => {
+const modernClientOn = (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict, views: Map<ModernClient, HubView>): ModernClient => {
   const view = hub.attach({ owns: isModernId, committed: true })
   const client = ModernClient.create(view, { idPrefix: MODERN_ID_PREFIX, ...modernClientOptions(options, verdict) })
-  return { era: "modern", client, view }
+  views.set(client, view)
+  return client
 }
 
 /** The era's client for a verdict, or the error that says the verdict did not hold. */
-const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict): Promise<Current> => {
+const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict, views: Map<ModernClient, HubView>): Promise<Side> => {
   if (verdict.era === "legacy") return connectLegacy(hub, options)
-  const current = modernClientOn(hub, options, verdict)
+  const client = modernClientOn(hub, options, verdict, views)
   if (verdict.retry) {
     // 2026-07-28/basic/versioning.mdx:L69 — retry with the mutually supported version the chart picked.
     try {
-      await current.client.discover()
+      await client.discover()
     } catch (e) {
-      current.view.commit(false)
-      await current.client.close({ drainMs: 0 })
+      views.get(client)?.commit(false)
+      views.delete(client)
+      await client.close({ drainMs: 0 })
       throw e
     }
   }
-  return current
+  return { era: "modern", client }
 }
 
 /**
@@ -216,11 +216,13 @@ const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdic
  * await client.close()
  * ```
  */
-export const connectAuto = async (transport: Transport, options: AutoConnectOptions = {}): Promise<AutoClient> => {
+export const connectAuto = async (transport: Transport, options: AutoConnectOptions = {}): Promise<Client> => {
   const hub = new TransportHub(transport)
   hub.start()
+  const views = new Map<ModernClient, HubView>()
   const prober = new EraProber({
     sendDiscover: discoverOverHub(hub),
+    ...(options.era !== undefined && options.era !== "auto" ? { era: options.era } : {}),
     ...(options.key !== undefined ? { key: options.key, cache: options.cache ?? defaultEraCache } : {}),
     ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
     ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
@@ -231,8 +233,9 @@ export const connectAuto = async (transport: Transport, options: AutoConnectOpti
   try {
     return await openForVerdict(
       prober,
-      async (verdict) => new AutoClient(hub, prober, options, await tryVerdict(hub, options, verdict), verdict),
-      { onDiagnostic: options.onDiagnostic, canRetry: () => hub.closed === undefined }
+      async (verdict) =>
+        new Client(prober, hubBackend(hub, options, views), await tryVerdict(hub, options, verdict, views), verdict, options.onDiagnostic),
+      { onDiagnostic: options.onDiagnostic, canRetry: () => hub.closed === undefined && !prober.forced }
     )
   } catch (e) {
     prober.stop()
@@ -255,7 +258,7 @@ export type AutoStdioOptions = StdioClientOptions & AutoConnectOptions
  * await client.close()
  * ```
  */
-export const connectAutoStdio = async (options: AutoStdioOptions): Promise<AutoClient> => {
+export const connectAutoStdio = async (options: AutoStdioOptions): Promise<Client> => {
   const transport = makeStdioClientTransport(options)
   try {
     await transport.spawned
@@ -269,7 +272,7 @@ export const connectAutoStdio = async (options: AutoStdioOptions): Promise<AutoC
 /** Effect API: the client (and its child process) live in the current Scope. */
 export const connectAutoStdioScoped = (
   options: AutoStdioOptions & { readonly drainMs?: number }
-): Effect.Effect<AutoClient, SpawnError | ConnectError | ConnectionLost, Scope.Scope> =>
+): Effect.Effect<Client, SpawnError | ConnectError | ConnectionLost, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () => connectAutoStdio(options),

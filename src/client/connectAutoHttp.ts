@@ -27,13 +27,11 @@
  *      sent again there only if the server refused it without running it (an
  *      HTTP 4xx, or -32601/-32600); anything else is returned as it was.
  *
- * Why not `AutoClient` (connectAuto.ts): it is built around one shared message
- * transport (a `TransportHub` whose views carry both eras' ids, closed with the
- * client), while over HTTP each era brings its own exchanges — a
- * `ModernHttpWire` or an `HttpClientSession` with its own re-initialization —
- * and nothing is shared but the URL. `AutoHttpClient` is the same surface
- * (`McpClientLike` + `era`, `client`, `verdict`, `probes`) and the same
- * confirmation rule, on that simpler footing.
+ * The result is the same `Client` as `connectAuto`'s (`AutoHttpClient` is its
+ * deprecated alias), with the Streamable HTTP `EraBackend`: each era brings its own
+ * exchanges — a `ModernHttpWire` or an `HttpClientSession` with its own
+ * re-initialization — and nothing is shared but the URL; an HTTP error status is
+ * suspect, and a 4xx proves the request was refused unrun.
  */
 import { Effect, type Scope } from "effect"
 import type { Era } from "../protocol/era.ts"
@@ -48,8 +46,8 @@ import { connectHttp, type HttpConnectOptions } from "./connectHttp.ts"
 import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
-import type { HttpClientSession } from "./HttpClientSession.ts"
-import { DualEraClient, modernClientOptions, openForVerdict } from "./DualEraClient.ts"
+import { modernClientOptions, openForVerdict } from "./DualEraClient.ts"
+import { type EraBackend, Client, type Side } from "./Client.ts"
 import { ModernClient } from "./ModernClient.ts"
 
 export interface AutoHttpOptions extends HttpConnectOptions {
@@ -63,11 +61,11 @@ export interface AutoHttpOptions extends HttpConnectOptions {
   readonly modernVersions?: ReadonlyArray<ModernVersion>
   /** Modern only: default per-request log level (`_meta` logLevel). */
   readonly logLevel?: string
+  /** `"auto"` (default) probes (or trusts the cache); `"legacy"` or `"modern"` skip the probe and never switch. */
+  readonly era?: "auto" | Era
 }
 
 type ModernSide = { readonly era: "modern"; readonly client: ModernClient }
-type LegacySide = { readonly era: "legacy"; readonly client: HttpClientSession }
-type Side = ModernSide | LegacySide
 
 /** Codes meaning the server refused a request without running it (whatever the HTTP status). */
 
@@ -118,46 +116,31 @@ export const discoverOverHttp = (
   }
 }
 
-/** The client `connectAutoHttp` returns: whichever era the server speaks, one method surface. */
-export class AutoHttpClient extends DualEraClient<Side> {
-  readonly url: URL
-  private readonly options: AutoHttpOptions
+/**
+ * The client `connectAutoHttp` returns, under its old name: it is `Client`.
+ * @deprecated Use `Client`; this alias stays for existing imports.
+ */
+export type AutoHttpClient = Client
+/**
+ * The client `connectAutoHttp` returns, under its old name: it is `Client`.
+ * @deprecated Use `Client`.
+ */
+export const AutoHttpClient = Client
 
-  /** @internal built by `connectAutoHttp` */
-  constructor(url: URL, prober: EraProber, options: AutoHttpOptions, side: Side, verdict: EraVerdict) {
-    super(prober, side, verdict, options.onDiagnostic)
-    this.url = url
-    this.options = options
-  }
-
+/** The Streamable HTTP family of `Client`: each era brings its own exchanges; nothing is shared but the URL. */
+const httpBackend = (url: URL, options: AutoHttpOptions): EraBackend => ({
+  url,
+  openLegacy: async () => ({ era: "legacy", client: await connectHttp(url, options) }),
+  // The modern client finishes what it has in flight, then releases its sockets.
+  releaseModern: (old) => void old.close({ reason: "server is legacy" }),
+  release: () => Promise.resolve(),
   // Over HTTP an error status is suspect too; a 4xx means the request was refused unrun.
-  protected override isSuspect(e: unknown): boolean {
-    return super.isSuspect(e) || e instanceof HttpError
-  }
-  protected override notExecuted(e: unknown): boolean {
+  isSuspect: (e) => e instanceof HttpError,
+  notExecuted: (e) => {
     const status = httpStatusOf(e)
-    return (status !== undefined && status >= 400 && status < 500) || super.notExecuted(e)
+    return status !== undefined && status >= 400 && status < 500
   }
-
-  protected override async openLegacy(): Promise<Side> {
-    return { era: "legacy", client: await connectHttp(this.url, this.options) }
-  }
-
-  protected override releaseModern(old: ModernSide): void {
-    // The modern client finishes what it has in flight, then releases its sockets.
-    void old.client.close({ reason: "server is legacy" })
-  }
-
-  /** Close the client in charge (legacy: DELETE the session) and release every socket. */
-  async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
-    try {
-      if (this.verifying !== undefined) await this.verifying.catch(() => {})
-      await this.side.client.close(options)
-    } finally {
-      this.prober.stop()
-    }
-  }
-}
+})
 
 const modernSide = (url: URL, options: AutoHttpOptions, verdict: EraVerdict): ModernSide => {
   const wire = new ModernHttpWire({
@@ -207,10 +190,11 @@ const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict)
  * await client.close()
  * ```
  */
-export const connectAutoHttp = async (url: string | URL, options: AutoHttpOptions = {}): Promise<AutoHttpClient> => {
+export const connectAutoHttp = async (url: string | URL, options: AutoHttpOptions = {}): Promise<Client> => {
   const u = new URL(url)
   const prober = new EraProber({
     sendDiscover: discoverOverHttp(u, options),
+    ...(options.era !== undefined && options.era !== "auto" ? { era: options.era } : {}),
     key: options.key ?? httpServerKey(u),
     cache: options.cache ?? defaultEraCache,
     ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
@@ -222,8 +206,8 @@ export const connectAutoHttp = async (url: string | URL, options: AutoHttpOption
   try {
     return await openForVerdict(
       prober,
-      async (verdict) => new AutoHttpClient(u, prober, options, await openSide(u, options, verdict), verdict),
-      { onDiagnostic: options.onDiagnostic }
+      async (verdict) => new Client(prober, httpBackend(u, options), await openSide(u, options, verdict), verdict, options.onDiagnostic),
+      { onDiagnostic: options.onDiagnostic, canRetry: () => !prober.forced }
     )
   } catch (e) {
     prober.stop()
@@ -235,7 +219,7 @@ export const connectAutoHttp = async (url: string | URL, options: AutoHttpOption
 export const connectAutoHttpScoped = (
   url: string | URL,
   options: AutoHttpOptions & { readonly drainMs?: number } = {}
-): Effect.Effect<AutoHttpClient, ConnectError | Error, Scope.Scope> =>
+): Effect.Effect<Client, ConnectError | Error, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () => connectAutoHttp(url, options),

@@ -1,7 +1,8 @@
 /**
  * Client-side outbound requests, shared by the clients of both eras: each
  * request is an `outboundRequest` actor (deadline, progress reset, hard
- * maximum, cancellation), kept in a table that routes the matching response
+ * maximum, cancellation), spawned as a child of its client's chart
+ * (`REQUEST_SENT`; `legacyClientSession` or `modernClient`), kept in a table that routes the matching response
  * and `notifications/progress` to it, and whose outcome becomes a result or a
  * typed error (errors.ts).
  *
@@ -14,8 +15,7 @@
  */
 import type { Actor } from "xstate"
 import type { Clock } from "../protocol/clock.ts"
-import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import { type OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
+import type { OutboundRequestInput, OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import type { JsonRpcResponse, Params, ProgressToken, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
 import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../protocol/requestErrors.ts"
@@ -24,6 +24,7 @@ import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../p
 export type XStateClock = Clock
 export type OutboundActor = Actor<typeof outboundRequestMachine>
 
+/** What a client call asks of one request's chart. */
 export interface OutboundStart {
   readonly id: RequestId
   readonly method: string
@@ -31,62 +32,46 @@ export interface OutboundStart {
   readonly timeoutMs: number
   readonly resetTimeoutOnProgress: boolean
   readonly maxTotalTimeoutMs?: number
-  readonly clock?: XStateClock
-  /** Aborting it sends `CANCEL` to the actor (which then sends the cancellation). */
-  readonly signal?: AbortSignal
-  /** Send the cancellation of this request on the wire (the actor decided to: timeout or caller). */
-  readonly sendCancelled: (reason: string) => void
-  /** Called synchronously when the actor reaches its outcome (before `outcome` resolves). */
-  readonly onOutcome?: (outcome: OutboundRequestOutcome) => void
 }
 
-export interface OutboundHandle {
-  readonly actor: OutboundActor
-  /** Resolves with the actor's output once it reached a final state (never rejects). */
-  readonly outcome: Promise<OutboundRequestOutcome>
+/**
+ * Follow a request actor (a child spawned by its client's chart) to its outcome: an abort
+ * of `signal` sends it `CANCEL`, and `onOutcome` gets its output once it is done — or
+ * `Aborted` when it was stopped before reaching one (its parent session ended).
+ */
+export const watchOutbound = (
+  actor: OutboundActor,
+  signal: AbortSignal | undefined,
+  onOutcome: (outcome: OutboundRequestOutcome) => void
+): void => {
+  const onAbort = () => actor.send({ type: "CANCEL", reason: String(signal?.reason ?? "aborted") })
+  actor.subscribe({
+    complete: () => {
+      signal?.removeEventListener("abort", onAbort)
+      const snapshot = actor.getSnapshot()
+      onOutcome(
+        snapshot.status === "done" && snapshot.output !== undefined
+          ? snapshot.output
+          : { _tag: "Aborted", requestId: snapshot.context.requestId, reason: "client ended" }
+      )
+    }
+  })
+  signal?.addEventListener("abort", onAbort, { once: true })
 }
 
-/** Create and start the actor for one request. The caller sends the request itself, after this. */
-/** How each running request sends its cancellation (one provided machine serves every request). */
-const cancellers = new WeakMap<object, (reason: string) => void>()
-const runtimeOutboundMachine = outboundRequestMachine.provide({
-  actions: {
-    sendCancelled: ({ context, self }) =>
-      cancellers.get(self)?.(context.outcome?._tag === "TimedOut" ? "timeout" : "cancelled by caller")
-  }
+/** The input of a request's chart, from what a client call asked for. */
+export const outboundInput = (o: OutboundStart): OutboundRequestInput => ({
+  requestId: o.id,
+  method: o.method,
+  ...(o.progressToken !== undefined ? { progressToken: o.progressToken } : {}),
+  timeoutMs: o.timeoutMs,
+  resetTimeoutOnProgress: o.resetTimeoutOnProgress,
+  ...(o.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: o.maxTotalTimeoutMs } : {})
 })
 
-export const startOutbound = (o: OutboundStart): OutboundHandle => {
-  const actor = createLeanActor(
-    runtimeOutboundMachine,
-    {
-      input: {
-        requestId: o.id,
-        method: o.method,
-        ...(o.progressToken !== undefined ? { progressToken: o.progressToken } : {}),
-        timeoutMs: o.timeoutMs,
-        resetTimeoutOnProgress: o.resetTimeoutOnProgress,
-        ...(o.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: o.maxTotalTimeoutMs } : {})
-      },
-      ...(o.clock ? { clock: o.clock } : {})
-    }
-  )
-  const onAbort = () => actor.send({ type: "CANCEL", reason: String(o.signal?.reason ?? "aborted") })
-  const outcome = new Promise<OutboundRequestOutcome>((resolve) => {
-    actor.subscribe({
-      complete: () => {
-        o.signal?.removeEventListener("abort", onAbort)
-        const out = actor.getSnapshot().output!
-        o.onOutcome?.(out)
-        resolve(out)
-      }
-    })
-  })
-  o.signal?.addEventListener("abort", onAbort, { once: true })
-  cancellers.set(actor, o.sendCancelled)
-  actor.start()
-  return { actor, outcome }
-}
+/** The reason a request's chart gives on the wire when it cancels (timeout or caller). */
+export const cancelReason = (outcome: OutboundRequestOutcome | undefined): string =>
+  outcome?._tag === "TimedOut" ? "timeout" : "cancelled by caller"
 
 /** Params with a progress token merged into `_meta` (and any extra `_meta` entries). */
 export const withMeta = (params: Params | undefined, extra: Record<string, unknown>): Params => ({

@@ -7,9 +7,8 @@
  * actor writes property names no other actor uses, and V8 builds a new hidden
  * class for each one (then collects it). With one short-lived actor per HTTP
  * session that was the single most expensive frame of session churn (about 7 % of
- * the server's CPU, plus the GC it causes). Here the root actor's delays live in
- * a `Map` keyed by the delay id alone; other actors of the same system (children)
- * are keyed with their session id, as xstate does.
+ * the server's CPU, plus the GC it causes). Here delays live in a `Map` per
+ * actor, keyed by the delay id alone.
  *
  * `ActorSystem.scheduler` is part of xstate's public `ActorSystem` type; what this
  * gives up is `system.getSnapshot()._scheduledEvents` (always empty here), which we
@@ -23,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { type Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, createActor, type EventObject } from "xstate"
+import { Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type EventObject } from "xstate"
 import { inspection } from "./inspection.ts"
 
 interface SchedulingSystem {
@@ -37,50 +36,77 @@ interface SchedulingSystem {
   _relay?: (source: AnyActorRef | undefined, target: AnyActorRef, event: EventObject) => void
 }
 
+/** The clock an actor's own timers run on: its `clock` option, else its system's (xstate sets `actor.clock` so). */
+type Clocked = AnyActorRef & { readonly clock?: SchedulingSystem["_clock"] }
+
 let anonymous = 0
 
 /**
- * Give `actor`'s system the lean scheduler (timers still run on the actor's
- * `clock`). Call it after `createActor` and before `start()`: entry delays are
- * scheduled on start. Returns the actor.
+ * Give `actor`'s system the lean scheduler. Call it after `createActor` and
+ * before `start()`: entry delays are scheduled on start. Returns the actor.
+ *
+ * Timers are indexed by the actor that scheduled them (one small `Map` per actor
+ * with a pending delay), so stopping one session of a tree of thousands cancels
+ * its own timers without scanning the others'. Each timer runs on its source
+ * actor's clock: a session created with its own clock (a test's simulated one)
+ * keeps it inside the runtime's shared tree, where xstate would use the root's.
  */
 export const useLeanScheduler = <A extends AnyActorRef>(actor: A): A => {
   const system = actor.system as unknown as SchedulingSystem
-  const clock = system._clock
-  const timers = new Map<string, { readonly source: AnyActorRef; readonly handle: unknown }>()
-  const keyOf = (source: AnyActorRef, id: string) => (source === actor ? id : `${source.sessionId}.${id}`)
+  const systemClock = system._clock
+  const timers = new Map<AnyActorRef, Map<string, { readonly handle: unknown; readonly clock: SchedulingSystem["_clock"] }>>()
   const deliver = (source: AnyActorRef, target: AnyActorRef, event: EventObject) => {
     if (system._relay) system._relay(source, target, event)
     else target.send(event)
   }
   const cancel = (source: AnyActorRef, id: string) => {
-    const key = keyOf(source, id)
-    const timer = timers.get(key)
+    const own = timers.get(source)
+    const timer = own?.get(id)
     if (timer === undefined) return
-    timers.delete(key)
-    clock.clearTimeout(timer.handle)
+    own!.delete(id)
+    if (own!.size === 0) timers.delete(source)
+    timer.clock.clearTimeout(timer.handle)
   }
   system.scheduler = {
     schedule: (source, target, event, delay, id = `anonymous.${anonymous++}`) => {
       // Re-scheduling a pending id replaces it (xstate would leave the old timer running).
       cancel(source, id)
-      const key = keyOf(source, id)
+      const clock = (source as Clocked).clock ?? systemClock
+      let own = timers.get(source)
+      if (own === undefined) timers.set(source, own = new Map())
       const handle = clock.setTimeout(() => {
-        timers.delete(key)
+        const mine = timers.get(source)
+        if (mine !== undefined && mine.delete(id) && mine.size === 0) timers.delete(source)
         deliver(source, target, event)
       }, delay)
-      timers.set(key, { source, handle })
+      own.set(id, { handle, clock })
     },
     cancel,
     cancelAll: (actorRef) => {
-      for (const [key, timer] of timers) {
-        if (timer.source !== actorRef) continue
-        timers.delete(key)
-        clock.clearTimeout(timer.handle)
-      }
+      const own = timers.get(actorRef)
+      if (own === undefined) return
+      timers.delete(actorRef)
+      for (const timer of own.values()) timer.clock.clearTimeout(timer.handle)
     }
   }
   return actor
+}
+
+/**
+ * An actor of the runtime's tree. A child (made with `parent`) joins its
+ * parent's system, so one `inspect` observer on the root sees it, and it shares
+ * the root's lean scheduler; it is not listed in the parent's `children`
+ * snapshot (a listener with thousands of sessions would copy that object on
+ * every spawn). Its owner (the connection's `Scope`) stops it, so `stop()` is
+ * allowed on a child here, where xstate reserves it for roots.
+ */
+class TreeActor<TLogic extends AnyActorLogic> extends Actor<TLogic> {
+  override stop(): this {
+    if (this._parent === undefined) return super.stop()
+    // `_stop` is what xstate's own `stopChild` calls; private in its types.
+    ;(this as unknown as { _stop(): void })._stop()
+    return this
+  }
 }
 
 let creationObserver: ((actor: AnyActorRef) => void) | undefined
@@ -91,8 +117,9 @@ let creationObserver: ((actor: AnyActorRef) => void) | undefined
  *
  * Why: the deterministic simulation (`test/sim/`) checks that no actor is left
  * running once every session has ended. Every actor of this runtime is made by
- * {@link createLeanActor}, so this one hook sees them all; with no observer the
- * cost is one comparison per actor.
+ * {@link createLeanActor}, so this one hook sees them all (but the roots of
+ * runtimes, see {@link createRootActor}); with no observer the cost is one
+ * comparison per actor.
  */
 export const observeActorCreation = (observer: (actor: AnyActorRef) => void): () => void => {
   if (creationObserver !== undefined) throw new Error("observeActorCreation: an observer is already installed")
@@ -102,12 +129,27 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
   }
 }
 
-/** `createActor` with the lean scheduler: what every actor of this runtime is made with. */
+/**
+ * `createActor` with the lean scheduler: what every actor of this runtime is made
+ * with. Pass `parent` (a connection or listener actor) to make it a node of that
+ * actor's tree rather than a root of its own.
+ */
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
-  // The inspection hub's observer, only while someone listens (see inspection.ts).
+  // A root takes the inspection hub's observer, only while someone listens (see inspection.ts);
+  // a child is seen through its root's system, which already has it.
   const inspect = inspection.observer
-  if (inspect !== undefined && options?.inspect === undefined) options = { ...options, inspect } as ActorOptions<TLogic>
-  const actor = useLeanScheduler(createActor(logic, options as never) as Actor<TLogic>)
+  if (inspect !== undefined && options?.parent === undefined && options?.inspect === undefined) options = { ...options, inspect } as ActorOptions<TLogic>
+  const actor: Actor<TLogic> = new TreeActor(logic, options)
+  // A child shares its root's system, whose scheduler is already the lean one.
+  if (options?.parent === undefined) useLeanScheduler(actor)
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
 }
+
+/**
+ * The root actor of a runtime's tree (`McpRuntime`): a lean actor that is not
+ * reported to {@link observeActorCreation}, since it lives as long as its
+ * runtime (the process's, for the Promise API), not as long as a session.
+ */
+export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> =>
+  useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)

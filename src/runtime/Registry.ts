@@ -50,13 +50,18 @@ export interface RegistryUnsafe {
 
 interface Entry {
   readonly handle: SessionHandle
-  readonly unsubscribe: () => void
+  /** Set while someone listens to the registry: the handle's `subscribe` forwarded as `updated`. */
+  unsubscribe: (() => void) | undefined
 }
 
 /**
  * Create a registry. `onListenerError` receives what a change listener threw
  * (default: `console.error`), so one broken inspector cannot break
  * registration for everyone else.
+ *
+ * Every session of a runtime is registered, so a registry nobody listens to
+ * must cost a `Map` entry and nothing more: sessions are subscribed to (and
+ * their summaries built) only while the registry has a change listener.
  */
 export const makeRegistryUnsafe = (options?: {
   readonly onListenerError?: (error: unknown) => void
@@ -85,26 +90,39 @@ export const makeRegistryUnsafe = (options?: {
     }
   }
 
+  const follow = (entry: Entry): void => {
+    entry.unsubscribe = entry.handle.subscribe((info) => {
+      if (entries.get(entry.handle.id) === entry) emit({ type: "updated", info })
+    })
+  }
+  const unfollow = (entry: Entry): void => {
+    const unsubscribe = entry.unsubscribe
+    entry.unsubscribe = undefined
+    if (unsubscribe === undefined) return
+    try {
+      unsubscribe()
+    } catch (error) {
+      onListenerError(error)
+    }
+  }
+
   return {
     register(handle) {
       if (entries.has(handle.id)) throw new DuplicateSessionId({ id: handle.id })
       let live = true
-      const unsubscribe = handle.subscribe((info) => {
-        if (live) emit({ type: "updated", info })
-      })
-      const entry: Entry = { handle, unsubscribe }
+      const entry: Entry = { handle, unsubscribe: undefined }
       entries.set(handle.id, entry)
-      const info = safeInfo(handle)
-      if (info !== undefined) emit({ type: "added", info })
+      if (listeners.size > 0) {
+        follow(entry)
+        const info = safeInfo(handle)
+        if (info !== undefined) emit({ type: "added", info })
+      }
       return () => {
         if (!live) return
         live = false
         if (entries.get(handle.id) === entry) entries.delete(handle.id)
-        try {
-          unsubscribe()
-        } catch (error) {
-          onListenerError(error)
-        }
+        unfollow(entry)
+        if (listeners.size === 0) return
         const last = safeInfo(handle)
         if (last !== undefined) emit({ type: "removed", info: last })
       }
@@ -118,9 +136,11 @@ export const makeRegistryUnsafe = (options?: {
     subscribe(listener) {
       // Wrap so the same function can be subscribed twice and removed independently.
       const wrapped = (change: RegistryChange) => listener(change)
+      if (listeners.size === 0) for (const entry of entries.values()) follow(entry)
       listeners.add(wrapped)
       return () => {
-        listeners.delete(wrapped)
+        if (!listeners.delete(wrapped) || listeners.size > 0) return
+        for (const entry of entries.values()) unfollow(entry)
       }
     },
     get listenerCount() {

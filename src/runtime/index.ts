@@ -18,6 +18,8 @@ export {
 export {
   awaitEnded,
   type ShutdownOptions,
+  type SpawnOptions,
+  type SpawnUnsafeOptions,
   Supervisor,
   type SupervisorOptions,
   type SupervisorStats,
@@ -35,3 +37,4 @@ export {
   type RestartState
 } from "./RestartPolicy.ts"
 export { supervise, type SuperviseOptions, type Supervised, type SupervisionStatus } from "./supervise.ts"
+export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime, tell } from "./McpRuntime.ts"

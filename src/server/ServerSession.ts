@@ -8,7 +8,7 @@
  * which error, when to close); this class executes — it owns the in-flight
  * table, the handler contexts, outbound requests and the wire.
  */
-import type { Actor } from "xstate"
+import type { Actor, AnyActorRef } from "xstate"
 import {
   type ActivityFacts,
   type EarlyRequestPolicy,
@@ -111,6 +111,12 @@ export interface ServerSessionOptions {
   /** The authenticated identity (claims) behind `principal`, for the policy guard. */
   readonly identity?: Identity
   readonly clock?: XStateClock
+  /**
+   * The actor this session's chart is a child of (its connection's, or its
+   * HTTP listener's): the chart then joins the runtime's actor tree, seen by
+   * one inspector on the root. Without it the chart is a root of its own.
+   */
+  readonly actorParent?: AnyActorRef
   /** Send at most one progress notification per request per this many ms (latest value wins). Default 0: no limit. */
   readonly progressIntervalMs?: number
   /** Close the HTTP stream carrying a request's response (it stays resumable); see RequestContext.closeSSEStream. */
@@ -449,7 +455,8 @@ export class ServerSession implements SessionHandle {
         elapsedMs: this.now() - this.createdAt,
         activity: this.activity()
       },
-      ...(this.options.clock ? { clock: this.options.clock } : {})
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      ...(this.options.actorParent !== undefined ? { parent: this.options.actorParent } : {})
     })
     bindChart(actor, this)
     this.actor = actor

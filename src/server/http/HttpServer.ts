@@ -51,6 +51,7 @@ import {
   LEGACY_VERSIONS,
   MODERN_VERSIONS
 } from "../../protocol/versions.ts"
+import { defaultMcpRuntime, type McpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
 import type { Inspector, InspectorOptions } from "../../inspect/InspectorServer.ts"
 import type { Identity } from "../../policy/Identity.ts"
@@ -147,6 +148,11 @@ export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions
   readonly authenticate?: Authenticate
   /** Also list live sessions in this registry (inspector). */
   readonly registry?: RegistryUnsafe
+  /**
+   * The runtime that supervises the sessions (a scope each, its registry, its
+   * actor tree: this endpoint is a listener under its root). Default: the process's.
+   */
+  readonly runtime?: McpRuntime
   /** Unexpected errors (a throwing auth hook, a bug); default `console.error`. */
   readonly onError?: (error: unknown) => void
 }
@@ -281,7 +287,12 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const hub = new SseHub(options.keepAliveMs ?? 15_000, clock)
   const eventStore = options.eventStore === false ? undefined : (options.eventStore ?? makeMemoryEventStore())
   const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
+  const runtime = options.runtime ?? defaultMcpRuntime()
+  // This endpoint's node in the runtime's tree: each session's chart and scope are its children
+  // (an HTTP session has no connection of its own: its requests arrive on any socket).
+  const listener = runtime.openListener({ kind: "http" })
   const sessionOptions: HttpSessionOptions = {
+    actorParent: listener.actor,
     idleTimeoutMs: options.idleTimeoutMs ?? 30 * 60_000,
     // A well-behaved client completes the handshake within a round trip or two: a short deadline keeps
     // abandoned (or hostile) handshakes from holding slots (see SessionLimiter).
@@ -324,7 +335,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     sseMaxDurationMs: options.sseMaxDurationMs ?? 0,
     maxBufferedBytes,
     live: new Set<ModernRequest>(),
-    released(hs) {
+    released(hs, end) {
+      runtime.ended(hs.id, end)
       limiter.remove(hs)
       if (sessions.get(hs.id) === hs) sessions.delete(hs.id)
       const u = unregister.get(hs.id)
@@ -582,6 +594,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     }
     const identity = identities.get(req)
     const hs = new HttpSession(server, host, principal, identity === undefined ? sessionOptions : { ...sessionOptions, identity })
+    // Its scope: released when the session ends; closed first by a runtime shutdown, it ends the session.
+    runtime.adopt(hs.session, listener, releaseSession)
     limiter.add(hs, address, principal)
     sessions.set(hs.id, hs)
     startSweeper()
@@ -714,6 +728,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 
   const close = (closeOptions?: HttpCloseOptions): Promise<void> => {
     if (closing !== undefined) return closing
+    listener.beginClose("server shutting down")
     sweeper?.()
     sweeper = undefined
     const drainMs = closeOptions?.drainMs ?? 5_000
@@ -731,13 +746,18 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       const error = rpcError(ErrorCode.ConnectionClosed, "Server shutting down")
       for (const r of [...host.live]) r.fail(error)
       // Sessions whose close did not finish in time are released by force.
-      for (const hs of [...sessions.values()]) hs.session.transportClosed({ expected: true, reason: "server shut down" })
+      for (const hs of [...sessions.values()]) releaseSession(hs.session)
       await new Promise<void>((resolve) => setImmediate(resolve))
+      // Every session's scope is closed by now (or closed here): the listener's chart ends.
+      await listener.release()
     })()
     return closing
   }
+  // The runtime shutting down closes this endpoint (its sessions were drained by the supervisor first).
+  let onShutdown = (): Promise<void> => close({ drainMs: 0 })
+  listener.onRelease(() => onShutdown())
 
-  return {
+  const httpHandler: HttpHandler = {
     handler,
     get sessions() {
       return sessions.size
@@ -781,7 +801,15 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     },
     close
   }
+  shutdownHooks.set(httpHandler, (hook) => (onShutdown = hook))
+  return httpHandler
 }
+
+/** A session whose scope closed before it ended (runtime shutdown, or a close that ran out of time): released at once. */
+const releaseSession = (session: ServerSession): void => session.transportClosed({ expected: true, reason: "server shut down" })
+
+/** `makeHttpServer` replaces what a runtime shutdown closes: the whole server, not only its handler. */
+const shutdownHooks = new WeakMap<HttpHandler, (hook: () => Promise<void>) => void>()
 
 // ---------------------------------------------------------------- server
 
@@ -838,7 +866,7 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
   })
   const port = (http.address() as AddressInfo).port
   let closed: Promise<void> | undefined
-  return {
+  const handle: HttpServerHandle = {
     ...h,
     get sessions() {
       return h.sessions
@@ -856,4 +884,6 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
         await inspector?.close()
       })()
   }
+  shutdownHooks.get(h)?.(() => handle.close({ drainMs: 0 }))
+  return handle
 }

@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "n
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
+import { defaultMcpRuntime, type McpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
@@ -51,6 +52,11 @@ export interface WsServerOptions extends HostGuardOptions, Omit<SessionLimits, "
   readonly authenticate?: Authenticate
   /** Also list live sessions in this registry (inspector). */
   readonly registry?: RegistryUnsafe
+  /**
+   * The runtime that supervises the connections (their scopes, its registry, its
+   * actor tree: this server is a listener under its root). Default: the process's.
+   */
+  readonly runtime?: McpRuntime
   /**
    * Per-session options. Defaults differ from a bare session's: `handshakeTimeoutMs`
    * 10 000 and `idleTimeoutMs` 30 min (as on HTTP), deadlines on one shared coarse clock.
@@ -103,6 +109,9 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const guard = makeHostGuard(options)
   const sessions = new Set<ServerSession>()
+  const runtime = options.runtime ?? defaultMcpRuntime()
+  // This server's node in the runtime's tree: connections are its children (actors and scopes).
+  const listener = runtime.openListener({ kind: "ws" })
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: maxMessageBytes * WS_HARD_LIMIT_FACTOR,
@@ -125,6 +134,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
 
   const accept = (target: McpServer, req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined, identity?: Identity): void => {
     const address = remoteAddress(req)
+    if (!listener.accepting) return refuse(socket, 503, "Service Unavailable: the server is shutting down")
     const admission = limiter.admit(address, principal)
     if (!admission.ok) {
       return refuse(socket, admission.status, admission.message, { "Retry-After": String(options.retryAfterSeconds ?? 5) })
@@ -136,6 +146,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       let readyEarly = false // frames buffered before start() may make it ready inside serveTransport
       session = serveTransport(target, transport, {
         ...sessionOptions,
+        runtime,
+        listener,
         ...(principal !== undefined ? { principal } : {}),
         ...(identity !== undefined ? { identity } : {}),
         onReady: () => (session === undefined ? (readyEarly = true) : limiter.ready(session))
@@ -173,31 +185,45 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     }, () => refuse(socket, 500, "Internal error in the auth hook"))
   })
 
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject)
-    http.listen(options.port ?? 0, host, () => {
-      http.off("error", reject)
-      resolve()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject)
+      http.listen(options.port ?? 0, host, () => {
+        http.off("error", reject)
+        resolve()
+      })
     })
-  })
+  } catch (error) {
+    listener.beginClose("listen failed")
+    await listener.release()
+    throw error
+  }
   const port = (http.address() as AddressInfo).port
   const urlHost = host.includes(":") ? `[${host}]` : host
   let closed: Promise<void> | undefined
-  return {
+  const handle: WsServerHandle = {
     url: `ws://${urlHost}:${port}${path}`,
     port,
     server: http,
     get connections() {
       return sessions.size
     },
-    close: (closeOptions) =>
-      closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
-        await Promise.all([...sessions].map((s) => s.close({ drainMs: closeOptions?.drainMs ?? 5_000, reason: "server shutting down", cause: "shutdown" })))
-        for (const ws of wss.clients) ws.terminate()
-        wss.close()
-        http.closeAllConnections()
-        await stopped
-      })()
+    close: (closeOptions) => close(closeOptions?.drainMs ?? 5_000)
   }
+  function close(drainMs: number): Promise<void> {
+    return closed ??= (async () => {
+      listener.beginClose("server shutting down")
+      const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+      await Promise.all([...sessions].map((s) => s.close({ drainMs, reason: "server shutting down", cause: "shutdown" })))
+      for (const ws of wss.clients) ws.terminate()
+      wss.close()
+      http.closeAllConnections()
+      await stopped
+      // Every connection's scope is closed by now (or closed here): the listener's chart ends.
+      await listener.release()
+    })()
+  }
+  // The runtime shutting down closes this server too (its sessions were drained by the supervisor first).
+  listener.onRelease(() => close(0))
+  return handle
 }

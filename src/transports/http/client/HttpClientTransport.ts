@@ -46,31 +46,41 @@
  *   (405 and errors ignored, bounded by `deleteTimeoutMs`) and destroys the
  *   connection pool; then `onClose({ expected: true })`.
  *
+ * The lifecycle is a chart, {@link httpClientConnectionMachine} (machines/httpClientConnection.ts):
+ * the init gate, the endings and the DELETE are its states, and every message
+ * and stream is an {@link httpExchangeMachine} child whose retries, resumptions
+ * and backoff are its states and delays. This class provides the I/O (POST,
+ * GET, DELETE, delivering frames) as the charts' actors and actions, so timers
+ * run on the actor's clock (`clock` option: a `SimulatedClock` in tests).
+ *
  * `authoritativeLiveness` is false: HTTP does not tell us when a server dies,
  * so the session keeps its keepalive pings.
  */
-import { once, setMaxListeners } from "node:events"
+import { once } from "node:events"
 import type { Agent } from "node:http"
 import type { Socket } from "node:net"
-import { setTimeout as sleepFor } from "node:timers/promises"
+import { type Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, createActor, fromPromise, toPromise } from "xstate"
+import { type HttpClientConnectionEvent, httpClientConnectionMachine, type QueuedMessage } from "../../../../machines/httpClientConnection.ts"
+import {
+  DEFAULT_HTTP_RECONNECT,
+  type HttpExchangeContext,
+  type HttpExchangeIo,
+  httpExchangeMachine,
+  type HttpReconnectPolicy,
+  type PostSummary,
+  reconnectDelay,
+  type ResumeSummary
+} from "../../../../machines/httpExchange.ts"
+import { type Clock, systemClock } from "../../../protocol/clock.ts"
 import { ConnectionLost, SessionLost } from "../../../protocol/requestErrors.ts"
-import { backoffDelay } from "../../../protocol/backoff.ts"
 import type { ClientTransportHandlers } from "../../Transport.ts"
 import type { JsonRpcMessage, RequestId } from "../../../protocol/jsonrpc.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "../../Transport.ts"
 import { HttpError, HttpNetworkError } from "./errors.ts"
-import {
-  deleteSession,
-  type GetOutcome,
-  HEADER_PROTOCOL_VERSION,
-  HEADER_SESSION_ID,
-  headerValue,
-  openEventStream,
-  postMessage,
-  type PostOutcome,
-  type SseStream
-} from "./HttpExchange.ts"
+import { deleteSession, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID, headerValue, openEventStream, postMessage, type PostOutcome, type SseStream } from "./HttpExchange.ts"
 import { DEFAULT_CONNECT_TIMEOUT_MS, makeAgent } from "./httpRequest.ts"
+
+export { reconnectDelay }
 
 export interface ReconnectOptions {
   /** First delay when the server gave no `retry:`. Default 250 ms. */
@@ -86,6 +96,10 @@ export interface ReconnectOptions {
 export type HeadersInit =
   | Readonly<Record<string, string>>
   | (() => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>)
+
+/** The clock the connection's timers run on (xstate's `Clock`: a `SimulatedClock` in tests). */
+/** The runtime's one clock type (src/protocol/clock.ts). */
+export type HttpClientClock = Clock
 
 export interface HttpClientTransportOptions {
   /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp`. */
@@ -105,54 +119,29 @@ export interface HttpClientTransportOptions {
   readonly deleteOnClose?: boolean
   /** Human-readable notes on things that went wrong without failing a request (a rejected notification, a dropped stream). */
   readonly onDiagnostic?: (text: string) => void
+  /** The clock of the backoff and DELETE timers. Default: real time. */
+  readonly clock?: HttpClientClock
 }
 
-interface ResolvedReconnect {
-  readonly initialDelayMs: number
-  readonly maxDelayMs: number
-  readonly factor: number
-  readonly maxAttempts: number
-}
-
-/** One request in flight: from its POST to its response, over as many resumptions as it takes. */
-interface RequestExchange {
-  readonly id: RequestId
-  readonly method: string
-  readonly abort: AbortController
-  readonly signal: AbortSignal
-  /** Answered (or failed, or given up): stop resuming, ignore what is left. */
-  done: boolean
-}
-
-/** Where a stream's messages belong: a request's stream, or the standalone GET stream. */
-type StreamOwner = RequestExchange | undefined
-
-/**
- * The delay before reconnection attempt `attempt` (1-based): the server's
- * `retry:` (else `initialDelayMs`) the first time, then growing by `factor`,
- * capped at `maxDelayMs` — but never below the server's `retry:`.
- */
-export const reconnectDelay = (attempt: number, retryMs: number | undefined, options: ResolvedReconnect): number => {
-  const base = retryMs ?? options.initialDelayMs
-  return backoffDelay({ baseMs: base, factor: options.factor, maxMs: Math.max(options.maxDelayMs, base) }, attempt)
-}
-
-/** Session ids MUST be visible ASCII (0x21–0x7E) (2025-11-25/basic/transports.mdx:L192-L220). */
-const isValidSessionId = (id: string): boolean => /^[\x21-\x7e]+$/.test(id)
+const realClock: HttpClientClock = systemClock
 
 const noop = () => {}
+
+type ConnectionActor = Actor<typeof httpClientConnectionMachine>
 
 export class HttpClientTransport implements Transport {
   readonly kind = "http" as const
   readonly authoritativeLiveness = false
   readonly url: URL
   private readonly options: HttpClientTransportOptions
-  private readonly reconnect: ResolvedReconnect
+  private readonly reconnect: HttpReconnectPolicy
   private readonly maxMessageBytes: number
   private readonly agent: Agent
+  private readonly clock: HttpClientClock
+  /** The connection chart, running from construction to the end. */
+  private readonly actor: ConnectionActor
+  /** Aborted when closing starts or the connection ends: every exchange's I/O stops. */
   private readonly lifetime = new AbortController()
-  private readonly tasks = new Set<Promise<void>>()
-  private readonly exchanges = new Map<RequestId, RequestExchange>()
   /** Every socket still open, so `close()` resolves only once they are all closed. */
   private readonly sockets = new Set<Socket>()
   private readonly onSocket = (socket: Socket): void => {
@@ -161,47 +150,72 @@ export class HttpClientTransport implements Transport {
     socket.once("close", () => this.sockets.delete(socket))
   }
   private handlers: (TransportHandlers & Partial<ClientTransportHandlers>) | undefined
-  private sessionIdValue: string | undefined
-  private protocolVersionValue: string | undefined
-  private initializeId: RequestId | undefined
-  /** Requests wait for `notifications/initialized` to be accepted. */
-  private gate: Promise<void> | undefined
-  private standaloneStarted = false
   private endedWith: TransportClosed | undefined
   private closing: Promise<void> | undefined
-  private sessionLostValue = false
+  /** Set on entering the chart's `sessionLost` (before `onClose`, which reads it). */
+  private lostSession = false
 
   constructor(options: HttpClientTransportOptions) {
     this.options = options
     this.url = new URL(options.url)
     if (this.url.protocol !== "http:" && this.url.protocol !== "https:") throw new TypeError(`not an http(s) URL: ${this.url.href}`)
-    this.reconnect = {
-      initialDelayMs: options.reconnect?.initialDelayMs ?? 250,
-      maxDelayMs: options.reconnect?.maxDelayMs ?? 5_000,
-      factor: options.reconnect?.factor ?? 2,
-      maxAttempts: options.reconnect?.maxAttempts ?? 5
-    }
+    this.reconnect = { ...DEFAULT_HTTP_RECONNECT, ...definedOnly(options.reconnect) }
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     this.agent = makeAgent(this.url)
-    // Every exchange listens on it (directly or through AbortSignal.any): many may run at once.
-    setMaxListeners(0, this.lifetime.signal)
+    this.clock = options.clock ?? realClock
+    const exchange = httpExchangeMachine.provide({
+      actors: {
+        post: fromPromise<PostSummary, HttpExchangeIo>(({ input, signal }) => this.post(input, this.withLifetime(signal))),
+        resume: fromPromise<ResumeSummary, HttpExchangeIo>(({ input, signal }) => this.resume(input, this.withLifetime(signal)))
+      },
+      actions: {
+        reportFailure: ({ context }) => this.later(() => this.exchangeFailed(context)),
+        diagnostic: (_, params) => this.diagnostic(params.text)
+      }
+    })
+    const machine = httpClientConnectionMachine.provide({
+      actors: {
+        exchange,
+        deleteSession: fromPromise(() => this.sendDelete()),
+        release: fromPromise(() => this.release())
+      },
+      actions: {
+        failInFlight: ({ self, context }) => this.failInFlight(self, context.queue, (context.reason ?? "404").replace(/^session lost: /, "")),
+        abortExchanges: () => this.lifetime.abort(),
+        reportClosed: () => this.end({ expected: true, reason: "closed" }),
+        reportEnded: ({ context }) => this.end({ expected: false, reason: context.reason ?? "ended" })
+      }
+    })
+    this.actor = createActor(machine, {
+      input: {
+        ...(options.standaloneStream === undefined ? {} : { standaloneStream: options.standaloneStream }),
+        ...(options.deleteOnClose === undefined ? {} : { deleteOnClose: options.deleteOnClose }),
+        reconnect: this.reconnect
+      },
+      clock: this.clock
+    })
+    this.actor.start()
   }
 
   /** The session id the server assigned (undefined before initialize, or for a server without sessions). */
   get sessionId(): string | undefined {
-    return this.sessionIdValue
+    return this.actor.getSnapshot().context.sessionId
   }
   /** The negotiated protocol version, sent as `MCP-Protocol-Version` (undefined before initialize). */
   get protocolVersion(): string | undefined {
-    return this.protocolVersionValue
+    return this.actor.getSnapshot().context.protocolVersion
   }
   /** True once the server answered 404 to our session id: the transport ended and a new session is needed. */
   get sessionLost(): boolean {
-    return this.sessionLostValue
+    return this.lostSession
   }
   /** True once the transport ended (closed, session lost, server unreachable). */
   get ended(): boolean {
     return this.endedWith !== undefined
+  }
+  /** The connection chart's actor (read-only use: inspection, tests). */
+  get connection(): ConnectionActor {
+    return this.actor
   }
 
   start(handlers: TransportHandlers): void {
@@ -210,276 +224,166 @@ export class HttpClientTransport implements Transport {
   }
 
   send(message: JsonRpcMessage): void {
-    if (this.handlers === undefined || this.isDone()) return
+    if (this.handlers === undefined || this.endedWith !== undefined) return
     const text = JSON.stringify(message)
-    if ("method" in message && "id" in message) {
-      const abort = new AbortController()
-      const ex: RequestExchange = {
-        id: message.id,
-        method: message.method,
-        abort,
-        signal: AbortSignal.any([abort.signal, this.lifetime.signal]),
-        done: false
-      }
-      this.exchanges.set(ex.id, ex)
-      if (ex.method === "initialize") this.initializeId = ex.id
-      this.track(this.runRequest(ex, text))
-      return
-    }
-    const label = "method" in message ? message.method : "response"
-    if ("method" in message && message.method === "notifications/cancelled") {
+    if (!("method" in message)) return this.step({ type: "ONE_WAY", label: "response", text })
+    if ("id" in message) return this.step({ type: "REQUEST", id: message.id, method: message.method, text })
+    if (message.method === "notifications/initialized") return this.step({ type: "INITIALIZED", text })
+    if (message.method === "notifications/cancelled") {
       // The request is over for the caller: stop following its stream.
-      const target = this.exchanges.get(message.params?.requestId as RequestId)
-      if (target !== undefined) this.settle(target)
+      const target = message.params?.requestId
+      if (typeof target === "string" || typeof target === "number") this.step({ type: "CANCEL", id: target })
     }
-    if ("method" in message && message.method === "notifications/initialized") {
-      const acknowledged = this.runOneWay(label, text, true)
-      this.gate = acknowledged
-      this.track(acknowledged)
-      return
-    }
-    this.track(this.runOneWay(label, text, false))
+    this.step({ type: "ONE_WAY", label: message.method, text })
+  }
+
+  /**
+   * The session calls `send` from inside its own chart's actions; stepping this
+   * chart there would nest one actor's step in another's (xstate warns when a
+   * nested step spawns). A microtask later, in order, nothing is nested.
+   */
+  private step(event: HttpClientConnectionEvent): void {
+    queueMicrotask(() => this.actor.send(event))
   }
 
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing
     this.closing = (async () => {
-      const mayDelete = this.options.deleteOnClose !== false && this.sessionIdValue !== undefined && !this.sessionLostValue && this.endedWith === undefined
-      this.lifetime.abort()
-      this.exchanges.clear()
-      await Promise.allSettled([...this.tasks])
-      if (mayDelete) await this.sendDelete()
-      this.agent.destroy()
-      // A socket leaves the set on its 'close' event, which comes once its handle is closed
-      // (`destroyed`/`closed` are set earlier, before the handle is gone).
-      await Promise.all([...this.sockets].map((socket) => once(socket, "close").catch(noop)))
+      if (this.actor.getSnapshot().status === "active") {
+        const done = toPromise(this.actor).catch(noop)
+        this.actor.send({ type: "CLOSE" })
+        await done
+      }
+      // Ended on its own (or while closing): the pool still has to go.
+      if (this.actor.getSnapshot().value !== "closed") await this.release()
       this.end({ expected: true, reason: "closed" })
     })()
     return this.closing
   }
 
-  // ---------------------------------------------------------------- requests
+  // ---------------------------------------------------------------- the exchanges' I/O (provided actors)
 
-  private async runRequest(ex: RequestExchange, text: string): Promise<void> {
-    if (this.gate !== undefined) await this.gate
-    const sent = await this.post(text, ex.signal, ex)
-    if (sent === undefined || ex.done) {
-      if (sent?.outcome._tag === "Stream") sent.outcome.stream.close()
-      return
+  /** POST one message; deliver what comes back; summarize for the exchange chart. */
+  private async post(io: HttpExchangeIo, signal: AbortSignal): Promise<PostSummary> {
+    const headers = await this.requestHeaders()
+    const hadSession = headers[HEADER_SESSION_ID] !== undefined
+    let outcome: PostOutcome
+    try {
+      outcome = await postMessage(this.url, io.text, {
+        headers,
+        signal,
+        agent: this.agent,
+        onSocket: this.onSocket,
+        connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        maxMessageBytes: this.maxMessageBytes,
+        onOversized: (bytes) => this.handlers?.onOversized(bytes)
+      })
+    } catch (e) {
+      return networkFailure(e)
     }
-    const { outcome, sessionId } = sent
+    const request = io.kind === "request"
     switch (outcome._tag) {
       case "Accepted":
-        return // the answer will come on another stream (the standalone one)
+        return { _tag: "Accepted" }
       case "TooLarge":
-        this.handlers?.onOversized(outcome.bytes)
-        return this.failRequest(ex, new ConnectionLost({ method: ex.method, message: `${ex.method}: the response (${outcome.bytes} bytes) exceeds maxMessageBytes` }))
+        if (request) this.handlers?.onOversized(outcome.bytes)
+        return { _tag: "TooLarge", bytes: outcome.bytes }
       case "Json":
-        if (!this.acceptSession(ex, outcome)) return
-        for (const frame of outcome.messages) this.deliver(frame, ex)
-        if (!ex.done) {
-          this.failRequest(ex, new HttpError({ method: ex.method, status: outcome.status, message: `${ex.method}: the JSON response did not contain its answer` }))
-        }
-        return
+        if (request && !this.acceptSession(io, outcome)) return { _tag: "Answered" }
+        if (request) for (const frame of outcome.messages) this.deliver(frame)
+        return { _tag: "Json", status: outcome.status }
       case "Stream": {
-        if (!this.acceptSession(ex, outcome)) return outcome.stream.close()
-        const { stream } = outcome
-        await this.consume(stream, ex)
-        if (!ex.done) await this.follow(ex, stream.lastEventId, stream.retryMs, true)
-        return
+        if (!request || !this.acceptSession(io, outcome)) {
+          outcome.stream.close()
+          return { _tag: "Accepted" }
+        }
+        return this.read(outcome.stream, signal)
       }
-      case "Rejected":
-        return this.rejected(ex, ex.method, outcome, sessionId)
+      case "Rejected": {
+        const what = `${io.method}: HTTP ${outcome.status}${outcome.rpcError ? ` (${outcome.rpcError.code} ${outcome.rpcError.message})` : snippet(outcome.body)}`
+        const rejected = { _tag: "Rejected", status: outcome.status, message: what, body: outcome.body, hadSession } as const
+        if (!request || (outcome.status === 404 && hadSession)) return rejected
+        if (outcome.rpcError !== undefined && io.id !== undefined) {
+          // The body answers this request (its id may be missing or null: HTTP already correlates them).
+          this.deliver(JSON.stringify({ jsonrpc: "2.0", id: io.id, error: outcome.rpcError }))
+          return { _tag: "Answered" }
+        }
+        if (io.method === "initialize") return { _tag: "InitializeFailed", reason: `initialize failed: ${what}` }
+        return rejected
+      }
+    }
+  }
+
+  /** GET + `Last-Event-ID` (the standalone stream, or resuming a request's); deliver; summarize. */
+  private async resume(io: HttpExchangeIo, signal: AbortSignal): Promise<ResumeSummary> {
+    const headers = await this.requestHeaders()
+    const hadSession = headers[HEADER_SESSION_ID] !== undefined
+    try {
+      const outcome = await openEventStream(this.url, {
+        headers,
+        lastEventId: io.cursor,
+        signal,
+        agent: this.agent,
+        onSocket: this.onSocket,
+        connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        maxMessageBytes: this.maxMessageBytes,
+        onOversized: (bytes) => this.handlers?.onOversized(bytes)
+      })
+      if (outcome._tag === "Rejected") {
+        return { _tag: "Rejected", status: outcome.status, message: `GET: HTTP ${outcome.status}${snippet(outcome.body)}`, body: outcome.body, hadSession }
+      }
+      return await this.read(outcome.stream, signal)
+    } catch (e) {
+      return networkFailure(e)
+    }
+  }
+
+  /** Read a stream to its end (or until the exchange is stopped), delivering each message. */
+  private async read(stream: SseStream, signal: AbortSignal): Promise<ResumeSummary> {
+    const before = stream.lastEventId
+    let events = 0
+    const stop = () => stream.close()
+    signal.addEventListener("abort", stop, { once: true })
+    if (signal.aborted) stream.close()
+    try {
+      for await (const event of stream) {
+        events++
+        if (event.type !== "message" || event.data === "") continue // priming events, other event types
+        this.deliver(event.data)
+        // Answered here: the connection stopped this exchange (its signal aborted).
+        if (signal.aborted || this.endedWith !== undefined) break
+      }
+    } finally {
+      signal.removeEventListener("abort", stop)
+    }
+    return {
+      _tag: "StreamEnded",
+      progressed: events > 0 || stream.lastEventId !== before,
+      cursor: stream.lastEventId,
+      retryMs: stream.retryMs,
+      endedBy: stream.endedBy === "error" ? "error" : "end"
     }
   }
 
   /**
    * The answer to `initialize` carries the session id; it must be known before
    * the result is delivered (the session answers with `initialized` at once).
+   * False when it is invalid (the connection failed).
    */
-  private acceptSession(ex: RequestExchange, outcome: PostOutcome): boolean {
-    if (ex.id !== this.initializeId || this.sessionIdValue !== undefined) return true
+  private acceptSession(io: HttpExchangeIo, outcome: PostOutcome): boolean {
+    if (io.method !== "initialize" || this.sessionId !== undefined) return true
     const id = headerValue(outcome.headers, HEADER_SESSION_ID)
     if (id === undefined) return true // a server without sessions
-    if (!isValidSessionId(id)) {
-      this.end({ expected: false, reason: `initialize: the server sent an invalid Mcp-Session-Id (${JSON.stringify(id.slice(0, 64))})` })
-      return false
-    }
-    this.sessionIdValue = id
-    return true
+    this.actor.send({ type: "SESSION_ID", sessionId: id })
+    return this.endedWith === undefined
   }
 
-  private rejected(ex: RequestExchange | undefined, method: string, outcome: Extract<PostOutcome, { _tag: "Rejected" }>, sessionId: string | undefined): void {
-    if (outcome.status === 404 && sessionId !== undefined) return this.loseSession(`${method} answered 404`)
-    const what = `${method}: HTTP ${outcome.status}${outcome.rpcError ? ` (${outcome.rpcError.code} ${outcome.rpcError.message})` : snippet(outcome.body)}`
-    if (ex === undefined) return this.diagnostic(what)
-    if (outcome.rpcError !== undefined) {
-      // The body answers this request (its id may be missing or null: HTTP already correlates them).
-      this.deliver(JSON.stringify({ jsonrpc: "2.0", id: ex.id, error: outcome.rpcError }), ex)
-      return
-    }
-    if (ex.id === this.initializeId) return this.end({ expected: false, reason: `initialize failed: ${what}` })
-    this.failRequest(ex, new HttpError({ method, status: outcome.status, message: what, ...(outcome.body !== "" ? { body: outcome.body.slice(0, 512) } : {}) }))
-  }
-
-  // ---------------------------------------------------------------- notifications and responses
-
-  private async runOneWay(label: string, text: string, isInitialized: boolean): Promise<void> {
-    if (!isInitialized && this.gate !== undefined) await this.gate
-    const sent = await this.post(text, this.lifetime.signal, undefined)
-    if (sent === undefined) return
-    const { outcome, sessionId } = sent
-    switch (outcome._tag) {
-      case "Stream":
-        outcome.stream.close()
-        break
-      case "Rejected":
-        return this.rejected(undefined, label, outcome, sessionId)
-      default:
-        break
-    }
-    if (isInitialized && !this.isDone() && this.options.standaloneStream !== false && !this.standaloneStarted) {
-      this.standaloneStarted = true
-      this.track(this.follow(undefined, "", undefined, false))
-    }
-  }
-
-  // ---------------------------------------------------------------- the wire
-
-  /**
-   * POST with retries while the connection fails before reaching the server
-   * (nothing was sent, so nothing can be duplicated). Resolves undefined when
-   * aborted or when the server turned out unreachable for good (the transport
-   * then ended); a failure after reaching the server fails the request.
-   */
-  private async post(text: string, signal: AbortSignal, ex: RequestExchange | undefined): Promise<{ readonly outcome: PostOutcome; readonly sessionId: string | undefined } | undefined> {
-    for (let attempt = 1;; attempt++) {
-      if (signal.aborted || this.isDone()) return undefined
-      const sessionId = this.sessionIdValue
-      try {
-        const outcome = await postMessage(this.url, text, {
-          headers: await this.requestHeaders(),
-          signal,
-          agent: this.agent,
-          onSocket: this.onSocket,
-          connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-          maxMessageBytes: this.maxMessageBytes,
-          onOversized: (bytes) => this.handlers?.onOversized(bytes)
-        })
-        return { outcome, sessionId }
-      } catch (e) {
-        if (signal.aborted || this.isDone()) return undefined
-        if (e instanceof HttpNetworkError && !e.reachedServer) {
-          if (attempt > this.reconnect.maxAttempts) {
-            this.unreachable(e, attempt)
-            return undefined
-          }
-          if (!(await this.sleep(reconnectDelay(attempt, undefined, this.reconnect), signal))) return undefined
-          continue
-        }
-        const message = e instanceof Error ? e.message : String(e)
-        if (ex !== undefined) this.failRequest(ex, new ConnectionLost({ method: ex.method, message: `${ex.method}: connection lost before the answer (${message})` }))
-        else this.diagnostic(`a message could not be delivered: ${message}`)
-        return undefined
-      }
-    }
-  }
-
-  /** Read a stream to its end, delivering each message. True when it made progress (an event or a new event id). */
-  private async consume(stream: SseStream, owner: StreamOwner): Promise<boolean> {
-    const before = stream.lastEventId
-    let events = 0
-    const stop = () => stream.close()
-    const signal = owner?.signal ?? this.lifetime.signal
-    signal.addEventListener("abort", stop, { once: true })
-    try {
-      for await (const event of stream) {
-        events++
-        if (event.type !== "message" || event.data === "") continue // priming events, other event types
-        this.deliver(event.data, owner)
-        if (owner?.done || this.isDone()) break
-      }
-    } finally {
-      signal.removeEventListener("abort", stop)
-    }
-    return events > 0 || stream.lastEventId !== before
-  }
-
-  /**
-   * Keep a stream going with GET (+ `Last-Event-ID` once there is a cursor):
-   * the standalone stream (`owner` undefined) for as long as the transport
-   * lives, a request's stream until its answer arrives. `reconnecting` is
-   * false for the first GET of the standalone stream (no delay).
-   */
-  private async follow(owner: StreamOwner, cursor: string, retryMs: number | undefined, reconnecting: boolean): Promise<void> {
-    const what = owner === undefined ? "the standalone stream" : `the response stream of ${owner.method}`
-    const signal = owner?.signal ?? this.lifetime.signal
-    if (owner !== undefined && cursor === "") {
-      return this.failRequest(owner, new ConnectionLost({ method: owner.method, message: `${owner.method}: the response stream ended before the answer and the server gave no event id to resume it` }))
-    }
-    let attempts = 0
-    let lastFailure: unknown = undefined
-    for (;;) {
-      if (signal.aborted || this.isDone() || owner?.done) return
-      if (reconnecting) {
-        attempts++
-        if (attempts > this.reconnect.maxAttempts) {
-          if (lastFailure instanceof HttpNetworkError && !lastFailure.reachedServer) return this.unreachable(lastFailure, attempts)
-          const message = `${what} could not be resumed after ${this.reconnect.maxAttempts} attempts${lastFailure === undefined ? "" : ` (last: ${describe(lastFailure)})`}`
-          if (owner === undefined) return this.diagnostic(message)
-          return this.failRequest(owner, new ConnectionLost({ method: owner.method, message: `${owner.method}: ${message}` }))
-        }
-        if (!(await this.sleep(reconnectDelay(attempts, retryMs, this.reconnect), signal))) return
-      }
-      reconnecting = true
-      let outcome: GetOutcome
-      const sessionId = this.sessionIdValue
-      try {
-        outcome = await openEventStream(this.url, {
-          headers: await this.requestHeaders(),
-          lastEventId: cursor,
-          signal,
-          agent: this.agent,
-          onSocket: this.onSocket,
-          connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-          maxMessageBytes: this.maxMessageBytes,
-          onOversized: (bytes) => this.handlers?.onOversized(bytes)
-        })
-      } catch (e) {
-        if (signal.aborted || this.isDone()) return
-        lastFailure = e
-        continue
-      }
-      if (outcome._tag === "Rejected") {
-        if (outcome.status === 404 && sessionId !== undefined) return this.loseSession(`GET (${what}) answered 404`)
-        if (outcome.status === 405) {
-          if (owner === undefined) return // no standalone stream on this server: fine
-          return this.failRequest(owner, new ConnectionLost({ method: owner.method, message: `${owner.method}: the response stream ended before the answer and the server does not resume streams (GET 405)` }))
-        }
-        lastFailure = new HttpError({ method: "GET", status: outcome.status, message: `GET: HTTP ${outcome.status}${snippet(outcome.body)}` })
-        continue
-      }
-      const { stream } = outcome
-      if (await this.consume(stream, owner)) attempts = 0
-      if (stream.lastEventId !== "") cursor = stream.lastEventId
-      retryMs = stream.retryMs ?? retryMs
-      lastFailure = stream.endedBy === "error" ? new Error("the connection broke") : new Error("the server ended the stream")
-    }
-  }
-
-  /** One message from the server: note what the transport needs from it, then hand it to the session. */
-  private deliver(text: string, via: StreamOwner): void {
-    if (this.handlers === undefined || this.isDone()) return
+  /** One message from the server: tell the chart what it answers, then hand it to the session. */
+  private deliver(text: string): void {
+    if (this.handlers === undefined || this.endedWith !== undefined || this.lifetime.signal.aborted) return
     const answered = answeredId(text)
     if (answered !== undefined) {
-      if (answered.id === this.initializeId && typeof answered.protocolVersion === "string") this.protocolVersionValue = answered.protocolVersion
-      const ex = this.exchanges.get(answered.id)
-      if (ex !== undefined) {
-        this.exchanges.delete(ex.id)
-        ex.done = true
-        // Answered on another stream (a resumption, the standalone stream): stop following its own.
-        if (ex !== via) ex.abort.abort()
-      }
+      this.actor.send({ type: "ANSWERED", id: answered.id, ...(typeof answered.protocolVersion === "string" ? { protocolVersion: answered.protocolVersion } : {}) })
     }
     this.handlers.onFrame(text)
   }
@@ -488,78 +392,104 @@ export class HttpClientTransport implements Transport {
     const h = this.options.headers
     const extra = typeof h === "function" ? await h() : h
     const out: Record<string, string> = { ...extra }
-    if (this.sessionIdValue !== undefined) out[HEADER_SESSION_ID] = this.sessionIdValue
-    if (this.protocolVersionValue !== undefined) out[HEADER_PROTOCOL_VERSION] = this.protocolVersionValue
+    const { sessionId, protocolVersion } = this.actor.getSnapshot().context
+    if (sessionId !== undefined) out[HEADER_SESSION_ID] = sessionId
+    if (protocolVersion !== undefined) out[HEADER_PROTOCOL_VERSION] = protocolVersion
     return out
   }
 
   private async sendDelete(): Promise<void> {
     const timeout = new AbortController()
-    const timer = setTimeout(() => timeout.abort(), this.options.deleteTimeoutMs ?? 2_000)
+    const timer = this.clock.setTimeout(() => timeout.abort(), this.options.deleteTimeoutMs ?? 2_000)
     try {
       const status = await deleteSession(this.url, { headers: await this.requestHeaders(), signal: timeout.signal, agent: this.agent, onSocket: this.onSocket })
       if (status >= 400 && status !== 405 && status !== 404) this.diagnostic(`DELETE answered ${status}`)
     } catch (e) {
       this.diagnostic(`DELETE failed: ${describe(e)}`)
     } finally {
-      clearTimeout(timer)
+      this.clock.clearTimeout(timer)
     }
   }
 
-  // ---------------------------------------------------------------- endings
-
-  /** This request is over (answered elsewhere, cancelled): stop its stream and retries. */
-  private settle(ex: RequestExchange): void {
-    this.exchanges.delete(ex.id)
-    ex.done = true
-    ex.abort.abort()
+  /** Destroy the pool; resolve once every socket is closed. */
+  private async release(): Promise<void> {
+    this.agent.destroy()
+    // A socket leaves the set on its 'close' event, which comes once its handle is closed
+    // (`destroyed`/`closed` are set earlier, before the handle is gone).
+    await Promise.all([...this.sockets].map((socket) => once(socket, "close").catch(noop)))
   }
 
-  private failRequest(ex: RequestExchange, error: Error): void {
-    if (ex.done) return
-    this.settle(ex)
-    if (this.handlers?.onRequestFailed !== undefined) this.handlers.onRequestFailed(ex.id, error)
+  // ---------------------------------------------------------------- endings (provided actions)
+
+  /** An exchange ended without an answer: fail its request, or note a one-way message's failure. */
+  private exchangeFailed(context: HttpExchangeContext): void {
+    const failure = context.failure
+    // Closing aborted it: nothing to report (the session is closing too).
+    if (failure === undefined || this.lifetime.signal.aborted) return
+    if (context.kind !== "request" || context.id === undefined) return this.diagnostic(failure.message)
+    const error = failure.kind === "http"
+      ? new HttpError({ method: context.method, status: failure.status ?? 0, message: failure.message, ...(failure.body === undefined ? {} : { body: failure.body }) })
+      : new ConnectionLost({ method: context.method, message: failure.message })
+    this.requestFailed(context.id, error)
+  }
+
+  /**
+   * The session is lost: every request in flight (not already failed) or waiting
+   * for the init gate fails with `SessionLost`.
+   */
+  private failInFlight(self: AnyActorRef, queue: ReadonlyArray<QueuedMessage>, reason: string): void {
+    this.lostSession = true
+    const children = (self.getSnapshot() as { readonly children: Readonly<Record<string, AnyActorRef | undefined>> }).children
+    const inFlight = Object.values(children).map((child) => child?.getSnapshot().context as HttpExchangeContext | undefined)
+    for (const c of [...inFlight, ...queue]) {
+      if (c === undefined || c.kind !== "request" || c.id === undefined || ("failure" in c && c.failure !== undefined)) continue
+      const id = c.id
+      this.later(() => this.requestFailed(id, new SessionLost({ method: c.method, message: `${c.method}: the server lost the session (${reason})` })))
+    }
+  }
+
+  private requestFailed(id: RequestId, error: Error): void {
+    if (this.handlers?.onRequestFailed !== undefined) this.handlers.onRequestFailed(id, error)
     else this.diagnostic(`${error.message} (the session has no onRequestFailed hook: the request stays pending until its timeout)`)
-  }
-
-  private loseSession(reason: string): void {
-    if (this.isDone()) return
-    this.sessionLostValue = true
-    const lost = [...this.exchanges.values()]
-    for (const ex of lost) {
-      this.failRequest(ex, new SessionLost({ method: ex.method, message: `${ex.method}: the server lost the session (${reason})` }))
-    }
-    this.end({ expected: false, reason: `session lost: ${reason}` })
-  }
-
-  private unreachable(e: HttpNetworkError, attempts: number): void {
-    this.end({ expected: false, reason: `server unreachable (${attempts} attempts): ${e.message}` })
   }
 
   private end(closed: TransportClosed): void {
     if (this.endedWith !== undefined) return
     this.endedWith = closed
     this.lifetime.abort()
-    this.handlers?.onClose(closed)
+    this.later(() => this.handlers?.onClose(closed))
   }
 
-  private isDone(): boolean {
-    return this.endedWith !== undefined || this.lifetime.signal.aborted
+  /** An exchange's signal (its actor stopped) joined with the connection's lifetime. */
+  private withLifetime(signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, this.lifetime.signal])
+  }
+
+  /**
+   * Run the owner's callback after the chart's step: callbacks run the session's own
+   * actors, which must not step inside this chart's actions (xstate warns, and the
+   * order of nested steps is hard to reason about). Microtasks keep the order.
+   */
+  private later(fn: () => void): void {
+    queueMicrotask(fn)
   }
 
   private diagnostic(text: string): void {
     this.options.onDiagnostic?.(text)
   }
+}
 
-  private sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-    return sleepFor(ms, undefined, { signal }).then(() => true, () => false)
-  }
+/** A failed exchange: before reaching the server (safe to retry) or after (the server may have acted). */
+const networkFailure = (e: unknown): { readonly _tag: "Unreached" | "Lost"; readonly message: string } =>
+  e instanceof HttpNetworkError && !e.reachedServer ? { _tag: "Unreached", message: e.message } : { _tag: "Lost", message: describe(e) }
 
-  private track(task: Promise<void>): void {
-    const t = task.catch((e: unknown) => this.diagnostic(`internal error: ${describe(e)}`))
-    this.tasks.add(t)
-    void t.finally(() => this.tasks.delete(t)).catch(noop)
-  }
+const definedOnly = (o: ReconnectOptions | undefined): Partial<HttpReconnectPolicy> => {
+  const out: { -readonly [K in keyof HttpReconnectPolicy]?: number } = {}
+  if (o?.initialDelayMs !== undefined) out.initialDelayMs = o.initialDelayMs
+  if (o?.maxDelayMs !== undefined) out.maxDelayMs = o.maxDelayMs
+  if (o?.factor !== undefined) out.factor = o.factor
+  if (o?.maxAttempts !== undefined) out.maxAttempts = o.maxAttempts
+  return out
 }
 
 /** The id of a response (and the `protocolVersion` of a result, for `initialize`), without trusting the text. */

@@ -1,0 +1,202 @@
+/**
+ * One runtime: an Effect runtime (the {@link Registry} of live sessions and the
+ * {@link Supervisor} that owns their scopes) and one xstate actor tree whose
+ * root runs the `runtime` chart.
+ *
+ * The Promise API (`serveTransport`, `makeHttpServer`, `makeWsServer`) is a
+ * facade over it: every connection it serves is spawned through the same
+ * `Supervisor.spawn` as from Effect (run synchronously), so it lives in its own
+ * `Scope`, is listed in the registry, and is released (actor, timers, socket,
+ * streams) when that scope closes, whatever ended it. Its actors are nodes of
+ * the runtime's tree: root → listeners / connections → sessions, so one
+ * `inspect` observer on the root sees them all.
+ *
+ * Why actors join the tree with `parent` rather than `spawnChild`: a spawned
+ * child is listed in its parent's snapshot `children`, a plain object copied on
+ * every spawn and keyed by ever-new ids (the hidden-class churn the lean
+ * scheduler exists to avoid), which a listener with thousands of sessions
+ * cannot afford. A node made with `parent` joins the parent's system (shared
+ * scheduler, inspection, `_parent` link) and is stopped by its own scope.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
+import type { Actor, AnyActorRef, EventObject, Subscription } from "xstate"
+import { type ConnectionMachine, connectionMachine } from "../../machines/connection.ts"
+import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
+import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
+import { createLeanActor, createRootActor } from "./ActorScheduler.ts"
+import { inspection } from "./inspection.ts"
+import { Registry, type RegistryUnsafe } from "./Registry.ts"
+import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
+import { Supervisor, type SupervisorOptions } from "./Supervisor.ts"
+
+/**
+ * Send `event` to a node of the tree unless its chart already ended: a
+ * connection's end is reported by several paths (the transport, the session,
+ * the scope), and only the first one counts.
+ */
+export const tell = <TEvent extends EventObject>(actor: { getSnapshot(): { readonly status: string }; send(event: TEvent): void }, event: TEvent): void => {
+  if (actor.getSnapshot().status === "active") actor.send(event)
+}
+
+/** A listening endpoint's node: its chart's actor and the scope its connections' scopes are forked from. */
+export interface ListenerNode {
+  readonly actor: Actor<ListenerMachine>
+  readonly scope: Scope.Closeable
+  /** True while it accepts connections (its chart is `listening`). */
+  readonly accepting: boolean
+  /** Count `child` (a connection's actor) as the listener's until its chart ends: `release` waits for it. */
+  attach(child: AnyActorRef): void
+  /** Stop accepting (`CLOSE`); the owner then drains its connections. Idempotent. */
+  beginClose(reason: string): void
+  /** Close its scope (releasing whatever is left) and record `CLOSED`. Idempotent. */
+  release(): Promise<void>
+  /**
+   * What closes the endpoint when its scope is closed by someone else (the
+   * runtime shutting down). Not called when the owner's own `release` closes it.
+   */
+  onRelease(close: () => Promise<void>): void
+}
+
+/** A runtime: its Effect services, its actor tree, and the nodes servers open in it. */
+export interface McpRuntime {
+  /** The root of the actor tree. */
+  readonly root: Actor<RuntimeMachine>
+  readonly registry: RegistryUnsafe
+  readonly supervisor: Supervisor["Service"]
+  /** The Effect runtime providing {@link Registry} and {@link Supervisor}. */
+  readonly managed: ManagedRuntime.ManagedRuntime<Registry | Supervisor, never>
+  /** A new listener node under the root. */
+  openListener(input: ListenerInput): ListenerNode
+  /**
+   * Supervise a session that exists already (a Streamable HTTP session: no
+   * connection of its own) in a scope forked from its listener's; `release`
+   * runs when that scope closes (a no-op for a session that ended already).
+   * The owner reports the end with {@link McpRuntime.ended} from its release hook.
+   */
+  adopt<H extends SessionHandle>(handle: H, listener: ListenerNode, release: (handle: H) => void): H
+  /** The session `id` (adopted) ended: its scope closes. */
+  ended(id: string, end: SessionEnd): void
+  /** A new connection actor under `parent` (a listener's actor) or the root. */
+  connectionActor(transport: string, parent?: AnyActorRef): Actor<ConnectionMachine>
+  /** Drain every session, close every scope, stop the tree. */
+  shutdown(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
+}
+
+/**
+ * Attach the inspection hub's observer to the root's system while someone
+ * listens, detach it when nobody does. Called whenever a node is opened, so a
+ * runtime made before the inspector started is seen from its next connection
+ * on, and one nobody inspects pays nothing per event.
+ */
+const inspectionFollower = (root: AnyActorRef, viaOption: unknown) => {
+  let attached: { readonly observer: unknown; readonly subscription: Subscription } | undefined
+  return () => {
+    const observer = inspection.observer
+    if (observer === attached?.observer) return
+    attached?.subscription.unsubscribe()
+    // The root's `inspect` option attached that one for good (xstate keeps no handle to detach it).
+    attached = observer === undefined || observer === viaOption
+      ? undefined
+      : { observer, subscription: root.system.inspect(observer) }
+  }
+}
+
+/**
+ * Make a runtime. Its actors' timers default to the host's; sessions bring their own clocks.
+ * Servers given it (`runtime` option) are listeners of its tree and their sessions are
+ * supervised by it; `shutdown()` drains and closes them all.
+ *
+ * @example
+ * ```ts
+ * import { McpServer, makeHttpServer, makeMcpRuntime } from "mcp-actors"
+ *
+ * const runtime = makeMcpRuntime()
+ * const server = new McpServer({ name: "notes", version: "1.0.0" })
+ * const http = await makeHttpServer(server, { runtime })
+ * console.log(runtime.registry.size)                 // live sessions of every server of this runtime
+ * await runtime.shutdown({ drainMs: 2_000 })          // drains the sessions, closes the server
+ * console.log(http.sessions)                          // 0
+ * ```
+ */
+export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
+  const managed = ManagedRuntime.make(Supervisor.layerWith(options).pipe(Layer.provideMerge(Registry.layer)))
+  const [supervisor, registry] = managed.runSync(Effect.all([Supervisor, Registry] as const))
+  const observer = inspection.observer
+  const root = createRootActor(runtimeMachine, observer === undefined ? {} : { inspect: observer }).start()
+  const followInspection = inspectionFollower(root, observer)
+  let stopping: Promise<void> | undefined
+
+  const openListener = (input: ListenerInput): ListenerNode => {
+    followInspection()
+    const actor = createLeanActor(listenerMachine, { input, parent: root }).start()
+    const scope = supervisor.forkScopeUnsafe()
+    let released: Promise<void> | undefined
+    let ownerReleases = false
+    const children = new Set<AnyActorRef>()
+    let allEnded: (() => void) | undefined
+    const childEnded = (child: AnyActorRef) => {
+      children.delete(child)
+      if (children.size === 0) allEnded?.()
+    }
+    return {
+      actor,
+      scope,
+      get accepting() {
+        return acceptsConnections(actor.getSnapshot())
+      },
+      attach: (child) => {
+        if (child.getSnapshot().status !== "active") return
+        children.add(child)
+        child.subscribe({ complete: () => childEnded(child), error: () => childEnded(child) })
+      },
+      beginClose: (reason) => tell(actor, { type: "CLOSE", reason }),
+      release: () => {
+        ownerReleases = true
+        // Not `managed`: this also runs while the runtime is being disposed (its shutdown closes listeners).
+        return released ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(async () => {
+          // A connection's scope may still be finishing (closed by its own end, not by ours): its chart ends first.
+          if (children.size > 0) await new Promise<void>((resolve) => (allEnded = resolve))
+          tell(actor, { type: "CLOSED" })
+          actor.stop()
+        })
+      },
+      onRelease: (close) =>
+        Effect.runSync(Scope.addFinalizer(scope, Effect.promise(() => ownerReleases ? Promise.resolve() : close())))
+    }
+  }
+
+  return {
+    root,
+    registry: registry.unsafe,
+    supervisor,
+    managed,
+    openListener,
+    adopt: (handle, listener, release) => {
+      supervisor.spawnUnsafe(() => handle, { parent: listener.scope, release: release as (handle: SessionHandle) => void, ownerEnds: true })
+      return handle
+    },
+    ended: (id, end) => supervisor.endUnsafe(id, end),
+    connectionActor: (transport, parent) => {
+      followInspection()
+      return createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root }).start()
+    },
+    shutdown: (shutdownOptions = {}) =>
+      stopping ??= (async () => {
+        tell(root, { type: "SHUTDOWN", reason: shutdownOptions.reason ?? "runtime shutdown" })
+        await managed.runPromise(supervisor.shutdown(shutdownOptions))
+        await managed.dispose()
+        tell(root, { type: "STOPPED" })
+      })()
+  }
+}
+
+let shared: McpRuntime | undefined
+
+/** The process's runtime: what the Promise API serves on unless given another (`runtime` option). */
+export const defaultMcpRuntime = (): McpRuntime => (shared ??= makeMcpRuntime())
