@@ -111,7 +111,9 @@ describe("inspector server: a real session", () => {
       const transport = new StreamableHTTPClientTransport(new URL(http.url))
       await client.connect(transport)
       const actor = await feed.waitFor((m) => m.type === "@xstate.actor" && m.name === "legacyServerSession", "the session's actor")
-      expect(actor.rootId).toBe(actor.sessionId)
+      // A node of the runtime's one actor tree (root → HTTP listener → session), not a root of its own.
+      expect(actor.parentId).toEqual(expect.any(String))
+      expect(actor.rootId).not.toBe(actor.sessionId)
       expect(JSON.parse(actor.definition).id).toBe("legacyServerSession")
       const sessionId = actor.sessionId as string
       const facts = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId && m.peer !== null && m.state === "operating", "the session's facts")
@@ -226,7 +228,8 @@ describe("inspector CLI", () => {
       const messages = stdout.trim().split("\n").map((l) => JSON.parse(l) as Msg)
       expect(messages[0]).toMatchObject({ type: "@mcp-actors.hello", version: "mcp-actors.inspect/1" })
       const actor = messages.find((m) => m.type === "@xstate.actor" && m.name === "legacyServerSession")
-      expect(actor).toMatchObject({ rootId: actor?.sessionId, snapshot: { value: "awaitingInitialized" } })
+      expect(actor).toMatchObject({ parentId: expect.any(String), snapshot: { value: "awaitingInitialized" } })
+      expect(actor?.rootId).not.toBe(actor?.sessionId) // under the runtime's root
       expect(typeof actor?.definition).toBe("string")
       expect(messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === actor?.sessionId)).toMatchObject({
         side: "server",

@@ -207,7 +207,7 @@ export const inspectorPage = `<!doctype html>
       if (!visible(s)) continue;
       const oldest = (s.requests || []).reduce((m, r) => Math.min(m, r.since), Infinity);
       const cls = ["session", s.sessionId === selected ? "selected" : "", s.end ? "ended" : "", s.end && s.end.error ? "failed" : ""].join(" ");
-      rows.push('<tr class="' + cls + '" data-session="' + esc(s.sessionId) + '" data-state="' + esc(label(s.value)) + '">' +
+      rows.push('<tr class="' + cls + '" data-session="' + esc(s.sessionId) + '" data-machine="' + esc(s.machine || "") + '" data-state="' + esc(label(s.value)) + '">' +
         "<td class=mono>" + esc(s.id || s.sessionId) + (s.parentId ? ' <span class=muted>(child of ' + esc(s.parentId) + ")</span>" : "") + "</td>" +
         "<td>" + esc(s.machine || "") + "</td><td>" + esc(s.side || "") + "</td><td>" + esc(s.transport || "") + "</td>" +
         "<td>" + esc((s.era || "") + (s.protocolVersion ? " " + s.protocolVersion : "")) + "</td>" +
