@@ -60,7 +60,10 @@ describe("inspector model", () => {
     expect(s.value).toBe("operating")
     const c = actorOf(model, "legacyClientSession")
     expect(model.infoOf(c)).toMatchObject({ role: "client", transport: "memory" })
-    expect(c.record.entries().map((e) => e.event.type)).toContain("xstate.after.pingInterval.legacyClientSession.operating.keepalive.idle")
+    // The ping timer fires in the session's keepalive child, which has a record of its own.
+    const k = actorOf(model, "keepalive")
+    expect(k.parentId).toBe(c.sessionId)
+    expect(k.record.entries().map((e) => e.event.type)).toContain("xstate.after.pingInterval.keepalive.idle")
 
     await client.close()
     await flush()
@@ -128,6 +131,15 @@ describe("replay", () => {
     await flush()
     return JSON.parse(JSON.stringify(model.record(actorOf(model, "legacyClientSession").sessionId)!)) as RecordFile
   }
+  const keepaliveRecordOfAClient = async (): Promise<RecordFile> => {
+    const { model, client, clock } = await inspectedPair()
+    await client.request("tools/call", { name: "echo", arguments: { text: "x" } })
+    clock.increment(1_000)
+    await flush()
+    const record = JSON.parse(JSON.stringify(model.record(actorOf(model, "keepalive").sessionId)!)) as RecordFile
+    await client.close()
+    return record
+  }
 
   it("a client session's record replays through the pure chart: the same path of states, the timers that fired, the end", async () => {
     const record = await recordOfAClosedClient()
@@ -135,11 +147,14 @@ describe("replay", () => {
     expect(result.divergence).toBeUndefined()
     expect(result.steps.every((s) => s.agrees)).toBe(true)
     expect(result.steps.map((s) => s.replayed).at(-1)).toBe("closed (done)")
-    expect(result.timers.map((t) => t.event)).toContain("xstate.after.pingInterval.legacyClientSession.operating.keepalive.idle")
     expect(result.ended).toContain("closed by client")
-    const text = formatReplay(result, record)
-    expect(text).toContain("⏱ xstate.after.pingInterval")
-    expect(text).toContain("replay agrees with the record")
+    expect(formatReplay(result, record)).toContain("replay agrees with the record")
+    // Its keepalive child's record replays too, with the ping timer that fired.
+    const keepalive = await keepaliveRecordOfAClient()
+    const k = replayRecord(parseRecord(JSON.stringify(keepalive)))
+    expect(k.divergence).toBeUndefined()
+    expect(k.timers.map((t) => t.event)).toContain("xstate.after.pingInterval.keepalive.idle")
+    expect(formatReplay(k, keepalive)).toContain("⏱ xstate.after.pingInterval")
   })
 
   it("the server session's record replays through the pure chart", async () => {

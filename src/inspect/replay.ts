@@ -59,11 +59,25 @@ export const parseRecord = (input: string | unknown): RecordFile => {
   return r as RecordFile
 }
 
+/**
+ * The chart with its named `sendTo` actions made no-ops: a record holds one actor's events, and
+ * its children (e.g. the client session's keepalive) are not running in a replay; their own
+ * records replay their side.
+ */
+const withoutSendsToChildren = (machine: AnyStateMachine): AnyStateMachine => {
+  const overrides: Record<string, () => void> = {}
+  for (const [name, action] of Object.entries(machine.implementations.actions ?? {})) {
+    if ((action as { type?: unknown } | undefined)?.type === "xstate.sendTo") overrides[name] = () => {}
+  }
+  return Object.keys(overrides).length === 0 ? machine : machine.provide({ actions: overrides as never })
+}
+
 /** Replay `record` through its machine (by default the one of that id in `machines/`). */
 export const replayRecord = (record: RecordFile, machines: ReadonlyMap<string, AnyStateMachine> = allMachines()): ReplayResult => {
   if (record.machine === undefined) throw new ReplayError("record names no machine (not a state machine actor)")
-  const machine = machines.get(record.machine)
-  if (machine === undefined) throw new ReplayError(`no chart "${record.machine}" in machines/ (known: ${[...machines.keys()].join(", ")})`)
+  const chart = machines.get(record.machine)
+  if (chart === undefined) throw new ReplayError(`no chart "${record.machine}" in machines/ (known: ${[...machines.keys()].join(", ")})`)
+  const machine = withoutSendsToChildren(chart)
   const base = record.base
   if (base === undefined || base.value === undefined) throw new ReplayError("record has no starting state")
   let snapshot: AnyMachineSnapshot = machine.resolveState({ value: base.value as StateValue, context: base.context as never })
