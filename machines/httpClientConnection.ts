@@ -85,6 +85,8 @@ export type HttpClientConnectionEvent =
   | { readonly type: "SESSION_ID"; readonly sessionId: string }
   | { readonly type: "ANSWERED"; readonly id: RequestId; readonly protocolVersion?: string }
   | { readonly type: "CLOSE" }
+  /** The standalone GET stream is open (its response headers arrived): what waited may go. */
+  | { readonly type: "STANDALONE_READY" }
   | { readonly type: `xstate.done.actor.${string}`; readonly actorId: string; readonly output: HttpExchangeOutput }
 
 /** The child id of request `id` (`JSON.stringify` keeps `1` and `"1"` apart). */
@@ -182,6 +184,10 @@ export const httpClientConnectionMachine = setup({
     /** Effect: the transport ended on its own (`onClose({ expected: false, reason })`). */
     reportEnded: () => {}
   },
+  delays: {
+    /** How long queued messages wait for the standalone stream to open before going anyway. */
+    standaloneReadyTimeout: 2_000
+  },
   guards: {
     /** An exchange's end says the connection ends this way. */
     exchangeLostSession: ({ event }) => doneOutput(event)?.ending === "sessionLost",
@@ -249,7 +255,27 @@ export const httpClientConnectionMachine = setup({
               { guard: "exchangeFailedConnection", target: "#httpClientConnection.failed", actions: "recordReason" },
               // The standalone stream first: a server may send what relates to no stream (or an
               // SDK server, a request's elicitation) on it as soon as a queued call arrives.
-              { guard: "initializedAccepted", target: "open", actions: ["forgetExchange", "startStandalone", "flushQueue", "clearQueue"] },
+              { guard: "initializedAccepted", target: "opening", actions: ["forgetExchange", "startStandalone"] },
+              { target: "open", actions: ["forgetExchange", "flushQueue", "clearQueue"] }
+            ]
+          }
+        },
+        /**
+         * The standalone stream is being opened: the rest waits until it is (or it ended, or
+         * `standaloneReadyTimeout`), since a server may send what relates to no request on it
+         * only once it exists (the conformance server drops an elicitation otherwise).
+         */
+        opening: {
+          after: { standaloneReadyTimeout: { target: "open", actions: ["flushQueue", "clearQueue"] } },
+          on: {
+            REQUEST: { actions: "enqueue" },
+            ONE_WAY: { actions: "enqueue" },
+            INITIALIZED: { actions: "enqueue" },
+            STANDALONE_READY: { target: "open", actions: ["flushQueue", "clearQueue"] },
+            [`xstate.done.actor.${STANDALONE_KEY}`]: [
+              { guard: "exchangeLostSession", target: "#httpClientConnection.sessionLost", actions: "recordReason" },
+              { guard: "exchangeUnreachable", target: "#httpClientConnection.unreachable", actions: "recordReason" },
+              { guard: "exchangeFailedConnection", target: "#httpClientConnection.failed", actions: "recordReason" },
               { target: "open", actions: ["forgetExchange", "flushQueue", "clearQueue"] }
             ]
           }

@@ -181,12 +181,20 @@ describe("httpClientConnection: pure steps", () => {
     expect(gated.snapshot.context).toMatchObject({ sessionId: "s-1", protocolVersion: "2025-11-25", initializeId: 0 })
     expect(gated.snapshot.context.queue.map((m: { key: string }) => m.key)).toEqual([exchangeKey(1)])
     expect(Object.keys(gated.snapshot.children)).toEqual([INITIALIZED_KEY])
-    const open = run(connection, {}, INIT, answered(0), INITIALIZED, CALL, done(INITIALIZED_KEY, { failed: false }))
+    // The standalone GET goes out, and the queued calls wait until it is open: an SDK server sends a
+    // call's elicitation on it, and drops it when there is none yet (conformance elicitation-sep1034-client-defaults).
+    const opening = run(connection, {}, INIT, answered(0), INITIALIZED, CALL, done(INITIALIZED_KEY, { failed: false }))
+    expect(opening.snapshot.value).toEqual({ live: "opening" })
+    expect(Object.keys(opening.snapshot.children)).toEqual([STANDALONE_KEY])
+    expect(opening.snapshot.context.queue.map((m: { key: string }) => m.key)).toEqual([exchangeKey(1)])
+    const open = run(connection, {}, INIT, answered(0), INITIALIZED, CALL, done(INITIALIZED_KEY, { failed: false }), { type: "STANDALONE_READY" })
     expect(open.snapshot.value).toEqual({ live: "open" })
     expect(open.snapshot.context.queue).toEqual([])
-    // The standalone GET goes out before the queued calls: an SDK server sends a call's
-    // elicitation on it, and drops it when there is none yet (conformance elicitation-sep1034-client-defaults).
     expect(Object.keys(open.snapshot.children)).toEqual([STANDALONE_KEY, exchangeKey(1)])
+    // A stream that ended (405: the server offers none) lets them go as well.
+    const refused = run(connection, {}, INIT, answered(0), INITIALIZED, CALL, done(INITIALIZED_KEY, { failed: false }), done(STANDALONE_KEY, { failed: false }))
+    expect(refused.snapshot.value).toEqual({ live: "open" })
+    expect(Object.keys(refused.snapshot.children)).toEqual([exchangeKey(1)])
   })
 
   it("no standalone stream when `initialized` was rejected or the options turn it off", () => {
@@ -237,7 +245,8 @@ describe("httpClientConnection: pure steps", () => {
     const events = [
       INIT, CALL, INITIALIZED, { type: "SESSION_ID", sessionId: "s-1" }, { type: "SESSION_ID", sessionId: "bad id" },
       done(INITIALIZED_KEY, { failed: false }), done(exchangeKey(1), { failed: false, ending: "sessionLost" }),
-      done(exchangeKey(1), { failed: false, ending: "unreachable" }), { type: "CLOSE" }, { type: "xstate.done.actor.deleteSession" }, { type: "xstate.done.actor.release" }
+      done(exchangeKey(1), { failed: false, ending: "unreachable" }), { type: "CLOSE" }, { type: "xstate.done.actor.deleteSession" }, { type: "xstate.done.actor.release" },
+      { type: "STANDALONE_READY" }
     ]
     const reached = new Set<string>()
     for (const path of getShortestPaths(connection, {
@@ -250,7 +259,7 @@ describe("httpClientConnection: pure steps", () => {
       reached.add(typeof v === "string" ? v : Object.entries(v).map(([k, c]) => `${k}.${String(c)}`)[0]!)
     }
     expect([...reached].sort()).toEqual(
-      ["closed", "closing.deciding", "closing.deleting", "closing.releasing", "failed", "live.gated", "live.open", "live.ungated", "sessionLost", "unreachable"]
+      ["closed", "closing.deciding", "closing.deleting", "closing.releasing", "failed", "live.gated", "live.open", "live.opening", "live.ungated", "sessionLost", "unreachable"]
         .filter((s) => s !== "closing.deciding") // transient: `always` leaves it at once
         .sort()
     )

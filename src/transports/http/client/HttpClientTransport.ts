@@ -332,6 +332,7 @@ export class HttpClientTransport implements Transport {
       if (outcome._tag === "Rejected") {
         return { _tag: "Rejected", status: outcome.status, message: `GET: HTTP ${outcome.status}${snippet(outcome.body)}`, body: outcome.body, hadSession }
       }
+      if (io.kind === "standalone") this.actor.send({ type: "STANDALONE_READY" })
       return await this.read(outcome.stream, signal)
     } catch (e) {
       return networkFailure(e)
