@@ -19,6 +19,9 @@ import type { ServerSession } from "../src/server/ServerSession.ts"
 import { makeHttpServerScoped } from "../src/server/http/effect.ts"
 import { makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "../src/server/http/HttpServer.ts"
 import { parseEventId } from "../src/transports/http/EventStore.ts"
+
+/** Lets the `drop-first` handler answer (set while it waits). */
+let releaseDropFirst: () => void = () => {}
 import { del, get, initializeRequest, openSession, post, rawRequest, SseReader, waitFor } from "./support/mcpHttp.ts"
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
@@ -62,7 +65,10 @@ const makeTestServer = (observed: Observed, getHandle: () => HttpServerHandle): 
       async (_args, ctx) => {
         expect(getHandle().dropStream(ctx.sessionId!, ctx.requestId)).toBe(true)
         expect(getHandle().dropStream(ctx.sessionId!, ctx.requestId)).toBe(false)
-        await sleep(30)
+        // Answers when the test says so (not after a real delay: the test first needs the resumed stream live).
+        await new Promise<void>((resolve) => {
+          releaseDropFirst = resolve
+        })
         return { content: [{ type: "text", text: "answered on the resumed stream" }] }
       }
     )
@@ -449,6 +455,7 @@ describe("Streamable HTTP server (legacy era): streams", () => {
     expect(resumed.status).toBe(200)
     // Resuming a stream that is still live: a second resumption of it conflicts.
     expect((await get(ctx.url, { ...s.headers, "last-event-id": events[0]!.id! })).status).toBe(409)
+    releaseDropFirst()
     const replay = (await new SseReader(resumed).rest()).filter((e) => e.data).map((e) => JSON.parse(e.data!))
     expect(replay).toEqual([{ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "answered on the resumed stream" }] } }])
     await del(ctx.url, s.headers)
