@@ -19,46 +19,12 @@ import { makeDemoServer } from "../examples/demo.ts"
 import { type Inspector, startInspector } from "../src/inspect/InspectorServer.ts"
 import { startHost } from "../src/host/McpHost.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { type Msg, openFeed } from "./support/inspectorFeed.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 
 const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "mcp-actors-inspect-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-type Msg = Record<string, any>
-
-/** A feed client that collects every message and can wait for one. */
-const openFeed = (url: string, headers: Record<string, string> = {}) =>
-  new Promise<{ ws: WebSocket; messages: Array<Msg>; waitFor: (p: (m: Msg) => boolean, what: string) => Promise<Msg> }>((resolve, reject) => {
-    const ws = new WebSocket(url, { headers })
-    const messages: Array<Msg> = []
-    const waiters = new Set<{ p: (m: Msg) => boolean; done: (m: Msg) => void }>()
-    ws.on("message", (data) => {
-      for (const line of data.toString().split("\n")) {
-        const m = JSON.parse(line) as Msg
-        messages.push(m)
-        for (const w of waiters) if (w.p(m)) {
-          waiters.delete(w)
-          w.done(m)
-        }
-      }
-    })
-    ws.on("unexpected-response", (_req, res) => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode })))
-    ws.on("error", reject)
-    ws.on("open", () =>
-      resolve({
-        ws,
-        messages,
-        waitFor: (p, what) => {
-          const seen = messages.find(p)
-          if (seen !== undefined) return Promise.resolve(seen)
-          return new Promise((done, fail) => {
-            const t = setTimeout(() => fail(new Error(`timed out waiting for ${what}; got ${messages.map((m) => m.type).join(", ")}`)), 20_000)
-            waiters.add({ p, done: (m) => (clearTimeout(t), done(m)) })
-          })
-        }
-      }))
-  })
 
 const feedUrl = (inspector: Inspector, token = inspector.token) => `ws://127.0.0.1:${inspector.port}/feed?token=${token}`
 
