@@ -28,12 +28,14 @@ import WebSocket from "ws"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { type ServerProcess, spawnNetworkServer, spawnStdioServer, stdioConnection } from "../test/fuzz/servers.ts"
 
-const USAGE = `Usage: npm run soak -- [--minutes N] [--warmup N] [--sample S] [--out FILE] [--concurrency N]
+const USAGE = `Usage: npm run soak -- [--minutes N] [--warmup N] [--sample S] [--out FILE] [--concurrency N] [--pace MS]
 
   --minutes N      run length in minutes (default 60; fractions allowed)
   --warmup N       minutes excluded from the fit (default: a sixth of the run, at most 10)
   --sample S       seconds between memory samples (default 10)
   --concurrency N  client loops per traffic kind (default 4)
+  --pace MS        each client loop starts an iteration at most every MS ms (default 0: as fast as it can);
+                   a fixed rate keeps the servers' working set steady when the machine's load changes
   --out FILE       Markdown report path (default soak-report.md; JSON next to it)`
 
 const { values, positive } = scriptArgs(USAGE, {
@@ -41,12 +43,14 @@ const { values, positive } = scriptArgs(USAGE, {
   warmup: { type: "string" },
   sample: { type: "string" },
   concurrency: { type: "string" },
+  pace: { type: "string" },
   out: { type: "string" }
 })
 const minutes = positive("minutes") ?? 60
 const warmupMin = values.warmup !== undefined ? positive("warmup")! : Math.min(10, minutes / 6)
 const sampleMs = (positive("sample") ?? 10) * 1_000
 const concurrency = Math.round(positive("concurrency") ?? 4)
+const paceMs = values.pace !== undefined ? positive("pace")! : 0
 const outMd = values.out ?? "soak-report.md"
 const outJson = outMd.replace(/\.md$/, "") + ".json"
 
@@ -149,12 +153,14 @@ const unexpected = (t: keyof typeof counters, what: string) => {
 let stopping = false
 const loop = async (body: () => Promise<void>, pauseMs = 0): Promise<void> => {
   while (!stopping) {
+    const began = Date.now()
     try {
       await body()
     } catch {
       // A dropped connection mid-way is part of the traffic; real surprises are counted by the bodies.
     }
-    if (pauseMs > 0) await sleep(pauseMs)
+    const wait = Math.max(pauseMs, paceMs - (Date.now() - began))
+    if (wait > 0) await sleep(wait)
   }
 }
 
@@ -422,7 +428,7 @@ export const fit = (points: ReadonlyArray<{ readonly t: number; readonly y: numb
 
 const main = async (): Promise<void> => {
   const nodeArgs = ["--expose-gc", "--inspect=127.0.0.1:0"]
-  log(`${minutes} min (warm-up ${warmupMin.toFixed(1)} min), a sample every ${sampleMs / 1_000} s`)
+  log(`${minutes} min (warm-up ${warmupMin.toFixed(1)} min), a sample every ${sampleMs / 1_000} s${paceMs > 0 ? `, loops paced at ${paceMs} ms` : ""}`)
   const stdio = spawnStdioServer({ nodeArgs, maxMessageBytes: 4_194_304 })
   const http = await spawnNetworkServer("http", { nodeArgs, maxMessageBytes: 4_194_304, extraArgs: ["--idle-timeout", "30000"] })
   const ws = await spawnNetworkServer("ws", { nodeArgs, maxMessageBytes: 4_194_304, extraArgs: ["--idle-timeout", "30000"] })
@@ -497,7 +503,7 @@ const main = async (): Promise<void> => {
   const f1 = (x: number) => x.toFixed(1)
   const f2 = (x: number) => x.toFixed(2)
   const md = [
-    `Soak: ${minutes} min (fit after ${warmupMin.toFixed(1)} min of warm-up), heap after GC and RSS sampled every ${sampleMs / 1_000} s, ${new Date(started).toISOString()}, Node ${process.version}.`,
+    `Soak: ${minutes} min (fit after ${warmupMin.toFixed(1)} min of warm-up), heap after GC and RSS sampled every ${sampleMs / 1_000} s${paceMs > 0 ? `, client loops paced at ${paceMs} ms` : ""}, ${new Date(started).toISOString()}, Node ${process.version}.`,
     "",
     "| transport | samples | heap after GC (MB) first → last | heap slope | heap %/h | RSS (MB) first → last | RSS slope | RSS %/h | heap without code %/h | code (MB) first → last | operations | unexpected answers | flat (< 1 %/h heap) |",
     "|---|---:|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|",
