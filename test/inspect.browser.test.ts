@@ -162,6 +162,8 @@ describe("inspector page in chromium", () => {
     const sessionRows = page.locator("tr.session[data-machine=\"legacyServerSession\"]")
     expect(await sessionRows.count()).toBe(1)
     expect(await sessionRows.locator("td.end").innerText()).toBe("")
+    // The list shows it too, with the age of the oldest request.
+    expect(await sessionRows.innerText()).toMatch(/\b1 \(oldest \d+(\.\d)? (ms|s)\)/)
     expect(await page.locator("#rows").innerText()).not.toContain("browser-secret-argument")
     await screenshot(page, "2-call-in-flight")
     releaseHeld()
