@@ -130,6 +130,7 @@ export class Approvals {
       fail = reject
     })
     let deferred: unknown
+    const live = () => actor.getSnapshot().status === "active"
     const actor = createActor(
       policedRequestMachine.provide({
         actions: {
@@ -143,9 +144,13 @@ export class Approvals {
               } catch (e) {
                 answer = Promise.reject(e)
               }
+              // An answer after the chart ended (the deadline passed, the caller left) has nothing to decide.
               answer?.then(
-                (a) => actor.send(a.approved ? { type: "APPROVED", by: a.by } : { type: "REJECTED", by: a.by, ...(a.reason === undefined ? {} : { reason: a.reason }) }),
+                (a) => {
+                  if (live()) actor.send(a.approved ? { type: "APPROVED", by: a.by } : { type: "REJECTED", by: a.by, ...(a.reason === undefined ? {} : { reason: a.reason }) })
+                },
                 (e) => {
+                  if (!live()) return
                   if (e instanceof ApprovalDeferred) {
                     deferred = e.cause
                     actor.send({ type: "CANCELLED", reason: "deferred to the client (input_required)" })
