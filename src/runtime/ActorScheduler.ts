@@ -109,6 +109,39 @@ class TreeActor<TLogic extends AnyActorLogic> extends Actor<TLogic> {
   }
 }
 
+/**
+ * Keep a tree child's end to itself: a child made with `parent` (a session under
+ * its connection or listener, a connection under its listener) does not send its
+ * parent `xstate.done.actor.<id>` / `xstate.error.actor.<id>` when its chart ends.
+ *
+ * Why: its owner is its `Scope`, which learns of the end and releases it; no
+ * parent chart handles those events. Delivered, they cost memory forever: xstate
+ * memoizes the transitions each state node has for every event type it ever
+ * received (`candidates-<type>` in a module-wide cache keyed by the shared
+ * machine's `StateNode`s), and these types embed the child's id, new for every
+ * session. That cache grew by ~200-450 bytes per ended session (two arrays and
+ * the key string, one entry per state node of the parent's active state): a
+ * linear heap growth of the HTTP and WebSocket servers under churn, found by a
+ * soak. An error event had a second effect: unhandled, it put the parent chart
+ * itself (a listener, with every other session) into `error`. The inspection
+ * hub sees the child's own final or error snapshot as before.
+ *
+ * Children made by a chart's own `spawnChild` are xstate actors, not
+ * {@link TreeActor}s, and still report to the parent that spawned them.
+ */
+const keepTreeEndsLocal = (actor: AnyActorRef): void => {
+  const system = actor.system as unknown as SchedulingSystem
+  const relay = system._relay
+  if (relay === undefined) return
+  system._relay = (source, target, event) => {
+    if (
+      source instanceof TreeActor && source._parent === target &&
+      (event.type.startsWith("xstate.done.actor.") || event.type.startsWith("xstate.error.actor."))
+    ) return
+    relay(source, target, event)
+  }
+}
+
 let creationObserver: ((actor: AnyActorRef) => void) | undefined
 
 /**
@@ -141,7 +174,7 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
   if (inspect !== undefined && options?.parent === undefined && options?.inspect === undefined) options = { ...options, inspect } as ActorOptions<TLogic>
   const actor: Actor<TLogic> = new TreeActor(logic, options)
   // A child shares its root's system, whose scheduler is already the lean one.
-  if (options?.parent === undefined) useLeanScheduler(actor)
+  if (options?.parent === undefined) keepTreeEndsLocal(useLeanScheduler(actor))
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
 }
@@ -151,5 +184,8 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
  * reported to {@link observeActorCreation}, since it lives as long as its
  * runtime (the process's, for the Promise API), not as long as a session.
  */
-export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> =>
-  useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)
+export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
+  const actor = useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)
+  keepTreeEndsLocal(actor)
+  return actor
+}
