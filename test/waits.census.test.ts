@@ -15,7 +15,6 @@ const ACCEPTED: Record<string, number> = {
   "test/host.real-servers.test.ts": 1,
   "test/http.client-recovery.test.ts": 5,
   "test/subscriptions.test.ts": 1,
-  "test/http.server.test.ts": 6,
   "test/transports.ws.test.ts": 2,
   "test/http.sdk-interop.test.ts": 1,
   "test/interop.sdk-client.stdio.test.ts": 3,
