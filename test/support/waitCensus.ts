@@ -56,11 +56,9 @@ const SKIP = new Set(["test/support/waitFor.ts", "test/support/waitCensus.ts", "
 const LINE_RULES: ReadonlyArray<Rule> = [
   // ---- (C)/(D) still in the suite, each with its reason (docs/testing.md "What is left").
   { file: "test/host.real-servers.test.ts", text: /setTimeout\(r, 300\)/, cls: "C", why: "a quiet period: the host's catalog-change coalescing (McpHost coalesceMs) runs on real time, across real servers" },
-  { file: "test/http.client-recovery.test.ts", text: /^\s*setTimeout\(\(\) => \{$/, cls: "C", why: "the sse-retry test measures the real-time retry delay between two socket events (its virtual-time twin follows it)" },
   { file: "test/subscriptions.test.ts", text: /expect\.poll\(\(\) => sub\.state, \{ timeout: 5_000 \}\)/, cls: "C", why: "the listen stream's reconnection backoff (baseDelayMs 50) on real time, against a real server that goes down and comes back on the same port" },
 
   { file: "test/transports.ws.test.ts", text: /expect\.poll\(\(\) => handle\.connections, \{ timeout: 2_000, interval: 10 \}\)|setTimeout\(resolve, 200\)/, cls: "C", why: "the WebSocket heartbeat (40 ms) on real time" },
-  { file: "test/http.client-recovery.test.ts", text: /await sleep\(700\)|await sleep\(20\)|await sleep\(200\)|await sleep\(150\)/, cls: "D", why: "a fixed sleep: to show no real timer fired, to let a GET arrive, to show no loop, to let calls start" },
   { file: "test/http.sdk-interop.test.ts", text: /await sleep\(20\)/, cls: "D", why: "a tool's fixed pause after dropping its stream" },
   { file: "test/interop.sdk-client.stdio.test.ts", text: /setTimeout\(r, 50\)/, cls: "D", why: "50 ms hoping the call reached the server process before the abort or kill" },
   { file: "test/stdio.leaks.test.ts", text: /await sleep\(30\)/, cls: "D", why: "30 ms hoping the call reached the server process before the kill" },
