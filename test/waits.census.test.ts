@@ -16,8 +16,6 @@ const ACCEPTED: Record<string, number> = {
   "test/subscriptions.test.ts": 1,
   "test/transports.ws.test.ts": 2,
   "test/http.sdk-interop.test.ts": 1,
-  "test/interop.sdk-client.stdio.test.ts": 3,
-  "test/stdio.leaks.test.ts": 1,
   "test/client.modern.test.ts": 1,
   "test/effect-api.test.ts": 1,
   "test/runtime.tree.test.ts": 1

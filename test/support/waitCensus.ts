@@ -60,8 +60,6 @@ const LINE_RULES: ReadonlyArray<Rule> = [
 
   { file: "test/transports.ws.test.ts", text: /expect\.poll\(\(\) => handle\.connections, \{ timeout: 2_000, interval: 10 \}\)|setTimeout\(resolve, 200\)/, cls: "C", why: "the WebSocket heartbeat (40 ms) on real time" },
   { file: "test/http.sdk-interop.test.ts", text: /await sleep\(20\)/, cls: "D", why: "a tool's fixed pause after dropping its stream" },
-  { file: "test/interop.sdk-client.stdio.test.ts", text: /setTimeout\(r, 50\)/, cls: "D", why: "50 ms hoping the call reached the server process before the abort or kill" },
-  { file: "test/stdio.leaks.test.ts", text: /await sleep\(30\)/, cls: "D", why: "30 ms hoping the call reached the server process before the kill" },
   { file: "test/client.modern.test.ts", text: /setTimeout\(\(\) => ac\.abort\("enough"\), 50\)/, cls: "D", why: "abort after 50 ms, hoping the call started" },
   { file: "test/effect-api.test.ts", text: /Effect\.sleep\("5 millis"\)/, cls: "D", why: "polls the registry every 5 ms of real time for an in-process release" },
   { file: "test/runtime.tree.test.ts", text: /"the echo reply"/, cls: "D", why: "polls an in-memory pipe in real time" },
