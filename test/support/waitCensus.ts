@@ -58,7 +58,6 @@ const LINE_RULES: ReadonlyArray<Rule> = [
   { file: "test/host.real-servers.test.ts", text: /setTimeout\(r, 300\)/, cls: "C", why: "a quiet period: the host's catalog-change coalescing (McpHost coalesceMs) runs on real time, across real servers" },
   { file: "test/subscriptions.test.ts", text: /expect\.poll\(\(\) => sub\.state, \{ timeout: 5_000 \}\)/, cls: "C", why: "the listen stream's reconnection backoff (baseDelayMs 50) on real time, against a real server that goes down and comes back on the same port" },
 
-  { file: "test/transports.ws.test.ts", text: /expect\.poll\(\(\) => handle\.connections, \{ timeout: 2_000, interval: 10 \}\)|setTimeout\(resolve, 200\)/, cls: "C", why: "the WebSocket heartbeat (40 ms) on real time" },
   { file: "test/http.sdk-interop.test.ts", text: /await sleep\(20\)/, cls: "D", why: "a tool's fixed pause after dropping its stream" },
   { file: "test/client.modern.test.ts", text: /setTimeout\(\(\) => ac\.abort\("enough"\), 50\)/, cls: "D", why: "abort after 50 ms, hoping the call started" },
   { file: "test/effect-api.test.ts", text: /Effect\.sleep\("5 millis"\)/, cls: "D", why: "polls the registry every 5 ms of real time for an in-process release" },
