@@ -50,8 +50,8 @@ const start = async (options: HttpServerOptions = {}) => {
       { name: "drop-me", description: "Progress, server drops the POST stream, more progress, answer", inputSchema: { type: "object", properties: {} } },
       async (_args, ctx) => {
         ctx.progress(1, 2)
-        handle.dropStream(ctx.sessionId!, ctx.requestId)
-        await sleep(20)
+        handle.dropStream(ctx.sessionId!, ctx.requestId) // synchronous: the stream is gone when it returns
+        await new Promise<void>((resolve) => setImmediate(resolve)) // the rest comes on a later turn, stored for the resumption
         ctx.progress(2, 2)
         return { content: [{ type: "text", text: "survived the drop" }] }
       }

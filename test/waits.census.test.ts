@@ -14,9 +14,6 @@ const root = fileURLToPath(new URL("..", import.meta.url))
 const ACCEPTED: Record<string, number> = {
   "test/host.real-servers.test.ts": 1,
   "test/subscriptions.test.ts": 1,
-  "test/http.sdk-interop.test.ts": 1,
-  "test/client.modern.test.ts": 1,
-  "test/effect-api.test.ts": 1,
   "test/runtime.tree.test.ts": 1
 }
 

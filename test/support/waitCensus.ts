@@ -58,10 +58,6 @@ const LINE_RULES: ReadonlyArray<Rule> = [
   { file: "test/host.real-servers.test.ts", text: /setTimeout\(r, 300\)/, cls: "C", why: "a quiet period: the host's catalog-change coalescing (McpHost coalesceMs) runs on real time, across real servers" },
   { file: "test/subscriptions.test.ts", text: /expect\.poll\(\(\) => sub\.state, \{ timeout: 5_000 \}\)/, cls: "C", why: "the listen stream's reconnection backoff (baseDelayMs 50) on real time, against a real server that goes down and comes back on the same port" },
 
-  { file: "test/http.sdk-interop.test.ts", text: /await sleep\(20\)/, cls: "D", why: "a tool's fixed pause after dropping its stream" },
-  { file: "test/client.modern.test.ts", text: /setTimeout\(\(\) => ac\.abort\("enough"\), 50\)/, cls: "D", why: "abort after 50 ms, hoping the call started" },
-  { file: "test/effect-api.test.ts", text: /Effect\.sleep\("5 millis"\)/, cls: "D", why: "polls the registry every 5 ms of real time for an in-process release" },
-  { file: "test/runtime.tree.test.ts", text: /"the echo reply"/, cls: "D", why: "polls an in-memory pipe in real time" },
 
   // ---- allowed: bounds and real peers that the general rules do not recognise.
   { file: "test/http.server.test.ts", text: /\(args\.ms as number \| undefined\) \?\? 10_000|^\s*const t = setTimeout\(\(\) => \{$/, cls: "A", why: "the abortable tool's fallback answer: the tests abort it" },
