@@ -56,7 +56,6 @@ const SKIP = new Set(["test/support/waitFor.ts", "test/support/waitCensus.ts", "
 const LINE_RULES: ReadonlyArray<Rule> = [
   // ---- (C)/(D) still in the suite, each with its reason (docs/testing.md "What is left").
   { file: "test/host.real-servers.test.ts", text: /setTimeout\(r, 300\)/, cls: "C", why: "a quiet period: the host's catalog-change coalescing (McpHost coalesceMs) runs on real time, across real servers" },
-  { file: "test/subscriptions.test.ts", text: /expect\.poll\(\(\) => sub\.state, \{ timeout: 5_000 \}\)/, cls: "C", why: "the listen stream's reconnection backoff (baseDelayMs 50) on real time, against a real server that goes down and comes back on the same port" },
 
 
   // ---- allowed: bounds and real peers that the general rules do not recognise.
