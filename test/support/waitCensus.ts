@@ -114,7 +114,8 @@ const FILE_DEFAULTS: ReadonlyArray<Rule> = [
   { file: "test/server.limits.test.ts", cls: "B", why: "real WebSocket sockets" },
   { file: "test/subscriptions.test.ts", cls: "B", why: "real HTTP servers and sockets" },
   { file: "test/runtime.tree.test.ts", cls: "B", why: "real sockets and OS handles on four transports" },
-  { file: "test/support/httpPeers.ts", cls: "B", why: "OS handles of real sockets and processes" }
+  { file: "test/support/httpPeers.ts", cls: "B", why: "OS handles of real sockets and processes" },
+  { file: "test/policy.approval-timeout.sdk.test.ts", cls: "B", why: "what the SDK client received over a real socket (the deadline itself is on a SimulatedClock)" }
 ]
 
 const matches = (rule: Rule, file: string, text: string): boolean =>
