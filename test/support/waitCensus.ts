@@ -54,9 +54,6 @@ const SKIP = new Set(["test/support/waitFor.ts", "test/support/waitCensus.ts", "
 
 /** First match wins: line rules, then the general rules, then file defaults. */
 const LINE_RULES: ReadonlyArray<Rule> = [
-  // ---- (C)/(D) still in the suite, each with its reason (docs/testing.md "What is left").
-  { file: "test/host.real-servers.test.ts", text: /setTimeout\(r, 300\)/, cls: "C", why: "a quiet period: the host's catalog-change coalescing (McpHost coalesceMs) runs on real time, across real servers" },
-
 
   // ---- allowed: bounds and real peers that the general rules do not recognise.
   { file: "test/http.server.test.ts", text: /\(args\.ms as number \| undefined\) \?\? 10_000|^\s*const t = setTimeout\(\(\) => \{$/, cls: "A", why: "the abortable tool's fallback answer: the tests abort it" },
