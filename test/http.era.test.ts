@@ -257,7 +257,7 @@ describe("connectAutoHttp against our dual-era server", () => {
 
   it("closing releases every socket (the probe's and the wire's pools)", async () => {
     // Sockets of earlier tests first finish closing, so the baseline holds none.
-    await waitFor(() => !process.getActiveResourcesInfo().includes("TCPSocketWrap"), 2_000, "earlier sockets to close")
+    await waitFor(() => !process.getActiveResourcesInfo().includes("TCPSocketWrap"), 10_000, "earlier sockets to close")
     const baseline = process.getActiveResourcesInfo()
     // Directly, not through the proxy (which answers `connection: close`): keep-alive sockets stay pooled until close.
     const client = await connectAutoHttp(handle.url, { cache: new MemoryEraCache() })
@@ -318,21 +318,21 @@ describe("connectAutoHttp against our dual-era server", () => {
     const before = proxy.seen.length
     const ac = new AbortController()
     const call = client.callTool("abortable", { tag: "by-signal" }, { signal: ac.signal })
-    await waitFor(() => observed.started.includes("by-signal"), 2_000, "the handler to start")
+    await waitFor(() => observed.started.includes("by-signal"), 10_000, "the handler to start")
     ac.abort()
     await expect(call).rejects.toBeInstanceOf(RequestCancelled)
-    await waitFor(() => observed.aborted.includes("by-signal"), 2_000, "the handler's signal to abort")
+    await waitFor(() => observed.aborted.includes("by-signal"), 10_000, "the handler's signal to abort")
 
     // A timeout cancels the same way.
     const timed = client.callTool("abortable", { tag: "by-timeout" }, { timeoutMs: 150 })
     const outcome = timed.then(() => "answered", (e: unknown) => e)
-    await waitFor(() => observed.started.includes("by-timeout"), 2_000, "the timed handler to start")
+    await waitFor(() => observed.started.includes("by-timeout"), 10_000, "the timed handler to start")
     clock.increment(149)
     expect(observed.aborted.includes("by-timeout")).toBe(false)
     clock.increment(1)
     expect(await outcome).toBeInstanceOf(RequestTimeout)
-    await waitFor(() => observed.aborted.includes("by-timeout"), 2_000, "the timed-out handler to abort")
-    await waitFor(() => handle.stats().modernInFlight === 0, 2_000, "the server to drop both requests")
+    await waitFor(() => observed.aborted.includes("by-timeout"), 10_000, "the timed-out handler to abort")
+    await waitFor(() => handle.stats().modernInFlight === 0, 10_000, "the server to drop both requests")
 
     const mine = proxy.seen.slice(before)
     expect(mine.map((s) => s.body?.method)).toEqual(["tools/call", "tools/call"])
@@ -485,7 +485,7 @@ describe("connectAutoHttp against the official SDK server (legacy only)", () => 
   it("a cached modern verdict for this legacy server: the first call fails over → re-probe → legacy, and the refused call is re-sent", async () => {
     const cache = new MemoryEraCache()
     cache.set(httpServerKey(sdk.url), { era: "modern", protocolVersion: MODERN })
-    await waitFor(() => !process.getActiveResourcesInfo().includes("TCPSocketWrap"), 2_000, "earlier sockets to close")
+    await waitFor(() => !process.getActiveResourcesInfo().includes("TCPSocketWrap"), 10_000, "earlier sockets to close")
     const baseline = process.getActiveResourcesInfo()
     const diagnostics: Array<string> = []
     const client = await connectAutoHttp(sdk.url, { cache, onDiagnostic: (t) => diagnostics.push(t) })

@@ -163,7 +163,7 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
     expect(res.status).toBe(200)
     expect(res.headers.get("mcp-session-id")).toBeNull()
     expect((await rpcBody(res)).error?.code).toBe(ErrorCode.InvalidParams)
-    await waitFor(() => ctx.handle.sessions === before, 1000, "the failed session to be released")
+    await waitFor(() => ctx.handle.sessions === before, 10_000, "the failed session to be released")
   })
 
   it("202 with no body for a notification and for a response", async () => {
@@ -346,7 +346,7 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
   it("400 for a request id that is already in flight in the session", async () => {
     const s = await openSession(ctx.url)
     const slow = post(ctx.url, { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "slow", arguments: { ms: 100 } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 1000, "the slow call")
+    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 10_000, "the slow call")
     const dup = await post(ctx.url, { jsonrpc: "2.0", id: 7, method: "ping" }, s.headers)
     expect(dup.status).toBe(400)
     expect((await rpcBody(dup)).id).toBe(7)
@@ -486,7 +486,7 @@ describe("Streamable HTTP server (legacy era): streams", () => {
     await reader.next() // priming
     const firstProgress = await reader.nextMessage()
     abort.abort()
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 0, 2000, "the call to finish")
+    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 0, 10_000, "the call to finish")
     expect(ctx.observed.aborted).toEqual([])
     const resumed = await get(ctx.url, { ...s.headers, "last-event-id": firstProgress!.event.id! })
     const replay = (await new SseReader(resumed).rest()).filter((e) => e.data).map((e) => JSON.parse(e.data!))
@@ -519,7 +519,7 @@ describe("Streamable HTTP server (legacy era): streams", () => {
   it("notifications/cancelled aborts the handler and ends the waiting POST without a response", async () => {
     const s = await openSession(ctx.url)
     const pending = post(ctx.url, { jsonrpc: "2.0", id: 11, method: "tools/call", params: { name: "abortable", arguments: { tag: "cancel-me" } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 1000, "the call to start")
+    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 10_000, "the call to start")
     const ack = await post(ctx.url, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 11, reason: "user" } }, s.headers)
     expect(ack.status).toBe(202)
     const res = await pending
@@ -551,7 +551,7 @@ describe("Streamable HTTP server (legacy era): streams", () => {
     const s = await openSession(ctx.url)
     const stream = new SseReader(await get(ctx.url, s.headers))
     const pending = post(ctx.url, { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "abortable", arguments: { tag: "deleted" } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)?.inFlightCount === 1, 1000, "the call to start")
+    await waitFor(() => ctx.handle.session(s.sid)?.inFlightCount === 1, 10_000, "the call to start")
     const d = await del(ctx.url, s.headers)
     expect(d.status).toBe(200)
     const body = await rpcBody(await pending)
@@ -798,10 +798,10 @@ describe("Streamable HTTP server (modern era, 2026-07-28)", () => {
       modernHeaders("tools/call", "abortable"),
       abort.signal
     )
-    await waitFor(() => ctx.handle.stats().modernInFlight === 1, 1000, "the modern call")
+    await waitFor(() => ctx.handle.stats().modernInFlight === 1, 10_000, "the modern call")
     abort.abort()
     await expect(pending).rejects.toThrow()
-    await waitFor(() => ctx.observed.aborted.includes("modern-close"), 1000, "the abort")
+    await waitFor(() => ctx.observed.aborted.includes("modern-close"), 10_000, "the abort")
     expect(ctx.handle.stats().modernInFlight).toBe(0)
   })
 })
@@ -841,7 +841,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
     const s = await openSession(url)
     const stream = new SseReader(await get(url, s.headers))
     const call = post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 80 } } }, s.headers)
-    await waitFor(() => handle.session(s.sid)?.inFlightCount === 1, 1000, "the call")
+    await waitFor(() => handle.session(s.sid)?.inFlightCount === 1, 10_000, "the call")
     const closed = handle.close({ drainMs: 2000 })
     expect((await rpcBody(await call)).result.content[0].text).toBe("waited 80 ms")
     await closed
