@@ -6,17 +6,20 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
-import { ClientSession, type ClientSessionOptions } from "./ClientSession.ts"
+import type { ClientSession, ClientSessionOptions } from "./ClientSession.ts"
+import { type ClientRuntimeOptions, connectSupervised } from "./clientConnection.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
 
 /** What to spawn (`command`, `args`, `env`, …) plus the session's options. */
-export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions
+export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions & ClientRuntimeOptions
 
 /**
  * Spawn an MCP server as a child process and connect a legacy client session to it.
  *
  * Resolves once `initialize` has succeeded; rejects with `SpawnError` when the command
  * cannot start, or a `ConnectError` when the handshake fails (the child is then stopped).
+ * The session is supervised by the runtime (`runtime` option, default the process's):
+ * it is a node of its actor tree and released with it.
  *
  * @example
  * ```ts
@@ -34,15 +37,9 @@ export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions
  * await client.close()                                               // stdin → SIGTERM → SIGKILL of the process group
  * ```
  */
-export const connectStdio = async (options: StdioConnectOptions): Promise<ClientSession> => {
+export const connectStdio = (options: StdioConnectOptions): Promise<ClientSession> => {
   const transport = makeStdioClientTransport(options)
-  try {
-    await transport.spawned
-    return await ClientSession.connect(transport, options)
-  } catch (e) {
-    await transport.close()
-    throw e
-  }
+  return connectSupervised(transport, transport.spawned, options)
 }
 
 /** Effect API: the session (and its child process) live in the current Scope. */

@@ -6,10 +6,11 @@
  * after awaiting `opened` (cancellation is then `notifications/cancelled`).
  */
 import { makeWsClientTransport, type WsClientOptions } from "../transports/wsClient.ts"
-import { ClientSession, type ClientSessionOptions } from "./ClientSession.ts"
+import type { ClientSession, ClientSessionOptions } from "./ClientSession.ts"
+import { type ClientRuntimeOptions, connectSupervised } from "./clientConnection.ts"
 
 /** Socket options (headers, handshake deadline, …) plus the session's options. */
-export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptions
+export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptions & ClientRuntimeOptions
 
 /**
  * Open a WebSocket to `url` and connect a legacy client session over it.
@@ -26,13 +27,7 @@ export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptio
  * await client.close()
  * ```
  */
-export const connectWs = async (url: string | URL, options: WsConnectOptions = {}): Promise<ClientSession> => {
+export const connectWs = (url: string | URL, options: WsConnectOptions = {}): Promise<ClientSession> => {
   const transport = makeWsClientTransport({ ...options, url })
-  try {
-    await transport.opened
-    return await ClientSession.connect(transport, options)
-  } catch (e) {
-    await transport.close()
-    throw e
-  }
+  return connectSupervised(transport, transport.opened, options)
 }
