@@ -6,15 +6,17 @@
  */
 import { Effect, type Scope } from "effect"
 import type { ConnectError } from "../protocol/requestErrors.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 import { HttpClientSession, type HttpClientSessionOptions } from "./HttpClientSession.ts"
 
-export type HttpConnectOptions = HttpClientSessionOptions
+export type HttpConnectOptions = HttpClientSessionOptions & ClientRuntimeOptions
 
 /**
  * Connect to `url` (e.g. `http://127.0.0.1:3000/mcp`); rejects with `InitializeFailed` / `UnsupportedProtocolVersion`.
  *
  * The legacy era over Streamable HTTP. For a server that may speak the modern era, use
- * `connectAutoHttp`, which picks the era for you.
+ * `connectAutoHttp`, which picks the era for you. The session is supervised by the
+ * runtime (`runtime` option, default the process's) and is a node of its actor tree.
  *
  * @example
  * ```ts
@@ -28,8 +30,17 @@ export type HttpConnectOptions = HttpClientSessionOptions
  * await client.close()                                 // DELETE, then every socket released
  * ```
  */
-export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<HttpClientSession> =>
-  HttpClientSession.connect(url, options)
+export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<HttpClientSession> => {
+  const node = openClientConnection("http", options)
+  const { session, ready } = HttpClientSession.open(url, options, node)
+  try {
+    // Its scope closes when it ends (a failed first handshake too): the last generation's sockets go with it.
+    node.supervise(session, () => session.close({ drainMs: 0 }))
+  } catch (e) {
+    return ready.then(() => Promise.reject(e), () => Promise.reject(e))
+  }
+  return ready
+}
 
 /** Effect API: the session lives in the current Scope (closed with a drain of `drainMs`, default 2 s). */
 export const connectHttpScoped = (
