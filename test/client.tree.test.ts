@@ -20,11 +20,10 @@ import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import type { AnyActorRef, InspectionEvent } from "xstate"
 import type { ConnectionContext } from "../machines/connection.ts"
-import type { ClientSession } from "../src/client/ClientSession.ts"
+import type { Client } from "../src/client/Client.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import { connectStdio } from "../src/client/connectStdio.ts"
 import { connectWs } from "../src/client/connectWs.ts"
-import type { HttpClientSession } from "../src/client/HttpClientSession.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
@@ -89,7 +88,6 @@ const expectEmpty = async (runtime: McpRuntime) => {
   expect(stats().sessions).toBe(0)
 }
 
-type Client = ClientSession | HttpClientSession
 type Ending = "client closes" | "peer goes away" | "socket drops" | "runtime shuts down"
 
 interface Opened {

@@ -7,12 +7,17 @@
 import { describe, expect, it } from "vitest"
 import { createActor, initialTransition, transition, waitFor } from "xstate"
 import { getShortestPaths, getSimplePaths } from "xstate/graph"
-import { type HttpClientSessionEvent, httpClientSessionMachine as chart } from "../machines/httpClientSession.ts"
+import { type HttpClientSessionEvent, httpClientSessionMachine } from "../machines/httpClientSession.ts"
+import type { Client } from "../src/client/Client.ts"
+import type { HttpClientSession } from "../src/client/HttpClientSession.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { SessionLost } from "../src/protocol/requestErrors.ts"
 import { startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
 import { allStateIds } from "./support/eventOnlyTwin.ts"
+
+/** The production session's generations chart, under the one `Client` `connectHttp` returns. */
+const chart = (client: Client) => (client.client as HttpClientSession).chart
 
 const LOST = (generation: number): HttpClientSessionEvent => ({ type: "SESSION_LOST", generation, reason: "404" })
 const OPENED: HttpClientSessionEvent = { type: "GENERATION_OPENED" }
@@ -28,11 +33,11 @@ const EVENTS: ReadonlyArray<HttpClientSessionEvent> = [
 ]
 
 const run = (input: object, ...events: ReadonlyArray<HttpClientSessionEvent>) => {
-  let [snapshot, actions] = initialTransition(chart, input)
+  let [snapshot, actions] = initialTransition(httpClientSessionMachine, input)
   const states = [String(snapshot.value)]
   const effects = actions.map((a) => a.type)
   for (const event of events) {
-    ;[snapshot, actions] = transition(chart, snapshot, event)
+    ;[snapshot, actions] = transition(httpClientSessionMachine, snapshot, event)
     effects.push(...actions.map((a) => a.type).filter((t) => t === "openGeneration" || t === "closeGeneration"))
     if (states.at(-1) !== String(snapshot.value)) states.push(String(snapshot.value))
   }
@@ -42,14 +47,14 @@ const run = (input: object, ...events: ReadonlyArray<HttpClientSessionEvent>) =>
 describe("httpClientSession chart: paths (xstate/graph)", () => {
   it("every state is reached, and every shortest path to `ended` after a loss went through `reinitializing` at most maxConsecutive times in a row", () => {
     const reached = new Set<string>()
-    for (const path of getShortestPaths(chart, { input: {}, events: EVENTS as never, limit: 5_000 })) {
+    for (const path of getShortestPaths(httpClientSessionMachine, { input: {}, events: EVENTS as never, limit: 5_000 })) {
       reached.add(`httpClientSession.${String(path.state.value)}`)
     }
-    expect([...reached].sort()).toEqual(allStateIds(chart).filter((id) => id !== "httpClientSession").sort())
+    expect([...reached].sort()).toEqual(allStateIds(httpClientSessionMachine).filter((id) => id !== "httpClientSession").sort())
   })
 
   it("no simple path re-initializes twice without a successful call in between (the loop guard)", () => {
-    const paths = getSimplePaths(chart, { input: {}, events: EVENTS as never, limit: 20_000 })
+    const paths = getSimplePaths(httpClientSessionMachine, { input: {}, events: EVENTS as never, limit: 20_000 })
     expect(paths.length).toBeGreaterThan(10)
     for (const path of paths) {
       let inARow = 0
@@ -89,7 +94,7 @@ describe("httpClientSession chart: paths (xstate/graph)", () => {
 
   it("runs as an actor with the shell's effects provided (the same named actions)", () => {
     const calls: Array<string> = []
-    const actor = createActor(chart.provide({ actions: { openGeneration: () => void calls.push("open"), closeGeneration: () => void calls.push("close") } }), { input: {} }).start()
+    const actor = createActor(httpClientSessionMachine.provide({ actions: { openGeneration: () => void calls.push("open"), closeGeneration: () => void calls.push("close") } }), { input: {} }).start()
     actor.send(OPENED)
     actor.send({ type: "CLOSE" })
     actor.send({ type: "CLOSED", expected: true, reason: "closed" })
@@ -104,8 +109,8 @@ describe("httpClientSession chart: the production session takes the same path ov
     const runtime = makeMcpRuntime()
     try {
       const client = await connectHttp(server.url, { runtime })
-      const states: Array<string> = [String(client.chart.getSnapshot().value)]
-      client.chart.subscribe((s) => {
+      const states: Array<string> = [String(chart(client).getSnapshot().value)]
+      chart(client).subscribe((s) => {
         if (states.at(-1) !== String(s.value)) states.push(String(s.value))
       })
       await client.listTools() // learns that echo is read-only
@@ -122,7 +127,7 @@ describe("httpClientSession chart: the production session takes the same path ov
       await server.forgetSessions()
       const lost = client.callTool("increment").catch((e: unknown) => e) // not replay-safe: fails, and starts the re-initialization
       expect(await lost).toBeInstanceOf(SessionLost)
-      await waitFor(client.chart, (s) => s.value === "live")
+      await waitFor(chart(client), (s) => s.value === "live")
       await server.forgetSessions()
       expect(await client.listTools().catch((e: unknown) => e)).toBeInstanceOf(SessionLost)
       const end = await client.ended

@@ -26,6 +26,7 @@ import type { ConnectionMachine } from "../../machines/connection.ts"
 import { defaultMcpRuntime, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { SessionHandle } from "../runtime/SessionHandle.ts"
 import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
+import { Client } from "./Client.ts"
 import { ClientSession, type ClientSessionLifecycle, type ClientSessionOptions } from "./ClientSession.ts"
 
 /** The option every client constructor takes: which runtime owns the connection. */
@@ -107,15 +108,16 @@ export const openClientConnection = (kind: TransportKind, options: ClientRuntime
 }
 
 /**
- * A legacy session on `transport` (already created, not started) as a
- * supervised node of the runtime's tree: `opened` (a spawn, a socket upgrade)
- * first, then the handshake. Whatever fails, the transport is closed.
+ * The one `Client` over a legacy session on `transport` (already created, not
+ * started), as a supervised node of the runtime's tree: `opened` (a spawn, a
+ * socket upgrade) first, then the handshake. Whatever fails, the transport is
+ * closed. What `connectStdio` and `connectWs` are made of.
  */
-export const connectSupervised = async (
+export const connectLegacyClient = async (
   transport: Transport,
   opened: Promise<unknown>,
   options: ClientSessionOptions & ClientRuntimeOptions
-): Promise<ClientSession> => {
+): Promise<Client> => {
   const node = openClientConnection(transport.kind, options)
   const release = () => transport.close()
   try {
@@ -125,17 +127,17 @@ export const connectSupervised = async (
     throw e
   }
   const { session, ready } = ClientSession.open(transport, options, node.lifecycle)
+  const client = Client.legacy(session, release)
   try {
-    node.supervise(session, release)
+    node.supervise(client, release)
   } catch (e) {
     await ready.catch(() => {})
     throw e
   }
   // A failed handshake ends the session: its scope closes and releases the transport.
-  return ready.catch(async (e) => {
+  return ready.then(() => client, async (e) => {
     await session.ended
     await release()
     throw e
   })
 }
-

@@ -42,7 +42,8 @@ import { makeAgent } from "../transports/http/client/httpRequest.ts"
 import { exchangeModern, httpStatusOf, ModernHttpWire } from "./ModernHttpWire.ts"
 import type { Result } from "./ClientSession.ts"
 import type { McpClientLike } from "./connectAuto.ts"
-import { connectHttp, type HttpConnectOptions } from "./connectHttp.ts"
+import type { HttpConnectOptions } from "./connectHttp.ts"
+import { HttpClientSession } from "./HttpClientSession.ts"
 import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
@@ -130,7 +131,7 @@ export const AutoHttpClient = Client
 /** The Streamable HTTP family of `Client`: each era brings its own exchanges; nothing is shared but the URL. */
 const httpBackend = (url: URL, options: AutoHttpOptions): EraBackend => ({
   url,
-  openLegacy: async () => ({ era: "legacy", client: await connectHttp(url, options) }),
+  openLegacy: async () => ({ era: "legacy", client: await HttpClientSession.connect(url, options) }),
   // The modern client finishes what it has in flight, then releases its sockets.
   releaseModern: (old) => void old.close({ reason: "server is legacy" }),
   release: () => Promise.resolve(),
@@ -155,7 +156,7 @@ const modernSide = (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Mo
 
 /** The era's client for a verdict, or the error that says the verdict did not hold. */
 const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Promise<Side> => {
-  if (verdict.era === "legacy") return { era: "legacy", client: await connectHttp(url, options) }
+  if (verdict.era === "legacy") return { era: "legacy", client: await HttpClientSession.connect(url, options) }
   const side = modernSide(url, options, verdict)
   if (verdict.retry) {
     // 2026-07-28/basic/versioning.mdx:L69 — retry with the mutually supported version the chart picked.

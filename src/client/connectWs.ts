@@ -6,8 +6,9 @@
  * after awaiting `opened` (cancellation is then `notifications/cancelled`).
  */
 import { makeWsClientTransport, type WsClientOptions } from "../transports/wsClient.ts"
-import type { ClientSession, ClientSessionOptions } from "./ClientSession.ts"
-import { type ClientRuntimeOptions, connectSupervised } from "./clientConnection.ts"
+import type { Client } from "./Client.ts"
+import type { ClientSessionOptions } from "./ClientSession.ts"
+import { type ClientRuntimeOptions, connectLegacyClient } from "./clientConnection.ts"
 
 /** Socket options (headers, handshake deadline, …) plus the session's options. */
 export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptions & ClientRuntimeOptions
@@ -27,7 +28,7 @@ export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptio
  * await client.close()
  * ```
  */
-export const connectWs = (url: string | URL, options: WsConnectOptions = {}): Promise<ClientSession> => {
+export const connectWs = (url: string | URL, options: WsConnectOptions = {}): Promise<Client> => {
   const transport = makeWsClientTransport({ ...options, url })
-  return connectSupervised(transport, transport.opened, options)
+  return connectLegacyClient(transport, transport.opened, options)
 }
