@@ -44,7 +44,7 @@
  * level (the caller sees the swap through `onReinitialize` and the state events
  * of the new generation, from `connecting` on).
  */
-import type { Actor } from "xstate"
+import type { Actor, AnyActorRef } from "xstate"
 import { httpClientSessionMachine } from "../../machines/httpClientSession.ts"
 import { LegacyMcpMethods } from "./McpMethods.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
@@ -55,6 +55,11 @@ import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type
 import { HttpClientTransport, type HttpClientTransportOptions } from "../transports/http/client/HttpClientTransport.ts"
 import { ClientSession, type ClientSessionEvent, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
 import type { ClientConnection } from "./clientConnection.ts"
+
+/** Where the session's chart sits: a client connection node, or any parent actor (a host's server connection). */
+export type HttpClientSessionParent =
+  | Pick<ClientConnection, "actor" | "transportClosed" | "closeRequested">
+  | { readonly actor: AnyActorRef; readonly transportClosed?: undefined; readonly closeRequested?: undefined }
 import { RequestCancelled, SessionClosed, SessionLost } from "../protocol/requestErrors.ts"
 
 /** Methods that only read: repeating them on a new session cannot change anything. */
@@ -114,9 +119,9 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   private readonly toolReplaySafe = new Map<string, boolean>()
   private readonly listeners = new InfoListeners()
   private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
-  private readonly node: ClientConnection | undefined
+  private readonly node: HttpClientSessionParent | undefined
 
-  private constructor(url: URL, options: HttpClientSessionOptions, node: ClientConnection | undefined) {
+  private constructor(url: URL, options: HttpClientSessionOptions, node: HttpClientSessionParent | undefined) {
     super()
     this.id = `http-client-${++counter}`
     this.url = url
@@ -143,8 +148,8 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   }
 
   /** Connect (initialize) to the MCP endpoint at `url`; rejects with `InitializeFailed` / `UnsupportedProtocolVersion`. */
-  static connect(url: string | URL, options: HttpClientSessionOptions = {}): Promise<HttpClientSession> {
-    return HttpClientSession.open(url, options).ready
+  static connect(url: string | URL, options: HttpClientSessionOptions = {}, parent?: HttpClientSessionParent): Promise<HttpClientSession> {
+    return HttpClientSession.open(url, options, parent).ready
   }
 
   /**
@@ -155,7 +160,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   static open(
     url: string | URL,
     options: HttpClientSessionOptions = {},
-    node?: ClientConnection
+    node?: HttpClientSessionParent
   ): { readonly session: HttpClientSession; readonly ready: Promise<HttpClientSession> } {
     const session = new HttpClientSession(new URL(url), options, node)
     session.actor.start() // `opening`: the first generation
@@ -271,7 +276,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
       this.closing = this.releaseCurrent()
       return this.closing
     }
-    this.node?.closeRequested(options?.reason ?? "client closed")
+    this.node?.closeRequested?.(options?.reason ?? "client closed")
     this.closing = this.ended.then(() => this.releaseCurrent())
     this.actor.send({ type: "CLOSE" })
     return this.closing
@@ -377,7 +382,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
       if (gen.transport.sessionLost) this.toChart({ type: "SESSION_LOST", generation: gen.n, reason: "the server lost the session (HTTP 404)" })
       else {
         // Not a loss: the server went away (or the session failed) — the connection's end.
-        if (!end.expected) this.node?.transportClosed({ expected: false, reason: end.reason })
+        if (!end.expected) this.node?.transportClosed?.({ expected: false, reason: end.reason })
         this.toChart({ type: "GENERATION_ENDED", generation: gen.n, expected: end.expected, reason: end.reason })
       }
     })

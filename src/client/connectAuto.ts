@@ -31,6 +31,7 @@
 import { modernClientOptions, openForVerdict } from "./DualEraClient.ts"
 import { type EraBackend, Client, type Side } from "./Client.ts"
 import { Effect, type Scope } from "effect"
+import type { AnyActorRef } from "xstate"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { Era } from "../protocol/era.ts"
 import { decodeText, type Params, type RequestId, request as makeRequest } from "../protocol/jsonrpc.ts"
@@ -85,6 +86,8 @@ export interface AutoConnectOptions extends ClientSessionOptions {
    * `"modern"` skip the probe and the cache and never switch.
    */
   readonly era?: "auto" | Era
+  /** The actor whose children the client's charts are (probe, modern client, legacy session). */
+  readonly actorParent?: AnyActorRef
 }
 
 /** Modern client ids on a shared transport: `m1`, `m2`, … (legacy sessions use numbers, the probe `probe-N`). */
@@ -161,7 +164,7 @@ const hubBackend = (hub: TransportHub, options: AutoConnectOptions, views: Map<M
 const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Promise<Side> => {
   const view = hub.attach({ owns: isLegacyId })
   try {
-    const session = await ClientSession.connect(view, options)
+    const session = await ClientSession.connect(view, options, options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
     view.commit()
     return { era: "legacy", client: session }
   } catch (e) {
@@ -172,7 +175,11 @@ const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Pr
 
 const modernClientOn = (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict, views: Map<ModernClient, HubView>): ModernClient => {
   const view = hub.attach({ owns: isModernId, committed: true })
-  const client = ModernClient.create(view, { idPrefix: MODERN_ID_PREFIX, ...modernClientOptions(options, verdict) })
+  const client = ModernClient.create(view, {
+    idPrefix: MODERN_ID_PREFIX,
+    ...modernClientOptions(options, verdict),
+    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
+  })
   views.set(client, view)
   return client
 }
@@ -228,7 +235,8 @@ export const connectAuto = async (transport: Transport, options: AutoConnectOpti
     ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
     ...(options.capabilities ? { capabilities: options.capabilities } : {}),
     ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-    ...(options.clock ? { clock: options.clock } : {})
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
   })
   try {
     return await openForVerdict(

@@ -34,6 +34,7 @@
  * suspect, and a 4xx proves the request was refused unrun.
  */
 import { Effect, type Scope } from "effect"
+import type { AnyActorRef } from "xstate"
 import type { Era } from "../protocol/era.ts"
 import { request as makeRequest } from "../protocol/jsonrpc.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
@@ -64,7 +65,11 @@ export interface AutoHttpOptions extends HttpConnectOptions {
   readonly logLevel?: string
   /** `"auto"` (default) probes (or trusts the cache); `"legacy"` or `"modern"` skip the probe and never switch. */
   readonly era?: "auto" | Era
+  /** The actor whose children the client's charts are (probe, modern client, legacy session). */
+  readonly actorParent?: AnyActorRef
 }
+
+const parentOf = (options: AutoHttpOptions) => options.actorParent === undefined ? undefined : { actor: options.actorParent }
 
 type ModernSide = { readonly era: "modern"; readonly client: ModernClient }
 
@@ -131,7 +136,7 @@ export const AutoHttpClient = Client
 /** The Streamable HTTP family of `Client`: each era brings its own exchanges; nothing is shared but the URL. */
 const httpBackend = (url: URL, options: AutoHttpOptions): EraBackend => ({
   url,
-  openLegacy: async () => ({ era: "legacy", client: await HttpClientSession.connect(url, options) }),
+  openLegacy: async () => ({ era: "legacy", client: await HttpClientSession.connect(url, options, parentOf(options)) }),
   // The modern client finishes what it has in flight, then releases its sockets.
   releaseModern: (old) => void old.close({ reason: "server is legacy" }),
   release: () => Promise.resolve(),
@@ -150,13 +155,16 @@ const modernSide = (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Mo
     ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {})
   })
-  const client = ModernClient.create(wire, modernClientOptions(options, verdict))
+  const client = ModernClient.create(wire, {
+    ...modernClientOptions(options, verdict),
+    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
+  })
   return { era: "modern", client }
 }
 
 /** The era's client for a verdict, or the error that says the verdict did not hold. */
 const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Promise<Side> => {
-  if (verdict.era === "legacy") return { era: "legacy", client: await HttpClientSession.connect(url, options) }
+  if (verdict.era === "legacy") return { era: "legacy", client: await HttpClientSession.connect(url, options, parentOf(options)) }
   const side = modernSide(url, options, verdict)
   if (verdict.retry) {
     // 2026-07-28/basic/versioning.mdx:L69 — retry with the mutually supported version the chart picked.
@@ -202,7 +210,8 @@ export const connectAutoHttp = async (url: string | URL, options: AutoHttpOption
     ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
     ...(options.capabilities ? { capabilities: options.capabilities } : {}),
     ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-    ...(options.clock ? { clock: options.clock } : {})
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
   })
   try {
     return await openForVerdict(
