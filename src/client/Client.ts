@@ -58,6 +58,8 @@ export interface EraBackend {
   readonly notExecuted?: (e: unknown) => boolean
   /** The endpoint, for HTTP. */
   readonly url?: URL
+  /** `close()` was called: the local side ends the connection (its node records it). */
+  readonly closing?: (reason: string) => void
 }
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
@@ -271,6 +273,7 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
 
   /** Close the client in charge (legacy over HTTP: DELETE the session) and release the transport. */
   async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    this.backend.closing?.(options?.reason ?? "client closed")
     try {
       if (this.verifying !== undefined) await this.verifying.catch(() => {})
       await this.side.client.close(options)

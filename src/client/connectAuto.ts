@@ -45,6 +45,7 @@ import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
 import { ConnectionLost, type ConnectError } from "../protocol/requestErrors.ts"
 import { ModernClient } from "./ModernClient.ts"
 import { type HubView, TransportHub } from "./TransportHub.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 
 /** What both eras' clients offer (ClientSession and ModernClient both satisfy it). */
 export interface McpClientLike {
@@ -68,7 +69,7 @@ export interface McpClientLike {
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
 
-export interface AutoConnectOptions extends ClientSessionOptions {
+export interface AutoConnectOptions extends ClientSessionOptions, ClientRuntimeOptions {
   /** Which server this is, for the era cache (`stdioServerKey`, `httpServerKey`). Without it nothing is cached. */
   readonly key?: string
   /** Default: the process-wide `defaultEraCache`. */
@@ -224,32 +225,39 @@ const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdic
  * ```
  */
 export const connectAuto = async (transport: Transport, options: AutoConnectOptions = {}): Promise<Client> => {
-  const hub = new TransportHub(transport)
+  // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
+  const node = options.actorParent === undefined ? openClientConnection(transport.kind, options) : undefined
+  const opts: AutoConnectOptions = node === undefined ? options : { ...options, actorParent: node.actor }
+  const hub = new TransportHub(transport, node?.transportClosed)
   hub.start()
   const views = new Map<ModernClient, HubView>()
   const prober = new EraProber({
     sendDiscover: discoverOverHub(hub),
-    ...(options.era !== undefined && options.era !== "auto" ? { era: options.era } : {}),
-    ...(options.key !== undefined ? { key: options.key, cache: options.cache ?? defaultEraCache } : {}),
-    ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
-    ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
-    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
-    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
+    ...(opts.era !== undefined && opts.era !== "auto" ? { era: opts.era } : {}),
+    ...(opts.key !== undefined ? { key: opts.key, cache: opts.cache ?? defaultEraCache } : {}),
+    ...(opts.modernVersions ? { modernVersions: opts.modernVersions } : {}),
+    ...(opts.probeTimeoutMs !== undefined ? { probeTimeoutMs: opts.probeTimeoutMs } : {}),
+    ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
+    ...(opts.clientInfo ? { clientInfo: opts.clientInfo } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.actorParent !== undefined ? { actorParent: opts.actorParent } : {})
   })
+  let client: Client
   try {
-    return await openForVerdict(
+    client = await openForVerdict(
       prober,
       async (verdict) =>
-        new Client(prober, hubBackend(hub, options, views), await tryVerdict(hub, options, verdict, views), verdict, options.onDiagnostic),
-      { onDiagnostic: options.onDiagnostic, canRetry: () => hub.closed === undefined && !prober.forced }
+        new Client(prober, { ...hubBackend(hub, opts, views), ...(node !== undefined ? { closing: node.closeRequested } : {}) }, await tryVerdict(hub, opts, verdict, views), verdict, opts.onDiagnostic),
+      { onDiagnostic: opts.onDiagnostic, canRetry: () => hub.closed === undefined && !prober.forced }
     )
   } catch (e) {
     prober.stop()
-    await hub.close()
+    if (node !== undefined) await node.abandon("connect failed", () => hub.close())
+    else await hub.close()
     throw e
   }
+  node?.supervise(client, () => hub.close())
+  return client
 }
 
 export type AutoStdioOptions = StdioClientOptions & AutoConnectOptions

@@ -45,6 +45,7 @@ import type { Result } from "./ClientSession.ts"
 import type { McpClientLike } from "./connectAuto.ts"
 import type { HttpConnectOptions } from "./connectHttp.ts"
 import { HttpClientSession } from "./HttpClientSession.ts"
+import { openClientConnection } from "./clientConnection.ts"
 import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
@@ -201,28 +202,37 @@ const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict)
  */
 export const connectAutoHttp = async (url: string | URL, options: AutoHttpOptions = {}): Promise<Client> => {
   const u = new URL(url)
+  // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
+  const node = options.actorParent === undefined ? openClientConnection("http", options) : undefined
+  const opts: AutoHttpOptions = node === undefined ? options : { ...options, actorParent: node.actor }
   const prober = new EraProber({
-    sendDiscover: discoverOverHttp(u, options),
-    ...(options.era !== undefined && options.era !== "auto" ? { era: options.era } : {}),
-    key: options.key ?? httpServerKey(u),
-    cache: options.cache ?? defaultEraCache,
-    ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
-    ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
-    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
-    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
+    sendDiscover: discoverOverHttp(u, opts),
+    ...(opts.era !== undefined && opts.era !== "auto" ? { era: opts.era } : {}),
+    key: opts.key ?? httpServerKey(u),
+    cache: opts.cache ?? defaultEraCache,
+    ...(opts.modernVersions ? { modernVersions: opts.modernVersions } : {}),
+    ...(opts.probeTimeoutMs !== undefined ? { probeTimeoutMs: opts.probeTimeoutMs } : {}),
+    ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
+    ...(opts.clientInfo ? { clientInfo: opts.clientInfo } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.actorParent !== undefined ? { actorParent: opts.actorParent } : {})
   })
+  let client: Client
   try {
-    return await openForVerdict(
+    client = await openForVerdict(
       prober,
-      async (verdict) => new Client(prober, httpBackend(u, options), await openSide(u, options, verdict), verdict, options.onDiagnostic),
-      { onDiagnostic: options.onDiagnostic, canRetry: () => !prober.forced }
+      async (verdict) =>
+        new Client(prober, { ...httpBackend(u, opts), ...(node !== undefined ? { closing: node.closeRequested } : {}) }, await openSide(u, opts, verdict), verdict, opts.onDiagnostic),
+      { onDiagnostic: opts.onDiagnostic, canRetry: () => !prober.forced }
     )
   } catch (e) {
     prober.stop()
+    if (node !== undefined) await node.abandon("connect failed", () => Promise.resolve())
     throw e
   }
+  // Closing the client releases its exchanges (a legacy session DELETEs; a modern client's pool goes).
+  node?.supervise(client, () => Promise.resolve())
+  return client
 }
 
 /** Effect API: the client lives in the current Scope (closed with a drain of `drainMs`, default 2 s). */
