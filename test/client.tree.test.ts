@@ -242,3 +242,37 @@ describe("client connections are supervised nodes of the runtime's tree", () => 
     }
   }
 })
+
+describe("dual-era clients are supervised nodes too", () => {
+  it("connectAutoHttp and connectAutoStdio: the era probe and the modern client are children of the connection node; closing empties the runtime", async () => {
+    const { connectAutoHttp } = await import("../src/client/connectAutoHttp.ts")
+    const { connectAutoStdio } = await import("../src/client/connectAuto.ts")
+    const { MemoryEraCache } = await import("../src/client/EraCache.ts")
+    const baseline = resourceCounts()
+    const runtime = makeMcpRuntime()
+    cleanups.push(() => runtime.shutdown({ drainMs: 0 }))
+    const watch = watchActors()
+    cleanups.push(watch.stop)
+    const server = await makeHttpServer(slowServer(), { runtime: serverRuntime() })
+    cleanups.push(() => server.close({ drainMs: 0 }))
+    const cache = new MemoryEraCache()
+    const clients = [
+      await connectAutoHttp(server.url, { runtime, cache }),
+      await connectAutoStdio({ command: process.execPath, args: [BIN, "serve", "--stdio"], cwd: CWD, stderr: "ignore", runtime, cache })
+    ]
+    expect(clients.map((c) => c.era)).toEqual(["modern", "modern"])
+    const nodes = watch.childrenOf(runtime.root)
+    expect(nodes.map(chartOf)).toEqual(["connection", "connection"])
+    for (const node of nodes) expect(watch.childrenOf(node).map(chartOf).sort()).toEqual(["eraProbe", "modernClient"])
+    expect(runtime.registry.list().map((i) => [i.role, i.era])).toEqual([["client", "modern"], ["client", "modern"]])
+    for (const client of clients) expect(await client.callTool("echo", { text: "hi" })).toMatchObject({ content: [{ text: "hi" }] })
+    for (const client of clients) await client.close()
+    await expectEmpty(runtime)
+    for (const node of nodes) {
+      await waitFor(() => node.getSnapshot().status === "done", 10_000, "the connection's chart to end")
+      expect((node.getSnapshot().context as ConnectionContext).endedBy).toBe("local")
+    }
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+    expect(await settleToBaseline(baseline)).toEqual([])
+  }, 60_000)
+})
