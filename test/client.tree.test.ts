@@ -135,7 +135,7 @@ const transports: Record<string, (runtime: McpRuntime) => Promise<Opened>> = {
     const server = await makeHttpServer(slowServer(), { runtime: serverRuntime() })
     const sockets = new Set<Socket>()
     server.server.on("connection", (s: Socket) => (sockets.add(s), s.on("close", () => sockets.delete(s))))
-    const client = await connectHttp(server.url, { runtime, reconnect: { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 10 }, connectTimeoutMs: 1_000 })
+    const client = await connectHttp(server.url, { runtime, reconnect: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 200 }, connectTimeoutMs: 2_000 })
     return {
       client,
       sessionCharts: ["httpClientSession"],
