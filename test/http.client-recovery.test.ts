@@ -152,7 +152,7 @@ describe("SSE resumption", () => {
     const baseline = process.getActiveResourcesInfo()
     const client = await connectHttp(raw.url, { clock })
     const call = client.callTool("slow")
-    const exchange = () => client.transport.connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
+    const exchange = () => (client.transport as HttpClientTransport).connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
     const state = () => (exchange()?.getSnapshot() as { readonly value?: unknown } | undefined)?.value
     await until(() => state() === "posting" && pendingId !== undefined)
     clock.increment(50)
