@@ -141,17 +141,25 @@ class TreeActor<TLogic extends AnyActorLogic> extends Actor<TLogic> {
  * itself (a listener, with every other session) into `error`. The inspection
  * hub sees the child's own final or error snapshot as before.
  *
- * Children made by a chart's own `spawnChild` are xstate actors, not
- * {@link TreeActor}s, and still report to the parent that spawned them.
+ * The same holds for any actor of the system made with `parent` (the HTTP
+ * client transport's connection chart under its client session). Children a
+ * chart spawned or invoked itself (listed in its snapshot's `children`) still
+ * report to it: their done events are what those charts wait for.
  */
+const spawnedBy = (parent: AnyActorRef, child: AnyActorRef): boolean => {
+  const children = (parent.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children
+  // Not a chart (no `children`): nothing of it can handle the event; a chart lists what it spawned or invoked.
+  return children !== undefined && Object.hasOwn(children, child.id) && children[child.id] === child
+}
+
 const keepTreeEndsLocal = (actor: AnyActorRef): void => {
   const system = actor.system as unknown as SchedulingSystem
   const relay = system._relay
   if (relay === undefined) return
   system._relay = (source, target, event) => {
     if (
-      source instanceof TreeActor && source._parent === target &&
-      (event.type.startsWith("xstate.done.actor.") || event.type.startsWith("xstate.error.actor."))
+      (event.type.startsWith("xstate.done.actor.") || event.type.startsWith("xstate.error.actor.")) &&
+      source !== undefined && (source as { _parent?: AnyActorRef })._parent === target && !spawnedBy(target, source)
     ) return
     relay(source, target, event)
   }
