@@ -72,6 +72,21 @@ export type OutboundRequestsEmitted =
   | { readonly type: "outcome"; readonly output: OutboundRequestOutcome }
   | { readonly type: "progress"; readonly requestId: RequestId; readonly progress: ProgressSnapshot }
 
+/**
+ * The table: request snapshots by id. As JSON (the inspector's feed, a record), the list of
+ * requests in flight with their method, state and last progress.
+ */
+export class RequestTable extends Map<RequestId, OutboundRequestSnapshot> {
+  toJSON(): ReadonlyArray<{ readonly requestId: RequestId; readonly method: string; readonly state: unknown; readonly lastProgress: ProgressSnapshot | undefined }> {
+    return [...this.values()].map((s) => ({
+      requestId: s.context.requestId,
+      method: s.context.method,
+      state: s.value,
+      lastProgress: s.context.lastProgress
+    }))
+  }
+}
+
 /** Per actor: the scope the request charts run on, and which request is stepping. */
 interface Runner {
   readonly scope: AnyActorScope
@@ -186,10 +201,13 @@ export const outboundRequestsLogic = (
       output: undefined,
       error: undefined,
       value: "idle",
-      context: { inFlight: 0, requests: new Map() }
+      context: { inFlight: 0, requests: new RequestTable() }
     }),
     transition: (snapshot, event, outer) => {
       if (snapshot.status !== "active") return snapshot
+      // Stopped with its session (xstate sends this to every actor it stops): the pending
+      // requests' timers go with it (the scheduler cancels this actor's), their callers learn it from the stop.
+      if ((event as EventObject).type === "xstate.stop") return { ...snapshot, status: "stopped" } as OutboundRequestsSnapshot
       const runner = runnerOf(outer)
       // The table is this actor's own; each step updates it in place (copying it would be O(n) per event).
       const requests = snapshot.context.requests as Map<RequestId, OutboundRequestSnapshot>

@@ -393,6 +393,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       transport: this.transport.kind,
       peer: this.serverInfo,
       inFlight: this.pending.size,
+      // The requests in flight (the inspector lists them with their age).
+      ...(this.pending.size > 0 ? { requests: [...this.pending].map(([id, p]) => ({ id, method: p.method })) } : {}),
       startedAt: this.startedAt
     }
   }
