@@ -12,6 +12,7 @@ export * from "./modernClient.ts"
 export * from "./eraProbe.ts"
 export * from "./listenStream.ts"
 export * from "./httpClientConnection.ts"
+export * from "./httpClientSession.ts"
 export * from "./httpExchange.ts"
 // server-side machines
 export { legacyServerSessionMachine, type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, type LegacyServerSessionMachine } from "./legacyServerSession.ts"

@@ -7,7 +7,7 @@
  * executes: the wire, the callers' promises, progress-token injection, the server→client handlers.
  */
 import { LegacyMcpMethods } from "./McpMethods.ts"
-import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import type { Clock } from "../protocol/clock.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { keepaliveMachine } from "../../machines/keepalive.ts"
@@ -37,7 +37,7 @@ import {
 import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { realClock } from "../runtime/XStateClock.ts"
-import type { ClientTransportHandlers, Transport, TransportHandlers } from "../transports/Transport.ts"
+import type { ClientTransportHandlers, Transport, TransportClosed, TransportHandlers } from "../transports/Transport.ts"
 
 export type { ClientTransportHandlers }
 import { cancelReason, outboundInput, outcomeError } from "./outbound.ts"
@@ -158,6 +158,20 @@ export type ClientSessionEvent =
 let sessionCounter = 0
 
 /**
+ * Where a session sits in a runtime's actor tree, and who hears of its
+ * transport's end: what a client connection node (`clientConnection.ts`) gives
+ * the session it owns. Without one the session's chart is a root of its own.
+ */
+export interface ClientSessionLifecycle {
+  /** The actor whose child the session's chart is (its connection node); ignored when `options.inspect` is given. */
+  readonly actorParent?: AnyActorRef
+  /** The transport ended (before the session hears of it). */
+  readonly onTransportClosed?: (closed: TransportClosed) => void
+  /** `close()` was called: the local side ends the connection. */
+  readonly onCloseRequested?: (reason: string) => void
+}
+
+/**
  * A legacy-era (2024-11-05…2025-11-25) client session over a message transport (stdio,
  * WebSocket, memory): the `legacyClientSession` chart drives the handshake, keepalive and
  * shutdown, and each request is an `outboundRequest` actor with its own deadline,
@@ -212,8 +226,11 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private resolveEnded!: (end: SessionEnd) => void
   private endedFlag = false
 
-  private constructor(transport: Transport, options: ClientSessionOptions) {
+  private readonly lifecycle: ClientSessionLifecycle
+
+  private constructor(transport: Transport, options: ClientSessionOptions, lifecycle: ClientSessionLifecycle) {
     super()
+    this.lifecycle = lifecycle
     this.transport = transport
     this.options = options
     this.id = `client-${++sessionCounter}`
@@ -269,7 +286,9 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
         ...(kaOptions.maxMisses !== undefined ? { maxMisses: kaOptions.maxMisses } : {})
       },
       ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.inspect ? { inspect: options.inspect } : {})
+      // An observer of its own makes the session a root (xstate reads `inspect` on roots only);
+      // otherwise it is a node of its connection's tree, seen by the runtime's observer.
+      ...(options.inspect ? { inspect: options.inspect } : lifecycle.actorParent !== undefined ? { parent: lifecycle.actorParent } : {})
     })
     let last = ""
     const changed = () => {
@@ -323,9 +342,22 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
    * resolve once the handshake completed — or reject with
    * UnsupportedProtocolVersion / InitializeFailed.
    */
-  static connect(transport: Transport, options: ClientSessionOptions = {}): Promise<ClientSession> {
-    const session = new ClientSession(transport, options)
-    return session.start()
+  static connect(transport: Transport, options: ClientSessionOptions = {}, lifecycle: ClientSessionLifecycle = {}): Promise<ClientSession> {
+    return ClientSession.open(transport, options, lifecycle).ready
+  }
+
+  /**
+   * Start the session on `transport` and return it at once, with `ready`
+   * settling as `connect` does: the owner (a client connection node) can
+   * supervise the session from its first frame, handshake included.
+   */
+  static open(
+    transport: Transport,
+    options: ClientSessionOptions = {},
+    lifecycle: ClientSessionLifecycle = {}
+  ): { readonly session: ClientSession; readonly ready: Promise<ClientSession> } {
+    const session = new ClientSession(transport, options, lifecycle)
+    return { session, ready: session.start() }
   }
 
   private start(): Promise<ClientSession> {
@@ -334,6 +366,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       onFrame: (text) => this.receiveFrame(text),
       onOversized: (bytes) => this.emitLog(`dropped an oversized message of ${bytes} bytes from the server`),
       onClose: (closed) => {
+        this.lifecycle.onTransportClosed?.(closed)
         this.failAllPending(closed.reason, true)
         this.toChart({ type: "TRANSPORT_CLOSED", expected: closed.expected, reason: closed.reason })
       },
@@ -686,6 +719,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
 
   /** Graceful close: in-flight requests may finish until `drainMs` (the chart's close timeout), then the transport closes. */
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    if (!this.endedFlag) this.lifecycle.onCloseRequested?.(options?.reason ?? "client closed")
     if (options?.drainMs !== undefined && !this.endedFlag) {
       // On the session's clock, like every other deadline of the session (virtual in tests).
       const clock = this.options.clock ?? realClock
