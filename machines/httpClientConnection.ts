@@ -28,7 +28,7 @@
  * Pure chart: the exchanges' I/O, the DELETE and the release are provided actors;
  * `failInFlight` and `reportEnded` are provided actions.
  */
-import { type ActorRefFrom, assign, enqueueActions, fromPromise, setup, stopChild } from "xstate"
+import { type ActorRefFrom, and, assign, enqueueActions, fromPromise, setup, stopChild } from "xstate"
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
 import { DEFAULT_HTTP_RECONNECT, httpExchangeMachine, type HttpExchangeOutput, type HttpReconnectPolicy } from "./httpExchange.ts"
 
@@ -74,7 +74,8 @@ export interface HttpClientConnectionContext {
  * - `CANCEL`: the session cancelled request `id`;
  * - `SESSION_ID`: the `initialize` response named a session id;
  * - `ANSWERED`: a response to request `id` was delivered (`protocolVersion` from an initialize result);
- * - `xstate.done.actor.<key>`: an exchange ended; its output may end the connection;
+ * - `EXCHANGE_ENDED`: exchange `key` ended (sent by the exchange, a stable type: see
+ *   {@link httpExchangeMachine}'s `reportEnd`); its output may end the connection;
  * - `CLOSE`: the caller closes the transport.
  */
 export type HttpClientConnectionEvent =
@@ -87,7 +88,7 @@ export type HttpClientConnectionEvent =
   | { readonly type: "CLOSE" }
   /** The standalone GET stream is open (its response headers arrived): what waited may go. */
   | { readonly type: "STANDALONE_READY" }
-  | { readonly type: `xstate.done.actor.${string}`; readonly actorId: string; readonly output: HttpExchangeOutput }
+  | { readonly type: "EXCHANGE_ENDED"; readonly key: string; readonly output: HttpExchangeOutput }
 
 /** The child id of request `id` (`JSON.stringify` keeps `1` and `"1"` apart). */
 export const exchangeKey = (id: RequestId): string => `request:${JSON.stringify(id)}`
@@ -100,7 +101,7 @@ export const STANDALONE_KEY = "standalone"
 export const isValidSessionId = (id: string): boolean => /^[\x21-\x7e]+$/.test(id)
 
 const doneOutput = (event: HttpClientConnectionEvent): HttpExchangeOutput | undefined =>
-  event.type.startsWith("xstate.done.actor.") ? (event as { readonly output: HttpExchangeOutput }).output : undefined
+  event.type === "EXCHANGE_ENDED" ? event.output : undefined
 
 /**
  * A Streamable HTTP client connection: ungated → gated (initialized in flight) → open,
@@ -160,7 +161,7 @@ export const httpClientConnectionMachine = setup({
     /** Stop the exchange of an answered or cancelled request. */
     stopRequest: stopChild(({ event }) => (event.type === "ANSWERED" || event.type === "CANCEL" ? exchangeKey(event.id) : "")),
     /** A finished exchange leaves the children. */
-    forgetExchange: stopChild(({ event }) => (event as { readonly actorId?: string }).actorId ?? ""),
+    forgetExchange: stopChild(({ event }) => (event.type === "EXCHANGE_ENDED" ? event.key : "")),
     /** Effect: abort every exchange's I/O at once (their actors stop with the connection's final state). */
     abortExchanges: () => {},
     recordSessionId: assign({ sessionId: ({ event }) => (event.type === "SESSION_ID" ? event.sessionId : undefined) }),
@@ -193,6 +194,9 @@ export const httpClientConnectionMachine = setup({
     exchangeLostSession: ({ event }) => doneOutput(event)?.ending === "sessionLost",
     exchangeUnreachable: ({ event }) => doneOutput(event)?.ending === "unreachable",
     exchangeFailedConnection: ({ event }) => doneOutput(event)?.ending === "failed",
+    /** The exchange that ended is `notifications/initialized`'s / the standalone stream's (others go to `live`). */
+    endOfInitialized: ({ event }) => event.type === "EXCHANGE_ENDED" && event.key === INITIALIZED_KEY,
+    endOfStandalone: ({ event }) => event.type === "EXCHANGE_ENDED" && event.key === STANDALONE_KEY,
     validSessionId: ({ event }) => event.type === "SESSION_ID" && isValidSessionId(event.sessionId),
     /** `initialized` was accepted (not rejected, not lost): the standalone stream may start. */
     initializedAccepted: ({ context, event }) => {
@@ -226,7 +230,7 @@ export const httpClientConnectionMachine = setup({
           { target: "failed", actions: "recordReason" }
         ],
         // An exchange that ends the connection ends it the same way (also in `gated`).
-        "xstate.done.actor.*": [
+        EXCHANGE_ENDED: [
           { guard: "exchangeLostSession", target: "#httpClientConnection.sessionLost", actions: "recordReason" },
           { guard: "exchangeUnreachable", target: "#httpClientConnection.unreachable", actions: "recordReason" },
           { guard: "exchangeFailedConnection", target: "#httpClientConnection.failed", actions: "recordReason" },
@@ -249,14 +253,14 @@ export const httpClientConnectionMachine = setup({
             REQUEST: { actions: "enqueue" },
             ONE_WAY: { actions: "enqueue" },
             INITIALIZED: { actions: "enqueue" },
-            [`xstate.done.actor.${INITIALIZED_KEY}`]: [
-              { guard: "exchangeLostSession", target: "#httpClientConnection.sessionLost", actions: "recordReason" },
-              { guard: "exchangeUnreachable", target: "#httpClientConnection.unreachable", actions: "recordReason" },
-              { guard: "exchangeFailedConnection", target: "#httpClientConnection.failed", actions: "recordReason" },
+            EXCHANGE_ENDED: [
+              { guard: and(["endOfInitialized", "exchangeLostSession"]), target: "#httpClientConnection.sessionLost", actions: "recordReason" },
+              { guard: and(["endOfInitialized", "exchangeUnreachable"]), target: "#httpClientConnection.unreachable", actions: "recordReason" },
+              { guard: and(["endOfInitialized", "exchangeFailedConnection"]), target: "#httpClientConnection.failed", actions: "recordReason" },
               // The standalone stream first: a server may send what relates to no stream (or an
               // SDK server, a request's elicitation) on it as soon as a queued call arrives.
-              { guard: "initializedAccepted", target: "opening", actions: ["forgetExchange", "startStandalone"] },
-              { target: "open", actions: ["forgetExchange", "flushQueue", "clearQueue"] }
+              { guard: and(["endOfInitialized", "initializedAccepted"]), target: "opening", actions: ["forgetExchange", "startStandalone"] },
+              { guard: "endOfInitialized", target: "open", actions: ["forgetExchange", "flushQueue", "clearQueue"] }
             ]
           }
         },
@@ -272,11 +276,11 @@ export const httpClientConnectionMachine = setup({
             ONE_WAY: { actions: "enqueue" },
             INITIALIZED: { actions: "enqueue" },
             STANDALONE_READY: { target: "open", actions: ["flushQueue", "clearQueue"] },
-            [`xstate.done.actor.${STANDALONE_KEY}`]: [
-              { guard: "exchangeLostSession", target: "#httpClientConnection.sessionLost", actions: "recordReason" },
-              { guard: "exchangeUnreachable", target: "#httpClientConnection.unreachable", actions: "recordReason" },
-              { guard: "exchangeFailedConnection", target: "#httpClientConnection.failed", actions: "recordReason" },
-              { target: "open", actions: ["forgetExchange", "flushQueue", "clearQueue"] }
+            EXCHANGE_ENDED: [
+              { guard: and(["endOfStandalone", "exchangeLostSession"]), target: "#httpClientConnection.sessionLost", actions: "recordReason" },
+              { guard: and(["endOfStandalone", "exchangeUnreachable"]), target: "#httpClientConnection.unreachable", actions: "recordReason" },
+              { guard: and(["endOfStandalone", "exchangeFailedConnection"]), target: "#httpClientConnection.failed", actions: "recordReason" },
+              { guard: "endOfStandalone", target: "open", actions: ["forgetExchange", "flushQueue", "clearQueue"] }
             ]
           }
         },

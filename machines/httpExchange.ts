@@ -226,6 +226,21 @@ export const httpExchangeMachine = setup({
     resume: fromPromise<ResumeSummary, HttpExchangeIo>(() => Promise.resolve({ _tag: "Rejected", status: 405, message: "", body: "", hadSession: false }))
   },
   actions: {
+    /**
+     * Tell the parent (the connection) how this exchange ended, with the stable type
+     * `EXCHANGE_ENDED` rather than by its done event: xstate memoizes transition candidates
+     * per state node and event type forever, so `xstate.done.actor.<growing id>` would
+     * grow the parent's chart cache by one entry per exchange (the runtime drops done
+     * events no transition of the parent names).
+     */
+    /**
+     * Effect: tell the parent (the connection) how this exchange ended, as {@link exchangeEnded}
+     * (the transport provides it as `sendParent`). A stable event type rather than the done
+     * event: xstate memoizes transition candidates per state node and event type for as long
+     * as the chart lives, so `xstate.done.actor.<growing id>` would grow the connection chart's
+     * cache by one entry per exchange (the runtime drops done events no transition names).
+     */
+    reportEnd: () => {},
     /** Effect: the request failed without an answer (`context.failure`); a one-way message's failure is a diagnostic. */
     reportFailure: () => {},
     /** Effect: a non-fatal note (the standalone stream could not be resumed). */
@@ -372,14 +387,14 @@ export const httpExchangeMachine = setup({
       ]
     },
     /** GET 405 to the standalone stream: this server offers none (fine). */
-    absent: { type: "final" },
+    absent: { type: "final", entry: "reportEnd" },
     /** A JSON-RPC error body answered the request (the parent normally stops this child first). */
-    answered: { type: "final" },
-    sent: { type: "final" },
-    failed: { type: "final", entry: "reportFailure" },
-    gaveUp: { type: "final" },
+    answered: { type: "final", entry: "reportEnd" },
+    sent: { type: "final", entry: "reportEnd" },
+    failed: { type: "final", entry: ["reportFailure", "reportEnd"] },
+    gaveUp: { type: "final", entry: "reportEnd" },
     /** The connection must end (session lost, unreachable, initialize failed): the output tells the parent. */
-    ended: { type: "final" }
+    ended: { type: "final", entry: "reportEnd" }
   }
 })
 
@@ -387,6 +402,10 @@ const rejectedFailure = (output: unknown): HttpExchangeFailure => {
   const r = output as Rejected
   return { kind: "http", status: r.status, message: r.message, ...(r.body !== "" ? { body: r.body.slice(0, 512) } : {}) }
 }
+
+/** How an exchange tells its connection that it ended (`key` is its child id): see `reportEnd`. */
+export const exchangeEnded = (key: string, context: HttpExchangeContext) =>
+  ({ type: "EXCHANGE_ENDED", key, output: { failed: context.failure !== undefined, ending: context.ending, reason: context.reason } satisfies HttpExchangeOutput }) as const
 
 /** The exchange chart's type, for `ActorRefFrom`, `SnapshotFrom` and friends. */
 export type HttpExchangeMachine = typeof httpExchangeMachine

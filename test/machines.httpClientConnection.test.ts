@@ -169,7 +169,7 @@ describe("httpExchange as an actor on virtual time", () => {
 
 const answered = (id: number, protocolVersion?: string) => ({ type: "ANSWERED", id, ...(protocolVersion === undefined ? {} : { protocolVersion }) }) as const
 const done = (key: string, output: { failed: boolean; ending?: string; reason?: string }) =>
-  ({ type: `xstate.done.actor.${key}`, actorId: key, output: { ending: undefined, reason: undefined, ...output } }) as const
+  ({ type: "EXCHANGE_ENDED", key, output: { ending: undefined, reason: undefined, ...output } }) as const
 const INIT = { type: "REQUEST", id: 0, method: "initialize", text: "{}" } as const
 const CALL = { type: "REQUEST", id: 1, method: "tools/list", text: "{}" } as const
 const INITIALIZED = { type: "INITIALIZED", text: "{}" } as const

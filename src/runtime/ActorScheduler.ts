@@ -152,14 +152,68 @@ const spawnedBy = (parent: AnyActorRef, child: AnyActorRef): boolean => {
   return children !== undefined && Object.hasOwn(children, child.id) && children[child.id] === child
 }
 
+interface ChartNode {
+  readonly transitions?: ReadonlyMap<string, unknown>
+  readonly states?: Readonly<Record<string, ChartNode>>
+}
+
+/** What done events a chart names: exact `xstate.done.actor.<id>` descriptors, and the wildcards that match any. */
+interface DoneDescriptors {
+  readonly exact: ReadonlySet<string>
+  readonly prefixes: ReadonlyArray<string>
+}
+
+const DONE = "xstate.done.actor."
+const doneDescriptorsByChart = new WeakMap<object, DoneDescriptors>()
+
+const doneDescriptorsOf = (chart: object, root: ChartNode): DoneDescriptors => {
+  const known = doneDescriptorsByChart.get(chart)
+  if (known !== undefined) return known
+  const exact = new Set<string>()
+  const prefixes = new Set<string>()
+  const visit = (node: ChartNode): void => {
+    for (const descriptor of node.transitions?.keys() ?? []) {
+      if (descriptor === "*") prefixes.add("")
+      else if (descriptor.endsWith(".*") && DONE.startsWith(descriptor.slice(0, -1))) prefixes.add(descriptor.slice(0, -1))
+      else if (descriptor.startsWith(DONE)) {
+        if (descriptor.endsWith(".*")) prefixes.add(descriptor.slice(0, -1))
+        else exact.add(descriptor)
+      }
+    }
+    for (const child of Object.values(node.states ?? {})) visit(child)
+  }
+  visit(root)
+  const descriptors = { exact, prefixes: [...prefixes] }
+  doneDescriptorsByChart.set(chart, descriptors)
+  return descriptors
+}
+
+/**
+ * Whether `parent`'s chart has a transition for this done event. Why: xstate memoizes
+ * the transition candidates of every state node per event type, for as long as the
+ * chart (a module constant) lives; a done event of a child with an ever-new id that no
+ * transition names would still add one entry per child, forever (issue 8). Such an
+ * event changes nothing but that cache, so it is dropped (error events always pass:
+ * unhandled, they must still error the parent).
+ */
+const chartHandlesDone = (parent: AnyActorRef, type: string): boolean => {
+  const chart = (parent as { readonly logic?: { readonly root?: ChartNode } }).logic
+  const root = chart?.root
+  if (chart === undefined || root === undefined) return false
+  const { exact, prefixes } = doneDescriptorsOf(chart, root)
+  return exact.has(type) || prefixes.some((prefix) => type.startsWith(prefix))
+}
+
 const keepTreeEndsLocal = (actor: AnyActorRef): void => {
   const system = actor.system as unknown as SchedulingSystem
   const relay = system._relay
   if (relay === undefined) return
   system._relay = (source, target, event) => {
+    const done = event.type.startsWith(DONE)
     if (
-      (event.type.startsWith("xstate.done.actor.") || event.type.startsWith("xstate.error.actor.")) &&
-      source !== undefined && (source as { _parent?: AnyActorRef })._parent === target && !spawnedBy(target, source)
+      (done || event.type.startsWith("xstate.error.actor.")) &&
+      source !== undefined && (source as { _parent?: AnyActorRef })._parent === target &&
+      (!spawnedBy(target, source) || (done && !chartHandlesDone(target, event.type)))
     ) return
     relay(source, target, event)
   }

@@ -59,12 +59,13 @@
 import { once } from "node:events"
 import type { Agent } from "node:http"
 import type { Socket } from "node:net"
-import { type Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, createActor, fromPromise, toPromise } from "xstate"
+import { type Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, createActor, fromPromise, sendParent, toPromise } from "xstate"
 import { type HttpClientConnectionEvent, httpClientConnectionMachine, type QueuedMessage } from "../../../../machines/httpClientConnection.ts"
 import {
   DEFAULT_HTTP_RECONNECT,
   type HttpExchangeContext,
   type HttpExchangeIo,
+  exchangeEnded,
   httpExchangeMachine,
   type HttpReconnectPolicy,
   type PostSummary,
@@ -172,7 +173,8 @@ export class HttpClientTransport implements Transport {
       },
       actions: {
         reportFailure: ({ context }) => this.later(() => this.exchangeFailed(context)),
-        diagnostic: (_, params) => this.diagnostic(params.text)
+        diagnostic: (_, params) => this.diagnostic(params.text),
+        reportEnd: sendParent(({ context, self }) => exchangeEnded(self.id, context))
       }
     })
     const machine = httpClientConnectionMachine.provide({
