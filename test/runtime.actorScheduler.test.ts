@@ -6,7 +6,7 @@
  * All timers run on xstate's SimulatedClock.
  */
 import { describe, expect, it } from "vitest"
-import { type AnyActorRef, assign, createActor, type InspectedEventEvent, type InspectionEvent, setup, SimulatedClock } from "xstate"
+import { type AnyActorRef, assign, createActor, type InspectedEventEvent, type InspectionEvent, setup, SimulatedClock, spawnChild } from "xstate"
 import { legacyServerSessionMachine } from "../machines/legacyServerSession.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { countingClock } from "./support/countingClock.ts"
@@ -190,5 +190,57 @@ describe("xstate internals the lean scheduler relies on", () => {
     const actor = createLeanActor(probe, { clock }).start()
     clock.increment(10)
     expect(actor.getSnapshot().value).toBe("b")
+  })
+})
+
+// Issue 8: xstate memoizes each state node's transition candidates per event type
+// for as long as the chart lives, so a parent processing `xstate.done.actor.<id>`
+// of children with ever-new ids grows that cache without bound. The runtime drops
+// a spawned child's done event when no transition of the parent's chart names it.
+describe("tree ends of spawned children", () => {
+  const kid = setup({ actions: { boom: () => { throw new Error("boom") } } }).createMachine({
+    initial: "a",
+    states: { a: { on: { GO: "b", FAIL: { actions: "boom" } } }, b: { type: "final" } }
+  })
+  const parentWith = (on: Record<string, { readonly actions: "count" }>) =>
+    setup({
+      types: { context: {} as { n: number; ends: number }, events: {} as { type: "SPAWN" } | { type: string } },
+      actors: { kid },
+      actions: { count: assign({ ends: ({ context }) => context.ends + 1 }) }
+    }).createMachine({
+      context: { n: 0, ends: 0 },
+      on: {
+        SPAWN: { actions: [spawnChild("kid", { id: ({ context }) => `kid:${context.n}` }), assign({ n: ({ context }) => context.n + 1 })] },
+        ...on
+      }
+    })
+  const run = (machine: ReturnType<typeof parentWith>, childEvent: "GO" | "FAIL", children = 3) => {
+    const processed: Array<string> = []
+    const actor = createLeanActor(machine, { inspect: (e) => void (e.type === "@xstate.snapshot" && e.actorRef === actor && processed.push(e.event.type)) })
+    actor.subscribe({ error: () => {} })
+    actor.start()
+    for (let i = 0; i < children; i++) {
+      actor.send({ type: "SPAWN" })
+      ;(actor.getSnapshot().children as Record<string, AnyActorRef>)[`kid:${i}`]!.send({ type: childEvent })
+    }
+    return { actor, processed }
+  }
+
+  it("a done event no transition of the parent names is not processed by it", () => {
+    const { actor, processed } = run(parentWith({}), "GO")
+    expect(processed.filter((t) => t.startsWith("xstate.done.actor."))).toEqual([])
+    expect(actor.getSnapshot().status).toBe("active")
+  })
+
+  it("a done event the parent names (exactly or by a wildcard) still reaches it", () => {
+    expect(run(parentWith({ "xstate.done.actor.*": { actions: "count" } }), "GO").actor.getSnapshot().context.ends).toBe(3)
+    expect(run(parentWith({ "xstate.done.actor.kid:1": { actions: "count" } }), "GO").actor.getSnapshot().context.ends).toBe(1)
+    expect(run(parentWith({ "*": { actions: "count" } }), "GO").actor.getSnapshot().context.ends).toBe(3)
+  })
+
+  it("an unhandled error of a spawned child still errors the parent, as xstate intends", () => {
+    const { actor, processed } = run(parentWith({}), "FAIL", 1)
+    expect(processed).toContain("xstate.error.actor.kid:0")
+    expect(actor.getSnapshot().status).toBe("error")
   })
 })
