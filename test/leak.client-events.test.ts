@@ -15,11 +15,13 @@
  */
 import { afterEach, describe, expect, it } from "vitest"
 import type { AnyActorRef, InspectionEvent } from "xstate"
+import { ClientSession } from "../src/client/ClientSession.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
+import { makeHttpClientTransport } from "../src/transports/http/client/HttpClientTransport.ts"
 
 const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
 
@@ -66,5 +68,34 @@ describe("a long-lived HTTP client's charts", () => {
     expect(connectionAfter10.filter((t) => t.startsWith("xstate.done.actor."))).toEqual([])
     expect(connectionAfter10).toEqual(connectionAfter2)
     expect([...byChart.keys()].sort().map((chart) => [chart, typesOf(chart)])).toEqual(allAfter2)
+  })
+
+  it("a transport made on its own (a root chart, outside any runtime tree) processes no exchange's done event either", async () => {
+    const server = new McpServer({ name: "leak", version: "1.0.0" }).tool(
+      { name: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
+      (args) => ({ content: [{ type: "text", text: String(args.text) }] })
+    )
+    const runtime = makeMcpRuntime()
+    cleanups.push(() => runtime.shutdown({ drainMs: 0 }))
+    const http = await makeHttpServer(server, { runtime })
+    cleanups.push(() => http.close({ drainMs: 0 }))
+    const transport = makeHttpClientTransport({ url: http.url })
+    const processed = new Set<string>()
+    // Not under the runtime's inspection hub: watch the connection's own actor system.
+    transport.connection.system.inspect((e: InspectionEvent) => {
+      if (e.type === "@xstate.snapshot" && e.actorRef === transport.connection) processed.add(e.event.type)
+    })
+    const session = await ClientSession.connect(transport)
+    cleanups.push(() => session.close())
+    const round = async () => {
+      await Promise.all([1, 2, 3].map((n) => session.request("tools/call", { name: "echo", arguments: { text: `call ${n}` } })))
+      session.notify("notifications/roots/list_changed")
+    }
+    for (let i = 0; i < 2; i++) await round()
+    const after2 = [...processed].sort()
+    expect(after2).toContain("REQUEST")
+    for (let i = 0; i < 8; i++) await round()
+    expect([...processed].filter((t) => t.startsWith("xstate.done.actor."))).toEqual([])
+    expect([...processed].sort()).toEqual(after2)
   })
 })

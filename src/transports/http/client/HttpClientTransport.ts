@@ -130,6 +130,25 @@ const realClock: HttpClientClock = systemClock
 
 const noop = () => {}
 
+type Relay = (source: AnyActorRef | undefined, target: AnyActorRef, event: { readonly type: string }) => void
+
+/**
+ * A connection that is a root of its own (no runtime tree, whose relay already does
+ * this): its exchanges' done events (`xstate.done.actor.<ever-new id>`) are dropped
+ * before it processes them. It names none (each exchange reports `EXCHANGE_ENDED`),
+ * and xstate memoizes transition candidates per event type for the life of the chart,
+ * so every call would add an entry (issue 8).
+ */
+const dropExchangeDoneEvents = (connection: AnyActorRef, exchange: AnyActorLogic): void => {
+  const system = connection.system as unknown as { _relay?: Relay }
+  const relay = system._relay
+  if (relay === undefined) return
+  system._relay = (source, target, event) => {
+    if (target === connection && (source as { readonly logic?: unknown } | undefined)?.logic === exchange && event.type.startsWith("xstate.done.actor.")) return
+    relay(source, target, event)
+  }
+}
+
 type ConnectionActor = Actor<typeof httpClientConnectionMachine>
 
 export class HttpClientTransport implements Transport {
@@ -199,6 +218,7 @@ export class HttpClientTransport implements Transport {
       clock: this.clock,
       ...(options.actorParent !== undefined ? { parent: options.actorParent } : {})
     })
+    if (options.actorParent === undefined) dropExchangeDoneEvents(this.actor, exchange)
     this.actor.start()
   }
 
