@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type EventObject } from "xstate"
-import { inspection } from "./inspection.ts"
+import { inspectRoot } from "./inspection.ts"
 
 interface SchedulingSystem {
   readonly _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }
@@ -135,13 +135,13 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
  * actor's tree rather than a root of its own.
  */
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
-  // A root takes the inspection hub's observer, only while someone listens (see inspection.ts);
-  // a child is seen through its root's system, which already has it.
-  const inspect = inspection.observer
-  if (inspect !== undefined && options?.parent === undefined && options?.inspect === undefined) options = { ...options, inspect } as ActorOptions<TLogic>
   const actor: Actor<TLogic> = new TreeActor(logic, options)
-  // A child shares its root's system, whose scheduler is already the lean one.
-  if (options?.parent === undefined) useLeanScheduler(actor)
+  // A child shares its root's system, whose scheduler (and inspection dispatcher) is already in place.
+  if (options?.parent === undefined) {
+    useLeanScheduler(actor)
+    // Fed to the inspection hub only while someone listens (see inspection.ts).
+    inspectRoot(actor)
+  }
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
 }
@@ -151,5 +151,8 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
  * reported to {@link observeActorCreation}, since it lives as long as its
  * runtime (the process's, for the Promise API), not as long as a session.
  */
-export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> =>
-  useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)
+export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
+  const root = useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)
+  inspectRoot(root)
+  return root
+}
