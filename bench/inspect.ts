@@ -1,35 +1,68 @@
 /**
- * What the live inspector costs, in one process and one run: echo calls and
- * session churn (connect, initialize, call, close) over the in-memory
- * transport, with inspection off, on with nobody watching, and on with a feed
- * client reading every message over a real WebSocket. Modes are interleaved
- * round by round so machine load hits them alike; the table gives the median
- * and the overhead against "off".
+ * What the live inspector and OpenTelemetry cost, in one process and one run:
+ * echo calls and session churn (connect, initialize, call, close) over the
+ * in-memory transport, with inspection off, on with nobody watching, and on
+ * with a feed client reading every message over a real WebSocket (as the page
+ * does: `definitions=0`); each of the three again with OTel export on (spans
+ * and metrics of server and client, exported over OTLP/HTTP to a receiver in
+ * this process, flushed inside the measured window).
  *
- *   node bench/inspect.ts [--rounds 5] [--duration 2]
+ * Modes run interleaved round by round (the order rotates) so machine load
+ * hits them alike. Each row gives the median over rounds and the overhead
+ * against "off" (or "off + OTel"), computed per round against the same
+ * round's baseline, as median [min–max]: on a loaded machine the spread is
+ * the honest figure.
+ *
+ *   node bench/inspect.ts [--rounds 3] [--duration 2] [--modes off,unwatched,...]
  */
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { parseArgs } from "node:util"
 import { WebSocket } from "ws"
 import { makeDemoServer } from "../examples/demo.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { type Inspector, startInspector } from "../src/inspect/InspectorServer.ts"
+import { makeOtlpTelemetry } from "../src/observability/otlp.ts"
+import type { Telemetry } from "../src/observability/Telemetry.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, duration: { type: "string" } } })
-const ROUNDS = Number(values.rounds ?? 5)
+const { values } = parseArgs({ options: { rounds: { type: "string" }, duration: { type: "string" }, modes: { type: "string" } } })
+const ROUNDS = Number(values.rounds ?? 3)
 const DURATION_MS = Number(values.duration ?? 2) * 1000
 const server = makeDemoServer()
 
-type Mode = "off" | "unwatched" | "watched"
+const ALL_MODES = ["off", "unwatched", "watched", "off+otel", "unwatched+otel", "watched+otel"] as const
+type Mode = (typeof ALL_MODES)[number]
+const modes = (values.modes?.split(",") ?? [...ALL_MODES]) as ReadonlyArray<Mode>
+for (const m of modes) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m}`)
+const baselineOf = (m: Mode): Mode => (m.endsWith("+otel") ? "off+otel" : "off")
+
+// An OTLP/HTTP receiver: reads and counts what is exported, answers 200.
+let exported = 0
+const receiver = createServer((req, res) => {
+  req.on("data", (c: Buffer) => void (exported += c.length))
+  req.on("end", () => {
+    res.writeHead(200, { "content-type": "application/json" })
+    res.end("{}")
+  })
+})
+await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r))
+const otlpUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`
+
+let telemetry: Telemetry | undefined
 
 const withMode = async <A>(mode: Mode, run: () => Promise<A>): Promise<A> => {
   let inspector: Inspector | undefined
   let feed: WebSocket | undefined
   let received = 0
-  if (mode !== "off") {
+  if (mode.endsWith("+otel")) {
+    telemetry = await makeOtlpTelemetry({ url: otlpUrl, serviceName: "bench", exportIntervalMs: 1_000 })
+    server.telemetry = telemetry
+  }
+  if (!mode.startsWith("off")) {
     inspector = await startInspector({ retainEndedMs: 1_000, maxEnded: 50 })
-    if (mode === "watched") {
+    if (mode.startsWith("watched")) {
       feed = new WebSocket(`ws://127.0.0.1:${inspector.port}/feed?definitions=0&token=${inspector.token}`) // as the page does
       feed.on("message", () => void received++)
       await new Promise((r) => feed!.once("open", r))
@@ -40,19 +73,27 @@ const withMode = async <A>(mode: Mode, run: () => Promise<A>): Promise<A> => {
   } finally {
     feed?.close()
     await inspector?.close()
-    if (mode === "watched" && received === 0) throw new Error("the feed client received nothing")
+    server.telemetry = undefined
+    await telemetry?.close()
+    telemetry = undefined
+    if (mode.startsWith("watched") && received === 0) throw new Error("the feed client received nothing")
   }
 }
 
 const connect = async () => {
   const [c, s] = makeMemoryTransportPair()
   const session = serveTransport(server, s)
-  const client = await ClientSession.connect(c, { keepalive: false })
+  const client = await ClientSession.connect(c, { keepalive: false, ...(telemetry === undefined ? {} : { telemetry }) })
   return { client, session }
 }
 
+interface Sample {
+  readonly rate: number
+  readonly cpu: number
+}
+
 /** Echo calls on 10 sessions, 8 in flight each, for DURATION_MS: calls/s and CPU µs per call. */
-const echo = async (): Promise<{ rate: number; cpu: number }> => {
+const echo = async (): Promise<Sample> => {
   const pairs = await Promise.all(Array.from({ length: 10 }, connect))
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
@@ -65,6 +106,7 @@ const echo = async (): Promise<{ rate: number; cpu: number }> => {
       }
     })
   ))
+  await telemetry?.flush()
   const elapsed = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   await Promise.all(pairs.map(({ client }) => client.close()))
@@ -72,7 +114,7 @@ const echo = async (): Promise<{ rate: number; cpu: number }> => {
 }
 
 /** Sessions opened, used once and closed, 8 at a time: sessions/s and CPU µs per session. */
-const churn = async (): Promise<{ rate: number; cpu: number }> => {
+const churn = async (): Promise<Sample> => {
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   let sessions = 0
@@ -85,19 +127,23 @@ const churn = async (): Promise<{ rate: number; cpu: number }> => {
       sessions++
     }
   }))
+  await telemetry?.flush()
   const elapsed = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   return { rate: sessions / (elapsed / 1000), cpu: (cpu.user + cpu.system) / sessions }
 }
 
-const modes: ReadonlyArray<Mode> = ["off", "unwatched", "watched"]
-const results = new Map<string, Array<{ rate: number; cpu: number }>>()
+const results = new Map<string, Array<Sample>>()
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 // Warm up every path once.
-for (const mode of modes) await withMode(mode, echo)
+for (const mode of modes) {
+  await withMode(mode, echo)
+  await withMode(mode, churn)
+}
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order so no mode always runs first.
-  for (const mode of [...modes.slice(round % 3), ...modes.slice(0, round % 3)]) {
+  const k = round % modes.length
+  for (const mode of [...modes.slice(k), ...modes.slice(0, k)]) {
     for (const [name, run] of [["echo", echo], ["churn", churn]] as const) {
       const r = await withMode(mode, run)
       const key = `${name} ${mode}`
@@ -106,13 +152,26 @@ for (let round = 0; round < ROUNDS; round++) {
     }
   }
 }
-console.log(`| measure (median of ${ROUNDS} rounds) | off | unwatched | watched |`)
-console.log("|---|---|---|---|")
-for (const name of ["echo", "churn"]) {
-  const unit = name === "echo" ? "calls" : "sessions"
-  const rate = (m: Mode) => median(results.get(`${name} ${m}`)!.map((r) => r.rate))
-  const cpu = (m: Mode) => median(results.get(`${name} ${m}`)!.map((r) => r.cpu))
-  const pct = (x: number, base: number) => `${x >= base ? "+" : ""}${((x / base - 1) * 100).toFixed(1)} %`
-  console.log(`| ${name}: ${unit}/s | ${rate("off").toFixed(0)} | ${rate("unwatched").toFixed(0)} (${pct(rate("unwatched"), rate("off"))}) | ${rate("watched").toFixed(0)} (${pct(rate("watched"), rate("off"))}) |`)
-  console.log(`| ${name}: CPU µs per ${unit.slice(0, -1)} | ${cpu("off").toFixed(1)} | ${cpu("unwatched").toFixed(1)} (${pct(cpu("unwatched"), cpu("off"))}) | ${cpu("watched").toFixed(1)} (${pct(cpu("watched"), cpu("off"))}) |`)
+receiver.close()
+
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`
+/** Per-round overhead against the same round's baseline: median [min–max]. */
+const overhead = (name: string, mode: Mode, field: "rate" | "cpu"): string => {
+  const base = baselineOf(mode)
+  if (mode === base || !modes.includes(base)) return ""
+  const xs = results.get(`${name} ${mode}`)!
+  const bs = results.get(`${name} ${base}`)!
+  // For a rate, the overhead is how much longer each operation takes: base/x − 1.
+  const ratios = xs.map((x, i) => (field === "cpu" ? x.cpu / bs[i]!.cpu : bs[i]!.rate / x.rate) - 1)
+  return ` (${pct(median(ratios))} [${pct(Math.min(...ratios))} – ${pct(Math.max(...ratios))}])`
+}
+console.log(`${ROUNDS} rounds of ${DURATION_MS / 1000} s per mode and measure; overhead per round against "off" (OTel rows: against "off+otel"), median [min – max]. OTLP bytes received: ${exported}.\n`)
+console.log("| mode | echo calls/s | echo CPU µs/call | churn sessions/s | churn CPU µs/session |")
+console.log("|---|---|---|---|---|")
+for (const mode of modes) {
+  const cell = (name: string, field: "rate" | "cpu") => {
+    const xs = results.get(`${name} ${mode}`)!.map((r) => r[field])
+    return `${median(xs).toFixed(field === "rate" ? 0 : 1)}${overhead(name, mode, field)}`
+  }
+  console.log(`| ${mode} | ${cell("echo", "rate")} | ${cell("echo", "cpu")} | ${cell("churn", "rate")} | ${cell("churn", "cpu")} |`)
 }
