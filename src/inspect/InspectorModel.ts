@@ -63,10 +63,17 @@ export interface ActorView {
   end: RecordEnd | undefined
 }
 
+/** An actor's state as one snapshot left it. */
+export interface SnapshotView {
+  readonly value: StateValue | undefined
+  readonly status: string
+  readonly context: unknown
+}
+
 /** A message of the feed (Stately's `@xstate.*` events plus the session summaries of mcp-actors). */
 export type FeedMessage =
   | { readonly type: "@xstate.actor"; readonly actor: ActorView; readonly createdAt: number }
-  | { readonly type: "@xstate.snapshot"; readonly actor: ActorView; readonly event: EventObject; readonly createdAt: number }
+  | { readonly type: "@xstate.snapshot"; readonly actor: ActorView; readonly event: EventObject; readonly createdAt: number; /** The state it led to (the view moves on). */ readonly snapshot: SnapshotView }
   | { readonly type: "@xstate.event"; readonly actor: ActorView; readonly event: EventObject; readonly sourceId: string | undefined; readonly createdAt: number }
   | { readonly type: "@mcp-actors.session"; readonly actor: ActorView; readonly createdAt: number; /** Also send its last transitions (a new client). */ readonly recent?: boolean }
   | { readonly type: "@mcp-actors.forget"; readonly sessionId: string; readonly createdAt: number }
@@ -300,7 +307,7 @@ export class InspectorModel {
     if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
     if (listening) {
       if (actor.record.size === 0 && event.type === "xstate.init") this.#emit({ type: "@xstate.actor", actor, createdAt: t })
-      this.#emit({ type: "@xstate.snapshot", actor, event, createdAt: t })
+      this.#emit({ type: "@xstate.snapshot", actor, event, createdAt: t, snapshot: { value: snapshot.value, status: snapshot.status, context: snapshot.context } })
     }
     if (ENDED.has(snapshot.status)) {
       const ownEnd = this.#ends.get(actor.id)
