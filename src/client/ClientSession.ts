@@ -484,7 +484,6 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       progressToken: undefined,
       resolve: (r) => {
         this.pending.delete(id)
-        traced?.end()
         this.toChart({
           type: "INITIALIZE_RESULT",
           protocolVersion: r.protocolVersion,
@@ -492,6 +491,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           serverInfo: (r.serverInfo ?? { name: "unknown", version: "unknown" }) as PeerInfo,
           ...(typeof r.instructions === "string" ? { instructions: r.instructions } : {})
         })
+        traced?.end() // after the chart took the negotiated version
       },
       reject: (e) => {
         this.pending.delete(id)
