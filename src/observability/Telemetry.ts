@@ -143,6 +143,8 @@ interface WatchedSession {
   state: string
   /** The last state each of its charts (the session's, its keepalive's) was seen in by a transition event. */
   chartStates: Map<AnyActorRef, string> | undefined
+  /** Transitions taken before it was known to be a session (a legacy server session's first step): replayed onto its span. */
+  early: Array<readonly [bigint, Record<string, unknown>]> | undefined
   /** Known to be a session (client, or a legacy-era server session): it gets a span and a duration. */
   stateful: boolean
   span: Tracer.Span | undefined
@@ -478,7 +480,9 @@ export class Telemetry {
    */
   observeSession(side: Side, session: SessionHandle): void {
     const first = session.info()
-    const watched: WatchedSession = { side, state: first.state, chartStates: undefined, stateful: false, span: undefined, startNs: BigInt(first.startedAt) * 1_000_000n }
+    const watched: WatchedSession = { side, state: first.state, chartStates: undefined, early: undefined, stateful: false, span: undefined, startNs: BigInt(first.startedAt) * 1_000_000n }
+    // Its chart's transitions are span events; those before its span exists wait in `early`.
+    if (this.tracer !== undefined) this.spansByActor.set(session.id, watched)
     if (side === "client" || first.era === "legacy") this.becameStateful(session, watched, first)
     // Only a stateful session is held here (`live`): a per-request 2026-07-28 exchange is never
     // released as a session, and is referenced only from its own listener set (collected with it).
@@ -527,13 +531,13 @@ export class Telemetry {
       span.attribute(S.MCP_SESSION_ID, (session as unknown as { sessionId: string }).sessionId)
     }
     span.attribute("mcp_actors.session.handle", session.id)
-    // The session's chart actor carries the session's id.
-    this.spansByActor.set(session.id, watched)
     if (info.protocolVersion !== undefined) span.attribute(S.MCP_PROTOCOL_VERSION, info.protocolVersion)
     const network = S.networkTransportOf(info.transport)
     if (network !== undefined) span.attribute(S.NETWORK_TRANSPORT, network)
-    // The state it was in when it became a session (the change being notified, if any, follows as its own event).
-    span.event("mcp.session.transition", nowNs(), { "mcp.session.state": watched.state })
+    // The state it started in, then the transitions it took before it was known to be a session.
+    span.event("mcp.session.transition", watched.startNs, { "mcp.session.state": watched.state })
+    for (const [t, attributes] of watched.early ?? []) span.event("mcp.session.transition", t, attributes)
+    watched.early = undefined
   }
 
   /**
@@ -553,7 +557,7 @@ export class Telemetry {
       chart = "keepalive"
     }
     const span = watched.span
-    if (span === undefined) return
+    if (span === undefined && (watched.stateful || (watched.early?.length ?? 0) >= 32)) return
     const step = e as unknown as {
       readonly event: { readonly type: string }
       readonly snapshot: { readonly value?: unknown }
@@ -570,7 +574,8 @@ export class Telemetry {
       const attributes: Record<string, unknown> = { "mcp.session.state": state, "mcp_actors.transition.event": step.event.type }
       if (previous !== undefined) attributes["mcp.session.state.previous"] = previous
       if (t.target.length === 1 && t.target[0]!.id === t.source.id) attributes["mcp_actors.transition.self"] = true
-      span.event("mcp.session.transition", nowNs(), attributes)
+      if (span !== undefined) span.event("mcp.session.transition", nowNs(), attributes)
+      else (watched.early ??= []).push([nowNs(), attributes])
     }
   }
 
