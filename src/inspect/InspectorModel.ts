@@ -237,7 +237,13 @@ export class InspectorModel {
     }
   }
 
+  /** Each actor's view, also kept on the actor under this model's own key: the hot path's lookup is one property read. */
+  readonly #key: symbol = Symbol("inspector view")
+
   #viewOf(ref: AnyActorRef): ActorView | undefined {
+    const cached = (ref as unknown as Record<symbol, ActorView | undefined>)[this.#key]
+    // (A view forgotten since has ended: its actor sends nothing more that the model would take.)
+    if (cached !== undefined) return cached
     return this.#actors.get(ref.sessionId) ?? this.#aliases.get(ref.sessionId)
   }
 
@@ -247,6 +253,7 @@ export class InspectorModel {
     if (asleep !== undefined && asleep.status === "hibernated") {
       this.#asleep.delete(ref.id)
       asleep.ref = ref
+      ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = asleep
       ;(asleep.aliases ??= []).push(ref.sessionId)
       this.#aliases.set(ref.sessionId, asleep)
       return
@@ -274,6 +281,7 @@ export class InspectorModel {
       end: undefined
     }
     this.#actors.set(ref.sessionId, actor)
+    ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = actor
     const same = this.#byId.get(actor.id)
     if (same === undefined) this.#byId.set(actor.id, actor)
     else if (same instanceof Set) same.add(actor)
