@@ -105,6 +105,25 @@ describe("inspector feed batch", () => {
     expect(t.take("full").some((m) => m.type === "@mcp-actors.forget" && m.sessionId === brief.sessionId)).toBe(true)
   })
 
+  it("a child that is not a session, created and ended within the turn (a request), is not sent to the page, nor its forget", () => {
+    const t = setup({ retainEndedMs: 0 })
+    const parent = createLeanActor(toggle).start()
+    t.batch.drain()
+    t.take("lean")
+    const child = createLeanActor(toggle, { parent }).start()
+    child.send({ type: "FLIP" })
+    child.stop()
+    t.batch.drain()
+    expect(t.take("lean").filter((m) => m.sessionId === child.sessionId)).toEqual([])
+    createLeanActor(toggle, { parent }).start() // prunes the ended child
+    t.batch.drain()
+    expect(t.take("lean").filter((m) => m.sessionId === child.sessionId)).toEqual([])
+    // The full feed has it all.
+    const full = t.take("full").filter((m) => m.sessionId === child.sessionId).map((m) => m.type)
+    expect(full).toEqual(expect.arrayContaining(["@xstate.actor", "@xstate.snapshot", "@mcp-actors.forget"]))
+    parent.stop()
+  })
+
   it("without a full client the model does not even take xstate's events from the hub", () => {
     const model = new InspectorModel()
     models.push(model)

@@ -13,7 +13,8 @@
  *   `steps` ([t, event type, value, status]), the event as its `type` only,
  *   and the context only when it is not the one sent last; a session summary
  *   at most once per actor; and nothing at all for an actor that was created
- *   and forgotten within the turn.
+ *   and forgotten within the turn, nor for a child that is not a session (a
+ *   request) created and ended within the turn: the page lists it for nobody.
  */
 import type { EventObject } from "xstate"
 import { feedObject, FEED_VERSION } from "./feed.ts"
@@ -62,6 +63,9 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
   /** Lean state of the turn, by xstate session id, in the order actors were first touched. */
   let pending = new Map<string, Pending>()
   let forgets: Array<string> = []
+  /** Actors the lean clients never heard of (their forget is not sent either). */
+  const unseen = new Set<string>()
+  const isSession = (a: ActorView) => model.infoOf(a) !== undefined || /Session$/.test(a.machine ?? "")
   /** The context each actor's last lean snapshot carried (the next one omits it while unchanged). */
   const sentContext = new WeakMap<ActorView, unknown>()
 
@@ -96,6 +100,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
         const p = pending.get(message.sessionId)
         pending.delete(message.sessionId)
         // Created and forgotten within the turn: the lean clients never hear of it.
+        if (unseen.delete(message.sessionId)) break
         if (p?.announce === undefined) forgets.push(message.sessionId)
         break
       }
@@ -141,6 +146,10 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
         if (leanLines === undefined) {
           leanLines = []
           for (const p of turn.values()) {
+            if (p.announce !== undefined && p.actor.end !== undefined && p.actor.parentId !== undefined && !isSession(p.actor)) {
+              unseen.add(p.actor.sessionId)
+              continue
+            }
             if (p.announce !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.announce, showSecrets, false)))
             if (p.event !== undefined) leanLines.push(leanSnapshot(p))
             if (p.session !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.session, showSecrets, false)))
@@ -163,6 +172,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       if (!l) {
         pending.clear()
         forgets.length = 0
+        unseen.clear()
       }
       if (!f) ordered.length = 0
     },
