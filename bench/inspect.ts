@@ -14,6 +14,14 @@
  * the honest figure.
  *
  *   node bench/inspect.ts [--rounds 3] [--duration 2] [--modes off,unwatched,...]
+ *
+ * `--ab N` instead alternates short slices (200 ms) of "off" and "unwatched"
+ * (then "off" and "watched") N times each, in the same process, and sums the
+ * CPU of each side: on a machine whose load moves by the second, that cancels
+ * much more of the noise than whole runs side by side. Echo runs on two sets
+ * of sessions, each under its own runtime, one made before the inspector
+ * started (never inspected), one after; churn starts and stops the inspector
+ * around its inspected slices (outside the measured CPU).
  */
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -24,10 +32,11 @@ import { ClientSession } from "../src/client/ClientSession.ts"
 import { type Inspector, startInspector } from "../src/inspect/InspectorServer.ts"
 import { makeOtlpTelemetry } from "../src/observability/otlp.ts"
 import type { Telemetry } from "../src/observability/Telemetry.ts"
+import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, duration: { type: "string" }, modes: { type: "string" } } })
+const { values } = parseArgs({ options: { rounds: { type: "string" }, duration: { type: "string" }, modes: { type: "string" }, ab: { type: "string" } } })
 const ROUNDS = Number(values.rounds ?? 3)
 const DURATION_MS = Number(values.duration ?? 2) * 1000
 const server = makeDemoServer()
@@ -80,9 +89,9 @@ const withMode = async <A>(mode: Mode, run: () => Promise<A>): Promise<A> => {
   }
 }
 
-const connect = async () => {
+const connect = async (runtime?: McpRuntime) => {
   const [c, s] = makeMemoryTransportPair()
-  const session = serveTransport(server, s)
+  const session = serveTransport(server, s, runtime === undefined ? {} : { runtime })
   const client = await ClientSession.connect(c, { keepalive: false, ...(telemetry === undefined ? {} : { telemetry }) })
   return { client, session }
 }
@@ -94,7 +103,7 @@ interface Sample {
 
 /** Echo calls on 10 sessions, 8 in flight each, for DURATION_MS: calls/s and CPU µs per call. */
 const echo = async (): Promise<Sample> => {
-  const pairs = await Promise.all(Array.from({ length: 10 }, connect))
+  const pairs = await Promise.all(Array.from({ length: 10 }, () => connect()))
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   let calls = 0
@@ -133,6 +142,123 @@ const churn = async (): Promise<Sample> => {
   return { rate: sessions / (elapsed / 1000), cpu: (cpu.user + cpu.system) / sessions }
 }
 
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`
+
+if (values.ab !== undefined) {
+  const N = Number(values.ab)
+  const SLICE_MS = 200
+  type Pair = Awaited<ReturnType<typeof connect>>
+  const echoSlice = async (pairs: ReadonlyArray<Pair>) => {
+    const cpu0 = process.cpuUsage()
+    const t0 = performance.now()
+    let calls = 0
+    await Promise.all(pairs.flatMap(({ client }) =>
+      Array.from({ length: 8 }, async () => {
+        while (performance.now() - t0 < SLICE_MS) {
+          await client.request("tools/call", { name: "echo", arguments: { text: "hello" } })
+          calls++
+        }
+      })
+    ))
+    const cpu = process.cpuUsage(cpu0)
+    return { cpu: cpu.user + cpu.system, ops: calls }
+  }
+  const churnSlice = async () => {
+    const cpu0 = process.cpuUsage()
+    const t0 = performance.now()
+    let sessions = 0
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (performance.now() - t0 < SLICE_MS) {
+        const { client, session } = await connect()
+        await client.request("tools/call", { name: "echo", arguments: { text: "x" } })
+        await client.close()
+        await session.ended
+        sessions++
+      }
+    }))
+    const cpu = process.cpuUsage(cpu0)
+    return { cpu: cpu.user + cpu.system, ops: sessions }
+  }
+  const startWatching = async (watched: boolean) => {
+    const inspector = await startInspector({ retainEndedMs: 1_000, maxEnded: 50 })
+    let feed: WebSocket | undefined
+    let received = 0
+    if (watched) {
+      feed = new WebSocket(`ws://127.0.0.1:${inspector.port}/feed?definitions=0&token=${inspector.token}`)
+      feed.on("message", () => void received++)
+      await new Promise((r) => feed!.once("open", r))
+    }
+    return {
+      stop: async () => {
+        feed?.close()
+        await inspector.close()
+        if (watched && received === 0) throw new Error("the feed client received nothing")
+      }
+    }
+  }
+  type Tally = { cpu: number; ops: number }
+  const report = (name: string, a: Array<Tally>, b: Array<Tally>) => {
+    const sum = (xs: Array<Tally>) => xs.reduce((s, x) => ({ cpu: s.cpu + x.cpu, ops: s.ops + x.ops }), { cpu: 0, ops: 0 })
+    const A = sum(a)
+    const B = sum(b)
+    const ratios = a.map((x, i) => (b[i]!.cpu / b[i]!.ops) / (x.cpu / x.ops) - 1).sort((p, q) => p - q)
+    const q = (f: number) => ratios[Math.min(ratios.length - 1, Math.floor(f * ratios.length))]!
+    console.log(`| ${name} | ${(A.cpu / A.ops).toFixed(1)} | ${(B.cpu / B.ops).toFixed(1)} | **${pct((B.cpu / B.ops) / (A.cpu / A.ops) - 1)}** | ${pct(q(0.5))} [${pct(q(0.25))} – ${pct(q(0.75))}] |`)
+  }
+  console.log(`${N} alternations of ${SLICE_MS} ms slices per pair (order alternating); CPU µs per operation summed over all slices; per-slice-pair overhead as median [interquartile range].\n`)
+  console.log("| measure | off µs/op | inspected µs/op | overhead (sums) | per pair: median [IQR] |")
+  console.log("|---|---|---|---|---|")
+  for (const watched of [false, true]) {
+    const mode = watched ? "watched" : "unwatched"
+    // Echo: one set of sessions made before the inspector (never inspected), one after.
+    const runtimeA = makeMcpRuntime()
+    const pairsA = await Promise.all(Array.from({ length: 10 }, () => connect(runtimeA)))
+    const watching = await startWatching(watched)
+    const runtimeB = makeMcpRuntime()
+    const pairsB = await Promise.all(Array.from({ length: 10 }, () => connect(runtimeB)))
+    await echoSlice(pairsA)
+    await echoSlice(pairsB)
+    const ea: Array<Tally> = []
+    const eb: Array<Tally> = []
+    for (let i = 0; i < N; i++) {
+      if (i % 2 === 0) {
+        ea.push(await echoSlice(pairsA))
+        eb.push(await echoSlice(pairsB))
+      } else {
+        eb.push(await echoSlice(pairsB))
+        ea.push(await echoSlice(pairsA))
+      }
+    }
+    await Promise.all([...pairsA, ...pairsB].map(({ client }) => client.close()))
+    await watching.stop()
+    await Promise.all([runtimeA.shutdown(), runtimeB.shutdown()])
+    report(`echo, ${mode}`, ea, eb)
+    // Churn: the inspector runs only around the inspected slices.
+    const ca: Array<Tally> = []
+    const cb: Array<Tally> = []
+    const inspected = async () => {
+      const w = await startWatching(watched)
+      const r = await churnSlice()
+      await w.stop()
+      return r
+    }
+    await churnSlice()
+    await inspected()
+    for (let i = 0; i < N; i++) {
+      if (i % 2 === 0) {
+        ca.push(await churnSlice())
+        cb.push(await inspected())
+      } else {
+        cb.push(await inspected())
+        ca.push(await churnSlice())
+      }
+    }
+    report(`churn, ${mode}`, ca, cb)
+  }
+  receiver.close()
+  process.exit(0)
+}
+
 const results = new Map<string, Array<Sample>>()
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 // Warm up every path once.
@@ -153,8 +279,6 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 receiver.close()
-
-const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`
 /** Per-round overhead against the same round's baseline: median [min–max]. */
 const overhead = (name: string, mode: Mode, field: "rate" | "cpu"): string => {
   const base = baselineOf(mode)
