@@ -124,6 +124,17 @@ describe("inspector feed batch", () => {
     parent.stop()
   })
 
+  it("a closed model leaves no view (nor its record) reachable from an actor that lives on", () => {
+    const model = new InspectorModel()
+    const actor = createLeanActor(toggle).start()
+    actor.send({ type: "FLIP" })
+    const views = () => Object.getOwnPropertySymbols(actor).map((k) => (actor as unknown as Record<symbol, unknown>)[k]).filter((v) => v !== undefined && typeof v === "object" && "record" in (v as object))
+    expect(views()).toHaveLength(1)
+    model.close()
+    expect(views()).toEqual([])
+    actor.stop()
+  })
+
   it("without a full client the model does not even take xstate's events from the hub", () => {
     const model = new InspectorModel()
     models.push(model)

@@ -208,6 +208,8 @@ export class InspectorModel {
     for (const stop of this.#stops.splice(0)) stop()
     this.#listeners.clear()
     this.#eventListeners = 0
+    // Live actors must not keep the forgotten views (and their records) reachable.
+    for (const view of this.#actors.values()) this.#unlink(view)
     this.#actors.clear()
     this.#aliases.clear()
     this.#byId.clear()
@@ -239,6 +241,12 @@ export class InspectorModel {
 
   /** Each actor's view, also kept on the actor under this model's own key: the hot path's lookup is one property read. */
   readonly #key: symbol = Symbol("inspector view")
+
+  /** Drop the view's link from its actor (set, not deleted: a delete would slow every later property access on the actor). */
+  #unlink(view: ActorView): void {
+    const ref = view.ref as unknown as Record<symbol, ActorView | undefined>
+    if (ref[this.#key] === view) ref[this.#key] = undefined
+  }
 
   #viewOf(ref: AnyActorRef): ActorView | undefined {
     const cached = (ref as unknown as Record<symbol, ActorView | undefined>)[this.#key]
@@ -394,6 +402,7 @@ export class InspectorModel {
       if (this.#ended.length <= limit && oldest.end!.t + this.#retainMs > now) break
       this.#ended.shift()
       this.#actors.delete(oldest.sessionId)
+      this.#unlink(oldest)
       for (const alias of oldest.aliases ?? []) this.#aliases.delete(alias)
       if (this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
       const same = this.#byId.get(oldest.id)
