@@ -122,4 +122,18 @@ describe("inspection hub", () => {
     expect(typeof system._sendInspectionEvent).toBe("function")
     expect(typeof system.inspect).toBe("function")
   })
+
+  it("sees the children a root invokes while it is being constructed (a client session's `requests`)", () => {
+    const parent = createMachine({ id: "parent", invoke: { id: "kid", src: toggle }, initial: "on", states: { on: {} } })
+    const got: Array<InspectionEvent> = []
+    const stop = inspection.subscribe((e) => got.push(e))
+    const actor = createLeanActor(parent).start()
+    actor.getSnapshot().children.kid!.send({ type: "FLIP" })
+    stop()
+    const kid = actor.getSnapshot().children.kid!
+    expect(got.filter((e) => e.type === "@xstate.actor").map((e) => e.actorRef)).toEqual([actor, kid])
+    expect(got.filter((e) => e.type === "@xstate.snapshot" && e.actorRef === kid)).toHaveLength(2)
+    expect(got.filter((e) => e.type === "@xstate.snapshot" && e.actorRef === actor).length).toBeGreaterThan(0)
+    actor.stop()
+  })
 })

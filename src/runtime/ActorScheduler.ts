@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type EventObject } from "xstate"
-import { inspectRoot } from "./inspection.ts"
+import { inspectionBoot } from "./inspection.ts"
 
 interface SchedulingSystem {
   readonly _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }
@@ -150,12 +150,13 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
  * actor's tree rather than a root of its own.
  */
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
-  const actor: Actor<TLogic> = new TreeActor(logic, options)
-  // A child shares its root's system, whose scheduler (and inspection dispatcher) is already in place.
+  // A root is fed to the inspection hub only while someone listens (see inspection.ts); a child
+  // shares its root's system, whose scheduler and inspection dispatcher are already in place.
+  const boot = options?.parent === undefined ? inspectionBoot(options?.inspect) : undefined
+  const actor: Actor<TLogic> = new TreeActor(logic, boot === undefined ? options : ({ ...options, inspect: boot.observer } as ActorOptions<TLogic>))
   if (options?.parent === undefined) {
     useLeanScheduler(actor)
-    // Fed to the inspection hub only while someone listens (see inspection.ts).
-    inspectRoot(actor)
+    boot?.attach(actor)
   }
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
@@ -167,7 +168,8 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
  * runtime (the process's, for the Promise API), not as long as a session.
  */
 export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
-  const root = useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)
-  inspectRoot(root)
+  const boot = inspectionBoot(options?.inspect)
+  const root = useLeanScheduler(new TreeActor(logic, boot === undefined ? options : ({ ...options, inspect: boot.observer } as ActorOptions<TLogic>)) as Actor<TLogic>)
+  boot?.attach(root)
   return root
 }

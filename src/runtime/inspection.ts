@@ -173,6 +173,33 @@ const installed = new WeakSet<object>()
  */
 export const inspectRoot = (root: AnyActorRef): void => {
   if (entries.size === 0) return
+  install(root, (root as { options?: { inspect?: unknown } }).options?.inspect === undefined ? 0 : 1, true)
+}
+
+/**
+ * For a root about to be constructed, while someone listens: an `inspect` option that hands the
+ * hub what the constructor itself sends (the root's `@xstate.actor`, and children it invokes in its
+ * initial state, such as a client session's `requests`), then `attach` (call it right after the
+ * constructor) puts the dispatcher in place. `undefined` while nobody listens. `user` is the caller's
+ * own `inspect` option, which keeps getting every event.
+ */
+export const inspectionBoot = (user: unknown): { readonly observer: (event: InspectionEvent) => void; attach(root: AnyActorRef): void } | undefined => {
+  if (entries.size === 0) return undefined
+  let attached = false
+  const forward = typeof user === "function" ? (user as (e: InspectionEvent) => void) : (user as Partial<Observer<InspectionEvent>> | undefined)?.next?.bind(user)
+  return {
+    observer: (event) => {
+      if (!attached) fanOut(event)
+      forward?.(event)
+    },
+    attach: (root) => {
+      attached = true
+      install(root, forward === undefined ? 0 : 1, false)
+    }
+  }
+}
+
+const install = (root: AnyActorRef, observers: number, announce: boolean): void => {
   const system = root.system as unknown as InspectableSystem
   if (installed.has(system)) return
   const original = system._sendInspectionEvent
@@ -181,7 +208,7 @@ export const inspectRoot = (root: AnyActorRef): void => {
   const rootId = root.sessionId
   // Observers given to xstate directly: while there are any, xstate's path runs too. The `inspect`
   // option registers one in the constructor (before this), so it counts as one from the start.
-  let ownObservers = (root as { options?: { inspect?: unknown } }).options?.inspect === undefined ? 0 : 1
+  let ownObservers = observers
   const inspect = system.inspect
   system.inspect = (observer) => {
     ownObservers++
@@ -206,5 +233,5 @@ export const inspectRoot = (root: AnyActorRef): void => {
     deliver(event as InspectionEvent, bit)
   }
   // The root's own `@xstate.actor` was sent by its constructor, before the dispatcher was in place.
-  if ((wanted & 1) !== 0) deliver({ type: "@xstate.actor", actorRef: root, rootId } as InspectionEvent, 1)
+  if (announce && (wanted & 1) !== 0) deliver({ type: "@xstate.actor", actorRef: root, rootId } as InspectionEvent, 1)
 }
