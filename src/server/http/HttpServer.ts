@@ -319,7 +319,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       sweeper = undefined
       return
     }
-    for (const hs of sessions.values()) hs.session.hibernateIfIdleFor(hibernateAfterMs)
+    for (const hs of sessions.values()) hs.hibernateIfIdleFor(hibernateAfterMs)
   }
   const startSweeper = () => {
     if (sweeper !== undefined || hibernateAfterMs <= 0) return
