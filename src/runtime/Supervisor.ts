@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { DuplicateSessionId, Registry, RegistryEntry } from "./Registry.ts"
+import { addFinalizerUnsafe } from "./scopeFinalizer.ts"
 import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
 
 /** `spawn` after `shutdown` started. */
@@ -199,17 +200,17 @@ export class Supervisor extends Context.Service<Supervisor, {
       /**
        * Register `handle` as owned, in `scope`: its finalizer, added last so it runs first,
        * takes the session out of the registry before its resources go. Runs synchronously
-       * inside `Scope.closeUnsafe` (no fiber, no Effect allocated per session).
+       * inside `Scope.closeUnsafe`; added without a fiber and keyed by the entry (see scopeFinalizer.ts).
        * Throws {@link DuplicateSessionId}.
        */
       const enter = (handle: SessionHandle, scope: Scope.Closeable, release: ((handle: SessionHandle) => void) | undefined): Supervised => {
         const entry = new Supervised(handle, scope, self, release)
         table.add(entry)
         owned++
-        Effect.runSync(Scope.addFinalizerExit(scope, () => {
+        addFinalizerUnsafe(scope, entry, () => {
           leave(entry)
           return Effect.void
-        }))
+        })
         return entry
       }
       /** Set when shutdown starts; completed when it has finished. */

@@ -55,7 +55,7 @@ import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
 import { BatchCollector } from "./session/BatchCollector.ts"
 import { HandlerContext } from "./session/HandlerContext.ts"
-import { checkRestorable, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
+import { checkRestorable, compactChart, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
 import { type Clock, clockOf } from "../protocol/clock.ts"
 import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
 import { initializeResult } from "./session/initializeResult.ts"
@@ -165,6 +165,7 @@ export interface ServerSessionOwner {
 }
 
 const MAX_DELAY = 2 ** 31 - 1
+const NO_TIMER: unique symbol = Symbol("no timer")
 
 interface Negotiated {
   readonly protocolVersion: string
@@ -210,7 +211,8 @@ export class ServerSession implements SessionHandle {
   // (every allocation counts when sessions churn, see docs/performance.md).
   private outbound: OutboundRequests | undefined
   private readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }
-  private readonly listeners = new InfoListeners()
+  // Made on the first subscriber (the inspector's): most sessions never get one.
+  private listeners: InfoListeners | undefined
   private actor: Actor<typeof legacyServerSessionMachine> | undefined
   /** Mirrors the chart's `operating` state for the hot path (set by `announceReady`, cleared by `beginDrain`). */
   private operating = false
@@ -229,7 +231,8 @@ export class ServerSession implements SessionHandle {
   private negotiatedCache: Negotiated | undefined
   /** The chart's persisted snapshot while hibernated (the actor is stopped). */
   private hibernated: PersistedChart | undefined
-  private wakeTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
+  /** The hibernated session's wake-up timer on `this.clock` (NO_TIMER when none). */
+  private wakeTimer: unknown = NO_TIMER
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
   private get clock(): XStateClock {
@@ -480,10 +483,7 @@ export class ServerSession implements SessionHandle {
     const hibernated = this.hibernated
     if (hibernated !== undefined) {
       this.hibernated = undefined
-      if (this.wakeTimer) {
-        this.wakeTimer.clock.clearTimeout(this.wakeTimer.timer)
-        this.wakeTimer = undefined
-      }
+      this.clearWakeTimer()
     }
     const actor = createLeanActor(runtimeServerMachine, {
       id: this.id, // the inspector links the actor to this session by it
@@ -917,7 +917,7 @@ export class ServerSession implements SessionHandle {
     if (actor === undefined || !this.operating || this.draining || this.released) return false
     if (this.inFlight.size > 0 || (this.outbound?.size ?? 0) > 0) return false
     // No live object in the context: xstate's persisted snapshot is plain data (and shares the context).
-    this.hibernated = actor.getPersistedSnapshot() as PersistedChart
+    this.hibernated = compactChart(actor.getPersistedSnapshot() as PersistedChart)
     this.inFlight = emptyTable() // empty here: an idle session keeps no table
     this.actor = undefined
     actor.stop()
@@ -979,10 +979,16 @@ export class ServerSession implements SessionHandle {
     if (decided.sleepMs === undefined) return
     const clock = this.clock
     const timer = clock.setTimeout(() => {
-      this.wakeTimer = undefined
+      this.wakeTimer = NO_TIMER
       this.sleep()
     }, Math.min(decided.sleepMs, MAX_DELAY))
-    this.wakeTimer = { clock, timer }
+    this.wakeTimer = timer
+  }
+
+  private clearWakeTimer(): void {
+    if (this.wakeTimer === NO_TIMER) return
+    this.clock.clearTimeout(this.wakeTimer)
+    this.wakeTimer = NO_TIMER
   }
 
   get transportKind(): TransportKind {
@@ -1019,12 +1025,12 @@ export class ServerSession implements SessionHandle {
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
-    return this.listeners.add(listener)
+    return (this.listeners ??= new InfoListeners()).add(listener)
   }
 
   private notifyListeners(): void {
     // Called on every chart step: no closure unless someone listens.
-    if (this.listeners.size > 0) this.listeners.notify(() => this.info())
+    if (this.listeners !== undefined && this.listeners.size > 0) this.listeners.notify(() => this.info())
   }
 
   close(options?: { readonly drainMs?: number; readonly reason?: string; readonly cause?: TransportCloseDetail["cause"] }): Promise<void> {
@@ -1057,13 +1063,12 @@ export class ServerSession implements SessionHandle {
     this.notifyListeners()
     this.actor?.stop()
     this.hibernated = undefined
-    if (this.wakeTimer) this.wakeTimer.clock.clearTimeout(this.wakeTimer.timer)
-    this.wakeTimer = undefined
+    this.clearWakeTimer()
     if (this.owner !== undefined) this.owner.sessionReleased(end)
     else this.options.onRelease?.(end)
     this.endedWith = end
     this.resolveEnded?.(end)
-    this.listeners.clear()
+    this.listeners?.clear()
   }
 }
 
