@@ -30,6 +30,7 @@ import type { RequestContext } from "../src/server/RequestContext.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair, type MemoryTransport } from "../src/transports/memory.ts"
 import { makeStdioClientTransport } from "../src/transports/stdioClient.ts"
+import { waitForTurns } from "./support/waitFor.ts"
 import { flush, tap, track, versionOf } from "./support/wireTap.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
@@ -377,7 +378,9 @@ describe("ModernClient over stdio (node src/cli/main.ts serve --stdio)", () => {
     expect((r._meta as Record<string, unknown>)[META_SERVER_INFO]).toEqual({ name: "mcp-actors-demo", version: "0.1.0" })
     const ac = new AbortController()
     const slow = client.callTool("slow", { ms: 60_000 }, { signal: ac.signal })
-    setTimeout(() => ac.abort("enough"), 50)
+    // Once the call is written to the pipe, the server reads it before the cancellation (stdio keeps order).
+    await waitForTurns(() => tapped.requests("tools/call").length === 2, "the slow call sent")
+    ac.abort("enough")
     await expect(slow).rejects.toBeInstanceOf(RequestCancelled)
     expect(tapped.methods()).toEqual(["server/discover", "tools/call", "tools/call", "notifications/cancelled"])
     // The server is still fine after the cancellation.

@@ -6,6 +6,7 @@ import { RpcError } from "../src/protocol/requestErrors.ts"
 import { Registry } from "../src/runtime/Registry.ts"
 import { McpServerService, registerSchemaTool, registerTool, RuntimeLayer, serveSupervised } from "../src/server/effect.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+import { waitForTurns } from "./support/waitFor.ts"
 
 // The Effect API end to end over the in-memory transport: Schema-typed tools,
 // sessions supervised and registered, interruption of a call = cancellation.
@@ -46,7 +47,7 @@ describe("Effect API", () => {
       yield* Scope.close(scope, Exit.void)
       yield* Effect.promise(() => served.ended)
       // The supervisor releases the session's scope once it ended.
-      for (let i = 0; i < 50 && (yield* registry.size) > 0; i++) yield* Effect.sleep("5 millis")
+      yield* Effect.promise(() => waitForTurns(() => Effect.runSync(registry.size) === 0, "the session's scope released"))
       assert.strictEqual(yield* registry.size, 0)
     }).pipe(Effect.scoped, Effect.provide(ServerLayer)))
 

@@ -216,6 +216,9 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
     expect(server).toBeGreaterThan(0)
     events.length = 0
     const listChangedBefore = listChanged
+    // The gateway's tools changes, counted where they are sent (one tools/list_changed per change per session).
+    let gatewayToolChanges = 0
+    const stopCounting = gateway.server.onChange((c) => void (c.type === "tools" && gatewayToolChanges++))
     // A call that is not idempotent, held open by an elicitation nobody answers before the kill.
     let elicited!: () => void
     const elicitedP = new Promise<void>((r) => (elicited = r))
@@ -253,9 +256,12 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
     expect(changes[1]!.added).toContain("everything__echo")
     // The gateway's client heard about both, one coalesced tools/list_changed each (not one per tool).
     await listChangedReaches(listChangedBefore + 2)
-    // A quiet period, on real time: a third would come from the host's coalescing timer (50 ms, not on an
-    // injectable clock) over the real HTTP/SSE stream, so there is no event to wait for.
-    await new Promise((r) => setTimeout(r, 300))
+    // Nothing more is on its way, with no quiet period: the host's last change carries the tools it advertises
+    // now (its coalescer has nothing new to report), and the gateway sent exactly one tools change per host
+    // change, all of which the client has heard.
+    stopCounting()
+    expect([...changes.at(-1)!.catalog.tools.keys()].sort()).toEqual(host.tools().map((t) => t.name).sort())
+    expect(gatewayToolChanges).toBe(2)
     expect(listChanged).toBe(listChangedBefore + 2)
     expect(events.filter((e) => e.type === "change").length).toBe(2)
     expect(textOf(await host.callTool("everything__echo", { message: "back" }))).toBe("Echo: back")

@@ -15,9 +15,10 @@
  *   port, with calls made after the restart and calls in flight across it.
  *
  * Real servers throughout (the SDK server in process or as a child process,
- * raw node:http servers where the server must misbehave precisely); real time,
- * with delays well under a second. Every client is closed and leaves no socket
- * or timer behind.
+ * raw node:http servers where the server must misbehave precisely). Where a
+ * test times the client's own delays (sse-retry), they run on a simulated
+ * clock; no test sleeps to let something happen. Every client is closed and
+ * leaves no socket or timer behind.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -32,7 +33,6 @@ import { startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
 import { sdkStats, settled, spawnSdkServer } from "./support/httpPeers.ts"
 
 const textOf = (r: Result): string => ((r.content as ReadonlyArray<{ text?: string }>)[0]?.text ?? "")
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const until = (f: () => boolean, ms = 3_000): Promise<void> => waitFor(f, { timeoutMs: ms, what: "condition" })
 const settle = <A>(p: Promise<A>): Promise<{ ok: true; value: A } | { ok: false; error: unknown }> =>
   p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
@@ -118,37 +118,56 @@ const resultEvent = (id: string | number | undefined, text: string, eventId: str
 // ------------------------------------------------------------------ resumption
 
 describe("SSE resumption", () => {
-  it("sse-retry: a POST stream closed after 50 ms with retry 500 is resumed by GET + Last-Event-ID 450–700 ms later", async () => {
+  it("sse-retry: a POST stream closed 50 ms after its priming event (retry 500) is resumed by GET + Last-Event-ID 450–700 ms later (client clock)", async () => {
+    // The delays are the client's timers: on a simulated clock, so a busy machine cannot stretch them.
+    const clock = new SimulatedClock()
     let closedAt = 0
+    let resumedAt = 0
     let pendingId: string | number | undefined
+    let endPost!: () => void
+    const primed = new Promise<void>((resolve) => {
+      endPost = resolve
+    })
     const raw = await scriptedServer({
       onPost: (rpc, res) => {
         pendingId = rpc.id
         sseHead(res)
         res.write("id: ev-1\nretry: 500\ndata: \n\n")
-        setTimeout(() => {
-          closedAt = Date.now()
+        void primed.then(() => {
+          closedAt = clock.now()
           res.end()
-        }, 50)
+        })
       },
       onGet: (req, res) => {
         if (req.headers["last-event-id"] === undefined) {
           res.writeHead(405)
           return res.end()
         }
+        resumedAt = clock.now()
         sseHead(res)
         res.end(resultEvent(pendingId, "resumed", "ev-2"))
       }
     })
     const baseline = process.getActiveResourcesInfo()
-    const client = await connectHttp(raw.url)
-    const result = await client.callTool("slow")
+    const client = await connectHttp(raw.url, { clock })
+    const call = client.callTool("slow")
+    const exchange = () => client.transport.connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
+    const state = () => (exchange()?.getSnapshot() as { readonly value?: unknown } | undefined)?.value
+    await until(() => state() === "posting" && pendingId !== undefined)
+    clock.increment(50)
+    endPost()
+    await until(() => state() === "waitingToResume") // the end arrives by socket I/O
+    clock.increment(449)
+    expect(state()).toBe("waitingToResume")
+    clock.increment(51)
+    expect(state()).not.toBe("waitingToResume") // fired on the clock, in the increment: no real timer
+    const result = await call
     expect(textOf(result)).toBe("resumed")
     const resumes = raw.seen.filter((s) => s.method === "GET" && s.lastEventId !== undefined)
     expect(resumes).toHaveLength(1)
     expect(resumes[0]!.lastEventId).toBe("ev-1")
     expect(resumes[0]!.sessionId).toBe("s-1")
-    const delay = resumes[0]!.at - closedAt
+    const delay = resumedAt - closedAt
     expect(delay).toBeGreaterThanOrEqual(450)
     expect(delay).toBeLessThanOrEqual(700)
     await client.close()
@@ -179,12 +198,13 @@ describe("SSE resumption", () => {
     const exchange = () => client.transport.connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
     // The POST stream ended (real socket events): its exchange waits on the virtual clock.
     await until(() => (exchange()?.getSnapshot() as { readonly value?: unknown } | undefined)?.value === "waitingToResume")
-    // More than the server's retry: passes on the wall clock: a timer on real time would have fired.
-    await sleep(700)
+    const state = () => (exchange()?.getSnapshot() as { readonly value?: unknown } | undefined)?.value
     clock.increment(499)
-    await sleep(20)
+    expect(state()).toBe("waitingToResume")
     expect(raw.seen.filter((s) => s.method === "GET" && s.lastEventId !== undefined)).toHaveLength(0)
     clock.increment(1)
+    // The resumption starts inside the increment: the delay is the clock's timer, not a real one.
+    expect(state()).toBe("resuming")
     expect(textOf(await call)).toBe("resumed")
     const resumes = raw.seen.filter((s) => s.method === "GET" && s.lastEventId !== undefined)
     expect(resumes.map((r) => r.lastEventId)).toEqual(["ev-1"])
@@ -349,7 +369,8 @@ describe("session loss (404)", () => {
     const end = await client.ended
     expect(end.expected).toBe(false)
     expect(end.reason).toMatch(/giving up|re-initializing failed/)
-    await sleep(200)
+    // No loop: once the ended client's sockets are all gone, no third initialize can still be on its way.
+    await settled(baseline)
     expect(raw.initializeCount()).toBe(2)
     expect(await client.ping().catch((e: unknown) => e)).toBeInstanceOf(SessionClosed)
     await client.close()
@@ -427,9 +448,14 @@ describe("the SDK server killed and restarted on the same port", () => {
     const client = await connectHttp(server.url, { reconnect: { initialDelayMs: 50, maxAttempts: 8 } })
     try {
       await client.listTools()
-      const slow = settle(client.callTool("slow", { ms: 600 }))
-      const write = settle(client.callTool("slow_write", { ms: 600 }))
-      await sleep(150) // both are running on the server, their streams primed
+      // Each tool reports progress 0 as it starts, after its stream's priming event: then both are running and resumable.
+      let started = 0
+      let bothStarted!: () => void
+      const running = new Promise<void>((resolve) => (bothStarted = resolve))
+      const onProgress = () => void (++started === 2 && bothStarted())
+      const slow = settle(client.callTool("slow", { ms: 600 }, { onProgress }))
+      const write = settle(client.callTool("slow_write", { ms: 600 }, { onProgress }))
+      await running
       await server.kill()
       server = await spawnSdkServer(["--port", port, "--events", "--retry", "50"])
       const [s, w] = await Promise.all([slow, write])

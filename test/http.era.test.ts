@@ -15,6 +15,7 @@
 import { createServer, type IncomingHttpHeaders, request as httpRequest, Agent, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { SimulatedClock } from "xstate"
 import { connectAutoHttp, discoverOverHttp, type AutoHttpOptions } from "../src/client/connectAutoHttp.ts"
 import { httpServerKey, MemoryEraCache } from "../src/client/EraCache.ts"
 import { EraProber } from "../src/client/EraProber.ts"
@@ -256,7 +257,7 @@ describe("connectAutoHttp against our dual-era server", () => {
 
   it("closing releases every socket (the probe's and the wire's pools)", async () => {
     // Sockets of earlier tests first finish closing, so the baseline holds none.
-    await waitFor(() => !process.getActiveResourcesInfo().includes("TCPSocketWrap"), 2_000, "earlier sockets to close")
+    await waitFor(() => !process.getActiveResourcesInfo().includes("TCPSocketWrap"), 10_000, "earlier sockets to close")
     const baseline = process.getActiveResourcesInfo()
     // Directly, not through the proxy (which answers `connection: close`): keep-alive sockets stay pooled until close.
     const client = await connectAutoHttp(handle.url, { cache: new MemoryEraCache() })
@@ -311,20 +312,27 @@ describe("connectAutoHttp against our dual-era server", () => {
   })
 
   it("cancellation closes the response stream: the handler's signal aborts, and no notifications/cancelled is sent", async () => {
-    const client = await connect()
+    // Request deadlines on a simulated clock: the timeout below expires when the test moves time.
+    const clock = new SimulatedClock()
+    const client = await connect({ clock })
     const before = proxy.seen.length
     const ac = new AbortController()
     const call = client.callTool("abortable", { tag: "by-signal" }, { signal: ac.signal })
-    await waitFor(() => observed.started.includes("by-signal"), 2_000, "the handler to start")
+    await waitFor(() => observed.started.includes("by-signal"), 10_000, "the handler to start")
     ac.abort()
     await expect(call).rejects.toBeInstanceOf(RequestCancelled)
-    await waitFor(() => observed.aborted.includes("by-signal"), 2_000, "the handler's signal to abort")
+    await waitFor(() => observed.aborted.includes("by-signal"), 10_000, "the handler's signal to abort")
 
     // A timeout cancels the same way.
     const timed = client.callTool("abortable", { tag: "by-timeout" }, { timeoutMs: 150 })
-    await expect(timed).rejects.toBeInstanceOf(RequestTimeout)
-    await waitFor(() => observed.aborted.includes("by-timeout"), 2_000, "the timed-out handler to abort")
-    await waitFor(() => handle.stats().modernInFlight === 0, 2_000, "the server to drop both requests")
+    const outcome = timed.then(() => "answered", (e: unknown) => e)
+    await waitFor(() => observed.started.includes("by-timeout"), 10_000, "the timed handler to start")
+    clock.increment(149)
+    expect(observed.aborted.includes("by-timeout")).toBe(false)
+    clock.increment(1)
+    expect(await outcome).toBeInstanceOf(RequestTimeout)
+    await waitFor(() => observed.aborted.includes("by-timeout"), 10_000, "the timed-out handler to abort")
+    await waitFor(() => handle.stats().modernInFlight === 0, 10_000, "the server to drop both requests")
 
     const mine = proxy.seen.slice(before)
     expect(mine.map((s) => s.body?.method)).toEqual(["tools/call", "tools/call"])
@@ -477,7 +485,7 @@ describe("connectAutoHttp against the official SDK server (legacy only)", () => 
   it("a cached modern verdict for this legacy server: the first call fails over → re-probe → legacy, and the refused call is re-sent", async () => {
     const cache = new MemoryEraCache()
     cache.set(httpServerKey(sdk.url), { era: "modern", protocolVersion: MODERN })
-    await waitFor(() => !process.getActiveResourcesInfo().includes("TCPSocketWrap"), 2_000, "earlier sockets to close")
+    await waitFor(() => !process.getActiveResourcesInfo().includes("TCPSocketWrap"), 10_000, "earlier sockets to close")
     const baseline = process.getActiveResourcesInfo()
     const diagnostics: Array<string> = []
     const client = await connectAutoHttp(sdk.url, { cache, onDiagnostic: (t) => diagnostics.push(t) })
@@ -566,9 +574,27 @@ describe("discoverOverHttp + EraProber: what a probe answer means", () => {
   })
 
   it("no answer within probeTimeoutMs → legacy, and the probe's POST is closed", async () => {
-    const { verdict, server } = await probe(() => {}, 150)
-    expect(verdict).toMatchObject({ era: "legacy", basis: { _tag: "Timeout", timeoutMs: 150 } })
-    await waitFor(() => server.closed.length === 1, 1_000, "the probe's request to be closed")
+    // The probe's deadline on a simulated clock: it expires when the test moves time, once the POST has arrived.
+    const clock = new SimulatedClock()
+    let arrived!: () => void
+    const posted = new Promise<void>((resolve) => (arrived = resolve))
+    const server = await startScripted(() => arrived())
+    try {
+      const prober = new EraProber({ sendDiscover: discoverOverHttp(server.url), probeTimeoutMs: 150, clock })
+      const verdict = prober.verdict()
+      let decided = false
+      void verdict.then(() => (decided = true))
+      await posted
+      clock.increment(149)
+      for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+      expect(decided).toBe(false)
+      clock.increment(1)
+      expect(await verdict).toMatchObject({ era: "legacy", basis: { _tag: "Timeout", timeoutMs: 150 } })
+      prober.stop()
+      await waitFor(() => server.closed.length === 1, 5_000, "the probe's request to be closed")
+    } finally {
+      await server.close()
+    }
   })
 
   it("an unreachable server: connectAutoHttp rejects with HttpNetworkError (no verdict is cached)", async () => {

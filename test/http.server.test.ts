@@ -11,6 +11,7 @@ import { runInNewContext } from "node:vm"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { SimulatedClock } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import { makeRegistryUnsafe, Registry } from "../src/runtime/Registry.ts"
@@ -22,9 +23,17 @@ import { parseEventId } from "../src/transports/http/EventStore.ts"
 
 /** Lets the `drop-first` handler answer (set while it waits). */
 let releaseDropFirst: () => void = () => {}
+/** Lets the `drop-me` handler go on after its drop (set while it waits). */
+let releaseDropMe: () => void = () => {}
+/** The `hold` tool's calls: each answers when the test calls its release. */
+const held: Array<() => void> = []
 import { del, get, initializeRequest, openSession, post, rawRequest, SseReader, waitFor } from "./support/mcpHttp.ts"
+import { waitForTurns } from "./support/waitFor.ts"
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+/** A few event-loop turns (no real time): lets in-process callbacks already queued run. */
+const turns = async (n = 10) => {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+}
 
 /** What the test tools observed. */
 interface Observed {
@@ -55,7 +64,10 @@ const makeTestServer = (observed: Observed, getHandle: () => HttpServerHandle): 
       async (_args, ctx) => {
         ctx.progress(1, 2, "before the drop")
         expect(getHandle().dropStream(ctx.sessionId!, ctx.requestId)).toBe(true)
-        await sleep(30)
+        // Goes on when the test has read the dropped stream to its end (not after a real delay).
+        await new Promise<void>((resolve) => {
+          releaseDropMe = resolve
+        })
         ctx.progress(2, 2, "after the drop")
         return { content: [{ type: "text", text: "delivered after resumption" }] }
       }
@@ -71,6 +83,10 @@ const makeTestServer = (observed: Observed, getHandle: () => HttpServerHandle): 
         })
         return { content: [{ type: "text", text: "answered on the resumed stream" }] }
       }
+    )
+    .tool(
+      { name: "hold", description: "Answer when the test releases it", inputSchema: { type: "object", properties: {} } },
+      () => new Promise((resolve) => held.push(() => resolve({ content: [{ type: "text", text: "released" }] })))
     )
     .tool(
       { name: "ask", description: "Elicit from the client", inputSchema: { type: "object", properties: {} } },
@@ -147,7 +163,7 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
     expect(res.status).toBe(200)
     expect(res.headers.get("mcp-session-id")).toBeNull()
     expect((await rpcBody(res)).error?.code).toBe(ErrorCode.InvalidParams)
-    await waitFor(() => ctx.handle.sessions === before, 1000, "the failed session to be released")
+    await waitFor(() => ctx.handle.sessions === before, 10_000, "the failed session to be released")
   })
 
   it("202 with no body for a notification and for a response", async () => {
@@ -330,7 +346,7 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
   it("400 for a request id that is already in flight in the session", async () => {
     const s = await openSession(ctx.url)
     const slow = post(ctx.url, { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "slow", arguments: { ms: 100 } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 1000, "the slow call")
+    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 10_000, "the slow call")
     const dup = await post(ctx.url, { jsonrpc: "2.0", id: 7, method: "ping" }, s.headers)
     expect(dup.status).toBe(400)
     expect((await rpcBody(dup)).id).toBe(7)
@@ -426,6 +442,7 @@ describe("Streamable HTTP server (legacy era): streams", () => {
     const s = await openSession(ctx.url)
     const res = await post(ctx.url, { jsonrpc: "2.0", id: "r", method: "tools/call", params: { name: "drop-me", arguments: {}, _meta: { progressToken: "t" } } }, s.headers)
     const events = await new SseReader(res).rest()
+    releaseDropMe() // the rest is sent while no stream is attached: stored for the resumption
     const last = events.filter((e) => e.id !== undefined).at(-1)!
     expect(events.filter((e) => e.data).map((e) => JSON.parse(e.data!).method)).toEqual(["notifications/progress"])
     const resumed = await get(ctx.url, { ...s.headers, "last-event-id": last.id! })
@@ -469,7 +486,7 @@ describe("Streamable HTTP server (legacy era): streams", () => {
     await reader.next() // priming
     const firstProgress = await reader.nextMessage()
     abort.abort()
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 0, 2000, "the call to finish")
+    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 0, 10_000, "the call to finish")
     expect(ctx.observed.aborted).toEqual([])
     const resumed = await get(ctx.url, { ...s.headers, "last-event-id": firstProgress!.event.id! })
     const replay = (await new SseReader(resumed).rest()).filter((e) => e.data).map((e) => JSON.parse(e.data!))
@@ -502,7 +519,7 @@ describe("Streamable HTTP server (legacy era): streams", () => {
   it("notifications/cancelled aborts the handler and ends the waiting POST without a response", async () => {
     const s = await openSession(ctx.url)
     const pending = post(ctx.url, { jsonrpc: "2.0", id: 11, method: "tools/call", params: { name: "abortable", arguments: { tag: "cancel-me" } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 1000, "the call to start")
+    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 10_000, "the call to start")
     const ack = await post(ctx.url, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 11, reason: "user" } }, s.headers)
     expect(ack.status).toBe(202)
     const res = await pending
@@ -534,7 +551,7 @@ describe("Streamable HTTP server (legacy era): streams", () => {
     const s = await openSession(ctx.url)
     const stream = new SseReader(await get(ctx.url, s.headers))
     const pending = post(ctx.url, { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "abortable", arguments: { tag: "deleted" } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)?.inFlightCount === 1, 1000, "the call to start")
+    await waitFor(() => ctx.handle.session(s.sid)?.inFlightCount === 1, 10_000, "the call to start")
     const d = await del(ctx.url, s.headers)
     expect(d.status).toBe(200)
     const body = await rpcBody(await pending)
@@ -606,19 +623,24 @@ describe("Streamable HTTP server: limits and auth", () => {
   })
 
   it("a client that leaves while a slow auth hook runs leaves no stream behind (a new GET is not refused with 409)", async () => {
-    let delay = 0
-    const { handle, url } = await startServer({ authenticate: () => sleep(delay).then(() => undefined) })
+    // While `gate` is set, the hook reports that it was entered and waits until the test opens the gate.
+    let gate: { entered: () => void; open: Promise<void> } | undefined
+    const { handle, url } = await startServer({ authenticate: () => gate === undefined ? undefined : (gate.entered(), gate.open.then(() => undefined)) })
     try {
       const s = await openSession(url)
-      delay = 80
+      let entered!: () => void
+      let open!: () => void
+      const inHook = new Promise<void>((resolve) => (entered = resolve))
+      gate = { entered, open: new Promise<void>((resolve) => (open = resolve)) }
       const abort = new AbortController()
       const gone = get(url, s.headers, abort.signal).catch(() => "aborted")
-      await sleep(20)
+      await inHook // the GET is in the auth hook
       abort.abort()
       expect(await gone).toBe("aborted")
-      await sleep(120)
+      gate = undefined
+      open() // the hook answers after the client left
+      await turns()
       expect(handle.stats().openStreams).toBe(0)
-      delay = 0
       const again = await get(url, s.headers)
       expect(again.status).toBe(200)
       await new SseReader(again).cancel()
@@ -776,25 +798,34 @@ describe("Streamable HTTP server (modern era, 2026-07-28)", () => {
       modernHeaders("tools/call", "abortable"),
       abort.signal
     )
-    await waitFor(() => ctx.handle.stats().modernInFlight === 1, 1000, "the modern call")
+    await waitFor(() => ctx.handle.stats().modernInFlight === 1, 10_000, "the modern call")
     abort.abort()
     await expect(pending).rejects.toThrow()
-    await waitFor(() => ctx.observed.aborted.includes("modern-close"), 1000, "the abort")
+    await waitFor(() => ctx.observed.aborted.includes("modern-close"), 10_000, "the abort")
     expect(ctx.handle.stats().modernInFlight).toBe(0)
   })
 })
 
 describe("Streamable HTTP server: lifetimes and leaks", () => {
   it("reaps idle sessions (idle counted from the last request finishing) and ends their GET stream", async () => {
-    const { handle, url } = await startServer({ idleTimeoutMs: 300 })
+    // The idle deadline on a simulated clock: the test moves time, the sockets stay real.
+    const clock = new SimulatedClock()
+    const { handle, url } = await startServer({ idleTimeoutMs: 300, clock })
     try {
       const s = await openSession(url)
       const stream = new SseReader(await get(url, s.headers))
       // A call longer than the idle timeout keeps the session: idle starts when it finishes.
-      const res = await post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 450 } } }, s.headers)
-      expect((await rpcBody(res)).result.content[0].text).toBe("waited 450 ms")
+      const call = post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "hold", arguments: {} } }, s.headers)
+      await waitFor(() => held.length === 1, 5_000, "the held call to start")
+      clock.increment(450)
       expect(handle.sessions).toBe(1)
-      await waitFor(() => handle.sessions === 0, 2000, "the idle session to be reaped")
+      held.shift()!()
+      expect((await rpcBody(await call)).result.content[0].text).toBe("released")
+      clock.increment(299)
+      await turns()
+      expect(handle.sessions).toBe(1)
+      clock.increment(1)
+      await waitForTurns(() => handle.sessions === 0, "the idle session reaped at 300 ms of virtual time")
       // The GET stream ended with the session (rest() resolves), carrying nothing but its priming event.
       expect((await stream.rest()).filter((e) => e.data)).toEqual([])
       const after = await post(url, { jsonrpc: "2.0", id: 2, method: "ping" }, s.headers)
@@ -810,7 +841,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
     const s = await openSession(url)
     const stream = new SseReader(await get(url, s.headers))
     const call = post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 80 } } }, s.headers)
-    await waitFor(() => handle.session(s.sid)?.inFlightCount === 1, 1000, "the call")
+    await waitFor(() => handle.session(s.sid)?.inFlightCount === 1, 10_000, "the call")
     const closed = handle.close({ drainMs: 2000 })
     expect((await rpcBody(await call)).result.content[0].text).toBe("waited 80 ms")
     await closed
@@ -855,7 +886,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
     expect(handle.stats()).toEqual({ sessions: 0, hibernated: 0, openStreams: 0, pendingExchanges: 0, modernInFlight: 0, storedSessions: 0, keepAliveTimer: false, handshaking: 0, evicted: 0 })
     expect(registry.size).toBe(0)
     expect(registry.listenerCount).toBe(0)
-    await sleep(20)
+    await turns()
     const after = heap()
     expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0)
     expect(after - baseline).toBeLessThan(2 * 1024 * 1024)

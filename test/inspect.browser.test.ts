@@ -1,176 +1,202 @@
 /**
- * The inspector's page in a real browser: Debian's `chromium`, headless,
- * driven over the DevTools protocol with `ws` (no puppeteer/playwright). It
- * opens the page with its token, watches an official SDK client's session
- * appear, selects it and sees its chart with the active state highlighted, a
- * slow call in flight and then done, the session's end with its reason, a
- * replay of its record and a step back through it. Screenshots go to
- * `results/inspector/`. `.ci/run` installs chromium.
+ * The inspector's page in a real browser: Debian's `chromium` (`.ci/run`
+ * installs it), headless, driven by `playwright-core` (test/support/chromium.ts).
+ *
+ * - It opens the page with its token, watches an official SDK client's session
+ *   appear, selects it and sees its chart with the active state highlighted, a
+ *   slow call in flight and then done, the session's end with its reason, a
+ *   replay of its record, a download of the record and a step back through it.
+ * - It refuses the page and its feed without the token (or with a wrong one),
+ *   a page of a foreign Origin that has the token, and a foreign Host (DNS
+ *   rebinding), as a browser would meet them.
+ * - `--approver inspector`: a pending approval on the page, approved by a click.
+ * - `npm start`, the tour: both URLs printed, the page opened as printed shows a
+ *   live session.
+ *
+ * Every wait is Playwright's auto-waiting on the page (locators, waitForEvent),
+ * with generous limits: a real browser on a busy 2-core machine. Screenshots
+ * go to `test-artifacts/inspector/`.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import type { Browser, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { WebSocket } from "ws"
 import { makeDemoServer } from "../examples/demo.ts"
+import { parseRecord, replayRecord } from "../src/inspect/replay.ts"
 import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { ARTIFACTS, launchChromium, screenshot, withPage } from "./support/chromium.ts"
+import { eventually, groupMembers } from "./support/processes.ts"
 
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(existsSync)
-const ARTIFACTS = fileURLToPath(new URL("../results/inspector/", import.meta.url))
+const root = fileURLToPath(new URL("..", import.meta.url))
+// A name the browser resolves to 127.0.0.1: a foreign site (its own Origin) that reaches the inspector
+// locally, and a DNS-rebinding name for the inspector's own port.
+const FOREIGN = "attacker.example"
 
-/** One page of a headless chromium, over the DevTools protocol. */
-class Page {
-  #id = 0
-  readonly #pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
-  readonly ws: WebSocket
-  constructor(ws: WebSocket) {
-    this.ws = ws
-    ws.on("message", (data) => {
-      const m = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } }
-      const p = m.id === undefined ? undefined : this.#pending.get(m.id)
-      if (p === undefined) return
-      this.#pending.delete(m.id!)
-      if (m.error) p.reject(new Error(m.error.message))
-      else p.resolve(m.result)
-    })
-  }
-  send(method: string, params: Record<string, unknown> = {}): Promise<any> {
-    const id = ++this.#id
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject })
-      this.ws.send(JSON.stringify({ id, method, params }))
-    })
-  }
-  async eval<T>(expression: string): Promise<T> {
-    const r = await this.send("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true })
-    if (r.exceptionDetails) throw new Error(`page threw: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`)
-    return r.result.value as T
-  }
-  /** Poll the real browser until `expression` is truthy (generous: a busy 2-core machine). */
-  async waitFor<T>(expression: string, what: string, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const v = await this.eval<T>(expression)
-      if (v) return v
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; page: ${await this.eval<string>("document.body.innerText.slice(0, 800)")}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-  async screenshot(name: string): Promise<void> {
-    const { data } = await this.send("Page.captureScreenshot", { format: "png" })
-    mkdirSync(ARTIFACTS, { recursive: true })
-    writeFileSync(join(ARTIFACTS, `${name}.png`), Buffer.from(data as string, "base64"))
-  }
-}
-
-let browser: ChildProcess | undefined
-let profile: string | undefined
-let page: Page
+let browser: Browser
 let http: HttpServerHandle
+/** The demo server's tools, plus one that answers when the test says so: "slow", on the test's cue. */
+let releaseHeld: () => void = () => {}
 
 beforeAll(async () => {
-  if (CHROMIUM === undefined) throw new Error("chromium is not installed (Debian: apt-get install chromium; .ci/run does it)")
-  http = await makeHttpServer(makeDemoServer(), { port: 0, inspect: true })
-  profile = mkdtempSync(join(tmpdir(), "mcp-actors-chromium-"))
-  const proc = spawn(CHROMIUM, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--remote-debugging-port=0", `--user-data-dir=${profile}`, "--window-size=1400,900", "about:blank"], { stdio: ["ignore", "ignore", "pipe"] })
-  browser = proc
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    let err = ""
-    const t = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 60_000)
-    proc.stderr!.on("data", (d: Buffer) => {
-      err += d.toString()
-      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err)
-      if (m !== null) (clearTimeout(t), resolve(m[1]!))
-    })
-    proc.once("exit", (code) => reject(new Error(`chromium exited ${code}: ${err}`)))
-  })
-  // The page target of about:blank.
-  const list = await (await fetch(`http://${new URL(endpoint).host}/json/list`)).json() as Array<{ type: string; webSocketDebuggerUrl: string }>
-  const target = list.find((t) => t.type === "page")!
-  const ws = new WebSocket(target.webSocketDebuggerUrl)
-  await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)))
-  page = new Page(ws)
-  await page.send("Page.enable")
-  await page.send("Runtime.enable")
-}, 90_000)
+  const server = makeDemoServer().tool(
+    { name: "held", description: "Answer when the test releases it", inputSchema: { type: "object", properties: { note: { type: "string" } } } },
+    () => new Promise((resolve) => { releaseHeld = () => resolve({ content: [{ type: "text", text: "released" }] }) })
+  )
+  http = await makeHttpServer(server, { port: 0, inspect: true })
+  browser = await launchChromium({ args: [`--host-resolver-rules=MAP ${FOREIGN} 127.0.0.1`] })
+}, 120_000)
 
 afterAll(async () => {
+  await browser?.close()
   await http?.close()
-  if (browser !== undefined && browser.exitCode === null) {
-    const exited = new Promise((r) => browser!.once("exit", r))
-    browser.kill("SIGKILL")
-    await exited
-  }
-  if (profile !== undefined) rmSync(profile, { recursive: true, force: true })
 })
 
-const navigate = async (url: string) => {
-  await page.send("Page.navigate", { url })
-  await page.waitFor("document.readyState === 'complete'", `${url} loaded`)
+/** Open the feed from the page's own origin; what the browser saw: whether it opened, and the handshake's error. */
+const tryFeed = async (page: Page, url: string): Promise<{ opened: boolean; error: string }> => {
+  const socket = page.waitForEvent("websocket", (ws) => ws.url() === url)
+  const opened = page.evaluate<boolean, string>((u) => new Promise((resolve) => {
+    const ws = new WebSocket(u)
+    ws.onopen = () => (ws.close(), resolve(true))
+    ws.onclose = () => resolve(false)
+  }), url)
+  const ws = await socket
+  const error = new Promise<string>((resolve) => {
+    ws.on("socketerror", resolve)
+    ws.on("close", () => resolve(""))
+    if (ws.isClosed()) resolve("")
+  })
+  return { opened: await opened, error: await error }
 }
 
 describe("inspector page in chromium", () => {
-  it("refuses the page without its token", async () => {
-    await navigate(http.inspector!.origin + "/")
-    expect(await page.eval<string>("document.body.innerText")).toContain("needs its token")
+  it("refuses the page and its feed without the token, or with a wrong one (401)", () => withPage(browser, "refused-token", async (page) => {
+    const inspector = http.inspector!
+    const bare = await page.goto(inspector.origin + "/")
+    expect(bare!.status()).toBe(401)
+    expect(await page.locator("body").innerText()).toContain("needs its token")
+    const wrong = await page.goto(inspector.origin + "/?token=" + "0".repeat(inspector.token.length))
+    expect(wrong!.status()).toBe(401)
+    expect(await page.locator("body").innerText()).toContain("wrong inspector token")
+    await screenshot(page, "0-no-token")
+
+    // From the inspector's own origin: the feed and the API without the token are refused too…
+    const feed = `ws://${new URL(inspector.origin).host}/feed`
+    // (chromium words a 401 handshake "HTTP Authentication failed".)
+    expect(await tryFeed(page, feed)).toEqual({ opened: false, error: expect.stringMatching(/HTTP Authentication failed|401/) })
+    expect(inspector.clients).toBe(0)
+    expect(await page.evaluate<number>("fetch('/actors').then((r) => r.status)")).toBe(401)
+    // …and pass with it: what refused them was the token.
+    expect(await page.evaluate<number, string>((t) => fetch("/actors", { headers: { authorization: "Bearer " + t } }).then((r) => r.status), inspector.token)).toBe(200)
+    expect(await tryFeed(page, `${feed}?token=${inspector.token}`)).toEqual({ opened: true, error: "" })
+    // An approval's answer: refused without the token; with it, it reaches the handler (this inspector answers none: 404).
+    const post = (headers: Record<string, string>) =>
+      page.evaluate<number, Record<string, string>>((h) => fetch("/approvals/some-id", { method: "POST", headers: h, body: "{\"approved\":true}" }).then((r) => r.status), headers)
+    expect(await post({})).toBe(401)
+    expect(await post({ authorization: `Bearer ${inspector.token}` })).toBe(404)
+  }), 60_000)
+
+  it("refuses a foreign Origin that has the token, and a foreign Host (DNS rebinding): 403", async () => {
+    const inspector = http.inspector!
+    const site: Server = createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><h1>elsewhere</h1>"))
+    await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve))
+    try {
+      await withPage(browser, "refused-origin", async (page) => {
+        const siteUrl = `http://${FOREIGN}:${(site.address() as AddressInfo).port}/`
+        expect((await page.goto(siteUrl))!.status()).toBe(200)
+        // A page elsewhere that knows the token still cannot follow the feed (the WebSocket sends its Origin)…
+        const feed = `ws://${new URL(inspector.origin).host}/feed?token=${inspector.token}`
+        expect(await tryFeed(page, feed)).toEqual({ opened: false, error: expect.stringContaining("403") })
+        expect(inspector.clients).toBe(0)
+        // …nor answer an approval: the POST carries the page's Origin and the server refuses it (403), whatever
+        // the browser's CORS would let the page read. (A no-cors GET carries no Origin; its answer is opaque to the page.)
+        const answer = `${inspector.origin}/approvals/some-id?token=${inspector.token}`
+        const refused = page.waitForResponse(answer)
+        expect(await page.evaluate<string, string>((u) => fetch(u, { method: "POST", mode: "no-cors", body: "{\"approved\":true}" }).then((r) => r.type), answer)).toBe("opaque")
+        expect((await refused).status()).toBe(403)
+        await screenshot(page, "0-foreign-origin")
+        // A rebinding name for the inspector's own port: its Host is refused before the token is looked at.
+        const rebound = await page.goto(`http://${FOREIGN}:${new URL(inspector.origin).port}/?token=${inspector.token}`)
+        expect(rebound!.status()).toBe(403)
+        expect(await page.locator("body").innerText()).toContain(`Host "${FOREIGN}:`)
+      })
+    } finally {
+      await new Promise((resolve) => site.close(resolve))
+    }
   }, 60_000)
 
-  it("shows a live SDK session, its highlighted state, a call in flight, its end, and replays its record", async () => {
+  it("shows a live SDK session, its highlighted state, a call in flight, its end, and replays its record", () => withPage(browser, "tour", async (page) => {
     const inspector = http.inspector!
-    await navigate(inspector.url)
-    await page.waitFor("document.getElementById('status').textContent === 'live'", "the feed connected")
+    expect((await page.goto(inspector.url))!.status()).toBe(200)
+    await page.locator("#status", { hasText: /^live$/ }).waitFor()
     // The token is taken out of the address bar once read.
-    expect(await page.eval<string>("location.search")).toBe("")
+    expect(await page.evaluate<string>("location.search")).toBe("")
 
     const transport = new StreamableHTTPClientTransport(new URL(http.url))
     const client = new Client({ name: "browser-test-client", version: "4.5.6" })
     await client.connect(transport)
-    const row = "document.querySelector('tr.session[data-state=\"operating\"]')"
-    await page.waitFor(`${row} && ${row}.innerText.includes('browser-test-client')`, "the session's row")
-    const text = await page.eval<string>(`${row}.innerText`)
+    const row = page.locator("tr.session[data-state=\"operating\"]", { hasText: "browser-test-client" })
+    const text = await row.innerText()
     expect(text).toContain("legacyServerSession")
     expect(text).toContain("http")
     expect(text).toMatch(/legacy 2025-11-25|legacy 2025-06-18/)
+    expect(text).toContain("browser-test-client 4.5.6")
 
-    await page.eval(`${row}.click()`)
-    await page.waitFor("document.querySelector('#chart g.node.active[data-state-id=\"legacyServerSession.operating\"]') !== null", "the chart with operating highlighted")
-    expect(await page.eval<Array<string>>("[...document.querySelectorAll('#chart g.node.active')].map(g => g.getAttribute('data-state-id'))")).toEqual(["legacyServerSession.operating"])
-    expect(await page.eval<number>("document.querySelectorAll('#chart g.node').length")).toBeGreaterThan(4)
-    await page.screenshot("1-session-selected")
+    await row.click()
+    await page.locator("#chart g.node.active[data-state-id=\"legacyServerSession.operating\"]").waitFor({ state: "attached" })
+    expect(await page.locator("#chart g.node.active").evaluateAll((gs) => gs.map((g) => g.getAttribute("data-state-id")))).toEqual(["legacyServerSession.operating"])
+    expect(await page.locator("#chart g.node").count()).toBeGreaterThan(4)
+    await screenshot(page, "1-session-selected")
 
-    const slow = client.callTool({ name: "slow", arguments: { ms: 3_000 } })
-    await page.waitFor("[...document.querySelectorAll('#inflight tr[data-request]')].some(tr => tr.innerText.includes('tools/call'))", "the call in flight")
+    // A slow call, answered when the page has shown it in flight.
+    const slow = client.callTool({ name: "held", arguments: { note: "browser-secret-argument" } })
+    const inflight = page.locator("#inflight tr[data-request]", { hasText: "tools/call" })
+    expect(await inflight.innerText()).toMatch(/tools\/call\s+\d+(\.\d)? (ms|s)/)
     // Between requests the HTTP session hibernates (its actor stops); it is still the same live session.
     // (The runtime's root and the HTTP listener, its tree's other nodes, have rows of their own.)
-    const sessionRows = "tr.session[data-machine=\"legacyServerSession\"]"
-    expect(await page.eval<number>(`document.querySelectorAll('${sessionRows}').length`)).toBe(1)
-    expect(await page.eval<string>(`document.querySelector('${sessionRows} td.end').innerText`)).toBe("")
-    await page.screenshot("2-call-in-flight")
-    await slow
-    await page.waitFor("document.getElementById('inflight').innerText.trim() === 'none'", "the call done")
+    const sessionRows = page.locator("tr.session[data-machine=\"legacyServerSession\"]")
+    expect(await sessionRows.count()).toBe(1)
+    expect(await sessionRows.locator("td.end").innerText()).toBe("")
+    // The list shows it too, with the age of the oldest request.
+    expect(await sessionRows.innerText()).toMatch(/\b1 \(oldest \d+(\.\d)? (ms|s)\)/)
+    expect(await page.locator("#rows").innerText()).not.toContain("browser-secret-argument")
+    await screenshot(page, "2-call-in-flight")
+    releaseHeld()
+    expect(await slow).toMatchObject({ content: [{ text: "released" }] })
+    await page.locator("#inflight", { hasText: /^\s*none\s*$/ }).waitFor()
 
     await transport.terminateSession()
     await client.close()
-    const ended = "document.querySelector('tr.session.ended td.end')"
-    await page.waitFor(`${ended} && ${ended}.innerText.includes('terminated by the client (DELETE)')`, "the session's end and reason")
-    await page.screenshot("3-session-ended")
+    await page.locator("tr.session.ended td.end", { hasText: "terminated by the client (DELETE)" }).waitFor()
+    await screenshot(page, "3-session-ended")
 
-    await page.eval("document.getElementById('replay').click()")
-    const verdict = await page.waitFor<string>("document.getElementById('replay-verdict')?.innerText", "the replay verdict")
-    expect(verdict).toMatch(/^agrees with the record \(\d+ events\)$/)
+    await page.locator("#replay").click()
+    expect(await page.locator("#replay-verdict").innerText()).toMatch(/^agrees with the record \(\d+ events\)$/)
+    expect(await page.locator("#replay-box").innerText()).toContain("ended: terminated by the client (DELETE)")
+
+    // The record, downloaded from the page: a file `mcp-actors replay` accepts, with the argument's value redacted.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#download").click()])
+    expect(download.suggestedFilename()).toMatch(/^record-legacyServerSession-\w+\.json$/)
+    const saved = join(ARTIFACTS, "record.json")
+    await download.saveAs(saved)
+    const recordText = readFileSync(saved, "utf8")
+    expect(recordText).not.toContain("browser-secret-argument")
+    const replayed = replayRecord(parseRecord(recordText))
+    expect(replayed.divergence).toBeUndefined()
+    expect(replayed.ended).toContain("terminated by the client (DELETE)")
 
     // Time travel: back to the first recorded step, the chart shows the state of then.
-    await page.eval("document.getElementById('step').click()")
-    await page.waitFor("document.getElementById('travel-range') !== null", "the record stepper")
-    await page.eval("(() => { const r = document.getElementById('travel-range'); r.value = '1'; r.dispatchEvent(new Event('input')) })()")
-    await page.waitFor("document.querySelector('#chart g.node.active[data-state-id=\"legacyServerSession.awaitingInitialized\"]') !== null", "the step's state highlighted")
-    expect(await page.eval<string>("document.getElementById('travel-at').innerText")).toContain("INITIALIZE")
-    await page.screenshot("4-time-travel")
-  }, 120_000)
+    await page.locator("#step").click()
+    await page.locator("#travel-range").fill("1")
+    await page.locator("#chart g.node.active[data-state-id=\"legacyServerSession.awaitingInitialized\"]").waitFor({ state: "attached" })
+    expect(await page.locator("#travel-at").innerText()).toContain("INITIALIZE")
+    await screenshot(page, "4-time-travel")
+  }), 120_000)
 })
 
 describe("inspector page in chromium: pending approvals (--approver inspector)", () => {
@@ -194,26 +220,70 @@ describe("inspector page in chromium: pending approvals (--approver inspector)",
     const gated = await makeHttpServer(server, { port: 0, inspect: { approver } })
     const client = new Client({ name: "approval-browser-client", version: "1.0.0" })
     try {
-      await navigate(gated.inspector!.url)
-      await page.waitFor("document.getElementById('status').textContent === 'live'", "the feed connected")
-      expect(await page.eval<boolean>("document.getElementById('approvals').hidden")).toBe(true)
-      await client.connect(new StreamableHTTPClientTransport(new URL(gated.url)))
-      const call = client.callTool({ name: "deploy", arguments: { env: "prod" } })
-      const row = "document.querySelector('#approval-rows tr.approval')"
-      await page.waitFor(`${row} && ${row}.innerText.includes('deploy')`, "the pending approval's row")
-      const text = await page.eval<string>(`${row}.innerText`)
-      expect(text).toContain("anonymous")
-      expect(text).toContain("ops")
-      expect(text).not.toContain("prod") // the digest, not the values, without secrets shown
-      expect(await page.eval<boolean>("document.getElementById('approvals').hidden")).toBe(false)
-      await page.screenshot("5-pending-approval")
-      await page.eval(`${row}.querySelector('button[data-answer="approve"]').click()`)
-      expect(await call).toMatchObject({ content: [{ text: "deployed" }] })
-      await page.waitFor("document.querySelector('#approval-rows tr.approval') === null && document.getElementById('approvals').hidden", "the row gone")
+      await withPage(browser, "approval", async (page) => {
+        await page.goto(gated.inspector!.url)
+        await page.locator("#status", { hasText: /^live$/ }).waitFor()
+        expect(await page.locator("#approvals").isHidden()).toBe(true)
+        await client.connect(new StreamableHTTPClientTransport(new URL(gated.url)))
+        const call = client.callTool({ name: "deploy", arguments: { env: "prod" } })
+        const row = page.locator("#approval-rows tr.approval", { hasText: "deploy" })
+        const text = await row.innerText()
+        expect(text).toContain("anonymous")
+        expect(text).toContain("ops")
+        expect(text).not.toContain("prod") // the digest, not the values, without secrets shown
+        expect(await page.locator("#approvals").isVisible()).toBe(true)
+        await screenshot(page, "5-pending-approval")
+        await row.locator("button[data-answer=\"approve\"]").click()
+        expect(await call).toMatchObject({ content: [{ text: "deployed" }] })
+        await page.locator("#approval-rows tr.approval").waitFor({ state: "detached" })
+        await page.locator("#approvals").waitFor({ state: "hidden" })
+      })
     } finally {
       await client.close()
       await gated.close({ drainMs: 0 })
       approvals.close()
+    }
+  }, 120_000)
+})
+
+describe("npm start in chromium: the tour", () => {
+  it("prints the server's URL and the inspector's; the page opened as printed shows an SDK session live", async () => {
+    // Its own process group, so nothing it started outlives the test.
+    const npm = spawn("npm", ["start"], { cwd: root, env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "pipe"], detached: true })
+    const pgid = npm.pid!
+    let out = ""
+    let err = ""
+    const urls = new Promise<{ mcp: string; page: string }>((resolve, reject) => {
+      const seen = () => {
+        const mcp = /^(http:\/\/127\.0\.0\.1:\d+\/mcp)$/m.exec(out)
+        const page = /^mcp-actors: inspector on (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48})$/m.exec(err)
+        if (mcp !== null && page !== null) resolve({ mcp: mcp[1]!, page: page[1]! })
+      }
+      npm.stdout!.on("data", (d: Buffer) => ((out += d.toString()), seen()))
+      npm.stderr!.on("data", (d: Buffer) => ((err += d.toString()), seen()))
+      npm.once("exit", (code) => reject(new Error(`npm start exited ${code}: ${out}${err}`)))
+    })
+    const client = new Client({ name: "tour-client", version: "1.0.0" })
+    try {
+      const { mcp, page: pageUrl } = await urls
+      expect(err).toContain(`mcp-actors: serving Streamable HTTP on ${mcp}`)
+      await withPage(browser, "npm-start", async (page) => {
+        expect((await page.goto(pageUrl))!.status()).toBe(200)
+        await page.locator("#status", { hasText: /^live$/ }).waitFor()
+        await client.connect(new StreamableHTTPClientTransport(new URL(mcp)))
+        expect(await client.callTool({ name: "echo", arguments: { text: "hello" } })).toMatchObject({ content: [{ text: "hello" }] })
+        const row = page.locator("tr.session[data-machine=\"legacyServerSession\"]", { hasText: "tour-client" })
+        const text = await row.innerText()
+        expect(text).toContain("tour-client 1.0.0")
+        expect(text).toContain("http")
+        await screenshot(page, "6-npm-start")
+      })
+      await client.close()
+      process.kill(-pgid, "SIGTERM")
+      expect(await eventually(() => groupMembers(pgid).length === 0, 30_000), `left running: ${groupMembers(pgid).join(", ")}`).toBe(true)
+    } finally {
+      await client.close()
+      try { process.kill(-pgid, "SIGKILL") } catch { /* gone */ }
     }
   }, 120_000)
 })

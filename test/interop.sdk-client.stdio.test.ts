@@ -145,7 +145,7 @@ describe("SDK Client over stdio (latest version 2025-11-25)", () => {
     const controller = new AbortController()
     const pending = client.callTool({ name: "slow", arguments: { ms: 10_000 } }, undefined, { signal: controller.signal })
     const rejected = expect(pending).rejects.toThrow()
-    await new Promise((r) => setTimeout(r, 50))
+    await client.ping() // answered after the call's line was read (stdio keeps order): the call is in flight
     controller.abort("user cancelled")
     await rejected
     const call = transport.sent.findLast((m) => "method" in m && m.method === "tools/call") as unknown as { id: number; params: { name: string } }
@@ -248,7 +248,7 @@ describe("SDK Client over stdio: shutdown", () => {
     const { client, transport } = await connect()
     const controller = new AbortController()
     const pending = client.callTool({ name: "slow", arguments: { ms: 10_000 } }, undefined, { signal: controller.signal })
-    await new Promise((r) => setTimeout(r, 50))
+    await client.ping() // answered after the call's line was read (stdio keeps order): the call is in flight
     controller.abort()
     await expect(pending).rejects.toThrow()
     // The server removed the request from its in-flight table on cancel, so only the
@@ -264,7 +264,7 @@ describe("SDK Client over stdio: shutdown", () => {
     const { client, transport } = await connect()
     const pending = client.callTool({ name: "slow", arguments: { ms: 10_000 } })
     const settled = pending.then(() => "resolved", () => "rejected")
-    await new Promise((r) => setTimeout(r, 50))
+    await client.ping() // answered after the call's line was read (stdio keeps order): the call is in flight
     const exited = exitOf(transport)
     await client.close()
     expect(await exited).toEqual({ code: 0, signal: null })

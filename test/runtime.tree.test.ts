@@ -216,11 +216,13 @@ describe("the runtime supervises every connection on every transport", () => {
         buffer = buffer.slice(i + 1)
       }
     })
+    // Resolves on the stdout chunk that completes the echo's reply (the listener above has parsed it by then).
+    const echoed = new Promise<void>((resolve) => stdout.on("data", () => lines.some((l) => l.id === 2) && resolve()))
     const session = serveTransport(echoServer(), makeStdioServerTransport({ stdin, stdout }), { runtime, idleTimeoutMs: 60_000 })
     stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } })}\n`)
     stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`)
     stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } })}\n`)
-    await waitFor(() => lines.some((l) => l.id === 2), 5_000, "the echo reply")
+    await echoed
     return {
       end: async (ending: Ending) => {
         if (ending === "client closes") stdin.end()

@@ -370,8 +370,10 @@ describe("subscriptions/listen over Streamable HTTP", () => {
     let handle = await makeHttpServer(first)
     const port = handle.port
     const notes: Array<JsonRpcNotification> = []
-    const client = ModernClient.create(new ModernHttpWire({ url: handle.url }))
-    const sub = client.listen({ toolsListChanged: true }, { onNotification: (n) => notes.push(n), baseDelayMs: 50 })
+    // The reconnection backoff runs on the client's clock: simulated, so the test decides when it ends.
+    const clock = new SimulatedClock()
+    const client = ModernClient.create(new ModernHttpWire({ url: handle.url }), { clock })
+    const sub = client.listen({ toolsListChanged: true }, { onNotification: (n) => notes.push(n), baseDelayMs: 50, jitter: false })
     expect(await sub.acknowledged).toEqual({ toolsListChanged: true })
     first.tool({ name: "one" }, () => ({ content: [] }))
     await expect.poll(() => notes.length).toBe(1)
@@ -379,10 +381,14 @@ describe("subscriptions/listen over Streamable HTTP", () => {
     // Abrupt: connections cut, then the server is gone; a new one comes up on the same port.
     handle.server.closeAllConnections()
     await handle.close({ drainMs: 0 })
-    await expect.poll(() => sub.state).not.toBe("listening")
+    await expect.poll(() => sub.state).toBe("waiting") // the drop arrives by socket I/O
     const second = makeServer()
     handle = await makeHttpServer(second, { port })
-    await expect.poll(() => sub.state, { timeout: 5_000 }).toBe("listening")
+    clock.increment(49)
+    expect(sub.state).toBe("waiting")
+    clock.increment(1) // the first reconnection's delay (50 ms, no jitter) is over
+    expect(sub.state).toBe("subscribing")
+    await expect.poll(() => sub.state).toBe("listening") // acknowledged by the new server over HTTP
     second.tool({ name: "two" }, () => ({ content: [] }))
     await expect.poll(() => notes.length).toBe(2)
     expect(subscriptionIdOf(notes[1]!.params)).toBe(sub.id)

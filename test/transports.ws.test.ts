@@ -7,9 +7,11 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
 import { spawn } from "node:child_process"
+import { once } from "node:events"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
+import { SimulatedClock } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { connectWs } from "../src/client/connectWs.ts"
 import { ModernClient } from "../src/client/ModernClient.ts"
@@ -161,18 +163,32 @@ describe("WebSocket: bad input and the upgrade", () => {
 
 describe("WebSocket: liveness and leaks", () => {
   it("a peer that stops answering pings is terminated by the heartbeat and its session released", async () => {
-    const handle = await start({ heartbeatMs: 40 })
+    // The heartbeat runs on the session clock: simulated here, so the test decides when each beat comes.
+    const clock = new SimulatedClock()
+    const handle = await start({ heartbeatMs: 40, session: { clock } })
     const mute = await rawSocket(handle.url, { autoPong: false })
     mute.send(initialize)
     await mute.next()
     expect(handle.connections).toBe(1)
     // Two heartbeats: a ping, then no pong by the next one → terminate.
-    await expect.poll(() => handle.connections, { timeout: 2_000, interval: 10 }).toBe(0)
+    const pinged = once(mute.ws, "ping")
+    clock.increment(40)
+    await pinged
+    expect(handle.connections).toBe(1)
+    clock.increment(40)
     expect(await mute.closed).toBe(1006)
+    await expect.poll(() => handle.connections).toBe(0) // the server sees its socket close by I/O
     const live = await rawSocket(handle.url) // answers pings (autoPong): survives several heartbeats
     live.send(initialize)
     await live.next()
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    for (let beat = 0; beat < 5; beat++) {
+      const ping = once(live.ws, "ping") // ws sends the pong before it emits "ping"
+      clock.increment(40)
+      await ping
+      // A request's answer after the pong: the server has read the pong (one socket, in order).
+      live.send({ jsonrpc: "2.0", id: `beat-${beat}`, method: "ping" })
+      expect(await live.next()).toMatchObject({ id: `beat-${beat}`, result: {} })
+    }
     expect(handle.connections).toBe(1)
     live.ws.close()
   })

@@ -18,6 +18,7 @@ import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import type { Clock } from "../protocol/clock.ts"
 import { McpError } from "../protocol/errors.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
@@ -334,6 +335,8 @@ export interface GatewayServeOptions {
   readonly port?: number
   readonly host?: string
   readonly authenticate?: Authenticate
+  /** The served sessions' clock (deadlines, keep-alives): the runtime's one clock; tests pass a simulated one. Default: the HTTP server's. */
+  readonly clock?: Clock
 }
 
 /** The upstream a gateway path serves alone (`/mcp/<server>`), "" for the aggregate (`/mcp`), undefined for anything else. */
@@ -360,7 +363,7 @@ export const serveGatewayHttp = async (
   options: GatewayServeOptions = {}
 ): Promise<GatewayHttpHandle> => {
   const bind = options.host ?? "127.0.0.1"
-  const auth = options.authenticate === undefined ? {} : { authenticate: options.authenticate }
+  const auth = { ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }), ...(options.clock === undefined ? {} : { clock: options.clock }) }
   const aggregate = makeHttpHandler(gateway.server, { path: "/mcp", ...auth })
   const handlers = new Map<string, HttpHandler>()
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -419,6 +422,7 @@ export const serveGatewayWs = (gateway: Gateway, options: GatewayServeOptions = 
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+    ...(options.clock === undefined ? {} : { session: { clock: options.clock } }),
     endpoints: (pathname) => {
       const name = serverOfPath(pathname)
       return name === undefined || name === "" ? undefined : gateway.serverFor(name)

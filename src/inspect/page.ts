@@ -74,7 +74,7 @@ export const inspectorPage = `<!doctype html>
 </section>
 <main>
   <div id="list"><table>
-    <thead><tr><th>session</th><th>chart</th><th>side</th><th>transport</th><th>era / version</th><th>peer</th><th>state</th><th>in flight</th><th>end</th></tr></thead>
+    <thead><tr><th>session</th><th>chart</th><th>state</th><th>in flight</th><th>end</th><th>side</th><th>transport</th><th>era / version</th><th>peer</th></tr></thead>
     <tbody id="rows"></tbody>
   </table></div>
   <div id="detail"><p class="muted">Select a session to see its chart.</p></div>
@@ -209,12 +209,14 @@ export const inspectorPage = `<!doctype html>
       const cls = ["session", s.sessionId === selected ? "selected" : "", s.end ? "ended" : "", s.end && s.end.error ? "failed" : ""].join(" ");
       rows.push('<tr class="' + cls + '" data-session="' + esc(s.sessionId) + '" data-machine="' + esc(s.machine || "") + '" data-state="' + esc(label(s.value)) + '">' +
         "<td class=mono>" + esc(s.id || s.sessionId) + (s.parentId ? ' <span class=muted>(child of ' + esc(s.parentId) + ")</span>" : "") + "</td>" +
-        "<td>" + esc(s.machine || "") + "</td><td>" + esc(s.side || "") + "</td><td>" + esc(s.transport || "") + "</td>" +
-        "<td>" + esc((s.era || "") + (s.protocolVersion ? " " + s.protocolVersion : "")) + "</td>" +
-        "<td>" + esc(s.peer ? (s.peer.name || "") + (s.peer.version ? " " + s.peer.version : "") : "") + "</td>" +
+        "<td>" + esc(s.machine || "") + "</td>" +
+        // What changes first, so it is in view beside the list's detail pane.
         "<td class=state>" + esc(label(s.value)) + "</td>" +
         "<td>" + (s.inFlight ? esc(s.inFlight) + (oldest !== Infinity ? " (oldest " + age(oldest) + ")" : "") : "") + "</td>" +
-        '<td class="end">' + (s.end ? esc(s.end.reason) : "") + "</td></tr>");
+        '<td class="end">' + (s.end ? esc(s.end.reason) : "") + "</td>" +
+        "<td>" + esc(s.side || "") + "</td><td>" + esc(s.transport || "") + "</td>" +
+        "<td>" + esc((s.era || "") + (s.protocolVersion ? " " + s.protocolVersion : "")) + "</td>" +
+        "<td>" + esc(s.peer ? (s.peer.name || "") + (s.peer.version ? " " + s.peer.version : "") : "") + "</td></tr>");
     }
     $("rows").innerHTML = rows.join("");
     renderApprovals();

@@ -2,8 +2,12 @@
  * Runs the `policedRequest` chart for calls that need approval: records the
  * pending approval durably, asks the approver, keeps the caller alive with
  * progress, and ends in approved (the call runs), rejected, expired (the
- * deadline is a deny) or cancelled. Timers run on the given xstate clock, so
- * tests drive deadlines on virtual time.
+ * deadline is a deny) or cancelled. The deadline, the keep-alive and the
+ * deadlines of approvals restored after a restart run on one {@link Clock}
+ * (src/protocol/clock.ts), and every time stamped on a pending approval
+ * (`requestedAt`, `deadline`, an answer's `at`) is read from that same clock:
+ * pass the runtime's clock (the one the HTTP server's sessions run on) and a
+ * test drives the whole wait on virtual time.
  *
  * Approvers are pluggable: anything with `ask(pending, signal)` that resolves
  * to an answer, or returns `undefined` when the answer will come from
@@ -14,7 +18,7 @@ import { type Actor, createActor } from "xstate"
 import { inspectOption } from "../runtime/inspection.ts"
 import { type PolicedOutcome, policedRequestMachine } from "../../machines/policedRequest.ts"
 import { errorMessage } from "../protocol/errors.ts"
-import { realClock, type XStateClock } from "../runtime/XStateClock.ts"
+import { type Clock, clockOf } from "../protocol/clock.ts"
 import type { ApprovalAnswer, ApprovalStore, PendingApproval, Resolution } from "./ApprovalStore.ts"
 
 /** Who decides approvals: answers directly (client, webhook) or returns undefined when the answer arrives through the store (CLI, inspector). */
@@ -49,7 +53,12 @@ export interface ApprovalTicket {
 
 export interface ApprovalsOptions {
   readonly store: ApprovalStore
-  readonly clock?: XStateClock
+  /**
+   * The runtime's clock: approval deadlines and keep-alives are its timers.
+   * Default: the system clock. A timers-only clock (no `now`) keeps the system time.
+   */
+  readonly clock?: Pick<Clock, "setTimeout" | "clearTimeout">
+  /** The time stamped on approvals. Default: the clock's `now`, so a deadline and its timer agree. */
   readonly now?: () => number
   /** Progress to the caller this often while waiting. Default 10 s; 0 = none. */
   readonly keepAliveMs?: number
@@ -77,8 +86,10 @@ export const webhookApprover = (url: string, headers: Readonly<Record<string, st
 /** Runs one `policedRequest` chart per call awaiting approval: records it, asks the approver, keeps the caller alive with progress and enforces the deadline. */
 export class Approvals {
   readonly store: ApprovalStore
-  private readonly clock: XStateClock
-  private readonly now: () => number
+  /** The clock the deadlines run on. */
+  readonly clock: Clock
+  /** The time on that clock (what `deadline` and `at` are stamped with; the policy guard reads it too). */
+  readonly now: () => number
   private readonly keepAliveMs: number
   private readonly live = new Map<string, Actor<typeof policedRequestMachine>>()
   /** Deadlines of approvals restored from the store with no caller waiting. */
@@ -86,8 +97,8 @@ export class Approvals {
 
   constructor(options: ApprovalsOptions) {
     this.store = options.store
-    this.clock = options.clock ?? realClock
-    this.now = options.now ?? Date.now
+    const clock = this.clock = clockOf(options.clock)
+    this.now = options.now ?? (() => clock.now())
     this.keepAliveMs = options.keepAliveMs ?? 10_000
     this.restore()
     this.store.watch((id, r) => this.answered(id, r))
@@ -119,6 +130,7 @@ export class Approvals {
       fail = reject
     })
     let deferred: unknown
+    const live = () => actor.getSnapshot().status === "active"
     const actor = createActor(
       policedRequestMachine.provide({
         actions: {
@@ -132,9 +144,13 @@ export class Approvals {
               } catch (e) {
                 answer = Promise.reject(e)
               }
+              // An answer after the chart ended (the deadline passed, the caller left) has nothing to decide.
               answer?.then(
-                (a) => actor.send(a.approved ? { type: "APPROVED", by: a.by } : { type: "REJECTED", by: a.by, ...(a.reason === undefined ? {} : { reason: a.reason }) }),
+                (a) => {
+                  if (live()) actor.send(a.approved ? { type: "APPROVED", by: a.by } : { type: "REJECTED", by: a.by, ...(a.reason === undefined ? {} : { reason: a.reason }) })
+                },
                 (e) => {
+                  if (!live()) return
                   if (e instanceof ApprovalDeferred) {
                     deferred = e.cause
                     actor.send({ type: "CANCELLED", reason: "deferred to the client (input_required)" })
