@@ -2,10 +2,13 @@
  * Streamable HTTP benchmark: mcp-actors vs the official SDK vs the raw-Node
  * ceiling, in one run, with the neutral driver `mcp-bench.mjs`:
  * session churn, echo calls, pings, idle sessions (heap per session, heap
- * after DELETE) and, for ours, idle expiry (heap after the idle timeout fired).
+ * after DELETE) and, for ours, idle expiry (heap after the idle timeout fired) and
+ * modern (2026-07-28) echo: stateless `tools/call` POSTs, no session (driven by
+ * bench/modern.ts; neither comparison server speaks that era, so its rows compare
+ * with our legacy echo and the raw ceiling's).
  *
  *   node bench/http.ts [--rounds 3] [--duration 10] [--save] [--no-pin] [--profile]
- *                      [--suites churn,echo,ping,idle,expiry] [--only ours,sdk,raw]
+ *                      [--suites churn,echo,ping,idle,expiry,modern] [--only ours,sdk,raw]
  *
  * Every measurement starts a fresh server (`node --expose-gc`, 127.0.0.1, pinned
  * to CPU 1) and stops it with SIGTERM afterwards. See bench/README.md.
@@ -26,7 +29,7 @@ const USAGE = `Usage: node bench/http.ts [options]
 
   --rounds N           rounds; each runs every suite on ours, SDK and ceiling, order rotated (default 3)
   --duration S         seconds per churn / calls measurement (default 10)
-  --suites LIST        subset of churn,echo,ping,idle,expiry (default all)
+  --suites LIST        subset of churn,echo,ping,idle,expiry,modern (default all)
   --only LABELS        subset of ours,sdk,raw (default all)
   --sessions N         sessions for the calls suites (default 100)
   --idle-sessions N    sessions for the idle suites (default 1000)
@@ -51,7 +54,7 @@ const SESSIONS = nonNegative("sessions") ?? 100
 const IDLE_N = nonNegative("idle-sessions") ?? 1000
 const IDLE_TIMEOUT = nonNegative("idle-timeout") ?? 10_000
 const HOLD = nonNegative("hold") ?? 12
-const ALL_SUITES = ["churn", "echo", "ping", "idle", "expiry"]
+const ALL_SUITES = ["churn", "echo", "ping", "idle", "expiry", "modern"]
 const SUITES = ((flags["suites"] as string | undefined)?.split(",") ?? ALL_SUITES).filter((s) => ALL_SUITES.includes(s))
 const LABELS = ((flags["only"] as string | undefined)?.split(",") ?? ["ours", "sdk", "raw"]).filter((l) => ["ours", "sdk", "raw"].includes(l))
 // The driver opens the sessions (~1-2 s), waits 3 s (heap per live session), then holds
@@ -110,6 +113,8 @@ interface Suite {
    * growing), the second shows whether memory really returns to its baseline.
    */
   readonly cycles?: number
+  /** The driver script, when not the neutral `mcp-bench.mjs`. */
+  readonly script?: string
 }
 const SUITE_DEFS: Record<string, Suite> = {
   churn: {
@@ -132,6 +137,11 @@ const SUITE_DEFS: Record<string, Suite> = {
   expiry: {
     name: "expiry", labels: LABELS.filter((l) => l === "ours"), start: { idleTimeoutMs: IDLE_TIMEOUT }, timeoutMs: (HOLD + 180) * 1000, cycles: 2,
     args: (s) => ["http-idle", "--url", s.url, "--sessions", String(IDLE_N), "--hold", String(HOLD), ...(s.statsUrl ? ["--stats-url", s.statsUrl] : [])]
+  },
+  // ours only: modern echo, same concurrency as the echo suite (the SDK and the ceiling have no 2026-07-28 era)
+  modern: {
+    name: "modern", labels: LABELS.filter((l) => l === "ours"), start: {}, timeoutMs: (DURATION + 60) * 1000, script: join(ROOT, "bench", "modern.ts"),
+    args: (s) => ["--drive", s.url, "--concurrency", "64", "--duration", String(DURATION)]
   }
 }
 
@@ -149,7 +159,7 @@ const measure = async (suite: Suite, label: string, round: number, start: StartO
   const cycles = suite.cycles ?? 1
   for (let cycle = 1; cycle <= cycles; cycle++) {
     if (cycles > 1) log(`   cycle ${cycle}/${cycles}`)
-    const res = await runDriver(driverDir, pin, [...suite.args(srv), "--pid", String(srv.pid), "--label", label], suite.timeoutMs)
+    const res = await runDriver(driverDir, pin, [...suite.args(srv), "--pid", String(srv.pid), "--label", label], suite.timeoutMs, suite.script)
     if (!res) {
       await srv.stop()
       return undefined
@@ -222,6 +232,7 @@ const metrics: ReadonlyArray<Metric> = [
   { name: "churn: noise, other CPU % (100 = 1 core)", pick: of("churn", (r) => r["other_cpu_pct"]) },
   ...callMetrics("echo", `echo (N=${SESSIONS}, C=64)`),
   ...callMetrics("ping", `ping (N=${SESSIONS}, C=64)`),
+  ...callMetrics("modern", "modern echo (no session, C=64)"),
   { name: `idle N=${IDLE_N}: heap KB/session (after GC)`, pick: of("idle", (r) => r["heap_kb_per_session"]) },
   { name: `idle N=${IDLE_N}: RSS KB/session`, pick: of("idle", (r) => r["kb_per_session"]) },
   { name: `idle N=${IDLE_N}: open server CPU µs/session`, pick: of("idle", (r) => r["open_server_cpu_us_per_session"]) },
@@ -257,6 +268,10 @@ const targets: ReadonlyArray<Ratio> = [
   { name: "echo server CPU µs/call, ours", perRound: (x) => val(x, "echo", "ours", cpu), target: { op: "<=", value: 55, text: "≤ 55 µs" } },
   { name: "echo server CPU per call, SDK / ours", perRound: (x) => div(val(x, "echo", "sdk", cpu), val(x, "echo", "ours", cpu)) },
   { name: "echo req/s, ours / ceiling", perRound: (x) => div(val(x, "echo", "ours", rps), val(x, "echo", "raw", rps)) },
+  { name: "modern echo server CPU µs/call, ours", perRound: (x) => val(x, "modern", "ours", cpu) },
+  { name: "modern echo server CPU per call, ours modern / ours legacy echo", perRound: (x) => div(val(x, "modern", "ours", cpu), val(x, "echo", "ours", cpu)), target: { op: "<=", value: 1, text: "≤ 1× (issue 13)" } },
+  { name: "modern echo server CPU per call, ours modern / ceiling's legacy echo", perRound: (x) => div(val(x, "modern", "ours", cpu), val(x, "echo", "raw", cpu)) },
+  { name: "modern echo req/s, ours modern / ours legacy echo", perRound: (x) => div(val(x, "modern", "ours", rps), val(x, "echo", "ours", rps)) },
   { name: "ping req/s, ours / SDK", perRound: (x) => div(val(x, "ping", "ours", rps), val(x, "ping", "sdk", rps)), target: { op: ">=", value: 2.5, text: "≥ 2.5×" } },
   { name: "ping server CPU µs/call, ours", perRound: (x) => val(x, "ping", "ours", cpu), target: { op: "<=", value: 55, text: "≤ 55 µs" } },
   { name: "ping server CPU per call, SDK / ours", perRound: (x) => div(val(x, "ping", "sdk", cpu), val(x, "ping", "ours", cpu)) },

@@ -83,9 +83,9 @@ export type Result = Record<string, any> & { readonly bench: string; readonly la
  * Run `node mcp-bench.mjs SUB ...args` (pinned), forward its human lines to
  * stderr (indented) and return its JSON result line, or undefined on failure.
  */
-export const runDriver = (driverDir: string, pin: Pinning, args: ReadonlyArray<string>, timeoutMs: number): Promise<Result | undefined> =>
+export const runDriver = (driverDir: string, pin: Pinning, args: ReadonlyArray<string>, timeoutMs: number, script = join(driverDir, "mcp-bench.mjs")): Promise<Result | undefined> =>
   new Promise((done) => {
-    const argv = [...pin.driver, process.execPath, join(driverDir, "mcp-bench.mjs"), ...args]
+    const argv = [...pin.driver, process.execPath, script, ...args]
     const child = spawn(argv[0]!, argv.slice(1), { cwd: driverDir, stdio: ["ignore", "pipe", "pipe"] })
     let out = ""
     child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c))

@@ -1,14 +1,18 @@
 /**
  * Modern-era (2026-07-28) echo over Streamable HTTP: stateless `tools/call echo` POSTs
- * against our server (`serve --http`, a child process), `--concurrency` keep-alive
- * loops for `--duration` seconds. Reports req/s, p50/p99 latency and the server's CPU
- * per call (user + system from /proc/<pid>/stat), so a change to the modern request
- * path (src/server/http/ModernRequest.ts) can be measured before/after:
+ * (no session), `--concurrency` keep-alive loops for `--duration` seconds. Reports req/s,
+ * p50/p99 latency and the server's CPU per call (user + system from /proc/<pid>/stat),
+ * so a change to the modern request path (src/server/http/ModernRequest.ts) can be
+ * measured before/after. Two modes:
  *
- *   node bench/modern.ts [--duration 5] [--concurrency 32] [--rounds 2] [--root DIR]
+ *   node bench/modern.ts [--duration 5] [--concurrency 32] [--rounds 2] [--root DIR]…
+ *       starts our server (`serve --http`) from each `--root` in turn, rows interleaved:
+ *       `--root` a `git worktree` of main next to this tree measures both in one run;
  *
- * `--root` runs the server from another checkout (e.g. a `git worktree` of main) so
- * both sides are measured in the same run on the same machine.
+ *   node bench/modern.ts --drive URL [--pid PID] [--duration 5] [--concurrency 64] [--label L]
+ *       drives a running server and prints ONE JSON line with the neutral driver's
+ *       field names (`req_per_s`, `latency_ms`, `server_cpu_us_per_op`, …): the
+ *       `modern` suite of bench/http.ts runs it next to the legacy echo suite.
  */
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
@@ -18,17 +22,27 @@ import { parseArgs } from "node:util"
 import { freePort, ROOT } from "./lib.ts"
 
 const { values } = parseArgs({
-  options: { duration: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" }, root: { type: "string", multiple: true } }
+  options: {
+    duration: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" }, root: { type: "string", multiple: true },
+    drive: { type: "string" }, pid: { type: "string" }, label: { type: "string" }, warmup: { type: "string" }
+  }
 })
 const DURATION = Number(values.duration ?? 5)
-const CONCURRENCY = Number(values.concurrency ?? 32)
+const CONCURRENCY = Number(values.concurrency ?? (values.drive === undefined ? 32 : 64))
+const WARMUP = Number(values.warmup ?? 2)
 const ROUNDS = Number(values.rounds ?? 2)
 const ROOTS = values.root ?? [ROOT]
 
 const TICKS = 100 // USER_HZ on Linux
 const cpuMs = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS
+}
+/** CPU ms every core spent busy (for the noise column: what else ran meanwhile). */
+const machineBusyMs = (): number => {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
+  return ((f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 1000) / TICKS
 }
 
 const body = (id: number) =>
@@ -60,7 +74,7 @@ const startServer = async (root: string) => {
   child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c))
   child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c))
   const deadline = Date.now() + 20_000
-  while (!out.includes(`:${port}`)) {
+  while (!out.includes(`serving Streamable HTTP on http://127.0.0.1:${port}`)) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start: ${out}`)
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -81,16 +95,20 @@ const post = (agent: Agent, url: URL, id: number): Promise<number> =>
     req.end(text)
   })
 
-const measure = async (root: string) => {
-  const server = await startServer(root)
+const round1 = (x: number) => Math.round(x * 10) / 10
+
+/** Warm up, then `CONCURRENCY` loops for `DURATION` s against `url`; the server's CPU from /proc when `pid` is known. */
+const drive = async (url: URL, pid: number | undefined) => {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
   try {
     // Warm-up (JIT, sockets).
-    const warm = Date.now() + 1_000
-    await Promise.all(Array.from({ length: CONCURRENCY }, async (_, i) => { let n = i; while (Date.now() < warm) await post(agent, server.url, n += CONCURRENCY) }))
+    const warm = Date.now() + WARMUP * 1_000
+    await Promise.all(Array.from({ length: CONCURRENCY }, async (_, i) => { let n = i; while (Date.now() < warm) await post(agent, url, n += CONCURRENCY) }))
     const latencies: Array<number> = []
     let errors = 0
-    const cpu0 = cpuMs(server.pid)
+    const cpu0 = pid === undefined ? 0 : cpuMs(pid)
+    const busy0 = machineBusyMs()
+    const own0 = process.cpuUsage()
     const t0 = performance.now()
     const end = t0 + DURATION * 1_000
     await Promise.all(Array.from({ length: CONCURRENCY }, async (_, i) => {
@@ -98,7 +116,7 @@ const measure = async (root: string) => {
       while (performance.now() < end) {
         const s = performance.now()
         try {
-          await post(agent, server.url, n += CONCURRENCY)
+          await post(agent, url, n += CONCURRENCY)
           latencies.push(performance.now() - s)
         } catch {
           errors++
@@ -106,20 +124,44 @@ const measure = async (root: string) => {
       }
     }))
     const seconds = (performance.now() - t0) / 1_000
-    const cpu = cpuMs(server.pid) - cpu0
+    const cpu = pid === undefined ? 0 : cpuMs(pid) - cpu0
+    const own = process.cpuUsage(own0)
+    const ownMs = (own.user + own.system) / 1_000
+    const other = machineBusyMs() - busy0 - ownMs - cpu
     latencies.sort((a, b) => a - b)
-    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN
-    return { calls: latencies.length, reqPerS: latencies.length / seconds, p50: q(0.5), p99: q(0.99), serverCpuUsPerCall: (cpu * 1_000) / Math.max(1, latencies.length), errors }
+    const q = (p: number) => round1(100 * (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN)) / 100
+    return {
+      requests: latencies.length,
+      req_per_s: round1(latencies.length / seconds),
+      latency_ms: { p50: q(0.5), p99: q(0.99) },
+      errors,
+      client_cpu_pct: round1((100 * ownMs) / 1_000 / seconds),
+      other_cpu_pct: round1(Math.max(0, (100 * other) / 1_000 / seconds)),
+      ...(pid === undefined ? {} : { server_cpu_pct: round1((100 * cpu) / 1_000 / seconds), server_cpu_us_per_op: round1((cpu * 1_000) / Math.max(1, latencies.length)) })
+    }
   } finally {
     agent.destroy()
-    await server.stop()
   }
 }
 
-console.log(`modern echo: ${ROUNDS} rounds × ${DURATION} s, concurrency ${CONCURRENCY}; roots: ${ROOTS.join(", ")}`)
-for (let r = 1; r <= ROUNDS; r++) {
-  for (const root of r % 2 === 1 ? ROOTS : [...ROOTS].reverse()) {
-    const m = await measure(root)
-    console.log(`round ${r} ${root}: ${m.reqPerS.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${m.serverCpuUsPerCall.toFixed(1)} µs/call, errors ${m.errors}`)
+if (values.drive !== undefined) {
+  const pid = values.pid === undefined ? undefined : Number(values.pid)
+  process.stderr.write(`modern echo ${values.drive} C=${CONCURRENCY} warmup=${WARMUP}s duration=${DURATION}s\n`)
+  const r = await drive(new URL(values.drive), pid)
+  process.stderr.write(`  ${r.req_per_s} req/s  p50=${r.latency_ms.p50}ms p99=${r.latency_ms.p99}ms errors=${r.errors}` +
+    (r.server_cpu_us_per_op === undefined ? "" : `  server cpu=${r.server_cpu_pct}% (${r.server_cpu_us_per_op} us/req)`) + "\n")
+  process.stdout.write(JSON.stringify({ url: values.drive, method: "modern-echo", concurrency: CONCURRENCY, label: values.label, ...r }) + "\n")
+} else {
+  console.log(`modern echo: ${ROUNDS} rounds × ${DURATION} s, concurrency ${CONCURRENCY}; roots: ${ROOTS.join(", ")}`)
+  for (let r = 1; r <= ROUNDS; r++) {
+    for (const root of r % 2 === 1 ? ROOTS : [...ROOTS].reverse()) {
+      const server = await startServer(root)
+      try {
+        const m = await drive(server.url, server.pid)
+        console.log(`round ${r} ${root}: ${m.req_per_s.toFixed(0)} req/s, p50 ${m.latency_ms.p50.toFixed(2)} ms, p99 ${m.latency_ms.p99.toFixed(2)} ms, server CPU ${m.server_cpu_us_per_op!.toFixed(1)} µs/call, errors ${m.errors}`)
+      } finally {
+        await server.stop()
+      }
+    }
   }
 }

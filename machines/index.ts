@@ -7,10 +7,12 @@
 export * from "./keepalive.ts"
 export * from "./legacyClientSession.ts"
 export * from "./outboundRequest.ts"
+export * from "./outboundRequests.ts"
 export * from "./modernClient.ts"
 export * from "./eraProbe.ts"
 export * from "./listenStream.ts"
 export * from "./httpClientConnection.ts"
+export * from "./httpClientSession.ts"
 export * from "./httpExchange.ts"
 // server-side machines
 export { legacyServerSessionMachine, type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, type LegacyServerSessionMachine } from "./legacyServerSession.ts"

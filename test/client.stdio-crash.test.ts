@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import type { ClientSession } from "../src/client/ClientSession.ts"
+import type { Client } from "../src/client/Client.ts"
 import { connectStdio } from "../src/client/connectStdio.ts"
 import { ConnectionLost, InitializeFailed, SessionClosed } from "../src/protocol/requestErrors.ts"
 import { runSupervisedClient, superviseClient, type SupervisedClientHandle, SupervisionEnded } from "../src/client/superviseClient.ts"
@@ -31,7 +31,7 @@ const processesOf = (pid: number): Array<string> =>
     .filter(([p, g, stat]) => (Number(p) === pid || Number(g) === pid) && stat !== undefined && !stat.startsWith("Z"))
     .map((fields) => fields.join(" "))
 
-const pidOf = (session: ClientSession): number => {
+const pidOf = (session: Client): number => {
   const pid = (session.transport as StdioClientTransport).pid
   if (pid === undefined) throw new Error("no child pid")
   return pid

@@ -27,6 +27,7 @@ import { waitFor } from "./support/waitFor.ts"
 import { SimulatedClock } from "xstate"
 import { exchangeKey } from "../machines/httpClientConnection.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
+import type { HttpClientTransport } from "../src/transports/http/client/HttpClientTransport.ts"
 import type { Result } from "../src/client/ClientSession.ts"
 import { ConnectionLost, SessionClosed, SessionLost } from "../src/protocol/requestErrors.ts"
 import { startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
@@ -151,7 +152,7 @@ describe("SSE resumption", () => {
     const baseline = process.getActiveResourcesInfo()
     const client = await connectHttp(raw.url, { clock })
     const call = client.callTool("slow")
-    const exchange = () => client.transport.connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
+    const exchange = () => (client.transport as HttpClientTransport).connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
     const state = () => (exchange()?.getSnapshot() as { readonly value?: unknown } | undefined)?.value
     await until(() => state() === "posting" && pendingId !== undefined)
     clock.increment(50)
@@ -195,7 +196,7 @@ describe("SSE resumption", () => {
     const clock = new SimulatedClock()
     const client = await connectHttp(raw.url, { clock })
     const call = client.callTool("slow")
-    const exchange = () => client.transport.connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
+    const exchange = () => (client.transport as HttpClientTransport).connection.getSnapshot().children[exchangeKey(pendingId ?? -1)]
     // The POST stream ended (real socket events): its exchange waits on the virtual clock.
     await until(() => (exchange()?.getSnapshot() as { readonly value?: unknown } | undefined)?.value === "waitingToResume")
     const state = () => (exchange()?.getSnapshot() as { readonly value?: unknown } | undefined)?.value

@@ -145,8 +145,12 @@ describe("inspector server: the host's actor tree", () => {
       const root = messages.find((m) => m.type === "@xstate.actor" && m.name === "host")
       const child = messages.find((m) => m.type === "@xstate.actor" && m.name === "serverConnection")
       expect(root).toBeDefined()
-      expect(root!.parentId).toBeUndefined()
-      expect(child).toMatchObject({ parentId: root!.sessionId, rootId: root!.sessionId })
+      // The host is a node under its runtime's root; its server connections are its children.
+      expect(root!.parentId).toBeDefined()
+      expect(root!.parentId).toBe(root!.rootId)
+      expect(child).toMatchObject({ parentId: root!.sessionId, rootId: root!.rootId })
+      // …and the upstream client's charts (era probe, modern client or legacy session) are theirs.
+      expect(messages.filter((m) => m.type === "@xstate.actor" && m.parentId === child!.sessionId).map((m) => m.name)).toContain("modernClient")
       expect(messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === child!.sessionId)?.state).toMatch(/^ready/)
     } finally {
       await host.close()

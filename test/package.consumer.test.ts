@@ -107,7 +107,7 @@ console.log(JSON.stringify({ server: client.getServerVersion(), result }))
 
 // (b): a consumer using the three entry points' types.
 const CONSUMER_TS = `
-import { McpServer, connectStdio, type ClientSession, type McpServerOptions } from "mcp-actors"
+import { McpServer, connectStdio, type Client, type McpServerOptions } from "mcp-actors"
 import { McpClient, callTool } from "mcp-actors/effect"
 import { legacyServerSessionMachine } from "mcp-actors/machines"
 import { Effect } from "effect"
@@ -116,7 +116,7 @@ const options: McpServerOptions = { name: "typed", version: "1.0.0" }
 export const server = new McpServer(options).tool({ name: "echo", inputSchema: { type: "object" } }, (args) => ({
   content: [{ type: "text", text: String(args["text"]) }]
 }))
-export const connect = (): Promise<ClientSession> => connectStdio({ command: "node", args: ["server.ts"] })
+export const connect = (): Promise<Client> => connectStdio({ command: "node", args: ["server.ts"] })
 export const chartId: string = legacyServerSessionMachine.id
 export const call: Effect.Effect<unknown, unknown> = callTool("echo", { text: "x" }).pipe(
   Effect.provide(McpClient.layerStdio({ command: "node", args: ["server.ts"] }))

@@ -9,7 +9,10 @@
  * cached modern verdict turns out wrong, how the modern client is let go, which errors
  * are suspect (HTTP adds error statuses) or prove a request was not executed (HTTP adds
  * 4xx), and what closing releases (the shared stdio child, nothing more over HTTP).
- * `connectAuto`, `connectAutoStdio` and `connectAutoHttp` are its constructors.
+ * `connectStdio`, `connectWs` and `connectHttp` (the legacy era, no probe) and
+ * `connectAuto`, `connectAutoStdio` and `connectAutoHttp` (probe or cache) are its
+ * constructors. It is the handle a runtime supervises (`clientConnection.ts`): its
+ * `ended`, `info()` and `close()` are those of the client in charge.
  *
  * The verdict rule: a cached "modern" verdict is trusted until a response contradicts it
  * — a result carrying modern markers (or a recognised modern error) confirms it
@@ -24,10 +27,12 @@ import { MODERN_ERROR_CODES } from "../protocol/errors.ts"
 import type { PeerInfo } from "../protocol/implementation.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { RequestTimeout, RpcError, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
-import type { ClientSession, RequestOptions, Result } from "./ClientSession.ts"
+import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
+import type { Transport } from "../transports/Transport.ts"
+import type { ClientSession, ClientSessionEvent, RequestOptions, Result } from "./ClientSession.ts"
 import type { EraProber, EraVerdict } from "./EraProber.ts"
 import type { HttpClientSession } from "./HttpClientSession.ts"
-import { McpMethods } from "./McpMethods.ts"
+import { LegacyMcpMethods } from "./McpMethods.ts"
 import { hasModernMarkers, type ModernClient } from "./ModernClient.ts"
 import { MissingClientCapability } from "./modernErrors.ts"
 
@@ -53,36 +58,81 @@ export interface EraBackend {
   readonly notExecuted?: (e: unknown) => boolean
   /** The endpoint, for HTTP. */
   readonly url?: URL
+  /** `close()` was called: the local side ends the connection (its node records it). */
+  readonly closing?: (reason: string) => void
 }
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
+/** The verdict of a client whose era was given (`era: "legacy"`), not probed. */
+const givenLegacy: EraVerdict = { era: "legacy", protocolVersion: undefined, basis: { _tag: "Cached" }, retry: false, discover: undefined, fromCache: false }
+
 /**
- * One client whatever the era: the MCP method surface over whichever era's client is in
- * charge, plus `era`, `client`, `verdict` and `probes`. Made by `connectAuto`,
- * `connectAutoStdio` and `connectAutoHttp`.
+ * One client whatever the era and the transport: the MCP method surface over whichever
+ * era's client is in charge, plus `era`, `client`, `verdict` and `probes`, and the
+ * session handle a runtime supervises (`id`, `ended`, `info`, `subscribe`, `close`).
+ * Made by the `connect*` helpers.
  */
-export class Client extends McpMethods<RequestOptions> {
+export class Client extends LegacyMcpMethods<RequestOptions> implements SessionHandle {
+  /** The id of the first client in charge (a legacy session's, a modern client's): what the registry lists. */
+  readonly id: string
+  readonly ended: Promise<SessionEnd>
   protected side: Side
   private verdictValue: EraVerdict
   private verifying: Promise<Era> | undefined
-  protected readonly prober: EraProber
+  /** Undefined when the era was given and nothing is ever probed. */
+  protected readonly prober: EraProber | undefined
   private readonly backend: EraBackend
   private readonly onDiagnostic: ((message: string) => void) | undefined
+  private readonly listeners = new InfoListeners()
+  private resolveEnded!: (end: SessionEnd) => void
+  private unwatch: () => void = () => {}
 
-  /** @internal built by the `connectAuto*` helpers */
-  constructor(prober: EraProber, backend: EraBackend, side: Side, verdict: EraVerdict, onDiagnostic: ((message: string) => void) | undefined) {
+  /** @internal built by the `connect*` helpers */
+  constructor(prober: EraProber | undefined, backend: EraBackend, side: Side, verdict: EraVerdict, onDiagnostic: ((message: string) => void) | undefined) {
     super()
     this.prober = prober
     this.backend = backend
     this.side = side
+    this.id = side.client.id
     this.verdictValue = verdict
     this.onDiagnostic = onDiagnostic
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
+    this.watch(side)
+  }
+
+  /**
+   * A client whose era is given as legacy (`connectStdio`, `connectWs`, `connectHttp`):
+   * no probe, no switch; `session` may still be in its handshake.
+   */
+  static legacy(session: ClientSession | HttpClientSession, release: () => Promise<void>, url?: URL): Client {
+    const backend: EraBackend = {
+      openLegacy: () => Promise.reject(new Error("a legacy client never switches")),
+      releaseModern: () => {},
+      release,
+      ...(url !== undefined ? { url } : {})
+    }
+    return new Client(undefined, backend, { era: "legacy", client: session }, givenLegacy, undefined)
+  }
+
+  /** The side in charge ends the client (a side replaced by a switch does not). */
+  private watch(side: Side): void {
+    this.unwatch()
+    const client = side.client as SessionHandle
+    const stop = client.subscribe(() => this.listeners.notify(() => this.info()))
+    let current = true
+    this.unwatch = () => {
+      current = false
+      stop()
+    }
+    void client.ended.then((end) => {
+      if (current) this.resolveEnded(end)
+    })
   }
 
   /** False while running on a cached modern verdict that no response has confirmed yet (the era-probe chart's `confirmed`). */
   protected get confirmed(): boolean {
-    return this.prober.confirmed
+    return this.prober?.confirmed ?? true
   }
 
   /** Errors that may mean the server is not modern (any other error is just an error). */
@@ -111,7 +161,47 @@ export class Client extends McpMethods<RequestOptions> {
   }
   /** `server/discover` probes sent by this client so far (0 when the cache answered). */
   get probes(): number {
-    return this.prober.probes
+    return this.prober?.probes ?? 0
+  }
+  /** The state of the client in charge (a legacy session's chart state, or the modern client's). */
+  get state(): string {
+    return this.side.client.state
+  }
+  /** The transport of a legacy session (over HTTP: the current generation's); undefined for a modern client. */
+  get transport(): Transport | undefined {
+    return this.side.era === "legacy" ? this.side.client.transport : undefined
+  }
+  /** Streamable HTTP, legacy: the session id the server assigned (changes on re-initialization). */
+  get sessionId(): string | undefined {
+    const c = this.side.client
+    return "sessionId" in c ? c.sessionId : undefined
+  }
+  /** Streamable HTTP, legacy: 1 for the first session, +1 per re-initialization. */
+  get generation(): number | undefined {
+    const c = this.side.client
+    return "generation" in c ? c.generation : undefined
+  }
+
+  /** The chart of the client in charge (read-only use: inspection, tests). */
+  get chart(): Side["client"]["chart"] {
+    return this.side.client.chart
+  }
+
+  info(): SessionInfo {
+    return { ...(this.side.client as SessionHandle).info(), id: this.id }
+  }
+  /** A notification to the server (legacy era; the modern era has none a client sends on its own). */
+  notify(method: string, params?: Params): void {
+    const side = this.side
+    if (side.era === "legacy") side.client.notify(method, params)
+  }
+  subscribe(listener: (info: SessionInfo) => void): () => void {
+    return this.listeners.add(listener)
+  }
+  /** State changes and notifications of a legacy client in charge (a modern client has no such events). */
+  on(listener: (event: ClientSessionEvent) => void): () => void {
+    const side = this.side
+    return side.era === "legacy" ? side.client.on(listener) : () => {}
   }
   get serverCapabilities(): ServerCapabilities | undefined {
     return this.side.client.serverCapabilities
@@ -134,7 +224,7 @@ export class Client extends McpMethods<RequestOptions> {
       result = await side.client.request(method, params, options)
     } catch (e) {
       if (e instanceof MissingClientCapability || e instanceof UnsupportedProtocolVersion || (e instanceof RpcError && MODERN_ERROR_CODES.has(e.code))) {
-        this.prober.confirm() // recognised modern errors: the server is modern
+        this.prober?.confirm() // recognised modern errors: the server is modern
         throw e
       }
       // A non-modern error or silence: is this server still modern?
@@ -151,7 +241,7 @@ export class Client extends McpMethods<RequestOptions> {
       }
       throw e
     }
-    if (hasModernMarkers(result)) this.prober.confirm()
+    if (hasModernMarkers(result)) this.prober?.confirm()
     else {
       // An unmarked result may come from a legacy server that serves requests without `initialize`.
       await this.verify().catch((e) => this.onDiagnostic?.(`re-probe failed: ${describe(e)}`))
@@ -165,7 +255,7 @@ export class Client extends McpMethods<RequestOptions> {
   }
 
   private async reprobe(): Promise<Era> {
-    if (this.confirmed) return this.side.era
+    if (this.confirmed || this.prober === undefined) return this.side.era
     this.onDiagnostic?.("cached modern verdict unconfirmed by the server's answer: probing again")
     const verdict = await this.prober.revoke()
     this.verdictValue = verdict
@@ -175,6 +265,7 @@ export class Client extends McpMethods<RequestOptions> {
       return verdict.era
     }
     this.side = await this.backend.openLegacy()
+    this.watch(this.side)
     // The modern client finishes what it has in flight, then lets go.
     this.backend.releaseModern(old.client)
     return "legacy"
@@ -182,6 +273,7 @@ export class Client extends McpMethods<RequestOptions> {
 
   /** Close the client in charge (legacy over HTTP: DELETE the session) and release the transport. */
   async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
+    this.backend.closing?.(options?.reason ?? "client closed")
     try {
       if (this.verifying !== undefined) await this.verifying.catch(() => {})
       await this.side.client.close(options)
@@ -189,7 +281,7 @@ export class Client extends McpMethods<RequestOptions> {
       try {
         await this.backend.release()
       } finally {
-        this.prober.stop()
+        this.prober?.stop()
       }
     }
   }

@@ -10,7 +10,7 @@
  * over Streamable HTTP it will POST and report the status code (`httpStatus`)
  * along with the body's JSON-RPC error (spec-digest §3.B "Backward compatibility").
  */
-import type { Actor } from "xstate"
+import type { Actor, AnyActorRef } from "xstate"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type EraProbeBasis, eraProbeMachine } from "../../machines/eraProbe.ts"
 import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
@@ -63,6 +63,8 @@ export interface EraProberOptions {
   readonly capabilities?: ClientCapabilities
   readonly clientInfo?: { readonly name: string; readonly version: string }
   readonly clock?: XStateClock
+  /** The actor whose child the probe's chart is (the client's connection node). */
+  readonly actorParent?: AnyActorRef
 }
 
 type Waiter = { readonly resolve: (v: EraVerdict) => void; readonly reject: (e: unknown) => void }
@@ -108,7 +110,8 @@ export class EraProber {
           : this.modernVersions,
         ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {})
       },
-      ...(options.clock ? { clock: options.clock } : {})
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.actorParent !== undefined ? { parent: options.actorParent } : {})
     })
     this.actor.subscribe((snapshot) => {
       if (snapshot.value !== "probing" && this.inflight !== undefined) {

@@ -8,11 +8,15 @@
  * legacy client chart: once `operating` it cannot go back to `initializing`,
  * and its request ids, capabilities and keepalive belong to that one
  * handshake. So re-initializing means a *new* `ClientSession` on a *new*
- * transport. This wrapper owns the current one (a "generation"), swaps it on
- * session loss, and has the same method surface, so callers hold one object
- * for the whole life of the connection. The transport only detects the loss
- * (`HttpClientTransport`: every in-flight request fails with `SessionLost`,
- * `sessionLost` is set, the transport ends); the policy is here:
+ * transport. The `httpClientSession` chart (machines/httpClientSession.ts)
+ * owns the generations: when one is lost, whether to re-initialize (once in a
+ * row), when to give up, and closing; this class runs it, opens and closes the
+ * generations it asks for, and has the same method surface, so callers hold one
+ * object for the whole life of the connection. The transport only detects the
+ * loss (`HttpClientTransport`: every in-flight request fails with `SessionLost`,
+ * `sessionLost` is set, the transport ends). In a runtime's tree the chart is
+ * the child of the client's connection node, and each generation's session and
+ * HTTP connection charts are its children. The policy:
  *
  * - **Single flight.** One re-initialization per lost generation, however many
  *   calls failed with it: they all await the same promise. It starts as soon
@@ -40,13 +44,22 @@
  * level (the caller sees the swap through `onReinitialize` and the state events
  * of the new generation, from `connecting` on).
  */
+import type { Actor, AnyActorRef } from "xstate"
+import { httpClientSessionMachine } from "../../machines/httpClientSession.ts"
 import { LegacyMcpMethods } from "./McpMethods.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { LegacyVersion } from "../protocol/versions.ts"
+import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { HttpClientTransport, type HttpClientTransportOptions } from "../transports/http/client/HttpClientTransport.ts"
 import { ClientSession, type ClientSessionEvent, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
+import type { ClientConnection } from "./clientConnection.ts"
+
+/** Where the session's chart sits: a client connection node, or any parent actor (a host's server connection). */
+export type HttpClientSessionParent =
+  | Pick<ClientConnection, "actor" | "transportClosed" | "closeRequested">
+  | { readonly actor: AnyActorRef; readonly transportClosed?: undefined; readonly closeRequested?: undefined }
 import { RequestCancelled, SessionClosed, SessionLost } from "../protocol/requestErrors.ts"
 
 /** Methods that only read: repeating them on a new session cannot change anything. */
@@ -80,17 +93,6 @@ let counter = 0
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-const openGeneration = async (url: URL, options: HttpClientSessionOptions, n: number): Promise<Generation> => {
-  const transport = new HttpClientTransport({ ...options, url })
-  try {
-    const session = await ClientSession.connect(transport, options)
-    return { n, session, transport }
-  } catch (e) {
-    await transport.close()
-    throw e
-  }
-}
-
 /**
  * A legacy client session over Streamable HTTP, made by `connectHttp`. Unlike
  * `ClientSession` it survives the server losing the session: on 404 it re-initializes and
@@ -103,68 +105,119 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   readonly url: URL
   readonly ended: Promise<SessionEnd>
   private readonly options: HttpClientSessionOptions
-  private current: Generation
-  private reinitializing: Promise<Generation> | undefined = undefined
-  private consecutiveReinitializations = 0
+  /** The generations' chart: opening, live, reinitializing, closing, ended. */
+  private readonly actor: Actor<typeof httpClientSessionMachine>
+  /** The generation serving calls (undefined until the first is up). */
+  private current: Generation | undefined
+  /** Settles when the generation being opened is up (or failed). */
+  private opening: Promise<Generation> | undefined
+  private closeOptions: { readonly drainMs?: number; readonly reason?: string } | undefined
+  private closing: Promise<void> | undefined
   private endedValue: SessionEnd | undefined = undefined
   private resolveEnded!: (end: SessionEnd) => void
-  private closing: Promise<void> | undefined = undefined
   /** `tools/call` replay safety per tool name, from `tools/list` annotations. */
   private readonly toolReplaySafe = new Map<string, boolean>()
   private readonly listeners = new InfoListeners()
   private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
+  private readonly node: HttpClientSessionParent | undefined
 
-  private constructor(url: URL, options: HttpClientSessionOptions, first: Generation) {
+  private constructor(url: URL, options: HttpClientSessionOptions, node: HttpClientSessionParent | undefined) {
     super()
     this.id = `http-client-${++counter}`
     this.url = url
     this.options = options
-    this.current = first
+    this.node = node
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
-    this.watch(first)
+    const machine = httpClientSessionMachine.provide({
+      actions: {
+        openGeneration: ({ context }) => this.openGeneration(context.generation, context.lostReason),
+        closeGeneration: () => void this.closeGeneration()
+      }
+    })
+    this.actor = createLeanActor(machine, {
+      id: this.id,
+      input: {
+        ...(options.reinitialize !== undefined ? { reinitialize: options.reinitialize } : {}),
+        ...(options.maxConsecutiveReinitializations !== undefined ? { maxConsecutive: options.maxConsecutiveReinitializations } : {})
+      },
+      ...(node !== undefined ? { parent: node.actor } : {})
+    })
+    this.actor.subscribe((snapshot) => {
+      if (snapshot.status === "done") this.finish(snapshot.output!)
+    })
   }
 
   /** Connect (initialize) to the MCP endpoint at `url`; rejects with `InitializeFailed` / `UnsupportedProtocolVersion`. */
-  static async connect(url: string | URL, options: HttpClientSessionOptions = {}): Promise<HttpClientSession> {
-    const u = new URL(url)
-    return new HttpClientSession(u, options, await openGeneration(u, options, 1))
+  static connect(url: string | URL, options: HttpClientSessionOptions = {}, parent?: HttpClientSessionParent): Promise<HttpClientSession> {
+    return HttpClientSession.open(url, options, parent).ready
+  }
+
+  /**
+   * Start connecting and return the session at once, with `ready` settling as
+   * `connect` does; `node` (a client connection of a runtime's tree) is the
+   * parent of its chart.
+   */
+  static open(
+    url: string | URL,
+    options: HttpClientSessionOptions = {},
+    node?: HttpClientSessionParent
+  ): { readonly session: HttpClientSession; readonly ready: Promise<HttpClientSession> } {
+    const session = new HttpClientSession(new URL(url), options, node)
+    session.actor.start() // `opening`: the first generation
+    const first = session.opening!
+    return { session, ready: first.then(() => session) }
   }
 
   // ---------------------------------------------------------------- state
 
   /** The current `ClientSession` (replaced on re-initialization). */
   get session(): ClientSession {
-    return this.current.session
+    return this.current!.session
   }
   /** The current transport (replaced on re-initialization). */
   get transport(): HttpClientTransport {
-    return this.current.transport
+    return this.current!.transport
   }
   /** 1 for the first session, +1 per re-initialization. */
   get generation(): number {
-    return this.current.n
+    return this.current?.n ?? 1
+  }
+  /** The generations' chart (read-only use: inspection, tests). */
+  get chart(): Actor<typeof httpClientSessionMachine> {
+    return this.actor
   }
   get sessionId(): string | undefined {
-    return this.current.transport.sessionId
+    return this.current?.transport.sessionId
   }
   get serverCapabilities(): ServerCapabilities | undefined {
-    return this.current.session.serverCapabilities
+    return this.current?.session.serverCapabilities
   }
   get serverInfo(): PeerInfo | undefined {
-    return this.current.session.serverInfo
+    return this.current?.session.serverInfo
   }
   get protocolVersion(): LegacyVersion | undefined {
-    return this.current.session.protocolVersion
+    return this.current?.session.protocolVersion
   }
   get instructions(): string | undefined {
-    return this.current.session.instructions
+    return this.current?.session.instructions
   }
   get state(): string {
-    return this.current.session.state
+    return this.current?.session.state ?? "connecting"
   }
 
   info(): SessionInfo {
-    return { ...this.current.session.info(), id: this.id, startedAt: this.startedAt }
+    const base: SessionInfo = this.current?.session.info() ?? {
+      id: this.id,
+      role: "client",
+      era: "legacy",
+      protocolVersion: undefined,
+      state: "connecting",
+      transport: "http",
+      peer: undefined,
+      inFlight: 0,
+      startedAt: this.startedAt
+    }
+    return { ...base, id: this.id, startedAt: this.startedAt }
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
@@ -211,20 +264,21 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   }
 
   notify(method: string, params?: Params): void {
-    this.current.session.notify(method, params)
+    this.current?.session.notify(method, params)
   }
 
   /** Graceful close of the current session (waits for a re-initialization in progress first). */
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
-    if (this.closing === undefined) {
-      this.closing = (async () => {
-        if (this.reinitializing !== undefined) await this.reinitializing.catch(() => {})
-        const gen = this.current
-        await gen.session.close(options)
-        await gen.transport.close()
-        this.finish(await gen.session.ended)
-      })()
+    if (this.closing !== undefined) return this.closing
+    this.closeOptions = options
+    if (this.actor.getSnapshot().status !== "active") {
+      // Ended already: what is left of the last generation still goes.
+      this.closing = this.releaseCurrent()
+      return this.closing
     }
+    this.node?.closeRequested?.(options?.reason ?? "client closed")
+    this.closing = this.ended.then(() => this.releaseCurrent())
+    this.actor.send({ type: "CLOSE" })
     return this.closing
   }
 
@@ -234,8 +288,9 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
     if (this.endedValue !== undefined || this.closing !== undefined) {
       throw new SessionClosed({ method, message: `${method}: session is ${this.endedValue === undefined ? "closing" : "closed"}` })
     }
-    const pending = this.reinitializing ?? (this.current.transport.sessionLost ? this.reinitializeFrom(this.current) : undefined)
-    if (pending === undefined) return this.current
+    const gen = this.current!
+    const pending = this.opening ?? (gen.transport.sessionLost ? this.reinitializeFrom(gen) : undefined)
+    if (pending === undefined) return gen
     try {
       return await pending
     } catch (e) {
@@ -244,7 +299,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   }
 
   private succeeded(method: string, result: Result): Result {
-    this.consecutiveReinitializations = 0
+    this.toChart({ type: "CALL_SUCCEEDED" })
     if (method === "tools/list" && Array.isArray(result.tools)) {
       for (const tool of result.tools as ReadonlyArray<{ readonly name?: unknown; readonly annotations?: { readonly readOnlyHint?: unknown; readonly idempotentHint?: unknown } }>) {
         if (typeof tool?.name !== "string") continue
@@ -256,42 +311,61 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   }
 
   /**
-   * The single flight: the first caller for a lost generation starts the new
-   * session, everyone else (other failed calls, the generation's own end)
-   * joins it. A generation already replaced resolves to its successor.
+   * Report `gen` lost (the chart ignores reports about a generation already
+   * replaced) and wait for the chart's answer: the generation it opens (single
+   * flight: every caller joins the same one), or why it gave up.
    */
   private reinitializeFrom(gen: Generation): Promise<Generation> {
-    if (gen !== this.current) return this.reinitializing ?? (this.endedValue === undefined ? Promise.resolve(this.current) : Promise.reject(new Error(this.endedValue.reason)))
-    if (this.reinitializing !== undefined) return this.reinitializing
+    this.toChart({ type: "SESSION_LOST", generation: gen.n, reason: "the server lost the session (HTTP 404)" })
+    if (this.opening !== undefined) return this.opening
     if (this.endedValue !== undefined) return Promise.reject(new Error(this.endedValue.reason))
-    const max = this.options.maxConsecutiveReinitializations ?? 1
-    if (this.consecutiveReinitializations >= max) {
-      const reason = `the server lost the session again before any call succeeded on the new one (${max} re-initialization${max === 1 ? "" : "s"} in a row): giving up`
-      this.finish({ expected: false, reason })
-      return Promise.reject(new Error(reason))
-    }
-    this.consecutiveReinitializations++
-    const reason = gen.transport.sessionLost ? "the server lost the session (HTTP 404)" : "session ended"
+    return Promise.resolve(this.current!)
+  }
+
+  /** The chart's `openGeneration`: a new session on a new transport, children of the chart. */
+  private openGeneration(n: number, reason: string | undefined): void {
     const flight = (async () => {
+      // Not inside the chart's own step: the new charts start after it.
+      await null
+      const transport = new HttpClientTransport({ ...this.options, url: this.url, actorParent: this.actor })
+      let session: ClientSession
       try {
-        const next = await openGeneration(this.url, this.options, gen.n + 1)
-        if (this.endedValue !== undefined) {
-          await next.session.close()
-          throw new Error(this.endedValue.reason)
-        }
+        session = await ClientSession.connect(transport, this.options, { actorParent: this.actor })
+      } catch (e) {
+        await transport.close()
+        throw e
+      }
+      return { n, session, transport }
+    })()
+    this.opening = flight
+    flight.then(
+      (next) => {
+        this.opening = undefined
         this.current = next
         this.watch(next)
-        this.options.onReinitialize?.({ generation: next.n, reason, sessionId: next.transport.sessionId })
-        return next
-      } catch (e) {
-        this.finish({ expected: false, reason: `the server lost the session and re-initializing failed: ${describe(e)}` })
-        throw e
-      } finally {
-        this.reinitializing = undefined
+        this.toChart({ type: "GENERATION_OPENED" })
+        if (n > 1 && this.endedValue === undefined) this.options.onReinitialize?.({ generation: n, reason: reason ?? "session lost", sessionId: next.transport.sessionId })
+      },
+      (e: unknown) => {
+        this.opening = undefined
+        this.toChart({ type: "GENERATION_FAILED", reason: describe(e) })
       }
-    })()
-    this.reinitializing = flight
-    return flight
+    )
+  }
+
+  /** The chart's `closeGeneration`: close the current one, report its end. */
+  private async closeGeneration(): Promise<void> {
+    const gen = this.current!
+    await gen.session.close(this.closeOptions)
+    await gen.transport.close()
+    const end = await gen.session.ended
+    this.toChart({ type: "CLOSED", expected: end.expected, reason: end.reason })
+  }
+
+  private releaseCurrent(): Promise<void> {
+    const gen = this.current
+    if (gen === undefined) return Promise.resolve()
+    return gen.session.close().then(() => gen.transport.close())
   }
 
   private watch(gen: Generation): void {
@@ -304,24 +378,29 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
       this.listeners.notify(() => this.info())
     })
     void gen.session.ended.then((end) => {
-      if (gen !== this.current || this.closing !== undefined) return
-      if (gen.transport.sessionLost && this.options.reinitialize !== false) {
-        void this.reinitializeFrom(gen).catch(() => {})
-        return
+      if (gen !== this.current) return
+      if (gen.transport.sessionLost) this.toChart({ type: "SESSION_LOST", generation: gen.n, reason: "the server lost the session (HTTP 404)" })
+      else {
+        // Not a loss: the server went away (or the session failed) — the connection's end.
+        if (!end.expected) this.node?.transportClosed?.({ expected: false, reason: end.reason })
+        this.toChart({ type: "GENERATION_ENDED", generation: gen.n, expected: end.expected, reason: end.reason })
       }
-      this.finish(end)
     })
+  }
+
+  private toChart(event: Parameters<Actor<typeof httpClientSessionMachine>["send"]>[0]): void {
+    if (this.actor.getSnapshot().status === "active") this.actor.send(event)
   }
 
   private finish(end: SessionEnd): void {
     if (this.endedValue !== undefined) return
     this.endedValue = end
-    void this.current.session.close().then(() => this.current.transport.close())
+    void this.releaseCurrent()
     this.resolveEnded(end)
     queueMicrotask(() => {
+      this.actor.stop()
       this.listeners.clear()
       this.eventListeners.clear()
     })
   }
 }
-

@@ -58,7 +58,7 @@ import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscripti
 import { type ListenOptions, Subscription, type SubscriptionWire } from "./Subscription.ts"
 import { HttpError } from "../transports/http/client/errors.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
-import type { Actor, ActorOptions, AnyActorLogic } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import { modernClientMachine } from "../../machines/modernClient.ts"
 import { outboundRequestMachine, type OutboundRequestOutcome, requestChildId } from "../../machines/outboundRequest.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
@@ -176,6 +176,8 @@ export interface ModernClientOptions {
   readonly clock?: XStateClock
   /** Inspection observer of the client's actor tree (its chart and one child per request in flight). */
   readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
+  /** The actor whose child the client's chart is (its connection node in a runtime's tree); ignored when `inspect` is given. */
+  readonly actorParent?: AnyActorRef
 }
 
 /** Per-call options of a modern request: `RequestOptions` plus its `_meta` log level and extra entries. */
@@ -285,7 +287,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       {
         input: { closeTimeoutMs: options.closeTimeoutMs ?? 5_000 },
         ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.inspect ? { inspect: options.inspect } : {})
+        ...(options.inspect ? { inspect: options.inspect } : options.actorParent !== undefined ? { parent: options.actorParent } : {})
       }
     )
   }

@@ -64,8 +64,12 @@ export class TransportHub {
   private closedWith: TransportClosed | undefined
   private started = false
 
-  constructor(inner: Transport) {
+  private readonly onEnded: ((closed: TransportClosed) => void) | undefined
+
+  /** `onEnded`: told when the shared transport ends (the client's connection node). */
+  constructor(inner: Transport, onEnded?: (closed: TransportClosed) => void) {
     this.inner = inner
+    this.onEnded = onEnded
   }
 
   /** The transport ended (the child exited, the socket dropped). */
@@ -85,6 +89,7 @@ export class TransportHub {
       },
       onClose: (closed) => {
         this.closedWith = closed
+        this.onEnded?.(closed)
         for (const v of [...this.views]) this.end(v, closed)
       }
     })

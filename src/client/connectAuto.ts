@@ -31,6 +31,7 @@
 import { modernClientOptions, openForVerdict } from "./DualEraClient.ts"
 import { type EraBackend, Client, type Side } from "./Client.ts"
 import { Effect, type Scope } from "effect"
+import type { AnyActorRef } from "xstate"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { Era } from "../protocol/era.ts"
 import { decodeText, type Params, type RequestId, request as makeRequest } from "../protocol/jsonrpc.ts"
@@ -44,6 +45,7 @@ import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
 import { ConnectionLost, type ConnectError } from "../protocol/requestErrors.ts"
 import { ModernClient } from "./ModernClient.ts"
 import { type HubView, TransportHub } from "./TransportHub.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 
 /** What both eras' clients offer (ClientSession and ModernClient both satisfy it). */
 export interface McpClientLike {
@@ -67,7 +69,7 @@ export interface McpClientLike {
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
 
-export interface AutoConnectOptions extends ClientSessionOptions {
+export interface AutoConnectOptions extends ClientSessionOptions, ClientRuntimeOptions {
   /** Which server this is, for the era cache (`stdioServerKey`, `httpServerKey`). Without it nothing is cached. */
   readonly key?: string
   /** Default: the process-wide `defaultEraCache`. */
@@ -85,6 +87,8 @@ export interface AutoConnectOptions extends ClientSessionOptions {
    * `"modern"` skip the probe and the cache and never switch.
    */
   readonly era?: "auto" | Era
+  /** The actor whose children the client's charts are (probe, modern client, legacy session). */
+  readonly actorParent?: AnyActorRef
 }
 
 /** Modern client ids on a shared transport: `m1`, `m2`, … (legacy sessions use numbers, the probe `probe-N`). */
@@ -161,7 +165,7 @@ const hubBackend = (hub: TransportHub, options: AutoConnectOptions, views: Map<M
 const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Promise<Side> => {
   const view = hub.attach({ owns: isLegacyId })
   try {
-    const session = await ClientSession.connect(view, options)
+    const session = await ClientSession.connect(view, options, options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
     view.commit()
     return { era: "legacy", client: session }
   } catch (e) {
@@ -172,7 +176,11 @@ const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Pr
 
 const modernClientOn = (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict, views: Map<ModernClient, HubView>): ModernClient => {
   const view = hub.attach({ owns: isModernId, committed: true })
-  const client = ModernClient.create(view, { idPrefix: MODERN_ID_PREFIX, ...modernClientOptions(options, verdict) })
+  const client = ModernClient.create(view, {
+    idPrefix: MODERN_ID_PREFIX,
+    ...modernClientOptions(options, verdict),
+    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
+  })
   views.set(client, view)
   return client
 }
@@ -217,31 +225,39 @@ const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdic
  * ```
  */
 export const connectAuto = async (transport: Transport, options: AutoConnectOptions = {}): Promise<Client> => {
-  const hub = new TransportHub(transport)
+  // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
+  const node = options.actorParent === undefined ? openClientConnection(transport.kind, options) : undefined
+  const opts: AutoConnectOptions = node === undefined ? options : { ...options, actorParent: node.actor }
+  const hub = new TransportHub(transport, node?.transportClosed)
   hub.start()
   const views = new Map<ModernClient, HubView>()
   const prober = new EraProber({
     sendDiscover: discoverOverHub(hub),
-    ...(options.era !== undefined && options.era !== "auto" ? { era: options.era } : {}),
-    ...(options.key !== undefined ? { key: options.key, cache: options.cache ?? defaultEraCache } : {}),
-    ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
-    ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
-    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
-    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-    ...(options.clock ? { clock: options.clock } : {})
+    ...(opts.era !== undefined && opts.era !== "auto" ? { era: opts.era } : {}),
+    ...(opts.key !== undefined ? { key: opts.key, cache: opts.cache ?? defaultEraCache } : {}),
+    ...(opts.modernVersions ? { modernVersions: opts.modernVersions } : {}),
+    ...(opts.probeTimeoutMs !== undefined ? { probeTimeoutMs: opts.probeTimeoutMs } : {}),
+    ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
+    ...(opts.clientInfo ? { clientInfo: opts.clientInfo } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.actorParent !== undefined ? { actorParent: opts.actorParent } : {})
   })
+  let client: Client
   try {
-    return await openForVerdict(
+    client = await openForVerdict(
       prober,
       async (verdict) =>
-        new Client(prober, hubBackend(hub, options, views), await tryVerdict(hub, options, verdict, views), verdict, options.onDiagnostic),
-      { onDiagnostic: options.onDiagnostic, canRetry: () => hub.closed === undefined && !prober.forced }
+        new Client(prober, { ...hubBackend(hub, opts, views), ...(node !== undefined ? { closing: node.closeRequested } : {}) }, await tryVerdict(hub, opts, verdict, views), verdict, opts.onDiagnostic),
+      { onDiagnostic: opts.onDiagnostic, canRetry: () => hub.closed === undefined && !prober.forced }
     )
   } catch (e) {
     prober.stop()
-    await hub.close()
+    if (node !== undefined) await node.abandon("connect failed", () => hub.close())
+    else await hub.close()
     throw e
   }
+  node?.supervise(client, () => hub.close())
+  return client
 }
 
 export type AutoStdioOptions = StdioClientOptions & AutoConnectOptions

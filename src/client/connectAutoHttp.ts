@@ -34,6 +34,7 @@
  * suspect, and a 4xx proves the request was refused unrun.
  */
 import { Effect, type Scope } from "effect"
+import type { AnyActorRef } from "xstate"
 import type { Era } from "../protocol/era.ts"
 import { request as makeRequest } from "../protocol/jsonrpc.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
@@ -42,7 +43,9 @@ import { makeAgent } from "../transports/http/client/httpRequest.ts"
 import { exchangeModern, httpStatusOf, ModernHttpWire } from "./ModernHttpWire.ts"
 import type { Result } from "./ClientSession.ts"
 import type { McpClientLike } from "./connectAuto.ts"
-import { connectHttp, type HttpConnectOptions } from "./connectHttp.ts"
+import type { HttpConnectOptions } from "./connectHttp.ts"
+import { HttpClientSession } from "./HttpClientSession.ts"
+import { openClientConnection } from "./clientConnection.ts"
 import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
 import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
@@ -63,7 +66,11 @@ export interface AutoHttpOptions extends HttpConnectOptions {
   readonly logLevel?: string
   /** `"auto"` (default) probes (or trusts the cache); `"legacy"` or `"modern"` skip the probe and never switch. */
   readonly era?: "auto" | Era
+  /** The actor whose children the client's charts are (probe, modern client, legacy session). */
+  readonly actorParent?: AnyActorRef
 }
+
+const parentOf = (options: AutoHttpOptions) => options.actorParent === undefined ? undefined : { actor: options.actorParent }
 
 type ModernSide = { readonly era: "modern"; readonly client: ModernClient }
 
@@ -130,7 +137,7 @@ export const AutoHttpClient = Client
 /** The Streamable HTTP family of `Client`: each era brings its own exchanges; nothing is shared but the URL. */
 const httpBackend = (url: URL, options: AutoHttpOptions): EraBackend => ({
   url,
-  openLegacy: async () => ({ era: "legacy", client: await connectHttp(url, options) }),
+  openLegacy: async () => ({ era: "legacy", client: await HttpClientSession.connect(url, options, parentOf(options)) }),
   // The modern client finishes what it has in flight, then releases its sockets.
   releaseModern: (old) => void old.close({ reason: "server is legacy" }),
   release: () => Promise.resolve(),
@@ -149,13 +156,16 @@ const modernSide = (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Mo
     ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {})
   })
-  const client = ModernClient.create(wire, modernClientOptions(options, verdict))
+  const client = ModernClient.create(wire, {
+    ...modernClientOptions(options, verdict),
+    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
+  })
   return { era: "modern", client }
 }
 
 /** The era's client for a verdict, or the error that says the verdict did not hold. */
 const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Promise<Side> => {
-  if (verdict.era === "legacy") return { era: "legacy", client: await connectHttp(url, options) }
+  if (verdict.era === "legacy") return { era: "legacy", client: await HttpClientSession.connect(url, options, parentOf(options)) }
   const side = modernSide(url, options, verdict)
   if (verdict.retry) {
     // 2026-07-28/basic/versioning.mdx:L69 — retry with the mutually supported version the chart picked.
@@ -192,27 +202,37 @@ const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict)
  */
 export const connectAutoHttp = async (url: string | URL, options: AutoHttpOptions = {}): Promise<Client> => {
   const u = new URL(url)
+  // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
+  const node = options.actorParent === undefined ? openClientConnection("http", options) : undefined
+  const opts: AutoHttpOptions = node === undefined ? options : { ...options, actorParent: node.actor }
   const prober = new EraProber({
-    sendDiscover: discoverOverHttp(u, options),
-    ...(options.era !== undefined && options.era !== "auto" ? { era: options.era } : {}),
-    key: options.key ?? httpServerKey(u),
-    cache: options.cache ?? defaultEraCache,
-    ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
-    ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
-    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
-    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
-    ...(options.clock ? { clock: options.clock } : {})
+    sendDiscover: discoverOverHttp(u, opts),
+    ...(opts.era !== undefined && opts.era !== "auto" ? { era: opts.era } : {}),
+    key: opts.key ?? httpServerKey(u),
+    cache: opts.cache ?? defaultEraCache,
+    ...(opts.modernVersions ? { modernVersions: opts.modernVersions } : {}),
+    ...(opts.probeTimeoutMs !== undefined ? { probeTimeoutMs: opts.probeTimeoutMs } : {}),
+    ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
+    ...(opts.clientInfo ? { clientInfo: opts.clientInfo } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.actorParent !== undefined ? { actorParent: opts.actorParent } : {})
   })
+  let client: Client
   try {
-    return await openForVerdict(
+    client = await openForVerdict(
       prober,
-      async (verdict) => new Client(prober, httpBackend(u, options), await openSide(u, options, verdict), verdict, options.onDiagnostic),
-      { onDiagnostic: options.onDiagnostic, canRetry: () => !prober.forced }
+      async (verdict) =>
+        new Client(prober, { ...httpBackend(u, opts), ...(node !== undefined ? { closing: node.closeRequested } : {}) }, await openSide(u, opts, verdict), verdict, opts.onDiagnostic),
+      { onDiagnostic: opts.onDiagnostic, canRetry: () => !prober.forced }
     )
   } catch (e) {
     prober.stop()
+    if (node !== undefined) await node.abandon("connect failed", () => Promise.resolve())
     throw e
   }
+  // Closing the client releases its exchanges (a legacy session DELETEs; a modern client's pool goes).
+  node?.supervise(client, () => Promise.resolve())
+  return client
 }
 
 /** Effect API: the client lives in the current Scope (closed with a drain of `drainMs`, default 2 s). */

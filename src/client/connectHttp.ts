@@ -6,15 +6,19 @@
  */
 import { Effect, type Scope } from "effect"
 import type { ConnectError } from "../protocol/requestErrors.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
+import { Client } from "./Client.ts"
 import { HttpClientSession, type HttpClientSessionOptions } from "./HttpClientSession.ts"
 
-export type HttpConnectOptions = HttpClientSessionOptions
+export type HttpConnectOptions = HttpClientSessionOptions & ClientRuntimeOptions
 
 /**
- * Connect to `url` (e.g. `http://127.0.0.1:3000/mcp`); rejects with `InitializeFailed` / `UnsupportedProtocolVersion`.
+ * Connect to `url` (e.g. `http://127.0.0.1:3000/mcp`): the one `Client`, over a legacy
+ * `HttpClientSession` (`client.client`); rejects with `InitializeFailed` / `UnsupportedProtocolVersion`.
  *
  * The legacy era over Streamable HTTP. For a server that may speak the modern era, use
- * `connectAutoHttp`, which picks the era for you.
+ * `connectAutoHttp`, which picks the era for you. The session is supervised by the
+ * runtime (`runtime` option, default the process's) and is a node of its actor tree.
  *
  * @example
  * ```ts
@@ -28,14 +32,24 @@ export type HttpConnectOptions = HttpClientSessionOptions
  * await client.close()                                 // DELETE, then every socket released
  * ```
  */
-export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<HttpClientSession> =>
-  HttpClientSession.connect(url, options)
+export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<Client> => {
+  const node = openClientConnection("http", options)
+  const { session, ready } = HttpClientSession.open(url, options, node)
+  const client = Client.legacy(session, () => Promise.resolve(), session.url)
+  try {
+    // Its scope closes when it ends (a failed first handshake too): the last generation's sockets go with it.
+    node.supervise(client, () => session.close({ drainMs: 0 }))
+  } catch (e) {
+    return ready.then(() => Promise.reject(e), () => Promise.reject(e))
+  }
+  return ready.then(() => client)
+}
 
 /** Effect API: the session lives in the current Scope (closed with a drain of `drainMs`, default 2 s). */
 export const connectHttpScoped = (
   url: string | URL,
   options: HttpConnectOptions & { readonly drainMs?: number } = {}
-): Effect.Effect<HttpClientSession, ConnectError, Scope.Scope> =>
+): Effect.Effect<Client, ConnectError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () => connectHttp(url, options),

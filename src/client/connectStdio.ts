@@ -6,17 +6,23 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
-import { ClientSession, type ClientSessionOptions } from "./ClientSession.ts"
+import type { Client } from "./Client.ts"
+import type { ClientSessionOptions } from "./ClientSession.ts"
+import { type ClientRuntimeOptions, connectLegacyClient } from "./clientConnection.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
 
 /** What to spawn (`command`, `args`, `env`, …) plus the session's options. */
-export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions
+export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions & ClientRuntimeOptions
 
 /**
- * Spawn an MCP server as a child process and connect a legacy client session to it.
+ * Spawn an MCP server as a child process and connect to it: the one `Client`, over a
+ * legacy session (`client.client`); for a server that may speak the modern era, use
+ * `connectAutoStdio`.
  *
  * Resolves once `initialize` has succeeded; rejects with `SpawnError` when the command
  * cannot start, or a `ConnectError` when the handshake fails (the child is then stopped).
+ * The session is supervised by the runtime (`runtime` option, default the process's):
+ * it is a node of its actor tree and released with it.
  *
  * @example
  * ```ts
@@ -34,21 +40,15 @@ export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions
  * await client.close()                                               // stdin → SIGTERM → SIGKILL of the process group
  * ```
  */
-export const connectStdio = async (options: StdioConnectOptions): Promise<ClientSession> => {
+export const connectStdio = (options: StdioConnectOptions): Promise<Client> => {
   const transport = makeStdioClientTransport(options)
-  try {
-    await transport.spawned
-    return await ClientSession.connect(transport, options)
-  } catch (e) {
-    await transport.close()
-    throw e
-  }
+  return connectLegacyClient(transport, transport.spawned, options)
 }
 
 /** Effect API: the session (and its child process) live in the current Scope. */
 export const connectStdioScoped = (
   options: StdioConnectOptions & { readonly drainMs?: number }
-): Effect.Effect<ClientSession, SpawnError | ConnectError, Scope.Scope> =>
+): Effect.Effect<Client, SpawnError | ConnectError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () => connectStdio(options),
@@ -56,9 +56,9 @@ export const connectStdioScoped = (
     }),
     // close() returns at once for a session that already died; closing the transport
     // too waits until the child is reaped and its pipes are closed.
-    (session) =>
+    (client) =>
       Effect.promise(async () => {
-        await session.close({ drainMs: options.drainMs ?? 2_000 })
-        await session.transport.close()
+        await client.close({ drainMs: options.drainMs ?? 2_000 })
+        await client.transport?.close()
       })
   )

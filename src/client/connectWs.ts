@@ -6,10 +6,12 @@
  * after awaiting `opened` (cancellation is then `notifications/cancelled`).
  */
 import { makeWsClientTransport, type WsClientOptions } from "../transports/wsClient.ts"
-import { ClientSession, type ClientSessionOptions } from "./ClientSession.ts"
+import type { Client } from "./Client.ts"
+import type { ClientSessionOptions } from "./ClientSession.ts"
+import { type ClientRuntimeOptions, connectLegacyClient } from "./clientConnection.ts"
 
 /** Socket options (headers, handshake deadline, …) plus the session's options. */
-export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptions
+export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptions & ClientRuntimeOptions
 
 /**
  * Open a WebSocket to `url` and connect a legacy client session over it.
@@ -26,13 +28,7 @@ export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptio
  * await client.close()
  * ```
  */
-export const connectWs = async (url: string | URL, options: WsConnectOptions = {}): Promise<ClientSession> => {
+export const connectWs = (url: string | URL, options: WsConnectOptions = {}): Promise<Client> => {
   const transport = makeWsClientTransport({ ...options, url })
-  try {
-    await transport.opened
-    return await ClientSession.connect(transport, options)
-  } catch (e) {
-    await transport.close()
-    throw e
-  }
+  return connectLegacyClient(transport, transport.opened, options)
 }

@@ -8,17 +8,18 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { HttpError } from "../transports/http/client/errors.ts"
 import type { SpawnError } from "../transports/stdioClient.ts"
-import type { ClientSession, RequestOptions, Result } from "./ClientSession.ts"
+import type { Client } from "./Client.ts"
+import type { RequestOptions, Result } from "./ClientSession.ts"
 import { connectHttpScoped, type HttpConnectOptions } from "./connectHttp.ts"
 import { connectStdioScoped, type StdioConnectOptions } from "./connectStdio.ts"
 import type { ConnectError, RequestError } from "../protocol/requestErrors.ts"
 
 /**
- * What the service offers: the method surface shared by `ClientSession` (stdio,
- * memory, one HTTP session) and `HttpClientSession` (HTTP, re-initializing).
+ * What the service offers: the method surface of the one `Client` (over a legacy
+ * session on stdio or memory, or an `HttpClientSession` re-initializing over HTTP).
  */
 export type McpClientSession = Pick<
-  ClientSession,
+  Client,
   | "id"
   | "ended"
   | "info"

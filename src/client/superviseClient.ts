@@ -29,7 +29,7 @@ import type { SessionHandle } from "../runtime/SessionHandle.ts"
 import { supervise, type SuperviseOptions, type SupervisionStatus } from "../runtime/supervise.ts"
 import { makeEffectClock } from "../runtime/XStateClock.ts"
 import type { SpawnError } from "../transports/stdioClient.ts"
-import type { ClientSession } from "./ClientSession.ts"
+import type { Client } from "./Client.ts"
 import { connectStdio, type StdioConnectOptions } from "./connectStdio.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
 
@@ -53,9 +53,9 @@ export interface SupervisedClient {
   /** Listen to status changes; returns the unsubscribe function. */
   subscribe(listener: (status: SupervisionStatus) => void): () => void
   /** The running session, if any (undefined while connecting, in backoff, or once terminal). */
-  session(): ClientSession | undefined
+  session(): Client | undefined
   /** The running session, waiting for the next `running` status; fails with {@link SupervisionEnded} once terminal. */
-  readonly ready: Effect.Effect<ClientSession, SupervisionEnded>
+  readonly ready: Effect.Effect<Client, SupervisionEnded>
   /** Completes with the terminal status (`parked` or `stopped`). */
   readonly done: Effect.Effect<SupervisionStatus>
   /** Stop supervising: the running session is closed (drained up to `drainMs`). Idempotent. */
@@ -76,7 +76,7 @@ const supervisionEnded = (s: SupervisionStatus): SupervisionEnded => {
 }
 
 const isTerminal = (s: SupervisionStatus): boolean => s._tag === "parked" || s._tag === "stopped"
-const hasEnded = (session: ClientSession): boolean => /^(closed|dead|failed)$/.test(session.state)
+const hasEnded = (session: Client): boolean => /^(closed|dead|failed)$/.test(session.state)
 
 /**
  * One connection in the current scope: spawn, initialize, and on release close
@@ -85,7 +85,7 @@ const hasEnded = (session: ClientSession): boolean => /^(closed|dead|failed)$/.t
  * the session's timers run on Effect's clock in this scope (`TestClock` drives
  * them in tests; they are interrupted when the connection ends).
  */
-const connectOnce = (options: SuperviseClientOptions): Effect.Effect<ClientSession, SpawnError | ConnectError, Scope.Scope> =>
+const connectOnce = (options: SuperviseClientOptions): Effect.Effect<Client, SpawnError | ConnectError, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = options.clock ?? (yield* makeEffectClock)
     return yield* Effect.acquireRelease(
@@ -96,7 +96,7 @@ const connectOnce = (options: SuperviseClientOptions): Effect.Effect<ClientSessi
       (session) =>
         Effect.promise(async () => {
           await session.close({ drainMs: options.drainMs ?? 2_000 })
-          await session.transport.close()
+          await session.transport?.close()
         })
     )
   })
@@ -122,12 +122,12 @@ export const superviseClient = (options: SuperviseClientOptions): Effect.Effect<
     )
     // Subscribed before the supervision fiber runs its first step, so `connecting(0)` is seen too.
     if (options.onStatus) supervised.subscribe(options.onStatus)
-    const session = () => supervised.current() as ClientSession | undefined
-    const ready: Effect.Effect<ClientSession, SupervisionEnded> = Effect.callback<ClientSession, SupervisionEnded>((resume) => {
+    const session = () => supervised.current() as Client | undefined
+    const ready: Effect.Effect<Client, SupervisionEnded> = Effect.callback<Client, SupervisionEnded>((resume) => {
       const check = (s: SupervisionStatus): boolean => {
         // A session that just ended is still `running` until the loop has seen its end: wait for the next one.
-        if (s._tag === "running" && !hasEnded(s.handle as ClientSession)) {
-          resume(Effect.succeed(s.handle as ClientSession))
+        if (s._tag === "running" && !hasEnded(s.handle as Client)) {
+          resume(Effect.succeed(s.handle as Client))
           return true
         }
         if (isTerminal(s)) {
@@ -157,9 +157,9 @@ export const superviseClient = (options: SuperviseClientOptions): Effect.Effect<
 export interface SupervisedClientHandle {
   status(): SupervisionStatus
   subscribe(listener: (status: SupervisionStatus) => void): () => void
-  session(): ClientSession | undefined
+  session(): Client | undefined
   /** The running session, or the next one; rejects with {@link SupervisionEnded} once supervision is terminal. */
-  ready(): Promise<ClientSession>
+  ready(): Promise<Client>
   /** Settles with the terminal status (`parked` or `stopped`). */
   readonly done: Promise<SupervisionStatus>
   /** Stop supervising, close the running session and reap its child. Idempotent. */

@@ -13,8 +13,8 @@
  */
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomInt } from "node:crypto"
-import { type Actor, createActor } from "xstate"
-import { inspectOption } from "../runtime/inspection.ts"
+import type { Actor } from "xstate"
+import { makeMcpRuntime, type McpRuntime } from "../runtime/McpRuntime.ts"
 import type { Inspector, InspectorOptions } from "../inspect/InspectorServer.ts"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
 import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
@@ -56,6 +56,13 @@ export interface HostOptions {
   readonly now?: () => number
   /** Serve the live inspector (docs/inspector.md) on 127.0.0.1 while the host runs; read `host.inspector.url`. */
   readonly inspect?: boolean | InspectorOptions
+  /**
+   * The runtime whose tree the host joins (the host chart under its root, each server
+   * connection the host's child, each upstream client that connection's child).
+   * Default: a runtime of the host's own, shut down with it. Server names are the
+   * children's system ids, so two hosts sharing a runtime need distinct names.
+   */
+  readonly runtime?: McpRuntime
 }
 
 /** Per-call deadline, cancellation, progress, and handlers for what the server asks while serving this call. */
@@ -123,6 +130,9 @@ export class McpHost {
   readonly issues: ReadonlyArray<ConfigIssue>
   private readonly connections = new Map<string, ServerConnection>()
   private readonly actor: Actor<typeof hostMachine>
+  /** The runtime whose tree the host is a node of. */
+  readonly runtime: McpRuntime
+  private readonly ownsRuntime: boolean
   /** The live inspector, when started with `inspect` (closed with the host). */
   inspector: Inspector | undefined
   private readonly listeners = new Set<Listener>()
@@ -145,6 +155,8 @@ export class McpHost {
     this.issues = config.issues
     this.options = options
     this.now = options.now ?? Date.now
+    this.ownsRuntime = options.runtime === undefined
+    this.runtime = options.runtime ?? makeMcpRuntime()
     const stateFilePath = options.stateFile === false
       ? undefined
       : options.stateFile ?? defaultStateFile(config.sources[0] ?? "default")
@@ -156,6 +168,8 @@ export class McpHost {
     for (const server of config.servers) {
       this.connections.set(server.name, new ServerConnection(server, {
         send: (event) => this.toServer(server.name, event),
+        // The server's `serverConnection` actor: its upstream clients' charts are its children.
+        actorParent: () => this.actor.getSnapshot().children[server.name],
         now,
         stateFile: this.stateFile,
         clientInfo: options.clientInfo ?? { name: "mcp-actors-host", version: "0.1.0" },
@@ -177,7 +191,7 @@ export class McpHost {
       seed: randomInt(2 ** 31),
       now: now()
     }))
-    this.actor = createActor(
+    this.actor = this.runtime.node(
       hostMachine.provide({
         actors: {
           serverConnection: reportingServerConnection.provide({
@@ -197,7 +211,7 @@ export class McpHost {
           })
         }
       }),
-      { input: { servers: inputs }, ...(options.clock === undefined ? {} : { clock: options.clock }), ...inspectOption() }
+      { input: { servers: inputs }, ...(options.clock === undefined ? {} : { clock: options.clock }) }
     )
     let lastStatuses: Readonly<Record<string, ServerStatus>> = {}
     this.actor.subscribe((snapshot) => {
@@ -552,6 +566,7 @@ export class McpHost {
       // Closing may have queued more closes (a generation that was starting).
       await Promise.all([...this.connections.values()].map((c) => c.closed))
       this.actor.stop()
+      if (this.ownsRuntime) await this.runtime.shutdown({ drainMs: 0, reason: "host closed" })
       await this.inspector?.close()
       this.stateFile?.clear()
       this.listeners.clear()

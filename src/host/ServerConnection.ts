@@ -8,6 +8,7 @@
  * `ServerConnectionLost` when that generation is closed: it can never reach a
  * replaced connection.
  */
+import type { AnyActorRef } from "xstate"
 import type { ServerConnectionEvent } from "../../machines/serverConnection.ts"
 import type { ServerStatus } from "../../machines/host.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
@@ -17,7 +18,7 @@ import type { InputHandler, Result, ServerRequestContext } from "../client/Clien
 import { ClientSession } from "../client/ClientSession.ts"
 import { connectAuto, type McpClientLike } from "../client/connectAuto.ts"
 import { connectAutoHttp } from "../client/connectAutoHttp.ts"
-import { connectHttp } from "../client/connectHttp.ts"
+import { HttpClientSession } from "../client/HttpClientSession.ts"
 import { ModernClient } from "../client/ModernClient.ts"
 import { makeStdioClientTransport, type StdioClientTransport } from "../transports/stdioClient.ts"
 import type { Transport, TransportClosed } from "../transports/Transport.ts"
@@ -45,6 +46,8 @@ export interface ConnectionHooks {
   readonly onInput: (server: string, kind: InputKind, params: Params | undefined, ctx: ServerRequestContext) => Promise<Result>
   readonly onStderr?: (server: string, line: string) => void
   readonly telemetry?: Telemetry
+  /** This server's `serverConnection` actor: the parent of its upstream clients' charts (one tree under the host). */
+  readonly actorParent?: () => AnyActorRef | undefined
 }
 
 /** A call in flight on one generation. */
@@ -193,6 +196,7 @@ export class ServerConnection {
   private clientOptions() {
     const c = this.config
     const input = (kind: InputKind): InputHandler => (params, ctx) => this.input(kind, params, ctx)
+    const parent = this.hooks.actorParent?.()
     return {
       clientInfo: this.hooks.clientInfo,
       requestTimeoutMs: c.timeouts.callMs,
@@ -204,7 +208,8 @@ export class ServerConnection {
       onSampling: input("sampling"),
       onRoots: input("roots"),
       onNotification: (n: JsonRpcNotification) => this.notification(n),
-      ...(this.hooks.telemetry === undefined ? {} : { telemetry: this.hooks.telemetry })
+      ...(this.hooks.telemetry === undefined ? {} : { telemetry: this.hooks.telemetry }),
+      ...(parent === undefined ? {} : { actorParent: parent })
     }
   }
 
@@ -215,7 +220,7 @@ export class ServerConnection {
       const options = this.clientOptions()
       if (c.transport === "http") {
         client = c.protocol === "legacy"
-          ? await connectHttp(c.url, { ...options, headers: c.headers })
+          ? await HttpClientSession.connect(c.url, { ...options, headers: c.headers }, options.actorParent === undefined ? undefined : { actor: options.actorParent })
           : await connectAutoHttp(c.url, { ...options, headers: c.headers })
       } else {
         const raw = this.transport
@@ -225,7 +230,7 @@ export class ServerConnection {
             this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: closed.reason })
           }
         })
-        if (c.protocol === "legacy") client = await ClientSession.connect(transport, options)
+        if (c.protocol === "legacy") client = await ClientSession.connect(transport, options, options.actorParent === undefined ? {} : { actorParent: options.actorParent })
         else if (c.protocol === "2026-07-28") {
           const modern = ModernClient.create(transport, options)
           client = modern

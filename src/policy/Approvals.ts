@@ -14,8 +14,8 @@
  * elsewhere (the CLI appending to the store, the inspector calling `answer`).
  */
 import { randomUUID } from "node:crypto"
-import { type Actor, createActor } from "xstate"
-import { inspectOption } from "../runtime/inspection.ts"
+import type { Actor } from "xstate"
+import { defaultMcpRuntime, type McpRuntime } from "../runtime/McpRuntime.ts"
 import { type PolicedOutcome, policedRequestMachine } from "../../machines/policedRequest.ts"
 import { errorMessage } from "../protocol/errors.ts"
 import { type Clock, clockOf } from "../protocol/clock.ts"
@@ -62,6 +62,8 @@ export interface ApprovalsOptions {
   readonly now?: () => number
   /** Progress to the caller this often while waiting. Default 10 s; 0 = none. */
   readonly keepAliveMs?: number
+  /** The runtime whose tree each approval's chart joins (under its root). Default: the process's. */
+  readonly runtime?: McpRuntime
 }
 
 /** The CLI approver: answers arrive via the store file (`mcp-actors approvals approve ID`). */
@@ -91,6 +93,7 @@ export class Approvals {
   /** The time on that clock (what `deadline` and `at` are stamped with; the policy guard reads it too). */
   readonly now: () => number
   private readonly keepAliveMs: number
+  private readonly runtime: McpRuntime
   private readonly live = new Map<string, Actor<typeof policedRequestMachine>>()
   /** Deadlines of approvals restored from the store with no caller waiting. */
   private readonly orphanTimers = new Map<string, unknown>()
@@ -100,6 +103,7 @@ export class Approvals {
     const clock = this.clock = clockOf(options.clock)
     this.now = options.now ?? (() => clock.now())
     this.keepAliveMs = options.keepAliveMs ?? 10_000
+    this.runtime = options.runtime ?? defaultMcpRuntime()
     this.restore()
     this.store.watch((id, r) => this.answered(id, r))
   }
@@ -131,7 +135,7 @@ export class Approvals {
     })
     let deferred: unknown
     const live = () => actor.getSnapshot().status === "active"
-    const actor = createActor(
+    const actor = this.runtime.node(
       policedRequestMachine.provide({
         actions: {
           askApprover: () => {
@@ -167,7 +171,7 @@ export class Approvals {
           }
         }
       }),
-      { clock: this.clock, ...inspectOption(), input: { approvalTimeoutMs: input.approvalTimeoutMs, keepAliveMs: input.keepAlive === undefined ? 0 : this.keepAliveMs } }
+      { clock: this.clock, input: { approvalTimeoutMs: input.approvalTimeoutMs, keepAliveMs: input.keepAlive === undefined ? 0 : this.keepAliveMs } }
     )
     actor.subscribe({
       complete: () => {

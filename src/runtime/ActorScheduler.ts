@@ -37,7 +37,22 @@ interface SchedulingSystem {
 }
 
 /** The clock an actor's own timers run on: its `clock` option, else its system's (xstate sets `actor.clock` so). */
-type Clocked = AnyActorRef & { readonly clock?: SchedulingSystem["_clock"] }
+type Clocked = AnyActorRef & { readonly clock?: SchedulingSystem["_clock"]; readonly _parent?: Clocked }
+
+/**
+ * The clock `source`'s timers run on: its own, else its nearest ancestor's.
+ * xstate gives a spawned child its system's clock, so a session with a clock
+ * of its own inside the runtime's shared tree would see its children's timers
+ * (keepalive, requests, HTTP exchanges) run on the root's: they inherit the
+ * session's instead.
+ */
+const clockOf = (source: Clocked, systemClock: SchedulingSystem["_clock"]): SchedulingSystem["_clock"] => {
+  for (let actor: Clocked | undefined = source; actor !== undefined; actor = actor._parent) {
+    const clock = actor.clock
+    if (clock !== undefined && clock !== systemClock) return clock
+  }
+  return systemClock
+}
 
 let anonymous = 0
 
@@ -71,7 +86,7 @@ export const useLeanScheduler = <A extends AnyActorRef>(actor: A): A => {
     schedule: (source, target, event, delay, id = `anonymous.${anonymous++}`) => {
       // Re-scheduling a pending id replaces it (xstate would leave the old timer running).
       cancel(source, id)
-      const clock = (source as Clocked).clock ?? systemClock
+      const clock = clockOf(source as Clocked, systemClock)
       let own = timers.get(source)
       if (own === undefined) timers.set(source, own = new Map())
       const handle = clock.setTimeout(() => {

@@ -25,7 +25,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
-import type { Actor, AnyActorRef, EventObject, Subscription } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef, EventObject, Subscription } from "xstate"
 import { type ConnectionMachine, connectionMachine } from "../../machines/connection.ts"
 import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
 import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
@@ -84,6 +84,11 @@ export interface McpRuntime {
   ended(id: string, end: SessionEnd): void
   /** A new connection actor under `parent` (a listener's actor) or the root. */
   connectionActor(transport: string, parent?: AnyActorRef): Actor<ConnectionMachine>
+  /**
+   * A node of another chart under the root (a host, an approval), not started:
+   * its owner starts and stops it.
+   */
+  node<TLogic extends AnyActorLogic>(logic: TLogic, options?: Omit<ActorOptions<TLogic>, "parent">): Actor<TLogic>
   /** Drain every session, close every scope, stop the tree. */
   shutdown(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
@@ -185,6 +190,10 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
     connectionActor: (transport, parent) => {
       followInspection()
       return createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root }).start()
+    },
+    node: (logic, options) => {
+      followInspection()
+      return createLeanActor(logic, { ...options, parent: root } as ActorOptions<typeof logic>)
     },
     shutdown: (shutdownOptions = {}) =>
       stopping ??= (async () => {

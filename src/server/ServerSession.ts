@@ -19,7 +19,7 @@ import {
   type legacyServerSessionMachine,
   type RejectParams
 } from "../../machines/legacyServerSession.ts"
-import { type ClientCapabilities, hasCapability, missingClientCapabilityFor, requiredServerCapability } from "../protocol/capabilities.ts"
+import { missingClientCapabilityFor } from "../protocol/capabilities.ts"
 import { classifyEra, type Era } from "../protocol/era.ts"
 import { ErrorCode, errorMessage, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
 import {
@@ -54,11 +54,12 @@ import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarri
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
 import { BatchCollector } from "./session/BatchCollector.ts"
-import { HandlerContext } from "./session/HandlerContext.ts"
+import { HandlerContext, type Negotiated } from "./session/HandlerContext.ts"
 import { checkRestorable, compactChart, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
 import { type Clock, clockOf } from "../protocol/clock.ts"
 import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
 import { initializeResult } from "./session/initializeResult.ts"
+import { methodRefusal } from "./session/methodRefusal.ts"
 import { discoverResult, modernResult } from "./session/modernResults.ts"
 import { inputRequiredValue, openRetry } from "./session/mrtrRetry.ts"
 import { ClientCapabilityNotDeclared, OutboundRequests } from "./session/outboundRequests.ts"
@@ -166,12 +167,6 @@ export interface ServerSessionOwner {
 
 const MAX_DELAY = 2 ** 31 - 1
 const NO_TIMER: unique symbol = Symbol("no timer")
-
-interface Negotiated {
-  readonly protocolVersion: string
-  readonly clientCapabilities: ClientCapabilities
-  readonly clientInfo: Implementation | undefined
-}
 
 /** One `now` function per clock, shared by its sessions (not a closure per session). */
 const nowFns = new WeakMap<Clock, () => number>()
@@ -603,16 +598,8 @@ export class ServerSession implements SessionHandle {
 
   private dispatchUnguarded(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
     const id = req.id
-    const capability = requiredServerCapability(req.method)
-    if (capability !== undefined && !hasCapability(this.server.capabilities(), capability)) {
-      this.send(errorResponse(id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} (server capability "${capability}" not supported)`)), id)
-      return
-    }
-    if (modern && (req.method === "logging/setLevel" || req.method === "resources/subscribe" || req.method === "resources/unsubscribe")) {
-      // Removed in 2026-07-28 (changelog items 4-5).
-      this.send(errorResponse(id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} is not part of protocol ${modern.protocolVersion}`)), id)
-      return
-    }
+    const refused = methodRefusal(this.server, req.method, modern)
+    if (refused !== undefined) return this.send(errorResponse(id, refused), id)
     const entry = newInFlight(req)
     if (modern && MRTR_METHODS.has(req.method)) {
       // A retry's inputs and state are attacker-controlled (mrtr.mdx, Security): checked before the handler runs.
@@ -852,11 +839,6 @@ export class ServerSession implements SessionHandle {
       return
     }
     if (req.method === "server/discover") return this.send(makeResult(req.id, discoverResult(this.server)), req.id)
-    if (req.method === "ping") {
-      // Removed in 2026-07-28.
-      this.send(errorResponse(req.id, rpcError(ErrorCode.MethodNotFound, "Method not found: ping is not part of protocol 2026-07-28")), req.id)
-      return
-    }
     if (req.method === LISTEN_METHOD) {
       const listens = (this.listens ??= new Listens({
         server: this.server,

@@ -4,7 +4,7 @@
  * appends the scenario server's URL as the last argument and names the
  * scenario in `MCP_CONFORMANCE_SCENARIO` (conformance.md §0, §4.2).
  *
- * Built only on our client API (`connectHttp` → `HttpClientSession` over
+ * Built only on our client API (`connectHttp` → the one `Client`, an `HttpClientSession` over
  * `HttpClientTransport`), so the scenarios test our client, not a helper:
  *
  * - `initialize`: connect (initialize + initialized), close.
@@ -22,7 +22,7 @@
  */
 import { pathToFileURL } from "node:url"
 import { connectHttp } from "../../src/client/connectHttp.ts"
-import type { HttpClientSession } from "../../src/client/HttpClientSession.ts"
+import type { Client } from "../../src/client/Client.ts"
 import type { Params } from "../../src/protocol/jsonrpc.ts"
 
 const CLIENT_INFO = { name: "mcp-actors-conformance-client", version: "0.1.0" } as const
@@ -42,7 +42,7 @@ export const applySchemaDefaults = (schema: unknown, content: Record<string, unk
 const textOf = (result: { readonly [k: string]: unknown }): string =>
   ((result.content as ReadonlyArray<{ type: string; text?: string }> | undefined) ?? []).filter((c) => c.type === "text").map((c) => c.text).join(" ")
 
-const withSession = async (url: string, options: Parameters<typeof connectHttp>[1], body: (s: HttpClientSession) => Promise<void>) => {
+const withSession = async (url: string, options: Parameters<typeof connectHttp>[1], body: (s: Client) => Promise<void>) => {
   const session = await connectHttp(url, { clientInfo: CLIENT_INFO, ...options })
   log(`connected: protocol ${session.protocolVersion}, server ${session.serverInfo?.name ?? "?"}`)
   try {

@@ -335,6 +335,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     sseMaxDurationMs: options.sseMaxDurationMs ?? 0,
     maxBufferedBytes,
     live: new Set<ModernRequest>(),
+    actorParent: listener.actor,
+    clock,
     released(hs, end) {
       runtime.ended(hs.id, end)
       limiter.remove(hs)
@@ -721,7 +723,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     if (request.method === "initialize") {
       return writeRpcError(res, 404, rpcError(ErrorCode.MethodNotFound, `Method not found: initialize is not part of protocol ${metaVersion} (use server/discover)`, { supported: ALL_VERSIONS(true) }), id)
     }
-    new ModernRequest(server, host, res, request, options.requestTimeoutMs, principal, identities.get(req)).start()
+    new ModernRequest(server, host, res, request, { principal, identity: identities.get(req) }).start()
   }
 
   // ------------------------------------------------------------ handle
@@ -739,7 +741,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       })
       for (const hs of [...sessions.values()]) void hs.session.close({ drainMs, reason: "server shutting down" })
       // Modern listen streams would otherwise hold the drain open: they end with their `complete` result.
-      for (const r of [...host.live]) r.session.completeSubscriptions()
+      for (const r of [...host.live]) r.completeSubscriptions()
       const stop = new AbortController()
       await Promise.race([all, sleepOn(clock, drainMs + 1_000, stop.signal)])
       stop.abort()

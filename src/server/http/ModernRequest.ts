@@ -3,32 +3,48 @@
  * context comes from the request's `_meta`, the response stream is the
  * request's whole life (2026-07-28/basic/transports/streamable-http.mdx).
  *
- * It runs on a short-lived {@link ServerSession}: modern requests never touch
- * that class's chart (its actor is created only for legacy traffic), so one
- * per POST costs a few small maps and no timer, and gives each request its own
- * id space (two clients may both use id 1 at the same time).
- *
  * Its lifecycle is the `modernRequest` chart (machines/modernRequest.ts), run
- * per POST: validating → dispatching (related notifications flow) → responded,
- * awaitingInput (MRTR `input_required`), failed, cancelled or timed out. The
- * chart decides; this class provides the effects (dispatch, abort, answers).
+ * per POST as a child of the HTTP listener's actor (one inspector on the
+ * runtime's root sees it): validating → dispatching (related notifications
+ * flow) → responded, awaitingInput (MRTR `input_required`), failed, cancelled
+ * or timed out. The chart decides; this class provides the effects (dispatch,
+ * abort, answers).
+ *
+ * The request is dispatched directly, with the pieces a legacy session uses
+ * (`methodRefusal`, the MRTR checks, `dispatchRequest`, `HandlerContext`,
+ * progress, `Listens`) and no `ServerSession`: no session object, keepalive,
+ * registry entry or id space per POST. This object is the request's one
+ * in-flight entry's host, its handler context's host and its method table state.
  *
  * Closing the response stream is cancellation (streamable-http.mdx:L235-L240):
  * the handler is aborted and nothing more is sent for it. There are no event
  * ids and no resumption in this era (L157).
  */
 import type { ServerResponse } from "node:http"
-import type { Actor } from "xstate"
+import type { Actor, AnyActorRef } from "xstate"
 import { modernRequestMachine } from "../../../machines/modernRequest.ts"
-import { readModernContext } from "../../protocol/modern.ts"
+import type { Clock } from "../../protocol/clock.ts"
+import { ErrorCode, errorMessage, McpError, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
+import { errorResponse, type JsonRpcMessage, type JsonRpcRequest, notification, type Params, type RequestId, result as makeResult } from "../../protocol/jsonrpc.ts"
+import { type ModernRequestContext, readModernContext } from "../../protocol/modern.ts"
+import { MRTR_METHODS } from "../../protocol/mrtr.ts"
+import { LISTEN_METHOD } from "../../protocol/subscriptions.ts"
 import { createLeanActor } from "../../runtime/ActorScheduler.ts"
-import { ErrorCode, type RpcErrorObject } from "../../protocol/errors.ts"
-import { type JsonRpcMessage, type JsonRpcRequest, notification } from "../../protocol/jsonrpc.ts"
 import type { Identity } from "../../policy/Identity.ts"
+import { dispatchRequest, isThenable, type Result, type SessionState } from "../dispatch.ts"
+import { InputRequiredSignal } from "../InputRequiredSignal.ts"
 import type { McpServer } from "../McpServer.ts"
-import { ServerSession } from "../ServerSession.ts"
-import { Exchange, type ExchangeOwner } from "./Exchange.ts"
+import { isLoggingLevel, levelRank, type LoggingLevel } from "../types.ts"
+import { HandlerContext, type HandlerHost, type Negotiated } from "../session/HandlerContext.ts"
+import { type InFlight, newInFlight } from "../session/InFlight.ts"
+import { methodRefusal } from "../session/methodRefusal.ts"
+import { discoverResult, modernResult } from "../session/modernResults.ts"
+import { inputRequiredValue, openRetry } from "../session/mrtrRetry.ts"
+import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "../session/progress.ts"
+import { Listens } from "../session/subscriptions.ts"
 import type { SseHub, SseStreamOptions } from "../../transports/http/SseStream.ts"
+import type { TransportKind } from "../../transports/Transport.ts"
+import { Exchange, type ExchangeOwner } from "./Exchange.ts"
 
 /** HTTP status of a modern JSON-RPC error answered as JSON (streamable-http.mdx:L250-L293, basic/index.mdx:L373-L392). */
 export const modernErrorStatus = (code: number): number => {
@@ -49,54 +65,89 @@ export interface ModernRequestHost {
   readonly maxBufferedBytes: number
   /** Live modern requests (shutdown waits for, then fails, them). */
   readonly live: Set<ModernRequest>
+  /** The listener's actor: each request's chart is its child (the runtime's tree). Without it the chart is a root. */
+  readonly actorParent?: AnyActorRef
+  /** The endpoint's clock: `requestState` deadlines read its time (the one clock). */
+  readonly clock: Clock
   /** One left `live`. */
   modernFinished(): void
 }
 
-export class ModernRequest implements ExchangeOwner {
-  readonly session: ServerSession
+/** Who sent the request and how (the auth hook's principal binds MRTR state to it). */
+export interface ModernRequestCaller {
+  readonly principal: string | undefined
+  readonly identity: Identity | undefined
+}
+
+const defaultOnError = (error: unknown): void => console.error("mcp-actors: internal error while serving a message:", error)
+
+export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, ProgressOut {
+  readonly server: McpServer
   readonly exchange: Exchange
   readonly request: JsonRpcRequest
   private readonly host: ModernRequestHost
+  private readonly caller: ModernRequestCaller
   /** The request's chart (see the module comment). */
   readonly actor: Actor<typeof modernRequestMachine>
   /** The error a shutdown answers with (read by the chart's `answerShutdown`). */
   private shutdownError: RpcErrorObject | undefined
+  /** The request's `_meta`, read once it is valid. */
+  private modern: ModernRequestContext | undefined
+  /** The handler's in-flight entry, once it runs (none for `server/discover` or a refusal). */
+  private entry: InFlight | undefined
+  /** Made only for a `subscriptions/listen`. */
+  private listens: Listens | undefined
 
-  constructor(
-    server: McpServer,
-    host: ModernRequestHost,
-    res: ServerResponse,
-    request: JsonRpcRequest,
-    requestTimeoutMs: number | undefined,
-    principal: string | undefined,
-    identity?: Identity
-  ) {
+  // SessionState: the method table's per-session state (a modern request never sets either: both methods are refused).
+  logLevel: LoggingLevel | undefined = undefined
+  subscriptions: Set<string> | undefined = undefined
+
+  constructor(server: McpServer, host: ModernRequestHost, res: ServerResponse, request: JsonRpcRequest, caller: ModernRequestCaller) {
+    this.server = server
     this.host = host
+    this.caller = caller
     this.request = request
     this.exchange = new Exchange(this, host.hub, res, request.id, false)
-    this.session = new ServerSession(server, {
-      transport: "http",
-      // Not a session id: modern requests have none, and it is never sent.
-      id: "modern",
-      send: (message, related) => {
-        if (related !== request.id) return
-        // The chart first: delivering the response may finish the exchange (and stop the chart).
-        // A handler that answers after a cancel or a shutdown finds the chart done: nothing to record.
-        if (this.actor.getSnapshot().status === "active") this.actor.send("method" in message ? MESSAGE : answered(message))
-        this.exchange.deliver(message, "method" in message ? undefined : request.id)
-      },
-      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-      ...(principal === undefined ? {} : { principal }),
-      ...(identity === undefined ? {} : { identity })
-    })
-    this.actor = createLeanActor(runningModernRequest, { input: { id: request.id, method: request.method } })
+    const parent = host.actorParent
+    const input = { id: request.id, method: request.method }
+    this.actor = createLeanActor(runningModernRequest, parent === undefined ? { id: ACTOR_ID, input } : { id: ACTOR_ID, input, parent })
     ;(this.actor as unknown as Owned)[OWNER] = this
+  }
+
+  /** Run the request; the response goes out on `res` as JSON, or as SSE if the handler streams first. */
+  start(): void {
+    this.host.live.add(this)
+    this.actor.start()
+    // HttpServer checked the headers against `_meta`; the chart's validation reads `_meta` itself.
+    const read = readModernContext(this.request)
+    if (read.ok) {
+      this.modern = read.context
+      this.actor.send({ type: "VALIDATED", round: hasRequestState(this.request) ? 1 : 0 })
+    } else {
+      this.actor.send({ type: "INVALID", code: read.error.code })
+      this.exchange.fail(read.error)
+    }
+    this.exchange.watch()
+  }
+
+  // ------------------------------------------------------------ the chart's effects
+
+  /** The chart's `dispatch`: run the method. Whatever throws on the way is answered -32603. */
+  dispatch(): void {
+    try {
+      this.dispatchUnguarded(this.modern!)
+    } catch (e) {
+      this.fault(e)
+    }
   }
 
   /** The chart's `abortHandler`: the handler sees `ctx.signal` aborted; nothing more is sent for it. */
   abortHandler(reason: string): void {
-    this.session.receive(notification("notifications/cancelled", { requestId: this.request.id, reason }))
+    const entry = this.entry
+    if (entry === undefined || entry.done) return
+    entry.done = true
+    if (holdsProgress(entry)) flushProgress(this, entry) // entry.done: the held-back value is dropped
+    ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later sees it aborted
   }
 
   /** The chart's `answerShutdown`. */
@@ -109,29 +160,7 @@ export class ModernRequest implements ExchangeOwner {
     this.exchange.fail({ code: ErrorCode.InternalError, message: `Internal error: ${this.request.method} timed out` })
   }
 
-  /** Run the request; the response goes out on `res` as JSON, or as SSE if the handler streams first. */
-  start(): void {
-    this.host.live.add(this)
-    this.actor.start()
-    // HttpServer checked the headers against `_meta`; the chart's validation reads `_meta` itself.
-    const read = readModernContext(this.request)
-    if (read.ok) this.actor.send({ type: "VALIDATED", round: hasRequestState(this.request) ? 1 : 0 })
-    else {
-      this.actor.send({ type: "INVALID", code: read.error.code })
-      this.exchange.fail(read.error)
-    }
-    this.exchange.watch()
-  }
-
-  /** The chart's `dispatch`: the method runs on the request's short-lived session. */
-  dispatch(): void {
-    try {
-      this.session.receive(this.request)
-    } catch {
-      // `receive` answers its own failures; this only keeps the request from staying live if that net fails.
-      this.exchange.fail({ code: ErrorCode.InternalError, message: "Internal error" })
-    }
-  }
+  // ------------------------------------------------------------ from HttpServer
 
   /** Abort the handler (the client closed the stream) and end the exchange without a response. */
   cancel(reason: string): void {
@@ -147,6 +176,153 @@ export class ModernRequest implements ExchangeOwner {
     this.actor.send({ type: "SHUTDOWN", code: error.code, message: error.message })
     // Not dispatching (still validating, or already answered): the exchange still ends.
     if (!this.exchange.done) this.exchange.fail(error)
+  }
+
+  /** A graceful shutdown ends an open `subscriptions/listen` with its `complete` result. */
+  completeSubscriptions(): void {
+    this.listens?.completeAll()
+  }
+
+  // ------------------------------------------------------------ dispatch
+
+  private dispatchUnguarded(modern: ModernRequestContext): void {
+    const req = this.request
+    const id = req.id
+    if (req.method === "server/discover") return this.send(makeResult(id, discoverResult(this.server)), id)
+    const refused = methodRefusal(this.server, req.method, modern)
+    if (refused !== undefined) return this.send(errorResponse(id, refused), id)
+    if (req.method === LISTEN_METHOD) {
+      this.listens = new Listens({
+        server: this.server,
+        send: (message, related) => this.send(message, related),
+        track: (entry) => void (this.entry = entry),
+        finish: (entry, value) => this.finish(entry, value)
+      })
+      return this.listens.listen(req, modern)
+    }
+    const entry = newInFlight(req)
+    if (MRTR_METHODS.has(req.method)) {
+      // A retry's inputs and state are attacker-controlled (mrtr.mdx, Security): checked before the handler runs.
+      const invalid = openRetry(this.server, entry, this.caller.principal, this.now())
+      if (invalid !== undefined) return this.send(errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${invalid}`)), id)
+    }
+    this.entry = entry
+    const ctx = new HandlerContext(this, entry, modern)
+    let out: Result | PromiseLike<Result>
+    try {
+      out = dispatchRequest(this.server, req, ctx, this)
+    } catch (e) {
+      return this.finishError(entry, e)
+    }
+    if (isThenable(out)) out.then((r) => this.finish(entry, r), (e) => this.finishError(entry, e))
+    else this.finish(entry, out)
+  }
+
+  private finish(entry: InFlight, value: Result): void {
+    if (entry.done) return
+    if (holdsProgress(entry)) flushProgress(this, entry)
+    entry.done = true
+    const id = entry.request.id
+    try {
+      this.send(makeResult(id, modernResult(this.server, value)), id)
+    } catch (e) {
+      // The result could not be sent (not serializable: a cycle, a BigInt): the request still gets an answer.
+      this.reportError(e)
+      this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: the result could not be sent: ${errorMessage(e)}`)), id)
+    }
+  }
+
+  private finishError(entry: InFlight, e: unknown): void {
+    if (e instanceof InputRequiredSignal) return this.finishInputRequired(entry, e)
+    if (holdsProgress(entry)) flushProgress(this, entry)
+    if (entry.done) return
+    entry.done = true
+    const error: RpcErrorObject = e instanceof McpError ? e.toRpcError() : rpcError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)
+    this.send(errorResponse(entry.request.id, error), entry.request.id)
+  }
+
+  /** MRTR: the handler asked for input; answer `input_required` (its own state sealed), or fail where MRTR does not apply. */
+  private finishInputRequired(entry: InFlight, signal: InputRequiredSignal): void {
+    const method = entry.request.method
+    if (!MRTR_METHODS.has(method)) return this.finishError(entry, new McpError(ErrorCode.InternalError, `${method} cannot answer input_required`))
+    let value: Result
+    try {
+      value = inputRequiredValue(this.server, entry, signal, this.caller.principal, this.now())
+    } catch (e) {
+      return this.finishError(entry, e)
+    }
+    this.finish(entry, value)
+  }
+
+  /** Something threw while the request was handled: it is answered -32603 unless it already was. */
+  private fault(e: unknown): void {
+    try {
+      this.reportError(e)
+    } catch {
+      // A throwing reporter must not undo the safety net.
+    }
+    const error = new McpError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)
+    if (this.entry !== undefined) return this.finishError(this.entry, error)
+    this.send(errorResponse(this.request.id, error.toRpcError()), this.request.id)
+  }
+
+  private reportError(e: unknown): void {
+    defaultOnError(e)
+  }
+
+  /**
+   * Every message of the request goes out here: the chart first (delivering the response may
+   * finish the exchange and stop the chart), then the exchange. A handler that answers after
+   * a cancel or a shutdown finds the chart done: nothing to record.
+   */
+  send(message: JsonRpcMessage, related: RequestId | undefined): void {
+    if (related !== this.request.id) return
+    if (this.actor.getSnapshot().status === "active") this.actor.send("method" in message ? MESSAGE : answered(message))
+    this.exchange.deliver(message, "method" in message ? undefined : related)
+  }
+
+  // ------------------------------------------------------------ HandlerHost (what the handler context reads)
+
+  /** Not a session id: modern requests have none (the context reports `sessionId` undefined). */
+  readonly id = "modern"
+  get identity(): Identity | undefined {
+    return this.caller.identity
+  }
+  get transportKind(): TransportKind {
+    return "http"
+  }
+  /** Legacy only (a modern context reads its `_meta`): the defaults, should anything ask. */
+  negotiated(): Negotiated {
+    const modern = this.modern
+    return { protocolVersion: modern?.protocolVersion ?? "", clientCapabilities: modern?.clientCapabilities ?? {}, clientInfo: undefined }
+  }
+  _closeStream(): boolean {
+    return false
+  }
+  _progress(entry: InFlight, progress: number, total?: number, message?: string): void {
+    reportProgress(this, entry, progress, total, message)
+  }
+  _log(level: LoggingLevel, data: unknown, logger: string | undefined, entry: InFlight, modern: ModernRequestContext | undefined): void {
+    // 2026-07-28: no log messages for a request that did not ask for them.
+    const threshold = modern?.logLevel
+    if (!isLoggingLevel(threshold) || levelRank(level) < levelRank(threshold) || entry.done) return
+    const params: Record<string, unknown> = { level, data }
+    if (logger !== undefined) params.logger = logger
+    this.send(notification("notifications/message", params), entry.request.id)
+  }
+  _request(_entry: InFlight, modern: ModernRequestContext | undefined, method: string, _params: Params | undefined): Promise<Result> {
+    // 2026-07-28 servers send no JSON-RPC requests; the three input methods go through MRTR (HandlerContext.request).
+    return Promise.reject(new McpError(ErrorCode.MethodNotFound, `${method}: servers send no requests in protocol ${modern?.protocolVersion ?? "2026-07-28"}`))
+  }
+
+  // ------------------------------------------------------------ ProgressOut (no rate limit for modern requests)
+
+  readonly intervalMs = 0
+  get clock(): Clock {
+    return this.host.clock
+  }
+  now(): number {
+    return this.host.clock.now()
   }
 
   // ------------------------------------------------------------ ExchangeOwner
@@ -178,6 +354,14 @@ export class ModernRequest implements ExchangeOwner {
 }
 
 const MESSAGE = { type: "MESSAGE" } as const
+
+/**
+ * Every request's chart has this one actor id (each still has its own `sessionId`). A chart
+ * that ends tells its parent `xstate.done.actor.<id>`, and xstate memoizes the transitions
+ * for each event type on the parent's state nodes, process-wide and forever: a distinct id
+ * per request made that table grow by one key per POST (and cost ~20 µs each).
+ */
+const ACTOR_ID = "modernRequest"
 
 /** The request that runs an actor: a property under a private symbol (a WeakMap entry per request costs GC). */
 const OWNER = Symbol("ModernRequest")

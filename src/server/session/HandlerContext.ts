@@ -14,9 +14,32 @@ import type { TransportKind } from "../../transports/Transport.ts"
 import type { Result } from "../dispatch.ts"
 import { InputRequiredSignal } from "../InputRequiredSignal.ts"
 import type { RequestContext, ServerRequestOptions } from "../RequestContext.ts"
-import type { ServerSession } from "../ServerSession.ts"
 import type { Implementation, LoggingLevel } from "../types.ts"
 import type { InFlight } from "./InFlight.ts"
+
+/** What the legacy era negotiated (a modern request reads its `_meta` instead). */
+export interface Negotiated {
+  readonly protocolVersion: string
+  readonly clientCapabilities: ClientCapabilities
+  readonly clientInfo: Implementation | undefined
+}
+
+/**
+ * What a handler context needs of whoever runs its request: a legacy session
+ * (`ServerSession`), or one modern request on its own (`ModernRequest`, no session).
+ */
+export interface HandlerHost {
+  /** The session id (legacy only: a modern context reports none). */
+  readonly id: string
+  readonly identity: Identity | undefined
+  readonly transportKind: TransportKind
+  /** Legacy only: a modern context reads its `_meta`. */
+  negotiated(): Negotiated
+  _closeStream(id: RequestId): boolean
+  _progress(entry: InFlight, progress: number, total?: number, message?: string): void
+  _log(level: LoggingLevel, data: unknown, logger: string | undefined, entry: InFlight, modern: ModernRequestContext | undefined): void
+  _request(entry: InFlight, modern: ModernRequestContext | undefined, method: string, params: Params | undefined, options?: ServerRequestOptions): Promise<Result>
+}
 
 /**
  * Why a modern handler may not ask for this input, or undefined: only the MRTR
@@ -37,14 +60,14 @@ export const inputRefusal = (requestMethod: string, modern: ModernRequestContext
  * small allocation per request on the hot path; everything else is lazy.
  */
 export class HandlerContext implements RequestContext {
-  readonly #session: ServerSession
+  readonly #session: HandlerHost
   readonly #entry: InFlight
   readonly #modern: ModernRequestContext | undefined
-  #negotiated: ReturnType<ServerSession["negotiated"]> | undefined
+  #negotiated: Negotiated | undefined
   /** MRTR: input requests made so far in this run of the handler (their keys follow call order). */
   #inputs = 0
   #asked: Record<string, InputRequest> | undefined
-  constructor(session: ServerSession, entry: InFlight, modern: ModernRequestContext | undefined) {
+  constructor(session: HandlerHost, entry: InFlight, modern: ModernRequestContext | undefined) {
     this.#session = session
     this.#entry = entry
     this.#modern = modern

@@ -121,6 +121,8 @@ export interface HttpClientTransportOptions {
   readonly onDiagnostic?: (text: string) => void
   /** The clock of the backoff and DELETE timers. Default: real time. */
   readonly clock?: HttpClientClock
+  /** The actor whose child the connection chart is (a client's node in a runtime's tree); default: a root of its own. */
+  readonly actorParent?: AnyActorRef
 }
 
 const realClock: HttpClientClock = systemClock
@@ -192,7 +194,8 @@ export class HttpClientTransport implements Transport {
         ...(options.deleteOnClose === undefined ? {} : { deleteOnClose: options.deleteOnClose }),
         reconnect: this.reconnect
       },
-      clock: this.clock
+      clock: this.clock,
+      ...(options.actorParent !== undefined ? { parent: options.actorParent } : {})
     })
     this.actor.start()
   }
