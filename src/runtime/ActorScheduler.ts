@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type EventObject } from "xstate"
-import { inspection } from "./inspection.ts"
+import { inspectionBoot } from "./inspection.ts"
 
 interface SchedulingSystem {
   readonly _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }
@@ -245,13 +245,14 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
  * actor's tree rather than a root of its own.
  */
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
-  // A root takes the inspection hub's observer, only while someone listens (see inspection.ts);
-  // a child is seen through its root's system, which already has it.
-  const inspect = inspection.observer
-  if (inspect !== undefined && options?.parent === undefined && options?.inspect === undefined) options = { ...options, inspect } as ActorOptions<TLogic>
-  const actor: Actor<TLogic> = new TreeActor(logic, options)
-  // A child shares its root's system, whose scheduler is already the lean one.
-  if (options?.parent === undefined) keepTreeEndsLocal(useLeanScheduler(actor))
+  // A root is fed to the inspection hub only while someone listens (see inspection.ts); a child
+  // shares its root's system, whose scheduler and inspection dispatcher are already in place.
+  const boot = options?.parent === undefined ? inspectionBoot(options?.inspect) : undefined
+  const actor: Actor<TLogic> = new TreeActor(logic, boot === undefined ? options : ({ ...options, inspect: boot.observer } as ActorOptions<TLogic>))
+  if (options?.parent === undefined) {
+    keepTreeEndsLocal(useLeanScheduler(actor))
+    boot?.attach(actor)
+  }
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
 }
@@ -262,7 +263,9 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
  * runtime (the process's, for the Promise API), not as long as a session.
  */
 export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
-  const actor = useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)
-  keepTreeEndsLocal(actor)
-  return actor
+  const boot = inspectionBoot(options?.inspect)
+  const root = useLeanScheduler(new TreeActor(logic, boot === undefined ? options : ({ ...options, inspect: boot.observer } as ActorOptions<TLogic>)) as Actor<TLogic>)
+  keepTreeEndsLocal(root)
+  boot?.attach(root)
+  return root
 }
