@@ -11,6 +11,9 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { type HostEvent, type McpHost, startHost } from "../src/host/McpHost.ts"
+import { parseHostConfig } from "../src/host/config.ts"
+import { ServerUnavailable } from "../src/host/errors.ts"
+import { ServerConnection } from "../src/host/ServerConnection.ts"
 import type { Clock } from "../src/protocol/clock.ts"
 import { countingClock } from "./support/countingClock.ts"
 import { hostReaches } from "./support/hostEvents.ts"
@@ -84,5 +87,31 @@ describe("host timers on the host's clock", { timeout: 60_000 }, () => {
     } finally {
       await (host ?? await starting).close()
     }
+  })
+
+  it("a call's wait for its server to be ready gives up after waitMs of the host's clock", async () => {
+    const sim = countingClock()
+    const [config] = parseHostConfig({ mcpServers: { slow: { command: process.execPath, args: ["-e", ""] } } }).servers
+    // Never opened: the connection only waits (nothing spawned), on the host's clock.
+    const conn = new ServerConnection(config!, {
+      send: () => {},
+      now: sim.clock.now,
+      clock: sim.clock,
+      stateFile: undefined,
+      clientInfo: { name: "test", version: "0" },
+      onListing: () => {},
+      onNotification: () => {},
+      onInput: () => Promise.reject(new Error("no input here"))
+    })
+    let outcome: unknown
+    const waiting = conn.acquire(TEN_MINUTES).then((r) => (outcome = r), (e: unknown) => (outcome = e))
+    sim.increment(TEN_MINUTES - 1)
+    await turns()
+    expect(outcome).toBeUndefined()
+    sim.increment(1)
+    await waiting
+    expect(outcome).toBeInstanceOf(ServerUnavailable)
+    expect((outcome as Error).message).toContain("slow did not start")
+    expect(sim.pending).toBe(0)
   })
 })
