@@ -1,42 +1,144 @@
 /**
- * Client-side cost of our client: pipelined `tools/call echo` from `connectStdio` to our own
- * stdio server (`serve --stdio`), `--inflight` calls in flight for `--duration` s. Prints calls/s
- * and the client process's CPU µs per call (the figure that moves when the client's per-request
- * work changes; the server is the same on both sides of a comparison).
+ * Client-side cost per request: the client process's CPU µs per `tools/call echo`, with 1, 8 and
+ * 64 calls in flight, against the raw-Node stdio echo server (`bench/peers/raw-stdio-server.mjs`,
+ * no MCP code: nearly all of the work measured is the client's). The official SDK client
+ * (`Client` + `StdioClientTransport`) runs in the same run as the reference.
  *
- *   node bench/client.ts --duration 5 --inflight 64 --rounds 2
+ * Each cell is a fresh worker process (this file with `--worker`) that connects, warms up, then
+ * keeps `inflight` calls going for `--duration` s and reports `process.cpuUsage()` per call; rows
+ * are interleaved (SDK, ours, ours at `--roots`…) round by round, so load swings hit them alike.
+ * `--roots a,b` runs our client from other checkouts too (e.g. a detached worktree of main at the
+ * commit before a change), for a before/after in one run.
+ *
+ *   node bench/client.ts [--duration 3] [--rounds 3] [--inflight 1,8,64] [--roots /tmp/base]
  */
+import { spawn } from "node:child_process"
+import { join, resolve } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
-import { connectStdio } from "../src/client/connectStdio.ts"
+import { loadavg } from "node:os"
+
+const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)))
+const SERVER = join(ROOT, "bench", "peers", "raw-stdio-server.mjs")
 
 const { values } = parseArgs({
-  options: { duration: { type: "string", default: "5" }, inflight: { type: "string", default: "64" }, rounds: { type: "string", default: "2" } }
+  options: {
+    duration: { type: "string", default: "3" },
+    rounds: { type: "string", default: "3" },
+    inflight: { type: "string", default: "1,8,64" },
+    roots: { type: "string", default: "" },
+    worker: { type: "string" },
+    root: { type: "string" },
+    warmup: { type: "string", default: "500" }
+  }
 })
-const durationMs = Number(values.duration) * 1000
-const inflight = Number(values.inflight)
 
-const round = async (): Promise<{ readonly callsPerSec: number; readonly cpuUsPerCall: number }> => {
-  const client = await connectStdio({ command: process.execPath, args: ["src/cli/main.ts", "serve", "--stdio"] })
-  // warm-up
-  for (let i = 0; i < 500; i++) await client.callTool("echo", { text: "hi" })
+interface Cell {
+  readonly calls: number
+  readonly callsPerSec: number
+  readonly cpuUsPerCall: number
+}
+
+/** One worker: connect one client, warm up, keep `inflight` calls going, report CPU per call. */
+const worker = async (kind: string, root: string, inflight: number, durationMs: number, warmup: number): Promise<Cell> => {
+  let call: () => Promise<unknown>
+  let close: () => Promise<void>
+  if (kind === "sdk") {
+    const { Client } = await import("@modelcontextprotocol/sdk/client/index.js")
+    const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js")
+    const client = new Client({ name: "bench", version: "1.0.0" })
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [SERVER] }))
+    call = () => client.callTool({ name: "echo", arguments: { text: "hi" } })
+    close = () => client.close()
+  } else {
+    const api = await import(pathToFileURL(join(root, "src", "index.ts")).href) as {
+      connectStdio: (o: { command: string; args: Array<string> }) => Promise<{
+        callTool(name: string, args: Record<string, unknown>): Promise<unknown>
+        close(): Promise<void>
+      }>
+    }
+    const client = await api.connectStdio({ command: process.execPath, args: [SERVER] })
+    call = () => client.callTool("echo", { text: "hi" })
+    close = () => client.close()
+  }
+  for (let i = 0; i < warmup; i++) await call()
   let calls = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const deadline = t0 + durationMs
-  const worker = async () => {
+  const loop = async () => {
     while (performance.now() < deadline) {
-      await client.callTool("echo", { text: "hi" })
+      await call()
       calls++
     }
   }
-  await Promise.all(Array.from({ length: inflight }, worker))
+  await Promise.all(Array.from({ length: inflight }, loop))
   const elapsed = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
-  await client.close()
-  return { callsPerSec: (calls * 1000) / elapsed, cpuUsPerCall: (cpu.user + cpu.system) / calls }
+  await close()
+  return { calls, callsPerSec: (calls * 1000) / elapsed, cpuUsPerCall: (cpu.user + cpu.system) / calls }
 }
 
+const runWorker = (kind: string, root: string, inflight: number): Promise<Cell> =>
+  new Promise((ok, fail) => {
+    const child = spawn(process.execPath, [
+      fileURLToPath(import.meta.url),
+      "--worker", kind, "--root", root, "--inflight", String(inflight), "--duration", String(values.duration), "--warmup", String(values.warmup)
+    ], { stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    child.stdout.on("data", (d) => (out += d))
+    child.on("exit", (code) => {
+      if (code !== 0) return fail(new Error(`worker ${kind} ${root} exited ${code}`))
+      try {
+        ok(JSON.parse(out.trim().split("\n").pop()!) as Cell)
+      } catch (e) {
+        fail(e)
+      }
+    })
+  })
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+if (values.worker !== undefined) {
+  const cell = await worker(values.worker, values.root ?? ROOT, Number(values.inflight), Number(values.duration) * 1000, Number(values.warmup))
+  process.stdout.write(JSON.stringify(cell) + "\n")
+  process.exit(0)
+}
+
+const levels = values.inflight.split(",").map(Number)
+const roots = [ROOT, ...values.roots.split(",").filter((r) => r !== "").map((r) => resolve(r))]
+const variants: Array<{ readonly label: string; readonly kind: string; readonly root: string }> = [
+  { label: "SDK client", kind: "sdk", root: ROOT },
+  ...roots.map((root, i) => ({ label: i === 0 ? "ours (this tree)" : `ours (${root})`, kind: "ours", root }))
+]
+const results = new Map<string, Array<Cell>>()
+const key = (label: string, n: number) => `${label}@${n}`
 for (let r = 0; r < Number(values.rounds); r++) {
-  const res = await round()
-  console.log(`round ${r + 1}: ${res.callsPerSec.toFixed(0)} calls/s, client CPU ${res.cpuUsPerCall.toFixed(1)} µs/call`)
+  process.stderr.write(`round ${r + 1}, load ${loadavg().map((x) => x.toFixed(1)).join(" ")}\n`)
+  for (const n of levels) {
+    for (const v of variants) {
+      const cell = await runWorker(v.kind, v.root, n)
+      const list = results.get(key(v.label, n)) ?? []
+      list.push(cell)
+      results.set(key(v.label, n), list)
+    }
+  }
+}
+console.log(`\nclient CPU µs per tools/call (median of ${values.rounds} rounds [min–max]), raw-Node stdio echo server, ${values.duration} s per cell\n`)
+console.log("| in flight | client | CPU µs/call | calls/s | × SDK CPU |")
+console.log("|---:|---|---:|---:|---:|")
+for (const n of levels) {
+  const sdk = median(results.get(key("SDK client", n))!.map((c) => c.cpuUsPerCall))
+  for (const v of variants) {
+    const cells = results.get(key(v.label, n))!
+    const cpu = cells.map((c) => c.cpuUsPerCall)
+    const rate = median(cells.map((c) => c.callsPerSec))
+    console.log(
+      `| ${n} | ${v.label} | ${median(cpu).toFixed(1)} [${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}] | ${rate.toFixed(0)} | ${(median(cpu) / sdk).toFixed(2)} |`
+    )
+  }
 }

@@ -7,6 +7,7 @@
 export * from "./keepalive.ts"
 export * from "./legacyClientSession.ts"
 export * from "./outboundRequest.ts"
+export * from "./outboundRequests.ts"
 export * from "./modernClient.ts"
 export * from "./eraProbe.ts"
 export * from "./listenStream.ts"

@@ -1,17 +1,18 @@
 /**
  * The client side of one legacy-era (2024-11-05 … 2025-11-25) MCP session:
- * connect → initialize → operating (idle ⇄ busy) → closing → closed,
- * with typed failure reasons.
+ * connect → initialize → operating → closing → closed, with typed failure reasons.
  *
  * An actor tree: while `operating`, the keepalive (`machines/keepalive.ts`) runs as an
- * invoked child (`keepalive`); every request in flight runs as a spawned child
- * (`outboundRequest`, id `request.<id>`) that the session stops once it is done. One
- * `inspect` observer on the session actor sees the session, its keepalive and its requests.
+ * invoked child (`keepalive`); for the session's whole life, its requests in flight run in
+ * the invoked child `requests` (`machines/outboundRequests.ts`: the `outboundRequest`
+ * chart once per request, `idle` ⇄ `busy`). One `inspect` observer on the session actor
+ * sees the session, its keepalive and its requests. The runtime sends a request's events
+ * to `requests` directly: a request costs no step of this chart.
  *
  * Pure chart: every effect is a named action (`sendInitialize`, `sendInitialized`,
  * `replyPong`, `disconnect`, `drainAndClose`, `forceClose`) whose implementation the
  * runtime supplies with `.provide({ actions })`; the children's effects (`sendPing`,
- * `pingMissed`, `sendCancelled`) are supplied with `.provide({ actors })`. The runtime
+ * `pingMissed`; the request chart's `sendCancelled`) are supplied with `.provide({ actors })`. The runtime
  * reads what it needs from the snapshot's context (e.g. `requestedVersion`); the context
  * is plain data. Every delay (`initializeTimeout`, `closeTimeout`; the keepalive's
  * `pingInterval`, `pingTimeout`) defaults to a value taken from input.
@@ -21,14 +22,14 @@
  * (2025-11-25/basic/lifecycle.mdx:L157-L159) and MUST only use negotiated
  * capabilities (`serverCapabilities` in context; 2025-11-25/basic/lifecycle.mdx:L217-L220).
  */
-import { assign, sendTo, setup, spawnChild, stopChild } from "xstate"
+import { assign, sendTo, setup } from "xstate"
 import type { ServerCapabilities } from "../src/protocol/capabilities.ts"
 import type { RpcErrorObject } from "../src/protocol/errors.ts"
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
 import { isLegacyVersion, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, type LegacyVersion } from "../src/protocol/versions.ts"
 import type { PeerInfo } from "../src/protocol/implementation.ts"
 import { type KeepaliveEvent, type KeepaliveInput, keepaliveMachine, type KeepaliveOutput, keepaliveSettingsFrom, type KeepaliveSettings } from "./keepalive.ts"
-import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequestOutcome, requestChildId } from "./outboundRequest.ts"
+import { outboundRequestsLogic } from "./outboundRequests.ts"
 
 /** Deadline for the `initialize` answer when the input does not say (the SDKs' request timeout). */
 export const DEFAULT_INITIALIZE_TIMEOUT_MS = 60_000
@@ -70,8 +71,6 @@ export type LegacyClientFailure =
 export interface LegacyClientSessionContext {
   /** The keepalive child's settings (it keeps its own `misses`). */
   readonly keepalive: KeepaliveSettings
-  /** Requests in flight: one `outboundRequest` child each (ping and `initialize` are not counted). */
-  readonly inFlight: number
   readonly requestedVersion: LegacyVersion
   readonly supportedVersions: ReadonlyArray<LegacyVersion>
   readonly initializeTimeoutMs: number
@@ -91,9 +90,6 @@ export interface LegacyClientSessionContext {
  * Events the runtime sends:
  * - `TRANSPORT_READY`: the transport is connected (stdio spawned, socket open);
  * - `INITIALIZE_RESULT` / `INITIALIZE_ERROR`: the answer to our `initialize` request;
- * - `REQUEST_SENT`: a request went out; the chart spawns its `outboundRequest` child
- *   (id `requestChildId(requestId)`), which the runtime feeds its response and progress;
- *   the child's done event (`xstate.done.actor.request.<id>`) stops it and counts it out;
  * - `PING_RECEIVED`: the server pinged us (answer in every state);
  * - `PONG` / `PING_FAILED` / `PING_UNSUPPORTED` / `PEER_ACTIVITY`: forwarded to the keepalive child (see keepalive.ts);
  * - `TRANSPORT_CLOSED`: the transport ended (`expected` false for a crash or a drop);
@@ -109,8 +105,6 @@ export type LegacyClientSessionEvent =
     readonly instructions?: string
   }
   | { readonly type: "INITIALIZE_ERROR"; readonly error: RpcErrorObject }
-  | ({ readonly type: "REQUEST_SENT" } & OutboundRequestInput)
-  | { readonly type: `xstate.done.actor.request.${string}`; readonly output: OutboundRequestOutcome; readonly actorId: string }
   | { readonly type: "xstate.done.actor.keepalive"; readonly output: KeepaliveOutput; readonly actorId: string }
   | { readonly type: "PING_RECEIVED"; readonly id: RequestId }
   | KeepaliveEvent
@@ -126,7 +120,7 @@ export interface LegacyClientSessionOutput {
 }
 
 /**
- * The legacy client session chart: connect → initialize → operating (keepalive child, request children)
+ * The legacy client session chart: connect → initialize → operating (keepalive child; requests child throughout)
  * → closing → closed, or failed / dead with a typed reason. `ClientSession` runs it.
  *
  * @example
@@ -154,8 +148,8 @@ export const legacyClientSessionMachine = setup({
   actors: {
     /** The keepalive (a child of `operating`); the runtime provides its `sendPing`/`pingMissed`. */
     keepalive: keepaliveMachine,
-    /** One in-flight request; the runtime provides its `sendCancelled`. */
-    outboundRequest: outboundRequestMachine
+    /** The requests in flight, each running the `outboundRequest` chart; the runtime provides its `sendCancelled`. */
+    requests: outboundRequestsLogic()
   },
   actions: {
     // --- effects (provided by the runtime) ---
@@ -174,20 +168,7 @@ export const legacyClientSessionMachine = setup({
     // --- children ---
     /** Keepalive traffic goes to the keepalive child. */
     forwardToKeepalive: sendTo("keepalive", ({ event }) => event as KeepaliveEvent),
-    /** A request went out: its chart runs as a child of this session. */
-    spawnRequest: spawnChild("outboundRequest", {
-      id: ({ event }) => event.type === "REQUEST_SENT" ? requestChildId(event.requestId) : "request.?",
-      input: ({ event }) => {
-        if (event.type !== "REQUEST_SENT") throw new Error("spawnRequest: not a REQUEST_SENT event")
-        const { type: _, ...input } = event
-        return input
-      }
-    }),
-    /** A request reached its outcome: stop its (done) child, so nothing is left in `children`. */
-    releaseRequest: stopChild(({ event }) => (event as { readonly actorId: string }).actorId),
     // --- context updates ---
-    countRequest: assign({ inFlight: ({ context }) => context.inFlight + 1 }),
-    uncountRequest: assign({ inFlight: ({ context }) => Math.max(0, context.inFlight - 1) }),
     recordInitializeResult: assign(({ event }) => {
       if (event.type !== "INITIALIZE_RESULT") return {}
       return {
@@ -241,8 +222,6 @@ export const legacyClientSessionMachine = setup({
     })
   },
   guards: {
-    hasRequestsInFlight: ({ context }) => context.inFlight > 0,
-    nothingInFlight: ({ context }) => context.inFlight === 0,
     /**
      * The server's version is one we support: a known legacy version that is also
      * in our (possibly narrowed) list. Otherwise the client SHOULD disconnect
@@ -264,7 +243,6 @@ export const legacyClientSessionMachine = setup({
     const supportedVersions = input?.supportedVersions ?? LEGACY_VERSIONS
     return {
       keepalive: keepaliveSettingsFrom(input),
-      inFlight: 0,
       requestedVersion: input?.protocolVersion ?? supportedVersions[0] ?? LATEST_LEGACY_VERSION,
       supportedVersions,
       initializeTimeoutMs: input?.initializeTimeoutMs ?? DEFAULT_INITIALIZE_TIMEOUT_MS,
@@ -278,6 +256,9 @@ export const legacyClientSessionMachine = setup({
     }
   },
   initial: "connecting",
+  // The requests in flight, from the first `initialize` on until the session ends (the runtime
+  // sends only when `ready`, and lets in-flight ones finish while `closing`).
+  invoke: { id: "requests", src: "requests" },
   on: {
     // 2025-11-25/basic/utilities/ping.mdx:L29 — "The receiver MUST respond promptly with an empty response",
     // in every phase, before the handshake included (2025-11-25/basic/lifecycle.mdx:L157-L163).
@@ -288,11 +269,7 @@ export const legacyClientSessionMachine = setup({
       { target: ".dead", actions: "recordTransportLost" }
     ],
     // Graceful close from any live phase (2025-11-25/basic/lifecycle.mdx:L222-L244: shutdown uses the transport).
-    CLOSE: { target: ".closing", actions: "recordCloseRequested" },
-    // Every request is a child of the session, in whatever state it was sent (the runtime sends only
-    // when `ready`, and lets in-flight ones finish while `closing`).
-    REQUEST_SENT: { actions: ["spawnRequest", "countRequest"] },
-    "xstate.done.actor.request.*": { actions: ["releaseRequest", "uncountRequest"] }
+    CLOSE: { target: ".closing", actions: "recordCloseRequested" }
   },
   states: {
     connecting: {
@@ -332,12 +309,6 @@ export const legacyClientSessionMachine = setup({
         PING_FAILED: { actions: "forwardToKeepalive" },
         PING_UNSUPPORTED: { actions: "forwardToKeepalive" },
         PEER_ACTIVITY: { actions: "forwardToKeepalive" }
-      },
-      // Activity follows the request children (counted in context), not runtime-reported edges.
-      initial: "idle",
-      states: {
-        idle: { always: { guard: "hasRequestsInFlight", target: "busy" } },
-        busy: { always: { guard: "nothingInFlight", target: "idle" } }
       }
     },
     closing: {

@@ -4,8 +4,8 @@
  *
  * - One inspection observer sees the client's tree: root → `connection` →
  *   the session chart (HTTP: `httpClientSession` → each generation's
- *   `legacyClientSession` and `httpClientConnection`) → one `outboundRequest`
- *   child per request in flight.
+ *   `legacyClientSession` and `httpClientConnection`) → the session's `requests`
+ *   child, which runs the `outboundRequest` chart for each request in flight.
  * - For each way a client connection ends (the client closes, the peer goes
  *   away, the socket drops, the runtime shuts down), the client runtime's
  *   registry and supervisor are empty afterwards, the node's chart is
@@ -190,7 +190,11 @@ const check = async (open: (runtime: McpRuntime) => Promise<Opened>, ending: End
     expect(watch.childrenOf(session).map(chartOf).sort()).toEqual(["httpClientConnection", "legacyClientSession"])
   }
   const held = client.callTool("hold", {}, { timeoutMs: 60_000 }).catch((e: unknown) => e)
-  await waitFor(() => watch.childrenOf(legacy).some((a) => chartOf(a) === "outboundRequest"), 5_000, "the request's actor under the session")
+  // Requests in flight run the `outboundRequest` chart inside the session's one `requests` child (machines/outboundRequests.ts).
+  const requestsChild = (): AnyActorRef | undefined => watch.childrenOf(legacy).find((a) => a.id === "requests")
+  const inFlight = (): number => (requestsChild()?.getSnapshot() as { context?: { inFlight?: number } } | undefined)?.context?.inFlight ?? 0
+  await waitFor(() => inFlight() === 1, 5_000, "the request in flight in the session's requests child")
+  expect(requestsChild()!.getSnapshot().value).toBe("busy")
   expect(runtime.registry.list().map((i) => i.role)).toEqual(["client"])
 
   switch (ending) {

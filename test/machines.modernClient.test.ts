@@ -109,24 +109,28 @@ describe("ModernClient runs the chart: one tree per client", () => {
 })
 
 describe("ClientSession runs the legacy chart: one tree per session", () => {
-  it("one inspect observer sees the session, its keepalive child and each request child", async () => {
+  it("one inspect observer sees the session, its keepalive child and the requests child each request runs in", async () => {
     const server = new McpServer({ name: "tree", version: "1.0.0" }).tool({ name: "noop" }, () => ({ content: [] }))
     const [serverSide, clientSide] = makeMemoryTransportPair()
     serveTransport(server, serverSide)
     const actors: Array<AnyActorRef> = []
+    const toRequests: Array<string> = []
     const session = await ClientSession.connect(clientSide, {
       inspect: (e) => {
         if (e.type === "@xstate.actor") actors.push(e.actorRef as AnyActorRef)
+        if (e.type === "@xstate.event" && (e.actorRef as AnyActorRef).id === "requests") toRequests.push(e.event.type)
       }
     })
     await session.callTool("noop")
     const root = session.chart
     expect(actors[0]).toBe(root)
     const ids = actors.slice(1).map((a) => a.id)
-    expect(ids[0]).toBe("keepalive")
-    expect(ids.filter((id) => id.startsWith("request."))).toHaveLength(1)
+    expect([...ids].sort()).toEqual(["keepalive", "requests"])
+    // The call ran in the requests child: sent, answered, no actor of its own.
+    expect(toRequests.filter((t) => t !== "xstate.init")).toEqual(["REQUEST_SENT", "RESPONSE"])
     for (const child of actors.slice(1)) expect(child._parent).toBe(root)
-    expect(Object.keys(root.getSnapshot().children)).toEqual(["keepalive"]) // the request's child was stopped
+    expect(Object.keys(root.getSnapshot().children).sort()).toEqual(["keepalive", "requests"])
+    expect((root.getSnapshot().children.requests as AnyActorRef).getSnapshot().context.inFlight).toBe(0) // settled
     await session.close()
   })
 })

@@ -57,11 +57,11 @@ describe("toMermaid", () => {
         "legacyClientSession_initializing --> legacyClientSession_failed : INITIALIZE_RESULT / recordUnsupportedVersion, disconnect",
         "legacyClientSession_initializing --> legacyClientSession_failed : after initializeTimeout / recordInitializeTimeout, disconnect",
         "legacyClientSession_operating --> legacyClientSession_dead : onDone / recordPeerUnresponsive, disconnect",
-        "legacyClientSession_operating_idle --> legacyClientSession_operating_busy : always [hasRequestsInFlight]",
+        "legacyClientSession_operating --> legacyClientSession_operating : PEER_ACTIVITY / forwardToKeepalive",
         "legacyClientSession_operating --> legacyClientSession_operating : PONG / forwardToKeepalive",
         "legacyClientSession_closing --> legacyClientSession_closed : after closeTimeout / forceClose",
         "legacyClientSession --> legacyClientSession : PING_RECEIVED / replyPong",
-        "legacyClientSession --> legacyClientSession : REQUEST_SENT / spawnRequest, countRequest",
+        "legacyClientSession --> legacyClientSession_closing : CLOSE / recordCloseRequested",
         "legacyClientSession --> legacyClientSession_closed : TRANSPORT_CLOSED [isExpectedClose]",
         "[*] --> legacyClientSession_connecting"
       ]
@@ -150,8 +150,12 @@ describe("toDot", () => {
       }
     }
     const dot = toDot(legacyClientSessionMachine)
+    // A transition out of a composite state leaves from its cluster's border (`ltail`); out of a leaf, from the node.
+    expect(toDot(outboundRequestMachine)).toContain(
+      `"outboundRequest_pending" -> "outboundRequest_settled" [label="RESPONSE / recordSettled", ltail="cluster_outboundRequest_pending"];`
+    )
     expect(dot).toContain(
-      `"legacyClientSession_operating" -> "legacyClientSession_dead" [label="onDone / recordPeerUnresponsive, disconnect", ltail="cluster_legacyClientSession_operating"];`
+      `"legacyClientSession_operating" -> "legacyClientSession_dead" [label="onDone / recordPeerUnresponsive, disconnect"];`
     )
     // A root-level transition into a descendant is not clipped at the root's own border.
     expect(dot).toMatch(/"legacyClientSession" -> "legacyClientSession_closing" \[label="CLOSE \/ recordCloseRequested"\];/)

@@ -1,10 +1,10 @@
 /**
  * One client-side MCP session over a message transport (stdio, WebSocket,
  * memory). The `legacyClientSession` chart decides the lifecycle (handshake,
- * version check, keepalive, close); every outbound request is an
- * `outboundRequest` actor deciding its own deadline, progress reset, hard
- * maximum and cancellation. This class executes: the wire, the pending table,
- * progress-token injection, the server→client handlers.
+ * version check, keepalive, close); every outbound request runs the
+ * `outboundRequest` chart (in the session's `requests` child, `machines/outboundRequests.ts`),
+ * which decides its deadline, progress reset, hard maximum and cancellation. This class
+ * executes: the wire, the callers' promises, progress-token injection, the server→client handlers.
  */
 import { LegacyMcpMethods } from "./McpMethods.ts"
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
@@ -16,7 +16,8 @@ import {
   type LegacyClientSessionEvent,
   legacyClientSessionMachine
 } from "../../machines/legacyClientSession.ts"
-import { outboundRequestMachine, requestChildId } from "../../machines/outboundRequest.ts"
+import { outboundRequestMachine, type OutboundRequestOutcome } from "../../machines/outboundRequest.ts"
+import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
 import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
@@ -39,7 +40,7 @@ import { realClock } from "../runtime/XStateClock.ts"
 import type { ClientTransportHandlers, Transport, TransportClosed, TransportHandlers } from "../transports/Transport.ts"
 
 export type { ClientTransportHandlers }
-import { cancelReason, type OutboundActor, outboundInput, outcomeError, watchOutbound } from "./outbound.ts"
+import { cancelReason, outboundInput, outcomeError } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
 import {
   CapabilityNotSupported,
@@ -129,11 +130,25 @@ export interface ClientSessionOptions {
 
 interface Pending {
   readonly method: string
-  readonly actor: OutboundActor | undefined
+  /** Whether the request runs the `outboundRequest` chart (not `initialize`, not a keepalive ping). */
+  readonly charted: boolean
   readonly resolve: (r: Result) => void
   readonly reject: (e: unknown) => void
   readonly onProgress: ((p: Progress) => void) | undefined
-  readonly progressToken: ProgressToken | undefined
+  /** Whether a progress token (the request's id) was sent with it. */
+  readonly tokened?: boolean
+  /** The caller's abort signal and its listener (removed once the request is settled). */
+  readonly signal?: AbortSignal | undefined
+  readonly onAbort?: (() => void) | undefined
+}
+
+/** The `requests` child's actor (the table of in-flight request charts). */
+interface RequestsActor {
+  send(event: OutboundRequestsEvent): void
+  getSnapshot(): OutboundRequestsSnapshot
+  subscribe(observer: { next?: (s: OutboundRequestsSnapshot) => void; complete?: () => void }): { unsubscribe(): void }
+  on(type: "outcome", handler: (e: { readonly output: OutboundRequestOutcome }) => void): { unsubscribe(): void }
+  on(type: "progress", handler: (e: { readonly requestId: RequestId; readonly progress: Progress }) => void): { unsubscribe(): void }
 }
 
 export type ClientSessionEvent =
@@ -194,13 +209,15 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
    * 0↔1 activity edges and the drain on close). Only the latest one is kept.
    */
   private readonly pings = new Map<RequestId, Pending>()
-  private readonly byToken = new Map<ProgressToken, RequestId>()
   private readonly incoming = new Map<RequestId, AbortController>()
   /** Typed errors given by the transport for requests it failed (see `ClientTransportHandlers`). */
   private readonly requestFailures = new Map<RequestId, Error>()
   private readonly listeners = new InfoListeners()
   private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
   private readonly actor: Actor<typeof legacyClientSessionMachine>
+  /** The session's `requests` child while it runs (from start until the session ends). */
+  private requests: RequestsActor | undefined
+  private requestsStarted = false
   private readonly capabilities: ClientCapabilities
   private readonly keepaliveOn: boolean
   private lastActivityAt = -Infinity
@@ -248,12 +265,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
             }
           }
         }),
-        outboundRequest: outboundRequestMachine.provide({
+        requests: outboundRequestsLogic(outboundRequestMachine.provide({
           actions: {
             sendCancelled: ({ context }) =>
               this.transport.send(notification("notifications/cancelled", { requestId: context.requestId, reason: cancelReason(context.outcome) }))
           }
-        })
+        }))
       }
     })
     this.actor = createLeanActor(machine, {
@@ -278,18 +295,41 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       const state = stateOf(this.actor.getSnapshot())
       if (state === last) return
       last = state
+      if (this.listeners.size === 0 && this.options.onStateChange === undefined && this.eventListeners.size === 0) return
       const info = this.info()
       this.listeners.notify(() => info)
       this.options.onStateChange?.(state, info)
       this.emit({ type: "state", state, info })
     }
-    // The keepalive child's state is part of the session's (`operating.keepalive.<k>`): watch it too.
+    // The keepalive child's state is part of the session's (`operating.keepalive.<k>`), and the
+    // requests child's activity too (`operating.activity.idle|busy`): watch them.
     let keepalive: unknown
+    let activity: unknown
     this.actor.subscribe((snapshot) => {
       const child = snapshot.children.keepalive
       if (child !== undefined && child !== keepalive) {
         keepalive = child
         child.subscribe(changed)
+      }
+      const requests = snapshot.children.requests as RequestsActor | undefined
+      if (requests !== undefined && !this.requestsStarted) {
+        this.requestsStarted = true
+        this.requests = requests
+        activity = requests.getSnapshot().value
+        requests.subscribe({
+          next: (s) => {
+            if (s.value === activity) return
+            activity = s.value
+            changed()
+          },
+          // Stopped with requests still in flight (the session ended): they end as `Aborted`.
+          complete: () => {
+            this.requests = undefined
+            this.abortCharted("client ended")
+          }
+        })
+        requests.on("outcome", ({ output }) => this.settle(output))
+        requests.on("progress", ({ requestId, progress }) => this.pending.get(requestId)?.onProgress?.(progressOf(progress)))
       }
       changed()
       if (snapshot.status === "done") this.finish(snapshot.output!)
@@ -386,6 +426,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       transport: this.transport.kind,
       peer: this.serverInfo,
       inFlight: this.pending.size,
+      // The requests in flight (the inspector lists them with their age).
+      ...(this.pending.size > 0 ? { requests: [...this.pending].map(([id, p]) => ({ id, method: p.method })) } : {}),
       startedAt: this.startedAt
     }
   }
@@ -444,9 +486,18 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       ? params
       : { ...params, _meta: { ...params?._meta, progressToken } }
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
+    const requests = this.requests
+    if (requests === undefined) {
+      return Promise.reject(new SessionClosed({ method, message: `${method}: session is ${this.state}, not operating` }))
+    }
     return new Promise<Result>((resolve, reject) => {
-      // The session chart spawns the request's actor as its child (one tree, one inspector).
-      this.actor.send({
+      const signal = options.signal
+      const onAbort = signal === undefined
+        ? undefined
+        : () => requests.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
+      this.pending.set(id, { method, charted: true, resolve, reject, onProgress: options.onProgress, tokened: wantsProgress, signal, onAbort })
+      // The request's chart starts in the session's `requests` child (one tree, one inspector).
+      requests.send({
         type: "REQUEST_SENT",
         ...outboundInput({
           id,
@@ -457,21 +508,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
         })
       })
-      const actor = this.actor.getSnapshot().children[requestChildId(id)] as OutboundActor | undefined
-      if (actor === undefined) {
-        reject(new SessionClosed({ method, message: `${method}: session is ${this.state}, not operating` }))
-        return
-      }
-      this.pending.set(id, { method, actor, resolve, reject, onProgress: options.onProgress, progressToken })
-      if (progressToken !== undefined) this.byToken.set(progressToken, id)
-      watchOutbound(actor, options.signal, (o) => {
-        this.settle(id)
-        const failure = this.requestFailures.get(id)
-        this.requestFailures.delete(id)
-        if (failure !== undefined && o._tag === "Aborted") reject(failure)
-        else if (o._tag === "Settled") resolve(o.result as Result)
-        else reject(outcomeError(method, o))
-      })
+      if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
       this.transport.send(makeRequest(id, method, sendParams))
     })
   }
@@ -484,19 +521,32 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private failRequest(id: RequestId, error: Error): void {
     const p = this.pending.get(id) ?? this.pings.get(id)
     if (!p) return
-    if (!p.actor) return p.reject(error)
-    if (p.actor.getSnapshot().status !== "active") return
+    if (!p.charted) return p.reject(error)
+    if (this.requests?.getSnapshot().context.requests.has(id) !== true) return
     this.requestFailures.set(id, error)
-    p.actor.send({ type: "TRANSPORT_CLOSED", reason: error.message })
+    this.requests.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: error.message })
   }
 
-  /** Remove a finished request from the tables (called once its actor is done). */
-  private settle(id: RequestId): void {
+  /** A request's chart reached its outcome: settle its caller, forget it. */
+  private settle(o: OutboundRequestOutcome): void {
+    const id = o.requestId
     const p = this.pending.get(id)
-    if (!p) return
+    if (!p || !p.charted) return
     this.pending.delete(id)
-    if (p.progressToken !== undefined) this.byToken.delete(p.progressToken)
+    if (p.onAbort !== undefined) p.signal?.removeEventListener("abort", p.onAbort)
+    const failure = this.requestFailures.get(id)
+    if (failure !== undefined) this.requestFailures.delete(id)
+    if (failure !== undefined && o._tag === "Aborted") p.reject(failure)
+    else if (o._tag === "Settled") p.resolve(o.result as Result)
+    else p.reject(outcomeError(p.method, o))
     if (this.pending.size === 0) this.drainWaiter?.()
+  }
+
+  /** Charted requests whose chart can no longer run (the `requests` child stopped) end as `Aborted`. */
+  private abortCharted(reason: string): void {
+    for (const [id, p] of [...this.pending]) {
+      if (p.charted) this.settle({ _tag: "Aborted", requestId: id, reason })
+    }
   }
 
   notify(method: string, params?: Params): void {
@@ -509,9 +559,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const clientInfo = this.options.clientInfo ?? { name: "mcp-actors", version: "0.1.0" }
     this.pending.set(id, {
       method: "initialize",
-      actor: undefined,
+      charted: false,
       onProgress: undefined,
-      progressToken: undefined,
       resolve: (r) => {
         this.pending.delete(id)
         this.toChart({
@@ -537,9 +586,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     this.pings.clear()
     this.pings.set(id, {
       method: "ping",
-      actor: undefined,
+      charted: false,
       onProgress: undefined,
-      progressToken: undefined,
       resolve: () => {
         done()
         this.toChart({ type: "PONG" })
@@ -578,9 +626,10 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       if (message.id === undefined || message.id === null) return
       const p = this.pending.get(message.id) ?? this.pings.get(message.id)
       if (!p) return // late or unknown: dropped
-      if (p.actor) {
-        if ("result" in message) p.actor.send({ type: "RESPONSE", result: message.result })
-        else p.actor.send({ type: "ERROR_RESPONSE", error: message.error })
+      if (p.charted) {
+        const id = message.id
+        if ("result" in message) this.requests?.send({ type: "RESPONSE", requestId: id, result: message.result })
+        else this.requests?.send({ type: "ERROR_RESPONSE", requestId: id, error: message.error })
       } else if ("result" in message) p.resolve(message.result)
       else p.reject(new McpError(message.error.code, message.error.message, message.error.data))
       return
@@ -591,18 +640,17 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
 
   private receiveNotification(n: JsonRpcNotification): void {
     if (n.method === "notifications/progress") {
+      // Our progress token is the request's id: the `requests` child routes it to the request's
+      // chart (an unknown one changes nothing), which says whether it advances (then `onProgress`).
       const token = n.params?.progressToken as ProgressToken | undefined
-      const id = token === undefined ? undefined : this.byToken.get(token)
-      const p = id === undefined ? undefined : this.pending.get(id)
-      if (p && p.actor && typeof n.params?.progress === "number") {
-        const before = p.actor.getSnapshot().context.lastProgress?.progress
-        const progress: Progress = {
+      if (token !== undefined && typeof n.params?.progress === "number" && this.pending.get(token)?.tokened === true) {
+        this.requests?.send({
+          type: "PROGRESS",
+          requestId: token,
           progress: n.params.progress,
           ...(typeof n.params.total === "number" ? { total: n.params.total } : {}),
           ...(typeof n.params.message === "string" ? { message: n.params.message } : {})
-        }
-        p.actor.send({ type: "PROGRESS", ...progress })
-        if (before === undefined || progress.progress > before) p.onProgress?.(progress)
+        })
       }
       return
     }
@@ -657,12 +705,14 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private failAllPending(reason: string, transportLost = false): void {
     this.pings.clear()
     for (const [id, p] of this.pending) {
-      if (p.actor) p.actor.send({ type: "TRANSPORT_CLOSED", reason })
-      else {
-        this.pending.delete(id)
-        p.reject(new ConnectionLost({ method: p.method, message: `${p.method}: ${transportLost ? "connection lost" : "closed"} (${reason})` }))
-      }
+      if (p.charted) continue
+      this.pending.delete(id)
+      p.reject(new ConnectionLost({ method: p.method, message: `${p.method}: ${transportLost ? "connection lost" : "closed"} (${reason})` }))
     }
+    // Every request's chart ends as `Aborted` (no cancellation: the wire is gone); if the
+    // `requests` child already stopped, they are aborted here.
+    this.requests?.send({ type: "TRANSPORT_CLOSED", reason })
+    this.abortCharted(reason)
     for (const c of this.incoming.values()) c.abort(new Error(reason))
     this.incoming.clear()
   }
@@ -697,6 +747,13 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 }
 
+
+/** Progress as the callback gets it: only the fields the server sent. */
+const progressOf = (p: { readonly progress: number; readonly total?: number | undefined; readonly message?: string | undefined }): Progress => ({
+  progress: p.progress,
+  ...(p.total !== undefined ? { total: p.total } : {}),
+  ...(p.message !== undefined ? { message: p.message } : {})
+})
 
 /** The handler that answers a server→client request (legacy) or an MRTR input request (modern) of this method. */
 export const inputHandlerFor = (
@@ -745,16 +802,17 @@ export const flattenState = (value: unknown, prefix = ""): string => {
 const flatten = (value: unknown): string => flattenState(value)
 
 /**
- * The session's state with its keepalive child's: `operating.keepalive.<k>|operating.activity.<a>`
- * while operating (the names the keepalive had as a parallel region), the chart's value otherwise.
+ * The session's state with its children's: `operating.keepalive.<k>|operating.activity.<a>`
+ * while operating (the names the keepalive and the activity had as parallel regions; the
+ * activity is the `requests` child's `idle` / `busy`), the chart's value otherwise.
  */
 const stateOf = (snapshot: {
   readonly value: unknown
-  readonly children: { readonly keepalive?: { getSnapshot(): { readonly value: unknown } } | undefined }
+  readonly children: { readonly [id: string]: { getSnapshot(): { readonly value?: unknown } } | undefined }
 }): string => {
   const value = snapshot.value
-  if (typeof value !== "object" || value === null || !Object.hasOwn(value, "operating")) return flatten(value)
-  const activity = (value as { readonly operating: unknown }).operating
-  const keepalive = snapshot.children.keepalive?.getSnapshot().value
+  if (value !== "operating") return flatten(value)
+  const keepalive = snapshot.children["keepalive"]?.getSnapshot().value
+  const activity = snapshot.children["requests"]?.getSnapshot().value ?? "idle"
   return flattenState(keepalive === undefined ? { activity } : { keepalive, activity }, "operating.")
 }

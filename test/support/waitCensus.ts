@@ -109,12 +109,14 @@ const FILE_DEFAULTS: ReadonlyArray<Rule> = [
   { file: "test/http.server.test.ts", cls: "B", why: "our server over real sockets (requests and streams arrive by I/O), or a real process" },
   { file: "test/transports.ws.test.ts", cls: "B", why: "real WebSocket sockets (the server sees a close by I/O), or a real process" },
   { file: "test/server.limits.test.ts", cls: "B", why: "real WebSocket sockets" },
+  { file: "test/leak.tree-events.test.ts", cls: "B", why: "real HTTP/WebSocket sockets: sessions end and their scopes close as the I/O arrives" },
   { file: "test/subscriptions.test.ts", cls: "B", why: "real HTTP servers and sockets" },
   { file: "test/runtime.tree.test.ts", cls: "B", why: "real sockets and OS handles on four transports" },
   { file: "test/support/httpPeers.ts", cls: "B", why: "OS handles of real sockets and processes" },
   { file: "test/http.modernRequest.test.ts", cls: "B", why: "our HTTP server over real sockets (the request and the stream's close arrive by I/O)" },
   { file: "test/client.tree.test.ts", cls: "B", why: "real sockets, real server processes and OS handles on three transports (ends arrive by I/O, process groups by ps)" },
   { file: "test/machines.httpClientSession.test.ts", cls: "B", why: "the production session against the official SDK server over a real socket" },
+  { file: "test/machines.outboundRequests.test.ts", cls: "B", why: "ClientSession against a scripted peer over a real WebSocket (what the peer holds arrives by I/O)" },
   { file: "test/policy.approval-timeout.sdk.test.ts", cls: "B", why: "what the SDK client received over a real socket (the deadline itself is on a SimulatedClock)" }
 ]
 

@@ -1,0 +1,259 @@
+/**
+ * A client session's requests in flight: one child actor (`requests`) that runs the
+ * `outboundRequest` chart once per request, over a table keyed by request id.
+ *
+ * Why not one actor per request: a spawned child costs an actor (system registration,
+ * mailbox, observers, scheduler entry) plus two steps of the session chart, and xstate
+ * copies the parent's `children` object on every spawn and stop, O(n) in the requests
+ * in flight. Measured in `bench/client.ts`, that was most of the client's CPU per call.
+ * Here each request's lifecycle is still the chart's: every event goes through
+ * `outboundRequestMachine.transition` (its guards, actions and delays, with whatever the
+ * runtime provided), on one actor scope shared by the table. Only the bookkeeping around
+ * it is this file's: which request an event is for, and the request's timers.
+ *
+ * Timers: the chart's `after` delays come out of its transitions as delayed
+ * `xstate.raise` / `xstate.cancel` actions; they go to this actor's system scheduler
+ * (the runtime's clock, a `SimulatedClock` in tests) under the request's id, and come back
+ * as `REQUEST_DEADLINE` events carrying the chart's own delayed event. Stopping this
+ * actor cancels them all.
+ *
+ * What the runtime sees:
+ * - `value`: `idle` (nothing in flight) or `busy`; `context.inFlight`; `context.requests`,
+ *   the table of in-flight request snapshots (a live `Map`: read it, do not keep it);
+ * - emitted `outcome` (a request reached a final state: its chart's output) and
+ *   `progress` (the chart recorded a progress that advances: what the caller's
+ *   `onProgress` gets).
+ *
+ * Pure: no I/O here. The chart's effect (`sendCancelled`) is whatever the runtime provided
+ * on the machine given to {@link outboundRequestsLogic}.
+ */
+import type { ActorLogic, ActorSystem, AnyActorRef, AnyActorScope, EventObject, Snapshot, SnapshotFrom } from "xstate"
+import {
+  type OutboundRequestEvent,
+  type OutboundRequestInput,
+  outboundRequestMachine,
+  type OutboundRequestMachine,
+  type OutboundRequestOutcome,
+  type ProgressSnapshot
+} from "./outboundRequest.ts"
+import type { RequestId } from "../src/protocol/jsonrpc.ts"
+
+/** One request's chart snapshot. */
+export type OutboundRequestSnapshot = SnapshotFrom<OutboundRequestMachine>
+
+/** The table's context: how many are in flight, and each one's chart snapshot by id. */
+export interface OutboundRequestsContext {
+  readonly inFlight: number
+  readonly requests: ReadonlyMap<RequestId, OutboundRequestSnapshot>
+}
+
+/** The table's snapshot: xstate's status fields, `value` (`busy` while any request is in flight) and context. */
+export type OutboundRequestsSnapshot = Snapshot<undefined> & {
+  readonly value: "idle" | "busy"
+  readonly context: OutboundRequestsContext
+}
+
+/**
+ * Events the runtime sends (each request's event carries its `requestId`):
+ * - `REQUEST_SENT`: a request went out; its chart starts (`pending`, deadlines armed);
+ * - `RESPONSE` / `ERROR_RESPONSE` / `PROGRESS` / `CANCEL` / `TRANSPORT_CLOSED`: the
+ *   request chart's own events; `TRANSPORT_CLOSED` without a `requestId` goes to every request;
+ * - `REQUEST_DEADLINE`: one of a request's delays elapsed (sent by the scheduler, not the runtime).
+ * An event for an id not in flight (late, foreign, already settled) changes nothing.
+ */
+export type OutboundRequestsEvent =
+  | ({ readonly type: "REQUEST_SENT" } & OutboundRequestInput)
+  | (Exclude<OutboundRequestEvent, { readonly type: "TRANSPORT_CLOSED" }> & { readonly requestId: RequestId })
+  | { readonly type: "TRANSPORT_CLOSED"; readonly requestId?: RequestId; readonly reason?: string }
+  | { readonly type: "REQUEST_DEADLINE"; readonly requestId: RequestId; readonly event: EventObject }
+
+/** What the table emits: a request's outcome, and progress the chart recorded. */
+export type OutboundRequestsEmitted =
+  | { readonly type: "outcome"; readonly output: OutboundRequestOutcome }
+  | { readonly type: "progress"; readonly requestId: RequestId; readonly progress: ProgressSnapshot }
+
+/**
+ * The table: request snapshots by id. As JSON (the inspector's feed, a record), the list of
+ * requests in flight with their method, state and last progress.
+ */
+export class RequestTable extends Map<RequestId, OutboundRequestSnapshot> {
+  toJSON(): ReadonlyArray<{ readonly requestId: RequestId; readonly method: string; readonly state: unknown; readonly lastProgress: ProgressSnapshot | undefined }> {
+    return [...this.values()].map((s) => ({
+      requestId: s.context.requestId,
+      method: s.context.method,
+      state: s.value,
+      lastProgress: s.context.lastProgress
+    }))
+  }
+}
+
+/** Per actor: the scope the request charts run on, and which request is stepping. */
+interface Runner {
+  readonly scope: AnyActorScope
+  current: RequestId
+}
+const runners = new WeakMap<AnyActorRef, Runner>()
+
+const timerId = (requestId: RequestId, id: string): string => `request.${String(requestId)}.${id}`
+
+/**
+ * The scope a request chart transitions on: this actor's, except that the chart's delayed
+ * events are scheduled per request (wrapped in `REQUEST_DEADLINE`) and its other actions
+ * (the provided `sendCancelled`) run as they come, as in an actor.
+ */
+const runnerOf = (outer: AnyActorScope): Runner => {
+  const known = runners.get(outer.self)
+  if (known !== undefined) return known
+  const runner: Runner = {
+    current: "",
+    scope: {
+      self: outer.self,
+      id: outer.id,
+      sessionId: outer.sessionId,
+      logger: outer.logger,
+      system: outer.system,
+      defer: outer.defer,
+      emit: outer.emit,
+      stopChild: outer.stopChild,
+      actionExecutor: (action) => {
+        const requestId = runner.current
+        const params = action.params as { readonly delay?: unknown; readonly id?: string; readonly event?: EventObject; readonly sendId?: string } | undefined
+        if (action.type === "xstate.raise") {
+          if (typeof params?.delay === "number" && params.event !== undefined && params.id !== undefined) {
+            outer.system.scheduler.schedule(
+              outer.self,
+              outer.self,
+              { type: "REQUEST_DEADLINE", requestId, event: params.event } as EventObject,
+              params.delay,
+              timerId(requestId, params.id)
+            )
+          }
+          return
+        }
+        if (action.type === "xstate.cancel") {
+          if (params?.sendId !== undefined) outer.system.scheduler.cancel(outer.self, timerId(requestId, params.sendId))
+          return
+        }
+        action.exec?.(action.info, action.params)
+      }
+    } as AnyActorScope
+  }
+  runners.set(outer.self, runner)
+  return runner
+}
+
+const snapshotOf = (
+  previous: OutboundRequestsSnapshot,
+  requests: Map<RequestId, OutboundRequestSnapshot>
+): OutboundRequestsSnapshot => ({
+  ...previous,
+  value: requests.size > 0 ? "busy" : "idle",
+  context: { inFlight: requests.size, requests }
+})
+
+/**
+ * The requests table as actor logic, running `chart` (the `outboundRequest` machine with the
+ * runtime's `sendCancelled`) for each request. A session invokes it as its `requests` child.
+ *
+ * @example
+ * ```ts
+ * import { createActor, SimulatedClock } from "xstate"
+ * import { outboundRequestMachine, outboundRequestsLogic } from "mcp-actors/machines"
+ *
+ * const clock = new SimulatedClock()
+ * const requests = createActor(outboundRequestsLogic(outboundRequestMachine), { clock }).start()
+ * requests.on("outcome", (e) => console.log(e.output))
+ * requests.send({ type: "REQUEST_SENT", requestId: 1, method: "tools/list", timeoutMs: 1_000 })
+ * requests.send({ type: "RESPONSE", requestId: 1, result: { tools: [] } }) // { _tag: "Settled", requestId: 1, … }
+ * ```
+ */
+export const outboundRequestsLogic = (
+  chart: OutboundRequestMachine = outboundRequestMachine
+): ActorLogic<OutboundRequestsSnapshot, OutboundRequestsEvent, undefined, ActorSystem<any>, OutboundRequestsEmitted> => {
+  /** One chart step for one request; settles it (table, outcome) once its chart is done. */
+  const step = (
+    runner: Runner,
+    outer: AnyActorScope,
+    requests: Map<RequestId, OutboundRequestSnapshot>,
+    requestId: RequestId,
+    before: OutboundRequestSnapshot,
+    event: EventObject
+  ): void => {
+    runner.current = requestId
+    const after = chart.transition(before, event as OutboundRequestEvent, runner.scope)
+    if (after === before) return
+    if (after.status !== "active") {
+      requests.delete(requestId)
+      const output = after.output ?? { _tag: "Aborted" as const, requestId, reason: "ended without outcome" }
+      outer.defer(() => outer.emit({ type: "outcome", output }))
+      return
+    }
+    requests.set(requestId, after)
+    const progress = after.context.lastProgress
+    if (progress !== undefined && progress !== before.context.lastProgress) {
+      outer.defer(() => outer.emit({ type: "progress", requestId, progress }))
+    }
+  }
+  return {
+    config: chart,
+    getInitialSnapshot: () => ({
+      status: "active",
+      output: undefined,
+      error: undefined,
+      value: "idle",
+      context: { inFlight: 0, requests: new RequestTable() }
+    }),
+    transition: (snapshot, event, outer) => {
+      if (snapshot.status !== "active") return snapshot
+      // Stopped with its session (xstate sends this to every actor it stops): the pending
+      // requests' timers go with it (the scheduler cancels this actor's), their callers learn it from the stop.
+      if ((event as EventObject).type === "xstate.stop") return { ...snapshot, status: "stopped" } as OutboundRequestsSnapshot
+      const runner = runnerOf(outer)
+      // The table is this actor's own; each step updates it in place (copying it would be O(n) per event).
+      const requests = snapshot.context.requests as Map<RequestId, OutboundRequestSnapshot>
+      switch (event.type) {
+        case "REQUEST_SENT": {
+          if (requests.has(event.requestId)) return snapshot
+          const { type: _, ...input } = event
+          runner.current = event.requestId
+          requests.set(event.requestId, chart.getInitialSnapshot(runner.scope, input))
+          return snapshotOf(snapshot, requests)
+        }
+        case "REQUEST_DEADLINE": {
+          const before = requests.get(event.requestId)
+          if (before === undefined) return snapshot
+          step(runner, outer, requests, event.requestId, before, event.event)
+          return snapshotOf(snapshot, requests)
+        }
+        case "TRANSPORT_CLOSED": {
+          const { requestId, ...closed } = event
+          if (requestId !== undefined) {
+            const before = requests.get(requestId)
+            if (before === undefined) return snapshot
+            step(runner, outer, requests, requestId, before, closed)
+          } else {
+            for (const [id, before] of [...requests]) step(runner, outer, requests, id, before, closed)
+          }
+          return snapshotOf(snapshot, requests)
+        }
+        default: {
+          const { requestId, ...own } = event
+          const before = requests.get(requestId)
+          if (before === undefined) return snapshot
+          step(runner, outer, requests, requestId, before, own)
+          return snapshotOf(snapshot, requests)
+        }
+      }
+    },
+    getPersistedSnapshot: (snapshot) => ({
+      ...snapshot,
+      context: {
+        inFlight: snapshot.context.inFlight,
+        requests: [...snapshot.context.requests].map(([id, s]) => [id, chart.getPersistedSnapshot(s)])
+      }
+    })
+  }
+}
+
+/** The requests table's logic type, for `ActorRefFromLogic` and friends. */
+export type OutboundRequestsLogic = ReturnType<typeof outboundRequestsLogic>

@@ -1,0 +1,288 @@
+/**
+ * The requests table (`machines/outboundRequests.ts`) runs the `outboundRequest` chart once per
+ * request without an actor per request. These tests prove it runs *the chart*: every
+ * `xstate/graph` path of the chart ends the same in the table as in an actor of the same provided
+ * machine, and over a real transport (WebSocket, scripted peer) `ClientSession` does what the chart
+ * says; its timers run on the runtime's clock (a `SimulatedClock` here).
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import { createActor, SimulatedClock } from "xstate"
+import { getSimplePaths } from "xstate/graph"
+import WebSocket, { WebSocketServer } from "ws"
+import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequestOutcome } from "../machines/outboundRequest.ts"
+import { type OutboundRequestsEmitted, outboundRequestsLogic } from "../machines/outboundRequests.ts"
+import { ClientSession } from "../src/client/ClientSession.ts"
+import { makeWsClientTransport } from "../src/transports/wsClient.ts"
+import { afterEvent } from "./support/eventOnlyTwin.ts"
+
+const REQUEST_TIMEOUT = afterEvent("requestTimeout", "outboundRequest.pending.awaitingResponse")
+const MAX_TOTAL_TIMEOUT = afterEvent("maxTotalTimeout", "outboundRequest.pending")
+const input: OutboundRequestInput = { requestId: 7, method: "tools/call", progressToken: 7, timeoutMs: 1_000, resetTimeoutOnProgress: true }
+
+/** The chart with a recording `sendCancelled`, as the runtime provides it. */
+const provided = (cancels: Array<unknown>) =>
+  outboundRequestMachine.provide({ actions: { sendCancelled: ({ context }) => void cancels.push(context.requestId) } })
+
+/** The chart's paths: every simple path over its events, progress values increasing along a path. */
+const paths = (events: ReadonlyArray<object>) =>
+  getSimplePaths(outboundRequestMachine, { events: events as never, input }).map((p) => p.steps.map((s) => s.event).slice(1))
+
+const chartEvents = [
+  { type: "RESPONSE", result: { ok: true } },
+  { type: "ERROR_RESPONSE", error: { code: -32602, message: "bad" } },
+  { type: "PROGRESS", progress: 1 },
+  { type: "PROGRESS", progress: 2, total: 2 },
+  { type: "CANCEL", reason: "user" },
+  { type: "TRANSPORT_CLOSED", reason: "gone" },
+  REQUEST_TIMEOUT,
+  MAX_TOTAL_TIMEOUT
+]
+
+describe("outboundRequests: the table runs the outboundRequest chart", () => {
+  it("every graph path ends the same in the table as in an actor of the same provided chart (state, context, outcome, cancellations, progress)", () => {
+    const all = paths(chartEvents)
+    expect(all.length).toBeGreaterThan(20)
+    for (const path of all) {
+      const clock = new SimulatedClock()
+      const actorCancels: Array<unknown> = []
+      const actor = createActor(provided(actorCancels), { clock, input }).start()
+      const tableCancels: Array<unknown> = []
+      const table = createActor(outboundRequestsLogic(provided(tableCancels)), { clock }).start()
+      const emitted: Array<OutboundRequestsEmitted> = []
+      table.on("*", (e) => void emitted.push(e as OutboundRequestsEmitted))
+      table.send({ type: "REQUEST_SENT", ...input })
+      const actorProgress: Array<unknown> = []
+      for (const event of path) {
+        const before = actor.getSnapshot().context.lastProgress
+        // A delayed event is sent as what the scheduler would deliver: the chart's own event.
+        actor.send(event as never)
+        if (event.type.startsWith("xstate.after.")) table.send({ type: "REQUEST_DEADLINE", requestId: 7, event })
+        else table.send({ ...(event as object), requestId: 7 } as never)
+        const a = actor.getSnapshot()
+        if (a.context.lastProgress !== before) actorProgress.push(a.context.lastProgress)
+        const inTable = table.getSnapshot().context.requests.get(7)
+        const label = path.map((e) => e.type).join(" → ")
+        if (a.status === "active") {
+          expect(inTable?.value, label).toEqual(a.value)
+          expect(inTable?.context, label).toEqual(a.context)
+        } else {
+          expect(inTable, label).toBeUndefined()
+          expect(table.getSnapshot().value, label).toBe("idle")
+        }
+      }
+      const label = path.map((e) => e.type).join(" → ")
+      expect(tableCancels, label).toEqual(actorCancels)
+      expect(emitted.filter((e) => e.type === "progress").map((e) => e.type === "progress" && e.progress), label).toEqual(actorProgress)
+      const outcomes = emitted.filter((e) => e.type === "outcome").map((e) => e.type === "outcome" && e.output)
+      expect(outcomes, label).toEqual(actor.getSnapshot().status === "done" ? [actor.getSnapshot().output] : [])
+      actor.stop()
+      table.stop()
+    }
+  })
+})
+
+describe("outboundRequests: deadlines on the runtime clock", () => {
+  const start = () => {
+    const clock = new SimulatedClock()
+    const cancels: Array<unknown> = []
+    const table = createActor(outboundRequestsLogic(provided(cancels)), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    return { clock, cancels, table, outcomes }
+  }
+
+  it("each request's deadline fires at exactly its timeoutMs, independently of the others", () => {
+    const { clock, cancels, table, outcomes } = start()
+    table.send({ type: "REQUEST_SENT", requestId: 1, method: "tools/call", timeoutMs: 1_000 })
+    clock.increment(400)
+    table.send({ type: "REQUEST_SENT", requestId: 2, method: "tools/call", timeoutMs: 1_000 })
+    clock.increment(599)
+    expect(outcomes).toEqual([])
+    clock.increment(1)
+    expect(outcomes).toEqual([{ _tag: "TimedOut", requestId: 1, deadline: "request", afterMs: 1_000, cancelSent: true }])
+    expect(cancels).toEqual([1])
+    expect([...table.getSnapshot().context.requests.keys()]).toEqual([2])
+    table.send({ type: "RESPONSE", requestId: 2, result: {} })
+    expect(outcomes[1]).toEqual({ _tag: "Settled", requestId: 2, result: {} })
+    expect(table.getSnapshot().value).toBe("idle")
+    // Its timers went with it: nothing fires later.
+    clock.increment(20_000)
+    expect(outcomes.length).toBe(2)
+    expect(cancels).toEqual([1])
+  })
+
+  it("advancing progress restarts the request deadline; the hard maximum fires at exactly maxTotalTimeoutMs", () => {
+    const { clock, table, outcomes } = start()
+    const progress: Array<unknown> = []
+    table.on("progress", (e) => void progress.push(e.progress.progress))
+    table.send({ type: "REQUEST_SENT", requestId: 1, method: "tools/call", progressToken: 1, timeoutMs: 1_000, resetTimeoutOnProgress: true, maxTotalTimeoutMs: 2_500 })
+    clock.increment(900)
+    table.send({ type: "PROGRESS", requestId: 1, progress: 1 })
+    table.send({ type: "PROGRESS", requestId: 1, progress: 1 }) // a repeat: no reset, not reported
+    clock.increment(900)
+    table.send({ type: "PROGRESS", requestId: 1, progress: 2 })
+    clock.increment(699)
+    expect(outcomes).toEqual([])
+    clock.increment(1)
+    expect(outcomes).toEqual([{ _tag: "TimedOut", requestId: 1, deadline: "maxTotal", afterMs: 2_500, cancelSent: true }])
+    expect(progress).toEqual([1, 2])
+  })
+
+  it("late, foreign and repeated events change nothing; TRANSPORT_CLOSED without an id aborts every request", () => {
+    const { table, outcomes, cancels } = start()
+    table.send({ type: "REQUEST_SENT", requestId: 1, method: "tools/call", timeoutMs: 1_000 })
+    table.send({ type: "REQUEST_SENT", requestId: 2, method: "initialize", timeoutMs: 1_000 })
+    const before = table.getSnapshot()
+    table.send({ type: "RESPONSE", requestId: 99, result: {} })
+    table.send({ type: "REQUEST_SENT", requestId: 1, method: "tools/list", timeoutMs: 5 })
+    expect(table.getSnapshot()).toBe(before)
+    table.send({ type: "TRANSPORT_CLOSED", reason: "socket closed" })
+    expect(outcomes).toEqual([
+      { _tag: "Aborted", requestId: 1, reason: "socket closed" },
+      { _tag: "Aborted", requestId: 2, reason: "socket closed" }
+    ])
+    expect(cancels).toEqual([])
+    table.send({ type: "RESPONSE", requestId: 1, result: {} })
+    expect(outcomes.length).toBe(2)
+    expect(table.getSnapshot().context.inFlight).toBe(0)
+  })
+
+  it("stopping the table (its session ended) cancels every pending timer", () => {
+    const { clock, table, outcomes, cancels } = start()
+    for (let i = 0; i < 100; i++) table.send({ type: "REQUEST_SENT", requestId: i, method: "tools/call", timeoutMs: 1_000 })
+    expect(table.getSnapshot().context.inFlight).toBe(100)
+    table.stop()
+    expect(table.getSnapshot().status).toBe("stopped")
+    clock.increment(60_000)
+    expect(outcomes).toEqual([])
+    expect(cancels).toEqual([])
+  })
+
+  it("as JSON (inspector feed, records) the table is the list of requests in flight", () => {
+    const { table } = start()
+    table.send({ type: "REQUEST_SENT", requestId: 3, method: "tools/call", timeoutMs: 1_000 })
+    table.send({ type: "PROGRESS", requestId: 3, progress: 1 })
+    expect(JSON.parse(JSON.stringify(table.getSnapshot().context))).toEqual({
+      inFlight: 1,
+      requests: [{ requestId: 3, method: "tools/call", state: { pending: "awaitingResponse" }, lastProgress: { progress: 1 } }]
+    })
+  })
+})
+
+describe("outboundRequests: ClientSession over a real transport does what the chart says", () => {
+  const servers: Array<WebSocketServer> = []
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      for (const c of s.clients) c.terminate() // a failed path leaves its client connected
+      await new Promise((r) => s.close(r))
+    }
+  })
+
+  /** A scripted legacy peer over WebSocket: answers `initialize`, holds every other request for the test to answer. */
+  const scriptedPeer = async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", handleProtocols: () => "mcp" })
+    servers.push(wss)
+    await new Promise((r) => wss.once("listening", r))
+    const held: Array<{ readonly id: number | string; readonly method: string }> = []
+    const cancelled: Array<unknown> = []
+    let socket: WebSocket | undefined
+    const waiters: Array<() => void> = []
+    wss.on("connection", (s) => {
+      socket = s
+      s.on("message", (data) => {
+        const m = JSON.parse(String(data)) as { id?: number | string; method?: string; params?: { requestId?: unknown } }
+        if (m.method === "initialize") {
+          s.send(JSON.stringify({ jsonrpc: "2.0", id: m.id, result: { protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "scripted", version: "1" } } }))
+        } else if (m.method === "ping") s.send(JSON.stringify({ jsonrpc: "2.0", id: m.id, result: {} }))
+        else if (m.method === "notifications/cancelled") cancelled.push(m.params?.requestId)
+        else if (m.id !== undefined && m.method !== undefined) held.push({ id: m.id, method: m.method })
+        for (const w of waiters.splice(0)) w()
+      })
+    })
+    const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}`
+    /** Wait (real socket I/O) until `check` holds. */
+    const until = async (check: () => boolean) => {
+      while (!check()) await new Promise<void>((r) => waiters.push(r))
+    }
+    return { url, held, cancelled, send: (m: unknown) => socket!.send(JSON.stringify(m)), until }
+  }
+
+  const pathsOverWire = paths([
+    { type: "RESPONSE", result: { ok: true } },
+    { type: "ERROR_RESPONSE", error: { code: -32602, message: "bad" } },
+    { type: "PROGRESS", progress: 1 },
+    { type: "PROGRESS", progress: 2, total: 2 },
+    { type: "CANCEL", reason: "user" },
+    REQUEST_TIMEOUT
+  ])
+
+  it(`each of the chart's ${pathsOverWire.length} paths: the caller's outcome, the cancellations on the wire and the progress reports are the chart's`, async () => {
+    expect(pathsOverWire.length).toBeGreaterThan(10)
+    const peer = await scriptedPeer()
+    const clock = new SimulatedClock()
+    const transport = makeWsClientTransport({ url: peer.url })
+    await transport.opened
+    const client = await ClientSession.connect(transport, { clock, keepalive: false })
+    const wireRound = () => client.request("ping") // a round trip: everything sent before it has reached the peer
+    for (const path of pathsOverWire) {
+      const label = path.map((e) => e.type).join(" → ")
+      // The reference: an actor of the chart, on its own clock, with the same events.
+      const refCancels: Array<unknown> = []
+      const reference = createActor(provided(refCancels), { clock: new SimulatedClock(), input }).start()
+      const refProgress: Array<number> = []
+      const abort = new AbortController()
+      const progress: Array<number> = []
+      const heldBefore = peer.held.length
+      const cancelledBefore = peer.cancelled.length
+      const call = client.request("tools/call", { name: "slow" }, {
+        timeoutMs: 1_000,
+        signal: abort.signal,
+        onProgress: (p) => void progress.push(p.progress)
+      }).then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error }))
+      await peer.until(() => peer.held.length > heldBefore)
+      const id = peer.held[peer.held.length - 1]!.id
+      for (const event of path) {
+        const before = reference.getSnapshot().context.lastProgress
+        reference.send(event as never)
+        const after = reference.getSnapshot().context.lastProgress
+        if (after !== before && after !== undefined) refProgress.push(after.progress)
+        const e = event as { type: string; result?: unknown; error?: unknown; progress?: number; total?: number; reason?: string }
+        if (e.type === "RESPONSE") peer.send({ jsonrpc: "2.0", id, result: e.result })
+        else if (e.type === "ERROR_RESPONSE") peer.send({ jsonrpc: "2.0", id, error: e.error })
+        else if (e.type === "PROGRESS") peer.send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: id, progress: e.progress, total: e.total } })
+        else if (e.type === "CANCEL") abort.abort(e.reason)
+        else if (e.type === REQUEST_TIMEOUT.type) clock.increment(1_000) // the request deadline, restarted by each advancing progress
+        await wireRound()
+      }
+      const ref = reference.getSnapshot()
+      if (ref.status === "active") {
+        // The chart is still pending: so is the call. Settle it so the next path starts clean.
+        peer.send({ jsonrpc: "2.0", id, result: { ok: true } })
+      }
+      const outcome = await call
+      await wireRound()
+      const expected = ref.status === "done" ? ref.output! : ({ _tag: "Settled", requestId: 7, result: { ok: true } } as OutboundRequestOutcome)
+      switch (expected._tag) {
+        case "Settled":
+          expect(outcome, label).toEqual({ ok: true, result: expected.result })
+          break
+        case "Failed":
+          expect(outcome.ok, label).toBe(false)
+          expect((outcome as { error: { code: number } }).error.code, label).toBe(expected.error.code)
+          break
+        case "Cancelled":
+          expect((outcome as { error: Error }).error?.constructor.name, label).toBe("RequestCancelled")
+          break
+        case "TimedOut":
+          expect((outcome as { error: Error }).error?.constructor.name, label).toBe("RequestTimeout")
+          break
+        default:
+          throw new Error(`unexpected outcome ${expected._tag} on ${label}`)
+      }
+      expect(peer.cancelled.slice(cancelledBefore), label).toEqual(refCancels.map(() => id))
+      expect(progress, label).toEqual(refProgress)
+      reference.stop()
+    }
+    await client.close()
+  })
+})
