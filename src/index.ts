@@ -90,7 +90,7 @@ export { toMermaid } from "./visualization/toMermaid.ts"
 export { toDot } from "./visualization/toDot.ts"
 
 // Live inspector, records and replay (docs/inspector.md)
-export { type InspectionHub, type InspectionListener, inspection } from "./runtime/inspection.ts"
+export { type InspectionHub, type InspectionInterest, type InspectionKind, type InspectionListener, type InspectionSubscription, inspection } from "./runtime/inspection.ts"
 export { type Inspector, type InspectorOptions, startInspector } from "./inspect/InspectorServer.ts"
 export { type ApprovalChange, InspectorApprover, type InspectorApprovalAnswer, type InspectorPendingApproval } from "./inspect/inspectorApprover.ts"
 export { formatReplay, parseRecord, ReplayError, replayRecord, type ReplayResult, type ReplayStep } from "./inspect/replay.ts"

@@ -150,6 +150,14 @@ describe("observability across processes", () => {
     expect(session!.events.map((e) => e.attributes["mcp.session.state"]).slice(0, 3)).toEqual(["awaitingInitialize", "awaitingInitialized", "operating"])
     const [clientSession] = receiver.find("e2e-stdio-client", "mcp.client.session")
     expect(clientSession!.events.map((e) => e.attributes["mcp.session.state"])).toContain("initializing")
+    // initialize is answered by the server chart's step: a SERVER span under the client's CLIENT span, across the processes.
+    const [ci] = receiver.find("e2e-stdio-client", "initialize")
+    const [si] = receiver.find("e2e-stdio-server", "initialize")
+    expect(ci!.kind).toBe(CLIENT_KIND)
+    expect(si!.kind).toBe(SERVER_KIND)
+    expect(si!.traceId).toBe(ci!.traceId)
+    expect(si!.parentSpanId).toBe(ci!.spanId)
+    expect(si!.attributes).toMatchObject({ "mcp.method.name": "initialize", "mcp.protocol.version": "2025-11-25", "network.transport": "pipe" })
     expect(receiver.paths).toContain("/v1/traces")
   }, 60_000)
 

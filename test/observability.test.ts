@@ -6,8 +6,10 @@
  * server→client direction of propagation, hostile `traceparent` values, and
  * the Prometheus text. The two-process version is observability.e2e.test.ts.
  */
+import { SimulatedClock } from "xstate"
 import { describe, expect, it } from "vitest"
 import { ClientSession } from "../src/client/ClientSession.ts"
+import { ModernClient } from "../src/client/ModernClient.ts"
 import { makeMemoryTracer, type RecordedSpan } from "../src/observability/memoryTracer.ts"
 import { Telemetry } from "../src/observability/Telemetry.ts"
 import { readTraceContext, withTraceContext } from "../src/observability/traceContext.ts"
@@ -238,3 +240,91 @@ describe("observability: metrics", () => {
     }
   })
 })
+
+describe("observability: lifecycle requests, the modern client, every transition", () => {
+  it("initialize and ping get a SERVER span (the chart's step), child of the client's CLIENT span, and an operation duration", async () => {
+    const t = await setup()
+    await t.client.ping()
+    await t.client.close()
+    await t.session.ended
+    const ci = one(t.clientSpans, "initialize")
+    const si = one(t.serverSpans, "initialize")
+    expect(ci.kind).toBe("client")
+    expect(si.kind).toBe("server")
+    expect(si.traceId).toBe(ci.traceId)
+    expect(si.parentSpanId).toBe(ci.spanId)
+    for (const span of [ci, si]) expect(span.attributes).toMatchObject({ "mcp.method.name": "initialize", "mcp.protocol.version": "2025-11-25" })
+    expect(si.attributes).toMatchObject({ "jsonrpc.request.id": expect.any(String), "mcp.session.id": t.session.id })
+    const sp = one(t.serverSpans, "ping")
+    expect(sp.parentSpanId).toBe(one(t.clientSpans, "ping").spanId)
+    expect(sp.attributes).toMatchObject({ "mcp.method.name": "ping", "mcp.session.id": t.session.id })
+    expect(sp.status).toBe("ok")
+    const metrics = t.serverTelemetry.prometheus()
+    expect(metrics).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="initialize",mcp_protocol_version="2025-11-25"\} 1$/m)
+    expect(metrics).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="ping",mcp_protocol_version="2025-11-25"\} 1$/m)
+    expect(t.clientTelemetry.prometheus()).toMatch(/^mcp_client_operation_duration_seconds_count\{mcp_method_name="initialize",mcp_protocol_version="2025-11-25"\} 1$/m)
+  })
+
+  it("a refused initialize (a second one) ends its span with the JSON-RPC error code", async () => {
+    const t = await setup()
+    await expect(t.client.request("initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "again", version: "1" } })).rejects.toThrow()
+    await t.client.close()
+    const spans = t.serverSpans.filter((s) => s.name === "initialize")
+    expect(spans).toHaveLength(2)
+    expect(spans[1]!.status).toBe("error")
+    expect(spans[1]!.attributes["error.type"]).toMatch(/^-?\d+$/)
+  })
+
+  it("the modern client: server/discover has a SERVER span (2026-07-28) under the client's; the client has a session span and mcp.client.session.duration", async () => {
+    const serverSide = makeMemoryTracer()
+    const clientSide = makeMemoryTracer()
+    const server = makeServer()
+    server.telemetry = new Telemetry({ tracer: serverSide.tracer })
+    const clientTelemetry = new Telemetry({ tracer: clientSide.tracer })
+    const [st, ct] = makeMemoryTransportPair()
+    serveTransport(server, st)
+    const client = ModernClient.create(ct, { telemetry: clientTelemetry })
+    await client.discover()
+    await client.callTool("echo", { text: "modern" })
+    await client.close()
+    const sd = one(serverSide.spans, "server/discover")
+    const cd = one(clientSide.spans, "server/discover")
+    expect(sd.kind).toBe("server")
+    expect(sd.parentSpanId).toBe(cd.spanId)
+    expect(sd.attributes).toMatchObject({ "mcp.method.name": "server/discover", "mcp.protocol.version": "2026-07-28" })
+    expect(sd.attributes).not.toHaveProperty("mcp.session.id") // 2026-07-28 has no session
+    const session = one(clientSide.spans, "mcp.client.session")
+    expect(session.kind).toBe("client")
+    expect(session.attributes).toMatchObject({ "mcp.protocol.version": "2026-07-28", "mcp_actors.session.handle": client.id })
+    expect(session.events.map((e) => e.attributes["mcp.session.state"]).at(-1)).toBe("closed")
+    expect(clientTelemetry.prometheus()).toMatch(/^mcp_client_session_duration_seconds_count 1$/m)
+  })
+
+  it("every chart transition is a span event, self-transitions included (the keepalive's idle → idle on peer activity)", async () => {
+    const clock = new SimulatedClock()
+    const t = await setupWith({ keepalive: { intervalMs: 60_000, timeoutMs: 1_000 }, clock })
+    clock.increment(15_000) // past the activity throttle (a quarter of the interval), before the ping is due
+    await t.client.callTool("echo", { text: "activity" })
+    await t.client.close()
+    const cs = one(t.clientSpans, "mcp.client.session")
+    const transitions = cs.events.filter((e) => e.name === "mcp.session.transition")
+    const self = transitions.filter((e) => e.attributes["mcp_actors.transition.self"] === true)
+    expect(self.length).toBeGreaterThan(0)
+    expect(self[0]!.attributes).toMatchObject({ "mcp.session.state": "keepalive.idle", "mcp.session.state.previous": "keepalive.idle", "mcp_actors.transition.event": "PEER_ACTIVITY" })
+    // After the first (the state it started in), each event names the chart event that took it.
+    expect(transitions.slice(1).every((e) => typeof e.attributes["mcp_actors.transition.event"] === "string")).toBe(true)
+    expect(transitions.map((e) => e.attributes["mcp.session.state"]).at(-1)).toBe("closed")
+  })
+})
+
+/** Like `setup`, with client options (keepalive, clock). */
+const setupWith = async (clientOptions: { readonly keepalive?: { readonly intervalMs: number; readonly timeoutMs: number }; readonly clock?: SimulatedClock }) => {
+  const serverSide = makeMemoryTracer()
+  const clientSide = makeMemoryTracer()
+  const server = makeServer()
+  server.telemetry = new Telemetry({ tracer: serverSide.tracer })
+  const [st, ct] = makeMemoryTransportPair()
+  const session = serveTransport(server, st)
+  const client = await ClientSession.connect(ct, { telemetry: new Telemetry({ tracer: clientSide.tracer }), ...clientOptions })
+  return { session, client, serverSpans: serverSide.spans, clientSpans: clientSide.spans }
+}

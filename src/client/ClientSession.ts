@@ -557,6 +557,9 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private sendInitialize(version: LegacyVersion): void {
     const id = this.ids.next()
     const clientInfo = this.options.clientInfo ?? { name: "mcp-actors", version: "0.1.0" }
+    const params = { protocolVersion: version, capabilities: this.capabilities, clientInfo }
+    // The chart sends it, not `request`: its CLIENT span is made here (observability/Telemetry.ts).
+    const traced = this.options.telemetry?.clientStep(this, "initialize", params)
     this.pending.set(id, {
       method: "initialize",
       charted: false,
@@ -570,13 +573,15 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           serverInfo: (r.serverInfo ?? { name: "unknown", version: "unknown" }) as PeerInfo,
           ...(typeof r.instructions === "string" ? { instructions: r.instructions } : {})
         })
+        traced?.end() // after the chart took the negotiated version
       },
       reject: (e) => {
         this.pending.delete(id)
+        traced?.end(e)
         if (e instanceof McpError) this.toChart({ type: "INITIALIZE_ERROR", error: e.toRpcError() })
       }
     })
-    this.transport.send(makeRequest(id, "initialize", { protocolVersion: version, capabilities: this.capabilities, clientInfo }))
+    this.transport.send(makeRequest(id, "initialize", traced?.params ?? params))
   }
 
   private sendKeepalivePing(): void {
@@ -584,21 +589,24 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const done = () => this.pings.delete(id)
     // An older ping still unanswered was already settled by the chart (a miss, or answered by activity).
     this.pings.clear()
+    const traced = this.options.telemetry?.clientStep(this, "ping", undefined)
     this.pings.set(id, {
       method: "ping",
       charted: false,
       onProgress: undefined,
       resolve: () => {
         done()
+        traced?.end()
         this.toChart({ type: "PONG" })
       },
       reject: (e) => {
         done()
+        traced?.end(e)
         if (e instanceof McpError && e.code === ErrorCode.MethodNotFound) this.toChart({ type: "PING_UNSUPPORTED" })
         else this.toChart({ type: "PING_FAILED", error: e })
       }
     })
-    this.transport.send(makeRequest(id, "ping"))
+    this.transport.send(makeRequest(id, "ping", traced?.params))
   }
 
   // ---------------------------------------------------------------- input

@@ -305,11 +305,15 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         }
       }),
       {
+        // The client's id: its telemetry's session span finds the chart's transitions by it.
+        id: this.id,
         input: { closeTimeoutMs: options.closeTimeoutMs ?? 5_000 },
         ...(options.clock ? { clock: options.clock } : {}),
         ...(options.inspect ? { inspect: options.inspect } : options.actorParent !== undefined ? { parent: options.actorParent } : {})
       }
     )
+    // The session span (`mcp.client.session`) and `mcp.client.session.duration`.
+    options.telemetry?.observeSession("client", this)
   }
 
   /** Where the client's chart is: `open`, `closing` (draining), or `closed`. */

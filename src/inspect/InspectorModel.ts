@@ -15,7 +15,7 @@
 import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateValue } from "xstate"
 import type { RegistryUnsafe } from "../runtime/Registry.ts"
 import type { SessionEnd, SessionInfo } from "../runtime/SessionHandle.ts"
-import { type InspectionHub, inspection } from "../runtime/inspection.ts"
+import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import { RecordBuffer, type RecordEnd, type RecordFile, toRecordFile } from "./SessionRecord.ts"
 
 export interface InspectorModelOptions {
@@ -50,27 +50,39 @@ export interface ActorView {
   readonly machine: string | undefined
   /** The live actor (a session woken from hibernation gets a new one; the view, its key and record stay). */
   ref: AnyActorRef
-  /** xstate session ids of the actors that continued this one after hibernation. */
-  readonly aliases: Array<string>
+  /** xstate session ids of the actors that continued this one after hibernation (made when there is one). */
+  aliases: Array<string> | undefined
   readonly startedAt: number
   value: StateValue | undefined
   context: unknown
   /** xstate's status, or `hibernated`: stopped while its session lives on (woken by a new actor). */
   status: string
   readonly record: RecordBuffer
-  readonly requests: Map<string, InFlightRequest>
+  /** Made when the actor dispatches its first request. */
+  requests: Map<string, InFlightRequest> | undefined
   end: RecordEnd | undefined
+}
+
+/** An actor's state as one snapshot left it. */
+export interface SnapshotView {
+  readonly value: StateValue | undefined
+  readonly status: string
+  readonly context: unknown
 }
 
 /** A message of the feed (Stately's `@xstate.*` events plus the session summaries of mcp-actors). */
 export type FeedMessage =
   | { readonly type: "@xstate.actor"; readonly actor: ActorView; readonly createdAt: number }
-  | { readonly type: "@xstate.snapshot"; readonly actor: ActorView; readonly event: EventObject; readonly createdAt: number }
+  | { readonly type: "@xstate.snapshot"; readonly actor: ActorView; readonly event: EventObject; readonly createdAt: number; /** The state it led to (the view moves on). */ readonly snapshot: SnapshotView }
   | { readonly type: "@xstate.event"; readonly actor: ActorView; readonly event: EventObject; readonly sourceId: string | undefined; readonly createdAt: number }
   | { readonly type: "@mcp-actors.session"; readonly actor: ActorView; readonly createdAt: number; /** Also send its last transitions (a new client). */ readonly recent?: boolean }
   | { readonly type: "@mcp-actors.forget"; readonly sessionId: string; readonly createdAt: number }
 
 const ENDED = new Set(["done", "error", "stopped"])
+
+/** What the model reads from the hub: actors and snapshots always, events only for a listener that wants them. */
+const QUIET: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot"]
+const WITH_EVENTS: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot", "@xstate.event"]
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e) ?? String(e))
 
@@ -96,13 +108,19 @@ export class InspectorModel {
   /** Later actors of a view (after hibernation), by their xstate session id. */
   readonly #aliases = new Map<string, ActorView>()
   /** Actors by actor id (a session's id): a session restored from hibernation gets a new actor with the same id. */
-  readonly #byId = new Map<string, Array<ActorView>>()
+  // One view, or a set of them: child ids such as `keepalive` or `request.2` repeat in every session.
+  readonly #byId = new Map<string, ActorView | Set<ActorView>>()
+  /** Hibernated views by actor id: the session a new actor with that id continues. */
+  readonly #asleep = new Map<string, ActorView>()
   /** Latest summary of each registered session, by session id; kept after removal for ended actors. */
   readonly #infos = new Map<string, SessionInfo>()
   readonly #ends = new Map<string, SessionEnd>()
   /** Ended actors, oldest end first. */
   readonly #ended: Array<ActorView> = []
-  readonly #listeners = new Set<(message: FeedMessage) => void>()
+  /** Feed listeners, each with whether it wants `@xstate.event` messages. */
+  readonly #listeners = new Map<(message: FeedMessage) => void, boolean>()
+  #eventListeners = 0
+  readonly #hubSubscription: InspectionSubscription
   readonly #capacity: number
   readonly #retainMs: number
   readonly #maxEnded: number
@@ -119,7 +137,8 @@ export class InspectorModel {
     this.#now = options.now ?? Date.now
     this.#registry = options.registry
     const hub = options.hub ?? inspection
-    this.#stops.push(hub.subscribe((e) => this.#onInspection(e)))
+    this.#hubSubscription = hub.subscribe((e) => this.#onInspection(e), { kinds: QUIET })
+    this.#stops.push(this.#hubSubscription)
     const registry = options.registry
     if (registry !== undefined) {
       for (const info of registry.list()) this.#onSession(info, "added")
@@ -146,10 +165,22 @@ export class InspectorModel {
     return this.#ends.get(actor.id)
   }
 
-  /** Listen to feed messages; returns the unsubscribe function. */
-  subscribe(listener: (message: FeedMessage) => void): () => void {
-    this.#listeners.add(listener)
-    return () => this.#listeners.delete(listener)
+  /**
+   * Listen to feed messages; returns the unsubscribe function. `events: false` leaves out
+   * `@xstate.event` (every event every actor receives): the hub then does not even hand them over.
+   */
+  subscribe(listener: (message: FeedMessage) => void, options: { readonly events?: boolean } = {}): () => void {
+    if (this.#listeners.has(listener)) return () => this.#unsubscribe(listener)
+    const events = options.events !== false
+    this.#listeners.set(listener, events)
+    if (events && this.#eventListeners++ === 0) this.#hubSubscription.want(WITH_EVENTS)
+    return () => this.#unsubscribe(listener)
+  }
+  #unsubscribe(listener: (message: FeedMessage) => void): void {
+    const events = this.#listeners.get(listener)
+    if (events === undefined) return
+    this.#listeners.delete(listener)
+    if (events && --this.#eventListeners === 0) this.#hubSubscription.want(QUIET)
   }
   get listenerCount(): number {
     return this.#listeners.size
@@ -176,16 +207,20 @@ export class InspectorModel {
   close(): void {
     for (const stop of this.#stops.splice(0)) stop()
     this.#listeners.clear()
+    this.#eventListeners = 0
+    // Live actors must not keep the forgotten views (and their records) reachable.
+    for (const view of this.#actors.values()) this.#unlink(view)
     this.#actors.clear()
     this.#aliases.clear()
     this.#byId.clear()
+    this.#asleep.clear()
     this.#ended.length = 0
     this.#infos.clear()
     this.#ends.clear()
   }
 
   #emit(message: FeedMessage): void {
-    for (const l of this.#listeners) l(message)
+    for (const l of this.#listeners.keys()) l(message)
   }
 
   #onInspection(e: InspectionEvent): void {
@@ -195,24 +230,39 @@ export class InspectorModel {
       case "@xstate.snapshot":
         return this.#onSnapshot(e.actorRef as AnyActorRef, e.event, e.snapshot as never)
       case "@xstate.event": {
-        if (this.#listeners.size === 0) return
+        if (this.#eventListeners === 0) return
         const actor = this.#viewOf(e.actorRef as AnyActorRef)
         if (actor === undefined) return
-        this.#emit({ type: "@xstate.event", actor, event: e.event, sourceId: (e.sourceRef as AnyActorRef | undefined)?.sessionId, createdAt: this.#now() })
+        const message: FeedMessage = { type: "@xstate.event", actor, event: e.event, sourceId: (e.sourceRef as AnyActorRef | undefined)?.sessionId, createdAt: this.#now() }
+        for (const [l, events] of this.#listeners) if (events) l(message)
       }
     }
   }
 
+  /** Each actor's view, also kept on the actor under this model's own key: the hot path's lookup is one property read. */
+  readonly #key: symbol = Symbol("inspector view")
+
+  /** Drop the view's link from its actor (set, not deleted: a delete would slow every later property access on the actor). */
+  #unlink(view: ActorView): void {
+    const ref = view.ref as unknown as Record<symbol, ActorView | undefined>
+    if (ref[this.#key] === view) ref[this.#key] = undefined
+  }
+
   #viewOf(ref: AnyActorRef): ActorView | undefined {
+    const cached = (ref as unknown as Record<symbol, ActorView | undefined>)[this.#key]
+    // (A view forgotten since has ended: its actor sends nothing more that the model would take.)
+    if (cached !== undefined) return cached
     return this.#actors.get(ref.sessionId) ?? this.#aliases.get(ref.sessionId)
   }
 
   #onActor(ref: AnyActorRef, rootId: string): void {
     // A hibernated session woken: its new actor continues the same view and record.
-    const asleep = this.#byId.get(ref.id)?.find((a) => a.status === "hibernated")
-    if (asleep !== undefined && ref.id !== ref.sessionId) {
+    const asleep = ref.id === ref.sessionId ? undefined : this.#asleep.get(ref.id)
+    if (asleep !== undefined && asleep.status === "hibernated") {
+      this.#asleep.delete(ref.id)
       asleep.ref = ref
-      asleep.aliases.push(ref.sessionId)
+      ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = asleep
+      ;(asleep.aliases ??= []).push(ref.sessionId)
       this.#aliases.set(ref.sessionId, asleep)
       return
     }
@@ -229,19 +279,21 @@ export class InspectorModel {
       id: ref.id,
       machine: typeof logic?.id === "string" ? logic.id : undefined,
       ref,
-      aliases: [],
+      aliases: undefined,
       startedAt: now,
       value: undefined,
       context: undefined,
       status: "active",
       record: new RecordBuffer(this.#capacity),
-      requests: new Map(),
+      requests: undefined,
       end: undefined
     }
     this.#actors.set(ref.sessionId, actor)
+    ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = actor
     const same = this.#byId.get(actor.id)
-    if (same === undefined) this.#byId.set(actor.id, [actor])
-    else same.push(actor)
+    if (same === undefined) this.#byId.set(actor.id, actor)
+    else if (same instanceof Set) same.add(actor)
+    else this.#byId.set(actor.id, new Set([same, actor]))
     this.#prune()
   }
 
@@ -253,6 +305,7 @@ export class InspectorModel {
     if (snapshot.status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id)) {
       // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
       actor.status = "hibernated"
+      this.#asleep.set(actor.id, actor)
       if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
       return
     }
@@ -264,27 +317,28 @@ export class InspectorModel {
       actor.record.base = { t, value: snapshot.value, context: snapshot.context, status: snapshot.status }
     } else if (!(woken && event.type === "xstate.init")) {
       // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
-      actor.record.push({ t, event, value: snapshot.value, context: snapshot.context, status: snapshot.status })
+      actor.record.add(t, event, snapshot.value, snapshot.context, snapshot.status)
     }
     const request = requestOf(event as AnyEventObject)
-    if (request !== undefined) actor.requests.set(request.id, { ...request, since: t })
+    if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
     if (listening) {
       if (actor.record.size === 0 && event.type === "xstate.init") this.#emit({ type: "@xstate.actor", actor, createdAt: t })
-      this.#emit({ type: "@xstate.snapshot", actor, event, createdAt: t })
+      this.#emit({ type: "@xstate.snapshot", actor, event, createdAt: t, snapshot: { value: snapshot.value, status: snapshot.status, context: snapshot.context } })
     }
     if (ENDED.has(snapshot.status)) {
       const ownEnd = this.#ends.get(actor.id)
       actor.end = ownEnd === undefined || this.#infos.get(actor.id) === undefined
         ? endOf(t, snapshot)
         : { t, status: snapshot.status, reason: ownEnd.reason, error: !ownEnd.expected || snapshot.status === "error" }
-      actor.requests.clear()
+      actor.requests = undefined
       this.#ended.push(actor)
       if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
     }
   }
 
   #actorsOfSession(id: string): ReadonlyArray<ActorView> {
-    return this.#byId.get(id) ?? []
+    const same = this.#byId.get(id)
+    return same === undefined ? [] : same instanceof Set ? [...same] : [same]
   }
 
   #onSession(info: SessionInfo, change: "added" | "updated" | "removed"): void {
@@ -296,21 +350,23 @@ export class InspectorModel {
     const actors = this.#actorsOfSession(info.id)
     const now = this.#now()
     for (const actor of actors) {
-      if (info.inFlight === 0) actor.requests.clear()
+      if (info.inFlight === 0) actor.requests = undefined
       else if (info.requests !== undefined) {
+        const requests = actor.requests ??= new Map()
         // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
         const live = new Set<string>()
         for (const r of info.requests) {
           const id = String(r.id)
           live.add(id)
-          if (!actor.requests.has(id)) actor.requests.set(id, { id, method: r.method, since: now })
+          if (!requests.has(id)) requests.set(id, { id, method: r.method, since: now })
         }
-        for (const id of actor.requests.keys()) if (!live.has(id)) actor.requests.delete(id)
-      } else {
+        for (const id of requests.keys()) if (!live.has(id)) requests.delete(id)
+      } else if (actor.requests !== undefined) {
         // Only a count: the chart saw the requests start; the oldest are dropped first.
-        for (const key of actor.requests.keys()) {
-          if (actor.requests.size <= info.inFlight) break
-          actor.requests.delete(key)
+        const requests = actor.requests
+        for (const key of requests.keys()) {
+          if (requests.size <= info.inFlight) break
+          requests.delete(key)
         }
       }
       if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: now })
@@ -325,9 +381,12 @@ export class InspectorModel {
     for (const actor of this.#actorsOfSession(id)) {
       if (actor.end === undefined) {
         // The session ended without its actor finishing (hibernated, stopped, dropped): it ends here.
-        if (actor.status === "hibernated") actor.status = "stopped"
+        if (actor.status === "hibernated") {
+          actor.status = "stopped"
+          if (this.#asleep.get(actor.id) === actor) this.#asleep.delete(actor.id)
+        }
         actor.end = { t, status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
-        actor.requests.clear()
+        actor.requests = undefined
         this.#ended.push(actor)
       } else actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
       if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
@@ -343,10 +402,16 @@ export class InspectorModel {
       if (this.#ended.length <= limit && oldest.end!.t + this.#retainMs > now) break
       this.#ended.shift()
       this.#actors.delete(oldest.sessionId)
-      for (const alias of oldest.aliases) this.#aliases.delete(alias)
-      const same = this.#byId.get(oldest.id)?.filter((a) => a !== oldest)
-      if (same !== undefined && same.length > 0) this.#byId.set(oldest.id, same)
-      else {
+      this.#unlink(oldest)
+      for (const alias of oldest.aliases ?? []) this.#aliases.delete(alias)
+      if (this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
+      const same = this.#byId.get(oldest.id)
+      if (same instanceof Set) {
+        same.delete(oldest)
+        if (same.size === 1) this.#byId.set(oldest.id, same.values().next().value!)
+      } else if (same !== undefined && same !== oldest) {
+        // Another view holds the id: keep it.
+      } else {
         this.#byId.delete(oldest.id)
         this.#infos.delete(oldest.id)
         this.#ends.delete(oldest.id)

@@ -21,8 +21,9 @@ import { makeHostGuard } from "../transports/http/HostGuard.ts"
 import { allMachines } from "../visualization/exportCharts.ts"
 import { chartLayout } from "./chartLayout.ts"
 import { feedObject, FEED_VERSION } from "./feed.ts"
+import { makeFeedBatch } from "./feedBatch.ts"
 import { approvalFeedObject, approvalGoneFeedObject, type InspectorApprover, parseApprovalDecision } from "./inspectorApprover.ts"
-import { type FeedMessage, InspectorModel, type InspectorModelOptions } from "./InspectorModel.ts"
+import { InspectorModel, type InspectorModelOptions } from "./InspectorModel.ts"
 import { inspectorPage } from "./page.ts"
 import { replayRecord, ReplayError } from "./replay.ts"
 import type { RecordFile } from "./SessionRecord.ts"
@@ -121,22 +122,27 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     return actor === undefined ? undefined : model.record(actor.sessionId, showSecrets)
   }
 
-  // Each message is serialized once, for every client, and only while someone listens.
-  let unsubscribe: (() => void) | undefined
-  const broadcast = (message: FeedMessage) => {
-    let full: string | undefined
-    let short: string | undefined
-    for (const ws of clients) {
-      if (lean.has(ws)) send(ws, short ??= JSON.stringify(feedObject(model, message, showSecrets, false)))
-      else send(ws, full ??= JSON.stringify(feedObject(model, message, showSecrets)))
-    }
-  }
   // Lines are sent in batches, one WebSocket message of newline-separated JSON per client per turn of
   // the event loop: a busy runtime makes many small messages, and a frame (and a write) each would cost more
-  // than the inspection itself.
+  // than the inspection itself. The feed's own messages are serialized only then (feedBatch.ts).
   const queued = new Map<WebSocket, Array<string>>()
   let flushing = false
+  const schedule = () => {
+    if (!flushing) {
+      flushing = true
+      setImmediate(flush)
+    }
+  }
+  const send = (ws: WebSocket, line: string) => {
+    if (ws.readyState !== WebSocket.OPEN) return
+    const lines = queued.get(ws)
+    if (lines === undefined) queued.set(ws, [line])
+    else lines.push(line)
+    schedule()
+  }
+  const batch = makeFeedBatch({ model, showSecrets, clients, isLean: (ws) => lean.has(ws), send, schedule })
   const flush = () => {
+    batch.drain()
     flushing = false
     for (const [ws, lines] of queued) {
       if (ws.readyState !== WebSocket.OPEN) continue
@@ -148,14 +154,21 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     }
     queued.clear()
   }
-  const send = (ws: WebSocket, line: string) => {
-    if (ws.readyState !== WebSocket.OPEN) return
-    const lines = queued.get(ws)
-    if (lines === undefined) queued.set(ws, [line])
-    else lines.push(line)
-    if (!flushing) {
-      flushing = true
-      setImmediate(flush)
+  // The model feeds the batch only while a client listens, and hands over `@xstate.event`s only while a full client does.
+  let unsubscribe: (() => void) | undefined
+  let subscribedFull = false
+  const follow = () => {
+    let leanClients = 0
+    for (const ws of clients) if (lean.has(ws)) leanClients++
+    const full = clients.size - leanClients > 0
+    batch.want(leanClients > 0, full)
+    if (clients.size === 0 || full !== subscribedFull) {
+      unsubscribe?.()
+      unsubscribe = undefined
+    }
+    if (clients.size > 0 && unsubscribe === undefined) {
+      unsubscribe = model.subscribe(batch.add, { events: full })
+      subscribedFull = full
     }
   }
 
@@ -268,14 +281,11 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (url.searchParams.get("definitions") === "0") lean.add(ws)
       clients.add(ws)
-      unsubscribe ??= model.subscribe(broadcast)
+      follow()
       ws.on("error", () => ws.terminate())
       ws.on("close", () => {
         clients.delete(ws)
-        if (clients.size === 0 && unsubscribe !== undefined) {
-          unsubscribe()
-          unsubscribe = undefined
-        }
+        follow()
       })
       send(ws, JSON.stringify({ type: "@mcp-actors.hello", version: FEED_VERSION, showSecrets, createdAt: Date.now() }))
       for (const m of model.snapshotMessages()) send(ws, JSON.stringify(feedObject(model, m, showSecrets)))

@@ -58,10 +58,18 @@ export interface RecordFile {
   readonly redacted: boolean
 }
 
-/** A fixed-capacity ring of entries; the entry it forgets becomes the base. */
+/**
+ * A fixed-capacity ring of entries; the entry it forgets becomes the base.
+ *
+ * Why parallel arrays: a record is written on every event of every inspected
+ * actor, while nobody may ever read it. A push is five array stores (no object
+ * per entry, nothing copied or serialized); entries are built only when read.
+ */
 export class RecordBuffer {
   readonly capacity: number
-  #entries: Array<RecordEntry> = []
+  /** Entries as runs of five slots (t, event, value, context, status), made on the first entry. */
+  #slots: Array<unknown> | undefined
+  #size = 0
   #head = 0
   #dropped = 0
   #base: RecordBase | undefined
@@ -79,7 +87,7 @@ export class RecordBuffer {
     this.#base = base
   }
   get size(): number {
-    return this.#entries.length
+    return this.#size
   }
   /** Entries forgotten so far. */
   get dropped(): number {
@@ -87,26 +95,44 @@ export class RecordBuffer {
   }
 
   push(entry: RecordEntry): void {
-    if (this.#entries.length < this.capacity) {
-      this.#entries.push(entry)
+    this.add(entry.t, entry.event, entry.value, entry.context, entry.status)
+  }
+
+  /** {@link push} without an entry object (the inspector's hot path). */
+  add(t: number, event: EventObject, value: StateValue | undefined, context: unknown, status: string): void {
+    const slots = this.#slots ??= []
+    if (this.#size < this.capacity) {
+      slots.push(t, event, value, context, status)
+      this.#size++
       return
     }
-    const oldest = this.#entries[this.#head]!
-    this.#base = { t: oldest.t, value: oldest.value, context: oldest.context, status: oldest.status }
-    this.#entries[this.#head] = entry
+    const i = this.#head * 5
+    this.#base = { t: slots[i] as number, value: slots[i + 2] as StateValue | undefined, context: slots[i + 3], status: slots[i + 4] as string }
+    slots[i] = t
+    slots[i + 1] = event
+    slots[i + 2] = value
+    slots[i + 3] = context
+    slots[i + 4] = status
     this.#head = (this.#head + 1) % this.capacity
     this.#dropped++
   }
 
+  #at(n: number): RecordEntry {
+    const i = ((this.#head + n) % this.#size) * 5
+    const s = this.#slots!
+    return { t: s[i] as number, event: s[i + 1] as EventObject, value: s[i + 2] as StateValue | undefined, context: s[i + 3], status: s[i + 4] as string }
+  }
+
   /** Oldest first. */
   entries(): ReadonlyArray<RecordEntry> {
-    return this.#head === 0 ? this.#entries.slice() : [...this.#entries.slice(this.#head), ...this.#entries.slice(0, this.#head)]
+    return this.last(this.#size)
   }
 
   /** The newest `n` entries, oldest first. */
   last(n: number): ReadonlyArray<RecordEntry> {
-    const all = this.entries()
-    return all.slice(Math.max(0, all.length - n))
+    const out: Array<RecordEntry> = []
+    for (let i = Math.max(0, this.#size - n); i < this.#size; i++) out.push(this.#at(i))
+    return out
   }
 }
 

@@ -7,7 +7,7 @@
  * `@mcp-actors.forget` (an ended actor no longer kept).
  */
 import type { AnyActorRef } from "xstate"
-import type { ActorView, FeedMessage, InspectorModel } from "./InspectorModel.ts"
+import type { ActorView, FeedMessage, InspectorModel, SnapshotView } from "./InspectorModel.ts"
 import { redactId, toJsonSafe } from "./redact.ts"
 import { stateLabel } from "./SessionRecord.ts"
 
@@ -47,7 +47,7 @@ const safeContext = (context: unknown, showSecrets: boolean): unknown => {
   return safe
 }
 
-const snapshotOf = (actor: ActorView, showSecrets: boolean) => ({
+const snapshotOf = (actor: SnapshotView, showSecrets: boolean) => ({
   value: actor.value ?? null,
   status: actor.status,
   context: safeContext(actor.context, showSecrets)
@@ -70,8 +70,8 @@ export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecr
     era: info?.era ?? null,
     protocolVersion: info?.protocolVersion ?? null,
     peer: info?.peer === undefined ? null : toJsonSafe(info.peer, { showSecrets }),
-    inFlight: info?.inFlight ?? actor.requests.size,
-    requests: [...actor.requests.values()].map((r) => ({ id: r.id, method: r.method, since: r.since })),
+    inFlight: info?.inFlight ?? actor.requests?.size ?? 0,
+    requests: actor.requests === undefined ? [] : [...actor.requests.values()].map((r) => ({ id: r.id, method: r.method, since: r.since })),
     startedAt: info?.startedAt ?? actor.startedAt,
     state: stateLabel(actor.value),
     value: actor.value ?? null,
@@ -112,7 +112,7 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
         parentId: a.parentId,
         id: redactId(a.id, showSecrets),
         event: toJsonSafe(message.event, { showSecrets }),
-        snapshot: snapshotOf(a, showSecrets),
+        snapshot: snapshotOf(message.snapshot, showSecrets),
         createdAt: message.createdAt,
         _version: FEED_VERSION
       }

@@ -147,12 +147,16 @@ export const inspectorPage = `<!doctype html>
       }
       case "@xstate.snapshot": {
         const s = upsert(msg);
-        const changed = label(s.value) !== label(msg.snapshot.value);
-        s.value = msg.snapshot.value; s.status = msg.snapshot.status; s.state = label(msg.snapshot.value);
-        if (msg.event.type !== "xstate.init") {
-          s.recent.push({ t: msg.createdAt, event: msg.event.type, value: msg.snapshot.value, status: msg.snapshot.status, changed });
-          if (s.recent.length > 50) s.recent.shift();
+        // The page's feed is batched per turn: "steps" holds the turn's transitions (t, event, value, status).
+        const steps = msg.steps || (msg.event.type === "xstate.init" ? [] : [[msg.createdAt, msg.event.type, msg.snapshot.value, msg.snapshot.status]]);
+        let last = label(s.value);
+        for (const [t, event, value, status] of steps) {
+          const now = label(value);
+          s.recent.push({ t, event, value, status, changed: now !== last });
+          last = now;
         }
+        if (s.recent.length > 50) s.recent.splice(0, s.recent.length - 50);
+        s.value = msg.snapshot.value; s.status = msg.snapshot.status; s.state = label(msg.snapshot.value);
         break;
       }
       case "@mcp-actors.session": {

@@ -15,8 +15,10 @@
 import { AsyncLocalStorage } from "node:async_hooks"
 import { Context, Exit, Metric, Option, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
+import type { AnyActorRef } from "xstate"
 import { McpError } from "../protocol/errors.ts"
-import type { JsonRpcRequest, Params } from "../protocol/jsonrpc.ts"
+import type { JsonRpcRequest, Params, RequestId } from "../protocol/jsonrpc.ts"
+import { type InspectionEvent, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
 import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
 import type { RequestContext, ServerRequestOptions } from "../server/RequestContext.ts"
@@ -97,6 +99,20 @@ const endSpan = (span: Tracer.Span, outcome: Outcome, end: bigint): void => {
   } else span.end(end, Exit.void)
 }
 
+/** What a server span of a chart step needs from its session (read after the step). */
+export interface StepFacts {
+  readonly sessionId: string | undefined
+  readonly protocolVersion: string | undefined
+  readonly transport: string
+}
+
+/** A chart's state value as one string, as sessions report it (`a.b`, parallel regions joined by `|`). */
+const flattenValue = (value: unknown, prefix = ""): string => {
+  if (typeof value === "string") return prefix + value
+  if (typeof value !== "object" || value === null) return prefix + String(value)
+  return Object.entries(value as Record<string, unknown>).map(([k, v]) => flattenValue(v, `${prefix}${k}.`)).join("|")
+}
+
 /** The facts of a client session a CLIENT span needs (any of our client classes). */
 export interface ClientFacts {
   info(): SessionInfo
@@ -125,6 +141,10 @@ const prometheusName = (id: string): string => (Object.hasOwn(DURATION_HELP, id)
 interface WatchedSession {
   readonly side: Side
   state: string
+  /** The last state each of its charts (the session's, its keepalive's) was seen in by a transition event. */
+  chartStates: Map<AnyActorRef, string> | undefined
+  /** Transitions taken before it was known to be a session (a legacy server session's first step): replayed onto its span. */
+  early: Array<readonly [bigint, Record<string, unknown>]> | undefined
   /** Known to be a session (client, or a legacy-era server session): it gets a span and a duration. */
   stateful: boolean
   span: Tracer.Span | undefined
@@ -166,6 +186,12 @@ export class Telemetry {
   private readonly frames = new AsyncLocalStorage<Frame>()
   /** Set while `clientRequest` calls back into the client: that inner call is the plain one. */
   private inside = false
+  /** Sessions with a span, by their chart actor's id: the chart's transitions (inspection microsteps) become span events. */
+  private readonly spansByActor = new Map<string, WatchedSession>()
+  /** The inspection hub, for microsteps only (while tracing). */
+  private hub: InspectionSubscription | undefined
+  /** The request whose chart step is running (`serverStep`), and its outcome so far. */
+  private stepping: { readonly id: RequestId; outcome: Outcome } | undefined
 
   constructor(options: TelemetryOptions = {}) {
     this.options = options
@@ -174,6 +200,10 @@ export class Telemetry {
     this.sampleRatio = Math.min(1, Math.max(0, options.sampleRatio ?? 1))
     this.maxSeries = options.maxSeries ?? 2_000
     this.metricsContext = Context.make(Metric.MetricRegistry, options.metricRegistry ?? new Map())
+    // Every transition, self-transitions included, as the chart takes it (`subscribe` only sees
+    // snapshots, so a transition back to the same state would be missed). Actors made from now on
+    // report through the hub; while nobody else listens it hands over microsteps alone.
+    if (this.tracer !== undefined) this.hub = inspection.subscribe((e) => this.onMicrostep(e), { kinds: ["@xstate.microstep"] })
   }
 
   // ------------------------------------------------------------ server
@@ -239,7 +269,89 @@ export class Telemetry {
     )
   }
 
+  /**
+   * A request the session answers within a chart step or at once, not through a handler
+   * (`initialize`, `ping`, `server/discover`): a SERVER span around `run`, and
+   * `mcp.server.operation.duration`. `facts` are read after the step (the negotiated version).
+   * A refusal inside the step is reported with {@link serverStepFailed}.
+   */
+  serverStep(request: JsonRpcRequest, facts: () => StepFacts, run: () => void): void {
+    const start = nowNs()
+    const method = request.method
+    const tracer = this.tracer
+    let span: Tracer.Span | undefined
+    if (tracer !== undefined) {
+      const remote = readTraceContext(request.params?._meta)
+      span = tracer.span({
+        name: method,
+        parent: remote === undefined ? Option.none() : Option.some(Tracer.externalSpan(remote)),
+        annotations: Context.empty(),
+        links: [],
+        startTime: start,
+        kind: "server",
+        root: remote === undefined,
+        sampled: remote?.sampled ?? this.sampleRoot()
+      })
+    }
+    const outer = this.stepping
+    const step = this.stepping = { id: request.id, outcome: OK }
+    try {
+      run()
+    } catch (e) {
+      step.outcome = errorOutcome(e)
+      throw e
+    } finally {
+      this.stepping = outer
+      const f = facts()
+      const end = nowNs()
+      if (span !== undefined) {
+        this.requestAttributes(span, method, undefined, request.params, f.protocolVersion, f.transport)
+        span.attribute(S.JSONRPC_REQUEST_ID, String(request.id))
+        if (f.sessionId !== undefined) span.attribute(S.MCP_SESSION_ID, f.sessionId)
+        endSpan(span, step.outcome, end)
+      }
+      this.operation("server", method, undefined, step.outcome, f.protocolVersion, f.transport, seconds(start, end))
+    }
+  }
+
+  /** The chart refused the request of the running {@link serverStep} with a JSON-RPC error. */
+  serverStepFailed(id: RequestId, code: number, message: string): void {
+    const step = this.stepping
+    if (step !== undefined && step.id === id) step.outcome = { errorType: String(code), statusCode: String(code), error: new Error(message) }
+  }
+
   // ------------------------------------------------------------ client
+
+  /**
+   * A request the client's chart sends itself (`initialize`, the keepalive's `ping`): a CLIENT span
+   * whose context goes in the returned params; call `end` with the outcome when the answer comes.
+   */
+  clientStep(session: ClientFacts, method: string, params: Params | undefined): { readonly params: Params | undefined; end(error?: unknown): void } {
+    const start = nowNs()
+    const info = session.info()
+    const tracer = this.tracer
+    let span: Tracer.Span | undefined
+    let sendParams = params
+    if (tracer !== undefined) {
+      span = tracer.span({ name: method, parent: Option.none(), annotations: Context.empty(), links: [], startTime: start, kind: "client", root: true, sampled: this.sampleRoot() })
+      sendParams = withTraceContext(params, formatTraceparent(span.traceId, span.spanId, span.sampled), undefined)
+    }
+    return {
+      params: sendParams,
+      end: (error?: unknown) => {
+        const outcome = error === undefined ? OK : errorOutcome(error)
+        const after = session.info()
+        const end = nowNs()
+        if (span !== undefined) {
+          this.requestAttributes(span, method, undefined, params, after.protocolVersion, after.transport)
+          const sessionId = session.sessionId
+          if (typeof sessionId === "string") span.attribute(S.MCP_SESSION_ID, sessionId)
+          endSpan(span, outcome, end)
+        }
+        this.operation("client", method, undefined, outcome, after.protocolVersion ?? info.protocolVersion, after.transport, seconds(start, end))
+      }
+    }
+  }
 
   /** True while the client's own (untraced) `request` is being called back: the client's hook lets it through. */
   get passThrough(): boolean {
@@ -368,7 +480,9 @@ export class Telemetry {
    */
   observeSession(side: Side, session: SessionHandle): void {
     const first = session.info()
-    const watched: WatchedSession = { side, state: first.state, stateful: false, span: undefined, startNs: BigInt(first.startedAt) * 1_000_000n }
+    const watched: WatchedSession = { side, state: first.state, chartStates: undefined, early: undefined, stateful: false, span: undefined, startNs: BigInt(first.startedAt) * 1_000_000n }
+    // Its chart's transitions are span events; those before its span exists wait in `early`.
+    if (this.tracer !== undefined) this.spansByActor.set(session.id, watched)
     if (side === "client" || first.era === "legacy") this.becameStateful(session, watched, first)
     // Only a stateful session is held here (`live`): a per-request 2026-07-28 exchange is never
     // released as a session, and is referenced only from its own listener set (collected with it).
@@ -380,14 +494,16 @@ export class Telemetry {
       if (!watched.stateful) return
       this.seenStates.add(`${side}\u0000${info.state}`)
       this.counter(TRANSITIONS, "Chart transitions that changed a session's state.", { side, state: info.state }).updateUnsafe(1, this.metricsContext)
+      // The span's transition events come from the chart itself (onMicrostep).
+      void from
       const span = watched.span
       if (span === undefined) return
-      span.event("mcp.session.transition", nowNs(), { "mcp.session.state": info.state, "mcp.session.state.previous": from })
       if (info.protocolVersion !== undefined && !span.attributes.has(S.MCP_PROTOCOL_VERSION)) span.attribute(S.MCP_PROTOCOL_VERSION, info.protocolVersion)
     })
     void session.ended.then((end) => {
       unsubscribe()
       this.live.delete(session)
+      if (this.spansByActor.get(session.id) === watched) this.spansByActor.delete(session.id)
       if (watched.stateful) this.sessionEnded(session, watched, end)
     })
   }
@@ -418,8 +534,49 @@ export class Telemetry {
     if (info.protocolVersion !== undefined) span.attribute(S.MCP_PROTOCOL_VERSION, info.protocolVersion)
     const network = S.networkTransportOf(info.transport)
     if (network !== undefined) span.attribute(S.NETWORK_TRANSPORT, network)
-    // The state it was in when it became a session (the change being notified, if any, follows as its own event).
-    span.event("mcp.session.transition", nowNs(), { "mcp.session.state": watched.state })
+    // The state it started in, then the transitions it took before it was known to be a session.
+    span.event("mcp.session.transition", watched.startNs, { "mcp.session.state": watched.state })
+    for (const [t, attributes] of watched.early ?? []) span.event("mcp.session.transition", t, attributes)
+    watched.early = undefined
+  }
+
+  /**
+   * A chart microstep: each transition between states it took (a self-transition included;
+   * a handler with no target only runs actions) is an event on its session's span. The
+   * keepalive runs as the client session's child chart: its transitions are the session's too.
+   */
+  private onMicrostep(e: InspectionEvent): void {
+    if (this.spansByActor.size === 0) return
+    const ref = e.actorRef as AnyActorRef & { readonly _parent?: AnyActorRef }
+    let watched = this.spansByActor.get(ref.id)
+    let chart: string | undefined
+    if (watched === undefined) {
+      if (ref.id !== "keepalive" || ref._parent === undefined) return
+      watched = this.spansByActor.get(ref._parent.id)
+      if (watched === undefined) return
+      chart = "keepalive"
+    }
+    const span = watched.span
+    if (span === undefined && (watched.stateful || (watched.early?.length ?? 0) >= 32)) return
+    const step = e as unknown as {
+      readonly event: { readonly type: string }
+      readonly snapshot: { readonly value?: unknown }
+      readonly _transitions?: ReadonlyArray<{ readonly target?: ReadonlyArray<{ readonly id: string }>; readonly source: { readonly id: string } }>
+    }
+    const transitions = step._transitions
+    if (transitions === undefined) return
+    const states = watched.chartStates ??= new Map()
+    for (const t of transitions) {
+      if (t.target === undefined || t.target.length === 0) continue
+      const state = chart === undefined ? flattenValue(step.snapshot.value) : `${chart}.${flattenValue(step.snapshot.value)}`
+      const previous = states.get(ref) ?? (chart === undefined ? watched.state : undefined)
+      states.set(ref, state)
+      const attributes: Record<string, unknown> = { "mcp.session.state": state, "mcp_actors.transition.event": step.event.type }
+      if (previous !== undefined) attributes["mcp.session.state.previous"] = previous
+      if (t.target.length === 1 && t.target[0]!.id === t.source.id) attributes["mcp_actors.transition.self"] = true
+      if (span !== undefined) span.event("mcp.session.transition", nowNs(), attributes)
+      else (watched.early ??= []).push([nowNs(), attributes])
+    }
   }
 
   private sessionEnded(session: SessionHandle, watched: WatchedSession, end: SessionEnd): void {
@@ -524,8 +681,10 @@ export class Telemetry {
     return this.options.onFlush?.() ?? Promise.resolve()
   }
 
-  /** Flush and stop exporting. */
+  /** Flush and stop exporting (and stop listening to the charts). */
   close(): Promise<void> {
+    this.hub?.()
+    this.hub = undefined
     return this.options.onClose?.() ?? Promise.resolve()
   }
 }

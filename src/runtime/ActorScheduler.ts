@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type EventObject } from "xstate"
-import { inspection } from "./inspection.ts"
+import { inspectionBoot } from "./inspection.ts"
 
 interface SchedulingSystem {
   readonly _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }
@@ -124,6 +124,47 @@ class TreeActor<TLogic extends AnyActorLogic> extends Actor<TLogic> {
   }
 }
 
+/**
+ * Keep a tree child's end to itself: a child made with `parent` (a session under
+ * its connection or listener, a connection under its listener) does not send its
+ * parent `xstate.done.actor.<id>` / `xstate.error.actor.<id>` when its chart ends.
+ *
+ * Why: its owner is its `Scope`, which learns of the end and releases it; no
+ * parent chart handles those events. Delivered, they cost memory forever: xstate
+ * memoizes the transitions each state node has for every event type it ever
+ * received (`candidates-<type>` in a module-wide cache keyed by the shared
+ * machine's `StateNode`s), and these types embed the child's id, new for every
+ * session. That cache grew by ~200-450 bytes per ended session (two arrays and
+ * the key string, one entry per state node of the parent's active state): a
+ * linear heap growth of the HTTP and WebSocket servers under churn, found by a
+ * soak. An error event had a second effect: unhandled, it put the parent chart
+ * itself (a listener, with every other session) into `error`. The inspection
+ * hub sees the child's own final or error snapshot as before.
+ *
+ * The same holds for any actor of the system made with `parent` (the HTTP
+ * client transport's connection chart under its client session). Children a
+ * chart spawned or invoked itself (listed in its snapshot's `children`) still
+ * report to it: their done events are what those charts wait for.
+ */
+const spawnedBy = (parent: AnyActorRef, child: AnyActorRef): boolean => {
+  const children = (parent.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children
+  // Not a chart (no `children`): nothing of it can handle the event; a chart lists what it spawned or invoked.
+  return children !== undefined && Object.hasOwn(children, child.id) && children[child.id] === child
+}
+
+const keepTreeEndsLocal = (actor: AnyActorRef): void => {
+  const system = actor.system as unknown as SchedulingSystem
+  const relay = system._relay
+  if (relay === undefined) return
+  system._relay = (source, target, event) => {
+    if (
+      (event.type.startsWith("xstate.done.actor.") || event.type.startsWith("xstate.error.actor.")) &&
+      source !== undefined && (source as { _parent?: AnyActorRef })._parent === target && !spawnedBy(target, source)
+    ) return
+    relay(source, target, event)
+  }
+}
+
 let creationObserver: ((actor: AnyActorRef) => void) | undefined
 
 /**
@@ -150,13 +191,14 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
  * actor's tree rather than a root of its own.
  */
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
-  // A root takes the inspection hub's observer, only while someone listens (see inspection.ts);
-  // a child is seen through its root's system, which already has it.
-  const inspect = inspection.observer
-  if (inspect !== undefined && options?.parent === undefined && options?.inspect === undefined) options = { ...options, inspect } as ActorOptions<TLogic>
-  const actor: Actor<TLogic> = new TreeActor(logic, options)
-  // A child shares its root's system, whose scheduler is already the lean one.
-  if (options?.parent === undefined) useLeanScheduler(actor)
+  // A root is fed to the inspection hub only while someone listens (see inspection.ts); a child
+  // shares its root's system, whose scheduler and inspection dispatcher are already in place.
+  const boot = options?.parent === undefined ? inspectionBoot(options?.inspect) : undefined
+  const actor: Actor<TLogic> = new TreeActor(logic, boot === undefined ? options : ({ ...options, inspect: boot.observer } as ActorOptions<TLogic>))
+  if (options?.parent === undefined) {
+    keepTreeEndsLocal(useLeanScheduler(actor))
+    boot?.attach(actor)
+  }
   if (creationObserver !== undefined) creationObserver(actor)
   return actor
 }
@@ -166,5 +208,10 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
  * reported to {@link observeActorCreation}, since it lives as long as its
  * runtime (the process's, for the Promise API), not as long as a session.
  */
-export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> =>
-  useLeanScheduler(new TreeActor(logic, options) as Actor<TLogic>)
+export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
+  const boot = inspectionBoot(options?.inspect)
+  const root = useLeanScheduler(new TreeActor(logic, boot === undefined ? options : ({ ...options, inspect: boot.observer } as ActorOptions<TLogic>)) as Actor<TLogic>)
+  keepTreeEndsLocal(root)
+  boot?.attach(root)
+  return root
+}

@@ -25,12 +25,12 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
-import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef, EventObject, Subscription } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef, EventObject } from "xstate"
 import { type ConnectionMachine, connectionMachine } from "../../machines/connection.ts"
 import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
 import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
 import { createLeanActor, createRootActor } from "./ActorScheduler.ts"
-import { inspection } from "./inspection.ts"
+import { inspectRoot } from "./inspection.ts"
 import { Registry, type RegistryUnsafe } from "./Registry.ts"
 import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
 import { Supervisor, type SupervisorOptions } from "./Supervisor.ts"
@@ -94,25 +94,6 @@ export interface McpRuntime {
 }
 
 /**
- * Attach the inspection hub's observer to the root's system while someone
- * listens, detach it when nobody does. Called whenever a node is opened, so a
- * runtime made before the inspector started is seen from its next connection
- * on, and one nobody inspects pays nothing per event.
- */
-const inspectionFollower = (root: AnyActorRef, viaOption: unknown) => {
-  let attached: { readonly observer: unknown; readonly subscription: Subscription } | undefined
-  return () => {
-    const observer = inspection.observer
-    if (observer === attached?.observer) return
-    attached?.subscription.unsubscribe()
-    // The root's `inspect` option attached that one for good (xstate keeps no handle to detach it).
-    attached = observer === undefined || observer === viaOption
-      ? undefined
-      : { observer, subscription: root.system.inspect(observer) }
-  }
-}
-
-/**
  * Make a runtime. Its actors' timers default to the host's; sessions bring their own clocks.
  * Servers given it (`runtime` option) are listeners of its tree and their sessions are
  * supervised by it; `shutdown()` drains and closes them all.
@@ -132,9 +113,9 @@ const inspectionFollower = (root: AnyActorRef, viaOption: unknown) => {
 export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
   const managed = ManagedRuntime.make(Supervisor.layerWith(options).pipe(Layer.provideMerge(Registry.layer)))
   const [supervisor, registry] = managed.runSync(Effect.all([Supervisor, Registry] as const))
-  const observer = inspection.observer
-  const root = createRootActor(runtimeMachine, observer === undefined ? {} : { inspect: observer }).start()
-  const followInspection = inspectionFollower(root, observer)
+  const root = createRootActor(runtimeMachine).start()
+  // A runtime made before the inspector started is seen from its next connection on.
+  const followInspection = () => inspectRoot(root)
   let stopping: Promise<void> | undefined
 
   const openListener = (input: ListenerInput): ListenerNode => {

@@ -1,48 +1,120 @@
 /**
- * The runtime's inspection hub: one xstate `inspect` observer for every actor
+ * The runtime's inspection hub: one xstate inspection feed for every actor
  * the runtime creates, fanned out to whoever listens (the live inspector,
- * tests, Stately's inspector through an adapter).
+ * OpenTelemetry's transition events, tests, Stately's inspector through an
+ * adapter).
  *
- * Why a hub with an `observer` that is `undefined` while nobody listens: xstate
- * builds an inspection event object for every event, snapshot and action of an
- * actor created with an `inspect` option. Actors created while nobody listens
- * get no option at all, so the hot path pays one property read per actor.
- * Consequence: an inspector sees the actors created after it subscribed (start
- * it before serving; `inspect: true` in the APIs does).
+ * Why not xstate's `inspect` option: xstate copies every inspection event
+ * (`{ ...event, rootId }`) and walks its observer set for each one, and most
+ * of them are `@xstate.action` / `@xstate.microstep` events nobody here reads.
+ * Instead {@link inspectRoot} replaces the root system's `_sendInspectionEvent`
+ * with a dispatcher that drops, with one bit test, every kind no listener asked
+ * for, and hands the rest over without a copy (it stamps `rootId` on xstate's
+ * own event object). A root made while nobody listens is left alone: the hot
+ * path then pays nothing at all, and an inspector sees the actors created after
+ * it subscribed (start it before serving; `inspect: true` in the APIs does).
+ * `test/inspection.hub.test.ts` fails loudly if an xstate upgrade moves
+ * `system._sendInspectionEvent`.
  *
  * Events keep xstate's shape; consumers key them by `actorRef.sessionId`, the
  * root's `rootId` and `actorRef._parent?.sessionId`, so the same code works
  * for separate root actors and for one actor tree per runtime (the root gets
- * this observer, its descendants report through the root's system).
+ * this dispatcher, its descendants report through the root's system).
  *
  * @since 0.2.0
  */
-import type { InspectionEvent } from "xstate"
+import type { AnyActorRef, InspectionEvent, Observer } from "xstate"
 
 export type { InspectionEvent }
 
-/** Receives every inspection event of the actors created while it listens. */
+/** Receives every inspection event (of the kinds it asked for) of the actors created while it listens. */
 export type InspectionListener = (event: InspectionEvent) => void
+
+/** The inspection event kinds, as xstate names them. */
+export type InspectionKind = InspectionEvent["type"]
+
+/** What a listener wants to be given (default: every kind). */
+export interface InspectionInterest {
+  readonly kinds?: ReadonlyArray<InspectionKind>
+}
+
+/** A subscription whose interest can change while it lives (a consumer that needs more while someone watches it). */
+export interface InspectionSubscription {
+  /** Change the kinds this listener is given. */
+  want(kinds: ReadonlyArray<InspectionKind> | "all"): void
+  /** Stop listening (idempotent). */
+  (): void
+}
 
 /** Fans the runtime's inspection events out to its listeners (see {@link inspection}). */
 export interface InspectionHub {
   /**
-   * The observer to pass as xstate's `inspect` option: `undefined` while no
-   * listener is subscribed (pass nothing then), a stable function otherwise.
+   * A function to pass as xstate's `inspect` option (for actors made with
+   * xstate's own `createActor`): `undefined` while no listener is subscribed
+   * (pass nothing then), a stable function otherwise.
    */
   readonly observer: InspectionListener | undefined
   /** Listen; returns the function that stops listening (idempotent). A throwing listener does not stop the others. */
-  subscribe(listener: InspectionListener): () => void
+  subscribe(listener: InspectionListener, interest?: InspectionInterest): InspectionSubscription
   /** Number of listeners (leak checks). */
   readonly listenerCount: number
 }
 
-const listeners = new Set<InspectionListener>()
+const BIT: Readonly<Record<InspectionKind, number>> = {
+  "@xstate.actor": 1,
+  "@xstate.event": 2,
+  "@xstate.snapshot": 4,
+  "@xstate.microstep": 8,
+  "@xstate.action": 16,
+  "@xstate.transition": 32
+}
+const ALL = 63
 
-const fanOut: InspectionListener = (event) => {
-  for (const listener of listeners) {
+const bitOf = (type: string): number => {
+  // The common kinds first: a few string compares against interned constants.
+  switch (type) {
+    case "@xstate.snapshot":
+      return 4
+    case "@xstate.event":
+      return 2
+    case "@xstate.action":
+      return 16
+    case "@xstate.microstep":
+      return 8
+    case "@xstate.actor":
+      return 1
+    default:
+      return ALL
+  }
+}
+
+const maskOf = (kinds: ReadonlyArray<InspectionKind> | "all" | undefined): number => {
+  if (kinds === undefined || kinds === "all") return ALL
+  let mask = 0
+  for (const k of kinds) mask |= BIT[k] ?? 0
+  return mask
+}
+
+interface Entry {
+  readonly listener: InspectionListener
+  mask: number
+}
+
+const entries = new Set<Entry>()
+/** The kinds at least one listener wants; 0 while nobody listens. */
+let wanted = 0
+
+const recompute = () => {
+  let m = 0
+  for (const e of entries) m |= e.mask
+  wanted = m
+}
+
+const deliver = (event: InspectionEvent, bit: number): void => {
+  for (const entry of entries) {
+    if ((entry.mask & bit) === 0) continue
     try {
-      listener(event)
+      entry.listener(event)
     } catch (error) {
       // An inspector's bug must not stop a session's actor (xstate would rethrow it on the actor).
       console.error("inspection listener failed", error)
@@ -50,26 +122,116 @@ const fanOut: InspectionListener = (event) => {
   }
 }
 
+const fanOut: InspectionListener = (event) => {
+  const bit = bitOf(event.type)
+  if ((wanted & bit) !== 0) deliver(event, bit)
+}
+
 /** The process-wide (per runtime) inspection hub. */
 export const inspection: InspectionHub = {
   get observer() {
-    return listeners.size === 0 ? undefined : fanOut
+    return entries.size === 0 ? undefined : fanOut
   },
-  subscribe(listener) {
-    // Wrapped so one function subscribed twice is removed independently.
-    const wrapped: InspectionListener = (event) => listener(event)
-    listeners.add(wrapped)
-    return () => {
-      listeners.delete(wrapped)
+  subscribe(listener, interest) {
+    // One entry per subscription, so one function subscribed twice is removed independently.
+    const entry: Entry = { listener, mask: maskOf(interest?.kinds) }
+    entries.add(entry)
+    recompute()
+    const stop = (() => {
+      if (entries.delete(entry)) recompute()
+    }) as InspectionSubscription
+    stop.want = (kinds) => {
+      entry.mask = maskOf(kinds)
+      if (entries.has(entry)) recompute()
     }
+    return stop
   },
   get listenerCount() {
-    return listeners.size
+    return entries.size
   }
 }
 
-/** `{ inspect }` when someone listens, `{}` otherwise: spread into `createActor` options. */
+/** `{ inspect }` when someone listens, `{}` otherwise: spread into xstate `createActor` options. */
 export const inspectOption = (): { readonly inspect?: InspectionListener } => {
   const observer = inspection.observer
   return observer === undefined ? {} : { inspect: observer }
+}
+
+/** The part of xstate's actor system the dispatcher replaces (not in its public type). */
+interface InspectableSystem {
+  _sendInspectionEvent: (event: { type: string; rootId?: string }) => void
+  inspect: (observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void)) => { unsubscribe(): void }
+}
+
+const installed = new WeakSet<object>()
+
+/**
+ * Feed `root`'s actor system (the root and every descendant) to the hub, if
+ * someone listens now; idempotent. Call it once the root actor is constructed
+ * (before `start()`). Observers given to xstate (the `inspect` option, or
+ * `system.inspect`) still get every event, through xstate's own path.
+ */
+export const inspectRoot = (root: AnyActorRef): void => {
+  if (entries.size === 0) return
+  install(root, (root as { options?: { inspect?: unknown } }).options?.inspect === undefined ? 0 : 1, true)
+}
+
+/**
+ * For a root about to be constructed, while someone listens: an `inspect` option that hands the
+ * hub what the constructor itself sends (the root's `@xstate.actor`, and children it invokes in its
+ * initial state, such as a client session's `requests`), then `attach` (call it right after the
+ * constructor) puts the dispatcher in place. `undefined` while nobody listens. `user` is the caller's
+ * own `inspect` option, which keeps getting every event.
+ */
+export const inspectionBoot = (user: unknown): { readonly observer: (event: InspectionEvent) => void; attach(root: AnyActorRef): void } | undefined => {
+  if (entries.size === 0) return undefined
+  let attached = false
+  const forward = typeof user === "function" ? (user as (e: InspectionEvent) => void) : (user as Partial<Observer<InspectionEvent>> | undefined)?.next?.bind(user)
+  return {
+    observer: (event) => {
+      if (!attached) fanOut(event)
+      forward?.(event)
+    },
+    attach: (root) => {
+      attached = true
+      install(root, forward === undefined ? 0 : 1, false)
+    }
+  }
+}
+
+const install = (root: AnyActorRef, observers: number, announce: boolean): void => {
+  const system = root.system as unknown as InspectableSystem
+  if (installed.has(system)) return
+  const original = system._sendInspectionEvent
+  if (typeof original !== "function") throw new Error("inspectRoot: xstate's system._sendInspectionEvent moved (xstate upgrade?)")
+  installed.add(system)
+  const rootId = root.sessionId
+  // Observers given to xstate directly: while there are any, xstate's path runs too. The `inspect`
+  // option registers one in the constructor (before this), so it counts as one from the start.
+  let ownObservers = observers
+  const inspect = system.inspect
+  system.inspect = (observer) => {
+    ownObservers++
+    const sub = inspect(observer)
+    let open = true
+    return {
+      unsubscribe: () => {
+        if (open) {
+          open = false
+          ownObservers--
+        }
+        sub.unsubscribe()
+      }
+    }
+  }
+  system._sendInspectionEvent = (event) => {
+    if (ownObservers !== 0) original(event)
+    const bit = bitOf(event.type)
+    if ((wanted & bit) === 0) return
+    // xstate made this object for this call alone: stamped, not copied.
+    event.rootId = rootId
+    deliver(event as InspectionEvent, bit)
+  }
+  // The root's own `@xstate.actor` was sent by its constructor, before the dispatcher was in place.
+  if (announce && (wanted & 1) !== 0) deliver({ type: "@xstate.actor", actorRef: root, rootId } as InspectionEvent, 1)
 }

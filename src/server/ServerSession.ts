@@ -380,9 +380,13 @@ export class ServerSession implements SessionHandle {
     if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req, undefined)
     this.era = "legacy"
     const actor = this.ensureActor()
-    if (req.method === "initialize") actor.send({ type: "INITIALIZE", id: req.id, params: req.params, elapsedMs: this.now() - this.createdAt })
-    else if (req.method === "ping") actor.send({ type: "PING", id: req.id })
-    else {
+    const telemetry = this.server.telemetry
+    if (req.method === "initialize" || req.method === "ping") {
+      // Answered within the chart's step: the step is the request's span (observability/Telemetry.ts).
+      const step = () => actor.send(req.method === "ping" ? { type: "PING", id: req.id } : { type: "INITIALIZE", id: req.id, params: req.params, elapsedMs: this.now() - this.createdAt })
+      if (telemetry === undefined) step()
+      else telemetry.serverStep(req, () => ({ sessionId: this.id, protocolVersion: this.protocolVersion, transport: this.options.transport }), step)
+    } else {
       this.held = req
       actor.send({ type: "REQUEST", id: req.id, method: req.method })
       this.held = undefined
@@ -488,6 +492,7 @@ export class ServerSession implements SessionHandle {
   }
   /** @internal */
   _reject(params: RejectParams): void {
+    this.server.telemetry?.serverStepFailed(params.id, params.code, params.message)
     this.send(errorResponse(params.id, rpcError(params.code, params.message)), params.id)
   }
   /** @internal */
@@ -786,7 +791,11 @@ export class ServerSession implements SessionHandle {
       this.send(errorResponse(req.id, read.error), req.id)
       return
     }
-    if (req.method === "server/discover") return this.send(makeResult(req.id, discoverResult(this.server)), req.id)
+    if (req.method === "server/discover") {
+      const answer = () => this.send(makeResult(req.id, discoverResult(this.server)), req.id)
+      const telemetry = this.server.telemetry
+      return telemetry === undefined ? answer() : telemetry.serverStep(req, () => ({ sessionId: undefined, protocolVersion: read.context.protocolVersion, transport: this.options.transport }), answer)
+    }
     if (req.method === LISTEN_METHOD) {
       const listens = (this.listens ??= new Listens({
         server: this.server,

@@ -109,6 +109,7 @@ const FILE_DEFAULTS: ReadonlyArray<Rule> = [
   { file: "test/http.server.test.ts", cls: "B", why: "our server over real sockets (requests and streams arrive by I/O), or a real process" },
   { file: "test/transports.ws.test.ts", cls: "B", why: "real WebSocket sockets (the server sees a close by I/O), or a real process" },
   { file: "test/server.limits.test.ts", cls: "B", why: "real WebSocket sockets" },
+  { file: "test/leak.tree-events.test.ts", cls: "B", why: "real HTTP/WebSocket sockets: sessions end and their scopes close as the I/O arrives" },
   { file: "test/subscriptions.test.ts", cls: "B", why: "real HTTP servers and sockets" },
   { file: "test/runtime.tree.test.ts", cls: "B", why: "real sockets and OS handles on four transports" },
   { file: "test/support/httpPeers.ts", cls: "B", why: "OS handles of real sockets and processes" },

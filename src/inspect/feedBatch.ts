@@ -1,0 +1,181 @@
+/**
+ * The inspector's live feed, batched per turn of the event loop.
+ *
+ * Why: a busy runtime makes an inspection message for every event of every
+ * actor, and serializing each one (redaction walk, `JSON.stringify`, a frame)
+ * cost more than running the actors. So messages are only kept (references)
+ * as they come, and serialized when the turn's batch is sent:
+ *
+ * - "full" clients (Stately's inspector, `mcp-actors inspect --json`) get
+ *   every message in order, each serialized once for all of them;
+ * - "lean" clients (the page, `?definitions=0`) get one `@xstate.snapshot`
+ *   per actor that changed in the turn, carrying the turn's transitions as
+ *   `steps` ([t, event type, value, status]), the event as its `type` only,
+ *   and the context only when it is not the one sent last; a session summary
+ *   at most once per actor; and nothing at all for an actor that was created
+ *   and forgotten within the turn, nor for a child that is not a session (a
+ *   request) created and ended within the turn: the page lists it for nobody.
+ */
+import type { EventObject } from "xstate"
+import { feedObject, FEED_VERSION } from "./feed.ts"
+import type { ActorView, FeedMessage, InspectorModel } from "./InspectorModel.ts"
+import { redactId, toJsonSafe } from "./redact.ts"
+
+/** One transition of a lean snapshot's turn: time, event type, value, status. */
+export type FeedStep = readonly [t: number, event: string, value: unknown, status: string]
+
+interface Pending {
+  readonly actor: ActorView
+  announce: FeedMessage | undefined
+  /** The last event of the turn that led to a snapshot (undefined: no snapshot this turn). */
+  event: EventObject | undefined
+  createdAt: number
+  steps: Array<FeedStep> | undefined
+  session: FeedMessage | undefined
+}
+
+export interface FeedBatchOptions<C> {
+  readonly model: InspectorModel
+  readonly showSecrets: boolean
+  /** The connected clients. */
+  readonly clients: Iterable<C>
+  readonly isLean: (client: C) => boolean
+  /** Queue one line for one client. */
+  readonly send: (client: C, line: string) => void
+  /** Ask for {@link FeedBatch.drain} to be called soon (once per turn). */
+  readonly schedule: () => void
+}
+
+export interface FeedBatch {
+  /** Take a model message: kept by reference until the next drain. */
+  readonly add: (message: FeedMessage) => void
+  /** Whether to keep messages for lean / full clients (the server counts them). */
+  want(lean: boolean, full: boolean): void
+  /** Serialize what came since the last drain and queue it for every client. */
+  drain(): void
+}
+
+export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
+  const { model, showSecrets } = options
+  let lean = false
+  let full = false
+  let ordered: Array<FeedMessage> = []
+  /** Lean state of the turn, by xstate session id, in the order actors were first touched. */
+  let pending = new Map<string, Pending>()
+  let forgets: Array<string> = []
+  /** Actors the lean clients never heard of (their forget is not sent either). */
+  const unseen = new Set<string>()
+  const isSession = (a: ActorView) => model.infoOf(a) !== undefined || /Session$/.test(a.machine ?? "")
+  /** The context each actor's last lean snapshot carried (the next one omits it while unchanged). */
+  const sentContext = new WeakMap<ActorView, unknown>()
+
+  const entry = (actor: ActorView): Pending => {
+    let p = pending.get(actor.sessionId)
+    if (p === undefined) pending.set(actor.sessionId, p = { actor, announce: undefined, event: undefined, createdAt: 0, steps: undefined, session: undefined })
+    return p
+  }
+
+  const add = (message: FeedMessage): void => {
+    if (full) ordered.push(message)
+    if (!lean) return options.schedule()
+    switch (message.type) {
+      case "@xstate.actor":
+        entry(message.actor).announce = message
+        break
+      case "@xstate.snapshot": {
+        const p = entry(message.actor)
+        p.event = message.event
+        p.createdAt = message.createdAt
+        if (message.event.type !== "xstate.init") (p.steps ??= []).push([message.createdAt, message.event.type, message.snapshot.value ?? null, message.snapshot.status])
+        break
+      }
+      case "@mcp-actors.session": {
+        const p = entry(message.actor)
+        // A summary asked for with its recent transitions keeps asking for them.
+        if (p.session === undefined || !(p.session as { recent?: boolean }).recent) p.session = message
+        else p.session = { ...message, recent: true }
+        break
+      }
+      case "@mcp-actors.forget": {
+        const p = pending.get(message.sessionId)
+        pending.delete(message.sessionId)
+        // Created and forgotten within the turn: the lean clients never hear of it.
+        if (unseen.delete(message.sessionId)) break
+        if (p?.announce === undefined) forgets.push(message.sessionId)
+        break
+      }
+      case "@xstate.event":
+        break
+    }
+    options.schedule()
+  }
+
+  const leanSnapshot = (p: Pending): string => {
+    const a = p.actor
+    const context = a.context
+    const snapshot: Record<string, unknown> = { value: a.value ?? null, status: a.status }
+    if (!sentContext.has(a) || sentContext.get(a) !== context) {
+      snapshot.context = toJsonSafe(context, { showSecrets })
+      if (typeof context === "object" && context !== null) sentContext.set(a, context)
+    }
+    return JSON.stringify({
+      type: "@xstate.snapshot",
+      sessionId: a.sessionId,
+      rootId: a.rootId,
+      parentId: a.parentId,
+      id: redactId(a.id, showSecrets),
+      event: { type: p.event!.type },
+      snapshot,
+      steps: p.steps ?? [],
+      createdAt: p.createdAt,
+      _version: FEED_VERSION
+    })
+  }
+
+  const drain = (): void => {
+    const messages = ordered
+    const turn = pending
+    const gone = forgets
+    ordered = []
+    pending = new Map()
+    forgets = []
+    let fullLines: Array<string> | undefined
+    let leanLines: Array<string> | undefined
+    for (const client of options.clients) {
+      if (options.isLean(client)) {
+        if (leanLines === undefined) {
+          leanLines = []
+          for (const p of turn.values()) {
+            if (p.announce !== undefined && p.actor.end !== undefined && p.actor.parentId !== undefined && !isSession(p.actor)) {
+              unseen.add(p.actor.sessionId)
+              continue
+            }
+            if (p.announce !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.announce, showSecrets, false)))
+            if (p.event !== undefined) leanLines.push(leanSnapshot(p))
+            if (p.session !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.session, showSecrets, false)))
+          }
+          for (const id of gone) leanLines.push(JSON.stringify({ type: "@mcp-actors.forget", sessionId: id, createdAt: Date.now(), _version: FEED_VERSION }))
+        }
+        for (const line of leanLines) options.send(client, line)
+      } else {
+        fullLines ??= messages.map((m) => JSON.stringify(feedObject(model, m, showSecrets)))
+        for (const line of fullLines) options.send(client, line)
+      }
+    }
+  }
+
+  return {
+    add,
+    want(l, f) {
+      lean = l
+      full = f
+      if (!l) {
+        pending.clear()
+        forgets.length = 0
+        unseen.clear()
+      }
+      if (!f) ordered.length = 0
+    },
+    drain
+  }
+}

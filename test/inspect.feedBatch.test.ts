@@ -1,0 +1,150 @@
+/**
+ * The inspector's feed batch (src/inspect/feedBatch.ts): what one turn of the
+ * event loop sends to the page (lean: one snapshot per changed actor, with the
+ * turn's steps, context only when it changed, nothing for an actor created and
+ * forgotten within the turn) and to a full client (every message, in order,
+ * each snapshot as it was when it happened).
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import { assign, createMachine } from "xstate"
+import { makeFeedBatch } from "../src/inspect/feedBatch.ts"
+import { InspectorModel } from "../src/inspect/InspectorModel.ts"
+import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
+import { inspection } from "../src/runtime/inspection.ts"
+
+const toggle = createMachine({
+  id: "toggle",
+  initial: "off",
+  context: { flips: 0, note: "same" },
+  states: {
+    off: { on: { FLIP: { target: "on", actions: assign({ flips: ({ context }) => context.flips + 1 }) }, POKE: {} } },
+    on: { on: { FLIP: { target: "off", actions: assign({ flips: ({ context }) => context.flips + 1 }) }, POKE: {} } }
+  }
+})
+
+const models: Array<InspectorModel> = []
+afterEach(() => {
+  for (const m of models.splice(0)) m.close()
+  expect(inspection.listenerCount).toBe(0)
+})
+
+/** A model and a batch with one lean and one full client, drained by hand (one call = one turn). */
+const setup = (modelOptions: ConstructorParameters<typeof InspectorModel>[0] = {}) => {
+  const model = new InspectorModel(modelOptions)
+  models.push(model)
+  const lines = new Map<string, Array<Record<string, unknown>>>([["lean", []], ["full", []]])
+  let scheduled = 0
+  const batch = makeFeedBatch({
+    model,
+    showSecrets: false,
+    clients: ["lean", "full"],
+    isLean: (c) => c === "lean",
+    send: (c, line) => lines.get(c)!.push(JSON.parse(line) as Record<string, unknown>),
+    schedule: () => void scheduled++
+  })
+  batch.want(true, true)
+  model.subscribe(batch.add, { events: true })
+  const take = (c: "lean" | "full") => lines.get(c)!.splice(0)
+  return { model, batch, take, scheduled: () => scheduled }
+}
+
+describe("inspector feed batch", () => {
+  it("lean: one snapshot per changed actor per turn, carrying the turn's steps; the context only when it changed", () => {
+    const t = setup()
+    const actor = createLeanActor(toggle).start()
+    actor.send({ type: "FLIP" })
+    actor.send({ type: "FLIP" })
+    actor.send({ type: "FLIP" })
+    expect(t.scheduled()).toBeGreaterThan(0)
+    t.batch.drain()
+    const lean = t.take("lean")
+    expect(lean.map((m) => m.type)).toEqual(["@xstate.actor", "@xstate.snapshot"])
+    const snap = lean[1]!
+    expect(snap).toMatchObject({ sessionId: actor.sessionId, event: { type: "FLIP" }, snapshot: { value: "on", status: "active", context: { flips: 3, note: "same" } } })
+    expect((snap.steps as Array<unknown>).map((s) => (s as Array<unknown>).slice(1))).toEqual([["FLIP", "on", "active"], ["FLIP", "off", "active"], ["FLIP", "on", "active"]])
+    // Next turn: an event that leaves the context as it was sends no context.
+    actor.send({ type: "POKE" })
+    t.batch.drain()
+    const [again] = t.take("lean")
+    expect(again).toMatchObject({ type: "@xstate.snapshot", event: { type: "POKE" }, snapshot: { value: "on", status: "active" } })
+    expect(again!.snapshot).not.toHaveProperty("context")
+    actor.stop()
+  })
+
+  it("full: every message in order, each snapshot as it was when it happened, the events too", () => {
+    const t = setup()
+    const actor = createLeanActor(toggle).start()
+    actor.send({ type: "FLIP" })
+    actor.send({ type: "FLIP" })
+    t.batch.drain()
+    const full = t.take("full")
+    const announced = full.find((m) => m.type === "@xstate.actor")
+    expect(announced).toMatchObject({ sessionId: actor.sessionId, name: "toggle", snapshot: { value: "off" } })
+    expect(typeof announced!.definition).toBe("string") // the machine's definition, for Stately's inspector
+    expect(full.indexOf(announced!)).toBeLessThan(full.findIndex((m) => m.type === "@xstate.snapshot"))
+    expect(full.filter((m) => m.type === "@xstate.snapshot").map((m) => (m.snapshot as { value: unknown }).value)).toEqual(["off", "on", "off"])
+    expect(full.filter((m) => m.type === "@xstate.event").map((m) => (m.event as { type: string }).type)).toEqual(["xstate.init", "FLIP", "FLIP"])
+    for (const m of full) expect(m).toMatchObject({ sessionId: actor.sessionId, rootId: actor.sessionId, _version: "mcp-actors.inspect/1" })
+    actor.stop()
+  })
+
+  it("an actor created and forgotten within one turn never reaches the page; one the page saw is forgotten there", () => {
+    const t = setup({ retainEndedMs: 0 })
+    const seen = createLeanActor(toggle).start()
+    t.batch.drain()
+    expect(t.take("lean").map((m) => m.type)).toEqual(["@xstate.actor", "@xstate.snapshot"])
+    seen.stop()
+    const brief = createLeanActor(toggle).start() // its creation prunes `seen` (ended, kept 0 ms)
+    brief.stop()
+    createLeanActor(toggle).start().stop() // … and this one prunes `brief`
+    t.batch.drain()
+    const lean = t.take("lean")
+    expect(lean.filter((m) => m.sessionId === brief.sessionId)).toEqual([])
+    expect(lean.filter((m) => m.type === "@mcp-actors.forget").map((m) => m.sessionId)).toContain(seen.sessionId)
+    // The full feed still tells the whole story.
+    expect(t.take("full").some((m) => m.type === "@mcp-actors.forget" && m.sessionId === brief.sessionId)).toBe(true)
+  })
+
+  it("a child that is not a session, created and ended within the turn (a request), is not sent to the page, nor its forget", () => {
+    const t = setup({ retainEndedMs: 0 })
+    const parent = createLeanActor(toggle).start()
+    t.batch.drain()
+    t.take("lean")
+    const child = createLeanActor(toggle, { parent }).start()
+    child.send({ type: "FLIP" })
+    child.stop()
+    t.batch.drain()
+    expect(t.take("lean").filter((m) => m.sessionId === child.sessionId)).toEqual([])
+    createLeanActor(toggle, { parent }).start() // prunes the ended child
+    t.batch.drain()
+    expect(t.take("lean").filter((m) => m.sessionId === child.sessionId)).toEqual([])
+    // The full feed has it all.
+    const full = t.take("full").filter((m) => m.sessionId === child.sessionId).map((m) => m.type)
+    expect(full).toEqual(expect.arrayContaining(["@xstate.actor", "@xstate.snapshot", "@mcp-actors.forget"]))
+    parent.stop()
+  })
+
+  it("a closed model leaves no view (nor its record) reachable from an actor that lives on", () => {
+    const model = new InspectorModel()
+    const actor = createLeanActor(toggle).start()
+    actor.send({ type: "FLIP" })
+    const views = () => Object.getOwnPropertySymbols(actor).map((k) => (actor as unknown as Record<symbol, unknown>)[k]).filter((v) => v !== undefined && typeof v === "object" && "record" in (v as object))
+    expect(views()).toHaveLength(1)
+    model.close()
+    expect(views()).toEqual([])
+    actor.stop()
+  })
+
+  it("without a full client the model does not even take xstate's events from the hub", () => {
+    const model = new InspectorModel()
+    models.push(model)
+    const got: Array<string> = []
+    const stop = model.subscribe((m) => void got.push(m.type), { events: false })
+    const actor = createLeanActor(toggle).start()
+    actor.send({ type: "FLIP" })
+    expect(got).not.toContain("@xstate.event")
+    expect(got).toContain("@xstate.snapshot")
+    stop()
+    actor.stop()
+  })
+})
