@@ -70,7 +70,7 @@ export interface ModernClientOutput {
  * console.log(open.value, Object.keys(open.children))        // "open" ["requests"]
  * const [draining] = transition(modernClientMachine, open, { type: "CLOSE", drainMs: 1_000 })
  * const [releasing, actions] = transition(modernClientMachine, draining, { type: "REQUESTS_IDLE" })
- * console.log(releasing.value, actions.map((a) => a.type))   // { closing: "releasing" } ["releaseWire"]
+ * console.log(releasing.value, actions.map((a) => a.type))   // { closing: "releasing" } ["xstate.cancel", "releaseWire"]
  * ```
  */
 export const modernClientMachine = setup({
