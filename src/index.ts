@@ -15,9 +15,9 @@ export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.
 export { type Clock, systemClock } from "./protocol/clock.ts"
 
 // Server
-export { McpServer, type McpServerOptions } from "./server/McpServer.ts"
+export { McpServer, type McpServerOptions, type ServerChangeWatcher } from "./server/McpServer.ts"
 export type { RequestContext } from "./server/RequestContext.ts"
-export { type PersistedServerSession, ServerSession, type ServerSessionOptions } from "./server/ServerSession.ts"
+export { type PersistedServerSession, ServerSession, type ServerSessionOptions, type ServerSessionOwner } from "./server/ServerSession.ts"
 export {
   CapabilityError,
   ClientCapabilityNotDeclared,
@@ -74,7 +74,7 @@ export { makeWsClientTransport, type WsClientOptions, type WsClientTransport, Ws
 
 // Runtime (plain parts)
 export type { SessionEnd, SessionHandle, SessionInfo } from "./runtime/SessionHandle.ts"
-export { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "./runtime/Registry.ts"
+export { makeRegistryUnsafe, type RegistryChange, RegistryEntry, type RegistryUnsafe } from "./runtime/Registry.ts"
 export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime } from "./runtime/McpRuntime.ts"
 export { defaultRestartPolicy, makeRestartPolicy, type RestartPolicy } from "./runtime/RestartPolicy.ts"
 

@@ -46,13 +46,33 @@ export interface RegistryUnsafe {
   subscribe(listener: (change: RegistryChange) => void): () => void
   /** Number of change listeners (leak checks, diagnostics). */
   readonly listenerCount: number
+  /**
+   * `register` without the unregister closure, for an owner that keeps `entry`
+   * anyway (the {@link Supervisor}: its entry *is* the registry's, one object per
+   * session). Throws {@link DuplicateSessionId} when the id is taken.
+   */
+  add(entry: RegistryEntry): void
+  /** Undo `add`: what `register`'s unregister function does. Idempotent. */
+  remove(entry: RegistryEntry): void
+  /** The entry registered under `id`. */
+  entry(id: string): RegistryEntry | undefined
+  /** Every entry (live view: copy before removing while iterating). */
+  entries(): IterableIterator<RegistryEntry>
 }
 
-interface Entry {
+/** What the registry keeps per session; an owner may extend it with its own fields (see `add`). */
+export class RegistryEntry {
   readonly handle: SessionHandle
   /** Set while someone listens to the registry: the handle's `subscribe` forwarded as `updated`. */
-  unsubscribe: (() => void) | undefined
+  unsubscribe: (() => void) | undefined = undefined
+  /** Registered and not removed yet. */
+  live = false
+  constructor(handle: SessionHandle) {
+    this.handle = handle
+  }
 }
+
+type Entry = RegistryEntry
 
 /**
  * Create a registry. `onListenerError` receives what a change listener threw
@@ -106,27 +126,38 @@ export const makeRegistryUnsafe = (options?: {
     }
   }
 
+  const add = (entry: Entry): void => {
+    const handle = entry.handle
+    if (entry.live || entries.has(handle.id)) throw new DuplicateSessionId({ id: handle.id })
+    entry.live = true
+    entries.set(handle.id, entry)
+    if (listeners.size > 0) {
+      follow(entry)
+      const info = safeInfo(handle)
+      if (info !== undefined) emit({ type: "added", info })
+    }
+  }
+  const remove = (entry: Entry): void => {
+    if (!entry.live) return
+    entry.live = false
+    const handle = entry.handle
+    if (entries.get(handle.id) === entry) entries.delete(handle.id)
+    unfollow(entry)
+    if (listeners.size === 0) return
+    const last = safeInfo(handle)
+    if (last !== undefined) emit({ type: "removed", info: last })
+  }
+
   return {
     register(handle) {
-      if (entries.has(handle.id)) throw new DuplicateSessionId({ id: handle.id })
-      let live = true
-      const entry: Entry = { handle, unsubscribe: undefined }
-      entries.set(handle.id, entry)
-      if (listeners.size > 0) {
-        follow(entry)
-        const info = safeInfo(handle)
-        if (info !== undefined) emit({ type: "added", info })
-      }
-      return () => {
-        if (!live) return
-        live = false
-        if (entries.get(handle.id) === entry) entries.delete(handle.id)
-        unfollow(entry)
-        if (listeners.size === 0) return
-        const last = safeInfo(handle)
-        if (last !== undefined) emit({ type: "removed", info: last })
-      }
+      const entry = new RegistryEntry(handle)
+      add(entry)
+      return () => remove(entry)
     },
+    add,
+    remove,
+    entry: (id) => entries.get(id),
+    entries: () => entries.values(),
     get: (id) => entries.get(id)?.handle,
     list: () => Array.from(entries.values(), (entry) => entry.handle.info()),
     handles: () => Array.from(entries.values(), (entry) => entry.handle),

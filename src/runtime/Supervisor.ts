@@ -12,7 +12,8 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import { type DuplicateSessionId, Registry } from "./Registry.ts"
+import { DuplicateSessionId, Registry, RegistryEntry } from "./Registry.ts"
+import { addFinalizerUnsafe } from "./scopeFinalizer.ts"
 import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
 
 /** `spawn` after `shutdown` started. */
@@ -60,9 +61,25 @@ export interface SpawnUnsafeOptions extends SpawnOptions {
   readonly ownerEnds?: boolean
 }
 
-interface Entry {
-  readonly handle: SessionHandle
+/**
+ * A supervised session: its registry entry, extended with its scope. One object
+ * per session serves both tables (the registry's map is the supervisor's too),
+ * so supervision adds no entry, map slot or closure of its own beyond the
+ * scope and its one finalizer.
+ */
+class Supervised extends RegistryEntry {
   readonly scope: Scope.Closeable
+  /** The supervisor that owns it (a registry may be shared). */
+  readonly owner: object
+  readonly release: ((handle: SessionHandle) => void) | undefined
+  /** Its scope's finalizer ran (it left the registry and the supervisor). */
+  left = false
+  constructor(handle: SessionHandle, scope: Scope.Closeable, owner: object, release: ((handle: SessionHandle) => void) | undefined) {
+    super(handle)
+    this.scope = scope
+    this.owner = owner
+    this.release = release
+  }
 }
 
 const scopeEntryCount = (scope: Scope.Scope): number => {
@@ -161,16 +178,46 @@ export class Supervisor extends Context.Service<Supervisor, {
       // after that, so sessions are drained gracefully before anything is torn down.
       const root = yield* Scope.fork(outer, "parallel")
       const watchers = yield* FiberSet.make<void, never>()
-      const entries = new Map<string, Entry>()
+      const table = registry.unsafe
+      /** This supervisor's token in its entries (`Supervised.owner`). */
+      const self = {}
+      let owned = 0
+      const ownEntry = (entry: RegistryEntry | undefined): Supervised | undefined =>
+        entry instanceof Supervised && entry.owner === self && !entry.left ? entry : undefined
+      const ownEntries = (): Array<Supervised> => {
+        const out: Array<Supervised> = []
+        for (const entry of table.entries()) if (ownEntry(entry) !== undefined) out.push(entry as Supervised)
+        return out
+      }
+      /** Leave the registry (and this supervisor), then the owner's release hook. */
+      const leave = (entry: Supervised): void => {
+        if (entry.left) return
+        entry.left = true
+        owned--
+        table.remove(entry)
+        if (entry.release !== undefined) entry.release(entry.handle)
+      }
+      /**
+       * Register `handle` as owned, in `scope`: its finalizer, added last so it runs first,
+       * takes the session out of the registry before its resources go. Runs synchronously
+       * inside `Scope.closeUnsafe`; added without a fiber and keyed by the entry (see scopeFinalizer.ts).
+       * Throws {@link DuplicateSessionId}.
+       */
+      const enter = (handle: SessionHandle, scope: Scope.Closeable, release: ((handle: SessionHandle) => void) | undefined): Supervised => {
+        const entry = new Supervised(handle, scope, self, release)
+        table.add(entry)
+        owned++
+        addFinalizerUnsafe(scope, entry, () => {
+          leave(entry)
+          return Effect.void
+        })
+        return entry
+      }
       /** Set when shutdown starts; completed when it has finished. */
       let shuttingDown: Deferred.Deferred<void> | undefined
       let shutdownRequest = { drainMs: defaultDrainMs, reason: "supervisor shutdown" }
 
-      const release = (id: string, entry: Entry, exit: Exit.Exit<unknown, unknown>) =>
-        Effect.suspend(() => {
-          if (entries.get(id) === entry) entries.delete(id)
-          return Scope.close(entry.scope, exit)
-        })
+      const release = (entry: Supervised, exit: Exit.Exit<unknown, unknown>) => Scope.close(entry.scope, exit)
 
       const spawn = <E>(acquire: Effect.Effect<SessionHandle, E, Scope.Scope>, spawnOptions?: SpawnOptions) =>
         Effect.uninterruptibleMask((restore) =>
@@ -178,24 +225,28 @@ export class Supervisor extends Context.Service<Supervisor, {
             if (shuttingDown !== undefined) return yield* new SupervisorShutDown()
             const scope = yield* Scope.fork(spawnOptions?.parent ?? root, "sequential")
             const acquired = yield* Effect.exit(restore(Scope.provide(acquire, scope)).pipe(
-              Effect.tap((handle) => Scope.provide(registry.register(handle), scope))
+              Effect.flatMap((handle) =>
+                Effect.try({
+                  try: () => enter(handle, scope, undefined),
+                  catch: (error) => error instanceof DuplicateSessionId ? error : new DuplicateSessionId({ id: handle.id })
+                })
+              )
             ))
             if (Exit.isFailure(acquired)) {
               yield* Scope.close(scope, acquired)
               return yield* Effect.failCause(acquired.cause)
             }
-            const handle = acquired.value
+            const entry = acquired.value
+            const handle = entry.handle
             if (shuttingDown !== undefined) {
               // Shutdown began while we were acquiring: do not leave this one behind.
               yield* closeGracefully(handle, shutdownRequest)
               yield* Scope.close(scope, Exit.void)
               return yield* new SupervisorShutDown()
             }
-            const entry: Entry = { handle, scope }
-            entries.set(handle.id, entry)
             yield* FiberSet.run(
               watchers,
-              awaitEnded(handle).pipe(Effect.flatMap((end) => release(handle.id, entry, Exit.succeed(end))))
+              awaitEnded(handle).pipe(Effect.flatMap((end) => release(entry, Exit.succeed(end))))
             )
             return handle
           })
@@ -216,12 +267,12 @@ export class Supervisor extends Context.Service<Supervisor, {
           shutdownRequest = { drainMs: opts.drainMs ?? defaultDrainMs, reason: opts.reason ?? "supervisor shutdown" }
           const { drainMs, reason } = shutdownRequest
           return Effect.gen(function*() {
-            const live = Array.from(entries.entries())
-            yield* Effect.forEach(live, ([, entry]) => closeGracefully(entry.handle, { drainMs, reason }), {
+            const live = ownEntries()
+            yield* Effect.forEach(live, (entry) => closeGracefully(entry.handle, { drainMs, reason }), {
               concurrency: "unbounded",
               discard: true
             })
-            yield* Effect.forEach(live, ([id, entry]) => release(id, entry, Exit.void), {
+            yield* Effect.forEach(live, (entry) => release(entry, Exit.void), {
               concurrency: "unbounded",
               discard: true
             })
@@ -237,26 +288,13 @@ export class Supervisor extends Context.Service<Supervisor, {
           if (shuttingDown !== undefined) throw new SupervisorShutDown()
           const scope = Scope.forkUnsafe(spawnOptions?.parent ?? root, "sequential")
           let handle: SessionHandle
-          let unregister: () => void
           try {
             handle = acquire(scope)
-            unregister = registry.unsafe.register(handle)
+            enter(handle, scope, spawnOptions?.release)
           } catch (error) {
             closeUnsafe(scope, Exit.die(error))
             throw error
           }
-          const id = handle.id
-          const entry: Entry = { handle, scope }
-          entries.set(id, entry)
-          const release = spawnOptions?.release
-          // Added last, so it runs first: the session leaves the registry before its resources go.
-          // Runs synchronously inside `Scope.closeUnsafe` (no fiber, no Effect allocated per session).
-          Effect.runSync(Scope.addFinalizerExit(scope, () => {
-            unregister()
-            if (entries.get(id) === entry) entries.delete(id)
-            if (release !== undefined) release(handle)
-            return Effect.void
-          }))
           if (spawnOptions?.ownerEnds !== true) {
             handle.ended.then(
               (end) => closeUnsafe(scope, Exit.succeed(end)),
@@ -266,16 +304,16 @@ export class Supervisor extends Context.Service<Supervisor, {
           return handle
         },
         endUnsafe: (id, end) => {
-          const entry = entries.get(id)
+          const entry = ownEntry(table.entry(id))
           if (entry !== undefined) closeUnsafe(entry.scope, Exit.succeed(end))
         },
         forkScopeUnsafe: () => Scope.forkUnsafe(root, "sequential"),
         shutdown,
-        get: (id) => entries.get(id)?.handle,
-        size: Effect.sync(() => entries.size),
+        get: (id) => ownEntry(table.entry(id))?.handle,
+        size: Effect.sync(() => owned),
         stats: Effect.gen(function*() {
           return {
-            sessions: entries.size,
+            sessions: owned,
             watchers: yield* FiberSet.size(watchers),
             scopeEntries: scopeEntryCount(root)
           }

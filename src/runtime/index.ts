@@ -13,6 +13,7 @@ export {
   makeRegistryUnsafe,
   Registry,
   type RegistryChange,
+  RegistryEntry,
   type RegistryUnsafe
 } from "./Registry.ts"
 export {

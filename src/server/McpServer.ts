@@ -75,6 +75,11 @@ export interface McpServerOptions {
 
 export type { ServerChange }
 
+/** A change listener that is an object (a session), registered with `McpServer.watch`. */
+export interface ServerChangeWatcher {
+  serverChanged(change: ServerChange): void
+}
+
 const EMPTY_OBJECT_SCHEMA = { type: "object", properties: {} } as const
 
 /**
@@ -115,7 +120,7 @@ export class McpServer {
   /** Spans and metrics (see docs/observability.md); may be set or replaced at any time. */
   telemetry: Telemetry | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
-  private readonly listeners = new Set<(change: ServerChange) => void>()
+  private readonly listeners = new Set<((change: ServerChange) => void) | ServerChangeWatcher>()
   private cachedCapabilities: ServerCapabilities | undefined
   private cachedToolList: ReadonlyArray<ToolDefinition> | undefined
   /** Inside `update`: the lists changed so far (notified when it ends). */
@@ -215,13 +220,32 @@ export class McpServer {
 
   /** Tell every live session that a resource changed (sent to subscribers only). */
   resourceUpdated(uri: string): void {
-    for (const l of this.listeners) l({ type: "resourceUpdated", uri })
+    this.emit({ type: "resourceUpdated", uri })
   }
 
   /** Sessions listen for list changes to send `notifications/*​/list_changed`. */
   onChange(listener: (change: ServerChange) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * `onChange` for a listener that is an object (a session): no closure and no
+   * unsubscribe function per session. Undone by {@link McpServer.unwatch}.
+   */
+  watch(watcher: ServerChangeWatcher): void {
+    this.listeners.add(watcher)
+  }
+
+  unwatch(watcher: ServerChangeWatcher): void {
+    this.listeners.delete(watcher)
+  }
+
+  private emit(change: ServerChange): void {
+    for (const l of this.listeners) {
+      if (typeof l === "function") l(change)
+      else l.serverChanged(change)
+    }
   }
 
   /** Live change listeners (one per legacy session, one per open `subscriptions/listen`): leak checks read it. */
@@ -251,7 +275,7 @@ export class McpServer {
       this.batch.add(change.type)
       return this
     }
-    for (const l of this.listeners) l(change)
+    this.emit(change)
     return this
   }
 }

@@ -43,6 +43,7 @@ import { LISTEN_METHOD, type ServerChange } from "../protocol/subscriptions.ts"
 import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
+import { emptyTable, ownTable } from "../runtime/EmptyTable.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportCloseDetail, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import type { Identity } from "../policy/Identity.ts"
@@ -54,8 +55,8 @@ import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
 import { BatchCollector } from "./session/BatchCollector.ts"
 import { HandlerContext, type Negotiated } from "./session/HandlerContext.ts"
-import { checkRestorable, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
-import { clockOf } from "../protocol/clock.ts"
+import { checkRestorable, compactChart, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
+import { type Clock, clockOf } from "../protocol/clock.ts"
 import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
 import { initializeResult } from "./session/initializeResult.ts"
 import { methodRefusal } from "./session/methodRefusal.ts"
@@ -147,7 +148,33 @@ export interface ServerSessionOptions {
   readonly restore?: PersistedServerSession
 }
 
+/**
+ * What an owner that wraps a session (an HTTP session) does for it, as methods of
+ * one object: given to the constructor, it replaces `send`, `closeStream`,
+ * `onRelease` and `onReady`, so its sessions can share one options object
+ * instead of four closures and an options copy each (an idle session's weight).
+ */
+export interface ServerSessionOwner {
+  /** `send`: one message to the client. */
+  deliver(message: JsonRpcMessage, related: RequestId | undefined): void
+  /** `closeStream` */
+  dropStream(requestId: RequestId): boolean
+  /** `onRelease` */
+  sessionReleased(end: SessionEnd): void
+  /** `onReady` */
+  sessionReady(): void
+}
+
 const MAX_DELAY = 2 ** 31 - 1
+const NO_TIMER: unique symbol = Symbol("no timer")
+
+/** One `now` function per clock, shared by its sessions (not a closure per session). */
+const nowFns = new WeakMap<Clock, () => number>()
+const nowOf = (clock: Clock): (() => number) => {
+  let now = nowFns.get(clock)
+  if (now === undefined) nowFns.set(clock, (now = () => clock.now()))
+  return now
+}
 
 const defaultOnError = (error: unknown): void => console.error("mcp-actors: internal error while serving a message:", error)
 
@@ -166,9 +193,12 @@ export class ServerSession implements SessionHandle {
   identity: Identity | undefined
   private readonly options: ServerSessionOptions
   private readonly sendOut: SendToClient
+  /** Does what `send`, `closeStream`, `onRelease` and `onReady` would (an HTTP session): see {@link ServerSessionOwner}. */
+  private readonly owner: ServerSessionOwner | undefined
   /** Batches (2025-03-26) still collecting: each request id of one maps to its collector. */
   private batches: Map<RequestId, BatchCollector> | undefined
-  private readonly inFlight = new Map<RequestId, InFlight>()
+  // The shared empty table while nothing is in flight (an idle session owns no Map): see `track`.
+  private inFlight: Map<RequestId, InFlight> = emptyTable()
   /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
   // Made on the first listen: most sessions never have one, and churn pays for every allocation.
   private listens: Listens | undefined
@@ -176,7 +206,8 @@ export class ServerSession implements SessionHandle {
   // (every allocation counts when sessions churn, see docs/performance.md).
   private outbound: OutboundRequests | undefined
   private readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }
-  private readonly listeners = new InfoListeners()
+  // Made on the first subscriber (the inspector's): most sessions never get one.
+  private listeners: InfoListeners | undefined
   private actor: Actor<typeof legacyServerSessionMachine> | undefined
   /** Mirrors the chart's `operating` state for the hot path (set by `announceReady`, cleared by `beginDrain`). */
   private operating = false
@@ -195,29 +226,38 @@ export class ServerSession implements SessionHandle {
   private negotiatedCache: Negotiated | undefined
   /** The chart's persisted snapshot while hibernated (the actor is stopped). */
   private hibernated: PersistedChart | undefined
-  private wakeTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
+  /** The hibernated session's wake-up timer on `this.clock` (NO_TIMER when none). */
+  private wakeTimer: unknown = NO_TIMER
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
   private get clock(): XStateClock {
     return this.options.clock ?? realClock
   }
-  private unlistenServer: (() => void) | undefined
-  private resolveEnded!: (end: SessionEnd) => void
-  readonly ended: Promise<SessionEnd>
+  // `ended` is made when first read (most HTTP sessions are never awaited): a promise and its resolver fewer per session.
+  private endedPromise: Promise<SessionEnd> | undefined
+  private resolveEnded: ((end: SessionEnd) => void) | undefined
+  private endedWith: SessionEnd | undefined
+  /** Settles once, when the session has ended for good. */
+  get ended(): Promise<SessionEnd> {
+    if (this.endedPromise !== undefined) return this.endedPromise
+    const ended = this.endedWith
+    return (this.endedPromise = ended !== undefined
+      ? Promise.resolve(ended)
+      : new Promise((resolve) => (this.resolveEnded = resolve)))
+  }
 
-  constructor(server: McpServer, options: ServerSessionOptions) {
+  constructor(server: McpServer, options: ServerSessionOptions, owner?: ServerSessionOwner) {
     this.server = server
     this.options = options
     this.sendOut = options.send
+    this.owner = owner
     this.id = options.restore?.id ?? options.id ?? newSessionId()
     this.startedAt = options.restore?.startedAt ?? Date.now()
     this.identity = options.identity
     // Deadlines read the time of the clock that enforces them (the one clock, src/protocol/clock.ts).
-    const clock = clockOf(options.clock)
-    this.now = options.now ?? (() => clock.now())
+    this.now = options.now ?? nowOf(clockOf(options.clock))
     this.lastSettledAt = this.now()
     this.createdAt = this.lastSettledAt
-    this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
     // With a handshake deadline the chart runs from the start: a connection that never
     // sends anything is closed too. (Without one it starts with the first legacy message,
     // so per-request modern sessions never create an actor.)
@@ -277,7 +317,7 @@ export class ServerSession implements SessionHandle {
     const sendBatch = this.options.sendBatch
     if (sendBatch === undefined) {
       // No way to frame an array (none of our transports lacks one): the responses go out one by one.
-      for (const r of batch.drain()) this.sendOut(r, undefined)
+      for (const r of batch.drain()) this.out(r, undefined)
       for (const m of [...others, ...requests]) this.receive(m)
       return
     }
@@ -308,7 +348,14 @@ export class ServerSession implements SessionHandle {
         return
       }
     }
-    this.sendOut(message, related)
+    this.out(message, related)
+  }
+
+  /** To the wire (past the batch collector). */
+  private out(message: JsonRpcMessage, related: RequestId | undefined): void {
+    const owner = this.owner
+    if (owner !== undefined) owner.deliver(message, related)
+    else this.sendOut(message, related)
   }
 
   /** A request of a pending batch ended without a response (cancelled): the batch stops waiting for it. */
@@ -371,7 +418,7 @@ export class ServerSession implements SessionHandle {
     if (this.inFlight.has(req.id)) {
       // Ids are unique among in-flight requests (any method, ping included): a duplicate would make responses ambiguous.
       // Sent past the batch collector: a batch waiting on this id waits for the first request's answer.
-      this.sendOut(idInFlightReply(req.id), req.id)
+      this.out(idInFlightReply(req.id), req.id)
       return
     }
     if (this.options.modern !== false && req.method !== "initialize" && classifyEra(req) === "modern") {
@@ -435,10 +482,7 @@ export class ServerSession implements SessionHandle {
     const hibernated = this.hibernated
     if (hibernated !== undefined) {
       this.hibernated = undefined
-      if (this.wakeTimer) {
-        this.wakeTimer.clock.clearTimeout(this.wakeTimer.timer)
-        this.wakeTimer = undefined
-      }
+      this.clearWakeTimer()
     }
     const actor = createLeanActor(runtimeServerMachine, {
       id: this.id, // the inspector links the actor to this session by it
@@ -508,14 +552,15 @@ export class ServerSession implements SessionHandle {
   _announceReady(): void {
     this.operating = true
     this.lastSettledAt = this.now() // idle is counted from the handshake completing, not from the session's creation
-    this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+    this.server.watch(this)
     this.ready()
   }
 
   private ready(): void {
     if (this.readied) return
     this.readied = true
-    this.options.onReady?.()
+    if (this.owner !== undefined) this.owner.sessionReady()
+    else this.options.onReady?.()
   }
   /** @internal */
   _beginDrain(): void {
@@ -537,7 +582,8 @@ export class ServerSession implements SessionHandle {
     queueMicrotask(() => this.release(cause === undefined ? { expected: true, reason } : { expected: true, reason, cause }))
   }
 
-  private onServerChange(change: ServerChange): void {
+  /** @internal The server's tools, resources or prompts changed (it watches from `operating` on). */
+  serverChanged(change: ServerChange): void {
     if (!this.operating) return
     if (change.type === "resourceUpdated") {
       if (this.state.subscriptions?.has(change.uri)) this.notify("notifications/resources/updated", { uri: change.uri })
@@ -568,7 +614,7 @@ export class ServerSession implements SessionHandle {
         return
       }
     }
-    this.inFlight.set(id, entry)
+    this.track(entry)
     this.notifyListeners() // an in-flight edge (the inspector lists requests)
     const ctx = this.makeContext(entry, modern)
     let out: Result | PromiseLike<Result>
@@ -651,6 +697,12 @@ export class ServerSession implements SessionHandle {
     return decided
   }
 
+  /** Put `entry` in flight (the session's own table is made on its first request). */
+  private track(entry: InFlight): void {
+    const table = (this.inFlight = ownTable(this.inFlight))
+    table.set(entry.request.id, entry)
+  }
+
   /** Mark done; false when it was cancelled (no response may be sent: cancellation.mdx:L37). */
   private settle(entry: InFlight): boolean {
     if (entry.done) return false
@@ -695,7 +747,7 @@ export class ServerSession implements SessionHandle {
 
   /** @internal used by HandlerContext */
   _closeStream(id: RequestId): boolean {
-    return this.options.closeStream?.(id) ?? false
+    return this.owner !== undefined ? this.owner.dropStream(id) : this.options.closeStream?.(id) ?? false
   }
   /** @internal used by HandlerContext */
   _progress(entry: InFlight, progress: number, total?: number, message?: string): void {
@@ -800,7 +852,7 @@ export class ServerSession implements SessionHandle {
       const listens = (this.listens ??= new Listens({
         server: this.server,
         send: (message, related) => this.send(message, related),
-        track: (entry) => void this.inFlight.set(entry.request.id, entry),
+        track: (entry) => this.track(entry),
         finish: (entry, value, modern) => this.finish(entry, value, modern)
       }))
       return listens.listen(req, read.context)
@@ -856,7 +908,8 @@ export class ServerSession implements SessionHandle {
     if (actor === undefined || !this.operating || this.draining || this.released) return false
     if (this.inFlight.size > 0 || (this.outbound?.size ?? 0) > 0) return false
     // No live object in the context: xstate's persisted snapshot is plain data (and shares the context).
-    this.hibernated = actor.getPersistedSnapshot() as PersistedChart
+    this.hibernated = compactChart(actor.getPersistedSnapshot() as PersistedChart)
+    this.inFlight = emptyTable() // empty here: an idle session keeps no table
     this.actor = undefined
     actor.stop()
     unbindChart(actor)
@@ -867,6 +920,7 @@ export class ServerSession implements SessionHandle {
   /** Hibernate when nothing has been in flight for `idleMs` (the HTTP server's sweeper calls this). */
   hibernateIfIdleFor(idleMs: number): boolean {
     if (this.inFlight.size > 0 || this.now() - this.lastSettledAt < idleMs) return false
+    if (this.hibernated !== undefined) this.inFlight = emptyTable() // asleep already, woken by requests only: drop their (empty) table
     return this.hibernate()
   }
 
@@ -899,7 +953,7 @@ export class ServerSession implements SessionHandle {
     // What the chart's `announceReady` did in the first process.
     this.operating = true
     this.readied = true
-    this.unlistenServer = this.server.onChange((c) => this.onServerChange(c))
+    this.server.watch(this)
     this.sleep()
   }
 
@@ -916,10 +970,16 @@ export class ServerSession implements SessionHandle {
     if (decided.sleepMs === undefined) return
     const clock = this.clock
     const timer = clock.setTimeout(() => {
-      this.wakeTimer = undefined
+      this.wakeTimer = NO_TIMER
       this.sleep()
     }, Math.min(decided.sleepMs, MAX_DELAY))
-    this.wakeTimer = { clock, timer }
+    this.wakeTimer = timer
+  }
+
+  private clearWakeTimer(): void {
+    if (this.wakeTimer === NO_TIMER) return
+    this.clock.clearTimeout(this.wakeTimer)
+    this.wakeTimer = NO_TIMER
   }
 
   get transportKind(): TransportKind {
@@ -956,12 +1016,12 @@ export class ServerSession implements SessionHandle {
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
-    return this.listeners.add(listener)
+    return (this.listeners ??= new InfoListeners()).add(listener)
   }
 
   private notifyListeners(): void {
     // Called on every chart step: no closure unless someone listens.
-    if (this.listeners.size > 0) this.listeners.notify(() => this.info())
+    if (this.listeners !== undefined && this.listeners.size > 0) this.listeners.notify(() => this.info())
   }
 
   close(options?: { readonly drainMs?: number; readonly reason?: string; readonly cause?: TransportCloseDetail["cause"] }): Promise<void> {
@@ -988,17 +1048,18 @@ export class ServerSession implements SessionHandle {
     if (this.released) return
     this.released = true
     this.operating = false
-    this.unlistenServer?.()
+    this.server.unwatch(this)
     for (const [id, entry] of this.inFlight) this.abort(id, entry, "session closed")
     this.outbound?.rejectAll()
     this.notifyListeners()
     this.actor?.stop()
     this.hibernated = undefined
-    if (this.wakeTimer) this.wakeTimer.clock.clearTimeout(this.wakeTimer.timer)
-    this.wakeTimer = undefined
-    this.options.onRelease?.(end)
-    this.resolveEnded(end)
-    this.listeners.clear()
+    this.clearWakeTimer()
+    if (this.owner !== undefined) this.owner.sessionReleased(end)
+    else this.options.onRelease?.(end)
+    this.endedWith = end
+    this.resolveEnded?.(end)
+    this.listeners?.clear()
   }
 }
 

@@ -105,10 +105,19 @@ export class Exchange {
     if (this.done || this.upgraded || this.res === undefined) return
     // Already gone (the client left during an async auth hook): "close" will not fire again.
     if (this.res.destroyed) return this.onPendingClose()
-    this.res.on("close", this.onPendingClose) // fires once per response; the handler is guarded anyway
+    // Made only here: most calls are answered before `watch` (no closure, no `off` for them).
+    this.pendingClose ??= () => this.onPendingClose()
+    this.res.on("close", this.pendingClose) // fires once per response; the handler is guarded anyway
   }
 
-  private readonly onPendingClose = (): void => {
+  /** The "close" listener of a watched exchange. */
+  private pendingClose: (() => void) | undefined
+
+  private unwatch(): void {
+    if (this.pendingClose !== undefined) this.res?.off("close", this.pendingClose)
+  }
+
+  private onPendingClose(): void {
     if (this.done || this.upgraded) return
     // Nothing was sent yet, so the client holds no event id: there is no stream to resume.
     this.res = undefined
@@ -154,7 +163,7 @@ export class Exchange {
     this.upgraded = true
     const res = this.res
     if (res === undefined) return
-    res.off("close", this.onPendingClose)
+    this.unwatch()
     const options = this.owner.streamOptions(this, forcePriming)
     this.sse = new SseStream(res, this.hub, {
       ...options,
@@ -210,7 +219,7 @@ export class Exchange {
   private finish(): void {
     if (this.done) return
     this.done = true
-    this.res?.off("close", this.onPendingClose)
+    this.unwatch()
     this.sse?.end()
     this.sse = undefined
     this.owner.finished(this)

@@ -66,7 +66,7 @@ import { Exchange } from "./Exchange.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
 import { HttpSession, type HttpSessionHost, type HttpSessionOptions, type PersistedHttpSession } from "./HttpSession.ts"
 import { ModernRequest, type ModernRequestHost } from "./ModernRequest.ts"
-import { readBody } from "../../transports/http/readBody.ts"
+import { readBodyInto } from "../../transports/http/readBody.ts"
 import { answerMetrics as serveMetrics } from "../../observability/metricsEndpoint.ts"
 import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "../../transports/http/SseStream.ts"
 import {
@@ -319,7 +319,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       sweeper = undefined
       return
     }
-    for (const hs of sessions.values()) hs.session.hibernateIfIdleFor(hibernateAfterMs)
+    for (const hs of sessions.values()) hs.hibernateIfIdleFor(hibernateAfterMs)
   }
   const startSweeper = () => {
     if (sweeper !== undefined || hibernateAfterMs <= 0) return
@@ -510,7 +510,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       return writeRpcError(res, 415, rpcError(ErrorCode.UnsupportedMediaType, "Unsupported Media Type: Content-Type must be application/json"))
     }
     if (pv !== undefined && !supported(pv)) return writeRpcError(res, 400, unsupportedVersion(pv, modernEnabled))
-    void readBody(req, maxMessageBytes).then((body) => {
+    readBodyInto(req, maxMessageBytes, (body) => {
       try {
         if (body._tag === "Aborted") return void res.destroy()
         if (body._tag === "TooLarge") return tooLarge(req, res, body.bytes)

@@ -9,7 +9,7 @@
  * one goes on the standalone GET stream. Never on two streams.
  *
  * Ending the session (DELETE, idle, handshake timeout, shutdown) runs
- * {@link HttpSession.released}: waiting requests are answered with an error,
+ * {@link HttpSession.sessionReleased}: waiting requests are answered with an error,
  * every stream of the session ends, its stored events are freed, and the
  * server forgets it.
  */
@@ -18,7 +18,8 @@ import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { SessionEnd } from "../../runtime/SessionHandle.ts"
 import type { McpServer } from "../McpServer.ts"
-import { type PersistedServerSession, ServerSession, type ServerSessionOptions } from "../ServerSession.ts"
+import { type PersistedServerSession, ServerSession, type ServerSessionOptions, type ServerSessionOwner } from "../ServerSession.ts"
+import { emptyTable, ownTable } from "../../runtime/EmptyTable.ts"
 import type { Limited } from "../SessionLimiter.ts"
 import { type EventStore, parseEventId } from "../../transports/http/EventStore.ts"
 import type { Exchange, ExchangeOwner } from "./Exchange.ts"
@@ -55,15 +56,36 @@ const STANDALONE = "0"
 /** Priming events carry empty data, which clients older than 2025-11-25 may try to parse ([SDK] sends them from 2025-11-25 on). */
 const primesFor = (version: string | undefined): boolean => version !== undefined && version >= "2025-11-25"
 
-export class HttpSession implements ExchangeOwner, Limited {
+/** An HTTP session's messages go through its {@link ServerSessionOwner} methods, never `send`. */
+const ownerSends = (): void => {
+  throw new Error("mcp-actors: an HTTP session's messages go through HttpSession.deliver")
+}
+
+/**
+ * The server session options of every HTTP session made with `options`: one
+ * object per server (not a copy per session), since the per-session parts are
+ * the {@link HttpSession}'s own methods.
+ */
+const shared = new WeakMap<HttpSessionOptions, ServerSessionOptions>()
+const serverSessionOptions = (options: HttpSessionOptions): ServerSessionOptions => {
+  let o = shared.get(options)
+  if (o === undefined) shared.set(options, (o = { ...options, transport: "http", send: ownerSends }))
+  return o
+}
+
+export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
   readonly session: ServerSession
   readonly id: string
   /** Who initialized the session (from the auth hook); every later request must come from the same principal. */
   readonly principal: string | undefined
+  /** Exchanges waiting for a response, by client request id (the shared empty table while idle). */
+  private table: Map<RequestId, Exchange> = emptyTable()
   /** Exchanges waiting for a response, by client request id. */
-  readonly exchanges = new Map<RequestId, Exchange>()
-  /** Unfinished POST streams by stream number, for `Last-Event-ID` resumption. */
-  readonly streams = new Map<string, Exchange>()
+  get exchanges(): ReadonlyMap<RequestId, Exchange> {
+    return this.table
+  }
+  /** Unfinished POST streams by stream number, for `Last-Event-ID` resumption (made on the first). */
+  private streams: Map<string, Exchange> = emptyTable()
   standalone: SseStream | undefined
   /** Set once a GET stream was opened: unrelated messages are kept for its resumption from then on. */
   private standaloneWanted = false
@@ -77,31 +99,31 @@ export class HttpSession implements ExchangeOwner, Limited {
   constructor(server: McpServer, host: HttpSessionHost, principal: string | undefined, options: HttpSessionOptions, restore?: PersistedHttpSession) {
     this.host = host
     this.principal = principal
-    this.session = new ServerSession(server, {
-      ...options,
-      ...(restore === undefined ? {} : { restore }),
-      transport: "http",
-      send: (message, related) => this.route(message, related),
-      closeStream: (requestId) => this.dropStream(requestId),
-      onRelease: (end) => this.released(end),
-      onReady: () => host.ready(this)
-    })
+    // Identity is per session (a copy then); otherwise every session of the server shares one options object.
+    const base = options.identity === undefined ? serverSessionOptions(options) : { ...options, transport: "http" as const, send: ownerSends }
+    this.session = new ServerSession(server, restore === undefined ? base : { ...base, restore }, this)
     this.id = this.session.id
   }
 
   // ------------------------------------------------------------ outgoing
 
-  private route(message: JsonRpcMessage, related: RequestId | undefined): void {
+  /** @internal (ServerSessionOwner) */
+  sessionReady(): void {
+    this.host.ready(this)
+  }
+
+  /** @internal (ServerSessionOwner) Route one outgoing message to its stream. */
+  deliver(message: JsonRpcMessage, related: RequestId | undefined): void {
     // A late send (e.g. a response that waited for the progress barrier) must not revive a released session's state.
     if (this.ended) return
     if (related !== undefined) {
-      const ex = this.exchanges.get(related)
+      const ex = this.table.get(related)
       if (ex !== undefined) {
         const answers = !("method" in message) && message.id === related ? related : undefined
         if (answers !== undefined && ex === this.initExchange) this.answeredInitialize(ex, message)
         // Forgotten only once delivered: if encoding throws, the -32603 that follows still finds the exchange.
         ex.deliver(message, answers)
-        if (answers !== undefined) this.exchanges.delete(related)
+        if (answers !== undefined) this.table.delete(related)
         return
       }
     }
@@ -146,7 +168,7 @@ export class HttpSession implements ExchangeOwner, Limited {
     if (store === undefined) return { maxBufferedBytes: this.host.maxBufferedBytes }
     const key = String(this.nextStream++)
     ex.streamKey = Number(key)
-    this.streams.set(key, ex)
+    ;(this.streams = ownTable(this.streams)).set(key, ex)
     const priming = forcePriming || primesFor(this.session.protocolVersion)
     return {
       retryMs: this.host.retryMs,
@@ -179,14 +201,15 @@ export class HttpSession implements ExchangeOwner, Limited {
   /** Register a POST exchange for its request ids (already checked not to be in flight). */
   track(ex: Exchange): void {
     const sole = ex.sole
-    if (sole !== undefined) this.exchanges.set(sole, ex)
-    else ex.forEachAwaiting((id) => this.exchanges.set(id, ex))
+    const table = (this.table = ownTable(this.table))
+    if (sole !== undefined) table.set(sole, ex)
+    else ex.forEachAwaiting((id) => table.set(id, ex))
   }
 
   /** Answer what `ex` still waits for with `error` and stop routing its ids to it (a failure on the way in). */
   abandon(ex: Exchange, error: RpcErrorObject): void {
     ex.forEachAwaiting((id) => {
-      if (this.exchanges.get(id) === ex) this.exchanges.delete(id)
+      if (this.table.get(id) === ex) this.table.delete(id)
     })
     ex.fail(error)
   }
@@ -197,9 +220,9 @@ export class HttpSession implements ExchangeOwner, Limited {
    * so the exchange ends without that response.
    */
   cancelled(id: RequestId): void {
-    const ex = this.exchanges.get(id)
+    const ex = this.table.get(id)
     if (ex === undefined) return
-    this.exchanges.delete(id)
+    this.table.delete(id)
     ex.cancel(id)
   }
 
@@ -274,7 +297,7 @@ export class HttpSession implements ExchangeOwner, Limited {
 
   /** Test hook and polling: drop the connection of the POST stream answering `requestId` (it stays resumable). */
   dropStream(requestId: RequestId): boolean {
-    return this.exchanges.get(requestId)?.dropConnection() ?? false
+    return this.table.get(requestId)?.dropConnection() ?? false
   }
 
   /** Drop the standalone GET stream's connection (the client may resume it). */
@@ -288,11 +311,25 @@ export class HttpSession implements ExchangeOwner, Limited {
   // ------------------------------------------------------------ hibernation
 
   /**
+   * The server's sweeper: hibernate the session's chart when nothing was in flight for
+   * `idleMs`, and give back the tables it no longer needs (an idle session owns no Map).
+   */
+  hibernateIfIdleFor(idleMs: number): boolean {
+    const slept = this.session.hibernateIfIdleFor(idleMs)
+    if (this.session.isHibernated) {
+      // Empty tables only: dropping them changes nothing but the bytes.
+      if (this.table.size === 0) this.table = emptyTable()
+      if (this.streams.size === 0) this.streams = emptyTable()
+    }
+    return slept
+  }
+
+  /**
    * Hibernate (if not yet) and return this session as plain data, for a fresh server's
    * `restoreSessions`. Undefined while it has work or an open stream (a client is listening).
    */
   persist(): PersistedHttpSession | undefined {
-    if (this.ended || this.exchanges.size > 0 || this.standalone !== undefined) return undefined
+    if (this.ended || this.table.size > 0 || this.standalone !== undefined) return undefined
     const p = this.session.persist()
     if (p === undefined) return undefined
     return this.principal === undefined ? p : { ...p, principal: this.principal }
@@ -312,15 +349,16 @@ export class HttpSession implements ExchangeOwner, Limited {
 
   // ------------------------------------------------------------ end
 
-  private released(end: SessionEnd): void {
+  /** @internal (ServerSessionOwner) The session ended: answer what waits, end every stream, forget it. */
+  sessionReleased(end: SessionEnd): void {
     if (this.ended) return
     this.ended = true
-    if (this.exchanges.size > 0) {
+    if (this.table.size > 0) {
       const error = rpcError(ErrorCode.ConnectionClosed, `Session closed: ${end.reason}`)
-      for (const ex of new Set(this.exchanges.values())) ex.fail(error)
-      this.exchanges.clear()
+      for (const ex of new Set(this.table.values())) ex.fail(error)
     }
-    this.streams.clear()
+    this.table = emptyTable()
+    this.streams = emptyTable()
     this.initExchange = undefined
     const s = this.standalone
     this.standalone = undefined
