@@ -8,9 +8,11 @@
  * keeps `inflight` calls going for `--duration` s and reports `process.cpuUsage()` per call; rows
  * are interleaved (SDK, ours, ours at `--roots`…) round by round, so load swings hit them alike.
  * `--roots a,b` runs our client from other checkouts too (e.g. a detached worktree of main at the
- * commit before a change), for a before/after in one run.
+ * commit before a change), for a before/after in one run. `--era modern` measures our modern
+ * client (`ModernClient` over the same stdio child, no handshake; the raw server answers its
+ * `tools/call` like any other) instead of the legacy session.
  *
- *   node bench/client.ts [--duration 3] [--rounds 3] [--inflight 1,8,64] [--roots /tmp/base]
+ *   node bench/client.ts [--duration 3] [--rounds 3] [--inflight 1,8,64] [--roots /tmp/base] [--era legacy|modern]
  */
 import { spawn } from "node:child_process"
 import { join, resolve } from "node:path"
@@ -29,7 +31,8 @@ const { values } = parseArgs({
     roots: { type: "string", default: "" },
     worker: { type: "string" },
     root: { type: "string" },
-    warmup: { type: "string", default: "500" }
+    warmup: { type: "string", default: "500" },
+    era: { type: "string", default: "legacy" }
   }
 })
 
@@ -49,6 +52,16 @@ const worker = async (kind: string, root: string, inflight: number, durationMs: 
     const client = new Client({ name: "bench", version: "1.0.0" })
     await client.connect(new StdioClientTransport({ command: process.execPath, args: [SERVER] }))
     call = () => client.callTool({ name: "echo", arguments: { text: "hi" } })
+    close = () => client.close()
+  } else if (values.era === "modern") {
+    const api = await import(pathToFileURL(join(root, "src", "index.ts")).href) as {
+      makeStdioClientTransport: (o: { command: string; args: Array<string> }) => unknown
+      ModernClient: {
+        create(transport: unknown): { callTool(name: string, args: Record<string, unknown>): Promise<unknown>; close(): Promise<void> }
+      }
+    }
+    const client = api.ModernClient.create(api.makeStdioClientTransport({ command: process.execPath, args: [SERVER] }))
+    call = () => client.callTool("echo", { text: "hi" })
     close = () => client.close()
   } else {
     const api = await import(pathToFileURL(join(root, "src", "index.ts")).href) as {
@@ -83,7 +96,8 @@ const runWorker = (kind: string, root: string, inflight: number): Promise<Cell> 
   new Promise((ok, fail) => {
     const child = spawn(process.execPath, [
       fileURLToPath(import.meta.url),
-      "--worker", kind, "--root", root, "--inflight", String(inflight), "--duration", String(values.duration), "--warmup", String(values.warmup)
+      "--worker", kind, "--root", root, "--inflight", String(inflight), "--duration", String(values.duration), "--warmup", String(values.warmup),
+      "--era", values.era
     ], { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
     child.stdout.on("data", (d) => (out += d))
@@ -128,7 +142,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
     }
   }
 }
-console.log(`\nclient CPU µs per tools/call (median of ${values.rounds} rounds [min–max]), raw-Node stdio echo server, ${values.duration} s per cell\n`)
+console.log(`\n${values.era} client CPU µs per tools/call (median of ${values.rounds} rounds [min–max]), raw-Node stdio echo server, ${values.duration} s per cell\n`)
 console.log("| in flight | client | CPU µs/call | calls/s | × SDK CPU |")
 console.log("|---:|---|---:|---:|---:|")
 for (const n of levels) {

@@ -2,21 +2,24 @@
  * The life of one modern-era (2026-07-28) client: no handshake and no session,
  * so only `open` → `closing` (drain, then release the wire) → `closed`.
  *
- * An actor tree: every request in flight runs as a spawned `outboundRequest` child
- * (id `request.<id>`, `requestChildId`), stopped once it is done, so one `inspect`
- * observer on the client actor sees the client and its requests. `inFlight` counts
- * them in context; `busy`/`idle` and the drain read it.
+ * An actor tree: the client's requests in flight run in its invoked child `requests`
+ * (`machines/outboundRequests.ts`: the `outboundRequest` chart once per request, over a
+ * table), alive from start until the client ends, so one `inspect` observer on the client
+ * actor sees the client and its requests. The runtime sends a request's events to
+ * `requests` directly: a request costs no step of this chart (no child per request, no
+ * copy of the children). Whether anything is in flight is the child's `idle`/`busy`.
  *
  * Closing (2026-07-28 has no shutdown message; the client just stops): new requests are
  * refused by the runtime (the `open` tag is gone), in-flight ones may finish for
- * `drainMs` (from the `CLOSE` event; named delay `drainTimeout`), then `releaseWire`
- * cancels what is left and closes the wire; the wire's end (`WIRE_CLOSED`) is `closed`.
+ * `drainMs` (from the `CLOSE` event; named delay `drainTimeout`) or until the runtime
+ * reports the `requests` child idle (`REQUESTS_IDLE`), then `releaseWire` cancels what is
+ * left and closes the wire; the wire's end (`WIRE_CLOSED`) is `closed`.
  *
- * Pure chart: the effects `releaseWire` (and the children's `sendCancelled`) are provided by
- * the runtime (`src/client/ModernClient.ts`); the context is plain data.
+ * Pure chart: the effects `releaseWire` (and the request chart's `sendCancelled`, on the
+ * `requests` logic) are provided by the runtime (`src/client/ModernClient.ts`); the context is plain data.
  */
-import { assign, setup, spawnChild, stopChild } from "xstate"
-import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequestOutcome, requestChildId } from "./outboundRequest.ts"
+import { assign, setup } from "xstate"
+import { outboundRequestsLogic } from "./outboundRequests.ts"
 
 /** How long `close()` lets in-flight requests finish when the event does not say. */
 export const DEFAULT_MODERN_CLOSE_TIMEOUT_MS = 5_000
@@ -27,9 +30,8 @@ export interface ModernClientInput {
   readonly closeTimeoutMs?: number
 }
 
-/** The modern client's bookkeeping: requests in flight, the drain asked for, why it ended. */
+/** The modern client's bookkeeping: the drain asked for, why it ended. */
 export interface ModernClientContext {
-  readonly inFlight: number
   readonly closeTimeoutMs: number
   /** The drain of the `CLOSE` in progress. */
   readonly drainMs: number
@@ -38,15 +40,15 @@ export interface ModernClientContext {
 }
 
 /**
- * Events the runtime sends:
- * - `REQUEST_SENT`: a request went out; its chart is spawned as a child;
+ * Events the runtime sends (a request's own events go to the `requests` child):
  * - `CLOSE`: stop taking requests, drain for `drainMs`, then release the wire;
+ * - `REQUESTS_IDLE`: while closing, the `requests` child has nothing in flight (sent after
+ *   `CLOSE` when it is idle already, and when its last request ends);
  * - `WIRE_CLOSED`: the wire ended (after `releaseWire`, or on its own).
  */
 export type ModernClientEvent =
-  | ({ readonly type: "REQUEST_SENT" } & OutboundRequestInput)
-  | { readonly type: `xstate.done.actor.request.${string}`; readonly output: OutboundRequestOutcome; readonly actorId: string }
   | { readonly type: "CLOSE"; readonly drainMs?: number; readonly reason?: string }
+  | { readonly type: "REQUESTS_IDLE" }
   | { readonly type: "WIRE_CLOSED"; readonly expected: boolean; readonly reason: string }
 
 /** How the client ended (the chart's output). */
@@ -56,7 +58,8 @@ export interface ModernClientOutput {
 }
 
 /**
- * The modern client chart: `open` (idle ⇄ busy) → `closing` (draining → releasing) → `closed`.
+ * The modern client chart: `open` → `closing` (draining → releasing) → `closed`; the
+ * `requests` child throughout.
  *
  * @example
  * ```ts
@@ -64,10 +67,10 @@ export interface ModernClientOutput {
  * import { modernClientMachine } from "mcp-actors/machines"
  *
  * const [open] = initialTransition(modernClientMachine, {})
- * const [busy] = transition(modernClientMachine, open, { type: "REQUEST_SENT", requestId: "m1", method: "tools/list" })
- * console.log(busy.value, Object.keys(busy.children))        // { open: "busy" } ["request.m1"]
- * const [closing, actions] = transition(modernClientMachine, busy, { type: "CLOSE", drainMs: 0 })
- * console.log(closing.value, actions.map((a) => a.type))     // { closing: "releasing" } [..., "releaseWire"]
+ * console.log(open.value, Object.keys(open.children))        // "open" ["requests"]
+ * const [draining] = transition(modernClientMachine, open, { type: "CLOSE", drainMs: 1_000 })
+ * const [releasing, actions] = transition(modernClientMachine, draining, { type: "REQUESTS_IDLE" })
+ * console.log(releasing.value, actions.map((a) => a.type))   // { closing: "releasing" } ["xstate.cancel", "releaseWire"]
  * ```
  */
 export const modernClientMachine = setup({
@@ -79,23 +82,12 @@ export const modernClientMachine = setup({
     tags: {} as "open"
   },
   actors: {
-    /** One in-flight request; the runtime provides its `sendCancelled`. */
-    outboundRequest: outboundRequestMachine
+    /** The requests in flight, each running the `outboundRequest` chart; the runtime provides its `sendCancelled`. */
+    requests: outboundRequestsLogic()
   },
   actions: {
     /** Effect: cancel every request still in flight, end the subscriptions, close the wire. */
     releaseWire: () => {},
-    spawnRequest: spawnChild("outboundRequest", {
-      id: ({ event }) => event.type === "REQUEST_SENT" ? requestChildId(event.requestId) : "request.?",
-      input: ({ event }) => {
-        if (event.type !== "REQUEST_SENT") throw new Error("spawnRequest: not a REQUEST_SENT event")
-        const { type: _, ...input } = event
-        return input
-      }
-    }),
-    releaseRequest: stopChild(({ event }) => (event as { readonly actorId: string }).actorId),
-    countRequest: assign({ inFlight: ({ context }) => context.inFlight + 1 }),
-    uncountRequest: assign({ inFlight: ({ context }) => Math.max(0, context.inFlight - 1) }),
     recordClose: assign(({ context, event }) =>
       event.type === "CLOSE"
         ? { drainMs: event.drainMs ?? context.closeTimeoutMs, closeReason: event.reason ?? "client closed", expected: true }
@@ -108,8 +100,6 @@ export const modernClientMachine = setup({
     )
   },
   guards: {
-    hasRequestsInFlight: ({ context }) => context.inFlight > 0,
-    nothingInFlight: ({ context }) => context.inFlight === 0,
     noDrain: ({ context }) => context.drainMs <= 0
   },
   delays: {
@@ -118,38 +108,29 @@ export const modernClientMachine = setup({
 }).createMachine({
   id: "modernClient",
   context: ({ input }) => ({
-    inFlight: 0,
     closeTimeoutMs: input?.closeTimeoutMs ?? DEFAULT_MODERN_CLOSE_TIMEOUT_MS,
     drainMs: 0,
     closeReason: undefined,
     expected: true
   }),
   initial: "open",
+  // The requests in flight, in every live state (MRTR rounds and retries of a call made
+  // while open may still go out while closing).
+  invoke: { id: "requests", src: "requests" },
   on: {
-    // Requests are children of the client in every live state (MRTR rounds and retries of a
-    // call made while open may still go out while closing).
-    REQUEST_SENT: { actions: ["spawnRequest", "countRequest"] },
-    "xstate.done.actor.request.*": { actions: ["releaseRequest", "uncountRequest"] },
     WIRE_CLOSED: { target: ".closed", actions: "recordWireClosed" }
   },
   states: {
     open: {
       tags: ["open"],
-      initial: "idle",
-      on: { CLOSE: { target: "closing", actions: "recordClose" } },
-      states: {
-        idle: { always: { guard: "hasRequestsInFlight", target: "busy" } },
-        busy: { always: { guard: "nothingInFlight", target: "idle" } }
-      }
+      on: { CLOSE: { target: "closing", actions: "recordClose" } }
     },
     closing: {
       initial: "draining",
       states: {
         draining: {
-          always: [
-            { guard: "nothingInFlight", target: "releasing" },
-            { guard: "noDrain", target: "releasing" }
-          ],
+          always: { guard: "noDrain", target: "releasing" },
+          on: { REQUESTS_IDLE: "releasing" },
           after: { drainTimeout: { target: "releasing" } }
         },
         releasing: { entry: "releaseWire" }

@@ -20,6 +20,7 @@ import { type HostEvent, type McpHost, startHost } from "../src/host/McpHost.ts"
 import type { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
 import { type SdkHttpServer, startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
+import { countingClock } from "./support/countingClock.ts"
 import { hostReaches } from "./support/hostEvents.ts"
 import { groupMembers, processGroupAlive, serverPidUnder } from "./support/processes.ts"
 
@@ -156,6 +157,49 @@ describe("host + gateway with real servers", { timeout: 60_000 }, () => {
     } finally {
       await modern.close()
       await ws.close()
+    }
+  })
+
+  it("modern gateway client (MRTR): an unclaimed relay expires after RELAY_TTL_MS of the gateway's clock (10 virtual minutes)", async () => {
+    // The relay timer runs on a clock the test drives; the upstream and the sockets are real.
+    const sim = countingClock()
+    const g = makeGateway(host, { clock: sim.clock })
+    const ws = await serveGatewayWs(g, { port: 0 })
+    const transport = makeWsClientTransport({ url: ws.url })
+    await transport.opened
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let firstAsked!: () => void
+    const asked1 = new Promise<void>((resolve) => (firstAsked = resolve))
+    const asked: Array<unknown> = []
+    const modern = ModernClient.create(transport, {
+      onElicitation: async (params) => {
+        asked.push(params)
+        if (asked.length === 1) {
+          firstAsked()
+          await held // the client does not come back until the relay expired
+        }
+        return { action: "accept", content: { name: "Grace Hopper", check: true, integer: 11 } }
+      }
+    })
+    try {
+      const call = modern.callTool("everything__trigger-elicitation-request", {})
+      await asked1 // the input_required round reached the client: its relay timer is armed
+      expect(sim.pending).toBe(1)
+      sim.increment(10 * 60_000 - 1)
+      expect(sim.pending).toBe(1)
+      sim.increment(1) // the relay is dropped and its upstream call cancelled
+      expect(sim.pending).toBe(0)
+      release()
+      // The retry names a relay that is gone: the gateway starts the call afresh, so upstream asks again.
+      const result = await call
+      expect(asked.length).toBe(2)
+      expect(textOf(result)).toContain("- Name: Grace Hopper")
+      expect(sim.pending).toBe(0)
+    } finally {
+      await modern.close()
+      await ws.close()
+      g.close()
     }
   })
 

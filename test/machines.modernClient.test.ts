@@ -1,12 +1,11 @@
 /**
- * The modern client chart (`machines/modernClient.ts`): requests as spawned children,
- * busy/idle from their count, the drain on close (virtual time), and the chart as it
- * runs inside `ModernClient` (one inspect observer sees the client and its requests).
+ * The modern client chart (`machines/modernClient.ts`): requests in its invoked `requests`
+ * child (no step of the client chart per request), the drain on close (virtual time), and the
+ * chart as it runs inside `ModernClient` (one inspect observer sees the client and its requests).
  */
 import { describe, expect, it } from "vitest"
 import { type AnyActorRef, createActor, initialTransition, SimulatedClock, transition } from "xstate"
 import { modernClientMachine as machine } from "../machines/modernClient.ts"
-import { requestChildId } from "../machines/outboundRequest.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { ModernClient } from "../src/client/ModernClient.ts"
 import { McpServer } from "../src/server/McpServer.ts"
@@ -15,47 +14,39 @@ import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
 const types = (actions: ReadonlyArray<{ readonly type: string }>) => actions.map((a) => a.type)
 const sent = (requestId: string) => ({ type: "REQUEST_SENT", requestId, method: "tools/list", timeoutMs: 1_000 }) as const
-const done = (requestId: string) =>
-  ({ type: `xstate.done.actor.${requestChildId(requestId)}`, output: { _tag: "Settled", requestId, result: {} }, actorId: requestChildId(requestId) }) as never
 
 describe("modernClient: pure steps", () => {
-  it("each request is a spawned child; busy while any is in flight; its done event stops it", () => {
-    const [open] = initialTransition(machine, {})
-    expect(open.value).toEqual({ open: "idle" })
+  it("the requests child is invoked from the start and stays while closing; `open` carries the tag", () => {
+    const [open, actions] = initialTransition(machine, {})
+    expect(open.value).toBe("open")
     expect(open.hasTag("open")).toBe(true)
-    const [busy, spawn] = transition(machine, open, sent("m1"))
-    expect(types(spawn)).toContain("xstate.spawnChild")
-    expect(busy.value).toEqual({ open: "busy" })
-    expect(Object.keys(busy.children)).toEqual([requestChildId("m1")])
-    const [idle, stop] = transition(machine, busy, done("m1"))
-    expect(types(stop)).toContain("xstate.stopChild")
-    expect(idle.value).toEqual({ open: "idle" })
-    expect(idle.context.inFlight).toBe(0)
-    expect(Object.keys(idle.children)).toEqual([])
+    expect(Object.keys(open.children)).toEqual(["requests"])
+    expect(types(actions)).toContain("xstate.spawnChild")
+    const [draining] = transition(machine, open, { type: "CLOSE", drainMs: 1_000 })
+    expect(draining.value).toEqual({ closing: "draining" })
+    expect(Object.keys(draining.children)).toEqual(["requests"])
+    // REQUESTS_IDLE means nothing while open (the runtime sends it only while closing).
+    const [still] = transition(machine, open, { type: "REQUESTS_IDLE" })
+    expect(still.value).toBe("open")
   })
 
-  it("CLOSE with nothing in flight (or drainMs 0) releases the wire at once; WIRE_CLOSED ends it", () => {
+  it("CLOSE with drainMs 0 releases the wire at once; WIRE_CLOSED ends it", () => {
     const [open] = initialTransition(machine, {})
-    const [releasing, actions] = transition(machine, open, { type: "CLOSE" })
-    expect(releasing.value).toEqual({ closing: "releasing" })
-    expect(releasing.hasTag("open")).toBe(false)
-    expect(types(actions)).toContain("releaseWire")
-    const [busy] = transition(machine, open, sent("m1"))
-    const [now, nowActions] = transition(machine, busy, { type: "CLOSE", drainMs: 0 })
+    const [now, nowActions] = transition(machine, open, { type: "CLOSE", drainMs: 0 })
     expect(now.value).toEqual({ closing: "releasing" })
+    expect(now.hasTag("open")).toBe(false)
     expect(types(nowActions)).toContain("releaseWire")
     const [closed] = transition(machine, now, { type: "WIRE_CLOSED", expected: true, reason: "closed" })
     expect(closed.status).toBe("done")
     expect(closed.output).toEqual({ expected: true, reason: "client closed" })
   })
 
-  it("CLOSE while busy drains until the last request is done", () => {
+  it("CLOSE drains until the requests child reports idle", () => {
     const [open] = initialTransition(machine, {})
-    const [busy] = transition(machine, open, sent("m1"))
-    const [draining, actions] = transition(machine, busy, { type: "CLOSE", drainMs: 5_000 })
+    const [draining, actions] = transition(machine, open, { type: "CLOSE", drainMs: 5_000 })
     expect(draining.value).toEqual({ closing: "draining" })
     expect(types(actions)).not.toContain("releaseWire")
-    const [releasing, after] = transition(machine, draining, done("m1"))
+    const [releasing, after] = transition(machine, draining, { type: "REQUESTS_IDLE" })
     expect(releasing.value).toEqual({ closing: "releasing" })
     expect(types(after)).toContain("releaseWire")
   })
@@ -68,11 +59,13 @@ describe("modernClient: pure steps", () => {
 })
 
 describe("modernClient: drain deadline on a simulated clock", () => {
-  it("releases the wire when drainMs elapses with a request still in flight", () => {
+  it("releases the wire when drainMs elapses with a request still in flight in the requests child", () => {
     const clock = new SimulatedClock()
     let released = 0
     const actor = createActor(machine.provide({ actions: { releaseWire: () => void released++ } }), { clock, input: {} }).start()
-    actor.send(sent("m1"))
+    const requests = actor.getSnapshot().children.requests as AnyActorRef
+    requests.send(sent("m1"))
+    expect(requests.getSnapshot().value).toBe("busy")
     actor.send({ type: "CLOSE", drainMs: 1_000 })
     clock.increment(999)
     expect(released).toBe(0)
@@ -84,25 +77,28 @@ describe("modernClient: drain deadline on a simulated clock", () => {
 })
 
 describe("ModernClient runs the chart: one tree per client", () => {
-  it("one inspect observer sees the client and each request as its child; done requests are stopped", async () => {
+  it("one inspect observer sees the client and its requests child; every call runs there, no actor per request", async () => {
     const server = new McpServer({ name: "tree", version: "1.0.0" }).tool({ name: "noop" }, () => ({ content: [] }))
     const [serverSide, clientSide] = makeMemoryTransportPair()
     serveTransport(server, serverSide)
     const actors: Array<AnyActorRef> = []
+    const toRequests: Array<string> = []
     const client = ModernClient.create(clientSide, {
       inspect: (e) => {
         if (e.type === "@xstate.actor") actors.push(e.actorRef as AnyActorRef)
+        if (e.type === "@xstate.event" && (e.actorRef as AnyActorRef).id === "requests") toRequests.push(e.event.type)
       }
     })
     await client.listTools()
     await client.callTool("noop")
     const root = client.chart
     expect(actors[0]).toBe(root)
-    const children = actors.slice(1)
-    expect(children.map((a) => a.id)).toEqual([requestChildId(1), requestChildId(2)])
-    for (const child of children) expect(child._parent).toBe(root)
-    expect(Object.keys(root.getSnapshot().children)).toEqual([]) // stopped once done
-    expect(root.getSnapshot().context.inFlight).toBe(0)
+    expect(actors.slice(1).map((a) => a.id)).toEqual(["requests"])
+    expect(actors[1]!._parent).toBe(root)
+    // Both calls ran in the requests child: sent, answered.
+    expect(toRequests.filter((t) => t !== "xstate.init")).toEqual(["REQUEST_SENT", "RESPONSE", "REQUEST_SENT", "RESPONSE"])
+    expect(Object.keys(root.getSnapshot().children)).toEqual(["requests"])
+    expect((root.getSnapshot().children.requests as AnyActorRef).getSnapshot().context.inFlight).toBe(0) // settled
     await client.close()
     expect(root.getSnapshot().status).toBe("done")
   })

@@ -6,6 +6,8 @@ import { CedarPolicySet, PolicyParseError } from "../src/policy/CedarPolicySet.t
 import type { Identity } from "../src/policy/Identity.ts"
 import { Policy } from "../src/policy/Policy.ts"
 import { PolicyEngine, type SessionFacts } from "../src/policy/PolicyEngine.ts"
+import type { Clock } from "../src/protocol/clock.ts"
+import { countingClock } from "./support/countingClock.ts"
 
 const who = (id: string, groups: Array<string> = [], scopes: Array<string> = []): Identity => ({ id, subject: id, groups, scopes, claims: { sub: id }, via: "jwt" })
 const alice = who("alice", ["staff"])
@@ -239,5 +241,40 @@ describe("policy engine: reload", () => {
     } finally {
       engine.close()
     }
+  })
+
+  it("a burst of file events reloads once, reloadDebounceMs of the engine's clock after the last one (10 virtual minutes)", async () => {
+    dir = mkdtempSync(join(tmpdir(), "policy-"))
+    const file = join(dir, "p.yaml")
+    writeFileSync(file, "default: allow\n")
+    const DEBOUNCE = 10 * 60_000
+    const sim = countingClock()
+    // Tells the test when a file event (real, from the OS) armed the debounce, so virtual time moves only after it.
+    let armed: (() => void) | undefined
+    const clock: Clock = {
+      now: sim.clock.now,
+      clearTimeout: sim.clock.clearTimeout,
+      setTimeout: (fn, ms) => {
+        const h = sim.clock.setTimeout(fn, ms)
+        armed?.()
+        return h
+      }
+    }
+    const results: Array<{ ok: boolean }> = []
+    const engine = PolicyEngine.fromFile(file, { clock, reloadDebounceMs: DEBOUNCE, onReload: (r) => void results.push(r) }).watch()
+    try {
+      const debouncing = new Promise<void>((resolve) => (armed = resolve))
+      writeFileSync(file, "default: deny\n")
+      await debouncing
+      sim.increment(DEBOUNCE - 1)
+      expect(results).toEqual([])
+      expect(call(engine, eve, "echo").kind).toBe("allow")
+      sim.increment(1)
+      expect(results).toEqual([{ ok: true }])
+      expect(call(engine, eve, "echo").kind).toBe("deny")
+    } finally {
+      engine.close()
+    }
+    expect(sim.pending).toBe(0) // close clears a debounce still pending
   })
 })

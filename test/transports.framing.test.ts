@@ -2,6 +2,7 @@ import { Writable } from "node:stream"
 import { describe, expect, it } from "vitest"
 import { LineFramer } from "../src/transports/LineFramer.ts"
 import { OutputBatcher } from "../src/transports/OutputBatcher.ts"
+import { countingClock } from "./support/countingClock.ts"
 
 const collect = (maxMessageBytes = 1024) => {
   const lines: Array<string> = []
@@ -191,13 +192,20 @@ describe("OutputBatcher", () => {
     expect(stream.listenerCount("drain")).toBe(0)
   })
 
-  it("end() does not hang on a reader that never reads", async () => {
+  it("end() does not hang on a reader that never reads: it gives up after flushTimeoutMs of its clock (10 virtual minutes)", async () => {
     const { stream, release } = fakeWritable({ highWaterMark: 4, hold: true })
-    const batcher = new OutputBatcher(stream, { flushTimeoutMs: 50 })
+    const sim = countingClock()
+    const batcher = new OutputBatcher(stream, { flushTimeoutMs: 10 * 60_000, clock: sim.clock })
     batcher.push("stuck")
-    const t0 = Date.now()
-    await batcher.end()
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(45)
+    let ended = false
+    const ending = batcher.end().then(() => (ended = true))
+    sim.increment(10 * 60_000 - 1)
+    await nextTurn()
+    expect(ended).toBe(false)
+    sim.increment(1)
+    await ending
+    expect(ended).toBe(true)
+    expect(sim.pending).toBe(0)
     release()
   })
 })

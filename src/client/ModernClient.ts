@@ -2,8 +2,9 @@
  * A modern-era (2026-07-28) MCP client: no handshake and no session. Every
  * request carries its protocol version, client capabilities and client info in
  * `_meta` (2026-07-28/basic/index.mdx:L373-L392), built by `modernMeta`; each
- * request is an `outboundRequest` actor (deadline, progress reset, hard
- * maximum, cancellation) through `outbound.ts`, like `ClientSession.request`.
+ * request runs the `outboundRequest` chart (deadline, progress reset, hard
+ * maximum, cancellation) in the client chart's `requests` child
+ * (`machines/outboundRequests.ts`), like `ClientSession.request`.
  *
  * The wire is pluggable (`ModernWire`: "send this request, deliver what comes
  * back, cancel it"): `messageWire(transport)` serves stdio, WebSocket and
@@ -60,18 +61,36 @@ import { HttpError } from "../transports/http/client/errors.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import { modernClientMachine } from "../../machines/modernClient.ts"
-import { outboundRequestMachine, type OutboundRequestOutcome, requestChildId } from "../../machines/outboundRequest.ts"
+import { outboundRequestMachine, type OutboundRequestOutcome, type ProgressSnapshot } from "../../machines/outboundRequest.ts"
+import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import {
-  cancelReason,
-  type OutboundActor,
-  outboundInput,
-  OutboundTable,
-  outcomeToResult,
-  watchOutbound,
-  withMeta,
-  type XStateClock
-} from "./outbound.ts"
+import type { Progress } from "./ClientSession.ts"
+import { cancelReason, outboundInput, outcomeToResult, withMeta, type XStateClock } from "./outbound.ts"
+
+/** The client chart's `requests` child (the table of in-flight request charts). */
+interface RequestsActor {
+  send(event: OutboundRequestsEvent): void
+  getSnapshot(): OutboundRequestsSnapshot
+  subscribe(observer: { next?: (s: OutboundRequestsSnapshot) => void; complete?: () => void }): { unsubscribe(): void }
+  on(type: "outcome", handler: (e: { readonly output: OutboundRequestOutcome }) => void): { unsubscribe(): void }
+  on(type: "progress", handler: (e: { readonly requestId: RequestId; readonly progress: ProgressSnapshot }) => void): { unsubscribe(): void }
+}
+
+/** A request in flight: who waits for its outcome, and its caller's progress callback and abort signal. */
+interface Pending {
+  readonly resolve: (outcome: OutboundRequestOutcome) => void
+  readonly onProgress: ((p: Progress) => void) | undefined
+  /** Whether it carries a progress token (its id). */
+  readonly tokened: boolean
+  readonly signal: AbortSignal | undefined
+  readonly onAbort: (() => void) | undefined
+}
+
+const progressOf = (p: ProgressSnapshot): Progress => ({
+  progress: p.progress,
+  ...(p.total !== undefined ? { total: p.total } : {}),
+  ...(p.message !== undefined ? { message: p.message } : {})
+})
 
 // ------------------------------------------------------------------ wire
 
@@ -174,7 +193,7 @@ export interface ModernClientOptions {
   /** A `server/discover` result obtained elsewhere (the era probe): recorded as if `discover()` had run. */
   readonly discovered?: Result
   readonly clock?: XStateClock
-  /** Inspection observer of the client's actor tree (its chart and one child per request in flight). */
+  /** Inspection observer of the client's actor tree (its chart and its `requests` child, where every request runs). */
   readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
   /** The actor whose child the client's chart is (its connection node in a runtime's tree); ignored when `inspect` is given. */
   readonly actorParent?: AnyActorRef
@@ -247,16 +266,17 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private version: ModernVersion
   private readonly capabilities: ClientCapabilities
   private readonly clientInfo: { readonly name: string; readonly version: string }
-  private readonly table = new OutboundTable()
-  /** Actors of in-flight requests, and the typed errors the wire failed some of them with (`onRequestFailed`). */
-  private readonly running = new Map<RequestId, OutboundActor>()
+  /** Requests in flight by id (their charts run in `requests`), and the typed errors the wire failed some of them with (`onRequestFailed`). */
+  private readonly pending = new Map<RequestId, Pending>()
   private readonly failures = new Map<RequestId, Error>()
+  /** The chart's `requests` child while it runs (from start until the client ends). */
+  private requests: RequestsActor | undefined
   /** Open subscriptions, and the one each listen request id in flight belongs to. */
   private readonly subscriptions = new Set<Subscription>()
   private readonly listenIds = new Map<RequestId, Subscription>()
   private readonly listeners = new InfoListeners()
   private counter = 0
-  /** The client's chart (`machines/modernClient.ts`): open → closing → closed, one child per request in flight. */
+  /** The client's chart (`machines/modernClient.ts`): open → closing → closed, its `requests` child throughout. */
   private readonly actor: Actor<typeof modernClientMachine>
   private wireClosed = false
   private discoverInfo: DiscoverInfo | undefined
@@ -279,9 +299,9 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       modernClientMachine.provide({
         actions: { releaseWire: ({ context }) => this.releaseWire(context.closeReason ?? "client closed") },
         actors: {
-          outboundRequest: outboundRequestMachine.provide({
+          requests: outboundRequestsLogic(outboundRequestMachine.provide({
             actions: { sendCancelled: ({ context }) => this.wire.cancel(context.requestId, cancelReason(context.outcome)) }
-          })
+          }))
         }
       }),
       {
@@ -302,7 +322,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     return snapshot.status !== "active" ? "closed" : snapshot.hasTag("open") ? "open" : "closing"
   }
 
-  /** The client actor, for inspection (read-only use); its children are the requests in flight. */
+  /** The client actor, for inspection (read-only use); its `requests` child holds the requests in flight. */
   get chart(): Actor<typeof modernClientMachine> {
     return this.actor
   }
@@ -330,6 +350,23 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
 
   private start(): void {
     this.actor.start()
+    const requests = this.actor.getSnapshot().children.requests as RequestsActor | undefined
+    if (requests !== undefined) {
+      this.requests = requests
+      requests.subscribe({
+        // While closing, the drain ends when the last request does.
+        next: (s) => {
+          if (s.value === "idle" && this.status === "closing") this.actor.send({ type: "REQUESTS_IDLE" })
+        },
+        // Stopped with requests still in flight (the client ended): they end as `Aborted`.
+        complete: () => {
+          this.requests = undefined
+          this.abortPending("client ended")
+        }
+      })
+      requests.on("outcome", ({ output }) => this.settle(output))
+      requests.on("progress", ({ requestId, progress }) => this.pending.get(requestId)?.onProgress?.(progressOf(progress)))
+    }
     this.wire.start({
       onMessage: (m) => this.receive(m),
       onInvalid: (text) => this.options.onDiagnostic?.(text),
@@ -337,7 +374,9 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       onClose: (closed) => {
         if (this.wireClosed) return
         this.wireClosed = true
-        this.table.transportClosed(closed.reason)
+        // Every request's chart ends as `Aborted` (no cancellation: the wire is gone).
+        this.requests?.send({ type: "TRANSPORT_CLOSED", reason: closed.reason })
+        this.abortPending(closed.reason)
         this.listenIds.clear()
         for (const s of [...this.subscriptions]) s._transportClosed(closed.reason)
         if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "WIRE_CLOSED", expected: closed.expected, reason: closed.reason })
@@ -366,7 +405,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     return this.discoverInfo
   }
   get inFlight(): number {
-    return this.table.size
+    return this.pending.size
   }
   get state(): "open" | "closing" | "closed" {
     return this.status
@@ -381,7 +420,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       state: this.status,
       transport: this.wire.kind,
       peer: this.lastServerInfo,
-      inFlight: this.table.size,
+      inFlight: this.pending.size,
       startedAt: this.startedAt
     }
   }
@@ -490,18 +529,21 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
       ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
     })
-    // The client chart spawns the request's actor as its child (one tree, one inspector).
-    if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "REQUEST_SENT", ...input })
-    const actor = this.actor.getSnapshot().children[requestChildId(id)] as OutboundActor | undefined
-    if (actor === undefined) throw new SessionClosed({ method, message: `${method}: client is ${this.status}` })
-    const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => watchOutbound(actor, options.signal, resolve))
-    this.table.add(id, { actor, onProgress: options.onProgress, progressToken })
-    this.running.set(id, actor)
+    const requests = this.requests
+    if (requests === undefined) throw new SessionClosed({ method, message: `${method}: client is ${this.status}` })
+    const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => {
+      const signal = options.signal
+      const onAbort = signal === undefined
+        ? undefined
+        : () => this.requests?.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
+      this.pending.set(id, { resolve, onProgress: options.onProgress, tokened: wantsProgress, signal, onAbort })
+      // The request's chart starts in the client's `requests` child (one tree, one inspector).
+      requests.send({ type: "REQUEST_SENT", ...input })
+      if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
+    })
     this.notifyListeners()
     this.wire.send(makeRequest(id, method, sendParams))
     const outcome = await outcomeP
-    this.table.remove(id)
-    this.running.delete(id)
     const failure = this.failures.get(id)
     this.failures.delete(id)
     this.notifyListeners()
@@ -547,10 +589,23 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private failRequest(id: RequestId, error: Error): void {
     const subscription = this.listenIds.get(id)
     if (subscription !== undefined) return subscription._failed(error, isRefusal(error))
-    const actor = this.running.get(id)
-    if (actor === undefined || actor.getSnapshot().status !== "active") return
+    if (this.requests?.getSnapshot().context.requests.has(id) !== true) return
     this.failures.set(id, error)
-    actor.send({ type: "TRANSPORT_CLOSED", reason: error.message })
+    this.requests.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: error.message })
+  }
+
+  /** A request's chart reached its outcome: its caller (`attempt`) gets it. */
+  private settle(outcome: OutboundRequestOutcome): void {
+    const p = this.pending.get(outcome.requestId)
+    if (p === undefined) return
+    this.pending.delete(outcome.requestId)
+    if (p.onAbort !== undefined) p.signal?.removeEventListener("abort", p.onAbort)
+    p.resolve(outcome)
+  }
+
+  /** Requests whose chart can no longer run (the `requests` child stopped, the wire is gone) end as `Aborted`. */
+  private abortPending(reason: string): void {
+    for (const id of [...this.pending.keys()]) this.settle({ _tag: "Aborted", requestId: id, reason })
   }
 
   /** `resultType`: absent → "complete" (changelog item 8); "input_required" → MRTR; anything else is invalid. */
@@ -567,7 +622,11 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     if (!("method" in m)) {
       const subscription = m.id === null || m.id === undefined ? undefined : this.listenIds.get(m.id)
       if (subscription !== undefined) return subscription._message(m)
-      this.table.response(m) // unknown ids (late, cancelled) are dropped
+      // Unknown ids (late, cancelled) are dropped.
+      const id = m.id
+      if (id === null || id === undefined || !this.pending.has(id)) return
+      if ("result" in m) this.requests?.send({ type: "RESPONSE", requestId: id, result: m.result })
+      else this.requests?.send({ type: "ERROR_RESPONSE", requestId: id, error: m.error })
       return
     }
     if (!("id" in m) && this.listenIds.size > 0) {
@@ -583,7 +642,17 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       return
     }
     if (m.method === "notifications/progress") {
-      this.table.progress(m.params)
+      // Our progress token is the request's id: its chart says whether the progress advances (then `onProgress`).
+      const token = m.params?.progressToken as RequestId | undefined
+      if (token !== undefined && typeof m.params?.progress === "number" && this.pending.get(token)?.tokened === true) {
+        this.requests?.send({
+          type: "PROGRESS",
+          requestId: token,
+          progress: m.params.progress,
+          ...(typeof m.params.total === "number" ? { total: m.params.total } : {}),
+          ...(typeof m.params.message === "string" ? { message: m.params.message } : {})
+        })
+      }
       return
     }
     this.options.onNotification?.(m)
@@ -671,13 +740,15 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       ...(options?.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
       ...(options?.reason !== undefined ? { reason: options.reason } : {})
     })
+    // Nothing in flight: the drain is over at once.
+    if (this.requests?.getSnapshot().value === "idle") this.actor.send({ type: "REQUESTS_IDLE" })
     this.notifyListeners()
     await this.ended
   }
 
   /** The chart's `releaseWire`: cancel what is left in flight, end the subscriptions, close the wire. */
   private releaseWire(reason: string): void {
-    this.table.cancelAll(reason)
+    for (const id of [...this.pending.keys()]) this.requests?.send({ type: "CANCEL", requestId: id, reason })
     for (const s of [...this.subscriptions]) s.close()
     void this.wire.close()
   }

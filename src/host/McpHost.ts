@@ -19,7 +19,7 @@ import type { Inspector, InspectorOptions } from "../inspect/InspectorServer.ts"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
 import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
-import type { XStateClock } from "../runtime/XStateClock.ts"
+import { type Clock, systemClock } from "../protocol/clock.ts"
 import { ConnectionLost, RpcError, SessionClosed } from "../protocol/requestErrors.ts"
 import type { InputHandler, Progress, Result, ServerRequestContext } from "../client/ClientSession.ts"
 import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
@@ -49,10 +49,12 @@ export interface HostOptions {
   /** How long `startHost` waits for keep-alive servers to settle. Default: the largest connect timeout + 2 s. */
   readonly startTimeoutMs?: number
   /**
-   * The supervision charts' clock (backoff, parking, probes, idle stop, connect timeouts) and its time.
-   * Default: real time. Tests pass a simulated clock and its `now`; the catalog-change coalescing stays on real time.
+   * The host's one clock: the supervision charts (backoff, parking, probes, idle stop, connect timeouts),
+   * catalog-change coalescing, `startHost`'s settle timeout, the wait for a server to become ready, and
+   * the gateway's relay timers. Default: the system clock. Tests pass a simulated one.
    */
-  readonly clock?: XStateClock
+  readonly clock?: Clock
+  /** The time the charts read. Default: `clock.now()`. */
   readonly now?: () => number
   /** Serve the live inspector (docs/inspector.md) on 127.0.0.1 while the host runs; read `host.inspector.url`. */
   readonly inspect?: boolean | InspectorOptions
@@ -138,10 +140,12 @@ export class McpHost {
   private readonly listeners = new Set<Listener>()
   private readonly options: HostOptions
   private readonly now: () => number
+  /** The host's one clock (HostOptions.clock): what its servers' and gateway's timers run on. */
+  readonly clock: Clock
   private readonly stateFile: HostStateFile | undefined
   private advertised: Catalog
   private known: Catalog
-  private changeTimer: ReturnType<typeof setTimeout> | undefined
+  private changeTimer: unknown
   private advertisedSignature = ""
   private pendingBefore: ReadonlySet<string> | undefined
   private closePromise: Promise<void> | undefined
@@ -154,7 +158,9 @@ export class McpHost {
     this.config = config
     this.issues = config.issues
     this.options = options
-    this.now = options.now ?? Date.now
+    const clock = options.clock ?? systemClock
+    this.clock = clock
+    this.now = options.now ?? (() => clock.now())
     this.ownsRuntime = options.runtime === undefined
     this.runtime = options.runtime ?? makeMcpRuntime()
     const stateFilePath = options.stateFile === false
@@ -171,6 +177,7 @@ export class McpHost {
         // The server's `serverConnection` actor: its upstream clients' charts are its children.
         actorParent: () => this.actor.getSnapshot().children[server.name],
         now,
+        clock,
         stateFile: this.stateFile,
         clientInfo: options.clientInfo ?? { name: "mcp-actors-host", version: "0.1.0" },
         onListing: (name, listing, changed, previous) => this.onListing(name, listing, changed, previous),
@@ -312,7 +319,7 @@ export class McpHost {
     // Coalesce: one change event (one list_changed downstream) per burst.
     this.pendingBefore ??= new Set(before.tools.keys())
     if (this.changeTimer !== undefined) return
-    this.changeTimer = setTimeout(() => {
+    this.changeTimer = this.clock.setTimeout(() => {
       this.changeTimer = undefined
       const was = this.pendingBefore ?? new Set<string>()
       this.pendingBefore = undefined
@@ -404,12 +411,14 @@ export class McpHost {
   settled(timeoutMs: number): Promise<void> {
     const done = () =>
       [...this.connections.values()].every((c) => c.status !== undefined && c.status.state !== "starting" && c.status.state !== "initializing")
-    if (done()) return Promise.resolve()
+    // No wait asked for: do not leave a timer on a clock nobody may advance.
+    if (done() || timeoutMs <= 0) return Promise.resolve()
+    const clock = this.clock
     return new Promise((resolve) => {
-      const timer = setTimeout(finish, timeoutMs)
+      const timer = clock.setTimeout(finish, timeoutMs)
       const sub = this.actor.subscribe(() => done() && finish())
       function finish() {
-        clearTimeout(timer)
+        clock.clearTimeout(timer)
         sub.unsubscribe()
         resolve()
       }
@@ -557,7 +566,7 @@ export class McpHost {
   /** Stop every server (stdin close → SIGTERM → SIGKILL of each group) and wait until all are gone. */
   close(): Promise<void> {
     return this.closePromise ??= (async () => {
-      if (this.changeTimer !== undefined) clearTimeout(this.changeTimer)
+      if (this.changeTimer !== undefined) this.clock.clearTimeout(this.changeTimer)
       this.changeTimer = undefined
       if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "STOP", now: this.now(), reason: "host closing" })
       // The charts' closeConnection effects run on the next microtasks.

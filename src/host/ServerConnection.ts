@@ -25,6 +25,7 @@ import type { Transport, TransportClosed } from "../transports/Transport.ts"
 import { makeWsClientTransport } from "../transports/wsClient.ts"
 import { emptyListing, listingHash, type ServerListing } from "./Catalog.ts"
 import type { ServerConfig } from "./config.ts"
+import { type Clock, systemClock } from "../protocol/clock.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { ServerConnectionLost, ServerUnavailable } from "./errors.ts"
 import { type HostStateFile, INSTANCE_ENV, withLifeline } from "./lifeline.ts"
@@ -36,6 +37,8 @@ export interface ConnectionHooks {
   /** Send an event to this server's actor (through the host chart). */
   readonly send: (event: ServerConnectionEvent) => void
   readonly now: () => number
+  /** The host's clock: the wait for ready (`acquire`) runs on it. Default: the system clock. */
+  readonly clock?: Clock
   readonly stateFile: HostStateFile | undefined
   readonly clientInfo: { readonly name: string; readonly version: string }
   /** A new listing arrived (handshake, list_changed, reconnect). `changed` is false when the hash is the same. */
@@ -382,7 +385,8 @@ export class ServerConnection {
    */
   acquire(waitMs: number, throughRestart = false): Promise<{ readonly client: AnyClient; readonly generation: number }> {
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
+      const clock = this.hooks.clock ?? systemClock
+      let timer: unknown
       const check = (): boolean => {
         const s = this.status
         if (s === undefined) return false
@@ -400,10 +404,10 @@ export class ServerConnection {
       const waiter = () => {
         if (!check()) return
         this.waiters.delete(waiter)
-        clearTimeout(timer)
+        clock.clearTimeout(timer)
       }
       this.waiters.add(waiter)
-      timer = setTimeout(() => {
+      timer = clock.setTimeout(() => {
         this.waiters.delete(waiter)
         const s = this.status
         reject(s === undefined ? new ServerUnavailable({ server: this.name, state: "unknown", message: `${this.name} did not start` }) : this.unavailable({ ...s, lastError: s.lastError ?? `not ready within ${waitMs} ms` }))

@@ -18,7 +18,7 @@ import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import type { Clock } from "../protocol/clock.ts"
+import { type Clock, unrefTimer } from "../protocol/clock.ts"
 import { McpError } from "../protocol/errors.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
@@ -55,6 +55,8 @@ export interface GatewayOptions {
   readonly guard?: (server: string | undefined, route: GatewayRoute | undefined) => CallGuard
   /** OpenTelemetry for the served sessions: a gateway call's span is the parent of its upstream call's. */
   readonly telemetry?: Telemetry
+  /** What the MRTR relay timers (`RELAY_TTL_MS`) run on. Default: the host's clock. */
+  readonly clock?: Clock
 }
 
 /** The request context of a gateway request, as options of the host call it becomes. */
@@ -96,7 +98,7 @@ class RelayedCall {
   private inputs = 0
   /** Inputs sent to the client in the last `input_required`, by key. */
   awaiting = new Map<string, Extract<Step, { type: "input" }>>()
-  timer: ReturnType<typeof setTimeout> | undefined
+  timer: unknown
 
   constructor(ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>) {
     this.ctx = ctx
@@ -141,14 +143,14 @@ class RelayedCall {
 type Relays = Map<string, RelayedCall>
 
 /** Run `start` for a modern gateway request, relaying upstream inputs as MRTR rounds. */
-const relayModern = async (relays: Relays, ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> => {
+const relayModern = async (relays: Relays, clock: Clock, ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> => {
   let call: RelayedCall | undefined
   const state = ctx.requestState
   if (state !== undefined) {
     call = relays.get(state)
     if (call !== undefined) {
       relays.delete(state)
-      clearTimeout(call.timer)
+      clock.clearTimeout(call.timer)
       call.ctx = ctx
       for (const [key, input] of call.awaiting) {
         const response = ctx.inputResponses?.[key]
@@ -174,18 +176,18 @@ const relayModern = async (relays: Relays, ctx: RequestContext, server: string |
   const id = randomUUID()
   call.awaiting = new Map(inputs.map((i) => [i.key, i]))
   const relay = call
-  call.timer = setTimeout(() => {
+  // Unref'd: an abandoned relay must not keep the process alive.
+  call.timer = unrefTimer(clock.setTimeout(() => {
     relays.delete(id)
     relay.abort.abort("the client did not come back with the input")
-  }, RELAY_TTL_MS)
-  call.timer.unref?.()
+  }, RELAY_TTL_MS))
   relays.set(id, call)
   return ctx.inputRequired({ inputRequests: Object.fromEntries(inputs.map((i) => [i.key, i.request])), requestState: id })
 }
 
 /** Legacy clients get server→client requests on the spot; modern ones get MRTR rounds. */
-const viaHostWith = (relays: Relays) => (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> =>
-  ctx.era === "modern" ? relayModern(relays, ctx, server, start) : start(forward(ctx, server))
+const viaHostWith = (relays: Relays, clock: Clock) => (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> =>
+  ctx.era === "modern" ? relayModern(relays, clock, ctx, server, start) : start(forward(ctx, server))
 
 /** Upstream JSON-RPC errors stay protocol errors; host errors become tool errors carrying their typed form. */
 const hostFailure = (e: unknown): CallToolResult => {
@@ -275,7 +277,8 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   const perServer = new Map<string, McpServer>()
   // MRTR relays waiting for a modern client's retry: dropped (upstream calls cancelled) with the gateway.
   const relays: Relays = new Map()
-  const viaHost = viaHostWith(relays)
+  const clock = options.clock ?? host.clock
+  const viaHost = viaHostWith(relays, clock)
   const syncAggregate = () => {
     const c = host.catalog
     sync(aggregate, {
@@ -322,7 +325,7 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
     close: () => {
       off()
       for (const relay of relays.values()) {
-        clearTimeout(relay.timer)
+        clock.clearTimeout(relay.timer)
         relay.abort.abort("gateway closed")
       }
       relays.clear()

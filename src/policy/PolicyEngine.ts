@@ -16,6 +16,7 @@ import type { CedarTarget } from "./CedarPolicySet.ts"
 import type { Identity } from "./Identity.ts"
 import { Policy, type RateLimitSpec } from "./Policy.ts"
 import { RateLimiter } from "./RateLimiter.ts"
+import { type Clock, systemClock, unrefTimer } from "../protocol/clock.ts"
 
 /** The session a request arrived on, as policies see it (`context.session`). */
 export interface SessionFacts {
@@ -65,6 +66,10 @@ export interface PolicyEngineOptions {
   readonly rateLimiter?: RateLimiter
   /** Called after each reload attempt (from `watch` or `reload`). */
   readonly onReload?: (result: ReloadResult) => void
+  /** The clock the reload debounce runs on (the runtime's one clock). Default: the system clock. */
+  readonly clock?: Clock
+  /** How long a burst of file events must settle before `watch` reloads. Default 50 ms. */
+  readonly reloadDebounceMs?: number
 }
 
 const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -83,12 +88,17 @@ export class PolicyEngine {
   readonly limiter: RateLimiter
   private readonly onReload: ((r: ReloadResult) => void) | undefined
   private watcher: FSWatcher | undefined
-  private reloadTimer: ReturnType<typeof setTimeout> | undefined
+  private reloadTimer: unknown
+  private readonly clock: Clock
+  private readonly reloadDebounceMs: number
 
   constructor(policy: Policy, options: PolicyEngineOptions & { readonly path?: string } = {}) {
     this.current = policy
     this.path = options.path
-    this.now = options.now ?? Date.now
+    this.clock = options.clock ?? systemClock
+    const clock = this.clock
+    this.now = options.now ?? (() => clock.now())
+    this.reloadDebounceMs = options.reloadDebounceMs ?? 50
     this.limiter = options.rateLimiter ?? new RateLimiter({ now: this.now })
     this.onReload = options.onReload
   }
@@ -128,9 +138,11 @@ export class PolicyEngine {
     this.watcher = fsWatch(dirname(this.path), { persistent: false }, (_event, name) => {
       if (name !== null && name !== base) return
       // Writes come in bursts (truncate, write, rename): reload once they settle.
-      clearTimeout(this.reloadTimer)
-      this.reloadTimer = setTimeout(() => this.reload(), 50)
-      this.reloadTimer.unref()
+      if (this.reloadTimer !== undefined) this.clock.clearTimeout(this.reloadTimer)
+      this.reloadTimer = unrefTimer(this.clock.setTimeout(() => {
+        this.reloadTimer = undefined
+        this.reload()
+      }, this.reloadDebounceMs))
     })
     return this
   }
@@ -138,7 +150,8 @@ export class PolicyEngine {
   close(): void {
     this.watcher?.close()
     this.watcher = undefined
-    clearTimeout(this.reloadTimer)
+    if (this.reloadTimer !== undefined) this.clock.clearTimeout(this.reloadTimer)
+    this.reloadTimer = undefined
   }
 
   private context(req: { readonly session: SessionFacts; readonly args?: unknown }, policy: Policy, cond: Record<string, boolean> | undefined, listing: boolean): Record<string, unknown> {

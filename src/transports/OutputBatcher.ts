@@ -12,6 +12,7 @@
  * Hot path: one string append per frame; one Immediate and one write per turn.
  */
 import type { Writable } from "node:stream"
+import { type Clock, systemClock } from "../protocol/clock.ts"
 
 export interface OutputBatcherOptions {
   /**
@@ -19,11 +20,14 @@ export interface OutputBatcherOptions {
    * giving up (a peer that stopped reading must not hang shutdown). Default 2000 ms.
    */
   readonly flushTimeoutMs?: number
+  /** The clock of that flush timeout (the runtime's one clock). Default: the system clock. */
+  readonly clock?: Clock
 }
 
 export class OutputBatcher {
   readonly #stream: Writable
   readonly #flushTimeoutMs: number
+  readonly #clock: Clock
   #pending = ""
   #immediate: NodeJS.Immediate | undefined = undefined
   #blocked = false
@@ -40,6 +44,7 @@ export class OutputBatcher {
   constructor(stream: Writable, options: OutputBatcherOptions = {}) {
     this.#stream = stream
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2000
+    this.#clock = options.clock ?? systemClock
     stream.on("drain", this.#onDrain)
   }
 
@@ -98,15 +103,16 @@ export class OutputBatcher {
     this.#pending = ""
     if (stream.destroyed || !stream.writable) return Promise.resolve()
     if (data.length === 0 && stream.writableLength === 0) return Promise.resolve()
+    const clock = this.#clock
     return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined = undefined
+      let timer: unknown = undefined
       const done = (): void => {
-        if (timer !== undefined) clearTimeout(timer)
+        if (timer !== undefined) clock.clearTimeout(timer)
         stream.off("error", done)
         stream.off("close", done)
         resolve()
       }
-      timer = setTimeout(done, this.#flushTimeoutMs)
+      timer = clock.setTimeout(done, this.#flushTimeoutMs)
       stream.on("error", done)
       stream.on("close", done)
       // An empty write still calls back once everything before it is flushed.

@@ -216,7 +216,7 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
 
   const stdin = child?.stdin ?? null
   const stdout = child?.stdout ?? null
-  const batcher = stdin === null ? undefined : new OutputBatcher(stdin)
+  const batcher = stdin === null ? undefined : new OutputBatcher(stdin, { clock })
   let framer: LineFramer | undefined = undefined
 
   const onLine = (line: string): void => {

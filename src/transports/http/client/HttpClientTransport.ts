@@ -300,6 +300,7 @@ export class HttpClientTransport implements Transport {
         agent: this.agent,
         onSocket: this.onSocket,
         connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        clock: this.clock,
         maxMessageBytes: this.maxMessageBytes,
         onOversized: (bytes) => this.handlers?.onOversized(bytes)
       })
@@ -351,6 +352,7 @@ export class HttpClientTransport implements Transport {
         agent: this.agent,
         onSocket: this.onSocket,
         connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        clock: this.clock,
         maxMessageBytes: this.maxMessageBytes,
         onOversized: (bytes) => this.handlers?.onOversized(bytes)
       })
@@ -428,7 +430,7 @@ export class HttpClientTransport implements Transport {
     const timeout = new AbortController()
     const timer = this.clock.setTimeout(() => timeout.abort(), this.options.deleteTimeoutMs ?? 2_000)
     try {
-      const status = await deleteSession(this.url, { headers: await this.requestHeaders(), signal: timeout.signal, agent: this.agent, onSocket: this.onSocket })
+      const status = await deleteSession(this.url, { headers: await this.requestHeaders(), signal: timeout.signal, agent: this.agent, onSocket: this.onSocket, clock: this.clock })
       if (status >= 400 && status !== 405 && status !== 404) this.diagnostic(`DELETE answered ${status}`)
     } catch (e) {
       this.diagnostic(`DELETE failed: ${describe(e)}`)

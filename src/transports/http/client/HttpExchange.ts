@@ -19,6 +19,7 @@
 import type { Agent, IncomingHttpHeaders, IncomingMessage } from "node:http"
 import type { Socket } from "node:net"
 import { StringDecoder } from "node:string_decoder"
+import type { Clock } from "../../../protocol/clock.ts"
 import type { RpcErrorObject } from "../../../protocol/errors.ts"
 import type { JsonRpcMessage } from "../../../protocol/jsonrpc.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../Transport.ts"
@@ -38,6 +39,8 @@ export interface HttpExchangeOptions {
   /** Connection pool; default Node's global agent. */
   readonly agent?: Agent
   readonly connectTimeoutMs?: number
+  /** The clock of the connect deadline. Default: the system clock. */
+  readonly clock?: Clock
   /** Largest JSON body or SSE event accepted; default 4 MiB. */
   readonly maxMessageBytes?: number
   /** Oversized SSE events (discarded) are reported here. */
@@ -197,6 +200,7 @@ export const postMessage = async (url: URL, message: JsonRpcMessage | string, op
     ...(options.agent !== undefined ? { agent: options.agent } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
     ...(options.onSocket !== undefined ? { onSocket: options.onSocket } : {})
   })
   return classify(res, options, true)
@@ -212,6 +216,7 @@ export const openEventStream = async (url: URL, options: HttpExchangeOptions & {
     ...(options.agent !== undefined ? { agent: options.agent } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
     ...(options.onSocket !== undefined ? { onSocket: options.onSocket } : {})
   })
   const outcome = await classify(res, options, false)
@@ -228,6 +233,7 @@ export const deleteSession = async (url: URL, options: HttpExchangeOptions = {})
     ...(options.agent !== undefined ? { agent: options.agent } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
     ...(options.onSocket !== undefined ? { onSocket: options.onSocket } : {})
   })
   discard(res)

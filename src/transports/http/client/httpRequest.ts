@@ -14,6 +14,7 @@
 import { Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders, request as plainRequest } from "node:http"
 import type { Socket } from "node:net"
 import { Agent as HttpsAgent, request as tlsRequest } from "node:https"
+import { type Clock, systemClock } from "../../../protocol/clock.ts"
 import { HttpNetworkError } from "./errors.ts"
 
 export interface HttpRequestOptions {
@@ -24,6 +25,8 @@ export interface HttpRequestOptions {
   readonly signal?: AbortSignal
   /** Deadline for the TCP (and TLS) connection; the response itself has none. Default 10 s. */
   readonly connectTimeoutMs?: number
+  /** The clock of that deadline (the runtime's one clock; the transport's). Default: the system clock. */
+  readonly clock?: Clock
   /** Every socket the request runs on (new or reused), so an owner can wait for them to close. */
   readonly onSocket?: (socket: Socket) => void
 }
@@ -59,10 +62,11 @@ export const httpRequest = (url: URL, options: HttpRequestOptions): Promise<Inco
       ...(options.agent !== undefined ? { agent: options.agent } : {}),
       ...(signal !== undefined ? { signal } : {})
     })
-    let connectTimer: ReturnType<typeof setTimeout> | undefined
+    const clock = options.clock ?? systemClock
+    let connectTimer: unknown
     let connected = false
     const clearConnectTimer = () => {
-      if (connectTimer !== undefined) clearTimeout(connectTimer)
+      if (connectTimer !== undefined) clock.clearTimeout(connectTimer)
       connectTimer = undefined
     }
     req.on("socket", (socket) => {
@@ -72,7 +76,7 @@ export const httpRequest = (url: URL, options: HttpRequestOptions): Promise<Inco
         return
       }
       const ms = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
-      connectTimer = setTimeout(() => {
+      connectTimer = clock.setTimeout(() => {
         const e = new Error(`connect timed out after ${ms} ms`) as Error & { code: string }
         e.code = "CONNECT_TIMEOUT"
         req.destroy(e)
