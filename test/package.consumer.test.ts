@@ -49,11 +49,12 @@ const ok = (r: ReturnType<typeof run>) => {
  * the host modules took it to 685 files, 3.26 MB, 740 KB (2026-12-06); the live inspector (src/inspect/: 9 modules
  * with its page) to 740 files, 3.64 MB, 831 KB; the actor-tree work (ServerSession split into 12
  * modules of src/server/session/, 7 new charts, src/observability/, the one clock) to 895 files,
- * 4.24 MB, 967 KB. The budget is that plus
+ * 4.24 MB, 967 KB; the client/server request tables, one supervised client, the HTTP client session
+ * chart, the inspector feed batch and the clock plumbing to 935 files, 4.60 MB, 1.05 MB. The budget is that plus
  * a margin for growth; shipping test/ (0.73 MB) or docs/ by mistake breaks it.
  * The package of 0.1.0 before any of this: 205 files, 1.7 MB, 42 % of it test/.
  */
-const BUDGET = { files: 960, unpackedBytes: 4_500_000, packedBytes: 1_030_000 }
+const BUDGET = { files: 1_000, unpackedBytes: 4_900_000, packedBytes: 1_120_000 }
 const ALLOWED_TOP = new Set(["bin", "dist", "src", "machines", "examples", "README.md", "LICENSE", "package.json"])
 
 // Every ```ts block of the README and of the guides in docs/, named by its info string (```ts name.ts).
