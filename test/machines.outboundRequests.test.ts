@@ -8,12 +8,13 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { createActor, SimulatedClock } from "xstate"
 import { getSimplePaths } from "xstate/graph"
-import WebSocket, { WebSocketServer } from "ws"
+import type { WebSocketServer } from "ws"
 import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequestOutcome } from "../machines/outboundRequest.ts"
 import { type OutboundRequestsEmitted, outboundRequestsLogic } from "../machines/outboundRequests.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { makeWsClientTransport } from "../src/transports/wsClient.ts"
 import { afterEvent } from "./support/eventOnlyTwin.ts"
+import { closePeers, playRequestPaths, requestPathsOverWire, scriptedWsPeer } from "./support/requestChartOverWire.ts"
 
 const REQUEST_TIMEOUT = afterEvent("requestTimeout", "outboundRequest.pending.awaitingResponse")
 const MAX_TOTAL_TIMEOUT = afterEvent("maxTotalTimeout", "outboundRequest.pending")
@@ -171,118 +172,30 @@ describe("outboundRequests: deadlines on the runtime clock", () => {
 
 describe("outboundRequests: ClientSession over a real transport does what the chart says", () => {
   const servers: Array<WebSocketServer> = []
-  afterEach(async () => {
-    for (const s of servers.splice(0)) {
-      for (const c of s.clients) c.terminate() // a failed path leaves its client connected
-      await new Promise((r) => s.close(r))
-    }
-  })
+  afterEach(() => closePeers(servers))
 
-  /** A scripted legacy peer over WebSocket: answers `initialize`, holds every other request for the test to answer. */
-  const scriptedPeer = async () => {
-    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", handleProtocols: () => "mcp" })
-    servers.push(wss)
-    await new Promise((r) => wss.once("listening", r))
-    const held: Array<{ readonly id: number | string; readonly method: string }> = []
-    const cancelled: Array<unknown> = []
-    let socket: WebSocket | undefined
-    const waiters: Array<() => void> = []
-    wss.on("connection", (s) => {
-      socket = s
-      s.on("message", (data) => {
-        const m = JSON.parse(String(data)) as { id?: number | string; method?: string; params?: { requestId?: unknown } }
-        if (m.method === "initialize") {
-          s.send(JSON.stringify({ jsonrpc: "2.0", id: m.id, result: { protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "scripted", version: "1" } } }))
-        } else if (m.method === "ping") s.send(JSON.stringify({ jsonrpc: "2.0", id: m.id, result: {} }))
-        else if (m.method === "notifications/cancelled") cancelled.push(m.params?.requestId)
-        else if (m.id !== undefined && m.method !== undefined) held.push({ id: m.id, method: m.method })
-        for (const w of waiters.splice(0)) w()
-      })
-    })
-    const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}`
-    /** Wait (real socket I/O) until `check` holds. */
-    const until = async (check: () => boolean) => {
-      while (!check()) await new Promise<void>((r) => waiters.push(r))
-    }
-    return { url, held, cancelled, send: (m: unknown) => socket!.send(JSON.stringify(m)), until }
-  }
-
-  const pathsOverWire = paths([
-    { type: "RESPONSE", result: { ok: true } },
-    { type: "ERROR_RESPONSE", error: { code: -32602, message: "bad" } },
-    { type: "PROGRESS", progress: 1 },
-    { type: "PROGRESS", progress: 2, total: 2 },
-    { type: "CANCEL", reason: "user" },
-    REQUEST_TIMEOUT
-  ])
+  const pathsOverWire = requestPathsOverWire()
 
   it(`each of the chart's ${pathsOverWire.length} paths: the caller's outcome, the cancellations on the wire and the progress reports are the chart's`, async () => {
     expect(pathsOverWire.length).toBeGreaterThan(10)
-    const peer = await scriptedPeer()
+    // A scripted legacy peer: answers `initialize` and `ping`, holds every other request for the test to answer.
+    const peer = await scriptedWsPeer(servers, (m, reply) => {
+      if (m.method === "initialize") reply({ protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "scripted", version: "1" } })
+      else if (m.method === "ping") reply({})
+      else return false
+      return true
+    })
     const clock = new SimulatedClock()
     const transport = makeWsClientTransport({ url: peer.url })
     await transport.opened
     const client = await ClientSession.connect(transport, { clock, keepalive: false })
-    const wireRound = () => client.request("ping") // a round trip: everything sent before it has reached the peer
-    for (const path of pathsOverWire) {
-      const label = path.map((e) => e.type).join(" → ")
-      // The reference: an actor of the chart, on its own clock, with the same events.
-      const refCancels: Array<unknown> = []
-      const reference = createActor(provided(refCancels), { clock: new SimulatedClock(), input }).start()
-      const refProgress: Array<number> = []
-      const abort = new AbortController()
-      const progress: Array<number> = []
-      const heldBefore = peer.held.length
-      const cancelledBefore = peer.cancelled.length
-      const call = client.request("tools/call", { name: "slow" }, {
-        timeoutMs: 1_000,
-        signal: abort.signal,
-        onProgress: (p) => void progress.push(p.progress)
-      }).then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error }))
-      await peer.until(() => peer.held.length > heldBefore)
-      const id = peer.held[peer.held.length - 1]!.id
-      for (const event of path) {
-        const before = reference.getSnapshot().context.lastProgress
-        reference.send(event as never)
-        const after = reference.getSnapshot().context.lastProgress
-        if (after !== before && after !== undefined) refProgress.push(after.progress)
-        const e = event as { type: string; result?: unknown; error?: unknown; progress?: number; total?: number; reason?: string }
-        if (e.type === "RESPONSE") peer.send({ jsonrpc: "2.0", id, result: e.result })
-        else if (e.type === "ERROR_RESPONSE") peer.send({ jsonrpc: "2.0", id, error: e.error })
-        else if (e.type === "PROGRESS") peer.send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: id, progress: e.progress, total: e.total } })
-        else if (e.type === "CANCEL") abort.abort(e.reason)
-        else if (e.type === REQUEST_TIMEOUT.type) clock.increment(1_000) // the request deadline, restarted by each advancing progress
-        await wireRound()
-      }
-      const ref = reference.getSnapshot()
-      if (ref.status === "active") {
-        // The chart is still pending: so is the call. Settle it so the next path starts clean.
-        peer.send({ jsonrpc: "2.0", id, result: { ok: true } })
-      }
-      const outcome = await call
-      await wireRound()
-      const expected = ref.status === "done" ? ref.output! : ({ _tag: "Settled", requestId: 7, result: { ok: true } } as OutboundRequestOutcome)
-      switch (expected._tag) {
-        case "Settled":
-          expect(outcome, label).toEqual({ ok: true, result: expected.result })
-          break
-        case "Failed":
-          expect(outcome.ok, label).toBe(false)
-          expect((outcome as { error: { code: number } }).error.code, label).toBe(expected.error.code)
-          break
-        case "Cancelled":
-          expect((outcome as { error: Error }).error?.constructor.name, label).toBe("RequestCancelled")
-          break
-        case "TimedOut":
-          expect((outcome as { error: Error }).error?.constructor.name, label).toBe("RequestTimeout")
-          break
-        default:
-          throw new Error(`unexpected outcome ${expected._tag} on ${label}`)
-      }
-      expect(peer.cancelled.slice(cancelledBefore), label).toEqual(refCancels.map(() => id))
-      expect(progress, label).toEqual(refProgress)
-      reference.stop()
-    }
+    await playRequestPaths({
+      paths: pathsOverWire,
+      peer,
+      clock,
+      call: (options) => client.request("tools/call", { name: "slow" }, options),
+      wireRound: () => client.request("ping") // a round trip: everything sent before it has reached the peer
+    })
     await client.close()
   })
 })
