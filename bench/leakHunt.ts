@@ -1,0 +1,145 @@
+/**
+ * Leak hunt for the HTTP server, one traffic kind at a time (issue 8 soak).
+ *
+ *   node bench/leakHunt.ts --kind modern|churn|abandoned|handshake|dropped|malformed [--n 2000] [--idle 1000]
+ *
+ * Starts the real `serve --http 0` with bench/heap-probe.ts preloaded, runs the
+ * kind `warm` times, snapshot A, `n` times, waits for reaping, snapshot B, `n`
+ * more, waits, snapshot C. Prints the B→C growth per operation by
+ * constructor (A→B still holds JIT/inline-cache warm-up) and the string
+ * prefixes that grew (event types, ids: the hint to what a map is keyed by).
+ * The same request shapes as bench/soak.ts's httpTraffic.
+ */
+import { readFileSync } from "node:fs"
+import { spawnNetworkServer } from "../test/fuzz/servers.ts"
+import { histogram } from "./heapdiff.ts"
+
+const args = process.argv.slice(2)
+const opt = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : d)
+const kind = opt("--kind", "modern")
+const n = Number(opt("--n", "2000"))
+const warm = Number(opt("--warm", "500"))
+const idleMs = Number(opt("--idle", "1000"))
+const settleMs = Number(opt("--settle", "3000"))
+const statsPort = 20_000 + Math.floor(Math.random() * 20_000)
+process.env["MCP_BENCH_STATS_PORT"] = String(statsPort)
+
+const ACCEPT = { accept: "application/json, text/event-stream", "content-type": "application/json" }
+const rpc = (id: number | string, method: string, params?: object) => JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params })
+const INIT = (v = "2025-11-25") => ({ protocolVersion: v, capabilities: {}, clientInfo: { name: "soak", version: "1" } })
+const MODERN_META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const server = await spawnNetworkServer("http", {
+  nodeArgs: ["--expose-gc", "--import", "./bench/heap-probe.ts"],
+  maxMessageBytes: 4_194_304,
+  extraArgs: ["--idle-timeout", String(idleMs), "--handshake-timeout", String(idleMs)]
+})
+const url = server.url
+const post = (body: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
+  fetch(url, { method: "POST", headers: { ...ACCEPT, ...headers }, body, ...(signal ? { signal } : {}) })
+const open = async (): Promise<Record<string, string>> => {
+  const r = await post(rpc(0, "initialize", INIT()))
+  const sid = r.headers.get("mcp-session-id")
+  await r.text()
+  if (r.status !== 200 || sid === null) throw new Error(`initialize ${r.status}`)
+  const h = { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" }
+  await (await post('{"jsonrpc":"2.0","method":"notifications/initialized"}', h)).text()
+  return h
+}
+let id = 0
+const kinds: Record<string, () => Promise<void>> = {
+  churn: async () => {
+    const h = await open()
+    await (await post(rpc(++id, "tools/call", { name: "echo", arguments: { text: `soak ${id}` } }), h)).text()
+    await (await post(rpc(++id, "tools/list"), h)).text()
+    await (await post(rpc(++id, "resources/read", { uri: "demo://greeting/soak" }), h)).text()
+    await (await fetch(url, { method: "DELETE", headers: h })).text()
+  },
+  abandoned: async () => {
+    const h = await open()
+    await (await post(rpc(++id, "prompts/get", { name: "greet", arguments: { name: "soak" } }), h)).text()
+  },
+  handshake: async () => {
+    await (await post(rpc(0, "initialize", INIT()))).text()
+  },
+  modern: async () => {
+    const r = await post(rpc(++id, "tools/call", { name: "echo", arguments: { text: "modern" }, _meta: MODERN_META }), {
+      "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "echo"
+    })
+    const t = await r.text()
+    if (r.status !== 200) throw new Error(`modern ${r.status} ${t}`)
+  },
+  dropped: async () => {
+    const h = await open()
+    const ac = new AbortController()
+    const r = await post(rpc(++id, "tools/call", { name: "count", arguments: { n: 20, stepMs: 20 }, _meta: { progressToken: id } }), h, ac.signal)
+    await r.body!.getReader().read()
+    ac.abort()
+    await (await fetch(url, { method: "DELETE", headers: h })).text()
+  },
+  malformed: async () => {
+    await (await post('{"jsonrpc":"2.0","id":1,"method":"constructor"', {})).text()
+  }
+}
+const op = kinds[kind]
+if (op === undefined) throw new Error(`unknown kind ${kind}`)
+let failed = 0
+let lastError = ""
+const run = async (count: number) => {
+  let left = count
+  const worker = async () => {
+    while (left-- > 0) await op().catch((e: unknown) => { failed++; lastError = String(e) })
+  }
+  await Promise.all(Array.from({ length: 4 }, worker))
+}
+const stats = async () => (await (await fetch(`http://127.0.0.1:${statsPort}/__stats?gc=1`)).json()) as { heapUsed: number }
+const snapshot = async () => ((await (await fetch(`http://127.0.0.1:${statsPort}/__snapshot`)).json()) as { file: string }).file
+
+/** Strings grouped by their first 24 characters with digits folded: count per prefix. */
+const stringPrefixes = (file: string): Map<string, number> => {
+  const s = JSON.parse(readFileSync(file, "utf8")) as { snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }; nodes: number[]; strings: string[] }
+  const f = s.snapshot.meta.node_fields, types = s.snapshot.meta.node_types[0]
+  const w = f.length, iT = f.indexOf("type"), iN = f.indexOf("name")
+  const out = new Map<string, number>()
+  for (let i = 0; i < s.nodes.length; i += w) {
+    const t = types[s.nodes[i + iT]!]
+    if (t !== "string" && t !== "concatenated string" && t !== "sliced string") continue
+    const k = (s.strings[s.nodes[i + iN]!] ?? "").slice(0, 40).replace(/[0-9a-f]{8,}|[0-9]+/g, "#")
+    out.set(k, (out.get(k) ?? 0) + 1)
+  }
+  return out
+}
+
+await run(warm)
+await sleep(settleMs + idleMs)
+const a = await snapshot()
+const hA = (await stats()).heapUsed
+await run(n)
+await sleep(settleMs + idleMs)
+const b = await snapshot()
+const hB = (await stats()).heapUsed
+await run(n)
+await sleep(settleMs + idleMs)
+const c = await snapshot()
+const hC = (await stats()).heapUsed
+await server.stop()
+
+process.stdout.write(`kind ${kind}, n ${n}: heap after GC A ${(hA / 1e6).toFixed(2)} MB, B ${(hB / 1e6).toFixed(2)} MB, C ${(hC / 1e6).toFixed(2)} MB; ` +
+  `A→B ${((hB - hA) / n).toFixed(1)} B/op, B→C ${((hC - hB) / n).toFixed(1)} B/op; ${failed} failed ${lastError}\n`)
+const hb = histogram(b), hc = histogram(c)
+const rows: Array<[string, number, number]> = []
+for (const k of new Set([...hb.keys(), ...hc.keys()])) {
+  const [c0, s0] = hb.get(k) ?? [0, 0]
+  const [c1, s1] = hc.get(k) ?? [0, 0]
+  rows.push([k, c1 - c0, s1 - s0])
+}
+rows.sort((x, y) => y[2] - x[2])
+process.stdout.write("B→C growth by constructor (objects, bytes):\n")
+for (const [k, cnt, by] of rows.slice(0, 20)) process.stdout.write(`  ${k}: ${cnt} objects, ${by} B (${(by / n).toFixed(1)} B/op)\n`)
+const sb = stringPrefixes(b), sc = stringPrefixes(c)
+const srows = [...new Set([...sb.keys(), ...sc.keys()])].map((k) => [k, (sc.get(k) ?? 0) - (sb.get(k) ?? 0)] as const)
+  .filter(([, d]) => d !== 0).sort((x, y) => y[1] - x[1])
+process.stdout.write("B→C string prefixes that grew:\n")
+for (const [k, d] of srows.slice(0, 20)) process.stdout.write(`  ${JSON.stringify(k)}: +${d}\n`)
+process.stdout.write(`snapshots: ${a} ${b} ${c}\n`)
