@@ -82,6 +82,10 @@ const kinds: Record<string, () => Promise<void>> = {
     await (await post('{"jsonrpc":"2.0","id":1,"method":"constructor"', {})).text()
   }
 }
+// All kinds at once, interleaved as in the soak (one op of each per iteration).
+kinds["mix"] = async () => {
+  await Promise.all(["churn", "abandoned", "handshake", "modern", "dropped", "malformed"].map((k) => kinds[k]!()))
+}
 const op = kinds[kind]
 if (op === undefined) throw new Error(`unknown kind ${kind}`)
 let failed = 0
