@@ -8,7 +8,12 @@
  * more, waits, snapshot C. Prints the B→C growth per operation by
  * constructor (A→B still holds JIT/inline-cache warm-up) and the string
  * prefixes that grew (event types, ids: the hint to what a map is keyed by).
- * The same request shapes as bench/soak.ts's httpTraffic.
+ * The same request shapes as bench/soak.ts's httpTraffic; `--kind mix` runs one of each per iteration.
+ *
+ * Result 2026-12-06 (n 1500, idle/handshake timeout 1 s): B→C per op churn 15 B, abandoned 46 B,
+ * handshake 20 B, modern 4 B, dropped -715 B, malformed 12 B, mix (6 ops) -558 B; object counts
+ * flat (≤ 7 objects over 1,500 ops), no string prefix grew, the growth is (code)/(hidden)
+ * (bytecode, feedback vectors). An idle server grows 24 KB of (code) in 26 s on its own.
  */
 import { readFileSync } from "node:fs"
 import { spawnNetworkServer } from "../test/fuzz/servers.ts"
