@@ -91,6 +91,19 @@ const errorOutcome = (e: unknown): Outcome => {
   return { errorType: name, statusCode: undefined, error: e }
 }
 
+/** End a span's outcome when the call settles (its result or its error), passing the settlement on. */
+const finishWhenSettled = <R extends Result>(p: Promise<R>, finish: (o: Outcome) => void): Promise<R> =>
+  p.then(
+    (r) => {
+      finish(resultOutcome(r))
+      return r
+    },
+    (e: unknown) => {
+      finish(errorOutcome(e))
+      throw e
+    }
+  )
+
 const endSpan = (span: Tracer.Span, outcome: Outcome, end: bigint): void => {
   if (outcome.errorType !== undefined) {
     span.attribute(S.ERROR_TYPE, outcome.errorType)
@@ -257,16 +270,7 @@ export class Telemetry {
       finish(resultOutcome(out))
       return out
     }
-    return Promise.resolve(out).then(
-      (r) => {
-        finish(resultOutcome(r))
-        return r
-      },
-      (e) => {
-        finish(errorOutcome(e))
-        throw e
-      }
-    )
+    return finishWhenSettled(Promise.resolve(out), finish)
   }
 
   /**
@@ -404,16 +408,7 @@ export class Telemetry {
     } finally {
       this.inside = false
     }
-    return sent.then(
-      (r) => {
-        finish(resultOutcome(r))
-        return r
-      },
-      (e) => {
-        finish(errorOutcome(e))
-        throw e
-      }
-    )
+    return finishWhenSettled(sent, finish)
   }
 
   /**
