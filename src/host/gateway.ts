@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { type Clock, unrefTimer } from "../protocol/clock.ts"
+import { missingClientCapabilityFor } from "../protocol/capabilities.ts"
 import { McpError } from "../protocol/errors.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
@@ -28,7 +29,7 @@ import type { CallGuard, GuardedKind } from "../server/CallGuard.ts"
 import { McpServer } from "../server/McpServer.ts"
 import type { RequestContext } from "../server/RequestContext.ts"
 import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
-import { CapabilityError } from "../server/ServerSession.ts"
+import { CapabilityError, ClientCapabilityNotDeclared } from "../server/ServerSession.ts"
 import { isLoggingLevel, type CallToolResult, type GetPromptResult, type ReadResourceResult } from "../server/types.ts"
 import { makeWsServer, type WsServerHandle } from "../server/ws/WsServer.ts"
 import { serveTransport } from "../server/serveTransport.ts"
@@ -73,6 +74,12 @@ const forward = (ctx: RequestContext, server: string | undefined): CallOptions =
   }
 })
 
+/** An upstream input the gateway's client did not declare: elicitation declined, no roots, sampling refused. */
+const undeclaredInput = (method: string, capability: string): Promise<Result> =>
+  method === "elicitation/create" ? Promise.resolve({ action: "decline" })
+    : method === "roots/list" ? Promise.resolve({ roots: [] })
+    : Promise.reject(ClientCapabilityNotDeclared.of(capability, method))
+
 /**
  * A host call relayed to a *modern* gateway client (MRTR): the client cannot be
  * sent a request, so an upstream elicitation/sampling/roots request ends the
@@ -102,11 +109,15 @@ class RelayedCall {
 
   constructor(ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>) {
     this.ctx = ctx
-    const ask = (method: string, params: Params | undefined) =>
-      new Promise<Result>((answer, fail) => {
+    const ask = (method: string, params: Params | undefined): Promise<Result> => {
+      // Never ask a client for what it did not declare (its request's `_meta` capabilities): the same answers as the legacy path.
+      const missing = missingClientCapabilityFor(this.ctx.clientCapabilities, method, params)
+      if (missing !== undefined) return undeclaredInput(method, missing)
+      return new Promise<Result>((answer, fail) => {
         const key = inputRequestKey(method, ++this.inputs)
         this.push({ type: "input", key, request: params === undefined ? { method } : { method, params }, answer, fail })
       })
+    }
     start({
       signal: this.abort.signal,
       onProgress: (p) => this.ctx.progress(p.progress, p.total, p.message),
