@@ -1,0 +1,37 @@
+/**
+ * An event wait for state that callbacks change (frames a transport delivers, a
+ * stream's data, a hook the server calls): the code that changes the state calls
+ * `changed()`, and `when(check)` resolves at the first change after which `check`
+ * holds. Nothing polls; the bound fires only when the awaited change never comes
+ * (real peers on a busy 2-core machine: keep it generous).
+ */
+export interface Condition {
+  /** Re-check every pending `when`: call it after each change of the watched state. */
+  readonly changed: () => void
+  /** Resolves once `check` holds (now or after a `changed()`); rejects after `timeoutMs`. */
+  readonly when: (check: () => boolean, what: string, timeoutMs?: number) => Promise<void>
+}
+
+export const condition = (): Condition => {
+  const pending = new Set<() => void>()
+  return {
+    changed: () => {
+      for (const look of [...pending]) look()
+    },
+    when: (check, what, timeoutMs = 20_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (check()) return resolve()
+        const look = () => {
+          if (!check()) return
+          pending.delete(look)
+          clearTimeout(bound)
+          resolve()
+        }
+        const bound = setTimeout(() => {
+          pending.delete(look)
+          reject(new Error(`timed out waiting for ${what}`))
+        }, timeoutMs)
+        pending.add(look)
+      })
+  }
+}
