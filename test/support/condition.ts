@@ -35,3 +35,19 @@ export const condition = (): Condition => {
       })
   }
 }
+
+/**
+ * Resolves once `check` holds, re-checked at each event `subscribe` delivers (a
+ * session's `subscribe`, which fires on every chart step and in-flight edge; a
+ * registry's changes): an event wait on state that has its own change feed.
+ */
+export const whenChanged = (
+  subscribe: (listener: () => void) => () => void,
+  check: () => boolean,
+  what: string,
+  timeoutMs?: number
+): Promise<void> => {
+  const { changed, when } = condition()
+  const off = subscribe(changed)
+  return when(check, what, timeoutMs).finally(off)
+}
