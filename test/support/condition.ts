@@ -51,3 +51,15 @@ export const whenChanged = (
   const off = subscribe(changed)
   return when(check, what, timeoutMs).finally(off)
 }
+
+/** Resolves once `check` holds for `actor`'s snapshot, re-checked at each of its snapshots (an xstate actor's own feed). */
+export const chartReaches = <S>(
+  actor: { getSnapshot(): S; subscribe(observer: { next: () => void; error: () => void; complete: () => void }): { unsubscribe(): void } },
+  check: (snapshot: S) => boolean,
+  what: string,
+  timeoutMs?: number
+): Promise<void> =>
+  whenChanged((l) => {
+    const sub = actor.subscribe({ next: l, error: l, complete: l })
+    return () => sub.unsubscribe()
+  }, () => check(actor.getSnapshot()), what, timeoutMs)
