@@ -31,9 +31,10 @@ import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import type { StdioClientTransport } from "../src/transports/stdioClient.ts"
-import { chartReaches, condition, whenChanged } from "./support/condition.ts"
+import { chartReaches, condition } from "./support/condition.ts"
 import { waitFor } from "./support/mcpHttp.ts"
-import { waitForTurns } from "./support/waitFor.ts"
+import { resourceCounts, settleToBaseline } from "./support/handles.ts"
+import { runtimeEmptied } from "./support/runtimeEmptied.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
@@ -73,20 +74,6 @@ const watchActors = () => {
   }
 }
 
-const resourceCounts = (): Record<string, number> => {
-  const counts: Record<string, number> = {}
-  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
-  return counts
-}
-
-const settleToBaseline = async (baseline: Record<string, number>, ms = 10_000): Promise<Array<string>> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const above = Object.entries(resourceCounts()).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
-    if (above.length === 0 || Date.now() > deadline) return above
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** Live processes (not zombies) of process group `pgid`, from `ps`. */
 const processesOf = (pgid: number): Array<string> =>
@@ -97,10 +84,8 @@ const processesOf = (pgid: number): Array<string> =>
     .map((fields) => fields.join(" "))
 
 const expectEmpty = async (runtime: McpRuntime) => {
-  const stats = () => runtime.managed.runSync(runtime.supervisor.stats)
-  await whenChanged((l) => runtime.registry.subscribe(l), () => runtime.registry.size === 0, "the client runtime's registry to empty")
-  await waitForTurns(() => stats().sessions === 0, "the supervisor to empty (in-process)")
-  expect(stats().sessions).toBe(0)
+  await runtimeEmptied(runtime)
+  expect(runtime.managed.runSync(runtime.supervisor.stats).sessions).toBe(0)
 }
 
 type Ending = "client closes" | "peer goes away" | "socket drops" | "runtime shuts down"

@@ -29,7 +29,8 @@ import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { makeStdioServerTransport } from "../src/transports/stdioServer.ts"
 import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
 import { chartReaches, whenChanged } from "./support/condition.ts"
-import { waitForTurns } from "./support/waitFor.ts"
+import { resourceCounts, settleToBaseline } from "./support/handles.ts"
+import { runtimeEmptied } from "./support/runtimeEmptied.ts"
 
 const echoServer = () =>
   new McpServer({ name: "tree", version: "1.0.0" }).tool(
@@ -58,28 +59,10 @@ const watchActors = () => {
   }
 }
 
-const resourceCounts = (): Record<string, number> => {
-  const counts: Record<string, number> = {}
-  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
-  return counts
-}
-
-/** Wait (bounded) until no resource type is above its baseline count; return what is still above. */
-const settleToBaseline = async (baseline: Record<string, number>, ms = 5_000): Promise<Array<string>> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const above = Object.entries(resourceCounts()).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
-    if (above.length === 0 || Date.now() > deadline) return above
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
 /** The supervisor and registry hold nothing (once every connection's scope has finished closing). */
 const expectEmpty = async (runtime: McpRuntime) => {
-  const stats = () => runtime.managed.runSync(runtime.supervisor.stats)
-  await whenChanged((l) => runtime.registry.subscribe(l), () => runtime.registry.size === 0, "the registry to empty")
-  await waitForTurns(() => stats().watchers === 0, "the supervisor's watchers to end (in-process, as the scopes finish closing)")
-  expect(stats().sessions).toBe(0)
+  await runtimeEmptied(runtime)
+  expect(runtime.managed.runSync(runtime.supervisor.stats).sessions).toBe(0)
   expect(runtime.registry.size).toBe(0)
 }
 

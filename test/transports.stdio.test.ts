@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { PassThrough } from "node:stream"
 import { fileURLToPath } from "node:url"
@@ -7,6 +6,7 @@ import { describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
 import { condition } from "./support/condition.ts"
 import { waitFor } from "./support/waitFor.ts"
+import { childProcesses } from "./support/handles.ts"
 import { encode, request } from "../src/protocol/jsonrpc.ts"
 import {
   makeStdioClientTransport,
@@ -54,16 +54,6 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
-/** Our live child processes, except the `ps` that lists them. */
-const liveChildren = (): Array<string> => {
-  let out: string
-  try {
-    out = execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,stat=,comm="]).toString()
-  } catch (e) {
-    out = String((e as { stdout?: unknown }).stdout ?? "")
-  }
-  return out.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !/\sps$/.test(l))
-}
 
 /** Handles a child process holds (timers are left out: vitest holds some of its own). */
 const resourceCounts = () => {
@@ -359,7 +349,7 @@ describe("stdio client transport", () => {
       await transport.close()
     }
     expect(resourceCounts()).toEqual(baseline)
-    expect(liveChildren()).toEqual([])
+    expect(childProcesses()).toEqual([])
   }, 30_000)
 })
 

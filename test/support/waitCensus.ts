@@ -113,6 +113,7 @@ const FILE_DEFAULTS: ReadonlyArray<Rule> = [
   { file: "test/subscriptions.test.ts", cls: "B", why: "real HTTP servers and sockets" },
   { file: "test/runtime.tree.test.ts", cls: "B", why: "real sockets and OS handles on four transports" },
   { file: "test/support/httpPeers.ts", cls: "B", why: "OS handles of real sockets and processes" },
+  { file: "test/support/handles.ts", cls: "B", why: "OS handles of real sockets and processes (a handle's release has no event)" },
   { file: "test/http.modernRequest.test.ts", cls: "B", why: "our HTTP server over real sockets (the request and the stream's close arrive by I/O)" },
   { file: "test/client.tree.test.ts", cls: "B", why: "real sockets, real server processes and OS handles on three transports (ends arrive by I/O, process groups by ps)" },
   { file: "test/machines.httpClientSession.test.ts", cls: "B", why: "the production session against the official SDK server over a real socket" },
