@@ -35,7 +35,18 @@ export interface Hit {
   readonly text: string
   readonly cls: WaitClass | "?"
   readonly why: string
+  /** For (B): whether it awaits the peer's own event, or polls (or sleeps at a peer's pace). */
+  readonly mode?: "event" | "poll"
 }
+
+/**
+ * (B) lines that await an event of the peer through an API named `waitFor…`:
+ * Playwright's locators and page events (mutation- and event-driven) and
+ * xstate's `waitFor(actor, …)` (the actor's snapshots). The event waits of
+ * test/support/condition.ts (`when`, `whenChanged`, `chartReaches`) and
+ * `once(emitter, …)` are not hits at all: they neither sleep nor poll.
+ */
+const EVENT_WAIT = /\.waitFor\(|\bwaitFor(?:Event|Response|Function|URL)\(|\bwaitFor\(chart\(/
 
 interface Rule {
   /** A path relative to the repository root, or a pattern on it. */
@@ -150,9 +161,18 @@ export const census = (root: string): Array<Hit> =>
     .sort()
     .flatMap((file) =>
       readFileSync(join(root, file), "utf8").split("\n").flatMap((text, i) =>
-        HIT.test(text) ? [{ file, line: i + 1, text: text.trim(), ...classify(file, text) }] : []
+        HIT.test(text) ? [withMode({ file, line: i + 1, text: text.trim(), ...classify(file, text) })] : []
       )
     )
+
+const withMode = (hit: Hit): Hit => hit.cls === "B" ? { ...hit, mode: EVENT_WAIT.test(hit.text) ? "event" : "poll" } : hit
+
+/** The (B) lines that poll or sleep (the ones an event could replace), by file. */
+export const bPolls = (hits: ReadonlyArray<Hit>): Record<string, number> => {
+  const byFile: Record<string, number> = {}
+  for (const h of hits) if (h.mode === "poll") byFile[h.file] = (byFile[h.file] ?? 0) + 1
+  return byFile
+}
 
 export const countByClass = (hits: ReadonlyArray<Hit>): Record<string, number> => {
   const counts: Record<string, number> = { A: 0, B: 0, C: 0, D: 0, T: 0, V: 0, X: 0, "?": 0 }
@@ -165,7 +185,9 @@ if (import.meta.main) {
   const hits = census(root)
   const counts = countByClass(hits)
   const real = realTime.reduce((n, c) => n + counts[c]!, 0)
-  console.log(`hits ${hits.length}; real-time (A+B+C+D) ${real}; ` + Object.entries(counts).map(([c, n]) => `${c} ${n}`).join(", "))
+  const polls = Object.values(bPolls(hits)).reduce((a, b) => a + b, 0)
+  console.log(`hits ${hits.length}; real-time (A+B+C+D) ${real}; ` + Object.entries(counts).map(([c, n]) => `${c} ${n}`).join(", ") +
+    `; B: ${counts["B"]! - polls} event, ${polls} poll/sleep`)
   const show = process.argv.includes("--list") ? hits : hits.filter((h) => h.cls === "C" || h.cls === "D" || h.cls === "?")
-  for (const h of show) console.log(`${h.cls}  ${h.file}:${h.line}  ${h.text.slice(0, 110)}${process.argv.includes("--why") ? `  — ${h.why}` : ""}`)
+  for (const h of show) console.log(`${h.cls}${h.mode === "poll" ? "p" : h.mode === "event" ? "e" : " "} ${h.file}:${h.line}  ${h.text.slice(0, 110)}${process.argv.includes("--why") ? `  — ${h.why}` : ""}`)
 }
