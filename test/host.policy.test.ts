@@ -27,7 +27,6 @@ import { startHost } from "../src/host/McpHost.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import { makeHttpServer, type HttpServerHandle } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
-import { eventually } from "./support/processes.ts"
 import { condition } from "./support/condition.ts"
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
