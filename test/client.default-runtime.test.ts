@@ -144,6 +144,23 @@ describe("a directly constructed client is a supervised node of the default runt
     expect(above(baseline)).toEqual([])
   })
 
+  it("a ModernClient's subscriptions/listen stream runs its chart as the client chart's child, in the same tree", async () => {
+    const watch = watchActors()
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    serveTransport(echoServer(), serverSide, { runtime: serverRuntime() })
+    const client = ModernClient.create(clientSide)
+    const node = expectNodeOfDefaultRuntime(client.chart, watch)
+    const sub = client.listen({ toolsListChanged: true })
+    await sub.acknowledged
+    const [stream, ...others] = watch.childrenOf(client.chart).filter((a) => chartOf(a) === "listenStream")
+    expect(others).toEqual([])
+    expect(stream!.system).toBe(defaultMcpRuntime().root.system)
+    expect(stream!.getSnapshot().value).toBe("listening")
+    await client.close()
+    await nodeEnded(node)
+    expect(stream!.getSnapshot().status).not.toBe("active")
+  })
+
   it("a client whose peer dies is released too (legacy and modern): the node says the peer ended it", async () => {
     const before = holdings()
     const watch = watchActors()

@@ -725,7 +725,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       done: (subscription) => {
         this.subscriptions.delete(subscription)
       },
-      ...(this.options.clock ? { clock: this.options.clock } : {})
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      parent: this.actor
     }
   }
 
