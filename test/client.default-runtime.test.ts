@@ -232,6 +232,30 @@ describe("a directly constructed client is a supervised node of the default runt
     expect(own.length).toBe(seen)
   })
 
+  it("a client's inspect observer keeps seeing its events when the runtime's inspection hub starts listening later", async () => {
+    // A fresh runtime: nobody listens to its root yet.
+    const runtime = makeMcpRuntime()
+    cleanups.push(() => runtime.shutdown({ drainMs: 0 }))
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    serveTransport(echoServer(), serverSide, { runtime: serverRuntime() })
+    const toRequests: Array<string> = []
+    const client = ModernClient.create(clientSide, {
+      runtime,
+      inspect: (e) => void (e.type === "@xstate.event" && (e.actorRef as AnyActorRef).id === "requests" && toRequests.push(e.event.type))
+    })
+    await client.callTool("echo", { text: "before" })
+    // Someone starts listening to the hub, and another node opens in the same runtime.
+    const watch = watchActors()
+    const [otherSide, otherServer] = makeMemoryTransportPair()
+    serveTransport(echoServer(), otherServer, { runtime: serverRuntime() })
+    const other = ModernClient.create(otherSide, { runtime })
+    expect(watch.childrenOf(runtime.root).length).toBeGreaterThan(0)
+    await client.callTool("echo", { text: "after" })
+    expect(toRequests.filter((t) => t === "REQUEST_SENT")).toHaveLength(2)
+    await other.close()
+    await client.close()
+  })
+
   it("a client given its own runtime joins that runtime's tree and registry, not the default one", async () => {
     const before = holdings()
     const runtime = makeMcpRuntime()

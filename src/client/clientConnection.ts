@@ -28,8 +28,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef, InspectionEvent } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import type { ConnectionMachine } from "../../machines/connection.ts"
+import { inspection, inspectRoot } from "../runtime/inspection.ts"
 import { defaultMcpRuntime, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { SessionHandle } from "../runtime/SessionHandle.ts"
 import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
@@ -76,24 +77,28 @@ export interface ClientNodeOptions extends ClientRuntimeOptions {
   readonly inspect?: InspectObserver | undefined
 }
 
-/** Forward the inspection events of `node`'s strict descendants to `observer`; returns the unsubscribe function. */
-const observeSubtree = (node: AnyActorRef, observer: InspectObserver): (() => void) => {
+/**
+ * Forward the inspection events of `node`'s strict descendants to `observer`, through the
+ * runtime's inspection hub (installed on `root` now if it was not: xstate's own observer
+ * path is bypassed once the hub is in place); returns the unsubscribe function.
+ */
+const observeSubtree = (root: AnyActorRef, node: AnyActorRef, observer: InspectObserver): (() => void) => {
   const forward = typeof observer === "function" ? observer : observer.next?.bind(observer)
   if (forward === undefined) return () => {}
-  const system = node.system as unknown as { inspect(observer: (event: InspectionEvent) => void): { unsubscribe(): void } }
-  const sub = system.inspect((event) => {
+  const stop = inspection.subscribe((event) => {
     for (let a = (event.actorRef as { _parent?: AnyActorRef })._parent; a !== undefined; a = (a as { _parent?: AnyActorRef })._parent) {
       if (a === node) return forward(event)
     }
   })
-  return () => sub.unsubscribe()
+  inspectRoot(root)
+  return stop
 }
 
 /** A new client connection node of `runtime` (default: the process's) for a `kind` transport. */
 export const openClientConnection = (kind: TransportKind, options: ClientNodeOptions = {}): ClientConnection => {
   const runtime = options.runtime ?? defaultMcpRuntime()
   const actor = runtime.connectionActor(kind)
-  const unobserve = options.inspect === undefined ? undefined : observeSubtree(actor, options.inspect)
+  const unobserve = options.inspect === undefined ? undefined : observeSubtree(runtime.root, actor, options.inspect)
   const end = async (reason: string, release: () => Promise<void>) => {
     tell(actor, { type: "CLOSE", reason })
     try {
