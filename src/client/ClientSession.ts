@@ -117,7 +117,10 @@ export interface ClientSessionOptions extends ClientRuntimeOptions {
   readonly clock?: XStateClock
   /**
    * Inspection observer of the session's actor tree (the session chart, its keepalive
-   * child and one child per in-flight request), as xstate's `createActor({ inspect })`.
+   * child and its `requests` child), as xstate's `createActor({ inspect })`: fed by the
+   * session's connection node (its subtree), so the session stays a node of the runtime's
+   * tree. Honoured where a node is opened (a direct `connect`, the `connect*` helpers); an
+   * owner that gives `actorParent` observes through its own tree.
    */
   readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
   /**
@@ -161,10 +164,11 @@ let sessionCounter = 0
 /**
  * Where a session sits in a runtime's actor tree, and who hears of its
  * transport's end: what a client connection node (`clientConnection.ts`) gives
- * the session it owns. Without one the session's chart is a root of its own.
+ * the session it owns. Without one (a direct `connect`) the session opens a
+ * node of its own in its runtime.
  */
 export interface ClientSessionLifecycle {
-  /** The actor whose child the session's chart is (its connection node); ignored when `options.inspect` is given. */
+  /** The actor whose child the session's chart is (its connection node, or its owner's actor). */
   readonly actorParent?: AnyActorRef
   /** The transport ended (before the session hears of it). */
   readonly onTransportClosed?: (closed: TransportClosed) => void

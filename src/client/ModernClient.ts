@@ -194,9 +194,12 @@ export interface ModernClientOptions extends ClientRuntimeOptions {
   /** A `server/discover` result obtained elsewhere (the era probe): recorded as if `discover()` had run. */
   readonly discovered?: Result
   readonly clock?: XStateClock
-  /** Inspection observer of the client's actor tree (its chart and its `requests` child, where every request runs). */
+  /**
+   * Inspection observer of the client's actor tree (its chart and its `requests` child, where every request runs),
+   * fed by its connection node; with `actorParent` the owner observes through its own tree.
+   */
   readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
-  /** The actor whose child the client's chart is (its connection node in a runtime's tree); ignored when `inspect` is given. */
+  /** The actor whose child the client's chart is (its owner's node in a runtime's tree); without it `create` opens a node of its own. */
   readonly actorParent?: AnyActorRef
 }
 
