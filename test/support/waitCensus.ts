@@ -42,11 +42,12 @@ export interface Hit {
 /**
  * (B) lines that await an event of the peer through an API named `waitFor…`:
  * Playwright's locators and page events (mutation- and event-driven) and
- * xstate's `waitFor(actor, …)` (the actor's snapshots). The event waits of
+ * xstate's `waitFor(actor, …)` (the actor's snapshots), and a scripted WebSocket
+ * peer's `until`, woken by each message it receives. The event waits of
  * test/support/condition.ts (`when`, `whenChanged`, `chartReaches`) and
  * `once(emitter, …)` are not hits at all: they neither sleep nor poll.
  */
-const EVENT_WAIT = /\.waitFor\(|\bwaitFor(?:Event|Response|Function|URL)\(|\bwaitFor\(chart\(/
+const EVENT_WAIT = /\.waitFor\(|\bwaitFor(?:Event|Response|Function|URL)\(|\bwaitFor\(chart\(|\bpeer\.until\(/
 
 interface Rule {
   /** A path relative to the repository root, or a pattern on it. */
