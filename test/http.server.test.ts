@@ -5,10 +5,8 @@
  * shutdown and leak checks. The server is the demo example plus a few tools
  * that expose what the handler saw.
  */
-import { spawn } from "node:child_process"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
-import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
@@ -30,6 +28,7 @@ const held: Array<() => void> = []
 import { condition } from "./support/condition.ts"
 import { del, get, initializeRequest, openSession, post, rawRequest, SseReader } from "./support/mcpHttp.ts"
 import { waitForTurns } from "./support/waitFor.ts"
+import { serveCli } from "./support/cliServe.ts"
 
 /** Every test tool reports here when it starts, ends or is aborted: the tests await these events (no polling). */
 const toolEvents = condition()
@@ -973,15 +972,9 @@ describe("makeHttpServerScoped (Effect)", () => {
 
 describe("mcp-actors serve --http", () => {
   it("prints the endpoint URL, serves it, and exits by itself after SIGTERM", async () => {
-    const bin = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
-    const child = spawn(process.execPath, [bin, "serve", "--http", "0"], { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    const stdout = condition()
-    child.stdout.setEncoding("utf8").on("data", (c: string) => ((out += c), stdout.changed()))
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    const { child, exited, url: printed } = serveCli("--http")
     try {
-      await stdout.when(() => out.includes("\n"), "the URL on stdout")
-      const url = out.trim()
+      const url = await printed
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
       const s = await openSession(url)
       const res = await post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "cli" } } }, s.headers)

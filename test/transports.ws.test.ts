@@ -6,9 +6,7 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
-import { spawn } from "node:child_process"
 import { once } from "node:events"
-import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { SimulatedClock } from "xstate"
@@ -20,8 +18,9 @@ import { RequestCancelled } from "../src/protocol/requestErrors.ts"
 import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
 import { makeWsServer, type WsServerHandle, type WsServerOptions } from "../src/server/ws/WsServer.ts"
 import { makeWsClientTransport, type WsConnectError } from "../src/transports/wsClient.ts"
-import { condition, whenChanged } from "./support/condition.ts"
+import { whenChanged } from "./support/condition.ts"
 import { rawRequest } from "./support/mcpHttp.ts"
+import { serveCli } from "./support/cliServe.ts"
 
 const servers: Array<WsServerHandle> = []
 /** A server whose sessions are listed in a registry: `released()` awaits its changes (no polling). */
@@ -218,15 +217,9 @@ describe("WebSocket: liveness and leaks", () => {
 
 describe("mcp-actors serve --ws", () => {
   it("prints the ws:// URL, serves it, and exits by itself after SIGTERM (closing the live connection)", async () => {
-    const bin = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
-    const child = spawn(process.execPath, [bin, "serve", "--ws", "0"], { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    const stdout = condition()
-    child.stdout.setEncoding("utf8").on("data", (c: string) => ((out += c), stdout.changed()))
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    const { child, exited, url: printed } = serveCli("--ws")
     try {
-      await stdout.when(() => out.includes("\n"), "the URL on stdout")
-      const url = out.trim()
+      const url = await printed
       expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/mcp$/)
       const client = await connectWs(url)
       expect((await client.callTool("echo", { text: "cli" })).content).toEqual([{ type: "text", text: "cli" }])
