@@ -13,6 +13,7 @@
  * `tools/call` like any other) instead of the legacy session.
  *
  *   node bench/client.ts [--duration 3] [--rounds 3] [--inflight 1,8,64] [--roots /tmp/base] [--era legacy|modern]
+ *   node bench/client.ts --worker ours|sdk --inflight 1 [--era modern] --profile DIR   (one cell, CPU profile of its measured window)
  */
 import { spawn } from "node:child_process"
 import { join, resolve } from "node:path"
@@ -32,7 +33,8 @@ const { values } = parseArgs({
     worker: { type: "string" },
     root: { type: "string" },
     warmup: { type: "string", default: "500" },
-    era: { type: "string", default: "legacy" }
+    era: { type: "string", default: "legacy" },
+    profile: { type: "string" }
   }
 })
 
@@ -75,6 +77,7 @@ const worker = async (kind: string, root: string, inflight: number, durationMs: 
     close = () => client.close()
   }
   for (let i = 0; i < warmup; i++) await call()
+  const profiler = values.profile === undefined ? undefined : await startProfile()
   let calls = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
@@ -88,8 +91,25 @@ const worker = async (kind: string, root: string, inflight: number, durationMs: 
   await Promise.all(Array.from({ length: inflight }, loop))
   const elapsed = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
+  if (profiler !== undefined) await profiler(`${values.profile}/${kind}-${values.era}-${inflight}-${process.pid}.cpuprofile`)
   await close()
   return { calls, callsPerSec: (calls * 1000) / elapsed, cpuUsPerCall: (cpu.user + cpu.system) / calls }
+}
+
+/** `--profile DIR` (with `--worker`): a V8 CPU profile of the measured window only (no start-up, no warm-up). */
+const startProfile = async (): Promise<(file: string) => Promise<void>> => {
+  const { Session } = await import("node:inspector/promises")
+  const { writeFileSync } = await import("node:fs")
+  const session = new Session()
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.setSamplingInterval", { interval: 100 })
+  await session.post("Profiler.start")
+  return async (file) => {
+    const { profile } = await session.post("Profiler.stop")
+    writeFileSync(file, JSON.stringify(profile))
+    session.disconnect()
+  }
 }
 
 const runWorker = (kind: string, root: string, inflight: number): Promise<Cell> =>

@@ -87,14 +87,32 @@ export class RequestTable extends Map<RequestId, OutboundRequestSnapshot> {
   }
 }
 
+/** A delayed event the chart's initial step scheduled: what its `xstate.raise` carried. */
+interface DelayedRaise {
+  readonly id: string
+  readonly delay: number
+  readonly event: EventObject
+}
+
 /** Per actor: the scope the request charts run on, and which request is stepping. */
 interface Runner {
   readonly scope: AnyActorScope
   current: RequestId
+  /** While set, the chart's actions are recorded here instead of run (a memo's probe). */
+  recording: Array<{ readonly type: string; readonly params: unknown }> | undefined
 }
 const runners = new WeakMap<AnyActorRef, Runner>()
 
 const timerId = (requestId: RequestId, id: string): string => `request.${String(requestId)}.${id}`
+
+const schedule = (outer: AnyActorScope, requestId: RequestId, raise: DelayedRaise): void =>
+  outer.system.scheduler.schedule(
+    outer.self,
+    outer.self,
+    { type: "REQUEST_DEADLINE", requestId, event: raise.event } as EventObject,
+    raise.delay,
+    timerId(requestId, raise.id)
+  )
 
 /**
  * The scope a request chart transitions on: this actor's, except that the chart's delayed
@@ -106,6 +124,7 @@ const runnerOf = (outer: AnyActorScope): Runner => {
   if (known !== undefined) return known
   const runner: Runner = {
     current: "",
+    recording: undefined,
     scope: {
       self: outer.self,
       id: outer.id,
@@ -116,17 +135,15 @@ const runnerOf = (outer: AnyActorScope): Runner => {
       emit: outer.emit,
       stopChild: outer.stopChild,
       actionExecutor: (action) => {
+        if (runner.recording !== undefined) {
+          runner.recording.push({ type: action.type, params: action.params })
+          return
+        }
         const requestId = runner.current
         const params = action.params as { readonly delay?: unknown; readonly id?: string; readonly event?: EventObject; readonly sendId?: string } | undefined
         if (action.type === "xstate.raise") {
           if (typeof params?.delay === "number" && params.event !== undefined && params.id !== undefined) {
-            outer.system.scheduler.schedule(
-              outer.self,
-              outer.self,
-              { type: "REQUEST_DEADLINE", requestId, event: params.event } as EventObject,
-              params.delay,
-              timerId(requestId, params.id)
-            )
+            schedule(outer, requestId, { id: params.id, delay: params.delay, event: params.event })
           }
           return
         }
@@ -140,6 +157,69 @@ const runnerOf = (outer: AnyActorScope): Runner => {
   }
   runners.set(outer.self, runner)
   return runner
+}
+
+/**
+ * The chart's initial step for inputs of one shape, computed once: its snapshot (for a probe
+ * request id) and the delayed events it scheduled. `idKeys` are the context fields that hold
+ * the request id (they are the request's own in each copy).
+ */
+interface InitialStep {
+  readonly snapshot: OutboundRequestSnapshot
+  readonly idKeys: ReadonlyArray<string>
+  readonly raises: ReadonlyArray<DelayedRaise>
+}
+
+/** Two ids no peer can send, for the probes. */
+const PROBE_A = "\u0000probe.a"
+const PROBE_B = "\u0000probe.b"
+
+/**
+ * The chart's initial step, run twice with two probe ids on a recording scope: memoizable when
+ * it only scheduled delayed events (no other effect), the same ones both times, and the two
+ * snapshots differ only in the context fields that hold the id. Otherwise `undefined`: every
+ * such request runs the full initial step.
+ */
+const probeInitialStep = (
+  chart: OutboundRequestMachine,
+  runner: Runner,
+  input: OutboundRequestInput,
+  tokened: boolean
+): InitialStep | undefined => {
+  const run = (id: string) => {
+    const recording: Array<{ readonly type: string; readonly params: unknown }> = []
+    runner.recording = recording
+    try {
+      const snapshot = chart.getInitialSnapshot(runner.scope, { ...input, requestId: id, ...(tokened ? { progressToken: id } : {}) })
+      return { snapshot, recording }
+    } finally {
+      runner.recording = undefined
+    }
+  }
+  const a = run(PROBE_A)
+  const b = run(PROBE_B)
+  if (a.snapshot.status !== "active" || b.snapshot.status !== "active") return undefined
+  if (JSON.stringify(a.snapshot.value) !== JSON.stringify(b.snapshot.value)) return undefined
+  const raises: Array<DelayedRaise> = []
+  for (const [i, r] of a.recording.entries()) {
+    const p = r.params as { readonly delay?: unknown; readonly id?: unknown; readonly event?: EventObject } | undefined
+    const q = b.recording[i]
+    if (r.type !== "xstate.raise" || typeof p?.delay !== "number" || typeof p.id !== "string" || p.event === undefined) return undefined
+    if (q === undefined || q.type !== r.type || JSON.stringify(q.params) !== JSON.stringify(r.params)) return undefined
+    raises.push({ id: p.id, delay: p.delay, event: p.event })
+  }
+  if (b.recording.length !== a.recording.length) return undefined
+  const ca = a.snapshot.context as unknown as Record<string, unknown>
+  const cb = b.snapshot.context as unknown as Record<string, unknown>
+  const keys = Object.keys(ca)
+  if (keys.length !== Object.keys(cb).length) return undefined
+  const idKeys: Array<string> = []
+  for (const k of keys) {
+    if (ca[k] === PROBE_A && cb[k] === PROBE_B) idKeys.push(k)
+    else if (typeof ca[k] === "object" && ca[k] !== null) return undefined // shared between copies: not memoized
+    else if (!Object.is(ca[k], cb[k])) return undefined
+  }
+  return { snapshot: a.snapshot, idKeys, raises }
 }
 
 const snapshotOf = (
@@ -194,6 +274,33 @@ export const outboundRequestsLogic = (
       outer.defer(() => outer.emit({ type: "progress", requestId, progress }))
     }
   }
+  /**
+   * Each request's initial step, from the chart's step for its input's shape (method, deadlines,
+   * whether its progress token is its id) computed once by {@link probeInitialStep}: the same
+   * snapshot with the request's id in it, the same delays armed. Most calls of a client share
+   * one shape, so xstate's initial microstep (the larger half of a request's CPU in the chart)
+   * runs once per shape, not per request.
+   */
+  const initialSteps = new Map<string, InitialStep | null>()
+  const initialSnapshot = (runner: Runner, outer: AnyActorScope, input: OutboundRequestInput): OutboundRequestSnapshot => {
+    const id = input.requestId
+    const token = input.progressToken
+    const tokened = token !== undefined && token === id
+    const key = token !== undefined && !tokened
+      ? undefined
+      : `${input.method}\u0000${input.timeoutMs}\u0000${input.resetTimeoutOnProgress}\u0000${input.maxTotalTimeoutMs}\u0000${tokened}`
+    let step = key === undefined ? null : initialSteps.get(key)
+    if (step === undefined) {
+      step = probeInitialStep(chart, runner, input, tokened) ?? null
+      // Bounded: a client with ever-new shapes (per-call deadlines) falls back to the full step.
+      if (initialSteps.size < 64) initialSteps.set(key!, step)
+    }
+    if (step === null) return chart.getInitialSnapshot(runner.scope, input)
+    const context = { ...step.snapshot.context } as Record<string, unknown>
+    for (const k of step.idKeys) context[k] = id
+    for (const raise of step.raises) schedule(outer, id, raise)
+    return { ...step.snapshot, context } as unknown as OutboundRequestSnapshot
+  }
   return {
     config: chart,
     getInitialSnapshot: () => ({
@@ -216,7 +323,7 @@ export const outboundRequestsLogic = (
           if (requests.has(event.requestId)) return snapshot
           const { type: _, ...input } = event
           runner.current = event.requestId
-          requests.set(event.requestId, chart.getInitialSnapshot(runner.scope, input))
+          requests.set(event.requestId, initialSnapshot(runner, outer, input))
           return snapshotOf(snapshot, requests)
         }
         case "REQUEST_DEADLINE": {
