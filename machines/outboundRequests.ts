@@ -168,6 +168,21 @@ interface InitialStep {
   readonly snapshot: OutboundRequestSnapshot
   readonly idKeys: ReadonlyArray<string>
   readonly raises: ReadonlyArray<DelayedRaise>
+  /** The chart's final steps from this snapshot, by event type and defined fields (`null`: not memoizable). */
+  readonly finals: Map<string, FinalStep | null>
+}
+
+/** An outcome's shape: constants, the request's id, and the event's fields where the chart put them. */
+type OutputShape =
+  | { readonly kind: "const"; readonly value: unknown }
+  | { readonly kind: "id" }
+  | { readonly kind: "field"; readonly key: string }
+  | { readonly kind: "object"; readonly entries: ReadonlyArray<readonly [string, OutputShape]> }
+
+/** A step that ends a request, computed once: its outcome's shape and the delays it cancelled. */
+interface FinalStep {
+  readonly output: OutputShape
+  readonly cancels: ReadonlyArray<string>
 }
 
 /** Two ids no peer can send, for the probes. */
@@ -219,7 +234,105 @@ const probeInitialStep = (
     else if (typeof ca[k] === "object" && ca[k] !== null) return undefined // shared between copies: not memoized
     else if (!Object.is(ca[k], cb[k])) return undefined
   }
-  return { snapshot: a.snapshot, idKeys, raises }
+  return { snapshot: a.snapshot, idKeys, raises, finals: new Map() }
+}
+
+const isPlain = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && Object.getPrototypeOf(x) === Object.prototype
+
+/**
+ * The outcome's shape from the outcomes of the two probes: where probe A has its id and B its
+ * own, the request's id; where A has the sentinel of event field `k` and B its own, that field;
+ * equal primitives are constants; plain objects are walked. Anything else: `undefined`.
+ */
+const shapeOf = (a: unknown, b: unknown, sentinels: ReadonlyMap<unknown, readonly [string, unknown]>): OutputShape | undefined => {
+  if (a === PROBE_A && b === PROBE_B) return { kind: "id" }
+  const field = sentinels.get(a)
+  if (field !== undefined) return field[1] === b ? { kind: "field", key: field[0] } : undefined
+  if (isPlain(a) && isPlain(b)) {
+    const keys = Object.keys(a)
+    if (keys.length !== Object.keys(b).length) return undefined
+    const entries: Array<readonly [string, OutputShape]> = []
+    for (const k of keys) {
+      if (!Object.hasOwn(b, k)) return undefined
+      const shape = shapeOf(a[k], b[k], sentinels)
+      if (shape === undefined) return undefined
+      entries.push([k, shape])
+    }
+    return { kind: "object", entries }
+  }
+  if ((typeof a === "object" && a !== null) || typeof a === "function") return undefined
+  return Object.is(a, b) ? { kind: "const", value: a } : undefined
+}
+
+const outputOf = (shape: OutputShape, requestId: RequestId, event: Readonly<Record<string, unknown>>): unknown => {
+  switch (shape.kind) {
+    case "const":
+      return shape.value
+    case "id":
+      return requestId
+    case "field":
+      return event[shape.key]
+    case "object": {
+      const out: Record<string, unknown> = {}
+      for (const [k, v] of shape.entries) out[k] = outputOf(v, requestId, event)
+      return out
+    }
+  }
+}
+
+/**
+ * The chart's step for `event` from a request's initial snapshot, run twice on a recording scope:
+ * from the snapshot with probe id A and the event with a sentinel object in each field, and with
+ * id B and other sentinels. Memoizable when the chart picks an unguarded transition, the request
+ * ends (a final state) both times, the only effects are cancelled delays (the same both times),
+ * and the two outcomes differ only where the ids and the sentinels are (their shape). The chart's
+ * actions copy event fields into the outcome without looking into them, as `outboundRequest`'s do;
+ * a defined field's value is never a branch (undefined fields are part of the memo's key).
+ */
+const probeFinalStep = (
+  chart: OutboundRequestMachine,
+  runner: Runner,
+  initial: InitialStep,
+  event: Readonly<Record<string, unknown>>
+): FinalStep | undefined => {
+  const sentinels = new Map<unknown, readonly [string, unknown]>()
+  const eventA: Record<string, unknown> = { type: event.type }
+  const eventB: Record<string, unknown> = { type: event.type }
+  for (const k of Object.keys(event)) {
+    if (k === "type") continue
+    eventA[k] = { probe: `a.${k}` }
+    eventB[k] = { probe: `b.${k}` }
+    sentinels.set(eventA[k], [k, eventB[k]])
+  }
+  const contextB = { ...initial.snapshot.context } as Record<string, unknown>
+  for (const k of initial.idKeys) contextB[k] = PROBE_B
+  const snapshotB = { ...initial.snapshot, context: contextB } as unknown as OutboundRequestSnapshot
+  const transitions = chart.getTransitionData(initial.snapshot, eventA as unknown as OutboundRequestEvent)
+  if (transitions.length === 0 || transitions.some((t) => t.guard !== undefined)) return undefined
+  const run = (from: OutboundRequestSnapshot, e: Record<string, unknown>) => {
+    const recording: Array<{ readonly type: string; readonly params: unknown }> = []
+    runner.recording = recording
+    try {
+      return { after: chart.transition(from, e as unknown as OutboundRequestEvent, runner.scope), recording }
+    } finally {
+      runner.recording = undefined
+    }
+  }
+  const a = run(initial.snapshot, eventA)
+  const b = run(snapshotB, eventB)
+  if (a.after.status !== "done" || b.after.status !== "done") return undefined
+  if (a.recording.length !== b.recording.length) return undefined
+  const cancels: Array<string> = []
+  for (const [i, r] of a.recording.entries()) {
+    const sendId = (r.params as { readonly sendId?: unknown } | undefined)?.sendId
+    if (r.type !== "xstate.cancel" || typeof sendId !== "string") return undefined
+    const q = b.recording[i]!
+    if (q.type !== r.type || (q.params as { readonly sendId?: unknown } | undefined)?.sendId !== sendId) return undefined
+    cancels.push(sendId)
+  }
+  const output = shapeOf(a.after.output, b.after.output, sentinels)
+  return output === undefined ? undefined : { output, cancels }
 }
 
 const snapshotOf = (
@@ -260,6 +373,25 @@ export const outboundRequestsLogic = (
     event: EventObject
   ): void => {
     runner.current = requestId
+    const initial = fresh.get(before)
+    if (initial !== undefined) {
+      // Still as the memoized initial step left it: the chart's final steps from there are memoized too.
+      const fields = event as unknown as Readonly<Record<string, unknown>>
+      let key = event.type
+      for (const k in fields) if (k !== "type") key += fields[k] === undefined ? `\u0000-${k}` : `\u0000${k}`
+      let final = initial.finals.get(key)
+      if (final === undefined) {
+        final = probeFinalStep(chart, runner, initial, fields) ?? null
+        if (initial.finals.size < 32) initial.finals.set(key, final)
+      }
+      if (final !== null) {
+        requests.delete(requestId)
+        for (const id of final.cancels) outer.system.scheduler.cancel(outer.self, timerId(requestId, id))
+        const output = outputOf(final.output, requestId, fields) as OutboundRequestOutcome
+        outer.defer(() => outer.emit({ type: "outcome", output }))
+        return
+      }
+    }
     const after = chart.transition(before, event as OutboundRequestEvent, runner.scope)
     if (after === before) return
     if (after.status !== "active") {
@@ -282,6 +414,8 @@ export const outboundRequestsLogic = (
    * runs once per shape, not per request.
    */
   const initialSteps = new Map<string, InitialStep | null>()
+  /** Snapshots made from a memoized initial step (and not stepped since). */
+  const fresh = new WeakMap<OutboundRequestSnapshot, InitialStep>()
   const initialSnapshot = (runner: Runner, outer: AnyActorScope, input: OutboundRequestInput): OutboundRequestSnapshot => {
     const id = input.requestId
     const token = input.progressToken
@@ -299,7 +433,9 @@ export const outboundRequestsLogic = (
     const context = { ...step.snapshot.context } as Record<string, unknown>
     for (const k of step.idKeys) context[k] = id
     for (const raise of step.raises) schedule(outer, id, raise)
-    return { ...step.snapshot, context } as unknown as OutboundRequestSnapshot
+    const snapshot = { ...step.snapshot, context } as unknown as OutboundRequestSnapshot
+    fresh.set(snapshot, step)
+    return snapshot
   }
   return {
     config: chart,
