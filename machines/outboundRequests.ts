@@ -301,6 +301,11 @@ const probeFinalStep = (
   const eventB: Record<string, unknown> = { type: event.type }
   for (const k of Object.keys(event)) {
     if (k === "type") continue
+    // An undefined field stays undefined (the chart may branch on it: it is part of the memo's key).
+    if (event[k] === undefined) {
+      eventA[k] = eventB[k] = undefined
+      continue
+    }
     eventA[k] = { probe: `a.${k}` }
     eventB[k] = { probe: `b.${k}` }
     sentinels.set(eventA[k], [k, eventB[k]])
