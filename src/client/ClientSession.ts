@@ -296,7 +296,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       if (state === last) return
       last = state
       if (this.listeners.size === 0 && this.options.onStateChange === undefined && this.eventListeners.size === 0) return
-      const info = this.info()
+      const info = this.info(state)
       this.listeners.notify(() => info)
       this.options.onStateChange?.(state, info)
       this.emit({ type: "state", state, info })
@@ -416,13 +416,13 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     return this.actor
   }
 
-  info(): SessionInfo {
+  info(state: string = this.state): SessionInfo {
     return {
       id: this.id,
       role: "client",
       era: "legacy",
       protocolVersion: this.protocolVersion,
-      state: this.state,
+      state,
       transport: this.transport.kind,
       peer: this.serverInfo,
       inFlight: this.pending.size,
@@ -822,5 +822,10 @@ const stateOf = (snapshot: {
   if (value !== "operating") return flatten(value)
   const keepalive = snapshot.children["keepalive"]?.getSnapshot().value
   const activity = snapshot.children["requests"]?.getSnapshot().value ?? "idle"
+  // Asked on every idle ⇄ busy flip (twice per request at one in flight): flat values need no walk.
+  if (typeof activity === "string") {
+    if (keepalive === undefined) return `operating.activity.${activity}`
+    if (typeof keepalive === "string") return `operating.keepalive.${keepalive}|operating.activity.${activity}`
+  }
   return flattenState(keepalive === undefined ? { activity } : { keepalive, activity }, "operating.")
 }
