@@ -462,9 +462,9 @@ export const outboundRequestsLogic = (
       switch (event.type) {
         case "REQUEST_SENT": {
           if (requests.has(event.requestId)) return snapshot
-          const { type: _, ...input } = event
           runner.current = event.requestId
-          requests.set(event.requestId, initialSnapshot(runner, outer, input))
+          // The event is the chart's input (its `type` is not read): no copy per request.
+          requests.set(event.requestId, initialSnapshot(runner, outer, event))
           return snapshotOf(snapshot, requests)
         }
         case "REQUEST_DEADLINE": {

@@ -40,7 +40,7 @@ import { realClock } from "../runtime/XStateClock.ts"
 import type { ClientTransportHandlers, Transport, TransportClosed, TransportHandlers } from "../transports/Transport.ts"
 
 export type { ClientTransportHandlers }
-import { cancelReason, outboundInput, outcomeError } from "./outbound.ts"
+import { cancelReason, outcomeError } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
 import {
   CapabilityNotSupported,
@@ -499,14 +499,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       // The request's chart starts in the session's `requests` child (one tree, one inspector).
       requests.send({
         type: "REQUEST_SENT",
-        ...outboundInput({
-          id,
-          method,
-          ...(progressToken !== undefined ? { progressToken } : {}),
-          timeoutMs,
-          resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-          ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
-        })
+        requestId: id,
+        method,
+        ...(progressToken !== undefined ? { progressToken } : {}),
+        timeoutMs,
+        resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
+        ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
       })
       if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
       this.transport.send(makeRequest(id, method, sendParams))
