@@ -386,7 +386,7 @@ export const outboundRequestsLogic = (
       for (const k in fields) if (k !== "type") key += fields[k] === undefined ? `\u0000-${k}` : `\u0000${k}`
       let final = initial.finals.get(key)
       if (final === undefined) {
-        final = probeFinalStep(chart, runner, initial, fields) ?? null
+        final = initial.finals.size >= 32 ? null : probeFinalStep(chart, runner, initial, fields) ?? null
         if (initial.finals.size < 32) initial.finals.set(key, final)
       }
       if (final !== null) {
@@ -425,13 +425,20 @@ export const outboundRequestsLogic = (
     const id = input.requestId
     const token = input.progressToken
     const tokened = token !== undefined && token === id
-    const key = token !== undefined && !tokened
-      ? undefined
-      : `${input.method}\u0000${input.timeoutMs}\u0000${input.resetTimeoutOnProgress}\u0000${input.maxTotalTimeoutMs}\u0000${tokened}`
+    // The shape: every input field but the id (and a token that is the id), primitives only.
+    let key: string | undefined = token !== undefined && !tokened ? undefined : String(tokened)
+    const fields = input as unknown as Readonly<Record<string, unknown>>
+    for (const k in fields) {
+      if (key === undefined) break
+      if (k === "requestId" || k === "progressToken" || k === "type") continue
+      const v = fields[k]
+      // A string is quoted (JSON escapes NUL): no two shapes share a key.
+      key = typeof v === "object" && v !== null ? undefined : `${key}\u0000${k}=${typeof v === "string" ? JSON.stringify(v) : String(v)}`
+    }
     let step = key === undefined ? null : initialSteps.get(key)
     if (step === undefined) {
-      step = probeInitialStep(chart, runner, input, tokened) ?? null
-      // Bounded: a client with ever-new shapes (per-call deadlines) falls back to the full step.
+      // Bounded: a client with ever-new shapes (per-call deadlines) runs the full step beyond 64.
+      step = initialSteps.size >= 64 ? null : probeInitialStep(chart, runner, input, tokened) ?? null
       if (initialSteps.size < 64) initialSteps.set(key!, step)
     }
     if (step === null) return chart.getInitialSnapshot(runner.scope, input)

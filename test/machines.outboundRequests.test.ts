@@ -209,6 +209,30 @@ describe("outboundRequests: the chart's steps, computed once per shape", () => {
     expect(cancels).toEqual(["late"])
   })
 
+  it("requests of different shapes (deadlines, methods) keep their own: each times out at its own deadline", () => {
+    const clock = new SimulatedClock()
+    const cancels: Array<unknown> = []
+    const table = createActor(outboundRequestsLogic(provided(cancels)), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    for (let round = 0; round < 2; round++) {
+      table.send({ type: "REQUEST_SENT", requestId: `a${round}`, method: "tools/call", timeoutMs: 1_000 })
+      table.send({ type: "REQUEST_SENT", requestId: `b${round}`, method: "tools/call", timeoutMs: 2_000 })
+      table.send({ type: "REQUEST_SENT", requestId: `c${round}`, method: "initialize", timeoutMs: 1_000 })
+      table.send({ type: "REQUEST_SENT", requestId: `d${round}`, method: "tools/call", timeoutMs: 5_000, maxTotalTimeoutMs: 1_500 })
+      clock.increment(1_000)
+      expect(outcomes.splice(0).map((o) => o._tag === "TimedOut" && [o.requestId, o.afterMs, o.cancelSent])).toEqual([
+        [`a${round}`, 1_000, true],
+        [`c${round}`, 1_000, false]
+      ])
+      clock.increment(500)
+      expect(outcomes.splice(0)).toEqual([{ _tag: "TimedOut", requestId: `d${round}`, deadline: "maxTotal", afterMs: 1_500, cancelSent: true }])
+      clock.increment(500)
+      expect(outcomes.splice(0).map((o) => o.requestId)).toEqual([`b${round}`])
+    }
+    expect(cancels).toEqual(["a0", "d0", "b0", "a1", "d1", "b1"])
+  })
+
   it("a step with an effect of its own is not memoized: the effect runs once per request, never in a probe", () => {
     const clock = new SimulatedClock()
     const effects: Array<unknown> = []
