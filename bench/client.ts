@@ -19,6 +19,7 @@
  *   node bench/client.ts --worker ours|sdk --inflight 1 [--era modern] --profile DIR   (one cell, CPU profile of its measured window)
  */
 import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
@@ -104,9 +105,10 @@ const worker = async (kind: string, root: string, inflight: number, durationMs: 
       call = () => client.callTool("echo", { text: "hi" })
       close = () => client.close()
     } else {
-      const { connectLegacyClient } = await import(pathToFileURL(join(root, "src", "client", "clientConnection.ts")).href) as {
-        connectLegacyClient: (t: unknown, opened: Promise<unknown>, o: object) => Promise<{ callTool(name: string, args: Record<string, unknown>): Promise<unknown>; close(): Promise<void> }>
-      }
+      type Connect = { connectLegacyClient: (t: unknown, opened: Promise<unknown>, o: object) => Promise<{ callTool(name: string, args: Record<string, unknown>): Promise<unknown>; close(): Promise<void> }> }
+      // Its own file since the client-runtime change; in clientConnection.ts before (a base checkout).
+      const own = join(root, "src", "client", "connectLegacyClient.ts")
+      const { connectLegacyClient } = await import(pathToFileURL(existsSync(own) ? own : join(root, "src", "client", "clientConnection.ts")).href) as Connect
       const client = await connectLegacyClient(memoryTransport(), Promise.resolve(), {})
       call = () => client.callTool("echo", { text: "hi" })
       close = () => client.close()
