@@ -64,16 +64,21 @@ const memoryReply = (text: string): string | undefined => {
 }
 /** Our `Transport` over {@link memoryReply}. */
 const memoryTransport = () => {
-  let onFrame: (text: string) => void = () => {}
+  let handlers: { onFrame(text: string): void; onClose(closed: { expected: boolean; reason: string }): void } | undefined
+  let closed = false
   return {
-    kind: "stdio", // the wire it stands in for
+    kind: "memory",
     authoritativeLiveness: true,
-    start: (h: { onFrame: (text: string) => void }) => void (onFrame = h.onFrame),
+    start: (h: typeof handlers) => void (handlers = h),
     send: (message: unknown) => {
       const reply = memoryReply(JSON.stringify(message))
-      if (reply !== undefined) queueMicrotask(() => onFrame(reply))
+      if (reply !== undefined) queueMicrotask(() => closed || handlers?.onFrame(reply))
     },
-    close: async () => {}
+    close: async () => {
+      if (closed) return
+      closed = true
+      handlers?.onClose({ expected: true, reason: "closed" })
+    }
   }
 }
 
