@@ -65,7 +65,7 @@ import { type EventStore, makeMemoryEventStore } from "../../transports/http/Eve
 import { Exchange } from "./Exchange.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
 import { HttpSession, type HttpSessionHost, type HttpSessionOptions, type PersistedHttpSession } from "./HttpSession.ts"
-import { ModernRequest, type ModernRequestHost } from "./ModernRequest.ts"
+import { ModernRequest, type ModernRequestHost, type ModernRequestOptions } from "./ModernRequest.ts"
 import { readBodyInto } from "../../transports/http/readBody.ts"
 import { answerMetrics as serveMetrics } from "../../observability/metricsEndpoint.ts"
 import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "../../transports/http/SseStream.ts"
@@ -135,6 +135,8 @@ export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions
   readonly maxBufferedBytes?: number
   /** Serve 2026-07-28 (stateless) requests. Default true. */
   readonly modern?: boolean
+  /** How 2026-07-28 requests run their chart (`chart: "always"` skips the fast path; see ModernRequest.ts). */
+  readonly modernRequests?: ModernRequestOptions
   /**
    * Refuse (400) a supported `MCP-Protocol-Version` that differs from the
    * session's negotiated version. Default false: the spec's server MUST is
@@ -337,6 +339,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     live: new Set<ModernRequest>(),
     actorParent: listener.actor,
     clock,
+    ...(options.modernRequests === undefined ? {} : { modernRequests: options.modernRequests }),
     released(hs, end) {
       runtime.ended(hs.id, end)
       limiter.remove(hs)
