@@ -463,20 +463,28 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
     // stops it). Otherwise end it too, but not from inside its own step (the response may be
     // delivered from the `dispatch` action): a microtask later.
     const actor = this.actor
-    const settled = this.host.modernRequests?.settled
-    if (settled !== undefined) {
-      const snapshot = actor?.getSnapshot()
-      settled({
-        id: this.request.id,
-        ran: this.ran,
-        value: snapshot === undefined ? (this.fastValue === "dispatching" ? { dispatching: "unbounded" } : this.fastValue) : snapshot.value,
-        context: snapshot === undefined ? this.fastContext() : snapshot.context,
-        events: this.trace ?? []
+    if (actor !== undefined && actor.getSnapshot().status === "active") {
+      queueMicrotask(() => {
+        this.settle()
+        actor.stop()
       })
-    }
-    if (actor !== undefined && actor.getSnapshot().status === "active") queueMicrotask(() => actor.stop())
+    } else this.settle()
     this.host.live.delete(this)
     this.host.modernFinished()
+  }
+
+  /** Tell `modernRequests.settled` how the request ended (the actor's step that answered has completed by now). */
+  private settle(): void {
+    const settled = this.host.modernRequests?.settled
+    if (settled === undefined) return
+    const snapshot = this.actor?.getSnapshot()
+    settled({
+      id: this.request.id,
+      ran: this.ran,
+      value: snapshot === undefined ? (this.fastValue === "dispatching" ? { dispatching: "unbounded" } : this.fastValue) : snapshot.value,
+      context: snapshot === undefined ? this.fastContext() : snapshot.context,
+      events: this.trace ?? []
+    })
   }
 
   detached(): void {
