@@ -94,14 +94,14 @@ const messagesOf = (text: string): Array<unknown> => {
   return text.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).filter((d) => d !== "").map((d) => mask(JSON.parse(d)))
 }
 
-/** A response body read as it arrives: `until(n)` waits for `n` complete JSON-RPC messages, `rest()` reads to the end. */
+/** A response body read as it arrives: `take(n)` reads until `n` complete JSON-RPC messages arrived, `rest()` reads to the end. */
 const bodyOf = (res: Response) => {
   const reader = res.body!.getReader()
   const decoder = new TextDecoder()
   let text = ""
   const complete = () => messagesOf(text.slice(0, text.lastIndexOf("\n\n") + 1))
   return {
-    async until(n: number): Promise<Array<unknown>> {
+    async take(n: number): Promise<Array<unknown>> {
       while (complete().length < n) {
         const { value, done } = await reader.read()
         if (done) break
@@ -181,7 +181,7 @@ const drive = async (round: number, middle: number, last: ModernRequestEvent, ch
     if (middle > 0) {
       // The progress turned the answer into an SSE stream: its headers and events arrive, then the client leaves.
       const res = await pending
-      const seen = await bodyOf(res).until(middle)
+      const seen = await bodyOf(res).take(middle)
       abort.abort()
       wire = { status: res.status, contentType: res.headers.get("content-type")?.split(";")[0], messages: seen }
     } else {
@@ -198,7 +198,7 @@ const drive = async (round: number, middle: number, last: ModernRequestEvent, ch
     if (middle > 0) {
       res = await pending
       body = bodyOf(res)
-      await body.until(middle)
+      await body.take(middle)
     }
     const closed = handle.close({ drainMs: 0 })
     clock.increment(1_000)
