@@ -93,6 +93,10 @@ export class RecordBuffer {
   get dropped(): number {
     return this.#dropped
   }
+  /** Entries ever added: the sequence number the next entry gets (entry `n` is the `n`-th added, from 0). */
+  get total(): number {
+    return this.#size + this.#dropped
+  }
 
   push(entry: RecordEntry): void {
     this.add(entry.t, entry.event, entry.value, entry.context, entry.status)
@@ -126,6 +130,14 @@ export class RecordBuffer {
   /** Oldest first. */
   entries(): ReadonlyArray<RecordEntry> {
     return this.last(this.#size)
+  }
+
+  /**
+   * Entries from sequence number `seq` on (see {@link total}), oldest first, at most the newest `max`:
+   * what happened since a reader last looked, without the reader keeping a copy of each entry.
+   */
+  since(seq: number, max: number): ReadonlyArray<RecordEntry> {
+    return this.last(Math.min(max, this.total - seq))
   }
 
   /** The newest `n` entries, oldest first. */

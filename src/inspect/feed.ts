@@ -36,7 +36,7 @@ const definitionOf = (ref: AnyActorRef): string | undefined => {
 // xstate never mutates a context (assign makes a new one), and most events leave it as it was:
 // each context is made safe once.
 const safeContexts = [new WeakMap<object, unknown>(), new WeakMap<object, unknown>()] as const
-const safeContext = (context: unknown, showSecrets: boolean): unknown => {
+export const safeContext = (context: unknown, showSecrets: boolean): unknown => {
   if (typeof context !== "object" || context === null) return toJsonSafe(context, { showSecrets })
   const cache = safeContexts[showSecrets ? 1 : 0]
   let safe = cache.get(context)
