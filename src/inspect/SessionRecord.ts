@@ -140,6 +140,18 @@ export class RecordBuffer {
     return this.last(Math.min(max, this.total - seq))
   }
 
+  /** {@link since} without an entry object each: calls `f` per entry, oldest first; returns how many. */
+  eachSince(seq: number, max: number, f: (t: number, event: EventObject, value: StateValue | undefined, status: string) => void): number {
+    const n = Math.min(max, this.total - seq, this.#size)
+    const s = this.#slots
+    if (n <= 0 || s === undefined) return 0
+    for (let k = this.#size - n; k < this.#size; k++) {
+      const i = ((this.#head + k) % this.#size) * 5
+      f(s[i] as number, s[i + 1] as EventObject, s[i + 2] as StateValue | undefined, s[i + 4] as string)
+    }
+    return n
+  }
+
   /** The newest `n` entries, oldest first. */
   last(n: number): ReadonlyArray<RecordEntry> {
     const out: Array<RecordEntry> = []

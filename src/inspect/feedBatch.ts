@@ -136,10 +136,9 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       if (typeof context === "object" && context !== null) sentContext.set(a, context)
     }
     // The turn's transitions, from the record (the init snapshot makes none).
-    const entries = a.record.since(p.since, STEPS_PER_TURN)
     const steps: Array<FeedStep> = []
-    for (const e of entries) steps.push([e.t, e.event.type, e.value ?? null, e.status])
-    const skipped = a.record.total - p.since - entries.length
+    const n = a.record.eachSince(p.since, STEPS_PER_TURN, (t, event, value, status) => void steps.push([t, event.type, value ?? null, status]))
+    const skipped = a.record.total - p.since - n
     return JSON.stringify({
       type: "@xstate.snapshot",
       sessionId: a.sessionId,
