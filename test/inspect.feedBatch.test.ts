@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { assign, createMachine } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
+import { feedObject } from "../src/inspect/feed.ts"
 import { makeFeedBatch, STEPS_PER_TURN } from "../src/inspect/feedBatch.ts"
 import { InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
@@ -137,6 +138,25 @@ describe("inspector feed batch", () => {
     model.close()
     expect(views()).toEqual([])
     actor.stop()
+  })
+
+  it("an ended actor's view lets go of the actor (kept for a while, it must not keep the actor alive), and keeps its state, record, end and definition", () => {
+    const model = new InspectorModel()
+    models.push(model)
+    const actor = createLeanActor(toggle).start()
+    actor.send({ type: "FLIP" })
+    const view = model.get(actor.sessionId)!
+    expect(view.ref).toBe(actor)
+    actor.stop()
+    expect(view.ref).toBeUndefined()
+    const linked = Object.getOwnPropertySymbols(actor).map((k) => (actor as unknown as Record<symbol, unknown>)[k]).filter((v) => v !== undefined)
+    expect(linked).toEqual([])
+    expect(view.end).toMatchObject({ status: "stopped" })
+    expect(view.value).toBe("on")
+    expect(view.record.entries().map((e) => e.event.type)).toEqual(["FLIP", "xstate.stop"])
+    const announced = feedObject(model, { type: "@xstate.actor", actor: view, createdAt: 0 }, false)
+    expect(typeof announced.definition).toBe("string")
+    expect(announced).toMatchObject({ name: "toggle", snapshot: { value: "on", status: "stopped" } })
   })
 
   it("without a full client the model does not even take xstate's events from the hub", () => {

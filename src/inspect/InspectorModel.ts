@@ -48,8 +48,13 @@ export interface ActorView {
   /** The actor's id: the MCP session id for session actors. */
   readonly id: string
   readonly machine: string | undefined
-  /** The live actor (a session woken from hibernation gets a new one; the view, its key and record stay). */
-  ref: AnyActorRef
+  /**
+   * The live actor (a session woken from hibernation gets a new one; the view, its key and record stay);
+   * undefined once it ended: an ended view, kept for a while, must not keep the whole actor alive.
+   */
+  ref: AnyActorRef | undefined
+  /** The actor's logic (its machine, for the definition Stately's inspector wants): shared, kept after the end. */
+  readonly logic: unknown
   /** xstate session ids of the actors that continued this one after hibernation (made when there is one). */
   aliases: Array<string> | undefined
   readonly startedAt: number
@@ -279,8 +284,14 @@ export class InspectorModel {
 
   /** Drop the view's link from its actor (set, not deleted: a delete would slow every later property access on the actor). */
   #unlink(view: ActorView): void {
-    const ref = view.ref as unknown as Record<symbol, ActorView | undefined>
-    if (ref[this.#key] === view) ref[this.#key] = undefined
+    const ref = view.ref as unknown as Record<symbol, ActorView | undefined> | undefined
+    if (ref !== undefined && ref[this.#key] === view) ref[this.#key] = undefined
+  }
+
+  /** The actor ended: let go of it (the view keeps its state, record and end). */
+  #release(view: ActorView): void {
+    this.#unlink(view)
+    view.ref = undefined
   }
 
   #viewOf(ref: AnyActorRef): ActorView | undefined {
@@ -314,6 +325,7 @@ export class InspectorModel {
       id: ref.id,
       machine: typeof logic?.id === "string" ? logic.id : undefined,
       ref,
+      logic,
       aliases: undefined,
       startedAt: now,
       value: undefined,
@@ -373,6 +385,7 @@ export class InspectorModel {
         : { t, status: snapshot.status, reason: ownEnd.reason, error: !ownEnd.expected || snapshot.status === "error" }
       actor.requests = undefined
       this.#ended.push(actor)
+      this.#release(actor)
       if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
     }
   }
@@ -429,6 +442,7 @@ export class InspectorModel {
         actor.end = { t, status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
         actor.requests = undefined
         this.#ended.push(actor)
+        this.#release(actor)
       } else actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
       if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
     }
