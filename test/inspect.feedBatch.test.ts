@@ -222,7 +222,8 @@ describe("inspector feed batch", () => {
     const client = await ClientSession.connect(clientSide, { keepalive: false })
     t.batch.drain()
     const announced = t.take()
-    const requests = [...t.model.actors()].find((a) => a.id === "requests" && a.rootId === [...t.model.actors()].find((b) => b.machine === "legacyClientSession")!.sessionId)!
+    const clientView = [...t.model.actors()].find((b) => b.machine === "legacyClientSession")!
+    const requests = [...t.model.actors()].find((a) => a.id === "requests" && a.parentId === clientView.sessionId)!
     expect(requests, "the client's requests table is listed").toBeDefined()
     expect(announced.some((m) => m.type === "@xstate.actor" && m.sessionId === requests.sessionId)).toBe(true)
     const before = requests.record.total
