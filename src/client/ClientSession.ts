@@ -10,7 +10,7 @@ import { LegacyMcpMethods } from "./McpMethods.ts"
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import type { Clock } from "../protocol/clock.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import { keepaliveMachine } from "../../machines/keepalive.ts"
+import { DEFAULT_PING_TIMEOUT_MS, keepaliveMachine } from "../../machines/keepalive.ts"
 import {
   type LegacyClientFailure,
   type LegacyClientSessionEvent,
@@ -48,6 +48,7 @@ import {
   ConnectionLost,
   InitializeFailed,
   RequestCancelled,
+  RequestTimeout,
   SessionClosed,
   UnsupportedProtocolVersion
 } from "../protocol/requestErrors.ts"
@@ -144,6 +145,8 @@ interface Pending {
   /** The caller's abort signal and its listener (removed once the request is settled). */
   readonly signal?: AbortSignal | undefined
   readonly onAbort?: (() => void) | undefined
+  /** A keepalive ping's CLIENT span: ended with the error when the ping will get no answer (it timed out, it was superseded, the session closed). */
+  readonly span?: { end(error?: unknown): void } | undefined
 }
 
 /** The `requests` child's actor (the table of in-flight request charts). */
@@ -225,6 +228,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private requestsStarted = false
   private readonly capabilities: ClientCapabilities
   private readonly keepaliveOn: boolean
+  private readonly pingTimeoutMs: number
   private lastActivityAt = -Infinity
   private readonly now: () => number
   private activityThrottleMs: number
@@ -244,6 +248,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const ka = options.keepalive
     this.keepaliveOn = ka === undefined ? !transport.authoritativeLiveness : ka !== false
     const kaOptions = typeof ka === "object" ? ka : {}
+    this.pingTimeoutMs = kaOptions.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS
     this.activityThrottleMs = Math.max(1, (kaOptions.intervalMs ?? 30_000) / 4)
     const clockNow = (options.clock as { now?: () => number } | undefined)?.now
     this.now = options.now ?? (typeof clockNow === "function" ? () => clockNow.call(options.clock) : Date.now)
@@ -266,6 +271,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           actions: {
             sendPing: () => this.sendKeepalivePing(),
             pingMissed: ({ context }) => {
+              this.endPingSpans(new RequestTimeout({ method: "ping", afterMs: context.pingTimeoutMs, deadline: "request", message: `ping: no answer within ${context.pingTimeoutMs} ms` }))
               this.emitLog(`keepalive: ping missed (${context.misses}/${context.maxMisses})`)
             }
           }
@@ -610,12 +616,14 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const id = this.ids.next()
     const done = () => this.pings.delete(id)
     // An older ping still unanswered was already settled by the chart (a miss, or answered by activity).
+    this.endPingSpans(new RequestTimeout({ method: "ping", afterMs: this.pingTimeoutMs, deadline: "request", message: "ping: never answered (the next ping is due)" }))
     this.pings.clear()
     const traced = this.options.telemetry?.clientStep(this, "ping", undefined)
     this.pings.set(id, {
       method: "ping",
       charted: false,
       onProgress: undefined,
+      span: traced,
       resolve: () => {
         done()
         traced?.end()
@@ -732,7 +740,13 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     this.toChart({ type: "CLOSED" })
   }
 
+  /** End the spans of pings that will get no answer (a span the answer or a timeout ended stays as it was). */
+  private endPingSpans(error: unknown): void {
+    for (const p of this.pings.values()) p.span?.end(error)
+  }
+
   private failAllPending(reason: string, transportLost = false): void {
+    this.endPingSpans(new ConnectionLost({ method: "ping", message: `ping: ${transportLost ? "connection lost" : "closed"} (${reason})` }))
     this.pings.clear()
     for (const [id, p] of this.pending) {
       if (p.charted) continue

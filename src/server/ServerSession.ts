@@ -604,7 +604,10 @@ export class ServerSession implements SessionHandle {
   private dispatchUnguarded(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
     const id = req.id
     const refused = methodRefusal(this.server, req.method, modern)
-    if (refused !== undefined) return this.send(errorResponse(id, refused), id)
+    if (refused !== undefined) {
+      this.server.telemetry?.serverRefused(req, { sessionId: modern === undefined ? this.id : undefined, protocolVersion: modern?.protocolVersion ?? this.protocolVersion, transport: this.options.transport }, refused)
+      return this.send(errorResponse(id, refused), id)
+    }
     const entry = newInFlight(req)
     if (modern && MRTR_METHODS.has(req.method)) {
       // A retry's inputs and state are attacker-controlled (mrtr.mdx, Security): checked before the handler runs.

@@ -309,7 +309,10 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
     const id = req.id
     if (req.method === "server/discover") return this.send(makeResult(id, discoverResult(this.server)), id)
     const refused = methodRefusal(this.server, req.method, modern)
-    if (refused !== undefined) return this.send(errorResponse(id, refused), id)
+    if (refused !== undefined) {
+      this.server.telemetry?.serverRefused(req, { sessionId: undefined, protocolVersion: modern.protocolVersion, transport: "http" }, refused)
+      return this.send(errorResponse(id, refused), id)
+    }
     if (req.method === LISTEN_METHOD) {
       this.listens = new Listens({
         server: this.server,
