@@ -16,7 +16,8 @@
  *
  * It still pays (2026-12: 15–17 µs less CPU per churned session, 0.71–0.77× of
  * xstate's scheduler in `bench/actorScheduler.ts`). It relies on xstate internals
- * (`system._clock`, `system._relay`, a writable `system.scheduler`):
+ * (`system._clock`, `system._relay`, a writable `system.scheduler`; for the tree,
+ * `Actor._stop()`, `actor._parent` and `StateNode.transitions`):
  * `test/runtime.actorScheduler.test.ts` fails loudly when an upgrade moves them.
  * The fix proposed upstream is `docs/upstream/xstate-scheduler.patch`.
  *
@@ -267,9 +268,11 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
 }
 
 /**
- * `createActor` with the lean scheduler: what every actor of this runtime is made
- * with. Pass `parent` (a connection or listener actor) to make it a node of that
- * actor's tree rather than a root of its own.
+ * `createActor` with the lean scheduler: what the runtime's actors are made with
+ * (`HttpClientTransport` still uses xstate's `createActor` with a `parent`, which
+ * shares the parent's scheduler but skips {@link observeActorCreation}). Pass
+ * `parent` (a connection or listener actor) to make it a node of that actor's tree
+ * rather than a root of its own.
  */
 export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
   // A root is fed to the inspection hub only while someone listens (see inspection.ts); a child

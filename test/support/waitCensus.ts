@@ -119,6 +119,7 @@ const FILE_DEFAULTS: ReadonlyArray<Rule> = [
   { file: "test/machines.outboundRequests.test.ts", cls: "B", why: "ClientSession against a scripted peer over a real WebSocket (what the peer holds arrives by I/O)" },
   { file: "test/client.modern-chart.test.ts", cls: "B", why: "ModernClient against a scripted peer over a real WebSocket (what the peer holds arrives by I/O)" },
   { file: "test/support/requestChartOverWire.ts", cls: "B", why: "a scripted peer over a real WebSocket (what it holds arrives by I/O)" },
+  { file: "test/server.chartOverWire.test.ts", cls: "B", why: "a raw peer over a real WebSocket: answers and the close arrive by I/O (woken per frame, no polling)" },
   { file: "test/policy.approval-timeout.sdk.test.ts", cls: "B", why: "what the SDK client received over a real socket (the deadline itself is on a SimulatedClock)" }
 ]
 

@@ -773,6 +773,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
       for (const p of persisted) {
         if (closing !== undefined || typeof p.id !== "string" || !isWellFormedSessionId(p.id) || sessions.has(p.id)) continue
         const hs = new HttpSession(server, host, p.principal, sessionOptions, p)
+        // Supervised like a new session: its scope under the listener's, its registry entry.
+        runtime.adopt(hs.session, listener, releaseSession)
         limiter.add(hs, undefined, p.principal)
         limiter.ready(hs) // restored in `operating`: past its handshake
         sessions.set(hs.id, hs)
