@@ -457,8 +457,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const lookup = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): HttpSession | undefined => {
     const sid = header(req, HEADER_SESSION_ID)
     if (sid === undefined) return void writeRpcError(res, 400, badRequest("Mcp-Session-Id header is required"))
-    if (!isWellFormedSessionId(sid)) return void writeRpcError(res, 400, badRequest("malformed Mcp-Session-Id"))
     const hs = sessions.get(sid)
+    // Only well-formed ids are ever stored: a known one needs no check (a regex per request saved).
+    if (hs === undefined && !isWellFormedSessionId(sid)) return void writeRpcError(res, 400, badRequest("malformed Mcp-Session-Id"))
     // Another principal's session is indistinguishable from a missing one.
     if (hs === undefined || hs.ended || hs.principal !== principal) return void writeRpcError(res, 404, SESSION_NOT_FOUND)
     if (pv !== undefined && versionHeaderMustMatch) {
@@ -498,9 +499,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const del = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): void => {
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
-    // The client ends the session: in-flight work is cancelled, every stream ends (transports.mdx:L192-L220).
-    hs.session.transportClosed({ expected: true, reason: "terminated by the client (DELETE)" })
-    void hs.session.ended.then(() => writeEmpty(res, 200))
+    // The client ends the session: in-flight work is cancelled, every stream ends; 200 once it has ended.
+    hs.terminate(res)
   }
 
   // ------------------------------------------------------------ POST
