@@ -21,7 +21,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import type { Actor } from "xstate"
+import type { Actor, AnyActorRef } from "xstate"
 import type { ConnectionMachine } from "../../machines/connection.ts"
 import { defaultMcpRuntime, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { SessionHandle } from "../runtime/SessionHandle.ts"
@@ -57,10 +57,13 @@ export interface ClientConnection {
   abandon(reason: string, release: () => Promise<void>): Promise<void>
 }
 
-/** A new client connection node of `runtime` (default: the process's) for a `kind` transport. */
-export const openClientConnection = (kind: TransportKind, options: ClientRuntimeOptions = {}): ClientConnection => {
+/**
+ * A new client connection node of `runtime` (default: the process's) for a `kind` transport,
+ * under `parent` (a host's server connection; default the runtime's root).
+ */
+export const openClientConnection = (kind: TransportKind, options: ClientRuntimeOptions & { readonly parent?: AnyActorRef } = {}): ClientConnection => {
   const runtime = options.runtime ?? defaultMcpRuntime()
-  const actor = runtime.connectionActor(kind)
+  const actor = runtime.connectionActor(kind, options.parent)
   const end = async (reason: string, release: () => Promise<void>) => {
     tell(actor, { type: "CLOSE", reason })
     try {
