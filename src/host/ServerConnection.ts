@@ -253,8 +253,10 @@ export class ServerConnection {
         const raw = gen.transport
         if (raw === undefined) throw new Error("no transport")
         const transport = observeClose(raw, (closed) => {
+          // Closed by us (the chart asked): nothing to report back.
+          const closedByUs = gen.isClosing
           gen.transportEnded(closed)
-          if (this.current(generation)) {
+          if (this.current(generation) && !closedByUs) {
             this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: closed.reason })
           }
         })
