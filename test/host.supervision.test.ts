@@ -230,6 +230,29 @@ describe("the host's upstream connections are supervised by its runtime", { time
     expect(await settleToBaseline(baseline)).toEqual([])
   })
 
+  it("the runtime shutting down under a running host closes every generation's scope, and the chart hears of it", async () => {
+    const baseline = resourceCounts()
+    const runtime = makeMcpRuntime()
+    const clock = new SimulatedClock()
+    const host = await startHost({
+      mcpServers: { memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, "m4.jsonl") } } }
+    }, { runtime, stateFile: false, onStderr: () => {}, startTimeoutMs: 0, clock, now: () => clock.now() })
+    cleanups.push(() => host.close())
+    expect(await hostReaches(host, () => view(host, "memory").state === "ready", 20_000)).toBe(true)
+    const pgid = host.connection("memory")!.pid!
+    expect(live(runtime)).toEqual(["upstream:memory#1"])
+
+    await runtime.shutdown({ drainMs: 0 })
+    expect(runtime.registry.size).toBe(0)
+    expect(processesOf(pgid)).toEqual([])
+    // Not a silent loss: the generation's end reached the chart, which decides (backoff on the test's clock).
+    expect(view(host, "memory")).toMatchObject({ state: "restarting", lastError: "supervisor shutdown" })
+
+    await host.close()
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+    expect(await settleToBaseline(baseline)).toEqual([])
+  })
+
   it("a lazy server: its idle stop closes the generation's scope; the next call opens a new one; close leaves nothing", async () => {
     const baseline = resourceCounts()
     const runtime = makeMcpRuntime()

@@ -156,7 +156,17 @@ export class ServerConnection {
     this.generation = generation
     let gen: UpstreamGeneration
     try {
-      gen = new UpstreamGeneration(this.name, generation, this.config.transport, this.hooks.runtime, this.hooks.actorParent?.())
+      gen = new UpstreamGeneration({
+        server: this.name,
+        generation,
+        kind: this.config.transport,
+        runtime: this.hooks.runtime,
+        parent: this.hooks.actorParent?.(),
+        // Closed under us (the runtime shut down): the chart decides what follows.
+        onLost: (reason) => {
+          if (this.current(generation)) this.send({ type: "FAILED", generation, now: this.hooks.now(), reason })
+        }
+      })
     } catch (e) {
       // The runtime is shutting down: nothing was opened.
       this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `start failed: ${errorMessage(e)}` })
@@ -368,7 +378,7 @@ export class ServerConnection {
     const previous = this.closing
     this.closing = (async () => {
       await previous
-      await gen.close({ drainMs: 0, reason })
+      await gen.retire(reason)
       // Its scope has closed (the registry no longer lists it) and its node's chart has ended.
       await gen.released
     })()

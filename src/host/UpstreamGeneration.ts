@@ -26,6 +26,23 @@ import type { Transport, TransportClosed, TransportKind } from "../transports/Tr
 /** The upstream client of a generation: any client the host opens is a session handle. */
 export type UpstreamClient = Pick<SessionHandle, "info" | "subscribe" | "ended" | "close">
 
+/** What opens a generation. */
+export interface UpstreamGenerationOptions {
+  /** The configured server's name. */
+  readonly server: string
+  readonly generation: number
+  readonly kind: TransportKind
+  /** The runtime that supervises it. Default: the process's. */
+  readonly runtime?: McpRuntime | undefined
+  /** The actor its node is a child of (the server's `serverConnection`). Default: the runtime's root. */
+  readonly parent?: AnyActorRef | undefined
+  /**
+   * Its scope was closed by someone other than its owner (the runtime shutting down) while
+   * nothing had ended it: the owner should tell its chart.
+   */
+  readonly onLost?: (reason: string) => void
+}
+
 /** Where a generation is: spawning/opening, in its handshake, or serving (its client's state then). */
 type Phase = "starting" | "initializing" | "closing" | "closed"
 
@@ -48,19 +65,22 @@ export class UpstreamGeneration implements SessionHandle {
   private readonly listeners = new InfoListeners()
   private closing: Promise<void> | undefined
   private endValue: SessionEnd | undefined
+  private retired = false
+  private readonly onLost: ((reason: string) => void) | undefined
   private resolveEnded!: (end: SessionEnd) => void
 
   /**
-   * Open generation `generation` of `server` as a node under `parent` in `runtime` (default: the
-   * process's), supervised at once.
+   * Open the generation as a node under `parent` in `runtime`, supervised at once.
    * Throws `SupervisorShutDown` when the runtime is shutting down (the node is then released).
    */
-  constructor(server: string, generation: number, kind: TransportKind, runtime: McpRuntime | undefined, parent: AnyActorRef | undefined) {
-    this.id = `upstream:${server}#${generation}`
-    this.generation = generation
-    this.kind = kind
+  constructor(options: UpstreamGenerationOptions) {
+    const { runtime, parent } = options
+    this.id = `upstream:${options.server}#${options.generation}`
+    this.generation = options.generation
+    this.kind = options.kind
+    this.onLost = options.onLost
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
-    this.node = openClientConnection(kind, { ...(runtime !== undefined ? { runtime } : {}), ...(parent !== undefined ? { parent } : {}) })
+    this.node = openClientConnection(this.kind, { ...(runtime !== undefined ? { runtime } : {}), ...(parent !== undefined ? { parent } : {}) })
     const actor = this.node.actor
     this.released = new Promise((resolve) => {
       if (actor.getSnapshot().status !== "active") return resolve()
@@ -152,7 +172,14 @@ export class UpstreamGeneration implements SessionHandle {
     return this.closing ??= this.doClose(options?.reason ?? "generation closed")
   }
 
+  /** The owner closes it (its chart's `closeConnection`): not a loss to report. */
+  retire(reason: string): Promise<void> {
+    this.retired = true
+    return this.close({ drainMs: 0, reason })
+  }
+
   private async doClose(reason: string): Promise<void> {
+    if (!this.retired && this.endValue === undefined) this.onLost?.(reason)
     if (this.phase !== "closed") this.phase = "closing"
     this.node.closeRequested(reason)
     // A stdio/ws handshake fails at once when its transport is closed; an HTTP one settles within its connect timeout.
