@@ -230,6 +230,26 @@ describe("the host's upstream connections are supervised by its runtime", { time
     expect(await settleToBaseline(baseline)).toEqual([])
   })
 
+  it("host.close() while a generation is still in its handshake releases it: registry empty, no process left", async () => {
+    const runtime = makeMcpRuntime()
+    cleanups.push(() => runtime.shutdown({ drainMs: 0 }))
+    const clock = new SimulatedClock() // the connect timeout never fires: only the close ends the handshake
+    const host = await startHost({
+      mcpServers: { silent: { command: process.execPath, args: ["-e", "process.stdin.resume(); setInterval(() => {}, 1e6)"] } }
+    }, { runtime, stateFile: false, startTimeoutMs: 0, clock, now: () => clock.now() })
+    let closed = false
+    cleanups.push(() => closed || host.close())
+    expect(await hostReaches(host, () => view(host, "silent").state === "initializing", 20_000)).toBe(true)
+    const pgid = host.connection("silent")!.pid!
+    expect(live(runtime)).toEqual(["upstream:silent#1"])
+    expect(runtime.registry.list()[0]!.state).not.toBe("closed")
+    await host.close()
+    closed = true
+    expect(live(runtime)).toEqual([])
+    expectSupervisorEmpty(runtime)
+    expect(processesOf(pgid)).toEqual([])
+  })
+
   it("the runtime shutting down under a running host closes every generation's scope, and the chart hears of it", async () => {
     const baseline = resourceCounts()
     const runtime = makeMcpRuntime()

@@ -225,7 +225,10 @@ export class ServerConnection {
     const gen = this.current_
     if (gen === undefined || gen.generation !== generation || gen.isClosing) return
     gen.initializing()
-    void gen.track(this.doHandshake(gen))
+    const work = this.doHandshake(gen)
+    // Closing a stdio/ws transport cuts its handshake short; an HTTP one cannot be, so closing does
+    // not wait for it (up to the connect timeout): its client is closed as it arrives.
+    if (this.config.transport !== "http") void gen.track(work)
   }
 
   private clientOptions(parent: AnyActorRef) {

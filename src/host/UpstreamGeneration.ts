@@ -182,7 +182,7 @@ export class UpstreamGeneration implements SessionHandle {
     if (!this.retired && this.endValue === undefined) this.onLost?.(reason)
     if (this.phase !== "closed") this.phase = "closing"
     this.node.closeRequested(reason)
-    // A stdio/ws handshake fails at once when its transport is closed; an HTTP one settles within its connect timeout.
+    // A stdio/ws handshake fails at once when its transport is closed (an HTTP one is not tracked).
     await this.release(reason)
     while (this.pending.size > 0) {
       await Promise.allSettled([...this.pending])
