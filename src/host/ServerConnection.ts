@@ -102,7 +102,7 @@ export class ServerConnection {
   /** The generation the chart is on, and the resources opened for it. */
   generation = 0
   /** The current generation's resources (undefined once the chart closed it). */
-  private current_: UpstreamGeneration | undefined
+  private currentGeneration: UpstreamGeneration | undefined
   private client: AnyClient | undefined
   private clientGeneration = -1
   /** The last listing and its hash (kept across restarts: diffed on reconnect, served while lazy-idle). */
@@ -122,7 +122,7 @@ export class ServerConnection {
 
   /** The stdio server's process group id (its lifeline wrapper's pid), while running. */
   get pid(): number | undefined {
-    const t = this.current_?.transport
+    const t = this.currentGeneration?.transport
     return t !== undefined && t.kind === "stdio" ? (t as StdioClientTransport).pid : undefined
   }
 
@@ -172,7 +172,7 @@ export class ServerConnection {
       this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `start failed: ${errorMessage(e)}` })
       return
     }
-    this.current_ = gen
+    this.currentGeneration = gen
     void gen.track(this.doOpen(gen))
   }
 
@@ -222,7 +222,7 @@ export class ServerConnection {
 
   /** `startHandshake`: era probe + initialize/discover, then the first listing. */
   handshake(generation: number): void {
-    const gen = this.current_
+    const gen = this.currentGeneration
     if (gen === undefined || gen.generation !== generation || gen.isClosing) return
     gen.initializing()
     const work = this.doHandshake(gen)
@@ -256,6 +256,7 @@ export class ServerConnection {
     const generation = gen.generation
     const node = gen.node
     let client: AnyClient | undefined
+    let attached = false
     try {
       const options = this.clientOptions(node.actor)
       if (c.transport === "http") {
@@ -281,6 +282,7 @@ export class ServerConnection {
         } else client = await connectAuto(transport, options)
       }
       // From here the generation owns the client (a generation closing meanwhile closes it).
+      attached = true
       gen.attachClient(client, (end) => {
         if (this.current(generation)) this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `client ended: ${end.reason}` })
       })
@@ -294,7 +296,7 @@ export class ServerConnection {
         this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `handshake failed: ${errorMessage(e)}` })
       }
       // A client made before the failure (a modern client whose discover failed) goes with the generation.
-      if (client !== undefined) gen.attachClient(client, () => {})
+      if (client !== undefined && !attached) gen.attachClient(client, () => {})
     }
   }
 
@@ -361,9 +363,9 @@ export class ServerConnection {
    * client, its transport (a stdio group reaped), its scope and node.
    */
   close(generation: number, reason = "connection closed"): void {
-    const gen = this.current_ !== undefined && this.current_.generation === generation ? this.current_ : undefined
+    const gen = this.currentGeneration !== undefined && this.currentGeneration.generation === generation ? this.currentGeneration : undefined
     if (generation === this.generation) {
-      this.current_ = undefined
+      this.currentGeneration = undefined
       this.client = undefined
       this.clientGeneration = -1
     }

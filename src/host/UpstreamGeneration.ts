@@ -66,7 +66,7 @@ export class UpstreamGeneration implements SessionHandle {
   private closing: Promise<void> | undefined
   private endValue: SessionEnd | undefined
   private retired = false
-  private readonly onLost: ((reason: string) => void) | undefined
+  private onLost: ((reason: string) => void) | undefined
   private resolveEnded!: (end: SessionEnd) => void
 
   /**
@@ -78,7 +78,6 @@ export class UpstreamGeneration implements SessionHandle {
     this.id = `upstream:${options.server}#${options.generation}`
     this.generation = options.generation
     this.kind = options.kind
-    this.onLost = options.onLost
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
     this.node = openClientConnection(this.kind, { ...(runtime !== undefined ? { runtime } : {}), ...(parent !== undefined ? { parent } : {}) })
     const actor = this.node.actor
@@ -88,6 +87,8 @@ export class UpstreamGeneration implements SessionHandle {
     })
     // Nothing to release beyond `close()`: it closes the client, then the transport.
     this.node.supervise(this, () => Promise.resolve())
+    // Only once supervised: a refused one (the runtime shutting down) is reported by the throw.
+    this.onLost = options.onLost
   }
 
   /** Count `work` (the opening, the handshake) as this generation's: `close()` waits for it. */
