@@ -230,6 +230,35 @@ describe("the host's upstream connections are supervised by its runtime", { time
     expect(await settleToBaseline(baseline)).toEqual([])
   })
 
+  it("a WebSocket upstream going away ends its generation (by the peer): its scope closes, the chart restarts it", async () => {
+    const baseline = resourceCounts()
+    const watch = watchActors()
+    cleanups.push(watch.stop)
+    const upstream = makeMcpRuntime()
+    cleanups.push(() => upstream.shutdown({ drainMs: 0 }))
+    const ws = await makeWsServer(echoServer(), { runtime: upstream })
+    const runtime = makeMcpRuntime()
+    cleanups.push(() => runtime.shutdown({ drainMs: 0 }))
+    const clock = new SimulatedClock() // the backoff waits on the test's clock: no reconnection is tried
+    const host = await startHost({ mcpServers: { sock: { url: ws.url } } }, { runtime, stateFile: false, startTimeoutMs: 0, clock, now: () => clock.now() })
+    cleanups.push(() => host.close())
+    expect(await hostReaches(host, () => view(host, "sock").state === "ready", 20_000)).toBe(true)
+    expect(live(runtime)).toEqual(["upstream:sock#1"])
+    const [node] = watch.childrenOf(watch.childrenOf(watch.childrenOf(runtime.root)[0]!)[0]!)
+
+    await ws.close({ drainMs: 0 })
+    expect(await hostReaches(host, () => view(host, "sock").state === "restarting", 20_000)).toBe(true)
+    await Promise.resolve() // the chart's closeConnection runs after its step
+    await host.connection("sock")!.closed
+    expect(live(runtime)).toEqual([])
+    expectSupervisorEmpty(runtime)
+    expect([node!.getSnapshot().status, endedBy(node!)]).toEqual(["done", "peer"])
+
+    await host.close()
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+    expect(await settleToBaseline(baseline)).toEqual([])
+  })
+
   it("host.close() while a generation is still in its handshake releases it: registry empty, no process left", async () => {
     const runtime = makeMcpRuntime()
     cleanups.push(() => runtime.shutdown({ drainMs: 0 }))
