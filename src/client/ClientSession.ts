@@ -42,6 +42,7 @@ import type { ClientTransportHandlers, Transport, TransportClosed, TransportHand
 export type { ClientTransportHandlers }
 import { cancelReason, outboundInput, outcomeError } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 import {
   CapabilityNotSupported,
   ConnectionLost,
@@ -87,7 +88,7 @@ type Handler = InputHandler
  * Options of a legacy client session: who we are, what we answer (sampling, elicitation,
  * roots), deadlines and keepalive, and hooks to watch the session chart.
  */
-export interface ClientSessionOptions {
+export interface ClientSessionOptions extends ClientRuntimeOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
   /** Extra capabilities to declare; sampling/elicitation/roots are declared when their handler is given. */
   readonly capabilities?: ClientCapabilities
@@ -116,7 +117,10 @@ export interface ClientSessionOptions {
   readonly clock?: XStateClock
   /**
    * Inspection observer of the session's actor tree (the session chart, its keepalive
-   * child and one child per in-flight request), as xstate's `createActor({ inspect })`.
+   * child and its `requests` child), as xstate's `createActor({ inspect })`: fed by the
+   * session's connection node (its subtree), so the session stays a node of the runtime's
+   * tree. Honoured where a node is opened (a direct `connect`, the `connect*` helpers); an
+   * owner that gives `actorParent` observes through its own tree.
    */
   readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
   /**
@@ -160,10 +164,11 @@ let sessionCounter = 0
 /**
  * Where a session sits in a runtime's actor tree, and who hears of its
  * transport's end: what a client connection node (`clientConnection.ts`) gives
- * the session it owns. Without one the session's chart is a root of its own.
+ * the session it owns. Without one (a direct `connect`) the session opens a
+ * node of its own in its runtime.
  */
 export interface ClientSessionLifecycle {
-  /** The actor whose child the session's chart is (its connection node); ignored when `options.inspect` is given. */
+  /** The actor whose child the session's chart is (its connection node, or its owner's actor). */
   readonly actorParent?: AnyActorRef
   /** The transport ended (before the session hears of it). */
   readonly onTransportClosed?: (closed: TransportClosed) => void
@@ -286,9 +291,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
         ...(kaOptions.maxMisses !== undefined ? { maxMisses: kaOptions.maxMisses } : {})
       },
       ...(options.clock ? { clock: options.clock } : {}),
-      // An observer of its own makes the session a root (xstate reads `inspect` on roots only);
-      // otherwise it is a node of its connection's tree, seen by the runtime's observer.
-      ...(options.inspect ? { inspect: options.inspect } : lifecycle.actorParent !== undefined ? { parent: lifecycle.actorParent } : {})
+      // A node of its connection's tree (seen by the runtime's observers; the node hands `inspect` its subtree).
+      ...(lifecycle.actorParent !== undefined ? { parent: lifecycle.actorParent } : options.inspect ? { inspect: options.inspect } : {})
     })
     let last = ""
     const changed = () => {
@@ -341,6 +345,11 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
    * Start the session on `transport` (already created; it is started here) and
    * resolve once the handshake completed — or reject with
    * UnsupportedProtocolVersion / InitializeFailed.
+   *
+   * Without a place in a tree (`lifecycle.actorParent`) the session is a
+   * supervised connection node of its own in the runtime (`options.runtime`,
+   * default the process's), as `connectStdio`'s are: listed in its registry,
+   * released (transport included) when it ends, whatever ended it.
    */
   static connect(transport: Transport, options: ClientSessionOptions = {}, lifecycle: ClientSessionLifecycle = {}): Promise<ClientSession> {
     return ClientSession.open(transport, options, lifecycle).ready
@@ -356,8 +365,21 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     options: ClientSessionOptions = {},
     lifecycle: ClientSessionLifecycle = {}
   ): { readonly session: ClientSession; readonly ready: Promise<ClientSession> } {
-    const session = new ClientSession(transport, options, lifecycle)
-    return { session, ready: session.start() }
+    if (lifecycle.actorParent !== undefined) {
+      const session = new ClientSession(transport, options, lifecycle)
+      return { session, ready: session.start() }
+    }
+    const node = openClientConnection(transport.kind, options)
+    const session = new ClientSession(transport, options, joinLifecycles(node.lifecycle, lifecycle))
+    const ready = session.start()
+    try {
+      // A failed handshake ends the session: its scope closes and releases the transport.
+      node.supervise(session, () => transport.close())
+    } catch (e) {
+      // The runtime is shutting down: the session was closed with the node.
+      return { session, ready: ready.then(() => Promise.reject(e), () => Promise.reject(e)) }
+    }
+    return { session, ready }
   }
 
   private start(): Promise<ClientSession> {
@@ -755,6 +777,20 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 }
 
+
+/** A node's lifecycle hooks, then the caller's own (a caller may listen without placing the session). */
+const joinLifecycles = (node: ClientSessionLifecycle, own: ClientSessionLifecycle): ClientSessionLifecycle =>
+  own.onTransportClosed === undefined && own.onCloseRequested === undefined ? node : {
+    actorParent: node.actorParent!,
+    onTransportClosed: (closed) => {
+      node.onTransportClosed?.(closed)
+      own.onTransportClosed?.(closed)
+    },
+    onCloseRequested: (reason) => {
+      node.onCloseRequested?.(reason)
+      own.onCloseRequested?.(reason)
+    }
+  }
 
 /** Progress as the callback gets it: only the fields the server sent. */
 const progressOf = (p: { readonly progress: number; readonly total?: number | undefined; readonly message?: string | undefined }): Progress => ({

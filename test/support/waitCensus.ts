@@ -115,6 +115,7 @@ const FILE_DEFAULTS: ReadonlyArray<Rule> = [
   { file: "test/support/httpPeers.ts", cls: "B", why: "OS handles of real sockets and processes" },
   { file: "test/http.modernRequest.test.ts", cls: "B", why: "our HTTP server over real sockets (the request and the stream's close arrive by I/O)" },
   { file: "test/host.supervision.test.ts", cls: "B", why: "real server processes and sockets: generations end by I/O (exits, process groups by ps), OS handles" },
+  { file: "test/client.default-runtime.test.ts", text: /waitFor\(/, cls: "B", why: "the HTTP case's real sockets (their close arrives by I/O); the memory cases await events" },
   { file: "test/client.tree.test.ts", cls: "B", why: "real sockets, real server processes and OS handles on three transports (ends arrive by I/O, process groups by ps)" },
   { file: "test/machines.httpClientSession.test.ts", cls: "B", why: "the production session against the official SDK server over a real socket" },
   { file: "test/machines.outboundRequests.test.ts", cls: "B", why: "ClientSession against a scripted peer over a real WebSocket (what the peer holds arrives by I/O)" },
