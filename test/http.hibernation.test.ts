@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { openSession, post } from "./support/mcpHttp.ts"
 import { waitForTurns } from "./support/waitFor.ts"
 
@@ -80,8 +81,10 @@ describe("Streamable HTTP: hibernated sessions move to a fresh server as JSON", 
     return { status: res.status, body: (await res.json()) as { id?: number; result?: { content: Array<{ text: string }> }; error?: { code: number } } }
   }
 
-  it(`persists ${N} sessions, restores them in a fresh server and serves calls on the same ids`, async () => {
-    const first = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 0 })
+  it(`persists ${N} sessions, restores them in a fresh server on a fresh runtime and serves calls on the same ids`, async () => {
+    // Each server on a runtime of its own (issue 13: "restores them in a fresh runtime").
+    const firstRuntime = makeMcpRuntime()
+    const first = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 0, runtime: firstRuntime })
     let opened: Array<{ readonly sid: string; readonly headers: Record<string, string> }>
     let json: string
     try {
@@ -96,19 +99,24 @@ describe("Streamable HTTP: hibernated sessions move to a fresh server as JSON", 
       json = JSON.stringify(persisted)
     } finally {
       await first.close({ drainMs: 0 })
+      await firstRuntime.shutdown({ drainMs: 0 })
     }
-    // The old server is gone: its sessions ended with it.
+    // The old server and its runtime are gone: its sessions ended with them.
     expect(first.stats().sessions).toBe(0)
+    expect(firstRuntime.registry.size).toBe(0)
     const restored = JSON.parse(json) as ReturnType<typeof first.persistSessions>
     expect(restored.map((p) => p.id).sort()).toEqual(opened.map((s) => s.sid).sort())
     expect(restored.every((p) => p.chart.value === "operating" && p.chart.context.protocolVersion === "2025-11-25")).toBe(true)
 
-    const second = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 0 })
+    const secondRuntime = makeMcpRuntime()
+    const second = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 0, runtime: secondRuntime })
     try {
       const url = second.url // another port: the clients follow the server, with their session ids
       expect(second.restoreSessions(restored)).toBe(N)
       expect(second.restoreSessions(restored)).toBe(0) // ids already served are not taken twice
       expect(second.stats()).toMatchObject({ sessions: N, hibernated: N, handshaking: 0 })
+      // Restored sessions are supervised by the new runtime like new ones (a scope and a registry entry each).
+      expect(secondRuntime.registry.size).toBe(N)
       const after = await pool(opened, 32, (s, i) => call(url, s.headers, 2, `after ${i}`))
       expect(after.filter((r) => r.status !== 200)).toEqual([])
       expect(after.every((r, i) => r.body.id === 2 && r.body.result?.content[0]?.text === `after ${i}`)).toBe(true)
@@ -126,9 +134,12 @@ describe("Streamable HTTP: hibernated sessions move to a fresh server as JSON", 
       expect((await call(url, opened[8]!.headers, 5, "gone")).status).toBe(404)
       // An id the first server never issued is unknown here too.
       expect((await call(url, { ...headers, "mcp-session-id": "AAAAAAAAAAAAAAAAAAAAAA" }, 6, "x")).status).toBe(404)
+      expect(secondRuntime.registry.size).toBe(N - 1) // the DELETEd one left it
     } finally {
       await second.close({ drainMs: 0 })
+      await secondRuntime.shutdown({ drainMs: 0 })
     }
     expect(second.stats()).toMatchObject({ sessions: 0, hibernated: 0 })
+    expect(secondRuntime.registry.size).toBe(0)
   }, 240_000)
 })

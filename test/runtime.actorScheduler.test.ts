@@ -191,6 +191,23 @@ describe("xstate internals the lean scheduler relies on", () => {
     clock.increment(10)
     expect(actor.getSnapshot().value).toBe("b")
   })
+
+  // The actor tree (not the scheduler) uses three more private parts: `TreeActor.stop` calls
+  // `_stop()`, the relay rule reads a child's `_parent`, and `chartHandlesDone` walks a machine's
+  // `root` state nodes and their `transitions` map (docs/upstream/README.md).
+  it("actors have `_stop()` and `_parent`; a machine's state nodes expose `states` and a `transitions` Map keyed by event descriptor", () => {
+    const parent = createActor(probe).start()
+    const child = createActor(probe, { parent })
+    expect(typeof (child as unknown as Record<string, unknown>)["_stop"], "xstate removed Actor._stop (TreeActor.stop calls it)").toBe("function")
+    expect((child as unknown as Record<string, unknown>)["_parent"], "xstate moved Actor._parent (the relay rule reads it)").toBe(parent)
+    const root = probe.root as unknown as { states?: Record<string, { transitions?: unknown }> }
+    expect(Object.keys(root.states ?? {}), "xstate changed StateNode.states").toEqual(["a", "b"])
+    const named = setup({}).createMachine({ initial: "a", states: { a: { on: { "xstate.done.actor.x": "b" } }, b: {} } })
+    const transitions = (named.root as unknown as { states: Record<string, { transitions?: unknown }> }).states["a"]!.transitions
+    expect(transitions instanceof Map, "xstate changed StateNode.transitions (no longer a Map)").toBe(true)
+    expect([...(transitions as Map<string, unknown>).keys()], "StateNode.transitions is no longer keyed by event descriptor").toEqual(["xstate.done.actor.x"])
+    parent.stop()
+  })
 })
 
 // Issue 8: xstate memoizes each state node's transition candidates per event type

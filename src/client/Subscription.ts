@@ -10,7 +10,7 @@
  * (an older id) are not routed here any more, so a reconnect never mixes
  * streams.
  */
-import type { Actor } from "xstate"
+import type { Actor, AnyActorRef } from "xstate"
 import { type ListenStreamInput, listenReconnectDelay, listenStreamMachine } from "../../machines/listenStream.ts"
 import type { JsonRpcMessage, JsonRpcNotification, RequestId } from "../protocol/jsonrpc.ts"
 import { ACKNOWLEDGED_METHOD, type SubscriptionFilter } from "../protocol/subscriptions.ts"
@@ -56,6 +56,8 @@ export interface SubscriptionWire {
   /** This subscription is over: forget it. */
   readonly done: (subscription: Subscription) => void
   readonly clock?: XStateClock
+  /** The client's chart: the subscription's chart is its child in the runtime's tree. */
+  readonly parent?: AnyActorRef
 }
 
 const runtimeListenMachine = listenStreamMachine.provide({
@@ -103,7 +105,7 @@ export class Subscription {
     this.acknowledged.catch(() => {}) // a caller that never awaits it must not see an unhandled rejection
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
     const { onNotification: _n, onStateChange: _s, jitter: _j, ...input } = options
-    this.actor = createLeanActor(runtimeListenMachine, { input, ...(wire.clock ? { clock: wire.clock } : {}) })
+    this.actor = createLeanActor(runtimeListenMachine, { input, ...(wire.clock ? { clock: wire.clock } : {}), ...(wire.parent ? { parent: wire.parent } : {}) })
     runtimes.set(this.actor, this)
     this.actor.subscribe((snapshot) => this.observe(snapshot.value as SubscriptionState, snapshot.status === "done"))
     this.actor.start()

@@ -64,7 +64,7 @@ const LINE_RULES: ReadonlyArray<Rule> = [
   { file: "test/runtime.clock.test.ts", text: /makeRealClock|clock\.setTimeout\(resolve, 0\)/, cls: "B", why: "the real clock is the thing under test (a 0 ms timer)" },
   { file: "test/sim.test.ts", cls: "X", why: "the real-time guard's own test: real timers armed and cleared at once, on purpose" },
   { file: /^test\/fixtures\/.*\.(m?js|ts)$/, text: /setInterval\(\(\) => \{\}, /, cls: "X", why: "keeps a child process alive (not a wait)" },
-  { file: "test/host.lifecycle.test.ts", text: /setInterval\(\(\) => \{\}, 1e6\)/, cls: "X", why: "keeps a child process alive (not a wait)" },
+  { file: /^test\/host\.(lifecycle|supervision)\.test\.ts$/, text: /setInterval\(\(\) => \{\}, 1e6\)/, cls: "X", why: "keeps a child process alive (not a wait)" },
   { file: "test/runtime.supervisor.test.ts", text: /Effect\.sleep\("1 second"\)/, cls: "V", why: "Effect's TestClock (it.effect)" },
   { file: "test/stdio.leaks.test.ts", text: /\buntil\(/, cls: "T", why: "event-loop turns (waitForTurns) on an in-memory pair" },
   { file: "test/server.session.test.ts", text: /waitFor\(\(\) =>/, cls: "T", why: "event-loop turns (waitForTurns)" },
@@ -114,11 +114,14 @@ const FILE_DEFAULTS: ReadonlyArray<Rule> = [
   { file: "test/runtime.tree.test.ts", cls: "B", why: "real sockets and OS handles on four transports" },
   { file: "test/support/httpPeers.ts", cls: "B", why: "OS handles of real sockets and processes" },
   { file: "test/http.modernRequest.test.ts", cls: "B", why: "our HTTP server over real sockets (the request and the stream's close arrive by I/O)" },
+  { file: "test/host.supervision.test.ts", cls: "B", why: "real server processes and sockets: generations end by I/O (exits, process groups by ps), OS handles" },
+  { file: "test/client.default-runtime.test.ts", text: /waitFor\(/, cls: "B", why: "the HTTP case's real sockets (their close arrives by I/O); the memory cases await events" },
   { file: "test/client.tree.test.ts", cls: "B", why: "real sockets, real server processes and OS handles on three transports (ends arrive by I/O, process groups by ps)" },
   { file: "test/machines.httpClientSession.test.ts", cls: "B", why: "the production session against the official SDK server over a real socket" },
   { file: "test/machines.outboundRequests.test.ts", cls: "B", why: "ClientSession against a scripted peer over a real WebSocket (what the peer holds arrives by I/O)" },
   { file: "test/client.modern-chart.test.ts", cls: "B", why: "ModernClient against a scripted peer over a real WebSocket (what the peer holds arrives by I/O)" },
   { file: "test/support/requestChartOverWire.ts", cls: "B", why: "a scripted peer over a real WebSocket (what it holds arrives by I/O)" },
+  { file: "test/server.chartOverWire.test.ts", cls: "B", why: "a raw peer over a real WebSocket: answers and the close arrive by I/O (woken per frame, no polling)" },
   { file: "test/policy.approval-timeout.sdk.test.ts", cls: "B", why: "what the SDK client received over a real socket (the deadline itself is on a SimulatedClock)" }
 ]
 
