@@ -10,7 +10,7 @@ import { LegacyMcpMethods } from "./McpMethods.ts"
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import type { Clock } from "../protocol/clock.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import { keepaliveMachine } from "../../machines/keepalive.ts"
+import { DEFAULT_PING_TIMEOUT_MS, keepaliveMachine } from "../../machines/keepalive.ts"
 import {
   type LegacyClientFailure,
   type LegacyClientSessionEvent,
@@ -40,7 +40,7 @@ import { realClock } from "../runtime/XStateClock.ts"
 import type { ClientTransportHandlers, Transport, TransportClosed, TransportHandlers } from "../transports/Transport.ts"
 
 export type { ClientTransportHandlers }
-import { cancelReason, outboundInput, outcomeError } from "./outbound.ts"
+import { cancelReason, outcomeError } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 import {
@@ -48,6 +48,7 @@ import {
   ConnectionLost,
   InitializeFailed,
   RequestCancelled,
+  RequestTimeout,
   SessionClosed,
   UnsupportedProtocolVersion
 } from "../protocol/requestErrors.ts"
@@ -144,6 +145,8 @@ interface Pending {
   /** The caller's abort signal and its listener (removed once the request is settled). */
   readonly signal?: AbortSignal | undefined
   readonly onAbort?: (() => void) | undefined
+  /** A keepalive ping's CLIENT span: ended with the error when the ping will get no answer (it timed out, it was superseded, the session closed). */
+  readonly span?: { end(error?: unknown): void } | undefined
 }
 
 /** The `requests` child's actor (the table of in-flight request charts). */
@@ -225,6 +228,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private requestsStarted = false
   private readonly capabilities: ClientCapabilities
   private readonly keepaliveOn: boolean
+  private readonly pingTimeoutMs: number
   private lastActivityAt = -Infinity
   private readonly now: () => number
   private activityThrottleMs: number
@@ -244,6 +248,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const ka = options.keepalive
     this.keepaliveOn = ka === undefined ? !transport.authoritativeLiveness : ka !== false
     const kaOptions = typeof ka === "object" ? ka : {}
+    this.pingTimeoutMs = kaOptions.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS
     this.activityThrottleMs = Math.max(1, (kaOptions.intervalMs ?? 30_000) / 4)
     const clockNow = (options.clock as { now?: () => number } | undefined)?.now
     this.now = options.now ?? (typeof clockNow === "function" ? () => clockNow.call(options.clock) : Date.now)
@@ -266,6 +271,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           actions: {
             sendPing: () => this.sendKeepalivePing(),
             pingMissed: ({ context }) => {
+              this.endPingSpans(new RequestTimeout({ method: "ping", afterMs: context.pingTimeoutMs, deadline: "request", message: `ping: no answer within ${context.pingTimeoutMs} ms` }))
               this.emitLog(`keepalive: ping missed (${context.misses}/${context.maxMisses})`)
             }
           }
@@ -300,7 +306,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       if (state === last) return
       last = state
       if (this.listeners.size === 0 && this.options.onStateChange === undefined && this.eventListeners.size === 0) return
-      const info = this.info()
+      const info = this.info(state)
       this.listeners.notify(() => info)
       this.options.onStateChange?.(state, info)
       this.emit({ type: "state", state, info })
@@ -438,13 +444,13 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     return this.actor
   }
 
-  info(): SessionInfo {
+  info(state: string = this.state): SessionInfo {
     return {
       id: this.id,
       role: "client",
       era: "legacy",
       protocolVersion: this.protocolVersion,
-      state: this.state,
+      state,
       transport: this.transport.kind,
       peer: this.serverInfo,
       inFlight: this.pending.size,
@@ -521,14 +527,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       // The request's chart starts in the session's `requests` child (one tree, one inspector).
       requests.send({
         type: "REQUEST_SENT",
-        ...outboundInput({
-          id,
-          method,
-          ...(progressToken !== undefined ? { progressToken } : {}),
-          timeoutMs,
-          resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-          ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
-        })
+        requestId: id,
+        method,
+        ...(progressToken !== undefined ? { progressToken } : {}),
+        timeoutMs,
+        resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
+        ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
       })
       if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
       this.transport.send(makeRequest(id, method, sendParams))
@@ -610,12 +614,14 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const id = this.ids.next()
     const done = () => this.pings.delete(id)
     // An older ping still unanswered was already settled by the chart (a miss, or answered by activity).
+    this.endPingSpans(new RequestTimeout({ method: "ping", afterMs: this.pingTimeoutMs, deadline: "request", message: "ping: never answered (the next ping is due)" }))
     this.pings.clear()
     const traced = this.options.telemetry?.clientStep(this, "ping", undefined)
     this.pings.set(id, {
       method: "ping",
       charted: false,
       onProgress: undefined,
+      span: traced,
       resolve: () => {
         done()
         traced?.end()
@@ -732,7 +738,13 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     this.toChart({ type: "CLOSED" })
   }
 
+  /** End the spans of pings that will get no answer (a span the answer or a timeout ended stays as it was). */
+  private endPingSpans(error: unknown): void {
+    for (const p of this.pings.values()) p.span?.end(error)
+  }
+
   private failAllPending(reason: string, transportLost = false): void {
+    this.endPingSpans(new ConnectionLost({ method: "ping", message: `ping: ${transportLost ? "connection lost" : "closed"} (${reason})` }))
     this.pings.clear()
     for (const [id, p] of this.pending) {
       if (p.charted) continue
@@ -858,5 +870,10 @@ const stateOf = (snapshot: {
   if (value !== "operating") return flatten(value)
   const keepalive = snapshot.children["keepalive"]?.getSnapshot().value
   const activity = snapshot.children["requests"]?.getSnapshot().value ?? "idle"
+  // Asked on every idle ⇄ busy flip (twice per request at one in flight): flat values need no walk.
+  if (typeof activity === "string") {
+    if (keepalive === undefined) return `operating.activity.${activity}`
+    if (typeof keepalive === "string") return `operating.keepalive.${keepalive}|operating.activity.${activity}`
+  }
   return flattenState(keepalive === undefined ? { activity } : { keepalive, activity }, "operating.")
 }

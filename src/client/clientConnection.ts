@@ -75,6 +75,8 @@ export interface ClientNodeOptions extends ClientRuntimeOptions {
    * runtime's tree (whose observers see it too) instead of becoming a root.
    */
   readonly inspect?: InspectObserver | undefined
+  /** The node's parent (a host's server connection). Default: the runtime's root. */
+  readonly parent?: AnyActorRef | undefined
 }
 
 /**
@@ -94,10 +96,13 @@ const observeSubtree = (root: AnyActorRef, node: AnyActorRef, observer: InspectO
   return stop
 }
 
-/** A new client connection node of `runtime` (default: the process's) for a `kind` transport. */
+/**
+ * A new client connection node of `runtime` (default: the process's) for a `kind` transport,
+ * under `parent` (default: the runtime's root).
+ */
 export const openClientConnection = (kind: TransportKind, options: ClientNodeOptions = {}): ClientConnection => {
   const runtime = options.runtime ?? defaultMcpRuntime()
-  const actor = runtime.connectionActor(kind)
+  const actor = runtime.connectionActor(kind, options.parent)
   const unobserve = options.inspect === undefined ? undefined : observeSubtree(runtime.root, actor, options.inspect)
   const end = async (reason: string, release: () => Promise<void>) => {
     tell(actor, { type: "CLOSE", reason })

@@ -174,8 +174,10 @@ export class McpHost {
     for (const server of config.servers) {
       this.connections.set(server.name, new ServerConnection(server, {
         send: (event) => this.toServer(server.name, event),
-        // The server's `serverConnection` actor: its upstream clients' charts are its children.
+        // The server's `serverConnection` actor: each generation's connection node is its child,
+        // supervised by the host's runtime.
         actorParent: () => this.actor.getSnapshot().children[server.name],
+        runtime: this.runtime,
         now,
         clock,
         stateFile: this.stateFile,
@@ -545,10 +547,20 @@ export class McpHost {
       client.request(method, params, {
         timeoutMs: options.timeoutMs ?? conn.config.timeouts.callMs,
         // A progress callback makes the client inject a progress token; each progress resets the deadline.
-        onProgress: options.onProgress ?? (() => {}),
+        onProgress: options.onProgress ?? ignoreProgress,
         resetTimeoutOnProgress: true,
         ...(options.signal ? { signal: options.signal } : {})
-      }).then(resolve, (e) => reject(mapCallError(conn.name, generation, e))).finally(() => conn.inFlight.delete(entry))
+      }).then(
+        // Settled here, not in a `.finally` (one promise fewer per call).
+        (result) => {
+          conn.inFlight.delete(entry)
+          resolve(result)
+        },
+        (e) => {
+          conn.inFlight.delete(entry)
+          reject(mapCallError(conn.name, generation, e))
+        }
+      )
     })
   }
 
@@ -582,6 +594,8 @@ export class McpHost {
     })()
   }
 }
+
+const ignoreProgress = (): void => {}
 
 /** Build the host from a config file path, a parsed config, or a raw `{ mcpServers }` object, start it and wait for it to settle. */
 export const startHost = async (config: HostConfig | string | { readonly [key: string]: unknown }, options: HostOptions = {}): Promise<McpHost> => {
