@@ -237,21 +237,7 @@ export class Telemetry {
     const tracer = this.tracer
     if (tracer !== undefined) {
       remote = readTraceContext(ctx.meta)
-      const session = ctx.sessionId === undefined ? undefined : this.sessionSpans.get(ctx.sessionId)
-      span = tracer.span({
-        name: target === undefined ? method : `${method} ${target}`,
-        parent: remote === undefined ? Option.none() : Option.some(Tracer.externalSpan(remote)),
-        annotations: Context.empty(),
-        // The session span is another trace's root: linked, not a parent (the client's span is).
-        links: session === undefined ? [] : [{ span: session, attributes: {} }],
-        startTime: start,
-        kind: "server",
-        root: remote === undefined,
-        sampled: remote?.sampled ?? this.sampleRoot()
-      })
-      this.requestAttributes(span, method, target, request.params, ctx.protocolVersion, transport)
-      span.attribute(S.JSONRPC_REQUEST_ID, String(request.id))
-      if (ctx.sessionId !== undefined) span.attribute(S.MCP_SESSION_ID, ctx.sessionId)
+      span = this.openServerSpan(tracer, request, target, remote, start, ctx)
       traced = new TracedContext(ctx, this, { span, tracestate: remote?.tracestate })
     }
     const finish = (outcome: Outcome) => {
@@ -318,6 +304,34 @@ export class Telemetry {
     }
   }
 
+  /** A request's SERVER span: child of the client's span (`remote`), linked to the session's span, with the request's attributes. */
+  private openServerSpan(
+    tracer: Tracer.Tracer,
+    request: JsonRpcRequest,
+    target: string | undefined,
+    remote: RemoteParent | undefined,
+    start: bigint,
+    facts: { readonly sessionId?: string | undefined; readonly protocolVersion?: string | undefined; readonly transport: string }
+  ): Tracer.Span {
+    const method = request.method
+    const session = facts.sessionId === undefined ? undefined : this.sessionSpans.get(facts.sessionId)
+    const span = tracer.span({
+      name: target === undefined ? method : `${method} ${target}`,
+      parent: remote === undefined ? Option.none() : Option.some(Tracer.externalSpan(remote)),
+      annotations: Context.empty(),
+      // The session span is another trace's root: linked, not a parent (the client's span is).
+      links: session === undefined ? [] : [{ span: session, attributes: {} }],
+      startTime: start,
+      kind: "server",
+      root: remote === undefined,
+      sampled: remote?.sampled ?? this.sampleRoot()
+    })
+    this.requestAttributes(span, method, target, request.params, facts.protocolVersion, facts.transport)
+    span.attribute(S.JSONRPC_REQUEST_ID, String(request.id))
+    if (facts.sessionId !== undefined) span.attribute(S.MCP_SESSION_ID, facts.sessionId)
+    return span
+  }
+
   /**
    * A request refused before any handler ran (its method's capability is not declared, or its era
    * removed it): a SERVER span that ends at once with the error (`error.type` and
@@ -330,22 +344,7 @@ export class Telemetry {
     const outcome: Outcome = { errorType: String(error.code), statusCode: String(error.code), error: new Error(error.message) }
     const tracer = this.tracer
     if (tracer !== undefined) {
-      const remote = readTraceContext(request.params?._meta)
-      const session = facts.sessionId === undefined ? undefined : this.sessionSpans.get(facts.sessionId)
-      const span = tracer.span({
-        name: target === undefined ? method : `${method} ${target}`,
-        parent: remote === undefined ? Option.none() : Option.some(Tracer.externalSpan(remote)),
-        annotations: Context.empty(),
-        links: session === undefined ? [] : [{ span: session, attributes: {} }],
-        startTime: start,
-        kind: "server",
-        root: remote === undefined,
-        sampled: remote?.sampled ?? this.sampleRoot()
-      })
-      this.requestAttributes(span, method, target, request.params, facts.protocolVersion, facts.transport)
-      span.attribute(S.JSONRPC_REQUEST_ID, String(request.id))
-      if (facts.sessionId !== undefined) span.attribute(S.MCP_SESSION_ID, facts.sessionId)
-      endSpan(span, outcome, nowNs())
+      endSpan(this.openServerSpan(tracer, request, target, readTraceContext(request.params?._meta), start, facts), outcome, nowNs())
     }
     this.operation("server", method, target, outcome, facts.protocolVersion, facts.transport, seconds(start, nowNs()))
   }
