@@ -8,7 +8,7 @@ import type * as Scope from "effect/Scope"
 import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
 import type { Client } from "./Client.ts"
 import type { ClientSessionOptions } from "./ClientSession.ts"
-import { type ClientRuntimeOptions, connectLegacyClient } from "./clientConnection.ts"
+import { type ClientRuntimeOptions, connectLegacyClient, onRuntimeClock } from "./clientConnection.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
 
 /** What to spawn (`command`, `args`, `env`, …) plus the session's options. */
@@ -41,8 +41,10 @@ export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions & Cl
  * ```
  */
 export const connectStdio = (options: StdioConnectOptions): Promise<Client> => {
-  const transport = makeStdioClientTransport(options)
-  return connectLegacyClient(transport, transport.spawned, options)
+  // The kill grace and the session's deadlines run on the runtime's clock unless given one.
+  const opts = onRuntimeClock(options)
+  const transport = makeStdioClientTransport(opts)
+  return connectLegacyClient(transport, transport.spawned, opts)
 }
 
 /** Effect API: the session (and its child process) live in the current Scope. */
