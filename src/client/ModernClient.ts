@@ -693,6 +693,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       done: (subscription) => {
         this.subscriptions.delete(subscription)
       },
+      // The stream is a node of the client's tree (one `inspect` observer sees both).
+      actorParent: this.actor,
       ...(this.options.clock ? { clock: this.options.clock } : {})
     }
   }
