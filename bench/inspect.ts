@@ -13,7 +13,11 @@
  * round's baseline, as median [min–max]: on a loaded machine the spread is
  * the honest figure.
  *
- *   node bench/inspect.ts [--rounds 3] [--duration 2] [--modes off,unwatched,...]
+ *   node bench/inspect.ts [--rounds 3] [--duration 2] [--modes off,unwatched,...] [--registry]
+ *
+ * `--registry` registers each inspected server session in the inspector's registry, as
+ * `serve --inspect` and `inspect: true` do (the inspector then also follows every session's
+ * summary: side, peer, requests in flight, each change of which is an update).
  *
  * `--ab N` instead alternates short slices (200 ms) of "off" and "unwatched"
  * (then "off" and "watched") N times each, in the same process, and sums the
@@ -36,7 +40,10 @@ import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, duration: { type: "string" }, modes: { type: "string" }, ab: { type: "string" } } })
+const { values } = parseArgs({ options: { rounds: { type: "string" }, duration: { type: "string" }, modes: { type: "string" }, ab: { type: "string" }, registry: { type: "boolean" } } })
+const REGISTRY = values.registry === true
+/** The running inspector (sessions made while it runs are registered with it under `--registry`). */
+let current: Inspector | undefined
 const ROUNDS = Number(values.rounds ?? 3)
 const DURATION_MS = Number(values.duration ?? 2) * 1000
 const server = makeDemoServer()
@@ -71,6 +78,7 @@ const withMode = async <A>(mode: Mode, run: () => Promise<A>): Promise<A> => {
   }
   if (!mode.startsWith("off")) {
     inspector = await startInspector({ retainEndedMs: 1_000, maxEnded: 50 })
+    current = inspector
     if (mode.startsWith("watched")) {
       feed = new WebSocket(`ws://127.0.0.1:${inspector.port}/feed?definitions=0&token=${inspector.token}`) // as the page does
       feed.on("message", () => void received++)
@@ -81,6 +89,7 @@ const withMode = async <A>(mode: Mode, run: () => Promise<A>): Promise<A> => {
     return await run()
   } finally {
     feed?.close()
+    current = undefined
     await inspector?.close()
     server.telemetry = undefined
     await telemetry?.close()
@@ -92,6 +101,10 @@ const withMode = async <A>(mode: Mode, run: () => Promise<A>): Promise<A> => {
 const connect = async (runtime?: McpRuntime) => {
   const [c, s] = makeMemoryTransportPair()
   const session = serveTransport(server, s, runtime === undefined ? {} : { runtime })
+  if (REGISTRY && current !== undefined) {
+    const unregister = current.registry.register(session)
+    void session.ended.then(unregister)
+  }
   const client = await ClientSession.connect(c, { keepalive: false, ...(telemetry === undefined ? {} : { telemetry }) })
   return { client, session }
 }
@@ -181,6 +194,7 @@ if (values.ab !== undefined) {
   }
   const startWatching = async (watched: boolean) => {
     const inspector = await startInspector({ retainEndedMs: 1_000, maxEnded: 50 })
+    current = inspector
     let feed: WebSocket | undefined
     let received = 0
     if (watched) {
@@ -191,6 +205,7 @@ if (values.ab !== undefined) {
     return {
       stop: async () => {
         feed?.close()
+        current = undefined
         await inspector.close()
         if (watched && received === 0) throw new Error("the feed client received nothing")
       }

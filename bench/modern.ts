@@ -13,6 +13,11 @@
  *       drives a running server and prints ONE JSON line with the neutral driver's
  *       field names (`req_per_s`, `latency_ms`, `server_cpu_us_per_op`, …): the
  *       `modern` suite of bench/http.ts runs it next to the legacy echo suite.
+ *
+ *   --call progress   calls the demo's `count` (n=1, stepMs=0, a progress token) instead of
+ *       `echo`: one progress notification, so the answer is an SSE stream and the request's
+ *       path through the chart is not pure (ModernRequest runs its actor from the progress on;
+ *       see docs/architecture.md "The modern request's fast path"). Default `echo` (pure).
  */
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
@@ -24,7 +29,7 @@ import { freePort, ROOT } from "./lib.ts"
 const { values } = parseArgs({
   options: {
     duration: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" }, root: { type: "string", multiple: true },
-    drive: { type: "string" }, pid: { type: "string" }, label: { type: "string" }, warmup: { type: "string" }
+    drive: { type: "string" }, pid: { type: "string" }, label: { type: "string" }, warmup: { type: "string" }, call: { type: "string" }
   }
 })
 const DURATION = Number(values.duration ?? 5)
@@ -32,6 +37,8 @@ const CONCURRENCY = Number(values.concurrency ?? (values.drive === undefined ? 3
 const WARMUP = Number(values.warmup ?? 2)
 const ROUNDS = Number(values.rounds ?? 2)
 const ROOTS = values.root ?? [ROOT]
+const PROGRESS = values.call === "progress"
+if (values.call !== undefined && values.call !== "echo" && !PROGRESS) throw new Error(`--call echo|progress, not ${values.call}`)
 
 const TICKS = 100 // USER_HZ on Linux
 const cpuMs = (pid: number): number => {
@@ -45,23 +52,24 @@ const machineBusyMs = (): number => {
   return ((f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 1000) / TICKS
 }
 
+const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
 const body = (id: number) =>
   JSON.stringify({
     jsonrpc: "2.0",
     id,
     method: "tools/call",
-    params: {
-      name: "echo",
-      arguments: { text: "hello" },
-      _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
-    }
+    params: PROGRESS
+      ? { name: "count", arguments: { n: 1, stepMs: 0 }, _meta: { ...META, progressToken: id } }
+      : { name: "echo", arguments: { text: "hello" }, _meta: META }
   })
+/** What the answer must contain. */
+const EXPECTED = PROGRESS ? '"counted to 1"' : '"hello"'
 const HEADERS = {
   "content-type": "application/json",
   accept: "application/json, text/event-stream",
   "mcp-protocol-version": "2026-07-28",
   "mcp-method": "tools/call",
-  "mcp-name": "echo"
+  "mcp-name": PROGRESS ? "count" : "echo"
 }
 
 const startServer = async (root: string) => {
@@ -87,7 +95,7 @@ const post = (agent: Agent, url: URL, id: number): Promise<number> =>
     const req = request(url, { method: "POST", agent, headers: { ...HEADERS, "content-length": Buffer.byteLength(text) } }, (res) => {
       let data = ""
       res.setEncoding("utf8").on("data", (c: string) => (data += c)).on("end", () => {
-        if (res.statusCode !== 200 || !data.includes('"hello"')) reject(new Error(`HTTP ${res.statusCode}: ${data.slice(0, 200)}`))
+        if (res.statusCode !== 200 || !data.includes(EXPECTED)) reject(new Error(`HTTP ${res.statusCode}: ${data.slice(0, 200)}`))
         else resolve(res.statusCode)
       })
     })
@@ -146,13 +154,13 @@ const drive = async (url: URL, pid: number | undefined) => {
 
 if (values.drive !== undefined) {
   const pid = values.pid === undefined ? undefined : Number(values.pid)
-  process.stderr.write(`modern echo ${values.drive} C=${CONCURRENCY} warmup=${WARMUP}s duration=${DURATION}s\n`)
+  process.stderr.write(`modern ${PROGRESS ? "progress" : "echo"} ${values.drive} C=${CONCURRENCY} warmup=${WARMUP}s duration=${DURATION}s\n`)
   const r = await drive(new URL(values.drive), pid)
   process.stderr.write(`  ${r.req_per_s} req/s  p50=${r.latency_ms.p50}ms p99=${r.latency_ms.p99}ms errors=${r.errors}` +
     (r.server_cpu_us_per_op === undefined ? "" : `  server cpu=${r.server_cpu_pct}% (${r.server_cpu_us_per_op} us/req)`) + "\n")
-  process.stdout.write(JSON.stringify({ url: values.drive, method: "modern-echo", concurrency: CONCURRENCY, label: values.label, ...r }) + "\n")
+  process.stdout.write(JSON.stringify({ url: values.drive, method: PROGRESS ? "modern-progress" : "modern-echo", concurrency: CONCURRENCY, label: values.label, ...r }) + "\n")
 } else {
-  console.log(`modern echo: ${ROUNDS} rounds × ${DURATION} s, concurrency ${CONCURRENCY}; roots: ${ROOTS.join(", ")}`)
+  console.log(`modern ${PROGRESS ? "count (one progress)" : "echo"}: ${ROUNDS} rounds × ${DURATION} s, concurrency ${CONCURRENCY}; roots: ${ROOTS.join(", ")}`)
   for (let r = 1; r <= ROUNDS; r++) {
     for (const root of r % 2 === 1 ? ROOTS : [...ROOTS].reverse()) {
       const server = await startServer(root)

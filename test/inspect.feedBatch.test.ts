@@ -7,10 +7,15 @@
  */
 import { afterEach, describe, expect, it } from "vitest"
 import { assign, createMachine } from "xstate"
-import { makeFeedBatch } from "../src/inspect/feedBatch.ts"
+import { makeDemoServer } from "../examples/demo.ts"
+import { ClientSession } from "../src/client/ClientSession.ts"
+import { feedObject } from "../src/inspect/feed.ts"
+import { makeFeedBatch, STEPS_PER_TURN } from "../src/inspect/feedBatch.ts"
 import { InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { inspection } from "../src/runtime/inspection.ts"
+import { serveTransport } from "../src/server/serveTransport.ts"
+import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
 const toggle = createMachine({
   id: "toggle",
@@ -135,6 +140,25 @@ describe("inspector feed batch", () => {
     actor.stop()
   })
 
+  it("an ended actor's view lets go of the actor (kept for a while, it must not keep the actor alive), and keeps its state, record, end and definition", () => {
+    const model = new InspectorModel()
+    models.push(model)
+    const actor = createLeanActor(toggle).start()
+    actor.send({ type: "FLIP" })
+    const view = model.get(actor.sessionId)!
+    expect(view.ref).toBe(actor)
+    actor.stop()
+    expect(view.ref).toBeUndefined()
+    const linked = Object.getOwnPropertySymbols(actor).map((k) => (actor as unknown as Record<symbol, unknown>)[k]).filter((v) => v !== undefined)
+    expect(linked).toEqual([])
+    expect(view.end).toMatchObject({ status: "stopped" })
+    expect(view.value).toBe("on")
+    expect(view.record.entries().map((e) => e.event.type)).toEqual(["FLIP", "xstate.stop"])
+    const announced = feedObject(model, { type: "@xstate.actor", actor: view, createdAt: 0 }, false)
+    expect(typeof announced.definition).toBe("string")
+    expect(announced).toMatchObject({ name: "toggle", snapshot: { value: "on", status: "stopped" } })
+  })
+
   it("without a full client the model does not even take xstate's events from the hub", () => {
     const model = new InspectorModel()
     models.push(model)
@@ -146,5 +170,82 @@ describe("inspector feed batch", () => {
     expect(got).toContain("@xstate.snapshot")
     stop()
     actor.stop()
+  })
+
+  /** A model and a batch with one lean client only, as the page alone: snapshots come as calls, not messages. */
+  const leanOnly = () => {
+    const model = new InspectorModel()
+    models.push(model)
+    const lines: Array<Record<string, unknown>> = []
+    const batch = makeFeedBatch({ model, showSecrets: false, clients: ["lean"], isLean: () => true, send: (_, line) => void lines.push(JSON.parse(line) as Record<string, unknown>), schedule: () => undefined })
+    batch.want(true, false)
+    const messages: Array<string> = []
+    model.subscribe((m) => {
+      messages.push(m.type)
+      batch.add(m)
+    }, { events: false, snapshots: batch.touch })
+    return { model, batch, messages, take: () => lines.splice(0) }
+  }
+
+  it("lean only: no snapshot message per event, and the turn's steps (read from the record) are the actor's transitions in order, at most the page's window", () => {
+    const t = leanOnly()
+    const actor = createLeanActor(toggle).start()
+    t.batch.drain()
+    expect(t.take().map((m) => m.type)).toEqual(["@xstate.actor", "@xstate.snapshot"])
+    for (let i = 0; i < 3; i++) actor.send({ type: "FLIP" })
+    t.batch.drain()
+    const [three] = t.take()
+    expect(three).toMatchObject({ type: "@xstate.snapshot", event: { type: "FLIP" }, snapshot: { value: "on", context: { flips: 3 } } })
+    expect((three!.steps as Array<Array<unknown>>).map((s) => s.slice(1))).toEqual([["FLIP", "on", "active"], ["FLIP", "off", "active"], ["FLIP", "on", "active"]])
+    expect(three).not.toHaveProperty("skipped")
+    // A busy turn: the newest STEPS_PER_TURN steps, in order, and how many were left out (the record has them all).
+    for (let i = 0; i < STEPS_PER_TURN + 11; i++) actor.send({ type: i % 2 === 0 ? "FLIP" : "POKE" })
+    t.batch.drain()
+    const [busy] = t.take()
+    const steps = busy!.steps as Array<[number, string, unknown, string]>
+    expect(steps).toHaveLength(STEPS_PER_TURN)
+    expect(busy!.skipped).toBe(11)
+    const record = t.model.get(actor.sessionId)!.record.last(STEPS_PER_TURN)
+    expect(steps.map((s) => [s[1], s[2]])).toEqual(record.map((e) => [e.event.type, e.value]))
+    expect(steps.map((s) => s[1])).toEqual(Array.from({ length: STEPS_PER_TURN }, (_, i) => ((i + 11) % 2 === 0 ? "FLIP" : "POKE")))
+    expect(busy!.snapshot).toMatchObject({ value: actor.getSnapshot().value })
+    // The model made no @xstate.snapshot message for this listener.
+    expect(t.messages).not.toContain("@xstate.snapshot")
+    expect(t.messages).toContain("@xstate.actor")
+    actor.stop()
+  })
+
+  it("lean only: a request sent and answered within one turn is in the client's requests record with its outcome, and the page's feed shows the session's state changes in order", async () => {
+    const t = leanOnly()
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    const server = serveTransport(makeDemoServer(), serverSide)
+    const client = await ClientSession.connect(clientSide, { keepalive: false })
+    t.batch.drain()
+    const announced = t.take()
+    const clientView = [...t.model.actors()].find((b) => b.machine === "legacyClientSession")!
+    const requests = [...t.model.actors()].find((a) => a.id === "requests" && a.parentId === clientView.sessionId)!
+    expect(requests, "the client's requests table is listed").toBeDefined()
+    expect(announced.some((m) => m.type === "@xstate.actor" && m.sessionId === requests.sessionId)).toBe(true)
+    const before = requests.record.total
+    // No drain between: one turn.
+    await client.request("tools/call", { name: "echo", arguments: { text: "one" } })
+    await client.request("tools/call", { name: "echo", arguments: { text: "two" } })
+    const made = requests.record.entries().slice(before - requests.record.total)
+    expect(made.map((e) => e.event.type)).toEqual(["REQUEST_SENT", "RESPONSE", "REQUEST_SENT", "RESPONSE"])
+    expect(made.map((e) => e.value)).toEqual(["busy", "idle", "busy", "idle"])
+    expect((made[1]!.event as { result?: unknown }).result).toMatchObject({ content: [{ type: "text" }] })
+    t.batch.drain()
+    const lean = t.take()
+    const snaps = lean.filter((m) => m.type === "@xstate.snapshot" && m.sessionId === requests.sessionId)
+    expect(snaps, "one snapshot line for the turn").toHaveLength(1)
+    expect((snaps[0]!.steps as Array<Array<unknown>>).map((s) => [s[1], s[2]])).toEqual([["REQUEST_SENT", "busy"], ["RESPONSE", "idle"], ["REQUEST_SENT", "busy"], ["RESPONSE", "idle"]])
+    // Times never go backwards.
+    const times = (snaps[0]!.steps as Array<Array<number>>).map((s) => s[0]!)
+    expect([...times].sort((a, b) => a - b)).toEqual(times)
+    await client.close()
+    await server.ended
+    t.batch.drain()
+    const ended = t.take().filter((m) => m.type === "@xstate.snapshot").map((m) => (m.snapshot as { status: string }).status)
+    expect(ended).toContain("done")
   })
 })

@@ -149,8 +149,11 @@ describe("inspector server: the host's actor tree", () => {
       expect(root!.parentId).toBeDefined()
       expect(root!.parentId).toBe(root!.rootId)
       expect(child).toMatchObject({ parentId: root!.sessionId, rootId: root!.rootId })
-      // …and the upstream client's charts (era probe, modern client or legacy session) are theirs.
-      expect(messages.filter((m) => m.type === "@xstate.actor" && m.parentId === child!.sessionId).map((m) => m.name)).toContain("modernClient")
+      // …each upstream generation is a supervised `connection` node of theirs, and the upstream
+      // client's charts (era probe, modern client or legacy session) are that node's.
+      const node = messages.find((m) => m.type === "@xstate.actor" && m.name === "connection" && m.parentId === child!.sessionId)
+      expect(node).toMatchObject({ rootId: root!.rootId })
+      expect(messages.filter((m) => m.type === "@xstate.actor" && m.parentId === node!.sessionId).map((m) => m.name)).toContain("modernClient")
       expect(messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === child!.sessionId)?.state).toMatch(/^ready/)
     } finally {
       await host.close()

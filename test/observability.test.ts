@@ -17,6 +17,7 @@ import { McpError } from "../src/protocol/errors.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+import type { Transport, TransportHandlers } from "../src/transports/Transport.ts"
 
 const makeServer = () =>
   new McpServer({ name: "otel", version: "1.0.0" })
@@ -328,3 +329,84 @@ const setupWith = async (clientOptions: { readonly keepalive?: { readonly interv
   const client = await ClientSession.connect(ct, { telemetry: new Telemetry({ tracer: clientSide.tracer }), ...clientOptions })
   return { session, client, serverSpans: serverSide.spans, clientSpans: clientSide.spans }
 }
+
+describe("observability: requests that get no answer, or are refused before any handler", () => {
+  it("a keepalive ping the peer never answers still ends its CLIENT span, with error status (RequestTimeout), and one pending at close ends too", async () => {
+    const serverSide = makeMemoryTracer()
+    const clientSide = makeMemoryTracer()
+    const server = makeServer()
+    server.telemetry = new Telemetry({ tracer: serverSide.tracer })
+    const [st, ct] = makeMemoryTransportPair()
+    // The server side never sees a ping (a peer that stopped answering them).
+    const deaf: Transport = { ...st, start: (h: TransportHandlers) => st.start({ ...h, onFrame: (f: string) => (/"method":"ping"/.test(f) ? undefined : h.onFrame(f)) }) }
+    serveTransport(server, deaf)
+    const clock = new SimulatedClock()
+    const clientTelemetry = new Telemetry({ tracer: clientSide.tracer })
+    const client = await ClientSession.connect(ct, { telemetry: clientTelemetry, clock, keepalive: { intervalMs: 1_000, timeoutMs: 500, maxMisses: 5 } })
+    clock.increment(1_000) // the first ping goes out
+    await Promise.resolve()
+    expect(clientSide.spans.filter((x) => x.name === "ping")).toEqual([])
+    clock.increment(500) // … and times out: a miss
+    const [missed] = clientSide.spans.filter((x) => x.name === "ping")
+    expect(missed, "the unanswered ping's span ended at its timeout").toBeDefined()
+    expect(missed!.kind).toBe("client")
+    expect(missed!.status).toBe("error")
+    expect(missed!.attributes).toMatchObject({ "mcp.method.name": "ping", "error.type": "RequestTimeout" })
+    clock.increment(1_000) // the next ping goes out, unanswered too; the session closes before its timeout
+    await client.close()
+    const pings = clientSide.spans.filter((x) => x.name === "ping")
+    expect(pings).toHaveLength(2)
+    expect(pings[1]!.status).toBe("error")
+    expect(pings[1]!.attributes["error.type"]).toBe("ConnectionLost")
+    expect(clientTelemetry.prometheus()).toMatch(/^mcp_client_operation_duration_seconds_count\{(?=[^}]*error_type="RequestTimeout")(?=[^}]*mcp_method_name="ping")[^}]*\} 1$/m)
+    // The server saw no ping at all.
+    expect(serverSide.spans.filter((x) => x.name === "ping")).toEqual([])
+  })
+
+  it("a request refused for a capability the server did not declare gets a SERVER span with the error (-32601), child of the client's span, with the semconv attributes and an operation duration", async () => {
+    const serverSide = makeMemoryTracer()
+    const clientSide = makeMemoryTracer()
+    const server = makeServer() // tools only: no resources, no prompts
+    const serverTelemetry = new Telemetry({ tracer: serverSide.tracer })
+    server.telemetry = serverTelemetry
+    const [st, ct] = makeMemoryTransportPair()
+    const session = serveTransport(server, st)
+    const client = await ClientSession.connect(ct, { telemetry: new Telemetry({ tracer: clientSide.tracer }), enforceCapabilities: false })
+    await expect(client.request("prompts/get", { name: "greeting" })).rejects.toMatchObject({ code: -32601 })
+    await client.close()
+    const c = one(clientSide.spans, "prompts/get greeting")
+    const sp = one(serverSide.spans, "prompts/get greeting")
+    expect(sp.kind).toBe("server")
+    expect(sp.status).toBe("error")
+    expect(sp.traceId).toBe(c.traceId)
+    expect(sp.parentSpanId).toBe(c.spanId)
+    expect(sp.attributes).toMatchObject({
+      "mcp.method.name": "prompts/get",
+      "gen_ai.prompt.name": "greeting",
+      "error.type": "-32601",
+      "rpc.response.status_code": "-32601",
+      "mcp.session.id": session.id,
+      "mcp.protocol.version": "2025-11-25",
+      "jsonrpc.request.id": expect.any(String)
+    })
+    expect(c.status).toBe("error")
+    expect(c.attributes["error.type"]).toBe("-32601")
+    expect(serverTelemetry.prometheus()).toMatch(/^mcp_server_operation_duration_seconds_count\{(?=[^}]*error_type="-32601")(?=[^}]*mcp_method_name="prompts\/get")[^}]*\} 1$/m)
+  })
+
+  it("the modern era too: a refused request (2026-07-28, no session) gets its SERVER span with the error", async () => {
+    const serverSide = makeMemoryTracer()
+    const server = makeServer()
+    server.telemetry = new Telemetry({ tracer: serverSide.tracer })
+    const [st, ct] = makeMemoryTransportPair()
+    serveTransport(server, st)
+    const client = ModernClient.create(ct, { enforceCapabilities: false })
+    await client.discover()
+    await expect(client.request("resources/list", {})).rejects.toMatchObject({ code: -32601 })
+    await client.close()
+    const sp = one(serverSide.spans, "resources/list")
+    expect(sp.status).toBe("error")
+    expect(sp.attributes).toMatchObject({ "mcp.method.name": "resources/list", "error.type": "-32601", "mcp.protocol.version": "2026-07-28" })
+    expect(sp.attributes).not.toHaveProperty("mcp.session.id")
+  })
+})

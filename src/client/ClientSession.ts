@@ -10,7 +10,7 @@ import { LegacyMcpMethods } from "./McpMethods.ts"
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import type { Clock } from "../protocol/clock.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import { keepaliveMachine } from "../../machines/keepalive.ts"
+import { DEFAULT_PING_TIMEOUT_MS, keepaliveMachine } from "../../machines/keepalive.ts"
 import {
   type LegacyClientFailure,
   type LegacyClientSessionEvent,
@@ -42,11 +42,13 @@ import type { ClientTransportHandlers, Transport, TransportClosed, TransportHand
 export type { ClientTransportHandlers }
 import { cancelReason, outboundInput, outcomeError } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 import {
   CapabilityNotSupported,
   ConnectionLost,
   InitializeFailed,
   RequestCancelled,
+  RequestTimeout,
   SessionClosed,
   UnsupportedProtocolVersion
 } from "../protocol/requestErrors.ts"
@@ -87,7 +89,7 @@ type Handler = InputHandler
  * Options of a legacy client session: who we are, what we answer (sampling, elicitation,
  * roots), deadlines and keepalive, and hooks to watch the session chart.
  */
-export interface ClientSessionOptions {
+export interface ClientSessionOptions extends ClientRuntimeOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
   /** Extra capabilities to declare; sampling/elicitation/roots are declared when their handler is given. */
   readonly capabilities?: ClientCapabilities
@@ -116,7 +118,10 @@ export interface ClientSessionOptions {
   readonly clock?: XStateClock
   /**
    * Inspection observer of the session's actor tree (the session chart, its keepalive
-   * child and one child per in-flight request), as xstate's `createActor({ inspect })`.
+   * child and its `requests` child), as xstate's `createActor({ inspect })`: fed by the
+   * session's connection node (its subtree), so the session stays a node of the runtime's
+   * tree. Honoured where a node is opened (a direct `connect`, the `connect*` helpers); an
+   * owner that gives `actorParent` observes through its own tree.
    */
   readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
   /**
@@ -140,6 +145,8 @@ interface Pending {
   /** The caller's abort signal and its listener (removed once the request is settled). */
   readonly signal?: AbortSignal | undefined
   readonly onAbort?: (() => void) | undefined
+  /** A keepalive ping's CLIENT span: ended with the error when the ping will get no answer (it timed out, it was superseded, the session closed). */
+  readonly span?: { end(error?: unknown): void } | undefined
 }
 
 /** The `requests` child's actor (the table of in-flight request charts). */
@@ -160,10 +167,11 @@ let sessionCounter = 0
 /**
  * Where a session sits in a runtime's actor tree, and who hears of its
  * transport's end: what a client connection node (`clientConnection.ts`) gives
- * the session it owns. Without one the session's chart is a root of its own.
+ * the session it owns. Without one (a direct `connect`) the session opens a
+ * node of its own in its runtime.
  */
 export interface ClientSessionLifecycle {
-  /** The actor whose child the session's chart is (its connection node); ignored when `options.inspect` is given. */
+  /** The actor whose child the session's chart is (its connection node, or its owner's actor). */
   readonly actorParent?: AnyActorRef
   /** The transport ended (before the session hears of it). */
   readonly onTransportClosed?: (closed: TransportClosed) => void
@@ -220,6 +228,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private requestsStarted = false
   private readonly capabilities: ClientCapabilities
   private readonly keepaliveOn: boolean
+  private readonly pingTimeoutMs: number
   private lastActivityAt = -Infinity
   private readonly now: () => number
   private activityThrottleMs: number
@@ -239,6 +248,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const ka = options.keepalive
     this.keepaliveOn = ka === undefined ? !transport.authoritativeLiveness : ka !== false
     const kaOptions = typeof ka === "object" ? ka : {}
+    this.pingTimeoutMs = kaOptions.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS
     this.activityThrottleMs = Math.max(1, (kaOptions.intervalMs ?? 30_000) / 4)
     const clockNow = (options.clock as { now?: () => number } | undefined)?.now
     this.now = options.now ?? (typeof clockNow === "function" ? () => clockNow.call(options.clock) : Date.now)
@@ -261,6 +271,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           actions: {
             sendPing: () => this.sendKeepalivePing(),
             pingMissed: ({ context }) => {
+              this.endPingSpans(new RequestTimeout({ method: "ping", afterMs: context.pingTimeoutMs, deadline: "request", message: `ping: no answer within ${context.pingTimeoutMs} ms` }))
               this.emitLog(`keepalive: ping missed (${context.misses}/${context.maxMisses})`)
             }
           }
@@ -286,9 +297,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
         ...(kaOptions.maxMisses !== undefined ? { maxMisses: kaOptions.maxMisses } : {})
       },
       ...(options.clock ? { clock: options.clock } : {}),
-      // An observer of its own makes the session a root (xstate reads `inspect` on roots only);
-      // otherwise it is a node of its connection's tree, seen by the runtime's observer.
-      ...(options.inspect ? { inspect: options.inspect } : lifecycle.actorParent !== undefined ? { parent: lifecycle.actorParent } : {})
+      // A node of its connection's tree (seen by the runtime's observers; the node hands `inspect` its subtree).
+      ...(lifecycle.actorParent !== undefined ? { parent: lifecycle.actorParent } : options.inspect ? { inspect: options.inspect } : {})
     })
     let last = ""
     const changed = () => {
@@ -341,6 +351,11 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
    * Start the session on `transport` (already created; it is started here) and
    * resolve once the handshake completed — or reject with
    * UnsupportedProtocolVersion / InitializeFailed.
+   *
+   * Without a place in a tree (`lifecycle.actorParent`) the session is a
+   * supervised connection node of its own in the runtime (`options.runtime`,
+   * default the process's), as `connectStdio`'s are: listed in its registry,
+   * released (transport included) when it ends, whatever ended it.
    */
   static connect(transport: Transport, options: ClientSessionOptions = {}, lifecycle: ClientSessionLifecycle = {}): Promise<ClientSession> {
     return ClientSession.open(transport, options, lifecycle).ready
@@ -356,8 +371,21 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     options: ClientSessionOptions = {},
     lifecycle: ClientSessionLifecycle = {}
   ): { readonly session: ClientSession; readonly ready: Promise<ClientSession> } {
-    const session = new ClientSession(transport, options, lifecycle)
-    return { session, ready: session.start() }
+    if (lifecycle.actorParent !== undefined) {
+      const session = new ClientSession(transport, options, lifecycle)
+      return { session, ready: session.start() }
+    }
+    const node = openClientConnection(transport.kind, options)
+    const session = new ClientSession(transport, options, joinLifecycles(node.lifecycle, lifecycle))
+    const ready = session.start()
+    try {
+      // A failed handshake ends the session: its scope closes and releases the transport.
+      node.supervise(session, () => transport.close())
+    } catch (e) {
+      // The runtime is shutting down: the session was closed with the node.
+      return { session, ready: ready.then(() => Promise.reject(e), () => Promise.reject(e)) }
+    }
+    return { session, ready }
   }
 
   private start(): Promise<ClientSession> {
@@ -588,12 +616,14 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const id = this.ids.next()
     const done = () => this.pings.delete(id)
     // An older ping still unanswered was already settled by the chart (a miss, or answered by activity).
+    this.endPingSpans(new RequestTimeout({ method: "ping", afterMs: this.pingTimeoutMs, deadline: "request", message: "ping: never answered (the next ping is due)" }))
     this.pings.clear()
     const traced = this.options.telemetry?.clientStep(this, "ping", undefined)
     this.pings.set(id, {
       method: "ping",
       charted: false,
       onProgress: undefined,
+      span: traced,
       resolve: () => {
         done()
         traced?.end()
@@ -710,7 +740,13 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     this.toChart({ type: "CLOSED" })
   }
 
+  /** End the spans of pings that will get no answer (a span the answer or a timeout ended stays as it was). */
+  private endPingSpans(error: unknown): void {
+    for (const p of this.pings.values()) p.span?.end(error)
+  }
+
   private failAllPending(reason: string, transportLost = false): void {
+    this.endPingSpans(new ConnectionLost({ method: "ping", message: `ping: ${transportLost ? "connection lost" : "closed"} (${reason})` }))
     this.pings.clear()
     for (const [id, p] of this.pending) {
       if (p.charted) continue
@@ -755,6 +791,20 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 }
 
+
+/** A node's lifecycle hooks, then the caller's own (a caller may listen without placing the session). */
+const joinLifecycles = (node: ClientSessionLifecycle, own: ClientSessionLifecycle): ClientSessionLifecycle =>
+  own.onTransportClosed === undefined && own.onCloseRequested === undefined ? node : {
+    actorParent: node.actorParent!,
+    onTransportClosed: (closed) => {
+      node.onTransportClosed?.(closed)
+      own.onTransportClosed?.(closed)
+    },
+    onCloseRequested: (reason) => {
+      node.onCloseRequested?.(reason)
+      own.onCloseRequested?.(reason)
+    }
+  }
 
 /** Progress as the callback gets it: only the fields the server sent. */
 const progressOf = (p: { readonly progress: number; readonly total?: number | undefined; readonly message?: string | undefined }): Progress => ({

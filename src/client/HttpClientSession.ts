@@ -54,7 +54,7 @@ import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { HttpClientTransport, type HttpClientTransportOptions } from "../transports/http/client/HttpClientTransport.ts"
 import { ClientSession, type ClientSessionEvent, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
-import type { ClientConnection } from "./clientConnection.ts"
+import { type ClientConnection, openClientConnection } from "./clientConnection.ts"
 
 /** Where the session's chart sits: a client connection node, or any parent actor (a host's server connection). */
 export type HttpClientSessionParent =
@@ -147,25 +147,39 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
     })
   }
 
-  /** Connect (initialize) to the MCP endpoint at `url`; rejects with `InitializeFailed` / `UnsupportedProtocolVersion`. */
+  /**
+   * Connect (initialize) to the MCP endpoint at `url`; rejects with `InitializeFailed` / `UnsupportedProtocolVersion`.
+   * Without a `parent` the session is a supervised connection node of its own in the runtime
+   * (`options.runtime`, default the process's), released (every socket) when it ends.
+   */
   static connect(url: string | URL, options: HttpClientSessionOptions = {}, parent?: HttpClientSessionParent): Promise<HttpClientSession> {
     return HttpClientSession.open(url, options, parent).ready
   }
 
   /**
    * Start connecting and return the session at once, with `ready` settling as
-   * `connect` does; `node` (a client connection of a runtime's tree) is the
-   * parent of its chart.
+   * `connect` does; `node` (a client connection of a runtime's tree, or a
+   * host's actor) is the parent of its chart. Without one the session opens a
+   * node of its own and is supervised there, as `connectHttp`'s is.
    */
   static open(
     url: string | URL,
     options: HttpClientSessionOptions = {},
     node?: HttpClientSessionParent
   ): { readonly session: HttpClientSession; readonly ready: Promise<HttpClientSession> } {
-    const session = new HttpClientSession(new URL(url), options, node)
+    const own = node === undefined ? openClientConnection("http", options) : undefined
+    const session = new HttpClientSession(new URL(url), options, node ?? own)
     session.actor.start() // `opening`: the first generation
     const first = session.opening!
-    return { session, ready: first.then(() => session) }
+    const ready = first.then(() => session)
+    if (own === undefined) return { session, ready }
+    try {
+      // Its scope closes when it ends (a failed first handshake too): the last generation's sockets go with it.
+      own.supervise(session, () => Promise.resolve())
+    } catch (e) {
+      return { session, ready: ready.then(() => Promise.reject(e), () => Promise.reject(e)) }
+    }
+    return { session, ready }
   }
 
   // ---------------------------------------------------------------- state

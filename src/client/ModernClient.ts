@@ -64,6 +64,7 @@ import { modernClientMachine } from "../../machines/modernClient.ts"
 import { outboundRequestMachine, type OutboundRequestOutcome, type ProgressSnapshot } from "../../machines/outboundRequest.ts"
 import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 import type { Progress } from "./ClientSession.ts"
 import { cancelReason, outboundInput, outcomeToResult, withMeta, type XStateClock } from "./outbound.ts"
 
@@ -159,7 +160,7 @@ const isRefusal = (error: Error): boolean =>
  * Options of a modern client: what it declares in every request's `_meta`, its deadlines,
  * and the handlers that answer MRTR input requests.
  */
-export interface ModernClientOptions {
+export interface ModernClientOptions extends ClientRuntimeOptions {
   /** OpenTelemetry: a CLIENT span per request (`traceparent` in `_meta`) and metrics. */
   readonly telemetry?: Telemetry
   readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
@@ -193,9 +194,12 @@ export interface ModernClientOptions {
   /** A `server/discover` result obtained elsewhere (the era probe): recorded as if `discover()` had run. */
   readonly discovered?: Result
   readonly clock?: XStateClock
-  /** Inspection observer of the client's actor tree (its chart and its `requests` child, where every request runs). */
+  /**
+   * Inspection observer of the client's actor tree (its chart and its `requests` child, where every request runs),
+   * fed by its connection node; with `actorParent` the owner observes through its own tree.
+   */
   readonly inspect?: ActorOptions<AnyActorLogic>["inspect"]
-  /** The actor whose child the client's chart is (its connection node in a runtime's tree); ignored when `inspect` is given. */
+  /** The actor whose child the client's chart is (its owner's node in a runtime's tree); without it `create` opens a node of its own. */
   readonly actorParent?: AnyActorRef
 }
 
@@ -309,7 +313,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         id: this.id,
         input: { closeTimeoutMs: options.closeTimeoutMs ?? 5_000 },
         ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.inspect ? { inspect: options.inspect } : options.actorParent !== undefined ? { parent: options.actorParent } : {})
+        // A node of its connection's tree (seen by the runtime's observers; the node hands `inspect` its subtree).
+        ...(options.actorParent !== undefined ? { parent: options.actorParent } : options.inspect ? { inspect: options.inspect } : {})
       }
     )
     // The session span (`mcp.client.session`) and `mcp.client.session.duration`.
@@ -327,10 +332,40 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     return this.actor
   }
 
-  /** A client on `transport` (a message transport, started here) or on a `ModernWire`. Nothing is sent. */
+  /**
+   * A client on `transport` (a message transport, started here) or on a `ModernWire`. Nothing is sent.
+   *
+   * Without a place in a tree (`actorParent`) the client is a supervised connection node of its own
+   * in the runtime (`runtime`, default the process's): listed in its registry and released (its wire
+   * with it) when it ends, whatever ended it.
+   */
   static create(transport: Transport | ModernWire, options: ModernClientOptions = {}): ModernClient {
-    const client = new ModernClient(isWire(transport) ? transport : messageWire(transport), options)
+    const wire = isWire(transport) ? transport : messageWire(transport)
+    if (options.actorParent !== undefined) {
+      const client = new ModernClient(wire, options)
+      client.start()
+      return client
+    }
+    const node = openClientConnection(wire.kind, options)
+    // The node hears of the wire's end before the client does (who ended it: the peer).
+    const watched: ModernWire = {
+      kind: wire.kind,
+      start: (h) => wire.start({ ...h, onClose: (closed) => (node.transportClosed(closed), h.onClose(closed)) }),
+      send: (request) => wire.send(request),
+      cancel: (id, reason) => wire.cancel(id, reason),
+      close: () => wire.close()
+    }
+    const client = new ModernClient(watched, { ...options, actorParent: node.actor })
     client.start()
+    // Leaving `open` while the wire is up is a local close (`close()`): the node records it.
+    let open = true
+    client.actor.subscribe((s) => {
+      if (open && s.status === "active" && !s.hasTag("open")) {
+        open = false
+        node.closeRequested(s.context.closeReason ?? "client closed")
+      }
+    })
+    node.supervise(client, () => wire.close())
     return client
   }
 
@@ -693,9 +728,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       done: (subscription) => {
         this.subscriptions.delete(subscription)
       },
-      // The stream is a node of the client's tree (one `inspect` observer sees both).
-      actorParent: this.actor,
-      ...(this.options.clock ? { clock: this.options.clock } : {})
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      parent: this.actor
     }
   }
 

@@ -58,8 +58,8 @@ export interface SubscriptionWire {
   /** This subscription is over: forget it. */
   readonly done: (subscription: Subscription) => void
   readonly clock?: XStateClock
-  /** The client's actor: the stream's chart is its child (the runtime's tree, its `inspect` observer). */
-  readonly actorParent?: AnyActorRef
+  /** The client's chart: the subscription's chart is its child in the runtime's tree. */
+  readonly parent?: AnyActorRef
 }
 
 const runtimeListenMachine = listenStreamMachine.provide({
@@ -106,7 +106,7 @@ export class Subscription {
     this.actor = createLeanActor(runtimeListenMachine, {
       input,
       ...(wire.clock ? { clock: wire.clock } : {}),
-      ...(wire.actorParent ? { parent: wire.actorParent } : {})
+      ...(wire.parent ? { parent: wire.parent } : {})
     })
     runtimes.set(this.actor, this)
     this.actor.subscribe((snapshot) => this.observe(snapshot.value as SubscriptionState, snapshot.status === "done"))

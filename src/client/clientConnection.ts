@@ -14,21 +14,28 @@
  *   stdio child and its pipes, the HTTP pool, and the node's chart ends
  *   `closed` with who ended it (`peer`, `session`, `local`).
  *
- * The Promise `connect*` helpers use the process's runtime (`defaultMcpRuntime`)
- * unless given one (`runtime` option).
+ * - **One path.** The `connect*` helpers open a node and hand it to the client
+ *   they build; a client made by a direct call (`ClientSession.connect`,
+ *   `ModernClient.create`, `HttpClientSession.connect`) with no place in a tree
+ *   given (`actorParent`) opens its own node here. Either way it is supervised
+ *   the same: no client chart is a root of its own.
+ *
+ * The runtime is the process's (`defaultMcpRuntime`) unless one is given
+ * (`runtime` option). An idle runtime holds no timer, socket or handle: a
+ * node's resources go when it closes.
  *
  * @since 0.3.0
  */
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import type { Actor } from "xstate"
+import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import type { ConnectionMachine } from "../../machines/connection.ts"
 import type { Clock } from "../protocol/clock.ts"
+import { inspection, inspectRoot } from "../runtime/inspection.ts"
 import { defaultMcpRuntime, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { SessionHandle } from "../runtime/SessionHandle.ts"
-import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
-import { Client } from "./Client.ts"
-import { ClientSession, type ClientSessionLifecycle, type ClientSessionOptions } from "./ClientSession.ts"
+import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
+import type { ClientSessionLifecycle } from "./ClientSession.ts"
 
 /** The option every client constructor takes: which runtime owns the connection. */
 export interface ClientRuntimeOptions {
@@ -62,10 +69,46 @@ export interface ClientConnection {
   abandon(reason: string, release: () => Promise<void>): Promise<void>
 }
 
-/** A new client connection node of `runtime` (default: the process's) for a `kind` transport. */
-export const openClientConnection = (kind: TransportKind, options: ClientRuntimeOptions = {}): ClientConnection => {
+/** An xstate inspection observer, as the `inspect` option takes it. */
+export type InspectObserver = NonNullable<ActorOptions<AnyActorLogic>["inspect"]>
+
+/** What opening a node takes: the runtime, and an observer of the node's subtree (a client's own `inspect` option). */
+export interface ClientNodeOptions extends ClientRuntimeOptions {
+  /**
+   * Sees every inspection event of the node's descendants (the client's charts),
+   * as xstate's `inspect` option on a root would: the client stays a node of the
+   * runtime's tree (whose observers see it too) instead of becoming a root.
+   */
+  readonly inspect?: InspectObserver | undefined
+  /** The node's parent (a host's server connection). Default: the runtime's root. */
+  readonly parent?: AnyActorRef | undefined
+}
+
+/**
+ * Forward the inspection events of `node`'s strict descendants to `observer`, through the
+ * runtime's inspection hub (installed on `root` now if it was not: xstate's own observer
+ * path is bypassed once the hub is in place); returns the unsubscribe function.
+ */
+const observeSubtree = (root: AnyActorRef, node: AnyActorRef, observer: InspectObserver): (() => void) => {
+  const forward = typeof observer === "function" ? observer : observer.next?.bind(observer)
+  if (forward === undefined) return () => {}
+  const stop = inspection.subscribe((event) => {
+    for (let a = (event.actorRef as { _parent?: AnyActorRef })._parent; a !== undefined; a = (a as { _parent?: AnyActorRef })._parent) {
+      if (a === node) return forward(event)
+    }
+  })
+  inspectRoot(root)
+  return stop
+}
+
+/**
+ * A new client connection node of `runtime` (default: the process's) for a `kind` transport,
+ * under `parent` (default: the runtime's root).
+ */
+export const openClientConnection = (kind: TransportKind, options: ClientNodeOptions = {}): ClientConnection => {
   const runtime = options.runtime ?? defaultMcpRuntime()
-  const actor = runtime.connectionActor(kind)
+  const actor = runtime.connectionActor(kind, options.parent)
+  const unobserve = options.inspect === undefined ? undefined : observeSubtree(runtime.root, actor, options.inspect)
   const end = async (reason: string, release: () => Promise<void>) => {
     tell(actor, { type: "CLOSE", reason })
     try {
@@ -75,6 +118,7 @@ export const openClientConnection = (kind: TransportKind, options: ClientRuntime
       tell(actor, { type: "TRANSPORT_CLOSED", reason: "transport closed", expected: true })
       tell(actor, { type: "SESSION_ENDED", reason })
       actor.stop()
+      unobserve?.()
     }
   }
   const transportClosed = (closed: TransportClosed) =>
@@ -110,39 +154,4 @@ export const openClientConnection = (kind: TransportKind, options: ClientRuntime
     },
     abandon: (reason, release) => end(reason, release)
   }
-}
-
-/**
- * The one `Client` over a legacy session on `transport` (already created, not
- * started), as a supervised node of the runtime's tree: `opened` (a spawn, a
- * socket upgrade) first, then the handshake. Whatever fails, the transport is
- * closed. What `connectStdio` and `connectWs` are made of.
- */
-export const connectLegacyClient = async (
-  transport: Transport,
-  opened: Promise<unknown>,
-  options: ClientSessionOptions & ClientRuntimeOptions
-): Promise<Client> => {
-  const node = openClientConnection(transport.kind, options)
-  const release = () => transport.close()
-  try {
-    await opened
-  } catch (e) {
-    await node.abandon("transport failed to open", release)
-    throw e
-  }
-  const { session, ready } = ClientSession.open(transport, options, node.lifecycle)
-  const client = Client.legacy(session, release)
-  try {
-    node.supervise(client, release)
-  } catch (e) {
-    await ready.catch(() => {})
-    throw e
-  }
-  // A failed handshake ends the session: its scope closes and releases the transport.
-  return ready.then(() => client, async (e) => {
-    await session.ended
-    await release()
-    throw e
-  })
 }

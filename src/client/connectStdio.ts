@@ -8,7 +8,8 @@ import type * as Scope from "effect/Scope"
 import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
 import type { Client } from "./Client.ts"
 import type { ClientSessionOptions } from "./ClientSession.ts"
-import { type ClientRuntimeOptions, connectLegacyClient, onRuntimeClock } from "./clientConnection.ts"
+import { type ClientRuntimeOptions, onRuntimeClock } from "./clientConnection.ts"
+import { connectLegacyClient } from "./connectLegacyClient.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
 
 /** What to spawn (`command`, `args`, `env`, …) plus the session's options. */

@@ -8,7 +8,8 @@
 import { makeWsClientTransport, type WsClientOptions } from "../transports/wsClient.ts"
 import type { Client } from "./Client.ts"
 import type { ClientSessionOptions } from "./ClientSession.ts"
-import { type ClientRuntimeOptions, connectLegacyClient, onRuntimeClock } from "./clientConnection.ts"
+import { type ClientRuntimeOptions, onRuntimeClock } from "./clientConnection.ts"
+import { connectLegacyClient } from "./connectLegacyClient.ts"
 
 /** Socket options (headers, handshake deadline, …) plus the session's options. */
 export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptions & ClientRuntimeOptions

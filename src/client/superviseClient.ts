@@ -10,7 +10,13 @@
  * - {@link superviseClient}: an Effect that needs a `Scope`; closing the scope
  *   stops supervision, closes the running session and reaps its child.
  * - {@link runSupervisedClient}: plain Promises, for callers outside Effect;
- *   `stop()` does what closing the scope does.
+ *   `stop()` does what closing the scope does. Its scope is the runtime's
+ *   (`runtime` option, default the process's): the runtime's shutdown stops it.
+ *
+ * The one restart loop is the runtime's `supervise`, deciding with the one
+ * restart policy (`decideRestart`, whose delay is the one backoff formula of
+ * `src/protocol/backoff.ts`); this file only says how to connect. Each
+ * connection is a supervised node of the runtime's tree (`connectStdio`).
  *
  * Each connection gets its own scope: the session, its child process and (in
  * the Effect face) its xstate timers are released together when it ends,
@@ -24,6 +30,7 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
+import { defaultMcpRuntime } from "../runtime/McpRuntime.ts"
 import { makeRestartPolicy, type RestartPolicy } from "../runtime/RestartPolicy.ts"
 import type { SessionHandle } from "../runtime/SessionHandle.ts"
 import { supervise, type SuperviseOptions, type SupervisionStatus } from "../runtime/supervise.ts"
@@ -172,7 +179,8 @@ export interface SupervisedClientHandle {
  * resolves; a parked supervision has already released everything.
  */
 export const runSupervisedClient = (options: SuperviseClientOptions): SupervisedClientHandle => {
-  const scope = Effect.runSync(Scope.make())
+  // Forked from the runtime's supervisor: its shutdown drains the running session, then closes this scope.
+  const scope = (options.runtime ?? defaultMcpRuntime()).supervisor.forkScopeUnsafe()
   const client = Effect.runSync(Scope.provide(scope)(superviseClient(options)))
   let stopping: Promise<void> | undefined
   return {

@@ -174,8 +174,10 @@ export class McpHost {
     for (const server of config.servers) {
       this.connections.set(server.name, new ServerConnection(server, {
         send: (event) => this.toServer(server.name, event),
-        // The server's `serverConnection` actor: its upstream clients' charts are its children.
+        // The server's `serverConnection` actor: each generation's connection node is its child,
+        // supervised by the host's runtime.
         actorParent: () => this.actor.getSnapshot().children[server.name],
+        runtime: this.runtime,
         now,
         clock,
         stateFile: this.stateFile,

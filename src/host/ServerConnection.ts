@@ -7,6 +7,11 @@
  * client of the generation current when it starts, and is failed with
  * `ServerConnectionLost` when that generation is closed: it can never reach a
  * replaced connection.
+ *
+ * Each generation is an `UpstreamGeneration`: a supervised client connection
+ * of the host's runtime (registry entry, `Scope`, a `connection` node under
+ * this server's actor) that owns the child process or socket, the client and
+ * its charts; closing it (whatever asked) releases them all.
  */
 import type { AnyActorRef } from "xstate"
 import type { ServerConnectionEvent } from "../../machines/serverConnection.ts"
@@ -29,6 +34,8 @@ import { type Clock, systemClock } from "../protocol/clock.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { ServerConnectionLost, ServerUnavailable } from "./errors.ts"
 import { type HostStateFile, INSTANCE_ENV, withLifeline } from "./lifeline.ts"
+import type { McpRuntime } from "../runtime/McpRuntime.ts"
+import { type UpstreamClient, UpstreamGeneration } from "./UpstreamGeneration.ts"
 
 export type InputKind = "elicitation" | "sampling" | "roots"
 
@@ -49,8 +56,10 @@ export interface ConnectionHooks {
   readonly onInput: (server: string, kind: InputKind, params: Params | undefined, ctx: ServerRequestContext) => Promise<Result>
   readonly onStderr?: (server: string, line: string) => void
   readonly telemetry?: Telemetry
-  /** This server's `serverConnection` actor: the parent of its upstream clients' charts (one tree under the host). */
+  /** This server's `serverConnection` actor: the parent of each generation's connection node (one tree under the host). */
   readonly actorParent?: () => AnyActorRef | undefined
+  /** The runtime that supervises each generation (the host's). Default: the process's. */
+  readonly runtime?: McpRuntime
 }
 
 /** A call in flight on one generation. */
@@ -61,7 +70,7 @@ export interface InFlight {
   readonly onNotification: ((n: JsonRpcNotification) => void) | undefined
 }
 
-type AnyClient = McpClientLike & { readonly era?: string }
+type AnyClient = McpClientLike & UpstreamClient & { readonly era?: string }
 
 const LIST_METHODS = [
   ["tools/list", "tools"],
@@ -92,7 +101,8 @@ export class ServerConnection {
   private readonly hooks: ConnectionHooks
   /** The generation the chart is on, and the resources opened for it. */
   generation = 0
-  private transport: Transport | undefined
+  /** The current generation's resources (undefined once the chart closed it). */
+  private currentGeneration: UpstreamGeneration | undefined
   private client: AnyClient | undefined
   private clientGeneration = -1
   /** The last listing and its hash (kept across restarts: diffed on reconnect, served while lazy-idle). */
@@ -112,7 +122,7 @@ export class ServerConnection {
 
   /** The stdio server's process group id (its lifeline wrapper's pid), while running. */
   get pid(): number | undefined {
-    const t = this.transport
+    const t = this.currentGeneration?.transport
     return t !== undefined && t.kind === "stdio" ? (t as StdioClientTransport).pid : undefined
   }
 
@@ -141,16 +151,37 @@ export class ServerConnection {
 
   // ------------------------------------------------------------ chart effects
 
-  /** `openConnection`: spawn the process / open the socket for `generation`. */
+  /** `openConnection`: a supervised generation, then spawn the process / open the socket for it. */
   open(generation: number): void {
     this.generation = generation
-    void this.doOpen(generation)
+    let gen: UpstreamGeneration
+    try {
+      gen = new UpstreamGeneration({
+        server: this.name,
+        generation,
+        kind: this.config.transport,
+        runtime: this.hooks.runtime,
+        parent: this.hooks.actorParent?.(),
+        // Closed under us (the runtime shut down): the chart decides what follows.
+        onLost: (reason) => {
+          if (this.current(generation)) this.send({ type: "FAILED", generation, now: this.hooks.now(), reason })
+        }
+      })
+    } catch (e) {
+      // The runtime is shutting down: nothing was opened.
+      this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `start failed: ${errorMessage(e)}` })
+      return
+    }
+    this.currentGeneration = gen
+    void gen.track(this.doOpen(gen))
   }
 
-  private async doOpen(generation: number): Promise<void> {
+  private async doOpen(gen: UpstreamGeneration): Promise<void> {
     // A previous generation may still be closing (its group being reaped): let it finish first.
     await this.closing
     const c = this.config
+    const generation = gen.generation
+    if (gen.isClosing) return
     try {
       if (c.transport === "stdio") {
         const wrapped = withLifeline(c.command, c.args)
@@ -165,8 +196,7 @@ export class ServerConnection {
           closeGraceMs: 1_000,
           termGraceMs: 1_000
         })
-        if (!this.current(generation)) return void transport.close()
-        this.transport = transport
+        gen.attachTransport(transport)
         await transport.spawned
         const pid = transport.pid
         if (pid !== undefined && stateFile) {
@@ -175,11 +205,10 @@ export class ServerConnection {
         }
       } else if (c.transport === "ws") {
         const transport = makeWsClientTransport({ url: c.url, headers: c.headers, connectTimeoutMs: c.timeouts.connectMs })
-        if (!this.current(generation)) return void transport.close()
-        this.transport = transport
+        gen.attachTransport(transport)
         await transport.opened
       }
-      if (this.current(generation)) this.send({ type: "SPAWNED", generation, now: this.hooks.now() })
+      if (this.current(generation) && !gen.isClosing) this.send({ type: "SPAWNED", generation, now: this.hooks.now() })
     } catch (e) {
       if (this.current(generation)) this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `start failed: ${errorMessage(e)}` })
     }
@@ -193,13 +222,18 @@ export class ServerConnection {
 
   /** `startHandshake`: era probe + initialize/discover, then the first listing. */
   handshake(generation: number): void {
-    void this.doHandshake(generation)
+    const gen = this.currentGeneration
+    if (gen === undefined || gen.generation !== generation || gen.isClosing) return
+    gen.initializing()
+    const work = this.doHandshake(gen)
+    // Closing a stdio/ws transport cuts its handshake short; an HTTP one cannot be, so closing does
+    // not wait for it (up to the connect timeout): its client is closed as it arrives.
+    if (this.config.transport !== "http") void gen.track(work)
   }
 
-  private clientOptions() {
+  private clientOptions(parent: AnyActorRef) {
     const c = this.config
     const input = (kind: InputKind): InputHandler => (params, ctx) => this.input(kind, params, ctx)
-    const parent = this.hooks.actorParent?.()
     return {
       clientInfo: this.hooks.clientInfo,
       requestTimeoutMs: c.timeouts.callMs,
@@ -212,46 +246,57 @@ export class ServerConnection {
       onRoots: input("roots"),
       onNotification: (n: JsonRpcNotification) => this.notification(n),
       ...(this.hooks.telemetry === undefined ? {} : { telemetry: this.hooks.telemetry }),
-      ...(parent === undefined ? {} : { actorParent: parent })
+      // The generation's node: the client's charts are its children, and the caller (the generation) owns the client.
+      actorParent: parent
     }
   }
 
-  private async doHandshake(generation: number): Promise<void> {
+  private async doHandshake(gen: UpstreamGeneration): Promise<void> {
     const c = this.config
+    const generation = gen.generation
+    const node = gen.node
     let client: AnyClient | undefined
+    let attached = false
     try {
-      const options = this.clientOptions()
+      const options = this.clientOptions(node.actor)
       if (c.transport === "http") {
         client = c.protocol === "legacy"
-          ? await HttpClientSession.connect(c.url, { ...options, headers: c.headers }, options.actorParent === undefined ? undefined : { actor: options.actorParent })
+          ? await HttpClientSession.connect(c.url, { ...options, headers: c.headers }, node)
           : await connectAutoHttp(c.url, { ...options, headers: c.headers })
       } else {
-        const raw = this.transport
+        const raw = gen.transport
         if (raw === undefined) throw new Error("no transport")
         const transport = observeClose(raw, (closed) => {
-          if (this.current(generation)) {
+          // Closed by us (the chart asked): nothing to report back.
+          const closedByUs = gen.isClosing
+          gen.transportEnded(closed)
+          if (this.current(generation) && !closedByUs) {
             this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: closed.reason })
           }
         })
-        if (c.protocol === "legacy") client = await ClientSession.connect(transport, options, options.actorParent === undefined ? {} : { actorParent: options.actorParent })
+        if (c.protocol === "legacy") client = await ClientSession.connect(transport, options, node.lifecycle)
         else if (c.protocol === "2026-07-28") {
           const modern = ModernClient.create(transport, options)
           client = modern
           await modern.discover()
         } else client = await connectAuto(transport, options)
       }
-      if (!this.current(generation)) {
-        void client.close({ drainMs: 0 })
-        return
-      }
+      // From here the generation owns the client (a generation closing meanwhile closes it).
+      attached = true
+      gen.attachClient(client, (end) => {
+        if (this.current(generation)) this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `client ended: ${end.reason}` })
+      })
+      if (!this.current(generation) || gen.isClosing) return
       this.client = client
       this.clientGeneration = generation
       await this.refreshListing(generation)
       if (this.current(generation)) this.send({ type: "READY", generation, now: this.hooks.now(), protocolVersion: client.protocolVersion })
     } catch (e) {
-      if (this.current(generation)) {
+      if (this.current(generation) && !gen.isClosing) {
         this.send({ type: "FAILED", generation, now: this.hooks.now(), reason: `handshake failed: ${errorMessage(e)}` })
-      } else if (client !== undefined) void client.close({ drainMs: 0 })
+      }
+      // A client made before the failure (a modern client whose discover failed) goes with the generation.
+      if (client !== undefined && !attached) gen.attachClient(client, () => {})
     }
   }
 
@@ -313,13 +358,17 @@ export class ServerConnection {
     )
   }
 
-  /** `closeConnection`: close the current generation's client and transport; fail its calls in flight. */
+  /**
+   * `closeConnection`: fail the generation's calls in flight, then close it: its
+   * client, its transport (a stdio group reaped), its scope and node.
+   */
   close(generation: number, reason = "connection closed"): void {
-    const client = this.client
-    const transport = this.transport
-    this.client = undefined
-    this.transport = undefined
-    this.clientGeneration = -1
+    const gen = this.currentGeneration !== undefined && this.currentGeneration.generation === generation ? this.currentGeneration : undefined
+    if (generation === this.generation) {
+      this.currentGeneration = undefined
+      this.client = undefined
+      this.clientGeneration = -1
+    }
     for (const call of [...this.inFlight]) {
       if (call.generation !== generation) continue
       this.inFlight.delete(call)
@@ -330,15 +379,13 @@ export class ServerConnection {
         message: `${this.name}: connection lost while the call was in flight (${reason})`
       }))
     }
+    if (gen === undefined) return
     const previous = this.closing
     this.closing = (async () => {
       await previous
-      try {
-        await client?.close({ drainMs: 0 })
-      } catch {
-        // already gone
-      }
-      await transport?.close()
+      await gen.retire(reason)
+      // Its scope has closed (the registry no longer lists it) and its node's chart has ended.
+      await gen.released
     })()
   }
 

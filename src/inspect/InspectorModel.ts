@@ -48,8 +48,13 @@ export interface ActorView {
   /** The actor's id: the MCP session id for session actors. */
   readonly id: string
   readonly machine: string | undefined
-  /** The live actor (a session woken from hibernation gets a new one; the view, its key and record stay). */
-  ref: AnyActorRef
+  /**
+   * The live actor (a session woken from hibernation gets a new one; the view, its key and record stay);
+   * undefined once it ended: an ended view, kept for a while, must not keep the whole actor alive.
+   */
+  ref: AnyActorRef | undefined
+  /** The actor's logic (its machine, for the definition Stately's inspector wants): shared, kept after the end. */
+  readonly logic: unknown
   /** xstate session ids of the actors that continued this one after hibernation (made when there is one). */
   aliases: Array<string> | undefined
   readonly startedAt: number
@@ -73,12 +78,36 @@ export interface SnapshotView {
 /** A message of the feed (Stately's `@xstate.*` events plus the session summaries of mcp-actors). */
 export type FeedMessage =
   | { readonly type: "@xstate.actor"; readonly actor: ActorView; readonly createdAt: number }
-  | { readonly type: "@xstate.snapshot"; readonly actor: ActorView; readonly event: EventObject; readonly createdAt: number; /** The state it led to (the view moves on). */ readonly snapshot: SnapshotView }
+  | {
+    readonly type: "@xstate.snapshot"
+    readonly actor: ActorView
+    readonly event: EventObject
+    readonly createdAt: number
+    /** The state it led to (the view moves on). */
+    readonly snapshot: SnapshotView
+    /** The actor's record count before this snapshot: its entry, if it made one, is this sequence number. */
+    readonly seq: number
+  }
   | { readonly type: "@xstate.event"; readonly actor: ActorView; readonly event: EventObject; readonly sourceId: string | undefined; readonly createdAt: number }
   | { readonly type: "@mcp-actors.session"; readonly actor: ActorView; readonly createdAt: number; /** Also send its last transitions (a new client). */ readonly recent?: boolean }
   | { readonly type: "@mcp-actors.forget"; readonly sessionId: string; readonly createdAt: number }
 
 const ENDED = new Set(["done", "error", "stopped"])
+
+/**
+ * A listener that takes snapshots as calls instead of messages (the page's lean feed): no object is
+ * made per event for it. It reads the state from the view, and what happened from the view's record,
+ * from `seq` (the record's count before this snapshot) on.
+ */
+export type SnapshotTouch = (actor: ActorView, event: EventObject, t: number, seq: number) => void
+
+/** How a feed listener takes its messages. */
+export interface FeedSubscription {
+  /** Also `@xstate.event` (every event every actor receives). Default true. */
+  readonly events?: boolean
+  /** Take `@xstate.snapshot`s through this call instead of as messages. */
+  readonly snapshots?: SnapshotTouch
+}
 
 /** What the model reads from the hub: actors and snapshots always, events only for a listener that wants them. */
 const QUIET: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot"]
@@ -117,9 +146,13 @@ export class InspectorModel {
   readonly #ends = new Map<string, SessionEnd>()
   /** Ended actors, oldest end first. */
   readonly #ended: Array<ActorView> = []
-  /** Feed listeners, each with whether it wants `@xstate.event` messages. */
-  readonly #listeners = new Map<(message: FeedMessage) => void, boolean>()
+  /** Feed listeners, each with how it takes its messages. */
+  readonly #listeners = new Map<(message: FeedMessage) => void, { readonly events: boolean; readonly touch: SnapshotTouch | undefined }>()
   #eventListeners = 0
+  /** Listeners that take snapshots as messages. */
+  #snapshotMessageListeners = 0
+  /** Listeners that take snapshots as calls. */
+  #touches: ReadonlyArray<SnapshotTouch> = []
   readonly #hubSubscription: InspectionSubscription
   readonly #capacity: number
   readonly #retainMs: number
@@ -169,18 +202,23 @@ export class InspectorModel {
    * Listen to feed messages; returns the unsubscribe function. `events: false` leaves out
    * `@xstate.event` (every event every actor receives): the hub then does not even hand them over.
    */
-  subscribe(listener: (message: FeedMessage) => void, options: { readonly events?: boolean } = {}): () => void {
+  subscribe(listener: (message: FeedMessage) => void, options: FeedSubscription = {}): () => void {
     if (this.#listeners.has(listener)) return () => this.#unsubscribe(listener)
     const events = options.events !== false
-    this.#listeners.set(listener, events)
+    const touch = options.snapshots
+    this.#listeners.set(listener, { events, touch })
+    if (touch === undefined) this.#snapshotMessageListeners++
+    else this.#touches = [...this.#touches, touch]
     if (events && this.#eventListeners++ === 0) this.#hubSubscription.want(WITH_EVENTS)
     return () => this.#unsubscribe(listener)
   }
   #unsubscribe(listener: (message: FeedMessage) => void): void {
-    const events = this.#listeners.get(listener)
-    if (events === undefined) return
+    const how = this.#listeners.get(listener)
+    if (how === undefined) return
     this.#listeners.delete(listener)
-    if (events && --this.#eventListeners === 0) this.#hubSubscription.want(QUIET)
+    if (how.touch === undefined) this.#snapshotMessageListeners--
+    else this.#touches = this.#touches.filter((t) => t !== how.touch)
+    if (how.events && --this.#eventListeners === 0) this.#hubSubscription.want(QUIET)
   }
   get listenerCount(): number {
     return this.#listeners.size
@@ -188,8 +226,8 @@ export class InspectorModel {
 
   /** The messages that bring a new client up to date: each actor as `@xstate.actor` (current snapshot) and its session summary. */
   snapshotMessages(): ReadonlyArray<FeedMessage> {
-    this.#prune()
     const now = this.#now()
+    this.#prune(now)
     const out: Array<FeedMessage> = []
     for (const actor of this.#actors.values()) {
       out.push({ type: "@xstate.actor", actor, createdAt: now }, { type: "@mcp-actors.session", actor, createdAt: now, recent: true })
@@ -208,6 +246,8 @@ export class InspectorModel {
     for (const stop of this.#stops.splice(0)) stop()
     this.#listeners.clear()
     this.#eventListeners = 0
+    this.#snapshotMessageListeners = 0
+    this.#touches = []
     // Live actors must not keep the forgotten views (and their records) reachable.
     for (const view of this.#actors.values()) this.#unlink(view)
     this.#actors.clear()
@@ -234,7 +274,7 @@ export class InspectorModel {
         const actor = this.#viewOf(e.actorRef as AnyActorRef)
         if (actor === undefined) return
         const message: FeedMessage = { type: "@xstate.event", actor, event: e.event, sourceId: (e.sourceRef as AnyActorRef | undefined)?.sessionId, createdAt: this.#now() }
-        for (const [l, events] of this.#listeners) if (events) l(message)
+        for (const [l, how] of this.#listeners) if (how.events) l(message)
       }
     }
   }
@@ -244,8 +284,14 @@ export class InspectorModel {
 
   /** Drop the view's link from its actor (set, not deleted: a delete would slow every later property access on the actor). */
   #unlink(view: ActorView): void {
-    const ref = view.ref as unknown as Record<symbol, ActorView | undefined>
-    if (ref[this.#key] === view) ref[this.#key] = undefined
+    const ref = view.ref as unknown as Record<symbol, ActorView | undefined> | undefined
+    if (ref !== undefined && ref[this.#key] === view) ref[this.#key] = undefined
+  }
+
+  /** The actor ended: let go of it (the view keeps its state, record and end). */
+  #release(view: ActorView): void {
+    this.#unlink(view)
+    view.ref = undefined
   }
 
   #viewOf(ref: AnyActorRef): ActorView | undefined {
@@ -266,11 +312,11 @@ export class InspectorModel {
       this.#aliases.set(ref.sessionId, asleep)
       return
     }
+    const now = this.#now()
     if (this.#actors.size >= this.#maxActors) {
-      this.#prune(true)
+      this.#prune(now, true)
       if (this.#actors.size >= this.#maxActors) return
     }
-    const now = this.#now()
     const logic = (ref as { logic?: { id?: unknown } }).logic
     const actor: ActorView = {
       sessionId: ref.sessionId,
@@ -279,6 +325,7 @@ export class InspectorModel {
       id: ref.id,
       machine: typeof logic?.id === "string" ? logic.id : undefined,
       ref,
+      logic,
       aliases: undefined,
       startedAt: now,
       value: undefined,
@@ -294,7 +341,7 @@ export class InspectorModel {
     if (same === undefined) this.#byId.set(actor.id, actor)
     else if (same instanceof Set) same.add(actor)
     else this.#byId.set(actor.id, new Set([same, actor]))
-    this.#prune()
+    if (this.#ended.length > 0) this.#prune(now)
   }
 
   #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {
@@ -313,6 +360,7 @@ export class InspectorModel {
     actor.value = snapshot.value
     actor.context = snapshot.context
     actor.status = snapshot.status
+    const seq = actor.record.total
     if (event.type === "xstate.init" && actor.record.size === 0 && actor.record.base === undefined) {
       actor.record.base = { t, value: snapshot.value, context: snapshot.context, status: snapshot.status }
     } else if (!(woken && event.type === "xstate.init")) {
@@ -323,7 +371,12 @@ export class InspectorModel {
     if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
     if (listening) {
       if (actor.record.size === 0 && event.type === "xstate.init") this.#emit({ type: "@xstate.actor", actor, createdAt: t })
-      this.#emit({ type: "@xstate.snapshot", actor, event, createdAt: t, snapshot: { value: snapshot.value, status: snapshot.status, context: snapshot.context } })
+      if (this.#snapshotMessageListeners > 0) {
+        const message: FeedMessage = { type: "@xstate.snapshot", actor, event, createdAt: t, snapshot: { value: snapshot.value, status: snapshot.status, context: snapshot.context }, seq }
+        for (const [l, how] of this.#listeners) if (how.touch === undefined) l(message)
+      }
+      // The page's lean feed: no message object per event.
+      for (const touch of this.#touches) touch(actor, event, t, seq)
     }
     if (ENDED.has(snapshot.status)) {
       const ownEnd = this.#ends.get(actor.id)
@@ -332,6 +385,7 @@ export class InspectorModel {
         : { t, status: snapshot.status, reason: ownEnd.reason, error: !ownEnd.expected || snapshot.status === "error" }
       actor.requests = undefined
       this.#ended.push(actor)
+      this.#release(actor)
       if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
     }
   }
@@ -388,14 +442,14 @@ export class InspectorModel {
         actor.end = { t, status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
         actor.requests = undefined
         this.#ended.push(actor)
+        this.#release(actor)
       } else actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
       if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
     }
   }
 
   /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
-  #prune(pressed = false): void {
-    const now = this.#now()
+  #prune(now: number, pressed = false): void {
     const limit = pressed ? Math.floor(this.#maxEnded / 2) : this.#maxEnded
     while (this.#ended.length > 0) {
       const oldest = this.#ended[0]!

@@ -167,7 +167,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       unsubscribe = undefined
     }
     if (clients.size > 0 && unsubscribe === undefined) {
-      unsubscribe = model.subscribe(batch.add, { events: full })
+      // Only lean clients (the page): snapshots come as calls, with no message object per event.
+      unsubscribe = model.subscribe(batch.add, full ? { events: true } : { events: false, snapshots: batch.touch })
       subscribedFull = full
     }
   }

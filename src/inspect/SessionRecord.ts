@@ -64,14 +64,20 @@ export interface RecordFile {
  * Why parallel arrays: a record is written on every event of every inspected
  * actor, while nobody may ever read it. A push is five array stores (no object
  * per entry, nothing copied or serialized); entries are built only when read.
+ * The ring has one run more than the capacity: once full, its oldest run is the
+ * base (the state before the oldest entry held), read only when asked for, so
+ * a push into a full ring makes no object either.
  */
 export class RecordBuffer {
   readonly capacity: number
-  /** Entries as runs of five slots (t, event, value, context, status), made on the first entry. */
+  /** Runs of five slots (t, event, value, context, status), at most `capacity + 1`, made on the first entry. */
   #slots: Array<unknown> | undefined
-  #size = 0
+  /** Runs held (the base's included once the ring is full). */
+  #runs = 0
+  /** Ring index of the oldest run held. */
   #head = 0
-  #dropped = 0
+  #added = 0
+  /** The base given before the ring filled (the actor's initial state). */
   #base: RecordBase | undefined
 
   constructor(capacity: number) {
@@ -81,17 +87,24 @@ export class RecordBuffer {
 
   /** The state the first held entry started from. */
   get base(): RecordBase | undefined {
-    return this.#base
+    if (this.#runs <= this.capacity) return this.#base
+    const s = this.#slots!
+    const i = this.#head * 5
+    return { t: s[i] as number, value: s[i + 2] as StateValue | undefined, context: s[i + 3], status: s[i + 4] as string }
   }
   set base(base: RecordBase | undefined) {
     this.#base = base
   }
   get size(): number {
-    return this.#size
+    return Math.min(this.#runs, this.capacity)
   }
   /** Entries forgotten so far. */
   get dropped(): number {
-    return this.#dropped
+    return this.#added - this.size
+  }
+  /** Entries ever added: the sequence number the next entry gets (entry `n` is the `n`-th added, from 0). */
+  get total(): number {
+    return this.#added
   }
 
   push(entry: RecordEntry): void {
@@ -101,37 +114,64 @@ export class RecordBuffer {
   /** {@link push} without an entry object (the inspector's hot path). */
   add(t: number, event: EventObject, value: StateValue | undefined, context: unknown, status: string): void {
     const slots = this.#slots ??= []
-    if (this.#size < this.capacity) {
+    this.#added++
+    if (this.#runs <= this.capacity) {
       slots.push(t, event, value, context, status)
-      this.#size++
+      this.#runs++
       return
     }
+    // Full: the oldest run (the base) makes way; the next oldest becomes the base.
     const i = this.#head * 5
-    this.#base = { t: slots[i] as number, value: slots[i + 2] as StateValue | undefined, context: slots[i + 3], status: slots[i + 4] as string }
     slots[i] = t
     slots[i + 1] = event
     slots[i + 2] = value
     slots[i + 3] = context
     slots[i + 4] = status
-    this.#head = (this.#head + 1) % this.capacity
-    this.#dropped++
+    this.#head = this.#head === this.capacity ? 0 : this.#head + 1
   }
 
-  #at(n: number): RecordEntry {
-    const i = ((this.#head + n) % this.#size) * 5
+  /** Ring index (in slots) of held entry `k` (0: the oldest entry; the base is not an entry). */
+  #index(k: number): number {
+    return ((this.#head + this.#runs - this.size + k) % this.#runs) * 5
+  }
+
+  #at(k: number): RecordEntry {
+    const i = this.#index(k)
     const s = this.#slots!
     return { t: s[i] as number, event: s[i + 1] as EventObject, value: s[i + 2] as StateValue | undefined, context: s[i + 3], status: s[i + 4] as string }
   }
 
   /** Oldest first. */
   entries(): ReadonlyArray<RecordEntry> {
-    return this.last(this.#size)
+    return this.last(this.size)
+  }
+
+  /**
+   * Entries from sequence number `seq` on (see {@link total}), oldest first, at most the newest `max`:
+   * what happened since a reader last looked, without the reader keeping a copy of each entry.
+   */
+  since(seq: number, max: number): ReadonlyArray<RecordEntry> {
+    return this.last(Math.min(max, this.total - seq))
+  }
+
+  /** {@link since} without an entry object each: calls `f` per entry, oldest first; returns how many. */
+  eachSince(seq: number, max: number, f: (t: number, event: EventObject, value: StateValue | undefined, status: string) => void): number {
+    const size = this.size
+    const n = Math.min(max, this.total - seq, size)
+    const s = this.#slots
+    if (n <= 0 || s === undefined) return 0
+    for (let k = size - n; k < size; k++) {
+      const i = this.#index(k)
+      f(s[i] as number, s[i + 1] as EventObject, s[i + 2] as StateValue | undefined, s[i + 4] as string)
+    }
+    return n
   }
 
   /** The newest `n` entries, oldest first. */
   last(n: number): ReadonlyArray<RecordEntry> {
+    const size = this.size
     const out: Array<RecordEntry> = []
-    for (let i = Math.max(0, this.#size - n); i < this.#size; i++) out.push(this.#at(i))
+    for (let k = Math.max(0, size - n); k < size; k++) out.push(this.#at(k))
     return out
   }
 }

@@ -6,7 +6,6 @@
  * a session: side, transport, era, peer, requests in flight, end) and
  * `@mcp-actors.forget` (an ended actor no longer kept).
  */
-import type { AnyActorRef } from "xstate"
 import type { ActorView, FeedMessage, InspectorModel, SnapshotView } from "./InspectorModel.ts"
 import { redactId, toJsonSafe } from "./redact.ts"
 import { stateLabel } from "./SessionRecord.ts"
@@ -18,9 +17,8 @@ export const RECENT = 20
 const definitions = new WeakMap<object, string>()
 
 /** The machine's definition as Stately's inspector wants it (a JSON string), computed once per machine. */
-const definitionOf = (ref: AnyActorRef): string | undefined => {
-  const logic = (ref as { logic?: { toJSON?: () => unknown } }).logic
-  if (logic === undefined || typeof logic.toJSON !== "function") return undefined
+const definitionOf = (logic: { toJSON?: () => unknown } | undefined): string | undefined => {
+  if (logic === undefined || logic === null || typeof logic.toJSON !== "function") return undefined
   let d = definitions.get(logic)
   if (d === undefined) {
     try {
@@ -36,7 +34,7 @@ const definitionOf = (ref: AnyActorRef): string | undefined => {
 // xstate never mutates a context (assign makes a new one), and most events leave it as it was:
 // each context is made safe once.
 const safeContexts = [new WeakMap<object, unknown>(), new WeakMap<object, unknown>()] as const
-const safeContext = (context: unknown, showSecrets: boolean): unknown => {
+export const safeContext = (context: unknown, showSecrets: boolean): unknown => {
   if (typeof context !== "object" || context === null) return toJsonSafe(context, { showSecrets })
   const cache = safeContexts[showSecrets ? 1 : 0]
   let safe = cache.get(context)
@@ -97,7 +95,7 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
         parentId: a.parentId,
         id: redactId(a.id, showSecrets),
         name: a.machine,
-        definition: definitions ? definitionOf(a.ref) : undefined,
+        definition: definitions ? definitionOf(a.logic as { toJSON?: () => unknown } | undefined) : undefined,
         snapshot: snapshotOf(a, showSecrets),
         createdAt: message.createdAt,
         _version: FEED_VERSION

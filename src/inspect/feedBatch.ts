@@ -10,19 +10,29 @@
  *   every message in order, each serialized once for all of them;
  * - "lean" clients (the page, `?definitions=0`) get one `@xstate.snapshot`
  *   per actor that changed in the turn, carrying the turn's transitions as
- *   `steps` ([t, event type, value, status]), the event as its `type` only,
- *   and the context only when it is not the one sent last; a session summary
+ *   `steps` ([t, event type, value, status]: at most the page's window, the
+ *   newest {@link STEPS_PER_TURN}, with `skipped` counting the rest), the event
+ *   as its `type` only, and the context only when it is not the one sent last;
+ *   a session summary
  *   at most once per actor; and nothing at all for an actor that was created
  *   and forgotten within the turn, nor for a child that is not a session (a
  *   request) created and ended within the turn: the page lists it for nobody.
+ *
+ * The lean state costs nothing per event beyond marking the actor touched: it
+ * takes snapshots as calls ({@link FeedBatch.touch}, no message object), keeps
+ * the record's sequence number of the turn's first one, and reads the steps
+ * from the actor's own record at the drain.
  */
 import type { EventObject } from "xstate"
-import { feedObject, FEED_VERSION } from "./feed.ts"
-import type { ActorView, FeedMessage, InspectorModel } from "./InspectorModel.ts"
-import { redactId, toJsonSafe } from "./redact.ts"
+import { feedObject, FEED_VERSION, safeContext } from "./feed.ts"
+import type { ActorView, FeedMessage, InspectorModel, SnapshotTouch } from "./InspectorModel.ts"
+import { redactId } from "./redact.ts"
 
 /** One transition of a lean snapshot's turn: time, event type, value, status. */
 export type FeedStep = readonly [t: number, event: string, value: unknown, status: string]
+
+/** Steps sent per actor per turn at most (the page keeps the last 50 transitions of an actor). */
+export const STEPS_PER_TURN = 50
 
 interface Pending {
   readonly actor: ActorView
@@ -30,7 +40,8 @@ interface Pending {
   /** The last event of the turn that led to a snapshot (undefined: no snapshot this turn). */
   event: EventObject | undefined
   createdAt: number
-  steps: Array<FeedStep> | undefined
+  /** The record's sequence number of the turn's first snapshot: the turn's steps are the entries from there. */
+  since: number
   session: FeedMessage | undefined
 }
 
@@ -49,6 +60,8 @@ export interface FeedBatchOptions<C> {
 export interface FeedBatch {
   /** Take a model message: kept by reference until the next drain. */
   readonly add: (message: FeedMessage) => void
+  /** Take a snapshot as a call (subscribe with `snapshots: batch.touch` while no full client listens). */
+  readonly touch: SnapshotTouch
   /** Whether to keep messages for lean / full clients (the server counts them). */
   want(lean: boolean, full: boolean): void
   /** Serialize what came since the last drain and queue it for every client. */
@@ -71,8 +84,17 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
 
   const entry = (actor: ActorView): Pending => {
     let p = pending.get(actor.sessionId)
-    if (p === undefined) pending.set(actor.sessionId, p = { actor, announce: undefined, event: undefined, createdAt: 0, steps: undefined, session: undefined })
+    if (p === undefined) pending.set(actor.sessionId, p = { actor, announce: undefined, event: undefined, createdAt: 0, since: -1, session: undefined })
     return p
+  }
+
+  const touch: SnapshotTouch = (actor, event, t, seq) => {
+    if (!lean) return
+    const p = entry(actor)
+    if (p.event === undefined) p.since = seq
+    p.event = event
+    p.createdAt = t
+    options.schedule()
   }
 
   const add = (message: FeedMessage): void => {
@@ -82,13 +104,8 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       case "@xstate.actor":
         entry(message.actor).announce = message
         break
-      case "@xstate.snapshot": {
-        const p = entry(message.actor)
-        p.event = message.event
-        p.createdAt = message.createdAt
-        if (message.event.type !== "xstate.init") (p.steps ??= []).push([message.createdAt, message.event.type, message.snapshot.value ?? null, message.snapshot.status])
-        break
-      }
+      case "@xstate.snapshot":
+        return touch(message.actor, message.event, message.createdAt, message.seq)
       case "@mcp-actors.session": {
         const p = entry(message.actor)
         // A summary asked for with its recent transitions keeps asking for them.
@@ -115,9 +132,13 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
     const context = a.context
     const snapshot: Record<string, unknown> = { value: a.value ?? null, status: a.status }
     if (!sentContext.has(a) || sentContext.get(a) !== context) {
-      snapshot.context = toJsonSafe(context, { showSecrets })
+      snapshot.context = safeContext(context, showSecrets)
       if (typeof context === "object" && context !== null) sentContext.set(a, context)
     }
+    // The turn's transitions, from the record (the init snapshot makes none).
+    const steps: Array<FeedStep> = []
+    const n = a.record.eachSince(p.since, STEPS_PER_TURN, (t, event, value, status) => void steps.push([t, event.type, value ?? null, status]))
+    const skipped = a.record.total - p.since - n
     return JSON.stringify({
       type: "@xstate.snapshot",
       sessionId: a.sessionId,
@@ -126,7 +147,8 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       id: redactId(a.id, showSecrets),
       event: { type: p.event!.type },
       snapshot,
-      steps: p.steps ?? [],
+      steps,
+      ...(skipped > 0 ? { skipped } : {}),
       createdAt: p.createdAt,
       _version: FEED_VERSION
     })
@@ -166,6 +188,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
 
   return {
     add,
+    touch,
     want(l, f) {
       lean = l
       full = f

@@ -16,7 +16,7 @@ import { AsyncLocalStorage } from "node:async_hooks"
 import { Context, Exit, Metric, Option, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import type { AnyActorRef } from "xstate"
-import { McpError } from "../protocol/errors.ts"
+import { McpError, type RpcErrorObject } from "../protocol/errors.ts"
 import type { JsonRpcRequest, Params, RequestId } from "../protocol/jsonrpc.ts"
 import { type InspectionEvent, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
@@ -318,6 +318,38 @@ export class Telemetry {
     }
   }
 
+  /**
+   * A request refused before any handler ran (its method's capability is not declared, or its era
+   * removed it): a SERVER span that ends at once with the error (`error.type` and
+   * `rpc.response.status_code` the JSON-RPC code), and `mcp.server.operation.duration`.
+   */
+  serverRefused(request: JsonRpcRequest, facts: StepFacts, error: RpcErrorObject): void {
+    const start = nowNs()
+    const method = request.method
+    const target = S.targetOf(method, request.params)
+    const outcome: Outcome = { errorType: String(error.code), statusCode: String(error.code), error: new Error(error.message) }
+    const tracer = this.tracer
+    if (tracer !== undefined) {
+      const remote = readTraceContext(request.params?._meta)
+      const session = facts.sessionId === undefined ? undefined : this.sessionSpans.get(facts.sessionId)
+      const span = tracer.span({
+        name: target === undefined ? method : `${method} ${target}`,
+        parent: remote === undefined ? Option.none() : Option.some(Tracer.externalSpan(remote)),
+        annotations: Context.empty(),
+        links: session === undefined ? [] : [{ span: session, attributes: {} }],
+        startTime: start,
+        kind: "server",
+        root: remote === undefined,
+        sampled: remote?.sampled ?? this.sampleRoot()
+      })
+      this.requestAttributes(span, method, target, request.params, facts.protocolVersion, facts.transport)
+      span.attribute(S.JSONRPC_REQUEST_ID, String(request.id))
+      if (facts.sessionId !== undefined) span.attribute(S.MCP_SESSION_ID, facts.sessionId)
+      endSpan(span, outcome, nowNs())
+    }
+    this.operation("server", method, target, outcome, facts.protocolVersion, facts.transport, seconds(start, nowNs()))
+  }
+
   /** The chart refused the request of the running {@link serverStep} with a JSON-RPC error. */
   serverStepFailed(id: RequestId, code: number, message: string): void {
     const step = this.stepping
@@ -328,7 +360,9 @@ export class Telemetry {
 
   /**
    * A request the client's chart sends itself (`initialize`, the keepalive's `ping`): a CLIENT span
-   * whose context goes in the returned params; call `end` with the outcome when the answer comes.
+   * whose context goes in the returned params; call `end` with the outcome when the answer comes, or
+   * with the error when it will not (a keepalive ping that timed out, a session that closed first).
+   * Only the first `end` counts: a late answer after a timeout does not end the span again.
    */
   clientStep(session: ClientFacts, method: string, params: Params | undefined): { readonly params: Params | undefined; end(error?: unknown): void } {
     const start = nowNs()
@@ -340,9 +374,12 @@ export class Telemetry {
       span = tracer.span({ name: method, parent: Option.none(), annotations: Context.empty(), links: [], startTime: start, kind: "client", root: true, sampled: this.sampleRoot() })
       sendParams = withTraceContext(params, formatTraceparent(span.traceId, span.spanId, span.sampled), undefined)
     }
+    let ended = false
     return {
       params: sendParams,
       end: (error?: unknown) => {
+        if (ended) return
+        ended = true
         const outcome = error === undefined ? OK : errorOutcome(error)
         const after = session.info()
         const end = nowNs()

@@ -58,11 +58,36 @@ const clockOf = (source: Clocked, systemClock: SchedulingSystem["_clock"]): Sche
 let anonymous = 0
 
 /**
+ * An actor's pending delays, kept on the actor itself under a private symbol: one small
+ * array (a session has one or two pending at a time: its handshake or idle deadline),
+ * found without a lookup and gone with the actor. It replaced a `Map` from actor to a
+ * `Map` of delays, which made and dropped an inner `Map` each time a session's last
+ * pending delay was cancelled (three times per churned HTTP session).
+ */
+const TIMERS = Symbol("mcp-actors.timers")
+interface Timer {
+  readonly id: string
+  readonly clock: SchedulingSystem["_clock"]
+  handle: unknown
+}
+type Timed = { [TIMERS]?: Array<Timer> }
+
+const indexOf = (own: ReadonlyArray<Timer>, id: string): number => {
+  for (let i = 0; i < own.length; i++) if (own[i]!.id === id) return i
+  return -1
+}
+const removeAt = (own: Array<Timer>, i: number): void => {
+  // Order does not matter: move the last one into the hole.
+  const last = own.pop()!
+  if (i < own.length) own[i] = last
+}
+
+/**
  * Give `actor`'s system the lean scheduler. Call it after `createActor` and
  * before `start()`: entry delays are scheduled on start. Returns the actor.
  *
- * Timers are indexed by the actor that scheduled them (one small `Map` per actor
- * with a pending delay), so stopping one session of a tree of thousands cancels
+ * Timers are kept on the actor that scheduled them (a small array, see `TIMERS`),
+ * so stopping one session of a tree of thousands cancels
  * its own timers without scanning the others'. Each timer runs on its source
  * actor's clock: a session created with its own clock (a test's simulated one)
  * keeps it inside the runtime's shared tree, where xstate would use the root's.
@@ -70,17 +95,17 @@ let anonymous = 0
 export const useLeanScheduler = <A extends AnyActorRef>(actor: A): A => {
   const system = actor.system as unknown as SchedulingSystem
   const systemClock = system._clock
-  const timers = new Map<AnyActorRef, Map<string, { readonly handle: unknown; readonly clock: SchedulingSystem["_clock"] }>>()
   const deliver = (source: AnyActorRef, target: AnyActorRef, event: EventObject) => {
     if (system._relay) system._relay(source, target, event)
     else target.send(event)
   }
   const cancel = (source: AnyActorRef, id: string) => {
-    const own = timers.get(source)
-    const timer = own?.get(id)
-    if (timer === undefined) return
-    own!.delete(id)
-    if (own!.size === 0) timers.delete(source)
+    const own = (source as Timed)[TIMERS]
+    if (own === undefined) return
+    const i = indexOf(own, id)
+    if (i === -1) return
+    const timer = own[i]!
+    removeAt(own, i)
     timer.clock.clearTimeout(timer.handle)
   }
   system.scheduler = {
@@ -88,21 +113,23 @@ export const useLeanScheduler = <A extends AnyActorRef>(actor: A): A => {
       // Re-scheduling a pending id replaces it (xstate would leave the old timer running).
       cancel(source, id)
       const clock = clockOf(source as Clocked, systemClock)
-      let own = timers.get(source)
-      if (own === undefined) timers.set(source, own = new Map())
-      const handle = clock.setTimeout(() => {
-        const mine = timers.get(source)
-        if (mine !== undefined && mine.delete(id) && mine.size === 0) timers.delete(source)
+      const own = ((source as Timed)[TIMERS] ??= [])
+      const timer: Timer = { id, clock, handle: undefined }
+      // In the list before the clock sees it: a clock may run a 0 ms timer at once.
+      own.push(timer)
+      timer.handle = clock.setTimeout(() => {
+        const i = own.indexOf(timer)
+        if (i === -1) return // cancelled meanwhile (a clock that fires a cleared timer)
+        removeAt(own, i)
         deliver(source, target, event)
       }, delay)
-      own.set(id, { handle, clock })
     },
     cancel,
     cancelAll: (actorRef) => {
-      const own = timers.get(actorRef)
-      if (own === undefined) return
-      timers.delete(actorRef)
-      for (const timer of own.values()) timer.clock.clearTimeout(timer.handle)
+      const own = (actorRef as Timed)[TIMERS]
+      if (own === undefined || own.length === 0) return
+      const all = own.splice(0)
+      for (const timer of all) timer.clock.clearTimeout(timer.handle)
     }
   }
   return actor

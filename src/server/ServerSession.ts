@@ -8,7 +8,7 @@
  * which error, when to close); this class executes — it owns the in-flight
  * table, the handler contexts, outbound requests and the wire.
  */
-import type { Actor, AnyActorRef } from "xstate"
+import type { Actor, ActorOptions, AnyActorRef } from "xstate"
 import {
   type ActivityFacts,
   type EarlyRequestPolicy,
@@ -484,23 +484,26 @@ export class ServerSession implements SessionHandle {
       this.hibernated = undefined
       this.clearWakeTimer()
     }
-    const actor = createLeanActor(runtimeServerMachine, {
+    const o = this.options
+    // One options object, filled in place (no spread temporaries: every churned session makes one).
+    const actorOptions: ActorOptions<typeof runtimeServerMachine> & { -readonly [K in "snapshot" | "clock" | "parent"]?: unknown } = {
       id: this.id, // the inspector links the actor to this session by it
-      ...(hibernated !== undefined ? { snapshot: hibernated as never } : {}),
       input: {
-        supportedVersions: this.options.supportedVersions ?? LEGACY_VERSIONS,
-        idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
-        handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 0,
-        drainTimeoutMs: this.options.drainTimeoutMs ?? 5_000,
-        earlyRequests: this.options.earlyRequests ?? "reject",
+        supportedVersions: o.supportedVersions ?? LEGACY_VERSIONS,
+        idleTimeoutMs: o.idleTimeoutMs ?? 0,
+        handshakeTimeoutMs: o.handshakeTimeoutMs ?? 0,
+        drainTimeoutMs: o.drainTimeoutMs ?? 5_000,
+        earlyRequests: o.earlyRequests ?? "reject",
         // The facts, for a chart that starts after its connection did.
         servedModern: this.servedModern,
         elapsedMs: this.now() - this.createdAt,
         activity: this.activity()
-      },
-      ...(this.options.clock ? { clock: this.options.clock } : {}),
-      ...(this.options.actorParent !== undefined ? { parent: this.options.actorParent } : {})
-    })
+      }
+    }
+    if (hibernated !== undefined) actorOptions.snapshot = hibernated
+    if (o.clock) actorOptions.clock = o.clock
+    if (o.actorParent !== undefined) actorOptions.parent = o.actorParent
+    const actor = createLeanActor(runtimeServerMachine, actorOptions as ActorOptions<typeof runtimeServerMachine>)
     bindChart(actor, this)
     this.actor = actor
     actor.subscribe({
@@ -604,7 +607,10 @@ export class ServerSession implements SessionHandle {
   private dispatchUnguarded(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
     const id = req.id
     const refused = methodRefusal(this.server, req.method, modern)
-    if (refused !== undefined) return this.send(errorResponse(id, refused), id)
+    if (refused !== undefined) {
+      this.server.telemetry?.serverRefused(req, { sessionId: modern === undefined ? this.id : undefined, protocolVersion: modern?.protocolVersion ?? this.protocolVersion, transport: this.options.transport }, refused)
+      return this.send(errorResponse(id, refused), id)
+    }
     const entry = newInFlight(req)
     if (modern && MRTR_METHODS.has(req.method)) {
       // A retry's inputs and state are attacker-controlled (mrtr.mdx, Security): checked before the handler runs.

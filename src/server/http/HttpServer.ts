@@ -65,7 +65,7 @@ import { type EventStore, makeMemoryEventStore } from "../../transports/http/Eve
 import { Exchange } from "./Exchange.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
 import { HttpSession, type HttpSessionHost, type HttpSessionOptions, type PersistedHttpSession } from "./HttpSession.ts"
-import { ModernRequest, type ModernRequestHost } from "./ModernRequest.ts"
+import { ModernRequest, type ModernRequestHost, type ModernRequestOptions } from "./ModernRequest.ts"
 import { readBodyInto } from "../../transports/http/readBody.ts"
 import { answerMetrics as serveMetrics } from "../../observability/metricsEndpoint.ts"
 import { DEFAULT_MAX_BUFFERED_BYTES, SseHub } from "../../transports/http/SseStream.ts"
@@ -135,6 +135,8 @@ export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions
   readonly maxBufferedBytes?: number
   /** Serve 2026-07-28 (stateless) requests. Default true. */
   readonly modern?: boolean
+  /** How 2026-07-28 requests run their chart (`chart: "always"` skips the fast path; see ModernRequest.ts). */
+  readonly modernRequests?: ModernRequestOptions
   /**
    * Refuse (400) a supported `MCP-Protocol-Version` that differs from the
    * session's negotiated version. Default false: the spec's server MUST is
@@ -337,6 +339,7 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     live: new Set<ModernRequest>(),
     actorParent: listener.actor,
     clock,
+    ...(options.modernRequests === undefined ? {} : { modernRequests: options.modernRequests }),
     released(hs, end) {
       runtime.ended(hs.id, end)
       limiter.remove(hs)
@@ -454,8 +457,9 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const lookup = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): HttpSession | undefined => {
     const sid = header(req, HEADER_SESSION_ID)
     if (sid === undefined) return void writeRpcError(res, 400, badRequest("Mcp-Session-Id header is required"))
-    if (!isWellFormedSessionId(sid)) return void writeRpcError(res, 400, badRequest("malformed Mcp-Session-Id"))
     const hs = sessions.get(sid)
+    // Only well-formed ids are ever stored: a known one needs no check (a regex per request saved).
+    if (hs === undefined && !isWellFormedSessionId(sid)) return void writeRpcError(res, 400, badRequest("malformed Mcp-Session-Id"))
     // Another principal's session is indistinguishable from a missing one.
     if (hs === undefined || hs.ended || hs.principal !== principal) return void writeRpcError(res, 404, SESSION_NOT_FOUND)
     if (pv !== undefined && versionHeaderMustMatch) {
@@ -495,9 +499,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const del = (req: IncomingMessage, res: ServerResponse, principal: string | undefined, pv: string | undefined): void => {
     const hs = lookup(req, res, principal, pv)
     if (hs === undefined) return
-    // The client ends the session: in-flight work is cancelled, every stream ends (transports.mdx:L192-L220).
-    hs.session.transportClosed({ expected: true, reason: "terminated by the client (DELETE)" })
-    void hs.session.ended.then(() => writeEmpty(res, 200))
+    // The client ends the session: in-flight work is cancelled, every stream ends; 200 once it has ended.
+    hs.terminate(res)
   }
 
   // ------------------------------------------------------------ POST

@@ -24,7 +24,7 @@ import type { Limited } from "../SessionLimiter.ts"
 import { type EventStore, parseEventId } from "../../transports/http/EventStore.ts"
 import type { Exchange, ExchangeOwner } from "./Exchange.ts"
 import { type SseHub, SseStream, type SseStreamOptions } from "../../transports/http/SseStream.ts"
-import { HEADER_SESSION_ID } from "../../transports/http/wire.ts"
+import { HEADER_SESSION_ID, writeEmpty } from "../../transports/http/wire.ts"
 
 /** What a session needs from the server that owns it. */
 export interface HttpSessionHost {
@@ -95,6 +95,8 @@ export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
   /** The exchange carrying `initialize`, until it is answered. */
   initExchange: Exchange | undefined
   ended = false
+  /** DELETE requests waiting for the session to end (almost always one): answered 200 once it has. */
+  private deletes: ServerResponse | Array<ServerResponse> | undefined
 
   constructor(server: McpServer, host: HttpSessionHost, principal: string | undefined, options: HttpSessionOptions, restore?: PersistedHttpSession) {
     this.host = host
@@ -365,5 +367,22 @@ export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
     s?.end()
     this.host.eventStore?.dropSession(this.id)
     this.host.released(this, end)
+    const deletes = this.deletes
+    if (deletes !== undefined) {
+      this.deletes = undefined
+      if (Array.isArray(deletes)) for (const res of deletes) writeEmpty(res, 200)
+      else writeEmpty(deletes, 200)
+    }
+  }
+
+  /**
+   * DELETE: the client ends the session (transports.mdx:L192-L220); `res` is answered 200 once
+   * it has ended (in-flight work cancelled, streams closed, the server has forgotten it). A
+   * field, not a promise on `session.ended`: no promise, closure and microtask per churned session.
+   */
+  terminate(res: ServerResponse): void {
+    const d = this.deletes
+    this.deletes = d === undefined ? res : Array.isArray(d) ? [...d, res] : [d, res]
+    this.session.transportClosed({ expected: true, reason: "terminated by the client (DELETE)" })
   }
 }

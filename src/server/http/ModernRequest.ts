@@ -3,12 +3,15 @@
  * context comes from the request's `_meta`, the response stream is the
  * request's whole life (2026-07-28/basic/transports/streamable-http.mdx).
  *
- * Its lifecycle is the `modernRequest` chart (machines/modernRequest.ts), run
- * per POST as a child of the HTTP listener's actor (one inspector on the
- * runtime's root sees it): validating → dispatching (related notifications
- * flow) → responded, awaitingInput (MRTR `input_required`), failed, cancelled
- * or timed out. The chart decides; this class provides the effects (dispatch,
- * abort, answers).
+ * Its lifecycle is the `modernRequest` chart (machines/modernRequest.ts):
+ * validating → dispatching (related notifications flow) → responded,
+ * awaitingInput (MRTR `input_required`), failed, cancelled or timed out. The
+ * chart decides; this class provides the effects (dispatch, abort, answers).
+ * When it runs as an actor, that actor is a child of the HTTP listener's actor
+ * (one inspector on the runtime's root sees it). A request whose path through
+ * the chart is pure runs without an actor (the fast path, see {@link ModernRequest.step}
+ * and docs/architecture.md "The modern request's fast path"); everything else, and every
+ * request while anyone inspects, runs as the actor.
  *
  * The request is dispatched directly, with the pieces a legacy session uses
  * (`methodRefusal`, the MRTR checks, `dispatchRequest`, `HandlerContext`,
@@ -21,8 +24,8 @@
  * ids and no resumption in this era (L157).
  */
 import type { ServerResponse } from "node:http"
-import type { Actor, AnyActorRef } from "xstate"
-import { modernRequestMachine } from "../../../machines/modernRequest.ts"
+import type { Actor, AnyActorRef, StateValue } from "xstate"
+import { type ModernRequestContext as ChartContext, type ModernRequestEvent, modernRequestMachine } from "../../../machines/modernRequest.ts"
 import type { Clock } from "../../protocol/clock.ts"
 import { ErrorCode, errorMessage, McpError, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import { errorResponse, type JsonRpcMessage, type JsonRpcRequest, notification, type Params, type RequestId, result as makeResult } from "../../protocol/jsonrpc.ts"
@@ -30,6 +33,7 @@ import { type ModernRequestContext, readModernContext } from "../../protocol/mod
 import { MRTR_METHODS } from "../../protocol/mrtr.ts"
 import { LISTEN_METHOD } from "../../protocol/subscriptions.ts"
 import { createLeanActor } from "../../runtime/ActorScheduler.ts"
+import { inspection } from "../../runtime/inspection.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import { dispatchRequest, isThenable, type Result, type SessionState } from "../dispatch.ts"
 import { InputRequiredSignal } from "../InputRequiredSignal.ts"
@@ -69,8 +73,36 @@ export interface ModernRequestHost {
   readonly actorParent?: AnyActorRef
   /** The endpoint's clock: `requestState` deadlines read its time (the one clock). */
   readonly clock: Clock
+  /** How modern requests run their chart (the HTTP server's `modernRequests` option). */
+  readonly modernRequests?: ModernRequestOptions
   /** One left `live`. */
   modernFinished(): void
+}
+
+/** How modern requests run their chart. */
+export interface ModernRequestOptions {
+  /**
+   * `"always"`: every request runs as its chart's actor from the start, pure or not (what an
+   * inspector sees is what runs). Default `"lazy"`: a request whose path through the chart is
+   * pure runs without an actor; the actor starts where the path stops being pure. Any
+   * inspection-hub listener (the live inspector, OpenTelemetry transition events) forces
+   * `"always"` while it listens.
+   */
+  readonly chart?: "lazy" | "always"
+  /** Told how each request ended (tests: the fast path and the chart agree). */
+  readonly settled?: (settled: ModernRequestSettled) => void
+}
+
+/** How one modern request ended, in the chart's terms (whether or not an actor ran it). */
+export interface ModernRequestSettled {
+  readonly id: RequestId
+  /** `fast`: no actor at all; `chart`: an actor from the start; `lazy`: an actor from where the path stopped being pure. */
+  readonly ran: "fast" | "chart" | "lazy"
+  /** The chart's state value when the exchange ended. */
+  readonly value: StateValue
+  readonly context: ChartContext
+  /** The chart events the request stepped through, in order (with or without an actor). */
+  readonly events: ReadonlyArray<ModernRequestEvent>
 }
 
 /** Who sent the request and how (the auth hook's principal binds MRTR state to it). */
@@ -87,8 +119,15 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
   readonly request: JsonRpcRequest
   private readonly host: ModernRequestHost
   private readonly caller: ModernRequestCaller
-  /** The request's chart (see the module comment). */
-  readonly actor: Actor<typeof modernRequestMachine>
+  /** The request's chart as an actor, once it runs as one (see {@link step}). */
+  private actor: Actor<typeof modernRequestMachine> | undefined
+  /** Without an actor: the chart's (flat) state the request is in, and the context fields a pure path sets. */
+  private fastValue: FastValue = "validating"
+  private fastRound = 0
+  private fastErrorCode: number | undefined = undefined
+  /** Made for `modernRequests.settled` only: the chart events stepped so far. */
+  private trace: Array<ModernRequestEvent> | undefined
+  private ran: ModernRequestSettled["ran"] = "fast"
   /** The error a shutdown answers with (read by the chart's `answerShutdown`). */
   private shutdownError: RpcErrorObject | undefined
   /** The request's `_meta`, read once it is valid. */
@@ -108,26 +147,106 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
     this.caller = caller
     this.request = request
     this.exchange = new Exchange(this, host.hub, res, request.id, false)
-    const parent = host.actorParent
-    const input = { id: request.id, method: request.method }
-    this.actor = createLeanActor(runningModernRequest, parent === undefined ? { id: ACTOR_ID, input } : { id: ACTOR_ID, input, parent })
-    ;(this.actor as unknown as Owned)[OWNER] = this
+    if (host.modernRequests?.settled !== undefined) this.trace = []
   }
 
   /** Run the request; the response goes out on `res` as JSON, or as SSE if the handler streams first. */
   start(): void {
     this.host.live.add(this)
-    this.actor.start()
+    const round = hasRequestState(this.request) ? 1 : 0
+    // Not pure from the start (see `step`): an MRTR retry, or someone inspects (they draw what runs).
+    if (round !== 0 || inspection.listenerCount !== 0 || this.host.modernRequests?.chart === "always") this.runChart(undefined)
     // HttpServer checked the headers against `_meta`; the chart's validation reads `_meta` itself.
     const read = readModernContext(this.request)
     if (read.ok) {
       this.modern = read.context
-      this.actor.send({ type: "VALIDATED", round: hasRequestState(this.request) ? 1 : 0 })
+      this.step({ type: "VALIDATED", round })
     } else {
-      this.actor.send({ type: "INVALID", code: read.error.code })
+      this.step({ type: "INVALID", code: read.error.code })
       this.exchange.fail(read.error)
     }
     this.exchange.watch()
+  }
+
+  // ------------------------------------------------------------ the chart, with or without an actor
+
+  /**
+   * Step the chart with `event`.
+   *
+   * The fast path (no actor) — the ruling, docs/architecture.md "The modern request's fast path":
+   * a request runs without an actor only while its path through `modernRequest` is pure: from
+   * `validating`, `VALIDATED` (round 0, no deadline) enters `dispatching.unbounded` and runs the
+   * `dispatch` entry action, then `ANSWERED` with a result goes to `responded`, or with an error
+   * to `failed` recording its code (`recordError`); `INVALID` goes to `failed` the same way. Those
+   * transitions change nothing but the state and those context fields, and their one effect
+   * (`dispatch`) is the same method call here; the final state's done event to the listener is
+   * not a transition there (the listener chart has none for it). Anything else is not pure:
+   * a related notification (`MESSAGE`: progress, a log, a listen), `input_required` (an MRTR
+   * round), a disconnect, a shutdown, an MRTR retry (round > 0), a deadline (a timer; none is
+   * set for HTTP requests today), or any inspection listener. Then the request runs as the
+   * actor: from the start when known up front, otherwise the actor is created in the equivalent
+   * state (`dispatching.unbounded`, the same context, restored from a snapshot: `dispatch` is not
+   * run again) and given the event. test/modern.fastpath.test.ts runs every `xstate/graph` path of
+   * the chart over HTTP both ways and checks they agree.
+   */
+  private step(event: ModernRequestEvent): void {
+    const actor = this.actor
+    if (actor !== undefined) {
+      if (actor.getSnapshot().status !== "active") return
+      this.trace?.push(event)
+      actor.send(event)
+      return
+    }
+    switch (this.fastValue) {
+      case "validating":
+        if (event.type === "VALIDATED") {
+          this.trace?.push(event)
+          this.fastRound = event.round
+          this.fastValue = "dispatching"
+          return this.dispatch() // the `dispatch` entry action
+        }
+        if (event.type === "INVALID") {
+          this.trace?.push(event)
+          this.fastErrorCode = event.code
+          this.fastValue = "failed"
+        }
+        return // the chart has no other transition from `validating`
+      case "dispatching":
+        if (event.type === "ANSWERED" && event.outcome !== "inputRequired") {
+          this.trace?.push(event)
+          if (event.outcome === "result") this.fastValue = "responded"
+          else {
+            this.fastErrorCode = event.code
+            this.fastValue = "failed"
+          }
+          return
+        }
+        // Not pure: the chart runs from here.
+        this.runChart(event)
+        return
+      default:
+        return // a final state: the chart is done and takes no event
+    }
+  }
+
+  /** Start the request's actor: from the start (`event` undefined), or in the state the fast path reached, then step it with `event`. */
+  private runChart(event: ModernRequestEvent | undefined): void {
+    const parent = this.host.actorParent
+    const input = { id: this.request.id, method: this.request.method }
+    const base = parent === undefined ? { id: ACTOR_ID, input } : { id: ACTOR_ID, input, parent }
+    // Only from `dispatching` (the fast path's one non-final, non-initial state).
+    const snapshot = event === undefined ? undefined : runningModernRequest.resolveState({ value: { dispatching: "unbounded" }, context: this.fastContext() })
+    const actor = createLeanActor(runningModernRequest, snapshot === undefined ? base : { ...base, snapshot })
+    ;(actor as unknown as Owned)[OWNER] = this
+    this.actor = actor
+    this.ran = event === undefined ? "chart" : "lazy"
+    actor.start()
+    if (event !== undefined) this.step(event)
+  }
+
+  /** The chart's context for the fast path's state (a pure path sets `round` and `errorCode` only). */
+  private fastContext(): ChartContext {
+    return { id: this.request.id, method: this.request.method, deadlineMs: 0, round: this.fastRound, messages: 0, errorCode: this.fastErrorCode, reason: undefined }
   }
 
   // ------------------------------------------------------------ the chart's effects
@@ -165,7 +284,7 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
   /** Abort the handler (the client closed the stream) and end the exchange without a response. */
   cancel(reason: string): void {
     if (this.exchange.done) return
-    this.actor.send({ type: "DISCONNECTED", reason })
+    this.step({ type: "DISCONNECTED", reason })
     this.exchange.cancel(this.request.id)
   }
 
@@ -173,7 +292,7 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
   fail(error: RpcErrorObject): void {
     if (this.exchange.done) return
     this.shutdownError = error
-    this.actor.send({ type: "SHUTDOWN", code: error.code, message: error.message })
+    this.step({ type: "SHUTDOWN", code: error.code, message: error.message })
     // Not dispatching (still validating, or already answered): the exchange still ends.
     if (!this.exchange.done) this.exchange.fail(error)
   }
@@ -190,7 +309,10 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
     const id = req.id
     if (req.method === "server/discover") return this.send(makeResult(id, discoverResult(this.server)), id)
     const refused = methodRefusal(this.server, req.method, modern)
-    if (refused !== undefined) return this.send(errorResponse(id, refused), id)
+    if (refused !== undefined) {
+      this.server.telemetry?.serverRefused(req, { sessionId: undefined, protocolVersion: modern.protocolVersion, transport: "http" }, refused)
+      return this.send(errorResponse(id, refused), id)
+    }
     if (req.method === LISTEN_METHOD) {
       this.listens = new Listens({
         server: this.server,
@@ -277,7 +399,7 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
    */
   send(message: JsonRpcMessage, related: RequestId | undefined): void {
     if (related !== this.request.id) return
-    if (this.actor.getSnapshot().status === "active") this.actor.send("method" in message ? MESSAGE : answered(message))
+    this.step("method" in message ? MESSAGE : answered(message))
     this.exchange.deliver(message, "method" in message ? undefined : related)
   }
 
@@ -343,9 +465,29 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
     // The chart normally ended first (ANSWERED, DISCONNECTED, SHUTDOWN reach a final state, which
     // stops it). Otherwise end it too, but not from inside its own step (the response may be
     // delivered from the `dispatch` action): a microtask later.
-    if (this.actor.getSnapshot().status === "active") queueMicrotask(() => this.actor.stop())
+    const actor = this.actor
+    if (actor !== undefined && actor.getSnapshot().status === "active") {
+      queueMicrotask(() => {
+        this.settle()
+        actor.stop()
+      })
+    } else this.settle()
     this.host.live.delete(this)
     this.host.modernFinished()
+  }
+
+  /** Tell `modernRequests.settled` how the request ended (the actor's step that answered has completed by now). */
+  private settle(): void {
+    const settled = this.host.modernRequests?.settled
+    if (settled === undefined) return
+    const snapshot = this.actor?.getSnapshot()
+    settled({
+      id: this.request.id,
+      ran: this.ran,
+      value: snapshot === undefined ? (this.fastValue === "dispatching" ? { dispatching: "unbounded" } : this.fastValue) : snapshot.value,
+      context: snapshot === undefined ? this.fastContext() : snapshot.context,
+      events: this.trace ?? []
+    })
   }
 
   detached(): void {
@@ -354,6 +496,9 @@ export class ModernRequest implements ExchangeOwner, HandlerHost, SessionState, 
 }
 
 const MESSAGE = { type: "MESSAGE" } as const
+
+/** The chart's states the fast path can be in (it leaves `dispatching` only for `responded` or `failed`). */
+type FastValue = "validating" | "dispatching" | "responded" | "failed"
 
 /**
  * Every request's chart has this one actor id (each still has its own `sessionId`). A chart
@@ -371,10 +516,10 @@ interface Owned {
 const ownerOf = (self: unknown): ModernRequest => (self as Owned)[OWNER]
 
 /**
- * The chart with this module's effects, provided once (`provide` builds a new machine:
+ * The chart with this module's effects (the production-provided machine), provided once (`provide` builds a new machine:
  * per request it would cost more than the request). Each action finds its request on `self`.
  */
-const runningModernRequest = modernRequestMachine.provide({
+export const runningModernRequest = modernRequestMachine.provide({
   actions: {
     dispatch: ({ self }) => ownerOf(self).dispatch(),
     abortHandler: ({ self, context }) => ownerOf(self).abortHandler(context.reason ?? "cancelled"),
