@@ -12,9 +12,14 @@
  * client (`ModernClient` over the same stdio child, no handshake; the raw server answers its
  * `tools/call` like any other) instead of the legacy session.
  *
- *   node bench/client.ts [--duration 3] [--rounds 3] [--inflight 1,8,64] [--roots /tmp/base] [--era legacy|modern]
+ *   node bench/client.ts [--duration 3] [--rounds 3] [--inflight 1,8,64] [--roots /tmp/base] [--era legacy|modern] [--wire stdio|memory]
+ *
+ * `--wire memory` replaces the child and its pipes with an in-process peer (see `memoryReply`):
+ * the client's own CPU per call, without the kernel's part.
+ *   node bench/client.ts --worker ours|sdk --inflight 1 [--era modern] --profile DIR   (one cell, CPU profile of its measured window)
  */
 import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
@@ -32,7 +37,9 @@ const { values } = parseArgs({
     worker: { type: "string" },
     root: { type: "string" },
     warmup: { type: "string", default: "500" },
-    era: { type: "string", default: "legacy" }
+    era: { type: "string", default: "legacy" },
+    wire: { type: "string", default: "stdio" },
+    profile: { type: "string" }
   }
 })
 
@@ -42,11 +49,76 @@ interface Cell {
   readonly cpuUsPerCall: number
 }
 
+/**
+ * `--wire memory`: no process and no pipe. The peer answers as the raw stdio server does, one
+ * microtask later, after a JSON round trip each way (as a wire would cost): what is measured is
+ * the client's own code per call, without the kernel's writes, reads and wake-ups.
+ */
+const memoryReply = (text: string): string | undefined => {
+  const m = JSON.parse(text) as { readonly id?: unknown; readonly method?: string; readonly params?: { readonly protocolVersion?: string; readonly arguments?: { readonly text?: unknown } } }
+  if (m.id === undefined || m.method === undefined) return undefined
+  const result = m.method === "initialize"
+    ? { protocolVersion: m.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: "memory-peer", version: "1.0.0" } }
+    : m.method === "tools/call" ? { content: [{ type: "text", text: m.params?.arguments?.text }] } : {}
+  return JSON.stringify({ jsonrpc: "2.0", id: m.id, result })
+}
+/** Our `Transport` over {@link memoryReply}. */
+const memoryTransport = () => {
+  let handlers: { onFrame(text: string): void; onClose(closed: { expected: boolean; reason: string }): void } | undefined
+  let closed = false
+  return {
+    kind: "memory",
+    authoritativeLiveness: true,
+    start: (h: typeof handlers) => void (handlers = h),
+    send: (message: unknown) => {
+      const reply = memoryReply(JSON.stringify(message))
+      if (reply !== undefined) queueMicrotask(() => closed || handlers?.onFrame(reply))
+    },
+    close: async () => {
+      if (closed) return
+      closed = true
+      handlers?.onClose({ expected: true, reason: "closed" })
+    }
+  }
+}
+
 /** One worker: connect one client, warm up, keep `inflight` calls going, report CPU per call. */
 const worker = async (kind: string, root: string, inflight: number, durationMs: number, warmup: number): Promise<Cell> => {
   let call: () => Promise<unknown>
   let close: () => Promise<void>
-  if (kind === "sdk") {
+  if (values.wire === "memory") {
+    if (kind === "sdk") {
+      const { Client } = await import("@modelcontextprotocol/sdk/client/index.js")
+      const transport = {
+        onmessage: undefined as ((m: unknown) => void) | undefined,
+        start: async () => {},
+        close: async () => {},
+        send: async (message: unknown) => {
+          const reply = memoryReply(JSON.stringify(message))
+          if (reply !== undefined) queueMicrotask(() => transport.onmessage?.(JSON.parse(reply)))
+        }
+      }
+      const client = new Client({ name: "bench", version: "1.0.0" })
+      await client.connect(transport as never)
+      call = () => client.callTool({ name: "echo", arguments: { text: "hi" } })
+      close = () => client.close()
+    } else if (values.era === "modern") {
+      const api = await import(pathToFileURL(join(root, "src", "index.ts")).href) as {
+        ModernClient: { create(transport: unknown): { callTool(name: string, args: Record<string, unknown>): Promise<unknown>; close(): Promise<void> } }
+      }
+      const client = api.ModernClient.create(memoryTransport())
+      call = () => client.callTool("echo", { text: "hi" })
+      close = () => client.close()
+    } else {
+      type Connect = { connectLegacyClient: (t: unknown, opened: Promise<unknown>, o: object) => Promise<{ callTool(name: string, args: Record<string, unknown>): Promise<unknown>; close(): Promise<void> }> }
+      // Its own file since the client-runtime change; in clientConnection.ts before (a base checkout).
+      const own = join(root, "src", "client", "connectLegacyClient.ts")
+      const { connectLegacyClient } = await import(pathToFileURL(existsSync(own) ? own : join(root, "src", "client", "clientConnection.ts")).href) as Connect
+      const client = await connectLegacyClient(memoryTransport(), Promise.resolve(), {})
+      call = () => client.callTool("echo", { text: "hi" })
+      close = () => client.close()
+    }
+  } else if (kind === "sdk") {
     const { Client } = await import("@modelcontextprotocol/sdk/client/index.js")
     const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js")
     const client = new Client({ name: "bench", version: "1.0.0" })
@@ -75,6 +147,7 @@ const worker = async (kind: string, root: string, inflight: number, durationMs: 
     close = () => client.close()
   }
   for (let i = 0; i < warmup; i++) await call()
+  const profiler = values.profile === undefined ? undefined : await startProfile()
   let calls = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
@@ -88,8 +161,25 @@ const worker = async (kind: string, root: string, inflight: number, durationMs: 
   await Promise.all(Array.from({ length: inflight }, loop))
   const elapsed = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
+  if (profiler !== undefined) await profiler(`${values.profile}/${kind}-${values.era}-${inflight}-${process.pid}.cpuprofile`)
   await close()
   return { calls, callsPerSec: (calls * 1000) / elapsed, cpuUsPerCall: (cpu.user + cpu.system) / calls }
+}
+
+/** `--profile DIR` (with `--worker`): a V8 CPU profile of the measured window only (no start-up, no warm-up). */
+const startProfile = async (): Promise<(file: string) => Promise<void>> => {
+  const { Session } = await import("node:inspector/promises")
+  const { writeFileSync } = await import("node:fs")
+  const session = new Session()
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.setSamplingInterval", { interval: 100 })
+  await session.post("Profiler.start")
+  return async (file) => {
+    const { profile } = await session.post("Profiler.stop")
+    writeFileSync(file, JSON.stringify(profile))
+    session.disconnect()
+  }
 }
 
 const runWorker = (kind: string, root: string, inflight: number): Promise<Cell> =>
@@ -97,7 +187,7 @@ const runWorker = (kind: string, root: string, inflight: number): Promise<Cell> 
     const child = spawn(process.execPath, [
       fileURLToPath(import.meta.url),
       "--worker", kind, "--root", root, "--inflight", String(inflight), "--duration", String(values.duration), "--warmup", String(values.warmup),
-      "--era", values.era
+      "--era", values.era, "--wire", values.wire
     ], { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
     child.stdout.on("data", (d) => (out += d))
@@ -142,7 +232,8 @@ for (let r = 0; r < Number(values.rounds); r++) {
     }
   }
 }
-console.log(`\n${values.era} client CPU µs per tools/call (median of ${values.rounds} rounds [min–max]), raw-Node stdio echo server, ${values.duration} s per cell\n`)
+const peer = values.wire === "memory" ? "in-memory peer (no process, no pipe)" : "raw-Node stdio echo server"
+console.log(`\n${values.era} client CPU µs per tools/call (median of ${values.rounds} rounds [min–max]), ${peer}, ${values.duration} s per cell\n`)
 console.log("| in flight | client | CPU µs/call | calls/s | × SDK CPU |")
 console.log("|---:|---|---:|---:|---:|")
 for (const n of levels) {

@@ -28,7 +28,7 @@
  * Run: `node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N]`.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -46,12 +46,15 @@ import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeDemoServer } from "../examples/demo.ts"
 
-const { nonNegative } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N]", {
+const { nonNegative, values } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N] [--gateway-cpu-prof DIR]", {
   calls: { type: "string" },
   servers: { type: "string" },
   warmup: { type: "string" },
-  runs: { type: "string" }
+  runs: { type: "string" },
+  "gateway-cpu-prof": { type: "string" }
 })
+/** `--gateway-cpu-prof DIR`: the gateway in its own process writes a V8 CPU profile there when it exits. */
+const GATEWAY_PROF = (values as { readonly "gateway-cpu-prof"?: string })["gateway-cpu-prof"]
 const CALLS = nonNegative("calls") ?? 1_000
 const WARMUP = nonNegative("warmup") ?? 200
 const RUNS = Math.max(1, nonNegative("runs") ?? 3)
@@ -84,6 +87,20 @@ const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number)
 }
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s. */
+const TICKS_PER_S = 100
+/** A process's user + system CPU time in ticks (Linux `/proc`); undefined elsewhere. */
+const cpuTicks = (pid: number | undefined): number | undefined => {
+  if (pid === undefined) return undefined
+  try {
+    // "pid (comm) state …": utime and stime are fields 14 and 15, i.e. 11 and 12 after the comm.
+    const fields = readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]!.split(" ")
+    return Number(fields[11]) + Number(fields[12])
+  } catch {
+    return undefined
+  }
+}
 
 /** The raw echo peers answer a frame carrying `"ms":N` after N ms, as the demo's `slow {ms: N}` does (a regex, no JSON parse). */
 const rawReply = (s: WebSocket, d: WebSocket.RawData, binary: boolean): void => {
@@ -200,7 +217,7 @@ const main = async () => {
   const viaGatewayAuto = await autoOver(ws.url)
   const dir = mkdtempSync(join(tmpdir(), "bench-host-"))
   writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
-  const hostChild = own(spawn(process.execPath, [MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "ignore", "pipe"] }))
+  const hostChild = own(spawn(process.execPath, [...(GATEWAY_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", GATEWAY_PROF]), MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "ignore", "pipe"] }))
   const childUrl = await new Promise<string>((resolve, reject) => {
     createInterface({ input: hostChild.stderr! }).on("line", (l) => {
       const m = /gateway on (\S+)/.exec(l)
@@ -277,12 +294,22 @@ const main = async () => {
   ]
   // results[tool][path] = one sample per run
   const results = new Map<string, Map<string, Array<Sample>>>()
+  // The gateway process's own CPU (user + system, /proc ticks) per call through it, per tool and run.
+  const gatewayCpu = new Map<string, Array<number>>()
+  const gatewayRows = rowsOf("echo", {}).filter(([path]) => path.startsWith("gateway, own process")).length
   const loads: Array<string> = []
   for (let run = 0; run < RUNS; run++) {
     const before = loadavg()
     for (const { label, tool, args, calls, warmup } of tools) {
       const rows = rowsOf(tool, args)
+      const cpu0 = cpuTicks(hostChild.pid)
       const samples = await measureAll(rows.map(([, call]) => call), calls, warmup)
+      const cpu1 = cpuTicks(hostChild.pid)
+      if (cpu0 !== undefined && cpu1 !== undefined) {
+        const list = gatewayCpu.get(label) ?? []
+        list.push(((cpu1 - cpu0) * 1e6) / TICKS_PER_S / ((calls + warmup) * gatewayRows))
+        gatewayCpu.set(label, list)
+      }
       const byPath = results.get(label) ?? new Map<string, Array<Sample>>()
       results.set(label, byPath)
       rows.forEach(([path], i) => {
@@ -358,6 +385,10 @@ const main = async () => {
       const vs = samples === base ? "—" : `${pct(median(rel))} (${pct(Math.min(...rel))}..${pct(Math.max(...rel))})${base === byPath.get("direct") ? "" : " vs SDK direct"}`
       process.stdout.write(`| ${tool} | ${path} | ${spread(samples.map((s) => s.p50))} | ${spread(samples.map((s) => s.p99))} | ${vs} | ${samples === base ? "—" : spread(added)} |\n`)
     }
+  }
+  if (gatewayCpu.size > 0) {
+    process.stdout.write(`\n| tool | gateway process CPU µs per call through it (its ${gatewayRows} client rows, warm-up included) |\n|---|---:|\n`)
+    for (const [tool, xs] of gatewayCpu) process.stdout.write(`| ${tool} | ${spread(xs)} |\n`)
   }
   const heap = (memAfter.heapUsed - memBefore.heapUsed) / 1024
   const rss = (memAfter.rss - memBefore.rss) / 1024

@@ -8,7 +8,7 @@
  * more, waits, snapshot C. Prints the B→C growth per operation by
  * constructor (A→B still holds JIT/inline-cache warm-up) and the string
  * prefixes that grew (event types, ids: the hint to what a map is keyed by).
- * The same request shapes as bench/soak.ts's httpTraffic; `--kind mix` runs one of each per iteration.
+ * The same traffic as bench/soak.ts (bench/traffic.ts); `--kind mix` runs one of each per iteration.
  *
  * Result 2026-12-06 (n 1500, idle/handshake timeout 1 s): B→C per op churn 15 B, abandoned 46 B,
  * handshake 20 B, modern 4 B, dropped -715 B, malformed 12 B, mix (6 ops) -558 B; object counts
@@ -18,6 +18,7 @@
 import { readFileSync } from "node:fs"
 import { spawnNetworkServer } from "../test/fuzz/servers.ts"
 import { histogram } from "./heapdiff.ts"
+import { HTTP_KINDS, httpTraffic } from "./traffic.ts"
 
 const args = process.argv.slice(2)
 const opt = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : d)
@@ -29,10 +30,6 @@ const settleMs = Number(opt("--settle", "3000"))
 const statsPort = 20_000 + Math.floor(Math.random() * 20_000)
 process.env["MCP_BENCH_STATS_PORT"] = String(statsPort)
 
-const ACCEPT = { accept: "application/json, text/event-stream", "content-type": "application/json" }
-const rpc = (id: number | string, method: string, params?: object) => JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params })
-const INIT = (v = "2025-11-25") => ({ protocolVersion: v, capabilities: {}, clientInfo: { name: "soak", version: "1" } })
-const MODERN_META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const server = await spawnNetworkServer("http", {
@@ -40,56 +37,16 @@ const server = await spawnNetworkServer("http", {
   maxMessageBytes: 4_194_304,
   extraArgs: ["--idle-timeout", String(idleMs), "--handshake-timeout", String(idleMs)]
 })
-const url = server.url
-const post = (body: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
-  fetch(url, { method: "POST", headers: { ...ACCEPT, ...headers }, body, ...(signal ? { signal } : {}) })
-const open = async (): Promise<Record<string, string>> => {
-  const r = await post(rpc(0, "initialize", INIT()))
-  const sid = r.headers.get("mcp-session-id")
-  await r.text()
-  if (r.status !== 200 || sid === null) throw new Error(`initialize ${r.status}`)
-  const h = { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" }
-  await (await post('{"jsonrpc":"2.0","method":"notifications/initialized"}', h)).text()
-  return h
-}
-let id = 0
-const kinds: Record<string, () => Promise<void>> = {
-  churn: async () => {
-    const h = await open()
-    await (await post(rpc(++id, "tools/call", { name: "echo", arguments: { text: `soak ${id}` } }), h)).text()
-    await (await post(rpc(++id, "tools/list"), h)).text()
-    await (await post(rpc(++id, "resources/read", { uri: "demo://greeting/soak" }), h)).text()
-    await (await fetch(url, { method: "DELETE", headers: h })).text()
-  },
-  abandoned: async () => {
-    const h = await open()
-    await (await post(rpc(++id, "prompts/get", { name: "greet", arguments: { name: "soak" } }), h)).text()
-  },
-  handshake: async () => {
-    await (await post(rpc(0, "initialize", INIT()))).text()
-  },
-  modern: async () => {
-    const r = await post(rpc(++id, "tools/call", { name: "echo", arguments: { text: "modern" }, _meta: MODERN_META }), {
-      "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "echo"
-    })
-    const t = await r.text()
-    if (r.status !== 200) throw new Error(`modern ${r.status} ${t}`)
-  },
-  dropped: async () => {
-    const h = await open()
-    const ac = new AbortController()
-    const r = await post(rpc(++id, "tools/call", { name: "count", arguments: { n: 20, stepMs: 20 }, _meta: { progressToken: id } }), h, ac.signal)
-    await r.body!.getReader().read()
-    ac.abort()
-    await (await fetch(url, { method: "DELETE", headers: h })).text()
-  },
-  malformed: async () => {
-    await (await post('{"jsonrpc":"2.0","id":1,"method":"constructor"', {})).text()
+// The soak's traffic; an answer it does not expect fails the op (counted below).
+const kinds: Record<string, () => Promise<void>> = httpTraffic(server.url, {
+  op: () => {},
+  unexpected: (what) => {
+    throw new Error(what.slice(0, 300))
   }
-}
+})
 // All kinds at once, interleaved as in the soak (one op of each per iteration).
 kinds["mix"] = async () => {
-  await Promise.all(["churn", "abandoned", "handshake", "modern", "dropped", "malformed"].map((k) => kinds[k]!()))
+  await Promise.all(HTTP_KINDS.map((k) => kinds[k]!()))
 }
 const op = kinds[kind]
 if (op === undefined) throw new Error(`unknown kind ${kind}`)

@@ -27,6 +27,7 @@ import { writeFileSync } from "node:fs"
 import WebSocket from "ws"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { type ServerProcess, spawnNetworkServer, spawnStdioServer, stdioConnection } from "../test/fuzz/servers.ts"
+import { httpTraffic, INIT, MODERN_META, rpc } from "./traffic.ts"
 
 const USAGE = `Usage: npm run soak -- [--minutes N] [--warmup N] [--sample S] [--out FILE] [--concurrency N] [--pace MS]
 
@@ -166,80 +167,15 @@ const loop = async (body: () => Promise<void>, pauseMs = 0): Promise<void> => {
 
 // ---------------------------------------------------------------- HTTP traffic
 
-const ACCEPT = { accept: "application/json, text/event-stream", "content-type": "application/json" }
-const rpc = (id: number | string, method: string, params?: object) => JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params })
-const INIT = (v = "2025-11-25") => ({ protocolVersion: v, capabilities: {}, clientInfo: { name: "soak", version: "1" } })
-const MODERN_META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
-
-const httpTraffic = (url: string): Array<Promise<void>> => {
-  const post = (body: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
-    fetch(url, { method: "POST", headers: { ...ACCEPT, ...headers }, body, ...(signal ? { signal } : {}) })
-  const open = async (): Promise<Record<string, string>> => {
-    const r = await post(rpc(0, "initialize", INIT()))
-    const sid = r.headers.get("mcp-session-id")
-    await r.text()
-    if (r.status !== 200 || sid === null) throw new Error(`initialize ${r.status}`)
-    const h = { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" }
-    const ack = await post('{"jsonrpc":"2.0","method":"notifications/initialized"}', h)
-    await ack.text()
-    return h
-  }
-  const expectOk = async (r: Response, what: string) => {
-    const text = await r.text()
-    counters.http.ops++
-    if (r.status !== 200 || !text.includes('"result"')) unexpected("http", `${what}: ${r.status} ${text}`)
-  }
-  let n = 0
-  const churn = async () => {
-    const h = await open()
-    await expectOk(await post(rpc(++n, "tools/call", { name: "echo", arguments: { text: `soak ${n}` } }), h), "echo")
-    await expectOk(await post(rpc(++n, "tools/list"), h), "tools/list")
-    await expectOk(await post(rpc(++n, "resources/read", { uri: "demo://greeting/soak" }), h), "resources/read")
-    const d = await fetch(url, { method: "DELETE", headers: h })
-    await d.text()
-    if (d.status !== 200) unexpected("http", `DELETE ${d.status}`)
-  }
-  const abandoned = async () => {
-    const h = await open()
-    await expectOk(await post(rpc(++n, "prompts/get", { name: "greet", arguments: { name: "soak" } }), h), "prompts/get")
-    // No DELETE: the idle timeout reaps it.
-  }
-  const abandonedHandshake = async () => {
-    const r = await post(rpc(0, "initialize", INIT()))
-    await r.text()
-    counters.http.ops++
-    // No initialized: the handshake deadline reaps it.
-  }
-  const modern = async () => {
-    const r = await post(rpc(++n, "tools/call", { name: "echo", arguments: { text: "modern" }, _meta: MODERN_META }), {
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "tools/call",
-      "mcp-name": "echo"
-    })
-    await expectOk(r, "modern echo")
-  }
-  const dropped = async () => {
-    const h = await open()
-    const ac = new AbortController()
-    const r = await post(rpc(++n, "tools/call", { name: "count", arguments: { n: 20, stepMs: 20 }, _meta: { progressToken: n } }), h, ac.signal)
-    // Read a little of the progress stream, then drop the socket.
-    const reader = r.body!.getReader()
-    await reader.read()
-    ac.abort()
-    counters.http.ops++
-    const d = await fetch(url, { method: "DELETE", headers: h })
-    await d.text()
-  }
-  const malformed = async () => {
-    const r = await post('{"jsonrpc":"2.0","id":1,"method":"constructor"', {})
-    await r.text()
-    counters.http.ops++
-    if (r.status !== 400) unexpected("http", `malformed: ${r.status}`)
-  }
+const httpLoops = (url: string): Array<Promise<void>> => {
+  const { churn, abandoned, handshake, modern, dropped, malformed } = httpTraffic(url, {
+    op: () => void counters.http.ops++,
+    unexpected: (what) => unexpected("http", what)
+  })
   return [
     ...Array.from({ length: concurrency }, () => loop(churn)),
     loop(abandoned, 200),
-    loop(abandonedHandshake, 500),
+    loop(handshake, 500),
     ...Array.from({ length: 2 }, () => loop(modern)),
     loop(dropped, 100),
     loop(malformed, 50)
@@ -438,7 +374,7 @@ const main = async (): Promise<void> => {
   const samples: Record<keyof typeof servers, Array<Sample>> = { stdio: [], http: [], ws: [] }
 
   const started = Date.now()
-  const traffic = [...httpTraffic(http.url), ...wsTraffic(ws.url), ...stdioTraffic(stdio)]
+  const traffic = [...httpLoops(http.url), ...wsTraffic(ws.url), ...stdioTraffic(stdio)]
   const end = started + minutes * 60_000
   while (Date.now() < end) {
     await sleep(Math.min(sampleMs, Math.max(0, end - Date.now())))

@@ -87,14 +87,32 @@ export class RequestTable extends Map<RequestId, OutboundRequestSnapshot> {
   }
 }
 
+/** A delayed event the chart's initial step scheduled: what its `xstate.raise` carried. */
+interface DelayedRaise {
+  readonly id: string
+  readonly delay: number
+  readonly event: EventObject
+}
+
 /** Per actor: the scope the request charts run on, and which request is stepping. */
 interface Runner {
   readonly scope: AnyActorScope
   current: RequestId
+  /** While set, the chart's actions are recorded here instead of run (a memo's probe). */
+  recording: Array<{ readonly type: string; readonly params: unknown }> | undefined
 }
 const runners = new WeakMap<AnyActorRef, Runner>()
 
 const timerId = (requestId: RequestId, id: string): string => `request.${String(requestId)}.${id}`
+
+const schedule = (outer: AnyActorScope, requestId: RequestId, raise: DelayedRaise): void =>
+  outer.system.scheduler.schedule(
+    outer.self,
+    outer.self,
+    { type: "REQUEST_DEADLINE", requestId, event: raise.event } as EventObject,
+    raise.delay,
+    timerId(requestId, raise.id)
+  )
 
 /**
  * The scope a request chart transitions on: this actor's, except that the chart's delayed
@@ -106,6 +124,7 @@ const runnerOf = (outer: AnyActorScope): Runner => {
   if (known !== undefined) return known
   const runner: Runner = {
     current: "",
+    recording: undefined,
     scope: {
       self: outer.self,
       id: outer.id,
@@ -116,17 +135,15 @@ const runnerOf = (outer: AnyActorScope): Runner => {
       emit: outer.emit,
       stopChild: outer.stopChild,
       actionExecutor: (action) => {
+        if (runner.recording !== undefined) {
+          runner.recording.push({ type: action.type, params: action.params })
+          return
+        }
         const requestId = runner.current
         const params = action.params as { readonly delay?: unknown; readonly id?: string; readonly event?: EventObject; readonly sendId?: string } | undefined
         if (action.type === "xstate.raise") {
           if (typeof params?.delay === "number" && params.event !== undefined && params.id !== undefined) {
-            outer.system.scheduler.schedule(
-              outer.self,
-              outer.self,
-              { type: "REQUEST_DEADLINE", requestId, event: params.event } as EventObject,
-              params.delay,
-              timerId(requestId, params.id)
-            )
+            schedule(outer, requestId, { id: params.id, delay: params.delay, event: params.event })
           }
           return
         }
@@ -140,6 +157,187 @@ const runnerOf = (outer: AnyActorScope): Runner => {
   }
   runners.set(outer.self, runner)
   return runner
+}
+
+/**
+ * The chart's initial step for inputs of one shape, computed once: its snapshot (for a probe
+ * request id) and the delayed events it scheduled. `idKeys` are the context fields that hold
+ * the request id (they are the request's own in each copy).
+ */
+interface InitialStep {
+  readonly snapshot: OutboundRequestSnapshot
+  readonly idKeys: ReadonlyArray<string>
+  readonly raises: ReadonlyArray<DelayedRaise>
+  /** The chart's final steps from this snapshot, by event type and defined fields (`null`: not memoizable). */
+  readonly finals: Map<string, FinalStep | null>
+}
+
+/** An outcome's shape: constants, the request's id, and the event's fields where the chart put them. */
+type OutputShape =
+  | { readonly kind: "const"; readonly value: unknown }
+  | { readonly kind: "id" }
+  | { readonly kind: "field"; readonly key: string }
+  | { readonly kind: "object"; readonly entries: ReadonlyArray<readonly [string, OutputShape]> }
+
+/** A step that ends a request, computed once: its outcome's shape and the delays it cancelled. */
+interface FinalStep {
+  readonly output: OutputShape
+  readonly cancels: ReadonlyArray<string>
+}
+
+/** Two ids no peer can send, for the probes. */
+const PROBE_A = "\u0000probe.a"
+const PROBE_B = "\u0000probe.b"
+
+/**
+ * The chart's initial step, run twice with two probe ids on a recording scope: memoizable when
+ * it only scheduled delayed events (no other effect), the same ones both times, and the two
+ * snapshots differ only in the context fields that hold the id. Otherwise `undefined`: every
+ * such request runs the full initial step.
+ */
+const probeInitialStep = (
+  chart: OutboundRequestMachine,
+  runner: Runner,
+  input: OutboundRequestInput,
+  tokened: boolean
+): InitialStep | undefined => {
+  const run = (id: string) => {
+    const recording: Array<{ readonly type: string; readonly params: unknown }> = []
+    runner.recording = recording
+    try {
+      const snapshot = chart.getInitialSnapshot(runner.scope, { ...input, requestId: id, ...(tokened ? { progressToken: id } : {}) })
+      return { snapshot, recording }
+    } finally {
+      runner.recording = undefined
+    }
+  }
+  const a = run(PROBE_A)
+  const b = run(PROBE_B)
+  if (a.snapshot.status !== "active" || b.snapshot.status !== "active") return undefined
+  if (JSON.stringify(a.snapshot.value) !== JSON.stringify(b.snapshot.value)) return undefined
+  const raises: Array<DelayedRaise> = []
+  for (const [i, r] of a.recording.entries()) {
+    const p = r.params as { readonly delay?: unknown; readonly id?: unknown; readonly event?: EventObject } | undefined
+    const q = b.recording[i]
+    if (r.type !== "xstate.raise" || typeof p?.delay !== "number" || typeof p.id !== "string" || p.event === undefined) return undefined
+    if (q === undefined || q.type !== r.type || JSON.stringify(q.params) !== JSON.stringify(r.params)) return undefined
+    raises.push({ id: p.id, delay: p.delay, event: p.event })
+  }
+  if (b.recording.length !== a.recording.length) return undefined
+  const ca = a.snapshot.context as unknown as Record<string, unknown>
+  const cb = b.snapshot.context as unknown as Record<string, unknown>
+  const keys = Object.keys(ca)
+  if (keys.length !== Object.keys(cb).length) return undefined
+  const idKeys: Array<string> = []
+  for (const k of keys) {
+    if (ca[k] === PROBE_A && cb[k] === PROBE_B) idKeys.push(k)
+    else if (typeof ca[k] === "object" && ca[k] !== null) return undefined // shared between copies: not memoized
+    else if (!Object.is(ca[k], cb[k])) return undefined
+  }
+  return { snapshot: a.snapshot, idKeys, raises, finals: new Map() }
+}
+
+const isPlain = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && Object.getPrototypeOf(x) === Object.prototype
+
+/**
+ * The outcome's shape from the outcomes of the two probes: where probe A has its id and B its
+ * own, the request's id; where A has the sentinel of event field `k` and B its own, that field;
+ * equal primitives are constants; plain objects are walked. Anything else: `undefined`.
+ */
+const shapeOf = (a: unknown, b: unknown, sentinels: ReadonlyMap<unknown, readonly [string, unknown]>): OutputShape | undefined => {
+  if (a === PROBE_A && b === PROBE_B) return { kind: "id" }
+  const field = sentinels.get(a)
+  if (field !== undefined) return field[1] === b ? { kind: "field", key: field[0] } : undefined
+  if (isPlain(a) && isPlain(b)) {
+    const keys = Object.keys(a)
+    if (keys.length !== Object.keys(b).length) return undefined
+    const entries: Array<readonly [string, OutputShape]> = []
+    for (const k of keys) {
+      if (!Object.hasOwn(b, k)) return undefined
+      const shape = shapeOf(a[k], b[k], sentinels)
+      if (shape === undefined) return undefined
+      entries.push([k, shape])
+    }
+    return { kind: "object", entries }
+  }
+  if ((typeof a === "object" && a !== null) || typeof a === "function") return undefined
+  return Object.is(a, b) ? { kind: "const", value: a } : undefined
+}
+
+const outputOf = (shape: OutputShape, requestId: RequestId, event: Readonly<Record<string, unknown>>): unknown => {
+  switch (shape.kind) {
+    case "const":
+      return shape.value
+    case "id":
+      return requestId
+    case "field":
+      return event[shape.key]
+    case "object": {
+      const out: Record<string, unknown> = {}
+      for (const [k, v] of shape.entries) out[k] = outputOf(v, requestId, event)
+      return out
+    }
+  }
+}
+
+/**
+ * The chart's step for `event` from a request's initial snapshot, run twice on a recording scope:
+ * from the snapshot with probe id A and the event with a sentinel object in each field, and with
+ * id B and other sentinels. Memoizable when the chart picks an unguarded transition, the request
+ * ends (a final state) both times, the only effects are cancelled delays (the same both times),
+ * and the two outcomes differ only where the ids and the sentinels are (their shape). The chart's
+ * actions copy event fields into the outcome without looking into them, as `outboundRequest`'s do;
+ * a defined field's value is never a branch (undefined fields are part of the memo's key).
+ */
+const probeFinalStep = (
+  chart: OutboundRequestMachine,
+  runner: Runner,
+  initial: InitialStep,
+  event: Readonly<Record<string, unknown>>
+): FinalStep | undefined => {
+  const sentinels = new Map<unknown, readonly [string, unknown]>()
+  const eventA: Record<string, unknown> = { type: event.type }
+  const eventB: Record<string, unknown> = { type: event.type }
+  for (const k of Object.keys(event)) {
+    if (k === "type") continue
+    // An undefined field stays undefined (the chart may branch on it: it is part of the memo's key).
+    if (event[k] === undefined) {
+      eventA[k] = eventB[k] = undefined
+      continue
+    }
+    eventA[k] = { probe: `a.${k}` }
+    eventB[k] = { probe: `b.${k}` }
+    sentinels.set(eventA[k], [k, eventB[k]])
+  }
+  const contextB = { ...initial.snapshot.context } as Record<string, unknown>
+  for (const k of initial.idKeys) contextB[k] = PROBE_B
+  const snapshotB = { ...initial.snapshot, context: contextB } as unknown as OutboundRequestSnapshot
+  const transitions = chart.getTransitionData(initial.snapshot, eventA as unknown as OutboundRequestEvent)
+  if (transitions.length === 0 || transitions.some((t) => t.guard !== undefined)) return undefined
+  const run = (from: OutboundRequestSnapshot, e: Record<string, unknown>) => {
+    const recording: Array<{ readonly type: string; readonly params: unknown }> = []
+    runner.recording = recording
+    try {
+      return { after: chart.transition(from, e as unknown as OutboundRequestEvent, runner.scope), recording }
+    } finally {
+      runner.recording = undefined
+    }
+  }
+  const a = run(initial.snapshot, eventA)
+  const b = run(snapshotB, eventB)
+  if (a.after.status !== "done" || b.after.status !== "done") return undefined
+  if (a.recording.length !== b.recording.length) return undefined
+  const cancels: Array<string> = []
+  for (const [i, r] of a.recording.entries()) {
+    const sendId = (r.params as { readonly sendId?: unknown } | undefined)?.sendId
+    if (r.type !== "xstate.cancel" || typeof sendId !== "string") return undefined
+    const q = b.recording[i]!
+    if (q.type !== r.type || (q.params as { readonly sendId?: unknown } | undefined)?.sendId !== sendId) return undefined
+    cancels.push(sendId)
+  }
+  const output = shapeOf(a.after.output, b.after.output, sentinels)
+  return output === undefined ? undefined : { output, cancels }
 }
 
 const snapshotOf = (
@@ -180,6 +378,25 @@ export const outboundRequestsLogic = (
     event: EventObject
   ): void => {
     runner.current = requestId
+    const initial = fresh.get(before)
+    if (initial !== undefined) {
+      // Still as the memoized initial step left it: the chart's final steps from there are memoized too.
+      const fields = event as unknown as Readonly<Record<string, unknown>>
+      let key = event.type
+      for (const k in fields) if (k !== "type") key += fields[k] === undefined ? `\u0000-${k}` : `\u0000${k}`
+      let final = initial.finals.get(key)
+      if (final === undefined) {
+        final = initial.finals.size >= 32 ? null : probeFinalStep(chart, runner, initial, fields) ?? null
+        if (initial.finals.size < 32) initial.finals.set(key, final)
+      }
+      if (final !== null) {
+        requests.delete(requestId)
+        for (const id of final.cancels) outer.system.scheduler.cancel(outer.self, timerId(requestId, id))
+        const output = outputOf(final.output, requestId, fields) as OutboundRequestOutcome
+        outer.defer(() => outer.emit({ type: "outcome", output }))
+        return
+      }
+    }
     const after = chart.transition(before, event as OutboundRequestEvent, runner.scope)
     if (after === before) return
     if (after.status !== "active") {
@@ -193,6 +410,44 @@ export const outboundRequestsLogic = (
     if (progress !== undefined && progress !== before.context.lastProgress) {
       outer.defer(() => outer.emit({ type: "progress", requestId, progress }))
     }
+  }
+  /**
+   * Each request's initial step, from the chart's step for its input's shape (method, deadlines,
+   * whether its progress token is its id) computed once by {@link probeInitialStep}: the same
+   * snapshot with the request's id in it, the same delays armed. Most calls of a client share
+   * one shape, so xstate's initial microstep (the larger half of a request's CPU in the chart)
+   * runs once per shape, not per request.
+   */
+  const initialSteps = new Map<string, InitialStep | null>()
+  /** Snapshots made from a memoized initial step (and not stepped since). */
+  const fresh = new WeakMap<OutboundRequestSnapshot, InitialStep>()
+  const initialSnapshot = (runner: Runner, outer: AnyActorScope, input: OutboundRequestInput): OutboundRequestSnapshot => {
+    const id = input.requestId
+    const token = input.progressToken
+    const tokened = token !== undefined && token === id
+    // The shape: every input field but the id (and a token that is the id), primitives only.
+    let key: string | undefined = token !== undefined && !tokened ? undefined : String(tokened)
+    const fields = input as unknown as Readonly<Record<string, unknown>>
+    for (const k in fields) {
+      if (key === undefined) break
+      if (k === "requestId" || k === "progressToken" || k === "type") continue
+      const v = fields[k]
+      // A string is quoted (JSON escapes NUL): no two shapes share a key.
+      key = typeof v === "object" && v !== null ? undefined : `${key}\u0000${k}=${typeof v === "string" ? JSON.stringify(v) : String(v)}`
+    }
+    let step = key === undefined ? null : initialSteps.get(key)
+    if (step === undefined) {
+      // Bounded: a client with ever-new shapes (per-call deadlines) runs the full step beyond 64.
+      step = initialSteps.size >= 64 ? null : probeInitialStep(chart, runner, input, tokened) ?? null
+      if (initialSteps.size < 64) initialSteps.set(key!, step)
+    }
+    if (step === null) return chart.getInitialSnapshot(runner.scope, input)
+    const context = { ...step.snapshot.context } as Record<string, unknown>
+    for (const k of step.idKeys) context[k] = id
+    for (const raise of step.raises) schedule(outer, id, raise)
+    const snapshot = { ...step.snapshot, context } as unknown as OutboundRequestSnapshot
+    fresh.set(snapshot, step)
+    return snapshot
   }
   return {
     config: chart,
@@ -214,9 +469,9 @@ export const outboundRequestsLogic = (
       switch (event.type) {
         case "REQUEST_SENT": {
           if (requests.has(event.requestId)) return snapshot
-          const { type: _, ...input } = event
           runner.current = event.requestId
-          requests.set(event.requestId, chart.getInitialSnapshot(runner.scope, input))
+          // The event is the chart's input (its `type` is not read): no copy per request.
+          requests.set(event.requestId, initialSnapshot(runner, outer, event))
           return snapshotOf(snapshot, requests)
         }
         case "REQUEST_DEADLINE": {

@@ -12,7 +12,8 @@
  *   `closed` and says who ended it, no active handle is left, and for stdio
  *   `ps` lists no process of the child's group.
  *
- * Real processes and sockets: the bounded waits below poll real I/O only.
+ * Real processes and sockets: the waits below are on events (inspection, charts, the
+ * registry); only OS state with no event (active handles, `ps`) is polled.
  */
 import { execFileSync } from "node:child_process"
 import type { Socket } from "node:net"
@@ -30,10 +31,16 @@ import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import type { StdioClientTransport } from "../src/transports/stdioClient.ts"
+import { chartReaches, condition } from "./support/condition.ts"
 import { waitFor } from "./support/mcpHttp.ts"
+import { resourceCounts, settleToBaseline } from "./support/handles.ts"
+import { runtimeEmptied } from "./support/runtimeEmptied.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
+
+/** The `hold` calls the servers have started (the handler runs: the server took the call). */
+const holds = { started: 0, ...condition() }
 
 const slowServer = () =>
   new McpServer({ name: "client-tree", version: "1.0.0" }).tool(
@@ -41,38 +48,32 @@ const slowServer = () =>
     (args) => ({ content: [{ type: "text", text: String(args.text) }] })
   ).tool(
     { name: "hold", inputSchema: { type: "object" } },
-    (_args, ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve({ content: [] })))
+    (_args, ctx) => new Promise((resolve) => {
+      holds.started++
+      holds.changed()
+      ctx.signal.addEventListener("abort", () => resolve({ content: [] }))
+    })
   )
 
 const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
 const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
+/** Every actor the inspection sees; `when(check)` is re-checked at each inspection event (no polling). */
 const watchActors = () => {
   const actors = new Set<AnyActorRef>()
+  const { changed, when } = condition()
   const stop = inspection.subscribe((event: InspectionEvent) => {
     if (event.type === "@xstate.actor") actors.add(event.actorRef as AnyActorRef)
+    changed()
   })
   return {
     actors,
     stop,
+    when,
     childrenOf: (parent: AnyActorRef) => [...actors].filter((a) => parentOf(a) === parent)
   }
 }
 
-const resourceCounts = (): Record<string, number> => {
-  const counts: Record<string, number> = {}
-  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
-  return counts
-}
-
-const settleToBaseline = async (baseline: Record<string, number>, ms = 10_000): Promise<Array<string>> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const above = Object.entries(resourceCounts()).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
-    if (above.length === 0 || Date.now() > deadline) return above
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** Live processes (not zombies) of process group `pgid`, from `ps`. */
 const processesOf = (pgid: number): Array<string> =>
@@ -83,9 +84,8 @@ const processesOf = (pgid: number): Array<string> =>
     .map((fields) => fields.join(" "))
 
 const expectEmpty = async (runtime: McpRuntime) => {
-  const stats = () => runtime.managed.runSync(runtime.supervisor.stats)
-  await waitFor(() => runtime.registry.size === 0 && stats().sessions === 0, 10_000, "the client runtime's registry and supervisor to empty")
-  expect(stats().sessions).toBe(0)
+  await runtimeEmptied(runtime)
+  expect(runtime.managed.runSync(runtime.supervisor.stats).sessions).toBe(0)
 }
 
 type Ending = "client closes" | "peer goes away" | "socket drops" | "runtime shuts down"
@@ -189,11 +189,16 @@ const check = async (open: (runtime: McpRuntime) => Promise<Opened>, ending: End
   if (chartOf(session) === "httpClientSession") {
     expect(watch.childrenOf(session).map(chartOf).sort()).toEqual(["httpClientConnection", "legacyClientSession"])
   }
+  const holdsBefore = holds.started
   const held = client.callTool("hold", {}, { timeoutMs: 60_000 }).catch((e: unknown) => e)
+  // An in-process server runs the call, so it has the session's notifications/initialized too: an
+  // HTTP socket dropped before that POST lands would leave the session uninitialized. (stdio: the
+  // CLI's server, in order on one pipe.)
+  if (opened.pid === undefined) await holds.when(() => holds.started === holdsBefore + 1, "the server to start the held call")
   // Requests in flight run the `outboundRequest` chart inside the session's one `requests` child (machines/outboundRequests.ts).
   const requestsChild = (): AnyActorRef | undefined => watch.childrenOf(legacy).find((a) => a.id === "requests")
   const inFlight = (): number => (requestsChild()?.getSnapshot() as { context?: { inFlight?: number } } | undefined)?.context?.inFlight ?? 0
-  await waitFor(() => inFlight() === 1, 5_000, "the request in flight in the session's requests child")
+  await watch.when(() => inFlight() === 1, "the request in flight in the session's requests child")
   expect(requestsChild()!.getSnapshot().value).toBe("busy")
   expect(runtime.registry.list().map((i) => i.role)).toEqual(["client"])
 
@@ -225,7 +230,7 @@ const check = async (open: (runtime: McpRuntime) => Promise<Opened>, ending: End
     // Its supervisor is gone with it; what it owned was released on the way.
     expect(runtime.registry.size).toBe(0)
   } else await expectEmpty(runtime)
-  await waitFor(() => node!.getSnapshot().status === "done", 10_000, "the connection's chart to end")
+  await chartReaches(node!, (s) => s.status === "done", "the connection's chart to end")
   expect(node!.getSnapshot().value).toBe("closed")
   const endedBy = opened.endedBy[ending]
   expect((node!.getSnapshot().context as ConnectionContext).endedBy).toBe(endedBy === "survives" ? "local" : endedBy)
@@ -273,7 +278,7 @@ describe("dual-era clients are supervised nodes too", () => {
     for (const client of clients) await client.close()
     await expectEmpty(runtime)
     for (const node of nodes) {
-      await waitFor(() => node.getSnapshot().status === "done", 10_000, "the connection's chart to end")
+      await chartReaches(node, (s) => s.status === "done", "the connection's chart to end")
       expect((node.getSnapshot().context as ConnectionContext).endedBy).toBe("local")
     }
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup()

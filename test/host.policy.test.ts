@@ -27,7 +27,7 @@ import { startHost } from "../src/host/McpHost.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import { makeHttpServer, type HttpServerHandle } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
-import { eventually } from "./support/processes.ts"
+import { condition } from "./support/condition.ts"
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const ISSUER = "https://issuer.test"
@@ -96,11 +96,14 @@ rules:
       "--policy", join(dir, "policy.yaml"), "--audit", join(dir, "audit.jsonl"),
       "--jwks", join(dir, "jwks.json"), "--issuer", ISSUER, "--audience", AUDIENCE
     ], { stdio: ["ignore", "ignore", "pipe"] })
+    const lines = condition() // each stderr line, as an event
     createInterface({ input: child.stderr! }).on("line", (l) => {
       stderr.push(l)
       gatewayUrl ??= /gateway on (\S+)/.exec(l)?.[1]
+      lines.changed()
     })
-    expect(await eventually(() => gatewayUrl !== undefined, 45_000)).toBe(true)
+    await lines.when(() => gatewayUrl !== undefined, "the gateway's URL on stderr", 45_000)
+    expect(gatewayUrl).toBeDefined()
   })
 
   afterAll(async () => {

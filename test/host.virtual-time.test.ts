@@ -14,8 +14,7 @@ import { type HostEvent, type McpHost, startHost } from "../src/host/McpHost.ts"
 import { parseHostConfig } from "../src/host/config.ts"
 import { ServerUnavailable } from "../src/host/errors.ts"
 import { ServerConnection } from "../src/host/ServerConnection.ts"
-import type { Clock } from "../src/protocol/clock.ts"
-import { countingClock } from "./support/countingClock.ts"
+import { armedClock, countingClock } from "./support/countingClock.ts"
 import { hostReaches } from "./support/hostEvents.ts"
 
 const VARIABLE = fileURLToPath(new URL("./fixtures/host-variable-server.ts", import.meta.url))
@@ -58,19 +57,8 @@ describe("host timers on the host's clock", { timeout: 60_000 }, () => {
   })
 
   it("startHost waits for a server that never answers for startTimeoutMs of the host's clock, then returns", async () => {
-    const sim = countingClock()
-    // Tell the test when the settle timeout is armed, so time moves only after it is.
-    let armed!: () => void
-    const settleArmed = new Promise<void>((resolve) => (armed = resolve))
-    const clock: Clock = {
-      now: sim.clock.now,
-      clearTimeout: sim.clock.clearTimeout,
-      setTimeout: (fn, ms) => {
-        const h = sim.clock.setTimeout(fn, ms)
-        if (ms === TEN_MINUTES) armed()
-        return h
-      }
-    }
+    // Tells the test when the settle timeout is armed, so time moves only after it is.
+    const { sim, clock, armed: settleArmed } = armedClock(TEN_MINUTES)
     let host: McpHost | undefined
     // Never answers `initialize` (and its connect timeout, an hour of the same clock, is never reached).
     const starting = startHost({

@@ -23,6 +23,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
+import { condition } from "./support/condition.ts"
 import { waitFor } from "./support/waitFor.ts"
 import { SimulatedClock } from "xstate"
 import { exchangeKey } from "../machines/httpClientConnection.ts"
@@ -394,10 +395,11 @@ describe("session loss (404)", () => {
     const server = await startSdkHttpServer({})
     const baseline = process.getActiveResourcesInfo()
     const reinits: Array<number> = []
-    const client = await connectHttp(server.url, { onReinitialize: (e) => reinits.push(e.generation) })
-    await until(() => server.stats.gets === 1)
+    const reinitialized = condition()
+    const client = await connectHttp(server.url, { onReinitialize: (e) => (reinits.push(e.generation), reinitialized.changed()) })
+    await server.when(() => server.stats.gets === 1, "the client's GET")
     await server.forgetSessions() // ends the GET stream; its reconnection gets 404
-    await until(() => reinits.length === 1)
+    await reinitialized.when(() => reinits.length === 1, "the re-initialization")
     expect(server.stats.initialize).toBe(2)
     expect(server.stats.notFound).toBe(1)
     expect(textOf(await client.callTool("increment"))).toBe("1") // not replayed: sent on the new session

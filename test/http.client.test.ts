@@ -12,7 +12,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { waitFor } from "./support/waitFor.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import { callTool, McpClient } from "../src/client/effect.ts"
 import { ConnectionLost, InitializeFailed, RpcError } from "../src/protocol/requestErrors.ts"
@@ -28,9 +27,6 @@ import { type ChildServer, settled, spawnEverything, spawnOurServer } from "./su
 
 const textOf = (r: Result): string => ((r.content as ReadonlyArray<{ text?: string }>)[0]?.text ?? "")
 const namesOf = (r: Result, key: string): Array<string> => (r[key] as ReadonlyArray<{ name: string }>).map((x) => x.name)
-
-/** Poll until `f()` is true (a real server: real time, small steps). */
-const until = (f: () => boolean, ms = 2_000): Promise<void> => waitFor(f, { timeoutMs: ms })
 
 // ------------------------------------------------------------------ SSE parsing
 
@@ -128,7 +124,7 @@ describe("against the official SDK server (stateful, SSE answers)", () => {
     expect(client.serverInfo?.name).toBe("sdk-http-fixture")
     expect(server.sessionCount()).toBe(1)
     // The standalone stream is opened once `initialized` is accepted.
-    await until(() => server.stats.gets === 1)
+    await server.when(() => server.stats.gets === 1, "the client's GET")
     expect(server.stats.lastHeaders.GET).toMatchObject({ accept: "text/event-stream", "mcp-session-id": client.sessionId, "mcp-protocol-version": "2025-11-25" })
 
     expect(namesOf(await client.listTools(), "tools")).toEqual(expect.arrayContaining(["echo", "put", "increment", "slow", "log"]))
@@ -155,7 +151,7 @@ describe("against the official SDK server (stateful, SSE answers)", () => {
     expect(await client.ended).toMatchObject({ expected: true })
     expect(server.stats.deletes).toBe(1)
     expect(server.stats.initialize).toBe(1)
-    await until(() => server.sessionCount() === 0)
+    await server.when(() => server.sessionCount() === 0, "the session to close")
     await settled(baseline)
   })
 
@@ -203,7 +199,7 @@ describe("against the official SDK server (stateless)", () => {
     expect(client.sessionId).toBeUndefined()
     expect(textOf(await client.callTool("echo", { text: "stateless" }))).toBe("stateless")
     expect(namesOf(await client.listPrompts(), "prompts")).toEqual(["greet"])
-    await until(() => server.stats.gets === 1)
+    await server.when(() => server.stats.gets === 1, "the client's GET")
     await client.close()
     expect(server.stats.gets).toBe(1) // 405: not retried
     expect(server.stats.deletes).toBe(0)
@@ -471,7 +467,7 @@ describe("an unreachable server", () => {
   it("a server that goes away for good ends the session (expected: false) and fails the call with ConnectionLost", async () => {
     const server = await startSdkHttpServer({})
     const client = await connectHttp(server.url, { reconnect: { initialDelayMs: 20, maxAttempts: 2 } })
-    await until(() => server.stats.gets === 1)
+    await server.when(() => server.stats.gets === 1, "the client's GET")
     await server.close()
     const error = await client.callTool("echo", { text: "anyone?" }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConnectionLost)

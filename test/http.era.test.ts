@@ -32,7 +32,9 @@ import { decodeHeaderValue, encodeHeaderValue, httpStatusOf, ModernHttpWire, par
 import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { type SdkHttpServer, startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
 import { settled } from "./support/httpPeers.ts"
+import { condition } from "./support/condition.ts"
 import { waitFor } from "./support/mcpHttp.ts"
+import { waitForTurns } from "./support/waitFor.ts"
 
 const MODERN = "2026-07-28"
 const FUTURE = "2099-01-01" as ModernVersion
@@ -43,6 +45,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 interface Observed {
   readonly started: Array<string>
   readonly aborted: Array<string>
+  /** Called by the tools at each start and abort: the tests await these events (no polling). */
+  readonly changed: () => void
+  readonly when: (check: () => boolean, what: string) => Promise<void>
 }
 
 const makeServer = (observed: Observed): McpServer =>
@@ -73,10 +78,12 @@ const makeServer = (observed: Observed): McpServer =>
         new Promise((resolve) => {
           const tag = args.tag as string
           observed.started.push(tag)
+          observed.changed()
           const t = setTimeout(() => resolve({ content: [{ type: "text", text: "finished" }] }), 10_000)
           ctx.signal.addEventListener("abort", () => {
             clearTimeout(t)
             observed.aborted.push(tag)
+            observed.changed()
             resolve({ content: [{ type: "text", text: "aborted" }] })
           })
         })
@@ -174,6 +181,7 @@ type Proxy = Awaited<ReturnType<typeof startProxy>>
 const startScripted = async (script: (seen: Seen, res: ServerResponse) => void) => {
   const seen: Array<Seen> = []
   const closed: Array<unknown> = []
+  const { changed, when } = condition()
   const server = createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
@@ -181,13 +189,13 @@ const startScripted = async (script: (seen: Seen, res: ServerResponse) => void) 
       const entry: Seen = { method: req.method ?? "?", headers: { ...req.headers }, body: parse(Buffer.concat(chunks).toString("utf8")) }
       seen.push(entry)
       res.on("close", () => {
-        if (!res.writableFinished) closed.push(entry.body?.id)
+        if (!res.writableFinished) (closed.push(entry.body?.id), changed())
       })
       script(entry, res)
     })
   })
   const port = await listen(server)
-  return { url: `http://127.0.0.1:${port}/mcp`, seen, closed, close: () => closeServer(server) }
+  return { url: `http://127.0.0.1:${port}/mcp`, seen, closed, when, close: () => closeServer(server) }
 }
 
 const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -210,7 +218,7 @@ const discoverResult = { resultType: "complete", supportedVersions: [MODERN], ca
 describe("connectAutoHttp against our dual-era server", () => {
   let handle: HttpServerHandle
   let proxy: Proxy
-  const observed: Observed = { started: [], aborted: [] }
+  const observed: Observed = { started: [], aborted: [], ...condition() }
   const connect = (o: AutoHttpOptions = {}) => connectAutoHttp(proxy.url, { cache: new MemoryEraCache(), clientInfo: { name: "http-era-client", version: "1.0.0" }, ...o })
 
   beforeAll(async () => {
@@ -318,21 +326,21 @@ describe("connectAutoHttp against our dual-era server", () => {
     const before = proxy.seen.length
     const ac = new AbortController()
     const call = client.callTool("abortable", { tag: "by-signal" }, { signal: ac.signal })
-    await waitFor(() => observed.started.includes("by-signal"), 10_000, "the handler to start")
+    await observed.when(() => observed.started.includes("by-signal"), "the handler to start")
     ac.abort()
     await expect(call).rejects.toBeInstanceOf(RequestCancelled)
-    await waitFor(() => observed.aborted.includes("by-signal"), 10_000, "the handler's signal to abort")
+    await observed.when(() => observed.aborted.includes("by-signal"), "the handler's signal to abort")
 
     // A timeout cancels the same way.
     const timed = client.callTool("abortable", { tag: "by-timeout" }, { timeoutMs: 150 })
     const outcome = timed.then(() => "answered", (e: unknown) => e)
-    await waitFor(() => observed.started.includes("by-timeout"), 10_000, "the timed handler to start")
+    await observed.when(() => observed.started.includes("by-timeout"), "the timed handler to start")
     clock.increment(149)
     expect(observed.aborted.includes("by-timeout")).toBe(false)
     clock.increment(1)
     expect(await outcome).toBeInstanceOf(RequestTimeout)
-    await waitFor(() => observed.aborted.includes("by-timeout"), 10_000, "the timed-out handler to abort")
-    await waitFor(() => handle.stats().modernInFlight === 0, 10_000, "the server to drop both requests")
+    await observed.when(() => observed.aborted.includes("by-timeout"), "the timed-out handler to abort")
+    await waitForTurns(() => handle.stats().modernInFlight === 0, "the server to drop both requests (in-process, after their aborts)")
 
     const mine = proxy.seen.slice(before)
     expect(mine.map((s) => s.body?.method)).toEqual(["tools/call", "tools/call"])
@@ -591,7 +599,7 @@ describe("discoverOverHttp + EraProber: what a probe answer means", () => {
       clock.increment(1)
       expect(await verdict).toMatchObject({ era: "legacy", basis: { _tag: "Timeout", timeoutMs: 150 } })
       prober.stop()
-      await waitFor(() => server.closed.length === 1, 5_000, "the probe's request to be closed")
+      await server.when(() => server.closed.length === 1, "the probe's request to be closed")
     } finally {
       await server.close()
     }

@@ -18,7 +18,7 @@ import { inspection } from "../src/runtime/inspection.ts"
 import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
-import { waitFor } from "./support/mcpHttp.ts"
+import { condition } from "./support/condition.ts"
 
 const MODERN = "2026-07-28"
 const META = { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } }
@@ -28,6 +28,9 @@ const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown 
 
 interface Aborted {
   readonly tags: Array<string>
+  /** Each abort and each inspection event, as events the tests await (no polling). */
+  readonly changed: () => void
+  readonly when: (check: () => boolean, what: string) => Promise<void>
 }
 
 const makeServer = (aborted: Aborted, telemetry?: unknown): McpServer =>
@@ -46,6 +49,7 @@ const makeServer = (aborted: Aborted, telemetry?: unknown): McpServer =>
       new Promise((resolve) => {
         ctx.signal.addEventListener("abort", () => {
           aborted.tags.push("hang")
+          aborted.changed()
           resolve({ content: [] })
         })
       }))
@@ -73,10 +77,11 @@ afterEach(async () => {
 
 /** A server on its own runtime, and every actor one inspection observer sees created. */
 const start = async (telemetry?: unknown) => {
-  const aborted: Aborted = { tags: [] }
+  const aborted: Aborted = { tags: [], ...condition() }
   const actors: Array<AnyActorRef> = []
   stopWatching = inspection.subscribe((event: InspectionEvent) => {
     if (event.type === "@xstate.actor") actors.push(event.actorRef as AnyActorRef)
+    aborted.changed()
   })
   runtime = makeMcpRuntime()
   http = await makeHttpServer(makeServer(aborted, telemetry), { runtime })
@@ -134,11 +139,11 @@ describe("modern request over HTTP: the chart runs it, no session", () => {
     const { url, aborted, requests } = await start()
     const abort = new AbortController()
     const pending = modernPost(url, 1, "tools/call", { name: "hang" }, abort.signal).catch(() => undefined)
-    await waitFor(() => requests().length === 1 && requests()[0]!.getSnapshot().value !== "validating", 5_000, "the hang call is dispatched")
+    await aborted.when(() => requests().length === 1 && requests()[0]!.getSnapshot().value !== "validating", "the hang call is dispatched")
     expect(requests()[0]!.getSnapshot().value).toEqual({ dispatching: "unbounded" })
     abort.abort()
     await pending
-    await waitFor(() => aborted.tags.length === 1, 5_000, "the handler is aborted")
+    await aborted.when(() => aborted.tags.length === 1, "the handler is aborted")
     expect(requests()[0]!.getSnapshot().value).toBe("cancelled")
     expect(http!.stats().modernInFlight).toBe(0)
   })

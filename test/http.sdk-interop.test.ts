@@ -16,6 +16,7 @@ import { makeDemoServer } from "../examples/demo.ts"
 import { ErrorCode, McpError } from "../src/protocol/errors.ts"
 import type { McpServer } from "../src/server/McpServer.ts"
 import { makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "../src/server/http/HttpServer.ts"
+import { condition, whenChanged } from "./support/condition.ts"
 import { post, waitFor } from "./support/mcpHttp.ts"
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
@@ -34,6 +35,7 @@ const textOf = (result: unknown): string => {
 
 const start = async (options: HttpServerOptions = {}) => {
   const aborted: Array<string> = []
+  const { changed, when } = condition() // the tools report each abort (no polling)
   let handle!: HttpServerHandle
   const server: McpServer = makeDemoServer()
     .tool(
@@ -42,6 +44,7 @@ const start = async (options: HttpServerOptions = {}) => {
         new Promise((resolve) => {
           ctx.signal.addEventListener("abort", () => {
             aborted.push(String(ctx.requestId))
+            changed()
             resolve({ content: [] })
           })
         })
@@ -71,17 +74,19 @@ const start = async (options: HttpServerOptions = {}) => {
       }
     )
   handle = await makeHttpServer(server, { retryMs: 30, ...options })
-  return { handle, server, aborted }
+  return { handle, server, aborted, when }
 }
 
 const connect = async (url: string, capabilities: Record<string, unknown> = {}) => {
   const requests: Array<Recorded> = []
   const errors: Array<Error> = []
+  const { changed, when } = condition() // each request the SDK made, as it is answered
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     fetch: async (input, init) => {
       const res = await fetch(input, init)
       const headers = new Headers(init?.headers)
       requests.push({ method: init?.method ?? "GET", lastEventId: headers.get("last-event-id"), status: res.status })
+      changed()
       return res
     },
     reconnectionOptions: { initialReconnectionDelay: 30, maxReconnectionDelay: 100, reconnectionDelayGrowFactor: 1.5, maxRetries: 2 }
@@ -95,7 +100,7 @@ const connect = async (url: string, capabilities: Record<string, unknown> = {}) 
     errors.push(e)
     sdkOnError?.(e)
   }
-  return { client, transport, requests, errors }
+  return { client, transport, requests, errors, when }
 }
 
 describe("SDK Client + StreamableHTTPClientTransport against our server", () => {
@@ -120,7 +125,7 @@ describe("SDK Client + StreamableHTTPClientTransport against our server", () => 
   })
 
   it("opens the standalone GET stream after initialized", async () => {
-    await waitFor(() => sdk.requests.some((r) => r.method === "GET" && r.status === 200), 10_000, "the client's GET")
+    await sdk.when(() => sdk.requests.some((r) => r.method === "GET" && r.status === 200), "the client's GET")
     expect(ctx.handle.stats().openStreams).toBe(1)
   })
 
@@ -149,29 +154,31 @@ describe("SDK Client + StreamableHTTPClientTransport against our server", () => 
     const abort = new AbortController()
     const call = sdk.client.callTool({ name: "wait-abort", arguments: {} }, undefined, { signal: abort.signal })
     const session = ctx.handle.session(sdk.transport.sessionId!)!
-    await waitFor(() => session.inFlightCount === 1, 10_000, "the call to start")
+    const inFlight = (n: number, what: string) => whenChanged((l) => session.subscribe(l), () => session.inFlightCount === n, what)
+    await inFlight(1, "the call to start")
     abort.abort("user gave up")
     await expect(call).rejects.toThrow()
-    await waitFor(() => ctx.aborted.length === 1, 10_000, "the handler to see the abort")
+    await ctx.when(() => ctx.aborted.length === 1, "the handler to see the abort")
     expect(session.inFlightCount).toBe(0)
     await waitFor(() => ctx.handle.stats().pendingExchanges === 0, 10_000, "the exchange to end")
     // The demo's `slow` is cancellable the same way.
     const slowAbort = new AbortController()
     const slow = sdk.client.callTool({ name: "slow", arguments: { ms: 60_000 } }, undefined, { signal: slowAbort.signal })
-    await waitFor(() => session.inFlightCount === 1, 10_000, "slow to start")
+    await inFlight(1, "slow to start")
     slowAbort.abort()
     await expect(slow).rejects.toThrow()
-    await waitFor(() => session.inFlightCount === 0, 10_000, "slow to be aborted")
+    await inFlight(0, "slow to be aborted")
   })
 
   it("server-initiated notifications arrive on the GET stream: list_changed after a new tool, a session log", async () => {
     let changed = 0
     const logs: Array<unknown> = []
-    sdk.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++)
-    sdk.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data))
+    const heard = condition()
+    sdk.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (changed++, heard.changed()))
+    sdk.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void (logs.push(n.params.data), heard.changed()))
     ctx.server.tool({ name: "added-later", description: "registered while connected", inputSchema: { type: "object" } }, () => ({ content: [{ type: "text", text: "late" }] }))
     ctx.handle.session(sdk.transport.sessionId!)!.logMessage("warning", "from the server")
-    await waitFor(() => changed === 1 && logs.length === 1, 10_000, "the GET stream notifications")
+    await heard.when(() => changed === 1 && logs.length === 1, "the GET stream notifications")
     expect(logs).toEqual(["from the server"])
     expect((await sdk.client.listTools()).tools.map((t) => t.name)).toContain("added-later")
   })
@@ -199,7 +206,7 @@ describe("SDK Client + StreamableHTTPClientTransport against our server", () => 
     const before = sdk.requests.length
     await expect(sdk.client.callTool({ name: "fail-late", arguments: {} }, undefined, { onprogress: () => {} })).rejects.toThrow(/failed after progress/)
     // The SDK treats only *result* responses as final and reconnects after an error response.
-    await waitFor(() => sdk.requests.slice(before).some((r) => r.status === 204), 10_000, "the resumption attempt")
+    await sdk.when(() => sdk.requests.slice(before).some((r) => r.status === 204), "the resumption attempt")
     await sleep(150)
     const resumes = sdk.requests.slice(before).filter((r) => r.method === "GET" && r.lastEventId !== null)
     expect(resumes.map((r) => r.status)).toEqual([204])

@@ -5,10 +5,8 @@
  * shutdown and leak checks. The server is the demo example plus a few tools
  * that expose what the handler saw.
  */
-import { spawn } from "node:child_process"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
-import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
@@ -27,34 +25,66 @@ let releaseDropFirst: () => void = () => {}
 let releaseDropMe: () => void = () => {}
 /** The `hold` tool's calls: each answers when the test calls its release. */
 const held: Array<() => void> = []
-import { del, get, initializeRequest, openSession, post, rawRequest, SseReader, waitFor } from "./support/mcpHttp.ts"
+import { condition } from "./support/condition.ts"
+import { del, get, initializeRequest, openSession, post, rawRequest, SseReader } from "./support/mcpHttp.ts"
 import { waitForTurns } from "./support/waitFor.ts"
+import { serveCli } from "./support/cliServe.ts"
+
+/** Every test tool reports here when it starts, ends or is aborted: the tests await these events (no polling). */
+const toolEvents = condition()
 
 /** A few event-loop turns (no real time): lets in-process callbacks already queued run. */
 const turns = async (n = 10) => {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
 }
 
-/** What the test tools observed. */
+/** What the test tools observed: the tags (`abortable`) or names (`slow`, `count`) of the calls. */
 interface Observed {
+  readonly started: Array<string>
   readonly aborted: Array<string>
   readonly finished: Array<string>
 }
+const observing = (): Observed => ({ started: [], aborted: [], finished: [] })
+
+/** Resolves when `what` is next pushed to `list` (from now on), e.g. the next start of the `slow` tool. */
+const next = (list: Array<string>, what: string): Promise<void> => {
+  const seen = list.length
+  return toolEvents.when(() => list.slice(seen).includes(what), what)
+}
+
+/** The demo's tool `name`, reporting its start and its end to `observed`. */
+const observe = (server: McpServer, observed: Observed, name: string): McpServer => {
+  const { definition, handler } = server.tools.get(name)!
+  return server.tool(definition, async (args, ctx) => {
+    observed.started.push(name)
+    toolEvents.changed()
+    try {
+      return await handler(args, ctx)
+    } finally {
+      observed.finished.push(name)
+      toolEvents.changed()
+    }
+  })
+}
 
 const makeTestServer = (observed: Observed, getHandle: () => HttpServerHandle): McpServer =>
-  makeDemoServer()
+  observe(observe(makeDemoServer(), observed, "slow"), observed, "count")
     .tool(
       { name: "abortable", description: "Wait until aborted or ms elapse", inputSchema: { type: "object", properties: { tag: { type: "string" }, ms: { type: "integer" } }, required: ["tag"] } },
       (args, ctx) =>
         new Promise((resolve) => {
           const tag = args.tag as string
+          observed.started.push(tag)
+          toolEvents.changed()
           const t = setTimeout(() => {
             observed.finished.push(tag)
+            toolEvents.changed()
             resolve({ content: [{ type: "text", text: `finished ${tag}` }] })
           }, (args.ms as number | undefined) ?? 10_000)
           ctx.signal.addEventListener("abort", () => {
             clearTimeout(t)
             observed.aborted.push(tag)
+            toolEvents.changed()
             resolve({ content: [{ type: "text", text: "aborted" }] })
           })
         })
@@ -86,7 +116,7 @@ const makeTestServer = (observed: Observed, getHandle: () => HttpServerHandle): 
     )
     .tool(
       { name: "hold", description: "Answer when the test releases it", inputSchema: { type: "object", properties: {} } },
-      () => new Promise((resolve) => held.push(() => resolve({ content: [{ type: "text", text: "released" }] })))
+      () => new Promise((resolve) => (held.push(() => resolve({ content: [{ type: "text", text: "released" }] })), toolEvents.changed()))
     )
     .tool(
       { name: "ask", description: "Elicit from the client", inputSchema: { type: "object", properties: {} } },
@@ -97,7 +127,7 @@ const makeTestServer = (observed: Observed, getHandle: () => HttpServerHandle): 
     )
 
 const startServer = async (options: HttpServerOptions = {}) => {
-  const observed: Observed = { aborted: [], finished: [] }
+  const observed = observing()
   let handle!: HttpServerHandle
   const server = makeTestServer(observed, () => handle)
   handle = await makeHttpServer(server, { retryMs: 50, ...options })
@@ -163,7 +193,7 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
     expect(res.status).toBe(200)
     expect(res.headers.get("mcp-session-id")).toBeNull()
     expect((await rpcBody(res)).error?.code).toBe(ErrorCode.InvalidParams)
-    await waitFor(() => ctx.handle.sessions === before, 10_000, "the failed session to be released")
+    await waitForTurns(() => ctx.handle.sessions === before, "the failed session to be released (in-process, after its answer)")
   })
 
   it("202 with no body for a notification and for a response", async () => {
@@ -345,8 +375,10 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
 
   it("400 for a request id that is already in flight in the session", async () => {
     const s = await openSession(ctx.url)
+    const started = next(ctx.observed.started, "slow")
     const slow = post(ctx.url, { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "slow", arguments: { ms: 100 } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 10_000, "the slow call")
+    await started
+    expect(ctx.handle.session(s.sid)!.inFlightCount).toBe(1)
     const dup = await post(ctx.url, { jsonrpc: "2.0", id: 7, method: "ping" }, s.headers)
     expect(dup.status).toBe(400)
     expect((await rpcBody(dup)).id).toBe(7)
@@ -481,12 +513,14 @@ describe("Streamable HTTP server (legacy era): streams", () => {
   it("a connection the client drops is not a cancellation: the handler finishes, the response waits for resumption", async () => {
     const s = await openSession(ctx.url)
     const abort = new AbortController()
+    const finished = next(ctx.observed.finished, "count")
     const res = await post(ctx.url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "count", arguments: { n: 3, stepMs: 40 }, _meta: { progressToken: 1 } } }, s.headers, abort.signal)
     const reader = new SseReader(res)
     await reader.next() // priming
     const firstProgress = await reader.nextMessage()
     abort.abort()
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 0, 10_000, "the call to finish")
+    await finished
+    await waitForTurns(() => ctx.handle.session(s.sid)!.inFlightCount === 0, "the finished call to settle")
     expect(ctx.observed.aborted).toEqual([])
     const resumed = await get(ctx.url, { ...s.headers, "last-event-id": firstProgress!.event.id! })
     const replay = (await new SseReader(resumed).rest()).filter((e) => e.data).map((e) => JSON.parse(e.data!))
@@ -518,8 +552,10 @@ describe("Streamable HTTP server (legacy era): streams", () => {
 
   it("notifications/cancelled aborts the handler and ends the waiting POST without a response", async () => {
     const s = await openSession(ctx.url)
+    const started = next(ctx.observed.started, "cancel-me")
     const pending = post(ctx.url, { jsonrpc: "2.0", id: 11, method: "tools/call", params: { name: "abortable", arguments: { tag: "cancel-me" } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)!.inFlightCount === 1, 10_000, "the call to start")
+    await started
+    expect(ctx.handle.session(s.sid)!.inFlightCount).toBe(1)
     const ack = await post(ctx.url, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 11, reason: "user" } }, s.headers)
     expect(ack.status).toBe(202)
     const res = await pending
@@ -550,8 +586,10 @@ describe("Streamable HTTP server (legacy era): streams", () => {
   it("DELETE cancels in-flight work, answers the waiting POST with -32000, ends the GET stream and frees the session", async () => {
     const s = await openSession(ctx.url)
     const stream = new SseReader(await get(ctx.url, s.headers))
+    const started = next(ctx.observed.started, "deleted")
     const pending = post(ctx.url, { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "abortable", arguments: { tag: "deleted" } } }, s.headers)
-    await waitFor(() => ctx.handle.session(s.sid)?.inFlightCount === 1, 10_000, "the call to start")
+    await started
+    expect(ctx.handle.session(s.sid)?.inFlightCount).toBe(1)
     const d = await del(ctx.url, s.headers)
     expect(d.status).toBe(200)
     const body = await rpcBody(await pending)
@@ -792,16 +830,19 @@ describe("Streamable HTTP server (modern era, 2026-07-28)", () => {
 
   it("closing the response stream cancels the request: the handler is aborted", async () => {
     const abort = new AbortController()
+    const started = next(ctx.observed.started, "modern-close")
+    const aborted = next(ctx.observed.aborted, "modern-close")
     const pending = post(
       ctx.url,
       { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "abortable", arguments: { tag: "modern-close" }, _meta: modernMeta() } },
       modernHeaders("tools/call", "abortable"),
       abort.signal
     )
-    await waitFor(() => ctx.handle.stats().modernInFlight === 1, 10_000, "the modern call")
+    await started
+    expect(ctx.handle.stats().modernInFlight).toBe(1)
     abort.abort()
     await expect(pending).rejects.toThrow()
-    await waitFor(() => ctx.observed.aborted.includes("modern-close"), 10_000, "the abort")
+    await aborted // the server sees the stream's close by socket I/O
     expect(ctx.handle.stats().modernInFlight).toBe(0)
   })
 })
@@ -816,7 +857,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
       const stream = new SseReader(await get(url, s.headers))
       // A call longer than the idle timeout keeps the session: idle starts when it finishes.
       const call = post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "hold", arguments: {} } }, s.headers)
-      await waitFor(() => held.length === 1, 5_000, "the held call to start")
+      await toolEvents.when(() => held.length === 1, "the held call to start")
       clock.increment(450)
       expect(handle.sessions).toBe(1)
       held.shift()!()
@@ -841,7 +882,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
     const s = await openSession(url)
     const stream = new SseReader(await get(url, s.headers))
     const call = post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 80 } } }, s.headers)
-    await waitFor(() => handle.session(s.sid)?.inFlightCount === 1, 10_000, "the call")
+    await toolEvents.when(() => handle.session(s.sid)?.inFlightCount === 1, "the call")
     const closed = handle.close({ drainMs: 2000 })
     expect((await rpcBody(await call)).result.content[0].text).toBe("waited 80 ms")
     await closed
@@ -895,7 +936,7 @@ describe("Streamable HTTP server: lifetimes and leaks", () => {
 
 describe("makeHttpServerScoped (Effect)", () => {
   it("listens while the scope is open, lists sessions in the Registry service, and closes with the scope", async () => {
-    const observed: Observed = { aborted: [], finished: [] }
+    const observed = observing()
     let handle!: HttpServerHandle
     const server = makeTestServer(observed, () => handle)
     const seen = await Effect.runPromise(
@@ -931,14 +972,9 @@ describe("makeHttpServerScoped (Effect)", () => {
 
 describe("mcp-actors serve --http", () => {
   it("prints the endpoint URL, serves it, and exits by itself after SIGTERM", async () => {
-    const bin = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
-    const child = spawn(process.execPath, [bin, "serve", "--http", "0"], { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c))
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    const { child, exited, url: printed } = serveCli("--http")
     try {
-      await waitFor(() => out.includes("\n"), 10_000, "the URL on stdout")
-      const url = out.trim()
+      const url = await printed
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
       const s = await openSession(url)
       const res = await post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "cli" } } }, s.headers)

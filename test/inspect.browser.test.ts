@@ -257,7 +257,8 @@ describe("npm start in chromium: the tour", () => {
       const seen = () => {
         const mcp = /^(http:\/\/127\.0\.0\.1:\d+\/mcp)$/m.exec(out)
         const page = /^mcp-actors: inspector on (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48})$/m.exec(err)
-        if (mcp !== null && page !== null) resolve({ mcp: mcp[1]!, page: page[1]! })
+        // The "serving" line on stderr may come after both URLs: it is asserted on, so it is awaited too.
+        if (mcp !== null && page !== null && err.includes("mcp-actors: serving ")) resolve({ mcp: mcp[1]!, page: page[1]! })
       }
       npm.stdout!.on("data", (d: Buffer) => ((out += d.toString()), seen()))
       npm.stderr!.on("data", (d: Buffer) => ((err += d.toString()), seen()))

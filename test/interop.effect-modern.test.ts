@@ -15,6 +15,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { waitFor } from "./support/waitFor.ts"
+import { condition } from "./support/condition.ts"
 import { ModernClient } from "../src/client/ModernClient.ts"
 import { ModernHttpWire } from "../src/client/ModernHttpWire.ts"
 import { InputRequired, MissingClientCapability } from "../src/client/modernErrors.ts"
@@ -109,7 +110,8 @@ describe("interop: ModernClient (2026-07-28) ↔ effect McpServer.layerHttp", ()
   it("subscriptions/listen: acknowledged, receives tools/list_changed with its subscription id, then closes", async () => {
     await client.discover()
     const received: Array<JsonRpcNotification> = []
-    const sub = client.listen({ toolsListChanged: true }, { onNotification: (n) => received.push(n) })
+    const heard = condition() // each notification, as an event
+    const sub = client.listen({ toolsListChanged: true }, { onNotification: (n) => (received.push(n), heard.changed()) })
 
     const honoured = await sub.acknowledged
     expect(honoured).toEqual({ toolsListChanged: true })
@@ -125,7 +127,7 @@ describe("interop: ModernClient (2026-07-28) ↔ effect McpServer.layerHttp", ()
 
     // A tool registered at runtime on the effect server broadcasts the change.
     await server.addTool("late")
-    await until(() => received.some((n) => n.method === "notifications/tools/list_changed"), "notifications/tools/list_changed")
+    await heard.when(() => received.some((n) => n.method === "notifications/tools/list_changed"), "notifications/tools/list_changed")
     const change = received.find((n) => n.method === "notifications/tools/list_changed")!
     expect((change.params?._meta as Record<string, unknown>)[SUBSCRIPTION_ID]).toBe(sub.id)
     expect(sub.id).toBe(listenId)

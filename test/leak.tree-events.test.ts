@@ -31,7 +31,8 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
-import { waitFor } from "./support/mcpHttp.ts"
+import { whenChanged } from "./support/condition.ts"
+import { runtimeEmptied } from "./support/runtimeEmptied.ts"
 
 const echoServer = () =>
   new McpServer({ name: "leak", version: "1.0.0" }).tool(
@@ -58,9 +59,7 @@ const watchProcessedTypes = () => {
 
 const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } } as const
 
-const expectEmpty = async (runtime: McpRuntime) => {
-  await waitFor(() => runtime.registry.size === 0 && runtime.managed.runSync(runtime.supervisor.stats).sessions === 0, 5_000, "the registry and supervisor to empty")
-}
+const expectEmpty = (runtime: McpRuntime): Promise<void> => runtimeEmptied(runtime)
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
@@ -140,7 +139,7 @@ describe("an ended session leaves nothing in the tree's charts", () => {
       await answered
       raw.send('{"jsonrpc":"2.0","method":"notifications/initialized"}')
       raw.send('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow","arguments":{}}}')
-      await waitFor(() => runtime.registry.size >= 1, 5_000, "the raw session to be registered")
+      await whenChanged((l) => runtime.registry.subscribe(l), () => runtime.registry.size >= 1, "the raw session to be registered")
       raw.terminate()
       await expectEmpty(runtime)
     }

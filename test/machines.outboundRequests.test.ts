@@ -170,6 +170,114 @@ describe("outboundRequests: deadlines on the runtime clock", () => {
   })
 })
 
+describe("outboundRequests: the chart's steps, computed once per shape", () => {
+  /** The chart, counting how often xstate computes one of its steps. */
+  const counted = (chart: ReturnType<typeof provided>) => {
+    const counts = { initial: 0, transition: 0 }
+    const initial = chart.getInitialSnapshot.bind(chart)
+    const transition = chart.transition.bind(chart)
+    chart.getInitialSnapshot = (...args) => (counts.initial++, initial(...args))
+    chart.transition = (...args) => (counts.transition++, transition(...args))
+    return counts
+  }
+
+  it("requests of one shape: xstate computes the initial and the final step once (two probes each), every request gets its own outcome and timers", () => {
+    const clock = new SimulatedClock()
+    const cancels: Array<unknown> = []
+    const chart = provided(cancels)
+    const counts = counted(chart)
+    const table = createActor(outboundRequestsLogic(chart), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    for (let i = 0; i < 50; i++) {
+      table.send({ type: "REQUEST_SENT", requestId: i, method: "tools/call", timeoutMs: 1_000 })
+      if (i % 2 === 0) table.send({ type: "RESPONSE", requestId: i, result: { n: i } })
+      else table.send({ type: "ERROR_RESPONSE", requestId: i, error: { code: -32602, message: `bad ${i}` } })
+    }
+    expect(outcomes).toEqual(Array.from({ length: 50 }, (_, i) =>
+      i % 2 === 0
+        ? { _tag: "Settled", requestId: i, result: { n: i } }
+        : { _tag: "Failed", requestId: i, error: { code: -32602, message: `bad ${i}` } }))
+    // Two probes of the initial step, two of each final step: not 50 + 50 runs of xstate.
+    expect(counts).toEqual({ initial: 2, transition: 4 })
+    // Each request's deadlines were armed and cancelled with it: nothing fires later.
+    table.send({ type: "REQUEST_SENT", requestId: "late", method: "tools/call", timeoutMs: 1_000 })
+    clock.increment(1_000)
+    expect(outcomes.at(-1)).toEqual({ _tag: "TimedOut", requestId: "late", deadline: "request", afterMs: 1_000, cancelSent: true })
+    clock.increment(60_000)
+    expect(outcomes.length).toBe(51)
+    expect(cancels).toEqual(["late"])
+  })
+
+  it("requests of different shapes (deadlines, methods) keep their own: each times out at its own deadline", () => {
+    const clock = new SimulatedClock()
+    const cancels: Array<unknown> = []
+    const table = createActor(outboundRequestsLogic(provided(cancels)), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    for (let round = 0; round < 2; round++) {
+      table.send({ type: "REQUEST_SENT", requestId: `a${round}`, method: "tools/call", timeoutMs: 1_000 })
+      table.send({ type: "REQUEST_SENT", requestId: `b${round}`, method: "tools/call", timeoutMs: 2_000 })
+      table.send({ type: "REQUEST_SENT", requestId: `c${round}`, method: "initialize", timeoutMs: 1_000 })
+      table.send({ type: "REQUEST_SENT", requestId: `d${round}`, method: "tools/call", timeoutMs: 5_000, maxTotalTimeoutMs: 1_500 })
+      clock.increment(1_000)
+      expect(outcomes.splice(0).map((o) => o._tag === "TimedOut" && [o.requestId, o.afterMs, o.cancelSent])).toEqual([
+        [`a${round}`, 1_000, true],
+        [`c${round}`, 1_000, false]
+      ])
+      clock.increment(500)
+      expect(outcomes.splice(0)).toEqual([{ _tag: "TimedOut", requestId: `d${round}`, deadline: "maxTotal", afterMs: 1_500, cancelSent: true }])
+      clock.increment(500)
+      expect(outcomes.splice(0).map((o) => o.requestId)).toEqual([`b${round}`])
+    }
+    expect(cancels).toEqual(["a0", "d0", "b0", "a1", "d1", "b1"])
+  })
+
+  it("a step with an effect of its own is not memoized: the effect runs once per request, never in a probe", () => {
+    const clock = new SimulatedClock()
+    const effects: Array<unknown> = []
+    const chart = outboundRequestMachine.provide({ actions: { recordSettled: ({ context }) => void effects.push(context.requestId) } })
+    const table = createActor(outboundRequestsLogic(chart), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    for (let i = 0; i < 5; i++) {
+      table.send({ type: "REQUEST_SENT", requestId: i, method: "tools/call", timeoutMs: 1_000 })
+      table.send({ type: "RESPONSE", requestId: i, result: {} })
+    }
+    expect(effects).toEqual([0, 1, 2, 3, 4])
+    // The provided action records no outcome: the chart's output is its fallback, per request.
+    expect(outcomes.map((o) => o._tag === "Aborted" && o.requestId)).toEqual([0, 1, 2, 3, 4])
+  })
+
+  it("an absent event field is part of a step's shape: TRANSPORT_CLOSED with and without a reason", () => {
+    const clock = new SimulatedClock()
+    const table = createActor(outboundRequestsLogic(provided([])), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    const reasons = ["gone", undefined, "reset", undefined]
+    reasons.forEach((reason, i) => {
+      table.send({ type: "REQUEST_SENT", requestId: i, method: "tools/call", timeoutMs: 1_000 })
+      table.send({ type: "TRANSPORT_CLOSED", requestId: i, reason })
+    })
+    expect(outcomes.map((o) => o._tag === "Aborted" && o.reason)).toEqual(["gone", "transport closed", "reset", "transport closed"])
+  })
+
+  it("a request stepped by the chart since its start (progress) runs the chart for its end", () => {
+    const clock = new SimulatedClock()
+    const chart = provided([])
+    const counts = counted(chart)
+    const table = createActor(outboundRequestsLogic(chart), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    table.send({ type: "REQUEST_SENT", requestId: 1, method: "tools/call", progressToken: 1, timeoutMs: 1_000, resetTimeoutOnProgress: true })
+    table.send({ type: "PROGRESS", requestId: 1, progress: 1 })
+    const before = counts.transition
+    table.send({ type: "RESPONSE", requestId: 1, result: { ok: 1 } })
+    expect(counts.transition).toBe(before + 1)
+    expect(outcomes).toEqual([{ _tag: "Settled", requestId: 1, result: { ok: 1 } }])
+  })
+})
+
 describe("outboundRequests: ClientSession over a real transport does what the chart says", () => {
   const servers: Array<WebSocketServer> = []
   afterEach(() => closePeers(servers))

@@ -15,7 +15,7 @@
  * timer, the call would still be pending when the test times out.
  *
  * Real-time waits here are only for socket I/O (the client's handler being
- * asked, a ping round trip, `waitFor` on what the client received — bounded,
+ * asked, a ping round trip, events of what the client received — bounded,
  * so a deadline that does not fire on virtual time fails with a message).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -42,7 +42,8 @@ import type { CallGuard, GuardedCall } from "../src/server/CallGuard.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { policyGuard } from "../src/server/policyGuard.ts"
-import { waitFor } from "./support/waitFor.ts"
+
+import { condition } from "./support/condition.ts"
 
 const ISSUER = "https://issuer.test"
 const AUDIENCE = "mcp://approval-timeout"
@@ -124,14 +125,15 @@ const neverAnswered = async (o: {
     // 59 keep-alives (10 s … 9:50) come before the deadline.
     const keepAlives = Math.ceil(DEADLINE_MS / KEEP_ALIVE_MS) - 1
     let settled = false
+    const heard = condition() // each progress notification and the call's end, as events
     const outcome = client.callTool({ name: o.tool, arguments: { env: "prod" } }, undefined, {
       // Far beyond the test's own timeout: only the gateway's deadline may end this call.
       timeout: 24 * 60 * 60_000,
-      onprogress: (p) => void progress.push(p.progress)
+      onprogress: (p) => void (progress.push(p.progress), heard.changed())
     }).then(
       (result) => ({ result }),
       (error: unknown) => ({ error: error as { code?: number; message?: string; data?: Record<string, unknown> } })
-    ).finally(() => (settled = true))
+    ).finally(() => ((settled = true), heard.changed()))
 
     await asked // the chart is in awaitingApproval and the client's user was asked
     expect(questions).toEqual([expect.stringMatching(new RegExp(`^Approve tools/call ${o.name} for alice\\?`))])
@@ -143,7 +145,7 @@ const neverAnswered = async (o: {
 
     // 9:59.999 of virtual time: still waiting; the keep-alive progress kept flowing.
     stepTo(clock, T0 + DEADLINE_MS - 1)
-    await waitFor(() => progress.length === keepAlives, { timeoutMs: 20_000, what: `${keepAlives} keep-alive progress notifications on virtual time` })
+    await heard.when(() => progress.length === keepAlives, `${keepAlives} keep-alive progress notifications on virtual time`)
     expect(progress).toEqual(Array.from({ length: keepAlives }, (_, i) => i + 1))
     await client.ping() // a round trip on the same session: a denial sent before it would have arrived
     expect(settled).toBe(false)
@@ -154,7 +156,7 @@ const neverAnswered = async (o: {
 
     // 10:00: the deadline is a deny.
     clock.increment(1)
-    await waitFor(() => settled, { timeoutMs: 20_000, what: "the call to end at the virtual deadline" })
+    await heard.when(() => settled, "the call to end at the virtual deadline")
     const { error } = (await outcome) as { error?: { code?: number; message?: string; data?: Record<string, unknown> } }
     expect(error).toMatchObject({
       code: ErrorCode.PolicyDenied,

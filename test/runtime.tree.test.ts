@@ -27,7 +27,10 @@ import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { makeStdioServerTransport } from "../src/transports/stdioServer.ts"
-import { waitFor } from "./support/mcpHttp.ts"
+import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
+import { chartReaches, whenChanged } from "./support/condition.ts"
+import { resourceCounts, settleToBaseline } from "./support/handles.ts"
+import { runtimeEmptied } from "./support/runtimeEmptied.ts"
 
 const echoServer = () =>
   new McpServer({ name: "tree", version: "1.0.0" }).tool(
@@ -56,27 +59,10 @@ const watchActors = () => {
   }
 }
 
-const resourceCounts = (): Record<string, number> => {
-  const counts: Record<string, number> = {}
-  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
-  return counts
-}
-
-/** Wait (bounded) until no resource type is above its baseline count; return what is still above. */
-const settleToBaseline = async (baseline: Record<string, number>, ms = 5_000): Promise<Array<string>> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const above = Object.entries(resourceCounts()).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
-    if (above.length === 0 || Date.now() > deadline) return above
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
 /** The supervisor and registry hold nothing (once every connection's scope has finished closing). */
 const expectEmpty = async (runtime: McpRuntime) => {
-  const stats = () => runtime.managed.runSync(runtime.supervisor.stats)
-  await waitFor(() => runtime.registry.size === 0 && stats().watchers === 0, 5_000, "the registry and supervisor to empty")
-  expect(stats().sessions).toBe(0)
+  await runtimeEmptied(runtime)
+  expect(runtime.managed.runSync(runtime.supervisor.stats).sessions).toBe(0)
   expect(runtime.registry.size).toBe(0)
 }
 
@@ -174,7 +160,7 @@ describe("the runtime supervises every connection on every transport", () => {
       }
       const nodes = [...watch.of("connection"), ...watch.of("listener")].filter((a) => a.system === runtime.root.system)
       expect(nodes.length).toBeGreaterThan(0)
-      await waitFor(() => nodes.every(isFinal), 5_000, "every connection and listener chart to reach its final state")
+      await Promise.all(nodes.map((node) => chartReaches(node, (s) => s.status === "done", "every connection and listener chart to reach its final state")))
       for (const node of watch.of("connection").filter((a) => a.system === runtime.root.system)) {
         expect(node.getSnapshot().value).toBe("closed")
       }
@@ -236,7 +222,8 @@ describe("the runtime supervises every connection on every transport", () => {
   }
 
   const ws = async (runtime: McpRuntime) => {
-    const handle = await makeWsServer(echoServer(), { runtime })
+    const registry = makeRegistryUnsafe() // its changes tell when the connections are released
+    const handle = await makeWsServer(echoServer(), { runtime, registry })
     const sockets = new Set<Socket>()
     handle.server.on("connection", (socket: Socket) => sockets.add(socket))
     const clients = await Promise.all([connectWs(handle.url), connectWs(handle.url)])
@@ -246,7 +233,7 @@ describe("the runtime supervises every connection on every transport", () => {
         if (ending === "client closes") for (const client of clients) await client.close()
         else if (ending === "server closes") await handle.close({ drainMs: 0 })
         else for (const socket of sockets) socket.destroy()
-        await waitFor(() => handle.connections === 0, 5_000, "the connections to end")
+        await whenChanged((l) => registry.subscribe(l), () => handle.connections === 0, "the connections to end")
       },
       closeServer: () => handle.close({ drainMs: 0 }),
       closeClients: async () => {
@@ -256,7 +243,8 @@ describe("the runtime supervises every connection on every transport", () => {
   }
 
   const http = async (runtime: McpRuntime) => {
-    const handle = await makeHttpServer(echoServer(), { runtime })
+    const registry = makeRegistryUnsafe() // its changes tell when the sessions are released
+    const handle = await makeHttpServer(echoServer(), { runtime, registry })
     const clients = await Promise.all([connectHttp(handle.url), connectHttp(handle.url)])
     for (const client of clients) expect(await client.callTool("echo", { text: "hi" })).toMatchObject({ content: [{ text: "hi" }] })
     return {
@@ -269,7 +257,7 @@ describe("the runtime supervises every connection on every transport", () => {
           expect(handle.sessions).toBe(2)
           await handle.close({ drainMs: 0 })
         }
-        await waitFor(() => handle.sessions === 0, 5_000, "the sessions to end")
+        await whenChanged((l) => registry.subscribe(l), () => handle.sessions === 0, "the sessions to end")
       },
       closeServer: () => handle.close({ drainMs: 0 }),
       closeClients: async () => {

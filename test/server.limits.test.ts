@@ -12,6 +12,8 @@ import { makeDemoServer } from "../examples/demo.ts"
 import { makeHttpServer, type HttpServerHandle, type HttpServerOptions } from "../src/server/http/HttpServer.ts"
 import { makeWsServer, type WsServerHandle, type WsServerOptions } from "../src/server/ws/WsServer.ts"
 import { ACCEPT_BOTH, initializeRequest, openSession, post } from "./support/mcpHttp.ts"
+import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
+import { whenChanged } from "./support/condition.ts"
 
 const handles: Array<HttpServerHandle | WsServerHandle> = []
 afterEach(async () => {
@@ -22,10 +24,12 @@ const startHttp = async (options: HttpServerOptions) => {
   handles.push(h)
   return h
 }
+/** A WebSocket server whose sessions are listed in a registry: `released()` awaits its changes (no polling). */
 const startWs = async (options: WsServerOptions) => {
-  const h = await makeWsServer(makeDemoServer(), options)
+  const registry = makeRegistryUnsafe()
+  const h = await makeWsServer(makeDemoServer(), { registry, ...options })
   handles.push(h)
-  return h
+  return Object.assign(h, { released: () => whenChanged((l) => registry.subscribe(l), () => h.connections === 0, "every connection to be released") })
 }
 
 /** POST from a chosen local address (every 127/8 address is loopback on Linux): per-address caps. */
@@ -189,7 +193,7 @@ describe("WebSocket: handshake and idle deadlines, fair admission", () => {
     clock.increment(1)
     expect(await silent.closed).toEqual({ code: 4408, reason: "handshake timeout" })
     expect((await halfway.closed).code).toBe(4408)
-    await expect.poll(() => handle.connections).toBe(0)
+    await handle.released()
   })
 
   it("the idle timeout applies to WebSocket sessions: closed (4408) idleTimeoutMs after the last request finished", async () => {

@@ -11,7 +11,7 @@
  *   sees the close and rejects the call). No child process remains and the
  *   process handles are back to baseline.
  */
-import { type ChildProcess, execFileSync } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -20,6 +20,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { waitForTurns } from "./support/waitFor.ts"
+import { childProcesses, resourceCounts, settleToBaseline } from "./support/handles.ts"
 import { makeDemoServer } from "../examples/demo.ts"
 import type { JsonRpcMessage } from "../src/protocol/jsonrpc.ts"
 import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
@@ -32,39 +33,10 @@ const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Active handles by type (what keeps the event loop alive). */
-const resourceCounts = (): Record<string, number> => {
-  const counts: Record<string, number> = {}
-  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
-  return counts
-}
-
-/** Wait (bounded) until no resource type is above its baseline count; return what is still above. */
-const settleToBaseline = async (baseline: Record<string, number>, ms = 3_000) => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const now = resourceCounts()
-    const above = Object.entries(now).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
-    if (above.length === 0 || Date.now() > deadline) return above
-    await sleep(10)
-  }
-}
 
 /** The server's change listeners (one per operating session): private, read for the leak check only. */
 const changeListeners = (server: McpServer): number => (server as unknown as { listeners: Set<unknown> }).listeners.size
 
-/** Children of this process (the `ps` doing the listing left out). */
-const childProcesses = (): Array<string> => {
-  let out: string
-  try {
-    out = execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,stat=,comm="]).toString()
-  } catch (e) {
-    out = String((e as { stdout?: unknown }).stdout ?? "")
-  }
-  return out.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !/\sps$/.test(l))
-}
 
 const isAlive = (pid: number): boolean => {
   try {

@@ -25,6 +25,7 @@ import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+import { condition } from "./support/condition.ts"
 import { post, SseReader } from "./support/mcpHttp.ts"
 import { rawPeer } from "./support/rawPeer.ts"
 import { filtered, flush } from "./support/wireTap.ts"
@@ -374,24 +375,26 @@ describe("subscriptions/listen over Streamable HTTP", () => {
     // The reconnection backoff runs on the client's clock: simulated, so the test decides when it ends.
     const clock = new SimulatedClock()
     const client = ModernClient.create(new ModernHttpWire({ url: handle.url }), { clock })
-    const sub = client.listen({ toolsListChanged: true }, { onNotification: (n) => notes.push(n), baseDelayMs: 50, jitter: false })
+    // The subscription reports each notification and state change: the test awaits those (no polling).
+    const events = condition()
+    const sub = client.listen({ toolsListChanged: true }, { onNotification: (n) => (notes.push(n), events.changed()), onStateChange: events.changed, baseDelayMs: 50, jitter: false })
     expect(await sub.acknowledged).toEqual({ toolsListChanged: true })
     first.tool({ name: "one" }, () => ({ content: [] }))
-    await expect.poll(() => notes.length).toBe(1)
+    await events.when(() => notes.length === 1, "the first notification")
 
     // Abrupt: connections cut, then the server is gone; a new one comes up on the same port.
     handle.server.closeAllConnections()
     await handle.close({ drainMs: 0 })
-    await expect.poll(() => sub.state).toBe("waiting") // the drop arrives by socket I/O
+    await events.when(() => sub.state === "waiting", "the drop (by socket I/O)")
     const second = makeServer()
     handle = await makeHttpServer(second, { port })
     clock.increment(49)
     expect(sub.state).toBe("waiting")
     clock.increment(1) // the first reconnection's delay (50 ms, no jitter) is over
     expect(sub.state).toBe("subscribing")
-    await expect.poll(() => sub.state).toBe("listening") // acknowledged by the new server over HTTP
+    await events.when(() => sub.state === "listening", "the new server's acknowledgement over HTTP")
     second.tool({ name: "two" }, () => ({ content: [] }))
-    await expect.poll(() => notes.length).toBe(2)
+    await events.when(() => notes.length === 2, "the second notification")
     expect(subscriptionIdOf(notes[1]!.params)).toBe(sub.id)
 
     // Graceful: the server completes the listen; the subscription ends without reconnecting.

@@ -8,10 +8,9 @@
 import { Agent } from "node:http"
 import { Socket } from "node:net"
 import { describe, expect, it } from "vitest"
-import type { Clock } from "../src/protocol/clock.ts"
 import { HttpNetworkError } from "../src/transports/http/client/errors.ts"
 import { httpRequest } from "../src/transports/http/client/httpRequest.ts"
-import { countingClock } from "./support/countingClock.ts"
+import { armedClock } from "./support/countingClock.ts"
 
 const TEN_MINUTES = 10 * 60_000
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -30,18 +29,7 @@ class NeverConnects extends Agent {
 
 describe("httpRequest connect deadline on the transport's clock", () => {
   it("a connection that never completes fails CONNECT_TIMEOUT (not sent) exactly at connectTimeoutMs of the clock", async () => {
-    const sim = countingClock()
-    let armed!: () => void
-    const deadlineArmed = new Promise<void>((resolve) => (armed = resolve))
-    const clock: Clock = {
-      now: sim.clock.now,
-      clearTimeout: sim.clock.clearTimeout,
-      setTimeout: (fn, ms) => {
-        const h = sim.clock.setTimeout(fn, ms)
-        if (ms === TEN_MINUTES) armed()
-        return h
-      }
-    }
+    const { sim, clock, armed: deadlineArmed } = armedClock(TEN_MINUTES)
     const agent = new NeverConnects()
     let outcome: unknown
     const request = httpRequest(new URL("http://127.0.0.1:9/mcp"), {

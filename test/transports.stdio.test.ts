@@ -1,11 +1,12 @@
-import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { PassThrough } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
+import { condition } from "./support/condition.ts"
 import { waitFor } from "./support/waitFor.ts"
+import { childProcesses } from "./support/handles.ts"
 import { encode, request } from "../src/protocol/jsonrpc.ts"
 import {
   makeStdioClientTransport,
@@ -20,19 +21,21 @@ import type { TransportClosed, TransportHandlers } from "../src/transports/Trans
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const node = process.execPath
 
+/** What a transport delivered; `when(check, what)` resolves at the delivery after which `check` holds (no polling). */
 const recorder = () => {
   const frames: Array<string> = []
   const oversized: Array<number> = []
   const closes: Array<TransportClosed & { at: number; framesBefore: number }> = []
+  const { changed, when } = condition()
   const handlers: TransportHandlers = {
-    onFrame: (text) => frames.push(text),
-    onOversized: (bytes) => oversized.push(bytes),
-    onClose: (closed) => closes.push({ ...closed, at: Date.now(), framesBefore: frames.length })
+    onFrame: (text) => (frames.push(text), changed()),
+    onOversized: (bytes) => (oversized.push(bytes), changed()),
+    onClose: (closed) => (closes.push({ ...closed, at: Date.now(), framesBefore: frames.length }), changed())
   }
-  return { frames, oversized, closes, handlers }
+  return { frames, oversized, closes, handlers, when }
 }
 
-/** Poll `predicate` (real child processes) until true; fails after `timeoutMs`. */
+/** Poll `predicate` (OS state of a process that is not our child: no event exists) until true; fails after `timeoutMs`. */
 const waitUntil = (predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> => waitFor(predicate, { timeoutMs, what })
 
 /** Alive and not a zombie (this container's PID 1 does not reap orphans). */
@@ -51,16 +54,6 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
-/** Our live child processes, except the `ps` that lists them. */
-const liveChildren = (): Array<string> => {
-  let out: string
-  try {
-    out = execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,stat=,comm="]).toString()
-  } catch (e) {
-    out = String((e as { stdout?: unknown }).stdout ?? "")
-  }
-  return out.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !/\sps$/.test(l))
-}
 
 /** Handles a child process holds (timers are left out: vitest holds some of its own). */
 const resourceCounts = () => {
@@ -83,13 +76,13 @@ const startClient = (options: StdioClientOptions) => {
 
 describe("stdio client transport", () => {
   it("round-trips frames through a child (cat), batching a turn's sends, then closes gracefully", async () => {
-    const { transport, frames, closes } = startClient({ command: "cat" })
+    const { transport, when, frames, closes } = startClient({ command: "cat" })
     await transport.spawned
     expect(transport.pid).toBeGreaterThan(0)
     expect(transport.authoritativeLiveness).toBe(true)
     const sent = Array.from({ length: 64 }, (_, i) => request(i, "tools/call", { text: `é${i}😀` }))
     for (const m of sent) transport.send(m)
-    await waitUntil(() => frames.length === 64, 5000, "64 echoed frames")
+    await when(() => frames.length === 64, "64 echoed frames")
     expect(frames).toEqual(sent.map(encode))
     const t0 = Date.now()
     await transport.close()
@@ -102,7 +95,7 @@ describe("stdio client transport", () => {
 
   it("a node server exits on stdin EOF within the close grace; stderr lines reach the callback", async () => {
     const stderrLines: Array<string> = []
-    const { transport, frames, closes } = startClient({
+    const { transport, when, frames, closes } = startClient({
       command: node,
       args: [fixture("echo-lines.mjs")],
       stderr: (line) => stderrLines.push(line),
@@ -110,7 +103,7 @@ describe("stdio client transport", () => {
     })
     transport.send(request(1, "first", { a: 1 }))
     transport.send(request(2, "second"))
-    await waitUntil(() => frames.length === 2, 5000, "two replies")
+    await when(() => frames.length === 2, "two replies")
     expect(frames.map((f) => JSON.parse(f))).toEqual([
       { jsonrpc: "2.0", id: 1, result: { echo: { a: 1 } } },
       { jsonrpc: "2.0", id: 2, result: { echo: null } }
@@ -126,18 +119,10 @@ describe("stdio client transport", () => {
   const settleTurns = async (n = 20) => {
     for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
   }
-  /** Advance `clock` in small steps, letting real I/O run in between, until `done()` holds. */
-  const driveUntil = async (clock: SimulatedClock, done: () => boolean, what: string) => {
-    await waitFor(async () => {
-      clock.increment(10)
-      await settleTurns(2)
-      return done()
-    }, { timeoutMs: 30_000, what })
-  }
 
   it("escalates to SIGTERM when the child ignores stdin EOF, after closeGraceMs on the transport's clock", async () => {
     const clock = new SimulatedClock()
-    const { transport, frames } = startClient({
+    const { transport, when, frames } = startClient({
       command: node,
       args: [fixture("stubborn.mjs")],
       // A minute: on real time this test would time out, so passing proves the grace ran on `clock`.
@@ -145,31 +130,30 @@ describe("stdio client transport", () => {
       termGraceMs: 2000,
       clock
     })
-    await waitUntil(() => frameOf(frames, "ready") !== undefined, 5000, "ready")
-    let closed = false
-    const closing = transport.close().then(() => void (closed = true))
+    await when(() => frameOf(frames, "ready") !== undefined, "ready")
+    const closing = transport.close()
     await settleTurns()
     clock.increment(59_999)
     await settleTurns()
     expect(isAlive(transport.pid!)).toBe(true) // still inside the close grace: no signal yet
     clock.increment(1)
     expect(await transport.exited).toEqual({ exitCode: null, signal: "SIGTERM" })
-    await driveUntil(clock, () => closed, "close() to finish")
+    // The child has exited and its group is empty: what close() still awaits is the pipes'
+    // 'close' (real I/O), with no grace left on the clock to run.
     await closing
   })
 
   it("escalates to SIGKILL when the child also ignores SIGTERM, after termGraceMs more", async () => {
     const clock = new SimulatedClock()
-    const { transport, frames, closes } = startClient({
+    const { transport, when, frames, closes } = startClient({
       command: node,
       args: [fixture("stubborn.mjs"), "--ignore-term"],
       closeGraceMs: 60_000,
       termGraceMs: 60_000,
       clock
     })
-    await waitUntil(() => frameOf(frames, "ready") !== undefined, 5000, "ready")
-    let closed = false
-    const closing = transport.close().then(() => void (closed = true))
+    await when(() => frameOf(frames, "ready") !== undefined, "ready")
+    const closing = transport.close()
     await settleTurns()
     clock.increment(60_000) // close grace over: SIGTERM, which the child ignores
     await settleTurns()
@@ -178,20 +162,21 @@ describe("stdio client transport", () => {
     expect(isAlive(transport.pid!)).toBe(true) // still inside the kill grace
     clock.increment(1)
     expect(await transport.exited).toEqual({ exitCode: null, signal: "SIGKILL" })
-    await driveUntil(clock, () => closed, "close() to finish")
+    // The child has exited and its group is empty: what close() still awaits is the pipes'
+    // 'close' (real I/O), with no grace left on the clock to run.
     await closing
     expect(closes).toHaveLength(1)
     expect(closes[0]).toMatchObject({ expected: true, signal: "SIGKILL" })
   })
 
   it("close() kills the whole process group, grandchildren included", async () => {
-    const { transport, frames } = startClient({
+    const { transport, when, frames } = startClient({
       command: node,
       args: [fixture("grandchild.mjs")],
       closeGraceMs: 100,
       termGraceMs: 200
     })
-    await waitUntil(() => frameOf(frames, "grandchild") !== undefined, 5000, "grandchild pid")
+    await when(() => frameOf(frames, "grandchild") !== undefined, "grandchild pid")
     const grandchild: number = frameOf(frames, "grandchild").params.pid
     expect(isAlive(grandchild)).toBe(true)
     await transport.close()
@@ -201,13 +186,13 @@ describe("stdio client transport", () => {
   })
 
   it("reaps grandchildren left behind by a child that exits gracefully", async () => {
-    const { transport, frames } = startClient({
+    const { transport, when, frames } = startClient({
       command: node,
       args: [fixture("grandchild.mjs"), "--exit-on-eof"],
       closeGraceMs: 2000,
       termGraceMs: 200
     })
-    await waitUntil(() => frameOf(frames, "grandchild") !== undefined, 5000, "grandchild pid")
+    await when(() => frameOf(frames, "grandchild") !== undefined, "grandchild pid")
     const grandchild: number = frameOf(frames, "grandchild").params.pid
     await transport.close()
     expect(await transport.exited).toEqual({ exitCode: 0, signal: null })
@@ -215,15 +200,16 @@ describe("stdio client transport", () => {
   })
 
   it("SIGKILLs leftover grandchildren that ignore SIGTERM, after termGraceMs", async () => {
-    const { transport, frames } = startClient({
+    const { transport, when, frames } = startClient({
       command: node,
       args: [fixture("grandchild.mjs"), "--exit-on-eof", "--stubborn"],
       closeGraceMs: 2000,
       termGraceMs: 150
     })
-    await waitUntil(() => frameOf(frames, "grandchild") !== undefined, 5000, "grandchild pid")
+    await when(() => frameOf(frames, "grandchild") !== undefined, "grandchild pid")
     const grandchild: number = frameOf(frames, "grandchild").params.pid
-    await waitUntil(() => readFileSync(`/proc/${grandchild}/cmdline`, "latin1").startsWith("sleep"), 2000, "exec sleep")
+    // The fixture reports the pid only once the grandchild's shell has set SIGTERM to ignored
+    // (a disposition that survives its exec of sleep).
     const t0 = Date.now()
     await transport.close()
     const elapsed = Date.now() - t0
@@ -234,17 +220,17 @@ describe("stdio client transport", () => {
   })
 
   it("kill -9 of the child mid-stream ends the transport at once, unexpected, and reaps its group", async () => {
-    const { transport, frames, closes } = startClient({
+    const { transport, when, frames, closes } = startClient({
       command: node,
       args: [fixture("grandchild.mjs")],
       termGraceMs: 200
     })
-    await waitUntil(() => frameOf(frames, "grandchild") !== undefined, 5000, "grandchild pid")
+    await when(() => frameOf(frames, "grandchild") !== undefined, "grandchild pid")
     const grandchild: number = frameOf(frames, "grandchild").params.pid
     for (let i = 0; i < 10; i++) transport.send(request(i, "ping"))
     const killedAt = Date.now()
     process.kill(transport.pid!, "SIGKILL")
-    await waitUntil(() => closes.length > 0, 2000, "onClose")
+    await when(() => closes.length > 0, "onClose")
     expect(closes[0]!.at - killedAt).toBeLessThan(500)
     expect(closes[0]).toMatchObject({ expected: false, exitCode: null, signal: "SIGKILL" })
     expect(closes[0]!.reason).toContain("SIGKILL")
@@ -257,8 +243,8 @@ describe("stdio client transport", () => {
   })
 
   it("an unexpected clean exit is reported with its exit code", async () => {
-    const { transport, closes } = startClient({ command: "sh", args: ["-c", "exit 3"] })
-    await waitUntil(() => closes.length > 0, 5000, "onClose")
+    const { transport, when, closes } = startClient({ command: "sh", args: ["-c", "exit 3"] })
+    await when(() => closes.length > 0, "onClose")
     expect(closes[0]).toMatchObject({ expected: false, exitCode: 3, signal: null })
     await transport.close()
     expect(closes).toHaveLength(1)
@@ -275,10 +261,10 @@ describe("stdio client transport", () => {
   })
 
   it("reports frames over maxMessageBytes from the child as oversized", async () => {
-    const { transport, frames, oversized } = startClient({ command: "cat", maxMessageBytes: 100 })
+    const { transport, when, frames, oversized } = startClient({ command: "cat", maxMessageBytes: 100 })
     transport.send(request(1, "big", { text: "w".repeat(200) }))
     transport.send(request(2, "small"))
-    await waitUntil(() => frames.length === 1, 5000, "small frame")
+    await when(() => frames.length === 1, "small frame")
     expect(JSON.parse(frames[0]!).id).toBe(2)
     expect(oversized).toEqual([encode(request(1, "big", { text: "w".repeat(200) })).length])
     await transport.close()
@@ -317,7 +303,7 @@ describe("stdio client transport", () => {
       expect(isAlive(transport.pid)).toBe(true)
       transport.start(rec.handlers)
       transport.send(request(1, "ping"))
-      yield* Effect.promise(() => waitUntil(() => rec.frames.length === 1))
+      yield* Effect.promise(() => rec.when(() => rec.frames.length === 1, "the echo"))
       return { pid: transport.pid, exited: transport.exited }
     })))
     expect(await exited).toEqual({ exitCode: 0, signal: null })
@@ -327,14 +313,14 @@ describe("stdio client transport", () => {
 
   it("drives a real server process built on makeStdioServerTransport; it exits by itself on stdin EOF", async () => {
     const stderrLines: Array<string> = []
-    const { transport, frames } = startClient({
+    const { transport, when, frames } = startClient({
       command: node,
       args: [fixture("stdio-server-echo.ts")],
       stderr: (line) => stderrLines.push(line),
       closeGraceMs: 5000
     })
     for (let i = 0; i < 100; i++) transport.send(request(i, "tools/call", { i }))
-    await waitUntil(() => frames.length === 100, 10_000, "100 replies")
+    await when(() => frames.length === 100, "100 replies")
     expect(frames.map((f) => JSON.parse(f).result.echo.i)).toEqual(Array.from({ length: 100 }, (_, i) => i))
     await transport.close()
     // No SIGTERM needed: the transport released stdin and the process exited on its own.
@@ -345,16 +331,16 @@ describe("stdio client transport", () => {
   it("leaks nothing over 50 spawn/close cycles and 10 kill -9 cycles", async () => {
     const baseline = resourceCounts()
     for (let i = 0; i < 50; i++) {
-      const { transport, frames } = startClient({ command: "cat" })
+      const { transport, when, frames } = startClient({ command: "cat" })
       transport.send(request(i, "ping"))
-      await waitUntil(() => frames.length === 1, 5000, "echo")
+      await when(() => frames.length === 1, "echo")
       await transport.close()
     }
     for (let i = 0; i < 10; i++) {
-      const { transport, closes } = startClient({ command: "cat" })
+      const { transport, when, closes } = startClient({ command: "cat" })
       await transport.spawned
       process.kill(transport.pid!, "SIGKILL")
-      await waitUntil(() => closes.length === 1, 5000, "onClose")
+      await when(() => closes.length === 1, "onClose")
       expect(closes[0]!.expected).toBe(false)
       await transport.close()
     }
@@ -363,7 +349,7 @@ describe("stdio client transport", () => {
       await transport.close()
     }
     expect(resourceCounts()).toEqual(baseline)
-    expect(liveChildren()).toEqual([])
+    expect(childProcesses()).toEqual([])
   }, 30_000)
 })
 
@@ -378,12 +364,13 @@ describe("stdio server transport", () => {
       writes++
       return write(chunk, ...rest)
     }) as typeof stdout.write
-    stdout.on("data", (chunk: Buffer) => out.push(chunk.toString("utf8")))
-    return { stdin, stdout, out, writes: () => writes }
+    const { changed, when } = condition()
+    stdout.on("data", (chunk: Buffer) => (out.push(chunk.toString("utf8")), changed()))
+    return { stdin, stdout, out, writes: () => writes, when }
   }
 
   it("reads frames split across chunks (multi-byte UTF-8 included) and batches a turn's replies into one write", async () => {
-    const { stdin, stdout, out, writes } = streams()
+    const { stdin, stdout, out, writes, when } = streams()
     const transport = makeStdioServerTransport({ stdin, stdout })
     expect(transport.kind).toBe("stdio")
     expect(transport.authoritativeLiveness).toBe(true)
@@ -403,7 +390,7 @@ describe("stdio server transport", () => {
     const cut = input.indexOf(Buffer.from("😀")) + 2
     stdin.write(input.subarray(0, cut))
     stdin.write(input.subarray(cut))
-    await waitUntil(() => out.join("").split("\n").length === 65, 2000, "64 replies")
+    await when(() => out.join("").split("\n").length === 65, "64 replies")
     expect(rec.frames).toHaveLength(64)
     expect(writes()).toBeLessThanOrEqual(2) // one write per input chunk's turn
     const replies = out.join("").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l))
@@ -430,7 +417,7 @@ describe("stdio server transport", () => {
     transport.start(rec.handlers)
     stdin.write("{\"jsonrpc\":\"2.0\",\"method\":\"a\"}\n{\"jsonrpc\":\"2.0\",\"method\":\"b\"}")
     stdin.end()
-    await waitUntil(() => rec.closes.length > 0, 2000, "onClose")
+    await rec.when(() => rec.closes.length > 0, "onClose")
     expect(rec.frames).toHaveLength(2)
     expect(rec.closes).toMatchObject([{ expected: true, reason: "stdin ended" }])
     expect(rec.closes[0]!.framesBefore).toBe(2)
@@ -445,7 +432,7 @@ describe("stdio server transport", () => {
     transport.start(rec.handlers)
     stdin.write("x".repeat(50))
     stdin.write("x".repeat(50) + "\n{\"jsonrpc\":\"2.0\",\"method\":\"m\"}\n")
-    await waitUntil(() => rec.frames.length === 1, 2000, "frame")
+    await rec.when(() => rec.frames.length === 1, "frame")
     expect(rec.oversized).toEqual([100])
     await transport.close()
   })
@@ -477,7 +464,7 @@ describe("stdio server transport", () => {
     const rec = recorder()
     transport.start(rec.handlers)
     stdout.destroy(Object.assign(new Error("broken pipe"), { code: "EPIPE" }))
-    await waitUntil(() => rec.closes.length > 0, 2000, "onClose")
+    await rec.when(() => rec.closes.length > 0, "onClose")
     expect(rec.closes).toMatchObject([{ expected: false, reason: "stdout error: EPIPE" }])
     transport.send({ jsonrpc: "2.0", id: 1, result: {} }) // dropped, no throw
     await transport.close()

@@ -6,9 +6,7 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
-import { spawn } from "node:child_process"
 import { once } from "node:events"
-import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { SimulatedClock } from "xstate"
@@ -17,15 +15,22 @@ import { connectWs } from "../src/client/connectWs.ts"
 import { ModernClient } from "../src/client/ModernClient.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import { RequestCancelled } from "../src/protocol/requestErrors.ts"
+import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
 import { makeWsServer, type WsServerHandle, type WsServerOptions } from "../src/server/ws/WsServer.ts"
 import { makeWsClientTransport, type WsConnectError } from "../src/transports/wsClient.ts"
+import { whenChanged } from "./support/condition.ts"
 import { rawRequest } from "./support/mcpHttp.ts"
+import { serveCli } from "./support/cliServe.ts"
 
 const servers: Array<WsServerHandle> = []
+/** A server whose sessions are listed in a registry: `released()` awaits its changes (no polling). */
 const start = async (options: WsServerOptions = {}) => {
-  const handle = await makeWsServer(makeDemoServer(), options)
+  const registry = makeRegistryUnsafe()
+  const handle = await makeWsServer(makeDemoServer(), { registry, ...options })
   servers.push(handle)
-  return handle
+  /** Every connection's session released: the server sees each socket close by I/O, and the registry hears it. */
+  const released = () => whenChanged((l) => registry.subscribe(l), () => handle.connections === 0, "every connection to be released")
+  return Object.assign(handle, { released })
 }
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.close({ drainMs: 0 })
@@ -67,7 +72,7 @@ describe("WebSocket: real peers", () => {
     expect(progress).toEqual([1, 2, 3])
     expect(handle.connections).toBe(1)
     await client.close()
-    await expect.poll(() => handle.connections).toBe(0)
+    await handle.released()
   })
 
   it("our legacy client (connectWs): handshake, calls, ping, cancellation, close", async () => {
@@ -82,7 +87,7 @@ describe("WebSocket: real peers", () => {
     await expect(slow).rejects.toBeInstanceOf(RequestCancelled)
     expect((await client.callTool("echo", { text: "still" })).content).toEqual([{ type: "text", text: "still" }])
     await client.close()
-    await expect.poll(() => handle.connections).toBe(0)
+    await handle.released()
   })
 
   it("a modern client: stateless requests with _meta, a listen stream, cancellation by notifications/cancelled", async () => {
@@ -100,7 +105,7 @@ describe("WebSocket: real peers", () => {
     await expect(slow).rejects.toBeInstanceOf(RequestCancelled)
     await client.close()
     expect((await sub.ended).state).toBe("closed")
-    await expect.poll(() => handle.connections).toBe(0)
+    await handle.released()
   })
 })
 
@@ -156,7 +161,7 @@ describe("WebSocket: bad input and the upgrade", () => {
     stop.abort()
     await call
     await first.close()
-    await expect.poll(() => handle.connections).toBe(0)
+    await handle.released()
     expect(await refused(handle.url, auth)).toBeUndefined() // room again
   })
 })
@@ -177,7 +182,7 @@ describe("WebSocket: liveness and leaks", () => {
     expect(handle.connections).toBe(1)
     clock.increment(40)
     expect(await mute.closed).toBe(1006)
-    await expect.poll(() => handle.connections).toBe(0) // the server sees its socket close by I/O
+    await handle.released() // the server sees its socket close by I/O
     const live = await rawSocket(handle.url) // answers pings (autoPong): survives several heartbeats
     live.send(initialize)
     await live.next()
@@ -204,7 +209,7 @@ describe("WebSocket: liveness and leaks", () => {
       await raw.next()
       raw.ws.terminate()
     }
-    await expect.poll(() => handle.connections).toBe(0)
+    await handle.released()
     // Client and server ends both live in this process: no TCP connection may remain (the listener is a TCPServerWrap).
     await expect.poll(() => process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap" || r === "TCPWrap").length).toBe(0)
   })
@@ -212,14 +217,9 @@ describe("WebSocket: liveness and leaks", () => {
 
 describe("mcp-actors serve --ws", () => {
   it("prints the ws:// URL, serves it, and exits by itself after SIGTERM (closing the live connection)", async () => {
-    const bin = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
-    const child = spawn(process.execPath, [bin, "serve", "--ws", "0"], { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c))
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    const { child, exited, url: printed } = serveCli("--ws")
     try {
-      await expect.poll(() => out.includes("\n"), { timeout: 10_000 }).toBe(true)
-      const url = out.trim()
+      const url = await printed
       expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/mcp$/)
       const client = await connectWs(url)
       expect((await client.callTool("echo", { text: "cli" })).content).toEqual([{ type: "text", text: "cli" }])

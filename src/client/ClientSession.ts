@@ -40,7 +40,7 @@ import { realClock } from "../runtime/XStateClock.ts"
 import type { ClientTransportHandlers, Transport, TransportClosed, TransportHandlers } from "../transports/Transport.ts"
 
 export type { ClientTransportHandlers }
-import { cancelReason, outboundInput, outcomeError } from "./outbound.ts"
+import { cancelReason, outcomeError } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 import {
@@ -306,7 +306,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       if (state === last) return
       last = state
       if (this.listeners.size === 0 && this.options.onStateChange === undefined && this.eventListeners.size === 0) return
-      const info = this.info()
+      const info = this.info(state)
       this.listeners.notify(() => info)
       this.options.onStateChange?.(state, info)
       this.emit({ type: "state", state, info })
@@ -444,13 +444,13 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     return this.actor
   }
 
-  info(): SessionInfo {
+  info(state: string = this.state): SessionInfo {
     return {
       id: this.id,
       role: "client",
       era: "legacy",
       protocolVersion: this.protocolVersion,
-      state: this.state,
+      state,
       transport: this.transport.kind,
       peer: this.serverInfo,
       inFlight: this.pending.size,
@@ -527,14 +527,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       // The request's chart starts in the session's `requests` child (one tree, one inspector).
       requests.send({
         type: "REQUEST_SENT",
-        ...outboundInput({
-          id,
-          method,
-          ...(progressToken !== undefined ? { progressToken } : {}),
-          timeoutMs,
-          resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-          ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
-        })
+        requestId: id,
+        method,
+        ...(progressToken !== undefined ? { progressToken } : {}),
+        timeoutMs,
+        resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
+        ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
       })
       if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
       this.transport.send(makeRequest(id, method, sendParams))
@@ -872,5 +870,10 @@ const stateOf = (snapshot: {
   if (value !== "operating") return flatten(value)
   const keepalive = snapshot.children["keepalive"]?.getSnapshot().value
   const activity = snapshot.children["requests"]?.getSnapshot().value ?? "idle"
+  // Asked on every idle ⇄ busy flip (twice per request at one in flight): flat values need no walk.
+  if (typeof activity === "string") {
+    if (keepalive === undefined) return `operating.activity.${activity}`
+    if (typeof keepalive === "string") return `operating.keepalive.${keepalive}|operating.activity.${activity}`
+  }
   return flattenState(keepalive === undefined ? { activity } : { keepalive, activity }, "operating.")
 }

@@ -66,7 +66,7 @@ import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequest
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 import type { Progress } from "./ClientSession.ts"
-import { cancelReason, outboundInput, outcomeToResult, withMeta, type XStateClock } from "./outbound.ts"
+import { cancelReason, outcomeToResult, withMeta, type XStateClock } from "./outbound.ts"
 
 /** The client chart's `requests` child (the table of in-flight request charts). */
 interface RequestsActor {
@@ -539,6 +539,16 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     return Object.fromEntries(entries.map(([key], i) => [key, answers[i]!]))
   }
 
+  /** The `_meta` entries every request of `version` carries (built once per version: capabilities and info are fixed). */
+  private metaFor(version: ModernVersion): Record<string, unknown> {
+    const cached = this.metaCache
+    if (cached !== undefined && cached.version === version) return cached.meta
+    const meta = modernMeta(version, this.capabilities, this.clientInfo)
+    this.metaCache = { version, meta }
+    return meta
+  }
+  private metaCache: { readonly version: ModernVersion; readonly meta: Record<string, unknown> } | undefined
+
   private nextId(): RequestId {
     const n = ++this.counter
     return this.options.idPrefix === undefined ? n : `${this.options.idPrefix}${n}`
@@ -550,20 +560,20 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     const wantsProgress = options.onProgress !== undefined || options.resetTimeoutOnProgress === true
     const progressToken = wantsProgress ? id : undefined
     const logLevel = options.logLevel ?? this.options.logLevel
-    const sendParams = withMeta(params, {
-      ...options.meta,
-      ...modernMeta(version, this.capabilities, this.clientInfo),
-      ...(logLevel !== undefined ? { [META_LOG_LEVEL]: logLevel } : {}),
-      ...(progressToken !== undefined ? { progressToken } : {})
-    })
-    const input = outboundInput({
-      id,
+    // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
+    const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
+    if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
+    if (progressToken !== undefined) meta.progressToken = progressToken
+    const sendParams: Params = { ...params, _meta: meta }
+    const sent: OutboundRequestsEvent = {
+      type: "REQUEST_SENT",
+      requestId: id,
       method,
       ...(progressToken !== undefined ? { progressToken } : {}),
       timeoutMs: options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000,
       resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
       ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
-    })
+    }
     const requests = this.requests
     if (requests === undefined) throw new SessionClosed({ method, message: `${method}: client is ${this.status}` })
     const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => {
@@ -573,7 +583,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         : () => this.requests?.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
       this.pending.set(id, { resolve, onProgress: options.onProgress, tokened: wantsProgress, signal, onAbort })
       // The request's chart starts in the client's `requests` child (one tree, one inspector).
-      requests.send({ type: "REQUEST_SENT", ...input })
+      requests.send(sent)
       if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
     })
     this.notifyListeners()

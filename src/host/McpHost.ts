@@ -547,10 +547,20 @@ export class McpHost {
       client.request(method, params, {
         timeoutMs: options.timeoutMs ?? conn.config.timeouts.callMs,
         // A progress callback makes the client inject a progress token; each progress resets the deadline.
-        onProgress: options.onProgress ?? (() => {}),
+        onProgress: options.onProgress ?? ignoreProgress,
         resetTimeoutOnProgress: true,
         ...(options.signal ? { signal: options.signal } : {})
-      }).then(resolve, (e) => reject(mapCallError(conn.name, generation, e))).finally(() => conn.inFlight.delete(entry))
+      }).then(
+        // Settled here, not in a `.finally` (one promise fewer per call).
+        (result) => {
+          conn.inFlight.delete(entry)
+          resolve(result)
+        },
+        (e) => {
+          conn.inFlight.delete(entry)
+          reject(mapCallError(conn.name, generation, e))
+        }
+      )
     })
   }
 
@@ -584,6 +594,8 @@ export class McpHost {
     })()
   }
 }
+
+const ignoreProgress = (): void => {}
 
 /** Build the host from a config file path, a parsed config, or a raw `{ mcpServers }` object, start it and wait for it to settle. */
 export const startHost = async (config: HostConfig | string | { readonly [key: string]: unknown }, options: HostOptions = {}): Promise<McpHost> => {

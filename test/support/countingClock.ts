@@ -32,3 +32,23 @@ export const countingClock = () => {
     }
   }
 }
+
+/**
+ * A counting clock whose `armed` resolves when a timer of exactly `ms` is set on it:
+ * a test moves time only once the deadline it is about is running.
+ */
+export const armedClock = (ms: number) => {
+  const sim = countingClock()
+  let armed!: () => void
+  const isArmed = new Promise<void>((resolve) => (armed = resolve))
+  const clock: Clock = {
+    now: sim.clock.now,
+    clearTimeout: sim.clock.clearTimeout,
+    setTimeout: (fn, after) => {
+      const h = sim.clock.setTimeout(fn, after)
+      if (after === ms) armed()
+      return h
+    }
+  }
+  return { sim, clock, armed: isArmed }
+}

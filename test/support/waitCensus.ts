@@ -35,7 +35,19 @@ export interface Hit {
   readonly text: string
   readonly cls: WaitClass | "?"
   readonly why: string
+  /** For (B): whether it awaits the peer's own event, or polls (or sleeps at a peer's pace). */
+  readonly mode?: "event" | "poll"
 }
+
+/**
+ * (B) lines that await an event of the peer through an API named `waitFor…`:
+ * Playwright's locators and page events (mutation- and event-driven) and
+ * xstate's `waitFor(actor, …)` (the actor's snapshots), and a scripted WebSocket
+ * peer's `until`, woken by each message it receives. The event waits of
+ * test/support/condition.ts (`when`, `whenChanged`, `chartReaches`) and
+ * `once(emitter, …)` are not hits at all: they neither sleep nor poll.
+ */
+const EVENT_WAIT = /\.waitFor\(|\bwaitFor(?:Event|Response|Function|URL)\(|\bwaitFor\(chart\(|\bpeer\.until\(/
 
 interface Rule {
   /** A path relative to the repository root, or a pattern on it. */
@@ -113,6 +125,7 @@ const FILE_DEFAULTS: ReadonlyArray<Rule> = [
   { file: "test/subscriptions.test.ts", cls: "B", why: "real HTTP servers and sockets" },
   { file: "test/runtime.tree.test.ts", cls: "B", why: "real sockets and OS handles on four transports" },
   { file: "test/support/httpPeers.ts", cls: "B", why: "OS handles of real sockets and processes" },
+  { file: "test/support/handles.ts", cls: "B", why: "OS handles of real sockets and processes (a handle's release has no event)" },
   { file: "test/http.modernRequest.test.ts", cls: "B", why: "our HTTP server over real sockets (the request and the stream's close arrive by I/O)" },
   { file: "test/host.supervision.test.ts", cls: "B", why: "real server processes and sockets: generations end by I/O (exits, process groups by ps), OS handles" },
   { file: "test/client.default-runtime.test.ts", text: /waitFor\(/, cls: "B", why: "the HTTP case's real sockets (their close arrives by I/O); the memory cases await events" },
@@ -152,9 +165,18 @@ export const census = (root: string): Array<Hit> =>
     .sort()
     .flatMap((file) =>
       readFileSync(join(root, file), "utf8").split("\n").flatMap((text, i) =>
-        HIT.test(text) ? [{ file, line: i + 1, text: text.trim(), ...classify(file, text) }] : []
+        HIT.test(text) ? [withMode({ file, line: i + 1, text: text.trim(), ...classify(file, text) })] : []
       )
     )
+
+const withMode = (hit: Hit): Hit => hit.cls === "B" ? { ...hit, mode: EVENT_WAIT.test(hit.text) ? "event" : "poll" } : hit
+
+/** The (B) lines that poll or sleep (the ones an event could replace), by file. */
+export const bPolls = (hits: ReadonlyArray<Hit>): Record<string, number> => {
+  const byFile: Record<string, number> = {}
+  for (const h of hits) if (h.mode === "poll") byFile[h.file] = (byFile[h.file] ?? 0) + 1
+  return byFile
+}
 
 export const countByClass = (hits: ReadonlyArray<Hit>): Record<string, number> => {
   const counts: Record<string, number> = { A: 0, B: 0, C: 0, D: 0, T: 0, V: 0, X: 0, "?": 0 }
@@ -167,7 +189,9 @@ if (import.meta.main) {
   const hits = census(root)
   const counts = countByClass(hits)
   const real = realTime.reduce((n, c) => n + counts[c]!, 0)
-  console.log(`hits ${hits.length}; real-time (A+B+C+D) ${real}; ` + Object.entries(counts).map(([c, n]) => `${c} ${n}`).join(", "))
+  const polls = Object.values(bPolls(hits)).reduce((a, b) => a + b, 0)
+  console.log(`hits ${hits.length}; real-time (A+B+C+D) ${real}; ` + Object.entries(counts).map(([c, n]) => `${c} ${n}`).join(", ") +
+    `; B: ${counts["B"]! - polls} event, ${polls} poll/sleep`)
   const show = process.argv.includes("--list") ? hits : hits.filter((h) => h.cls === "C" || h.cls === "D" || h.cls === "?")
-  for (const h of show) console.log(`${h.cls}  ${h.file}:${h.line}  ${h.text.slice(0, 110)}${process.argv.includes("--why") ? `  — ${h.why}` : ""}`)
+  for (const h of show) console.log(`${h.cls}${h.mode === "poll" ? "p" : h.mode === "event" ? "e" : " "} ${h.file}:${h.line}  ${h.text.slice(0, 110)}${process.argv.includes("--why") ? `  — ${h.why}` : ""}`)
 }
