@@ -20,10 +20,13 @@
  *   transport is gone).
  *
  * Pure chart: the runtime provides `sendListen`/`cancelListen` and feeds back
- * what the wire says as events.
+ * what the wire says as events. The reconnection delay is the one backoff with
+ * the one jitter (`src/protocol/backoff.ts`), its random draw a pure function of
+ * the stream's seed (in context) and the attempt, so the delay reads only context
+ * and the chart stays finite for `xstate/graph`.
  */
 import { assign, setup } from "xstate"
-import { backoffDelay } from "../src/protocol/backoff.ts"
+import { backoffDelay, jittered, nextRandom } from "../src/protocol/backoff.ts"
 
 /** Reconnections in a row before a subscription fails, when the input does not say. */
 export const DEFAULT_LISTEN_MAX_ATTEMPTS = 5
@@ -33,6 +36,12 @@ export const DEFAULT_LISTEN_BASE_DELAY_MS = 500
 export const DEFAULT_LISTEN_MAX_DELAY_MS = 30_000
 /** How long the server may take to acknowledge a listen, when the input does not say. */
 export const DEFAULT_LISTEN_ACKNOWLEDGE_TIMEOUT_MS = 30_000
+/**
+ * The relative jitter `ModernClient.listen` runs with (its `jitter` option, on by default):
+ * a reconnection comes after [½, 1½] × the backoff, so the clients of a restarted server
+ * do not all return in the same instant. The chart's own default is none (deterministic).
+ */
+export const LISTEN_JITTER = 0.5
 
 /** The reconnection policy of one subscription. */
 export interface ListenStreamInput {
@@ -44,6 +53,10 @@ export interface ListenStreamInput {
   readonly maxDelayMs?: number
   /** How long the server may take to acknowledge. Default 30 s. */
   readonly acknowledgeTimeoutMs?: number
+  /** Relative jitter of the reconnection delay: × a uniform factor in [1 − jitter, 1 + jitter]. Default 0 (none). */
+  readonly jitter?: number
+  /** Seed of the jitter's draws (a 32-bit integer; the runtime picks a random one). Default 0. */
+  readonly seed?: number
 }
 
 /** What the subscription chart remembers: attempts so far, the last acknowledgement, and why it was lost. */
@@ -54,6 +67,9 @@ export interface ListenStreamContext {
   readonly baseDelayMs: number
   readonly maxDelayMs: number
   readonly acknowledgeTimeoutMs: number
+  readonly jitter: number
+  /** The stream's jitter seed (see {@link listenJitterDraw}). */
+  readonly seed: number
   /** What the server agreed to deliver (the last acknowledgement). */
   readonly acknowledged: unknown
   /** Why the last stream was lost, or why the listen failed. */
@@ -80,6 +96,13 @@ export type ListenStreamEvent =
 /** Backoff before reconnection `attempt` (1-based): base × 2^(attempt-1), capped. */
 export const listenReconnectDelay = (attempt: number, baseDelayMs: number, maxDelayMs: number): number =>
   backoffDelay({ baseMs: baseDelayMs, factor: 2, maxMs: maxDelayMs }, attempt)
+
+/**
+ * The jitter's random number for reconnection `attempt` of the stream seeded `seed`: one
+ * step of the one PRNG (`nextRandom`). Different clients draw apart (their seeds differ);
+ * a draw depends only on context, so the delay replays exactly.
+ */
+export const listenJitterDraw = (seed: number, attempt: number): number => nextRandom((seed + attempt) | 0)[0]
 
 /**
  * How the listen request in flight ends, the same whether it was acknowledged
@@ -147,8 +170,13 @@ export const listenStreamMachine = setup({
   },
   delays: {
     acknowledgeTimeout: ({ context }) => context.acknowledgeTimeoutMs,
-    /** Exponential in the attempts so far (`recordLost` has counted the current one). */
-    reconnectDelay: ({ context }) => listenReconnectDelay(context.attempts, context.baseDelayMs, context.maxDelayMs)
+    /** Exponential in the attempts so far (`recordLost` has counted the current one), jittered by this attempt's draw. */
+    reconnectDelay: ({ context }) =>
+      jittered(
+        listenReconnectDelay(context.attempts, context.baseDelayMs, context.maxDelayMs),
+        context.jitter,
+        listenJitterDraw(context.seed, context.attempts)
+      )
   }
 }).createMachine({
   id: "listenStream",
@@ -158,6 +186,8 @@ export const listenStreamMachine = setup({
     baseDelayMs: input.baseDelayMs ?? DEFAULT_LISTEN_BASE_DELAY_MS,
     maxDelayMs: input.maxDelayMs ?? DEFAULT_LISTEN_MAX_DELAY_MS,
     acknowledgeTimeoutMs: input.acknowledgeTimeoutMs ?? DEFAULT_LISTEN_ACKNOWLEDGE_TIMEOUT_MS,
+    jitter: input.jitter ?? 0,
+    seed: input.seed ?? 0,
     acknowledged: undefined,
     reason: undefined
   }),

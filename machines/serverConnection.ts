@@ -41,6 +41,7 @@
  */
 import { assign, setup } from "xstate"
 import { decideRestart, initialRestartState, type RestartPolicy, type RestartState } from "../src/protocol/restartPolicy.ts"
+import { nextRandom } from "../src/protocol/backoff.ts"
 
 /** `keep-alive`: started with the host and kept running; `lazy`: started by the first call, stopped after `idleTimeoutMs` idle. */
 export type ServerLifecycle = "keep-alive" | "lazy"
@@ -113,14 +114,8 @@ export type ServerConnectionEvent =
   | ({ readonly type: "HEALTH_OK" } & Stamp & Gen)
   | ({ readonly type: "HEALTH_FAILED"; readonly reason: string } & Stamp & Gen)
 
-/** mulberry32: one step of a tiny deterministic PRNG → [a number in [0, 1), the next seed]. */
-export const nextRandom = (seed: number): readonly [number, number] => {
-  const next = (seed + 0x6d2b79f5) | 0
-  let t = next
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return [((t ^ (t >>> 14)) >>> 0) / 4294967296, next]
-}
+/** The jitter's PRNG step (src/protocol/backoff.ts), re-exported where it was first defined. */
+export { nextRandom }
 
 const eventNow = (context: ServerConnectionContext, event: { readonly type: string }): number =>
   "now" in event && typeof event.now === "number" ? Math.max(context.now, event.now) : context.now

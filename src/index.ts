@@ -75,7 +75,7 @@ export { makeWsClientTransport, type WsClientOptions, type WsClientTransport, Ws
 // Runtime (plain parts)
 export type { SessionEnd, SessionHandle, SessionInfo } from "./runtime/SessionHandle.ts"
 export { makeRegistryUnsafe, type RegistryChange, RegistryEntry, type RegistryUnsafe } from "./runtime/Registry.ts"
-export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime } from "./runtime/McpRuntime.ts"
+export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime, type McpRuntimeOptions } from "./runtime/McpRuntime.ts"
 export { defaultRestartPolicy, makeRestartPolicy, type RestartPolicy } from "./runtime/RestartPolicy.ts"
 
 // Observability (OpenTelemetry spans and metrics, Prometheus /metrics)

@@ -74,8 +74,10 @@ const silentDiscover = (held: Array<{ readonly request: JsonRpcRequest; readonly
 const whoami = (r: { readonly structuredContent?: unknown }) => r.structuredContent as { era: string; protocolVersion: string }
 
 /** One connection to "the server under KEY": a fresh memory pair each time, the same cache across calls. */
-const world = (cache = new MemoryEraCache()) => {
+const world = () => {
   const clock = new SimulatedClock()
+  // Clients stamp and age verdicts on their clock; the test's own reads and writes use the same one.
+  const cache = new MemoryEraCache({ clock })
   const tick = async (ms: number) => {
     clock.increment(ms)
     await flush()

@@ -5,9 +5,11 @@ import {
   DEFAULT_LISTEN_ACKNOWLEDGE_TIMEOUT_MS,
   type ListenStreamEvent,
   type ListenStreamInput,
+  listenJitterDraw,
   listenReconnectDelay,
   listenStreamMachine as machine
 } from "../machines/listenStream.ts"
+import { jittered } from "../src/protocol/backoff.ts"
 import { afterEvent } from "./support/eventOnlyTwin.ts"
 
 const types = (actions: ReadonlyArray<{ readonly type: string }>) => actions.map((a) => a.type)
@@ -123,6 +125,26 @@ describe("listenStream: timers on a simulated clock", () => {
     actor.send(LOST)
     expect(actor.getSnapshot().value).toBe("failed")
     expect(actor.getSnapshot().status).toBe("done")
+  })
+
+  it("with jitter in its input, the chart's own delay is jittered(backoff, jitter, draw(seed, attempt)): context only", () => {
+    const clock = new SimulatedClock()
+    const sent: Array<number> = []
+    const jitteredInput = { ...input, maxAttempts: 3, jitter: 0.5, seed: 12_345 }
+    const actor = createActor(machine.provide({ actions: { sendListen: () => void sent.push(clock.now()) } }), { input: jitteredInput, clock })
+    actor.start()
+    let at = 0
+    for (const attempt of [1, 2, 3]) {
+      actor.send(LOST)
+      const wait = jittered(listenReconnectDelay(attempt, 100, 1_000), 0.5, listenJitterDraw(12_345, attempt))
+      expect(wait).not.toBe(listenReconnectDelay(attempt, 100, 1_000))
+      clock.increment(wait - 1)
+      expect(sent).toHaveLength(attempt)
+      clock.increment(1)
+      at += wait
+      expect(sent.at(-1)).toBe(at)
+    }
+    actor.stop()
   })
 
   it("an unacknowledged request is cancelled after acknowledgeTimeout and retried after the backoff", () => {

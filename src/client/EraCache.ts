@@ -10,6 +10,7 @@
  * What a verdict *means* while in use (cached, unconfirmed, confirmed, revoked)
  * is the `eraProbe` chart's business; this is only its memory.
  */
+import { type Clock, systemClock } from "../protocol/clock.ts"
 import type { Era } from "../protocol/era.ts"
 import type { ModernVersion } from "../protocol/versions.ts"
 
@@ -19,9 +20,14 @@ export interface EraCacheEntry {
   readonly protocolVersion?: ModernVersion
 }
 
+/**
+ * `now`, when given, is the caller's time (its client's clock, the runtime's): a
+ * verdict's age is then measured on the clock of whoever reads it, so a
+ * process-wide cache serves clients on different clocks (and virtual time in tests).
+ */
 export interface EraCache {
-  get(key: string): EraCacheEntry | undefined
-  set(key: string, entry: EraCacheEntry): void
+  get(key: string, now?: number): EraCacheEntry | undefined
+  set(key: string, entry: EraCacheEntry, now?: number): void
   delete(key: string): void
 }
 
@@ -35,7 +41,9 @@ export interface MemoryEraCacheOptions {
   readonly maxEntries?: number
   /** A verdict older than this is forgotten (the next connect probes again). Default 1 h. */
   readonly ttlMs?: number
-  /** Time source (tests). Default `Date.now`. */
+  /** The clock of the TTL when a caller gives no time. Default: the system clock. */
+  readonly clock?: Pick<Clock, "now">
+  /** Time source when a caller gives no time. Default: `clock.now()`. */
   readonly now?: () => number
 }
 
@@ -52,20 +60,21 @@ export class MemoryEraCache implements EraCache {
   constructor(options: MemoryEraCacheOptions = {}) {
     this.maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_ERA_CACHE_MAX_ENTRIES)
     this.ttlMs = options.ttlMs ?? DEFAULT_ERA_CACHE_TTL_MS
-    this.now = options.now ?? Date.now
+    const clock = options.clock ?? systemClock
+    this.now = options.now ?? (() => clock.now())
   }
 
-  get(key: string): EraCacheEntry | undefined {
+  get(key: string, now = this.now()): EraCacheEntry | undefined {
     const hit = this.entries.get(key)
     if (hit === undefined) return undefined
     this.entries.delete(key)
-    if (this.now() - hit.at >= this.ttlMs) return undefined // expired: forgotten
+    if (now - hit.at >= this.ttlMs) return undefined // expired: forgotten
     this.entries.set(key, hit) // most recently used last
     return hit.entry
   }
-  set(key: string, entry: EraCacheEntry): void {
+  set(key: string, entry: EraCacheEntry, now = this.now()): void {
     this.entries.delete(key)
-    this.entries.set(key, { entry, at: this.now() })
+    this.entries.set(key, { entry, at: now })
     // Map iteration order is insertion order: the first key is the least recently used.
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
   }

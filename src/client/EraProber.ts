@@ -14,6 +14,7 @@ import type { Actor, AnyActorRef } from "xstate"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type EraProbeBasis, eraProbeMachine } from "../../machines/eraProbe.ts"
 import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
+import { clockOf } from "../protocol/clock.ts"
 import type { Era } from "../protocol/era.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { modernMeta } from "../protocol/modern.ts"
@@ -86,7 +87,9 @@ export class EraProber {
     const forced = options.era
     const key = forced === undefined ? options.key : undefined
     const cache = options.cache
-    const cached = forced !== undefined ? { era: forced } : key !== undefined ? cache?.get(key) : undefined
+    // A verdict's age is read on the client's clock (the runtime's): the cache's TTL is a deadline too.
+    const clock = clockOf(options.clock)
+    const cached = forced !== undefined ? { era: forced } : key !== undefined ? cache?.get(key, clock.now()) : undefined
     const machine = eraProbeMachine.provide({
       actions: {
         sendDiscover: ({ context }) => this.probe(context.modernVersions[0]!),
@@ -94,7 +97,7 @@ export class EraProber {
           if (key === undefined || cache === undefined || context.era === undefined) return
           cache.set(key, context.era === "modern" && context.protocolVersion !== undefined
             ? { era: "modern", protocolVersion: context.protocolVersion }
-            : { era: context.era })
+            : { era: context.era }, clock.now())
         },
         clearCache: () => {
           if (key !== undefined) cache?.delete(key)

@@ -74,7 +74,7 @@ export const REPLAY_SAFE_METHODS: ReadonlySet<string> = new Set([
   "ping"
 ])
 
-export interface HttpClientSessionOptions extends ClientSessionOptions, Omit<HttpClientTransportOptions, "url"> {
+export interface HttpClientSessionOptions extends ClientSessionOptions, Omit<HttpClientTransportOptions, "url" | "createActor"> {
   /** Start a new session when the server loses ours (404). Default true; false: the session ends with it. */
   readonly reinitialize?: boolean
   /** Re-initializations in a row with no successful call in between before giving up. Default 1. */
@@ -341,7 +341,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
     const flight = (async () => {
       // Not inside the chart's own step: the new charts start after it.
       await null
-      const transport = new HttpClientTransport({ ...this.options, url: this.url, actorParent: this.actor })
+      const transport = new HttpClientTransport({ ...this.options, url: this.url, actorParent: this.actor, createActor: createLeanActor })
       let session: ClientSession
       try {
         session = await ClientSession.connect(transport, this.options, { actorParent: this.actor })

@@ -10,8 +10,9 @@
  * (an older id) are not routed here any more, so a reconnect never mixes
  * streams.
  */
+import { randomInt } from "node:crypto"
 import type { Actor, AnyActorRef } from "xstate"
-import { type ListenStreamInput, listenReconnectDelay, listenStreamMachine } from "../../machines/listenStream.ts"
+import { LISTEN_JITTER, type ListenStreamInput, listenStreamMachine } from "../../machines/listenStream.ts"
 import type { JsonRpcMessage, JsonRpcNotification, RequestId } from "../protocol/jsonrpc.ts"
 import { ACKNOWLEDGED_METHOD, type SubscriptionFilter } from "../protocol/subscriptions.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
@@ -31,14 +32,15 @@ export interface SubscriptionEnd {
 }
 
 /** Options of `ModernClient.listen`: callbacks, and the reconnection policy of the `listenStream` chart. */
-export interface ListenOptions extends ListenStreamInput {
+export interface ListenOptions extends Omit<ListenStreamInput, "jitter" | "seed"> {
   /** Each change notification of this stream (`_meta` carries the subscription id). */
   readonly onNotification?: (notification: JsonRpcNotification) => void
   /** Each state change (subscribing → listening → waiting → …). */
   readonly onStateChange?: (state: SubscriptionState) => void
   /**
-   * Spread reconnections over [½, 1] × the backoff, so that the clients of a
-   * restarted server do not all come back in the same instant. Default true.
+   * Spread reconnections over [½, 1½] × the backoff (`LISTEN_JITTER`, the one `jittered`
+   * formula), so that the clients of a restarted server do not all come back in the
+   * same instant. Default true.
    */
   readonly jitter?: boolean
 }
@@ -64,12 +66,6 @@ const runtimeListenMachine = listenStreamMachine.provide({
   actions: {
     sendListen: ({ self }) => runtimes.get(self)?.sendListen(),
     cancelListen: ({ self }) => runtimes.get(self)?.cancelListen()
-  },
-  delays: {
-    reconnectDelay: ({ context, self }) => {
-      const delay = listenReconnectDelay(context.attempts, context.baseDelayMs, context.maxDelayMs)
-      return runtimes.get(self)?.jitter === false ? delay : Math.round(delay * (0.5 + Math.random() * 0.5))
-    }
   }
 })
 const runtimes = new WeakMap<object, Subscription>()
@@ -104,8 +100,14 @@ export class Subscription {
     })
     this.acknowledged.catch(() => {}) // a caller that never awaits it must not see an unhandled rejection
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
-    const { onNotification: _n, onStateChange: _s, jitter: _j, ...input } = options
-    this.actor = createLeanActor(runtimeListenMachine, { input, ...(wire.clock ? { clock: wire.clock } : {}), ...(wire.parent ? { parent: wire.parent } : {}) })
+    const { onNotification: _n, onStateChange: _s, jitter, ...policy } = options
+    // The jitter's draws come from a seed in the chart's context: its delay reads nothing else.
+    const input: ListenStreamInput = { ...policy, jitter: jitter === false ? 0 : LISTEN_JITTER, seed: randomInt(2 ** 31) }
+    this.actor = createLeanActor(runtimeListenMachine, {
+      input,
+      ...(wire.clock ? { clock: wire.clock } : {}),
+      ...(wire.parent ? { parent: wire.parent } : {})
+    })
     runtimes.set(this.actor, this)
     this.actor.subscribe((snapshot) => this.observe(snapshot.value as SubscriptionState, snapshot.status === "done"))
     this.actor.start()
@@ -113,7 +115,7 @@ export class Subscription {
 
   /** @internal Whether reconnection delays are jittered. */
   get jitter(): boolean {
-    return this.options.jitter !== false
+    return this.actor.getSnapshot().context.jitter > 0
   }
 
   /** The id of the listen request in flight (a new one per reconnection), if any. */

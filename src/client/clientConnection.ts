@@ -30,6 +30,7 @@ import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import type { ConnectionMachine } from "../../machines/connection.ts"
+import type { Clock } from "../protocol/clock.ts"
 import { inspection, inspectRoot } from "../runtime/inspection.ts"
 import { defaultMcpRuntime, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { SessionHandle } from "../runtime/SessionHandle.ts"
@@ -41,6 +42,10 @@ export interface ClientRuntimeOptions {
   /** The runtime whose supervisor owns this client and whose tree it joins. Default: the process's (`defaultMcpRuntime()`). */
   readonly runtime?: McpRuntime
 }
+
+/** `options` with its `clock` defaulted to its runtime's (the process's when none): the one clock of a client. */
+export const onRuntimeClock = <O extends ClientRuntimeOptions & { readonly clock?: Clock | undefined }>(options: O): O & { readonly clock: Clock } =>
+  ({ ...options, clock: options.clock ?? (options.runtime ?? defaultMcpRuntime()).clock })
 
 /** One client connection node: the actor its sessions are children of, and the way to hand it the client. */
 export interface ClientConnection {

@@ -227,7 +227,7 @@ const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdic
 export const connectAuto = async (transport: Transport, options: AutoConnectOptions = {}): Promise<Client> => {
   // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
   const node = options.actorParent === undefined ? openClientConnection(transport.kind, options) : undefined
-  const opts: AutoConnectOptions = node === undefined ? options : { ...options, actorParent: node.actor }
+  const opts: AutoConnectOptions = node === undefined ? options : { ...options, actorParent: node.actor, clock: options.clock ?? node.runtime.clock }
   const hub = new TransportHub(transport, node?.transportClosed)
   hub.start()
   const views = new Map<ModernClient, HubView>()

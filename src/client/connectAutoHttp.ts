@@ -204,7 +204,7 @@ export const connectAutoHttp = async (url: string | URL, options: AutoHttpOption
   const u = new URL(url)
   // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
   const node = options.actorParent === undefined ? openClientConnection("http", options) : undefined
-  const opts: AutoHttpOptions = node === undefined ? options : { ...options, actorParent: node.actor }
+  const opts: AutoHttpOptions = node === undefined ? options : { ...options, actorParent: node.actor, clock: options.clock ?? node.runtime.clock }
   const prober = new EraProber({
     sendDiscover: discoverOverHttp(u, opts),
     ...(opts.era !== undefined && opts.era !== "auto" ? { era: opts.era } : {}),

@@ -34,7 +34,7 @@ export type HttpConnectOptions = HttpClientSessionOptions & ClientRuntimeOptions
  */
 export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<Client> => {
   const node = openClientConnection("http", options)
-  const { session, ready } = HttpClientSession.open(url, options, node)
+  const { session, ready } = HttpClientSession.open(url, { ...options, clock: options.clock ?? node.runtime.clock }, node)
   const client = Client.legacy(session, () => Promise.resolve(), session.url)
   try {
     // Its scope closes when it ends (a failed first handshake too): the last generation's sockets go with it.

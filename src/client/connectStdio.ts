@@ -8,7 +8,7 @@ import type * as Scope from "effect/Scope"
 import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
 import type { Client } from "./Client.ts"
 import type { ClientSessionOptions } from "./ClientSession.ts"
-import type { ClientRuntimeOptions } from "./clientConnection.ts"
+import { type ClientRuntimeOptions, onRuntimeClock } from "./clientConnection.ts"
 import { connectLegacyClient } from "./connectLegacyClient.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
 
@@ -42,8 +42,10 @@ export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions & Cl
  * ```
  */
 export const connectStdio = (options: StdioConnectOptions): Promise<Client> => {
-  const transport = makeStdioClientTransport(options)
-  return connectLegacyClient(transport, transport.spawned, options)
+  // The kill grace and the session's deadlines run on the runtime's clock unless given one.
+  const opts = onRuntimeClock(options)
+  const transport = makeStdioClientTransport(opts)
+  return connectLegacyClient(transport, transport.spawned, opts)
 }
 
 /** Effect API: the session (and its child process) live in the current Scope. */

@@ -8,7 +8,7 @@
 import { makeWsClientTransport, type WsClientOptions } from "../transports/wsClient.ts"
 import type { Client } from "./Client.ts"
 import type { ClientSessionOptions } from "./ClientSession.ts"
-import type { ClientRuntimeOptions } from "./clientConnection.ts"
+import { type ClientRuntimeOptions, onRuntimeClock } from "./clientConnection.ts"
 import { connectLegacyClient } from "./connectLegacyClient.ts"
 
 /** Socket options (headers, handshake deadline, …) plus the session's options. */
@@ -30,6 +30,8 @@ export type WsConnectOptions = Omit<WsClientOptions, "url"> & ClientSessionOptio
  * ```
  */
 export const connectWs = (url: string | URL, options: WsConnectOptions = {}): Promise<Client> => {
-  const transport = makeWsClientTransport({ ...options, url })
-  return connectLegacyClient(transport, transport.opened, options)
+  // The heartbeat, close and request deadlines run on the runtime's clock unless given one.
+  const opts = onRuntimeClock(options)
+  const transport = makeWsClientTransport({ ...opts, url })
+  return connectLegacyClient(transport, transport.opened, opts)
 }

@@ -19,7 +19,7 @@ import type { Inspector, InspectorOptions } from "../inspect/InspectorServer.ts"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
 import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
-import { type Clock, systemClock } from "../protocol/clock.ts"
+import type { Clock } from "../protocol/clock.ts"
 import { ConnectionLost, RpcError, SessionClosed } from "../protocol/requestErrors.ts"
 import type { InputHandler, Progress, Result, ServerRequestContext } from "../client/ClientSession.ts"
 import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
@@ -51,7 +51,7 @@ export interface HostOptions {
   /**
    * The host's one clock: the supervision charts (backoff, parking, probes, idle stop, connect timeouts),
    * catalog-change coalescing, `startHost`'s settle timeout, the wait for a server to become ready, and
-   * the gateway's relay timers. Default: the system clock. Tests pass a simulated one.
+   * the gateway's relay timers. Default: the runtime's (`runtime.clock`). Tests pass a simulated one.
    */
   readonly clock?: Clock
   /** The time the charts read. Default: `clock.now()`. */
@@ -158,11 +158,11 @@ export class McpHost {
     this.config = config
     this.issues = config.issues
     this.options = options
-    const clock = options.clock ?? systemClock
+    this.ownsRuntime = options.runtime === undefined
+    this.runtime = options.runtime ?? makeMcpRuntime(options.clock === undefined ? {} : { clock: options.clock })
+    const clock = options.clock ?? this.runtime.clock
     this.clock = clock
     this.now = options.now ?? (() => clock.now())
-    this.ownsRuntime = options.runtime === undefined
-    this.runtime = options.runtime ?? makeMcpRuntime()
     const stateFilePath = options.stateFile === false
       ? undefined
       : options.stateFile ?? defaultStateFile(config.sources[0] ?? "default")

@@ -17,6 +17,7 @@
  */
 import { appendFileSync, existsSync, type FSWatcher, openSync, readSync, closeSync, statSync, watch as fsWatch } from "node:fs"
 import { basename, dirname } from "node:path"
+import { type Clock, systemClock } from "../protocol/clock.ts"
 
 /** A call waiting for approval, as recorded in the store and shown to approvers. */
 export interface PendingApproval {
@@ -191,8 +192,12 @@ export class ApprovalStore {
   }
 }
 
-/** Append an answer from another process (the CLI); false when the id is not pending. */
-export const answerApproval = (path: string, id: string, answer: ApprovalAnswer, now = Date.now()): boolean => {
+/**
+ * Append an answer from another process (the CLI); false when the id is not pending.
+ * `at` is read on `clock` (that process's: the system clock by default).
+ */
+export const answerApproval = (path: string, id: string, answer: ApprovalAnswer, clock: Pick<Clock, "now"> = systemClock): boolean => {
+  const now = clock.now()
   const store = ApprovalStore.open(path)
   if (store.get(id) === undefined) return false
   return store.resolve(id, { ...answer, at: now, outcome: answer.approved ? "approved" : "rejected" }, false)

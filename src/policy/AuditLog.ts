@@ -18,6 +18,7 @@
 import { hash } from "node:crypto"
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
+import { type Clock, systemClock } from "../protocol/clock.ts"
 
 export const GENESIS = "0".repeat(64)
 
@@ -29,6 +30,9 @@ export interface AuditRecordFields {
 export interface AuditLogOptions {
   /** Rotate once the file reaches this size. Default 16 MiB; 0 = never. */
   readonly maxBytes?: number
+  /** The clock records are stamped with (the owner's: the runtime's, the host's). Default: the system clock. */
+  readonly clock?: Pick<Clock, "now">
+  /** The time stamped on records. Default: `clock.now()`. */
   readonly now?: () => number
 }
 
@@ -86,7 +90,8 @@ export class AuditLog {
   private constructor(path: string, options: AuditLogOptions) {
     this.path = path
     this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024
-    this.now = options.now ?? Date.now
+    const clock = options.clock ?? systemClock
+    this.now = options.now ?? (() => clock.now())
     // Continue the chain: from the current file's last record, else the newest rotated file's.
     const rotated = rotatedFiles(path)
     const last = lastLine(path) ?? (rotated.length > 0 ? lastLine(rotated.at(-1)!) : undefined)

@@ -84,7 +84,8 @@ const targetLabel = (t: CedarTarget): string => (t.kind === "Server" ? t.server 
 export class PolicyEngine {
   private current: Policy
   private readonly path: string | undefined
-  private readonly now: () => number
+  /** The time on the engine's clock: rate windows and `context.time` (the policy guard's fallback too). */
+  readonly now: () => number
   readonly limiter: RateLimiter
   private readonly onReload: ((r: ReloadResult) => void) | undefined
   private watcher: FSWatcher | undefined

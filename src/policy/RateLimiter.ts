@@ -4,9 +4,12 @@
  * whatever the caller scopes a limit to (identity + tool, session + tool, …).
  * A refused call learns when one token will be back (`retryAfterMs`).
  *
- * Time comes from `now` so tests run on virtual time. Full buckets carry no
- * information and are dropped when the table grows, bounding memory.
+ * Time comes from the owner's clock (`clock`, or `now`), so tests run on
+ * virtual time. Full buckets carry no information and are dropped when the
+ * table grows, bounding memory.
  */
+import { type Clock, systemClock } from "../protocol/clock.ts"
+
 export interface RateVerdict {
   readonly ok: boolean
   /** When refused: ms until a call would be allowed. */
@@ -24,8 +27,10 @@ export class RateLimiter {
   private readonly now: () => number
   private readonly maxKeys: number
 
-  constructor(options: { readonly now?: () => number; readonly maxKeys?: number } = {}) {
-    this.now = options.now ?? Date.now
+  constructor(options: { readonly now?: () => number; readonly clock?: Pick<Clock, "now">; readonly maxKeys?: number } = {}) {
+    // The window is read on the owner's clock (the policy engine's, the runtime's): the one clock.
+    const clock = options.clock ?? systemClock
+    this.now = options.now ?? (() => clock.now())
     this.maxKeys = options.maxKeys ?? 100_000
   }
 

@@ -33,3 +33,16 @@ export const jittered = (delayMs: number, jitter: number, random: number): numbe
   const r = Math.min(Math.max(random, 0), 1)
   return Math.max(0, Math.round(delayMs * (1 + jitter * (2 * r - 1))))
 }
+
+/**
+ * mulberry32: one step of a tiny deterministic PRNG → [a number in [0, 1), the next seed].
+ * Why here: a chart that jitters keeps a 32-bit seed in its context and draws the `random`
+ * of {@link jittered} with it, so its delays read only context (and replay exactly).
+ */
+export const nextRandom = (seed: number): readonly [number, number] => {
+  const next = (seed + 0x6d2b79f5) | 0
+  let t = next
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return [((t ^ (t >>> 14)) >>> 0) / 4294967296, next]
+}

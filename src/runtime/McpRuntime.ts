@@ -30,6 +30,7 @@ import { type ConnectionMachine, connectionMachine } from "../../machines/connec
 import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
 import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
 import { createLeanActor, createRootActor } from "./ActorScheduler.ts"
+import { type Clock, systemClock } from "../protocol/clock.ts"
 import { inspectRoot } from "./inspection.ts"
 import { Registry, type RegistryUnsafe } from "./Registry.ts"
 import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
@@ -67,6 +68,12 @@ export interface ListenerNode {
 export interface McpRuntime {
   /** The root of the actor tree. */
   readonly root: Actor<RuntimeMachine>
+  /**
+   * The runtime's one clock (`McpRuntimeOptions.clock`): what every server, client and host
+   * of this runtime runs its timers and reads its time on unless given a clock of its own,
+   * and what the tree's actors' delays run on. Default: the system clock.
+   */
+  readonly clock: Clock
   readonly registry: RegistryUnsafe
   readonly supervisor: Supervisor["Service"]
   /** The Effect runtime providing {@link Registry} and {@link Supervisor}. */
@@ -93,8 +100,19 @@ export interface McpRuntime {
   shutdown(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
 
+/** What a runtime is made with: its supervisor's deadlines and its clock. */
+export interface McpRuntimeOptions extends SupervisorOptions {
+  /**
+   * The one clock of the runtime (src/protocol/clock.ts): the default of every owner's
+   * `clock` option (HTTP and WebSocket servers, `serveTransport`, the `connect*` clients,
+   * the host) and of the tree's actors' delays. Default: the system clock. Tests pass a
+   * simulated one and drive every timer of the runtime with it.
+   */
+  readonly clock?: Clock
+}
+
 /**
- * Make a runtime. Its actors' timers default to the host's; sessions bring their own clocks.
+ * Make a runtime. Its timers run on `options.clock` (default the system clock); an owner given a clock of its own keeps it.
  * Servers given it (`runtime` option) are listeners of its tree and their sessions are
  * supervised by it; `shutdown()` drains and closes them all.
  *
@@ -110,10 +128,12 @@ export interface McpRuntime {
  * console.log(http.sessions)                          // 0
  * ```
  */
-export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
-  const managed = ManagedRuntime.make(Supervisor.layerWith(options).pipe(Layer.provideMerge(Registry.layer)))
+export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
+  const { clock = systemClock, ...supervisorOptions } = options
+  const managed = ManagedRuntime.make(Supervisor.layerWith(supervisorOptions).pipe(Layer.provideMerge(Registry.layer)))
   const [supervisor, registry] = managed.runSync(Effect.all([Supervisor, Registry] as const))
-  const root = createRootActor(runtimeMachine).start()
+  // The tree's actors inherit the root's clock (their system's) unless given their own.
+  const root = createRootActor(runtimeMachine, options.clock === undefined ? undefined : { clock }).start()
   // A runtime made before the inspector started is seen from its next connection on.
   const followInspection = () => inspectRoot(root)
   let stopping: Promise<void> | undefined
@@ -159,6 +179,7 @@ export const makeMcpRuntime = (options: SupervisorOptions = {}): McpRuntime => {
 
   return {
     root,
+    clock,
     registry: registry.unsafe,
     supervisor,
     managed,

@@ -38,4 +38,4 @@ export {
   type RestartState
 } from "./RestartPolicy.ts"
 export { supervise, type SuperviseOptions, type Supervised, type SupervisionStatus } from "./supervise.ts"
-export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime, tell } from "./McpRuntime.ts"
+export { defaultMcpRuntime, type ListenerNode, makeMcpRuntime, type McpRuntime, type McpRuntimeOptions, tell } from "./McpRuntime.ts"

@@ -47,7 +47,7 @@ export interface PolicyGuardOptions {
   readonly approvals?: Approvals
   /** Who approves. Default "client": the calling client (elicitation / input_required). */
   readonly approver?: "client" | Approver
-  /** Time of audit records and approval checks. Default: the approvals' clock (deadlines are stamped on it), else `Date.now`. */
+  /** Time of audit records and approval checks. Default: the approvals' clock (deadlines are stamped on it), else the engine's. */
   readonly now?: () => number
 }
 
@@ -91,7 +91,7 @@ export const clientApprover = (ctx: RequestContext, now: () => number): Approver
  */
 export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
   const { engine, server, audit, approvals } = options
-  const now = options.now ?? approvals?.now ?? Date.now
+  const now = options.now ?? approvals?.now ?? engine.now
   const withArgs = options.auditArguments === true
   const route = options.route
   const targetOf = (kind: GuardedKind, name: string) => (route === undefined ? undefined : route(kind, name)) ?? { server, name }

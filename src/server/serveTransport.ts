@@ -40,6 +40,7 @@ const connect = (
     listener?.attach(connection)
     const session = new ServerSession(server, {
       ...options,
+      clock: options.clock ?? runtime.clock,
       actorParent: connection,
       transport: transport.kind,
       send: (message) => transport.send(message),

@@ -284,12 +284,12 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   const authenticate = options.authenticate
   const onError = options.onError ?? ((error: unknown) => console.error("mcp-actors http:", error))
   const guard = makeHostGuard(options)
+  const runtime = options.runtime ?? defaultMcpRuntime()
   // Every server-wide timer (SSE keep-alive, sweeps, shutdown deadline) runs on the session clock's time.
-  const clock = clockOf(options.clock)
+  const clock = clockOf(options.clock ?? runtime.clock)
   const hub = new SseHub(options.keepAliveMs ?? 15_000, clock)
   const eventStore = options.eventStore === false ? undefined : (options.eventStore ?? makeMemoryEventStore())
   const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
-  const runtime = options.runtime ?? defaultMcpRuntime()
   // This endpoint's node in the runtime's tree: each session's chart and scope are its children
   // (an HTTP session has no connection of its own: its requests arrive on any socket).
   const listener = runtime.openListener({ kind: "http" })
@@ -303,8 +303,8 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     ...(options.earlyRequests === undefined ? {} : { earlyRequests: options.earlyRequests }),
     ...(options.supportedVersions === undefined ? {} : { supportedVersions: options.supportedVersions }),
-    // Session deadlines (handshake, idle) share one bucketed host timer unless a clock is given.
-    clock: options.clock ?? makeCoarseClock(),
+    // Session deadlines (handshake, idle) share one bucketed timer of the runtime's clock unless a clock is given.
+    clock: options.clock ?? makeCoarseClock({ base: runtime.clock }),
     // With the modern era off, a `_meta` protocol version inside a session is just another param.
     ...(modernEnabled ? {} : { modern: false })
   }

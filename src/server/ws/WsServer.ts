@@ -123,11 +123,11 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     handshakeTimeoutMs: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     idleTimeoutMs: 30 * 60_000,
     ...options.session,
-    // Handshake and idle deadlines of every connection share one bucketed host timer unless a clock is given.
-    clock: options.session?.clock ?? makeCoarseClock()
+    // Handshake and idle deadlines of every connection share one bucketed timer of the runtime's clock unless a clock is given.
+    clock: options.session?.clock ?? makeCoarseClock({ base: runtime.clock })
   }
   // Heartbeats and close deadlines run on the sessions' time too.
-  const wsClock = clockOf(options.session?.clock)
+  const wsClock = clockOf(options.session?.clock ?? runtime.clock)
   const http = createServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" }).end("MCP over WebSocket: upgrade required\n")
   })

@@ -124,6 +124,12 @@ export interface HttpClientTransportOptions {
   readonly clock?: HttpClientClock
   /** The actor whose child the connection chart is (a client's node in a runtime's tree); default: a root of its own. */
   readonly actorParent?: AnyActorRef
+  /**
+   * What makes the connection chart's actor: the runtime's `createLeanActor` (what every actor
+   * of a runtime is made with: its scheduler, inspection and creation hook), passed down by the
+   * client layer since a transport may not import the runtime. Default: xstate's `createActor`.
+   */
+  readonly createActor?: <TLogic extends AnyActorLogic>(logic: TLogic, options: ActorOptions<TLogic>) => Actor<TLogic>
 }
 
 const realClock: HttpClientClock = systemClock
@@ -209,7 +215,7 @@ export class HttpClientTransport implements Transport {
         reportEnded: ({ context }) => this.end({ expected: false, reason: context.reason ?? "ended" })
       }
     })
-    this.actor = createActor(machine, {
+    this.actor = (options.createActor ?? createActor)(machine, {
       input: {
         ...(options.standaloneStream === undefined ? {} : { standaloneStream: options.standaloneStream }),
         ...(options.deleteOnClose === undefined ? {} : { deleteOnClose: options.deleteOnClose }),
