@@ -15,6 +15,7 @@ import type { AnyActorRef } from "xstate"
 import { runSupervisedClient } from "../src/client/superviseClient.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import type { StdioClientTransport } from "../src/transports/stdioClient.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
@@ -27,8 +28,6 @@ const processesOf = (pid: number): Array<string> =>
     .filter(([p, g, stat]) => (Number(p) === pid || Number(g) === pid) && stat !== undefined && !stat.startsWith("Z"))
     .map((fields) => fields.join(" "))
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
-const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {

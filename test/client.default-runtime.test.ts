@@ -31,6 +31,7 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { waitFor } from "./support/mcpHttp.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
 const echoServer = () =>
   new McpServer({ name: "default-runtime", version: "1.0.0" }).tool(
@@ -38,8 +39,6 @@ const echoServer = () =>
     (args) => ({ content: [{ type: "text", text: String(args.text) }] })
   )
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
-const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {

@@ -35,6 +35,7 @@ import { chartReaches, condition } from "./support/condition.ts"
 import { waitFor } from "./support/mcpHttp.ts"
 import { resourceCounts, settleToBaseline } from "./support/handles.ts"
 import { runtimeEmptied } from "./support/runtimeEmptied.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
@@ -55,8 +56,6 @@ const slowServer = () =>
     })
   )
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
-const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
 /** Every actor the inspection sees; `when(check)` is re-checked at each inspection event (no polling). */
 const watchActors = () => {

@@ -31,6 +31,7 @@ import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { hostReaches } from "./support/hostEvents.ts"
 import { waitFor } from "./support/mcpHttp.ts"
 import { serverPidUnder } from "./support/processes.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
 const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "host-supervision-"))
@@ -42,8 +43,6 @@ const echoServer = () =>
     (args) => ({ content: [{ type: "text", text: String(args.text) }] })
   )
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
-const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
 /** One inspection observer: every actor created while it listens, and the tree they form. */
 const watchActors = () => {

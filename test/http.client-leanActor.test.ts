@@ -12,9 +12,8 @@ import { observeActorCreation } from "../src/runtime/ActorScheduler.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id?: string; config?: { id?: string } } }).logic.id ?? ""
-const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
 describe("the HTTP client transport's chart is a lean actor of the runtime", () => {
   it("the creation hook sees the httpClientConnection actor, a child of the client's session chart", async () => {

@@ -19,12 +19,11 @@ import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { condition } from "./support/condition.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
 const MODERN = "2026-07-28"
 const META = { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } }
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
-const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
 interface Aborted {
   readonly tags: Array<string>

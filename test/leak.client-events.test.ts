@@ -22,8 +22,8 @@ import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeHttpClientTransport } from "../src/transports/http/client/HttpClientTransport.ts"
+import { chartOf } from "./support/actorTree.ts"
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {

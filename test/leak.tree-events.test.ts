@@ -33,6 +33,7 @@ import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { whenChanged } from "./support/condition.ts"
 import { runtimeEmptied } from "./support/runtimeEmptied.ts"
+import { chartOf } from "./support/actorTree.ts"
 
 const echoServer = () =>
   new McpServer({ name: "leak", version: "1.0.0" }).tool(
@@ -40,7 +41,6 @@ const echoServer = () =>
     (args) => ({ content: [{ type: "text", text: String(args.text) }] })
   )
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
 
 /** The event types each chart of the tree processed (one `@xstate.snapshot` per processed event). */
 const watchProcessedTypes = () => {

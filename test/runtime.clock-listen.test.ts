@@ -18,9 +18,8 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { filtered, flush } from "./support/wireTap.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
-const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
 /**
  * A modern client with its own inspect observer, against our server. The server's listen

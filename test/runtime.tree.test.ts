@@ -31,6 +31,7 @@ import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
 import { chartReaches, whenChanged } from "./support/condition.ts"
 import { resourceCounts, settleToBaseline } from "./support/handles.ts"
 import { runtimeEmptied } from "./support/runtimeEmptied.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
 const echoServer = () =>
   new McpServer({ name: "tree", version: "1.0.0" }).tool(
@@ -38,9 +39,6 @@ const echoServer = () =>
     (args) => ({ content: [{ type: "text", text: String(args.text) }] })
   )
 
-/** Which chart an actor runs (`runtime`, `listener`, `connection`, `legacyServerSession`). */
-const chartOf = (ref: AnyActorRef): string => (ref as unknown as { logic: { id: string } }).logic.id
-const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as unknown as { _parent?: AnyActorRef })._parent
 
 /** Every actor the observer saw being created, with its parent. */
 const watchActors = () => {
