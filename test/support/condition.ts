@@ -12,6 +12,14 @@ export interface Condition {
   readonly when: (check: () => boolean, what: string, timeoutMs?: number) => Promise<void>
 }
 
+const holds = (check: () => boolean): boolean => {
+  try {
+    return check()
+  } catch {
+    return false
+  }
+}
+
 export const condition = (): Condition => {
   const pending = new Set<() => void>()
   return {
@@ -22,7 +30,8 @@ export const condition = (): Condition => {
       new Promise<void>((resolve, reject) => {
         if (check()) return resolve()
         const look = () => {
-          if (!check()) return
+          // A change can arrive mid-step (an actor still initializing cannot be read yet): not there yet.
+          if (!holds(check)) return
           pending.delete(look)
           clearTimeout(bound)
           resolve()
