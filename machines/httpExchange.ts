@@ -287,6 +287,9 @@ export const httpExchangeMachine = setup({
     },
     /** This unreached POST may be re-sent (at most `maxAttempts` re-sends in a row). */
     canRepost: ({ context, event }) => summaryOf(event)?._tag === "Unreached" && context.postAttempts < context.reconnect.maxAttempts,
+    canRepostInitialized: ({ context, event }) =>
+      summaryOf(event)?._tag === "Lost" && context.method === "notifications/initialized" && context.postAttempts < context.reconnect.maxAttempts,
+    initializedLost: ({ context, event }) => summaryOf(event)?._tag === "Lost" && context.method === "notifications/initialized",
     /** A request's POST stream ended before the answer with an event id to resume from. */
     resumable: ({ context, event }) => {
       const s = summaryOf(event)
@@ -336,6 +339,10 @@ export const httpExchangeMachine = setup({
           { guard: "sessionGone", target: "ended", actions: { type: "endWith", params: ({ context }) => ({ ending: "sessionLost", reason: `${context.method} answered 404` }) } },
           { guard: { type: "outcome", params: { tag: "InitializeFailed" } }, target: "ended", actions: { type: "endWith", params: ({ event }) => ({ ending: "failed", reason: event.output._tag === "InitializeFailed" ? event.output.reason : "initialize failed" }) } },
           { guard: { type: "outcome", params: { tag: "Rejected" } }, target: "failed", actions: { type: "failWith", params: ({ event }) => rejectedFailure(event.output) } },
+          // `notifications/initialized` lost on the way: sent again (a duplicate is harmless, a missing one leaves the
+          // session uninitialized for good); still lost after maxAttempts, the connection has failed.
+          { guard: "canRepostInitialized", target: "postBackoff", actions: "countUnreached" },
+          { guard: "initializedLost", target: "ended", actions: { type: "endWith", params: ({ context, event }) => ({ ending: "failed", reason: `notifications/initialized was not delivered (${context.postAttempts + 1} attempts): ${"message" in event.output ? event.output.message : "connection lost"}` }) } },
           { guard: { type: "outcome", params: { tag: "Lost" } }, target: "failed", actions: { type: "failWith", params: ({ context, event }) => ({ kind: "connectionLost", message: lostMessage(context, event.output) }) } },
           // Only a request waits for more; a one-way message is done once the server took it.
           { guard: "resumable", target: "waitingToResume", actions: "noteStreamEnd" },

@@ -72,6 +72,19 @@ describe("httpExchange: pure steps", () => {
     expect(out.output?.reason).toMatch(/server unreachable \(3 attempts\): ECONNREFUSED/)
   })
 
+  it("notifications/initialized lost on the way is sent again (maxAttempts times), then the connection has failed; another one-way message lost is only failed", () => {
+    const LOST = posted({ _tag: "Lost", message: "socket hang up" })
+    expect(run(exchange, oneWay, LOST).snapshot.value).toBe("postBackoff")
+    expect(run(exchange, oneWay, LOST, POST_AGAIN, posted({ _tag: "Accepted" })).snapshot.value).toBe("sent")
+    const out = run(exchange, oneWay, LOST, POST_AGAIN, LOST, POST_AGAIN, LOST).snapshot
+    expect(out.value).toBe("ended")
+    expect(out.output).toMatchObject({ ending: "failed", failed: false })
+    expect(out.output?.reason).toMatch(/notifications\/initialized was not delivered \(3 attempts\): socket hang up/)
+    const other = run(exchange, { ...oneWay, method: "notifications/progress" }, LOST).snapshot
+    expect(other.value).toBe("failed")
+    expect(run(exchange, req, LOST).snapshot.value).toBe("failed") // a request may have been acted on: never re-sent
+  })
+
   it("a 404 to a message that carried the session id ends the connection (session lost); without a session it is an HTTP error", () => {
     expect(run(exchange, req, posted(REJECTED(404))).snapshot.output).toMatchObject({ ending: "sessionLost", reason: "tools/call answered 404" })
     expect(run(exchange, oneWay, posted(REJECTED(404))).snapshot.output).toMatchObject({ ending: "sessionLost" })
