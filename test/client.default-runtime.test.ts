@@ -30,6 +30,7 @@ import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+import { aboveBaseline, resourceCounts, settleToBaseline } from "./support/handles.ts"
 import { waitFor } from "./support/mcpHttp.ts"
 import { chartOf, parentOf } from "./support/actorTree.ts"
 
@@ -61,14 +62,6 @@ const watchActors = () => {
   cleanups.push(stop)
   return { actors, childrenOf: (parent: AnyActorRef) => actors.filter((a) => parentOf(a) === parent) }
 }
-
-const resourceCounts = (): Record<string, number> => {
-  const counts: Record<string, number> = {}
-  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
-  return counts
-}
-const above = (baseline: Record<string, number>): Array<string> =>
-  Object.entries(resourceCounts()).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
 
 /** Settles when `node`'s chart has ended (its scope's last finalizer stops it). */
 const nodeEnded = (node: AnyActorRef): Promise<void> =>
@@ -120,7 +113,7 @@ describe("a directly constructed client is a supervised node of the default runt
     expect(endedBy(node)).toBe("local")
     expect(holdings()).toEqual(before)
     expect(client.chart.getSnapshot().status).not.toBe("active")
-    expect(above(baseline)).toEqual([])
+    expect(aboveBaseline(baseline)).toEqual([])
   })
 
   it("ModernClient.create(memory): a node of the default tree; close releases node, registry and handles", async () => {
@@ -140,7 +133,7 @@ describe("a directly constructed client is a supervised node of the default runt
     expect(node.getSnapshot().value).toBe("closed")
     expect(endedBy(node)).toBe("local")
     expect(holdings()).toEqual(before)
-    expect(above(baseline)).toEqual([])
+    expect(aboveBaseline(baseline)).toEqual([])
   })
 
   it("a ModernClient's subscriptions/listen stream runs its chart as the client chart's child, in the same tree", async () => {
@@ -293,7 +286,6 @@ describe("a directly constructed client is a supervised node of the default runt
     expect(endedBy(node)).toBe("local")
     expect(holdings()).toEqual(before)
     await http.close({ drainMs: 0 })
-    await waitFor(() => above(baseline).length === 0, 10_000, "the client's and the server's sockets to close")
-    expect(above(baseline)).toEqual([])
+    expect(await settleToBaseline(baseline)).toEqual([])
   })
 })

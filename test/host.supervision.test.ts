@@ -29,7 +29,7 @@ import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { hostReaches } from "./support/hostEvents.ts"
-import { waitFor } from "./support/mcpHttp.ts"
+import { resourceCounts, settleToBaseline } from "./support/handles.ts"
 import { serverPidUnder } from "./support/processes.ts"
 import { chartOf, parentOf } from "./support/actorTree.ts"
 
@@ -51,19 +51,6 @@ const watchActors = () => {
     if (event.type === "@xstate.actor") actors.add(event.actorRef as AnyActorRef)
   })
   return { stop, childrenOf: (parent: AnyActorRef) => [...actors].filter((a) => parentOf(a) === parent) }
-}
-
-const resourceCounts = (): Record<string, number> => {
-  const counts: Record<string, number> = {}
-  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
-  return counts
-}
-
-/** The handles above `baseline` once they had up to `ms` to go (sockets and pipes close by I/O). */
-const settleToBaseline = async (baseline: Record<string, number>, ms = 10_000): Promise<Array<string>> => {
-  const above = () => Object.entries(resourceCounts()).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
-  await waitFor(() => above().length === 0, ms, "the active handles to be back to the baseline").catch(() => {})
-  return above()
 }
 
 /** Live processes (not zombies) of process group `pgid`, from `ps`. */

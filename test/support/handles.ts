@@ -4,6 +4,7 @@
  * closes it in a later loop phase), so {@link settleToBaseline} is the one poll.
  */
 import { execFileSync } from "node:child_process"
+import { settles } from "./waitFor.ts"
 
 /** Active handles by type (what keeps the event loop alive). */
 export const resourceCounts = (): Record<string, number> => {
@@ -12,14 +13,14 @@ export const resourceCounts = (): Record<string, number> => {
   return counts
 }
 
+/** The handle types above their `baseline` count, as `type: before → now`. */
+export const aboveBaseline = (baseline: Record<string, number>): Array<string> =>
+  Object.entries(resourceCounts()).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
+
 /** Wait (bounded: a loaded machine) until no handle type is above its `baseline` count; return what is still above. */
 export const settleToBaseline = async (baseline: Record<string, number>, ms = 10_000): Promise<Array<string>> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const above = Object.entries(resourceCounts()).filter(([k, n]) => n > (baseline[k] ?? 0)).map(([k, n]) => `${k}: ${baseline[k] ?? 0} → ${n}`)
-    if (above.length === 0 || Date.now() > deadline) return above
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await settles(() => aboveBaseline(baseline).length === 0, { timeoutMs: ms, stepMs: 10 })
+  return aboveBaseline(baseline)
 }
 
 /** This process's live children (`pid stat comm`), the `ps` doing the listing left out. */
