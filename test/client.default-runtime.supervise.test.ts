@@ -8,7 +8,6 @@
  * A real child process (our CLI's stdio server): the test awaits its events
  * (statuses, the child's exit), never time.
  */
-import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import type { AnyActorRef } from "xstate"
@@ -16,17 +15,11 @@ import { runSupervisedClient } from "../src/client/superviseClient.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import type { StdioClientTransport } from "../src/transports/stdioClient.ts"
 import { chartOf, parentOf } from "./support/actorTree.ts"
+import { processesOf } from "./support/processes.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 
-/** Live processes (not zombies) whose pid or process group is `pid`, from `ps`. */
-const processesOf = (pid: number): Array<string> =>
-  execFileSync("ps", ["-eo", "pid=,pgid=,stat="], { encoding: "utf8" })
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([p, g, stat]) => (Number(p) === pid || Number(g) === pid) && stat !== undefined && !stat.startsWith("Z"))
-    .map((fields) => fields.join(" "))
 
 
 const cleanups: Array<() => unknown> = []

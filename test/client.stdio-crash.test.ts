@@ -8,7 +8,6 @@
  * Real processes, so real time; the restart policy's delays are tens of
  * milliseconds and every test stays well under 2 s of waiting.
  */
-import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -18,18 +17,12 @@ import { ConnectionLost, InitializeFailed, SessionClosed } from "../src/protocol
 import { runSupervisedClient, superviseClient, type SupervisedClientHandle, SupervisionEnded } from "../src/client/superviseClient.ts"
 import type { SupervisionStatus } from "../src/runtime/supervise.ts"
 import type { StdioClientTransport } from "../src/transports/stdioClient.ts"
+import { processesOf } from "./support/processes.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
 const DEMO = { command: process.execPath, args: [BIN, "serve", "--stdio"], cwd: CWD, stderr: "ignore" } as const
 
-/** Live processes (not zombies) whose pid or process group is `pid`, from `ps`. */
-const processesOf = (pid: number): Array<string> =>
-  execFileSync("ps", ["-eo", "pid=,pgid=,stat="], { encoding: "utf8" })
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([p, g, stat]) => (Number(p) === pid || Number(g) === pid) && stat !== undefined && !stat.startsWith("Z"))
-    .map((fields) => fields.join(" "))
 
 const pidOf = (session: Client): number => {
   const pid = (session.transport as StdioClientTransport).pid

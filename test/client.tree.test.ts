@@ -15,7 +15,6 @@
  * Real processes and sockets: the waits below are on events (inspection, charts, the
  * registry); only OS state with no event (active handles, `ps`) is polled.
  */
-import { execFileSync } from "node:child_process"
 import type { Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
@@ -36,6 +35,7 @@ import { waitFor } from "./support/mcpHttp.ts"
 import { resourceCounts, settleToBaseline } from "./support/handles.ts"
 import { runtimeEmptied } from "./support/runtimeEmptied.ts"
 import { chartOf, parentOf } from "./support/actorTree.ts"
+import { processesOf } from "./support/processes.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const CWD = fileURLToPath(new URL("..", import.meta.url))
@@ -74,13 +74,6 @@ const watchActors = () => {
 }
 
 
-/** Live processes (not zombies) of process group `pgid`, from `ps`. */
-const processesOf = (pgid: number): Array<string> =>
-  execFileSync("ps", ["-eo", "pid=,pgid=,stat="], { encoding: "utf8" })
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([p, g, stat]) => (Number(p) === pgid || Number(g) === pgid) && stat !== undefined && !stat.startsWith("Z"))
-    .map((fields) => fields.join(" "))
 
 const expectEmpty = async (runtime: McpRuntime) => {
   await runtimeEmptied(runtime)

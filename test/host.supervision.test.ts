@@ -14,7 +14,6 @@
  * Real child processes and sockets; the charts' timers (backoff, idle stop) run
  * on a SimulatedClock the tests drive. The bounded waits poll real I/O only.
  */
-import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -30,7 +29,7 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { hostReaches } from "./support/hostEvents.ts"
 import { resourceCounts, settleToBaseline } from "./support/handles.ts"
-import { serverPidUnder } from "./support/processes.ts"
+import { processesOf, serverPidUnder } from "./support/processes.ts"
 import { chartOf, parentOf } from "./support/actorTree.ts"
 
 const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
@@ -53,13 +52,6 @@ const watchActors = () => {
   return { stop, childrenOf: (parent: AnyActorRef) => [...actors].filter((a) => parentOf(a) === parent) }
 }
 
-/** Live processes (not zombies) of process group `pgid`, from `ps`. */
-const processesOf = (pgid: number): Array<string> =>
-  execFileSync("ps", ["-eo", "pid=,pgid=,stat="], { encoding: "utf8" })
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([p, g, stat]) => (Number(p) === pgid || Number(g) === pgid) && stat !== undefined && !stat.startsWith("Z"))
-    .map((fields) => fields.join(" "))
 
 /** The generations the runtime's registry lists (sorted ids), all of them clients. */
 const live = (runtime: McpRuntime): Array<string> => {

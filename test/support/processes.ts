@@ -1,4 +1,5 @@
 /** Process helpers for the host's real-process tests (Linux /proc). */
+import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { processGroupAlive } from "../../src/transports/stdioClient.ts"
 import { settles } from "./waitFor.ts"
@@ -33,3 +34,11 @@ export const serverPidUnder = (wrapperPid: number): number | undefined => {
 export const eventually = (check: () => boolean, timeoutMs: number, stepMs = 50): Promise<boolean> => settles(check, { timeoutMs, stepMs })
 
 export { processGroupAlive }
+
+/** Live processes (not zombies) whose pid or process group is `pid`, from `ps` (`pid pgid stat` each). */
+export const processesOf = (pid: number): Array<string> =>
+  execFileSync("ps", ["-eo", "pid=,pgid=,stat="], { encoding: "utf8" })
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([p, g, stat]) => (Number(p) === pid || Number(g) === pid) && stat !== undefined && !stat.startsWith("Z"))
+    .map((fields) => fields.join(" "))
