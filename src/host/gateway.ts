@@ -60,25 +60,29 @@ export interface GatewayOptions {
   readonly clock?: Clock
 }
 
+/** An upstream input the gateway's client did not declare: elicitation declined, no roots, sampling refused (both eras). */
+const undeclaredInput = (method: string, capability: string): Promise<Result> =>
+  method === "elicitation/create" ? Promise.resolve({ action: "decline" })
+    : method === "roots/list" ? Promise.resolve({ roots: [] })
+    : Promise.reject(ClientCapabilityNotDeclared.of(capability, method))
+
+/** A legacy server→client request refused for an undeclared capability gets the same answer as a modern one. */
+const ifUndeclared = (method: string) => (e: unknown): Promise<Result> =>
+  e instanceof CapabilityError ? undeclaredInput(method, e.capability) : Promise.reject(e)
+
 /** The request context of a gateway request, as options of the host call it becomes. */
 const forward = (ctx: RequestContext, server: string | undefined): CallOptions => ({
   signal: ctx.signal,
   onProgress: (p) => ctx.progress(p.progress, p.total, p.message),
   // A client that did not declare elicitation/sampling/roots gets no request: the upstream is told no.
-  onElicitation: (params) => ctx.elicit(params ?? {}).catch((e) => (e instanceof CapabilityError ? { action: "decline" } : Promise.reject(e))),
-  onSampling: (params) => ctx.createMessage(params ?? {}),
-  onRoots: () => ctx.listRoots().catch((e) => (e instanceof CapabilityError ? { roots: [] } : Promise.reject(e))),
+  onElicitation: (params) => ctx.elicit(params ?? {}).catch(ifUndeclared("elicitation/create")),
+  onSampling: (params) => ctx.createMessage(params ?? {}).catch(ifUndeclared("sampling/createMessage")),
+  onRoots: () => ctx.listRoots().catch(ifUndeclared("roots/list")),
   onLog: (n) => {
     const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
     if (p !== undefined && isLoggingLevel(p.level)) ctx.log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
   }
 })
-
-/** An upstream input the gateway's client did not declare: elicitation declined, no roots, sampling refused. */
-const undeclaredInput = (method: string, capability: string): Promise<Result> =>
-  method === "elicitation/create" ? Promise.resolve({ action: "decline" })
-    : method === "roots/list" ? Promise.resolve({ roots: [] })
-    : Promise.reject(ClientCapabilityNotDeclared.of(capability, method))
 
 /**
  * A host call relayed to a *modern* gateway client (MRTR): the client cannot be
