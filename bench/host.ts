@@ -11,7 +11,11 @@
  *      process) → host → child; with our legacy session client and with our
  *      auto client (modern era, the same client as *direct*);
  *    - gateway, own process: the same through `mcp-actors host CONFIG --serve-ws 0`
- *      in a child process, as deployed (auto client, legacy client, SDK client);
+ *      in a child process, as deployed (auto client, legacy client, SDK client), one
+ *      gateway process (with its own demo child) per client row, so every row's
+ *      processes are as idle between its calls as *direct*'s child is
+ *      (`--shared-gateway`: one gateway for the three, the layout before 2026-12-06 noon,
+ *      where the first of the three rows in a round woke it for the other two);
  *    - WS hop alone: our legacy client → WebSocket → the demo server in this
  *      process, what the gateway's extra hop costs before any routing;
  *    - raw ceilings (no MCP, no JSON parsing; the same bytes, a `slow` frame
@@ -25,7 +29,13 @@
  * 2. The host's own memory with 50 connected servers (50 WebSocket upstreams
  *    served by one child process, so only the host's side is in this heap).
  *
- * Run: `node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N]`.
+ * Every row also reports CPU µs per call: this process's (`process.cpuUsage`, the
+ * client's side) and, for the own-process gateway rows, the gateway process's main
+ * thread (`/proc/<pid>/schedstat`, exact), probed around each call.
+ *
+ * Run: `node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N]`
+ * (`--servers 0` skips the memory part; `--rows REGEX` and `--tools echo,slow1,slow10`
+ * narrow the latency part; *direct* and *SDK direct* always run, they are the baselines).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -46,17 +56,20 @@ import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeDemoServer } from "../examples/demo.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N] [--gateway-cpu-prof DIR] [--rows REGEX] [--tools echo,slow1,slow10]", {
+const { nonNegative, values } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N] [--gateway-cpu-prof DIR] [--rows REGEX] [--tools echo,slow1,slow10] [--shared-gateway]", {
   calls: { type: "string" },
   rows: { type: "string" },
   tools: { type: "string" },
   servers: { type: "string" },
   warmup: { type: "string" },
   runs: { type: "string" },
-  "gateway-cpu-prof": { type: "string" }
+  "gateway-cpu-prof": { type: "string" },
+  "shared-gateway": { type: "boolean" }
 })
 /** `--gateway-cpu-prof DIR`: the gateway in its own process writes a V8 CPU profile there when it exits. */
 const GATEWAY_PROF = (values as { readonly "gateway-cpu-prof"?: string })["gateway-cpu-prof"]
+/** `--shared-gateway`: the three own-process gateway rows share one gateway process (the layout before 2026-12-06 noon). */
+const SHARED_GATEWAY = (values as { readonly "shared-gateway"?: boolean })["shared-gateway"] === true
 /** `--rows REGEX`: only the rows whose label matches (plus *direct* and *SDK direct*, the baselines); all by default. */
 const ROWS = (values as { readonly rows?: string }).rows
 const ROW_FILTER = ROWS === undefined ? undefined : new RegExp(ROWS)
@@ -81,7 +94,7 @@ interface Sample {
 }
 
 /** Round-robin over the paths, one call each per round (rotated), so machine noise hits every path alike. */
-const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number, gatewayPid?: number, gatewayRow?: (j: number) => boolean): Promise<ReadonlyArray<Sample>> => {
+const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number, gatewayPidOf: (j: number) => number | undefined): Promise<ReadonlyArray<Sample>> => {
   for (let i = 0; i < warmup; i++) for (const call of calls) await call()
   const samples = calls.map(() => new Float64Array(n))
   const cpu = calls.map(() => ({ bench: 0, gateway: 0 }))
@@ -91,7 +104,8 @@ const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number,
     for (let k = 0; k < calls.length; k++) {
       const j = (k + i) % calls.length
       // CPU probes outside the timed span: this process's (the client's side) and the gateway process's main thread.
-      const g0 = gatewayRow?.(j) === true ? runNs(gatewayPid) : undefined
+      const gatewayPid = gatewayPidOf(j)
+      const g0 = runNs(gatewayPid)
       const c0 = process.cpuUsage()
       const t0 = process.hrtime.bigint()
       await calls[j]!()
@@ -103,7 +117,7 @@ const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number,
   }
   return samples.map((s, j) => {
     s.sort()
-    return { p50: s[Math.floor(n * 0.5)]!, p99: s[Math.floor(n * 0.99)]!, benchCpu: cpu[j]!.bench / n, gatewayCpu: gatewayRow?.(j) === true ? cpu[j]!.gateway / n : undefined }
+    return { p50: s[Math.floor(n * 0.5)]!, p99: s[Math.floor(n * 0.99)]!, benchCpu: cpu[j]!.bench / n, gatewayCpu: gatewayPidOf(j) === undefined ? undefined : cpu[j]!.gateway / n }
   })
 }
 
@@ -275,18 +289,30 @@ const main = async () => {
   const viaGatewayAuto = await autoOver(ws.url)
   const dir = mkdtempSync(join(tmpdir(), "bench-host-"))
   writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
-  const hostChild = own(spawn(process.execPath, [...(GATEWAY_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", GATEWAY_PROF]), MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "ignore", "pipe"] }))
-  const childUrl = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: hostChild.stderr! }).on("line", (l) => {
-      const m = /gateway on (\S+)/.exec(l)
-      if (m !== null) resolve(m[1]!)
+  // The gateway as deployed: `mcp-actors host CONFIG --serve-ws 0`, its own process with its own demo child.
+  // One per client row, so each row's processes sit idle between its calls as *direct*'s child does: with one
+  // gateway shared by the three rows, the first of them in a round woke the gateway and its child and the
+  // other two found them awake (`--shared-gateway` measures that layout).
+  const startGatewayChild = async (name: string): Promise<{ readonly child: ChildProcess; readonly url: string }> => {
+    const prof = GATEWAY_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", GATEWAY_PROF, "--cpu-prof-name", `gateway-${name}-${process.pid}.cpuprofile`]
+    const child = own(spawn(process.execPath, [...prof, MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stderr! }).on("line", (l) => {
+        const m = /gateway on (\S+)/.exec(l)
+        if (m !== null) resolve(m[1]!)
+      })
+      child.once("exit", (code) => reject(new Error(`host exited with ${code}`)))
     })
-    hostChild.once("exit", (code) => reject(new Error(`host exited with ${code}`)))
-  })
-  const viaChildAuto = await autoOver(childUrl)
-  const viaChildLegacy = await connectWs(childUrl)
+    return { child, url }
+  }
+  const gwAuto = await startGatewayChild(SHARED_GATEWAY ? "shared" : "auto")
+  const gwLegacy = SHARED_GATEWAY ? gwAuto : await startGatewayChild("legacy")
+  const gwSdk = SHARED_GATEWAY ? gwAuto : await startGatewayChild("sdk")
+  const gatewayChildren = [...new Set([gwAuto, gwLegacy, gwSdk])]
+  const viaChildAuto = await autoOver(gwAuto.url)
+  const viaChildLegacy = await connectWs(gwLegacy.url)
   const sdkViaChild = new Client({ name: "bench-sdk-ws", version: "1.0.0" })
-  await sdkViaChild.connect(new WebSocketClientTransport(new URL(childUrl)))
+  await sdkViaChild.connect(new WebSocketClientTransport(new URL(gwSdk.url)))
   const local = await makeWsServer(makeDemoServer(), { port: 0 })
   const viaLocal = await connectWs(local.url)
   const viaLocalAuto = await autoOver(local.url)
@@ -336,6 +362,12 @@ const main = async () => {
     { label: "slow {ms: 1}", tool: "slow", args: { ms: 1 }, calls: CALLS, warmup: WARMUP },
     { label: "slow {ms: 10}", tool: "slow", args: { ms: 10 }, calls: Math.ceil(CALLS / 5), warmup: Math.ceil(WARMUP / 5) }
   ].filter((t) => TOOLS.has(t.label === "echo" ? "echo" : t.label === "slow {ms: 1}" ? "slow1" : "slow10"))
+  /** The gateway process a row goes through (its CPU is probed around each of the row's calls). */
+  const gatewayPidOf = new Map<string, number | undefined>([
+    ["gateway, own process (auto client)", gwAuto.child.pid],
+    ["gateway, own process (legacy client)", gwLegacy.child.pid],
+    ["gateway, own process (SDK client)", gwSdk.child.pid]
+  ])
   const rowsOf = (tool: string, args: Record<string, unknown>): ReadonlyArray<readonly [string, Call]> => ([
     ["direct", () => direct.callTool(tool, args)],
     ["SDK direct", () => sdk.callTool({ name: tool, arguments: args })],
@@ -362,10 +394,11 @@ const main = async () => {
     const before = loadavg()
     for (const { label, tool, args, calls, warmup } of tools) {
       const rows = rowsOf(tool, args)
-      const cpu0 = cpuTicks(hostChild.pid)
-      const samples = await measureAll(rows.map(([, call]) => call), calls, warmup, hostChild.pid, (j) => rows[j]![0].startsWith("gateway, own process"))
-      const cpu1 = cpuTicks(hostChild.pid)
-      if (cpu0 !== undefined && cpu1 !== undefined) {
+      const ticks = () => gatewayChildren.reduce((sum, g) => sum + (cpuTicks(g.child.pid) ?? NaN), 0)
+      const cpu0 = ticks()
+      const samples = await measureAll(rows.map(([, call]) => call), calls, warmup, (j) => gatewayPidOf.get(rows[j]![0]))
+      const cpu1 = ticks()
+      if (Number.isFinite(cpu0) && Number.isFinite(cpu1)) {
         const list = gatewayCpu.get(label) ?? []
         list.push(((cpu1 - cpu0) * 1e6) / TICKS_PER_S / ((calls + warmup) * gatewayRows))
         gatewayCpu.set(label, list)
@@ -397,9 +430,9 @@ const main = async () => {
   rawServer.close()
   rawChild.kill("SIGTERM")
   stdioEcho.child.stdin!.end()
-  const hostExited = exited(hostChild)
-  hostChild.kill("SIGTERM")
-  await Promise.all([hostExited, exited(rawChild), exited(stdioEcho.child), exited(relayChild)])
+  const gatewaysExited = gatewayChildren.map((g) => exited(g.child))
+  for (const g of gatewayChildren) g.child.kill("SIGTERM")
+  await Promise.all([...gatewaysExited, exited(rawChild), exited(stdioEcho.child), exited(relayChild)])
   rmSync(dir, { recursive: true, force: true })
   await local.close()
   await ws.close()
