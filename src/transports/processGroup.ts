@@ -1,0 +1,98 @@
+/**
+ * How a stdio child gets a process group of its own without a session of its own.
+ *
+ * Node can only give a child its own group with `detached: true`, which on
+ * POSIX is `setsid()`: a new session, and on Linux a new scheduler
+ * **autogroup** (`/proc/<pid>/autogroup`), so on a loaded machine the child
+ * competes as a group of its own and each wake-up waits longer (3–4× slower
+ * round trips measured: docs/performance.md). Node has no `setpgid`, so on
+ * Linux the child is started through a shim that calls `setpgid(0, 0)` and
+ * `exec`s the command: same pid, same session, same autogroup, own group.
+ *
+ * The shim is Perl (`perl-base` is Essential on Debian and present on nearly
+ * every Linux; nothing else that can `setpgid` is). It reports on a status
+ * pipe (an extra stdio fd, close-on-exec): `s` once the group is set, then
+ * either nothing (the pipe closes when `exec` succeeds) or the `exec` errno.
+ * Where there is no perl, or off Linux, children are spawned detached as before.
+ */
+import { accessSync, constants as fsConstants } from "node:fs"
+import { constants as osConstants } from "node:os"
+
+/**
+ * `perl -e SHIM_SCRIPT STATUS_FD CLEAN_BADLANG COMMAND ARGS…`. F_SETFD = 2 and
+ * FD_CLOEXEC = 1 on Linux (no `use Fcntl`: no module load). `exec {…} LIST` never
+ * goes through a shell.
+ */
+export const SHIM_SCRIPT = [
+  "my ($f, $c) = splice(@ARGV, 0, 2);",
+  "delete $ENV{PERL_BADLANG} if $c;",
+  "open(my $s, '>&=', $f) or exit 125;",
+  "fcntl($s, 2, 1);",
+  "setpgrp(0, 0);",
+  "syswrite($s, 's');",
+  "exec { $ARGV[0] } @ARGV;",
+  "syswrite($s, 0 + $!);",
+  "exit 127;"
+].join(" ")
+
+const PERL_CANDIDATES = ["/usr/bin/perl", "/bin/perl", "/usr/local/bin/perl"]
+
+let located: string | null | undefined = undefined
+
+/** The shim's interpreter (an absolute path: the child's PATH is the user's), or null where children go detached. */
+export const groupShim = (): string | null => {
+  if (located !== undefined) return located
+  located = null
+  if (process.platform !== "linux") return located
+  for (const path of PERL_CANDIDATES) {
+    try {
+      accessSync(path, fsConstants.X_OK)
+      located = path
+      break
+    } catch {
+      // not there
+    }
+  }
+  return located
+}
+
+/**
+ * The shim's command line and environment for `command args`, whose status
+ * arrives on fd `statusFd`. A bad locale makes perl warn on stderr (the
+ * server's stderr): `PERL_BADLANG=0` silences it, and the shim removes it
+ * again unless the caller had set it.
+ */
+export const shimSpawn = (
+  perl: string,
+  statusFd: number,
+  command: string,
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv
+): { readonly file: string; readonly args: Array<string>; readonly env: NodeJS.ProcessEnv } => {
+  const clean = env.PERL_BADLANG === undefined
+  return {
+    file: perl,
+    args: ["-e", SHIM_SCRIPT, String(statusFd), clean ? "1" : "", command, ...args],
+    env: clean ? { ...env, PERL_BADLANG: "0" } : env
+  }
+}
+
+/** What the status pipe said once it closed. */
+export type ShimStatus =
+  | { readonly _tag: "Started" }
+  | { readonly _tag: "ExecFailed"; readonly code: string }
+  | { readonly _tag: "DiedEarly" }
+
+let errnoNames: Map<number, string> | undefined = undefined
+
+const errnoName = (errno: number): string => {
+  errnoNames ??= new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]))
+  return errnoNames.get(errno) ?? `errno ${errno}`
+}
+
+/** Parse the whole status text: `s` (started), `s<errno>` (exec failed), anything else (the shim died first). */
+export const parseShimStatus = (text: string): ShimStatus => {
+  if (text === "s") return { _tag: "Started" }
+  if (text.startsWith("s") && /^\d+$/.test(text.slice(1))) return { _tag: "ExecFailed", code: errnoName(Number(text.slice(1))) }
+  return { _tag: "DiedEarly" }
+}
