@@ -132,7 +132,7 @@ describe("stdio children: own process group, our session (Linux)", { timeout: 30
     const [nodePid] = children(sh)
     expect(nodePid).toBeGreaterThan(0)
     for (const pid of [sh, nodePid!, grandchild]) expect(ids(pid)).toEqual({ pgid: sh, sid: me.sid })
-    expect(groupMembers(sh).sort()).toEqual([sh, nodePid!, grandchild].sort())
+    expect([...groupMembers(sh)].sort()).toEqual([sh, nodePid!, grandchild].sort())
     await transport.close() // node ignores stdin EOF: the group's SIGTERM ends the chain
     expect((await transport.exited).signal).toBe("SIGTERM")
     expect(processGroupAlive(sh)).toBe(false)
