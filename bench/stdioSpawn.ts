@@ -12,8 +12,8 @@
  *
  * Each round runs every variant once, order rotated, so machine noise hits them
  * alike: wall µs and caller CPU µs per round trip, then the time from spawn to
- * the first answer (the shim adds a perl start-up to it). Rows give each round's
- * value, then the median.
+ * the first echo of `cat` (no Node start-up in it, so what the shim's perl
+ * start-up adds shows). Rows give each round's value, then the median.
  */
 import { join } from "node:path"
 import { StdioClientTransport as SdkStdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
@@ -37,8 +37,11 @@ interface Peer {
   readonly close: () => Promise<void>
 }
 
-const ours = async (newSession: boolean): Promise<Peer> => {
-  const t = makeStdioClientTransport({ ...SERVER, stderr: "ignore", newSession })
+type Child = { readonly command: string; readonly args: ReadonlyArray<string> }
+const CAT: Child = { command: "cat", args: [] }
+
+const ours = async (newSession: boolean, child: Child = SERVER): Promise<Peer> => {
+  const t = makeStdioClientTransport({ ...child, stderr: "ignore", newSession })
   let waiting: (() => void) | undefined
   t.start({ onFrame: () => waiting?.(), onOversized: () => {}, onClose: () => {} })
   await t.spawned
@@ -52,8 +55,8 @@ const ours = async (newSession: boolean): Promise<Peer> => {
   }
 }
 
-const sdk = async (): Promise<Peer> => {
-  const t = new SdkStdioClientTransport({ ...SERVER, stderr: "ignore" })
+const sdk = async (child: Child = SERVER): Promise<Peer> => {
+  const t = new SdkStdioClientTransport({ command: child.command, args: [...child.args], stderr: "ignore" })
   let waiting: (() => void) | undefined
   t.onmessage = () => waiting?.()
   await t.start()
@@ -67,9 +70,9 @@ const sdk = async (): Promise<Peer> => {
   }
 }
 
-const VARIANTS: Record<string, () => Promise<Peer>> = {
-  "ours, own group in our session (shim)": () => ours(false),
-  "ours, own session (detached, before)": () => ours(true),
+const VARIANTS: Record<string, (child?: Child) => Promise<Peer>> = {
+  "ours, own group in our session (shim)": (child) => ours(false, child),
+  "ours, own session (detached, before)": (child) => ours(true, child),
   "SDK StdioClientTransport": sdk
 }
 const names = Object.keys(VARIANTS)
@@ -92,12 +95,12 @@ const roundTrips = async (make: () => Promise<Peer>) => {
   return { wall, cpu }
 }
 
-/** Spawn → first answer → close, `SPAWNS` times: the median ms from spawn to the first answer. */
-const spawns = async (make: () => Promise<Peer>) => {
+/** Spawn `cat` → first echo → close, `SPAWNS` times: the median ms from spawn to the first echo. */
+const spawns = async (make: (child?: Child) => Promise<Peer>) => {
   const times: Array<number> = []
   for (let i = 0; i < SPAWNS; i++) {
     const t0 = performance.now()
-    const peer = await make()
+    const peer = await make(CAT)
     await peer.roundTrip()
     times.push(performance.now() - t0)
     await peer.close()
@@ -117,10 +120,10 @@ for (let r = 0; r < ROUNDS; r++) {
     ;(wall[name] ??= []).push(rt.wall)
     ;(cpu[name] ??= []).push(rt.cpu)
     ;(spawn[name] ??= []).push(await spawns(VARIANTS[name]!))
-    log(`round ${r + 1} ${name}: ${rt.wall.toFixed(0)} µs wall, ${rt.cpu.toFixed(0)} µs CPU per round trip; spawn → first answer ${spawn[name]!.at(-1)!.toFixed(1)} ms`)
+    log(`round ${r + 1} ${name}: ${rt.wall.toFixed(0)} µs wall, ${rt.cpu.toFixed(0)} µs CPU per round trip; spawn → first echo of cat ${spawn[name]!.at(-1)!.toFixed(1)} ms`)
   }
 }
 const row = (xs: ReadonlyArray<number>, digits: number) => `${xs.map((x) => x.toFixed(digits)).join(" / ")} (**${median(xs)!.toFixed(digits)}**)`
 process.stdout.write(`\nload average (1 min) at each round: ${loads.join(", ")}\n\n`)
-process.stdout.write("| variant | wall µs per round trip | caller CPU µs per round trip | spawn → first answer, median ms |\n|---|---|---|---|\n")
+process.stdout.write("| variant | wall µs per round trip | caller CPU µs per round trip | spawn \`cat\` → first echo, median ms |\n|---|---|---|---|\n")
 for (const name of names) process.stdout.write(`| ${name} | ${row(wall[name]!, 0)} | ${row(cpu[name]!, 0)} | ${row(spawn[name]!, 1)} |\n`)

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { condition } from "./support/condition.ts"
 import { groupMembers, processesOf } from "./support/processes.ts"
 import { HostStateFile, INSTANCE_ENV, withLifeline } from "../src/host/lifeline.ts"
-import { groupShim } from "../src/transports/processGroup.ts"
+import { groupShim, parseShimStatus, shimSpawn } from "../src/transports/processGroup.ts"
 import {
   makeStdioClientTransport,
   processGroupAlive,
@@ -104,9 +104,11 @@ describe("stdio children: own process group, our session (Linux)", { timeout: 30
     await Promise.all([shared.transport.close(), detached.transport.close()])
   })
 
-  it("a caller's own PERL_BADLANG reaches the server unchanged, and a broken locale puts no perl warning on its stderr", async () => {
-    const kept = startClient({ command: node, args: ["-e", REPORTER], env: { ...process.env, PERL_BADLANG: "1" } })
-    expect((await kept.frame("me")).badlang).toBe("1")
+  it("the caller's PERL* variables reach the server unchanged without touching the shim; a broken locale puts no perl warning on its stderr", async () => {
+    // A PERL5OPT loading a missing module would kill a perl that honoured it.
+    const perlVars = { PERL_BADLANG: "1", PERL5OPT: "-MNo::Such::Module::Xyz", PERL5LIB: "/nonexistent" }
+    const kept = startClient({ command: node, args: ["-e", REPORTER.replace("badlang: process.env.PERL_BADLANG ?? null", "badlang: process.env.PERL_BADLANG ?? null, opt: process.env.PERL5OPT, lib: process.env.PERL5LIB")], env: { ...process.env, ...perlVars } })
+    expect(await kept.frame("me")).toMatchObject({ badlang: "1", opt: perlVars.PERL5OPT, lib: perlVars.PERL5LIB })
     await kept.transport.close()
     const stderr: Array<string> = []
     const badLocale = startClient({
@@ -224,5 +226,22 @@ describe("stdio children: own process group, our session (Linux)", { timeout: 30
     expect(closes[0]).toMatchObject({ expected: false })
     await transport.close()
     expect(processGroupAlive(transport.pid!)).toBe(false)
+  })
+})
+
+describe("the shim's status protocol", () => {
+  it("`s` then close: started; `s<errno>`: exec failed, by errno name; anything else: the shim died first", () => {
+    expect(parseShimStatus("s")).toEqual({ _tag: "Started" })
+    expect(parseShimStatus("s2")).toEqual({ _tag: "ExecFailed", code: "ENOENT" })
+    expect(parseShimStatus("s13")).toEqual({ _tag: "ExecFailed", code: "EACCES" })
+    expect(parseShimStatus("")).toEqual({ _tag: "DiedEarly" })
+    expect(parseShimStatus("sx")).toEqual({ _tag: "DiedEarly" })
+  })
+
+  it("perl starts without the caller's PERL* variables (but PERL_BADLANG=0) and gets them back as arguments", () => {
+    const s = shimSpawn("/usr/bin/perl", 4, "srv", ["--a"], { PATH: "/bin", PERL5OPT: "-MX", PERL_BADLANG: "1", UNDEF: undefined })
+    expect(s.file).toBe("/usr/bin/perl")
+    expect(s.env).toEqual({ PATH: "/bin", PERL_BADLANG: "0" })
+    expect(s.args.slice(2)).toEqual(["4", "2", "PERL5OPT", "-MX", "PERL_BADLANG", "1", "srv", "--a"])
   })
 })

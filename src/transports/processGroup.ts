@@ -19,13 +19,16 @@ import { accessSync, constants as fsConstants } from "node:fs"
 import { constants as osConstants } from "node:os"
 
 /**
- * `perl -e SHIM_SCRIPT STATUS_FD CLEAN_BADLANG COMMAND ARGS…`. F_SETFD = 2 and
- * FD_CLOEXEC = 1 on Linux (no `use Fcntl`: no module load). `exec {…} LIST` never
- * goes through a shell.
+ * `perl -e SHIM_SCRIPT STATUS_FD N NAME₁ VALUE₁ … NAMEₙ VALUEₙ COMMAND ARGS…`:
+ * the N variables are the caller's `PERL*` ones, kept out of perl's own start
+ * (a `PERL5OPT=-MSome::Module` must not break or change the shim) and put back
+ * before the `exec`. F_SETFD = 2 and FD_CLOEXEC = 1 on Linux (no `use Fcntl`: no
+ * module load). `exec {…} LIST` never goes through a shell.
  */
 export const SHIM_SCRIPT = [
-  "my ($f, $c) = splice(@ARGV, 0, 2);",
-  "delete $ENV{PERL_BADLANG} if $c;",
+  "my ($f, $n) = splice(@ARGV, 0, 2);",
+  "delete $ENV{PERL_BADLANG};",
+  "for (1 .. $n) { my ($k, $v) = splice(@ARGV, 0, 2); $ENV{$k} = $v }",
   "open(my $s, '>&=', $f) or exit 125;",
   "fcntl($s, 2, 1);",
   "setpgrp(0, 0);",
@@ -57,10 +60,10 @@ export const groupShim = (): string | null => {
 }
 
 /**
- * The shim's command line and environment for `command args`, whose status
- * arrives on fd `statusFd`. A bad locale makes perl warn on stderr (the
- * server's stderr): `PERL_BADLANG=0` silences it, and the shim removes it
- * again unless the caller had set it.
+ * The shim's command line and environment for `command args` with environment
+ * `env`, its status arriving on fd `statusFd`. Perl starts with no `PERL*`
+ * variable of the caller's but `PERL_BADLANG=0` (a bad locale would make it warn
+ * on the server's stderr); the shim restores the caller's before the `exec`.
  */
 export const shimSpawn = (
   perl: string,
@@ -69,11 +72,18 @@ export const shimSpawn = (
   args: ReadonlyArray<string>,
   env: NodeJS.ProcessEnv
 ): { readonly file: string; readonly args: Array<string>; readonly env: NodeJS.ProcessEnv } => {
-  const clean = env.PERL_BADLANG === undefined
+  const perlEnv: NodeJS.ProcessEnv = {}
+  const restore: Array<string> = []
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue
+    if (name.startsWith("PERL")) restore.push(name, value)
+    else perlEnv[name] = value
+  }
+  perlEnv.PERL_BADLANG = "0"
   return {
     file: perl,
-    args: ["-e", SHIM_SCRIPT, String(statusFd), clean ? "1" : "", command, ...args],
-    env: clean ? { ...env, PERL_BADLANG: "0" } : env
+    args: ["-e", SHIM_SCRIPT, String(statusFd), String(restore.length / 2), ...restore, command, ...args],
+    env: perlEnv
   }
 }
 
