@@ -5,6 +5,7 @@
  * trips 3–4× slower under load (docs/performance.md). Real processes, read
  * through /proc; the `newSession: true` rows are the control (the old spawn).
  */
+import { execFile } from "node:child_process"
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -155,6 +156,22 @@ describe("stdio children: own process group, our session (Linux)", { timeout: 30
     expect(processesOf(wrapper)).toEqual([])
   })
 
+  it("under a terminal, the child has no controlling tty (as with setsid), though it shares the terminal's session", async () => {
+    // `script` gives the probe a pseudo-terminal as controlling tty (util-linux, Essential on Debian).
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile("script", ["-qec", `"${node}" "${fixture("tty-probe.ts")}"`, "/dev/null"], { timeout: 60_000 }, (error, stdout) =>
+        error !== null ? reject(error) : resolve(stdout)
+      )
+    )
+    const line = out.split(/\r?\n/).find((l) => l.startsWith("RESULT "))
+    expect(line, out).toBeDefined()
+    const r = JSON.parse(line!.slice("RESULT ".length))
+    expect(r.plain).toEqual({ tty: true, sid: r.me }) // the control: a plain child does get the terminal
+    expect(r.shim).toEqual({ tty: false, sid: r.me })
+    expect(r.detached.tty).toBe(false)
+    expect(r.detached.sid).not.toBe(r.me)
+  })
+
   it("exit codes and signals are the server's, not the shim's", async () => {
     const exits = startClient({ command: "sh", args: ["-c", "exit 7"] })
     const killed = startClient({ command: "sh", args: ["-c", "kill -TERM $$"] })
@@ -242,6 +259,6 @@ describe("the shim's status protocol", () => {
     const s = shimSpawn("/usr/bin/perl", 4, "srv", ["--a"], { PATH: "/bin", PERL5OPT: "-MX", PERL_BADLANG: "1", UNDEF: undefined })
     expect(s.file).toBe("/usr/bin/perl")
     expect(s.env).toEqual({ PATH: "/bin", PERL_BADLANG: "0" })
-    expect(s.args.slice(2)).toEqual(["4", "2", "PERL5OPT", "-MX", "PERL_BADLANG", "1", "srv", "--a"])
+    expect(s.args.slice(2)).toEqual(["4", String(0x5422), "2", "PERL5OPT", "-MX", "PERL_BADLANG", "1", "srv", "--a"])
   })
 })

@@ -19,16 +19,24 @@ import { accessSync, constants as fsConstants } from "node:fs"
 import { constants as osConstants } from "node:os"
 
 /**
- * `perl -e SHIM_SCRIPT STATUS_FD N NAME₁ VALUE₁ … NAMEₙ VALUEₙ COMMAND ARGS…`:
- * the N variables are the caller's `PERL*` ones, kept out of perl's own start
- * (a `PERL5OPT=-MSome::Module` must not break or change the shim) and put back
- * before the `exec`. F_SETFD = 2 and FD_CLOEXEC = 1 on Linux (no `use Fcntl`: no
- * module load). `exec {…} LIST` never goes through a shell.
+ * `perl -e SHIM_SCRIPT STATUS_FD TIOCNOTTY N NAME₁ VALUE₁ … NAMEₙ VALUEₙ COMMAND ARGS…`.
+ *
+ * - The N variables are the caller's `PERL*` ones, kept out of perl's own start
+ *   (a `PERL5OPT=-MSome::Module` must not break or change the shim) and put back
+ *   before the `exec`.
+ * - TIOCNOTTY (when not 0) drops our controlling terminal, if we have one, for
+ *   the child and all it forks, as `setsid` did: a server in a background group
+ *   of a terminal's session would otherwise be stopped (SIGTTIN) the moment it,
+ *   or a `git` it runs, opens /dev/tty to prompt. Linux lets a process that is
+ *   not a session leader do this.
+ * - F_SETFD = 2 and FD_CLOEXEC = 1 on Linux (no `use Fcntl`: no module load).
+ *   `exec {…} LIST` never goes through a shell.
  */
 export const SHIM_SCRIPT = [
-  "my ($f, $n) = splice(@ARGV, 0, 2);",
+  "my ($f, $t, $n) = splice(@ARGV, 0, 3);",
   "delete $ENV{PERL_BADLANG};",
   "for (1 .. $n) { my ($k, $v) = splice(@ARGV, 0, 2); $ENV{$k} = $v }",
+  "if ($t && open(my $tty, '+<', '/dev/tty')) { ioctl($tty, $t, 0); close($tty) }",
   "open(my $s, '>&=', $f) or exit 125;",
   "fcntl($s, 2, 1);",
   "setpgrp(0, 0);",
@@ -37,6 +45,9 @@ export const SHIM_SCRIPT = [
   "syswrite($s, 0 + $!);",
   "exit 127;"
 ].join(" ")
+
+/** TIOCNOTTY by architecture (0: unknown, the terminal is left as it is). */
+const TIOCNOTTY = process.arch === "mips" || process.arch === "mipsel" ? 0x5471 : ["x64", "ia32", "arm", "arm64", "riscv64", "s390x", "loong64", "ppc64"].includes(process.arch) ? 0x5422 : 0
 
 const PERL_CANDIDATES = ["/usr/bin/perl", "/bin/perl", "/usr/local/bin/perl"]
 
@@ -82,7 +93,7 @@ export const shimSpawn = (
   perlEnv.PERL_BADLANG = "0"
   return {
     file: perl,
-    args: ["-e", SHIM_SCRIPT, String(statusFd), String(restore.length / 2), ...restore, command, ...args],
+    args: ["-e", SHIM_SCRIPT, String(statusFd), String(TIOCNOTTY), String(restore.length / 2), ...restore, command, ...args],
     env: perlEnv
   }
 }
