@@ -98,7 +98,11 @@ describe("stdio children: own process group, our session (Linux)", { timeout: 30
   it("the shim's status pipe is close-on-exec: the server holds the same fds as one spawned detached", async () => {
     const shared = startClient({ command: "cat" })
     const detached = startClient({ command: "cat", newSession: true })
-    await Promise.all([shared.transport.spawned, detached.transport.spawned])
+    // After an echo, each cat is past its start-up (glibc's locale files are open for a moment then).
+    const echo = { jsonrpc: "2.0" as const, method: "hello" }
+    shared.transport.send(echo)
+    detached.transport.send(echo)
+    await Promise.all([shared.frame("hello"), detached.frame("hello")])
     const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).map(Number).sort((x, y) => x - y)
     expect(fds(shared.transport.pid!)).toEqual(fds(detached.transport.pid!))
     expect(fds(shared.transport.pid!)).not.toContain(3)
@@ -143,7 +147,7 @@ describe("stdio children: own process group, our session (Linux)", { timeout: 30
   })
 
   it("under the lifeline wrapper: the wrapper leads the group in our session; close() ends wrapper, watcher and server", async () => {
-    const wrapped = withLifeline(node, ["-e", REPORTER + "; setInterval(() => {}, 1e6)"])
+    const wrapped = withLifeline(node, ["-e", REPORTER])
     const { transport, frame } = startClient({ ...wrapped, lifeline: true, closeGraceMs: 100, termGraceMs: 500 })
     const server = (await frame("me")).pid as number
     const wrapper = transport.pid!
@@ -227,7 +231,7 @@ describe("stdio children: own process group, our session (Linux)", { timeout: 30
   it("the reaper kills a crashed host's shim-started group (pgid in the state file, instance id in the environment)", async () => {
     const path = join(dir, "state.json")
     const crashed = new HostStateFile(path)
-    const wrapped = withLifeline(node, ["-e", REPORTER + "; setInterval(() => {}, 1e6)"])
+    const wrapped = withLifeline(node, ["-e", REPORTER])
     const { transport, frame, closes, when } = startClient({
       ...wrapped,
       lifeline: true,
