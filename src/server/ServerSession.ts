@@ -66,7 +66,7 @@ import { ClientCapabilityNotDeclared, OutboundRequests } from "./session/outboun
 import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "./session/progress.ts"
 import { bindChart, runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
 import { newSessionId } from "./session/sessionId.ts"
-import { Listens } from "./session/subscriptions.ts"
+import { type ModernRequestOptions, ModernRequestRun, type ModernRunHost } from "./session/ModernRequestRun.ts"
 
 // The session's parts live in `./session/`; these were always exported from here.
 export { CapabilityError, ClientCapabilityNotDeclared, ClientResponseTimeout, RequestTimeoutError } from "./session/outboundRequests.ts"
@@ -146,6 +146,8 @@ export interface ServerSessionOptions {
    * chart restored from the persisted snapshot on the next lifecycle event.
    */
   readonly restore?: PersistedServerSession
+  /** How modern (2026-07-28) requests run their chart (as `makeHttpServer`'s `modernRequests`). */
+  readonly modernRequests?: ModernRequestOptions
 }
 
 /**
@@ -199,9 +201,6 @@ export class ServerSession implements SessionHandle {
   private batches: Map<RequestId, BatchCollector> | undefined
   // The shared empty table while nothing is in flight (an idle session owns no Map): see `track`.
   private inFlight: Map<RequestId, InFlight> = emptyTable()
-  /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
-  // Made on the first listen: most sessions never have one, and churn pays for every allocation.
-  private listens: Listens | undefined
   // Server→client requests are rare: their table and id counter are made on the first one
   // (every allocation counts when sessions churn, see docs/performance.md).
   private outbound: OutboundRequests | undefined
@@ -725,6 +724,8 @@ export class ServerSession implements SessionHandle {
 
   private abort(id: RequestId, entry: InFlight, reason: string): void {
     if (entry.done) return
+    // A modern request: its chart decides (DISCONNECTED: abort the handler, nothing more is sent).
+    if (entry.run !== undefined) return entry.run.cancel(reason)
     entry.done = true
     this.inFlight.delete(id)
     if (this.batches !== undefined) this.unbatch(id)
@@ -844,31 +845,70 @@ export class ServerSession implements SessionHandle {
       this.actor?.send({ type: "MODERN_SERVED" })
       this.ready()
     }
-    const read = readModernContext(req)
-    if (!read.ok) {
-      this.send(errorResponse(req.id, read.error), req.id)
-      return
+    // The request's lifecycle is its own chart (machines/modernRequest.ts), as over HTTP.
+    new ModernRequestRun(this.modernHost ?? this.makeModernHost(), req).start()
+  }
+
+  /** What this session's modern requests run with: one object per session, made on the first one. */
+  private modernHost: ModernRunHost | undefined
+  private makeModernHost(): ModernRunHost {
+    const session = this
+    const o = this.options
+    /** The run's entry leaves the in-flight table (true when it was there). */
+    const untrack = (run: ModernRequestRun): boolean => {
+      const id = run.request.id
+      const entry = this.inFlight.get(id)
+      if (entry === undefined || entry.run !== run) return false
+      this.inFlight.delete(id)
+      return true
     }
-    if (req.method === "server/discover") {
-      const answer = () => this.send(makeResult(req.id, discoverResult(this.server)), req.id)
-      const telemetry = this.server.telemetry
-      return telemetry === undefined ? answer() : telemetry.serverStep(req, () => ({ sessionId: undefined, protocolVersion: read.context.protocolVersion, transport: this.options.transport }), answer)
-    }
-    if (req.method === LISTEN_METHOD) {
-      const listens = (this.listens ??= new Listens({
-        server: this.server,
-        send: (message, related) => this.send(message, related),
-        track: (entry) => this.track(entry),
-        finish: (entry, value, modern) => this.finish(entry, value, modern)
-      }))
-      return listens.listen(req, read.context)
-    }
-    this.dispatch(req, read.context)
+    return (this.modernHost = {
+      server: this.server,
+      principal: o.principal,
+      get identity() {
+        return session.identity
+      },
+      transportKind: o.transport,
+      actorParent: o.actorParent,
+      modernRequests: o.modernRequests,
+      get clock() {
+        return session.clock
+      },
+      now: this.now,
+      progressIntervalMs: o.progressIntervalMs ?? 0,
+      discoverSpan: true,
+      reportError: (e) => this.reportError(e),
+      track: (_run, entry) => {
+        this.track(entry)
+        this.notifyListeners() // an in-flight edge (the inspector lists requests)
+      },
+      deliver: (run, message) => this.send(message, run.request.id),
+      respond: (run, message) => {
+        const settled = untrack(run)
+        this.send(message, run.request.id)
+        if (settled) this.afterSettle(undefined)
+        run.ended()
+      },
+      failWith: (run, error) => {
+        const settled = untrack(run)
+        this.send(errorResponse(run.request.id, error), run.request.id)
+        if (settled) this.afterSettle(undefined)
+        run.ended()
+      },
+      cancelled: (run) => {
+        if (untrack(run)) {
+          if (this.batches !== undefined) this.unbatch(run.request.id)
+          this.afterSettle(undefined)
+        }
+        run.ended()
+      }
+    })
   }
 
   /** End every open `subscriptions/listen` with its `complete` result: what a graceful close SHOULD do. */
   completeSubscriptions(): void {
-    this.listens?.completeAll()
+    if (this.inFlight.size === 0) return
+    for (const entry of [...this.inFlight.values()]) entry.run?.completeSubscriptions()
   }
 
   // ---------------------------------------------------------------- lifecycle / handle

@@ -26,7 +26,7 @@ export interface InFlight {
   /** Modern MRTR retry: every answer so far (earlier rounds' from the sealed state, then this retry's). */
   inputResponses: InputResponses | undefined
   /** A modern request run through its chart (`ModernRequestRun`): a cancel or the session's end goes through it. */
-  run: { cancel(reason: string): void } | undefined
+  run: { cancel(reason: string): void; completeSubscriptions(): void } | undefined
 }
 
 export const newInFlight = (request: JsonRpcRequest): InFlight => ({
