@@ -37,9 +37,8 @@ import {
   type RequestId,
   result as makeResult
 } from "../protocol/jsonrpc.ts"
-import { type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
-import { MRTR_METHODS } from "../protocol/mrtr.ts"
-import { LISTEN_METHOD, type ServerChange } from "../protocol/subscriptions.ts"
+import type { ModernRequestContext } from "../protocol/modern.ts"
+import type { ServerChange } from "../protocol/subscriptions.ts"
 import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
@@ -60,13 +59,12 @@ import { type Clock, clockOf } from "../protocol/clock.ts"
 import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
 import { initializeResult } from "./session/initializeResult.ts"
 import { methodRefusal } from "./session/methodRefusal.ts"
-import { discoverResult, modernResult } from "./session/modernResults.ts"
-import { inputRequiredValue, openRetry } from "./session/mrtrRetry.ts"
 import { ClientCapabilityNotDeclared, OutboundRequests } from "./session/outboundRequests.ts"
 import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "./session/progress.ts"
 import { bindChart, runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
 import { newSessionId } from "./session/sessionId.ts"
-import { type ModernRequestOptions, ModernRequestRun, type ModernRunHost } from "./session/ModernRequestRun.ts"
+import { type ModernRequestOptions, ModernRequestRun } from "./session/ModernRequestRun.ts"
+import { SessionModernHost } from "./session/modernEra.ts"
 
 // The session's parts live in `./session/`; these were always exported from here.
 export { CapabilityError, ClientCapabilityNotDeclared, ClientResponseTimeout, RequestTimeoutError } from "./session/outboundRequests.ts"
@@ -403,7 +401,7 @@ export class ServerSession implements SessionHandle {
     const error = new McpError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)
     const entry = this.inFlight.get(message.id)
     if (entry !== undefined) {
-      if (entry.request === message) this.finishError(entry, error, undefined)
+      if (entry.request === message) this.finishError(entry, error)
       return
     }
     this.send(errorResponse(message.id, error.toRpcError()), message.id)
@@ -423,7 +421,7 @@ export class ServerSession implements SessionHandle {
     if (this.options.modern !== false && req.method !== "initialize" && classifyEra(req) === "modern") {
       return this.handleModern(req)
     }
-    if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req, undefined)
+    if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req)
     this.era = "legacy"
     const actor = this.ensureActor()
     const telemetry = this.server.telemetry
@@ -548,7 +546,7 @@ export class ServerSession implements SessionHandle {
   /** @internal */
   _dispatchHeld(id: RequestId): void {
     const req = this.held
-    if (req && req.id === id) this.dispatch(req, undefined)
+    if (req && req.id === id) this.dispatch(req)
   }
   /** @internal */
   _announceReady(): void {
@@ -594,50 +592,42 @@ export class ServerSession implements SessionHandle {
 
   // ---------------------------------------------------------------- requests
 
-  /** Run one request; whatever throws on the way is answered -32603 (see `fault`). */
-  private dispatch(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
+  /** Run one legacy request (modern ones run their own chart: `handleModern`); whatever throws on the way is answered -32603 (see `fault`). */
+  private dispatch(req: JsonRpcRequest): void {
     try {
-      this.dispatchUnguarded(req, modern)
+      this.dispatchUnguarded(req)
     } catch (e) {
       this.fault(req, e)
     }
   }
 
-  private dispatchUnguarded(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
+  private dispatchUnguarded(req: JsonRpcRequest): void {
     const id = req.id
-    const refused = methodRefusal(this.server, req.method, modern)
+    const refused = methodRefusal(this.server, req.method, undefined)
     if (refused !== undefined) {
-      this.server.telemetry?.serverRefused(req, { sessionId: modern === undefined ? this.id : undefined, protocolVersion: modern?.protocolVersion ?? this.protocolVersion, transport: this.options.transport }, refused)
+      this.server.telemetry?.serverRefused(req, { sessionId: this.id, protocolVersion: this.protocolVersion, transport: this.options.transport }, refused)
       return this.send(errorResponse(id, refused), id)
     }
     const entry = newInFlight(req)
-    if (modern && MRTR_METHODS.has(req.method)) {
-      // A retry's inputs and state are attacker-controlled (mrtr.mdx, Security): checked before the handler runs.
-      const invalid = openRetry(this.server, entry, this.options.principal, this.now())
-      if (invalid !== undefined) {
-        this.send(errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${invalid}`)), id)
-        return
-      }
-    }
     this.track(entry)
     this.notifyListeners() // an in-flight edge (the inspector lists requests)
-    const ctx = this.makeContext(entry, modern)
+    const ctx = this.makeContext(entry)
     let out: Result | PromiseLike<Result>
     try {
       out = dispatchRequest(this.server, req, ctx, this.state)
     } catch (e) {
-      return this.finishError(entry, e, modern)
+      return this.finishError(entry, e)
     }
     if (isThenable(out)) {
-      out.then((r) => this.finish(entry, r, modern), (e) => this.finishError(entry, e, modern))
-    } else this.finish(entry, out, modern)
+      out.then((r) => this.finish(entry, r), (e) => this.finishError(entry, e))
+    } else this.finish(entry, out)
   }
 
-  private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
+  private finish(entry: InFlight, value: Result): void {
     if (entry.done) return
     if (holdsProgress(entry)) flushProgress(this.progressOut(), entry)
     // Not while draining: a client whose input ended (stdin EOF) will never answer the ping.
-    if (entry.lastProgress !== -Infinity && !entry.barrierPassed && modern === undefined && !this.draining && this.needsProgressBarrier()) {
+    if (entry.lastProgress !== -Infinity && !entry.barrierPassed && !this.draining && this.needsProgressBarrier()) {
       // Interop (typescript-sdk#2580, see progressBarrier.ts): the response waits for a ping round
       // trip, after which the client has handled the progress notifications. The request stays in
       // flight meanwhile: a drain waits for it, a cancel still wins. Any outcome of the ping releases it.
@@ -645,7 +635,7 @@ export class ServerSession implements SessionHandle {
       const waits = (this.barrierWaits ??= new Set())
       const release = () => {
         waits.delete(release)
-        this.finish(entry, value, modern)
+        this.finish(entry, value)
       }
       waits.add(release)
       this.request("ping", undefined, { timeoutMs: PROGRESS_BARRIER_TIMEOUT_MS }, entry.request.id).then(release, release)
@@ -654,17 +644,18 @@ export class ServerSession implements SessionHandle {
     if (!this.settle(entry)) return
     const id = entry.request.id
     try {
-      this.send(makeResult(id, modern ? modernResult(this.server, value) : value), id)
+      this.send(makeResult(id, value), id)
     } catch (e) {
       // The result could not be sent (not serializable: a cycle, a BigInt): the request still gets an answer.
       this.reportError(e)
       this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: the result could not be sent: ${errorMessage(e)}`)), id)
     }
-    this.afterSettle(modern)
+    this.afterSettle()
   }
 
-  private finishError(entry: InFlight, e: unknown, modern: ModernRequestContext | undefined): void {
-    if (e instanceof InputRequiredSignal) return this.finishInputRequired(entry, e, modern)
+  private finishError(entry: InFlight, e: unknown): void {
+    // MRTR is the modern era's (ModernRequestRun): a legacy handler cannot answer input_required.
+    if (e instanceof InputRequiredSignal) e = new McpError(ErrorCode.InternalError, `${entry.request.method} cannot answer input_required`)
     if (holdsProgress(entry)) flushProgress(this.progressOut(), entry)
     if (!this.settle(entry)) return
     const id = entry.request.id
@@ -672,22 +663,7 @@ export class ServerSession implements SessionHandle {
       ? e.toRpcError()
       : rpcError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)
     this.send(errorResponse(id, error), id)
-    this.afterSettle(modern)
-  }
-
-  /** MRTR: the handler asked for input; answer `input_required` (its own state sealed), or fail where MRTR does not apply. */
-  private finishInputRequired(entry: InFlight, signal: InputRequiredSignal, modern: ModernRequestContext | undefined): void {
-    const method = entry.request.method
-    if (modern === undefined || !MRTR_METHODS.has(method)) {
-      return this.finishError(entry, new McpError(ErrorCode.InternalError, `${method} cannot answer input_required`), modern)
-    }
-    let value: Result
-    try {
-      value = inputRequiredValue(this.server, entry, signal, this.options.principal, this.now())
-    } catch (e) {
-      return this.finishError(entry, e, modern)
-    }
-    this.finish(entry, value, modern)
+    this.afterSettle()
   }
 
   private progressBarrierCache: boolean | undefined
@@ -716,7 +692,7 @@ export class ServerSession implements SessionHandle {
     return true
   }
 
-  private afterSettle(_modern: ModernRequestContext | undefined): void {
+  private afterSettle(): void {
     this.lastSettledAt = this.now()
     this.notifyListeners()
     if (this.inFlight.size === 0 && this.draining) this.actor?.send({ type: "DRAINED" })
@@ -731,11 +707,11 @@ export class ServerSession implements SessionHandle {
     if (this.batches !== undefined) this.unbatch(id)
     if (holdsProgress(entry)) flushProgress(this.progressOut(), entry) // entry.done: the held-back value is dropped, its timer cleared
     ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later must see it aborted
-    this.afterSettle(undefined)
+    this.afterSettle()
   }
 
-  private makeContext(entry: InFlight, modern: ModernRequestContext | undefined): RequestContext {
-    return new HandlerContext(this, entry, modern)
+  private makeContext(entry: InFlight): RequestContext {
+    return new HandlerContext(this, entry, undefined)
   }
 
   /** Negotiated facts for handler contexts (the chart's context, read once per session). */
@@ -846,63 +822,48 @@ export class ServerSession implements SessionHandle {
       this.ready()
     }
     // The request's lifecycle is its own chart (machines/modernRequest.ts), as over HTTP.
-    new ModernRequestRun(this.modernHost ?? this.makeModernHost(), req).start()
+    new ModernRequestRun((this.modernHost ??= new SessionModernHost(this, this.options)), req).start()
   }
 
   /** What this session's modern requests run with: one object per session, made on the first one. */
-  private modernHost: ModernRunHost | undefined
-  private makeModernHost(): ModernRunHost {
-    const session = this
-    const o = this.options
-    /** The run's entry leaves the in-flight table (true when it was there). */
-    const untrack = (run: ModernRequestRun): boolean => {
-      const id = run.request.id
-      const entry = this.inFlight.get(id)
-      if (entry === undefined || entry.run !== run) return false
-      this.inFlight.delete(id)
-      return true
-    }
-    return (this.modernHost = {
-      server: this.server,
-      principal: o.principal,
-      get identity() {
-        return session.identity
-      },
-      transportKind: o.transport,
-      actorParent: o.actorParent,
-      modernRequests: o.modernRequests,
-      get clock() {
-        return session.clock
-      },
-      now: this.now,
-      progressIntervalMs: o.progressIntervalMs ?? 0,
-      discoverSpan: true,
-      reportError: (e) => this.reportError(e),
-      track: (_run, entry) => {
-        this.track(entry)
-        this.notifyListeners() // an in-flight edge (the inspector lists requests)
-      },
-      deliver: (run, message) => this.send(message, run.request.id),
-      respond: (run, message) => {
-        const settled = untrack(run)
-        this.send(message, run.request.id)
-        if (settled) this.afterSettle(undefined)
-        run.ended()
-      },
-      failWith: (run, error) => {
-        const settled = untrack(run)
-        this.send(errorResponse(run.request.id, error), run.request.id)
-        if (settled) this.afterSettle(undefined)
-        run.ended()
-      },
-      cancelled: (run) => {
-        if (untrack(run)) {
-          if (this.batches !== undefined) this.unbatch(run.request.id)
-          this.afterSettle(undefined)
-        }
-        run.ended()
-      }
-    })
+  private modernHost: SessionModernHost | undefined
+
+  /** @internal ModernEraSession */
+  get _clock(): XStateClock {
+    return this.clock
+  }
+  /** @internal */
+  _now(): number {
+    return this.now()
+  }
+  /** @internal */
+  _reportError(e: unknown): void {
+    this.reportError(e)
+  }
+  /** @internal */
+  _trackModern(entry: InFlight): void {
+    this.track(entry)
+    this.notifyListeners() // an in-flight edge (the inspector lists requests)
+  }
+  /** @internal */
+  _untrackModern(run: ModernRequestRun): boolean {
+    const id = run.request.id
+    const entry = this.inFlight.get(id)
+    if (entry === undefined || entry.run !== run) return false
+    this.inFlight.delete(id)
+    return true
+  }
+  /** @internal */
+  _sendModern(message: JsonRpcMessage, related: RequestId): void {
+    this.send(message, related)
+  }
+  /** @internal */
+  _unbatch(id: RequestId): void {
+    if (this.batches !== undefined) this.unbatch(id)
+  }
+  /** @internal */
+  _afterSettle(): void {
+    this.afterSettle()
   }
 
   /** End every open `subscriptions/listen` with its `complete` result: what a graceful close SHOULD do. */
