@@ -23,7 +23,6 @@ import { missingClientCapabilityFor } from "../protocol/capabilities.ts"
 import { classifyEra, type Era } from "../protocol/era.ts"
 import { ErrorCode, errorMessage, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
 import {
-  decodeBatchItem,
   decodeText,
   errorResponse,
   idInFlightReply,
@@ -39,7 +38,7 @@ import {
 } from "../protocol/jsonrpc.ts"
 import type { ModernRequestContext } from "../protocol/modern.ts"
 import type { ServerChange } from "../protocol/subscriptions.ts"
-import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
+import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { emptyTable, ownTable } from "../runtime/EmptyTable.ts"
@@ -52,7 +51,7 @@ import type { McpServer } from "./McpServer.ts"
 import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
-import { BatchCollector } from "./session/BatchCollector.ts"
+import { holdForBatch, type PendingBatches, receiveBatch, unbatch } from "./session/batches.ts"
 import { HandlerContext, type Negotiated } from "./session/HandlerContext.ts"
 import { checkRestorable, compactChart, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
 import { type Clock, clockOf } from "../protocol/clock.ts"
@@ -196,7 +195,7 @@ export class ServerSession implements SessionHandle {
   /** Does what `send`, `closeStream`, `onRelease` and `onReady` would (an HTTP session): see {@link ServerSessionOwner}. */
   private readonly owner: ServerSessionOwner | undefined
   /** Batches (2025-03-26) still collecting: each request id of one maps to its collector. */
-  private batches: Map<RequestId, BatchCollector> | undefined
+  private batches: PendingBatches | undefined
   // The shared empty table while nothing is in flight (an idle session owns no Map): see `track`.
   private inFlight: Map<RequestId, InFlight> = emptyTable()
   // Server→client requests are rare: their table and id counter are made on the first one
@@ -285,50 +284,21 @@ export class ServerSession implements SessionHandle {
    * before the handshake) the batch is refused with one -32600 without an id.
    */
   receiveBatch(items: ReadonlyArray<unknown>): void {
-    const version = this.chartContext()?.protocolVersion
-    if (!allowsBatch(version)) {
-      this.send(
-        errorResponse(null, rpcError(ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not supported in protocol version ${version ?? "(not negotiated)"}`)),
-        undefined
-      )
-      return
-    }
-    const batch = new BatchCollector()
-    const requests: Array<JsonRpcRequest> = []
-    const others: Array<JsonRpcMessage> = []
-    // A taken id is refused here, not through `receive`: the collector waits on the id of the request already in flight.
-    const taken = (id: RequestId) => this.inFlight.has(id) || batch.expects(id) || this.batches?.has(id) === true
-    for (const item of items) {
-      const d = decodeBatchItem(item, this.options.maxNestingDepth, taken)
-      if (d._tag === "Refused") {
-        // The item's own error, in the array (an invalid notification gets none).
-        if (d.reply !== undefined) batch.add(d.reply)
-        continue
-      }
-      const m = d.message
-      if ("method" in m && "id" in m) {
-        batch.expect(m.id)
-        requests.push(m)
-      } else others.push(m)
-    }
-    const sendBatch = this.options.sendBatch
-    if (sendBatch === undefined) {
-      // No way to frame an array (none of our transports lacks one): the responses go out one by one.
-      for (const r of batch.drain()) this.out(r, undefined)
-      for (const m of [...others, ...requests]) this.receive(m)
-      return
-    }
-    batch.onComplete = (responses) => {
-      if (responses.length > 0 && !this.released) sendBatch(responses)
-    }
-    if (requests.length > 0) {
-      const batches = (this.batches ??= new Map())
-      for (const r of requests) batches.set(r.id, batch)
-    }
-    // Responses and notifications first (a cancellation in the batch may target an earlier request).
-    for (const m of others) this.receive(m)
-    for (const r of requests) this.receive(r)
-    batch.sealed()
+    const session = this
+    receiveBatch({
+      version: this.chartContext()?.protocolVersion,
+      maxNestingDepth: this.options.maxNestingDepth,
+      sendBatch: this.options.sendBatch,
+      pending: () => (this.batches ??= new Map()),
+      get existing() {
+        return session.batches
+      },
+      inFlight: (id) => this.inFlight.has(id),
+      send: (message) => this.send(message, undefined),
+      out: (message) => this.out(message, undefined),
+      receive: (message) => this.receive(message),
+      released: () => this.released
+    }, items)
   }
 
   /**
@@ -337,14 +307,7 @@ export class ServerSession implements SessionHandle {
    */
   private send(message: JsonRpcMessage, related: RequestId | undefined): void {
     const batches = this.batches
-    if (batches !== undefined && !("method" in message) && message.id !== undefined && message.id !== null) {
-      const batch = batches.get(message.id)
-      if (batch !== undefined) {
-        batches.delete(message.id)
-        batch.answer(message.id, message)
-        return
-      }
-    }
+    if (batches !== undefined && holdForBatch(batches, message)) return
     this.out(message, related)
   }
 
@@ -353,14 +316,6 @@ export class ServerSession implements SessionHandle {
     const owner = this.owner
     if (owner !== undefined) owner.deliver(message, related)
     else this.sendOut(message, related)
-  }
-
-  /** A request of a pending batch ended without a response (cancelled): the batch stops waiting for it. */
-  private unbatch(id: RequestId): void {
-    const batch = this.batches?.get(id)
-    if (batch === undefined) return
-    this.batches!.delete(id)
-    batch.answer(id, undefined)
   }
 
   /** A frame over the size limit was dropped by the transport. */
@@ -704,7 +659,7 @@ export class ServerSession implements SessionHandle {
     if (entry.run !== undefined) return entry.run.cancel(reason)
     entry.done = true
     this.inFlight.delete(id)
-    if (this.batches !== undefined) this.unbatch(id)
+    if (this.batches !== undefined) unbatch(this.batches, id)
     if (holdsProgress(entry)) flushProgress(this.progressOut(), entry) // entry.done: the held-back value is dropped, its timer cleared
     ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later must see it aborted
     this.afterSettle()
@@ -859,7 +814,7 @@ export class ServerSession implements SessionHandle {
   }
   /** @internal */
   _unbatch(id: RequestId): void {
-    if (this.batches !== undefined) this.unbatch(id)
+    if (this.batches !== undefined) unbatch(this.batches, id)
   }
   /** @internal */
   _afterSettle(): void {
