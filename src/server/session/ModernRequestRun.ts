@@ -113,6 +113,7 @@ export class ModernRequestRun implements HandlerHost, SessionState, ProgressOut 
   /** Without an actor: the chart's (flat) state the request is in, and the context fields a pure path sets. */
   private fastValue: FastValue = "validating"
   private fastRound = 0
+  private fastMessages = 0
   private fastErrorCode: number | undefined = undefined
   /** Made for `modernRequests.settled` only: the chart events stepped so far. */
   private trace: Array<ModernRequestEvent> | undefined
@@ -167,13 +168,14 @@ export class ModernRequestRun implements HandlerHost, SessionState, ProgressOut 
    * a request runs without an actor only while its path through `modernRequest` is pure: from
    * `validating`, `VALIDATED` (round 0, no deadline) enters `dispatching.unbounded` and runs the
    * `dispatch` entry action, then `ANSWERED` with a result goes to `responded`, or with an error
-   * to `failed` recording its code (`recordError`); `INVALID` goes to `failed` the same way. Those
-   * transitions change nothing but the state and those context fields, and their one effect
-   * (`dispatch`) is the same method call here; the final state's done event to the parent is
-   * not a transition there (the listener and connection charts have none for it). Anything else
-   * is not pure: a related notification (`MESSAGE`: progress, a log, a listen), `input_required`
-   * (an MRTR round), a disconnect or cancel, a shutdown, an MRTR retry (round > 0), a deadline
-   * (a timer; none is set today), or any inspection listener. Then the request runs as the
+   * to `failed` recording its code (`recordError`); `INVALID` goes to `failed` the same way; a
+   * related notification (`MESSAGE`: progress, a log, a listen) is a self-transition of
+   * `dispatching` that only counts it (`countMessage`). Those transitions change nothing but the
+   * state and those context fields, and their one effect (`dispatch`) is the same method call
+   * here; the final state's done event to the parent is not a transition there (the listener and
+   * connection charts have none for it). Anything else is not pure: `input_required` (an MRTR
+   * round), a disconnect or cancel, a shutdown, an MRTR retry (round > 0), a deadline (a timer;
+   * none is set today), or any inspection listener. Then the request runs as the
    * actor: from the start when known up front, otherwise the actor is created in the equivalent
    * state (`dispatching.unbounded`, the same context, restored from a snapshot: `dispatch` is not
    * run again) and given the event. test/modern.fastpath.test.ts (HTTP) and
@@ -203,6 +205,12 @@ export class ModernRequestRun implements HandlerHost, SessionState, ProgressOut 
         }
         return // the chart has no other transition from `validating`
       case "dispatching":
+        if (event.type === "MESSAGE") {
+          // A pure self-transition (`countMessage` assigns, nothing else): no actor for it.
+          this.trace?.push(event)
+          this.fastMessages++
+          return
+        }
         if (event.type === "ANSWERED" && event.outcome !== "inputRequired") {
           this.trace?.push(event)
           if (event.outcome === "result") this.fastValue = "responded"
@@ -235,9 +243,9 @@ export class ModernRequestRun implements HandlerHost, SessionState, ProgressOut 
     if (event !== undefined) this.step(event)
   }
 
-  /** The chart's context for the fast path's state (a pure path sets `round` and `errorCode` only). */
+  /** The chart's context for the fast path's state (a pure path sets `round`, `messages` and `errorCode` only). */
   private fastContext(): ChartContext {
-    return { id: this.request.id, method: this.request.method, deadlineMs: 0, round: this.fastRound, messages: 0, errorCode: this.fastErrorCode, reason: undefined }
+    return { id: this.request.id, method: this.request.method, deadlineMs: 0, round: this.fastRound, messages: this.fastMessages, errorCode: this.fastErrorCode, reason: undefined }
   }
 
   // ------------------------------------------------------------ the chart's effects
