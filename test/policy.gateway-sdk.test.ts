@@ -140,6 +140,40 @@ describe("policy on resources and prompts, and the host gateway's real-peer chec
     expect(ran).toEqual({ echo: 0, greet: 1, admin: 0, notes: 1, secret: 0 })
   })
 
+  it("a reload changes the next decision on a live session; a policy that does not parse is refused and the session keeps the old one", async () => {
+    const { server, ran } = upstream("demo")
+    const file = join(dir, "reload.yaml")
+    writeFileSync(file, policyText(undefined))
+    const reloads: Array<string> = []
+    const engine = PolicyEngine.fromFile(file, { onReload: (r) => void reloads.push(r.ok ? "ok" : r.error!.message) })
+    server.guard = policyGuard({ engine, server: "demo" })
+    const jwt = makeJwtVerifier({ jwksFile: join(dir, "jwks.json"), issuer: ISSUER, audience: AUDIENCE })
+    const http = await makeHttpServer(server, { authenticate: bearerAuth({ authenticator: makeAuthenticator({ jwt }), grant: (id) => engine.grant(id, "demo") }) })
+    cleanups.push(() => http.close({ drainMs: 0 }))
+    const transport = new StreamableHTTPClientTransport(new URL(http.url), { requestInit: { headers: { authorization: `Bearer ${await token("bob", ["contractors"])}` } } })
+    const bob = new Client({ name: "sdk-gateway-policy", version: "1.0.0" })
+    await bob.connect(transport)
+    cleanups.push(() => bob.close().catch(() => {}))
+    const session = transport.sessionId
+    expect(session).toBeDefined()
+    await expect(bob.getPrompt({ name: "greet" })).rejects.toMatchObject({ code: ErrorCode.PolicyDenied })
+
+    // The new policy lets contractors greet: the same session sees it on its next call and list.
+    writeFileSync(file, policyText(undefined).replace("groups: [staff] }", "groups: [staff, contractors] }"))
+    expect(engine.reload()).toEqual({ ok: true })
+    expect((await bob.listPrompts()).prompts.map((p) => p.name)).toEqual(["greet"])
+    expect((await bob.getPrompt({ name: "greet" })).messages).toHaveLength(1)
+
+    // A policy that does not parse is refused with its line and reason; the last good one stays, the session too.
+    writeFileSync(file, "default: deny\nrules:\n  - { tool: echo, effect: maybe }\n")
+    expect(engine.reload()).toMatchObject({ ok: false })
+    expect(reloads).toEqual(["ok", expect.stringMatching(/reload\.yaml:3: effect must be/)])
+    expect((await bob.getPrompt({ name: "greet" })).messages).toHaveLength(1)
+    expect(await bob.callTool({ name: "echo", arguments: { text: "still here" } })).toMatchObject({ content: [{ text: "still here" }] })
+    expect(transport.sessionId).toBe(session)
+    expect(ran).toMatchObject({ greet: 2, echo: 1 })
+  })
+
   it("the host's gateway: lists and refusals under the upstream's names, rate limits on virtual time, 401/403, and the audit chain", async () => {
     const alpha = upstream("alpha")
     const upstreamHttp = await makeHttpServer(alpha.server, { port: 0 })
