@@ -144,6 +144,8 @@ Options:
                            of which still in the handshake; the oldest is evicted beyond (default max-sessions / 10)
   --max-sessions-per-address N
                            per client address; beyond, its oldest handshake is evicted or 429 (default 0 = no cap)
+  --max-sessions-per-principal N
+                           per authenticated principal (--jwks / --api-keys); the same rule (default 0 = no cap)
   --max-message-bytes N    largest accepted message (default 4194304)
 ${INSPECT_USAGE}
 
@@ -162,6 +164,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
     "max-sessions": { type: "string" },
     "max-handshake-sessions": { type: "string" },
     "max-sessions-per-address": { type: "string" },
+    "max-sessions-per-principal": { type: "string" },
     "max-message-bytes": { type: "string" },
     ...TELEMETRY_OPTIONS,
     ...POLICY_OPTIONS
@@ -222,7 +225,8 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       limits: {
         ...(values["max-sessions"] === undefined ? {} : { maxSessions: intOption(values, "max-sessions", 10_000) }),
         ...(values["max-handshake-sessions"] === undefined ? {} : { maxHandshakeSessions: intOption(values, "max-handshake-sessions", 1_000) }),
-        maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0)
+        maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0),
+        maxSessionsPerPrincipal: intOption(values, "max-sessions-per-principal", 0)
       },
       ...(gateway?.authenticate === undefined ? {} : { authenticate: gateway.authenticate }),
       ...(inspect === undefined ? {} : { inspect }),
