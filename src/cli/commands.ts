@@ -52,7 +52,8 @@ const POLICY_USAGE = `Policy gateway (every tools/call, resources/read, prompts/
   --audit FILE             append-only, hash-chained JSON Lines audit trail
   --audit-arguments        record argument values (default: only their SHA-256 digest)
   --audit-max-bytes N      rotate the audit file at this size (default 16777216)
-  --approvals FILE         durable store of pending approvals (default: in memory)
+  --approvals FILE         durable store of pending approvals (default: AUDIT.approvals.jsonl with --audit AUDIT,
+                           else in memory)
   --approver WHO           client (elicitation / input_required; default), cli, inspector (the --inspect page's
                            Approve / Deny buttons), or a webhook URL
   --jwks FILE|URL          verify bearer JWTs against this JWKS (with --issuer and --audience)
