@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { type Clock, unrefTimer } from "../protocol/clock.ts"
 import { missingClientCapabilityFor } from "../protocol/capabilities.ts"
-import { McpError } from "../protocol/errors.ts"
+import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
@@ -409,7 +409,7 @@ export const serveGatewayHttp = async (
       }
       if (h !== undefined) return h.handler(req, res)
     }
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Not Found" } }))
+    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: ErrorCode.NotFound, message: "Not Found" } }))
   })
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject)
