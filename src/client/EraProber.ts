@@ -14,14 +14,13 @@ import type { Actor, AnyActorRef } from "xstate"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type EraProbeBasis, eraProbeMachine } from "../../machines/eraProbe.ts"
 import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
-import { clockOf } from "../protocol/clock.ts"
+import { type Clock, clockOf } from "../protocol/clock.ts"
 import type { Era } from "../protocol/era.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { modernMeta } from "../protocol/modern.ts"
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import type { Result } from "./ClientSession.ts"
 import type { EraCache } from "./EraCache.ts"
-import type { XStateClock } from "./outbound.ts"
 
 /** What `server/discover` got: a result, or an error (JSON-RPC and/or HTTP status). */
 export type ProbeReply =
@@ -63,7 +62,7 @@ export interface EraProberOptions {
   /** Declared in the probe's `_meta`. */
   readonly capabilities?: ClientCapabilities
   readonly clientInfo?: { readonly name: string; readonly version: string }
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /** The actor whose child the probe's chart is (the client's connection node). */
   readonly actorParent?: AnyActorRef
 }

@@ -66,7 +66,8 @@ import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequest
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
 import type { Progress } from "./ClientSession.ts"
-import { cancelReason, outcomeToResult, withMeta, type XStateClock } from "./outbound.ts"
+import type { Clock } from "../protocol/clock.ts"
+import { cancelReason, outcomeToResult, withMeta } from "./outbound.ts"
 
 /** The client chart's `requests` child (the table of in-flight request charts). */
 interface RequestsActor {
@@ -193,7 +194,7 @@ export interface ModernClientOptions extends ClientRuntimeOptions {
   readonly idPrefix?: string
   /** A `server/discover` result obtained elsewhere (the era probe): recorded as if `discover()` had run. */
   readonly discovered?: Result
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /**
    * Inspection observer of the client's actor tree (its chart and its `requests` child, where every request runs),
    * fed by its connection node; with `actorParent` the owner observes through its own tree.

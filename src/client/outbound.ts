@@ -14,14 +14,11 @@
  * Used by `ClientSession` (legacy) and `ModernClient`.
  */
 import type { Actor } from "xstate"
-import type { Clock } from "../protocol/clock.ts"
 import type { OutboundRequestInput, OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import type { JsonRpcResponse, Params, ProgressToken, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
 import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../protocol/requestErrors.ts"
 
-/** The one clock type (src/protocol/clock.ts), under the name these options always used. */
-export type XStateClock = Clock
 export type OutboundActor = Actor<typeof outboundRequestMachine>
 
 /** What a client call asks of one request's chart. */

@@ -57,7 +57,7 @@ import { BatchCollector } from "./session/BatchCollector.ts"
 import { HandlerContext, type Negotiated } from "./session/HandlerContext.ts"
 import { checkRestorable, compactChart, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
 import { type Clock, clockOf } from "../protocol/clock.ts"
-import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
+import { type InFlight, newInFlight } from "./session/InFlight.ts"
 import { initializeResult } from "./session/initializeResult.ts"
 import { methodRefusal } from "./session/methodRefusal.ts"
 import { discoverResult, modernResult } from "./session/modernResults.ts"
@@ -112,7 +112,7 @@ export interface ServerSessionOptions {
   readonly principal?: string
   /** The authenticated identity (claims) behind `principal`, for the policy guard. */
   readonly identity?: Identity
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /**
    * The actor this session's chart is a child of (its connection's, or its
    * HTTP listener's): the chart then joins the runtime's actor tree, seen by
@@ -230,7 +230,7 @@ export class ServerSession implements SessionHandle {
   private wakeTimer: unknown = NO_TIMER
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
-  private get clock(): XStateClock {
+  private get clock(): Clock {
     return this.options.clock ?? realClock
   }
   // `ended` is made when first read (most HTTP sessions are never awaited): a promise and its resolver fewer per session.
