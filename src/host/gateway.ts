@@ -17,7 +17,7 @@
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listenHttp } from "../transports/http/listenHttp.ts"
 import { type Clock, unrefTimer } from "../protocol/clock.ts"
 import { missingClientCapabilityFor } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError } from "../protocol/errors.ts"
@@ -411,17 +411,10 @@ export const serveGatewayHttp = async (
     }
     res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: ErrorCode.NotFound, message: "Not Found" } }))
   })
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject)
-    http.listen(options.port ?? 0, bind, () => {
-      http.off("error", reject)
-      resolve()
-    })
-  })
-  const port = (http.address() as AddressInfo).port
+  const { port, urlHost } = await listenHttp(http, options.port ?? 0, bind)
   let closed: Promise<void> | undefined
   return {
-    url: `http://${bind.includes(":") ? `[${bind}]` : bind}:${port}/mcp`,
+    url: `http://${urlHost}:${port}/mcp`,
     port,
     server: http,
     close: (o = {}) =>

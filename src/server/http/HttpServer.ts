@@ -29,7 +29,7 @@
  * `./effect.ts`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listenHttp } from "../../transports/http/listenHttp.ts"
 import { ErrorCode, httpStatusErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import {
   decodeBatchItem,
@@ -863,15 +863,7 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
   const handlerOptions = inspector === undefined ? options : { ...options, registry: inspector.registry }
   const h = makeHttpHandler(server, allowedHosts === undefined ? handlerOptions : { ...handlerOptions, allowedHosts })
   const http = createServer(h.handler)
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error) => reject(e)
-    http.once("error", onError)
-    http.listen(options.port ?? 0, host, () => {
-      http.off("error", onError)
-      resolve()
-    })
-  })
-  const port = (http.address() as AddressInfo).port
+  const { port } = await listenHttp(http, options.port ?? 0, host)
   let closed: Promise<void> | undefined
   const handle: HttpServerHandle = {
     ...h,
