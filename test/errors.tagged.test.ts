@@ -1,7 +1,7 @@
 /**
  * The public error classes that were plain `Error` subclasses are `Schema.TaggedError`s
  * (docs/architecture.md "One error family"): `WsConnectError`, `PolicyParseError`,
- * `ReplayError` each carry a `_tag` an Effect program can `catchTag`, and stay what
+ * `ReplayError` and the handler-facing `McpError` each carry a `_tag` an Effect program can `catchTag`, and stay what
  * Promise callers caught before: an `Error` of their class, with the same message
  * and fields. Each is raised here the way a user meets it (a refused upgrade on a
  * real socket, a policy that does not parse, a record that is not one).
@@ -15,6 +15,10 @@ import { Policy } from "../src/policy/Policy.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { WsConnectError } from "../src/transports/wsClient.ts"
+import { ClientSession } from "../src/client/ClientSession.ts"
+import { ErrorCode, McpError } from "../src/protocol/errors.ts"
+import { serveTransport } from "../src/server/serveTransport.ts"
+import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
 const caught = (f: () => unknown): unknown => {
   try {
@@ -78,5 +82,32 @@ describe("tagged public errors", () => {
     const notARecord = caught(() => parseRecord({ format: "nothing" })) as ReplayError
     expect(notARecord._tag).toBe("ReplayError")
     expect(notARecord.message).toMatch(/not an mcp-actors record/)
+  })
+
+  it("McpError: the positional constructor handlers use is kept; tagged, yieldable, and a handler's throw still reaches the peer with its code and data", async () => {
+    const e = new McpError(ErrorCode.InvalidParams, "bad input", { field: "x" })
+    expect(e).toBeInstanceOf(McpError)
+    expect(e).toBeInstanceOf(Error)
+    expect(e._tag).toBe("McpError")
+    expect(e.name).toBe("McpError")
+    expect([e.code, e.message, e.data]).toEqual([-32602, "bad input", { field: "x" }])
+    expect(e.toRpcError()).toEqual({ code: -32602, message: "bad input", data: { field: "x" } })
+    expect(new McpError(-32601, "no data").toRpcError()).toEqual({ code: -32601, message: "no data" })
+    expect(byTag("McpError", e)).toBe("caught McpError")
+    // Yieldable in an Effect handler: `return yield* new McpError(…)` fails with it.
+    const failed = Effect.runSync(Effect.gen(function*() {
+      return yield* new McpError(ErrorCode.ResourceNotFound, "gone")
+    }).pipe(Effect.catchTag("McpError", (x) => Effect.succeed(x.code))))
+    expect(failed).toBe(-32002)
+    // Thrown by a handler, over a real session: the peer gets the code, message and data.
+    const server = new McpServer({ name: "s", version: "1" }).tool({ name: "refuse", inputSchema: { type: "object" } }, () => {
+      throw new McpError(-32004, "slow down", { retryAfterMs: 5 })
+    })
+    const [st, ct] = makeMemoryTransportPair()
+    serveTransport(server, st)
+    const client = await ClientSession.connect(ct)
+    const got = await client.callTool("refuse", {}).catch((x: unknown) => x)
+    expect(got).toMatchObject({ code: -32004, message: "slow down", data: { retryAfterMs: 5 } })
+    await client.close()
   })
 })

@@ -4,6 +4,8 @@
  * Codes come from JSON-RPC 2.0 and the MCP schemas (spec-digest §6): legacy uses
  * -32002 for a missing resource; 2026-07-28 reserves -32020..-32099 for the spec.
  */
+import { Schema } from "effect"
+
 /**
  * JSON-RPC error codes by name, so code reads `ErrorCode.InvalidParams` rather than -32602.
  * As a type, the union of the codes.
@@ -104,15 +106,20 @@ export const MODERN_ERROR_CODES: ReadonlySet<number> = new Set([
 /**
  * An error raised by a handler that should reach the peer as a JSON-RPC error
  * with this code (anything else thrown becomes -32603 Internal error).
+ *
+ * A `Schema.TaggedError` (`_tag: "McpError"`: `Effect.catchTag("McpError", …)`, and `return yield*
+ * new McpError(…)` in an Effect handler) that keeps the positional constructor `(code, message,
+ * data)` handlers have always thrown; still an `Error` (`instanceof`, `message`, `stack`). The
+ * fields are checked on construction (`code` a number, `message` a string): a peer's error object
+ * is checked the same way before it becomes one (`src/protocol/jsonrpc.ts`).
  */
-export class McpError extends Error {
-  readonly code: number
-  readonly data: unknown
+export class McpError extends Schema.TaggedError<McpError>()("McpError", {
+  code: Schema.Number,
+  message: Schema.String,
+  data: Schema.optional(Schema.Unknown)
+}) {
   constructor(code: number, message: string, data?: unknown) {
-    super(message)
-    this.name = "McpError"
-    this.code = code
-    this.data = data
+    super({ code, message, data })
   }
   toRpcError(): RpcErrorObject {
     return rpcError(this.code, this.message, this.data)
