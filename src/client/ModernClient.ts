@@ -38,11 +38,9 @@ import { McpMethods } from "./McpMethods.ts"
 import { pickMutualVersion } from "../../machines/eraProbe.ts"
 import { capabilityPaths, type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import {
-  decodeText,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
-  notification,
   type Params,
   type RequestId,
   request as makeRequest
@@ -51,7 +49,8 @@ import { ErrorCode } from "../protocol/errors.ts"
 import { META_LOG_LEVEL, META_SERVER_INFO, modernMeta } from "../protocol/modern.ts"
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
-import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
+import type { Transport, TransportKind } from "../transports/Transport.ts"
+import { messageWire, type ModernWire, type WireHandlers } from "../transports/modernWire.ts"
 import { declaredCapabilities, type InputHandler, inputHandlerFor, type RequestOptions, type Result } from "./ClientSession.ts"
 import { inputRequestsOf, type InputResponses, MRTR_METHODS, retryParams } from "../protocol/mrtr.ts"
 import { CapabilityNotSupported, RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
@@ -94,55 +93,9 @@ const progressOf = (p: ProgressSnapshot): Progress => ({
 })
 
 // ------------------------------------------------------------------ wire
-
-export interface WireHandlers {
-  /** One decoded message from the server (a response, or a notification related to a request). */
-  readonly onMessage: (message: JsonRpcMessage) => void
-  /** The wire ended; called once. In-flight requests then fail with ConnectionLost. */
-  readonly onClose: (closed: TransportClosed) => void
-  /** Something unreadable arrived (for diagnostics). */
-  readonly onInvalid?: (detail: string) => void
-  /**
-   * A request-scoped wire (Streamable HTTP) failed this one request with a
-   * typed error (an HTTP status, a lost response stream) while the wire stays
-   * up: the request ends and its caller gets `error`.
-   */
-  readonly onRequestFailed?: (id: RequestId, error: Error) => void
-}
-
-/**
- * How a modern client reaches its server. Message transports share one channel
- * (`messageWire`); Streamable HTTP makes one exchange per request and feeds the
- * response (JSON body or SSE events) to `onMessage`.
- */
-export interface ModernWire {
-  readonly kind: TransportKind
-  start(handlers: WireHandlers): void
-  /** Send one request. */
-  send(request: JsonRpcRequest): void
-  /** Cancel an in-flight request (stdio: `notifications/cancelled`; HTTP: close its response stream). */
-  cancel(id: RequestId, reason: string): void
-  /** Release the wire; `onClose` follows. Idempotent. */
-  close(): Promise<void>
-}
-
-/** A modern wire over a message transport (stdio, WebSocket, memory). */
-export const messageWire = (transport: Transport): ModernWire => ({
-  kind: transport.kind,
-  start: (h) =>
-    transport.start({
-      onFrame: (text) => {
-        const d = decodeText(text)
-        if (d._tag === "Message") h.onMessage(d.message)
-        else h.onInvalid?.(`ignored an invalid message from the server: ${text.slice(0, 200)}`)
-      },
-      onOversized: (bytes) => h.onInvalid?.(`dropped an oversized message of ${bytes} bytes from the server`),
-      onClose: h.onClose
-    }),
-  send: (req) => transport.send(req),
-  cancel: (id, reason) => transport.send(notification("notifications/cancelled", { requestId: id, reason })),
-  close: () => transport.close()
-})
+// The wire contract lives with the transports (src/transports/modernWire.ts): the HTTP
+// wire (src/transports/http/client/ModernHttpWire.ts) implements it below the client layer.
+export { messageWire, type ModernWire, type WireHandlers } from "../transports/modernWire.ts"
 
 const isWire = (x: Transport | ModernWire): x is ModernWire => typeof (x as ModernWire).cancel === "function"
 
