@@ -42,7 +42,7 @@ import type { ClientTransportHandlers, Transport, TransportClosed, TransportHand
 export type { ClientTransportHandlers }
 import { cancelReason, outcomeError } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
-import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientNode.ts"
 import {
   CapabilityNotSupported,
   ConnectionLost,

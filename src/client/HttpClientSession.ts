@@ -54,7 +54,7 @@ import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { HttpClientTransport, type HttpClientTransportOptions } from "../transports/http/client/HttpClientTransport.ts"
 import { ClientSession, type ClientSessionEvent, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
-import { type ClientConnection, openClientConnection } from "./clientConnection.ts"
+import { type ClientConnection, openClientConnection } from "./clientNode.ts"
 
 /** Where the session's chart sits: a client connection node, or any parent actor (a host's server connection). */
 export type HttpClientSessionParent =

@@ -63,7 +63,7 @@ import { modernClientMachine } from "../../machines/modernClient.ts"
 import { outboundRequestMachine, type OutboundRequestOutcome, type ProgressSnapshot } from "../../machines/outboundRequest.ts"
 import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientNode.ts"
 import type { Progress } from "./ClientSession.ts"
 import { cancelReason, outcomeToResult, withMeta, type XStateClock } from "./outbound.ts"
 
