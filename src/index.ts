@@ -52,6 +52,7 @@ export { connectStdio, type StdioConnectOptions } from "./client/connectStdio.ts
 export { connectHttp } from "./client/connectHttp.ts"
 export { connectWs, type WsConnectOptions } from "./client/connectWs.ts"
 export { HttpClientSession } from "./client/HttpClientSession.ts"
+export { makeHttpClientTransport } from "./client/makeHttpClientTransport.ts"
 export { Client, type EraBackend } from "./client/Client.ts"
 export { AutoClient, connectAuto, connectAutoStdio, type McpClientLike } from "./client/connectAuto.ts"
 export { AutoHttpClient, connectAutoHttp } from "./client/connectAutoHttp.ts"

@@ -376,7 +376,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       return { session, ready: session.start() }
     }
     const node = openClientConnection(transport.kind, options)
-    const session = new ClientSession(transport, options, joinLifecycles(node.lifecycle, lifecycle))
+    // Its own timers (the close drain, the keepalive throttle) run on the runtime's clock unless given one.
+    const session = new ClientSession(transport, { ...options, clock: options.clock ?? node.runtime.clock }, joinLifecycles(node.lifecycle, lifecycle))
     const ready = session.start()
     try {
       // A failed handshake ends the session: its scope closes and releases the transport.

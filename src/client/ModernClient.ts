@@ -308,7 +308,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       cancel: (id, reason) => wire.cancel(id, reason),
       close: () => wire.close()
     }
-    const client = new ModernClient(watched, { ...options, actorParent: node.actor })
+    // Its timers (the chart's, a listen's reconnection) run on the runtime's clock unless given one.
+    const client = new ModernClient(watched, { ...options, actorParent: node.actor, clock: options.clock ?? node.runtime.clock })
     client.start()
     // Leaving `open` while the wire is up is a local close (`close()`): the node records it.
     let open = true
