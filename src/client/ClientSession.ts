@@ -17,7 +17,7 @@ import {
   legacyClientSessionMachine
 } from "../../machines/legacyClientSession.ts"
 import { outboundRequestMachine, type OutboundRequestOutcome } from "../../machines/outboundRequest.ts"
-import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
+import { hasRequest, type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
 import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
@@ -549,7 +549,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const p = this.pending.get(id) ?? this.pings.get(id)
     if (!p) return
     if (!p.charted) return p.reject(error)
-    if (this.requests?.getSnapshot().context.requests.has(id) !== true) return
+    if (this.requests === undefined || !hasRequest(this.requests, id)) return
     this.requestFailures.set(id, error)
     this.requests.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: error.message })
   }

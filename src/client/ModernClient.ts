@@ -61,7 +61,7 @@ import { InputRequired, InvalidResult, MissingClientCapability } from "./modernE
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import { modernClientMachine } from "../../machines/modernClient.ts"
 import { outboundRequestMachine, type OutboundRequestOutcome, type ProgressSnapshot } from "../../machines/outboundRequest.ts"
-import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
+import { hasRequest, type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type ClientRuntimeOptions, openClientConnection } from "./clientNode.ts"
 import type { Progress } from "./ClientSession.ts"
@@ -588,7 +588,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private failRequest(id: RequestId, error: Error): void {
     const subscription = this.listenIds.get(id)
     if (subscription !== undefined) return subscription._failed(error, isRefusal(error))
-    if (this.requests?.getSnapshot().context.requests.has(id) !== true) return
+    if (this.requests === undefined || !hasRequest(this.requests, id)) return
     this.failures.set(id, error)
     this.requests.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: error.message })
   }
