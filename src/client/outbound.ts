@@ -80,10 +80,6 @@ export interface OutboundWaiter {
   readonly signal?: AbortSignal | undefined
 }
 
-interface Waiting extends OutboundWaiter {
-  readonly onAbort: (() => void) | undefined
-}
-
 /** A progress notification's numbers as the caller's `onProgress` gets them. */
 export const progressOf = (p: { readonly progress: number; readonly total?: number | undefined; readonly message?: string | undefined }): Progress => ({
   progress: p.progress,
@@ -98,7 +94,9 @@ export const progressOf = (p: { readonly progress: number; readonly total?: numb
  * When the child stops (the client ended), every caller left gets `Aborted`.
  */
 export class OutboundRequests {
-  private readonly waiting = new Map<RequestId, Waiting>()
+  private readonly waiting = new Map<RequestId, OutboundWaiter>()
+  /** The abort listeners of callers that gave a signal (removed once settled). */
+  private readonly aborts = new Map<RequestId, () => void>()
   private readonly failures = new Map<RequestId, Error>()
   private actor: RequestsActor | undefined
 
@@ -148,12 +146,15 @@ export class OutboundRequests {
     const actor = this.actor
     if (actor === undefined) return false
     const id = sent.requestId
-    const signal = waiter.signal
-    const onAbort = signal === undefined ? undefined : () => this.actor?.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
-    this.waiting.set(id, { ...waiter, onAbort })
+    this.waiting.set(id, waiter)
     // The request's chart starts in the client's `requests` child (one tree, one inspector).
     actor.send(sent)
-    if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
+    const signal = waiter.signal
+    if (signal !== undefined) {
+      const onAbort = () => this.actor?.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
+      this.aborts.set(id, onAbort)
+      signal.addEventListener("abort", onAbort, { once: true })
+    }
     return true
   }
 
@@ -218,7 +219,11 @@ export class OutboundRequests {
     const w = this.waiting.get(id)
     if (w === undefined) return
     this.waiting.delete(id)
-    if (w.onAbort !== undefined) w.signal?.removeEventListener("abort", w.onAbort)
+    if (w.signal !== undefined) {
+      const onAbort = this.aborts.get(id)
+      this.aborts.delete(id)
+      if (onAbort !== undefined) w.signal.removeEventListener("abort", onAbort)
+    }
     const failure = this.failures.get(id)
     if (failure !== undefined) this.failures.delete(id)
     w.settle(outcome, failure)
