@@ -148,7 +148,7 @@ let sessionCounter = 0
 
 /**
  * Where a session sits in a runtime's actor tree, and who hears of its
- * transport's end: what a client connection node (`clientConnection.ts`) gives
+ * transport's end: what a client connection node (`clientNode.ts`) gives
  * the session it owns. Without one (a direct `connect`) the session opens a
  * node of its own in its runtime.
  */
