@@ -94,12 +94,8 @@ interface DelayedRaise {
   readonly event: EventObject
 }
 
-/** One request of the table: its chart's snapshot and its summary's place in the context's list. */
-interface Entry {
-  snapshot: OutboundRequestSnapshot
-  readonly summary: { requestId: RequestId; method: string; state: StateValue; lastProgress: ProgressSnapshot | undefined }
-  index: number
-}
+/** A summary as the table updates it in place. */
+type MutableSummary = { -readonly [K in keyof OutboundRequestSummary]: OutboundRequestSummary[K] }
 
 /**
  * Per actor: the scope the request charts run on, which request is stepping, and the table
@@ -108,44 +104,59 @@ interface Entry {
 interface Runner {
   readonly scope: AnyActorScope
   current: RequestId
-  readonly table: Map<RequestId, Entry>
-  /** The context's list of summaries, updated in place with the table. */
-  readonly summaries: Array<OutboundRequestSummary>
+  /** Each request's place in `charts` and `summaries` (in the order the requests were sent). */
+  readonly table: Map<RequestId, number>
+  /** The request charts' snapshots, by place. */
+  readonly charts: Array<OutboundRequestSnapshot>
+  /** The context's list of summaries, by the same place, updated in place with the table. */
+  readonly summaries: Array<MutableSummary>
   /** While set, the chart's actions are recorded here instead of run (a memo's probe). */
   recording: Array<{ readonly type: string; readonly params: unknown }> | undefined
 }
 const runners = new WeakMap<AnyActorRef, Runner>()
 
 /** The chart snapshot of request `id` in the table actor `requests` (undefined: not in flight). Read it, do not keep it. */
-export const requestSnapshotOf = (requests: object, id: RequestId): OutboundRequestSnapshot | undefined =>
-  runners.get(requests as AnyActorRef)?.table.get(id)?.snapshot
+export const requestSnapshotOf = (requests: object, id: RequestId): OutboundRequestSnapshot | undefined => {
+  const runner = runners.get(requests as AnyActorRef)
+  const i = runner?.table.get(id)
+  return i === undefined ? undefined : runner!.charts[i]
+}
 
 /** Whether request `id` is in flight in the table actor `requests`. */
 export const hasRequest = (requests: object, id: RequestId): boolean => runners.get(requests as AnyActorRef)?.table.has(id) === true
 
 /** Put a request's new chart snapshot in the table, and its summary in the context's list. */
 const put = (runner: Runner, requestId: RequestId, snapshot: OutboundRequestSnapshot): void => {
-  const entry = runner.table.get(requestId)
-  if (entry !== undefined) {
-    entry.snapshot = snapshot
-    entry.summary.state = snapshot.value
-    entry.summary.lastProgress = snapshot.context.lastProgress
+  const i = runner.table.get(requestId)
+  if (i !== undefined) {
+    runner.charts[i] = snapshot
+    const summary = runner.summaries[i]!
+    summary.state = snapshot.value
+    summary.lastProgress = snapshot.context.lastProgress
     return
   }
-  const summary = { requestId, method: snapshot.context.method, state: snapshot.value, lastProgress: snapshot.context.lastProgress }
-  runner.table.set(requestId, { snapshot, summary, index: runner.summaries.length })
-  runner.summaries.push(summary)
+  runner.table.set(requestId, runner.charts.length)
+  runner.charts.push(snapshot)
+  runner.summaries.push({ requestId, method: snapshot.context.method, state: snapshot.value, lastProgress: snapshot.context.lastProgress })
+}
+
+/** A request's chart snapshot (undefined: not in flight). */
+const chartOf = (runner: Runner, requestId: RequestId): OutboundRequestSnapshot | undefined => {
+  const i = runner.table.get(requestId)
+  return i === undefined ? undefined : runner.charts[i]
 }
 
 /** Take a request out of the table and its summary out of the list (the last one takes its place). */
 const remove = (runner: Runner, requestId: RequestId): void => {
-  const entry = runner.table.get(requestId)
-  if (entry === undefined) return
+  const i = runner.table.get(requestId)
+  if (i === undefined) return
   runner.table.delete(requestId)
   const last = runner.summaries.pop()!
-  if (last !== entry.summary) {
-    runner.summaries[entry.index] = last
-    runner.table.get(last.requestId)!.index = entry.index
+  const lastChart = runner.charts.pop()!
+  if (i < runner.summaries.length) {
+    runner.summaries[i] = last
+    runner.charts[i] = lastChart
+    runner.table.set(last.requestId, i)
   }
 }
 
@@ -171,6 +182,7 @@ const runnerOf = (outer: AnyActorScope): Runner => {
   const runner: Runner = {
     current: "",
     table: new Map(),
+    charts: [],
     summaries: [],
     recording: undefined,
     scope: {
@@ -498,6 +510,7 @@ export const outboundRequestsLogic = (
     getInitialSnapshot: (outer) => {
       const runner = runnerOf(outer)
       runner.table.clear()
+      runner.charts.length = 0
       runner.summaries.length = 0
       return { status: "active", output: undefined, error: undefined, value: "idle", context: { inFlight: 0, requests: runner.summaries } }
     },
@@ -518,7 +531,7 @@ export const outboundRequestsLogic = (
           return snapshotOf(snapshot, runner)
         }
         case "REQUEST_DEADLINE": {
-          const before = table.get(event.requestId)?.snapshot
+          const before = chartOf(runner, event.requestId)
           if (before === undefined) return snapshot
           step(runner, outer, event.requestId, before, event.event)
           return snapshotOf(snapshot, runner)
@@ -526,17 +539,18 @@ export const outboundRequestsLogic = (
         case "TRANSPORT_CLOSED": {
           const { requestId, ...closed } = event
           if (requestId !== undefined) {
-            const before = table.get(requestId)?.snapshot
+            const before = chartOf(runner, requestId)
             if (before === undefined) return snapshot
             step(runner, outer, requestId, before, closed)
           } else {
-            for (const [id, entry] of [...table]) step(runner, outer, id, entry.snapshot, closed)
+            // In the order the requests were sent.
+            for (const id of [...table.keys()]) step(runner, outer, id, chartOf(runner, id)!, closed)
           }
           return snapshotOf(snapshot, runner)
         }
         default: {
           const { requestId, ...own } = event
-          const before = table.get(requestId)?.snapshot
+          const before = chartOf(runner, requestId)
           if (before === undefined) return snapshot
           step(runner, outer, requestId, before, own)
           return snapshotOf(snapshot, runner)
