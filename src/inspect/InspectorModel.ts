@@ -16,7 +16,9 @@ import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateVa
 import type { RegistryUnsafe } from "../runtime/Registry.ts"
 import type { SessionEnd, SessionInfo } from "../runtime/SessionHandle.ts"
 import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
+import { withoutSecrets } from "./redact.ts"
 import { RecordBuffer, type RecordEnd, type RecordFile, toRecordFile } from "./SessionRecord.ts"
+import { makeTurnClock } from "./turnClock.ts"
 
 export interface InspectorModelOptions {
   /** Sessions to describe (side, transport, era, peer, end reason), matched by actor id. */
@@ -29,7 +31,18 @@ export interface InspectorModelOptions {
   readonly maxEnded?: number
   /** Live actors tracked at most (a runtime that drops actors without stopping them cannot grow this without bound). Default 10 000. */
   readonly maxActors?: number
+  /**
+   * The clock records and ages are stamped with. Default: the wall clock, read once per turn of the
+   * event loop (see turnClock.ts); a clock given here is read per event.
+   */
   readonly now?: () => number
+  /**
+   * Keep secret values (tool arguments and results, tokens: what `toJsonSafe` redacts) in the
+   * records. Default true. The inspector server passes its `showSecrets`: a record it never shows
+   * them from keeps the event without them (see `withoutSecrets`), so it does not hold every
+   * result of the last `recordCapacity` calls alive.
+   */
+  readonly keepSecrets?: boolean
   /** Default: the runtime's hub. */
   readonly hub?: InspectionHub
 }
@@ -159,6 +172,7 @@ export class InspectorModel {
   readonly #maxEnded: number
   readonly #maxActors: number
   readonly #now: () => number
+  readonly #keepSecrets: boolean
   readonly #registry: RegistryUnsafe | undefined
   readonly #stops: Array<() => void> = []
 
@@ -167,7 +181,8 @@ export class InspectorModel {
     this.#retainMs = options.retainEndedMs ?? 10 * 60_000
     this.#maxEnded = options.maxEnded ?? 200
     this.#maxActors = options.maxActors ?? 10_000
-    this.#now = options.now ?? Date.now
+    this.#now = options.now ?? makeTurnClock().read
+    this.#keepSecrets = options.keepSecrets !== false
     this.#registry = options.registry
     const hub = options.hub ?? inspection
     this.#hubSubscription = hub.subscribe((e) => this.#onInspection(e), { kinds: QUIET })
@@ -365,7 +380,7 @@ export class InspectorModel {
       actor.record.base = { t, value: snapshot.value, context: snapshot.context, status: snapshot.status }
     } else if (!(woken && event.type === "xstate.init")) {
       // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
-      actor.record.add(t, event, snapshot.value, snapshot.context, snapshot.status)
+      actor.record.add(t, this.#keepSecrets ? event : withoutSecrets(event), snapshot.value, snapshot.context, snapshot.status)
     }
     const request = requestOf(event as AnyEventObject)
     if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
@@ -401,31 +416,42 @@ export class InspectorModel {
       const handle = this.#registry?.get(info.id)
       handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)
     }
-    const actors = this.#actorsOfSession(info.id)
-    const now = this.#now()
-    for (const actor of actors) {
-      if (info.inFlight === 0) actor.requests = undefined
-      else if (info.requests !== undefined) {
-        const requests = actor.requests ??= new Map()
-        // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
-        const live = new Set<string>()
-        for (const r of info.requests) {
-          const id = String(r.id)
-          live.add(id)
-          if (!requests.has(id)) requests.set(id, { id, method: r.method, since: now })
-        }
-        for (const id of requests.keys()) if (!live.has(id)) requests.delete(id)
-      } else if (actor.requests !== undefined) {
-        // Only a count: the chart saw the requests start; the oldest are dropped first.
-        const requests = actor.requests
-        for (const key of requests.keys()) {
-          if (requests.size <= info.inFlight) break
-          requests.delete(key)
-        }
+    // Each request's start and end is an update: nothing is allocated here unless a request is new.
+    const same = this.#byId.get(info.id)
+    if (same === undefined) {
+      if (change === "removed" && !this.#ends.has(info.id)) this.#infos.delete(info.id)
+    } else if (same instanceof Set) for (const actor of same) this.#sessionChanged(actor, info)
+    else this.#sessionChanged(same, info)
+  }
+
+  /** A registered session's summary changed: its requests in flight, and the feed's summary. */
+  #sessionChanged(actor: ActorView, info: SessionInfo): void {
+    const listed = info.requests
+    if (info.inFlight === 0) actor.requests = undefined
+    else if (listed !== undefined) {
+      const requests = actor.requests ??= new Map()
+      // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
+      for (let i = 0; i < listed.length; i++) {
+        const r = listed[i]!
+        const id = String(r.id)
+        if (!requests.has(id)) requests.set(id, { id, method: r.method, since: this.#now() })
       }
-      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: now })
+      // Every listed one is in the map: when the sizes agree, nothing else is (ids in flight are unique;
+      // two listed ids that print alike, 1 and "1", take the full pass below on the next change).
+      if (requests.size !== listed.length) {
+        const live = new Set<string>()
+        for (const r of listed) live.add(String(r.id))
+        for (const id of requests.keys()) if (!live.has(id)) requests.delete(id)
+      }
+    } else if (actor.requests !== undefined) {
+      // Only a count: the chart saw the requests start; the oldest are dropped first.
+      const requests = actor.requests
+      for (const key of requests.keys()) {
+        if (requests.size <= info.inFlight) break
+        requests.delete(key)
+      }
     }
-    if (actors.length === 0 && change === "removed" && !this.#ends.has(info.id)) this.#infos.delete(info.id)
+    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
   }
 
   #onSessionEnd(id: string, end: SessionEnd): void {
