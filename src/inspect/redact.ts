@@ -134,13 +134,17 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   return proto === Object.prototype || proto === null
 }
 
-/** `o` with its secret values (by key, this level only) replaced, or `o` itself when it holds none. */
+/**
+ * `o` with its secret values (by key, this level only) replaced, or `o` itself when it holds none.
+ * Only objects and long strings are worth not keeping: a short secret string (a token) is left to
+ * the download's redaction, so a field holding a primitive costs one `typeof` here, no key lookup.
+ */
 const redactLevel = (o: Record<string, unknown>, deeper: boolean): Record<string, unknown> => {
   let copy: Record<string, unknown> | undefined
   for (const key in o) {
-    if (!Object.hasOwn(o, key)) continue
     const child = o[key]
-    if (child === undefined || child === null) continue
+    if (typeof child === "object" ? child === null : typeof child !== "string" || child.length < 256) continue
+    if (!Object.hasOwn(o, key)) continue
     let replaced: unknown = child
     if (isSecretKeyCached(key)) replaced = REDACTED
     else if (deeper && isPlainObject(child)) replaced = redactLevel(child, false)
@@ -151,8 +155,8 @@ const redactLevel = (o: Record<string, unknown>, deeper: boolean): Record<string
 
 /**
  * What a record keeps of an event when secrets are not shown: the event itself when it holds no
- * secret in its own fields or one level below (`params.arguments`), else a shallow copy with
- * those values replaced by {@link REDACTED}. {@link toJsonSafe} without `showSecrets` gives the same
+ * secret object (or long string) in its own fields or one level below (`params.arguments`), else a
+ * shallow copy with those values replaced by {@link REDACTED}. {@link toJsonSafe} without `showSecrets` gives the same
  * JSON for both (it redacts the same keys, at any depth); the record just does not keep a tool's
  * result or arguments alive, which nobody may see, for as long as the ring holds the entry.
  */
