@@ -364,7 +364,13 @@ export class InspectorModel {
     if (actor === undefined || actor.end !== undefined) return
     const t = this.#now()
     const listening = this.#listeners.size > 0
-    if (snapshot.status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id)) {
+    // Each field read once: snapshots and events come in many shapes (every logic's, every event's),
+    // so each read is a megamorphic lookup.
+    const status = snapshot.status
+    const value = snapshot.value
+    const context = snapshot.context
+    const type = event.type
+    if (status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id)) {
       // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
       actor.status = "hibernated"
       this.#asleep.set(actor.id, actor)
@@ -372,32 +378,37 @@ export class InspectorModel {
       return
     }
     const woken = actor.status === "hibernated"
-    actor.value = snapshot.value
-    actor.context = snapshot.context
-    actor.status = snapshot.status
-    const seq = actor.record.total
-    if (event.type === "xstate.init" && actor.record.size === 0 && actor.record.base === undefined) {
-      actor.record.base = { t, value: snapshot.value, context: snapshot.context, status: snapshot.status }
-    } else if (!(woken && event.type === "xstate.init")) {
+    actor.value = value
+    actor.context = context
+    actor.status = status
+    const record = actor.record
+    const seq = record.total
+    const init = type === "xstate.init"
+    if (init && record.size === 0 && record.base === undefined) {
+      record.base = { t, value, context, status }
+    } else if (!(woken && init)) {
       // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
-      actor.record.add(t, this.#keepSecrets ? event : withoutSecrets(event), snapshot.value, snapshot.context, snapshot.status)
+      record.add(t, this.#keepSecrets ? event : withoutSecrets(event), value, context, status)
     }
-    const request = requestOf(event as AnyEventObject)
-    if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
+    if (type === "REQUEST") {
+      const request = requestOf(event as AnyEventObject)
+      if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
+    }
     if (listening) {
-      if (actor.record.size === 0 && event.type === "xstate.init") this.#emit({ type: "@xstate.actor", actor, createdAt: t })
+      if (init && record.size === 0) this.#emit({ type: "@xstate.actor", actor, createdAt: t })
       if (this.#snapshotMessageListeners > 0) {
-        const message: FeedMessage = { type: "@xstate.snapshot", actor, event, createdAt: t, snapshot: { value: snapshot.value, status: snapshot.status, context: snapshot.context }, seq }
+        const message: FeedMessage = { type: "@xstate.snapshot", actor, event, createdAt: t, snapshot: { value, status, context }, seq }
         for (const [l, how] of this.#listeners) if (how.touch === undefined) l(message)
       }
       // The page's lean feed: no message object per event.
-      for (const touch of this.#touches) touch(actor, event, t, seq)
+      const touches = this.#touches
+      for (let i = 0; i < touches.length; i++) touches[i]!(actor, event, t, seq)
     }
-    if (ENDED.has(snapshot.status)) {
+    if (status !== "active" && ENDED.has(status)) {
       const ownEnd = this.#ends.get(actor.id)
       actor.end = ownEnd === undefined || this.#infos.get(actor.id) === undefined
         ? endOf(t, snapshot)
-        : { t, status: snapshot.status, reason: ownEnd.reason, error: !ownEnd.expected || snapshot.status === "error" }
+        : { t, status, reason: ownEnd.reason, error: !ownEnd.expected || status === "error" }
       actor.requests = undefined
       this.#ended.push(actor)
       this.#release(actor)
