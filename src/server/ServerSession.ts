@@ -64,7 +64,7 @@ import { discoverResult, modernResult } from "./session/modernResults.ts"
 import { inputRequiredValue, openRetry } from "./session/mrtrRetry.ts"
 import { ClientCapabilityNotDeclared, OutboundRequests } from "./session/outboundRequests.ts"
 import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "./session/progress.ts"
-import { bindChart, runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
+import { bindChart, runtimeServerLogic, type runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
 import { newSessionId } from "./session/sessionId.ts"
 import { Listens } from "./session/subscriptions.ts"
 
@@ -503,7 +503,7 @@ export class ServerSession implements SessionHandle {
     if (hibernated !== undefined) actorOptions.snapshot = hibernated
     if (o.clock) actorOptions.clock = o.clock
     if (o.actorParent !== undefined) actorOptions.parent = o.actorParent
-    const actor = createLeanActor(runtimeServerMachine, actorOptions as ActorOptions<typeof runtimeServerMachine>)
+    const actor = createLeanActor(runtimeServerLogic, actorOptions as ActorOptions<typeof runtimeServerMachine>)
     bindChart(actor, this)
     this.actor = actor
     actor.subscribe({
