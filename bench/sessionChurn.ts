@@ -5,19 +5,17 @@
  * `initialize`, `notifications/initialized`, then the client's DELETE (`transportClosed`)
  * down to `runtime.ended`. Prints CPU µs per session (median of the blocks).
  *
- *   node bench/sessionChurn.ts [--base DIR] [--sessions 3000] [--blocks 12]
+ *   node bench/sessionChurn.ts [--sessions 3000] [--blocks 12]
  *
- * With `--base DIR` (another checkout, e.g. a detached worktree of main) both trees run
- * in this one process, blocks alternating, so both see the same machine load; xstate and
- * effect are shared (`node_modules`). Why in-process: on a loaded 2-core machine
- * `bench/http.ts --suites churn` moves ±50 % between runs, more than the change measured.
+ * To compare two trees, run it from each checkout in turn (base, yours, base, yours …):
+ * two trees loaded into one process were not comparable (an A/A run of one tree loaded
+ * twice read 0.78×). Why in-process: on a loaded 2-core machine `bench/http.ts --suites
+ * churn` moves ±50 % between runs, more than the change measured; here it is less.
  */
-import { resolve } from "node:path"
 import { ROOT } from "./lib.ts"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 
-const { values, nonNegative } = scriptArgs("Usage: node bench/sessionChurn.ts [--base DIR] [--sessions N] [--blocks N]", {
-  base: { type: "string" },
+const { nonNegative } = scriptArgs("Usage: node bench/sessionChurn.ts [--sessions N] [--blocks N]", {
   sessions: { type: "string" },
   blocks: { type: "string" }
 })
@@ -81,22 +79,9 @@ const median = (xs: ReadonlyArray<number>): number => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 
-const trees: Array<{ readonly label: string; readonly churn: Churn; readonly us: Array<number> }> = [
-  { label: `this tree (${ROOT})`, churn: await load(ROOT), us: [] }
-]
-const base = values["base"] as string | undefined
-if (base !== undefined) trees.push({ label: `base (${resolve(base)})`, churn: await load(resolve(base)), us: [] })
-// JIT warm-up of each tree before measuring.
-for (const t of trees) await t.churn(2_000)
-for (let b = 0; b < BLOCKS; b++) {
-  // Alternate which goes first so neither always inherits the other's garbage.
-  for (const t of b % 2 === 0 ? trees : [...trees].reverse()) t.us.push(await t.churn(SESSIONS))
-}
-const fmt = (xs: ReadonlyArray<number>) => `${median(xs).toFixed(1)} µs/session (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`
-console.log(`${BLOCKS} blocks × ${SESSIONS} sessions${trees.length > 1 ? ", alternating" : ""}`)
-for (const t of trees) console.log(`${t.label}: ${fmt(t.us)}`)
-if (trees.length > 1) {
-  const ratios = trees[0]!.us.map((x, i) => x / trees[1]!.us[i]!)
-  console.log(`this / base, per block pair: median ${median(ratios).toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})`)
-}
+const churn = await load(ROOT)
+await churn(2_000) // JIT warm-up
+const us: Array<number> = []
+for (let b = 0; b < BLOCKS; b++) us.push(await churn(SESSIONS))
+console.log(`${BLOCKS} blocks × ${SESSIONS} sessions, ${ROOT}: ${median(us).toFixed(1)} µs/session (min ${Math.min(...us).toFixed(1)}, max ${Math.max(...us).toFixed(1)})`)
 process.exit(0)
