@@ -52,5 +52,14 @@ export const runtimeServerMachine = legacyServerSessionMachine.provide({
 export const runtimeServerLogic = memoizeInitialSnapshot(runtimeServerMachine, (input: LegacyServerSessionInput) => {
   const a = input.activity
   if ((input.elapsedMs ?? 0) !== 0 || input.servedModern === true || (a !== undefined && (a.inFlight !== 0 || a.idleForMs !== 0))) return undefined
-  return `${input.idleTimeoutMs}|${input.handshakeTimeoutMs}|${input.drainTimeoutMs}|${input.earlyRequests}|${input.supportedVersions?.join(",")}`
+  return `${input.idleTimeoutMs}|${input.handshakeTimeoutMs}|${input.drainTimeoutMs}|${input.earlyRequests}|${versionsKey(input.supportedVersions)}`
 })
+
+/** A server's supported versions, as part of the memo key: one array per server, joined once. */
+const versionKeys = new WeakMap<ReadonlyArray<string>, string>()
+const versionsKey = (versions: ReadonlyArray<string> | undefined): string => {
+  if (versions === undefined) return ""
+  let key = versionKeys.get(versions)
+  if (key === undefined) versionKeys.set(versions, (key = versions.join(",")))
+  return key
+}
