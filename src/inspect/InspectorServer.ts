@@ -29,7 +29,7 @@ import { replayRecord, ReplayError } from "./replay.ts"
 import type { RecordFile } from "./SessionRecord.ts"
 
 /** How `startInspector` serves (also `inspect` in `makeHttpServer` and `startHost`). */
-export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"> {
+export interface InspectorOptions extends Omit<InspectorModelOptions, "registry" | "keepSecrets"> {
   /** Port on 127.0.0.1. Default 0 (any free port; read `url`). */
   readonly port?: number
   /** Bind address. Default 127.0.0.1: the inspector is for this machine. */
@@ -108,7 +108,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const machines = options.machines ?? allMachines()
   const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024
   const registry = options.registry ?? makeRegistryUnsafe()
-  const model = new InspectorModel({ ...options, registry })
+  // Records keep what the page may show: without secrets unless they are shown.
+  const model = new InspectorModel({ ...options, registry, keepSecrets: showSecrets })
   const guard = makeHostGuard()
   // Clients send only approval decisions: small messages.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })

@@ -25,6 +25,8 @@ export interface InFlight {
   requestState: string | undefined
   /** Modern MRTR retry: every answer so far (earlier rounds' from the sealed state, then this retry's). */
   inputResponses: InputResponses | undefined
+  /** A modern request run through its chart (`ModernRequestRun`): a cancel or the session's end goes through it. */
+  run: { cancel(reason: string): void; completeSubscriptions(): void } | undefined
 }
 
 export const newInFlight = (request: JsonRpcRequest): InFlight => ({
@@ -37,6 +39,7 @@ export const newInFlight = (request: JsonRpcRequest): InFlight => ({
   progressTimer: undefined,
   lastProgressSentAt: -Infinity,
   requestState: undefined,
-  inputResponses: undefined
+  inputResponses: undefined,
+  run: undefined
 })
 
