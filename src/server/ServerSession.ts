@@ -60,7 +60,7 @@ import { initializeResult } from "./session/initializeResult.ts"
 import { methodRefusal } from "./session/methodRefusal.ts"
 import { ClientCapabilityNotDeclared, OutboundRequests } from "./session/outboundRequests.ts"
 import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "./session/progress.ts"
-import { bindChart, runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
+import { bindChart, runtimeServerLogic, type runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
 import { newSessionId } from "./session/sessionId.ts"
 import { type ModernRequestOptions, ModernRequestRun } from "./session/ModernRequestRun.ts"
 import { SessionModernHost } from "./session/modernEra.ts"
@@ -455,7 +455,7 @@ export class ServerSession implements SessionHandle {
     if (hibernated !== undefined) actorOptions.snapshot = hibernated
     if (o.clock) actorOptions.clock = o.clock
     if (o.actorParent !== undefined) actorOptions.parent = o.actorParent
-    const actor = createLeanActor(runtimeServerMachine, actorOptions as ActorOptions<typeof runtimeServerMachine>)
+    const actor = createLeanActor(runtimeServerLogic, actorOptions as ActorOptions<typeof runtimeServerMachine>)
     bindChart(actor, this)
     this.actor = actor
     actor.subscribe({
