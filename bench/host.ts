@@ -11,7 +11,11 @@
  *      process) → host → child; with our legacy session client and with our
  *      auto client (modern era, the same client as *direct*);
  *    - gateway, own process: the same through `mcp-actors host CONFIG --serve-ws 0`
- *      in a child process, as deployed (auto client, legacy client, SDK client);
+ *      in a child process, as deployed (auto client, legacy client, SDK client), one
+ *      gateway process (with its own demo child) per client row, so every row's
+ *      processes are as idle between its calls as *direct*'s child is
+ *      (`--shared-gateway`: one gateway for the three, the layout before 2026-12-06 noon,
+ *      where the first of the three rows in a round woke it for the other two);
  *    - WS hop alone: our legacy client → WebSocket → the demo server in this
  *      process, what the gateway's extra hop costs before any routing;
  *    - raw ceilings (no MCP, no JSON parsing; the same bytes, a `slow` frame
@@ -25,7 +29,13 @@
  * 2. The host's own memory with 50 connected servers (50 WebSocket upstreams
  *    served by one child process, so only the host's side is in this heap).
  *
- * Run: `node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N]`.
+ * Every row also reports CPU µs per call: this process's (`process.cpuUsage`, the
+ * client's side) and, for the own-process gateway rows, the gateway process's main
+ * thread (`/proc/<pid>/schedstat`, exact), probed around each call.
+ *
+ * Run: `node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N]`
+ * (`--servers 0` skips the memory part; `--rows REGEX` and `--tools echo,slow1,slow10`
+ * narrow the latency part; *direct* and *SDK direct* always run, they are the baselines).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -46,15 +56,25 @@ import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeDemoServer } from "../examples/demo.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N] [--gateway-cpu-prof DIR]", {
+const { nonNegative, values } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N] [--gateway-cpu-prof DIR] [--rows REGEX] [--tools echo,slow1,slow10] [--shared-gateway]", {
   calls: { type: "string" },
+  rows: { type: "string" },
+  tools: { type: "string" },
   servers: { type: "string" },
   warmup: { type: "string" },
   runs: { type: "string" },
-  "gateway-cpu-prof": { type: "string" }
+  "gateway-cpu-prof": { type: "string" },
+  "shared-gateway": { type: "boolean" }
 })
 /** `--gateway-cpu-prof DIR`: the gateway in its own process writes a V8 CPU profile there when it exits. */
 const GATEWAY_PROF = (values as { readonly "gateway-cpu-prof"?: string })["gateway-cpu-prof"]
+/** `--shared-gateway`: the three own-process gateway rows share one gateway process (the layout before 2026-12-06 noon). */
+const SHARED_GATEWAY = (values as { readonly "shared-gateway"?: boolean })["shared-gateway"] === true
+/** `--rows REGEX`: only the rows whose label matches (plus *direct* and *SDK direct*, the baselines); all by default. */
+const ROWS = (values as { readonly rows?: string }).rows
+const ROW_FILTER = ROWS === undefined ? undefined : new RegExp(ROWS)
+/** `--tools echo,slow1,slow10`: which tools to measure; all by default. */
+const TOOLS = new Set(((values as { readonly tools?: string }).tools ?? "echo,slow1,slow10").split(","))
 const CALLS = nonNegative("calls") ?? 1_000
 const WARMUP = nonNegative("warmup") ?? 200
 const RUNS = Math.max(1, nonNegative("runs") ?? 3)
@@ -67,23 +87,48 @@ type Call = () => Promise<unknown>
 interface Sample {
   readonly p50: number
   readonly p99: number
+  /** This process's CPU µs per call (user + system): the client's side of the row, plus whatever else this process serves (the in-process gateway, the host API's host). */
+  readonly benchCpu: number
+  /** The gateway process's main-thread CPU µs per call (gateway, own process rows only). */
+  readonly gatewayCpu: number | undefined
 }
 
-/** Round-robin over the paths, one call each per round, so machine noise hits every path alike. */
-const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number): Promise<ReadonlyArray<Sample>> => {
+/** Round-robin over the paths, one call each per round (rotated), so machine noise hits every path alike. */
+const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number, gatewayPidOf: (j: number) => number | undefined): Promise<ReadonlyArray<Sample>> => {
   for (let i = 0; i < warmup; i++) for (const call of calls) await call()
   const samples = calls.map(() => new Float64Array(n))
+  const cpu = calls.map(() => ({ bench: 0, gateway: 0 }))
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < calls.length; j++) {
+    // Each round starts one row later: no row always follows the same one (the first call to a process
+    // that sat idle through the other rows pays its wake-up; a fixed order charged that to one row).
+    for (let k = 0; k < calls.length; k++) {
+      const j = (k + i) % calls.length
+      // CPU probes outside the timed span: this process's (the client's side) and the gateway process's main thread.
+      const gatewayPid = gatewayPidOf(j)
+      const g0 = runNs(gatewayPid)
+      const c0 = process.cpuUsage()
       const t0 = process.hrtime.bigint()
       await calls[j]!()
       samples[j]![i] = Number(process.hrtime.bigint() - t0) / 1000
+      const c1 = process.cpuUsage(c0)
+      cpu[j]!.bench += c1.user + c1.system
+      if (g0 !== undefined) cpu[j]!.gateway += ((runNs(gatewayPid) ?? g0) - g0) / 1000
     }
   }
-  return samples.map((s) => {
+  return samples.map((s, j) => {
     s.sort()
-    return { p50: s[Math.floor(n * 0.5)]!, p99: s[Math.floor(n * 0.99)]! }
+    return { p50: s[Math.floor(n * 0.5)]!, p99: s[Math.floor(n * 0.99)]!, benchCpu: cpu[j]!.bench / n, gatewayCpu: gatewayPidOf(j) === undefined ? undefined : cpu[j]!.gateway / n }
   })
+}
+
+/** A thread's time on a CPU in ns (Linux `/proc/<pid>/schedstat`, first field: exact, not ticks); undefined elsewhere. */
+const runNs = (pid: number | undefined): number | undefined => {
+  if (pid === undefined) return undefined
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[0])
+  } catch {
+    return undefined
+  }
 }
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
@@ -201,6 +246,33 @@ const median = (xs: ReadonlyArray<number>): number => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
+/** The host's own memory with SERVERS connected upstreams (WebSocket, served by one child process). */
+const measureMemory = async (): Promise<{ readonly ready: number; readonly tools: number; readonly heap: number; readonly rss: number }> => {
+  const upstream = own(spawn(process.execPath, ["-e", `
+    const { makeWsServer } = await import(${JSON.stringify(new URL("../src/server/ws/WsServer.ts", import.meta.url).href)});
+    const { makeDemoServer } = await import(${JSON.stringify(new URL("../examples/demo.ts", import.meta.url).href)});
+    const urls = [];
+    for (let i = 0; i < ${SERVERS}; i++) urls.push((await makeWsServer(makeDemoServer(), { port: 0 })).url);
+    console.log(JSON.stringify(urls));
+  `], { stdio: ["ignore", "pipe", "inherit"] }))
+  const urls = JSON.parse(await new Promise<string>((r) => createInterface({ input: upstream.stdout! }).once("line", r))) as Array<string>
+  gc()
+  await new Promise((r) => setTimeout(r, 100))
+  gc()
+  const memBefore = process.memoryUsage()
+  const many = await startHost({ mcpServers: Object.fromEntries(urls.map((url, i) => [`s${i}`, { url, keepalive: false }])) }, { stateFile: false })
+  const ready = many.status().filter((s) => s.state === "ready").length
+  gc()
+  await new Promise((r) => setTimeout(r, 100))
+  gc()
+  const memAfter = process.memoryUsage()
+  const tools50 = many.tools().length
+  await many.close()
+  upstream.kill("SIGTERM")
+
+  return { ready, tools: tools50, heap: (memAfter.heapUsed - memBefore.heapUsed) / 1024, rss: (memAfter.rss - memBefore.rss) / 1024 }
+}
+
 const main = async () => {
   const direct = await connectAutoStdio({ ...DEMO, stderr: "ignore" })
   const sdk = new Client({ name: "bench-sdk", version: "1.0.0" })
@@ -217,20 +289,33 @@ const main = async () => {
   const viaGatewayAuto = await autoOver(ws.url)
   const dir = mkdtempSync(join(tmpdir(), "bench-host-"))
   writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
-  const hostChild = own(spawn(process.execPath, [...(GATEWAY_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", GATEWAY_PROF]), MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "ignore", "pipe"] }))
-  const childUrl = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: hostChild.stderr! }).on("line", (l) => {
-      const m = /gateway on (\S+)/.exec(l)
-      if (m !== null) resolve(m[1]!)
+  // The gateway as deployed: `mcp-actors host CONFIG --serve-ws 0`, its own process with its own demo child.
+  // One per client row, so each row's processes sit idle between its calls as *direct*'s child does: with one
+  // gateway shared by the three rows, the first of them in a round woke the gateway and its child and the
+  // other two found them awake (`--shared-gateway` measures that layout).
+  const startGatewayChild = async (name: string): Promise<{ readonly child: ChildProcess; readonly url: string }> => {
+    const prof = GATEWAY_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", GATEWAY_PROF, "--cpu-prof-name", `gateway-${name}-${process.pid}.cpuprofile`]
+    const child = own(spawn(process.execPath, [...prof, MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stderr! }).on("line", (l) => {
+        const m = /gateway on (\S+)/.exec(l)
+        if (m !== null) resolve(m[1]!)
+      })
+      child.once("exit", (code) => reject(new Error(`host exited with ${code}`)))
     })
-    hostChild.once("exit", (code) => reject(new Error(`host exited with ${code}`)))
-  })
-  const viaChildAuto = await autoOver(childUrl)
-  const viaChildLegacy = await connectWs(childUrl)
+    return { child, url }
+  }
+  const gwAuto = await startGatewayChild(SHARED_GATEWAY ? "shared" : "auto")
+  const gwLegacy = SHARED_GATEWAY ? gwAuto : await startGatewayChild("legacy")
+  const gwSdk = SHARED_GATEWAY ? gwAuto : await startGatewayChild("sdk")
+  const gatewayChildren = [...new Set([gwAuto, gwLegacy, gwSdk])]
+  const viaChildAuto = await autoOver(gwAuto.url)
+  const viaChildLegacy = await connectWs(gwLegacy.url)
   const sdkViaChild = new Client({ name: "bench-sdk-ws", version: "1.0.0" })
-  await sdkViaChild.connect(new WebSocketClientTransport(new URL(childUrl)))
+  await sdkViaChild.connect(new WebSocketClientTransport(new URL(gwSdk.url)))
   const local = await makeWsServer(makeDemoServer(), { port: 0 })
   const viaLocal = await connectWs(local.url)
+  const viaLocalAuto = await autoOver(local.url)
 
   // Raw ceilings: a ws echo server here and in another process, and a stdio line echo child.
   const rawServer = new WebSocketServer({ port: 0, host: "127.0.0.1" })
@@ -276,8 +361,14 @@ const main = async () => {
     { label: "echo", tool: "echo", args: { text: "hello" }, calls: CALLS, warmup: WARMUP },
     { label: "slow {ms: 1}", tool: "slow", args: { ms: 1 }, calls: CALLS, warmup: WARMUP },
     { label: "slow {ms: 10}", tool: "slow", args: { ms: 10 }, calls: Math.ceil(CALLS / 5), warmup: Math.ceil(WARMUP / 5) }
-  ] as const
-  const rowsOf = (tool: string, args: Record<string, unknown>): ReadonlyArray<readonly [string, Call]> => [
+  ].filter((t) => TOOLS.has(t.label === "echo" ? "echo" : t.label === "slow {ms: 1}" ? "slow1" : "slow10"))
+  /** The gateway process a row goes through (its CPU is probed around each of the row's calls). */
+  const gatewayPidOf = new Map<string, number | undefined>([
+    ["gateway, own process (auto client)", gwAuto.child.pid],
+    ["gateway, own process (legacy client)", gwLegacy.child.pid],
+    ["gateway, own process (SDK client)", gwSdk.child.pid]
+  ])
+  const rowsOf = (tool: string, args: Record<string, unknown>): ReadonlyArray<readonly [string, Call]> => ([
     ["direct", () => direct.callTool(tool, args)],
     ["SDK direct", () => sdk.callTool({ name: tool, arguments: args })],
     ["host API", () => host.callTool(`demo__${tool}`, args)],
@@ -287,25 +378,27 @@ const main = async () => {
     ["gateway, own process (legacy client)", () => viaChildLegacy.callTool(`demo__${tool}`, args)],
     ["gateway, own process (SDK client)", () => sdkViaChild.callTool({ name: `demo__${tool}`, arguments: args })],
     ["WS hop alone (legacy client, server in process)", () => viaLocal.callTool(tool, args)],
+    ["WS hop alone (auto client, server in process)", () => viaLocalAuto.callTool(tool, args)],
     ["raw ws round trip, in process", rawHere.call(tool, args)],
     ["raw ws round trip, other process", rawThere.call(tool, args)],
     ["raw stdio line round trip, child", stdioEcho.call(tool, args)],
     ["raw relay: ws → other process → stdio child", rawRelay.call(tool, args)]
-  ]
+  ] as ReadonlyArray<readonly [string, Call]>).filter(([path]) => ROW_FILTER === undefined || path === "direct" || path === "SDK direct" || ROW_FILTER.test(path))
   // results[tool][path] = one sample per run
   const results = new Map<string, Map<string, Array<Sample>>>()
   // The gateway process's own CPU (user + system, /proc ticks) per call through it, per tool and run.
   const gatewayCpu = new Map<string, Array<number>>()
-  const gatewayRows = rowsOf("echo", {}).filter(([path]) => path.startsWith("gateway, own process")).length
+  const gatewayRows = Math.max(1, rowsOf("echo", {}).filter(([path]) => path.startsWith("gateway, own process")).length)
   const loads: Array<string> = []
   for (let run = 0; run < RUNS; run++) {
     const before = loadavg()
     for (const { label, tool, args, calls, warmup } of tools) {
       const rows = rowsOf(tool, args)
-      const cpu0 = cpuTicks(hostChild.pid)
-      const samples = await measureAll(rows.map(([, call]) => call), calls, warmup)
-      const cpu1 = cpuTicks(hostChild.pid)
-      if (cpu0 !== undefined && cpu1 !== undefined) {
+      const ticks = () => gatewayChildren.reduce((sum, g) => sum + (cpuTicks(g.child.pid) ?? NaN), 0)
+      const cpu0 = ticks()
+      const samples = await measureAll(rows.map(([, call]) => call), calls, warmup, (j) => gatewayPidOf.get(rows[j]![0]))
+      const cpu1 = ticks()
+      if (Number.isFinite(cpu0) && Number.isFinite(cpu1)) {
         const list = gatewayCpu.get(label) ?? []
         list.push(((cpu1 - cpu0) * 1e6) / TICKS_PER_S / ((calls + warmup) * gatewayRows))
         gatewayCpu.set(label, list)
@@ -326,6 +419,7 @@ const main = async () => {
   await viaGatewayLegacy.close()
   await viaGatewayAuto.close()
   await viaLocal.close()
+  await viaLocalAuto.close()
   await viaChildAuto.close()
   await viaChildLegacy.close()
   await sdkViaChild.close()
@@ -336,9 +430,9 @@ const main = async () => {
   rawServer.close()
   rawChild.kill("SIGTERM")
   stdioEcho.child.stdin!.end()
-  const hostExited = exited(hostChild)
-  hostChild.kill("SIGTERM")
-  await Promise.all([hostExited, exited(rawChild), exited(stdioEcho.child), exited(relayChild)])
+  const gatewaysExited = gatewayChildren.map((g) => exited(g.child))
+  for (const g of gatewayChildren) g.child.kill("SIGTERM")
+  await Promise.all([...gatewaysExited, exited(rawChild), exited(stdioEcho.child), exited(relayChild)])
   rmSync(dir, { recursive: true, force: true })
   await local.close()
   await ws.close()
@@ -347,35 +441,14 @@ const main = async () => {
   await direct.close()
   await sdk.close()
 
-  // Memory: 50 upstreams in one child process, over WebSocket.
-  const upstream = own(spawn(process.execPath, ["-e", `
-    const { makeWsServer } = await import(${JSON.stringify(new URL("../src/server/ws/WsServer.ts", import.meta.url).href)});
-    const { makeDemoServer } = await import(${JSON.stringify(new URL("../examples/demo.ts", import.meta.url).href)});
-    const urls = [];
-    for (let i = 0; i < ${SERVERS}; i++) urls.push((await makeWsServer(makeDemoServer(), { port: 0 })).url);
-    console.log(JSON.stringify(urls));
-  `], { stdio: ["ignore", "pipe", "inherit"] }))
-  const urls = JSON.parse(await new Promise<string>((r) => createInterface({ input: upstream.stdout! }).once("line", r))) as Array<string>
-  gc()
-  await new Promise((r) => setTimeout(r, 100))
-  gc()
-  const memBefore = process.memoryUsage()
-  const many = await startHost({ mcpServers: Object.fromEntries(urls.map((url, i) => [`s${i}`, { url, keepalive: false }])) }, { stateFile: false })
-  const ready = many.status().filter((s) => s.state === "ready").length
-  gc()
-  await new Promise((r) => setTimeout(r, 100))
-  gc()
-  const memAfter = process.memoryUsage()
-  const tools50 = many.tools().length
-  await many.close()
-  upstream.kill("SIGTERM")
-
+  // Memory: 50 upstreams in one child process, over WebSocket (skipped with `--servers 0`).
+  const memory = SERVERS === 0 ? undefined : await measureMemory()
   const us = (n: number) => n.toFixed(0)
   const spread = (xs: ReadonlyArray<number>) => (xs.length < 2 ? us(xs[0]!) : `${us(median(xs))} (${us(Math.min(...xs))}..${us(Math.max(...xs))})`)
   const pct = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(0)} %`
   process.stdout.write(`host bench: ${CALLS} sequential calls per row and run (${Math.ceil(CALLS / 5)} for slow {ms: 10}) after ${WARMUP} warm-up, ${RUNS} run(s); µs, median of the runs (min..max)\n`)
   for (const l of loads) process.stdout.write(`${l}\n`)
-  process.stdout.write(`\n| tool | path | p50 µs | p99 µs | p50 vs direct | added p50 µs |\n|---|---|---:|---:|---:|---:|\n`)
+  process.stdout.write(`\n| tool | path | p50 µs | p99 µs | p50 vs direct | added p50 µs | CPU µs/call: this process · gateway process |\n|---|---|---:|---:|---:|---:|---:|\n`)
   for (const [tool, byPath] of results) {
     for (const [path, samples] of byPath) {
       // The SDK client through the gateway is compared with the SDK client direct (same client, one hop more).
@@ -383,16 +456,17 @@ const main = async () => {
       const added = samples.map((s, i) => s.p50 - base[i]!.p50)
       const rel = samples.map((s, i) => (s.p50 - base[i]!.p50) / base[i]!.p50)
       const vs = samples === base ? "—" : `${pct(median(rel))} (${pct(Math.min(...rel))}..${pct(Math.max(...rel))})${base === byPath.get("direct") ? "" : " vs SDK direct"}`
-      process.stdout.write(`| ${tool} | ${path} | ${spread(samples.map((s) => s.p50))} | ${spread(samples.map((s) => s.p99))} | ${vs} | ${samples === base ? "—" : spread(added)} |\n`)
+      process.stdout.write(`| ${tool} | ${path} | ${spread(samples.map((s) => s.p50))} | ${spread(samples.map((s) => s.p99))} | ${vs} | ${samples === base ? "—" : spread(added)} | ${spread(samples.map((s) => s.benchCpu))}${samples[0]!.gatewayCpu === undefined ? "" : ` · ${spread(samples.map((s) => s.gatewayCpu!))}`} |\n`)
     }
   }
   if (gatewayCpu.size > 0) {
     process.stdout.write(`\n| tool | gateway process CPU µs per call through it (its ${gatewayRows} client rows, warm-up included) |\n|---|---:|\n`)
     for (const [tool, xs] of gatewayCpu) process.stdout.write(`| ${tool} | ${spread(xs)} |\n`)
   }
-  const heap = (memAfter.heapUsed - memBefore.heapUsed) / 1024
-  const rss = (memAfter.rss - memBefore.rss) / 1024
-  process.stdout.write(`\n${ready}/${SERVERS} servers ready, ${tools50} tools; host heap +${(heap / 1024).toFixed(1)} MB (${(heap / SERVERS).toFixed(0)} KB/server), rss +${(rss / 1024).toFixed(1)} MB\n`)
+  if (memory !== undefined) {
+    const { ready, tools, heap, rss } = memory
+    process.stdout.write(`\n${ready}/${SERVERS} servers ready, ${tools} tools; host heap +${(heap / 1024).toFixed(1)} MB (${(heap / SERVERS).toFixed(0)} KB/server), rss +${(rss / 1024).toFixed(1)} MB\n`)
+  }
   process.exit(0)
 }
 

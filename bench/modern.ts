@@ -15,9 +15,9 @@
  *       `modern` suite of bench/http.ts runs it next to the legacy echo suite.
  *
  *   --call progress   calls the demo's `count` (n=1, stepMs=0, a progress token) instead of
- *       `echo`: one progress notification, so the answer is an SSE stream and the request's
- *       path through the chart is not pure (ModernRequest runs its actor from the progress on;
- *       see docs/architecture.md "The modern request's fast path"). Default `echo` (pure).
+ *       `echo`: one progress notification, so the answer is an SSE stream (the progress is a
+ *       pure self-transition of the request's chart: still no actor; see docs/architecture.md
+ *       "The modern request's fast path"). Default `echo`.
  */
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"

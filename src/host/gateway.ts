@@ -17,10 +17,10 @@
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listenHttp } from "../transports/http/listenHttp.ts"
 import { type Clock, unrefTimer } from "../protocol/clock.ts"
-import { missingClientCapabilityFor } from "../protocol/capabilities.ts"
-import { McpError } from "../protocol/errors.ts"
+import { hasCapability, missingClientCapabilityFor } from "../protocol/capabilities.ts"
+import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
@@ -58,6 +58,13 @@ export interface GatewayOptions {
   readonly telemetry?: Telemetry
   /** What the MRTR relay timers (`RELAY_TTL_MS`) run on. Default: the host's clock. */
   readonly clock?: Clock
+  /**
+   * A modern request whose client declared none of elicitation, sampling and roots (and that is no
+   * retry) can never be answered `input_required`, so it goes straight to the host, as a legacy one
+   * does, without an MRTR relay (default true). False sends every modern request through the relay:
+   * tests compare the two (`test/gateway.modern-fastpath.test.ts`).
+   */
+  readonly modernFastPath?: boolean
 }
 
 /** An upstream input the gateway's client did not declare: elicitation declined, no roots, sampling refused (both eras). */
@@ -70,18 +77,23 @@ const undeclaredInput = (method: string, capability: string): Promise<Result> =>
 const ifUndeclared = (method: string) => (e: unknown): Promise<Result> =>
   e instanceof CapabilityError ? undeclaredInput(method, e.capability) : Promise.reject(e)
 
+/** Progress and logs of a host call, sent through the gateway request `ctx()` currently serving it. */
+const notifications = (ctx: () => RequestContext, server: string | undefined): Pick<CallOptions, "onProgress" | "onLog"> => ({
+  onProgress: (p) => ctx().progress(p.progress, p.total, p.message),
+  onLog: (n) => {
+    const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
+    if (p !== undefined && isLoggingLevel(p.level)) ctx().log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
+  }
+})
+
 /** The request context of a gateway request, as options of the host call it becomes. */
 const forward = (ctx: RequestContext, server: string | undefined): CallOptions => ({
   signal: ctx.signal,
-  onProgress: (p) => ctx.progress(p.progress, p.total, p.message),
+  ...notifications(() => ctx, server),
   // A client that did not declare elicitation/sampling/roots gets no request: the upstream is told no.
   onElicitation: (params) => ctx.elicit(params ?? {}).catch(ifUndeclared("elicitation/create")),
   onSampling: (params) => ctx.createMessage(params ?? {}).catch(ifUndeclared("sampling/createMessage")),
-  onRoots: () => ctx.listRoots().catch(ifUndeclared("roots/list")),
-  onLog: (n) => {
-    const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
-    if (p !== undefined && isLoggingLevel(p.level)) ctx.log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
-  }
+  onRoots: () => ctx.listRoots().catch(ifUndeclared("roots/list"))
 })
 
 /**
@@ -100,6 +112,38 @@ type Step =
   | { readonly type: "error"; readonly error: unknown }
   | { readonly type: "input"; readonly key: string; readonly request: InputRequest; readonly answer: (r: Result) => void; readonly fail: (e: unknown) => void }
 
+/**
+ * What an upstream input gets when the gateway's modern client did not declare it (its request's
+ * `_meta` capabilities): the legacy path's answers; undefined when the client may be asked.
+ */
+const refusedInput = (ctx: RequestContext, method: string, params: Params | undefined): Promise<Result> | undefined => {
+  const missing = missingClientCapabilityFor(ctx.clientCapabilities, method, params)
+  return missing === undefined ? undefined : undeclaredInput(method, missing)
+}
+
+/** Whether a modern client can be asked for any upstream input at all: it declared elicitation, sampling or roots. */
+const mayBeAsked = (ctx: RequestContext): boolean => {
+  const caps = ctx.clientCapabilities
+  return hasCapability(caps, "elicitation") || hasCapability(caps, "sampling") || hasCapability(caps, "roots")
+}
+
+/**
+ * The fast path of a modern request that can never need input (see `mayBeAsked`): one round, so the
+ * request's own signal cancels the upstream call, and every upstream input gets `refusedInput`'s answer,
+ * exactly what the relay would give it. No relay, no AbortController of its own, no step queue.
+ */
+const modernDirect = (ctx: RequestContext, server: string | undefined): CallOptions => {
+  // Only reached when nothing was declared: `refusedInput` always answers.
+  const refuse = (method: string, params: Params | undefined) => refusedInput(ctx, method, params)!
+  return {
+    signal: ctx.signal,
+    ...notifications(() => ctx, server),
+    onElicitation: (params) => refuse("elicitation/create", params),
+    onSampling: (params) => refuse("sampling/createMessage", params),
+    onRoots: () => refuse("roots/list", undefined)
+  }
+}
+
 class RelayedCall {
   /** The gateway request currently serving this relay (progress and logs go there). */
   ctx: RequestContext
@@ -113,25 +157,18 @@ class RelayedCall {
 
   constructor(ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>) {
     this.ctx = ctx
-    const ask = (method: string, params: Params | undefined): Promise<Result> => {
+    const ask = (method: string, params: Params | undefined): Promise<Result> =>
       // Never ask a client for what it did not declare (its request's `_meta` capabilities): the same answers as the legacy path.
-      const missing = missingClientCapabilityFor(this.ctx.clientCapabilities, method, params)
-      if (missing !== undefined) return undeclaredInput(method, missing)
-      return new Promise<Result>((answer, fail) => {
+      refusedInput(this.ctx, method, params) ?? new Promise<Result>((answer, fail) => {
         const key = inputRequestKey(method, ++this.inputs)
         this.push({ type: "input", key, request: params === undefined ? { method } : { method, params }, answer, fail })
       })
-    }
     start({
       signal: this.abort.signal,
-      onProgress: (p) => this.ctx.progress(p.progress, p.total, p.message),
+      ...notifications(() => this.ctx, server),
       onElicitation: (params) => ask("elicitation/create", params),
       onSampling: (params) => ask("sampling/createMessage", params),
-      onRoots: () => ask("roots/list", undefined),
-      onLog: (n) => {
-        const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
-        if (p !== undefined && isLoggingLevel(p.level)) this.ctx.log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
-      }
+      onRoots: () => ask("roots/list", undefined)
     }).then((result) => this.push({ type: "result", result }), (error) => this.push({ type: "error", error }))
   }
 
@@ -200,9 +237,25 @@ const relayModern = async (relays: Relays, clock: Clock, ctx: RequestContext, se
   return ctx.inputRequired({ inputRequests: Object.fromEntries(inputs.map((i) => [i.key, i.request])), requestState: id })
 }
 
-/** Legacy clients get server→client requests on the spot; modern ones get MRTR rounds. */
-const viaHostWith = (relays: Relays, clock: Clock) => (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> =>
-  ctx.era === "modern" ? relayModern(relays, clock, ctx, server, start) : start(forward(ctx, server))
+/**
+ * Legacy clients get server→client requests on the spot; modern ones get MRTR rounds, except a first
+ * round that can never need input (the fast path, `modernDirect`).
+ */
+const viaHostWith = (relays: Relays, clock: Clock, fastPath: boolean, counts: ModernCounts) => (ctx: RequestContext, server: string | undefined, start: (options: CallOptions) => Promise<Result>): Promise<Result> => {
+  if (ctx.era !== "modern") return start(forward(ctx, server))
+  if (fastPath && ctx.requestState === undefined && !mayBeAsked(ctx)) {
+    counts.direct++
+    return start(modernDirect(ctx, server))
+  }
+  counts.relayed++
+  return relayModern(relays, clock, ctx, server, start)
+}
+
+/** How many modern gateway requests took the fast path and how many the MRTR relay (tests read it). */
+export interface ModernCounts {
+  direct: number
+  relayed: number
+}
 
 /** Upstream JSON-RPC errors stay protocol errors; host errors become tool errors carrying their typed form. */
 const hostFailure = (e: unknown): CallToolResult => {
@@ -275,6 +328,8 @@ export interface Gateway {
   readonly server: McpServer
   /** The server for one upstream, original names (created on first use). */
   serverFor(name: string): McpServer | undefined
+  /** Modern requests served so far: straight to the host (`modernFastPath`) or through the MRTR relay. */
+  readonly modernCounts: Readonly<ModernCounts>
   /** Stop following the host. */
   close(): void
 }
@@ -293,7 +348,8 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   // MRTR relays waiting for a modern client's retry: dropped (upstream calls cancelled) with the gateway.
   const relays: Relays = new Map()
   const clock = options.clock ?? host.clock
-  const viaHost = viaHostWith(relays, clock)
+  const modernCounts: ModernCounts = { direct: 0, relayed: 0 }
+  const viaHost = viaHostWith(relays, clock, options.modernFastPath !== false, modernCounts)
   const syncAggregate = () => {
     const c = host.catalog
     sync(aggregate, {
@@ -321,6 +377,7 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   })
   return {
     server: aggregate,
+    modernCounts,
     serverFor: (name) => {
       if (!host.serverNames.includes(name)) return undefined
       let server = perServer.get(name)
@@ -409,19 +466,12 @@ export const serveGatewayHttp = async (
       }
       if (h !== undefined) return h.handler(req, res)
     }
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Not Found" } }))
+    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: ErrorCode.NotFound, message: "Not Found" } }))
   })
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject)
-    http.listen(options.port ?? 0, bind, () => {
-      http.off("error", reject)
-      resolve()
-    })
-  })
-  const port = (http.address() as AddressInfo).port
+  const { port, urlHost } = await listenHttp(http, options.port ?? 0, bind)
   let closed: Promise<void> | undefined
   return {
-    url: `http://${bind.includes(":") ? `[${bind}]` : bind}:${port}/mcp`,
+    url: `http://${urlHost}:${port}/mcp`,
     port,
     server: http,
     close: (o = {}) =>

@@ -3,7 +3,8 @@
  *
  * 1. **Lifeline.** Each stdio server is started through a tiny `/bin/sh`
  *    wrapper that leads the server's process group (the stdio transport
- *    spawns it detached). The host gives it an extra pipe on fd 3 and never
+ *    gives it one, in the host's session: src/transports/processGroup.ts).
+ *    The host gives it an extra pipe on fd 3 and never
  *    writes to it; a watcher subshell blocks reading it. When the host dies,
  *    however it dies, the kernel closes the host's end, the read returns end
  *    of file, and the watcher sends SIGTERM to the whole group, then SIGKILL

@@ -23,7 +23,6 @@ import { missingClientCapabilityFor } from "../protocol/capabilities.ts"
 import { classifyEra, type Era } from "../protocol/era.ts"
 import { ErrorCode, errorMessage, McpError, type RpcErrorObject, rpcError } from "../protocol/errors.ts"
 import {
-  decodeBatchItem,
   decodeText,
   errorResponse,
   idInFlightReply,
@@ -37,10 +36,9 @@ import {
   type RequestId,
   result as makeResult
 } from "../protocol/jsonrpc.ts"
-import { type ModernRequestContext, readModernContext } from "../protocol/modern.ts"
-import { MRTR_METHODS } from "../protocol/mrtr.ts"
-import { LISTEN_METHOD, type ServerChange } from "../protocol/subscriptions.ts"
-import { allowsBatch, LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
+import type { ModernRequestContext } from "../protocol/modern.ts"
+import type { ServerChange } from "../protocol/subscriptions.ts"
+import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { emptyTable, ownTable } from "../runtime/EmptyTable.ts"
@@ -53,20 +51,19 @@ import type { McpServer } from "./McpServer.ts"
 import { defaultProgressBarrier, PROGRESS_BARRIER_TIMEOUT_MS, type ProgressBarrierPolicy } from "./progressBarrier.ts"
 import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
-import { BatchCollector } from "./session/BatchCollector.ts"
+import { holdForBatch, type PendingBatches, receiveBatch, unbatch } from "./session/batches.ts"
 import { HandlerContext, type Negotiated } from "./session/HandlerContext.ts"
 import { checkRestorable, compactChart, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
 import { type Clock, clockOf } from "../protocol/clock.ts"
-import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
+import { type InFlight, newInFlight } from "./session/InFlight.ts"
 import { initializeResult } from "./session/initializeResult.ts"
 import { methodRefusal } from "./session/methodRefusal.ts"
-import { discoverResult, modernResult } from "./session/modernResults.ts"
-import { inputRequiredValue, openRetry } from "./session/mrtrRetry.ts"
 import { ClientCapabilityNotDeclared, OutboundRequests } from "./session/outboundRequests.ts"
 import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "./session/progress.ts"
-import { bindChart, runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
+import { bindChart, runtimeServerLogic, type runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
 import { newSessionId } from "./session/sessionId.ts"
-import { Listens } from "./session/subscriptions.ts"
+import { type ModernRequestOptions, ModernRequestRun } from "./session/ModernRequestRun.ts"
+import { SessionModernHost } from "./session/modernEra.ts"
 
 // The session's parts live in `./session/`; these were always exported from here.
 export { CapabilityError, ClientCapabilityNotDeclared, ClientResponseTimeout, RequestTimeoutError } from "./session/outboundRequests.ts"
@@ -112,7 +109,7 @@ export interface ServerSessionOptions {
   readonly principal?: string
   /** The authenticated identity (claims) behind `principal`, for the policy guard. */
   readonly identity?: Identity
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /**
    * The actor this session's chart is a child of (its connection's, or its
    * HTTP listener's): the chart then joins the runtime's actor tree, seen by
@@ -146,6 +143,8 @@ export interface ServerSessionOptions {
    * chart restored from the persisted snapshot on the next lifecycle event.
    */
   readonly restore?: PersistedServerSession
+  /** How modern (2026-07-28) requests run their chart (as `makeHttpServer`'s `modernRequests`). */
+  readonly modernRequests?: ModernRequestOptions
 }
 
 /**
@@ -196,12 +195,9 @@ export class ServerSession implements SessionHandle {
   /** Does what `send`, `closeStream`, `onRelease` and `onReady` would (an HTTP session): see {@link ServerSessionOwner}. */
   private readonly owner: ServerSessionOwner | undefined
   /** Batches (2025-03-26) still collecting: each request id of one maps to its collector. */
-  private batches: Map<RequestId, BatchCollector> | undefined
+  private batches: PendingBatches | undefined
   // The shared empty table while nothing is in flight (an idle session owns no Map): see `track`.
   private inFlight: Map<RequestId, InFlight> = emptyTable()
-  /** Open `subscriptions/listen` requests (also in `inFlight`), with what ends them gracefully. */
-  // Made on the first listen: most sessions never have one, and churn pays for every allocation.
-  private listens: Listens | undefined
   // Server→client requests are rare: their table and id counter are made on the first one
   // (every allocation counts when sessions churn, see docs/performance.md).
   private outbound: OutboundRequests | undefined
@@ -230,7 +226,7 @@ export class ServerSession implements SessionHandle {
   private wakeTimer: unknown = NO_TIMER
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
-  private get clock(): XStateClock {
+  private get clock(): Clock {
     return this.options.clock ?? realClock
   }
   // `ended` is made when first read (most HTTP sessions are never awaited): a promise and its resolver fewer per session.
@@ -288,50 +284,21 @@ export class ServerSession implements SessionHandle {
    * before the handshake) the batch is refused with one -32600 without an id.
    */
   receiveBatch(items: ReadonlyArray<unknown>): void {
-    const version = this.chartContext()?.protocolVersion
-    if (!allowsBatch(version)) {
-      this.send(
-        errorResponse(null, rpcError(ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not supported in protocol version ${version ?? "(not negotiated)"}`)),
-        undefined
-      )
-      return
-    }
-    const batch = new BatchCollector()
-    const requests: Array<JsonRpcRequest> = []
-    const others: Array<JsonRpcMessage> = []
-    // A taken id is refused here, not through `receive`: the collector waits on the id of the request already in flight.
-    const taken = (id: RequestId) => this.inFlight.has(id) || batch.expects(id) || this.batches?.has(id) === true
-    for (const item of items) {
-      const d = decodeBatchItem(item, this.options.maxNestingDepth, taken)
-      if (d._tag === "Refused") {
-        // The item's own error, in the array (an invalid notification gets none).
-        if (d.reply !== undefined) batch.add(d.reply)
-        continue
-      }
-      const m = d.message
-      if ("method" in m && "id" in m) {
-        batch.expect(m.id)
-        requests.push(m)
-      } else others.push(m)
-    }
-    const sendBatch = this.options.sendBatch
-    if (sendBatch === undefined) {
-      // No way to frame an array (none of our transports lacks one): the responses go out one by one.
-      for (const r of batch.drain()) this.out(r, undefined)
-      for (const m of [...others, ...requests]) this.receive(m)
-      return
-    }
-    batch.onComplete = (responses) => {
-      if (responses.length > 0 && !this.released) sendBatch(responses)
-    }
-    if (requests.length > 0) {
-      const batches = (this.batches ??= new Map())
-      for (const r of requests) batches.set(r.id, batch)
-    }
-    // Responses and notifications first (a cancellation in the batch may target an earlier request).
-    for (const m of others) this.receive(m)
-    for (const r of requests) this.receive(r)
-    batch.sealed()
+    const session = this
+    receiveBatch({
+      version: this.chartContext()?.protocolVersion,
+      maxNestingDepth: this.options.maxNestingDepth,
+      sendBatch: this.options.sendBatch,
+      pending: () => (this.batches ??= new Map()),
+      get existing() {
+        return session.batches
+      },
+      inFlight: (id) => this.inFlight.has(id),
+      send: (message) => this.send(message, undefined),
+      out: (message) => this.out(message, undefined),
+      receive: (message) => this.receive(message),
+      released: () => this.released
+    }, items)
   }
 
   /**
@@ -340,14 +307,7 @@ export class ServerSession implements SessionHandle {
    */
   private send(message: JsonRpcMessage, related: RequestId | undefined): void {
     const batches = this.batches
-    if (batches !== undefined && !("method" in message) && message.id !== undefined && message.id !== null) {
-      const batch = batches.get(message.id)
-      if (batch !== undefined) {
-        batches.delete(message.id)
-        batch.answer(message.id, message)
-        return
-      }
-    }
+    if (batches !== undefined && holdForBatch(batches, message)) return
     this.out(message, related)
   }
 
@@ -356,14 +316,6 @@ export class ServerSession implements SessionHandle {
     const owner = this.owner
     if (owner !== undefined) owner.deliver(message, related)
     else this.sendOut(message, related)
-  }
-
-  /** A request of a pending batch ended without a response (cancelled): the batch stops waiting for it. */
-  private unbatch(id: RequestId): void {
-    const batch = this.batches?.get(id)
-    if (batch === undefined) return
-    this.batches!.delete(id)
-    batch.answer(id, undefined)
   }
 
   /** A frame over the size limit was dropped by the transport. */
@@ -404,7 +356,7 @@ export class ServerSession implements SessionHandle {
     const error = new McpError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)
     const entry = this.inFlight.get(message.id)
     if (entry !== undefined) {
-      if (entry.request === message) this.finishError(entry, error, undefined)
+      if (entry.request === message) this.finishError(entry, error)
       return
     }
     this.send(errorResponse(message.id, error.toRpcError()), message.id)
@@ -424,7 +376,7 @@ export class ServerSession implements SessionHandle {
     if (this.options.modern !== false && req.method !== "initialize" && classifyEra(req) === "modern") {
       return this.handleModern(req)
     }
-    if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req, undefined)
+    if (this.operating && req.method !== "ping" && req.method !== "initialize") return this.dispatch(req)
     this.era = "legacy"
     const actor = this.ensureActor()
     const telemetry = this.server.telemetry
@@ -503,7 +455,7 @@ export class ServerSession implements SessionHandle {
     if (hibernated !== undefined) actorOptions.snapshot = hibernated
     if (o.clock) actorOptions.clock = o.clock
     if (o.actorParent !== undefined) actorOptions.parent = o.actorParent
-    const actor = createLeanActor(runtimeServerMachine, actorOptions as ActorOptions<typeof runtimeServerMachine>)
+    const actor = createLeanActor(runtimeServerLogic, actorOptions as ActorOptions<typeof runtimeServerMachine>)
     bindChart(actor, this)
     this.actor = actor
     actor.subscribe({
@@ -549,7 +501,7 @@ export class ServerSession implements SessionHandle {
   /** @internal */
   _dispatchHeld(id: RequestId): void {
     const req = this.held
-    if (req && req.id === id) this.dispatch(req, undefined)
+    if (req && req.id === id) this.dispatch(req)
   }
   /** @internal */
   _announceReady(): void {
@@ -595,50 +547,42 @@ export class ServerSession implements SessionHandle {
 
   // ---------------------------------------------------------------- requests
 
-  /** Run one request; whatever throws on the way is answered -32603 (see `fault`). */
-  private dispatch(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
+  /** Run one legacy request (modern ones run their own chart: `handleModern`); whatever throws on the way is answered -32603 (see `fault`). */
+  private dispatch(req: JsonRpcRequest): void {
     try {
-      this.dispatchUnguarded(req, modern)
+      this.dispatchUnguarded(req)
     } catch (e) {
       this.fault(req, e)
     }
   }
 
-  private dispatchUnguarded(req: JsonRpcRequest, modern: ModernRequestContext | undefined): void {
+  private dispatchUnguarded(req: JsonRpcRequest): void {
     const id = req.id
-    const refused = methodRefusal(this.server, req.method, modern)
+    const refused = methodRefusal(this.server, req.method, undefined)
     if (refused !== undefined) {
-      this.server.telemetry?.serverRefused(req, { sessionId: modern === undefined ? this.id : undefined, protocolVersion: modern?.protocolVersion ?? this.protocolVersion, transport: this.options.transport }, refused)
+      this.server.telemetry?.serverRefused(req, { sessionId: this.id, protocolVersion: this.protocolVersion, transport: this.options.transport }, refused)
       return this.send(errorResponse(id, refused), id)
     }
     const entry = newInFlight(req)
-    if (modern && MRTR_METHODS.has(req.method)) {
-      // A retry's inputs and state are attacker-controlled (mrtr.mdx, Security): checked before the handler runs.
-      const invalid = openRetry(this.server, entry, this.options.principal, this.now())
-      if (invalid !== undefined) {
-        this.send(errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${invalid}`)), id)
-        return
-      }
-    }
     this.track(entry)
     this.notifyListeners() // an in-flight edge (the inspector lists requests)
-    const ctx = this.makeContext(entry, modern)
+    const ctx = this.makeContext(entry)
     let out: Result | PromiseLike<Result>
     try {
       out = dispatchRequest(this.server, req, ctx, this.state)
     } catch (e) {
-      return this.finishError(entry, e, modern)
+      return this.finishError(entry, e)
     }
     if (isThenable(out)) {
-      out.then((r) => this.finish(entry, r, modern), (e) => this.finishError(entry, e, modern))
-    } else this.finish(entry, out, modern)
+      out.then((r) => this.finish(entry, r), (e) => this.finishError(entry, e))
+    } else this.finish(entry, out)
   }
 
-  private finish(entry: InFlight, value: Result, modern: ModernRequestContext | undefined): void {
+  private finish(entry: InFlight, value: Result): void {
     if (entry.done) return
     if (holdsProgress(entry)) flushProgress(this.progressOut(), entry)
     // Not while draining: a client whose input ended (stdin EOF) will never answer the ping.
-    if (entry.lastProgress !== -Infinity && !entry.barrierPassed && modern === undefined && !this.draining && this.needsProgressBarrier()) {
+    if (entry.lastProgress !== -Infinity && !entry.barrierPassed && !this.draining && this.needsProgressBarrier()) {
       // Interop (typescript-sdk#2580, see progressBarrier.ts): the response waits for a ping round
       // trip, after which the client has handled the progress notifications. The request stays in
       // flight meanwhile: a drain waits for it, a cancel still wins. Any outcome of the ping releases it.
@@ -646,7 +590,7 @@ export class ServerSession implements SessionHandle {
       const waits = (this.barrierWaits ??= new Set())
       const release = () => {
         waits.delete(release)
-        this.finish(entry, value, modern)
+        this.finish(entry, value)
       }
       waits.add(release)
       this.request("ping", undefined, { timeoutMs: PROGRESS_BARRIER_TIMEOUT_MS }, entry.request.id).then(release, release)
@@ -655,17 +599,18 @@ export class ServerSession implements SessionHandle {
     if (!this.settle(entry)) return
     const id = entry.request.id
     try {
-      this.send(makeResult(id, modern ? modernResult(this.server, value) : value), id)
+      this.send(makeResult(id, value), id)
     } catch (e) {
       // The result could not be sent (not serializable: a cycle, a BigInt): the request still gets an answer.
       this.reportError(e)
       this.send(errorResponse(id, rpcError(ErrorCode.InternalError, `Internal error: the result could not be sent: ${errorMessage(e)}`)), id)
     }
-    this.afterSettle(modern)
+    this.afterSettle()
   }
 
-  private finishError(entry: InFlight, e: unknown, modern: ModernRequestContext | undefined): void {
-    if (e instanceof InputRequiredSignal) return this.finishInputRequired(entry, e, modern)
+  private finishError(entry: InFlight, e: unknown): void {
+    // MRTR is the modern era's (ModernRequestRun): a legacy handler cannot answer input_required.
+    if (e instanceof InputRequiredSignal) e = new McpError(ErrorCode.InternalError, `${entry.request.method} cannot answer input_required`)
     if (holdsProgress(entry)) flushProgress(this.progressOut(), entry)
     if (!this.settle(entry)) return
     const id = entry.request.id
@@ -673,22 +618,7 @@ export class ServerSession implements SessionHandle {
       ? e.toRpcError()
       : rpcError(ErrorCode.InternalError, `Internal error: ${errorMessage(e)}`)
     this.send(errorResponse(id, error), id)
-    this.afterSettle(modern)
-  }
-
-  /** MRTR: the handler asked for input; answer `input_required` (its own state sealed), or fail where MRTR does not apply. */
-  private finishInputRequired(entry: InFlight, signal: InputRequiredSignal, modern: ModernRequestContext | undefined): void {
-    const method = entry.request.method
-    if (modern === undefined || !MRTR_METHODS.has(method)) {
-      return this.finishError(entry, new McpError(ErrorCode.InternalError, `${method} cannot answer input_required`), modern)
-    }
-    let value: Result
-    try {
-      value = inputRequiredValue(this.server, entry, signal, this.options.principal, this.now())
-    } catch (e) {
-      return this.finishError(entry, e, modern)
-    }
-    this.finish(entry, value, modern)
+    this.afterSettle()
   }
 
   private progressBarrierCache: boolean | undefined
@@ -717,7 +647,7 @@ export class ServerSession implements SessionHandle {
     return true
   }
 
-  private afterSettle(_modern: ModernRequestContext | undefined): void {
+  private afterSettle(): void {
     this.lastSettledAt = this.now()
     this.notifyListeners()
     if (this.inFlight.size === 0 && this.draining) this.actor?.send({ type: "DRAINED" })
@@ -725,16 +655,18 @@ export class ServerSession implements SessionHandle {
 
   private abort(id: RequestId, entry: InFlight, reason: string): void {
     if (entry.done) return
+    // A modern request: its chart decides (DISCONNECTED: abort the handler, nothing more is sent).
+    if (entry.run !== undefined) return entry.run.cancel(reason)
     entry.done = true
     this.inFlight.delete(id)
-    if (this.batches !== undefined) this.unbatch(id)
+    if (this.batches !== undefined) unbatch(this.batches, id)
     if (holdsProgress(entry)) flushProgress(this.progressOut(), entry) // entry.done: the held-back value is dropped, its timer cleared
     ;(entry.controller ??= new AbortController()).abort(new Error(reason)) // a handler reading ctx.signal later must see it aborted
-    this.afterSettle(undefined)
+    this.afterSettle()
   }
 
-  private makeContext(entry: InFlight, modern: ModernRequestContext | undefined): RequestContext {
-    return new HandlerContext(this, entry, modern)
+  private makeContext(entry: InFlight): RequestContext {
+    return new HandlerContext(this, entry, undefined)
   }
 
   /** Negotiated facts for handler contexts (the chart's context, read once per session). */
@@ -844,31 +776,55 @@ export class ServerSession implements SessionHandle {
       this.actor?.send({ type: "MODERN_SERVED" })
       this.ready()
     }
-    const read = readModernContext(req)
-    if (!read.ok) {
-      this.send(errorResponse(req.id, read.error), req.id)
-      return
-    }
-    if (req.method === "server/discover") {
-      const answer = () => this.send(makeResult(req.id, discoverResult(this.server)), req.id)
-      const telemetry = this.server.telemetry
-      return telemetry === undefined ? answer() : telemetry.serverStep(req, () => ({ sessionId: undefined, protocolVersion: read.context.protocolVersion, transport: this.options.transport }), answer)
-    }
-    if (req.method === LISTEN_METHOD) {
-      const listens = (this.listens ??= new Listens({
-        server: this.server,
-        send: (message, related) => this.send(message, related),
-        track: (entry) => this.track(entry),
-        finish: (entry, value, modern) => this.finish(entry, value, modern)
-      }))
-      return listens.listen(req, read.context)
-    }
-    this.dispatch(req, read.context)
+    // The request's lifecycle is its own chart (machines/modernRequest.ts), as over HTTP.
+    new ModernRequestRun((this.modernHost ??= new SessionModernHost(this, this.options)), req).start()
+  }
+
+  /** What this session's modern requests run with: one object per session, made on the first one. */
+  private modernHost: SessionModernHost | undefined
+
+  /** @internal ModernEraSession */
+  get _clock(): Clock {
+    return this.clock
+  }
+  /** @internal */
+  _now(): number {
+    return this.now()
+  }
+  /** @internal */
+  _reportError(e: unknown): void {
+    this.reportError(e)
+  }
+  /** @internal */
+  _trackModern(entry: InFlight): void {
+    this.track(entry)
+    this.notifyListeners() // an in-flight edge (the inspector lists requests)
+  }
+  /** @internal */
+  _untrackModern(run: ModernRequestRun): boolean {
+    const id = run.request.id
+    const entry = this.inFlight.get(id)
+    if (entry === undefined || entry.run !== run) return false
+    this.inFlight.delete(id)
+    return true
+  }
+  /** @internal */
+  _sendModern(message: JsonRpcMessage, related: RequestId): void {
+    this.send(message, related)
+  }
+  /** @internal */
+  _unbatch(id: RequestId): void {
+    if (this.batches !== undefined) unbatch(this.batches, id)
+  }
+  /** @internal */
+  _afterSettle(): void {
+    this.afterSettle()
   }
 
   /** End every open `subscriptions/listen` with its `complete` result: what a graceful close SHOULD do. */
   completeSubscriptions(): void {
-    this.listens?.completeAll()
+    if (this.inFlight.size === 0) return
+    for (const entry of [...this.inFlight.values()]) entry.run?.completeSubscriptions()
   }
 
   // ---------------------------------------------------------------- lifecycle / handle

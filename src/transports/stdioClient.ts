@@ -1,7 +1,10 @@
 /**
  * Client side of the stdio transport (spec-digest §4): spawn the server as a
  * child process **in its own process group** and talk newline-delimited
- * JSON-RPC over its stdin/stdout.
+ * JSON-RPC over its stdin/stdout. On Linux the group is set by a
+ * `setpgid` + `exec` shim, so the child keeps our session (and scheduler
+ * autogroup); elsewhere, or without perl, it is spawned detached (a new
+ * session). See `processGroup.ts`.
  *
  * Shutdown (`close()`, spec-digest §4 "Shutdown"): flush and close the
  * child's stdin → wait up to `closeGraceMs` for it to exit → SIGTERM the whole
@@ -32,6 +35,7 @@ import { type Clock, sleepOn, systemClock } from "../protocol/clock.ts"
 import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import { LineFramer } from "./LineFramer.ts"
 import { OutputBatcher } from "./OutputBatcher.ts"
+import { groupShim, parseShimStatus, type ShimStatus, shimSpawn } from "./processGroup.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
 
 /** The server's command could not be started (ENOENT, EACCES, …). */
@@ -65,6 +69,13 @@ export interface StdioClientOptions {
   readonly lifeline?: boolean
   /** The clock of the close/kill graces and the group poll. Default: the system clock. */
   readonly clock?: Clock
+  /**
+   * Start the child in a session of its own (`setsid`, Node's `detached`)
+   * instead of only a process group of its own in ours. Default false; it is
+   * what happens anyway off Linux or without perl. On Linux a new session is a
+   * new scheduler autogroup, slower under load (docs/performance.md).
+   */
+  readonly newSession?: boolean
 }
 
 export interface ChildExit {
@@ -82,6 +93,8 @@ export interface StdioClientTransport extends Transport {
   readonly exited: Promise<ChildExit>
   /** The child's stderr stream when `stderr: "pipe"`, else null. */
   readonly stderr: Readable | null
+  /** True when the child got a session of its own (detached), false when only a process group in ours. */
+  readonly newSession: boolean
 }
 
 const GROUP_POLL_MS = 10
@@ -138,13 +151,21 @@ export const processGroupAlive = (pgid: number): boolean => {
   return false
 }
 
-const signalGroup = (pid: number, signal: NodeJS.Signals): void => {
+/** Signal `pid`'s process group (the process itself on Windows); false when there is no such group. */
+const signalGroup = (pid: number, signal: NodeJS.Signals): boolean => {
   try {
     if (process.platform === "win32") process.kill(pid, signal)
     else process.kill(-pid, signal)
+    return true
   } catch {
-    // ESRCH: already gone.
+    return false // ESRCH: already gone, or the shim has not set the group yet
   }
+}
+
+/** Node's own wording for a failed spawn, so a shim makes no difference to the caller. */
+const spawnMessage = (command: string, e: Error): string => {
+  const code = (e as NodeJS.ErrnoException).code
+  return typeof code === "string" ? `spawn ${command} ${code}` : e.message
 }
 
 /**
@@ -167,6 +188,8 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   let closing = false
   let closePromise: Promise<void> | undefined = undefined
   let exitInfo: ChildExit | undefined = undefined
+  /** The command never ran (spawn or the shim's exec failed): `pid` reads undefined. */
+  let spawnFailure = false
   let reaped: Promise<void> = Promise.resolve()
 
   let resolveSpawned!: () => void
@@ -194,15 +217,22 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     }
   }
 
+  const stdio: Array<"pipe" | "inherit" | "ignore"> = ["pipe", "pipe", typeof stderrOption === "function" ? "pipe" : stderrOption]
+  if (options.lifeline === true) stdio.push("pipe")
+  // Own process group, so the whole group can be signalled: through the shim
+  // (same session) when there is one, else detached (a new session).
+  const perl = options.newSession === true ? null : groupShim()
+  const statusFd = stdio.length
+  if (perl !== null) stdio.push("pipe")
   let child: ChildProcess | undefined
   try {
-    child = spawn(command, options.args ?? [], {
-      stdio: options.lifeline === true
-        ? ["pipe", "pipe", typeof stderrOption === "function" ? "pipe" : stderrOption, "pipe"]
-        : ["pipe", "pipe", typeof stderrOption === "function" ? "pipe" : stderrOption],
-      detached: true, // own process group: the whole group can be signalled
+    const args = options.args ?? []
+    const shim = perl === null ? undefined : shimSpawn(perl, statusFd, command, args, options.env ?? process.env)
+    child = spawn(shim?.file ?? command, shim?.args ?? args, {
+      stdio,
+      detached: shim === undefined,
       windowsHide: true,
-      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(shim !== undefined ? { env: shim.env } : options.env === undefined ? {} : { env: options.env }),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd })
     })
   } catch (e) {
@@ -235,13 +265,17 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   // When the group got SIGTERM / SIGKILL (by close() or by the reaper).
   let termSentAt: number | undefined = undefined
   let killSent = false
+  /** The group, or the leader alone while it is still the shim (its group is not set yet); never a reaped pid. */
+  const signalChild = (pid: number, signal: NodeJS.Signals): void => {
+    if (!signalGroup(pid, signal) && exitInfo === undefined) child?.kill(signal)
+  }
   const terminate = (pid: number): void => {
     termSentAt ??= clock.now()
-    signalGroup(pid, "SIGTERM")
+    signalChild(pid, "SIGTERM")
   }
   const kill = (pid: number): void => {
     killSent = true
-    signalGroup(pid, "SIGKILL")
+    signalChild(pid, "SIGKILL")
   }
 
   /**
@@ -264,19 +298,48 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     while (processGroupAlive(pid) && clock.now() < killDeadline) await sleep(GROUP_POLL_MS)
   }
 
+  const spawnFailed = (message: string): void => {
+    spawnFailure = true
+    exitInfo = { exitCode: null, signal: null }
+    rejectSpawned(new SpawnError({ command, message }))
+    resolveExited(exitInfo)
+    end({ expected: false, reason: `spawn failed: ${message}` })
+  }
+
   if (child !== undefined) {
     const c = child
-    c.once("spawn", () => resolveSpawned())
+    // Through the shim, the command runs once the status pipe closes after `s`; before that,
+    // an exit is the shim's (it could not exec the command, or died first).
+    const status = perl === null ? undefined : (c.stdio[statusFd] as Readable | null | undefined)
+    let shimStatus: Promise<ShimStatus> | undefined = undefined
+    if (status != null) {
+      shimStatus = new Promise<ShimStatus>((resolve) => {
+        let text = ""
+        status.setEncoding("latin1")
+        status.on("data", (chunk: string) => (text += chunk))
+        status.on("error", noop)
+        status.once("close", () => resolve(parseShimStatus(text)))
+      })
+      void shimStatus.then((s) => {
+        status.destroy()
+        if (s._tag === "Started") resolveSpawned()
+      })
+    } else {
+      c.once("spawn", () => resolveSpawned())
+    }
     c.on("error", (e: Error) => {
       // Before 'spawn' this is a spawn failure; later errors (a failed kill) change nothing.
       if (c.pid !== undefined || exitInfo !== undefined) return
-      exitInfo = { exitCode: null, signal: null }
-      const error = new SpawnError({ command, message: e.message })
-      rejectSpawned(error)
-      resolveExited(exitInfo)
-      end({ expected: false, reason: `spawn failed: ${e.message}` })
+      spawnFailed(spawnMessage(command, e))
     })
-    c.on("exit", (exitCode: number | null, signal: NodeJS.Signals | null) => {
+    const onExit = (exitCode: number | null, signal: NodeJS.Signals | null, shim: ShimStatus | undefined): void => {
+      if (shim?._tag === "ExecFailed") return spawnFailed(`spawn ${command} ${shim.code}`)
+      if (shim?._tag === "DiedEarly") {
+        const how = signal !== null ? `killed by ${signal}` : `exited with code ${exitCode}`
+        rejectSpawned(new SpawnError({ command, message: `spawn ${command}: the process-group shim ${how} before starting it` }))
+        // Our own close() may have signalled it: that is an ordinary exit, reported below.
+        if (!closing) return spawnFailed(`spawn ${command}: the process-group shim ${how} before starting it`)
+      }
       exitInfo = { exitCode, signal }
       resolveExited(exitInfo)
       if (c.pid !== undefined) reaped = reapGroup(c.pid)
@@ -288,13 +351,17 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
           signal
         })
       }
+    }
+    c.on("exit", (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      if (shimStatus === undefined) onExit(exitCode, signal, undefined)
+      else void shimStatus.then((s) => onExit(exitCode, signal, s))
     })
     c.on("close", () => resolveStreamsClosed())
     // A dead child makes its stdin emit EPIPE; the exit is reported through 'exit'.
     stdin?.on("error", noop)
     stdout?.on("error", noop)
     // The lifeline carries nothing; reading it lets it reach EOF (and 'close') when the group exits.
-    const lifeline = c.stdio[3] as Readable | null | undefined
+    const lifeline = options.lifeline === true ? (c.stdio[3] as Readable | null | undefined) : undefined
     lifeline?.on("error", noop)
     lifeline?.resume()
     c.stderr?.on("error", noop)
@@ -310,6 +377,7 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     stdout?.destroy()
     child?.stderr?.destroy()
     ;(child?.stdio[3] as Readable | null | undefined)?.destroy()
+    ;(child?.stdio[4] as Readable | null | undefined)?.destroy()
   }
 
   const doClose = async (): Promise<void> => {
@@ -349,10 +417,13 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   return {
     kind: "stdio",
     authoritativeLiveness: true,
-    pid: child?.pid,
+    get pid() {
+      return spawnFailure ? undefined : child?.pid
+    },
     spawned,
     exited,
     stderr: stderrOption === "pipe" ? (child?.stderr ?? null) : null,
+    newSession: perl === null,
     start(h) {
       if (handlers !== undefined) throw new Error("stdio client transport: start() called twice")
       handlers = h

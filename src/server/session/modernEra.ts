@@ -1,0 +1,105 @@
+/**
+ * The modern era (2026-07-28) on a message transport's session (stdio, WebSocket, memory):
+ * each request runs its own chart (`ModernRequestRun`, machines/modernRequest.ts), as over
+ * HTTP, with the session as its writer. The session keeps the request's entry in its
+ * in-flight table (a duplicate id, `notifications/cancelled`, a drain and the session's end
+ * find it there), holds its response for a batch, and counts its end as activity.
+ */
+import type { AnyActorRef } from "xstate"
+import type { Clock } from "../../protocol/clock.ts"
+import type { RpcErrorObject } from "../../protocol/errors.ts"
+import { errorResponse, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
+import type { Identity } from "../../policy/Identity.ts"
+import type { TransportKind } from "../../transports/Transport.ts"
+import type { McpServer } from "../McpServer.ts"
+import type { InFlight } from "./InFlight.ts"
+import type { ModernRequestOptions, ModernRequestRun, ModernRunHost } from "./ModernRequestRun.ts"
+
+/** What the modern era needs of its session (`ServerSession`'s internal side). */
+export interface ModernEraSession {
+  readonly server: McpServer
+  readonly identity: Identity | undefined
+  /** The chart's clock (progress timers). */
+  readonly _clock: Clock
+  _now(): number
+  _reportError(e: unknown): void
+  /** Put the entry in flight and tell the inspector (an in-flight edge). */
+  _trackModern(entry: InFlight): void
+  /** The entry of `run` leaves the in-flight table; true when it was there. */
+  _untrackModern(run: ModernRequestRun): boolean
+  /** To the client (through the batch collector). */
+  _sendModern(message: JsonRpcMessage, related: RequestId): void
+  /** A request of a pending batch ended without a response. */
+  _unbatch(id: RequestId): void
+  /** A request settled: the idle clock restarts, a drain may end. */
+  _afterSettle(): void
+}
+
+/** The session's settings a modern request runs with. */
+export interface ModernEraSettings {
+  readonly principal?: string | undefined
+  readonly transport: TransportKind
+  readonly actorParent?: AnyActorRef | undefined
+  readonly modernRequests?: ModernRequestOptions | undefined
+  readonly progressIntervalMs?: number | undefined
+}
+
+/** The writer of one session's modern requests: made on its first one, shared by the rest. */
+export class SessionModernHost implements ModernRunHost {
+  readonly server: McpServer
+  readonly principal: string | undefined
+  readonly transportKind: TransportKind
+  readonly actorParent: AnyActorRef | undefined
+  readonly modernRequests: ModernRequestOptions | undefined
+  readonly progressIntervalMs: number
+  /** `server/discover` is the request's whole span on a message transport. */
+  readonly discoverSpan = true
+  readonly #session: ModernEraSession
+
+  constructor(session: ModernEraSession, settings: ModernEraSettings) {
+    this.#session = session
+    this.server = session.server
+    this.principal = settings.principal
+    this.transportKind = settings.transport
+    this.actorParent = settings.actorParent
+    this.modernRequests = settings.modernRequests
+    this.progressIntervalMs = settings.progressIntervalMs ?? 0
+  }
+
+  get identity(): Identity | undefined {
+    return this.#session.identity
+  }
+  get clock(): Clock {
+    return this.#session._clock
+  }
+  now(): number {
+    return this.#session._now()
+  }
+  reportError(e: unknown): void {
+    this.#session._reportError(e)
+  }
+  track(_run: ModernRequestRun, entry: InFlight): void {
+    this.#session._trackModern(entry)
+  }
+  deliver(run: ModernRequestRun, message: JsonRpcMessage): void {
+    this.#session._sendModern(message, run.request.id)
+  }
+  respond(run: ModernRequestRun, message: JsonRpcMessage): void {
+    const session = this.#session
+    const settled = session._untrackModern(run)
+    session._sendModern(message, run.request.id)
+    if (settled) session._afterSettle()
+    run.ended()
+  }
+  failWith(run: ModernRequestRun, error: RpcErrorObject): void {
+    this.respond(run, errorResponse(run.request.id, error))
+  }
+  cancelled(run: ModernRequestRun): void {
+    const session = this.#session
+    if (session._untrackModern(run)) {
+      session._unbatch(run.request.id)
+      session._afterSettle()
+    }
+    run.ended()
+  }
+}
