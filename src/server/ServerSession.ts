@@ -866,7 +866,7 @@ export class ServerSession implements SessionHandle {
     if (actor === undefined || !this.operating || this.draining || this.released) return false
     if (this.inFlight.size > 0 || (this.outbound?.size ?? 0) > 0) return false
     // No live object in the context: xstate's persisted snapshot is plain data (and shares the context).
-    const sleep = (this.hibernated = new Sleep(compactChart(actor.getPersistedSnapshot() as PersistedChart), this, this.clock))
+    const sleep = (this.hibernated = new Sleep(compactChart(actor.getPersistedSnapshot() as PersistedChart), this))
     this.inFlight = emptyTable() // empty here: an idle session keeps no table
     this.actor = undefined
     actor.stop()
@@ -904,7 +904,7 @@ export class ServerSession implements SessionHandle {
   private restored(p: PersistedServerSession): void {
     checkRestorable(p)
     this.era = "legacy"
-    const sleep = (this.hibernated = new Sleep(p.chart, this, this.clock))
+    const sleep = (this.hibernated = new Sleep(p.chart, this))
     this.lastSettledAt = p.lastSettledAt
     if (p.logLevel !== undefined) this.state.logLevel = p.logLevel
     if (p.subscriptions !== undefined) this.state.subscriptions = new Set(p.subscriptions)

@@ -8,30 +8,30 @@ import type { ActivityFacts } from "../../../machines/legacyServerSession.ts"
 import type { Clock } from "../../protocol/clock.ts"
 import { type PersistedChart, sleepDecision } from "./hibernation.ts"
 
-/** What a sleep needs of its session (narrow: the session implements it with two members). */
+/** What a sleep needs of its session (narrow: the session implements it with three members). */
 export interface SleepOwner {
   /** The facts the chart's idle decision reads, now. */
   activity(): ActivityFacts
   /** The chart decided the deadline passed: restore the actor (it takes the same step for real). */
   _wake(): void
+  /** The session's clock (the wake-up timer runs on it; read, not kept: one field fewer per sleeper). */
+  readonly _clock: Clock
 }
 
 const MAX_DELAY = 2 ** 31 - 1
 const NO_TIMER: unique symbol = Symbol("no timer")
 
 export class Sleep {
-  /** The wake-up timer on `clock` (NO_TIMER when none). */
+  /** The wake-up timer on the owner's clock (NO_TIMER when none). */
   private timer: unknown = NO_TIMER
 
   /** The chart's persisted snapshot (plain data), updated by each pure idle step. */
   chart: PersistedChart
   private readonly owner: SleepOwner
-  private readonly clock: Clock
 
-  constructor(chart: PersistedChart, owner: SleepOwner, clock: Clock) {
+  constructor(chart: PersistedChart, owner: SleepOwner) {
     this.chart = chart
     this.owner = owner
-    this.clock = clock
   }
 
   /**
@@ -43,7 +43,7 @@ export class Sleep {
     if (decided.wake) return this.owner._wake()
     this.chart = decided.chart
     if (decided.sleepMs === undefined) return
-    this.timer = this.clock.setTimeout(() => {
+    this.timer = this.owner._clock.setTimeout(() => {
       this.timer = NO_TIMER
       this.decide()
     }, Math.min(decided.sleepMs, MAX_DELAY))
@@ -52,7 +52,7 @@ export class Sleep {
   /** The sleep ends (woken or released): its timer goes. */
   end(): void {
     if (this.timer === NO_TIMER) return
-    this.clock.clearTimeout(this.timer)
+    this.owner._clock.clearTimeout(this.timer)
     this.timer = NO_TIMER
   }
 }
