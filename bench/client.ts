@@ -110,11 +110,20 @@ const worker = async (kind: string, root: string, inflight: number, durationMs: 
       call = () => client.callTool("echo", { text: "hi" })
       close = () => client.close()
     } else {
-      type Connect = { connectLegacyClient: (t: unknown, opened: Promise<unknown>, o: object) => Promise<{ callTool(name: string, args: Record<string, unknown>): Promise<unknown>; close(): Promise<void> }> }
-      // Its own file since the client-runtime change; in clientConnection.ts before (a base checkout).
+      type Legacy = Promise<{ callTool(name: string, args: Record<string, unknown>): Promise<unknown>; close(): Promise<void> }>
+      // `openClient` (era "legacy": the same path as connectStdio) since the one-client change; a base
+      // checkout has connectLegacyClient (its own file since the client-runtime change, in clientConnection.ts before).
+      const wire = join(root, "src", "client", "messageClientWire.ts")
       const own = join(root, "src", "client", "connectLegacyClient.ts")
-      const { connectLegacyClient } = await import(pathToFileURL(existsSync(own) ? own : join(root, "src", "client", "clientConnection.ts")).href) as Connect
-      const client = await connectLegacyClient(memoryTransport(), Promise.resolve(), {})
+      const client = existsSync(wire)
+        ? await (async () => {
+          const { openClient } = await import(pathToFileURL(join(root, "src", "client", "clientConnection.ts")).href) as { openClient: (w: unknown, o: object) => Legacy }
+          const { messageClientWire } = await import(pathToFileURL(wire).href) as { messageClientWire: (t: unknown, opened?: Promise<unknown>) => unknown }
+          return openClient(messageClientWire(memoryTransport(), Promise.resolve()), { era: "legacy" })
+        })()
+        : await (await import(pathToFileURL(existsSync(own) ? own : join(root, "src", "client", "clientConnection.ts")).href) as {
+          connectLegacyClient: (t: unknown, opened: Promise<unknown>, o: object) => Legacy
+        }).connectLegacyClient(memoryTransport(), Promise.resolve(), {})
       call = () => client.callTool("echo", { text: "hi" })
       close = () => client.close()
     }

@@ -13,7 +13,7 @@
  * round's baseline, as median [min–max]: on a loaded machine the spread is
  * the honest figure.
  *
- *   node bench/inspect.ts [--rounds 3] [--duration 2] [--modes off,unwatched,...] [--registry]
+ *   node bench/inspect.ts [--rounds 3] [--duration 2] [--modes off,unwatched,...] [--measures echo,churn] [--registry]
  *
  * `--registry` registers each inspected server session in the inspector's registry, as
  * `serve --inspect` and `inspect: true` do (the inspector then also follows every session's
@@ -40,7 +40,8 @@ import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, duration: { type: "string" }, modes: { type: "string" }, ab: { type: "string" }, registry: { type: "boolean" } } })
+const { values } = parseArgs({ options: { rounds: { type: "string" }, duration: { type: "string" }, modes: { type: "string" }, ab: { type: "string" }, registry: { type: "boolean" }, measures: { type: "string" } } })
+const MEASURES = values.measures?.split(",") ?? ["echo", "churn"]
 const REGISTRY = values.registry === true
 /** The running inspector (sessions made while it runs are registered with it under `--registry`). */
 let current: Inspector | undefined
@@ -278,14 +279,15 @@ const results = new Map<string, Array<Sample>>()
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 // Warm up every path once.
 for (const mode of modes) {
-  await withMode(mode, echo)
-  await withMode(mode, churn)
+  if (MEASURES.includes("echo")) await withMode(mode, echo)
+  if (MEASURES.includes("churn")) await withMode(mode, churn)
 }
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order so no mode always runs first.
   const k = round % modes.length
   for (const mode of [...modes.slice(k), ...modes.slice(0, k)]) {
     for (const [name, run] of [["echo", echo], ["churn", churn]] as const) {
+      if (!MEASURES.includes(name)) continue
       const r = await withMode(mode, run)
       const key = `${name} ${mode}`
       results.set(key, [...(results.get(key) ?? []), r])
@@ -297,7 +299,7 @@ receiver.close()
 /** Per-round overhead against the same round's baseline: median [min–max]. */
 const overhead = (name: string, mode: Mode, field: "rate" | "cpu"): string => {
   const base = baselineOf(mode)
-  if (mode === base || !modes.includes(base)) return ""
+  if (mode === base || !modes.includes(base) || !MEASURES.includes(name)) return ""
   const xs = results.get(`${name} ${mode}`)!
   const bs = results.get(`${name} ${base}`)!
   // For a rate, the overhead is how much longer each operation takes: base/x − 1.
@@ -309,7 +311,9 @@ console.log("| mode | echo calls/s | echo CPU µs/call | churn sessions/s | chur
 console.log("|---|---|---|---|---|")
 for (const mode of modes) {
   const cell = (name: string, field: "rate" | "cpu") => {
-    const xs = results.get(`${name} ${mode}`)!.map((r) => r[field])
+    const rs = results.get(`${name} ${mode}`)
+    if (rs === undefined) return "–"
+    const xs = rs.map((r) => r[field])
     return `${median(xs).toFixed(field === "rate" ? 0 : 1)}${overhead(name, mode, field)}`
   }
   console.log(`| ${mode} | ${cell("echo", "rate")} | ${cell("echo", "cpu")} | ${cell("churn", "rate")} | ${cell("churn", "cpu")} |`)

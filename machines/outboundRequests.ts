@@ -19,7 +19,10 @@
  *
  * What the runtime sees:
  * - `value`: `idle` (nothing in flight) or `busy`; `context.inFlight`; `context.requests`,
- *   the table of in-flight request snapshots (a live `Map`: read it, do not keep it);
+ *   the requests in flight as plain data (id, method, the chart's state, last progress):
+ *   the context holds no live object and survives `JSON.stringify`. The request charts'
+ *   own snapshots are the runner's (outside the context): {@link requestSnapshotOf},
+ *   {@link hasRequest};
  * - emitted `outcome` (a request reached a final state: its chart's output) and
  *   `progress` (the chart recorded a progress that advances: what the caller's
  *   `onProgress` gets).
@@ -27,7 +30,7 @@
  * Pure: no I/O here. The chart's effect (`sendCancelled`) is whatever the runtime provided
  * on the machine given to {@link outboundRequestsLogic}.
  */
-import type { ActorLogic, ActorSystem, AnyActorRef, AnyActorScope, EventObject, Snapshot, SnapshotFrom } from "xstate"
+import type { ActorLogic, ActorSystem, AnyActorRef, AnyActorScope, EventObject, Snapshot, SnapshotFrom, StateValue } from "xstate"
 import {
   type OutboundRequestEvent,
   type OutboundRequestInput,
@@ -41,10 +44,22 @@ import type { RequestId } from "../src/protocol/jsonrpc.ts"
 /** One request's chart snapshot. */
 export type OutboundRequestSnapshot = SnapshotFrom<OutboundRequestMachine>
 
-/** The table's context: how many are in flight, and each one's chart snapshot by id. */
+/** One request in flight, as plain data: its id, method, its chart's state and the last progress it recorded. */
+export interface OutboundRequestSummary {
+  readonly requestId: RequestId
+  readonly method: string
+  readonly state: StateValue
+  readonly lastProgress: ProgressSnapshot | undefined
+}
+
+/**
+ * The table's context, plain data only: how many are in flight, and each one as a summary
+ * (in no particular order; updated in place, like the snapshot of any actor between steps:
+ * read it, do not keep it).
+ */
 export interface OutboundRequestsContext {
   readonly inFlight: number
-  readonly requests: ReadonlyMap<RequestId, OutboundRequestSnapshot>
+  readonly requests: ReadonlyArray<OutboundRequestSummary>
 }
 
 /** The table's snapshot: xstate's status fields, `value` (`busy` while any request is in flight) and context. */
@@ -72,21 +87,6 @@ export type OutboundRequestsEmitted =
   | { readonly type: "outcome"; readonly output: OutboundRequestOutcome }
   | { readonly type: "progress"; readonly requestId: RequestId; readonly progress: ProgressSnapshot }
 
-/**
- * The table: request snapshots by id. As JSON (the inspector's feed, a record), the list of
- * requests in flight with their method, state and last progress.
- */
-export class RequestTable extends Map<RequestId, OutboundRequestSnapshot> {
-  toJSON(): ReadonlyArray<{ readonly requestId: RequestId; readonly method: string; readonly state: unknown; readonly lastProgress: ProgressSnapshot | undefined }> {
-    return [...this.values()].map((s) => ({
-      requestId: s.context.requestId,
-      method: s.context.method,
-      state: s.value,
-      lastProgress: s.context.lastProgress
-    }))
-  }
-}
-
 /** A delayed event the chart's initial step scheduled: what its `xstate.raise` carried. */
 interface DelayedRaise {
   readonly id: string
@@ -94,14 +94,71 @@ interface DelayedRaise {
   readonly event: EventObject
 }
 
-/** Per actor: the scope the request charts run on, and which request is stepping. */
+/** A summary as the table updates it in place. */
+type MutableSummary = { -readonly [K in keyof OutboundRequestSummary]: OutboundRequestSummary[K] }
+
+/**
+ * Per actor: the scope the request charts run on, which request is stepping, and the table
+ * (the request charts' snapshots: live state, kept here, outside the context).
+ */
 interface Runner {
   readonly scope: AnyActorScope
   current: RequestId
+  /** Each request's place in `charts` and `summaries` (in the order the requests were sent). */
+  readonly table: Map<RequestId, number>
+  /** The request charts' snapshots, by place. */
+  readonly charts: Array<OutboundRequestSnapshot>
+  /** The context's list of summaries, by the same place, updated in place with the table. */
+  readonly summaries: Array<MutableSummary>
   /** While set, the chart's actions are recorded here instead of run (a memo's probe). */
   recording: Array<{ readonly type: string; readonly params: unknown }> | undefined
 }
 const runners = new WeakMap<AnyActorRef, Runner>()
+
+/** The chart snapshot of request `id` in the table actor `requests` (undefined: not in flight). Read it, do not keep it. */
+export const requestSnapshotOf = (requests: object, id: RequestId): OutboundRequestSnapshot | undefined => {
+  const runner = runners.get(requests as AnyActorRef)
+  const i = runner?.table.get(id)
+  return i === undefined ? undefined : runner!.charts[i]
+}
+
+/** Whether request `id` is in flight in the table actor `requests`. */
+export const hasRequest = (requests: object, id: RequestId): boolean => runners.get(requests as AnyActorRef)?.table.has(id) === true
+
+/** Put a request's new chart snapshot in the table, and its summary in the context's list. */
+const put = (runner: Runner, requestId: RequestId, snapshot: OutboundRequestSnapshot): void => {
+  const i = runner.table.get(requestId)
+  if (i !== undefined) {
+    runner.charts[i] = snapshot
+    const summary = runner.summaries[i]!
+    summary.state = snapshot.value
+    summary.lastProgress = snapshot.context.lastProgress
+    return
+  }
+  runner.table.set(requestId, runner.charts.length)
+  runner.charts.push(snapshot)
+  runner.summaries.push({ requestId, method: snapshot.context.method, state: snapshot.value, lastProgress: snapshot.context.lastProgress })
+}
+
+/** A request's chart snapshot (undefined: not in flight). */
+const chartOf = (runner: Runner, requestId: RequestId): OutboundRequestSnapshot | undefined => {
+  const i = runner.table.get(requestId)
+  return i === undefined ? undefined : runner.charts[i]
+}
+
+/** Take a request out of the table and its summary out of the list (the last one takes its place). */
+const remove = (runner: Runner, requestId: RequestId): void => {
+  const i = runner.table.get(requestId)
+  if (i === undefined) return
+  runner.table.delete(requestId)
+  const last = runner.summaries.pop()!
+  const lastChart = runner.charts.pop()!
+  if (i < runner.summaries.length) {
+    runner.summaries[i] = last
+    runner.charts[i] = lastChart
+    runner.table.set(last.requestId, i)
+  }
+}
 
 const timerId = (requestId: RequestId, id: string): string => `request.${String(requestId)}.${id}`
 
@@ -124,6 +181,9 @@ const runnerOf = (outer: AnyActorScope): Runner => {
   if (known !== undefined) return known
   const runner: Runner = {
     current: "",
+    table: new Map(),
+    charts: [],
+    summaries: [],
     recording: undefined,
     scope: {
       self: outer.self,
@@ -340,13 +400,10 @@ const probeFinalStep = (
   return output === undefined ? undefined : { output, cancels }
 }
 
-const snapshotOf = (
-  previous: OutboundRequestsSnapshot,
-  requests: Map<RequestId, OutboundRequestSnapshot>
-): OutboundRequestsSnapshot => ({
+const snapshotOf = (previous: OutboundRequestsSnapshot, runner: Runner): OutboundRequestsSnapshot => ({
   ...previous,
-  value: requests.size > 0 ? "busy" : "idle",
-  context: { inFlight: requests.size, requests }
+  value: runner.table.size > 0 ? "busy" : "idle",
+  context: { inFlight: runner.table.size, requests: runner.summaries }
 })
 
 /**
@@ -372,7 +429,6 @@ export const outboundRequestsLogic = (
   const step = (
     runner: Runner,
     outer: AnyActorScope,
-    requests: Map<RequestId, OutboundRequestSnapshot>,
     requestId: RequestId,
     before: OutboundRequestSnapshot,
     event: EventObject
@@ -390,7 +446,7 @@ export const outboundRequestsLogic = (
         if (initial.finals.size < 32) initial.finals.set(key, final)
       }
       if (final !== null) {
-        requests.delete(requestId)
+        remove(runner, requestId)
         for (const id of final.cancels) outer.system.scheduler.cancel(outer.self, timerId(requestId, id))
         const output = outputOf(final.output, requestId, fields) as OutboundRequestOutcome
         outer.defer(() => outer.emit({ type: "outcome", output }))
@@ -400,12 +456,12 @@ export const outboundRequestsLogic = (
     const after = chart.transition(before, event as OutboundRequestEvent, runner.scope)
     if (after === before) return
     if (after.status !== "active") {
-      requests.delete(requestId)
+      remove(runner, requestId)
       const output = after.output ?? { _tag: "Aborted" as const, requestId, reason: "ended without outcome" }
       outer.defer(() => outer.emit({ type: "outcome", output }))
       return
     }
-    requests.set(requestId, after)
+    put(runner, requestId, after)
     const progress = after.context.lastProgress
     if (progress !== undefined && progress !== before.context.lastProgress) {
       outer.defer(() => outer.emit({ type: "progress", requestId, progress }))
@@ -451,61 +507,60 @@ export const outboundRequestsLogic = (
   }
   return {
     config: chart,
-    getInitialSnapshot: () => ({
-      status: "active",
-      output: undefined,
-      error: undefined,
-      value: "idle",
-      context: { inFlight: 0, requests: new RequestTable() }
-    }),
+    getInitialSnapshot: (outer) => {
+      const runner = runnerOf(outer)
+      runner.table.clear()
+      runner.charts.length = 0
+      runner.summaries.length = 0
+      return { status: "active", output: undefined, error: undefined, value: "idle", context: { inFlight: 0, requests: runner.summaries } }
+    },
     transition: (snapshot, event, outer) => {
       if (snapshot.status !== "active") return snapshot
       // Stopped with its session (xstate sends this to every actor it stops): the pending
       // requests' timers go with it (the scheduler cancels this actor's), their callers learn it from the stop.
       if ((event as EventObject).type === "xstate.stop") return { ...snapshot, status: "stopped" } as OutboundRequestsSnapshot
       const runner = runnerOf(outer)
-      // The table is this actor's own; each step updates it in place (copying it would be O(n) per event).
-      const requests = snapshot.context.requests as Map<RequestId, OutboundRequestSnapshot>
+      // The table is this actor's own (the runner's); each step updates it in place (copying it would be O(n) per event).
+      const table = runner.table
       switch (event.type) {
         case "REQUEST_SENT": {
-          if (requests.has(event.requestId)) return snapshot
+          if (table.has(event.requestId)) return snapshot
           runner.current = event.requestId
           // The event is the chart's input (its `type` is not read): no copy per request.
-          requests.set(event.requestId, initialSnapshot(runner, outer, event))
-          return snapshotOf(snapshot, requests)
+          put(runner, event.requestId, initialSnapshot(runner, outer, event))
+          return snapshotOf(snapshot, runner)
         }
         case "REQUEST_DEADLINE": {
-          const before = requests.get(event.requestId)
+          const before = chartOf(runner, event.requestId)
           if (before === undefined) return snapshot
-          step(runner, outer, requests, event.requestId, before, event.event)
-          return snapshotOf(snapshot, requests)
+          step(runner, outer, event.requestId, before, event.event)
+          return snapshotOf(snapshot, runner)
         }
         case "TRANSPORT_CLOSED": {
           const { requestId, ...closed } = event
           if (requestId !== undefined) {
-            const before = requests.get(requestId)
+            const before = chartOf(runner, requestId)
             if (before === undefined) return snapshot
-            step(runner, outer, requests, requestId, before, closed)
+            step(runner, outer, requestId, before, closed)
           } else {
-            for (const [id, before] of [...requests]) step(runner, outer, requests, id, before, closed)
+            // In the order the requests were sent.
+            for (const id of [...table.keys()]) step(runner, outer, id, chartOf(runner, id)!, closed)
           }
-          return snapshotOf(snapshot, requests)
+          return snapshotOf(snapshot, runner)
         }
         default: {
           const { requestId, ...own } = event
-          const before = requests.get(requestId)
+          const before = chartOf(runner, requestId)
           if (before === undefined) return snapshot
-          step(runner, outer, requests, requestId, before, own)
-          return snapshotOf(snapshot, requests)
+          step(runner, outer, requestId, before, own)
+          return snapshotOf(snapshot, runner)
         }
       }
     },
+    // Plain data already: a copy of the list (the live one changes with the next step).
     getPersistedSnapshot: (snapshot) => ({
       ...snapshot,
-      context: {
-        inFlight: snapshot.context.inFlight,
-        requests: [...snapshot.context.requests].map(([id, s]) => [id, chart.getPersistedSnapshot(s)])
-      }
+      context: { inFlight: snapshot.context.inFlight, requests: snapshot.context.requests.map((r) => ({ ...r })) }
     })
   }
 }

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ModernClient } from "../src/client/ModernClient.ts"
-import { ModernHttpWire } from "../src/client/ModernHttpWire.ts"
+import { ModernHttpWire } from "../src/transports/http/client/ModernHttpWire.ts"
 import { checkParamHeaders, decodeHeaderValue, encodeHeaderValue } from "../src/protocol/mcpHeaders.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"

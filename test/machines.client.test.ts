@@ -175,7 +175,7 @@ describe("legacyClientSession: pure steps", () => {
     expect(requests.getSnapshot().context.inFlight).toBe(2)
     requests.send({ type: "RESPONSE", requestId: 1, result: {} })
     expect(requests.getSnapshot().value).toBe("busy")
-    expect([...requests.getSnapshot().context.requests.keys()]).toEqual([2])
+    expect((requests.getSnapshot().context.requests as ReadonlyArray<{ requestId: unknown }>).map((r) => r.requestId)).toEqual([2])
     requests.send({ type: "RESPONSE", requestId: 2, result: {} })
     expect(requests.getSnapshot().value).toBe("idle")
     expect(requests.getSnapshot().context.inFlight).toBe(0)

@@ -10,7 +10,7 @@ import { createActor, SimulatedClock } from "xstate"
 import { getSimplePaths } from "xstate/graph"
 import type { WebSocketServer } from "ws"
 import { type OutboundRequestInput, outboundRequestMachine, type OutboundRequestOutcome } from "../machines/outboundRequest.ts"
-import { type OutboundRequestsEmitted, outboundRequestsLogic } from "../machines/outboundRequests.ts"
+import { hasRequest, type OutboundRequestsEmitted, outboundRequestsLogic, requestSnapshotOf } from "../machines/outboundRequests.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { makeWsClientTransport } from "../src/transports/wsClient.ts"
 import { afterEvent } from "./support/eventOnlyTwin.ts"
@@ -61,7 +61,7 @@ describe("outboundRequests: the table runs the outboundRequest chart", () => {
         else table.send({ ...(event as object), requestId: 7 } as never)
         const a = actor.getSnapshot()
         if (a.context.lastProgress !== before) actorProgress.push(a.context.lastProgress)
-        const inTable = table.getSnapshot().context.requests.get(7)
+        const inTable = requestSnapshotOf(table, 7)
         const label = path.map((e) => e.type).join(" → ")
         if (a.status === "active") {
           expect(inTable?.value, label).toEqual(a.value)
@@ -102,7 +102,7 @@ describe("outboundRequests: deadlines on the runtime clock", () => {
     clock.increment(1)
     expect(outcomes).toEqual([{ _tag: "TimedOut", requestId: 1, deadline: "request", afterMs: 1_000, cancelSent: true }])
     expect(cancels).toEqual([1])
-    expect([...table.getSnapshot().context.requests.keys()]).toEqual([2])
+    expect(table.getSnapshot().context.requests.map((r) => r.requestId)).toEqual([2])
     table.send({ type: "RESPONSE", requestId: 2, result: {} })
     expect(outcomes[1]).toEqual({ _tag: "Settled", requestId: 2, result: {} })
     expect(table.getSnapshot().value).toBe("idle")
@@ -167,6 +167,46 @@ describe("outboundRequests: deadlines on the runtime clock", () => {
       inFlight: 1,
       requests: [{ requestId: 3, method: "tools/call", state: { pending: "awaitingResponse" }, lastProgress: { progress: 1 } }]
     })
+  })
+
+  it("no live object in the context (R3): it is plain data that JSON.stringify round-trips, and agrees with the request charts kept outside it", () => {
+    const { clock, table } = start()
+    /** Every value reachable from `x` is JSON data: no Map, no class instance, no function. */
+    const plain = (x: unknown): boolean =>
+      x === null || x === undefined || ["string", "number", "boolean"].includes(typeof x) ||
+      (Array.isArray(x) ? x.every(plain) : typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype && Object.values(x).every(plain))
+    const check = (label: string) => {
+      const context = table.getSnapshot().context
+      expect(plain(context), label).toBe(true)
+      expect(JSON.parse(JSON.stringify(context)), label).toEqual(context)
+      expect(JSON.parse(JSON.stringify(table.getPersistedSnapshot())), label).toEqual(table.getPersistedSnapshot())
+      // The summaries are the request charts' state, which the runner keeps outside the context.
+      expect(context.inFlight, label).toBe(context.requests.length)
+      for (const r of context.requests) {
+        const chart = requestSnapshotOf(table, r.requestId)
+        expect(chart?.value, label).toEqual(r.state)
+        expect(chart?.context.method, label).toBe(r.method)
+        expect(chart?.context.lastProgress, label).toEqual(r.lastProgress)
+      }
+    }
+    check("empty")
+    for (let i = 1; i <= 8; i++) table.send({ type: "REQUEST_SENT", requestId: i, method: i % 2 ? "tools/call" : "resources/read", timeoutMs: 1_000 + i })
+    table.send({ type: "REQUEST_SENT", requestId: "m9", method: "tools/list", timeoutMs: 5_000, progressToken: "m9" })
+    check("nine in flight")
+    table.send({ type: "PROGRESS", requestId: "m9", progress: 2, total: 4 })
+    table.send({ type: "RESPONSE", requestId: 1, result: {} }) // the first leaves: the last takes its place
+    table.send({ type: "ERROR_RESPONSE", requestId: 5, error: { code: -32602, message: "bad" } })
+    table.send({ type: "CANCEL", requestId: 8, reason: "user" })
+    check("some settled, one with progress")
+    expect(table.getSnapshot().context.requests.map((r) => r.requestId).sort()).toEqual([2, 3, 4, 6, 7, "m9"].sort())
+    expect(hasRequest(table, 1)).toBe(false)
+    expect(hasRequest(table, 2)).toBe(true)
+    clock.increment(1_003) // requests 2 and 3 time out (1 002, 1 003 ms); 4 (1 004 ms) not yet
+    check("after deadlines")
+    expect(table.getSnapshot().context.requests.map((r) => r.requestId).sort()).toEqual([4, 6, 7, "m9"].sort())
+    table.send({ type: "TRANSPORT_CLOSED", reason: "gone" })
+    check("all gone")
+    expect(table.getSnapshot().context).toEqual({ inFlight: 0, requests: [] })
   })
 })
 

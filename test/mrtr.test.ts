@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { ModernClient, type ModernClientOptions } from "../src/client/ModernClient.ts"
-import { ModernHttpWire } from "../src/client/ModernHttpWire.ts"
+import { ModernHttpWire } from "../src/transports/http/client/ModernHttpWire.ts"
 import { InputRequired } from "../src/client/modernErrors.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
 import type { JsonRpcRequest } from "../src/protocol/jsonrpc.ts"

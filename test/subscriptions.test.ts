@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
 import { ModernClient } from "../src/client/ModernClient.ts"
-import { ModernHttpWire } from "../src/client/ModernHttpWire.ts"
+import { ModernHttpWire } from "../src/transports/http/client/ModernHttpWire.ts"
 import { ListenFailed } from "../src/client/modernErrors.ts"
 import type { SubscriptionState } from "../src/client/Subscription.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"

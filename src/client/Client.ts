@@ -9,9 +9,10 @@
  * cached modern verdict turns out wrong, how the modern client is let go, which errors
  * are suspect (HTTP adds error statuses) or prove a request was not executed (HTTP adds
  * 4xx), and what closing releases (the shared stdio child, nothing more over HTTP).
- * `connectStdio`, `connectWs` and `connectHttp` (the legacy era, no probe) and
- * `connectAuto`, `connectAutoStdio` and `connectAutoHttp` (probe or cache) are its
- * constructors. It is the handle a runtime supervises (`clientConnection.ts`): its
+ * Its constructors are the `connect*` helpers, each one call of `openClient(wire, { era })`
+ * (clientConnection.ts): `connectStdio`, `connectWs` and `connectHttp` (the legacy era, no
+ * probe, unless `era` says otherwise) and `connectAuto`, `connectAutoStdio` and
+ * `connectAutoHttp` (probe or cache unless `era` says otherwise). It is the handle a runtime supervises (`clientNode.ts`): its
  * `ended`, `info()` and `close()` are those of the client in charge.
  *
  * The verdict rule: a cached "modern" verdict is trusted until a response contradicts it

@@ -16,9 +16,9 @@ import {
   type LegacyClientSessionEvent,
   legacyClientSessionMachine
 } from "../../machines/legacyClientSession.ts"
-import { outboundRequestMachine, type OutboundRequestOutcome } from "../../machines/outboundRequest.ts"
-import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
-import { type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
+import { outboundRequestMachine } from "../../machines/outboundRequest.ts"
+import { outboundRequestsLogic } from "../../machines/outboundRequests.ts"
+import { type ClientCapabilities, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
 import {
@@ -29,7 +29,6 @@ import {
   type JsonRpcRequest,
   notification,
   type Params,
-  type ProgressToken,
   type RequestId,
   request as makeRequest,
   result as makeResult
@@ -40,11 +39,10 @@ import { realClock } from "../runtime/XStateClock.ts"
 import type { ClientTransportHandlers, Transport, TransportClosed, TransportHandlers } from "../transports/Transport.ts"
 
 export type { ClientTransportHandlers }
-import { cancelReason, outcomeError } from "./outbound.ts"
+import { cancelReason, capabilityRefusal, OutboundRequests, outcomeError, type RequestsActor, requestSent } from "./outbound.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
-import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
+import { type ClientRuntimeOptions, openClientConnection } from "./clientNode.ts"
 import {
-  CapabilityNotSupported,
   ConnectionLost,
   InitializeFailed,
   RequestCancelled,
@@ -53,8 +51,6 @@ import {
   UnsupportedProtocolVersion
 } from "../protocol/requestErrors.ts"
 
-/** The one clock type (src/protocol/clock.ts): timers and `now()`. */
-type XStateClock = Clock
 export type Result = { readonly [key: string]: unknown }
 
 export interface Progress {
@@ -115,7 +111,7 @@ export interface ClientSessionOptions extends ClientRuntimeOptions {
   readonly onNotification?: (notification: JsonRpcNotification) => void
   /** Refuse locally to call methods the server did not advertise. Default true. */
   readonly enforceCapabilities?: boolean
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /**
    * Inspection observer of the session's actor tree (the session chart, its keepalive
    * child and its `requests` child), as xstate's `createActor({ inspect })`: fed by the
@@ -133,29 +129,13 @@ export interface ClientSessionOptions extends ClientRuntimeOptions {
   readonly telemetry?: Telemetry
 }
 
+/** A request that runs no `outboundRequest` chart: `initialize` (the session chart's deadline) or a keepalive ping. */
 interface Pending {
   readonly method: string
-  /** Whether the request runs the `outboundRequest` chart (not `initialize`, not a keepalive ping). */
-  readonly charted: boolean
   readonly resolve: (r: Result) => void
   readonly reject: (e: unknown) => void
-  readonly onProgress: ((p: Progress) => void) | undefined
-  /** Whether a progress token (the request's id) was sent with it. */
-  readonly tokened?: boolean
-  /** The caller's abort signal and its listener (removed once the request is settled). */
-  readonly signal?: AbortSignal | undefined
-  readonly onAbort?: (() => void) | undefined
   /** A keepalive ping's CLIENT span: ended with the error when the ping will get no answer (it timed out, it was superseded, the session closed). */
   readonly span?: { end(error?: unknown): void } | undefined
-}
-
-/** The `requests` child's actor (the table of in-flight request charts). */
-interface RequestsActor {
-  send(event: OutboundRequestsEvent): void
-  getSnapshot(): OutboundRequestsSnapshot
-  subscribe(observer: { next?: (s: OutboundRequestsSnapshot) => void; complete?: () => void }): { unsubscribe(): void }
-  on(type: "outcome", handler: (e: { readonly output: OutboundRequestOutcome }) => void): { unsubscribe(): void }
-  on(type: "progress", handler: (e: { readonly requestId: RequestId; readonly progress: Progress }) => void): { unsubscribe(): void }
 }
 
 export type ClientSessionEvent =
@@ -166,7 +146,7 @@ let sessionCounter = 0
 
 /**
  * Where a session sits in a runtime's actor tree, and who hears of its
- * transport's end: what a client connection node (`clientConnection.ts`) gives
+ * transport's end: what a client connection node (`clientNode.ts`) gives
  * the session it owns. Without one (a direct `connect`) the session opens a
  * node of its own in its runtime.
  */
@@ -210,7 +190,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   readonly ended: Promise<SessionEnd>
   private readonly options: ClientSessionOptions
   private readonly ids = makeIdAllocator()
+  /** `initialize` while it is under way (the requests that run a chart are `outbound`'s). */
   private readonly pending = new Map<RequestId, Pending>()
+  /** The requests in flight that run the `outboundRequest` chart, in the session's `requests` child. */
+  private readonly outbound = new OutboundRequests(() => {
+    if (this.inFlightCount === 0) this.drainWaiter?.()
+  })
   /**
    * Keepalive pings awaiting an answer, kept out of `pending`: a ping the peer
    * never answers must not count as an in-flight request (it would block the
@@ -218,13 +203,9 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
    */
   private readonly pings = new Map<RequestId, Pending>()
   private readonly incoming = new Map<RequestId, AbortController>()
-  /** Typed errors given by the transport for requests it failed (see `ClientTransportHandlers`). */
-  private readonly requestFailures = new Map<RequestId, Error>()
   private readonly listeners = new InfoListeners()
   private readonly eventListeners = new Set<(e: ClientSessionEvent) => void>()
   private readonly actor: Actor<typeof legacyClientSessionMachine>
-  /** The session's `requests` child while it runs (from start until the session ends). */
-  private requests: RequestsActor | undefined
   private requestsStarted = false
   private readonly capabilities: ClientCapabilities
   private readonly keepaliveOn: boolean
@@ -324,22 +305,15 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       const requests = snapshot.children.requests as RequestsActor | undefined
       if (requests !== undefined && !this.requestsStarted) {
         this.requestsStarted = true
-        this.requests = requests
         activity = requests.getSnapshot().value
-        requests.subscribe({
+        // Stopped with requests still in flight (the session ended): they end as `Aborted`.
+        this.outbound.attach(requests, {
           next: (s) => {
             if (s.value === activity) return
             activity = s.value
             changed()
-          },
-          // Stopped with requests still in flight (the session ended): they end as `Aborted`.
-          complete: () => {
-            this.requests = undefined
-            this.abortCharted("client ended")
           }
         })
-        requests.on("outcome", ({ output }) => this.settle(output))
-        requests.on("progress", ({ requestId, progress }) => this.pending.get(requestId)?.onProgress?.(progressOf(progress)))
       }
       changed()
       if (snapshot.status === "done") this.finish(snapshot.output!)
@@ -376,7 +350,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       return { session, ready: session.start() }
     }
     const node = openClientConnection(transport.kind, options)
-    const session = new ClientSession(transport, options, joinLifecycles(node.lifecycle, lifecycle))
+    // Its own timers (the close drain, the keepalive throttle) run on the runtime's clock unless given one.
+    const session = new ClientSession(transport, { ...options, clock: options.clock ?? node.runtime.clock }, joinLifecycles(node.lifecycle, lifecycle))
     const ready = session.start()
     try {
       // A failed handshake ends the session: its scope closes and releases the transport.
@@ -453,9 +428,9 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       state,
       transport: this.transport.kind,
       peer: this.serverInfo,
-      inFlight: this.pending.size,
+      inFlight: this.inFlightCount,
       // The requests in flight (the inspector lists them with their age).
-      ...(this.pending.size > 0 ? { requests: [...this.pending].map(([id, p]) => ({ id, method: p.method })) } : {}),
+      ...(this.inFlightCount > 0 ? { requests: [...[...this.pending].map(([id, p]) => ({ id, method: p.method })), ...this.outbound.list()] } : {}),
       startedAt: this.startedAt
     }
   }
@@ -498,14 +473,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     if (!snapshot.hasTag("ready")) {
       return Promise.reject(new SessionClosed({ method, message: `${method}: session is ${flatten(snapshot.value)}, not operating` }))
     }
-    if (this.options.enforceCapabilities !== false) {
-      const capability = requiredServerCapability(method)
-      if (capability !== undefined && !hasCapability(snapshot.context.serverCapabilities, capability)) {
-        return Promise.reject(
-          new CapabilityNotSupported({ method, capability, message: `${method}: the server did not advertise the "${capability}" capability` })
-        )
-      }
-    }
+    const refused = this.options.enforceCapabilities === false ? undefined : capabilityRefusal(method, snapshot.context.serverCapabilities)
+    if (refused !== undefined) return Promise.reject(refused)
     if (options.signal?.aborted) return Promise.reject(new RequestCancelled({ method, message: `${method} cancelled before it was sent` }))
     const id = this.ids.next()
     const wantsProgress = options.onProgress !== undefined || options.resetTimeoutOnProgress === true
@@ -514,29 +483,28 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       ? params
       : { ...params, _meta: { ...params?._meta, progressToken } }
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000
-    const requests = this.requests
-    if (requests === undefined) {
+    if (this.outbound.requests === undefined) {
       return Promise.reject(new SessionClosed({ method, message: `${method}: session is ${this.state}, not operating` }))
     }
     return new Promise<Result>((resolve, reject) => {
-      const signal = options.signal
-      const onAbort = signal === undefined
-        ? undefined
-        : () => requests.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
-      this.pending.set(id, { method, charted: true, resolve, reject, onProgress: options.onProgress, tokened: wantsProgress, signal, onAbort })
-      // The request's chart starts in the session's `requests` child (one tree, one inspector).
-      requests.send({
-        type: "REQUEST_SENT",
-        requestId: id,
+      this.outbound.start(requestSent(id, method, progressToken, options, timeoutMs), {
         method,
-        ...(progressToken !== undefined ? { progressToken } : {}),
-        timeoutMs,
-        resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-        ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
+        onProgress: options.onProgress,
+        tokened: wantsProgress,
+        signal: options.signal,
+        settle: (o, failure) => {
+          if (failure !== undefined && o._tag === "Aborted") reject(failure)
+          else if (o._tag === "Settled") resolve(o.result as Result)
+          else reject(outcomeError(method, o))
+        }
       })
-      if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
       this.transport.send(makeRequest(id, method, sendParams))
     })
+  }
+
+  /** Requests in flight: `initialize` while under way, and those that run a chart. */
+  private get inFlightCount(): number {
+    return this.pending.size + this.outbound.size
   }
 
   /**
@@ -546,33 +514,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
    */
   private failRequest(id: RequestId, error: Error): void {
     const p = this.pending.get(id) ?? this.pings.get(id)
-    if (!p) return
-    if (!p.charted) return p.reject(error)
-    if (this.requests?.getSnapshot().context.requests.has(id) !== true) return
-    this.requestFailures.set(id, error)
-    this.requests.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: error.message })
-  }
-
-  /** A request's chart reached its outcome: settle its caller, forget it. */
-  private settle(o: OutboundRequestOutcome): void {
-    const id = o.requestId
-    const p = this.pending.get(id)
-    if (!p || !p.charted) return
-    this.pending.delete(id)
-    if (p.onAbort !== undefined) p.signal?.removeEventListener("abort", p.onAbort)
-    const failure = this.requestFailures.get(id)
-    if (failure !== undefined) this.requestFailures.delete(id)
-    if (failure !== undefined && o._tag === "Aborted") p.reject(failure)
-    else if (o._tag === "Settled") p.resolve(o.result as Result)
-    else p.reject(outcomeError(p.method, o))
-    if (this.pending.size === 0) this.drainWaiter?.()
-  }
-
-  /** Charted requests whose chart can no longer run (the `requests` child stopped) end as `Aborted`. */
-  private abortCharted(reason: string): void {
-    for (const [id, p] of [...this.pending]) {
-      if (p.charted) this.settle({ _tag: "Aborted", requestId: id, reason })
-    }
+    if (p !== undefined) return p.reject(error)
+    this.outbound.fail(id, error)
   }
 
   notify(method: string, params?: Params): void {
@@ -588,8 +531,6 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const traced = this.options.telemetry?.clientStep(this, "initialize", params)
     this.pending.set(id, {
       method: "initialize",
-      charted: false,
-      onProgress: undefined,
       resolve: (r) => {
         this.pending.delete(id)
         this.toChart({
@@ -619,8 +560,6 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const traced = this.options.telemetry?.clientStep(this, "ping", undefined)
     this.pings.set(id, {
       method: "ping",
-      charted: false,
-      onProgress: undefined,
       span: traced,
       resolve: () => {
         done()
@@ -660,13 +599,10 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     }
     if (!("method" in message)) {
       if (message.id === undefined || message.id === null) return
+      if (this.outbound.response(message)) return
       const p = this.pending.get(message.id) ?? this.pings.get(message.id)
       if (!p) return // late or unknown: dropped
-      if (p.charted) {
-        const id = message.id
-        if ("result" in message) this.requests?.send({ type: "RESPONSE", requestId: id, result: message.result })
-        else this.requests?.send({ type: "ERROR_RESPONSE", requestId: id, error: message.error })
-      } else if ("result" in message) p.resolve(message.result)
+      if ("result" in message) p.resolve(message.result)
       else p.reject(new McpError(message.error.code, message.error.message, message.error.data))
       return
     }
@@ -675,21 +611,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 
   private receiveNotification(n: JsonRpcNotification): void {
-    if (n.method === "notifications/progress") {
-      // Our progress token is the request's id: the `requests` child routes it to the request's
-      // chart (an unknown one changes nothing), which says whether it advances (then `onProgress`).
-      const token = n.params?.progressToken as ProgressToken | undefined
-      if (token !== undefined && typeof n.params?.progress === "number" && this.pending.get(token)?.tokened === true) {
-        this.requests?.send({
-          type: "PROGRESS",
-          requestId: token,
-          progress: n.params.progress,
-          ...(typeof n.params.total === "number" ? { total: n.params.total } : {}),
-          ...(typeof n.params.message === "string" ? { message: n.params.message } : {})
-        })
-      }
-      return
-    }
+    if (n.method === "notifications/progress") return this.outbound.progress(n.params)
     if (n.method === "notifications/cancelled") {
       const id = n.params?.requestId as RequestId | undefined
       if (id !== undefined) this.incoming.get(id)?.abort(new Error(String(n.params?.reason ?? "cancelled by server")))
@@ -732,7 +654,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   private drainWaiter: (() => void) | undefined
 
   private async drainAndClose(): Promise<void> {
-    if (this.pending.size > 0) await new Promise<void>((resolve) => (this.drainWaiter = resolve))
+    if (this.inFlightCount > 0) await new Promise<void>((resolve) => (this.drainWaiter = resolve))
     this.drainWaiter = undefined
     await this.transport.close()
     this.toChart({ type: "CLOSED" })
@@ -747,14 +669,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     this.endPingSpans(new ConnectionLost({ method: "ping", message: `ping: ${transportLost ? "connection lost" : "closed"} (${reason})` }))
     this.pings.clear()
     for (const [id, p] of this.pending) {
-      if (p.charted) continue
       this.pending.delete(id)
       p.reject(new ConnectionLost({ method: p.method, message: `${p.method}: ${transportLost ? "connection lost" : "closed"} (${reason})` }))
     }
     // Every request's chart ends as `Aborted` (no cancellation: the wire is gone); if the
     // `requests` child already stopped, they are aborted here.
-    this.requests?.send({ type: "TRANSPORT_CLOSED", reason })
-    this.abortCharted(reason)
+    this.outbound.transportClosed(reason)
     for (const c of this.incoming.values()) c.abort(new Error(reason))
     this.incoming.clear()
   }
@@ -803,13 +723,6 @@ const joinLifecycles = (node: ClientSessionLifecycle, own: ClientSessionLifecycl
       own.onCloseRequested?.(reason)
     }
   }
-
-/** Progress as the callback gets it: only the fields the server sent. */
-const progressOf = (p: { readonly progress: number; readonly total?: number | undefined; readonly message?: string | undefined }): Progress => ({
-  progress: p.progress,
-  ...(p.total !== undefined ? { total: p.total } : {}),
-  ...(p.message !== undefined ? { message: p.message } : {})
-})
 
 /** The handler that answers a server→client request (legacy) or an MRTR input request (modern) of this method. */
 export const inputHandlerFor = (

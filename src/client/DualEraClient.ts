@@ -14,22 +14,15 @@ import type { ModernClientOptions } from "./ModernClient.ts"
 export { NOT_EXECUTED_CODES } from "./Client.ts"
 
 /** The options a dual-era connect gives the modern client it opens (shared by both transports). */
-export interface ModernSideOptions {
-  readonly clientInfo?: { readonly name: string; readonly version: string; readonly [k: string]: unknown }
+export interface ModernSideOptions extends Pick<
+  ModernClientOptions,
+  | "clientInfo" | "requestTimeoutMs" | "closeTimeoutMs" | "logLevel" | "enforceCapabilities" | "onNotification"
+  | "onDiagnostic" | "clock" | "telemetry"
+  // MRTR input handlers (the same handlers answer legacy server→client requests).
+  | "onElicitation" | "onSampling" | "onRoots"
+> {
   readonly capabilities?: object
   readonly modernVersions?: ReadonlyArray<ModernVersion>
-  readonly requestTimeoutMs?: number
-  readonly closeTimeoutMs?: number
-  readonly logLevel?: string
-  readonly enforceCapabilities?: boolean
-  readonly onNotification?: ModernClientOptions["onNotification"]
-  readonly onDiagnostic?: (message: string) => void
-  readonly clock?: ModernClientOptions["clock"]
-  /** MRTR input handlers (the same handlers answer legacy server→client requests). */
-  readonly onElicitation?: ModernClientOptions["onElicitation"]
-  readonly onSampling?: ModernClientOptions["onSampling"]
-  readonly onRoots?: ModernClientOptions["onRoots"]
-  readonly telemetry?: ModernClientOptions["telemetry"]
 }
 
 export const modernClientOptions = (options: ModernSideOptions, verdict: EraVerdict): ModernClientOptions => ({

@@ -12,16 +12,16 @@
  */
 import type { Actor, AnyActorRef } from "xstate"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
+import { defaultMcpRuntime, type McpRuntime } from "../runtime/McpRuntime.ts"
 import { type EraProbeBasis, eraProbeMachine } from "../../machines/eraProbe.ts"
 import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
-import { clockOf } from "../protocol/clock.ts"
+import { type Clock, clockOf } from "../protocol/clock.ts"
 import type { Era } from "../protocol/era.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { modernMeta } from "../protocol/modern.ts"
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import type { Result } from "./ClientSession.ts"
 import type { EraCache } from "./EraCache.ts"
-import type { XStateClock } from "./outbound.ts"
 
 /** What `server/discover` got: a result, or an error (JSON-RPC and/or HTTP status). */
 export type ProbeReply =
@@ -63,7 +63,10 @@ export interface EraProberOptions {
   /** Declared in the probe's `_meta`. */
   readonly capabilities?: ClientCapabilities
   readonly clientInfo?: { readonly name: string; readonly version: string }
-  readonly clock?: XStateClock
+  /** The clock of the probe's deadline and of the cache's ages. Default: `runtime`'s. */
+  readonly clock?: Clock
+  /** Whose clock is the default (`clock`). Default: the process's runtime (`defaultMcpRuntime()`). */
+  readonly runtime?: McpRuntime
   /** The actor whose child the probe's chart is (the client's connection node). */
   readonly actorParent?: AnyActorRef
 }
@@ -88,7 +91,8 @@ export class EraProber {
     const key = forced === undefined ? options.key : undefined
     const cache = options.cache
     // A verdict's age is read on the client's clock (the runtime's): the cache's TTL is a deadline too.
-    const clock = clockOf(options.clock)
+    const given = options.clock ?? (options.runtime ?? defaultMcpRuntime()).clock
+    const clock = clockOf(given)
     const cached = forced !== undefined ? { era: forced } : key !== undefined ? cache?.get(key, clock.now()) : undefined
     const machine = eraProbeMachine.provide({
       actions: {
@@ -113,7 +117,7 @@ export class EraProber {
           : this.modernVersions,
         ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {})
       },
-      ...(options.clock ? { clock: options.clock } : {}),
+      clock: given,
       ...(options.actorParent !== undefined ? { parent: options.actorParent } : {})
     })
     this.actor.subscribe((snapshot) => {

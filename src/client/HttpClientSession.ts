@@ -54,11 +54,11 @@ import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { HttpClientTransport, type HttpClientTransportOptions } from "../transports/http/client/HttpClientTransport.ts"
 import { ClientSession, type ClientSessionEvent, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
-import { type ClientConnection, openClientConnection } from "./clientConnection.ts"
+import { type ClientConnection, openClientConnection } from "./clientNode.ts"
 
 /** Where the session's chart sits: a client connection node, or any parent actor (a host's server connection). */
 export type HttpClientSessionParent =
-  | Pick<ClientConnection, "actor" | "transportClosed" | "closeRequested">
+  | Pick<ClientConnection, "actor" | "transportClosed" | "closeRequested"> & Partial<Pick<ClientConnection, "runtime">>
   | { readonly actor: AnyActorRef; readonly transportClosed?: undefined; readonly closeRequested?: undefined }
 import { RequestCancelled, SessionClosed, SessionLost } from "../protocol/requestErrors.ts"
 
@@ -168,7 +168,11 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
     node?: HttpClientSessionParent
   ): { readonly session: HttpClientSession; readonly ready: Promise<HttpClientSession> } {
     const own = node === undefined ? openClientConnection("http", options) : undefined
-    const session = new HttpClientSession(new URL(url), options, node ?? own)
+    // The transport's timers (connect and DELETE deadlines, reconnection backoff) and the sessions' run on
+    // the runtime's clock (its node's, or the process's) unless given one.
+    const runtime = own?.runtime ?? (node !== undefined && "runtime" in node ? node.runtime : undefined)
+    const clock = options.clock ?? runtime?.clock
+    const session = new HttpClientSession(new URL(url), clock === undefined ? options : { ...options, clock }, node ?? own)
     session.actor.start() // `opening`: the first generation
     const first = session.opening!
     const ready = first.then(() => session)

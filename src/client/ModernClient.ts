@@ -36,13 +36,11 @@
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { McpMethods } from "./McpMethods.ts"
 import { pickMutualVersion } from "../../machines/eraProbe.ts"
-import { capabilityPaths, type ClientCapabilities, hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
+import { capabilityPaths, type ClientCapabilities, type ServerCapabilities } from "../protocol/capabilities.ts"
 import {
-  decodeText,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
-  notification,
   type Params,
   type RequestId,
   request as makeRequest
@@ -51,98 +49,28 @@ import { ErrorCode } from "../protocol/errors.ts"
 import { META_LOG_LEVEL, META_SERVER_INFO, modernMeta } from "../protocol/modern.ts"
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
-import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
+import type { Transport, TransportKind } from "../transports/Transport.ts"
+import { messageWire, type ModernWire, type WireHandlers } from "../transports/modernWire.ts"
 import { declaredCapabilities, type InputHandler, inputHandlerFor, type RequestOptions, type Result } from "./ClientSession.ts"
 import { inputRequestsOf, type InputResponses, MRTR_METHODS, retryParams } from "../protocol/mrtr.ts"
-import { CapabilityNotSupported, RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import { RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscriptionIdOf } from "../protocol/subscriptions.ts"
 import { type ListenOptions, Subscription, type SubscriptionWire } from "./Subscription.ts"
 import { HttpError } from "../transports/http/client/errors.ts"
 import { InputRequired, InvalidResult, MissingClientCapability } from "./modernErrors.ts"
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import { modernClientMachine } from "../../machines/modernClient.ts"
-import { outboundRequestMachine, type OutboundRequestOutcome, type ProgressSnapshot } from "../../machines/outboundRequest.ts"
-import { type OutboundRequestsEvent, outboundRequestsLogic, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
+import { outboundRequestMachine, type OutboundRequestOutcome } from "../../machines/outboundRequest.ts"
+import { outboundRequestsLogic } from "../../machines/outboundRequests.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
-import type { Progress } from "./ClientSession.ts"
-import { cancelReason, outcomeToResult, withMeta, type XStateClock } from "./outbound.ts"
-
-/** The client chart's `requests` child (the table of in-flight request charts). */
-interface RequestsActor {
-  send(event: OutboundRequestsEvent): void
-  getSnapshot(): OutboundRequestsSnapshot
-  subscribe(observer: { next?: (s: OutboundRequestsSnapshot) => void; complete?: () => void }): { unsubscribe(): void }
-  on(type: "outcome", handler: (e: { readonly output: OutboundRequestOutcome }) => void): { unsubscribe(): void }
-  on(type: "progress", handler: (e: { readonly requestId: RequestId; readonly progress: ProgressSnapshot }) => void): { unsubscribe(): void }
-}
-
-/** A request in flight: who waits for its outcome, and its caller's progress callback and abort signal. */
-interface Pending {
-  readonly resolve: (outcome: OutboundRequestOutcome) => void
-  readonly onProgress: ((p: Progress) => void) | undefined
-  /** Whether it carries a progress token (its id). */
-  readonly tokened: boolean
-  readonly signal: AbortSignal | undefined
-  readonly onAbort: (() => void) | undefined
-}
-
-const progressOf = (p: ProgressSnapshot): Progress => ({
-  progress: p.progress,
-  ...(p.total !== undefined ? { total: p.total } : {}),
-  ...(p.message !== undefined ? { message: p.message } : {})
-})
+import { type ClientRuntimeOptions, openClientConnection } from "./clientNode.ts"
+import { cancelReason, capabilityRefusal, OutboundRequests, outcomeToResult, type RequestsActor, requestSent, withMeta } from "./outbound.ts"
+import type { Clock } from "../protocol/clock.ts"
 
 // ------------------------------------------------------------------ wire
-
-export interface WireHandlers {
-  /** One decoded message from the server (a response, or a notification related to a request). */
-  readonly onMessage: (message: JsonRpcMessage) => void
-  /** The wire ended; called once. In-flight requests then fail with ConnectionLost. */
-  readonly onClose: (closed: TransportClosed) => void
-  /** Something unreadable arrived (for diagnostics). */
-  readonly onInvalid?: (detail: string) => void
-  /**
-   * A request-scoped wire (Streamable HTTP) failed this one request with a
-   * typed error (an HTTP status, a lost response stream) while the wire stays
-   * up: the request ends and its caller gets `error`.
-   */
-  readonly onRequestFailed?: (id: RequestId, error: Error) => void
-}
-
-/**
- * How a modern client reaches its server. Message transports share one channel
- * (`messageWire`); Streamable HTTP makes one exchange per request and feeds the
- * response (JSON body or SSE events) to `onMessage`.
- */
-export interface ModernWire {
-  readonly kind: TransportKind
-  start(handlers: WireHandlers): void
-  /** Send one request. */
-  send(request: JsonRpcRequest): void
-  /** Cancel an in-flight request (stdio: `notifications/cancelled`; HTTP: close its response stream). */
-  cancel(id: RequestId, reason: string): void
-  /** Release the wire; `onClose` follows. Idempotent. */
-  close(): Promise<void>
-}
-
-/** A modern wire over a message transport (stdio, WebSocket, memory). */
-export const messageWire = (transport: Transport): ModernWire => ({
-  kind: transport.kind,
-  start: (h) =>
-    transport.start({
-      onFrame: (text) => {
-        const d = decodeText(text)
-        if (d._tag === "Message") h.onMessage(d.message)
-        else h.onInvalid?.(`ignored an invalid message from the server: ${text.slice(0, 200)}`)
-      },
-      onOversized: (bytes) => h.onInvalid?.(`dropped an oversized message of ${bytes} bytes from the server`),
-      onClose: h.onClose
-    }),
-  send: (req) => transport.send(req),
-  cancel: (id, reason) => transport.send(notification("notifications/cancelled", { requestId: id, reason })),
-  close: () => transport.close()
-})
+// The wire contract lives with the transports (src/transports/modernWire.ts): the HTTP
+// wire (src/transports/http/client/ModernHttpWire.ts) implements it below the client layer.
+export { messageWire, type ModernWire, type WireHandlers } from "../transports/modernWire.ts"
 
 const isWire = (x: Transport | ModernWire): x is ModernWire => typeof (x as ModernWire).cancel === "function"
 
@@ -193,7 +121,7 @@ export interface ModernClientOptions extends ClientRuntimeOptions {
   readonly idPrefix?: string
   /** A `server/discover` result obtained elsewhere (the era probe): recorded as if `discover()` had run. */
   readonly discovered?: Result
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /**
    * Inspection observer of the client's actor tree (its chart and its `requests` child, where every request runs),
    * fed by its connection node; with `actorParent` the owner observes through its own tree.
@@ -270,11 +198,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private version: ModernVersion
   private readonly capabilities: ClientCapabilities
   private readonly clientInfo: { readonly name: string; readonly version: string }
-  /** Requests in flight by id (their charts run in `requests`), and the typed errors the wire failed some of them with (`onRequestFailed`). */
-  private readonly pending = new Map<RequestId, Pending>()
-  private readonly failures = new Map<RequestId, Error>()
-  /** The chart's `requests` child while it runs (from start until the client ends). */
-  private requests: RequestsActor | undefined
+  /** Requests in flight (their charts run in the chart's `requests` child) and their callers. */
+  private readonly outbound = new OutboundRequests()
   /** Open subscriptions, and the one each listen request id in flight belongs to. */
   private readonly subscriptions = new Set<Subscription>()
   private readonly listenIds = new Map<RequestId, Subscription>()
@@ -355,7 +280,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       cancel: (id, reason) => wire.cancel(id, reason),
       close: () => wire.close()
     }
-    const client = new ModernClient(watched, { ...options, actorParent: node.actor })
+    // Its timers (the chart's, a listen's reconnection) run on the runtime's clock unless given one.
+    const client = new ModernClient(watched, { ...options, actorParent: node.actor, clock: options.clock ?? node.runtime.clock })
     client.start()
     // Leaving `open` while the wire is up is a local close (`close()`): the node records it.
     let open = true
@@ -386,21 +312,14 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private start(): void {
     this.actor.start()
     const requests = this.actor.getSnapshot().children.requests as RequestsActor | undefined
+    // Stopped with requests still in flight (the client ended): they end as `Aborted`.
     if (requests !== undefined) {
-      this.requests = requests
-      requests.subscribe({
+      this.outbound.attach(requests, {
         // While closing, the drain ends when the last request does.
         next: (s) => {
           if (s.value === "idle" && this.status === "closing") this.actor.send({ type: "REQUESTS_IDLE" })
-        },
-        // Stopped with requests still in flight (the client ended): they end as `Aborted`.
-        complete: () => {
-          this.requests = undefined
-          this.abortPending("client ended")
         }
       })
-      requests.on("outcome", ({ output }) => this.settle(output))
-      requests.on("progress", ({ requestId, progress }) => this.pending.get(requestId)?.onProgress?.(progressOf(progress)))
     }
     this.wire.start({
       onMessage: (m) => this.receive(m),
@@ -410,8 +329,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         if (this.wireClosed) return
         this.wireClosed = true
         // Every request's chart ends as `Aborted` (no cancellation: the wire is gone).
-        this.requests?.send({ type: "TRANSPORT_CLOSED", reason: closed.reason })
-        this.abortPending(closed.reason)
+        this.outbound.transportClosed(closed.reason)
         this.listenIds.clear()
         for (const s of [...this.subscriptions]) s._transportClosed(closed.reason)
         if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "WIRE_CLOSED", expected: closed.expected, reason: closed.reason })
@@ -440,7 +358,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     return this.discoverInfo
   }
   get inFlight(): number {
-    return this.pending.size
+    return this.outbound.size
   }
   get state(): "open" | "closing" | "closed" {
     return this.status
@@ -455,7 +373,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       state: this.status,
       transport: this.wire.kind,
       peer: this.lastServerInfo,
-      inFlight: this.pending.size,
+      inFlight: this.outbound.size,
       startedAt: this.startedAt
     }
   }
@@ -477,14 +395,9 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     if (this.status !== "open") {
       return Promise.reject(new SessionClosed({ method, message: `${method}: client is ${this.status}` }))
     }
-    if (this.options.enforceCapabilities !== false && this.discoverInfo !== undefined) {
-      const capability = requiredServerCapability(method)
-      if (capability !== undefined && !hasCapability(this.discoverInfo.capabilities, capability)) {
-        return Promise.reject(
-          new CapabilityNotSupported({ method, capability, message: `${method}: the server did not advertise the "${capability}" capability` })
-        )
-      }
-    }
+    // Enforced once discovered (before, nothing is known of the server).
+    const refused = this.options.enforceCapabilities === false || this.discoverInfo === undefined ? undefined : capabilityRefusal(method, this.discoverInfo.capabilities)
+    if (refused !== undefined) return Promise.reject(refused)
     return this.withInputRounds(method, params, options)
   }
 
@@ -565,32 +478,24 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
     if (progressToken !== undefined) meta.progressToken = progressToken
     const sendParams: Params = { ...params, _meta: meta }
-    const sent: OutboundRequestsEvent = {
-      type: "REQUEST_SENT",
-      requestId: id,
-      method,
-      ...(progressToken !== undefined ? { progressToken } : {}),
-      timeoutMs: options.timeoutMs ?? this.options.requestTimeoutMs ?? 60_000,
-      resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-      ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
-    }
-    const requests = this.requests
-    if (requests === undefined) throw new SessionClosed({ method, message: `${method}: client is ${this.status}` })
+    const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)
+    if (this.outbound.requests === undefined) throw new SessionClosed({ method, message: `${method}: client is ${this.status}` })
+    let failure: Error | undefined
     const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => {
-      const signal = options.signal
-      const onAbort = signal === undefined
-        ? undefined
-        : () => this.requests?.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
-      this.pending.set(id, { resolve, onProgress: options.onProgress, tokened: wantsProgress, signal, onAbort })
-      // The request's chart starts in the client's `requests` child (one tree, one inspector).
-      requests.send(sent)
-      if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true })
+      this.outbound.start(sent, {
+        method,
+        onProgress: options.onProgress,
+        tokened: wantsProgress,
+        signal: options.signal,
+        settle: (outcome, failed) => {
+          failure = failed
+          resolve(outcome)
+        }
+      })
     })
     this.notifyListeners()
     this.wire.send(makeRequest(id, method, sendParams))
     const outcome = await outcomeP
-    const failure = this.failures.get(id)
-    this.failures.delete(id)
     this.notifyListeners()
 
     if (failure !== undefined && outcome._tag === "Aborted") throw failure
@@ -634,23 +539,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private failRequest(id: RequestId, error: Error): void {
     const subscription = this.listenIds.get(id)
     if (subscription !== undefined) return subscription._failed(error, isRefusal(error))
-    if (this.requests?.getSnapshot().context.requests.has(id) !== true) return
-    this.failures.set(id, error)
-    this.requests.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: error.message })
-  }
-
-  /** A request's chart reached its outcome: its caller (`attempt`) gets it. */
-  private settle(outcome: OutboundRequestOutcome): void {
-    const p = this.pending.get(outcome.requestId)
-    if (p === undefined) return
-    this.pending.delete(outcome.requestId)
-    if (p.onAbort !== undefined) p.signal?.removeEventListener("abort", p.onAbort)
-    p.resolve(outcome)
-  }
-
-  /** Requests whose chart can no longer run (the `requests` child stopped, the wire is gone) end as `Aborted`. */
-  private abortPending(reason: string): void {
-    for (const id of [...this.pending.keys()]) this.settle({ _tag: "Aborted", requestId: id, reason })
+    this.outbound.fail(id, error)
   }
 
   /** `resultType`: absent → "complete" (changelog item 8); "input_required" → MRTR; anything else is invalid. */
@@ -668,10 +557,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       const subscription = m.id === null || m.id === undefined ? undefined : this.listenIds.get(m.id)
       if (subscription !== undefined) return subscription._message(m)
       // Unknown ids (late, cancelled) are dropped.
-      const id = m.id
-      if (id === null || id === undefined || !this.pending.has(id)) return
-      if ("result" in m) this.requests?.send({ type: "RESPONSE", requestId: id, result: m.result })
-      else this.requests?.send({ type: "ERROR_RESPONSE", requestId: id, error: m.error })
+      this.outbound.response(m)
       return
     }
     if (!("id" in m) && this.listenIds.size > 0) {
@@ -686,20 +572,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       this.options.onDiagnostic?.(`ignored a server→client request ${m.method} (not part of protocol ${this.version})`)
       return
     }
-    if (m.method === "notifications/progress") {
-      // Our progress token is the request's id: its chart says whether the progress advances (then `onProgress`).
-      const token = m.params?.progressToken as RequestId | undefined
-      if (token !== undefined && typeof m.params?.progress === "number" && this.pending.get(token)?.tokened === true) {
-        this.requests?.send({
-          type: "PROGRESS",
-          requestId: token,
-          progress: m.params.progress,
-          ...(typeof m.params.total === "number" ? { total: m.params.total } : {}),
-          ...(typeof m.params.message === "string" ? { message: m.params.message } : {})
-        })
-      }
-      return
-    }
+    if (m.method === "notifications/progress") return this.outbound.progress(m.params)
     this.options.onNotification?.(m)
   }
 
@@ -787,14 +660,14 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       ...(options?.reason !== undefined ? { reason: options.reason } : {})
     })
     // Nothing in flight: the drain is over at once.
-    if (this.requests?.getSnapshot().value === "idle") this.actor.send({ type: "REQUESTS_IDLE" })
+    if (this.outbound.requests?.getSnapshot().value === "idle") this.actor.send({ type: "REQUESTS_IDLE" })
     this.notifyListeners()
     await this.ended
   }
 
   /** The chart's `releaseWire`: cancel what is left in flight, end the subscriptions, close the wire. */
   private releaseWire(reason: string): void {
-    for (const id of [...this.pending.keys()]) this.requests?.send({ type: "CANCEL", requestId: id, reason })
+    this.outbound.cancelAll(reason)
     for (const s of [...this.subscriptions]) s.close()
     void this.wire.close()
   }

@@ -1,157 +1,198 @@
 /**
- * A client connection as a node of a runtime's actor tree, supervised by that
- * runtime: the client-side twin of `serveTransport`'s connection.
+ * One client, era chosen by probe or option: `openClient` is what every `connect*`
+ * helper is (`connectStdio`, `connectWs`, `connectHttp`, `connectAuto`,
+ * `connectAutoStdio`, `connectAutoHttp`), each a thin constructor of the transport's
+ * `ClientWire` (how that family reaches a server in each era) and a default `era`.
  *
- * - **Tree.** A `connection` actor (the chart `machines/connection.ts`) under
- *   the runtime's root; the client's session charts (the legacy session, and
- *   over HTTP each re-initialized generation, the era probe, the modern client,
- *   the HTTP connection chart) are its children, so one `inspect` observer on
- *   the root sees a client and its requests.
- * - **Supervision.** The client is spawned by the runtime's `Supervisor` in a
- *   `Scope` of its own and listed in its `Registry` (role `client`) while it
- *   lives. Closing that scope (the client ended, whatever ended it; or the
- *   runtime shut down) closes the client and its transport: the socket, the
- *   stdio child and its pipes, the HTTP pool, and the node's chart ends
- *   `closed` with who ended it (`peer`, `session`, `local`).
+ * - `era: "legacy"`: a legacy session on the wire, no probe (`connectStdio`,
+ *   `connectWs` and `connectHttp` by default, for compatibility);
+ * - `era: "modern"`: a modern client, no probe, nothing cached, never switches;
+ * - `era: "auto"`: the `eraProbe` chart (`EraProber`, built here and only here) reads the
+ *   era cache or sends `server/discover`, and the client may switch once when a cached
+ *   verdict turns out wrong (`connectAuto*` by default).
  *
- * - **One path.** The `connect*` helpers open a node and hand it to the client
- *   they build; a client made by a direct call (`ClientSession.connect`,
- *   `ModernClient.create`, `HttpClientSession.connect`) with no place in a tree
- *   given (`actorParent`) opens its own node here. Either way it is supervised
- *   the same: no client chart is a root of its own.
+ * Whatever the era, the result is the one `Client` (Client.ts) and a supervised node of the
+ * runtime's tree (clientNode.ts), unless an `actorParent` is given (a host's server
+ * connection), whose owner then owns the client.
  *
- * The runtime is the process's (`defaultMcpRuntime`) unless one is given
- * (`runtime` option). An idle runtime holds no timer, socket or handle: a
- * node's resources go when it closes.
+ * The node machinery (`openClientConnection`, `onRuntimeClock`) lives in clientNode.ts
+ * (the sessions import it; this module imports them) and is re-exported here.
  *
  * @since 0.3.0
  */
-import * as Effect from "effect/Effect"
-import * as Scope from "effect/Scope"
-import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
-import type { ConnectionMachine } from "../../machines/connection.ts"
-import type { Clock } from "../protocol/clock.ts"
-import { inspection, inspectRoot } from "../runtime/inspection.ts"
-import { defaultMcpRuntime, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
-import type { SessionHandle } from "../runtime/SessionHandle.ts"
-import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
-import type { ClientSessionLifecycle } from "./ClientSession.ts"
+import type { AnyActorRef } from "xstate"
+import type { Era } from "../protocol/era.ts"
+import type { ModernVersion } from "../protocol/versions.ts"
+import type { TransportKind } from "../transports/Transport.ts"
+import { Client, type EraBackend, type Side } from "./Client.ts"
+import type { ClientSession } from "./ClientSession.ts"
+import { type ClientConnection, type ClientNodeOptions, openClientConnection } from "./clientNode.ts"
+import { openForVerdict } from "./DualEraClient.ts"
+import { defaultEraCache, type EraCache } from "./EraCache.ts"
+import { EraProber, type EraProberOptions, type EraVerdict, type SendDiscover } from "./EraProber.ts"
+import type { HttpClientSession } from "./HttpClientSession.ts"
 
-/** The option every client constructor takes: which runtime owns the connection. */
-export interface ClientRuntimeOptions {
-  /** The runtime whose supervisor owns this client and whose tree it joins. Default: the process's (`defaultMcpRuntime()`). */
-  readonly runtime?: McpRuntime
+export {
+  type ClientConnection,
+  type ClientNodeOptions,
+  type ClientRuntimeOptions,
+  type InspectObserver,
+  onRuntimeClock,
+  openClientConnection
+} from "./clientNode.ts"
+
+/** Which era a client speaks: `"legacy"` (initialize), `"modern"` (2026-07-28), or `"auto"` (probe, or the cache). */
+export type ClientEra = "auto" | Era
+
+/** What every `connect*` helper takes to choose the era (on top of its transport's and session's options). */
+export interface ClientEraOptions {
+  /**
+   * Which era to speak. `"auto"` probes (`server/discover`, or a cached verdict);
+   * `"legacy"` or `"modern"` skip the probe and the cache and never switch. Default:
+   * `"legacy"` for `connectStdio`, `connectWs` and `connectHttp` (as before the option
+   * existed), `"auto"` for `connectAuto`, `connectAutoStdio` and `connectAutoHttp`.
+   */
+  readonly era?: ClientEra
+  /** Which server this is, for the era cache. Default: stdio its command line, HTTP its origin, otherwise none (nothing cached). */
+  readonly key?: string
+  /** Default: the process-wide `defaultEraCache`. */
+  readonly cache?: EraCache
+  /** How long to wait for the `server/discover` answer before deciding legacy. Default 10 s. */
+  readonly probeTimeoutMs?: number
+  /** Modern versions we speak, preferred first (default `MODERN_VERSIONS`). */
+  readonly modernVersions?: ReadonlyArray<ModernVersion>
+  /** Modern only: default per-request log level (`_meta` logLevel). */
+  readonly logLevel?: string
+  /** Diagnostics (re-probes, ignored messages). */
+  readonly onDiagnostic?: (text: string) => void
 }
 
-/** `options` with its `clock` defaulted to its runtime's (the process's when none): the one clock of a client. */
-export const onRuntimeClock = <O extends ClientRuntimeOptions & { readonly clock?: Clock | undefined }>(options: O): O & { readonly clock: Clock } =>
-  ({ ...options, clock: options.clock ?? (options.runtime ?? defaultMcpRuntime()).clock })
-
-/** One client connection node: the actor its sessions are children of, and the way to hand it the client. */
-export interface ClientConnection {
-  /** The node's actor: the parent of the client's session charts. */
-  readonly actor: Actor<ConnectionMachine>
-  readonly runtime: McpRuntime
-  /** The transport ended (the peer went away, or it was closed). */
-  transportClosed(closed: TransportClosed): void
-  /** The client's owner closes it (`close()`): the node records a local end. */
-  closeRequested(reason: string): void
-  /** What a session on this node is given (`ClientSession.open`'s lifecycle). */
-  readonly lifecycle: ClientSessionLifecycle
-  /**
-   * Hand the client to the runtime's supervisor: it is registered, and when it
-   * ends (or the runtime shuts down) its scope closes, which closes the client
-   * (no drain), then `release` (the transport: reaps a stdio child, closes a
-   * socket), then ends the node. Returns `handle`.
-   */
-  supervise<H extends SessionHandle>(handle: H, release: () => Promise<void>): H
-  /** The client never came up (spawn or handshake failed): release `release` and end the node. */
-  abandon(reason: string, release: () => Promise<void>): Promise<void>
+/** What `openClient` reads of a helper's options; the rest goes to the wire's sessions as it is. */
+export interface OpenClientOptions extends ClientEraOptions, ClientNodeOptions {
+  readonly clock?: EraProberOptions["clock"]
+  readonly clientInfo?: EraProberOptions["clientInfo"]
+  readonly capabilities?: EraProberOptions["capabilities"]
+  /** The actor whose children the client's charts are (a host's server connection); the caller then owns the client. */
+  readonly actorParent?: AnyActorRef
 }
 
-/** An xstate inspection observer, as the `inspect` option takes it. */
-export type InspectObserver = NonNullable<ActorOptions<AnyActorLogic>["inspect"]>
+/** A legacy session started on a wire (its handshake under way), and what ending it releases. */
+export interface LegacyStart {
+  readonly session: ClientSession | HttpClientSession
+  /** Settles with the handshake. */
+  readonly ready: Promise<unknown>
+  /** What the client releases once its session closed (the transport, or nothing over HTTP). */
+  readonly release: () => Promise<void>
+  /** What the node's scope releases when it closes (default `release`). */
+  readonly releaseScope?: () => Promise<void>
+  /** The handshake failed: release what the session held. */
+  readonly failed: () => Promise<void>
+  /** The endpoint, for HTTP. */
+  readonly url?: URL
+}
 
-/** What opening a node takes: the runtime, and an observer of the node's subtree (a client's own `inspect` option). */
-export interface ClientNodeOptions extends ClientRuntimeOptions {
-  /**
-   * Sees every inspection event of the node's descendants (the client's charts),
-   * as xstate's `inspect` option on a root would: the client stays a node of the
-   * runtime's tree (whose observers see it too) instead of becoming a root.
-   */
-  readonly inspect?: InspectObserver | undefined
-  /** The node's parent (a host's server connection). Default: the runtime's root. */
-  readonly parent?: AnyActorRef | undefined
+/** The dual-era side of a wire: how the probe asks, how each era's client is opened, and what closing releases. */
+export interface DualEraStart {
+  readonly sendDiscover: SendDiscover
+  /** The era-cache key (none: nothing cached). */
+  readonly key: string | undefined
+  readonly backend: EraBackend
+  /** The era's client for a verdict, or the error that says the verdict did not hold. */
+  readonly openSide: (verdict: EraVerdict) => Promise<Side>
+  /** Whether a failed cached verdict may be probed again (the shared transport is still up). */
+  readonly canRetry: () => boolean
+  /** Release what the wire holds (the shared transport). */
+  readonly release: () => Promise<void>
 }
 
 /**
- * Forward the inspection events of `node`'s strict descendants to `observer`, through the
- * runtime's inspection hub (installed on `root` now if it was not: xstate's own observer
- * path is bypassed once the hub is in place); returns the unsubscribe function.
+ * How one transport family reaches a server in each era: a message transport
+ * (`messageClientWire`, connectAuto.ts: stdio, WebSocket, memory) or Streamable HTTP
+ * (`httpClientWire`, connectAutoHttp.ts).
  */
-const observeSubtree = (root: AnyActorRef, node: AnyActorRef, observer: InspectObserver): (() => void) => {
-  const forward = typeof observer === "function" ? observer : observer.next?.bind(observer)
-  if (forward === undefined) return () => {}
-  const stop = inspection.subscribe((event) => {
-    for (let a = (event.actorRef as { _parent?: AnyActorRef })._parent; a !== undefined; a = (a as { _parent?: AnyActorRef })._parent) {
-      if (a === node) return forward(event)
-    }
-  })
-  inspectRoot(root)
-  return stop
+export interface ClientWire<O extends OpenClientOptions> {
+  readonly kind: TransportKind
+  /** Settles once the transport is open (a spawn, a socket upgrade); its rejection is the connect's. */
+  readonly opened?: Promise<unknown>
+  /** Close the transport when no client was built on it. */
+  readonly close: () => Promise<void>
+  /** A legacy session, no probe. `node` is undefined when the caller owns the client (`actorParent`). */
+  legacy(options: O, node: ClientConnection | undefined): LegacyStart
+  /** The probe and both eras' clients; `transportClosed` tells the node the shared transport ended. */
+  dualEra(options: O, transportClosed: ClientConnection["transportClosed"] | undefined): DualEraStart
 }
 
 /**
- * A new client connection node of `runtime` (default: the process's) for a `kind` transport,
- * under `parent` (default: the runtime's root).
+ * The one client over `wire`, in the era `options.era` says (default `"auto"`): see the
+ * module comment. Rejects with the handshake's `ConnectError`, a modern error from a
+ * retried discover, or the wire's own failure to open (a `SpawnError`, a
+ * `WsConnectError`); whatever fails, the transport is released.
  */
-export const openClientConnection = (kind: TransportKind, options: ClientNodeOptions = {}): ClientConnection => {
-  const runtime = options.runtime ?? defaultMcpRuntime()
-  const actor = runtime.connectionActor(kind, options.parent)
-  const unobserve = options.inspect === undefined ? undefined : observeSubtree(runtime.root, actor, options.inspect)
-  const end = async (reason: string, release: () => Promise<void>) => {
-    tell(actor, { type: "CLOSE", reason })
+export const openClient = async <O extends OpenClientOptions>(wire: ClientWire<O>, options: O): Promise<Client> => {
+  // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
+  const node = options.actorParent === undefined ? openClientConnection(wire.kind, options) : undefined
+  // The session's deadlines (and a probe's) run on the runtime's clock unless given one.
+  const opts: O = node === undefined ? options : { ...options, actorParent: node.actor, clock: options.clock ?? node.runtime.clock }
+  if (wire.opened !== undefined) {
     try {
-      await release()
-    } finally {
-      // A transport that reports no end of its own after a local close still completes the chart.
-      tell(actor, { type: "TRANSPORT_CLOSED", reason: "transport closed", expected: true })
-      tell(actor, { type: "SESSION_ENDED", reason })
-      actor.stop()
-      unobserve?.()
+      await wire.opened
+    } catch (e) {
+      if (node !== undefined) await node.abandon("transport failed to open", wire.close)
+      else await wire.close()
+      throw e
     }
   }
-  const transportClosed = (closed: TransportClosed) =>
-    tell(actor, { type: "TRANSPORT_CLOSED", reason: closed.reason, expected: closed.expected })
-  const closeRequested = (reason: string) => tell(actor, { type: "CLOSE", reason })
-  return {
-    actor,
-    runtime,
-    transportClosed,
-    closeRequested,
-    lifecycle: { actorParent: actor, onTransportClosed: transportClosed, onCloseRequested: closeRequested },
-    supervise: (handle, release) => {
-      try {
-        runtime.supervisor.spawnUnsafe((scope) => {
-          Effect.runSync(Scope.addFinalizer(scope, Effect.promise(() =>
-            end("client scope closed", async () => {
-              await handle.close({ drainMs: 0, reason: "client scope closed" })
-              await release()
-            })
-          )))
-          return handle
-        })
-      } catch (error) {
-        // The runtime is shutting down: this client does not outlive it.
-        void end("runtime shut down", async () => {
-          await handle.close({ drainMs: 0, reason: "runtime shut down" })
-          await release()
-        })
-        throw error
-      }
-      void handle.ended.then((e) => tell(actor, { type: "SESSION_ENDED", reason: e.reason }), () => {})
-      return handle
-    },
-    abandon: (reason, release) => end(reason, release)
+  return (options.era ?? "auto") === "legacy" ? openLegacy(wire, opts, node) : openDualEra(wire, opts, node)
+}
+
+const openLegacy = async <O extends OpenClientOptions>(wire: ClientWire<O>, options: O, node: ClientConnection | undefined): Promise<Client> => {
+  const start = wire.legacy(options, node)
+  const client = Client.legacy(start.session, start.release, start.url)
+  if (node !== undefined) {
+    try {
+      node.supervise(client, start.releaseScope ?? start.release)
+    } catch (e) {
+      // The runtime is shutting down: the session was closed with the node.
+      await start.ready.catch(() => {})
+      throw e
+    }
   }
+  // A failed handshake ends the session (and, on a node, its scope, which releases the transport).
+  return start.ready.then(() => client, async (e) => {
+    await start.failed()
+    throw e
+  })
+}
+
+const openDualEra = async <O extends OpenClientOptions>(wire: ClientWire<O>, options: O, node: ClientConnection | undefined): Promise<Client> => {
+  const side = wire.dualEra(options, node?.transportClosed)
+  const era = options.era ?? "auto"
+  // The one place a prober is built: forced era, cache, versions, deadline, declared client.
+  const prober = new EraProber({
+    sendDiscover: side.sendDiscover,
+    ...(era !== "auto" ? { era } : {}),
+    ...(side.key !== undefined ? { key: side.key, cache: options.cache ?? defaultEraCache } : {}),
+    ...(options.modernVersions ? { modernVersions: options.modernVersions } : {}),
+    ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+    ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
+  })
+  let client: Client
+  try {
+    client = await openForVerdict(
+      prober,
+      async (verdict) =>
+        new Client(prober, { ...side.backend, ...(node !== undefined ? { closing: node.closeRequested } : {}) }, await side.openSide(verdict), verdict, options.onDiagnostic),
+      { onDiagnostic: options.onDiagnostic, canRetry: () => side.canRetry() && !prober.forced }
+    )
+  } catch (e) {
+    prober.stop()
+    if (node !== undefined) await node.abandon("connect failed", side.release)
+    else await side.release()
+    throw e
+  }
+  node?.supervise(client, side.release)
+  return client
 }

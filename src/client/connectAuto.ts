@@ -28,24 +28,20 @@
  * (ModernClient | ClientSession) and the `verdict`. With `era: "legacy" | "modern"`
  * the probe is skipped and the client never switches.
  */
-import { modernClientOptions, openForVerdict } from "./DualEraClient.ts"
-import { type EraBackend, Client, type Side } from "./Client.ts"
 import { Effect, type Scope } from "effect"
-import type { AnyActorRef } from "xstate"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
-import type { Era } from "../protocol/era.ts"
-import { decodeText, type Params, type RequestId, request as makeRequest } from "../protocol/jsonrpc.ts"
-import type { ModernVersion } from "../protocol/versions.ts"
+import type { Params } from "../protocol/jsonrpc.ts"
+import type { ConnectError, ConnectionLost } from "../protocol/requestErrors.ts"
 import type { PeerInfo } from "../runtime/SessionHandle.ts"
-import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
+import type { SpawnError, StdioClientOptions } from "../transports/stdioClient.ts"
 import type { Transport } from "../transports/Transport.ts"
-import { ClientSession, type ClientSessionOptions, type RequestOptions, type Result } from "./ClientSession.ts"
-import { defaultEraCache, type EraCache, stdioServerKey } from "./EraCache.ts"
-import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
-import { ConnectionLost, type ConnectError } from "../protocol/requestErrors.ts"
-import { ModernClient } from "./ModernClient.ts"
-import { type HubView, TransportHub } from "./TransportHub.ts"
-import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
+import { Client } from "./Client.ts"
+import type { RequestOptions, Result } from "./ClientSession.ts"
+import { openClient } from "./clientConnection.ts"
+import { connectStdio } from "./connectStdio.ts"
+import { type AutoConnectOptions, messageClientWire } from "./messageClientWire.ts"
+
+export { type AutoConnectOptions, discoverOverHub, messageClientWire } from "./messageClientWire.ts"
 
 /** What both eras' clients offer (ClientSession and ModernClient both satisfy it). */
 export interface McpClientLike {
@@ -69,71 +65,7 @@ export interface McpClientLike {
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
 
-export interface AutoConnectOptions extends ClientSessionOptions, ClientRuntimeOptions {
-  /** Which server this is, for the era cache (`stdioServerKey`, `httpServerKey`). Without it nothing is cached. */
-  readonly key?: string
-  /** Default: the process-wide `defaultEraCache`. */
-  readonly cache?: EraCache
-  /** How long to wait for the `server/discover` answer before deciding legacy. Default 10 s. */
-  readonly probeTimeoutMs?: number
-  /** Modern versions we speak, preferred first (default `MODERN_VERSIONS`). */
-  readonly modernVersions?: ReadonlyArray<ModernVersion>
-  /** Modern only: default per-request log level (`_meta` logLevel). */
-  readonly logLevel?: string
-  /** Diagnostics (re-probes, ignored messages). */
-  readonly onDiagnostic?: (text: string) => void
-  /**
-   * Which era to speak: `"auto"` (default) probes (or trusts the cache); `"legacy"` or
-   * `"modern"` skip the probe and the cache and never switch.
-   */
-  readonly era?: "auto" | Era
-  /** The actor whose children the client's charts are (probe, modern client, legacy session). */
-  readonly actorParent?: AnyActorRef
-}
-
-/** Modern client ids on a shared transport: `m1`, `m2`, … (legacy sessions use numbers, the probe `probe-N`). */
-const MODERN_ID_PREFIX = "m"
-const isModernId = (id: RequestId): boolean => typeof id === "string" && id.startsWith(MODERN_ID_PREFIX)
-const isLegacyId = (id: RequestId): boolean => typeof id === "number"
-
-
-/** `server/discover` over a shared message transport: a `probe-N` request and the response with that id. */
-export const discoverOverHub = (hub: TransportHub): SendDiscover => {
-  let seq = 0
-  return (params, signal) =>
-    new Promise((resolve, reject) => {
-      const id = `probe-${++seq}`
-      let done = false
-      const view = hub.attach({ owns: (x) => x === id, primary: false })
-      const finish = () => {
-        done = true
-        signal.removeEventListener("abort", finish)
-        view.detach()
-      }
-      view.start({
-        onFrame: (text) => {
-          if (done) return
-          const d = decodeText(text)
-          if (d._tag !== "Message") return
-          const m = d.message
-          if ("method" in m || m.id !== id) return
-          finish()
-          resolve("result" in m
-            ? { _tag: "Result", result: m.result }
-            : { _tag: "Error", code: m.error.code, message: m.error.message, data: m.error.data })
-        },
-        onOversized: () => {},
-        onClose: (closed) => {
-          if (done) return
-          done = true
-          reject(new ConnectionLost({ method: "server/discover", message: `server/discover: connection lost (${closed.reason})` }))
-        }
-      })
-      signal.addEventListener("abort", finish, { once: true })
-      view.send(makeRequest(id, "server/discover", params))
-    })
-}
-
+/** `connectAuto`'s options: the session's, the runtime's, and the era's (`era` default `"auto"`). */
 /**
  * The client `connectAuto` returns, under its old name: it is `Client`.
  * @deprecated Use `Client`; this alias stays for existing imports.
@@ -146,68 +78,10 @@ export type AutoClient = Client
 export const AutoClient = Client
 
 /**
- * The message-transport family of `Client`: one shared transport (a `TransportHub`)
- * whose views carry the probe's, the modern client's and the legacy session's ids;
- * closing the client closes it (for stdio: the child process).
- */
-const hubBackend = (hub: TransportHub, options: AutoConnectOptions, views: Map<ModernClient, HubView>): EraBackend => ({
-  openLegacy: () => connectLegacy(hub, options),
-  releaseModern: (old) => {
-    // Its responses still reach it until it has nothing in flight; then it lets go of the transport.
-    views.get(old)?.commit(false)
-    views.delete(old)
-    void old.close({ reason: "server is legacy" })
-  },
-  release: () => hub.close()
-})
-
-/** A legacy session on the shared transport; its view closes the transport once the session is up. */
-const connectLegacy = async (hub: TransportHub, options: AutoConnectOptions): Promise<Side> => {
-  const view = hub.attach({ owns: isLegacyId })
-  try {
-    const session = await ClientSession.connect(view, options, options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
-    view.commit()
-    return { era: "legacy", client: session }
-  } catch (e) {
-    view.detach()
-    throw e
-  }
-}
-
-const modernClientOn = (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict, views: Map<ModernClient, HubView>): ModernClient => {
-  const view = hub.attach({ owns: isModernId, committed: true })
-  const client = ModernClient.create(view, {
-    idPrefix: MODERN_ID_PREFIX,
-    ...modernClientOptions(options, verdict),
-    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
-  })
-  views.set(client, view)
-  return client
-}
-
-/** The era's client for a verdict, or the error that says the verdict did not hold. */
-const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdict: EraVerdict, views: Map<ModernClient, HubView>): Promise<Side> => {
-  if (verdict.era === "legacy") return connectLegacy(hub, options)
-  const client = modernClientOn(hub, options, verdict, views)
-  if (verdict.retry) {
-    // 2026-07-28/basic/versioning.mdx:L69 — retry with the mutually supported version the chart picked.
-    try {
-      await client.discover()
-    } catch (e) {
-      views.get(client)?.commit(false)
-      views.delete(client)
-      await client.close({ drainMs: 0 })
-      throw e
-    }
-  }
-  return { era: "modern", client }
-}
-
-/**
  * Connect to the server at the other end of `transport` (not started yet) in
- * whichever era it speaks. Rejects with the legacy `ConnectError`s, a modern
- * error from the retried discover, or `ConnectionLost` when the transport
- * ended during the probe; the transport is then closed.
+ * whichever era it speaks (`era`, default `"auto"`: probe or cache). Rejects with the
+ * legacy `ConnectError`s, a modern error from the retried discover, or
+ * `ConnectionLost` when the transport ended during the probe; the transport is then closed.
  *
  * The verdict is cached per `key` (when given), so the next connect to the same server
  * skips the probe; a cached verdict that turns out wrong is corrected once.
@@ -224,46 +98,14 @@ const tryVerdict = async (hub: TransportHub, options: AutoConnectOptions, verdic
  * await client.close()
  * ```
  */
-export const connectAuto = async (transport: Transport, options: AutoConnectOptions = {}): Promise<Client> => {
-  // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
-  const node = options.actorParent === undefined ? openClientConnection(transport.kind, options) : undefined
-  const opts: AutoConnectOptions = node === undefined ? options : { ...options, actorParent: node.actor, clock: options.clock ?? node.runtime.clock }
-  const hub = new TransportHub(transport, node?.transportClosed)
-  hub.start()
-  const views = new Map<ModernClient, HubView>()
-  const prober = new EraProber({
-    sendDiscover: discoverOverHub(hub),
-    ...(opts.era !== undefined && opts.era !== "auto" ? { era: opts.era } : {}),
-    ...(opts.key !== undefined ? { key: opts.key, cache: opts.cache ?? defaultEraCache } : {}),
-    ...(opts.modernVersions ? { modernVersions: opts.modernVersions } : {}),
-    ...(opts.probeTimeoutMs !== undefined ? { probeTimeoutMs: opts.probeTimeoutMs } : {}),
-    ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
-    ...(opts.clientInfo ? { clientInfo: opts.clientInfo } : {}),
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.actorParent !== undefined ? { actorParent: opts.actorParent } : {})
-  })
-  let client: Client
-  try {
-    client = await openForVerdict(
-      prober,
-      async (verdict) =>
-        new Client(prober, { ...hubBackend(hub, opts, views), ...(node !== undefined ? { closing: node.closeRequested } : {}) }, await tryVerdict(hub, opts, verdict, views), verdict, opts.onDiagnostic),
-      { onDiagnostic: opts.onDiagnostic, canRetry: () => hub.closed === undefined && !prober.forced }
-    )
-  } catch (e) {
-    prober.stop()
-    if (node !== undefined) await node.abandon("connect failed", () => hub.close())
-    else await hub.close()
-    throw e
-  }
-  node?.supervise(client, () => hub.close())
-  return client
-}
+export const connectAuto = (transport: Transport, options: AutoConnectOptions = {}): Promise<Client> =>
+  openClient(messageClientWire(transport), { ...options, era: options.era ?? "auto" })
 
 export type AutoStdioOptions = StdioClientOptions & AutoConnectOptions
 
 /**
- * Spawn a stdio server and connect in its era; the cache key defaults to its command line.
+ * Spawn a stdio server and connect in its era: `connectStdio` with `era` defaulting to
+ * `"auto"`; the cache key defaults to its command line.
  *
  * @example
  * ```ts
@@ -274,16 +116,7 @@ export type AutoStdioOptions = StdioClientOptions & AutoConnectOptions
  * await client.close()
  * ```
  */
-export const connectAutoStdio = async (options: AutoStdioOptions): Promise<Client> => {
-  const transport = makeStdioClientTransport(options)
-  try {
-    await transport.spawned
-    return await connectAuto(transport, { ...options, key: options.key ?? stdioServerKey(options.command, options.args) })
-  } catch (e) {
-    await transport.close()
-    throw e
-  }
-}
+export const connectAutoStdio = (options: AutoStdioOptions): Promise<Client> => connectStdio({ ...options, era: options.era ?? "auto" })
 
 /** Effect API: the client (and its child process) live in the current Scope. */
 export const connectAutoStdioScoped = (

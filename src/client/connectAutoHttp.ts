@@ -34,94 +34,14 @@
  * suspect, and a 4xx proves the request was refused unrun.
  */
 import { Effect, type Scope } from "effect"
-import type { AnyActorRef } from "xstate"
-import type { Era } from "../protocol/era.ts"
-import { request as makeRequest } from "../protocol/jsonrpc.ts"
-import type { ModernVersion } from "../protocol/versions.ts"
-import { HttpError } from "../transports/http/client/errors.ts"
-import { makeAgent } from "../transports/http/client/httpRequest.ts"
-import { exchangeModern, httpStatusOf, ModernHttpWire } from "./ModernHttpWire.ts"
-import type { Result } from "./ClientSession.ts"
-import type { McpClientLike } from "./connectAuto.ts"
-import type { HttpConnectOptions } from "./connectHttp.ts"
-import { HttpClientSession } from "./HttpClientSession.ts"
-import { openClientConnection } from "./clientConnection.ts"
-import { defaultEraCache, type EraCache, httpServerKey } from "./EraCache.ts"
-import { EraProber, type EraVerdict, type SendDiscover } from "./EraProber.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
-import { modernClientOptions, openForVerdict } from "./DualEraClient.ts"
-import { type EraBackend, Client, type Side } from "./Client.ts"
-import { ModernClient } from "./ModernClient.ts"
+import { Client } from "./Client.ts"
+import { connectHttp, type HttpConnectOptions } from "./connectHttp.ts"
 
-export interface AutoHttpOptions extends HttpConnectOptions {
-  /** Era-cache key of this server. Default: its origin (`httpServerKey(url)`). */
-  readonly key?: string
-  /** Default: the process-wide `defaultEraCache`. */
-  readonly cache?: EraCache
-  /** How long to wait for the `server/discover` answer before deciding legacy. Default 10 s. */
-  readonly probeTimeoutMs?: number
-  /** Modern versions we speak, preferred first (default `MODERN_VERSIONS`). */
-  readonly modernVersions?: ReadonlyArray<ModernVersion>
-  /** Modern only: default per-request log level (`_meta` logLevel). */
-  readonly logLevel?: string
-  /** `"auto"` (default) probes (or trusts the cache); `"legacy"` or `"modern"` skip the probe and never switch. */
-  readonly era?: "auto" | Era
-  /** The actor whose children the client's charts are (probe, modern client, legacy session). */
-  readonly actorParent?: AnyActorRef
-}
+export { discoverOverHttp, httpClientWire } from "./httpClientWire.ts"
 
-const parentOf = (options: AutoHttpOptions) => options.actorParent === undefined ? undefined : { actor: options.actorParent }
-
-type ModernSide = { readonly era: "modern"; readonly client: ModernClient }
-
-/** Codes meaning the server refused a request without running it (whatever the HTTP status). */
-
-/** Whether the server refused `e`'s request without running it: an HTTP 4xx, or a "not understood" code. */
-
-
-/**
- * `server/discover` over Streamable HTTP, for `EraProber`: one POST with the
- * modern headers, answered with the DiscoverResult, the JSON-RPC error (from
- * the body, whatever the status) and the HTTP status. Rejects only when the
- * server could not be reached (the `HttpNetworkError`).
- */
-export const discoverOverHttp = (
-  url: string | URL,
-  options: Pick<AutoHttpOptions, "headers" | "connectTimeoutMs" | "maxMessageBytes"> = {}
-): SendDiscover => {
-  const u = new URL(url)
-  let seq = 0
-  return async (params, signal) => {
-    // A pool of its own, destroyed once the answer is read: a probe leaves no socket behind.
-    const agent = makeAgent(u)
-    try {
-      const h = options.headers
-      const reply = await exchangeModern(u, makeRequest(`probe-${++seq}`, "server/discover", params), {
-        headers: (typeof h === "function" ? await h() : h) ?? {},
-        signal,
-        agent,
-        ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-        ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {})
-      })
-      switch (reply._tag) {
-        case "Response": {
-          const r = reply.response
-          return "result" in r
-            ? { _tag: "Result", result: r.result }
-            : { _tag: "Error", httpStatus: reply.status, code: r.error.code, message: r.error.message, data: r.error.data }
-        }
-        case "Rejected":
-          return reply.rpcError !== undefined
-            ? { _tag: "Error", httpStatus: reply.status, code: reply.rpcError.code, message: reply.rpcError.message, data: reply.rpcError.data }
-            : { _tag: "Error", httpStatus: reply.status, message: reply.body.slice(0, 200) }
-        case "NoResponse":
-          return { _tag: "Error", httpStatus: reply.status, message: reply.reason }
-      }
-    } finally {
-      agent.destroy()
-    }
-  }
-}
+/** `connectAutoHttp`'s options: `connectHttp`'s (with `era` defaulting to `"auto"`). */
+export interface AutoHttpOptions extends HttpConnectOptions {}
 
 /**
  * The client `connectAutoHttp` returns, under its old name: it is `Client`.
@@ -133,51 +53,6 @@ export type AutoHttpClient = Client
  * @deprecated Use `Client`.
  */
 export const AutoHttpClient = Client
-
-/** The Streamable HTTP family of `Client`: each era brings its own exchanges; nothing is shared but the URL. */
-const httpBackend = (url: URL, options: AutoHttpOptions): EraBackend => ({
-  url,
-  openLegacy: async () => ({ era: "legacy", client: await HttpClientSession.connect(url, options, parentOf(options)) }),
-  // The modern client finishes what it has in flight, then releases its sockets.
-  releaseModern: (old) => void old.close({ reason: "server is legacy" }),
-  release: () => Promise.resolve(),
-  // Over HTTP an error status is suspect too; a 4xx means the request was refused unrun.
-  isSuspect: (e) => e instanceof HttpError,
-  notExecuted: (e) => {
-    const status = httpStatusOf(e)
-    return status !== undefined && status >= 400 && status < 500
-  }
-})
-
-const modernSide = (url: URL, options: AutoHttpOptions, verdict: EraVerdict): ModernSide => {
-  const wire = new ModernHttpWire({
-    url,
-    ...(options.headers !== undefined ? { headers: options.headers } : {}),
-    ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
-    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {})
-  })
-  const client = ModernClient.create(wire, {
-    ...modernClientOptions(options, verdict),
-    ...(options.actorParent !== undefined ? { actorParent: options.actorParent } : {})
-  })
-  return { era: "modern", client }
-}
-
-/** The era's client for a verdict, or the error that says the verdict did not hold. */
-const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict): Promise<Side> => {
-  if (verdict.era === "legacy") return { era: "legacy", client: await HttpClientSession.connect(url, options, parentOf(options)) }
-  const side = modernSide(url, options, verdict)
-  if (verdict.retry) {
-    // 2026-07-28/basic/versioning.mdx:L69 — retry with the mutually supported version the chart picked.
-    try {
-      await side.client.discover()
-    } catch (e) {
-      await side.client.close({ drainMs: 0 })
-      throw e
-    }
-  }
-  return side
-}
 
 /**
  * Connect to the MCP endpoint at `url` in whichever era it speaks. Rejects
@@ -200,40 +75,8 @@ const openSide = async (url: URL, options: AutoHttpOptions, verdict: EraVerdict)
  * await client.close()
  * ```
  */
-export const connectAutoHttp = async (url: string | URL, options: AutoHttpOptions = {}): Promise<Client> => {
-  const u = new URL(url)
-  // Given a parent (a host's server connection), the caller owns the client; else it is a supervised node.
-  const node = options.actorParent === undefined ? openClientConnection("http", options) : undefined
-  const opts: AutoHttpOptions = node === undefined ? options : { ...options, actorParent: node.actor, clock: options.clock ?? node.runtime.clock }
-  const prober = new EraProber({
-    sendDiscover: discoverOverHttp(u, opts),
-    ...(opts.era !== undefined && opts.era !== "auto" ? { era: opts.era } : {}),
-    key: opts.key ?? httpServerKey(u),
-    cache: opts.cache ?? defaultEraCache,
-    ...(opts.modernVersions ? { modernVersions: opts.modernVersions } : {}),
-    ...(opts.probeTimeoutMs !== undefined ? { probeTimeoutMs: opts.probeTimeoutMs } : {}),
-    ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
-    ...(opts.clientInfo ? { clientInfo: opts.clientInfo } : {}),
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.actorParent !== undefined ? { actorParent: opts.actorParent } : {})
-  })
-  let client: Client
-  try {
-    client = await openForVerdict(
-      prober,
-      async (verdict) =>
-        new Client(prober, { ...httpBackend(u, opts), ...(node !== undefined ? { closing: node.closeRequested } : {}) }, await openSide(u, opts, verdict), verdict, opts.onDiagnostic),
-      { onDiagnostic: opts.onDiagnostic, canRetry: () => !prober.forced }
-    )
-  } catch (e) {
-    prober.stop()
-    if (node !== undefined) await node.abandon("connect failed", () => Promise.resolve())
-    throw e
-  }
-  // Closing the client releases its exchanges (a legacy session DELETEs; a modern client's pool goes).
-  node?.supervise(client, () => Promise.resolve())
-  return client
-}
+export const connectAutoHttp = (url: string | URL, options: AutoHttpOptions = {}): Promise<Client> =>
+  connectHttp(url, { ...options, era: options.era ?? "auto" })
 
 /** Effect API: the client lives in the current Scope (closed with a drain of `drainMs`, default 2 s). */
 export const connectAutoHttpScoped = (

@@ -6,19 +6,19 @@
  */
 import { Effect, type Scope } from "effect"
 import type { ConnectError } from "../protocol/requestErrors.ts"
-import { type ClientRuntimeOptions, openClientConnection } from "./clientConnection.ts"
-import { Client } from "./Client.ts"
-import { HttpClientSession, type HttpClientSessionOptions } from "./HttpClientSession.ts"
+import { openClient } from "./clientConnection.ts"
+import type { Client } from "./Client.ts"
+import { httpClientWire, type HttpConnectOptions } from "./httpClientWire.ts"
 
-export type HttpConnectOptions = HttpClientSessionOptions & ClientRuntimeOptions
+export type { HttpConnectOptions } from "./httpClientWire.ts"
 
 /**
- * Connect to `url` (e.g. `http://127.0.0.1:3000/mcp`): the one `Client`, over a legacy
- * `HttpClientSession` (`client.client`); rejects with `InitializeFailed` / `UnsupportedProtocolVersion`.
- *
- * The legacy era over Streamable HTTP. For a server that may speak the modern era, use
- * `connectAutoHttp`, which picks the era for you. The session is supervised by the
- * runtime (`runtime` option, default the process's) and is a node of its actor tree.
+ * Connect to `url` (e.g. `http://127.0.0.1:3000/mcp`): the one `Client`, in the era `era`
+ * says — `"legacy"` by default (an `HttpClientSession`, `client.client`; rejects with
+ * `InitializeFailed` / `UnsupportedProtocolVersion`), `"modern"`, or `"auto"` (probe or
+ * cache, keyed by origin; `connectAutoHttp` is this with `"auto"` as the default). The
+ * client is supervised by the runtime (`runtime` option, default the process's) and is a
+ * node of its actor tree.
  *
  * @example
  * ```ts
@@ -32,18 +32,8 @@ export type HttpConnectOptions = HttpClientSessionOptions & ClientRuntimeOptions
  * await client.close()                                 // DELETE, then every socket released
  * ```
  */
-export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<Client> => {
-  const node = openClientConnection("http", options)
-  const { session, ready } = HttpClientSession.open(url, { ...options, clock: options.clock ?? node.runtime.clock }, node)
-  const client = Client.legacy(session, () => Promise.resolve(), session.url)
-  try {
-    // Its scope closes when it ends (a failed first handshake too): the last generation's sockets go with it.
-    node.supervise(client, () => session.close({ drainMs: 0 }))
-  } catch (e) {
-    return ready.then(() => Promise.reject(e), () => Promise.reject(e))
-  }
-  return ready.then(() => client)
-}
+export const connectHttp = (url: string | URL, options: HttpConnectOptions = {}): Promise<Client> =>
+  openClient(httpClientWire(url), { ...options, era: options.era ?? "legacy" })
 
 /** Effect API: the session lives in the current Scope (closed with a drain of `drainMs`, default 2 s). */
 export const connectHttpScoped = (

@@ -7,18 +7,19 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { makeStdioClientTransport, type SpawnError, type StdioClientOptions } from "../transports/stdioClient.ts"
 import type { Client } from "./Client.ts"
-import type { ClientSessionOptions } from "./ClientSession.ts"
-import { type ClientRuntimeOptions, onRuntimeClock } from "./clientConnection.ts"
-import { connectLegacyClient } from "./connectLegacyClient.ts"
+import { onRuntimeClock, openClient } from "./clientConnection.ts"
+import { stdioServerKey } from "./EraCache.ts"
+import { type AutoConnectOptions, messageClientWire } from "./messageClientWire.ts"
 import type { ConnectError } from "../protocol/requestErrors.ts"
 
-/** What to spawn (`command`, `args`, `env`, …) plus the session's options. */
-export type StdioConnectOptions = StdioClientOptions & ClientSessionOptions & ClientRuntimeOptions
+/** What to spawn (`command`, `args`, `env`, …) plus the session's, the runtime's and the era's options. */
+export type StdioConnectOptions = StdioClientOptions & AutoConnectOptions
 
 /**
- * Spawn an MCP server as a child process and connect to it: the one `Client`, over a
- * legacy session (`client.client`); for a server that may speak the modern era, use
- * `connectAutoStdio`.
+ * Spawn an MCP server as a child process and connect to it: the one `Client`, in the era
+ * `era` says — `"legacy"` by default (a legacy session, `client.client`), `"modern"`, or
+ * `"auto"` (probe or cache, keyed by the command line; `connectAutoStdio` is this with
+ * `"auto"` as the default).
  *
  * Resolves once `initialize` has succeeded; rejects with `SpawnError` when the command
  * cannot start, or a `ConnectError` when the handshake fails (the child is then stopped).
@@ -45,7 +46,11 @@ export const connectStdio = (options: StdioConnectOptions): Promise<Client> => {
   // The kill grace and the session's deadlines run on the runtime's clock unless given one.
   const opts = onRuntimeClock(options)
   const transport = makeStdioClientTransport(opts)
-  return connectLegacyClient(transport, transport.spawned, opts)
+  return openClient(messageClientWire(transport, transport.spawned), {
+    ...opts,
+    era: opts.era ?? "legacy",
+    key: opts.key ?? stdioServerKey(opts.command, opts.args)
+  })
 }
 
 /** Effect API: the session (and its child process) live in the current Scope. */

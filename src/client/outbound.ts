@@ -1,73 +1,24 @@
 /**
- * Client-side outbound requests, shared by the clients of both eras: each
- * request is an `outboundRequest` actor (deadline, progress reset, hard
- * maximum, cancellation), spawned as a child of its client's chart
- * (`REQUEST_SENT`; `legacyClientSession` or `modernClient`), kept in a table that routes the matching response
- * and `notifications/progress` to it, and whose outcome becomes a result or a
- * typed error (errors.ts).
+ * Client-side outbound requests, shared by the clients of both eras (`ClientSession`,
+ * `ModernClient`): each request runs the `outboundRequest` chart (deadline, progress
+ * reset, hard maximum, cancellation) in its client's `requests` child
+ * (`machines/outboundRequests.ts`, invoked by `legacyClientSession` or `modernClient`);
+ * `OutboundRequests` is the client's side of that child: the callers waiting on their
+ * requests, the routing of responses, progress, cancellations and transport failures to
+ * the child, and the settling of each caller with its request's outcome (a result or a
+ * typed error, errors.ts).
  *
- * What differs per era and per wire is passed in: how a cancellation is sent
- * (stdio/WebSocket/memory: `notifications/cancelled`; Streamable HTTP: close
- * the response stream) and what a `Failed` outcome means (the modern client
- * maps -32021/-32022 itself before falling back to `outcomeToResult`).
- *
- * Used by `ClientSession` (legacy) and `ModernClient`.
+ * What differs per era and per wire stays with the client: how a cancellation is sent
+ * (stdio/WebSocket/memory: `notifications/cancelled`; Streamable HTTP: close the
+ * response stream, the provided `sendCancelled`) and what a `Failed` outcome means (the
+ * modern client maps -32021/-32022 itself before falling back to `outcomeToResult`).
  */
-import type { Actor } from "xstate"
-import type { Clock } from "../protocol/clock.ts"
-import type { OutboundRequestInput, OutboundRequestOutcome, outboundRequestMachine } from "../../machines/outboundRequest.ts"
-import type { JsonRpcResponse, Params, ProgressToken, RequestId } from "../protocol/jsonrpc.ts"
+import type { OutboundRequestOutcome, ProgressSnapshot } from "../../machines/outboundRequest.ts"
+import { hasRequest, type OutboundRequestsEvent, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
+import type { JsonRpcResponse, Params, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
-import { ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../protocol/requestErrors.ts"
-
-/** The one clock type (src/protocol/clock.ts), under the name these options always used. */
-export type XStateClock = Clock
-export type OutboundActor = Actor<typeof outboundRequestMachine>
-
-/** What a client call asks of one request's chart. */
-export interface OutboundStart {
-  readonly id: RequestId
-  readonly method: string
-  readonly progressToken?: ProgressToken
-  readonly timeoutMs: number
-  readonly resetTimeoutOnProgress: boolean
-  readonly maxTotalTimeoutMs?: number
-}
-
-/**
- * Follow a request actor (a child spawned by its client's chart) to its outcome: an abort
- * of `signal` sends it `CANCEL`, and `onOutcome` gets its output once it is done — or
- * `Aborted` when it was stopped before reaching one (its parent session ended).
- */
-export const watchOutbound = (
-  actor: OutboundActor,
-  signal: AbortSignal | undefined,
-  onOutcome: (outcome: OutboundRequestOutcome) => void
-): void => {
-  const onAbort = () => actor.send({ type: "CANCEL", reason: String(signal?.reason ?? "aborted") })
-  actor.subscribe({
-    complete: () => {
-      signal?.removeEventListener("abort", onAbort)
-      const snapshot = actor.getSnapshot()
-      onOutcome(
-        snapshot.status === "done" && snapshot.output !== undefined
-          ? snapshot.output
-          : { _tag: "Aborted", requestId: snapshot.context.requestId, reason: "client ended" }
-      )
-    }
-  })
-  signal?.addEventListener("abort", onAbort, { once: true })
-}
-
-/** The input of a request's chart, from what a client call asked for. */
-export const outboundInput = (o: OutboundStart): OutboundRequestInput => ({
-  requestId: o.id,
-  method: o.method,
-  ...(o.progressToken !== undefined ? { progressToken: o.progressToken } : {}),
-  timeoutMs: o.timeoutMs,
-  resetTimeoutOnProgress: o.resetTimeoutOnProgress,
-  ...(o.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: o.maxTotalTimeoutMs } : {})
-})
+import { hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
+import { CapabilityNotSupported, ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../protocol/requestErrors.ts"
 
 /** The reason a request's chart gives on the wire when it cancels (timeout or caller). */
 export const cancelReason = (outcome: OutboundRequestOutcome | undefined): string =>
@@ -79,73 +30,209 @@ export const withMeta = (params: Params | undefined, extra: Record<string, unkno
   _meta: { ...params?._meta, ...extra }
 })
 
-interface Entry {
-  readonly actor: OutboundActor
-  readonly onProgress: ((p: Progress) => void) | undefined
-  readonly progressToken: ProgressToken | undefined
+/** A client's `requests` child (the table of in-flight request charts), as the client drives it. */
+export interface RequestsActor {
+  send(event: OutboundRequestsEvent): void
+  getSnapshot(): OutboundRequestsSnapshot
+  subscribe(observer: { next?: (s: OutboundRequestsSnapshot) => void; complete?: () => void }): { unsubscribe(): void }
+  on(type: "outcome", handler: (e: { readonly output: OutboundRequestOutcome }) => void): { unsubscribe(): void }
+  on(type: "progress", handler: (e: { readonly requestId: RequestId; readonly progress: ProgressSnapshot }) => void): { unsubscribe(): void }
 }
 
-/** In-flight requests by id (and by progress token), routing responses and progress to their actors. */
-export class OutboundTable {
-  private readonly entries = new Map<RequestId, Entry>()
-  private readonly byToken = new Map<ProgressToken, RequestId>()
+/** What a request's chart starts from (`REQUEST_SENT`). */
+export type RequestSent = Extract<OutboundRequestsEvent, { readonly type: "REQUEST_SENT" }>
 
+/** A request's chart input from what its caller asked (`RequestOptions`); `timeoutMs` defaults to `defaultTimeoutMs`. */
+export const requestSent = (
+  requestId: RequestId,
+  method: string,
+  progressToken: RequestId | undefined,
+  options: {
+    readonly timeoutMs?: number | undefined
+    readonly resetTimeoutOnProgress?: boolean | undefined
+    readonly onProgress?: unknown
+    readonly maxTotalTimeoutMs?: number | undefined
+  },
+  defaultTimeoutMs: number
+): RequestSent => ({
+  type: "REQUEST_SENT",
+  requestId,
+  method,
+  ...(progressToken !== undefined ? { progressToken } : {}),
+  timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+  resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
+  ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
+})
+
+/** One caller waiting on its request's outcome. */
+export interface OutboundWaiter {
+  readonly method: string
+  /** The outcome; `failure` when the transport failed this one request (then the outcome is `Aborted`). */
+  readonly settle: (outcome: OutboundRequestOutcome, failure: Error | undefined) => void
+  readonly onProgress?: ((p: Progress) => void) | undefined
+  /** Whether a progress token (the request's id) was sent with it. */
+  readonly tokened: boolean
+  /** The caller's abort signal: aborting it cancels the request (the chart sends the cancellation). */
+  readonly signal?: AbortSignal | undefined
+}
+
+/** A progress notification's numbers as the caller's `onProgress` gets them. */
+export const progressOf = (p: { readonly progress: number; readonly total?: number | undefined; readonly message?: string | undefined }): Progress => ({
+  progress: p.progress,
+  ...(p.total !== undefined ? { total: p.total } : {}),
+  ...(p.message !== undefined ? { message: p.message } : {})
+})
+
+/**
+ * A client's requests in flight: its side of the `requests` child. Each `start` registers
+ * the caller and starts the request's chart; responses, progress, cancellations and a
+ * transport's failure of one request go to the chart; its outcome settles the caller.
+ * When the child stops (the client ended), every caller left gets `Aborted`.
+ */
+export class OutboundRequests {
+  private readonly waiting = new Map<RequestId, OutboundWaiter>()
+  /** The abort listeners of callers that gave a signal (removed once settled). */
+  private readonly aborts = new Map<RequestId, () => void>()
+  private readonly failures = new Map<RequestId, Error>()
+  private actor: RequestsActor | undefined
+
+  private readonly onSettled: (() => void) | undefined
+
+  /** `onSettled`: after each caller was settled (a drain waits for the last). */
+  constructor(onSettled?: () => void) {
+    this.onSettled = onSettled
+  }
+
+  /** Requests whose callers wait. */
   get size(): number {
-    return this.entries.size
+    return this.waiting.size
   }
 
-  add(id: RequestId, entry: Entry): void {
-    this.entries.set(id, entry)
-    if (entry.progressToken !== undefined) this.byToken.set(entry.progressToken, id)
+  /** The child to run the charts in (undefined before the client's chart started it and after it stopped). */
+  get requests(): RequestsActor | undefined {
+    return this.actor
   }
 
-  /** Forget a finished request (its actor is done). */
-  remove(id: RequestId): void {
-    const e = this.entries.get(id)
-    if (!e) return
-    this.entries.delete(id)
-    if (e.progressToken !== undefined) this.byToken.delete(e.progressToken)
+  /** The requests in flight, as `info()` lists them. */
+  list(): Array<{ readonly id: RequestId; readonly method: string }> {
+    return [...this.waiting].map(([id, w]) => ({ id, method: w.method }))
   }
 
-  /** Deliver a response to its actor; false when the id is unknown (late or foreign: dropped). */
+  /**
+   * The client's chart started its `requests` child: outcomes and advancing progress come
+   * from it. `observer` sees its snapshots; when it stops, every caller left ends `Aborted`
+   * ("client ended") before `observer.complete`.
+   */
+  attach(actor: RequestsActor, observer: { readonly next?: (s: OutboundRequestsSnapshot) => void; readonly complete?: () => void } = {}): void {
+    this.actor = actor
+    actor.subscribe({
+      ...(observer.next !== undefined ? { next: observer.next } : {}),
+      complete: () => {
+        this.actor = undefined
+        this.abortAll("client ended")
+        observer.complete?.()
+      }
+    })
+    actor.on("outcome", ({ output }) => this.settle(output))
+    actor.on("progress", ({ requestId, progress }) => this.waiting.get(requestId)?.onProgress?.(progressOf(progress)))
+  }
+
+  /** Wait for `sent`'s outcome (its chart starts now); false when there is no child to run it in. Send the request after. */
+  start(sent: RequestSent, waiter: OutboundWaiter): boolean {
+    const actor = this.actor
+    if (actor === undefined) return false
+    const id = sent.requestId
+    this.waiting.set(id, waiter)
+    // The request's chart starts in the client's `requests` child (one tree, one inspector).
+    actor.send(sent)
+    const signal = waiter.signal
+    if (signal !== undefined) {
+      const onAbort = () => this.actor?.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
+      this.aborts.set(id, onAbort)
+      signal.addEventListener("abort", onAbort, { once: true })
+    }
+    return true
+  }
+
+  /** Whether a caller waits on `id`. */
+  has(id: RequestId): boolean {
+    return this.waiting.has(id)
+  }
+
+  /** A response: to its request's chart; false when no caller waits on its id (late, foreign: the caller drops it). */
   response(message: JsonRpcResponse): boolean {
-    if (message.id === undefined || message.id === null) return false
-    const e = this.entries.get(message.id)
-    if (!e) return false
-    if ("result" in message) e.actor.send({ type: "RESPONSE", result: message.result })
-    else e.actor.send({ type: "ERROR_RESPONSE", error: message.error })
+    const id = message.id
+    if (id === null || id === undefined || !this.waiting.has(id)) return false
+    if ("result" in message) this.actor?.send({ type: "RESPONSE", requestId: id, result: message.result })
+    else this.actor?.send({ type: "ERROR_RESPONSE", requestId: id, error: message.error })
     return true
   }
 
   /**
-   * Deliver `notifications/progress` params to the request holding the token.
-   * The callback sees only progress that advances (progress.mdx:L53).
+   * `notifications/progress`: our progress token is the request's id, so it goes to that
+   * request's chart (an unknown one changes nothing), which says whether it advances (then `onProgress`).
    */
-  progress(params: Params | undefined): boolean {
-    const token = params?.progressToken as ProgressToken | undefined
-    const id = token === undefined ? undefined : this.byToken.get(token)
-    const e = id === undefined ? undefined : this.entries.get(id)
-    if (!e || typeof params?.progress !== "number") return false
-    const before = e.actor.getSnapshot().context.lastProgress?.progress
-    const progress: Progress = {
+  progress(params: Params | undefined): void {
+    const token = params?.progressToken as RequestId | undefined
+    if (token === undefined || typeof params?.progress !== "number" || this.waiting.get(token)?.tokened !== true) return
+    this.actor?.send({
+      type: "PROGRESS",
+      requestId: token,
       progress: params.progress,
       ...(typeof params.total === "number" ? { total: params.total } : {}),
       ...(typeof params.message === "string" ? { message: params.message } : {})
-    }
-    e.actor.send({ type: "PROGRESS", ...progress })
-    if (before === undefined || progress.progress > before) e.onProgress?.(progress)
-    return true
+    })
   }
 
-  /** Cancel every in-flight request (each actor sends its cancellation). */
+  /**
+   * The transport failed this one request: its chart ends as `Aborted` (no cancellation is
+   * sent: the request is gone) and the caller gets `error` instead of `ConnectionLost`.
+   */
+  fail(id: RequestId, error: Error): void {
+    if (this.actor === undefined || !hasRequest(this.actor, id)) return
+    this.failures.set(id, error)
+    this.actor.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: error.message })
+  }
+
+  /** Cancel every request in flight (each chart sends its cancellation). */
   cancelAll(reason: string): void {
-    for (const e of [...this.entries.values()]) e.actor.send({ type: "CANCEL", reason })
+    for (const id of [...this.waiting.keys()]) this.actor?.send({ type: "CANCEL", requestId: id, reason })
   }
 
-  /** The wire is gone: every in-flight request fails fast (`Aborted` → ConnectionLost). */
+  /** The wire is gone: every chart ends as `Aborted` (no cancellation), and callers whose chart cannot run any more too. */
   transportClosed(reason: string): void {
-    for (const e of [...this.entries.values()]) e.actor.send({ type: "TRANSPORT_CLOSED", reason })
+    this.actor?.send({ type: "TRANSPORT_CLOSED", reason })
+    this.abortAll(reason)
   }
+
+  /** Every caller left ends `Aborted` (its chart can no longer run). */
+  abortAll(reason: string): void {
+    for (const id of [...this.waiting.keys()]) this.settle({ _tag: "Aborted", requestId: id, reason })
+  }
+
+  private settle(outcome: OutboundRequestOutcome): void {
+    const id = outcome.requestId
+    const w = this.waiting.get(id)
+    if (w === undefined) return
+    this.waiting.delete(id)
+    if (w.signal !== undefined) {
+      const onAbort = this.aborts.get(id)
+      this.aborts.delete(id)
+      if (onAbort !== undefined) w.signal.removeEventListener("abort", onAbort)
+    }
+    const failure = this.failures.get(id)
+    if (failure !== undefined) this.failures.delete(id)
+    w.settle(outcome, failure)
+    this.onSettled?.()
+  }
+}
+
+/** The refusal of a call the server did not advertise the capability for (`enforceCapabilities`), or undefined. */
+export const capabilityRefusal = (method: string, serverCapabilities: ServerCapabilities | undefined): CapabilityNotSupported | undefined => {
+  const capability = requiredServerCapability(method)
+  return capability === undefined || hasCapability(serverCapabilities, capability)
+    ? undefined
+    : new CapabilityNotSupported({ method, capability, message: `${method}: the server did not advertise the "${capability}" capability` })
 }
 
 /** The typed error for an outcome that is not `Settled` (Failed → RpcError). */

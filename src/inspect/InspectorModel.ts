@@ -16,7 +16,9 @@ import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateVa
 import type { RegistryUnsafe } from "../runtime/Registry.ts"
 import type { SessionEnd, SessionInfo } from "../runtime/SessionHandle.ts"
 import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
+import { withoutSecrets } from "./redact.ts"
 import { RecordBuffer, type RecordEnd, type RecordFile, toRecordFile } from "./SessionRecord.ts"
+import { makeTurnClock } from "./turnClock.ts"
 
 export interface InspectorModelOptions {
   /** Sessions to describe (side, transport, era, peer, end reason), matched by actor id. */
@@ -29,7 +31,18 @@ export interface InspectorModelOptions {
   readonly maxEnded?: number
   /** Live actors tracked at most (a runtime that drops actors without stopping them cannot grow this without bound). Default 10 000. */
   readonly maxActors?: number
+  /**
+   * The clock records and ages are stamped with. Default: the wall clock, read once per turn of the
+   * event loop (see turnClock.ts); a clock given here is read per event.
+   */
   readonly now?: () => number
+  /**
+   * Keep secret values (tool arguments and results, tokens: what `toJsonSafe` redacts) in the
+   * records. Default true. The inspector server passes its `showSecrets`: a record it never shows
+   * them from keeps the event without them (see `withoutSecrets`), so it does not hold every
+   * result of the last `recordCapacity` calls alive.
+   */
+  readonly keepSecrets?: boolean
   /** Default: the runtime's hub. */
   readonly hub?: InspectionHub
 }
@@ -159,6 +172,7 @@ export class InspectorModel {
   readonly #maxEnded: number
   readonly #maxActors: number
   readonly #now: () => number
+  readonly #keepSecrets: boolean
   readonly #registry: RegistryUnsafe | undefined
   readonly #stops: Array<() => void> = []
 
@@ -167,7 +181,8 @@ export class InspectorModel {
     this.#retainMs = options.retainEndedMs ?? 10 * 60_000
     this.#maxEnded = options.maxEnded ?? 200
     this.#maxActors = options.maxActors ?? 10_000
-    this.#now = options.now ?? Date.now
+    this.#now = options.now ?? makeTurnClock().read
+    this.#keepSecrets = options.keepSecrets !== false
     this.#registry = options.registry
     const hub = options.hub ?? inspection
     this.#hubSubscription = hub.subscribe((e) => this.#onInspection(e), { kinds: QUIET })
@@ -349,7 +364,13 @@ export class InspectorModel {
     if (actor === undefined || actor.end !== undefined) return
     const t = this.#now()
     const listening = this.#listeners.size > 0
-    if (snapshot.status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id)) {
+    // Each field read once: snapshots and events come in many shapes (every logic's, every event's),
+    // so each read is a megamorphic lookup.
+    const status = snapshot.status
+    const value = snapshot.value
+    const context = snapshot.context
+    const type = event.type
+    if (status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id)) {
       // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
       actor.status = "hibernated"
       this.#asleep.set(actor.id, actor)
@@ -357,32 +378,37 @@ export class InspectorModel {
       return
     }
     const woken = actor.status === "hibernated"
-    actor.value = snapshot.value
-    actor.context = snapshot.context
-    actor.status = snapshot.status
-    const seq = actor.record.total
-    if (event.type === "xstate.init" && actor.record.size === 0 && actor.record.base === undefined) {
-      actor.record.base = { t, value: snapshot.value, context: snapshot.context, status: snapshot.status }
-    } else if (!(woken && event.type === "xstate.init")) {
+    actor.value = value
+    actor.context = context
+    actor.status = status
+    const record = actor.record
+    const seq = record.total
+    const init = type === "xstate.init"
+    if (init && record.size === 0 && record.base === undefined) {
+      record.base = { t, value, context, status }
+    } else if (!(woken && init)) {
       // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
-      actor.record.add(t, event, snapshot.value, snapshot.context, snapshot.status)
+      record.add(t, this.#keepSecrets ? event : withoutSecrets(event), value, context, status)
     }
-    const request = requestOf(event as AnyEventObject)
-    if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
+    if (type === "REQUEST") {
+      const request = requestOf(event as AnyEventObject)
+      if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
+    }
     if (listening) {
-      if (actor.record.size === 0 && event.type === "xstate.init") this.#emit({ type: "@xstate.actor", actor, createdAt: t })
+      if (init && record.size === 0) this.#emit({ type: "@xstate.actor", actor, createdAt: t })
       if (this.#snapshotMessageListeners > 0) {
-        const message: FeedMessage = { type: "@xstate.snapshot", actor, event, createdAt: t, snapshot: { value: snapshot.value, status: snapshot.status, context: snapshot.context }, seq }
+        const message: FeedMessage = { type: "@xstate.snapshot", actor, event, createdAt: t, snapshot: { value, status, context }, seq }
         for (const [l, how] of this.#listeners) if (how.touch === undefined) l(message)
       }
       // The page's lean feed: no message object per event.
-      for (const touch of this.#touches) touch(actor, event, t, seq)
+      const touches = this.#touches
+      for (let i = 0; i < touches.length; i++) touches[i]!(actor, event, t, seq)
     }
-    if (ENDED.has(snapshot.status)) {
+    if (status !== "active" && ENDED.has(status)) {
       const ownEnd = this.#ends.get(actor.id)
       actor.end = ownEnd === undefined || this.#infos.get(actor.id) === undefined
         ? endOf(t, snapshot)
-        : { t, status: snapshot.status, reason: ownEnd.reason, error: !ownEnd.expected || snapshot.status === "error" }
+        : { t, status, reason: ownEnd.reason, error: !ownEnd.expected || status === "error" }
       actor.requests = undefined
       this.#ended.push(actor)
       this.#release(actor)
@@ -401,31 +427,42 @@ export class InspectorModel {
       const handle = this.#registry?.get(info.id)
       handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)
     }
-    const actors = this.#actorsOfSession(info.id)
-    const now = this.#now()
-    for (const actor of actors) {
-      if (info.inFlight === 0) actor.requests = undefined
-      else if (info.requests !== undefined) {
-        const requests = actor.requests ??= new Map()
-        // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
-        const live = new Set<string>()
-        for (const r of info.requests) {
-          const id = String(r.id)
-          live.add(id)
-          if (!requests.has(id)) requests.set(id, { id, method: r.method, since: now })
-        }
-        for (const id of requests.keys()) if (!live.has(id)) requests.delete(id)
-      } else if (actor.requests !== undefined) {
-        // Only a count: the chart saw the requests start; the oldest are dropped first.
-        const requests = actor.requests
-        for (const key of requests.keys()) {
-          if (requests.size <= info.inFlight) break
-          requests.delete(key)
-        }
+    // Each request's start and end is an update: nothing is allocated here unless a request is new.
+    const same = this.#byId.get(info.id)
+    if (same === undefined) {
+      if (change === "removed" && !this.#ends.has(info.id)) this.#infos.delete(info.id)
+    } else if (same instanceof Set) for (const actor of same) this.#sessionChanged(actor, info)
+    else this.#sessionChanged(same, info)
+  }
+
+  /** A registered session's summary changed: its requests in flight, and the feed's summary. */
+  #sessionChanged(actor: ActorView, info: SessionInfo): void {
+    const listed = info.requests
+    if (info.inFlight === 0) actor.requests = undefined
+    else if (listed !== undefined) {
+      const requests = actor.requests ??= new Map()
+      // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
+      for (let i = 0; i < listed.length; i++) {
+        const r = listed[i]!
+        const id = String(r.id)
+        if (!requests.has(id)) requests.set(id, { id, method: r.method, since: this.#now() })
       }
-      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: now })
+      // Every listed one is in the map: when the sizes agree, nothing else is (ids in flight are unique;
+      // two listed ids that print alike, 1 and "1", take the full pass below on the next change).
+      if (requests.size !== listed.length) {
+        const live = new Set<string>()
+        for (const r of listed) live.add(String(r.id))
+        for (const id of requests.keys()) if (!live.has(id)) requests.delete(id)
+      }
+    } else if (actor.requests !== undefined) {
+      // Only a count: the chart saw the requests start; the oldest are dropped first.
+      const requests = actor.requests
+      for (const key of requests.keys()) {
+        if (requests.size <= info.inFlight) break
+        requests.delete(key)
+      }
     }
-    if (actors.length === 0 && change === "removed" && !this.#ends.has(info.id)) this.#infos.delete(info.id)
+    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
   }
 
   #onSessionEnd(id: string, end: SessionEnd): void {

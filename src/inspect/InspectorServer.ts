@@ -12,7 +12,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import { writeFile } from "node:fs/promises"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listenHttp } from "../transports/http/listenHttp.ts"
 import type { Duplex } from "node:stream"
 import type { AnyStateMachine } from "xstate"
 import { WebSocket, WebSocketServer } from "ws"
@@ -29,7 +29,7 @@ import { replayRecord, ReplayError } from "./replay.ts"
 import type { RecordFile } from "./SessionRecord.ts"
 
 /** How `startInspector` serves (also `inspect` in `makeHttpServer` and `startHost`). */
-export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"> {
+export interface InspectorOptions extends Omit<InspectorModelOptions, "registry" | "keepSecrets"> {
   /** Port on 127.0.0.1. Default 0 (any free port; read `url`). */
   readonly port?: number
   /** Bind address. Default 127.0.0.1: the inspector is for this machine. */
@@ -108,7 +108,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const machines = options.machines ?? allMachines()
   const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024
   const registry = options.registry ?? makeRegistryUnsafe()
-  const model = new InspectorModel({ ...options, registry })
+  // Records keep what the page may show: without secrets unless they are shown.
+  const model = new InspectorModel({ ...options, registry, keepSecrets: showSecrets })
   const guard = makeHostGuard()
   // Clients send only approval decisions: small messages.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
@@ -308,15 +309,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   })
 
   const host = options.host ?? "127.0.0.1"
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject)
-    http.listen(options.port ?? 0, host, () => {
-      http.off("error", reject)
-      resolve()
-    })
-  })
-  const port = (http.address() as AddressInfo).port
-  const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+  const { port, urlHost } = await listenHttp(http, options.port ?? 0, host)
+  const origin = `http://${urlHost}:${port}`
   let closing: Promise<void> | undefined
   return {
     url: `${origin}/?token=${token}`,

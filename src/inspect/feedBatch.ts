@@ -36,6 +36,8 @@ export const STEPS_PER_TURN = 50
 
 interface Pending {
   readonly actor: ActorView
+  /** The turn (drain count) this entry is for: an entry left on a view from an earlier turn is stale. */
+  readonly turn: number
   announce: FeedMessage | undefined
   /** The last event of the turn that led to a snapshot (undefined: no snapshot this turn). */
   event: EventObject | undefined
@@ -82,19 +84,30 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
   /** The context each actor's last lean snapshot carried (the next one omits it while unchanged). */
   const sentContext = new WeakMap<ActorView, unknown>()
 
+  /** The turn's entries are also kept on their views under this batch's own key: a snapshot's lookup is one property read. */
+  const slot: unique symbol = Symbol("feed batch entry")
+  type Slotted = ActorView & { [slot]?: Pending | undefined }
+  /** Drains so far (and clears): an entry of an earlier turn is not this turn's. */
+  let turnNo = 0
   const entry = (actor: ActorView): Pending => {
+    const cached = (actor as Slotted)[slot]
+    if (cached !== undefined && cached.turn === turnNo) return cached
     let p = pending.get(actor.sessionId)
-    if (p === undefined) pending.set(actor.sessionId, p = { actor, announce: undefined, event: undefined, createdAt: 0, since: -1, session: undefined })
+    if (p === undefined) pending.set(actor.sessionId, p = { actor, turn: turnNo, announce: undefined, event: undefined, createdAt: 0, since: -1, session: undefined })
+    ;(actor as Slotted)[slot] = p
     return p
   }
 
   const touch: SnapshotTouch = (actor, event, t, seq) => {
     if (!lean) return
     const p = entry(actor)
-    if (p.event === undefined) p.since = seq
+    if (p.event === undefined) {
+      // The actor's first snapshot of the turn: its steps start here.
+      p.since = seq
+      options.schedule()
+    }
     p.event = event
     p.createdAt = t
-    options.schedule()
   }
 
   const add = (message: FeedMessage): void => {
@@ -116,6 +129,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       case "@mcp-actors.forget": {
         const p = pending.get(message.sessionId)
         pending.delete(message.sessionId)
+        if (p !== undefined) (p.actor as Slotted)[slot] = undefined
         // Created and forgotten within the turn: the lean clients never hear of it.
         if (unseen.delete(message.sessionId)) break
         if (p?.announce === undefined) forgets.push(message.sessionId)
@@ -160,6 +174,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
     const gone = forgets
     ordered = []
     pending = new Map()
+    turnNo++
     forgets = []
     let fullLines: Array<string> | undefined
     let leanLines: Array<string> | undefined
@@ -194,6 +209,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       full = f
       if (!l) {
         pending.clear()
+        turnNo++
         forgets.length = 0
         unseen.clear()
       }

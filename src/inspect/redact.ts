@@ -49,6 +49,12 @@ export interface ToJsonOptions {
   readonly maxString?: number
 }
 
+/** `out[key] = v` for a peer's key: `"__proto__"` would set the copy's prototype, so it is defined as an own key. */
+const setOwn = (out: Record<string, unknown>, key: string, v: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true })
+  else out[key] = v
+}
+
 /**
  * A JSON-safe copy: plain objects, arrays and primitives are copied (cycles and
  * depth cut), class instances become `"[ClassName]"`, functions and symbols are
@@ -97,11 +103,11 @@ export const toJsonSafe = (value: unknown, options: ToJsonOptions = {}): unknown
     for (const key of Object.keys(o)) {
       const child = (o as Record<string, unknown>)[key]
       if (!show && isSecretKey(key) && child !== undefined && child !== null) {
-        out[key] = REDACTED
+        setOwn(out, key, REDACTED)
         continue
       }
       const copied = walk(child, depth + 1)
-      if (copied !== undefined) out[key] = copied
+      if (copied !== undefined) setOwn(out, key, copied)
     }
     seen.delete(o)
     return out
@@ -116,3 +122,49 @@ export const toJsonSafe = (value: unknown, options: ToJsonOptions = {}): unknown
 /** A session id shown by default: enough to tell sessions apart, not enough to hijack one over HTTP. */
 export const redactId = (id: string, showSecrets: boolean): string =>
   showSecrets || id.length <= 12 || id.startsWith("x:") ? id : `${id.slice(0, 8)}…`
+
+/** {@link isSecretKey} of the keys seen so far (event field names repeat; bounded, since a peer's params name keys too). */
+const secretKeyCache = new Map<string, boolean>()
+const isSecretKeyCached = (key: string): boolean => {
+  let secret = secretKeyCache.get(key)
+  if (secret === undefined) {
+    secret = isSecretKey(key)
+    if (secretKeyCache.size < 4096) secretKeyCache.set(key, secret)
+  }
+  return secret
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false
+  const proto = Object.getPrototypeOf(v) as object | null
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * `o` with its secret values (by key, this level only) replaced, or `o` itself when it holds none.
+ * Only objects and long strings are worth not keeping: a short secret string (a token) is left to
+ * the download's redaction, so a field holding a primitive costs one `typeof` here, no key lookup.
+ */
+const redactLevel = (o: Record<string, unknown>, deeper: boolean): Record<string, unknown> => {
+  let copy: Record<string, unknown> | undefined
+  for (const key in o) {
+    const child = o[key]
+    if (typeof child === "object" ? child === null : typeof child !== "string" || child.length < 256) continue
+    if (!Object.hasOwn(o, key)) continue
+    let replaced: unknown = child
+    if (isSecretKeyCached(key)) replaced = REDACTED
+    else if (deeper && isPlainObject(child)) replaced = redactLevel(child, false)
+    if (replaced !== child) (copy ??= { ...o })[key] = replaced
+  }
+  return copy ?? o
+}
+
+/**
+ * What a record keeps of an event when secrets are not shown: the event itself when it holds no
+ * secret object (or long string) in its own fields or one level below (`params.arguments`), else a
+ * shallow copy with those values replaced by {@link REDACTED}. {@link toJsonSafe} without `showSecrets` gives the same
+ * JSON for both (it redacts the same keys, at any depth); the record just does not keep a tool's
+ * result or arguments alive, which nobody may see, for as long as the ring holds the entry.
+ */
+export const withoutSecrets = <E extends object>(event: E): E =>
+  isPlainObject(event) ? redactLevel(event, true) as E : event

@@ -103,23 +103,30 @@ interface Entry {
 const entries = new Set<Entry>()
 /** The kinds at least one listener wants; 0 while nobody listens. */
 let wanted = 0
+/** `entries` as an array (walked per event; remade on each change, which is rare). */
+let list: ReadonlyArray<Entry> = []
 
 const recompute = () => {
   let m = 0
   for (const e of entries) m |= e.mask
   wanted = m
+  list = [...entries]
+}
+
+const call = (entry: Entry, event: InspectionEvent): void => {
+  try {
+    entry.listener(event)
+  } catch (error) {
+    // An inspector's bug must not stop a session's actor (xstate would rethrow it on the actor).
+    console.error("inspection listener failed", error)
+  }
 }
 
 const deliver = (event: InspectionEvent, bit: number): void => {
-  for (const entry of entries) {
-    if ((entry.mask & bit) === 0) continue
-    try {
-      entry.listener(event)
-    } catch (error) {
-      // An inspector's bug must not stop a session's actor (xstate would rethrow it on the actor).
-      console.error("inspection listener failed", error)
-    }
-  }
+  const l = list
+  // One listener (the inspector) is the common case: no loop.
+  if (l.length === 1) return call(l[0]!, event)
+  for (let i = 0; i < l.length; i++) if ((l[i]!.mask & bit) !== 0) call(l[i]!, event)
 }
 
 const fanOut: InspectionListener = (event) => {
@@ -163,7 +170,8 @@ interface InspectableSystem {
   inspect: (observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void)) => { unsubscribe(): void }
 }
 
-const installed = new WeakSet<object>()
+/** Marks the dispatcher functions (a system whose `_sendInspectionEvent` has it is fed already): no per-root WeakSet. */
+const DISPATCHER: unique symbol = Symbol("mcp-actors inspection dispatcher")
 
 /**
  * Feed `root`'s actor system (the root and every descendant) to the hub, if
@@ -201,10 +209,9 @@ export const inspectionBoot = (user: unknown): { readonly observer: (event: Insp
 
 const install = (root: AnyActorRef, observers: number, announce: boolean): void => {
   const system = root.system as unknown as InspectableSystem
-  if (installed.has(system)) return
   const original = system._sendInspectionEvent
   if (typeof original !== "function") throw new Error("inspectRoot: xstate's system._sendInspectionEvent moved (xstate upgrade?)")
-  installed.add(system)
+  if ((original as { [DISPATCHER]?: true })[DISPATCHER] === true) return
   const rootId = root.sessionId
   // Observers given to xstate directly: while there are any, xstate's path runs too. The `inspect`
   // option registers one in the constructor (before this), so it counts as one from the start.
@@ -224,7 +231,7 @@ const install = (root: AnyActorRef, observers: number, announce: boolean): void 
       }
     }
   }
-  system._sendInspectionEvent = (event) => {
+  const dispatch = (event: { type: string; rootId?: string }) => {
     if (ownObservers !== 0) original(event)
     const bit = bitOf(event.type)
     if ((wanted & bit) === 0) return
@@ -232,6 +239,8 @@ const install = (root: AnyActorRef, observers: number, announce: boolean): void 
     event.rootId = rootId
     deliver(event as InspectionEvent, bit)
   }
+  ;(dispatch as { [DISPATCHER]?: true })[DISPATCHER] = true
+  system._sendInspectionEvent = dispatch
   // The root's own `@xstate.actor` was sent by its constructor, before the dispatcher was in place.
   if (announce && (wanted & 1) !== 0) deliver({ type: "@xstate.actor", actorRef: root, rootId } as InspectionEvent, 1)
 }

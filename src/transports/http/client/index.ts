@@ -2,7 +2,7 @@
  * Streamable HTTP client: the legacy-era transport (`HttpClientTransport`) and
  * the single exchanges it is built from (`postMessage`, `openEventStream`,
  * `deleteSession`); the modern-era (2026-07-28, sessionless) wire of a
- * `ModernClient` (`ModernHttpWire`); the SSE parser; typed errors.
+ * `ModernClient` (`ModernHttpWire`, over the `ModernWire` contract of `../../modernWire.ts`); the SSE parser; typed errors.
  *
  * @since 0.1.0
  */
@@ -31,5 +31,6 @@ export {
   rpcErrorOf,
   SseStream
 } from "./HttpExchange.ts"
+export { makeModernHttpWire, ModernHttpWire, type ModernHttpWireOptions } from "./ModernHttpWire.ts"
 export { DEFAULT_CONNECT_TIMEOUT_MS, httpRequest, type HttpRequestOptions, makeAgent } from "./httpRequest.ts"
 export { parseSse, type SseEvent, SseParser, type SseParserOptions } from "./SseParser.ts"

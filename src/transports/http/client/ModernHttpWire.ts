@@ -46,10 +46,10 @@
  * probe, which needs the raw HTTP status (`connectAutoHttp`).
  */
 import type { Agent } from "node:http"
-import { ConnectionLost, RpcError } from "../protocol/requestErrors.ts"
-import type { ModernWire, WireHandlers } from "./ModernClient.ts"
-import { MODERN_ERROR_CODES, type RpcErrorObject } from "../protocol/errors.ts"
-import { decodeText, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../protocol/jsonrpc.ts"
+import { ConnectionLost, RpcError } from "../../../protocol/requestErrors.ts"
+import type { ModernWire, WireHandlers } from "../../modernWire.ts"
+import { MODERN_ERROR_CODES, type RpcErrorObject } from "../../../protocol/errors.ts"
+import { decodeText, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../../../protocol/jsonrpc.ts"
 import {
   encodeHeaderValue,
   HEADER_PARAM_PREFIX,
@@ -57,17 +57,17 @@ import {
   type ParamHeader,
   paramHeadersOf,
   paramHeaderValue
-} from "../protocol/mcpHeaders.ts"
-import { META_PROTOCOL_VERSION } from "../protocol/modern.ts"
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../transports/Transport.ts"
-import { HttpError, HttpNetworkError } from "../transports/http/client/errors.ts"
-import type { HeadersInit } from "../transports/http/client/HttpClientTransport.ts"
-import { HEADER_PROTOCOL_VERSION, postMessage } from "../transports/http/client/HttpExchange.ts"
-import { DEFAULT_CONNECT_TIMEOUT_MS, isAbortError, makeAgent } from "../transports/http/client/httpRequest.ts"
+} from "../../../protocol/mcpHeaders.ts"
+import { META_PROTOCOL_VERSION } from "../../../protocol/modern.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../../Transport.ts"
+import { HttpError, HttpNetworkError } from "./errors.ts"
+import type { HeadersInit } from "./HttpClientTransport.ts"
+import { HEADER_PROTOCOL_VERSION, postMessage } from "./HttpExchange.ts"
+import { DEFAULT_CONNECT_TIMEOUT_MS, isAbortError, makeAgent } from "./httpRequest.ts"
 
 export const HEADER_METHOD = "mcp-method"
 export const HEADER_NAME = "mcp-name"
-export { decodeHeaderValue, encodeHeaderValue, HEADER_PARAM_PREFIX, type ParamHeader, paramHeadersOf } from "../protocol/mcpHeaders.ts"
+export { decodeHeaderValue, encodeHeaderValue, HEADER_PARAM_PREFIX, type ParamHeader, paramHeadersOf } from "../../../protocol/mcpHeaders.ts"
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 

@@ -1,0 +1,177 @@
+/**
+ * The inspector's per-event economies (issue 11's overhead targets), each pinned
+ * by what it must keep doing: the wall clock read once per turn, not per
+ * snapshot (turnClock.ts); records that keep no secret value the inspector never
+ * shows (`withoutSecrets`), with the same download; the registry's per-request
+ * updates keeping the in-flight list right without a set per update.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest"
+import { createActor, setup } from "xstate"
+import { type InspectorModel as Model, InspectorModel } from "../src/inspect/InspectorModel.ts"
+import { REDACTED, toJsonSafe, withoutSecrets } from "../src/inspect/redact.ts"
+import { makeTurnClock } from "../src/inspect/turnClock.ts"
+import type { RegistryChange, RegistryUnsafe } from "../src/runtime/Registry.ts"
+import type { SessionInfo } from "../src/runtime/SessionHandle.ts"
+import { inspection } from "../src/runtime/inspection.ts"
+
+const models: Array<Model> = []
+afterEach(() => {
+  vi.restoreAllMocks()
+  for (const m of models.splice(0)) m.close()
+  expect(inspection.listenerCount).toBe(0)
+})
+
+/** A chart that takes any event and stays (one snapshot per event). */
+const sink = setup({ types: {} as { events: { type: string; [k: string]: unknown } } }).createMachine({
+  id: "sink",
+  initial: "on",
+  states: { on: { on: { "*": { target: "on" } } } }
+})
+
+/** An actor of `sink` fed to the hub (xstate's own `inspect` option: the hub's observer). */
+const inspectedSink = (id?: string) => {
+  const actor = createActor(sink, { inspect: inspection.observer, ...(id === undefined ? {} : { id }) })
+  actor.start()
+  return actor
+}
+
+describe("turn clock", () => {
+  it("reads the clock once per turn and again after `budget` reads; the turn's end drops the cached time", () => {
+    let t = 1_000
+    let reads = 0
+    const turnEnds: Array<() => void> = []
+    const clock = makeTurnClock(() => (reads++, t), (f) => void turnEnds.push(f), 3)
+    expect([clock.read(), clock.read(), clock.read()]).toEqual([1_000, 1_000, 1_000])
+    expect(reads).toBe(1)
+    expect(turnEnds).toHaveLength(1) // armed once per turn
+    t = 1_005
+    expect(clock.read()).toBe(1_005) // the budget (3) ran out: read again within the same turn
+    expect(reads).toBe(2)
+    expect(turnEnds).toHaveLength(1)
+    t = 1_009
+    expect(clock.read()).toBe(1_005)
+    turnEnds[0]!() // the turn ended
+    expect(clock.read()).toBe(1_009)
+    expect(reads).toBe(3)
+    expect(turnEnds).toHaveLength(2)
+  })
+
+  it("the model stamps a turn's snapshots with one read of the wall clock (a given clock is read per event)", async () => {
+    let t = 5_000
+    const now = vi.spyOn(Date, "now").mockImplementation(() => t)
+    const model = new InspectorModel()
+    models.push(model)
+    const actor = inspectedSink()
+    now.mockClear()
+    for (let i = 0; i < 100; i++) actor.send({ type: `E${i}` })
+    // Per snapshot before (100 reads); now once, and once more per 64 reads.
+    expect(now.mock.calls.length).toBeLessThanOrEqual(2)
+    const view = model.get(actor.sessionId)!
+    expect(view.record.entries().every((e) => e.t === 5_000)).toBe(true)
+    // The next turn reads the clock again.
+    t = 6_000
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    actor.send({ type: "LATER" })
+    expect(view.record.entries().at(-1)).toMatchObject({ t: 6_000, event: { type: "LATER" } })
+    actor.stop()
+
+    // A clock given to the model is its own: read per event.
+    let ticks = 0
+    const given = new InspectorModel({ now: () => ++ticks })
+    models.push(given)
+    const other = inspectedSink()
+    ticks = 0
+    for (let i = 0; i < 10; i++) other.send({ type: `F${i}` })
+    expect(given.get(other.sessionId)!.record.entries().slice(-10).map((e) => e.t)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    other.stop()
+  })
+})
+
+describe("records without secrets", () => {
+  const response = () => ({ type: "RESPONSE", requestId: 7, result: { content: [{ type: "text", text: "a large tool result" }] } })
+  const request = () => ({ type: "REQUEST", id: 3, method: "tools/call", params: { name: "echo", arguments: { text: "s3cret" } } })
+
+  it("an inspector that hides secrets keeps no result or argument in its records, and downloads the same record", () => {
+    const hiding = new InspectorModel({ keepSecrets: false })
+    const keeping = new InspectorModel()
+    models.push(hiding, keeping)
+    const actor = inspectedSink()
+    const [res, req, plain] = [response(), request(), { type: "PING", n: 1 }]
+    actor.send(res)
+    actor.send(req)
+    actor.send(plain)
+    const [r1, r2, r3] = hiding.get(actor.sessionId)!.record.entries().slice(-3).map((e) => e.event as Record<string, unknown>)
+    // The payloads are not held: redacted where toJsonSafe would redact them, one level down too.
+    expect(r1).toEqual({ type: "RESPONSE", requestId: 7, result: REDACTED })
+    expect(r2).toEqual({ type: "REQUEST", id: 3, method: "tools/call", params: { name: "echo", arguments: REDACTED } })
+    expect(res.result.content[0]!.text).toBe("a large tool result") // the caller's event is not touched
+    // An event without secrets is kept as is (no copy).
+    expect(r3).toBe(plain)
+    // The download (secrets hidden) is the same as from a record that kept everything.
+    const hidden = hiding.record(actor.sessionId, false)!
+    const kept = keeping.record(actor.sessionId, false)!
+    expect(hidden.records.length).toBe(3)
+    expect(hidden.records.map((r) => ({ ...r, t: 0 }))).toEqual(kept.records.map((r) => ({ ...r, t: 0 })))
+    expect(JSON.stringify(hidden)).not.toContain("a large tool result")
+    expect(JSON.stringify(hidden)).not.toContain("s3cret")
+    // The default model keeps them (a caller that shows secrets later).
+    expect(keeping.get(actor.sessionId)!.record.entries().slice(-3)[0]!.event).toBe(res)
+    actor.stop()
+  })
+
+  it("withoutSecrets gives the JSON toJsonSafe gives, and copies only what holds a secret", () => {
+    const cases: Array<object> = [
+      response(),
+      request(),
+      { type: "A", token: "t", nested: { Authorization: "Bearer x", ok: 1 }, deep: { a: { arguments: { x: 1 } } }, n: null, u: undefined },
+      { type: "B", list: [{ result: 1 }] },
+      Object.assign(Object.create(null) as object, { type: "C", apiKey: "k" })
+    ]
+    for (const e of cases) expect(toJsonSafe(withoutSecrets(e))).toEqual(toJsonSafe(e))
+    const clean = { type: "X", params: { name: "n" } }
+    expect(withoutSecrets(clean)).toBe(clean)
+    class Live {
+      result = 1
+    }
+    const live = new Live()
+    expect(withoutSecrets(live)).toBe(live)
+  })
+})
+
+describe("registry updates", () => {
+  it("each request's start and end keeps the session's in-flight list right (added, ended, both at once), with first-seen ages", () => {
+    let emit: (change: RegistryChange) => void = () => undefined
+    const registry = {
+      list: () => [],
+      get: () => undefined,
+      subscribe: (l: (change: RegistryChange) => void) => ((emit = l), () => undefined)
+    } as unknown as RegistryUnsafe
+    let t = 100
+    const model = new InspectorModel({ registry, now: () => t })
+    models.push(model)
+    const actor = inspectedSink("S1")
+    const info = (requests: ReadonlyArray<{ id: string | number; method: string }>): SessionInfo => ({
+      id: "S1", role: "server", era: "legacy", protocolVersion: "2025-06-18", state: "operating", transport: "memory", peer: undefined,
+      inFlight: requests.length, ...(requests.length === 0 ? {} : { requests }), startedAt: 0
+    })
+    const inFlight = () => [...(model.get(actor.sessionId)!.requests?.values() ?? [])].map((r) => `${r.id}:${r.method}@${r.since}`)
+    emit({ type: "added", info: info([]) })
+    expect(inFlight()).toEqual([])
+    emit({ type: "updated", info: info([{ id: 1, method: "a" }, { id: "x", method: "b" }]) })
+    expect(inFlight()).toEqual(["1:a@100", "x:b@100"])
+    t = 200
+    // One ends, one starts: same count, different ids.
+    emit({ type: "updated", info: info([{ id: "x", method: "b" }, { id: 3, method: "c" }]) })
+    expect(inFlight()).toEqual(["x:b@100", "3:c@200"])
+    // One ends.
+    emit({ type: "updated", info: info([{ id: 3, method: "c" }]) })
+    expect(inFlight()).toEqual(["3:c@200"])
+    // Unchanged list: nothing moves, the age stays.
+    t = 300
+    emit({ type: "updated", info: info([{ id: 3, method: "c" }]) })
+    expect(inFlight()).toEqual(["3:c@200"])
+    emit({ type: "updated", info: info([]) })
+    expect(model.get(actor.sessionId)!.requests).toBeUndefined()
+    actor.stop()
+  })
+})
