@@ -24,6 +24,11 @@
  *      pipes (the floor of *direct*), and a `ws` frame relayed by another
  *      process to such a child and back (the floor of a gateway in its own
  *      process: the same processes and hops, nothing else).
+ *    - peers' gateways, own process, each with its own demo child, reached by the SDK client
+ *      (compared with *SDK direct*): one built from the official SDK alone (`bench/peers/sdk-gateway.mjs`:
+ *      an SDK `Server` over WebSocket whose handlers forward to an SDK `Client` of the demo, the best
+ *      peer's way to build a gateway), and a raw byte relay (`bench/peers/raw-relay.mjs`: ws frame ↔
+ *      the demo's stdio line, no parsing; the ceiling of any gateway in its own process).
  *    Repeated `--runs` times (fresh rounds, same processes); each row reports the
  *    median of the runs' p50/p99 and the spread, with the load average per run.
  * 2. The host's own memory with 50 connected servers (50 WebSocket upstreams
@@ -313,6 +318,22 @@ const main = async () => {
   const viaChildLegacy = await connectWs(gwLegacy.url)
   const sdkViaChild = new Client({ name: "bench-sdk-ws", version: "1.0.0" })
   await sdkViaChild.connect(new WebSocketClientTransport(new URL(gwSdk.url)))
+  // Peers' gateways, each its own process with its own demo child, reached by the SDK client (compared with
+  // SDK direct): one built from the official SDK alone (SDK Server → SDK Client), and a raw byte relay (the ceiling).
+  const startPeer = async (file: string): Promise<{ readonly child: ChildProcess; readonly url: string }> => {
+    const child = own(spawn(process.execPath, [fileURLToPath(new URL(`./peers/${file}`, import.meta.url)), JSON.stringify(DEMO)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once("line", resolve)
+      child.once("exit", (code) => reject(new Error(`${file} exited with ${code}`)))
+    })
+    return { child, url }
+  }
+  const sdkGw = await startPeer("sdk-gateway.mjs")
+  const sdkViaSdkGw = new Client({ name: "bench-sdk-sdkgw", version: "1.0.0" })
+  await sdkViaSdkGw.connect(new WebSocketClientTransport(new URL(sdkGw.url)))
+  const relayGw = await startPeer("raw-relay.mjs")
+  const sdkViaRelay = new Client({ name: "bench-sdk-relay", version: "1.0.0" })
+  await sdkViaRelay.connect(new WebSocketClientTransport(new URL(relayGw.url)))
   const local = await makeWsServer(makeDemoServer(), { port: 0 })
   const viaLocal = await connectWs(local.url)
   const viaLocalAuto = await autoOver(local.url)
@@ -366,7 +387,9 @@ const main = async () => {
   const gatewayPidOf = new Map<string, number | undefined>([
     ["gateway, own process (auto client)", gwAuto.child.pid],
     ["gateway, own process (legacy client)", gwLegacy.child.pid],
-    ["gateway, own process (SDK client)", gwSdk.child.pid]
+    ["gateway, own process (SDK client)", gwSdk.child.pid],
+    ["SDK-built gateway, own process (SDK client)", sdkGw.child.pid],
+    ["raw byte relay to the demo's stdio, own process (SDK client)", relayGw.child.pid]
   ])
   const rowsOf = (tool: string, args: Record<string, unknown>): ReadonlyArray<readonly [string, Call]> => ([
     ["direct", () => direct.callTool(tool, args)],
@@ -377,6 +400,8 @@ const main = async () => {
     ["gateway, own process (auto client)", () => viaChildAuto.callTool(`demo__${tool}`, args)],
     ["gateway, own process (legacy client)", () => viaChildLegacy.callTool(`demo__${tool}`, args)],
     ["gateway, own process (SDK client)", () => sdkViaChild.callTool({ name: `demo__${tool}`, arguments: args })],
+    ["SDK-built gateway, own process (SDK client)", () => sdkViaSdkGw.callTool({ name: `demo__${tool}`, arguments: args })],
+    ["raw byte relay to the demo's stdio, own process (SDK client)", () => sdkViaRelay.callTool({ name: tool, arguments: args })],
     ["WS hop alone (legacy client, server in process)", () => viaLocal.callTool(tool, args)],
     ["WS hop alone (auto client, server in process)", () => viaLocalAuto.callTool(tool, args)],
     ["raw ws round trip, in process", rawHere.call(tool, args)],
@@ -423,6 +448,12 @@ const main = async () => {
   await viaChildAuto.close()
   await viaChildLegacy.close()
   await sdkViaChild.close()
+  await sdkViaSdkGw.close()
+  await sdkViaRelay.close()
+  const peersExited = [exited(sdkGw.child), exited(relayGw.child)]
+  sdkGw.child.kill("SIGTERM")
+  relayGw.child.kill("SIGTERM")
+  await Promise.all(peersExited)
   rawHere.close()
   rawThere.close()
   rawRelay.close()

@@ -205,11 +205,12 @@ describe("Streamable HTTP server (legacy era): status paths", () => {
     expect(await r.text()).toBe("")
   })
 
-  it("400 -32000 (no id) when Mcp-Session-Id is missing, 400 when it is malformed", async () => {
+  it("400 BadRequest (-32012, no id) when Mcp-Session-Id is missing, 400 when it is malformed", async () => {
     const res = await post(ctx.url, { jsonrpc: "2.0", id: 1, method: "tools/list" })
     expect(res.status).toBe(400)
     const body = await rpcBody(res)
-    expect(body.error?.code).toBe(-32000)
+    expect(body.error?.code).toBe(ErrorCode.BadRequest) // its own code: -32000 is ConnectionClosed only
+    expect(body.error?.code).toBe(-32012)
     expect("id" in body).toBe(false)
     const bad = await post(ctx.url, { jsonrpc: "2.0", id: 1, method: "tools/list" }, { "mcp-session-id": "has space" })
     expect(bad.status).toBe(400)

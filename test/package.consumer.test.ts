@@ -50,11 +50,14 @@ const ok = (r: ReturnType<typeof run>) => {
  * with its page) to 740 files, 3.64 MB, 831 KB; the actor-tree work (ServerSession split into 12
  * modules of src/server/session/, 7 new charts, src/observability/, the one clock) to 895 files,
  * 4.24 MB, 967 KB; the client/server request tables, one supervised client, the HTTP client session
- * chart, the inspector feed batch and the clock plumbing to 935 files, 4.60 MB, 1.05 MB. The budget is that plus
+ * chart, the inspector feed batch and the clock plumbing to 935 files, 4.60 MB, 1.05 MB; HttpServer split into
+ * 18 endpoint modules, the modern request driver on every transport, the process-group shim, one
+ * client (`openClient`), tagged errors and the initial-snapshot memo to 1 100 files, 4.99 MB, 1.14 MB
+ * (2026-12-06, afternoon). The budget is that plus
  * a margin for growth; shipping test/ (0.73 MB) or docs/ by mistake breaks it.
  * The package of 0.1.0 before any of this: 205 files, 1.7 MB, 42 % of it test/.
  */
-const BUDGET = { files: 1_000, unpackedBytes: 4_900_000, packedBytes: 1_120_000 }
+const BUDGET = { files: 1_250, unpackedBytes: 5_600_000, packedBytes: 1_300_000 }
 const ALLOWED_TOP = new Set(["bin", "dist", "src", "machines", "examples", "README.md", "LICENSE", "package.json"])
 
 // Every ```ts block of the README and of the guides in docs/, named by its info string (```ts name.ts).

@@ -66,7 +66,7 @@ describe("an idle server session", () => {
     expect(a.hibernateIfIdleFor(0)).toBe(false) // asleep already
     expect(isEmptyTable(a["inFlight"])).toBe(true)
     // The hibernated chart shares one frozen empty history and children.
-    const chart = a["hibernated"] as unknown as { historyValue: object; children: object }
+    const chart = a["hibernated"]!.chart as unknown as { historyValue: object; children: object }
     expect(Object.isFrozen(chart.historyValue) && Object.isFrozen(chart.children)).toBe(true)
     expect(JSON.parse(JSON.stringify(chart))).toMatchObject({ historyValue: {}, children: {} })
     // ...and wakes from it (ping restores the actor from that snapshot).

@@ -52,7 +52,8 @@ const POLICY_USAGE = `Policy gateway (every tools/call, resources/read, prompts/
   --audit FILE             append-only, hash-chained JSON Lines audit trail
   --audit-arguments        record argument values (default: only their SHA-256 digest)
   --audit-max-bytes N      rotate the audit file at this size (default 16777216)
-  --approvals FILE         durable store of pending approvals (default: in memory)
+  --approvals FILE         durable store of pending approvals (default: AUDIT.approvals.jsonl with --audit AUDIT,
+                           else in memory)
   --approver WHO           client (elicitation / input_required; default), cli, inspector (the --inspect page's
                            Approve / Deny buttons), or a webhook URL
   --jwks FILE|URL          verify bearer JWTs against this JWKS (with --issuer and --audience)
@@ -144,6 +145,8 @@ Options:
                            of which still in the handshake; the oldest is evicted beyond (default max-sessions / 10)
   --max-sessions-per-address N
                            per client address; beyond, its oldest handshake is evicted or 429 (default 0 = no cap)
+  --max-sessions-per-principal N
+                           per authenticated principal (--jwks / --api-keys); the same rule (default 0 = no cap)
   --max-message-bytes N    largest accepted message (default 4194304)
 ${INSPECT_USAGE}
 
@@ -162,6 +165,7 @@ ${POLICY_USAGE}  -h, --help               show this help`,
     "max-sessions": { type: "string" },
     "max-handshake-sessions": { type: "string" },
     "max-sessions-per-address": { type: "string" },
+    "max-sessions-per-principal": { type: "string" },
     "max-message-bytes": { type: "string" },
     ...TELEMETRY_OPTIONS,
     ...POLICY_OPTIONS
@@ -222,7 +226,8 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       limits: {
         ...(values["max-sessions"] === undefined ? {} : { maxSessions: intOption(values, "max-sessions", 10_000) }),
         ...(values["max-handshake-sessions"] === undefined ? {} : { maxHandshakeSessions: intOption(values, "max-handshake-sessions", 1_000) }),
-        maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0)
+        maxSessionsPerAddress: intOption(values, "max-sessions-per-address", 0),
+        maxSessionsPerPrincipal: intOption(values, "max-sessions-per-principal", 0)
       },
       ...(gateway?.authenticate === undefined ? {} : { authenticate: gateway.authenticate }),
       ...(inspect === undefined ? {} : { inspect }),

@@ -71,7 +71,9 @@ export const buildPolicy = (o: PolicyCliOptions, log: (line: string) => void): P
       closers.push(() => e.close())
       const audit = o.audit === undefined ? undefined : AuditLog.open(o.audit, o.auditMaxBytes === undefined ? {} : { maxBytes: o.auditMaxBytes })
       if (audit !== undefined) closers.push(() => audit.close())
-      const approvals = new Approvals({ store: ApprovalStore.open(o.approvals) })
+      // Pending approvals must survive a restart: with an audit trail on disk they are kept next to it by default.
+      const approvalsFile = o.approvals ?? (o.audit === undefined ? undefined : `${o.audit}.approvals.jsonl`)
+      const approvals = new Approvals({ store: ApprovalStore.open(approvalsFile) })
       closers.push(() => approvals.close())
       const approver: Approver | "client" = o.approver === undefined || o.approver === "client"
         ? "client"
@@ -80,7 +82,7 @@ export const buildPolicy = (o: PolicyCliOptions, log: (line: string) => void): P
         : o.approver === "inspector"
         ? inspectorApproverOf(o)
         : webhookApprover(o.approver)
-      if (approver === storeApprover && o.approvals === undefined) throw new Error("--approver cli needs --approvals FILE (the store the CLI answers in)")
+      if (approver === storeApprover && approvalsFile === undefined) throw new Error("--approver cli needs --approvals FILE or --audit FILE (the store the CLI answers in)")
       guard = (server, route) =>
         policyGuard({
           engine: e,
@@ -91,7 +93,7 @@ export const buildPolicy = (o: PolicyCliOptions, log: (line: string) => void): P
           ...(audit === undefined ? {} : { audit }),
           ...(o.auditArguments === true ? { auditArguments: true } : {})
         })
-      log(`policy ${o.policy} (${e.policy.format}, ${e.policy.cedar.policies.size} Cedar policies)${o.audit === undefined ? "" : `, audit ${o.audit}`}`)
+      log(`policy ${o.policy} (${e.policy.format}, ${e.policy.cedar.policies.size} Cedar policies)${o.audit === undefined ? "" : `, audit ${o.audit}`}${approvalsFile === undefined ? "" : `, approvals ${approvalsFile}`}`)
     } else if (o.audit !== undefined) throw new Error("--audit needs --policy")
   } catch (e) {
     close()

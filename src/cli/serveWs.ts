@@ -23,6 +23,7 @@ export const serveWsCommand = async (server: McpServer, options: ServeWsOptions)
     ...(options.limits.maxSessions === undefined ? {} : { maxConnections: options.limits.maxSessions }),
     ...(options.limits.maxHandshakeSessions === undefined ? {} : { maxHandshakeSessions: options.limits.maxHandshakeSessions }),
     ...(options.limits.maxSessionsPerAddress === undefined ? {} : { maxSessionsPerAddress: options.limits.maxSessionsPerAddress }),
+    ...(options.limits.maxSessionsPerPrincipal === undefined ? {} : { maxSessionsPerPrincipal: options.limits.maxSessionsPerPrincipal }),
     session: {
       idleTimeoutMs: options.idleTimeoutMs,
       handshakeTimeoutMs: options.handshakeTimeoutMs,

@@ -51,8 +51,6 @@ import {
   UnsupportedProtocolVersion
 } from "../protocol/requestErrors.ts"
 
-/** The one clock type (src/protocol/clock.ts): timers and `now()`. */
-type XStateClock = Clock
 export type Result = { readonly [key: string]: unknown }
 
 export interface Progress {
@@ -113,7 +111,7 @@ export interface ClientSessionOptions extends ClientRuntimeOptions {
   readonly onNotification?: (notification: JsonRpcNotification) => void
   /** Refuse locally to call methods the server did not advertise. Default true. */
   readonly enforceCapabilities?: boolean
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /**
    * Inspection observer of the session's actor tree (the session chart, its keepalive
    * child and its `requests` child), as xstate's `createActor({ inspect })`: fed by the

@@ -15,14 +15,13 @@ import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { defaultMcpRuntime, type McpRuntime } from "../runtime/McpRuntime.ts"
 import { type EraProbeBasis, eraProbeMachine } from "../../machines/eraProbe.ts"
 import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabilities.ts"
-import { clockOf } from "../protocol/clock.ts"
+import { type Clock, clockOf } from "../protocol/clock.ts"
 import type { Era } from "../protocol/era.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { modernMeta } from "../protocol/modern.ts"
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import type { Result } from "./ClientSession.ts"
 import type { EraCache } from "./EraCache.ts"
-import type { XStateClock } from "./outbound.ts"
 
 /** What `server/discover` got: a result, or an error (JSON-RPC and/or HTTP status). */
 export type ProbeReply =
@@ -65,7 +64,7 @@ export interface EraProberOptions {
   readonly capabilities?: ClientCapabilities
   readonly clientInfo?: { readonly name: string; readonly version: string }
   /** The clock of the probe's deadline and of the cache's ages. Default: `runtime`'s. */
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /** Whose clock is the default (`clock`). Default: the process's runtime (`defaultMcpRuntime()`). */
   readonly runtime?: McpRuntime
   /** The actor whose child the probe's chart is (the client's connection node). */

@@ -64,7 +64,8 @@ import { outboundRequestMachine, type OutboundRequestOutcome } from "../../machi
 import { outboundRequestsLogic } from "../../machines/outboundRequests.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import { type ClientRuntimeOptions, openClientConnection } from "./clientNode.ts"
-import { cancelReason, capabilityRefusal, OutboundRequests, outcomeToResult, type RequestsActor, requestSent, withMeta, type XStateClock } from "./outbound.ts"
+import { cancelReason, capabilityRefusal, OutboundRequests, outcomeToResult, type RequestsActor, requestSent, withMeta } from "./outbound.ts"
+import type { Clock } from "../protocol/clock.ts"
 
 // ------------------------------------------------------------------ wire
 // The wire contract lives with the transports (src/transports/modernWire.ts): the HTTP
@@ -120,7 +121,7 @@ export interface ModernClientOptions extends ClientRuntimeOptions {
   readonly idPrefix?: string
   /** A `server/discover` result obtained elsewhere (the era probe): recorded as if `discover()` had run. */
   readonly discovered?: Result
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /**
    * Inspection observer of the client's actor tree (its chart and its `requests` child, where every request runs),
    * fed by its connection node; with `actorParent` the owner observes through its own tree.

@@ -16,7 +16,7 @@ import { LISTEN_JITTER, type ListenStreamInput, listenStreamMachine } from "../.
 import type { JsonRpcMessage, JsonRpcNotification, RequestId } from "../protocol/jsonrpc.ts"
 import { ACKNOWLEDGED_METHOD, type SubscriptionFilter } from "../protocol/subscriptions.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
-import type { XStateClock } from "./outbound.ts"
+import type { Clock } from "../protocol/clock.ts"
 import { ListenFailed } from "./modernErrors.ts"
 
 /**
@@ -57,7 +57,7 @@ export interface SubscriptionWire {
   readonly forget: (id: RequestId) => void
   /** This subscription is over: forget it. */
   readonly done: (subscription: Subscription) => void
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /** The client's chart: the subscription's chart is its child in the runtime's tree. */
   readonly parent?: AnyActorRef
 }

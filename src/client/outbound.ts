@@ -15,14 +15,10 @@
  */
 import type { OutboundRequestOutcome, ProgressSnapshot } from "../../machines/outboundRequest.ts"
 import { hasRequest, type OutboundRequestsEvent, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
-import type { Clock } from "../protocol/clock.ts"
 import type { JsonRpcResponse, Params, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
 import { hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { CapabilityNotSupported, ConnectionLost, RequestCancelled, RequestTimeout, RpcError } from "../protocol/requestErrors.ts"
-
-/** The one clock type (src/protocol/clock.ts), under the name these options always used. */
-export type XStateClock = Clock
 
 /** The reason a request's chart gives on the wire when it cancels (timeout or caller). */
 export const cancelReason = (outcome: OutboundRequestOutcome | undefined): string =>

@@ -17,10 +17,10 @@
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listenHttp } from "../transports/http/listenHttp.ts"
 import { type Clock, unrefTimer } from "../protocol/clock.ts"
 import { hasCapability, missingClientCapabilityFor } from "../protocol/capabilities.ts"
-import { McpError } from "../protocol/errors.ts"
+import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
@@ -466,19 +466,12 @@ export const serveGatewayHttp = async (
       }
       if (h !== undefined) return h.handler(req, res)
     }
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Not Found" } }))
+    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: ErrorCode.NotFound, message: "Not Found" } }))
   })
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject)
-    http.listen(options.port ?? 0, bind, () => {
-      http.off("error", reject)
-      resolve()
-    })
-  })
-  const port = (http.address() as AddressInfo).port
+  const { port, urlHost } = await listenHttp(http, options.port ?? 0, bind)
   let closed: Promise<void> | undefined
   return {
-    url: `http://${bind.includes(":") ? `[${bind}]` : bind}:${port}/mcp`,
+    url: `http://${urlHost}:${port}/mcp`,
     port,
     server: http,
     close: (o = {}) =>

@@ -12,7 +12,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import { writeFile } from "node:fs/promises"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listenHttp } from "../transports/http/listenHttp.ts"
 import type { Duplex } from "node:stream"
 import type { AnyStateMachine } from "xstate"
 import { WebSocket, WebSocketServer } from "ws"
@@ -309,15 +309,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   })
 
   const host = options.host ?? "127.0.0.1"
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject)
-    http.listen(options.port ?? 0, host, () => {
-      http.off("error", reject)
-      resolve()
-    })
-  })
-  const port = (http.address() as AddressInfo).port
-  const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+  const { port, urlHost } = await listenHttp(http, options.port ?? 0, host)
+  const origin = `http://${urlHost}:${port}`
   let closing: Promise<void> | undefined
   return {
     url: `${origin}/?token=${token}`,

@@ -49,6 +49,12 @@ export interface ToJsonOptions {
   readonly maxString?: number
 }
 
+/** `out[key] = v` for a peer's key: `"__proto__"` would set the copy's prototype, so it is defined as an own key. */
+const setOwn = (out: Record<string, unknown>, key: string, v: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true })
+  else out[key] = v
+}
+
 /**
  * A JSON-safe copy: plain objects, arrays and primitives are copied (cycles and
  * depth cut), class instances become `"[ClassName]"`, functions and symbols are
@@ -97,11 +103,11 @@ export const toJsonSafe = (value: unknown, options: ToJsonOptions = {}): unknown
     for (const key of Object.keys(o)) {
       const child = (o as Record<string, unknown>)[key]
       if (!show && isSecretKey(key) && child !== undefined && child !== null) {
-        out[key] = REDACTED
+        setOwn(out, key, REDACTED)
         continue
       }
       const copied = walk(child, depth + 1)
-      if (copied !== undefined) out[key] = copied
+      if (copied !== undefined) setOwn(out, key, copied)
     }
     seen.delete(o)
     return out

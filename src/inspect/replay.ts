@@ -8,6 +8,7 @@
  * disagreement (the chart changed, or a guard read something that is not in
  * the context or the event) is reported, never smoothed over.
  */
+import { Schema } from "effect"
 import { type AnyMachineSnapshot, type AnyStateMachine, type EventObject, type StateValue, transition } from "xstate"
 import { allMachines } from "../visualization/exportCharts.ts"
 import { RECORD_FORMAT, type RecordFile, stateLabel } from "./SessionRecord.ts"
@@ -37,7 +38,7 @@ export interface ReplayResult {
 }
 
 /** The record is not a record, or names a chart this build does not have. */
-export class ReplayError extends Error {}
+export class ReplayError extends Schema.TaggedError<ReplayError>()("ReplayError", { message: Schema.String }) {}
 
 const isTimer = (type: string) => type.startsWith("xstate.after.")
 
@@ -47,14 +48,14 @@ export const parseRecord = (input: string | unknown): RecordFile => {
   try {
     value = typeof input === "string" ? JSON.parse(input) : input
   } catch (e) {
-    throw new ReplayError(`not JSON: ${(e as Error).message}`)
+    throw new ReplayError({ message: `not JSON: ${(e as Error).message}` })
   }
   const r = value as Partial<RecordFile> | null
-  if (r === null || typeof r !== "object" || r.format !== RECORD_FORMAT) throw new ReplayError(`not an mcp-actors record (format must be "${RECORD_FORMAT}")`)
-  if (!Array.isArray(r.records)) throw new ReplayError("record has no records array")
+  if (r === null || typeof r !== "object" || r.format !== RECORD_FORMAT) throw new ReplayError({ message: `not an mcp-actors record (format must be "${RECORD_FORMAT}")` })
+  if (!Array.isArray(r.records)) throw new ReplayError({ message: "record has no records array" })
   for (const [i, e] of r.records.entries()) {
     const event = (e as { event?: { type?: unknown } } | null)?.event
-    if (typeof event?.type !== "string") throw new ReplayError(`records[${i}] has no event type`)
+    if (typeof event?.type !== "string") throw new ReplayError({ message: `records[${i}] has no event type` })
   }
   return r as RecordFile
 }
@@ -74,12 +75,12 @@ const withoutSendsToChildren = (machine: AnyStateMachine): AnyStateMachine => {
 
 /** Replay `record` through its machine (by default the one of that id in `machines/`). */
 export const replayRecord = (record: RecordFile, machines: ReadonlyMap<string, AnyStateMachine> = allMachines()): ReplayResult => {
-  if (record.machine === undefined) throw new ReplayError("record names no machine (not a state machine actor)")
+  if (record.machine === undefined) throw new ReplayError({ message: "record names no machine (not a state machine actor)" })
   const chart = machines.get(record.machine)
-  if (chart === undefined) throw new ReplayError(`no chart "${record.machine}" in machines/ (known: ${[...machines.keys()].join(", ")})`)
+  if (chart === undefined) throw new ReplayError({ message: `no chart "${record.machine}" in machines/ (known: ${[...machines.keys()].join(", ")})` })
   const machine = withoutSendsToChildren(chart)
   const base = record.base
-  if (base === undefined || base.value === undefined) throw new ReplayError("record has no starting state")
+  if (base === undefined || base.value === undefined) throw new ReplayError({ message: "record has no starting state" })
   let snapshot: AnyMachineSnapshot = machine.resolveState({ value: base.value as StateValue, context: base.context as never })
   const steps: Array<ReplayStep> = []
   const timers: Array<{ t: number; event: string }> = []

@@ -22,6 +22,7 @@ import { type InspectionEvent, type InspectionSubscription, inspection } from ".
 import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
 import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
 import type { RequestContext, ServerRequestOptions } from "../server/RequestContext.ts"
+import { ServerRequestShorthands } from "../server/session/ServerRequestShorthands.ts"
 import * as S from "./semconv.ts"
 import { formatTraceparent, readTraceContext, type RemoteParent, withTraceContext } from "./traceContext.ts"
 
@@ -736,11 +737,12 @@ const safeJson = (v: unknown): string => {
  * the span's trace context (and get a CLIENT span each). Everything else is the
  * session's own context.
  */
-class TracedContext implements RequestContext {
+class TracedContext extends ServerRequestShorthands implements RequestContext {
   readonly #ctx: RequestContext
   readonly #telemetry: Telemetry
   readonly #frame: Frame
   constructor(ctx: RequestContext, telemetry: Telemetry, frame: Frame) {
+    super()
     this.#ctx = ctx
     this.#telemetry = telemetry
     this.#frame = frame
@@ -774,14 +776,5 @@ class TracedContext implements RequestContext {
     // 2026-07-28 input requests are not JSON-RPC requests (MRTR): nothing goes on the wire to trace.
     if (this.#ctx.era === "modern") return this.#ctx.request(method, params, options)
     return this.#telemetry.outgoingFromServer(this.#frame, this.#ctx, method, params, (p) => this.#ctx.request(method, p, options))
-  }
-  elicit(params: Params, options?: ServerRequestOptions) {
-    return this.request("elicitation/create", params, options)
-  }
-  createMessage(params: Params, options?: ServerRequestOptions) {
-    return this.request("sampling/createMessage", params, options)
-  }
-  listRoots(options?: ServerRequestOptions) {
-    return this.request("roots/list", undefined, options)
   }
 }

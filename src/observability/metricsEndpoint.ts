@@ -4,7 +4,7 @@
  * WebSocket servers, the host: `serveMetrics`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listenHttp } from "../transports/http/listenHttp.ts"
 import { PROMETHEUS_CONTENT_TYPE } from "./Telemetry.ts"
 
 /** Anything that renders Prometheus text (a `Telemetry`). */
@@ -46,19 +46,12 @@ export const serveMetrics = (source: MetricsSource, options: { readonly port?: n
     answerMetrics(req, res, source, undefined)
   })
   const host = options.host ?? "127.0.0.1"
-  return new Promise((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject)
-      const { port } = server.address() as AddressInfo
-      resolve({
-        url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/metrics`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done())
-            server.closeAllConnections()
-          })
+  return listenHttp(server, options.port ?? 0, host).then(({ port, urlHost }) => ({
+    url: `http://${urlHost}:${port}/metrics`,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done())
+        server.closeAllConnections()
       })
-    })
-  })
+  }))
 }

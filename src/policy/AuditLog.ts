@@ -155,15 +155,39 @@ export type VerifyResult =
   | { readonly ok: true; readonly records: number; readonly files: number }
   | { readonly ok: false; readonly records: number; readonly file: string; readonly line: number; readonly seq: number | undefined; readonly reason: string }
 
+/** The number of a rotated file (`FILE.000003` → 3), or undefined for the current file. */
+const rotationOf = (file: string): { readonly base: string; readonly n: number } | undefined => {
+  const m = /^(.*)\.(\d{6,})$/.exec(file)
+  return m === null ? undefined : { base: m[1]!, n: Number(m[2]) }
+}
+
 /**
- * Check the chain across `files` (oldest first). The first record of the first
- * file is trusted to continue whatever came before it (its `prev` cannot be
- * checked without the older file); every later link is checked.
+ * Does `file` begin its trail? Yes unless an older rotated file of the same
+ * trail is on disk (then its first record continues that file, not given).
  */
-export const verifyAudit = (files: ReadonlyArray<string>): VerifyResult => {
+const beginsTrail = (file: string): boolean => {
+  const r = rotationOf(file)
+  const older = rotatedFiles(r?.base ?? file)
+  return r === undefined ? older.length === 0 : older.every((f) => rotationOf(f)!.n >= r.n)
+}
+
+/**
+ * Check the chain across `files` (oldest first). Every link is checked. The
+ * first record of the first file must begin the chain (`seq` 1, `prev` the
+ * genesis hash), so removing the head is caught, unless `head` is "trusted"
+ * (by default, when an older rotated file of that trail is on disk but not
+ * given: the record continues it and its `prev` cannot be checked).
+ */
+export const verifyAudit = (files: ReadonlyArray<string>, options: { readonly head?: "genesis" | "trusted" } = {}): VerifyResult => {
   let prev: string | undefined
   let seq: number | undefined
   let records = 0
+  const first = files[0]
+  const genesis = first !== undefined && (options.head ?? (beginsTrail(first) ? "genesis" : "trusted")) === "genesis"
+  if (genesis) {
+    prev = GENESIS
+    seq = 0
+  }
   for (const file of files) {
     const text = readFileSync(file, "utf8")
     const lines = text.split("\n")
@@ -181,6 +205,9 @@ export const verifyAudit = (files: ReadonlyArray<string>): VerifyResult => {
       if (parts === undefined) return bad("no trailing hash", s)
       if (sha256(parts.body) !== parts.hash) return bad("the record's hash does not match its content (edited)", s)
       if (s === undefined) return bad("no seq", s)
+      if (records === 0 && genesis && (s !== 1 || record.prev !== GENESIS)) {
+        return bad(`the trail starts at seq ${s}, not at the beginning of the chain (seq 1 after the genesis hash): earlier records were removed, or their rotated files are missing`, s)
+      }
       if (prev !== undefined && record.prev !== prev) {
         return bad(s !== seq! + 1 ? `seq ${s} follows ${seq} (a record was removed or reordered)` : "prev does not match the previous record's hash (removed or reordered)", s)
       }

@@ -26,6 +26,7 @@
  * set that reads `context.args` or `context.time` keys its cache on them too.
  */
 import { createRequire } from "node:module"
+import { Schema } from "effect"
 import type * as CedarWasm from "@cedar-policy/cedar-wasm/nodejs"
 import type { Identity } from "./Identity.ts"
 
@@ -54,16 +55,19 @@ export interface CedarDecision {
 }
 
 /** A policy text that does not parse: where and why. */
-export class PolicyParseError extends Error {
-  readonly line: number | undefined
-  readonly column: number | undefined
-  readonly reason: string
-  constructor(source: string, line: number | undefined, column: number | undefined, reason: string) {
-    super(`${source}${line === undefined ? "" : `:${line}`}${line === undefined || column === undefined ? "" : `:${column}`}: ${reason}`)
-    this.name = "PolicyParseError"
-    this.line = line
-    this.column = column
-    this.reason = reason
+export class PolicyParseError extends Schema.TaggedError<PolicyParseError>()("PolicyParseError", {
+  /** The file (or name) the text came from. */
+  source: Schema.String,
+  line: Schema.optional(Schema.Number),
+  column: Schema.optional(Schema.Number),
+  reason: Schema.String,
+  /** `source:line:column: reason` (the parts that are known). */
+  message: Schema.String
+}) {
+  /** The error for `reason` at `source:line:column`, its message naming what is known of the place. */
+  static at(source: string, line: number | undefined, column: number | undefined, reason: string): PolicyParseError {
+    const where = `${source}${line === undefined ? "" : `:${line}`}${line === undefined || column === undefined ? "" : `:${column}`}`
+    return new PolicyParseError({ source, line, column, reason, message: `${where}: ${reason}` })
   }
 }
 
@@ -255,11 +259,11 @@ export class CedarPolicySet {
       const at = first?.sourceLocations?.[0]
       const where = at === undefined ? undefined : lineColumn(text, at.start)
       const reason = [first?.message ?? "does not parse", at?.label].filter((s) => s !== undefined && s !== null && s !== "").join(": ")
-      throw new PolicyParseError(source, where?.line, where?.column, reason)
+      throw PolicyParseError.at(source, where?.line, where?.column, reason)
     }
     const parts = wasm().policySetTextToParts(text)
-    if (parts.type === "failure") throw new PolicyParseError(source, undefined, undefined, parts.errors[0]?.message ?? "does not parse")
-    if (parts.policy_templates.length > 0) throw new PolicyParseError(source, undefined, undefined, "policy templates are not supported")
+    if (parts.type === "failure") throw PolicyParseError.at(source, undefined, undefined, parts.errors[0]?.message ?? "does not parse")
+    if (parts.policy_templates.length > 0) throw PolicyParseError.at(source, undefined, undefined, "policy templates are not supported")
     const byId: Record<string, string> = {}
     const policies = new Map<string, PolicyInfo>()
     const keys = new Set<string>()
@@ -272,24 +276,24 @@ export class CedarPolicySet {
       if (policies.has(id)) {
         const at = text.indexOf(`@id("${id}")`, text.indexOf(`@id("${id}")`) + 1)
         const where = at < 0 ? undefined : lineColumn(text, at)
-        throw new PolicyParseError(source, where?.line, where?.column, `duplicate policy id "${id}"`)
+        throw PolicyParseError.at(source, where?.line, where?.column, `duplicate policy id "${id}"`)
       }
       const json = wasm().policyToJson(part)
-      if (json.type === "failure") throw new PolicyParseError(source, undefined, undefined, json.errors[0]?.message ?? "does not parse")
+      if (json.type === "failure") throw PolicyParseError.at(source, undefined, undefined, json.errors[0]?.message ?? "does not parse")
       if (!attributesRead(json.json.conditions, "context", keys)) all = true
       if (!attributesRead(json.json.conditions, "principal", principalKeys)) allPrincipal = true
       const rate = annotations.get("rateLimit")
       if (rate !== undefined && parseRate(rate) === undefined) {
         const at = text.indexOf(`@rateLimit("${rate}")`)
         const where = at < 0 ? undefined : lineColumn(text, at)
-        throw new PolicyParseError(source, where?.line, where?.column, `@rateLimit("${rate}") must read "N/<window>", e.g. "10/1m"`)
+        throw PolicyParseError.at(source, where?.line, where?.column, `@rateLimit("${rate}") must read "N/<window>", e.g. "10/1m"`)
       }
       policies.set(id, { id, effect: json.json.effect, annotations, applies: applicabilityOf(json.json as never), text: part })
       byId[id] = part
     }
     const setId = `mcp-actors-${++nextSetId}`
     const pre = wasm().preparsePolicySet(setId, { staticPolicies: byId })
-    if (pre.type === "failure") throw new PolicyParseError(source, undefined, undefined, pre.errors[0]?.message ?? "does not parse")
+    if (pre.type === "failure") throw PolicyParseError.at(source, undefined, undefined, pre.errors[0]?.message ?? "does not parse")
     const set = new CedarPolicySet(source, text, policies, all ? "all" : keys, allPrincipal ? "all" : principalKeys, setId, options.cacheSize ?? DEFAULT_CACHE_SIZE)
     set.slicing = options.slice !== false
     return set

@@ -112,11 +112,11 @@ export const compileForm = (text: string, source = "policy"): CompiledForm => {
   }
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!
-    throw new PolicyParseError(source, e.linePos?.[0]?.line, e.linePos?.[0]?.col, e.message.split("\n")[0]!)
+    throw PolicyParseError.at(source, e.linePos?.[0]?.line, e.linePos?.[0]?.col, e.message.split("\n")[0]!)
   }
   const fail = (path: ReadonlyArray<string | number>, reason: string): never => {
     const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined
-    throw new PolicyParseError(source, lineOf(node?.range?.[0]), undefined, reason)
+    throw PolicyParseError.at(source, lineOf(node?.range?.[0]), undefined, reason)
   }
   if (!isMap(doc.contents)) fail([], "a policy form is a mapping with default, rules, grants and rateLimits")
   const root = doc.toJS() as Record<string, unknown>

@@ -5,8 +5,9 @@
  * A refused call learns when one token will be back (`retryAfterMs`).
  *
  * Time comes from the owner's clock (`clock`, or `now`), so tests run on
- * virtual time. Full buckets carry no information and are dropped when the
- * table grows, bounding memory.
+ * virtual time. Memory is bounded (`maxKeys`): when the table is full, buckets
+ * that have refilled carry no information and are dropped, then the least
+ * recently used.
  */
 import { type Clock, systemClock } from "../protocol/clock.ts"
 
@@ -18,10 +19,14 @@ export interface RateVerdict {
 
 interface Bucket {
   tokens: number
+  /** When the bucket was last refilled: its last use. */
   at: number
+  /** Its own limit and refill rate (tokens per ms), so a sweep judges it by them. */
+  limit: number
+  rate: number
 }
 
-/** In-memory token buckets per key, on an injectable clock; memory is bounded by dropping full buckets. */
+/** In-memory token buckets per key, on an injectable clock; memory is bounded by dropping full buckets, then the least recently used. */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>()
   private readonly now: () => number
@@ -31,7 +36,7 @@ export class RateLimiter {
     // The window is read on the owner's clock (the policy engine's, the runtime's): the one clock.
     const clock = options.clock ?? systemClock
     this.now = options.now ?? (() => clock.now())
-    this.maxKeys = options.maxKeys ?? 100_000
+    this.maxKeys = Math.max(1, options.maxKeys ?? 100_000)
   }
 
   /** Take one token from `key`'s bucket, or say how long until one is there. */
@@ -40,12 +45,14 @@ export class RateLimiter {
     const rate = limit / windowMs
     let b = this.buckets.get(key)
     if (b === undefined) {
-      if (this.buckets.size >= this.maxKeys) this.sweep(now, rate, limit)
-      b = { tokens: limit, at: now }
+      if (this.buckets.size >= this.maxKeys) this.sweep(now)
+      b = { tokens: limit, at: now, limit, rate }
       this.buckets.set(key, b)
     } else {
       b.tokens = Math.min(limit, b.tokens + (now - b.at) * rate)
       b.at = now
+      b.limit = limit
+      b.rate = rate
     }
     if (b.tokens >= 1) {
       b.tokens -= 1
@@ -64,8 +71,17 @@ export class RateLimiter {
     return this.buckets.size
   }
 
-  private sweep(now: number, rate: number, limit: number): void {
-    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * rate >= limit) this.buckets.delete(k)
-    if (this.buckets.size >= this.maxKeys) this.buckets.clear()
+  /**
+   * Make room: buckets that have refilled under their own limit carry no
+   * information and go first; if that is not enough, the least recently used
+   * tenth (a dropped drained bucket starts full again, so never clear them all).
+   */
+  private sweep(now: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * b.rate >= b.limit) this.buckets.delete(k)
+    const room = Math.max(1, Math.floor(this.maxKeys / 10))
+    const excess = this.buckets.size - (this.maxKeys - room)
+    if (excess <= 0) return
+    const oldest = [...this.buckets].sort((x, y) => x[1].at - y[1].at)
+    for (let i = 0; i < excess; i++) this.buckets.delete(oldest[i]![0])
   }
 }

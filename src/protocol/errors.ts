@@ -4,6 +4,8 @@
  * Codes come from JSON-RPC 2.0 and the MCP schemas (spec-digest §6): legacy uses
  * -32002 for a missing resource; 2026-07-28 reserves -32020..-32099 for the spec.
  */
+import { Schema } from "effect"
+
 /**
  * JSON-RPC error codes by name, so code reads `ErrorCode.InvalidParams` rather than -32602.
  * As a type, the union of the codes.
@@ -17,15 +19,20 @@ export const ErrorCode = {
   /**
    * Implementation-defined (legacy sub-range -32000..-32019; receivers must not assume a meaning):
    * the session or connection ended (or is ending) before the request was answered. The SDK's
-   * `ErrorCode.ConnectionClosed` has the same value.
+   * `ErrorCode.ConnectionClosed` has the same value, so an SDK peer that tests for it still matches.
+   * The only meaning of -32000 here.
    */
   ConnectionClosed: -32000,
   /**
    * HTTP 400 at the transport: a missing or malformed `Mcp-Session-Id`, an unsupported
-   * `MCP-Protocol-Version` header. [SDK v1] answers these with -32000 too (spec-digest §3
-   * "server status codes"); the HTTP status tells it apart from `ConnectionClosed`.
+   * `MCP-Protocol-Version` header. [SDK v1] answers these with -32000 (spec-digest §3 "server
+   * status codes"); this code is our own so that -32000 keeps one meaning. Wire-compatible: SDK
+   * clients go by the HTTP status (their transport fails on it and only quotes the body in
+   * the message), and a dual-era probe counts any code but -32020..-32022 as legacy.
    */
-  BadRequest: -32000,
+  BadRequest: -32012,
+  /** HTTP 404 for a path nothing is served at (not a session's 404, which is `SessionNotFound`). */
+  NotFound: -32013,
   /** [SDK v1 interop] "Session not found" over Streamable HTTP. */
   SessionNotFound: -32001,
   /** Legacy (≤ 2025-11-25) resource not found. */
@@ -61,12 +68,14 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
 /**
  * The JSON-RPC code for an HTTP error status written by the transport (one meaning per status,
- * see the codes above): 400 → `BadRequest`, 401, 403, 405, 406, 409, 415, 429 → `RateLimited`, 503.
+ * see the codes above): 400 → `BadRequest`, 401, 403, 404 → `NotFound` (a path; a session's 404 is
+ * `SessionNotFound`, written where the session is looked up), 405, 406, 409, 415, 429 → `RateLimited`, 503.
  */
 export const httpStatusErrorCode = (status: number): number => {
   switch (status) {
     case 401: return ErrorCode.Unauthorized
     case 403: return ErrorCode.Forbidden
+    case 404: return ErrorCode.NotFound
     case 405: return ErrorCode.MethodNotAllowed
     case 406: return ErrorCode.NotAcceptable
     case 409: return ErrorCode.Conflict
@@ -97,15 +106,20 @@ export const MODERN_ERROR_CODES: ReadonlySet<number> = new Set([
 /**
  * An error raised by a handler that should reach the peer as a JSON-RPC error
  * with this code (anything else thrown becomes -32603 Internal error).
+ *
+ * A `Schema.TaggedError` (`_tag: "McpError"`: `Effect.catchTag("McpError", …)`, and `return yield*
+ * new McpError(…)` in an Effect handler) that keeps the positional constructor `(code, message,
+ * data)` handlers have always thrown; still an `Error` (`instanceof`, `message`, `stack`). The
+ * fields are checked on construction (`code` a number, `message` a string): a peer's error object
+ * is checked the same way before it becomes one (`src/protocol/jsonrpc.ts`).
  */
-export class McpError extends Error {
-  readonly code: number
-  readonly data: unknown
+export class McpError extends Schema.TaggedError<McpError>()("McpError", {
+  code: Schema.Number,
+  message: Schema.String,
+  data: Schema.optional(Schema.Unknown)
+}) {
   constructor(code: number, message: string, data?: unknown) {
-    super(message)
-    this.name = "McpError"
-    this.code = code
-    this.data = data
+    super({ code, message, data })
   }
   toRpcError(): RpcErrorObject {
     return rpcError(this.code, this.message, this.data)

@@ -53,15 +53,16 @@ import type { RequestContext, ServerRequestOptions } from "./RequestContext.ts"
 import { type Implementation, isLoggingLevel, levelRank, type LoggingLevel } from "./types.ts"
 import { holdForBatch, type PendingBatches, receiveBatch, unbatch } from "./session/batches.ts"
 import { HandlerContext, type Negotiated } from "./session/HandlerContext.ts"
-import { checkRestorable, compactChart, type PersistedChart, type PersistedServerSession, sleepDecision } from "./session/hibernation.ts"
+import { checkRestorable, compactChart, type PersistedChart, type PersistedServerSession } from "./session/hibernation.ts"
 import { type Clock, clockOf } from "../protocol/clock.ts"
-import { type InFlight, newInFlight, type XStateClock } from "./session/InFlight.ts"
+import { type InFlight, newInFlight } from "./session/InFlight.ts"
 import { initializeResult } from "./session/initializeResult.ts"
 import { methodRefusal } from "./session/methodRefusal.ts"
 import { ClientCapabilityNotDeclared, OutboundRequests } from "./session/outboundRequests.ts"
 import { flushProgress, holdsProgress, type ProgressOut, reportProgress } from "./session/progress.ts"
-import { bindChart, runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
+import { bindChart, runtimeServerLogic, type runtimeServerMachine, unbindChart } from "./session/serverChart.ts"
 import { newSessionId } from "./session/sessionId.ts"
+import { Sleep } from "./session/Sleep.ts"
 import { type ModernRequestOptions, ModernRequestRun } from "./session/ModernRequestRun.ts"
 import { SessionModernHost } from "./session/modernEra.ts"
 
@@ -109,7 +110,7 @@ export interface ServerSessionOptions {
   readonly principal?: string
   /** The authenticated identity (claims) behind `principal`, for the policy guard. */
   readonly identity?: Identity
-  readonly clock?: XStateClock
+  readonly clock?: Clock
   /**
    * The actor this session's chart is a child of (its connection's, or its
    * HTTP listener's): the chart then joins the runtime's actor tree, seen by
@@ -164,9 +165,6 @@ export interface ServerSessionOwner {
   sessionReady(): void
 }
 
-const MAX_DELAY = 2 ** 31 - 1
-const NO_TIMER: unique symbol = Symbol("no timer")
-
 /** One `now` function per clock, shared by its sessions (not a closure per session). */
 const nowFns = new WeakMap<Clock, () => number>()
 const nowOf = (clock: Clock): (() => number) => {
@@ -220,13 +218,11 @@ export class ServerSession implements SessionHandle {
   /** Why `close` was asked for (a transport may tell its peer). */
   private closeCause: TransportCloseDetail["cause"] | undefined
   private negotiatedCache: Negotiated | undefined
-  /** The chart's persisted snapshot while hibernated (the actor is stopped). */
-  private hibernated: PersistedChart | undefined
-  /** The hibernated session's wake-up timer on `this.clock` (NO_TIMER when none). */
-  private wakeTimer: unknown = NO_TIMER
+  /** The chart's sleep while hibernated (its persisted snapshot and wake-up timer; the actor is stopped). */
+  private hibernated: Sleep | undefined
   private readonly now: () => number
   /** Timers of this session (server→client deadlines, drain) run on the chart's clock. */
-  private get clock(): XStateClock {
+  private get clock(): Clock {
     return this.options.clock ?? realClock
   }
   // `ended` is made when first read (most HTTP sessions are never awaited): a promise and its resolver fewer per session.
@@ -431,10 +427,10 @@ export class ServerSession implements SessionHandle {
 
   private ensureActor() {
     if (this.actor) return this.actor
-    const hibernated = this.hibernated
-    if (hibernated !== undefined) {
+    const sleep = this.hibernated
+    if (sleep !== undefined) {
       this.hibernated = undefined
-      this.clearWakeTimer()
+      sleep.end()
     }
     const o = this.options
     // One options object, filled in place (no spread temporaries: every churned session makes one).
@@ -452,10 +448,10 @@ export class ServerSession implements SessionHandle {
         activity: this.activity()
       }
     }
-    if (hibernated !== undefined) actorOptions.snapshot = hibernated
+    if (sleep !== undefined) actorOptions.snapshot = sleep.chart
     if (o.clock) actorOptions.clock = o.clock
     if (o.actorParent !== undefined) actorOptions.parent = o.actorParent
-    const actor = createLeanActor(runtimeServerMachine, actorOptions as ActorOptions<typeof runtimeServerMachine>)
+    const actor = createLeanActor(runtimeServerLogic, actorOptions as ActorOptions<typeof runtimeServerMachine>)
     bindChart(actor, this)
     this.actor = actor
     actor.subscribe({
@@ -469,7 +465,7 @@ export class ServerSession implements SessionHandle {
     })
     actor.start()
     // A restored actor has no timers: the chart decides on idleness and re-arms the deadline.
-    if (hibernated !== undefined) actor.send({ type: "RESUMED", ...this.activity() })
+    if (sleep !== undefined) actor.send({ type: "RESUMED", ...this.activity() })
     return actor
   }
 
@@ -784,7 +780,7 @@ export class ServerSession implements SessionHandle {
   private modernHost: SessionModernHost | undefined
 
   /** @internal ModernEraSession */
-  get _clock(): XStateClock {
+  get _clock(): Clock {
     return this.clock
   }
   /** @internal */
@@ -831,7 +827,7 @@ export class ServerSession implements SessionHandle {
 
   /** The chart's state value as a dotted string. */
   stateName(): string {
-    if (this.hibernated !== undefined) return flatten(this.hibernated.value)
+    if (this.hibernated !== undefined) return flatten(this.hibernated.chart.value)
     if (!this.actor || (this.era === "modern" && this.actor.getSnapshot().value === "awaitingInitialize")) {
       return this.released ? "closed" : this.era === "modern" ? "stateless" : "awaitingInitialize"
     }
@@ -848,7 +844,7 @@ export class ServerSession implements SessionHandle {
 
   /** The chart's context, from the running actor or the hibernated snapshot. */
   private chartContext(): LegacyServerSessionContext | undefined {
-    return this.actor?.getSnapshot().context ?? this.hibernated?.context
+    return this.actor?.getSnapshot().context ?? this.hibernated?.chart.context
   }
 
   /** True while the chart is hibernated (see `hibernate`). */
@@ -870,12 +866,12 @@ export class ServerSession implements SessionHandle {
     if (actor === undefined || !this.operating || this.draining || this.released) return false
     if (this.inFlight.size > 0 || (this.outbound?.size ?? 0) > 0) return false
     // No live object in the context: xstate's persisted snapshot is plain data (and shares the context).
-    this.hibernated = compactChart(actor.getPersistedSnapshot() as PersistedChart)
+    const sleep = (this.hibernated = new Sleep(compactChart(actor.getPersistedSnapshot() as PersistedChart), this))
     this.inFlight = emptyTable() // empty here: an idle session keeps no table
     this.actor = undefined
     actor.stop()
     unbindChart(actor)
-    this.sleep()
+    sleep.decide()
     return true
   }
 
@@ -896,7 +892,7 @@ export class ServerSession implements SessionHandle {
     const subscriptions = this.state.subscriptions
     return {
       id: this.id,
-      chart: this.hibernated!,
+      chart: this.hibernated!.chart,
       lastSettledAt: this.lastSettledAt,
       startedAt: this.startedAt,
       ...(this.state.logLevel === undefined ? {} : { logLevel: this.state.logLevel }),
@@ -908,7 +904,7 @@ export class ServerSession implements SessionHandle {
   private restored(p: PersistedServerSession): void {
     checkRestorable(p)
     this.era = "legacy"
-    this.hibernated = p.chart
+    const sleep = (this.hibernated = new Sleep(p.chart, this))
     this.lastSettledAt = p.lastSettledAt
     if (p.logLevel !== undefined) this.state.logLevel = p.logLevel
     if (p.subscriptions !== undefined) this.state.subscriptions = new Set(p.subscriptions)
@@ -916,32 +912,12 @@ export class ServerSession implements SessionHandle {
     this.operating = true
     this.readied = true
     this.server.watch(this)
-    this.sleep()
+    sleep.decide()
   }
 
-  /**
-   * While hibernated, the chart still decides when the session is idle: a pure step of its
-   * snapshot on `RESUMED` with the current facts. Expired: the actor is restored and takes
-   * that step for real (closing). Otherwise one wake-up timer stands in for the idle deadline.
-   */
-  private sleep(): void {
-    if (this.hibernated === undefined) return
-    const decided = sleepDecision(this.hibernated, this.activity())
-    if (decided.wake) return void this.ensureActor()
-    this.hibernated = decided.chart
-    if (decided.sleepMs === undefined) return
-    const clock = this.clock
-    const timer = clock.setTimeout(() => {
-      this.wakeTimer = NO_TIMER
-      this.sleep()
-    }, Math.min(decided.sleepMs, MAX_DELAY))
-    this.wakeTimer = timer
-  }
-
-  private clearWakeTimer(): void {
-    if (this.wakeTimer === NO_TIMER) return
-    this.clock.clearTimeout(this.wakeTimer)
-    this.wakeTimer = NO_TIMER
+  /** @internal The sleeping chart's idle deadline passed (`Sleep`): restore the actor, which closes. */
+  _wake(): void {
+    this.ensureActor()
   }
 
   get transportKind(): TransportKind {
@@ -1015,8 +991,9 @@ export class ServerSession implements SessionHandle {
     this.outbound?.rejectAll()
     this.notifyListeners()
     this.actor?.stop()
+    const sleep = this.hibernated
     this.hibernated = undefined
-    this.clearWakeTimer()
+    sleep?.end()
     if (this.owner !== undefined) this.owner.sessionReleased(end)
     else this.options.onRelease?.(end)
     this.endedWith = end

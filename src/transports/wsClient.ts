@@ -5,6 +5,7 @@
  * handshake is done: a refused upgrade (403 foreign Origin, 401, 503) rejects
  * it with the HTTP status, and the transport then reports its end.
  */
+import { Schema } from "effect"
 import WebSocket from "ws"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport } from "./Transport.ts"
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL, type WsTransportOptions } from "./wsTransport.ts"
@@ -18,15 +19,11 @@ export interface WsClientOptions extends WsTransportOptions {
   readonly connectTimeoutMs?: number
 }
 
-/** The upgrade was refused or never completed. */
-export class WsConnectError extends Error {
-  readonly status: number | undefined
-  constructor(message: string, status?: number) {
-    super(message)
-    this.name = "WsConnectError"
-    this.status = status
-  }
-}
+/** The upgrade was refused (`status`: the HTTP status the server answered) or never completed (no status). */
+export class WsConnectError extends Schema.TaggedError<WsConnectError>()("WsConnectError", {
+  message: Schema.String,
+  status: Schema.optional(Schema.Number)
+}) {}
 
 /** A client WebSocket transport; `opened` tells whether the upgrade succeeded. */
 export interface WsClientTransport extends Transport {
@@ -46,11 +43,11 @@ export const makeWsClientTransport = (options: WsClientOptions): WsClientTranspo
   const opened = new Promise<void>((resolve, reject) => {
     socket.once("open", () => resolve())
     socket.once("unexpected-response", (_req, res) => {
-      reject(new WsConnectError(`WebSocket upgrade refused: HTTP ${res.statusCode ?? "?"}`, res.statusCode))
+      reject(new WsConnectError({ message: `WebSocket upgrade refused: HTTP ${res.statusCode ?? "?"}`, status: res.statusCode }))
       res.resume()
       socket.terminate()
     })
-    socket.once("error", (e: Error) => reject(new WsConnectError(`WebSocket connection failed: ${e.message}`)))
+    socket.once("error", (e: Error) => reject(new WsConnectError({ message: `WebSocket connection failed: ${e.message}` })))
   })
   opened.catch(() => {}) // a caller that never awaits it must not see an unhandled rejection
   return Object.assign(makeWsTransport(socket, options), { opened })

@@ -16,6 +16,7 @@ import { InputRequiredSignal } from "../InputRequiredSignal.ts"
 import type { RequestContext, ServerRequestOptions } from "../RequestContext.ts"
 import type { Implementation, LoggingLevel } from "../types.ts"
 import type { InFlight } from "./InFlight.ts"
+import { ServerRequestShorthands } from "./ServerRequestShorthands.ts"
 
 /** What the legacy era negotiated (a modern request reads its `_meta` instead). */
 export interface Negotiated {
@@ -59,7 +60,7 @@ export const inputRefusal = (requestMethod: string, modern: ModernRequestContext
  * The handler's view of one request. A class rather than a closure bag: one
  * small allocation per request on the hot path; everything else is lazy.
  */
-export class HandlerContext implements RequestContext {
+export class HandlerContext extends ServerRequestShorthands implements RequestContext {
   readonly #session: HandlerHost
   readonly #entry: InFlight
   readonly #modern: ModernRequestContext | undefined
@@ -68,6 +69,7 @@ export class HandlerContext implements RequestContext {
   #inputs = 0
   #asked: Record<string, InputRequest> | undefined
   constructor(session: HandlerHost, entry: InFlight, modern: ModernRequestContext | undefined) {
+    super()
     this.#session = session
     this.#entry = entry
     this.#modern = modern
@@ -146,15 +148,6 @@ export class HandlerContext implements RequestContext {
     asked[key] = params === undefined ? { method } : { method, params }
     // Every pending ask shares `asked`: whichever rejection the handler lets through carries them all.
     return Promise.reject(new InputRequiredSignal(asked, undefined))
-  }
-  elicit(params: Params, options?: ServerRequestOptions) {
-    return this.request("elicitation/create", params, options)
-  }
-  createMessage(params: Params, options?: ServerRequestOptions) {
-    return this.request("sampling/createMessage", params, options)
-  }
-  listRoots(options?: ServerRequestOptions) {
-    return this.request("roots/list", undefined, options)
   }
 }
 

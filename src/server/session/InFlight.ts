@@ -6,9 +6,6 @@ import type { Clock } from "../../protocol/clock.ts"
 import type { JsonRpcRequest } from "../../protocol/jsonrpc.ts"
 import type { InputResponses } from "../../protocol/mrtr.ts"
 
-/** The clock a session's timers run on (the chart's): the one clock type (src/protocol/clock.ts), timers and `now()`. */
-export type XStateClock = Clock
-
 /** A request in flight: created when dispatched, `done` once answered, cancelled or aborted. */
 export interface InFlight {
   readonly request: JsonRpcRequest
@@ -19,7 +16,7 @@ export interface InFlight {
   barrierPassed: boolean
   /** Progress rate limit (`progressIntervalMs`): the value held back and its timer. */
   pendingProgress: Record<string, unknown> | undefined
-  progressTimer: { readonly clock: XStateClock; readonly timer: unknown } | undefined
+  progressTimer: { readonly clock: Clock; readonly timer: unknown } | undefined
   lastProgressSentAt: number
   /** Modern MRTR retry: the handler's own `requestState`, verified and unsealed. */
   requestState: string | undefined

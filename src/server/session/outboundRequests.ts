@@ -7,7 +7,7 @@ import { ErrorCode, McpError } from "../../protocol/errors.ts"
 import { makeIdAllocator } from "../../protocol/ids.ts"
 import { type JsonRpcMessage, type JsonRpcResponse, notification, type Params, type RequestId, request as makeRequest } from "../../protocol/jsonrpc.ts"
 import type { Result } from "../dispatch.ts"
-import type { XStateClock } from "./InFlight.ts"
+import type { Clock } from "../../protocol/clock.ts"
 import { ClientResponseTimeout } from "../../protocol/serverRequestErrors.ts"
 
 interface PendingOutbound {
@@ -43,7 +43,7 @@ export class OutboundRequests {
     params: Params | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-    clock: XStateClock,
+    clock: Clock,
     related: RequestId | undefined
   ): Promise<Result> {
     const id = `s${this.ids.next()}`

@@ -4,12 +4,13 @@
  * interval, the latest value held back and sent when the window ends).
  */
 import { type JsonRpcMessage, notification, type RequestId } from "../../protocol/jsonrpc.ts"
-import type { InFlight, XStateClock } from "./InFlight.ts"
+import type { Clock } from "../../protocol/clock.ts"
+import type { InFlight } from "./InFlight.ts"
 
 /** What progress needs of its session. */
 export interface ProgressOut {
   readonly intervalMs: number
-  readonly clock: XStateClock
+  readonly clock: Clock
   now(): number
   send(message: JsonRpcMessage, related: RequestId): void
 }

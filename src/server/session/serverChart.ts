@@ -3,7 +3,8 @@
  * the runtime's actions (its effects). Guards and delays are the chart's own.
  */
 import { type AnyActorRef, raise } from "xstate"
-import { type LegacyServerSessionEvent, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
+import { type LegacyServerSessionEvent, type LegacyServerSessionInput, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
+import { memoizeInitialSnapshot } from "../../runtime/initialSnapshots.ts"
 import type { ServerSession } from "../ServerSession.ts"
 
 /**
@@ -42,3 +43,23 @@ export const runtimeServerMachine = legacyServerSessionMachine.provide({
   }
 })
 
+
+/**
+ * What sessions run: {@link runtimeServerMachine}, its initial step computed once per
+ * server for a chart that starts with its connection (nothing elapsed, nothing served:
+ * every churned HTTP session). See `runtime/initialSnapshots.ts`.
+ */
+export const runtimeServerLogic = memoizeInitialSnapshot(runtimeServerMachine, (input: LegacyServerSessionInput) => {
+  const a = input.activity
+  if ((input.elapsedMs ?? 0) !== 0 || input.servedModern === true || (a !== undefined && (a.inFlight !== 0 || a.idleForMs !== 0))) return undefined
+  return `${input.idleTimeoutMs}|${input.handshakeTimeoutMs}|${input.drainTimeoutMs}|${input.earlyRequests}|${versionsKey(input.supportedVersions)}`
+})
+
+/** A server's supported versions, as part of the memo key: one array per server, joined once. */
+const versionKeys = new WeakMap<ReadonlyArray<string>, string>()
+const versionsKey = (versions: ReadonlyArray<string> | undefined): string => {
+  if (versions === undefined) return ""
+  let key = versionKeys.get(versions)
+  if (key === undefined) versionKeys.set(versions, (key = versions.join(",")))
+  return key
+}

@@ -16,7 +16,7 @@
  * socket with 4408.
  */
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listenHttp, type Listening } from "../../transports/http/listenHttp.ts"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import { defaultMcpRuntime, type McpRuntime } from "../../runtime/McpRuntime.ts"
@@ -185,21 +185,15 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     }, () => refuse(socket, 500, "Internal error in the auth hook"))
   })
 
+  let listening: Listening
   try {
-    await new Promise<void>((resolve, reject) => {
-      http.once("error", reject)
-      http.listen(options.port ?? 0, host, () => {
-        http.off("error", reject)
-        resolve()
-      })
-    })
+    listening = await listenHttp(http, options.port ?? 0, host)
   } catch (error) {
     listener.beginClose("listen failed")
     await listener.release()
     throw error
   }
-  const port = (http.address() as AddressInfo).port
-  const urlHost = host.includes(":") ? `[${host}]` : host
+  const { port, urlHost } = listening
   let closed: Promise<void> | undefined
   const handle: WsServerHandle = {
     url: `ws://${urlHost}:${port}${path}`,

@@ -98,10 +98,6 @@ export type HeadersInit =
   | Readonly<Record<string, string>>
   | (() => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>)
 
-/** The clock the connection's timers run on (xstate's `Clock`: a `SimulatedClock` in tests). */
-/** The runtime's one clock type (src/protocol/clock.ts). */
-export type HttpClientClock = Clock
-
 export interface HttpClientTransportOptions {
   /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp`. */
   readonly url: string | URL
@@ -121,7 +117,7 @@ export interface HttpClientTransportOptions {
   /** Human-readable notes on things that went wrong without failing a request (a rejected notification, a dropped stream). */
   readonly onDiagnostic?: (text: string) => void
   /** The clock of the backoff and DELETE timers. Default: real time. */
-  readonly clock?: HttpClientClock
+  readonly clock?: Clock
   /** The actor whose child the connection chart is (a client's node in a runtime's tree); default: a root of its own. */
   readonly actorParent?: AnyActorRef
   /**
@@ -132,7 +128,7 @@ export interface HttpClientTransportOptions {
   readonly createActor?: <TLogic extends AnyActorLogic>(logic: TLogic, options: ActorOptions<TLogic>) => Actor<TLogic>
 }
 
-const realClock: HttpClientClock = systemClock
+const realClock: Clock = systemClock
 
 const noop = () => {}
 
@@ -165,7 +161,7 @@ export class HttpClientTransport implements Transport {
   private readonly reconnect: HttpReconnectPolicy
   private readonly maxMessageBytes: number
   private readonly agent: Agent
-  private readonly clock: HttpClientClock
+  private readonly clock: Clock
   /** The connection chart, running from construction to the end. */
   private readonly actor: ConnectionActor
   /** Aborted when closing starts or the connection ends: every exchange's I/O stops. */
