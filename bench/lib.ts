@@ -353,6 +353,8 @@ export const snapshotCode = (live: boolean): CodeSnapshot => {
   const v = codeVersion()
   if (live) return { root: ROOT, bin: BIN, ...v, live }
   const dir = join(tmpdir(), `mcp-actors-code-${v.hash}`)
+  // A copy made from a checkout that is gone has a dangling node_modules link: make it again.
+  if (existsSync(join(dir, "package.json")) && !existsSync(join(dir, "node_modules"))) rmSync(dir, { recursive: true, force: true })
   if (!existsSync(join(dir, "package.json"))) {
     const tmp = mkdtempSync(join(tmpdir(), "mcp-actors-code-tmp-"))
     for (const d of CODE_DIRS) if (existsSync(join(ROOT, d))) cpSync(join(ROOT, d), join(tmp, d), { recursive: true })
