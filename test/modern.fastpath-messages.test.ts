@@ -25,10 +25,11 @@ import { type AnyActorRef, type InspectionEvent } from "xstate"
 import { getSimplePaths } from "xstate/graph"
 import WebSocket from "ws"
 import type { ModernRequestEvent } from "../machines/modernRequest.ts"
-import { ErrorCode, McpError } from "../src/protocol/errors.ts"
+import { ErrorCode } from "../src/protocol/errors.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { McpServer } from "../src/server/McpServer.ts"
+import { makeScriptServer, type Script } from "./support/scriptedTool.ts"
 import { type ModernRequestOptions, type ModernRequestSettled, runningModernRequest } from "../src/server/session/ModernRequestRun.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
@@ -56,31 +57,7 @@ const MODEL_EVENTS: ReadonlyArray<ModernRequestEvent> = [
   { type: "SHUTDOWN", code: ErrorCode.ConnectionClosed, message: "Server shutting down" }
 ]
 
-/** What the scripted tool does: `messages` progress notifications, then how it ends. */
-interface Script {
-  readonly prime?: boolean
-  readonly messages: number
-  readonly end: "result" | "error" | "input" | "hang"
-}
-
-const makeServer = (hanging: () => void): McpServer =>
-  new McpServer({ name: "fastpath-messages", version: "1.0.0" })
-    .tool({ name: "script", inputSchema: { type: "object" } }, (args, ctx) => {
-      const s = args as unknown as Script
-      if (s.prime === true) ctx.inputRequired({ requestState: "primed" })
-      for (let i = 1; i <= s.messages; i++) ctx.progress(i, s.messages)
-      switch (s.end) {
-        case "result":
-          return { content: [{ type: "text", text: `done after ${s.messages} (state ${String(ctx.requestState)})` }] }
-        case "error":
-          throw new McpError(ErrorCode.InternalError, "scripted failure")
-        case "input":
-          return ctx.elicit({ message: "name?", requestedSchema: { type: "object", properties: {} } }).then(() => ({ content: [] }))
-        case "hang":
-          hanging()
-          return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve({ content: [{ type: "text", text: "late" }] })))
-      }
-    })
+const makeServer = (hanging: () => void): McpServer => makeScriptServer("fastpath-messages", hanging)
 
 const call = (id: number, params: Record<string, unknown>, meta: Record<string, unknown> = META) => ({
   jsonrpc: "2.0",

@@ -22,12 +22,13 @@ import { afterEach, describe, expect, it } from "vitest"
 import { type AnyActorRef, type InspectionEvent, SimulatedClock } from "xstate"
 import { getSimplePaths } from "xstate/graph"
 import type { ModernRequestEvent } from "../machines/modernRequest.ts"
-import { ErrorCode, McpError } from "../src/protocol/errors.ts"
+import { ErrorCode } from "../src/protocol/errors.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { type ModernRequestSettled, runningModernRequest } from "../src/server/http/ModernRequest.ts"
 import { McpServer } from "../src/server/McpServer.ts"
+import { makeScriptServer, type Script } from "./support/scriptedTool.ts"
 
 const MODERN = "2026-07-28"
 const META = {
@@ -51,33 +52,7 @@ const MODEL_EVENTS: ReadonlyArray<ModernRequestEvent> = [
   SHUTDOWN
 ]
 
-/** What the scripted tool does: `messages` progress notifications, then how it ends. */
-interface Script {
-  readonly prime?: boolean
-  readonly messages: number
-  readonly end: "result" | "error" | "input" | "hang"
-}
-
-/** A server whose `script` tool follows its arguments; `hanging` resolves when a `hang` script waits. */
-const makeServer = (hanging: () => void): McpServer =>
-  new McpServer({ name: "fastpath", version: "1.0.0" })
-    .tool({ name: "script", inputSchema: { type: "object" } }, (args, ctx) => {
-      const s = args as unknown as Script
-      // The first round of an MRTR retry scenario: answer input_required with a sealed state.
-      if (s.prime === true) ctx.inputRequired({ requestState: "primed" })
-      for (let i = 1; i <= s.messages; i++) ctx.progress(i, s.messages)
-      switch (s.end) {
-        case "result":
-          return { content: [{ type: "text", text: `done after ${s.messages} (state ${String(ctx.requestState)})` }] }
-        case "error":
-          throw new McpError(ErrorCode.InternalError, "scripted failure")
-        case "input":
-          return ctx.elicit({ message: "name?", requestedSchema: { type: "object", properties: {} } }).then(() => ({ content: [] }))
-        case "hang":
-          hanging()
-          return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve({ content: [{ type: "text", text: "late" }] })))
-      }
-    })
+const makeServer = (hanging: () => void): McpServer => makeScriptServer("fastpath", hanging)
 
 const post = (url: string, id: number, params: Record<string, unknown>, signal?: AbortSignal): Promise<Response> =>
   fetch(url, {
