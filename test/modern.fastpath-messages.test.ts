@@ -29,7 +29,7 @@ import { ErrorCode } from "../src/protocol/errors.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { McpServer } from "../src/server/McpServer.ts"
-import { makeScriptServer, type Script } from "./support/scriptedTool.ts"
+import { makeScriptServer, modelEvents, type Script } from "./support/scriptedTool.ts"
 import { type ModernRequestOptions, type ModernRequestSettled, runningModernRequest } from "../src/server/session/ModernRequestRun.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
@@ -45,17 +45,7 @@ const META = {
 const CANCEL_REASON = "cancelled by the test"
 
 /** The events of the model, with the values the real session produces for them. */
-const MODEL_EVENTS: ReadonlyArray<ModernRequestEvent> = [
-  { type: "VALIDATED", round: 0 },
-  { type: "VALIDATED", round: 1 },
-  { type: "INVALID", code: ErrorCode.InvalidParams },
-  { type: "MESSAGE" },
-  { type: "ANSWERED", outcome: "result" },
-  { type: "ANSWERED", outcome: "inputRequired" },
-  { type: "ANSWERED", outcome: "error", code: ErrorCode.InternalError },
-  { type: "DISCONNECTED", reason: CANCEL_REASON },
-  { type: "SHUTDOWN", code: ErrorCode.ConnectionClosed, message: "Server shutting down" }
-]
+const MODEL_EVENTS = modelEvents(CANCEL_REASON)
 
 const makeServer = (hanging: () => void): McpServer => makeScriptServer("fastpath-messages", hanging)
 

@@ -28,7 +28,7 @@ import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
 import { type HttpServerHandle, makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { type ModernRequestSettled, runningModernRequest } from "../src/server/http/ModernRequest.ts"
 import { McpServer } from "../src/server/McpServer.ts"
-import { makeScriptServer, type Script } from "./support/scriptedTool.ts"
+import { makeScriptServer, modelEvents, type Script } from "./support/scriptedTool.ts"
 
 const MODERN = "2026-07-28"
 const META = {
@@ -40,17 +40,7 @@ const META = {
 /** The events of the model, with the values the real server produces for them. */
 const SHUTDOWN = { type: "SHUTDOWN", code: ErrorCode.ConnectionClosed, message: "Server shutting down" } as const
 const DISCONNECTED = { type: "DISCONNECTED", reason: "client closed the response stream" } as const
-const MODEL_EVENTS: ReadonlyArray<ModernRequestEvent> = [
-  { type: "VALIDATED", round: 0 },
-  { type: "VALIDATED", round: 1 },
-  { type: "INVALID", code: ErrorCode.InvalidParams },
-  { type: "MESSAGE" },
-  { type: "ANSWERED", outcome: "result" },
-  { type: "ANSWERED", outcome: "inputRequired" },
-  { type: "ANSWERED", outcome: "error", code: ErrorCode.InternalError },
-  DISCONNECTED,
-  SHUTDOWN
-]
+const MODEL_EVENTS = modelEvents(DISCONNECTED.reason)
 
 const makeServer = (hanging: () => void): McpServer => makeScriptServer("fastpath", hanging)
 

@@ -5,6 +5,7 @@
  * notifications it sends and how it ends, so one tool reaches every path of
  * the `modernRequest` chart.
  */
+import type { ModernRequestEvent } from "../../machines/modernRequest.ts"
 import { ErrorCode, McpError } from "../../src/protocol/errors.ts"
 import { McpServer } from "../../src/server/McpServer.ts"
 
@@ -35,3 +36,16 @@ export const makeScriptServer = (name: string, hanging: () => void): McpServer =
           return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve({ content: [{ type: "text", text: "late" }] })))
       }
     })
+
+/** The events of the `modernRequest` model, with the values a real session produces for them (`disconnected`: the carrier's reason). */
+export const modelEvents = (disconnected: string): ReadonlyArray<ModernRequestEvent> => [
+  { type: "VALIDATED", round: 0 },
+  { type: "VALIDATED", round: 1 },
+  { type: "INVALID", code: ErrorCode.InvalidParams },
+  { type: "MESSAGE" },
+  { type: "ANSWERED", outcome: "result" },
+  { type: "ANSWERED", outcome: "inputRequired" },
+  { type: "ANSWERED", outcome: "error", code: ErrorCode.InternalError },
+  { type: "DISCONNECTED", reason: disconnected },
+  { type: "SHUTDOWN", code: ErrorCode.ConnectionClosed, message: "Server shutting down" }
+]
