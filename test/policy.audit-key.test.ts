@@ -5,11 +5,11 @@
  * the wrong key fails at record 1; old unkeyed trails verify as before.
  */
 import { hash } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { AUDIT_HMAC, AuditLog, loadAuditKey, rotatedFiles, verifyAudit } from "../src/policy/AuditLog.ts"
+import { AUDIT_HMAC, AuditLog, loadAuditKey, rotatedFiles, sealPath, verifyAudit } from "../src/policy/AuditLog.ts"
 
 const KEY = Buffer.from("k".repeat(32))
 const OTHER = Buffer.from("o".repeat(32))
@@ -123,4 +123,55 @@ describe("audit trail: keyed chain (HMAC-SHA-256)", () => {
     expect(() => loadAuditKey(join(dir, "short.key"))).toThrow(/9 bytes, at least 32 needed/)
     expect(() => loadAuditKey(join(dir, "none.key"))).toThrow(/cannot be read \(ENOENT\)/)
   })
+
+  describe("the seal: removing the newest records", () => {
+    const truncate = (file: string, keep: number) => writeFileSync(file, `${lines(file).slice(0, keep).join("\n")}\n`)
+
+    it("is caught, unkeyed and keyed, naming the seq the seal expects; the log refuses to append after it", () => {
+      for (const key of [undefined, KEY]) {
+        const file = join(dir, `t-${key === undefined ? "plain" : "keyed"}.jsonl`)
+        write(file, 6, key === undefined ? {} : { key })
+        const options = key === undefined ? {} : { key }
+        expect(verifyAudit([file], options)).toEqual({ ok: true, records: 6, files: 1 })
+        truncate(file, 4)
+        expect(verifyAudit([file], options)).toMatchObject({ ok: false, line: 4, seq: 4, reason: expect.stringMatching(/ends at seq 4 but its seal says 6: the newest records were removed/) })
+        expect(() => AuditLog.open(file, options)).toThrow(/ends at seq 4 but its seal .* says 6/)
+      }
+    })
+
+    it("keyed: a seal rewritten without the key, or deleted, is caught; an unkeyed seal can be rewritten (the limit a key removes)", () => {
+      const plain = join(dir, "p.jsonl")
+      write(plain, 5)
+      truncate(plain, 3)
+      const digest = (JSON.parse(lines(plain)[2]!) as { hash: string }).hash
+      writeFileSync(sealPath(plain), JSON.stringify({ seq: 3, hash: digest }))
+      expect(verifyAudit([plain])).toEqual({ ok: true, records: 3, files: 1 })
+
+      const keyed = join(dir, "k.jsonl")
+      write(keyed, 5, { key: KEY })
+      truncate(keyed, 3)
+      const kd = (JSON.parse(lines(keyed)[2]!) as { hash: string }).hash
+      writeFileSync(sealPath(keyed), JSON.stringify({ seq: 3, hash: kd, alg: AUDIT_HMAC, mac: "0".repeat(64) }))
+      expect(verifyAudit([keyed], { key: KEY })).toMatchObject({ ok: false, reason: expect.stringMatching(/seal: its HMAC does not match/) })
+      renameSync(sealPath(keyed), join(dir, "elsewhere"))
+      expect(verifyAudit([keyed], { key: KEY })).toMatchObject({ ok: false, reason: expect.stringMatching(/k\.jsonl\.seal is missing/) })
+      // A copy of the trail without its seal can still be checked link by link.
+      expect(verifyAudit([keyed], { key: KEY, seal: false })).toEqual({ ok: true, records: 3, files: 1 })
+    })
+
+    it("follows rotation: the seal names the newest record wherever it is; a rotated file alone is not held to it", () => {
+      const file = join(dir, "r.jsonl")
+      write(file, 30, { key: KEY, maxBytes: 700 })
+      const rotated = rotatedFiles(file)
+      expect(verifyAudit([...rotated, file], { key: KEY })).toMatchObject({ ok: true, records: 30 })
+      expect(verifyAudit([file], { key: KEY })).toMatchObject({ ok: true })
+      expect(verifyAudit([rotated[0]!], { key: KEY })).toMatchObject({ ok: true })
+      // One more record in the current file, then the file emptied: its records were the newest.
+      write(file, 1, { key: KEY, maxBytes: 0 })
+      expect(verifyAudit([...rotatedFiles(file), file], { key: KEY })).toMatchObject({ ok: true, records: 31 })
+      writeFileSync(file, "")
+      expect(verifyAudit([...rotatedFiles(file), file], { key: KEY })).toMatchObject({ ok: false, reason: expect.stringMatching(/ends at seq 30 but its seal says 31/) })
+    })
+  })
 })
+

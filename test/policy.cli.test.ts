@@ -132,6 +132,13 @@ rules:
     writeFileSync(join(dir, "other.key"), "0".repeat(64))
     expect(run("audit", "verify", audit, "--audit-key", join(dir, "other.key")).stdout).toMatch(/:1 \(seq 1\): the record's HMAC does not match/)
 
+    // The newest two records removed: the seal (audit.jsonl.seal, keyed) still names the last one.
+    writeFileSync(audit, `${lines.slice(0, -2).join("\n")}\n`)
+    const truncated = run("audit", "verify", audit, "--audit-key", key)
+    expect(truncated.code).toBe(1)
+    expect(truncated.stdout).toMatch(new RegExp(`the trail ends at seq ${lines.length - 2} but its seal says ${lines.length}: the newest records were removed`))
+    expect(run("audit", "verify", audit, "--audit-key", key, "--ignore-seal").code).toBe(0)
+
     // The attack the key is for: record 2's decision rewritten and every later hash recomputed as SHA-256.
     let prev = (JSON.parse(lines[0]!) as { hash: string }).hash
     const forged = [lines[0]!, ...lines.slice(1).map((line, i) => {

@@ -367,17 +367,20 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
 
 const audit: Command = {
   summary: "verify or query a policy audit trail (hash-chained JSON Lines)",
-  usage: `Usage: mcp-actors audit verify FILE... [--all] [--audit-key KEYFILE]
+  usage: `Usage: mcp-actors audit verify FILE... [--all] [--audit-key KEYFILE] [--ignore-seal]
        mcp-actors audit query FILE... [--principal P] [--session S] [--tool T] [--type decision|call] [--since T] [--until T] [--all]
 
 verify exits 0 when the chain is intact, 1 naming the first bad record (edited,
 removed or reordered). Several files are checked as one chain, oldest first.
 A keyed trail (written with --audit-key) verifies only with its key, and then
-a rewrite that recomputed every hash is caught too.
+a rewrite that recomputed every hash is caught too. FILE.seal, rewritten with
+every write, names the newest record: removing the newest records is caught
+(a keyed trail must have its seal).
 
 Options:
   --all              also read FILE's rotated files (FILE.000001, …) before it
   --audit-key FILE   the trail's key file (default: $MCP_ACTORS_AUDIT_KEY)
+  --ignore-seal      do not check the trail's end against FILE.seal (a copy without it)
   --principal P      records of this principal
   --session S        records of this session id
   --tool T           records of this tool, prompt or resource URI
@@ -387,6 +390,7 @@ Options:
   options: {
     all: { type: "boolean" },
     "audit-key": { type: "string" },
+    "ignore-seal": { type: "boolean" },
     principal: { type: "string" },
     session: { type: "string" },
     tool: { type: "string" },
@@ -399,7 +403,7 @@ Options:
     if (action !== "verify" && action !== "query") throw new UsageError(`audit needs verify or query, got ${JSON.stringify(action ?? "")}`)
     if (files.length === 0) throw new UsageError(`audit ${action} needs at least one FILE`)
     const { auditVerify, auditQuery } = await import("./policyCommands.ts")
-    return action === "verify" ? auditVerify(files, values.all === true, auditKeyOption(values, true).auditKey) : auditQuery(files, values)
+    return action === "verify" ? auditVerify(files, values.all === true, auditKeyOption(values, true).auditKey, values["ignore-seal"] === true) : auditQuery(files, values)
   }
 }
 

@@ -16,10 +16,10 @@ const out = (s: string) => process.stdout.write(`${s}\n`)
 const withRotated = (files: ReadonlyArray<string>, all: boolean): Array<string> =>
   all ? files.flatMap((f) => [...rotatedFiles(f), f]) : [...files]
 
-export const auditVerify = (files: ReadonlyArray<string>, all: boolean, keyFile?: string): number => {
+export const auditVerify = (files: ReadonlyArray<string>, all: boolean, keyFile?: string, ignoreSeal = false): number => {
   const list = withRotated(files, all)
   for (const f of list) if (!existsSync(f)) throw new Error(`${f}: no such file`)
-  const r = verifyAudit(list, keyFile === undefined ? {} : { key: loadAuditKey(keyFile) })
+  const r = verifyAudit(list, { ...(keyFile === undefined ? {} : { key: loadAuditKey(keyFile) }), ...(ignoreSeal ? { seal: false as const } : {}) })
   if (r.ok) {
     out(`ok: ${r.records} records in ${r.files} file${r.files === 1 ? "" : "s"}, chain intact${keyFile === undefined ? "" : " (HMAC-SHA-256, keyed)"}`)
     return 0

@@ -19,12 +19,18 @@
  * A keyed trail is verified only with its key, and a trail never mixes keyed
  * and unkeyed records (either would let a rewrite pass as the weaker chain).
  *
+ * Seal: `FILE.seal` holds the newest record's `seq` and `hash` (with a key,
+ * also their HMAC), rewritten in place after every write, so removing the
+ * newest records (truncation) is caught too: the trail then ends before the
+ * seq its seal names. A keyed seal cannot be forged without the key; it can
+ * only be swapped for an older copy of itself, kept by whoever truncates.
+ *
  * Writes are batched: records are hashed at once (the chain order is the call
  * order) and written together after the current turn of the event loop, or at
  * once with `flush()` (and on `close()`).
  */
 import { createHmac, createSecretKey, hash, type KeyObject, timingSafeEqual } from "node:crypto"
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from "node:fs"
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { type Clock, systemClock } from "../protocol/clock.ts"
 
@@ -79,6 +85,41 @@ export const loadAuditKey = (file: string): Uint8Array => {
   return key
 }
 
+/** The seal of the trail at `path`: its newest record's seq and hash. */
+export const sealPath = (path: string): string => `${path}.seal`
+/** Seals are rewritten in place at a fixed size: no truncate, one write per batch. */
+const SEAL_BYTES = 256
+
+interface Seal {
+  readonly seq: number
+  readonly hash: string
+  readonly alg?: string
+  readonly mac?: string
+}
+
+const sealMac = (seq: number, digest: string, key: KeyObject): string =>
+  createHmac("sha256", key).update(`mcp-actors audit seal ${seq} ${digest}`).digest("hex")
+
+const sealBytes = (seq: number, digest: string, key: KeyObject | undefined): Buffer => {
+  const seal: Seal = key === undefined ? { seq, hash: digest } : { seq, hash: digest, alg: AUDIT_HMAC, mac: sealMac(seq, digest, key) }
+  return Buffer.from(`${JSON.stringify(seal).padEnd(SEAL_BYTES - 1, " ")}\n`)
+}
+
+/** The seal at `file`, undefined when there is none, or why it cannot be trusted. */
+const readSeal = (file: string, key: KeyObject | undefined): Seal | undefined | { readonly invalid: string } => {
+  if (!existsSync(file)) return undefined
+  let seal: Partial<Seal>
+  try {
+    seal = JSON.parse(readFileSync(file, "utf8")) as Partial<Seal>
+  } catch {
+    return { invalid: `${file} is not a seal (edited or truncated)` }
+  }
+  if (typeof seal.seq !== "number" || typeof seal.hash !== "string") return { invalid: `${file} is not a seal (no seq or hash)` }
+  if (key === undefined) return seal.alg === undefined ? seal as Seal : { invalid: `${file} is keyed: give --audit-key` }
+  if (seal.alg !== AUDIT_HMAC || typeof seal.mac !== "string") return { invalid: `${file} is not keyed, though a key was given` }
+  return sameHex(sealMac(seal.seq, seal.hash, key), seal.mac) ? seal as Seal : { invalid: `${file}: its HMAC does not match (edited, or not the trail's key)` }
+}
+
 /** Why a trail's newest record cannot be continued with `key` (or without one), else undefined. */
 const continuationError = (path: string, last: string, body: string, digest: string, key: KeyObject | undefined): string | undefined => {
   const alg = (JSON.parse(last) as { alg?: unknown }).alg
@@ -128,6 +169,7 @@ const lastLine = (path: string): string | undefined => {
 export class AuditLog {
   readonly path: string
   private fd: number
+  private readonly sealFd: number
   private size: number
   private seq: number
   private prev: string
@@ -154,6 +196,13 @@ export class AuditLog {
     if (refused !== undefined) throw new Error(refused)
     this.prev = tail?.hash ?? GENESIS
     this.seq = tail === undefined ? 0 : Number((JSON.parse(last!) as { seq?: unknown }).seq ?? 0)
+    // Appending after a truncation would rewrite the seal and erase the evidence of it.
+    const seal = readSeal(sealPath(path), this.key)
+    if (seal !== undefined && "invalid" in seal) throw new Error(`${path}: ${seal.invalid}; run "mcp-actors audit verify" before appending`)
+    if (seal !== undefined && seal.seq > this.seq) {
+      throw new Error(`${path}: the trail ends at seq ${this.seq} but its seal ${sealPath(path)} says ${seal.seq}: the newest records were removed (to start a new trail, move the seal away too)`)
+    }
+    this.sealFd = openSync(sealPath(path), constants.O_RDWR | constants.O_CREAT, 0o600)
     this.fd = openSync(path, "a")
     this.size = statSync(path).size
   }
@@ -187,6 +236,7 @@ export class AuditLog {
     this.buffer = []
     const bytes = Buffer.from(text)
     writeSync(this.fd, bytes)
+    writeSync(this.sealFd, sealBytes(this.seq, this.prev, this.key), 0, SEAL_BYTES, 0)
     this.size += bytes.length
     if (this.maxBytes > 0 && this.size >= this.maxBytes) this.rotate()
   }
@@ -205,6 +255,7 @@ export class AuditLog {
     this.flush()
     this.closed = true
     closeSync(this.fd)
+    closeSync(this.sealFd)
   }
 }
 
@@ -229,11 +280,29 @@ const beginsTrail = (file: string): boolean => {
   return r === undefined ? older.length === 0 : older.every((f) => rotationOf(f)!.n >= r.n)
 }
 
+/** The seq a current file empty since its rotation continues from: its newest rotated file's last record's. */
+const seqBefore = (file: string): number => {
+  const last = lastLine(rotatedFiles(file).at(-1) ?? file)
+  if (last === undefined) return 0
+  try {
+    const s = (JSON.parse(last) as { seq?: unknown }).seq
+    return typeof s === "number" ? s : 0
+  } catch {
+    return 0
+  }
+}
+
 /** Options of `verifyAudit`. */
 export interface VerifyAuditOptions {
   readonly head?: "genesis" | "trusted"
   /** The trail's key: a keyed trail verifies only with it, and with it every record must be keyed. */
   readonly key?: Uint8Array
+  /**
+   * The seal to check the trail's end against. Default: `FILE.seal` of the last file given when that
+   * is the current file (not a rotated one) and the seal exists; a keyed trail must then have one.
+   * `false`: do not check the end (a copy of the trail without its seal).
+   */
+  readonly seal?: string | false
 }
 
 /**
@@ -247,6 +316,14 @@ export interface VerifyAuditOptions {
  */
 export const verifyAudit = (files: ReadonlyArray<string>, options: VerifyAuditOptions = {}): VerifyResult => {
   const key = secretOf(options.key)
+  const lastFile = files.at(-1)
+  const sealFile = options.seal === false || lastFile === undefined
+    ? undefined
+    : options.seal ?? (rotationOf(lastFile) === undefined ? sealPath(lastFile) : undefined)
+  const seal = sealFile === undefined ? undefined : readSeal(sealFile, key)
+  let keyed = false
+  let sealed: string | undefined
+  let end = { file: lastFile ?? "", line: 0 }
   let prev: string | undefined
   let seq: number | undefined
   let records = 0
@@ -292,7 +369,19 @@ export const verifyAudit = (files: ReadonlyArray<string>, options: VerifyAuditOp
       prev = parts.hash
       seq = s
       records++
+      keyed ||= record.alg !== undefined
+      if (seal !== undefined && !("invalid" in seal) && s === seal.seq) sealed = parts.hash
+      end = { file, line: i + 1 }
     }
+  }
+  const atEnd = (reason: string): VerifyResult => ({ ok: false, records, ...end, seq, reason })
+  if (seal !== undefined && "invalid" in seal) return atEnd(seal.invalid)
+  if (seal === undefined) {
+    if (keyed && options.seal !== false && sealFile !== undefined) return atEnd(`${sealFile} is missing: a keyed trail's seal shows whether its newest records were removed (--ignore-seal to skip)`)
+  } else if (seal.seq > (seq ?? seqBefore(lastFile!))) {
+    return atEnd(`the trail ends at seq ${seq ?? seqBefore(lastFile!)} but its seal says ${seal.seq}: the newest records were removed`)
+  } else if (sealed !== undefined && sealed !== seal.hash) {
+    return atEnd(`the seal's record (seq ${seal.seq}) has another hash: rewritten`)
   }
   return { ok: true, records, files: files.length }
 }
