@@ -665,6 +665,11 @@ export class ServerSession implements SessionHandle {
     return new HandlerContext(this, entry, undefined)
   }
 
+  /** The client's `logging/setLevel` threshold (handler contexts' `logLevel`). */
+  get sessionLogLevel(): LoggingLevel | undefined {
+    return this.state.logLevel
+  }
+
   /** Negotiated facts for handler contexts (the chart's context, read once per session). */
   negotiated(): Negotiated {
     // Fixed once the handshake is done: computed once, not per request.
