@@ -157,6 +157,19 @@ const narrowInputs = (own: ClientCapabilities, allowed: ClientCapabilities): Cli
   return out as ClientCapabilities
 }
 
+/**
+ * `narrowInputs` once per `allowed` object: a gateway passes the same one for every call of a
+ * legacy session (its negotiated capabilities), so the per-call cost is one WeakMap lookup.
+ */
+const narrowedCache = new WeakMap<ClientCapabilities, { readonly own: ClientCapabilities; readonly narrowed: ClientCapabilities }>()
+const narrowInputsCached = (own: ClientCapabilities, allowed: ClientCapabilities): ClientCapabilities => {
+  const hit = narrowedCache.get(allowed)
+  if (hit !== undefined && hit.own === own) return hit.narrowed
+  const narrowed = narrowInputs(own, allowed)
+  narrowedCache.set(allowed, { own, narrowed })
+  return narrowed
+}
+
 /** What `server/discover` told us. */
 export interface DiscoverInfo {
   readonly supportedVersions: ReadonlyArray<string>
@@ -494,7 +507,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
     const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
     if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
-    if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = narrowInputs(this.capabilities, options.inputCapabilities)
+    if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = narrowInputsCached(this.capabilities, options.inputCapabilities)
     if (progressToken !== undefined) meta.progressToken = progressToken
     const sendParams: Params = { ...params, _meta: meta }
     const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)

@@ -94,8 +94,14 @@ const notifications = (ctx: () => RequestContext, server: string | undefined): P
  * declared it: otherwise its tool sees the capability error (-32021) and decides, as a legacy
  * upstream's tool does when the gateway refuses the request.
  */
-const answerableInputs = (caps: ClientCapabilities): ClientCapabilities =>
-  caps.roots !== undefined && caps.elicitation !== undefined ? caps : { ...caps, roots: caps.roots ?? {}, elicitation: caps.elicitation ?? { form: {}, url: {} } }
+const answerableInputs = (caps: ClientCapabilities): ClientCapabilities => {
+  if (caps.roots !== undefined && caps.elicitation !== undefined) return caps
+  // One object per capabilities object (a legacy session's is fixed): the upstream client caches by it.
+  let out = answerable.get(caps)
+  if (out === undefined) answerable.set(caps, out = { ...caps, roots: caps.roots ?? {}, elicitation: caps.elicitation ?? { form: {}, url: {} } })
+  return out
+}
+const answerable = new WeakMap<ClientCapabilities, ClientCapabilities>()
 
 /**
  * What the upstream is told of the gateway's client: its log level (a modern upstream sends no logs
