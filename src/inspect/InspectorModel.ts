@@ -190,7 +190,31 @@ export class InspectorModel {
     const registry = options.registry
     if (registry !== undefined) {
       for (const info of registry.list()) this.#onSession(info, "added")
-      this.#stops.push(registry.subscribe((change) => this.#onSession(change.info, change.type)))
+      // Sessions coming and going only: their updates are followed while a feed listens (`#followUpdates`),
+      // and read when asked for (`infoOf`), so nobody watching costs no summary per chart step.
+      this.#stops.push(registry.subscribe((change) => this.#onSession(change.info, change.type), { updates: false }))
+      this.#stops.push(() => this.#followUpdates(false))
+    }
+  }
+
+  /** The registry's `updated` changes, taken while a feed listens: they push each session's new summary. */
+  #updates: (() => void) | undefined
+  #followUpdates(on: boolean): void {
+    if (on === (this.#updates !== undefined) || this.#registry === undefined) return
+    if (on) {
+      this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#onSession(change.info, "updated"))
+      // What changed while nobody listened: each live session's summary now, then every change as it comes.
+      for (const handle of this.#registry.handles()) {
+        const view = this.#byId.get(handle.id)
+        if (view === undefined || !this.#infos.has(handle.id)) continue
+        const info = handle.info()
+        this.#infos.set(info.id, info)
+        if (view instanceof Set) for (const actor of view) this.#reconcileRequests(actor, info)
+        else this.#reconcileRequests(view, info)
+      }
+    } else {
+      this.#updates!()
+      this.#updates = undefined
     }
   }
 
@@ -204,9 +228,20 @@ export class InspectorModel {
   get size(): number {
     return this.#actors.size
   }
-  /** The registered session's summary, when the actor is a session's. */
+  /**
+   * The registered session's summary, when the actor is a session's: read from the live session when
+   * it is registered (its requests in flight reconciled into the actor's, with their ages), else the
+   * last one it gave.
+   */
   infoOf(actor: ActorView): SessionInfo | undefined {
-    return this.#infos.get(actor.id)
+    const last = this.#infos.get(actor.id)
+    if (last === undefined || this.#updates !== undefined || actor.end !== undefined) return last
+    const handle = this.#registry?.get(actor.id)
+    if (handle === undefined) return last
+    const info = handle.info()
+    this.#infos.set(info.id, info)
+    this.#reconcileRequests(actor, info)
+    return info
   }
   /** The session's own end (reason, expected), when the registry reported it. */
   sessionEndOf(actor: ActorView): SessionEnd | undefined {
@@ -222,6 +257,7 @@ export class InspectorModel {
     const events = options.events !== false
     const touch = options.snapshots
     this.#listeners.set(listener, { events, touch })
+    this.#followUpdates(true)
     if (touch === undefined) this.#snapshotMessageListeners++
     else this.#touches = [...this.#touches, touch]
     if (events && this.#eventListeners++ === 0) this.#hubSubscription.want(WITH_EVENTS)
@@ -231,6 +267,7 @@ export class InspectorModel {
     const how = this.#listeners.get(listener)
     if (how === undefined) return
     this.#listeners.delete(listener)
+    if (this.#listeners.size === 0) this.#followUpdates(false)
     if (how.touch === undefined) this.#snapshotMessageListeners--
     else this.#touches = this.#touches.filter((t) => t !== how.touch)
     if (how.events && --this.#eventListeners === 0) this.#hubSubscription.want(QUIET)
@@ -437,15 +474,21 @@ export class InspectorModel {
 
   /** A registered session's summary changed: its requests in flight, and the feed's summary. */
   #sessionChanged(actor: ActorView, info: SessionInfo): void {
+    this.#reconcileRequests(actor, info)
+    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
+  }
+
+  /** The actor's requests in flight from the session's summary: theirs is the truth. */
+  #reconcileRequests(actor: ActorView, info: SessionInfo): void {
     const listed = info.requests
     if (info.inFlight === 0) actor.requests = undefined
     else if (listed !== undefined) {
       const requests = actor.requests ??= new Map()
-      // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
+      // A request's age counts from when the session received it, else from when it was first seen here.
       for (let i = 0; i < listed.length; i++) {
         const r = listed[i]!
         const id = String(r.id)
-        if (!requests.has(id)) requests.set(id, { id, method: r.method, since: this.#now() })
+        if (!requests.has(id)) requests.set(id, { id, method: r.method, since: r.since ?? this.#now() })
       }
       // Every listed one is in the map: when the sizes agree, nothing else is (ids in flight are unique;
       // two listed ids that print alike, 1 and "1", take the full pass below on the next change).
@@ -462,7 +505,6 @@ export class InspectorModel {
         requests.delete(key)
       }
     }
-    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
   }
 
   #onSessionEnd(id: string, end: SessionEnd): void {

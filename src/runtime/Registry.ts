@@ -42,8 +42,12 @@ export interface RegistryUnsafe {
   list(): ReadonlyArray<SessionInfo>
   handles(): ReadonlyArray<SessionHandle>
   readonly size: number
-  /** Listen to changes; returns the unsubscribe function. A throwing listener does not stop the others. */
-  subscribe(listener: (change: RegistryChange) => void): () => void
+  /**
+   * Listen to changes; returns the unsubscribe function. A throwing listener does not stop the others.
+   * `updates: false` takes only `added` and `removed`: while no listener wants updates, the registry
+   * does not follow its sessions, so their state changes build no summary for nobody.
+   */
+  subscribe(listener: (change: RegistryChange) => void, options?: { readonly updates?: boolean }): () => void
   /** Number of change listeners (leak checks, diagnostics). */
   readonly listenerCount: number
   /**
@@ -87,12 +91,17 @@ export const makeRegistryUnsafe = (options?: {
   readonly onListenerError?: (error: unknown) => void
 }): RegistryUnsafe => {
   const entries = new Map<string, Entry>()
-  const listeners = new Set<(change: RegistryChange) => void>()
+  /** Each listener, with whether it takes `updated` changes. */
+  const listeners = new Map<(change: RegistryChange) => void, boolean>()
+  /** Listeners that take `updated` changes: sessions are followed only while there is one. */
+  let updateListeners = 0
   const onListenerError = options?.onListenerError ?? ((error: unknown) => console.error("registry listener failed", error))
 
   const emit = (change: RegistryChange): void => {
     if (listeners.size === 0) return
-    for (const listener of Array.from(listeners)) {
+    const update = change.type === "updated"
+    for (const [listener, updates] of Array.from(listeners)) {
+      if (update && !updates) continue
       try {
         listener(change)
       } catch (error) {
@@ -131,8 +140,8 @@ export const makeRegistryUnsafe = (options?: {
     if (entry.live || entries.has(handle.id)) throw new DuplicateSessionId({ id: handle.id })
     entry.live = true
     entries.set(handle.id, entry)
+    if (updateListeners > 0) follow(entry)
     if (listeners.size > 0) {
-      follow(entry)
       const info = safeInfo(handle)
       if (info !== undefined) emit({ type: "added", info })
     }
@@ -164,13 +173,14 @@ export const makeRegistryUnsafe = (options?: {
     get size() {
       return entries.size
     },
-    subscribe(listener) {
+    subscribe(listener, options) {
       // Wrap so the same function can be subscribed twice and removed independently.
       const wrapped = (change: RegistryChange) => listener(change)
-      if (listeners.size === 0) for (const entry of entries.values()) follow(entry)
-      listeners.add(wrapped)
+      const updates = options?.updates !== false
+      if (updates && updateListeners++ === 0) for (const entry of entries.values()) follow(entry)
+      listeners.set(wrapped, updates)
       return () => {
-        if (!listeners.delete(wrapped) || listeners.size > 0) return
+        if (!listeners.delete(wrapped) || !updates || --updateListeners > 0) return
         for (const entry of entries.values()) unfollow(entry)
       }
     },

@@ -21,8 +21,11 @@ export interface SessionInfo {
   readonly transport: TransportKind
   readonly peer: PeerInfo | undefined
   readonly inFlight: number
-  /** The requests in flight (id, method), when the session lists them (server sessions do; absent when none). */
-  readonly requests?: ReadonlyArray<{ readonly id: string | number; readonly method: string }>
+  /**
+   * The requests in flight (id, method, and when it was received: epoch ms on the session's clock, when
+   * known), when the session lists them (server sessions do; absent when none).
+   */
+  readonly requests?: ReadonlyArray<{ readonly id: string | number; readonly method: string; readonly since?: number }>
   readonly startedAt: number
 }
 
