@@ -254,7 +254,7 @@ describe("inspector model: session summaries read when asked, followed only whil
     await client.close()
   })
 
-  it("a feed listening: every change pushes the session's summary; the last listener gone, the registry stops following", async () => {
+  it("a feed listening: every change pushes the session's line, its summary built once when the feed serializes them; the last listener gone, the registry stops following", async () => {
     const { model, registry, client, server } = await inspectedPair()
     const s = actorOf(model, "legacyServerSession")
     let built = 0
@@ -262,16 +262,19 @@ describe("inspector model: session summaries read when asked, followed only whil
     server.info = () => (built++, info())
     const lines: Array<FeedMessage> = []
     const off = model.subscribe((m) => lines.push(m), { events: false })
-    const refreshed = built // the summaries of what changed while nobody listened
-    expect(refreshed).toBe(1)
     await client.request("tools/call", { name: "echo", arguments: { text: "watched" } })
-    const pushed = lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s).length
-    expect(pushed).toBeGreaterThanOrEqual(2) // the request's start and its end at least
-    expect(built).toBeGreaterThan(refreshed)
+    const pushed = lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s)
+    expect(pushed.length).toBeGreaterThanOrEqual(2) // the request's start and its end at least
+    expect(built).toBe(0) // told of the changes, nothing built yet
+    // The feed's flush serializes them: the summary is read once, and is the session's current one.
+    const serialized = pushed.map((m) => feedObject(model, m, true) as { inFlight: number; protocolVersion: string })
+    expect(built).toBe(1)
+    expect(serialized.every((o) => o.inFlight === 0 && o.protocolVersion === "2025-11-25")).toBe(true)
     off()
-    const after = built
+    const before = lines.length
     for (let i = 0; i < 20; i++) await client.request("tools/call", { name: "echo", arguments: { text: `again${i}` } })
-    expect(built).toBe(after)
+    expect(lines.length).toBe(before)
+    expect(built).toBe(1)
     expect(registry.listenerCount).toBe(1) // the model's own added/removed subscription
     await client.close()
   })

@@ -199,19 +199,25 @@ export class InspectorModel {
 
   /** The registry's `updated` changes, taken while a feed listens: they push each session's new summary. */
   #updates: (() => void) | undefined
+  /** Sessions changed since their summary was last read (while followed): `infoOf` reads them again. */
+  readonly #stale = new Set<string>()
+
+  /** A followed session changed: its summary is read when the feed serializes it (once per flush), not now. */
+  #sessionTouched(id: string): void {
+    this.#stale.add(id)
+    if (this.#listeners.size === 0) return
+    const same = this.#byId.get(id)
+    if (same === undefined) return
+    const t = this.#now()
+    if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+    else this.#emit({ type: "@mcp-actors.session", actor: same, createdAt: t })
+  }
   #followUpdates(on: boolean): void {
     if (on === (this.#updates !== undefined) || this.#registry === undefined) return
     if (on) {
-      this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#onSession(change.info, "updated"))
-      // What changed while nobody listened: each live session's summary now, then every change as it comes.
-      for (const handle of this.#registry.handles()) {
-        const view = this.#byId.get(handle.id)
-        if (view === undefined || !this.#infos.has(handle.id)) continue
-        const info = handle.info()
-        this.#infos.set(info.id, info)
-        if (view instanceof Set) for (const actor of view) this.#reconcileRequests(actor, info)
-        else this.#reconcileRequests(view, info)
-      }
+      this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id))
+      // What changed while nobody listened is read on the next `infoOf`.
+      for (const id of this.#infos.keys()) this.#stale.add(id)
     } else {
       this.#updates!()
       this.#updates = undefined
@@ -235,7 +241,9 @@ export class InspectorModel {
    */
   infoOf(actor: ActorView): SessionInfo | undefined {
     const last = this.#infos.get(actor.id)
-    if (last === undefined || this.#updates !== undefined || actor.end !== undefined) return last
+    if (last === undefined || actor.end !== undefined) return last
+    // Followed (a feed listens): read again only if the session changed since the last read.
+    if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
     const handle = this.#registry?.get(actor.id)
     if (handle === undefined) return last
     const info = handle.info()
@@ -308,6 +316,7 @@ export class InspectorModel {
     this.#asleep.clear()
     this.#ended.length = 0
     this.#infos.clear()
+    this.#stale.clear()
     this.#ends.clear()
   }
 
@@ -460,6 +469,7 @@ export class InspectorModel {
 
   #onSession(info: SessionInfo, change: "added" | "updated" | "removed"): void {
     this.#infos.set(info.id, info)
+    this.#stale.delete(info.id)
     if (change === "added") {
       const handle = this.#registry?.get(info.id)
       handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)

@@ -26,8 +26,26 @@ export class DuplicateSessionId extends Schema.TaggedError<DuplicateSessionId>()
 /** One change of the live-session set, for the inspector. */
 export interface RegistryChange {
   readonly type: "added" | "updated" | "removed"
-  /** For `removed`, the last summary the session gave. */
+  /** The session's id. */
+  readonly id: string
+  /** For `removed`, the last summary the session gave. For `updated`, built on first read when the session has `onInfoChange`. */
   readonly info: SessionInfo
+}
+
+/** An `updated` change of a session with `onInfoChange`: its summary is built only if a listener reads it. */
+class UpdatedChange implements RegistryChange {
+  readonly type = "updated" as const
+  #info: SessionInfo | undefined
+  readonly #handle: SessionHandle
+  constructor(handle: SessionHandle) {
+    this.#handle = handle
+  }
+  get id(): string {
+    return this.#handle.id
+  }
+  get info(): SessionInfo {
+    return (this.#info ??= this.#handle.info())
+  }
 }
 
 /** The registry without Effect: every method is synchronous. */
@@ -120,9 +138,14 @@ export const makeRegistryUnsafe = (options?: {
   }
 
   const follow = (entry: Entry): void => {
-    entry.unsubscribe = entry.handle.subscribe((info) => {
-      if (entries.get(entry.handle.id) === entry) emit({ type: "updated", info })
-    })
+    const handle = entry.handle
+    entry.unsubscribe = handle.onInfoChange !== undefined
+      ? handle.onInfoChange(() => {
+        if (entries.get(handle.id) === entry) emit(new UpdatedChange(handle))
+      })
+      : handle.subscribe((info) => {
+        if (entries.get(handle.id) === entry) emit({ type: "updated", id: handle.id, info })
+      })
   }
   const unfollow = (entry: Entry): void => {
     const unsubscribe = entry.unsubscribe
@@ -143,7 +166,7 @@ export const makeRegistryUnsafe = (options?: {
     if (updateListeners > 0) follow(entry)
     if (listeners.size > 0) {
       const info = safeInfo(handle)
-      if (info !== undefined) emit({ type: "added", info })
+      if (info !== undefined) emit({ type: "added", id: handle.id, info })
     }
   }
   const remove = (entry: Entry): void => {
@@ -154,7 +177,7 @@ export const makeRegistryUnsafe = (options?: {
     unfollow(entry)
     if (listeners.size === 0) return
     const last = safeInfo(handle)
-    if (last !== undefined) emit({ type: "removed", info: last })
+    if (last !== undefined) emit({ type: "removed", id: handle.id, info: last })
   }
 
   return {

@@ -964,6 +964,10 @@ export class ServerSession implements SessionHandle {
     return (this.listeners ??= new InfoListeners()).add(listener)
   }
 
+  onInfoChange(listener: () => void): () => void {
+    return (this.listeners ??= new InfoListeners()).addSignal(listener)
+  }
+
   private notifyListeners(): void {
     // Called on every chart step: no closure unless someone listens.
     if (this.listeners !== undefined && this.listeners.size > 0) this.listeners.notify(() => this.info())
