@@ -425,6 +425,23 @@ const snapshotOf = (previous: OutboundRequestsSnapshot, runner: Runner): Outboun
 export const outboundRequestsLogic = (
   chart: OutboundRequestMachine = outboundRequestMachine
 ): ActorLogic<OutboundRequestsSnapshot, OutboundRequestsEvent, undefined, ActorSystem<any>, OutboundRequestsEmitted> => {
+  /**
+   * The last final step looked up (its initial step, event type and fields, each with whether it is
+   * undefined: the memo's key, kept as parts) and what it was: most responses of a client repeat it.
+   */
+  let lastFinal: { readonly initial: InitialStep; readonly type: string; readonly fields: ReadonlyArray<readonly [string, boolean]>; readonly final: FinalStep | null } | undefined
+  /** Whether `event` from `initial` has the memo key of the last final step looked up (without building the key). */
+  const sameEventShapeAsLast = (initial: InitialStep, event: Readonly<Record<string, unknown>>): boolean => {
+    if (lastFinal === undefined || lastFinal.initial !== initial || lastFinal.type !== event.type) return false
+    const want = lastFinal.fields
+    let i = 0
+    for (const k in event) {
+      if (k === "type") continue
+      const f = want[i++]
+      if (f === undefined || f[0] !== k || f[1] !== (event[k] === undefined)) return false
+    }
+    return i === want.length
+  }
   /** One chart step for one request; settles it (table, outcome) once its chart is done. */
   const step = (
     runner: Runner,
@@ -438,12 +455,18 @@ export const outboundRequestsLogic = (
     if (initial !== undefined) {
       // Still as the memoized initial step left it: the chart's final steps from there are memoized too.
       const fields = event as unknown as Readonly<Record<string, unknown>>
-      let key = event.type
-      for (const k in fields) if (k !== "type") key += fields[k] === undefined ? `\u0000-${k}` : `\u0000${k}`
-      let final = initial.finals.get(key)
+      let final = sameEventShapeAsLast(initial, fields) ? lastFinal!.final : undefined
       if (final === undefined) {
-        final = initial.finals.size >= 32 ? null : probeFinalStep(chart, runner, initial, fields) ?? null
-        if (initial.finals.size < 32) initial.finals.set(key, final)
+        let key = event.type
+        for (const k in fields) if (k !== "type") key += fields[k] === undefined ? `\u0000-${k}` : `\u0000${k}`
+        final = initial.finals.get(key)
+        if (final === undefined) {
+          final = initial.finals.size >= 32 ? null : probeFinalStep(chart, runner, initial, fields) ?? null
+          if (initial.finals.size < 32) initial.finals.set(key, final)
+        }
+        const shape: Array<readonly [string, boolean]> = []
+        for (const k in fields) if (k !== "type") shape.push([k, fields[k] === undefined])
+        lastFinal = { initial, type: event.type, fields: shape, final }
       }
       if (final !== null) {
         remove(runner, requestId)
