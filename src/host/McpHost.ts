@@ -546,21 +546,19 @@ export class McpHost {
     options: CallOptions
   ): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
-      const inputs: Partial<Record<InputKind, InputHandler>> = {}
-      if (options.onElicitation) inputs.elicitation = options.onElicitation
-      if (options.onSampling) inputs.sampling = options.onSampling
-      if (options.onRoots) inputs.roots = options.onRoots
-      const entry: InFlight = { generation, lost: reject, inputs, onNotification: options.onLog }
+      // The call's own options answer its inputs (`onElicitation`, `onSampling`, `onRoots`): no copy per call.
+      const entry: InFlight = { generation, lost: reject, inputs: options, onNotification: options.onLog }
       conn.inFlight.add(entry)
+      // One object, no spreads: an absent option is an undefined field, which every client reads as absent.
       client.request(method, params, {
         timeoutMs: options.timeoutMs ?? conn.config.timeouts.callMs,
         // A progress callback makes the client inject a progress token; each progress resets the deadline.
         onProgress: options.onProgress ?? ignoreProgress,
         resetTimeoutOnProgress: true,
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal: options.signal,
         // Read by a modern upstream's client only (per-request `_meta`); a legacy session ignores them.
-        ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
-        ...(options.clientCapabilities === undefined ? {} : { inputCapabilities: options.clientCapabilities })
+        logLevel: options.logLevel,
+        inputCapabilities: options.clientCapabilities
       }).then(
         // Settled here, not in a `.finally` (one promise fewer per call).
         (result) => {

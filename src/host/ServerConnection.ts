@@ -67,9 +67,18 @@ export interface ConnectionHooks {
 export interface InFlight {
   readonly generation: number
   readonly lost: (error: ServerConnectionLost) => void
-  readonly inputs: Partial<Record<InputKind, InputHandler>>
+  /** What answers the server's inputs during this call (the call's options: `onElicitation`, `onSampling`, `onRoots`). */
+  readonly inputs: InputHandlers
   readonly onNotification: ((n: JsonRpcNotification) => void) | undefined
 }
+
+/** The handlers of a call that answer a server's inputs, by kind. */
+export interface InputHandlers {
+  readonly onElicitation?: InputHandler | undefined
+  readonly onSampling?: InputHandler | undefined
+  readonly onRoots?: InputHandler | undefined
+}
+const INPUT_HANDLER = { elicitation: "onElicitation", sampling: "onSampling", roots: "onRoots" } as const satisfies Record<InputKind, keyof InputHandlers>
 
 type AnyClient = McpClientLike & UpstreamClient & { readonly era?: string }
 
@@ -490,8 +499,9 @@ export class ServerConnection {
    * gateway's client, through that call's request context), else to the host.
    */
   private input(kind: InputKind, params: Params | undefined, ctx: ServerRequestContext): Promise<Result> {
-    const calls = [...this.inFlight].filter((c) => c.generation === this.generation && c.inputs[kind] !== undefined)
-    const handler = calls.at(-1)?.inputs[kind]
+    const field = INPUT_HANDLER[kind]
+    const calls = [...this.inFlight].filter((c) => c.generation === this.generation && c.inputs[field] !== undefined)
+    const handler = calls.at(-1)?.inputs[field]
     if (handler !== undefined) return Promise.resolve(handler(params, ctx))
     return this.hooks.onInput(this.name, kind, params, ctx)
   }
