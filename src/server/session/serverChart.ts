@@ -58,12 +58,15 @@ export const runtimeServerLogic = memoizeTransitions(memoizeInitialSnapshot(runt
 
 /**
  * The facts of a step the transition memo may replay (`runtime/transitionMemo.ts`): INITIALIZED
- * carries none; guards and delays read only the context's scalar fields, all in the key.
+ * carries none, TRANSPORT_CLOSED its reason (last in the key); guards, delays and `assign`s
+ * read only those and the context's scalar fields, all in the key.
  */
 function stepKey(snapshot: { value: unknown; context: LegacyServerSessionContext }, event: LegacyServerSessionEvent): string | undefined {
-  if (event.type !== "INITIALIZED" || typeof snapshot.value !== "string") return undefined
+  if (typeof snapshot.value !== "string") return undefined
+  const facts = event.type === "INITIALIZED" ? "I" : event.type === "TRANSPORT_CLOSED" ? `T|${event.reason}` : undefined
+  if (facts === undefined) return undefined
   const c = snapshot.context
-  return `${snapshot.value}|${c.idleTimeoutMs}|${c.handshakeTimeoutMs}|${c.drainTimeoutMs}|${c.earlyRequests}|${c.servedModern}|${c.handshakeDelayMs}|${c.idleDelayMs}`
+  return `${snapshot.value}|${c.idleTimeoutMs}|${c.handshakeTimeoutMs}|${c.drainTimeoutMs}|${c.earlyRequests}|${c.servedModern}|${c.handshakeDelayMs}|${c.idleDelayMs}|${facts}`
 }
 
 /** A server's supported versions, as part of the memo key: one array per server, joined once. */
