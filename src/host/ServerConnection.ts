@@ -23,6 +23,7 @@ import type { InputHandler, Result, ServerRequestContext } from "../client/Clien
 import { ClientSession } from "../client/ClientSession.ts"
 import { connectAuto, type McpClientLike } from "../client/connectAuto.ts"
 import { connectAutoHttp } from "../client/connectAutoHttp.ts"
+import type { Client } from "../client/Client.ts"
 import { HttpClientSession } from "../client/HttpClientSession.ts"
 import { ModernClient } from "../client/ModernClient.ts"
 import { makeStdioClientTransport, type StdioClientTransport } from "../transports/stdioClient.ts"
@@ -137,7 +138,7 @@ export class ServerConnection {
     const c = this.client
     if (c === undefined) return undefined
     if (c instanceof ModernClient) return "modern"
-    if (c instanceof ClientSession) return "legacy"
+    if (c instanceof ClientSession || c instanceof HttpClientSession) return "legacy"
     return c.era
   }
 
@@ -262,7 +263,13 @@ export class ServerConnection {
       if (c.transport === "http") {
         client = c.protocol === "legacy"
           ? await HttpClientSession.connect(c.url, { ...options, headers: c.headers }, node)
-          : await connectAutoHttp(c.url, { ...options, headers: c.headers })
+          : await connectAutoHttp(c.url, { ...options, headers: c.headers, ...(c.protocol === "2026-07-28" ? { era: "modern" as const } : {}) })
+        // `2026-07-28` is modern only: a modern client sends nothing at connect, so discover now (as over
+        // stdio/ws) and a server that is not modern fails the handshake instead of coming up empty.
+        if (c.protocol === "2026-07-28") {
+          const connected = client as Client
+          if (connected.client instanceof ModernClient) await connected.client.discover()
+        }
       } else {
         const raw = gen.transport
         if (raw === undefined) throw new Error("no transport")

@@ -559,7 +559,7 @@ export class ServerSession implements SessionHandle {
       this.server.telemetry?.serverRefused(req, { sessionId: this.id, protocolVersion: this.protocolVersion, transport: this.options.transport }, refused)
       return this.send(errorResponse(id, refused), id)
     }
-    const entry = newInFlight(req)
+    const entry = newInFlight(req, this.now())
     this.track(entry)
     this.notifyListeners() // an in-flight edge (the inspector lists requests)
     const ctx = this.makeContext(entry)
@@ -663,6 +663,11 @@ export class ServerSession implements SessionHandle {
 
   private makeContext(entry: InFlight): RequestContext {
     return new HandlerContext(this, entry, undefined)
+  }
+
+  /** The client's `logging/setLevel` threshold (handler contexts' `logLevel`). */
+  get sessionLogLevel(): LoggingLevel | undefined {
+    return this.state.logLevel
   }
 
   /** Negotiated facts for handler contexts (the chart's context, read once per session). */
@@ -948,13 +953,19 @@ export class ServerSession implements SessionHandle {
       transport: this.options.transport,
       peer: this.clientInfo,
       inFlight: this.inFlight.size,
-      ...(this.inFlight.size === 0 ? {} : { requests: Array.from(this.inFlight.values(), (e) => ({ id: e.request.id, method: e.request.method })) }),
+      ...(this.inFlight.size === 0
+        ? {}
+        : { requests: Array.from(this.inFlight.values(), (e) => (e.receivedAt === undefined ? { id: e.request.id, method: e.request.method } : { id: e.request.id, method: e.request.method, since: e.receivedAt })) }),
       startedAt: this.startedAt
     }
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
     return (this.listeners ??= new InfoListeners()).add(listener)
+  }
+
+  onInfoChange(listener: () => void): () => void {
+    return (this.listeners ??= new InfoListeners()).addSignal(listener)
   }
 
   private notifyListeners(): void {
