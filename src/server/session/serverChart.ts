@@ -3,8 +3,9 @@
  * the runtime's actions (its effects). Guards and delays are the chart's own.
  */
 import { type AnyActorRef, raise } from "xstate"
-import { type LegacyServerSessionEvent, type LegacyServerSessionInput, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
+import { type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
 import { memoizeInitialSnapshot } from "../../runtime/initialSnapshots.ts"
+import { memoizeTransitions } from "../../runtime/transitionMemo.ts"
 import type { ServerSession } from "../ServerSession.ts"
 
 /**
@@ -49,11 +50,24 @@ export const runtimeServerMachine = legacyServerSessionMachine.provide({
  * server for a chart that starts with its connection (nothing elapsed, nothing served:
  * every churned HTTP session). See `runtime/initialSnapshots.ts`.
  */
-export const runtimeServerLogic = memoizeInitialSnapshot(runtimeServerMachine, (input: LegacyServerSessionInput) => {
+export const runtimeServerLogic = memoizeTransitions(memoizeInitialSnapshot(runtimeServerMachine, (input: LegacyServerSessionInput) => {
   const a = input.activity
   if ((input.elapsedMs ?? 0) !== 0 || input.servedModern === true || (a !== undefined && (a.inFlight !== 0 || a.idleForMs !== 0))) return undefined
   return `${input.idleTimeoutMs}|${input.handshakeTimeoutMs}|${input.drainTimeoutMs}|${input.earlyRequests}|${versionsKey(input.supportedVersions)}`
-})
+}), stepKey)
+
+/**
+ * The facts of a step the transition memo may replay (`runtime/transitionMemo.ts`): INITIALIZED
+ * carries none, TRANSPORT_CLOSED its reason (last in the key); guards, delays and `assign`s
+ * read only those and the context's scalar fields, all in the key.
+ */
+function stepKey(snapshot: { value: unknown; context: LegacyServerSessionContext }, event: LegacyServerSessionEvent): string | undefined {
+  if (typeof snapshot.value !== "string") return undefined
+  const facts = event.type === "INITIALIZED" ? "I" : event.type === "TRANSPORT_CLOSED" ? `T|${event.reason}` : undefined
+  if (facts === undefined) return undefined
+  const c = snapshot.context
+  return `${snapshot.value}|${c.idleTimeoutMs}|${c.handshakeTimeoutMs}|${c.drainTimeoutMs}|${c.earlyRequests}|${c.servedModern}|${c.handshakeDelayMs}|${c.idleDelayMs}|${facts}`
+}
 
 /** A server's supported versions, as part of the memo key: one array per server, joined once. */
 const versionKeys = new WeakMap<ReadonlyArray<string>, string>()
