@@ -8,12 +8,26 @@
 import type { AnyActorRef } from "xstate"
 import type { Clock } from "../../protocol/clock.ts"
 import type { RpcErrorObject } from "../../protocol/errors.ts"
-import { errorResponse, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
+import { errorResponse, type JsonRpcMessage, type JsonRpcRequest, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import type { TransportKind } from "../../transports/Transport.ts"
 import type { McpServer } from "../McpServer.ts"
+import type { ServerSession } from "../ServerSession.ts"
+import { ready } from "./chartActions.ts"
 import type { InFlight } from "./InFlight.ts"
-import type { ModernRequestOptions, ModernRequestRun, ModernRunHost } from "./ModernRequestRun.ts"
+import { type ModernRequestOptions, ModernRequestRun, type ModernRunHost } from "./ModernRequestRun.ts"
+
+/** A modern request on the session's connection: the first one tells the chart and ends the handshake's budget. */
+export const serveModern = (s: ServerSession, req: JsonRpcRequest): void => {
+  if (s.era === "unknown") s.era = "modern"
+  if (!s.servedModern) {
+    s.servedModern = true
+    s.actor?.send({ type: "MODERN_SERVED" })
+    ready(s)
+  }
+  // The request's lifecycle is its own chart (machines/modernRequest.ts), as over HTTP.
+  new ModernRequestRun((s.modernHost ??= new SessionModernHost(s, s.options)), req).start()
+}
 
 /** What the modern era needs of its session (`ServerSession`'s internal side). */
 export interface ModernEraSession {
