@@ -9,11 +9,36 @@ import { checkRestorable, compactChart, type PersistedChart, type PersistedServe
 import { unbindChart } from "./serverChart.ts"
 import { Sleep } from "./Sleep.ts"
 
-/** See `ServerSession.hibernate`. */
+/**
+ * The session the chart just allowed to hibernate (its `hibernate` action, run within the
+ * `HIBERNATE` step `hibernate` sends): one module slot, not a field per session, since the
+ * step is synchronous and the answer is read right after it.
+ */
+let granted: ServerSession | undefined
+
+/** The chart's `hibernate` action (see `serverChart.ts`): the chart allows `s` to sleep. */
+export const hibernationGranted = (s: ServerSession): void => {
+  granted = s
+}
+
+/** Whether the step just taken allowed `s` to sleep (and clear the slot). */
+const takeGranted = (s: ServerSession): boolean => {
+  const yes = granted === s
+  granted = undefined
+  return yes
+}
+
+/**
+ * See `ServerSession.hibernate`. The chart decides (`HIBERNATE`, guard `canHibernate` on the
+ * facts in the event: only `operating` with nothing in flight); this executes what it decided.
+ */
 export const hibernate = (s: ServerSession): boolean => {
   const actor = s.actor
-  if (actor === undefined || !s.operating || s.draining || s.released) return false
-  if (s.inFlight.size > 0 || (s.outbound?.size ?? 0) > 0) return false
+  // No running chart to ask: none yet, asleep already, or ended.
+  if (actor === undefined || s.released || actor.getSnapshot().status !== "active") return false
+  granted = undefined
+  actor.send({ type: "HIBERNATE", inFlight: s.inFlight.size, outbound: s.outbound?.size ?? 0, idleForMs: s.now() - s.lastSettledAt })
+  if (!takeGranted(s)) return false
   // No live object in the context: xstate's persisted snapshot is plain data (and shares the context).
   const sleep = (s.hibernated = new Sleep(compactChart(actor.getPersistedSnapshot() as PersistedChart), s))
   s.inFlight = emptyTable() // empty here: an idle session keeps no table
@@ -26,6 +51,7 @@ export const hibernate = (s: ServerSession): boolean => {
 
 /** See `ServerSession.hibernateIfIdleFor`. */
 export const hibernateIfIdleFor = (s: ServerSession, idleMs: number): boolean => {
+  // The sweeper's policy (how long idle before it asks); whether it may is the chart's answer.
   if (s.inFlight.size > 0 || s.now() - s.lastSettledAt < idleMs) return false
   if (s.hibernated !== undefined) s.inFlight = emptyTable() // asleep already, woken by requests only: drop their (empty) table
   return hibernate(s)

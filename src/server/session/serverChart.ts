@@ -6,6 +6,7 @@ import { type AnyActorRef, raise } from "xstate"
 import { type LegacyServerSessionEvent, type LegacyServerSessionInput, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
 import { memoizeInitialSnapshot } from "../../runtime/initialSnapshots.ts"
 import type { ServerSession } from "../ServerSession.ts"
+import { hibernationGranted } from "./hibernate.ts"
 import { announceReady, beginDrain, cancelInFlight, dispatchHeld, reject, released, replyPong, respondInitialize } from "./chartActions.ts"
 
 /**
@@ -40,6 +41,7 @@ export const runtimeServerMachine = legacyServerSessionMachine.provide({
     beginDrain: ({ self }) => beginDrain(owner(self)),
     cancelInFlight: ({ self }) => cancelInFlight(owner(self)),
     release: ({ context, self }) => released(owner(self), context.closeReason ?? "closed"),
+    hibernate: ({ self }) => hibernationGranted(owner(self)),
     reportActivity: raise(({ self }: { self: AnyActorRef }): LegacyServerSessionEvent => ({ type: "IDLE_CHECK", ...owner(self).activity() }))
   }
 })
