@@ -28,10 +28,10 @@ import type {
 import { type Clock, clockOf } from "../protocol/clock.ts"
 import type { Era } from "../protocol/era.ts"
 import { ErrorCode, rpcError } from "../protocol/errors.ts"
-import { decodeText, errorResponse, type JsonRpcBatchResponse, type JsonRpcMessage, type JsonRpcRequest, notification, type Params, type RequestId } from "../protocol/jsonrpc.ts"
+import { errorResponse, type JsonRpcBatchResponse, type JsonRpcMessage, type JsonRpcRequest, notification, type Params, type RequestId } from "../protocol/jsonrpc.ts"
 import type { ModernRequestContext } from "../protocol/modern.ts"
 import type { ServerChange } from "../protocol/subscriptions.ts"
-import { LEGACY_VERSIONS, type LegacyVersion } from "../protocol/versions.ts"
+import type { LegacyVersion } from "../protocol/versions.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { emptyTable } from "../runtime/EmptyTable.ts"
 import { realClock } from "../runtime/XStateClock.ts"
@@ -41,19 +41,19 @@ import type { Result, SessionState } from "./dispatch.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { ProgressBarrierPolicy } from "./progressBarrier.ts"
 import type { ServerRequestOptions } from "./RequestContext.ts"
-import type { Implementation, LoggingLevel } from "./types.ts"
-import { holdForBatch, type PendingBatches, unbatch } from "./session/batches.ts"
-import { ensureActor } from "./session/chartActor.ts"
-import { log, requestClient, requestFromHandler } from "./session/clientMessages.ts"
+import type { LoggingLevel } from "./types.ts"
+import { holdForBatch, type PendingBatches } from "./session/batches.ts"
+import { ensureActor, negotiatedFacts } from "./session/chartActor.ts"
+import { log, notifyServerChange, requestClient, requestFromHandler } from "./session/clientMessages.ts"
 import { close, release } from "./session/ending.ts"
-import { info, notifyListeners, stateName } from "./session/handle.ts"
+import { info, stateName } from "./session/handle.ts"
 import type { Negotiated } from "./session/HandlerContext.ts"
 import { hibernate, hibernateIfIdleFor, persist, restoreSession } from "./session/hibernate.ts"
 import type { PersistedServerSession } from "./session/hibernation.ts"
 import type { InFlight } from "./session/InFlight.ts"
-import { fault, routeBatch, routeMessage } from "./session/inputRouter.ts"
-import { afterSettle, progressOut, track } from "./session/legacyRequests.ts"
-import type { ModernRequestOptions, ModernRequestRun } from "./session/ModernRequestRun.ts"
+import { fault, routeBatch, routeFrame, routeMessage } from "./session/inputRouter.ts"
+import { progressOut } from "./session/legacyRequests.ts"
+import type { ModernRequestOptions } from "./session/ModernRequestRun.ts"
 import type { SessionModernHost } from "./session/modernEra.ts"
 import type { OutboundRequests } from "./session/outboundRequests.ts"
 import { type ProgressOut, reportProgress } from "./session/progress.ts"
@@ -183,51 +183,38 @@ export class ServerSession implements SessionHandle {
   /** Who sends this connection's requests; HTTP refreshes it from each request's credentials (same principal). */
   identity: Identity | undefined
   // The fields below are the session's state, read and written by its parts in `./session/` (hence not `private`).
-  /** @internal */
-  readonly options: ServerSessionOptions
-  /** @internal */
-  readonly sendOut: SendToClient
+  /** @internal */ readonly options: ServerSessionOptions
+  /** @internal */ readonly sendOut: SendToClient
   /** @internal Does what `send`, `closeStream`, `onRelease` and `onReady` would (an HTTP session): see {@link ServerSessionOwner}. */
   readonly owner: ServerSessionOwner | undefined
   /** @internal Batches (2025-03-26) still collecting: each request id of one maps to its collector. */
   batches: PendingBatches | undefined
   /** @internal The shared empty table while nothing is in flight (an idle session owns no Map): see `track`. */
   inFlight: Map<RequestId, InFlight> = emptyTable()
-  /**
-   * @internal Server→client requests are rare: their table and id counter are made on the first one
-   * (every allocation counts when sessions churn, see docs/performance.md).
-   */
+  /** @internal Server→client requests are rare: made on the first one (allocations count when sessions churn). */
   outbound: OutboundRequests | undefined
-  /** @internal */
-  readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }
+  /** @internal */ readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }
   /** @internal Made on the first subscriber (the inspector's): most sessions never get one. */
   listeners: InfoListeners | undefined
-  /** @internal */
-  actor: Actor<typeof legacyServerSessionMachine> | undefined
+  /** @internal */ actor: Actor<typeof legacyServerSessionMachine> | undefined
   /** @internal Mirrors the chart's `operating` state for the hot path (set by `announceReady`, cleared by `beginDrain`). */
   operating = false
-  /** @internal */
-  draining = false
-  /** @internal */
-  released = false
-  /** @internal */
-  era: Era | "unknown" = "unknown"
+  /** @internal */ draining = false
+  /** @internal */ released = false
+  /** @internal */ era: Era | "unknown" = "unknown"
   /** @internal When the last request finished (the idle timeout counts from here). */
   lastSettledAt: number
-  /** @internal */
-  readonly createdAt: number
+  /** @internal */ readonly createdAt: number
   /** @internal A modern request was served here: the legacy handshake deadline no longer applies. */
   servedModern = false
   /** @internal `onReady` was called. */
   readied = false
   /** @internal Why `close` was asked for (a transport may tell its peer). */
   closeCause: TransportCloseDetail["cause"] | undefined
-  /** @internal */
-  negotiatedCache: Negotiated | undefined
+  /** @internal */ negotiatedCache: Negotiated | undefined
   /** @internal The chart's sleep while hibernated (its persisted snapshot and wake-up timer; the actor is stopped). */
   hibernated: Sleep | undefined
-  /** @internal */
-  readonly now: () => number
+  /** @internal */ readonly now: () => number
   /** @internal The request the chart is deciding on (the `dispatch` action reads it). */
   held: JsonRpcRequest | undefined
   /** @internal What this session's modern requests run with: one object per session, made on the first one. */
@@ -244,10 +231,8 @@ export class ServerSession implements SessionHandle {
   }
   // `ended` is made when first read (most HTTP sessions are never awaited): a promise and its resolver fewer per session.
   private endedPromise: Promise<SessionEnd> | undefined
-  /** @internal */
-  resolveEnded: ((end: SessionEnd) => void) | undefined
-  /** @internal */
-  endedWith: SessionEnd | undefined
+  /** @internal */ resolveEnded: ((end: SessionEnd) => void) | undefined
+  /** @internal */ endedWith: SessionEnd | undefined
   /** Settles once, when the session has ended for good. */
   get ended(): Promise<SessionEnd> {
     if (this.endedPromise !== undefined) return this.endedPromise
@@ -281,13 +266,7 @@ export class ServerSession implements SessionHandle {
 
   /** One text frame from the transport (stdio line, WebSocket message). */
   receiveFrame(text: string): void {
-    const decoded = decodeText(text, this.options.maxNestingDepth)
-    if (decoded._tag === "Message") return this.receive(decoded.message)
-    if (decoded._tag === "Invalid") {
-      if (decoded.reply) this.send(decoded.reply, undefined)
-      return
-    }
-    this.receiveBatch(decoded.messages)
+    routeFrame(this, text)
   }
 
   /**
@@ -358,10 +337,7 @@ export class ServerSession implements SessionHandle {
 
   /** @internal The server's tools, resources or prompts changed (it watches from `operating` on). */
   serverChanged(change: ServerChange): void {
-    if (!this.operating) return
-    if (change.type === "resourceUpdated") {
-      if (this.state.subscriptions?.has(change.uri)) this.notify("notifications/resources/updated", { uri: change.uri })
-    } else this.notify(`notifications/${change.type}/list_changed`)
+    notifyServerChange(this, change)
   }
 
   /** @internal The chart's context, from the running actor or the hibernated snapshot. */
@@ -372,15 +348,7 @@ export class ServerSession implements SessionHandle {
   /** Negotiated facts for handler contexts (the chart's context, read once per session). */
   negotiated(): Negotiated {
     // Fixed once the handshake is done: computed once, not per request.
-    if (this.negotiatedCache !== undefined) return this.negotiatedCache
-    const c = this.chartContext()
-    const n: Negotiated = {
-      protocolVersion: c?.protocolVersion ?? LEGACY_VERSIONS[0],
-      clientCapabilities: c?.clientCapabilities ?? {},
-      clientInfo: c?.clientInfo as Implementation | undefined
-    }
-    if (this.operating) this.negotiatedCache = n
-    return n
+    return this.negotiatedCache ?? negotiatedFacts(this)
   }
 
   // ---------------------------------------------------------------- what handlers use (session/HandlerContext.ts, clientMessages.ts)
@@ -415,46 +383,6 @@ export class ServerSession implements SessionHandle {
   /** A server→client request (legacy sessions). Fails locally when the client did not negotiate it. */
   request(method: string, params?: Params, options?: ServerRequestOptions, related?: RequestId): Promise<Result> {
     return requestClient(this, method, params, options, related)
-  }
-
-  // ---------------------------------------------------------------- modern era (session/modernEra.ts)
-
-  /** @internal ModernEraSession */
-  get _clock(): Clock {
-    return this.clock
-  }
-  /** @internal */
-  _now(): number {
-    return this.now()
-  }
-  /** @internal */
-  _reportError(e: unknown): void {
-    this.reportError(e)
-  }
-  /** @internal */
-  _trackModern(entry: InFlight): void {
-    track(this, entry)
-    notifyListeners(this) // an in-flight edge (the inspector lists requests)
-  }
-  /** @internal */
-  _untrackModern(run: ModernRequestRun): boolean {
-    const id = run.request.id
-    const entry = this.inFlight.get(id)
-    if (entry === undefined || entry.run !== run) return false
-    this.inFlight.delete(id)
-    return true
-  }
-  /** @internal */
-  _sendModern(message: JsonRpcMessage, related: RequestId): void {
-    this.send(message, related)
-  }
-  /** @internal */
-  _unbatch(id: RequestId): void {
-    if (this.batches !== undefined) unbatch(this.batches, id)
-  }
-  /** @internal */
-  _afterSettle(): void {
-    afterSettle(this)
   }
 
   /** End every open `subscriptions/listen` with its `complete` result: what a graceful close SHOULD do. */

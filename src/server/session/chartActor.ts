@@ -1,15 +1,18 @@
 /**
  * The session's chart as a running actor: made on the first legacy message (or at once
  * with a handshake deadline), restored from the sleep's snapshot when a hibernated
- * session wakes, with the facts of a chart that starts after its connection did.
+ * session wakes, with the facts of a chart that starts after its connection did; and the
+ * session facts read from the chart's context.
  */
 import type { ActorOptions } from "xstate"
 import { errorMessage } from "../../protocol/errors.ts"
 import { LEGACY_VERSIONS } from "../../protocol/versions.ts"
 import { createLeanActor } from "../../runtime/ActorScheduler.ts"
 import type { ServerSession } from "../ServerSession.ts"
+import type { Implementation } from "../types.ts"
 import { release } from "./ending.ts"
 import { notifyListeners } from "./handle.ts"
+import type { Negotiated } from "./HandlerContext.ts"
 import { bindChart, runtimeServerLogic, type runtimeServerMachine } from "./serverChart.ts"
 
 /** The session's running chart: the one it has, or a new one (restored from the sleep's snapshot when hibernated). */
@@ -56,4 +59,16 @@ const startChart = (s: ServerSession) => {
   // A restored actor has no timers: the chart decides on idleness and re-arms the deadline.
   if (sleep !== undefined) actor.send({ type: "RESUMED", ...s.activity() })
   return actor
+}
+
+/** What the handshake negotiated, from the chart's context (kept once `operating`: it no longer changes). */
+export const negotiatedFacts = (s: ServerSession): Negotiated => {
+  const c = s.chartContext()
+  const n: Negotiated = {
+    protocolVersion: c?.protocolVersion ?? LEGACY_VERSIONS[0],
+    clientCapabilities: c?.clientCapabilities ?? {},
+    clientInfo: c?.clientInfo as Implementation | undefined
+  }
+  if (s.operating) s.negotiatedCache = n
+  return n
 }

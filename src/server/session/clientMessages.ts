@@ -1,12 +1,14 @@
 /**
  * What the session sends its client on its own or for a handler: log messages (filtered
  * by the level the client set, or a modern request's `_meta`) and server→client requests
- * (legacy sessions only, after `initialized`, within the capabilities the client declared).
+ * (legacy sessions only, after `initialized`, within the capabilities the client declared),
+ * and the list-changed / resource-updated notices of the server's changes.
  */
 import { missingClientCapabilityFor } from "../../protocol/capabilities.ts"
 import { ErrorCode, McpError } from "../../protocol/errors.ts"
 import { notification, type Params, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { ModernRequestContext } from "../../protocol/modern.ts"
+import type { ServerChange } from "../../protocol/subscriptions.ts"
 import type { Result } from "../dispatch.ts"
 import type { ServerRequestOptions } from "../RequestContext.ts"
 import type { ServerSession } from "../ServerSession.ts"
@@ -55,4 +57,12 @@ export const requestClient = (s: ServerSession, method: string, params?: Params,
   const timeoutMs = options?.timeoutMs ?? s.options.requestTimeoutMs ?? 60_000
   const outbound = (s.outbound ??= new OutboundRequests((message, rel) => s.send(message, rel)))
   return outbound.request(method, params, timeoutMs, options?.signal, s.clock, related)
+}
+
+/** The server's tools, resources or prompts changed: tell the client (from `operating` on; an update only to a subscriber). */
+export const notifyServerChange = (s: ServerSession, change: ServerChange): void => {
+  if (!s.operating) return
+  if (change.type === "resourceUpdated") {
+    if (s.state.subscriptions?.has(change.uri)) s.notify("notifications/resources/updated", { uri: change.uri })
+  } else s.notify(`notifications/${change.type}/list_changed`)
 }

@@ -9,12 +9,23 @@
  */
 import { classifyEra } from "../../protocol/era.ts"
 import { ErrorCode, errorMessage, McpError } from "../../protocol/errors.ts"
-import { errorResponse, idInFlightReply, type JsonRpcMessage, type JsonRpcNotification, type RequestId } from "../../protocol/jsonrpc.ts"
+import { decodeText, errorResponse, idInFlightReply, type JsonRpcMessage, type JsonRpcNotification, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { receiveBatch } from "./batches.ts"
 import { ensureActor } from "./chartActor.ts"
 import { abort, dispatch, finishError } from "./legacyRequests.ts"
 import { serveModern } from "./modernEra.ts"
+
+/** One text frame (stdio line, WebSocket message): a message, a batch, or invalid JSON-RPC (answered as such). */
+export const routeFrame = (s: ServerSession, text: string): void => {
+  const decoded = decodeText(text, s.options.maxNestingDepth)
+  if (decoded._tag === "Message") return s.receive(decoded.message)
+  if (decoded._tag === "Invalid") {
+    if (decoded.reply) s.send(decoded.reply, undefined)
+    return
+  }
+  routeBatch(s, decoded.messages)
+}
 
 /** One decoded message (the session's `receive` wraps it in the safety net, `fault`). */
 export const routeMessage = (s: ServerSession, message: JsonRpcMessage): void => {
