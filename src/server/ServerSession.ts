@@ -345,6 +345,11 @@ export class ServerSession implements SessionHandle {
     return this.actor?.getSnapshot().context ?? this.hibernated?.chart.context
   }
 
+  /** The client's `logging/setLevel` threshold (handler contexts' `logLevel`). */
+  get sessionLogLevel(): LoggingLevel | undefined {
+    return this.state.logLevel
+  }
+
   /** Negotiated facts for handler contexts (the chart's context, read once per session). */
   negotiated(): Negotiated {
     // Fixed once the handshake is done: computed once, not per request.
@@ -467,6 +472,10 @@ export class ServerSession implements SessionHandle {
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
     return (this.listeners ??= new InfoListeners()).add(listener)
+  }
+
+  onInfoChange(listener: () => void): () => void {
+    return (this.listeners ??= new InfoListeners()).addSignal(listener)
   }
 
   close(options?: { readonly drainMs?: number; readonly reason?: string; readonly cause?: TransportCloseDetail["cause"] }): Promise<void> {

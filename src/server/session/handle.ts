@@ -26,7 +26,9 @@ export const info = (s: ServerSession): SessionInfo => {
     transport: s.options.transport,
     peer: s.clientInfo,
     inFlight: inFlight.size,
-    ...(inFlight.size === 0 ? {} : { requests: Array.from(inFlight.values(), (e) => ({ id: e.request.id, method: e.request.method })) }),
+    ...(inFlight.size === 0
+      ? {}
+      : { requests: Array.from(inFlight.values(), (e) => (e.receivedAt === undefined ? { id: e.request.id, method: e.request.method } : { id: e.request.id, method: e.request.method, since: e.receivedAt })) }),
     startedAt: s.startedAt
   }
 }

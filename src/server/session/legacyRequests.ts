@@ -35,7 +35,7 @@ const dispatchUnguarded = (s: ServerSession, req: JsonRpcRequest): void => {
     s.server.telemetry?.serverRefused(req, { sessionId: s.id, protocolVersion: s.protocolVersion, transport: s.options.transport }, refused)
     return s.send(errorResponse(id, refused), id)
   }
-  const entry = newInFlight(req)
+  const entry = newInFlight(req, s.now())
   track(s, entry)
   notifyListeners(s) // an in-flight edge (the inspector lists requests)
   const ctx = new HandlerContext(s, entry, undefined)
