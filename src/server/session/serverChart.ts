@@ -7,6 +7,8 @@ import { type LegacyServerSessionContext, type LegacyServerSessionEvent, type Le
 import { memoizeInitialSnapshot } from "../../runtime/initialSnapshots.ts"
 import { memoizeTransitions } from "../../runtime/transitionMemo.ts"
 import type { ServerSession } from "../ServerSession.ts"
+import { hibernationGranted } from "./hibernate.ts"
+import { announceReady, beginDrain, cancelInFlight, dispatchHeld, reject, released, replyPong, respondInitialize } from "./chartActions.ts"
 
 /**
  * The session each running chart belongs to, kept on the actor under a private symbol.
@@ -28,18 +30,19 @@ export const unbindChart = (actor: AnyActorRef): void => void ((actor as Owned)[
  * machine per session (`.provide()` per instance) cost ~20 % of session set-up.
  * Only actions are provided (the effects); guards and delays are the chart's own,
  * reading context and events, so tests of the chart run what production runs.
- * Each action finds its session through the actor (`self`).
+ * Each action finds its session through the actor (`self`); what it does is `chartActions.ts`.
  */
 export const runtimeServerMachine = legacyServerSessionMachine.provide({
   actions: {
-    respondInitialize: ({ context, self }, params) => owner(self)._respondInitialize(params.id, context.protocolVersion),
-    reject: ({ self }, params: RejectParams) => owner(self)._reject(params),
-    replyPong: ({ self }, params) => owner(self)._replyPong(params.id),
-    dispatch: ({ self }, params) => owner(self)._dispatchHeld(params.id),
-    announceReady: ({ self }) => owner(self)._announceReady(),
-    beginDrain: ({ self }) => owner(self)._beginDrain(),
-    cancelInFlight: ({ self }) => owner(self)._cancelInFlight(),
-    release: ({ context, self }) => owner(self)._released(context.closeReason ?? "closed"),
+    respondInitialize: ({ context, self }, params) => respondInitialize(owner(self), params.id, context.protocolVersion),
+    reject: ({ self }, params: RejectParams) => reject(owner(self), params),
+    replyPong: ({ self }, params) => replyPong(owner(self), params.id),
+    dispatch: ({ self }, params) => dispatchHeld(owner(self), params.id),
+    announceReady: ({ self }) => announceReady(owner(self)),
+    beginDrain: ({ self }) => beginDrain(owner(self)),
+    cancelInFlight: ({ self }) => cancelInFlight(owner(self)),
+    release: ({ context, self }) => released(owner(self), context.closeReason ?? "closed"),
+    hibernate: ({ self }) => hibernationGranted(owner(self)),
     reportActivity: raise(({ self }: { self: AnyActorRef }): LegacyServerSessionEvent => ({ type: "IDLE_CHECK", ...owner(self).activity() }))
   }
 })
