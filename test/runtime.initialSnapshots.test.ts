@@ -6,30 +6,35 @@
  * xstate's SimulatedClock.
  */
 import { describe, expect, it } from "vitest"
-import { assign, createActor, type InspectionEvent, setup, SimulatedClock } from "xstate"
-import type { LegacyServerSessionInput } from "../machines/legacyServerSession.ts"
+import { assign, createActor, type InspectionEvent, raise, setup, SimulatedClock } from "xstate"
+import { legacyServerSessionMachine, type LegacyServerSessionInput } from "../machines/legacyServerSession.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { memoizeInitialSnapshot } from "../src/runtime/initialSnapshots.ts"
 import { memoizeTransitions } from "../src/runtime/transitionMemo.ts"
-import type { ServerSession } from "../src/server/ServerSession.ts"
-import { bindChart, runtimeServerLogic, runtimeServerMachine } from "../src/server/session/serverChart.ts"
+import { memoizedServerLogic } from "../src/server/session/serverChart.ts"
 
-/** The chart's provided actions find their session through the actor: a stand-in that records the ends. */
-const owned = <A extends Parameters<typeof bindChart>[0]>(actor: A): A => {
-  const session = {
-    _respondInitialize: () => {},
-    _reject: () => {},
-    _replyPong: () => {},
-    _dispatchHeld: () => {},
-    _announceReady: () => {},
-    _beginDrain: () => {},
-    _cancelInFlight: () => {},
-    _released: () => {},
-    activity: () => ({ inFlight: 0, idleForMs: 0 })
+/**
+ * The session chart with recording actions instead of a session's (the provided actions are
+ * the effects; guards and delays stay the chart's), plain and memoized as sessions run it.
+ */
+const names = new WeakMap<object, string>()
+const ready: Array<string> = []
+const released: Array<string> = []
+const recordingMachine = legacyServerSessionMachine.provide({
+  actions: {
+    respondInitialize: () => {},
+    reject: () => {},
+    replyPong: () => {},
+    dispatch: () => {},
+    announceReady: ({ self }) => void ready.push(names.get(self) ?? "?"),
+    beginDrain: () => {},
+    cancelInFlight: () => {},
+    release: ({ context, self }) => void released.push(`${names.get(self) ?? "?"}: ${context.closeReason}`),
+    hibernate: () => {},
+    reportActivity: raise({ type: "IDLE_CHECK", inFlight: 0, idleForMs: 0 })
   }
-  bindChart(actor, session as unknown as ServerSession)
-  return actor
-}
+})
+const recordingLogic = memoizedServerLogic(recordingMachine)
 
 /** What an HTTP session's chart starts with (HttpServer's defaults; nothing elapsed). */
 const fresh: LegacyServerSessionInput = {
@@ -44,10 +49,12 @@ const fresh: LegacyServerSessionInput = {
 }
 
 /** Start `logic` on a simulated clock and record its inspection events. */
-const started = (logic: typeof runtimeServerMachine, input: LegacyServerSessionInput) => {
+const started = (logic: typeof recordingMachine, input: LegacyServerSessionInput, name = "?") => {
   const clock = new SimulatedClock()
   const events: Array<InspectionEvent> = []
-  const actor = owned(createLeanActor(logic, { clock, input, inspect: (e) => void events.push(e) })).start()
+  const actor = createLeanActor(logic, { clock, input, inspect: (e) => void events.push(e) })
+  names.set(actor, name)
+  actor.start()
   return { actor, clock, events }
 }
 
@@ -61,9 +68,9 @@ const described = (events: ReadonlyArray<InspectionEvent>): Array<unknown> =>
 
 describe("memoized initial step", () => {
   it("the server chart started from the memo is the chart xstate starts: same state, context, inspection events and handshake deadline", () => {
-    const plain = started(runtimeServerMachine, fresh)
-    const memo = started(runtimeServerLogic, fresh)
-    const again = started(runtimeServerLogic, fresh)
+    const plain = started(recordingMachine, fresh)
+    const memo = started(recordingLogic, fresh)
+    const again = started(recordingLogic, fresh)
     for (const run of [memo, again]) {
       expect(run.actor.getSnapshot().value).toEqual(plain.actor.getSnapshot().value)
       expect(run.actor.getSnapshot().context).toEqual(plain.actor.getSnapshot().context)
@@ -80,11 +87,11 @@ describe("memoized initial step", () => {
   })
 
   it("is used: fresh sessions of one server share one initial snapshot (xstate builds one per actor)", () => {
-    const a = owned(createActor(runtimeServerLogic, { input: fresh }))
-    const b = createActor(runtimeServerLogic, { input: fresh })
+    const a = createActor(recordingLogic, { input: fresh })
+    const b = createActor(recordingLogic, { input: fresh })
     expect(b.getSnapshot()).toBe(a.getSnapshot())
-    const c = createActor(runtimeServerMachine, { input: fresh })
-    const d = createActor(runtimeServerMachine, { input: fresh })
+    const c = createActor(recordingMachine, { input: fresh })
+    const d = createActor(recordingMachine, { input: fresh })
     expect(d.getSnapshot()).not.toBe(c.getSnapshot())
     // A step from the shared snapshot makes the actor's own: the others' stay where they were.
     a.start().send({ type: "INITIALIZE", id: 1, params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } })
@@ -96,10 +103,10 @@ describe("memoized initial step", () => {
 
   it("not for an input the key function refuses (time already elapsed): the chart's own step, with the shorter deadline", () => {
     const late = { ...fresh, elapsedMs: 4_000 }
-    const a = createActor(runtimeServerLogic, { input: late })
-    const b = createActor(runtimeServerLogic, { input: late })
+    const a = createActor(recordingLogic, { input: late })
+    const b = createActor(recordingLogic, { input: late })
     expect(b.getSnapshot()).not.toBe(a.getSnapshot())
-    const run = started(runtimeServerLogic, late)
+    const run = started(recordingLogic, late)
     run.clock.increment(5_999)
     expect(run.actor.getSnapshot().status).toBe("active")
     run.clock.increment(1)
@@ -163,22 +170,18 @@ describe("memoized later steps (src/runtime/transitionMemo.ts)", () => {
   const initialize = { type: "INITIALIZE" as const, id: 0, params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }
 
   it("the server chart's initialized and transport-closed steps replayed from the memo are xstate's: same state, context, effects, inspection events, deadlines", () => {
-    const ready: Array<string> = [], released: Array<string> = []
-    const run = (logic: typeof runtimeServerMachine, name: string) => {
-      const r = started(logic, fresh)
-      ;(r.actor as unknown as Record<symbol, unknown>)[Object.getOwnPropertySymbols(r.actor).find((s) => s.description === "mcp-actors.serverSession")!] = {
-        ...((r.actor as unknown as Record<symbol, object>)[Object.getOwnPropertySymbols(r.actor).find((s) => s.description === "mcp-actors.serverSession")!]),
-        _announceReady: () => void ready.push(name),
-        _released: (reason: string) => void released.push(`${name}: ${reason}`)
-      }
+    ready.length = 0
+    released.length = 0
+    const run = (logic: typeof recordingMachine, name: string) => {
+      const r = started(logic, fresh, name)
       r.actor.send(initialize)
       r.events.length = 0
       r.actor.send({ type: "INITIALIZED" })
       return r
     }
-    const plain = run(runtimeServerMachine, "plain")
-    const memo = run(runtimeServerLogic, "memo")
-    const again = run(runtimeServerLogic, "again")
+    const plain = run(recordingMachine, "plain")
+    const memo = run(recordingLogic, "memo")
+    const again = run(recordingLogic, "again")
     expect(ready).toEqual(["plain", "memo", "again"])
     expect(stepped(plain.events).some((e) => (e as { type: string }).type === "@xstate.microstep")).toBe(true)
     for (const r of [memo, again]) {

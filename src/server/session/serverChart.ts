@@ -53,11 +53,22 @@ export const runtimeServerMachine = legacyServerSessionMachine.provide({
  * server for a chart that starts with its connection (nothing elapsed, nothing served:
  * every churned HTTP session). See `runtime/initialSnapshots.ts`.
  */
-export const runtimeServerLogic = memoizeTransitions(memoizeInitialSnapshot(runtimeServerMachine, (input: LegacyServerSessionInput) => {
+export const runtimeServerLogic = memoizedServerLogic(runtimeServerMachine)
+
+/**
+ * @internal The session chart with `actions` provided, its initial step and its churn steps
+ * memoized as sessions run it (tests give it recording actions to compare it with the plain chart).
+ */
+export function memoizedServerLogic<M extends typeof runtimeServerMachine>(machine: M) {
+  return memoizeTransitions(memoizeInitialSnapshot(machine, initialKey), stepKey)
+}
+
+/** The input facts of a fresh session's first step (nothing elapsed, nothing served), or undefined. */
+function initialKey(input: LegacyServerSessionInput): string | undefined {
   const a = input.activity
   if ((input.elapsedMs ?? 0) !== 0 || input.servedModern === true || (a !== undefined && (a.inFlight !== 0 || a.idleForMs !== 0))) return undefined
   return `${input.idleTimeoutMs}|${input.handshakeTimeoutMs}|${input.drainTimeoutMs}|${input.earlyRequests}|${versionsKey(input.supportedVersions)}`
-}), stepKey)
+}
 
 /**
  * The facts of a step the transition memo may replay (`runtime/transitionMemo.ts`): INITIALIZED
