@@ -61,7 +61,7 @@ import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeDemoServer } from "../examples/demo.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N] [--gateway-cpu-prof DIR] [--rows REGEX] [--tools echo,slow1,slow10] [--shared-gateway]", {
+const { nonNegative, values } = scriptArgs("Usage: node --expose-gc bench/host.ts [--calls N] [--warmup N] [--runs N] [--servers N] [--gateway-cpu-prof DIR] [--rows REGEX] [--tools echo,slow1,slow10] [--shared-gateway] [--base-gateway CHECKOUT]", {
   calls: { type: "string" },
   rows: { type: "string" },
   tools: { type: "string" },
@@ -69,13 +69,16 @@ const { nonNegative, values } = scriptArgs("Usage: node --expose-gc bench/host.t
   warmup: { type: "string" },
   runs: { type: "string" },
   "gateway-cpu-prof": { type: "string" },
-  "shared-gateway": { type: "boolean" }
+  "shared-gateway": { type: "boolean" },
+  "base-gateway": { type: "string" }
 })
 /** `--gateway-cpu-prof DIR`: the gateway in its own process writes a V8 CPU profile there when it exits. */
 const GATEWAY_PROF = (values as { readonly "gateway-cpu-prof"?: string })["gateway-cpu-prof"]
 /** `--shared-gateway`: the three own-process gateway rows share one gateway process (the layout before 2026-12-06 noon). */
 const SHARED_GATEWAY = (values as { readonly "shared-gateway"?: boolean })["shared-gateway"] === true
 /** `--rows REGEX`: only the rows whose label matches (plus *direct* and *SDK direct*, the baselines); all by default. */
+/** `--base-gateway CHECKOUT`: one more row, the gateway as deployed from another checkout (e.g. a worktree of main), SDK client: before/after in one run. */
+const BASE_GATEWAY = (values as { readonly "base-gateway"?: string })["base-gateway"]
 const ROWS = (values as { readonly rows?: string }).rows
 const ROW_FILTER = ROWS === undefined ? undefined : new RegExp(ROWS)
 /** `--tools echo,slow1,slow10`: which tools to measure; all by default. */
@@ -298,9 +301,9 @@ const main = async () => {
   // One per client row, so each row's processes sit idle between its calls as *direct*'s child does: with one
   // gateway shared by the three rows, the first of them in a round woke the gateway and its child and the
   // other two found them awake (`--shared-gateway` measures that layout).
-  const startGatewayChild = async (name: string): Promise<{ readonly child: ChildProcess; readonly url: string }> => {
+  const startGatewayChild = async (name: string, main = MAIN): Promise<{ readonly child: ChildProcess; readonly url: string }> => {
     const prof = GATEWAY_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", GATEWAY_PROF, "--cpu-prof-name", `gateway-${name}-${process.pid}.cpuprofile`]
-    const child = own(spawn(process.execPath, [...prof, MAIN, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
+    const child = own(spawn(process.execPath, [...prof, main, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
     const url = await new Promise<string>((resolve, reject) => {
       createInterface({ input: child.stderr! }).on("line", (l) => {
         const m = /gateway on (\S+)/.exec(l)
@@ -313,11 +316,14 @@ const main = async () => {
   const gwAuto = await startGatewayChild(SHARED_GATEWAY ? "shared" : "auto")
   const gwLegacy = SHARED_GATEWAY ? gwAuto : await startGatewayChild("legacy")
   const gwSdk = SHARED_GATEWAY ? gwAuto : await startGatewayChild("sdk")
+  const gwBase = BASE_GATEWAY === undefined ? undefined : await startGatewayChild("base-sdk", join(BASE_GATEWAY, "src/cli/main.ts"))
   const gatewayChildren = [...new Set([gwAuto, gwLegacy, gwSdk])]
   const viaChildAuto = await autoOver(gwAuto.url)
   const viaChildLegacy = await connectWs(gwLegacy.url)
   const sdkViaChild = new Client({ name: "bench-sdk-ws", version: "1.0.0" })
   await sdkViaChild.connect(new WebSocketClientTransport(new URL(gwSdk.url)))
+  const sdkViaBase = gwBase === undefined ? undefined : new Client({ name: "bench-sdk-ws-base", version: "1.0.0" })
+  if (gwBase !== undefined) await sdkViaBase!.connect(new WebSocketClientTransport(new URL(gwBase.url)))
   // Peers' gateways, each its own process with its own demo child, reached by the SDK client (compared with
   // SDK direct): one built from the official SDK alone (SDK Server → SDK Client), and a raw byte relay (the ceiling).
   const startPeer = async (file: string): Promise<{ readonly child: ChildProcess; readonly url: string }> => {
@@ -388,6 +394,7 @@ const main = async () => {
     ["gateway, own process (auto client)", gwAuto.child.pid],
     ["gateway, own process (legacy client)", gwLegacy.child.pid],
     ["gateway, own process (SDK client)", gwSdk.child.pid],
+    ["base gateway, own process (SDK client)", gwBase?.child.pid],
     ["SDK-built gateway, own process (SDK client)", sdkGw.child.pid],
     ["raw byte relay to the demo's stdio, own process (SDK client)", relayGw.child.pid]
   ])
@@ -400,6 +407,7 @@ const main = async () => {
     ["gateway, own process (auto client)", () => viaChildAuto.callTool(`demo__${tool}`, args)],
     ["gateway, own process (legacy client)", () => viaChildLegacy.callTool(`demo__${tool}`, args)],
     ["gateway, own process (SDK client)", () => sdkViaChild.callTool({ name: `demo__${tool}`, arguments: args })],
+    ...(sdkViaBase === undefined ? [] : [["base gateway, own process (SDK client)", () => sdkViaBase.callTool({ name: `demo__${tool}`, arguments: args })] as const]),
     ["SDK-built gateway, own process (SDK client)", () => sdkViaSdkGw.callTool({ name: `demo__${tool}`, arguments: args })],
     ["raw byte relay to the demo's stdio, own process (SDK client)", () => sdkViaRelay.callTool({ name: tool, arguments: args })],
     ["WS hop alone (legacy client, server in process)", () => viaLocal.callTool(tool, args)],
@@ -448,6 +456,7 @@ const main = async () => {
   await viaChildAuto.close()
   await viaChildLegacy.close()
   await sdkViaChild.close()
+  await sdkViaBase?.close()
   await sdkViaSdkGw.close()
   await sdkViaRelay.close()
   const peersExited = [exited(sdkGw.child), exited(relayGw.child)]
@@ -461,8 +470,9 @@ const main = async () => {
   rawServer.close()
   rawChild.kill("SIGTERM")
   stdioEcho.child.stdin!.end()
-  const gatewaysExited = gatewayChildren.map((g) => exited(g.child))
-  for (const g of gatewayChildren) g.child.kill("SIGTERM")
+  const allGateways = gwBase === undefined ? gatewayChildren : [...gatewayChildren, gwBase]
+  const gatewaysExited = allGateways.map((g) => exited(g.child))
+  for (const g of allGateways) g.child.kill("SIGTERM")
   await Promise.all([...gatewaysExited, exited(rawChild), exited(stdioEcho.child), exited(relayChild)])
   rmSync(dir, { recursive: true, force: true })
   await local.close()

@@ -5,12 +5,14 @@
  * (utime+stime from /proc/<pid>/stat, read by the driver with --pid). Modes:
  *   off       no inspector
  *   idle      --inspect, nobody watching
+ *   page      --inspect and a page's feed (`/feed?definitions=0`, the lean feed the page reads,
+ *             from another process with a browser's Origin): what "a page open" costs
  *   watched   --inspect and a feed client (`mcp-actors inspect URL --json`, another
- *             process) reading every message
+ *             process) reading every message (the full, Stately-format feed)
  * and the same three with `--otlp URL` (a local receiver that counts bytes, answers 200).
  * Modes are interleaved within each round (rotated), a fresh server per run.
  *
- *   node bench/inspectServe.ts [--rounds 3] [--duration 5] [--otel] [--suites echo,churn]
+ *   node bench/inspectServe.ts [--rounds 3] [--duration 5] [--otel] [--suites echo,churn] [--modes off,idle,page,watched]
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:http"
@@ -64,8 +66,10 @@ const start = async (mode: string, otel: boolean): Promise<Running> => {
   srv.stdout!.resume()
   let lines = 0
   let feed: ChildProcess | undefined
-  if (mode === "watched") {
-    feed = spawn(process.execPath, [MAIN, "inspect", ready.inspector!, "--json"], { stdio: ["ignore", "pipe", "ignore"] })
+  if (mode === "watched" || mode === "page") {
+    feed = mode === "watched"
+      ? spawn(process.execPath, [MAIN, "inspect", ready.inspector!, "--json"], { stdio: ["ignore", "pipe", "ignore"] })
+      : spawn(process.execPath, ["-e", PAGE_FEED, ready.inspector!], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
     feed.stdout!.setEncoding("utf8").on("data", (c: string) => {
       for (let i = c.indexOf("\n"); i >= 0; i = c.indexOf("\n", i + 1)) lines++
     })
@@ -83,6 +87,16 @@ const start = async (mode: string, otel: boolean): Promise<Running> => {
   }
 }
 
+/** The page's feed from another process: the lean WebSocket the page opens, one line out per message received. */
+const PAGE_FEED = `
+const { WebSocket } = require("ws");
+const page = new URL(process.argv[1]);
+const ws = new WebSocket("ws://" + page.host + "/feed?definitions=0&token=" + page.searchParams.get("token"), { origin: page.origin, perMessageDeflate: false });
+ws.on("message", (d) => { const t = String(d); let n = 1; for (let i = t.indexOf("\\n"); i >= 0; i = t.indexOf("\\n", i + 1)) n++; process.stdout.write("\\n".repeat(n)) });
+ws.on("close", () => process.exit(0));
+process.on("SIGTERM", () => ws.terminate());
+`
+
 const SUITE_ARGS: Record<string, (url: string) => Array<string>> = {
   echo: (url) => ["http-calls", "--url", url, "--sessions", "100", "--concurrency", "64", "--duration", String(DURATION), "--method", "echo"],
   churn: (url) => ["http-churn", "--url", url, "--concurrency", "32", "--duration", String(DURATION)]
@@ -90,7 +104,8 @@ const SUITE_ARGS: Record<string, (url: string) => Array<string>> = {
 
 interface Row { suite: string; mode: string; round: number; cpuUs: number; rate: number; feed: number }
 const rows: Array<Row> = []
-const MODES = ["off", "idle", "watched"].flatMap((m) => (OTEL ? [m, `${m}+otel`] : [m]))
+const MODES = opt("modes", "off,idle,page,watched").split(",").flatMap((m) => (OTEL ? [m, `${m}+otel`] : [m]))
+if (!MODES.includes("off")) throw new Error("--modes needs off (the baseline)")
 log(`bench/inspectServe: ${ROUNDS} rounds × ${SUITES.join(",")} × ${MODES.join(", ")}; ${DURATION} s per run; ${pin.note}`)
 for (let r = 1; r <= ROUNDS; r++) {
   for (const suite of SUITES) {
@@ -128,6 +143,6 @@ for (const suite of SUITES) {
       return b === undefined ? [] : [(x.cpuUs / b.cpuUs - 1) * 100]
     })
     const o = over.length === 0 || mode === base ? "—" : `${pct(median(over)!)} [${pct(Math.min(...over))} – ${pct(Math.max(...over))}]`
-    console.log(`| ${suite} | ${mode} | ${spread(mine.map((x) => x.cpuUs))} | ${spread(mine.map((x) => x.rate))} | ${o} | ${mode.startsWith("watched") ? Math.round(median(mine.map((x) => x.feed))!) : "—"} |`)
+    console.log(`| ${suite} | ${mode} | ${spread(mine.map((x) => x.cpuUs))} | ${spread(mine.map((x) => x.rate))} | ${o} | ${mode.startsWith("watched") || mode.startsWith("page") ? Math.round(median(mine.map((x) => x.feed))!) : "—"} |`)
   }
 }

@@ -387,3 +387,23 @@ export const machineNote = (): string => {
   const c = cpus()
   return `${c.length} × ${c[0]?.model ?? "unknown CPU"}, Node ${process.versions.node}, ${process.platform}`
 }
+
+const TICKS = 100 // USER_HZ on Linux
+/** CPU ms (user + system) process `pid` has used so far, from /proc. */
+export const processCpuMs = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS
+}
+
+const MODERN_META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
+/** A 2026-07-28 `tools/call` of the bench server's `echo` tool, or of `count` with a progress token. */
+export const modernToolCall = (id: number, progress: boolean): string =>
+  JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: progress
+      ? { name: "count", arguments: { n: 1, stepMs: 0 }, _meta: { ...MODERN_META, progressToken: id } }
+      : { name: "echo", arguments: { text: "hello" }, _meta: MODERN_META }
+  })

@@ -24,7 +24,7 @@ import { readFileSync } from "node:fs"
 import { Agent, request } from "node:http"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { freePort, ROOT } from "./lib.ts"
+import { freePort, modernToolCall, processCpuMs, ROOT } from "./lib.ts"
 
 const { values } = parseArgs({
   options: {
@@ -41,27 +41,14 @@ const PROGRESS = values.call === "progress"
 if (values.call !== undefined && values.call !== "echo" && !PROGRESS) throw new Error(`--call echo|progress, not ${values.call}`)
 
 const TICKS = 100 // USER_HZ on Linux
-const cpuMs = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS
-}
+const cpuMs = processCpuMs
 /** CPU ms every core spent busy (for the noise column: what else ran meanwhile). */
 const machineBusyMs = (): number => {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
   return ((f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 1000) / TICKS
 }
 
-const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
-const body = (id: number) =>
-  JSON.stringify({
-    jsonrpc: "2.0",
-    id,
-    method: "tools/call",
-    params: PROGRESS
-      ? { name: "count", arguments: { n: 1, stepMs: 0 }, _meta: { ...META, progressToken: id } }
-      : { name: "echo", arguments: { text: "hello" }, _meta: META }
-  })
+const body = (id: number) => modernToolCall(id, PROGRESS)
 /** What the answer must contain. */
 const EXPECTED = PROGRESS ? '"counted to 1"' : '"hello"'
 const HEADERS = {

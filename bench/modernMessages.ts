@@ -12,12 +12,11 @@
  * progress token): the request's path through the chart is not pure (its actor starts).
  */
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { parseArgs } from "node:util"
 import WebSocket from "ws"
-import { freePort, ROOT } from "./lib.ts"
+import { freePort, modernToolCall, processCpuMs, ROOT } from "./lib.ts"
 
 const { values } = parseArgs({
   options: {
@@ -33,23 +32,9 @@ const PROGRESS = values.call === "progress"
 const TRANSPORTS = (values.transports ?? "stdio,ws").split(",")
 const WARMUP_MS = 1_500
 
-const TICKS = 100 // USER_HZ on Linux
-const cpuMs = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS
-}
+const cpuMs = processCpuMs
 
-const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
-const line = (id: number) =>
-  JSON.stringify({
-    jsonrpc: "2.0",
-    id,
-    method: "tools/call",
-    params: PROGRESS
-      ? { name: "count", arguments: { n: 1, stepMs: 0 }, _meta: { ...META, progressToken: id } }
-      : { name: "echo", arguments: { text: "hello" }, _meta: META }
-  })
+const line = (id: number) => modernToolCall(id, PROGRESS)
 
 /** A channel to one server: send a line, be told of each line back. */
 interface Channel {

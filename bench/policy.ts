@@ -9,7 +9,8 @@
  *
  * Variants: `none` (no guard) · `policy` (50-rule YAML form compiled to Cedar)
  * · `policy+audit` (also a hash-chained audit record per decision and per call,
- * argument digests) · `cedar` (a hand-written 50-policy .cedar set).
+ * argument digests) · `policy+audit keyed` (the same chain as HMAC-SHA-256 under
+ * a key, `--audit-key`) · `cedar` (a hand-written 50-policy .cedar set).
  * Also: decisions/s of `PolicyEngine.decide` alone: the 50-rule form (decided
  * by the form evaluator) with one identity, with a new principal per decision,
  * and with principal, groups, tool and arguments all varying; the same form on
@@ -65,6 +66,7 @@ const makeServer = () => {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "bench-policy-"))
+let keyedTrails = 0
 type Variant = { readonly label: string; readonly server: McpServer; readonly close?: () => void }
 const variants = (): Array<Variant> => {
   const none = makeServer()
@@ -73,9 +75,13 @@ const variants = (): Array<Variant> => {
   const audited = makeServer()
   const audit = AuditLog.open(join(dir, "audit.jsonl"), { maxBytes: 64 * 1024 * 1024 })
   audited.guard = policyGuard({ engine: new PolicyEngine(Policy.parse(formText(), "bench.yaml")), server: "bench", audit })
+  const keyed = makeServer()
+  const keyedAudit = AuditLog.open(join(dir, `keyed-${keyedTrails++}.jsonl`), { maxBytes: 64 * 1024 * 1024, key: Buffer.alloc(32, 7) })
+  keyed.guard = policyGuard({ engine: new PolicyEngine(Policy.parse(formText(), "bench.yaml")), server: "bench", audit: keyedAudit })
   const cedar = makeServer()
   cedar.guard = policyGuard({ engine: new PolicyEngine(Policy.parse(cedarText(), "bench.cedar")), server: "bench" })
-  return [{ label: "none", server: none }, { label: "policy", server: policy }, { label: "policy+audit", server: audited, close: () => audit.close() }, { label: "cedar", server: cedar }]
+  return [{ label: "none", server: none }, { label: "policy", server: policy }, { label: "policy+audit", server: audited, close: () => audit.close() },
+    { label: "policy+audit keyed", server: keyed, close: () => keyedAudit.close() }, { label: "cedar", server: cedar }]
 }
 
 /** Server CPU µs per allowed tools/call over `CALLS` calls on one legacy session. */

@@ -25,6 +25,10 @@
  * in-flight request finishing, not from the last arrival, at zero cost per
  * request. The default `reportActivity` reports no activity outside the chart
  * (a pure run has none); the runtime reports its in-flight table.
+ *
+ * Hibernation: the runtime asks with `HIBERNATE { inFlight, outbound, idleForMs }`; only
+ * `operating` with nothing in flight answers, with the `hibernate` action (the runtime then
+ * keeps the persisted snapshot and stops the actor). The restored actor gets `RESUMED`.
  */
 import { assign, raise, setup } from "xstate"
 import type { ClientCapabilities } from "../src/protocol/capabilities.ts"
@@ -106,6 +110,12 @@ export type LegacyServerSessionEvent =
   | ({ readonly type: "RESUMED" } & ActivityFacts)
   /** A modern request was served on this connection: the handshake deadline no longer applies. */
   | { readonly type: "MODERN_SERVED" }
+  /**
+   * The runtime asks whether the session may hibernate now (`outbound`: server→client
+   * requests awaiting the client's answer). Only an `operating` chart with nothing in
+   * flight either way says yes, by running `hibernate`; every other state ignores it.
+   */
+  | ({ readonly type: "HIBERNATE"; readonly outbound: number } & ActivityFacts)
 
 /** Close reason the chart records when the handshake deadline ends the session (the runtime maps it, e.g. to WebSocket close 4408). */
 export const HANDSHAKE_TIMEOUT = "handshake timeout"
@@ -230,6 +240,12 @@ export const legacyServerSessionMachine = setup({
     /** Release the session: close the transport / forget the HTTP session. */
     release: () => {},
     /**
+     * The chart allows hibernation (`HIBERNATE` in `operating`, nothing in flight): the runtime
+     * keeps this chart's persisted snapshot and stops the actor; `RESUMED` on the restored
+     * snapshot decides on idleness when it wakes. Without this action the runtime stays awake.
+     */
+    hibernate: () => {},
+    /**
      * An idle deadline fired: raise `IDLE_CHECK` with the activity facts. The runtime
      * reports its in-flight table; this default reports no activity outside the chart.
      */
@@ -267,6 +283,8 @@ export const legacyServerSessionMachine = setup({
     idleTimeoutExpired: ({ context, event }) =>
       (event.type === "IDLE_CHECK" || event.type === "RESUMED") &&
       context.idleTimeoutMs > 0 && event.inFlight === 0 && event.idleForMs >= context.idleTimeoutMs,
+    /** Nothing in flight either way (facts in the `HIBERNATE` event): a sleeping session would lose no work. */
+    canHibernate: ({ event }) => event.type === "HIBERNATE" && event.inFlight === 0 && event.outbound === 0,
     /** A dual-era connection that served modern requests never initializes: no handshake deadline for it. */
     handshakeTimeoutEnabled: ({ context }) => context.handshakeTimeoutMs > 0 && !context.servedModern
   },
@@ -386,6 +404,9 @@ export const legacyServerSessionMachine = setup({
         REQUEST: { actions: { type: "dispatch", params: ({ event }) => ({ id: event.id }) } },
         CLOSE: closeTransitions,
         IDLE_CHECK: idleDecision("#legacyServerSession.closing", "#legacyServerSession.operating"),
+        // Hibernation is decided here: only an operating session with nothing in flight may sleep
+        // (the handshake, a drain and the end ignore HIBERNATE, so the runtime stays awake there).
+        HIBERNATE: { guard: "canHibernate", actions: "hibernate" },
         // The runtime may hibernate an idle session (keep its persisted snapshot, stop the
         // actor) and restore it on the next lifecycle event; a restored actor has no timers,
         // so RESUMED decides on idleness now and re-enters `operating` to re-arm the deadline.

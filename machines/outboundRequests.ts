@@ -425,6 +425,23 @@ const snapshotOf = (previous: OutboundRequestsSnapshot, runner: Runner): Outboun
 export const outboundRequestsLogic = (
   chart: OutboundRequestMachine = outboundRequestMachine
 ): ActorLogic<OutboundRequestsSnapshot, OutboundRequestsEvent, undefined, ActorSystem<any>, OutboundRequestsEmitted> => {
+  /**
+   * The last final step looked up (its initial step, event type and fields, each with whether it is
+   * undefined: the memo's key, kept as parts) and what it was: most responses of a client repeat it.
+   */
+  let lastFinal: { readonly initial: InitialStep; readonly type: string; readonly fields: ReadonlyArray<readonly [string, boolean]>; readonly final: FinalStep | null } | undefined
+  /** Whether `event` from `initial` has the memo key of the last final step looked up (without building the key). */
+  const sameEventShapeAsLast = (initial: InitialStep, event: Readonly<Record<string, unknown>>): boolean => {
+    if (lastFinal === undefined || lastFinal.initial !== initial || lastFinal.type !== event.type) return false
+    const want = lastFinal.fields
+    let i = 0
+    for (const k in event) {
+      if (k === "type") continue
+      const f = want[i++]
+      if (f === undefined || f[0] !== k || f[1] !== (event[k] === undefined)) return false
+    }
+    return i === want.length
+  }
   /** One chart step for one request; settles it (table, outcome) once its chart is done. */
   const step = (
     runner: Runner,
@@ -438,12 +455,18 @@ export const outboundRequestsLogic = (
     if (initial !== undefined) {
       // Still as the memoized initial step left it: the chart's final steps from there are memoized too.
       const fields = event as unknown as Readonly<Record<string, unknown>>
-      let key = event.type
-      for (const k in fields) if (k !== "type") key += fields[k] === undefined ? `\u0000-${k}` : `\u0000${k}`
-      let final = initial.finals.get(key)
+      let final = sameEventShapeAsLast(initial, fields) ? lastFinal!.final : undefined
       if (final === undefined) {
-        final = initial.finals.size >= 32 ? null : probeFinalStep(chart, runner, initial, fields) ?? null
-        if (initial.finals.size < 32) initial.finals.set(key, final)
+        let key = event.type
+        for (const k in fields) if (k !== "type") key += fields[k] === undefined ? `\u0000-${k}` : `\u0000${k}`
+        final = initial.finals.get(key)
+        if (final === undefined) {
+          final = initial.finals.size >= 32 ? null : probeFinalStep(chart, runner, initial, fields) ?? null
+          if (initial.finals.size < 32) initial.finals.set(key, final)
+        }
+        const shape: Array<readonly [string, boolean]> = []
+        for (const k in fields) if (k !== "type") shape.push([k, fields[k] === undefined])
+        lastFinal = { initial, type: event.type, fields: shape, final }
       }
       if (final !== null) {
         remove(runner, requestId)
@@ -477,25 +500,48 @@ export const outboundRequestsLogic = (
   const initialSteps = new Map<string, InitialStep | null>()
   /** Snapshots made from a memoized initial step (and not stepped since). */
   const fresh = new WeakMap<OutboundRequestSnapshot, InitialStep>()
+  /** The last keyed input's shape (its fields but the id, in order) and its step: most requests of a client repeat it. */
+  let last: { readonly tokened: boolean; readonly fields: ReadonlyArray<readonly [string, unknown]>; readonly step: InitialStep | null } | undefined
+  /** Whether `input` has the last keyed input's shape: the same fields, in the same order, with the same values. */
+  const sameShapeAsLast = (input: Readonly<Record<string, unknown>>, tokened: boolean): boolean => {
+    if (last === undefined || last.tokened !== tokened) return false
+    const want = last.fields
+    let i = 0
+    for (const k in input) {
+      if (k === "requestId" || k === "progressToken" || k === "type") continue
+      const f = want[i++]
+      if (f === undefined || f[0] !== k || !Object.is(f[1], input[k])) return false
+    }
+    return i === want.length
+  }
   const initialSnapshot = (runner: Runner, outer: AnyActorScope, input: OutboundRequestInput): OutboundRequestSnapshot => {
     const id = input.requestId
     const token = input.progressToken
     const tokened = token !== undefined && token === id
-    // The shape: every input field but the id (and a token that is the id), primitives only.
-    let key: string | undefined = token !== undefined && !tokened ? undefined : String(tokened)
     const fields = input as unknown as Readonly<Record<string, unknown>>
-    for (const k in fields) {
-      if (key === undefined) break
-      if (k === "requestId" || k === "progressToken" || k === "type") continue
-      const v = fields[k]
-      // A string is quoted (JSON escapes NUL): no two shapes share a key.
-      key = typeof v === "object" && v !== null ? undefined : `${key}\u0000${k}=${typeof v === "string" ? JSON.stringify(v) : String(v)}`
-    }
-    let step = key === undefined ? null : initialSteps.get(key)
-    if (step === undefined) {
-      // Bounded: a client with ever-new shapes (per-call deadlines) runs the full step beyond 64.
-      step = initialSteps.size >= 64 ? null : probeInitialStep(chart, runner, input, tokened) ?? null
-      if (initialSteps.size < 64) initialSteps.set(key!, step)
+    let step: InitialStep | null | undefined
+    // A token that is not the id is never keyed (the full step runs): it never takes the last shape's step either.
+    if ((token === undefined || tokened) && sameShapeAsLast(fields, tokened)) step = last!.step
+    else {
+      // The shape: every input field but the id (and a token that is the id), primitives only.
+      let key: string | undefined = token !== undefined && !tokened ? undefined : String(tokened)
+      const shape: Array<readonly [string, unknown]> = []
+      for (const k in fields) {
+        if (key === undefined) break
+        if (k === "requestId" || k === "progressToken" || k === "type") continue
+        const v = fields[k]
+        shape.push([k, v])
+        // A string is quoted (JSON escapes NUL): no two shapes share a key.
+        key = typeof v === "object" && v !== null ? undefined : `${key}\u0000${k}=${typeof v === "string" ? JSON.stringify(v) : String(v)}`
+      }
+      step = key === undefined ? null : initialSteps.get(key)
+      if (step === undefined) {
+        // Bounded: a client with ever-new shapes (per-call deadlines) runs the full step beyond 64.
+        step = initialSteps.size >= 64 ? null : probeInitialStep(chart, runner, input, tokened) ?? null
+        if (initialSteps.size < 64) initialSteps.set(key!, step)
+      }
+      // Only a keyed shape (primitive fields) is remembered: the same fields and values give the same key, so the same step.
+      if (key !== undefined) last = { tokened, fields: shape, step }
     }
     if (step === null) return chart.getInitialSnapshot(runner.scope, input)
     const context = { ...step.snapshot.context } as Record<string, unknown>

@@ -42,7 +42,7 @@ export { CedarPolicySet, type CedarDecision, type CedarTarget, PolicyParseError 
 export { Policy } from "./policy/Policy.ts"
 export { type Decision, type DecisionRequest, PolicyEngine, type PolicyEngineOptions, type SessionFacts } from "./policy/PolicyEngine.ts"
 export { RateLimiter } from "./policy/RateLimiter.ts"
-export { argsDigest, AuditLog, type AuditQuery, queryAudit, verifyAudit, type VerifyResult } from "./policy/AuditLog.ts"
+export { argsDigest, AUDIT_HMAC, AuditLog, type AuditLogOptions, type AuditQuery, loadAuditKey, queryAudit, verifyAudit, type VerifyAuditOptions, type VerifyResult } from "./policy/AuditLog.ts"
 export { answerApproval, type ApprovalAnswer, ApprovalStore, type PendingApproval } from "./policy/ApprovalStore.ts"
 export { type Approver, Approvals, type ApprovalResult, storeApprover, webhookApprover } from "./policy/Approvals.ts"
 

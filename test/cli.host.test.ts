@@ -45,7 +45,8 @@ describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, ()
         broken: { command: "x", lifecycle: "sometimes" }
       }
     }))
-    const child = spawn(process.execPath, [MAIN, "host", config, "--json", "--serve-http", "0", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "pipe", "pipe"] })
+    // `--inspect` too (issue 11: "the host likewise"): its URL is printed before the gateway's.
+    const child = spawn(process.execPath, [MAIN, "host", config, "--json", "--serve-http", "0", "--inspect", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "pipe", "pipe"] })
     const stderr: Array<string> = []
     let announced!: (url: string) => void
     const listening = new Promise<string>((resolve) => (announced = resolve))
@@ -61,6 +62,10 @@ describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, ()
     early.catch(() => {}) // reported by the race only; the planned exit comes later
     const gatewayUrl = await Promise.race([listening, early])
     expect(stderr.some((l) => l.includes('server "broken", field lifecycle'))).toBe(true)
+    const inspectorUrl = stderr.map((l) => /^mcp-actors: inspector on (http:\/\/127\.0\.0\.1:\d+\/\?token=\w+)$/.exec(l)?.[1]).find((u) => u !== undefined)
+    expect(inspectorUrl).toBeDefined()
+    expect((await fetch(inspectorUrl!)).status).toBe(200)
+    expect((await fetch(new URL("/", inspectorUrl!))).status).toBe(401)
     const status = lines.find((l) => l.type === "status" && l.name === "memory")!
     expect(status).toMatchObject({ state: "ready", era: "legacy", tools: 9, restarts: 0 })
     const client = new Client({ name: "sdk", version: "1" })

@@ -22,13 +22,12 @@ import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+import { steppedTime } from "./support/steppedTime.ts"
 import { waitForTurns } from "./support/waitFor.ts"
 
 /** A server whose `hold` tool never answers: only a deadline ends the call. */
 const holdingServer = () =>
   new McpServer({ name: "direct-clock", version: "1.0.0" }).tool({ name: "hold", inputSchema: { type: "object" } }, () => new Promise(() => {}))
-
-const turns = () => waitForTurns(() => false, "", 20).catch(() => {})
 
 let runtime: McpRuntime | undefined
 const cleanups: Array<() => Promise<unknown>> = []
@@ -42,16 +41,8 @@ afterEach(async () => {
 const virtual = () => {
   const sim = new SimulatedClock()
   runtime = makeMcpRuntime({ clock: sim })
-  let now = 0
   /** Move to `t` ms in 100 ms steps (a timer armed in one step fires on the next). */
-  const advanceTo = async (t: number) => {
-    while (now < t) {
-      const step = Math.min(100, t - now)
-      sim.increment(step)
-      now += step
-      await turns()
-    }
-  }
+  const advanceTo = steppedTime(sim)
   return { runtime, advanceTo }
 }
 

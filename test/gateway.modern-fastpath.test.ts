@@ -38,17 +38,16 @@ const upstream = (cancelled: (reason: string) => void, started: () => void) =>
       throw new McpError(-32602, "bad thing", { why: "because" })
     })
     .tool({ name: "inputs", inputSchema: { type: "object" } }, async (_args, ctx) => {
-      const roots = await ctx.listRoots()
-      const answer = await ctx.elicit({ message: "name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } })
-      const sample = await ctx.createMessage({ messages: [{ role: "user", content: { type: "text", text: "hi" } }], maxTokens: 5 }).then(
-        () => "answered",
-        (e: unknown) => {
-          // A modern upstream's first ask is an MRTR signal, not a refusal: let it through.
-          if (typeof (e as { code?: unknown }).code !== "number") throw e
-          return `refused (${(e as { code: number }).code})`
-        }
-      )
-      return { content: [{ type: "text", text: `roots=${JSON.stringify(roots.roots)} elicitation=${String(answer.action)} sampling=${sample}` }] }
+      // Each input answered, or refused with a code the tool can act on (and carry on).
+      const refused = (e: unknown) => {
+        // A modern upstream's first ask is an MRTR signal, not a refusal: let it through.
+        if (typeof (e as { code?: unknown }).code !== "number") throw e
+        return `refused (${(e as { code: number }).code})`
+      }
+      const roots = await ctx.listRoots().then((r) => JSON.stringify(r.roots), refused)
+      const answer = await ctx.elicit({ message: "name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } }).then((r) => String(r.action), refused)
+      const sample = await ctx.createMessage({ messages: [{ role: "user", content: { type: "text", text: "hi" } }], maxTokens: 5 }).then(() => "answered", refused)
+      return { content: [{ type: "text", text: `roots=${roots} elicitation=${answer} sampling=${sample}` }] }
     })
     .tool({ name: "chatty", inputSchema: { type: "object" } }, async (_args, ctx) => {
       await ctx.progress(1, 2, "half")
@@ -178,20 +177,24 @@ describe.each(["legacy", "2026-07-28"] as const)("gateway modern fast path = the
     expect(echo!.at(-1)).toMatchObject({ id: 1, result: { resultType: "complete", content: [{ type: "text", text: "hello" }] } })
     expect(fails!.at(-1)).toMatchObject({ id: 2, result: { isError: true, content: [{ type: "text", text: "no" }] } })
     expect(throws!.at(-1)).toMatchObject({ id: 3, error: { code: -32602, message: "bad thing", data: { why: "because" } } })
-    // Roots none, elicitation declined, sampling refused: a legacy upstream gets the refusal as an error answer; a
-    // modern one cannot (an MRTR input response is a result), so the host's client fails the call on it.
+    // Roots none, elicitation declined, sampling refused: a legacy upstream (capabilities fixed at initialize) gets the
+    // refusal as an error answer; a modern one is told, per request, that this client cannot sample, so it never asks
+    // (an MRTR input response could not carry a refusal): its tool sees -32021 and carries on.
     expect(inputs!.at(-1)).toMatchObject({
       id: 4,
-      result: protocol === "legacy"
-        ? { content: [{ type: "text", text: expect.stringMatching(/^roots=\[\] elicitation=decline sampling=refused \(-\d+\)$/) }] }
-        : { isError: true, content: [{ type: "text", text: expect.stringContaining(`"sampling" capability`) }] }
+      result: {
+        content: [{
+          type: "text",
+          text: protocol === "legacy"
+            ? expect.stringMatching(/^roots=\[\] elicitation=decline sampling=refused \(-\d+\)$/)
+            : "roots=[] elicitation=decline sampling=refused (-32021)"
+        }]
+      }
     })
-    // (The host asks a modern upstream for no log level, so only a legacy upstream's log comes through.)
-    expect(chatty!.map((f) => f.method ?? "response")).toEqual(
-      ["notifications/progress", ...(protocol === "legacy" ? ["notifications/message"] : []), "notifications/progress", "response"]
-    )
+    // The client's log level (debug) goes upstream with the call: a modern upstream's log comes through too.
+    expect(chatty!.map((f) => f.method ?? "response")).toEqual(["notifications/progress", "notifications/message", "notifications/progress", "response"])
     expect(chatty![0]).toMatchObject({ params: { progressToken: "p5", progress: 1, total: 2, message: "half" } })
-    if (protocol === "legacy") expect(chatty![1]).toMatchObject({ params: { level: "info", logger: "chatty", data: { step: 1 } } })
+    expect(chatty![1]).toMatchObject({ params: { level: "info", logger: "chatty", data: { step: 1 } } })
     expect(nope!.at(-1)).toMatchObject({ id: 6, error: { code: -32602 } })
     // Five calls reached a tool of the gateway (the unknown name did not): the fast gateway relayed none of them.
     expect(gateways.fast.gateway.modernCounts).toEqual({ direct: before.fast.direct + 5, relayed: before.fast.relayed })
@@ -239,9 +242,14 @@ describe.each(["legacy", "2026-07-28"] as const)("gateway modern fast path = the
       const retry = await peer.call({ ...callFrame(21, "up__inputs", {}), params: { ...callFrame(21, "up__inputs", {}).params, inputResponses: { [key]: { roots: [{ uri: "file:///w", name: "w" }] } }, requestState } })
       expect(retry.at(-1)).toMatchObject({
         id: 21,
-        result: protocol === "legacy"
-          ? { content: [{ type: "text", text: expect.stringMatching(/^roots=\[\{"uri":"file:\/\/\/w","name":"w"\}\] elicitation=decline sampling=refused \(-\d+\)$/) }] }
-          : { isError: true, content: [{ type: "text", text: expect.stringContaining(`"sampling" capability`) }] }
+        result: {
+          content: [{
+            type: "text",
+            text: protocol === "legacy"
+              ? expect.stringMatching(/^roots=\[\{"uri":"file:\/\/\/w","name":"w"\}\] elicitation=decline sampling=refused \(-\d+\)$/)
+              : 'roots=[{"uri":"file:///w","name":"w"}] elicitation=decline sampling=refused (-32021)'
+          }]
+        }
       })
       // And a plain call after it takes the fast path again.
       expect((await peer.call(callFrame(22, "up__echo", { text: "y" }))).at(-1)).toMatchObject({ id: 22, result: { content: [{ type: "text", text: "y" }] } })

@@ -133,4 +133,22 @@ describe("--import", () => {
     expect(config.servers[1]).toMatchObject({ command: "claude" })
     expect(config.issues.map((i) => i.server)).toEqual(["shared"])
   })
+
+  it("reads Claude Code's local scope: ~/.claude.json's servers under this project's path, before the user scope", () => {
+    const home = join(dir, "home-cc")
+    const cwd = join(dir, "proj-cc")
+    mkdirSync(home, { recursive: true })
+    mkdirSync(cwd, { recursive: true })
+    writeFileSync(join(home, ".claude.json"), JSON.stringify({
+      mcpServers: { user: { command: "u" }, both: { command: "from-user" } },
+      projects: {
+        [cwd]: { mcpServers: { local: { command: "l" }, both: { command: "from-local" } } },
+        [join(dir, "elsewhere")]: { mcpServers: { other: { command: "o" } } }
+      }
+    }))
+    const config = importConfigs(importLocations({ home, cwd, platform: "linux", env: {} }), { env: {} })
+    expect(config.servers.map((s) => s.name)).toEqual(["local", "both", "user"])
+    expect(config.servers[1]).toMatchObject({ command: "from-local" })
+    expect(config.issues.map((i) => i.server)).toEqual(["both"])
+  })
 })

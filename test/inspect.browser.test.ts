@@ -147,6 +147,24 @@ describe("inspector page in chromium", () => {
     expect(text).toMatch(/legacy 2025-11-25|legacy 2025-06-18/)
     expect(text).toContain("browser-test-client 4.5.6")
 
+    // The filters (issue 11: by state, era, transport): each hides the row when it does not match, shows it when it does.
+    const matching = page.locator("tr.session", { hasText: "browser-test-client" })
+    const filtered = async (id: string, value: string, shown: boolean) => {
+      if (id === "f-state") await page.fill("#f-state", value)
+      else await page.selectOption(`#${id}`, value)
+      await (shown ? matching.waitFor() : matching.waitFor({ state: "detached" }))
+      expect(await matching.count()).toBe(shown ? 1 : 0)
+    }
+    await filtered("f-era", "modern", false)
+    await filtered("f-era", "legacy", true)
+    await filtered("f-era", "", true)
+    await filtered("f-transport", "ws", false)
+    await filtered("f-transport", "http", true)
+    await filtered("f-transport", "", true)
+    await filtered("f-state", "closing", false)
+    await filtered("f-state", "operating", true)
+    await filtered("f-state", "", true)
+
     await row.click()
     await page.locator("#chart g.node.active[data-state-id=\"legacyServerSession.operating\"]").waitFor({ state: "attached" })
     expect(await page.locator("#chart g.node.active").evaluateAll((gs) => gs.map((g) => g.getAttribute("data-state-id")))).toEqual(["legacyServerSession.operating"])
@@ -172,6 +190,11 @@ describe("inspector page in chromium", () => {
 
     await transport.terminateSession()
     await client.close()
+    await page.locator("tr.session.ended td.end", { hasText: "terminated by the client (DELETE)" }).waitFor()
+    // "ended with an error": a session its client closed ended cleanly, so the filter hides it.
+    await page.check("#f-error")
+    await page.locator("tr.session.ended", { hasText: "terminated by the client (DELETE)" }).waitFor({ state: "detached" })
+    await page.uncheck("#f-error")
     await page.locator("tr.session.ended td.end", { hasText: "terminated by the client (DELETE)" }).waitFor()
     await screenshot(page, "3-session-ended")
 

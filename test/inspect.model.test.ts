@@ -221,3 +221,61 @@ describe("redaction", () => {
     await client.close()
   })
 })
+
+describe("inspector model: session summaries read when asked, followed only while a feed listens", () => {
+  it("nobody watching: chart steps build no summary; a read gets the live one, with each request's age from when the session received it", async () => {
+    const { model, client, server } = await inspectedPair()
+    const s = actorOf(model, "legacyServerSession")
+    let built = 0
+    const info = server.info.bind(server)
+    server.info = () => (built++, info())
+    for (let i = 0; i < 50; i++) await client.request("tools/call", { name: "echo", arguments: { text: `n${i}` } })
+    // 50 calls, each a request edge and a response edge on the session: no summary was built for nobody.
+    expect(built).toBe(0)
+    // A slow call in flight: the read lists it, aged from when the session got it.
+    const before = Date.now()
+    const abort = new AbortController()
+    const slow = client.request("tools/call", { name: "slow", arguments: { ms: 60_000 } }, { signal: abort.signal }).catch(() => undefined)
+    await flush()
+    const read = model.infoOf(s)!
+    expect(built).toBe(1)
+    expect(read.inFlight).toBe(1)
+    expect(read.requests).toEqual([{ id: expect.anything(), method: "tools/call", since: expect.any(Number) }])
+    expect(read.requests![0]!.since).toBeGreaterThanOrEqual(before)
+    expect(s.requests?.size).toBe(1)
+    const since = [...s.requests!.values()][0]!.since
+    expect(since).toBe(read.requests![0]!.since)
+    // The feed's summary of the session is the same read.
+    const summary = feedObject(model, { type: "@mcp-actors.session", actor: s, createdAt: 0 }, true) as { inFlight: number; requests: Array<{ since: number }> }
+    expect(summary.inFlight).toBe(1)
+    expect(summary.requests.map((r) => r.since)).toEqual([since])
+    abort.abort("done")
+    await slow
+    await client.close()
+  })
+
+  it("a feed listening: every change pushes the session's line, its summary built once when the feed serializes them; the last listener gone, the registry stops following", async () => {
+    const { model, registry, client, server } = await inspectedPair()
+    const s = actorOf(model, "legacyServerSession")
+    let built = 0
+    const info = server.info.bind(server)
+    server.info = () => (built++, info())
+    const lines: Array<FeedMessage> = []
+    const off = model.subscribe((m) => lines.push(m), { events: false })
+    await client.request("tools/call", { name: "echo", arguments: { text: "watched" } })
+    const pushed = lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s)
+    expect(pushed.length).toBeGreaterThanOrEqual(2) // the request's start and its end at least
+    expect(built).toBe(0) // told of the changes, nothing built yet
+    // The feed's flush serializes them: the summary is read once, and is the session's current one.
+    const serialized = pushed.map((m) => feedObject(model, m, true) as { inFlight: number; protocolVersion: string })
+    expect(built).toBe(1)
+    expect(serialized.every((o) => o.inFlight === 0 && o.protocolVersion === "2025-11-25")).toBe(true)
+    off()
+    const before = lines.length
+    for (let i = 0; i < 20; i++) await client.request("tools/call", { name: "echo", arguments: { text: `again${i}` } })
+    expect(lines.length).toBe(before)
+    expect(built).toBe(1)
+    expect(registry.listenerCount).toBe(1) // the model's own added/removed subscription
+    await client.close()
+  })
+})

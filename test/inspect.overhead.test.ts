@@ -155,22 +155,22 @@ describe("registry updates", () => {
       inFlight: requests.length, ...(requests.length === 0 ? {} : { requests }), startedAt: 0
     })
     const inFlight = () => [...(model.get(actor.sessionId)!.requests?.values() ?? [])].map((r) => `${r.id}:${r.method}@${r.since}`)
-    emit({ type: "added", info: info([]) })
+    emit({ type: "added", id: "S1", info: info([]) })
     expect(inFlight()).toEqual([])
-    emit({ type: "updated", info: info([{ id: 1, method: "a" }, { id: "x", method: "b" }]) })
+    emit({ type: "updated", id: "S1", info: info([{ id: 1, method: "a" }, { id: "x", method: "b" }]) })
     expect(inFlight()).toEqual(["1:a@100", "x:b@100"])
     t = 200
     // One ends, one starts: same count, different ids.
-    emit({ type: "updated", info: info([{ id: "x", method: "b" }, { id: 3, method: "c" }]) })
+    emit({ type: "updated", id: "S1", info: info([{ id: "x", method: "b" }, { id: 3, method: "c" }]) })
     expect(inFlight()).toEqual(["x:b@100", "3:c@200"])
     // One ends.
-    emit({ type: "updated", info: info([{ id: 3, method: "c" }]) })
+    emit({ type: "updated", id: "S1", info: info([{ id: 3, method: "c" }]) })
     expect(inFlight()).toEqual(["3:c@200"])
     // Unchanged list: nothing moves, the age stays.
     t = 300
-    emit({ type: "updated", info: info([{ id: 3, method: "c" }]) })
+    emit({ type: "updated", id: "S1", info: info([{ id: 3, method: "c" }]) })
     expect(inFlight()).toEqual(["3:c@200"])
-    emit({ type: "updated", info: info([]) })
+    emit({ type: "updated", id: "S1", info: info([]) })
     expect(model.get(actor.sessionId)!.requests).toBeUndefined()
     actor.stop()
   })

@@ -273,6 +273,39 @@ describe("outboundRequests: the chart's steps, computed once per shape", () => {
     expect(cancels).toEqual(["a0", "d0", "b0", "a1", "d1", "b1"])
   })
 
+  it("the last shape is remembered: a repeat of it reuses its step, a progress token that is not the id never does, and each request keeps its own deadline", () => {
+    const clock = new SimulatedClock()
+    const chart = provided([])
+    const counts = counted(chart)
+    const table = createActor(outboundRequestsLogic(chart), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    const sent = (requestId: number, extra: Partial<OutboundRequestInput> = {}) =>
+      table.send({ type: "REQUEST_SENT", requestId, method: "tools/call", timeoutMs: 1_000, ...extra })
+    sent(1)
+    sent(2)
+    expect(counts.initial).toBe(2) // two probes, then the repeat reuses the step
+    // The same fields plus a token that is not the id: the chart's full initial step, with that token in its context.
+    sent(3, { progressToken: "other" })
+    expect(counts.initial).toBe(3)
+    expect(requestSnapshotOf(table, 3)?.context.progressToken).toBe("other")
+    sent(4)
+    sent(5, { progressToken: "again" })
+    expect(counts.initial).toBe(4)
+    expect(requestSnapshotOf(table, 5)?.context.progressToken).toBe("again")
+    // A token that is the id, a longer deadline, then back to the first shape (from the table of shapes).
+    sent(6, { progressToken: 6 })
+    sent(7, { timeoutMs: 2_000 })
+    sent(8)
+    expect(counts.initial).toBe(8)
+    expect(requestSnapshotOf(table, 6)?.context.progressToken).toBe(6)
+    expect(requestSnapshotOf(table, 8)?.context.progressToken).toBeUndefined()
+    clock.increment(1_000)
+    expect(outcomes.splice(0).map((o) => o._tag === "TimedOut" && [o.requestId, o.afterMs])).toEqual([[1, 1_000], [2, 1_000], [3, 1_000], [4, 1_000], [5, 1_000], [6, 1_000], [8, 1_000]])
+    clock.increment(1_000)
+    expect(outcomes.map((o) => o._tag === "TimedOut" && [o.requestId, o.afterMs])).toEqual([[7, 2_000]])
+  })
+
   it("a step with an effect of its own is not memoized: the effect runs once per request, never in a probe", () => {
     const clock = new SimulatedClock()
     const effects: Array<unknown> = []

@@ -68,8 +68,20 @@ const modernServed: LegacyServerSessionEvent = { type: "MODERN_SERVED" }
 /** Activity facts as the runtime reports them: quiet for the whole period, or busy. */
 const idleCheck = (inFlight: number, idleForMs: number): LegacyServerSessionEvent => ({ type: "IDLE_CHECK", inFlight, idleForMs })
 const resumed = (inFlight: number, idleForMs: number): LegacyServerSessionEvent => ({ type: "RESUMED", inFlight, idleForMs })
+/** The runtime asks whether the session may hibernate, with what it has in flight each way. */
+const hibernateAsk = (inFlight: number, outbound: number): LegacyServerSessionEvent => ({ type: "HIBERNATE", inFlight, outbound, idleForMs: IDLE_MS })
 /** The fact events every generated-path test also explores. */
-const factEvents = [closeIdle, modernServed, idleCheck(0, IDLE_MS), idleCheck(1, 0), resumed(0, IDLE_MS), resumed(0, 10)]
+const factEvents = [
+  closeIdle,
+  modernServed,
+  idleCheck(0, IDLE_MS),
+  idleCheck(1, 0),
+  resumed(0, IDLE_MS),
+  resumed(0, 10),
+  hibernateAsk(0, 0),
+  hibernateAsk(1, 0),
+  hibernateAsk(0, 1)
+]
 
 const isOperating = (value: unknown) => value === "operating"
 
@@ -738,6 +750,23 @@ describe("legacyServerSession: generated paths", () => {
     }
   })
 
+  it("hibernate happens only in operating, only when the event says nothing is in flight either way, and changes no state", () => {
+    let granted = 0
+    for (const i of inputs) {
+      for (const { state, event, nextState } of edges(machine, i)) {
+        if (state.status === "done") continue
+        const [, actions] = transition(machine, state, event)
+        if (!types(actions as ReadonlyArray<Action>).includes("hibernate")) continue
+        granted++
+        const edge = `${JSON.stringify(state.value)} --${JSON.stringify(event)}--> ${JSON.stringify(nextState.value)}`
+        expect([state.value, nextState.value], edge).toEqual(["operating", "operating"])
+        expect(event, edge).toMatchObject({ type: "HIBERNATE", inFlight: 0, outbound: 0 })
+        expect(nextState.context, edge).toEqual(state.context)
+      }
+    }
+    expect(granted).toBeGreaterThan(0)
+  })
+
   it("model-based: the event-only twin's shortest paths replay on the timed machine", async () => {
     expect(() => createTestModel(machine)).toThrow(/not supported/)
     const twin = eventOnlyTwin(machine)
@@ -775,6 +804,38 @@ describe("legacyServerSession: generated paths", () => {
         await path.test({ events: Object.fromEntries(twinEvents.map((e) => [e.type, exec])) as never })
       }
     }
+  })
+})
+
+describe("HIBERNATE: the chart decides when a session may sleep (guard canHibernate on the event's facts)", () => {
+  it("an idle operating session may: the step runs hibernate and nothing else, in the same state", () => {
+    const { snapshot: before } = run(input, ...live.operating)
+    const [after, actions] = transition(machine, before, hibernateAsk(0, 0))
+    expect(types(actions as ReadonlyArray<Action>)).toEqual(["hibernate"])
+    expect(after.value).toBe("operating")
+    expect(after.context).toEqual(before.context)
+  })
+
+  it("is refused with a request in flight, with a server→client request pending, and outside operating", () => {
+    for (const [inFlight, outbound] of [[1, 0], [0, 1], [2, 3]] as const) {
+      expect(types(run(input, ...live.operating, hibernateAsk(inFlight, outbound)).actions), `${inFlight}/${outbound}`).toEqual([])
+    }
+    for (const state of ["awaitingInitialize", "awaitingInitialized", "closing"] as const) {
+      const { snapshot, actions } = run(input, ...live[state], hibernateAsk(0, 0))
+      expect(snapshot.value, state).toBe(state)
+      expect(types(actions), state).toEqual([])
+    }
+    const closed = run(input, ...live.operating, closeIdle).snapshot
+    expect(closed.value).toBe("closed")
+    expect(types(transition(machine, closed, hibernateAsk(0, 0))[1] as ReadonlyArray<Action>)).toEqual([])
+  })
+
+  it("the runtime's chart (runtimeServerMachine) runs the same guard: only its action is provided", async () => {
+    const { runtimeServerMachine } = await import("../src/server/ServerSession.ts")
+    const { snapshot } = run(input, ...live.operating)
+    const restored = runtimeServerMachine.resolveState({ value: snapshot.value as "operating", context: snapshot.context })
+    expect(types(transition(runtimeServerMachine, restored, hibernateAsk(0, 0))[1] as ReadonlyArray<Action>)).toEqual(["hibernate"])
+    expect(types(transition(runtimeServerMachine, restored, hibernateAsk(1, 0))[1] as ReadonlyArray<Action>)).toEqual([])
   })
 })
 

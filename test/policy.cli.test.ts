@@ -5,6 +5,7 @@
  * wrote, `policy check` on a malformed policy, and `approvals` on a store.
  */
 import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,10 +18,12 @@ import { ApprovalStore } from "../src/policy/ApprovalStore.ts"
 import { spawnOurServer } from "./support/httpPeers.ts"
 
 const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
-const run = (...args: ReadonlyArray<string>) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 30_000 })
+const runWith = (env: NodeJS.ProcessEnv, ...args: ReadonlyArray<string>) => {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 30_000, env })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
+const { MCP_ACTORS_AUDIT_KEY: _ambientKey, ...cleanEnv } = process.env
+const run = (...args: ReadonlyArray<string>) => runWith(cleanEnv, ...args)
 
 describe("policy gateway CLI", () => {
   let dir: string
@@ -97,6 +100,67 @@ rules:
     const removed = run("audit", "verify", audit)
     expect(removed.code).toBe(1)
     expect(removed.stdout).toMatch(/:2 \(seq 3\): seq 3 follows 1/)
+  }, 60_000)
+
+  it("serve --audit --audit-key: the SDK client's calls make a keyed trail; verify needs the key (flag or env); a rewrite with recomputed hashes is caught", async () => {
+    const policy = join(dir, "key-policy.yaml")
+    writeFileSync(policy, `default: deny\nrules:\n  - { id: echo-all, tool: echo, effect: allow }\n`)
+    const key = join(dir, "audit.key")
+    writeFileSync(key, `${"5e".repeat(32)}\n`)
+    const audit = join(dir, "keyed.jsonl")
+    const server = await spawnOurServer(["--policy", policy, "--audit", audit, "--audit-key", key])
+    const client = new Client({ name: "cli-key-test", version: "1.0.0" })
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(server.url)))
+      for (const text of ["a", "b", "c"]) expect(await client.callTool({ name: "echo", arguments: { text } })).toMatchObject({ content: [{ text }] })
+      await expect(client.callTool({ name: "count", arguments: { n: 1 } })).rejects.toMatchObject({ code: ErrorCode.PolicyDenied })
+    } finally {
+      await client.close()
+      await server.stop()
+    }
+    const lines = readFileSync(audit, "utf8").trimEnd().split("\n")
+    expect(lines.length).toBeGreaterThanOrEqual(7) // 4 decisions + 3 completed calls
+    expect(lines.every((l) => l.includes('"alg":"hmac-sha256","prev":'))).toBe(true)
+
+    const withKey = run("audit", "verify", audit, "--audit-key", key)
+    expect(withKey.stdout).toMatch(/^ok: \d+ records in 1 file, chain intact \(HMAC-SHA-256, keyed\)/)
+    expect(withKey.code).toBe(0)
+    expect(runWith({ ...cleanEnv, MCP_ACTORS_AUDIT_KEY: key }, "audit", "verify", audit).code).toBe(0)
+    const without = run("audit", "verify", audit)
+    expect(without.code).toBe(1)
+    expect(without.stdout).toMatch(/^BROKEN: .*keyed\.jsonl:1 \(seq 1\): keyed trail: give --audit-key/)
+    writeFileSync(join(dir, "other.key"), "0".repeat(64))
+    expect(run("audit", "verify", audit, "--audit-key", join(dir, "other.key")).stdout).toMatch(/:1 \(seq 1\): the record's HMAC does not match/)
+
+    // The newest two records removed: the seal (audit.jsonl.seal, keyed) still names the last one.
+    writeFileSync(audit, `${lines.slice(0, -2).join("\n")}\n`)
+    const truncated = run("audit", "verify", audit, "--audit-key", key)
+    expect(truncated.code).toBe(1)
+    expect(truncated.stdout).toMatch(new RegExp(`the trail ends at seq ${lines.length - 2} but its seal says ${lines.length}: the newest records were removed`))
+    expect(run("audit", "verify", audit, "--audit-key", key, "--ignore-seal").code).toBe(0)
+
+    // The attack the key is for: record 2's decision rewritten and every later hash recomputed as SHA-256.
+    let prev = (JSON.parse(lines[0]!) as { hash: string }).hash
+    const forged = [lines[0]!, ...lines.slice(1).map((line, i) => {
+      const { hash: _h, ...r } = JSON.parse(line) as Record<string, unknown>
+      if (i === 0) r.principal = "someone-else"
+      r.prev = prev
+      const body = JSON.stringify(r)
+      prev = createHash("sha256").update(body).digest("hex")
+      return `${body.slice(0, -1)},"hash":"${prev}"}`
+    })]
+    writeFileSync(audit, `${forged.join("\n")}\n`)
+    const attacked = run("audit", "verify", audit, "--audit-key", key)
+    expect(attacked.code).toBe(1)
+    expect(attacked.stdout).toMatch(/^BROKEN: .*keyed\.jsonl:2 \(seq 2\): the record's HMAC does not match its content/)
+    // A key too short to be a secret is refused at start, and --audit-key alone is a usage error.
+    writeFileSync(join(dir, "short.key"), "abc\n")
+    const short = run("serve", "--http", "0", "--policy", policy, "--audit", join(dir, "x.jsonl"), "--audit-key", join(dir, "short.key"))
+    expect(short.code).not.toBe(0)
+    expect(short.stderr).toMatch(/3 bytes, at least 32 needed/)
+    const lone = run("serve", "--http", "0", "--audit-key", key)
+    expect(lone.code).not.toBe(0)
+    expect(lone.stderr).toMatch(/--audit-key needs --audit/)
   }, 60_000)
 
   it("policy check: a malformed policy is refused with the line and the reason; a Cedar file without permit says so", () => {

@@ -20,6 +20,7 @@ import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { openSession } from "./support/mcpHttp.ts"
+import { steppedTime } from "./support/steppedTime.ts"
 import { waitForTurns } from "./support/waitFor.ts"
 
 /** A server whose `hold` tool never answers (the client's deadline has to end the call). */
@@ -28,8 +29,6 @@ const holdingServer = () =>
     { name: "hold", inputSchema: { type: "object" } },
     () => new Promise(() => {})
   )
-
-const turns = () => waitForTurns(() => false, "", 20).catch(() => {})
 
 let runtime: McpRuntime | undefined
 afterEach(async () => {
@@ -42,16 +41,8 @@ describe("the runtime's clock", () => {
     const sim = new SimulatedClock()
     runtime = makeMcpRuntime({ clock: sim })
     expect(runtime.clock).toBe(sim)
-    let now = 0
     /** Move the runtime's time to `t` (ms since start) in 100 ms steps (timers armed in a step fire on the next one). */
-    const advanceTo = async (t: number) => {
-      while (now < t) {
-        const step = Math.min(100, t - now)
-        sim.increment(step)
-        now += step
-        await turns()
-      }
-    }
+    const advanceTo = steppedTime(sim)
 
     // No clock anywhere but in the runtime.
     const http = await makeHttpServer(holdingServer(), { runtime, idleTimeoutMs: 20_000 })

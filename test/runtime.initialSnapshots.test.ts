@@ -10,6 +10,7 @@ import { assign, createActor, type InspectionEvent, setup, SimulatedClock } from
 import type { LegacyServerSessionInput } from "../machines/legacyServerSession.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { memoizeInitialSnapshot } from "../src/runtime/initialSnapshots.ts"
+import { memoizeTransitions } from "../src/runtime/transitionMemo.ts"
 import type { ServerSession } from "../src/server/ServerSession.ts"
 import { bindChart, runtimeServerLogic, runtimeServerMachine } from "../src/server/session/serverChart.ts"
 
@@ -147,5 +148,112 @@ describe("memoized initial step", () => {
     expect(z.getSnapshot().value).toBe("a")
     c2.increment(30)
     expect(z.getSnapshot().value).toBe("b")
+  })
+})
+
+/** The inspection events of a step: actions, microsteps (value, event, transition count) and snapshots. */
+const stepped = (events: ReadonlyArray<InspectionEvent>): Array<unknown> =>
+  events.flatMap((e): Array<unknown> =>
+    e.type === "@xstate.microstep"
+      ? [{ type: e.type, value: (e.snapshot as { value?: unknown }).value, event: e.event.type, transitions: (e as { _transitions: Array<unknown> })._transitions.length }]
+      : described([e])
+  )
+
+describe("memoized later steps (src/runtime/transitionMemo.ts)", () => {
+  const initialize = { type: "INITIALIZE" as const, id: 0, params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }
+
+  it("the server chart's initialized and transport-closed steps replayed from the memo are xstate's: same state, context, effects, inspection events, deadlines", () => {
+    const ready: Array<string> = [], released: Array<string> = []
+    const run = (logic: typeof runtimeServerMachine, name: string) => {
+      const r = started(logic, fresh)
+      ;(r.actor as unknown as Record<symbol, unknown>)[Object.getOwnPropertySymbols(r.actor).find((s) => s.description === "mcp-actors.serverSession")!] = {
+        ...((r.actor as unknown as Record<symbol, object>)[Object.getOwnPropertySymbols(r.actor).find((s) => s.description === "mcp-actors.serverSession")!]),
+        _announceReady: () => void ready.push(name),
+        _released: (reason: string) => void released.push(`${name}: ${reason}`)
+      }
+      r.actor.send(initialize)
+      r.events.length = 0
+      r.actor.send({ type: "INITIALIZED" })
+      return r
+    }
+    const plain = run(runtimeServerMachine, "plain")
+    const memo = run(runtimeServerLogic, "memo")
+    const again = run(runtimeServerLogic, "again")
+    expect(ready).toEqual(["plain", "memo", "again"])
+    expect(stepped(plain.events).some((e) => (e as { type: string }).type === "@xstate.microstep")).toBe(true)
+    for (const r of [memo, again]) {
+      expect(r.actor.getSnapshot().value).toBe("operating")
+      expect(r.actor.getSnapshot().context).toEqual(plain.actor.getSnapshot().context)
+      expect(stepped(r.events)).toEqual(stepped(plain.events))
+      expect(r.actor.getSnapshot().can({ type: "PING", id: 1 })).toBe(true)
+    }
+    // Each actor keeps its own context object (the memo shares states, not contexts).
+    expect(again.actor.getSnapshot().context).not.toBe(memo.actor.getSnapshot().context)
+    // The handshake deadline was cancelled and the idle deadline armed, on each actor's clock.
+    for (const r of [plain, memo, again]) r.clock.increment(30 * 60_000 - 1)
+    for (const r of [plain, memo, again]) expect(r.actor.getSnapshot().value).toBe("operating")
+    for (const r of [plain, memo, again]) r.events.length = 0
+    for (const r of [plain, memo, again]) r.clock.increment(1)
+    // The idle deadline fired on all three (IDLE_CHECK: nothing idle, re-armed), seen the same way.
+    expect(stepped(plain.events).length).toBeGreaterThan(0)
+    for (const r of [memo, again]) expect(stepped(r.events)).toEqual(stepped(plain.events))
+    for (const r of [plain, memo, again]) r.events.length = 0
+    for (const r of [plain, memo, again]) r.actor.send({ type: "TRANSPORT_CLOSED", reason: "bye" })
+    for (const r of [plain, memo, again]) {
+      expect(r.actor.getSnapshot().status).toBe("done")
+      expect(r.actor.getSnapshot().value).toBe("closed")
+      expect(r.actor.getSnapshot().context).toEqual({ ...memo.actor.getSnapshot().context, closeReason: "bye" })
+    }
+    for (const r of [memo, again]) expect(stepped(r.events)).toEqual(stepped(plain.events))
+    // `release` read the assigned close reason on every actor, once.
+    expect(released).toEqual(["plain: bye", "memo: bye", "again: bye"])
+    // A closed session's chart has no deadline left: nothing more happens on any clock.
+    for (const r of [plain, memo, again]) r.events.length = 0
+    for (const r of [plain, memo, again]) r.clock.increment(60 * 60_000)
+    for (const r of [plain, memo, again]) expect(r.events).toEqual([])
+  })
+
+  it("is used: a memoized step does not re-run the chart's delays; scalar assigns replay per actor; an object assign is never memoized", () => {
+    let delays = 0, effects = 0, seen = 0
+    const chart = setup({
+      types: { context: {} as { n: number; seen: Array<number> } },
+      actions: { effect: () => void effects++ },
+      delays: { wait: () => (delays++, 100) }
+    }).createMachine({
+      context: () => ({ n: 0, seen: [] }),
+      initial: "a",
+      states: {
+        a: {
+          on: {
+            GO: { target: "b", actions: "effect" },
+            COUNT: { actions: assign({ n: ({ context }) => context.n + 1 }) },
+            SEE: { actions: assign({ seen: ({ context }) => (seen++, [...context.seen, 1]) }) }
+          }
+        },
+        b: { after: { wait: "c" } },
+        c: {}
+      }
+    })
+    // The key names every fact the step reads (here the counter).
+    const logic = memoizeTransitions(chart, (s, e) => `${s.value}|${e.type}|${s.context.n}`)
+    const clock = new SimulatedClock()
+    const actors = [0, 1, 2].map(() => createLeanActor(logic, { clock }).start())
+    for (const a of actors) a.send({ type: "GO" })
+    // Two probes of the first actor's step resolve the delay; the replays do not.
+    expect(delays).toBe(2)
+    expect(effects).toBe(3)
+    for (const a of actors) expect(a.getSnapshot().value).toBe("b")
+    clock.increment(100)
+    for (const a of actors) expect(a.getSnapshot().value).toBe("c")
+    const counters = [0, 1].map(() => createLeanActor(logic, { clock }).start())
+    for (const a of counters) a.send({ type: "COUNT" })
+    for (const a of counters) a.send({ type: "COUNT" })
+    for (const a of counters) expect(a.getSnapshot().context.n).toBe(2)
+    expect(counters[1]!.getSnapshot().context).not.toBe(counters[0]!.getSnapshot().context)
+    // An assign that makes an object: xstate's own step for every actor (two probes, then three plain runs).
+    const seers = [0, 1, 2].map(() => createLeanActor(logic, { clock }).start())
+    for (const a of seers) a.send({ type: "SEE" })
+    expect(seen).toBe(5)
+    expect(seers[1]!.getSnapshot().context.seen).not.toBe(seers[0]!.getSnapshot().context.seen)
   })
 })

@@ -32,6 +32,29 @@ describe("makeRegistryUnsafe", () => {
     assert.strictEqual(registry.listenerCount, 0)
   })
 
+  it("`updates: false` listeners take added/removed only, and the registry follows its sessions only while a listener wants updates", () => {
+    const registry = makeRegistryUnsafe()
+    const changes: Array<string> = []
+    const offQuiet = registry.subscribe((c) => changes.push(`quiet ${c.type}:${c.info.id}`), { updates: false })
+    const a = makeFakeSession("a")
+    registry.register(a)
+    assert.strictEqual(a.listenerCount, 0) // not followed: its state changes build no summary
+    a.setState("operating.busy")
+    const offLoud = registry.subscribe((c) => changes.push(`loud ${c.type}:${c.info.id}`))
+    assert.strictEqual(a.listenerCount, 1)
+    const b = makeFakeSession("b")
+    registry.register(b)
+    assert.strictEqual(b.listenerCount, 1)
+    a.setState("operating")
+    offLoud()
+    assert.strictEqual(a.listenerCount, 0)
+    assert.strictEqual(b.listenerCount, 0)
+    b.setState("closed")
+    registry.remove(registry.entry("a")!)
+    offQuiet()
+    assert.deepStrictEqual(changes, ["quiet added:a", "quiet added:b", "loud added:b", "loud updated:a", "quiet removed:a"])
+  })
+
   it("rejects a duplicate id and keeps the first session", () => {
     const registry = makeRegistryUnsafe()
     const first = makeFakeSession("x")

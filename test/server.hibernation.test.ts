@@ -53,6 +53,20 @@ describe("hibernation", () => {
     expect(session.hibernateIfIdleFor(0)).toBe(false)
   })
 
+  it("the chart decides with the facts the session reports: a pending server→client request keeps it awake until answered", () => {
+    const { session, sent } = setup(0)
+    const pong = session.request("ping")
+    const out = sent.find((m) => "method" in m && m.method === "ping" && "id" in m) as { id: string | number } | undefined
+    expect(out).toBeDefined()
+    expect(session.hibernate()).toBe(false) // HIBERNATE { outbound: 1 }: canHibernate refuses
+    expect(session.isHibernated).toBe(false)
+    expect(session.stateName()).toBe("operating")
+    session.receive({ jsonrpc: "2.0", id: out!.id, result: {} })
+    expect(session.hibernate()).toBe(true)
+    expect(session.isHibernated).toBe(true)
+    return pong
+  })
+
   it("closes at the idle deadline counted from the last request, even when that request ran while hibernated", async () => {
     const { session, advance } = setup(1_000)
     advance(100)

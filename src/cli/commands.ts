@@ -39,6 +39,7 @@ const POLICY_OPTIONS = {
   audit: { type: "string" },
   "audit-arguments": { type: "boolean" },
   "audit-max-bytes": { type: "string" },
+  "audit-key": { type: "string" },
   approvals: { type: "string" },
   approver: { type: "string" },
   jwks: { type: "string" },
@@ -52,6 +53,9 @@ const POLICY_USAGE = `Policy gateway (every tools/call, resources/read, prompts/
   --audit FILE             append-only, hash-chained JSON Lines audit trail
   --audit-arguments        record argument values (default: only their SHA-256 digest)
   --audit-max-bytes N      rotate the audit file at this size (default 16777216)
+  --audit-key FILE         chain the trail with HMAC-SHA-256 under the secret in FILE (>= 32 bytes, e.g.
+                           openssl rand -hex 32 > FILE), so a rewrite that recomputes the hashes is caught;
+                           default: $MCP_ACTORS_AUDIT_KEY (a file path), else unkeyed SHA-256
   --approvals FILE         durable store of pending approvals (default: AUDIT.approvals.jsonl with --audit AUDIT,
                            else in memory)
   --approver WHO           client (elicitation / input_required; default), cli, inspector (the --inspect page's
@@ -91,16 +95,28 @@ const inspectorApprover = (values: Record<string, unknown>): InspectorApprover =
 const withApprover = <T extends object>(inspect: T | undefined, policy: PolicyCliOptions | undefined) =>
   inspect === undefined || policy?.inspectorApprover === undefined ? inspect : { ...inspect, approver: policy.inspectorApprover }
 
+/**
+ * `--audit-key FILE`, else `$MCP_ACTORS_AUDIT_KEY` (a file path, never the key: it would show in `ps`),
+ * for a command that reads or writes an audit trail (`audit` says whether one is given).
+ */
+const auditKeyOption = (values: Record<string, unknown>, audit: boolean): { auditKey?: string } => {
+  const flag = typeof values["audit-key"] === "string" ? values["audit-key"] as string : undefined
+  if (flag !== undefined && !audit) throw new UsageError("--audit-key needs --audit")
+  const file = flag ?? (audit ? process.env.MCP_ACTORS_AUDIT_KEY : undefined)
+  return file === undefined || file === "" ? {} : { auditKey: file }
+}
+
 /** The policy-gateway flags (shared by `serve` and `host`), or undefined when none is given. */
 const policyCliOptions = (values: Record<string, unknown>): PolicyCliOptions | undefined => {
   const str = (k: string) => (typeof values[k] === "string" ? values[k] as string : undefined)
-  if (str("policy") === undefined && str("audit") === undefined && str("jwks") === undefined && str("issuer") === undefined &&
-    str("audience") === undefined && str("api-keys") === undefined) return undefined
+  if (str("policy") === undefined && str("audit") === undefined && str("audit-key") === undefined && str("jwks") === undefined &&
+    str("issuer") === undefined && str("audience") === undefined && str("api-keys") === undefined) return undefined
   return {
     ...(str("policy") === undefined ? {} : { policy: str("policy")! }),
     ...(str("audit") === undefined ? {} : { audit: str("audit")! }),
     ...(values["audit-arguments"] === true ? { auditArguments: true } : {}),
     ...(str("audit-max-bytes") === undefined ? {} : { auditMaxBytes: intOption(values, "audit-max-bytes", 0) }),
+    ...auditKeyOption(values, str("audit") !== undefined),
     ...(str("approvals") === undefined ? {} : { approvals: str("approvals")! }),
     ...(str("approver") === undefined ? {} : { approver: str("approver")! }),
     ...(str("approver") === "inspector" ? { inspectorApprover: inspectorApprover(values) } : {}),
@@ -351,14 +367,20 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
 
 const audit: Command = {
   summary: "verify or query a policy audit trail (hash-chained JSON Lines)",
-  usage: `Usage: mcp-actors audit verify FILE... [--all]
+  usage: `Usage: mcp-actors audit verify FILE... [--all] [--audit-key KEYFILE] [--ignore-seal]
        mcp-actors audit query FILE... [--principal P] [--session S] [--tool T] [--type decision|call] [--since T] [--until T] [--all]
 
 verify exits 0 when the chain is intact, 1 naming the first bad record (edited,
 removed or reordered). Several files are checked as one chain, oldest first.
+A keyed trail (written with --audit-key) verifies only with its key, and then
+a rewrite that recomputed every hash is caught too. FILE.seal, rewritten with
+every write, names the newest record: removing the newest records is caught
+(a keyed trail must have its seal).
 
 Options:
   --all              also read FILE's rotated files (FILE.000001, …) before it
+  --audit-key FILE   the trail's key file (default: $MCP_ACTORS_AUDIT_KEY)
+  --ignore-seal      do not check the trail's end against FILE.seal (a copy without it)
   --principal P      records of this principal
   --session S        records of this session id
   --tool T           records of this tool, prompt or resource URI
@@ -367,6 +389,8 @@ Options:
   positionals: true,
   options: {
     all: { type: "boolean" },
+    "audit-key": { type: "string" },
+    "ignore-seal": { type: "boolean" },
     principal: { type: "string" },
     session: { type: "string" },
     tool: { type: "string" },
@@ -379,7 +403,7 @@ Options:
     if (action !== "verify" && action !== "query") throw new UsageError(`audit needs verify or query, got ${JSON.stringify(action ?? "")}`)
     if (files.length === 0) throw new UsageError(`audit ${action} needs at least one FILE`)
     const { auditVerify, auditQuery } = await import("./policyCommands.ts")
-    return action === "verify" ? auditVerify(files, values.all === true) : auditQuery(files, values)
+    return action === "verify" ? auditVerify(files, values.all === true, auditKeyOption(values, true).auditKey, values["ignore-seal"] === true) : auditQuery(files, values)
   }
 }
 

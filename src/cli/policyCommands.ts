@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs"
 import { answerApproval, ApprovalStore } from "../policy/ApprovalStore.ts"
-import { type AuditQuery, queryAudit, rotatedFiles, verifyAudit } from "../policy/AuditLog.ts"
+import { type AuditQuery, loadAuditKey, queryAudit, rotatedFiles, verifyAudit } from "../policy/AuditLog.ts"
 import type { ResourceKind } from "../policy/CedarPolicySet.ts"
 import type { Identity } from "../policy/Identity.ts"
 import { Policy } from "../policy/Policy.ts"
@@ -16,12 +16,12 @@ const out = (s: string) => process.stdout.write(`${s}\n`)
 const withRotated = (files: ReadonlyArray<string>, all: boolean): Array<string> =>
   all ? files.flatMap((f) => [...rotatedFiles(f), f]) : [...files]
 
-export const auditVerify = (files: ReadonlyArray<string>, all: boolean): number => {
+export const auditVerify = (files: ReadonlyArray<string>, all: boolean, keyFile?: string, ignoreSeal = false): number => {
   const list = withRotated(files, all)
   for (const f of list) if (!existsSync(f)) throw new Error(`${f}: no such file`)
-  const r = verifyAudit(list)
+  const r = verifyAudit(list, { ...(keyFile === undefined ? {} : { key: loadAuditKey(keyFile) }), ...(ignoreSeal ? { seal: false as const } : {}) })
   if (r.ok) {
-    out(`ok: ${r.records} records in ${r.files} file${r.files === 1 ? "" : "s"}, chain intact`)
+    out(`ok: ${r.records} records in ${r.files} file${r.files === 1 ? "" : "s"}, chain intact${keyFile === undefined ? "" : " (HMAC-SHA-256, keyed)"}`)
     return 0
   }
   out(`BROKEN: ${r.file}:${r.line}${r.seq === undefined ? "" : ` (seq ${r.seq})`}: ${r.reason}`)

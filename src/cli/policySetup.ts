@@ -7,7 +7,7 @@ import type { InspectorApprover } from "../inspect/inspectorApprover.ts"
 import { ApprovalStore } from "../policy/ApprovalStore.ts"
 import { Approvals, type Approver, storeApprover, webhookApprover } from "../policy/Approvals.ts"
 import { loadApiKeyTable } from "../policy/ApiKeyTable.ts"
-import { AuditLog } from "../policy/AuditLog.ts"
+import { AuditLog, loadAuditKey } from "../policy/AuditLog.ts"
 import { makeAuthenticator } from "../policy/Authenticator.ts"
 import { makeJwtVerifier } from "../policy/JwtVerifier.ts"
 import { PolicyEngine } from "../policy/PolicyEngine.ts"
@@ -23,6 +23,8 @@ export interface PolicyCliOptions {
   readonly audit?: string
   readonly auditArguments?: boolean
   readonly auditMaxBytes?: number
+  /** A key file: chain the trail with HMAC-SHA-256 under it (`--audit-key`). */
+  readonly auditKey?: string
   readonly approvals?: string
   /** "client" (default), "cli", "inspector" (with `inspectorApprover`), or a webhook URL. */
   readonly approver?: string
@@ -69,7 +71,10 @@ export const buildPolicy = (o: PolicyCliOptions, log: (line: string) => void): P
         onReload: (r) => log(r.ok ? `policy ${o.policy} reloaded` : `policy ${o.policy} refused, the previous one stays: ${r.error?.message}`)
       }).watch()
       closers.push(() => e.close())
-      const audit = o.audit === undefined ? undefined : AuditLog.open(o.audit, o.auditMaxBytes === undefined ? {} : { maxBytes: o.auditMaxBytes })
+      const audit = o.audit === undefined ? undefined : AuditLog.open(o.audit, {
+        ...(o.auditMaxBytes === undefined ? {} : { maxBytes: o.auditMaxBytes }),
+        ...(o.auditKey === undefined ? {} : { key: loadAuditKey(o.auditKey) })
+      })
       if (audit !== undefined) closers.push(() => audit.close())
       // Pending approvals must survive a restart: with an audit trail on disk they are kept next to it by default.
       const approvalsFile = o.approvals ?? (o.audit === undefined ? undefined : `${o.audit}.approvals.jsonl`)
@@ -93,7 +98,7 @@ export const buildPolicy = (o: PolicyCliOptions, log: (line: string) => void): P
           ...(audit === undefined ? {} : { audit }),
           ...(o.auditArguments === true ? { auditArguments: true } : {})
         })
-      log(`policy ${o.policy} (${e.policy.format}, ${e.policy.cedar.policies.size} Cedar policies)${o.audit === undefined ? "" : `, audit ${o.audit}`}${approvalsFile === undefined ? "" : `, approvals ${approvalsFile}`}`)
+      log(`policy ${o.policy} (${e.policy.format}, ${e.policy.cedar.policies.size} Cedar policies)${o.audit === undefined ? "" : `, audit ${o.audit}${o.auditKey === undefined ? "" : " (keyed)"}`}${approvalsFile === undefined ? "" : `, approvals ${approvalsFile}`}`)
     } else if (o.audit !== undefined) throw new Error("--audit needs --policy")
   } catch (e) {
     close()

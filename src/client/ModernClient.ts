@@ -46,7 +46,7 @@ import {
   request as makeRequest
 } from "../protocol/jsonrpc.ts"
 import { ErrorCode } from "../protocol/errors.ts"
-import { META_LOG_LEVEL, META_SERVER_INFO, modernMeta } from "../protocol/modern.ts"
+import { META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_SERVER_INFO, modernMeta } from "../protocol/modern.ts"
 import { MODERN_VERSIONS, type ModernVersion } from "../protocol/versions.ts"
 import { InfoListeners, type PeerInfo, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import type { Transport, TransportKind } from "../transports/Transport.ts"
@@ -137,6 +137,37 @@ export interface ModernRequestOptions extends RequestOptions {
   readonly logLevel?: string
   /** Extra `_meta` entries (trace context, …); the protocol keys always win. */
   readonly meta?: Record<string, unknown>
+  /**
+   * Declare for this request only the input capabilities (elicitation, sampling, roots) that both this
+   * client and these capabilities have, so the server never asks for input that cannot be answered
+   * (a gateway calling on behalf of a client that declared fewer). Default: the client's own.
+   */
+  readonly inputCapabilities?: ClientCapabilities
+}
+
+const INPUT_CAPABILITIES = ["elicitation", "sampling", "roots"] as const
+
+/** `own` without the input capabilities `allowed` lacks; those both have take `allowed`'s detail (what the asker can answer). */
+const narrowInputs = (own: ClientCapabilities, allowed: ClientCapabilities): ClientCapabilities => {
+  const out: Record<string, unknown> = { ...own }
+  for (const k of INPUT_CAPABILITIES) {
+    if (own[k] === undefined || allowed[k] === undefined) delete out[k]
+    else out[k] = allowed[k]
+  }
+  return out as ClientCapabilities
+}
+
+/**
+ * `narrowInputs` once per `allowed` object: a gateway passes the same one for every call of a
+ * legacy session (its negotiated capabilities), so the per-call cost is one WeakMap lookup.
+ */
+const narrowedCache = new WeakMap<ClientCapabilities, { readonly own: ClientCapabilities; readonly narrowed: ClientCapabilities }>()
+const narrowInputsCached = (own: ClientCapabilities, allowed: ClientCapabilities): ClientCapabilities => {
+  const hit = narrowedCache.get(allowed)
+  if (hit !== undefined && hit.own === own) return hit.narrowed
+  const narrowed = narrowInputs(own, allowed)
+  narrowedCache.set(allowed, { own, narrowed })
+  return narrowed
 }
 
 /** What `server/discover` told us. */
@@ -383,8 +414,10 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   }
 
   private notifyListeners(): void {
-    this.listeners.notify(() => this.info())
+    this.listeners.notify(this.infoNow)
   }
+  /** `info()` as the listeners' lazy snapshot (one closure per client, not two per request). */
+  private readonly infoNow = (): SessionInfo => this.info()
 
   // ---------------------------------------------------------------- requests
 
@@ -476,6 +509,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
     const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
     if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
+    if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = narrowInputsCached(this.capabilities, options.inputCapabilities)
     if (progressToken !== undefined) meta.progressToken = progressToken
     const sendParams: Params = { ...params, _meta: meta }
     const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)

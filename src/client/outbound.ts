@@ -54,15 +54,15 @@ export const requestSent = (
     readonly maxTotalTimeoutMs?: number | undefined
   },
   defaultTimeoutMs: number
-): RequestSent => ({
-  type: "REQUEST_SENT",
-  requestId,
-  method,
-  ...(progressToken !== undefined ? { progressToken } : {}),
-  timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
-  resetTimeoutOnProgress: options.resetTimeoutOnProgress ?? options.onProgress !== undefined,
-  ...(options.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: options.maxTotalTimeoutMs } : {})
-})
+): RequestSent => {
+  // Built field by field, no spreads (once per request): the same fields in the same order, an absent one absent.
+  const sent: { -readonly [K in keyof RequestSent]: RequestSent[K] } = { type: "REQUEST_SENT", requestId, method } as RequestSent
+  if (progressToken !== undefined) sent.progressToken = progressToken
+  sent.timeoutMs = options.timeoutMs ?? defaultTimeoutMs
+  sent.resetTimeoutOnProgress = options.resetTimeoutOnProgress ?? options.onProgress !== undefined
+  if (options.maxTotalTimeoutMs !== undefined) sent.maxTotalTimeoutMs = options.maxTotalTimeoutMs
+  return sent
+}
 
 /** One caller waiting on its request's outcome. */
 export interface OutboundWaiter {

@@ -19,6 +19,7 @@ import type { Inspector, InspectorOptions } from "../inspect/InspectorServer.ts"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
 import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
+import type { ClientCapabilities } from "../protocol/capabilities.ts"
 import type { Clock } from "../protocol/clock.ts"
 import { ConnectionLost, RpcError, SessionClosed } from "../protocol/requestErrors.ts"
 import type { InputHandler, Progress, Result, ServerRequestContext } from "../client/ClientSession.ts"
@@ -79,6 +80,13 @@ export interface CallOptions {
   readonly onRoots?: InputHandler
   /** Log notifications the server sends while this call is the newest in flight. */
   readonly onLog?: (notification: JsonRpcNotification) => void
+  /** A modern server's log level for this call (`_meta` logLevel: without it, it sends no logs). Legacy servers: the session's. */
+  readonly logLevel?: string
+  /**
+   * The capabilities of whoever the call is for (a gateway's client): a modern server is told only the input
+   * capabilities (elicitation, sampling, roots) they declared, so it never asks for input nobody can give.
+   */
+  readonly clientCapabilities?: ClientCapabilities
 }
 
 /** One upstream server as the host sees it: state, transport, era, restarts, parking, catalog hash (for `status()`, status events and the CLI). */
@@ -538,18 +546,19 @@ export class McpHost {
     options: CallOptions
   ): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
-      const inputs: Partial<Record<InputKind, InputHandler>> = {}
-      if (options.onElicitation) inputs.elicitation = options.onElicitation
-      if (options.onSampling) inputs.sampling = options.onSampling
-      if (options.onRoots) inputs.roots = options.onRoots
-      const entry: InFlight = { generation, lost: reject, inputs, onNotification: options.onLog }
+      // The call's own options answer its inputs (`onElicitation`, `onSampling`, `onRoots`): no copy per call.
+      const entry: InFlight = { generation, lost: reject, inputs: options, onNotification: options.onLog }
       conn.inFlight.add(entry)
+      // One object, no spreads: an absent option is an undefined field, which every client reads as absent.
       client.request(method, params, {
         timeoutMs: options.timeoutMs ?? conn.config.timeouts.callMs,
         // A progress callback makes the client inject a progress token; each progress resets the deadline.
         onProgress: options.onProgress ?? ignoreProgress,
         resetTimeoutOnProgress: true,
-        ...(options.signal ? { signal: options.signal } : {})
+        signal: options.signal,
+        // Read by a modern upstream's client only (per-request `_meta`); a legacy session ignores them.
+        logLevel: options.logLevel,
+        inputCapabilities: options.clientCapabilities
       }).then(
         // Settled here, not in a `.finally` (one promise fewer per call).
         (result) => {

@@ -23,6 +23,7 @@ import type { InputHandler, Result, ServerRequestContext } from "../client/Clien
 import { ClientSession } from "../client/ClientSession.ts"
 import { connectAuto, type McpClientLike } from "../client/connectAuto.ts"
 import { connectAutoHttp } from "../client/connectAutoHttp.ts"
+import type { Client } from "../client/Client.ts"
 import { HttpClientSession } from "../client/HttpClientSession.ts"
 import { ModernClient } from "../client/ModernClient.ts"
 import { makeStdioClientTransport, type StdioClientTransport } from "../transports/stdioClient.ts"
@@ -66,9 +67,18 @@ export interface ConnectionHooks {
 export interface InFlight {
   readonly generation: number
   readonly lost: (error: ServerConnectionLost) => void
-  readonly inputs: Partial<Record<InputKind, InputHandler>>
+  /** What answers the server's inputs during this call (the call's options: `onElicitation`, `onSampling`, `onRoots`). */
+  readonly inputs: InputHandlers
   readonly onNotification: ((n: JsonRpcNotification) => void) | undefined
 }
+
+/** The handlers of a call that answer a server's inputs, by kind. */
+export interface InputHandlers {
+  readonly onElicitation?: InputHandler | undefined
+  readonly onSampling?: InputHandler | undefined
+  readonly onRoots?: InputHandler | undefined
+}
+const INPUT_HANDLER = { elicitation: "onElicitation", sampling: "onSampling", roots: "onRoots" } as const satisfies Record<InputKind, keyof InputHandlers>
 
 type AnyClient = McpClientLike & UpstreamClient & { readonly era?: string }
 
@@ -137,7 +147,7 @@ export class ServerConnection {
     const c = this.client
     if (c === undefined) return undefined
     if (c instanceof ModernClient) return "modern"
-    if (c instanceof ClientSession) return "legacy"
+    if (c instanceof ClientSession || c instanceof HttpClientSession) return "legacy"
     return c.era
   }
 
@@ -262,7 +272,13 @@ export class ServerConnection {
       if (c.transport === "http") {
         client = c.protocol === "legacy"
           ? await HttpClientSession.connect(c.url, { ...options, headers: c.headers }, node)
-          : await connectAutoHttp(c.url, { ...options, headers: c.headers })
+          : await connectAutoHttp(c.url, { ...options, headers: c.headers, ...(c.protocol === "2026-07-28" ? { era: "modern" as const } : {}) })
+        // `2026-07-28` is modern only: a modern client sends nothing at connect, so discover now (as over
+        // stdio/ws) and a server that is not modern fails the handshake instead of coming up empty.
+        if (c.protocol === "2026-07-28") {
+          const connected = client as Client
+          if (connected.client instanceof ModernClient) await connected.client.discover()
+        }
       } else {
         const raw = gen.transport
         if (raw === undefined) throw new Error("no transport")
@@ -483,8 +499,9 @@ export class ServerConnection {
    * gateway's client, through that call's request context), else to the host.
    */
   private input(kind: InputKind, params: Params | undefined, ctx: ServerRequestContext): Promise<Result> {
-    const calls = [...this.inFlight].filter((c) => c.generation === this.generation && c.inputs[kind] !== undefined)
-    const handler = calls.at(-1)?.inputs[kind]
+    const field = INPUT_HANDLER[kind]
+    const calls = [...this.inFlight].filter((c) => c.generation === this.generation && c.inputs[field] !== undefined)
+    const handler = calls.at(-1)?.inputs[field]
     if (handler !== undefined) return Promise.resolve(handler(params, ctx))
     return this.hooks.onInput(this.name, kind, params, ctx)
   }

@@ -19,9 +19,10 @@ import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { listenHttp } from "../transports/http/listenHttp.ts"
 import { type Clock, unrefTimer } from "../protocol/clock.ts"
-import { hasCapability, missingClientCapabilityFor } from "../protocol/capabilities.ts"
+import { type ClientCapabilities, hasCapability, missingClientCapabilityFor } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError } from "../protocol/errors.ts"
-import type { Params } from "../protocol/jsonrpc.ts"
+import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
+import { META_SERVER_INFO } from "../protocol/modern.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
 import { type Authenticate, type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
@@ -77,24 +78,80 @@ const undeclaredInput = (method: string, capability: string): Promise<Result> =>
 const ifUndeclared = (method: string) => (e: unknown): Promise<Result> =>
   e instanceof CapabilityError ? undeclaredInput(method, e.capability) : Promise.reject(e)
 
+/** An upstream log notification, sent through the gateway request `ctx` (its logger defaults to the server's name). */
+const logTo = (ctx: RequestContext, server: string | undefined, n: JsonRpcNotification): void => {
+  const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
+  if (p !== undefined && isLoggingLevel(p.level)) ctx.log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
+}
+
 /** Progress and logs of a host call, sent through the gateway request `ctx()` currently serving it. */
 const notifications = (ctx: () => RequestContext, server: string | undefined): Pick<CallOptions, "onProgress" | "onLog"> => ({
   onProgress: (p) => ctx().progress(p.progress, p.total, p.message),
-  onLog: (n) => {
-    const p = n.params as { level?: unknown; data?: unknown; logger?: unknown } | undefined
-    if (p !== undefined && isLoggingLevel(p.level)) ctx().log(p.level, p.data, typeof p.logger === "string" ? p.logger : server)
-  }
+  onLog: (n) => logTo(ctx(), server, n)
 })
 
-/** The request context of a gateway request, as options of the host call it becomes. */
-const forward = (ctx: RequestContext, server: string | undefined): CallOptions => ({
-  signal: ctx.signal,
-  ...notifications(() => ctx, server),
-  // A client that did not declare elicitation/sampling/roots gets no request: the upstream is told no.
-  onElicitation: (params) => ctx.elicit(params ?? {}).catch(ifUndeclared("elicitation/create")),
-  onSampling: (params) => ctx.createMessage(params ?? {}).catch(ifUndeclared("sampling/createMessage")),
-  onRoots: () => ctx.listRoots().catch(ifUndeclared("roots/list"))
-})
+/**
+ * The inputs a modern upstream may ask this client for: what it declared, plus roots and elicitation,
+ * which the gateway answers itself when undeclared (none, declined). Sampling has no such answer (an
+ * MRTR input response is a result, not an error), so an upstream is told of it only when the client
+ * declared it: otherwise its tool sees the capability error (-32021) and decides, as a legacy
+ * upstream's tool does when the gateway refuses the request.
+ */
+const answerableInputs = (caps: ClientCapabilities): ClientCapabilities => {
+  if (caps.roots !== undefined && caps.elicitation !== undefined) return caps
+  // One object per capabilities object (a legacy session's is fixed): the upstream client caches by it.
+  let out = answerable.get(caps)
+  if (out === undefined) answerable.set(caps, out = { ...caps, roots: caps.roots ?? {}, elicitation: caps.elicitation ?? { form: {}, url: {} } })
+  return out
+}
+const answerable = new WeakMap<ClientCapabilities, ClientCapabilities>()
+
+/**
+ * What the upstream is told of the gateway's client: its log level (a modern upstream sends no logs
+ * without one; a legacy client that set none gets every level, as from our own server) and the inputs
+ * it may be asked for.
+ */
+const onBehalfOf = (ctx: RequestContext): Pick<CallOptions, "logLevel" | "clientCapabilities"> => {
+  const logLevel = ctx.era === "modern" ? ctx.logLevel : ctx.logLevel ?? "debug"
+  const clientCapabilities = answerableInputs(ctx.clientCapabilities)
+  return logLevel === undefined ? { clientCapabilities } : { logLevel, clientCapabilities }
+}
+
+/**
+ * An upstream result as the gateway's answer: a modern upstream's `resultType` and server info are its
+ * own, not the gateway's (a legacy client must not see them; a modern one gets the gateway's).
+ */
+const asGatewayResult = (r: Result): Result => {
+  const meta = r._meta as Record<string, unknown> | undefined
+  const info = meta !== undefined && typeof meta === "object" && Object.hasOwn(meta, META_SERVER_INFO)
+  if (!info && !Object.hasOwn(r, "resultType")) return r
+  const { resultType: _t, ...rest } = r
+  if (!info) return rest
+  const { [META_SERVER_INFO]: _i, ...others } = meta!
+  if (Object.keys(others).length > 0) return { ...rest, _meta: others }
+  const { _meta: _m, ...bare } = rest
+  return bare
+}
+
+/**
+ * The request context of a gateway request, as options of the host call it becomes: what
+ * `onBehalfOf` and `notifications` give, written out as one object (the hot path of every legacy
+ * gateway call: no getter closure, no intermediate objects spread into it).
+ */
+const forward = (ctx: RequestContext, server: string | undefined): CallOptions => {
+  const logLevel = ctx.logLevel ?? "debug"
+  return {
+    signal: ctx.signal,
+    logLevel,
+    clientCapabilities: answerableInputs(ctx.clientCapabilities),
+    onProgress: (p) => ctx.progress(p.progress, p.total, p.message),
+    onLog: (n) => logTo(ctx, server, n),
+    // A client that did not declare elicitation/sampling/roots gets no request: the upstream is told no.
+    onElicitation: (params) => ctx.elicit(params ?? {}).catch(ifUndeclared("elicitation/create")),
+    onSampling: (params) => ctx.createMessage(params ?? {}).catch(ifUndeclared("sampling/createMessage")),
+    onRoots: () => ctx.listRoots().catch(ifUndeclared("roots/list"))
+  }
+}
 
 /**
  * A host call relayed to a *modern* gateway client (MRTR): the client cannot be
@@ -137,6 +194,7 @@ const modernDirect = (ctx: RequestContext, server: string | undefined): CallOpti
   const refuse = (method: string, params: Params | undefined) => refusedInput(ctx, method, params)!
   return {
     signal: ctx.signal,
+    ...onBehalfOf(ctx),
     ...notifications(() => ctx, server),
     onElicitation: (params) => refuse("elicitation/create", params),
     onSampling: (params) => refuse("sampling/createMessage", params),
@@ -165,6 +223,7 @@ class RelayedCall {
       })
     start({
       signal: this.abort.signal,
+      ...onBehalfOf(ctx),
       ...notifications(() => this.ctx, server),
       onElicitation: (params) => ask("elicitation/create", params),
       onSampling: (params) => ask("sampling/createMessage", params),
@@ -294,7 +353,7 @@ const sync = (
       if (s.tools.has(name)) continue
       try {
         // The upstream validates arguments and results: checking them here too would only add latency.
-        s.tool(def, (args, ctx) => routes.tool(name, args, ctx).then((r) => r as CallToolResult, hostFailure), { validate: false })
+        s.tool(def, (args, ctx) => routes.tool(name, args, ctx).then((r) => asGatewayResult(r) as CallToolResult, hostFailure), { validate: false })
       } catch {
         // A tool whose x-mcp-header annotations break the rules could never be called by a modern HTTP client.
       }
@@ -302,19 +361,19 @@ const sync = (
     const prompts = new Map(listing.prompts.map((p) => [p.name, p]))
     for (const name of [...s.prompts.keys()]) if (!prompts.has(name)) s.removePrompt(name)
     for (const [name, def] of prompts) {
-      if (!s.prompts.has(name)) s.prompt(def, (args, ctx) => routes.prompt(name, args, ctx).then((r) => r as GetPromptResult, protocolFailure))
+      if (!s.prompts.has(name)) s.prompt(def, (args, ctx) => routes.prompt(name, args, ctx).then((r) => asGatewayResult(r) as GetPromptResult, protocolFailure))
     }
     const resources = new Map(listing.resources.map((r) => [r.uri, r]))
     for (const uri of [...s.resources.keys()]) if (!resources.has(uri)) s.removeResource(uri)
     for (const [uri, def] of resources) {
-      if (!s.resources.has(uri)) s.resource(def, (u, ctx) => routes.read(u, ctx).then((r) => r as ReadResourceResult, protocolFailure))
+      if (!s.resources.has(uri)) s.resource(def, (u, ctx) => routes.read(u, ctx).then((r) => asGatewayResult(r) as ReadResourceResult, protocolFailure))
     }
     const templates = new Set(listing.resourceTemplates.map((t) => t.uriTemplate))
     for (const t of [...s.resourceTemplates]) if (!templates.has(t.definition.uriTemplate)) s.removeResourceTemplate(t.definition.uriTemplate)
     for (const def of listing.resourceTemplates) {
       if (s.resourceTemplates.some((t) => t.definition.uriTemplate === def.uriTemplate)) continue
       try {
-        s.resourceTemplate(def, (u, _vars, ctx) => routes.read(u, ctx).then((r) => r as ReadResourceResult, protocolFailure))
+        s.resourceTemplate(def, (u, _vars, ctx) => routes.read(u, ctx).then((r) => asGatewayResult(r) as ReadResourceResult, protocolFailure))
       } catch {
         // a template we cannot parse is not served
       }

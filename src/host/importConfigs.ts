@@ -4,14 +4,16 @@
  * first file that defines a server name wins; later duplicates are reported.
  * The locations are listed in README ("Multi-server host").
  */
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
-import { type ConfigIssue, DEFAULTS, type Env, type HostConfig, loadHostConfig, type ServerConfig } from "./config.ts"
+import { type ConfigIssue, DEFAULTS, type Env, type HostConfig, loadHostConfig, parseHostConfig, parseJsonc, type ServerConfig } from "./config.ts"
 
 export interface ImportLocation {
   readonly client: string
   readonly path: string
+  /** Read `projects[project].mcpServers` of the file instead of its top level (Claude Code's "local" scope in ~/.claude.json). */
+  readonly project?: string
 }
 
 /** Where each client keeps its config, in the order they are read (project files before user files). */
@@ -35,6 +37,8 @@ export const importLocations = (
     ? join(appData, "Code", "User", "mcp.json")
     : join(xdg, "Code", "User", "mcp.json")
   return [
+    // Claude Code's default scope (`claude mcp add`) is "local": ~/.claude.json, under the project's path.
+    { client: "Claude Code (local)", path: join(home, ".claude.json"), project: cwd },
     { client: "mcporter (project)", path: join(cwd, "config", "mcporter.json") },
     { client: "Claude Code (project)", path: join(cwd, ".mcp.json") },
     { client: "Cursor (project)", path: join(cwd, ".cursor", "mcp.json") },
@@ -59,7 +63,8 @@ export const importConfigs = (
   const names = new Map<string, string>()
   for (const location of locations) {
     if (!existsSync(location.path)) continue
-    const config = loadHostConfig(location.path, options)
+    const config = location.project === undefined ? loadHostConfig(location.path, options) : loadProjectScope(location.path, location.project, options)
+    if (config === undefined) continue
     sources.push(location.path)
     issues.push(...config.issues.filter((i) => !(i.server === undefined && i.field === "mcpServers" && i.message.startsWith("no `mcpServers`"))))
     for (const server of config.servers) {
@@ -74,3 +79,20 @@ export const importConfigs = (
   }
   return { servers, issues, separator: DEFAULTS.separator, collisions: "prefix", sources }
 }
+
+/** `projects[project].mcpServers` of a Claude Code ~/.claude.json; undefined when that project has none. */
+const loadProjectScope = (path: string, project: string, options: { readonly env?: Env }): HostConfig | undefined => {
+  let raw: unknown
+  try {
+    raw = parseJsonc(readFileSync(path, "utf8"))
+  } catch {
+    return undefined // the user-scope entry of the same file reports an unreadable file
+  }
+  const projects = isObject(raw) ? raw.projects : undefined
+  const entry = isObject(projects) && Object.hasOwn(projects, project) ? projects[project] : undefined
+  const servers = isObject(entry) ? entry.mcpServers : undefined
+  if (!isObject(servers) || Object.keys(servers).length === 0) return undefined
+  return parseHostConfig({ mcpServers: servers }, { ...options, source: path })
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)

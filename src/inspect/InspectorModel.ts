@@ -190,7 +190,37 @@ export class InspectorModel {
     const registry = options.registry
     if (registry !== undefined) {
       for (const info of registry.list()) this.#onSession(info, "added")
-      this.#stops.push(registry.subscribe((change) => this.#onSession(change.info, change.type)))
+      // Sessions coming and going only: their updates are followed while a feed listens (`#followUpdates`),
+      // and read when asked for (`infoOf`), so nobody watching costs no summary per chart step.
+      this.#stops.push(registry.subscribe((change) => this.#onSession(change.info, change.type), { updates: false }))
+      this.#stops.push(() => this.#followUpdates(false))
+    }
+  }
+
+  /** The registry's `updated` changes, taken while a feed listens: they push each session's new summary. */
+  #updates: (() => void) | undefined
+  /** Sessions changed since their summary was last read (while followed): `infoOf` reads them again. */
+  readonly #stale = new Set<string>()
+
+  /** A followed session changed: its summary is read when the feed serializes it (once per flush), not now. */
+  #sessionTouched(id: string): void {
+    this.#stale.add(id)
+    if (this.#listeners.size === 0) return
+    const same = this.#byId.get(id)
+    if (same === undefined) return
+    const t = this.#now()
+    if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+    else this.#emit({ type: "@mcp-actors.session", actor: same, createdAt: t })
+  }
+  #followUpdates(on: boolean): void {
+    if (on === (this.#updates !== undefined) || this.#registry === undefined) return
+    if (on) {
+      this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id))
+      // What changed while nobody listened is read on the next `infoOf`.
+      for (const id of this.#infos.keys()) this.#stale.add(id)
+    } else {
+      this.#updates!()
+      this.#updates = undefined
     }
   }
 
@@ -204,9 +234,22 @@ export class InspectorModel {
   get size(): number {
     return this.#actors.size
   }
-  /** The registered session's summary, when the actor is a session's. */
+  /**
+   * The registered session's summary, when the actor is a session's: read from the live session when
+   * it is registered (its requests in flight reconciled into the actor's, with their ages), else the
+   * last one it gave.
+   */
   infoOf(actor: ActorView): SessionInfo | undefined {
-    return this.#infos.get(actor.id)
+    const last = this.#infos.get(actor.id)
+    if (last === undefined || actor.end !== undefined) return last
+    // Followed (a feed listens): read again only if the session changed since the last read.
+    if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
+    const handle = this.#registry?.get(actor.id)
+    if (handle === undefined) return last
+    const info = handle.info()
+    this.#infos.set(info.id, info)
+    this.#reconcileRequests(actor, info)
+    return info
   }
   /** The session's own end (reason, expected), when the registry reported it. */
   sessionEndOf(actor: ActorView): SessionEnd | undefined {
@@ -222,6 +265,7 @@ export class InspectorModel {
     const events = options.events !== false
     const touch = options.snapshots
     this.#listeners.set(listener, { events, touch })
+    this.#followUpdates(true)
     if (touch === undefined) this.#snapshotMessageListeners++
     else this.#touches = [...this.#touches, touch]
     if (events && this.#eventListeners++ === 0) this.#hubSubscription.want(WITH_EVENTS)
@@ -231,6 +275,7 @@ export class InspectorModel {
     const how = this.#listeners.get(listener)
     if (how === undefined) return
     this.#listeners.delete(listener)
+    if (this.#listeners.size === 0) this.#followUpdates(false)
     if (how.touch === undefined) this.#snapshotMessageListeners--
     else this.#touches = this.#touches.filter((t) => t !== how.touch)
     if (how.events && --this.#eventListeners === 0) this.#hubSubscription.want(QUIET)
@@ -271,6 +316,7 @@ export class InspectorModel {
     this.#asleep.clear()
     this.#ended.length = 0
     this.#infos.clear()
+    this.#stale.clear()
     this.#ends.clear()
   }
 
@@ -423,6 +469,7 @@ export class InspectorModel {
 
   #onSession(info: SessionInfo, change: "added" | "updated" | "removed"): void {
     this.#infos.set(info.id, info)
+    this.#stale.delete(info.id)
     if (change === "added") {
       const handle = this.#registry?.get(info.id)
       handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)
@@ -437,15 +484,21 @@ export class InspectorModel {
 
   /** A registered session's summary changed: its requests in flight, and the feed's summary. */
   #sessionChanged(actor: ActorView, info: SessionInfo): void {
+    this.#reconcileRequests(actor, info)
+    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
+  }
+
+  /** The actor's requests in flight from the session's summary: theirs is the truth. */
+  #reconcileRequests(actor: ActorView, info: SessionInfo): void {
     const listed = info.requests
     if (info.inFlight === 0) actor.requests = undefined
     else if (listed !== undefined) {
       const requests = actor.requests ??= new Map()
-      // The session lists its requests: theirs is the truth; a request's age counts from when it was first seen.
+      // A request's age counts from when the session received it, else from when it was first seen here.
       for (let i = 0; i < listed.length; i++) {
         const r = listed[i]!
         const id = String(r.id)
-        if (!requests.has(id)) requests.set(id, { id, method: r.method, since: this.#now() })
+        if (!requests.has(id)) requests.set(id, { id, method: r.method, since: r.since ?? this.#now() })
       }
       // Every listed one is in the map: when the sizes agree, nothing else is (ids in flight are unique;
       // two listed ids that print alike, 1 and "1", take the full pass below on the next change).
@@ -462,7 +515,6 @@ export class InspectorModel {
         requests.delete(key)
       }
     }
-    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
   }
 
   #onSessionEnd(id: string, end: SessionEnd): void {

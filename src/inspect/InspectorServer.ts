@@ -13,6 +13,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto"
 import { writeFile } from "node:fs/promises"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { listenHttp } from "../transports/http/listenHttp.ts"
+import { type Clock, systemClock, unrefTimer } from "../protocol/clock.ts"
 import type { Duplex } from "node:stream"
 import type { AnyStateMachine } from "xstate"
 import { WebSocket, WebSocketServer } from "ws"
@@ -46,6 +47,14 @@ export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"
   readonly maxBufferedBytes?: number
   /** List calls awaiting approval on the page and answer them there (`--approver inspector`). */
   readonly approver?: InspectorApprover
+  /**
+   * The feed is sent at most this often (ms): what changed meanwhile goes in one message per client,
+   * and the page's lean feed carries one snapshot per changed actor. Default 50 (20 updates a second,
+   * faster than a page needs); 0 sends after every turn of the event loop.
+   */
+  readonly flushMs?: number
+  /** What the feed's flush timer runs on (the runtime's clock; tests pass a simulated one). Default: the system clock. */
+  readonly clock?: Clock
 }
 
 /** A running inspector: its URL with the token, its model, records, and `close`. */
@@ -123,15 +132,20 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     return actor === undefined ? undefined : model.record(actor.sessionId, showSecrets)
   }
 
-  // Lines are sent in batches, one WebSocket message of newline-separated JSON per client per turn of
-  // the event loop: a busy runtime makes many small messages, and a frame (and a write) each would cost more
-  // than the inspection itself. The feed's own messages are serialized only then (feedBatch.ts).
+  // Lines are sent in batches, one WebSocket message of newline-separated JSON per client per `flushMs`:
+  // a busy runtime makes many small messages, and a frame (and a write) each, or even one per turn of the
+  // event loop, cost more than the inspection itself. The feed's own messages are serialized only then
+  // (feedBatch.ts), so a session that changed a hundred times in a flush is summarized once.
   const queued = new Map<WebSocket, Array<string>>()
+  const flushMs = options.flushMs ?? 50
+  const clock = options.clock ?? systemClock
   let flushing = false
+  let flushTimer: unknown
   const schedule = () => {
     if (!flushing) {
       flushing = true
-      setImmediate(flush)
+      if (flushMs <= 0) setImmediate(flush)
+      else flushTimer = unrefTimer(clock.setTimeout(flush, flushMs))
     }
   }
   const send = (ws: WebSocket, line: string) => {
@@ -143,6 +157,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   }
   const batch = makeFeedBatch({ model, showSecrets, clients, isLean: (ws) => lean.has(ws), send, schedule })
   const flush = () => {
+    flushTimer = undefined
     batch.drain()
     flushing = false
     for (const [ws, lines] of queued) {
@@ -334,6 +349,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
         unsubscribe?.()
         unsubscribe = undefined
         unsubscribeApprovals?.()
+        if (flushTimer !== undefined) clock.clearTimeout(flushTimer)
         model.close()
         for (const ws of clients) ws.terminate()
         clients.clear()

@@ -760,6 +760,7 @@ class TracedContext extends ServerRequestShorthands implements RequestContext {
   get meta() { return this.#ctx.meta }
   get inputResponses() { return this.#ctx.inputResponses }
   get requestState() { return this.#ctx.requestState }
+  get logLevel() { return this.#ctx.logLevel }
   closeSSEStream(): boolean {
     return this.#ctx.closeSSEStream()
   }

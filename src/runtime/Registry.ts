@@ -26,8 +26,26 @@ export class DuplicateSessionId extends Schema.TaggedError<DuplicateSessionId>()
 /** One change of the live-session set, for the inspector. */
 export interface RegistryChange {
   readonly type: "added" | "updated" | "removed"
-  /** For `removed`, the last summary the session gave. */
+  /** The session's id. */
+  readonly id: string
+  /** For `removed`, the last summary the session gave. For `updated`, built on first read when the session has `onInfoChange`. */
   readonly info: SessionInfo
+}
+
+/** An `updated` change of a session with `onInfoChange`: its summary is built only if a listener reads it. */
+class UpdatedChange implements RegistryChange {
+  readonly type = "updated" as const
+  #info: SessionInfo | undefined
+  readonly #handle: SessionHandle
+  constructor(handle: SessionHandle) {
+    this.#handle = handle
+  }
+  get id(): string {
+    return this.#handle.id
+  }
+  get info(): SessionInfo {
+    return (this.#info ??= this.#handle.info())
+  }
 }
 
 /** The registry without Effect: every method is synchronous. */
@@ -42,8 +60,12 @@ export interface RegistryUnsafe {
   list(): ReadonlyArray<SessionInfo>
   handles(): ReadonlyArray<SessionHandle>
   readonly size: number
-  /** Listen to changes; returns the unsubscribe function. A throwing listener does not stop the others. */
-  subscribe(listener: (change: RegistryChange) => void): () => void
+  /**
+   * Listen to changes; returns the unsubscribe function. A throwing listener does not stop the others.
+   * `updates: false` takes only `added` and `removed`: while no listener wants updates, the registry
+   * does not follow its sessions, so their state changes build no summary for nobody.
+   */
+  subscribe(listener: (change: RegistryChange) => void, options?: { readonly updates?: boolean }): () => void
   /** Number of change listeners (leak checks, diagnostics). */
   readonly listenerCount: number
   /**
@@ -87,12 +109,17 @@ export const makeRegistryUnsafe = (options?: {
   readonly onListenerError?: (error: unknown) => void
 }): RegistryUnsafe => {
   const entries = new Map<string, Entry>()
-  const listeners = new Set<(change: RegistryChange) => void>()
+  /** Each listener, with whether it takes `updated` changes. */
+  const listeners = new Map<(change: RegistryChange) => void, boolean>()
+  /** Listeners that take `updated` changes: sessions are followed only while there is one. */
+  let updateListeners = 0
   const onListenerError = options?.onListenerError ?? ((error: unknown) => console.error("registry listener failed", error))
 
   const emit = (change: RegistryChange): void => {
     if (listeners.size === 0) return
-    for (const listener of Array.from(listeners)) {
+    const update = change.type === "updated"
+    for (const [listener, updates] of Array.from(listeners)) {
+      if (update && !updates) continue
       try {
         listener(change)
       } catch (error) {
@@ -111,9 +138,14 @@ export const makeRegistryUnsafe = (options?: {
   }
 
   const follow = (entry: Entry): void => {
-    entry.unsubscribe = entry.handle.subscribe((info) => {
-      if (entries.get(entry.handle.id) === entry) emit({ type: "updated", info })
-    })
+    const handle = entry.handle
+    entry.unsubscribe = handle.onInfoChange !== undefined
+      ? handle.onInfoChange(() => {
+        if (entries.get(handle.id) === entry) emit(new UpdatedChange(handle))
+      })
+      : handle.subscribe((info) => {
+        if (entries.get(handle.id) === entry) emit({ type: "updated", id: handle.id, info })
+      })
   }
   const unfollow = (entry: Entry): void => {
     const unsubscribe = entry.unsubscribe
@@ -131,10 +163,10 @@ export const makeRegistryUnsafe = (options?: {
     if (entry.live || entries.has(handle.id)) throw new DuplicateSessionId({ id: handle.id })
     entry.live = true
     entries.set(handle.id, entry)
+    if (updateListeners > 0) follow(entry)
     if (listeners.size > 0) {
-      follow(entry)
       const info = safeInfo(handle)
-      if (info !== undefined) emit({ type: "added", info })
+      if (info !== undefined) emit({ type: "added", id: handle.id, info })
     }
   }
   const remove = (entry: Entry): void => {
@@ -145,7 +177,7 @@ export const makeRegistryUnsafe = (options?: {
     unfollow(entry)
     if (listeners.size === 0) return
     const last = safeInfo(handle)
-    if (last !== undefined) emit({ type: "removed", info: last })
+    if (last !== undefined) emit({ type: "removed", id: handle.id, info: last })
   }
 
   return {
@@ -164,13 +196,14 @@ export const makeRegistryUnsafe = (options?: {
     get size() {
       return entries.size
     },
-    subscribe(listener) {
+    subscribe(listener, options) {
       // Wrap so the same function can be subscribed twice and removed independently.
       const wrapped = (change: RegistryChange) => listener(change)
-      if (listeners.size === 0) for (const entry of entries.values()) follow(entry)
-      listeners.add(wrapped)
+      const updates = options?.updates !== false
+      if (updates && updateListeners++ === 0) for (const entry of entries.values()) follow(entry)
+      listeners.set(wrapped, updates)
       return () => {
-        if (!listeners.delete(wrapped) || listeners.size > 0) return
+        if (!listeners.delete(wrapped) || !updates || --updateListeners > 0) return
         for (const entry of entries.values()) unfollow(entry)
       }
     },

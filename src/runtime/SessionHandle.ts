@@ -21,8 +21,11 @@ export interface SessionInfo {
   readonly transport: TransportKind
   readonly peer: PeerInfo | undefined
   readonly inFlight: number
-  /** The requests in flight (id, method), when the session lists them (server sessions do; absent when none). */
-  readonly requests?: ReadonlyArray<{ readonly id: string | number; readonly method: string }>
+  /**
+   * The requests in flight (id, method, and when it was received: epoch ms on the session's clock, when
+   * known), when the session lists them (server sessions do; absent when none).
+   */
+  readonly requests?: ReadonlyArray<{ readonly id: string | number; readonly method: string; readonly since?: number }>
   readonly startedAt: number
 }
 
@@ -45,6 +48,11 @@ export interface SessionHandle {
   info(): SessionInfo
   /** Called on every state change (and in-flight edge); returns an unsubscribe function. */
   subscribe(listener: (info: SessionInfo) => void): () => void
+  /**
+   * The same changes as `subscribe`, told with nothing built: for a listener that reads `info()`
+   * later, if at all (the inspector reads it once per feed flush). Optional: `subscribe` otherwise.
+   */
+  onInfoChange?(listener: () => void): () => void
   /** Settles once, when the session has ended for good. */
   readonly ended: Promise<SessionEnd>
   /**
@@ -58,20 +66,29 @@ export interface SessionHandle {
 export class InfoListeners {
   // Made on the first listener: most sessions never get one (one Set fewer per session).
   #listeners: Set<(info: SessionInfo) => void> | undefined
+  /** `onInfoChange` listeners: told of a change, nothing built for them. */
+  #signals: Set<() => void> | undefined
   get size(): number {
-    return this.#listeners?.size ?? 0
+    return (this.#listeners?.size ?? 0) + (this.#signals?.size ?? 0)
   }
   add(listener: (info: SessionInfo) => void): () => void {
     const listeners = (this.#listeners ??= new Set())
     listeners.add(listener)
     return () => listeners.delete(listener)
   }
+  addSignal(listener: () => void): () => void {
+    const signals = (this.#signals ??= new Set())
+    signals.add(listener)
+    return () => signals.delete(listener)
+  }
   notify(info: () => SessionInfo): void {
+    if (this.#signals !== undefined) for (const s of this.#signals) s()
     if (this.#listeners === undefined || this.#listeners.size === 0) return
     const snapshot = info()
     for (const l of this.#listeners) l(snapshot)
   }
   clear(): void {
     this.#listeners?.clear()
+    this.#signals?.clear()
   }
 }

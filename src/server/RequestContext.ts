@@ -50,6 +50,11 @@ export interface RequestContext {
   closeSSEStream(): boolean
   /** Report progress (no-op when the request has no progressToken); values must increase. */
   progress(progress: number, total?: number, message?: string): void
+  /**
+   * The lowest log level the client wants for this request: modern, its `_meta` log level (undefined:
+   * it wants none); legacy, the session's `logging/setLevel` (undefined: not set, every level passes).
+   */
+  readonly logLevel: LoggingLevel | undefined
   /** Send `notifications/message` if `level` passes the client's `logging/setLevel` threshold. */
   log(level: LoggingLevel, data: unknown, logger?: string): void
   /** A server→client request, related to this request; fails with a CapabilityError when not negotiated. */

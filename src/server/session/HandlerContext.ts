@@ -14,7 +14,7 @@ import type { TransportKind } from "../../transports/Transport.ts"
 import type { Result } from "../dispatch.ts"
 import { InputRequiredSignal } from "../InputRequiredSignal.ts"
 import type { RequestContext, ServerRequestOptions } from "../RequestContext.ts"
-import type { Implementation, LoggingLevel } from "../types.ts"
+import { type Implementation, isLoggingLevel, type LoggingLevel } from "../types.ts"
 import type { InFlight } from "./InFlight.ts"
 import { ServerRequestShorthands } from "./ServerRequestShorthands.ts"
 
@@ -36,6 +36,8 @@ export interface HandlerHost {
   readonly transportKind: TransportKind
   /** Legacy only: a modern context reads its `_meta`. */
   negotiated(): Negotiated
+  /** Legacy only: the session's `logging/setLevel` threshold. */
+  readonly sessionLogLevel: LoggingLevel | undefined
   _closeStream(id: RequestId): boolean
   _progress(entry: InFlight, progress: number, total?: number, message?: string): void
   _log(level: LoggingLevel, data: unknown, logger: string | undefined, entry: InFlight, modern: ModernRequestContext | undefined): void
@@ -115,6 +117,10 @@ export class HandlerContext extends ServerRequestShorthands implements RequestCo
   }
   progress(progress: number, total?: number, message?: string): void {
     this.#session._progress(this.#entry, progress, total, message)
+  }
+  get logLevel(): LoggingLevel | undefined {
+    if (this.#modern === undefined) return this.#session.sessionLogLevel
+    return isLoggingLevel(this.#modern.logLevel) ? this.#modern.logLevel : undefined
   }
   log(level: LoggingLevel, data: unknown, logger?: string): void {
     this.#session._log(level, data, logger, this.#entry, this.#modern)

@@ -24,10 +24,13 @@ export interface InFlight {
   inputResponses: InputResponses | undefined
   /** A modern request run through its chart (`ModernRequestRun`): a cancel or the session's end goes through it. */
   run: { cancel(reason: string): void; completeSubscriptions(): void } | undefined
+  /** When the session received it (its clock's epoch ms), if it says: the inspector's request age. */
+  readonly receivedAt: number | undefined
 }
 
-export const newInFlight = (request: JsonRpcRequest): InFlight => ({
+export const newInFlight = (request: JsonRpcRequest, receivedAt?: number): InFlight => ({
   request,
+  receivedAt,
   controller: undefined,
   done: false,
   lastProgress: -Infinity,

@@ -462,6 +462,10 @@ export class ModernRequestRun implements HandlerHost, SessionState, ProgressOut 
   get transportKind(): TransportKind {
     return this.host.transportKind
   }
+  /** Legacy only (a modern context reads its `_meta`). */
+  get sessionLogLevel(): undefined {
+    return undefined
+  }
   /** Legacy only (a modern context reads its `_meta`): the defaults, should anything ask. */
   negotiated(): Negotiated {
     const modern = this.modern

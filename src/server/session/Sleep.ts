@@ -15,7 +15,7 @@ export interface SleepOwner {
   /** The chart decided the deadline passed: restore the actor (it takes the same step for real). */
   _wake(): void
   /** The session's clock (the wake-up timer runs on it; read, not kept: one field fewer per sleeper). */
-  readonly _clock: Clock
+  readonly clock: Clock
 }
 
 const MAX_DELAY = 2 ** 31 - 1
@@ -43,7 +43,7 @@ export class Sleep {
     if (decided.wake) return this.owner._wake()
     this.chart = decided.chart
     if (decided.sleepMs === undefined) return
-    this.timer = this.owner._clock.setTimeout(() => {
+    this.timer = this.owner.clock.setTimeout(() => {
       this.timer = NO_TIMER
       this.decide()
     }, Math.min(decided.sleepMs, MAX_DELAY))
@@ -52,7 +52,7 @@ export class Sleep {
   /** The sleep ends (woken or released): its timer goes. */
   end(): void {
     if (this.timer === NO_TIMER) return
-    this.owner._clock.clearTimeout(this.timer)
+    this.owner.clock.clearTimeout(this.timer)
     this.timer = NO_TIMER
   }
 }

@@ -8,31 +8,28 @@
 import type { AnyActorRef } from "xstate"
 import type { Clock } from "../../protocol/clock.ts"
 import type { RpcErrorObject } from "../../protocol/errors.ts"
-import { errorResponse, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
+import { errorResponse, type JsonRpcMessage, type JsonRpcRequest } from "../../protocol/jsonrpc.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import type { TransportKind } from "../../transports/Transport.ts"
 import type { McpServer } from "../McpServer.ts"
+import type { ServerSession } from "../ServerSession.ts"
+import { unbatch } from "./batches.ts"
+import { ready } from "./chartActions.ts"
+import { notifyListeners } from "./handle.ts"
 import type { InFlight } from "./InFlight.ts"
-import type { ModernRequestOptions, ModernRequestRun, ModernRunHost } from "./ModernRequestRun.ts"
+import { afterSettle, track } from "./legacyRequests.ts"
+import { type ModernRequestOptions, ModernRequestRun, type ModernRunHost } from "./ModernRequestRun.ts"
 
-/** What the modern era needs of its session (`ServerSession`'s internal side). */
-export interface ModernEraSession {
-  readonly server: McpServer
-  readonly identity: Identity | undefined
-  /** The chart's clock (progress timers). */
-  readonly _clock: Clock
-  _now(): number
-  _reportError(e: unknown): void
-  /** Put the entry in flight and tell the inspector (an in-flight edge). */
-  _trackModern(entry: InFlight): void
-  /** The entry of `run` leaves the in-flight table; true when it was there. */
-  _untrackModern(run: ModernRequestRun): boolean
-  /** To the client (through the batch collector). */
-  _sendModern(message: JsonRpcMessage, related: RequestId): void
-  /** A request of a pending batch ended without a response. */
-  _unbatch(id: RequestId): void
-  /** A request settled: the idle clock restarts, a drain may end. */
-  _afterSettle(): void
+/** A modern request on the session's connection: the first one tells the chart and ends the handshake's budget. */
+export const serveModern = (s: ServerSession, req: JsonRpcRequest): void => {
+  if (s.era === "unknown") s.era = "modern"
+  if (!s.servedModern) {
+    s.servedModern = true
+    s.actor?.send({ type: "MODERN_SERVED" })
+    ready(s)
+  }
+  // The request's lifecycle is its own chart (machines/modernRequest.ts), as over HTTP.
+  new ModernRequestRun((s.modernHost ??= new SessionModernHost(s, s.options)), req).start()
 }
 
 /** The session's settings a modern request runs with. */
@@ -54,9 +51,9 @@ export class SessionModernHost implements ModernRunHost {
   readonly progressIntervalMs: number
   /** `server/discover` is the request's whole span on a message transport. */
   readonly discoverSpan = true
-  readonly #session: ModernEraSession
+  readonly #session: ServerSession
 
-  constructor(session: ModernEraSession, settings: ModernEraSettings) {
+  constructor(session: ServerSession, settings: ModernEraSettings) {
     this.#session = session
     this.server = session.server
     this.principal = settings.principal
@@ -70,25 +67,27 @@ export class SessionModernHost implements ModernRunHost {
     return this.#session.identity
   }
   get clock(): Clock {
-    return this.#session._clock
+    return this.#session.clock
   }
   now(): number {
-    return this.#session._now()
+    return this.#session.now()
   }
   reportError(e: unknown): void {
-    this.#session._reportError(e)
+    this.#session.reportError(e)
   }
   track(_run: ModernRequestRun, entry: InFlight): void {
-    this.#session._trackModern(entry)
+    const session = this.#session
+    track(session, entry)
+    notifyListeners(session) // an in-flight edge (the inspector lists requests)
   }
   deliver(run: ModernRequestRun, message: JsonRpcMessage): void {
-    this.#session._sendModern(message, run.request.id)
+    this.#session.send(message, run.request.id)
   }
   respond(run: ModernRequestRun, message: JsonRpcMessage): void {
     const session = this.#session
-    const settled = session._untrackModern(run)
-    session._sendModern(message, run.request.id)
-    if (settled) session._afterSettle()
+    const settled = untrack(session, run)
+    session.send(message, run.request.id)
+    if (settled) afterSettle(session)
     run.ended()
   }
   failWith(run: ModernRequestRun, error: RpcErrorObject): void {
@@ -96,10 +95,19 @@ export class SessionModernHost implements ModernRunHost {
   }
   cancelled(run: ModernRequestRun): void {
     const session = this.#session
-    if (session._untrackModern(run)) {
-      session._unbatch(run.request.id)
-      session._afterSettle()
+    if (untrack(session, run)) {
+      if (session.batches !== undefined) unbatch(session.batches, run.request.id)
+      afterSettle(session)
     }
     run.ended()
   }
+}
+
+/** The entry of `run` leaves the session's in-flight table; true when it was there (not cancelled or replaced). */
+const untrack = (s: ServerSession, run: ModernRequestRun): boolean => {
+  const id = run.request.id
+  const entry = s.inFlight.get(id)
+  if (entry === undefined || entry.run !== run) return false
+  s.inFlight.delete(id)
+  return true
 }

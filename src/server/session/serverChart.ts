@@ -3,9 +3,12 @@
  * the runtime's actions (its effects). Guards and delays are the chart's own.
  */
 import { type AnyActorRef, raise } from "xstate"
-import { type LegacyServerSessionEvent, type LegacyServerSessionInput, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
+import { type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
 import { memoizeInitialSnapshot } from "../../runtime/initialSnapshots.ts"
+import { memoizeTransitions } from "../../runtime/transitionMemo.ts"
 import type { ServerSession } from "../ServerSession.ts"
+import { hibernationGranted } from "./hibernate.ts"
+import { announceReady, beginDrain, cancelInFlight, dispatchHeld, reject, released, replyPong, respondInitialize } from "./chartActions.ts"
 
 /**
  * The session each running chart belongs to, kept on the actor under a private symbol.
@@ -27,18 +30,19 @@ export const unbindChart = (actor: AnyActorRef): void => void ((actor as Owned)[
  * machine per session (`.provide()` per instance) cost ~20 % of session set-up.
  * Only actions are provided (the effects); guards and delays are the chart's own,
  * reading context and events, so tests of the chart run what production runs.
- * Each action finds its session through the actor (`self`).
+ * Each action finds its session through the actor (`self`); what it does is `chartActions.ts`.
  */
 export const runtimeServerMachine = legacyServerSessionMachine.provide({
   actions: {
-    respondInitialize: ({ context, self }, params) => owner(self)._respondInitialize(params.id, context.protocolVersion),
-    reject: ({ self }, params: RejectParams) => owner(self)._reject(params),
-    replyPong: ({ self }, params) => owner(self)._replyPong(params.id),
-    dispatch: ({ self }, params) => owner(self)._dispatchHeld(params.id),
-    announceReady: ({ self }) => owner(self)._announceReady(),
-    beginDrain: ({ self }) => owner(self)._beginDrain(),
-    cancelInFlight: ({ self }) => owner(self)._cancelInFlight(),
-    release: ({ context, self }) => owner(self)._released(context.closeReason ?? "closed"),
+    respondInitialize: ({ context, self }, params) => respondInitialize(owner(self), params.id, context.protocolVersion),
+    reject: ({ self }, params: RejectParams) => reject(owner(self), params),
+    replyPong: ({ self }, params) => replyPong(owner(self), params.id),
+    dispatch: ({ self }, params) => dispatchHeld(owner(self), params.id),
+    announceReady: ({ self }) => announceReady(owner(self)),
+    beginDrain: ({ self }) => beginDrain(owner(self)),
+    cancelInFlight: ({ self }) => cancelInFlight(owner(self)),
+    release: ({ context, self }) => released(owner(self), context.closeReason ?? "closed"),
+    hibernate: ({ self }) => hibernationGranted(owner(self)),
     reportActivity: raise(({ self }: { self: AnyActorRef }): LegacyServerSessionEvent => ({ type: "IDLE_CHECK", ...owner(self).activity() }))
   }
 })
@@ -49,11 +53,24 @@ export const runtimeServerMachine = legacyServerSessionMachine.provide({
  * server for a chart that starts with its connection (nothing elapsed, nothing served:
  * every churned HTTP session). See `runtime/initialSnapshots.ts`.
  */
-export const runtimeServerLogic = memoizeInitialSnapshot(runtimeServerMachine, (input: LegacyServerSessionInput) => {
+export const runtimeServerLogic = memoizeTransitions(memoizeInitialSnapshot(runtimeServerMachine, (input: LegacyServerSessionInput) => {
   const a = input.activity
   if ((input.elapsedMs ?? 0) !== 0 || input.servedModern === true || (a !== undefined && (a.inFlight !== 0 || a.idleForMs !== 0))) return undefined
   return `${input.idleTimeoutMs}|${input.handshakeTimeoutMs}|${input.drainTimeoutMs}|${input.earlyRequests}|${versionsKey(input.supportedVersions)}`
-})
+}), stepKey)
+
+/**
+ * The facts of a step the transition memo may replay (`runtime/transitionMemo.ts`): INITIALIZED
+ * carries none, TRANSPORT_CLOSED its reason (last in the key); guards, delays and `assign`s
+ * read only those and the context's scalar fields, all in the key.
+ */
+function stepKey(snapshot: { value: unknown; context: LegacyServerSessionContext }, event: LegacyServerSessionEvent): string | undefined {
+  if (typeof snapshot.value !== "string") return undefined
+  const facts = event.type === "INITIALIZED" ? "I" : event.type === "TRANSPORT_CLOSED" ? `T|${event.reason}` : undefined
+  if (facts === undefined) return undefined
+  const c = snapshot.context
+  return `${snapshot.value}|${c.idleTimeoutMs}|${c.handshakeTimeoutMs}|${c.drainTimeoutMs}|${c.earlyRequests}|${c.servedModern}|${c.handshakeDelayMs}|${c.idleDelayMs}|${facts}`
+}
 
 /** A server's supported versions, as part of the memo key: one array per server, joined once. */
 const versionKeys = new WeakMap<ReadonlyArray<string>, string>()

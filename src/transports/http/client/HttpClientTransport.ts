@@ -78,7 +78,7 @@ import type { ClientTransportHandlers } from "../../Transport.ts"
 import type { JsonRpcMessage, RequestId } from "../../../protocol/jsonrpc.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "../../Transport.ts"
 import { HttpError, HttpNetworkError } from "./errors.ts"
-import { deleteSession, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID, headerValue, openEventStream, postMessage, type PostOutcome, type SseStream } from "./HttpExchange.ts"
+import { deleteSession, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID, headerValue, type HttpExchangeOptions, openEventStream, postMessage, type PostOutcome, type SseStream } from "./HttpExchange.ts"
 import { DEFAULT_CONNECT_TIMEOUT_MS, makeAgent } from "./httpRequest.ts"
 
 export { reconnectDelay }
@@ -296,16 +296,7 @@ export class HttpClientTransport implements Transport {
     const hadSession = headers[HEADER_SESSION_ID] !== undefined
     let outcome: PostOutcome
     try {
-      outcome = await postMessage(this.url, io.text, {
-        headers,
-        signal,
-        agent: this.agent,
-        onSocket: this.onSocket,
-        connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-        clock: this.clock,
-        maxMessageBytes: this.maxMessageBytes,
-        onOversized: (bytes) => this.handlers?.onOversized(bytes)
-      })
+      outcome = await postMessage(this.url, io.text, this.exchangeOptions(headers, signal))
     } catch (e) {
       return networkFailure(e)
     }
@@ -342,22 +333,26 @@ export class HttpClientTransport implements Transport {
     }
   }
 
+  /** What the POST and the GET of an exchange both go out with. */
+  private exchangeOptions(headers: Record<string, string>, signal: AbortSignal): HttpExchangeOptions {
+    return {
+      headers,
+      signal,
+      agent: this.agent,
+      onSocket: this.onSocket,
+      connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      clock: this.clock,
+      maxMessageBytes: this.maxMessageBytes,
+      onOversized: (bytes) => this.handlers?.onOversized(bytes)
+    }
+  }
+
   /** GET + `Last-Event-ID` (the standalone stream, or resuming a request's); deliver; summarize. */
   private async resume(io: HttpExchangeIo, signal: AbortSignal): Promise<ResumeSummary> {
     const headers = await this.requestHeaders()
     const hadSession = headers[HEADER_SESSION_ID] !== undefined
     try {
-      const outcome = await openEventStream(this.url, {
-        headers,
-        lastEventId: io.cursor,
-        signal,
-        agent: this.agent,
-        onSocket: this.onSocket,
-        connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-        clock: this.clock,
-        maxMessageBytes: this.maxMessageBytes,
-        onOversized: (bytes) => this.handlers?.onOversized(bytes)
-      })
+      const outcome = await openEventStream(this.url, { ...this.exchangeOptions(headers, signal), lastEventId: io.cursor })
       if (outcome._tag === "Rejected") {
         return { _tag: "Rejected", status: outcome.status, message: `GET: HTTP ${outcome.status}${snippet(outcome.body)}`, body: outcome.body, hadSession }
       }

@@ -1,0 +1,115 @@
+/**
+ * The gateway between eras, with the official SDK client (2025-11-25) in front
+ * and a 2026-07-28 upstream behind:
+ * - results reach the legacy client without the upstream's `resultType` and
+ *   `_meta` server info (modern-only fields, and the upstream's, not the
+ *   gateway's), other `_meta` entries kept;
+ * - the client's `logging/setLevel` goes upstream with each call (a modern
+ *   server sends no logs without a per-request level), so the upstream's logs
+ *   reach the client, filtered at that level;
+ * - the upstream is told only the input capabilities the client declared, so a
+ *   sampling request the client cannot answer is never made: the upstream tool
+ *   sees the capability error and carries on, instead of the whole call failing;
+ *   with a client that declares sampling, the request reaches it and its answer
+ *   gets back.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
+import { type McpHost, startHost } from "../src/host/McpHost.ts"
+import { META_SERVER_INFO } from "../src/protocol/modern.ts"
+import { McpServer } from "../src/server/McpServer.ts"
+import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
+
+const upstream = () =>
+  new McpServer({ name: "modern-up", version: "2.0.0" })
+    .tool({ name: "echo", inputSchema: { type: "object" } }, (args) => ({
+      content: [{ type: "text", text: String(args.text) }],
+      _meta: { "example.com/trace": "kept" }
+    }))
+    .tool({ name: "chatty", inputSchema: { type: "object" } }, (_args, ctx) => {
+      ctx.log("debug", "too fine", "chatty")
+      ctx.log("warning", { step: 1 }, "chatty")
+      return { content: [{ type: "text", text: "said it" }] }
+    })
+    .tool({ name: "asks", inputSchema: { type: "object" } }, async (_args, ctx) => {
+      const sample = await ctx.createMessage({ messages: [{ role: "user", content: { type: "text", text: "2+2?" } }], maxTokens: 5 }).then(
+        (r) => `answered ${JSON.stringify((r as { content?: unknown }).content)}`,
+        (e: unknown) => {
+          if (typeof (e as { code?: unknown }).code !== "number") throw e // the MRTR ask itself
+          return `refused (${(e as { code: number }).code})`
+        }
+      )
+      return { content: [{ type: "text", text: `sampling ${sample}` }] }
+    })
+
+describe("gateway between eras: SDK client (2025-11-25) → gateway → 2026-07-28 upstream", { timeout: 60_000 }, () => {
+  let server: WsServerHandle
+  let host: McpHost
+  let gateway: Gateway
+  let http: GatewayHttpHandle
+  const clients: Array<Client> = []
+
+  beforeAll(async () => {
+    server = await makeWsServer(upstream(), { port: 0 })
+    host = await startHost({ mcpServers: { up: { url: server.url, protocol: "2026-07-28", keepalive: false } } }, { stateFile: false })
+    gateway = makeGateway(host)
+    http = await serveGatewayHttp(gateway, { port: 0 })
+  })
+  afterAll(async () => {
+    for (const c of clients) await c.close()
+    await http?.close()
+    gateway?.close()
+    await host?.close()
+    await server?.close()
+  })
+
+  const connect = async (capabilities: Record<string, unknown> = {}) => {
+    const client = new Client({ name: "sdk", version: "1.0.0" }, { capabilities })
+    await client.connect(new StreamableHTTPClientTransport(new URL(http.url)))
+    clients.push(client)
+    return client
+  }
+
+  it("results carry no resultType and no upstream server info; other _meta entries stay", async () => {
+    expect(host.status().find((s) => s.name === "up")).toMatchObject({ era: "modern" })
+    const client = await connect()
+    const result = await client.callTool({ name: "up__echo", arguments: { text: "hi" } })
+    expect(result.content).toEqual([{ type: "text", text: "hi" }])
+    expect(Object.hasOwn(result, "resultType")).toBe(false)
+    expect(result._meta).toEqual({ "example.com/trace": "kept" })
+    expect(JSON.stringify(result)).not.toContain(META_SERVER_INFO)
+  })
+
+  it("the client's log level goes upstream: the modern upstream's logs reach it, filtered at that level", async () => {
+    const client = await connect()
+    const logs: Array<{ level: string; data: unknown }> = []
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      logs.push({ level: n.params.level, data: n.params.data })
+    })
+    await client.setLoggingLevel("info")
+    expect(await client.callTool({ name: "up__chatty", arguments: {} })).toMatchObject({ content: [{ text: "said it" }] })
+    expect(logs).toEqual([{ level: "warning", data: { step: 1 } }])
+  })
+
+  it("sampling the client did not declare is never asked for: the upstream tool sees -32021 and finishes the call", async () => {
+    const client = await connect()
+    const result = await client.callTool({ name: "up__asks", arguments: {} })
+    expect(result.isError).not.toBe(true)
+    expect(result.content).toEqual([{ type: "text", text: "sampling refused (-32021)" }])
+  })
+
+  it("a client that declares sampling is asked (MRTR upstream → a request to the SDK client) and its answer gets back", async () => {
+    const client = await connect({ sampling: {} })
+    let asked = 0
+    client.setRequestHandler(CreateMessageRequestSchema, () => {
+      asked++
+      return { role: "assistant", content: { type: "text", text: "4" }, model: "m" }
+    })
+    const result = await client.callTool({ name: "up__asks", arguments: {} })
+    expect(asked).toBe(1)
+    expect(result.content).toEqual([{ type: "text", text: `sampling answered {"type":"text","text":"4"}` }])
+  })
+})

@@ -1,0 +1,77 @@
+/**
+ * Issue 10's per-server `protocol: "auto" | "legacy" | "2026-07-28"` is
+ * honoured, not only parsed: one dual-era upstream (our McpServer over
+ * WebSocket) is reached three times, and each connection speaks the era its
+ * entry asks for — `auto` probes and takes the modern era, `legacy` initializes
+ * (2025-11-25), `2026-07-28` discovers. Each one's tools are callable.
+ */
+import { afterAll, describe, expect, it } from "vitest"
+import { startHost } from "../src/host/McpHost.ts"
+import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
+import { McpServer } from "../src/server/McpServer.ts"
+import { makeWsServer } from "../src/server/ws/WsServer.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
+
+const cleanups: Array<() => unknown> = []
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c()
+})
+
+describe("host: the per-server protocol field", () => {
+  it("auto, legacy and 2026-07-28 each connect in the era they name", async () => {
+    const upstream = makeMcpRuntime()
+    cleanups.push(() => upstream.shutdown({ drainMs: 0 }))
+    const server = new McpServer({ name: "upstream", version: "1.0.0" }).tool(
+      { name: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
+      (args) => ({ content: [{ type: "text", text: String(args.text) }] })
+    )
+    const ws = await makeWsServer(server, { runtime: upstream })
+    cleanups.push(() => ws.close())
+    const host = await startHost({
+      mcpServers: {
+        auto: { url: ws.url },
+        old: { url: ws.url, protocol: "legacy" },
+        modern: { url: ws.url, protocol: "2026-07-28" }
+      }
+    }, { stateFile: false, startTimeoutMs: 60_000 })
+    cleanups.push(() => host.close())
+    const view = (name: string) => host.status().find((s) => s.name === name)!
+    expect(host.status().map((s) => s.state)).toEqual(["ready", "ready", "ready"])
+    expect(view("auto")).toMatchObject({ era: "modern", protocolVersion: "2026-07-28" })
+    expect(view("old")).toMatchObject({ era: "legacy", protocolVersion: "2025-11-25" })
+    expect(view("modern")).toMatchObject({ era: "modern", protocolVersion: "2026-07-28" })
+    for (const name of ["auto", "old", "modern"]) {
+      expect(await host.callTool(`${name}__echo`, { text: name })).toMatchObject({ content: [{ text: name }] })
+    }
+  }, 90_000)
+
+  it("over HTTP too: legacy initializes, 2026-07-28 discovers, and 2026-07-28 never falls back to a legacy-only server", async () => {
+    const upstream = makeMcpRuntime()
+    cleanups.push(() => upstream.shutdown({ drainMs: 0 }))
+    const server = new McpServer({ name: "upstream", version: "1.0.0" }).tool(
+      { name: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
+      (args) => ({ content: [{ type: "text", text: String(args.text) }] })
+    )
+    const http = await makeHttpServer(server, { runtime: upstream })
+    cleanups.push(() => http.close())
+    const sdk = await startSdkHttpServer({}) // the official SDK's server: legacy era only
+    cleanups.push(() => sdk.close())
+    const host = await startHost({
+      mcpServers: {
+        old: { url: http.url, protocol: "legacy" },
+        modern: { url: http.url, protocol: "2026-07-28" },
+        sdkauto: { url: sdk.url },
+        sdkmodern: { url: sdk.url, protocol: "2026-07-28", restart: { intensity: 0 } }
+      }
+    }, { stateFile: false, startTimeoutMs: 60_000 })
+    cleanups.push(() => host.close())
+    const view = (name: string) => host.status().find((s) => s.name === name)!
+    expect(view("old")).toMatchObject({ state: "ready", era: "legacy" })
+    expect(view("modern")).toMatchObject({ state: "ready", era: "modern", protocolVersion: "2026-07-28" })
+    expect(view("sdkauto")).toMatchObject({ state: "ready", era: "legacy" })
+    // Asked for the modern era only, the legacy-only server is not served in another era.
+    expect(view("sdkmodern").state).not.toBe("ready")
+    expect(view("sdkmodern").era).not.toBe("legacy")
+  }, 90_000)
+})

@@ -1,0 +1,65 @@
+/**
+ * The inspector's feed is sent once per `flushMs` (on the inspector's clock, simulated
+ * here): whatever a session did meanwhile reaches the page's lean feed as one message
+ * with one summary line for that session, its summary read once, however many changes
+ * it went through.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { describe, expect, it } from "vitest"
+import { SimulatedClock } from "xstate"
+import { makeDemoServer } from "../examples/demo.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { inspection } from "../src/runtime/inspection.ts"
+import { type Msg, openFeed } from "./support/inspectorFeed.ts"
+
+describe("inspector feed: one flush per flushMs", () => {
+  it("twenty calls between two flushes: one message, one summary line for the session, read once", async () => {
+    const clock = new SimulatedClock()
+    const http = await makeHttpServer(makeDemoServer(), { port: 0, inspect: { clock, flushMs: 50 } })
+    const inspector = http.inspector!
+    const frames: Array<number> = []
+    const feed = await openFeed(`ws://127.0.0.1:${inspector.port}/feed?definitions=0&token=${inspector.token}`, { origin: inspector.origin })
+    feed.ws.on("message", (d) => frames.push(String(d).split("\n").length))
+    const client = new Client({ name: "flushed", version: "1.0.0" })
+    try {
+      // The hello and the snapshot of what exists go out at the first flush.
+      clock.increment(50)
+      await feed.waitFor((m) => m.type === "@mcp-actors.synced", "synced")
+      await client.connect(new StreamableHTTPClientTransport(new URL(http.url)))
+      clock.increment(50)
+      const actor = await feed.waitFor((m) => m.type === "@xstate.actor" && m.name === "legacyServerSession", "the session's actor")
+      const sessionId = actor.sessionId as string
+      const session = inspector.model.get(sessionId)!
+      const before = { frames: frames.length, messages: feed.messages.length }
+      let changes = 0
+      const off = inspector.registry.subscribe((c) => c.type === "updated" && c.id === session.id && changes++)
+
+      let built = 0
+      const handle = inspector.registry.get(session.id)!
+      const info = handle.info.bind(handle)
+      handle.info = () => (built++, info())
+      for (let i = 0; i < 20; i++) await client.callTool({ name: "echo", arguments: { text: `n${i}` } })
+      // Nothing is sent until the flush.
+      expect(frames.length).toBe(before.frames)
+      expect(built).toBe(0)
+      expect(changes).toBeGreaterThanOrEqual(40) // each call's start and end (in-flight edges)
+      off()
+
+      clock.increment(50)
+      const summary = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId && feed.messages.indexOf(m) >= before.messages, "the summary")
+      expect(frames.length).toBe(before.frames + 1)
+      const flushed: Array<Msg> = feed.messages.slice(before.messages).filter((m) => m.sessionId === sessionId)
+      expect(flushed.filter((m) => m.type === "@mcp-actors.session")).toHaveLength(1)
+      // (The calls took the chart's fast path: no transition, so no snapshot line.)
+      expect(flushed.filter((m) => m.type === "@xstate.snapshot").length).toBeLessThanOrEqual(1)
+      expect(summary).toMatchObject({ inFlight: 0, state: "operating" })
+      expect(built).toBe(1)
+    } finally {
+      await client.close()
+      feed.ws.close()
+      await http.close()
+    }
+    expect(inspection.listenerCount).toBe(0)
+  })
+})
