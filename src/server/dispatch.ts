@@ -47,15 +47,19 @@ const toolCall = (server: McpServer, params: Record<string, unknown> | undefined
     return toolFailure(e)
   }
   const check = tool.validateOutput
-  const finish = (r: CallToolResult): Result => {
-    if (check && !r.isError) {
-      if (r.structuredContent === undefined) return toolError(`Tool ${name} declares an outputSchema but returned no structuredContent`)
-      const bad = check(r.structuredContent)
-      if (bad !== undefined) return toolError(`Tool ${name} returned structuredContent that does not match its outputSchema: ${bad}`)
-    }
-    return r.structuredContent !== undefined && beforeStructuredOutput(ctx.protocolVersion) ? withoutStructured(r) : r
+  // A synchronous result (most calls) is checked without a closure per call.
+  if (!isThenable(out)) return toolResult(name, check, ctx, out)
+  return Promise.resolve(out).then((r) => toolResult(name, check, ctx, r), toolFailure)
+}
+
+/** A tool's result as sent: checked against its outputSchema, without structuredContent for eras before it. */
+const toolResult = (name: string, check: ((v: unknown) => string | undefined) | undefined, ctx: RequestContext, r: CallToolResult): Result => {
+  if (check && !r.isError) {
+    if (r.structuredContent === undefined) return toolError(`Tool ${name} declares an outputSchema but returned no structuredContent`)
+    const bad = check(r.structuredContent)
+    if (bad !== undefined) return toolError(`Tool ${name} returned structuredContent that does not match its outputSchema: ${bad}`)
   }
-  return isThenable(out) ? Promise.resolve(out).then(finish, toolFailure) : finish(out)
+  return r.structuredContent !== undefined && beforeStructuredOutput(ctx.protocolVersion) ? withoutStructured(r) : r
 }
 
 /**

@@ -80,11 +80,14 @@ export const isWellFormedSessionId = (id: string): boolean => SESSION_ID.test(id
 /** Write a complete JSON body with an exact Content-Length. */
 export const writeJson = (res: ServerResponse, status: number, body: string, headers?: OutgoingHttpHeaders): void => {
   if (res.headersSent || res.destroyed) return
-  res.writeHead(status, {
-    ...headers,
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body)
-  })
+  const length = Buffer.byteLength(body)
+  // Without extra headers (every response but initialize's), a plain literal: no spread per response.
+  res.writeHead(
+    status,
+    headers === undefined
+      ? { "content-type": "application/json", "content-length": length }
+      : { ...headers, "content-type": "application/json", "content-length": length }
+  )
   res.end(body)
 }
 
