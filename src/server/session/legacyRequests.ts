@@ -109,7 +109,7 @@ export const track = (s: ServerSession, entry: InFlight): void => {
 }
 
 /** Mark done; false when it was cancelled (no response may be sent: cancellation.mdx:L37). */
-const settle = (s: ServerSession, entry: InFlight): boolean => {
+export const settle = (s: ServerSession, entry: InFlight): boolean => {
   if (entry.done) return false
   entry.done = true
   s.inFlight.delete(entry.request.id)
