@@ -9,7 +9,7 @@
 import { once } from "node:events"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { EraProber } from "../src/client/EraProber.ts"
@@ -17,30 +17,25 @@ import { HttpClientSession } from "../src/client/HttpClientSession.ts"
 import { makeHttpClientTransport } from "../src/client/makeHttpClientTransport.ts"
 import { ModernClient } from "../src/client/ModernClient.ts"
 import { RequestTimeout } from "../src/protocol/requestErrors.ts"
-import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
+import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { steppedTime } from "./support/steppedTime.ts"
+import { testRuntime } from "./support/testRuntime.ts"
 import { waitForTurns } from "./support/waitFor.ts"
 
 /** A server whose `hold` tool never answers: only a deadline ends the call. */
 const holdingServer = () =>
   new McpServer({ name: "direct-clock", version: "1.0.0" }).tool({ name: "hold", inputSchema: { type: "object" } }, () => new Promise(() => {}))
 
-let runtime: McpRuntime | undefined
-const cleanups: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-  await runtime?.shutdown({ drainMs: 0 })
-  runtime = undefined
-})
+const { cleanups, use } = testRuntime()
 
 /** A runtime on a `SimulatedClock` (given to nothing else) and a way to move its time. */
 const virtual = () => {
   const sim = new SimulatedClock()
-  runtime = makeMcpRuntime({ clock: sim })
+  const runtime = use(makeMcpRuntime({ clock: sim }))
   /** Move to `t` ms in 100 ms steps (a timer armed in one step fires on the next). */
   const advanceTo = steppedTime(sim)
   return { runtime, advanceTo }

@@ -22,7 +22,7 @@ import { DualEraClient } from "../src/client/DualEraClient.ts"
 import { MemoryEraCache } from "../src/client/EraCache.ts"
 import { HttpClientSession } from "../src/client/HttpClientSession.ts"
 import { ModernClient } from "../src/client/ModernClient.ts"
-import { makeMcpRuntime, type McpRuntime } from "../src/runtime/McpRuntime.ts"
+import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
@@ -30,6 +30,7 @@ import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { type SdkHttpServer, startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
 import { tap } from "./support/wireTap.ts"
+import { testRuntime } from "./support/testRuntime.ts"
 
 const BIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const SDK_STDIO = fileURLToPath(new URL("./fixtures/sdk-legacy-server.mjs", import.meta.url))
@@ -43,14 +44,8 @@ const ours = () =>
       structuredContent: { era: ctx.era, protocolVersion: ctx.protocolVersion }
     }))
 
-let runtime: McpRuntime | undefined
-const cleanups: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-  await runtime?.shutdown({ drainMs: 0 })
-  runtime = undefined
-})
-const fresh = () => (runtime = makeMcpRuntime())
+const { cleanups, use } = testRuntime()
+const fresh = () => use(makeMcpRuntime())
 
 /** The era, the backend and whether a probe was sent: what the option decides. */
 const shape = (client: Client) => ({ era: client.era, probes: client.probes, backend: client.client.constructor.name })
