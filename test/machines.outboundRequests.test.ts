@@ -220,15 +220,20 @@ describe("outboundRequests: the chart's steps, computed once per shape", () => {
     chart.transition = (...args) => (counts.transition++, transition(...args))
     return counts
   }
-
-  it("requests of one shape: xstate computes the initial and the final step once (two probes each), every request gets its own outcome and timers", () => {
+  /** A request table on a simulated clock over a counted chart, collecting its outcomes. */
+  const countedTable = (cancels: Array<unknown> = []) => {
     const clock = new SimulatedClock()
-    const cancels: Array<unknown> = []
     const chart = provided(cancels)
     const counts = counted(chart)
     const table = createActor(outboundRequestsLogic(chart), { clock }).start()
     const outcomes: Array<OutboundRequestOutcome> = []
     table.on("outcome", (e) => void outcomes.push(e.output))
+    return { clock, counts, table, outcomes }
+  }
+
+  it("requests of one shape: xstate computes the initial and the final step once (two probes each), every request gets its own outcome and timers", () => {
+    const cancels: Array<unknown> = []
+    const { clock, counts, table, outcomes } = countedTable(cancels)
     for (let i = 0; i < 50; i++) {
       table.send({ type: "REQUEST_SENT", requestId: i, method: "tools/call", timeoutMs: 1_000 })
       if (i % 2 === 0) table.send({ type: "RESPONSE", requestId: i, result: { n: i } })
@@ -274,12 +279,7 @@ describe("outboundRequests: the chart's steps, computed once per shape", () => {
   })
 
   it("the last shape is remembered: a repeat of it reuses its step, a progress token that is not the id never does, and each request keeps its own deadline", () => {
-    const clock = new SimulatedClock()
-    const chart = provided([])
-    const counts = counted(chart)
-    const table = createActor(outboundRequestsLogic(chart), { clock }).start()
-    const outcomes: Array<OutboundRequestOutcome> = []
-    table.on("outcome", (e) => void outcomes.push(e.output))
+    const { clock, counts, table, outcomes } = countedTable()
     const sent = (requestId: number, extra: Partial<OutboundRequestInput> = {}) =>
       table.send({ type: "REQUEST_SENT", requestId, method: "tools/call", timeoutMs: 1_000, ...extra })
     sent(1)
@@ -336,12 +336,7 @@ describe("outboundRequests: the chart's steps, computed once per shape", () => {
   })
 
   it("a request stepped by the chart since its start (progress) runs the chart for its end", () => {
-    const clock = new SimulatedClock()
-    const chart = provided([])
-    const counts = counted(chart)
-    const table = createActor(outboundRequestsLogic(chart), { clock }).start()
-    const outcomes: Array<OutboundRequestOutcome> = []
-    table.on("outcome", (e) => void outcomes.push(e.output))
+    const { clock, counts, table, outcomes } = countedTable()
     table.send({ type: "REQUEST_SENT", requestId: 1, method: "tools/call", progressToken: 1, timeoutMs: 1_000, resetTimeoutOnProgress: true })
     table.send({ type: "PROGRESS", requestId: 1, progress: 1 })
     const before = counts.transition
