@@ -106,13 +106,16 @@ const answerableInputs = (caps: ClientCapabilities): ClientCapabilities => {
 }
 const answerable = new WeakMap<ClientCapabilities, ClientCapabilities>()
 
+/** The level asked of the upstream: a modern client's own (none: no logs); a legacy session's, every level when it set none. */
+const upstreamLogLevel = (ctx: RequestContext): string | undefined => (ctx.era === "modern" ? ctx.logLevel : ctx.logLevel ?? "debug")
+
 /**
  * What the upstream is told of the gateway's client: its log level (a modern upstream sends no logs
  * without one; a legacy client that set none gets every level, as from our own server) and the inputs
  * it may be asked for.
  */
 const onBehalfOf = (ctx: RequestContext): Pick<CallOptions, "logLevel" | "clientCapabilities"> => {
-  const logLevel = ctx.era === "modern" ? ctx.logLevel : ctx.logLevel ?? "debug"
+  const logLevel = upstreamLogLevel(ctx)
   const clientCapabilities = answerableInputs(ctx.clientCapabilities)
   return logLevel === undefined ? { clientCapabilities } : { logLevel, clientCapabilities }
 }
@@ -139,10 +142,9 @@ const asGatewayResult = (r: Result): Result => {
  * gateway call: no getter closure, no intermediate objects spread into it).
  */
 const forward = (ctx: RequestContext, server: string | undefined): CallOptions => {
-  const logLevel = ctx.logLevel ?? "debug"
   return {
     signal: ctx.signal,
-    logLevel,
+    logLevel: upstreamLogLevel(ctx),
     clientCapabilities: answerableInputs(ctx.clientCapabilities),
     onProgress: (p) => ctx.progress(p.progress, p.total, p.message),
     onLog: (n) => logTo(ctx, server, n),
