@@ -217,9 +217,22 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
     return this.side.client.protocolVersion
   }
 
-  async request(method: string, params?: Params, options?: RequestOptions): Promise<Result> {
+  request(method: string, params?: Params, options?: RequestOptions): Promise<Result> {
     const side = this.side
-    if (side.era === "legacy" || this.confirmed) return side.client.request(method, params, options)
+    // Once the era is settled, the era's client answers directly: no async frame of ours per request.
+    if (side.era === "legacy" || this.confirmed) {
+      try {
+        return side.client.request(method, params, options)
+      } catch (e) {
+        return Promise.reject(e)
+      }
+    }
+    return this.requestUnconfirmed(method, params, options)
+  }
+
+  /** A request while a modern server is not yet confirmed: a failure may mean it is legacy after all (re-probe). */
+  private async requestUnconfirmed(method: string, params?: Params, options?: RequestOptions): Promise<Result> {
+    const side = this.side
     let result: Result
     try {
       result = await side.client.request(method, params, options)

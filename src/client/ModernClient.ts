@@ -431,7 +431,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     // Enforced once discovered (before, nothing is known of the server).
     const refused = this.options.enforceCapabilities === false || this.discoverInfo === undefined ? undefined : capabilityRefusal(method, this.discoverInfo.capabilities)
     if (refused !== undefined) return Promise.reject(refused)
-    return this.withInputRounds(method, params, options)
+    // The first round here; `input_required` goes on in `withInputRounds` (one promise per round, no async frame).
+    return this.attempt(method, params, options, this.version, false, false)
   }
 
   /**
@@ -441,11 +442,10 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
    * its `requestState` echoed verbatim (never one it did not send) — at most
    * `maxInputRounds` times.
    */
-  private async withInputRounds(method: string, params: Params | undefined, options: ModernRequestOptions): Promise<Result> {
+  private async withInputRounds(method: string, params: Params | undefined, options: ModernRequestOptions, first: Result): Promise<Result> {
     const maxRounds = this.options.maxInputRounds ?? 8
-    let current = params
+    let result = first
     for (let round = 0; ; round++) {
-      const result = await this.attempt(method, current, options, this.version, false)
       if (result.resultType !== "input_required") return result
       const inputRequests = inputRequestsOf(result)
       const requestState = typeof result.requestState === "string" ? result.requestState : undefined
@@ -456,7 +456,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         throw new InputRequired({ method, inputRequests: result.inputRequests, requestState: result.requestState, message: `${method}: still input_required after ${maxRounds} rounds` })
       }
       const responses = inputRequests === undefined ? undefined : await this.gatherInputs(method, inputRequests, result, options)
-      current = retryParams(params, responses, requestState)
+      result = await this.attempt(method, retryParams(params, responses, requestState), options, this.version, false, true)
     }
   }
 
@@ -500,8 +500,22 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     return this.options.idPrefix === undefined ? n : `${this.options.idPrefix}${n}`
   }
 
-  private async attempt(method: string, params: Params | undefined, options: ModernRequestOptions, version: ModernVersion, retried: boolean): Promise<Result> {
-    if (options.signal?.aborted) throw new RequestCancelled({ method, message: `${method} cancelled before it was sent` })
+  /**
+   * One request on the wire, settled by its chart. `inRounds`: part of `withInputRounds` (which
+   * handles `input_required`); otherwise an `input_required` result starts it. Not `async`: the
+   * outcome is read in one `then` (a refusal before sending is a rejected promise).
+   */
+  private attempt(method: string, params: Params | undefined, options: ModernRequestOptions, version: ModernVersion, retried: boolean, inRounds: boolean): Promise<Result> {
+    try {
+      return this.sendAttempt(method, params, options, version, retried, inRounds)
+    } catch (e) {
+      // Whatever throws while sending fails this request only, as from an async method.
+      return Promise.reject(e)
+    }
+  }
+
+  private sendAttempt(method: string, params: Params | undefined, options: ModernRequestOptions, version: ModernVersion, retried: boolean, inRounds: boolean): Promise<Result> {
+    if (options.signal?.aborted) return Promise.reject(new RequestCancelled({ method, message: `${method} cancelled before it was sent` }))
     const id = this.nextId()
     const wantsProgress = options.onProgress !== undefined || options.resetTimeoutOnProgress === true
     const progressToken = wantsProgress ? id : undefined
@@ -513,7 +527,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     if (progressToken !== undefined) meta.progressToken = progressToken
     const sendParams: Params = { ...params, _meta: meta }
     const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)
-    if (this.outbound.requests === undefined) throw new SessionClosed({ method, message: `${method}: client is ${this.status}` })
+    if (this.outbound.requests === undefined) return Promise.reject(new SessionClosed({ method, message: `${method}: client is ${this.status}` }))
     let failure: Error | undefined
     const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => {
       this.outbound.start(sent, {
@@ -529,7 +543,20 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     })
     this.notifyListeners()
     this.wire.send(makeRequest(id, method, sendParams))
-    const outcome = await outcomeP
+    return outcomeP.then((outcome) => this.attempted(method, params, options, version, retried, inRounds, outcome, failure))
+  }
+
+  /** What an attempt's outcome means: its result, a retry with another version, an MRTR round, or a typed error. */
+  private attempted(
+    method: string,
+    params: Params | undefined,
+    options: ModernRequestOptions,
+    version: ModernVersion,
+    retried: boolean,
+    inRounds: boolean,
+    outcome: OutboundRequestOutcome,
+    failure: Error | undefined
+  ): Result | Promise<Result> {
     this.notifyListeners()
 
     if (failure !== undefined && outcome._tag === "Aborted") throw failure
@@ -543,7 +570,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
           : pickMutualVersion(this.versions.filter((v) => v !== version), supported)
         if (next !== undefined && this.status === "open") {
           this.version = next
-          return this.attempt(method, params, options, next, true)
+          return this.attempt(method, params, options, next, true, inRounds)
         }
         throw new UnsupportedProtocolVersion({
           requested: version,
@@ -562,7 +589,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         })
       }
     }
-    return this.checkResult(method, outcomeToResult(method, outcome))
+    const result = this.checkResult(method, outcomeToResult(method, outcome))
+    return inRounds || result.resultType !== "input_required" ? result : this.withInputRounds(method, params, options, result)
   }
 
   /**

@@ -471,21 +471,30 @@ export class McpHost {
   }
 
   /** Call a namespaced tool (`server__tool`) on the server that owns it. */
-  async callTool(name: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result> {
-    this.assertOpen()
-    const { conn, original, definition } = this.route("tool", name)
-    const hints = (definition as ToolDefinition | undefined)?.annotations
-    const retryable = hints?.readOnlyHint === true || hints?.idempotentHint === true
-    return this.invoke(conn, "tools/call", { name: original, arguments: args }, options, retryable)
+  callTool(name: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result> {
+    // Not `async` (the gateway's hot path): a refusal is a rejected promise, as from an async method.
+    try {
+      this.assertOpen()
+      const { conn, original, definition } = this.route("tool", name)
+      const hints = (definition as ToolDefinition | undefined)?.annotations
+      const retryable = hints?.readOnlyHint === true || hints?.idempotentHint === true
+      return this.invoke(conn, "tools/call", { name: original, arguments: args }, options, retryable)
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
   /** Call a tool of one server by its original name (the gateway's `/mcp/<server>`). */
-  async callServerTool(server: string, name: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result> {
-    this.assertOpen()
-    const conn = this.connections.get(server)
-    if (conn === undefined) throw new UnknownName({ kind: "server", name: server, message: `no server ${JSON.stringify(server)}` })
-    const hints = conn.listing?.tools.find((t) => t.name === name)?.annotations
-    return this.invoke(conn, "tools/call", { name, arguments: args }, options, hints?.readOnlyHint === true || hints?.idempotentHint === true)
+  callServerTool(server: string, name: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result> {
+    try {
+      this.assertOpen()
+      const conn = this.connections.get(server)
+      if (conn === undefined) throw new UnknownName({ kind: "server", name: server, message: `no server ${JSON.stringify(server)}` })
+      const hints = conn.listing?.tools.find((t) => t.name === name)?.annotations
+      return this.invoke(conn, "tools/call", { name, arguments: args }, options, hints?.readOnlyHint === true || hints?.idempotentHint === true)
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
   async getPrompt(name: string, args: Record<string, string> = {}, options: CallOptions = {}): Promise<Result> {
@@ -509,13 +518,40 @@ export class McpHost {
     return this.invoke(conn, method, params, options, method !== "tools/call")
   }
 
-  private async invoke(conn: ServerConnection, method: string, params: Params | undefined, options: CallOptions, retryable: boolean): Promise<Result> {
+  /**
+   * A call on `conn`. The chart only needs to hear about calls that matter to it: a lazy server's
+   * in-flight count (idle timer), and a degraded server's recovery. A ready keep-alive server's call
+   * costs no chart step, and runs in one promise (`callOn`'s): its end and its one retry after a lost
+   * connection are decided as it settles, as the loop of `invokeTracked` decides them.
+   */
+  private invoke(conn: ServerConnection, method: string, params: Params | undefined, options: CallOptions, retryable: boolean): Promise<Result> {
+    const ready = conn.readyClient()
+    if (ready !== undefined && conn.config.lifecycle !== "lazy") return this.callOn(conn, ready.client, ready.generation, method, params, options, retryable)
+    return this.invokeTracked(conn, method, params, options, retryable, 0, ready)
+  }
+
+  /** Whether a failed call is tried once more (after a reconnect): a lost connection, a retryable call not cancelled, the host open. */
+  private retries(e: unknown, retryable: boolean, options: CallOptions): boolean {
+    return e instanceof ServerConnectionLost && retryable && options.signal?.aborted !== true && this.closePromise === undefined
+  }
+
+  /** After a call: a degraded server's chart hears how it went (its recovery). */
+  private untrackedCallEnded(conn: ServerConnection, answered: boolean): void {
+    if (conn.status?.state === "degraded") this.toServer(conn.name, { type: "CALL_ENDED", ok: answered, now: this.now() })
+  }
+
+  private async invokeTracked(
+    conn: ServerConnection,
+    method: string,
+    params: Params | undefined,
+    options: CallOptions,
+    retryable: boolean,
+    first: number,
+    firstReady: { readonly client: AnyCallClient; readonly generation: number } | undefined
+  ): Promise<Result> {
     const c = conn.config
-    for (let attempt = 0; ; attempt++) {
-      // The chart only needs to hear about calls that matter to it: a lazy server's
-      // in-flight count (idle timer), and a degraded server's recovery. A ready
-      // keep-alive server's calls cost no chart step.
-      const ready = attempt === 0 ? conn.readyClient() : undefined
+    for (let attempt = first; ; attempt++) {
+      const ready = attempt === first ? firstReady : undefined
       const tracked = ready === undefined || c.lifecycle === "lazy"
       if (tracked) this.toServer(conn.name, { type: "CALL_STARTED", now: this.now() })
       let answered = false
@@ -524,12 +560,12 @@ export class McpHost {
           attempt === 0 ? 2 * c.timeouts.connectMs + 1_000 : c.restart.maxDelayMs + 2 * c.timeouts.connectMs,
           attempt > 0
         )
-        const result = await this.callOn(conn, client, generation, method, params, options)
+        const result = await this.callOn(conn, client, generation, method, params, options, undefined)
         answered = true
         return result
       } catch (e) {
         if (e instanceof RpcError) answered = true
-        if (e instanceof ServerConnectionLost && retryable && attempt === 0 && options.signal?.aborted !== true && this.closePromise === undefined) continue
+        if (attempt === 0 && this.retries(e, retryable, options)) continue
         throw e
       } finally {
         if (tracked || conn.status?.state === "degraded") this.toServer(conn.name, { type: "CALL_ENDED", ok: answered, now: this.now() })
@@ -537,17 +573,32 @@ export class McpHost {
     }
   }
 
+  /**
+   * The call on `client`. `retryable` undefined: the caller (`invokeTracked`) ends it and retries it;
+   * defined: an untracked first attempt (`invoke`), ended and retried here as it settles.
+   */
   private callOn(
     conn: ServerConnection,
-    client: { request(method: string, params?: Params, options?: object): Promise<Result> },
+    client: AnyCallClient,
     generation: number,
     method: string,
     params: Params | undefined,
-    options: CallOptions
+    options: CallOptions,
+    retryable: boolean | undefined
   ): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
+      let settled = false
+      const fail = (e: unknown): void => {
+        if (settled) return
+        settled = true
+        conn.inFlight.delete(entry)
+        if (retryable === undefined) return reject(e)
+        this.untrackedCallEnded(conn, e instanceof RpcError)
+        if (this.retries(e, retryable, options)) resolve(this.invokeTracked(conn, method, params, options, retryable, 1, undefined))
+        else reject(e)
+      }
       // The call's own options answer its inputs (`onElicitation`, `onSampling`, `onRoots`): no copy per call.
-      const entry: InFlight = { generation, lost: reject, inputs: options, onNotification: options.onLog }
+      const entry: InFlight = { generation, lost: fail, inputs: options, onNotification: options.onLog }
       conn.inFlight.add(entry)
       // One object, no spreads: an absent option is an undefined field, which every client reads as absent.
       client.request(method, params, {
@@ -562,13 +613,13 @@ export class McpHost {
       }).then(
         // Settled here, not in a `.finally` (one promise fewer per call).
         (result) => {
+          if (settled) return
+          settled = true
           conn.inFlight.delete(entry)
+          if (retryable !== undefined) this.untrackedCallEnded(conn, true)
           resolve(result)
         },
-        (e) => {
-          conn.inFlight.delete(entry)
-          reject(mapCallError(conn.name, generation, e))
-        }
+        (e) => fail(mapCallError(conn.name, generation, e))
       )
     })
   }
@@ -605,6 +656,9 @@ export class McpHost {
 }
 
 const ignoreProgress = (): void => {}
+
+/** What a call is made on: a connection's client, either era. */
+type AnyCallClient = { request(method: string, params?: Params, options?: object): Promise<Result> }
 
 /** Build the host from a config file path, a parsed config, or a raw `{ mcpServers }` object, start it and wait for it to settle. */
 export const startHost = async (config: HostConfig | string | { readonly [key: string]: unknown }, options: HostOptions = {}): Promise<McpHost> => {
