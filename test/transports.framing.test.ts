@@ -178,6 +178,50 @@ describe("OutputBatcher", () => {
     release()
   })
 
+  it("eager (a client's requests): the turn's first frame is written at once, the rest of the turn in one write at its end", async () => {
+    const { stream, writes } = fakeWritable()
+    const batcher = new OutputBatcher(stream, { eager: true })
+    batcher.push("a")
+    expect(writes).toEqual(["a\n"]) // synchronously: a lone request does not wait for the turn's end
+    batcher.push("b")
+    queueMicrotask(() => batcher.push("c"))
+    await Promise.resolve()
+    expect(writes).toEqual(["a\n"]) // later frames of the turn wait for it
+    await nextTurn()
+    expect(writes).toEqual(["a\n", "b\nc\n"])
+    // The next turn's first frame goes at once again.
+    batcher.push("d")
+    expect(writes).toEqual(["a\n", "b\nc\n", "d\n"])
+    await nextTurn()
+    expect(writes).toHaveLength(3)
+    // An explicit flush ends the turn: the next frame is written at once.
+    batcher.push("e")
+    batcher.flush()
+    batcher.push("f")
+    expect(writes).toEqual(["a\n", "b\nc\n", "d\n", "e\n", "f\n"])
+    await nextTurn()
+    expect(writes).toHaveLength(5)
+  })
+
+  it("eager respects backpressure: once a write returned false, frames wait for drain, in order", async () => {
+    const { stream, writes, release } = fakeWritable({ highWaterMark: 16, hold: true })
+    const batcher = new OutputBatcher(stream, { eager: true })
+    batcher.push("x".repeat(20))
+    expect(writes).toHaveLength(1)
+    expect(batcher.blocked).toBe(true)
+    await nextTurn()
+    for (let turn = 0; turn < 3; turn++) {
+      batcher.push(`t${turn}`)
+      await nextTurn()
+    }
+    expect(writes).toHaveLength(1) // buffered, not written, not even eagerly
+    release()
+    await nextTurn()
+    expect(batcher.blocked).toBe(false)
+    expect(writes).toEqual(["x".repeat(20) + "\n", "t0\nt1\nt2\n"])
+    release()
+  })
+
   it("end() writes pending frames at once, resolves after the write, and drops later pushes", async () => {
     const { stream, writes } = fakeWritable()
     const batcher = new OutputBatcher(stream)

@@ -10,6 +10,11 @@
  * `pendingLength` and `blocked` let a caller that cares apply its own limits.
  *
  * Hot path: one string append per frame; one Immediate and one write per turn.
+ *
+ * `eager` (a client's requests): the first frame of a turn is written at once, the rest of
+ * that turn's frames together at its end (two writes per turn at most). A lone request then
+ * leaves before the rest of the turn's work, so the peer starts on it while this process
+ * finishes its bookkeeping (the gateway's upstream write: issue 10).
  */
 import type { Writable } from "node:stream"
 import { type Clock, systemClock } from "../protocol/clock.ts"
@@ -22,6 +27,8 @@ export interface OutputBatcherOptions {
   readonly flushTimeoutMs?: number
   /** The clock of that flush timeout (the runtime's one clock). Default: the system clock. */
   readonly clock?: Clock
+  /** Write the first frame of each turn at once (the rest of the turn's frames still in one write at its end). Default false. */
+  readonly eager?: boolean
 }
 
 export class OutputBatcher {
@@ -32,8 +39,12 @@ export class OutputBatcher {
   #immediate: NodeJS.Immediate | undefined = undefined
   #blocked = false
   #ended = false
+  readonly #eager: boolean
+  /** Eager: a frame was already written this turn (until its Immediate). */
+  #wroteThisTurn = false
   readonly #flushCallback = (): void => {
     this.#immediate = undefined
+    this.#wroteThisTurn = false
     this.flush()
   }
   readonly #onDrain = (): void => {
@@ -45,6 +56,7 @@ export class OutputBatcher {
     this.#stream = stream
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2000
     this.#clock = options.clock ?? systemClock
+    this.#eager = options.eager === true
     stream.on("drain", this.#onDrain)
   }
 
@@ -66,6 +78,13 @@ export class OutputBatcher {
   /** Queue one frame (without its newline); written at the end of this turn. */
   push(frame: string): void {
     if (this.#ended) return
+    if (this.#eager && !this.#wroteThisTurn && !this.#blocked && this.#pending.length === 0) {
+      // The turn's first frame: written now; the Immediate ends the turn (later frames wait for it).
+      this.#wroteThisTurn = true
+      if (!this.#stream.write(frame + "\n")) this.#blocked = true
+      if (this.#immediate === undefined) this.#immediate = setImmediate(this.#flushCallback)
+      return
+    }
     this.#pending += frame + "\n"
     if (this.#immediate === undefined && !this.#blocked) {
       this.#immediate = setImmediate(this.#flushCallback)
@@ -77,6 +96,7 @@ export class OutputBatcher {
     if (this.#immediate !== undefined) {
       clearImmediate(this.#immediate)
       this.#immediate = undefined
+      this.#wroteThisTurn = false
     }
     if (this.#blocked || this.#pending.length === 0 || this.#ended) return
     const data = this.#pending

@@ -246,7 +246,8 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
 
   const stdin = child?.stdin ?? null
   const stdout = child?.stdout ?? null
-  const batcher = stdin === null ? undefined : new OutputBatcher(stdin, { clock })
+  // Eager: a lone request leaves at once (the server side keeps one write per turn).
+  const batcher = stdin === null ? undefined : new OutputBatcher(stdin, { clock, eager: true })
   let framer: LineFramer | undefined = undefined
 
   const onLine = (line: string): void => {
