@@ -528,6 +528,10 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     const sendParams: Params = { ...params, _meta: meta }
     const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)
     if (this.outbound.requests === undefined) return Promise.reject(new SessionClosed({ method, message: `${method}: client is ${this.status}` }))
+    // The request leaves first, its chart starts right after: the server starts on it while this turn
+    // does the bookkeeping, and nothing it answers can be read before this turn ends (every wire
+    // delivers on a later turn or microtask, never inside `send`).
+    this.wire.send(makeRequest(id, method, sendParams))
     let failure: Error | undefined
     const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => {
       this.outbound.start(sent, {
@@ -542,7 +546,6 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       })
     })
     this.notifyListeners()
-    this.wire.send(makeRequest(id, method, sendParams))
     return outcomeP.then((outcome) => this.attempted(method, params, options, version, retried, inRounds, outcome, failure))
   }
 
