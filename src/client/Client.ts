@@ -120,7 +120,9 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
   private watch(side: Side): void {
     this.unwatch()
     const client = side.client as SessionHandle
-    const stop = client.subscribe(() => this.listeners.notify(() => this.info()))
+    // A signal, not a snapshot: the side's info is built only when someone listens to this client.
+    const relay = () => this.listeners.notify(this.infoNow)
+    const stop = client.onInfoChange !== undefined ? client.onInfoChange(relay) : client.subscribe(relay)
     let current = true
     this.unwatch = () => {
       current = false
@@ -191,6 +193,7 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
   info(): SessionInfo {
     return { ...(this.side.client as SessionHandle).info(), id: this.id }
   }
+  private readonly infoNow = (): SessionInfo => this.info()
   /** A notification to the server (legacy era; the modern era has none a client sends on its own). */
   notify(method: string, params?: Params): void {
     const side = this.side
@@ -198,6 +201,10 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
   }
   subscribe(listener: (info: SessionInfo) => void): () => void {
     return this.listeners.add(listener)
+  }
+  /** Told of every change with nothing built for it (a relay that builds its own info only when someone listens). */
+  onInfoChange(listener: () => void): () => void {
+    return this.listeners.addSignal(listener)
   }
   /** State changes and notifications of a legacy client in charge (a modern client has no such events). */
   on(listener: (event: ClientSessionEvent) => void): () => void {

@@ -438,6 +438,10 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   subscribe(listener: (info: SessionInfo) => void): () => void {
     return this.listeners.add(listener)
   }
+  /** Told of every change with nothing built for it (a relay that builds its own info only when someone listens). */
+  onInfoChange(listener: () => void): () => void {
+    return this.listeners.addSignal(listener)
+  }
 
   /** State changes and notifications, for hosts and UIs. */
   on(listener: (event: ClientSessionEvent) => void): () => void {

@@ -241,6 +241,10 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
   subscribe(listener: (info: SessionInfo) => void): () => void {
     return this.listeners.add(listener)
   }
+  /** Told of every change with nothing built for it (a relay that builds its own info only when someone listens). */
+  onInfoChange(listener: () => void): () => void {
+    return this.listeners.addSignal(listener)
+  }
 
   /** State changes and notifications of whichever generation is current. */
   on(listener: (event: ClientSessionEvent) => void): () => void {

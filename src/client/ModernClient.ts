@@ -412,6 +412,10 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   subscribe(listener: (info: SessionInfo) => void): () => void {
     return this.listeners.add(listener)
   }
+  /** Told of every change with nothing built for it (a relay that builds its own info only when someone listens). */
+  onInfoChange(listener: () => void): () => void {
+    return this.listeners.addSignal(listener)
+  }
 
   private notifyListeners(): void {
     this.listeners.notify(this.infoNow)

@@ -24,7 +24,7 @@ import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } 
 import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
 
 /** The upstream client of a generation: any client the host opens is a session handle. */
-export type UpstreamClient = Pick<SessionHandle, "info" | "subscribe" | "ended" | "close">
+export type UpstreamClient = Pick<SessionHandle, "info" | "subscribe" | "onInfoChange" | "ended" | "close">
 
 /** What opens a generation. */
 export interface UpstreamGenerationOptions {
@@ -135,7 +135,9 @@ export class UpstreamGeneration implements SessionHandle {
       this.track(client.close({ drainMs: 0, reason: "generation closed" }))
       return
     }
-    this.unwatch = client.subscribe(() => this.listeners.notify(() => this.info()))
+    // A signal, not a snapshot: the client's info is built only when someone listens to this generation.
+    const relay = () => this.listeners.notify(this.infoNow)
+    this.unwatch = client.onInfoChange !== undefined ? client.onInfoChange(relay) : client.subscribe(relay)
     this.listeners.notify(() => this.info())
     void client.ended.then((end) => {
       if (this.isClosing) return
@@ -143,6 +145,8 @@ export class UpstreamGeneration implements SessionHandle {
       this.finish(end)
     })
   }
+
+  private readonly infoNow = (): SessionInfo => this.info()
 
   info(): SessionInfo {
     const client = this.client
@@ -162,6 +166,10 @@ export class UpstreamGeneration implements SessionHandle {
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
     return this.listeners.add(listener)
+  }
+  /** Told of every change with nothing built for it (a relay that builds its own info only when someone listens). */
+  onInfoChange(listener: () => void): () => void {
+    return this.listeners.addSignal(listener)
   }
 
   /**
