@@ -124,16 +124,31 @@ const onBehalfOf = (ctx: RequestContext): Pick<CallOptions, "logLevel" | "client
  * An upstream result as the gateway's answer: a modern upstream's `resultType` and server info are its
  * own, not the gateway's (a legacy client must not see them; a modern one gets the gateway's).
  */
-const asGatewayResult = (r: Result): Result => {
+export const asGatewayResult = (r: Result): Result => {
   const meta = r._meta as Record<string, unknown> | undefined
-  const info = meta !== undefined && typeof meta === "object" && Object.hasOwn(meta, META_SERVER_INFO)
+  const info = meta !== undefined && typeof meta === "object" && meta !== null && Object.hasOwn(meta, META_SERVER_INFO)
   if (!info && !Object.hasOwn(r, "resultType")) return r
-  const { resultType: _t, ...rest } = r
-  if (!info) return rest
-  const { [META_SERVER_INFO]: _i, ...others } = meta!
-  if (Object.keys(others).length > 0) return { ...rest, _meta: others }
-  const { _meta: _m, ...bare } = rest
-  return bare
+  // One copy, key by key (every gateway call of a modern upstream: no rest-destructuring copies).
+  const out: Record<string, unknown> = {}
+  for (const k in r) {
+    if (!Object.hasOwn(r, k) || k === "resultType") continue
+    if (k === "_meta" && info) {
+      let others: Record<string, unknown> | undefined
+      for (const m in meta) {
+        if (m !== META_SERVER_INFO && Object.hasOwn(meta, m)) own(others ??= {}, m, meta[m])
+      }
+      if (others !== undefined) out._meta = others
+      continue
+    }
+    own(out, k, r[k])
+  }
+  return out as Result
+}
+
+/** An own data property, as a spread makes it (a `__proto__` key from the wire stays a key, not a prototype). */
+const own = (o: Record<string, unknown>, k: string, v: unknown): void => {
+  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+  else o[k] = v
 }
 
 /**

@@ -98,7 +98,8 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
     }
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength
     if (bytes > maxMessageBytes) return deliver((h) => h.onOversized(bytes))
-    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data as Buffer).toString("utf8")
+    // A Buffer (ws's default binaryType) is decoded in place: `Buffer.from(buffer)` would copy it first.
+    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data).toString("utf8")
     deliver((h) => h.onFrame(text))
   }
   const onPong = (): void => {
