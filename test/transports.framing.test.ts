@@ -178,29 +178,37 @@ describe("OutputBatcher", () => {
     release()
   })
 
-  it("eager (a client's requests): the turn's first frame is written at once, the rest of the turn in one write at its end", async () => {
+  it("eager (a client's requests): a burst's first frame is written at once, the rest of the burst in one write, no Immediate left", async () => {
     const { stream, writes } = fakeWritable()
     const batcher = new OutputBatcher(stream, { eager: true })
     batcher.push("a")
     expect(writes).toEqual(["a\n"]) // synchronously: a lone request does not wait for the turn's end
     batcher.push("b")
-    queueMicrotask(() => batcher.push("c"))
+    batcher.push("c")
+    expect(writes).toEqual(["a\n"]) // the rest of the burst waits
     await Promise.resolve()
-    expect(writes).toEqual(["a\n"]) // later frames of the turn wait for it
-    await nextTurn()
-    expect(writes).toEqual(["a\n", "b\nc\n"])
-    // The next turn's first frame goes at once again.
+    expect(writes).toEqual(["a\n", "b\nc\n"]) // in one write, before the turn ends (no Immediate)
+    // Callers resumed together (continuations queued before the first of them runs): one write for all but the first.
+    const resumed = Promise.resolve()
+    const sent = Array.from({ length: 8 }, (_, i) => resumed.then(() => batcher.push(`r${i}`)))
+    await Promise.all(sent)
+    await Promise.resolve()
+    expect(writes.slice(2)).toEqual(["r0\n", "r1\nr2\nr3\nr4\nr5\nr6\nr7\n"])
+    // A later frame starts a new burst; an explicit flush ends one.
     batcher.push("d")
-    expect(writes).toEqual(["a\n", "b\nc\n", "d\n"])
-    await nextTurn()
-    expect(writes).toHaveLength(3)
-    // An explicit flush ends the turn: the next frame is written at once.
-    batcher.push("e")
     batcher.flush()
-    batcher.push("f")
-    expect(writes).toEqual(["a\n", "b\nc\n", "d\n", "e\n", "f\n"])
+    batcher.push("e")
+    expect(writes.slice(4)).toEqual(["d\n", "e\n"])
     await nextTurn()
-    expect(writes).toHaveLength(5)
+    expect(writes).toHaveLength(6)
+    // Without `eager`, nothing is written before the turn's Immediate.
+    const plain = fakeWritable()
+    const batched = new OutputBatcher(plain.stream)
+    batched.push("x")
+    await Promise.resolve()
+    expect(plain.writes).toEqual([])
+    await nextTurn()
+    expect(plain.writes).toEqual(["x\n"])
   })
 
   it("eager respects backpressure: once a write returned false, frames wait for drain, in order", async () => {

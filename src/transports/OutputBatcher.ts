@@ -11,10 +11,13 @@
  *
  * Hot path: one string append per frame; one Immediate and one write per turn.
  *
- * `eager` (a client's requests): the first frame of a turn is written at once, the rest of
- * that turn's frames together at its end (two writes per turn at most). A lone request then
- * leaves before the rest of the turn's work, so the peer starts on it while this process
- * finishes its bookkeeping (the gateway's upstream write: issue 10).
+ * `eager` (a client's requests): the first frame of a burst is written at once; the frames
+ * pushed after it, until the microtasks already queued when it went have run (the rest of the
+ * burst: e.g. every caller resumed by one chunk of responses), go together in one write then.
+ * A lone request thus leaves before the rest of the turn's work, so the peer starts on it while
+ * this process finishes its bookkeeping, and no Immediate is left pending (which would make the
+ * event loop poll once more, without waiting, before it sleeps): the gateway's upstream write,
+ * issue 10.
  */
 import type { Writable } from "node:stream"
 import { type Clock, systemClock } from "../protocol/clock.ts"
@@ -27,7 +30,7 @@ export interface OutputBatcherOptions {
   readonly flushTimeoutMs?: number
   /** The clock of that flush timeout (the runtime's one clock). Default: the system clock. */
   readonly clock?: Clock
-  /** Write the first frame of each turn at once (the rest of the turn's frames still in one write at its end). Default false. */
+  /** Write the first frame of a burst at once, the rest of the burst in one write (see above). Default false. */
   readonly eager?: boolean
 }
 
@@ -40,12 +43,14 @@ export class OutputBatcher {
   #blocked = false
   #ended = false
   readonly #eager: boolean
-  /** Eager: a frame was already written this turn (until its Immediate). */
-  #wroteThisTurn = false
+  /** Eager: a burst's first frame was written; the burst ends with `#endBurst` (a microtask) or any flush. */
+  #inBurst = false
   readonly #flushCallback = (): void => {
     this.#immediate = undefined
-    this.#wroteThisTurn = false
     this.flush()
+  }
+  readonly #endBurst = (): void => {
+    if (this.#inBurst) this.flush()
   }
   readonly #onDrain = (): void => {
     this.#blocked = false
@@ -75,28 +80,28 @@ export class OutputBatcher {
     return this.#ended
   }
 
-  /** Queue one frame (without its newline); written at the end of this turn. */
+  /** Queue one frame (without its newline); written at the end of this turn (eager: see above). */
   push(frame: string): void {
     if (this.#ended) return
-    if (this.#eager && !this.#wroteThisTurn && !this.#blocked && this.#pending.length === 0) {
-      // The turn's first frame: written now; the Immediate ends the turn (later frames wait for it).
-      this.#wroteThisTurn = true
+    if (this.#eager && !this.#inBurst && !this.#blocked && this.#pending.length === 0) {
+      // A burst's first frame: written now; the rest of the burst waits for `#endBurst`.
+      this.#inBurst = true
       if (!this.#stream.write(frame + "\n")) this.#blocked = true
-      if (this.#immediate === undefined) this.#immediate = setImmediate(this.#flushCallback)
+      queueMicrotask(this.#endBurst)
       return
     }
     this.#pending += frame + "\n"
-    if (this.#immediate === undefined && !this.#blocked) {
+    if (this.#immediate === undefined && !this.#blocked && !this.#inBurst) {
       this.#immediate = setImmediate(this.#flushCallback)
     }
   }
 
   /** Write what is pending now (unless blocked by backpressure). */
   flush(): void {
+    this.#inBurst = false
     if (this.#immediate !== undefined) {
       clearImmediate(this.#immediate)
       this.#immediate = undefined
-      this.#wroteThisTurn = false
     }
     if (this.#blocked || this.#pending.length === 0 || this.#ended) return
     const data = this.#pending
