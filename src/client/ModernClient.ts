@@ -499,6 +499,16 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   }
   private metaCache: { readonly version: ModernVersion; readonly meta: Record<string, unknown> } | undefined
 
+  /** `narrowInputsCached` for this client, the last answer kept (a gateway's calls repeat their session's capabilities). */
+  private narrowed(allowed: ClientCapabilities): ClientCapabilities {
+    const last = this.lastNarrowed
+    if (last !== undefined && last.allowed === allowed) return last.narrowed
+    const narrowed = narrowInputsCached(this.capabilities, allowed)
+    this.lastNarrowed = { allowed, narrowed }
+    return narrowed
+  }
+  private lastNarrowed: { readonly allowed: ClientCapabilities; readonly narrowed: ClientCapabilities } | undefined
+
   private nextId(): RequestId {
     const n = ++this.counter
     return this.options.idPrefix === undefined ? n : `${this.options.idPrefix}${n}`
@@ -527,15 +537,15 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
     const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
     if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
-    if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = narrowInputsCached(this.capabilities, options.inputCapabilities)
+    if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = this.narrowed(options.inputCapabilities)
     if (progressToken !== undefined) meta.progressToken = progressToken
     const sendParams: Params = { ...params, _meta: meta }
-    const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)
     if (this.outbound.requests === undefined) return Promise.reject(new SessionClosed({ method, message: `${method}: client is ${this.status}` }))
     // The request leaves first, its chart starts right after: the server starts on it while this turn
     // does the bookkeeping, and nothing it answers can be read before this turn ends (every wire
     // delivers on a later turn or microtask, never inside `send`).
     this.wire.send(makeRequest(id, method, sendParams))
+    const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)
     let failure: Error | undefined
     const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => {
       this.outbound.start(sent, {
