@@ -202,10 +202,18 @@ export class InspectorModel {
   /** Sessions changed since their summary was last read (while followed): `infoOf` reads them again. */
   readonly #stale = new Set<string>()
 
-  /** A followed session changed: its summary is read when the feed serializes it (once per flush), not now. */
+  /** Sessions announced to the listeners as changed and not read since: their next changes need no message. */
+  readonly #announced = new Set<string>()
+
+  /**
+   * A followed session changed: its summary is read when the feed serializes it (once per flush), not now.
+   * Why the announced set: a session changes twice per call (a request in, its answer out), and until its
+   * summary is read again one announcement stands for them all.
+   */
   #sessionTouched(id: string): void {
     this.#stale.add(id)
-    if (this.#listeners.size === 0) return
+    if (this.#listeners.size === 0 || this.#announced.has(id)) return
+    this.#announced.add(id)
     const same = this.#byId.get(id)
     if (same === undefined) return
     const t = this.#now()
@@ -218,6 +226,7 @@ export class InspectorModel {
       this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id))
       // What changed while nobody listened is read on the next `infoOf`.
       for (const id of this.#infos.keys()) this.#stale.add(id)
+      this.#announced.clear()
     } else {
       this.#updates!()
       this.#updates = undefined
@@ -241,6 +250,8 @@ export class InspectorModel {
    */
   infoOf(actor: ActorView): SessionInfo | undefined {
     const last = this.#infos.get(actor.id)
+    // Read: the session's next change is announced again.
+    this.#announced.delete(actor.id)
     if (last === undefined || actor.end !== undefined) return last
     // Followed (a feed listens): read again only if the session changed since the last read.
     if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
@@ -317,6 +328,7 @@ export class InspectorModel {
     this.#ended.length = 0
     this.#infos.clear()
     this.#stale.clear()
+    this.#announced.clear()
     this.#ends.clear()
   }
 
@@ -470,6 +482,7 @@ export class InspectorModel {
   #onSession(info: SessionInfo, change: "added" | "updated" | "removed"): void {
     this.#infos.set(info.id, info)
     this.#stale.delete(info.id)
+    this.#announced.delete(info.id)
     if (change === "added") {
       const handle = this.#registry?.get(info.id)
       handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)

@@ -51,8 +51,8 @@ const snapshotOf = (actor: SnapshotView, showSecrets: boolean) => ({
   context: safeContext(actor.context, showSecrets)
 })
 
-/** The session summary of an actor (everything the page lists about it). */
-export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecrets: boolean, recent: boolean) => {
+/** The session summary of an actor (everything the page lists about it), as the feed's message made at `createdAt`. */
+export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecrets: boolean, recent: boolean, createdAt: number) => {
   const info = model.infoOf(actor)
   // Without a registered session, only a session chart's name tells its side.
   const side = info?.role ?? (actor.machine === undefined ? undefined : /ServerSession$/.test(actor.machine) ? "server" : /ClientSession$/.test(actor.machine) ? "client" : undefined)
@@ -67,7 +67,8 @@ export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecr
     transport: info?.transport ?? null,
     era: info?.era ?? null,
     protocolVersion: info?.protocolVersion ?? null,
-    peer: info?.peer === undefined ? null : toJsonSafe(info.peer, { showSecrets }),
+    // The peer's info is the same object for the session's life: made safe once (`safeContext`'s cache).
+    peer: info?.peer === undefined ? null : safeContext(info.peer, showSecrets),
     inFlight: info?.inFlight ?? actor.requests?.size ?? 0,
     requests: actor.requests === undefined ? [] : [...actor.requests.values()].map((r) => ({ id: r.id, method: r.method, since: r.since })),
     startedAt: info?.startedAt ?? actor.startedAt,
@@ -75,7 +76,9 @@ export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecr
     value: actor.value ?? null,
     status: actor.status,
     end: actor.end ?? null,
-    ...(recent ? { recent: actor.record.last(RECENT).map((e) => ({ t: e.t, event: e.event.type, value: e.value ?? null, status: e.status })) } : {})
+    ...(recent ? { recent: actor.record.last(RECENT).map((e) => ({ t: e.t, event: e.event.type, value: e.value ?? null, status: e.status })) } : {}),
+    createdAt,
+    _version: FEED_VERSION
   }
 }
 
@@ -130,7 +133,7 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
       }
     }
     case "@mcp-actors.session":
-      return { ...sessionSummary(model, message.actor, showSecrets, message.recent === true), createdAt: message.createdAt, _version: FEED_VERSION }
+      return sessionSummary(model, message.actor, showSecrets, message.recent === true, message.createdAt)
     case "@mcp-actors.forget":
       return { type: "@mcp-actors.forget", sessionId: message.sessionId, createdAt: message.createdAt, _version: FEED_VERSION }
   }
