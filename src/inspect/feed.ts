@@ -45,11 +45,8 @@ export const safeContext = (context: unknown, showSecrets: boolean): unknown => 
   return safe
 }
 
-const snapshotOf = (actor: SnapshotView, showSecrets: boolean) => ({
-  value: actor.value ?? null,
-  status: actor.status,
-  context: safeContext(actor.context, showSecrets)
-})
+const snapshotOf = (actor: SnapshotView, showSecrets: boolean, lean: boolean) =>
+  lean ? { value: actor.value ?? null, status: actor.status } : { value: actor.value ?? null, status: actor.status, context: safeContext(actor.context, showSecrets) }
 
 /** The session summary of an actor (everything the page lists about it), as the feed's message made at `createdAt`. */
 export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecrets: boolean, recent: boolean, createdAt: number) => {
@@ -83,11 +80,12 @@ export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecr
 }
 
 /**
- * One message as a JSON object (secrets redacted unless `showSecrets`). `definitions: false` leaves the
- * machine's definition out of `@xstate.actor` (the page fetches laid-out charts instead; a client request
- * actor per call would otherwise carry kilobytes each).
+ * One message as a JSON object (secrets redacted unless `showSecrets`). `lean` (the page's feed) leaves
+ * out the machine's definition from `@xstate.actor` (the page fetches laid-out charts instead; a client
+ * request actor per call would otherwise carry kilobytes each) and every snapshot's context (the page
+ * shows states, not contexts; a record or the full feed has them).
  */
-export const feedObject = (model: InspectorModel, message: FeedMessage, showSecrets: boolean, definitions = true): Record<string, unknown> => {
+export const feedObject = (model: InspectorModel, message: FeedMessage, showSecrets: boolean, lean = false): Record<string, unknown> => {
   switch (message.type) {
     case "@xstate.actor": {
       const a = message.actor
@@ -98,8 +96,8 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
         parentId: a.parentId,
         id: redactId(a.id, showSecrets),
         name: a.machine,
-        definition: definitions ? definitionOf(a.logic as { toJSON?: () => unknown } | undefined) : undefined,
-        snapshot: snapshotOf(a, showSecrets),
+        definition: lean ? undefined : definitionOf(a.logic as { toJSON?: () => unknown } | undefined),
+        snapshot: snapshotOf(a, showSecrets, lean),
         createdAt: message.createdAt,
         _version: FEED_VERSION
       }
@@ -113,7 +111,7 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
         parentId: a.parentId,
         id: redactId(a.id, showSecrets),
         event: toJsonSafe(message.event, { showSecrets }),
-        snapshot: snapshotOf(message.snapshot, showSecrets),
+        snapshot: snapshotOf(message.snapshot, showSecrets, lean),
         createdAt: message.createdAt,
         _version: FEED_VERSION
       }
