@@ -28,7 +28,10 @@ describe("inspector feed: one flush per flushMs", () => {
       await feed.waitFor((m) => m.type === "@mcp-actors.synced", "synced")
       await client.connect(new StreamableHTTPClientTransport(new URL(http.url)))
       clock.increment(50)
-      const actor = await feed.waitFor((m) => m.type === "@xstate.actor" && m.name === "legacyServerSession", "the session's actor")
+      // A session new in the flush comes as its summary alone (with its recent transitions).
+      const actor = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.machine === "legacyServerSession", "the session's summary")
+      expect(Array.isArray(actor.recent) && actor.recent.length > 0).toBe(true)
+      expect(feed.messages.some((m) => m.type === "@xstate.actor" && m.sessionId === actor.sessionId)).toBe(false)
       const sessionId = actor.sessionId as string
       const session = inspector.model.get(sessionId)!
       const before = { frames: frames.length, messages: feed.messages.length }

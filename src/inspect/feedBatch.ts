@@ -14,7 +14,8 @@
  *   newest {@link STEPS_PER_TURN}, with `skipped` counting the rest), the event
  *   as its `type` only, and no context (the page shows none; under churn the
  *   contexts were half the feed's bytes); a session summary
- *   at most once per actor; and nothing at all for an actor that was created
+ *   at most once per actor (for a session new in the turn, that summary with its
+ *   recent transitions is its only line); and nothing at all for an actor that was created
  *   and forgotten within the turn, nor for a child that is not a session (a
  *   request) created and ended within the turn: the page lists it for nobody.
  *
@@ -177,6 +178,13 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
           for (const p of turn.values()) {
             if (p.announce !== undefined && p.actor.end !== undefined && p.actor.parentId !== undefined && !isSession(p.actor)) {
               unseen.add(p.actor.sessionId)
+              continue
+            }
+            if (p.announce !== undefined && p.session !== undefined) {
+              // New in this turn, with its summary: that one line (its recent transitions included) is all
+              // the page shows of it, where the announcement and the snapshot would repeat it (a churned
+              // session is born, serves and ends within a flush).
+              leanLines.push(JSON.stringify(feedObject(model, { type: "@mcp-actors.session", actor: p.actor, createdAt: p.session.createdAt, recent: true }, showSecrets, true)))
               continue
             }
             if (p.announce !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.announce, showSecrets, true)))
