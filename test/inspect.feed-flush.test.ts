@@ -57,6 +57,9 @@ describe("inspector feed: one flush per flushMs", () => {
       // (The calls took the chart's fast path: no transition, so no snapshot line.)
       expect(flushed.filter((m) => m.type === "@xstate.snapshot").length).toBeLessThanOrEqual(1)
       expect(summary).toMatchObject({ inFlight: 0, state: "operating" })
+      // Its identity went out with its first line: a later one carries what changed (the page merges them).
+      expect(actor).toMatchObject({ machine: "legacyServerSession", peer: { name: "flushed" }, transport: "http" })
+      for (const same of ["machine", "peer", "transport", "startedAt", "rootId"]) expect(summary).not.toHaveProperty(same)
       expect(built).toBe(1)
     } finally {
       await client.close()

@@ -32,6 +32,9 @@ import { redactId } from "./redact.ts"
 /** One transition of a lean snapshot's turn: time, event type, value, status. */
 export type FeedStep = readonly [t: number, event: string, value: unknown, status: string]
 
+/** A session summary's fields that rarely change: a lean summary repeats them only when they did. */
+const IDENTITY: ReadonlySet<string> = new Set(["rootId", "parentId", "id", "machine", "side", "transport", "era", "protocolVersion", "peer", "startedAt"])
+
 /** Steps sent per actor per turn at most (the page keeps the last 50 transitions of an actor). */
 export const STEPS_PER_TURN = 50
 
@@ -161,6 +164,24 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
     })
   }
 
+  /** Each actor's last summary sent to the lean clients: the next one leaves out the fields that stayed the same. */
+  const sentSummary = new WeakMap<ActorView, Record<string, unknown>>()
+  /**
+   * A session summary for the lean clients: its identity fields (who, which machine, era, peer …) only
+   * when they differ from the actor's last summary sent, since the page merges each summary into what it
+   * has (and a client that connects later starts from the full snapshot). Under load most sessions change
+   * at every flush, and these fields were half of each line.
+   */
+  const leanSummary = (actor: ActorView, message: FeedMessage): string => {
+    const o = feedObject(model, message, showSecrets, true)
+    const last = sentSummary.get(actor)
+    sentSummary.set(actor, o)
+    if (last === undefined) return JSON.stringify(o)
+    const delta: Record<string, unknown> = {}
+    for (const k in o) if (!(IDENTITY.has(k) && last[k] === o[k])) delta[k] = o[k]
+    return JSON.stringify(delta)
+  }
+
   const drain = (): void => {
     const messages = ordered
     const turn = pending
@@ -184,12 +205,12 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
               // New in this turn, with its summary: that one line (its recent transitions included) is all
               // the page shows of it, where the announcement and the snapshot would repeat it (a churned
               // session is born, serves and ends within a flush).
-              leanLines.push(JSON.stringify(feedObject(model, { type: "@mcp-actors.session", actor: p.actor, createdAt: p.session.createdAt, recent: true }, showSecrets, true)))
+              leanLines.push(leanSummary(p.actor, { type: "@mcp-actors.session", actor: p.actor, createdAt: p.session.createdAt, recent: true }))
               continue
             }
             if (p.announce !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.announce, showSecrets, true)))
             if (p.event !== undefined) leanLines.push(leanSnapshot(p))
-            if (p.session !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.session, showSecrets, true)))
+            if (p.session !== undefined) leanLines.push(leanSummary(p.actor, p.session))
           }
           for (const id of gone) leanLines.push(JSON.stringify({ type: "@mcp-actors.forget", sessionId: id, createdAt: Date.now(), _version: FEED_VERSION }))
         }
