@@ -186,6 +186,9 @@ const defaultOnError = (error: unknown): void => console.error("mcp-actors: inte
  * (`machines/legacyServerSession.ts`), the requests in flight, and modern (2026-07-28)
  * requests arriving on the same connection. Made by `serveTransport` and the HTTP and
  * WebSocket servers; users hold it to watch its state, notify its client, or close it.
+ * Made directly (no `actorParent`), it is a supervised connection of its own in
+ * `options.runtime` (default the process's): a node of its tree, in its registry,
+ * released by its shutdown.
  */
 export class ServerSession implements SessionHandle {
   readonly id: string
