@@ -12,8 +12,8 @@
  *   per actor that changed in the turn, carrying the turn's transitions as
  *   `steps` ([t, event type, value, status]: at most the page's window, the
  *   newest {@link STEPS_PER_TURN}, with `skipped` counting the rest), the event
- *   as its `type` only, and the context only when it is not the one sent last;
- *   a session summary
+ *   as its `type` only, and no context (the page shows none; under churn the
+ *   contexts were half the feed's bytes); a session summary
  *   at most once per actor; and nothing at all for an actor that was created
  *   and forgotten within the turn, nor for a child that is not a session (a
  *   request) created and ended within the turn: the page lists it for nobody.
@@ -24,7 +24,7 @@
  * from the actor's own record at the drain.
  */
 import type { EventObject } from "xstate"
-import { feedObject, FEED_VERSION, safeContext } from "./feed.ts"
+import { feedObject, FEED_VERSION } from "./feed.ts"
 import type { ActorView, FeedMessage, InspectorModel, SnapshotTouch } from "./InspectorModel.ts"
 import { redactId } from "./redact.ts"
 
@@ -81,8 +81,6 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
   /** Actors the lean clients never heard of (their forget is not sent either). */
   const unseen = new Set<string>()
   const isSession = (a: ActorView) => model.infoOf(a) !== undefined || /Session$/.test(a.machine ?? "")
-  /** The context each actor's last lean snapshot carried (the next one omits it while unchanged). */
-  const sentContext = new WeakMap<ActorView, unknown>()
 
   /** The turn's entries are also kept on their views under this batch's own key: a snapshot's lookup is one property read. */
   const slot: unique symbol = Symbol("feed batch entry")
@@ -143,12 +141,6 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
 
   const leanSnapshot = (p: Pending): string => {
     const a = p.actor
-    const context = a.context
-    const snapshot: Record<string, unknown> = { value: a.value ?? null, status: a.status }
-    if (!sentContext.has(a) || sentContext.get(a) !== context) {
-      snapshot.context = safeContext(context, showSecrets)
-      if (typeof context === "object" && context !== null) sentContext.set(a, context)
-    }
     // The turn's transitions, from the record (the init snapshot makes none).
     const steps: Array<FeedStep> = []
     const n = a.record.eachSince(p.since, STEPS_PER_TURN, (t, event, value, status) => void steps.push([t, event.type, value ?? null, status]))
@@ -160,7 +152,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       parentId: a.parentId,
       id: redactId(a.id, showSecrets),
       event: { type: p.event!.type },
-      snapshot,
+      snapshot: { value: a.value ?? null, status: a.status },
       steps,
       ...(skipped > 0 ? { skipped } : {}),
       createdAt: p.createdAt,
@@ -187,9 +179,9 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
               unseen.add(p.actor.sessionId)
               continue
             }
-            if (p.announce !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.announce, showSecrets, false)))
+            if (p.announce !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.announce, showSecrets, true)))
             if (p.event !== undefined) leanLines.push(leanSnapshot(p))
-            if (p.session !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.session, showSecrets, false)))
+            if (p.session !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.session, showSecrets, true)))
           }
           for (const id of gone) leanLines.push(JSON.stringify({ type: "@mcp-actors.forget", sessionId: id, createdAt: Date.now(), _version: FEED_VERSION }))
         }
