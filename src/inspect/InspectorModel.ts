@@ -27,7 +27,12 @@ export interface InspectorModelOptions {
   readonly recordCapacity?: number
   /** How long an ended actor stays listed. Default 10 minutes. */
   readonly retainEndedMs?: number
-  /** At most this many ended actors are kept (oldest forgotten first). Default 200. */
+  /**
+   * At most this many ended actors are kept (oldest forgotten first). Default 64: a page's worth. Why not
+   * more: under session churn each one kept outlives the young generation (its record, its events), and
+   * 200 of them made the collector's work most of an unwatched inspector's cost; a host with few sessions
+   * keeps each for `retainEndedMs` all the same.
+   */
   readonly maxEnded?: number
   /** Live actors tracked at most (a runtime that drops actors without stopping them cannot grow this without bound). Default 10 000. */
   readonly maxActors?: number
@@ -181,7 +186,7 @@ export class InspectorModel {
   constructor(options: InspectorModelOptions = {}) {
     this.#capacity = options.recordCapacity ?? 500
     this.#retainMs = options.retainEndedMs ?? 10 * 60_000
-    this.#maxEnded = options.maxEnded ?? 200
+    this.#maxEnded = options.maxEnded ?? 64
     this.#maxActors = options.maxActors ?? 10_000
     this.#now = options.now ?? makeTurnClock().read
     this.#keepSecrets = options.keepSecrets !== false
