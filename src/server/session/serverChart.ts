@@ -3,9 +3,9 @@
  * the runtime's actions (its effects). Guards and delays are the chart's own.
  */
 import { type AnyActorRef, raise } from "xstate"
-import { type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
+import { type InitializeParams, isValidInitializeParams, type LegacyServerSessionContext, type LegacyServerSessionEvent, type LegacyServerSessionInput, legacyServerSessionMachine, type RejectParams } from "../../../machines/legacyServerSession.ts"
 import { memoizeInitialSnapshot } from "../../runtime/initialSnapshots.ts"
-import { memoizeTransitions } from "../../runtime/transitionMemo.ts"
+import { memoizeTransitions, type PerActor } from "../../runtime/transitionMemo.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { hibernationGranted } from "./hibernate.ts"
 import { announceReady, beginDrain, cancelInFlight, dispatchHeld, reject, released, replyPong, respondInitialize } from "./chartActions.ts"
@@ -48,6 +48,17 @@ export const runtimeServerMachine = legacyServerSessionMachine.provide({
 })
 
 
+/** What an INITIALIZE step only copies: the request's id (into the reply's params), the client's capabilities and info (into the context). */
+const perActor: PerActor<LegacyServerSessionEvent> = {
+  of: (event) => {
+    if (event.type !== "INITIALIZE") return undefined
+    const p = event.params as InitializeParams
+    return [event.id, p.capabilities, p.clientInfo]
+  },
+  with: (event, [id, capabilities, clientInfo]) =>
+    event.type === "INITIALIZE" ? { ...event, id: id as typeof event.id, params: { ...event.params as InitializeParams, capabilities, clientInfo } } : event
+}
+
 /**
  * What sessions run: {@link runtimeServerMachine}, its initial step computed once per
  * server for a chart that starts with its connection (nothing elapsed, nothing served:
@@ -60,7 +71,7 @@ export const runtimeServerLogic = memoizedServerLogic(runtimeServerMachine)
  * memoized as sessions run it (tests give it recording actions to compare it with the plain chart).
  */
 export function memoizedServerLogic<M extends typeof runtimeServerMachine>(machine: M) {
-  return memoizeTransitions(memoizeInitialSnapshot(machine, initialKey), stepKey)
+  return memoizeTransitions(memoizeInitialSnapshot(machine, initialKey), stepKey, perActor)
 }
 
 /** The input facts of a fresh session's first step (nothing elapsed, nothing served), or undefined. */
@@ -73,13 +84,24 @@ function initialKey(input: LegacyServerSessionInput): string | undefined {
 /**
  * The facts of a step the transition memo may replay (`runtime/transitionMemo.ts`): INITIALIZED
  * carries none, TRANSPORT_CLOSED its reason (last in the key); guards, delays and `assign`s
- * read only those and the context's scalar fields, all in the key.
+ * read only those and the context's scalar fields, all in the key. A valid INITIALIZE in
+ * `awaitingInitialize` decides on the requested version (negotiated against the supported
+ * ones, in the key) and the time elapsed (the handshake deadline: only a fresh connection's
+ * 0 is memoized); it copies its id, capabilities and client info ({@link perActor}). A
+ * version the server does not support takes the chart's own step (the key stays bounded).
  */
 function stepKey(snapshot: { value: unknown; context: LegacyServerSessionContext }, event: LegacyServerSessionEvent): string | undefined {
   if (typeof snapshot.value !== "string") return undefined
-  const facts = event.type === "INITIALIZED" ? "I" : event.type === "TRANSPORT_CLOSED" ? `T|${event.reason}` : undefined
-  if (facts === undefined) return undefined
   const c = snapshot.context
+  let facts: string
+  if (event.type === "INITIALIZED") facts = "I"
+  else if (event.type === "TRANSPORT_CLOSED") facts = `T|${event.reason}`
+  else if (event.type === "INITIALIZE") {
+    if ((event.elapsedMs ?? 0) !== 0 || !isValidInitializeParams(event.params)) return undefined
+    const version = event.params.protocolVersion
+    if (!c.supportedVersions.includes(version as never)) return undefined
+    facts = `N|${versionsKey(c.supportedVersions)}|${version}|${typeof event.id}`
+  } else return undefined
   return `${snapshot.value}|${c.idleTimeoutMs}|${c.handshakeTimeoutMs}|${c.drainTimeoutMs}|${c.earlyRequests}|${c.servedModern}|${c.handshakeDelayMs}|${c.idleDelayMs}|${facts}`
 }
 
