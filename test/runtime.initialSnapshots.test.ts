@@ -376,3 +376,37 @@ describe("memoized initialize step: per-actor values copied, never shared (src/r
     actors.forEach((a, i) => expect(a.getSnapshot().context.got).toBe(datas[i]))
   })
 })
+
+describe("memo keys name every fact (serverChart `stepKey`, built once per facts)", () => {
+  it("sessions of servers with other deadlines, stepping in turn, each keep their own: handshake and idle deadlines as the chart says", () => {
+    const logic = memoizedServerLogic(recordingMachine)
+    const configs = [
+      { handshakeTimeoutMs: 10_000, idleTimeoutMs: 60_000 },
+      { handshakeTimeoutMs: 20_000, idleTimeoutMs: 120_000 },
+      { handshakeTimeoutMs: 10_000, idleTimeoutMs: 120_000 }
+    ]
+    const initialize = (id: number) => ({ type: "INITIALIZE" as const, id, params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } })
+    // Twice round, so the second round reuses each key (and would reuse a wrong one).
+    const runs = [...configs, ...configs].map((config, i) => ({ config, run: started(logic, { ...fresh, ...config }, `s${i}`) }))
+    for (const [i, { run }] of runs.entries()) run.actor.send(initialize(i))
+    // The handshake deadline of each: still waiting 1 ms before it, closed at it.
+    for (const { config, run } of runs) {
+      run.clock.increment(config.handshakeTimeoutMs - 1)
+      expect(run.actor.getSnapshot().value).toBe("awaitingInitialized")
+      run.clock.increment(1)
+      expect(run.actor.getSnapshot().context.closeReason).toBe("handshake timeout")
+    }
+    // The idle deadline of each once operating: the first IDLE_CHECK comes at its own idle timeout.
+    const operating = [...configs, ...configs].map((config, i) => ({ config, run: started(logic, { ...fresh, ...config }, `o${i}`) }))
+    for (const [i, { run }] of operating.entries()) run.actor.send(initialize(i))
+    for (const { run } of operating) run.actor.send({ type: "INITIALIZED" })
+    for (const { config, run } of operating) {
+      expect(run.actor.getSnapshot().value).toBe("operating")
+      run.events.length = 0
+      run.clock.increment(config.idleTimeoutMs - 1)
+      expect(run.events.some((e) => e.type === "@xstate.event" && e.event.type.startsWith("xstate.after.idleTimeout"))).toBe(false)
+      run.clock.increment(1)
+      expect(run.events.some((e) => e.type === "@xstate.event" && e.event.type.startsWith("xstate.after.idleTimeout"))).toBe(true)
+    }
+  })
+})

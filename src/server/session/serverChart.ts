@@ -91,11 +91,12 @@ function initialKey(input: LegacyServerSessionInput): string | undefined {
  * version the server does not support takes the chart's own step (the key stays bounded).
  */
 function stepKey(snapshot: { value: unknown; context: LegacyServerSessionContext }, event: LegacyServerSessionEvent): string | undefined {
-  if (typeof snapshot.value !== "string") return undefined
+  const value = snapshot.value
+  if (typeof value !== "string") return undefined
   const c = snapshot.context
-  let facts: string
-  if (event.type === "INITIALIZED") facts = "I"
-  else if (event.type === "TRANSPORT_CLOSED") facts = `T|${event.reason}`
+  let facts: string, slot: number
+  if (event.type === "INITIALIZED") facts = "I", slot = 0
+  else if (event.type === "TRANSPORT_CLOSED") facts = event.reason, slot = 1
   else if (event.type === "INITIALIZE") {
     // The few milliseconds a busy server takes between opening the session and this step (`Date.now`
     // ticking over), not a late client's: each is a key of its own, later times take the chart's own step.
@@ -103,10 +104,49 @@ function stepKey(snapshot: { value: unknown; context: LegacyServerSessionContext
     if (!(elapsed === 0 || elapsed === 1 || elapsed === 2 || elapsed === 3) || !isValidInitializeParams(event.params)) return undefined
     const version = event.params.protocolVersion
     if (!c.supportedVersions.includes(version as never)) return undefined
-    facts = `N|${versionsKey(c.supportedVersions)}|${version}|${elapsed}|${typeof event.id}`
+    facts = version, slot = 2 + elapsed * 2 + (typeof event.id === "string" ? 1 : 0)
   } else return undefined
-  return `${snapshot.value}|${c.idleTimeoutMs}|${c.handshakeTimeoutMs}|${c.drainTimeoutMs}|${c.earlyRequests}|${c.servedModern}|${c.handshakeDelayMs}|${c.idleDelayMs}|${facts}`
+  return internedKey(value, facts, slot, c)
 }
+
+/**
+ * A step's key as {@link stepKey} names it, built once per (state, facts, context facts): every
+ * session of a server steps with the same context facts, so the same string is returned and
+ * the memo's lookup hashes it once (V8 keeps a string's hash), instead of concatenating and
+ * hashing ~100 characters per step. `slot`: 0 INITIALIZED, 1 TRANSPORT_CLOSED (facts: the
+ * reason), 2.. INITIALIZE (facts: the version; slot: elapsed ms and id type).
+ */
+const internedKey = (value: string, facts: string, slot: number, c: LegacyServerSessionContext): string => {
+  let byFacts = interned.get(value)
+  if (byFacts === undefined) interned.set(value, (byFacts = new Map()))
+  let entries = byFacts.get(facts)
+  if (entries === undefined && byFacts.size < INTERNED_LIMIT) byFacts.set(facts, (entries = []))
+  const e = entries?.[slot]
+  if (
+    e !== undefined && e.c.idleTimeoutMs === c.idleTimeoutMs && e.c.handshakeTimeoutMs === c.handshakeTimeoutMs &&
+    e.c.drainTimeoutMs === c.drainTimeoutMs && e.c.earlyRequests === c.earlyRequests && e.c.servedModern === c.servedModern &&
+    e.c.handshakeDelayMs === c.handshakeDelayMs && e.c.idleDelayMs === c.idleDelayMs && e.c.supportedVersions === c.supportedVersions
+  ) return e.key
+  const kind = slot === 0 ? "I" : slot === 1 ? `T|${facts}` : `N|${versionsKey(c.supportedVersions)}|${facts}|${(slot - 2) >> 1}|${(slot & 1) === 1 ? "string" : "number"}`
+  const key = `${value}|${c.idleTimeoutMs}|${c.handshakeTimeoutMs}|${c.drainTimeoutMs}|${c.earlyRequests}|${c.servedModern}|${c.handshakeDelayMs}|${c.idleDelayMs}|${kind}`
+  // The facts only, not `c`: an ended session's context (its client's objects) is not kept.
+  if (entries !== undefined) {
+    entries[slot] = {
+      c: {
+        idleTimeoutMs: c.idleTimeoutMs, handshakeTimeoutMs: c.handshakeTimeoutMs, drainTimeoutMs: c.drainTimeoutMs, earlyRequests: c.earlyRequests,
+        servedModern: c.servedModern, handshakeDelayMs: c.handshakeDelayMs, idleDelayMs: c.idleDelayMs, supportedVersions: c.supportedVersions
+      },
+      key
+    }
+  }
+  return key
+}
+
+type KeyFacts = Pick<LegacyServerSessionContext, "idleTimeoutMs" | "handshakeTimeoutMs" | "drainTimeoutMs" | "earlyRequests" | "servedModern" | "handshakeDelayMs" | "idleDelayMs" | "supportedVersions">
+/** The last key per state and facts, with the context facts it was built from. */
+const interned = new Map<string, Map<string, Array<{ readonly c: KeyFacts; readonly key: string } | undefined>>>()
+/** Facts remembered per state (close reasons, versions): past it, keys are built each time. */
+const INTERNED_LIMIT = 32
 
 /** A server's supported versions, as part of the memo key: one array per server, joined once. */
 const versionKeys = new WeakMap<ReadonlyArray<string>, string>()
