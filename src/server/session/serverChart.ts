@@ -78,8 +78,21 @@ export function memoizedServerLogic<M extends typeof runtimeServerMachine>(machi
 function initialKey(input: LegacyServerSessionInput): string | undefined {
   const a = input.activity
   if ((input.elapsedMs ?? 0) !== 0 || input.servedModern === true || (a !== undefined && (a.inFlight !== 0 || a.idleForMs !== 0))) return undefined
-  return `${input.idleTimeoutMs}|${input.handshakeTimeoutMs}|${input.drainTimeoutMs}|${input.earlyRequests}|${versionsKey(input.supportedVersions)}`
+  // The last server's key again when its facts are the same (every churned session of a server): built once.
+  const l = lastInitial
+  if (
+    l !== undefined && l.idleTimeoutMs === input.idleTimeoutMs && l.handshakeTimeoutMs === input.handshakeTimeoutMs &&
+    l.drainTimeoutMs === input.drainTimeoutMs && l.earlyRequests === input.earlyRequests && l.supportedVersions === input.supportedVersions
+  ) return l.key
+  const key = `${input.idleTimeoutMs}|${input.handshakeTimeoutMs}|${input.drainTimeoutMs}|${input.earlyRequests}|${versionsKey(input.supportedVersions)}`
+  lastInitial = {
+    idleTimeoutMs: input.idleTimeoutMs, handshakeTimeoutMs: input.handshakeTimeoutMs, drainTimeoutMs: input.drainTimeoutMs,
+    earlyRequests: input.earlyRequests, supportedVersions: input.supportedVersions, key
+  }
+  return key
 }
+
+let lastInitial: (Pick<LegacyServerSessionInput, "idleTimeoutMs" | "handshakeTimeoutMs" | "drainTimeoutMs" | "earlyRequests" | "supportedVersions"> & { readonly key: string }) | undefined
 
 /**
  * The facts of a step the transition memo may replay (`runtime/transitionMemo.ts`): INITIALIZED
