@@ -410,3 +410,22 @@ describe("memo keys name every fact (serverChart `stepKey`, built once per facts
     }
   })
 })
+
+describe("per-actor values: data derived from them is never shared", () => {
+  it("a param that copies a per-actor object's fields (not the object) is not memoized: each actor's own data", () => {
+    const seen: Array<unknown> = []
+    const chart = setup({
+      types: { events: {} as { type: "GO"; id: number; info: { name: string } } },
+      actions: { reply: (_, p: { name: string }) => void seen.push(p.name) }
+    }).createMachine({
+      initial: "a",
+      states: { a: { on: { GO: { actions: { type: "reply", params: ({ event }) => ({ name: event.info.name }) } } } } }
+    })
+    const logic = memoizeTransitions(chart, (s, e) => `${s.value}|${e.type}`, {
+      of: (e: { id: number; info: object }) => [e.id, e.info],
+      with: (e: object, [id, info]) => ({ ...e, id, info })
+    })
+    for (const name of ["ann", "bob", "cy"]) createLeanActor(logic).start().send({ type: "GO", id: 1, info: { name } })
+    expect(seen).toEqual(["ann", "bob", "cy"])
+  })
+})

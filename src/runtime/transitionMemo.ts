@@ -12,8 +12,9 @@
  * `@xstate.microstep` inspection events included.
  *
  * A step is memoized only when it is safe to share:
- * - `keyOf` names every fact its guards, delays and action params read (it returns
- *   `undefined` for a step it does not vouch for: those take xstate's own path);
+ * - `keyOf` names every fact its guards, delays and action params read, but the per-actor
+ *   values it only copies (it returns `undefined` for a step it does not vouch for: those
+ *   take xstate's own path);
  * - its `assign`s only set scalar fields (strings, numbers, booleans: no object is shared
  *   between actors), the same on every run, or copy one of the event's per-actor values
  *   (`perActor`: a request id, the client's capabilities object): each context the step
@@ -21,7 +22,8 @@
  *   the actor's object);
  * - action params are the same on every run, or copy per-actor values into the same places
  *   (`{ id: event.id }`): the second run gets the event with every per-actor value replaced
- *   (another id, a copy of each object), and only those places may differ;
+ *   (another id; a copy of each object with other strings and numbers), and only those
+ *   places may differ;
  * - it spawns nothing and does not fail;
  * - its only effects are custom actions, delayed raises (`after`) and cancels;
  * - two runs give the same state value, microsteps and effects.
@@ -197,13 +199,26 @@ const deltaOf = (base: Record<string, unknown>, a: Record<string, unknown>, b: R
   return { fields, slots }
 }
 
-/** Another value of the same kind as `v` (the second run's per-actor value `j`): a different id, a copy of an object. */
+/**
+ * Another value of the same kind as `v` (the second run's per-actor value `j`): a different id;
+ * for an object, a copy whose every string and number differs too, so that data the step derives
+ * from it (a copy of its fields) differs between the runs and is never taken for a constant.
+ */
 const other = (v: unknown, j: number): unknown =>
   typeof v === "number" ? v + j + 0.5
     : typeof v === "string" ? `${v}\u0000${j}`
-    : Array.isArray(v) ? [...v]
-    : typeof v === "object" && v !== null ? { ...v }
+    : Array.isArray(v) || isPlainObject(v) ? otherData(v, j, 0)
     : Symbol(`per-actor ${j}`)
+
+const otherData = (v: unknown, j: number, depth: number): unknown => {
+  if (typeof v === "number" || typeof v === "string") return other(v, j)
+  if (depth > 32) return v
+  if (Array.isArray(v)) return v.map((x) => otherData(x, j, depth + 1))
+  if (!isPlainObject(v)) return v
+  const o: Record<string, unknown> = {}
+  for (const k of Object.keys(v)) o[k] = otherData(v[k], j, depth + 1)
+  return o
+}
 
 /** The two runs' per-actor values are told apart: no value of either run equals another. */
 const distinct = (values: ReadonlyArray<unknown>): boolean => {
