@@ -54,7 +54,7 @@ const setup = (modelOptions: ConstructorParameters<typeof InspectorModel>[0] = {
 }
 
 describe("inspector feed batch", () => {
-  it("lean: one snapshot per changed actor per turn, carrying the turn's steps; the context only when it changed", () => {
+  it("lean: one snapshot per changed actor per turn, carrying the turn's steps, and no context (the full feed has it)", () => {
     const t = setup()
     const actor = createLeanActor(toggle).start()
     actor.send({ type: "FLIP" })
@@ -64,10 +64,13 @@ describe("inspector feed batch", () => {
     t.batch.drain()
     const lean = t.take("lean")
     expect(lean.map((m) => m.type)).toEqual(["@xstate.actor", "@xstate.snapshot"])
+    expect(lean[0]!.snapshot).not.toHaveProperty("context")
     const snap = lean[1]!
-    expect(snap).toMatchObject({ sessionId: actor.sessionId, event: { type: "FLIP" }, snapshot: { value: "on", status: "active", context: { flips: 3, note: "same" } } })
+    expect(snap).toMatchObject({ sessionId: actor.sessionId, event: { type: "FLIP" }, snapshot: { value: "on", status: "active" } })
+    expect(snap.snapshot).not.toHaveProperty("context")
+    // The full clients' messages of the same turn carry each context as it was.
+    expect(t.take("full").filter((m) => m.type === "@xstate.snapshot").at(-1)).toMatchObject({ snapshot: { value: "on", context: { flips: 3, note: "same" } } })
     expect((snap.steps as Array<unknown>).map((s) => (s as Array<unknown>).slice(1))).toEqual([["FLIP", "on", "active"], ["FLIP", "off", "active"], ["FLIP", "on", "active"]])
-    // Next turn: an event that leaves the context as it was sends no context.
     actor.send({ type: "POKE" })
     t.batch.drain()
     const [again] = t.take("lean")
@@ -195,7 +198,8 @@ describe("inspector feed batch", () => {
     for (let i = 0; i < 3; i++) actor.send({ type: "FLIP" })
     t.batch.drain()
     const [three] = t.take()
-    expect(three).toMatchObject({ type: "@xstate.snapshot", event: { type: "FLIP" }, snapshot: { value: "on", context: { flips: 3 } } })
+    expect(three).toMatchObject({ type: "@xstate.snapshot", event: { type: "FLIP" }, snapshot: { value: "on", status: "active" } })
+    expect(three!.snapshot).not.toHaveProperty("context")
     expect((three!.steps as Array<Array<unknown>>).map((s) => s.slice(1))).toEqual([["FLIP", "on", "active"], ["FLIP", "off", "active"], ["FLIP", "on", "active"]])
     expect(three).not.toHaveProperty("skipped")
     // A busy turn: the newest STEPS_PER_TURN steps, in order, and how many were left out (the record has them all).
