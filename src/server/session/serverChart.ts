@@ -97,11 +97,12 @@ let lastInitial: (Pick<LegacyServerSessionInput, "idleTimeoutMs" | "handshakeTim
 /**
  * The facts of a step the transition memo may replay (`runtime/transitionMemo.ts`): INITIALIZED
  * carries none, TRANSPORT_CLOSED its reason (last in the key); guards, delays and `assign`s
- * read only those and the context's scalar fields, all in the key. A valid INITIALIZE in
- * `awaitingInitialize` decides on the requested version (negotiated against the supported
- * ones, in the key) and the time elapsed (the handshake deadline: only a fresh connection's
- * 0–3 ms are memoized); it copies its id, capabilities and client info ({@link perActor}). A
- * version the server does not support takes the chart's own step (the key stays bounded).
+ * read only those and the context's scalar fields, all in the key. A valid INITIALIZE (in
+ * `awaitingInitialize` it is answered, later refused) decides on the requested version
+ * (negotiated against the supported ones, in the key) and the time elapsed (the handshake
+ * deadline: only a fresh connection's 0–3 ms are memoized); it copies its id, capabilities
+ * and client info ({@link perActor}). A version the server does not support takes the
+ * chart's own step (the key stays bounded).
  */
 function stepKey(snapshot: { value: unknown; context: LegacyServerSessionContext }, event: LegacyServerSessionEvent): string | undefined {
   const value = snapshot.value
