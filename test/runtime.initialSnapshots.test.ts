@@ -346,6 +346,21 @@ describe("memoized initialize step: per-actor values copied, never shared (src/r
     expect(e.actor.getSnapshot().status).toBe("done")
   })
 
+  it("a second initialize, refused in every later state, is refused with each actor's own id, as the plain chart does", () => {
+    const logic = memoizedServerLogic(counting)
+    replies.length = 0
+    for (const [name, l] of [["plain", counting], ["memo", logic], ["again", logic]] as const) {
+      const r = started(l, fresh, name)
+      r.actor.send({ type: "INITIALIZE", id: 1, params: params(name) })
+      r.actor.send({ type: "INITIALIZE", id: `${name}-2`, params: params(name) })
+      r.actor.send({ type: "INITIALIZED" })
+      r.actor.send({ type: "INITIALIZE", id: `${name}-3`, params: params(name) })
+      expect(r.actor.getSnapshot().value).toBe("operating")
+    }
+    const refused = (name: string) => [`${name}: 1 2025-06-18`, `${name}: reject "${name}-2" ${ErrorCode.InvalidRequest}`, `${name}: reject "${name}-3" ${ErrorCode.InvalidRequest}`]
+    expect(replies).toEqual([...refused("plain"), ...refused("memo"), ...refused("again")])
+  })
+
   it("a step that uses a per-actor value other than by copying it, or copies an undeclared object, is not memoized", () => {
     let twice = 0
     const chart = setup({
