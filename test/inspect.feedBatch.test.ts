@@ -10,7 +10,7 @@ import { assign, createMachine } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { feedObject } from "../src/inspect/feed.ts"
-import { makeFeedBatch, STEPS_PER_TURN } from "../src/inspect/feedBatch.ts"
+import { BRIEF_LISTED, makeFeedBatch, STEPS_PER_TURN } from "../src/inspect/feedBatch.ts"
 import { InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { inspection } from "../src/runtime/inspection.ts"
@@ -111,6 +111,32 @@ describe("inspector feed batch", () => {
     expect(lean.filter((m) => m.type === "@mcp-actors.forget").map((m) => m.sessionId)).toContain(seen.sessionId)
     // The full feed still tells the whole story.
     expect(t.take("full").some((m) => m.type === "@mcp-actors.forget" && m.sessionId === brief.sessionId)).toBe(true)
+  })
+
+  it("churn: beyond the first few actors born and ended well within one turn, the page gets a count, not a line each; one that failed is listed", () => {
+    const t = setup()
+    const failing = createMachine({ id: "failing", initial: "a", states: { a: { on: { BOOM: { actions: () => { throw new Error("boom") } } } } } })
+    const done: Array<string> = []
+    for (let i = 0; i < BRIEF_LISTED + 10; i++) {
+      const a = createLeanActor(toggle).start()
+      a.send({ type: "FLIP" })
+      a.stop()
+      done.push(a.sessionId)
+    }
+    const broken = createLeanActor(failing)
+    broken.subscribe({ error: () => {} })
+    broken.start()
+    broken.send({ type: "BOOM" })
+    t.batch.drain()
+    const lean = t.take("lean")
+    const listed = new Set(lean.filter((m) => m.type !== "@mcp-actors.brief").map((m) => m.sessionId))
+    expect(done.filter((id) => listed.has(id))).toEqual(done.slice(0, BRIEF_LISTED))
+    expect(listed.has(broken.sessionId)).toBe(true) // ended with an error: always listed
+    expect(lean.filter((m) => m.type === "@mcp-actors.brief")).toEqual([expect.objectContaining({ count: 10 })])
+    // The model keeps them all, and the full feed tells each one's story.
+    for (const id of done) expect(t.model.get(id)?.end?.status).toBe("stopped")
+    const full = t.take("full")
+    for (const id of done) expect(full.some((m) => m.type === "@xstate.actor" && m.sessionId === id)).toBe(true)
   })
 
   it("a child that is not a session, created and ended within the turn (a request), is not sent to the page, nor its forget", () => {

@@ -15,7 +15,9 @@
  *   as its `type` only, and no context (the page shows none; under churn the
  *   contexts were half the feed's bytes); a session summary
  *   at most once per actor (for a session new in the turn, that summary with its
- *   recent transitions is its only line); and nothing at all for an actor that was created
+ *   recent transitions is its only line); beyond {@link BRIEF_LISTED} sessions
+ *   born and ended well within the turn, a count of them (`@mcp-actors.brief`)
+ *   in place of their lines; and nothing at all for an actor that was created
  *   and forgotten within the turn, nor for a child that is not a session (a
  *   request) created and ended within the turn: the page lists it for nobody.
  *
@@ -34,6 +36,15 @@ export type FeedStep = readonly [t: number, event: string, value: unknown, statu
 
 /** A session summary's fields that rarely change: a lean summary repeats them only when they did. */
 const IDENTITY: ReadonlySet<string> = new Set(["rootId", "parentId", "id", "machine", "side", "transport", "era", "protocolVersion", "peer", "startedAt"])
+
+/**
+ * Sessions born and ended (without an error) within one flush that the page still lists one by one; the
+ * rest of them are only counted (`@mcp-actors.brief`). Why: under machine-rate churn (thousands of sessions
+ * a second) a line per session cost the server a third more CPU for rows no one could read, each gone from
+ * the page's retention within a fraction of a second; the model keeps their records all the same (the
+ * record API, the full feed), and a session that ended with an error is always listed.
+ */
+export const BRIEF_LISTED = 16
 
 /** Steps sent per actor per turn at most (the page keeps the last 50 transitions of an actor). */
 export const STEPS_PER_TURN = 50
@@ -196,9 +207,17 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       if (options.isLean(client)) {
         if (leanLines === undefined) {
           leanLines = []
+          let briefListed = 0
+          let brief = 0
           for (const p of turn.values()) {
             if (p.announce !== undefined && p.actor.end !== undefined && p.actor.parentId !== undefined && !isSession(p.actor)) {
               unseen.add(p.actor.sessionId)
+              continue
+            }
+            if (p.announce !== undefined && p.actor.end !== undefined && !p.actor.end.error && ++briefListed > BRIEF_LISTED) {
+              // Born and ended well within this flush, beyond the first few: counted, not listed.
+              unseen.add(p.actor.sessionId)
+              brief++
               continue
             }
             if (p.announce !== undefined && p.session !== undefined) {
@@ -213,6 +232,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
             if (p.session !== undefined) leanLines.push(leanSummary(p.actor, p.session))
           }
           for (const id of gone) leanLines.push(JSON.stringify({ type: "@mcp-actors.forget", sessionId: id, createdAt: Date.now(), _version: FEED_VERSION }))
+          if (brief > 0) leanLines.push(JSON.stringify({ type: "@mcp-actors.brief", count: brief, createdAt: Date.now(), _version: FEED_VERSION }))
         }
         for (const line of leanLines) options.send(client, line)
       } else {
