@@ -28,7 +28,10 @@ describe("inspector feed: one flush per flushMs", () => {
       await feed.waitFor((m) => m.type === "@mcp-actors.synced", "synced")
       await client.connect(new StreamableHTTPClientTransport(new URL(http.url)))
       clock.increment(50)
-      const actor = await feed.waitFor((m) => m.type === "@xstate.actor" && m.name === "legacyServerSession", "the session's actor")
+      // A session new in the flush comes as its summary alone (with its recent transitions).
+      const actor = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.machine === "legacyServerSession", "the session's summary")
+      expect(Array.isArray(actor.recent) && actor.recent.length > 0).toBe(true)
+      expect(feed.messages.some((m) => m.type === "@xstate.actor" && m.sessionId === actor.sessionId)).toBe(false)
       const sessionId = actor.sessionId as string
       const session = inspector.model.get(sessionId)!
       const before = { frames: frames.length, messages: feed.messages.length }
@@ -54,6 +57,9 @@ describe("inspector feed: one flush per flushMs", () => {
       // (The calls took the chart's fast path: no transition, so no snapshot line.)
       expect(flushed.filter((m) => m.type === "@xstate.snapshot").length).toBeLessThanOrEqual(1)
       expect(summary).toMatchObject({ inFlight: 0, state: "operating" })
+      // Its identity went out with its first line: a later one carries what changed (the page merges them).
+      expect(actor).toMatchObject({ machine: "legacyServerSession", peer: { name: "flushed" }, transport: "http" })
+      for (const same of ["machine", "peer", "transport", "startedAt", "rootId"]) expect(summary).not.toHaveProperty(same)
       expect(built).toBe(1)
     } finally {
       await client.close()

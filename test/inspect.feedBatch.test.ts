@@ -10,7 +10,7 @@ import { assign, createMachine } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { feedObject } from "../src/inspect/feed.ts"
-import { makeFeedBatch, STEPS_PER_TURN } from "../src/inspect/feedBatch.ts"
+import { BRIEF_LISTED, makeFeedBatch, STEPS_PER_TURN } from "../src/inspect/feedBatch.ts"
 import { InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { inspection } from "../src/runtime/inspection.ts"
@@ -54,7 +54,7 @@ const setup = (modelOptions: ConstructorParameters<typeof InspectorModel>[0] = {
 }
 
 describe("inspector feed batch", () => {
-  it("lean: one snapshot per changed actor per turn, carrying the turn's steps; the context only when it changed", () => {
+  it("lean: one snapshot per changed actor per turn, carrying the turn's steps, and no context (the full feed has it)", () => {
     const t = setup()
     const actor = createLeanActor(toggle).start()
     actor.send({ type: "FLIP" })
@@ -64,10 +64,13 @@ describe("inspector feed batch", () => {
     t.batch.drain()
     const lean = t.take("lean")
     expect(lean.map((m) => m.type)).toEqual(["@xstate.actor", "@xstate.snapshot"])
+    expect(lean[0]!.snapshot).not.toHaveProperty("context")
     const snap = lean[1]!
-    expect(snap).toMatchObject({ sessionId: actor.sessionId, event: { type: "FLIP" }, snapshot: { value: "on", status: "active", context: { flips: 3, note: "same" } } })
+    expect(snap).toMatchObject({ sessionId: actor.sessionId, event: { type: "FLIP" }, snapshot: { value: "on", status: "active" } })
+    expect(snap.snapshot).not.toHaveProperty("context")
+    // The full clients' messages of the same turn carry each context as it was.
+    expect(t.take("full").filter((m) => m.type === "@xstate.snapshot").at(-1)).toMatchObject({ snapshot: { value: "on", context: { flips: 3, note: "same" } } })
     expect((snap.steps as Array<unknown>).map((s) => (s as Array<unknown>).slice(1))).toEqual([["FLIP", "on", "active"], ["FLIP", "off", "active"], ["FLIP", "on", "active"]])
-    // Next turn: an event that leaves the context as it was sends no context.
     actor.send({ type: "POKE" })
     t.batch.drain()
     const [again] = t.take("lean")
@@ -108,6 +111,32 @@ describe("inspector feed batch", () => {
     expect(lean.filter((m) => m.type === "@mcp-actors.forget").map((m) => m.sessionId)).toContain(seen.sessionId)
     // The full feed still tells the whole story.
     expect(t.take("full").some((m) => m.type === "@mcp-actors.forget" && m.sessionId === brief.sessionId)).toBe(true)
+  })
+
+  it("churn: beyond the first few actors born and ended well within one turn, the page gets a count, not a line each; one that failed is listed", () => {
+    const t = setup()
+    const failing = createMachine({ id: "failing", initial: "a", states: { a: { on: { BOOM: { actions: () => { throw new Error("boom") } } } } } })
+    const done: Array<string> = []
+    for (let i = 0; i < BRIEF_LISTED + 10; i++) {
+      const a = createLeanActor(toggle).start()
+      a.send({ type: "FLIP" })
+      a.stop()
+      done.push(a.sessionId)
+    }
+    const broken = createLeanActor(failing)
+    broken.subscribe({ error: () => {} })
+    broken.start()
+    broken.send({ type: "BOOM" })
+    t.batch.drain()
+    const lean = t.take("lean")
+    const listed = new Set(lean.filter((m) => m.type !== "@mcp-actors.brief").map((m) => m.sessionId))
+    expect(done.filter((id) => listed.has(id))).toEqual(done.slice(0, BRIEF_LISTED))
+    expect(listed.has(broken.sessionId)).toBe(true) // ended with an error: always listed
+    expect(lean.filter((m) => m.type === "@mcp-actors.brief")).toEqual([expect.objectContaining({ count: 10 })])
+    // The model keeps them all, and the full feed tells each one's story.
+    for (const id of done) expect(t.model.get(id)?.end?.status).toBe("stopped")
+    const full = t.take("full")
+    for (const id of done) expect(full.some((m) => m.type === "@xstate.actor" && m.sessionId === id)).toBe(true)
   })
 
   it("a child that is not a session, created and ended within the turn (a request), is not sent to the page, nor its forget", () => {
@@ -195,7 +224,8 @@ describe("inspector feed batch", () => {
     for (let i = 0; i < 3; i++) actor.send({ type: "FLIP" })
     t.batch.drain()
     const [three] = t.take()
-    expect(three).toMatchObject({ type: "@xstate.snapshot", event: { type: "FLIP" }, snapshot: { value: "on", context: { flips: 3 } } })
+    expect(three).toMatchObject({ type: "@xstate.snapshot", event: { type: "FLIP" }, snapshot: { value: "on", status: "active" } })
+    expect(three!.snapshot).not.toHaveProperty("context")
     expect((three!.steps as Array<Array<unknown>>).map((s) => s.slice(1))).toEqual([["FLIP", "on", "active"], ["FLIP", "off", "active"], ["FLIP", "on", "active"]])
     expect(three).not.toHaveProperty("skipped")
     // A busy turn: the newest STEPS_PER_TURN steps, in order, and how many were left out (the record has them all).

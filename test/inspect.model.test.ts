@@ -264,17 +264,26 @@ describe("inspector model: session summaries read when asked, followed only whil
     const off = model.subscribe((m) => lines.push(m), { events: false })
     await client.request("tools/call", { name: "echo", arguments: { text: "watched" } })
     const pushed = lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s)
-    expect(pushed.length).toBeGreaterThanOrEqual(2) // the request's start and its end at least
+    // The request's start and its end: one announcement stands for both until the summary is read again.
+    expect(pushed.length).toBe(1)
     expect(built).toBe(0) // told of the changes, nothing built yet
-    // The feed's flush serializes them: the summary is read once, and is the session's current one.
+    await client.request("tools/call", { name: "echo", arguments: { text: "unread" } })
+    expect(lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s).length).toBe(1)
+    // The feed's flush serializes it: the summary is read once, and is the session's current one.
     const serialized = pushed.map((m) => feedObject(model, m, true) as { inFlight: number; protocolVersion: string })
     expect(built).toBe(1)
     expect(serialized.every((o) => o.inFlight === 0 && o.protocolVersion === "2025-11-25")).toBe(true)
+    // Read: the next change is announced again, and read again when serialized.
+    await client.request("tools/call", { name: "echo", arguments: { text: "after the read" } })
+    const next = lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s)
+    expect(next.length).toBe(2)
+    feedObject(model, next[1]!, true)
+    expect(built).toBe(2)
     off()
     const before = lines.length
     for (let i = 0; i < 20; i++) await client.request("tools/call", { name: "echo", arguments: { text: `again${i}` } })
     expect(lines.length).toBe(before)
-    expect(built).toBe(1)
+    expect(built).toBe(2)
     expect(registry.listenerCount).toBe(1) // the model's own added/removed subscription
     await client.close()
   })

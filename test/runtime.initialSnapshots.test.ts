@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from "vitest"
 import { assign, createActor, type InspectionEvent, raise, setup, SimulatedClock } from "xstate"
-import { legacyServerSessionMachine, type LegacyServerSessionInput } from "../machines/legacyServerSession.ts"
+import { isValidInitializeParams, legacyServerSessionMachine, type LegacyServerSessionInput } from "../machines/legacyServerSession.ts"
+import { ErrorCode } from "../src/protocol/errors.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { memoizeInitialSnapshot } from "../src/runtime/initialSnapshots.ts"
 import { memoizeTransitions } from "../src/runtime/transitionMemo.ts"
@@ -258,5 +259,188 @@ describe("memoized later steps (src/runtime/transitionMemo.ts)", () => {
     for (const a of seers) a.send({ type: "SEE" })
     expect(seen).toBe(5)
     expect(seers[1]!.getSnapshot().context.seen).not.toBe(seers[0]!.getSnapshot().context.seen)
+  })
+})
+
+describe("memoized initialize step: per-actor values copied, never shared (src/runtime/transitionMemo.ts `perActor`)", () => {
+  const params = (name: string, version = "2025-06-18") => ({ protocolVersion: version, capabilities: { roots: { listChanged: true } }, clientInfo: { name, version: "1" } })
+  /** The session chart recording each `respondInitialize` / `reject` (actor, id, version read from context) and counting guard runs. */
+  const replies: Array<string> = []
+  let guardRuns = 0
+  const counting = recordingMachine.provide({
+    actions: {
+      respondInitialize: ({ context, self }, p) => void replies.push(`${names.get(self) ?? "?"}: ${JSON.stringify(p.id)} ${context.protocolVersion}`),
+      reject: ({ self }, p) => void replies.push(`${names.get(self) ?? "?"}: reject ${JSON.stringify(p.id)} ${p.code}`)
+    },
+    guards: {
+      validInitializeParams: ({ event }) => (guardRuns++, event.type === "INITIALIZE" && isValidInitializeParams(event.params))
+    }
+  })
+  const withoutParams = (e: any): unknown => (e.type === "@xstate.action" ? { ...e, action: { ...e.action, params: undefined } } : e)
+  /** The recorded `@xstate.action` params, as inspection shows them. */
+  const actionParams = (events: ReadonlyArray<InspectionEvent>): Array<unknown> =>
+    events.flatMap((e) => (e.type === "@xstate.action" ? [[e.action.type, e.action.params]] : []))
+
+  it("the server chart's initialize step replayed from the memo is xstate's, with each actor's own id, capabilities and client info", () => {
+    const logic = memoizedServerLogic(counting)
+    replies.length = 0
+    const runs = ([["plain", counting, 7], ["memo", logic, 8], ["again", logic, "req-9"], ["third", logic, 10]] as const).map(([name, l, id]) => {
+      const r = started(l, fresh, name)
+      r.events.length = 0
+      const event = { type: "INITIALIZE" as const, id, params: params(name) }
+      r.actor.send(event)
+      return { ...r, event, id }
+    })
+    const [plain, ...memos] = runs
+    expect(replies).toEqual(["plain: 7 2025-06-18", "memo: 8 2025-06-18", "again: \"req-9\" 2025-06-18", "third: 10 2025-06-18"])
+    for (const r of runs) {
+      const c = r.actor.getSnapshot().context
+      expect(r.actor.getSnapshot().value).toBe("awaitingInitialized")
+      expect(c).toEqual({ ...plain!.actor.getSnapshot().context, clientCapabilities: r.event.params.capabilities, clientInfo: r.event.params.clientInfo })
+      // The actor's own objects, not the first actor's or a copy.
+      expect(c.clientCapabilities).toBe(r.event.params.capabilities)
+      expect(c.clientInfo).toBe(r.event.params.clientInfo)
+      // The same steps, actions and params as xstate's own, with this actor's id.
+      expect(stepped(r.events).map(withoutParams)).toEqual(stepped(plain!.events).map(withoutParams))
+      expect(actionParams(r.events)).toEqual(actionParams(plain!.events).map(([type, p]: any) => [type, type === "respondInitialize" ? { id: r.id } : p]))
+    }
+    // The handshake deadline counts on from the connection's start on every actor: 10 s, not re-armed.
+    for (const r of runs) r.clock.increment(9_999)
+    for (const r of runs) expect(r.actor.getSnapshot().status).toBe("active")
+    for (const r of runs) r.clock.increment(1)
+    for (const r of runs) expect(r.actor.getSnapshot().context.closeReason).toBe("handshake timeout")
+    expect(memos.every((r) => r.actor.getSnapshot().status === "done")).toBe(true)
+  })
+
+  it("is used: the guard runs in the two probes and not again for later sessions of the same version (it runs on every plain step)", () => {
+    const logic = memoizedServerLogic(counting)
+    guardRuns = 0
+    for (let i = 0; i < 5; i++) started(logic, fresh).actor.send({ type: "INITIALIZE", id: i, params: params("x") })
+    expect(guardRuns).toBe(2)
+    guardRuns = 0
+    for (let i = 0; i < 5; i++) started(counting, fresh).actor.send({ type: "INITIALIZE", id: i, params: params("x") })
+    expect(guardRuns).toBe(5)
+  })
+
+  it("the facts stay in the key: another requested version, an unsupported version, invalid params and time elapsed each get the chart's own answer", () => {
+    const logic = memoizedServerLogic(counting)
+    replies.length = 0
+    const step = (name: string, event: { type: "INITIALIZE"; id: number; params: unknown; elapsedMs?: number }) => {
+      const r = started(logic, fresh, name)
+      r.actor.send(event)
+      return r
+    }
+    step("a", { type: "INITIALIZE", id: 1, params: params("a", "2025-06-18") })
+    const b = step("b", { type: "INITIALIZE", id: 2, params: params("b", "2025-03-26") })
+    const c = step("c", { type: "INITIALIZE", id: 3, params: params("c", "1999-01-01") })
+    const d = step("d", { type: "INITIALIZE", id: 4, params: { protocolVersion: "2025-06-18", capabilities: {} } })
+    const e = step("e", { type: "INITIALIZE", id: 5, params: params("e"), elapsedMs: 4_000 })
+    expect(replies).toEqual(["a: 1 2025-06-18", "b: 2 2025-03-26", "c: 3 2025-11-25", `d: reject 4 ${ErrorCode.InvalidParams}`, "e: 5 2025-06-18"])
+    expect(b.actor.getSnapshot().context.protocolVersion).toBe("2025-03-26")
+    expect(c.actor.getSnapshot().context.protocolVersion).toBe("2025-11-25")
+    expect(d.actor.getSnapshot().value).toBe("awaitingInitialize")
+    // 4 s of the handshake had elapsed: 6 s remain.
+    e.clock.increment(5_999)
+    expect(e.actor.getSnapshot().status).toBe("active")
+    e.clock.increment(1)
+    expect(e.actor.getSnapshot().status).toBe("done")
+  })
+
+  it("a second initialize, refused in every later state, is refused with each actor's own id, as the plain chart does", () => {
+    const logic = memoizedServerLogic(counting)
+    replies.length = 0
+    for (const [name, l] of [["plain", counting], ["memo", logic], ["again", logic]] as const) {
+      const r = started(l, fresh, name)
+      r.actor.send({ type: "INITIALIZE", id: 1, params: params(name) })
+      r.actor.send({ type: "INITIALIZE", id: `${name}-2`, params: params(name) })
+      r.actor.send({ type: "INITIALIZED" })
+      r.actor.send({ type: "INITIALIZE", id: `${name}-3`, params: params(name) })
+      expect(r.actor.getSnapshot().value).toBe("operating")
+    }
+    const refused = (name: string) => [`${name}: 1 2025-06-18`, `${name}: reject "${name}-2" ${ErrorCode.InvalidRequest}`, `${name}: reject "${name}-3" ${ErrorCode.InvalidRequest}`]
+    expect(replies).toEqual([...refused("plain"), ...refused("memo"), ...refused("again")])
+  })
+
+  it("a step that uses a per-actor value other than by copying it, or copies an undeclared object, is not memoized", () => {
+    let twice = 0
+    const chart = setup({
+      types: { context: {} as { got: unknown }, events: {} as { type: "GO"; id: number; data: object } | { type: "KEEP"; id: number; data: object } },
+      actions: { reply: (_, p: { id: number }) => void (twice += p.id) }
+    }).createMachine({
+      context: { got: undefined },
+      initial: "a",
+      states: {
+        a: {
+          on: {
+            // Computes with the id: the second probe's other id gives another result outside the copied places.
+            GO: { actions: { type: "reply", params: ({ event }) => ({ id: event.id * 2 }) } },
+            // Keeps the event's object, not declared per-actor (only `id` is).
+            KEEP: { actions: assign({ got: ({ event }) => event.data }) }
+          }
+        }
+      }
+    })
+    const logic = memoizeTransitions(chart, (s, e) => `${s.value}|${e.type}`, { of: (e: { id: number }) => [e.id], with: (e: object, [id]) => ({ ...e, id }) })
+    const actors = [1, 2, 3].map(() => createLeanActor(logic).start())
+    twice = 0
+    actors.forEach((a, i) => a.send({ type: "GO", id: i + 1, data: {} }))
+    // Each actor's own step (probes record actions, they do not run them): 2 + 4 + 6, not the first actor's 2 three times.
+    expect(twice).toBe(2 + 4 + 6)
+    const datas = actors.map(() => ({}))
+    actors.forEach((a, i) => a.send({ type: "KEEP", id: i, data: datas[i]! }))
+    actors.forEach((a, i) => expect(a.getSnapshot().context.got).toBe(datas[i]))
+  })
+})
+
+describe("memo keys name every fact (serverChart `stepKey`, built once per facts)", () => {
+  it("sessions of servers with other deadlines, stepping in turn, each keep their own: handshake and idle deadlines as the chart says", () => {
+    const logic = memoizedServerLogic(recordingMachine)
+    const configs = [
+      { handshakeTimeoutMs: 10_000, idleTimeoutMs: 60_000 },
+      { handshakeTimeoutMs: 20_000, idleTimeoutMs: 120_000 },
+      { handshakeTimeoutMs: 10_000, idleTimeoutMs: 120_000 }
+    ]
+    const initialize = (id: number) => ({ type: "INITIALIZE" as const, id, params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } })
+    // Twice round, so the second round reuses each key (and would reuse a wrong one).
+    const runs = [...configs, ...configs].map((config, i) => ({ config, run: started(logic, { ...fresh, ...config }, `s${i}`) }))
+    for (const [i, { run }] of runs.entries()) run.actor.send(initialize(i))
+    // The handshake deadline of each: still waiting 1 ms before it, closed at it.
+    for (const { config, run } of runs) {
+      run.clock.increment(config.handshakeTimeoutMs - 1)
+      expect(run.actor.getSnapshot().value).toBe("awaitingInitialized")
+      run.clock.increment(1)
+      expect(run.actor.getSnapshot().context.closeReason).toBe("handshake timeout")
+    }
+    // The idle deadline of each once operating: the first IDLE_CHECK comes at its own idle timeout.
+    const operating = [...configs, ...configs].map((config, i) => ({ config, run: started(logic, { ...fresh, ...config }, `o${i}`) }))
+    for (const [i, { run }] of operating.entries()) run.actor.send(initialize(i))
+    for (const { run } of operating) run.actor.send({ type: "INITIALIZED" })
+    for (const { config, run } of operating) {
+      expect(run.actor.getSnapshot().value).toBe("operating")
+      run.events.length = 0
+      run.clock.increment(config.idleTimeoutMs - 1)
+      expect(run.events.some((e) => e.type === "@xstate.event" && e.event.type.startsWith("xstate.after.idleTimeout"))).toBe(false)
+      run.clock.increment(1)
+      expect(run.events.some((e) => e.type === "@xstate.event" && e.event.type.startsWith("xstate.after.idleTimeout"))).toBe(true)
+    }
+  })
+})
+
+describe("per-actor values: data derived from them is never shared", () => {
+  it("a param that copies a per-actor object's fields (not the object) is not memoized: each actor's own data", () => {
+    const seen: Array<unknown> = []
+    const chart = setup({
+      types: { events: {} as { type: "GO"; id: number; info: { name: string } } },
+      actions: { reply: (_, p: { name: string }) => void seen.push(p.name) }
+    }).createMachine({
+      initial: "a",
+      states: { a: { on: { GO: { actions: { type: "reply", params: ({ event }) => ({ name: event.info.name }) } } } } }
+    })
+    const logic = memoizeTransitions(chart, (s, e) => `${s.value}|${e.type}`, {
+      of: (e: { id: number; info: object }) => [e.id, e.info],
+      with: (e: object, [id, info]) => ({ ...e, id, info })
+    })
+    for (const name of ["ann", "bob", "cy"]) createLeanActor(logic).start().send({ type: "GO", id: 1, info: { name } })
+    expect(seen).toEqual(["ann", "bob", "cy"])
   })
 })

@@ -1,6 +1,7 @@
 import { SimulatedClock } from "xstate"
 import { describe, expect, it } from "vitest"
 import type { JsonRpcMessage } from "../src/protocol/jsonrpc.ts"
+import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { ServerSession } from "../src/server/ServerSession.ts"
 
@@ -123,7 +124,9 @@ describe("persist and restore", () => {
 
     const server = makeServer()
     const sent: Array<JsonRpcMessage> = []
-    const fresh = new ServerSession(server, { transport: "http", send: (m) => void sent.push(m), idleTimeoutMs: 1_000, clock, now: () => clock.now(), restore: JSON.parse(json) })
+    // Another process's runtime (in this one, the sleeping original still holds its id).
+    const elsewhere = makeMcpRuntime()
+    const fresh = new ServerSession(server, { transport: "http", send: (m) => void sent.push(m), idleTimeoutMs: 1_000, clock, now: () => clock.now(), restore: JSON.parse(json), runtime: elsewhere })
     expect(fresh.id).toBe(session.id)
     expect(fresh.isHibernated).toBe(true)
     expect(fresh.stateName()).toBe("operating")
@@ -146,6 +149,7 @@ describe("persist and restore", () => {
     for (let i = 0; i < 3; i++) await Promise.resolve()
     expect(fresh.stateName()).toBe("closed")
     expect((await fresh.ended).reason).toBe("idle timeout")
+    await elsewhere.shutdown({ drainMs: 0 })
   })
 
   it("a session with work in flight is not persisted; a record that is not an operating chart is refused", () => {

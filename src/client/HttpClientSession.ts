@@ -397,7 +397,7 @@ export class HttpClientSession extends LegacyMcpMethods<RequestOptions> implemen
     })
     gen.session.subscribe(() => {
       if (gen !== this.current) return
-      this.listeners.notify(() => this.info())
+      this.listeners.notify(this)
     })
     void gen.session.ended.then((end) => {
       if (gen !== this.current) return

@@ -27,7 +27,12 @@ export interface InspectorModelOptions {
   readonly recordCapacity?: number
   /** How long an ended actor stays listed. Default 10 minutes. */
   readonly retainEndedMs?: number
-  /** At most this many ended actors are kept (oldest forgotten first). Default 200. */
+  /**
+   * At most this many ended actors are kept (oldest forgotten first). Default 64: a page's worth. Why not
+   * more: under session churn each one kept outlives the young generation (its record, its events), and
+   * 200 of them made the collector's work most of an unwatched inspector's cost; a host with few sessions
+   * keeps each for `retainEndedMs` all the same.
+   */
   readonly maxEnded?: number
   /** Live actors tracked at most (a runtime that drops actors without stopping them cannot grow this without bound). Default 10 000. */
   readonly maxActors?: number
@@ -158,7 +163,9 @@ export class InspectorModel {
   readonly #infos = new Map<string, SessionInfo>()
   readonly #ends = new Map<string, SessionEnd>()
   /** Ended actors, oldest end first. */
-  readonly #ended: Array<ActorView> = []
+  /** Ended actors, oldest first, from `#endedHead` on (a queue: under churn one leaves for each that ends). */
+  #ended: Array<ActorView> = []
+  #endedHead = 0
   /** Feed listeners, each with how it takes its messages. */
   readonly #listeners = new Map<(message: FeedMessage) => void, { readonly events: boolean; readonly touch: SnapshotTouch | undefined }>()
   #eventListeners = 0
@@ -179,7 +186,7 @@ export class InspectorModel {
   constructor(options: InspectorModelOptions = {}) {
     this.#capacity = options.recordCapacity ?? 500
     this.#retainMs = options.retainEndedMs ?? 10 * 60_000
-    this.#maxEnded = options.maxEnded ?? 200
+    this.#maxEnded = options.maxEnded ?? 64
     this.#maxActors = options.maxActors ?? 10_000
     this.#now = options.now ?? makeTurnClock().read
     this.#keepSecrets = options.keepSecrets !== false
@@ -202,10 +209,18 @@ export class InspectorModel {
   /** Sessions changed since their summary was last read (while followed): `infoOf` reads them again. */
   readonly #stale = new Set<string>()
 
-  /** A followed session changed: its summary is read when the feed serializes it (once per flush), not now. */
+  /** Sessions announced to the listeners as changed and not read since: their next changes need no message. */
+  readonly #announced = new Set<string>()
+
+  /**
+   * A followed session changed: its summary is read when the feed serializes it (once per flush), not now.
+   * Why the announced set: a session changes twice per call (a request in, its answer out), and until its
+   * summary is read again one announcement stands for them all.
+   */
   #sessionTouched(id: string): void {
     this.#stale.add(id)
-    if (this.#listeners.size === 0) return
+    if (this.#listeners.size === 0 || this.#announced.has(id)) return
+    this.#announced.add(id)
     const same = this.#byId.get(id)
     if (same === undefined) return
     const t = this.#now()
@@ -218,6 +233,7 @@ export class InspectorModel {
       this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id))
       // What changed while nobody listened is read on the next `infoOf`.
       for (const id of this.#infos.keys()) this.#stale.add(id)
+      this.#announced.clear()
     } else {
       this.#updates!()
       this.#updates = undefined
@@ -241,6 +257,8 @@ export class InspectorModel {
    */
   infoOf(actor: ActorView): SessionInfo | undefined {
     const last = this.#infos.get(actor.id)
+    // Read: the session's next change is announced again.
+    this.#announced.delete(actor.id)
     if (last === undefined || actor.end !== undefined) return last
     // Followed (a feed listens): read again only if the session changed since the last read.
     if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
@@ -314,9 +332,11 @@ export class InspectorModel {
     this.#aliases.clear()
     this.#byId.clear()
     this.#asleep.clear()
-    this.#ended.length = 0
+    this.#ended = []
+    this.#endedHead = 0
     this.#infos.clear()
     this.#stale.clear()
+    this.#announced.clear()
     this.#ends.clear()
   }
 
@@ -402,7 +422,7 @@ export class InspectorModel {
     if (same === undefined) this.#byId.set(actor.id, actor)
     else if (same instanceof Set) same.add(actor)
     else this.#byId.set(actor.id, new Set([same, actor]))
-    if (this.#ended.length > 0) this.#prune(now)
+    if (this.#ended.length > this.#endedHead) this.#prune(now)
   }
 
   #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {
@@ -456,6 +476,7 @@ export class InspectorModel {
         ? endOf(t, snapshot)
         : { t, status, reason: ownEnd.reason, error: !ownEnd.expected || status === "error" }
       actor.requests = undefined
+      record.seal()
       this.#ended.push(actor)
       this.#release(actor)
       if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
@@ -470,6 +491,7 @@ export class InspectorModel {
   #onSession(info: SessionInfo, change: "added" | "updated" | "removed"): void {
     this.#infos.set(info.id, info)
     this.#stale.delete(info.id)
+    this.#announced.delete(info.id)
     if (change === "added") {
       const handle = this.#registry?.get(info.id)
       handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)
@@ -530,6 +552,7 @@ export class InspectorModel {
         }
         actor.end = { t, status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
         actor.requests = undefined
+        actor.record.seal()
         this.#ended.push(actor)
         this.#release(actor)
       } else actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
@@ -540,13 +563,18 @@ export class InspectorModel {
   /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
   #prune(now: number, pressed = false): void {
     const limit = pressed ? Math.floor(this.#maxEnded / 2) : this.#maxEnded
-    while (this.#ended.length > 0) {
-      const oldest = this.#ended[0]!
-      if (this.#ended.length <= limit && oldest.end!.t + this.#retainMs > now) break
-      this.#ended.shift()
+    while (this.#ended.length > this.#endedHead) {
+      const oldest = this.#ended[this.#endedHead]!
+      if (this.#ended.length - this.#endedHead <= limit && oldest.end!.t + this.#retainMs > now) break
+      this.#ended[this.#endedHead++] = undefined as never
+      // Compacted once the dead front outweighs the rest: each actor is moved O(1) times on average.
+      if (this.#endedHead >= 64 && this.#endedHead * 2 >= this.#ended.length) {
+        this.#ended = this.#ended.slice(this.#endedHead)
+        this.#endedHead = 0
+      }
       this.#actors.delete(oldest.sessionId)
       this.#unlink(oldest)
-      for (const alias of oldest.aliases ?? []) this.#aliases.delete(alias)
+      if (oldest.aliases !== undefined) for (const alias of oldest.aliases) this.#aliases.delete(alias)
       if (this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
       const same = this.#byId.get(oldest.id)
       if (same instanceof Set) {

@@ -130,6 +130,17 @@ export class RecordBuffer {
     this.#head = this.#head === this.capacity ? 0 : this.#head + 1
   }
 
+  /**
+   * The actor ended: nothing more is added, so no entry will become the base. Each entry's context
+   * (kept only for the entry that may become the base) is let go, so the ended actors the inspector
+   * keeps for a while hold their events and states, not every context they went through.
+   */
+  seal(): void {
+    const s = this.#slots
+    if (s === undefined || this.#runs > this.capacity) return
+    for (let i = 3; i < s.length; i += 5) s[i] = undefined
+  }
+
   /** Ring index (in slots) of held entry `k` (0: the oldest entry; the base is not an entry). */
   #index(k: number): number {
     return ((this.#head + this.#runs - this.size + k) % this.#runs) * 5

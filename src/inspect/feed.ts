@@ -45,14 +45,11 @@ export const safeContext = (context: unknown, showSecrets: boolean): unknown => 
   return safe
 }
 
-const snapshotOf = (actor: SnapshotView, showSecrets: boolean) => ({
-  value: actor.value ?? null,
-  status: actor.status,
-  context: safeContext(actor.context, showSecrets)
-})
+const snapshotOf = (actor: SnapshotView, showSecrets: boolean, lean: boolean) =>
+  lean ? { value: actor.value ?? null, status: actor.status } : { value: actor.value ?? null, status: actor.status, context: safeContext(actor.context, showSecrets) }
 
-/** The session summary of an actor (everything the page lists about it). */
-export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecrets: boolean, recent: boolean) => {
+/** The session summary of an actor (everything the page lists about it), as the feed's message made at `createdAt`. */
+export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecrets: boolean, recent: boolean, createdAt: number) => {
   const info = model.infoOf(actor)
   // Without a registered session, only a session chart's name tells its side.
   const side = info?.role ?? (actor.machine === undefined ? undefined : /ServerSession$/.test(actor.machine) ? "server" : /ClientSession$/.test(actor.machine) ? "client" : undefined)
@@ -67,7 +64,8 @@ export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecr
     transport: info?.transport ?? null,
     era: info?.era ?? null,
     protocolVersion: info?.protocolVersion ?? null,
-    peer: info?.peer === undefined ? null : toJsonSafe(info.peer, { showSecrets }),
+    // The peer's info is the same object for the session's life: made safe once (`safeContext`'s cache).
+    peer: info?.peer === undefined ? null : safeContext(info.peer, showSecrets),
     inFlight: info?.inFlight ?? actor.requests?.size ?? 0,
     requests: actor.requests === undefined ? [] : [...actor.requests.values()].map((r) => ({ id: r.id, method: r.method, since: r.since })),
     startedAt: info?.startedAt ?? actor.startedAt,
@@ -75,16 +73,19 @@ export const sessionSummary = (model: InspectorModel, actor: ActorView, showSecr
     value: actor.value ?? null,
     status: actor.status,
     end: actor.end ?? null,
-    ...(recent ? { recent: actor.record.last(RECENT).map((e) => ({ t: e.t, event: e.event.type, value: e.value ?? null, status: e.status })) } : {})
+    ...(recent ? { recent: actor.record.last(RECENT).map((e) => ({ t: e.t, event: e.event.type, value: e.value ?? null, status: e.status })) } : {}),
+    createdAt,
+    _version: FEED_VERSION
   }
 }
 
 /**
- * One message as a JSON object (secrets redacted unless `showSecrets`). `definitions: false` leaves the
- * machine's definition out of `@xstate.actor` (the page fetches laid-out charts instead; a client request
- * actor per call would otherwise carry kilobytes each).
+ * One message as a JSON object (secrets redacted unless `showSecrets`). `lean` (the page's feed) leaves
+ * out the machine's definition from `@xstate.actor` (the page fetches laid-out charts instead; a client
+ * request actor per call would otherwise carry kilobytes each) and every snapshot's context (the page
+ * shows states, not contexts; a record or the full feed has them).
  */
-export const feedObject = (model: InspectorModel, message: FeedMessage, showSecrets: boolean, definitions = true): Record<string, unknown> => {
+export const feedObject = (model: InspectorModel, message: FeedMessage, showSecrets: boolean, lean = false): Record<string, unknown> => {
   switch (message.type) {
     case "@xstate.actor": {
       const a = message.actor
@@ -95,8 +96,8 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
         parentId: a.parentId,
         id: redactId(a.id, showSecrets),
         name: a.machine,
-        definition: definitions ? definitionOf(a.logic as { toJSON?: () => unknown } | undefined) : undefined,
-        snapshot: snapshotOf(a, showSecrets),
+        definition: lean ? undefined : definitionOf(a.logic as { toJSON?: () => unknown } | undefined),
+        snapshot: snapshotOf(a, showSecrets, lean),
         createdAt: message.createdAt,
         _version: FEED_VERSION
       }
@@ -110,7 +111,7 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
         parentId: a.parentId,
         id: redactId(a.id, showSecrets),
         event: toJsonSafe(message.event, { showSecrets }),
-        snapshot: snapshotOf(message.snapshot, showSecrets),
+        snapshot: snapshotOf(message.snapshot, showSecrets, lean),
         createdAt: message.createdAt,
         _version: FEED_VERSION
       }
@@ -130,7 +131,7 @@ export const feedObject = (model: InspectorModel, message: FeedMessage, showSecr
       }
     }
     case "@mcp-actors.session":
-      return { ...sessionSummary(model, message.actor, showSecrets, message.recent === true), createdAt: message.createdAt, _version: FEED_VERSION }
+      return sessionSummary(model, message.actor, showSecrets, message.recent === true, message.createdAt)
     case "@mcp-actors.forget":
       return { type: "@mcp-actors.forget", sessionId: message.sessionId, createdAt: message.createdAt, _version: FEED_VERSION }
   }

@@ -12,9 +12,12 @@
  *   per actor that changed in the turn, carrying the turn's transitions as
  *   `steps` ([t, event type, value, status]: at most the page's window, the
  *   newest {@link STEPS_PER_TURN}, with `skipped` counting the rest), the event
- *   as its `type` only, and the context only when it is not the one sent last;
- *   a session summary
- *   at most once per actor; and nothing at all for an actor that was created
+ *   as its `type` only, and no context (the page shows none; under churn the
+ *   contexts were half the feed's bytes); a session summary
+ *   at most once per actor (for a session new in the turn, that summary with its
+ *   recent transitions is its only line); beyond {@link BRIEF_LISTED} sessions
+ *   born and ended well within the turn, a count of them (`@mcp-actors.brief`)
+ *   in place of their lines; and nothing at all for an actor that was created
  *   and forgotten within the turn, nor for a child that is not a session (a
  *   request) created and ended within the turn: the page lists it for nobody.
  *
@@ -24,12 +27,24 @@
  * from the actor's own record at the drain.
  */
 import type { EventObject } from "xstate"
-import { feedObject, FEED_VERSION, safeContext } from "./feed.ts"
+import { feedObject, FEED_VERSION } from "./feed.ts"
 import type { ActorView, FeedMessage, InspectorModel, SnapshotTouch } from "./InspectorModel.ts"
 import { redactId } from "./redact.ts"
 
 /** One transition of a lean snapshot's turn: time, event type, value, status. */
 export type FeedStep = readonly [t: number, event: string, value: unknown, status: string]
+
+/** A session summary's fields that rarely change: a lean summary repeats them only when they did. */
+const IDENTITY: ReadonlySet<string> = new Set(["rootId", "parentId", "id", "machine", "side", "transport", "era", "protocolVersion", "peer", "startedAt"])
+
+/**
+ * Sessions born and ended (without an error) within one flush that the page still lists one by one; the
+ * rest of them are only counted (`@mcp-actors.brief`). Why: under machine-rate churn (thousands of sessions
+ * a second) a line per session cost the server a third more CPU for rows no one could read, each gone from
+ * the page's retention within a fraction of a second; the model keeps their records all the same (the
+ * record API, the full feed), and a session that ended with an error is always listed.
+ */
+export const BRIEF_LISTED = 16
 
 /** Steps sent per actor per turn at most (the page keeps the last 50 transitions of an actor). */
 export const STEPS_PER_TURN = 50
@@ -81,8 +96,6 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
   /** Actors the lean clients never heard of (their forget is not sent either). */
   const unseen = new Set<string>()
   const isSession = (a: ActorView) => model.infoOf(a) !== undefined || /Session$/.test(a.machine ?? "")
-  /** The context each actor's last lean snapshot carried (the next one omits it while unchanged). */
-  const sentContext = new WeakMap<ActorView, unknown>()
 
   /** The turn's entries are also kept on their views under this batch's own key: a snapshot's lookup is one property read. */
   const slot: unique symbol = Symbol("feed batch entry")
@@ -143,12 +156,6 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
 
   const leanSnapshot = (p: Pending): string => {
     const a = p.actor
-    const context = a.context
-    const snapshot: Record<string, unknown> = { value: a.value ?? null, status: a.status }
-    if (!sentContext.has(a) || sentContext.get(a) !== context) {
-      snapshot.context = safeContext(context, showSecrets)
-      if (typeof context === "object" && context !== null) sentContext.set(a, context)
-    }
     // The turn's transitions, from the record (the init snapshot makes none).
     const steps: Array<FeedStep> = []
     const n = a.record.eachSince(p.since, STEPS_PER_TURN, (t, event, value, status) => void steps.push([t, event.type, value ?? null, status]))
@@ -160,12 +167,30 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       parentId: a.parentId,
       id: redactId(a.id, showSecrets),
       event: { type: p.event!.type },
-      snapshot,
+      snapshot: { value: a.value ?? null, status: a.status },
       steps,
       ...(skipped > 0 ? { skipped } : {}),
       createdAt: p.createdAt,
       _version: FEED_VERSION
     })
+  }
+
+  /** Each actor's last summary sent to the lean clients: the next one leaves out the fields that stayed the same. */
+  const sentSummary = new WeakMap<ActorView, Record<string, unknown>>()
+  /**
+   * A session summary for the lean clients: its identity fields (who, which machine, era, peer …) only
+   * when they differ from the actor's last summary sent, since the page merges each summary into what it
+   * has (and a client that connects later starts from the full snapshot). Under load most sessions change
+   * at every flush, and these fields were half of each line.
+   */
+  const leanSummary = (actor: ActorView, message: FeedMessage): string => {
+    const o = feedObject(model, message, showSecrets, true)
+    const last = sentSummary.get(actor)
+    sentSummary.set(actor, o)
+    if (last === undefined) return JSON.stringify(o)
+    const delta: Record<string, unknown> = {}
+    for (const k in o) if (!(IDENTITY.has(k) && last[k] === o[k])) delta[k] = o[k]
+    return JSON.stringify(delta)
   }
 
   const drain = (): void => {
@@ -182,16 +207,32 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
       if (options.isLean(client)) {
         if (leanLines === undefined) {
           leanLines = []
+          let briefListed = 0
+          let brief = 0
           for (const p of turn.values()) {
             if (p.announce !== undefined && p.actor.end !== undefined && p.actor.parentId !== undefined && !isSession(p.actor)) {
               unseen.add(p.actor.sessionId)
               continue
             }
-            if (p.announce !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.announce, showSecrets, false)))
+            if (p.announce !== undefined && p.actor.end !== undefined && !p.actor.end.error && ++briefListed > BRIEF_LISTED) {
+              // Born and ended well within this flush, beyond the first few: counted, not listed.
+              unseen.add(p.actor.sessionId)
+              brief++
+              continue
+            }
+            if (p.announce !== undefined && p.session !== undefined) {
+              // New in this turn, with its summary: that one line (its recent transitions included) is all
+              // the page shows of it, where the announcement and the snapshot would repeat it (a churned
+              // session is born, serves and ends within a flush).
+              leanLines.push(leanSummary(p.actor, { type: "@mcp-actors.session", actor: p.actor, createdAt: p.session.createdAt, recent: true }))
+              continue
+            }
+            if (p.announce !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.announce, showSecrets, true)))
             if (p.event !== undefined) leanLines.push(leanSnapshot(p))
-            if (p.session !== undefined) leanLines.push(JSON.stringify(feedObject(model, p.session, showSecrets, false)))
+            if (p.session !== undefined) leanLines.push(leanSummary(p.actor, p.session))
           }
           for (const id of gone) leanLines.push(JSON.stringify({ type: "@mcp-actors.forget", sessionId: id, createdAt: Date.now(), _version: FEED_VERSION }))
+          if (brief > 0) leanLines.push(JSON.stringify({ type: "@mcp-actors.brief", count: brief, createdAt: Date.now(), _version: FEED_VERSION }))
         }
         for (const line of leanLines) options.send(client, line)
       } else {

@@ -66,6 +66,7 @@ export const inspectorPage = `<!doctype html>
   <label><input type="checkbox" id="f-error"> ended with an error</label>
   <label><input type="checkbox" id="f-ended" checked> show ended</label>
   <span id="secrets" class="muted"></span>
+  <span id="brief" class="muted" title="sessions that began and ended well within one feed flush, beyond the first few of each: counted, not listed (their records stay downloadable through the record API)"></span>
 </header>
 <section id="approvals" hidden>
   <h2>Pending approvals <span id="approval-note" class="muted"></span></h2>
@@ -134,6 +135,7 @@ export const inspectorPage = `<!doctype html>
     sessions.set(msg.sessionId, s);
     return s;
   };
+  let briefCount = 0;
   const onMessage = (msg) => {
     switch (msg.type) {
       case "@mcp-actors.hello":
@@ -167,6 +169,10 @@ export const inspectorPage = `<!doctype html>
         addMachine(s.machine);
         break;
       }
+      case "@mcp-actors.brief":
+        briefCount += msg.count;
+        $("brief").textContent = briefCount + " brief sessions counted, not listed";
+        break;
       case "@mcp-actors.forget":
         sessions.delete(msg.sessionId);
         if (selected === msg.sessionId) selected = null;

@@ -82,11 +82,12 @@ export interface McpRuntime {
   openListener(input: ListenerInput): ListenerNode
   /**
    * Supervise a session that exists already (a Streamable HTTP session: no
-   * connection of its own) in a scope forked from its listener's; `release`
-   * runs when that scope closes (a no-op for a session that ended already).
+   * connection of its own; a server session made directly) in a scope forked
+   * from its listener's (none: the supervisor's own); `release` runs when that
+   * scope closes (a no-op for a session that ended already).
    * The owner reports the end with {@link McpRuntime.ended} from its release hook.
    */
-  adopt<H extends SessionHandle>(handle: H, listener: ListenerNode, release: (handle: H) => void): H
+  adopt<H extends SessionHandle>(handle: H, listener: ListenerNode | undefined, release: (handle: H) => void): H
   /** The session `id` (adopted) ended: its scope closes. */
   ended(id: string, end: SessionEnd): void
   /** A new connection actor under `parent` (a listener's actor) or the root. */
@@ -185,7 +186,8 @@ export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
     managed,
     openListener,
     adopt: (handle, listener, release) => {
-      supervisor.spawnUnsafe(() => handle, { parent: listener.scope, release: release as (handle: SessionHandle) => void, ownerEnds: true })
+      const spawnRelease = release as (handle: SessionHandle) => void
+      supervisor.spawnUnsafe(() => handle, listener === undefined ? { release: spawnRelease, ownerEnds: true } : { parent: listener.scope, release: spawnRelease, ownerEnds: true })
       return handle
     },
     ended: (id, end) => supervisor.endUnsafe(id, end),

@@ -111,6 +111,8 @@ export const makeRegistryUnsafe = (options?: {
   const entries = new Map<string, Entry>()
   /** Each listener, with whether it takes `updated` changes. */
   const listeners = new Map<(change: RegistryChange) => void, boolean>()
+  /** The listeners as an array, made again only when one comes or goes: `emit` runs on every chart step of a followed session. */
+  let current: ReadonlyArray<readonly [(change: RegistryChange) => void, boolean]> = []
   /** Listeners that take `updated` changes: sessions are followed only while there is one. */
   let updateListeners = 0
   const onListenerError = options?.onListenerError ?? ((error: unknown) => console.error("registry listener failed", error))
@@ -118,7 +120,8 @@ export const makeRegistryUnsafe = (options?: {
   const emit = (change: RegistryChange): void => {
     if (listeners.size === 0) return
     const update = change.type === "updated"
-    for (const [listener, updates] of Array.from(listeners)) {
+    // A listener that subscribes or leaves while this runs changes `current`, not the array iterated.
+    for (const [listener, updates] of current) {
       if (update && !updates) continue
       try {
         listener(change)
@@ -141,10 +144,10 @@ export const makeRegistryUnsafe = (options?: {
     const handle = entry.handle
     entry.unsubscribe = handle.onInfoChange !== undefined
       ? handle.onInfoChange(() => {
-        if (entries.get(handle.id) === entry) emit(new UpdatedChange(handle))
+        if (entry.live) emit(new UpdatedChange(handle))
       })
       : handle.subscribe((info) => {
-        if (entries.get(handle.id) === entry) emit({ type: "updated", id: handle.id, info })
+        if (entry.live) emit({ type: "updated", id: handle.id, info })
       })
   }
   const unfollow = (entry: Entry): void => {
@@ -202,8 +205,11 @@ export const makeRegistryUnsafe = (options?: {
       const updates = options?.updates !== false
       if (updates && updateListeners++ === 0) for (const entry of entries.values()) follow(entry)
       listeners.set(wrapped, updates)
+      current = Array.from(listeners)
       return () => {
-        if (!listeners.delete(wrapped) || !updates || --updateListeners > 0) return
+        if (!listeners.delete(wrapped)) return
+        current = Array.from(listeners)
+        if (!updates || --updateListeners > 0) return
         for (const entry of entries.values()) unfollow(entry)
       }
     },

@@ -81,10 +81,11 @@ export class InfoListeners {
     signals.add(listener)
     return () => signals.delete(listener)
   }
-  notify(info: () => SessionInfo): void {
+  /** Tell every listener; `source.info()` is built once, and only if a listener takes summaries (no closure per call). */
+  notify(source: (() => SessionInfo) | { info(): SessionInfo }): void {
     if (this.#signals !== undefined) for (const s of this.#signals) s()
     if (this.#listeners === undefined || this.#listeners.size === 0) return
-    const snapshot = info()
+    const snapshot = typeof source === "function" ? source() : source.info()
     for (const l of this.#listeners) l(snapshot)
   }
   clear(): void {

@@ -32,11 +32,13 @@ import { errorResponse, type JsonRpcBatchResponse, type JsonRpcMessage, type Jso
 import type { ModernRequestContext } from "../protocol/modern.ts"
 import type { ServerChange } from "../protocol/subscriptions.ts"
 import type { LegacyVersion } from "../protocol/versions.ts"
+import type { McpRuntime } from "../runtime/McpRuntime.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { emptyTable } from "../runtime/EmptyTable.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportCloseDetail, TransportClosed, TransportKind } from "../transports/Transport.ts"
 import type { Identity } from "../policy/Identity.ts"
+import { joinRuntime } from "./connectionNode.ts"
 import type { Result, SessionState } from "./dispatch.ts"
 import type { McpServer } from "./McpServer.ts"
 import type { ProgressBarrierPolicy } from "./progressBarrier.ts"
@@ -107,10 +109,19 @@ export interface ServerSessionOptions {
   readonly clock?: Clock
   /**
    * The actor this session's chart is a child of (its connection's, or its
-   * HTTP listener's): the chart then joins the runtime's actor tree, seen by
-   * one inspector on the root. Without it the chart is a root of its own.
+   * HTTP listener's), given by the owner that supervises the session
+   * (`serveTransport`, the HTTP and WebSocket servers). Without it the session
+   * joins `runtime` as a connection of its own: a `connection` node under the
+   * root (the chart its child, seen by one inspector on the root), listed in the
+   * runtime's registry, released when the runtime shuts down.
    */
   readonly actorParent?: AnyActorRef
+  /**
+   * The runtime a session made without `actorParent` joins (its tree, registry,
+   * supervisor, and clock unless `clock` is given). Default: the process's
+   * (`defaultMcpRuntime()`). Ignored with `actorParent`: its owner's runtime holds it.
+   */
+  readonly runtime?: McpRuntime
   /** Send at most one progress notification per request per this many ms (latest value wins). Default 0: no limit. */
   readonly progressIntervalMs?: number
   /** Close the HTTP stream carrying a request's response (it stays resumable); see RequestContext.closeSSEStream. */
@@ -175,6 +186,9 @@ const defaultOnError = (error: unknown): void => console.error("mcp-actors: inte
  * (`machines/legacyServerSession.ts`), the requests in flight, and modern (2026-07-28)
  * requests arriving on the same connection. Made by `serveTransport` and the HTTP and
  * WebSocket servers; users hold it to watch its state, notify its client, or close it.
+ * Made directly (no `actorParent`), it is a supervised connection of its own in
+ * `options.runtime` (default the process's): a node of its tree, in its registry,
+ * released by its shutdown.
  */
 export class ServerSession implements SessionHandle {
   readonly id: string
@@ -243,6 +257,12 @@ export class ServerSession implements SessionHandle {
   }
 
   constructor(server: McpServer, options: ServerSessionOptions, owner?: ServerSessionOwner) {
+    // Made directly (no owner gave it a place in a tree): a supervised connection of its own in a runtime.
+    const joined = options.actorParent === undefined ? joinRuntime(options, owner) : undefined
+    if (joined !== undefined) {
+      options = joined.options
+      owner = joined.owner
+    }
     this.server = server
     this.options = options
     this.sendOut = options.send
@@ -257,9 +277,15 @@ export class ServerSession implements SessionHandle {
     // With a handshake deadline the chart runs from the start: a connection that never
     // sends anything is closed too. (Without one it starts with the first legacy message,
     // so per-request modern sessions never create an actor.)
-    if (options.restore !== undefined) restoreSession(this, options.restore)
-    else if ((options.handshakeTimeoutMs ?? 0) > 0) ensureActor(this)
+    try {
+      if (options.restore !== undefined) restoreSession(this, options.restore)
+      else if ((options.handshakeTimeoutMs ?? 0) > 0) ensureActor(this)
+    } catch (e) {
+      joined?.abandon("session not constructed")
+      throw e
+    }
     server.telemetry?.observeSession("server", this)
+    joined?.supervise(this)
   }
 
   // ---------------------------------------------------------------- input (session/inputRouter.ts)

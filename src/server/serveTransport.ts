@@ -10,10 +10,11 @@ import * as Scope from "effect/Scope"
 import { defaultMcpRuntime, type ListenerNode, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { SessionEnd } from "../runtime/SessionHandle.ts"
 import type { Transport } from "../transports/Transport.ts"
+import { openConnection, releaseConnection } from "./connectionNode.ts"
 import type { McpServer } from "./McpServer.ts"
 import { ServerSession, type ServerSessionOptions } from "./ServerSession.ts"
 
-export type ServeOptions = Omit<ServerSessionOptions, "transport" | "send" | "sendBatch" | "onRelease" | "actorParent"> & {
+export type ServeOptions = Omit<ServerSessionOptions, "transport" | "send" | "sendBatch" | "onRelease" | "actorParent" | "runtime"> & {
   /** The runtime that owns the connection (its supervisor, registry and actor tree). Default: the process's. */
   readonly runtime?: McpRuntime
   /** The listener that accepted it (a WebSocket server): its scope and actor are the connection's parents. */
@@ -36,8 +37,7 @@ const connect = (
   onEnded: (end: SessionEnd) => void
 ): Effect.Effect<ServerSession, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const connection = runtime.connectionActor(transport.kind, listener?.actor)
-    listener?.attach(connection)
+    const connection = openConnection(runtime, transport.kind, listener)
     const session = new ServerSession(server, {
       ...options,
       clock: options.clock ?? runtime.clock,
@@ -52,16 +52,7 @@ const connect = (
         onEnded(end)
       }
     })
-    yield* Effect.addFinalizer(() =>
-      Effect.promise(async () => {
-        tell(connection, { type: "CLOSE", reason: "connection scope closed" })
-        await session.close({ drainMs: 0, reason: "connection scope closed" })
-        await transport.close()
-        // A transport that reports no end of its own after a local close still completes the chart.
-        tell(connection, { type: "TRANSPORT_CLOSED", reason: "transport closed", expected: true })
-        connection.stop()
-      })
-    )
+    yield* Effect.addFinalizer(() => Effect.promise(() => releaseConnection(connection, session, () => transport.close())))
     transport.start({
       onFrame: (text) => session.receiveFrame(text),
       onOversized: (bytes) => session.receiveOversized(bytes),

@@ -36,7 +36,7 @@ export const info = (s: ServerSession): SessionInfo => {
 /** Tell the subscribers (called on every chart step and in-flight edge: no closure unless someone listens). */
 export const notifyListeners = (s: ServerSession): void => {
   const listeners = s.listeners
-  if (listeners !== undefined && listeners.size > 0) listeners.notify(() => s.info())
+  if (listeners !== undefined && listeners.size > 0) listeners.notify(s)
 }
 
 const flatten = (value: unknown, prefix = ""): string => {

@@ -1,0 +1,182 @@
+/**
+ * bench/inspectPaired.ts — the inspector's cost measured in paired slices, so
+ * that the machine's own noise (other processes, CPU frequency, a neighbour's
+ * build) falls on every mode alike.
+ *
+ * Why another bench besides `inspectServe.ts`: there, each mode is a fresh
+ * server loaded for seconds in turn, and on a shared 2-core machine the "off"
+ * server alone ranges ±40 % from run to run: a 3 % target cannot be seen
+ * through that. Here one server per mode (`inspectServers.ts`: the real
+ * `serve --http 0` process, each with its watcher) runs side by side for the
+ * whole bench; the load goes to one at a time in short slices (a few hundred
+ * ms), the modes rotated slice by slice, and each slice reads the loaded
+ * server's CPU (every thread's `schedstat`, ns) before and after. A mode's
+ * overhead is the median over slices of (its CPU per op / "off"'s in the same
+ * rotation), reported with its quartiles and extremes.
+ *
+ * Load (this process, pinned to the driver's CPU; servers to the other):
+ *   echo   `sessions` open sessions (legacy, initialized), `ops` `tools/call echo` per slice,
+ *          `concurrency` in flight
+ *   churn  per op: initialize → notifications/initialized → one echo call → DELETE
+ *
+ *   node bench/inspectPaired.ts [--suites echo,churn] [--modes off,idle,page,watched] [--slices 30]
+ *     [--ops 2000] [--churn-ops 250] [--sessions 64] [--concurrency 32] [--otel] [--checkout DIR] [--no-pin]
+ *     [--base DIR]
+ *   (`--checkout DIR`: run the servers from another checkout, e.g. a worktree at an older commit;
+ *   `--base DIR`: every mode twice, also as `MODE@base` from that checkout, in the same rotation: before and after in one run;
+ *   `--cpu-prof DIR`: each server writes a V8 CPU profile there, named after its pid: see the table's pids.)
+ */
+import { Pool } from "undici"
+import { type InspectServer, otlpReceiver, processCpuNs, startInspectServer } from "./inspectServers.ts"
+import { log, median, pinning, rotate } from "./lib.ts"
+
+const args = process.argv.slice(2)
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt
+}
+const SUITES = opt("suites", "echo,churn").split(",")
+const OTEL = args.includes("--otel")
+const BASE = args.includes("--base") ? opt("base", "") : undefined
+const MODES = opt("modes", "off,idle,page,watched").split(",")
+  .flatMap((m) => (OTEL ? [m, `${m}+otel`] : [m]))
+  .flatMap((m) => (BASE === undefined ? [m] : [m, `${m}@base`]))
+const SLICES = Number(opt("slices", "30"))
+const OPS = Number(opt("ops", "2000"))
+const CHURN_OPS = Number(opt("churn-ops", "250"))
+const SESSIONS = Number(opt("sessions", "64"))
+const C = Number(opt("concurrency", "32"))
+const CHECKOUT = args.includes("--checkout") ? opt("checkout", "") : undefined
+const PROF = args.includes("--cpu-prof") ? opt("cpu-prof", "") : undefined
+if (!MODES.includes("off")) throw new Error("--modes needs off (the baseline)")
+
+const pin = pinning(args.includes("--no-pin"))
+if (pin.driver.length > 0) {
+  // This process is the driver: pin it as the neutral driver would be.
+  const { spawnSync } = await import("node:child_process")
+  spawnSync("taskset", ["-p", "-c", pin.driver.at(-1)!, String(process.pid)], { stdio: "ignore" })
+}
+
+// ------------------------------------------------------------------ a minimal Streamable HTTP client (legacy session)
+const PROTO = "2025-06-18"
+const HEADERS = { accept: "application/json, text/event-stream", "content-type": "application/json" }
+let nextId = 1
+
+class Client {
+  readonly pool: Pool
+  readonly path: string
+  constructor(url: string) {
+    const u = new URL(url)
+    this.path = u.pathname
+    this.pool = new Pool(u.origin, { connections: C, pipelining: 1, keepAliveTimeout: 60_000 })
+  }
+  async post(message: object, sid?: string): Promise<{ status: number; sid: string | undefined; body: string }> {
+    const headers = sid === undefined ? HEADERS : { ...HEADERS, "mcp-session-id": sid, "mcp-protocol-version": PROTO }
+    const res = await this.pool.request({ path: this.path, method: "POST", headers, body: JSON.stringify(message) })
+    const body = await res.body.text()
+    const s = res.headers["mcp-session-id"]
+    return { status: res.statusCode, sid: typeof s === "string" ? s : undefined, body }
+  }
+  async open(): Promise<string> {
+    const init = await this.post({ jsonrpc: "2.0", id: nextId++, method: "initialize", params: { protocolVersion: PROTO, capabilities: {}, clientInfo: { name: "paired-bench", version: "1" } } })
+    if (init.status !== 200 || init.sid === undefined) throw new Error(`initialize: HTTP ${init.status} ${init.body.slice(0, 200)}`)
+    const note = await this.post({ jsonrpc: "2.0", method: "notifications/initialized" }, init.sid)
+    if (note.status !== 202) throw new Error(`initialized: HTTP ${note.status}`)
+    return init.sid
+  }
+  async echo(sid: string): Promise<void> {
+    const r = await this.post({ jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name: "echo", arguments: { text: "hello" } } }, sid)
+    if (r.status !== 200 || !r.body.includes("hello")) throw new Error(`echo: HTTP ${r.status} ${r.body.slice(0, 200)}`)
+  }
+  async del(sid: string): Promise<void> {
+    const res = await this.pool.request({ path: this.path, method: "DELETE", headers: { ...HEADERS, "mcp-session-id": sid, "mcp-protocol-version": PROTO } })
+    await res.body.dump()
+    if (res.statusCode !== 200 && res.statusCode !== 204) throw new Error(`DELETE: HTTP ${res.statusCode}`)
+  }
+}
+
+const parallel = async (n: number, c: number, fn: (i: number) => Promise<void>): Promise<void> => {
+  let i = 0
+  await Promise.all(Array.from({ length: Math.min(c, n) }, async () => {
+    while (i < n) await fn(i++)
+  }))
+}
+
+interface Target { readonly server: InspectServer; readonly client: Client; readonly sids: Array<string> }
+
+const slice = async (suite: string, t: Target): Promise<{ cpuUs: number; rate: number }> => {
+  const n = suite === "echo" ? OPS : CHURN_OPS
+  const cpu0 = processCpuNs(t.server.pid)
+  const w0 = performance.now()
+  if (suite === "echo") await parallel(n, C, (i) => t.client.echo(t.sids[i % t.sids.length]!))
+  else {
+    await parallel(n, C, async () => {
+      const sid = await t.client.open()
+      await t.client.echo(sid)
+      await t.client.del(sid)
+    })
+  }
+  const wall = performance.now() - w0
+  return { cpuUs: (processCpuNs(t.server.pid) - cpu0) / 1000 / n, rate: (n * 1000) / wall }
+}
+
+// ------------------------------------------------------------------ the run
+const receiver = await otlpReceiver()
+log(`bench/inspectPaired: ${SUITES.join(",")} × ${MODES.join(", ")}; ${SLICES} slices (echo ${OPS} calls, churn ${CHURN_OPS} sessions each); ${pin.note}${CHECKOUT === undefined ? "" : `; servers from ${CHECKOUT}`}`)
+const targets = new Map<string, Target>()
+for (const mode of MODES) {
+  const checkout = mode.endsWith("@base") ? BASE : CHECKOUT
+  const server = await startInspectServer(mode.replace("@base", ""), { prefix: pin.server, otlpUrl: receiver.url, ...(checkout === undefined ? {} : { checkout }),
+    ...(PROF === undefined ? {} : { env: { ...process.env, NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-dir=${PROF}` } }) })
+  log(`  ${mode}: pid ${server.pid}`)
+  const client = new Client(server.url)
+  const sids: Array<string> = []
+  await parallel(SESSIONS, C, async () => void sids.push(await client.open()))
+  targets.set(mode, { server, client, sids })
+}
+
+interface Row { readonly suite: string; readonly mode: string; readonly slice: number; readonly cpuUs: number; readonly rate: number }
+const rows: Array<Row> = []
+const load0 = (await import("node:os")).loadavg()[0]!
+for (const suite of SUITES) {
+  // warm-up: two slices per mode, not counted (JIT, pools, the first sessions' allocations)
+  for (let w = 0; w < 2; w++) for (const mode of MODES) await slice(suite, targets.get(mode)!)
+  for (let s = 0; s < SLICES; s++) {
+    for (const mode of rotate(MODES, s)) {
+      const r = await slice(suite, targets.get(mode)!)
+      rows.push({ suite, mode, slice: s, ...r })
+    }
+    if ((s + 1) % 10 === 0) log(`  ${suite}: ${s + 1}/${SLICES} slices`)
+  }
+}
+const load1 = (await import("node:os")).loadavg()[0]!
+const feeds = new Map([...targets].map(([mode, t]) => [mode, t.server.feedLines()]))
+for (const t of targets.values()) {
+  await t.client.pool.close()
+  await t.server.stop()
+}
+receiver.close()
+
+// ------------------------------------------------------------------ the table
+const q = (xs: ReadonlyArray<number>, p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))]!
+}
+const f1 = (x: number) => x.toFixed(1)
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`
+console.log(`\n${SLICES} paired slices per suite, modes rotated; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}. Server CPU µs per op (all threads): median [p25 – p75]; overhead: per slice against "off" in the same rotation (OTel rows: "off+otel", \`@base\` rows: "off@base"), median [p25 – p75] (min … max).\n`)
+console.log("| suite | mode | server CPU µs/op | rate (/s), median | overhead vs off | feed lines |")
+console.log("|---|---|---|---|---|---|")
+for (const suite of SUITES) {
+  for (const mode of MODES) {
+    const mine = rows.filter((x) => x.suite === suite && x.mode === mode)
+    const base = `off${mode.includes("+otel") ? "+otel" : ""}${mode.endsWith("@base") ? "@base" : ""}`
+    const over = mine.flatMap((x) => {
+      const b = rows.find((y) => y.suite === suite && y.mode === base && y.slice === x.slice)
+      return b === undefined ? [] : [x.cpuUs / b.cpuUs - 1]
+    })
+    const cpu = mine.map((x) => x.cpuUs)
+    const o = mode === base ? "—" : `**${pct(median(over)!)}** [${pct(q(over, 0.25))} – ${pct(q(over, 0.75))}] (${pct(Math.min(...over))} … ${pct(Math.max(...over))})`
+    console.log(`| ${suite} | ${mode} | ${f1(median(cpu)!)} [${f1(q(cpu, 0.25))} – ${f1(q(cpu, 0.75))}] | ${Math.round(median(mine.map((x) => x.rate))!)} | ${o} | ${mode.startsWith("page") || mode.startsWith("watched") ? feeds.get(mode) : "—"} |`)
+  }
+}
