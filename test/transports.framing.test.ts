@@ -178,7 +178,7 @@ describe("OutputBatcher", () => {
     release()
   })
 
-  it("eager (a client's requests): a burst's first frame is written at once, the rest of the burst in one write, no Immediate left", async () => {
+  it("eager (a client's requests): a lone frame is written at once, a burst's rest in one write, a pipelining caller's bursts whole, no Immediate left", async () => {
     const { stream, writes } = fakeWritable()
     const batcher = new OutputBatcher(stream, { eager: true })
     batcher.push("a")
@@ -188,19 +188,21 @@ describe("OutputBatcher", () => {
     expect(writes).toEqual(["a\n"]) // the rest of the burst waits
     await Promise.resolve()
     expect(writes).toEqual(["a\n", "b\nc\n"]) // in one write, before the turn ends (no Immediate)
-    // Callers resumed together (continuations queued before the first of them runs): one write for all but the first.
+    // After that burst of two, the next burst is held whole: callers resumed together (continuations
+    // queued before the first of them runs) go in one write, not two.
     const resumed = Promise.resolve()
     const sent = Array.from({ length: 8 }, (_, i) => resumed.then(() => batcher.push(`r${i}`)))
     await Promise.all(sent)
-    await Promise.resolve()
-    expect(writes.slice(2)).toEqual(["r0\n", "r1\nr2\nr3\nr4\nr5\nr6\nr7\n"])
-    // A later frame starts a new burst; an explicit flush ends one.
+    expect(writes.slice(2)).toEqual(["r0\nr1\nr2\nr3\nr4\nr5\nr6\nr7\n"])
+    // A lone frame after a burst of many is held too (one write, at its burst's end); after it, frames go at once again.
     batcher.push("d")
-    batcher.flush()
+    expect(writes).toHaveLength(3)
+    batcher.flush() // an explicit flush ends a burst
+    expect(writes.slice(3)).toEqual(["d\n"])
     batcher.push("e")
-    expect(writes.slice(4)).toEqual(["d\n", "e\n"])
+    expect(writes.slice(4)).toEqual(["e\n"])
     await nextTurn()
-    expect(writes).toHaveLength(6)
+    expect(writes).toHaveLength(5)
     // Without `eager`, nothing is written before the turn's Immediate.
     const plain = fakeWritable()
     const batched = new OutputBatcher(plain.stream)

@@ -17,7 +17,9 @@
  * A lone request thus leaves before the rest of the turn's work, so the peer starts on it while
  * this process finishes its bookkeeping, and no Immediate is left pending (which would make the
  * event loop poll once more, without waiting, before it sleeps): the gateway's upstream write,
- * issue 10.
+ * issue 10. After a burst of several frames (a pipelining caller), the next burst is not written
+ * early but whole at its end: one write per burst, as batching gives, where an early first frame
+ * would cost a second write.
  */
 import type { Writable } from "node:stream"
 import { type Clock, systemClock } from "../protocol/clock.ts"
@@ -43,8 +45,11 @@ export class OutputBatcher {
   #blocked = false
   #ended = false
   readonly #eager: boolean
-  /** Eager: a burst's first frame was written; the burst ends with `#endBurst` (a microtask) or any flush. */
+  /** Eager: a burst began (its first frame written, or held after a multi-frame burst); it ends with `#endBurst` (a microtask) or any flush. */
   #inBurst = false
+  /** Eager: frames in the current burst, and whether the last burst had more than one. */
+  #burstFrames = 0
+  #lastBurstMany = false
   readonly #flushCallback = (): void => {
     this.#immediate = undefined
     this.flush()
@@ -83,12 +88,18 @@ export class OutputBatcher {
   /** Queue one frame (without its newline); written at the end of this turn (eager: see above). */
   push(frame: string): void {
     if (this.#ended) return
-    if (this.#eager && !this.#inBurst && !this.#blocked && this.#pending.length === 0) {
-      // A burst's first frame: written now; the rest of the burst waits for `#endBurst`.
-      this.#inBurst = true
-      if (!this.#stream.write(frame + "\n")) this.#blocked = true
-      queueMicrotask(this.#endBurst)
-      return
+    if (this.#eager) {
+      if (this.#inBurst) this.#burstFrames++
+      else if (!this.#blocked && this.#pending.length === 0) {
+        // A burst's first frame: written now (held with the rest after a multi-frame burst); the rest waits for `#endBurst`.
+        this.#inBurst = true
+        this.#burstFrames = 1
+        queueMicrotask(this.#endBurst)
+        if (!this.#lastBurstMany) {
+          if (!this.#stream.write(frame + "\n")) this.#blocked = true
+          return
+        }
+      }
     }
     this.#pending += frame + "\n"
     if (this.#immediate === undefined && !this.#blocked && !this.#inBurst) {
@@ -98,7 +109,10 @@ export class OutputBatcher {
 
   /** Write what is pending now (unless blocked by backpressure). */
   flush(): void {
-    this.#inBurst = false
+    if (this.#inBurst) {
+      this.#inBurst = false
+      this.#lastBurstMany = this.#burstFrames > 1
+    }
     if (this.#immediate !== undefined) {
       clearImmediate(this.#immediate)
       this.#immediate = undefined
