@@ -18,14 +18,20 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c()
 })
 
+/** A dual-era upstream: its own runtime (shut down after the file) and a server with one `echo` tool. */
+const echoUpstream = () => {
+  const upstream = makeMcpRuntime()
+  cleanups.push(() => upstream.shutdown({ drainMs: 0 }))
+  const server = new McpServer({ name: "upstream", version: "1.0.0" }).tool(
+    { name: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
+    (args) => ({ content: [{ type: "text", text: String(args.text) }] })
+  )
+  return { upstream, server }
+}
+
 describe("host: the per-server protocol field", () => {
   it("auto, legacy and 2026-07-28 each connect in the era they name", async () => {
-    const upstream = makeMcpRuntime()
-    cleanups.push(() => upstream.shutdown({ drainMs: 0 }))
-    const server = new McpServer({ name: "upstream", version: "1.0.0" }).tool(
-      { name: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
-      (args) => ({ content: [{ type: "text", text: String(args.text) }] })
-    )
+    const { upstream, server } = echoUpstream()
     const ws = await makeWsServer(server, { runtime: upstream })
     cleanups.push(() => ws.close())
     const host = await startHost({
@@ -47,12 +53,7 @@ describe("host: the per-server protocol field", () => {
   }, 90_000)
 
   it("over HTTP too: legacy initializes, 2026-07-28 discovers, and 2026-07-28 never falls back to a legacy-only server", async () => {
-    const upstream = makeMcpRuntime()
-    cleanups.push(() => upstream.shutdown({ drainMs: 0 }))
-    const server = new McpServer({ name: "upstream", version: "1.0.0" }).tool(
-      { name: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
-      (args) => ({ content: [{ type: "text", text: String(args.text) }] })
-    )
+    const { upstream, server } = echoUpstream()
     const http = await makeHttpServer(server, { runtime: upstream })
     cleanups.push(() => http.close())
     const sdk = await startSdkHttpServer({}) // the official SDK's server: legacy era only
