@@ -121,7 +121,7 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
     this.unwatch()
     const client = side.client as SessionHandle
     // A signal, not a snapshot: the side's info is built only when someone listens to this client.
-    const relay = () => this.listeners.notify(this.infoNow)
+    const relay = () => this.listeners.notify(this)
     const stop = client.onInfoChange !== undefined ? client.onInfoChange(relay) : client.subscribe(relay)
     let current = true
     this.unwatch = () => {
@@ -193,7 +193,6 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
   info(): SessionInfo {
     return { ...(this.side.client as SessionHandle).info(), id: this.id }
   }
-  private readonly infoNow = (): SessionInfo => this.info()
   /** A notification to the server (legacy era; the modern era has none a client sends on its own). */
   notify(method: string, params?: Params): void {
     const side = this.side

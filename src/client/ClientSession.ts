@@ -288,7 +288,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       last = state
       if (this.listeners.size === 0 && this.options.onStateChange === undefined && this.eventListeners.size === 0) return
       const info = this.info(state)
-      this.listeners.notify(() => info)
+      this.listeners.notify({ info: () => info })
       this.options.onStateChange?.(state, info)
       this.emit({ type: "state", state, info })
     }

@@ -418,10 +418,9 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   }
 
   private notifyListeners(): void {
-    this.listeners.notify(this.infoNow)
+    this.listeners.notify(this)
   }
   /** `info()` as the listeners' lazy snapshot (one closure per client, not two per request). */
-  private readonly infoNow = (): SessionInfo => this.info()
 
   // ---------------------------------------------------------------- requests
 

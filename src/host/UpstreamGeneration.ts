@@ -125,7 +125,7 @@ export class UpstreamGeneration implements SessionHandle {
   initializing(): void {
     if (this.phase !== "starting") return
     this.phase = "initializing"
-    this.listeners.notify(() => this.info())
+    this.listeners.notify(this)
   }
 
   /** The client that came up on this generation; `onEnd` hears when it ends by itself. */
@@ -136,9 +136,9 @@ export class UpstreamGeneration implements SessionHandle {
       return
     }
     // A signal, not a snapshot: the client's info is built only when someone listens to this generation.
-    const relay = () => this.listeners.notify(this.infoNow)
+    const relay = () => this.listeners.notify(this)
     this.unwatch = client.onInfoChange !== undefined ? client.onInfoChange(relay) : client.subscribe(relay)
-    this.listeners.notify(() => this.info())
+    this.listeners.notify(this)
     void client.ended.then((end) => {
       if (this.isClosing) return
       onEnd(end)
@@ -146,7 +146,6 @@ export class UpstreamGeneration implements SessionHandle {
     })
   }
 
-  private readonly infoNow = (): SessionInfo => this.info()
 
   info(): SessionInfo {
     const client = this.client
@@ -217,7 +216,7 @@ export class UpstreamGeneration implements SessionHandle {
     this.endValue = end
     this.phase = "closed"
     this.unwatch()
-    this.listeners.notify(() => this.info())
+    this.listeners.notify(this)
     this.listeners.clear()
     this.resolveEnded(end)
   }

@@ -82,10 +82,10 @@ export class InfoListeners {
     return () => signals.delete(listener)
   }
   /** Tell every listener; `source.info()` is built once, and only if a listener takes summaries (no closure per call). */
-  notify(source: (() => SessionInfo) | { info(): SessionInfo }): void {
+  notify(source: { info(): SessionInfo }): void {
     if (this.#signals !== undefined) for (const s of this.#signals) s()
     if (this.#listeners === undefined || this.#listeners.size === 0) return
-    const snapshot = typeof source === "function" ? source() : source.info()
+    const snapshot = source.info()
     for (const l of this.#listeners) l(snapshot)
   }
   clear(): void {
