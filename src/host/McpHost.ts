@@ -521,13 +521,23 @@ export class McpHost {
   /**
    * A call on `conn`. The chart only needs to hear about calls that matter to it: a lazy server's
    * in-flight count (idle timer), and a degraded server's recovery. A ready keep-alive server's call
-   * costs no chart step, and runs in one promise (`callOn`'s): its end and its one retry after a lost
-   * connection are decided as it settles, as the loop of `invokeTracked` decides them.
+   * costs no chart step; a degraded one's chart hears how it went, and a lost connection is tried once
+   * more through `invokeTracked`, as its loop would.
    */
   private invoke(conn: ServerConnection, method: string, params: Params | undefined, options: CallOptions, retryable: boolean): Promise<Result> {
     const ready = conn.readyClient()
-    if (ready !== undefined && conn.config.lifecycle !== "lazy") return this.callOn(conn, ready.client, ready.generation, method, params, options, retryable)
-    return this.invokeTracked(conn, method, params, options, retryable, 0, ready)
+    if (ready === undefined || conn.config.lifecycle === "lazy") return this.invokeTracked(conn, method, params, options, retryable, 0, ready)
+    return this.callOn(conn, ready.client, ready.generation, method, params, options).then(
+      (result) => {
+        this.untrackedCallEnded(conn, true)
+        return result
+      },
+      (e) => {
+        this.untrackedCallEnded(conn, e instanceof RpcError)
+        if (this.retries(e, retryable, options)) return this.invokeTracked(conn, method, params, options, retryable, 1, undefined)
+        throw e
+      }
+    )
   }
 
   /** Whether a failed call is tried once more (after a reconnect): a lost connection, a retryable call not cancelled, the host open. */
@@ -560,7 +570,7 @@ export class McpHost {
           attempt === 0 ? 2 * c.timeouts.connectMs + 1_000 : c.restart.maxDelayMs + 2 * c.timeouts.connectMs,
           attempt > 0
         )
-        const result = await this.callOn(conn, client, generation, method, params, options, undefined)
+        const result = await this.callOn(conn, client, generation, method, params, options)
         answered = true
         return result
       } catch (e) {
@@ -573,29 +583,18 @@ export class McpHost {
     }
   }
 
-  /**
-   * The call on `client`. `retryable` undefined: the caller (`invokeTracked`) ends it and retries it;
-   * defined: an untracked first attempt (`invoke`), ended and retried here as it settles.
-   */
   private callOn(
     conn: ServerConnection,
     client: AnyCallClient,
     generation: number,
     method: string,
     params: Params | undefined,
-    options: CallOptions,
-    retryable: boolean | undefined
+    options: CallOptions
   ): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
-      let settled = false
       const fail = (e: unknown): void => {
-        if (settled) return
-        settled = true
         conn.inFlight.delete(entry)
-        if (retryable === undefined) return reject(e)
-        this.untrackedCallEnded(conn, e instanceof RpcError)
-        if (this.retries(e, retryable, options)) resolve(this.invokeTracked(conn, method, params, options, retryable, 1, undefined))
-        else reject(e)
+        reject(e)
       }
       // The call's own options answer its inputs (`onElicitation`, `onSampling`, `onRoots`): no copy per call.
       const entry: InFlight = { generation, lost: fail, inputs: options, onNotification: options.onLog }
@@ -613,10 +612,7 @@ export class McpHost {
       }).then(
         // Settled here, not in a `.finally` (one promise fewer per call).
         (result) => {
-          if (settled) return
-          settled = true
           conn.inFlight.delete(entry)
-          if (retryable !== undefined) this.untrackedCallEnded(conn, true)
           resolve(result)
         },
         (e) => fail(mapCallError(conn.name, generation, e))
