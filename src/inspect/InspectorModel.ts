@@ -163,9 +163,8 @@ export class InspectorModel {
   readonly #infos = new Map<string, SessionInfo>()
   readonly #ends = new Map<string, SessionEnd>()
   /** Ended actors, oldest end first. */
-  /** Ended actors, oldest first, from `#endedHead` on (a queue: under churn one leaves for each that ends). */
-  #ended: Array<ActorView> = []
-  #endedHead = 0
+  /** Ended actors, oldest first (at most `maxEnded`: a short array, so `shift` is cheap). */
+  readonly #ended: Array<ActorView> = []
   /** Feed listeners, each with how it takes its messages. */
   readonly #listeners = new Map<(message: FeedMessage) => void, { readonly events: boolean; readonly touch: SnapshotTouch | undefined }>()
   #eventListeners = 0
@@ -332,8 +331,7 @@ export class InspectorModel {
     this.#aliases.clear()
     this.#byId.clear()
     this.#asleep.clear()
-    this.#ended = []
-    this.#endedHead = 0
+    this.#ended.length = 0
     this.#infos.clear()
     this.#stale.clear()
     this.#announced.clear()
@@ -422,7 +420,7 @@ export class InspectorModel {
     if (same === undefined) this.#byId.set(actor.id, actor)
     else if (same instanceof Set) same.add(actor)
     else this.#byId.set(actor.id, new Set([same, actor]))
-    if (this.#ended.length > this.#endedHead) this.#prune(now)
+    if (this.#ended.length > 0) this.#prune(now)
   }
 
   #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {
@@ -563,15 +561,10 @@ export class InspectorModel {
   /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
   #prune(now: number, pressed = false): void {
     const limit = pressed ? Math.floor(this.#maxEnded / 2) : this.#maxEnded
-    while (this.#ended.length > this.#endedHead) {
-      const oldest = this.#ended[this.#endedHead]!
-      if (this.#ended.length - this.#endedHead <= limit && oldest.end!.t + this.#retainMs > now) break
-      this.#ended[this.#endedHead++] = undefined as never
-      // Compacted once the dead front outweighs the rest: each actor is moved O(1) times on average.
-      if (this.#endedHead >= 64 && this.#endedHead * 2 >= this.#ended.length) {
-        this.#ended = this.#ended.slice(this.#endedHead)
-        this.#endedHead = 0
-      }
+    while (this.#ended.length > 0) {
+      const oldest = this.#ended[0]!
+      if (this.#ended.length <= limit && oldest.end!.t + this.#retainMs > now) break
+      this.#ended.shift()
       this.#actors.delete(oldest.sessionId)
       this.#unlink(oldest)
       if (oldest.aliases !== undefined) for (const alias of oldest.aliases) this.#aliases.delete(alias)
