@@ -10,8 +10,8 @@ import { createActor, setup } from "xstate"
 import { type InspectorModel as Model, InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { REDACTED, toJsonSafe, withoutSecrets } from "../src/inspect/redact.ts"
 import { makeTurnClock } from "../src/inspect/turnClock.ts"
-import type { RegistryChange, RegistryUnsafe } from "../src/runtime/Registry.ts"
-import type { SessionInfo } from "../src/runtime/SessionHandle.ts"
+import { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "../src/runtime/Registry.ts"
+import type { SessionEnd, SessionHandle, SessionInfo } from "../src/runtime/SessionHandle.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 
 const models: Array<Model> = []
@@ -143,6 +143,7 @@ describe("registry updates", () => {
     let emit: (change: RegistryChange) => void = () => undefined
     const registry = {
       list: () => [],
+      handles: () => [],
       get: () => undefined,
       subscribe: (l: (change: RegistryChange) => void) => ((emit = l), () => undefined)
     } as unknown as RegistryUnsafe
@@ -172,6 +173,88 @@ describe("registry updates", () => {
     expect(inFlight()).toEqual(["3:c@200"])
     emit({ type: "updated", id: "S1", info: info([]) })
     expect(model.get(actor.sessionId)!.requests).toBeUndefined()
+    actor.stop()
+  })
+})
+
+/** A session handle that tells its end as a server session does (`endedWith`), counting what the model asks of it. */
+const tellingHandle = (id: string) => {
+  const counts = { info: 0, ended: 0 }
+  let state = "operating"
+  const handle = {
+    id,
+    endedWith: undefined as SessionEnd | undefined,
+    info: (): SessionInfo => (counts.info++, { id, role: "server", era: "legacy", protocolVersion: "2025-06-18", state, transport: "http", peer: { name: "p", version: "1" }, inFlight: 0, startedAt: 0 }),
+    subscribe: () => () => undefined,
+    get ended(): Promise<SessionEnd> {
+      counts.ended++
+      return new Promise<SessionEnd>(() => undefined)
+    },
+    close: async () => undefined,
+    setState: (next: string) => void (state = next)
+  }
+  return { handle: handle as SessionHandle & typeof handle, counts }
+}
+
+describe("sessions nobody watches", () => {
+  it("a session that tells its end: no summary at registration, no `ended` promise; its end taken when its actor stops, its last summary once, when it leaves", () => {
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry })
+    models.push(model)
+    const { handle, counts } = tellingHandle("S1")
+    const unregister = registry.register(handle)
+    const actor = inspectedSink("S1")
+    actor.send({ type: "REQUEST" })
+    const view = model.get(actor.sessionId)!
+    // Was: a summary built at registration, and the `ended` promise read (made) to learn the end.
+    expect(counts).toEqual({ info: 0, ended: 0 })
+    // Released: the session says how it ended, then its actor stops, then it leaves the registry.
+    handle.endedWith = { expected: true, reason: "terminated by the client (DELETE)" }
+    handle.setState("closed")
+    actor.stop()
+    expect(view.end).toMatchObject({ status: "stopped", reason: "terminated by the client (DELETE)", error: false })
+    unregister()
+    expect(counts).toEqual({ info: 1, ended: 0 })
+    // The ended view keeps the session's last summary (read without the session).
+    expect(model.infoOf(view)).toMatchObject({ id: "S1", state: "closed", transport: "http" })
+    expect(counts.info).toBe(1)
+    expect(model.record(actor.sessionId)!.end?.reason).toBe("terminated by the client (DELETE)")
+  })
+
+  it("an actor stopped while its session lives on is hibernated; the session's end, told when it leaves the registry, ends it", () => {
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry })
+    models.push(model)
+    const { handle, counts } = tellingHandle("S2")
+    const unregister = registry.register(handle)
+    const actor = inspectedSink("S2")
+    const view = model.get(actor.sessionId)!
+    actor.stop()
+    expect(view.status).toBe("hibernated")
+    expect(view.end).toBeUndefined()
+    handle.endedWith = { expected: false, reason: "peer lost" }
+    unregister()
+    expect(view.end).toMatchObject({ status: "stopped", reason: "peer lost", error: true })
+    expect(counts.ended).toBe(0)
+  })
+
+  it("a session that leaves the registry before it has ended (a shutdown) is awaited from then on", async () => {
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry })
+    models.push(model)
+    let resolve!: (end: SessionEnd) => void
+    const ended = new Promise<SessionEnd>((r) => (resolve = r))
+    const { handle } = tellingHandle("S3")
+    Object.defineProperty(handle, "ended", { get: () => ended })
+    const unregister = registry.register(handle)
+    const actor = inspectedSink("S3")
+    const view = model.get(actor.sessionId)!
+    unregister()
+    expect(view.end).toBeUndefined()
+    resolve({ expected: true, reason: "supervisor shutdown" })
+    await ended
+    await Promise.resolve()
+    expect(view.end).toMatchObject({ status: "gone", reason: "supervisor shutdown", error: false })
     actor.stop()
   })
 })

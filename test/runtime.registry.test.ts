@@ -88,6 +88,30 @@ describe("makeRegistryUnsafe", () => {
     assert.deepStrictEqual(changes, ["added", "removed"])
   })
 
+  it("added and removed build the session's summary only for a listener that reads it (the removed one: the session's last)", () => {
+    const registry = makeRegistryUnsafe()
+    const session = makeFakeSession("lazy")
+    let built = 0
+    const info = session.info
+    session.info = () => (built++, info())
+    const seen: Array<string> = []
+    const off = registry.subscribe((c) => seen.push(`${c.type}:${c.id}`), { updates: false })
+    const unregister = registry.register(session)
+    session.setState("closing")
+    unregister()
+    assert.deepStrictEqual(seen, ["added:lazy", "removed:lazy"])
+    // Was: one summary at each of add and remove, for a listener that never looked at them.
+    assert.strictEqual(built, 0)
+    off()
+    const states: Array<string> = []
+    registry.subscribe((c) => void (c.type === "removed" && states.push(c.info.state, c.info.state)), { updates: false })
+    const again = registry.register(session)
+    session.setState("closed")
+    again()
+    assert.deepStrictEqual(states, ["closed", "closed"])
+    assert.strictEqual(built, 1) // read twice, built once
+  })
+
   it("a throwing listener does not stop the others", () => {
     const errors: Array<unknown> = []
     const registry = makeRegistryUnsafe({ onListenerError: (e) => errors.push(e) })

@@ -13,8 +13,8 @@
  * serializes each once for all its clients, only while a client listens.
  */
 import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateValue } from "xstate"
-import type { RegistryUnsafe } from "../runtime/Registry.ts"
-import type { SessionEnd, SessionInfo } from "../runtime/SessionHandle.ts"
+import type { RegistryChange, RegistryUnsafe } from "../runtime/Registry.ts"
+import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
 import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import { withoutSecrets } from "./redact.ts"
 import { RecordBuffer, type RecordEnd, type RecordFile, toRecordFile } from "./SessionRecord.ts"
@@ -131,6 +131,16 @@ export interface FeedSubscription {
 const QUIET: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot"]
 const WITH_EVENTS: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot", "@xstate.event"]
 
+/**
+ * A session that tells its end without a promise (a server session's `endedWith`, set when it is
+ * released, before its actor stops and before it leaves the registry): the model reads it when the
+ * session's actor stops and when the session leaves the registry, instead of awaiting `ended` (a
+ * promise and a reaction per session, most of which nobody else awaits).
+ */
+const tellsItsEnd = (handle: SessionHandle): boolean => "endedWith" in handle
+const endedWithOf = (handle: SessionHandle | undefined): SessionEnd | undefined =>
+  (handle as { readonly endedWith?: SessionEnd } | undefined)?.endedWith
+
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e) ?? String(e))
 
 /** Why a finished snapshot ended: its output's `reason`, the context's `closeReason`, the error. */
@@ -159,8 +169,11 @@ export class InspectorModel {
   readonly #byId = new Map<string, ActorView | Set<ActorView>>()
   /** Hibernated views by actor id: the session a new actor with that id continues. */
   readonly #asleep = new Map<string, ActorView>()
-  /** Latest summary of each registered session, by session id; kept after removal for ended actors. */
-  readonly #infos = new Map<string, SessionInfo>()
+  /**
+   * Registered sessions by id, each with its latest summary read (undefined until one is: a session is
+   * registered without building its summary); kept after removal, with its last summary, for ended actors.
+   */
+  readonly #infos = new Map<string, SessionInfo | undefined>()
   readonly #ends = new Map<string, SessionEnd>()
   /** Ended actors, oldest end first. */
   /** Ended actors, oldest first (at most `maxEnded`: a short array, so `shift` is cheap). */
@@ -195,10 +208,10 @@ export class InspectorModel {
     this.#stops.push(this.#hubSubscription)
     const registry = options.registry
     if (registry !== undefined) {
-      for (const info of registry.list()) this.#onSession(info, "added")
+      for (const handle of registry.handles()) this.#onAdded(handle.id, handle)
       // Sessions coming and going only: their updates are followed while a feed listens (`#followUpdates`),
       // and read when asked for (`infoOf`), so nobody watching costs no summary per chart step.
-      this.#stops.push(registry.subscribe((change) => this.#onSession(change.info, change.type), { updates: false }))
+      this.#stops.push(registry.subscribe((change) => this.#onChange(change), { updates: false }))
       this.#stops.push(() => this.#followUpdates(false))
     }
   }
@@ -258,9 +271,12 @@ export class InspectorModel {
     const last = this.#infos.get(actor.id)
     // Read: the session's next change is announced again.
     this.#announced.delete(actor.id)
-    if (last === undefined || actor.end !== undefined) return last
+    if (last === undefined) {
+      // Registered, its summary never read yet (or not a session's actor).
+      if (!this.#infos.has(actor.id)) return undefined
+    } else if (actor.end !== undefined) return last
     // Followed (a feed listens): read again only if the session changed since the last read.
-    if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
+    else if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
     const handle = this.#registry?.get(actor.id)
     if (handle === undefined) return last
     const info = handle.info()
@@ -434,7 +450,7 @@ export class InspectorModel {
     const value = snapshot.value
     const context = snapshot.context
     const type = event.type
-    if (status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id)) {
+    if (status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id) && !this.#endOnHandle(actor.id)) {
       // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
       actor.status = "hibernated"
       this.#asleep.set(actor.id, actor)
@@ -470,7 +486,7 @@ export class InspectorModel {
     }
     if (status !== "active" && ENDED.has(status)) {
       const ownEnd = this.#ends.get(actor.id)
-      actor.end = ownEnd === undefined || this.#infos.get(actor.id) === undefined
+      actor.end = ownEnd === undefined || !this.#infos.has(actor.id)
         ? endOf(t, snapshot)
         : { t, status, reason: ownEnd.reason, error: !ownEnd.expected || status === "error" }
       actor.requests = undefined
@@ -486,26 +502,74 @@ export class InspectorModel {
     return same === undefined ? [] : same instanceof Set ? [...same] : [same]
   }
 
-  #onSession(info: SessionInfo, change: "added" | "updated" | "removed"): void {
+  #onChange(change: RegistryChange): void {
+    if (change.type === "added") this.#onAdded(change.id, change.handle ?? this.#registry?.get(change.id))
+    else if (change.type === "removed") this.#onRemoved(change)
+    else this.#onUpdated(change.info)
+  }
+
+  /** A summary pushed (a registry that hands its updates to every listener): its requests in flight, and the feed's line. */
+  #onUpdated(info: SessionInfo): void {
     this.#infos.set(info.id, info)
     this.#stale.delete(info.id)
     this.#announced.delete(info.id)
-    if (change === "added") {
-      const handle = this.#registry?.get(info.id)
-      handle?.ended.then((end) => this.#onSessionEnd(info.id, end), () => undefined)
-    }
-    // Each request's start and end is an update: nothing is allocated here unless a request is new.
     const same = this.#byId.get(info.id)
-    if (same === undefined) {
-      if (change === "removed" && !this.#ends.has(info.id)) this.#infos.delete(info.id)
-    } else if (same instanceof Set) for (const actor of same) this.#sessionChanged(actor, info)
-    else this.#sessionChanged(same, info)
+    if (same === undefined) return
+    for (const actor of same instanceof Set ? same : [same]) {
+      this.#reconcileRequests(actor, info)
+      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
+    }
   }
 
-  /** A registered session's summary changed: its requests in flight, and the feed's summary. */
-  #sessionChanged(actor: ActorView, info: SessionInfo): void {
-    this.#reconcileRequests(actor, info)
-    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
+  /**
+   * A session registered: known as one, its summary not built (read when a page or a feed asks, or when
+   * it leaves the registry). A session that tells its end at its release needs nothing more; another is
+   * awaited.
+   */
+  #onAdded(id: string, handle: SessionHandle | undefined): void {
+    this.#infos.set(id, undefined)
+    this.#stale.delete(id)
+    this.#announced.delete(id)
+    if (handle !== undefined && !tellsItsEnd(handle)) handle.ended.then((end) => this.#onSessionEnd(id, end), () => undefined)
+    if (this.#listeners.size === 0) return
+    const same = this.#byId.get(id)
+    if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
+    else if (same !== undefined) this.#emit({ type: "@mcp-actors.session", actor: same, createdAt: this.#now() })
+  }
+
+  /** A session left the registry: its last summary is kept for its actors' views, and its end taken when it tells it. */
+  #onRemoved(change: RegistryChange): void {
+    const id = change.id
+    this.#stale.delete(id)
+    this.#announced.delete(id)
+    const same = this.#byId.get(id)
+    const handle = change.handle
+    const end = endedWithOf(handle)
+    if (same === undefined) {
+      // No actor of it to describe.
+      if (!this.#ends.has(id)) this.#infos.delete(id)
+      return
+    }
+    const info = change.info
+    this.#infos.set(id, info)
+    if (same instanceof Set) for (const actor of same) this.#reconcileRequests(actor, info)
+    else this.#reconcileRequests(same, info)
+    if (end !== undefined && this.#ends.get(id) !== end) return this.#onSessionEnd(id, end)
+    if (end === undefined && handle !== undefined && tellsItsEnd(handle)) {
+      // Left the registry before its end (a supervisor's shutdown): its end is awaited from here.
+      handle.ended.then((e) => this.#onSessionEnd(id, e), () => undefined)
+    }
+    if (this.#listeners.size === 0) return
+    if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
+    else this.#emit({ type: "@mcp-actors.session", actor: same, createdAt: this.#now() })
+  }
+
+  /** The registered session `id` has told its end (it was released): taken now. */
+  #endOnHandle(id: string): boolean {
+    const end = endedWithOf(this.#registry?.get(id))
+    if (end === undefined) return false
+    this.#ends.set(id, end)
+    return true
   }
 
   /** The actor's requests in flight from the session's summary: theirs is the truth. */

@@ -28,23 +28,36 @@ export interface RegistryChange {
   readonly type: "added" | "updated" | "removed"
   /** The session's id. */
   readonly id: string
-  /** For `removed`, the last summary the session gave. For `updated`, built on first read when the session has `onInfoChange`. */
+  /**
+   * The session's summary, built on first read (for `added` and `removed`, and for `updated` when the
+   * session has `onInfoChange`): read it in the listener (for `removed`, the last summary the session
+   * gave). A session whose `info()` throws makes the read throw (the listener's error, reported as such).
+   */
   readonly info: SessionInfo
+  /** The session itself (the registry's entry: it is no longer in the registry after `removed`). */
+  readonly handle?: SessionHandle
 }
 
-/** An `updated` change of a session with `onInfoChange`: its summary is built only if a listener reads it. */
-class UpdatedChange implements RegistryChange {
-  readonly type = "updated" as const
+/**
+ * A change whose summary is built only if a listener reads it: `updated` of a session with
+ * `onInfoChange`, and every `added` and `removed`. Why lazy for these too: a runtime under session
+ * churn registers and removes a session per connection, and a listener that only counts them, or (the
+ * inspector, nobody watching) reads the summary of the ones it keeps, builds no summary for the others.
+ * Read `info` in the listener: a `removed` change read later gives the session's summary then.
+ */
+class LazyChange implements RegistryChange {
+  readonly type: RegistryChange["type"]
   #info: SessionInfo | undefined
-  readonly #handle: SessionHandle
-  constructor(handle: SessionHandle) {
-    this.#handle = handle
+  readonly handle: SessionHandle
+  constructor(type: RegistryChange["type"], handle: SessionHandle) {
+    this.type = type
+    this.handle = handle
   }
   get id(): string {
-    return this.#handle.id
+    return this.handle.id
   }
   get info(): SessionInfo {
-    return (this.#info ??= this.#handle.info())
+    return (this.#info ??= this.handle.info())
   }
 }
 
@@ -131,20 +144,11 @@ export const makeRegistryUnsafe = (options?: {
     }
   }
 
-  const safeInfo = (handle: SessionHandle): SessionInfo | undefined => {
-    try {
-      return handle.info()
-    } catch (error) {
-      onListenerError(error)
-      return undefined
-    }
-  }
-
   const follow = (entry: Entry): void => {
     const handle = entry.handle
     entry.unsubscribe = handle.onInfoChange !== undefined
       ? handle.onInfoChange(() => {
-        if (entry.live) emit(new UpdatedChange(handle))
+        if (entry.live) emit(new LazyChange("updated", handle))
       })
       : handle.subscribe((info) => {
         if (entry.live) emit({ type: "updated", id: handle.id, info })
@@ -167,10 +171,7 @@ export const makeRegistryUnsafe = (options?: {
     entry.live = true
     entries.set(handle.id, entry)
     if (updateListeners > 0) follow(entry)
-    if (listeners.size > 0) {
-      const info = safeInfo(handle)
-      if (info !== undefined) emit({ type: "added", id: handle.id, info })
-    }
+    if (listeners.size > 0) emit(new LazyChange("added", handle))
   }
   const remove = (entry: Entry): void => {
     if (!entry.live) return
@@ -178,9 +179,7 @@ export const makeRegistryUnsafe = (options?: {
     const handle = entry.handle
     if (entries.get(handle.id) === entry) entries.delete(handle.id)
     unfollow(entry)
-    if (listeners.size === 0) return
-    const last = safeInfo(handle)
-    if (last !== undefined) emit({ type: "removed", id: handle.id, info: last })
+    if (listeners.size > 0) emit(new LazyChange("removed", handle))
   }
 
   return {
@@ -270,7 +269,8 @@ export class Registry extends Context.Service<Registry, {
       size: Effect.sync(() => unsafe.size),
       changes: Stream.callback<RegistryChange>((queue) =>
         Effect.acquireRelease(
-          Effect.sync(() => unsafe.subscribe((change) => Queue.offerUnsafe(queue, change))),
+          // Read now: the stream's reader takes it later, and a `removed` change's summary is the session's last.
+          Effect.sync(() => unsafe.subscribe((change) => Queue.offerUnsafe(queue, { type: change.type, id: change.id, info: change.info }))),
           (unsubscribe) => Effect.sync(unsubscribe)
         )
       ),

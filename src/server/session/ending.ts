@@ -38,6 +38,8 @@ export const close = (
 export const release = (s: ServerSession, end: SessionEnd): void => {
   if (s.released) return
   s.released = true
+  // Told first: what its actor's stop and its owner's release hook run into may ask how it ended (the inspector).
+  s.endedWith = end
   s.operating = false
   s.server.unwatch(s)
   for (const [id, entry] of s.inFlight) abort(s, id, entry, "session closed")
@@ -49,7 +51,6 @@ export const release = (s: ServerSession, end: SessionEnd): void => {
   sleep?.end()
   if (s.owner !== undefined) s.owner.sessionReleased(end)
   else s.options.onRelease?.(end)
-  s.endedWith = end
   s.resolveEnded?.(end)
   s.listeners?.clear()
 }
