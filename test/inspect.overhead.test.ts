@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest"
 import { createActor, setup } from "xstate"
 import { type InspectorModel as Model, InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { REDACTED, toJsonSafe, withoutSecrets } from "../src/inspect/redact.ts"
+import { RecordBuffer } from "../src/inspect/SessionRecord.ts"
 import { makeTurnClock } from "../src/inspect/turnClock.ts"
 import { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "../src/runtime/Registry.ts"
 import type { SessionEnd, SessionHandle, SessionInfo } from "../src/runtime/SessionHandle.ts"
@@ -256,5 +257,68 @@ describe("sessions nobody watches", () => {
     await Promise.resolve()
     expect(view.end).toMatchObject({ status: "gone", reason: "supervisor shutdown", error: false })
     actor.stop()
+  })
+})
+
+describe("the model's bookkeeping per session", () => {
+  it("a registered session's requests are not tracked from its chart while nobody listens; a read lists them from the summary, their times from the record", () => {
+    let t = 1_000
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry, now: () => t })
+    models.push(model)
+    const { handle } = tellingHandle("S4")
+    let summary: Partial<SessionInfo> = {}
+    const info = handle.info
+    handle.info = () => ({ ...info(), ...summary })
+    registry.register(handle)
+    const actor = inspectedSink("S4")
+    const view = model.get(actor.sessionId)!
+    actor.send({ type: "REQUEST", id: 1, method: "tools/call" })
+    t = 2_000
+    actor.send({ type: "REQUEST", id: 2, method: "resources/read" })
+    t = 3_000
+    actor.send({ type: "REQUEST", id: 3, method: "prompts/get" })
+    // Was: a map of requests made on the first one, an entry per request, for nobody.
+    expect(view.requests).toBeUndefined()
+    // A summary that lists its requests, one without its time: seen at 2 000 (the record says).
+    summary = { inFlight: 2, requests: [{ id: 2, method: "resources/read" }, { id: 3, method: "prompts/get", since: 2_500 }] }
+    model.infoOf(view)
+    expect([...view.requests!.values()]).toEqual([{ id: "2", method: "resources/read", since: 2_000 }, { id: "3", method: "prompts/get", since: 2_500 }])
+    // A count-only summary (a client session's): the newest two the record saw, the oldest dropped.
+    const other = tellingHandle("S5")
+    other.handle.info = () => ({ ...tellingHandle("S5").handle.info(), inFlight: 2 })
+    registry.register(other.handle)
+    const second = inspectedSink("S5")
+    const secondView = model.get(second.sessionId)!
+    t = 4_000
+    for (const id of [7, 8, 9]) second.send({ type: "REQUEST", id, method: `m${id}` })
+    expect(secondView.requests).toBeUndefined()
+    model.infoOf(secondView)
+    expect([...secondView.requests!.values()].map((r) => `${r.id}:${r.method}@${r.since}`)).toEqual(["8:m8@4000", "9:m9@4000"])
+    // Materialized: the next request is tracked as it comes.
+    second.send({ type: "REQUEST", id: 10, method: "m10" })
+    expect(secondView.requests!.has("10")).toBe(true)
+    actor.stop()
+    second.stop()
+  })
+
+  it("the ended list keeps the newest `maxEnded`, forgetting one per new actor without moving the array (no `shift`)", () => {
+    const model = new InspectorModel({ maxEnded: 3 })
+    models.push(model)
+    const shift = vi.spyOn(Array.prototype, "shift")
+    const ids: Array<string> = []
+    for (let i = 0; i < 100; i++) {
+      const a = inspectedSink()
+      ids.push(a.sessionId)
+      a.stop()
+    }
+    const ended = [...model.actors()].filter((v) => v.end !== undefined).map((v) => v.sessionId)
+    // The three newest (the last one's creation pruned before it ended: at most maxEnded + 1 listed).
+    expect(ended.slice(-3)).toEqual(ids.slice(-3))
+    expect(ended.length).toBeLessThanOrEqual(4)
+    expect(model.size).toBe(ended.length)
+    // Was: one `shift` of the ended list (an array of views) per actor created. (xstate shifts arrays of its own.)
+    const ofViews = shift.mock.contexts.filter((c) => Array.isArray(c) && c.some((v) => (v as { record?: unknown } | undefined)?.record instanceof RecordBuffer))
+    expect(ofViews.length).toBe(0)
   })
 })

@@ -175,9 +175,14 @@ export class InspectorModel {
    */
   readonly #infos = new Map<string, SessionInfo | undefined>()
   readonly #ends = new Map<string, SessionEnd>()
-  /** Ended actors, oldest end first. */
-  /** Ended actors, oldest first (at most `maxEnded`: a short array, so `shift` is cheap). */
-  readonly #ended: Array<ActorView> = []
+  /**
+   * Ended actors, oldest first, from `#endedHead` on. Why a head index and not `shift`: under churn one
+   * is forgotten per session, and `shift` (a builtin call that moves the array) was most of the prune
+   * in the model's own profile (`bench/inspectModelSynthetic.ts`); the forgotten head is cut off in one
+   * `splice` once it is as long as what is kept.
+   */
+  readonly #ended: Array<ActorView | undefined> = []
+  #endedHead = 0
   /** Feed listeners, each with how it takes its messages. */
   readonly #listeners = new Map<(message: FeedMessage) => void, { readonly events: boolean; readonly touch: SnapshotTouch | undefined }>()
   #eventListeners = 0
@@ -348,6 +353,7 @@ export class InspectorModel {
     this.#byId.clear()
     this.#asleep.clear()
     this.#ended.length = 0
+    this.#endedHead = 0
     this.#infos.clear()
     this.#stale.clear()
     this.#announced.clear()
@@ -436,7 +442,7 @@ export class InspectorModel {
     if (same === undefined) this.#byId.set(actor.id, actor)
     else if (same instanceof Set) same.add(actor)
     else this.#byId.set(actor.id, new Set([same, actor]))
-    if (this.#ended.length > 0) this.#prune(now)
+    if (this.#ended.length > this.#endedHead) this.#prune(now)
   }
 
   #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {
@@ -470,9 +476,12 @@ export class InspectorModel {
       // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
       record.add(t, this.#keepSecrets ? event : withoutSecrets(event), value, context, status)
     }
-    if (type === "REQUEST") {
+    // A registered session's requests in flight are its summary's (`#reconcileRequests`): while nobody
+    // listens, they are not tracked from the chart (a map per session under churn, for nobody); a read
+    // finds what the summary does not say (when a request was seen, those of a count-only summary) in the record.
+    if (type === "REQUEST" && (listening || actor.requests !== undefined || !this.#infos.has(actor.id))) {
       const request = requestOf(event as AnyEventObject)
-      if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { ...request, since: t })
+      if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { id: request.id, method: request.method, since: t })
     }
     if (listening) {
       if (init && record.size === 0) this.#emit({ type: "@xstate.actor", actor, createdAt: t })
@@ -582,7 +591,7 @@ export class InspectorModel {
       for (let i = 0; i < listed.length; i++) {
         const r = listed[i]!
         const id = String(r.id)
-        if (!requests.has(id)) requests.set(id, { id, method: r.method, since: r.since ?? this.#now() })
+        if (!requests.has(id)) requests.set(id, { id, method: r.method, since: r.since ?? this.#seenAt(actor, id) ?? this.#now() })
       }
       // Every listed one is in the map: when the sizes agree, nothing else is (ids in flight are unique;
       // two listed ids that print alike, 1 and "1", take the full pass below on the next change).
@@ -591,14 +600,35 @@ export class InspectorModel {
         for (const r of listed) live.add(String(r.id))
         for (const id of requests.keys()) if (!live.has(id)) requests.delete(id)
       }
-    } else if (actor.requests !== undefined) {
+    } else {
       // Only a count: the chart saw the requests start; the oldest are dropped first.
-      const requests = actor.requests
+      const requests = actor.requests ?? this.#requestsInRecord(actor)
+      if (requests === undefined) return
+      actor.requests = requests
       for (const key of requests.keys()) {
         if (requests.size <= info.inFlight) break
         requests.delete(key)
       }
     }
+  }
+
+  /** When the actor's record last saw request `id` start (a request its session lists without its time). */
+  #seenAt(actor: ActorView, id: string): number | undefined {
+    let seen: number | undefined
+    actor.record.eachSince(0, actor.record.capacity, (t, event) => {
+      if (event.type === "REQUEST" && requestOf(event as AnyEventObject)?.id === id) seen = t
+    })
+    return seen
+  }
+
+  /** The requests the actor's record saw start, oldest first (what the chart-side tracking would hold). */
+  #requestsInRecord(actor: ActorView): Map<string, InFlightRequest> | undefined {
+    let found: Map<string, InFlightRequest> | undefined
+    actor.record.eachSince(0, actor.record.capacity, (t, event) => {
+      const request = event.type === "REQUEST" ? requestOf(event as AnyEventObject) : undefined
+      if (request !== undefined) (found ??= new Map()).set(request.id, { id: request.id, method: request.method, since: t })
+    })
+    return found
   }
 
   #onSessionEnd(id: string, end: SessionEnd): void {
@@ -625,10 +655,15 @@ export class InspectorModel {
   /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
   #prune(now: number, pressed = false): void {
     const limit = pressed ? Math.floor(this.#maxEnded / 2) : this.#maxEnded
-    while (this.#ended.length > 0) {
-      const oldest = this.#ended[0]!
-      if (this.#ended.length <= limit && oldest.end!.t + this.#retainMs > now) break
-      this.#ended.shift()
+    const ended = this.#ended
+    while (ended.length > this.#endedHead) {
+      const oldest = ended[this.#endedHead]!
+      if (ended.length - this.#endedHead <= limit && oldest.end!.t + this.#retainMs > now) break
+      ended[this.#endedHead++] = undefined
+      if (this.#endedHead >= 32 && this.#endedHead * 2 >= ended.length) {
+        ended.splice(0, this.#endedHead)
+        this.#endedHead = 0
+      }
       this.#actors.delete(oldest.sessionId)
       this.#unlink(oldest)
       if (oldest.aliases !== undefined) for (const alias of oldest.aliases) this.#aliases.delete(alias)
