@@ -322,3 +322,63 @@ describe("the model's bookkeeping per session", () => {
     expect(ofViews.length).toBe(0)
   })
 })
+
+describe("the model's bookkeeping per session, continued", () => {
+  it("a copy for the feed normalizes each key once, not per copy (the page's summaries copy every session's peer)", () => {
+    const lower = vi.spyOn(String.prototype, "toLowerCase")
+    const peer = (i: number) => ({ name: `client-${i}`, version: "1.0.0", title: "A client", websiteUrl: "https://example.test" })
+    toJsonSafe(peer(0))
+    lower.mockClear()
+    for (let i = 1; i <= 100; i++) expect(toJsonSafe(peer(i))).toEqual(peer(i))
+    // Was: four per copy (each key lower-cased and stripped, each time).
+    expect(lower.mock.calls.length).toBe(0)
+    expect(toJsonSafe({ Api_Key: "k", nested: { Authorization: "b" } })).toEqual({ Api_Key: REDACTED, nested: { Authorization: REDACTED } })
+  })
+
+  it("nobody watching: a session's registration and removal look nothing up in the (empty) sets of a feed's bookkeeping", () => {
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry })
+    models.push(model)
+    const onEmpty: Array<string> = []
+    const original = Set.prototype.delete
+    vi.spyOn(Set.prototype, "delete").mockImplementation(function(this: Set<unknown>, v: unknown) {
+      if (this.size === 0) onEmpty.push(String(v))
+      return original.call(this, v)
+    })
+    const { handle } = tellingHandle("S6")
+    const unregister = registry.register(handle)
+    const actor = inspectedSink("S6")
+    handle.endedWith = { expected: true, reason: "closed" }
+    actor.stop()
+    unregister()
+    // Was: four deletes (stale, announced; at registration and at removal), each of S6 in an empty set.
+    expect(onEmpty.filter((v) => v === "S6")).toEqual([])
+    expect(model.get(actor.sessionId)!.end?.reason).toBe("closed")
+  })
+
+  it("an actor that finished with its session's own reason keeps its end when the session's end comes (no copy)", () => {
+    const done = setup({}).createMachine({ id: "finishing", initial: "on", context: { closeReason: "closed by client" }, states: { on: { on: { CLOSE: "closed" } }, closed: { type: "final" } } })
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry })
+    models.push(model)
+    const { handle } = tellingHandle("S7")
+    const unregister = registry.register(handle)
+    const actor = createActor(done, { id: "S7", inspect: inspection.observer }).start()
+    actor.send({ type: "CLOSE" })
+    const view = model.get(actor.sessionId)!
+    const end = view.end
+    expect(end).toMatchObject({ status: "done", reason: "closed by client", error: false })
+    handle.endedWith = { expected: true, reason: "closed by client" }
+    unregister()
+    // Was: a copy of the same end, per session.
+    expect(view.end).toBe(end)
+    // A different reason (or an unexpected end) is the session's to tell.
+    const other = tellingHandle("S8")
+    const off = registry.register(other.handle)
+    const second = createActor(done, { id: "S8", inspect: inspection.observer }).start()
+    second.send({ type: "CLOSE" })
+    other.handle.endedWith = { expected: false, reason: "peer lost" }
+    off()
+    expect(model.get(second.sessionId)!.end).toMatchObject({ status: "done", reason: "peer lost", error: true })
+  })
+})

@@ -254,6 +254,9 @@ export class InspectorModel {
     } else {
       this.#updates!()
       this.#updates = undefined
+      // Unfollowed, a read takes the live summary: nothing is stale or announced (and the sets stay empty).
+      this.#stale.clear()
+      this.#announced.clear()
     }
   }
 
@@ -404,7 +407,7 @@ export class InspectorModel {
 
   #onActor(ref: AnyActorRef, rootId: string): void {
     // A hibernated session woken: its new actor continues the same view and record.
-    const asleep = ref.id === ref.sessionId ? undefined : this.#asleep.get(ref.id)
+    const asleep = this.#asleep.size === 0 || ref.id === ref.sessionId ? undefined : this.#asleep.get(ref.id)
     if (asleep !== undefined && asleep.status === "hibernated") {
       this.#asleep.delete(ref.id)
       asleep.ref = ref
@@ -506,9 +509,12 @@ export class InspectorModel {
     }
   }
 
-  #actorsOfSession(id: string): ReadonlyArray<ActorView> {
-    const same = this.#byId.get(id)
-    return same === undefined ? [] : same instanceof Set ? [...same] : [same]
+
+
+  /** Not stale, not announced: two empty sets while nobody listens, so no lookup then. */
+  #unmark(id: string): void {
+    if (this.#stale.size > 0) this.#stale.delete(id)
+    if (this.#announced.size > 0) this.#announced.delete(id)
   }
 
   #onChange(change: RegistryChange): void {
@@ -520,8 +526,7 @@ export class InspectorModel {
   /** A summary pushed (a registry that hands its updates to every listener): its requests in flight, and the feed's line. */
   #onUpdated(info: SessionInfo): void {
     this.#infos.set(info.id, info)
-    this.#stale.delete(info.id)
-    this.#announced.delete(info.id)
+    this.#unmark(info.id)
     const same = this.#byId.get(info.id)
     if (same === undefined) return
     for (const actor of same instanceof Set ? same : [same]) {
@@ -537,8 +542,7 @@ export class InspectorModel {
    */
   #onAdded(id: string, handle: SessionHandle | undefined): void {
     this.#infos.set(id, undefined)
-    this.#stale.delete(id)
-    this.#announced.delete(id)
+    this.#unmark(id)
     if (handle !== undefined && !tellsItsEnd(handle)) handle.ended.then((end) => this.#onSessionEnd(id, end), () => undefined)
     if (this.#listeners.size === 0) return
     const same = this.#byId.get(id)
@@ -549,8 +553,7 @@ export class InspectorModel {
   /** A session left the registry: its last summary is kept for its actors' views, and its end taken when it tells it. */
   #onRemoved(change: RegistryChange): void {
     const id = change.id
-    this.#stale.delete(id)
-    this.#announced.delete(id)
+    this.#unmark(id)
     const same = this.#byId.get(id)
     const handle = change.handle
     const end = endedWithOf(handle)
@@ -634,8 +637,11 @@ export class InspectorModel {
   #onSessionEnd(id: string, end: SessionEnd): void {
     if (!this.#infos.has(id)) return
     this.#ends.set(id, end)
+    const same = this.#byId.get(id)
+    if (same === undefined) return
     const t = this.#now()
-    for (const actor of this.#actorsOfSession(id)) {
+    // (A set of views is copied: an end below may change it.)
+    for (const actor of same instanceof Set ? [...same] : [same]) {
       if (actor.end === undefined) {
         // The session ended without its actor finishing (hibernated, stopped, dropped): it ends here.
         if (actor.status === "hibernated") {
@@ -647,7 +653,9 @@ export class InspectorModel {
         actor.record.seal()
         this.#ended.push(actor)
         this.#release(actor)
-      } else actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
+      } else if (actor.end.reason !== end.reason || (!actor.end.error && !end.expected)) {
+        actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
+      }
       if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
     }
   }
@@ -667,7 +675,7 @@ export class InspectorModel {
       this.#actors.delete(oldest.sessionId)
       this.#unlink(oldest)
       if (oldest.aliases !== undefined) for (const alias of oldest.aliases) this.#aliases.delete(alias)
-      if (this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
+      if (this.#asleep.size > 0 && this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
       const same = this.#byId.get(oldest.id)
       if (same instanceof Set) {
         same.delete(oldest)

@@ -40,6 +40,17 @@ const normalize = (key: string) => key.toLowerCase().replace(/[-_]/g, "")
 /** Whether a value under `key` is hidden by default. */
 export const isSecretKey = (key: string): boolean => SECRET_KEYS.has(normalize(key))
 
+/** {@link isSecretKey} of the keys seen so far (event and summary field names repeat: each key normalized once, not per copy; bounded, since a peer's params name keys too). */
+const secretKeyCache = new Map<string, boolean>()
+const isSecretKeyCached = (key: string): boolean => {
+  let secret = secretKeyCache.get(key)
+  if (secret === undefined) {
+    secret = isSecretKey(key)
+    if (secretKeyCache.size < 4096) secretKeyCache.set(key, secret)
+  }
+  return secret
+}
+
 export interface ToJsonOptions {
   /** Show secret values (default false: they become `"[redacted]"`). */
   readonly showSecrets?: boolean
@@ -102,7 +113,7 @@ export const toJsonSafe = (value: unknown, options: ToJsonOptions = {}): unknown
     const out: Record<string, unknown> = {}
     for (const key of Object.keys(o)) {
       const child = (o as Record<string, unknown>)[key]
-      if (!show && isSecretKey(key) && child !== undefined && child !== null) {
+      if (!show && child !== undefined && child !== null && isSecretKeyCached(key)) {
         setOwn(out, key, REDACTED)
         continue
       }
@@ -123,16 +134,6 @@ export const toJsonSafe = (value: unknown, options: ToJsonOptions = {}): unknown
 export const redactId = (id: string, showSecrets: boolean): string =>
   showSecrets || id.length <= 12 || id.startsWith("x:") ? id : `${id.slice(0, 8)}…`
 
-/** {@link isSecretKey} of the keys seen so far (event field names repeat; bounded, since a peer's params name keys too). */
-const secretKeyCache = new Map<string, boolean>()
-const isSecretKeyCached = (key: string): boolean => {
-  let secret = secretKeyCache.get(key)
-  if (secret === undefined) {
-    secret = isSecretKey(key)
-    if (secretKeyCache.size < 4096) secretKeyCache.set(key, secret)
-  }
-  return secret
-}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false
