@@ -9,6 +9,9 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
+import { createMachine } from "xstate"
+import { BRIEF_LISTED } from "../src/inspect/feedBatch.ts"
+import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { type Msg, openFeed } from "./support/inspectorFeed.ts"
@@ -63,6 +66,32 @@ describe("inspector feed: one flush per flushMs", () => {
       expect(built).toBe(1)
     } finally {
       await client.close()
+      feed.ws.close()
+      await http.close()
+    }
+    expect(inspection.listenerCount).toBe(0)
+  })
+
+  it("actors held back under churn go out at the next flush, even when nothing else happens", async () => {
+    const clock = new SimulatedClock()
+    const http = await makeHttpServer(makeDemoServer(), { port: 0, inspect: { clock, flushMs: 50 } })
+    const inspector = http.inspector!
+    const feed = await openFeed(`ws://127.0.0.1:${inspector.port}/feed?definitions=0&token=${inspector.token}`, { origin: inspector.origin })
+    const idle = createMachine({ id: "idleActor", initial: "on", states: { on: {} } })
+    const actors: Array<ReturnType<typeof createLeanActor<typeof idle>>> = []
+    try {
+      clock.increment(50)
+      await feed.waitFor((m) => m.type === "@mcp-actors.synced", "synced")
+      for (let i = 0; i < BRIEF_LISTED + 3; i++) actors.push(createLeanActor(idle).start())
+      clock.increment(50)
+      await feed.waitFor((m) => m.sessionId === actors[BRIEF_LISTED - 1]!.sessionId, "the first ones")
+      const late = actors.slice(BRIEF_LISTED).map((a) => a.sessionId)
+      expect(feed.messages.filter((m) => late.includes(m.sessionId as string))).toEqual([])
+      // Nothing else happens: the held ones still go out, at the next flush.
+      clock.increment(50)
+      for (const id of late) await feed.waitFor((m) => m.type === "@xstate.actor" && m.sessionId === id, `held ${id}`)
+    } finally {
+      for (const a of actors) a.stop()
       feed.ws.close()
       await http.close()
     }

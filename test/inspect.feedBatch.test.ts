@@ -139,6 +139,37 @@ describe("inspector feed batch", () => {
     for (const id of done) expect(full.some((m) => m.type === "@xstate.actor" && m.sessionId === id)).toBe(true)
   })
 
+  it("churn: new actors still live beyond the first few wait one flush: those ended by then are counted with the brief ones, the others listed, with the steps of both flushes", () => {
+    const t = setup()
+    const first: Array<ReturnType<typeof createLeanActor<typeof toggle>>> = []
+    const heldBack: Array<ReturnType<typeof createLeanActor<typeof toggle>>> = []
+    for (let i = 0; i < BRIEF_LISTED; i++) first.push(createLeanActor(toggle).start())
+    for (let i = 0; i < 20; i++) heldBack.push(createLeanActor(toggle).start())
+    for (const a of [...first, ...heldBack]) a.send({ type: "FLIP" })
+    expect(t.batch.drain()).toBe(true) // some held for the next drain
+    const one = t.take("lean")
+    const listed = new Set(one.map((m) => m.sessionId))
+    expect(first.every((a) => listed.has(a.sessionId))).toBe(true)
+    // Was: a line for each of the 36 at once, and for 18 of them another at their end, a flush later.
+    expect(heldBack.filter((a) => listed.has(a.sessionId))).toEqual([])
+    for (const a of heldBack.slice(0, 18)) a.stop()
+    for (const a of heldBack.slice(18)) a.send({ type: "FLIP" })
+    expect(t.batch.drain()).toBe(false)
+    const two = t.take("lean")
+    const ended = heldBack.slice(0, 18).map((a) => a.sessionId)
+    const listedNow = new Set(two.filter((m) => m.type !== "@mcp-actors.brief").map((m) => m.sessionId))
+    expect(ended.filter((id) => listedNow.has(id))).toEqual(ended.slice(0, BRIEF_LISTED))
+    expect(two.filter((m) => m.type === "@mcp-actors.brief")).toEqual([expect.objectContaining({ count: 2 })])
+    for (const a of heldBack.slice(18)) {
+      const snapshot = two.find((m) => m.type === "@xstate.snapshot" && m.sessionId === a.sessionId) as { steps: Array<unknown> } | undefined
+      expect(two.some((m) => m.type === "@xstate.actor" && m.sessionId === a.sessionId)).toBe(true)
+      expect(snapshot?.steps).toHaveLength(2) // the flip of each flush
+    }
+    // The full feed is not held.
+    expect(t.take("full").filter((m) => m.type === "@xstate.actor").length).toBe(36)
+    for (const a of [...first, ...heldBack.slice(18)]) a.stop()
+  })
+
   it("a child that is not a session, created and ended within the turn (a request), is not sent to the page, nor its forget", () => {
     const t = setup({ retainEndedMs: 0 })
     const parent = createLeanActor(toggle).start()

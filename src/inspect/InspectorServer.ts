@@ -158,7 +158,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const batch = makeFeedBatch({ model, showSecrets, clients, isLean: (ws) => lean.has(ws), send, schedule })
   const flush = () => {
     flushTimer = undefined
-    batch.drain()
+    const held = batch.drain()
     flushing = false
     for (const [ws, lines] of queued) {
       if (ws.readyState !== WebSocket.OPEN) continue
@@ -169,6 +169,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       ws.send(lines.join("\n"))
     }
     queued.clear()
+    // Sessions held for the next flush (churn: see feedBatch.ts) are sent then, even if nothing else comes.
+    if (held) schedule()
   }
   // The model feeds the batch only while a client listens, and hands over `@xstate.event`s only while a full client does.
   let unsubscribe: (() => void) | undefined

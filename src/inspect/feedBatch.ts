@@ -46,6 +46,15 @@ const IDENTITY: ReadonlySet<string> = new Set(["rootId", "parentId", "id", "mach
  */
 export const BRIEF_LISTED = 16
 
+/*
+ * Under churn, the sessions new in a flush beyond the first BRIEF_LISTED that are still live wait one flush
+ * before the page hears of them (once: then they are listed first). Why: a churned session lives a few
+ * flushes' fraction, and one born late in a flush ends early in the next: announced at once, it cost a line
+ * in each (its summary, then its end), though it was as brief as those counted. Held one flush, it is
+ * counted with them if it ended by then, and listed (its summary with the steps of both flushes) if not.
+ * Fewer new sessions than that are listed at once, as before.
+ */
+
 /** Steps sent per actor per turn at most (the page keeps the last 50 transitions of an actor). */
 export const STEPS_PER_TURN = 50
 
@@ -60,6 +69,8 @@ interface Pending {
   /** The record's sequence number of the turn's first snapshot: the turn's steps are the entries from there. */
   since: number
   session: FeedMessage | undefined
+  /** Held back from the previous flush (churn): listed in this one, whatever the pressure. */
+  held: boolean
 }
 
 export interface FeedBatchOptions<C> {
@@ -81,8 +92,11 @@ export interface FeedBatch {
   readonly touch: SnapshotTouch
   /** Whether to keep messages for lean / full clients (the server counts them). */
   want(lean: boolean, full: boolean): void
-  /** Serialize what came since the last drain and queue it for every client. */
-  drain(): void
+  /**
+   * Serialize what came since the last drain and queue it for every client. Returns true when some
+   * of it was held for the next drain (call it again within a flush's time).
+   */
+  drain(): boolean
 }
 
 export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
@@ -106,7 +120,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
     const cached = (actor as Slotted)[slot]
     if (cached !== undefined && cached.turn === turnNo) return cached
     let p = pending.get(actor.sessionId)
-    if (p === undefined) pending.set(actor.sessionId, p = { actor, turn: turnNo, announce: undefined, event: undefined, createdAt: 0, since: -1, session: undefined })
+    if (p === undefined) pending.set(actor.sessionId, p = { actor, turn: turnNo, announce: undefined, event: undefined, createdAt: 0, since: -1, session: undefined, held: false })
     ;(actor as Slotted)[slot] = p
     return p
   }
@@ -193,7 +207,14 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
     return JSON.stringify(delta)
   }
 
-  const drain = (): void => {
+  /** Keep `p` for the next drain (it is this drain's `pending` now, before anything new comes). */
+  const hold = (p: Pending): void => {
+    const next: Pending = { ...p, turn: turnNo, held: true }
+    pending.set(p.actor.sessionId, next)
+    ;(p.actor as Slotted)[slot] = next
+  }
+
+  const drain = (): boolean => {
     const messages = ordered
     const turn = pending
     const gone = forgets
@@ -203,12 +224,15 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
     forgets = []
     let fullLines: Array<string> | undefined
     let leanLines: Array<string> | undefined
+    let held = false
     for (const client of options.clients) {
       if (options.isLean(client)) {
         if (leanLines === undefined) {
           leanLines = []
           let briefListed = 0
           let brief = 0
+          // New sessions still live, listed at once up to BRIEF_LISTED (beyond: held one flush).
+          let fresh = 0
           for (const p of turn.values()) {
             if (p.announce !== undefined && p.actor.end !== undefined && p.actor.parentId !== undefined && !isSession(p.actor)) {
               unseen.add(p.actor.sessionId)
@@ -218,6 +242,11 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
               // Born and ended well within this flush, beyond the first few: counted, not listed.
               unseen.add(p.actor.sessionId)
               brief++
+              continue
+            }
+            if (p.announce !== undefined && p.actor.end === undefined && !p.held && ++fresh > BRIEF_LISTED) {
+              hold(p)
+              held = true
               continue
             }
             if (p.announce !== undefined && p.session !== undefined) {
@@ -240,6 +269,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
         for (const line of fullLines) options.send(client, line)
       }
     }
+    return held
   }
 
   return {
