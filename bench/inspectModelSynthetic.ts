@@ -1,12 +1,17 @@
 /**
- * bench/inspectModelSynthetic.ts — the inspector model alone, per churned session, with no actor
- * and no server: a fake inspection hub hands the model what a churned HTTP session gives it (its
- * actor, four snapshots: init, initialize, initialized, the call; then its end), and a real registry
- * registers and removes the session (its handle tells its end, as a server session does). Nobody
- * watching. Measures the model's CPU per session (ns), median of rounds with quartiles: quiet enough
- * to compare two checkouts' models (`--root DIR` imports the model from another checkout).
+ * bench/inspectModelSynthetic.ts — the inspector model alone (and, `--page`, with the page's feed
+ * batch), per churned session, with no actor and no server: a fake inspection hub hands the model
+ * what a churned HTTP session gives it (its actor, four snapshots: init, initialize, initialized,
+ * the call; then its stop), and a real registry registers and removes the session, whose handle
+ * tells its end as a server session does. With `--page`, a lean client's batch takes every
+ * snapshot and is drained (serialized) every `--flush` sessions (a 50 ms flush at 1 500 sessions/s
+ * is ≈ 75), the sessions `--overlap` at a time (born in one flush, ended in the next).
  *
- *   node bench/inspectModelSynthetic.ts [--sessions 20000] [--rounds 15] [--root DIR]
+ * Measures the model's CPU per session (ns): rounds alternate between this checkout and `--base DIR`
+ * (both loaded in this process), so the machine's load falls on both alike; median [quartiles] of
+ * each, and of the per-round difference.
+ *
+ *   node bench/inspectModelSynthetic.ts [--sessions 20000] [--rounds 15] [--base DIR] [--page] [--flush 75] [--overlap 32]
  */
 import { pathToFileURL } from "node:url"
 
@@ -17,65 +22,112 @@ const opt = (name: string, dflt: string) => {
 }
 const SESSIONS = Number(opt("sessions", "20000"))
 const ROUNDS = Number(opt("rounds", "15"))
-const ROOT = pathToFileURL(`${opt("root", new URL("..", import.meta.url).pathname)}/`.replace(/\/+$/, "/"))
-
-const { InspectorModel } = await import(new URL("src/inspect/InspectorModel.ts", ROOT).href) as typeof import("../src/inspect/InspectorModel.ts")
-const { makeRegistryUnsafe } = await import(new URL("src/runtime/Registry.ts", ROOT).href) as typeof import("../src/runtime/Registry.ts")
+const PAGE = args.includes("--page")
+const FLUSH = Number(opt("flush", "75"))
+const OVERLAP = Number(opt("overlap", "32"))
+const roots = [new URL("..", import.meta.url).pathname, ...(args.includes("--base") ? [opt("base", "")] : [])]
 
 type Listener = (e: unknown) => void
-let listener: Listener = () => undefined
-const hub = {
-  observer: undefined,
-  listenerCount: 1,
-  subscribe: (l: Listener) => {
-    listener = l
-    const stop = (() => undefined) as (() => void) & { want: (k: unknown) => void }
-    stop.want = () => undefined
-    return stop
-  }
-}
-const logic = { id: "legacyServerSession" }
-const parent = { sessionId: "x:1" }
-let n = 0
-const registry = makeRegistryUnsafe()
-const events = [
-  { type: "REQUEST", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "b", version: "1" } } },
-  { type: "NOTIFICATION", method: "notifications/initialized" },
-  { type: "REQUEST", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } },
-  { type: "RESPONSE", id: 1 }
-]
-const session = () => {
-  const id = `session-${n}`
-  const ref = { sessionId: `x:${n++ + 10}`, id, logic, _parent: parent }
-  const handle = {
-    id,
-    endedWith: undefined as undefined | { expected: boolean; reason: string },
-    info: () => ({ id, role: "server" as const, era: "legacy" as const, protocolVersion: "2025-06-18", state: "closed", transport: "http" as const, peer: { name: "b", version: "1" }, inFlight: 0, startedAt: 0 }),
-    subscribe: () => () => undefined,
-    get ended() {
-      return new Promise<never>(() => undefined)
-    },
-    close: async () => undefined
-  }
-  listener({ type: "@xstate.actor", actorRef: ref, rootId: "x:0" })
-  listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event: { type: "xstate.init" }, snapshot: { status: "active", value: "awaitingInitialize", context: {} } })
-  const entry = { handle, unsubscribe: undefined, live: false }
-  registry.add(entry)
-  for (const event of events) listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event, snapshot: { status: "active", value: "operating", context: {} } })
-  handle.endedWith = { expected: true, reason: "terminated by the client (DELETE)" }
-  listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event: { type: "xstate.stop" }, snapshot: { status: "stopped", value: "operating", context: {} } })
-  registry.remove(entry)
+interface Subject {
+  readonly name: string
+  readonly run: () => Promise<number>
+  readonly lines: () => number
 }
 
-const model = new InspectorModel({ registry, hub: hub as never })
-const cpu = () => process.cpuUsage().user * 1000
-const per: Array<number> = []
-for (let r = 0; r < ROUNDS + 2; r++) {
-  const t0 = cpu()
-  for (let i = 0; i < SESSIONS; i++) session()
-  if (r >= 2) per.push((cpu() - t0) / SESSIONS)
+const load = async (root: string): Promise<Subject> => {
+  const url = (p: string) => new URL(p, pathToFileURL(`${root.replace(/\/+$/, "")}/`)).href
+  const { InspectorModel } = await import(url("src/inspect/InspectorModel.ts")) as typeof import("../src/inspect/InspectorModel.ts")
+  const { makeRegistryUnsafe } = await import(url("src/runtime/Registry.ts")) as typeof import("../src/runtime/Registry.ts")
+  const { makeFeedBatch } = await import(url("src/inspect/feedBatch.ts")) as typeof import("../src/inspect/feedBatch.ts")
+  let listener: Listener = () => undefined
+  const hub = {
+    observer: undefined,
+    listenerCount: 1,
+    subscribe: (l: Listener) => {
+      listener = l
+      const stop = (() => undefined) as (() => void) & { want: (k: unknown) => void }
+      stop.want = () => undefined
+      return stop
+    }
+  }
+  const registry = makeRegistryUnsafe()
+  const model = new InspectorModel({ registry, hub: hub as never, keepSecrets: false })
+  let lines = 0
+  const batch = makeFeedBatch({ model, showSecrets: false, clients: ["page"], isLean: () => true, send: () => void lines++, schedule: () => undefined })
+  if (PAGE) {
+    batch.want(true, false)
+    model.subscribe(batch.add, { events: false, snapshots: batch.touch })
+  }
+  const logic = { id: "legacyServerSession" }
+  const parent = { sessionId: "x:1" }
+  let n = 0
+  const events = [
+    { type: "INITIALIZE", id: 0, params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "b", version: "1" } }, elapsedMs: 1 },
+    { type: "INITIALIZED" },
+    { type: "REQUEST", id: 1, method: "tools/call" }
+  ]
+  const open = () => {
+    const id = `session-${n}`
+    const ref = { sessionId: `x:${n++ + 10}`, id, logic, _parent: parent }
+    type End = { expected: boolean; reason: string }
+    // As a server session: `ended` made when first read, settled at its release.
+    const handle = {
+      id,
+      endedWith: undefined as undefined | End,
+      resolveEnded: undefined as undefined | ((end: End) => void),
+      endedPromise: undefined as undefined | Promise<End>,
+      info: () => ({ id, role: "server" as const, era: "legacy" as const, protocolVersion: "2025-06-18", state: "operating", transport: "http" as const, peer: { name: "b", version: "1" }, inFlight: 0, startedAt: 0 }),
+      subscribe: () => () => undefined,
+      get ended(): Promise<End> {
+        return (handle.endedPromise ??= handle.endedWith !== undefined ? Promise.resolve(handle.endedWith) : new Promise<End>((resolve) => (handle.resolveEnded = resolve)))
+      },
+      close: async () => undefined
+    }
+    const entry = { handle, unsubscribe: undefined, live: false }
+    listener({ type: "@xstate.actor", actorRef: ref, rootId: "x:0" })
+    listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event: { type: "xstate.init" }, snapshot: { status: "active", value: "awaitingInitialize", context: {} } })
+    registry.add(entry)
+    for (const event of events) listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event, snapshot: { status: "active", value: "operating", context: {} } })
+    return { ref, handle, entry }
+  }
+  const close = (s: ReturnType<typeof open>) => {
+    const end = { expected: true, reason: "terminated by the client (DELETE)" }
+    s.handle.endedWith = end
+    listener({ type: "@xstate.snapshot", actorRef: s.ref, rootId: "x:0", event: { type: "TRANSPORT_CLOSED" }, snapshot: { status: "stopped", value: "operating", context: {} } })
+    registry.remove(s.entry)
+    s.handle.resolveEnded?.(end)
+  }
+  const live: Array<ReturnType<typeof open>> = []
+  const cpu = () => process.cpuUsage().user * 1000
+  return {
+    name: root,
+    lines: () => lines,
+    run: async () => {
+      const t0 = cpu()
+      for (let i = 0; i < SESSIONS; i++) {
+        live.push(open())
+        if (live.length > OVERLAP) close(live.shift()!)
+        if (PAGE && i % FLUSH === FLUSH - 1) batch.drain()
+        // A turn ends every few sessions: promise reactions (an awaited `ended`) run then, as in a server.
+        if (i % 8 === 7) await undefined
+      }
+      return (cpu() - t0) / SESSIONS
+    }
+  }
 }
-model.close()
-per.sort((a, b) => a - b)
-const q = (p: number) => per[Math.floor((per.length - 1) * p)]!.toFixed(0)
-console.log(`${ROOT.pathname}: ${q(0.5)} ns/session [${q(0.25)} – ${q(0.75)}] (${ROUNDS} rounds of ${SESSIONS})`)
+
+const subjects = await Promise.all(roots.map(load))
+const per = subjects.map(() => [] as Array<number>)
+for (let r = 0; r < ROUNDS + 2; r++) {
+  // Rotate the order; the first two rounds warm up.
+  for (let k = 0; k < subjects.length; k++) {
+    const j = (k + r) % subjects.length
+    const x = await subjects[j]!.run()
+    if (r >= 2) per[j]!.push(x)
+  }
+}
+const q = (xs: Array<number>, p: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)]!
+const fmt = (xs: Array<number>) => `${q(xs, 0.5).toFixed(0)} [${q(xs, 0.25).toFixed(0)} – ${q(xs, 0.75).toFixed(0)}]`
+console.log(`${PAGE ? `page (flush every ${FLUSH} sessions, ${OVERLAP} live)` : "nobody watching"}, ${ROUNDS} rounds of ${SESSIONS} sessions; model CPU ns/session, median [quartiles]:`)
+for (let j = 0; j < subjects.length; j++) console.log(`  ${subjects[j]!.name}: ${fmt(per[j]!)}${PAGE ? `; ${(subjects[j]!.lines() / ((ROUNDS + 2) * SESSIONS)).toFixed(2)} feed lines per session` : ""}`)
+if (subjects.length === 2) console.log(`  difference (this − base), per round: ${fmt(per[0]!.map((x, i) => x - per[1]![i]!))}`)

@@ -77,7 +77,7 @@ describe("inspector feed: one flush per flushMs", () => {
     const http = await makeHttpServer(makeDemoServer(), { port: 0, inspect: { clock, flushMs: 50 } })
     const inspector = http.inspector!
     const feed = await openFeed(`ws://127.0.0.1:${inspector.port}/feed?definitions=0&token=${inspector.token}`, { origin: inspector.origin })
-    const idle = createMachine({ id: "idleActor", initial: "on", states: { on: {} } })
+    const idle = createMachine({ id: "idleSession", initial: "on", states: { on: {} } })
     const actors: Array<ReturnType<typeof createLeanActor<typeof idle>>> = []
     try {
       clock.increment(50)

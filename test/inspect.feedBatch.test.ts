@@ -139,12 +139,14 @@ describe("inspector feed batch", () => {
     for (const id of done) expect(full.some((m) => m.type === "@xstate.actor" && m.sessionId === id)).toBe(true)
   })
 
-  it("churn: new actors still live beyond the first few wait one flush: those ended by then are counted with the brief ones, the others listed, with the steps of both flushes", () => {
+  it("churn: new sessions still live beyond the first few wait one flush: those ended by then are counted with the brief ones, the others listed, with the steps of both flushes", () => {
     const t = setup()
-    const first: Array<ReturnType<typeof createLeanActor<typeof toggle>>> = []
-    const heldBack: Array<ReturnType<typeof createLeanActor<typeof toggle>>> = []
-    for (let i = 0; i < BRIEF_LISTED; i++) first.push(createLeanActor(toggle).start())
-    for (let i = 0; i < 20; i++) heldBack.push(createLeanActor(toggle).start())
+    // A session's chart (its id says so): the page lists it as a session.
+    const toggleSession = createMachine({ ...toggle.config, id: "toggleSession" })
+    const first: Array<ReturnType<typeof createLeanActor<typeof toggleSession>>> = []
+    const heldBack: Array<ReturnType<typeof createLeanActor<typeof toggleSession>>> = []
+    for (let i = 0; i < BRIEF_LISTED; i++) first.push(createLeanActor(toggleSession).start())
+    for (let i = 0; i < 20; i++) heldBack.push(createLeanActor(toggleSession).start())
     for (const a of [...first, ...heldBack]) a.send({ type: "FLIP" })
     expect(t.batch.drain()).toBe(true) // some held for the next drain
     const one = t.take("lean")
@@ -168,6 +170,19 @@ describe("inspector feed batch", () => {
     // The full feed is not held.
     expect(t.take("full").filter((m) => m.type === "@xstate.actor").length).toBe(36)
     for (const a of [...first, ...heldBack.slice(18)]) a.stop()
+    t.batch.drain()
+    t.take("lean")
+    // A churning flush (more born and ended in it than are listed): every new one still live waits.
+    for (let i = 0; i < BRIEF_LISTED + 4; i++) createLeanActor(toggleSession).start().stop()
+    const live = [createLeanActor(toggleSession).start(), createLeanActor(toggleSession).start()]
+    expect(t.batch.drain()).toBe(true)
+    const churned = t.take("lean")
+    expect(churned.filter((m) => live.some((a) => a.sessionId === m.sessionId))).toEqual([])
+    expect(churned.filter((m) => m.type === "@mcp-actors.brief")).toEqual([expect.objectContaining({ count: 4 })])
+    expect(t.batch.drain()).toBe(false)
+    const after = t.take("lean")
+    for (const a of live) expect(after.some((m) => m.type === "@xstate.actor" && m.sessionId === a.sessionId)).toBe(true)
+    for (const a of live) a.stop()
   })
 
   it("a child that is not a session, created and ended within the turn (a request), is not sent to the page, nor its forget", () => {

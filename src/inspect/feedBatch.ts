@@ -47,12 +47,13 @@ const IDENTITY: ReadonlySet<string> = new Set(["rootId", "parentId", "id", "mach
 export const BRIEF_LISTED = 16
 
 /*
- * Under churn, the sessions new in a flush beyond the first BRIEF_LISTED that are still live wait one flush
- * before the page hears of them (once: then they are listed first). Why: a churned session lives a few
- * flushes' fraction, and one born late in a flush ends early in the next: announced at once, it cost a line
- * in each (its summary, then its end), though it was as brief as those counted. Held one flush, it is
- * counted with them if it ended by then, and listed (its summary with the steps of both flushes) if not.
- * Fewer new sessions than that are listed at once, as before.
+ * Under churn, new sessions still live wait one flush before the page hears of them (once: then they come
+ * first): those beyond the first BRIEF_LISTED of a flush, and all of them in a flush that counted brief
+ * ones (more than BRIEF_LISTED born and ended in it: churn). Why: a churned session lives a fraction of a
+ * flush, and one born late in a flush ends early in the next: announced at once, it cost a line in each
+ * (its summary; its end, a snapshot and a summary) and a forget, though it was as brief as those counted.
+ * Held one flush, it is counted with them if it ended by then, and listed (its summary with the steps of
+ * both flushes) if not. A few new actors in a quiet flush are listed at once, as before.
  */
 
 /** Steps sent per actor per turn at most (the page keeps the last 50 transitions of an actor). */
@@ -110,6 +111,8 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
   /** Actors the lean clients never heard of (their forget is not sent either). */
   const unseen = new Set<string>()
   const isSession = (a: ActorView) => model.infoOf(a) !== undefined || /Session$/.test(a.machine ?? "")
+  /** The same, asking the session's summary only of an actor whose chart does not say. */
+  const isSessionActor = (a: ActorView) => /Session$/.test(a.machine ?? "") || model.infoOf(a) !== undefined
 
   /** The turn's entries are also kept on their views under this batch's own key: a snapshot's lookup is one property read. */
   const slot: unique symbol = Symbol("feed batch entry")
@@ -231,8 +234,11 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
           leanLines = []
           let briefListed = 0
           let brief = 0
-          // New sessions still live, listed at once up to BRIEF_LISTED (beyond: held one flush).
+          // New sessions still live, listed at once up to BRIEF_LISTED unless the flush is churning (held one flush).
           let fresh = 0
+          let bornAndEnded = 0
+          for (const p of turn.values()) if (p.announce !== undefined && p.actor.end !== undefined && !p.actor.end.error) bornAndEnded++
+          const churning = bornAndEnded > BRIEF_LISTED
           for (const p of turn.values()) {
             if (p.announce !== undefined && p.actor.end !== undefined && p.actor.parentId !== undefined && !isSession(p.actor)) {
               unseen.add(p.actor.sessionId)
@@ -244,7 +250,7 @@ export const makeFeedBatch = <C>(options: FeedBatchOptions<C>): FeedBatch => {
               brief++
               continue
             }
-            if (p.announce !== undefined && p.actor.end === undefined && !p.held && ++fresh > BRIEF_LISTED) {
+            if (p.announce !== undefined && p.actor.end === undefined && !p.held && (churning || ++fresh > BRIEF_LISTED) && isSessionActor(p.actor)) {
               hold(p)
               held = true
               continue
