@@ -20,8 +20,10 @@ const ABORTED: BodyResult = Object.freeze({ _tag: "Aborted" })
 /**
  * `readBody` with a callback: `done` is called once, from the request's last event
  * (or at once for a declared length over the limit). No promise and no microtask hop
- * per request: the server's POST path. Three listeners (data, end, and one for error
- * and close) and no chunk array for a body that arrives in one chunk, as nearly all do.
+ * per request: the server's POST path. Three listeners (data, end, close) and no chunk
+ * array for a body that arrives in one chunk, as nearly all do. No "error" listener:
+ * a request destroyed with an error emits "close" after it, and an `IncomingMessage`
+ * without "error" listeners does not emit its error at all (node:_http_incoming `onError`).
  */
 export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: BodyResult) => void): void => {
   const declared = req.headers["content-length"]
@@ -53,14 +55,13 @@ export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: B
     const text = more !== undefined ? Buffer.concat(more, size).toString("utf8") : first !== undefined ? first.toString("utf8") : ""
     done({ _tag: "Body", text })
   }
-  // "error" (with its error) aborts; "close" aborts only a body that never completed.
-  const onAbort = (error?: unknown) => {
-    if (settled || (error === undefined && req.complete)) return
+  // "close" after a complete body is the normal end of the request; before it, the body was cut off.
+  const onClose = () => {
+    if (settled || req.complete) return
     settled = true
     done(ABORTED)
   }
   req.on("data", onData)
   req.on("end", onEnd)
-  req.on("error", onAbort)
-  req.on("close", onAbort)
+  req.on("close", onClose)
 }
