@@ -35,11 +35,10 @@ export const post = (ep: HttpEndpoint, req: IncomingMessage, res: ServerResponse
   if (pv !== undefined && !supportedVersion(ep, pv)) return writeRpcError(res, 400, unsupportedVersion(pv, ep.modernEnabled))
   readBodyInto(req, ep.maxMessageBytes, (body) => {
     try {
-      if (body._tag === "Aborted") return void res.destroy()
-      if (body._tag === "TooLarge") return tooLarge(ep, req, res, body.bytes)
+      if (typeof body !== "string") return tooLarge(ep, req, res, body.bytes)
       let value: unknown
       try {
-        value = JSON.parse(body.text)
+        value = JSON.parse(body)
       } catch (e) {
         return writeRpcError(res, 400, rpcError(ErrorCode.ParseError, `Parse error: ${e instanceof Error ? e.message : "invalid JSON"}`))
       }

@@ -6,38 +6,43 @@
  */
 import type { IncomingMessage } from "node:http"
 
-export type BodyResult =
-  | { readonly _tag: "Body"; readonly text: string }
-  | { readonly _tag: "TooLarge"; readonly bytes: number }
-  | { readonly _tag: "Aborted" }
-
-export const readBody = (req: IncomingMessage, limit: number): Promise<BodyResult> =>
-  new Promise((resolve) => readBodyInto(req, limit, resolve))
-
-/** The one "Aborted" result (it carries nothing: no object per request). */
-const ABORTED: BodyResult = Object.freeze({ _tag: "Aborted" })
+/** The body was over the limit: `bytes` is the declared length, or what had arrived when it crossed. */
+export interface TooLarge {
+  readonly _tag: "TooLarge"
+  readonly bytes: number
+}
 
 /**
- * `readBody` with a callback: `done` is called once, from the request's last event
- * (or at once for a declared length over the limit). No promise and no microtask hop
- * per request: the server's POST path. Three listeners (data, end, close) and no chunk
- * array for a body that arrives in one chunk, as nearly all do. No "error" listener:
- * a request destroyed with an error emits "close" after it, and an `IncomingMessage`
- * without "error" listeners does not emit its error at all (node:_http_incoming `onError`).
+ * Read `req`'s body and call `done` once: with its text, or with {@link TooLarge}.
+ * A callback, not a promise: no promise, microtask or result object per request
+ * (the server's POST path).
+ *
+ * With a `Content-Length` (what every client sends for a JSON-RPC POST) the body is
+ * complete when that many bytes have arrived — llhttp delivers exactly that many — so
+ * one "data" listener does: no "end" listener and no wait for the stream's end. Only a
+ * chunked body waits for "end". A body cut off by the client never completes: `done` is
+ * not called, and there is nothing to answer (the connection is gone; its response
+ * goes with it). No chunk array for a body that arrives in one chunk, as nearly all do.
  */
-export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: BodyResult) => void): void => {
+export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: string | TooLarge) => void): void => {
   const declared = req.headers["content-length"]
+  let expected = -1
   if (declared !== undefined) {
     const n = Number(declared)
-    if (Number.isFinite(n) && n > limit) return done({ _tag: "TooLarge", bytes: n })
+    if (Number.isSafeInteger(n) && n >= 0) {
+      if (n > limit) return done({ _tag: "TooLarge", bytes: n })
+      if (n === 0) return done("")
+      expected = n
+    }
   }
   let first: Buffer | undefined
   let more: Array<Buffer> | undefined
   let size = 0
   let settled = false
+  const text = () => (more !== undefined ? Buffer.concat(more, size).toString("utf8") : first!.toString("utf8"))
   // The listeners stay: `settled` makes later events no-ops, and they go with the request
   // (removing them per request was measurable under session churn).
-  const onData = (chunk: Buffer) => {
+  req.on("data", (chunk: Buffer) => {
     if (settled) return
     size += chunk.length
     if (size > limit) {
@@ -48,20 +53,16 @@ export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: B
     }
     if (first === undefined) first = chunk
     else (more ??= [first]).push(chunk)
+    if (size === expected) {
+      settled = true
+      done(text())
+    }
+  })
+  if (expected === -1) {
+    req.on("end", () => {
+      if (settled) return
+      settled = true
+      done(first === undefined ? "" : text())
+    })
   }
-  const onEnd = () => {
-    if (settled) return
-    settled = true
-    const text = more !== undefined ? Buffer.concat(more, size).toString("utf8") : first !== undefined ? first.toString("utf8") : ""
-    done({ _tag: "Body", text })
-  }
-  // "close" after a complete body is the normal end of the request; before it, the body was cut off.
-  const onClose = () => {
-    if (settled || req.complete) return
-    settled = true
-    done(ABORTED)
-  }
-  req.on("data", onData)
-  req.on("end", onEnd)
-  req.on("close", onClose)
 }
