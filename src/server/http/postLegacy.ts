@@ -33,7 +33,7 @@ export const postLegacy = (ep: HttpEndpoint, req: IncomingMessage, res: ServerRe
     if (cancelled !== undefined) hs.cancelled(cancelled)
     return writeEmpty(res, 202)
   }
-  if (hs.exchanges.has(m.id)) {
+  if (hs.exchangeFor(m.id) !== undefined) {
     return writeRpcError(res, 400, idInFlightReply(m.id).error, m.id)
   }
   const ex = new Exchange(hs, ep.hub, res, m.id, false)
