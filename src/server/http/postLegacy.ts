@@ -24,9 +24,11 @@ export const postLegacy = (ep: HttpEndpoint, req: IncomingMessage, res: ServerRe
   if (isRequest && m.method === "initialize") return initialize(ep, req, res, m, principal)
   const hs = lookup(ep, req, res, principal, pv)
   if (hs === undefined) return
-  // Same principal (lookup checked it); the latest token's claims are what policies see.
-  const identity = ep.identities.get(req)
-  if (identity !== undefined) hs.session.identity = identity
+  // Same principal (lookup checked it); the latest token's claims are what policies see (only an auth hook sets them).
+  if (ep.options.authenticate !== undefined) {
+    const identity = ep.identities.get(req)
+    if (identity !== undefined) hs.session.identity = identity
+  }
   if (!isRequest) {
     receiveInto(ep, hs, undefined, m)
     const cancelled = cancelledRequestId(m)
