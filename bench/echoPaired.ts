@@ -17,7 +17,7 @@
  * Prints each server's median µs/call (quartiles) and the median of the per-window
  * ratios between servers.
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Pool } from "undici"
@@ -42,6 +42,12 @@ const ROUNDS = nonNegative("rounds") ?? 12
 const WINDOW = nonNegative("window") ?? 1.5
 const CONCURRENCY = nonNegative("concurrency") ?? 64
 const pin = pinning(flags["no-pin"] === true)
+// The driver is this process: run it again pinned to the driver's CPU.
+if (pin.driver.length > 0 && process.env["ECHO_PAIRED_PINNED"] === undefined) {
+  const again = [...pin.driver, process.execPath, ...process.execArgv, ...process.argv.slice(1)]
+  const r = spawnSync(again[0]!, again.slice(1), { stdio: "inherit", env: { ...process.env, ECHO_PAIRED_PINNED: "1" } })
+  process.exit(r.status ?? 1)
+}
 
 interface Server {
   readonly label: string
