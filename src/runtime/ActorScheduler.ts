@@ -32,6 +32,8 @@ interface SchedulingSystem {
     schedule(source: AnyActorRef, target: AnyActorRef, event: EventObject, delay: number, id: string | undefined): void
     cancel(source: AnyActorRef, id: string): void
     cancelAll(actorRef: AnyActorRef): void
+    /** The clock `source`'s timers run on (read by `machines/outboundRequests.ts`: its deadline wheel's `now`). */
+    clockOf?(source: AnyActorRef): SchedulingSystem["_clock"]
   }
   /** xstate's delivery path (emits the inspection event with the right source); not in its public type. */
   _relay?: (source: AnyActorRef | undefined, target: AnyActorRef, event: EventObject) => void
@@ -125,6 +127,7 @@ export const useLeanScheduler = <A extends AnyActorRef>(actor: A): A => {
       }, delay)
     },
     cancel,
+    clockOf: (source) => clockOf(source as Clocked, systemClock),
     cancelAll: (actorRef) => {
       const own = (actorRef as Timed)[TIMERS]
       if (own === undefined || own.length === 0) return
