@@ -441,8 +441,13 @@ const outputOf = (shape: OutputShape, requestId: RequestId, event: Readonly<Reco
     case "field":
       return event[shape.key]
     case "object": {
+      // Indexed (no iterator, no destructuring): once per request, mostly on a cold path.
       const out: Record<string, unknown> = {}
-      for (const [k, v] of shape.entries) out[k] = outputOf(v, requestId, event)
+      const entries = shape.entries
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!
+        out[entry[0]] = outputOf(entry[1], requestId, event)
+      }
       return out
     }
   }

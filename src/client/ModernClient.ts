@@ -552,6 +552,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         onProgress: options.onProgress,
         tokened: wantsProgress,
         signal: options.signal,
+        onAbort: undefined,
         settle: (outcome, failed) => {
           failure = failed
           resolve(outcome)
