@@ -545,8 +545,9 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     // delivers on a later turn or microtask, never inside `send`).
     this.wire.send(makeRequest(id, method, sendParams))
     const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)
-    let failure: Error | undefined
-    const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => {
+    // One promise per attempt: the outcome is read as it settles (no `then` on an outcome promise, one
+    // microtask hop fewer on the way back); a retry or an MRTR round is adopted.
+    const resultP = new Promise<Result>((resolve, reject) => {
       this.outbound.start(sent, {
         method,
         onProgress: options.onProgress,
@@ -554,13 +555,16 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
         signal: options.signal,
         onAbort: undefined,
         settle: (outcome, failed) => {
-          failure = failed
-          resolve(outcome)
+          try {
+            resolve(this.attempted(method, params, options, version, retried, inRounds, outcome, failed))
+          } catch (e) {
+            reject(e)
+          }
         }
       })
     })
     this.notifyListeners()
-    return outcomeP.then((outcome) => this.attempted(method, params, options, version, retried, inRounds, outcome, failure))
+    return resultP
   }
 
   /** What an attempt's outcome means: its result, a retry with another version, an MRTR round, or a typed error. */
