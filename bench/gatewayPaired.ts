@@ -103,9 +103,9 @@ const main = async () => {
   const direct = new Client({ name: "bench-paired-direct", version: "1.0.0" })
   await direct.connect(new StdioClientTransport({ ...DEMO, stderr: "ignore" }))
   add("SDK direct", undefined, () => direct.callTool({ name: toolName, arguments: args }))
-  const ours = await startOurs("ours", MAIN)
-  const oursC = await wsClient(ours.url)
-  add("ours", ours.pid, () => oursC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  const oursGw = await startOurs("ours", MAIN)
+  const oursC = await wsClient(oursGw.url)
+  add("ours", oursGw.pid, () => oursC.callTool({ name: `demo__${toolName}`, arguments: args }))
   if (BASE !== undefined) {
     const base = await startOurs("base", join(BASE, "src/cli/main.ts"))
     const baseC = await wsClient(base.url)
@@ -148,6 +148,13 @@ const main = async () => {
     const added = r.p50.map((p, i) => p - directP50[i]!)
     const pct = r.p50.map((p, i) => (100 * (p - directP50[i]!)) / directP50[i]!)
     console.log(`| ${r.name} | ${fmt(r.p50)} | ${r === rows[0] ? "—" : fmt(added)} | ${r === rows[0] ? "—" : `+${fmt(pct)} %`} | ${r.pid === undefined ? "—" : fmt(r.cpu)} |`)
+  }
+  // Paired: each round's difference to *ours* (same round, same load), median over rounds (min..max).
+  const ours = rows[1]!
+  for (const r of rows.slice(2)) {
+    const dp = r.p50.map((p, i) => p - ours.p50[i]!)
+    const dc = r.cpu.map((c, i) => c - ours.cpu[i]!)
+    console.log(`${r.name} − ours, paired by round: p50 ${fmt(dp)} µs, gateway CPU ${fmt(dc)} µs/call`)
   }
   for (const c of [direct, oursC]) await c.close()
   for (const c of children) c.kill("SIGTERM")

@@ -724,10 +724,11 @@ export const outboundRequestsLogic = (
           return snapshotOf(snapshot, runner)
         }
         default: {
-          const { requestId, ...own } = event
+          // The event goes to the chart as it came (no copy without its \`requestId\`: the chart never reads it).
+          const requestId = event.requestId
           const before = chartOf(runner, requestId)
           if (before === undefined) return snapshot
-          step(runner, outer, requestId, before, own)
+          step(runner, outer, requestId, before, event)
           return snapshotOf(snapshot, runner)
         }
       }
