@@ -5,7 +5,7 @@
  * checkout), `--base CHECKOUT` (e.g. a worktree of main: before/after in one run), the SDK-built
  * gateway and the raw byte relay (`bench/peers/`), each its own process with its own demo child.
  *
- *   node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N]
+ *   node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N]
  *
  * Prints, per row, the median over rounds of each round's p50 latency and CPU µs per call (min..max),
  * and the p50 over *SDK direct* (the same SDK client on the demo's stdio, in the same rotation).
@@ -26,13 +26,16 @@ const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [
   tool: { type: "string" },
   warmup: { type: "string" },
   rounds: { type: "string" },
-  calls: { type: "string" }
+  calls: { type: "string" },
+  block: { type: "string" }
 })
 const BASE = (values as { readonly base?: string }).base
 const TOOL = (values as { readonly tool?: string }).tool ?? "slow1"
 const WARMUP = nonNegative("warmup") ?? 500
 const ROUNDS = Math.max(1, nonNegative("rounds") ?? 6)
 const CALLS = Math.max(1, nonNegative("calls") ?? 300)
+/** `--block N`: N calls to a row back to back before the next row's (default 1: strict alternation, every call cold; larger: warm). */
+const BLOCK = Math.max(1, nonNegative("block") ?? 1)
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const DEMO = { command: process.execPath, args: [MAIN, "serve", "--stdio", "--example", "demo"] }
@@ -123,25 +126,27 @@ const main = async () => {
   for (let round = 0; round < ROUNDS; round++) {
     const lat = rows.map(() => [] as Array<number>)
     const cpu = rows.map(() => 0)
-    for (let i = 0; i < CALLS; i++) {
+    for (let i = 0; i < CALLS; i += BLOCK) {
       for (const [k, r] of rows.entries()) {
-        const c0 = runNs(r.pid)
-        const t0 = process.hrtime.bigint()
-        await r.call()
-        const t1 = process.hrtime.bigint()
-        cpu[k]! += runNs(r.pid) - c0
-        lat[k]!.push(Number(t1 - t0) / 1000)
+        for (let j = 0; j < BLOCK; j++) {
+          const c0 = runNs(r.pid)
+          const t0 = process.hrtime.bigint()
+          await r.call()
+          const t1 = process.hrtime.bigint()
+          cpu[k]! += runNs(r.pid) - c0
+          lat[k]!.push(Number(t1 - t0) / 1000)
+        }
       }
     }
     for (const [k, r] of rows.entries()) {
       r.p50.push(median(lat[k]!))
-      r.cpu.push(cpu[k]! / CALLS / 1000)
+      r.cpu.push(cpu[k]! / lat[k]!.length / 1000)
     }
   }
   const load1 = loadavg()[0]!
   const fmt = (xs: ReadonlyArray<number>) => `${Math.round(median(xs))} (${Math.round(Math.min(...xs))}..${Math.round(Math.max(...xs))})`
   const directP50 = rows[0]!.p50
-  console.log(`gateway pairs, ${TOOL}: ${WARMUP} warm-up calls per row, ${ROUNDS} rounds × ${CALLS} calls in strict alternation; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`)
+  console.log(`gateway pairs, ${TOOL}: ${WARMUP} warm-up calls per row, ${ROUNDS} rounds × ${CALLS} calls in ${BLOCK === 1 ? "strict alternation" : `blocks of ${BLOCK}`}; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`)
   console.log("| row | p50 µs | added p50 over SDK direct, µs | added % | gateway CPU µs/call |")
   console.log("|---|---:|---:|---:|---:|")
   for (const r of rows) {

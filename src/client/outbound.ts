@@ -149,7 +149,8 @@ export class OutboundRequests {
     if (signal !== undefined) {
       const onAbort = () => this.actor?.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
       waiter.onAbort = onAbort
-      signal.addEventListener("abort", onAbort, { once: true })
+      // No `once`: a signal aborts once, and the listener goes when the request settles (no options to read per request).
+      signal.addEventListener("abort", onAbort)
     }
     return true
   }
