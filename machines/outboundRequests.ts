@@ -74,8 +74,8 @@ export type OutboundRequestsSnapshot = Snapshot<undefined> & {
  * - `RESPONSE` / `ERROR_RESPONSE` / `PROGRESS` / `CANCEL` / `TRANSPORT_CLOSED`: the
  *   request chart's own events; `TRANSPORT_CLOSED` without a `requestId` goes to every request;
  * - `REQUEST_DEADLINE`: one of a request's delays elapsed (sent by the scheduler, not the runtime);
- * - `DEADLINES_DUE`: the table's deadline wheel is due (its own timer, see {@link Runner}): each request
- *   delay that elapsed is stepped as its `REQUEST_DEADLINE` would be.
+ * - `DEADLINES_DUE`: the table's deadline wheel is due (its one timer: the requests' delays wait behind
+ *   it, not on a timer each): each request delay that elapsed is stepped as its `REQUEST_DEADLINE` would be.
  * An event for an id not in flight (late, foreign, already settled) changes nothing.
  */
 export type OutboundRequestsEvent =
