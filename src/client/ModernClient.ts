@@ -239,6 +239,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   /** The client's chart (`machines/modernClient.ts`): open → closing → closed, its `requests` child throughout. */
   private readonly actor: Actor<typeof modernClientMachine>
   private wireClosed = false
+  /** A `CLOSE` was sent to the chart (the only way into `closing`). */
+  private closeSent = false
   private discoverInfo: DiscoverInfo | undefined
   private lastServerInfo: PeerInfo | undefined
   private resolveEnded!: (end: SessionEnd) => void
@@ -349,7 +351,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       this.outbound.attach(requests, {
         // While closing, the drain ends when the last request does.
         next: (s) => {
-          if (s.value === "idle" && this.status === "closing") this.actor.send({ type: "REQUESTS_IDLE" })
+          // `closeSent` first: only a `CLOSE` leads the chart to `closing`, and it is the cheap test (every response ends idle).
+          if (s.value === "idle" && this.closeSent && this.status === "closing") this.actor.send({ type: "REQUESTS_IDLE" })
         }
       })
     }
@@ -782,6 +785,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
     if (this.status !== "open") return this.ended.then(() => undefined)
     // The chart drains (`drainTimeout`, on the client's clock) and then runs `releaseWire`.
+    this.closeSent = true
     this.actor.send({
       type: "CLOSE",
       ...(options?.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
