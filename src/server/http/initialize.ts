@@ -22,7 +22,10 @@ export const remoteAddress = (req: IncomingMessage): string | undefined => {
 }
 
 export const initialize = (ep: HttpEndpoint, req: IncomingMessage, res: ServerResponse, m: JsonRpcRequest, principal: string | undefined): void => {
-  const address = remoteAddress(req)
+  // Read only for a per-address cap: `socket.remoteAddress` caches `_peername` on the socket, and
+  // sockets with and without it have different shapes, which made node's own response path
+  // (`end`, `onFinish`, socket timeouts) megamorphic for every later request on any socket.
+  const address = (ep.options.maxSessionsPerAddress ?? 0) > 0 ? remoteAddress(req) : undefined
   const admission = ep.limiter.admit(address, principal)
   if (!admission.ok) {
     return writeRpcError(res, admission.status, rpcError(httpStatusErrorCode(admission.status), admission.message), m.id, { "retry-after": ep.retryAfter })

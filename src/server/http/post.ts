@@ -12,7 +12,7 @@ import { META_PROTOCOL_VERSION } from "../../protocol/modern.ts"
 import { isModernVersion } from "../../protocol/versions.ts"
 import { readBodyInto } from "../../transports/http/readBody.ts"
 import { acceptsPostResponses, isJsonContentType, writeRpcError } from "../../transports/http/wire.ts"
-import { type HttpEndpoint, internalError, supportedVersion } from "./endpoint.ts"
+import { type HttpEndpoint, internalError, isLegacyHeader, supportedVersion } from "./endpoint.ts"
 import { postBatch } from "./postBatch.ts"
 import { postLegacy } from "./postLegacy.ts"
 import { postModern } from "./postModern.ts"
@@ -35,15 +35,14 @@ export const post = (ep: HttpEndpoint, req: IncomingMessage, res: ServerResponse
   if (pv !== undefined && !supportedVersion(ep, pv)) return writeRpcError(res, 400, unsupportedVersion(pv, ep.modernEnabled))
   readBodyInto(req, ep.maxMessageBytes, (body) => {
     try {
-      if (body._tag === "Aborted") return void res.destroy()
-      if (body._tag === "TooLarge") return tooLarge(ep, req, res, body.bytes)
+      if (typeof body !== "string") return tooLarge(ep, req, res, body.bytes)
       let value: unknown
       try {
-        value = JSON.parse(body.text)
+        value = JSON.parse(body)
       } catch (e) {
         return writeRpcError(res, 400, rpcError(ErrorCode.ParseError, `Parse error: ${e instanceof Error ? e.message : "invalid JSON"}`))
       }
-      if (ep.modernEnabled && ((pv !== undefined && isModernVersion(pv)) || (!Array.isArray(value) && looksModern(value)))) {
+      if (ep.modernEnabled && ((pv !== undefined && !isLegacyHeader(ep, pv) && isModernVersion(pv)) || (!Array.isArray(value) && looksModern(value)))) {
         return postModern(ep, req, res, value, pv, principal)
       }
       if (Array.isArray(value)) return postBatch(ep, req, res, value, principal, pv)

@@ -35,7 +35,7 @@ export const postBatch = (
   const messages: Array<JsonRpcMessage> = []
   const ids: Array<RequestId> = []
   const refused: Array<JsonRpcErrorResponse> = []
-  const taken = (id: RequestId) => hs.exchanges.has(id) || ids.includes(id)
+  const taken = (id: RequestId) => hs.exchangeFor(id) !== undefined || ids.includes(id)
   for (const item of items) {
     const d = decodeBatchItem(item, ep.options.maxNestingDepth, taken)
     if (d._tag === "Refused") {

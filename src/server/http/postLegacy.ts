@@ -24,16 +24,18 @@ export const postLegacy = (ep: HttpEndpoint, req: IncomingMessage, res: ServerRe
   if (isRequest && m.method === "initialize") return initialize(ep, req, res, m, principal)
   const hs = lookup(ep, req, res, principal, pv)
   if (hs === undefined) return
-  // Same principal (lookup checked it); the latest token's claims are what policies see.
-  const identity = ep.identities.get(req)
-  if (identity !== undefined) hs.session.identity = identity
+  // Same principal (lookup checked it); the latest token's claims are what policies see (only an auth hook sets them).
+  if (ep.options.authenticate !== undefined) {
+    const identity = ep.identities.get(req)
+    if (identity !== undefined) hs.session.identity = identity
+  }
   if (!isRequest) {
     receiveInto(ep, hs, undefined, m)
     const cancelled = cancelledRequestId(m)
     if (cancelled !== undefined) hs.cancelled(cancelled)
     return writeEmpty(res, 202)
   }
-  if (hs.exchanges.has(m.id)) {
+  if (hs.exchangeFor(m.id) !== undefined) {
     return writeRpcError(res, 400, idInFlightReply(m.id).error, m.id)
   }
   const ex = new Exchange(hs, ep.hub, res, m.id, false)

@@ -21,7 +21,7 @@ export const endpointStats = (ep: HttpEndpoint): HttpServerStats => {
   let pendingExchanges = 0
   let hibernated = 0
   for (const hs of ep.sessions.values()) {
-    pendingExchanges += hs.exchanges.size
+    pendingExchanges += hs.exchangeCount
     if (hs.session.isHibernated) hibernated++
   }
   return {

@@ -6,24 +6,26 @@
  */
 import type { IncomingMessage } from "node:http"
 
-export type BodyResult =
-  | { readonly _tag: "Body"; readonly text: string }
-  | { readonly _tag: "TooLarge"; readonly bytes: number }
-  | { readonly _tag: "Aborted" }
-
-export const readBody = (req: IncomingMessage, limit: number): Promise<BodyResult> =>
-  new Promise((resolve) => readBodyInto(req, limit, resolve))
-
-/** The one "Aborted" result (it carries nothing: no object per request). */
-const ABORTED: BodyResult = Object.freeze({ _tag: "Aborted" })
+/** The body was over the limit: `bytes` is the declared length, or what had arrived when it crossed. */
+export interface TooLarge {
+  readonly _tag: "TooLarge"
+  readonly bytes: number
+}
 
 /**
- * `readBody` with a callback: `done` is called once, from the request's last event
- * (or at once for a declared length over the limit). No promise and no microtask hop
- * per request: the server's POST path. Three listeners (data, end, and one for error
- * and close) and no chunk array for a body that arrives in one chunk, as nearly all do.
+ * Read `req`'s body and call `done` once: with its text, or with {@link TooLarge}.
+ * A callback, not a promise: no promise, microtask or result object per request
+ * (the server's POST path). Two listeners, "data" and "end", and no chunk array for
+ * a body that arrives in one chunk, as nearly all do.
+ *
+ * A body the client cuts off never ends: `done` is not called, and there is nothing
+ * to answer (the connection is gone, its response with it), so no "close" or "error"
+ * listener is needed (an `IncomingMessage` with no "error" listener does not emit its
+ * error: node:_http_incoming `onError`). Answering from "data" once `Content-Length`
+ * bytes are in was measured slower: node then adds its own "end" listener
+ * (`clearIncoming`) to the request to free the parser later.
  */
-export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: BodyResult) => void): void => {
+export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: string | TooLarge) => void): void => {
   const declared = req.headers["content-length"]
   if (declared !== undefined) {
     const n = Number(declared)
@@ -35,7 +37,7 @@ export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: B
   let settled = false
   // The listeners stay: `settled` makes later events no-ops, and they go with the request
   // (removing them per request was measurable under session churn).
-  const onData = (chunk: Buffer) => {
+  req.on("data", (chunk: Buffer) => {
     if (settled) return
     size += chunk.length
     if (size > limit) {
@@ -46,21 +48,10 @@ export const readBodyInto = (req: IncomingMessage, limit: number, done: (body: B
     }
     if (first === undefined) first = chunk
     else (more ??= [first]).push(chunk)
-  }
-  const onEnd = () => {
+  })
+  req.on("end", () => {
     if (settled) return
     settled = true
-    const text = more !== undefined ? Buffer.concat(more, size).toString("utf8") : first !== undefined ? first.toString("utf8") : ""
-    done({ _tag: "Body", text })
-  }
-  // "error" (with its error) aborts; "close" aborts only a body that never completed.
-  const onAbort = (error?: unknown) => {
-    if (settled || (error === undefined && req.complete)) return
-    settled = true
-    done(ABORTED)
-  }
-  req.on("data", onData)
-  req.on("end", onEnd)
-  req.on("error", onAbort)
-  req.on("close", onAbort)
+    done(more !== undefined ? Buffer.concat(more, size).toString("utf8") : first !== undefined ? first.toString("utf8") : "")
+  })
 }

@@ -7,7 +7,7 @@
  * "a JSON-RPC error response that has no id"; the MCP schema makes `id` optional,
  * never null). Errors about a request whose id could be read carry that id.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http"
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from "node:http"
 import type { RpcErrorObject } from "../../protocol/errors.ts"
 import type { RequestId } from "../../protocol/jsonrpc.ts"
 
@@ -56,9 +56,16 @@ const accepts = (types: ReadonlyArray<string>, type: string): boolean => types.i
 
 /** POST: the client MUST list both `application/json` and `text/event-stream` (transports.mdx:L86-L131). */
 export const acceptsPostResponses = (req: IncomingMessage): boolean => {
-  const types = acceptedTypes(header(req, "accept"))
-  return accepts(types, "application/json") && accepts(types, "text/event-stream")
+  const accept = header(req, "accept")
+  // A client sends the same Accept on every POST: the last value that passed needs no
+  // table lookup (which hashes the header string anew on every request).
+  if (accept === lastPostAccept && accept !== undefined) return true
+  const types = acceptedTypes(accept)
+  if (!accepts(types, "application/json") || !accepts(types, "text/event-stream")) return false
+  lastPostAccept = accept
+  return true
 }
+let lastPostAccept: string | undefined
 
 /** GET: the client MUST list `text/event-stream` (transports.mdx:L133-L154). */
 export const acceptsEventStream = (req: IncomingMessage): boolean =>
@@ -77,17 +84,33 @@ export const isJsonContentType = (req: IncomingMessage): boolean => {
 const SESSION_ID = /^[\x21-\x7e]{1,256}$/
 export const isWellFormedSessionId = (id: string): boolean => SESSION_ID.test(id)
 
-/** Write a complete JSON body with an exact Content-Length. */
+/**
+ * Extra headers as a flat `[name, value, …]` list, without the ones `writeJson` /
+ * `writeEmpty` set themselves (theirs win, as a spread `{ ...headers, own }` did).
+ */
+const flatHeaders = (headers: OutgoingHttpHeaders, own: ReadonlySet<string>): Array<OutgoingHttpHeader> => {
+  const out: Array<OutgoingHttpHeader> = []
+  for (const k of Object.keys(headers)) {
+    const v = headers[k]
+    if (v !== undefined && !own.has(k.toLowerCase())) out.push(k, v)
+  }
+  return out
+}
+const JSON_OWN: ReadonlySet<string> = new Set(["content-type", "content-length"])
+const EMPTY_OWN: ReadonlySet<string> = new Set(["content-length"])
+/** The head of a response with no body and no other header (202 for every notification); `writeHead` only reads it. */
+const EMPTY_HEAD: Array<OutgoingHttpHeader> = ["content-length", 0]
+
+/**
+ * Write a complete JSON body with an exact Content-Length. The head is a flat
+ * `[name, value, …]` list: `writeHead` walks it by index, where an object costs a
+ * `for…in` with an own-property check per header (every response passes here).
+ */
 export const writeJson = (res: ServerResponse, status: number, body: string, headers?: OutgoingHttpHeaders): void => {
   if (res.headersSent || res.destroyed) return
   const length = Buffer.byteLength(body)
-  // Without extra headers (every response but initialize's), a plain literal: no spread per response.
-  res.writeHead(
-    status,
-    headers === undefined
-      ? { "content-type": "application/json", "content-length": length }
-      : { ...headers, "content-type": "application/json", "content-length": length }
-  )
+  if (headers === undefined) res.writeHead(status, ["content-type", "application/json", "content-length", length])
+  else res.writeHead(status, [...flatHeaders(headers, JSON_OWN), "content-type", "application/json", "content-length", length])
   res.end(body)
 }
 
@@ -106,6 +129,6 @@ export const writeRpcError = (
 /** A status with no body (202 Accepted, 204, 405 with Allow, ...). */
 export const writeEmpty = (res: ServerResponse, status: number, headers?: OutgoingHttpHeaders): void => {
   if (res.headersSent || res.destroyed) return
-  res.writeHead(status, { ...headers, "content-length": 0 })
+  res.writeHead(status, headers === undefined ? EMPTY_HEAD : [...flatHeaders(headers, EMPTY_OWN), "content-length", 0])
   res.end()
 }
