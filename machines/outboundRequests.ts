@@ -73,7 +73,9 @@ export type OutboundRequestsSnapshot = Snapshot<undefined> & {
  * - `REQUEST_SENT`: a request went out; its chart starts (`pending`, deadlines armed);
  * - `RESPONSE` / `ERROR_RESPONSE` / `PROGRESS` / `CANCEL` / `TRANSPORT_CLOSED`: the
  *   request chart's own events; `TRANSPORT_CLOSED` without a `requestId` goes to every request;
- * - `REQUEST_DEADLINE`: one of a request's delays elapsed (sent by the scheduler, not the runtime).
+ * - `REQUEST_DEADLINE`: one of a request's delays elapsed (sent by the scheduler, not the runtime);
+ * - `DEADLINES_DUE`: the table's deadline wheel is due (its one timer: the requests' delays wait behind
+ *   it, not on a timer each): each request delay that elapsed is stepped as its `REQUEST_DEADLINE` would be.
  * An event for an id not in flight (late, foreign, already settled) changes nothing.
  */
 export type OutboundRequestsEvent =
@@ -81,6 +83,7 @@ export type OutboundRequestsEvent =
   | (Exclude<OutboundRequestEvent, { readonly type: "TRANSPORT_CLOSED" }> & { readonly requestId: RequestId })
   | { readonly type: "TRANSPORT_CLOSED"; readonly requestId?: RequestId; readonly reason?: string }
   | { readonly type: "REQUEST_DEADLINE"; readonly requestId: RequestId; readonly event: EventObject }
+  | { readonly type: "DEADLINES_DUE" }
 
 /** What the table emits: a request's outcome, and progress the chart recorded. */
 export type OutboundRequestsEmitted =
@@ -112,7 +115,34 @@ interface Runner {
   readonly summaries: Array<MutableSummary>
   /** While set, the chart's actions are recorded here instead of run (a memo's probe). */
   recording: Array<{ readonly type: string; readonly params: unknown }> | undefined
+  /**
+   * The deadline wheel: the requests' pending delays by timer id (in the order they were armed), and
+   * when the table's one timer (`WHEEL`) fires. Arming a request's deadline is a `Map.set`, clearing it
+   * a `Map.delete`: no clock timer per request (each was a `setTimeout` and a `clearTimeout` of the
+   * runtime's clock, twice per request: ≈ 20 µs of a cold gateway call). The timer is re-armed only for
+   * a deadline earlier than the one it waits for; when it fires, every delay that elapsed is stepped
+   * (earliest first, as their own timers would have fired) and it is armed for the earliest one left, if
+   * any. So an idle table keeps its timer until the deadline it waits for (at most the last request's
+   * timeout) unless it is stopped: stopping it (its client closed) cancels it.
+   * `now` is the clock the scheduler runs this actor's timers on (undefined: a clock without `now`,
+   * then every delay is its own timer, as before).
+   */
+  readonly deadlines: Map<RequestId, Array<Deadline>>
+  wheelAt: number | undefined
+  now: (() => number) | undefined
 }
+
+/** A request's pending delay on the wheel: its id, the chart's own delayed event, and when it is due. */
+interface Deadline {
+  readonly requestId: RequestId
+  readonly id: string
+  readonly event: EventObject
+  readonly at: number
+}
+
+/** The table's one timer id (the requests' delays are on the wheel behind it). */
+const WHEEL = "requests.deadlines\u0000wheel"
+const DEADLINES_DUE: EventObject = { type: "DEADLINES_DUE" }
 const runners = new WeakMap<AnyActorRef, Runner>()
 
 /** The chart snapshot of request `id` in the table actor `requests` (undefined: not in flight). Read it, do not keep it. */
@@ -162,14 +192,88 @@ const remove = (runner: Runner, requestId: RequestId): void => {
 
 const timerId = (requestId: RequestId, id: string): string => `request.${String(requestId)}.${id}`
 
-const schedule = (outer: AnyActorScope, requestId: RequestId, raise: DelayedRaise): void =>
-  outer.system.scheduler.schedule(
-    outer.self,
-    outer.self,
-    { type: "REQUEST_DEADLINE", requestId, event: raise.event } as EventObject,
-    raise.delay,
-    timerId(requestId, raise.id)
-  )
+const schedule = (outer: AnyActorScope, requestId: RequestId, raise: DelayedRaise): void => {
+  const runner = runnerOf(outer)
+  const now = runner.now
+  if (now === undefined) {
+    outer.system.scheduler.schedule(
+      outer.self,
+      outer.self,
+      { type: "REQUEST_DEADLINE", requestId, event: raise.event } as EventObject,
+      raise.delay,
+      timerId(requestId, raise.id)
+    )
+    return
+  }
+  const at = now() + raise.delay
+  const deadline: Deadline = { requestId, id: raise.id, event: raise.event, at }
+  const own = runner.deadlines.get(requestId)
+  if (own === undefined) runner.deadlines.set(requestId, [deadline])
+  else {
+    // Re-armed (progress): the new one replaces it.
+    const i = indexOfDelay(own, raise.id)
+    if (i === -1) own.push(deadline)
+    else own[i] = deadline
+  }
+  if (runner.wheelAt === undefined || at < runner.wheelAt) armWheel(outer, runner, at, raise.delay)
+}
+
+const indexOfDelay = (own: ReadonlyArray<Deadline>, id: string): number => {
+  for (let i = 0; i < own.length; i++) if (own[i]!.id === id) return i
+  return -1
+}
+
+/** (Re-)arm the table's one timer for `at` (in `delay` ms). */
+const armWheel = (outer: AnyActorScope, runner: Runner, at: number, delay: number): void => {
+  const scheduler = outer.system.scheduler
+  // xstate's own scheduler would leave a timer of the same id running: cancelled first.
+  if (runner.wheelAt !== undefined) scheduler.cancel(outer.self, WHEEL)
+  runner.wheelAt = at
+  scheduler.schedule(outer.self, outer.self, DEADLINES_DUE, Math.max(0, delay), WHEEL)
+}
+
+/** Clear a request's delay (the chart cancelled it, or it was delivered). The wheel's timer stays: it finds nothing due. */
+const unschedule = (outer: AnyActorScope, runner: Runner, requestId: RequestId, id: string): void => {
+  if (runner.now === undefined) return outer.system.scheduler.cancel(outer.self, timerId(requestId, id))
+  const own = runner.deadlines.get(requestId)
+  if (own === undefined) return
+  const i = indexOfDelay(own, id)
+  if (i === -1) return
+  if (own.length === 1) runner.deadlines.delete(requestId)
+  else own.splice(i, 1)
+}
+
+/** The wheel fired: the delays that elapsed, earliest first, taken off it (then `rearmWheel`). */
+const dueDeadlines = (runner: Runner): Array<Deadline> => {
+  runner.wheelAt = undefined
+  const now = runner.now!()
+  const due: Array<Deadline> = []
+  for (const [requestId, own] of runner.deadlines) {
+    for (let i = 0; i < own.length; ) {
+      if (own[i]!.at <= now) due.push(own.splice(i, 1)[0]!)
+      else i++
+    }
+    if (own.length === 0) runner.deadlines.delete(requestId)
+  }
+  // Stable: equal deadlines keep the order they were armed in.
+  if (due.length > 1) due.sort((a, b) => a.at - b.at)
+  return due
+}
+
+/** After the due delays were stepped (which may have armed or cleared others): the wheel waits for the earliest left, if any. */
+const rearmWheel = (outer: AnyActorScope, runner: Runner): void => {
+  let next: number | undefined
+  for (const own of runner.deadlines.values()) for (const d of own) if (next === undefined || d.at < next) next = d.at
+  if (next !== undefined && (runner.wheelAt === undefined || next < runner.wheelAt)) armWheel(outer, runner, next, next - runner.now!())
+}
+
+/** The clock the scheduler runs `outer`'s timers on, if it tells time (the lean scheduler says which; else the system's). */
+const nowOf = (outer: AnyActorScope): (() => number) | undefined => {
+  const system = outer.system as { readonly scheduler: { clockOf?: (source: AnyActorRef) => unknown }; readonly _clock?: unknown }
+  const clock = (system.scheduler.clockOf !== undefined ? system.scheduler.clockOf(outer.self) : system._clock) as { now?: unknown } | undefined
+  if (clock === undefined || typeof clock.now !== "function") return undefined
+  return () => (clock as { now(): number }).now()
+}
 
 /**
  * The scope a request chart transitions on: this actor's, except that the chart's delayed
@@ -185,6 +289,9 @@ const runnerOf = (outer: AnyActorScope): Runner => {
     charts: [],
     summaries: [],
     recording: undefined,
+    deadlines: new Map(),
+    wheelAt: undefined,
+    now: nowOf(outer),
     scope: {
       self: outer.self,
       id: outer.id,
@@ -208,7 +315,7 @@ const runnerOf = (outer: AnyActorScope): Runner => {
           return
         }
         if (action.type === "xstate.cancel") {
-          if (params?.sendId !== undefined) outer.system.scheduler.cancel(outer.self, timerId(requestId, params.sendId))
+          if (params?.sendId !== undefined) unschedule(outer, runner, requestId, params.sendId)
           return
         }
         action.exec?.(action.info, action.params)
@@ -334,8 +441,13 @@ const outputOf = (shape: OutputShape, requestId: RequestId, event: Readonly<Reco
     case "field":
       return event[shape.key]
     case "object": {
+      // Indexed (no iterator, no destructuring): once per request, mostly on a cold path.
       const out: Record<string, unknown> = {}
-      for (const [k, v] of shape.entries) out[k] = outputOf(v, requestId, event)
+      const entries = shape.entries
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!
+        out[entry[0]] = outputOf(entry[1], requestId, event)
+      }
       return out
     }
   }
@@ -470,7 +582,7 @@ export const outboundRequestsLogic = (
       }
       if (final !== null) {
         remove(runner, requestId)
-        for (const id of final.cancels) outer.system.scheduler.cancel(outer.self, timerId(requestId, id))
+        for (const id of final.cancels) unschedule(outer, runner, requestId, id)
         const output = outputOf(final.output, requestId, fields) as OutboundRequestOutcome
         outer.defer(() => outer.emit({ type: "outcome", output }))
         return
@@ -558,6 +670,8 @@ export const outboundRequestsLogic = (
       runner.table.clear()
       runner.charts.length = 0
       runner.summaries.length = 0
+      runner.deadlines.clear()
+      runner.wheelAt = undefined
       return { status: "active", output: undefined, error: undefined, value: "idle", context: { inFlight: 0, requests: runner.summaries } }
     },
     transition: (snapshot, event, outer) => {
@@ -577,10 +691,25 @@ export const outboundRequestsLogic = (
           return snapshotOf(snapshot, runner)
         }
         case "REQUEST_DEADLINE": {
+          // Delivered (by the scheduler, or sent): not due again on the wheel (xstate's delay id is the event's type).
+          if (runner.now !== undefined) unschedule(outer, runner, event.requestId, event.event.type)
           const before = chartOf(runner, event.requestId)
           if (before === undefined) return snapshot
           step(runner, outer, event.requestId, before, event.event)
           return snapshotOf(snapshot, runner)
+        }
+        case "DEADLINES_DUE": {
+          if (runner.now === undefined) return snapshot
+          const due = dueDeadlines(runner)
+          let stepped = false
+          for (const d of due) {
+            const before = chartOf(runner, d.requestId)
+            if (before === undefined) continue
+            step(runner, outer, d.requestId, before, d.event)
+            stepped = true
+          }
+          rearmWheel(outer, runner)
+          return stepped ? snapshotOf(snapshot, runner) : snapshot
         }
         case "TRANSPORT_CLOSED": {
           const { requestId, ...closed } = event
@@ -595,10 +724,11 @@ export const outboundRequestsLogic = (
           return snapshotOf(snapshot, runner)
         }
         default: {
-          const { requestId, ...own } = event
+          // The event goes to the chart as it came (no copy without its \`requestId\`: the chart never reads it).
+          const requestId = event.requestId
           const before = chartOf(runner, requestId)
           if (before === undefined) return snapshot
-          step(runner, outer, requestId, before, own)
+          step(runner, outer, requestId, before, event)
           return snapshotOf(snapshot, runner)
         }
       }

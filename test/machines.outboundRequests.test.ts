@@ -210,6 +210,85 @@ describe("outboundRequests: deadlines on the runtime clock", () => {
   })
 })
 
+describe("outboundRequests: one deadline wheel per table (no clock timer per request)", () => {
+  const start = () => {
+    const clock = new SimulatedClock()
+    const cancels: Array<unknown> = []
+    const table = createActor(outboundRequestsLogic(provided(cancels)), { clock }).start()
+    const outcomes: Array<OutboundRequestOutcome> = []
+    table.on("outcome", (e) => void outcomes.push(e.output))
+    /** The clock's pending timers (SimulatedClock keeps them in a Map). */
+    const timers = () => (clock as unknown as { readonly timeouts: Map<unknown, unknown> }).timeouts.size
+    return { clock, cancels, table, outcomes, timers }
+  }
+
+  it("a thousand requests in flight arm one clock timer; settling them clears none, and the wheel then fires once and stops", () => {
+    const { clock, table, outcomes, timers } = start()
+    for (let i = 0; i < 1_000; i++) table.send({ type: "REQUEST_SENT", requestId: i, method: "tools/call", timeoutMs: 1_000 })
+    // Each request arms its deadline and its hard maximum: 2 000 delays, one timer.
+    expect(timers()).toBe(1)
+    for (let i = 0; i < 1_000; i++) table.send({ type: "RESPONSE", requestId: i, result: { i } })
+    expect(outcomes.map((o) => o._tag === "Settled" && o.requestId)).toEqual([...Array(1_000).keys()])
+    // Nothing is cleared per request: the wheel waits for the first deadline, finds nothing due, and is not re-armed.
+    expect(timers()).toBe(1)
+    clock.increment(1_000)
+    expect(timers()).toBe(0)
+    clock.increment(60_000)
+    expect(outcomes.length).toBe(1_000)
+  })
+
+  it("sequential requests (a gateway's pattern) re-arm nothing: the wheel armed for the first stays until it is due, then moves to the one in flight", () => {
+    const { clock, table, outcomes, cancels, timers } = start()
+    for (let i = 0; i < 10; i++) {
+      table.send({ type: "REQUEST_SENT", requestId: i, method: "tools/call", timeoutMs: 1_000 })
+      clock.increment(150)
+      if (i < 9) table.send({ type: "RESPONSE", requestId: i, result: {} })
+      expect(timers()).toBe(1)
+    }
+    // 1 500 ms: the wheel fired at 1 000 (nothing due) and moved to request 9's deadline (1 350 + 1 000).
+    expect(outcomes.length).toBe(9)
+    clock.increment(849)
+    expect(outcomes.length).toBe(9)
+    clock.increment(1)
+    expect(outcomes[9]).toEqual({ _tag: "TimedOut", requestId: 9, deadline: "request", afterMs: 1_000, cancelSent: true })
+    expect(cancels).toEqual([9])
+    // Request 9's hard maximum was cancelled with it: no timer left.
+    expect(timers()).toBe(0)
+  })
+
+  it("a deadline earlier than the wheel's re-arms it; deadlines due together fire earliest first, each at its own time", () => {
+    const { clock, table, outcomes } = start()
+    table.send({ type: "REQUEST_SENT", requestId: "slow", method: "tools/call", timeoutMs: 5_000 })
+    table.send({ type: "REQUEST_SENT", requestId: "fast", method: "tools/call", timeoutMs: 100 })
+    clock.increment(99)
+    expect(outcomes).toEqual([])
+    clock.increment(1)
+    expect(outcomes.map((o) => o.requestId)).toEqual(["fast"])
+    table.send({ type: "REQUEST_SENT", requestId: "b", method: "tools/call", timeoutMs: 300 })
+    table.send({ type: "REQUEST_SENT", requestId: "a", method: "tools/call", timeoutMs: 200 })
+    // One jump over both deadlines: the earlier one (a, 300 ms) fires before b (400 ms), as their own timers would.
+    clock.increment(1_000)
+    expect(outcomes.map((o) => o.requestId)).toEqual(["fast", "a", "b"])
+    clock.increment(3_899)
+    expect(outcomes.length).toBe(3)
+    clock.increment(1)
+    expect(outcomes.map((o) => o.requestId)).toEqual(["fast", "a", "b", "slow"])
+  })
+
+  it("a deadline delivered as REQUEST_DEADLINE is not due again from the wheel; stopping the table cancels the wheel", () => {
+    const { clock, table, outcomes, timers } = start()
+    table.send({ type: "REQUEST_SENT", requestId: 1, method: "tools/call", progressToken: 1, timeoutMs: 1_000, resetTimeoutOnProgress: true })
+    table.send({ type: "REQUEST_DEADLINE", requestId: 1, event: REQUEST_TIMEOUT })
+    expect(outcomes.map((o) => o._tag)).toEqual(["TimedOut"])
+    table.send({ type: "REQUEST_SENT", requestId: 2, method: "tools/call", timeoutMs: 1_000 })
+    clock.increment(500)
+    table.stop()
+    expect(timers()).toBe(0)
+    clock.increment(60_000)
+    expect(outcomes.length).toBe(1)
+  })
+})
+
 describe("outboundRequests: the chart's steps, computed once per shape", () => {
   /** The chart, counting how often xstate computes one of its steps. */
   const counted = (chart: ReturnType<typeof provided>) => {

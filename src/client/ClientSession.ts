@@ -496,6 +496,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
         onProgress: options.onProgress,
         tokened: wantsProgress,
         signal: options.signal,
+        onAbort: undefined,
         settle: (o, failure) => {
           if (failure !== undefined && o._tag === "Aborted") reject(failure)
           else if (o._tag === "Settled") resolve(o.result as Result)

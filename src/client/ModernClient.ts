@@ -239,6 +239,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   /** The client's chart (`machines/modernClient.ts`): open → closing → closed, its `requests` child throughout. */
   private readonly actor: Actor<typeof modernClientMachine>
   private wireClosed = false
+  /** A `CLOSE` was sent to the chart (the only way into `closing`). */
+  private closeSent = false
   private discoverInfo: DiscoverInfo | undefined
   private lastServerInfo: PeerInfo | undefined
   private resolveEnded!: (end: SessionEnd) => void
@@ -308,6 +310,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       kind: wire.kind,
       start: (h) => wire.start({ ...h, onClose: (closed) => (node.transportClosed(closed), h.onClose(closed)) }),
       send: (request) => wire.send(request),
+      ...(wire.sendText === undefined ? {} : { sendText: (text: string) => wire.sendText!(text) }),
       cancel: (id, reason) => wire.cancel(id, reason),
       close: () => wire.close()
     }
@@ -348,7 +351,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       this.outbound.attach(requests, {
         // While closing, the drain ends when the last request does.
         next: (s) => {
-          if (s.value === "idle" && this.status === "closing") this.actor.send({ type: "REQUESTS_IDLE" })
+          // `closeSent` first: only a `CLOSE` leads the chart to `closing`, and it is the cheap test (every response ends idle).
+          if (s.value === "idle" && this.closeSent && this.status === "closing") this.actor.send({ type: "REQUESTS_IDLE" })
         }
       })
     }
@@ -498,6 +502,47 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   }
   private metaCache: { readonly version: ModernVersion; readonly meta: Record<string, unknown> } | undefined
 
+  /**
+   * The request as the text `JSON.stringify(makeRequest(id, method, { ...params, _meta }))` makes of it
+   * (the same bytes: `test/client.modern-request-text.test.ts`), from cached parts: the `_meta` entries
+   * every request of this client carries (version, capabilities, info, log level) are serialized once
+   * per combination, not per request. Undefined (the object path) when `params` is not a plain object
+   * without `_meta` of its own.
+   */
+  private requestText(
+    id: RequestId,
+    method: string,
+    params: Params | undefined,
+    version: ModernVersion,
+    logLevel: string | undefined,
+    inputCapabilities: ClientCapabilities | undefined,
+    progressToken: RequestId | undefined
+  ): string | undefined {
+    let body: string
+    if (params === undefined) body = "{"
+    else {
+      if (Object.getPrototypeOf(params) !== Object.prototype || Object.hasOwn(params, "_meta") || Object.hasOwn(params, "toJSON")) return undefined
+      const json = JSON.stringify(params)
+      body = json.length === 2 ? "{" : `${json.slice(0, -1)},`
+    }
+    const head = this.metaHead(version, logLevel, inputCapabilities)
+    const token = progressToken === undefined ? "" : `,"progressToken":${JSON.stringify(progressToken)}`
+    return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${JSON.stringify(method)},"params":${body}"_meta":${head}${token}}}}`
+  }
+
+  /** The serialized `_meta` of a request without its closing brace and progress token, the last one kept (a gateway's calls repeat it). */
+  private metaHead(version: ModernVersion, logLevel: string | undefined, inputCapabilities: ClientCapabilities | undefined): string {
+    const last = this.lastHead
+    if (last !== undefined && last.version === version && last.logLevel === logLevel && last.inputCapabilities === inputCapabilities) return last.text
+    const meta: Record<string, unknown> = { ...this.metaFor(version) }
+    if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
+    if (inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = this.narrowed(inputCapabilities)
+    const text = JSON.stringify(meta).slice(0, -1)
+    this.lastHead = { version, logLevel, inputCapabilities, text }
+    return text
+  }
+  private lastHead: { readonly version: ModernVersion; readonly logLevel: string | undefined; readonly inputCapabilities: ClientCapabilities | undefined; readonly text: string } | undefined
+
   /** `narrowInputsCached` for this client, the last answer kept (a gateway's calls repeat their session's capabilities). */
   private narrowed(allowed: ClientCapabilities): ClientCapabilities {
     const last = this.lastNarrowed
@@ -533,33 +578,41 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     const wantsProgress = options.onProgress !== undefined || options.resetTimeoutOnProgress === true
     const progressToken = wantsProgress ? id : undefined
     const logLevel = options.logLevel ?? this.options.logLevel
-    // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
-    const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
-    if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
-    if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = this.narrowed(options.inputCapabilities)
-    if (progressToken !== undefined) meta.progressToken = progressToken
-    const sendParams: Params = { ...params, _meta: meta }
     if (this.outbound.requests === undefined) return Promise.reject(new SessionClosed({ method, message: `${method}: client is ${this.status}` }))
     // The request leaves first, its chart starts right after: the server starts on it while this turn
     // does the bookkeeping, and nothing it answers can be read before this turn ends (every wire
     // delivers on a later turn or microtask, never inside `send`).
-    this.wire.send(makeRequest(id, method, sendParams))
+    const text = this.wire.sendText === undefined || options.meta !== undefined ? undefined : this.requestText(id, method, params, version, logLevel, options.inputCapabilities, progressToken)
+    if (text !== undefined) this.wire.sendText!(text)
+    else {
+      // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
+      const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
+      if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
+      if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = this.narrowed(options.inputCapabilities)
+      if (progressToken !== undefined) meta.progressToken = progressToken
+      this.wire.send(makeRequest(id, method, { ...params, _meta: meta }))
+    }
     const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)
-    let failure: Error | undefined
-    const outcomeP = new Promise<OutboundRequestOutcome>((resolve) => {
+    // One promise per attempt: the outcome is read as it settles (no `then` on an outcome promise, one
+    // microtask hop fewer on the way back); a retry or an MRTR round is adopted.
+    const resultP = new Promise<Result>((resolve, reject) => {
       this.outbound.start(sent, {
         method,
         onProgress: options.onProgress,
         tokened: wantsProgress,
         signal: options.signal,
+        onAbort: undefined,
         settle: (outcome, failed) => {
-          failure = failed
-          resolve(outcome)
+          try {
+            resolve(this.attempted(method, params, options, version, retried, inRounds, outcome, failed))
+          } catch (e) {
+            reject(e)
+          }
         }
       })
     })
     this.notifyListeners()
-    return outcomeP.then((outcome) => this.attempted(method, params, options, version, retried, inRounds, outcome, failure))
+    return resultP
   }
 
   /** What an attempt's outcome means: its result, a retry with another version, an MRTR round, or a typed error. */
@@ -732,6 +785,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   async close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void> {
     if (this.status !== "open") return this.ended.then(() => undefined)
     // The chart drains (`drainTimeout`, on the client's clock) and then runs `releaseWire`.
+    this.closeSent = true
     this.actor.send({
       type: "CLOSE",
       ...(options?.drainMs !== undefined ? { drainMs: options.drainMs } : {}),

@@ -126,6 +126,11 @@ export class TransportHub {
       send(message: JsonRpcMessage) {
         if (state.attached && hub.closedWith === undefined) hub.inner.send(message)
       },
+      ...(this.inner.sendText === undefined ? {} : {
+        sendText(text: string) {
+          if (state.attached && hub.closedWith === undefined) hub.inner.sendText!(text)
+        }
+      }),
       close() {
         if (state.committed && state.attached) return hub.close()
         view.detach("closed")

@@ -74,6 +74,8 @@ export interface OutboundWaiter {
   readonly tokened: boolean
   /** The caller's abort signal: aborting it cancels the request (the chart sends the cancellation). */
   readonly signal?: AbortSignal | undefined
+  /** Set by `start`: the listener on `signal` (removed once settled; kept on the waiter, not in a Map of its own). */
+  onAbort?: (() => void) | undefined
 }
 
 /** A progress notification's numbers as the caller's `onProgress` gets them. */
@@ -91,8 +93,6 @@ export const progressOf = (p: { readonly progress: number; readonly total?: numb
  */
 export class OutboundRequests {
   private readonly waiting = new Map<RequestId, OutboundWaiter>()
-  /** The abort listeners of callers that gave a signal (removed once settled). */
-  private readonly aborts = new Map<RequestId, () => void>()
   private readonly failures = new Map<RequestId, Error>()
   private actor: RequestsActor | undefined
 
@@ -148,8 +148,9 @@ export class OutboundRequests {
     const signal = waiter.signal
     if (signal !== undefined) {
       const onAbort = () => this.actor?.send({ type: "CANCEL", requestId: id, reason: String(signal.reason ?? "aborted") })
-      this.aborts.set(id, onAbort)
-      signal.addEventListener("abort", onAbort, { once: true })
+      waiter.onAbort = onAbort
+      // No `once`: a signal aborts once, and the listener goes when the request settles (no options to read per request).
+      signal.addEventListener("abort", onAbort)
     }
     return true
   }
@@ -216,8 +217,7 @@ export class OutboundRequests {
     if (w === undefined) return
     this.waiting.delete(id)
     if (w.signal !== undefined) {
-      const onAbort = this.aborts.get(id)
-      this.aborts.delete(id)
+      const onAbort = w.onAbort
       if (onAbort !== undefined) w.signal.removeEventListener("abort", onAbort)
     }
     const failure = this.failures.get(id)

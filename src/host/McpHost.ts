@@ -527,17 +527,17 @@ export class McpHost {
   private invoke(conn: ServerConnection, method: string, params: Params | undefined, options: CallOptions, retryable: boolean): Promise<Result> {
     const ready = conn.readyClient()
     if (ready === undefined || conn.config.lifecycle === "lazy") return this.invokeTracked(conn, method, params, options, retryable, 0, ready)
-    return this.callOn(conn, ready.client, ready.generation, method, params, options).then(
-      (result) => {
+    // One promise for the call and its end (no second `then` after `callOn`'s: one microtask hop fewer on the way back).
+    return new Promise<Result>((resolve, reject) => {
+      this.callWith(conn, ready.client, ready.generation, method, params, options, (result) => {
         this.untrackedCallEnded(conn, true)
-        return result
-      },
-      (e) => {
+        resolve(result)
+      }, (e) => {
         this.untrackedCallEnded(conn, e instanceof RpcError)
-        if (this.retries(e, retryable, options)) return this.invokeTracked(conn, method, params, options, retryable, 1, undefined)
-        throw e
-      }
-    )
+        if (this.retries(e, retryable, options)) resolve(this.invokeTracked(conn, method, params, options, retryable, 1, undefined))
+        else reject(e)
+      })
+    })
   }
 
   /** Whether a failed call is tried once more (after a reconnect): a lost connection, a retryable call not cancelled, the host open. */
@@ -591,33 +591,46 @@ export class McpHost {
     params: Params | undefined,
     options: CallOptions
   ): Promise<Result> {
-    return new Promise<Result>((resolve, reject) => {
-      const fail = (e: unknown): void => {
-        conn.inFlight.delete(entry)
-        reject(e)
+    return new Promise<Result>((resolve, reject) => this.callWith(conn, client, generation, method, params, options, resolve, reject))
+  }
+
+  /**
+   * A call on `client`, ended once: `ok` with its result, or `fail` with its error, or with the lost
+   * connection's as soon as the connection is lost (whichever comes first: the in-flight entry is
+   * taken out of `conn.inFlight` by whoever ends the call, so the other finds it gone).
+   */
+  private callWith(
+    conn: ServerConnection,
+    client: AnyCallClient,
+    generation: number,
+    method: string,
+    params: Params | undefined,
+    options: CallOptions,
+    ok: (result: Result) => void,
+    fail: (e: unknown) => void
+  ): void {
+    // The call's own options answer its inputs (`onElicitation`, `onSampling`, `onRoots`): no copy per call.
+    // `lost`: the connection already took the entry out.
+    const entry: InFlight = { generation, lost: fail, inputs: options, onNotification: options.onLog }
+    conn.inFlight.add(entry)
+    // One object, no spreads: an absent option is an undefined field, which every client reads as absent.
+    client.request(method, params, {
+      timeoutMs: options.timeoutMs ?? conn.config.timeouts.callMs,
+      // A progress callback makes the client inject a progress token; each progress resets the deadline.
+      onProgress: options.onProgress ?? ignoreProgress,
+      resetTimeoutOnProgress: true,
+      signal: options.signal,
+      // Read by a modern upstream's client only (per-request `_meta`); a legacy session ignores them.
+      logLevel: options.logLevel,
+      inputCapabilities: options.clientCapabilities
+    }).then(
+      (result) => {
+        if (conn.inFlight.delete(entry)) ok(result)
+      },
+      (e) => {
+        if (conn.inFlight.delete(entry)) fail(mapCallError(conn.name, generation, e))
       }
-      // The call's own options answer its inputs (`onElicitation`, `onSampling`, `onRoots`): no copy per call.
-      const entry: InFlight = { generation, lost: fail, inputs: options, onNotification: options.onLog }
-      conn.inFlight.add(entry)
-      // One object, no spreads: an absent option is an undefined field, which every client reads as absent.
-      client.request(method, params, {
-        timeoutMs: options.timeoutMs ?? conn.config.timeouts.callMs,
-        // A progress callback makes the client inject a progress token; each progress resets the deadline.
-        onProgress: options.onProgress ?? ignoreProgress,
-        resetTimeoutOnProgress: true,
-        signal: options.signal,
-        // Read by a modern upstream's client only (per-request `_meta`); a legacy session ignores them.
-        logLevel: options.logLevel,
-        inputCapabilities: options.clientCapabilities
-      }).then(
-        // Settled here, not in a `.finally` (one promise fewer per call).
-        (result) => {
-          conn.inFlight.delete(entry)
-          resolve(result)
-        },
-        (e) => fail(mapCallError(conn.name, generation, e))
-      )
-    })
+    )
   }
 
   private async defaultInput(server: string, kind: InputKind, params: Params | undefined, ctx: ServerRequestContext): Promise<Result> {

@@ -103,6 +103,7 @@ const observeClose = (transport: Transport, onClose: (closed: TransportClosed) =
       }
     }),
   send: (m) => transport.send(m),
+  ...(transport.sendText === undefined ? {} : { sendText: (text: string) => transport.sendText!(text) }),
   close: () => transport.close()
 })
 

@@ -25,6 +25,7 @@
  */
 import { Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type EventObject } from "xstate"
 import { inspectionBoot } from "./inspection.ts"
+import { systemClock } from "../protocol/clock.ts"
 
 interface SchedulingSystem {
   readonly _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }
@@ -32,6 +33,8 @@ interface SchedulingSystem {
     schedule(source: AnyActorRef, target: AnyActorRef, event: EventObject, delay: number, id: string | undefined): void
     cancel(source: AnyActorRef, id: string): void
     cancelAll(actorRef: AnyActorRef): void
+    /** The clock `source`'s timers run on (read by `machines/outboundRequests.ts`: its deadline wheel's `now`). */
+    clockOf?(source: AnyActorRef): SchedulingSystem["_clock"]
   }
   /** xstate's delivery path (emits the inspection event with the right source); not in its public type. */
   _relay?: (source: AnyActorRef | undefined, target: AnyActorRef, event: EventObject) => void
@@ -125,6 +128,7 @@ export const useLeanScheduler = <A extends AnyActorRef>(actor: A): A => {
       }, delay)
     },
     cancel,
+    clockOf: (source) => clockOf(source as Clocked, systemClock),
     cancelAll: (actorRef) => {
       const own = (actorRef as Timed)[TIMERS]
       if (own === undefined || own.length === 0) return
@@ -268,6 +272,16 @@ export const observeActorCreation = (observer: (actor: AnyActorRef) => void): ()
 }
 
 /**
+ * A root's options: the inspection hub's observer when someone listens, and a clock that tells time
+ * (the system clock, on the same timers as xstate's default one) when none was given: what runs
+ * on the root's clock can read `now` (the requests tables' deadline wheel, `machines/outboundRequests.ts`).
+ */
+const rootOptions = <TLogic extends AnyActorLogic>(options: ActorOptions<TLogic> | undefined, boot: ReturnType<typeof inspectionBoot>): ActorOptions<TLogic> => {
+  const clocked = options?.clock === undefined ? ({ ...options, clock: systemClock } as ActorOptions<TLogic>) : options
+  return boot === undefined ? clocked : ({ ...clocked, inspect: boot.observer } as ActorOptions<TLogic>)
+}
+
+/**
  * `createActor` with the lean scheduler: what the runtime's actors are made with
  * (`HttpClientTransport` still uses xstate's `createActor` with a `parent`, which
  * shares the parent's scheduler but skips {@link observeActorCreation}). Pass
@@ -278,7 +292,7 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
   // A root is fed to the inspection hub only while someone listens (see inspection.ts); a child
   // shares its root's system, whose scheduler and inspection dispatcher are already in place.
   const boot = options?.parent === undefined ? inspectionBoot(options?.inspect) : undefined
-  const actor: Actor<TLogic> = new TreeActor(logic, boot === undefined ? options : ({ ...options, inspect: boot.observer } as ActorOptions<TLogic>))
+  const actor: Actor<TLogic> = new TreeActor(logic, options?.parent === undefined ? rootOptions(options, boot) : options)
   if (options?.parent === undefined) {
     keepTreeEndsLocal(useLeanScheduler(actor))
     boot?.attach(actor)
@@ -294,7 +308,7 @@ export const createLeanActor = <TLogic extends AnyActorLogic>(logic: TLogic, opt
  */
 export const createRootActor = <TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic> => {
   const boot = inspectionBoot(options?.inspect)
-  const root = useLeanScheduler(new TreeActor(logic, boot === undefined ? options : ({ ...options, inspect: boot.observer } as ActorOptions<TLogic>)) as Actor<TLogic>)
+  const root = useLeanScheduler(new TreeActor(logic, rootOptions(options, boot)) as Actor<TLogic>)
   keepTreeEndsLocal(root)
   boot?.attach(root)
   return root

@@ -69,6 +69,12 @@ export interface Transport {
    * serialized and framed here: one line, one text frame. Dropped silently once closed.
    */
   send(message: JsonRpcMessage | JsonRpcBatchResponse): void
+  /**
+   * Optional: send one message already serialized (what `send` would make of it: one JSON-RPC
+   * message as JSON text, no raw newline), framed here. A client that builds its request's text
+   * from cached parts (`ModernClient`) skips an object and its serialization. Dropped silently once closed.
+   */
+  sendText?(text: string): void
   /** Graceful close; idempotent; resolves when every resource it holds is released. */
   close(detail?: TransportCloseDetail): Promise<void>
 }

@@ -31,6 +31,8 @@ export interface ModernWire {
   start(handlers: WireHandlers): void
   /** Send one request. */
   send(request: JsonRpcRequest): void
+  /** Optional: send one request already serialized (a message transport that takes text: `Transport.sendText`). */
+  sendText?(text: string): void
   /** Cancel an in-flight request (stdio: `notifications/cancelled`; HTTP: close its response stream). */
   cancel(id: RequestId, reason: string): void
   /** Release the wire; `onClose` follows. Idempotent. */
@@ -51,6 +53,7 @@ export const messageWire = (transport: Transport): ModernWire => ({
       onClose: h.onClose
     }),
   send: (req) => transport.send(req),
+  ...(transport.sendText === undefined ? {} : { sendText: (text: string) => transport.sendText!(text) }),
   cancel: (id, reason) => transport.send(notification("notifications/cancelled", { requestId: id, reason })),
   close: () => transport.close()
 })

@@ -442,6 +442,10 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
       if (ended !== undefined || batcher === undefined) return
       batcher.push(encode(message))
     },
+    sendText(text: string) {
+      if (ended !== undefined || batcher === undefined) return
+      batcher.push(text)
+    },
     close() {
       if (closePromise === undefined) closePromise = doClose()
       return closePromise

@@ -142,6 +142,10 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
       if (ended !== undefined || socket.readyState !== socket.OPEN) return
       socket.send(encode(message))
     },
+    sendText(text: string) {
+      if (ended !== undefined || socket.readyState !== socket.OPEN) return
+      socket.send(text)
+    },
     close(detail) {
       if (closing !== undefined) return closing
       closing = new Promise<void>((resolve) => {

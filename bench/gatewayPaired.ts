@@ -1,0 +1,169 @@
+/**
+ * Gateways side by side in strict alternation, SDK client: one call to each in turn, so every call
+ * finds its gateway as cold as the others' (they slept while the rest were called). Per call: its
+ * latency and the gateway process's main-thread CPU (`/proc/<pid>/schedstat`). Rows: ours (this
+ * checkout), `--base CHECKOUT` (e.g. a worktree of main: before/after in one run), the SDK-built
+ * gateway and the raw byte relay (`bench/peers/`), each its own process with its own demo child.
+ *
+ *   node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N]
+ *
+ * Prints, per row, the median over rounds of each round's p50 latency and CPU µs per call (min..max),
+ * and the p50 over *SDK direct* (the same SDK client on the demo's stdio, in the same rotation).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
+import { scriptArgs } from "../test/support/scriptArgs.ts"
+
+const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N]", {
+  base: { type: "string" },
+  tool: { type: "string" },
+  warmup: { type: "string" },
+  rounds: { type: "string" },
+  calls: { type: "string" },
+  block: { type: "string" }
+})
+const BASE = (values as { readonly base?: string }).base
+const TOOL = (values as { readonly tool?: string }).tool ?? "slow1"
+const WARMUP = nonNegative("warmup") ?? 500
+const ROUNDS = Math.max(1, nonNegative("rounds") ?? 6)
+const CALLS = Math.max(1, nonNegative("calls") ?? 300)
+/** `--block N`: N calls to a row back to back before the next row's (default 1: strict alternation, every call cold; larger: warm). */
+const BLOCK = Math.max(1, nonNegative("block") ?? 1)
+const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+const ROOT = fileURLToPath(new URL("..", import.meta.url))
+const DEMO = { command: process.execPath, args: [MAIN, "serve", "--stdio", "--example", "demo"] }
+const [toolName, args] = TOOL === "echo" ? ["echo", { text: "hi" }] : TOOL === "slow10" ? ["slow", { ms: 10 }] : ["slow", { ms: 1 }]
+
+const children = new Set<ChildProcess>()
+const own = (c: ChildProcess): ChildProcess => {
+  children.add(c)
+  c.once("exit", () => children.delete(c))
+  return c
+}
+process.once("SIGINT", () => {
+  for (const c of children) c.kill("SIGTERM")
+  process.exit(130)
+})
+
+const runNs = (pid: number | undefined): number => {
+  if (pid === undefined) return 0
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[0])
+  } catch {
+    return 0
+  }
+}
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+const dir = mkdtempSync(join(tmpdir(), "bench-gwpaired-"))
+writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
+const startOurs = async (name: string, main: string): Promise<{ readonly pid: number; readonly url: string }> => {
+  const child = own(spawn(process.execPath, [main, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on("line", (l) => {
+      const m = /gateway on (\S+)/.exec(l)
+      if (m !== null) resolve(m[1]!)
+    })
+    child.once("exit", (code) => reject(new Error(`host exited with ${code}`)))
+  })
+  return { pid: child.pid!, url }
+}
+const startPeer = async (file: string): Promise<{ readonly pid: number; readonly url: string }> => {
+  const child = own(spawn(process.execPath, [fileURLToPath(new URL(`./peers/${file}`, import.meta.url)), JSON.stringify(DEMO)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", resolve)
+    child.once("exit", (code) => reject(new Error(`${file} exited with ${code}`)))
+  })
+  return { pid: child.pid!, url }
+}
+const wsClient = async (url: string): Promise<Client> => {
+  const c = new Client({ name: "bench-paired", version: "1.0.0" })
+  await c.connect(new WebSocketClientTransport(new URL(url)))
+  return c
+}
+
+interface Row {
+  readonly name: string
+  readonly pid: number | undefined
+  readonly call: () => Promise<unknown>
+  readonly p50: Array<number>
+  readonly cpu: Array<number>
+}
+const main = async () => {
+  const rows: Array<Row> = []
+  const add = (name: string, pid: number | undefined, call: () => Promise<unknown>) => rows.push({ name, pid, call, p50: [], cpu: [] })
+  const direct = new Client({ name: "bench-paired-direct", version: "1.0.0" })
+  await direct.connect(new StdioClientTransport({ ...DEMO, stderr: "ignore" }))
+  add("SDK direct", undefined, () => direct.callTool({ name: toolName, arguments: args }))
+  const oursGw = await startOurs("ours", MAIN)
+  const oursC = await wsClient(oursGw.url)
+  add("ours", oursGw.pid, () => oursC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  if (BASE !== undefined) {
+    const base = await startOurs("base", join(BASE, "src/cli/main.ts"))
+    const baseC = await wsClient(base.url)
+    add("base", base.pid, () => baseC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  }
+  const sdkGw = await startPeer("sdk-gateway.mjs")
+  const sdkGwC = await wsClient(sdkGw.url)
+  add("SDK-built", sdkGw.pid, () => sdkGwC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  const relay = await startPeer("raw-relay.mjs")
+  const relayC = await wsClient(relay.url)
+  add("raw relay", relay.pid, () => relayC.callTool({ name: toolName, arguments: args }))
+
+  for (let i = 0; i < WARMUP; i++) for (const r of rows) await r.call()
+  const load0 = loadavg()[0]!
+  for (let round = 0; round < ROUNDS; round++) {
+    const lat = rows.map(() => [] as Array<number>)
+    const cpu = rows.map(() => 0)
+    for (let i = 0; i < CALLS; i += BLOCK) {
+      for (const [k, r] of rows.entries()) {
+        for (let j = 0; j < BLOCK; j++) {
+          const c0 = runNs(r.pid)
+          const t0 = process.hrtime.bigint()
+          await r.call()
+          const t1 = process.hrtime.bigint()
+          cpu[k]! += runNs(r.pid) - c0
+          lat[k]!.push(Number(t1 - t0) / 1000)
+        }
+      }
+    }
+    for (const [k, r] of rows.entries()) {
+      r.p50.push(median(lat[k]!))
+      r.cpu.push(cpu[k]! / lat[k]!.length / 1000)
+    }
+  }
+  const load1 = loadavg()[0]!
+  const fmt = (xs: ReadonlyArray<number>) => `${Math.round(median(xs))} (${Math.round(Math.min(...xs))}..${Math.round(Math.max(...xs))})`
+  const directP50 = rows[0]!.p50
+  console.log(`gateway pairs, ${TOOL}: ${WARMUP} warm-up calls per row, ${ROUNDS} rounds × ${CALLS} calls in ${BLOCK === 1 ? "strict alternation" : `blocks of ${BLOCK}`}; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`)
+  console.log("| row | p50 µs | added p50 over SDK direct, µs | added % | gateway CPU µs/call |")
+  console.log("|---|---:|---:|---:|---:|")
+  for (const r of rows) {
+    const added = r.p50.map((p, i) => p - directP50[i]!)
+    const pct = r.p50.map((p, i) => (100 * (p - directP50[i]!)) / directP50[i]!)
+    console.log(`| ${r.name} | ${fmt(r.p50)} | ${r === rows[0] ? "—" : fmt(added)} | ${r === rows[0] ? "—" : `+${fmt(pct)} %`} | ${r.pid === undefined ? "—" : fmt(r.cpu)} |`)
+  }
+  // Paired: each round's difference to *ours* (same round, same load), median over rounds (min..max).
+  const ours = rows[1]!
+  for (const r of rows.slice(2)) {
+    const dp = r.p50.map((p, i) => p - ours.p50[i]!)
+    const dc = r.cpu.map((c, i) => c - ours.cpu[i]!)
+    console.log(`${r.name} − ours, paired by round: p50 ${fmt(dp)} µs, gateway CPU ${fmt(dc)} µs/call`)
+  }
+  for (const c of [direct, oursC]) await c.close()
+  for (const c of children) c.kill("SIGTERM")
+  rmSync(dir, { recursive: true, force: true })
+}
+await main()
+process.exit(0)
