@@ -28,7 +28,7 @@ import { MODERN_ERROR_CODES } from "../protocol/errors.ts"
 import type { PeerInfo } from "../protocol/implementation.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import { RequestTimeout, RpcError, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
-import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
+import { RelayedInfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import type { Transport } from "../transports/Transport.ts"
 import type { ClientSession, ClientSessionEvent, RequestOptions, Result } from "./ClientSession.ts"
 import type { EraProber, EraVerdict } from "./EraProber.ts"
@@ -85,16 +85,9 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
   protected readonly prober: EraProber | undefined
   private readonly backend: EraBackend
   private readonly onDiagnostic: ((message: string) => void) | undefined
-  private readonly listeners = new InfoListeners()
+  private readonly listeners = new RelayedInfoListeners(this)
   private resolveEnded!: (end: SessionEnd) => void
   private unwatch: () => void = () => {}
-  /**
-   * The side whose changes this client relays to its own listeners, and the relay's off switch while
-   * relaying: only while someone listens to this client (a relay nobody hears costs two notifications
-   * per request, a host's upstream client's usual case).
-   */
-  private relayed: SessionHandle | undefined
-  private relayOff: (() => void) | undefined
 
   /** @internal built by the `connect*` helpers */
   constructor(prober: EraProber | undefined, backend: EraBackend, side: Side, verdict: EraVerdict, onDiagnostic: ((message: string) => void) | undefined) {
@@ -127,13 +120,12 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
   private watch(side: Side): void {
     this.unwatch()
     const client = side.client as SessionHandle
-    this.relayed = client
-    if (this.listeners.size > 0) this.startRelay()
+    // The side's changes are this client's (relayed only while someone listens to it).
+    this.listeners.relayFrom(client)
     let current = true
     this.unwatch = () => {
       current = false
-      this.stopRelay()
-      this.relayed = undefined
+      this.listeners.relayFrom(undefined)
     }
     void client.ended.then((end) => {
       if (current) this.resolveEnded(end)
@@ -206,31 +198,11 @@ export class Client extends LegacyMcpMethods<RequestOptions> implements SessionH
     if (side.era === "legacy") side.client.notify(method, params)
   }
   subscribe(listener: (info: SessionInfo) => void): () => void {
-    return this.listening(this.listeners.add(listener))
+    return this.listeners.add(listener)
   }
   /** Told of every change with nothing built for it (a relay that builds its own info only when someone listens). */
   onInfoChange(listener: () => void): () => void {
-    return this.listening(this.listeners.addSignal(listener))
-  }
-  /** A listener was added: relay the side's changes (if not yet); its removal stops the relay when it was the last. */
-  private listening(off: () => void): () => void {
-    this.startRelay()
-    return () => {
-      off()
-      if (this.listeners.size === 0) this.stopRelay()
-    }
-  }
-  private startRelay(): void {
-    const side = this.relayed
-    if (side === undefined || this.relayOff !== undefined) return
-    // A signal, not a snapshot: the side's info is built only when someone listens to this client.
-    const relay = () => this.listeners.notify(this)
-    this.relayOff = side.onInfoChange !== undefined ? side.onInfoChange(relay) : side.subscribe(relay)
-  }
-  private stopRelay(): void {
-    const off = this.relayOff
-    this.relayOff = undefined
-    off?.()
+    return this.listeners.addSignal(listener)
   }
   /** State changes and notifications of a legacy client in charge (a modern client has no such events). */
   on(listener: (event: ClientSessionEvent) => void): () => void {

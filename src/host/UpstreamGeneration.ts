@@ -20,7 +20,7 @@
 import type { AnyActorRef } from "xstate"
 import { type ClientConnection, openClientConnection } from "../client/clientConnection.ts"
 import type { McpRuntime } from "../runtime/McpRuntime.ts"
-import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
+import { RelayedInfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import type { Transport, TransportClosed, TransportKind } from "../transports/Transport.ts"
 
 /** The upstream client of a generation: any client the host opens is a session handle. */
@@ -60,12 +60,9 @@ export class UpstreamGeneration implements SessionHandle {
   private transportRef: Transport | undefined
   private client: UpstreamClient | undefined
   private unwatch: () => void = () => {}
-  /** The client whose changes are relayed to this generation's listeners, and the relay's off switch: only while someone listens. */
-  private relayed: UpstreamClient | undefined
-  private relayOff: (() => void) | undefined
   /** The opening and the handshake still running for this generation. */
   private readonly pending = new Set<Promise<unknown>>()
-  private readonly listeners = new InfoListeners()
+  private readonly listeners = new RelayedInfoListeners(this)
   private closing: Promise<void> | undefined
   private endValue: SessionEnd | undefined
   private retired = false
@@ -138,12 +135,9 @@ export class UpstreamGeneration implements SessionHandle {
       this.track(client.close({ drainMs: 0, reason: "generation closed" }))
       return
     }
-    this.relayed = client
-    if (this.listeners.size > 0) this.startRelay()
-    this.unwatch = () => {
-      this.stopRelay()
-      this.relayed = undefined
-    }
+    // The client's changes are this generation's (relayed only while someone listens to it).
+    this.listeners.relayFrom(client)
+    this.unwatch = () => this.listeners.relayFrom(undefined)
     this.listeners.notify(this)
     void client.ended.then((end) => {
       if (this.isClosing) return
@@ -170,31 +164,11 @@ export class UpstreamGeneration implements SessionHandle {
   }
 
   subscribe(listener: (info: SessionInfo) => void): () => void {
-    return this.listening(this.listeners.add(listener))
+    return this.listeners.add(listener)
   }
   /** Told of every change with nothing built for it (a relay that builds its own info only when someone listens). */
   onInfoChange(listener: () => void): () => void {
-    return this.listening(this.listeners.addSignal(listener))
-  }
-  /** A listener was added: relay the client's changes (if not yet); the last one's removal stops the relay. */
-  private listening(off: () => void): () => void {
-    this.startRelay()
-    return () => {
-      off()
-      if (this.listeners.size === 0) this.stopRelay()
-    }
-  }
-  private startRelay(): void {
-    const client = this.relayed
-    if (client === undefined || this.relayOff !== undefined) return
-    // A signal, not a snapshot: the client's info is built only when someone listens to this generation.
-    const relay = () => this.listeners.notify(this)
-    this.relayOff = client.onInfoChange !== undefined ? client.onInfoChange(relay) : client.subscribe(relay)
-  }
-  private stopRelay(): void {
-    const off = this.relayOff
-    this.relayOff = undefined
-    off?.()
+    return this.listeners.addSignal(listener)
   }
 
   /**

@@ -93,3 +93,53 @@ export class InfoListeners {
     this.#signals?.clear()
   }
 }
+
+/** What a relay listens to: another handle's change notifications. */
+export type InfoSource = Pick<SessionHandle, "subscribe" | "onInfoChange">
+
+/**
+ * The listeners of a wrapper (a client over the session of its era, a host's generation over its
+ * client) who also hear the wrapped handle's changes, told as the wrapper's. The relay runs only while
+ * someone listens (one nobody hears costs a notification chain per request: a host's upstream
+ * client's usual case) and is a signal, so the wrapped handle's info is never built for it.
+ */
+export class RelayedInfoListeners extends InfoListeners {
+  readonly #owner: { info(): SessionInfo }
+  #source: InfoSource | undefined
+  #off: (() => void) | undefined
+  constructor(owner: { info(): SessionInfo }) {
+    super()
+    this.#owner = owner
+  }
+  /** Relay `source`'s changes from now on (`undefined`: relay nothing). */
+  relayFrom(source: InfoSource | undefined): void {
+    this.#stop()
+    this.#source = source
+    if (this.size > 0) this.#start()
+  }
+  override add(listener: (info: SessionInfo) => void): () => void {
+    return this.#listening(super.add(listener))
+  }
+  override addSignal(listener: () => void): () => void {
+    return this.#listening(super.addSignal(listener))
+  }
+  /** A listener was added: relay (if not yet); the last one's removal stops the relay. */
+  #listening(off: () => void): () => void {
+    this.#start()
+    return () => {
+      off()
+      if (this.size === 0) this.#stop()
+    }
+  }
+  #start(): void {
+    const source = this.#source
+    if (source === undefined || this.#off !== undefined) return
+    const relay = () => this.notify(this.#owner)
+    this.#off = source.onInfoChange !== undefined ? source.onInfoChange(relay) : source.subscribe(relay)
+  }
+  #stop(): void {
+    const off = this.#off
+    this.#off = undefined
+    off?.()
+  }
+}
