@@ -82,15 +82,18 @@ describe("outboundRequests: the table runs the outboundRequest chart", () => {
   })
 })
 
+/** A requests table on a simulated clock, its outcomes, and the clock's pending timers (SimulatedClock keeps them in a Map). */
+const start = () => {
+  const clock = new SimulatedClock()
+  const cancels: Array<unknown> = []
+  const table = createActor(outboundRequestsLogic(provided(cancels)), { clock }).start()
+  const outcomes: Array<OutboundRequestOutcome> = []
+  table.on("outcome", (e) => void outcomes.push(e.output))
+  const timers = () => (clock as unknown as { readonly timeouts: Map<unknown, unknown> }).timeouts.size
+  return { clock, cancels, table, outcomes, timers }
+}
+
 describe("outboundRequests: deadlines on the runtime clock", () => {
-  const start = () => {
-    const clock = new SimulatedClock()
-    const cancels: Array<unknown> = []
-    const table = createActor(outboundRequestsLogic(provided(cancels)), { clock }).start()
-    const outcomes: Array<OutboundRequestOutcome> = []
-    table.on("outcome", (e) => void outcomes.push(e.output))
-    return { clock, cancels, table, outcomes }
-  }
 
   it("each request's deadline fires at exactly its timeoutMs, independently of the others", () => {
     const { clock, cancels, table, outcomes } = start()
@@ -211,16 +214,6 @@ describe("outboundRequests: deadlines on the runtime clock", () => {
 })
 
 describe("outboundRequests: one deadline wheel per table (no clock timer per request)", () => {
-  const start = () => {
-    const clock = new SimulatedClock()
-    const cancels: Array<unknown> = []
-    const table = createActor(outboundRequestsLogic(provided(cancels)), { clock }).start()
-    const outcomes: Array<OutboundRequestOutcome> = []
-    table.on("outcome", (e) => void outcomes.push(e.output))
-    /** The clock's pending timers (SimulatedClock keeps them in a Map). */
-    const timers = () => (clock as unknown as { readonly timeouts: Map<unknown, unknown> }).timeouts.size
-    return { clock, cancels, table, outcomes, timers }
-  }
 
   it("a thousand requests in flight arm one clock timer; settling them clears none, and the wheel then fires once and stops", () => {
     const { clock, table, outcomes, timers } = start()
