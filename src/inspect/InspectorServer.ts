@@ -13,7 +13,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto"
 import { writeFile } from "node:fs/promises"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { listenHttp } from "../transports/http/listenHttp.ts"
-import { type Clock, systemClock, unrefTimer } from "../protocol/clock.ts"
+import { type Clock, systemClock } from "../protocol/clock.ts"
 import type { Duplex } from "node:stream"
 import type { AnyStateMachine } from "xstate"
 import { WebSocket, WebSocketServer } from "ws"
@@ -23,6 +23,7 @@ import { allMachines } from "../visualization/exportCharts.ts"
 import { chartLayout } from "./chartLayout.ts"
 import { feedObject, FEED_VERSION } from "./feed.ts"
 import { makeFeedBatch } from "./feedBatch.ts"
+import { makeFeedFlusher } from "./feedFlusher.ts"
 import { approvalFeedObject, approvalGoneFeedObject, type InspectorApprover, parseApprovalDecision } from "./inspectorApprover.ts"
 import { InspectorModel, type InspectorModelOptions } from "./InspectorModel.ts"
 import { inspectorPage } from "./page.ts"
@@ -137,29 +138,17 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   // event loop, cost more than the inspection itself. The feed's own messages are serialized only then
   // (feedBatch.ts), so a session that changed a hundred times in a flush is summarized once.
   const queued = new Map<WebSocket, Array<string>>()
-  const flushMs = options.flushMs ?? 50
   const clock = options.clock ?? systemClock
-  let flushing = false
-  let flushTimer: unknown
-  const schedule = () => {
-    if (!flushing) {
-      flushing = true
-      if (flushMs <= 0) setImmediate(flush)
-      else flushTimer = unrefTimer(clock.setTimeout(flush, flushMs))
-    }
-  }
   const send = (ws: WebSocket, line: string) => {
     if (ws.readyState !== WebSocket.OPEN) return
     const lines = queued.get(ws)
     if (lines === undefined) queued.set(ws, [line])
     else lines.push(line)
-    schedule()
+    flusher.schedule()
   }
-  const batch = makeFeedBatch({ model, showSecrets, clients, isLean: (ws) => lean.has(ws), send, schedule })
-  const flush = () => {
-    flushTimer = undefined
+  const batch = makeFeedBatch({ model, showSecrets, clients, isLean: (ws) => lean.has(ws), send, schedule: () => flusher.schedule() })
+  const flush = (): boolean => {
     const held = batch.drain()
-    flushing = false
     for (const [ws, lines] of queued) {
       if (ws.readyState !== WebSocket.OPEN) continue
       if (ws.bufferedAmount > maxBuffered) {
@@ -169,9 +158,9 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       ws.send(lines.join("\n"))
     }
     queued.clear()
-    // Sessions held for the next flush (churn: see feedBatch.ts) are sent then, even if nothing else comes.
-    if (held) schedule()
+    return held
   }
+  const flusher = makeFeedFlusher(clock, options.flushMs ?? 50, flush)
   // The model feeds the batch only while a client listens, and hands over `@xstate.event`s only while a full client does.
   let unsubscribe: (() => void) | undefined
   let subscribedFull = false
@@ -351,7 +340,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
         unsubscribe?.()
         unsubscribe = undefined
         unsubscribeApprovals?.()
-        if (flushTimer !== undefined) clock.clearTimeout(flushTimer)
+        flusher.cancel()
         model.close()
         for (const ws of clients) ws.terminate()
         clients.clear()
