@@ -536,22 +536,13 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     if (last !== undefined && last.version === version && last.logLevel === logLevel && last.inputCapabilities === inputCapabilities) return last.text
     const meta: Record<string, unknown> = { ...this.metaFor(version) }
     if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
-    if (inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = this.narrowed(inputCapabilities)
+    if (inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = narrowInputsCached(this.capabilities, inputCapabilities)
     const text = JSON.stringify(meta).slice(0, -1)
     this.lastHead = { version, logLevel, inputCapabilities, text }
     return text
   }
   private lastHead: { readonly version: ModernVersion; readonly logLevel: string | undefined; readonly inputCapabilities: ClientCapabilities | undefined; readonly text: string } | undefined
 
-  /** `narrowInputsCached` for this client, the last answer kept (a gateway's calls repeat their session's capabilities). */
-  private narrowed(allowed: ClientCapabilities): ClientCapabilities {
-    const last = this.lastNarrowed
-    if (last !== undefined && last.allowed === allowed) return last.narrowed
-    const narrowed = narrowInputsCached(this.capabilities, allowed)
-    this.lastNarrowed = { allowed, narrowed }
-    return narrowed
-  }
-  private lastNarrowed: { readonly allowed: ClientCapabilities; readonly narrowed: ClientCapabilities } | undefined
 
   private nextId(): RequestId {
     const n = ++this.counter
@@ -588,7 +579,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
       // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
       const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
       if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
-      if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = this.narrowed(options.inputCapabilities)
+      if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = narrowInputsCached(this.capabilities, options.inputCapabilities)
       if (progressToken !== undefined) meta.progressToken = progressToken
       this.wire.send(makeRequest(id, method, { ...params, _meta: meta }))
     }

@@ -19,10 +19,11 @@ export const FIRST_MODERN_VERSION = "2026-07-28"
 /** Streamable HTTP: a request without `MCP-Protocol-Version` is assumed to speak this. */
 export const DEFAULT_HTTP_ASSUMED_VERSION: LegacyVersion = "2025-03-26"
 
-export const isLegacyVersion = (v: unknown): v is LegacyVersion =>
-  typeof v === "string" && (LEGACY_VERSIONS as ReadonlyArray<string>).includes(v)
-export const isModernVersion = (v: unknown): v is ModernVersion =>
-  typeof v === "string" && (MODERN_VERSIONS as ReadonlyArray<string>).includes(v)
+// Sets: every HTTP request's `MCP-Protocol-Version` header is checked here.
+const LEGACY_SET: ReadonlySet<unknown> = new Set(LEGACY_VERSIONS)
+const MODERN_SET: ReadonlySet<unknown> = new Set(MODERN_VERSIONS)
+export const isLegacyVersion = (v: unknown): v is LegacyVersion => LEGACY_SET.has(v)
+export const isModernVersion = (v: unknown): v is ModernVersion => MODERN_SET.has(v)
 export const isSupportedVersion = (v: unknown): v is ProtocolVersion => isLegacyVersion(v) || isModernVersion(v)
 
 /** Versions are dates; lexical order is chronological order. */

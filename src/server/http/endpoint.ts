@@ -64,8 +64,6 @@ export interface HttpEndpoint {
   sweeper: (() => void) | undefined
   /** Set once `close` started: new requests get 503. */
   closing: Promise<void> | undefined
-  /** The last `MCP-Protocol-Version` value found to be a legacy version (see {@link isLegacyHeader}). */
-  lastLegacyVersion: string | undefined
   /** Resolves `close`'s wait once no session or modern request is left. */
   drained: (() => void) | undefined
   /** What a runtime shutdown closes: this handler, or the whole server once `makeHttpServer` wraps it. */
@@ -76,18 +74,7 @@ export interface HttpEndpoint {
 export const releaseSession = (session: ServerSession): void => session.transportClosed({ expected: true, reason: "server shut down" })
 
 /** A supported `MCP-Protocol-Version` for this endpoint (modern ones only while the modern era is on). */
-export const supportedVersion = (ep: HttpEndpoint, v: string): boolean => isLegacyHeader(ep, v) || (ep.modernEnabled && isModernVersion(v))
-
-/**
- * `v` (a header value) is a legacy version. A client sends the same version on every
- * request: the last one found needs no search of the version list (two per POST before).
- */
-export const isLegacyHeader = (ep: HttpEndpoint, v: string): boolean => {
-  if (v === ep.lastLegacyVersion) return true
-  if (!isLegacyVersion(v)) return false
-  ep.lastLegacyVersion = v
-  return true
-}
+export const supportedVersion = (ep: HttpEndpoint, v: string): boolean => isLegacyVersion(v) || (ep.modernEnabled && isModernVersion(v))
 
 /** An unexpected error while serving `res`: reported, then 500 (or the connection is cut if the answer started). */
 export const internalError = (ep: HttpEndpoint, res: ServerResponse, error: unknown): void => {
@@ -176,7 +163,6 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
     hibernateAfterMs: options.hibernateAfterMs ?? 1_000,
     sweeper: undefined,
     closing: undefined,
-    lastLegacyVersion: undefined,
     drained: undefined,
     onShutdown: () => Promise.resolve()
   }

@@ -12,7 +12,7 @@ import { META_PROTOCOL_VERSION } from "../../protocol/modern.ts"
 import { isModernVersion } from "../../protocol/versions.ts"
 import { readBodyInto } from "../../transports/http/readBody.ts"
 import { acceptsPostResponses, isJsonContentType, writeRpcError } from "../../transports/http/wire.ts"
-import { type HttpEndpoint, internalError, isLegacyHeader, supportedVersion } from "./endpoint.ts"
+import { type HttpEndpoint, internalError, supportedVersion } from "./endpoint.ts"
 import { postBatch } from "./postBatch.ts"
 import { postLegacy } from "./postLegacy.ts"
 import { postModern } from "./postModern.ts"
@@ -42,7 +42,7 @@ export const post = (ep: HttpEndpoint, req: IncomingMessage, res: ServerResponse
       } catch (e) {
         return writeRpcError(res, 400, rpcError(ErrorCode.ParseError, `Parse error: ${e instanceof Error ? e.message : "invalid JSON"}`))
       }
-      if (ep.modernEnabled && ((pv !== undefined && !isLegacyHeader(ep, pv) && isModernVersion(pv)) || (!Array.isArray(value) && looksModern(value)))) {
+      if (ep.modernEnabled && ((pv !== undefined && isModernVersion(pv)) || (!Array.isArray(value) && looksModern(value)))) {
         return postModern(ep, req, res, value, pv, principal)
       }
       if (Array.isArray(value)) return postBatch(ep, req, res, value, principal, pv)

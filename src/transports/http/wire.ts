@@ -56,16 +56,9 @@ const accepts = (types: ReadonlyArray<string>, type: string): boolean => types.i
 
 /** POST: the client MUST list both `application/json` and `text/event-stream` (transports.mdx:L86-L131). */
 export const acceptsPostResponses = (req: IncomingMessage): boolean => {
-  const accept = header(req, "accept")
-  // A client sends the same Accept on every POST: the last value that passed needs no
-  // table lookup (which hashes the header string anew on every request).
-  if (accept === lastPostAccept && accept !== undefined) return true
-  const types = acceptedTypes(accept)
-  if (!accepts(types, "application/json") || !accepts(types, "text/event-stream")) return false
-  lastPostAccept = accept
-  return true
+  const types = acceptedTypes(header(req, "accept"))
+  return accepts(types, "application/json") && accepts(types, "text/event-stream")
 }
-let lastPostAccept: string | undefined
 
 /** GET: the client MUST list `text/event-stream` (transports.mdx:L133-L154). */
 export const acceptsEventStream = (req: IncomingMessage): boolean =>
