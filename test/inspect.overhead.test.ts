@@ -382,3 +382,43 @@ describe("the model's bookkeeping per session, continued", () => {
     expect(model.get(second.sessionId)!.end).toMatchObject({ status: "done", reason: "peer lost", error: true })
   })
 })
+
+describe("the model's bookkeeping per id", () => {
+  it("a session's steps and its registry changes look its id up once per change, not per step (one entry per id, held by its view)", () => {
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry, maxEnded: 1 })
+    models.push(model)
+    const byKey = new Map<string, number>()
+    const count = (name: string) => {
+      const original = Map.prototype[name as "get"] as (this: Map<unknown, unknown>, ...a: Array<unknown>) => unknown
+      vi.spyOn(Map.prototype, name as "get").mockImplementation(function(this: Map<unknown, unknown>, ...a: Array<unknown>) {
+        if (a[0] === "S9") byKey.set(name, (byKey.get(name) ?? 0) + 1)
+        return original.apply(this, a) as never
+      })
+    }
+    for (const name of ["get", "has", "set", "delete"]) count(name)
+    // A churned session, as a server session goes: registered, its actor steps, it tells its end, its actor stops, it leaves.
+    const { handle } = tellingHandle("S9")
+    const unregister = registry.register(handle)
+    const actor = inspectedSink("S9")
+    for (const type of ["INITIALIZE", "INITIALIZED", "REQUEST", "RESPONSE"]) actor.send({ type, id: 1, method: "tools/call" })
+    handle.endedWith = { expected: true, reason: "terminated by the client (DELETE)" }
+    handle.setState("closed")
+    actor.stop()
+    unregister()
+    const view = model.get(actor.sessionId)!
+    expect(view.end).toMatchObject({ status: "stopped", reason: "terminated by the client (DELETE)", error: false })
+    expect(model.infoOf(view)).toMatchObject({ id: "S9", state: "closed" })
+    // Two newer ended actors push it out of the ended list (maxEnded 1): it is forgotten.
+    for (let i = 0; i < 2; i++) inspectedSink().stop()
+    inspectedSink().stop()
+    expect(model.get(actor.sessionId)).toBeUndefined()
+    const total = [...byKey.values()].reduce((a, b) => a + b, 0)
+    // The registry's own: has + set at registration, get + delete at removal (4). The model's: its entry found
+    // or made at registration (get + set) and at the actor (get), found at removal (get), dropped by the
+    // prune (get + delete): 6. Was 22 in all: three maps by id (views, summaries, ends), each looked up per
+    // step that could end the session, and the registry asked for the session at its actor's stop.
+    expect(total).toBeLessThanOrEqual(10)
+    vi.restoreAllMocks()
+  })
+})
