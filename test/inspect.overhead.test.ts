@@ -422,3 +422,25 @@ describe("the model's bookkeeping per id", () => {
     vi.restoreAllMocks()
   })
 })
+
+describe("the record's slots", () => {
+  it("a short record's slots are made once, sized for its first entries (no push per entry), and grow past them as before", () => {
+    const push = vi.spyOn(Array.prototype, "push")
+    const record = new RecordBuffer(500)
+    const events = Array.from({ length: 12 }, (_, i) => ({ type: `E${i}` }))
+    for (let i = 0; i < 5; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    // Was: one five-value push per entry (its array allocated at 17 slots, then again at 41).
+    expect(push.mock.calls.filter((args) => args.length === 5 && events.includes(args[1] as never)).length).toBe(0)
+    for (let i = 5; i < 12; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    expect(record.size).toBe(12)
+    expect(record.entries().map((e) => `${e.t}:${e.event.type}:${String(e.value)}`)).toEqual(events.map((e, i) => `${1_000 + i}:${e.type}:s${i}`))
+    record.seal()
+    expect(record.entries().every((e) => e.context === undefined)).toBe(true)
+    // A small ring wraps as before: its oldest run becomes the base.
+    const ring = new RecordBuffer(3)
+    for (let i = 0; i < 5; i++) ring.add(i, events[i]!, `s${i}`, { i }, "active")
+    expect(ring.entries().map((e) => e.event.type)).toEqual(["E2", "E3", "E4"])
+    expect(ring.base).toEqual({ t: 1, value: "s1", context: { i: 1 }, status: "active" })
+    expect(ring.dropped).toBe(2)
+  })
+})
