@@ -57,24 +57,43 @@ describe("turn clock", () => {
     expect(turnEnds).toHaveLength(2)
   })
 
-  it("the model stamps a turn's snapshots with one read of the wall clock (a given clock is read per event)", async () => {
+  it("the model stamps each snapshot with the wall clock and arms nothing per turn; a turn clock given to it is read once per turn", async () => {
     let t = 5_000
     const now = vi.spyOn(Date, "now").mockImplementation(() => t)
+    const immediate = vi.spyOn(globalThis, "setImmediate")
     const model = new InspectorModel()
     models.push(model)
     const actor = inspectedSink()
     now.mockClear()
+    immediate.mockClear()
     for (let i = 0; i < 100; i++) actor.send({ type: `E${i}` })
-    // Per snapshot before (100 reads); now once, and once more per 64 reads.
-    expect(now.mock.calls.length).toBeLessThanOrEqual(2)
+    // One read per snapshot (≈ 50 ns each where the clock has a vDSO path), and no timer: was one read per
+    // turn, its expiry a `setImmediate` armed in every turn that stamped something (≈ 2 µs per turn).
+    expect(now.mock.calls.length).toBe(100)
+    expect(immediate.mock.calls.length).toBe(0)
     const view = model.get(actor.sessionId)!
     expect(view.record.entries().every((e) => e.t === 5_000)).toBe(true)
-    // The next turn reads the clock again.
     t = 6_000
-    await new Promise<void>((resolve) => setImmediate(resolve))
     actor.send({ type: "LATER" })
     expect(view.record.entries().at(-1)).toMatchObject({ t: 6_000, event: { type: "LATER" } })
     actor.stop()
+
+    // The turn clock, for a machine whose clock read is a system call: given as the model's clock, read once per turn.
+    const turns: Array<() => void> = []
+    const turnClock = makeTurnClock(() => t, (f) => void turns.push(f))
+    const turned = new InspectorModel({ now: turnClock.read })
+    models.push(turned)
+    const second = inspectedSink()
+    now.mockClear()
+    for (let i = 0; i < 10; i++) second.send({ type: `G${i}` })
+    expect(turns).toHaveLength(1)
+    t = 7_000
+    second.send({ type: "SAME_TURN" })
+    expect(turned.get(second.sessionId)!.record.entries().at(-1)!.t).toBe(6_000)
+    turns[0]!()
+    second.send({ type: "NEXT_TURN" })
+    expect(turned.get(second.sessionId)!.record.entries().at(-1)!.t).toBe(7_000)
+    second.stop()
 
     // A clock given to the model is its own: read per event.
     let ticks = 0
