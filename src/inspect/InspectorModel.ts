@@ -88,7 +88,7 @@ export interface ActorView {
   requests: Map<string, InFlightRequest> | undefined
   end: RecordEnd | undefined
   /** What the model keeps under the actor's id (the session's registration, summary and end): no lookup per step. */
-  readonly ids: IdEntry
+  readonly idEntry: IdEntry
 }
 
 /**
@@ -135,7 +135,6 @@ export type FeedMessage =
   | { readonly type: "@xstate.event"; readonly actor: ActorView; readonly event: EventObject; readonly sourceId: string | undefined; readonly createdAt: number }
   | { readonly type: "@mcp-actors.session"; readonly actor: ActorView; readonly createdAt: number; /** Also send its last transitions (a new client). */ readonly recent?: boolean }
   | { readonly type: "@mcp-actors.forget"; readonly sessionId: string; readonly createdAt: number }
-
 
 /**
  * A listener that takes snapshots as calls instead of messages (the page's lean feed): no object is
@@ -298,7 +297,7 @@ export class InspectorModel {
    * last one it gave.
    */
   infoOf(actor: ActorView): SessionInfo | undefined {
-    const entry = actor.ids
+    const entry = actor.idEntry
     const last = entry.info
     // Read: the session's next change is announced again.
     this.#announced.delete(actor.id)
@@ -317,7 +316,7 @@ export class InspectorModel {
   }
   /** The session's own end (reason, expected), when the registry reported it. */
   sessionEndOf(actor: ActorView): SessionEnd | undefined {
-    return actor.ids.end
+    return actor.idEntry.end
   }
 
   /**
@@ -462,7 +461,7 @@ export class InspectorModel {
       record: new RecordBuffer(this.#capacity),
       requests: undefined,
       end: undefined,
-      ids
+      idEntry: ids
     }
     this.#actors.set(ref.sessionId, actor)
     ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = actor
@@ -484,7 +483,7 @@ export class InspectorModel {
     const value = snapshot.value
     const context = snapshot.context
     const type = event.type
-    const ids = actor.ids
+    const ids = actor.idEntry
     if (status === "stopped" && ids.session && ids.end === undefined && !this.#endOnHandle(ids)) {
       // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
       actor.status = "hibernated"
@@ -713,7 +712,7 @@ export class InspectorModel {
       this.#unlink(oldest)
       if (oldest.aliases !== undefined) for (const alias of oldest.aliases) this.#aliases.delete(alias)
       if (this.#asleep.size > 0 && this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
-      const ids = oldest.ids
+      const ids = oldest.idEntry
       const same = ids.views
       if (same instanceof Set) {
         same.delete(oldest)
