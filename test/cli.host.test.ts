@@ -34,6 +34,13 @@ describe("mcp-actors host: status table", () => {
     expect(lines[2]).toMatch(/^memory\s+ready\s+legacy 2025-11-25\s+3\s+0\s+1m05s$/)
     expect(lines[3]).toMatch(/^flaky\s+parked \(probe in (29|30)s\)\s+-\s+3\s+5\s+-\s+exited with code 1$/)
   })
+
+  it("a terminal that reports 0 columns (a pty with no size: script, docker exec -t) gets the default width, not every line cut by one", () => {
+    const text = renderStatusTable([row({ name: "memory" })], "ready", 0)
+    expect(text.split("\n").slice(1)).toEqual(renderStatusTable([row({ name: "memory" })], "ready").split("\n").slice(1))
+    expect(text).not.toContain("…")
+    expect(text).toMatch(/LAST ERROR\n/)
+  })
 })
 
 describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, () => {

@@ -42,8 +42,9 @@ const duration = (ms: number | undefined): string => {
 
 const clip = (text: string, width: number): string => (text.length <= width ? text : `${text.slice(0, width - 1)}…`)
 
-/** The status table as text: one header line and one line per server. */
+/** The status table as text: one header line and one line per server, clipped to `width` (0 = unknown, as on a pty with no size). */
 export const renderStatusTable = (rows: ReadonlyArray<ServerView>, hostState: string, width = 120): string => {
+  if (!(width > 0)) width = 120
   const header = ["SERVER", "STATE", "ERA/VERSION", "TOOLS", "RESTARTS", "UPTIME", "LAST ERROR"]
   const cells = rows.map((r) => [
     r.name,
