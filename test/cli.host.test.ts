@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -107,5 +108,32 @@ describe("mcp-actors host CONFIG --serve-stdio", { timeout: 60_000 }, () => {
     await client.close()
     expect(await eventually(() => { try { process.kill(pid, 0); return false } catch { return true } }, 15_000)).toBe(true)
     expect(processGroupAlive(status.pid as number)).toBe(false)
+  })
+})
+
+describe("mcp-actors host CONFIG --serve-http PORT with the port taken", { timeout: 60_000 }, () => {
+  it("says so, stops its servers and exits 1 (it lived on without its gateway)", async () => {
+    const taken = createServer()
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r))
+    const port = (taken.address() as AddressInfo).port
+    let child: ReturnType<typeof spawn> | undefined
+    try {
+      const config = join(dir, "taken.json")
+      writeFileSync(config, JSON.stringify({ mcpServers: { memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, "m4.jsonl") } } } }))
+      child = spawn(process.execPath, [MAIN, "host", config, "--json", "--serve-http", String(port), "--state-file", join(dir, "taken-state.json")], { stdio: ["ignore", "pipe", "pipe"] })
+      let stderr = ""
+      child.stderr!.on("data", (d) => (stderr += d))
+      const lines: Array<Record<string, unknown>> = []
+      createInterface({ input: child.stdout! }).on("line", (l) => lines.push(JSON.parse(l)))
+      const code = await new Promise<number | null>((r) => child!.once("exit", (c) => r(c)))
+      expect(code).toBe(1)
+      expect(stderr).toContain("EADDRINUSE")
+      const status = lines.find((l) => l.type === "status" && l.name === "memory")!
+      expect(status).toMatchObject({ state: "ready" })
+      expect(processGroupAlive(status.pid as number)).toBe(false) // stopped by close(), before the exit
+    } finally {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL") // a failed run leaves nothing (its lifeline stops the server)
+      await new Promise((r) => taken.close(r))
+    }
   })
 })
