@@ -128,7 +128,14 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
     ...(observed === undefined ? {} : { telemetry: observed.telemetry }),
     onStderr: () => {}
   })
-  await observed?.listenMetrics()
+  try {
+    await observed?.listenMetrics()
+  } catch (e) {
+    // --metrics-port taken: stop the servers, or the process would live on without its /metrics.
+    await host.close()
+    await observed?.close()
+    throw e
+  }
   if (host.inspector !== undefined) announceInspector(host.inspector)
   if (host.reaped.length > 0) err(`mcp-actors host: killed ${host.reaped.length} processes left by a crashed host`)
 
