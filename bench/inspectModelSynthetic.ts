@@ -11,7 +11,7 @@
  * (both loaded in this process), so the machine's load falls on both alike; median [quartiles] of
  * each, and of the per-round difference.
  *
- *   node bench/inspectModelSynthetic.ts [--sessions 20000] [--rounds 15] [--base DIR] [--page] [--flush 75] [--overlap 32]
+ *   node bench/inspectModelSynthetic.ts [--sessions 20000] [--rounds 15] [--base DIR] [--page] [--flush 75] [--overlap 32] [--max-ended N]
  */
 import { pathToFileURL } from "node:url"
 
@@ -25,6 +25,7 @@ const ROUNDS = Number(opt("rounds", "15"))
 const PAGE = args.includes("--page")
 const FLUSH = Number(opt("flush", "75"))
 const OVERLAP = Number(opt("overlap", "32"))
+const MAX_ENDED = args.includes("--max-ended") ? Number(opt("max-ended", "64")) : undefined
 const roots = [new URL("..", import.meta.url).pathname, ...(args.includes("--base") ? [opt("base", "")] : [])]
 
 type Listener = (e: unknown) => void
@@ -51,7 +52,7 @@ const load = async (root: string): Promise<Subject> => {
     }
   }
   const registry = makeRegistryUnsafe()
-  const model = new InspectorModel({ registry, hub: hub as never, keepSecrets: false })
+  const model = new InspectorModel({ registry, hub: hub as never, keepSecrets: false, ...(MAX_ENDED === undefined ? {} : { maxEnded: MAX_ENDED }) })
   let lines = 0
   const batch = makeFeedBatch({ model, showSecrets: false, clients: ["page"], isLean: () => true, send: () => void lines++, schedule: () => undefined })
   if (PAGE) {

@@ -180,3 +180,28 @@ for (const suite of SUITES) {
     console.log(`| ${suite} | ${mode} | ${f1(median(cpu)!)} [${f1(q(cpu, 0.25))} – ${f1(q(cpu, 0.75))}] | ${Math.round(median(mine.map((x) => x.rate))!)} | ${o} | ${mode.startsWith("page") || mode.startsWith("watched") ? feeds.get(mode) : "—"} |`)
   }
 }
+
+// ------------------------------------------------------------------ added µs per op, and this checkout against --base
+// The ratio above divides by `off`'s slice, whose own noise then moves every row alike. Per slice, the CPU a
+// mode adds over `off` in µs per op, and (with --base) the same difference between the two checkouts' modes.
+const at = (suite: string, mode: string, s: number) => rows.find((y) => y.suite === suite && y.mode === mode && y.slice === s)?.cpuUs
+const us = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`
+const spread = (xs: ReadonlyArray<number>) => xs.length === 0 ? "—" : `**${us(median(xs)!)}** [${us(q(xs, 0.25))} – ${us(q(xs, 0.75))}]`
+console.log(`\nAdded server CPU µs per op over "off" of the same checkout, per slice: median [p25 – p75]${BASE === undefined ? "" : "; and this checkout's added µs minus base's, per slice"}.\n`)
+console.log(`| suite | mode | added µs/op | ${BASE === undefined ? "" : "added µs/op, base | this − base |"}`)
+console.log(`|---|---|---|${BASE === undefined ? "" : "---|---|"}`)
+for (const suite of SUITES) {
+  for (const mode of MODES) {
+    if (mode.endsWith("@base") || mode.replace("+otel", "") === "off") continue
+    const off = `off${mode.includes("+otel") ? "+otel" : ""}`
+    const added = (m: string, o: string) => Array.from({ length: SLICES }, (_, s) => {
+      const a = at(suite, m, s), b = at(suite, o, s)
+      return a === undefined || b === undefined ? undefined : a - b
+    })
+    const mine = added(mode, off)
+    const theirs = BASE === undefined ? [] : added(`${mode}@base`, `${off}@base`)
+    const diff = mine.flatMap((x, s) => x === undefined || theirs[s] === undefined ? [] : [x - theirs[s]!])
+    const defined = (xs: ReadonlyArray<number | undefined>) => xs.filter((x): x is number => x !== undefined)
+    console.log(`| ${suite} | ${mode} | ${spread(defined(mine))} | ${BASE === undefined ? "" : `${spread(defined(theirs))} | ${spread(diff)} |`}`)
+  }
+}

@@ -57,24 +57,43 @@ describe("turn clock", () => {
     expect(turnEnds).toHaveLength(2)
   })
 
-  it("the model stamps a turn's snapshots with one read of the wall clock (a given clock is read per event)", async () => {
+  it("the model stamps each snapshot with the wall clock and arms nothing per turn; a turn clock given to it is read once per turn", async () => {
     let t = 5_000
     const now = vi.spyOn(Date, "now").mockImplementation(() => t)
+    const immediate = vi.spyOn(globalThis, "setImmediate")
     const model = new InspectorModel()
     models.push(model)
     const actor = inspectedSink()
     now.mockClear()
+    immediate.mockClear()
     for (let i = 0; i < 100; i++) actor.send({ type: `E${i}` })
-    // Per snapshot before (100 reads); now once, and once more per 64 reads.
-    expect(now.mock.calls.length).toBeLessThanOrEqual(2)
+    // One read per snapshot (≈ 50 ns each where the clock has a vDSO path), and no timer: was one read per
+    // turn, its expiry a `setImmediate` armed in every turn that stamped something (≈ 2 µs per turn).
+    expect(now.mock.calls.length).toBe(100)
+    expect(immediate.mock.calls.length).toBe(0)
     const view = model.get(actor.sessionId)!
     expect(view.record.entries().every((e) => e.t === 5_000)).toBe(true)
-    // The next turn reads the clock again.
     t = 6_000
-    await new Promise<void>((resolve) => setImmediate(resolve))
     actor.send({ type: "LATER" })
     expect(view.record.entries().at(-1)).toMatchObject({ t: 6_000, event: { type: "LATER" } })
     actor.stop()
+
+    // The turn clock, for a machine whose clock read is a system call: given as the model's clock, read once per turn.
+    const turns: Array<() => void> = []
+    const turnClock = makeTurnClock(() => t, (f) => void turns.push(f))
+    const turned = new InspectorModel({ now: turnClock.read })
+    models.push(turned)
+    const second = inspectedSink()
+    now.mockClear()
+    for (let i = 0; i < 10; i++) second.send({ type: `G${i}` })
+    expect(turns).toHaveLength(1)
+    t = 7_000
+    second.send({ type: "SAME_TURN" })
+    expect(turned.get(second.sessionId)!.record.entries().at(-1)!.t).toBe(6_000)
+    turns[0]!()
+    second.send({ type: "NEXT_TURN" })
+    expect(turned.get(second.sessionId)!.record.entries().at(-1)!.t).toBe(7_000)
+    second.stop()
 
     // A clock given to the model is its own: read per event.
     let ticks = 0
@@ -380,5 +399,67 @@ describe("the model's bookkeeping per session, continued", () => {
     other.handle.endedWith = { expected: false, reason: "peer lost" }
     off()
     expect(model.get(second.sessionId)!.end).toMatchObject({ status: "done", reason: "peer lost", error: true })
+  })
+})
+
+describe("the model's bookkeeping per id", () => {
+  it("a session's steps and its registry changes look its id up once per change, not per step (one entry per id, held by its view)", () => {
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry, maxEnded: 1 })
+    models.push(model)
+    const byKey = new Map<string, number>()
+    const count = (name: string) => {
+      const original = Map.prototype[name as "get"] as (this: Map<unknown, unknown>, ...a: Array<unknown>) => unknown
+      vi.spyOn(Map.prototype, name as "get").mockImplementation(function(this: Map<unknown, unknown>, ...a: Array<unknown>) {
+        if (a[0] === "S9") byKey.set(name, (byKey.get(name) ?? 0) + 1)
+        return original.apply(this, a) as never
+      })
+    }
+    for (const name of ["get", "has", "set", "delete"]) count(name)
+    // A churned session, as a server session goes: registered, its actor steps, it tells its end, its actor stops, it leaves.
+    const { handle } = tellingHandle("S9")
+    const unregister = registry.register(handle)
+    const actor = inspectedSink("S9")
+    for (const type of ["INITIALIZE", "INITIALIZED", "REQUEST", "RESPONSE"]) actor.send({ type, id: 1, method: "tools/call" })
+    handle.endedWith = { expected: true, reason: "terminated by the client (DELETE)" }
+    handle.setState("closed")
+    actor.stop()
+    unregister()
+    const view = model.get(actor.sessionId)!
+    expect(view.end).toMatchObject({ status: "stopped", reason: "terminated by the client (DELETE)", error: false })
+    expect(model.infoOf(view)).toMatchObject({ id: "S9", state: "closed" })
+    // Two newer ended actors push it out of the ended list (maxEnded 1): it is forgotten.
+    for (let i = 0; i < 2; i++) inspectedSink().stop()
+    inspectedSink().stop()
+    expect(model.get(actor.sessionId)).toBeUndefined()
+    const total = [...byKey.values()].reduce((a, b) => a + b, 0)
+    // The registry's own: has + set at registration, get + delete at removal (4). The model's: its entry found
+    // or made at registration (get + set) and at the actor (get), found at removal (get), dropped by the
+    // prune (get + delete): 6. Was 22 in all: three maps by id (views, summaries, ends), each looked up per
+    // step that could end the session, and the registry asked for the session at its actor's stop.
+    expect(total).toBeLessThanOrEqual(10)
+    vi.restoreAllMocks()
+  })
+})
+
+describe("the record's slots", () => {
+  it("a short record's slots are made once, sized for its first entries (no push per entry), and grow past them as before", () => {
+    const push = vi.spyOn(Array.prototype, "push")
+    const record = new RecordBuffer(500)
+    const events = Array.from({ length: 12 }, (_, i) => ({ type: `E${i}` }))
+    for (let i = 0; i < 5; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    // Was: one five-value push per entry (its array allocated at 17 slots, then again at 41).
+    expect(push.mock.calls.filter((args) => args.length === 5 && events.includes(args[1] as never)).length).toBe(0)
+    for (let i = 5; i < 12; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    expect(record.size).toBe(12)
+    expect(record.entries().map((e) => `${e.t}:${e.event.type}:${String(e.value)}`)).toEqual(events.map((e, i) => `${1_000 + i}:${e.type}:s${i}`))
+    record.seal()
+    expect(record.entries().every((e) => e.context === undefined)).toBe(true)
+    // A small ring wraps as before: its oldest run becomes the base.
+    const ring = new RecordBuffer(3)
+    for (let i = 0; i < 5; i++) ring.add(i, events[i]!, `s${i}`, { i }, "active")
+    expect(ring.entries().map((e) => e.event.type)).toEqual(["E2", "E3", "E4"])
+    expect(ring.base).toEqual({ t: 1, value: "s1", context: { i: 1 }, status: "active" })
+    expect(ring.dropped).toBe(2)
   })
 })

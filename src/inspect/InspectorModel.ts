@@ -18,7 +18,6 @@ import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionH
 import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import { withoutSecrets } from "./redact.ts"
 import { RecordBuffer, type RecordEnd, type RecordFile, toRecordFile } from "./SessionRecord.ts"
-import { makeTurnClock } from "./turnClock.ts"
 
 export interface InspectorModelOptions {
   /** Sessions to describe (side, transport, era, peer, end reason), matched by actor id. */
@@ -37,8 +36,12 @@ export interface InspectorModelOptions {
   /** Live actors tracked at most (a runtime that drops actors without stopping them cannot grow this without bound). Default 10 000. */
   readonly maxActors?: number
   /**
-   * The clock records and ages are stamped with. Default: the wall clock, read once per turn of the
-   * event loop (see turnClock.ts); a clock given here is read per event.
+   * The clock records and ages are stamped with, read per event. Default: `Date.now`. Why not cached
+   * per turn of the event loop by default (`makeTurnClock` in turnClock.ts, which it was): the cache's
+   * expiry, a `setImmediate` armed in every turn that stamps something, cost ≈ 2 µs per turn on a real
+   * socket (an extra callback into JavaScript per loop iteration, and its ref toggling), against ≈ 50 ns
+   * per `Date.now` where the clock has a vDSO path (kvm-clock does). Under session churn every request is
+   * such a turn. On a machine whose clock read is a system call, pass `makeTurnClock().read`.
    */
   readonly now?: () => number
   /**
@@ -84,7 +87,30 @@ export interface ActorView {
   /** Made when the actor dispatches its first request. */
   requests: Map<string, InFlightRequest> | undefined
   end: RecordEnd | undefined
+  /** What the model keeps under the actor's id (the session's registration, summary and end): no lookup per step. */
+  readonly idEntry: IdEntry
 }
+
+/**
+ * What the model keeps under one actor id (a session's id): the views with that id, and the registered
+ * session's summary and end. Why one object: a churned session's steps and its registry changes used
+ * to look its id up in three maps (views by id, summaries, ends) about two dozen times; the view now
+ * holds its entry, and a registry change finds it with one lookup.
+ */
+export interface IdEntry {
+  /** One view, or a set of them: child ids such as `keepalive` or `request.2` repeat in every session. */
+  views: ActorView | Set<ActorView> | undefined
+  /** A registered session's id (registered now, or before with its last summary kept for its views). */
+  session: boolean
+  /** The session's latest summary read (undefined until one is: a session is registered without building it). */
+  info: SessionInfo | undefined
+  /** The session's own end, once told. */
+  end: SessionEnd | undefined
+  /** The session while registered: its `endedWith` is read here, not looked up in the registry. */
+  handle: SessionHandle | undefined
+}
+
+const newIdEntry = (): IdEntry => ({ views: undefined, session: false, info: undefined, end: undefined, handle: undefined })
 
 /** An actor's state as one snapshot left it. */
 export interface SnapshotView {
@@ -109,8 +135,6 @@ export type FeedMessage =
   | { readonly type: "@xstate.event"; readonly actor: ActorView; readonly event: EventObject; readonly sourceId: string | undefined; readonly createdAt: number }
   | { readonly type: "@mcp-actors.session"; readonly actor: ActorView; readonly createdAt: number; /** Also send its last transitions (a new client). */ readonly recent?: boolean }
   | { readonly type: "@mcp-actors.forget"; readonly sessionId: string; readonly createdAt: number }
-
-const ENDED = new Set(["done", "error", "stopped"])
 
 /**
  * A listener that takes snapshots as calls instead of messages (the page's lean feed): no object is
@@ -164,17 +188,14 @@ export class InspectorModel {
   readonly #actors = new Map<string, ActorView>()
   /** Later actors of a view (after hibernation), by their xstate session id. */
   readonly #aliases = new Map<string, ActorView>()
-  /** Actors by actor id (a session's id): a session restored from hibernation gets a new actor with the same id. */
-  // One view, or a set of them: child ids such as `keepalive` or `request.2` repeat in every session.
-  readonly #byId = new Map<string, ActorView | Set<ActorView>>()
+  /**
+   * Per actor id (a session's id): its views (a session restored from hibernation gets a new actor with
+   * the same id), and the registered session's summary and end; kept after the session's removal, with
+   * its last summary, for its ended views.
+   */
+  readonly #ids = new Map<string, IdEntry>()
   /** Hibernated views by actor id: the session a new actor with that id continues. */
   readonly #asleep = new Map<string, ActorView>()
-  /**
-   * Registered sessions by id, each with its latest summary read (undefined until one is: a session is
-   * registered without building its summary); kept after removal, with its last summary, for ended actors.
-   */
-  readonly #infos = new Map<string, SessionInfo | undefined>()
-  readonly #ends = new Map<string, SessionEnd>()
   /**
    * Ended actors, oldest first, from `#endedHead` on. Why a head index and not `shift`: under churn one
    * is forgotten per session, and `shift` (a builtin call that moves the array) was most of the prune
@@ -205,7 +226,7 @@ export class InspectorModel {
     this.#retainMs = options.retainEndedMs ?? 10 * 60_000
     this.#maxEnded = options.maxEnded ?? 64
     this.#maxActors = options.maxActors ?? 10_000
-    this.#now = options.now ?? makeTurnClock().read
+    this.#now = options.now ?? Date.now
     this.#keepSecrets = options.keepSecrets !== false
     this.#registry = options.registry
     const hub = options.hub ?? inspection
@@ -238,7 +259,7 @@ export class InspectorModel {
     this.#stale.add(id)
     if (this.#listeners.size === 0 || this.#announced.has(id)) return
     this.#announced.add(id)
-    const same = this.#byId.get(id)
+    const same = this.#ids.get(id)?.views
     if (same === undefined) return
     const t = this.#now()
     if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
@@ -249,7 +270,7 @@ export class InspectorModel {
     if (on) {
       this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id))
       // What changed while nobody listened is read on the next `infoOf`.
-      for (const id of this.#infos.keys()) this.#stale.add(id)
+      for (const [id, entry] of this.#ids) if (entry.session) this.#stale.add(id)
       this.#announced.clear()
     } else {
       this.#updates!()
@@ -276,25 +297,26 @@ export class InspectorModel {
    * last one it gave.
    */
   infoOf(actor: ActorView): SessionInfo | undefined {
-    const last = this.#infos.get(actor.id)
+    const entry = actor.idEntry
+    const last = entry.info
     // Read: the session's next change is announced again.
     this.#announced.delete(actor.id)
     if (last === undefined) {
       // Registered, its summary never read yet (or not a session's actor).
-      if (!this.#infos.has(actor.id)) return undefined
+      if (!entry.session) return undefined
     } else if (actor.end !== undefined) return last
     // Followed (a feed listens): read again only if the session changed since the last read.
     else if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
     const handle = this.#registry?.get(actor.id)
     if (handle === undefined) return last
     const info = handle.info()
-    this.#infos.set(info.id, info)
+    entry.info = info
     this.#reconcileRequests(actor, info)
     return info
   }
   /** The session's own end (reason, expected), when the registry reported it. */
   sessionEndOf(actor: ActorView): SessionEnd | undefined {
-    return this.#ends.get(actor.id)
+    return actor.idEntry.end
   }
 
   /**
@@ -353,14 +375,12 @@ export class InspectorModel {
     for (const view of this.#actors.values()) this.#unlink(view)
     this.#actors.clear()
     this.#aliases.clear()
-    this.#byId.clear()
+    this.#ids.clear()
     this.#asleep.clear()
     this.#ended.length = 0
     this.#endedHead = 0
-    this.#infos.clear()
     this.#stale.clear()
     this.#announced.clear()
-    this.#ends.clear()
   }
 
   #emit(message: FeedMessage): void {
@@ -422,11 +442,14 @@ export class InspectorModel {
       if (this.#actors.size >= this.#maxActors) return
     }
     const logic = (ref as { logic?: { id?: unknown } }).logic
+    const id = ref.id
+    let ids = this.#ids.get(id)
+    if (ids === undefined) this.#ids.set(id, ids = newIdEntry())
     const actor: ActorView = {
       sessionId: ref.sessionId,
       rootId,
       parentId: (ref as { _parent?: AnyActorRef })._parent?.sessionId,
-      id: ref.id,
+      id,
       machine: typeof logic?.id === "string" ? logic.id : undefined,
       ref,
       logic,
@@ -437,14 +460,15 @@ export class InspectorModel {
       status: "active",
       record: new RecordBuffer(this.#capacity),
       requests: undefined,
-      end: undefined
+      end: undefined,
+      idEntry: ids
     }
     this.#actors.set(ref.sessionId, actor)
     ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = actor
-    const same = this.#byId.get(actor.id)
-    if (same === undefined) this.#byId.set(actor.id, actor)
+    const same = ids.views
+    if (same === undefined) ids.views = actor
     else if (same instanceof Set) same.add(actor)
-    else this.#byId.set(actor.id, new Set([same, actor]))
+    else ids.views = new Set([same, actor])
     if (this.#ended.length > this.#endedHead) this.#prune(now)
   }
 
@@ -459,7 +483,8 @@ export class InspectorModel {
     const value = snapshot.value
     const context = snapshot.context
     const type = event.type
-    if (status === "stopped" && this.#infos.has(actor.id) && !this.#ends.has(actor.id) && !this.#endOnHandle(actor.id)) {
+    const ids = actor.idEntry
+    if (status === "stopped" && ids.session && ids.end === undefined && !this.#endOnHandle(ids)) {
       // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
       actor.status = "hibernated"
       this.#asleep.set(actor.id, actor)
@@ -482,7 +507,7 @@ export class InspectorModel {
     // A registered session's requests in flight are its summary's (`#reconcileRequests`): while nobody
     // listens, they are not tracked from the chart (a map per session under churn, for nobody); a read
     // finds what the summary does not say (when a request was seen, those of a count-only summary) in the record.
-    if (type === "REQUEST" && (listening || actor.requests !== undefined || !this.#infos.has(actor.id))) {
+    if (type === "REQUEST" && (listening || actor.requests !== undefined || !ids.session)) {
       const request = requestOf(event as AnyEventObject)
       if (request !== undefined) (actor.requests ??= new Map()).set(request.id, { id: request.id, method: request.method, since: t })
     }
@@ -496,9 +521,9 @@ export class InspectorModel {
       const touches = this.#touches
       for (let i = 0; i < touches.length; i++) touches[i]!(actor, event, t, seq)
     }
-    if (status !== "active" && ENDED.has(status)) {
-      const ownEnd = this.#ends.get(actor.id)
-      actor.end = ownEnd === undefined || !this.#infos.has(actor.id)
+    if (status === "done" || status === "error" || status === "stopped") {
+      const ownEnd = ids.end
+      actor.end = ownEnd === undefined || !ids.session
         ? endOf(t, snapshot)
         : { t, status, reason: ownEnd.reason, error: !ownEnd.expected || status === "error" }
       actor.requests = undefined
@@ -525,9 +550,12 @@ export class InspectorModel {
 
   /** A summary pushed (a registry that hands its updates to every listener): its requests in flight, and the feed's line. */
   #onUpdated(info: SessionInfo): void {
-    this.#infos.set(info.id, info)
+    let ids = this.#ids.get(info.id)
+    if (ids === undefined) this.#ids.set(info.id, ids = newIdEntry())
+    ids.session = true
+    ids.info = info
     this.#unmark(info.id)
-    const same = this.#byId.get(info.id)
+    const same = ids.views
     if (same === undefined) return
     for (const actor of same instanceof Set ? same : [same]) {
       this.#reconcileRequests(actor, info)
@@ -541,11 +569,15 @@ export class InspectorModel {
    * awaited.
    */
   #onAdded(id: string, handle: SessionHandle | undefined): void {
-    this.#infos.set(id, undefined)
+    let ids = this.#ids.get(id)
+    if (ids === undefined) this.#ids.set(id, ids = newIdEntry())
+    ids.session = true
+    ids.info = undefined
+    ids.handle = handle
     this.#unmark(id)
     if (handle !== undefined && !tellsItsEnd(handle)) handle.ended.then((end) => this.#onSessionEnd(id, end), () => undefined)
     if (this.#listeners.size === 0) return
-    const same = this.#byId.get(id)
+    const same = ids.views
     if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
     else if (same !== undefined) this.#emit({ type: "@mcp-actors.session", actor: same, createdAt: this.#now() })
   }
@@ -554,19 +586,23 @@ export class InspectorModel {
   #onRemoved(change: RegistryChange): void {
     const id = change.id
     this.#unmark(id)
-    const same = this.#byId.get(id)
+    const ids = this.#ids.get(id)
+    if (ids === undefined) return
+    ids.handle = undefined
+    const same = ids.views
     const handle = change.handle
     const end = endedWithOf(handle)
     if (same === undefined) {
       // No actor of it to describe.
-      if (!this.#ends.has(id)) this.#infos.delete(id)
+      if (ids.end === undefined) this.#ids.delete(id)
       return
     }
     const info = change.info
-    this.#infos.set(id, info)
+    ids.session = true
+    ids.info = info
     if (same instanceof Set) for (const actor of same) this.#reconcileRequests(actor, info)
     else this.#reconcileRequests(same, info)
-    if (end !== undefined && this.#ends.get(id) !== end) return this.#onSessionEnd(id, end)
+    if (end !== undefined && ids.end !== end) return this.#onSessionEnd(id, end, ids)
     if (end === undefined && handle !== undefined && tellsItsEnd(handle)) {
       // Left the registry before its end (a supervisor's shutdown): its end is awaited from here.
       handle.ended.then((e) => this.#onSessionEnd(id, e), () => undefined)
@@ -576,11 +612,11 @@ export class InspectorModel {
     else this.#emit({ type: "@mcp-actors.session", actor: same, createdAt: this.#now() })
   }
 
-  /** The registered session `id` has told its end (it was released): taken now. */
-  #endOnHandle(id: string): boolean {
-    const end = endedWithOf(this.#registry?.get(id))
+  /** The registered session has told its end (it was released): taken now. */
+  #endOnHandle(ids: IdEntry): boolean {
+    const end = endedWithOf(ids.handle)
     if (end === undefined) return false
-    this.#ends.set(id, end)
+    ids.end = end
     return true
   }
 
@@ -634,10 +670,10 @@ export class InspectorModel {
     return found
   }
 
-  #onSessionEnd(id: string, end: SessionEnd): void {
-    if (!this.#infos.has(id)) return
-    this.#ends.set(id, end)
-    const same = this.#byId.get(id)
+  #onSessionEnd(id: string, end: SessionEnd, ids = this.#ids.get(id)): void {
+    if (ids === undefined || !ids.session) return
+    ids.end = end
+    const same = ids.views
     if (same === undefined) return
     const t = this.#now()
     // (A set of views is copied: an end below may change it.)
@@ -676,16 +712,17 @@ export class InspectorModel {
       this.#unlink(oldest)
       if (oldest.aliases !== undefined) for (const alias of oldest.aliases) this.#aliases.delete(alias)
       if (this.#asleep.size > 0 && this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
-      const same = this.#byId.get(oldest.id)
+      const ids = oldest.idEntry
+      const same = ids.views
       if (same instanceof Set) {
         same.delete(oldest)
-        if (same.size === 1) this.#byId.set(oldest.id, same.values().next().value!)
+        if (same.size === 1) ids.views = same.values().next().value!
       } else if (same !== undefined && same !== oldest) {
         // Another view holds the id: keep it.
       } else {
-        this.#byId.delete(oldest.id)
-        this.#infos.delete(oldest.id)
-        this.#ends.delete(oldest.id)
+        ids.views = undefined
+        // (Unless a newer entry took the id since.)
+        if (this.#ids.get(oldest.id) === ids) this.#ids.delete(oldest.id)
       }
       if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.forget", sessionId: oldest.sessionId, createdAt: now })
     }
