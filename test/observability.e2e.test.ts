@@ -144,6 +144,9 @@ describe("observability across processes", () => {
     })
     expect(Object.keys(s!.attributes)).toEqual(expect.arrayContaining(["jsonrpc.request.id", "mcp.session.id"]))
     expect(c!.attributes).toMatchObject({ "mcp.method.name": "tools/call", "gen_ai.tool.name": "echo", "network.transport": "pipe" })
+    // jsonrpc.request.id on both sides (the MCP semconv: conditionally required on client spans too), the same id: the one on the wire.
+    expect(c!.attributes["jsonrpc.request.id"]).toEqual(expect.any(String))
+    expect(c!.attributes["jsonrpc.request.id"]).toBe(s!.attributes["jsonrpc.request.id"])
     // The session spans, with a span event per chart transition.
     const [session] = receiver.find("e2e-stdio-server", "mcp.server.session")
     expect(session!.attributes["mcp.session.id"]).toBe(s!.attributes["mcp.session.id"])
@@ -158,6 +161,9 @@ describe("observability across processes", () => {
     expect(si!.traceId).toBe(ci!.traceId)
     expect(si!.parentSpanId).toBe(ci!.spanId)
     expect(si!.attributes).toMatchObject({ "mcp.method.name": "initialize", "mcp.protocol.version": "2025-11-25", "network.transport": "pipe" })
+    expect(ci!.attributes["jsonrpc.request.id"]).toEqual(expect.any(String))
+    expect(ci!.attributes["jsonrpc.request.id"]).toBe(si!.attributes["jsonrpc.request.id"])
+    expect(ci!.attributes["jsonrpc.request.id"]).not.toBe(c!.attributes["jsonrpc.request.id"])
     expect(receiver.paths).toContain("/v1/traces")
   }, 60_000)
 
@@ -193,6 +199,8 @@ describe("observability across processes", () => {
     expect(s).toBeDefined()
     expect(s!.parentSpanId).toBe(c!.spanId)
     expect(s!.attributes).toMatchObject({ "network.transport": "tcp", "network.protocol.name": "http" })
+    expect(c!.attributes["jsonrpc.request.id"]).toEqual(expect.any(String))
+    expect(c!.attributes["jsonrpc.request.id"]).toBe(s!.attributes["jsonrpc.request.id"])
     expect(s!.attributes["mcp.session.id"]).toEqual(expect.any(String))
     // The histograms went out over OTLP too, under their semconv names.
     expect(await eventually(() => receiver.metricNames.has("mcp.server.operation.duration"), 20_000)).toBe(true)
@@ -275,6 +283,10 @@ describe("observability through the host's gateway", () => {
     expect(new Set([c.traceId, g.traceId, u.traceId]).size).toBe(1)
     const [s] = receiver.find("e2e-upstream", "tools/call echo")
     expect(s).toMatchObject({ traceId: c.traceId, parentSpanId: u.spanId, kind: SERVER_KIND })
+    // Every hop's CLIENT span names the id its request went out with: the host's upstream call's is the upstream server's.
+    expect(c.attributes["jsonrpc.request.id"]).toBe(g.attributes["jsonrpc.request.id"])
+    expect(u.attributes["jsonrpc.request.id"]).toEqual(expect.any(String))
+    expect(u.attributes["jsonrpc.request.id"]).toBe(s!.attributes["jsonrpc.request.id"])
     expect(hostTelemetry.prometheus()).toMatch(/^mcp_client_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",[^}]*\} 1$/m)
   }, 60_000)
 })
@@ -334,6 +346,9 @@ describe("observability interop: the official SDK client", () => {
       expect(calls).toHaveLength(5)
       const clientCalls = clientSide.spans.filter((x) => x.name === "tools/call echo")
       expect(calls.map((c) => c.parentSpanId)).toEqual(clientCalls.map((c) => c.spanId))
+      // Each CLIENT span has its request's id, the one the server's span saw.
+      expect(clientCalls.map((c) => c.attributes["jsonrpc.request.id"])).toEqual(calls.map((c) => c.attributes["jsonrpc.request.id"]))
+      expect(new Set(clientCalls.map((c) => c.attributes["jsonrpc.request.id"])).size).toBe(5)
       expect(calls[0]!.attributes["mcp.protocol.version"]).toBe("2026-07-28")
       expect(calls[0]!.attributes).not.toHaveProperty("mcp.session.id")
       // A modern request is an operation: no session span, no live session, no session duration.

@@ -481,6 +481,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     if (refused !== undefined) return Promise.reject(refused)
     if (options.signal?.aborted) return Promise.reject(new RequestCancelled({ method, message: `${method} cancelled before it was sent` }))
     const id = this.ids.next()
+    if (telemetry !== undefined) telemetry.requestSent(id) // the CLIENT span's jsonrpc.request.id
     const wantsProgress = options.onProgress !== undefined || options.resetTimeoutOnProgress === true
     const progressToken = wantsProgress ? id : undefined
     const sendParams: Params | undefined = progressToken === undefined
@@ -533,7 +534,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const clientInfo = this.options.clientInfo ?? { name: "mcp-actors", version: "0.1.0" }
     const params = { protocolVersion: version, capabilities: this.capabilities, clientInfo }
     // The chart sends it, not `request`: its CLIENT span is made here (observability/Telemetry.ts).
-    const traced = this.options.telemetry?.clientStep(this, "initialize", params)
+    const traced = this.options.telemetry?.clientStep(this, id, "initialize", params)
     this.pending.set(id, {
       method: "initialize",
       resolve: (r) => {
@@ -562,7 +563,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     // An older ping still unanswered was already settled by the chart (a miss, or answered by activity).
     this.endPingSpans(new RequestTimeout({ method: "ping", afterMs: this.pingTimeoutMs, deadline: "request", message: "ping: never answered (the next ping is due)" }))
     this.pings.clear()
-    const traced = this.options.telemetry?.clientStep(this, "ping", undefined)
+    const traced = this.options.telemetry?.clientStep(this, id, "ping", undefined)
     this.pings.set(id, {
       method: "ping",
       span: traced,

@@ -566,6 +566,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   private sendAttempt(method: string, params: Params | undefined, options: ModernRequestOptions, version: ModernVersion, retried: boolean, inRounds: boolean): Promise<Result> {
     if (options.signal?.aborted) return Promise.reject(new RequestCancelled({ method, message: `${method} cancelled before it was sent` }))
     const id = this.nextId()
+    this.options.telemetry?.requestSent(id) // the CLIENT span's jsonrpc.request.id
     const wantsProgress = options.onProgress !== undefined || options.resetTimeoutOnProgress === true
     const progressToken = wantsProgress ? id : undefined
     const logLevel = options.logLevel ?? this.options.logLevel

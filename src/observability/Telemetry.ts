@@ -200,6 +200,8 @@ export class Telemetry {
   private readonly frames = new AsyncLocalStorage<Frame>()
   /** Set while `clientRequest` calls back into the client: that inner call is the plain one. */
   private inside = false
+  /** The CLIENT span of the request being sent by that inner call: {@link requestSent} gives it the id the client minted. */
+  private sending: Tracer.Span | undefined
   /** Sessions with a span, by their chart actor's id: the chart's transitions (inspection microsteps) become span events. */
   private readonly spansByActor = new Map<string, WatchedSession>()
   /** The inspection hub, for microsteps only (while tracing). */
@@ -364,7 +366,7 @@ export class Telemetry {
    * with the error when it will not (a keepalive ping that timed out, a session that closed first).
    * Only the first `end` counts: a late answer after a timeout does not end the span again.
    */
-  clientStep(session: ClientFacts, method: string, params: Params | undefined): { readonly params: Params | undefined; end(error?: unknown): void } {
+  clientStep(session: ClientFacts, id: RequestId, method: string, params: Params | undefined): { readonly params: Params | undefined; end(error?: unknown): void } {
     const start = nowNs()
     const info = session.info()
     const tracer = this.tracer
@@ -385,6 +387,7 @@ export class Telemetry {
         const end = nowNs()
         if (span !== undefined) {
           this.requestAttributes(span, method, undefined, params, after.protocolVersion, after.transport)
+          span.attribute(S.JSONRPC_REQUEST_ID, String(id))
           const sessionId = session.sessionId
           if (typeof sessionId === "string") span.attribute(S.MCP_SESSION_ID, sessionId)
           endSpan(span, outcome, end)
@@ -436,7 +439,9 @@ export class Telemetry {
       this.operation("client", method, target, outcome, protocolVersion, info.transport, seconds(start, end))
     }
     let sent: Promise<Result>
+    const outer = this.sending
     this.inside = true
+    this.sending = span
     try {
       sent = send(sendParams)
     } catch (e) {
@@ -444,8 +449,22 @@ export class Telemetry {
       throw e
     } finally {
       this.inside = false
+      this.sending = outer
     }
     return finishWhenSettled(sent, finish)
+  }
+
+  /**
+   * The client minted `id` for the request {@link clientRequest} is sending (called by the client
+   * right after minting it, only when it has a telemetry): the CLIENT span gets `jsonrpc.request.id`,
+   * the id on the wire. Only the first id counts: a 2026-07-28 retry or input round, sent later under
+   * a new id, is the same operation (its span keeps the first id).
+   */
+  requestSent(id: RequestId): void {
+    const span = this.sending
+    if (span === undefined) return
+    this.sending = undefined
+    span.attribute(S.JSONRPC_REQUEST_ID, String(id))
   }
 
   /**
