@@ -27,6 +27,7 @@ import { Telemetry } from "../src/observability/Telemetry.ts"
 import { makeMemoryTracer } from "../src/observability/memoryTracer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { eventually } from "./support/processes.ts"
 import { spawnOurServer } from "./support/httpPeers.ts"
 import { startHost } from "../src/host/McpHost.ts"
@@ -205,6 +206,32 @@ describe("observability across processes", () => {
     // The histograms went out over OTLP too, under their semconv names.
     expect(await eventually(() => receiver.metricNames.has("mcp.server.operation.duration"), 20_000)).toBe(true)
   }, 60_000)
+})
+
+describe("observability over WebSocket", () => {
+  it("a CLIENT span over ws carries the request's id, the one the server's span saw", async () => {
+    const serverSide = makeMemoryTracer()
+    const clientSide = makeMemoryTracer()
+    const server = new McpServer({ name: "ws", version: "1.0.0", telemetry: new Telemetry({ tracer: serverSide.tracer }) }).tool(
+      { name: "echo", inputSchema: { type: "object" } },
+      (args) => ({ content: [{ type: "text", text: String(args.text) }] })
+    )
+    const ws = await makeWsServer(server, { port: 0 })
+    try {
+      const client = await connectWs(ws.url, { telemetry: new Telemetry({ tracer: clientSide.tracer }) })
+      for (let i = 0; i < 3; i++) await client.callTool("echo", { text: String(i) })
+      await client.close()
+    } finally {
+      await ws.close()
+    }
+    const serverCalls = serverSide.spans.filter((x) => x.name === "tools/call echo")
+    const clientCalls = clientSide.spans.filter((x) => x.name === "tools/call echo")
+    expect(serverCalls).toHaveLength(3)
+    expect(serverCalls.map((x) => x.parentSpanId)).toEqual(clientCalls.map((x) => x.spanId))
+    expect(clientCalls.map((x) => x.attributes["jsonrpc.request.id"])).toEqual(serverCalls.map((x) => x.attributes["jsonrpc.request.id"]))
+    expect(new Set(clientCalls.map((x) => x.attributes["jsonrpc.request.id"])).size).toBe(3)
+    expect(clientCalls[0]!.attributes).toMatchObject({ "network.transport": "tcp", "network.protocol.name": "websocket" })
+  }, 30_000)
 })
 
 describe("observability CLI", () => {

@@ -131,6 +131,8 @@ describe("observability: spans", () => {
     expect(sampling.traceId).toBe(server.traceId)
     const seen = readTraceContext(t.samplingMeta[0] as Record<string, unknown>)
     expect(seen).toMatchObject({ traceId: server.traceId, spanId: sampling.spanId, sampled: true })
+    // The server's CLIENT span names the id its request went out with (the session's first: s1).
+    expect(sampling.attributes["jsonrpc.request.id"]).toBe("s1")
     await t.client.close()
   })
 
@@ -259,6 +261,10 @@ describe("observability: lifecycle requests, the modern client, every transition
     const sp = one(t.serverSpans, "ping")
     expect(sp.parentSpanId).toBe(one(t.clientSpans, "ping").spanId)
     expect(sp.attributes).toMatchObject({ "mcp.method.name": "ping", "mcp.session.id": t.session.id })
+    // The CLIENT spans of initialize (the chart's) and ping carry the id the server's spans saw.
+    expect(ci.attributes["jsonrpc.request.id"]).toEqual(expect.any(String))
+    expect(ci.attributes["jsonrpc.request.id"]).toBe(si.attributes["jsonrpc.request.id"])
+    expect(one(t.clientSpans, "ping").attributes["jsonrpc.request.id"]).toBe(sp.attributes["jsonrpc.request.id"])
     expect(sp.status).toBe("ok")
     const metrics = t.serverTelemetry.prometheus()
     expect(metrics).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="initialize",mcp_protocol_version="2025-11-25"\} 1$/m)
@@ -338,7 +344,11 @@ describe("observability: requests that get no answer, or are refused before any 
     server.telemetry = new Telemetry({ tracer: serverSide.tracer })
     const [st, ct] = makeMemoryTransportPair()
     // The server side never sees a ping (a peer that stopped answering them).
-    const deaf: Transport = { ...st, start: (h: TransportHandlers) => st.start({ ...h, onFrame: (f: string) => (/"method":"ping"/.test(f) ? undefined : h.onFrame(f)) }) }
+    const pingIds: Array<string> = []
+    const deaf: Transport = {
+      ...st,
+      start: (h: TransportHandlers) => st.start({ ...h, onFrame: (f: string) => (/"method":"ping"/.test(f) ? void pingIds.push(String(JSON.parse(f).id)) : h.onFrame(f)) })
+    }
     serveTransport(server, deaf)
     const clock = new SimulatedClock()
     const clientTelemetry = new Telemetry({ tracer: clientSide.tracer })
@@ -358,6 +368,8 @@ describe("observability: requests that get no answer, or are refused before any 
     expect(pings).toHaveLength(2)
     expect(pings[1]!.status).toBe("error")
     expect(pings[1]!.attributes["error.type"]).toBe("ConnectionLost")
+    // Each keepalive ping's span has the id of the ping that went on the wire.
+    expect(pings.map((p) => p.attributes["jsonrpc.request.id"])).toEqual(pingIds)
     expect(clientTelemetry.prometheus()).toMatch(/^mcp_client_operation_duration_seconds_count\{(?=[^}]*error_type="RequestTimeout")(?=[^}]*mcp_method_name="ping")[^}]*\} 1$/m)
     // The server saw no ping at all.
     expect(serverSide.spans.filter((x) => x.name === "ping")).toEqual([])

@@ -487,7 +487,16 @@ export class Telemetry {
     this.requestAttributes(span, method, undefined, params, ctx.protocolVersion, ctx.transport)
     if (ctx.sessionId !== undefined) span.attribute(S.MCP_SESSION_ID, ctx.sessionId)
     const traced = withTraceContext(params, formatTraceparent(span.traceId, span.spanId, span.sampled), frame.tracestate)
-    return send(traced).then(
+    // The session mints the request's id inside `send` and reports it (`requestSent`).
+    const outer = this.sending
+    this.sending = span
+    let sent: Promise<Result>
+    try {
+      sent = send(traced)
+    } finally {
+      this.sending = outer
+    }
+    return sent.then(
       (r) => {
         endSpan(span, OK, nowNs())
         return r

@@ -55,7 +55,11 @@ export const requestClient = (s: ServerSession, method: string, params?: Params,
   const missing = missingClientCapabilityFor(s.chartContext()?.clientCapabilities ?? {}, method, params)
   if (missing !== undefined) return Promise.reject(ClientCapabilityNotDeclared.of(missing, method))
   const timeoutMs = options?.timeoutMs ?? s.options.requestTimeoutMs ?? 60_000
-  const outbound = (s.outbound ??= new OutboundRequests((message, rel) => s.send(message, rel)))
+  const outbound = (s.outbound ??= new OutboundRequests((message, rel) => {
+    // The request's id for its CLIENT span (Telemetry.outgoingFromServer); a no-op outside one.
+    if ("method" in message && "id" in message) s.server.telemetry?.requestSent(message.id)
+    s.send(message, rel)
+  }))
   return outbound.request(method, params, timeoutMs, options?.signal, s.clock, related)
 }
 
