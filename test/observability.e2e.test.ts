@@ -181,7 +181,8 @@ describe("observability across processes", () => {
       const text = await res.text()
       expect(text).toContain("# HELP mcp_server_operation_duration_seconds ")
       expect(text).toContain("# TYPE mcp_server_operation_duration_seconds histogram\n")
-      expect(text).toMatch(/^mcp_server_operation_duration_seconds_bucket\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",mcp_protocol_version="[0-9-]+",network_transport="tcp",le="0\.01"\} \d+$/m)
+      // The operation histogram's attributes as the conventions list them (gen_ai.operation.name, network.protocol.name too).
+      expect(text).toMatch(/^mcp_server_operation_duration_seconds_bucket\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",gen_ai_operation_name="execute_tool",mcp_protocol_version="[0-9-]+",network_transport="tcp",network_protocol_name="http",le="0\.01"\} \d+$/m)
       expect(text).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",[^}]*\} 1$/m)
       expect(text).toMatch(/^mcp_actors_sessions\{side="server",state="operating"\} 1$/m)
       expect(text).toMatch(/^mcp_actors_session_transitions_total\{side="server",state="operating"\} 1$/m)
@@ -189,7 +190,8 @@ describe("observability across processes", () => {
       await client.close()
       await telemetry.close()
       const after = await (await fetch(metricsUrl)).text()
-      expect(after).toMatch(/^mcp_server_session_duration_seconds_count 1$/m)
+      // The session histogram has the session's version and transport.
+      expect(after).toMatch(/^mcp_server_session_duration_seconds_count\{mcp_protocol_version="[0-9-]+",network_transport="tcp",network_protocol_name="http"\} 1$/m)
       expect(after).toMatch(/^mcp_actors_sessions\{side="server",state="operating"\} 0$/m)
     } finally {
       await child.stop() // SIGTERM: drains, flushes the exporter
@@ -258,7 +260,7 @@ describe("observability CLI", () => {
       await client.callTool("echo", { text: "ws" })
       const text = await (await fetch(urls.metrics)).text()
       expect(text).toMatch(/^mcp_actors_sessions\{side="server",state="operating"\} 1$/m)
-      expect(text).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",[^}]*network_transport="tcp"\} 1$/m)
+      expect(text).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",[^}]*network_transport="tcp",network_protocol_name="websocket"\} 1$/m)
       expect((await fetch(new URL("/other", urls.metrics))).status).toBe(404)
       await client.close()
     } finally {

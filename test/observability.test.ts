@@ -118,6 +118,10 @@ describe("observability: spans", () => {
     expect(thrower.attributes).toMatchObject({ "error.type": "-32042", "rpc.response.status_code": "-32042" })
     expect(one(t.clientSpans, "tools/call thrower").attributes).toMatchObject({ "error.type": "-32042" })
     expect(one(t.serverSpans, "tools/call missing").attributes["error.type"]).toBe("-32602")
+    // The operation histograms carry the JSON-RPC code as rpc.response.status_code too (a tool_error has none).
+    expect(t.serverTelemetry.prometheus()).toMatch(/^mcp_server_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="thrower",gen_ai_operation_name="execute_tool",mcp_protocol_version="2025-11-25",error_type="-32042",rpc_response_status_code="-32042"\} 1$/m)
+    expect(t.clientTelemetry.prometheus()).toMatch(/^mcp_client_operation_duration_seconds_count\{[^}]*gen_ai_tool_name="thrower"[^}]*error_type="-32042",rpc_response_status_code="-32042"\} 1$/m)
+    expect(t.serverTelemetry.prometheus()).toMatch(/^mcp_server_operation_duration_seconds_count\{[^}]*gen_ai_tool_name="broken",[^}]*error_type="tool_error"\} 1$/m)
     await t.client.close()
   })
 
@@ -221,7 +225,7 @@ describe("observability: metrics", () => {
     const live = t.serverTelemetry.prometheus()
     expect(live).toContain("# HELP mcp_server_operation_duration_seconds Duration of an MCP request as observed by the server (seconds).\n")
     expect(live).toContain("# TYPE mcp_server_operation_duration_seconds histogram\n")
-    expect(live).toMatch(/^mcp_server_operation_duration_seconds_bucket\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",mcp_protocol_version="2025-11-25",le="0\.01"\} 1$/m)
+    expect(live).toMatch(/^mcp_server_operation_duration_seconds_bucket\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",gen_ai_operation_name="execute_tool",mcp_protocol_version="2025-11-25",le="0\.01"\} 1$/m)
     expect(live).toMatch(/^mcp_server_operation_duration_seconds_bucket\{[^}]*gen_ai_tool_name="echo"[^}]*le="\+Inf"\} 1$/m)
     expect(live).toMatch(/^mcp_server_operation_duration_seconds_count\{[^}]*gen_ai_tool_name="broken"[^}]*error_type="tool_error"\} 1$/m)
     expect(live).toMatch(/^mcp_actors_sessions\{side="server",state="operating"\} 1$/m)
@@ -234,9 +238,9 @@ describe("observability: metrics", () => {
     await t.session.ended
     const after = t.serverTelemetry.prometheus()
     expect(after).toMatch(/^mcp_actors_sessions\{side="server",state="operating"\} 0$/m)
-    expect(after).toMatch(/^mcp_server_session_duration_seconds_count 1$/m)
+    expect(after).toMatch(/^mcp_server_session_duration_seconds_count\{mcp_protocol_version="2025-11-25"\} 1$/m)
     expect(after).toContain("# TYPE mcp_server_session_duration_seconds histogram\n")
-    expect(t.clientTelemetry.prometheus()).toMatch(/^mcp_client_session_duration_seconds_count 1$/m)
+    expect(t.clientTelemetry.prometheus()).toMatch(/^mcp_client_session_duration_seconds_count\{mcp_protocol_version="2025-11-25"\} 1$/m)
     // Every sample line is `name{labels} value` or `name value` (the text exposition format).
     for (const line of after.trimEnd().split("\n")) {
       expect(line).toMatch(/^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? [-+0-9.eInfNa]+)$/)
@@ -304,7 +308,7 @@ describe("observability: lifecycle requests, the modern client, every transition
     expect(session.kind).toBe("client")
     expect(session.attributes).toMatchObject({ "mcp.protocol.version": "2026-07-28", "mcp_actors.session.handle": client.id })
     expect(session.events.map((e) => e.attributes["mcp.session.state"]).at(-1)).toBe("closed")
-    expect(clientTelemetry.prometheus()).toMatch(/^mcp_client_session_duration_seconds_count 1$/m)
+    expect(clientTelemetry.prometheus()).toMatch(/^mcp_client_session_duration_seconds_count\{mcp_protocol_version="2026-07-28"\} 1$/m)
   })
 
   it("every chart transition is a span event, self-transitions included (the keepalive's idle → idle on peer activity)", async () => {

@@ -650,7 +650,11 @@ export class Telemetry {
       endSpan(span, errorType === undefined ? OK : { errorType, statusCode: undefined, error: new Error(end.reason) }, endNs)
     }
     // Only stateful sessions get here (a per-request 2026-07-28 exchange is an operation).
+    // The session histograms' attributes: the version it spoke, its transport, how it ended.
+    const info = session.info()
     const attrs: Record<string, string> = {}
+    if (info.protocolVersion !== undefined) attrs[S.MCP_PROTOCOL_VERSION] = info.protocolVersion
+    this.networkAttributes(attrs, info.transport)
     if (errorType !== undefined) attrs[S.ERROR_TYPE] = errorType
     const name = watched.side === "server" ? S.MCP_SERVER_SESSION_DURATION : S.MCP_CLIENT_SESSION_DURATION
     this.histogram(name, attrs).updateUnsafe(seconds(watched.startNs, endNs), this.metricsContext)
@@ -661,19 +665,21 @@ export class Telemetry {
   private operation(side: Side, method: string, target: string | undefined, outcome: Outcome, version: string | undefined, transport: string, duration: number): void {
     const errorType = outcome.errorType
     // The series key is built from the values alone; the attribute object only for a new series.
-    const key = `${side}\u0000${method}\u0000${target ?? ""}\u0000${version ?? ""}\u0000${transport}\u0000${errorType ?? ""}`
+    const key = `${side}\u0000${method}\u0000${target ?? ""}\u0000${version ?? ""}\u0000${transport}\u0000${errorType ?? ""}\u0000${outcome.statusCode ?? ""}`
     let metric = this.operations.get(key)
     if (metric === undefined && this.operations.size >= this.maxSeries && method !== OVERFLOW) {
       // Method and tool names come from the peer: past the cap, new combinations share one series.
-      return this.operation(side, OVERFLOW, undefined, errorType === undefined ? OK : { ...outcome, errorType: OVERFLOW }, undefined, "", duration)
+      return this.operation(side, OVERFLOW, undefined, errorType === undefined ? OK : { ...outcome, errorType: OVERFLOW, statusCode: undefined }, undefined, "", duration)
     }
     if (metric === undefined) {
+      // The attributes the conventions list for the operation histograms (docs/observability.md).
       const attrs: Record<string, string> = { [S.MCP_METHOD_NAME]: method }
       if (target !== undefined) attrs[method === "tools/call" ? S.GEN_AI_TOOL_NAME : S.GEN_AI_PROMPT_NAME] = target
+      if (method === "tools/call" && target !== undefined) attrs[S.GEN_AI_OPERATION_NAME] = "execute_tool"
       if (version !== undefined) attrs[S.MCP_PROTOCOL_VERSION] = version
-      const network = S.networkTransportOf(transport)
-      if (network !== undefined) attrs[S.NETWORK_TRANSPORT] = network
+      this.networkAttributes(attrs, transport)
       if (errorType !== undefined) attrs[S.ERROR_TYPE] = errorType
+      if (outcome.statusCode !== undefined) attrs[S.RPC_RESPONSE_STATUS_CODE] = outcome.statusCode
       const name = side === "server" ? S.MCP_SERVER_OPERATION_DURATION : S.MCP_CLIENT_OPERATION_DURATION
       metric = Metric.withAttributes(Metric.histogram(name, { description: DURATION_HELP[name], boundaries: S.DURATION_BUCKETS }), attrs)
       this.operations.set(key, metric)
@@ -682,6 +688,14 @@ export class Telemetry {
     if (errorType !== undefined) {
       this.counter(ERRORS, "Operations and sessions that ended with an error.", { side, "error.type": errorType }).updateUnsafe(1, this.metricsContext)
     }
+  }
+
+  /** `network.transport` and `network.protocol.name` of a transport kind, when it has them. */
+  private networkAttributes(attrs: Record<string, string>, transport: string): void {
+    const network = S.networkTransportOf(transport)
+    if (network !== undefined) attrs[S.NETWORK_TRANSPORT] = network
+    const protocol = S.networkProtocolOf(transport)
+    if (protocol !== undefined) attrs[S.NETWORK_PROTOCOL_NAME] = protocol
   }
 
   private histogram(name: DurationName, attrs: Record<string, string>): Metric.Metric<number, unknown> {
