@@ -205,6 +205,9 @@ describe("observability across processes", () => {
     expect(c!.attributes["jsonrpc.request.id"]).toEqual(expect.any(String))
     expect(c!.attributes["jsonrpc.request.id"]).toBe(s!.attributes["jsonrpc.request.id"])
     expect(s!.attributes["mcp.session.id"]).toEqual(expect.any(String))
+    // The client span has the Mcp-Session-Id the server's span has, and the server's address and port.
+    expect(c!.attributes["mcp.session.id"]).toBe(s!.attributes["mcp.session.id"])
+    expect(c!.attributes).toMatchObject({ "server.address": "127.0.0.1", "server.port": Number(new URL(child.url).port), "network.protocol.name": "http" })
     // The histograms went out over OTLP too, under their semconv names.
     expect(await eventually(() => receiver.metricNames.has("mcp.server.operation.duration"), 20_000)).toBe(true)
   }, 60_000)
@@ -219,7 +222,9 @@ describe("observability over WebSocket", () => {
       (args) => ({ content: [{ type: "text", text: String(args.text) }] })
     )
     const ws = await makeWsServer(server, { port: 0 })
+    let port = 0
     try {
+      port = ws.port
       const client = await connectWs(ws.url, { telemetry: new Telemetry({ tracer: clientSide.tracer }) })
       for (let i = 0; i < 3; i++) await client.callTool("echo", { text: String(i) })
       await client.close()
@@ -232,7 +237,7 @@ describe("observability over WebSocket", () => {
     expect(serverCalls.map((x) => x.parentSpanId)).toEqual(clientCalls.map((x) => x.spanId))
     expect(clientCalls.map((x) => x.attributes["jsonrpc.request.id"])).toEqual(serverCalls.map((x) => x.attributes["jsonrpc.request.id"]))
     expect(new Set(clientCalls.map((x) => x.attributes["jsonrpc.request.id"])).size).toBe(3)
-    expect(clientCalls[0]!.attributes).toMatchObject({ "network.transport": "tcp", "network.protocol.name": "websocket" })
+    expect(clientCalls[0]!.attributes).toMatchObject({ "network.transport": "tcp", "network.protocol.name": "websocket", "server.address": "127.0.0.1", "server.port": port })
   }, 30_000)
 })
 
@@ -378,6 +383,7 @@ describe("observability interop: the official SDK client", () => {
       // Each CLIENT span has its request's id, the one the server's span saw.
       expect(clientCalls.map((c) => c.attributes["jsonrpc.request.id"])).toEqual(calls.map((c) => c.attributes["jsonrpc.request.id"]))
       expect(new Set(clientCalls.map((c) => c.attributes["jsonrpc.request.id"])).size).toBe(5)
+      expect(clientCalls[0]!.attributes).toMatchObject({ "server.address": "127.0.0.1", "server.port": Number(new URL(http.url).port) })
       expect(calls[0]!.attributes["mcp.protocol.version"]).toBe("2026-07-28")
       expect(calls[0]!.attributes).not.toHaveProperty("mcp.session.id")
       // A modern request is an operation: no session span, no live session, no session duration.

@@ -419,6 +419,18 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     return this.actor
   }
 
+  /** The transport's MCP session id (Streamable HTTP's `Mcp-Session-Id`): telemetry's `mcp.session.id`. */
+  get sessionId(): string | undefined {
+    const id = (this.transport as { readonly sessionId?: unknown }).sessionId
+    return typeof id === "string" ? id : undefined
+  }
+
+  /** The server's URL when the transport dials one (HTTP, WebSocket): telemetry's `server.address`/`server.port`. */
+  get serverUrl(): URL | undefined {
+    const url = (this.transport as { readonly url?: unknown }).url
+    return url instanceof URL ? url : undefined
+  }
+
   info(state: string = this.state): SessionInfo {
     return {
       id: this.id,

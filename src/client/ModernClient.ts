@@ -308,6 +308,7 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     // The node hears of the wire's end before the client does (who ended it: the peer).
     const watched: ModernWire = {
       kind: wire.kind,
+      ...(wire.url === undefined ? {} : { url: wire.url }),
       start: (h) => wire.start({ ...h, onClose: (closed) => (node.transportClosed(closed), h.onClose(closed)) }),
       send: (request) => wire.send(request),
       ...(wire.sendText === undefined ? {} : { sendText: (text: string) => wire.sendText!(text) }),
@@ -397,6 +398,11 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
   }
   get state(): "open" | "closing" | "closed" {
     return this.status
+  }
+
+  /** The server's URL when the wire dials one (HTTP): telemetry's `server.address`/`server.port`. */
+  get serverUrl(): URL | undefined {
+    return this.wire.url
   }
 
   info(): SessionInfo {

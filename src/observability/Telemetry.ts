@@ -132,6 +132,19 @@ export interface ClientFacts {
   info(): SessionInfo
   /** The MCP session id when the transport has one (Streamable HTTP `Mcp-Session-Id`). */
   readonly sessionId?: string | undefined
+  /** The server's URL when the transport dials one (HTTP, WebSocket): `server.address`, `server.port`. */
+  readonly serverUrl?: URL | undefined
+}
+
+/** `server.address` and `server.port` of a CLIENT span, from the URL its client dials. */
+const serverAttributes = (span: Tracer.Span, session: ClientFacts): void => {
+  const url = session.serverUrl
+  if (url === undefined) return
+  // An IPv6 literal is bracketed in a URL, not in `server.address`.
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
+  span.attribute(S.SERVER_ADDRESS, host)
+  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" || url.protocol === "wss:" ? 443 : 80
+  span.attribute(S.SERVER_PORT, port)
 }
 
 const DURATION_HELP = {
@@ -390,6 +403,7 @@ export class Telemetry {
           span.attribute(S.JSONRPC_REQUEST_ID, String(id))
           const sessionId = session.sessionId
           if (typeof sessionId === "string") span.attribute(S.MCP_SESSION_ID, sessionId)
+          serverAttributes(span, session)
           endSpan(span, outcome, end)
         }
         this.operation("client", method, undefined, outcome, after.protocolVersion ?? info.protocolVersion, after.transport, seconds(start, end))
@@ -431,6 +445,7 @@ export class Telemetry {
       this.requestAttributes(span, method, target, params, protocolVersion, info.transport)
       const sessionId = session.sessionId
       if (typeof sessionId === "string") span.attribute(S.MCP_SESSION_ID, sessionId)
+      serverAttributes(span, session)
       sendParams = withTraceContext(params, formatTraceparent(span.traceId, span.spanId, span.sampled), parent?.tracestate)
     }
     const finish = (outcome: Outcome) => {

@@ -20,6 +20,8 @@ export const RPC_RESPONSE_STATUS_CODE = "rpc.response.status_code"
 export const ERROR_TYPE = "error.type"
 export const NETWORK_TRANSPORT = "network.transport"
 export const NETWORK_PROTOCOL_NAME = "network.protocol.name"
+export const SERVER_ADDRESS = "server.address"
+export const SERVER_PORT = "server.port"
 
 /** `error.type` of a tool call whose result has `isError: true`. */
 export const TOOL_ERROR = "tool_error"

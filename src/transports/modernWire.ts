@@ -28,6 +28,8 @@ export interface WireHandlers {
  */
 export interface ModernWire {
   readonly kind: TransportKind
+  /** The server's URL when the wire dials one (HTTP): telemetry's `server.address`/`server.port`. */
+  readonly url?: URL
   start(handlers: WireHandlers): void
   /** Send one request. */
   send(request: JsonRpcRequest): void

@@ -30,6 +30,8 @@ export interface WsClientTransport extends Transport {
   readonly socket: WebSocket
   /** Resolves once the WebSocket is open; rejects with `WsConnectError`. */
   readonly opened: Promise<void>
+  /** The URL dialled (telemetry's `server.address`/`server.port`). */
+  readonly url: URL
 }
 
 /** Dial a WebSocket MCP endpoint; most callers want `connectWs` (legacy) or `ModernClient.create` on it. */
@@ -50,5 +52,5 @@ export const makeWsClientTransport = (options: WsClientOptions): WsClientTranspo
     socket.once("error", (e: Error) => reject(new WsConnectError({ message: `WebSocket connection failed: ${e.message}` })))
   })
   opened.catch(() => {}) // a caller that never awaits it must not see an unhandled rejection
-  return Object.assign(makeWsTransport(socket, options), { opened })
+  return Object.assign(makeWsTransport(socket, options), { opened, url: new URL(socket.url) })
 }
