@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest"
 import { createActor, setup } from "xstate"
 import { type InspectorModel as Model, InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { REDACTED, toJsonSafe, withoutSecrets } from "../src/inspect/redact.ts"
-import { RecordBuffer } from "../src/inspect/SessionRecord.ts"
+import { FIRST_RUNS, RecordBuffer } from "../src/inspect/SessionRecord.ts"
 import { makeTurnClock } from "../src/inspect/turnClock.ts"
 import { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "../src/runtime/Registry.ts"
 import type { SessionEnd, SessionHandle, SessionInfo } from "../src/runtime/SessionHandle.ts"
@@ -443,6 +443,27 @@ describe("the model's bookkeeping per id", () => {
 })
 
 describe("the record's slots", () => {
+  it("a churned session's record is made for 4 entries (20 slots), not 8: what such a session holds (3–4) and not twice that", () => {
+    // The slots array is the largest object the unwatched inspector made per churned session (40 slots, 336 bytes).
+    const events = Array.from({ length: 6 }, (_, i) => ({ type: `E${i}` }))
+    const made = vi.spyOn(globalThis, "Array")
+    const record = new RecordBuffer(500)
+    for (let i = 0; i < 4; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    const sizes = made.mock.calls.map((args) => args[0])
+    made.mockRestore()
+    expect(sizes).toEqual([4 * 5])
+    expect(FIRST_RUNS).toBe(4)
+    // Past them it grows as an array does, in order.
+    for (let i = 4; i < 6; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    expect(record.entries().map((e) => `${e.t}:${e.event.type}`)).toEqual(events.map((e, i) => `${1_000 + i}:${e.type}`))
+    // A ring smaller than that is made for its own size (capacity + 1 runs).
+    const small = vi.spyOn(globalThis, "Array")
+    new RecordBuffer(2).add(1, events[0]!, "s", undefined, "active")
+    const smallSizes = small.mock.calls.map((args) => args[0])
+    small.mockRestore()
+    expect(smallSizes).toEqual([3 * 5])
+  })
+
   it("a short record's slots are made once, sized for its first entries (no push per entry), and grow past them as before", () => {
     const push = vi.spyOn(Array.prototype, "push")
     const record = new RecordBuffer(500)
