@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -7,7 +8,7 @@ import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it, onTestFinished } from "vitest"
 import { renderStatusTable } from "../src/cli/host.ts"
 import type { ServerView } from "../src/host/McpHost.ts"
 import { eventually, processGroupAlive } from "./support/processes.ts"
@@ -33,6 +34,13 @@ describe("mcp-actors host: status table", () => {
     expect(lines[1]).toMatch(/^SERVER\s+STATE\s+ERA\/VERSION\s+TOOLS\s+RESTARTS\s+UPTIME\s+LAST ERROR$/)
     expect(lines[2]).toMatch(/^memory\s+ready\s+legacy 2025-11-25\s+3\s+0\s+1m05s$/)
     expect(lines[3]).toMatch(/^flaky\s+parked \(probe in (29|30)s\)\s+-\s+3\s+5\s+-\s+exited with code 1$/)
+  })
+
+  it("a terminal that reports 0 columns (a pty with no size: script, docker exec -t) gets the default width, not every line cut by one", () => {
+    const text = renderStatusTable([row({ name: "memory" })], "ready", 0)
+    expect(text.split("\n").slice(1)).toEqual(renderStatusTable([row({ name: "memory" })], "ready").split("\n").slice(1))
+    expect(text).not.toContain("…")
+    expect(text).toMatch(/LAST ERROR\n/)
   })
 })
 
@@ -100,5 +108,44 @@ describe("mcp-actors host CONFIG --serve-stdio", { timeout: 60_000 }, () => {
     await client.close()
     expect(await eventually(() => { try { process.kill(pid, 0); return false } catch { return true } }, 15_000)).toBe(true)
     expect(processGroupAlive(status.pid as number)).toBe(false)
+  })
+})
+
+describe("mcp-actors host CONFIG with a port taken", { timeout: 60_000 }, () => {
+  /** The host with `flags(port)` while `port` is taken: its exit code, stderr and the memory server's status line. */
+  const runOnTakenPort = async (name: string, flags: (port: number) => ReadonlyArray<string>) => {
+    const taken = createServer()
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r))
+    const port = (taken.address() as AddressInfo).port
+    try {
+      const config = join(dir, `${name}.json`)
+      writeFileSync(config, JSON.stringify({ mcpServers: { memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, `${name}.jsonl`) } } } }))
+      const child = spawn(process.execPath, [MAIN, "host", config, "--json", ...flags(port), "--state-file", join(dir, `${name}-state.json`)], { stdio: ["ignore", "pipe", "pipe"] })
+      // Also on a timeout (the exit awaited below never comes): a failed run leaves no process (the lifeline stops the server).
+      onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")))
+      let stderr = ""
+      child.stderr!.on("data", (d) => (stderr += d))
+      const lines: Array<Record<string, unknown>> = []
+      createInterface({ input: child.stdout! }).on("line", (l) => lines.push(JSON.parse(l)))
+      const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)))
+      return { code, stderr, lines }
+    } finally {
+      await new Promise((r) => taken.close(r))
+    }
+  }
+
+  it("--serve-http PORT: says so, stops its servers and exits 1 (it lived on without its gateway)", async () => {
+    const { code, stderr, lines } = await runOnTakenPort("taken-gw", (port) => ["--serve-http", String(port)])
+    expect(code).toBe(1)
+    expect(stderr).toContain("EADDRINUSE")
+    const status = lines.find((l) => l.type === "status" && l.name === "memory")!
+    expect(status).toMatchObject({ state: "ready" })
+    expect(processGroupAlive(status.pid as number)).toBe(false) // stopped by close(), before the exit
+  })
+
+  it("--metrics --metrics-port PORT: says so, stops its servers and exits 1 (it lived on without its /metrics)", async () => {
+    const { code, stderr } = await runOnTakenPort("taken-metrics", (port) => ["--metrics", "--metrics-port", String(port)])
+    expect(code).toBe(1)
+    expect(stderr).toContain("EADDRINUSE")
   })
 })

@@ -96,6 +96,12 @@ describe("host config: bad entries", () => {
     expect(formatIssue(byServer.get("badTimeout")!)).toMatch(/^server "badTimeout", field timeouts\.call: /)
   })
 
+  it("an empty server name is an issue (its tools would be `__tool`, its endpoint `/mcp/` the aggregate's); the others start", () => {
+    const config = parseHostConfig({ mcpServers: { "": { command: "x" }, good: { command: "ok" } } }, { env: {} })
+    expect(config.servers.map((s) => s.name)).toEqual(["good"])
+    expect(config.issues.map(formatIssue)).toEqual(['server "": a server needs a non-empty name'])
+  })
+
   it("an unreadable file is one issue, not an exception", () => {
     const config = loadHostConfig(join(dir, "missing.json"))
     expect(config.servers).toEqual([])

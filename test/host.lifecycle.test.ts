@@ -124,13 +124,19 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       await idlesOut()
       expect(host.connection("memory")!.pid).toBeUndefined()
       expect(host.tools().map((t) => t.name)).toContain("memory__read_graph") // last known catalog served
+      // Waking is not a failure: the catalog stays as it was (no withdrawal, no list_changed at all).
+      const changes: Array<Extract<HostEvent, { type: "change" }>> = []
+      const offChange = host.on("change", (e) => void changes.push(e))
       const call = host.callTool("memory__read_graph", {})
       expect(["starting", "initializing"]).toContain(stateOf(host, "memory").state)
+      expect(host.tools().map((t) => t.name)).toContain("memory__read_graph")
       const result = await call
       expect(result.isError).not.toBe(true)
       const pgid = host.connection("memory")!.pid!
       expect(processGroupAlive(pgid)).toBe(true)
       await idlesOut()
+      offChange()
+      expect(changes).toEqual([]) // the coalescing timer ran on the test's clock across the wake and the idle stop
       expect(await eventually(() => !processGroupAlive(pgid), 5_000)).toBe(true)
     } finally {
       await host.close()

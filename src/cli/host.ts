@@ -42,8 +42,9 @@ const duration = (ms: number | undefined): string => {
 
 const clip = (text: string, width: number): string => (text.length <= width ? text : `${text.slice(0, width - 1)}…`)
 
-/** The status table as text: one header line and one line per server. */
+/** The status table as text: one header line and one line per server, clipped to `width` (0 = unknown, as on a pty with no size). */
 export const renderStatusTable = (rows: ReadonlyArray<ServerView>, hostState: string, width = 120): string => {
+  if (!(width > 0)) width = 120
   const header = ["SERVER", "STATE", "ERA/VERSION", "TOOLS", "RESTARTS", "UPTIME", "LAST ERROR"]
   const cells = rows.map((r) => [
     r.name,
@@ -127,7 +128,14 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
     ...(observed === undefined ? {} : { telemetry: observed.telemetry }),
     onStderr: () => {}
   })
-  await observed?.listenMetrics()
+  try {
+    await observed?.listenMetrics()
+  } catch (e) {
+    // --metrics-port taken: stop the servers, or the process would live on without its /metrics.
+    await host.close()
+    await observed?.close()
+    throw e
+  }
   if (host.inspector !== undefined) announceInspector(host.inspector)
   if (host.reaped.length > 0) err(`mcp-actors host: killed ${host.reaped.length} processes left by a crashed host`)
 
@@ -177,14 +185,26 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   const authenticate = policy === undefined ? undefined : gatewayAuth(policy, host.serverNames)
   const serveOptions = { port: options.serve?.port ?? 0, host: options.bind, ...(authenticate === undefined ? {} : { authenticate }) }
   let closeGateway: () => Promise<void> = async () => {}
-  if (options.serve?.kind === "http") {
-    const h = await serveGatewayHttp(gateway!, serveOptions)
-    err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
-    closeGateway = () => h.close({ drainMs: 2_000 })
-  } else if (options.serve?.kind === "ws") {
-    const h = await serveGatewayWs(gateway!, serveOptions)
-    err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
-    closeGateway = () => h.close({ drainMs: 2_000 })
+  try {
+    if (options.serve?.kind === "http") {
+      const h = await serveGatewayHttp(gateway!, serveOptions)
+      err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
+      closeGateway = () => h.close({ drainMs: 2_000 })
+    } else if (options.serve?.kind === "ws") {
+      const h = await serveGatewayWs(gateway!, serveOptions)
+      err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
+      closeGateway = () => h.close({ drainMs: 2_000 })
+    }
+  } catch (e) {
+    // The port is taken (or the address unusable): stop the servers too, or the process would live on without its gateway.
+    if (ticker !== undefined) clearInterval(ticker)
+    offStatus()
+    offChange()
+    gateway?.close()
+    await host.close()
+    policy?.close()
+    await observed?.close()
+    throw e
   }
 
   let stopped: Promise<void> | undefined

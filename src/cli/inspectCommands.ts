@@ -65,6 +65,15 @@ export const followFeed = (
     const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`))
     const ws = new WebSocket(feed, { headers: { origin: `http://${feed.host}` } })
     let settled = false
+    let stopped = false
+    // `inspect URL --json | head`: the reader left, so stop following (exit 0), no EPIPE stack trace.
+    // Kept for the process's life: writes still queued fail after this one.
+    const onStdoutError = (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") throw e
+      stopped = true
+      ws.terminate()
+    }
+    if (options.write === undefined) process.stdout.on("error", onStdoutError)
     const done = (code: number) => {
       if (settled) return
       settled = true
@@ -81,7 +90,6 @@ export const followFeed = (
       process.stderr.write(`mcp-actors inspect: ${e.message}\n`)
       done(1)
     })
-    let stopped = false
     // One WebSocket message carries one or more JSON lines.
     ws.on("message", (data) => {
       for (const text of data.toString().split("\n")) {

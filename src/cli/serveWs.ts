@@ -29,6 +29,10 @@ export const serveWsCommand = async (server: McpServer, options: ServeWsOptions)
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       ...(options.drainMs === undefined ? {} : { drainTimeoutMs: options.drainMs })
     }
+  }).catch(async (e: unknown) => {
+    // The port is taken: the inspector would keep the process alive with nothing to inspect.
+    await inspector?.close()
+    throw e
   })
   process.stdout.write(`${ws.url}\n`)
   process.stderr.write(`mcp-actors: serving WebSocket on ${ws.url}\n`)

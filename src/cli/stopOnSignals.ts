@@ -5,11 +5,13 @@
  * `npx mcp-actors`), losing the parent counts as a SIGTERM: npm passes its
  * SIGTERM to the `sh -c` it runs us under, and that shell dies without passing
  * it on, which would leave the server running, orphaned, still listening.
+ * A closed stdout (`mcp-actors host CONFIG --json | head`) stops it the same
+ * way, not with an unhandled EPIPE that skips the graceful shutdown.
  */
 export const stopOnSignals = (live: () => string, close: () => Promise<void>): void => {
   let stopping = false
   let unwatch = () => {}
-  const onSignal = (signal: NodeJS.Signals | "parent exited") => {
+  const onSignal = (signal: NodeJS.Signals | "parent exited" | "stdout closed") => {
     if (stopping) {
       process.stderr.write(`mcp-actors: ${signal} again, exiting now\n`)
       process.exit(130)
@@ -31,6 +33,11 @@ export const stopOnSignals = (live: () => string, close: () => Promise<void>): v
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
+  // Every later write fails too: only the first stops; other stdout errors stay fatal, as before.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e
+    if (!stopping) onSignal("stdout closed")
+  })
   if (process.env["npm_command"] !== undefined) unwatch = watchParent(() => onSignal("parent exited"))
 }
 

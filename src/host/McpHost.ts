@@ -120,6 +120,11 @@ export type HostEvent =
 type Listener = (event: HostEvent) => void
 
 const ADVERTISED: ReadonlySet<string> = new Set(["ready", "degraded"])
+/**
+ * A lazy server's last known listing is served while it is stopped and while a call wakes it: its
+ * start is not a failure, so its tools do not vanish (two `list_changed`) for the length of a spawn.
+ */
+const LAZY_ADVERTISED: ReadonlySet<string> = new Set(["idle", "starting", "initializing"])
 
 const later = (f: () => void): void => queueMicrotask(f)
 
@@ -306,8 +311,8 @@ export class McpHost {
     for (const c of this.connections.values()) {
       if (c.listing === undefined) continue
       const state = c.status?.state
-      const lazyIdle = state === "idle" && c.config.lifecycle === "lazy"
-      if (gated && !(ADVERTISED.has(state ?? "") || lazyIdle)) continue
+      const lazyKnown = c.config.lifecycle === "lazy" && LAZY_ADVERTISED.has(state ?? "")
+      if (gated && !(ADVERTISED.has(state ?? "") || lazyKnown)) continue
       out.push({ server: c.name, toolPrefix: c.config.toolPrefix, allowedTools: c.config.allowedTools, blockedTools: c.config.blockedTools, listing: c.listing })
     }
     return out
@@ -360,12 +365,12 @@ export class McpHost {
     return this.advertised.resourceTemplates.map((e) => e.definition)
   }
 
-  /** One server's listing with its original names, if it is advertised now (ready, degraded, or lazy-idle). */
+  /** One server's listing with its original names, if it is advertised now (ready, degraded, or lazy and stopped or waking). */
   serverListing(name: string): ServerListing | undefined {
     const c = this.connections.get(name)
     if (c === undefined || c.listing === undefined) return undefined
     const state = c.status?.state ?? ""
-    return ADVERTISED.has(state) || (state === "idle" && c.config.lifecycle === "lazy") ? c.listing : undefined
+    return ADVERTISED.has(state) || (c.config.lifecycle === "lazy" && LAZY_ADVERTISED.has(state)) ? c.listing : undefined
   }
 
   // ------------------------------------------------------------ status

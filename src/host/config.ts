@@ -340,6 +340,11 @@ export const parseHostConfig = (raw: unknown, options: ParseOptions = {}): HostC
         continue
       }
       seen.add(name)
+      // An empty name gives tools named `__tool` and no `/mcp/<server>` endpoint (`/mcp/` is the aggregate's).
+      if (name === "") {
+        issues.push({ server: name, field: undefined, message: "a server needs a non-empty name", source })
+        continue
+      }
       const parsed = parseServerEntry(name, entry, options)
       if ("server" in parsed) servers.push(parsed.server)
       else if ("issues" in parsed) issues.push(...parsed.issues)

@@ -11,7 +11,7 @@
  */
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import { writeFile } from "node:fs/promises"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http"
 import { listenHttp } from "../transports/http/listenHttp.ts"
 import { type Clock, systemClock } from "../protocol/clock.ts"
 import type { Duplex } from "node:stream"
@@ -19,6 +19,7 @@ import type { AnyStateMachine } from "xstate"
 import { WebSocket, WebSocketServer } from "ws"
 import { makeRegistryUnsafe, type RegistryUnsafe } from "../runtime/Registry.ts"
 import { makeHostGuard } from "../transports/http/HostGuard.ts"
+import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 import { allMachines } from "../visualization/exportCharts.ts"
 import { chartLayout } from "./chartLayout.ts"
 import { feedObject, FEED_VERSION } from "./feed.ts"
@@ -236,11 +237,15 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   }
 
   const http = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://inspector")
+    const url = requestUrl(req.url, "http://inspector")
+    if (url === undefined) return refuse(res, 400, "the request target is not a URL")
     const refused = check(req, url)
     if (refused !== undefined) return refuse(res, refused[0], refused[1])
     const answering = /^\/approvals\/([^/]+)$/.exec(url.pathname)
-    if (answering !== null && req.method === "POST") return answerRequest(req, res, decodeURIComponent(answering[1]!))
+    if (answering !== null && req.method === "POST") {
+      const id = decodeSegment(answering[1]!)
+      return id === undefined ? refuse(res, 400, "malformed percent-escape in the approval id") : answerRequest(req, res, id)
+    }
     if (req.method !== "GET" && req.method !== "HEAD") return refuse(res, 405, "only GET")
     const path = url.pathname
     if (path === "/" || path === "/index.html") {
@@ -264,7 +269,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     }
     const rec = /^\/(record|replay)\/([^/]+)$/.exec(path)
     if (rec !== null) {
-      const id = decodeURIComponent(rec[2]!)
+      const id = decodeSegment(rec[2]!)
+      if (id === undefined) return refuse(res, 400, "malformed percent-escape in the actor id")
       const file = record(id)
       if (file === undefined) return refuse(res, 404, "no such actor (ended actors are kept for a while only)")
       if (rec[1] === "record") {
@@ -280,12 +286,12 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   })
 
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? "/", "http://inspector")
+    const refuseUpgrade = (status: number, message: string) =>
+      void socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${message}\n`)
+    const url = requestUrl(req.url, "http://inspector")
+    if (url === undefined) return refuseUpgrade(400, "the request target is not a URL")
     const refused = check(req, url) ?? (url.pathname === "/feed" ? undefined : [404, "not found"] as const)
-    if (refused !== undefined) {
-      socket.end(`HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? "Unauthorized" : refused[0] === 403 ? "Forbidden" : "Not Found"}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused[1]}\n`)
-      return
-    }
+    if (refused !== undefined) return refuseUpgrade(refused[0], refused[1])
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (url.searchParams.get("definitions") === "0") lean.add(ws)
       clients.add(ws)

@@ -164,7 +164,12 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
   const handlerOptions = inspector === undefined ? options : { ...options, registry: inspector.registry }
   const h = makeHttpHandler(server, allowedHosts === undefined ? handlerOptions : { ...handlerOptions, allowedHosts })
   const http = createServer(h.handler)
-  const { port } = await listenHttp(http, options.port ?? 0, host)
+  const { port } = await listenHttp(http, options.port ?? 0, host).catch(async (e: unknown) => {
+    // The port is taken: let go of what was started for it (the inspector's listener and its hub subscription).
+    await h.close({ drainMs: 0 })
+    await inspector?.close()
+    throw e
+  })
   let closed: Promise<void> | undefined
   const handle: HttpServerHandle = {
     ...h,

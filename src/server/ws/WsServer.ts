@@ -23,6 +23,7 @@ import { defaultMcpRuntime, type McpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
+import { requestUrl } from "../../transports/http/requestTarget.ts"
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL } from "../../transports/wsTransport.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
@@ -167,7 +168,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
 
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy())
-    const url = new URL(req.url ?? "/", "http://x")
+    const url = requestUrl(req.url, "http://x")
+    if (url === undefined) return refuse(socket, 400, "Bad Request: the request target is not a URL")
     const target = url.pathname === path ? server : options.endpoints?.(url.pathname)
     if (target === undefined) return refuse(socket, 404, `Not Found: the MCP endpoint is ${path}`)
     const denied = guard(req)

@@ -1,0 +1,83 @@
+/**
+ * The CLI's long-running commands piped into a reader that leaves early
+ * (`mcp-actors host CONFIG --json | head`, `mcp-actors inspect URL --json | head`):
+ * the next write gets EPIPE. They stop as on a signal (the host gracefully, its
+ * servers stopped; inspect with exit 0), not with an unhandled 'error' stack trace.
+ * Real processes; the reader's end of the pipe is closed by destroying it here.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { afterAll, describe, expect, it } from "vitest"
+import { processGroupAlive } from "./support/processes.ts"
+
+const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), "mcp-actors-epipe-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const collect = (child: ChildProcess) => {
+  let stderr = ""
+  child.stderr!.on("data", (d) => (stderr += d))
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
+  return { stderr: () => stderr, exited }
+}
+
+describe("CLI output piped into a reader that leaves", () => {
+  it("host CONFIG --json: a closed stdout shuts the host down gracefully (exit 0, no EPIPE trace, no server left)", async () => {
+    const config = join(dir, "mcp.json")
+    writeFileSync(config, JSON.stringify({
+      mcpServers: {
+        memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, "m.jsonl") } },
+        // Exits at once, again and again: its restarts keep writing status lines after the reader left.
+        flaky: { command: process.execPath, args: ["-e", "process.exit(3)"] }
+      }
+    }))
+    const child = spawn(process.execPath, [MAIN, "host", config, "--json", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "pipe", "pipe"] })
+    const { stderr, exited } = collect(child)
+    const first = await new Promise<Record<string, unknown>>((resolve) =>
+      createInterface({ input: child.stdout! }).on("line", (l) => {
+        const line = JSON.parse(l) as Record<string, unknown>
+        if (line.name === "memory" && line.state === "ready") resolve(line)
+      })
+    )
+    child.stdout!.destroy() // `| head -1` exits
+    expect(await exited).toBe(0)
+    expect(stderr()).not.toContain("EPIPE")
+    expect(stderr()).toContain("mcp-actors: stdout closed, shutting down")
+    expect(stderr().trimEnd().split("\n").at(-1)).toBe("mcp-actors: stopped")
+    expect(processGroupAlive(first.pid as number)).toBe(false)
+  }, 60_000)
+
+  it("inspect URL --json: a closed stdout ends the follow with exit 0, no EPIPE trace", async () => {
+    const server = spawn(process.execPath, [MAIN, "serve", "--http", "0", "--inspect"], { stdio: ["ignore", "pipe", "pipe"] })
+    try {
+      const inspectorUrl = await new Promise<string>((resolve) =>
+        createInterface({ input: server.stderr! }).on("line", (line) => {
+          const m = /inspector on (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48})/.exec(line)
+          if (m !== null) resolve(m[1]!)
+        })
+      )
+      const mcpUrl = await new Promise<string>((resolve) => createInterface({ input: server.stdout! }).once("line", resolve))
+      const follower = spawn(process.execPath, [MAIN, "inspect", inspectorUrl, "--json"], { stdio: ["ignore", "pipe", "pipe"] })
+      const { stderr, exited } = collect(follower)
+      await new Promise((resolve) => createInterface({ input: follower.stdout! }).once("line", resolve))
+      follower.stdout!.destroy() // the reader left
+      // A new session: the feed has more lines for the follower to write.
+      const init = await fetch(mcpUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "epipe", version: "1" } } })
+      })
+      expect(init.status).toBe(200)
+      expect(await exited).toBe(0)
+      expect(stderr()).not.toContain("EPIPE")
+    } finally {
+      server.kill("SIGTERM")
+      await new Promise((r) => server.once("close", r))
+    }
+  }, 60_000)
+})
