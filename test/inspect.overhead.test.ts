@@ -1,7 +1,7 @@
 /**
  * The inspector's per-event economies (issue 11's overhead targets), each pinned
- * by what it must keep doing: the wall clock read once per turn, not per
- * snapshot (turnClock.ts); records that keep no secret value the inspector never
+ * by what it must keep doing: the wall clock read per snapshot with no timer
+ * armed per turn; records that keep no secret value the inspector never
  * shows (`withoutSecrets`), with the same download; the registry's per-request
  * updates keeping the in-flight list right without a set per update.
  */
@@ -10,7 +10,6 @@ import { createActor, setup } from "xstate"
 import { type InspectorModel as Model, InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { REDACTED, toJsonSafe, withoutSecrets } from "../src/inspect/redact.ts"
 import { FIRST_RUNS, RecordBuffer } from "../src/inspect/SessionRecord.ts"
-import { makeTurnClock } from "../src/inspect/turnClock.ts"
 import { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "../src/runtime/Registry.ts"
 import type { SessionEnd, SessionHandle, SessionInfo } from "../src/runtime/SessionHandle.ts"
 import { inspection } from "../src/runtime/inspection.ts"
@@ -36,28 +35,8 @@ const inspectedSink = (id?: string) => {
   return actor
 }
 
-describe("turn clock", () => {
-  it("reads the clock once per turn and again after `budget` reads; the turn's end drops the cached time", () => {
-    let t = 1_000
-    let reads = 0
-    const turnEnds: Array<() => void> = []
-    const clock = makeTurnClock(() => (reads++, t), (f) => void turnEnds.push(f), 3)
-    expect([clock.read(), clock.read(), clock.read()]).toEqual([1_000, 1_000, 1_000])
-    expect(reads).toBe(1)
-    expect(turnEnds).toHaveLength(1) // armed once per turn
-    t = 1_005
-    expect(clock.read()).toBe(1_005) // the budget (3) ran out: read again within the same turn
-    expect(reads).toBe(2)
-    expect(turnEnds).toHaveLength(1)
-    t = 1_009
-    expect(clock.read()).toBe(1_005)
-    turnEnds[0]!() // the turn ended
-    expect(clock.read()).toBe(1_009)
-    expect(reads).toBe(3)
-    expect(turnEnds).toHaveLength(2)
-  })
-
-  it("the model stamps each snapshot with the wall clock and arms nothing per turn; a turn clock given to it is read once per turn", async () => {
+describe("the model's clock", () => {
+  it("the model stamps each snapshot with the wall clock and arms nothing per turn; a clock given to it is read per event", async () => {
     let t = 5_000
     const now = vi.spyOn(Date, "now").mockImplementation(() => t)
     const immediate = vi.spyOn(globalThis, "setImmediate")
@@ -77,23 +56,6 @@ describe("turn clock", () => {
     actor.send({ type: "LATER" })
     expect(view.record.entries().at(-1)).toMatchObject({ t: 6_000, event: { type: "LATER" } })
     actor.stop()
-
-    // The turn clock, for a machine whose clock read is a system call: given as the model's clock, read once per turn.
-    const turns: Array<() => void> = []
-    const turnClock = makeTurnClock(() => t, (f) => void turns.push(f))
-    const turned = new InspectorModel({ now: turnClock.read })
-    models.push(turned)
-    const second = inspectedSink()
-    now.mockClear()
-    for (let i = 0; i < 10; i++) second.send({ type: `G${i}` })
-    expect(turns).toHaveLength(1)
-    t = 7_000
-    second.send({ type: "SAME_TURN" })
-    expect(turned.get(second.sessionId)!.record.entries().at(-1)!.t).toBe(6_000)
-    turns[0]!()
-    second.send({ type: "NEXT_TURN" })
-    expect(turned.get(second.sessionId)!.record.entries().at(-1)!.t).toBe(7_000)
-    second.stop()
 
     // A clock given to the model is its own: read per event.
     let ticks = 0
