@@ -311,6 +311,28 @@ describe("observability: lifecycle requests, the modern client, every transition
     expect(clientTelemetry.prometheus()).toMatch(/^mcp_client_session_duration_seconds_count\{mcp_protocol_version="2026-07-28"\} 1$/m)
   })
 
+  it("an MRTR round trip (2026-07-28) is one CLIENT span with the first attempt's jsonrpc.request.id; each attempt has its SERVER span", async () => {
+    const serverSide = makeMemoryTracer()
+    const clientSide = makeMemoryTracer()
+    const server = new McpServer({ name: "mrtr", version: "1.0.0", telemetry: new Telemetry({ tracer: serverSide.tracer }) }).tool({ name: "stepwise" }, (_args, ctx) => {
+      if (ctx.requestState === undefined) ctx.inputRequired({ requestState: "step-1" })
+      return { content: [{ type: "text", text: `resumed from ${ctx.requestState}` }] }
+    })
+    const [st, ct] = makeMemoryTransportPair()
+    serveTransport(server, st)
+    const client = ModernClient.create(ct, { telemetry: new Telemetry({ tracer: clientSide.tracer }) })
+    const r = await client.callTool("stepwise", {})
+    expect(r.content).toEqual([{ type: "text", text: "resumed from step-1" }])
+    await client.close()
+    const attempts = serverSide.spans.filter((x) => x.name === "tools/call stepwise")
+    expect(attempts).toHaveLength(2)
+    const ids = attempts.map((x) => x.attributes["jsonrpc.request.id"])
+    expect(new Set(ids).size).toBe(2)
+    const c = one(clientSide.spans, "tools/call stepwise")
+    expect(c.attributes["jsonrpc.request.id"]).toBe(ids[0])
+    for (const a of attempts) expect(a.parentSpanId).toBe(c.spanId)
+  })
+
   it("every chart transition is a span event, self-transitions included (the keepalive's idle → idle on peer activity)", async () => {
     const clock = new SimulatedClock()
     const t = await setupWith({ keepalive: { intervalMs: 60_000, timeoutMs: 1_000 }, clock })
