@@ -15,6 +15,8 @@ import { ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { type HostEvent, type McpHost, startHost } from "../src/host/McpHost.ts"
+import { gatherRoots, ROOTS_SOURCE_TIMEOUT_MS, unionRoots } from "../src/host/roots.ts"
+import { countingClock } from "./support/countingClock.ts"
 import { hostReaches } from "./support/hostEvents.ts"
 
 const EVERYTHING = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
@@ -23,6 +25,87 @@ const textOf = (r: { readonly content?: unknown }): string =>
   ((r.content ?? []) as ReadonlyArray<{ type: string; text?: string }>).filter((c) => c.type === "text").map((c) => c.text).join("\n")
 
 type Root = { uri: string; name?: string }
+
+/** server-everything's "Roots updated: …" log lines, as the host hears them. */
+const rootsLogs = (host: McpHost): Array<string> => {
+  const logs: Array<string> = []
+  host.on("notification", (e: HostEvent) => {
+    if (e.type !== "notification" || e.notification.method !== "notifications/message") return
+    const data = (e.notification.params as { data?: unknown } | undefined)?.data
+    if (typeof data === "string" && data.startsWith("Roots updated:")) logs.push(data)
+  })
+  return logs
+}
+
+/** Event-loop turns (no real time): lets promise chains waiting on a fired timer run. */
+const turns = async (n = 5) => {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+}
+
+describe("roots sources on the host's clock", () => {
+  it("a source that never answers is left out after ROOTS_SOURCE_TIMEOUT_MS of the clock; the rest are united by uri", async () => {
+    const sim = countingClock()
+    let done = false
+    const answer = gatherRoots([
+      () => [{ uri: "file:///a", name: "first" }],
+      () => new Promise<never>(() => {}),
+      async () => [{ uri: "file:///a", name: "second" }, { uri: "file:///b" }],
+      () => { throw new Error("broken source") }
+    ], "up", sim.clock).then((r) => {
+      done = true
+      return r
+    })
+    await turns()
+    expect(done).toBe(false)
+    sim.increment(ROOTS_SOURCE_TIMEOUT_MS - 1)
+    await turns()
+    expect(done).toBe(false)
+    sim.increment(1)
+    expect(await answer).toEqual([{ uri: "file:///a", name: "first" }, { uri: "file:///b" }])
+    expect(sim.pending).toBe(0)
+    expect(unionRoots([[{ uri: "x" }], [{ uri: "x", name: "dup" }]])).toEqual([{ uri: "x" }])
+  })
+
+  it("startHost(config, { roots }) gives them to server-everything; setRoots / rootsChanged coalesce for coalesceMs of the host's clock into one list_changed", { timeout: 60_000 }, async () => {
+    const TEN_MINUTES = 10 * 60_000
+    const sim = countingClock()
+    const host = await startHost({ mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, "stdio"] } } }, {
+      stateFile: false,
+      onStderr: () => {},
+      clock: sim.clock,
+      coalesceMs: TEN_MINUTES,
+      roots: [{ uri: "file:///host/one", name: "one" }]
+    })
+    const logs = rootsLogs(host)
+    try {
+      // The upstream's own roots/list after initialized (its 350 ms are real): the host's roots.
+      expect(await hostReaches(host, () => logs.length >= 1, 30_000)).toBe(true)
+      expect(logs[0]).toMatch(/^Roots updated: 1 root\(s\)/)
+      const conn = host.connection("everything")!
+      let told = 0
+      const tell = conn.rootsChanged.bind(conn)
+      conn.rootsChanged = () => {
+        told++
+        tell()
+      }
+      host.setRoots([{ uri: "file:///host/one" }, { uri: "file:///host/two" }])
+      host.rootsChanged("everything")
+      host.rootsChanged()
+      await turns()
+      sim.increment(TEN_MINUTES - 1)
+      await turns()
+      expect(told).toBe(0)
+      sim.increment(1)
+      expect(told).toBe(1)
+      // The upstream heard it and listed again: the new roots.
+      expect(await hostReaches(host, () => logs.length >= 2, 30_000)).toBe(true)
+      expect(logs[1]).toMatch(/^Roots updated: 2 root\(s\)/)
+      expect(logs).toHaveLength(2)
+    } finally {
+      await host.close()
+    }
+  })
+})
 
 describe("roots through the gateway, outside any call (server-everything, the official SDK client)", { timeout: 90_000 }, () => {
   let host: McpHost
