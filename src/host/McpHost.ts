@@ -463,6 +463,7 @@ export class McpHost {
   /** A name under `<toolPrefix><separator>` of a server whose listing is not known yet (lazy, never started). */
   private byPrefix(name: string): { readonly conn: ServerConnection; readonly original: string } | undefined {
     for (const c of this.connections.values()) {
+      if (c.config.toolPrefix === "") continue // unprefixed: nothing to route by until its listing is known
       const prefix = `${c.config.toolPrefix}${this.config.separator}`
       if (c.listing === undefined && name.startsWith(prefix)) return { conn: c, original: name.slice(prefix.length) }
     }
