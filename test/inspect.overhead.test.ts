@@ -1,7 +1,7 @@
 /**
  * The inspector's per-event economies (issue 11's overhead targets), each pinned
- * by what it must keep doing: the wall clock read once per turn, not per
- * snapshot (turnClock.ts); records that keep no secret value the inspector never
+ * by what it must keep doing: the wall clock read per snapshot with no timer
+ * armed per turn; records that keep no secret value the inspector never
  * shows (`withoutSecrets`), with the same download; the registry's per-request
  * updates keeping the in-flight list right without a set per update.
  */
@@ -9,8 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest"
 import { createActor, setup } from "xstate"
 import { type InspectorModel as Model, InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { REDACTED, toJsonSafe, withoutSecrets } from "../src/inspect/redact.ts"
-import { RecordBuffer } from "../src/inspect/SessionRecord.ts"
-import { makeTurnClock } from "../src/inspect/turnClock.ts"
+import { FIRST_RUNS, RecordBuffer } from "../src/inspect/SessionRecord.ts"
 import { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "../src/runtime/Registry.ts"
 import type { SessionEnd, SessionHandle, SessionInfo } from "../src/runtime/SessionHandle.ts"
 import { inspection } from "../src/runtime/inspection.ts"
@@ -36,28 +35,8 @@ const inspectedSink = (id?: string) => {
   return actor
 }
 
-describe("turn clock", () => {
-  it("reads the clock once per turn and again after `budget` reads; the turn's end drops the cached time", () => {
-    let t = 1_000
-    let reads = 0
-    const turnEnds: Array<() => void> = []
-    const clock = makeTurnClock(() => (reads++, t), (f) => void turnEnds.push(f), 3)
-    expect([clock.read(), clock.read(), clock.read()]).toEqual([1_000, 1_000, 1_000])
-    expect(reads).toBe(1)
-    expect(turnEnds).toHaveLength(1) // armed once per turn
-    t = 1_005
-    expect(clock.read()).toBe(1_005) // the budget (3) ran out: read again within the same turn
-    expect(reads).toBe(2)
-    expect(turnEnds).toHaveLength(1)
-    t = 1_009
-    expect(clock.read()).toBe(1_005)
-    turnEnds[0]!() // the turn ended
-    expect(clock.read()).toBe(1_009)
-    expect(reads).toBe(3)
-    expect(turnEnds).toHaveLength(2)
-  })
-
-  it("the model stamps each snapshot with the wall clock and arms nothing per turn; a turn clock given to it is read once per turn", async () => {
+describe("the model's clock", () => {
+  it("the model stamps each snapshot with the wall clock and arms nothing per turn; a clock given to it is read per event", async () => {
     let t = 5_000
     const now = vi.spyOn(Date, "now").mockImplementation(() => t)
     const immediate = vi.spyOn(globalThis, "setImmediate")
@@ -77,23 +56,6 @@ describe("turn clock", () => {
     actor.send({ type: "LATER" })
     expect(view.record.entries().at(-1)).toMatchObject({ t: 6_000, event: { type: "LATER" } })
     actor.stop()
-
-    // The turn clock, for a machine whose clock read is a system call: given as the model's clock, read once per turn.
-    const turns: Array<() => void> = []
-    const turnClock = makeTurnClock(() => t, (f) => void turns.push(f))
-    const turned = new InspectorModel({ now: turnClock.read })
-    models.push(turned)
-    const second = inspectedSink()
-    now.mockClear()
-    for (let i = 0; i < 10; i++) second.send({ type: `G${i}` })
-    expect(turns).toHaveLength(1)
-    t = 7_000
-    second.send({ type: "SAME_TURN" })
-    expect(turned.get(second.sessionId)!.record.entries().at(-1)!.t).toBe(6_000)
-    turns[0]!()
-    second.send({ type: "NEXT_TURN" })
-    expect(turned.get(second.sessionId)!.record.entries().at(-1)!.t).toBe(7_000)
-    second.stop()
 
     // A clock given to the model is its own: read per event.
     let ticks = 0
@@ -443,6 +405,27 @@ describe("the model's bookkeeping per id", () => {
 })
 
 describe("the record's slots", () => {
+  it("a churned session's record is made for 4 entries (20 slots), not 8: what such a session holds (3–4) and not twice that", () => {
+    // The slots array is the largest object the unwatched inspector made per churned session (40 slots, 336 bytes).
+    const events = Array.from({ length: 6 }, (_, i) => ({ type: `E${i}` }))
+    const made = vi.spyOn(globalThis, "Array")
+    const record = new RecordBuffer(500)
+    for (let i = 0; i < 4; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    const sizes = made.mock.calls.map((args) => args[0])
+    made.mockRestore()
+    expect(sizes).toEqual([4 * 5])
+    expect(FIRST_RUNS).toBe(4)
+    // Past them it grows as an array does, in order.
+    for (let i = 4; i < 6; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    expect(record.entries().map((e) => `${e.t}:${e.event.type}`)).toEqual(events.map((e, i) => `${1_000 + i}:${e.type}`))
+    // A ring smaller than that is made for its own size (capacity + 1 runs).
+    const small = vi.spyOn(globalThis, "Array")
+    new RecordBuffer(2).add(1, events[0]!, "s", undefined, "active")
+    const smallSizes = small.mock.calls.map((args) => args[0])
+    small.mockRestore()
+    expect(smallSizes).toEqual([3 * 5])
+  })
+
   it("a short record's slots are made once, sized for its first entries (no push per entry), and grow past them as before", () => {
     const push = vi.spyOn(Array.prototype, "push")
     const record = new RecordBuffer(500)

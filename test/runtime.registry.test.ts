@@ -1,7 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { DuplicateSessionId, makeRegistryUnsafe, Registry, type RegistryChange } from "../src/runtime/Registry.ts"
+import { InfoListeners, type SessionInfo } from "../src/runtime/SessionHandle.ts"
 import { makeFakeSession } from "./support/fakeSession.ts"
+import { vi } from "vitest"
+
+const fakeInfo: SessionInfo = { id: "S", role: "server", era: "legacy", protocolVersion: undefined, state: "operating", transport: "http", peer: undefined, inFlight: 0, startedAt: 0 }
 
 describe("makeRegistryUnsafe", () => {
   it("registers, lists, gets and unregisters; emits added/updated/removed", () => {
@@ -183,4 +187,52 @@ describe("Registry service", () => {
       assert.deepStrictEqual(seen, ["added:a"])
       assert.strictEqual(registry.unsafe.listenerCount, 0)
     }).pipe(Effect.provide(Registry.layer)))
+})
+
+describe("InfoListeners", () => {
+  it("one onInfoChange listener (a watched registry's, per session) takes a slot, not a Set; more go to a Set, each told once per change and removed by its own off", () => {
+    const made = vi.spyOn(globalThis, "Set")
+    const listeners = new InfoListeners()
+    const told: Array<string> = []
+    const a = () => void told.push("a")
+    const offA = listeners.addSignal(a)
+    listeners.notify({ info: () => assert.fail("no summary for a signal") })
+    const setsForOne = made.mock.calls.length
+    made.mockRestore()
+    // Was: a Set made for it (and iterated on every change).
+    assert.strictEqual(setsForOne, 0)
+    assert.deepStrictEqual(told, ["a"])
+    assert.strictEqual(listeners.size, 1)
+    // The same listener twice is told once, as in a Set.
+    listeners.addSignal(a)
+    assert.strictEqual(listeners.size, 1)
+    const b = () => void told.push("b")
+    const offB = listeners.addSignal(b)
+    assert.strictEqual(listeners.size, 2)
+    told.length = 0
+    listeners.notify({ info: () => assert.fail("no summary for a signal") })
+    assert.deepStrictEqual(told.sort(), ["a", "b"])
+    offA()
+    assert.strictEqual(listeners.size, 1)
+    told.length = 0
+    listeners.notify({ info: () => assert.fail("no summary for a signal") })
+    assert.deepStrictEqual(told, ["b"])
+    offB()
+    offB()
+    assert.strictEqual(listeners.size, 0)
+    // A summary listener still takes the summary, built once per change.
+    let built = 0
+    const seen: Array<number> = []
+    const offC = listeners.add((info) => void seen.push(info.inFlight))
+    const c = () => void told.push("c")
+    listeners.addSignal(c)
+    told.length = 0
+    listeners.notify({ info: () => ({ ...fakeInfo, inFlight: ++built }) })
+    assert.deepStrictEqual([built, seen, told], [1, [1], ["c"]])
+    offC()
+    listeners.clear()
+    assert.strictEqual(listeners.size, 0)
+    listeners.notify({ info: () => assert.fail("nobody listens") })
+    assert.deepStrictEqual(told, ["c"])
+  })
 })

@@ -36,12 +36,10 @@ export interface InspectorModelOptions {
   /** Live actors tracked at most (a runtime that drops actors without stopping them cannot grow this without bound). Default 10 000. */
   readonly maxActors?: number
   /**
-   * The clock records and ages are stamped with, read per event. Default: `Date.now`. Why not cached
-   * per turn of the event loop by default (`makeTurnClock` in turnClock.ts, which it was): the cache's
-   * expiry, a `setImmediate` armed in every turn that stamps something, cost ≈ 2 µs per turn on a real
-   * socket (an extra callback into JavaScript per loop iteration, and its ref toggling), against ≈ 50 ns
-   * per `Date.now` where the clock has a vDSO path (kvm-clock does). Under session churn every request is
-   * such a turn. On a machine whose clock read is a system call, pass `makeTurnClock().read`.
+   * The clock records and ages are stamped with, read per event. Default: `Date.now`. Why not a cache
+   * read once per turn of the event loop (which it was): the cache's expiry, a `setImmediate` armed in
+   * every turn that stamped something, cost ≈ 2 µs per turn on a real socket, against ≈ 50 ns per
+   * `Date.now` where the clock has a vDSO path (kvm-clock does); under churn every request is a turn.
    */
   readonly now?: () => number
   /**

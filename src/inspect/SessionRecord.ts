@@ -39,8 +39,13 @@ export interface RecordEnd {
 
 export const RECORD_FORMAT = "mcp-actors.record/1"
 
-/** Runs (entries) a record's slots are first made for. */
-const FIRST_RUNS = 8
+/**
+ * Runs (entries) a record's slots are first made for: a churned HTTP session's record holds 3–4
+ * (`INITIALIZE`, `INITIALIZED`, a call, its end; its start is the base). Was 8: 40 slots (336 bytes)
+ * made per session for 15–20 used, the largest allocation the unwatched inspector made per session.
+ * A longer record grows as any array does (to 46 slots, then by half).
+ */
+export const FIRST_RUNS = 4
 
 /** A record as written to a file (JSON). */
 export interface RecordFile {
@@ -116,7 +121,7 @@ export class RecordBuffer {
 
   /** {@link push} without an entry object (the inspector's hot path). */
   add(t: number, event: EventObject, value: StateValue | undefined, context: unknown, status: string): void {
-    // Sized for a short session's record at once (a churned HTTP session makes 4–5 entries): pushed
+    // Sized for a short session's record at once (a churned HTTP session makes 3–4 entries): pushed
     // from empty, its slots were allocated twice (17, then 41) and copied once.
     const slots = this.#slots ??= new Array<unknown>(Math.min(this.capacity + 1, FIRST_RUNS) * 5)
     this.#added++

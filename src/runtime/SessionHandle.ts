@@ -66,10 +66,15 @@ export interface SessionHandle {
 export class InfoListeners {
   // Made on the first listener: most sessions never get one (one Set fewer per session).
   #listeners: Set<(info: SessionInfo) => void> | undefined
-  /** `onInfoChange` listeners: told of a change, nothing built for them. */
+  /**
+   * The first `onInfoChange` listener (told of a change, nothing built for it), in a slot of its own;
+   * any more in `#signals`. Why a slot: a watched runtime's registry follows every session with one
+   * such listener, and a Set per session (made, then iterated on every chart step) was for one entry.
+   */
+  #signal: (() => void) | undefined
   #signals: Set<() => void> | undefined
   get size(): number {
-    return (this.#listeners?.size ?? 0) + (this.#signals?.size ?? 0)
+    return (this.#listeners?.size ?? 0) + (this.#signal === undefined ? 0 : 1) + (this.#signals?.size ?? 0)
   }
   add(listener: (info: SessionInfo) => void): () => void {
     const listeners = (this.#listeners ??= new Set())
@@ -77,12 +82,21 @@ export class InfoListeners {
     return () => listeners.delete(listener)
   }
   addSignal(listener: () => void): () => void {
-    const signals = (this.#signals ??= new Set())
-    signals.add(listener)
-    return () => signals.delete(listener)
+    const signals = this.#signals
+    // (A listener added twice is told once, as in a Set.)
+    if (this.#signal === listener || signals?.has(listener) === true) return () => this.#removeSignal(listener)
+    if (this.#signal === undefined) this.#signal = listener
+    else (this.#signals ??= new Set()).add(listener)
+    return () => this.#removeSignal(listener)
+  }
+  #removeSignal(listener: () => void): void {
+    if (this.#signal === listener) this.#signal = undefined
+    else this.#signals?.delete(listener)
   }
   /** Tell every listener; `source.info()` is built once, and only if a listener takes summaries (no closure per call). */
   notify(source: { info(): SessionInfo }): void {
+    const signal = this.#signal
+    if (signal !== undefined) signal()
     if (this.#signals !== undefined) for (const s of this.#signals) s()
     if (this.#listeners === undefined || this.#listeners.size === 0) return
     const snapshot = source.info()
@@ -90,6 +104,7 @@ export class InfoListeners {
   }
   clear(): void {
     this.#listeners?.clear()
+    this.#signal = undefined
     this.#signals?.clear()
   }
 }
