@@ -24,6 +24,15 @@ describe("catalog", () => {
     expect(c.collisions).toEqual([{ kind: "tool", name: "p__x", kept: "a", dropped: ["b"] }])
   })
 
+  it("prefix policy: toolPrefix \"\" means no prefix (the original names, not __x), a clash with another server reported", () => {
+    const c = buildCatalog([source("a", { tools: tools("x", "y"), prompts: [{ name: "p" }] }, { toolPrefix: "" }), source("b", { tools: tools("x") })], { separator: "__", collisions: "prefix" })
+    expect([...c.tools.keys()]).toEqual(["x", "y", "b__x"])
+    expect(c.tools.get("x")).toMatchObject({ server: "a", original: "x" })
+    expect([...c.prompts.keys()]).toEqual(["p"])
+    const clash = buildCatalog([source("a", { tools: tools("x") }, { toolPrefix: "" }), source("b", { tools: tools("x") }, { toolPrefix: "" })], { separator: "__", collisions: "prefix" })
+    expect(clash.collisions).toEqual([{ kind: "tool", name: "x", kept: "a", dropped: ["b"] }])
+  })
+
   it("first-wins keeps original names and reports the losers; error serves a clashing name to nobody", () => {
     const sources = [source("a", { tools: tools("x", "only-a") }), source("b", { tools: tools("x") })]
     const first = buildCatalog(sources, { separator: "__", collisions: "first-wins" })

@@ -117,6 +117,17 @@ describe("variable expansion", () => {
     // a peer-ish name like __proto__ is not read from the prototype
     expect(() => expandVariables("${constructor}", env, undefined)).toThrow(/not set/)
   })
+  it("expands a default that holds a variable (${A:-${B}}), only when the default is used; keeps what is no variable", () => {
+    const env = { A: "1", B: "bee", EMPTY: "" }
+    // Before: the default stopped at the first "}": `${A:-${B}}` gave "1}" (A set) and "${B}" (A unset).
+    expect(expandVariables("${A:-${B}}", env, undefined)).toBe("1")
+    expect(expandVariables("${X:-${B}}", env, undefined)).toBe("bee")
+    expect(expandVariables("${X:-${Y:-${B}-z}}/${A:-${NOPE}}", env, undefined)).toBe("bee-z/1")
+    expect(expandVariables("${EMPTY:-pre-${A}-post}", env, undefined)).toBe("pre-1-post")
+    expect(() => expandVariables("${X:-${Y}}", env, undefined)).toThrow(/\$\{Y\} is not set/)
+    expect(expandVariables("$HOME ${not a name} ${A}} ${unclosed", env, undefined)).toBe("$HOME ${not a name} 1} ${unclosed")
+    expect(expandVariables("${workspaceFolder}/x:$env:B", env, "/ws")).toBe("/ws/x:bee")
+  })
   it("keeps // inside strings when stripping comments", () => {
     expect(parseJsonc(`{"u": "http://x/a,}", // c\n "v": [1,],}`)).toEqual({ u: "http://x/a,}", v: [1] })
   })

@@ -4,7 +4,8 @@
  * listings; the host rebuilds it when a listing or a server's health changes.
  *
  * Naming (`collisions`):
- * - `prefix` (default): `<toolPrefix><separator><name>` (`server__tool`); if
+ * - `prefix` (default): `<toolPrefix><separator><name>` (`server__tool`; the
+ *   original name for `toolPrefix: ""`); if
  *   two servers still produce the same name (same `toolPrefix`), the first in
  *   config order keeps it and the other is reported;
  * - `first-wins`: original names; on a clash the first server keeps the name,
@@ -124,7 +125,8 @@ const nameEntries = <D extends { readonly name: string }>(
   for (const source of sources) {
     for (const def of pick(source)) {
       if (kind === "tool" && !toolVisible(source, def.name)) continue
-      const exposed = policy === "prefix" ? `${source.toolPrefix}${separator}${def.name}` : def.name
+      // `toolPrefix: ""` means no prefix (not `__tool`).
+      const exposed = policy === "prefix" && source.toolPrefix !== "" ? `${source.toolPrefix}${separator}${def.name}` : def.name
       const list = claims.get(exposed) ?? []
       // One server listing a name twice: keep its first.
       if (!list.some((e) => e.server === source.server)) list.push({ server: source.server, original: def.name, definition: { ...def, name: exposed } })

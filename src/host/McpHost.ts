@@ -29,6 +29,7 @@ import { type ConfigIssue, type HostConfig, loadHostConfig, parseHostConfig, typ
 import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
 import { defaultStateFile, HostStateFile } from "./lifeline.ts"
 import { type InFlight, type InputKind, ServerConnection } from "./ServerConnection.ts"
+import { gatherRoots, type Root, type RootsSource } from "./roots.ts"
 
 export type InputAnswerer = (server: string, params: Params | undefined, ctx: ServerRequestContext) => Result | PromiseLike<Result>
 
@@ -44,7 +45,13 @@ export interface HostOptions {
   /** Answers upstream elicitations that no call in flight takes. Default: decline. */
   readonly onElicitation?: InputAnswerer
   readonly onSampling?: InputAnswerer
+  /** Answers every upstream `roots/list` no call takes, instead of `roots` and the roots sources (`addRootsSource`). */
   readonly onRoots?: InputAnswerer
+  /**
+   * The roots every upstream server is given (`roots/list` outside a call), united with those of
+   * the roots sources (a gateway's clients). Change them with `setRoots`. Default: none.
+   */
+  readonly roots?: ReadonlyArray<Root>
   /** Each stderr line of a stdio server. */
   readonly onStderr?: (server: string, line: string) => void
   /** How long `startHost` waits for keep-alive servers to settle. Default: the largest connect timeout + 2 s. */
@@ -159,6 +166,12 @@ export class McpHost {
   private advertised: Catalog
   private known: Catalog
   private changeTimer: unknown
+  /** The host's own roots (`roots`, `setRoots`) and the sources added with `addRootsSource`. */
+  private roots: ReadonlyArray<Root>
+  private readonly rootsSources = new Set<RootsSource>()
+  /** Upstreams to tell `notifications/roots/list_changed` at the end of the coalescing window ("*": all). */
+  private rootsPending: Set<string> | "*" | undefined
+  private rootsTimer: unknown
   private advertisedSignature = ""
   private pendingBefore: ReadonlySet<string> | undefined
   private closePromise: Promise<void> | undefined
@@ -171,6 +184,7 @@ export class McpHost {
     this.config = config
     this.issues = config.issues
     this.options = options
+    this.roots = options.roots ?? []
     this.ownsRuntime = options.runtime === undefined
     this.runtime = options.runtime ?? makeMcpRuntime(options.clock === undefined ? {} : { clock: options.clock })
     const clock = options.clock ?? this.runtime.clock
@@ -449,6 +463,7 @@ export class McpHost {
   /** A name under `<toolPrefix><separator>` of a server whose listing is not known yet (lazy, never started). */
   private byPrefix(name: string): { readonly conn: ServerConnection; readonly original: string } | undefined {
     for (const c of this.connections.values()) {
+      if (c.config.toolPrefix === "") continue // unprefixed: nothing to route by until its listing is known
       const prefix = `${c.config.toolPrefix}${this.config.separator}`
       if (c.listing === undefined && name.startsWith(prefix)) return { conn: c, original: name.slice(prefix.length) }
     }
@@ -638,12 +653,58 @@ export class McpHost {
     )
   }
 
+  // ------------------------------------------------------------ roots
+
+  /** Replace the host's own roots and tell every ready legacy upstream (`notifications/roots/list_changed`). */
+  setRoots(roots: ReadonlyArray<Root>): void {
+    this.roots = roots
+    this.rootsChanged()
+  }
+
+  /**
+   * Add roots to what upstream servers are given (a gateway adds its clients'); the returned function
+   * removes them. Adding or removing tells no one: call `rootsChanged` when what a source gives changes.
+   */
+  addRootsSource(source: RootsSource): () => void {
+    this.rootsSources.add(source)
+    return () => void this.rootsSources.delete(source)
+  }
+
+  /**
+   * The roots changed for `server` (default: every server): each ready legacy upstream among them gets
+   * `notifications/roots/list_changed` once per coalescing window (`coalesceMs`), and lists them again.
+   * A modern upstream is told the roots with each request instead.
+   */
+  rootsChanged(server?: string): void {
+    if (this.closePromise !== undefined) return
+    if (server === undefined) this.rootsPending = "*"
+    else if (this.rootsPending !== "*") {
+      const pending = this.rootsPending ?? new Set<string>()
+      pending.add(server)
+      this.rootsPending = pending
+    }
+    if (this.rootsTimer !== undefined) return
+    this.rootsTimer = this.clock.setTimeout(() => {
+      this.rootsTimer = undefined
+      const pending = this.rootsPending
+      this.rootsPending = undefined
+      for (const conn of this.connections.values()) {
+        if (pending === "*" || pending?.has(conn.name)) conn.rootsChanged()
+      }
+    }, this.options.coalesceMs ?? 25)
+  }
+
+  /** What `server` is given for a `roots/list` no call takes: the host's roots united with its sources'. */
+  rootsFor(server: string): Promise<Array<Root>> {
+    return gatherRoots([() => this.roots, ...this.rootsSources], server, this.clock)
+  }
+
   private async defaultInput(server: string, kind: InputKind, params: Params | undefined, ctx: ServerRequestContext): Promise<Result> {
     const o = this.options
     const answer = kind === "elicitation" ? o.onElicitation : kind === "sampling" ? o.onSampling : o.onRoots
     if (answer !== undefined) return answer(server, params, ctx)
     if (kind === "elicitation") return { action: "decline" }
-    if (kind === "roots") return { roots: [] }
+    if (kind === "roots") return { roots: await this.rootsFor(server) }
     throw new RpcError({ method: "sampling/createMessage", code: -32601, message: "sampling is not available on this host" })
   }
 
@@ -654,6 +715,9 @@ export class McpHost {
     return this.closePromise ??= (async () => {
       if (this.changeTimer !== undefined) this.clock.clearTimeout(this.changeTimer)
       this.changeTimer = undefined
+      if (this.rootsTimer !== undefined) this.clock.clearTimeout(this.rootsTimer)
+      this.rootsTimer = undefined
+      this.rootsSources.clear()
       if (this.actor.getSnapshot().status === "active") this.actor.send({ type: "STOP", now: this.now(), reason: "host closing" })
       // The charts' closeConnection effects run on the next microtasks.
       await new Promise<void>((resolve) => setImmediate(resolve))

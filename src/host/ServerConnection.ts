@@ -479,6 +479,24 @@ export class ServerConnection {
     })
   }
 
+  /**
+   * Tell a ready legacy upstream its roots changed (`notifications/roots/list_changed`: it lists them
+   * again). A modern upstream has no such notification (its requests carry the roots), nor has one
+   * that is not up: it asks for roots after its next `initialized`.
+   */
+  rootsChanged(): void {
+    const client = this.client
+    const state = this.status?.state
+    if (client === undefined || this.clientGeneration !== this.generation || (state !== "ready" && state !== "degraded")) return
+    const notify = (client as { notify?: (method: string) => void }).notify
+    if (client.era === "modern" || notify === undefined) return
+    try {
+      notify.call(client, "notifications/roots/list_changed")
+    } catch {
+      // A transport closing under us: the restart re-initializes, and the server asks again.
+    }
+  }
+
   // ------------------------------------------------------------ upstream → host
 
   private notification(n: JsonRpcNotification): void {

@@ -92,7 +92,7 @@ interface CommonServer {
   readonly restart: RestartPolicy & { readonly parkedProbeMs: number }
   /** Health probe (ping / server/discover) while ready. */
   readonly health: { readonly intervalMs: number; readonly timeoutMs: number; readonly maxMisses: number } | false
-  /** Exposed names are `<toolPrefix><separator><tool>`; default the server's name. */
+  /** Exposed names are `<toolPrefix><separator><tool>`; default the server's name; `""`: the original names. */
   readonly toolPrefix: string
   readonly allowedTools: ReadonlyArray<string> | undefined
   readonly blockedTools: ReadonlyArray<string>
@@ -160,20 +160,71 @@ export interface ParseOptions {
 
 class ExpansionError extends Error {}
 
-const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$env:([A-Za-z_][A-Za-z0-9_]*)|\$\{(workspaceFolder)\}/g
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const PS_VAR = /\$env:([A-Za-z_][A-Za-z0-9_]*)/y
 
-/** Expand `${VAR}`, `${VAR:-default}`, `$env:VAR`, `${workspaceFolder}`. An unset variable without a default is an error. */
-export const expandVariables = (text: string, env: Env, workspaceFolder: string | undefined): string =>
-  text.replace(VAR, (match, name: string | undefined, fallback: string | undefined, psName: string | undefined) => {
-    const key = name ?? psName
+/** The index of the `}` closing a `${` whose body starts at `from` (nested `${…}` counted), or -1. */
+const closingBrace = (text: string, from: number): number => {
+  let depth = 0
+  for (let j = from; j < text.length; j++) {
+    if (text.startsWith("${", j)) {
+      depth++
+      j++
+    } else if (text[j] === "}") {
+      if (depth === 0) return j
+      depth--
+    }
+  }
+  return -1
+}
+
+/**
+ * Expand `${VAR}`, `${VAR:-default}`, `$env:VAR`, `${workspaceFolder}`. A default may itself hold
+ * variables (`${A:-${B}}`), expanded only when it is used. An unset variable without a default is an
+ * error; anything else with a `$` (`$HOME`, `${not a name}`, an unclosed `${`) is kept as written.
+ */
+export const expandVariables = (text: string, env: Env, workspaceFolder: string | undefined): string => {
+  const lookup = (match: string, key: string, fallback: string | undefined): string => {
     if (key === "workspaceFolder" && workspaceFolder !== undefined && !Object.hasOwn(env, key)) return workspaceFolder
-    if (key === undefined) return match
     const value = Object.hasOwn(env, key) ? env[key] : undefined
     if (value !== undefined && value !== "") return value
-    if (fallback !== undefined) return fallback
+    if (fallback !== undefined) return expandVariables(fallback, env, workspaceFolder)
     if (value === "") return ""
     throw new ExpansionError(`${match} is not set`)
-  })
+  }
+  let out = ""
+  let i = 0
+  while (i < text.length) {
+    const d = text.indexOf("$", i)
+    if (d < 0) {
+      out += text.slice(i)
+      break
+    }
+    out += text.slice(i, d)
+    if (text.startsWith("${", d)) {
+      const end = closingBrace(text, d + 2)
+      const body = end < 0 ? "" : text.slice(d + 2, end)
+      const sep = body.indexOf(":-")
+      const name = sep < 0 ? body : body.slice(0, sep)
+      if (end >= 0 && NAME.test(name)) {
+        out += lookup(text.slice(d, end + 1), name, sep < 0 ? undefined : body.slice(sep + 2))
+        i = end + 1
+        continue
+      }
+    } else {
+      PS_VAR.lastIndex = d
+      const m = PS_VAR.exec(text)
+      if (m !== null) {
+        out += lookup(m[0], m[1]!, undefined)
+        i = d + m[0].length
+        continue
+      }
+    }
+    out += "$"
+    i = d + 1
+  }
+  return out
+}
 
 const schemaMessage = (error: Schema.SchemaError): ReadonlyArray<{ field: string | undefined; message: string }> => {
   // The formatted issue is "message\n  at [\"a\"][\"b\"]" pairs; turn the path into a dotted field name.

@@ -10,6 +10,14 @@
  * roots requests, forwarded to the gateway's client through `ctx.elicit` /
  * `ctx.createMessage` / `ctx.listRoots` and answered back upstream.
  *
+ * Roots outside a call: an upstream asks for them whenever it likes (an SDK
+ * server right after `initialized`), so the gateway is a roots source of the
+ * host: a `roots/list` no call takes is answered with the union (by uri) of the
+ * roots of the legacy clients attached that declared roots (the aggregate's for
+ * every upstream, `/mcp/<server>`'s for that upstream only). When such a client
+ * joins, says its roots changed, or leaves, the upstreams it reaches get
+ * `notifications/roots/list_changed` (coalesced by the host).
+ *
  * The registrations follow the host's `change` events (already coalesced and
  * health-gated), applied with `McpServer.update`: one `list_changed` per list
  * for the gateway's clients.
@@ -39,6 +47,8 @@ import type { Result } from "../client/ClientSession.ts"
 import type { ServerListing } from "./Catalog.ts"
 import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
 import type { CallOptions, McpHost } from "./McpHost.ts"
+import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots.ts"
+import type { ServerSession } from "../server/ServerSession.ts"
 
 /** `_meta` key carrying the typed host error of a failed gateway call. */
 export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
@@ -446,6 +456,30 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
       read: (uri, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "resources/read", { uri }, o))
     })
   }
+  // Legacy sessions that declared roots, per served McpServer (the aggregate, or one `/mcp/<server>`).
+  const rootsClients = new Map<McpServer, Set<ServerSession>>()
+  /** Follow `served`'s sessions: a roots client joining, changing its roots or leaving tells the upstreams it reaches (`scope`: one, or all). */
+  const followRoots = (served: McpServer, scope: string | undefined) => {
+    served.sessionEvents = (event, session) => {
+      let clients = rootsClients.get(served)
+      if (event === "joined") {
+        if (!hasCapability(session.negotiated().clientCapabilities, "roots")) return
+        if (clients === undefined) rootsClients.set(served, clients = new Set())
+        clients.add(session)
+      } else if (clients === undefined || !clients.has(session)) return
+      else if (event === "left") clients.delete(session)
+      host.rootsChanged(scope)
+    }
+  }
+  const askRoots = (session: ServerSession): Promise<ReadonlyArray<Root>> =>
+    session.request("roots/list", undefined, { timeoutMs: ROOTS_SOURCE_TIMEOUT_MS }).then(rootsOf, () => [])
+  const removeRootsSource = host.addRootsSource(async (upstream) => {
+    const sessions = [...rootsClients.get(aggregate) ?? []]
+    const own = perServer.get(upstream)
+    if (own !== undefined) sessions.push(...rootsClients.get(own) ?? [])
+    return sessions.length === 0 ? [] : unionRoots(await Promise.all(sessions.map(askRoots)))
+  })
+  followRoots(aggregate, undefined)
   syncAggregate()
   const off = host.on("change", () => {
     syncAggregate()
@@ -466,12 +500,16 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
           ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
         })
         perServer.set(name, server)
+        followRoots(server, name)
         syncServer(name, server)
       }
       return server
     },
     close: () => {
       off()
+      removeRootsSource()
+      for (const served of [aggregate, ...perServer.values()]) served.sessionEvents = undefined
+      rootsClients.clear()
       for (const relay of relays.values()) {
         clock.clearTimeout(relay.timer)
         relay.abort.abort("gateway closed")

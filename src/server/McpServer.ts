@@ -12,6 +12,7 @@ import { makeRequestStateKey, type RequestStateKey } from "./requestState.ts"
 import type { CallGuard } from "./CallGuard.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
 import type { RequestContext } from "./RequestContext.ts"
+import type { ServerSession } from "./ServerSession.ts"
 import type {
   CallToolResult,
   CompleteResult,
@@ -119,6 +120,11 @@ export class McpServer {
   guard: CallGuard | undefined
   /** Spans and metrics (see docs/observability.md); may be set or replaced at any time. */
   telemetry: Telemetry | undefined
+  /**
+   * Told when a legacy session starts operating (after `initialized`), ends, or its client sends
+   * `notifications/roots/list_changed`: the gateway forwards its clients' roots upstream.
+   */
+  sessionEvents: ((event: "joined" | "left" | "rootsChanged", session: ServerSession) => void) | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
   private readonly listeners = new Set<((change: ServerChange) => void) | ServerChangeWatcher>()
   private cachedCapabilities: ServerCapabilities | undefined

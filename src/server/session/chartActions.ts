@@ -39,6 +39,7 @@ export const announceReady = (s: ServerSession): void => {
   s.operating = true
   s.lastSettledAt = s.now() // idle is counted from the handshake completing, not from the session's creation
   s.server.watch(s)
+  s.server.sessionEvents?.("joined", s)
   ready(s)
 }
 

@@ -40,8 +40,10 @@ export const release = (s: ServerSession, end: SessionEnd): void => {
   s.released = true
   // Told first: what its actor's stop and its owner's release hook run into may ask how it ended (the inspector).
   s.endedWith = end
+  const wasOperating = s.operating
   s.operating = false
   s.server.unwatch(s)
+  if (wasOperating) s.server.sessionEvents?.("left", s)
   for (const [id, entry] of s.inFlight) abort(s, id, entry, "session closed")
   s.outbound?.rejectAll()
   notifyListeners(s)

@@ -73,8 +73,11 @@ const routeNotification = (s: ServerSession, n: JsonRpcNotification): void => {
       abort(s, id, entry, typeof n.params?.reason === "string" ? n.params.reason : "cancelled by client")
       return
     }
+    case "notifications/roots/list_changed":
+      s.server.sessionEvents?.("rootsChanged", s)
+      return
     default:
-      // notifications/progress for our outbound requests, roots/list_changed, unknown: nothing to answer.
+      // notifications/progress for our outbound requests, unknown: nothing to answer.
       return
   }
 }
