@@ -104,6 +104,8 @@ describe("roots sources on the host's clock", () => {
     } finally {
       await host.close()
     }
+    // Closing stops the servers, which withdraws their catalog: no change timer is left on the host's clock.
+    expect(sim.pending).toBe(0)
   })
 })
 

@@ -175,6 +175,8 @@ export class McpHost {
   private advertisedSignature = ""
   private pendingBefore: ReadonlySet<string> | undefined
   private closePromise: Promise<void> | undefined
+  /** Set as `close` begins (before `closePromise` is assigned: its first steps run synchronously). */
+  private closing = false
   /** Servers whose listing was known before their current generation came up (for "reconnect" diffs). */
   private readonly reconnecting = new Set<string>()
   /** The orphans a crashed earlier host left, killed at start. */
@@ -345,7 +347,9 @@ export class McpHost {
     this.advertised = next
     if (signature === this.advertisedSignature) return
     this.advertisedSignature = signature
-    // Coalesce: one change event (one list_changed downstream) per burst.
+    // Coalesce: one change event (one list_changed downstream) per burst. Closing withdraws every
+    // server's entries: nobody is told, and no timer outlives the host.
+    if (this.closing) return
     this.pendingBefore ??= new Set(before.tools.keys())
     if (this.changeTimer !== undefined) return
     this.changeTimer = this.clock.setTimeout(() => {
@@ -713,6 +717,7 @@ export class McpHost {
   /** Stop every server (stdin close → SIGTERM → SIGKILL of each group) and wait until all are gone. */
   close(): Promise<void> {
     return this.closePromise ??= (async () => {
+      this.closing = true
       if (this.changeTimer !== undefined) this.clock.clearTimeout(this.changeTimer)
       this.changeTimer = undefined
       if (this.rootsTimer !== undefined) this.clock.clearTimeout(this.rootsTimer)
