@@ -15,6 +15,7 @@ import type { InspectorOptions } from "../inspect/InspectorServer.ts"
 import { announceInspector } from "./inspectCommands.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 import { setupTelemetry, type TelemetryCliOptions } from "./telemetrySetup.ts"
+import { requestUrl } from "../transports/http/requestTarget.ts"
 
 export interface HostCommandOptions {
   readonly config: string | undefined
@@ -100,12 +101,8 @@ const gatewayAuth = (policy: PolicyParts, servers: ReadonlyArray<string>): Authe
   }
   if (endpoint("") === undefined) return undefined
   return (req) => {
-    let name: string | undefined
-    try {
-      name = serverOfPath(new URL(req.url ?? "/", "http://gateway").pathname)
-    } catch {
-      name = undefined
-    }
+    const path = requestUrl(req.url, "http://gateway")?.pathname
+    const name = path === undefined ? undefined : serverOfPath(path)
     // Unknown endpoints (404 later) still get the aggregate's check: nothing is said to an unauthenticated caller.
     return endpoint(name !== undefined && servers.includes(name) ? name : "")!(req)
   }

@@ -49,6 +49,7 @@ import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from
 import type { CallOptions, McpHost } from "./McpHost.ts"
 import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots.ts"
 import type { ServerSession } from "../server/ServerSession.ts"
+import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 
 /** `_meta` key carrying the typed host error of a failed gateway call. */
 export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
@@ -532,11 +533,7 @@ export interface GatewayServeOptions {
 export const serverOfPath = (pathname: string): string | undefined => {
   if (pathname === "/mcp") return ""
   if (!pathname.startsWith("/mcp/")) return undefined
-  try {
-    return decodeURIComponent(pathname.slice(5))
-  } catch {
-    return undefined
-  }
+  return decodeSegment(pathname.slice(5))
 }
 
 export interface GatewayHttpHandle {
@@ -556,20 +553,10 @@ export const serveGatewayHttp = async (
   const aggregate = makeHttpHandler(gateway.server, { path: "/mcp", ...auth })
   const handlers = new Map<string, HttpHandler>()
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
-    let path: string
-    try {
-      path = new URL(req.url ?? "/", "http://gateway").pathname
-    } catch {
-      path = "/"
-    }
+    const path = requestUrl(req.url, "http://gateway")?.pathname
     if (path === "/mcp") return aggregate.handler(req, res)
-    if (path.startsWith("/mcp/")) {
-      let name: string
-      try {
-        name = decodeURIComponent(path.slice(5))
-      } catch {
-        name = ""
-      }
+    const name = path?.startsWith("/mcp/") === true ? decodeSegment(path.slice(5)) : undefined
+    if (path !== undefined && name !== undefined) {
       let h = handlers.get(name)
       if (h === undefined) {
         const server = gateway.serverFor(name)
