@@ -125,24 +125,19 @@ export class RecordBuffer {
     // from empty, its slots were allocated twice (17, then 41) and copied once.
     const slots = this.#slots ??= new Array<unknown>(Math.min(this.capacity + 1, FIRST_RUNS) * 5)
     this.#added++
-    if (this.#runs <= this.capacity) {
-      // (Past the first runs, a store at the end grows the array as a push would.)
-      const i = this.#runs * 5
-      slots[i] = t
-      slots[i + 1] = event
-      slots[i + 2] = value
-      slots[i + 3] = context
-      slots[i + 4] = status
-      this.#runs++
-      return
-    }
-    // Full: the oldest run (the base) makes way; the next oldest becomes the base.
-    const i = this.#head * 5
+    // Filling: the next run at the end (past the first runs a store there grows the array as a push
+    // would). Full: the oldest run (the base) makes way, and the next oldest becomes the base.
+    const filling = this.#runs <= this.capacity
+    const i = (filling ? this.#runs : this.#head) * 5
     slots[i] = t
     slots[i + 1] = event
     slots[i + 2] = value
     slots[i + 3] = context
     slots[i + 4] = status
+    if (filling) {
+      this.#runs++
+      return
+    }
     this.#head = this.#head === this.capacity ? 0 : this.#head + 1
   }
 
