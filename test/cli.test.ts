@@ -39,7 +39,14 @@ describe("mcp-actors CLI", () => {
     const badNumber = run("serve", "--stdio", "--idle-timeout", "soon")
     expect(badNumber.code).toBe(2)
     expect(badNumber.stderr).toMatch(/--idle-timeout must be a non-negative integer/)
-  }, 30_000) // five process starts: generous on a busy 2-core machine
+    // A flag that would do nothing: --metrics-port without --metrics, or with --http (whose port serves /metrics).
+    const portWithoutMetrics = run("serve", "--ws", "0", "--metrics-port", "0")
+    expect(portWithoutMetrics.code).toBe(2)
+    expect(portWithoutMetrics.stderr).toMatch(/--metrics-port needs --metrics/)
+    const portWithHttp = run("serve", "--http", "0", "--metrics", "--metrics-port", "0")
+    expect(portWithHttp.code).toBe(2)
+    expect(portWithHttp.stderr).toMatch(/with --http, \/metrics is served on the HTTP port/)
+  }, 60_000) // seven process starts: generous on a busy 2-core machine
 
   it("lists the examples", () => {
     const r = run("examples")

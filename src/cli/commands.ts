@@ -198,6 +198,11 @@ ${POLICY_USAGE}  -h, --help               show this help`,
     const chosen = [values.stdio === true, values.http !== undefined, values.ws !== undefined].filter(Boolean).length
     if (chosen > 1) throw new UsageError("choose one of --stdio, --http and --ws")
     if (chosen === 0) throw new UsageError("choose a transport: --stdio, --http PORT or --ws PORT")
+    // A flag that would do nothing is refused, not silently ignored.
+    if (values["metrics-port"] !== undefined && values.metrics !== true) throw new UsageError("--metrics-port needs --metrics")
+    if (values["metrics-port"] !== undefined && values.http !== undefined) {
+      throw new UsageError("--metrics-port is for --stdio and --ws: with --http, /metrics is served on the HTTP port")
+    }
     const server = await pickExample(values.example as string | undefined)
     const policyOptions = policyCliOptions(values)
     const inspect = withApprover(inspectOptions(values), policyOptions)
