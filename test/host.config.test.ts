@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { expandVariables, formatIssue, loadHostConfig, parseHostConfig, parseJsonc } from "../src/host/config.ts"
+import { defaultToolPrefix, expandVariables, formatIssue, loadHostConfig, parseHostConfig, parseJsonc } from "../src/host/config.ts"
 import { importConfigs, importLocations } from "../src/host/importConfigs.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "host-config-"))
@@ -68,6 +68,15 @@ describe("host config: formats", () => {
       health: { intervalMs: 7, timeoutMs: 3, maxMisses: 4 }, toolPrefix: "A", allowedTools: ["t"], blockedTools: ["u"], protocol: "legacy"
     })
     expect(b).toMatchObject({ lifecycle: "keep-alive", health: false, toolPrefix: "b", protocol: "auto", timeouts: { callMs: 60_000 } })
+  })
+
+  it("a server name with characters a tool name should not hold (SEP-986) gets a prefix with `_` for them; a given toolPrefix is kept", () => {
+    const [spaced, given] = parseHostConfig({
+      mcpServers: { "my server/v2 ✓": { command: "x" }, "other one": { command: "x", toolPrefix: "o t" } }
+    }).servers
+    expect(spaced).toMatchObject({ name: "my server/v2 ✓", toolPrefix: "my_server_v2__" })
+    expect(given).toMatchObject({ name: "other one", toolPrefix: "o t" })
+    expect(defaultToolPrefix("files.v1-beta_2")).toBe("files.v1-beta_2")
   })
 })
 

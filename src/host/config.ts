@@ -92,7 +92,10 @@ interface CommonServer {
   readonly restart: RestartPolicy & { readonly parkedProbeMs: number }
   /** Health probe (ping / server/discover) while ready. */
   readonly health: { readonly intervalMs: number; readonly timeoutMs: number; readonly maxMisses: number } | false
-  /** Exposed names are `<toolPrefix><separator><tool>`; default the server's name; `""`: the original names. */
+  /**
+   * Exposed names are `<toolPrefix><separator><tool>`; default the server's name with every character a
+   * tool name should not hold (SEP-986: letters, digits, `_`, `-`, `.`) as `_`; `""`: the original names.
+   */
   readonly toolPrefix: string
   readonly allowedTools: ReadonlyArray<string> | undefined
   readonly blockedTools: ReadonlyArray<string>
@@ -309,7 +312,7 @@ export const parseServerEntry = (
     },
     restart,
     health,
-    toolPrefix: e.toolPrefix ?? name,
+    toolPrefix: e.toolPrefix ?? defaultToolPrefix(name),
     allowedTools: e.allowedTools,
     blockedTools: e.blockedTools ?? [],
     protocol: e.protocol ?? "auto"
@@ -356,6 +359,12 @@ export const parseServerEntry = (
   if (issues.length > 0 || server === undefined) return { issues }
   return { server }
 }
+
+/**
+ * A server's default tool prefix: its name, with what SEP-986 keeps out of tool names (a space, `/`, …)
+ * as `_`. Config keys are free text (`"my server"`), and the prefix ends up in every tool name it exposes.
+ */
+export const defaultToolPrefix = (name: string): string => name.replace(/[^A-Za-z0-9_.-]/g, "_")
 
 /** Parse a whole config object (already JSON-decoded). */
 export const parseHostConfig = (raw: unknown, options: ParseOptions = {}): HostConfig => {
