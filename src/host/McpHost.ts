@@ -680,7 +680,7 @@ export class McpHost {
    * A modern upstream is told the roots with each request instead.
    */
   rootsChanged(server?: string): void {
-    if (this.closePromise !== undefined) return
+    if (this.closing) return
     if (server === undefined) this.rootsPending = "*"
     else if (this.rootsPending !== "*") {
       const pending = this.rootsPending ?? new Set<string>()
