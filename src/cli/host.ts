@@ -182,28 +182,6 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   const authenticate = policy === undefined ? undefined : gatewayAuth(policy, host.serverNames)
   const serveOptions = { port: options.serve?.port ?? 0, host: options.bind, ...(authenticate === undefined ? {} : { authenticate }) }
   let closeGateway: () => Promise<void> = async () => {}
-  try {
-    if (options.serve?.kind === "http") {
-      const h = await serveGatewayHttp(gateway!, serveOptions)
-      err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
-      closeGateway = () => h.close({ drainMs: 2_000 })
-    } else if (options.serve?.kind === "ws") {
-      const h = await serveGatewayWs(gateway!, serveOptions)
-      err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
-      closeGateway = () => h.close({ drainMs: 2_000 })
-    }
-  } catch (e) {
-    // The port is taken (or the address unusable): stop the servers too, or the process would live on without its gateway.
-    if (ticker !== undefined) clearInterval(ticker)
-    offStatus()
-    offChange()
-    gateway?.close()
-    await host.close()
-    policy?.close()
-    await observed?.close()
-    throw e
-  }
-
   let stopped: Promise<void> | undefined
   const shutdown = () =>
     stopped ??= (async () => {
@@ -216,6 +194,21 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
       policy?.close()
       await observed?.close()
     })()
+  try {
+    if (options.serve?.kind === "http") {
+      const h = await serveGatewayHttp(gateway!, serveOptions)
+      err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
+      closeGateway = () => h.close({ drainMs: 2_000 })
+    } else if (options.serve?.kind === "ws") {
+      const h = await serveGatewayWs(gateway!, serveOptions)
+      err(`mcp-actors host: gateway on ${h.url} (one server: ${h.url}/<server>)`)
+      closeGateway = () => h.close({ drainMs: 2_000 })
+    }
+  } catch (e) {
+    // The port is taken (or the address unusable): stop the servers too, or the process would live on without its gateway.
+    await shutdown()
+    throw e
+  }
   stopOnSignals(() => `${host.serverNames.length} servers`, shutdown)
   if (options.serve?.kind === "stdio") {
     // The client closing stdin ends the gateway session: stop everything.
