@@ -1,9 +1,11 @@
 /**
  * bench/inspectModelSynthetic.ts — the inspector model alone (and, `--page`, with the page's feed
  * batch), per churned session, with no actor and no server: a fake inspection hub hands the model
- * what a churned HTTP session gives it (its actor, four snapshots: init, initialize, initialized,
- * the call; then its stop), and a real registry registers and removes the session, whose handle
- * tells its end as a server session does. With `--page`, a lean client's batch takes every
+ * what a churned HTTP session of `serve --http` gives it (one actor, no child; its snapshots: init,
+ * `INITIALIZE`, `INITIALIZED`, and `TRANSPORT_CLOSED` into its final state: the echo call takes the
+ * chart's fast path, no step), and a real registry registers and removes the session, whose handle
+ * tells its end as a server session does (counted from the hub of a real server under churn: 1 actor
+ * and 4 snapshots per session; the harness had a snapshot per call and a `stopped` end before). With `--page`, a lean client's batch takes every
  * snapshot and is drained (serialized) every `--flush` sessions (a 50 ms flush at 1 500 sessions/s
  * is ≈ 75), the sessions `--overlap` at a time (born in one flush, ended in the next).
  *
@@ -100,8 +102,7 @@ const load = async (root: string): Promise<Subject> => {
   let n = 0
   const events = [
     { type: "INITIALIZE", id: 0, params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "b", version: "1" } }, elapsedMs: 1 },
-    { type: "INITIALIZED" },
-    { type: "REQUEST", id: 1, method: "tools/call" }
+    { type: "INITIALIZED" }
   ]
   const open = () => {
     const id = `session-${n}`
@@ -117,7 +118,8 @@ const load = async (root: string): Promise<Subject> => {
   const close = (s: ReturnType<typeof open>) => {
     const end = { expected: true, reason: "terminated by the client (DELETE)" }
     s.handle.endedWith = end
-    listener({ type: "@xstate.snapshot", actorRef: s.ref, rootId: "x:0", event: { type: "TRANSPORT_CLOSED" }, snapshot: { status: "stopped", value: "operating", context: {} } })
+    const closed = { type: "TRANSPORT_CLOSED", reason: end.reason }
+    listener({ type: "@xstate.snapshot", actorRef: s.ref, rootId: "x:0", event: closed, snapshot: { status: "done", value: "closed", context: { closeReason: end.reason } } })
     registry.remove(s.entry)
     s.handle.resolveEnded?.(end)
   }
