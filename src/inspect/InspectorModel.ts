@@ -496,10 +496,9 @@ export class InspectorModel {
     const record = actor.record
     const seq = record.total
     const init = type === "xstate.init"
-    if (init && record.size === 0 && record.base === undefined) {
-      record.base = { t, value, context, status }
-    } else if (!(woken && init)) {
-      // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
+    // The first snapshot is the record's start (its base, in the record's slots: no object of its own).
+    // (A woken actor starts from the hibernated snapshot: nothing happened, nothing to record.)
+    if (!(init && (record.size === 0 && record.begin(t, value, context, status) || woken))) {
       record.add(t, this.#keepSecrets ? event : withoutSecrets(event), value, context, status)
     }
     // A registered session's requests in flight are its summary's (`#reconcileRequests`): while nobody

@@ -40,10 +40,11 @@ export interface RecordEnd {
 export const RECORD_FORMAT = "mcp-actors.record/1"
 
 /**
- * Runs (entries) a record's slots are first made for: a churned HTTP session's record holds 3–4
- * (`INITIALIZE`, `INITIALIZED`, a call, its end; its start is the base). Was 8: 40 slots (336 bytes)
- * made per session for 15–20 used, the largest allocation the unwatched inspector made per session.
- * A longer record grows as any array does (to 46 slots, then by half).
+ * Runs a record's slots are first made for: a churned HTTP session's record holds its start (the
+ * base, see {@link RecordBuffer.begin}) and 3 entries (`INITIALIZE`, `INITIALIZED`, its end; a call
+ * takes the chart's fast path, no step). Was 8: 40 slots (336 bytes) made per session for 15–20 used,
+ * the largest allocation the unwatched inspector made per session. A longer record grows as any array
+ * does (to 46 slots, then by half).
  */
 export const FIRST_RUNS = 4
 
@@ -72,21 +73,22 @@ export interface RecordFile {
  * Why parallel arrays: a record is written on every event of every inspected
  * actor, while nobody may ever read it. A push is five array stores (no object
  * per entry, nothing copied or serialized); entries are built only when read.
- * The ring has one run more than the capacity: once full, its oldest run is the
- * base (the state before the oldest entry held), read only when asked for, so
- * a push into a full ring makes no object either.
+ * The ring has one run more than the capacity, for the base: the actor's start
+ * (`begin`) or, once the ring is full, its oldest run (the state before the
+ * oldest entry held), read only when asked for, so neither a start nor a push
+ * into a full ring makes an object.
  */
 export class RecordBuffer {
   readonly capacity: number
-  /** Runs of five slots (t, event, value, context, status), at most `capacity + 1`, made on the first entry. */
+  /** Runs of five slots (t, event, value, context, status), at most `capacity + 1`, made on the first run. */
   #slots: Array<unknown> | undefined
-  /** Runs held (the base's included once the ring is full). */
+  /** Runs held (the base's included, when there is one). */
   #runs = 0
   /** Ring index of the oldest run held. */
   #head = 0
   #added = 0
-  /** The base given before the ring filled (the actor's initial state). */
-  #base: RecordBase | undefined
+  /** The oldest run held is the base, not an entry: the start was given (`begin`), or the ring is full. */
+  #based = false
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`record capacity must be a positive integer, got ${capacity}`)
@@ -95,16 +97,13 @@ export class RecordBuffer {
 
   /** The state the first held entry started from. */
   get base(): RecordBase | undefined {
-    if (this.#runs <= this.capacity) return this.#base
+    if (!this.#based) return undefined
     const s = this.#slots!
     const i = this.#head * 5
     return { t: s[i] as number, value: s[i + 2] as StateValue | undefined, context: s[i + 3], status: s[i + 4] as string }
   }
-  set base(base: RecordBase | undefined) {
-    this.#base = base
-  }
   get size(): number {
-    return Math.min(this.#runs, this.capacity)
+    return this.#based ? this.#runs - 1 : this.#runs
   }
   /** Entries forgotten so far. */
   get dropped(): number {
@@ -115,14 +114,32 @@ export class RecordBuffer {
     return this.#added
   }
 
+  /**
+   * The state the record starts from (the actor's initial snapshot), before any entry; ignored after
+   * one (returns whether it was taken). Why in the slots: it was a base object of its own per actor
+   * (and a boxed time), made for every churned session, read only if its record is downloaded.
+   */
+  begin(t: number, value: StateValue | undefined, context: unknown, status: string): boolean {
+    if (this.#runs > 0) return false
+    const slots = this.#slots ??= new Array<unknown>(Math.min(this.capacity + 1, FIRST_RUNS) * 5)
+    slots[0] = t
+    slots[1] = undefined
+    slots[2] = value
+    slots[3] = context
+    slots[4] = status
+    this.#runs = 1
+    this.#based = true
+    return true
+  }
+
   push(entry: RecordEntry): void {
     this.add(entry.t, entry.event, entry.value, entry.context, entry.status)
   }
 
   /** {@link push} without an entry object (the inspector's hot path). */
   add(t: number, event: EventObject, value: StateValue | undefined, context: unknown, status: string): void {
-    // Sized for a short session's record at once (a churned HTTP session makes 3–4 entries): pushed
-    // from empty, its slots were allocated twice (17, then 41) and copied once.
+    // Sized for a short session's record at once (a churned HTTP session makes 3 entries after its
+    // start): pushed from empty, its slots were allocated twice (17, then 41) and copied once.
     const slots = this.#slots ??= new Array<unknown>(Math.min(this.capacity + 1, FIRST_RUNS) * 5)
     this.#added++
     // Filling: the next run at the end (past the first runs a store there grows the array as a push
@@ -135,7 +152,8 @@ export class RecordBuffer {
     slots[i + 3] = context
     slots[i + 4] = status
     if (filling) {
-      this.#runs++
+      // One run more than the capacity: the oldest is the base from now on.
+      if (++this.#runs > this.capacity) this.#based = true
       return
     }
     this.#head = this.#head === this.capacity ? 0 : this.#head + 1
@@ -149,7 +167,8 @@ export class RecordBuffer {
   seal(): void {
     const s = this.#slots
     if (s === undefined || this.#runs > this.capacity) return
-    for (let i = 3, end = this.#runs * 5; i < end; i += 5) s[i] = undefined
+    // (Not full: the ring has not wrapped, its base, if any, is run 0.)
+    for (let i = this.#based ? 8 : 3, end = this.#runs * 5; i < end; i += 5) s[i] = undefined
   }
 
   /** Ring index (in slots) of held entry `k` (0: the oldest entry; the base is not an entry). */
