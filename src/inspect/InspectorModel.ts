@@ -572,7 +572,7 @@ export class InspectorModel {
     ids.info = undefined
     ids.handle = handle
     this.#unmark(id)
-    if (handle !== undefined && !tellsItsEnd(handle)) handle.ended.then((end) => this.#onSessionEnd(id, end), () => undefined)
+    if (handle !== undefined && !tellsItsEnd(handle)) this.#awaitEnd(id, handle)
     if (this.#listeners.size === 0) return
     const same = ids.views
     if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
@@ -602,11 +602,20 @@ export class InspectorModel {
     if (end !== undefined && ids.end !== end) return this.#onSessionEnd(id, end, ids)
     if (end === undefined && handle !== undefined && tellsItsEnd(handle)) {
       // Left the registry before its end (a supervisor's shutdown): its end is awaited from here.
-      handle.ended.then((e) => this.#onSessionEnd(id, e), () => undefined)
+      this.#awaitEnd(id, handle)
     }
     if (this.#listeners.size === 0) return
     if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
     else this.#emit({ type: "@mcp-actors.session", actor: same, createdAt: this.#now() })
+  }
+
+  /**
+   * Take the session's end when it comes. Why a method of its own: a closure in `#onAdded` or
+   * `#onRemoved` made each of their calls allocate the context it captures (≈ 48 bytes, until the
+   * optimizing compiler took them), on every session although the closure is rarely made.
+   */
+  #awaitEnd(id: string, handle: SessionHandle): void {
+    handle.ended.then((end) => this.#onSessionEnd(id, end), () => undefined)
   }
 
   /** The registered session has told its end (it was released): taken now. */
