@@ -681,25 +681,31 @@ export class InspectorModel {
     ids.end = end
     const same = ids.views
     if (same === undefined) return
-    const t = this.#now()
-    // (A set of views is copied: an end below may change it.)
-    for (const actor of same instanceof Set ? [...same] : [same]) {
-      if (actor.end === undefined) {
-        // The session ended without its actor finishing (hibernated, stopped, dropped): it ends here.
-        if (actor.status === "hibernated") {
-          actor.status = "stopped"
-          if (this.#asleep.get(actor.id) === actor) this.#asleep.delete(actor.id)
-        }
-        actor.end = { t, status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
-        actor.requests = undefined
-        actor.record.seal()
-        this.#ended.push(actor)
-        this.#release(actor)
-      } else if (actor.end.reason !== end.reason || (!actor.end.error && !end.expected)) {
-        actor.end = { ...actor.end, reason: end.reason, error: actor.end.error || !end.expected }
+    // (A set of views is copied: an end below may change it.) One view, the common case, is taken as it
+    // is: a session's end came to every churned session's view in an array of one, with an iterator.
+    if (same instanceof Set) for (const actor of [...same]) this.#endView(actor, end)
+    else this.#endView(same, end)
+  }
+
+  /** The session's end, told to one of its views. */
+  #endView(actor: ActorView, end: SessionEnd): void {
+    const ended = actor.end
+    if (ended === undefined) {
+      // The session ended without its actor finishing (hibernated, stopped, dropped): it ends here.
+      if (actor.status === "hibernated") {
+        actor.status = "stopped"
+        if (this.#asleep.get(actor.id) === actor) this.#asleep.delete(actor.id)
       }
-      if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+      actor.end = { t: this.#now(), status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
+      actor.requests = undefined
+      actor.record.seal()
+      this.#ended.push(actor)
+      this.#release(actor)
+    } else if (ended.reason !== end.reason || (!ended.error && !end.expected)) {
+      actor.end = { ...ended, reason: end.reason, error: ended.error || !end.expected }
     }
+    // (The clock is read only for what it stamps: nothing, when the end changed nothing and nobody listens.)
+    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
   }
 
   /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
