@@ -426,6 +426,43 @@ describe("the record's slots", () => {
     expect(smallSizes).toEqual([3 * 5])
   })
 
+  it("a record's start (its base) is kept in its slots: one array for a churned session's start and 3 entries, the base read from it, and it wraps as before", () => {
+    const events = Array.from({ length: 6 }, (_, i) => ({ type: `E${i}` }))
+    const made = vi.spyOn(globalThis, "Array")
+    const record = new RecordBuffer(500)
+    expect(record.begin(999, "start", { i: -1 }, "active")).toBe(true)
+    for (let i = 0; i < 3; i++) record.add(1_000 + i, events[i]!, `s${i}`, { i }, "active")
+    const sizes = made.mock.calls.map((args) => args[0])
+    made.mockRestore()
+    // The start and three entries fill the first slots: nothing more is made (the base was an object of its own).
+    expect(sizes).toEqual([FIRST_RUNS * 5])
+    expect(record.base).toEqual({ t: 999, value: "start", context: { i: -1 }, status: "active" })
+    expect([record.size, record.total, record.dropped]).toEqual([3, 3, 0])
+    expect(record.entries().map((e) => `${e.t}:${e.event.type}:${String(e.value)}`)).toEqual(["1000:E0:s0", "1001:E1:s1", "1002:E2:s2"])
+    expect(record.eachSince(1, 10, () => undefined)).toBe(2)
+    // Given once, before any entry.
+    expect(record.begin(5, "again", undefined, "active")).toBe(false)
+    expect(record.base!.value).toBe("start")
+    // Sealed: the entries let their contexts go, the base keeps its own (replay starts from it).
+    record.seal()
+    expect(record.entries().every((e) => e.context === undefined)).toBe(true)
+    expect(record.base!.context).toEqual({ i: -1 })
+    // A ring begun and filled: the start makes way as an entry would, the oldest entry held becomes the base.
+    const ring = new RecordBuffer(3)
+    ring.begin(0, "start", { i: -1 }, "active")
+    for (let i = 0; i < 3; i++) ring.add(1 + i, events[i]!, `s${i}`, { i }, "active")
+    expect(ring.base).toEqual({ t: 0, value: "start", context: { i: -1 }, status: "active" })
+    expect(ring.entries().map((e) => e.event.type)).toEqual(["E0", "E1", "E2"])
+    for (let i = 3; i < 6; i++) ring.add(1 + i, events[i]!, `s${i}`, { i }, "active")
+    expect(ring.entries().map((e) => e.event.type)).toEqual(["E3", "E4", "E5"])
+    expect(ring.base).toEqual({ t: 3, value: "s2", context: { i: 2 }, status: "active" })
+    expect([ring.size, ring.total, ring.dropped]).toEqual([3, 6, 3])
+    // Not begun: no base until the ring is full, as before.
+    const plain = new RecordBuffer(2)
+    plain.add(1, events[0]!, "s0", undefined, "active")
+    expect(plain.base).toBeUndefined()
+  })
+
   it("a short record's slots are made once, sized for its first entries (no push per entry), and grow past them as before", () => {
     const push = vi.spyOn(Array.prototype, "push")
     const record = new RecordBuffer(500)
