@@ -38,7 +38,12 @@ class TellingHandle {
 class Ref {
   readonly logic = { id: "legacyServerSession" }
   readonly _parent = { sessionId: "x:1" }
-  constructor(readonly sessionId: string, readonly id: string) {}
+  readonly sessionId: string
+  readonly id: string
+  constructor(sessionId: string, id: string) {
+    this.sessionId = sessionId
+    this.id = id
+  }
 }
 
 const models: Array<InspectorModel> = []
