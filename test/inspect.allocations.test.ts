@@ -13,6 +13,8 @@ import { afterEach, describe, expect, it } from "vitest"
 import { InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { makeRegistryUnsafe, RegistryEntry } from "../src/runtime/Registry.ts"
 import type { SessionEnd, SessionInfo } from "../src/runtime/SessionHandle.ts"
+import type { ServerSession } from "../src/server/ServerSession.ts"
+import { info } from "../src/server/session/handle.ts"
 import { sampledAllocations } from "./support/sampledAllocations.ts"
 
 /** A server session's handle as the model sees it: it tells its end (`endedWith`) at its release. */
@@ -121,5 +123,34 @@ describe("the unwatched model's allocations per churned session", () => {
     expect(last.record.base).toMatchObject({ value: "operating", status: "active" })
     expect(last.record.entries().map((e) => e.event.type)).toEqual(["INITIALIZE", "INITIALIZED", "TRANSPORT_CLOSED"])
     expect(model.infoOf(last)).toMatchObject({ id: "session-39999", state: "closed" })
+  })
+})
+
+describe("a server session's summary (read once per session by an unwatched inspector: at its removal)", () => {
+  it("is one object when nothing is in flight (no empty object spread into it), with its requests when some are", async () => {
+    const inFlight = new Map<string, { request: { id: number; method: string }; receivedAt?: number }>()
+    const session = {
+      id: "S1", era: "legacy", protocolVersion: "2025-06-18", hibernated: undefined, released: true, actor: undefined,
+      options: { transport: "http" }, clientInfo: { name: "c", version: "1" }, inFlight, startedAt: 1_700_000_000_000
+    } as unknown as ServerSession
+    expect(info(session)).toEqual({
+      id: "S1", role: "server", era: "legacy", protocolVersion: "2025-06-18", state: "closed", transport: "http",
+      peer: { name: "c", version: "1" }, inFlight: 0, startedAt: 1_700_000_000_000
+    })
+    let sink: unknown
+    for (let i = 0; i < 20_000; i++) sink = info(session)
+    const n = 20_000
+    const { byFile } = await sampledAllocations(() => {
+      for (let i = 0; i < n; i++) sink = info(session)
+    })
+    // (All of it: a caller may inline the summary, its bytes then count as the caller's.)
+    const bytes = [...byFile.values()].reduce((a, b) => a + b, 0) / n
+    // The summary: ≈ 112 bytes (9 fields and its start time's box). Was ≈ 177: an empty object made
+    // and spread in as well.
+    expect(bytes).toBeLessThan(140)
+    expect(sink).toMatchObject({ id: "S1" })
+    inFlight.set("a", { request: { id: 7, method: "tools/call" }, receivedAt: 5 })
+    inFlight.set("b", { request: { id: 8, method: "ping" } })
+    expect(info(session)).toMatchObject({ inFlight: 2, requests: [{ id: 7, method: "tools/call", since: 5 }, { id: 8, method: "ping" }] })
   })
 })

@@ -15,9 +15,14 @@ export const stateName = (s: ServerSession): string => {
   return flatten(actor.getSnapshot().value)
 }
 
+/**
+ * The session's summary. Read once per session by an inspector nobody watches (the last one, when the
+ * session leaves the registry). Why no spread for `requests`: `...(none ? {} : {…})` made an empty
+ * object and copied it in, on every summary, ≈ 3× the time of the summary alone.
+ */
 export const info = (s: ServerSession): SessionInfo => {
   const inFlight = s.inFlight
-  return {
+  const summary: { -readonly [K in keyof SessionInfo]: SessionInfo[K] } = {
     id: s.id,
     role: "server",
     era: s.era,
@@ -26,11 +31,12 @@ export const info = (s: ServerSession): SessionInfo => {
     transport: s.options.transport,
     peer: s.clientInfo,
     inFlight: inFlight.size,
-    ...(inFlight.size === 0
-      ? {}
-      : { requests: Array.from(inFlight.values(), (e) => (e.receivedAt === undefined ? { id: e.request.id, method: e.request.method } : { id: e.request.id, method: e.request.method, since: e.receivedAt })) }),
     startedAt: s.startedAt
   }
+  if (inFlight.size > 0) {
+    summary.requests = Array.from(inFlight.values(), (e) => (e.receivedAt === undefined ? { id: e.request.id, method: e.request.method } : { id: e.request.id, method: e.request.method, since: e.receivedAt }))
+  }
+  return summary
 }
 
 /** Tell the subscribers (called on every chart step and in-flight edge: no closure unless someone listens). */
