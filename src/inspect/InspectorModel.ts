@@ -733,8 +733,10 @@ export class InspectorModel {
         // Another view holds the id: keep it.
       } else {
         ids.views = undefined
-        // (Unless a newer entry took the id since.)
-        if (this.#ids.get(oldest.id) === ids) this.#ids.delete(oldest.id)
+        // Its entry is the id's in the map, no lookup needed: an entry with a view is never dropped
+        // (only here, once its last view goes, or in `#onRemoved` when it has none), and an id's entry
+        // is made only when it has none.
+        this.#ids.delete(oldest.id)
       }
       if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.forget", sessionId: oldest.sessionId, createdAt: now })
     }
