@@ -7,7 +7,8 @@
  * first snapshot, removed after its last, telling its end as a server session does).
  *
  * The tests run in this order in their own file: the first one needs the model's code not yet
- * optimized (each test file gets its modules afresh).
+ * optimized (each test file gets its modules afresh). The last one checks that shape against a real
+ * server's hub and registry.
  */
 import { afterEach, describe, expect, it } from "vitest"
 import { InspectorModel } from "../src/inspect/InspectorModel.ts"
@@ -15,7 +16,12 @@ import { makeRegistryUnsafe, RegistryEntry } from "../src/runtime/Registry.ts"
 import type { SessionEnd, SessionInfo } from "../src/runtime/SessionHandle.ts"
 import type { ServerSession } from "../src/server/ServerSession.ts"
 import { info } from "../src/server/session/handle.ts"
+import { makeDemoServer } from "../examples/demo.ts"
+import { inspection } from "../src/runtime/inspection.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { del, openSession, post } from "./support/mcpHttp.ts"
 import { sampledAllocations } from "./support/sampledAllocations.ts"
+import { waitForTurns } from "./support/waitFor.ts"
 
 /** A server session's handle as the model sees it: it tells its end (`endedWith`) at its release. */
 class TellingHandle {
@@ -152,5 +158,41 @@ describe("a server session's summary (read once per session by an unwatched insp
     inFlight.set("a", { request: { id: 7, method: "tools/call" }, receivedAt: 5 })
     inFlight.set("b", { request: { id: 8, method: "ping" } })
     expect(info(session)).toMatchObject({ inFlight: 2, requests: [{ id: 7, method: "tools/call", since: 5 }, { id: 8, method: "ping" }] })
+  })
+})
+
+describe("what a churned HTTP session gives the inspector (what the tests above and the synthetic bench feed)", () => {
+  it("one actor, no child, and four snapshots: init, INITIALIZE, INITIALIZED, TRANSPORT_CLOSED into its final state (a call takes no step); registered after its first snapshot, removed after its last", async () => {
+    const http = await makeHttpServer(makeDemoServer(), { port: 0, inspect: true })
+    const seen: Array<string> = []
+    const stop = inspection.subscribe((e) => {
+      const ref = e.actorRef as { logic?: { id?: string } }
+      seen.push(e.type === "@xstate.snapshot" ? `${ref.logic?.id} ${e.event.type} ${(e.snapshot as { status: string }).status}` : `${ref.logic?.id} actor`)
+    }, { kinds: ["@xstate.actor", "@xstate.snapshot"] })
+    const unfollow = http.inspector!.registry.subscribe((c) => void seen.push(`registry ${c.type}`), { updates: false })
+    try {
+      for (let i = 0; i < 3; i++) {
+        seen.length = 0
+        const { headers } = await openSession(http.url, "2025-06-18")
+        const call = await post(http.url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } }, headers)
+        expect(call.status).toBe(200)
+        await call.text()
+        expect((await del(http.url, headers)).status).toBe(200)
+        await waitForTurns(() => seen.includes("registry removed"), "the session leaves the registry")
+        expect(seen).toEqual([
+          "legacyServerSession actor",
+          "legacyServerSession xstate.init active",
+          "registry added",
+          "legacyServerSession INITIALIZE active",
+          "legacyServerSession INITIALIZED active",
+          "legacyServerSession TRANSPORT_CLOSED done",
+          "registry removed"
+        ])
+      }
+    } finally {
+      unfollow()
+      stop()
+      await http.close()
+    }
   })
 })
