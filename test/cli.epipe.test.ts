@@ -3,6 +3,8 @@
  * (`mcp-actors host CONFIG --json | head`, `mcp-actors inspect URL --json | head`):
  * the next write gets EPIPE. They stop as on a signal (the host gracefully, its
  * servers stopped; inspect with exit 0), not with an unhandled 'error' stack trace.
+ * The commands that print a report and end (`mcp-actors audit query FILE | head`,
+ * `mcp-actors --help | head -1`) end with their own exit code, the rest of the output dropped.
  * Real processes; the reader's end of the pipe is closed by destroying it here.
  */
 import { type ChildProcess, spawn } from "node:child_process"
@@ -51,6 +53,23 @@ describe("CLI output piped into a reader that leaves", () => {
     expect(stderr().trimEnd().split("\n").at(-1)).toBe("mcp-actors: stopped")
     expect(processGroupAlive(first.pid as number)).toBe(false)
   }, 60_000)
+
+  it.each([
+    ["--help", 0],
+    ["examples", 0],
+    ["policy check POLICY", 0],
+    ["charts --help", 0]
+  ])("%s into a reader gone before the first line: its own exit code (%i), no EPIPE trace", async (line, code) => {
+    const policy = join(dir, "policy.yaml")
+    writeFileSync(policy, "default: deny\nrules:\n  - { id: echo, tool: echo, effect: allow }\n")
+    const args = line.split(" ").map((a) => (a === "POLICY" ? policy : a))
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    child.stdout!.destroy() // the reader left before the command wrote anything: its first write gets EPIPE
+    const { stderr, exited } = collect(child)
+    expect(await exited).toBe(code)
+    expect(stderr()).not.toContain("EPIPE")
+    expect(stderr()).not.toContain("Unhandled 'error' event")
+  }, 30_000)
 
   it("inspect URL --json: a closed stdout ends the follow with exit 0, no EPIPE trace", async () => {
     const server = spawn(process.execPath, [MAIN, "serve", "--http", "0", "--inspect"], { stdio: ["ignore", "pipe", "pipe"] })
