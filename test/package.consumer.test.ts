@@ -12,8 +12,10 @@
  * npm cache, ~1 min); one file so that the build and the installs happen once.
  */
 import { spawn, spawnSync, type SpawnSyncOptions } from "node:child_process"
+import { once } from "node:events"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
+import { createServer } from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -241,6 +243,46 @@ describe("the packed package in a fresh consumer project", () => {
       expect(r.stdout).toMatch(/toolsListChanged: true,\s+resourceSubscriptions: \[ 'file:\/\/\/notes\.md' \]/)
     } finally {
       server.kill("SIGTERM")
+    }
+  }, 90_000)
+
+  it("(b) the README's host snippet starts the host, calls memory__read_graph and stops every server", () => {
+    // The README's config names server-memory through npx; here the same server from this repo's node_modules.
+    const memory = join(root, "node_modules", "@modelcontextprotocol", "server-memory", "dist", "index.js")
+    writeFileSync(join(dir, "mcp.json"), JSON.stringify({
+      mcpServers: { memory: { command: process.execPath, args: [memory], env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") }, lifecycle: "lazy" } }
+    }))
+    // An unanswered call or a failed start rejects a top-level await: exit 1.
+    ok(run(process.execPath, ["host.ts"], { cwd: dir, timeout: 60_000 }))
+  }, 90_000)
+
+  it("(b) the README's telemetry snippet spawns the README's server and exports its client spans over OTLP", async () => {
+    const posts: Array<{ path: string; body: string }> = []
+    const receiver = createServer((req, res) => {
+      let body = ""
+      req.on("data", (d: Buffer) => (body += d.toString()))
+      req.on("end", () => {
+        posts.push({ path: req.url ?? "", body })
+        res.writeHead(200, { "content-type": "application/json" }).end("{}")
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
+    try {
+      const code = readFileSync(join(dir, "telemetry.ts"), "utf8")
+      expect(code).toContain("http://127.0.0.1:4318")
+      const { port } = receiver.address() as { port: number }
+      writeFileSync(join(dir, "telemetry.run.mts"), code.replace("http://127.0.0.1:4318", `http://127.0.0.1:${port}`))
+      // Not spawnSync: the receiver answers on this process's event loop.
+      const child = spawn(process.execPath, ["telemetry.run.mts"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] })
+      let stderr = ""
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+      const [status] = (await withTimeout(once(child, "exit"), 60_000, "telemetry.ts")) as [number | null]
+      expect(status, stderr).toBe(0)
+      const traces = posts.filter((p) => p.path === "/v1/traces").map((p) => p.body).join("\n")
+      expect(traces).toContain('"initialize"')
+      expect(traces).toContain("mcp.client.session")
+    } finally {
+      receiver.close()
     }
   }, 90_000)
 
