@@ -207,11 +207,12 @@ let clientCounter = 0
  * ```ts
  * import { ModernClient, ModernHttpWire } from "mcp-actors"
  *
+ * // against `mcp-actors serve --http 3000`: its demo server's tools
  * const client = await ModernClient.connect(new ModernHttpWire({ url: "http://127.0.0.1:3000/mcp" }), {
  *   discover: true,                                               // server/discover first: versions, capabilities
  *   onElicitation: async () => ({ action: "accept", content: { name: "Ada" } })
  * })
- * console.log(await client.callTool("greet", {}))
+ * console.log(await client.callTool("echo", { text: "hi" }))   // { resultType: "complete", content: [ … 'hi' ], … }
  * const sub = client.listen({ toolsListChanged: true }, { onNotification: (n) => console.log(n.method) })
  * console.log(await sub.acknowledged)                             // what the server agreed to deliver
  * sub.close()
