@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { PassThrough } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit } from "effect"
@@ -282,6 +284,18 @@ describe("stdio client transport", () => {
     expect(closes).toHaveLength(1)
     expect(closes[0]).toMatchObject({ expected: false })
     expect(closes[0]!.reason).toContain("spawn failed")
+  })
+
+  it("a missing working directory is named, not reported as the command's ENOENT (Node's wording)", async () => {
+    const cwd = join(tmpdir(), `mcp-actors-no-such-dir-${process.pid}`)
+    for (const newSession of [false, true]) {
+      const { transport, closes } = startClient({ command: process.execPath, args: ["-e", ""], cwd, newSession })
+      const error = await transport.spawned.then(() => undefined, (e: unknown) => e)
+      expect(error).toBeInstanceOf(SpawnError)
+      expect((error as SpawnError).message).toBe(`spawn ${process.execPath} ENOENT: working directory ${cwd} does not exist`)
+      await transport.close()
+      expect(closes[0]!.reason).toBe(`spawn failed: ${(error as SpawnError).message}`)
+    }
   })
 
   it("StdioClientTransport.make fails with a typed SpawnError", async () => {

@@ -26,7 +26,7 @@
  * `SpawnError`, and its finalizer runs `close()`.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { readdirSync, readFileSync } from "node:fs"
+import { readdirSync, readFileSync, statSync } from "node:fs"
 import type { Readable } from "node:stream"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -162,11 +162,20 @@ const signalGroup = (pid: number, signal: NodeJS.Signals): boolean => {
   }
 }
 
-/** Node's own wording for a failed spawn, so a shim makes no difference to the caller. */
-const spawnMessage = (command: string, e: Error): string => {
+/**
+ * Node's own wording for a failed spawn, so a shim makes no difference to the caller. Node
+ * reports a missing working directory as the command's ENOENT (`spawn node ENOENT` for a
+ * `node` that exists), so that case names the directory.
+ */
+const spawnMessage = (command: string, e: Error, cwd: string | undefined): string => {
   const code = (e as NodeJS.ErrnoException).code
-  return typeof code === "string" ? `spawn ${command} ${code}` : e.message
+  if (typeof code !== "string") return e.message
+  return code === "ENOENT" && cwd !== undefined && !isDirectory(cwd)
+    ? `spawn ${command} ENOENT: working directory ${cwd} does not exist`
+    : `spawn ${command} ${code}`
 }
+
+const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
 
 /**
  * Spawn `command` in its own process group and frame its stdin/stdout; `close()` escalates
@@ -331,7 +340,7 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     c.on("error", (e: Error) => {
       // Before 'spawn' this is a spawn failure; later errors (a failed kill) change nothing.
       if (c.pid !== undefined || exitInfo !== undefined) return
-      spawnFailed(spawnMessage(command, e))
+      spawnFailed(spawnMessage(command, e, options.cwd))
     })
     const onExit = (exitCode: number | null, signal: NodeJS.Signals | null, shim: ShimStatus | undefined): void => {
       if (shim?._tag === "ExecFailed") return spawnFailed(`spawn ${command} ${shim.code}`)
