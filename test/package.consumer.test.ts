@@ -4,8 +4,9 @@
  * the repo, so no self-reference or source file can hide a broken package — then:
  * (a) a plain .mjs imports every entry point, serves the example over stdio and
  *     calls it with our client; (b) `tsc --noEmit` of a TypeScript consumer and of
- *     every `ts` block of the README (nodenext, strict, no allowImportingTsExtensions):
- *     zero errors; the runnable blocks run; (c) `npx mcp-actors serve --stdio`
+ *     every `ts` block of the README and of docs/*.md (nodenext, strict, no allowImportingTsExtensions):
+ *     zero errors; every README block runs (server, client, listen, host, telemetry, calc via add),
+ *     and observability.md's (OTLP to a receiver in this test); (c) `npx mcp-actors serve --stdio`
  *     answers the official SDK client; (d) the same with the project also
  *     depending on the latest `effect`: one copy, the Effect snippets typecheck and run.
  * Also the tarball's contents and size (budget below). Slow (npm install from the
@@ -256,7 +257,7 @@ describe("the packed package in a fresh consumer project", () => {
     ok(run(process.execPath, ["host.ts"], { cwd: dir, timeout: 60_000 }))
   }, 90_000)
 
-  it("(b) the README's telemetry snippet spawns the README's server and exports its client spans over OTLP", async () => {
+  it.each(["telemetry.ts", "observability.ts"])("(b) the %s snippet spawns the README's server and exports its client spans over OTLP", async (snippet) => {
     const posts: Array<{ path: string; body: string }> = []
     const receiver = createServer((req, res) => {
       let body = ""
@@ -268,15 +269,17 @@ describe("the packed package in a fresh consumer project", () => {
     })
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
     try {
-      const code = readFileSync(join(dir, "telemetry.ts"), "utf8")
+      const code = readFileSync(join(dir, snippet), "utf8")
       expect(code).toContain("http://127.0.0.1:4318")
       const { port } = receiver.address() as { port: number }
-      writeFileSync(join(dir, "telemetry.run.mts"), code.replace("http://127.0.0.1:4318", `http://127.0.0.1:${port}`))
+      // observability.ts also serves HTTP on port 3000: any free port here.
+      const runnable = code.replace("http://127.0.0.1:4318", `http://127.0.0.1:${port}`).replace("port: 3000", "port: 0")
+      writeFileSync(join(dir, `${snippet}.run.mts`), runnable)
       // Not spawnSync: the receiver answers on this process's event loop.
-      const child = spawn(process.execPath, ["telemetry.run.mts"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, [`${snippet}.run.mts`], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] })
       let stderr = ""
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-      const [status] = (await withTimeout(once(child, "exit"), 60_000, "telemetry.ts")) as [number | null]
+      const [status] = (await withTimeout(once(child, "exit"), 60_000, snippet)) as [number | null]
       expect(status, stderr).toBe(0)
       const traces = posts.filter((p) => p.path === "/v1/traces").map((p) => p.body).join("\n")
       expect(traces).toContain('"initialize"')
