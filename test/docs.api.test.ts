@@ -1,8 +1,12 @@
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
+import { once } from "node:events"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
+import { makeDemoServer } from "../examples/demo.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { exampleModules } from "./support/api/exampleModules.ts"
 import { type ApiEntry, entryPoints, extractApi, repoRoot } from "./support/api/extractApi.ts"
 import { renderApiReference, summaryOf } from "./support/api/renderApiReference.ts"
@@ -22,6 +26,28 @@ const needsExample: Readonly<Record<string, ReadonlyArray<string>>> = {
     "legacyServerSessionMachine", "legacyClientSessionMachine", "keepaliveMachine", "outboundRequestMachine", "eraProbeMachine",
     "listenStreamMachine"
   ]
+}
+
+/**
+ * The examples a reader can run as they are (memory transports, pure charts, a WebSocket
+ * server on any free port), with what their comments say they print: the values, in order.
+ * The others need a server on port 3000, a child process or a policy file.
+ */
+const selfContained: Readonly<Record<string, RegExp>> = {
+  "mcp-actors.ClientSession.1.ts": /^calc\n\{ content: \[ \{ type: 'text', text: '3' \} \] \}\n$/,
+  "mcp-actors.connectAuto.1.ts": /^modern\n$/,
+  "mcp-actors.makeWsServer.1.ts": /^notes\n$/,
+  "mcp-actors.makeMcpRuntime.1.ts": /^0\n0\n$/,
+  "mcp-actors-effect.Supervisor.1.ts": /^true\n0\n$/,
+  "mcp-actors-machines.legacyServerSessionMachine.1.ts": /^awaitingInitialized \[.*'respondInitialize'.*\]\noperating\n$/,
+  "mcp-actors-machines.keepaliveMachine.1.ts": /^ping\nping\nmissed\n1\n$/,
+  "mcp-actors-machines.legacyClientSessionMachine.1.ts": /^\[ 'sendInitialize'.*\]\ntrue\n$/,
+  "mcp-actors-machines.outboundRequestMachine.1.ts":
+    /^sent notifications\/cancelled\n\{\s+_tag: 'TimedOut',\s+requestId: 7,\s+deadline: 'request',\s+afterMs: 5000,\s+cancelSent: true\s+\}\n$/,
+  "mcp-actors-machines.outboundRequestsLogic.1.ts": /^\{ _tag: 'Settled', requestId: 1, .*\}\n$/,
+  "mcp-actors-machines.modernClientMachine.1.ts": /^open \[ 'requests' \]\n\{ closing: 'releasing' \} \[ 'xstate.cancel', 'releaseWire' \]\n$/,
+  "mcp-actors-machines.eraProbeMachine.1.ts": /^\[ 'sendDiscover'.*\]\nlegacy \{ _tag: 'OtherError', code: -32601.*\}\n$/,
+  "mcp-actors-machines.listenStreamMachine.1.ts": /^listen\nwaiting\nlisten\ncancel\n$/
 }
 
 describe("API reference", () => {
@@ -74,6 +100,60 @@ describe("API reference", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 60_000)
+
+  it("the examples that need no server, port or child process run and print what their comments say", () => {
+    const modules = new Map(exampleModules(api, repoRoot))
+    expect([...modules.keys()]).toEqual(expect.arrayContaining(Object.keys(selfContained)))
+    const dir = mkdtempSync(join(tmpdir(), "mcp-actors-examples-run-"))
+    try {
+      symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir")
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }))
+      for (const [name, expected] of Object.entries(selfContained)) {
+        writeFileSync(join(dir, name), modules.get(name)!)
+        // Node strips the types, as a reader running the example would.
+        const r = spawnSync(process.execPath, [name], { cwd: dir, encoding: "utf8", timeout: 30_000 })
+        expect({ name, status: r.status, stderr: r.stderr }).toEqual({ name, status: 0, stderr: "" })
+        expect(r.stdout, name).toMatch(expected)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  it("the client examples run as written against the demo server they name (`mcp-actors serve --http 3000`, `--ws 3001`)", async () => {
+    const modules = new Map(exampleModules(api, repoRoot))
+    const http = await makeHttpServer(makeDemoServer(), { port: 0 })
+    const ws = await makeWsServer(makeDemoServer(), { port: 0 })
+    const dir = mkdtempSync(join(tmpdir(), "mcp-actors-examples-peer-"))
+    try {
+      symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir")
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }))
+      const expected: Readonly<Record<string, RegExp>> = {
+        "mcp-actors.connectHttp.1.ts": /name: 'echo'/,
+        "mcp-actors.connectAutoHttp.1.ts": /^modern\n[\s\S]*text: 'hi'/,
+        "mcp-actors.ModernClient.1.ts": /resultType: 'complete'[\s\S]*text: 'hi'[\s\S]*\{ toolsListChanged: true \}\n$/,
+        "mcp-actors.connectWs.1.ts": /^\{\}\n$/
+      }
+      for (const [name, pattern] of Object.entries(expected)) {
+        const code = modules.get(name)!
+        expect(code, name).toMatch(/127\.0\.0\.1:300[01]\/mcp/)
+        writeFileSync(join(dir, name), code.replace("http://127.0.0.1:3000/mcp", http.url).replace("ws://127.0.0.1:3001/mcp", ws.url))
+        // Not spawnSync: the servers answer on this process's event loop.
+        const child = spawn(process.execPath, [name], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+        const [status] = (await once(child, "exit")) as [number | null]
+        expect({ name, status, stderr }).toEqual({ name, status: 0, stderr: "" })
+        expect(stdout, name).toMatch(pattern)
+      }
+    } finally {
+      await ws.close()
+      await http.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
 
   it("docs/api is up to date with the sources (run `npm run docs:api`)", () => {
     const dir = join(repoRoot, "docs/api")
