@@ -197,6 +197,15 @@ describe("the packed package in a fresh consumer project", () => {
     })
   }, 90_000)
 
+  it("(a) CommonJS: require() of every entry point (the README says it works from Node 22.12)", () => {
+    writeFileSync(join(dir, "check-require.cjs"), `
+const names = { "mcp-actors": "McpServer", "mcp-actors/effect": "McpClient", "mcp-actors/machines": "legacyServerSessionMachine" }
+console.log(JSON.stringify(Object.entries(names).map(([entry, name]) => [entry, typeof require(entry)[name]])))
+`)
+    const r = ok(run(process.execPath, ["check-require.cjs"], { cwd: dir, timeout: 60_000 }))
+    expect(JSON.parse(r.stdout)).toEqual([["mcp-actors", "function"], ["mcp-actors/effect", "function"], ["mcp-actors/machines", "object"]])
+  }, 90_000)
+
   it("(b) a strict nodenext TypeScript consumer and every README snippet typecheck with zero errors", () => {
     const all = snippets()
     expect(all.map((s) => s.name)).toEqual(expect.arrayContaining(["server.ts", "client.ts", "listen.ts", "calc.ts", "add.ts"]))
