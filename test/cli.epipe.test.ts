@@ -8,12 +8,14 @@
  * Real processes; the reader's end of the pipe is closed by destroying it here.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { EventEmitter } from "node:events"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
+import { outputMayBeCut } from "../src/cli/outputMayBeCut.ts"
 import { processGroupAlive } from "./support/processes.ts"
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
@@ -99,4 +101,25 @@ describe("CLI output piped into a reader that leaves", () => {
       await new Promise((r) => server.once("close", r))
     }
   }, 60_000)
+})
+
+describe("outputMayBeCut (the CLI's stdout 'error' listener)", () => {
+  const error = (code: string) => Object.assign(new Error(`write ${code}`), { code })
+
+  it("drops EPIPE; another error is fatal when nothing else listens, as without the listener", () => {
+    const stream = new EventEmitter()
+    outputMayBeCut(stream)
+    expect(() => stream.emit("error", error("EPIPE"))).not.toThrow()
+    expect(() => stream.emit("error", error("EIO"))).toThrow("write EIO")
+  })
+
+  it("leaves another error to the stream's other listeners (serve --stdio's transport ends its session on it)", () => {
+    const stream = new EventEmitter()
+    outputMayBeCut(stream) // main() adds it before any command's listener
+    const seen: Array<string> = []
+    stream.on("error", (e: NodeJS.ErrnoException) => seen.push(e.code!))
+    expect(() => stream.emit("error", error("EIO"))).not.toThrow()
+    expect(() => stream.emit("error", error("EPIPE"))).not.toThrow()
+    expect(seen).toEqual(["EIO", "EPIPE"])
+  })
 })

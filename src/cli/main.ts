@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs"
 import { findPackageJSON } from "node:module"
 import { parseArgs } from "node:util"
 import { commands, type Command } from "./commands.ts"
+import { outputMayBeCut } from "./outputMayBeCut.ts"
 
 const USAGE = `mcp-actors — MCP sessions as xstate actors, supervised by Effect
 
@@ -22,18 +23,6 @@ import { UsageError } from "./commands.ts"
 const optionalInspectPort = (args: ReadonlyArray<string>, command: Command): Array<string> => {
   if (command.options.inspect?.type !== "string") return [...args]
   return args.flatMap((arg, i) => (arg === "--inspect" && (args[i + 1] === undefined || !/^\d+$/.test(args[i + 1]!)) ? ["--inspect=0"] : [arg]))
-}
-
-/**
- * A reader that leaves early (`mcp-actors audit query FILE | head`, `mcp-actors --help | head -1`):
- * the next write to stdout fails with EPIPE. The rest of the output has no reader, so it is
- * dropped and the command ends with its own exit code, not an unhandled 'error' stack trace.
- * The long-running commands also stop on it (`stopOnSignals`, `inspect`); other stdout errors stay fatal.
- */
-const outputMayBeCut = (): void => {
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code !== "EPIPE") throw e
-  })
 }
 
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {
