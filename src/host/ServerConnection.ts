@@ -37,6 +37,7 @@ import { ServerConnectionLost, ServerUnavailable } from "./errors.ts"
 import { type HostStateFile, INSTANCE_ENV, withLifeline } from "./lifeline.ts"
 import type { McpRuntime } from "../runtime/McpRuntime.ts"
 import { type UpstreamClient, UpstreamGeneration } from "./UpstreamGeneration.ts"
+import { recordStart, relistDelay } from "./relistBudget.ts"
 
 export type InputKind = "elicitation" | "sampling" | "roots"
 
@@ -123,6 +124,12 @@ export class ServerConnection {
   readonly inFlight = new Set<InFlight>()
   private readonly waiters = new Set<() => void>()
   private refreshing: Promise<void> | undefined
+  /** A list_changed came while a listing was under way or deferred: list once more after it. */
+  private relistDue = false
+  /** The deferred listing's timer (the relist budget was spent), on the host's clock. */
+  private relistTimer: unknown
+  /** When the latest listings started (`relistBudget.ts`). */
+  private listStarts: ReadonlyArray<number> = []
   readonly stderrTail: Array<string> = []
   private closing: Promise<void> = Promise.resolve()
 
@@ -340,7 +347,9 @@ export class ServerConnection {
   refreshListing(generation: number = this.generation): Promise<void> {
     const client = this.client
     if (client === undefined || this.clientGeneration !== generation) return Promise.resolve()
-    return this.refreshing ??= this.list(client).then(
+    if (this.refreshing !== undefined) return this.refreshing
+    this.listStarts = recordStart(this.listStarts, this.hooks.now())
+    return this.refreshing = this.list(client).then(
       (listing) => {
         this.refreshing = undefined
         if (!this.current(generation)) return
@@ -350,12 +359,52 @@ export class ServerConnection {
         this.listing = listing
         this.hash = hash
         this.hooks.onListing(this.name, listing, changed, previous)
+        this.relistIfDue()
       },
       (e) => {
         this.refreshing = undefined
+        this.relistIfDue()
         throw e
       }
     )
+  }
+
+  /**
+   * A `*\/list_changed` from the server: list again. One that arrives while a listing is
+   * under way is not lost (that listing may predate the change): it is listed once more
+   * after it. A flood is bounded by the relist budget (`relistBudget.ts`): beyond it the
+   * listing waits on the host's clock, and the notifications meanwhile fold into it.
+   */
+  private listChanged(): void {
+    if (this.refreshing !== undefined || this.relistTimer !== undefined) {
+      this.relistDue = true
+      return
+    }
+    const wait = relistDelay(this.listStarts, this.hooks.now())
+    if (wait === 0) {
+      this.refreshListing().catch(() => {})
+      return
+    }
+    const clock = this.hooks.clock ?? systemClock
+    const generation = this.generation
+    this.relistTimer = clock.setTimeout(() => {
+      this.relistTimer = undefined
+      this.relistDue = false
+      if (this.current(generation)) this.refreshListing(generation).catch(() => {})
+    }, wait)
+  }
+
+  private relistIfDue(): void {
+    if (!this.relistDue) return
+    this.relistDue = false
+    this.listChanged()
+  }
+
+  private cancelRelist(): void {
+    this.relistDue = false
+    if (this.relistTimer === undefined) return
+    ;(this.hooks.clock ?? systemClock).clearTimeout(this.relistTimer)
+    this.relistTimer = undefined
   }
 
   /** `sendHealthProbe`: `ping` (legacy) or `server/discover` (modern); an answer, even an error, proves life. */
@@ -385,6 +434,8 @@ export class ServerConnection {
       this.currentGeneration = undefined
       this.client = undefined
       this.clientGeneration = -1
+      // A deferred listing belongs to the generation that asked for it (the next one lists at its handshake).
+      this.cancelRelist()
     }
     for (const call of [...this.inFlight]) {
       if (call.generation !== generation) continue
@@ -502,7 +553,7 @@ export class ServerConnection {
   private notification(n: JsonRpcNotification): void {
     const m = n.method
     if (m === "notifications/tools/list_changed" || m === "notifications/resources/list_changed" || m === "notifications/prompts/list_changed") {
-      this.refreshListing().catch(() => {})
+      this.listChanged()
       return
     }
     // Logging and other notifications: to the newest call in flight that listens, and to the host.
