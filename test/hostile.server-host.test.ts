@@ -58,4 +58,36 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       await host.close()
     }
   })
+
+  it("malformed entries in tools/list are left out and reported; the server's good tools and the other server stay up", async () => {
+    const { clock } = countingClock()
+    const host = await startPair("bad-tools", clock)
+    try {
+      const bad = host.connection("bad")!
+      // It was: the first `null` entry threw in the listing hash, the handshake failed, and the server
+      // went round restarting with no tools at all.
+      expect(host.status().find((s) => s.name === "bad")?.state).toBe("ready")
+      expect(host.tools().map((t) => t.name).sort()).toEqual(["bad__bad name/x", "bad__ok", "good__echo"])
+      expect(bad.listingProblems).toEqual([
+        "tools: not an object (×3)",
+        "tools: no string name",
+        "tools: tool \"noschema\": inputSchema is not an object schema"
+      ])
+      expect(textOf(await host.callTool("good__echo", {}))).toBe("echo")
+    } finally {
+      await host.close()
+    }
+  })
+
+  it("a nextCursor that never ends: listing stops at the first repeated cursor, and says so", async () => {
+    const { clock } = countingClock()
+    const host = await startPair("endless-cursor", clock)
+    try {
+      // It was: 100 pages of the same cursor, taken as a complete listing.
+      expect(host.tools().map((t) => t.name).sort()).toEqual(["bad__t1", "bad__t2", "good__echo"])
+      expect(host.connection("bad")!.listingProblems).toEqual(["tools/list: the server repeated a cursor, listing stopped"])
+    } finally {
+      await host.close()
+    }
+  })
 })

@@ -68,6 +68,48 @@ export interface Catalog {
   readonly collisions: ReadonlyArray<Collision>
 }
 
+/** At most this many entries of one kind are kept from one server's listing (the rest are reported). */
+export const MAX_LISTING_ENTRIES = 10_000
+
+export type ListingKey = keyof ServerListing
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+const hasString = (v: Record<string, unknown>, key: string): boolean => typeof v[key] === "string" && v[key] !== ""
+
+/**
+ * Why a server's listing entry cannot be advertised, or undefined when it can. The host
+ * re-serves entries to its own clients, whose SDKs validate a whole `tools/list` at once:
+ * one malformed entry from one server must not make the aggregated list unreadable (nor
+ * throw in the catalog code), so it is left out at the boundary.
+ */
+export const listingEntryProblem = (key: ListingKey, entry: unknown): string | undefined => {
+  if (!isPlainObject(entry)) return "not an object"
+  if (key === "resources") return hasString(entry, "uri") && hasString(entry, "name") ? undefined : "no string uri and name"
+  if (key === "resourceTemplates") return hasString(entry, "uriTemplate") && hasString(entry, "name") ? undefined : "no string uriTemplate and name"
+  if (!hasString(entry, "name")) return "no string name"
+  if (key === "tools") {
+    const schema = entry.inputSchema
+    if (!isPlainObject(schema) || schema.type !== "object") return `tool ${JSON.stringify(entry.name)}: inputSchema is not an object schema`
+  }
+  return undefined
+}
+
+/** The entries of one kind the host keeps from a server's list results, and what it left out and why. */
+export const acceptListingEntries = (key: ListingKey, entries: ReadonlyArray<unknown>): { readonly kept: Array<unknown>; readonly problems: Array<string> } => {
+  const kept: Array<unknown> = []
+  const problems: Array<string> = []
+  for (const entry of entries) {
+    const problem = listingEntryProblem(key, entry)
+    if (problem !== undefined) problems.push(`${key}: ${problem}`)
+    else if (kept.length < MAX_LISTING_ENTRIES) kept.push(entry)
+    else {
+      problems.push(`${key}: more than ${MAX_LISTING_ENTRIES} entries, the rest left out`)
+      break
+    }
+  }
+  return { kept, problems }
+}
+
 /** A stable hash of a listing: changes iff a definition changed (order of entries does not matter). */
 export const listingHash = (listing: ServerListing): string => {
   const canonical = (v: unknown): unknown =>

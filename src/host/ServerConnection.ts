@@ -29,7 +29,7 @@ import { ModernClient } from "../client/ModernClient.ts"
 import { makeStdioClientTransport, type StdioClientTransport } from "../transports/stdioClient.ts"
 import type { Transport, TransportClosed } from "../transports/Transport.ts"
 import { makeWsClientTransport } from "../transports/wsClient.ts"
-import { emptyListing, listingHash, type ServerListing } from "./Catalog.ts"
+import { acceptListingEntries, emptyListing, listingHash, MAX_LISTING_ENTRIES, type ServerListing } from "./Catalog.ts"
 import type { ServerConfig } from "./config.ts"
 import { type Clock, systemClock } from "../protocol/clock.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
@@ -81,6 +81,16 @@ export interface InputHandlers {
 }
 const INPUT_HANDLER = { elicitation: "onElicitation", sampling: "onSampling", roots: "onRoots" } as const satisfies Record<InputKind, keyof InputHandlers>
 
+/** At most this many pages of one list method per listing. */
+const MAX_LIST_PAGES = 100
+
+/** Problems as `text (×n)`, each once, at most 20 (a listing of 10 000 bad entries makes one line). */
+const summarize = (problems: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const counts = new Map<string, number>()
+  for (const p of problems) counts.set(p, (counts.get(p) ?? 0) + 1)
+  return [...counts].slice(0, 20).map(([p, n]) => (n === 1 ? p : `${p} (×${n})`))
+}
+
 type AnyClient = McpClientLike & UpstreamClient & { readonly era?: string }
 
 const LIST_METHODS = [
@@ -131,6 +141,8 @@ export class ServerConnection {
   /** When the latest listings started (`relistBudget.ts`). */
   private listStarts: ReadonlyArray<number> = []
   readonly stderrTail: Array<string> = []
+  /** What the last listing left out of the server's list results, and why (malformed entries, a cursor loop, caps). */
+  listingProblems: ReadonlyArray<string> = []
   private closing: Promise<void> = Promise.resolve()
 
   constructor(config: ServerConfig, hooks: ConnectionHooks) {
@@ -328,18 +340,34 @@ export class ServerConnection {
   private async list(client: AnyClient): Promise<ServerListing> {
     const caps = (client.serverCapabilities ?? {}) as Record<string, unknown>
     const out: Record<string, Array<unknown>> = { tools: [], resources: [], resourceTemplates: [], prompts: [] }
+    const problems: Array<string> = []
     for (const [method, key] of LIST_METHODS) {
       const capability = method.split("/")[0]!
-      if (caps[capability] === undefined) continue
+      if (typeof caps !== "object" || caps === null || !Object.hasOwn(caps, capability) || caps[capability] === undefined) continue
       let cursor: string | undefined
-      for (let page = 0; page < 100; page++) {
+      // A cursor the server gave before would list the same pages again (a pagination loop).
+      const seen = new Set<string>()
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
         const result = await client.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: this.config.timeouts.listMs })
         const items = result[key]
-        if (Array.isArray(items)) out[key]!.push(...items)
+        if (Array.isArray(items)) {
+          const accepted = acceptListingEntries(key, items)
+          const room = MAX_LISTING_ENTRIES - out[key]!.length
+          out[key]!.push(...accepted.kept.slice(0, room))
+          problems.push(...accepted.problems)
+          if (accepted.kept.length > room) problems.push(`${key}: more than ${MAX_LISTING_ENTRIES} entries, the rest left out`)
+        }
         cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined
         if (cursor === undefined) break
+        if (seen.has(cursor) || out[key]!.length >= MAX_LISTING_ENTRIES) {
+          problems.push(`${method}: ${seen.has(cursor) ? "the server repeated a cursor" : "too many entries"}, listing stopped`)
+          break
+        }
+        seen.add(cursor)
+        if (page === MAX_LIST_PAGES - 1) problems.push(`${method}: more than ${MAX_LIST_PAGES} pages, listing stopped`)
       }
     }
+    this.listingProblems = summarize(problems)
     return out as unknown as ServerListing
   }
 
