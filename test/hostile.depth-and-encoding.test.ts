@@ -53,7 +53,9 @@ describe("nesting-depth limit at decode", () => {
     expect(decodeText(`{"jsonrpc":"2.0","method":"notifications/x","params":${nested(10_000)}}`)).toEqual({ _tag: "Invalid", reply: undefined })
     expect(decodeText(`{"jsonrpc":"2.0","id":4,"result":${nested(10_000)}}`)).toEqual({
       _tag: "Invalid",
-      reply: { jsonrpc: "2.0", id: 4, error: { code: ErrorCode.InvalidRequest, message: "Invalid Request: nesting deeper than 100 levels" } }
+      reply: { jsonrpc: "2.0", id: 4, error: { code: ErrorCode.InvalidRequest, message: "Invalid Request: nesting deeper than 100 levels" } },
+      // A client fails its request 4 with this (invalidResponseError) instead of waiting out its deadline.
+      responseId: 4
     })
     expect(decodeText(`{"jsonrpc":"2.0","id":5,"error":{"code":1,"message":"m","data":${nested(10_000)}}}`)._tag).toBe("Invalid")
   })

@@ -24,6 +24,7 @@ import { makeIdAllocator } from "../protocol/ids.ts"
 import {
   decodeText,
   errorResponse,
+  invalidResponseError,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
@@ -554,8 +555,10 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
         this.toChart({
           type: "INITIALIZE_RESULT",
           protocolVersion: r.protocolVersion,
-          capabilities: (r.capabilities ?? {}) as ServerCapabilities,
-          serverInfo: (r.serverInfo ?? { name: "unknown", version: "unknown" }) as PeerInfo,
+          // The server's word, but only in the shapes the spec gives them (a string for capabilities, a
+          // name-less serverInfo would reach every reader of `serverCapabilities` / `serverInfo`).
+          capabilities: (isObjectValue(r.capabilities) ? r.capabilities : {}) as ServerCapabilities,
+          serverInfo: (isObjectValue(r.serverInfo) && typeof r.serverInfo.name === "string" ? r.serverInfo : { name: "unknown", version: "unknown" }) as PeerInfo,
           ...(typeof r.instructions === "string" ? { instructions: r.instructions } : {})
         })
         traced?.end() // after the chart took the negotiated version
@@ -601,6 +604,9 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     if (decoded._tag !== "Message") {
       // A malformed message from the server cannot be answered usefully; report it.
       this.emitLog(`ignored an invalid message from the server: ${text.slice(0, 200)}`)
+      // An invalid response to a request in flight fails that request now (not at its deadline).
+      const failed = invalidResponseError(decoded)
+      if (failed !== undefined) this.receive(failed)
       return
     }
     this.receive(decoded.message)
@@ -727,6 +733,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 }
 
+
+const isObjectValue = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** A node's lifecycle hooks, then the caller's own (a caller may listen without placing the session). */
 const joinLifecycles = (node: ClientSessionLifecycle, own: ClientSessionLifecycle): ClientSessionLifecycle =>

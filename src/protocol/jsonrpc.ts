@@ -63,7 +63,12 @@ export const errorResponse = (id: RequestId | null | undefined, error: RpcErrorO
 export type Decoded =
   | { readonly _tag: "Message"; readonly message: JsonRpcMessage }
   | { readonly _tag: "Batch"; readonly messages: ReadonlyArray<unknown> }
-  | { readonly _tag: "Invalid"; readonly reply: JsonRpcErrorResponse | undefined }
+  | {
+    readonly _tag: "Invalid"
+    readonly reply: JsonRpcErrorResponse | undefined
+    /** Set when the frame is a response whose id is readable but whose body is not valid (a `null` result, a malformed error). */
+    readonly responseId?: RequestId
+  }
 
 const isId = (v: unknown): v is RequestId =>
   typeof v === "string" || (typeof v === "number" && Number.isInteger(v))
@@ -155,24 +160,41 @@ export const decodeValue = (value: unknown, maxDepth: number = DEFAULT_MAX_NESTI
   // A response.
   const hasResult = "result" in value
   const hasError = "error" in value
-  if (hasResult === hasError) return invalid(isId(id) ? id : null, "Invalid Request: a response needs exactly one of result and error")
+  if (hasResult === hasError) return invalidResponse(id, "Invalid Request: a response needs exactly one of result and error")
   if (hasResult) {
     if (!isId(id)) return invalid(null, "Invalid Request: response id must be a string or an integer")
-    if (!isObject(value.result)) return invalid(id, "Invalid Request: result must be an object")
-    if (deeperThan(value.result, maxDepth - 1)) return invalid(id, `Invalid Request: ${tooDeep(maxDepth)}`)
+    if (!isObject(value.result)) return invalidResponse(id, "Invalid Request: result must be an object")
+    if (deeperThan(value.result, maxDepth - 1)) return invalidResponse(id, `Invalid Request: ${tooDeep(maxDepth)}`)
     return { _tag: "Message", message: value as unknown as JsonRpcResult }
   }
   const error = value.error
   if (!isObject(error) || typeof error.code !== "number" || !Number.isInteger(error.code) || typeof error.message !== "string") {
-    return invalid(isId(id) ? id : null, "Invalid Request: error must have an integer code and a string message")
+    return invalidResponse(id, "Invalid Request: error must have an integer code and a string message")
   }
   if (id !== undefined && id !== null && !isId(id)) return invalid(null, "Invalid Request: bad response id")
-  if (deeperThan(error, maxDepth - 1)) return invalid(isId(id) ? id : null, `Invalid Request: ${tooDeep(maxDepth)}`)
+  if (deeperThan(error, maxDepth - 1)) return invalidResponse(id, `Invalid Request: ${tooDeep(maxDepth)}`)
   return { _tag: "Message", message: value as unknown as JsonRpcErrorResponse }
 }
 
 const invalid = (id: RequestId | null, message: string): Decoded =>
   ({ _tag: "Invalid", reply: errorResponse(id, rpcError(ErrorCode.InvalidRequest, message)) })
+
+/** An invalid response: as {@link invalid}, remembering its id when readable (its request can then be failed). */
+const invalidResponse = (id: unknown, message: string): Decoded =>
+  isId(id)
+    ? { _tag: "Invalid", reply: errorResponse(id, rpcError(ErrorCode.InvalidRequest, message)), responseId: id }
+    : invalid(null, message)
+
+/**
+ * What a client makes of an invalid response to one of its requests: an error response
+ * with the request's id, so the caller gets a typed error at once instead of waiting out
+ * its deadline (a `result: null`, a result that is an array or a string, an error without
+ * an integer code). Undefined when the frame is not a response with a readable id.
+ */
+export const invalidResponseError = (decoded: Decoded): JsonRpcErrorResponse | undefined =>
+  decoded._tag === "Invalid" && decoded.responseId !== undefined
+    ? errorResponse(decoded.responseId, rpcError(ErrorCode.InvalidRequest, `invalid response from the server: ${decoded.reply?.error.message.replace(/^Invalid Request: /, "") ?? "malformed"}`))
+    : undefined
 
 export const parseErrorReply = (detail?: string): JsonRpcErrorResponse =>
   errorResponse(null, rpcError(ErrorCode.ParseError, detail ? `Parse error: ${detail}` : "Parse error: invalid JSON"))

@@ -1,0 +1,107 @@
+/**
+ * Hostile servers against our client over stdio (issue s23): a real child process
+ * (`fixtures/hostile-stdio-server.mjs`, one misbehaviour per mode) and our client in
+ * the legacy and the auto era. What must hold: a typed error for the affected call at
+ * once (not at its deadline), the session still usable, the process never crashing
+ * (vitest fails a run on any unhandled rejection or exception).
+ */
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import type { Client } from "../src/client/Client.ts"
+import { connectStdio, type StdioConnectOptions } from "../src/client/connectStdio.ts"
+import { InitializeFailed, RpcError } from "../src/protocol/requestErrors.ts"
+import { armedClock } from "./support/countingClock.ts"
+
+const HOSTILE = fileURLToPath(new URL("./fixtures/hostile-stdio-server.mjs", import.meta.url))
+/** No deadline can end these calls within the test's time: an answer must come from the wire. */
+const NEVER = 600_000
+
+const connect = (mode: string, options: Partial<StdioConnectOptions> = {}): Promise<Client> =>
+  connectStdio({ command: process.execPath, args: [HOSTILE, mode], requestTimeoutMs: NEVER, initializeTimeoutMs: NEVER, ...options } as StdioConnectOptions)
+
+const textOf = (r: { readonly content?: unknown }): string =>
+  ((r.content ?? []) as ReadonlyArray<{ text?: string }>).map((c) => c.text ?? "").join("")
+
+describe("hostile servers over stdio: our client", { timeout: 20_000 }, () => {
+  for (const era of ["legacy", "auto", "modern"] as const) {
+    it(`${era}: a response that is not valid JSON-RPC fails its call at once with RpcError, and the session goes on`, async () => {
+      for (const [mode, why] of [
+        ["call-result-null", "result must be an object"],
+        ["call-result-string", "result must be an object"],
+        ["call-bad-error", "error must have an integer code and a string message"]
+      ] as const) {
+        const client = await connect(mode, { era })
+        try {
+          // It was: the response was dropped as invalid and the call waited out its deadline.
+          const error = await client.callTool("echo", {}).then(() => undefined, (e: unknown) => e)
+          expect(error, mode).toBeInstanceOf(RpcError)
+          expect((error as RpcError).message).toBe(`invalid response from the server: ${why}`)
+          expect((await client.listTools()).tools).toEqual([{ name: "echo", inputSchema: { type: "object" } }])
+        } finally {
+          await client.close()
+        }
+      }
+    })
+
+  }
+
+  for (const era of ["legacy", "auto"] as const) {
+    it(`${era}: a list result that is null or an array fails listTools at once`, async () => {
+      for (const mode of ["result-null", "result-array"]) {
+        const client = await connect(mode, { era })
+        try {
+          await expect(client.listTools()).rejects.toThrow("invalid response from the server: result must be an object")
+          expect(textOf(await client.callTool("echo", {}))).toBe("echo")
+        } finally {
+          await client.close()
+        }
+      }
+    })
+
+    it(`${era}: garbage lines, 100 000 '[', a batch, a 5 MB line, unknown and mistyped ids: ignored, and the real answer is taken`, async () => {
+      const client = await connect("garbage", { era })
+      try {
+        expect(textOf(await client.callTool("echo", {}))).toBe("echo")
+        expect(textOf(await client.callTool("echo", {}))).toBe("echo")
+      } finally {
+        await client.close()
+      }
+    })
+
+    it(`${era}: undeclared server→client requests (prototype names included) get -32601, stray responses and progress are dropped`, async () => {
+      const client = await connect("call-proto-requests", { era })
+      try {
+        const codes = JSON.parse(textOf(await client.callTool("echo", {}))) as Record<string, unknown>
+        expect(Object.keys(codes).sort()).toEqual(
+          ["__proto__", "constructor", "elicitation/create", "hasOwnProperty", "roots/list", "sampling/createMessage", "toString"].map((m) => `s-${m}`)
+        )
+        for (const code of Object.values(codes)) expect(code).toBe(-32601)
+      } finally {
+        await client.close()
+      }
+    })
+  }
+
+  it("a server that never answers initialize: InitializeFailed when the deadline passes on the client's clock", async () => {
+    const deadline = 777_000
+    const { sim, clock, armed } = armedClock(deadline)
+    const connecting = connect("never-initialize", { clock, initializeTimeoutMs: deadline }).then(() => undefined, (e: unknown) => e)
+    await armed
+    sim.increment(deadline - 1)
+    sim.increment(1)
+    const error = await connecting
+    expect(error).toBeInstanceOf(InitializeFailed)
+    expect((error as Error).message).toBe(`could not initialize: no initialize response within ${deadline} ms`)
+  })
+
+  it("initialize answered with capabilities and serverInfo that are not objects: taken as none / unknown", async () => {
+    const client = await connect("init-null-result-fields")
+    try {
+      const session = client.client as { serverCapabilities?: unknown; serverInfo?: unknown }
+      expect(session.serverCapabilities).toEqual({})
+      expect(session.serverInfo).toEqual({ name: "unknown", version: "unknown" })
+    } finally {
+      await client.close()
+    }
+  })
+})
