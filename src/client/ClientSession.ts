@@ -533,7 +533,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
    */
   private failRequest(id: RequestId, error: Error): void {
     const p = this.pending.get(id) ?? this.pings.get(id)
-    if (p !== undefined) return p.reject(error)
+    if (p !== undefined) {
+      p.reject(error)
+      // `initialize` failed by the transport (HTTP: a lost or unreadable response): no answer can come.
+      if (p.method === "initialize") this.toChart({ type: "INITIALIZE_LOST", reason: error.message })
+      return
+    }
     this.outbound.fail(id, error)
   }
 
