@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import type { Client } from "../src/client/Client.ts"
 import { connectStdio, type StdioConnectOptions } from "../src/client/connectStdio.ts"
-import { InitializeFailed, RpcError } from "../src/protocol/requestErrors.ts"
+import { ConnectionLost, InitializeFailed, RpcError } from "../src/protocol/requestErrors.ts"
 import { armedClock } from "./support/countingClock.ts"
 
 const HOSTILE = fileURLToPath(new URL("./fixtures/hostile-stdio-server.mjs", import.meta.url))
@@ -18,6 +18,8 @@ const NEVER = 600_000
 
 const connect = (mode: string, options: Partial<StdioConnectOptions> = {}): Promise<Client> =>
   connectStdio({ command: process.execPath, args: [HOSTILE, mode], requestTimeoutMs: NEVER, initializeTimeoutMs: NEVER, ...options } as StdioConnectOptions)
+
+const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e)
 
 const textOf = (r: { readonly content?: unknown }): string =>
   ((r.content ?? []) as ReadonlyArray<{ text?: string }>).map((c) => c.text ?? "").join("")
@@ -100,6 +102,35 @@ describe("hostile servers over stdio: our client", { timeout: 20_000 }, () => {
       const session = client.client as { serverCapabilities?: unknown; serverInfo?: unknown }
       expect(session.serverCapabilities).toEqual({})
       expect(session.serverInfo).toEqual({ name: "unknown", version: "unknown" })
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("a server that closes its stdout and keeps running: the call fails with ConnectionLost after closeGraceMs (client's clock)", async () => {
+    const grace = 321_000
+    const { sim, clock, armed } = armedClock(grace)
+    const client = await connect("close-stdout", { clock, closeGraceMs: grace })
+    try {
+      const call = failure(client.callTool("echo", {}))
+      // It was: nothing noticed, and the call waited out its deadline (the process was alive).
+      await armed
+      sim.increment(grace - 1)
+      sim.increment(1)
+      const error = await call
+      expect(error).toBeInstanceOf(ConnectionLost)
+      expect((error as Error).message).toBe("tools/call: connection lost (server closed its stdout (the process is still running))")
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("a server that exits in the middle of a response line: ConnectionLost with its exit code", async () => {
+    const client = await connect("exit-mid-response")
+    try {
+      const error = await failure(client.callTool("echo", {}))
+      expect(error).toBeInstanceOf(ConnectionLost)
+      expect((error as Error).message).toBe("tools/call: connection lost (server process exited with code 3)")
     } finally {
       await client.close()
     }

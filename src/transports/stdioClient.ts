@@ -261,6 +261,13 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   }
   const onStdoutEnd = (): void => {
     framer!.end()
+    // A server that closed its stdout can never answer again. It usually exits too (that exit is
+    // the reason given); one that keeps running would hold every call until its deadline, so
+    // after `closeGraceMs` the connection ends (and the owner's close reaps the group).
+    if (closing || ended !== undefined || exitInfo !== undefined) return
+    void within(clock, exited, closeGraceMs).then((exitedMeanwhile) => {
+      if (!exitedMeanwhile && !closing) end({ expected: false, reason: "server closed its stdout (the process is still running)" })
+    })
   }
 
   // When the group got SIGTERM / SIGKILL (by close() or by the reaper).
