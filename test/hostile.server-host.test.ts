@@ -90,4 +90,31 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       await host.close()
     }
   })
+
+  it("a flood of roots/list (and elicitation, sampling) from one server: its roots are gathered once at a time, not once per request", async () => {
+    const { clock } = countingClock()
+    const host = await startPair("input-flood", clock)
+    let asked = 0
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    // A roots source as a gateway adds one: each ask is a request to every downstream client.
+    host.addRootsSource(async () => {
+      asked++
+      await gate
+      return [{ uri: "file:///work" }]
+    })
+    try {
+      // The server writes 2 000 requests (667 of them roots/list), then answers the call: by then
+      // every roots/list has reached the host (stdio keeps order).
+      expect(textOf(await host.callTool("bad__echo", {}))).toMatch(/^flooded after \d+ answers$/)
+      await turns()
+      // It was 667: one fan-out to every downstream client per roots/list.
+      expect(asked).toBe(1)
+      open()
+      expect(textOf(await host.callTool("good__echo", {}))).toBe("echo")
+      expect(await host.rootsFor("bad")).toEqual([{ uri: "file:///work" }])
+    } finally {
+      await host.close()
+    }
+  })
 })
