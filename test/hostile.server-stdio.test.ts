@@ -8,6 +8,7 @@
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import type { Client } from "../src/client/Client.ts"
+import { MAX_SERVER_REQUESTS_IN_FLIGHT } from "../src/client/ClientSession.ts"
 import { connectStdio, type StdioConnectOptions } from "../src/client/connectStdio.ts"
 import { ConnectionLost, InitializeFailed, RpcError } from "../src/protocol/requestErrors.ts"
 import { armedClock } from "./support/countingClock.ts"
@@ -17,7 +18,7 @@ const HOSTILE = fileURLToPath(new URL("./fixtures/hostile-stdio-server.mjs", imp
 const NEVER = 600_000
 
 const connect = (mode: string, options: Partial<StdioConnectOptions> = {}): Promise<Client> =>
-  connectStdio({ command: process.execPath, args: [HOSTILE, mode], requestTimeoutMs: NEVER, initializeTimeoutMs: NEVER, ...options } as StdioConnectOptions)
+  connectStdio({ command: process.execPath, args: [HOSTILE, ...mode.split(" ")], requestTimeoutMs: NEVER, initializeTimeoutMs: NEVER, ...options } as StdioConnectOptions)
 
 const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e)
 
@@ -131,6 +132,46 @@ describe("hostile servers over stdio: our client", { timeout: 20_000 }, () => {
       const error = await failure(client.callTool("echo", {}))
       expect(error).toBeInstanceOf(ConnectionLost)
       expect((error as Error).message).toBe("tools/call: connection lost (server process exited with code 3)")
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("a flood of elicitations waiting on a slow handler: 32 wait, the rest are refused at once with -32603", async () => {
+    let started = 0
+    const client = await connect(`elicit-flood ${MAX_SERVER_REQUESTS_IN_FLIGHT}`, {
+      // A user who never answers (until the session closes).
+      onElicitation: (_params, ctx) => {
+        started++
+        return new Promise((_resolve, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("closed"))))
+      }
+    })
+    try {
+      // It was: all 200 waited on the handler (no bound), and none was answered.
+      const reply = JSON.parse(textOf(await client.callTool("echo", {}))) as { answered: number; error: unknown }
+      expect(reply).toEqual({
+        answered: 200 - MAX_SERVER_REQUESTS_IN_FLIGHT,
+        error: { code: -32603, message: `elicitation/create: refused, ${MAX_SERVER_REQUESTS_IN_FLIGHT} requests from the server are already in flight` }
+      })
+      expect(started).toBe(MAX_SERVER_REQUESTS_IN_FLIGHT)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("a server→client request whose id is already in flight is refused with -32600 (the first keeps its handler)", async () => {
+    let started = 0
+    const client = await connect("dup-request-id", {
+      onElicitation: (_params, ctx) => {
+        started++
+        return new Promise((_resolve, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("closed"))))
+      }
+    })
+    try {
+      // It was: both ran under one id, and the first answer removed the other's abort handle.
+      const reply = JSON.parse(textOf(await client.callTool("echo", {}))) as { answered: number; error: unknown }
+      expect(reply).toEqual({ answered: 1, error: { code: -32600, message: "Invalid Request: request id \"d\" is already in flight" } })
+      expect(started).toBe(1)
     } finally {
       await client.close()
     }

@@ -24,6 +24,7 @@ import { makeIdAllocator } from "../protocol/ids.ts"
 import {
   decodeText,
   errorResponse,
+  idInFlightReply,
   invalidResponseError,
   type JsonRpcMessage,
   type JsonRpcNotification,
@@ -138,6 +139,9 @@ interface Pending {
   /** A keepalive ping's CLIENT span: ended with the error when the ping will get no answer (it timed out, it was superseded, the session closed). */
   readonly span?: { end(error?: unknown): void } | undefined
 }
+
+/** Server→client requests (sampling, elicitation, roots) a session lets wait on its handlers at once; more are refused. */
+export const MAX_SERVER_REQUESTS_IN_FLIGHT = 32
 
 export type ClientSessionEvent =
   | { readonly type: "state"; readonly state: string; readonly info: SessionInfo }
@@ -658,6 +662,16 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const handler = inputHandlerFor(this.options, req.method)
     if (!handler) {
       this.transport.send(errorResponse(req.id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} (client capability not declared)`)))
+      return
+    }
+    if (this.incoming.size >= MAX_SERVER_REQUESTS_IN_FLIGHT) {
+      // Each one waits on a handler (a user, a model): a flood must not pile them up without bound.
+      this.transport.send(errorResponse(req.id, rpcError(ErrorCode.InternalError, `${req.method}: refused, ${MAX_SERVER_REQUESTS_IN_FLIGHT} requests from the server are already in flight`)))
+      return
+    }
+    if (this.incoming.has(req.id)) {
+      // Its id is taken by one in flight: ids must be unique among them (one answer each).
+      this.transport.send(idInFlightReply(req.id))
       return
     }
     const controller = new AbortController()
