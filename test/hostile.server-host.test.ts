@@ -8,6 +8,7 @@
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
+import { MAX_LISTING_ENTRIES } from "../src/host/Catalog.ts"
 import { RELIST_BURST, RELIST_WINDOW_MS } from "../src/host/relistBudget.ts"
 import { countingClock } from "./support/countingClock.ts"
 import { hostReaches } from "./support/hostEvents.ts"
@@ -22,7 +23,7 @@ const turns = async (n = 5) => {
 const startPair = async (mode: string, clock: ReturnType<typeof countingClock>["clock"]): Promise<McpHost> =>
   startHost({
     mcpServers: {
-      bad: { command: process.execPath, args: [HOSTILE, mode] },
+      bad: { command: process.execPath, args: [HOSTILE, ...mode.split(" ")] },
       good: { command: process.execPath, args: [HOSTILE, "plain"] }
     }
   }, { stateFile: false, clock, onStderr: () => {} })
@@ -115,6 +116,20 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       expect(await host.rootsFor("bad")).toEqual([{ uri: "file:///work" }])
     } finally {
       await host.close()
+    }
+  })
+
+  it("thousands of tools are advertised; beyond 10 000 per server the rest are left out and reported", async () => {
+    const { clock } = countingClock()
+    for (const [count, kept] of [[5_000, 5_000], [20_000, MAX_LISTING_ENTRIES]] as const) {
+      const host = await startPair(`many-tools ${count}`, clock)
+      try {
+        expect(host.tools().filter((t) => t.name.startsWith("bad__"))).toHaveLength(kept)
+        expect(host.connection("bad")!.listingProblems).toEqual(count > kept ? [`tools: more than ${MAX_LISTING_ENTRIES} entries, the rest left out`] : [])
+        expect(textOf(await host.callTool("good__echo", {}))).toBe("echo")
+      } finally {
+        await host.close()
+      }
     }
   })
 })

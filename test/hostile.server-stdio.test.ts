@@ -176,4 +176,13 @@ describe("hostile servers over stdio: our client", { timeout: 20_000 }, () => {
       await client.close()
     }
   })
+
+  it("a 64 MB line with no newline: skipped past the size limit (not buffered), and the next line's answer taken", async () => {
+    const client = await connect("endless-line 64")
+    try {
+      expect(textOf(await client.callTool("echo", {}))).toBe("after the endless line")
+    } finally {
+      await client.close()
+    }
+  })
 })
