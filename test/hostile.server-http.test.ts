@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Client } from "../src/client/Client.ts"
+import { connectAutoHttp } from "../src/client/connectAutoHttp.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import type { HttpConnectOptions } from "../src/client/httpClientWire.ts"
 import { InitializeFailed, RequestTimeout, RpcError, SessionLost } from "../src/protocol/requestErrors.ts"
@@ -106,5 +107,15 @@ describe("hostile servers over Streamable HTTP: our client", { timeout: 20_000 }
     expect(nonAscii).toBeInstanceOf(InitializeFailed)
     expect((nonAscii as Error).message).toMatch(/^could not initialize: initialize: the server sent an invalid Mcp-Session-Id \("s.+ssion"\)$/)
     expect(await callOn("session-id-huge")).toBe("echo")
+  })
+
+  it("auto era: a legacy server that answers server/discover with a result that is no DiscoverResult is spoken to in legacy", async () => {
+    const client = await connectAutoHttp(server.url("plain"), { requestTimeoutMs: NEVER })
+    try {
+      expect(client.era).toBe("legacy")
+      expect(textOf(await client.callTool("echo", {}))).toBe("echo")
+    } finally {
+      await client.close()
+    }
   })
 })

@@ -185,4 +185,15 @@ describe("hostile servers over stdio: our client", { timeout: 20_000 }, () => {
       await client.close()
     }
   })
+
+  it("auto era: a legacy server that answers server/discover (like any unknown method) with {} is spoken to in legacy", async () => {
+    const client = await connect("lax", { era: "auto" })
+    try {
+      // It was: any result meant modern, with no version in common.
+      expect(client.era).toBe("legacy")
+      expect(textOf(await client.callTool("echo", {}))).toBe("echo")
+    } finally {
+      await client.close()
+    }
+  })
 })
