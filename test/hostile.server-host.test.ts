@@ -7,6 +7,8 @@
  */
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { connectHttp } from "../src/client/connectHttp.ts"
+import { makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
 import { MAX_LISTING_ENTRIES } from "../src/host/Catalog.ts"
 import { RELIST_BURST, RELIST_WINDOW_MS } from "../src/host/relistBudget.ts"
@@ -130,6 +132,31 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       } finally {
         await host.close()
       }
+    }
+  })
+
+  it("tools named like Object.prototype members (no prefix) are advertised and routed by the host and its gateway", async () => {
+    const { clock } = countingClock()
+    const names = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]
+    const host = await startHost({
+      mcpServers: {
+        bad: { command: process.execPath, args: [HOSTILE, "proto-tools"], toolPrefix: "" },
+        good: { command: process.execPath, args: [HOSTILE, "plain"] }
+      }
+    }, { stateFile: false, clock, onStderr: () => {} })
+    const gateway = await serveGatewayHttp(makeGateway(host), { port: 0 })
+    const client = await connectHttp(gateway.url)
+    try {
+      expect(((await client.listTools()).tools as ReadonlyArray<{ name: string }>).map((t) => t.name).sort()).toEqual([...names, "good__echo"].sort())
+      for (const name of names) {
+        expect(textOf(await host.callTool(name, {}))).toBe(`called ${name}`)
+        expect(textOf(await client.callTool(name, {}))).toBe(`called ${name}`)
+      }
+      await expect(client.callTool("nope", {})).rejects.toThrow('unknown tool "nope"')
+    } finally {
+      await client.close()
+      await gateway.close()
+      await host.close()
     }
   })
 })
