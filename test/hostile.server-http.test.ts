@@ -118,4 +118,13 @@ describe("hostile servers over Streamable HTTP: our client", { timeout: 20_000 }
       await client.close()
     }
   })
+
+  it("a server that 404s the session's GET stream every time: re-initialized once, then the session ends (no initialize loop)", async () => {
+    const client = await connect("get-404")
+    const end = await client.ended
+    expect(end.expected).toBe(false)
+    expect(server.seen.filter((s) => s === "POST initialize get-404")).toHaveLength(2)
+    await expect(client.callTool("echo", {})).rejects.toThrow("tools/call: session is closed")
+    await client.close()
+  })
 })

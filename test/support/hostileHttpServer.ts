@@ -49,12 +49,13 @@ export const startHostileHttpServer = async (): Promise<HostileHttpServer> => {
   const server: Server = createServer(async (req, res) => {
     const mode = (req.url ?? "/").split("/")[1] ?? ""
     if (req.method !== "POST") {
-      seen.push(req.method ?? "?")
-      res.writeHead(req.method === "DELETE" ? 200 : 405).end()
+      seen.push(`${req.method ?? "?"} ${mode}`)
+      // "get-404": the server forgets the session for its GET stream (every time).
+      res.writeHead(req.method === "DELETE" ? 200 : mode === "get-404" ? 404 : 405).end()
       return
     }
     const m = await readJson(req)
-    seen.push(`POST ${m?.method ?? "response"}`)
+    seen.push(`POST ${m?.method ?? "response"} ${mode}`)
     if (m?.method === "initialize") {
       const sid = `s${++sessions}`
       if (mode === "session-id-control") {
