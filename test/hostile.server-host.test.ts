@@ -13,6 +13,7 @@ import { type McpHost, startHost } from "../src/host/McpHost.ts"
 import { MAX_LISTING_ENTRIES } from "../src/host/Catalog.ts"
 import { RELIST_BURST, RELIST_WINDOW_MS } from "../src/host/relistBudget.ts"
 import { countingClock } from "./support/countingClock.ts"
+import { childProcesses } from "./support/handles.ts"
 import { hostReaches } from "./support/hostEvents.ts"
 
 const HOSTILE = fileURLToPath(new URL("./fixtures/hostile-stdio-server.mjs", import.meta.url))
@@ -158,5 +159,9 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       await gateway.close()
       await host.close()
     }
+  })
+
+  it("after all of the above: no child process is left (each host's close reaped its servers' groups)", () => {
+    expect(childProcesses()).toEqual([])
   })
 })

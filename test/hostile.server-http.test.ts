@@ -12,13 +12,17 @@ import type { HttpConnectOptions } from "../src/client/httpClientWire.ts"
 import { InitializeFailed, RequestTimeout, RpcError, SessionLost } from "../src/protocol/requestErrors.ts"
 import { HttpError } from "../src/transports/http/client/errors.ts"
 import { armedClock } from "./support/countingClock.ts"
+import { resourceCounts, settleToBaseline } from "./support/handles.ts"
 import { type HostileHttpServer, startHostileHttpServer } from "./support/hostileHttpServer.ts"
 
 /** No deadline can end these calls within the test's time: an answer must come from the wire. */
 const NEVER = 600_000
+let baseline: Record<string, number> = {}
 let server: HostileHttpServer
 beforeAll(async () => {
   server = await startHostileHttpServer()
+  // What a hostile session may not leave behind once closed: sockets, timers.
+  baseline = resourceCounts()
 })
 afterAll(() => server.close())
 
@@ -126,5 +130,9 @@ describe("hostile servers over Streamable HTTP: our client", { timeout: 20_000 }
     expect(server.seen.filter((s) => s === "POST initialize get-404")).toHaveLength(2)
     await expect(client.callTool("echo", {})).rejects.toThrow("tools/call: session is closed")
     await client.close()
+  })
+
+  it("after all of the above: every socket and timer of the closed clients is released", async () => {
+    expect(await settleToBaseline(baseline)).toEqual([])
   })
 })

@@ -12,6 +12,7 @@ import { MAX_SERVER_REQUESTS_IN_FLIGHT } from "../src/client/ClientSession.ts"
 import { connectStdio, type StdioConnectOptions } from "../src/client/connectStdio.ts"
 import { ConnectionLost, InitializeFailed, RpcError } from "../src/protocol/requestErrors.ts"
 import { armedClock } from "./support/countingClock.ts"
+import { childProcesses } from "./support/handles.ts"
 
 const HOSTILE = fileURLToPath(new URL("./fixtures/hostile-stdio-server.mjs", import.meta.url))
 /** No deadline can end these calls within the test's time: an answer must come from the wire. */
@@ -195,5 +196,9 @@ describe("hostile servers over stdio: our client", { timeout: 20_000 }, () => {
     } finally {
       await client.close()
     }
+  })
+
+  it("after all of the above: no child process is left (each close reaped its server)", () => {
+    expect(childProcesses()).toEqual([])
   })
 })

@@ -9,12 +9,16 @@ import type { Client } from "../src/client/Client.ts"
 import { connectWs, type WsConnectOptions } from "../src/client/connectWs.ts"
 import { ConnectionLost, RequestTimeout } from "../src/protocol/requestErrors.ts"
 import { armedClock } from "./support/countingClock.ts"
+import { resourceCounts, settleToBaseline } from "./support/handles.ts"
 import { type HostileWsServer, startHostileWsServer } from "./support/hostileWsServer.ts"
 
 const NEVER = 600_000
+let baseline: Record<string, number> = {}
 let server: HostileWsServer
 beforeAll(async () => {
   server = await startHostileWsServer()
+  // What a hostile session may not leave behind once closed: sockets, timers.
+  baseline = resourceCounts()
 })
 afterAll(() => server.close())
 
@@ -71,5 +75,9 @@ describe("hostile servers over WebSocket: our client", { timeout: 20_000 }, () =
     } finally {
       await client.close()
     }
+  })
+
+  it("after all of the above: every socket and timer of the closed clients is released", async () => {
+    expect(await settleToBaseline(baseline)).toEqual([])
   })
 })
