@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest"
 import type { Client } from "../src/client/Client.ts"
 import { MAX_SERVER_REQUESTS_IN_FLIGHT } from "../src/client/ClientSession.ts"
 import { connectStdio, type StdioConnectOptions } from "../src/client/connectStdio.ts"
-import { ConnectionLost, InitializeFailed, RpcError } from "../src/protocol/requestErrors.ts"
+import { ConnectionLost, InitializeFailed, RpcError, UnsupportedProtocolVersion } from "../src/protocol/requestErrors.ts"
 import { armedClock } from "./support/countingClock.ts"
 import { childProcesses } from "./support/handles.ts"
 
@@ -195,6 +195,14 @@ describe("hostile servers over stdio: our client", { timeout: 20_000 }, () => {
       expect(textOf(await client.callTool("echo", {}))).toBe("echo")
     } finally {
       await client.close()
+    }
+  })
+
+  it("initialize answered with a version we do not speak (a date, a number, an object): UnsupportedProtocolVersion", async () => {
+    for (const received of ["1999-01-01", 42, { v: 1 }]) {
+      const error = await failure(connect(`bad-version ${JSON.stringify(received)}`))
+      expect(error, JSON.stringify(received)).toBeInstanceOf(UnsupportedProtocolVersion)
+      expect((error as UnsupportedProtocolVersion).received).toEqual(received)
     }
   })
 
