@@ -12,6 +12,7 @@ import { makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
 import { MAX_LISTING_ENTRIES } from "../src/host/Catalog.ts"
 import { RELIST_BURST, RELIST_WINDOW_MS } from "../src/host/relistBudget.ts"
+import { STDERR_TAIL_LINE_CHARS, STDERR_TAIL_LINES } from "../src/host/ServerConnection.ts"
 import { countingClock } from "./support/countingClock.ts"
 import { childProcesses } from "./support/handles.ts"
 import { hostReaches } from "./support/hostEvents.ts"
@@ -157,6 +158,27 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
     } finally {
       await client.close()
       await gateway.close()
+      await host.close()
+    }
+  })
+
+  it("a server that writes megabyte lines to stderr: the host keeps a short tail of short lines", async () => {
+    const { clock } = countingClock()
+    let heard = 0
+    let allHeard!: () => void
+    const heardAll = new Promise<void>((resolve) => (allHeard = resolve))
+    const host = await startHost({
+      mcpServers: { bad: { command: process.execPath, args: [HOSTILE, "stderr-flood"] }, good: { command: process.execPath, args: [HOSTILE, "plain"] } }
+    }, { stateFile: false, clock, onStderr: (server) => void (server === "bad" && ++heard === 25 && allHeard()) })
+    try {
+      expect(textOf(await host.callTool("bad__echo", {}))).toBe("after the flood")
+      // stderr and stdout are separate pipes: wait until all 25 lines were heard.
+      await heardAll
+      const tail = host.connection("bad")!.stderrTail
+      // It was: the last 20 lines whole, 20 MB held for the host's lifetime.
+      expect(tail).toHaveLength(STDERR_TAIL_LINES)
+      for (const line of tail) expect(line).toBe(`${"e".repeat(STDERR_TAIL_LINE_CHARS)}…`)
+    } finally {
       await host.close()
     }
   })

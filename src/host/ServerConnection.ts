@@ -81,6 +81,10 @@ export interface InputHandlers {
 }
 const INPUT_HANDLER = { elicitation: "onElicitation", sampling: "onSampling", roots: "onRoots" } as const satisfies Record<InputKind, keyof InputHandlers>
 
+/** The last stderr lines kept per server, each cut to so many characters. */
+export const STDERR_TAIL_LINES = 20
+export const STDERR_TAIL_LINE_CHARS = 2_000
+
 /** At most this many pages of one list method per listing. */
 const MAX_LIST_PAGES = 100
 
@@ -245,8 +249,10 @@ export class ServerConnection {
   }
 
   private stderrLine(line: string): void {
-    this.stderrTail.push(line)
-    if (this.stderrTail.length > 20) this.stderrTail.shift()
+    // The tail is kept for status and crash reports: a server's long lines (up to maxMessageBytes
+    // each) must not pin megabytes per server for the host's lifetime. A copy, not a slice of `line`.
+    this.stderrTail.push(line.length <= STDERR_TAIL_LINE_CHARS ? line : `${Buffer.from(line.slice(0, STDERR_TAIL_LINE_CHARS)).toString()}…`)
+    if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift()
     this.hooks.onStderr?.(this.name, line)
   }
 
