@@ -89,7 +89,8 @@ export const listingEntryProblem = (key: ListingKey, entry: unknown): string | u
   if (!hasString(entry, "name")) return "no string name"
   if (key === "tools") {
     const schema = entry.inputSchema
-    if (!isPlainObject(schema) || schema.type !== "object") return `tool ${JSON.stringify(entry.name)}: inputSchema is not an object schema`
+    // The name is the peer's: only its start goes into a report that the host keeps.
+    if (!isPlainObject(schema) || schema.type !== "object") return `tool ${JSON.stringify((entry.name as string).slice(0, 100))}: inputSchema is not an object schema`
   }
   return undefined
 }
