@@ -206,6 +206,24 @@ describe("hostile servers over stdio: our client", { timeout: 20_000 }, () => {
     }
   })
 
+  for (const era of ["legacy", "modern"] as const) {
+    it(`${era}: a response over maxMessageBytes fails its call at once (its id read from either end), the session goes on`, async () => {
+      for (const where of ["id-first", "id-last"]) {
+        const client = await connect(`oversized-response ${where}`, { era })
+        try {
+          // It was: dropped unread, and the call waited out its deadline. The oversized request that
+          // reuses the call's id before it is no answer and changes nothing.
+          const error = await failure(client.callTool("echo", {}))
+          expect(error, where).toBeInstanceOf(RpcError)
+          expect((error as Error).message).toMatch(/^invalid response from the server: \d+ bytes, over the client's maxMessageBytes$/)
+          expect((await client.listTools()).tools).toEqual([{ name: "echo", inputSchema: { type: "object" } }])
+        } finally {
+          await client.close()
+        }
+      }
+    })
+  }
+
   it("after all of the above: no child process is left (each close reaped its server)", () => {
     expect(childProcesses()).toEqual([])
   })

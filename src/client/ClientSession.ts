@@ -27,6 +27,7 @@ import {
   idInFlightReply,
   invalidResponseError,
   type JsonRpcMessage,
+  oversizedResponseError,
   type JsonRpcNotification,
   type JsonRpcRequest,
   notification,
@@ -372,7 +373,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     this.actor.start()
     const handlers: ClientTransportHandlers = {
       onFrame: (text) => this.receiveFrame(text),
-      onOversized: (bytes) => this.emitLog(`dropped an oversized message of ${bytes} bytes from the server`),
+      onOversized: (bytes, edges) => {
+        this.emitLog(`dropped an oversized message of ${bytes} bytes from the server`)
+        // The response to a request in flight: that request fails now (not at its deadline).
+        const failed = oversizedResponseError(bytes, edges)
+        if (failed !== undefined) this.receive(failed)
+      },
       onClose: (closed) => {
         this.lifecycle.onTransportClosed?.(closed)
         this.failAllPending(closed.reason, true)

@@ -210,6 +210,61 @@ export const decodeText = (text: string, maxDepth: number = DEFAULT_MAX_NESTING_
   return decodeValue(value, maxDepth)
 }
 
+/** The error a client fails its request with when the response to it was too big to read. */
+export const oversizedResponseError = (bytes: number, edges: { readonly head: string; readonly tail: string } | undefined): JsonRpcErrorResponse | undefined => {
+  const id = edges === undefined ? undefined : oversizedResponseId(edges.head, edges.tail)
+  return id === undefined
+    ? undefined
+    : errorResponse(id, rpcError(ErrorCode.InvalidRequest, `invalid response from the server: ${bytes} bytes, over the client's maxMessageBytes`))
+}
+
+/**
+ * The id of the response an oversized frame was, read from its two ends (`head`, `tail`: its
+ * first and last characters; the middle was never buffered). Only what is certain counts: a
+ * top-level `"id"` before the first nested value (`{"jsonrpc":"2.0","id":5,"result":…`), or as
+ * the very last member (`…,"jsonrpc":"2.0","id":5}`, the SDK's order), and only once the head
+ * shows a top-level `result` or `error`, not a `method` (a request carries an id too).
+ */
+export const oversizedResponseId = (head: string, tail: string): RequestId | undefined => {
+  const top = topLevelPrefix(head)
+  if (!top.response) return undefined
+  if (top.id !== undefined) return top.id
+  const m = /,\s*"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*\}\s*$/.exec(tail)
+  if (m === null) return undefined
+  const id: unknown = JSON.parse(m[1]!)
+  return isId(id) ? id : undefined
+}
+
+const MEMBER = /\s*"((?:[^"\\]|\\.)*)"\s*:\s*/y
+const PRIMITIVE = /(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*"|true|false|null)\s*([,}])/y
+
+/** The members of a JSON object text's start, up to its first nested value: whether it is a response, and its id. */
+const topLevelPrefix = (head: string): { readonly response: boolean; readonly id: RequestId | undefined } => {
+  const none = { response: false, id: undefined }
+  let i = head.indexOf("{")
+  if (i === -1 || head.slice(0, i).trim() !== "") return none
+  i++
+  let id: RequestId | undefined
+  for (;;) {
+    MEMBER.lastIndex = i
+    const k = MEMBER.exec(head)
+    if (k === null) return none
+    const key = k[1]
+    if (key === "method") return none
+    // The big value is nested: its key says what the message is.
+    if (key === "result" || key === "error") return { response: true, id }
+    PRIMITIVE.lastIndex = MEMBER.lastIndex
+    const v = PRIMITIVE.exec(head)
+    if (v === null) return none
+    if (key === "id") {
+      const value: unknown = JSON.parse(v[1]!)
+      id = isId(value) ? value : undefined
+    }
+    if (v[2] === "}") return none
+    i = PRIMITIVE.lastIndex
+  }
+}
+
 /** The answer to a request whose id is taken by one still in flight (ids must be unique among them). */
 export const idInFlightReply = (id: RequestId): JsonRpcErrorResponse =>
   errorResponse(id, rpcError(ErrorCode.InvalidRequest, `Invalid Request: request id ${JSON.stringify(id)} is already in flight`))

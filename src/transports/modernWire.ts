@@ -3,7 +3,7 @@
  * implementation over a message transport (stdio, WebSocket, memory). The Streamable
  * HTTP wire is `http/client/ModernHttpWire.ts`. The client (`ModernClient`) is above.
  */
-import { decodeText, invalidResponseError, type JsonRpcMessage, type JsonRpcRequest, notification, type RequestId } from "../protocol/jsonrpc.ts"
+import { decodeText, invalidResponseError, type JsonRpcMessage, oversizedResponseError, type JsonRpcRequest, notification, type RequestId } from "../protocol/jsonrpc.ts"
 import type { Transport, TransportClosed, TransportKind } from "./Transport.ts"
 
 export interface WireHandlers {
@@ -54,7 +54,11 @@ export const messageWire = (transport: Transport): ModernWire => ({
         const failed = invalidResponseError(d)
         if (failed !== undefined) h.onMessage(failed)
       },
-      onOversized: (bytes) => h.onInvalid?.(`dropped an oversized message of ${bytes} bytes from the server`),
+      onOversized: (bytes, edges) => {
+        h.onInvalid?.(`dropped an oversized message of ${bytes} bytes from the server`)
+        const failed = oversizedResponseError(bytes, edges)
+        if (failed !== undefined) h.onMessage(failed)
+      },
       onClose: h.onClose
     }),
   send: (req) => transport.send(req),

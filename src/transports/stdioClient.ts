@@ -36,7 +36,7 @@ import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import { LineFramer } from "./LineFramer.ts"
 import { OutputBatcher } from "./OutputBatcher.ts"
 import { groupShim, parseShimStatus, type ShimStatus, shimSpawn } from "./processGroup.ts"
-import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES, type FrameEdges, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
 
 /** The server's command could not be started (ENOENT, EACCES, …). */
 export class SpawnError extends Schema.TaggedError<SpawnError>()("SpawnError", {
@@ -253,8 +253,8 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   const onLine = (line: string): void => {
     if (ended === undefined) handlers!.onFrame(line)
   }
-  const onOversized = (bytes: number): void => {
-    if (ended === undefined) handlers!.onOversized(bytes)
+  const onOversized = (bytes: number, edges: FrameEdges): void => {
+    if (ended === undefined) handlers!.onOversized(bytes, edges)
   }
   const onStdoutData = (chunk: Buffer): void => {
     framer!.push(chunk)
