@@ -3,7 +3,7 @@
  * implementation over a message transport (stdio, WebSocket, memory). The Streamable
  * HTTP wire is `http/client/ModernHttpWire.ts`. The client (`ModernClient`) is above.
  */
-import { decodeText, invalidResponseError, type JsonRpcMessage, oversizedResponseError, type JsonRpcRequest, notification, type RequestId } from "../protocol/jsonrpc.ts"
+import { decodeText, invalidResponseError, type JsonRpcMessage, type JsonRpcRequest, notification, oversizedResponseError, type RequestId } from "../protocol/jsonrpc.ts"
 import type { Transport, TransportClosed, TransportKind } from "./Transport.ts"
 
 export interface WireHandlers {

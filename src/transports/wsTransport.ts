@@ -99,9 +99,11 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
     }
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength
     if (bytes > maxMessageBytes) {
-      // Its two ends, for a client to tell whose response it was (a UTF-8 sequence cut at an edge decodes as U+FFFD).
-      const whole = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
-      const edges = { head: whole.subarray(0, FRAME_EDGE_CHARS).toString("utf8"), tail: whole.subarray(-FRAME_EDGE_CHARS).toString("utf8") }
+      // Its two ends, for a client to tell whose response it was (no copy of the whole; a UTF-8
+      // sequence cut at an edge decodes as U+FFFD).
+      const first = Array.isArray(data) ? data[0]! : Buffer.isBuffer(data) ? data : Buffer.from(data)
+      const last = Array.isArray(data) ? data[data.length - 1]! : first
+      const edges = { head: first.subarray(0, FRAME_EDGE_CHARS).toString("utf8"), tail: last.subarray(-FRAME_EDGE_CHARS).toString("utf8") }
       return deliver((h) => h.onOversized(bytes, edges))
     }
     // A Buffer (ws's default binaryType) is decoded in place: `Buffer.from(buffer)` would copy it first.
