@@ -4,8 +4,8 @@
  * listings; the host rebuilds it when a listing or a server's health changes.
  *
  * Naming (`collisions`):
- * - `prefix` (default): `<toolPrefix><separator><name>` (`server__tool`; the
- *   original name for `toolPrefix: ""`); if
+ * - `prefix` (default): `<toolPrefix><separator><name>` (`server__tool`; a tool
+ *   name's characters outside SEP-986 as `_`; the original name for `toolPrefix: ""`); if
  *   two servers still produce the same name (same `toolPrefix`), the first in
  *   config order keeps it and the other is reported;
  * - `first-wins`: original names; on a clash the first server keeps the name,
@@ -153,6 +153,9 @@ export const diffListings = (before: ServerListing, after: ServerListing): Listi
   }
 }
 
+/** A tool name with what SEP-986 keeps out of tool names (a space, `/`, …) as `_` (`config.ts` makes default prefixes so). */
+const sep986Chars = (name: string): string => name.replace(/[^A-Za-z0-9_.-]/g, "_")
+
 const toolVisible = (source: CatalogSource, name: string): boolean =>
   (source.allowedTools === undefined || source.allowedTools.includes(name)) && !source.blockedTools.includes(name)
 
@@ -168,8 +171,11 @@ const nameEntries = <D extends { readonly name: string }>(
   for (const source of sources) {
     for (const def of pick(source)) {
       if (kind === "tool" && !toolVisible(source, def.name)) continue
-      // `toolPrefix: ""` means no prefix (not `__tool`).
-      const exposed = policy === "prefix" && source.toolPrefix !== "" ? `${source.toolPrefix}${separator}${def.name}` : def.name
+      // `toolPrefix: ""` means no prefix (not `__tool`). A prefixed tool name is the host's own: it
+      // holds only what SEP-986 allows (as the default prefix does); the call reaches `original`.
+      const exposed = policy === "prefix" && source.toolPrefix !== ""
+        ? `${source.toolPrefix}${separator}${kind === "tool" ? sep986Chars(def.name) : def.name}`
+        : def.name
       const list = claims.get(exposed) ?? []
       // One server listing a name twice: keep its first.
       if (!list.some((e) => e.server === source.server)) list.push({ server: source.server, original: def.name, definition: { ...def, name: exposed } })
