@@ -192,7 +192,11 @@ export const eraProbeMachine = setup({
       retry: false,
       basis: {
         _tag: "NoMutualModernVersion" as const,
-        serverSupported: event.type === "PROBE_ERROR" ? supportedFromData(event.data) ?? [] : []
+        serverSupported: event.type === "PROBE_ERROR"
+          ? supportedFromData(event.data) ?? []
+          : event.type === "DISCOVER_RESULT"
+          ? event.supportedVersions.filter((v): v is string => typeof v === "string")
+          : []
       }
     })),
     recordOtherError: assign(({ event }) => ({
@@ -228,6 +232,13 @@ export const eraProbeMachine = setup({
      * work, so try `initialize` (a dual-era server accepts it; a modern-only one SHOULD
      * then name its versions in the error, 2026-07-28/basic/versioning.mdx:L154-L157).
      */
+    /**
+     * A result to `server/discover` that names none of our modern versions (or none at all,
+     * `supportedVersions` being required of a DiscoverResult): modern cannot be spoken with it.
+     * A legacy server that answers every unknown method with a result looks like this.
+     */
+    discoverHasNoMutualVersion: ({ context, event }) =>
+      event.type === "DISCOVER_RESULT" && pickMutualVersion(context.modernVersions, event.supportedVersions) === undefined,
     hasNoMutualModernVersion: ({ context, event }) => {
       if (event.type !== "PROBE_ERROR" || event.code !== ErrorCode.UnsupportedProtocolVersion) return false
       const theirs = supportedFromData(event.data)
@@ -269,8 +280,12 @@ export const eraProbeMachine = setup({
         probeTimeout: { target: "legacy", actions: ["recordTimeout", "cacheVerdict"] }
       },
       on: {
-        // A DiscoverResult means modern.
-        DISCOVER_RESULT: { target: "modern", actions: ["recordDiscoverResult", "cacheVerdict"] },
+        DISCOVER_RESULT: [
+          // Without a version we speak, try `initialize` (a dual-era server accepts it).
+          { guard: "discoverHasNoMutualVersion", target: "legacy", actions: ["recordNoMutualVersion", "cacheVerdict"] },
+          // A DiscoverResult means modern.
+          { target: "modern", actions: ["recordDiscoverResult", "cacheVerdict"] }
+        ],
         PROBE_ERROR: [
           { guard: "hasNoMutualModernVersion", target: "legacy", actions: ["recordNoMutualVersion", "cacheVerdict"] },
           // A recognised modern error means modern (retry with a picked version).

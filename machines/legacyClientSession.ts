@@ -90,6 +90,8 @@ export interface LegacyClientSessionContext {
  * Events the runtime sends:
  * - `TRANSPORT_READY`: the transport is connected (stdio spawned, socket open);
  * - `INITIALIZE_RESULT` / `INITIALIZE_ERROR`: the answer to our `initialize` request;
+ * - `INITIALIZE_LOST`: the transport failed our `initialize` request while staying up (HTTP: its
+ *   response was lost or unreadable), so no answer can come;
  * - `PING_RECEIVED`: the server pinged us (answer in every state);
  * - `PONG` / `PING_FAILED` / `PING_UNSUPPORTED` / `PEER_ACTIVITY`: forwarded to the keepalive child (see keepalive.ts);
  * - `TRANSPORT_CLOSED`: the transport ended (`expected` false for a crash or a drop);
@@ -105,6 +107,7 @@ export type LegacyClientSessionEvent =
     readonly instructions?: string
   }
   | { readonly type: "INITIALIZE_ERROR"; readonly error: RpcErrorObject }
+  | { readonly type: "INITIALIZE_LOST"; readonly reason: string }
   | { readonly type: "xstate.done.actor.keepalive"; readonly output: KeepaliveOutput; readonly actorId: string }
   | { readonly type: "PING_RECEIVED"; readonly id: RequestId }
   | KeepaliveEvent
@@ -211,7 +214,7 @@ export const legacyClientSessionMachine = setup({
       closeReason: "peer unresponsive"
     })),
     recordTransportLost: assign(({ event }) => {
-      const reason = event.type === "TRANSPORT_CLOSED" ? event.reason : "transport lost"
+      const reason = event.type === "TRANSPORT_CLOSED" || event.type === "INITIALIZE_LOST" ? event.reason : "transport lost"
       return { failure: { _tag: "TransportLost", reason }, closeReason: reason }
     }),
     recordTransportClosed: assign({
@@ -290,7 +293,9 @@ export const legacyClientSessionMachine = setup({
           // 2025-11-25/basic/lifecycle.mdx:L165-L182 — "If the client does not support the version in the server's response, it SHOULD disconnect."
           { target: "failed", actions: ["recordUnsupportedVersion", "disconnect"] }
         ],
-        INITIALIZE_ERROR: { target: "failed", actions: ["recordInitializeError", "disconnect"] }
+        INITIALIZE_ERROR: { target: "failed", actions: ["recordInitializeError", "disconnect"] },
+        // Without it the session waited out `initializeTimeout` for an answer that could not come.
+        INITIALIZE_LOST: { target: "failed", actions: ["recordTransportLost", "disconnect"] }
       }
     },
     operating: {

@@ -64,7 +64,7 @@ export { runSupervisedClient } from "./client/superviseClient.ts"
 export * from "./protocol/requestErrors.ts"
 
 // Transports
-export type { Transport, TransportClosed, TransportHandlers, TransportKind } from "./transports/Transport.ts"
+export type { FrameEdges, Transport, TransportClosed, TransportHandlers, TransportKind } from "./transports/Transport.ts"
 export { makeStdioServerTransport } from "./transports/stdioServer.ts"
 export { makeStdioClientTransport, SpawnError } from "./transports/stdioClient.ts"
 export { makeMemoryTransportPair } from "./transports/memory.ts"

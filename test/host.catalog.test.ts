@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { buildCatalog, type CatalogSource, diffListings, emptyListing, listingHash, resourceOwner, type ServerListing } from "../src/host/Catalog.ts"
+import { acceptListingEntries, buildCatalog, type CatalogSource, diffListings, emptyListing, listingHash, resourceOwner, type ServerListing } from "../src/host/Catalog.ts"
 
 const listing = (over: Partial<ServerListing>): ServerListing => ({ ...emptyListing, ...over })
 const source = (server: string, l: Partial<ServerListing>, over: Partial<CatalogSource> = {}): CatalogSource => ({
@@ -71,5 +71,20 @@ describe("catalog", () => {
     expect(listingHash(one)).not.toBe(listingHash(changed))
     expect(diffListings(one, listing({ tools: tools("a", "c") }))).toEqual({ added: ["tool:c"], removed: ["tool:b"], changed: [] })
     expect(diffListings(one, changed)).toEqual({ added: [], removed: [], changed: ["tool:b"] })
+  })
+
+  it("listing entries from a server are checked one by one; a report quotes at most 100 characters of a name", () => {
+    const entries = [null, [], "t", { name: "" }, { name: "ok", inputSchema: { type: "object" } }, { name: "x".repeat(1_000_000) }]
+    const { kept, problems } = acceptListingEntries("tools", entries)
+    expect(kept).toEqual([{ name: "ok", inputSchema: { type: "object" } }])
+    expect(problems).toEqual([
+      "tools: not an object",
+      "tools: not an object",
+      "tools: not an object",
+      "tools: no string name",
+      `tools: tool "${"x".repeat(100)}": inputSchema is not an object schema`
+    ])
+    expect(acceptListingEntries("resources", [{ uri: "file:///a", name: "a" }, { uri: 1, name: "b" }]).problems).toEqual(["resources: no string uri and name"])
+    expect(acceptListingEntries("resourceTemplates", [{ uriTemplate: "file:///{x}" }]).problems).toEqual(["resourceTemplates: no string uriTemplate and name"])
   })
 })

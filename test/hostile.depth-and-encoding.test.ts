@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { makeDemoServer } from "../examples/demo.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
-import { DEFAULT_MAX_NESTING_DEPTH, decodeText } from "../src/protocol/jsonrpc.ts"
+import { DEFAULT_MAX_NESTING_DEPTH, decodeText, oversizedResponseId } from "../src/protocol/jsonrpc.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
@@ -53,7 +53,9 @@ describe("nesting-depth limit at decode", () => {
     expect(decodeText(`{"jsonrpc":"2.0","method":"notifications/x","params":${nested(10_000)}}`)).toEqual({ _tag: "Invalid", reply: undefined })
     expect(decodeText(`{"jsonrpc":"2.0","id":4,"result":${nested(10_000)}}`)).toEqual({
       _tag: "Invalid",
-      reply: { jsonrpc: "2.0", id: 4, error: { code: ErrorCode.InvalidRequest, message: "Invalid Request: nesting deeper than 100 levels" } }
+      reply: { jsonrpc: "2.0", id: 4, error: { code: ErrorCode.InvalidRequest, message: "Invalid Request: nesting deeper than 100 levels" } },
+      // A client fails its request 4 with this (invalidResponseError) instead of waiting out its deadline.
+      responseId: 4
     })
     expect(decodeText(`{"jsonrpc":"2.0","id":5,"error":{"code":1,"message":"m","data":${nested(10_000)}}}`)._tag).toBe("Invalid")
   })
@@ -155,5 +157,24 @@ describe("hostile depth and percent-encoding against real servers", () => {
     } finally {
       await http.close({ drainMs: 0 })
     }
+  })
+})
+
+describe("the response an oversized frame was (oversizedResponseId)", () => {
+  const big = "x".repeat(10)
+  it("reads a top-level id at the start or as the last member, only for a result or an error", () => {
+    expect(oversizedResponseId(`{"jsonrpc":"2.0","id":5,"result":{"content":"${big}`, `${big}"}}`)).toBe(5)
+    expect(oversizedResponseId(`{"result":{"content":[{"text":"${big}`, `${big}"}]},"jsonrpc":"2.0","id":7}`)).toBe(7)
+    expect(oversizedResponseId(`{"result":{"text":"${big}`, `${big}"},"jsonrpc":"2.0","id":"a\\"b"}\r`)).toBe('a"b')
+    expect(oversizedResponseId(`{"error":{"code":1,"message":"${big}`, `${big}"},"jsonrpc":"2.0","id":"q"}`)).toBe("q")
+  })
+  it("is not fooled by a request's id, a nested id, an id that is not last, or an id inside a string", () => {
+    expect(oversizedResponseId(`{"method":"x","params":{"a":"${big}`, `${big}"},"jsonrpc":"2.0","id":7}`)).toBeUndefined()
+    expect(oversizedResponseId(`{"jsonrpc":"2.0","id":3,"method":"x","params":{"a":"${big}`, `"}}`)).toBeUndefined()
+    expect(oversizedResponseId(`{"jsonrpc":"2.0","params":{"a":"${big}`, `"},"id":4}`)).toBeUndefined()
+    expect(oversizedResponseId(`{"result":{"x":{"id":9,"y":"${big}`, `${big}","id":8}}}`)).toBeUndefined()
+    expect(oversizedResponseId(`{"error":{"code":1,"message":"${big}`, `${big}"},"id":"q","jsonrpc":"2.0"}`)).toBeUndefined()
+    expect(oversizedResponseId(`{"result":{"text":"${big}`, `${big},\\"id\\":6}"}`)).toBeUndefined()
+    expect(oversizedResponseId(`garbage {"result":`, `"id":1}`)).toBeUndefined()
   })
 })

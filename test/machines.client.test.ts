@@ -107,6 +107,13 @@ describe("legacyClientSession: pure steps", () => {
     expect(actions).toContain("disconnect")
   })
 
+  it("INITIALIZE_LOST (the transport failed initialize and stays up) → failed at once, not at the deadline", () => {
+    const { snapshot, actions } = run(input, ready, { type: "INITIALIZE_LOST", reason: "initialize: connection lost before the answer" } as never)
+    expect(snapshot.value).toBe("failed")
+    expect(snapshot.context.failure).toEqual({ _tag: "TransportLost", reason: "initialize: connection lost before the answer" })
+    expect(actions).toContain("disconnect")
+  })
+
   it("initialize deadline → failed (InitializeTimeout)", () => {
     const { snapshot, actions } = run(input, ready, INIT_TIMEOUT)
     expect(snapshot.value).toBe("failed")

@@ -71,6 +71,14 @@ describe("eraProbe: pure steps", () => {
     })
   })
 
+  it("a DiscoverResult naming none of our versions (or none at all: a legacy server answering any method) means legacy", () => {
+    for (const supportedVersions of [[], ["2027-01-01"], [42]]) {
+      const { snapshot } = run(input, { type: "DISCOVER_RESULT", supportedVersions } as never)
+      expect(snapshot.value).toBe("legacy")
+      expect(snapshot.context.basis).toEqual({ _tag: "NoMutualModernVersion", serverSupported: supportedVersions.filter((v) => typeof v === "string") })
+    }
+  })
+
   it("each recognised modern error (-32020, -32021, -32022) means modern, with a retry", () => {
     for (const code of [-32020, -32021, -32022]) {
       const { snapshot, actions } = run(input, probeError(code, { httpStatus: 400 }))
@@ -182,6 +190,7 @@ describe("eraProbe: timers on a simulated clock", () => {
 describe("eraProbe: generated paths", () => {
   const events = [
     { type: "DISCOVER_RESULT", supportedVersions: ["2026-07-28"] },
+    { type: "DISCOVER_RESULT", supportedVersions: [] },
     probeError(-32022, { data: { supported: ["2026-07-28"] } }),
     probeError(-32022, { data: { supported: ["2027-01-01"] } }),
     probeError(-32601),
@@ -203,12 +212,12 @@ describe("eraProbe: generated paths", () => {
   it("from probing, modern needs a DiscoverResult or a recognised modern error; legacy anything else", () => {
     const edges = adjacencyMapToArray(getAdjacencyMap(machine, { events, input }))
       .filter(({ state, nextState }) => state.value === "probing" && nextState.value !== "probing")
-    expect(edges.length).toBe(6)
+    expect(edges.length).toBe(7)
     for (const { event, nextState } of edges) {
       const e = event as EraProbeEvent
       const supported = e.type === "PROBE_ERROR" ? (e.data as { supported?: ReadonlyArray<string> } | undefined)?.supported : undefined
       const mutual = supported === undefined || supported.includes("2026-07-28")
-      const modern = e.type === "DISCOVER_RESULT" ||
+      const modern = (e.type === "DISCOVER_RESULT" && e.supportedVersions.includes("2026-07-28")) ||
         (e.type === "PROBE_ERROR" && e.code !== undefined && MODERN_ERROR_CODES.has(e.code) && mutual)
       expect(nextState.value, JSON.stringify(e)).toBe(modern ? "modern" : "legacy")
     }

@@ -131,6 +131,24 @@ const fakeWritable = (options: { highWaterMark?: number; hold?: boolean } = {}) 
   return { stream, writes, release }
 }
 
+describe("LineFramer: the two ends of an oversized line", () => {
+  it("reports the first and last characters of a line skipped across chunks (never buffered whole)", () => {
+    const reports: Array<[number, { head: string; tail: string }]> = []
+    const f = new LineFramer({ maxMessageBytes: 1000, onLine: () => {}, onOversized: (bytes, edges) => void reports.push([bytes, edges]) })
+    const start = `{"jsonrpc":"2.0","id":5,"result":{"text":"`
+    const end = `"},"id":"end"}`
+    f.push(`${start}${"a".repeat(600)}`)
+    f.push("b".repeat(2000))
+    f.push(`${"c".repeat(300)}${end}\r\nnext`)
+    expect(f.bufferedLength).toBe(4)
+    expect(reports).toHaveLength(1)
+    const [bytes, { head, tail }] = reports[0]!
+    expect(bytes).toBe(start.length + 600 + 2000 + 300 + end.length + 1) // the \r is counted while skipping
+    expect(head).toBe(`${start}${"a".repeat(256 - start.length)}`)
+    expect(tail).toBe(`${"c".repeat(256 - end.length)}${end}`)
+  })
+})
+
 describe("OutputBatcher", () => {
   it("coalesces every frame pushed in one turn into one write", async () => {
     const { stream, writes } = fakeWritable()

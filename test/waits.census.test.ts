@@ -30,6 +30,8 @@ const B_POLLS: Record<string, number> = {
   "test/fuzz/MessageFuzzer.ts": 4, // a reply woken by each message, re-checked every 200 ms; a dying server's exit
   "test/host.lifecycle.test.ts": 2, // process groups
   "test/host.supervision.test.ts": 1, // OS handles back to the baseline
+  "test/hostile.server-http.test.ts": 1, // OS handles back to the baseline
+  "test/hostile.server-ws.test.ts": 1, // OS handles back to the baseline
   "test/http.client-recovery.test.ts": 3, // a child exchange chart's state, moved by socket I/O
   "test/http.era.test.ts": 3, // OS socket handles; the count tool's pace
   "test/http.sdk-interop.test.ts": 2, // the server's pending exchanges; the SDK client's own retry timer

@@ -24,10 +24,13 @@ import { makeIdAllocator } from "../protocol/ids.ts"
 import {
   decodeText,
   errorResponse,
+  idInFlightReply,
+  invalidResponseError,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
   notification,
+  oversizedResponseError,
   type Params,
   type RequestId,
   request as makeRequest,
@@ -137,6 +140,9 @@ interface Pending {
   /** A keepalive ping's CLIENT span: ended with the error when the ping will get no answer (it timed out, it was superseded, the session closed). */
   readonly span?: { end(error?: unknown): void } | undefined
 }
+
+/** Server→client requests (sampling, elicitation, roots) a session lets wait on its handlers at once; more are refused. */
+export const MAX_SERVER_REQUESTS_IN_FLIGHT = 32
 
 export type ClientSessionEvent =
   | { readonly type: "state"; readonly state: string; readonly info: SessionInfo }
@@ -367,7 +373,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     this.actor.start()
     const handlers: ClientTransportHandlers = {
       onFrame: (text) => this.receiveFrame(text),
-      onOversized: (bytes) => this.emitLog(`dropped an oversized message of ${bytes} bytes from the server`),
+      onOversized: (bytes, edges) => {
+        this.emitLog(`dropped an oversized message of ${bytes} bytes from the server`)
+        // The response to a request in flight: that request fails now (not at its deadline).
+        const failed = oversizedResponseError(bytes, edges)
+        if (failed !== undefined) this.receive(failed)
+      },
       onClose: (closed) => {
         this.lifecycle.onTransportClosed?.(closed)
         this.failAllPending(closed.reason, true)
@@ -532,7 +543,12 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
    */
   private failRequest(id: RequestId, error: Error): void {
     const p = this.pending.get(id) ?? this.pings.get(id)
-    if (p !== undefined) return p.reject(error)
+    if (p !== undefined) {
+      p.reject(error)
+      // `initialize` failed by the transport (HTTP: a lost or unreadable response): no answer can come.
+      if (p.method === "initialize") this.toChart({ type: "INITIALIZE_LOST", reason: error.message })
+      return
+    }
     this.outbound.fail(id, error)
   }
 
@@ -554,8 +570,10 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
         this.toChart({
           type: "INITIALIZE_RESULT",
           protocolVersion: r.protocolVersion,
-          capabilities: (r.capabilities ?? {}) as ServerCapabilities,
-          serverInfo: (r.serverInfo ?? { name: "unknown", version: "unknown" }) as PeerInfo,
+          // The server's word, but only in the shapes the spec gives them (a string for capabilities, a
+          // name-less serverInfo would reach every reader of `serverCapabilities` / `serverInfo`).
+          capabilities: (isObjectValue(r.capabilities) ? r.capabilities : {}) as ServerCapabilities,
+          serverInfo: (isObjectValue(r.serverInfo) && typeof r.serverInfo.name === "string" ? r.serverInfo : { name: "unknown", version: "unknown" }) as PeerInfo,
           ...(typeof r.instructions === "string" ? { instructions: r.instructions } : {})
         })
         traced?.end() // after the chart took the negotiated version
@@ -601,6 +619,9 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     if (decoded._tag !== "Message") {
       // A malformed message from the server cannot be answered usefully; report it.
       this.emitLog(`ignored an invalid message from the server: ${text.slice(0, 200)}`)
+      // An invalid response to a request in flight fails that request now (not at its deadline).
+      const failed = invalidResponseError(decoded)
+      if (failed !== undefined) this.receive(failed)
       return
     }
     this.receive(decoded.message)
@@ -647,6 +668,16 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     const handler = inputHandlerFor(this.options, req.method)
     if (!handler) {
       this.transport.send(errorResponse(req.id, rpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method} (client capability not declared)`)))
+      return
+    }
+    if (this.incoming.size >= MAX_SERVER_REQUESTS_IN_FLIGHT) {
+      // Each one waits on a handler (a user, a model): a flood must not pile them up without bound.
+      this.transport.send(errorResponse(req.id, rpcError(ErrorCode.InternalError, `${req.method}: refused, ${MAX_SERVER_REQUESTS_IN_FLIGHT} requests from the server are already in flight`)))
+      return
+    }
+    if (this.incoming.has(req.id)) {
+      // Its id is taken by one in flight: ids must be unique among them (one answer each).
+      this.transport.send(idInFlightReply(req.id))
       return
     }
     const controller = new AbortController()
@@ -727,6 +758,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 }
 
+
+const isObjectValue = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** A node's lifecycle hooks, then the caller's own (a caller may listen without placing the session). */
 const joinLifecycles = (node: ClientSessionLifecycle, own: ClientSessionLifecycle): ClientSessionLifecycle =>

@@ -83,9 +83,9 @@ export class TransportHub {
     this.started = true
     this.inner.start({
       onFrame: (text) => this.route(text),
-      onOversized: (bytes) => {
+      onOversized: (bytes, edges) => {
         const target = this.primary ?? (this.views.size === 1 ? [...this.views][0] : undefined)
-        target?.handlers?.onOversized(bytes)
+        target?.handlers?.onOversized(bytes, edges)
       },
       onClose: (closed) => {
         this.closedWith = closed

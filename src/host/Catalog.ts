@@ -4,8 +4,8 @@
  * listings; the host rebuilds it when a listing or a server's health changes.
  *
  * Naming (`collisions`):
- * - `prefix` (default): `<toolPrefix><separator><name>` (`server__tool`; the
- *   original name for `toolPrefix: ""`); if
+ * - `prefix` (default): `<toolPrefix><separator><name>` (`server__tool`; a tool
+ *   name's characters outside SEP-986 as `_`; the original name for `toolPrefix: ""`); if
  *   two servers still produce the same name (same `toolPrefix`), the first in
  *   config order keeps it and the other is reported;
  * - `first-wins`: original names; on a clash the first server keeps the name,
@@ -68,6 +68,49 @@ export interface Catalog {
   readonly collisions: ReadonlyArray<Collision>
 }
 
+/** At most this many entries of one kind are kept from one server's listing (the rest are reported). */
+export const MAX_LISTING_ENTRIES = 10_000
+
+export type ListingKey = keyof ServerListing
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+const hasString = (v: Record<string, unknown>, key: string): boolean => typeof v[key] === "string" && v[key] !== ""
+
+/**
+ * Why a server's listing entry cannot be advertised, or undefined when it can. The host
+ * re-serves entries to its own clients, whose SDKs validate a whole `tools/list` at once:
+ * one malformed entry from one server must not make the aggregated list unreadable (nor
+ * throw in the catalog code), so it is left out at the boundary.
+ */
+export const listingEntryProblem = (key: ListingKey, entry: unknown): string | undefined => {
+  if (!isPlainObject(entry)) return "not an object"
+  if (key === "resources") return hasString(entry, "uri") && hasString(entry, "name") ? undefined : "no string uri and name"
+  if (key === "resourceTemplates") return hasString(entry, "uriTemplate") && hasString(entry, "name") ? undefined : "no string uriTemplate and name"
+  if (!hasString(entry, "name")) return "no string name"
+  if (key === "tools") {
+    const schema = entry.inputSchema
+    // The name is the peer's: only its start goes into a report that the host keeps.
+    if (!isPlainObject(schema) || schema.type !== "object") return `tool ${JSON.stringify((entry.name as string).slice(0, 100))}: inputSchema is not an object schema`
+  }
+  return undefined
+}
+
+/** The entries of one kind the host keeps from a server's list results, and what it left out and why. */
+export const acceptListingEntries = (key: ListingKey, entries: ReadonlyArray<unknown>): { readonly kept: Array<unknown>; readonly problems: Array<string> } => {
+  const kept: Array<unknown> = []
+  const problems: Array<string> = []
+  for (const entry of entries) {
+    const problem = listingEntryProblem(key, entry)
+    if (problem !== undefined) problems.push(`${key}: ${problem}`)
+    else if (kept.length < MAX_LISTING_ENTRIES) kept.push(entry)
+    else {
+      problems.push(`${key}: more than ${MAX_LISTING_ENTRIES} entries, the rest left out`)
+      break
+    }
+  }
+  return { kept, problems }
+}
+
 /** A stable hash of a listing: changes iff a definition changed (order of entries does not matter). */
 export const listingHash = (listing: ServerListing): string => {
   const canonical = (v: unknown): unknown =>
@@ -110,6 +153,9 @@ export const diffListings = (before: ServerListing, after: ServerListing): Listi
   }
 }
 
+/** A tool name with what SEP-986 keeps out of tool names (a space, `/`, …) as `_` (`config.ts` makes default prefixes so). */
+const sep986Chars = (name: string): string => name.replace(/[^A-Za-z0-9_.-]/g, "_")
+
 const toolVisible = (source: CatalogSource, name: string): boolean =>
   (source.allowedTools === undefined || source.allowedTools.includes(name)) && !source.blockedTools.includes(name)
 
@@ -125,8 +171,11 @@ const nameEntries = <D extends { readonly name: string }>(
   for (const source of sources) {
     for (const def of pick(source)) {
       if (kind === "tool" && !toolVisible(source, def.name)) continue
-      // `toolPrefix: ""` means no prefix (not `__tool`).
-      const exposed = policy === "prefix" && source.toolPrefix !== "" ? `${source.toolPrefix}${separator}${def.name}` : def.name
+      // `toolPrefix: ""` means no prefix (not `__tool`). A prefixed tool name is the host's own: it
+      // holds only what SEP-986 allows (as the default prefix does); the call reaches `original`.
+      const exposed = policy === "prefix" && source.toolPrefix !== ""
+        ? `${source.toolPrefix}${separator}${kind === "tool" ? sep986Chars(def.name) : def.name}`
+        : def.name
       const list = claims.get(exposed) ?? []
       // One server listing a name twice: keep its first.
       if (!list.some((e) => e.server === source.server)) list.push({ server: source.server, original: def.name, definition: { ...def, name: exposed } })

@@ -166,6 +166,8 @@ export class McpHost {
   private advertised: Catalog
   private known: Catalog
   private changeTimer: unknown
+  /** The `roots/list` answer being gathered for each server (by its configured name). */
+  private readonly rootsGathering = new Map<string, Promise<Array<Root>>>()
   /** The host's own roots (`roots`, `setRoots`) and the sources added with `addRootsSource`. */
   private roots: ReadonlyArray<Root>
   private readonly rootsSources = new Set<RootsSource>()
@@ -680,6 +682,9 @@ export class McpHost {
    * A modern upstream is told the roots with each request instead.
    */
   rootsChanged(server?: string): void {
+    // A gathering under way may predate the change: the next `roots/list` starts a fresh one.
+    if (server === undefined) this.rootsGathering.clear()
+    else this.rootsGathering.delete(server)
     if (this.closing) return
     if (server === undefined) this.rootsPending = "*"
     else if (this.rootsPending !== "*") {
@@ -700,7 +705,15 @@ export class McpHost {
 
   /** What `server` is given for a `roots/list` no call takes: the host's roots united with its sources'. */
   rootsFor(server: string): Promise<Array<Root>> {
-    return gatherRoots([() => this.roots, ...this.rootsSources], server, this.clock)
+    // One gathering per server at a time: each asks every roots source (a gateway asks each of
+    // its clients), so a server flooding `roots/list` must not multiply that by its flood.
+    const running = this.rootsGathering.get(server)
+    if (running !== undefined) return running
+    const gathering = gatherRoots([() => this.roots, ...this.rootsSources], server, this.clock).finally(() => {
+      if (this.rootsGathering.get(server) === gathering) this.rootsGathering.delete(server)
+    })
+    this.rootsGathering.set(server, gathering)
+    return gathering
   }
 
   private async defaultInput(server: string, kind: InputKind, params: Params | undefined, ctx: ServerRequestContext): Promise<Result> {

@@ -29,7 +29,7 @@ import { ModernClient } from "../client/ModernClient.ts"
 import { makeStdioClientTransport, type StdioClientTransport } from "../transports/stdioClient.ts"
 import type { Transport, TransportClosed } from "../transports/Transport.ts"
 import { makeWsClientTransport } from "../transports/wsClient.ts"
-import { emptyListing, listingHash, type ServerListing } from "./Catalog.ts"
+import { acceptListingEntries, emptyListing, listingHash, MAX_LISTING_ENTRIES, type ServerListing } from "./Catalog.ts"
 import type { ServerConfig } from "./config.ts"
 import { type Clock, systemClock } from "../protocol/clock.ts"
 import type { Telemetry } from "../observability/Telemetry.ts"
@@ -37,6 +37,7 @@ import { ServerConnectionLost, ServerUnavailable } from "./errors.ts"
 import { type HostStateFile, INSTANCE_ENV, withLifeline } from "./lifeline.ts"
 import type { McpRuntime } from "../runtime/McpRuntime.ts"
 import { type UpstreamClient, UpstreamGeneration } from "./UpstreamGeneration.ts"
+import { recordStart, relistDelay } from "./relistBudget.ts"
 
 export type InputKind = "elicitation" | "sampling" | "roots"
 
@@ -79,6 +80,20 @@ export interface InputHandlers {
   readonly onRoots?: InputHandler | undefined
 }
 const INPUT_HANDLER = { elicitation: "onElicitation", sampling: "onSampling", roots: "onRoots" } as const satisfies Record<InputKind, keyof InputHandlers>
+
+/** The last stderr lines kept per server, each cut to so many characters. */
+export const STDERR_TAIL_LINES = 20
+export const STDERR_TAIL_LINE_CHARS = 2_000
+
+/** At most this many pages of one list method per listing. */
+const MAX_LIST_PAGES = 100
+
+/** Problems as `text (×n)`, each once, at most 20 (a listing of 10 000 bad entries makes one line). */
+const summarize = (problems: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const counts = new Map<string, number>()
+  for (const p of problems) counts.set(p, (counts.get(p) ?? 0) + 1)
+  return [...counts].slice(0, 20).map(([p, n]) => (n === 1 ? p : `${p} (×${n})`))
+}
 
 type AnyClient = McpClientLike & UpstreamClient & { readonly era?: string }
 
@@ -123,7 +138,15 @@ export class ServerConnection {
   readonly inFlight = new Set<InFlight>()
   private readonly waiters = new Set<() => void>()
   private refreshing: Promise<void> | undefined
+  /** A list_changed came while a listing was under way or deferred: list once more after it. */
+  private relistDue = false
+  /** The deferred listing's timer (the relist budget was spent), on the host's clock. */
+  private relistTimer: unknown
+  /** When the latest listings started (`relistBudget.ts`). */
+  private listStarts: ReadonlyArray<number> = []
   readonly stderrTail: Array<string> = []
+  /** What the last listing left out of the server's list results, and why (malformed entries, a cursor loop, caps). */
+  listingProblems: ReadonlyArray<string> = []
   private closing: Promise<void> = Promise.resolve()
 
   constructor(config: ServerConfig, hooks: ConnectionHooks) {
@@ -226,8 +249,10 @@ export class ServerConnection {
   }
 
   private stderrLine(line: string): void {
-    this.stderrTail.push(line)
-    if (this.stderrTail.length > 20) this.stderrTail.shift()
+    // The tail is kept for status and crash reports: a server's long lines (up to maxMessageBytes
+    // each) must not pin megabytes per server for the host's lifetime. A copy, not a slice of `line`.
+    this.stderrTail.push(line.length <= STDERR_TAIL_LINE_CHARS ? line : `${Buffer.from(line.slice(0, STDERR_TAIL_LINE_CHARS)).toString()}…`)
+    if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift()
     this.hooks.onStderr?.(this.name, line)
   }
 
@@ -321,18 +346,34 @@ export class ServerConnection {
   private async list(client: AnyClient): Promise<ServerListing> {
     const caps = (client.serverCapabilities ?? {}) as Record<string, unknown>
     const out: Record<string, Array<unknown>> = { tools: [], resources: [], resourceTemplates: [], prompts: [] }
+    const problems: Array<string> = []
     for (const [method, key] of LIST_METHODS) {
       const capability = method.split("/")[0]!
-      if (caps[capability] === undefined) continue
+      if (typeof caps !== "object" || caps === null || !Object.hasOwn(caps, capability) || caps[capability] === undefined) continue
       let cursor: string | undefined
-      for (let page = 0; page < 100; page++) {
+      // A cursor the server gave before would list the same pages again (a pagination loop).
+      const seen = new Set<string>()
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
         const result = await client.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: this.config.timeouts.listMs })
         const items = result[key]
-        if (Array.isArray(items)) out[key]!.push(...items)
+        if (Array.isArray(items)) {
+          const accepted = acceptListingEntries(key, items)
+          const room = MAX_LISTING_ENTRIES - out[key]!.length
+          out[key]!.push(...accepted.kept.slice(0, room))
+          problems.push(...accepted.problems)
+          if (accepted.kept.length > room) problems.push(`${key}: more than ${MAX_LISTING_ENTRIES} entries, the rest left out`)
+        }
         cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined
         if (cursor === undefined) break
+        if (seen.has(cursor) || out[key]!.length >= MAX_LISTING_ENTRIES) {
+          problems.push(`${method}: ${seen.has(cursor) ? "the server repeated a cursor" : "too many entries"}, listing stopped`)
+          break
+        }
+        seen.add(cursor)
+        if (page === MAX_LIST_PAGES - 1) problems.push(`${method}: more than ${MAX_LIST_PAGES} pages, listing stopped`)
       }
     }
+    this.listingProblems = summarize(problems)
     return out as unknown as ServerListing
   }
 
@@ -340,7 +381,9 @@ export class ServerConnection {
   refreshListing(generation: number = this.generation): Promise<void> {
     const client = this.client
     if (client === undefined || this.clientGeneration !== generation) return Promise.resolve()
-    return this.refreshing ??= this.list(client).then(
+    if (this.refreshing !== undefined) return this.refreshing
+    this.listStarts = recordStart(this.listStarts, this.hooks.now())
+    return this.refreshing = this.list(client).then(
       (listing) => {
         this.refreshing = undefined
         if (!this.current(generation)) return
@@ -350,12 +393,52 @@ export class ServerConnection {
         this.listing = listing
         this.hash = hash
         this.hooks.onListing(this.name, listing, changed, previous)
+        this.relistIfDue()
       },
       (e) => {
         this.refreshing = undefined
+        this.relistIfDue()
         throw e
       }
     )
+  }
+
+  /**
+   * A `*\/list_changed` from the server: list again. One that arrives while a listing is
+   * under way is not lost (that listing may predate the change): it is listed once more
+   * after it. A flood is bounded by the relist budget (`relistBudget.ts`): beyond it the
+   * listing waits on the host's clock, and the notifications meanwhile fold into it.
+   */
+  private listChanged(): void {
+    if (this.refreshing !== undefined || this.relistTimer !== undefined) {
+      this.relistDue = true
+      return
+    }
+    const wait = relistDelay(this.listStarts, this.hooks.now())
+    if (wait === 0) {
+      this.refreshListing().catch(() => {})
+      return
+    }
+    const clock = this.hooks.clock ?? systemClock
+    const generation = this.generation
+    this.relistTimer = clock.setTimeout(() => {
+      this.relistTimer = undefined
+      this.relistDue = false
+      if (this.current(generation)) this.refreshListing(generation).catch(() => {})
+    }, wait)
+  }
+
+  private relistIfDue(): void {
+    if (!this.relistDue) return
+    this.relistDue = false
+    this.listChanged()
+  }
+
+  private cancelRelist(): void {
+    this.relistDue = false
+    if (this.relistTimer === undefined) return
+    ;(this.hooks.clock ?? systemClock).clearTimeout(this.relistTimer)
+    this.relistTimer = undefined
   }
 
   /** `sendHealthProbe`: `ping` (legacy) or `server/discover` (modern); an answer, even an error, proves life. */
@@ -385,6 +468,8 @@ export class ServerConnection {
       this.currentGeneration = undefined
       this.client = undefined
       this.clientGeneration = -1
+      // A deferred listing belongs to the generation that asked for it (the next one lists at its handshake).
+      this.cancelRelist()
     }
     for (const call of [...this.inFlight]) {
       if (call.generation !== generation) continue
@@ -502,7 +587,7 @@ export class ServerConnection {
   private notification(n: JsonRpcNotification): void {
     const m = n.method
     if (m === "notifications/tools/list_changed" || m === "notifications/resources/list_changed" || m === "notifications/prompts/list_changed") {
-      this.refreshListing().catch(() => {})
+      this.listChanged()
       return
     }
     // Logging and other notifications: to the newest call in flight that listens, and to the host.

@@ -63,7 +63,12 @@ export const errorResponse = (id: RequestId | null | undefined, error: RpcErrorO
 export type Decoded =
   | { readonly _tag: "Message"; readonly message: JsonRpcMessage }
   | { readonly _tag: "Batch"; readonly messages: ReadonlyArray<unknown> }
-  | { readonly _tag: "Invalid"; readonly reply: JsonRpcErrorResponse | undefined }
+  | {
+    readonly _tag: "Invalid"
+    readonly reply: JsonRpcErrorResponse | undefined
+    /** Set when the frame is a response whose id is readable but whose body is not valid (a `null` result, a malformed error). */
+    readonly responseId?: RequestId
+  }
 
 const isId = (v: unknown): v is RequestId =>
   typeof v === "string" || (typeof v === "number" && Number.isInteger(v))
@@ -155,24 +160,41 @@ export const decodeValue = (value: unknown, maxDepth: number = DEFAULT_MAX_NESTI
   // A response.
   const hasResult = "result" in value
   const hasError = "error" in value
-  if (hasResult === hasError) return invalid(isId(id) ? id : null, "Invalid Request: a response needs exactly one of result and error")
+  if (hasResult === hasError) return invalidResponse(id, "Invalid Request: a response needs exactly one of result and error")
   if (hasResult) {
     if (!isId(id)) return invalid(null, "Invalid Request: response id must be a string or an integer")
-    if (!isObject(value.result)) return invalid(id, "Invalid Request: result must be an object")
-    if (deeperThan(value.result, maxDepth - 1)) return invalid(id, `Invalid Request: ${tooDeep(maxDepth)}`)
+    if (!isObject(value.result)) return invalidResponse(id, "Invalid Request: result must be an object")
+    if (deeperThan(value.result, maxDepth - 1)) return invalidResponse(id, `Invalid Request: ${tooDeep(maxDepth)}`)
     return { _tag: "Message", message: value as unknown as JsonRpcResult }
   }
   const error = value.error
   if (!isObject(error) || typeof error.code !== "number" || !Number.isInteger(error.code) || typeof error.message !== "string") {
-    return invalid(isId(id) ? id : null, "Invalid Request: error must have an integer code and a string message")
+    return invalidResponse(id, "Invalid Request: error must have an integer code and a string message")
   }
   if (id !== undefined && id !== null && !isId(id)) return invalid(null, "Invalid Request: bad response id")
-  if (deeperThan(error, maxDepth - 1)) return invalid(isId(id) ? id : null, `Invalid Request: ${tooDeep(maxDepth)}`)
+  if (deeperThan(error, maxDepth - 1)) return invalidResponse(id, `Invalid Request: ${tooDeep(maxDepth)}`)
   return { _tag: "Message", message: value as unknown as JsonRpcErrorResponse }
 }
 
 const invalid = (id: RequestId | null, message: string): Decoded =>
   ({ _tag: "Invalid", reply: errorResponse(id, rpcError(ErrorCode.InvalidRequest, message)) })
+
+/** An invalid response: as {@link invalid}, remembering its id when readable (its request can then be failed). */
+const invalidResponse = (id: unknown, message: string): Decoded =>
+  isId(id)
+    ? { _tag: "Invalid", reply: errorResponse(id, rpcError(ErrorCode.InvalidRequest, message)), responseId: id }
+    : invalid(null, message)
+
+/**
+ * What a client makes of an invalid response to one of its requests: an error response
+ * with the request's id, so the caller gets a typed error at once instead of waiting out
+ * its deadline (a `result: null`, a result that is an array or a string, an error without
+ * an integer code). Undefined when the frame is not a response with a readable id.
+ */
+export const invalidResponseError = (decoded: Decoded): JsonRpcErrorResponse | undefined =>
+  decoded._tag === "Invalid" && decoded.responseId !== undefined
+    ? errorResponse(decoded.responseId, rpcError(ErrorCode.InvalidRequest, `invalid response from the server: ${decoded.reply?.error.message.replace(/^Invalid Request: /, "") ?? "malformed"}`))
+    : undefined
 
 export const parseErrorReply = (detail?: string): JsonRpcErrorResponse =>
   errorResponse(null, rpcError(ErrorCode.ParseError, detail ? `Parse error: ${detail}` : "Parse error: invalid JSON"))
@@ -186,6 +208,61 @@ export const decodeText = (text: string, maxDepth: number = DEFAULT_MAX_NESTING_
     return { _tag: "Invalid", reply: parseErrorReply(e instanceof Error ? e.message : undefined) }
   }
   return decodeValue(value, maxDepth)
+}
+
+/** The error a client fails its request with when the response to it was too big to read. */
+export const oversizedResponseError = (bytes: number, edges: { readonly head: string; readonly tail: string } | undefined): JsonRpcErrorResponse | undefined => {
+  const id = edges === undefined ? undefined : oversizedResponseId(edges.head, edges.tail)
+  return id === undefined
+    ? undefined
+    : errorResponse(id, rpcError(ErrorCode.InvalidRequest, `invalid response from the server: ${bytes} bytes, over the client's maxMessageBytes`))
+}
+
+/**
+ * The id of the response an oversized frame was, read from its two ends (`head`, `tail`: its
+ * first and last characters; the middle was never buffered). Only what is certain counts: a
+ * top-level `"id"` before the first nested value (`{"jsonrpc":"2.0","id":5,"result":…`), or as
+ * the very last member (`…,"jsonrpc":"2.0","id":5}`, the SDK's order), and only once the head
+ * shows a top-level `result` or `error`, not a `method` (a request carries an id too).
+ */
+export const oversizedResponseId = (head: string, tail: string): RequestId | undefined => {
+  const top = topLevelPrefix(head)
+  if (!top.response) return undefined
+  if (top.id !== undefined) return top.id
+  const m = /,\s*"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*\}\s*$/.exec(tail)
+  if (m === null) return undefined
+  const id: unknown = JSON.parse(m[1]!)
+  return isId(id) ? id : undefined
+}
+
+const MEMBER = /\s*"((?:[^"\\]|\\.)*)"\s*:\s*/y
+const PRIMITIVE = /(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*"|true|false|null)\s*([,}])/y
+
+/** The members of a JSON object text's start, up to its first nested value: whether it is a response, and its id. */
+const topLevelPrefix = (head: string): { readonly response: boolean; readonly id: RequestId | undefined } => {
+  const none = { response: false, id: undefined }
+  let i = head.indexOf("{")
+  if (i === -1 || head.slice(0, i).trim() !== "") return none
+  i++
+  let id: RequestId | undefined
+  for (;;) {
+    MEMBER.lastIndex = i
+    const k = MEMBER.exec(head)
+    if (k === null) return none
+    const key = k[1]
+    if (key === "method") return none
+    // The big value is nested: its key says what the message is.
+    if (key === "result" || key === "error") return { response: true, id }
+    PRIMITIVE.lastIndex = MEMBER.lastIndex
+    const v = PRIMITIVE.exec(head)
+    if (v === null) return none
+    if (key === "id") {
+      const value: unknown = JSON.parse(v[1]!)
+      id = isId(value) ? value : undefined
+    }
+    if (v[2] === "}") return none
+    i = PRIMITIVE.lastIndex
+  }
 }
 
 /** The answer to a request whose id is taken by one still in flight (ids must be unique among them). */

@@ -18,11 +18,13 @@
  * they might exceed the limit (a UTF-16 code unit is at most 3 UTF-8 bytes).
  */
 import { StringDecoder } from "node:string_decoder"
+import { FRAME_EDGE_CHARS, type FrameEdges } from "./Transport.ts"
 
 export interface LineFramerOptions {
   readonly maxMessageBytes: number
   readonly onLine: (line: string) => void
-  readonly onOversized: (bytes: number) => void
+  /** `edges`: the line's first and last {@link FRAME_EDGE_CHARS} characters (a client reads whose response it was). */
+  readonly onOversized: (bytes: number, edges: FrameEdges) => void
 }
 
 const NL = "\n"
@@ -31,13 +33,16 @@ const CR = 13
 export class LineFramer {
   readonly maxMessageBytes: number
   readonly #onLine: (line: string) => void
-  readonly #onOversized: (bytes: number) => void
+  readonly #onOversized: (bytes: number, edges: FrameEdges) => void
   #decoder: StringDecoder | undefined = undefined
   /** Start of the current, incomplete line (never more than `maxMessageBytes` bytes). */
   #buffer = ""
   /** True while skipping the rest of an oversized line. */
   #discarding = false
   #discardedBytes = 0
+  /** The skipped line's first and (so far) last characters. */
+  #discardHead = ""
+  #discardTail = ""
 
   constructor(options: LineFramerOptions) {
     this.maxMessageBytes = options.maxMessageBytes
@@ -70,9 +75,12 @@ export class LineFramer {
     if (this.#discarding) {
       if (nl === -1) {
         this.#discardedBytes += Buffer.byteLength(s)
+        this.#keepTail(s)
         return
       }
-      this.#discardedBytes += Buffer.byteLength(s.slice(0, nl))
+      const last = s.slice(0, nl)
+      this.#discardedBytes += Buffer.byteLength(last)
+      this.#keepTail(stripCR(last))
       this.#endDiscard()
       start = nl + 1
       nl = s.indexOf(NL, start)
@@ -96,6 +104,8 @@ export class LineFramer {
         this.#buffer = ""
         this.#discarding = true
         this.#discardedBytes = Buffer.byteLength(partial)
+        this.#discardHead = partial.slice(0, FRAME_EDGE_CHARS)
+        this.#discardTail = partial.slice(-FRAME_EDGE_CHARS)
       } else {
         this.#buffer = partial
       }
@@ -124,9 +134,17 @@ export class LineFramer {
 
   #endDiscard(): void {
     const bytes = this.#discardedBytes
+    const edges = { head: this.#discardHead, tail: stripCR(this.#discardTail) }
     this.#discarding = false
     this.#discardedBytes = 0
-    this.#onOversized(bytes)
+    this.#discardHead = ""
+    this.#discardTail = ""
+    this.#onOversized(bytes, edges)
+  }
+
+  /** Keep the last characters of the skipped line (`piece` is its latest part). */
+  #keepTail(piece: string): void {
+    this.#discardTail = piece.length >= FRAME_EDGE_CHARS ? piece.slice(-FRAME_EDGE_CHARS) : (this.#discardTail + piece).slice(-FRAME_EDGE_CHARS)
   }
 
   #tooBig(text: string): boolean {
@@ -147,12 +165,14 @@ export class LineFramer {
     }
     if (isSpace(line.charCodeAt(0)) && isBlank(line)) return
     if (n * 3 > this.maxMessageBytes && this.#tooBig(line)) {
-      this.#onOversized(Buffer.byteLength(line))
+      this.#onOversized(Buffer.byteLength(line), { head: line.slice(0, FRAME_EDGE_CHARS), tail: line.slice(-FRAME_EDGE_CHARS) })
       return
     }
     this.#onLine(line)
   }
 }
+
+const stripCR = (s: string): string => (s.charCodeAt(s.length - 1) === CR ? s.slice(0, -1) : s)
 
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 11 || c === 12 || c === 0xa0 || c === 0xfeff
 

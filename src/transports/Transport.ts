@@ -22,12 +22,23 @@ export interface TransportClosed {
   readonly signal?: string | null
 }
 
+/** The first and last characters of a discarded frame (at most {@link FRAME_EDGE_CHARS} each). */
+export interface FrameEdges {
+  readonly head: string
+  readonly tail: string
+}
+/** How many characters of each end of an oversized frame a transport keeps. */
+export const FRAME_EDGE_CHARS = 256
+
 /** What a transport calls: one frame, one oversized frame, and its end (exactly once). */
 export interface TransportHandlers {
   /** One complete frame (a line without its newline, a text frame). */
   readonly onFrame: (text: string) => void
-  /** A frame exceeded `maxMessageBytes`; it was discarded, the transport stays usable. */
-  readonly onOversized: (bytes: number) => void
+  /**
+   * A frame exceeded `maxMessageBytes`; it was discarded, the transport stays usable. `edges`: its
+   * first and last characters, when the transport kept them (enough to tell whose response it was).
+   */
+  readonly onOversized: (bytes: number, edges?: FrameEdges) => void
   /** The transport ended; called exactly once. */
   readonly onClose: (closed: TransportClosed) => void
   /**

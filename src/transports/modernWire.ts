@@ -3,7 +3,7 @@
  * implementation over a message transport (stdio, WebSocket, memory). The Streamable
  * HTTP wire is `http/client/ModernHttpWire.ts`. The client (`ModernClient`) is above.
  */
-import { decodeText, type JsonRpcMessage, type JsonRpcRequest, notification, type RequestId } from "../protocol/jsonrpc.ts"
+import { decodeText, invalidResponseError, type JsonRpcMessage, type JsonRpcRequest, notification, oversizedResponseError, type RequestId } from "../protocol/jsonrpc.ts"
 import type { Transport, TransportClosed, TransportKind } from "./Transport.ts"
 
 export interface WireHandlers {
@@ -48,10 +48,17 @@ export const messageWire = (transport: Transport): ModernWire => ({
     transport.start({
       onFrame: (text) => {
         const d = decodeText(text)
-        if (d._tag === "Message") h.onMessage(d.message)
-        else h.onInvalid?.(`ignored an invalid message from the server: ${text.slice(0, 200)}`)
+        if (d._tag === "Message") return h.onMessage(d.message)
+        h.onInvalid?.(`ignored an invalid message from the server: ${text.slice(0, 200)}`)
+        // An invalid response to a request in flight fails that request now (not at its deadline).
+        const failed = invalidResponseError(d)
+        if (failed !== undefined) h.onMessage(failed)
       },
-      onOversized: (bytes) => h.onInvalid?.(`dropped an oversized message of ${bytes} bytes from the server`),
+      onOversized: (bytes, edges) => {
+        h.onInvalid?.(`dropped an oversized message of ${bytes} bytes from the server`)
+        const failed = oversizedResponseError(bytes, edges)
+        if (failed !== undefined) h.onMessage(failed)
+      },
       onClose: h.onClose
     }),
   send: (req) => transport.send(req),

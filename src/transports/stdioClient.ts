@@ -36,7 +36,7 @@ import { encode, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import { LineFramer } from "./LineFramer.ts"
 import { OutputBatcher } from "./OutputBatcher.ts"
 import { groupShim, parseShimStatus, type ShimStatus, shimSpawn } from "./processGroup.ts"
-import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES, type FrameEdges, type Transport, type TransportClosed, type TransportHandlers } from "./Transport.ts"
 
 /** The server's command could not be started (ENOENT, EACCES, …). */
 export class SpawnError extends Schema.TaggedError<SpawnError>()("SpawnError", {
@@ -262,14 +262,21 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   const onLine = (line: string): void => {
     if (ended === undefined) handlers!.onFrame(line)
   }
-  const onOversized = (bytes: number): void => {
-    if (ended === undefined) handlers!.onOversized(bytes)
+  const onOversized = (bytes: number, edges: FrameEdges): void => {
+    if (ended === undefined) handlers!.onOversized(bytes, edges)
   }
   const onStdoutData = (chunk: Buffer): void => {
     framer!.push(chunk)
   }
   const onStdoutEnd = (): void => {
     framer!.end()
+    // A server that closed its stdout can never answer again. It usually exits too (that exit is
+    // the reason given); one that keeps running would hold every call until its deadline, so
+    // after `closeGraceMs` the connection ends (and the owner's close reaps the group).
+    if (closing || ended !== undefined || exitInfo !== undefined) return
+    void within(clock, exited, closeGraceMs).then((exitedMeanwhile) => {
+      if (!exitedMeanwhile && !closing) end({ expected: false, reason: "server closed its stdout (the process is still running)" })
+    })
   }
 
   // When the group got SIGTERM / SIGKILL (by close() or by the reaper).

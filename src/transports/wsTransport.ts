@@ -23,6 +23,7 @@ import { type Clock, every, systemClock, unrefTimer } from "../protocol/clock.ts
 import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
+  FRAME_EDGE_CHARS,
   type Transport,
   type TransportCloseDetail,
   type TransportClosed,
@@ -97,7 +98,14 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
       return
     }
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength
-    if (bytes > maxMessageBytes) return deliver((h) => h.onOversized(bytes))
+    if (bytes > maxMessageBytes) {
+      // Its two ends, for a client to tell whose response it was (no copy of the whole; a UTF-8
+      // sequence cut at an edge decodes as U+FFFD).
+      const first = Array.isArray(data) ? data[0]! : Buffer.isBuffer(data) ? data : Buffer.from(data)
+      const last = Array.isArray(data) ? data[data.length - 1]! : first
+      const edges = { head: first.subarray(0, FRAME_EDGE_CHARS).toString("utf8"), tail: last.subarray(-FRAME_EDGE_CHARS).toString("utf8") }
+      return deliver((h) => h.onOversized(bytes, edges))
+    }
     // A Buffer (ws's default binaryType) is decoded in place: `Buffer.from(buffer)` would copy it first.
     const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data).toString("utf8")
     deliver((h) => h.onFrame(text))

@@ -49,7 +49,7 @@ import type { Agent } from "node:http"
 import { ConnectionLost, RpcError } from "../../../protocol/requestErrors.ts"
 import type { ModernWire, WireHandlers } from "../../modernWire.ts"
 import { MODERN_ERROR_CODES, type RpcErrorObject } from "../../../protocol/errors.ts"
-import { decodeText, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../../../protocol/jsonrpc.ts"
+import { decodeText, invalidResponseError, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../../../protocol/jsonrpc.ts"
 import {
   encodeHeaderValue,
   HEADER_PARAM_PREFIX,
@@ -139,7 +139,9 @@ export const exchangeModern = async (url: URL, request: JsonRpcRequest, options:
     const d = decodeText(text)
     if (d._tag !== "Message") {
       options.onInvalid?.(`${request.method}: ignored an invalid message: ${text.slice(0, 200)}`)
-      return undefined
+      // An invalid response to this request ends it with an error now (not at its deadline).
+      const failed = invalidResponseError(d)
+      return failed !== undefined && failed.id === request.id ? failed : undefined
     }
     const m = d.message
     if ("method" in m) {
