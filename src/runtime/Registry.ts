@@ -17,6 +17,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { SessionHandle, SessionInfo } from "./SessionHandle.ts"
+import { ClearingMap } from "./ClearingMap.ts"
 
 /** A session with this id is already registered. */
 export class DuplicateSessionId extends Schema.TaggedError<DuplicateSessionId>()("DuplicateSessionId", {
@@ -121,7 +122,8 @@ type Entry = RegistryEntry
 export const makeRegistryUnsafe = (options?: {
   readonly onListenerError?: (error: unknown) => void
 }): RegistryUnsafe => {
-  const entries = new Map<string, Entry>()
+  // A ClearingMap: a removed entry (and its session) is not kept reachable by the table's dropped storage.
+  const entries = new ClearingMap<string, Entry>()
   /** Each listener, with whether it takes `updated` changes. */
   const listeners = new Map<(change: RegistryChange) => void, boolean>()
   /** The listeners as an array, made again only when one comes or goes: `emit` runs on every chart step of a followed session. */
