@@ -14,70 +14,83 @@
  * next one promoted 98 % of it (docs/performance.md, "Why churned sessions
  * survived the young GC"; `test/runtime.clearingMap.test.ts` shows it).
  *
- * Here each value sits in a cell of its own, emptied when the key is deleted:
- * a dropped table keeps the key and an empty cell (a few bytes), not the value.
- * Keys should be primitives (ids): an object key stays reachable from dropped
- * tables like a value would.
+ * Here the hash table maps each key to a slot number, and the values live in
+ * an array of slots written in place (a slot is emptied on delete and reused):
+ * a dropped table holds keys and small integers, not values. The array is copied
+ * only when it grows past the most entries it ever held. Keys should be
+ * primitives (ids): an object key stays reachable from dropped tables like a
+ * value would (a string key costs its few bytes until the next full GC).
  *
  * @since 0.4.0
  */
 
-interface Cell<V> {
-  value: V | undefined
-}
-
 /** An insertion-ordered map whose deleted values are unreachable from its storage (see the module comment). */
 export class ClearingMap<K, V> {
-  private readonly cells = new Map<K, Cell<V>>()
+  /** Each key's slot, in insertion order. */
+  private readonly index = new Map<K, number>()
+  private readonly slots: Array<V | undefined> = []
+  /** Emptied slots, reused before the array grows. */
+  private readonly free: Array<number> = []
 
   get size(): number {
-    return this.cells.size
+    return this.index.size
   }
 
   get(key: K): V | undefined {
-    return this.cells.get(key)?.value
+    const i = this.index.get(key)
+    return i === undefined ? undefined : this.slots[i]
   }
 
   has(key: K): boolean {
-    return this.cells.has(key)
+    return this.index.has(key)
   }
 
   set(key: K, value: V): this {
-    const cell = this.cells.get(key)
-    if (cell !== undefined) cell.value = value
-    else this.cells.set(key, { value })
+    const i = this.index.get(key)
+    if (i !== undefined) {
+      this.slots[i] = value
+      return this
+    }
+    const free = this.free.pop()
+    if (free !== undefined) {
+      this.slots[free] = value
+      this.index.set(key, free)
+    } else this.index.set(key, this.slots.push(value) - 1)
     return this
   }
 
   delete(key: K): boolean {
-    const cell = this.cells.get(key)
-    if (cell === undefined) return false
-    cell.value = undefined
-    this.cells.delete(key)
+    const i = this.index.get(key)
+    if (i === undefined) return false
+    this.slots[i] = undefined
+    this.free.push(i)
+    this.index.delete(key)
     return true
   }
 
   clear(): void {
-    for (const cell of this.cells.values()) cell.value = undefined
-    this.cells.clear()
+    this.slots.fill(undefined)
+    this.free.length = 0
+    for (let i = this.slots.length - 1; i >= 0; i--) this.free.push(i)
+    this.index.clear()
   }
 
   /** The oldest value (first inserted among those left), or undefined when empty. */
   first(): V | undefined {
-    for (const cell of this.cells.values()) return cell.value
+    for (const i of this.index.values()) return this.slots[i]
     return undefined
   }
 
-  *keys(): IterableIterator<K> {
-    yield* this.cells.keys()
+  keys(): IterableIterator<K> {
+    return this.index.keys()
   }
 
   *values(): IterableIterator<V> {
-    for (const cell of this.cells.values()) yield cell.value as V
+    for (const i of this.index.values()) yield this.slots[i] as V
   }
 
   *entries(): IterableIterator<[K, V]> {
-    for (const [key, cell] of this.cells) yield [key, cell.value as V]
+    for (const [key, i] of this.index) yield [key, this.slots[i] as V]
   }
 
   [Symbol.iterator](): IterableIterator<[K, V]> {
