@@ -21,12 +21,17 @@ import { del, openSession } from "./support/mcpHttp.ts"
 setFlagsFromString("--expose-gc")
 const gc = runInNewContext("gc") as () => void
 
+/** An effect `Scope` (a session's own, made by the supervisor). */
+const isScope = (x: unknown): boolean =>
+  typeof x === "object" && x !== null && "strategy" in x && "state" in x && (x as { state?: { _tag?: unknown } }).state?._tag !== undefined
+
 /** What a churned session is made of, as far as a table entry could hold it. */
 const sessionPart = (x: unknown): string | undefined =>
   x instanceof HttpSession ? "HttpSession"
     : x instanceof ServerSession ? "ServerSession"
     : x instanceof RegistryEntry ? "RegistryEntry"
     : x instanceof Actor ? "xstate Actor"
+    : isScope(x) ? "effect Scope"
     : undefined
 
 /**
@@ -81,7 +86,8 @@ describe("HTTP session churn and the young GC", () => {
       const counts = await intoLongLivedTables(() => churn(300))
       expect(handle.sessions).toBe(0)
       // Before: per session, the endpoint's sessions (HttpSession), the limiter's two sets (HttpSession),
-      // the registry (RegistryEntry), xstate's system table (xstate Actor), the server's listeners (ServerSession).
+      // the registry (RegistryEntry), xstate's system table (xstate Actor), the server's listeners (ServerSession),
+      // the listener scope's finalizers (effect Scope: the session's scope, see ScopeGroup.ts).
       expect(counts).toEqual({})
     } finally {
       await handle.close({ drainMs: 0 })
