@@ -7,14 +7,15 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { ServerSession } from "../src/server/ServerSession.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { HttpSession } from "../src/server/http/HttpSession.ts"
-import { del, openSession } from "./support/mcpHttp.ts"
+import { SseStream } from "../src/transports/http/SseStream.ts"
+import { del, get, openSession } from "./support/mcpHttp.ts"
 
 // Why churned sessions survived the young GC (docs/performance.md): the server's long-lived
 // tables (its sessions, the admission limiter, the registry, xstate's actor table, the
 // server's change listeners) were `Map`s and `Set`s of the sessions themselves. V8 leaves a
 // table's old hash tables as they were when it copies them (every ~32 insertions under churn);
 // in old space the scavenger takes them as roots, so nearly every session of a churn outlived
-// its end until the next full GC (test/runtime.clearingMap.test.ts shows the V8 side). The fix
+// its end until the next full GC (test/protocol.clearingMap.test.ts shows the V8 side). The fix
 // keeps sessions out of such tables: ids and slot numbers go in, sessions stay in arrays of
 // slots emptied in place (ClearingMap), or their entries are emptied (CoarseClock).
 
@@ -31,6 +32,7 @@ const sessionPart = (x: unknown): string | undefined =>
     : x instanceof ServerSession ? "ServerSession"
     : x instanceof RegistryEntry ? "RegistryEntry"
     : x instanceof Actor ? "xstate Actor"
+    : x instanceof SseStream ? "SseStream"
     : isScope(x) ? "effect Scope"
     : undefined
 
@@ -88,6 +90,33 @@ describe("HTTP session churn and the young GC", () => {
       // Before: per session, the endpoint's sessions (HttpSession), the limiter's two sets (HttpSession),
       // the registry (RegistryEntry), xstate's system table (xstate Actor), the server's listeners (ServerSession),
       // the listener scope's finalizers (effect Scope: the session's scope, see ScopeGroup.ts).
+      expect(counts).toEqual({})
+    } finally {
+      await handle.close({ drainMs: 0 })
+    }
+  })
+
+  it("nor does a session's SSE stream (the hub's set of open streams)", async () => {
+    const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0 })
+    try {
+      const churn = async (sessions: number) => {
+        let next = 0
+        const worker = async () => {
+          while (next < sessions) {
+            next++
+            const s = await openSession(handle.url)
+            const stream = await get(handle.url, s.headers)
+            expect(stream.status).toBe(200)
+            expect((await del(handle.url, s.headers)).status).toBe(200)
+            await stream.text() // the session's end ends its stream
+          }
+        }
+        await Promise.all(Array.from({ length: 16 }, worker))
+      }
+      await churn(32)
+      const counts = await intoLongLivedTables(() => churn(160))
+      expect(handle.stats().openStreams).toBe(0)
+      // Before: one SseStream per session in the hub's Set (besides the session parts above).
       expect(counts).toEqual({})
     } finally {
       await handle.close({ drainMs: 0 })

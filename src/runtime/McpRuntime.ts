@@ -30,7 +30,7 @@ import { type ConnectionMachine, connectionMachine } from "../../machines/connec
 import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
 import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
 import { createLeanActor, createRootActor } from "./ActorScheduler.ts"
-import { ClearingMap } from "./ClearingMap.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { type Clock, systemClock } from "../protocol/clock.ts"
 import { inspectRoot } from "./inspection.ts"
 import { Registry, type RegistryUnsafe } from "./Registry.ts"

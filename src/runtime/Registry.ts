@@ -17,7 +17,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { SessionHandle, SessionInfo } from "./SessionHandle.ts"
-import { ClearingMap } from "./ClearingMap.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 
 /** A session with this id is already registered. */
 export class DuplicateSessionId extends Schema.TaggedError<DuplicateSessionId>()("DuplicateSessionId", {

@@ -18,7 +18,7 @@
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { ClearingMap } from "./ClearingMap.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { addFinalizerUnsafe } from "./scopeFinalizer.ts"
 
 /** A child of a {@link ScopeGroup}: its scope, and its key for {@link ScopeGroup.leave}. */

@@ -25,7 +25,7 @@ import type {
   ToolDefinition
 } from "./types.ts"
 import { compileUriTemplate, type UriMatcher } from "./uriTemplate.ts"
-import { ClearingMap } from "../runtime/ClearingMap.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 
 type MaybePromise<A> = A | PromiseLike<A>
 

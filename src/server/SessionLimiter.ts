@@ -29,7 +29,7 @@
  * sessions themselves, long-lived and churned, kept ended sessions reachable for
  * the young GC through its dropped hash tables (see ClearingMap.ts).
  */
-import { ClearingMap } from "../runtime/ClearingMap.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 
 /** What the limiter needs from a session. */
 export interface Limited {

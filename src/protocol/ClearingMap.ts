@@ -12,7 +12,7 @@
  * that passed through was in some dropped copy: under HTTP churn at 32
  * concurrent sessions each scavenge kept ≈ 2 MB of ended sessions alive and the
  * next one promoted 98 % of it (docs/performance.md, "Why churned sessions
- * survived the young GC"; `test/runtime.clearingMap.test.ts` shows it).
+ * survived the young GC"; `test/protocol.clearingMap.test.ts` shows it).
  *
  * Here the hash table maps each key to a slot number, and the values live in
  * an array of slots written in place (a slot is emptied on delete and reused):

@@ -1,7 +1,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { describe, expect, it } from "vitest"
-import { ClearingMap } from "../src/runtime/ClearingMap.ts"
+import { ClearingMap } from "../src/protocol/ClearingMap.ts"
 
 setFlagsFromString("--expose-gc")
 const gc = runInNewContext("gc") as (options?: { type: "minor" | "major" }) => void
