@@ -35,7 +35,7 @@ const promotedPerValue = (table: Table, values: number, live = 32): number => {
 }
 
 describe("ClearingMap", () => {
-  it("is a Map: get, set, has, delete, size, insertion order, the oldest first, clear", () => {
+  it("is a Map: get, set, has, delete, size, insertion order, the oldest first, clear; add and deleteIf", () => {
     const m = new ClearingMap<string, { n: number }>()
     const a = { n: 1 }, b = { n: 2 }, c = { n: 3 }
     m.set("a", a).set("b", b).set("c", c)
@@ -64,6 +64,14 @@ describe("ClearingMap", () => {
       if (v.n === 22) m.delete("c")
     }
     expect(seen).toEqual([22, 4])
+    // add: only when absent; deleteIf: only the value given.
+    expect(m.add("d", a)).toBe(false)
+    expect(m.get("d")).toBe(d)
+    expect(m.deleteIf("d", a)).toBe(false)
+    expect(m.deleteIf("d", d)).toBe(true)
+    expect(m.has("d")).toBe(false)
+    expect(m.add("d", a)).toBe(true)
+    expect(m.get("d")).toBe(a)
     m.clear()
     expect(m.size).toBe(0)
     expect(m.first()).toBeUndefined()

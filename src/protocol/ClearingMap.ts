@@ -59,6 +59,27 @@ export class ClearingMap<K, V> {
     return this
   }
 
+  /** Insert `key` unless it is present (then nothing changes): false when it was. One lookup fewer than `has` + `set`. */
+  add(key: K, value: V): boolean {
+    if (this.index.has(key)) return false
+    const free = this.free.pop()
+    if (free !== undefined) {
+      this.slots[free] = value
+      this.index.set(key, free)
+    } else this.index.set(key, this.slots.push(value) - 1)
+    return true
+  }
+
+  /** Delete `key` only if its value is `value`: false otherwise. One lookup fewer than `get` + `delete`. */
+  deleteIf(key: K, value: V): boolean {
+    const i = this.index.get(key)
+    if (i === undefined || this.slots[i] !== value) return false
+    this.slots[i] = undefined
+    this.free.push(i)
+    this.index.delete(key)
+    return true
+  }
+
   delete(key: K): boolean {
     const i = this.index.get(key)
     if (i === undefined) return false

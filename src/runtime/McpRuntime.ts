@@ -150,7 +150,7 @@ export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
     const children = new ClearingMap<string, AnyActorRef>()
     let allEnded: (() => void) | undefined
     const childEnded = (child: AnyActorRef) => {
-      if (children.get(child.sessionId) === child) children.delete(child.sessionId)
+      children.deleteIf(child.sessionId, child)
       if (children.size === 0) allEnded?.()
     }
     return {

@@ -169,9 +169,8 @@ export const makeRegistryUnsafe = (options?: {
 
   const add = (entry: Entry): void => {
     const handle = entry.handle
-    if (entry.live || entries.has(handle.id)) throw new DuplicateSessionId({ id: handle.id })
+    if (entry.live || !entries.add(handle.id, entry)) throw new DuplicateSessionId({ id: handle.id })
     entry.live = true
-    entries.set(handle.id, entry)
     if (updateListeners > 0) follow(entry)
     if (listeners.size > 0) emit(new LazyChange("added", handle))
   }
@@ -179,7 +178,7 @@ export const makeRegistryUnsafe = (options?: {
     if (!entry.live) return
     entry.live = false
     const handle = entry.handle
-    if (entries.get(handle.id) === entry) entries.delete(handle.id)
+    entries.deleteIf(handle.id, entry)
     unfollow(entry)
     if (listeners.size > 0) emit(new LazyChange("removed", handle))
   }

@@ -66,7 +66,7 @@ export class ScopeGroup {
 
   /** The child closed (or is closing): the group lets go of it. */
   leave(child: GroupChild): void {
-    if (this.children.get(child.key) === child.scope) this.children.delete(child.key)
+    this.children.deleteIf(child.key, child.scope)
   }
 
   /** The parent closes: close every child left, the newest first, as the parent closes its own children. */

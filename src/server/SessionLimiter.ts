@@ -165,8 +165,7 @@ export class SessionLimiter<S extends Limited> {
 
   /** The session ended (idempotent; an evicted session was removed already). */
   remove(s: S): void {
-    if (this.all.get(s.id) !== s) return
-    this.all.delete(s.id)
+    if (!this.all.deleteIf(s.id, s)) return
     this.handshaking.delete(s.id)
     this.byAddress?.remove(s)
     this.byPrincipal?.remove(s)

@@ -129,7 +129,7 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
     released(hs, end) {
       runtime.ended(hs.id, end)
       limiter.remove(hs)
-      if (sessions.get(hs.id) === hs) sessions.delete(hs.id)
+      sessions.deleteIf(hs.id, hs)
       const u = unregister.get(hs.id)
       if (u !== undefined) {
         unregister.delete(hs.id)

@@ -162,7 +162,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       const unregister = options.registry?.register(s)
       void s.ended.then(() => {
         limiter.remove(s)
-        if (sessions.get(s.id) === s) sessions.delete(s.id)
+        sessions.deleteIf(s.id, s)
         unregister?.()
       })
     })

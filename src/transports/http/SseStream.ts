@@ -76,7 +76,7 @@ export class SseHub {
   }
 
   remove(stream: SseStream): void {
-    if (stream.hubKey !== undefined && this.streams.get(stream.hubKey) === stream) this.streams.delete(stream.hubKey)
+    if (stream.hubKey !== undefined) this.streams.deleteIf(stream.hubKey, stream)
     if (this.streams.size === 0 && this.stopTicking !== undefined) {
       this.stopTicking()
       this.stopTicking = undefined
