@@ -46,4 +46,19 @@ describe("CoarseClock", () => {
     vi.advanceTimersByTime(60_000)
     expect(fired).toEqual(["short"])
   })
+
+  it("a timer that fired or was cleared no longer holds its callback (a bucket Set's dropped storage may still hold the entry)", () => {
+    vi.useFakeTimers({ now: 0 })
+    const clock = makeCoarseClock({ resolutionMs: 1_000, realBelowMs: 5_000 })
+    // The callback closes over its session: an entry kept by a dropped hash table in old space would
+    // keep the whole session reachable for the young GC (docs/performance.md).
+    const cleared = clock.setTimeout(() => {}, 30_000) as { fn?: unknown }
+    const fired = clock.setTimeout(() => {}, 10_000) as { fn?: unknown }
+    expect(typeof cleared.fn).toBe("function")
+    clock.clearTimeout(cleared)
+    expect(cleared.fn).toBeUndefined()
+    vi.advanceTimersByTime(11_000)
+    expect(fired.fn).toBeUndefined()
+    expect(clock.pending).toBe(0)
+  })
 })

@@ -4,10 +4,12 @@ import { type Limited, SessionLimiter } from "../src/server/SessionLimiter.ts"
 // Admission control's rules, on plain objects (the HTTP and WebSocket wiring is in server.limits.test.ts).
 class Fake implements Limited {
   readonly name: string
+  readonly id: string
   idleSince: number | undefined
   evictedFor: string | undefined
   constructor(name: string, idleSince: number | undefined) {
     this.name = name
+    this.id = name
     this.idleSince = idleSince
   }
   evict(reason: string): void {

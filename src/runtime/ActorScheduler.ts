@@ -236,7 +236,20 @@ const chartHandlesDone = (parent: AnyActorRef, type: string): boolean => {
   return exact.has(type) || prefixes.some((prefix) => type.startsWith(prefix))
 }
 
+/**
+ * Keep the system's table of live actors out: xstate's `_register` puts every actor of the
+ * system in a `Map` by session id that nothing reads (lookups go by `systemId`, `_set`).
+ * In a runtime's tree that `Map` lives as long as the runtime and sees every session's
+ * actors come and go: its dropped hash tables kept ended sessions reachable for the young
+ * GC (see ClearingMap.ts). `_unregister` then deletes nothing; `systemId`s are kept as before.
+ */
+const registerNothing = (actor: AnyActorRef): void => {
+  const system = actor.system as unknown as { _register?: (sessionId: string, actor: AnyActorRef) => string }
+  if (typeof system._register === "function") system._register = (sessionId) => sessionId
+}
+
 const keepTreeEndsLocal = (actor: AnyActorRef): void => {
+  registerNothing(actor)
   const system = actor.system as unknown as SchedulingSystem
   const relay = system._relay
   if (relay === undefined) return

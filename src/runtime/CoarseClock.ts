@@ -20,7 +20,8 @@ export interface CoarseClock extends Clock {
 }
 
 interface Entry {
-  readonly fn: () => void
+  /** Emptied once the timer fired or was cleared: a bucket `Set`'s dropped tables keep the entry, not its session (see ClearingMap.ts). */
+  fn: (() => void) | undefined
   readonly tick: number
 }
 type Handle = Entry | { readonly real: unknown }
@@ -53,7 +54,9 @@ export const makeCoarseClock = (options: { readonly resolutionMs?: number; reado
         buckets.delete(tick)
         for (const e of entries) {
           pending--
-          e.fn()
+          const fn = e.fn!
+          e.fn = undefined
+          fn()
         }
       } else if (tick < next) next = tick
     }
@@ -79,6 +82,7 @@ export const makeCoarseClock = (options: { readonly resolutionMs?: number; reado
       if ("real" in handle) return base.clearTimeout(handle.real)
       const bucket = buckets.get(handle.tick)
       if (bucket?.delete(handle)) {
+        handle.fn = undefined
         pending--
         if (bucket.size === 0) buckets.delete(handle.tick)
         if (buckets.size === 0 && timer !== undefined) {

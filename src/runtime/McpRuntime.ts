@@ -30,6 +30,7 @@ import { type ConnectionMachine, connectionMachine } from "../../machines/connec
 import { acceptsConnections, type ListenerInput, type ListenerMachine, listenerMachine } from "../../machines/listener.ts"
 import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
 import { createLeanActor, createRootActor } from "./ActorScheduler.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { type Clock, systemClock } from "../protocol/clock.ts"
 import { inspectRoot } from "./inspection.ts"
 import { Registry, type RegistryUnsafe } from "./Registry.ts"
@@ -145,10 +146,11 @@ export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
     const scope = supervisor.forkScopeUnsafe()
     let released: Promise<void> | undefined
     let ownerReleases = false
-    const children = new Set<AnyActorRef>()
+    // By session id, in a ClearingMap: a Set of the connections' actors kept ended ones reachable for the young GC (see ClearingMap.ts).
+    const children = new ClearingMap<string, AnyActorRef>()
     let allEnded: (() => void) | undefined
     const childEnded = (child: AnyActorRef) => {
-      children.delete(child)
+      children.deleteIf(child.sessionId, child)
       if (children.size === 0) allEnded?.()
     }
     return {
@@ -159,7 +161,7 @@ export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
       },
       attach: (child) => {
         if (child.getSnapshot().status !== "active") return
-        children.add(child)
+        children.set(child.sessionId, child)
         child.subscribe({ complete: () => childEnded(child), error: () => childEnded(child) })
       },
       beginClose: (reason) => tell(actor, { type: "CLOSE", reason }),

@@ -17,6 +17,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { SessionHandle, SessionInfo } from "./SessionHandle.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 
 /** A session with this id is already registered. */
 export class DuplicateSessionId extends Schema.TaggedError<DuplicateSessionId>()("DuplicateSessionId", {
@@ -121,7 +122,8 @@ type Entry = RegistryEntry
 export const makeRegistryUnsafe = (options?: {
   readonly onListenerError?: (error: unknown) => void
 }): RegistryUnsafe => {
-  const entries = new Map<string, Entry>()
+  // A ClearingMap: a removed entry (and its session) is not kept reachable by the table's dropped storage.
+  const entries = new ClearingMap<string, Entry>()
   /** Each listener, with whether it takes `updated` changes. */
   const listeners = new Map<(change: RegistryChange) => void, boolean>()
   /** The listeners as an array, made again only when one comes or goes: `emit` runs on every chart step of a followed session. */
@@ -167,9 +169,8 @@ export const makeRegistryUnsafe = (options?: {
 
   const add = (entry: Entry): void => {
     const handle = entry.handle
-    if (entry.live || entries.has(handle.id)) throw new DuplicateSessionId({ id: handle.id })
+    if (entry.live || !entries.add(handle.id, entry)) throw new DuplicateSessionId({ id: handle.id })
     entry.live = true
-    entries.set(handle.id, entry)
     if (updateListeners > 0) follow(entry)
     if (listeners.size > 0) emit(new LazyChange("added", handle))
   }
@@ -177,7 +178,7 @@ export const makeRegistryUnsafe = (options?: {
     if (!entry.live) return
     entry.live = false
     const handle = entry.handle
-    if (entries.get(handle.id) === entry) entries.delete(handle.id)
+    entries.deleteIf(handle.id, entry)
     unfollow(entry)
     if (listeners.size > 0) emit(new LazyChange("removed", handle))
   }

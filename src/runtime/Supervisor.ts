@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { DuplicateSessionId, Registry, RegistryEntry } from "./Registry.ts"
 import { addFinalizerUnsafe } from "./scopeFinalizer.ts"
+import { type GroupChild, ScopeGroup } from "./ScopeGroup.ts"
 import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
 
 /** `spawn` after `shutdown` started. */
@@ -72,13 +73,18 @@ class Supervised extends RegistryEntry {
   /** The supervisor that owns it (a registry may be shared). */
   readonly owner: object
   readonly release: ((handle: SessionHandle) => void) | undefined
+  /** The group its scope belongs to (`spawnUnsafe`), which it leaves with the registry. */
+  readonly group: ScopeGroup | undefined
+  readonly child: GroupChild | undefined
   /** Its scope's finalizer ran (it left the registry and the supervisor). */
   left = false
-  constructor(handle: SessionHandle, scope: Scope.Closeable, owner: object, release: ((handle: SessionHandle) => void) | undefined) {
+  constructor(handle: SessionHandle, scope: Scope.Closeable, owner: object, release: ((handle: SessionHandle) => void) | undefined, group?: ScopeGroup, child?: GroupChild) {
     super(handle)
     this.scope = scope
     this.owner = owner
     this.release = release
+    this.group = group
+    this.child = child
   }
 }
 
@@ -195,6 +201,7 @@ export class Supervisor extends Context.Service<Supervisor, {
         entry.left = true
         owned--
         table.remove(entry)
+        if (entry.group !== undefined) entry.group.leave(entry.child!)
         if (entry.release !== undefined) entry.release(entry.handle)
       }
       /**
@@ -203,8 +210,8 @@ export class Supervisor extends Context.Service<Supervisor, {
        * inside `Scope.closeUnsafe`; added without a fiber and keyed by the entry (see scopeFinalizer.ts).
        * Throws {@link DuplicateSessionId}.
        */
-      const enter = (handle: SessionHandle, scope: Scope.Closeable, release: ((handle: SessionHandle) => void) | undefined): Supervised => {
-        const entry = new Supervised(handle, scope, self, release)
+      const enter = (handle: SessionHandle, scope: Scope.Closeable, release: ((handle: SessionHandle) => void) | undefined, group?: ScopeGroup, child?: GroupChild): Supervised => {
+        const entry = new Supervised(handle, scope, self, release, group, child)
         table.add(entry)
         owned++
         addFinalizerUnsafe(scope, entry, () => {
@@ -212,6 +219,13 @@ export class Supervisor extends Context.Service<Supervisor, {
           return Effect.void
         })
         return entry
+      }
+      /** The session scopes under each parent scope (`spawnUnsafe`): the root's, and each listener's. */
+      const groups = new WeakMap<Scope.Scope, ScopeGroup>()
+      const groupOf = (parent: Scope.Scope): ScopeGroup => {
+        let group = groups.get(parent)
+        if (group === undefined) groups.set(parent, (group = new ScopeGroup(parent)))
+        return group
       }
       /** Set when shutdown starts; completed when it has finished. */
       let shuttingDown: Deferred.Deferred<void> | undefined
@@ -286,12 +300,16 @@ export class Supervisor extends Context.Service<Supervisor, {
         spawn,
         spawnUnsafe: (acquire, spawnOptions) => {
           if (shuttingDown !== undefined) throw new SupervisorShutDown()
-          const scope = Scope.forkUnsafe(spawnOptions?.parent ?? root, "sequential")
+          // In its parent's group, not among the parent's own finalizers (see ScopeGroup.ts).
+          const group = groupOf(spawnOptions?.parent ?? root)
+          const child = group.fork()
+          const scope = child.scope
           let handle: SessionHandle
           try {
             handle = acquire(scope)
-            enter(handle, scope, spawnOptions?.release)
+            enter(handle, scope, spawnOptions?.release, group, child)
           } catch (error) {
+            group.leave(child)
             closeUnsafe(scope, Exit.die(error))
             throw error
           }
@@ -312,10 +330,12 @@ export class Supervisor extends Context.Service<Supervisor, {
         get: (id) => ownEntry(table.entry(id))?.handle,
         size: Effect.sync(() => owned),
         stats: Effect.gen(function*() {
+          const rootGroup = groups.get(root)
           return {
             sessions: owned,
             watchers: yield* FiberSet.size(watchers),
-            scopeEntries: scopeEntryCount(root)
+            // The root's group counts as its sessions, not as one finalizer.
+            scopeEntries: scopeEntryCount(root) - (rootGroup?.holdsFinalizer === true ? 1 : 0) + (rootGroup?.size ?? 0)
           }
         })
       })

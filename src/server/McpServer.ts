@@ -25,6 +25,7 @@ import type {
   ToolDefinition
 } from "./types.ts"
 import { compileUriTemplate, type UriMatcher } from "./uriTemplate.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 
 type MaybePromise<A> = A | PromiseLike<A>
 
@@ -81,6 +82,14 @@ export interface ServerChangeWatcher {
   serverChanged(change: ServerChange): void
 }
 
+/**
+ * Where `watch` keeps a watcher's key in its server's listener table (internal: a
+ * session declares the field, so its shape does not change when it starts watching).
+ */
+export const WATCH_KEY: unique symbol = Symbol("mcp-actors.watchKey")
+type KeyedWatcher = ServerChangeWatcher & { [WATCH_KEY]?: number | undefined }
+type ChangeListener = ((change: ServerChange) => void) | ServerChangeWatcher
+
 const EMPTY_OBJECT_SCHEMA = { type: "object", properties: {} } as const
 
 /**
@@ -126,7 +135,15 @@ export class McpServer {
    */
   sessionEvents: ((event: "joined" | "left" | "rootsChanged", session: ServerSession) => void) | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
-  private readonly listeners = new Set<((change: ServerChange) => void) | ServerChangeWatcher>()
+  /**
+   * By a key of their own, not by themselves: the table lives as long as the server and sees
+   * every session come and go, and a `Set` of the sessions kept ended ones reachable for the
+   * young GC through its dropped hash tables (see ClearingMap.ts).
+   */
+  private readonly listeners = new ClearingMap<number, ChangeListener>()
+  private nextListenerKey = 0
+  /** Keys of watchers whose `WATCH_KEY` slot another server holds (a watcher of two servers: rare). */
+  private otherWatchKeys: Map<ServerChangeWatcher, number> | undefined
   private cachedCapabilities: ServerCapabilities | undefined
   private cachedToolList: ReadonlyArray<ToolDefinition> | undefined
   /** Inside `update`: the lists changed so far (notified when it ends). */
@@ -231,8 +248,9 @@ export class McpServer {
 
   /** Sessions listen for list changes to send `notifications/*​/list_changed`. */
   onChange(listener: (change: ServerChange) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    const key = this.nextListenerKey++
+    this.listeners.set(key, listener)
+    return () => void this.listeners.delete(key)
   }
 
   /**
@@ -240,15 +258,32 @@ export class McpServer {
    * unsubscribe function per session. Undone by {@link McpServer.unwatch}.
    */
   watch(watcher: ServerChangeWatcher): void {
-    this.listeners.add(watcher)
+    if (this.watchKeyOf(watcher) !== undefined) return
+    const key = this.nextListenerKey++
+    this.listeners.set(key, watcher)
+    const keyed = watcher as KeyedWatcher
+    // A set slot is another server's (`unwatch` clears it): this key goes to the side table.
+    if (keyed[WATCH_KEY] === undefined) keyed[WATCH_KEY] = key
+    else (this.otherWatchKeys ??= new Map()).set(watcher, key)
   }
 
   unwatch(watcher: ServerChangeWatcher): void {
-    this.listeners.delete(watcher)
+    const key = this.watchKeyOf(watcher)
+    if (key === undefined) return
+    this.listeners.delete(key)
+    if (this.otherWatchKeys?.delete(watcher) !== true) (watcher as KeyedWatcher)[WATCH_KEY] = undefined
+  }
+
+  /** `watcher`'s key in this server's table, or undefined when it is not watching this server. */
+  private watchKeyOf(watcher: ServerChangeWatcher): number | undefined {
+    const other = this.otherWatchKeys?.get(watcher)
+    if (other !== undefined) return other
+    const slot = (watcher as KeyedWatcher)[WATCH_KEY]
+    return slot !== undefined && this.listeners.get(slot) === watcher ? slot : undefined
   }
 
   private emit(change: ServerChange): void {
-    for (const l of this.listeners) {
+    for (const l of this.listeners.values()) {
       if (typeof l === "function") l(change)
       else l.serverChanged(change)
     }

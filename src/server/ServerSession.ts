@@ -40,7 +40,7 @@ import type { TransportCloseDetail, TransportClosed, TransportKind } from "../tr
 import type { Identity } from "../policy/Identity.ts"
 import { joinRuntime } from "./connectionNode.ts"
 import type { Result, SessionState } from "./dispatch.ts"
-import type { McpServer } from "./McpServer.ts"
+import { type McpServer, WATCH_KEY } from "./McpServer.ts"
 import type { ProgressBarrierPolicy } from "./progressBarrier.ts"
 import type { ServerRequestOptions } from "./RequestContext.ts"
 import type { LoggingLevel } from "./types.ts"
@@ -210,6 +210,8 @@ export class ServerSession implements SessionHandle {
   /** @internal */ readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }
   /** @internal Made on the first subscriber (the inspector's): most sessions never get one. */
   listeners: InfoListeners | undefined
+  /** @internal This session's key in its server's change listeners while it watches (`McpServer.watch`). */
+  [WATCH_KEY]: number | undefined = undefined
   /** @internal */ actor: Actor<typeof legacyServerSessionMachine> | undefined
   /** @internal Mirrors the chart's `operating` state for the hot path (set by `announceReady`, cleared by `beginDrain`). */
   operating = false

@@ -22,12 +22,19 @@
  * 429 (RFC 6585 §4: this client sent too much) versus 503 (RFC 9110 §15.6.4:
  * the server is overloaded), both with `Retry-After`.
  *
- * Cost when only the defaults are on: two Set inserts and deletes per session;
+ * Cost when only the defaults are on: two map inserts and deletes per session;
  * the idle scan runs only at the total cap with no handshake session left.
+ *
+ * The tables are keyed by session id, in {@link ClearingMap}s: a `Set` of the
+ * sessions themselves, long-lived and churned, kept ended sessions reachable for
+ * the young GC through its dropped hash tables (see ClearingMap.ts).
  */
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 
 /** What the limiter needs from a session. */
 export interface Limited {
+  /** Unique among the limiter's live sessions (its tables are keyed by it). */
+  readonly id: string
   /** When the session last had nothing in flight, or undefined while busy (a busy session is never evicted). */
   readonly idleSince: number | undefined
   /** End the session to make room (the transport tells the client, e.g. WebSocket close 1013). */
@@ -54,29 +61,31 @@ export type Admission =
 const ADMITTED: Admission = { ok: true }
 
 /** Sessions under one key (an address or a principal), oldest first. */
-class Keyed<S> {
+class Keyed<S extends Limited> {
   readonly cap: number
-  readonly members = new Map<string, Set<S>>()
-  readonly keyOf = new Map<S, string>()
+  /** Per key, its sessions by id, oldest first. */
+  readonly members = new Map<string, ClearingMap<string, S>>()
+  /** Each session's key, by session id. */
+  readonly keyOf = new ClearingMap<string, string>()
   constructor(cap: number) {
     this.cap = cap
   }
-  full(key: string): Set<S> | undefined {
+  full(key: string): ClearingMap<string, S> | undefined {
     const set = this.members.get(key)
     return set !== undefined && set.size >= this.cap ? set : undefined
   }
   add(s: S, key: string): void {
     let set = this.members.get(key)
-    if (set === undefined) this.members.set(key, (set = new Set()))
-    set.add(s)
-    this.keyOf.set(s, key)
+    if (set === undefined) this.members.set(key, (set = new ClearingMap()))
+    set.set(s.id, s)
+    this.keyOf.set(s.id, key)
   }
   remove(s: S): void {
-    const key = this.keyOf.get(s)
+    const key = this.keyOf.get(s.id)
     if (key === undefined) return
-    this.keyOf.delete(s)
+    this.keyOf.delete(s.id)
     const set = this.members.get(key)!
-    set.delete(s)
+    set.delete(s.id)
     if (set.size === 0) this.members.delete(key)
   }
 }
@@ -85,9 +94,9 @@ class Keyed<S> {
 export class SessionLimiter<S extends Limited> {
   readonly maxSessions: number
   readonly maxHandshakeSessions: number
-  private readonly all = new Set<S>()
-  /** Sessions in the handshake, oldest first (a Set keeps insertion order). */
-  private readonly handshaking = new Set<S>()
+  private readonly all = new ClearingMap<string, S>()
+  /** Sessions in the handshake, oldest first (a map keeps insertion order). */
+  private readonly handshaking = new ClearingMap<string, S>()
   private readonly byAddress: Keyed<S> | undefined
   private readonly byPrincipal: Keyed<S> | undefined
   /** Sessions evicted so far (for stats and tests). */
@@ -143,21 +152,21 @@ export class SessionLimiter<S extends Limited> {
 
   /** Count an admitted session; it is in the handshake until `ready`. */
   add(s: S, address: string | undefined, principal: string | undefined): void {
-    this.all.add(s)
-    this.handshaking.add(s)
+    this.all.set(s.id, s)
+    this.handshaking.set(s.id, s)
     if (address !== undefined) this.byAddress?.add(s, address)
     if (principal !== undefined) this.byPrincipal?.add(s, principal)
   }
 
   /** The session completed its handshake (or served a modern request): it leaves the handshake budget. */
   ready(s: S): void {
-    this.handshaking.delete(s)
+    this.handshaking.delete(s.id)
   }
 
   /** The session ended (idempotent; an evicted session was removed already). */
   remove(s: S): void {
-    if (!this.all.delete(s)) return
-    this.handshaking.delete(s)
+    if (!this.all.deleteIf(s.id, s)) return
+    this.handshaking.delete(s.id)
     this.byAddress?.remove(s)
     this.byPrincipal?.remove(s)
   }
@@ -169,15 +178,15 @@ export class SessionLimiter<S extends Limited> {
   }
 
   /** Evict the oldest member of `set` still in the handshake; false when there is none. */
-  private evictOldestHandshake(set: ReadonlySet<S>, reason: string): boolean {
+  private evictOldestHandshake(set: ClearingMap<string, S>, reason: string): boolean {
     if (set === this.handshaking) {
-      const first = this.handshaking.values().next()
-      if (first.done === true) return false
-      this.evict(first.value, reason)
+      const first = this.handshaking.first()
+      if (first === undefined) return false
+      this.evict(first, reason)
       return true
     }
-    for (const s of set) {
-      if (this.handshaking.has(s)) {
+    for (const s of set.values()) {
+      if (this.handshaking.get(s.id) === s) {
         this.evict(s, reason)
         return true
       }
@@ -189,7 +198,7 @@ export class SessionLimiter<S extends Limited> {
   private evictLongestIdle(): boolean {
     let victim: S | undefined
     let since = Infinity
-    for (const s of this.all) {
+    for (const s of this.all.values()) {
       const idle = s.idleSince
       if (idle !== undefined && idle < since) {
         since = idle

@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { ErrorCode, rpcError } from "../../protocol/errors.ts"
 import { type Clock, clockOf } from "../../protocol/clock.ts"
 import { isLegacyVersion, isModernVersion } from "../../protocol/versions.ts"
+import { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
 import { defaultMcpRuntime, type ListenerNode, type McpRuntime } from "../../runtime/McpRuntime.ts"
 import type { Identity } from "../../policy/Identity.ts"
@@ -52,7 +53,8 @@ export interface HttpEndpoint {
    */
   readonly listener: ListenerNode
   readonly sessionOptions: HttpSessionOptions
-  readonly sessions: Map<string, HttpSession>
+  /** A `ClearingMap`: an ended session is not kept reachable by the table's dropped storage (see ClearingMap.ts). */
+  readonly sessions: ClearingMap<string, HttpSession>
   /** The auth hook's identity for a request (claims for the policy), beside its principal string. */
   readonly identities: WeakMap<IncomingMessage, Identity>
   /** Registry entries to remove when their session ends (with `options.registry`). */
@@ -112,7 +114,7 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
     // With the modern era off, a `_meta` protocol version inside a session is just another param.
     ...(modernEnabled ? {} : { modern: false })
   }
-  const sessions = new Map<string, HttpSession>()
+  const sessions = new ClearingMap<string, HttpSession>()
   const unregister = new Map<string, () => void>()
   const host: HttpSessionHost & ModernRequestHost = {
     hub,
@@ -127,7 +129,7 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
     released(hs, end) {
       runtime.ended(hs.id, end)
       limiter.remove(hs)
-      if (sessions.get(hs.id) === hs) sessions.delete(hs.id)
+      sessions.deleteIf(hs.id, hs)
       const u = unregister.get(hs.id)
       if (u !== undefined) {
         unregister.delete(hs.id)

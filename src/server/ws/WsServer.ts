@@ -27,6 +27,7 @@ import { requestUrl } from "../../transports/http/requestTarget.ts"
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL } from "../../transports/wsTransport.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
+import { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { clockOf } from "../../protocol/clock.ts"
 import { httpStatusErrorCode } from "../../protocol/errors.ts"
 import { type Authenticate, DEFAULT_HANDSHAKE_TIMEOUT_MS, remoteAddress } from "../http/HttpServer.ts"
@@ -109,7 +110,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
   const path = options.path ?? "/mcp"
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const guard = makeHostGuard(options)
-  const sessions = new Set<ServerSession>()
+  // By id, in a ClearingMap: a Set of the sessions kept ended ones reachable for the young GC (see ClearingMap.ts).
+  const sessions = new ClearingMap<string, ServerSession>()
   const runtime = options.runtime ?? defaultMcpRuntime()
   // This server's node in the runtime's tree: connections are its children (actors and scopes).
   const listener = runtime.openListener({ kind: "ws" })
@@ -156,11 +158,11 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       const s = session
       limiter.add(s, address, principal)
       if (readyEarly) limiter.ready(s)
-      sessions.add(s)
+      sessions.set(s.id, s)
       const unregister = options.registry?.register(s)
       void s.ended.then(() => {
         limiter.remove(s)
-        sessions.delete(s)
+        sessions.deleteIf(s.id, s)
         unregister?.()
       })
     })
@@ -210,7 +212,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     return closed ??= (async () => {
       listener.beginClose("server shutting down")
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
-      await Promise.all([...sessions].map((s) => s.close({ drainMs, reason: "server shutting down", cause: "shutdown" })))
+      await Promise.all([...sessions.values()].map((s) => s.close({ drainMs, reason: "server shutting down", cause: "shutdown" })))
       for (const ws of wss.clients) ws.terminate()
       wss.close()
       http.closeAllConnections()

@@ -16,6 +16,7 @@
  * path must not reorder events behind an await. A store that mirrors events
  * elsewhere can still implement it by buffering.
  */
+import { ClearingMap } from "../../protocol/ClearingMap.ts"
 
 export interface StoredEvent {
   /** `<stream>_<seq>`, as sent in the SSE `id:` field. */
@@ -69,8 +70,11 @@ export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): Eve
   const maxEvents = Math.max(1, options.maxEventsPerSession ?? 1000)
   const maxBytes = Math.max(1, options.maxBytesPerSession ?? 1024 * 1024)
   const maxTotal = Math.max(1, options.maxTotalBytes ?? 64 * 1024 * 1024)
-  /** In least-recently-appended order (re-inserted on append). */
-  const logs = new Map<string, Log>()
+  /**
+   * In least-recently-appended order (re-inserted on append). A ClearingMap: re-inserted on every
+   * event, a `Map`'s dropped tables kept ended sessions' logs reachable for the young GC (see ClearingMap.ts).
+   */
+  const logs = new ClearingMap<string, Log>()
   let total = 0
 
   const evictOldest = (log: Log): void => {

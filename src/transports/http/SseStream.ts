@@ -17,6 +17,7 @@
  *   server's {@link Clock}, so virtual time drives them in tests.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http"
+import { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { type Clock, every, systemClock } from "../../protocol/clock.ts"
 
 /** Above this much unsent output the client is considered stalled and the connection is dropped. */
@@ -44,7 +45,12 @@ export const SSE_HEADERS: OutgoingHttpHeaders = {
 
 /** Keeps the set of open streams and writes a comment on each one that has been silent for a while. */
 export class SseHub {
-  private readonly streams = new Set<SseStream>()
+  /**
+   * By a key each stream carries, in a ClearingMap: a `Set` of the streams (each holding its
+   * response and session) kept ended ones reachable for the young GC (see ClearingMap.ts).
+   */
+  private readonly streams = new ClearingMap<number, SseStream>()
+  private nextKey = 0
   private stopTicking: (() => void) | undefined
   private readonly keepAliveMs: number
   /** The clock of the keep-alive tick and of every stream's `maxDurationMs`. */
@@ -60,7 +66,9 @@ export class SseHub {
   }
 
   add(stream: SseStream): void {
-    this.streams.add(stream)
+    if (stream.hubKey !== undefined && this.streams.get(stream.hubKey) === stream) return
+    stream.hubKey = this.nextKey++
+    this.streams.set(stream.hubKey, stream)
     if (this.stopTicking === undefined && this.keepAliveMs > 0) {
       // Ticking at half the period with a "wrote since last tick" flag bounds silence to one period.
       this.stopTicking = every(this.clock, Math.max(1, Math.floor(this.keepAliveMs / 2)), () => this.tick(), { unref: true })
@@ -68,7 +76,7 @@ export class SseHub {
   }
 
   remove(stream: SseStream): void {
-    this.streams.delete(stream)
+    if (stream.hubKey !== undefined) this.streams.deleteIf(stream.hubKey, stream)
     if (this.streams.size === 0 && this.stopTicking !== undefined) {
       this.stopTicking()
       this.stopTicking = undefined
@@ -81,7 +89,7 @@ export class SseHub {
   }
 
   private tick(): void {
-    for (const s of this.streams) {
+    for (const s of this.streams.values()) {
       if (s.wroteSinceTick) s.wroteSinceTick = false
       else s.comment("keepalive")
     }
@@ -92,6 +100,8 @@ export class SseStream {
   readonly res: ServerResponse
   /** Set on every write; cleared by the hub's tick. */
   wroteSinceTick = true
+  /** Its key in its hub's table while open. */
+  hubKey: number | undefined = undefined
   private readonly hub: SseHub
   private readonly options: SseStreamOptions
   private done = false

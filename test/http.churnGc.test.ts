@@ -1,0 +1,125 @@
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+import { describe, expect, it } from "vitest"
+import { Actor } from "xstate"
+import { RegistryEntry } from "../src/runtime/Registry.ts"
+import { McpServer } from "../src/server/McpServer.ts"
+import { ServerSession } from "../src/server/ServerSession.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { HttpSession } from "../src/server/http/HttpSession.ts"
+import { SseStream } from "../src/transports/http/SseStream.ts"
+import { del, get, openSession } from "./support/mcpHttp.ts"
+
+// Why churned sessions survived the young GC (docs/performance.md): the server's long-lived
+// tables (its sessions, the admission limiter, the registry, xstate's actor table, the
+// server's change listeners) were `Map`s and `Set`s of the sessions themselves. V8 leaves a
+// table's old hash tables as they were when it copies them (every ~32 insertions under churn);
+// in old space the scavenger takes them as roots, so nearly every session of a churn outlived
+// its end until the next full GC (test/protocol.clearingMap.test.ts shows the V8 side). The fix
+// keeps sessions out of such tables: ids and slot numbers go in, sessions stay in arrays of
+// slots emptied in place (ClearingMap), or their entries are emptied (CoarseClock).
+
+setFlagsFromString("--expose-gc")
+const gc = runInNewContext("gc") as () => void
+
+/** An effect `Scope` (a session's own, made by the supervisor). */
+const isScope = (x: unknown): boolean =>
+  typeof x === "object" && x !== null && "strategy" in x && "state" in x && (x as { state?: { _tag?: unknown } }).state?._tag !== undefined
+
+/** What a churned session is made of, as far as a table entry could hold it. */
+const sessionPart = (x: unknown): string | undefined =>
+  x instanceof HttpSession ? "HttpSession"
+    : x instanceof ServerSession ? "ServerSession"
+    : x instanceof RegistryEntry ? "RegistryEntry"
+    : x instanceof Actor ? "xstate Actor"
+    : x instanceof SseStream ? "SseStream"
+    : isScope(x) ? "effect Scope"
+    : undefined
+
+/**
+ * Run `body` while recording every `Map.set` / `Set.add` of a session part; returns, by part,
+ * how many of those went into a table that is still alive afterwards (a long-lived one: each
+ * session's own tables are gone with it).
+ */
+const intoLongLivedTables = async (body: () => Promise<void>): Promise<Record<string, number>> => {
+  const inserted: Array<{ readonly table: WeakRef<object>; readonly part: string }> = []
+  const mapSet = Map.prototype.set, setAdd = Set.prototype.add
+  Map.prototype.set = function(this: Map<unknown, unknown>, key: unknown, value: unknown) {
+    const part = sessionPart(key) ?? sessionPart(value)
+    if (part !== undefined) inserted.push({ table: new WeakRef(this), part })
+    return mapSet.call(this, key, value)
+  }
+  Set.prototype.add = function(this: Set<unknown>, value: unknown) {
+    const part = sessionPart(value)
+    if (part !== undefined) inserted.push({ table: new WeakRef(this), part })
+    return setAdd.call(this, value)
+  }
+  try {
+    await body()
+  } finally {
+    Map.prototype.set = mapSet
+    Set.prototype.add = setAdd
+  }
+  // A later turn (a WeakRef's target is kept for the turn that made it), then full GCs: dead tables go.
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  gc()
+  gc()
+  const counts: Record<string, number> = {}
+  for (const { table, part } of inserted) if (table.deref() !== undefined) counts[part] = (counts[part] ?? 0) + 1
+  return counts
+}
+
+describe("HTTP session churn and the young GC", () => {
+  it("no session part goes into a long-lived Map or Set (their dropped storage kept ended sessions reachable for the young GC)", async () => {
+    const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0 })
+    try {
+      const churn = async (sessions: number) => {
+        let next = 0
+        const worker = async () => {
+          while (next < sessions) {
+            next++
+            const s = await openSession(handle.url)
+            expect((await del(handle.url, s.headers)).status).toBe(200)
+          }
+        }
+        await Promise.all(Array.from({ length: 32 }, worker))
+      }
+      await churn(64) // every table made, at its working size
+      const counts = await intoLongLivedTables(() => churn(300))
+      expect(handle.sessions).toBe(0)
+      // Before: per session, the endpoint's sessions (HttpSession), the limiter's two sets (HttpSession),
+      // the registry (RegistryEntry), xstate's system table (xstate Actor), the server's listeners (ServerSession),
+      // the listener scope's finalizers (effect Scope: the session's scope, see ScopeGroup.ts).
+      expect(counts).toEqual({})
+    } finally {
+      await handle.close({ drainMs: 0 })
+    }
+  })
+
+  it("nor does a session's SSE stream (the hub's set of open streams)", async () => {
+    const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0 })
+    try {
+      const churn = async (sessions: number) => {
+        let next = 0
+        const worker = async () => {
+          while (next < sessions) {
+            next++
+            const s = await openSession(handle.url)
+            const stream = await get(handle.url, s.headers)
+            expect(stream.status).toBe(200)
+            expect((await del(handle.url, s.headers)).status).toBe(200)
+            await stream.text() // the session's end ends its stream
+          }
+        }
+        await Promise.all(Array.from({ length: 16 }, worker))
+      }
+      await churn(32)
+      const counts = await intoLongLivedTables(() => churn(160))
+      expect(handle.stats().openStreams).toBe(0)
+      // Before: one SseStream per session in the hub's Set (besides the session parts above).
+      expect(counts).toEqual({})
+    } finally {
+      await handle.close({ drainMs: 0 })
+    }
+  })
+})
