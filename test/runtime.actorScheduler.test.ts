@@ -168,6 +168,19 @@ describe("xstate internals the lean scheduler relies on", () => {
     expect(Object.getOwnPropertyDescriptor(system, "scheduler")?.writable, "system.scheduler is no longer a writable property").toBe(true)
   })
 
+  it("the actor system registers each actor with `_register(sessionId, actor)`, replaceable, which returns the session id (the tree's roots keep no table of live actors)", () => {
+    const actor = createActor(probe)
+    const system = actor.system as unknown as Record<string, unknown>
+    expect(typeof system["_register"], "xstate removed system._register").toBe("function")
+    expect((system["_register"] as (...a: Array<unknown>) => unknown).length, "xstate changed _register's parameters").toBe(2)
+    expect(Object.getOwnPropertyDescriptor(system, "_register")?.writable, "system._register is no longer a writable property").toBe(true)
+    const seen: Array<string> = []
+    system["_register"] = (sessionId: string) => (seen.push(sessionId), sessionId)
+    actor.start()
+    expect(seen, "xstate no longer registers an actor through system._register when it starts").toEqual([actor.sessionId])
+    actor.stop()
+  })
+
   it("xstate reads `system.scheduler` at each use, so replacing it before start() takes over every delay", () => {
     const clock = new SimulatedClock()
     const actor = createActor(probe, { clock })
