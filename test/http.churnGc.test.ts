@@ -60,8 +60,8 @@ const intoLongLivedTables = async (body: () => Promise<void>): Promise<Record<st
     Map.prototype.set = mapSet
     Set.prototype.add = setAdd
   }
-  // A later turn (a WeakRef's target is kept for the turn that made it), then full GCs: dead tables go.
-  await new Promise((resolve) => setTimeout(resolve, 10))
+  // The next turn of the event loop (a WeakRef's target is kept for the job that made it), then full GCs: dead tables go.
+  await new Promise((resolve) => setImmediate(resolve))
   gc()
   gc()
   const counts: Record<string, number> = {}
