@@ -3,7 +3,7 @@
  * with `MCP_BENCH_STATS_PORT=P` opens a second, unref'd listener on
  * 127.0.0.1:P answering `GET /__stats[?gc=1]` with the process's memory, in
  * the same shape as the comparison servers' `/__stats` (gc=1 runs a full GC
- * first when `--expose-gc` is on). It lets the driver's `http-idle` report heap
+ * first when `--expose-gc` is on), and the live libuv handles by kind. It lets the driver's `http-idle` report heap
  * per session for a server that has no stats endpoint of its own, without
  * touching the server. It does not know the server's session count.
  *
@@ -35,8 +35,11 @@ if (Number.isInteger(port) && port > 0) {
     const forced = req.url.includes("gc=1") && typeof gc === "function"
     if (forced) gc!()
     const m = process.memoryUsage()
+    // live libuv handles by kind (the probe's own request socket is one TCPSocketWrap)
+    const handles: Record<string, number> = {}
+    for (const k of process.getActiveResourcesInfo()) handles[k] = (handles[k] ?? 0) + 1
     const body = JSON.stringify({
-      rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, gc: forced
+      rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, gc: forced, handles
     })
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" }).end(body)
   })
