@@ -44,12 +44,12 @@ const start = async (answer: (body: string, res: import("node:http").ServerRespo
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, posts }
 }
 
-/** The connect's outcome, or "still pending" once `ms` of real time passed (a bound: only a failing test reaches it). */
+/** The connect's outcome, or "timeout" once `ms` of real time passed (a bound: only a failing test reaches it). */
 const outcome = (p: Promise<unknown>, ms = 10_000): Promise<unknown> => {
   let timer: ReturnType<typeof setTimeout> | undefined
   return Promise.race([
     p.then(() => "connected", (e: unknown) => e),
-    new Promise((r) => (timer = setTimeout(() => r("still pending"), ms)))
+    new Promise((r) => (timer = setTimeout(() => r("timeout"), ms)))
   ]).finally(() => clearTimeout(timer))
 }
 

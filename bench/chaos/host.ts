@@ -17,7 +17,7 @@ import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/webso
 import { mkdirSync, symlinkSync, writeFileSync, rmSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { ROOT } from "../lib.ts"
-import { descendants, orphans, sleep, startProbed, stats, type Stats } from "./probe.ts"
+import { descendants, orphans, sleep, snapshot, startProbed, stats, type Stats } from "./probe.ts"
 
 const { values } = parseArgs({
   options: {
@@ -198,10 +198,19 @@ const before = await sample()
 const loops = [...Array(nClients)].map((_, i) => clientLoop(i))
 const chaos = chaosLoop()
 const end = t0 + minutes * 60_000
+// heap snapshots after the first 90 s and at the end of the chaos (compare with bench/heapdiff.ts)
+const snapshots: Array<string> = []
+let warm: Sample | undefined
 while (Date.now() < end) {
   await sleep(15_000)
-  await sample()
+  const s = await sample()
+  if (warm === undefined && s.t >= 90) {
+    warm = s
+    snapshots.push(await snapshot(host))
+  }
 }
+snapshots.push(await snapshot(host))
+const chaosEnd = samples[samples.length - 1]
 running = false
 await chaos
 log("chaos stopped; waiting for clients and for every server to be ready")
@@ -227,7 +236,7 @@ console.log(JSON.stringify({
   minutes, gateway, killEveryMs,
   kills: kills.length, stoppedStillThere: stoppedPids.filter((pid) => { try { process.kill(pid, 0); return true } catch { return false } }), sigstops: kills.filter((k) => k.signal === "SIGSTOP").length,
   stopDetectionsMs: stopDetections,
-  restartsTotal: after.restarts,
+  restartsTotal: after.restarts, snapshots, warm, chaosEnd,
   readyAgain,
   before, after, finalSample,
   finalTools: tools.tools.length, finalEcho: JSON.stringify(echo).slice(0, 120), finalEveryEcho: JSON.stringify(evEcho).slice(0, 120),
