@@ -76,3 +76,57 @@ describe("parseEventId", () => {
     for (const bad of ["", "3-17", "a_1", "1_", "_1", "1_2_3", "1_99999999999999999"]) expect(parseEventId(bad)).toBeUndefined()
   })
 })
+
+describe("makeMemoryEventStore: list-changed signals", () => {
+  const signal = (list: string) => `{"jsonrpc":"2.0","method":"notifications/${list}/list_changed"}`
+
+  it("a stream nobody reads keeps only the newest copy of each list-changed signal, in its place (found by the s23 host soak)", () => {
+    // A gateway session whose client left without DELETE, while upstreams restart: every catalog change
+    // appends tools/prompts/resources list_changed to its standalone stream (0) until the session expires.
+    const store = makeMemoryEventStore()
+    let seq = 0
+    for (let change = 0; change < 500; change++) for (const list of ["tools", "prompts", "resources"]) store.append("s", ev("0", ++seq, signal(list)))
+    expect(store.after("s", "0", 0).map((e) => [e.seq, e.data])).toEqual([
+      [1498, signal("tools")],
+      [1499, signal("prompts")],
+      [1500, signal("resources")]
+    ])
+    // a resume from a cursor between them gets what follows it
+    expect(store.after("s", "0", 1498).map((e) => e.seq)).toEqual([1499, 1500])
+  })
+
+  it("superseded copies no longer count against the byte budget: the other sessions keep their events", () => {
+    const store = makeMemoryEventStore({ maxTotalBytes: 2000 })
+    // 3 signals of ~62 characters stay counted however many changes there were, so "other" (500) is never evicted
+    store.append("other", ev("0", 1, "x".repeat(500)))
+    for (let i = 2; i <= 10_000; i++) store.append("s", ev("0", i, signal(["tools", "prompts", "resources"][i % 3]!)))
+    expect(store.after("other", "0", 0).map((e) => e.seq)).toEqual([1])
+    expect(store.after("s", "0", 0)).toHaveLength(3)
+  })
+
+  it("only paramless list-changed signals on the same stream are coalesced; other duplicates are kept", () => {
+    const store = makeMemoryEventStore()
+    const log = `{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"same"}}`
+    const withParams = `{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"x":1}}`
+    store.append("s", ev("0", 1, signal("tools")))
+    store.append("s", ev("2", 2, signal("tools")))
+    store.append("s", ev("0", 3, log))
+    store.append("s", ev("0", 4, log))
+    store.append("s", ev("0", 5, withParams))
+    store.append("s", ev("0", 6, withParams))
+    store.append("t", ev("0", 7, signal("tools")))
+    expect(store.after("s", "0", 0).map((e) => e.seq)).toEqual([1, 3, 4, 5, 6])
+    expect(store.after("s", "2", 0).map((e) => e.seq)).toEqual([2])
+    expect(store.after("t", "0", 0).map((e) => e.seq)).toEqual([7])
+  })
+
+  it("eviction after coalescing: per-session limits count live events only, and a session can still be emptied", () => {
+    const store = makeMemoryEventStore({ maxEventsPerSession: 3 })
+    let seq = 0
+    for (let i = 0; i < 50; i++) store.append("s", ev("0", ++seq, signal("tools")))
+    for (let i = 0; i < 5; i++) store.append("s", ev("0", ++seq, `m${seq}`))
+    expect(store.after("s", "0", 0).map((e) => e.seq)).toEqual([53, 54, 55])
+    store.dropSession("s")
+    expect(store.sessionCount).toBe(0)
+  })
+})
