@@ -4,6 +4,9 @@
  * WebSocket) is reached three times, and each connection speaks the era its
  * entry asks for — `auto` probes and takes the modern era, `legacy` initializes
  * (2025-11-25), `2026-07-28` discovers. Each one's tools are callable.
+ * `auto` over HTTP with the modern verdict already cached for the origin (a
+ * restart, or anyone in the process having reached the server) discovers too,
+ * so its tools are listed.
  */
 import { afterAll, describe, expect, it } from "vitest"
 import { startHost } from "../src/host/McpHost.ts"
@@ -12,6 +15,7 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
+import { connectAutoHttp } from "../src/client/connectAutoHttp.ts"
 
 const cleanups: Array<() => unknown> = []
 afterAll(async () => {
@@ -74,5 +78,32 @@ describe("host: the per-server protocol field", () => {
     // Asked for the modern era only, the legacy-only server is not served in another era.
     expect(view("sdkmodern").state).not.toBe("ready")
     expect(view("sdkmodern").era).not.toBe("legacy")
+  }, 90_000)
+
+  it("auto over HTTP with the era already cached (the server reached before, as on every restart): discovered, its tools listed (found by the s23 remote chaos)", async () => {
+    const { upstream, server } = echoUpstream()
+    const http = await makeHttpServer(server, { runtime: upstream })
+    cleanups.push(() => http.close())
+    // Someone in this process reached the server before: its modern verdict is cached for the origin.
+    const first = await connectAutoHttp(http.url, { runtime: upstream })
+    expect(first.era).toBe("modern")
+    await first.close()
+    const host = await startHost({ mcpServers: { again: { url: http.url } } }, { stateFile: false, startTimeoutMs: 60_000 })
+    cleanups.push(() => host.close())
+    expect(host.status()[0]).toMatchObject({ state: "ready", era: "modern", tools: 1 })
+    expect(host.tools().map((t) => t.name)).toEqual(["again__echo"])
+    // and after a restart by the host (the era cached by its own first connection)
+    const ready = new Promise<void>((resolve) => {
+      const off = host.on("status", (e) => {
+        if (e.server.name === "again" && e.server.state === "ready" && e.server.restarts === 1) {
+          off()
+          resolve()
+        }
+      })
+    })
+    host.restart("again")
+    await ready
+    expect(host.status()[0]).toMatchObject({ state: "ready", tools: 1 })
+    expect(await host.callTool("again__echo", { text: "back" })).toMatchObject({ content: [{ text: "back" }] })
   }, 90_000)
 })

@@ -299,11 +299,14 @@ export class ServerConnection {
         client = c.protocol === "legacy"
           ? await HttpClientSession.connect(c.url, { ...options, headers: c.headers }, node)
           : await connectAutoHttp(c.url, { ...options, headers: c.headers, ...(c.protocol === "2026-07-28" ? { era: "modern" as const } : {}) })
-        // `2026-07-28` is modern only: a modern client sends nothing at connect, so discover now (as over
-        // stdio/ws) and a server that is not modern fails the handshake instead of coming up empty.
-        if (c.protocol === "2026-07-28") {
-          const connected = client as Client
-          if (connected.client instanceof ModernClient) await connected.client.discover()
+        // A modern client sends nothing at connect: discover now (as over stdio/ws), so the listing knows the
+        // server's capabilities. `2026-07-28`: a server that is not modern then fails the handshake instead of
+        // coming up empty. `auto`: the era came from the cache (per origin) when this server was reached before,
+        // a restart included, and without a discover the capabilities are unknown and every list is skipped:
+        // the server came back ready with no tools.
+        const connected = client as Client
+        if (connected.client instanceof ModernClient && (c.protocol === "2026-07-28" || connected.client.discovered === undefined)) {
+          await connected.client.discover()
         }
       } else {
         const raw = gen.transport
