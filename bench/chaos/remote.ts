@@ -1,7 +1,8 @@
 /**
  * `mcp-actors host` with remote upstreams (Streamable HTTP and WebSocket) whose
  * server processes are killed (SIGKILL or SIGTERM) every 2–5 s and started
- * again on the same port after 0–2 s, while a gateway client calls both
+ * again on the same port after 0–2 s (every fourth time after 6 s: the host
+ * then restarts it), while a gateway client calls both
  * throughout: the host's own client reconnecting many times. The host's heap,
  * handles and fds must not grow with the reconnects, and each upstream must be
  * ready again once its server is back.
@@ -109,6 +110,7 @@ const caller = async () => {
     }
   }
 }
+let outages = 0
 const chaos = async () => {
   while (running) {
     await sleep(2000 + Math.random() * 3000)
@@ -116,7 +118,8 @@ const chaos = async () => {
     const u = ups[Math.floor(Math.random() * ups.length)]!
     await stop(u)
     if (process.env["CHAOS_VERBOSE"] !== undefined) log(`upstream ${u.kind} stopped`)
-    await sleep(Math.random() * 2000)
+    // every fourth outage outlasts the host's health probes (2 misses at 2 s): the host restarts the upstream
+    await sleep(++outages % 4 === 0 ? 6000 : Math.random() * 2000)
     await start(u)
     if (process.env["CHAOS_VERBOSE"] !== undefined) log(`upstream ${u.kind} up`)
   }
