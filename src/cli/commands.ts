@@ -323,6 +323,7 @@ Options:
   --serve-ws PORT          serve the aggregated catalog over WebSocket: /mcp, and /mcp/<server> likewise
   --serve-stdio            serve the aggregated catalog on stdin/stdout (the status goes to stderr)
   --host HOST              gateway bind address (default 127.0.0.1)
+  --idle-timeout MS        close gateway sessions (HTTP/WebSocket) idle this long (0 = never; default 30 min)
   --json                   print status changes as JSON lines instead of the table
   --state-file PATH        where the started process groups are recorded (reaped after a crash)
 ${INSPECT_USAGE}
@@ -335,6 +336,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
     "serve-ws": { type: "string" },
     "serve-stdio": { type: "boolean" },
     host: { type: "string" },
+    "idle-timeout": { type: "string" },
     json: { type: "boolean" },
     "state-file": { type: "string" },
     ...INSPECT_OPTIONS,
@@ -356,12 +358,15 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
       : undefined
     const policy = policyCliOptions(values)
     if (policy !== undefined && serve?.kind !== "http" && serve?.kind !== "ws") throw new UsageError("the policy options need --serve-http or --serve-ws")
+    if (values["idle-timeout"] !== undefined && serve?.kind !== "http" && serve?.kind !== "ws") throw new UsageError("--idle-timeout needs --serve-http or --serve-ws")
+    const idleTimeoutMs = values["idle-timeout"] === undefined ? undefined : intOption(values, "idle-timeout", 0)
     return (await import("./host.ts")).hostCommand({
       ...(policy === undefined ? {} : { policy }),
       config: positionals[0],
       import: values.import === true,
       serve,
       bind: (values.host as string | undefined) ?? "127.0.0.1",
+      ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
       json: values.json === true,
       stateFile: values["state-file"] as string | undefined,
       ...(withApprover(inspectOptions(values), policy) === undefined ? {} : { inspect: withApprover(inspectOptions(values), policy)! }),

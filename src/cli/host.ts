@@ -22,6 +22,8 @@ export interface HostCommandOptions {
   readonly import: boolean
   readonly serve: { readonly kind: "http" | "ws" | "stdio"; readonly port: number } | undefined
   readonly bind: string
+  /** Gateway sessions idle this long are closed (0 = never); default: the gateway's (30 min). */
+  readonly idleTimeoutMs?: number
   readonly json: boolean
   readonly stateFile: string | undefined
   /** The policy gateway in front of every upstream (--serve-http / --serve-ws). */
@@ -180,7 +182,12 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
       ...(observed === undefined ? {} : { telemetry: observed.telemetry })
     })
   const authenticate = policy === undefined ? undefined : gatewayAuth(policy, host.serverNames)
-  const serveOptions = { port: options.serve?.port ?? 0, host: options.bind, ...(authenticate === undefined ? {} : { authenticate }) }
+  const serveOptions = {
+    port: options.serve?.port ?? 0,
+    host: options.bind,
+    ...(authenticate === undefined ? {} : { authenticate }),
+    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs })
+  }
   let closeGateway: () => Promise<void> = async () => {}
   let stopped: Promise<void> | undefined
   const shutdown = () =>

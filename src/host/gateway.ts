@@ -527,6 +527,12 @@ export interface GatewayServeOptions {
   readonly authenticate?: Authenticate
   /** The served sessions' clock (deadlines, keep-alives): the runtime's one clock; tests pass a simulated one. Default: the HTTP server's. */
   readonly clock?: Clock
+  /**
+   * Close a gateway session idle this long with nothing in flight (0 = never). Default: 30 min, as
+   * `serve`'s. Clients that leave without closing (the official SDK's `close()` sends no DELETE) are
+   * kept until then, with what their streams stored for a resume.
+   */
+  readonly idleTimeoutMs?: number
 }
 
 /** The upstream a gateway path serves alone (`/mcp/<server>`), "" for the aggregate (`/mcp`), undefined for anything else. */
@@ -549,7 +555,11 @@ export const serveGatewayHttp = async (
   options: GatewayServeOptions = {}
 ): Promise<GatewayHttpHandle> => {
   const bind = options.host ?? "127.0.0.1"
-  const auth = { ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }), ...(options.clock === undefined ? {} : { clock: options.clock }) }
+  const auth = {
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs })
+  }
   const aggregate = makeHttpHandler(gateway.server, { path: "/mcp", ...auth })
   const handlers = new Map<string, HttpHandler>()
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -591,7 +601,12 @@ export const serveGatewayWs = (gateway: Gateway, options: GatewayServeOptions = 
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
-    ...(options.clock === undefined ? {} : { session: { clock: options.clock } }),
+    ...(options.clock === undefined && options.idleTimeoutMs === undefined ? {} : {
+      session: {
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs })
+      }
+    }),
     endpoints: (pathname) => {
       const name = serverOfPath(pathname)
       return name === undefined || name === "" ? undefined : gateway.serverFor(name)
