@@ -37,15 +37,19 @@ export type Annotations = Extra & {
 /** An icon a client may display for a tool, resource or prompt. */
 export type Icon = Extra & { readonly src: string; readonly mimeType?: string; readonly sizes?: Array<string> }
 
+/** Text content. */
 export type TextContent = Meta & Extra & { readonly type: "text"; readonly text: string; readonly annotations?: Annotations }
 /** `data` is base64, as on the wire. */
 export type ImageContent = Meta & Extra & { readonly type: "image"; readonly data: string; readonly mimeType: string; readonly annotations?: Annotations }
 /** `data` is base64, as on the wire. */
 export type AudioContent = Meta & Extra & { readonly type: "audio"; readonly data: string; readonly mimeType: string; readonly annotations?: Annotations }
+/** A resource's contents as text. */
 export type TextResourceContents = Meta & Extra & { readonly uri: string; readonly mimeType?: string; readonly text: string }
 /** `blob` is base64, as on the wire. */
 export type BlobResourceContents = Meta & Extra & { readonly uri: string; readonly mimeType?: string; readonly blob: string }
+/** A resource's contents: text or base64 blob. */
 export type ResourceContents = TextResourceContents | BlobResourceContents
+/** A resource's contents embedded in a tool result or prompt message. */
 export type EmbeddedResource = Meta & Extra & { readonly type: "resource"; readonly resource: ResourceContents; readonly annotations?: Annotations }
 
 /** A resource a server can read. */
@@ -59,6 +63,7 @@ export type Resource = Meta & Extra & {
   readonly annotations?: Annotations
   readonly icons?: Array<Icon>
 }
+/** A link to a resource, in a tool result or prompt message. */
 export type ResourceLink = Resource & { readonly type: "resource_link" }
 
 /**
@@ -84,6 +89,7 @@ export type Tool = Meta & Extra & {
   }
   readonly icons?: Array<Icon>
 }
+/** `tools/list`: a page of the server's tools. */
 export type ListToolsResult = PaginatedResult & { readonly tools: Array<Tool> }
 /** A tool's answer; its own failure is `isError: true`, not an error. */
 export type CallToolResult = Result & {
@@ -92,7 +98,9 @@ export type CallToolResult = Result & {
   readonly isError?: boolean
 }
 
+/** `resources/list`: a page of the server's resources. */
 export type ListResourcesResult = PaginatedResult & { readonly resources: Array<Resource> }
+/** A URI template (RFC 6570) for resources the server can read. */
 export type ResourceTemplate = Meta & Extra & {
   readonly uriTemplate: string
   readonly name: string
@@ -102,10 +110,14 @@ export type ResourceTemplate = Meta & Extra & {
   readonly annotations?: Annotations
   readonly icons?: Array<Icon>
 }
+/** `resources/templates/list`: a page of the server's resource templates. */
 export type ListResourceTemplatesResult = PaginatedResult & { readonly resourceTemplates: Array<ResourceTemplate> }
+/** `resources/read`: the contents of a resource (and its parts). */
 export type ReadResourceResult = Result & { readonly contents: Array<ResourceContents> }
 
+/** An argument a prompt takes. */
 export type PromptArgument = Extra & { readonly name: string; readonly title?: string; readonly description?: string; readonly required?: boolean }
+/** A prompt (template) the server offers. */
 export type Prompt = Meta & Extra & {
   readonly name: string
   readonly title?: string
@@ -113,10 +125,14 @@ export type Prompt = Meta & Extra & {
   readonly arguments?: Array<PromptArgument>
   readonly icons?: Array<Icon>
 }
+/** `prompts/list`: a page of the server's prompts. */
 export type ListPromptsResult = PaginatedResult & { readonly prompts: Array<Prompt> }
+/** One message of a prompt. */
 export type PromptMessage = Extra & { readonly role: "user" | "assistant"; readonly content: ContentBlock }
+/** `prompts/get`: a prompt's messages with its arguments filled in. */
 export type GetPromptResult = Result & { readonly description?: string; readonly messages: Array<PromptMessage> }
 
+/** `completion/complete`: suggested values for an argument. */
 export type CompleteResult = Result & {
   readonly completion: Extra & { readonly values: Array<string>; readonly total?: number; readonly hasMore?: boolean }
 }
