@@ -11,10 +11,13 @@
  * through, and the session goes on serving the next call.
  */
 import { fileURLToPath } from "node:url"
+import type { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { Client } from "../src/client/Client.ts"
 import { connectStdio } from "../src/client/connectStdio.ts"
 import type { CallToolResult, ContentBlock, ListToolsResult, Tool } from "../src/index.ts"
+import { callTool, type McpClient } from "../src/effect.ts"
+import type { CallError } from "../src/client/effect.ts"
 import { RpcError } from "../src/protocol/requestErrors.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { testRuntime } from "./support/testRuntime.ts"
@@ -37,6 +40,9 @@ const failure = async (p: Promise<unknown>): Promise<RpcError> => {
   expect(e).toBeInstanceOf(RpcError)
   return e as RpcError
 }
+
+// The Effect API's calls carry the same result types (checked by tsc, not run).
+export const typedEffectCall: Effect.Effect<CallToolResult, CallError, McpClient> = callTool("echo", { text: "hi" })
 
 describe("typed results from real peers", () => {
   it("the official SDK server: callTool's content[0] and listTools' tools, typed", async () => {

@@ -23,8 +23,11 @@ export type Extra = { readonly [key: string]: unknown }
 /** The `_meta` every result, and most of their parts, may carry. */
 export type Meta = { readonly _meta?: { readonly [key: string]: unknown } }
 
-/** Any result (the legacy `ping`, `resources/subscribe`, … answer an empty one). */
-export type Result = Meta & Extra
+/**
+ * Any result (the legacy `ping`, `resources/subscribe`, … answer an empty one). A 2026-07-28
+ * server marks it `resultType: "complete"` (absent from earlier versions: complete too).
+ */
+export type Result = Meta & Extra & { readonly resultType?: string }
 /** A list page: `nextCursor` when there is more. */
 export type PaginatedResult = Result & { readonly nextCursor?: string }
 
@@ -78,8 +81,8 @@ export type Tool = Meta & Extra & {
   readonly name: string
   readonly title?: string
   readonly description?: string
-  readonly inputSchema: { readonly type: "object"; readonly properties?: { readonly [key: string]: unknown }; readonly required?: Array<string> } & Extra
-  readonly outputSchema?: { readonly type: "object" } & Extra
+  readonly inputSchema: { readonly $schema?: string; readonly type: "object"; readonly properties?: { readonly [key: string]: unknown }; readonly required?: Array<string> } & Extra
+  readonly outputSchema?: { readonly $schema?: string } & Extra
   readonly annotations?: Extra & {
     readonly title?: string
     readonly readOnlyHint?: boolean
@@ -91,10 +94,13 @@ export type Tool = Meta & Extra & {
 }
 /** `tools/list`: a page of the server's tools. */
 export type ListToolsResult = PaginatedResult & { readonly tools: Array<Tool> }
-/** A tool's answer; its own failure is `isError: true`, not an error. */
+/**
+ * A tool's answer; its own failure is `isError: true`, not an error. `structuredContent` is
+ * an object up to 2025-11-25 and any JSON value from 2026-07-28 on, hence `unknown`.
+ */
 export type CallToolResult = Result & {
   readonly content: Array<ContentBlock>
-  readonly structuredContent?: { readonly [key: string]: unknown }
+  readonly structuredContent?: unknown
   readonly isError?: boolean
 }
 
@@ -241,7 +247,8 @@ const prompt = fields(
   [meta, ["title", string], ["description", string], ["arguments", arrayOf(fields([["name", string]]))], icons]
 )
 const promptMessage = fields([["role", string], ["content", contentBlock]])
-const callToolOptional = [meta, ["structuredContent", object], ["isError", boolean]] as const
+// `structuredContent` is not checked: any JSON value from 2026-07-28 on.
+const callToolOptional = [meta, ["isError", boolean]] as const
 const callToolWithoutContent = fields([], callToolOptional)
 const callToolWithContent = fields([["content", arrayOf(contentBlock)]], callToolOptional)
 
