@@ -12,7 +12,7 @@ import type { Params } from "../protocol/jsonrpc.ts"
 import {
   type CallToolResult,
   type CheckedMethod,
-  checkResult,
+  resultCheckers,
   type CompleteResult,
   type GetPromptResult,
   type ListPromptsResult,
@@ -35,7 +35,7 @@ export abstract class McpMethods<O extends object> {
   abstract request(method: string, params?: Params, options?: O): Promise<Result>
 
   private checked<M extends CheckedMethod>(method: M, params: Params | undefined, options: O | undefined): Promise<ResultOf[M]> {
-    return this.request(method, params, options).then((result) => checkResult(method, result))
+    return this.request(method, params, options).then(resultCheckers[method])
   }
 
   listTools(options?: O & Cursor): Promise<ListToolsResult> {

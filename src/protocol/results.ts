@@ -289,3 +289,15 @@ export const checkResult = <M extends CheckedMethod>(method: M, result: Result):
   }
   return (method === "tools/call" && result.content === undefined ? { ...result, content: [] } : result) as unknown as ResultOf[M]
 }
+
+/** `checkResult` bound to each method once, so a call allocates no closure for its check. */
+export const resultCheckers: { readonly [M in CheckedMethod]: (result: Result) => ResultOf[M] } = {
+  "tools/list": (r) => checkResult("tools/list", r),
+  "tools/call": (r) => checkResult("tools/call", r),
+  "resources/list": (r) => checkResult("resources/list", r),
+  "resources/templates/list": (r) => checkResult("resources/templates/list", r),
+  "resources/read": (r) => checkResult("resources/read", r),
+  "prompts/list": (r) => checkResult("prompts/list", r),
+  "prompts/get": (r) => checkResult("prompts/get", r),
+  "completion/complete": (r) => checkResult("completion/complete", r)
+}
