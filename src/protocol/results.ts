@@ -268,15 +268,6 @@ const checks: { readonly [M in CheckedMethod]: Check } = {
 export type CheckedMethod = keyof ResultOf
 
 /**
- * Where `result` breaks the shape `method` promises and what was expected there
- * (`result.tools[2].name: expected a string`), or undefined when it fits.
- */
-export const resultOffence = (method: CheckedMethod, result: unknown): string | undefined => {
-  const bad = checks[method](result)
-  return bad === undefined ? undefined : `result${bad}`
-}
-
-/**
  * `result` as `method`'s typed result, or the `RpcError` 'invalid response from the
  * server' (code -32600, as for a malformed response) naming the method and the
  * offending path. The same object is returned (no field dropped), except a
