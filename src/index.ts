@@ -62,6 +62,36 @@ export { type ListenOptions, Subscription, type SubscriptionEnd, type Subscripti
 export * from "./client/modernErrors.ts"
 export { runSupervisedClient } from "./client/superviseClient.ts"
 export * from "./protocol/requestErrors.ts"
+export type {
+  Annotations,
+  AudioContent,
+  BlobResourceContents,
+  CallToolResult,
+  CompleteResult,
+  ContentBlock,
+  EmbeddedResource,
+  GetPromptResult,
+  Icon,
+  ImageContent,
+  ListPromptsResult,
+  ListResourcesResult,
+  ListResourceTemplatesResult,
+  ListToolsResult,
+  PaginatedResult,
+  Prompt,
+  PromptArgument,
+  PromptMessage,
+  ReadResourceResult,
+  Resource,
+  ResourceContents,
+  ResourceLink,
+  ResourceTemplate,
+  Result,
+  ResultOf,
+  TextContent,
+  TextResourceContents,
+  Tool
+} from "./protocol/results.ts"
 
 // Transports
 export type { FrameEdges, Transport, TransportClosed, TransportHandlers, TransportKind } from "./transports/Transport.ts"

@@ -37,7 +37,8 @@ describe("ModernClient: each request follows the outboundRequest chart (in the r
       paths,
       peer,
       clock,
-      call: (options) => client.callTool("slow", {}, options),
+      // `request`, not `callTool`: the scripted results are the chart's, not tool results (whose shape callTool checks).
+      call: (options) => client.request("tools/call", { name: "slow", arguments: {} }, options),
       wireRound: () => client.request("tools/list"), // a round trip: everything sent before it has reached the peer
       after: (label) => expect(client.inFlight, label).toBe(0)
     })

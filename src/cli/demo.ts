@@ -21,12 +21,13 @@ export const runDemo = async (options: { readonly text: string }): Promise<numbe
   })
   out(`connected: ${session.serverInfo?.name} ${session.serverInfo?.version}, protocol ${session.protocolVersion}`)
   const tools = await session.listTools()
-  out(`tools: ${(tools.tools as ReadonlyArray<{ name: string }>).map((t) => t.name).join(", ")}`)
+  out(`tools: ${tools.tools.map((t) => t.name).join(", ")}`)
   const result = await session.callTool("echo", { text: options.text })
-  const content = result.content as ReadonlyArray<{ type: string; text?: string }>
-  out(`echo → ${JSON.stringify(content[0]?.text)}`)
+  const first = result.content[0]
+  const text = first?.type === "text" ? first.text : undefined
+  out(`echo → ${JSON.stringify(text)}`)
   const end = session.ended
   await session.close()
   out(`session ended: ${(await end).reason}`)
-  return content[0]?.text === options.text ? 0 : 1
+  return text === options.text ? 0 : 1
 }

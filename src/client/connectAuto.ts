@@ -37,6 +37,16 @@ import type { SpawnError, StdioClientOptions } from "../transports/stdioClient.t
 import type { Transport } from "../transports/Transport.ts"
 import { Client } from "./Client.ts"
 import type { RequestOptions, Result } from "./ClientSession.ts"
+import type {
+  CallToolResult,
+  CompleteResult,
+  GetPromptResult,
+  ListPromptsResult,
+  ListResourcesResult,
+  ListResourceTemplatesResult,
+  ListToolsResult,
+  ReadResourceResult
+} from "../protocol/results.ts"
 import { openClient } from "./clientConnection.ts"
 import { connectStdio } from "./connectStdio.ts"
 import { type AutoConnectOptions, messageClientWire } from "./messageClientWire.ts"
@@ -50,18 +60,18 @@ export interface McpClientLike {
   readonly instructions: string | undefined
   readonly protocolVersion: string | undefined
   request(method: string, params?: Params, options?: RequestOptions): Promise<Result>
-  listTools(options?: RequestOptions & { readonly cursor?: string }): Promise<Result>
-  callTool(name: string, args?: Record<string, unknown>, options?: RequestOptions): Promise<Result>
-  listResources(options?: RequestOptions & { readonly cursor?: string }): Promise<Result>
-  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }): Promise<Result>
-  readResource(uri: string, options?: RequestOptions): Promise<Result>
-  listPrompts(options?: RequestOptions & { readonly cursor?: string }): Promise<Result>
-  getPrompt(name: string, args?: Record<string, string>, options?: RequestOptions): Promise<Result>
+  listTools(options?: RequestOptions & { readonly cursor?: string }): Promise<ListToolsResult>
+  callTool(name: string, args?: Record<string, unknown>, options?: RequestOptions): Promise<CallToolResult>
+  listResources(options?: RequestOptions & { readonly cursor?: string }): Promise<ListResourcesResult>
+  listResourceTemplates(options?: RequestOptions & { readonly cursor?: string }): Promise<ListResourceTemplatesResult>
+  readResource(uri: string, options?: RequestOptions): Promise<ReadResourceResult>
+  listPrompts(options?: RequestOptions & { readonly cursor?: string }): Promise<ListPromptsResult>
+  getPrompt(name: string, args?: Record<string, string>, options?: RequestOptions): Promise<GetPromptResult>
   complete(
     ref: { readonly type: string; readonly name?: string; readonly uri?: string },
     argument: { readonly name: string; readonly value: string },
     options?: RequestOptions
-  ): Promise<Result>
+  ): Promise<CompleteResult>
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
 

@@ -80,12 +80,12 @@ export class McpClient extends Context.Service<McpClient, McpClientSession>()("m
   static readonly fromSession = (session: McpClientSession): Layer.Layer<McpClient> => Layer.succeed(McpClient, session)
 }
 
-type Call = (session: McpClientSession, options: RequestOptions) => Promise<Result>
+type Call<A> = (session: McpClientSession, options: RequestOptions) => Promise<A>
 
 /** Over HTTP a call can also fail with `HttpError` (an error status without a JSON-RPC body). */
 export type CallError = RequestError | HttpError
 
-const call = (f: Call, options?: Omit<RequestOptions, "signal">): Effect.Effect<Result, CallError, McpClient> =>
+const call = <A = Result>(f: Call<A>, options?: Omit<RequestOptions, "signal">): Effect.Effect<A, CallError, McpClient> =>
   Effect.gen(function*() {
     const session = yield* McpClient
     return yield* Effect.tryPromise({
