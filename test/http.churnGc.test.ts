@@ -8,6 +8,7 @@ import { ServerSession } from "../src/server/ServerSession.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { HttpSession } from "../src/server/http/HttpSession.ts"
 import { SseStream } from "../src/transports/http/SseStream.ts"
+import { RecordBuffer } from "../src/inspect/SessionRecord.ts"
 import { del, get, openSession } from "./support/mcpHttp.ts"
 
 // Why churned sessions survived the young GC (docs/performance.md): the server's long-lived
@@ -26,6 +27,8 @@ const gc = runInNewContext("gc") as () => void
 const isScope = (x: unknown): boolean =>
   typeof x === "object" && x !== null && "strategy" in x && "state" in x && (x as { state?: { _tag?: unknown } }).state?._tag !== undefined
 
+const isObject = (x: unknown): x is object => typeof x === "object" && x !== null
+
 /** What a churned session is made of, as far as a table entry could hold it. */
 const sessionPart = (x: unknown): string | undefined =>
   x instanceof HttpSession ? "HttpSession"
@@ -34,6 +37,9 @@ const sessionPart = (x: unknown): string | undefined =>
     : x instanceof Actor ? "xstate Actor"
     : x instanceof SseStream ? "SseStream"
     : isScope(x) ? "effect Scope"
+    : x instanceof RecordBuffer ? "inspector RecordBuffer"
+    : isObject(x) && "idEntry" in x && "record" in x ? "inspector view"
+    : isObject(x) && "views" in x && "handle" in x && "session" in x ? "inspector id entry"
     : undefined
 
 /**
@@ -90,6 +96,30 @@ describe("HTTP session churn and the young GC", () => {
       // Before: per session, the endpoint's sessions (HttpSession), the limiter's two sets (HttpSession),
       // the registry (RegistryEntry), xstate's system table (xstate Actor), the server's listeners (ServerSession),
       // the listener scope's finalizers (effect Scope: the session's scope, see ScopeGroup.ts).
+      expect(counts).toEqual({})
+    } finally {
+      await handle.close({ drainMs: 0 })
+    }
+  })
+
+  it("nor does an inspector nobody watches (its views, id entries and records of ended sessions)", async () => {
+    const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0, inspect: true })
+    try {
+      const churn = async (sessions: number) => {
+        let next = 0
+        const worker = async () => {
+          while (next < sessions) {
+            next++
+            const s = await openSession(handle.url)
+            expect((await del(handle.url, s.headers)).status).toBe(200)
+          }
+        }
+        await Promise.all(Array.from({ length: 32 }, worker))
+      }
+      await churn(64)
+      const counts = await intoLongLivedTables(() => churn(300))
+      expect(handle.sessions).toBe(0)
+      // Before: the model's views by xstate id and its id entries (ActorView, IdEntry), with their sessions.
       expect(counts).toEqual({})
     } finally {
       await handle.close({ drainMs: 0 })

@@ -16,6 +16,7 @@ import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateVa
 import type { RegistryChange, RegistryUnsafe } from "../runtime/Registry.ts"
 import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
 import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { withoutSecrets } from "./redact.ts"
 import { RecordBuffer, type RecordEnd, type RecordFile, toRecordFile } from "./SessionRecord.ts"
 
@@ -183,17 +184,23 @@ const requestOf = (event: AnyEventObject): { id: string; method: string } | unde
 }
 
 export class InspectorModel {
-  readonly #actors = new Map<string, ActorView>()
+  /**
+   * Views by xstate session id. This table and the ones below are `ClearingMap`s: they live as long as the
+   * inspector and see every session come and go, and a `Map`'s dropped hash tables kept their views, the
+   * live ones' actors and sessions with them, reachable for the young GC (`src/protocol/ClearingMap.ts`):
+   * ≈ 2.4 MB survived each scavenge of an HTTP churn with the inspector unwatched, ≈ 0.15 MB without it.
+   */
+  readonly #actors = new ClearingMap<string, ActorView>()
   /** Later actors of a view (after hibernation), by their xstate session id. */
-  readonly #aliases = new Map<string, ActorView>()
+  readonly #aliases = new ClearingMap<string, ActorView>()
   /**
    * Per actor id (a session's id): its views (a session restored from hibernation gets a new actor with
    * the same id), and the registered session's summary and end; kept after the session's removal, with
    * its last summary, for its ended views.
    */
-  readonly #ids = new Map<string, IdEntry>()
+  readonly #ids = new ClearingMap<string, IdEntry>()
   /** Hibernated views by actor id: the session a new actor with that id continues. */
-  readonly #asleep = new Map<string, ActorView>()
+  readonly #asleep = new ClearingMap<string, ActorView>()
   /**
    * Ended actors, oldest first, from `#endedHead` on. Why a head index and not `shift`: under churn one
    * is forgotten per session, and `shift` (a builtin call that moves the array) was most of the prune
