@@ -449,7 +449,7 @@ export class InspectorModel {
     const logic = (ref as { logic?: { id?: unknown } }).logic
     const id = ref.id
     let ids = this.#ids.get(id)
-    if (ids === undefined) this.#ids.set(id, ids = newIdEntry())
+    if (ids === undefined) this.#ids.insert(id, ids = newIdEntry())
     const actor: ActorView = {
       sessionId: ref.sessionId,
       rootId,
@@ -468,7 +468,7 @@ export class InspectorModel {
       end: undefined,
       idEntry: ids
     }
-    this.#actors.set(ref.sessionId, actor)
+    this.#actors.insert(ref.sessionId, actor) // (an actor's xstate session id is new)
     ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = actor
     const same = ids.views
     if (same === undefined) ids.views = actor
@@ -555,7 +555,7 @@ export class InspectorModel {
   /** A summary pushed (a registry that hands its updates to every listener): its requests in flight, and the feed's line. */
   #onUpdated(info: SessionInfo): void {
     let ids = this.#ids.get(info.id)
-    if (ids === undefined) this.#ids.set(info.id, ids = newIdEntry())
+    if (ids === undefined) this.#ids.insert(info.id, ids = newIdEntry())
     ids.session = true
     ids.info = info
     this.#unmark(info.id)
@@ -574,7 +574,7 @@ export class InspectorModel {
    */
   #onAdded(id: string, handle: SessionHandle | undefined): void {
     let ids = this.#ids.get(id)
-    if (ids === undefined) this.#ids.set(id, ids = newIdEntry())
+    if (ids === undefined) this.#ids.insert(id, ids = newIdEntry())
     ids.session = true
     ids.info = undefined
     ids.handle = handle

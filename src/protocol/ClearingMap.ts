@@ -51,22 +51,23 @@ export class ClearingMap<K, V> {
       this.slots[i] = value
       return this
     }
+    this.insert(key, value)
+    return this
+  }
+
+  /** Insert `key`, known to be absent (a `get` just said so): no lookup. */
+  insert(key: K, value: V): void {
     const free = this.free.pop()
     if (free !== undefined) {
       this.slots[free] = value
       this.index.set(key, free)
     } else this.index.set(key, this.slots.push(value) - 1)
-    return this
   }
 
   /** Insert `key` unless it is present (then nothing changes): false when it was. One lookup fewer than `has` + `set`. */
   add(key: K, value: V): boolean {
     if (this.index.has(key)) return false
-    const free = this.free.pop()
-    if (free !== undefined) {
-      this.slots[free] = value
-      this.index.set(key, free)
-    } else this.index.set(key, this.slots.push(value) - 1)
+    this.insert(key, value)
     return true
   }
 
