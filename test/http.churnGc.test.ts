@@ -75,21 +75,24 @@ const intoLongLivedTables = async (body: () => Promise<void>): Promise<Record<st
   return counts
 }
 
+/** `sessions` sessions opened and DELETEd, 32 at a time. */
+const churnSessions = async (url: string, sessions: number): Promise<void> => {
+  let next = 0
+  const worker = async () => {
+    while (next < sessions) {
+      next++
+      const s = await openSession(url)
+      expect((await del(url, s.headers)).status).toBe(200)
+    }
+  }
+  await Promise.all(Array.from({ length: 32 }, worker))
+}
+
 describe("HTTP session churn and the young GC", () => {
   it("no session part goes into a long-lived Map or Set (their dropped storage kept ended sessions reachable for the young GC)", async () => {
     const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0 })
     try {
-      const churn = async (sessions: number) => {
-        let next = 0
-        const worker = async () => {
-          while (next < sessions) {
-            next++
-            const s = await openSession(handle.url)
-            expect((await del(handle.url, s.headers)).status).toBe(200)
-          }
-        }
-        await Promise.all(Array.from({ length: 32 }, worker))
-      }
+      const churn = (sessions: number) => churnSessions(handle.url, sessions)
       await churn(64) // every table made, at its working size
       const counts = await intoLongLivedTables(() => churn(300))
       expect(handle.sessions).toBe(0)
@@ -105,17 +108,7 @@ describe("HTTP session churn and the young GC", () => {
   it("nor does an inspector nobody watches (its views, id entries and records of ended sessions)", async () => {
     const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0, inspect: true })
     try {
-      const churn = async (sessions: number) => {
-        let next = 0
-        const worker = async () => {
-          while (next < sessions) {
-            next++
-            const s = await openSession(handle.url)
-            expect((await del(handle.url, s.headers)).status).toBe(200)
-          }
-        }
-        await Promise.all(Array.from({ length: 32 }, worker))
-      }
+      const churn = (sessions: number) => churnSessions(handle.url, sessions)
       await churn(64)
       const counts = await intoLongLivedTables(() => churn(300))
       expect(handle.sessions).toBe(0)
