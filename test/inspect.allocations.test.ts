@@ -21,7 +21,6 @@ import { inspection } from "../src/runtime/inspection.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { del, openSession, post } from "./support/mcpHttp.ts"
 import { sampledAllocations } from "./support/sampledAllocations.ts"
-import { waitForTurns } from "./support/waitFor.ts"
 
 /** A server session's handle as the model sees it: it tells its end (`endedWith`) at its release. */
 class TellingHandle {
@@ -169,16 +168,21 @@ describe("what a churned HTTP session gives the inspector (what the tests above 
       const ref = e.actorRef as { logic?: { id?: string } }
       seen.push(e.type === "@xstate.snapshot" ? `${ref.logic?.id} ${e.event.type} ${(e.snapshot as { status: string }).status}` : `${ref.logic?.id} actor`)
     }, { kinds: ["@xstate.actor", "@xstate.snapshot"] })
-    const unfollow = http.inspector!.registry.subscribe((c) => void seen.push(`registry ${c.type}`), { updates: false })
+    let removed = () => {}
+    const unfollow = http.inspector!.registry.subscribe((c) => {
+      seen.push(`registry ${c.type}`)
+      if (c.type === "removed") removed()
+    }, { updates: false })
     try {
       for (let i = 0; i < 3; i++) {
         seen.length = 0
+        const left = new Promise<void>((resolve) => (removed = resolve))
         const { headers } = await openSession(http.url, "2025-06-18")
         const call = await post(http.url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } }, headers)
         expect(call.status).toBe(200)
         await call.text()
         expect((await del(http.url, headers)).status).toBe(200)
-        await waitForTurns(() => seen.includes("registry removed"), "the session leaves the registry")
+        await left // the session leaves the registry
         expect(seen).toEqual([
           "legacyServerSession actor",
           "legacyServerSession xstate.init active",
