@@ -424,7 +424,7 @@ describe("connectAuto over stdio", () => {
     const client = await connectAuto(s.tapped, { key: s.key, cache, clientInfo: { name: "era-stdio", version: "1.0.0" } })
     expect(client.era).toBe("modern")
     const tools = await client.listTools() // served (the SDK does not insist on initialize) but without modern markers
-    expect((tools.tools as Array<{ name: string }>).map((t) => t.name).sort()).toEqual(["echo", "whoami"])
+    expect((tools.tools as ReadonlyArray<{ name: string }>).map((t) => t.name).sort()).toEqual(["echo", "whoami"])
     expect(client.era).toBe("legacy")
     expect(client.probes).toBe(1)
     expect((await client.callTool("whoami")).content).toEqual([{ type: "text", text: "initialized by era-stdio" }])

@@ -21,6 +21,10 @@ import type { CallError } from "../src/client/effect.ts"
 import { RpcError } from "../src/protocol/requestErrors.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { testRuntime } from "./support/testRuntime.ts"
+import { ClientSession } from "../src/client/ClientSession.ts"
+import { McpServer } from "../src/server/McpServer.ts"
+import { serveTransport } from "../src/server/serveTransport.ts"
+import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const EVERYTHING = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
@@ -86,6 +90,25 @@ describe("typed results from real peers", () => {
       await client.close()
     }
   }, 60_000)
+})
+
+describe("one CallToolResult for both sides", () => {
+  it("the package's CallToolResult is what a tool handler returns (readonly content too) and what callTool gives back", async () => {
+    // Typed with the entry point's names: the server's own result type was shadowed by the client's once (tsc checks this file).
+    const blocks: ReadonlyArray<ContentBlock> = [{ type: "text", text: "from a typed handler" }]
+    const reply = (): CallToolResult => ({ content: blocks })
+    const server = new McpServer({ name: "typed", version: "1" }).tool({ name: "typed", inputSchema: { type: "object" } }, async () => reply())
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    serveTransport(server, serverSide)
+    const session = await ClientSession.connect(clientSide)
+    try {
+      const result: CallToolResult = await session.callTool("typed")
+      const first = result.content[0]
+      expect(first?.type === "text" ? first.text : undefined).toBe("from a typed handler")
+    } finally {
+      await session.close()
+    }
+  })
 })
 
 describe("results of the wrong shape fail their call, not the session", () => {

@@ -230,7 +230,7 @@ describe("handshake", () => {
     const init = transport.sent[0] as JsonRpcRequest
     expect(init.params).toMatchObject({ protocolVersion: "2025-11-25", clientInfo: { name: "mcp-actors" }, capabilities: {} })
     const tools = await session.listTools()
-    expect((tools.tools as Array<{ name: string }>).map((t) => t.name)).toEqual(["echo", "count", "log", "slow"])
+    expect((tools.tools as ReadonlyArray<{ name: string }>).map((t) => t.name)).toEqual(["echo", "count", "log", "slow"])
     expect(await session.callTool("echo", { text: "hi" })).toEqual({ content: [{ type: "text", text: "hi" }] })
   })
 

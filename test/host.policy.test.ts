@@ -180,7 +180,7 @@ describe("host gateway over WebSocket: /mcp/<server>", { timeout: 60_000 }, () =
     try {
       const one = await connectWs(`${ws.url}/alpha`)
       const all = await connectWs(ws.url)
-      const names = async (c: typeof one) => ((await c.listTools()) as { tools: Array<{ name: string }> }).tools.map((t) => t.name).sort()
+      const names = async (c: typeof one) => ((await c.listTools()) as { tools: ReadonlyArray<{ name: string }> }).tools.map((t) => t.name).sort()
       expect(await names(one)).toEqual(["deploy", "echo", "secret"])
       expect(await names(all)).toEqual(["alpha__deploy", "alpha__echo", "alpha__secret"])
       expect(text(await one.callTool("echo", { text: "ws" }))).toBe("alpha/echo: ws")

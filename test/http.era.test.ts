@@ -469,7 +469,7 @@ describe("connectAutoHttp against the official SDK server (legacy only)", () => 
     expect(client.protocolVersion).toBe("2025-11-25")
     expect(client.serverInfo).toMatchObject({ name: "sdk-http-fixture" })
     expect((await client.callTool("echo", { text: "hi" })).content).toEqual([{ type: "text", text: "hi" }])
-    expect(((await client.readResource("test://hello")).contents as Array<{ text: string }>)[0]!.text).toBe("hello world")
+    expect(((await client.readResource("test://hello")).contents as ReadonlyArray<{ text: string }>)[0]!.text).toBe("hello world")
     expect(((await client.getPrompt("greet", { name: "Ada" })).messages as Array<unknown>)).toHaveLength(1)
     expect(sdk.stats.methods.slice(before, before + 3)).toEqual(["server/discover", "initialize", "notifications/initialized"])
     await client.close()
@@ -706,7 +706,7 @@ describe("ModernHttpWire", () => {
     const wire = new ModernHttpWire({ url: server.url, onDiagnostic: (t) => diagnostics.push(t) })
     const client = ModernClient.create(wire)
     const listed = await client.listTools()
-    expect((listed.tools as Array<{ name: string }>).map((t) => t.name)).toEqual(["execute_sql", "plain"])
+    expect((listed.tools as ReadonlyArray<{ name: string }>).map((t) => t.name)).toEqual(["execute_sql", "plain"])
     expect(diagnostics.filter((d) => d.startsWith("tools/list: excluded tool")).length).toBe(4)
     expect(wire.paramHeadersFor("execute_sql")).toEqual([
       { name: "Region", path: ["region"] },

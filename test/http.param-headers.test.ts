@@ -106,7 +106,7 @@ describe("Mcp-Param-* headers: server validation", () => {
     const client = ModernClient.create(new ModernHttpWire({ url: handle.url }))
     await client.listTools() // learns the annotations
     const result = await client.callTool("execute_sql", { region: "Zürich", query: "SELECT 1", opts: { dryRun: true, limit: 7 } })
-    expect((result.content as Array<{ text: string }>)[0]!.text).toBe("ran in Zürich")
+    expect((result.content as ReadonlyArray<{ text: string }>)[0]!.text).toBe("ran in Zürich")
     await client.close()
   })
 

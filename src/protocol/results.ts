@@ -33,12 +33,12 @@ export type PaginatedResult = Result & { readonly nextCursor?: string }
 
 /** Optional hints about how a client should use a piece of content. */
 export type Annotations = Extra & {
-  readonly audience?: Array<"user" | "assistant">
+  readonly audience?: ReadonlyArray<"user" | "assistant">
   readonly priority?: number
   readonly lastModified?: string
 }
 /** An icon a client may display for a tool, resource or prompt. */
-export type Icon = Extra & { readonly src: string; readonly mimeType?: string; readonly sizes?: Array<string> }
+export type Icon = Extra & { readonly src: string; readonly mimeType?: string; readonly sizes?: ReadonlyArray<string> }
 
 /** Text content. */
 export type TextContent = Meta & Extra & { readonly type: "text"; readonly text: string; readonly annotations?: Annotations }
@@ -64,7 +64,7 @@ export type Resource = Meta & Extra & {
   readonly mimeType?: string
   readonly size?: number
   readonly annotations?: Annotations
-  readonly icons?: Array<Icon>
+  readonly icons?: ReadonlyArray<Icon>
 }
 /** A link to a resource, in a tool result or prompt message. */
 export type ResourceLink = Resource & { readonly type: "resource_link" }
@@ -81,7 +81,7 @@ export type Tool = Meta & Extra & {
   readonly name: string
   readonly title?: string
   readonly description?: string
-  readonly inputSchema: { readonly $schema?: string; readonly type: "object"; readonly properties?: { readonly [key: string]: unknown }; readonly required?: Array<string> } & Extra
+  readonly inputSchema: { readonly $schema?: string; readonly type: "object"; readonly properties?: { readonly [key: string]: unknown }; readonly required?: ReadonlyArray<string> } & Extra
   readonly outputSchema?: { readonly $schema?: string } & Extra
   readonly annotations?: Extra & {
     readonly title?: string
@@ -90,22 +90,22 @@ export type Tool = Meta & Extra & {
     readonly idempotentHint?: boolean
     readonly openWorldHint?: boolean
   }
-  readonly icons?: Array<Icon>
+  readonly icons?: ReadonlyArray<Icon>
 }
 /** `tools/list`: a page of the server's tools. */
-export type ListToolsResult = PaginatedResult & { readonly tools: Array<Tool> }
+export type ListToolsResult = PaginatedResult & { readonly tools: ReadonlyArray<Tool> }
 /**
  * A tool's answer; its own failure is `isError: true`, not an error. `structuredContent` is
  * an object up to 2025-11-25 and any JSON value from 2026-07-28 on, hence `unknown`.
  */
 export type CallToolResult = Result & {
-  readonly content: Array<ContentBlock>
+  readonly content: ReadonlyArray<ContentBlock>
   readonly structuredContent?: unknown
   readonly isError?: boolean
 }
 
 /** `resources/list`: a page of the server's resources. */
-export type ListResourcesResult = PaginatedResult & { readonly resources: Array<Resource> }
+export type ListResourcesResult = PaginatedResult & { readonly resources: ReadonlyArray<Resource> }
 /** A URI template (RFC 6570) for resources the server can read. */
 export type ResourceTemplate = Meta & Extra & {
   readonly uriTemplate: string
@@ -114,12 +114,12 @@ export type ResourceTemplate = Meta & Extra & {
   readonly description?: string
   readonly mimeType?: string
   readonly annotations?: Annotations
-  readonly icons?: Array<Icon>
+  readonly icons?: ReadonlyArray<Icon>
 }
 /** `resources/templates/list`: a page of the server's resource templates. */
-export type ListResourceTemplatesResult = PaginatedResult & { readonly resourceTemplates: Array<ResourceTemplate> }
+export type ListResourceTemplatesResult = PaginatedResult & { readonly resourceTemplates: ReadonlyArray<ResourceTemplate> }
 /** `resources/read`: the contents of a resource (and its parts). */
-export type ReadResourceResult = Result & { readonly contents: Array<ResourceContents> }
+export type ReadResourceResult = Result & { readonly contents: ReadonlyArray<ResourceContents> }
 
 /** An argument a prompt takes. */
 export type PromptArgument = Extra & { readonly name: string; readonly title?: string; readonly description?: string; readonly required?: boolean }
@@ -128,19 +128,19 @@ export type Prompt = Meta & Extra & {
   readonly name: string
   readonly title?: string
   readonly description?: string
-  readonly arguments?: Array<PromptArgument>
-  readonly icons?: Array<Icon>
+  readonly arguments?: ReadonlyArray<PromptArgument>
+  readonly icons?: ReadonlyArray<Icon>
 }
 /** `prompts/list`: a page of the server's prompts. */
-export type ListPromptsResult = PaginatedResult & { readonly prompts: Array<Prompt> }
+export type ListPromptsResult = PaginatedResult & { readonly prompts: ReadonlyArray<Prompt> }
 /** One message of a prompt. */
 export type PromptMessage = Extra & { readonly role: "user" | "assistant"; readonly content: ContentBlock }
 /** `prompts/get`: a prompt's messages with its arguments filled in. */
-export type GetPromptResult = Result & { readonly description?: string; readonly messages: Array<PromptMessage> }
+export type GetPromptResult = Result & { readonly description?: string; readonly messages: ReadonlyArray<PromptMessage> }
 
 /** `completion/complete`: suggested values for an argument. */
 export type CompleteResult = Result & {
-  readonly completion: Extra & { readonly values: Array<string>; readonly total?: number; readonly hasMore?: boolean }
+  readonly completion: Extra & { readonly values: ReadonlyArray<string>; readonly total?: number; readonly hasMore?: boolean }
 }
 
 /** The result type each method promises. */

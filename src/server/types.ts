@@ -5,34 +5,41 @@
 /** A JSON Schema object (tool `inputSchema`/`outputSchema`), kept as plain data. */
 export type JsonSchema = { readonly [key: string]: unknown }
 
-/** Text in a tool result or prompt message. */
-export interface TextContent { readonly type: "text"; readonly text: string; readonly [k: string]: unknown }
-/** A base64-encoded image in a tool result or prompt message. */
-export interface ImageContent { readonly type: "image"; readonly data: string; readonly mimeType: string; readonly [k: string]: unknown }
-/** Base64-encoded audio in a tool result or prompt message. */
-export interface AudioContent { readonly type: "audio"; readonly data: string; readonly mimeType: string; readonly [k: string]: unknown }
-/** A link to a resource the client may read, instead of its contents. */
-export interface ResourceLinkContent { readonly type: "resource_link"; readonly uri: string; readonly name: string; readonly [k: string]: unknown }
-/** A resource's contents embedded in a tool result or prompt message. */
-export interface EmbeddedResourceContent { readonly type: "resource"; readonly resource: ResourceContents; readonly [k: string]: unknown }
-/** Any content block of a tool result or prompt message. */
-export type Content = TextContent | ImageContent | AudioContent | ResourceLinkContent | EmbeddedResourceContent
-
-/** One resource's contents: text or a base64 `blob`. */
-export type ResourceContents =
-  | { readonly uri: string; readonly mimeType?: string; readonly text: string; readonly [k: string]: unknown }
-  | { readonly uri: string; readonly mimeType?: string; readonly blob: string; readonly [k: string]: unknown }
-
-/**
- * What a tool handler returns. `isError: true` reports a failure the model should see
- * (an execution error), as opposed to a thrown error, which becomes a JSON-RPC error.
- */
-export interface CallToolResult {
-  readonly content: ReadonlyArray<Content>
-  readonly structuredContent?: { readonly [key: string]: unknown }
-  readonly isError?: boolean
-  readonly [k: string]: unknown
+// The content and result shapes are the protocol's (`src/protocol/results.ts`): one type per MCP shape,
+// what a handler returns and what a client gets alike.
+import type {
+  AudioContent,
+  CallToolResult,
+  CompleteResult,
+  ContentBlock,
+  EmbeddedResource,
+  GetPromptResult,
+  ImageContent,
+  PromptArgument,
+  PromptMessage,
+  ReadResourceResult,
+  ResourceContents,
+  ResourceLink,
+  TextContent
+} from "../protocol/results.ts"
+export type {
+  AudioContent,
+  CallToolResult,
+  CompleteResult,
+  GetPromptResult,
+  ImageContent,
+  PromptArgument,
+  PromptMessage,
+  ReadResourceResult,
+  ResourceContents,
+  TextContent
 }
+/** A link to a resource the client may read, instead of its contents. */
+export type ResourceLinkContent = ResourceLink
+/** A resource's contents embedded in a tool result or prompt message. */
+export type EmbeddedResourceContent = EmbeddedResource
+/** Any content block of a tool result or prompt message. */
+export type Content = ContentBlock
 
 /** Hints about a tool's behaviour for the client's UI and consent; untrusted unless the server is. */
 export interface ToolAnnotations {
@@ -73,11 +80,6 @@ export interface ResourceTemplateDefinition {
   readonly mimeType?: string
 }
 
-/** What a resource handler returns: the contents of the URI asked for. */
-export interface ReadResourceResult { readonly contents: ReadonlyArray<ResourceContents>; readonly [k: string]: unknown }
-
-/** One argument a prompt takes. */
-export interface PromptArgument { readonly name: string; readonly description?: string; readonly required?: boolean }
 /** A prompt as `prompts/list` shows it. */
 export interface PromptDefinition {
   readonly name: string
@@ -85,15 +87,7 @@ export interface PromptDefinition {
   readonly description?: string
   readonly arguments?: ReadonlyArray<PromptArgument>
 }
-/** One message of a prompt's conversation. */
-export interface PromptMessage { readonly role: "user" | "assistant"; readonly content: Content }
-/** What a prompt handler returns: the messages, with arguments filled in. */
-export interface GetPromptResult { readonly description?: string; readonly messages: ReadonlyArray<PromptMessage>; readonly [k: string]: unknown }
 
-/** What a completion handler returns: suggested values for the argument being typed. */
-export interface CompleteResult {
-  readonly completion: { readonly values: ReadonlyArray<string>; readonly total?: number; readonly hasMore?: boolean }
-}
 
 /** The syslog severities MCP logging uses, least severe first. */
 export const LOGGING_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const
