@@ -13,7 +13,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { ROOT } from "../lib.ts"
-import { descendants, orphans, sleep, snapshot, startProbed, stats } from "./probe.ts"
+import { descendants, gatewayUrl, orphans, sleep, snapshot, startProbed, stats } from "./probe.ts"
 
 const { values } = parseArgs({ options: { minutes: { type: "string", default: "3" } } })
 const minutes = Number(values.minutes)
@@ -58,11 +58,7 @@ host.onLine((line) => {
     restarts.set(j.name, j.restarts)
   } catch {}
 })
-let url: string | undefined
-for (let i = 0; i < 300 && url === undefined; i++) {
-  url = /gateway on (http:\/\/\S+\/mcp)/.exec(host.err())?.[1]
-  if (url === undefined) await sleep(100)
-}
+const url = await gatewayUrl(host)
 log(`host ${host.pid} ${url}`)
 await sleep(5000)
 const outcomes = new Map<string, number>()

@@ -104,3 +104,13 @@ export const orphans = (root: number, marker: string): Array<Proc> => {
 }
 
 export { sleep }
+
+/** The gateway URL a `mcp-actors host --serve-http` child prints on stderr, once it does (polled: a child's output, up to 30 s). */
+export const gatewayUrl = async (host: Probed): Promise<string | undefined> => {
+  for (let i = 0; i < 300; i++) {
+    const url = /gateway on (http:\/\/\S+\/mcp)/.exec(host.err())?.[1]
+    if (url !== undefined) return url
+    await sleep(100)
+  }
+  return undefined
+}

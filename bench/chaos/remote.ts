@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from "node:child_process"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { BIN, freePort } from "../lib.ts"
-import { sleep, startProbed, stats } from "./probe.ts"
+import { gatewayUrl, sleep, startProbed, stats } from "./probe.ts"
 
 const { values } = parseArgs({ options: { minutes: { type: "string", default: "3" } } })
 const minutes = Number(values.minutes)
@@ -64,11 +64,7 @@ host.onLine((line) => {
     }
   } catch {}
 })
-let url: string | undefined
-for (let i = 0; i < 300 && url === undefined; i++) {
-  url = /gateway on (http:\/\/\S+\/mcp)/.exec(host.err())?.[1]
-  if (url === undefined) await sleep(100)
-}
+const url = await gatewayUrl(host)
 const ready = async (ms: number) => {
   const end = Date.now() + ms
   while (Date.now() < end) {
