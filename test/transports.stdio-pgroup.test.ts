@@ -164,7 +164,8 @@ describe("stdio children: own process group, our session (Linux)", { timeout: 30
     // `script` gives the probe a pseudo-terminal as controlling tty (util-linux, Essential on Debian).
     const out = await new Promise<string>((resolve, reject) =>
       execFile("script", ["-qec", `"${node}" "${fixture("tty-probe.ts")}"`, "/dev/null"], { timeout: 60_000 }, (error, stdout) =>
-        error !== null ? reject(error) : resolve(stdout)
+        // What the probe printed under the terminal (its stderr included) says why it failed.
+        error !== null ? reject(new Error(`${error.message}\n${stdout}`)) : resolve(stdout)
       )
     )
     const line = out.split(/\r?\n/).find((l) => l.startsWith("RESULT "))

@@ -212,6 +212,11 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
   const exited = new Promise<ChildExit>((resolve) => {
     resolveExited = resolve
   })
+  // Settles when stdout has ended (or was destroyed): 'exit' can come before the last of it is read.
+  let resolveStdoutDone!: () => void
+  const stdoutDone = new Promise<void>((resolve) => {
+    resolveStdoutDone = resolve
+  })
   let resolveStreamsClosed!: () => void
   const streamsClosed = new Promise<void>((resolve) => {
     resolveStreamsClosed = resolve
@@ -360,14 +365,18 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
       exitInfo = { exitCode, signal }
       resolveExited(exitInfo)
       if (c.pid !== undefined) reaped = reapGroup(c.pid)
-      if (!closing) {
-        end({
-          expected: false,
-          reason: signal !== null ? `server process killed by ${signal}` : `server process exited with code ${exitCode}`,
-          exitCode,
-          signal
-        })
+      if (closing) return
+      const closed: TransportClosed = {
+        expected: false,
+        reason: signal !== null ? `server process killed by ${signal}` : `server process exited with code ${exitCode}`,
+        exitCode,
+        signal
       }
+      // Node may report the exit before it has read what the server wrote just before exiting (its
+      // last answer, often): deliver stdout to its end first, waiting at most `closeGraceMs` for a
+      // grandchild that still holds it (the group is being reaped meanwhile).
+      if (handlers === undefined || stdout === null) end(closed)
+      else void within(clock, stdoutDone, closeGraceMs).then(() => end(closed))
     }
     c.on("exit", (exitCode: number | null, signal: NodeJS.Signals | null) => {
       if (shimStatus === undefined) onExit(exitCode, signal, undefined)
@@ -377,6 +386,7 @@ export const makeStdioClientTransport = (options: StdioClientOptions): StdioClie
     // A dead child makes its stdin emit EPIPE; the exit is reported through 'exit'.
     stdin?.on("error", noop)
     stdout?.on("error", noop)
+    stdout?.once("close", () => resolveStdoutDone())
     // The lifeline carries nothing; reading it lets it reach EOF (and 'close') when the group exits.
     const lifeline = options.lifeline === true ? (c.stdio[3] as Readable | null | undefined) : undefined
     lifeline?.on("error", noop)
