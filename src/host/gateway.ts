@@ -35,7 +35,7 @@ import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
 import { type Authenticate, type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
 import type { CallGuard, GuardedKind } from "../server/CallGuard.ts"
-import { McpServer } from "../server/McpServer.ts"
+import { McpServer, type ToolHandler } from "../server/McpServer.ts"
 import type { RequestContext } from "../server/RequestContext.ts"
 import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
 import { CapabilityError, ClientCapabilityNotDeclared } from "../server/ServerSession.ts"
@@ -361,12 +361,27 @@ const protocolFailure = (e: unknown): never => {
   throw e
 }
 
+type ToolRoute = (name: string, args: Record<string, unknown>, ctx: RequestContext) => Promise<Result>
+
+/** A routed tool as a served server's handler: the host's refusals become tool errors carrying their typed form. */
+const servedTool = (route: ToolRoute, name: string): ToolHandler => (args, ctx) =>
+  route(name, args, ctx).then((r) => asGatewayResult(r) as CallToolResult, hostFailure)
+
+/**
+ * Tools the host still knows but does not advertise (withdrawn while their server restarts, or behind a
+ * lazy server's prefix) stay callable: the caller gets the host's fast, typed refusal ("restarting",
+ * retry later) or the answer, not -32602 "unknown tool".
+ */
+const routeUnlisted = (server: McpServer, known: (name: string) => boolean, route: ToolRoute): void => {
+  server.unlistedTool = (name) => (known(name) ? servedTool(route, name) : undefined)
+}
+
 /** Re-register `server`'s lists from `listing`; `call` routes each entry. */
 const sync = (
   server: McpServer,
   listing: ServerListing,
   routes: {
-    readonly tool: (name: string, args: Record<string, unknown>, ctx: RequestContext) => Promise<Result>
+    readonly tool: ToolRoute
     readonly prompt: (name: string, args: Record<string, string>, ctx: RequestContext) => Promise<Result>
     readonly read: (uri: string, ctx: RequestContext) => Promise<Result>
   }
@@ -381,7 +396,7 @@ const sync = (
       if (s.tools.has(name)) continue
       try {
         // The upstream validates arguments and results: checking them here too would only add latency.
-        s.tool(def, (args, ctx) => routes.tool(name, args, ctx).then((r) => asGatewayResult(r) as CallToolResult, hostFailure), { validate: false })
+        s.tool(def, servedTool(routes.tool, name), { validate: false })
       } catch {
         // A tool whose x-mcp-header annotations break the rules could never be called by a modern HTTP client.
       }
@@ -437,6 +452,9 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   const clock = options.clock ?? host.clock
   const modernCounts: ModernCounts = { direct: 0, relayed: 0 }
   const viaHost = viaHostWith(relays, clock, options.modernFastPath !== false, modernCounts)
+  const aggregateTool: ToolRoute = (name, args, ctx) =>
+    viaHost(ctx, host.catalog.tools.get(name)?.server ?? host.owner("tool", name)?.server, (o) => host.callTool(name, args, o))
+  routeUnlisted(aggregate, (name) => host.owner("tool", name) !== undefined, aggregateTool)
   const syncAggregate = () => {
     const c = host.catalog
     sync(aggregate, {
@@ -445,14 +463,15 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
       resources: [...c.resources.values()].map((e) => e.definition),
       resourceTemplates: c.resourceTemplates.map((e) => e.definition)
     }, {
-      tool: (name, args, ctx) => viaHost(ctx, c.tools.get(name)?.server, (o) => host.callTool(name, args, o)),
+      tool: aggregateTool,
       prompt: (name, args, ctx) => viaHost(ctx, undefined, (o) => host.getPrompt(name, args, o)),
       read: (uri, ctx) => viaHost(ctx, undefined, (o) => host.readResource(uri, o))
     })
   }
+  const serverTool = (name: string): ToolRoute => (tool, args, ctx) => viaHost(ctx, name, (o) => host.callServerTool(name, tool, args, o))
   const syncServer = (name: string, server: McpServer) => {
     sync(server, host.serverListing(name) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] }, {
-      tool: (tool, args, ctx) => viaHost(ctx, name, (o) => host.callServerTool(name, tool, args, o)),
+      tool: serverTool(name),
       prompt: (prompt, args, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "prompts/get", { name: prompt, arguments: args } as Params, o)),
       read: (uri, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "resources/read", { uri }, o))
     })
@@ -500,6 +519,7 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
           ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) }),
           ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
         })
+        routeUnlisted(server, (tool) => host.connection(name)?.listing?.tools.some((t) => t.name === tool) === true, serverTool(name))
         perServer.set(name, server)
         followRoots(server, name)
         syncServer(name, server)

@@ -134,6 +134,13 @@ export class McpServer {
    * `notifications/roots/list_changed`: the gateway forwards its clients' roots upstream.
    */
   sessionEvents: ((event: "joined" | "left" | "rootsChanged", session: ServerSession) => void) | undefined
+  /**
+   * Asked when a `tools/call` names no registered tool: a handler for a tool the server knows but
+   * does not list now (the gateway's tools of an upstream that is restarting: the caller learns
+   * that, not "unknown tool"), or undefined for a name that is unknown. Guards and telemetry see
+   * the call as any other; its arguments are not validated (no schema is in force).
+   */
+  unlistedTool: ((name: string) => ToolHandler | undefined) | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
   /**
    * By a key of their own, not by themselves: the table lives as long as the server and sees

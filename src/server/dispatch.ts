@@ -34,8 +34,8 @@ const toolCall = (server: McpServer, params: Record<string, unknown> | undefined
   const name = params?.name
   if (typeof name !== "string") throw invalidParams("tools/call needs a tool name")
   const tool = server.tools.get(name)
-  if (tool === undefined) throw invalidParams(`unknown tool "${name}"`)
   const args = (params!.arguments ?? {}) as Record<string, unknown>
+  if (tool === undefined) return unlistedToolCall(server, name, args, ctx)
   if (typeof args !== "object" || args === null || Array.isArray(args)) throw invalidParams("arguments must be an object")
   // SEP-1303: input validation failures are tool execution errors the model can see, not protocol errors.
   const invalid = tool.validateInput(args)
@@ -50,6 +50,20 @@ const toolCall = (server: McpServer, params: Record<string, unknown> | undefined
   // A synchronous result (most calls) is checked without a closure per call.
   if (!isThenable(out)) return toolResult(name, check, ctx, out)
   return Promise.resolve(out).then((r) => toolResult(name, check, ctx, r), toolFailure)
+}
+
+/** A name the server does not list: its `unlistedTool` hook may still know it (see McpServer). */
+const unlistedToolCall = (server: McpServer, name: string, args: Record<string, unknown>, ctx: RequestContext): MaybePromise<Result> => {
+  const handler = server.unlistedTool?.(name)
+  if (handler === undefined) throw invalidParams(`unknown tool "${name}"`)
+  if (typeof args !== "object" || args === null || Array.isArray(args)) throw invalidParams("arguments must be an object")
+  let out: MaybePromise<CallToolResult>
+  try {
+    out = handler(args, ctx)
+  } catch (e) {
+    return toolFailure(e)
+  }
+  return isThenable(out) ? Promise.resolve(out).then((r) => toolResult(name, undefined, ctx, r), toolFailure) : toolResult(name, undefined, ctx, out)
 }
 
 /** A tool's result as sent: checked against its outputSchema, without structuredContent for eras before it. */
