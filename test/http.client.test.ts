@@ -95,6 +95,16 @@ describe("SseParser", () => {
     expect(events.map((e) => e.data)).toEqual(["ok"])
     expect(sizes).toHaveLength(2)
   })
+
+  it("reports the start of a discarded event's data (whether it was a response), from complete lines or an unfinished one", () => {
+    const heads: Array<string> = []
+    const parser = new SseParser({ maxEventBytes: 16, onOversized: (_n, head) => heads.push(head) })
+    parser.push("data: {\"id\":1,\ndata: \"result\":{\"x\":\"0123456789\"}}\n\n") // a complete line crosses the limit
+    parser.push("event: message\ndata:{\"jsonrpc\":\"2.0\",\"method\":\"") // an unfinished line does
+    parser.push("x".repeat(600) + "\"}\n\n")
+    parser.push("data: " + "y".repeat(500) + "\n\n") // the head is cut to FRAME_EDGE_CHARS
+    expect(heads).toEqual(['{"id":1,\n"result":{"x":"0123456789"}}', '{"jsonrpc":"2.0","method":"', "y".repeat(256)])
+  })
 })
 
 describe("reconnectDelay", () => {

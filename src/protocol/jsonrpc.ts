@@ -213,10 +213,19 @@ export const decodeText = (text: string, maxDepth: number = DEFAULT_MAX_NESTING_
 /** The error a client fails its request with when the response to it was too big to read. */
 export const oversizedResponseError = (bytes: number, edges: { readonly head: string; readonly tail: string } | undefined): JsonRpcErrorResponse | undefined => {
   const id = edges === undefined ? undefined : oversizedResponseId(edges.head, edges.tail)
-  return id === undefined
-    ? undefined
-    : errorResponse(id, rpcError(ErrorCode.InvalidRequest, `invalid response from the server: ${bytes} bytes, over the client's maxMessageBytes`))
+  return id === undefined ? undefined : oversizedResponseFailure(id, bytes)
 }
+
+/** How request `id` fails when the server's response to it was over the client's `maxMessageBytes`. */
+export const oversizedResponseFailure = (id: RequestId, bytes: number): JsonRpcErrorResponse =>
+  errorResponse(id, rpcError(ErrorCode.InvalidRequest, `invalid response from the server: ${bytes} bytes, over the client's maxMessageBytes`))
+
+/**
+ * Whether an oversized message's first characters show a response (a top-level `result` or
+ * `error` before any `method`): on a stream that carries one request's answer (an HTTP POST's),
+ * that is the answer, whatever its id.
+ */
+export const isResponseHead = (head: string): boolean => topLevelPrefix(head).response
 
 /**
  * The id of the response an oversized frame was, read from its two ends (`head`, `tail`: its

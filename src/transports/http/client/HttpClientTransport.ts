@@ -75,7 +75,7 @@ import {
 import { type Clock, systemClock } from "../../../protocol/clock.ts"
 import { ConnectionLost, SessionLost } from "../../../protocol/requestErrors.ts"
 import type { ClientTransportHandlers } from "../../Transport.ts"
-import type { JsonRpcMessage, RequestId } from "../../../protocol/jsonrpc.ts"
+import { isResponseHead, type JsonRpcMessage, oversizedResponseFailure, type RequestId } from "../../../protocol/jsonrpc.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES, type Transport, type TransportClosed, type TransportHandlers } from "../../Transport.ts"
 import { HttpError, HttpNetworkError } from "./errors.ts"
 import { deleteSession, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID, headerValue, type HttpExchangeOptions, openEventStream, postMessage, type PostOutcome, type SseStream } from "./HttpExchange.ts"
@@ -296,7 +296,7 @@ export class HttpClientTransport implements Transport {
     const hadSession = headers[HEADER_SESSION_ID] !== undefined
     let outcome: PostOutcome
     try {
-      outcome = await postMessage(this.url, io.text, this.exchangeOptions(headers, signal))
+      outcome = await postMessage(this.url, io.text, this.exchangeOptions(headers, signal, io))
     } catch (e) {
       return networkFailure(e)
     }
@@ -305,8 +305,12 @@ export class HttpClientTransport implements Transport {
       case "Accepted":
         return { _tag: "Accepted" }
       case "TooLarge":
-        if (request) this.handlers?.onOversized(outcome.bytes)
-        return { _tag: "TooLarge", bytes: outcome.bytes }
+        if (!request) return { _tag: "TooLarge", bytes: outcome.bytes }
+        this.handlers?.onOversized(outcome.bytes)
+        if (io.id === undefined) return { _tag: "TooLarge", bytes: outcome.bytes }
+        // The body is the request's answer, unread: the request fails as with any invalid response.
+        this.deliver(JSON.stringify(oversizedResponseFailure(io.id, outcome.bytes)))
+        return { _tag: "Answered" }
       case "Json":
         if (request && !this.acceptSession(io, outcome)) return { _tag: "Answered" }
         if (request) for (const frame of outcome.messages) this.deliver(frame)
@@ -334,7 +338,7 @@ export class HttpClientTransport implements Transport {
   }
 
   /** What the POST and the GET of an exchange both go out with. */
-  private exchangeOptions(headers: Record<string, string>, signal: AbortSignal): HttpExchangeOptions {
+  private exchangeOptions(headers: Record<string, string>, signal: AbortSignal, io: HttpExchangeIo): HttpExchangeOptions {
     return {
       headers,
       signal,
@@ -343,7 +347,12 @@ export class HttpClientTransport implements Transport {
       connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       clock: this.clock,
       maxMessageBytes: this.maxMessageBytes,
-      onOversized: (bytes) => this.handlers?.onOversized(bytes)
+      onOversized: (bytes, head) => {
+        this.handlers?.onOversized(bytes)
+        // A request's stream carries its answer: an oversized response is that answer, and the
+        // request fails now, not at its deadline (the server may keep the stream open).
+        if (io.kind === "request" && io.id !== undefined && isResponseHead(head)) this.deliver(JSON.stringify(oversizedResponseFailure(io.id, bytes)))
+      }
     }
   }
 
@@ -352,7 +361,7 @@ export class HttpClientTransport implements Transport {
     const headers = await this.requestHeaders()
     const hadSession = headers[HEADER_SESSION_ID] !== undefined
     try {
-      const outcome = await openEventStream(this.url, { ...this.exchangeOptions(headers, signal), lastEventId: io.cursor })
+      const outcome = await openEventStream(this.url, { ...this.exchangeOptions(headers, signal, io), lastEventId: io.cursor })
       if (outcome._tag === "Rejected") {
         return { _tag: "Rejected", status: outcome.status, message: `GET: HTTP ${outcome.status}${snippet(outcome.body)}`, body: outcome.body, hadSession }
       }

@@ -44,7 +44,7 @@ export interface HttpExchangeOptions {
   /** Largest JSON body or SSE event accepted; default 4 MiB. */
   readonly maxMessageBytes?: number
   /** Oversized SSE events (discarded) are reported here. */
-  readonly onOversized?: (bytes: number) => void
+  readonly onOversized?: (bytes: number, head: string) => void
   /** Every socket used (see `HttpRequestOptions.onSocket`). */
   readonly onSocket?: (socket: Socket) => void
 }
@@ -118,7 +118,7 @@ export class SseStream implements AsyncIterable<SseEvent> {
   endedBy: "end" | "error" | undefined = undefined
   private readonly res: IncomingMessage
 
-  constructor(res: IncomingMessage, options: { readonly maxEventBytes?: number; readonly onOversized?: (bytes: number) => void } = {}) {
+  constructor(res: IncomingMessage, options: { readonly maxEventBytes?: number; readonly onOversized?: (bytes: number, head: string) => void } = {}) {
     this.res = res
     this.parser = new SseParser({
       ...(options.maxEventBytes !== undefined ? { maxEventBytes: options.maxEventBytes } : {}),

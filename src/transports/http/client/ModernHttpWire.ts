@@ -49,7 +49,7 @@ import type { Agent } from "node:http"
 import { ConnectionLost, RpcError } from "../../../protocol/requestErrors.ts"
 import type { ModernWire, WireHandlers } from "../../modernWire.ts"
 import { MODERN_ERROR_CODES, type RpcErrorObject } from "../../../protocol/errors.ts"
-import { decodeText, invalidResponseError, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../../../protocol/jsonrpc.ts"
+import { decodeText, invalidResponseError, isResponseHead, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../../../protocol/jsonrpc.ts"
 import {
   encodeHeaderValue,
   HEADER_PARAM_PREFIX,
@@ -125,13 +125,23 @@ const abortError = (): Error => {
  */
 export const exchangeModern = async (url: URL, request: JsonRpcRequest, options: ModernExchangeOptions = {}): Promise<ModernReply> => {
   const { signal } = options
+  /** Set when the stream's answer was over `maxMessageBytes` (discarded unread): the exchange ends with that. */
+  let oversizedAnswer: number | undefined
+  let answerStream: { close(): void } | undefined
   const outcome = await postMessage(url, request, {
     headers: { ...options.headers, ...modernHeaders(request) },
     ...(signal !== undefined ? { signal } : {}),
     ...(options.agent !== undefined ? { agent: options.agent } : {}),
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-    onOversized: (bytes) => options.onInvalid?.(`${request.method}: dropped an oversized SSE event of ${bytes} bytes`)
+    onOversized: (bytes, head) => {
+      options.onInvalid?.(`${request.method}: dropped an oversized SSE event of ${bytes} bytes`)
+      // This stream carries one request's answer: an oversized response is it (the server may keep the stream open).
+      if (oversizedAnswer === undefined && isResponseHead(head)) {
+        oversizedAnswer = bytes
+        answerStream?.close()
+      }
+    }
   })
   const status = outcome.status
   /** One message text: the response to our request ends the exchange; anything before it is passed on. */
@@ -168,6 +178,7 @@ export const exchangeModern = async (url: URL, request: JsonRpcRequest, options:
     }
     case "Stream": {
       const { stream } = outcome
+      answerStream = stream
       const stop = () => stream.close()
       signal?.addEventListener("abort", stop, { once: true })
       try {
@@ -182,6 +193,7 @@ export const exchangeModern = async (url: URL, request: JsonRpcRequest, options:
         stream.close()
       }
       if (signal?.aborted) throw abortError()
+      if (oversizedAnswer !== undefined) return { _tag: "NoResponse", status, reason: `the response (${oversizedAnswer} bytes) exceeds maxMessageBytes`, lost: false }
       return {
         _tag: "NoResponse",
         status,

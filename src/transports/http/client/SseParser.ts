@@ -24,6 +24,8 @@
  * without limit.
  */
 
+import { FRAME_EDGE_CHARS } from "../../Transport.ts"
+
 /** One dispatched event. `lastEventId` is the stream's cursor after this event. */
 export interface SseEvent {
   readonly type: string
@@ -34,8 +36,11 @@ export interface SseEvent {
 export interface SseParserOptions {
   /** Upper bound on one event's data, in UTF-16 code units (≈ bytes for JSON); default unbounded. */
   readonly maxEventBytes?: number
-  /** Called once per discarded oversized event with the size reached when it was abandoned. */
-  readonly onOversized?: (size: number) => void
+  /**
+   * Called once per discarded oversized event with the size reached when it was abandoned and
+   * the start of its data (up to {@link FRAME_EDGE_CHARS} characters: whether it was a response).
+   */
+  readonly onOversized?: (size: number, head: string) => void
   /** Comment lines (without the leading `:`), e.g. keep-alives. */
   readonly onComment?: (text: string) => void
 }
@@ -94,7 +99,7 @@ export class SseParser {
       this.buffer = text.slice(lineStart)
       // A line that never ends is part of the current event: bound it too.
       if (this.options.maxEventBytes !== undefined && this.buffer.length + this.dataSize > this.options.maxEventBytes) {
-        this.discardOversized(this.buffer.length + this.dataSize)
+        this.discardOversized(this.buffer.length + this.dataSize, dataValue(this.buffer))
         this.buffer = ""
         this.skipLine = true
       }
@@ -133,7 +138,7 @@ export class SseParser {
         if (this.oversized) return
         this.dataSize += value.length + 1
         const max = this.options.maxEventBytes
-        if (max !== undefined && this.dataSize > max) return this.discardOversized(this.dataSize)
+        if (max !== undefined && this.dataSize > max) return this.discardOversized(this.dataSize, value)
         this.data.push(value)
         return
       }
@@ -148,8 +153,12 @@ export class SseParser {
     }
   }
 
-  private discardOversized(size: number): void {
-    if (!this.oversized) this.options.onOversized?.(size)
+  /** `pending`: the value of the data line that was being read, if any. */
+  private discardOversized(size: number, pending: string | undefined): void {
+    if (!this.oversized && this.options.onOversized !== undefined) {
+      const head = this.data.length === 0 ? (pending ?? "") : pending === undefined ? this.data.join("\n") : `${this.data.join("\n")}\n${pending}`
+      this.options.onOversized(size, head.slice(0, FRAME_EDGE_CHARS))
+    }
     this.oversized = true
     this.data = []
   }
@@ -168,6 +177,14 @@ export class SseParser {
     this.idBuffer = undefined
     this.oversized = false
   }
+}
+
+/** The value of `line` if it is a `data` line (as far as it was read), else undefined. */
+const dataValue = (line: string): string | undefined => {
+  if (!line.startsWith("data")) return undefined
+  if (line.length === 4) return ""
+  if (line.charCodeAt(4) !== 58 /* : */) return undefined
+  return line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
 }
 
 /** Parse a complete event stream (tests, small bodies). */
