@@ -613,8 +613,13 @@ export const serveGatewayWs = (gateway: Gateway, options: GatewayServeOptions = 
     }
   })
 
-/** stdio: the aggregate on this process's stdin/stdout; resolves when the client closes stdin. */
+/**
+ * stdio: the aggregate on this process's stdin/stdout; resolves when the client closed stdin
+ * and the session's replies are out (stdout flushed: the CLI exits then).
+ */
 export const serveGatewayStdio = (gateway: Gateway): Promise<void> => {
-  const session = serveTransport(gateway.server, makeStdioServerTransport())
-  return session.ended.then(() => undefined)
+  const transport = makeStdioServerTransport()
+  const session = serveTransport(gateway.server, transport)
+  // The session's end starts the transport's close; its flush (a slow reader is waited for) is what the exit must await.
+  return session.ended.then(() => transport.close())
 }
