@@ -23,6 +23,7 @@
  */
 import type { Writable } from "node:stream"
 import { type Clock, systemClock } from "../protocol/clock.ts"
+import { outputTaken, type UnsentOutput, unsentOutput } from "./unsentOutput.ts"
 
 export interface OutputBatcherOptions {
   /**
@@ -160,11 +161,11 @@ export class OutputBatcher {
       }
       // The deadline is for a reader that stopped: each time it passes, a stream that handed
       // some of its output to the OS meanwhile (a slow reader) gets another period.
-      let last: Unsent | undefined = undefined
+      let last: UnsentOutput | undefined = undefined
       const check = (): void => {
         timer = undefined
-        const now = unsent(stream)
-        if (last !== undefined && !(now.length < last.length || (now.length === last.length && now.queued < last.queued))) return done()
+        const now = unsentOutput(stream)
+        if (last !== undefined && !outputTaken(last, now)) return done()
         last = now
         timer = clock.setTimeout(check, flushTimeoutMs)
       }
@@ -175,20 +176,4 @@ export class OutputBatcher {
       if (!settled) check()
     })
   }
-}
-
-interface Unsent {
-  readonly length: number
-  readonly queued: number
-}
-
-/**
- * What a stream has not handed to the OS yet: `writableLength` counts a write until all of it
- * is out, so one large write shows no progress there; a socket's libuv handle (stdout to a Node
- * parent is one) counts the write in progress down as the peer takes it (`writeQueueSize`,
- * what net.Socket's `bufferSize` read). Progress: the first shrank, or it stayed and the second did.
- */
-const unsent = (stream: Writable): Unsent => {
-  const handle = (stream as { readonly _handle?: { readonly writeQueueSize?: unknown } | null })._handle
-  return { length: stream.writableLength, queued: typeof handle?.writeQueueSize === "number" ? handle.writeQueueSize : 0 }
 }

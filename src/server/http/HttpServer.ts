@@ -35,6 +35,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { listenHttp } from "../../transports/http/listenHttp.ts"
+import type { Socket } from "node:net"
+import { type Clock, clockOf } from "../../protocol/clock.ts"
+import { outputTaken, type UnsentOutput, unsentOutput } from "../../transports/unsentOutput.ts"
+import { defaultMcpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RequestId } from "../../protocol/jsonrpc.ts"
 import type { Inspector } from "../../inspect/InspectorServer.ts"
 import type { McpServer } from "../McpServer.ts"
@@ -116,6 +120,53 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   return httpHandler
 }
 
+/** How long `close()` waits for responses already ended to move on towards a client that reads none of them, before it cuts their connections. */
+const RESPONSE_FLUSH_MS = 2_000
+
+/**
+ * Resolves once no socket has output left to send, or once a period of `ms` on `clock` passed
+ * in which none of it was taken (a client that stopped reading is not waited for).
+ */
+const responsesFlushed = (clock: Clock, sockets: ReadonlySet<Socket>, ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    const busy = (): Array<Socket> => [...sockets].filter((s) => !s.destroyed && s.writableLength > 0)
+    let timer: unknown = undefined
+    let settled = false
+    const finish = (): void => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clock.clearTimeout(timer)
+      for (const s of watched) {
+        s.off("drain", look)
+        s.off("close", look)
+      }
+      resolve()
+    }
+    const look = (): void => {
+      if (busy().length === 0) finish()
+    }
+    const watched = busy()
+    if (watched.length === 0) return finish()
+    for (const s of watched) {
+      s.on("drain", look)
+      s.on("close", look)
+    }
+    let last = new Map<Socket, UnsentOutput>()
+    const check = (): void => {
+      timer = undefined
+      const now = busy()
+      if (now.length === 0) return finish()
+      const taken = now.some((s) => {
+        const before = last.get(s)
+        return before === undefined || outputTaken(before, unsentOutput(s))
+      })
+      if (!taken) return finish()
+      last = new Map(now.map((s) => [s, unsentOutput(s)]))
+      timer = clock.setTimeout(check, ms)
+    }
+    check()
+  })
+
 /** `makeHttpServer` replaces what a runtime shutdown closes: the whole server, not only its handler. */
 const shutdownHooks = new WeakMap<HttpHandler, (hook: () => Promise<void>) => void>()
 
@@ -170,6 +221,12 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
     await inspector?.close()
     throw e
   })
+  const clock = clockOf(options.clock ?? (options.runtime ?? defaultMcpRuntime()).clock)
+  const sockets = new Set<Socket>()
+  http.on("connection", (socket: Socket) => {
+    sockets.add(socket)
+    socket.once("close", () => sockets.delete(socket))
+  })
   let closed: Promise<void> | undefined
   const handle: HttpServerHandle = {
     ...h,
@@ -182,8 +239,15 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
     ...(inspector === undefined ? {} : { inspector }),
     close: (closeOptions) =>
       closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+        // Sessions drain first (new requests get 503 meanwhile). Node's own close() is not called
+        // before: it destroys every connection whose response has ended, even while that response
+        // is still on its way to a client that reads slowly.
         await h.close(closeOptions)
+        // Every response has ended; the last ones reach their clients (a period of
+        // RESPONSE_FLUSH_MS on the endpoint's clock in which none of them moves gives up), then
+        // every connection is closed.
+        await responsesFlushed(clock, sockets, RESPONSE_FLUSH_MS)
+        const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
         http.closeAllConnections()
         await stopped
         await inspector?.close()
