@@ -124,6 +124,29 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
 const RESPONSE_FLUSH_MS = 2_000
 
 /**
+ * How to close `http` once `drain` (its endpoints' close: sessions drained, new requests 503) is
+ * done, without cutting the responses still on their way: they reach their clients (a period of
+ * RESPONSE_FLUSH_MS on `clock` in which none of them moves gives up), then the listener and every
+ * connection close. Node's own `close()` is called only then: it destroys every connection whose
+ * response has ended, even while that response is still buffered for a client that reads slowly.
+ * Call it before the server accepts connections (it tracks them).
+ */
+export const closesAfterFlush = (http: Server, clock: Clock): ((drain: () => Promise<void>) => Promise<void>) => {
+  const sockets = new Set<Socket>()
+  http.on("connection", (socket: Socket) => {
+    sockets.add(socket)
+    socket.once("close", () => sockets.delete(socket))
+  })
+  return async (drain) => {
+    await drain()
+    await responsesFlushed(clock, sockets, RESPONSE_FLUSH_MS)
+    const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+    http.closeAllConnections()
+    await stopped
+  }
+}
+
+/**
  * Resolves once no socket has output left to send, or once a period of `ms` on `clock` passed
  * in which none of it was taken (a client that stopped reading is not waited for).
  */
@@ -221,12 +244,7 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
     await inspector?.close()
     throw e
   })
-  const clock = clockOf(options.clock ?? (options.runtime ?? defaultMcpRuntime()).clock)
-  const sockets = new Set<Socket>()
-  http.on("connection", (socket: Socket) => {
-    sockets.add(socket)
-    socket.once("close", () => sockets.delete(socket))
-  })
+  const closeServer = closesAfterFlush(http, clockOf(options.clock ?? (options.runtime ?? defaultMcpRuntime()).clock))
   let closed: Promise<void> | undefined
   const handle: HttpServerHandle = {
     ...h,
@@ -239,17 +257,7 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
     ...(inspector === undefined ? {} : { inspector }),
     close: (closeOptions) =>
       closed ??= (async () => {
-        // Sessions drain first (new requests get 503 meanwhile). Node's own close() is not called
-        // before: it destroys every connection whose response has ended, even while that response
-        // is still on its way to a client that reads slowly.
-        await h.close(closeOptions)
-        // Every response has ended; the last ones reach their clients (a period of
-        // RESPONSE_FLUSH_MS on the endpoint's clock in which none of them moves gives up), then
-        // every connection is closed.
-        await responsesFlushed(clock, sockets, RESPONSE_FLUSH_MS)
-        const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
-        http.closeAllConnections()
-        await stopped
+        await closeServer(() => h.close(closeOptions))
         await inspector?.close()
       })()
   }
