@@ -128,7 +128,9 @@ const fakeWritable = (options: { highWaterMark?: number; hold?: boolean } = {}) 
   const release = () => {
     for (const cb of held.splice(0)) cb()
   }
-  return { stream, writes, release }
+  /** The reader takes the oldest held write only. */
+  const releaseOne = () => held.shift()?.()
+  return { stream, writes, release, releaseOne }
 }
 
 describe("LineFramer: the two ends of an oversized line", () => {
@@ -279,5 +281,54 @@ describe("OutputBatcher", () => {
     expect(ended).toBe(true)
     expect(sim.pending).toBe(0)
     release()
+  })
+
+  it("end() waits for a slow reader: the deadline counts from the last output taken, not from end()", async () => {
+    const { stream, writes, releaseOne } = fakeWritable({ highWaterMark: 4, hold: true })
+    const sim = countingClock()
+    const batcher = new OutputBatcher(stream, { flushTimeoutMs: 1_000, clock: sim.clock })
+    batcher.push("first")
+    await nextTurn()
+    batcher.push("second")
+    batcher.push("third")
+    let ended = false
+    const ending = batcher.end().then(() => (ended = true))
+    expect(writes).toEqual(["first\n"]) // the rest waits in the stream behind it
+    sim.increment(900)
+    releaseOne() // the reader takes "first": progress
+    await nextTurn()
+    expect(writes).toEqual(["first\n", "second\nthird\n"])
+    sim.increment(100) // 1 s after end(): the old deadline; output was taken meanwhile, so it is re-armed
+    await nextTurn()
+    expect(ended).toBe(false)
+    sim.increment(999)
+    await nextTurn()
+    expect(ended).toBe(false)
+    sim.increment(1) // a whole period with nothing taken: the reader stopped
+    await ending
+    expect(ended).toBe(true)
+    expect(sim.pending).toBe(0)
+    releaseOne()
+  })
+
+  it("end() sees a socket's progress inside one large write (libuv's writeQueueSize counts down)", async () => {
+    const { stream, releaseOne } = fakeWritable({ highWaterMark: 4, hold: true })
+    const handle = { writeQueueSize: 3_000 }
+    Object.assign(stream, { _handle: handle })
+    const sim = countingClock()
+    const batcher = new OutputBatcher(stream, { flushTimeoutMs: 1_000, clock: sim.clock })
+    batcher.push("x".repeat(3_000)) // one write, taken by the peer piece by piece
+    let ended = false
+    const ending = batcher.end().then(() => (ended = true))
+    for (const left of [2_000, 1_000, 10]) {
+      handle.writeQueueSize = left
+      sim.increment(1_000)
+      await nextTurn()
+      expect(ended).toBe(false)
+    }
+    handle.writeQueueSize = 0
+    releaseOne() // the write completes: end() resolves at once
+    await ending
+    expect(sim.pending).toBe(0)
   })
 })

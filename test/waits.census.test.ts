@@ -36,6 +36,8 @@ const B_POLLS: Record<string, number> = {
   "test/http.era.test.ts": 3, // OS socket handles; the count tool's pace
   "test/http.sdk-interop.test.ts": 2, // the server's pending exchanges; the SDK client's own retry timer
   "test/inspect.browser.test.ts": 1, // a process group
+  "test/lastwords.stdio-server.test.ts": 1, // a slow reader's pace: the real child's flush deadline is what is tested
+  "test/lastwords.ws.test.ts": 1, // a slow reader's pace: the server's WebSocket close deadline is what is tested
   "test/interop.effect-modern.test.ts": 1, // the Effect server's listen outcome (no change feed)
   "test/interop.inspector-cli.test.ts": 1, // sessions hibernated by the server (no change feed)
   "test/interop.server-everything.stdio.test.ts": 1, // the reference server's tools appear as it starts

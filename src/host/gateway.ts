@@ -26,14 +26,14 @@ import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { listenHttp } from "../transports/http/listenHttp.ts"
-import { type Clock, unrefTimer } from "../protocol/clock.ts"
+import { type Clock, clockOf, unrefTimer } from "../protocol/clock.ts"
 import { type ClientCapabilities, hasCapability, missingClientCapabilityFor } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
 import { META_SERVER_INFO } from "../protocol/modern.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
-import { type Authenticate, type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
+import { type Authenticate, closesAfterFlush, type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
 import type { CallGuard, GuardedKind } from "../server/CallGuard.ts"
 import { McpServer, type ToolHandler } from "../server/McpServer.ts"
 import type { RequestContext } from "../server/RequestContext.ts"
@@ -599,6 +599,8 @@ export const serveGatewayHttp = async (
     }
     res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: ErrorCode.NotFound, message: "Not Found" } }))
   })
+  // Responses already ended reach their clients before the connections close (as makeHttpServer's).
+  const closeServer = closesAfterFlush(http, clockOf(options.clock))
   const { port, urlHost } = await listenHttp(http, options.port ?? 0, bind)
   let closed: Promise<void> | undefined
   return {
@@ -606,12 +608,9 @@ export const serveGatewayHttp = async (
     port,
     server: http,
     close: (o = {}) =>
-      closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+      closed ??= closeServer(async () => {
         await Promise.all([aggregate, ...handlers.values()].map((h) => h.close({ drainMs: o.drainMs ?? 2_000 })))
-        http.closeAllConnections()
-        await stopped
-      })()
+      })
   }
 }
 
@@ -633,8 +632,13 @@ export const serveGatewayWs = (gateway: Gateway, options: GatewayServeOptions = 
     }
   })
 
-/** stdio: the aggregate on this process's stdin/stdout; resolves when the client closes stdin. */
+/**
+ * stdio: the aggregate on this process's stdin/stdout; resolves when the client closed stdin
+ * and the session's replies are out (stdout flushed: the CLI exits then).
+ */
 export const serveGatewayStdio = (gateway: Gateway): Promise<void> => {
-  const session = serveTransport(gateway.server, makeStdioServerTransport())
-  return session.ended.then(() => undefined)
+  const transport = makeStdioServerTransport()
+  const session = serveTransport(gateway.server, transport)
+  // The session's end starts the transport's close; its flush (a slow reader is waited for) is what the exit must await.
+  return session.ended.then(() => transport.close())
 }

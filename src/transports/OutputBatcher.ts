@@ -23,11 +23,13 @@
  */
 import type { Writable } from "node:stream"
 import { type Clock, systemClock } from "../protocol/clock.ts"
+import { outputTaken, type UnsentOutput, unsentOutput } from "./unsentOutput.ts"
 
 export interface OutputBatcherOptions {
   /**
-   * How long `end()` waits for the final write to be handed to the OS before
-   * giving up (a peer that stopped reading must not hang shutdown). Default 2000 ms.
+   * How long `end()` waits for the final write to be handed to the OS while none of it
+   * is taken: a peer that stopped reading must not hang shutdown, one that reads slowly
+   * gets everything (the deadline is re-armed whenever the unsent output shrank). Default 2000 ms.
    */
   readonly flushTimeoutMs?: number
   /** The clock of that flush timeout (the runtime's one clock). Default: the system clock. */
@@ -126,8 +128,10 @@ export class OutputBatcher {
   /**
    * Stop batching: write everything pending at once (ignoring backpressure:
    * the stream buffers it), detach from the stream, and resolve once the
-   * stream has handed the data to the OS, errored, closed, or after
-   * `flushTimeoutMs`. Never rejects. Does not end the stream.
+   * stream has handed the data to the OS, errored, closed, or once
+   * `flushTimeoutMs` passed with none of it taken (a slow reader is waited for:
+   * a process that exits when this resolves would cut its last replies).
+   * Never rejects. Does not end the stream.
    */
   end(): Promise<void> {
     if (this.#ended) return Promise.resolve()
@@ -143,19 +147,33 @@ export class OutputBatcher {
     if (stream.destroyed || !stream.writable) return Promise.resolve()
     if (data.length === 0 && stream.writableLength === 0) return Promise.resolve()
     const clock = this.#clock
+    const flushTimeoutMs = this.#flushTimeoutMs
     return new Promise<void>((resolve) => {
       let timer: unknown = undefined
+      let settled = false
       const done = (): void => {
+        if (settled) return
+        settled = true
         if (timer !== undefined) clock.clearTimeout(timer)
         stream.off("error", done)
         stream.off("close", done)
         resolve()
       }
-      timer = clock.setTimeout(done, this.#flushTimeoutMs)
+      // The deadline is for a reader that stopped: each time it passes, a stream that handed
+      // some of its output to the OS meanwhile (a slow reader) gets another period.
+      let last: UnsentOutput | undefined = undefined
+      const check = (): void => {
+        timer = undefined
+        const now = unsentOutput(stream)
+        if (last !== undefined && !outputTaken(last, now)) return done()
+        last = now
+        timer = clock.setTimeout(check, flushTimeoutMs)
+      }
       stream.on("error", done)
       stream.on("close", done)
       // An empty write still calls back once everything before it is flushed.
       stream.write(data, () => done())
+      if (!settled) check()
     })
   }
 }

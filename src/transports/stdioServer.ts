@@ -31,7 +31,7 @@ export interface StdioServerOptions {
   /** Defaults to `process.stdout`. */
   readonly stdout?: Writable
   readonly maxMessageBytes?: number
-  /** How long `close()` waits for pending output to reach the OS. Default 2000 ms. */
+  /** How long `close()` waits for pending output to reach the OS while the reader takes none of it. Default 2000 ms. */
   readonly flushTimeoutMs?: number
 }
 

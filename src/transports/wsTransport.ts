@@ -18,6 +18,7 @@
  *   TCP connection is thus found without MCP pings, so the transport reports
  *   `authoritativeLiveness`.
  */
+import type { Writable } from "node:stream"
 import type WebSocket from "ws"
 import { type Clock, every, systemClock, unrefTimer } from "../protocol/clock.ts"
 import { encode, type JsonRpcBatchResponse, type JsonRpcMessage } from "../protocol/jsonrpc.ts"
@@ -29,6 +30,7 @@ import {
   type TransportClosed,
   type TransportHandlers
 } from "./Transport.ts"
+import { outputTaken, type UnsentOutput, unsentOutput } from "./unsentOutput.ts"
 
 /** The WebSocket subprotocol both sides offer (`mcp`, as the SDK v1 WebSocket transport does). */
 export const WS_SUBPROTOCOL = "mcp"
@@ -40,7 +42,10 @@ export interface WsTransportOptions {
   readonly maxMessageBytes?: number
   /** WebSocket ping period; 0 turns the heartbeat off. Default 30 000 ms. */
   readonly heartbeatMs?: number
-  /** How long `close()` waits for the peer's close frame before terminating. Default 2000 ms. */
+  /**
+   * How long `close()` waits for the peer's close frame before terminating, re-armed while the
+   * peer is still taking what was sent before the close (a slow reader). Default 2000 ms.
+   */
   readonly closeTimeoutMs?: number
   /** The clock of the heartbeat and the close deadline. Default: the system clock. */
   readonly clock?: Clock
@@ -62,6 +67,8 @@ const closeReasonText = (reason: string): string => {
   while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1)
   return `${cut}...`
 }
+
+const unsentOf = (stream: Writable | undefined): UnsentOutput | undefined => (stream === undefined ? undefined : unsentOutput(stream))
 
 /** Close codes that end a connection normally (RFC 6455 §7.4.1): 1000 normal, 1001 going away. */
 const NORMAL_CLOSE = new Set([1000, 1001])
@@ -161,7 +168,21 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
           finish({ expected: true, reason: "closed" })
           return resolve()
         }
-        const timer = unrefTimer(clock.setTimeout(() => socket.terminate(), options.closeTimeoutMs ?? 2_000))
+        // The peer answers our close frame once it has read what we sent before it: a peer that
+        // takes some of it in each period (a slow reader) is waited for, one that takes none is cut.
+        const closeTimeoutMs = options.closeTimeoutMs ?? 2_000
+        const raw = (): Writable | undefined => (socket as unknown as { readonly _socket?: Writable | null })._socket ?? undefined
+        let before = unsentOf(raw())
+        const expire = (): void => {
+          const now = unsentOf(raw())
+          if (now !== undefined && before !== undefined && (now.length > 0 || now.queued > 0) && outputTaken(before, now)) {
+            before = now
+            timer = unrefTimer(clock.setTimeout(expire, closeTimeoutMs))
+            return
+          }
+          socket.terminate()
+        }
+        let timer = unrefTimer(clock.setTimeout(expire, closeTimeoutMs))
         socket.once("close", () => {
           clock.clearTimeout(timer)
           resolve()

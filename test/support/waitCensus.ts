@@ -73,6 +73,8 @@ const LINE_RULES: ReadonlyArray<Rule> = [
   { file: "test/http.era.test.ts", text: /await sleep\(5\)/, cls: "B", why: "the count tool's steps: progress and logs spread in real time over a real HTTP stream (a peer's pace, not awaited by the test)" },
   { file: "test/http.sdk-interop.test.ts", text: /await sleep\(150\)/, cls: "B", why: "a quiet period on a real peer: the SDK client's own retry timer, which no clock of ours drives" },
   { file: "test/fixtures/sdk-http-server.ts", cls: "B", why: "the SDK fixture server's tools do timed work (a real peer's pace)" },
+  { file: "test/lastwords.ws.test.ts", text: /setTimeout\(\(\) => ws\.resume\(\), paceMs\)/, cls: "B", why: "a slow reader's pace on a real socket (the server's close deadline is what is tested)" },
+  { file: "test/lastwords.stdio-server.test.ts", text: /setTimeout\(\(\) => child\.stdout\.resume\(\), paceMs\)/, cls: "B", why: "a slow reader's pace against a real child (its flush deadline is what is tested)" },
   { file: "test/runtime.clock.test.ts", text: /makeRealClock|clock\.setTimeout\(resolve, 0\)/, cls: "B", why: "the real clock is the thing under test (a 0 ms timer)" },
   { file: "test/sim.test.ts", cls: "X", why: "the real-time guard's own test: real timers armed and cleared at once, on purpose" },
   { file: /^test\/fixtures\/.*\.(m?js|ts)$/, text: /setInterval\(\(\) => \{\}, /, cls: "X", why: "keeps a child process alive (not a wait)" },

@@ -35,6 +35,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { listenHttp } from "../../transports/http/listenHttp.ts"
+import type { Socket } from "node:net"
+import { type Clock, clockOf } from "../../protocol/clock.ts"
+import { outputTaken, type UnsentOutput, unsentOutput } from "../../transports/unsentOutput.ts"
+import { defaultMcpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RequestId } from "../../protocol/jsonrpc.ts"
 import type { Inspector } from "../../inspect/InspectorServer.ts"
 import type { McpServer } from "../McpServer.ts"
@@ -116,6 +120,76 @@ export const makeHttpHandler = (server: McpServer, options: HttpHandlerOptions =
   return httpHandler
 }
 
+/** How long `close()` waits for responses already ended to move on towards a client that reads none of them, before it cuts their connections. */
+const RESPONSE_FLUSH_MS = 2_000
+
+/**
+ * How to close `http` once `drain` (its endpoints' close: sessions drained, new requests 503) is
+ * done, without cutting the responses still on their way: they reach their clients (a period of
+ * RESPONSE_FLUSH_MS on `clock` in which none of them moves gives up), then the listener and every
+ * connection close. Node's own `close()` is called only then: it destroys every connection whose
+ * response has ended, even while that response is still buffered for a client that reads slowly.
+ * Call it before the server accepts connections (it tracks them).
+ */
+export const closesAfterFlush = (http: Server, clock: Clock): ((drain: () => Promise<void>) => Promise<void>) => {
+  const sockets = new Set<Socket>()
+  http.on("connection", (socket: Socket) => {
+    sockets.add(socket)
+    socket.once("close", () => sockets.delete(socket))
+  })
+  return async (drain) => {
+    await drain()
+    await responsesFlushed(clock, sockets, RESPONSE_FLUSH_MS)
+    const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+    http.closeAllConnections()
+    await stopped
+  }
+}
+
+/**
+ * Resolves once no socket has output left to send, or once a period of `ms` on `clock` passed
+ * in which none of it was taken (a client that stopped reading is not waited for).
+ */
+const responsesFlushed = (clock: Clock, sockets: ReadonlySet<Socket>, ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    const busy = (): Array<Socket> => [...sockets].filter((s) => !s.destroyed && s.writableLength > 0)
+    let timer: unknown = undefined
+    let settled = false
+    const finish = (): void => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clock.clearTimeout(timer)
+      for (const s of watched) {
+        s.off("drain", look)
+        s.off("close", look)
+      }
+      resolve()
+    }
+    const look = (): void => {
+      if (busy().length === 0) finish()
+    }
+    const watched = busy()
+    if (watched.length === 0) return finish()
+    for (const s of watched) {
+      s.on("drain", look)
+      s.on("close", look)
+    }
+    let last = new Map<Socket, UnsentOutput>()
+    const check = (): void => {
+      timer = undefined
+      const now = busy()
+      if (now.length === 0) return finish()
+      const taken = now.some((s) => {
+        const before = last.get(s)
+        return before === undefined || outputTaken(before, unsentOutput(s))
+      })
+      if (!taken) return finish()
+      last = new Map(now.map((s) => [s, unsentOutput(s)]))
+      timer = clock.setTimeout(check, ms)
+    }
+    check()
+  })
+
 /** `makeHttpServer` replaces what a runtime shutdown closes: the whole server, not only its handler. */
 const shutdownHooks = new WeakMap<HttpHandler, (hook: () => Promise<void>) => void>()
 
@@ -170,6 +244,7 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
     await inspector?.close()
     throw e
   })
+  const closeServer = closesAfterFlush(http, clockOf(options.clock ?? (options.runtime ?? defaultMcpRuntime()).clock))
   let closed: Promise<void> | undefined
   const handle: HttpServerHandle = {
     ...h,
@@ -182,10 +257,7 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
     ...(inspector === undefined ? {} : { inspector }),
     close: (closeOptions) =>
       closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
-        await h.close(closeOptions)
-        http.closeAllConnections()
-        await stopped
+        await closeServer(() => h.close(closeOptions))
         await inspector?.close()
       })()
   }

@@ -21,7 +21,7 @@ import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import { defaultMcpRuntime, type McpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RegistryUnsafe } from "../../runtime/Registry.ts"
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES, type Transport } from "../../transports/Transport.ts"
 import { type HostGuardOptions, makeHostGuard } from "../../transports/http/HostGuard.ts"
 import { requestUrl } from "../../transports/http/requestTarget.ts"
 import { makeWsTransport, WS_HARD_LIMIT_FACTOR, WS_SUBPROTOCOL } from "../../transports/wsTransport.ts"
@@ -135,6 +135,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" }).end("MCP over WebSocket: upgrade required\n")
   })
 
+  /** Every connection's transport until its socket has closed: shutting down awaits their closing handshakes. */
+  const transports = new Set<Transport>()
   const accept = (target: McpServer, req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined, identity?: Identity): void => {
     const address = remoteAddress(req)
     if (!listener.accepting) return refuse(socket, 503, "Service Unavailable: the server is shutting down")
@@ -145,6 +147,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     // `ws` completes the upgrade synchronously here (no verifyClient), so nothing is admitted in between.
     wss.handleUpgrade(req, socket, head, (ws) => {
       const transport = makeWsTransport(ws, { maxMessageBytes, clock: wsClock, ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}) })
+      transports.add(transport)
+      ws.once("close", () => transports.delete(transport))
       let session: ServerSession | undefined
       let readyEarly = false // frames buffered before start() may make it ready inside serveTransport
       session = serveTransport(target, transport, {
@@ -213,6 +217,9 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       listener.beginClose("server shutting down")
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
       await Promise.all([...sessions.values()].map((s) => s.close({ drainMs, reason: "server shutting down", cause: "shutdown" })))
+      // A session's end starts its socket's close (1001 after its last replies); the replies still
+      // buffered go out before the peer's close frame comes back (or the transport's close deadline).
+      await Promise.all([...transports].map((t) => t.close({ reason: "server shutting down", cause: "shutdown" })))
       for (const ws of wss.clients) ws.terminate()
       wss.close()
       http.closeAllConnections()
