@@ -135,8 +135,12 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" }).end("MCP over WebSocket: upgrade required\n")
   })
 
-  /** Every connection's transport until its socket has closed: shutting down awaits their closing handshakes. */
-  const transports = new Set<Transport>()
+  /**
+   * Every connection's transport until its socket has closed: shutting down awaits their closing handshakes.
+   * By a number, in a ClearingMap: a long-lived Set would keep closed ones reachable for the young GC.
+   */
+  const transports = new ClearingMap<number, Transport>()
+  let nextTransport = 0
   const accept = (target: McpServer, req: IncomingMessage, socket: Duplex, head: Buffer, principal: string | undefined, identity?: Identity): void => {
     const address = remoteAddress(req)
     if (!listener.accepting) return refuse(socket, 503, "Service Unavailable: the server is shutting down")
@@ -147,8 +151,9 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     // `ws` completes the upgrade synchronously here (no verifyClient), so nothing is admitted in between.
     wss.handleUpgrade(req, socket, head, (ws) => {
       const transport = makeWsTransport(ws, { maxMessageBytes, clock: wsClock, ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}) })
-      transports.add(transport)
-      ws.once("close", () => transports.delete(transport))
+      const key = nextTransport++
+      transports.set(key, transport)
+      ws.once("close", () => transports.delete(key))
       let session: ServerSession | undefined
       let readyEarly = false // frames buffered before start() may make it ready inside serveTransport
       session = serveTransport(target, transport, {
@@ -219,7 +224,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       await Promise.all([...sessions.values()].map((s) => s.close({ drainMs, reason: "server shutting down", cause: "shutdown" })))
       // A session's end starts its socket's close (1001 after its last replies); the replies still
       // buffered go out before the peer's close frame comes back (or the transport's close deadline).
-      await Promise.all([...transports].map((t) => t.close({ reason: "server shutting down", cause: "shutdown" })))
+      await Promise.all([...transports.values()].map((t) => t.close({ reason: "server shutting down", cause: "shutdown" })))
       for (const ws of wss.clients) ws.terminate()
       wss.close()
       http.closeAllConnections()
