@@ -5,7 +5,7 @@
  * Every reply must reach the parent before the process exits, even when the parent reads
  * slowly: the flush deadline is for a reader that stopped, not for one that is slow.
  */
-import { spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -24,35 +24,27 @@ const requests = (calls: number, bytes: number, tool = "echo"): string => {
   return messages.map((m) => JSON.stringify(m)).join("\n") + "\n"
 }
 
+const READER = fileURLToPath(new URL("./fixtures/slow-stdio-reader.mjs", import.meta.url))
+
 /**
- * Spawn the CLI with `args`, send `input` once its stderr says `ready` (at once without it), end stdin;
- * read stdout taking a pause of `paceMs` after each chunk.
+ * Through a reader process of its own (its pace, not the test's): spawn the CLI with `args`, send `input`
+ * once its stderr says `ready` (at once without it), end stdin; read stdout pausing `paceMs` after each chunk.
  */
-const serveAndRead = (args: ReadonlyArray<string>, input: string, paceMs: number, ready?: RegExp) =>
-  new Promise<{ readonly ids: ReadonlyArray<unknown>; readonly code: number | null; readonly stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"] })
-    let stderr = ""
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d
-      if (ready !== undefined && ready.test(stderr) && child.stdin.writable) child.stdin.end(input)
-    })
-    const ids: Array<unknown> = []
-    let buffered = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      buffered += chunk
-      let nl: number
-      while ((nl = buffered.indexOf("\n")) !== -1) {
-        ids.push((JSON.parse(buffered.slice(0, nl)) as { id?: unknown }).id)
-        buffered = buffered.slice(nl + 1)
-      }
-      if (paceMs > 0) {
-        child.stdout.pause()
-        setTimeout(() => child.stdout.resume(), paceMs) // the slow reader's pace (a real child at the other end)
-      }
-    })
-    child.on("close", (code) => resolve({ ids, code, stderr }))
-    if (ready === undefined) child.stdin.end(input)
-  })
+const serveAndRead = (args: ReadonlyArray<string>, input: string, paceMs: number, ready?: RegExp) => {
+  const inputFile = join(dir, `input-${paceMs}-${args.join("-").replace(/\W+/g, "_")}.jsonl`)
+  writeFileSync(inputFile, input)
+  return new Promise<{ readonly ids: ReadonlyArray<unknown>; readonly code: number | null; readonly stderr: string }>((resolve, reject) =>
+    execFile(process.execPath, [READER, String(paceMs), ready?.source ?? "-", inputFile, process.execPath, CLI, ...args], { maxBuffer: 16 << 20 }, (error, stdout) =>
+      error !== null ? reject(error) : resolve(JSON.parse(stdout))
+    )
+  )
+}
+
+let dir: string
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "mcp-lastwords-"))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe("serve --stdio: replies written before stdin's end reach a slow reader before the exit", () => {
   it("3 MB of replies read at ≈ 640 KB/s (≈ 5 s, beyond the 2 s flush deadline + the 1 s exit timer): all 31 arrive, exit 0", async () => {
@@ -64,12 +56,6 @@ describe("serve --stdio: replies written before stdin's end reach a slow reader 
 })
 
 describe("host --serve-stdio: the gateway's replies reach a slow reader before the host exits", () => {
-  let dir: string
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "mcp-lastwords-"))
-  })
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
   it("30 echoes of 100 kB through the gateway, stdin ended at once, read at ≈ 2 MB/s: all 31 replies, exit 0", async () => {
     const config = join(dir, "host.json")
     writeFileSync(config, JSON.stringify({ mcpServers: { demo: { command: process.execPath, args: [CLI, "serve", "--stdio"] } } }))

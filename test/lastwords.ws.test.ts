@@ -7,6 +7,9 @@
  *   destroy): the answer is delivered, the close after it; a peer that closes without
  *   answering fails the call at once with ConnectionLost.
  */
+import { spawn } from "node:child_process"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket, { WebSocketServer } from "ws"
 import { connectWs } from "../src/client/connectWs.ts"
@@ -19,8 +22,6 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f()
 })
 
-const initialize = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }
-
 describe("WebSocket server shutdown: replies already written reach the client before the close", () => {
   it("4 replies of 3 MB in the socket's buffers when close() starts: all arrive, then 1001", () => bigRepliesAtShutdown(4, 0), 30_000)
 
@@ -28,7 +29,12 @@ describe("WebSocket server shutdown: replies already written reach the client be
   it("16 replies of 3 MB read slowly (200 ms after each: ≈ 3 s, beyond the 2 s close deadline): all arrive, then 1001", () => bigRepliesAtShutdown(16, 200), 30_000)
 })
 
-/** `count` replies of 3 MB wait unread in the server's buffers when it shuts down; the client then reads them, pausing `paceMs` after each. */
+const READER = fileURLToPath(new URL("./fixtures/slow-ws-reader.mjs", import.meta.url))
+
+/**
+ * `count` replies of 3 MB wait unread in the server's buffers when it shuts down; the client, a
+ * process of its own, then reads them, pausing `paceMs` after each (its pace, not the test's).
+ */
 const bigRepliesAtShutdown = async (count: number, paceMs: number) => {
   let answered = 0
   let allAnswered!: () => void
@@ -41,33 +47,18 @@ const bigRepliesAtShutdown = async (count: number, paceMs: number) => {
   const handle: WsServerHandle = await makeWsServer(server, { port: 0 })
   cleanup.push(() => handle.close({ drainMs: 0 }))
 
-  const ws = new WebSocket(handle.url, ["mcp"])
-  const ids: Array<unknown> = []
-  let first!: () => void
-  const initialized = new Promise<void>((resolve) => (first = resolve))
-  ws.on("message", (data) => {
-    ids.push((JSON.parse(data.toString()) as { id?: unknown }).id)
-    if (ids.length === 1) first()
-    else if (paceMs > 0) {
-      ws.pause()
-      setTimeout(() => ws.resume(), paceMs) // the slow reader's pace (the server's close deadline is what is tested)
-    }
-  })
-  const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)))
-  await new Promise<void>((resolve, reject) => ws.once("open", () => resolve()).once("error", reject))
-  ws.send(JSON.stringify(initialize))
-  await initialized
-  ws.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
-  // The client stops reading: the replies wait in the server's buffers.
-  ws.pause()
-  for (let id = 1; id <= count; id++) ws.send(JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big" } }))
+  const reader = spawn(process.execPath, [READER, handle.url, String(count), String(paceMs)], { stdio: ["pipe", "pipe", "inherit"] })
+  cleanup.push(async () => void reader.kill())
+  const lines = createInterface({ input: reader.stdout })[Symbol.asyncIterator]()
+  expect((await lines.next()).value).toBe("sent")
   await answeredAll
   await new Promise<void>((resolve) => setImmediate(resolve)) // the last reply handed to the socket
   const closing = handle.close({ drainMs: 1_000 })
-  ws.resume()
+  reader.stdin.end("go\n") // the reader starts reading
+  const { ids, code } = JSON.parse((await lines.next()).value as string) as { ids: Array<unknown>; code: number }
   // Before: the server terminated every socket once its session ended, cutting what was still buffered (1006);
   // then the transport's close deadline, 2 s after the close whatever the reader was doing, cut a slow one (11 of 16).
-  expect(await closed).toBe(1001)
+  expect(code).toBe(1001)
   expect(ids).toEqual(Array.from({ length: count + 1 }, (_, i) => i))
   await closing
 }

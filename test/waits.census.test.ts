@@ -27,6 +27,8 @@ const B_POLLS: Record<string, number> = {
   "test/client.default-runtime.test.ts": 2, // OS socket handles
   "test/client.tree.test.ts": 1, // a process group, by ps
   "test/fixtures/sdk-http-server.ts": 4, // the SDK fixture's tools do timed work (a peer's pace)
+  "test/fixtures/slow-stdio-reader.mjs": 1, // a slow reader process's pace (the stdio server's flush deadline is tested)
+  "test/fixtures/slow-ws-reader.mjs": 1, // a slow reader process's pace (the WebSocket server's close deadline is tested)
   "test/fuzz/MessageFuzzer.ts": 4, // a reply woken by each message, re-checked every 200 ms; a dying server's exit
   "test/host.lifecycle.test.ts": 2, // process groups
   "test/host.supervision.test.ts": 1, // OS handles back to the baseline
@@ -36,8 +38,6 @@ const B_POLLS: Record<string, number> = {
   "test/http.era.test.ts": 3, // OS socket handles; the count tool's pace
   "test/http.sdk-interop.test.ts": 2, // the server's pending exchanges; the SDK client's own retry timer
   "test/inspect.browser.test.ts": 1, // a process group
-  "test/lastwords.stdio-server.test.ts": 1, // a slow reader's pace: the real child's flush deadline is what is tested
-  "test/lastwords.ws.test.ts": 1, // a slow reader's pace: the server's WebSocket close deadline is what is tested
   "test/interop.effect-modern.test.ts": 1, // the Effect server's listen outcome (no change feed)
   "test/interop.inspector-cli.test.ts": 1, // sessions hibernated by the server (no change feed)
   "test/interop.server-everything.stdio.test.ts": 1, // the reference server's tools appear as it starts
