@@ -1,7 +1,7 @@
 /**
  * Young-GC counters of HTTP session churn: what each scavenge keeps alive and promotes.
  *
- *   node bench/gcChurn.ts [--root DIR] [--concurrency 32] [--ops 8000] [--skip 6] [--port 0] [-- NODE_FLAGS...]
+ *   node bench/gcChurn.ts [--root DIR] [--concurrency 32] [--ops 8000] [--skip 6] [--port 0] [--inspect] [--serve-args="ARGS"] [-- NODE_FLAGS...]
  *
  * Starts `node --trace-gc-nvp src/cli/main.ts serve --http` from `--root` (default: this checkout;
  * give another checkout to compare), pinned to CPU 1, drives it with the neutral driver
@@ -9,6 +9,8 @@
  * prints one JSON line: the medians over the scavenges after the first `--skip` (start-up) of
  * `new_space_survived` and `promoted` (KB), the scavenge pause (ms), sessions per scavenge, scavenge
  * pause per session (µs, steady state), full GCs, and the driver's server CPU µs per session.
+ * `--inspect` serves the live inspector with nobody watching (`serve … --inspect 0`); `--serve-args=ARGS`
+ * appends other arguments to `serve` (split at spaces; give it with `=`, as its value starts with a dash).
  * See docs/performance.md, "Why churned sessions survived the young GC".
  */
 import { spawn, spawnSync } from "node:child_process"
@@ -23,17 +25,20 @@ const { values, positionals } = parseArgs({
     concurrency: { type: "string", default: "32" },
     ops: { type: "string", default: "8000" },
     skip: { type: "string", default: "6" },
-    port: { type: "string", default: String(47000 + Math.floor(Math.random() * 2000)) }
+    port: { type: "string", default: String(47000 + Math.floor(Math.random() * 2000)) },
+    inspect: { type: "boolean", default: false },
+    "serve-args": { type: "string", default: "" }
   },
   allowPositionals: true
 })
 const root = resolve(values.root)
+const serveArgs = [...(values.inspect ? ["--inspect", "0"] : []), ...values["serve-args"].split(" ").filter(Boolean)]
 const port = values.port
 const log = join(mkdtempSync(join(tmpdir(), "gc-churn-")), "nvp.log")
 const hasTaskset = spawnSync("taskset", ["--version"]).status === 0
 const pinned = (cpu: number, args: Array<string>): [string, Array<string>] => hasTaskset ? ["taskset", ["-c", String(cpu), ...args]] : [args[0]!, args.slice(1)]
 
-const [cmd, args] = pinned(1, [process.execPath, "--trace-gc-nvp", ...positionals, "src/cli/main.ts", "serve", "--http", port])
+const [cmd, args] = pinned(1, [process.execPath, "--trace-gc-nvp", ...positionals, "src/cli/main.ts", "serve", "--http", port, ...serveArgs])
 const out = openSync(log, "w")
 const server = spawn(cmd, args, { cwd: root, stdio: ["ignore", out, out] })
 await new Promise((r) => setTimeout(r, 2000))
@@ -53,6 +58,7 @@ const allocatedPerSession = scavenges.reduce((a, g) => a + Number(g.allocated), 
 const steadySessions = steady.reduce((a, g) => a + Number(g.allocated), 0) / allocatedPerSession
 console.log(JSON.stringify({
   root,
+  serveArgs: serveArgs.join(" "),
   scavenges: steady.length,
   survivedKB: Math.round(median(steady.map((g) => Number(g.new_space_survived))) / 1024),
   promotedKB: Math.round(median(steady.map((g) => Number(g.promoted))) / 1024),
