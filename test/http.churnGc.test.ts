@@ -42,29 +42,45 @@ const sessionPart = (x: unknown): string | undefined =>
     : isObject(x) && "views" in x && "handle" in x && "session" in x ? "inspector id entry"
     : undefined
 
+/** A session part, or a function (a closure can hold one: the endpoint's registry removals were closures over the session's entry). */
+const partOrClosure = (x: unknown): string | undefined => sessionPart(x) ?? (typeof x === "function" ? "closure" : undefined)
+
 /**
- * Run `body` while recording every `Map.set` / `Set.add` of a session part; returns, by part,
- * how many of those went into a table that is still alive afterwards (a long-lived one: each
- * session's own tables are gone with it).
+ * Run `body` while recording every `Map.set`, `Set.add`, `WeakMap.set` and `WeakSet.add` of a session
+ * part or a closure; returns, by part, how many of those went into a table that is still alive
+ * afterwards (a long-lived one: each session's own tables are gone with it).
+ * (Arrays are not recorded: one written by `push` and emptied by `splice` or `shift` does not keep what
+ * it dropped, V8 trims its storage in place; docs/performance.md, "The registry's removals".)
  */
 const intoLongLivedTables = async (body: () => Promise<void>): Promise<Record<string, number>> => {
   const inserted: Array<{ readonly table: WeakRef<object>; readonly part: string }> = []
-  const mapSet = Map.prototype.set, setAdd = Set.prototype.add
+  const mapSet = Map.prototype.set, setAdd = Set.prototype.add, weakMapSet = WeakMap.prototype.set, weakSetAdd = WeakSet.prototype.add
+  const note = (table: object, part: string | undefined): void => {
+    if (part !== undefined) inserted.push({ table: new WeakRef(table), part })
+  }
   Map.prototype.set = function(this: Map<unknown, unknown>, key: unknown, value: unknown) {
-    const part = sessionPart(key) ?? sessionPart(value)
-    if (part !== undefined) inserted.push({ table: new WeakRef(this), part })
+    note(this, partOrClosure(key) ?? partOrClosure(value))
     return mapSet.call(this, key, value)
   }
   Set.prototype.add = function(this: Set<unknown>, value: unknown) {
-    const part = sessionPart(value)
-    if (part !== undefined) inserted.push({ table: new WeakRef(this), part })
+    note(this, partOrClosure(value))
     return setAdd.call(this, value)
+  }
+  WeakMap.prototype.set = function(this: WeakMap<WeakKey, unknown>, key: WeakKey, value: unknown) {
+    note(this, partOrClosure(key) ?? partOrClosure(value))
+    return weakMapSet.call(this, key, value)
+  }
+  WeakSet.prototype.add = function(this: WeakSet<WeakKey>, value: WeakKey) {
+    note(this, partOrClosure(value))
+    return weakSetAdd.call(this, value)
   }
   try {
     await body()
   } finally {
     Map.prototype.set = mapSet
     Set.prototype.add = setAdd
+    WeakMap.prototype.set = weakMapSet
+    WeakSet.prototype.add = weakSetAdd
   }
   // The next turn of the event loop (a WeakRef's target is kept for the job that made it), then full GCs: dead tables go.
   await new Promise((resolve) => setImmediate(resolve))
@@ -89,7 +105,7 @@ const churnSessions = async (url: string, sessions: number): Promise<void> => {
 }
 
 describe("HTTP session churn and the young GC", () => {
-  it("no session part goes into a long-lived Map or Set (their dropped storage kept ended sessions reachable for the young GC)", async () => {
+  it("no session part nor closure goes into a long-lived Map or Set (their dropped storage kept ended sessions reachable for the young GC)", async () => {
     const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0 })
     try {
       const churn = (sessions: number) => churnSessions(handle.url, sessions)
@@ -112,7 +128,9 @@ describe("HTTP session churn and the young GC", () => {
       await churn(64)
       const counts = await intoLongLivedTables(() => churn(300))
       expect(handle.sessions).toBe(0)
-      // Before: the model's views by xstate id and its id entries (ActorView, IdEntry), with their sessions.
+      // Before: the model's views by xstate id and its id entries (ActorView, IdEntry), with their sessions;
+      // then the endpoint's registry removals (a `Map` of closures over each session's registry entry,
+      // made only with a `registry` option: the inspector's).
       expect(counts).toEqual({})
     } finally {
       await handle.close({ drainMs: 0 })
