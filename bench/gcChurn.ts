@@ -41,12 +41,18 @@ const pinned = (cpu: number, args: Array<string>): [string, Array<string>] => ha
 const [cmd, args] = pinned(1, [process.execPath, "--trace-gc-nvp", ...positionals, "src/cli/main.ts", "serve", "--http", port, ...serveArgs])
 const out = openSync(log, "w")
 const server = spawn(cmd, args, { cwd: root, stdio: ["ignore", out, out] })
+const exited = new Promise((r) => server.once("exit", r))
 await new Promise((r) => setTimeout(r, 2000))
 const [dcmd, dargs] = pinned(0, [process.execPath, join(root, "bench/peers/mcp-bench.mjs"), "http-churn", "--url", `http://127.0.0.1:${port}/mcp`,
   "--concurrency", values.concurrency, "--duration", "60", "--warmup", "1", "--max-ops", values.ops, "--pid", String(server.pid)])
 const driver = spawnSync(dcmd, dargs, { encoding: "utf8" })
 server.kill("SIGTERM")
-await new Promise((r) => server.once("exit", r))
+await exited
+if (driver.status !== 0 || !driver.stdout.trim().startsWith("{")) {
+  // (A server that did not start, e.g. its port taken: say so, with what it printed.)
+  console.error(`gcChurn: the driver failed (status ${driver.status}): ${driver.stderr.trim()}\nserver log (${log}):\n${readFileSync(log, "utf8").split("\n").filter((l) => !l.includes("pause=")).slice(-20).join("\n")}`)
+  process.exit(1)
+}
 const result = JSON.parse(driver.stdout) as { sessions: number; server_cpu_us_per_op: number }
 
 const gcs = readFileSync(log, "utf8").split("\n").filter((l) => l.includes("pause=")).map((l) =>
