@@ -50,7 +50,7 @@ const partOrClosure = (x: unknown): string | undefined => sessionPart(x) ?? (typ
  * part or a closure; returns, by part, how many of those went into a table that is still alive
  * afterwards (a long-lived one: each session's own tables are gone with it).
  * (Arrays are not recorded: one written by `push` and emptied by `splice` or `shift` does not keep what
- * it dropped, V8 trims its storage in place; docs/performance.md, "The registry's removals".)
+ * it dropped, V8 trims its storage in place: docs/performance.md, "The unwatched inspector's young GC: the registry's removals".)
  */
 const intoLongLivedTables = async (body: () => Promise<void>): Promise<Record<string, number>> => {
   const inserted: Array<{ readonly table: WeakRef<object>; readonly part: string }> = []
