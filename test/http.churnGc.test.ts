@@ -7,6 +7,7 @@ import { McpServer } from "../src/server/McpServer.ts"
 import { ServerSession } from "../src/server/ServerSession.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { HttpSession } from "../src/server/http/HttpSession.ts"
+import { ModernRequest } from "../src/server/http/ModernRequest.ts"
 import { SseStream } from "../src/transports/http/SseStream.ts"
 import { RecordBuffer } from "../src/inspect/SessionRecord.ts"
 import { del, get, openSession } from "./support/mcpHttp.ts"
@@ -36,6 +37,7 @@ const sessionPart = (x: unknown): string | undefined =>
     : x instanceof RegistryEntry ? "RegistryEntry"
     : x instanceof Actor ? "xstate Actor"
     : x instanceof SseStream ? "SseStream"
+    : x instanceof ModernRequest ? "ModernRequest"
     : isScope(x) ? "effect Scope"
     : x instanceof RecordBuffer ? "inspector RecordBuffer"
     : isObject(x) && "idEntry" in x && "record" in x ? "inspector view"
@@ -158,6 +160,37 @@ describe("HTTP session churn and the young GC", () => {
       const counts = await intoLongLivedTables(() => churn(160))
       expect(handle.stats().openStreams).toBe(0)
       // Before: one SseStream per session in the hub's Set (besides the session parts above).
+      expect(counts).toEqual({})
+    } finally {
+      await handle.close({ drainMs: 0 })
+    }
+  })
+
+  it("nor does a modern-era request (the endpoint's live requests)", async () => {
+    const server = new McpServer({ name: "churn", version: "1.0.0" })
+      .tool({ name: "echo", inputSchema: { type: "object" } }, (args) => ({ content: [{ type: "text", text: String(args.text) }] }))
+    const handle = await makeHttpServer(server, { port: 0 })
+    const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
+    try {
+      const churn = async (requests: number) => {
+        let next = 0
+        const worker = async () => {
+          while (next < requests) {
+            const id = next++
+            const res = await fetch(handle.url, {
+              method: "POST",
+              headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "echo" },
+              body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text: `t${id}` }, _meta: meta } })
+            })
+            expect(((await res.json()) as { result?: { content: Array<{ text: string }> } }).result?.content[0]?.text).toBe(`t${id}`)
+          }
+        }
+        await Promise.all(Array.from({ length: 32 }, worker))
+      }
+      await churn(64)
+      const counts = await intoLongLivedTables(() => churn(300))
+      expect(handle.stats().modernInFlight).toBe(0)
+      // Before: one ModernRequest per request in the endpoint's Set of live requests.
       expect(counts).toEqual({})
     } finally {
       await handle.close({ drainMs: 0 })

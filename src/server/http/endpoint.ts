@@ -127,7 +127,7 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
     retryMs: options.retryMs ?? 1000,
     sseMaxDurationMs: options.sseMaxDurationMs ?? 0,
     maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
-    live: new Set<ModernRequest>(),
+    live: new ClearingMap<number, ModernRequest>(),
     actorParent: listener.actor,
     clock,
     ...(options.modernRequests === undefined ? {} : { modernRequests: options.modernRequests }),
