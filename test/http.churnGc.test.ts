@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest"
 import { Actor } from "xstate"
 import { RegistryEntry } from "../src/runtime/Registry.ts"
 import { McpServer } from "../src/server/McpServer.ts"
+import { makeMemoryTracer } from "../src/observability/memoryTracer.ts"
+import { Telemetry } from "../src/observability/Telemetry.ts"
 import { ServerSession } from "../src/server/ServerSession.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { Exchange, type ExchangeOwner } from "../src/server/http/Exchange.ts"
@@ -221,5 +223,22 @@ describe("HTTP session churn and the young GC", () => {
     expect(detached).toEqual([b])
     resA.emit("close")
     expect(detached).toEqual([b, a])
+  })
+
+  it("nor does the telemetry's watch of each session (metrics, and spans while tracing)", async () => {
+    for (const telemetry of [new Telemetry(), new Telemetry({ tracer: makeMemoryTracer().tracer })]) {
+      const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0", telemetry }), { port: 0 })
+      try {
+        const churn = (sessions: number) => churnSessions(handle.url, sessions)
+        await churn(64)
+        const counts = await intoLongLivedTables(() => churn(300))
+        expect(handle.sessions).toBe(0)
+        expect(telemetry.liveSessions().get("server\u0000operating") ?? 0).toBe(0)
+        // Before: its live sessions (a Map keyed by the session), and while tracing its spans by session id.
+        expect(counts).toEqual({})
+      } finally {
+        await handle.close({ drainMs: 0 })
+      }
+    }
   })
 })
