@@ -205,7 +205,8 @@ describe("HTTP session churn and the young GC", () => {
   it("a call answered later is watched through one shared listener, not a closure per exchange (which kept every such call alive)", () => {
     // Under churn of calls whose handler answers later (async), a closure per exchange as its response's
     // "close" listener kept each exchange, its request and its session alive for the young GC: modern-era
-    // calls ≈ 10.8 MB survived per scavenge, ≈ 0.09 MB with one shared listener (docs/performance.md).
+    // calls ≈ 10.8 MB survived per scavenge, ≈ 0.12 MB with one shared listener (docs/performance.md,
+    // "Calls answered later: a closure per watched response").
     const detached: Array<Exchange> = []
     const owner = { detached: (ex: Exchange) => detached.push(ex) } as unknown as ExchangeOwner
     const response = () => Object.assign(new EventEmitter(), { destroyed: false }) as unknown as ServerResponse
