@@ -3,6 +3,7 @@ import { SimulatedClock } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
+import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
 import { openSession, post } from "./support/mcpHttp.ts"
 import { waitForTurns } from "./support/waitFor.ts"
 
@@ -109,7 +110,9 @@ describe("Streamable HTTP: hibernated sessions move to a fresh server as JSON", 
     expect(restored.every((p) => p.chart.value === "operating" && p.chart.context.protocolVersion === "2025-11-25")).toBe(true)
 
     const secondRuntime = makeMcpRuntime()
-    const second = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 0, runtime: secondRuntime })
+    // A `registry` option (the inspector's) lists restored sessions too, until they end.
+    const listed = makeRegistryUnsafe()
+    const second = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 0, runtime: secondRuntime, registry: listed })
     try {
       const url = second.url // another port: the clients follow the server, with their session ids
       expect(second.restoreSessions(restored)).toBe(N)
@@ -117,6 +120,7 @@ describe("Streamable HTTP: hibernated sessions move to a fresh server as JSON", 
       expect(second.stats()).toMatchObject({ sessions: N, hibernated: N, handshaking: 0 })
       // Restored sessions are supervised by the new runtime like new ones (a scope and a registry entry each).
       expect(secondRuntime.registry.size).toBe(N)
+      expect(listed.size).toBe(N)
       const after = await pool(opened, 32, (s, i) => call(url, s.headers, 2, `after ${i}`))
       expect(after.filter((r) => r.status !== 200)).toEqual([])
       expect(after.every((r, i) => r.body.id === 2 && r.body.result?.content[0]?.text === `after ${i}`)).toBe(true)
@@ -135,11 +139,14 @@ describe("Streamable HTTP: hibernated sessions move to a fresh server as JSON", 
       // An id the first server never issued is unknown here too.
       expect((await call(url, { ...headers, "mcp-session-id": "AAAAAAAAAAAAAAAAAAAAAA" }, 6, "x")).status).toBe(404)
       expect(secondRuntime.registry.size).toBe(N - 1) // the DELETEd one left it
+      expect(listed.size).toBe(N - 1)
+      expect(listed.get(opened[8]!.sid)).toBeUndefined()
     } finally {
       await second.close({ drainMs: 0 })
       await secondRuntime.shutdown({ drainMs: 0 })
     }
     expect(second.stats()).toMatchObject({ sessions: 0, hibernated: 0 })
     expect(secondRuntime.registry.size).toBe(0)
+    expect(listed.size).toBe(0)
   }, 240_000)
 })

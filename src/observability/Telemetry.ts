@@ -16,6 +16,7 @@ import { AsyncLocalStorage } from "node:async_hooks"
 import { Context, Exit, Metric, Option, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import type { AnyActorRef } from "xstate"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { McpError, type RpcErrorObject } from "../protocol/errors.ts"
 import type { JsonRpcRequest, Params, RequestId } from "../protocol/jsonrpc.ts"
 import { type InspectionEvent, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
@@ -166,6 +167,8 @@ const prometheusName = (id: string): string => (Object.hasOwn(DURATION_HELP, id)
 
 /** A session being watched: its span (when tracing), its last state, and how to stop watching. */
 interface WatchedSession {
+  /** Its key in `live` (a number: the session itself as a key stayed reachable from the table's dropped storage). */
+  readonly key: number
   readonly side: Side
   state: string
   /** The last state each of its charts (the session's, its keepalive's) was seen in by a transition event. */
@@ -206,17 +209,23 @@ export class Telemetry {
   private readonly series = new Map<string, Metric.Metric<number, unknown>>()
   /** The operation histograms' series by their attribute values (the hot path's lookup). */
   private readonly operations = new Map<string, Metric.Metric<number, unknown>>()
-  private readonly live = new Map<SessionHandle, WatchedSession>()
+  /**
+   * Stateful sessions being watched, by their `key`. These per-session tables are `ClearingMap`s: they live as
+   * long as the telemetry and see every session come and go, and a `Map`'s dropped hash tables kept ended
+   * sessions reachable for the young GC (`src/protocol/ClearingMap.ts`).
+   */
+  private readonly live = new ClearingMap<number, WatchedSession>()
+  private nextKey = 0
   /** States ever seen per side (their gauge stays, at 0, once empty). */
   private readonly seenStates = new Set<string>()
-  private readonly sessionSpans = new Map<string, Tracer.Span>()
+  private readonly sessionSpans = new ClearingMap<string, Tracer.Span>()
   private readonly frames = new AsyncLocalStorage<Frame>()
   /** Set while `clientRequest` calls back into the client: that inner call is the plain one. */
   private inside = false
   /** The CLIENT span of the request being sent by that inner call: {@link requestSent} gives it the id the client minted. */
   private sending: Tracer.Span | undefined
   /** Sessions with a span, by their chart actor's id: the chart's transitions (inspection microsteps) become span events. */
-  private readonly spansByActor = new Map<string, WatchedSession>()
+  private readonly spansByActor = new ClearingMap<string, WatchedSession>()
   /** The inspection hub, for microsteps only (while tracing). */
   private hub: InspectionSubscription | undefined
   /** The request whose chart step is running (`serverStep`), and its outcome so far. */
@@ -555,7 +564,7 @@ export class Telemetry {
    */
   observeSession(side: Side, session: SessionHandle): void {
     const first = session.info()
-    const watched: WatchedSession = { side, state: first.state, chartStates: undefined, early: undefined, stateful: false, span: undefined, startNs: BigInt(first.startedAt) * 1_000_000n }
+    const watched: WatchedSession = { key: this.nextKey = (this.nextKey + 1) & 0x3fffffff, side, state: first.state, chartStates: undefined, early: undefined, stateful: false, span: undefined, startNs: BigInt(first.startedAt) * 1_000_000n }
     // Its chart's transitions are span events; those before its span exists wait in `early`.
     if (this.tracer !== undefined) this.spansByActor.set(session.id, watched)
     if (side === "client" || first.era === "legacy") this.becameStateful(session, watched, first)
@@ -577,7 +586,7 @@ export class Telemetry {
     })
     void session.ended.then((end) => {
       unsubscribe()
-      this.live.delete(session)
+      this.live.deleteIf(watched.key, watched)
       if (this.spansByActor.get(session.id) === watched) this.spansByActor.delete(session.id)
       if (watched.stateful) this.sessionEnded(session, watched, end)
     })
@@ -585,7 +594,7 @@ export class Telemetry {
 
   private becameStateful(session: SessionHandle, watched: WatchedSession, info: SessionInfo): void {
     watched.stateful = true
-    this.live.set(session, watched)
+    this.live.set(watched.key, watched)
     this.seenStates.add(`${watched.side}\u0000${watched.state}`)
     const tracer = this.tracer
     if (tracer === undefined) return

@@ -36,6 +36,21 @@ export interface ExchangeOwner {
   detached(exchange: Exchange): void
 }
 
+/** The exchange a watched response belongs to, for the one shared "close" listener (set while watched). */
+const WATCHED_BY: unique symbol = Symbol("mcp-actors exchange")
+type WatchedResponse = ServerResponse & { [WATCHED_BY]?: Exchange | undefined }
+
+/**
+ * The "close" listener of every watched response (node calls it with the response as `this`). Why one
+ * function and not a closure per exchange: under churn of calls answered later (an async handler), a
+ * closure per exchange as the response's listener kept every exchange, and through it its request and
+ * session, alive for the young GC (modern-era calls: ≈ 10.8 MB survived each scavenge, ≈ 0.12 MB with
+ * this listener; docs/performance.md, "Calls answered later: a closure per watched response").
+ */
+function onWatchedClose(this: WatchedResponse): void {
+  this[WATCHED_BY]?.pendingClosed()
+}
+
 export class Exchange {
   readonly owner: ExchangeOwner
   // Request ids still waiting for their response: nearly every POST carries one request,
@@ -104,23 +119,32 @@ export class Exchange {
   watch(): void {
     if (this.done || this.upgraded || this.res === undefined) return
     // Already gone (the client left during an async auth hook): "close" will not fire again.
-    if (this.res.destroyed) return this.onPendingClose()
-    // Made only here: most calls are answered before `watch` (no closure, no `off` for them).
-    this.pendingClose ??= () => this.onPendingClose()
-    this.res.on("close", this.pendingClose) // fires once per response; the handler is guarded anyway
+    if (this.res.destroyed) return this.pendingClosed()
+    // Only here: most calls are answered before `watch` (no listener, no `off` for them).
+    if (this.watched) return
+    this.watched = true
+    ;(this.res as WatchedResponse)[WATCHED_BY] = this
+    this.res.on("close", onWatchedClose) // fires once per response; the handler is guarded anyway
   }
 
-  /** The "close" listener of a watched exchange. */
-  private pendingClose: (() => void) | undefined
+  /** `watch` put the shared "close" listener on `res`. */
+  private watched = false
 
   private unwatch(): void {
-    if (this.pendingClose !== undefined) this.res?.off("close", this.pendingClose)
+    if (!this.watched) return
+    this.watched = false
+    const res = this.res as WatchedResponse | undefined
+    if (res === undefined) return
+    res.off("close", onWatchedClose)
+    res[WATCHED_BY] = undefined
   }
 
-  private onPendingClose(): void {
+  /** @internal The watched response closed (its shared listener). */
+  pendingClosed(): void {
     if (this.done || this.upgraded) return
     // Nothing was sent yet, so the client holds no event id: there is no stream to resume.
     this.res = undefined
+    this.watched = false
     this.owner.detached(this)
   }
 

@@ -16,6 +16,7 @@
 import type { ServerResponse } from "node:http"
 import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
+import type { RegistryEntry } from "../../runtime/Registry.ts"
 import type { SessionEnd } from "../../runtime/SessionHandle.ts"
 import type { McpServer } from "../McpServer.ts"
 import { type PersistedServerSession, ServerSession, type ServerSessionOptions, type ServerSessionOwner } from "../ServerSession.ts"
@@ -113,6 +114,12 @@ export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
   /** The exchange carrying `initialize`, until it is answered. */
   initExchange: Exchange | undefined
   ended = false
+  /**
+   * Its entry in the server's `registry` option (the inspector's), removed when it is released. Why on the
+   * session and not in a table of the endpoint's: a long-lived `Map` of one entry per churned session keeps
+   * the sessions reachable for the young GC through its dropped hash tables (`src/protocol/ClearingMap.ts`).
+   */
+  registered: RegistryEntry | undefined = undefined
   /** DELETE requests waiting for the session to end (almost always one): answered 200 once it has. */
   private deletes: ServerResponse | Array<ServerResponse> | undefined
 

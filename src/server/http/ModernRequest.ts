@@ -19,6 +19,7 @@
  */
 import type { ServerResponse } from "node:http"
 import type { AnyActorRef } from "xstate"
+import type { ClearingMap } from "../../protocol/ClearingMap.ts"
 import type { Clock } from "../../protocol/clock.ts"
 import { ErrorCode, type RpcErrorObject } from "../../protocol/errors.ts"
 import type { JsonRpcMessage, JsonRpcRequest } from "../../protocol/jsonrpc.ts"
@@ -50,8 +51,12 @@ export const modernErrorStatus = (code: number): number => {
 export interface ModernRequestHost {
   readonly hub: SseHub
   readonly maxBufferedBytes: number
-  /** Live modern requests (shutdown waits for, then fails, them). */
-  readonly live: Set<ModernRequest>
+  /**
+   * Live modern requests by a number of their own (shutdown waits for, then fails, them). A `ClearingMap`,
+   * not a `Set` of them: one added and one removed per stateless POST, and a long-lived `Set`'s dropped
+   * hash tables kept ended requests reachable for the young GC (`src/protocol/ClearingMap.ts`).
+   */
+  readonly live: ClearingMap<number, ModernRequest>
   /** The listener's actor: each request's chart is its child (the runtime's tree). Without it the chart is a root. */
   readonly actorParent?: AnyActorRef
   /** The endpoint's clock: `requestState` deadlines read its time (the one clock). */
@@ -68,6 +73,9 @@ export interface ModernRequestCaller {
   readonly identity: Identity | undefined
 }
 
+/** The last key a request took in its host's `live` table (a small integer: wraps long before it would be a boxed number). */
+let nextKey = 0
+
 const defaultOnError = (error: unknown): void => console.error("mcp-actors: internal error while serving a message:", error)
 
 /** One modern POST: the HTTP writer of its {@link ModernRequestRun}. */
@@ -78,6 +86,8 @@ export class ModernRequest implements ExchangeOwner, ModernRunHost {
   readonly run: ModernRequestRun
   private readonly host: ModernRequestHost
   private readonly caller: ModernRequestCaller
+  /** Its key in `host.live`. */
+  private readonly key = nextKey = (nextKey + 1) & 0x3fffffff
 
   constructor(server: McpServer, host: ModernRequestHost, res: ServerResponse, request: JsonRpcRequest, caller: ModernRequestCaller) {
     this.server = server
@@ -90,7 +100,7 @@ export class ModernRequest implements ExchangeOwner, ModernRunHost {
 
   /** Run the request; the response goes out on `res` as JSON, or as SSE if the handler streams first. */
   start(): void {
-    this.host.live.add(this)
+    this.host.live.set(this.key, this)
     // HttpServer checked the headers against `_meta`; the chart's validation reads `_meta` itself.
     this.run.start()
     this.exchange.watch()
@@ -175,7 +185,7 @@ export class ModernRequest implements ExchangeOwner, ModernRunHost {
 
   finished(): void {
     this.run.ended()
-    this.host.live.delete(this)
+    this.host.live.deleteIf(this.key, this)
     this.host.modernFinished()
   }
 

@@ -13,6 +13,7 @@ import { isLegacyVersion, isModernVersion } from "../../protocol/versions.ts"
 import { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
 import { defaultMcpRuntime, type ListenerNode, type McpRuntime } from "../../runtime/McpRuntime.ts"
+import { RegistryEntry, type RegistryUnsafe } from "../../runtime/Registry.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
@@ -57,8 +58,6 @@ export interface HttpEndpoint {
   readonly sessions: ClearingMap<string, HttpSession>
   /** The auth hook's identity for a request (claims for the policy), beside its principal string. */
   readonly identities: WeakMap<IncomingMessage, Identity>
-  /** Registry entries to remove when their session ends (with `options.registry`). */
-  readonly unregister: Map<string, () => void>
   /** What sessions and modern requests need from the endpoint. */
   readonly host: HttpSessionHost & ModernRequestHost
   readonly hibernateAfterMs: number
@@ -74,6 +73,13 @@ export interface HttpEndpoint {
 
 /** A session whose scope closed before it ended (runtime shutdown, or a close that ran out of time): released at once. */
 export const releaseSession = (session: ServerSession): void => session.transportClosed({ expected: true, reason: "server shut down" })
+
+/** List a new or restored session in the server's `registry` option; its release removes it (`host.released`). */
+export const register = (registry: RegistryUnsafe, hs: HttpSession): void => {
+  const entry = new RegistryEntry(hs.session)
+  registry.add(entry)
+  hs.registered = entry
+}
 
 /** A supported `MCP-Protocol-Version` for this endpoint (modern ones only while the modern era is on). */
 export const supportedVersion = (ep: HttpEndpoint, v: string): boolean => isLegacyVersion(v) || (ep.modernEnabled && isModernVersion(v))
@@ -115,14 +121,13 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
     ...(modernEnabled ? {} : { modern: false })
   }
   const sessions = new ClearingMap<string, HttpSession>()
-  const unregister = new Map<string, () => void>()
   const host: HttpSessionHost & ModernRequestHost = {
     hub,
     eventStore,
     retryMs: options.retryMs ?? 1000,
     sseMaxDurationMs: options.sseMaxDurationMs ?? 0,
     maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
-    live: new Set<ModernRequest>(),
+    live: new ClearingMap<number, ModernRequest>(),
     actorParent: listener.actor,
     clock,
     ...(options.modernRequests === undefined ? {} : { modernRequests: options.modernRequests }),
@@ -130,11 +135,7 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
       runtime.ended(hs.id, end)
       limiter.remove(hs)
       sessions.deleteIf(hs.id, hs)
-      const u = unregister.get(hs.id)
-      if (u !== undefined) {
-        unregister.delete(hs.id)
-        u()
-      }
+      if (hs.registered !== undefined) options.registry?.remove(hs.registered)
       checkDrained(ep)
     },
     ready: (hs) => limiter.ready(hs),
@@ -160,7 +161,6 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
     sessionOptions,
     sessions,
     identities: new WeakMap<IncomingMessage, Identity>(),
-    unregister,
     host,
     hibernateAfterMs: options.hibernateAfterMs ?? 1_000,
     sweeper: undefined,

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { httpStatusErrorCode, rpcError } from "../../protocol/errors.ts"
 import type { JsonRpcRequest } from "../../protocol/jsonrpc.ts"
 import { writeRpcError } from "../../transports/http/wire.ts"
-import { type HttpEndpoint, releaseSession } from "./endpoint.ts"
+import { type HttpEndpoint, register, releaseSession } from "./endpoint.ts"
 import { Exchange } from "./Exchange.ts"
 import { HttpSession } from "./HttpSession.ts"
 import { receiveInto } from "./receive.ts"
@@ -37,7 +37,7 @@ export const initialize = (ep: HttpEndpoint, req: IncomingMessage, res: ServerRe
   ep.limiter.add(hs, address, principal)
   ep.sessions.set(hs.id, hs)
   startSweeper(ep)
-  if (ep.options.registry !== undefined) ep.unregister.set(hs.id, ep.options.registry.register(hs.session))
+  if (ep.options.registry !== undefined) register(ep.options.registry, hs)
   const ex = new Exchange(hs, ep.hub, res, m.id, false)
   hs.initExchange = ex
   hs.track(ex)

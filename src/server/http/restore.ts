@@ -4,7 +4,7 @@
  * another server persisted, on the same ids, hibernated until their next lifecycle event.
  */
 import { isWellFormedSessionId } from "../../transports/http/wire.ts"
-import { type HttpEndpoint, releaseSession } from "./endpoint.ts"
+import { type HttpEndpoint, register, releaseSession } from "./endpoint.ts"
 import { HttpSession, type PersistedHttpSession } from "./HttpSession.ts"
 import { startSweeper } from "./sweeper.ts"
 
@@ -21,7 +21,7 @@ export const restoreSessions = (ep: HttpEndpoint, persisted: ReadonlyArray<Persi
     ep.limiter.add(hs, undefined, p.principal)
     ep.limiter.ready(hs) // restored in `operating`: past its handshake
     ep.sessions.set(hs.id, hs)
-    if (ep.options.registry !== undefined) ep.unregister.set(hs.id, ep.options.registry.register(hs.session))
+    if (ep.options.registry !== undefined) register(ep.options.registry, hs)
     taken++
   }
   if (taken > 0) startSweeper(ep)
