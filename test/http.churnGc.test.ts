@@ -10,6 +10,8 @@ import { makeMemoryTracer } from "../src/observability/memoryTracer.ts"
 import { Telemetry } from "../src/observability/Telemetry.ts"
 import { ServerSession } from "../src/server/ServerSession.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { makeWsServer } from "../src/server/ws/WsServer.ts"
+import WebSocket from "ws"
 import { Exchange, type ExchangeOwner } from "../src/server/http/Exchange.ts"
 import { HttpSession } from "../src/server/http/HttpSession.ts"
 import { ModernRequest } from "../src/server/http/ModernRequest.ts"
@@ -47,6 +49,7 @@ const sessionPart = (x: unknown): string | undefined =>
     : x instanceof RecordBuffer ? "inspector RecordBuffer"
     : isObject(x) && "idEntry" in x && "record" in x ? "inspector view"
     : isObject(x) && "views" in x && "handle" in x && "session" in x ? "inspector id entry"
+    : isObject(x) && (x as { kind?: unknown }).kind === "ws" && "send" in x ? "WebSocket transport"
     : undefined
 
 /** A session part, or a function (a closure can hold one: the endpoint's registry removals were closures over the session's entry). */
@@ -240,6 +243,40 @@ describe("HTTP session churn and the young GC", () => {
       } finally {
         await handle.close({ drainMs: 0 })
       }
+    }
+  })
+})
+
+describe("WebSocket session churn and the young GC", () => {
+  /** `sessions` connections that initialize and close, 32 at a time (raw `ws` clients: only the server's parts are in play). */
+  const churnWs = async (url: string, sessions: number): Promise<void> => {
+    let next = 0
+    const worker = async () => {
+      while (next < sessions) {
+        next++
+        const ws = new WebSocket(url, ["mcp"])
+        await new Promise<void>((resolve, reject) => ws.once("open", () => resolve()).once("error", reject))
+        const answered = new Promise<void>((resolve) => ws.once("message", () => resolve()))
+        ws.send(JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } }))
+        await answered
+        ws.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
+        const closed = new Promise<void>((resolve) => ws.once("close", () => resolve()))
+        ws.close(1000)
+        await closed
+      }
+    }
+    await Promise.all(Array.from({ length: 32 }, worker))
+  }
+
+  it("no session part, transport nor closure goes into a long-lived Map or Set of the WebSocket server", async () => {
+    const handle = await makeWsServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0 })
+    try {
+      await churnWs(handle.url, 64)
+      const counts = await intoLongLivedTables(() => churnWs(handle.url, 300))
+      // Before: the transports awaiting their closing handshake at shutdown, in a Set (300 WebSocket transports).
+      expect(counts).toEqual({})
+    } finally {
+      await handle.close({ drainMs: 0 })
     }
   })
 })
