@@ -34,6 +34,7 @@ import type { ServerChange } from "../protocol/subscriptions.ts"
 import type { LegacyVersion } from "../protocol/versions.ts"
 import type { McpRuntime } from "../runtime/McpRuntime.ts"
 import { InfoListeners, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
+import type { ClearingMap } from "../protocol/ClearingMap.ts"
 import { emptyTable } from "../runtime/EmptyTable.ts"
 import { realClock } from "../runtime/XStateClock.ts"
 import type { TransportCloseDetail, TransportClosed, TransportKind } from "../transports/Transport.ts"
@@ -204,7 +205,7 @@ export class ServerSession implements SessionHandle {
   /** @internal Batches (2025-03-26) still collecting: each request id of one maps to its collector. */
   batches: PendingBatches | undefined
   /** @internal The shared empty table while nothing is in flight (an idle session owns no Map): see `track`. */
-  inFlight: Map<RequestId, InFlight> = emptyTable()
+  inFlight: ClearingMap<RequestId, InFlight> = emptyTable()
   /** @internal Server→client requests are rare: made on the first one (allocations count when sessions churn). */
   outbound: OutboundRequests | undefined
   /** @internal */ readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }

@@ -14,6 +14,7 @@
  * server forgets it.
  */
 import type { ServerResponse } from "node:http"
+import type { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
 import type { RegistryEntry } from "../../runtime/Registry.ts"
@@ -87,7 +88,7 @@ export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
   private soleId: RequestId | undefined
   private soleEx: Exchange | undefined
   /** The other exchanges waiting for a response, by client request id (the shared empty table while none). */
-  private table: Map<RequestId, Exchange> = emptyTable()
+  private table: ClearingMap<RequestId, Exchange> = emptyTable()
   /** The exchange waiting for the response to request `id`, if any. */
   exchangeFor(id: RequestId): Exchange | undefined {
     return this.soleEx !== undefined && this.soleId === id ? this.soleEx : this.table.get(id)
@@ -104,7 +105,7 @@ export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
     } else this.table.delete(id)
   }
   /** Unfinished POST streams by stream number, for `Last-Event-ID` resumption (made on the first). */
-  private streams: Map<string, Exchange> = emptyTable()
+  private streams: ClearingMap<string, Exchange> = emptyTable()
   standalone: SseStream | undefined
   /** Set once a GET stream was opened: unrelated messages are kept for its resumption from then on. */
   private standaloneWanted = false
