@@ -39,6 +39,7 @@ import {
   type OutboundRequestOutcome,
   type ProgressSnapshot
 } from "./outboundRequest.ts"
+import { ClearingMap } from "../src/protocol/ClearingMap.ts"
 import type { RequestId } from "../src/protocol/jsonrpc.ts"
 
 /** One request's chart snapshot. */
@@ -127,7 +128,7 @@ interface Runner {
    * `now` is the clock the scheduler runs this actor's timers on (undefined: a clock without `now`,
    * then every delay is its own timer, as before).
    */
-  readonly deadlines: Map<RequestId, Array<Deadline>>
+  readonly deadlines: ClearingMap<RequestId, Array<Deadline>>
   wheelAt: number | undefined
   now: (() => number) | undefined
 }
@@ -289,7 +290,9 @@ const runnerOf = (outer: AnyActorScope): Runner => {
     charts: [],
     summaries: [],
     recording: undefined,
-    deadlines: new Map(),
+    // A ClearingMap: one entry per request on a long-lived client; a `Map`'s dropped hash tables kept them reachable
+    // for the young GC (docs/performance.md, "The gateway's per-call path and the young GC").
+    deadlines: new ClearingMap(),
     wheelAt: undefined,
     now: nowOf(outer),
     scope: {

@@ -15,6 +15,7 @@
  */
 import type { OutboundRequestOutcome, ProgressSnapshot } from "../../machines/outboundRequest.ts"
 import { hasRequest, type OutboundRequestsEvent, type OutboundRequestsSnapshot } from "../../machines/outboundRequests.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 import type { JsonRpcResponse, Params, RequestId } from "../protocol/jsonrpc.ts"
 import type { Progress, Result } from "./ClientSession.ts"
 import { hasCapability, requiredServerCapability, type ServerCapabilities } from "../protocol/capabilities.ts"
@@ -92,8 +93,14 @@ export const progressOf = (p: { readonly progress: number; readonly total?: numb
  * When the child stops (the client ended), every caller left gets `Aborted`.
  */
 export class OutboundRequests {
-  private readonly waiting = new Map<RequestId, OutboundWaiter>()
-  private readonly failures = new Map<RequestId, Error>()
+  /**
+   * ClearingMaps: a long-lived client (the gateway's to its upstream, thousands of calls) adds and deletes one
+   * waiter per request, and a `Map`'s dropped hash tables kept each waiter (its caller's promise, the call)
+   * reachable for the young GC once a full GC had moved the table to old space (docs/performance.md,
+   * "The gateway's per-call path and the young GC").
+   */
+  private readonly waiting = new ClearingMap<RequestId, OutboundWaiter>()
+  private readonly failures = new ClearingMap<RequestId, Error>()
   private actor: RequestsActor | undefined
 
   private readonly onSettled: (() => void) | undefined
