@@ -637,8 +637,8 @@ export class McpHost {
   ): void {
     // The call's own options answer its inputs (`onElicitation`, `onSampling`, `onRoots`): no copy per call.
     // `lost`: the connection already took the entry out.
-    const entry: InFlight = { generation, lost: fail, inputs: options, onNotification: options.onLog }
-    conn.inFlight.add(entry)
+    const entry: InFlight = { key: conn.nextCallKey++, generation, lost: fail, inputs: options, onNotification: options.onLog }
+    conn.inFlight.insert(entry.key, entry)
     // One object, no spreads: an absent option is an undefined field, which every client reads as absent.
     client.request(method, params, {
       timeoutMs: options.timeoutMs ?? conn.config.timeouts.callMs,
@@ -651,10 +651,10 @@ export class McpHost {
       inputCapabilities: options.clientCapabilities
     }).then(
       (result) => {
-        if (conn.inFlight.delete(entry)) ok(result)
+        if (conn.inFlight.deleteIf(entry.key, entry)) ok(result)
       },
       (e) => {
-        if (conn.inFlight.delete(entry)) fail(mapCallError(conn.name, generation, e))
+        if (conn.inFlight.deleteIf(entry.key, entry)) fail(mapCallError(conn.name, generation, e))
       }
     )
   }

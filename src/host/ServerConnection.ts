@@ -16,6 +16,7 @@
 import type { AnyActorRef } from "xstate"
 import type { ServerConnectionEvent } from "../../machines/serverConnection.ts"
 import type { ServerStatus } from "../../machines/host.ts"
+import { ClearingMap } from "../protocol/ClearingMap.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
 import { errorMessage } from "../protocol/errors.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
@@ -66,6 +67,8 @@ export interface ConnectionHooks {
 
 /** A call in flight on one generation. */
 export interface InFlight {
+  /** Its key in `ServerConnection.inFlight` (`nextCallKey`). */
+  readonly key: number
   readonly generation: number
   readonly lost: (error: ServerConnectionLost) => void
   /** What answers the server's inputs during this call (the call's options: `onElicitation`, `onSampling`, `onRoots`). */
@@ -135,7 +138,14 @@ export class ServerConnection {
   listing: ServerListing | undefined
   hash: string | undefined
   status: ServerStatus | undefined
-  readonly inFlight = new Set<InFlight>()
+  /**
+   * Calls in flight by a number of their own (`key`), in a ClearingMap: one add and delete per call on a
+   * connection that lives for hours, and a `Set`'s dropped hash tables kept every call reachable for the young
+   * GC once a full GC had moved the set to old space (docs/performance.md, "The gateway's per-call path and the young GC").
+   */
+  readonly inFlight = new ClearingMap<number, InFlight>()
+  /** The next call's key in `inFlight`. */
+  nextCallKey = 0
   private readonly waiters = new Set<() => void>()
   private refreshing: Promise<void> | undefined
   /** A list_changed came while a listing was under way or deferred: list once more after it. */
@@ -474,9 +484,9 @@ export class ServerConnection {
       // A deferred listing belongs to the generation that asked for it (the next one lists at its handshake).
       this.cancelRelist()
     }
-    for (const call of [...this.inFlight]) {
+    for (const call of [...this.inFlight.values()]) {
       if (call.generation !== generation) continue
-      this.inFlight.delete(call)
+      this.inFlight.delete(call.key)
       call.lost(new ServerConnectionLost({
         server: this.name,
         generation,
@@ -594,7 +604,7 @@ export class ServerConnection {
       return
     }
     // Logging and other notifications: to the newest call in flight that listens, and to the host.
-    const calls = [...this.inFlight].filter((c) => c.generation === this.generation && c.onNotification !== undefined)
+    const calls = [...this.inFlight.values()].filter((c) => c.generation === this.generation && c.onNotification !== undefined)
     if (m === "notifications/message" && calls.length > 0) calls.at(-1)!.onNotification!(n)
     this.hooks.onNotification(this.name, n)
   }
@@ -607,7 +617,7 @@ export class ServerConnection {
    */
   private input(kind: InputKind, params: Params | undefined, ctx: ServerRequestContext): Promise<Result> {
     const field = INPUT_HANDLER[kind]
-    const calls = [...this.inFlight].filter((c) => c.generation === this.generation && c.inputs[field] !== undefined)
+    const calls = [...this.inFlight.values()].filter((c) => c.generation === this.generation && c.inputs[field] !== undefined)
     const handler = calls.at(-1)?.inputs[field]
     if (handler !== undefined) return Promise.resolve(handler(params, ctx))
     return this.hooks.onInput(this.name, kind, params, ctx)
