@@ -2,12 +2,13 @@
  * Young-GC counters of the gateway's per-call path: what each scavenge of the gateway process keeps
  * alive and promotes while a client churns calls through it.
  *
- *   node bench/gcGateway.ts [--root DIR] [--target gateway|bare] [--client sdk|ours] [--concurrency 8]
+ *   node bench/gcGateway.ts [--root DIR] [--target gateway|bare] [--wire ws|http] [--client sdk|ours] [--concurrency 8]
  *                           [--ops 20000] [--skip 6] [--tool slow] [--tool-args '{"ms":0}'] [-- NODE_FLAGS...]
  *
  * `--target gateway` (default) starts `node --trace-gc-nvp src/cli/main.ts host CONFIG --serve-ws 0` from
  * `--root` (default: this checkout) with the demo server over stdio as its one upstream (as bench/host.ts
- * does), pinned to CPU 1; `--target bare` starts `serve --ws 0` instead (no gateway: the floor). A driver
+ * does), pinned to CPU 1; `--target bare` starts `serve --ws 0` instead (no gateway: the floor); `--wire http`:
+ * `--serve-http 0` / `serve --http 0`, and the clients over Streamable HTTP (legacy sessions). A driver
  * process pinned to CPU 0 connects one client (`--client sdk`: the official SDK's over WebSocket; `ours`:
  * `connectWs`) and makes `--ops` calls of `--tool`, `--concurrency` in flight. Prints one JSON line: the
  * medians over the scavenges after that full GC (but its first; with `--no-full-gc`: after the first `--skip`) of `new_space_survived` and `promoted` (KB), the
@@ -25,6 +26,7 @@ const { values, positionals } = parseArgs({
   options: {
     root: { type: "string", default: resolve(import.meta.dirname, "..") },
     target: { type: "string", default: "gateway" },
+    wire: { type: "string", default: "ws" },
     client: { type: "string", default: "sdk" },
     concurrency: { type: "string", default: "8" },
     ops: { type: "string", default: "20000" },
@@ -39,6 +41,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true
 })
 if (values.target !== "gateway" && values.target !== "bare") throw new Error(`--target takes gateway or bare, got ${values.target}`)
+if (values.wire !== "ws" && values.wire !== "http") throw new Error(`--wire takes ws or http, got ${values.wire}`)
 if (values.client !== "sdk" && values.client !== "ours") throw new Error(`--client takes sdk or ours, got ${values.client}`)
 
 if (values.drive !== undefined) {
@@ -54,14 +57,20 @@ async function drive(url: string, concurrency: number, ops: number, pid: number)
   let close: () => Promise<unknown>
   if (values.client === "sdk") {
     const { Client } = await import("@modelcontextprotocol/sdk/client/index.js")
-    const { WebSocketClientTransport } = await import("@modelcontextprotocol/sdk/client/websocket.js")
     const client = new Client({ name: "gcGateway", version: "1.0.0" })
-    await client.connect(new WebSocketClientTransport(new URL(url)))
+    if (values.wire === "ws") {
+      const { WebSocketClientTransport } = await import("@modelcontextprotocol/sdk/client/websocket.js")
+      await client.connect(new WebSocketClientTransport(new URL(url)))
+    } else {
+      const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js")
+      await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+    }
     call = () => client.callTool({ name: tool, arguments: args })
     close = () => client.close()
   } else {
     const { connectWs } = await import(resolve(import.meta.dirname, "../src/client/connectWs.ts"))
-    const client = await connectWs(url)
+    const { connectHttp } = await import(resolve(import.meta.dirname, "../src/client/connectHttp.ts"))
+    const client = values.wire === "ws" ? await connectWs(url) : await connectHttp(url)
     call = () => client.callTool(tool, args)
     close = () => client.close()
   }
@@ -97,8 +106,8 @@ const main = join(root, "src/cli/main.ts")
 writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { command: process.execPath, args: [main, "serve", "--stdio", "--example", "demo"], keepalive: false } } }))
 
 const targetArgs = values.target === "gateway"
-  ? ["host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, "state.json")]
-  : ["serve", "--ws", "0"]
+  ? ["host", join(dir, "mcp.json"), "--json", `--serve-${values.wire}`, "0", "--state-file", join(dir, "state.json")]
+  : ["serve", `--${values.wire}`, "0"]
 const preload = `data:text/javascript,process.on("SIGUSR2",()=>{console.log("forced-full-gc");globalThis.gc()})`
 const [cmd, args] = pinned(1, [process.execPath, "--trace-gc-nvp", "--expose-gc", "--import", preload, ...positionals, main, ...targetArgs])
 const out = openSync(log, "w")
@@ -109,13 +118,13 @@ let stderr = ""
 const url = await new Promise<string>((resolve, reject) => {
   server.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk
-    const m = /(ws:\/\/\S+\/mcp)\b/.exec(stderr)
+    const m = /((?:ws|http):\/\/\S+\/mcp)\b/.exec(stderr)
     if (m !== null) resolve(m[1]!)
   })
   server.once("exit", (code) => reject(new Error(`the target exited with ${code}: ${stderr}`)))
 })
-const [dcmd, dargs] = pinned(0, [process.execPath, import.meta.filename, "--drive", url, "--target", values.target, "--client", values.client,
-  "--concurrency", values.concurrency, "--ops", values.ops, "--pid", String(server.pid), "--tool", values.tool, `--tool-args=${values["tool-args"]}`])
+const [dcmd, dargs] = pinned(0, [process.execPath, import.meta.filename, "--drive", url, "--target", values.target, "--wire", values.wire, "--client", values.client,
+  "--concurrency", values.concurrency, "--ops", values.ops, "--pid", String(server.pid), ...(values["no-full-gc"] ? ["--no-full-gc"] : []), "--tool", values.tool, `--tool-args=${values["tool-args"]}`])
 const driver = spawnSync(dcmd, dargs, { encoding: "utf8" })
 server.kill("SIGTERM")
 await exited
@@ -140,6 +149,7 @@ const steadyCalls = steady.reduce((a, g) => a + Number(g.allocated), 0) / alloca
 console.log(JSON.stringify({
   root,
   target: values.target,
+  wire: values.wire,
   client: values.client,
   workload: `${result.calls} calls of ${values.tool} ${values["tool-args"]}, ${values.concurrency} in flight`,
   scavenges: steady.length,
