@@ -1,7 +1,5 @@
 import { EventEmitter } from "node:events"
 import type { ServerResponse } from "node:http"
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 import { describe, expect, it } from "vitest"
 import { Actor } from "xstate"
 import { RegistryEntry } from "../src/runtime/Registry.ts"
@@ -17,6 +15,7 @@ import { HttpSession } from "../src/server/http/HttpSession.ts"
 import { ModernRequest } from "../src/server/http/ModernRequest.ts"
 import { SseHub, SseStream } from "../src/transports/http/SseStream.ts"
 import { RecordBuffer } from "../src/inspect/SessionRecord.ts"
+import { insertionsIntoLiveTables } from "./support/liveTables.ts"
 import { del, get, openSession } from "./support/mcpHttp.ts"
 
 // Why churned sessions survived the young GC (docs/performance.md): the server's long-lived
@@ -27,9 +26,6 @@ import { del, get, openSession } from "./support/mcpHttp.ts"
 // its end until the next full GC (test/protocol.clearingMap.test.ts shows the V8 side). The fix
 // keeps sessions out of such tables: ids and slot numbers go in, sessions stay in arrays of
 // slots emptied in place (ClearingMap), or their entries are emptied (CoarseClock).
-
-setFlagsFromString("--expose-gc")
-const gc = runInNewContext("gc") as () => void
 
 /** An effect `Scope` (a session's own, made by the supervisor). */
 const isScope = (x: unknown): boolean =>
@@ -56,48 +52,14 @@ const sessionPart = (x: unknown): string | undefined =>
 const partOrClosure = (x: unknown): string | undefined => sessionPart(x) ?? (typeof x === "function" ? "closure" : undefined)
 
 /**
- * Run `body` while recording every `Map.set`, `Set.add`, `WeakMap.set` and `WeakSet.add` of a session
- * part or a closure; returns, by part, how many of those went into a table that is still alive
- * afterwards (a long-lived one: each session's own tables are gone with it).
+ * Run `body`; by part, how many session parts or closures went into a `Map`, `Set`, `WeakMap` or `WeakSet`
+ * that is still alive afterwards (a long-lived one: each session's own tables are gone with it).
  * (Arrays are not recorded: one written by `push` and emptied by `splice` or `shift` does not keep what
  * it dropped, V8 trims its storage in place: docs/performance.md, "The unwatched inspector's young GC: the registry's removals".)
  */
 const intoLongLivedTables = async (body: () => Promise<void>): Promise<Record<string, number>> => {
-  const inserted: Array<{ readonly table: WeakRef<object>; readonly part: string }> = []
-  const mapSet = Map.prototype.set, setAdd = Set.prototype.add, weakMapSet = WeakMap.prototype.set, weakSetAdd = WeakSet.prototype.add
-  const note = (table: object, part: string | undefined): void => {
-    if (part !== undefined) inserted.push({ table: new WeakRef(table), part })
-  }
-  Map.prototype.set = function(this: Map<unknown, unknown>, key: unknown, value: unknown) {
-    note(this, partOrClosure(key) ?? partOrClosure(value))
-    return mapSet.call(this, key, value)
-  }
-  Set.prototype.add = function(this: Set<unknown>, value: unknown) {
-    note(this, partOrClosure(value))
-    return setAdd.call(this, value)
-  }
-  WeakMap.prototype.set = function(this: WeakMap<WeakKey, unknown>, key: WeakKey, value: unknown) {
-    note(this, partOrClosure(key) ?? partOrClosure(value))
-    return weakMapSet.call(this, key, value)
-  }
-  WeakSet.prototype.add = function(this: WeakSet<WeakKey>, value: WeakKey) {
-    note(this, partOrClosure(value))
-    return weakSetAdd.call(this, value)
-  }
-  try {
-    await body()
-  } finally {
-    Map.prototype.set = mapSet
-    Set.prototype.add = setAdd
-    WeakMap.prototype.set = weakMapSet
-    WeakSet.prototype.add = weakSetAdd
-  }
-  // The next turn of the event loop (a WeakRef's target is kept for the job that made it), then full GCs: dead tables go.
-  await new Promise((resolve) => setImmediate(resolve))
-  gc()
-  gc()
   const counts: Record<string, number> = {}
-  for (const { table, part } of inserted) if (table.deref() !== undefined) counts[part] = (counts[part] ?? 0) + 1
+  for (const { what, count } of await insertionsIntoLiveTables(body, partOrClosure, { weak: true })) counts[what] = (counts[what] ?? 0) + count
   return counts
 }
 
