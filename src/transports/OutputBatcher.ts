@@ -23,7 +23,7 @@
  */
 import type { Writable } from "node:stream"
 import { type Clock, systemClock } from "../protocol/clock.ts"
-import { outputTaken, type UnsentOutput, unsentOutput } from "./unsentOutput.ts"
+import { stallDeadline, unsentOutput } from "./unsentOutput.ts"
 
 export interface OutputBatcherOptions {
   /**
@@ -147,33 +147,23 @@ export class OutputBatcher {
     if (stream.destroyed || !stream.writable) return Promise.resolve()
     if (data.length === 0 && stream.writableLength === 0) return Promise.resolve()
     const clock = this.#clock
-    const flushTimeoutMs = this.#flushTimeoutMs
     return new Promise<void>((resolve) => {
-      let timer: unknown = undefined
       let settled = false
+      let cancel: () => void = () => {}
       const done = (): void => {
         if (settled) return
         settled = true
-        if (timer !== undefined) clock.clearTimeout(timer)
+        cancel()
         stream.off("error", done)
         stream.off("close", done)
         resolve()
-      }
-      // The deadline is for a reader that stopped: each time it passes, a stream that handed
-      // some of its output to the OS meanwhile (a slow reader) gets another period.
-      let last: UnsentOutput | undefined = undefined
-      const check = (): void => {
-        timer = undefined
-        const now = unsentOutput(stream)
-        if (last !== undefined && !outputTaken(last, now)) return done()
-        last = now
-        timer = clock.setTimeout(check, flushTimeoutMs)
       }
       stream.on("error", done)
       stream.on("close", done)
       // An empty write still calls back once everything before it is flushed.
       stream.write(data, () => done())
-      if (!settled) check()
+      // The deadline is for a reader that stopped: a slow one (taking some of it each period) gets everything.
+      if (!settled) cancel = stallDeadline(clock, this.#flushTimeoutMs, () => new Map([[stream, unsentOutput(stream)]]), done)
     })
   }
 }

@@ -30,7 +30,7 @@ import {
   type TransportClosed,
   type TransportHandlers
 } from "./Transport.ts"
-import { outputTaken, type UnsentOutput, unsentOutput } from "./unsentOutput.ts"
+import { stallDeadline, type UnsentOutput, unsentOutput } from "./unsentOutput.ts"
 
 /** The WebSocket subprotocol both sides offer (`mcp`, as the SDK v1 WebSocket transport does). */
 export const WS_SUBPROTOCOL = "mcp"
@@ -68,7 +68,8 @@ const closeReasonText = (reason: string): string => {
   return `${cut}...`
 }
 
-const unsentOf = (stream: Writable | undefined): UnsentOutput | undefined => (stream === undefined ? undefined : unsentOutput(stream))
+/** All of it out: the peer has had a period to answer our close frame (or nothing is left to read). */
+const NOTHING_UNSENT: ReadonlyMap<Writable, UnsentOutput> = new Map()
 
 /** Close codes that end a connection normally (RFC 6455 §7.4.1): 1000 normal, 1001 going away. */
 const NORMAL_CLOSE = new Set([1000, 1001])
@@ -170,21 +171,14 @@ export const makeWsTransport = (socket: WebSocket, options: WsTransportOptions =
         }
         // The peer answers our close frame once it has read what we sent before it: a peer that
         // takes some of it in each period (a slow reader) is waited for, one that takes none is cut.
-        const closeTimeoutMs = options.closeTimeoutMs ?? 2_000
-        const raw = (): Writable | undefined => (socket as unknown as { readonly _socket?: Writable | null })._socket ?? undefined
-        let before = unsentOf(raw())
-        const expire = (): void => {
-          const now = unsentOf(raw())
-          if (now !== undefined && before !== undefined && (now.length > 0 || now.queued > 0) && outputTaken(before, now)) {
-            before = now
-            timer = unrefTimer(clock.setTimeout(expire, closeTimeoutMs))
-            return
-          }
-          socket.terminate()
+        const unsent = (): ReadonlyMap<Writable, UnsentOutput> => {
+          const raw = (socket as unknown as { readonly _socket?: Writable | null })._socket
+          const output = raw === undefined || raw === null ? undefined : unsentOutput(raw)
+          return output === undefined || (output.length === 0 && output.queued === 0) ? NOTHING_UNSENT : new Map([[raw!, output]])
         }
-        let timer = unrefTimer(clock.setTimeout(expire, closeTimeoutMs))
+        const cancel = stallDeadline(clock, options.closeTimeoutMs ?? 2_000, unsent, () => socket.terminate(), { unref: true })
         socket.once("close", () => {
-          clock.clearTimeout(timer)
+          cancel()
           resolve()
         })
         if (socket.readyState === socket.CONNECTING) socket.terminate()

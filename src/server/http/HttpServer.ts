@@ -37,7 +37,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { listenHttp } from "../../transports/http/listenHttp.ts"
 import type { Socket } from "node:net"
 import { type Clock, clockOf } from "../../protocol/clock.ts"
-import { outputTaken, type UnsentOutput, unsentOutput } from "../../transports/unsentOutput.ts"
+import { stallDeadline, type UnsentOutput, unsentOutput } from "../../transports/unsentOutput.ts"
+import { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { defaultMcpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RequestId } from "../../protocol/jsonrpc.ts"
 import type { Inspector } from "../../inspect/InspectorServer.ts"
@@ -132,10 +133,13 @@ const RESPONSE_FLUSH_MS = 2_000
  * Call it before the server accepts connections (it tracks them).
  */
 export const closesAfterFlush = (http: Server, clock: Clock): ((drain: () => Promise<void>) => Promise<void>) => {
-  const sockets = new Set<Socket>()
+  // By a number, in a ClearingMap: a long-lived Set of connections would keep closed ones reachable for the young GC.
+  const sockets = new ClearingMap<number, Socket>()
+  let nextSocket = 0
   http.on("connection", (socket: Socket) => {
-    sockets.add(socket)
-    socket.once("close", () => sockets.delete(socket))
+    const key = nextSocket++
+    sockets.set(key, socket)
+    socket.once("close", () => sockets.delete(key))
   })
   return async (drain) => {
     await drain()
@@ -150,15 +154,20 @@ export const closesAfterFlush = (http: Server, clock: Clock): ((drain: () => Pro
  * Resolves once no socket has output left to send, or once a period of `ms` on `clock` passed
  * in which none of it was taken (a client that stopped reading is not waited for).
  */
-const responsesFlushed = (clock: Clock, sockets: ReadonlySet<Socket>, ms: number): Promise<void> =>
+const responsesFlushed = (clock: Clock, sockets: ClearingMap<number, Socket>, ms: number): Promise<void> =>
   new Promise((resolve) => {
-    const busy = (): Array<Socket> => [...sockets].filter((s) => !s.destroyed && s.writableLength > 0)
-    let timer: unknown = undefined
+    const busy = (): Map<Socket, UnsentOutput> => {
+      const out = new Map<Socket, UnsentOutput>()
+      for (const s of sockets.values()) if (!s.destroyed && s.writableLength > 0) out.set(s, unsentOutput(s))
+      return out
+    }
+    const watched = [...busy().keys()]
+    if (watched.length === 0) return resolve()
     let settled = false
     const finish = (): void => {
       if (settled) return
       settled = true
-      if (timer !== undefined) clock.clearTimeout(timer)
+      cancel()
       for (const s of watched) {
         s.off("drain", look)
         s.off("close", look)
@@ -166,28 +175,13 @@ const responsesFlushed = (clock: Clock, sockets: ReadonlySet<Socket>, ms: number
       resolve()
     }
     const look = (): void => {
-      if (busy().length === 0) finish()
+      if (busy().size === 0) finish()
     }
-    const watched = busy()
-    if (watched.length === 0) return finish()
     for (const s of watched) {
       s.on("drain", look)
       s.on("close", look)
     }
-    let last = new Map<Socket, UnsentOutput>()
-    const check = (): void => {
-      timer = undefined
-      const now = busy()
-      if (now.length === 0) return finish()
-      const taken = now.some((s) => {
-        const before = last.get(s)
-        return before === undefined || outputTaken(before, unsentOutput(s))
-      })
-      if (!taken) return finish()
-      last = new Map(now.map((s) => [s, unsentOutput(s)]))
-      timer = clock.setTimeout(check, ms)
-    }
-    check()
+    const cancel = stallDeadline(clock, ms, busy, finish)
   })
 
 /** `makeHttpServer` replaces what a runtime shutdown closes: the whole server, not only its handler. */
