@@ -56,11 +56,12 @@ const ok = (r: ReturnType<typeof run>) => {
  * chart, the inspector feed batch and the clock plumbing to 935 files, 4.60 MB, 1.05 MB; HttpServer split into
  * 18 endpoint modules, the modern request driver on every transport, the process-group shim, one
  * client (`openClient`), tagged errors and the initial-snapshot memo to 1 100 files, 4.99 MB, 1.14 MB
- * (2026-12-06, afternoon). The budget is that plus
- * a margin for growth; shipping test/ (0.73 MB) or docs/ by mistake breaks it.
+ * (2026-12-06, afternoon); the hostile-peer, last-words and young-GC work (typed results, ClearingMap,
+ * ScopeGroup, stall deadlines) to 1 195 files, 5.62 MB, 1.30 MB (2026-12-07). The budget is that plus
+ * a margin for growth; shipping test/ (0.73 MB when this was set, 2.7 MB now) or docs/ by mistake breaks it.
  * The package of 0.1.0 before any of this: 205 files, 1.7 MB, 42 % of it test/.
  */
-const BUDGET = { files: 1_250, unpackedBytes: 5_600_000, packedBytes: 1_300_000 }
+const BUDGET = { files: 1_300, unpackedBytes: 6_000_000, packedBytes: 1_400_000 }
 const ALLOWED_TOP = new Set(["bin", "dist", "src", "machines", "examples", "README.md", "LICENSE", "package.json"])
 
 // Every ```ts block of the README and of the guides in docs/, named by its info string (```ts name.ts).
