@@ -110,7 +110,10 @@ const callFrame = (id: number, name: string, args: Record<string, unknown>, caps
   params: { name, arguments: args, _meta: meta(caps, extra) }
 })
 
-describe.each(["legacy", "2026-07-28"] as const)("gateway modern fast path = the MRTR relay, upstream %s", { timeout: 60_000, shuffle: false }, (protocol) => { // the first test compares the two audit trails byte for byte (hash chains from seq 1): it runs before the others add to them
+// The first test compares the two audit trails byte for byte (hash chains from seq 1): it runs before
+// the others add to them. (A suite option describe.each's types leave out; vitest honours it.)
+const inOrder = { timeout: 60_000, shuffle: false }
+describe.each(["legacy", "2026-07-28"] as const)("gateway modern fast path = the MRTR relay, upstream %s", inOrder, (protocol) => {
   let dir: string
   let server: WsServerHandle
   let host: McpHost
