@@ -136,7 +136,7 @@ describe("superviseClient: restart after kill -9", () => {
     const ended = await client.ready().catch((e: unknown) => e)
     expect(ended).toBeInstanceOf(SupervisionEnded)
     expect(ended).toMatchObject({ _tag: "SupervisionEnded", status: "stopped", reason: "test done" })
-  }, 10_000)
+  }) // two real server start-ups, every wait event-driven: the suite's limit for real processes (vitest.config)
 
   it("Effect face: closing the owning scope stops supervision and reaps the running child", async () => {
     const scope = Effect.runSync(Scope.make())
@@ -151,7 +151,7 @@ describe("superviseClient: restart after kill -9", () => {
     expect(session.state).toBe("closed")
     expect(await session.ended).toMatchObject({ expected: true })
     expect(processesOf(pid)).toEqual([])
-  }, 10_000)
+  })
 })
 
 describe("superviseClient: a server that never comes up", () => {

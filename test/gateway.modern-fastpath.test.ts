@@ -110,7 +110,10 @@ const callFrame = (id: number, name: string, args: Record<string, unknown>, caps
   params: { name, arguments: args, _meta: meta(caps, extra) }
 })
 
-describe.each(["legacy", "2026-07-28"] as const)("gateway modern fast path = the MRTR relay, upstream %s", { timeout: 60_000 }, (protocol) => {
+// The first test compares the two audit trails byte for byte (hash chains from seq 1): it runs before
+// the others add to them. (A suite option describe.each's types leave out; vitest honours it.)
+const inOrder = { timeout: 60_000, shuffle: false }
+describe.each(["legacy", "2026-07-28"] as const)("gateway modern fast path = the MRTR relay, upstream %s", inOrder, (protocol) => {
   let dir: string
   let server: WsServerHandle
   let host: McpHost
@@ -162,6 +165,10 @@ describe.each(["legacy", "2026-07-28"] as const)("gateway modern fast path = the
 
   it("a client that declared no inputs: the same frames back on both paths, and only the fast gateway skipped the relay", async () => {
     const before = { fast: { ...gateways.fast.gateway.modernCounts }, full: { ...gateways.full.gateway.modernCounts } }
+    // The gateways (and their audit trails) are shared with the other tests: count this test's records only.
+    const auditedCalls = () => readFileSync(gateways.fast.auditFile, "utf8").split("\n").filter((l) => l.includes(`"type":"call"`)).length
+    for (const g of Object.values(gateways)) g.audit.flush()
+    const callsBefore = auditedCalls()
     const frames = [
       callFrame(1, "up__echo", { text: "hello" }),
       callFrame(2, "up__fails", {}),
@@ -203,7 +210,7 @@ describe.each(["legacy", "2026-07-28"] as const)("gateway modern fast path = the
     for (const g of Object.values(gateways)) g.audit.flush()
     const fast = readFileSync(gateways.fast.auditFile, "utf8")
     // Every request is audited (the unknown name too: the guard runs before the lookup).
-    expect(fast.split("\n").filter((l) => l.includes(`"type":"call"`))).toHaveLength(6)
+    expect(auditedCalls()).toBe(callsBefore + 6)
     expect(fast).toBe(readFileSync(gateways.full.auditFile, "utf8"))
   })
 

@@ -15,7 +15,7 @@ import { processGroupAlive, serverPidUnder } from "./support/processes.ts"
 
 const EVERYTHING = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
 
-describe("gateway: tools of a restarting server", { timeout: 60_000 }, () => {
+describe("gateway: tools of a restarting server", { timeout: 60_000, shuffle: false }, () => { // the second test uses the clients the first connected
   let host: McpHost
   let gateway: Gateway
   let http: GatewayHttpHandle

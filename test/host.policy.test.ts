@@ -48,7 +48,7 @@ const upstream = (name: string) => {
 
 const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0]!.text
 
-describe("host gateway with --policy, --audit and --jwks (official SDK client, two identities)", { timeout: 90_000 }, () => {
+describe("host gateway with --policy, --audit and --jwks (official SDK client, two identities)", { timeout: 90_000, shuffle: false }, () => { // one host; the tests count its upstream calls and audit lines in turn
   let dir: string
   const alpha = upstream("alpha")
   const beta = upstream("beta")

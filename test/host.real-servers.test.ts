@@ -30,7 +30,7 @@ const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/serv
 const textOf = (r: { readonly content?: unknown }): string =>
   ((r.content ?? []) as ReadonlyArray<{ type: string; text?: string }>).filter((c) => c.type === "text").map((c) => c.text).join("\n")
 
-describe("host + gateway with real servers", { timeout: 60_000 }, () => {
+describe("host + gateway with real servers", { timeout: 60_000, shuffle: false }, () => { // one host through a scenario: restarts are counted, the last test shuts it down
   let sdkServer: SdkHttpServer
   let wsServer: WsServerHandle
   let demo: McpServer

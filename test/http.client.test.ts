@@ -127,14 +127,16 @@ describe("against the official SDK server (stateful, SSE answers)", () => {
 
   it("initializes, sends the session id and version headers, lists/calls/reads/prompts, gets notifications, and DELETEs on close", async () => {
     const baseline = process.getActiveResourcesInfo()
+    // The server is shared with the next test: its counters are read from where this test starts.
+    const before = { sessions: server.sessionCount(), gets: server.stats.gets, deletes: server.stats.deletes, initialize: server.stats.initialize }
     const notifications: Array<JsonRpcNotification> = []
     const client = await connectHttp(server.url, { onNotification: (n) => notifications.push(n) })
     expect(client.sessionId).toMatch(/^[0-9a-f-]{36}$/)
     expect(client.protocolVersion).toBe("2025-11-25")
     expect(client.serverInfo?.name).toBe("sdk-http-fixture")
-    expect(server.sessionCount()).toBe(1)
+    expect(server.sessionCount()).toBe(before.sessions + 1)
     // The standalone stream is opened once `initialized` is accepted.
-    await server.when(() => server.stats.gets === 1, "the client's GET")
+    await server.when(() => server.stats.gets === before.gets + 1, "the client's GET")
     expect(server.stats.lastHeaders.GET).toMatchObject({ accept: "text/event-stream", "mcp-session-id": client.sessionId, "mcp-protocol-version": "2025-11-25" })
 
     expect(namesOf(await client.listTools(), "tools")).toEqual(expect.arrayContaining(["echo", "put", "increment", "slow", "log"]))
@@ -159,9 +161,9 @@ describe("against the official SDK server (stateful, SSE answers)", () => {
 
     await client.close()
     expect(await client.ended).toMatchObject({ expected: true })
-    expect(server.stats.deletes).toBe(1)
-    expect(server.stats.initialize).toBe(1)
-    await server.when(() => server.sessionCount() === 0, "the session to close")
+    expect(server.stats.deletes).toBe(before.deletes + 1)
+    expect(server.stats.initialize).toBe(before.initialize + 1)
+    await server.when(() => server.sessionCount() === before.sessions, "the session to close")
     await settled(baseline)
   })
 

@@ -103,7 +103,7 @@ const connect = async (url: string, capabilities: Record<string, unknown> = {}) 
   return { client, transport, requests, errors, when }
 }
 
-describe("SDK Client + StreamableHTTPClientTransport against our server", () => {
+describe("SDK Client + StreamableHTTPClientTransport against our server", { shuffle: false }, () => { // one SDK session; the last test terminates it
   let ctx: Awaited<ReturnType<typeof start>>
   let sdk: Awaited<ReturnType<typeof connect>>
 

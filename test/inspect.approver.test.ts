@@ -63,6 +63,7 @@ describe("inspector approver: approvals answered from the page", () => {
 
   it("a pending call is listed on the feed and approved over it; the call completes and the audit names the inspector", async () => {
     const feed = await openFeed(feedUrl(), { origin: http.inspector!.origin })
+    const before = deployed // the tests share the server: count this test's runs only
     try {
       const call = client.callTool({ name: "deploy", arguments: { env: "prod", secret: "hunter2" } })
       const shown = await feed.waitFor((m) => m.type === "@mcp-actors.approval", "a pending approval")
@@ -71,14 +72,14 @@ describe("inspector approver: approvals answered from the page", () => {
       expect(shown.args).toBeUndefined() // values only when the page shows secrets
       expect(JSON.stringify(shown)).not.toContain("hunter2")
       expect(shown.deadline - shown.requestedAt).toBe(60_000)
-      expect(deployed).toBe(0) // still waiting in awaitingApproval
+      expect(deployed).toBe(before) // still waiting in awaitingApproval
       // Listed on the HTTP API too, for the same token.
       const listed = await (await fetch(`${http.inspector!.origin}/approvals?token=${http.inspector!.token}`)).json() as Array<Msg>
       expect(listed.map((p) => p.id)).toEqual([shown.id])
 
       feed.ws.send(JSON.stringify({ id: shown.id, approved: true }))
       expect(await call).toMatchObject({ content: [{ text: "deployed" }] })
-      expect(deployed).toBe(1)
+      expect(deployed).toBe(before + 1)
       await feed.waitFor((m) => m.type === "@mcp-actors.approval.gone" && m.id === shown.id, "the approval leaving the panel")
       expect(await feed.waitFor((m) => m.type === "@mcp-actors.approval.answer", "the answer's receipt")).toMatchObject({ id: shown.id, ok: true })
       expect(approver.pending()).toEqual([])
@@ -95,6 +96,7 @@ describe("inspector approver: approvals answered from the page", () => {
 
   it("denied from the page (POST): the client gets the policy error and the tool never runs; a wrong token or foreign Origin cannot answer", async () => {
     const feed = await openFeed(feedUrl())
+    const before = deployed
     try {
       const call = client.callTool({ name: "deploy", arguments: { env: "staging" } })
       call.catch(() => {}) // awaited below
@@ -116,7 +118,7 @@ describe("inspector approver: approvals answered from the page", () => {
       expect(denied.status).toBe(200)
       expect(await denied.json()).toEqual({ id: shown.id, decision: "denied" })
       await expect(call).rejects.toMatchObject({ code: ErrorCode.PolicyDenied, message: expect.stringMatching(/approval rejected.*not on a Friday/) })
-      expect(deployed).toBe(1)
+      expect(deployed).toBe(before) // the denied call never ran the tool
       await feed.waitFor((m) => m.type === "@mcp-actors.approval.gone" && m.id === shown.id, "the denied approval leaving the panel")
       const record = audit().find((r) => r.approval?.id === shown.id)
       expect(record).toMatchObject({ decision: "deny", approval: { outcome: "rejected", by: "inspector" } })

@@ -177,7 +177,8 @@ describe("inspector page in chromium", () => {
     expect(await inflight.innerText()).toMatch(/tools\/call\s+\d+(\.\d)? (ms|s)/)
     // Between requests the HTTP session hibernates (its actor stops); it is still the same live session.
     // (The runtime's root and the HTTP listener, its tree's other nodes, have rows of their own.)
-    const sessionRows = page.locator("tr.session[data-machine=\"legacyServerSession\"]")
+    // (The inspector sees every session of the process: other tests' sessions may be listed too.)
+    const sessionRows = page.locator("tr.session[data-machine=\"legacyServerSession\"]", { hasText: "browser-test-client" })
     expect(await sessionRows.count()).toBe(1)
     expect(await sessionRows.locator("td.end").innerText()).toBe("")
     // The list shows it too, with the age of the oldest request.

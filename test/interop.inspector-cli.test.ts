@@ -104,7 +104,7 @@ const runAll = async (target: ReadonlyArray<string>): Promise<Record<CallName, R
   return Object.fromEntries(names.map((n, i) => [n, runs[i]!])) as Record<CallName, Run>
 }
 
-describe("interop: MCP Inspector CLI 1.0.3 against our server", () => {
+describe("interop: MCP Inspector CLI 1.0.3 against our server", { shuffle: false }, () => { // the last test closes the sessions the others inspect
   let handle: HttpServerHandle
   const seen: Array<Seen> = []
   let stdio: Record<CallName, Run>

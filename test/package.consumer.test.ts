@@ -134,7 +134,7 @@ export const call: Effect.Effect<unknown, unknown> = callTool("echo", { text: "x
 const withTimeout = <A>(p: Promise<A>, ms: number, what: string): Promise<A> =>
   Promise.race([p, new Promise<A>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms).unref())])
 
-describe("the packed package in a fresh consumer project", () => {
+describe("the packed package in a fresh consumer project", { shuffle: false }, () => { // steps on one consumer project: (b) writes the snippets the later steps run, (d) changes its dependencies
   let dir = ""
   let tarball = ""
   let pack: { size: number; unpackedSize: number; entryCount: number; files: Array<{ path: string; size: number }> }

@@ -82,6 +82,26 @@ describe("Approvals: the chart run with a store and an approver", () => {
     approvals.close()
   })
 
+  it("an approval the CLI answers while its caller waits is taken by that caller: no grant is left for a repeat of the call", async () => {
+    dir = mkdtempSync(join(tmpdir(), "approvals-"))
+    const file = join(dir, "approvals.jsonl")
+    const clock = new SimulatedClock()
+    const approvals = new Approvals({ store: ApprovalStore.open(file), clock, now: () => clock.now() })
+    const ticket = approvals.request({ pending: call, approvalTimeoutMs: 60_000, approver: storeApprover })
+    await Promise.resolve()
+    // The answer comes through the store (another process appends it), not through approvals.answer().
+    expect(answerApproval(file, ticket.id, { approved: true, by: "carol (cli)" })).toBe(true)
+    await expect(ticket.result).resolves.toMatchObject({ approved: true, by: "carol (cli)" })
+    ticket.complete(true)
+    // The same call again, within the approval's deadline, is asked again: the approval was used.
+    expect(approvals.store.takeGrant("alice", "demo", "tools/call", "deploy", "d1", clock.now())).toBeUndefined()
+    approvals.close()
+    // And not after a restart either (the file says it was consumed).
+    const restarted = ApprovalStore.open(file)
+    expect(restarted.takeGrant("alice", "demo", "tools/call", "deploy", "d1", clock.now())).toBeUndefined()
+    restarted.close()
+  })
+
   it("pending approvals are durable: visible from another process, answered by the CLI, and survive a restart", async () => {
     dir = mkdtempSync(join(tmpdir(), "approvals-"))
     const file = join(dir, "approvals.jsonl")

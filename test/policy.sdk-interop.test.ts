@@ -42,7 +42,7 @@ rateLimits:
   - { id: echo-rate, tool: echo, limit: 3, window: 3s, per: identity }
 `
 
-describe("policy gateway with the official SDK client over Streamable HTTP", () => {
+describe("policy gateway with the official SDK client over Streamable HTTP", { shuffle: false }, () => { // the last test reads the audit trail the others made
   let dir: string
   let http: HttpServerHandle
   let audit: AuditLog

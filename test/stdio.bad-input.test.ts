@@ -120,7 +120,7 @@ const handshake = async (peer: LinePeer, version = "2025-11-25") => {
   peer.send({ jsonrpc: "2.0", method: "notifications/initialized" })
 }
 
-describe("stdio server: the handshake is enforced", () => {
+describe("stdio server: the handshake is enforced", { shuffle: false }, () => { // one session, step by step
   let peer: LinePeer
   beforeAll(() => {
     peer = spawnServer()

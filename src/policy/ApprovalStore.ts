@@ -91,7 +91,12 @@ export class ApprovalStore {
 
   /** Record how an approval ended; false when it was already resolved. */
   resolve(id: string, r: Resolution, waited: boolean): boolean {
-    if (this.resolved.has(id) || !this.open.has(id)) return false
+    if (this.resolved.has(id) || !this.open.has(id)) {
+      // Approved by another process (the CLI appended the answer; `watch` applied it) while its
+      // caller waited: the caller takes it now, as below, or it would stay a grant for a repeat.
+      if (waited && r.approved && this.grants.has(id)) this.consume(id)
+      return false
+    }
     const event: Event = { type: "resolved", id, ...r }
     this.apply(event)
     this.write(event)
