@@ -26,7 +26,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const collect = (child: ChildProcess) => {
   let stderr = ""
   child.stderr!.on("data", (d) => (stderr += d))
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
+  const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)) // "close": after its output is read (an "exit" can come first))
   return { stderr: () => stderr, exited }
 }
 

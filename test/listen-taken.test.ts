@@ -30,7 +30,7 @@ describe("mcp-actors serve --ws PORT --inspect on a taken port", { timeout: 60_0
     onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")))
     let stderr = ""
     child.stderr.on("data", (d) => (stderr += d))
-    expect(await new Promise<number | null>((r) => child.once("exit", (c) => r(c)))).toBe(1)
+    expect(await new Promise<number | null>((r) => child.once("close", (c) => r(c)))).toBe(1)
     expect(stderr).toContain("EADDRINUSE")
   })
 })
