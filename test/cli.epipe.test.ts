@@ -26,7 +26,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const collect = (child: ChildProcess) => {
   let stderr = ""
   child.stderr!.on("data", (d) => (stderr += d))
-  const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)) // "close": after its output is read (an "exit" can come first))
+  // "close": after its output is read (an "exit" can come first)
+  const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)))
   return { stderr: () => stderr, exited }
 }
 

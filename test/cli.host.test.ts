@@ -65,7 +65,8 @@ describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, ()
     })
     const lines: Array<Record<string, unknown>> = []
     createInterface({ input: child.stdout! }).on("line", (l) => lines.push(JSON.parse(l)))
-    const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)) // after its output is read)
+    // "close": after its output is read (an "exit" can come first)
+    const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)))
     const early = exited.then((code) => Promise.reject(new Error(`exited (${code}) before serving: ${stderr.join("\n")}`)))
     early.catch(() => {}) // reported by the race only; the planned exit comes later
     const gatewayUrl = await Promise.race([listening, early])
@@ -127,7 +128,8 @@ describe("mcp-actors host CONFIG with a port taken", { timeout: 60_000 }, () => 
       child.stderr!.on("data", (d) => (stderr += d))
       const lines: Array<Record<string, unknown>> = []
       createInterface({ input: child.stdout! }).on("line", (l) => lines.push(JSON.parse(l)))
-      const code = await new Promise<number | null>((r) => child.once("close", (c) => r(c)) // "close": after its output is read (an "exit" can come first))
+      // "close": after its output is read (an "exit" can come first)
+      const code = await new Promise<number | null>((r) => child.once("close", (c) => r(c)))
       return { code, stderr, lines }
     } finally {
       await new Promise((r) => taken.close(r))
