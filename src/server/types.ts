@@ -7,21 +7,6 @@ export type JsonSchema = { readonly [key: string]: unknown }
 
 // The content and result shapes are the protocol's (`src/protocol/results.ts`): one type per MCP shape,
 // what a handler returns and what a client gets alike.
-import type {
-  AudioContent,
-  CallToolResult,
-  CompleteResult,
-  ContentBlock,
-  EmbeddedResource,
-  GetPromptResult,
-  ImageContent,
-  PromptArgument,
-  PromptMessage,
-  ReadResourceResult,
-  ResourceContents,
-  ResourceLink,
-  TextContent
-} from "../protocol/results.ts"
 export type {
   AudioContent,
   CallToolResult,
@@ -33,7 +18,8 @@ export type {
   ReadResourceResult,
   ResourceContents,
   TextContent
-}
+} from "../protocol/results.ts"
+import type { ContentBlock, EmbeddedResource, PromptArgument, ResourceLink } from "../protocol/results.ts"
 /** A link to a resource the client may read, instead of its contents. */
 export type ResourceLinkContent = ResourceLink
 /** A resource's contents embedded in a tool result or prompt message. */
