@@ -77,6 +77,15 @@ let sessions = 0
 let running = true
 const msg = (e: unknown) => ((e as Error).message ?? String(e)).replace(/\d+/g, "N").slice(0, 100)
 
+/** A slow call cancelled by its caller 50–250 ms in; what the cancellation ended with is counted. */
+const cancelMidCall = async (client: Client): Promise<void> => {
+  const ac = new AbortController()
+  const p = client.callTool({ name: "slow", arguments: { ms: 20_000 } }, undefined, { signal: ac.signal }).catch((e) => count(`cancelled: ${msg(e).slice(0, 40)}`))
+  await sleep(50 + Math.random() * 200)
+  ac.abort("user cancelled")
+  await p
+}
+
 /** One SDK session over HTTP whose sockets we can destroy (its own undici pool). */
 const httpSession = async (i: number): Promise<void> => {
   const agent = new Agent({ connections: 4 })
@@ -101,11 +110,7 @@ const httpSession = async (i: number): Promise<void> => {
     }
     if (r < 0.45) {
       // cancelled mid-call, then left without DELETE
-      const ac = new AbortController()
-      const p = client.callTool({ name: "slow", arguments: { ms: 20_000 } }, undefined, { signal: ac.signal }).catch((e) => count(`cancelled: ${msg(e).slice(0, 40)}`))
-      await sleep(50 + Math.random() * 200)
-      ac.abort("user cancelled")
-      await p
+      await cancelMidCall(client)
     }
     if (r < 0.6) {
       // a progress stream (count sends progress over SSE), sockets destroyed mid-stream
@@ -215,11 +220,7 @@ const wsSession = async (i: number): Promise<void> => {
       return
     }
     if (r < 0.5) {
-      const ac = new AbortController()
-      const p = client.callTool({ name: "slow", arguments: { ms: 20_000 } }, undefined, { signal: ac.signal }).catch((e) => count(`cancelled: ${msg(e).slice(0, 40)}`))
-      await sleep(50 + Math.random() * 200)
-      ac.abort("user cancelled")
-      await p
+      await cancelMidCall(client)
     }
     if (r < 0.7) {
       void client.callTool({ name: "count", arguments: { n: 50 } }, undefined, { onprogress: () => {} }).catch(() => {})
