@@ -25,12 +25,12 @@ const SUFFIX = "/list_changed"
  * (one segment between, e.g. `tools`, `prompts`, `resources`, `roots`) and whose params carry
  * nothing: absent, `{}`, or `{ _meta: {} }`.
  *
- * A non-empty `_meta` is information: its keys are reserved for metadata the receiver may act on
- * (2026-07-28/basic/index.mdx:L330-L344: trace context such as `traceparent`, and the
- * `io.modelcontextprotocol/subscriptionId` that listen-stream notifications carry and that clients
- * "MUST correlate" on, basic/patterns/subscriptions.mdx), and implementations must make no
- * assumptions about its values. Two copies with different `_meta` are then not the same message,
- * so such a notification supersedes nothing and is kept.
+ * A non-empty `_meta` is information: its keys carry metadata the receiver may act on
+ * (2026-07-28/basic/index.mdx:L330-L344 reserves trace context such as `traceparent`; listen-stream
+ * notifications carry the `io.modelcontextprotocol/subscriptionId` that clients "MUST correlate" on,
+ * basic/patterns/subscriptions.mdx), and the sender cannot tell which entries matter. Two copies
+ * with different `_meta` are then not the same message, so such a notification supersedes nothing
+ * and is kept.
  *
  * Never throws on what a handler may put in a message (prototype-named keys, null-prototype
  * objects, arrays as params): anything not recognised is simply not superseding.
