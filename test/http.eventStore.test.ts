@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest"
 import { makeMemoryEventStore, parseEventId, type StoredEvent } from "../src/transports/http/EventStore.ts"
 
-const ev = (stream: string, seq: number, data = `m${seq}`): StoredEvent => ({ id: `${stream}_${seq}`, stream, seq, data })
+const ev = (stream: string, seq: number, data = `m${seq}`, supersedes?: string): StoredEvent => ({ id: `${stream}_${seq}`, stream, seq, data, supersedes })
 
 describe("makeMemoryEventStore", () => {
   it("replays the events after a sequence number on the same stream only, oldest first", () => {
@@ -77,15 +77,17 @@ describe("parseEventId", () => {
   })
 })
 
-describe("makeMemoryEventStore: list-changed signals", () => {
+describe("makeMemoryEventStore: superseding events (a paramless list_changed, keyed by its method)", () => {
   const signal = (list: string) => `{"jsonrpc":"2.0","method":"notifications/${list}/list_changed"}`
+  /** A list-changed event as the HTTP session appends it: its `supersedes` key is its method (see supersedingKey). */
+  const changed = (stream: string, seq: number, list: string): StoredEvent => ev(stream, seq, signal(list), `notifications/${list}/list_changed`)
 
   it("a stream nobody reads keeps only the newest copy of each list-changed signal, in its place (found by the s23 host soak)", () => {
     // A gateway session whose client left without DELETE, while upstreams restart: every catalog change
     // appends tools/prompts/resources list_changed to its standalone stream (0) until the session expires.
     const store = makeMemoryEventStore()
     let seq = 0
-    for (let change = 0; change < 500; change++) for (const list of ["tools", "prompts", "resources"]) store.append("s", ev("0", ++seq, signal(list)))
+    for (let change = 0; change < 500; change++) for (const list of ["tools", "prompts", "resources"]) store.append("s", changed("0", ++seq, list))
     expect(store.after("s", "0", 0).map((e) => [e.seq, e.data])).toEqual([
       [1498, signal("tools")],
       [1499, signal("prompts")],
@@ -99,31 +101,46 @@ describe("makeMemoryEventStore: list-changed signals", () => {
     const store = makeMemoryEventStore({ maxTotalBytes: 2000 })
     // 3 signals of ~62 characters stay counted however many changes there were, so "other" (500) is never evicted
     store.append("other", ev("0", 1, "x".repeat(500)))
-    for (let i = 2; i <= 10_000; i++) store.append("s", ev("0", i, signal(["tools", "prompts", "resources"][i % 3]!)))
+    for (let i = 2; i <= 10_000; i++) store.append("s", changed("0", i, ["tools", "prompts", "resources"][i % 3]!))
     expect(store.after("other", "0", 0).map((e) => e.seq)).toEqual([1])
     expect(store.after("s", "0", 0)).toHaveLength(3)
   })
 
-  it("only paramless list-changed signals on the same stream are coalesced; other duplicates are kept", () => {
+  it("only events with the same key on the same stream of the same session are coalesced; other duplicates are kept", () => {
     const store = makeMemoryEventStore()
     const log = `{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"same"}}`
     const withParams = `{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"x":1}}`
-    store.append("s", ev("0", 1, signal("tools")))
-    store.append("s", ev("2", 2, signal("tools")))
+    store.append("s", changed("0", 1, "tools"))
+    store.append("s", changed("2", 2, "tools"))
     store.append("s", ev("0", 3, log))
     store.append("s", ev("0", 4, log))
     store.append("s", ev("0", 5, withParams))
     store.append("s", ev("0", 6, withParams))
-    store.append("t", ev("0", 7, signal("tools")))
+    store.append("t", changed("0", 7, "tools"))
     expect(store.after("s", "0", 0).map((e) => e.seq)).toEqual([1, 3, 4, 5, 6])
     expect(store.after("s", "2", 0).map((e) => e.seq)).toEqual([2])
     expect(store.after("t", "0", 0).map((e) => e.seq)).toEqual([7])
   })
 
+  it("supersedes by the key it is given, never by the text: a keyless list_changed is kept, keyed events with different texts coalesce", () => {
+    const store = makeMemoryEventStore()
+    // No key: the store does not read `data` (this text is exactly what the old regex matched).
+    store.append("s", ev("0", 1, signal("tools")))
+    store.append("s", ev("0", 2, signal("tools")))
+    // Same key, different texts (`params: {}`, `_meta: {}`, another key order): the newest stands for all of them.
+    store.append("s", ev("0", 3, `{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{}}`, "notifications/tools/list_changed"))
+    store.append("s", ev("0", 4, `{"method":"notifications/tools/list_changed","jsonrpc":"2.0"}`, "notifications/tools/list_changed"))
+    // Hostile keys are map keys like any other: each supersedes only its own older copy.
+    let seq = 4
+    for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty"]) store.append("s", ev("0", ++seq, "a", key))
+    for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty"]) store.append("s", ev("0", ++seq, "b", key))
+    expect(store.after("s", "0", 0).map((e) => e.seq)).toEqual([1, 2, 4, 9, 10, 11, 12])
+  })
+
   it("eviction after coalescing: per-session limits count live events only, and a session can still be emptied", () => {
     const store = makeMemoryEventStore({ maxEventsPerSession: 3 })
     let seq = 0
-    for (let i = 0; i < 50; i++) store.append("s", ev("0", ++seq, signal("tools")))
+    for (let i = 0; i < 50; i++) store.append("s", changed("0", ++seq, "tools"))
     for (let i = 0; i < 5; i++) store.append("s", ev("0", ++seq, `m${seq}`))
     expect(store.after("s", "0", 0).map((e) => e.seq)).toEqual([53, 54, 55])
     store.dropSession("s")

@@ -20,14 +20,18 @@
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http"
 import type { RpcErrorObject } from "../../protocol/errors.ts"
 import { encode, errorResponse, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
+import { supersedingKey } from "../../protocol/supersedingKey.ts"
 import { type SseHub, SseStream, type SseStreamOptions } from "../../transports/http/SseStream.ts"
 import { writeJson } from "../../transports/http/wire.ts"
 
 export interface ExchangeOwner {
   /** The exchange is switching to SSE: options for its stream (priming id, retry, max duration). */
   streamOptions(exchange: Exchange, forcePriming: boolean): SseStreamOptions
-  /** Record an event for resumption and return its id (undefined: not resumable). */
-  record(exchange: Exchange, data: string): string | undefined
+  /**
+   * Record an event for resumption and return its id (undefined: not resumable). `supersedes`:
+   * the message's `supersedingKey` (it makes older events with that key on the stream obsolete).
+   */
+  record(exchange: Exchange, data: string, supersedes: string | undefined): string | undefined
   /** HTTP status of a JSON answer made of this single response. */
   jsonStatus(message: JsonRpcMessage): number
   /** The exchange is over: every response delivered, cancelled, or failed. */
@@ -173,12 +177,12 @@ export class Exchange {
       }
       this.upgrade(false)
     }
-    this.emit(data)
+    this.emit(data, answers === undefined ? supersedingKey(message) : undefined)
     if (this.waiting === 0) this.finish()
   }
 
-  private emit(data: string): void {
-    const id = this.owner.record(this, data)
+  private emit(data: string, supersedes: string | undefined): void {
+    const id = this.owner.record(this, data, supersedes)
     this.sse?.event(id, data)
   }
 
@@ -194,7 +198,8 @@ export class Exchange {
       ...(this.headers === undefined ? {} : { headers: this.headers }),
       onDetach: () => this.onStreamDetach()
     })
-    if (this.batch !== undefined) for (const data of this.batch.splice(0)) this.emit(data)
+    // Responses: they supersede nothing.
+    if (this.batch !== undefined) for (const data of this.batch.splice(0)) this.emit(data, undefined)
   }
 
   /** A resumed GET takes over the stream of this exchange. */

@@ -17,6 +17,7 @@ import type { ServerResponse } from "node:http"
 import type { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
+import { supersedingKey } from "../../protocol/supersedingKey.ts"
 import type { RegistryEntry } from "../../runtime/Registry.ts"
 import type { SessionEnd } from "../../runtime/SessionHandle.ts"
 import type { McpServer } from "../McpServer.ts"
@@ -172,16 +173,17 @@ export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
   private sendStandalone(message: JsonRpcMessage): void {
     if (this.standalone === undefined && !this.standaloneWanted) return
     const data = encode(message)
-    const id = this.recordOn(STANDALONE, data)
+    const id = this.recordOn(STANDALONE, data, supersedingKey(message))
     this.standalone?.event(id, data)
   }
 
-  private recordOn(stream: string, data: string): string | undefined {
+  /** `supersedes`: the message's key as the store's `StoredEvent.supersedes` (decided here, where the message is; the store never reads `data`). */
+  private recordOn(stream: string, data: string, supersedes: string | undefined): string | undefined {
     const store = this.host.eventStore
     if (store === undefined) return undefined
     const seq = ++this.seq
     const id = `${stream}_${seq}`
-    store.append(this.id, { id, stream, seq, data })
+    store.append(this.id, { id, stream, seq, data, supersedes })
     return id
   }
 
@@ -206,8 +208,8 @@ export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
     }
   }
 
-  record(ex: Exchange, data: string): string | undefined {
-    return ex.streamKey === 0 ? undefined : this.recordOn(String(ex.streamKey), data)
+  record(ex: Exchange, data: string, supersedes: string | undefined): string | undefined {
+    return ex.streamKey === 0 ? undefined : this.recordOn(String(ex.streamKey), data, supersedes)
   }
 
   jsonStatus(): number {

@@ -26,6 +26,14 @@ export interface StoredEvent {
   readonly seq: number
   /** The serialized JSON-RPC message (the SSE `data:` field). */
   readonly data: string
+  /**
+   * Set when this event makes the older events of its stream with the same `supersedes` obsolete:
+   * a resume needs only the newest of them (in its place in the order). Decided by whoever had the
+   * message (the HTTP session: `supersedingKey` of src/protocol, a paramless `list_changed`'s method),
+   * so a store never reads `data`. Optional information: a store that ignores it keeps every event,
+   * which is correct, only larger.
+   */
+  readonly supersedes?: string | undefined
 }
 
 export interface EventStore {
@@ -56,20 +64,14 @@ interface Log {
   /** Index of the oldest live event in `events` (evicted ones before it are garbage). */
   head: number
   bytes: number
-  /** The newest stored copy of each list-changed signal, by stream and text (see `isSignal`). */
-  signals: Map<string, StoredEvent> | undefined
-  /** Events at or after `head` superseded by a newer copy of the same signal: skipped, no longer counted. */
+  /** The newest stored event of each superseding key, by stream and key (`StoredEvent.supersedes`). */
+  newest: Map<string, StoredEvent> | undefined
+  /** Events at or after `head` superseded by a newer one with the same key: skipped, no longer counted. */
   dead: Set<StoredEvent> | undefined
 }
 
-/**
- * A paramless `notifications/<list>/list_changed`, as our servers serialize it. It carries nothing but
- * "list again", so a stream needs only its newest copy: a session whose client went away without
- * closing it (the official SDK's `close()` sends no DELETE) would otherwise store one per catalog change
- * until it expires (a host gateway whose upstreams restart: 427,000 of them, 75 MB, in 6 minutes).
- */
-const SIGNAL = /^\{"jsonrpc":"2\.0","method":"notifications\/[a-z]+\/list_changed"\}$/
-const isSignal = (data: string): boolean => data.length < 80 && SIGNAL.test(data)
+/** Where a superseding event is found in `Log.newest` (streams are digits, with no newline: keys of two streams never collide). */
+const newestKey = (e: StoredEvent): string => `${e.stream}\n${e.supersedes}`
 
 /**
  * The default store: a bounded ring per session. Bounded so that a client that
@@ -77,8 +79,11 @@ const isSignal = (data: string): boolean => data.length < 80 && SIGNAL.test(data
  * once a session is over its limits its oldest events go first; once the
  * store is over `maxTotalBytes`, the appending session gives up its oldest
  * events, then the least recently appended-to sessions theirs. A late resume
- * then simply gets less. A list-changed signal supersedes its older copies on
- * the same stream (a resume gets the newest, in its place in the order).
+ * then simply gets less. An event with a `supersedes` key supersedes the older
+ * events with that key on the same stream (a resume gets the newest, in its place in the
+ * order): a session whose client went away without closing it (the official SDK's `close()`
+ * sends no DELETE) would otherwise store one `list_changed` per catalog change until it
+ * expires (a host gateway whose upstreams restart: 427,000 of them, 75 MB, in 6 minutes).
  */
 export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): EventStore => {
   const maxEvents = Math.max(1, options.maxEventsPerSession ?? 1000)
@@ -97,7 +102,10 @@ export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): Eve
     if (log.dead?.delete(e) !== true) {
       log.bytes -= e.data.length
       total -= e.data.length
-      if (log.signals !== undefined && log.signals.get(`${e.stream}\n${e.data}`) === e) log.signals.delete(`${e.stream}\n${e.data}`)
+      if (e.supersedes !== undefined && log.newest !== undefined) {
+        const key = newestKey(e)
+        if (log.newest.get(key) === e) log.newest.delete(key)
+      }
     }
     // Compact once the garbage prefix dominates, so eviction stays O(1) amortized.
     if (log.head > 64 && log.head * 2 > log.events.length) {
@@ -106,11 +114,11 @@ export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): Eve
     }
   }
   const live = (log: Log): number => log.events.length - log.head - (log.dead?.size ?? 0)
-  /** `event` is a signal: its older copy on the same stream, if still stored, no longer counts. */
+  /** `event` has a `supersedes` key: the older event with that key on the same stream, if still stored, no longer counts. */
   const supersede = (log: Log, event: StoredEvent): void => {
-    const key = `${event.stream}\n${event.data}`
-    const older = (log.signals ??= new Map()).get(key)
-    log.signals.set(key, event)
+    const key = newestKey(event)
+    const older = (log.newest ??= new Map()).get(key)
+    log.newest.set(key, event)
     if (older === undefined) return
     const dead = (log.dead ??= new Set())
     dead.add(older)
@@ -127,10 +135,10 @@ export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): Eve
   return {
     append(sessionId, event) {
       let log = logs.get(sessionId)
-      if (log === undefined) log = { events: [], head: 0, bytes: 0, signals: undefined, dead: undefined }
+      if (log === undefined) log = { events: [], head: 0, bytes: 0, newest: undefined, dead: undefined }
       else logs.delete(sessionId)
       logs.set(sessionId, log)
-      if (isSignal(event.data)) supersede(log, event)
+      if (event.supersedes !== undefined) supersede(log, event)
       log.events.push(event)
       log.bytes += event.data.length
       total += event.data.length
