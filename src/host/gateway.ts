@@ -52,7 +52,11 @@ import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots
 import type { ServerSession } from "../server/ServerSession.ts"
 import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 
-/** `_meta` key carrying the typed host error of a failed gateway call. */
+/**
+ * Key carrying the typed host error (`_tag`, server, state, …; e.g. `ServerUnavailable`) of a refused
+ * gateway request: in a tool error's `_meta`, and in the JSON-RPC error's `data` of a prompts/get or
+ * resources/read (-32603; -32602 for `UnknownName`).
+ */
 export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
 
 /** Maps a name served by the aggregate to the upstream server and original name behind it. */
