@@ -10,6 +10,8 @@
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { McpError } from "@modelcontextprotocol/sdk/types.js"
+import { McpError as OurMcpError } from "../src/protocol/errors.ts"
+import type { CallGuard } from "../src/server/CallGuard.ts"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Gateway, type GatewayHttpHandle, HOST_ERROR_META, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
@@ -105,6 +107,34 @@ describe("gateway: entries of a restarting server", { timeout: 60_000, shuffle: 
     for (const client of [all, one]) {
       await expectRestarting(client.readResource({ uri: staticUri }))
       await expectRestarting(client.readResource({ uri: templateUri }))
+    }
+  })
+
+  it("the guard sees a withdrawn entry's call before the refusal: denied is the policy's answer, admitted is the host's", async () => {
+    // A second gateway on the same host (still restarting), whose guard denies one name of each kind.
+    const decided: Array<string> = []
+    const guard: CallGuard = {
+      admit: (call) => {
+        decided.push(`${call.kind} ${call.name}`)
+        if (call.name === "everything__simple-prompt" || call.name === "simple-prompt" || call.name === staticUri) throw new OurMcpError(-32003, "denied by policy")
+        return undefined
+      },
+      filter: (_kind, items) => items
+    }
+    const guarded = makeGateway(host, { guard: () => guard })
+    const guardedHttp = await serveGatewayHttp(guarded, { port: 0 })
+    try {
+      const all = await connect(guardedHttp.url)
+      const one = await connect(`${guardedHttp.url}/everything`)
+      await expect(all.getPrompt({ name: "everything__simple-prompt" })).rejects.toMatchObject({ code: -32003, message: expect.stringContaining("denied by policy") })
+      await expect(one.getPrompt({ name: "simple-prompt" })).rejects.toMatchObject({ code: -32003 })
+      await expect(all.readResource({ uri: staticUri })).rejects.toMatchObject({ code: -32003 })
+      await expectRestarting(one.readResource({ uri: templateUri }))
+      expect(decided).toEqual(["prompt everything__simple-prompt", "prompt simple-prompt", `resource ${staticUri}`, `resource ${templateUri}`])
+    } finally {
+      await Promise.all(clients.splice(2).map((c) => c.close()))
+      await guardedHttp.close()
+      guarded.close()
     }
   })
 

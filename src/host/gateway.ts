@@ -546,9 +546,8 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
     prompt: (prompt, args, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "prompts/get", { name: prompt, arguments: args } as Params, o)),
     read: (uri, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "resources/read", { uri }, o))
   })
-  const perServerRoutes = new Map<string, Routes>()
   const syncServer = (name: string, server: McpServer) => {
-    sync(server, host.serverListing(name) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] }, perServerRoutes.get(name)!)
+    sync(server, host.serverListing(name) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] }, serverRoutes(name))
   }
   // Legacy sessions that declared roots, per served McpServer (the aggregate, or one `/mcp/<server>`).
   const rootsClients = new Map<McpServer, Set<ServerSession>>()
@@ -593,10 +592,8 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
           ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) }),
           ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
         })
-        const routes = serverRoutes(name)
         // The upstream's last listing, kept while it restarts.
-        routeUnlisted(server, (kind, entry) => listingKnows(host.connection(name)?.listing, kind, entry), routes)
-        perServerRoutes.set(name, routes)
+        routeUnlisted(server, (kind, entry) => listingKnows(host.connection(name)?.listing, kind, entry), serverRoutes(name))
         perServer.set(name, server)
         followRoots(server, name)
         syncServer(name, server)
