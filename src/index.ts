@@ -15,7 +15,7 @@ export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.
 export { type Clock, systemClock } from "./protocol/clock.ts"
 
 // Server
-export { McpServer, type McpServerOptions, type ServerChangeWatcher } from "./server/McpServer.ts"
+export { McpServer, type McpServerOptions, type ServerChangeWatcher, type UnlistedLookup } from "./server/McpServer.ts"
 export type { RequestContext } from "./server/RequestContext.ts"
 export { type PersistedServerSession, ServerSession, type ServerSessionOptions, type ServerSessionOwner } from "./server/ServerSession.ts"
 export {

@@ -35,7 +35,7 @@ import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
 import { type Authenticate, closesAfterFlush, type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
 import type { CallGuard, GuardedKind } from "../server/CallGuard.ts"
-import { McpServer, type ToolHandler } from "../server/McpServer.ts"
+import { McpServer, type PromptHandler, type ResourceHandler, type ToolHandler } from "../server/McpServer.ts"
 import type { RequestContext } from "../server/RequestContext.ts"
 import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
 import { CapabilityError, ClientCapabilityNotDeclared } from "../server/ServerSession.ts"
@@ -43,6 +43,7 @@ import { isLoggingLevel, type CallToolResult, type GetPromptResult, type ReadRes
 import { makeWsServer, type WsServerHandle } from "../server/ws/WsServer.ts"
 import { serveTransport } from "../server/serveTransport.ts"
 import { makeStdioServerTransport } from "../transports/stdioServer.ts"
+import { compileUriTemplate, type UriMatcher } from "../server/uriTemplate.ts"
 import type { Result } from "../client/ClientSession.ts"
 import type { ServerListing } from "./Catalog.ts"
 import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
@@ -51,7 +52,11 @@ import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots
 import type { ServerSession } from "../server/ServerSession.ts"
 import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 
-/** `_meta` key carrying the typed host error of a failed gateway call. */
+/**
+ * Key carrying the typed host error (`_tag`, server, state, …; e.g. `ServerUnavailable`) of a refused
+ * gateway request: in a tool error's `_meta`, and in the JSON-RPC error's `data` of a prompts/get or
+ * resources/read (-32603; -32602 for `UnknownName`).
+ */
 export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
 
 /** Maps a name served by the aggregate to the upstream server and original name behind it. */
@@ -344,47 +349,107 @@ export interface ModernCounts {
   relayed: number
 }
 
+/** The typed form of a host refusal (`_tag` and its fields, without the message), or undefined for any other error. */
+const hostErrorForm = (e: unknown): Record<string, unknown> | undefined => {
+  if (!(e instanceof ServerUnavailable || e instanceof ServerConnectionLost || e instanceof UnknownName || e instanceof HostClosed)) return undefined
+  const { message: _message, ...fields } = e as unknown as Record<string, unknown>
+  return { ...fields, _tag: e._tag }
+}
+
 /** Upstream JSON-RPC errors stay protocol errors; host errors become tool errors carrying their typed form. */
 const hostFailure = (e: unknown): CallToolResult => {
   if (e instanceof RpcError) throw new McpError(e.code, e.message, e.data)
-  if (e instanceof ServerUnavailable || e instanceof ServerConnectionLost || e instanceof UnknownName || e instanceof HostClosed) {
-    const { message: _message, ...fields } = e as unknown as Record<string, unknown>
-    return { content: [{ type: "text", text: e.message }], isError: true, _meta: { [HOST_ERROR_META]: { ...fields, _tag: e._tag } } }
-  }
+  const form = hostErrorForm(e)
+  if (form !== undefined) return { content: [{ type: "text", text: (e as Error).message }], isError: true, _meta: { [HOST_ERROR_META]: form } }
   throw e
 }
+
+/**
+ * For requests without a tool error (prompts/get, resources/read): upstream JSON-RPC errors pass through;
+ * a host refusal is -32603 (the spec's code for a prompt's or resource's internal error; -32602 for a
+ * name no server has) with its typed form under `data[HOST_ERROR_META]`, so a client tells "restarting,
+ * retry at `retryAt`" from "unknown".
+ */
 const protocolFailure = (e: unknown): never => {
   if (e instanceof InputRequiredSignal) throw e
   if (e instanceof RpcError) throw new McpError(e.code, e.message, e.data)
-  if (e instanceof UnknownName) throw new McpError(-32602, e.message)
-  if (e instanceof Error) throw new McpError(-32603, e.message)
+  const form = hostErrorForm(e)
+  if (form !== undefined) throw new McpError(e instanceof UnknownName ? ErrorCode.InvalidParams : ErrorCode.InternalError, (e as Error).message, { [HOST_ERROR_META]: form })
+  if (e instanceof Error) throw new McpError(ErrorCode.InternalError, e.message)
   throw e
 }
 
 type ToolRoute = (name: string, args: Record<string, unknown>, ctx: RequestContext) => Promise<Result>
+type PromptRoute = (name: string, args: Record<string, string>, ctx: RequestContext) => Promise<Result>
+type ReadRoute = (uri: string, ctx: RequestContext) => Promise<Result>
+/** How a served server's entries reach the host. */
+interface Routes {
+  readonly tool: ToolRoute
+  readonly prompt: PromptRoute
+  readonly read: ReadRoute
+}
 
 /** A routed tool as a served server's handler: the host's refusals become tool errors carrying their typed form. */
 const servedTool = (route: ToolRoute, name: string): ToolHandler => (args, ctx) =>
   route(name, args, ctx).then((r) => asGatewayResult(r) as CallToolResult, hostFailure)
+/** A routed prompt as a served server's handler: the host's refusals become JSON-RPC errors carrying their typed form. */
+const servedPrompt = (route: PromptRoute, name: string): PromptHandler => (args, ctx) =>
+  route(name, args, ctx).then((r) => asGatewayResult(r) as GetPromptResult, protocolFailure)
+/** A routed resource (or template) read, likewise. */
+const servedRead = (route: ReadRoute): ResourceHandler => (uri, ctx) =>
+  route(uri, ctx).then((r) => asGatewayResult(r) as ReadResourceResult, protocolFailure)
+
+type Knows = (kind: "tool" | "prompt" | "resource", name: string) => boolean
 
 /**
- * Tools the host still knows but does not advertise (withdrawn while their server restarts, or behind a
- * lazy server's prefix) stay callable: the caller gets the host's fast, typed refusal ("restarting",
- * retry later) or the answer, not -32602 "unknown tool".
+ * Entries the host still knows but does not advertise (withdrawn while their server restarts or is
+ * parked, or behind a lazy server's prefix) stay callable: the caller gets the host's fast, typed
+ * refusal ("restarting", retry later) or the answer, not -32602 "unknown tool/prompt" or "resource
+ * not found". Names the host never knew keep those answers.
  */
-const routeUnlisted = (server: McpServer, known: (name: string) => boolean, route: ToolRoute): void => {
-  server.unlistedTool = (name) => (known(name) ? servedTool(route, name) : undefined)
+const routeUnlisted = (server: McpServer, knows: Knows, routes: Routes): void => {
+  server.unlisted = {
+    tool: (name) => (knows("tool", name) ? servedTool(routes.tool, name) : undefined),
+    prompt: (name) => (knows("prompt", name) ? servedPrompt(routes.prompt, name) : undefined),
+    resource: (uri) => (knows("resource", uri) ? servedRead(routes.read) : undefined)
+  }
 }
 
-/** Re-register `server`'s lists from `listing`; `call` routes each entry. */
+/** A listing's resource templates, compiled once per listing (a listing is replaced, never changed). */
+const templateMatchers = new WeakMap<ServerListing, ReadonlyArray<UriMatcher>>()
+const matchersOf = (listing: ServerListing): ReadonlyArray<UriMatcher> => {
+  let out = templateMatchers.get(listing)
+  if (out === undefined) {
+    out = listing.resourceTemplates.flatMap((t) => {
+      try {
+        return [compileUriTemplate(t.uriTemplate)]
+      } catch {
+        return [] // a template we cannot parse is not served
+      }
+    })
+    templateMatchers.set(listing, out)
+  }
+  return out
+}
+
+/** Whether one upstream's last listing (kept while it restarts) has the entry, under its original name. */
+const listingKnows = (listing: ServerListing | undefined, kind: "tool" | "prompt" | "resource", name: string): boolean => {
+  if (listing === undefined) return false
+  switch (kind) {
+    case "tool":
+      return listing.tools.some((t) => t.name === name)
+    case "prompt":
+      return listing.prompts.some((p) => p.name === name)
+    case "resource":
+      return listing.resources.some((r) => r.uri === name) || matchersOf(listing).some((m) => m(name) !== undefined)
+  }
+}
+
+/** Re-register `server`'s lists from `listing`; `routes` routes each entry. */
 const sync = (
   server: McpServer,
   listing: ServerListing,
-  routes: {
-    readonly tool: ToolRoute
-    readonly prompt: (name: string, args: Record<string, string>, ctx: RequestContext) => Promise<Result>
-    readonly read: (uri: string, ctx: RequestContext) => Promise<Result>
-  }
+  routes: Routes
 ): void => {
   server.update((s) => {
     const tools = new Map(listing.tools.map((t) => [t.name, t]))
@@ -404,19 +469,20 @@ const sync = (
     const prompts = new Map(listing.prompts.map((p) => [p.name, p]))
     for (const name of [...s.prompts.keys()]) if (!prompts.has(name)) s.removePrompt(name)
     for (const [name, def] of prompts) {
-      if (!s.prompts.has(name)) s.prompt(def, (args, ctx) => routes.prompt(name, args, ctx).then((r) => asGatewayResult(r) as GetPromptResult, protocolFailure))
+      if (!s.prompts.has(name)) s.prompt(def, servedPrompt(routes.prompt, name))
     }
     const resources = new Map(listing.resources.map((r) => [r.uri, r]))
     for (const uri of [...s.resources.keys()]) if (!resources.has(uri)) s.removeResource(uri)
     for (const [uri, def] of resources) {
-      if (!s.resources.has(uri)) s.resource(def, (u, ctx) => routes.read(u, ctx).then((r) => asGatewayResult(r) as ReadResourceResult, protocolFailure))
+      if (!s.resources.has(uri)) s.resource(def, servedRead(routes.read))
     }
     const templates = new Set(listing.resourceTemplates.map((t) => t.uriTemplate))
     for (const t of [...s.resourceTemplates]) if (!templates.has(t.definition.uriTemplate)) s.removeResourceTemplate(t.definition.uriTemplate)
     for (const def of listing.resourceTemplates) {
       if (s.resourceTemplates.some((t) => t.definition.uriTemplate === def.uriTemplate)) continue
+      const read = servedRead(routes.read)
       try {
-        s.resourceTemplate(def, (u, _vars, ctx) => routes.read(u, ctx).then((r) => asGatewayResult(r) as ReadResourceResult, protocolFailure))
+        s.resourceTemplate(def, (u, _vars, ctx) => read(u, ctx))
       } catch {
         // a template we cannot parse is not served
       }
@@ -436,13 +502,20 @@ export interface Gateway {
   close(): void
 }
 
+/**
+ * What every served McpServer (the aggregate and each `/mcp/<server>`) declares, even while a list is
+ * empty: clients listen for list_changed from the start, and a client's prompts/get or resources/read
+ * of an entry withdrawn while its upstream restarts reaches the refusal (not -32601 for a capability
+ * that came and went with the registrations). No `subscribe`: the gateway forwards no resource updates.
+ */
+const SERVED_CAPABILITIES = { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as const
+
 /** Build the aggregated gateway server and the per-server ones, kept in step with the host. */
 export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gateway => {
   const info = { name: options.name ?? "mcp-actors-host", version: options.version ?? "0.1.0" }
   const aggregate = new McpServer({
     ...info,
-    // Declared even while empty, so clients listen for list_changed from the start.
-    capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as never,
+    capabilities: SERVED_CAPABILITIES,
     ...(options.guard === undefined ? {} : { guard: options.guard(undefined, (kind, name) => host.owner(kind, name)) }),
     ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
   })
@@ -452,9 +525,13 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   const clock = options.clock ?? host.clock
   const modernCounts: ModernCounts = { direct: 0, relayed: 0 }
   const viaHost = viaHostWith(relays, clock, options.modernFastPath !== false, modernCounts)
-  const aggregateTool: ToolRoute = (name, args, ctx) =>
-    viaHost(ctx, host.catalog.tools.get(name)?.server ?? host.owner("tool", name)?.server, (o) => host.callTool(name, args, o))
-  routeUnlisted(aggregate, (name) => host.owner("tool", name) !== undefined, aggregateTool)
+  const aggregateRoutes: Routes = {
+    tool: (name, args, ctx) => viaHost(ctx, host.catalog.tools.get(name)?.server ?? host.owner("tool", name)?.server, (o) => host.callTool(name, args, o)),
+    prompt: (name, args, ctx) => viaHost(ctx, undefined, (o) => host.getPrompt(name, args, o)),
+    read: (uri, ctx) => viaHost(ctx, undefined, (o) => host.readResource(uri, o))
+  }
+  // The host's whole catalog, withdrawn entries included (`owner`), and names behind a lazy server's prefix.
+  routeUnlisted(aggregate, (kind, name) => host.owner(kind, name) !== undefined, aggregateRoutes)
   const syncAggregate = () => {
     const c = host.catalog
     sync(aggregate, {
@@ -462,19 +539,15 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
       prompts: [...c.prompts.values()].map((e) => e.definition),
       resources: [...c.resources.values()].map((e) => e.definition),
       resourceTemplates: c.resourceTemplates.map((e) => e.definition)
-    }, {
-      tool: aggregateTool,
-      prompt: (name, args, ctx) => viaHost(ctx, undefined, (o) => host.getPrompt(name, args, o)),
-      read: (uri, ctx) => viaHost(ctx, undefined, (o) => host.readResource(uri, o))
-    })
+    }, aggregateRoutes)
   }
-  const serverTool = (name: string): ToolRoute => (tool, args, ctx) => viaHost(ctx, name, (o) => host.callServerTool(name, tool, args, o))
+  const serverRoutes = (name: string): Routes => ({
+    tool: (tool, args, ctx) => viaHost(ctx, name, (o) => host.callServerTool(name, tool, args, o)),
+    prompt: (prompt, args, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "prompts/get", { name: prompt, arguments: args } as Params, o)),
+    read: (uri, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "resources/read", { uri }, o))
+  })
   const syncServer = (name: string, server: McpServer) => {
-    sync(server, host.serverListing(name) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] }, {
-      tool: serverTool(name),
-      prompt: (prompt, args, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "prompts/get", { name: prompt, arguments: args } as Params, o)),
-      read: (uri, ctx) => viaHost(ctx, name, (o) => host.requestServer(name, "resources/read", { uri }, o))
-    })
+    sync(server, host.serverListing(name) ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] }, serverRoutes(name))
   }
   // Legacy sessions that declared roots, per served McpServer (the aggregate, or one `/mcp/<server>`).
   const rootsClients = new Map<McpServer, Set<ServerSession>>()
@@ -515,11 +588,12 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
         server = new McpServer({
           ...info,
           name: `${info.name}/${name}`,
-          capabilities: { tools: { listChanged: true } } as never,
+          capabilities: SERVED_CAPABILITIES,
           ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) }),
           ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
         })
-        routeUnlisted(server, (tool) => host.connection(name)?.listing?.tools.some((t) => t.name === tool) === true, serverTool(name))
+        // The upstream's last listing, kept while it restarts.
+        routeUnlisted(server, (kind, entry) => listingKnows(host.connection(name)?.listing, kind, entry), serverRoutes(name))
         perServer.set(name, server)
         followRoots(server, name)
         syncServer(name, server)

@@ -40,6 +40,20 @@ export type CompletionHandler = (
 
 const UNCHECKED: Validator = () => undefined
 
+/**
+ * Handlers for names a server knows but does not list now, by kind (`McpServer.unlisted`): each is
+ * asked only when a `tools/call`, `prompts/get` or `resources/read` names nothing registered (a
+ * resource: no resource and no template matches), and returns a handler, or undefined for a name
+ * that is unknown (the request then gets the usual -32602, or resource not found). Such a call has no
+ * definition in force: tool arguments are not validated against a schema, nor are a prompt's
+ * required arguments checked (its arguments must still be strings).
+ */
+export interface UnlistedLookup {
+  readonly tool?: ((name: string) => ToolHandler | undefined) | undefined
+  readonly prompt?: ((name: string) => PromptHandler | undefined) | undefined
+  readonly resource?: ((uri: string) => ResourceHandler | undefined) | undefined
+}
+
 export interface RegisteredTool {
   readonly definition: ToolDefinition
   readonly handler: ToolHandler
@@ -135,12 +149,11 @@ export class McpServer {
    */
   sessionEvents: ((event: "joined" | "left" | "rootsChanged", session: ServerSession) => void) | undefined
   /**
-   * Asked when a `tools/call` names no registered tool: a handler for a tool the server knows but
-   * does not list now (the gateway's tools of an upstream that is restarting: the caller learns
-   * that, not "unknown tool"), or undefined for a name that is unknown. Guards and telemetry see
-   * the call as any other; its arguments are not validated (no schema is in force).
+   * Asked for a name the server does not list now (see `UnlistedLookup`): the gateway's entries of an
+   * upstream that is restarting answer with the reason, not "unknown tool" / "unknown prompt" /
+   * "resource not found". Guards and telemetry see the call first, as any other.
    */
-  unlistedTool: ((name: string) => ToolHandler | undefined) | undefined
+  unlisted: UnlistedLookup | undefined
   private readonly extraCapabilities: ServerCapabilities | undefined
   /**
    * By a key of their own, not by themselves: the table lives as long as the server and sees

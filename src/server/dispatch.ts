@@ -52,9 +52,9 @@ const toolCall = (server: McpServer, params: Record<string, unknown> | undefined
   return Promise.resolve(out).then((r) => toolResult(name, check, ctx, r), toolFailure)
 }
 
-/** A name the server does not list: its `unlistedTool` hook may still know it (see McpServer). */
+/** A name the server does not list: its `unlisted` lookup may still know it (see McpServer). */
 const unlistedToolCall = (server: McpServer, name: string, args: Record<string, unknown>, ctx: RequestContext): MaybePromise<Result> => {
-  const handler = server.unlistedTool?.(name)
+  const handler = server.unlisted?.tool?.(name)
   if (handler === undefined) throw invalidParams(`unknown tool "${name}"`)
   if (typeof args !== "object" || args === null || Array.isArray(args)) throw invalidParams("arguments must be an object")
   let out: MaybePromise<CallToolResult>
@@ -105,6 +105,9 @@ const readResource = (server: McpServer, params: Record<string, unknown> | undef
     const vars = t.match(uri)
     if (vars) return t.handler(uri, vars, ctx)
   }
+  // One the server knows but does not list now (see McpServer.unlisted).
+  const unlisted = server.unlisted?.resource?.(uri)
+  if (unlisted !== undefined) return unlisted(uri, ctx)
   // Legacy: -32002 (2025-11-25/server/resources.mdx:L388); modern: -32602.
   throw ctx.era === "modern"
     ? new McpError(ErrorCode.InvalidParams, `Resource not found: ${uri}`, { uri })
@@ -115,20 +118,30 @@ const getPrompt = (server: McpServer, params: Record<string, unknown> | undefine
   const name = params?.name
   if (typeof name !== "string") throw invalidParams("prompts/get needs a prompt name")
   const prompt = server.prompts.get(name)
-  if (!prompt) throw invalidParams(`unknown prompt "${name}"`)
-  const raw = params!.arguments ?? {}
+  if (!prompt) {
+    // One the server knows but does not list now (see McpServer.unlisted): no definition, so no required arguments.
+    const handler = server.unlisted?.prompt?.(name)
+    if (handler === undefined) throw invalidParams(`unknown prompt "${name}"`)
+    return handler(promptArguments(params!), ctx)
+  }
+  const args = promptArguments(params!)
+  for (const a of prompt.definition.arguments ?? []) {
+    // Own properties only: an argument named `constructor` is not supplied by Object.prototype.
+    if (a.required && !Object.hasOwn(args, a.name)) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
+  }
+  return prompt.handler(args, ctx)
+}
+
+/** A prompts/get request's arguments: an object of strings (GetPromptRequest), or -32602. */
+const promptArguments = (params: Record<string, unknown>): Record<string, string> => {
+  const raw = params.arguments ?? {}
   if (typeof raw !== "object" || Array.isArray(raw)) throw invalidParams("arguments must be an object")
   // Prompt arguments are strings (GetPromptRequest): anything else would reach the handler as
   // something it cannot even print (an object whose toString is not a function).
   for (const [key, value] of Object.entries(raw)) {
     if (typeof value !== "string") throw invalidParams(`prompt argument ${JSON.stringify(key)} must be a string`)
   }
-  const args = raw as Record<string, string>
-  for (const a of prompt.definition.arguments ?? []) {
-    // Own properties only: an argument named `constructor` is not supplied by Object.prototype.
-    if (a.required && !Object.hasOwn(args, a.name)) throw invalidParams(`prompt "${name}" needs argument "${a.name}"`)
-  }
-  return prompt.handler(args, ctx)
+  return raw as Record<string, string>
 }
 
 const complete = (server: McpServer, params: Record<string, unknown> | undefined, ctx: RequestContext): MaybePromise<Result> => {
