@@ -1,7 +1,7 @@
 import { Writable } from "node:stream"
 import { describe, expect, it } from "vitest"
 import { LineFramer } from "../src/transports/LineFramer.ts"
-import { OutputBatcher } from "../src/transports/OutputBatcher.ts"
+import { MAX_BATCH_FRAMES, OutputBatcher } from "../src/transports/OutputBatcher.ts"
 import { countingClock } from "./support/countingClock.ts"
 
 const collect = (maxMessageBytes = 1024) => {
@@ -152,9 +152,9 @@ describe("LineFramer: the two ends of an oversized line", () => {
 })
 
 describe("OutputBatcher", () => {
-  it("coalesces every frame pushed in one turn into one write", async () => {
+  it("coalesces every frame pushed in one turn into one write (up to maxBatchFrames)", async () => {
     const { stream, writes } = fakeWritable()
-    const batcher = new OutputBatcher(stream)
+    const batcher = new OutputBatcher(stream, { maxBatchFrames: 100 })
     for (let i = 0; i < 64; i++) batcher.push(`{"id":${i}}`)
     expect(writes).toEqual([]) // nothing written synchronously
     await nextTurn()
@@ -166,6 +166,45 @@ describe("OutputBatcher", () => {
     await nextTurn()
     expect(writes).toHaveLength(2)
     expect(writes[1]).toBe("{\"later\":true}\n")
+  })
+
+  it("a turn that keeps answering writes every maxBatchFrames frames (default 8), the rest at its end", async () => {
+    const { stream, writes } = fakeWritable()
+    const batcher = new OutputBatcher(stream)
+    expect(MAX_BATCH_FRAMES).toBe(8)
+    for (let i = 0; i < 20; i++) batcher.push(`${i}`)
+    // Written as the frames come, so a pipelining peer starts on the first answers while the turn goes on.
+    expect(writes).toEqual(["0\n1\n2\n3\n4\n5\n6\n7\n", "8\n9\n10\n11\n12\n13\n14\n15\n"])
+    await nextTurn()
+    expect(writes.slice(2)).toEqual(["16\n17\n18\n19\n"])
+    // A turn of exactly 8: one write, and the turn's end has nothing left to write.
+    for (let i = 0; i < 8; i++) batcher.push(`b${i}`)
+    expect(writes).toHaveLength(4)
+    await nextTurn()
+    expect(writes).toHaveLength(4)
+    // Eager (a client's burst): the same limit within a burst.
+    const eager = fakeWritable()
+    const client = new OutputBatcher(eager.stream, { eager: true, maxBatchFrames: 3 })
+    for (let i = 0; i < 6; i++) client.push(`c${i}`)
+    expect(eager.writes).toEqual(["c0\n", "c1\nc2\nc3\n"]) // the burst's first at once, then every 3
+    await Promise.resolve()
+    expect(eager.writes.slice(2)).toEqual(["c4\nc5\n"])
+    expect(() => new OutputBatcher(fakeWritable().stream, { maxBatchFrames: 0 })).toThrow(RangeError)
+  })
+
+  it("a blocked stream takes no write at the limit: frames wait for drain, in order, in one write", async () => {
+    const { stream, writes, release } = fakeWritable({ highWaterMark: 16, hold: true })
+    const batcher = new OutputBatcher(stream, { maxBatchFrames: 2 })
+    batcher.push("x".repeat(20))
+    batcher.push("y")
+    expect(writes).toEqual(["x".repeat(20) + "\ny\n"])
+    expect(batcher.blocked).toBe(true)
+    for (let i = 0; i < 5; i++) batcher.push(`${i}`)
+    expect(writes).toHaveLength(1)
+    release()
+    await nextTurn()
+    expect(writes.slice(1)).toEqual(["0\n1\n2\n3\n4\n"])
+    release()
   })
 
   it("includes frames pushed from microtasks of the same turn", async () => {

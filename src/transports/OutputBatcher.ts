@@ -20,6 +20,13 @@
  * issue 10. After a burst of several frames (a pipelining caller), the next burst is not written
  * early but whole at its end: one write per burst, as batching gives, where an early first frame
  * would cost a second write.
+ *
+ * `maxBatchFrames` (default {@link MAX_BATCH_FRAMES}): a turn that answers many frames writes
+ * them every `maxBatchFrames` frames, not all at its end. Why: against a pipelining peer (a chunk
+ * of 64 requests read at once), one write per turn made the two processes take turns, each idle
+ * while the other worked through the whole batch; a write every 8 frames lets the peer start on
+ * the first answers while this process computes the rest. Measured (`bench/stdio.ts`, 64 in
+ * flight, 2026-12-07): pipelined req/s 1.9×, p50 latency halved, server CPU per call level.
  */
 import type { Writable } from "node:stream"
 import { type Clock, systemClock } from "../protocol/clock.ts"
@@ -36,7 +43,12 @@ export interface OutputBatcherOptions {
   readonly clock?: Clock
   /** Write the first frame of a burst at once, the rest of the burst in one write (see above). Default false. */
   readonly eager?: boolean
+  /** Write what is pending once it holds this many frames, without waiting for the end of the turn (see above). Default {@link MAX_BATCH_FRAMES}. */
+  readonly maxBatchFrames?: number
 }
+
+/** Frames per write at most, while a turn keeps answering (see above). */
+export const MAX_BATCH_FRAMES = 8
 
 export class OutputBatcher {
   readonly #stream: Writable
@@ -52,6 +64,9 @@ export class OutputBatcher {
   /** Eager: frames in the current burst, and whether the last burst had more than one. */
   #burstFrames = 0
   #lastBurstMany = false
+  /** Frames in `#pending`. */
+  #frames = 0
+  readonly #maxBatchFrames: number
   readonly #flushCallback = (): void => {
     this.#immediate = undefined
     this.flush()
@@ -69,6 +84,9 @@ export class OutputBatcher {
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 2000
     this.#clock = options.clock ?? systemClock
     this.#eager = options.eager === true
+    const max = options.maxBatchFrames ?? MAX_BATCH_FRAMES
+    if (!(max >= 1)) throw new RangeError(`maxBatchFrames must be at least 1, got ${max}`)
+    this.#maxBatchFrames = max
     stream.on("drain", this.#onDrain)
   }
 
@@ -104,6 +122,7 @@ export class OutputBatcher {
       }
     }
     this.#pending += frame + "\n"
+    if (++this.#frames >= this.#maxBatchFrames) return this.#writePending()
     if (this.#immediate === undefined && !this.#blocked && !this.#inBurst) {
       this.#immediate = setImmediate(this.#flushCallback)
     }
@@ -119,9 +138,15 @@ export class OutputBatcher {
       clearImmediate(this.#immediate)
       this.#immediate = undefined
     }
+    this.#writePending()
+  }
+
+  /** Write what is pending (a burst or a turn goes on: its later frames still wait for its end). */
+  #writePending(): void {
     if (this.#blocked || this.#pending.length === 0 || this.#ended) return
     const data = this.#pending
     this.#pending = ""
+    this.#frames = 0
     if (!this.#stream.write(data)) this.#blocked = true
   }
 
@@ -144,6 +169,7 @@ export class OutputBatcher {
     const stream = this.#stream
     const data = this.#pending
     this.#pending = ""
+    this.#frames = 0
     if (stream.destroyed || !stream.writable) return Promise.resolve()
     if (data.length === 0 && stream.writableLength === 0) return Promise.resolve()
     const clock = this.#clock
