@@ -43,9 +43,8 @@ import { isLoggingLevel, type CallToolResult, type GetPromptResult, type ReadRes
 import { makeWsServer, type WsServerHandle } from "../server/ws/WsServer.ts"
 import { serveTransport } from "../server/serveTransport.ts"
 import { makeStdioServerTransport } from "../transports/stdioServer.ts"
-import { compileUriTemplate, type UriMatcher } from "../server/uriTemplate.ts"
 import type { Result } from "../client/ClientSession.ts"
-import type { ServerListing } from "./Catalog.ts"
+import { listingKnows, type ServerListing } from "./Catalog.ts"
 import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
 import type { CallOptions, McpHost } from "./McpHost.ts"
 import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots.ts"
@@ -412,36 +411,6 @@ const routeUnlisted = (server: McpServer, knows: Knows, routes: Routes): void =>
     tool: (name) => (knows("tool", name) ? servedTool(routes.tool, name) : undefined),
     prompt: (name) => (knows("prompt", name) ? servedPrompt(routes.prompt, name) : undefined),
     resource: (uri) => (knows("resource", uri) ? servedRead(routes.read) : undefined)
-  }
-}
-
-/** A listing's resource templates, compiled once per listing (a listing is replaced, never changed). */
-const templateMatchers = new WeakMap<ServerListing, ReadonlyArray<UriMatcher>>()
-const matchersOf = (listing: ServerListing): ReadonlyArray<UriMatcher> => {
-  let out = templateMatchers.get(listing)
-  if (out === undefined) {
-    out = listing.resourceTemplates.flatMap((t) => {
-      try {
-        return [compileUriTemplate(t.uriTemplate)]
-      } catch {
-        return [] // a template we cannot parse is not served
-      }
-    })
-    templateMatchers.set(listing, out)
-  }
-  return out
-}
-
-/** Whether one upstream's last listing (kept while it restarts) has the entry, under its original name. */
-const listingKnows = (listing: ServerListing | undefined, kind: "tool" | "prompt" | "resource", name: string): boolean => {
-  if (listing === undefined) return false
-  switch (kind) {
-    case "tool":
-      return listing.tools.some((t) => t.name === name)
-    case "prompt":
-      return listing.prompts.some((p) => p.name === name)
-    case "resource":
-      return listing.resources.some((r) => r.uri === name) || matchersOf(listing).some((m) => m(name) !== undefined)
   }
 }
 
