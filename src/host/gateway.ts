@@ -45,7 +45,7 @@ import { serveTransport } from "../server/serveTransport.ts"
 import { makeStdioServerTransport } from "../transports/stdioServer.ts"
 import type { Result } from "../client/ClientSession.ts"
 import { listingKnows, type ServerListing } from "./Catalog.ts"
-import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
+import { HostClosed, ServerConnectionLost, ServerUnavailable, SubscriptionUnsupported, UnknownName } from "./errors.ts"
 import type { CallOptions, McpHost } from "./McpHost.ts"
 import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots.ts"
 import type { ServerSession } from "../server/ServerSession.ts"
@@ -350,7 +350,7 @@ export interface ModernCounts {
 
 /** The typed form of a host refusal (`_tag` and its fields, without the message), or undefined for any other error. */
 const hostErrorForm = (e: unknown): Record<string, unknown> | undefined => {
-  if (!(e instanceof ServerUnavailable || e instanceof ServerConnectionLost || e instanceof UnknownName || e instanceof HostClosed)) return undefined
+  if (!(e instanceof ServerUnavailable || e instanceof ServerConnectionLost || e instanceof UnknownName || e instanceof HostClosed || e instanceof SubscriptionUnsupported)) return undefined
   const { message: _message, ...fields } = e as unknown as Record<string, unknown>
   return { ...fields, _tag: e._tag }
 }
@@ -467,7 +467,9 @@ export interface Gateway {
   serverFor(name: string): McpServer | undefined
   /** Modern requests served so far: straight to the host (`modernFastPath`) or through the MRTR relay. */
   readonly modernCounts: Readonly<ModernCounts>
-  /** Stop following the host. */
+  /** URIs that sessions of the served servers (aggregate and `/mcp/<server>`) are subscribed to, each served server counted apart (leak checks). */
+  subscribedUris(): number
+  /** Stop following the host (its resource subscriptions leave the host). */
   close(): void
 }
 
@@ -475,16 +477,120 @@ export interface Gateway {
  * What every served McpServer (the aggregate and each `/mcp/<server>`) declares, even while a list is
  * empty: clients listen for list_changed from the start, and a client's prompts/get or resources/read
  * of an entry withdrawn while its upstream restarts reaches the refusal (not -32601 for a capability
- * that came and went with the registrations). No `subscribe`: the gateway forwards no resource updates.
+ * that came and went with the registrations). `subscribe` is true when an upstream it reaches can be
+ * subscribed to (`McpHost.canSubscribe`: declared by its last connection, legacy era): the aggregate
+ * when any can, `/mcp/<server>` when its own can. When none can, false: a client that sees true
+ * subscribes and waits for updates instead of reading again, and every subscribe would be refused.
  */
-const SERVED_CAPABILITIES = { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as const
+const servedCapabilities = (subscribe: boolean) => ({ tools: { listChanged: true }, resources: { listChanged: true, subscribe }, prompts: { listChanged: true } }) as const
+
+/**
+ * A resource subscription refused: a URI no upstream serves is -32002 (resources/subscribe is legacy
+ * only, whose code that is); an upstream that cannot be subscribed to is -32601, the code of a method
+ * behind a capability that was not advertised (for this resource); the host's other refusals as for
+ * resources/read. The typed form under `data[HOST_ERROR_META]`, as there.
+ */
+const subscribeFailure = (uri: string) => (e: unknown): never => {
+  if (e instanceof UnknownName) throw new McpError(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri, [HOST_ERROR_META]: hostErrorForm(e) })
+  if (e instanceof SubscriptionUnsupported) throw new McpError(ErrorCode.MethodNotFound, e.message, { uri, [HOST_ERROR_META]: hostErrorForm(e) })
+  return protocolFailure(e)
+}
+
+/** The subscribers of one URI on one served server (legacy sessions, modern listens), and the queue of their changes. */
+interface UriSubscribers {
+  readonly subscribers: Set<object>
+  chain: Promise<void>
+  queued: number
+}
+
+/**
+ * Resource subscriptions of one served McpServer (`server`: the upstream of `/mcp/<server>`, undefined
+ * for the aggregate). The host sees one subscriber per served server and URI: the first session
+ * subscribing subscribes it, the last one going unsubscribes it, and each upstream update is
+ * `served.resourceUpdated(uri)`, which reaches the sessions (and modern listens) that asked for it.
+ * Changes of one URI run one after the other, so a subscribe and an unsubscribe never cross.
+ */
+const followSubscriptions = (host: McpHost, served: McpServer, server: string | undefined) => {
+  const byUri = new Map<string, UriSubscribers>()
+  /** Subscribers whose session ended (a subscribe still under way then must not add them). */
+  const gone = new WeakSet<object>()
+  const hostOptions = (uri: string) => ({
+    subscriber: served,
+    onUpdated: () => served.resourceUpdated(uri),
+    ...(server === undefined ? {} : { server })
+  })
+  const queue = (uri: string, op: (w: UriSubscribers) => Promise<void> | void): Promise<void> => {
+    let w = byUri.get(uri)
+    if (w === undefined) byUri.set(uri, w = { subscribers: new Set(), chain: Promise.resolve(), queued: 0 })
+    const entry = w
+    entry.queued++
+    const done = entry.chain.then(() => op(entry))
+    entry.chain = done.then(() => {}, () => {}).then(() => {
+      if (--entry.queued === 0 && entry.subscribers.size === 0 && byUri.get(uri) === entry) byUri.delete(uri)
+    })
+    return done
+  }
+  const add = (uri: string, who: object): Promise<void> =>
+    queue(uri, async (w) => {
+      if (w.subscribers.has(who) || gone.has(who)) return
+      if (w.subscribers.size === 0) await host.subscribeResource(uri, hostOptions(uri))
+      w.subscribers.add(who)
+    })
+  const remove = (uri: string, who: object): Promise<void> =>
+    queue(uri, async (w) => {
+      if (!w.subscribers.delete(who) || w.subscribers.size > 0) return
+      await host.unsubscribeResource(uri, { subscriber: served, ...(server === undefined ? {} : { server }) })
+    })
+  /** Whether `uri` routes to an upstream that can be subscribed to (what a modern listen is acknowledged). */
+  const subscribable = (uri: string): boolean => {
+    const owner = server ?? host.owner("resource", uri)?.server
+    if (owner === undefined) return false
+    if (server !== undefined && !listingKnows(host.connection(server)?.listing, "resource", uri)) return false
+    return host.canSubscribe(owner) === true
+  }
+  served.resourceSubscriptions = {
+    subscribe: (uri, who) => add(uri, who).catch(subscribeFailure(uri)),
+    unsubscribe: (uri, who) => remove(uri, who),
+    listen: (uris, who) => {
+      const honored = uris.filter(subscribable)
+      // Acknowledged at once; an upstream that is down is subscribed when it comes back (the host re-subscribes).
+      for (const uri of honored) add(uri, who).catch(() => {})
+      return {
+        honored,
+        end: () => {
+          gone.add(who)
+          for (const uri of honored) void remove(uri, who)
+        }
+      }
+    }
+  }
+  return {
+    /** A session ended: it leaves every URI it subscribed to (after any subscribe of its still under way). */
+    left: (who: object) => {
+      gone.add(who)
+      for (const uri of [...byUri.keys()]) void remove(uri, who)
+    },
+    /** The gateway closes: its subscriptions leave the host. */
+    close: () => {
+      served.resourceSubscriptions = undefined
+      for (const [uri, w] of byUri) {
+        if (w.subscribers.size > 0) void host.unsubscribeResource(uri, { subscriber: served, ...(server === undefined ? {} : { server }) })
+      }
+      byUri.clear()
+    },
+    /** URIs with subscribers (tests: nothing left behind). */
+    get size() {
+      return byUri.size
+    }
+  }
+}
 
 /** Build the aggregated gateway server and the per-server ones, kept in step with the host. */
 export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gateway => {
   const info = { name: options.name ?? "mcp-actors-host", version: options.version ?? "0.1.0" }
   const aggregate = new McpServer({
     ...info,
-    capabilities: SERVED_CAPABILITIES,
+    capabilities: servedCapabilities(host.serverNames.some((n) => host.canSubscribe(n) === true)),
     ...(options.guard === undefined ? {} : { guard: options.guard(undefined, (kind, name) => host.owner(kind, name)) }),
     ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
   })
@@ -520,9 +626,17 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   }
   // Legacy sessions that declared roots, per served McpServer (the aggregate, or one `/mcp/<server>`).
   const rootsClients = new Map<McpServer, Set<ServerSession>>()
-  /** Follow `served`'s sessions: a roots client joining, changing its roots or leaving tells the upstreams it reaches (`scope`: one, or all). */
-  const followRoots = (served: McpServer, scope: string | undefined) => {
+  // Resource subscriptions per served McpServer.
+  const subscriptions = new Map<McpServer, ReturnType<typeof followSubscriptions>>()
+  /**
+   * Follow `served`'s sessions: a roots client joining, changing its roots or leaving tells the upstreams
+   * it reaches (`scope`: one, or all); a session leaving leaves its resource subscriptions.
+   */
+  const followSessions = (served: McpServer, scope: string | undefined) => {
+    const subs = followSubscriptions(host, served, scope)
+    subscriptions.set(served, subs)
     served.sessionEvents = (event, session) => {
+      if (event === "left") subs.left(session.state)
       let clients = rootsClients.get(served)
       if (event === "joined") {
         if (!hasCapability(session.negotiated().clientCapabilities, "roots")) return
@@ -541,11 +655,22 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
     if (own !== undefined) sessions.push(...rootsClients.get(own) ?? [])
     return sessions.length === 0 ? [] : unionRoots(await Promise.all(sessions.map(askRoots)))
   })
-  followRoots(aggregate, undefined)
+  followSessions(aggregate, undefined)
   syncAggregate()
   const off = host.on("change", () => {
     syncAggregate()
     for (const [name, server] of perServer) syncServer(name, server)
+  })
+  // `resources.subscribe` follows what the upstreams' connections declared (for sessions that start from then on).
+  const subscribeFlags = new Map<McpServer, boolean>()
+  const advertise = (served: McpServer, subscribe: boolean) => {
+    if (subscribeFlags.get(served) === subscribe) return
+    subscribeFlags.set(served, subscribe)
+    served.setCapabilities(servedCapabilities(subscribe))
+  }
+  const offStatus = host.on("status", () => {
+    advertise(aggregate, host.serverNames.some((n) => host.canSubscribe(n) === true))
+    for (const [name, server] of perServer) advertise(server, host.canSubscribe(name) === true)
   })
   return {
     server: aggregate,
@@ -557,20 +682,24 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
         server = new McpServer({
           ...info,
           name: `${info.name}/${name}`,
-          capabilities: SERVED_CAPABILITIES,
+          capabilities: servedCapabilities(host.canSubscribe(name) === true),
           ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) }),
           ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
         })
         // The upstream's last listing, kept while it restarts.
         routeUnlisted(server, (kind, entry) => listingKnows(host.connection(name)?.listing, kind, entry), serverRoutes(name))
         perServer.set(name, server)
-        followRoots(server, name)
+        followSessions(server, name)
         syncServer(name, server)
       }
       return server
     },
+    subscribedUris: () => [...subscriptions.values()].reduce((n, subs) => n + subs.size, 0),
     close: () => {
       off()
+      offStatus()
+      for (const subs of subscriptions.values()) subs.close()
+      subscriptions.clear()
       removeRootsSource()
       for (const served of [aggregate, ...perServer.values()]) served.sessionEvents = undefined
       rootsClients.clear()
