@@ -467,8 +467,8 @@ export interface Gateway {
   serverFor(name: string): McpServer | undefined
   /** Modern requests served so far: straight to the host (`modernFastPath`) or through the MRTR relay. */
   readonly modernCounts: Readonly<ModernCounts>
-  /** URIs that sessions of the served servers (aggregate and `/mcp/<server>`) are subscribed to, each served server counted apart (leak checks). */
-  subscribedUris(): number
+  /** Resource subscriptions held by the served servers' sessions and modern listens (aggregate and `/mcp/<server>`), one per URI and subscriber (leak checks). */
+  subscriptionCount(): number
   /** Stop following the host (its resource subscriptions leave the host). */
   close(): void
 }
@@ -578,9 +578,11 @@ const followSubscriptions = (host: McpHost, served: McpServer, server: string | 
       }
       byUri.clear()
     },
-    /** URIs with subscribers (tests: nothing left behind). */
+    /** Subscriptions held: (URI, session or listen) pairs (tests: nothing left behind). */
     get size() {
-      return byUri.size
+      let n = 0
+      for (const w of byUri.values()) n += w.subscribers.size
+      return n
     }
   }
 }
@@ -694,7 +696,7 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
       }
       return server
     },
-    subscribedUris: () => [...subscriptions.values()].reduce((n, subs) => n + subs.size, 0),
+    subscriptionCount: () => [...subscriptions.values()].reduce((n, subs) => n + subs.size, 0),
     close: () => {
       off()
       offStatus()
