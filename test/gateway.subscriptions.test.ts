@@ -22,7 +22,10 @@ import { EmptyResultSchema, McpError, ResourceUpdatedNotificationSchema } from "
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Gateway, type GatewayHttpHandle, HOST_ERROR_META, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
-import { ServerUnavailable } from "../src/host/errors.ts"
+import { ServerUnavailable, SubscriptionUnsupported } from "../src/host/errors.ts"
+import { connectHttp } from "../src/client/connectHttp.ts"
+import type { ModernClient } from "../src/client/ModernClient.ts"
+import { type SdkHttpServer, startSdkHttpServer } from "./fixtures/sdk-http-server.ts"
 import { hostReaches } from "./support/hostEvents.ts"
 import { processGroupAlive, serverPidUnder } from "./support/processes.ts"
 
@@ -68,9 +71,9 @@ describe("gateway: resource subscriptions through the host", { timeout: 90_000, 
   }
 
   /** Make server-everything send its updates now: its toggle tool sends them at once when it starts them. */
-  const poke = async (via: Subscriber = all) => {
+  const poke = async () => {
     for (let i = 0; i < 2; i++) {
-      const r = await via.client.callTool({ name: "everything__toggle-subscriber-updates", arguments: {} })
+      const r = await host.callTool("everything__toggle-subscriber-updates", {})
       if (JSON.stringify(r.content).includes("Started")) return
     }
     throw new Error("the updates did not start")
@@ -193,7 +196,7 @@ describe("gateway: resource subscriptions through the host", { timeout: 90_000, 
     expect(host.resourceSubscriptions()).toEqual([{ server: "everything", uri, subscribers: 3, generation: host.status()[0]!.generation }])
     expect(await hostReaches(host, () => subscribeLogs(uri) === 3, 10_000)).toBe(true) // one more upstream subscribe for all three
     const update = session.nextUpdate(uri)
-    await poke(session)
+    await poke()
     await update
     expect(await hostReaches(host, () => viaApi.includes(`api ${uri}`) && viaApi.includes(`other ${uri}`), 10_000)).toBe(true)
     await host.unsubscribeResource(uri)
@@ -202,6 +205,81 @@ describe("gateway: resource subscriptions through the host", { timeout: 90_000, 
     await session.client.unsubscribeResource({ uri })
     expect(host.resourceSubscriptions()).toEqual([])
     expect(await hostReaches(host, () => unsubscribeLogs(uri) === 2, 10_000)).toBe(true)
+    expect(gateway.subscriptionCount()).toBe(0)
+  })
+
+  it("a modern client's subscriptions/listen: subscribable URIs acknowledged (unknown ones not), subscribed upstream while the stream lasts, updates on the stream", async () => {
+    const modern = await connectHttp(http.url, { era: "modern" })
+    try {
+      let updated!: () => void
+      const update = new Promise<void>((resolve) => (updated = resolve))
+      const sub = (modern.client as ModernClient).listen({ resourceSubscriptions: [uri, "constructor", "demo://nope"] }, {
+        onNotification: (n) => {
+          if (n.method === "notifications/resources/updated" && (n.params as { uri?: unknown } | undefined)?.uri === uri) updated()
+        }
+      })
+      expect(await sub.acknowledged).toEqual({ resourceSubscriptions: [uri] })
+      expect(await hostReaches(host, () => host.resourceSubscriptions().length === 1 && subscribeLogs(uri) === 4, 10_000)).toBe(true)
+      await poke()
+      await update
+      expect(gateway.subscriptionCount()).toBe(1)
+      sub.close()
+      expect(await hostReaches(host, () => host.resourceSubscriptions().length === 0 && unsubscribeLogs(uri) === 3, 10_000)).toBe(true)
+      expect(gateway.subscriptionCount()).toBe(0)
+    } finally {
+      await modern.close()
+    }
+  })
+})
+
+describe("gateway: an upstream that cannot be subscribed to", { timeout: 60_000 }, () => {
+  let sdk: SdkHttpServer
+  let host: McpHost
+  let gateway: Gateway
+  let http: GatewayHttpHandle
+  const clients: Array<Client> = []
+  const connect = async (url: string) => {
+    const client = new Client({ name: "sdk-client", version: "1.0.0" })
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+    clients.push(client)
+    return client
+  }
+
+  beforeAll(async () => {
+    sdk = await startSdkHttpServer({}) // the official SDK's McpServer: resources, no `subscribe`
+    host = await startHost({
+      mcpServers: { sdk: { url: sdk.url }, everything: { command: process.execPath, args: [EVERYTHING, "stdio"] } }
+    }, { stateFile: false, onStderr: () => {}, coalesceMs: 10 })
+    gateway = makeGateway(host)
+    http = await serveGatewayHttp(gateway, { port: 0 })
+  })
+
+  afterAll(async () => {
+    for (const c of clients) await c.close()
+    await http?.close()
+    gateway?.close()
+    await host?.close()
+    await sdk?.close()
+  })
+
+  it("/mcp/sdk advertises subscribe: false and refuses with -32601; the aggregate (everything can) advertises true and refuses that resource with -32601, typed", async () => {
+    expect(host.canSubscribe("sdk")).toBe(false)
+    expect(host.canSubscribe("everything")).toBe(true)
+    // The per-server endpoint: the capability is not advertised, so the method is not there (the session's own -32601).
+    const one = await connect(`${http.url}/sdk`)
+    expect(one.getServerCapabilities()?.resources).toMatchObject({ subscribe: false, listChanged: true })
+    await expect(one.subscribeResource({ uri: "test://hello" })).rejects.toMatchObject({ code: -32601, message: expect.stringContaining("resources.subscribe") })
+    // The aggregate can subscribe (everything), but not to sdk's resource: -32601 naming the server, the typed form in data.
+    const all = await connect(http.url)
+    expect(all.getServerCapabilities()?.resources).toMatchObject({ subscribe: true, listChanged: true })
+    const e = await all.subscribeResource({ uri: "test://hello" }).then(() => undefined, (x: unknown) => x)
+    expect(e).toBeInstanceOf(McpError)
+    expect((e as McpError).code).toBe(-32601)
+    expect((e as McpError).message).toContain("sdk does not support resource subscriptions")
+    expect((e as McpError).data).toMatchObject({ uri: "test://hello", [HOST_ERROR_META]: { _tag: "SubscriptionUnsupported", server: "sdk", uri: "test://hello" } })
+    await expect(all.unsubscribeResource({ uri: "test://hello" })).resolves.toEqual({})
+    await expect(host.subscribeResource("test://hello")).rejects.toBeInstanceOf(SubscriptionUnsupported)
+    expect(host.resourceSubscriptions()).toEqual([])
     expect(gateway.subscriptionCount()).toBe(0)
   })
 })
