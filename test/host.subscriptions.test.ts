@@ -142,3 +142,71 @@ describe("host: resource subscriptions (an upstream whose subscribe can be held)
     await client.close()
   })
 })
+
+describe("host: resource subscriptions on a 2026-07-28 upstream (subscriptions/listen)", { timeout: 20_000 }, () => {
+  const upstream = new McpServer({ name: "modern-up", version: "1.0.0" })
+    .resource({ uri: "mod://x", name: "x" }, (uri) => ({ contents: [{ uri, text: "x" }] }))
+    .resource({ uri: "mod://y", name: "y" }, (uri) => ({ contents: [{ uri, text: "y" }] }))
+  /** Listens the upstream has open (each one a change listener on it), and waits for a count. */
+  let listening = 0
+  const counts: Array<() => void> = []
+  const onChange = upstream.onChange.bind(upstream)
+  upstream.onChange = (listener) => {
+    listening++
+    for (const c of [...counts]) c()
+    const off = onChange(listener)
+    return () => {
+      listening--
+      for (const c of [...counts]) c()
+      off()
+    }
+  }
+  const whenListening = (n: number): Promise<void> =>
+    new Promise((resolve) => {
+      const c = () => listening === n && (counts.splice(counts.indexOf(c), 1), resolve())
+      counts.push(c)
+      c()
+    })
+  let ws: WsServerHandle
+  let host: McpHost
+
+  beforeAll(async () => {
+    ws = await makeWsServer(upstream, { port: 0 })
+    host = await startHost({ mcpServers: { up: { url: ws.url, protocol: "2026-07-28" } } }, { stateFile: false, coalesceMs: 10 })
+  })
+
+  afterAll(async () => {
+    await host?.close()
+    await ws?.close()
+  })
+
+  it("the URIs go in one listen, replaced when the set changes; updates on it reach the subscribers; the last unsubscribe closes it", async () => {
+    expect(host.status()[0]!.era).toBe("modern")
+    expect(host.canSubscribe("up")).toBe(true)
+    const heard: Array<string> = []
+    let next!: () => void
+    let update = new Promise<void>((resolve) => (next = resolve))
+    const onUpdated = (u: ResourceUpdate) => {
+      heard.push(`${u.server} ${u.uri}`)
+      next()
+    }
+    // Two URIs subscribed in one tick: one listen.
+    await Promise.all([host.subscribeResource("mod://x", { onUpdated }), host.subscribeResource("mod://y", { onUpdated })])
+    await whenListening(1)
+    expect(host.resourceSubscriptions().map((s) => s.uri).sort()).toEqual(["mod://x", "mod://y"])
+    upstream.resourceUpdated("mod://y")
+    await update
+    expect(heard).toEqual(["up mod://y"])
+    // One URI less: a listen with the other replaces it.
+    await host.unsubscribeResource("mod://y")
+    await whenListening(1)
+    update = new Promise<void>((resolve) => (next = resolve))
+    upstream.resourceUpdated("mod://y") // nobody asked for it any more
+    upstream.resourceUpdated("mod://x")
+    await update
+    expect(heard).toEqual(["up mod://y", "up mod://x"])
+    await host.unsubscribeResource("mod://x")
+    await whenListening(0)
+    expect(host.resourceSubscriptions()).toEqual([])
+  })
+})

@@ -23,6 +23,9 @@ import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabil
 import type { Clock } from "../protocol/clock.ts"
 import { ConnectionLost, RpcError, SessionClosed } from "../protocol/requestErrors.ts"
 import type { InputHandler, Progress, Result, ServerRequestContext } from "../client/ClientSession.ts"
+import { ModernClient } from "../client/ModernClient.ts"
+import type { Subscription } from "../client/Subscription.ts"
+import type { SubscriptionFilter } from "../protocol/subscriptions.ts"
 import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
 import { buildCatalog, type Catalog, type CatalogSource, diffListings, type ListingDiff, listingKnows, resourceOwner, type ServerListing } from "./Catalog.ts"
 import { type ConfigIssue, type HostConfig, loadHostConfig, parseHostConfig, type ServerConfig } from "./config.ts"
@@ -140,6 +143,28 @@ interface UpstreamSubscription {
   upstream: Promise<void> | undefined
 }
 
+/**
+ * A modern upstream's subscribed URIs travel in one `subscriptions/listen` (2026-07-28 has no
+ * `resources/subscribe`): when the set changes a new listen is opened with the whole set and, once
+ * acknowledged, replaces the ones opened before it (an update arriving on both meanwhile is heard twice).
+ */
+interface UpstreamListens {
+  readonly generation: number
+  /** The number of the last listen opened, and of the newest acknowledged one. */
+  seq: number
+  acked: number
+  open: Array<{ readonly seq: number; readonly subscription: Subscription }>
+  /** The listen to open at the end of this tick (changes within one tick make one listen). */
+  next: Promise<SubscriptionFilter | undefined> | undefined
+}
+
+/** The ModernClient behind an upstream client (itself, or a dual-era client's modern side). */
+const modernOf = (client: unknown): ModernClient | undefined => {
+  if (client instanceof ModernClient) return client
+  const inner = (client as { readonly client?: unknown } | undefined)?.client
+  return inner instanceof ModernClient ? inner : undefined
+}
+
 /** The host API's own subscriber (`subscribeResource` without `subscriber`). */
 const API_SUBSCRIBER: object = Object.freeze({ subscriber: "host API" })
 const NO_CALL_OPTIONS: CallOptions = {}
@@ -233,6 +258,8 @@ export class McpHost {
   readonly reaped: ReadonlyArray<number>
   /** Upstream resource subscriptions, by server then URI (Maps: URIs come from peers). */
   private readonly subscriptions = new Map<string, Map<string, UpstreamSubscription>>()
+  /** Per modern upstream: the `subscriptions/listen` streams carrying its subscribed URIs. */
+  private readonly listens = new Map<string, UpstreamListens>()
 
   constructor(config: HostConfig, options: HostOptions = {}) {
     this.config = config
@@ -722,7 +749,7 @@ export class McpHost {
    * whoever subscribes (counted by subscriber), and each of its `notifications/resources/updated`
    * for `uri` reaches every subscriber's `onUpdated`. After a reconnect (a new generation), the URIs
    * still wanted are subscribed again. Fails with `UnknownName` (no server serves `uri`),
-   * `SubscriptionUnsupported` (the server does not declare `resources.subscribe`, or is modern),
+   * `SubscriptionUnsupported` (the server does not declare `resources.subscribe`),
    * `ServerUnavailable` at once while it restarts or is parked, or the upstream's error.
    */
   async subscribeResource(uri: string, options: SubscribeOptions = {}): Promise<void> {
@@ -789,12 +816,12 @@ export class McpHost {
 
   /**
    * Whether a server can be subscribed to, by the capabilities of its last connection (kept while it
-   * restarts): it declared `resources.subscribe` and speaks the legacy era. Undefined: never connected.
+   * restarts): it declared `resources.subscribe` (either era). Undefined: never connected.
    */
   canSubscribe(server: string): boolean | undefined {
     const last = this.connections.get(server)?.lastCapabilities
     if (last === undefined) return undefined
-    return last.era !== "modern" && last.capabilities?.resources?.subscribe === true
+    return last.capabilities?.resources?.subscribe === true
   }
 
   /** The server a subscription to `uri` goes to: `server` if it lists `uri` (or a template matches), else the catalog's owner. */
@@ -814,16 +841,14 @@ export class McpHost {
   private subscribeUpstream(conn: ServerConnection, sub: UpstreamSubscription): Promise<void> {
     const run = async () => {
       const { client, generation } = await this.readyFor(conn)
-      if (conn.era === "modern" || client.serverCapabilities?.resources?.subscribe !== true) {
-        throw new SubscriptionUnsupported({
-          server: conn.name,
-          uri: sub.uri,
-          message: conn.era === "modern"
-            ? `${conn.name} speaks 2026-07-28, which has no resources/subscribe`
-            : `${conn.name} does not support resource subscriptions (no resources.subscribe capability)`
-        })
+      const unsupported = (why: string) => new SubscriptionUnsupported({ server: conn.name, uri: sub.uri, message: `${conn.name} does not support resource subscriptions (${why})` })
+      if (client.serverCapabilities?.resources?.subscribe !== true) throw unsupported("no resources.subscribe capability")
+      const modern = modernOf(client)
+      if (modern === undefined) await this.callOn(conn, client, generation, "resources/subscribe", { uri: sub.uri }, NO_CALL_OPTIONS)
+      else {
+        const ack = await this.relisten(conn, modern, generation)
+        if (ack?.resourceSubscriptions?.includes(sub.uri) !== true) throw unsupported(`its subscriptions/listen did not acknowledge ${sub.uri}`)
       }
-      await this.callOn(conn, client, generation, "resources/subscribe", { uri: sub.uri }, NO_CALL_OPTIONS)
       sub.generation = generation
     }
     return run().finally(() => {
@@ -858,7 +883,58 @@ export class McpHost {
     if (byUri.size === 0) this.subscriptions.delete(sub.server)
     const ready = conn.readyClient()
     if (this.closing || ready === undefined || sub.generation !== ready.generation) return Promise.resolve()
+    const modern = modernOf(ready.client)
+    // A modern upstream: a listen without the URI replaces the one with it (none left: closed).
+    if (modern !== undefined) return this.relisten(conn, modern, ready.generation).then(() => {}, () => {})
     return this.callOn(conn, ready.client, ready.generation, "resources/unsubscribe", { uri: sub.uri }, NO_CALL_OPTIONS).then(() => {}, () => {})
+  }
+
+  /**
+   * Open a listen on a modern upstream with every URI subscribed there now (the end of this tick:
+   * the changes of one tick share it), replacing the older ones once acknowledged; none wanted: close
+   * them. Resolves with what the upstream acknowledged.
+   */
+  private relisten(conn: ServerConnection, modern: ModernClient, generation: number): Promise<SubscriptionFilter | undefined> {
+    let state = this.listens.get(conn.name)
+    if (state === undefined || state.generation !== generation) {
+      for (const o of state?.open ?? []) o.subscription.close()
+      state = { generation, seq: 0, acked: 0, open: [], next: undefined }
+      this.listens.set(conn.name, state)
+    }
+    const s = state
+    return s.next ??= new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => {
+      s.next = undefined
+      const uris = [...this.subscriptions.get(conn.name)?.values() ?? []].filter((x) => x.subscribers.size + x.joining.size > 0).map((x) => x.uri)
+      if (uris.length === 0 || this.closing) {
+        for (const o of s.open) o.subscription.close()
+        s.open = []
+        if (this.listens.get(conn.name) === s) this.listens.delete(conn.name)
+        return undefined
+      }
+      const seq = ++s.seq
+      const subscription = modern.listen({ resourceSubscriptions: uris }, {
+        onNotification: (n) => {
+          if (n.method === "notifications/resources/updated") this.resourceUpdated(conn.name, n.params)
+        }
+      })
+      const entry = { seq, subscription }
+      s.open.push(entry)
+      return subscription.acknowledged.then((ack) => {
+        if (seq < s.acked) {
+          // A newer listen was acknowledged first: it has these URIs too.
+          subscription.close()
+          s.open = s.open.filter((o) => o !== entry)
+        } else {
+          s.acked = seq
+          for (const o of s.open) if (o.seq < seq) o.subscription.close()
+          s.open = s.open.filter((o) => o.seq >= seq)
+        }
+        return ack
+      }, (e: unknown) => {
+        s.open = s.open.filter((o) => o !== entry)
+        throw e
+      })
+    })
   }
 
   /** A new generation of `conn` is ready: subscribe again to every URI still wanted there. */
@@ -963,6 +1039,8 @@ export class McpHost {
     return this.closePromise ??= (async () => {
       this.closing = true
       this.subscriptions.clear()
+      for (const l of this.listens.values()) for (const o of l.open) o.subscription.close()
+      this.listens.clear()
       if (this.changeTimer !== undefined) this.clock.clearTimeout(this.changeTimer)
       this.changeTimer = undefined
       if (this.rootsTimer !== undefined) this.clock.clearTimeout(this.rootsTimer)

@@ -33,7 +33,7 @@ export class UnknownName extends Schema.TaggedError<UnknownName>()("UnknownName"
 
 /**
  * The server that serves the resource cannot be subscribed to: it does not declare
- * `resources.subscribe`, or it speaks the 2026-07-28 era (no `resources/subscribe` there).
+ * `resources.subscribe` (or, 2026-07-28, its `subscriptions/listen` left the URI out).
  */
 export class SubscriptionUnsupported extends Schema.TaggedError<SubscriptionUnsupported>()("SubscriptionUnsupported", {
   server: Schema.String,
