@@ -10,9 +10,13 @@
  * - subscribing twice and unsubscribing what was not subscribed are accepted; unknown and
  *   prototype-name URIs get -32002, a missing uri -32602, and the host's tables are unchanged;
  * - kill -9 of the upstream: while it restarts a subscribe is refused at once (ServerUnavailable);
- *   when it is back the host subscribes again on the new generation and the update arrives again;
+ *   when it is back the host subscribes again on the new generation and the update arrives again,
+ *   also to a modern client's `subscriptions/listen` opened while it was down;
  * - each session's end (DELETE) leaves its subscriptions; the last one unsubscribes upstream (the
- *   upstream logs it) and the host's and gateway's tables are empty.
+ *   upstream logs it) and the host's and gateway's tables are empty;
+ * - the host API's subscribers and a gateway session share one upstream subscription;
+ * - a modern client's listen: only subscribable URIs acknowledged, updates on the stream;
+ * - an upstream without `resources.subscribe` (the official SDK's McpServer): -32601, typed.
  * Waits are on events (notifications, host events); nothing here is timed by us.
  */
 import { fileURLToPath } from "node:url"
@@ -167,14 +171,29 @@ describe("gateway: resource subscriptions through the host", { timeout: 90_000, 
     expect((e as McpError).data).toMatchObject({ [HOST_ERROR_META]: { _tag: "ServerUnavailable", server: "everything", state: "restarting" } })
     // The subscription stays wanted while it is down.
     expect(host.resourceSubscriptions()).toEqual([{ server: "everything", uri, subscribers: 2, generation }])
+    // A modern client's listen meanwhile: acknowledged (everything can be subscribed to), subscribed once it is back.
+    const modern = await connectHttp(http.url, { era: "modern" })
+    const dynamic = "demo://resource/dynamic/text/5"
+    let heard!: () => void
+    const onStream = new Promise<void>((resolve) => (heard = resolve))
+    const listen = (modern.client as ModernClient).listen({ resourceSubscriptions: [dynamic] }, {
+      onNotification: (n) => {
+        if (n.method === "notifications/resources/updated" && (n.params as { uri?: unknown } | undefined)?.uri === dynamic) heard()
+      }
+    })
+    expect(await listen.acknowledged).toEqual({ resourceSubscriptions: [dynamic] })
+    expect(host.status()[0]!.state).toBe("restarting") // still down: the listen's subscribe waits for the restart
 
-    // Back up: subscribed again on the new generation (the new process logs a subscribe).
-    expect(await hostReaches(host, () => host.status()[0]!.state === "ready" && subscribeLogs(uri) === 2, 30_000)).toBe(true)
-    expect(await hostReaches(host, () => host.resourceSubscriptions()[0]?.generation === host.status()[0]!.generation, 10_000)).toBe(true)
+    // Back up: subscribed again on the new generation (the new process logs a subscribe), the listen's URI too.
+    expect(await hostReaches(host, () => host.status()[0]!.state === "ready" && subscribeLogs(uri) === 2 && subscribeLogs(dynamic) === 1, 30_000)).toBe(true)
+    expect(await hostReaches(host, () => host.resourceSubscriptions().every((s) => s.generation === host.status()[0]!.generation), 10_000)).toBe(true)
     expect(host.status()[0]!.generation).toBeGreaterThan(generation)
-    const updates = [all.nextUpdate(uri), one.nextUpdate(uri)]
+    const updates = [all.nextUpdate(uri), one.nextUpdate(uri), onStream]
     await poke()
     await Promise.all(updates)
+    listen.close()
+    expect(await hostReaches(host, () => unsubscribeLogs(dynamic) === 1 && host.resourceSubscriptions().length === 1, 10_000)).toBe(true)
+    await modern.close()
   })
 
   it("each session's end leaves its subscriptions; the last one unsubscribes upstream, and nothing is left in the host or the gateway", async () => {

@@ -21,6 +21,12 @@
  * The registrations follow the host's `change` events (already coalesced and
  * health-gated), applied with `McpServer.update`: one `list_changed` per list
  * for the gateway's clients.
+ *
+ * Resource subscriptions: a legacy session's `resources/subscribe` (a modern
+ * client's `subscriptions/listen` URIs) becomes a host subscription of its served
+ * server (`followSubscriptions`), and each upstream update the sessions' own
+ * `notifications/resources/updated`; `resources.subscribe` is advertised when an
+ * upstream the endpoint reaches can be subscribed to.
  */
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
@@ -548,23 +554,40 @@ const followSubscriptions = (host: McpHost, served: McpServer, server: string | 
     if (server !== undefined && !listingKnows(host.connection(server)?.listing, "resource", uri)) return false
     return host.canSubscribe(owner) === true
   }
+  /** A modern listen's URIs whose subscribe the host refused while their upstream was down: tried again when it is back. */
+  const retries = new Map<object, Set<string>>()
+  const listenAdd = (uri: string, who: object): void => {
+    add(uri, who).catch((e: unknown) => {
+      if (gone.has(who) || !(e instanceof ServerUnavailable || e instanceof ServerConnectionLost)) return
+      let uris = retries.get(who)
+      if (uris === undefined) retries.set(who, uris = new Set())
+      uris.add(uri)
+    })
+  }
   served.resourceSubscriptions = {
     subscribe: (uri, who) => add(uri, who).catch(subscribeFailure(uri)),
     unsubscribe: (uri, who) => remove(uri, who),
     listen: (uris, who) => {
       const honored = uris.filter(subscribable)
-      // Acknowledged at once; an upstream that is down is subscribed when it comes back (the host re-subscribes).
-      for (const uri of honored) add(uri, who).catch(() => {})
+      // Acknowledged at once: what the host refuses now (a restarting upstream) is tried again when it is back (`retry`).
+      for (const uri of honored) listenAdd(uri, who)
       return {
         honored,
         end: () => {
           gone.add(who)
+          retries.delete(who)
           for (const uri of honored) void remove(uri, who)
         }
       }
     }
   }
   return {
+    /** An upstream is ready again: the listens' refused subscribes are tried again. */
+    retry: () => {
+      const pending = [...retries]
+      retries.clear()
+      for (const [who, uris] of pending) for (const uri of uris) listenAdd(uri, who)
+    },
     /** A session ended: it leaves every URI it subscribed to (after any subscribe of its still under way). */
     left: (who: object) => {
       gone.add(who)
@@ -573,6 +596,7 @@ const followSubscriptions = (host: McpHost, served: McpServer, server: string | 
     /** The gateway closes: its subscriptions leave the host. */
     close: () => {
       served.resourceSubscriptions = undefined
+      retries.clear()
       for (const [uri, w] of byUri) {
         if (w.subscribers.size > 0) void host.unsubscribeResource(uri, { subscriber: served, ...(server === undefined ? {} : { server }) })
       }
@@ -670,9 +694,10 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
     subscribeFlags.set(served, subscribe)
     served.setCapabilities(servedCapabilities(subscribe))
   }
-  const offStatus = host.on("status", () => {
+  const offStatus = host.on("status", ({ server: view }) => {
     advertise(aggregate, host.serverNames.some((n) => host.canSubscribe(n) === true))
     for (const [name, server] of perServer) advertise(server, host.canSubscribe(name) === true)
+    if (view.state === "ready") for (const subs of subscriptions.values()) subs.retry()
   })
   return {
     server: aggregate,
