@@ -60,7 +60,8 @@ import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 /**
  * Key carrying the typed host error (`_tag`, server, state, …; e.g. `ServerUnavailable`) of a refused
  * gateway request: in a tool error's `_meta`, and in the JSON-RPC error's `data` of a prompts/get or
- * resources/read (-32603; -32602 for `UnknownName`).
+ * resources/read (-32603; -32602 for `UnknownName`) or a resources/subscribe (-32603; -32002 for
+ * `UnknownName`, -32601 for `SubscriptionUnsupported`).
  */
 export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
 
