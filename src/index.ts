@@ -15,7 +15,7 @@ export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.
 export { type Clock, systemClock } from "./protocol/clock.ts"
 
 // Server
-export { McpServer, type McpServerOptions, type ServerChangeWatcher, type UnlistedLookup } from "./server/McpServer.ts"
+export { McpServer, type McpServerOptions, type ResourceSubscriptionHook, type ServerChangeWatcher, type UnlistedLookup } from "./server/McpServer.ts"
 export type { RequestContext } from "./server/RequestContext.ts"
 export { type PersistedServerSession, ServerSession, type ServerSessionOptions, type ServerSessionOwner } from "./server/ServerSession.ts"
 export {
@@ -128,10 +128,10 @@ export { formatReplay, parseRecord, ReplayError, replayRecord, type ReplayResult
 export type { RecordBase, RecordEnd, RecordFile } from "./inspect/SessionRecord.ts"
 
 // Multi-server host and gateway
-export { type CallOptions, type HostEvent, type HostOptions, McpHost, type ServerView, startHost } from "./host/McpHost.ts"
+export { type CallOptions, type HostEvent, type HostOptions, McpHost, type ResourceSubscriptionView, type ResourceUpdate, type ServerView, type SubscribeOptions, startHost } from "./host/McpHost.ts"
 export { type HostConfig, loadHostConfig, parseHostConfig, type ServerConfig, type ConfigIssue, formatIssue } from "./host/config.ts"
 export { importConfigs, importLocations } from "./host/importConfigs.ts"
-export { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./host/errors.ts"
+export { HostClosed, ServerConnectionLost, ServerUnavailable, SubscriptionUnsupported, UnknownName } from "./host/errors.ts"
 export { type Gateway, HOST_ERROR_META, makeGateway, serveGatewayHttp, serveGatewayStdio, serveGatewayWs } from "./host/gateway.ts"
 export type { Catalog, CatalogEntry, Collision, ServerListing } from "./host/Catalog.ts"
 export type { Root, RootsSource } from "./host/roots.ts"

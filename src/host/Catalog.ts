@@ -238,3 +238,33 @@ export const resourceOwner = (catalog: Catalog, uri: string): string | undefined
   for (const t of catalog.resourceTemplates) if (t.match(uri) !== undefined) return t.server
   return undefined
 }
+
+/** A listing's resource templates, compiled once per listing (a listing is replaced, never changed). */
+const templateMatchers = new WeakMap<ServerListing, ReadonlyArray<UriMatcher>>()
+const matchersOf = (listing: ServerListing): ReadonlyArray<UriMatcher> => {
+  let out = templateMatchers.get(listing)
+  if (out === undefined) {
+    out = listing.resourceTemplates.flatMap((t) => {
+      try {
+        return [compileUriTemplate(t.uriTemplate)]
+      } catch {
+        return [] // a template we cannot parse is not served
+      }
+    })
+    templateMatchers.set(listing, out)
+  }
+  return out
+}
+
+/** Whether one upstream's last listing (kept while it restarts) has the entry, under its original name. */
+export const listingKnows = (listing: ServerListing | undefined, kind: "tool" | "prompt" | "resource", name: string): boolean => {
+  if (listing === undefined) return false
+  switch (kind) {
+    case "tool":
+      return listing.tools.some((t) => t.name === name)
+    case "prompt":
+      return listing.prompts.some((p) => p.name === name)
+    case "resource":
+      return listing.resources.some((r) => r.uri === name) || matchersOf(listing).some((m) => m(name) !== undefined)
+  }
+}

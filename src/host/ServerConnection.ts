@@ -17,6 +17,7 @@ import type { AnyActorRef } from "xstate"
 import type { ServerConnectionEvent } from "../../machines/serverConnection.ts"
 import type { ServerStatus } from "../../machines/host.ts"
 import { ClearingMap } from "../protocol/ClearingMap.ts"
+import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
 import { errorMessage } from "../protocol/errors.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
@@ -137,6 +138,11 @@ export class ServerConnection {
   /** The last listing and its hash (kept across restarts: diffed on reconnect, served while lazy-idle). */
   listing: ServerListing | undefined
   hash: string | undefined
+  /**
+   * The capabilities and era of the last client that came up (kept across restarts, as the listing):
+   * what the gateway advertises from (`resources.subscribe`) while the server is down.
+   */
+  lastCapabilities: { readonly capabilities: ServerCapabilities | undefined; readonly era: string | undefined } | undefined
   status: ServerStatus | undefined
   /**
    * Calls in flight by a number of their own (`key`), in a ClearingMap: one add and delete per call on a
@@ -344,6 +350,7 @@ export class ServerConnection {
       if (!this.current(generation) || gen.isClosing) return
       this.client = client
       this.clientGeneration = generation
+      this.lastCapabilities = { capabilities: client.serverCapabilities, era: this.era }
       await this.refreshListing(generation)
       if (this.current(generation)) this.send({ type: "READY", generation, now: this.hooks.now(), protocolVersion: client.protocolVersion })
     } catch (e) {

@@ -11,7 +11,7 @@ import type { Result } from "../client/ClientSession.ts"
 import type { RequestError } from "../protocol/requestErrors.ts"
 import type { HostConfig } from "./config.ts"
 import type { HostCallError } from "./errors.ts"
-import { type CallOptions, type HostOptions, type McpHost, startHost } from "./McpHost.ts"
+import { type CallOptions, type HostOptions, type McpHost, type SubscribeOptions, startHost } from "./McpHost.ts"
 
 /** The multi-server host as an Effect service; `Host.layer` starts it and closes it (no child process left) with the scope. */
 export class Host extends Context.Service<Host, McpHost>()("mcp-actors/Host") {
@@ -42,3 +42,19 @@ export const getHostPrompt = (name: string, args: Record<string, string> = {}, o
 export const hostTools = Effect.gen(function*() {
   return (yield* Host).tools()
 })
+/**
+ * Subscribe to a resource on the server that serves it (see `McpHost.subscribeResource`): updates reach
+ * `options.onUpdated`. Fails with `UnknownName`, `SubscriptionUnsupported`, `ServerUnavailable` (at once
+ * while the server restarts) or the upstream's error.
+ */
+export const subscribeHostResource = (uri: string, options?: SubscribeOptions): Effect.Effect<void, HostEffectError, Host> =>
+  Effect.gen(function*() {
+    const host = yield* Host
+    return yield* Effect.tryPromise({ try: () => host.subscribeResource(uri, options), catch: (e) => e as HostEffectError })
+  })
+/** End a subscription (`McpHost.unsubscribeResource`): the last subscriber's going unsubscribes upstream. Never fails. */
+export const unsubscribeHostResource = (uri: string, options?: Pick<SubscribeOptions, "subscriber" | "server">): Effect.Effect<void, never, Host> =>
+  Effect.gen(function*() {
+    const host = yield* Host
+    return yield* Effect.promise(() => host.unsubscribeResource(uri, options))
+  })

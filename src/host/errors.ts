@@ -31,9 +31,19 @@ export class UnknownName extends Schema.TaggedError<UnknownName>()("UnknownName"
   message: Schema.String
 }) {}
 
+/**
+ * The server that serves the resource cannot be subscribed to: it does not declare
+ * `resources.subscribe` (or, 2026-07-28, its `subscriptions/listen` left the URI out).
+ */
+export class SubscriptionUnsupported extends Schema.TaggedError<SubscriptionUnsupported>()("SubscriptionUnsupported", {
+  server: Schema.String,
+  uri: Schema.String,
+  message: Schema.String
+}) {}
+
 /** The host is shutting down or closed. */
 export class HostClosed extends Schema.TaggedError<HostClosed>()("HostClosed", {
   message: Schema.String
 }) {}
 
-export type HostCallError = ServerUnavailable | ServerConnectionLost | UnknownName | HostClosed
+export type HostCallError = ServerUnavailable | ServerConnectionLost | UnknownName | HostClosed | SubscriptionUnsupported

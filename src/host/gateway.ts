@@ -21,6 +21,12 @@
  * The registrations follow the host's `change` events (already coalesced and
  * health-gated), applied with `McpServer.update`: one `list_changed` per list
  * for the gateway's clients.
+ *
+ * Resource subscriptions: a legacy session's `resources/subscribe` (a modern
+ * client's `subscriptions/listen` URIs) becomes a host subscription of its served
+ * server (`followSubscriptions`), and each upstream update the sessions' own
+ * `notifications/resources/updated`; `resources.subscribe` is advertised when an
+ * upstream the endpoint reaches can be subscribed to.
  */
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomUUID } from "node:crypto"
@@ -43,10 +49,9 @@ import { isLoggingLevel, type CallToolResult, type GetPromptResult, type ReadRes
 import { makeWsServer, type WsServerHandle } from "../server/ws/WsServer.ts"
 import { serveTransport } from "../server/serveTransport.ts"
 import { makeStdioServerTransport } from "../transports/stdioServer.ts"
-import { compileUriTemplate, type UriMatcher } from "../server/uriTemplate.ts"
 import type { Result } from "../client/ClientSession.ts"
-import type { ServerListing } from "./Catalog.ts"
-import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
+import { listingKnows, type ServerListing } from "./Catalog.ts"
+import { HostClosed, ServerConnectionLost, ServerUnavailable, SubscriptionUnsupported, UnknownName } from "./errors.ts"
 import type { CallOptions, McpHost } from "./McpHost.ts"
 import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots.ts"
 import type { ServerSession } from "../server/ServerSession.ts"
@@ -55,7 +60,8 @@ import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 /**
  * Key carrying the typed host error (`_tag`, server, state, …; e.g. `ServerUnavailable`) of a refused
  * gateway request: in a tool error's `_meta`, and in the JSON-RPC error's `data` of a prompts/get or
- * resources/read (-32603; -32602 for `UnknownName`).
+ * resources/read (-32603; -32602 for `UnknownName`) or a resources/subscribe (-32603; -32002 for
+ * `UnknownName`, -32601 for `SubscriptionUnsupported`).
  */
 export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
 
@@ -351,7 +357,7 @@ export interface ModernCounts {
 
 /** The typed form of a host refusal (`_tag` and its fields, without the message), or undefined for any other error. */
 const hostErrorForm = (e: unknown): Record<string, unknown> | undefined => {
-  if (!(e instanceof ServerUnavailable || e instanceof ServerConnectionLost || e instanceof UnknownName || e instanceof HostClosed)) return undefined
+  if (!(e instanceof ServerUnavailable || e instanceof ServerConnectionLost || e instanceof UnknownName || e instanceof HostClosed || e instanceof SubscriptionUnsupported)) return undefined
   const { message: _message, ...fields } = e as unknown as Record<string, unknown>
   return { ...fields, _tag: e._tag }
 }
@@ -415,36 +421,6 @@ const routeUnlisted = (server: McpServer, knows: Knows, routes: Routes): void =>
   }
 }
 
-/** A listing's resource templates, compiled once per listing (a listing is replaced, never changed). */
-const templateMatchers = new WeakMap<ServerListing, ReadonlyArray<UriMatcher>>()
-const matchersOf = (listing: ServerListing): ReadonlyArray<UriMatcher> => {
-  let out = templateMatchers.get(listing)
-  if (out === undefined) {
-    out = listing.resourceTemplates.flatMap((t) => {
-      try {
-        return [compileUriTemplate(t.uriTemplate)]
-      } catch {
-        return [] // a template we cannot parse is not served
-      }
-    })
-    templateMatchers.set(listing, out)
-  }
-  return out
-}
-
-/** Whether one upstream's last listing (kept while it restarts) has the entry, under its original name. */
-const listingKnows = (listing: ServerListing | undefined, kind: "tool" | "prompt" | "resource", name: string): boolean => {
-  if (listing === undefined) return false
-  switch (kind) {
-    case "tool":
-      return listing.tools.some((t) => t.name === name)
-    case "prompt":
-      return listing.prompts.some((p) => p.name === name)
-    case "resource":
-      return listing.resources.some((r) => r.uri === name) || matchersOf(listing).some((m) => m(name) !== undefined)
-  }
-}
-
 /** Re-register `server`'s lists from `listing`; `routes` routes each entry. */
 const sync = (
   server: McpServer,
@@ -498,7 +474,9 @@ export interface Gateway {
   serverFor(name: string): McpServer | undefined
   /** Modern requests served so far: straight to the host (`modernFastPath`) or through the MRTR relay. */
   readonly modernCounts: Readonly<ModernCounts>
-  /** Stop following the host. */
+  /** Resource subscriptions held by the served servers' sessions and modern listens (aggregate and `/mcp/<server>`), one per URI and subscriber (leak checks). */
+  subscriptionCount(): number
+  /** Stop following the host (its resource subscriptions leave the host). */
   close(): void
 }
 
@@ -506,16 +484,140 @@ export interface Gateway {
  * What every served McpServer (the aggregate and each `/mcp/<server>`) declares, even while a list is
  * empty: clients listen for list_changed from the start, and a client's prompts/get or resources/read
  * of an entry withdrawn while its upstream restarts reaches the refusal (not -32601 for a capability
- * that came and went with the registrations). No `subscribe`: the gateway forwards no resource updates.
+ * that came and went with the registrations). `subscribe` is true when an upstream it reaches can be
+ * subscribed to (`McpHost.canSubscribe`: declared by its last connection, legacy era): the aggregate
+ * when any can, `/mcp/<server>` when its own can. When none can, false: a client that sees true
+ * subscribes and waits for updates instead of reading again, and every subscribe would be refused.
  */
-const SERVED_CAPABILITIES = { tools: { listChanged: true }, resources: { listChanged: true, subscribe: false }, prompts: { listChanged: true } } as const
+const servedCapabilities = (subscribe: boolean) => ({ tools: { listChanged: true }, resources: { listChanged: true, subscribe }, prompts: { listChanged: true } }) as const
+
+/**
+ * A resource subscription refused: a URI no upstream serves is -32002 (resources/subscribe is legacy
+ * only, whose code that is); an upstream that cannot be subscribed to is -32601, the code of a method
+ * behind a capability that was not advertised (for this resource); the host's other refusals as for
+ * resources/read. The typed form under `data[HOST_ERROR_META]`, as there.
+ */
+const subscribeFailure = (uri: string) => (e: unknown): never => {
+  if (e instanceof UnknownName) throw new McpError(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri, [HOST_ERROR_META]: hostErrorForm(e) })
+  if (e instanceof SubscriptionUnsupported) throw new McpError(ErrorCode.MethodNotFound, e.message, { uri, [HOST_ERROR_META]: hostErrorForm(e) })
+  return protocolFailure(e)
+}
+
+/** The subscribers of one URI on one served server (legacy sessions, modern listens), and the queue of their changes. */
+interface UriSubscribers {
+  readonly subscribers: Set<object>
+  chain: Promise<void>
+  queued: number
+}
+
+/**
+ * Resource subscriptions of one served McpServer (`server`: the upstream of `/mcp/<server>`, undefined
+ * for the aggregate). The host sees one subscriber per served server and URI: the first session
+ * subscribing subscribes it, the last one going unsubscribes it, and each upstream update is
+ * `served.resourceUpdated(uri)`, which reaches the sessions (and modern listens) that asked for it.
+ * Changes of one URI run one after the other, so a subscribe and an unsubscribe never cross.
+ */
+const followSubscriptions = (host: McpHost, served: McpServer, server: string | undefined) => {
+  const byUri = new Map<string, UriSubscribers>()
+  /** Subscribers whose session ended (a subscribe still under way then must not add them). */
+  const gone = new WeakSet<object>()
+  const hostOptions = (uri: string) => ({
+    subscriber: served,
+    onUpdated: () => served.resourceUpdated(uri),
+    ...(server === undefined ? {} : { server })
+  })
+  const queue = (uri: string, op: (w: UriSubscribers) => Promise<void> | void): Promise<void> => {
+    let w = byUri.get(uri)
+    if (w === undefined) byUri.set(uri, w = { subscribers: new Set(), chain: Promise.resolve(), queued: 0 })
+    const entry = w
+    entry.queued++
+    const done = entry.chain.then(() => op(entry))
+    entry.chain = done.then(() => {}, () => {}).then(() => {
+      if (--entry.queued === 0 && entry.subscribers.size === 0 && byUri.get(uri) === entry) byUri.delete(uri)
+    })
+    return done
+  }
+  const add = (uri: string, who: object): Promise<void> =>
+    queue(uri, async (w) => {
+      if (w.subscribers.has(who) || gone.has(who)) return
+      if (w.subscribers.size === 0) await host.subscribeResource(uri, hostOptions(uri))
+      w.subscribers.add(who)
+    })
+  const remove = (uri: string, who: object): Promise<void> =>
+    queue(uri, async (w) => {
+      if (!w.subscribers.delete(who) || w.subscribers.size > 0) return
+      await host.unsubscribeResource(uri, { subscriber: served, ...(server === undefined ? {} : { server }) })
+    })
+  /** Whether `uri` routes to an upstream that can be subscribed to (what a modern listen is acknowledged). */
+  const subscribable = (uri: string): boolean => {
+    const owner = server ?? host.owner("resource", uri)?.server
+    if (owner === undefined) return false
+    if (server !== undefined && !listingKnows(host.connection(server)?.listing, "resource", uri)) return false
+    return host.canSubscribe(owner) === true
+  }
+  /** A modern listen's URIs whose subscribe the host refused while their upstream was down: tried again when it is back. */
+  const retries = new Map<object, Set<string>>()
+  const listenAdd = (uri: string, who: object): void => {
+    add(uri, who).catch((e: unknown) => {
+      if (gone.has(who) || !(e instanceof ServerUnavailable || e instanceof ServerConnectionLost)) return
+      let uris = retries.get(who)
+      if (uris === undefined) retries.set(who, uris = new Set())
+      uris.add(uri)
+    })
+  }
+  served.resourceSubscriptions = {
+    subscribe: (uri, who) => add(uri, who).catch(subscribeFailure(uri)),
+    unsubscribe: (uri, who) => remove(uri, who),
+    listen: (uris, who) => {
+      const honored = uris.filter(subscribable)
+      // Acknowledged at once: what the host refuses now (a restarting upstream) is tried again when it is back (`retry`).
+      for (const uri of honored) listenAdd(uri, who)
+      return {
+        honored,
+        end: () => {
+          gone.add(who)
+          retries.delete(who)
+          for (const uri of honored) void remove(uri, who)
+        }
+      }
+    }
+  }
+  return {
+    /** An upstream is ready again: the listens' refused subscribes are tried again. */
+    retry: () => {
+      const pending = [...retries]
+      retries.clear()
+      for (const [who, uris] of pending) for (const uri of uris) listenAdd(uri, who)
+    },
+    /** A session ended: it leaves every URI it subscribed to (after any subscribe of its still under way). */
+    left: (who: object) => {
+      gone.add(who)
+      for (const uri of [...byUri.keys()]) void remove(uri, who)
+    },
+    /** The gateway closes: its subscriptions leave the host. */
+    close: () => {
+      served.resourceSubscriptions = undefined
+      retries.clear()
+      for (const [uri, w] of byUri) {
+        if (w.subscribers.size > 0) void host.unsubscribeResource(uri, { subscriber: served, ...(server === undefined ? {} : { server }) })
+      }
+      byUri.clear()
+    },
+    /** Subscriptions held: (URI, session or listen) pairs (tests: nothing left behind). */
+    get size() {
+      let n = 0
+      for (const w of byUri.values()) n += w.subscribers.size
+      return n
+    }
+  }
+}
 
 /** Build the aggregated gateway server and the per-server ones, kept in step with the host. */
 export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gateway => {
   const info = { name: options.name ?? "mcp-actors-host", version: options.version ?? "0.1.0" }
   const aggregate = new McpServer({
     ...info,
-    capabilities: SERVED_CAPABILITIES,
+    capabilities: servedCapabilities(host.serverNames.some((n) => host.canSubscribe(n) === true)),
     ...(options.guard === undefined ? {} : { guard: options.guard(undefined, (kind, name) => host.owner(kind, name)) }),
     ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
   })
@@ -551,9 +653,17 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   }
   // Legacy sessions that declared roots, per served McpServer (the aggregate, or one `/mcp/<server>`).
   const rootsClients = new Map<McpServer, Set<ServerSession>>()
-  /** Follow `served`'s sessions: a roots client joining, changing its roots or leaving tells the upstreams it reaches (`scope`: one, or all). */
-  const followRoots = (served: McpServer, scope: string | undefined) => {
+  // Resource subscriptions per served McpServer.
+  const subscriptions = new Map<McpServer, ReturnType<typeof followSubscriptions>>()
+  /**
+   * Follow `served`'s sessions: a roots client joining, changing its roots or leaving tells the upstreams
+   * it reaches (`scope`: one, or all); a session leaving leaves its resource subscriptions.
+   */
+  const followSessions = (served: McpServer, scope: string | undefined) => {
+    const subs = followSubscriptions(host, served, scope)
+    subscriptions.set(served, subs)
     served.sessionEvents = (event, session) => {
+      if (event === "left") subs.left(session.state)
       let clients = rootsClients.get(served)
       if (event === "joined") {
         if (!hasCapability(session.negotiated().clientCapabilities, "roots")) return
@@ -572,11 +682,23 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
     if (own !== undefined) sessions.push(...rootsClients.get(own) ?? [])
     return sessions.length === 0 ? [] : unionRoots(await Promise.all(sessions.map(askRoots)))
   })
-  followRoots(aggregate, undefined)
+  followSessions(aggregate, undefined)
   syncAggregate()
   const off = host.on("change", () => {
     syncAggregate()
     for (const [name, server] of perServer) syncServer(name, server)
+  })
+  // `resources.subscribe` follows what the upstreams' connections declared (for sessions that start from then on).
+  const subscribeFlags = new Map<McpServer, boolean>()
+  const advertise = (served: McpServer, subscribe: boolean) => {
+    if (subscribeFlags.get(served) === subscribe) return
+    subscribeFlags.set(served, subscribe)
+    served.setCapabilities(servedCapabilities(subscribe))
+  }
+  const offStatus = host.on("status", ({ server: view }) => {
+    advertise(aggregate, host.serverNames.some((n) => host.canSubscribe(n) === true))
+    for (const [name, server] of perServer) advertise(server, host.canSubscribe(name) === true)
+    if (view.state === "ready") for (const subs of subscriptions.values()) subs.retry()
   })
   return {
     server: aggregate,
@@ -588,20 +710,24 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
         server = new McpServer({
           ...info,
           name: `${info.name}/${name}`,
-          capabilities: SERVED_CAPABILITIES,
+          capabilities: servedCapabilities(host.canSubscribe(name) === true),
           ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) }),
           ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
         })
         // The upstream's last listing, kept while it restarts.
         routeUnlisted(server, (kind, entry) => listingKnows(host.connection(name)?.listing, kind, entry), serverRoutes(name))
         perServer.set(name, server)
-        followRoots(server, name)
+        followSessions(server, name)
         syncServer(name, server)
       }
       return server
     },
+    subscriptionCount: () => [...subscriptions.values()].reduce((n, subs) => n + subs.size, 0),
     close: () => {
       off()
+      offStatus()
+      for (const subs of subscriptions.values()) subs.close()
+      subscriptions.clear()
       removeRootsSource()
       for (const served of [aggregate, ...perServer.values()]) served.sessionEvents = undefined
       rootsClients.clear()

@@ -54,6 +54,28 @@ export interface UnlistedLookup {
   readonly resource?: ((uri: string) => ResourceHandler | undefined) | undefined
 }
 
+/**
+ * Who decides on resource subscriptions (the gateway: they become upstream subscriptions). Without
+ * one, a legacy `resources/subscribe` is accepted for any URI and `resourceUpdated` reaches the
+ * sessions that subscribed, and a modern `subscriptions/listen` gets every URI it asks for.
+ */
+export interface ResourceSubscriptionHook {
+  /**
+   * A legacy session's `resources/subscribe`: resolve to accept (the session then hears
+   * `resourceUpdated(uri)`), throw or reject with an McpError to refuse. `subscriber` is the
+   * session's own object, the same for all its requests and in `sessionEvents`' "left"
+   * (`session.state`). Subscribing again is the hook's to ignore.
+   */
+  subscribe(uri: string, subscriber: object, ctx: RequestContext): void | PromiseLike<void>
+  /** A legacy session's `resources/unsubscribe` (it no longer hears the URI's updates, whatever the hook answers). */
+  unsubscribe(uri: string, subscriber: object, ctx: RequestContext): void | PromiseLike<void>
+  /**
+   * A modern `subscriptions/listen` asking for `uris`: the ones it will be told of (its
+   * acknowledgement's `resourceSubscriptions`) and what to call when the listen ends.
+   */
+  listen?(uris: ReadonlyArray<string>, subscriber: object): { readonly honored: ReadonlyArray<string>; readonly end: () => void }
+}
+
 export interface RegisteredTool {
   readonly definition: ToolDefinition
   readonly handler: ToolHandler
@@ -154,7 +176,9 @@ export class McpServer {
    * "resource not found". Guards and telemetry see the call first, as any other.
    */
   unlisted: UnlistedLookup | undefined
-  private readonly extraCapabilities: ServerCapabilities | undefined
+  /** Decides on resource subscriptions (see `ResourceSubscriptionHook`); may be set or replaced at any time. */
+  resourceSubscriptions: ResourceSubscriptionHook | undefined
+  private extraCapabilities: ServerCapabilities | undefined
   /**
    * By a key of their own, not by themselves: the table lives as long as the server and sees
    * every session come and go, and a `Set` of the sessions kept ended ones reachable for the
@@ -257,6 +281,16 @@ export class McpServer {
 
   completion(handler: CompletionHandler): this {
     this.completionHandler = handler
+    this.cachedCapabilities = undefined
+    return this
+  }
+
+  /**
+   * Replace the capabilities given at construction (merged over the derived ones): for sessions that
+   * start from now on (a session keeps what it negotiated).
+   */
+  setCapabilities(capabilities: ServerCapabilities | undefined): this {
+    this.extraCapabilities = capabilities
     this.cachedCapabilities = undefined
     return this
   }

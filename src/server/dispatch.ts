@@ -252,6 +252,12 @@ const dispatchGuarded = (guard: CallGuard, server: McpServer, request: JsonRpcRe
   }
 }
 
+const empty = (): Result => ({})
+const subscribed = (state: SessionState, uri: string): Result => {
+  ;(state.subscriptions ??= new Set()).add(uri)
+  return {}
+}
+
 const filtered = (out: MaybePromise<Result>, f: (r: Result) => Result): MaybePromise<Result> =>
   isThenable(out) ? Promise.resolve(out).then(f) : f(out)
 
@@ -280,9 +286,14 @@ const dispatchUnguarded = (
     case "resources/unsubscribe": {
       const uri = params?.uri
       if (typeof uri !== "string") throw invalidParams(`${request.method} needs a uri`)
-      if (request.method === "resources/subscribe") (state.subscriptions ??= new Set()).add(uri)
-      else state.subscriptions?.delete(uri)
-      return {}
+      const hook = server.resourceSubscriptions
+      if (request.method === "resources/unsubscribe") {
+        state.subscriptions?.delete(uri)
+        return hook === undefined ? {} : Promise.resolve(hook.unsubscribe(uri, state, ctx)).then(empty)
+      }
+      if (hook === undefined) return subscribed(state, uri)
+      // Heard from once the hook accepted it.
+      return Promise.resolve(hook.subscribe(uri, state, ctx)).then(() => subscribed(state, uri))
     }
     case "prompts/list":
       checkCursor(params)

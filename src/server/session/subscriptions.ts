@@ -54,19 +54,32 @@ export class Listens {
       host.send(errorResponse(id, rpcError(ErrorCode.InvalidParams, `Invalid params: ${parsed.message}`)), id)
       return
     }
-    const filter = honoredFilter(parsed.filter, host.server.capabilities())
+    let filter = honoredFilter(parsed.filter, host.server.capabilities())
     const entry = newInFlight(req)
+    // The resource URIs go to the server's hook (the gateway subscribes upstream): it says which it will deliver.
+    const hook = host.server.resourceSubscriptions
+    let endResources: (() => void) | undefined
+    if (filter.resourceSubscriptions !== undefined && filter.resourceSubscriptions.length > 0 && hook?.listen !== undefined) {
+      const { honored, end } = hook.listen(filter.resourceSubscriptions, entry)
+      filter = { ...filter, resourceSubscriptions: honored }
+      endResources = end
+    }
     host.track(entry)
     host.send(notification(ACKNOWLEDGED_METHOD, { _meta: { [META_SUBSCRIPTION_ID]: id }, notifications: filter }), id)
     const unlisten = host.server.onChange((change) => {
       const n = subscriptionNotification(filter, change, id)
       if (n !== undefined && !entry.done) host.send(notification(n.method, n.params), id)
     })
-    this.open.set(id, { entry, modern, unlisten })
+    const stop = endResources === undefined ? unlisten : () => {
+      unlisten()
+      endResources()
+    }
+    this.open.set(id, { entry, modern, unlisten: stop })
     // A cancel or the session's end aborts the entry: stop listening then.
     entry.controller = new AbortController()
     entry.controller.signal.addEventListener("abort", () => {
-      unlisten()
+      // Once: `completeAll` may have stopped it already.
+      if (this.open.get(id)?.entry === entry) stop()
       this.open.delete(id)
     }, { once: true })
   }
