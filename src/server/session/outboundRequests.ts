@@ -9,6 +9,7 @@ import { type JsonRpcMessage, type JsonRpcResponse, notification, type Params, t
 import type { Result } from "../dispatch.ts"
 import type { Clock } from "../../protocol/clock.ts"
 import { ClientResponseTimeout } from "../../protocol/serverRequestErrors.ts"
+import { ClearingMap } from "../../protocol/ClearingMap.ts"
 
 interface PendingOutbound {
   readonly resolve: (r: Result) => void
@@ -22,7 +23,13 @@ export { CapabilityError, ClientCapabilityNotDeclared, ClientResponseTimeout, Re
 
 /** The server→client requests of one session awaiting the client's answer. */
 export class OutboundRequests {
-  private readonly pending = new Map<RequestId, PendingOutbound>()
+  /**
+   * A ClearingMap: a long-lived session with one request per call (the progress barrier's ping after every
+   * call that reported progress) kept every pending entry, with the caller's promise and what it closes
+   * over, reachable for the young GC through a `Map`'s dropped hash tables (docs/performance.md, "Legacy
+   * calls with progress and the young GC").
+   */
+  private readonly pending = new ClearingMap<RequestId, PendingOutbound>()
   private readonly ids = makeIdAllocator()
   private readonly send: (message: JsonRpcMessage, related: RequestId | undefined) => void
   constructor(send: (message: JsonRpcMessage, related: RequestId | undefined) => void) {
