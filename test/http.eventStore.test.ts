@@ -3,8 +3,13 @@
  * resume gets back, and the bounds that keep a non-resuming client from
  * growing memory.
  */
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { describe, expect, it } from "vitest"
 import { makeMemoryEventStore, parseEventId, type StoredEvent } from "../src/transports/http/EventStore.ts"
+
+setFlagsFromString("--expose-gc")
+const gc = runInNewContext("gc") as () => void
 
 const ev = (stream: string, seq: number, data = `m${seq}`, supersedes?: string): StoredEvent => ({ id: `${stream}_${seq}`, stream, seq, data, supersedes })
 
@@ -60,6 +65,24 @@ describe("makeMemoryEventStore", () => {
     // The 4 characters of "a" no longer count: "b" can grow to 8 without losing anything.
     store.append("b", ev("1", 3, "cccc"))
     expect(store.after("b", "1", 0).map((e) => e.seq)).toEqual([2, 3])
+  })
+
+  it("holds no evicted event: a session over its byte limit keeps no more than its limit reachable", async () => {
+    // Before, evicted events stayed in the log's array until it was compacted (past 64 evicted): a session
+    // sending large results over its byte limit kept up to 64 of them beyond the limit, and under a stream
+    // of calls every event outlived the young GC (docs/performance.md, "Legacy calls with progress and the young GC").
+    const store = makeMemoryEventStore({ maxBytesPerSession: 100_000 })
+    const refs: Array<WeakRef<StoredEvent>> = []
+    for (let i = 1; i <= 40; i++) {
+      const e = ev("1", i, "x".repeat(40_000 + i)) // two fit the limit
+      refs.push(new WeakRef(e))
+      store.append("s", e)
+    }
+    expect(store.after("s", "1", 0).map((e) => e.seq)).toEqual([39, 40])
+    await new Promise((resolve) => setImmediate(resolve)) // (a WeakRef's target is kept for the job that made it)
+    gc()
+    const reachable = refs.flatMap((r, i) => r.deref() === undefined ? [] : [i + 1])
+    expect(reachable).toEqual([39, 40]) // before: all 40 (1.6 MB for a limit of 100 KB)
   })
 
   it("stays compact under sustained eviction", () => {

@@ -238,8 +238,6 @@ export class ServerSession implements SessionHandle {
   modernHost: SessionModernHost | undefined
   /** @internal Whether this client gets the progress barrier, once decided (see `legacyRequests.ts`). */
   progressBarrierCache: boolean | undefined
-  /** @internal Responses waiting for their progress barrier's pong (released at once when draining starts). */
-  barrierWaits: Set<() => void> | undefined
   /** @internal What progress needs of this session (made on the first progress report or flush). */
   progressSink: ProgressOut | undefined
   /** @internal Timers of this session (server→client deadlines, drain) run on the chart's clock. */

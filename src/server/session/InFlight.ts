@@ -14,6 +14,13 @@ export interface InFlight {
   lastProgress: number
   /** The response already waited once for the progress barrier (see `finish`). */
   barrierPassed: boolean
+  /**
+   * While its response waits for the barrier's pong: what releases it (the session's drain calls it). Kept
+   * here, not in a table of the session's: a long-lived session's `Set` of these closures (one add and delete
+   * per call) kept every such call reachable for the young GC through its dropped hash tables
+   * (docs/performance.md, "Legacy calls with progress and the young GC").
+   */
+  barrierRelease: (() => void) | undefined
   /** Progress rate limit (`progressIntervalMs`): the value held back and its timer. */
   pendingProgress: Record<string, unknown> | undefined
   progressTimer: { readonly clock: Clock; readonly timer: unknown } | undefined
@@ -35,6 +42,7 @@ export const newInFlight = (request: JsonRpcRequest, receivedAt?: number): InFli
   done: false,
   lastProgress: -Infinity,
   barrierPassed: false,
+  barrierRelease: undefined,
   pendingProgress: undefined,
   progressTimer: undefined,
   lastProgressSentAt: -Infinity,

@@ -55,7 +55,8 @@ export const beginDrain = (s: ServerSession): void => {
   s.operating = false
   s.draining = true
   // The pong may never come (stdin EOF): answer now rather than lose the reply at the drain deadline.
-  if (s.barrierWaits !== undefined) for (const release of [...s.barrierWaits]) release()
+  // (Those responses are still in flight: each entry holds its release.)
+  if (s.inFlight.size > 0) for (const entry of [...s.inFlight.values()]) entry.barrierRelease?.()
   // Not to a chart that ended meanwhile (the transport closed before the microtask ran).
   if (s.inFlight.size === 0) queueMicrotask(() => s.actor?.getSnapshot().status === "active" && s.actor.send({ type: "DRAINED" }))
 }

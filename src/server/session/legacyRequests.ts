@@ -59,12 +59,11 @@ const finish = (s: ServerSession, entry: InFlight, value: Result): void => {
     // trip, after which the client has handled the progress notifications. The request stays in
     // flight meanwhile: a drain waits for it, a cancel still wins. Any outcome of the ping releases it.
     entry.barrierPassed = true
-    const waits = (s.barrierWaits ??= new Set())
     const release = () => {
-      waits.delete(release)
+      entry.barrierRelease = undefined
       finish(s, entry, value)
     }
-    waits.add(release)
+    entry.barrierRelease = release
     s.request("ping", undefined, { timeoutMs: PROGRESS_BARRIER_TIMEOUT_MS }, entry.request.id).then(release, release)
     return
   }

@@ -9,6 +9,7 @@ import { type JsonRpcMessage, type JsonRpcResponse, notification, type Params, t
 import type { Result } from "../dispatch.ts"
 import type { Clock } from "../../protocol/clock.ts"
 import { ClientResponseTimeout } from "../../protocol/serverRequestErrors.ts"
+import { ClearingMap } from "../../protocol/ClearingMap.ts"
 
 interface PendingOutbound {
   readonly resolve: (r: Result) => void
@@ -22,7 +23,14 @@ export { CapabilityError, ClientCapabilityNotDeclared, ClientResponseTimeout, Re
 
 /** The server→client requests of one session awaiting the client's answer. */
 export class OutboundRequests {
-  private readonly pending = new Map<RequestId, PendingOutbound>()
+  /**
+   * A ClearingMap: a long-lived session with one request per call (the progress barrier's ping after every
+   * call that reported progress) kept every pending entry, with the caller's promise and what it closes
+   * over, reachable for the young GC through a `Map`'s dropped hash tables (docs/performance.md, "Legacy
+   * calls with progress and the young GC"). Keyed by the id's number (ids are `s<n>`): a dropped index table
+   * then keeps no id string either.
+   */
+  private readonly pending = new ClearingMap<number, PendingOutbound>()
   private readonly ids = makeIdAllocator()
   private readonly send: (message: JsonRpcMessage, related: RequestId | undefined) => void
   constructor(send: (message: JsonRpcMessage, related: RequestId | undefined) => void) {
@@ -46,10 +54,11 @@ export class OutboundRequests {
     clock: Clock,
     related: RequestId | undefined
   ): Promise<Result> {
-    const id = `s${this.ids.next()}`
+    const n = this.ids.next()
+    const id = `s${n}`
     return new Promise<Result>((resolve, reject) => {
       const cancel = (reason: string) => {
-        if (!this.pending.delete(id)) return
+        if (!this.pending.delete(n)) return
         clock.clearTimeout(timer)
         signal?.removeEventListener("abort", onAbort)
         this.send(notification("notifications/cancelled", { requestId: id, reason }), related)
@@ -63,7 +72,7 @@ export class OutboundRequests {
         reject(ClientResponseTimeout.of(method, timeoutMs))
       }, timeoutMs)
       signal?.addEventListener("abort", onAbort, { once: true })
-      this.pending.set(id, {
+      this.pending.set(n, {
         resolve,
         reject,
         timer,
@@ -79,9 +88,10 @@ export class OutboundRequests {
   /** The client's response to one of ours; late or unknown ones are dropped (cancellation.mdx:L45). */
   answer(r: JsonRpcResponse): void {
     if (r.id === undefined || r.id === null) return
-    const p = this.pending.get(r.id)
+    const n = idNumber(r.id)
+    const p = n === undefined ? undefined : this.pending.get(n)
     if (!p) return
-    this.pending.delete(r.id)
+    this.pending.delete(n!)
     p.cleanup()
     if ("result" in r) p.resolve(r.result)
     else p.reject(new McpError(r.error.code, r.error.message, r.error.data))
@@ -89,10 +99,17 @@ export class OutboundRequests {
 
   /** The session ended: every request still waiting fails. */
   rejectAll(): void {
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id)
+    for (const [n, p] of this.pending) {
+      this.pending.delete(n)
       p.cleanup()
       p.reject(new McpError(ErrorCode.ConnectionClosed, "Session closed before the client answered"))
     }
   }
+}
+
+/** The number of one of our ids (`s<n>`, exactly as minted), or undefined for any other id. */
+const idNumber = (id: RequestId): number | undefined => {
+  if (typeof id !== "string" || id.charCodeAt(0) !== 115 /* s */) return undefined
+  const n = Number(id.slice(1))
+  return Number.isSafeInteger(n) && n > 0 && id === `s${n}` ? n : undefined
 }

@@ -60,8 +60,14 @@ export interface MemoryEventStoreOptions {
 }
 
 interface Log {
-  events: Array<StoredEvent>
-  /** Index of the oldest live event in `events` (evicted ones before it are garbage). */
+  /**
+   * Stored events from `head` on; the slots before it are emptied as their events are evicted. Left
+   * holding them, a session over its byte limit with large events kept up to 64 evicted ones beyond its
+   * limits until the next compaction, and under a stream of calls their events survived the young GC
+   * (docs/performance.md, "Legacy calls with progress and the young GC").
+   */
+  events: Array<StoredEvent | undefined>
+  /** Index of the oldest live event in `events` (the slots before it are empty). */
   head: number
   bytes: number
   /** The newest stored event of each superseding key, by stream and key (`StoredEvent.supersedes`). */
@@ -98,6 +104,7 @@ export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): Eve
 
   const evictOldest = (log: Log): void => {
     const e = log.events[log.head]!
+    log.events[log.head] = undefined
     log.head++
     if (log.dead?.delete(e) !== true) {
       log.bytes -= e.data.length
@@ -126,7 +133,7 @@ export const makeMemoryEventStore = (options: MemoryEventStoreOptions = {}): Eve
     total -= older.data.length
     // Superseded copies are let go of once they are half of what is stored (amortized O(1) per append).
     if (dead.size > 16 && dead.size * 2 > log.events.length - log.head) {
-      log.events = log.events.slice(log.head).filter((e) => !dead.has(e))
+      log.events = log.events.slice(log.head).filter((e) => !dead.has(e!))
       log.head = 0
       dead.clear()
     }
