@@ -213,7 +213,10 @@ export class McpHost {
       known: () => this.known,
       readyFor: (conn) => this.readyFor(conn),
       call: (conn, client, generation, method, params) => this.callOn(conn, client, generation, method, params, NO_CALL_OPTIONS),
-      closing: () => this.closing
+      closing: () => this.closing,
+      runtime: this.runtime,
+      // Each (server, URI) subscription's actor is a node under the server's `serverConnection` actor.
+      actorParent: (server) => this.actor.getSnapshot().children[server]
     })
     const now = this.now
     for (const server of config.servers) {

@@ -4,19 +4,35 @@
  * subscriber, its updates delivered to each of them, made again on each new generation of the
  * server, and unsubscribed upstream when the last subscriber goes.
  *
+ * Each (server, URI) is a `resourceSubscription` actor (machines/resourceSubscription.ts: the
+ * chart decides who is held, when the upstream is subscribed again or unsubscribed); this module
+ * supplies its upstream calls, keeps each subscriber's `onUpdated`, answers the callers from what
+ * the chart emits, and delivers updates to the subscribers the chart holds. The actors are nodes
+ * of the host's tree, children of their server's `serverConnection` actor (one inspection
+ * observer sees them), and leave the table when their chart is released.
+ *
  * `McpHost` owns one and delegates `subscribeResource`, `unsubscribeResource`,
  * `resourceSubscriptions` and `canSubscribe` to it; it tells it when a server's new generation is
  * ready (`generationReady`), each upstream `notifications/resources/updated` (`updated`) and the
  * host's closing (`close`).
  */
+import { type Actor, type AnyActorRef, fromPromise } from "xstate"
+import {
+  type ResourceSubscriber,
+  type ResourceSubscriptionInput,
+  resourceSubscriptionMachine,
+  type UpstreamSubscribed,
+  type UpstreamUnsubscribe
+} from "../../machines/resourceSubscription.ts"
 import { ModernClient } from "../client/ModernClient.ts"
+import type { McpRuntime } from "../runtime/McpRuntime.ts"
 import type { Result } from "../client/ClientSession.ts"
 import type { Subscription } from "../client/Subscription.ts"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
 import type { SubscriptionFilter } from "../protocol/subscriptions.ts"
 import { type Catalog, listingKnows, resourceOwner } from "./Catalog.ts"
-import { SubscriptionUnsupported, UnknownName } from "./errors.ts"
+import { HostClosed, SubscriptionUnsupported, UnknownName } from "./errors.ts"
 import type { ServerConnection } from "./ServerConnection.ts"
 
 /** A `notifications/resources/updated` of a subscribed URI, as the host delivers it to each subscriber. */
@@ -66,19 +82,25 @@ export interface SubscriptionsHost {
   /** A call on that client, ended if the connection is lost. */
   call(conn: ServerConnection, client: SubscribableClient, generation: number, method: string, params: Params): Promise<Result>
   closing(): boolean
+  /** The runtime whose tree the subscription actors join. */
+  readonly runtime: McpRuntime
+  /** The actor the server's subscription actors are nodes under (its `serverConnection` actor). */
+  actorParent(server: string): AnyActorRef | undefined
 }
 
-/** One upstream subscription (server, URI): its subscribers, and the generation it is made on. */
+type OnUpdated = ((update: ResourceUpdate) => void) | undefined
+
+/** One upstream subscription (server, URI): its chart's actor, its subscribers' `onUpdated`, and the callers waiting for its answer. */
 interface UpstreamSubscription {
   readonly server: string
   readonly uri: string
-  readonly subscribers: Map<object, ((update: ResourceUpdate) => void) | undefined>
-  /** Subscribers waiting for `upstream` (an unsubscribe meanwhile takes them out: they never join). */
-  readonly joining: Map<object, ((update: ResourceUpdate) => void) | undefined>
-  /** The generation the upstream `resources/subscribe` was answered on. */
-  generation: number | undefined
-  /** The `resources/subscribe` under way (a first subscribe, or a re-subscribe after a reconnect). */
-  upstream: Promise<void> | undefined
+  readonly actor: Actor<typeof resourceSubscriptionMachine>
+  /** Each subscriber's (or joiner's) `onUpdated`. */
+  readonly onUpdated: Map<ResourceSubscriber, OnUpdated>
+  /** The callers of `subscribe` waiting, by subscriber (answered by the chart's `joined` / `refused`). */
+  readonly waiting: Map<ResourceSubscriber, Array<{ readonly resolve: () => void; readonly reject: (e: unknown) => void }>>
+  /** The callers of `unsubscribe` waiting for the upstream unsubscribe to be answered. */
+  unsubscribed: Array<() => void>
 }
 
 /**
@@ -112,43 +134,34 @@ export class ResourceSubscriptions {
   private readonly subscriptions = new Map<string, Map<string, UpstreamSubscription>>()
   /** Per modern upstream: the `subscriptions/listen` streams carrying its subscribed URIs. */
   private readonly listens = new Map<string, UpstreamListens>()
-
   private readonly host: SubscriptionsHost
+  /** The chart with this host's upstream calls. */
+  private readonly logic: typeof resourceSubscriptionMachine
 
   constructor(host: SubscriptionsHost) {
     this.host = host
+    this.logic = resourceSubscriptionMachine.provide({
+      actors: {
+        subscribeUpstream: fromPromise<UpstreamSubscribed, ResourceSubscriptionInput>(({ input }) => this.subscribeUpstream(input)),
+        unsubscribeUpstream: fromPromise<void, UpstreamUnsubscribe>(({ input }) => this.unsubscribeUpstream(input))
+      }
+    })
   }
 
   /** `McpHost.subscribeResource` (documented there). */
-  async subscribe(uri: string, options: SubscribeOptions = {}): Promise<void> {
+  subscribe(uri: string, options: SubscribeOptions = {}): Promise<void> {
     const conn = this.target(uri, options.server)
     const subscriber = options.subscriber ?? API_SUBSCRIBER
-    let byUri = this.subscriptions.get(conn.name)
-    if (byUri === undefined) this.subscriptions.set(conn.name, byUri = new Map())
-    let sub = byUri.get(uri)
-    if (sub === undefined) {
-      sub = { server: conn.name, uri, subscribers: new Map(), joining: new Map(), generation: undefined, upstream: undefined }
-      byUri.set(uri, sub)
-    }
-    if (sub.subscribers.has(subscriber)) return
-    if (sub.upstream === undefined && sub.generation !== undefined && sub.generation === conn.readyClient()?.generation) {
-      sub.subscribers.set(subscriber, options.onUpdated)
-      return
-    }
-    sub.joining.set(subscriber, options.onUpdated)
-    try {
-      await (sub.upstream ??= this.subscribeUpstream(conn, sub))
-    } catch (e) {
-      sub.joining.delete(subscriber)
-      void this.settle(conn, sub)
-      throw e
-    }
-    if (sub.joining.has(subscriber)) {
-      sub.subscribers.set(subscriber, sub.joining.get(subscriber))
-      sub.joining.delete(subscriber)
-    }
-    // An unsubscribe while it was under way: the upstream subscription goes again.
-    void this.settle(conn, sub)
+    const sub = this.subscriptions.get(conn.name)?.get(uri) ?? this.open(conn.name, uri)
+    // One held already keeps the `onUpdated` it subscribed with.
+    if (!sub.actor.getSnapshot().context.subscribers.includes(subscriber)) sub.onUpdated.set(subscriber, options.onUpdated)
+    const answered = new Promise<void>((resolve, reject) => {
+      const list = sub.waiting.get(subscriber)
+      if (list === undefined) sub.waiting.set(subscriber, [{ resolve, reject }])
+      else list.push({ resolve, reject })
+    })
+    sub.actor.send({ type: "SUBSCRIBE", subscriber, live: conn.readyClient()?.generation })
+    return answered
   }
 
   /** `McpHost.unsubscribeResource` (documented there). */
@@ -159,8 +172,15 @@ export class ResourceSubscriptions {
       if (options.server !== undefined && server !== options.server) continue
       const sub = byUri.get(uri)
       if (sub === undefined) continue
-      const had = sub.subscribers.delete(subscriber)
-      if (sub.joining.delete(subscriber) || had) upstream.push(this.settle(this.host.connection(server)!, sub))
+      const { subscribers, joining } = sub.actor.getSnapshot().context
+      if (!subscribers.includes(subscriber) && !joining.includes(subscriber)) continue
+      sub.onUpdated.delete(subscriber)
+      sub.actor.send({ type: "UNSUBSCRIBE", subscriber })
+      // A subscribe of its still under way resolves: nothing is held.
+      for (const w of sub.waiting.get(subscriber) ?? []) w.resolve()
+      sub.waiting.delete(subscriber)
+      // The last one: resolves once the upstream unsubscribe is answered.
+      if (sub.actor.getSnapshot().value === "unsubscribing") upstream.push(new Promise((resolve) => sub.unsubscribed.push(resolve)))
     }
     await Promise.all(upstream)
   }
@@ -170,7 +190,11 @@ export class ResourceSubscriptions {
     const out: Array<ResourceSubscriptionView> = []
     for (const byUri of this.subscriptions.values()) {
       for (const sub of byUri.values()) {
-        out.push({ server: sub.server, uri: sub.uri, subscribers: sub.subscribers.size + sub.joining.size, generation: sub.generation })
+        const snapshot = sub.actor.getSnapshot()
+        const { subscribers, joining, generation } = snapshot.context
+        // Being unsubscribed for nobody: gone already, as far as the callers are concerned.
+        if (snapshot.value === "unsubscribing" && joining.length === 0) continue
+        out.push({ server: sub.server, uri: sub.uri, subscribers: subscribers.length + joining.length, generation })
       }
     }
     return out
@@ -186,17 +210,12 @@ export class ResourceSubscriptions {
     return last.capabilities?.resources?.subscribe === true
   }
 
-  /** A new generation of `conn` is ready: subscribe again to every URI still wanted there. */
+  /** A new generation of `conn` is ready: its charts subscribe again to every URI still wanted there. */
   generationReady(conn: ServerConnection): void {
     const byUri = this.subscriptions.get(conn.name)
-    if (byUri === undefined || this.host.closing()) return
     const generation = conn.readyClient()?.generation
-    for (const sub of byUri.values()) {
-      if (sub.upstream !== undefined || sub.subscribers.size === 0 || sub.generation === generation) continue
-      // A failure (the server no longer supports it, or went down again) keeps the subscribers: the next generation tries again.
-      sub.upstream = this.subscribeUpstream(conn, sub)
-      sub.upstream.then(() => this.settle(conn, sub), () => this.settle(conn, sub))
-    }
+    if (byUri === undefined || generation === undefined || this.host.closing()) return
+    for (const sub of [...byUri.values()]) sub.actor.send({ type: "GENERATION_READY", generation })
   }
 
   /** An upstream `notifications/resources/updated`: to every subscriber of that server's URI. */
@@ -206,20 +225,58 @@ export class ResourceSubscriptions {
     const sub = this.subscriptions.get(server)?.get(uri)
     if (sub === undefined) return
     const update: ResourceUpdate = { server, uri, params }
-    for (const onUpdated of [...sub.subscribers.values()]) {
+    for (const subscriber of sub.actor.getSnapshot().context.subscribers) {
       try {
-        onUpdated?.(update)
+        sub.onUpdated.get(subscriber)?.(update)
       } catch {
         // a subscriber's failure is its own
       }
     }
   }
 
-  /** The host closes: every subscription is dropped (the upstreams close with their connections). */
+  /** The host closes: every subscription is released (its subscribes under way refused; the upstreams close with their connections). */
   close(): void {
+    for (const byUri of [...this.subscriptions.values()]) for (const sub of [...byUri.values()]) sub.actor.send({ type: "CLOSE" })
     this.subscriptions.clear()
     for (const l of this.listens.values()) for (const o of l.open) o.subscription.close()
     this.listens.clear()
+  }
+
+  /** A new (server, URI) subscription: its chart's actor under the server's, in the table until released. */
+  private open(server: string, uri: string): UpstreamSubscription {
+    const parent = this.host.actorParent(server)
+    const actor = this.host.runtime.node(this.logic, { input: { server, uri }, ...(parent === undefined ? {} : { parent }) })
+    const sub: UpstreamSubscription = { server, uri, actor, onUpdated: new Map(), waiting: new Map(), unsubscribed: [] }
+    const answer = (subscribers: ReadonlyArray<ResourceSubscriber>, settle: (w: { readonly resolve: () => void; readonly reject: (e: unknown) => void }) => void) => {
+      for (const s of subscribers) {
+        const list = sub.waiting.get(s)
+        sub.waiting.delete(s)
+        for (const w of list ?? []) settle(w)
+      }
+    }
+    actor.on("joined", (e) => answer(e.subscribers, (w) => w.resolve()))
+    actor.on("refused", (e) => {
+      for (const s of e.subscribers) sub.onUpdated.delete(s)
+      const error = e.error ?? new HostClosed({ message: "the host is closed" })
+      answer(e.subscribers, (w) => w.reject(error))
+    })
+    actor.subscribe((snapshot) => {
+      if (snapshot.value !== "unsubscribing" || snapshot.status === "done") {
+        const waiting = sub.unsubscribed
+        sub.unsubscribed = []
+        for (const resolve of waiting) resolve()
+      }
+      if (snapshot.status !== "done") return
+      const byUri = this.subscriptions.get(server)
+      if (byUri?.get(uri) !== sub) return
+      byUri.delete(uri)
+      if (byUri.size === 0) this.subscriptions.delete(server)
+    })
+    let byUri = this.subscriptions.get(server)
+    if (byUri === undefined) this.subscriptions.set(server, byUri = new Map())
+    byUri.set(uri, sub)
+    actor.start()
+    return sub
   }
 
   /** The server a subscription to `uri` goes to: `server` if it lists `uri` (or a template matches), else the catalog's owner. */
@@ -235,42 +292,33 @@ export class ResourceSubscriptions {
     return this.host.connection(owner)!
   }
 
-  /** `resources/subscribe` on the server's current generation (a restarting or parked server: its fast refusal). */
-  private subscribeUpstream(conn: ServerConnection, sub: UpstreamSubscription): Promise<void> {
-    const run = async () => {
-      const { client, generation } = await this.host.readyFor(conn)
-      const unsupported = (why: string) => new SubscriptionUnsupported({ server: conn.name, uri: sub.uri, message: `${conn.name} does not support resource subscriptions (${why})` })
-      if (client.serverCapabilities?.resources?.subscribe !== true) throw unsupported("no resources.subscribe capability")
-      const modern = modernOf(client)
-      if (modern === undefined) await this.host.call(conn, client, generation, "resources/subscribe", { uri: sub.uri })
-      else {
-        const ack = await this.relisten(conn, modern, generation)
-        if (ack?.resourceSubscriptions?.includes(sub.uri) !== true) throw unsupported(`its subscriptions/listen did not acknowledge ${sub.uri}`)
-      }
-      sub.generation = generation
+  /** The chart's `subscribeUpstream`: `resources/subscribe` on the server's current generation (a restarting or parked server: its fast refusal). */
+  private async subscribeUpstream({ server, uri }: ResourceSubscriptionInput): Promise<UpstreamSubscribed> {
+    const conn = this.host.connection(server)!
+    const { client, generation } = await this.host.readyFor(conn)
+    const unsupported = (why: string) => new SubscriptionUnsupported({ server, uri, message: `${server} does not support resource subscriptions (${why})` })
+    if (client.serverCapabilities?.resources?.subscribe !== true) throw unsupported("no resources.subscribe capability")
+    const modern = modernOf(client)
+    if (modern === undefined) await this.host.call(conn, client, generation, "resources/subscribe", { uri })
+    else {
+      const ack = await this.relisten(conn, modern, generation)
+      if (ack?.resourceSubscriptions?.includes(uri) !== true) throw unsupported(`its subscriptions/listen did not acknowledge ${uri}`)
     }
-    return run().finally(() => {
-      sub.upstream = undefined
-    })
+    return { generation }
   }
 
   /**
-   * A subscription nobody wants any more (and with nothing under way) leaves the table; when it is
-   * made on the live generation, the upstream is unsubscribed (its failure is ignored: a lost
-   * connection took the subscription with it).
+   * The chart's `unsubscribeUpstream`: when the subscription is made on the live generation, the
+   * upstream is unsubscribed (its failure is ignored: a lost connection took the subscription with it).
    */
-  private settle(conn: ServerConnection, sub: UpstreamSubscription): Promise<void> {
-    if (sub.subscribers.size > 0 || sub.joining.size > 0 || sub.upstream !== undefined) return Promise.resolve()
-    const byUri = this.subscriptions.get(sub.server)
-    if (byUri?.get(sub.uri) !== sub) return Promise.resolve()
-    byUri.delete(sub.uri)
-    if (byUri.size === 0) this.subscriptions.delete(sub.server)
+  private async unsubscribeUpstream({ server, uri, generation }: UpstreamUnsubscribe): Promise<void> {
+    const conn = this.host.connection(server)!
     const ready = conn.readyClient()
-    if (this.host.closing() || ready === undefined || sub.generation !== ready.generation) return Promise.resolve()
+    if (this.host.closing() || ready === undefined || generation !== ready.generation) return
     const modern = modernOf(ready.client)
     // A modern upstream: a listen without the URI replaces the one with it (none left: closed).
     if (modern !== undefined) return this.relisten(conn, modern, ready.generation).then(() => {}, () => {})
-    return this.host.call(conn, ready.client, ready.generation, "resources/unsubscribe", { uri: sub.uri }).then(() => {}, () => {})
+    return this.host.call(conn, ready.client, ready.generation, "resources/unsubscribe", { uri }).then(() => {}, () => {})
   }
 
   /**
@@ -288,7 +336,10 @@ export class ResourceSubscriptions {
     const s = state
     return s.next ??= new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => {
       s.next = undefined
-      const uris = [...this.subscriptions.get(conn.name)?.values() ?? []].filter((x) => x.subscribers.size + x.joining.size > 0).map((x) => x.uri)
+      const uris = [...this.subscriptions.get(conn.name)?.values() ?? []].filter((x) => {
+        const { subscribers, joining } = x.actor.getSnapshot().context
+        return subscribers.length + joining.length > 0
+      }).map((x) => x.uri)
       if (uris.length === 0 || this.host.closing()) {
         for (const o of s.open) o.subscription.close()
         s.open = []
