@@ -20,6 +20,7 @@ export * from "./modernRequest.ts"
 // host-side machines (the multi-server host: a host actor whose children are server connections)
 export * from "./serverConnection.ts"
 export * from "./host.ts"
+export * from "./resourceSubscription.ts"
 // policy gateway
 export * from "./policedRequest.ts"
 // the runtime's actor tree: root → listeners / connections → sessions

@@ -128,7 +128,8 @@ export { formatReplay, parseRecord, ReplayError, replayRecord, type ReplayResult
 export type { RecordBase, RecordEnd, RecordFile } from "./inspect/SessionRecord.ts"
 
 // Multi-server host and gateway
-export { type CallOptions, type HostEvent, type HostOptions, McpHost, type ResourceSubscriptionView, type ResourceUpdate, type ServerView, type SubscribeOptions, startHost } from "./host/McpHost.ts"
+export { type CallOptions, type HostEvent, type HostOptions, McpHost, type ServerView, startHost } from "./host/McpHost.ts"
+export type { ResourceSubscriptionView, ResourceUpdate, SubscribeOptions } from "./host/ResourceSubscriptions.ts"
 export { type HostConfig, loadHostConfig, parseHostConfig, type ServerConfig, type ConfigIssue, formatIssue } from "./host/config.ts"
 export { importConfigs, importLocations } from "./host/importConfigs.ts"
 export { HostClosed, ServerConnectionLost, ServerUnavailable, SubscriptionUnsupported, UnknownName } from "./host/errors.ts"

@@ -7,18 +7,23 @@
  *   delivered with the server's params, unsubscribed upstream with the last subscriber;
  * - an unsubscribe while the upstream subscribe is still under way: the subscribe resolves, nothing
  *   is held, the upstream is unsubscribed once its subscribe is answered;
- * - a gateway session that ends while its subscribe is under way: no subscription outlives it.
+ * - a gateway session that ends while its subscribe is under way: no subscription outlives it;
+ * - each (server, URI) subscription is a `resourceSubscription` actor under its server's
+ *   `serverConnection` actor, seen by one inspection observer, stopped once released.
  * Waits are on the upstream hook's calls and the gateway's session events.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import * as Effect from "effect/Effect"
+import type { AnyActorRef, InspectionEvent } from "xstate"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Host, subscribeHostResource, unsubscribeHostResource } from "../src/host/effect.ts"
 import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { type McpHost, type ResourceUpdate, startHost } from "../src/host/McpHost.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
+import { inspection } from "../src/runtime/inspection.ts"
+import { chartOf, parentOf } from "./support/actorTree.ts"
 
 describe("host: resource subscriptions (an upstream whose subscribe can be held)", { timeout: 20_000, shuffle: false }, () => {
   const upstream = new McpServer({ name: "up", version: "1.0.0" })
@@ -95,6 +100,35 @@ describe("host: resource subscriptions (an upstream whose subscribe can be held)
     // A typed refusal through the Effect API.
     const refused = await Effect.runPromise(Effect.flip(subscribeHostResource("mem://none").pipe(Effect.provide(Host.fromHost(host)))))
     expect(refused).toMatchObject({ _tag: "UnknownName", kind: "resource", name: "mem://none" })
+  })
+
+  it("each (server, URI) subscription is a resourceSubscription actor under the server's serverConnection actor: one inspection observer sees it subscribed, then released", async () => {
+    calls.length = 0
+    const actors: Array<AnyActorRef> = []
+    const stop = inspection.subscribe((event: InspectionEvent) => {
+      if (event.type === "@xstate.actor" && chartOf(event.actorRef as AnyActorRef) === "resourceSubscription") actors.push(event.actorRef as AnyActorRef)
+    })
+    try {
+      await host.subscribeResource("mem://a")
+      const other = {}
+      await host.subscribeResource("mem://t/2", { subscriber: other })
+      expect(actors).toHaveLength(2)
+      const server = parentOf(actors[0]!)
+      expect(server !== undefined && chartOf(server)).toBe("serverConnection")
+      expect(server!.id).toBe("up")
+      expect(parentOf(actors[1]!)).toBe(server)
+      expect(actors.map((a) => a.getSnapshot().value)).toEqual(["subscribed", "subscribed"])
+      expect(actors[0]!.getSnapshot().context).toMatchObject({ server: "up", uri: "mem://a", generation: host.status()[0]!.generation })
+      await host.unsubscribeResource("mem://a")
+      expect(actors[0]!.getSnapshot().status).toBe("done")
+      expect(actors[1]!.getSnapshot().value).toBe("subscribed")
+      await host.unsubscribeResource("mem://t/2", { subscriber: other })
+      expect(actors[1]!.getSnapshot().status).toBe("done")
+      expect(calls).toEqual(["subscribe mem://a", "subscribe mem://t/2", "unsubscribe mem://a", "unsubscribe mem://t/2"])
+      expect(host.resourceSubscriptions()).toEqual([])
+    } finally {
+      stop()
+    }
   })
 
   it("an unsubscribe while the upstream subscribe is under way: the subscribe resolves, nothing is held, the upstream is unsubscribed once it answered", async () => {

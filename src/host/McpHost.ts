@@ -23,16 +23,14 @@ import type { ClientCapabilities, ServerCapabilities } from "../protocol/capabil
 import type { Clock } from "../protocol/clock.ts"
 import { ConnectionLost, RpcError, SessionClosed } from "../protocol/requestErrors.ts"
 import type { InputHandler, Progress, Result, ServerRequestContext } from "../client/ClientSession.ts"
-import { ModernClient } from "../client/ModernClient.ts"
-import type { Subscription } from "../client/Subscription.ts"
-import type { SubscriptionFilter } from "../protocol/subscriptions.ts"
 import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
-import { buildCatalog, type Catalog, type CatalogSource, diffListings, type ListingDiff, listingKnows, resourceOwner, type ServerListing } from "./Catalog.ts"
+import { buildCatalog, type Catalog, type CatalogSource, diffListings, type ListingDiff, resourceOwner, type ServerListing } from "./Catalog.ts"
 import { type ConfigIssue, type HostConfig, loadHostConfig, parseHostConfig, type ServerConfig } from "./config.ts"
-import { HostClosed, ServerConnectionLost, ServerUnavailable, SubscriptionUnsupported, UnknownName } from "./errors.ts"
+import { HostClosed, ServerConnectionLost, ServerUnavailable, UnknownName } from "./errors.ts"
 import { defaultStateFile, HostStateFile } from "./lifeline.ts"
 import { type InFlight, type InputKind, ServerConnection } from "./ServerConnection.ts"
 import { gatherRoots, type Root, type RootsSource } from "./roots.ts"
+import { ResourceSubscriptions, type ResourceSubscriptionView, type SubscribeOptions } from "./ResourceSubscriptions.ts"
 
 export type InputAnswerer = (server: string, params: Params | undefined, ctx: ServerRequestContext) => Result | PromiseLike<Result>
 
@@ -99,74 +97,8 @@ export interface CallOptions {
   readonly clientCapabilities?: ClientCapabilities
 }
 
-/** A `notifications/resources/updated` of a subscribed URI, as the host delivers it to each subscriber. */
-export interface ResourceUpdate {
-  readonly server: string
-  readonly uri: string
-  /** The notification's params as the server sent them (`uri`, maybe `title`, `_meta`). */
-  readonly params: Params | undefined
-}
+export type { ResourceSubscriptionView, ResourceUpdate, SubscribeOptions } from "./ResourceSubscriptions.ts"
 
-/** Who subscribes, where, and what hears the updates (`subscribeResource`). */
-export interface SubscribeOptions {
-  /**
-   * Who subscribes: one subscription per subscriber and URI (subscribing again changes nothing; one
-   * `unsubscribeResource` ends it). The gateway passes each served server. Default: the host API's own.
-   */
-  readonly subscriber?: object
-  /** The server to subscribe on, by its configured name (the gateway's `/mcp/<server>`). Default: the server the catalog routes the URI to. */
-  readonly server?: string
-  /** Called with each update of the URI while subscribed. */
-  readonly onUpdated?: (update: ResourceUpdate) => void
-}
-
-/** One upstream subscription as `resourceSubscriptions()` shows it. */
-export interface ResourceSubscriptionView {
-  readonly server: string
-  readonly uri: string
-  /** Subscribers (and those whose subscribe is under way). */
-  readonly subscribers: number
-  /** The connection generation the upstream subscription was made on (undefined: not made yet). */
-  readonly generation: number | undefined
-}
-
-/** One upstream subscription (server, URI): its subscribers, and the generation it is made on. */
-interface UpstreamSubscription {
-  readonly server: string
-  readonly uri: string
-  readonly subscribers: Map<object, ((update: ResourceUpdate) => void) | undefined>
-  /** Subscribers waiting for `upstream` (an unsubscribe meanwhile takes them out: they never join). */
-  readonly joining: Map<object, ((update: ResourceUpdate) => void) | undefined>
-  /** The generation the upstream `resources/subscribe` was answered on. */
-  generation: number | undefined
-  /** The `resources/subscribe` under way (a first subscribe, or a re-subscribe after a reconnect). */
-  upstream: Promise<void> | undefined
-}
-
-/**
- * A modern upstream's subscribed URIs travel in one `subscriptions/listen` (2026-07-28 has no
- * `resources/subscribe`): when the set changes a new listen is opened with the whole set and, once
- * acknowledged, replaces the ones opened before it (an update arriving on both meanwhile is heard twice).
- */
-interface UpstreamListens {
-  readonly generation: number
-  /** The number of the last listen opened, and of the newest acknowledged one. */
-  seq: number
-  acked: number
-  open: Array<{ readonly seq: number; readonly subscription: Subscription }>
-  /** The listen to open at the end of this tick (changes within one tick make one listen). */
-  next: Promise<SubscriptionFilter | undefined> | undefined
-}
-
-/** The ModernClient behind an upstream client (itself, or a dual-era client's modern side). */
-const modernOf = (client: unknown): ModernClient | undefined => {
-  if (client instanceof ModernClient) return client
-  const inner = (client as { readonly client?: unknown } | undefined)?.client
-  return inner instanceof ModernClient ? inner : undefined
-}
-
-/** The host API's own subscriber (`subscribeResource` without `subscriber`). */
-const API_SUBSCRIBER: object = Object.freeze({ subscriber: "host API" })
 const NO_CALL_OPTIONS: CallOptions = {}
 
 /** One upstream server as the host sees it: state, transport, era, restarts, parking, catalog hash (for `status()`, status events and the CLI). */
@@ -256,10 +188,8 @@ export class McpHost {
   private readonly reconnecting = new Set<string>()
   /** The orphans a crashed earlier host left, killed at start. */
   readonly reaped: ReadonlyArray<number>
-  /** Upstream resource subscriptions, by server then URI (Maps: URIs come from peers). */
-  private readonly subscriptions = new Map<string, Map<string, UpstreamSubscription>>()
-  /** Per modern upstream: the `subscriptions/listen` streams carrying its subscribed URIs. */
-  private readonly listens = new Map<string, UpstreamListens>()
+  /** Upstream resource subscriptions (`subscribeResource`): one per server and URI, shared by its subscribers. */
+  private readonly subscriptions: ResourceSubscriptions
 
   constructor(config: HostConfig, options: HostOptions = {}) {
     this.config = config
@@ -278,6 +208,16 @@ export class McpHost {
     this.reaped = this.stateFile?.reapOrphans() ?? []
     this.advertised = buildCatalog([], config)
     this.known = this.advertised
+    this.subscriptions = new ResourceSubscriptions({
+      connection: (name) => this.connections.get(name),
+      known: () => this.known,
+      readyFor: (conn) => this.readyFor(conn),
+      call: (conn, client, generation, method, params) => this.callOn(conn, client, generation, method, params, NO_CALL_OPTIONS),
+      closing: () => this.closing,
+      runtime: this.runtime,
+      // Each (server, URI) subscription's actor is a node under the server's `serverConnection` actor.
+      actorParent: (server) => this.actor.getSnapshot().children[server]
+    })
     const now = this.now
     for (const server of config.servers) {
       this.connections.set(server.name, new ServerConnection(server, {
@@ -292,7 +232,7 @@ export class McpHost {
         clientInfo: options.clientInfo ?? { name: "mcp-actors-host", version: "0.1.0" },
         onListing: (name, listing, changed, previous) => this.onListing(name, listing, changed, previous),
         onNotification: (name, n) => {
-          if (n.method === "notifications/resources/updated") this.resourceUpdated(name, n.params)
+          if (n.method === "notifications/resources/updated") this.subscriptions.updated(name, n.params)
           this.emit({ type: "notification", server: name, notification: n })
         },
         onInput: (name, kind, params, ctx) => this.defaultInput(name, kind, params, ctx),
@@ -345,7 +285,7 @@ export class McpHost {
         if (status.state === "initializing" && c.listing !== undefined) this.reconnecting.add(name)
         c.onStatus(status)
         // A new generation came up: the URIs still wanted are subscribed on it.
-        if (status.state === "ready" && before !== "ready" && before !== "degraded") later(() => this.resubscribe(c))
+        if (status.state === "ready" && before !== "ready" && before !== "degraded") later(() => this.subscriptions.generationReady(c))
         if (before !== status.state) this.emit({ type: "status", server: this.view(c) })
       }
       const changedState = Object.entries(statuses).some(([name, st]) => !Object.hasOwn(lastStatuses, name) || lastStatuses[name]!.state !== st.state)
@@ -741,7 +681,7 @@ export class McpHost {
     )
   }
 
-  // ------------------------------------------------------------ resource subscriptions
+  // ------------------------------------------------------------ resource subscriptions (ResourceSubscriptions.ts)
 
   /**
    * Subscribe to a resource on the server that serves it (`options.server`, or the one the catalog
@@ -754,34 +694,7 @@ export class McpHost {
    */
   async subscribeResource(uri: string, options: SubscribeOptions = {}): Promise<void> {
     this.assertOpen()
-    const conn = this.subscriptionTarget(uri, options.server)
-    const subscriber = options.subscriber ?? API_SUBSCRIBER
-    let byUri = this.subscriptions.get(conn.name)
-    if (byUri === undefined) this.subscriptions.set(conn.name, byUri = new Map())
-    let sub = byUri.get(uri)
-    if (sub === undefined) {
-      sub = { server: conn.name, uri, subscribers: new Map(), joining: new Map(), generation: undefined, upstream: undefined }
-      byUri.set(uri, sub)
-    }
-    if (sub.subscribers.has(subscriber)) return
-    if (sub.upstream === undefined && sub.generation !== undefined && sub.generation === conn.readyClient()?.generation) {
-      sub.subscribers.set(subscriber, options.onUpdated)
-      return
-    }
-    sub.joining.set(subscriber, options.onUpdated)
-    try {
-      await (sub.upstream ??= this.subscribeUpstream(conn, sub))
-    } catch (e) {
-      sub.joining.delete(subscriber)
-      void this.settleSubscription(conn, sub)
-      throw e
-    }
-    if (sub.joining.has(subscriber)) {
-      sub.subscribers.set(subscriber, sub.joining.get(subscriber))
-      sub.joining.delete(subscriber)
-    }
-    // An unsubscribe while it was under way: the upstream subscription goes again.
-    void this.settleSubscription(conn, sub)
+    return this.subscriptions.subscribe(uri, options)
   }
 
   /**
@@ -790,28 +703,13 @@ export class McpHost {
    * caller's: the subscription is gone from the host either way). Unsubscribing what was not subscribed
    * does nothing.
    */
-  async unsubscribeResource(uri: string, options: Pick<SubscribeOptions, "subscriber" | "server"> = {}): Promise<void> {
-    const subscriber = options.subscriber ?? API_SUBSCRIBER
-    const upstream: Array<Promise<void>> = []
-    for (const [server, byUri] of this.subscriptions) {
-      if (options.server !== undefined && server !== options.server) continue
-      const sub = byUri.get(uri)
-      if (sub === undefined) continue
-      const had = sub.subscribers.delete(subscriber)
-      if (sub.joining.delete(subscriber) || had) upstream.push(this.settleSubscription(this.connections.get(server)!, sub))
-    }
-    await Promise.all(upstream)
+  unsubscribeResource(uri: string, options: Pick<SubscribeOptions, "subscriber" | "server"> = {}): Promise<void> {
+    return this.subscriptions.unsubscribe(uri, options)
   }
 
   /** The upstream subscriptions the host holds (server, URI, how many subscribers, the generation it is on). */
   resourceSubscriptions(): ReadonlyArray<ResourceSubscriptionView> {
-    const out: Array<ResourceSubscriptionView> = []
-    for (const byUri of this.subscriptions.values()) {
-      for (const sub of byUri.values()) {
-        out.push({ server: sub.server, uri: sub.uri, subscribers: sub.subscribers.size + sub.joining.size, generation: sub.generation })
-      }
-    }
-    return out
+    return this.subscriptions.view()
   }
 
   /**
@@ -819,41 +717,7 @@ export class McpHost {
    * restarts): it declared `resources.subscribe` (either era). Undefined: never connected.
    */
   canSubscribe(server: string): boolean | undefined {
-    const last = this.connections.get(server)?.lastCapabilities
-    if (last === undefined) return undefined
-    return last.capabilities?.resources?.subscribe === true
-  }
-
-  /** The server a subscription to `uri` goes to: `server` if it lists `uri` (or a template matches), else the catalog's owner. */
-  private subscriptionTarget(uri: string, server: string | undefined): ServerConnection {
-    if (server !== undefined) {
-      const conn = this.connections.get(server)
-      if (conn === undefined) throw new UnknownName({ kind: "server", name: server, message: `no server ${JSON.stringify(server)}` })
-      if (!listingKnows(conn.listing, "resource", uri)) throw new UnknownName({ kind: "resource", name: uri, message: `${server} does not serve ${JSON.stringify(uri)}` })
-      return conn
-    }
-    const owner = resourceOwner(this.known, uri)
-    if (owner === undefined) throw new UnknownName({ kind: "resource", name: uri, message: `no server serves ${JSON.stringify(uri)}` })
-    return this.connections.get(owner)!
-  }
-
-  /** `resources/subscribe` on the server's current generation (a restarting or parked server: its fast refusal). */
-  private subscribeUpstream(conn: ServerConnection, sub: UpstreamSubscription): Promise<void> {
-    const run = async () => {
-      const { client, generation } = await this.readyFor(conn)
-      const unsupported = (why: string) => new SubscriptionUnsupported({ server: conn.name, uri: sub.uri, message: `${conn.name} does not support resource subscriptions (${why})` })
-      if (client.serverCapabilities?.resources?.subscribe !== true) throw unsupported("no resources.subscribe capability")
-      const modern = modernOf(client)
-      if (modern === undefined) await this.callOn(conn, client, generation, "resources/subscribe", { uri: sub.uri }, NO_CALL_OPTIONS)
-      else {
-        const ack = await this.relisten(conn, modern, generation)
-        if (ack?.resourceSubscriptions?.includes(sub.uri) !== true) throw unsupported(`its subscriptions/listen did not acknowledge ${sub.uri}`)
-      }
-      sub.generation = generation
-    }
-    return run().finally(() => {
-      sub.upstream = undefined
-    })
+    return this.subscriptions.canSubscribe(server)
   }
 
   /** The client of a ready server, waiting for one that is starting (a lazy one is started); restarting, parked, stopped: refused at once. */
@@ -867,102 +731,6 @@ export class McpHost {
       return await conn.acquire(2 * c.timeouts.connectMs + 1_000)
     } finally {
       if (lazy) this.toServer(conn.name, { type: "CALL_ENDED", ok: true, now: this.now() })
-    }
-  }
-
-  /**
-   * A subscription nobody wants any more (and with nothing under way) leaves the host's table; when
-   * it is made on the live generation, the upstream is unsubscribed (its failure is ignored: a lost
-   * connection took the subscription with it).
-   */
-  private settleSubscription(conn: ServerConnection, sub: UpstreamSubscription): Promise<void> {
-    if (sub.subscribers.size > 0 || sub.joining.size > 0 || sub.upstream !== undefined) return Promise.resolve()
-    const byUri = this.subscriptions.get(sub.server)
-    if (byUri?.get(sub.uri) !== sub) return Promise.resolve()
-    byUri.delete(sub.uri)
-    if (byUri.size === 0) this.subscriptions.delete(sub.server)
-    const ready = conn.readyClient()
-    if (this.closing || ready === undefined || sub.generation !== ready.generation) return Promise.resolve()
-    const modern = modernOf(ready.client)
-    // A modern upstream: a listen without the URI replaces the one with it (none left: closed).
-    if (modern !== undefined) return this.relisten(conn, modern, ready.generation).then(() => {}, () => {})
-    return this.callOn(conn, ready.client, ready.generation, "resources/unsubscribe", { uri: sub.uri }, NO_CALL_OPTIONS).then(() => {}, () => {})
-  }
-
-  /**
-   * Open a listen on a modern upstream with every URI subscribed there now (the end of this tick:
-   * the changes of one tick share it), replacing the older ones once acknowledged; none wanted: close
-   * them. Resolves with what the upstream acknowledged.
-   */
-  private relisten(conn: ServerConnection, modern: ModernClient, generation: number): Promise<SubscriptionFilter | undefined> {
-    let state = this.listens.get(conn.name)
-    if (state === undefined || state.generation !== generation) {
-      for (const o of state?.open ?? []) o.subscription.close()
-      state = { generation, seq: 0, acked: 0, open: [], next: undefined }
-      this.listens.set(conn.name, state)
-    }
-    const s = state
-    return s.next ??= new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => {
-      s.next = undefined
-      const uris = [...this.subscriptions.get(conn.name)?.values() ?? []].filter((x) => x.subscribers.size + x.joining.size > 0).map((x) => x.uri)
-      if (uris.length === 0 || this.closing) {
-        for (const o of s.open) o.subscription.close()
-        s.open = []
-        if (this.listens.get(conn.name) === s) this.listens.delete(conn.name)
-        return undefined
-      }
-      const seq = ++s.seq
-      const subscription = modern.listen({ resourceSubscriptions: uris }, {
-        onNotification: (n) => {
-          if (n.method === "notifications/resources/updated") this.resourceUpdated(conn.name, n.params)
-        }
-      })
-      const entry = { seq, subscription }
-      s.open.push(entry)
-      return subscription.acknowledged.then((ack) => {
-        if (seq < s.acked) {
-          // A newer listen was acknowledged first: it has these URIs too.
-          subscription.close()
-          s.open = s.open.filter((o) => o !== entry)
-        } else {
-          s.acked = seq
-          for (const o of s.open) if (o.seq < seq) o.subscription.close()
-          s.open = s.open.filter((o) => o.seq >= seq)
-        }
-        return ack
-      }, (e: unknown) => {
-        s.open = s.open.filter((o) => o !== entry)
-        throw e
-      })
-    })
-  }
-
-  /** A new generation of `conn` is ready: subscribe again to every URI still wanted there. */
-  private resubscribe(conn: ServerConnection): void {
-    const byUri = this.subscriptions.get(conn.name)
-    if (byUri === undefined || this.closing) return
-    const generation = conn.readyClient()?.generation
-    for (const sub of byUri.values()) {
-      if (sub.upstream !== undefined || sub.subscribers.size === 0 || sub.generation === generation) continue
-      // A failure (the server no longer supports it, or went down again) keeps the subscribers: the next generation tries again.
-      sub.upstream = this.subscribeUpstream(conn, sub)
-      sub.upstream.then(() => this.settleSubscription(conn, sub), () => this.settleSubscription(conn, sub))
-    }
-  }
-
-  /** An upstream `notifications/resources/updated`: to every subscriber of that server's URI. */
-  private resourceUpdated(server: string, params: Params | undefined): void {
-    const uri = params?.uri
-    if (typeof uri !== "string") return
-    const sub = this.subscriptions.get(server)?.get(uri)
-    if (sub === undefined) return
-    const update: ResourceUpdate = { server, uri, params }
-    for (const onUpdated of [...sub.subscribers.values()]) {
-      try {
-        onUpdated?.(update)
-      } catch {
-        // a subscriber's failure is its own
-      }
     }
   }
 
@@ -1038,9 +806,7 @@ export class McpHost {
   close(): Promise<void> {
     return this.closePromise ??= (async () => {
       this.closing = true
-      this.subscriptions.clear()
-      for (const l of this.listens.values()) for (const o of l.open) o.subscription.close()
-      this.listens.clear()
+      this.subscriptions.close()
       if (this.changeTimer !== undefined) this.clock.clearTimeout(this.changeTimer)
       this.changeTimer = undefined
       if (this.rootsTimer !== undefined) this.clock.clearTimeout(this.rootsTimer)

@@ -88,6 +88,11 @@ export interface GatewayOptions {
    * tests compare the two (`test/gateway.modern-fastpath.test.ts`).
    */
   readonly modernFastPath?: boolean
+  /**
+   * The most resource URIs one session of a served server may subscribe to (each may become an
+   * upstream subscription of the host): `McpServerOptions.maxSubscriptionsPerSession`, default 1 000.
+   */
+  readonly maxSubscriptionsPerSession?: number
 }
 
 /** An upstream input the gateway's client did not declare: elicitation declined, no roots, sampling refused (both eras). */
@@ -619,6 +624,7 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
     ...info,
     capabilities: servedCapabilities(host.serverNames.some((n) => host.canSubscribe(n) === true)),
     ...(options.guard === undefined ? {} : { guard: options.guard(undefined, (kind, name) => host.owner(kind, name)) }),
+    ...(options.maxSubscriptionsPerSession === undefined ? {} : { maxSubscriptionsPerSession: options.maxSubscriptionsPerSession }),
     ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
   })
   const perServer = new Map<string, McpServer>()
@@ -712,6 +718,7 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
           name: `${info.name}/${name}`,
           capabilities: servedCapabilities(host.canSubscribe(name) === true),
           ...(options.guard === undefined ? {} : { guard: options.guard(name, undefined) }),
+          ...(options.maxSubscriptionsPerSession === undefined ? {} : { maxSubscriptionsPerSession: options.maxSubscriptionsPerSession }),
           ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry })
         })
         // The upstream's last listing, kept while it restarts.

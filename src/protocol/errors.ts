@@ -55,6 +55,16 @@ export const ErrorCode = {
   ServiceUnavailable: -32010,
   /** HTTP 401: no or invalid credentials (`WWW-Authenticate` says how to get them). */
   Unauthorized: -32011,
+  /**
+   * A session's `resources/subscribe` over its cap of subscribed URIs (`McpServer`'s
+   * `maxSubscriptionsPerSession`); `data.limit` is the cap. Implementation-defined, in the legacy
+   * sub-range (-32000..-32019), because the spec has no code for a quota: not -32602 (the params
+   * are valid; the same URI is fine for a session under its cap), not -32603 (nothing failed).
+   * `resources/subscribe` exists in the legacy era only (2026-07-28 removed it), so the modern
+   * rule against new codes in that sub-range does not reach it; a modern listen over the cap is
+   * acknowledged with the URIs it will get instead.
+   */
+  TooManySubscriptions: -32014,
   /** 2025-11-25 URL-mode elicitation required. */
   UrlElicitationRequired: -32042,
   /** 2026-07-28: an `Mcp-*` header does not match the body. */

@@ -94,10 +94,11 @@ export interface McpRuntime {
   /** A new connection actor under `parent` (a listener's actor) or the root. */
   connectionActor(transport: string, parent?: AnyActorRef): Actor<ConnectionMachine>
   /**
-   * A node of another chart under the root (a host, an approval), not started:
-   * its owner starts and stops it.
+   * A node of another chart under the root (a host, an approval), or under `parent`
+   * (a node of this tree: a host's subscription under its server connection), not
+   * started: its owner starts and stops it.
    */
-  node<TLogic extends AnyActorLogic>(logic: TLogic, options?: Omit<ActorOptions<TLogic>, "parent">): Actor<TLogic>
+  node<TLogic extends AnyActorLogic>(logic: TLogic, options?: ActorOptions<TLogic>): Actor<TLogic>
   /** Drain every session, close every scope, stop the tree. */
   shutdown(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
@@ -199,7 +200,7 @@ export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
     },
     node: (logic, options) => {
       followInspection()
-      return createLeanActor(logic, { ...options, parent: root } as ActorOptions<typeof logic>)
+      return createLeanActor(logic, { ...options, parent: options?.parent ?? root } as ActorOptions<typeof logic>)
     },
     shutdown: (shutdownOptions = {}) =>
       stopping ??= (async () => {

@@ -2,8 +2,8 @@
  * Middleware between a request and its handler: the seam the policy gateway
  * plugs into (`new McpServer({ …, guard })` or `server.guard = …`).
  *
- * `admit` runs before `tools/call`, `resources/read` and `prompts/get` reach
- * their handler (before the tool is even looked up: a denied caller learns
+ * `admit` runs before `tools/call`, `resources/read`, `prompts/get` and a legacy
+ * `resources/subscribe` reach their handler (before the tool is even looked up: a denied caller learns
  * nothing about what exists). It throws an McpError to refuse, returns an
  * {@link Admission} (or a Promise of one, e.g. while an approval is pending)
  * to let the call run; the admission hears how the call ended. `filter`
@@ -15,7 +15,8 @@ export type GuardedKind = "tool" | "resource" | "prompt"
 
 /** The call a guard decides on, before its handler is looked up. */
 export interface GuardedCall {
-  readonly method: "tools/call" | "resources/read" | "prompts/get"
+  /** `resources/subscribe`: a guard decides it as a read of the URI (what may not be read may not be watched). */
+  readonly method: "tools/call" | "resources/read" | "prompts/get" | "resources/subscribe"
   readonly kind: GuardedKind
   /** Tool or prompt name, resource URI. */
   readonly name: string

@@ -107,6 +107,13 @@ export interface McpServerOptions {
   readonly requestStateTtlMs?: number
   /** Middleware every call and list passes (the policy gateway: `policyGuard`). */
   readonly guard?: CallGuard
+  /**
+   * The most resource URIs one session may subscribe to (legacy `resources/subscribe`; beyond it
+   * -32014 `TooManySubscriptions`), and the most one modern `subscriptions/listen` is acknowledged
+   * for (the first ones asked). Default 1 000: enough for any client watching what it shows, few
+   * enough that one client cannot make a gateway's host hold unbounded upstream subscriptions.
+   */
+  readonly maxSubscriptionsPerSession?: number
   /** OpenTelemetry spans and metrics for every session and request (opt-in; see docs/observability.md). */
   readonly telemetry?: Telemetry
 }
@@ -176,6 +183,8 @@ export class McpServer {
    * "resource not found". Guards and telemetry see the call first, as any other.
    */
   unlisted: UnlistedLookup | undefined
+  /** The most URIs one session may subscribe to (`McpServerOptions.maxSubscriptionsPerSession`); may be changed at any time. */
+  maxSubscriptionsPerSession: number
   /** Decides on resource subscriptions (see `ResourceSubscriptionHook`); may be set or replaced at any time. */
   resourceSubscriptions: ResourceSubscriptionHook | undefined
   private extraCapabilities: ServerCapabilities | undefined
@@ -201,6 +210,7 @@ export class McpServer {
     this.extraCapabilities = options.capabilities
     this.requestStateKey = makeRequestStateKey(options.requestStateSecret, options.requestStateTtlMs)
     this.guard = options.guard
+    this.maxSubscriptionsPerSession = options.maxSubscriptionsPerSession ?? 1_000
     this.telemetry = options.telemetry
   }
 

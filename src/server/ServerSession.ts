@@ -208,7 +208,7 @@ export class ServerSession implements SessionHandle {
   inFlight: ClearingMap<RequestId, InFlight> = emptyTable()
   /** @internal Server→client requests are rare: made on the first one (allocations count when sessions churn). */
   outbound: OutboundRequests | undefined
-  /** @internal */ readonly state: SessionState = { logLevel: undefined, subscriptions: undefined }
+  /** @internal */ readonly state: SessionState = { logLevel: undefined, subscriptions: undefined, subscribing: 0 }
   /** @internal Made on the first subscriber (the inspector's): most sessions never get one. */
   listeners: InfoListeners | undefined
   /** @internal This session's key in its server's change listeners while it watches (`McpServer.watch`). */

@@ -21,6 +21,8 @@ export interface SessionState {
   logLevel: LoggingLevel | undefined
   /** Made on the first `resources/subscribe`. */
   subscriptions: Set<string> | undefined
+  /** `resources/subscribe` requests whose hook has not answered yet (they count against the cap). */
+  subscribing?: number
 }
 
 const invalidParams = (message: string) => new McpError(ErrorCode.InvalidParams, `Invalid params: ${message}`)
@@ -187,9 +189,12 @@ const guardedCall = (request: JsonRpcRequest): GuardedCall | undefined => {
       const kind = request.method === "tools/call" ? "tool" : "prompt"
       return { method: request.method, kind, name, args: typeof args === "object" && args !== null && !Array.isArray(args) ? args as Record<string, unknown> : undefined }
     }
-    case "resources/read": {
+    case "resources/read":
+    case "resources/subscribe": {
+      // A subscription is a standing read: the guard decides it as one (a denied URI cannot be
+      // watched either). `resources/unsubscribe` is not guarded: ending a subscription is always allowed.
       const uri = params?.uri
-      return typeof uri === "string" ? { method: "resources/read", kind: "resource", name: uri, args: undefined } : undefined
+      return typeof uri === "string" ? { method: request.method, kind: "resource", name: uri, args: undefined } : undefined
     }
     default:
       return undefined
@@ -291,9 +296,32 @@ const dispatchUnguarded = (
         state.subscriptions?.delete(uri)
         return hook === undefined ? {} : Promise.resolve(hook.unsubscribe(uri, state, ctx)).then(empty)
       }
+      // One session cannot hold more URIs than the cap (each may become an upstream subscription
+      // of a gateway's host); subscribing again to one it holds is not a new one.
+      // Subscribes still under way count too: a burst of them cannot pass the cap before any is answered.
+      const held = state.subscriptions
+      const limit = server.maxSubscriptionsPerSession
+      if ((held?.size ?? 0) + (state.subscribing ?? 0) >= limit && held?.has(uri) !== true) {
+        throw new McpError(ErrorCode.TooManySubscriptions, `Too many subscriptions: this session holds ${limit} (the server's limit); unsubscribe from one first`, { limit })
+      }
       if (hook === undefined) return subscribed(state, uri)
       // Heard from once the hook accepted it.
-      return Promise.resolve(hook.subscribe(uri, state, ctx)).then(() => subscribed(state, uri))
+      state.subscribing = (state.subscribing ?? 0) + 1
+      const settled = () => void (state.subscribing = (state.subscribing ?? 1) - 1)
+      let accepted: PromiseLike<void> | void
+      try {
+        accepted = hook.subscribe(uri, state, ctx)
+      } catch (e) {
+        settled()
+        throw e
+      }
+      return Promise.resolve(accepted).then(() => {
+        settled()
+        return subscribed(state, uri)
+      }, (e: unknown) => {
+        settled()
+        throw e
+      })
     }
     case "prompts/list":
       checkCursor(params)

@@ -356,7 +356,8 @@ export class ModernRequestRun implements HandlerHost, SessionState, ProgressOut 
         server,
         send: (message, related) => this.send(message, related),
         track: (entry) => this.track(entry),
-        finish: (entry, value) => this.finish(entry, value)
+        finish: (entry, value) => this.finish(entry, value),
+        context: (entry) => new HandlerContext(this, entry, modern)
       })
       return this.listens.listen(req, modern)
     }

@@ -18,6 +18,7 @@ import {
 } from "../../protocol/subscriptions.ts"
 import type { Result } from "../dispatch.ts"
 import type { McpServer } from "../McpServer.ts"
+import type { RequestContext } from "../RequestContext.ts"
 import { type InFlight, newInFlight } from "./InFlight.ts"
 
 /** What the open listens need of their session. */
@@ -28,6 +29,8 @@ export interface ListenHost {
   track(entry: InFlight): void
   /** Answer the entry with `value` (the session's usual way, modern result included). */
   finish(entry: InFlight, value: Result, modern: ModernRequestContext): void
+  /** The request's context (who asks): what the server's guard decides the listen's resource URIs for. */
+  context?(entry: InFlight): RequestContext
 }
 
 /** An open `subscriptions/listen`: its in-flight entry, the context its result is built for, and how to stop listening. */
@@ -56,6 +59,17 @@ export class Listens {
     }
     let filter = honoredFilter(parsed.filter, host.server.capabilities())
     const entry = newInFlight(req)
+    const asked = filter.resourceSubscriptions
+    if (asked !== undefined && asked.length > 0) {
+      // What the caller may not read it may not watch: the guard keeps what a resources/list would
+      // show it (a resource has no arguments, so shown = a read not denied). Then the cap: the
+      // first `maxSubscriptionsPerSession` URIs are acknowledged (a modern listen is its own session).
+      const guard = host.server.guard
+      const ctx = guard === undefined ? undefined : host.context?.(entry)
+      const allowed = guard === undefined || ctx === undefined ? asked : guard.filter("resources", asked, (uri) => uri, ctx)
+      const capped = allowed.length > host.server.maxSubscriptionsPerSession ? allowed.slice(0, host.server.maxSubscriptionsPerSession) : allowed
+      if (capped !== asked) filter = { ...filter, resourceSubscriptions: capped }
+    }
     // The resource URIs go to the server's hook (the gateway subscribes upstream): it says which it will deliver.
     const hook = host.server.resourceSubscriptions
     let endResources: (() => void) | undefined
