@@ -38,12 +38,10 @@ import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { JsonRpcNotification, Params } from "../protocol/jsonrpc.ts"
 import { META_SERVER_INFO } from "../protocol/modern.ts"
 import { type InputRequest, inputRequestKey } from "../protocol/mrtr.ts"
-import { RpcError } from "../protocol/requestErrors.ts"
 import { type Authenticate, closesAfterFlush, type HttpHandler, makeHttpHandler } from "../server/http/HttpServer.ts"
 import type { CallGuard, GuardedKind } from "../server/CallGuard.ts"
 import { McpServer, type PromptHandler, type ResourceHandler, type ToolHandler } from "../server/McpServer.ts"
 import type { RequestContext } from "../server/RequestContext.ts"
-import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
 import { CapabilityError, ClientCapabilityNotDeclared } from "../server/ServerSession.ts"
 import { isLoggingLevel, type CallToolResult, type GetPromptResult, type ReadResourceResult } from "../server/types.ts"
 import { makeWsServer, type WsServerHandle } from "../server/ws/WsServer.ts"
@@ -51,19 +49,14 @@ import { serveTransport } from "../server/serveTransport.ts"
 import { makeStdioServerTransport } from "../transports/stdioServer.ts"
 import type { Result } from "../client/ClientSession.ts"
 import { listingKnows, type ServerListing } from "./Catalog.ts"
-import { HostClosed, ServerConnectionLost, ServerUnavailable, SubscriptionUnsupported, UnknownName } from "./errors.ts"
+import { hostFailure, protocolFailure } from "./gatewayErrors.ts"
+import { followSubscriptions } from "./gatewaySubscriptions.ts"
 import type { CallOptions, McpHost } from "./McpHost.ts"
 import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots.ts"
 import type { ServerSession } from "../server/ServerSession.ts"
-import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 
-/**
- * Key carrying the typed host error (`_tag`, server, state, …; e.g. `ServerUnavailable`) of a refused
- * gateway request: in a tool error's `_meta`, and in the JSON-RPC error's `data` of a prompts/get or
- * resources/read (-32603; -32602 for `UnknownName`) or a resources/subscribe (-32603; -32002 for
- * `UnknownName`, -32601 for `SubscriptionUnsupported`).
- */
-export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
+export { HOST_ERROR_META } from "./gatewayErrors.ts"
+import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 
 /** Maps a name served by the aggregate to the upstream server and original name behind it. */
 export type GatewayRoute = (kind: GuardedKind, name: string) => { readonly server: string; readonly name: string } | undefined
@@ -360,36 +353,6 @@ export interface ModernCounts {
   relayed: number
 }
 
-/** The typed form of a host refusal (`_tag` and its fields, without the message), or undefined for any other error. */
-const hostErrorForm = (e: unknown): Record<string, unknown> | undefined => {
-  if (!(e instanceof ServerUnavailable || e instanceof ServerConnectionLost || e instanceof UnknownName || e instanceof HostClosed || e instanceof SubscriptionUnsupported)) return undefined
-  const { message: _message, ...fields } = e as unknown as Record<string, unknown>
-  return { ...fields, _tag: e._tag }
-}
-
-/** Upstream JSON-RPC errors stay protocol errors; host errors become tool errors carrying their typed form. */
-const hostFailure = (e: unknown): CallToolResult => {
-  if (e instanceof RpcError) throw new McpError(e.code, e.message, e.data)
-  const form = hostErrorForm(e)
-  if (form !== undefined) return { content: [{ type: "text", text: (e as Error).message }], isError: true, _meta: { [HOST_ERROR_META]: form } }
-  throw e
-}
-
-/**
- * For requests without a tool error (prompts/get, resources/read): upstream JSON-RPC errors pass through;
- * a host refusal is -32603 (the spec's code for a prompt's or resource's internal error; -32602 for a
- * name no server has) with its typed form under `data[HOST_ERROR_META]`, so a client tells "restarting,
- * retry at `retryAt`" from "unknown".
- */
-const protocolFailure = (e: unknown): never => {
-  if (e instanceof InputRequiredSignal) throw e
-  if (e instanceof RpcError) throw new McpError(e.code, e.message, e.data)
-  const form = hostErrorForm(e)
-  if (form !== undefined) throw new McpError(e instanceof UnknownName ? ErrorCode.InvalidParams : ErrorCode.InternalError, (e as Error).message, { [HOST_ERROR_META]: form })
-  if (e instanceof Error) throw new McpError(ErrorCode.InternalError, e.message)
-  throw e
-}
-
 type ToolRoute = (name: string, args: Record<string, unknown>, ctx: RequestContext) => Promise<Result>
 type PromptRoute = (name: string, args: Record<string, string>, ctx: RequestContext) => Promise<Result>
 type ReadRoute = (uri: string, ctx: RequestContext) => Promise<Result>
@@ -495,127 +458,6 @@ export interface Gateway {
  * subscribes and waits for updates instead of reading again, and every subscribe would be refused.
  */
 const servedCapabilities = (subscribe: boolean) => ({ tools: { listChanged: true }, resources: { listChanged: true, subscribe }, prompts: { listChanged: true } }) as const
-
-/**
- * A resource subscription refused: a URI no upstream serves is -32002 (resources/subscribe is legacy
- * only, whose code that is); an upstream that cannot be subscribed to is -32601, the code of a method
- * behind a capability that was not advertised (for this resource); the host's other refusals as for
- * resources/read. The typed form under `data[HOST_ERROR_META]`, as there.
- */
-const subscribeFailure = (uri: string) => (e: unknown): never => {
-  if (e instanceof UnknownName) throw new McpError(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri, [HOST_ERROR_META]: hostErrorForm(e) })
-  if (e instanceof SubscriptionUnsupported) throw new McpError(ErrorCode.MethodNotFound, e.message, { uri, [HOST_ERROR_META]: hostErrorForm(e) })
-  return protocolFailure(e)
-}
-
-/** The subscribers of one URI on one served server (legacy sessions, modern listens), and the queue of their changes. */
-interface UriSubscribers {
-  readonly subscribers: Set<object>
-  chain: Promise<void>
-  queued: number
-}
-
-/**
- * Resource subscriptions of one served McpServer (`server`: the upstream of `/mcp/<server>`, undefined
- * for the aggregate). The host sees one subscriber per served server and URI: the first session
- * subscribing subscribes it, the last one going unsubscribes it, and each upstream update is
- * `served.resourceUpdated(uri)`, which reaches the sessions (and modern listens) that asked for it.
- * Changes of one URI run one after the other, so a subscribe and an unsubscribe never cross.
- */
-const followSubscriptions = (host: McpHost, served: McpServer, server: string | undefined) => {
-  const byUri = new Map<string, UriSubscribers>()
-  /** Subscribers whose session ended (a subscribe still under way then must not add them). */
-  const gone = new WeakSet<object>()
-  const hostOptions = (uri: string) => ({
-    subscriber: served,
-    onUpdated: () => served.resourceUpdated(uri),
-    ...(server === undefined ? {} : { server })
-  })
-  const queue = (uri: string, op: (w: UriSubscribers) => Promise<void> | void): Promise<void> => {
-    let w = byUri.get(uri)
-    if (w === undefined) byUri.set(uri, w = { subscribers: new Set(), chain: Promise.resolve(), queued: 0 })
-    const entry = w
-    entry.queued++
-    const done = entry.chain.then(() => op(entry))
-    entry.chain = done.then(() => {}, () => {}).then(() => {
-      if (--entry.queued === 0 && entry.subscribers.size === 0 && byUri.get(uri) === entry) byUri.delete(uri)
-    })
-    return done
-  }
-  const add = (uri: string, who: object): Promise<void> =>
-    queue(uri, async (w) => {
-      if (w.subscribers.has(who) || gone.has(who)) return
-      if (w.subscribers.size === 0) await host.subscribeResource(uri, hostOptions(uri))
-      w.subscribers.add(who)
-    })
-  const remove = (uri: string, who: object): Promise<void> =>
-    queue(uri, async (w) => {
-      if (!w.subscribers.delete(who) || w.subscribers.size > 0) return
-      await host.unsubscribeResource(uri, { subscriber: served, ...(server === undefined ? {} : { server }) })
-    })
-  /** Whether `uri` routes to an upstream that can be subscribed to (what a modern listen is acknowledged). */
-  const subscribable = (uri: string): boolean => {
-    const owner = server ?? host.owner("resource", uri)?.server
-    if (owner === undefined) return false
-    if (server !== undefined && !listingKnows(host.connection(server)?.listing, "resource", uri)) return false
-    return host.canSubscribe(owner) === true
-  }
-  /** A modern listen's URIs whose subscribe the host refused while their upstream was down: tried again when it is back. */
-  const retries = new Map<object, Set<string>>()
-  const listenAdd = (uri: string, who: object): void => {
-    add(uri, who).catch((e: unknown) => {
-      if (gone.has(who) || !(e instanceof ServerUnavailable || e instanceof ServerConnectionLost)) return
-      let uris = retries.get(who)
-      if (uris === undefined) retries.set(who, uris = new Set())
-      uris.add(uri)
-    })
-  }
-  served.resourceSubscriptions = {
-    subscribe: (uri, who) => add(uri, who).catch(subscribeFailure(uri)),
-    unsubscribe: (uri, who) => remove(uri, who),
-    listen: (uris, who) => {
-      const honored = uris.filter(subscribable)
-      // Acknowledged at once: what the host refuses now (a restarting upstream) is tried again when it is back (`retry`).
-      for (const uri of honored) listenAdd(uri, who)
-      return {
-        honored,
-        end: () => {
-          gone.add(who)
-          retries.delete(who)
-          for (const uri of honored) void remove(uri, who)
-        }
-      }
-    }
-  }
-  return {
-    /** An upstream is ready again: the listens' refused subscribes are tried again. */
-    retry: () => {
-      const pending = [...retries]
-      retries.clear()
-      for (const [who, uris] of pending) for (const uri of uris) listenAdd(uri, who)
-    },
-    /** A session ended: it leaves every URI it subscribed to (after any subscribe of its still under way). */
-    left: (who: object) => {
-      gone.add(who)
-      for (const uri of [...byUri.keys()]) void remove(uri, who)
-    },
-    /** The gateway closes: its subscriptions leave the host. */
-    close: () => {
-      served.resourceSubscriptions = undefined
-      retries.clear()
-      for (const [uri, w] of byUri) {
-        if (w.subscribers.size > 0) void host.unsubscribeResource(uri, { subscriber: served, ...(server === undefined ? {} : { server }) })
-      }
-      byUri.clear()
-    },
-    /** Subscriptions held: (URI, session or listen) pairs (tests: nothing left behind). */
-    get size() {
-      let n = 0
-      for (const w of byUri.values()) n += w.subscribers.size
-      return n
-    }
-  }
-}
 
 /** Build the aggregated gateway server and the per-server ones, kept in step with the host. */
 export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gateway => {
