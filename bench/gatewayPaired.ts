@@ -5,7 +5,10 @@
  * checkout), `--base CHECKOUT` (e.g. a worktree of main: before/after in one run), the SDK-built
  * gateway and the raw byte relay (`bench/peers/`), each its own process with its own demo child.
  *
- *   node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N]
+ *   node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR]
+ *
+ * `--cpu-prof DIR`: every gateway process (ours, base, SDK-built, relay) writes a V8 CPU profile there
+ * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation.
  *
  * Prints, per row, the median over rounds of each round's p50 latency and CPU µs per call (min..max),
  * and the p50 over *SDK direct* (the same SDK client on the demo's stdio, in the same rotation).
@@ -21,14 +24,17 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N]", {
+const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR]", {
   base: { type: "string" },
   tool: { type: "string" },
   warmup: { type: "string" },
   rounds: { type: "string" },
   calls: { type: "string" },
-  block: { type: "string" }
+  block: { type: "string" },
+  "cpu-prof": { type: "string" }
 })
+const PROF = (values as { readonly "cpu-prof"?: string })["cpu-prof"]
+const profArgs = (name: string): Array<string> => PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}.cpuprofile`]
 const BASE = (values as { readonly base?: string }).base
 const TOOL = (values as { readonly tool?: string }).tool ?? "slow1"
 const WARMUP = nonNegative("warmup") ?? 500
@@ -69,7 +75,7 @@ const median = (xs: ReadonlyArray<number>): number => {
 const dir = mkdtempSync(join(tmpdir(), "bench-gwpaired-"))
 writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
 const startOurs = async (name: string, main: string): Promise<{ readonly pid: number; readonly url: string }> => {
-  const child = own(spawn(process.execPath, [main, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
+  const child = own(spawn(process.execPath, [...profArgs(name), main, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stderr! }).on("line", (l) => {
       const m = /gateway on (\S+)/.exec(l)
@@ -80,7 +86,7 @@ const startOurs = async (name: string, main: string): Promise<{ readonly pid: nu
   return { pid: child.pid!, url }
 }
 const startPeer = async (file: string): Promise<{ readonly pid: number; readonly url: string }> => {
-  const child = own(spawn(process.execPath, [fileURLToPath(new URL(`./peers/${file}`, import.meta.url)), JSON.stringify(DEMO)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
+  const child = own(spawn(process.execPath, [...profArgs(file.replace(/\.mjs$/, "")), fileURLToPath(new URL(`./peers/${file}`, import.meta.url)), JSON.stringify(DEMO)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve)
     child.once("exit", (code) => reject(new Error(`${file} exited with ${code}`)))
