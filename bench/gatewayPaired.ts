@@ -7,6 +7,9 @@
  *
  *   node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR]
  *
+ * `--perf-trace SECONDS`: `perf trace` (root) on every gateway process and its upstream child for the first
+ * SECONDS of the rounds, printed as the critical path's two gaps per gateway (`bench/perfTraceGaps.ts`).
+ *
  * `--cpu-prof DIR`: every gateway process (ours, base, SDK-built, relay) writes a V8 CPU profile there
  * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation.
  *
@@ -23,15 +26,17 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
+import { descendantWith, gapsTable, startPerfTrace } from "./perfTraceGaps.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR]", {
+const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR] [--perf-trace SECONDS]", {
   base: { type: "string" },
   tool: { type: "string" },
   warmup: { type: "string" },
   rounds: { type: "string" },
   calls: { type: "string" },
   block: { type: "string" },
-  "cpu-prof": { type: "string" }
+  "cpu-prof": { type: "string" },
+  "perf-trace": { type: "string" }
 })
 const PROF = (values as { readonly "cpu-prof"?: string })["cpu-prof"]
 const profArgs = (name: string): Array<string> => PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}.cpuprofile`]
@@ -42,6 +47,7 @@ const ROUNDS = Math.max(1, nonNegative("rounds") ?? 6)
 const CALLS = Math.max(1, nonNegative("calls") ?? 300)
 /** `--block N`: N calls to a row back to back before the next row's (default 1: strict alternation, every call cold; larger: warm). */
 const BLOCK = Math.max(1, nonNegative("block") ?? 1)
+const PERF_TRACE_S = nonNegative("perf-trace")
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const DEMO = { command: process.execPath, args: [MAIN, "serve", "--stdio", "--example", "demo"] }
@@ -129,6 +135,21 @@ const main = async () => {
 
   for (let i = 0; i < WARMUP; i++) for (const r of rows) await r.call()
   const load0 = loadavg()[0]!
+  // perf trace on each gateway and its upstream child, for the rounds' first PERF_TRACE_S seconds.
+  const traces: Array<{ readonly name: string; readonly gateway: string; readonly upstream: string | undefined; readonly procs: Array<ChildProcess> }> = []
+  if (PERF_TRACE_S !== undefined) {
+    for (const r of rows) {
+      if (r.pid === undefined) continue
+      const up = descendantWith(r.pid, ["serve", "--stdio"])
+      const file = (what: string) => join(dir, `perf-${r.name.replace(/\W+/g, "-")}-${what}.txt`)
+      const procs = [startPerfTrace(r.pid, file("gateway"))]
+      if (up !== undefined) procs.push(startPerfTrace(up, file("upstream")))
+      traces.push({ name: r.name, gateway: file("gateway"), upstream: up === undefined ? undefined : file("upstream"), procs })
+    }
+    setTimeout(() => {
+      for (const t of traces) for (const p of t.procs) p.kill("SIGINT")
+    }, PERF_TRACE_S * 1000).unref()
+  }
   for (let round = 0; round < ROUNDS; round++) {
     const lat = rows.map(() => [] as Array<number>)
     const cpu = rows.map(() => 0)
@@ -166,6 +187,19 @@ const main = async () => {
     const dp = r.p50.map((p, i) => p - ours.p50[i]!)
     const dc = r.cpu.map((c, i) => c - ours.cpu[i]!)
     console.log(`${r.name} − ours, paired by round: p50 ${fmt(dp)} µs, gateway CPU ${fmt(dc)} µs/call`)
+  }
+  if (traces.length > 0) {
+    for (const t of traces) for (const p of t.procs) p.kill("SIGINT")
+    await Promise.all(traces.flatMap((t) => t.procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once("exit", r))))))
+    const read = (f: string) => {
+      try {
+        return readFileSync(f, "utf8")
+      } catch {
+        return ""
+      }
+    }
+    console.log(`\nperf trace, the rounds' first ${PERF_TRACE_S} s: µs per call, median (quartiles)`)
+    console.log(gapsTable(traces.map((t) => ({ name: t.name, gateway: read(t.gateway), upstream: t.upstream === undefined ? undefined : read(t.upstream) }))))
   }
   for (const c of [direct, oursC]) await c.close()
   for (const c of children) c.kill("SIGTERM")
