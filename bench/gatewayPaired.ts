@@ -10,6 +10,9 @@
  * `--perf-trace SECONDS`: `perf trace` (root) on every gateway process and its upstream child for the first
  * SECONDS of the rounds, printed as the critical path's two gaps per gateway (`bench/perfTraceGaps.ts`).
  *
+ * `--legacy-upstream`: one more row, our gateway with its upstream pinned to the legacy era (`protocol: "legacy"`
+ * in its config: an `initialize` session, 2025-11-25 requests), as the SDK-built gateway and the relay talk to it.
+ *
  * `--cpu-prof DIR`: every gateway process (ours, base, SDK-built, relay) writes a V8 CPU profile there
  * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation.
  *
@@ -28,7 +31,7 @@ import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/webso
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { descendantWith, gapsTable, startPerfTrace } from "./perfTraceGaps.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR] [--perf-trace SECONDS]", {
+const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR] [--perf-trace SECONDS] [--legacy-upstream]", {
   base: { type: "string" },
   tool: { type: "string" },
   warmup: { type: "string" },
@@ -36,8 +39,10 @@ const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [
   calls: { type: "string" },
   block: { type: "string" },
   "cpu-prof": { type: "string" },
-  "perf-trace": { type: "string" }
+  "perf-trace": { type: "string" },
+  "legacy-upstream": { type: "boolean" }
 })
+const LEGACY_UPSTREAM = (values as { readonly "legacy-upstream"?: boolean })["legacy-upstream"] === true
 const PROF = (values as { readonly "cpu-prof"?: string })["cpu-prof"]
 const profArgs = (name: string): Array<string> => PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}.cpuprofile`]
 const BASE = (values as { readonly base?: string }).base
@@ -80,8 +85,9 @@ const median = (xs: ReadonlyArray<number>): number => {
 
 const dir = mkdtempSync(join(tmpdir(), "bench-gwpaired-"))
 writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
-const startOurs = async (name: string, main: string): Promise<{ readonly pid: number; readonly url: string }> => {
-  const child = own(spawn(process.execPath, [...profArgs(name), main, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
+writeFileSync(join(dir, "mcp-legacy.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false, protocol: "legacy" } } }))
+const startOurs = async (name: string, main: string, config = "mcp.json"): Promise<{ readonly pid: number; readonly url: string }> => {
+  const child = own(spawn(process.execPath, [...profArgs(name), main, "host", join(dir, config), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stderr! }).on("line", (l) => {
       const m = /gateway on (\S+)/.exec(l)
@@ -121,6 +127,11 @@ const main = async () => {
   const oursGw = await startOurs("ours", MAIN)
   const oursC = await wsClient(oursGw.url)
   add("ours", oursGw.pid, () => oursC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  if (LEGACY_UPSTREAM) {
+    const legacyGw = await startOurs("ours-legacy-upstream", MAIN, "mcp-legacy.json")
+    const legacyC = await wsClient(legacyGw.url)
+    add("ours, legacy upstream", legacyGw.pid, () => legacyC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  }
   if (BASE !== undefined) {
     const base = await startOurs("base", join(BASE, "src/cli/main.ts"))
     const baseC = await wsClient(base.url)
