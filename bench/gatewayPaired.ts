@@ -11,7 +11,8 @@
  * SECONDS of the rounds, printed as the critical path's two gaps per gateway (`bench/perfTraceGaps.ts`).
  *
  * `--legacy-upstream`: one more row, our gateway with its upstream pinned to the legacy era (`protocol: "legacy"`
- * in its config: an `initialize` session, 2025-11-25 requests), as the SDK-built gateway and the relay talk to it.
+ * in its config: an `initialize` session, 2025-11-25 requests), as the SDK-built gateway and the relay talk to it
+ * (with `--base`, the base checkout's too).
  *
  * `--cpu-prof DIR`: every gateway process (ours, base, SDK-built, relay) writes a V8 CPU profile there
  * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation.
@@ -136,6 +137,11 @@ const main = async () => {
     const base = await startOurs("base", join(BASE, "src/cli/main.ts"))
     const baseC = await wsClient(base.url)
     add("base", base.pid, () => baseC.callTool({ name: `demo__${toolName}`, arguments: args }))
+    if (LEGACY_UPSTREAM) {
+      const baseLegacy = await startOurs("base-legacy-upstream", join(BASE, "src/cli/main.ts"), "mcp-legacy.json")
+      const baseLegacyC = await wsClient(baseLegacy.url)
+      add("base, legacy upstream", baseLegacy.pid, () => baseLegacyC.callTool({ name: `demo__${toolName}`, arguments: args }))
+    }
   }
   const sdkGw = await startPeer("sdk-gateway.mjs")
   const sdkGwC = await wsClient(sdkGw.url)
