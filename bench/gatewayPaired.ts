@@ -5,7 +5,17 @@
  * checkout), `--base CHECKOUT` (e.g. a worktree of main: before/after in one run), the SDK-built
  * gateway and the raw byte relay (`bench/peers/`), each its own process with its own demo child.
  *
- *   node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N]
+ *   node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR]
+ *
+ * `--perf-trace SECONDS`: `perf trace` (root) on every gateway process and its upstream child for the first
+ * SECONDS of the rounds, printed as the critical path's two gaps per gateway (`bench/perfTraceGaps.ts`).
+ *
+ * `--legacy-upstream`: one more row, our gateway with its upstream pinned to the legacy era (`protocol: "legacy"`
+ * in its config: an `initialize` session, 2025-11-25 requests), as the SDK-built gateway and the relay talk to it
+ * (with `--base`, the base checkout's too).
+ *
+ * `--cpu-prof DIR`: every gateway process (ours, base, SDK-built, relay) writes a V8 CPU profile there
+ * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation.
  *
  * Prints, per row, the median over rounds of each round's p50 latency and CPU µs per call (min..max),
  * and the p50 over *SDK direct* (the same SDK client on the demo's stdio, in the same rotation).
@@ -20,15 +30,22 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
+import { descendantWith, gapsTable, startPerfTrace } from "./perfTraceGaps.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N]", {
+const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR] [--perf-trace SECONDS] [--legacy-upstream]", {
   base: { type: "string" },
   tool: { type: "string" },
   warmup: { type: "string" },
   rounds: { type: "string" },
   calls: { type: "string" },
-  block: { type: "string" }
+  block: { type: "string" },
+  "cpu-prof": { type: "string" },
+  "perf-trace": { type: "string" },
+  "legacy-upstream": { type: "boolean" }
 })
+const LEGACY_UPSTREAM = (values as { readonly "legacy-upstream"?: boolean })["legacy-upstream"] === true
+const PROF = (values as { readonly "cpu-prof"?: string })["cpu-prof"]
+const profArgs = (name: string): Array<string> => PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}.cpuprofile`]
 const BASE = (values as { readonly base?: string }).base
 const TOOL = (values as { readonly tool?: string }).tool ?? "slow1"
 const WARMUP = nonNegative("warmup") ?? 500
@@ -36,6 +53,7 @@ const ROUNDS = Math.max(1, nonNegative("rounds") ?? 6)
 const CALLS = Math.max(1, nonNegative("calls") ?? 300)
 /** `--block N`: N calls to a row back to back before the next row's (default 1: strict alternation, every call cold; larger: warm). */
 const BLOCK = Math.max(1, nonNegative("block") ?? 1)
+const PERF_TRACE_S = nonNegative("perf-trace")
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const DEMO = { command: process.execPath, args: [MAIN, "serve", "--stdio", "--example", "demo"] }
@@ -68,8 +86,9 @@ const median = (xs: ReadonlyArray<number>): number => {
 
 const dir = mkdtempSync(join(tmpdir(), "bench-gwpaired-"))
 writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
-const startOurs = async (name: string, main: string): Promise<{ readonly pid: number; readonly url: string }> => {
-  const child = own(spawn(process.execPath, [main, "host", join(dir, "mcp.json"), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
+writeFileSync(join(dir, "mcp-legacy.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false, protocol: "legacy" } } }))
+const startOurs = async (name: string, main: string, config = "mcp.json"): Promise<{ readonly pid: number; readonly url: string }> => {
+  const child = own(spawn(process.execPath, [...profArgs(name), main, "host", join(dir, config), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stderr! }).on("line", (l) => {
       const m = /gateway on (\S+)/.exec(l)
@@ -80,7 +99,7 @@ const startOurs = async (name: string, main: string): Promise<{ readonly pid: nu
   return { pid: child.pid!, url }
 }
 const startPeer = async (file: string): Promise<{ readonly pid: number; readonly url: string }> => {
-  const child = own(spawn(process.execPath, [fileURLToPath(new URL(`./peers/${file}`, import.meta.url)), JSON.stringify(DEMO)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
+  const child = own(spawn(process.execPath, [...profArgs(file.replace(/\.mjs$/, "")), fileURLToPath(new URL(`./peers/${file}`, import.meta.url)), JSON.stringify(DEMO)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }))
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve)
     child.once("exit", (code) => reject(new Error(`${file} exited with ${code}`)))
@@ -109,10 +128,20 @@ const main = async () => {
   const oursGw = await startOurs("ours", MAIN)
   const oursC = await wsClient(oursGw.url)
   add("ours", oursGw.pid, () => oursC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  if (LEGACY_UPSTREAM) {
+    const legacyGw = await startOurs("ours-legacy-upstream", MAIN, "mcp-legacy.json")
+    const legacyC = await wsClient(legacyGw.url)
+    add("ours, legacy upstream", legacyGw.pid, () => legacyC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  }
   if (BASE !== undefined) {
     const base = await startOurs("base", join(BASE, "src/cli/main.ts"))
     const baseC = await wsClient(base.url)
     add("base", base.pid, () => baseC.callTool({ name: `demo__${toolName}`, arguments: args }))
+    if (LEGACY_UPSTREAM) {
+      const baseLegacy = await startOurs("base-legacy-upstream", join(BASE, "src/cli/main.ts"), "mcp-legacy.json")
+      const baseLegacyC = await wsClient(baseLegacy.url)
+      add("base, legacy upstream", baseLegacy.pid, () => baseLegacyC.callTool({ name: `demo__${toolName}`, arguments: args }))
+    }
   }
   const sdkGw = await startPeer("sdk-gateway.mjs")
   const sdkGwC = await wsClient(sdkGw.url)
@@ -123,6 +152,21 @@ const main = async () => {
 
   for (let i = 0; i < WARMUP; i++) for (const r of rows) await r.call()
   const load0 = loadavg()[0]!
+  // perf trace on each gateway and its upstream child, for the rounds' first PERF_TRACE_S seconds.
+  const traces: Array<{ readonly name: string; readonly gateway: string; readonly upstream: string | undefined; readonly procs: Array<ChildProcess> }> = []
+  if (PERF_TRACE_S !== undefined) {
+    for (const r of rows) {
+      if (r.pid === undefined) continue
+      const up = descendantWith(r.pid, ["serve", "--stdio"])
+      const file = (what: string) => join(dir, `perf-${r.name.replace(/\W+/g, "-")}-${what}.txt`)
+      const procs = [startPerfTrace(r.pid, file("gateway"))]
+      if (up !== undefined) procs.push(startPerfTrace(up, file("upstream")))
+      traces.push({ name: r.name, gateway: file("gateway"), upstream: up === undefined ? undefined : file("upstream"), procs })
+    }
+    setTimeout(() => {
+      for (const t of traces) for (const p of t.procs) p.kill("SIGINT")
+    }, PERF_TRACE_S * 1000).unref()
+  }
   for (let round = 0; round < ROUNDS; round++) {
     const lat = rows.map(() => [] as Array<number>)
     const cpu = rows.map(() => 0)
@@ -160,6 +204,19 @@ const main = async () => {
     const dp = r.p50.map((p, i) => p - ours.p50[i]!)
     const dc = r.cpu.map((c, i) => c - ours.cpu[i]!)
     console.log(`${r.name} − ours, paired by round: p50 ${fmt(dp)} µs, gateway CPU ${fmt(dc)} µs/call`)
+  }
+  if (traces.length > 0) {
+    for (const t of traces) for (const p of t.procs) p.kill("SIGINT")
+    await Promise.all(traces.flatMap((t) => t.procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once("exit", r))))))
+    const read = (f: string) => {
+      try {
+        return readFileSync(f, "utf8")
+      } catch {
+        return ""
+      }
+    }
+    console.log(`\nperf trace, the rounds' first ${PERF_TRACE_S} s: µs per call, median (quartiles)`)
+    console.log(gapsTable(traces.map((t) => ({ name: t.name, gateway: read(t.gateway), upstream: t.upstream === undefined ? undefined : read(t.upstream) }))))
   }
   for (const c of [direct, oursC]) await c.close()
   for (const c of children) c.kill("SIGTERM")

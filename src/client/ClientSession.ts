@@ -514,8 +514,19 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
     if (this.outbound.requests === undefined) {
       return Promise.reject(new SessionClosed({ method, message: `${method}: session is ${this.state}, not operating` }))
     }
+    // The request leaves first, its chart starts right after (as `ModernClient`'s): the server starts on
+    // it while this turn does the bookkeeping. Whatever the transport does to it inside `send` (a
+    // synchronous one answers or fails it there) is kept for its chart (`OutboundRequests.sending`).
+    this.outbound.sending(id)
+    try {
+      this.transport.send(makeRequest(id, method, sendParams))
+    } catch (e) {
+      // Not sent: no chart, nothing to cancel.
+      this.outbound.sending(undefined)
+      return Promise.reject(e)
+    }
     return new Promise<Result>((resolve, reject) => {
-      this.outbound.start(requestSent(id, method, progressToken, options, timeoutMs), {
+      const started = this.outbound.start(requestSent(id, method, progressToken, options, timeoutMs), {
         method,
         onProgress: options.onProgress,
         tokened: wantsProgress,
@@ -527,7 +538,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           else reject(outcomeError(method, o))
         }
       })
-      this.transport.send(makeRequest(id, method, sendParams))
+      // The session's requests ended inside `send` (its transport closed there, and the chart with it).
+      if (!started) reject(new ConnectionLost({ method, message: `${method}: connection lost (the session ended while the request was sent)` }))
     })
   }
 

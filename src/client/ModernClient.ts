@@ -53,7 +53,7 @@ import type { Transport, TransportKind } from "../transports/Transport.ts"
 import { messageWire, type ModernWire, type WireHandlers } from "../transports/modernWire.ts"
 import { declaredCapabilities, type InputHandler, inputHandlerFor, type RequestOptions, type Result } from "./ClientSession.ts"
 import { inputRequestsOf, type InputResponses, MRTR_METHODS, retryParams } from "../protocol/mrtr.ts"
-import { RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
+import { ConnectionLost, RequestCancelled, RpcError, SessionClosed, UnsupportedProtocolVersion } from "../protocol/requestErrors.ts"
 import { ACKNOWLEDGED_METHOD, LISTEN_METHOD, type SubscriptionFilter, subscriptionIdOf } from "../protocol/subscriptions.ts"
 import { type ListenOptions, Subscription, type SubscriptionWire } from "./Subscription.ts"
 import { HttpError } from "../transports/http/client/errors.ts"
@@ -581,21 +581,29 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
     // The request leaves first, its chart starts right after: the server starts on it while this turn
     // does the bookkeeping, and nothing it answers can be read before this turn ends (every wire
     // delivers on a later turn or microtask, never inside `send`).
+    // (A transport that answers, fails or closes inside `send` anyway: `OutboundRequests.sending` keeps it for the chart.)
     const text = this.wire.sendText === undefined || options.meta !== undefined ? undefined : this.requestText(id, method, params, version, logLevel, options.inputCapabilities, progressToken)
-    if (text !== undefined) this.wire.sendText!(text)
-    else {
-      // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
-      const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
-      if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
-      if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = narrowInputsCached(this.capabilities, options.inputCapabilities)
-      if (progressToken !== undefined) meta.progressToken = progressToken
-      this.wire.send(makeRequest(id, method, { ...params, _meta: meta }))
+    this.outbound.sending(id)
+    try {
+      if (text !== undefined) this.wire.sendText!(text)
+      else {
+        // One `_meta` object (the caller's, then ours on top), as `withMeta(params, {…})` would make it.
+        const meta: Record<string, unknown> = { ...params?._meta, ...options.meta, ...this.metaFor(version) }
+        if (logLevel !== undefined) meta[META_LOG_LEVEL] = logLevel
+        if (options.inputCapabilities !== undefined) meta[META_CLIENT_CAPABILITIES] = narrowInputsCached(this.capabilities, options.inputCapabilities)
+        if (progressToken !== undefined) meta.progressToken = progressToken
+        this.wire.send(makeRequest(id, method, { ...params, _meta: meta }))
+      }
+    } catch (e) {
+      // Not sent: no chart (`attempt` turns the throw into this request's rejection).
+      this.outbound.sending(undefined)
+      throw e
     }
     const sent = requestSent(id, method, progressToken, options, this.options.requestTimeoutMs ?? 60_000)
     // One promise per attempt: the outcome is read as it settles (no `then` on an outcome promise, one
     // microtask hop fewer on the way back); a retry or an MRTR round is adopted.
     const resultP = new Promise<Result>((resolve, reject) => {
-      this.outbound.start(sent, {
+      const started = this.outbound.start(sent, {
         method,
         onProgress: options.onProgress,
         tokened: wantsProgress,
@@ -609,6 +617,8 @@ export class ModernClient extends McpMethods<ModernRequestOptions> implements Se
           }
         }
       })
+      // The client's requests ended inside `send` (its wire closed there, and the chart with it).
+      if (!started) reject(new ConnectionLost({ method, message: `${method}: connection lost (the client ended while the request was sent)` }))
     })
     this.notifyListeners()
     return resultP

@@ -102,6 +102,13 @@ export class OutboundRequests {
   private readonly waiting = new ClearingMap<RequestId, OutboundWaiter>()
   private readonly failures = new ClearingMap<RequestId, Error>()
   private actor: RequestsActor | undefined
+  /**
+   * The request on its way out before its chart starts (`sending`, then `start` in the same turn: the
+   * clients send first), and what its transport did to it meanwhile: answered, failed or closed inside
+   * `send` (a synchronous transport of a user's). `start` takes it up, so nothing is lost.
+   */
+  private sendingId: RequestId | undefined
+  private early: { readonly response: JsonRpcResponse } | { readonly failure: Error } | { readonly closed: string } | undefined
 
   private readonly onSettled: (() => void) | undefined
 
@@ -144,11 +151,27 @@ export class OutboundRequests {
     actor.on("progress", ({ requestId, progress }) => this.waiting.get(requestId)?.onProgress?.(progressOf(progress)))
   }
 
-  /** Wait for `sent`'s outcome (its chart starts now); false when there is no child to run it in. Send the request after. */
+  /**
+   * Request `id` is sent now, before its chart starts (`start` follows in the same turn): a response,
+   * failure or close its transport delivers inside `send` is kept for `start` instead of being dropped
+   * (undefined: it was not sent after all).
+   */
+  sending(id: RequestId | undefined): void {
+    this.sendingId = id
+    this.early = undefined
+  }
+
+  /**
+   * Wait for `sent`'s outcome (its chart starts now); false when there is no child to run it in. The
+   * request is sent after, or just before (`sending`): what happened to it meanwhile reaches its chart now.
+   */
   start(sent: RequestSent, waiter: OutboundWaiter): boolean {
+    const id = sent.requestId
+    const early = id === this.sendingId ? this.early : undefined
+    this.sendingId = undefined
+    this.early = undefined
     const actor = this.actor
     if (actor === undefined) return false
-    const id = sent.requestId
     this.waiting.set(id, waiter)
     // The request's chart starts in the client's `requests` child (one tree, one inspector).
     actor.send(sent)
@@ -158,6 +181,11 @@ export class OutboundRequests {
       waiter.onAbort = onAbort
       // No `once`: a signal aborts once, and the listener goes when the request settles (no options to read per request).
       signal.addEventListener("abort", onAbort)
+    }
+    if (early !== undefined) {
+      if ("response" in early) this.response(early.response)
+      else if ("failure" in early) this.fail(id, early.failure)
+      else actor.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: early.closed })
     }
     return true
   }
@@ -170,7 +198,13 @@ export class OutboundRequests {
   /** A response: to its request's chart; false when no caller waits on its id (late, foreign: the caller drops it). */
   response(message: JsonRpcResponse): boolean {
     const id = message.id
-    if (id === null || id === undefined || !this.waiting.has(id)) return false
+    if (id === null || id === undefined) return false
+    if (!this.waiting.has(id)) {
+      if (id !== this.sendingId) return false
+      // Answered inside its own `send`: its chart gets it once it starts.
+      this.early = { response: message }
+      return true
+    }
     if ("result" in message) this.actor?.send({ type: "RESPONSE", requestId: id, result: message.result })
     else this.actor?.send({ type: "ERROR_RESPONSE", requestId: id, error: message.error })
     return true
@@ -197,6 +231,10 @@ export class OutboundRequests {
    * sent: the request is gone) and the caller gets `error` instead of `ConnectionLost`.
    */
   fail(id: RequestId, error: Error): void {
+    if (id === this.sendingId && !this.waiting.has(id)) {
+      this.early = { failure: error }
+      return
+    }
     if (this.actor === undefined || !hasRequest(this.actor, id)) return
     this.failures.set(id, error)
     this.actor.send({ type: "TRANSPORT_CLOSED", requestId: id, reason: error.message })
@@ -209,6 +247,7 @@ export class OutboundRequests {
 
   /** The wire is gone: every chart ends as `Aborted` (no cancellation), and callers whose chart cannot run any more too. */
   transportClosed(reason: string): void {
+    if (this.sendingId !== undefined && !this.waiting.has(this.sendingId)) this.early = { closed: reason }
     this.actor?.send({ type: "TRANSPORT_CLOSED", reason })
     this.abortAll(reason)
   }
