@@ -1,7 +1,7 @@
 /**
  * Young-GC counters of HTTP session churn: what each scavenge keeps alive and promotes.
  *
- *   node bench/gcChurn.ts [--root DIR] [--concurrency 32] [--ops 8000] [--skip 6] [--port 0] [--inspect] [--serve-args="ARGS"]
+ *   node bench/gcChurn.ts [--root DIR] [--concurrency 32] [--ops 8000] [--skip 6] [--port 0] [--inspect [--page]] [--serve-args="ARGS"]
  *                         [--calls legacy|modern [--tool slow] [--tool-args '{"ms":0}'] [--progress] [--wire http|ws|stdio] [--full-gc]] [-- NODE_FLAGS...]
  *
  * Starts `node --trace-gc-nvp src/cli/main.ts serve --http` from `--root` (default: this checkout;
@@ -10,7 +10,8 @@
  * prints one JSON line: the medians over the scavenges after the first `--skip` (start-up) of
  * `new_space_survived` and `promoted` (KB), the scavenge pause (ms), sessions per scavenge, scavenge
  * pause per session (µs, steady state), full GCs, and the driver's server CPU µs per session.
- * `--inspect` serves the live inspector with nobody watching (`serve … --inspect 0`); `--serve-args=ARGS`
+ * `--inspect` serves the live inspector with nobody watching (`serve … --inspect 0`); `--page` also opens the
+ * page's lean feed on it from another process (as `bench/inspectPaired.ts`'s page mode); `--serve-args=ARGS`
  * appends other arguments to `serve` (split at spaces; give it with `=`, as its value starts with a dash).
  * `--calls` churns calls instead of sessions: `tools/call` of `--tool` with `--tool-args`, `--concurrency`
  * at a time, on as many legacy sessions opened first (`legacy`) or as stateless 2026-07-28 requests
@@ -30,6 +31,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, openSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { PAGE_FEED } from "./inspectServers.ts"
 import { parseArgs } from "node:util"
 
 const { values, positionals } = parseArgs({
@@ -40,6 +42,7 @@ const { values, positionals } = parseArgs({
     skip: { type: "string", default: "6" },
     port: { type: "string", default: String(47000 + Math.floor(Math.random() * 2000)) },
     inspect: { type: "boolean", default: false },
+    page: { type: "boolean", default: false },
     "serve-args": { type: "string", default: "" },
     calls: { type: "string" },
     tool: { type: "string", default: "slow" },
@@ -210,7 +213,7 @@ async function driveCalls(url: string, modern: boolean, concurrency: number, ops
   return { sessions: ops, server_cpu_us_per_op: Number((cpu / ops).toFixed(1)) }
 }
 
-const serveArgs = [...(values.inspect ? ["--inspect", "0"] : []), ...values["serve-args"].split(" ").filter(Boolean)]
+const serveArgs = [...(values.inspect || values.page ? ["--inspect", "0"] : []), ...values["serve-args"].split(" ").filter(Boolean)]
 const port = values.port
 const log = join(mkdtempSync(join(tmpdir(), "gc-churn-")), "nvp.log")
 const hasTaskset = spawnSync("taskset", ["--version"]).status === 0
@@ -226,6 +229,10 @@ const [cmd, args] = pinned(1, serveCommand(values.wire))
 const server = stdioServer === undefined ? spawn(cmd, args, { cwd: root, stdio: ["ignore", out, out] }) : undefined
 const exited = server === undefined ? Promise.resolve() : new Promise((r) => server.once("exit", r))
 if (server !== undefined) await new Promise((r) => setTimeout(r, 2000))
+// The page's feed, from a process of its own on the driver's CPU.
+const inspectorUrl = /inspector on (\S+)/.exec(readFileSync(log, "utf8"))?.[1]
+if (values.page && inspectorUrl === undefined) throw new Error("gcChurn: --page, but the server printed no inspector URL")
+const page = values.page ? spawn(...pinned(0, [process.execPath, "-e", PAGE_FEED, inspectorUrl!]), { cwd: root, stdio: ["ignore", "ignore", "ignore"] }) : undefined
 const url = stdioServer !== undefined ? JSON.stringify([stdioServer[0], ...stdioServer[1]]) : values.wire === "ws" ? `ws://127.0.0.1:${port}/mcp` : `http://127.0.0.1:${port}/mcp`
 const [dcmd, dargs] = values.calls !== undefined
   ? pinned(0, [process.execPath, import.meta.filename, "--drive-calls", url, "--calls", values.calls, "--concurrency", values.concurrency, "--ops", values.ops,
@@ -234,6 +241,7 @@ const [dcmd, dargs] = values.calls !== undefined
   : pinned(0, [process.execPath, join(root, "bench/peers/mcp-bench.mjs"), "http-churn", "--url", url,
     "--concurrency", values.concurrency, "--duration", "60", "--warmup", "1", "--max-ops", values.ops, "--pid", String(server?.pid)])
 const driver = spawnSync(dcmd, dargs, { encoding: "utf8" })
+page?.kill("SIGTERM")
 server?.kill("SIGTERM")
 await exited
 if (driver.status !== 0 || !driver.stdout.trim().startsWith("{")) {

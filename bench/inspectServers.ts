@@ -46,7 +46,7 @@ export const otlpReceiver = async (): Promise<OtlpReceiver> => {
 const waitClose = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once("close", () => r())))
 
 /** The page's feed from another process: the lean WebSocket the page opens, one line out per message received. */
-const PAGE_FEED = `
+export const PAGE_FEED = `
 const { WebSocket } = require("ws");
 const page = new URL(process.argv[1]);
 const ws = new WebSocket("ws://" + page.host + "/feed?definitions=0&token=" + page.searchParams.get("token"), { origin: page.origin, perMessageDeflate: false });
