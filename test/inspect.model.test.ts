@@ -254,7 +254,7 @@ describe("inspector model: session summaries read when asked, followed only whil
     await client.close()
   })
 
-  it("a feed listening: every change pushes the session's line, its summary built once when the feed serializes them; the last listener gone, the registry stops following", async () => {
+  it("a feed listening: a changed session's line is pushed at the next poll (its infoVersion moved), its summary built once when the feed serializes them; nothing is done per change; the last listener gone, polls push nothing", async () => {
     const { model, registry, client, server } = await inspectedPair()
     const s = actorOf(model, "legacyServerSession")
     let built = 0
@@ -262,26 +262,39 @@ describe("inspector model: session summaries read when asked, followed only whil
     server.info = () => (built++, info())
     const lines: Array<FeedMessage> = []
     const off = model.subscribe((m) => lines.push(m), { events: false })
+    // Followed by its version: no listener on the session, so its chart steps and requests cost the feed nothing.
+    expect(server.listeners?.size ?? 0).toBe(0)
+    const pushedNow = () => lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s)
     await client.request("tools/call", { name: "echo", arguments: { text: "watched" } })
-    const pushed = lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s)
+    expect(pushedNow().length).toBe(0) // nothing until the poll
+    model.poll()
+    const pushed = pushedNow()
     // The request's start and its end: one announcement stands for both until the summary is read again.
     expect(pushed.length).toBe(1)
     expect(built).toBe(0) // told of the changes, nothing built yet
+    model.poll()
+    expect(pushedNow().length).toBe(1) // nothing moved since
     await client.request("tools/call", { name: "echo", arguments: { text: "unread" } })
-    expect(lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s).length).toBe(1)
+    model.poll()
+    expect(pushedNow().length).toBe(1)
     // The feed's flush serializes it: the summary is read once, and is the session's current one.
     const serialized = pushed.map((m) => feedObject(model, m, true) as { inFlight: number; protocolVersion: string })
     expect(built).toBe(1)
     expect(serialized.every((o) => o.inFlight === 0 && o.protocolVersion === "2025-11-25")).toBe(true)
+    // Read again without a change: the summary kept is the current one, nothing is built.
+    feedObject(model, pushed[0]!, true)
+    expect(built).toBe(1)
     // Read: the next change is announced again, and read again when serialized.
     await client.request("tools/call", { name: "echo", arguments: { text: "after the read" } })
-    const next = lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === s)
+    model.poll()
+    const next = pushedNow()
     expect(next.length).toBe(2)
     feedObject(model, next[1]!, true)
     expect(built).toBe(2)
     off()
     const before = lines.length
     for (let i = 0; i < 20; i++) await client.request("tools/call", { name: "echo", arguments: { text: `again${i}` } })
+    model.poll()
     expect(lines.length).toBe(before)
     expect(built).toBe(2)
     expect(registry.listenerCount).toBe(1) // the model's own added/removed subscription

@@ -59,6 +59,31 @@ describe("makeRegistryUnsafe", () => {
     assert.deepStrictEqual(changes, ["quiet added:a", "quiet added:b", "loud added:b", "loud updated:a", "quiet removed:a"])
   })
 
+  it("`updates: \"unversioned\"` listeners are told only of sessions without an infoVersion, which alone are followed for them; a listener of all updates follows every session", () => {
+    const registry = makeRegistryUnsafe()
+    const changes: Array<string> = []
+    const versioned = Object.assign(makeFakeSession("v"), { infoVersion: 0 })
+    const plain = makeFakeSession("p")
+    registry.register(versioned)
+    const offSome = registry.subscribe((c) => changes.push(`some ${c.type}:${c.id}`), { updates: "unversioned" })
+    registry.register(plain)
+    // The versioned session is not followed (a reader compares its version instead): nothing per change.
+    assert.strictEqual(versioned.listenerCount, 0)
+    assert.strictEqual(plain.listenerCount, 1)
+    versioned.setState("operating.busy")
+    plain.setState("operating.busy")
+    const offAll = registry.subscribe((c) => changes.push(`all ${c.type}:${c.id}`))
+    assert.strictEqual(versioned.listenerCount, 1)
+    versioned.setState("operating")
+    offAll()
+    assert.strictEqual(versioned.listenerCount, 0)
+    assert.strictEqual(plain.listenerCount, 1)
+    offSome()
+    assert.strictEqual(plain.listenerCount, 0)
+    plain.setState("closed")
+    assert.deepStrictEqual(changes, ["some added:p", "some updated:p", "all updated:v"])
+  })
+
   it("rejects a duplicate id and keeps the first session", () => {
     const registry = makeRegistryUnsafe()
     const first = makeFakeSession("x")

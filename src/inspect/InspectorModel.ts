@@ -107,9 +107,13 @@ export interface IdEntry {
   end: SessionEnd | undefined
   /** The session while registered: its `endedWith` is read here, not looked up in the registry. */
   handle: SessionHandle | undefined
+  /** The handle's `infoVersion` when `info` was read (-1: not read, or the session has none). */
+  infoVersion: number
+  /** The handle's `infoVersion` last seen by `poll` (-1: not yet). */
+  polledVersion: number
 }
 
-const newIdEntry = (): IdEntry => ({ views: undefined, session: false, info: undefined, end: undefined, handle: undefined })
+const newIdEntry = (): IdEntry => ({ views: undefined, session: false, info: undefined, end: undefined, handle: undefined, infoVersion: -1, polledVersion: -1 })
 
 /** An actor's state as one snapshot left it. */
 export interface SnapshotView {
@@ -262,9 +266,13 @@ export class InspectorModel {
    */
   #sessionTouched(id: string): void {
     this.#stale.add(id)
+    this.#announce(id, this.#ids.get(id))
+  }
+  /** A session changed while a feed listens: one message per view, until its summary is read again. */
+  #announce(id: string, entry: IdEntry | undefined): void {
     if (this.#listeners.size === 0 || this.#announced.has(id)) return
     this.#announced.add(id)
-    const same = this.#ids.get(id)?.views
+    const same = entry?.views
     if (same === undefined) return
     const t = this.#now()
     if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
@@ -273,9 +281,16 @@ export class InspectorModel {
   #followUpdates(on: boolean): void {
     if (on === (this.#updates !== undefined) || this.#registry === undefined) return
     if (on) {
-      this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id))
+      // Sessions with an `infoVersion` are not followed (no listener on them, nothing per chart step):
+      // `poll` compares their versions once per feed flush. The others tell each change.
+      this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id), { updates: "unversioned" })
       // What changed while nobody listened is read on the next `infoOf`.
-      for (const [id, entry] of this.#ids) if (entry.session) this.#stale.add(id)
+      for (const [id, entry] of this.#ids) {
+        if (!entry.session) continue
+        this.#stale.add(id)
+        const version = entry.handle?.infoVersion
+        if (version !== undefined) entry.polledVersion = version
+      }
       this.#announced.clear()
     } else {
       this.#updates!()
@@ -283,6 +298,21 @@ export class InspectorModel {
       // Unfollowed, a read takes the live summary: nothing is stale or announced (and the sets stay empty).
       this.#stale.clear()
       this.#announced.clear()
+    }
+  }
+
+  /**
+   * While a feed listens: announce the registered sessions whose `infoVersion` moved since the last
+   * poll (what their `onInfoChange` would have told, once per poll instead of once per change). The
+   * inspector server calls it at each feed flush and every `flushMs` while a client is connected.
+   */
+  poll(): void {
+    if (this.#updates === undefined) return
+    for (const [id, entry] of this.#ids) {
+      const version = entry.handle?.infoVersion
+      if (version === undefined || version === entry.polledVersion) continue
+      entry.polledVersion = version
+      this.#announce(id, entry)
     }
   }
 
@@ -310,12 +340,18 @@ export class InspectorModel {
       // Registered, its summary never read yet (or not a session's actor).
       if (!entry.session) return undefined
     } else if (actor.end !== undefined) return last
-    // Followed (a feed listens): read again only if the session changed since the last read.
-    else if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
-    const handle = this.#registry?.get(actor.id)
+    else {
+      const version = entry.handle?.infoVersion
+      // A session with a version: read again only if it moved since the last read (followed or not).
+      if (version !== undefined) {
+        if (version === entry.infoVersion) return last
+      } else if (this.#updates !== undefined && !this.#stale.delete(actor.id)) return last
+    }
+    const handle = entry.handle ?? this.#registry?.get(actor.id)
     if (handle === undefined) return last
     const info = handle.info()
     entry.info = info
+    entry.infoVersion = handle.infoVersion ?? -1
     this.#reconcileRequests(actor, info)
     return info
   }

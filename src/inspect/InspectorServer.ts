@@ -148,7 +148,12 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     flusher.schedule()
   }
   const batch = makeFeedBatch({ model, showSecrets, clients, isLean: (ws) => lean.has(ws), send, schedule: () => flusher.schedule() })
+  const flushMs = options.flushMs ?? 50
   const flush = (): boolean => {
+    // Sessions that changed with no chart step (a request in flight on the fast path) are found by their
+    // `infoVersion` (nothing is done per change for the feed), so the flush also runs every `flushMs`
+    // while a client is connected (with `flushMs <= 0`, at the next flush anything else asks for).
+    model.poll()
     const held = batch.drain()
     for (const [ws, lines] of queued) {
       if (ws.readyState !== WebSocket.OPEN) continue
@@ -159,9 +164,9 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       ws.send(lines.join("\n"))
     }
     queued.clear()
-    return held
+    return held || (clients.size > 0 && flushMs > 0)
   }
-  const flusher = makeFeedFlusher(clock, options.flushMs ?? 50, flush)
+  const flusher = makeFeedFlusher(clock, flushMs, flush)
   // The model feeds the batch only while a client listens, and hands over `@xstate.event`s only while a full client does.
   let unsubscribe: (() => void) | undefined
   let subscribedFull = false
@@ -296,6 +301,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       if (url.searchParams.get("definitions") === "0") lean.add(ws)
       clients.add(ws)
       follow()
+      flusher.schedule()
       ws.on("error", () => ws.terminate())
       ws.on("close", () => {
         clients.delete(ws)

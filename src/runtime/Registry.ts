@@ -77,9 +77,11 @@ export interface RegistryUnsafe {
   /**
    * Listen to changes; returns the unsubscribe function. A throwing listener does not stop the others.
    * `updates: false` takes only `added` and `removed`: while no listener wants updates, the registry
-   * does not follow its sessions, so their state changes build no summary for nobody.
+   * does not follow its sessions, so their state changes build no summary for nobody. `updates:
+   * "unversioned"`: updates only of sessions without `infoVersion` (whose changes the listener cannot
+   * see by comparing it): while no listener wants them all, the sessions that have one are not followed.
    */
-  subscribe(listener: (change: RegistryChange) => void, options?: { readonly updates?: boolean }): () => void
+  subscribe(listener: (change: RegistryChange) => void, options?: { readonly updates?: boolean | "unversioned" }): () => void
   /** Number of change listeners (leak checks, diagnostics). */
   readonly listenerCount: number
   /**
@@ -109,6 +111,8 @@ export class RegistryEntry {
 }
 
 type Entry = RegistryEntry
+/** The `updated` changes a listener takes (see `RegistryUnsafe.subscribe`). */
+type Updates = boolean | "unversioned"
 
 /**
  * Create a registry. `onListenerError` receives what a change listener threw
@@ -124,12 +128,15 @@ export const makeRegistryUnsafe = (options?: {
 }): RegistryUnsafe => {
   // A ClearingMap: a removed entry (and its session) is not kept reachable by the table's dropped storage.
   const entries = new ClearingMap<string, Entry>()
-  /** Each listener, with whether it takes `updated` changes. */
-  const listeners = new Map<(change: RegistryChange) => void, boolean>()
+  /** Each listener, with the `updated` changes it takes. */
+  const listeners = new Map<(change: RegistryChange) => void, Updates>()
   /** The listeners as an array, made again only when one comes or goes: `emit` runs on every chart step of a followed session. */
-  let current: ReadonlyArray<readonly [(change: RegistryChange) => void, boolean]> = []
-  /** Listeners that take `updated` changes: sessions are followed only while there is one. */
-  let updateListeners = 0
+  let current: ReadonlyArray<readonly [(change: RegistryChange) => void, Updates]> = []
+  /** Listeners that take every `updated` change, and those that take the unversioned sessions' only. */
+  let allUpdates = 0
+  let unversionedUpdates = 0
+  /** Whether a session is followed: some listener takes its updates. */
+  const wanted = (handle: SessionHandle): boolean => allUpdates > 0 || (unversionedUpdates > 0 && handle.infoVersion === undefined)
   const onListenerError = options?.onListenerError ?? ((error: unknown) => console.error("registry listener failed", error))
 
   const emit = (change: RegistryChange): void => {
@@ -137,7 +144,7 @@ export const makeRegistryUnsafe = (options?: {
     const update = change.type === "updated"
     // A listener that subscribes or leaves while this runs changes `current`, not the array iterated.
     for (const [listener, updates] of current) {
-      if (update && !updates) continue
+      if (update && (updates === false || (updates === "unversioned" && change.handle?.infoVersion !== undefined))) continue
       try {
         listener(change)
       } catch (error) {
@@ -153,7 +160,7 @@ export const makeRegistryUnsafe = (options?: {
         if (entry.live) emit(new LazyChange("updated", handle))
       })
       : handle.subscribe((info) => {
-        if (entry.live) emit({ type: "updated", id: handle.id, info })
+        if (entry.live) emit({ type: "updated", id: handle.id, info, handle })
       })
   }
   const unfollow = (entry: Entry): void => {
@@ -167,11 +174,20 @@ export const makeRegistryUnsafe = (options?: {
     }
   }
 
+  /** Follow the sessions some listener now wants the updates of, and only those. */
+  const refollow = (): void => {
+    for (const entry of entries.values()) {
+      const want = wanted(entry.handle)
+      if (want && entry.unsubscribe === undefined) follow(entry)
+      else if (!want && entry.unsubscribe !== undefined) unfollow(entry)
+    }
+  }
+
   const add = (entry: Entry): void => {
     const handle = entry.handle
     if (entry.live || !entries.add(handle.id, entry)) throw new DuplicateSessionId({ id: handle.id })
     entry.live = true
-    if (updateListeners > 0) follow(entry)
+    if (wanted(handle)) follow(entry)
     if (listeners.size > 0) emit(new LazyChange("added", handle))
   }
   const remove = (entry: Entry): void => {
@@ -202,15 +218,20 @@ export const makeRegistryUnsafe = (options?: {
     subscribe(listener, options) {
       // Wrap so the same function can be subscribed twice and removed independently.
       const wrapped = (change: RegistryChange) => listener(change)
-      const updates = options?.updates !== false
-      if (updates && updateListeners++ === 0) for (const entry of entries.values()) follow(entry)
+      const updates: Updates = options?.updates === undefined ? true : options.updates
+      const count = (by: number) => {
+        if (updates === true) allUpdates += by
+        else if (updates === "unversioned") unversionedUpdates += by
+      }
+      count(1)
+      if (updates !== false) refollow()
       listeners.set(wrapped, updates)
       current = Array.from(listeners)
       return () => {
         if (!listeners.delete(wrapped)) return
         current = Array.from(listeners)
-        if (!updates || --updateListeners > 0) return
-        for (const entry of entries.values()) unfollow(entry)
+        count(-1)
+        if (updates !== false) refollow()
       }
     },
     get listenerCount() {

@@ -53,6 +53,13 @@ export interface SessionHandle {
    * later, if at all (the inspector reads it once per feed flush). Optional: `subscribe` otherwise.
    */
   onInfoChange?(listener: () => void): () => void
+  /**
+   * Optional: counts the changes `subscribe` and `onInfoChange` are told of. A reader that compares it
+   * with the value it last saw knows whether the session changed, with no listener on the session: the
+   * inspector's page reads it once per feed flush instead of being told of every chart step (each such
+   * call cost every session of a churning server a closure, a change object and two set operations).
+   */
+  readonly infoVersion?: number
   /** Settles once, when the session has ended for good. */
   readonly ended: Promise<SessionEnd>
   /**

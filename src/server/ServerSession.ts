@@ -209,6 +209,8 @@ export class ServerSession implements SessionHandle {
   /** @internal Server→client requests are rare: made on the first one (allocations count when sessions churn). */
   outbound: OutboundRequests | undefined
   /** @internal */ readonly state: SessionState = { logLevel: undefined, subscriptions: undefined, subscribing: 0 }
+  /** Changes told to `listeners` so far, listened to or not (see `SessionHandle.infoVersion`). */
+  infoVersion = 0
   /** @internal Made on the first subscriber (the inspector's): most sessions never get one. */
   listeners: InfoListeners | undefined
   /** @internal This session's key in its server's change listeners while it watches (`McpServer.watch`). */

@@ -41,6 +41,7 @@ export const info = (s: ServerSession): SessionInfo => {
 
 /** Tell the subscribers (called on every chart step and in-flight edge: no closure unless someone listens). */
 export const notifyListeners = (s: ServerSession): void => {
+  s.infoVersion++
   const listeners = s.listeners
   if (listeners !== undefined && listeners.size > 0) listeners.notify(s)
 }
