@@ -12,7 +12,7 @@ import { makeDemoServer } from "../examples/demo.ts"
 import { createMachine } from "xstate"
 import { BRIEF_LISTED, makeFeedBatch } from "../src/inspect/feedBatch.ts"
 import { makeFeedFlusher } from "../src/inspect/feedFlusher.ts"
-import { InspectorModel } from "../src/inspect/InspectorModel.ts"
+import { type FeedMessage, InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { createLeanActor } from "../src/runtime/ActorScheduler.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
@@ -75,8 +75,7 @@ describe("inspector feed: one flush per flushMs", () => {
     expect(inspection.listenerCount).toBe(0)
   })
 
-  it("a request in flight on the fast path (no chart step) reaches the page at the next flush by the session's infoVersion, with no listener on the session", async () => {
-    const clock = new SimulatedClock()
+  it("a request in flight on the fast path (no chart step) is announced at the next poll by the session's infoVersion, with no listener on the session", async () => {
     let release!: () => void
     const held = new Promise<void>((resolve) => (release = resolve))
     let started!: () => void
@@ -86,38 +85,38 @@ describe("inspector feed: one flush per flushMs", () => {
       await held
       return { content: [{ type: "text", text: "through" }] }
     })
-    const http = await makeHttpServer(server, { port: 0, inspect: { clock, flushMs: 50 } })
-    const inspector = http.inspector!
-    const feed = await openFeed(`ws://127.0.0.1:${inspector.port}/feed?definitions=0&token=${inspector.token}`, { origin: inspector.origin })
+    const http = await makeHttpServer(server, { port: 0, inspect: true })
+    const model = http.inspector!.model
+    // A feed listening as the page's does (snapshots as calls, no events): what the flush polls for.
+    const lines: Array<FeedMessage> = []
+    const off = model.subscribe((m) => lines.push(m), { events: false, snapshots: () => undefined })
     const client = new Client({ name: "gated", version: "1.0.0" })
     try {
-      clock.increment(50)
-      await feed.waitFor((m) => m.type === "@mcp-actors.synced", "synced")
       await client.connect(new StreamableHTTPClientTransport(new URL(http.url)))
-      clock.increment(50)
-      const actor = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.machine === "legacyServerSession", "the session's summary")
-      const sessionId = actor.sessionId as string
-      const handle = inspector.registry.get(inspector.model.get(sessionId)!.id) as unknown as { listeners?: { size: number }; infoVersion: number }
-      // Polled, not followed: the page costs the session nothing per change.
+      const view = [...model.actors()].find((a) => a.machine === "legacyServerSession")!
+      const handle = http.inspector!.registry.get(view.id) as unknown as { listeners?: { size: number } }
+      // Polled, not followed: the feed costs the session nothing per change.
       expect(handle.listeners?.size ?? 0).toBe(0)
+      const announced = () => lines.filter((m) => m.type === "@mcp-actors.session" && m.actor === view).length
+      model.poll()
+      model.infoOf(view) // read: the next change is announced again
+      const quiet = announced()
       const call = client.callTool({ name: "gate", arguments: {} })
       await running
-      const seen = feed.messages.length
-      // The next flush (the page is connected: it runs every flushMs even with nothing queued) finds the version moved.
-      clock.increment(50)
-      const busy = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId && feed.messages.indexOf(m) >= seen, "the request in flight")
-      expect(busy).toMatchObject({ inFlight: 1, requests: [{ method: "tools/call" }] })
+      expect(announced()).toBe(quiet) // nothing per change
+      model.poll()
+      expect(announced()).toBe(quiet + 1)
+      expect(model.infoOf(view)).toMatchObject({ inFlight: 1, requests: [{ method: "tools/call" }] })
       release()
       await call
-      const after = feed.messages.length
-      clock.increment(50)
-      const done = await feed.waitFor((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId && feed.messages.indexOf(m) >= after, "the request done")
-      expect(done).toMatchObject({ inFlight: 0 })
+      model.poll()
+      expect(announced()).toBe(quiet + 2)
+      expect(model.infoOf(view)).toMatchObject({ inFlight: 0 })
       expect(handle.listeners?.size ?? 0).toBe(0)
     } finally {
       release()
+      off()
       await client.close()
-      feed.ws.close()
       await http.close()
     }
     expect(inspection.listenerCount).toBe(0)

@@ -39,6 +39,31 @@ describe("inspector feed flusher", () => {
     expect(runs).toBe(2)
   })
 
+  it("while keepAlive holds, each flush arms the next with nothing queued; once it stops, so do they; never with flushMs 0", () => {
+    const clock = new SimulatedClock()
+    let connected = true
+    let runs = 0
+    const flusher = makeFeedFlusher(clock, 50, () => (runs++, false), () => connected)
+    flusher.schedule()
+    clock.increment(50)
+    clock.increment(50)
+    clock.increment(50)
+    expect(runs).toBe(3)
+    connected = false
+    clock.increment(50) // the flush already armed runs, and arms nothing
+    clock.increment(500)
+    expect(runs).toBe(4)
+    expect((clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size).toBe(0)
+    // flushMs 0 (a turn of the event loop): no re-arming, or it would spin.
+    let spins = 0
+    const immediate = makeFeedFlusher(clock, 0, () => (spins++, false), () => true)
+    immediate.schedule()
+    return new Promise<void>((resolve) => setImmediate(() => setImmediate(() => {
+      expect(spins).toBe(1)
+      resolve()
+    })))
+  })
+
   it("cancel drops the pending flush", () => {
     const clock = new SimulatedClock()
     let runs = 0

@@ -151,8 +151,8 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const flushMs = options.flushMs ?? 50
   const flush = (): boolean => {
     // Sessions that changed with no chart step (a request in flight on the fast path) are found by their
-    // `infoVersion` (nothing is done per change for the feed), so the flush also runs every `flushMs`
-    // while a client is connected (with `flushMs <= 0`, at the next flush anything else asks for).
+    // `infoVersion` (nothing is done per change for the feed): the flusher runs every `flushMs` while a
+    // client is connected (with `flushMs <= 0`, at the next flush anything else asks for).
     model.poll()
     const held = batch.drain()
     for (const [ws, lines] of queued) {
@@ -164,9 +164,9 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
       ws.send(lines.join("\n"))
     }
     queued.clear()
-    return held || (clients.size > 0 && flushMs > 0)
+    return held
   }
-  const flusher = makeFeedFlusher(clock, flushMs, flush)
+  const flusher = makeFeedFlusher(clock, flushMs, flush, () => clients.size > 0)
   // The model feeds the batch only while a client listens, and hands over `@xstate.event`s only while a full client does.
   let unsubscribe: (() => void) | undefined
   let subscribedFull = false
