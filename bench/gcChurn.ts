@@ -31,6 +31,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, openSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { summarizeGcTrace } from "./gcTrace.ts"
 import { PAGE_FEED } from "./inspectServers.ts"
 import { parseArgs } from "node:util"
 
@@ -251,30 +252,21 @@ if (driver.status !== 0 || !driver.stdout.trim().startsWith("{")) {
 }
 const result = JSON.parse(driver.stdout) as { sessions: number; server_cpu_us_per_op: number }
 
-const lines = readFileSync(log, "utf8").split("\n")
-const parse = (ls: Array<string>) => ls.filter((l) => l.includes("pause=")).map((l) =>
-  Object.fromEntries(l.trim().split(/\s+/).map((x) => x.split("=")).filter((x) => x.length === 2)) as Record<string, string>)
-const gcs = parse(lines)
-const scavenges = gcs.filter((g) => g.gc === "s")
-// With --full-gc: after the forced full GC (the preload's marker line, then that GC's own line), but its first scavenge.
-const forcedAt = lines.indexOf("forced-full-gc")
-if (values["full-gc"] && forcedAt === -1) throw new Error("gcChurn: --full-gc, but the server ran no forced full GC")
-const steady = forcedAt === -1 ? scavenges.slice(Number(values.skip)) : parse(lines.slice(forcedAt + 1)).slice(1).filter((g) => g.gc === "s").slice(1)
-const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN
-const allocatedPerSession = scavenges.reduce((a, g) => a + Number(g.allocated), 0) / result.sessions
-const steadySessions = steady.reduce((a, g) => a + Number(g.allocated), 0) / allocatedPerSession
+const gc = summarizeGcTrace(readFileSync(log, "utf8"), result.sessions, Number(values.skip))
+// With --full-gc: after the forced full GC.
+if (values["full-gc"] && !gc.forced) throw new Error("gcChurn: --full-gc, but the server ran no forced full GC")
 console.log(JSON.stringify({
   root,
   serveArgs: serveArgs.join(" "),
   workload: values.calls === undefined ? "session churn" : `${values.calls} calls of ${values.tool} ${values["tool-args"]}${values.progress ? " with progress" : ""} over ${values.wire}`,
-  scavenges: steady.length,
-  survivedKB: Math.round(median(steady.map((g) => Number(g.new_space_survived))) / 1024),
-  promotedKB: Math.round(median(steady.map((g) => Number(g.promoted))) / 1024),
-  pauseMs: median(steady.map((g) => Number(g.pause))),
-  sessionsPerScavenge: Math.round(median(steady.map((g) => Number(g.allocated))) / allocatedPerSession),
-  scavengePauseUsPerSession: Number((steady.reduce((a, g) => a + Number(g.pause), 0) * 1000 / steadySessions).toFixed(1)),
-  fullGcs: gcs.length - scavenges.length,
+  scavenges: gc.scavenges,
+  survivedKB: gc.survivedKB,
+  promotedKB: gc.promotedKB,
+  pauseMs: gc.pauseMs,
+  sessionsPerScavenge: gc.unitsPerScavenge,
+  scavengePauseUsPerSession: Number(gc.scavengePauseUsPerUnit.toFixed(1)),
+  fullGcs: gc.fullGcs,
   serverCpuUsPerSession: result.server_cpu_us_per_op,
   sessions: result.sessions,
-  series: scavenges.map((g) => `${Math.round(Number(g.new_space_survived) / 1024)}/${Math.round(Number(g.promoted) / 1024)}`).join(" ")
+  series: gc.series
 }))

@@ -21,6 +21,7 @@ import { mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
+import { summarizeGcTrace } from "./gcTrace.ts"
 
 const { values, positionals } = parseArgs({
   options: {
@@ -134,32 +135,21 @@ if (driver.status !== 0 || !driver.stdout.trim().startsWith("{")) {
 }
 const result = JSON.parse(driver.stdout) as { calls: number; server_cpu_us_per_op: number }
 
-const lines = readFileSync(log, "utf8").split("\n")
-const forcedAt = lines.indexOf("forced-full-gc")
-const parse = (ls: Array<string>) => ls.filter((l) => l.includes("pause=")).map((l) =>
-  Object.fromEntries(l.trim().split(/\s+/).map((x) => x.split("=")).filter((x) => x.length === 2)) as Record<string, string>)
-const gcs = parse(lines)
-const scavenges = gcs.filter((g) => g.gc === "s")
-// After the forced full GC (the preload's marker line, then that GC's own line), but its first scavenge; or after the first `--skip` with --no-full-gc.
-const after = forcedAt === -1 ? undefined : parse(lines.slice(forcedAt + 1)).slice(1)
-const steady = after === undefined ? scavenges.slice(Number(values.skip)) : after.filter((g) => g.gc === "s").slice(1)
-const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN
-const allocatedPerCall = scavenges.reduce((a, g) => a + Number(g.allocated), 0) / result.calls
-const steadyCalls = steady.reduce((a, g) => a + Number(g.allocated), 0) / allocatedPerCall
+const gc = summarizeGcTrace(readFileSync(log, "utf8"), result.calls, Number(values.skip))
 console.log(JSON.stringify({
   root,
   target: values.target,
   wire: values.wire,
   client: values.client,
   workload: `${result.calls} calls of ${values.tool} ${values["tool-args"]}, ${values.concurrency} in flight`,
-  scavenges: steady.length,
-  survivedKB: Math.round(median(steady.map((g) => Number(g.new_space_survived))) / 1024),
-  promotedKB: Math.round(median(steady.map((g) => Number(g.promoted))) / 1024),
-  pauseMs: median(steady.map((g) => Number(g.pause))),
-  callsPerScavenge: Math.round(median(steady.map((g) => Number(g.allocated))) / allocatedPerCall),
-  scavengePauseUsPerCall: Number((steady.reduce((a, g) => a + Number(g.pause), 0) * 1000 / steadyCalls).toFixed(2)),
-  fullGcs: gcs.length - scavenges.length,
-  fullGcsAfterForced: after === undefined ? undefined : after.filter((g) => g.gc !== "s").length,
+  scavenges: gc.scavenges,
+  survivedKB: gc.survivedKB,
+  promotedKB: gc.promotedKB,
+  pauseMs: gc.pauseMs,
+  callsPerScavenge: gc.unitsPerScavenge,
+  scavengePauseUsPerCall: Number(gc.scavengePauseUsPerUnit.toFixed(2)),
+  fullGcs: gc.fullGcs,
+  fullGcsAfterForced: gc.fullGcsAfterForced,
   targetCpuUsPerCall: result.server_cpu_us_per_op,
-  series: scavenges.map((g) => `${Math.round(Number(g.new_space_survived) / 1024)}/${Math.round(Number(g.promoted) / 1024)}`).join(" ")
+  series: gc.series
 }))
