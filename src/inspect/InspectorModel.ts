@@ -113,6 +113,12 @@ export interface IdEntry {
   polledVersion: number
 }
 
+/** A view as the model holds it: in its list of every view known (`InspectorModel.#first`), first seen first. */
+interface ViewNode extends ActorView {
+  prev: ViewNode | undefined
+  next: ViewNode | undefined
+}
+
 const newIdEntry = (): IdEntry => ({ views: undefined, session: false, info: undefined, end: undefined, handle: undefined, infoVersion: -1, polledVersion: -1 })
 
 /** An actor's state as one snapshot left it. */
@@ -189,14 +195,15 @@ const requestOf = (event: AnyEventObject): { id: string; method: string } | unde
 
 export class InspectorModel {
   /**
-   * Views by xstate session id. This table and the ones below are `ClearingMap`s: they live as long as the
-   * inspector and see every session come and go, and a `Map`'s dropped hash tables kept their views, the
-   * live ones' actors and sessions with them, reachable for the young GC (`src/protocol/ClearingMap.ts`):
-   * ≈ 2.4 MB survived each scavenge of an HTTP churn with the inspector unwatched, ≈ 0.15 MB without it.
+   * Every view known, live and ended, first seen first: a list through the views themselves
+   * (`ViewNode`). Why not a table by xstate session id, which it was: under churn each session's view
+   * was one insert and one delete in it, two hash operations on a cold table, for lookups only a page
+   * or a download makes (`get`, a scan from the newest: rare, and bounded by `maxActors`). The hot
+   * path finds a view through its actor (`#viewOf`), never by id.
    */
-  readonly #actors = new ClearingMap<string, ActorView>()
-  /** Later actors of a view (after hibernation), by their xstate session id. */
-  readonly #aliases = new ClearingMap<string, ActorView>()
+  #first: ViewNode | undefined = undefined
+  #last: ViewNode | undefined = undefined
+  #count = 0
   /**
    * Per actor id (a session's id): its views (a session restored from hibernation gets a new actor with
    * the same id), and the registered session's summary and end; kept after the session's removal, with
@@ -211,7 +218,7 @@ export class InspectorModel {
    * in the model's own profile (`bench/inspectModelSynthetic.ts`); the forgotten head is cut off in one
    * `splice` once it is as long as what is kept.
    */
-  readonly #ended: Array<ActorView | undefined> = []
+  readonly #ended: Array<ViewNode | undefined> = []
   #endedHead = 0
   /** Feed listeners, each with how it takes its messages. */
   readonly #listeners = new Map<(message: FeedMessage) => void, { readonly events: boolean; readonly touch: SnapshotTouch | undefined }>()
@@ -317,14 +324,16 @@ export class InspectorModel {
   }
 
   /** Every actor known, live and ended, in the order first seen. */
-  actors(): IterableIterator<ActorView> {
-    return this.#actors.values()
+  *actors(): IterableIterator<ActorView> {
+    for (let view = this.#first; view !== undefined; view = view.next) yield view
   }
+  /** The view of the actor with this xstate session id (a scan: for a page's or a download's request, not a hot path). */
   get(sessionId: string): ActorView | undefined {
-    return this.#actors.get(sessionId)
+    for (let view = this.#last; view !== undefined; view = view.prev) if (view.sessionId === sessionId) return view
+    return undefined
   }
   get size(): number {
-    return this.#actors.size
+    return this.#count
   }
   /**
    * The registered session's summary, when the actor is a session's: read from the live session when
@@ -393,7 +402,7 @@ export class InspectorModel {
     const now = this.#now()
     this.#prune(now)
     const out: Array<FeedMessage> = []
-    for (const actor of this.#actors.values()) {
+    for (let actor = this.#first; actor !== undefined; actor = actor.next) {
       out.push({ type: "@xstate.actor", actor, createdAt: now }, { type: "@mcp-actors.session", actor, createdAt: now, recent: true })
     }
     return out
@@ -401,7 +410,7 @@ export class InspectorModel {
 
   /** The record of one actor, live or ended (secrets redacted unless `showSecrets`). */
   record(sessionId: string, showSecrets = false): RecordFile | undefined {
-    const actor = this.#actors.get(sessionId)
+    const actor = this.get(sessionId)
     return actor === undefined ? undefined : toRecordFile(actor, showSecrets)
   }
 
@@ -413,9 +422,9 @@ export class InspectorModel {
     this.#snapshotMessageListeners = 0
     this.#touches = []
     // Live actors must not keep the forgotten views (and their records) reachable.
-    for (const view of this.#actors.values()) this.#unlink(view)
-    this.#actors.clear()
-    this.#aliases.clear()
+    for (let view = this.#first; view !== undefined; view = view.next) this.#unlink(view)
+    this.#first = this.#last = undefined
+    this.#count = 0
     this.#ids.clear()
     this.#asleep.clear()
     this.#ended.length = 0
@@ -459,11 +468,13 @@ export class InspectorModel {
     view.ref = undefined
   }
 
-  #viewOf(ref: AnyActorRef): ActorView | undefined {
-    const cached = (ref as unknown as Record<symbol, ActorView | undefined>)[this.#key]
-    // (A view forgotten since has ended: its actor sends nothing more that the model would take.)
-    if (cached !== undefined) return cached
-    return this.#actors.get(ref.sessionId) ?? this.#aliases.get(ref.sessionId)
+  /**
+   * The actor's view: every view is put on its actor when made (or woken), and taken off only when it
+   * ends, after which its actor sends nothing the model would take. An actor without one is untracked
+   * (started before the model, or beyond `maxActors`).
+   */
+  #viewOf(ref: AnyActorRef): ViewNode | undefined {
+    return (ref as unknown as Record<symbol, ViewNode | undefined>)[this.#key]
   }
 
   #onActor(ref: AnyActorRef, rootId: string): void {
@@ -474,19 +485,19 @@ export class InspectorModel {
       asleep.ref = ref
       ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = asleep
       ;(asleep.aliases ??= []).push(ref.sessionId)
-      this.#aliases.set(ref.sessionId, asleep)
       return
     }
     const now = this.#now()
-    if (this.#actors.size >= this.#maxActors) {
+    if (this.#count >= this.#maxActors) {
       this.#prune(now, true)
-      if (this.#actors.size >= this.#maxActors) return
+      if (this.#count >= this.#maxActors) return
     }
     const logic = (ref as { logic?: { id?: unknown } }).logic
     const id = ref.id
     let ids = this.#ids.get(id)
     if (ids === undefined) this.#ids.insert(id, ids = newIdEntry())
-    const actor: ActorView = {
+    const last = this.#last
+    const actor: ViewNode = {
       sessionId: ref.sessionId,
       rootId,
       parentId: (ref as { _parent?: AnyActorRef })._parent?.sessionId,
@@ -502,9 +513,14 @@ export class InspectorModel {
       record: new RecordBuffer(this.#capacity),
       requests: undefined,
       end: undefined,
-      idEntry: ids
+      idEntry: ids,
+      prev: last,
+      next: undefined
     }
-    this.#actors.insert(ref.sessionId, actor) // (an actor's xstate session id is new)
+    if (last === undefined) this.#first = actor
+    else last.next = actor
+    this.#last = actor
+    this.#count++
     ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = actor
     const same = ids.views
     if (same === undefined) ids.views = actor
@@ -742,13 +758,25 @@ export class InspectorModel {
       actor.end = { t: this.#now(), status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
       actor.requests = undefined
       actor.record.seal()
-      this.#ended.push(actor)
+      this.#ended.push(actor as ViewNode)
       this.#release(actor)
     } else if (ended.reason !== end.reason || (!ended.error && !end.expected)) {
       actor.end = { ...ended, reason: end.reason, error: ended.error || !end.expected }
     }
     // (The clock is read only for what it stamps: nothing, when the end changed nothing and nobody listens.)
     if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
+  }
+
+  /** Take the view out of the list (its links cleared: a forgotten view someone still holds keeps no other). */
+  #drop(view: ViewNode): void {
+    const prev = view.prev
+    const next = view.next
+    if (prev === undefined) this.#first = next
+    else prev.next = next
+    if (next === undefined) this.#last = prev
+    else next.prev = prev
+    view.prev = view.next = undefined
+    this.#count--
   }
 
   /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
@@ -763,9 +791,8 @@ export class InspectorModel {
         ended.splice(0, this.#endedHead)
         this.#endedHead = 0
       }
-      this.#actors.delete(oldest.sessionId)
+      this.#drop(oldest)
       this.#unlink(oldest)
-      if (oldest.aliases !== undefined) for (const alias of oldest.aliases) this.#aliases.delete(alias)
       if (this.#asleep.size > 0 && this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
       const ids = oldest.idEntry
       const same = ids.views
