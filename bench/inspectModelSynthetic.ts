@@ -31,6 +31,21 @@ const ROUNDS = Number(opt("rounds", "15"))
 const PAGE = args.includes("--page")
 const FLUSH = Number(opt("flush", "75"))
 const OVERLAP = Number(opt("overlap", "32"))
+/**
+ * `--pollute N`: between a session's steps, what a server does between them, roughly: N small objects
+ * allocated (the last 4 096 kept, as requests in flight are) and a 256 KB table read through, so the model's
+ * own objects are as cold in the caches, and as often moved by the young GC, as in a server under churn
+ * (where its per-session cost is 2–4× this harness's without it). The same work for both checkouts.
+ */
+const POLLUTE = Number(opt("pollute", "0"))
+const polluteRing: Array<unknown> = new Array(4096)
+const polluteTable = new Float64Array(32_768)
+let polluteAt = 0
+let polluteSum = 0
+const pollute = (): void => {
+  for (let i = 0; i < POLLUTE; i++) polluteRing[polluteAt++ & 4095] = [i, polluteAt, i + 1, i + 2, i + 3, i + 4, i + 5, i + 6]
+  for (let i = polluteAt & 7; i < polluteTable.length; i += 8) polluteSum += polluteTable[i]!
+}
 const ALLOC = args.includes("--alloc")
 const MAX_ENDED = args.includes("--max-ended") ? Number(opt("max-ended", "64")) : undefined
 const roots = [new URL("..", import.meta.url).pathname, ...(args.includes("--base") ? [opt("base", "")] : [])]
@@ -58,6 +73,10 @@ class SyntheticHandle {
   endedWith: undefined | End = undefined
   resolveEnded: undefined | ((end: End) => void) = undefined
   endedPromise: undefined | Promise<End> = undefined
+  /** As a server session: its actor names it (`ACTOR_SESSION`), a checkout that has that joins them through it. */
+  get namedByItsActors(): boolean {
+    return true
+  }
   constructor(id: string) {
     this.id = id
   }
@@ -73,7 +92,7 @@ class SyntheticHandle {
   async close() {}
 }
 
-const load = async (root: string): Promise<Subject> => {
+const load = async (root: string, bare = false): Promise<Subject> => {
   const url = (p: string) => new URL(p, pathToFileURL(`${root.replace(/\/+$/, "")}/`)).href
   const { InspectorModel } = await import(url("src/inspect/InspectorModel.ts")) as typeof import("../src/inspect/InspectorModel.ts")
   const { makeRegistryUnsafe } = await import(url("src/runtime/Registry.ts")) as typeof import("../src/runtime/Registry.ts")
@@ -89,11 +108,13 @@ const load = async (root: string): Promise<Subject> => {
       return stop
     }
   }
+  // A server session's actor names its session in its options (chartActor.ts), where the checkout has that.
+  const { ACTOR_SESSION } = await import(url("src/runtime/SessionHandle.ts")) as { readonly ACTOR_SESSION?: symbol }
   const registry = makeRegistryUnsafe()
-  const model = new InspectorModel({ registry, hub: hub as never, keepSecrets: false, ...(MAX_ENDED === undefined ? {} : { maxEnded: MAX_ENDED }) })
+  const model = bare ? undefined! : new InspectorModel({ registry, hub: hub as never, keepSecrets: false, ...(MAX_ENDED === undefined ? {} : { maxEnded: MAX_ENDED }) })
   let lines = 0
   const batch = makeFeedBatch({ model, showSecrets: false, clients: ["page"], isLean: () => true, send: () => void lines++, schedule: () => undefined })
-  if (PAGE) {
+  if (PAGE && !bare) {
     batch.want(true, false)
     model.subscribe(batch.add, { events: false, snapshots: batch.touch })
   }
@@ -106,14 +127,29 @@ const load = async (root: string): Promise<Subject> => {
   ]
   const open = () => {
     const id = `session-${n}`
-    const ref = { sessionId: `x:${n++ + 10}`, id, logic, _parent: parent }
     const handle = new SyntheticHandle(id)
+    const ref = { sessionId: `x:${n++ + 10}`, id, logic, _parent: parent, options: ACTOR_SESSION === undefined ? {} : { [ACTOR_SESSION]: handle } }
     const entry = { handle, unsubscribe: undefined, live: false }
     listener({ type: "@xstate.actor", actorRef: ref, rootId: "x:0" })
     listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event: { type: "xstate.init" }, snapshot: { status: "active", value: "awaitingInitialize", context: {} } })
     registry.add(entry)
-    for (const event of events) listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event, snapshot: { status: "active", value: "operating", context: {} } })
+    listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event: events[0], snapshot: { status: "active", value: "operating", context: {} } })
+    if (POLLUTE === 0) initialized(ref)
     return { ref, handle, entry }
+  }
+  /** The client's `notifications/initialized`: with `--pollute`, a request of its own, later. */
+  const initialized = (ref: object) =>
+    listener({ type: "@xstate.snapshot", actorRef: ref, rootId: "x:0", event: events[1], snapshot: { status: "active", value: "operating", context: {} } })
+  /** One session opened, one (the oldest) closed; with `--pollute`, each step a request of its own among the others' work. */
+  const step = () => {
+    live.push(open())
+    if (POLLUTE > 0) {
+      pollute()
+      initialized(live[live.length >> 1]!.ref)
+      pollute()
+    }
+    if (live.length > OVERLAP) close(live.shift()!)
+    if (POLLUTE > 0) pollute()
   }
   const close = (s: ReturnType<typeof open>) => {
     const end = { expected: true, reason: "terminated by the client (DELETE)" }
@@ -130,16 +166,14 @@ const load = async (root: string): Promise<Subject> => {
     lines: () => lines,
     churn: (count: number) => {
       for (let i = 0; i < count; i++) {
-        live.push(open())
-        if (live.length > OVERLAP) close(live.shift()!)
+        step()
         if (PAGE && i % FLUSH === FLUSH - 1) batch.drain()
       }
     },
     run: async () => {
       const t0 = cpu()
       for (let i = 0; i < SESSIONS; i++) {
-        live.push(open())
-        if (live.length > OVERLAP) close(live.shift()!)
+        step()
         if (PAGE && i % FLUSH === FLUSH - 1) batch.drain()
         // A turn ends every few sessions: promise reactions (an awaited `ended`) run then, as in a server.
         if (i % 8 === 7) await undefined
@@ -149,7 +183,9 @@ const load = async (root: string): Promise<Subject> => {
   }
 }
 
-const subjects = await Promise.all(roots.map(load))
+/** `--bare`: one more subject, the harness with no model (its own cost: with `--pollute`, most of a session's). */
+const BARE = args.includes("--bare")
+const subjects = await Promise.all([...roots.map((root) => load(root)), ...(BARE ? [load(roots[0]!, true).then((s) => ({ ...s, name: "(no model)" }))] : [])])
 if (ALLOC) {
   const { Session } = await import("node:inspector/promises")
   const session = new Session()
@@ -190,4 +226,5 @@ const q = (xs: Array<number>, p: number) => [...xs].sort((a, b) => a - b)[Math.f
 const fmt = (xs: Array<number>) => `${q(xs, 0.5).toFixed(0)} [${q(xs, 0.25).toFixed(0)} – ${q(xs, 0.75).toFixed(0)}]`
 console.log(`${PAGE ? `page (flush every ${FLUSH} sessions, ${OVERLAP} live)` : "nobody watching"}, ${ROUNDS} rounds of ${SESSIONS} sessions; model CPU ns/session, median [quartiles]:`)
 for (let j = 0; j < subjects.length; j++) console.log(`  ${subjects[j]!.name}: ${fmt(per[j]!)}${PAGE ? `; ${(subjects[j]!.lines() / ((ROUNDS + 2) * SESSIONS)).toFixed(2)} feed lines per session` : ""}`)
-if (subjects.length === 2) console.log(`  difference (this − base), per round: ${fmt(per[0]!.map((x, i) => x - per[1]![i]!))}`)
+if (roots.length === 2) console.log(`  difference (this − base), per round: ${fmt(per[0]!.map((x, i) => x - per[1]![i]!))}`)
+if (BARE) for (let j = 0; j < roots.length; j++) console.log(`  ${subjects[j]!.name} − (no model), per round: ${fmt(per[j]!.map((x, i) => x - per.at(-1)![i]!))}`)

@@ -24,7 +24,7 @@
  *     [--base DIR]
  *   (`--checkout DIR`: run the servers from another checkout, e.g. a worktree at an older commit;
  *   `--base DIR`: every mode twice, also as `MODE@base` from that checkout, in the same rotation: before and after in one run;
- *   `--cpu-prof DIR`: each server writes a V8 CPU profile there, named after its pid: see the table's pids.)
+ *   `--cpu-prof DIR`: each server writes a V8 CPU profile there (sampled every 100 µs), named after its pid: see the table's pids.)
  */
 import { Pool } from "undici"
 import { type InspectServer, otlpReceiver, processCpuNs, startInspectServer } from "./inspectServers.ts"
@@ -127,7 +127,7 @@ const targets = new Map<string, Target>()
 for (const mode of MODES) {
   const checkout = mode.endsWith("@base") ? BASE : CHECKOUT
   const server = await startInspectServer(mode.replace("@base", ""), { prefix: pin.server, otlpUrl: receiver.url, ...(checkout === undefined ? {} : { checkout }),
-    ...(PROF === undefined ? {} : { env: { ...process.env, NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-dir=${PROF}` } }) })
+    ...(PROF === undefined ? {} : { env: { ...process.env, NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-interval=100 --cpu-prof-dir=${PROF}` } }) })
   log(`  ${mode}: pid ${server.pid}`)
   const client = new Client(server.url)
   const sids: Array<string> = []

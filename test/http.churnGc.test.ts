@@ -1,8 +1,9 @@
 import { EventEmitter } from "node:events"
 import type { ServerResponse } from "node:http"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { Actor } from "xstate"
-import { RegistryEntry } from "../src/runtime/Registry.ts"
+import { makeRegistryUnsafe, RegistryEntry } from "../src/runtime/Registry.ts"
+import { ClearingMap } from "../src/protocol/ClearingMap.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeMemoryTracer } from "../src/observability/memoryTracer.ts"
 import { Telemetry } from "../src/observability/Telemetry.ts"
@@ -107,6 +108,40 @@ describe("HTTP session churn and the young GC", () => {
     } finally {
       await handle.close({ drainMs: 0 })
     }
+  })
+
+  it("an inspector nobody watches joins each session to its actor and registration with no table operation (ClearingMap) of its own", async () => {
+    // Every ClearingMap operation during a churn, with the inspector (its model subscribed to the registry it
+    // gives the server) and with a bare registry of the same kind (the server's own operations alike).
+    const opsDuring = async (options: { readonly inspect: true } | { readonly registry: ReturnType<typeof makeRegistryUnsafe> }) => {
+      const handle = await makeHttpServer(new McpServer({ name: "churn", version: "1.0.0" }), { port: 0, ...options })
+      try {
+        await churnSessions(handle.url, 16)
+        let ops = 0
+        const spies = (["get", "has", "set", "insert", "add", "delete", "deleteIf"] as const).map((name) => {
+          const original = ClearingMap.prototype[name] as (...args: Array<unknown>) => unknown
+          return vi.spyOn(ClearingMap.prototype, name).mockImplementation(function(this: ClearingMap<unknown, unknown>, ...args: Array<unknown>) {
+            ops++
+            return original.apply(this, args)
+          } as never)
+        })
+        try {
+          await churnSessions(handle.url, 64)
+        } finally {
+          for (const spy of spies) spy.mockRestore()
+        }
+        expect(handle.sessions).toBe(0)
+        return ops
+      } finally {
+        await handle.close({ drainMs: 0 })
+      }
+    }
+    const bare = await opsDuring({ registry: makeRegistryUnsafe() })
+    const inspected = await opsDuring({ inspect: true })
+    expect(bare).toBeGreaterThan(64)
+    // Before: 320 for the 64 sessions (the model's entry by session id made, found by the actor and at the
+    // removal, deleted with its view; its views by xstate session id).
+    expect(inspected - bare).toBe(0)
   })
 
   it("nor does a session's SSE stream (the hub's set of open streams)", async () => {

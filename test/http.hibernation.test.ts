@@ -38,6 +38,35 @@ describe("Streamable HTTP: idle sessions hibernate", () => {
     expect(handle.stats()).toMatchObject({ sessions: 0, hibernated: 0 })
   })
 
+  it("the inspector sees a session hibernate and wake as one session: one view, its record going on, one end", async () => {
+    const clock = new SimulatedClock()
+    const handle = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 50, clock, inspect: true })
+    try {
+      const model = handle.inspector!.model
+      const { sid, headers } = await openSession(handle.url)
+      const views = () => [...model.actors()].filter((a) => a.id === sid)
+      const [view] = views()
+      expect(views()).toHaveLength(1)
+      clock.increment(100)
+      expect(handle.session(sid)!.isHibernated).toBe(true)
+      expect(view!.status).toBe("hibernated")
+      const ping = await post(handle.url, { jsonrpc: "2.0", id: 2, method: "ping" }, headers)
+      expect(await ping.json()).toMatchObject({ id: 2, result: {} })
+      expect(handle.session(sid)!.isHibernated).toBe(false)
+      // The woken actor continues the view (found through the session its actor names).
+      expect(views()).toEqual([view])
+      expect(view!.status).toBe("active")
+      expect(view!.aliases).toHaveLength(1)
+      expect(view!.record.last(1)[0]!.event.type).toBe("PING")
+      const { del } = await import("./support/mcpHttp.ts")
+      expect((await del(handle.url, headers)).status).toBeLessThan(300)
+      expect(views()).toEqual([view])
+      expect(view!.end).toMatchObject({ reason: "terminated by the client (DELETE)", error: false })
+    } finally {
+      await handle.close({ drainMs: 0 })
+    }
+  })
+
   it("a hibernated session still expires at its idle deadline", async () => {
     const clock = new SimulatedClock()
     const handle = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 20, idleTimeoutMs: 300, clock })

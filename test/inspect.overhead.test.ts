@@ -11,7 +11,7 @@ import { type InspectorModel as Model, InspectorModel } from "../src/inspect/Ins
 import { REDACTED, toJsonSafe, withoutSecrets } from "../src/inspect/redact.ts"
 import { FIRST_RUNS, RecordBuffer } from "../src/inspect/SessionRecord.ts"
 import { makeRegistryUnsafe, type RegistryChange, type RegistryUnsafe } from "../src/runtime/Registry.ts"
-import type { SessionEnd, SessionHandle, SessionInfo } from "../src/runtime/SessionHandle.ts"
+import { ACTOR_SESSION, type SessionEnd, type SessionHandle, type SessionInfo } from "../src/runtime/SessionHandle.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 
 const models: Array<Model> = []
@@ -29,8 +29,8 @@ const sink = setup({ types: {} as { events: { type: string; [k: string]: unknown
 })
 
 /** An actor of `sink` fed to the hub (xstate's own `inspect` option: the hub's observer). */
-const inspectedSink = (id?: string) => {
-  const actor = createActor(sink, { inspect: inspection.observer, ...(id === undefined ? {} : { id }) })
+const inspectedSink = (id?: string, session?: SessionHandle) => {
+  const actor = createActor(sink, { inspect: inspection.observer, ...(id === undefined ? {} : { id }), ...(session === undefined ? {} : { [ACTOR_SESSION]: session }) })
   actor.start()
   return actor
 }
@@ -160,11 +160,12 @@ describe("registry updates", () => {
 })
 
 /** A session handle that tells its end as a server session does (`endedWith`), counting what the model asks of it. */
-const tellingHandle = (id: string) => {
+const tellingHandle = (id: string, namedByItsActors = false) => {
   const counts = { info: 0, ended: 0 }
   let state = "operating"
   const handle = {
     id,
+    namedByItsActors,
     endedWith: undefined as SessionEnd | undefined,
     info: (): SessionInfo => (counts.info++, { id, role: "server", era: "legacy", protocolVersion: "2025-06-18", state, transport: "http", peer: { name: "p", version: "1" }, inFlight: 0, startedAt: 0 }),
     subscribe: () => () => undefined,
@@ -178,14 +179,20 @@ const tellingHandle = (id: string) => {
   return { handle: handle as SessionHandle & typeof handle, counts }
 }
 
-describe("sessions nobody watches", () => {
+describe.each([
+  { join: "by id", named: false },
+  { join: "through the session its actor names (ACTOR_SESSION: no table by id)", named: true }
+])("sessions nobody watches, joined $join", ({ named }) => {
+  const session = (id: string) => tellingHandle(id, named)
+  const actorOf = (handle: SessionHandle) => inspectedSink(handle.id, named ? handle : undefined)
+
   it("a session that tells its end: no summary at registration, no `ended` promise; its end taken when its actor stops, its last summary once, when it leaves", () => {
     const registry = makeRegistryUnsafe()
     const model = new InspectorModel({ registry })
     models.push(model)
-    const { handle, counts } = tellingHandle("S1")
+    const { handle, counts } = session("S1")
     const unregister = registry.register(handle)
-    const actor = inspectedSink("S1")
+    const actor = actorOf(handle)
     actor.send({ type: "REQUEST" })
     const view = model.get(actor.sessionId)!
     // Was: a summary built at registration, and the `ended` promise read (made) to learn the end.
@@ -207,9 +214,9 @@ describe("sessions nobody watches", () => {
     const registry = makeRegistryUnsafe()
     const model = new InspectorModel({ registry })
     models.push(model)
-    const { handle, counts } = tellingHandle("S2")
+    const { handle, counts } = session("S2")
     const unregister = registry.register(handle)
-    const actor = inspectedSink("S2")
+    const actor = actorOf(handle)
     const view = model.get(actor.sessionId)!
     actor.stop()
     expect(view.status).toBe("hibernated")
@@ -220,16 +227,48 @@ describe("sessions nobody watches", () => {
     expect(counts.ended).toBe(0)
   })
 
+  it("a hibernated session's next actor continues its view and record; its end ends the view once", () => {
+    const registry = makeRegistryUnsafe()
+    const model = new InspectorModel({ registry })
+    models.push(model)
+    const { handle } = session("S5")
+    const unregister = registry.register(handle)
+    const first = actorOf(handle)
+    first.send({ type: "REQUEST", id: 1, method: "tools/call" })
+    const view = model.get(first.sessionId)!
+    first.stop()
+    expect(view.status).toBe("hibernated")
+    const woken = actorOf(handle)
+    expect(model.get(woken.sessionId)).toBeUndefined()
+    expect(view.aliases).toEqual([woken.sessionId])
+    expect(view.ref).toBe(woken)
+    expect(view.status).toBe("active")
+    woken.send({ type: "PING" })
+    expect(view.record.last(1)[0]!.event.type).toBe("PING")
+    expect(model.size).toBe(1)
+    handle.endedWith = { expected: true, reason: "terminated by the client (DELETE)" }
+    woken.stop()
+    unregister()
+    expect(view.end).toMatchObject({ status: "stopped", reason: "terminated by the client (DELETE)", error: false })
+    // A later session with the same id (a restore) gets a view of its own.
+    const { handle: again } = session("S5")
+    registry.register(again)
+    const next = actorOf(again)
+    expect(model.get(next.sessionId)).not.toBe(view)
+    expect(model.size).toBe(2)
+    next.stop()
+  })
+
   it("a session that leaves the registry before it has ended (a shutdown) is awaited from then on", async () => {
     const registry = makeRegistryUnsafe()
     const model = new InspectorModel({ registry })
     models.push(model)
     let resolve!: (end: SessionEnd) => void
     const ended = new Promise<SessionEnd>((r) => (resolve = r))
-    const { handle } = tellingHandle("S3")
+    const { handle } = session("S3")
     Object.defineProperty(handle, "ended", { get: () => ended })
     const unregister = registry.register(handle)
-    const actor = inspectedSink("S3")
+    const actor = actorOf(handle)
     const view = model.get(actor.sessionId)!
     unregister()
     expect(view.end).toBeUndefined()

@@ -14,7 +14,7 @@
  */
 import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateValue } from "xstate"
 import type { RegistryChange, RegistryUnsafe } from "../runtime/Registry.ts"
-import type { SessionEnd, SessionHandle, SessionInfo } from "../runtime/SessionHandle.ts"
+import { actorSession, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { withoutSecrets } from "./redact.ts"
@@ -97,6 +97,11 @@ export interface ActorView {
  * holds its entry, and a registry change finds it with one lookup.
  */
 export interface IdEntry {
+  /**
+   * Kept on the session's handle (a session whose actors name it, `ACTOR_SESSION`), not in the model's
+   * table by id: joined to its actors and its registry changes through objects, with no lookup.
+   */
+  readonly onHandle: boolean
   /** One view, or a set of them: child ids such as `keepalive` or `request.2` repeat in every session. */
   views: ActorView | Set<ActorView> | undefined
   /** A registered session's id (registered now, or before with its last summary kept for its views). */
@@ -119,7 +124,16 @@ interface ViewNode extends ActorView {
   next: ViewNode | undefined
 }
 
-const newIdEntry = (): IdEntry => ({ views: undefined, session: false, info: undefined, end: undefined, handle: undefined, infoVersion: -1, polledVersion: -1 })
+/** The hibernated view among an id's views, if one is. */
+const hibernatedIn = (entry: IdEntry | undefined): ActorView | undefined => {
+  const views = entry?.views
+  if (views === undefined) return undefined
+  if (!(views instanceof Set)) return views.status === "hibernated" ? views : undefined
+  for (const view of views) if (view.status === "hibernated") return view
+  return undefined
+}
+
+const newIdEntry = (onHandle: boolean): IdEntry => ({ onHandle, views: undefined, session: false, info: undefined, end: undefined, handle: undefined, infoVersion: -1, polledVersion: -1 })
 
 /** An actor's state as one snapshot left it. */
 export interface SnapshotView {
@@ -210,7 +224,7 @@ export class InspectorModel {
    * its last summary, for its ended views.
    */
   readonly #ids = new ClearingMap<string, IdEntry>()
-  /** Hibernated views by actor id: the session a new actor with that id continues. */
+  /** Hibernated views by actor id (of actors that do not name their session: the others are found through it): the session a new actor with that id continues. */
   readonly #asleep = new ClearingMap<string, ActorView>()
   /**
    * Ended actors, oldest first, from `#endedHead` on. Why a head index and not `shift`: under churn one
@@ -271,9 +285,9 @@ export class InspectorModel {
    * Why the announced set: a session changes twice per call (a request in, its answer out), and until its
    * summary is read again one announcement stands for them all.
    */
-  #sessionTouched(id: string): void {
+  #sessionTouched(id: string, handle: SessionHandle | undefined): void {
     this.#stale.add(id)
-    this.#announce(id, this.#ids.get(id))
+    this.#announce(id, this.#entryOf(id, handle))
   }
   /** A session changed while a feed listens: one message per view, until its summary is read again. */
   #announce(id: string, entry: IdEntry | undefined): void {
@@ -290,12 +304,13 @@ export class InspectorModel {
     if (on) {
       // Sessions with an `infoVersion` are not followed (no listener on them, nothing per chart step):
       // `poll` compares their versions once per feed flush. The others tell each change.
-      this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id), { updates: "unversioned" })
-      // What changed while nobody listened is read on the next `infoOf`.
-      for (const [id, entry] of this.#ids) {
-        if (!entry.session) continue
-        this.#stale.add(id)
-        const version = entry.handle?.infoVersion
+      this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id, change.handle), { updates: "unversioned" })
+      // What changed while nobody listened is read on the next `infoOf` (a session no longer registered gives its last summary).
+      for (const handle of this.#registry.handles()) {
+        const entry = this.#entryOf(handle.id, handle)
+        if (entry === undefined || !entry.session) continue
+        this.#stale.add(handle.id)
+        const version = handle.infoVersion
         if (version !== undefined) entry.polledVersion = version
       }
       this.#announced.clear()
@@ -314,12 +329,14 @@ export class InspectorModel {
    * inspector server calls it at each feed flush and every `flushMs` while a client is connected.
    */
   poll(): void {
-    if (this.#updates === undefined) return
-    for (const [id, entry] of this.#ids) {
-      const version = entry.handle?.infoVersion
-      if (version === undefined || version === entry.polledVersion) continue
+    if (this.#updates === undefined || this.#registry === undefined) return
+    for (const handle of this.#registry.handles()) {
+      const version = handle.infoVersion
+      if (version === undefined) continue
+      const entry = this.#entryOf(handle.id, handle)
+      if (entry === undefined || version === entry.polledVersion) continue
       entry.polledVersion = version
-      this.#announce(id, entry)
+      this.#announce(handle.id, entry)
     }
   }
 
@@ -423,6 +440,7 @@ export class InspectorModel {
     this.#touches = []
     // Live actors must not keep the forgotten views (and their records) reachable.
     for (let view = this.#first; view !== undefined; view = view.next) this.#unlink(view)
+    if (this.#registry !== undefined) for (const handle of this.#registry.handles()) this.#setEntryOnHandle(handle, undefined)
     this.#first = this.#last = undefined
     this.#count = 0
     this.#ids.clear()
@@ -431,6 +449,32 @@ export class InspectorModel {
     this.#endedHead = 0
     this.#stale.clear()
     this.#announced.clear()
+  }
+
+  /**
+   * The entry of session `id`: on its handle when the handle is named by its actors (`namedByItsActors`),
+   * else in `#ids`. Why on the handle: a churned server session's registration, its actor's start, its
+   * removal and its view's forgetting each looked its id up in that table (five hash operations on a
+   * cold table per session, for a join the objects at hand already make).
+   */
+  #entryOf(id: string, handle: SessionHandle | undefined): IdEntry | undefined {
+    return handle !== undefined && handle.namedByItsActors === true ? (handle as unknown as Record<symbol, IdEntry | undefined>)[this.#key] : this.#ids.get(id)
+  }
+  /** {@link #entryOf}, made when there is none. */
+  #entryMade(id: string, handle: SessionHandle | undefined): IdEntry {
+    if (handle !== undefined && handle.namedByItsActors === true) {
+      const on = handle as unknown as Record<symbol, IdEntry | undefined>
+      return on[this.#key] ??= newIdEntry(true)
+    }
+    let entry = this.#ids.get(id)
+    if (entry === undefined) this.#ids.insert(id, entry = newIdEntry(false))
+    return entry
+  }
+  /** Set, not deleted (as on actors, `#unlink`): a delete would slow every later property access on the session. */
+  #setEntryOnHandle(handle: SessionHandle, entry: IdEntry | undefined): void {
+    if (handle.namedByItsActors !== true) return
+    const on = handle as unknown as Record<symbol, IdEntry | undefined>
+    if (on[this.#key] !== undefined) on[this.#key] = entry
   }
 
   #emit(message: FeedMessage): void {
@@ -478,10 +522,16 @@ export class InspectorModel {
   }
 
   #onActor(ref: AnyActorRef, rootId: string): void {
-    // A hibernated session woken: its new actor continues the same view and record.
-    const asleep = this.#asleep.size === 0 || ref.id === ref.sessionId ? undefined : this.#asleep.get(ref.id)
+    const id = ref.id
+    const owner = actorSession(ref)
+    const onHandle = owner !== undefined && owner.id === id && owner.namedByItsActors === true
+    // A hibernated session woken: its new actor continues the same view and record (found through the
+    // session when the actor names it: a server with a hibernated session looked every new session up).
+    const asleep = onHandle
+      ? hibernatedIn((owner as unknown as Record<symbol, IdEntry | undefined>)[this.#key])
+      : this.#asleep.size === 0 || id === ref.sessionId ? undefined : this.#asleep.get(id)
     if (asleep !== undefined && asleep.status === "hibernated") {
-      this.#asleep.delete(ref.id)
+      if (!onHandle) this.#asleep.delete(id)
       asleep.ref = ref
       ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = asleep
       ;(asleep.aliases ??= []).push(ref.sessionId)
@@ -493,9 +543,7 @@ export class InspectorModel {
       if (this.#count >= this.#maxActors) return
     }
     const logic = (ref as { logic?: { id?: unknown } }).logic
-    const id = ref.id
-    let ids = this.#ids.get(id)
-    if (ids === undefined) this.#ids.insert(id, ids = newIdEntry())
+    const ids = this.#entryMade(id, onHandle ? owner : undefined)
     const last = this.#last
     const actor: ViewNode = {
       sessionId: ref.sessionId,
@@ -544,7 +592,7 @@ export class InspectorModel {
     if (status === "stopped" && ids.session && ids.end === undefined && !this.#endOnHandle(ids)) {
       // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
       actor.status = "hibernated"
-      this.#asleep.set(actor.id, actor)
+      if (!ids.onHandle) this.#asleep.set(actor.id, actor)
       if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
       return
     }
@@ -601,13 +649,12 @@ export class InspectorModel {
   #onChange(change: RegistryChange): void {
     if (change.type === "added") this.#onAdded(change.id, change.handle ?? this.#registry?.get(change.id))
     else if (change.type === "removed") this.#onRemoved(change)
-    else this.#onUpdated(change.info)
+    else this.#onUpdated(change.info, change.handle)
   }
 
   /** A summary pushed (a registry that hands its updates to every listener): its requests in flight, and the feed's line. */
-  #onUpdated(info: SessionInfo): void {
-    let ids = this.#ids.get(info.id)
-    if (ids === undefined) this.#ids.insert(info.id, ids = newIdEntry())
+  #onUpdated(info: SessionInfo, handle: SessionHandle | undefined): void {
+    const ids = this.#entryMade(info.id, handle)
     ids.session = true
     ids.info = info
     this.#unmark(info.id)
@@ -625,13 +672,12 @@ export class InspectorModel {
    * awaited.
    */
   #onAdded(id: string, handle: SessionHandle | undefined): void {
-    let ids = this.#ids.get(id)
-    if (ids === undefined) this.#ids.insert(id, ids = newIdEntry())
+    const ids = this.#entryMade(id, handle)
     ids.session = true
     ids.info = undefined
     ids.handle = handle
     this.#unmark(id)
-    if (handle !== undefined && !tellsItsEnd(handle)) this.#awaitEnd(id, handle)
+    if (handle !== undefined && !tellsItsEnd(handle)) this.#awaitEnd(id, handle, ids)
     if (this.#listeners.size === 0) return
     const same = ids.views
     if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
@@ -642,15 +688,17 @@ export class InspectorModel {
   #onRemoved(change: RegistryChange): void {
     const id = change.id
     this.#unmark(id)
-    const ids = this.#ids.get(id)
+    const handle = change.handle
+    const ids = this.#entryOf(id, handle)
     if (ids === undefined) return
     ids.handle = undefined
+    // (Its views keep the entry: the handle, gone from the registry, must not keep them.)
+    if (ids.onHandle) this.#setEntryOnHandle(handle!, undefined)
     const same = ids.views
-    const handle = change.handle
     const end = endedWithOf(handle)
     if (same === undefined) {
       // No actor of it to describe.
-      if (ids.end === undefined) this.#ids.delete(id)
+      if (ids.end === undefined && !ids.onHandle) this.#ids.delete(id)
       return
     }
     const info = change.info
@@ -661,7 +709,7 @@ export class InspectorModel {
     if (end !== undefined && ids.end !== end) return this.#onSessionEnd(id, end, ids)
     if (end === undefined && handle !== undefined && tellsItsEnd(handle)) {
       // Left the registry before its end (a supervisor's shutdown): its end is awaited from here.
-      this.#awaitEnd(id, handle)
+      this.#awaitEnd(id, handle, ids)
     }
     if (this.#listeners.size === 0) return
     if (same instanceof Set) for (const actor of same) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
@@ -673,8 +721,8 @@ export class InspectorModel {
    * `#onRemoved` made each of their calls allocate the context it captures (≈ 48 bytes, until the
    * optimizing compiler took them), on every session although the closure is rarely made.
    */
-  #awaitEnd(id: string, handle: SessionHandle): void {
-    handle.ended.then((end) => this.#onSessionEnd(id, end), () => undefined)
+  #awaitEnd(id: string, handle: SessionHandle, ids: IdEntry): void {
+    handle.ended.then((end) => this.#onSessionEnd(id, end, ids), () => undefined)
   }
 
   /** The registered session has told its end (it was released): taken now. */
@@ -735,7 +783,7 @@ export class InspectorModel {
     return found
   }
 
-  #onSessionEnd(id: string, end: SessionEnd, ids = this.#ids.get(id)): void {
+  #onSessionEnd(id: string, end: SessionEnd, ids: IdEntry | undefined): void {
     if (ids === undefined || !ids.session) return
     ids.end = end
     const same = ids.views
@@ -753,7 +801,7 @@ export class InspectorModel {
       // The session ended without its actor finishing (hibernated, stopped, dropped): it ends here.
       if (actor.status === "hibernated") {
         actor.status = "stopped"
-        if (this.#asleep.get(actor.id) === actor) this.#asleep.delete(actor.id)
+        if (!actor.idEntry.onHandle && this.#asleep.get(actor.id) === actor) this.#asleep.delete(actor.id)
       }
       actor.end = { t: this.#now(), status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
       actor.requests = undefined
@@ -793,7 +841,6 @@ export class InspectorModel {
       }
       this.#drop(oldest)
       this.#unlink(oldest)
-      if (this.#asleep.size > 0 && this.#asleep.get(oldest.id) === oldest) this.#asleep.delete(oldest.id)
       const ids = oldest.idEntry
       const same = ids.views
       if (same instanceof Set) {
@@ -805,8 +852,8 @@ export class InspectorModel {
         ids.views = undefined
         // Its entry is the id's in the map, no lookup needed: an entry with a view is never dropped
         // (only here, once its last view goes, or in `#onRemoved` when it has none), and an id's entry
-        // is made only when it has none.
-        this.#ids.delete(oldest.id)
+        // is made only when it has none. (An entry on a handle is in no table.)
+        if (!ids.onHandle) this.#ids.delete(oldest.id)
       }
       if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.forget", sessionId: oldest.sessionId, createdAt: now })
     }

@@ -60,6 +60,11 @@ export interface SessionHandle {
    * call cost every session of a churning server a closure, a change object and two set operations).
    */
   readonly infoVersion?: number
+  /**
+   * @internal Its actors name it in their options (`ACTOR_SESSION`): a reader (the inspector) joins the
+   * session's registration to its actors through those objects, with no table by session id.
+   */
+  readonly namedByItsActors?: boolean
   /** Settles once, when the session has ended for good. */
   readonly ended: Promise<SessionEnd>
   /**
@@ -68,6 +73,16 @@ export interface SessionHandle {
    */
   close(options?: { readonly drainMs?: number; readonly reason?: string }): Promise<void>
 }
+
+/**
+ * @internal Under this key a session's actor names, in its options (`createLeanActor(logic, { [ACTOR_SESSION]: handle })`;
+ * xstate keeps its options on the actor), the session it runs. The inspector reads it when the actor starts.
+ */
+export const ACTOR_SESSION: unique symbol = Symbol("mcp-actors.actorSession")
+
+/** The session an actor runs, when its options name it ({@link ACTOR_SESSION}). */
+export const actorSession = (ref: object): SessionHandle | undefined =>
+  (ref as { readonly options?: { readonly [ACTOR_SESSION]?: SessionHandle } }).options?.[ACTOR_SESSION]
 
 /** The `subscribe` side of a SessionHandle: listeners, and an info snapshot built only when someone listens. */
 export class InfoListeners {

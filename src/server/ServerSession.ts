@@ -251,6 +251,11 @@ export class ServerSession implements SessionHandle {
   /** @internal */ resolveEnded: ((end: SessionEnd) => void) | undefined
   /** @internal */ endedWith: SessionEnd | undefined
   /** Settles once, when the session has ended for good. */
+  /** @internal Its chart's actor names it (`ACTOR_SESSION`, chartActor.ts): the inspector joins them with no lookup by id. */
+  get namedByItsActors(): boolean {
+    return true
+  }
+
   get ended(): Promise<SessionEnd> {
     if (this.endedPromise !== undefined) return this.endedPromise
     const ended = this.endedWith

@@ -8,6 +8,7 @@ import type { ActorOptions } from "xstate"
 import { errorMessage } from "../../protocol/errors.ts"
 import { LEGACY_VERSIONS } from "../../protocol/versions.ts"
 import { createLeanActor } from "../../runtime/ActorScheduler.ts"
+import { ACTOR_SESSION } from "../../runtime/SessionHandle.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import type { Implementation } from "../types.ts"
 import { release } from "./ending.ts"
@@ -26,8 +27,10 @@ const startChart = (s: ServerSession) => {
   }
   const o = s.options
   // One options object, filled in place (no spread temporaries: every churned session makes one).
-  const actorOptions: ActorOptions<typeof runtimeServerMachine> & { -readonly [K in "snapshot" | "clock" | "parent"]?: unknown } = {
-    id: s.id, // the inspector links the actor to this session by it
+  const actorOptions: ActorOptions<typeof runtimeServerMachine> & { -readonly [K in "snapshot" | "clock" | "parent"]?: unknown } & { readonly [ACTOR_SESSION]: ServerSession } = {
+    id: s.id,
+    // The session, on the actor (xstate keeps its options): the inspector joins them through it.
+    [ACTOR_SESSION]: s,
     input: {
       supportedVersions: o.supportedVersions ?? LEGACY_VERSIONS,
       idleTimeoutMs: o.idleTimeoutMs ?? 0,
