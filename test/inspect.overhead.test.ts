@@ -524,3 +524,29 @@ describe("the record's slots", () => {
     expect(ring.dropped).toBe(2)
   })
 })
+
+describe("the model's views, live and ended", () => {
+  it("lists every view first seen first, though an ended one's place among the live is reused; finds each by id; forgets the ended oldest first", () => {
+    let t = 1_000
+    const model = new InspectorModel({ now: () => t, maxEnded: 2 })
+    models.push(model)
+    const [a, b, c] = [inspectedSink("A"), inspectedSink("B"), inspectedSink("C")]
+    b.stop()
+    const d = inspectedSink("D") // in B's old place
+    t = 2_000
+    a.stop()
+    const ids = () => [...model.actors()].map((v) => v.id)
+    expect(ids()).toEqual(["A", "B", "C", "D"])
+    expect(model.size).toBe(4)
+    for (const actor of [a, b, c, d]) expect(model.get(actor.sessionId)?.id).toBe(actor.id)
+    expect(model.get("x:none")).toBeUndefined()
+    // A third ended one: the first to end (B) is forgotten at the next actor, not the first seen (A).
+    c.stop()
+    const e = inspectedSink("E")
+    expect(ids()).toEqual(["A", "C", "D", "E"])
+    expect(model.get(b.sessionId)).toBeUndefined()
+    expect(model.record(a.sessionId)?.end?.t).toBe(2_000)
+    d.stop()
+    e.stop()
+  })
+})

@@ -118,10 +118,12 @@ export interface IdEntry {
   polledVersion: number
 }
 
-/** A view as the model holds it: in its list of every view known (`InspectorModel.#first`), first seen first. */
+/** A view as the model holds it: live in a slot of `#live`, or ended in `#ended`. */
 interface ViewNode extends ActorView {
-  prev: ViewNode | undefined
-  next: ViewNode | undefined
+  /** Its slot in `#live` while it lives; -1 once ended. */
+  slot: number
+  /** When it was first seen, among the model's views (their order: `actors()`). */
+  readonly seq: number
 }
 
 /** The hibernated view among an id's views, if one is. */
@@ -209,15 +211,17 @@ const requestOf = (event: AnyEventObject): { id: string; method: string } | unde
 
 export class InspectorModel {
   /**
-   * Every view known, live and ended, first seen first: a list through the views themselves
-   * (`ViewNode`). Why not a table by xstate session id, which it was: under churn each session's view
-   * was one insert and one delete in it, two hash operations on a cold table, for lookups only a page
-   * or a download makes (`get`, a scan from the newest: rare, and bounded by `maxActors`). The hot
-   * path finds a view through its actor (`#viewOf`), never by id.
+   * The live views, each in a slot (emptied in place when it ends, and reused), and below the ended
+   * ones in the order they ended: every view known. Why not a table by xstate session id, which it
+   * was: under churn each session's view was one insert and one delete in it, two hash operations on
+   * a cold table, for lookups only a page or a download makes (`get`, a scan: rare, and bounded by
+   * `maxActors`); nor a list through the views, which it was next: forgetting one touched its two
+   * neighbours, cold by then. The hot path finds a view through its actor (`#viewOf`), never by id.
    */
-  #first: ViewNode | undefined = undefined
-  #last: ViewNode | undefined = undefined
-  #count = 0
+  readonly #live: Array<ViewNode | undefined> = []
+  readonly #freeSlots: Array<number> = []
+  #liveCount = 0
+  #seq = 0
   /**
    * Per actor id (a session's id): its views (a session restored from hibernation gets a new actor with
    * the same id), and the registered session's summary and end; kept after the session's removal, with
@@ -233,6 +237,8 @@ export class InspectorModel {
    * `splice` once it is as long as what is kept.
    */
   readonly #ended: Array<ViewNode | undefined> = []
+  /** When each of `#ended` ended (its `end.t`): the prune's test reads no view. */
+  readonly #endedAt: Array<number> = []
   #endedHead = 0
   /** Feed listeners, each with how it takes its messages. */
   readonly #listeners = new Map<(message: FeedMessage) => void, { readonly events: boolean; readonly touch: SnapshotTouch | undefined }>()
@@ -341,16 +347,24 @@ export class InspectorModel {
   }
 
   /** Every actor known, live and ended, in the order first seen. */
-  *actors(): IterableIterator<ActorView> {
-    for (let view = this.#first; view !== undefined; view = view.next) yield view
+  actors(): IterableIterator<ActorView> {
+    return this.#all().values()
+  }
+  /** Every view, first seen first (sorted when asked: a page's or a new client's request, not a hot path). */
+  #all(): Array<ViewNode> {
+    const all: Array<ViewNode> = []
+    for (const view of this.#live) if (view !== undefined) all.push(view)
+    for (let i = this.#endedHead; i < this.#ended.length; i++) all.push(this.#ended[i]!)
+    return all.sort((a, b) => a.seq - b.seq)
   }
   /** The view of the actor with this xstate session id (a scan: for a page's or a download's request, not a hot path). */
   get(sessionId: string): ActorView | undefined {
-    for (let view = this.#last; view !== undefined; view = view.prev) if (view.sessionId === sessionId) return view
+    for (const view of this.#live) if (view !== undefined && view.sessionId === sessionId) return view
+    for (let i = this.#endedHead; i < this.#ended.length; i++) if (this.#ended[i]!.sessionId === sessionId) return this.#ended[i]
     return undefined
   }
   get size(): number {
-    return this.#count
+    return this.#liveCount + this.#ended.length - this.#endedHead
   }
   /**
    * The registered session's summary, when the actor is a session's: read from the live session when
@@ -419,7 +433,7 @@ export class InspectorModel {
     const now = this.#now()
     this.#prune(now)
     const out: Array<FeedMessage> = []
-    for (let actor = this.#first; actor !== undefined; actor = actor.next) {
+    for (const actor of this.#all()) {
       out.push({ type: "@xstate.actor", actor, createdAt: now }, { type: "@mcp-actors.session", actor, createdAt: now, recent: true })
     }
     return out
@@ -439,13 +453,15 @@ export class InspectorModel {
     this.#snapshotMessageListeners = 0
     this.#touches = []
     // Live actors must not keep the forgotten views (and their records) reachable.
-    for (let view = this.#first; view !== undefined; view = view.next) this.#unlink(view)
+    for (const view of this.#all()) this.#unlink(view)
     if (this.#registry !== undefined) for (const handle of this.#registry.handles()) this.#setEntryOnHandle(handle, undefined)
-    this.#first = this.#last = undefined
-    this.#count = 0
+    this.#live.length = 0
+    this.#freeSlots.length = 0
+    this.#liveCount = 0
     this.#ids.clear()
     this.#asleep.clear()
     this.#ended.length = 0
+    this.#endedAt.length = 0
     this.#endedHead = 0
     this.#stale.clear()
     this.#announced.clear()
@@ -538,13 +554,14 @@ export class InspectorModel {
       return
     }
     const now = this.#now()
-    if (this.#count >= this.#maxActors) {
+    if (this.size >= this.#maxActors) {
       this.#prune(now, true)
-      if (this.#count >= this.#maxActors) return
+      if (this.size >= this.#maxActors) return
     }
     const logic = (ref as { logic?: { id?: unknown } }).logic
     const ids = this.#entryMade(id, onHandle ? owner : undefined)
-    const last = this.#last
+    const free = this.#freeSlots.pop()
+    const slot = free === undefined ? this.#live.length : free
     const actor: ViewNode = {
       sessionId: ref.sessionId,
       rootId,
@@ -562,13 +579,11 @@ export class InspectorModel {
       requests: undefined,
       end: undefined,
       idEntry: ids,
-      prev: last,
-      next: undefined
+      slot,
+      seq: this.#seq++
     }
-    if (last === undefined) this.#first = actor
-    else last.next = actor
-    this.#last = actor
-    this.#count++
+    this.#live[slot] = actor
+    this.#liveCount++
     ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = actor
     const same = ids.views
     if (same === undefined) ids.views = actor
@@ -580,14 +595,14 @@ export class InspectorModel {
   #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {
     const actor = this.#viewOf(ref)
     if (actor === undefined || actor.end !== undefined) return
-    const t = this.#now()
-    const listening = this.#listeners.size > 0
     // Each field read once: snapshots and events come in many shapes (every logic's, every event's),
     // so each read is a megamorphic lookup.
+    const type = event.type
+    const t = this.#now()
+    const listening = this.#listeners.size > 0
     const status = snapshot.status
     const value = snapshot.value
     const context = snapshot.context
-    const type = event.type
     const ids = actor.idEntry
     if (status === "stopped" && ids.session && ids.end === undefined && !this.#endOnHandle(ids)) {
       // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
@@ -632,7 +647,7 @@ export class InspectorModel {
         : { t, status, reason: ownEnd.reason, error: !ownEnd.expected || status === "error" }
       actor.requests = undefined
       record.seal()
-      this.#ended.push(actor)
+      this.#retire(actor, t)
       this.#release(actor)
       if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
     }
@@ -803,10 +818,11 @@ export class InspectorModel {
         actor.status = "stopped"
         if (!actor.idEntry.onHandle && this.#asleep.get(actor.id) === actor) this.#asleep.delete(actor.id)
       }
-      actor.end = { t: this.#now(), status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
+      const t = this.#now()
+      actor.end = { t, status: actor.status === "active" ? "gone" : actor.status, reason: end.reason, error: !end.expected }
       actor.requests = undefined
       actor.record.seal()
-      this.#ended.push(actor as ViewNode)
+      this.#retire(actor as ViewNode, t)
       this.#release(actor)
     } else if (ended.reason !== end.reason || (!ended.error && !end.expected)) {
       actor.end = { ...ended, reason: end.reason, error: ended.error || !end.expected }
@@ -815,16 +831,15 @@ export class InspectorModel {
     if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: this.#now() })
   }
 
-  /** Take the view out of the list (its links cleared: a forgotten view someone still holds keeps no other). */
-  #drop(view: ViewNode): void {
-    const prev = view.prev
-    const next = view.next
-    if (prev === undefined) this.#first = next
-    else prev.next = next
-    if (next === undefined) this.#last = prev
-    else next.prev = prev
-    view.prev = view.next = undefined
-    this.#count--
+  /** The view ended at `t`: from its live slot (emptied in place, reused) to the ended ones. */
+  #retire(view: ViewNode, t: number): void {
+    if (view.slot < 0) return
+    this.#live[view.slot] = undefined
+    this.#freeSlots.push(view.slot)
+    view.slot = -1
+    this.#liveCount--
+    this.#ended.push(view)
+    this.#endedAt.push(t)
   }
 
   /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
@@ -832,14 +847,18 @@ export class InspectorModel {
     const limit = pressed ? Math.floor(this.#maxEnded / 2) : this.#maxEnded
     const ended = this.#ended
     while (ended.length > this.#endedHead) {
+      if (ended.length - this.#endedHead <= limit && this.#endedAt[this.#endedHead]! + this.#retainMs > now) break
       const oldest = ended[this.#endedHead]!
-      if (ended.length - this.#endedHead <= limit && oldest.end!.t + this.#retainMs > now) break
       ended[this.#endedHead++] = undefined
       if (this.#endedHead >= 32 && this.#endedHead * 2 >= ended.length) {
-        ended.splice(0, this.#endedHead)
+        // Moved down in place (a `splice` returns what it cut, an array made for nothing).
+        const kept = ended.length - this.#endedHead
+        ended.copyWithin(0, this.#endedHead)
+        ended.length = kept
+        this.#endedAt.copyWithin(0, this.#endedHead)
+        this.#endedAt.length = kept
         this.#endedHead = 0
       }
-      this.#drop(oldest)
       this.#unlink(oldest)
       const ids = oldest.idEntry
       const same = ids.views
