@@ -110,11 +110,17 @@ const readResource = (server: McpServer, params: Record<string, unknown> | undef
   // One the server knows but does not list now (see McpServer.unlisted).
   const unlisted = server.unlisted?.resource?.(uri)
   if (unlisted !== undefined) return unlisted(uri, ctx)
-  // Legacy: -32002 (2025-11-25/server/resources.mdx:L388); modern: -32602.
-  throw ctx.era === "modern"
-    ? new McpError(ErrorCode.InvalidParams, `Resource not found: ${uri}`, { uri })
-    : new McpError(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri })
+  throw resourceNotFound(uri, ctx.era)
 }
+
+/**
+ * The error for a URI nothing serves, in the request's era: legacy -32002
+ * (2025-11-25/server/resources.mdx:L388), modern -32602, which a server "MUST" return
+ * (2026-07-28/server/resources.mdx:L404). `data` is `{ uri }` plus `extra` (the gateway adds
+ * the host's refusal).
+ */
+export const resourceNotFound = (uri: string, era: RequestContext["era"], extra?: Record<string, unknown>): McpError =>
+  new McpError(era === "modern" ? ErrorCode.InvalidParams : ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri, ...extra })
 
 const getPrompt = (server: McpServer, params: Record<string, unknown> | undefined, ctx: RequestContext): MaybePromise<Result> => {
   const name = params?.name
