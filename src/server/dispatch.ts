@@ -263,6 +263,13 @@ const dispatchGuarded = (guard: CallGuard, server: McpServer, request: JsonRpcRe
   }
 }
 
+/**
+ * Over the per-session cap (`maxSubscriptionsPerSession`): -32014 with `data.limit` (a legacy
+ * `resources/subscribe`, and a modern listen's URIs beyond it).
+ */
+export const tooManySubscriptions = (limit: number): McpError =>
+  new McpError(ErrorCode.TooManySubscriptions, `Too many subscriptions: a session may hold ${limit} (the server's limit); unsubscribe from one first`, { limit })
+
 const empty = (): Result => ({})
 const subscribed = (state: SessionState, uri: string): Result => {
   ;(state.subscriptions ??= new Set()).add(uri)
@@ -308,7 +315,7 @@ const dispatchUnguarded = (
       const held = state.subscriptions
       const limit = server.maxSubscriptionsPerSession
       if ((held?.size ?? 0) + (state.subscribing ?? 0) >= limit && held?.has(uri) !== true) {
-        throw new McpError(ErrorCode.TooManySubscriptions, `Too many subscriptions: this session holds ${limit} (the server's limit); unsubscribe from one first`, { limit })
+        throw tooManySubscriptions(limit)
       }
       if (hook === undefined) return subscribed(state, uri)
       // Heard from once the hook accepted it.
