@@ -11,7 +11,7 @@ export type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcRespon
 export { LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION, LEGACY_VERSIONS, MODERN_VERSIONS, negotiateVersion } from "./protocol/versions.ts"
 export type { ClientCapabilities, ServerCapabilities } from "./protocol/capabilities.ts"
 export type { Era } from "./protocol/era.ts"
-export type { ServerChange, SubscriptionFilter } from "./protocol/subscriptions.ts"
+export { META_REFUSED_SUBSCRIPTIONS, type RefusedSubscriptions, type ServerChange, type SubscriptionFilter } from "./protocol/subscriptions.ts"
 export { type Clock, systemClock } from "./protocol/clock.ts"
 
 // Server

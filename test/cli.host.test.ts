@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -15,6 +15,7 @@ import { eventually, processGroupAlive } from "./support/processes.ts"
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
+const EVERYTHING = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "cli-host-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -109,6 +110,43 @@ describe("mcp-actors host CONFIG --serve-stdio", { timeout: 60_000 }, () => {
     await client.close()
     expect(await eventually(() => { try { process.kill(pid, 0); return false } catch { return true } }, 15_000)).toBe(true)
     expect(processGroupAlive(status.pid as number)).toBe(false)
+  })
+})
+
+describe("mcp-actors host --max-subscriptions-per-session N", { timeout: 60_000 }, () => {
+  it("caps the resource URIs of one gateway session: the SDK client's second subscribe is -32014 with data.limit", async () => {
+    const config = join(dir, "subs.json")
+    writeFileSync(config, JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, "stdio"] } } }))
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [MAIN, "host", config, "--serve-stdio", "--json", "--max-subscriptions-per-session", "1", "--state-file", join(dir, "subs-state.json")],
+      stderr: "pipe"
+    })
+    const client = new Client({ name: "sdk-stdio", version: "1" })
+    await client.connect(transport)
+    try {
+      expect(client.getServerCapabilities()?.resources).toMatchObject({ subscribe: true })
+      const [first, second] = (await client.listResources()).resources.map((r) => r.uri)
+      await client.subscribeResource({ uri: first! })
+      await client.subscribeResource({ uri: first! }) // held already: not a new one
+      await expect(client.subscribeResource({ uri: second! })).rejects.toMatchObject({ code: -32014, data: { limit: 1 } })
+      await client.unsubscribeResource({ uri: first! })
+      await client.subscribeResource({ uri: second! })
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("takes a positive integer, with a gateway to apply it to; anything else is exit 2 naming the flag", () => {
+    const run = (...args: ReadonlyArray<string>) => spawnSync(process.execPath, [MAIN, "host", join(dir, "none.json"), ...args], { encoding: "utf8", timeout: 20_000 })
+    for (const bad of ["0", "-1", "1.5", "many"]) {
+      const r = run("--serve-http", "0", `--max-subscriptions-per-session=${bad}`) // "=": parseArgs takes a separate "-1" for an option
+      expect([bad, r.status]).toEqual([bad, 2])
+      expect(r.stderr).toContain(`--max-subscriptions-per-session must be a positive integer, got "${bad}"`)
+    }
+    const alone = run("--max-subscriptions-per-session", "5")
+    expect(alone.status).toBe(2)
+    expect(alone.stderr).toContain("--max-subscriptions-per-session needs --serve-http, --serve-ws or --serve-stdio")
   })
 })
 

@@ -12,12 +12,16 @@
  *   sees the capability error and carries on, instead of the whole call failing;
  *   with a client that declares sampling, the request reaches it and its answer
  *   gets back.
+ * And each era's code for a resource nobody serves any more (the host dropped it, the
+ * gateway's lists have not caught up): -32002 for the SDK client, -32602 for our modern
+ * client, `data.uri` and the host's `UnknownName` in both.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
+import { connectHttp } from "../src/client/connectHttp.ts"
+import { type Gateway, type GatewayHttpHandle, HOST_ERROR_META, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
 import { META_SERVER_INFO } from "../src/protocol/modern.ts"
 import { McpServer } from "../src/server/McpServer.ts"
@@ -111,5 +115,54 @@ describe("gateway between eras: SDK client (2025-11-25) → gateway → 2026-07-
     const result = await client.callTool({ name: "up__asks", arguments: {} })
     expect(asked).toBe(1)
     expect(result.content).toEqual([{ type: "text", text: `sampling answered {"type":"text","text":"4"}` }])
+  })
+})
+
+describe("gateway: a resource no upstream serves any more gets each era's code", { timeout: 30_000 }, () => {
+  const upstream = new McpServer({ name: "up", version: "1.0.0" })
+    .resource({ uri: "mem://going", name: "going" }, (uri) => ({ contents: [{ uri, text: "here" }] }))
+    .resource({ uri: "mem://staying", name: "staying" }, (uri) => ({ contents: [{ uri, text: "here" }] }))
+  let server: WsServerHandle
+  let host: McpHost
+  let gateway: Gateway
+  let http: GatewayHttpHandle
+
+  beforeAll(async () => {
+    server = await makeWsServer(upstream, { port: 0 })
+    // The host's catalog changes reach the gateway's lists after `coalesceMs`: a long one keeps the window open.
+    host = await startHost({ mcpServers: { up: { url: server.url, protocol: "legacy" } } }, { stateFile: false, coalesceMs: 600_000 })
+    gateway = makeGateway(host)
+    http = await serveGatewayHttp(gateway, { port: 0 })
+  })
+  afterAll(async () => {
+    await http?.close()
+    gateway?.close()
+    await host?.close()
+    await server?.close()
+  })
+
+  it("-32002 for a legacy client, -32602 for a modern one, both with data.uri and the host's UnknownName", async () => {
+    const legacy = new Client({ name: "sdk", version: "1.0.0" })
+    await legacy.connect(new StreamableHTTPClientTransport(new URL(http.url)))
+    const modern = await connectHttp(http.url, { era: "modern" })
+    try {
+      expect(await legacy.readResource({ uri: "mem://going" })).toMatchObject({ contents: [{ text: "here" }] })
+      // The host's listing event comes just before its catalog is rebuilt (in the same turn).
+      const relisted = new Promise<void>((resolve) => {
+        const off = host.on("listing", () => queueMicrotask(() => (off(), resolve())))
+      })
+      upstream.removeResource("mem://going")
+      await relisted
+      expect(host.owner("resource", "mem://going")).toBeUndefined()
+      // The host no longer routes it; the gateway still lists it (its change has not come yet).
+      expect(gateway.server.resources.has("mem://going")).toBe(true)
+      const refused = { uri: "mem://going", [HOST_ERROR_META]: { _tag: "UnknownName", kind: "resource", name: "mem://going" } }
+      await expect(legacy.readResource({ uri: "mem://going" })).rejects.toMatchObject({ code: -32002, data: refused })
+      await expect(modern.readResource("mem://going")).rejects.toMatchObject({ code: -32602, data: refused })
+      expect(await modern.readResource("mem://staying")).toMatchObject({ contents: [{ text: "here" }] })
+    } finally {
+      await legacy.close()
+      await modern.close()
+    }
   })
 })

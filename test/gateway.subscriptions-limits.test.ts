@@ -4,14 +4,19 @@
  * our own McpServer over WebSocket whose `resourceSubscriptions` hook records what reaches it:
  * - the policy guard decides a `resources/subscribe` as a read of its URI: a URI the policy denies
  *   (or that no rule permits) is -32003 and never reaches the upstream, hostile URIs included;
- *   `resources/unsubscribe` is never refused; a modern listen is acknowledged only for what the
- *   caller may read;
+ *   `resources/unsubscribe` is never refused; a modern listen's URIs pass the same decision one by
+ *   one (rate limits and approvals too, audited as `subscriptions/listen`): a refused URI is left out
+ *   of the acknowledgement, whose `_meta` says why with the legacy subscribe's error;
  * - a per-session cap (`maxSubscriptionsPerSession`): over it -32014 with `data.limit`, also for a
  *   burst of subscribes sent before any is answered; subscribing again to a held URI is not a new
  *   one; a modern listen is acknowledged for the first URIs up to the cap.
- * Also one McpServer alone (no hook, no guard): the cap holds there too.
+ * Also one McpServer alone (no hook, no guard): the cap holds there too; and one with the client
+ * approver: a listen's URI needing approval is refused (a listen cannot ask its client).
  * Waits are on the upstream hook's calls.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -20,21 +25,35 @@ import { connectHttp } from "../src/client/connectHttp.ts"
 import type { ModernClient } from "../src/client/ModernClient.ts"
 import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
+import type { ApprovalAnswer, PendingApproval } from "../src/policy/ApprovalStore.ts"
+import { ApprovalStore } from "../src/policy/ApprovalStore.ts"
+import { Approvals } from "../src/policy/Approvals.ts"
+import { AuditLog } from "../src/policy/AuditLog.ts"
 import { Policy } from "../src/policy/Policy.ts"
 import { PolicyEngine } from "../src/policy/PolicyEngine.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
+import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION } from "../src/protocol/modern.ts"
+import { ACKNOWLEDGED_METHOD, META_REFUSED_SUBSCRIPTIONS } from "../src/protocol/subscriptions.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { policyGuard } from "../src/server/policyGuard.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
+import { post, SseReader } from "./support/mcpHttp.ts"
 
-/** Everyone may read mem:// but not the secret (a deny rule); anything else: no rule permits it. */
+/**
+ * Everyone may read mem:// but not the secret (a deny rule); anything else: no rule permits it.
+ * mem://t/ask-* needs an approval; mem://t/rl is read (or watched) once an hour.
+ */
 const POLICY = `
 default: deny
 rules:
   - { id: mem-read, server: up, resource: "mem://*", effect: allow }
   - { id: secret-deny, server: up, resource: "mem://secret", effect: deny }
+  - { id: ask-watch, server: up, resource: "mem://t/ask-*", effect: approve }
+rateLimits:
+  - { id: rl-watch, resource: "mem://t/rl", limit: 1, window: 1h, per: identity }
 `
 
 describe("gateway: policy and limits on resource subscriptions", { timeout: 30_000, shuffle: false }, () => {
@@ -70,6 +89,21 @@ describe("gateway: policy and limits on resource subscriptions", { timeout: 30_0
   let host: McpHost
   let gateway: Gateway
   let http: GatewayHttpHandle
+  let approvals: Approvals
+  const dir = mkdtempSync(join(tmpdir(), "subs-limits-"))
+  const auditFile = join(dir, "audit.jsonl")
+  let audit: AuditLog
+  /** The approver's questions, each answered when the test says. */
+  const asked: Array<{ readonly pending: PendingApproval; readonly answer: (a: ApprovalAnswer) => void; readonly signal: AbortSignal }> = []
+  const questions: Array<() => void> = []
+  const auditWaiters: Array<(record: Record<string, unknown>) => void> = []
+  /** Resolves once a record matching `test` is appended. */
+  const audited = (test: (record: Record<string, unknown>) => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      const w = (r: Record<string, unknown>) => test(r) && (auditWaiters.splice(auditWaiters.indexOf(w), 1), resolve())
+      auditWaiters.push(w)
+    })
+  const nextQuestion = (): Promise<void> => new Promise((resolve) => (asked.length > 0 ? resolve() : questions.push(resolve)))
   const clients: Array<Client> = []
   const connect = async (): Promise<Client> => {
     const client = new Client({ name: "sdk-limits", version: "1.0.0" })
@@ -83,8 +117,25 @@ describe("gateway: policy and limits on resource subscriptions", { timeout: 30_0
     ws = await makeWsServer(upstream, { port: 0 })
     host = await startHost({ mcpServers: { up: { url: ws.url, protocol: "legacy" } } }, { stateFile: false, coalesceMs: 10 })
     const engine = new PolicyEngine(Policy.parse(POLICY, "limits.yaml"))
+    approvals = new Approvals({ store: ApprovalStore.open(), keepAliveMs: 0 })
+    audit = AuditLog.open(auditFile)
+    // Each record is an event a test can wait for.
+    const append = audit.append.bind(audit)
+    audit.append = (fields) => {
+      const out = append(fields)
+      for (const w of [...auditWaiters]) w(fields as unknown as Record<string, unknown>)
+      return out
+    }
+    const approver = {
+      name: "tester",
+      ask: (pending: PendingApproval, signal: AbortSignal) =>
+        new Promise<ApprovalAnswer>((answer) => {
+          asked.push({ pending, answer, signal })
+          for (const q of questions.splice(0)) q()
+        })
+    }
     gateway = makeGateway(host, {
-      guard: (server, route) => policyGuard({ engine, server: server ?? "host", ...(route === undefined ? {} : { route }) }),
+      guard: (server, route) => policyGuard({ engine, server: server ?? "host", audit, approvals, approver, ...(route === undefined ? {} : { route }) }),
       maxSubscriptionsPerSession: 3
     })
     http = await serveGatewayHttp(gateway, { port: 0 })
@@ -96,6 +147,9 @@ describe("gateway: policy and limits on resource subscriptions", { timeout: 30_0
     gateway?.close()
     await host?.close()
     await ws?.close()
+    approvals?.close()
+    audit?.close()
+    rmSync(dir, { recursive: true, force: true })
   })
 
   it("a URI the policy denies, or that no rule permits, cannot be subscribed (-32003, never upstream), hostile URIs included; unsubscribe is never refused", async () => {
@@ -154,6 +208,103 @@ describe("gateway: policy and limits on resource subscriptions", { timeout: 30_0
     expect(host.resourceSubscriptions()).toEqual([])
   })
 
+  /** A raw modern listen on the aggregate: its acknowledgement (the first message) and how to end it. */
+  const rawListen = (id: number, uris: ReadonlyArray<string>) => {
+    const abort = new AbortController()
+    // The response starts with the acknowledgement: not awaited here (an approval may hold it).
+    const reader = post(http.url, {
+      jsonrpc: "2.0",
+      id,
+      method: "subscriptions/listen",
+      params: { notifications: { resourceSubscriptions: uris }, _meta: { [META_PROTOCOL_VERSION]: "2026-07-28", [META_CLIENT_CAPABILITIES]: {} } }
+    }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" }, abort.signal).then((res) => new SseReader(res))
+    const acknowledged = reader.then((r) => r.nextMessage()).then((m) => {
+      expect(m?.message.method).toBe(ACKNOWLEDGED_METHOD)
+      return m!.message.params as { notifications: { resourceSubscriptions: Array<string> }; _meta: Record<string, unknown> }
+    })
+    acknowledged.catch(() => {}) // awaited by the test; a close before it must not be unhandled
+    return {
+      acknowledged,
+      close: async () => {
+        abort.abort()
+        await reader.then((r) => r.cancel(), () => {})
+      }
+    }
+  }
+  const auditRecords = () => (audit.flush(), readFileSync(auditFile, "utf8")).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>)
+
+  it("a modern listen gets the legacy subscribe's decision: a URI over its rate limit or denied is left out, its error in the acknowledgement's _meta", async () => {
+    calls.length = 0
+    const legacy = await connect()
+    // The legacy subscribe takes the hour's one token for mem://t/rl.
+    expect(await codeOf(legacy.subscribeResource({ uri: "mem://t/rl" }))).toBe("ok")
+    const listen = rawListen(31, ["mem://t/rl", "mem://secret", "mem://a"])
+    try {
+      const ack = await listen.acknowledged
+      expect(ack.notifications).toEqual({ resourceSubscriptions: ["mem://a"] })
+      expect(ack._meta[META_REFUSED_SUBSCRIPTIONS]).toEqual([
+        { uris: ["mem://t/rl"], error: { code: ErrorCode.RateLimited, message: expect.stringContaining("rl-watch"), data: expect.objectContaining({ policies: ["rl-watch"], retryAfterMs: expect.any(Number) }) } },
+        { uris: ["mem://secret"], error: { code: ErrorCode.PolicyDenied, message: expect.stringContaining("secret-deny"), data: { policies: ["secret-deny"] } } }
+      ])
+      await received("subscribe mem://a")
+      expect(calls.filter((c) => c.startsWith("subscribe"))).toEqual(["subscribe mem://t/rl", "subscribe mem://a"])
+      // Audited under the listen's own method, as decisions of a read.
+      const listenDecisions = auditRecords().filter((r) => r.type === "decision" && r.method === "subscriptions/listen").map((r) => [r.name, r.decision])
+      expect(listenDecisions).toEqual([["mem://t/rl", "rateLimited"], ["mem://secret", "deny"], ["mem://a", "allow"]])
+      expect(auditRecords().find((r) => r.type === "call" && r.method === "subscriptions/listen" && r.name === "mem://a")).toMatchObject({ outcome: "ok" })
+    } finally {
+      await listen.close()
+      await legacy.unsubscribeResource({ uri: "mem://t/rl" })
+    }
+    await received("unsubscribe mem://a")
+  })
+
+  it("a URI needing approval holds the acknowledgement until the approver answers: approved is acknowledged, rejected is -32003 in _meta", async () => {
+    calls.length = 0
+    asked.length = 0
+    const listen = rawListen(32, ["mem://t/ask-yes", "mem://t/ask-no", "mem://a"])
+    try {
+      let acked = false
+      void listen.acknowledged.then(() => (acked = true))
+      for (let n = 0; n < 2; n++) {
+        if (asked.length <= n) await nextQuestion()
+      }
+      expect(asked.map((q) => [q.pending.method, q.pending.target]).sort()).toEqual([["subscriptions/listen", "mem://t/ask-no"], ["subscriptions/listen", "mem://t/ask-yes"]])
+      expect(acked).toBe(false)
+      expect(calls).toEqual([]) // nothing reached the upstream before the decision
+      for (const q of asked) q.answer(q.pending.target === "mem://t/ask-yes" ? { approved: true, by: "tester" } : { approved: false, by: "tester", reason: "not this one" })
+      const ack = await listen.acknowledged
+      expect(ack.notifications).toEqual({ resourceSubscriptions: ["mem://t/ask-yes", "mem://a"] })
+      expect(ack._meta[META_REFUSED_SUBSCRIPTIONS]).toEqual([
+        { uris: ["mem://t/ask-no"], error: { code: ErrorCode.PolicyDenied, message: expect.stringContaining("not this one"), data: { policies: ["ask-watch"], approval: "rejected" } } }
+      ])
+      await received("subscribe mem://t/ask-yes")
+    } finally {
+      await listen.close()
+    }
+    await received("unsubscribe mem://t/ask-yes")
+    expect(approvals.pending()).toEqual([])
+  })
+
+  it("a listen cancelled while its approval waits: the approval is cancelled, nothing is subscribed, the audit says so", async () => {
+    calls.length = 0
+    asked.length = 0
+    const listen = rawListen(33, ["mem://t/ask-gone"])
+    await nextQuestion()
+    const question = asked[0]!
+    const cancelled = new Promise((resolve) => question.signal.addEventListener("abort", resolve, { once: true }))
+    const denied = audited((r) => r.name === "mem://t/ask-gone" && r.decision === "deny")
+    await listen.close()
+    await cancelled
+    await denied
+    expect(approvals.pending()).toEqual([])
+    expect(calls).toEqual([])
+    expect(gateway.subscriptionCount()).toBe(0)
+    const records = auditRecords().filter((r) => r.method === "subscriptions/listen" && r.name === "mem://t/ask-gone")
+    expect(records.map((r) => [r.type, r.decision])).toEqual([["decision", "approve"], ["decision", "deny"]])
+    expect(records[1]).toMatchObject({ approval: { outcome: "cancelled" } })
+  })
+
   it("a modern listen is acknowledged only for URIs the caller may read, and for the first ones up to the cap", async () => {
     calls.length = 0
     const modern = await connectHttp(http.url, { era: "modern" })
@@ -189,6 +340,43 @@ describe("McpServer alone: the per-session cap without a hook", () => {
     } finally {
       await session.close()
       await served.ended
+    }
+  })
+})
+
+describe("McpServer alone: a modern listen under the client approver", () => {
+  it("a URI needing approval is refused (-32003, approval rejected): a listen cannot ask its client, whose answer would come with no retry", async () => {
+    const engine = new PolicyEngine(Policy.parse(`
+default: deny
+rules:
+  - { id: read, resource: "mem://*", effect: allow }
+  - { id: ask, resource: "mem://asked", effect: approve }
+`, "client-approver.yaml"))
+    const approvals = new Approvals({ store: ApprovalStore.open(), keepAliveMs: 0 })
+    const server = new McpServer({ name: "alone", version: "1.0.0" })
+      .resource({ uri: "mem://asked", name: "asked" }, (uri) => ({ contents: [{ uri, text: "x" }] }))
+      .resource({ uri: "mem://free", name: "free" }, (uri) => ({ contents: [{ uri, text: "y" }] }))
+    server.guard = policyGuard({ engine, server: "alone", approvals })
+    const handle = await makeHttpServer(server, { port: 0 })
+    const abort = new AbortController()
+    try {
+      const res = await post(handle.url, {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "subscriptions/listen",
+        // It declares elicitation: still nothing can be asked on a listen.
+        params: { notifications: { resourceSubscriptions: ["mem://asked", "mem://free"] }, _meta: { [META_PROTOCOL_VERSION]: "2026-07-28", [META_CLIENT_CAPABILITIES]: { elicitation: {} } } }
+      }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" }, abort.signal)
+      const ack = (await new SseReader(res).nextMessage())?.message
+      expect(ack).toMatchObject({ method: ACKNOWLEDGED_METHOD, params: { notifications: { resourceSubscriptions: ["mem://free"] } } })
+      expect(ack?.params._meta[META_REFUSED_SUBSCRIPTIONS]).toEqual([
+        { uris: ["mem://asked"], error: { code: ErrorCode.PolicyDenied, message: expect.stringContaining("cannot ask the client for input"), data: { policies: ["ask"], approval: "rejected" } } }
+      ])
+      expect(approvals.pending()).toEqual([])
+    } finally {
+      abort.abort()
+      await handle.close()
+      approvals.close()
     }
   })
 })

@@ -26,11 +26,12 @@ const pickExample = async (name: string | undefined) => {
   return examples[key]!.make()
 }
 
-const intOption = (values: Record<string, unknown>, key: string, fallback: number): number => {
+/** An integer option (`min` 1: a positive one), `fallback` when absent; anything else is a usage error naming the flag. */
+const intOption = (values: Record<string, unknown>, key: string, fallback: number, min: 0 | 1 = 0): number => {
   const raw = values[key]
   if (raw === undefined) return fallback
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${key} must be a non-negative integer, got "${String(raw)}"`)
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${key} must be a ${min === 1 ? "positive" : "non-negative"} integer, got "${String(raw)}"`)
   return n
 }
 
@@ -324,6 +325,8 @@ Options:
   --serve-stdio            serve the aggregated catalog on stdin/stdout (the status goes to stderr)
   --host HOST              gateway bind address (default 127.0.0.1)
   --idle-timeout MS        close gateway sessions (HTTP/WebSocket) idle this long (0 = never; default 30 min)
+  --max-subscriptions-per-session N
+                           resource URIs one gateway session (or modern listen) may subscribe to; beyond, -32014 (default 1000)
   --json                   print status changes as JSON lines instead of the table
   --state-file PATH        where the started process groups are recorded (reaped after a crash)
 ${INSPECT_USAGE}
@@ -337,6 +340,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
     "serve-stdio": { type: "boolean" },
     host: { type: "string" },
     "idle-timeout": { type: "string" },
+    "max-subscriptions-per-session": { type: "string" },
     json: { type: "boolean" },
     "state-file": { type: "string" },
     ...INSPECT_OPTIONS,
@@ -360,6 +364,8 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
     if (policy !== undefined && serve?.kind !== "http" && serve?.kind !== "ws") throw new UsageError("the policy options need --serve-http or --serve-ws")
     if (values["idle-timeout"] !== undefined && serve?.kind !== "http" && serve?.kind !== "ws") throw new UsageError("--idle-timeout needs --serve-http or --serve-ws")
     const idleTimeoutMs = values["idle-timeout"] === undefined ? undefined : intOption(values, "idle-timeout", 0)
+    if (values["max-subscriptions-per-session"] !== undefined && serve === undefined) throw new UsageError("--max-subscriptions-per-session needs --serve-http, --serve-ws or --serve-stdio")
+    const maxSubscriptionsPerSession = values["max-subscriptions-per-session"] === undefined ? undefined : intOption(values, "max-subscriptions-per-session", 1_000, 1)
     return (await import("./host.ts")).hostCommand({
       ...(policy === undefined ? {} : { policy }),
       config: positionals[0],
@@ -367,6 +373,7 @@ ${POLICY_USAGE.replace("Policy gateway (", "Policy gateway on --serve-http/--ser
       serve,
       bind: (values.host as string | undefined) ?? "127.0.0.1",
       ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+      ...(maxSubscriptionsPerSession === undefined ? {} : { maxSubscriptionsPerSession }),
       json: values.json === true,
       stateFile: values["state-file"] as string | undefined,
       ...(withApprover(inspectOptions(values), policy) === undefined ? {} : { inspect: withApprover(inspectOptions(values), policy)! }),

@@ -24,6 +24,8 @@ export interface HostCommandOptions {
   readonly bind: string
   /** Gateway sessions idle this long are closed (0 = never); default: the gateway's (30 min). */
   readonly idleTimeoutMs?: number
+  /** Resource URIs one gateway session (or modern listen) may subscribe to; default: the gateway's (1 000). */
+  readonly maxSubscriptionsPerSession?: number
   readonly json: boolean
   readonly stateFile: string | undefined
   /** The policy gateway in front of every upstream (--serve-http / --serve-ws). */
@@ -179,6 +181,7 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
     ? undefined
     : makeGateway(host, {
       ...(policy?.engine === undefined ? {} : { guard: (server, route) => policy!.guard(server ?? "host", route)! }),
+      ...(options.maxSubscriptionsPerSession === undefined ? {} : { maxSubscriptionsPerSession: options.maxSubscriptionsPerSession }),
       ...(observed === undefined ? {} : { telemetry: observed.telemetry })
     })
   const authenticate = policy === undefined ? undefined : gatewayAuth(policy, host.serverNames)

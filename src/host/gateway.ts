@@ -49,7 +49,7 @@ import { serveTransport } from "../server/serveTransport.ts"
 import { makeStdioServerTransport } from "../transports/stdioServer.ts"
 import type { Result } from "../client/ClientSession.ts"
 import { listingKnows, type ServerListing } from "./Catalog.ts"
-import { hostFailure, protocolFailure } from "./gatewayErrors.ts"
+import { hostFailure, protocolFailure, readFailure } from "./gatewayErrors.ts"
 import { followSubscriptions } from "./gatewaySubscriptions.ts"
 import type { CallOptions, McpHost } from "./McpHost.ts"
 import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots.ts"
@@ -369,9 +369,9 @@ const servedTool = (route: ToolRoute, name: string): ToolHandler => (args, ctx) 
 /** A routed prompt as a served server's handler: the host's refusals become JSON-RPC errors carrying their typed form. */
 const servedPrompt = (route: PromptRoute, name: string): PromptHandler => (args, ctx) =>
   route(name, args, ctx).then((r) => asGatewayResult(r) as GetPromptResult, protocolFailure)
-/** A routed resource (or template) read, likewise. */
+/** A routed resource (or template) read, likewise; a URI the host no longer routes is the era's resource not found. */
 const servedRead = (route: ReadRoute): ResourceHandler => (uri, ctx) =>
-  route(uri, ctx).then((r) => asGatewayResult(r) as ReadResourceResult, protocolFailure)
+  route(uri, ctx).then((r) => asGatewayResult(r) as ReadResourceResult, readFailure(uri, ctx.era))
 
 type Knows = (kind: "tool" | "prompt" | "resource", name: string) => boolean
 

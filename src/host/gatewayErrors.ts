@@ -7,13 +7,16 @@
 import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { CallToolResult } from "../protocol/results.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
+import { resourceNotFound } from "../server/dispatch.ts"
 import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
+import type { RequestContext } from "../server/RequestContext.ts"
 import { HostClosed, ServerConnectionLost, ServerUnavailable, SubscriptionUnsupported, UnknownName } from "./errors.ts"
 
 /**
  * Key carrying the typed host error (`_tag`, server, state, …; e.g. `ServerUnavailable`) of a refused
- * gateway request: in a tool error's `_meta`, and in the JSON-RPC error's `data` of a prompts/get or
- * resources/read (-32603; -32602 for `UnknownName`) or a resources/subscribe (-32603; -32002 for
+ * gateway request: in a tool error's `_meta`, and in the JSON-RPC error's `data` of a prompts/get
+ * (-32603; -32602 for `UnknownName`), a resources/read (-32603; for `UnknownName` the era's
+ * resource not found: -32002 legacy, -32602 modern) or a resources/subscribe (-32603; -32002 for
  * `UnknownName`, -32601 for `SubscriptionUnsupported`).
  */
 export const HOST_ERROR_META = "io.github.mcp-actors/hostError"
@@ -34,10 +37,10 @@ export const hostFailure = (e: unknown): CallToolResult => {
 }
 
 /**
- * For requests without a tool error (prompts/get, resources/read): upstream JSON-RPC errors pass through;
- * a host refusal is -32603 (the spec's code for a prompt's or resource's internal error; -32602 for a
- * name no server has) with its typed form under `data[HOST_ERROR_META]`, so a client tells "restarting,
- * retry at `retryAt`" from "unknown".
+ * For requests without a tool error (prompts/get; resources/read through {@link readFailure}): upstream
+ * JSON-RPC errors pass through; a host refusal is -32603 (the spec's code for a prompt's or resource's
+ * internal error; -32602 for a prompt no server has) with its typed form under `data[HOST_ERROR_META]`,
+ * so a client tells "restarting, retry at `retryAt`" from "unknown".
  */
 export const protocolFailure = (e: unknown): never => {
   if (e instanceof InputRequiredSignal) throw e
@@ -49,13 +52,24 @@ export const protocolFailure = (e: unknown): never => {
 }
 
 /**
+ * A resources/read refused: a URI no upstream serves (the host's catalog dropped it before the served
+ * lists caught up) is the server's own resource not found for the request's era (`resourceNotFound`:
+ * -32002 legacy, -32602 modern, `data.uri`), with the typed form under `data[HOST_ERROR_META]`; the
+ * rest as {@link protocolFailure}.
+ */
+export const readFailure = (uri: string, era: RequestContext["era"]) => (e: unknown): never => {
+  if (e instanceof UnknownName) throw resourceNotFound(uri, era, { [HOST_ERROR_META]: hostErrorForm(e) })
+  return protocolFailure(e)
+}
+
+/**
  * A resource subscription refused: a URI no upstream serves is -32002 (resources/subscribe is legacy
  * only, whose code that is); an upstream that cannot be subscribed to is -32601, the code of a method
  * behind a capability that was not advertised (for this resource); the host's other refusals as for
  * resources/read. The typed form under `data[HOST_ERROR_META]`, as there.
  */
 export const subscribeFailure = (uri: string) => (e: unknown): never => {
-  if (e instanceof UnknownName) throw new McpError(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri, [HOST_ERROR_META]: hostErrorForm(e) })
+  if (e instanceof UnknownName) throw resourceNotFound(uri, "legacy", { [HOST_ERROR_META]: hostErrorForm(e) })
   if (e instanceof SubscriptionUnsupported) throw new McpError(ErrorCode.MethodNotFound, e.message, { uri, [HOST_ERROR_META]: hostErrorForm(e) })
   return protocolFailure(e)
 }

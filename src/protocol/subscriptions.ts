@@ -13,11 +13,25 @@
  * (spec-digest §2, "Subscriptions"; effect's `v2026_07_28.ts` reads the same.)
  */
 import type { ServerCapabilities } from "./capabilities.ts"
+import type { RpcErrorObject } from "./errors.ts"
 import type { Params, RequestId } from "./jsonrpc.ts"
 
 export const LISTEN_METHOD = "subscriptions/listen"
 export const ACKNOWLEDGED_METHOD = "notifications/subscriptions/acknowledged"
 export const META_SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
+/**
+ * Ours, in the acknowledgement's `_meta`: the `resourceSubscriptions` a server refused (its policy
+ * guard, its cap), each error with its URIs ({@link RefusedSubscriptions}). The spec's answer is only
+ * to leave them out of the acknowledged filter; this says why, with the error a legacy
+ * `resources/subscribe` of the URI gets.
+ */
+export const META_REFUSED_SUBSCRIPTIONS = "io.github.mcp-actors/refusedSubscriptions"
+
+/** One entry of {@link META_REFUSED_SUBSCRIPTIONS}: the URIs refused with this error. */
+export interface RefusedSubscriptions {
+  readonly uris: ReadonlyArray<string>
+  readonly error: RpcErrorObject
+}
 
 /**
  * What a modern client asks to hear on a `subscriptions/listen` stream. The server

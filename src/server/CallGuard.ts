@@ -4,7 +4,8 @@
  *
  * `admit` runs before `tools/call`, `resources/read`, `prompts/get` and a legacy
  * `resources/subscribe` reach their handler (before the tool is even looked up: a denied caller learns
- * nothing about what exists). It throws an McpError to refuse, returns an
+ * nothing about what exists), and for each resource URI of a modern `subscriptions/listen` before it
+ * is acknowledged. It throws an McpError to refuse, returns an
  * {@link Admission} (or a Promise of one, e.g. while an approval is pending)
  * to let the call run; the admission hears how the call ended. `filter`
  * removes list entries this caller may not see.
@@ -15,8 +16,11 @@ export type GuardedKind = "tool" | "resource" | "prompt"
 
 /** The call a guard decides on, before its handler is looked up. */
 export interface GuardedCall {
-  /** `resources/subscribe`: a guard decides it as a read of the URI (what may not be read may not be watched). */
-  readonly method: "tools/call" | "resources/read" | "prompts/get" | "resources/subscribe"
+  /**
+   * `resources/subscribe`, and each resource URI of a modern `subscriptions/listen`: a guard decides
+   * them as a read of the URI (what may not be read may not be watched).
+   */
+  readonly method: "tools/call" | "resources/read" | "prompts/get" | "resources/subscribe" | "subscriptions/listen"
   readonly kind: GuardedKind
   /** Tool or prompt name, resource URI. */
   readonly name: string

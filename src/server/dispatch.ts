@@ -110,11 +110,17 @@ const readResource = (server: McpServer, params: Record<string, unknown> | undef
   // One the server knows but does not list now (see McpServer.unlisted).
   const unlisted = server.unlisted?.resource?.(uri)
   if (unlisted !== undefined) return unlisted(uri, ctx)
-  // Legacy: -32002 (2025-11-25/server/resources.mdx:L388); modern: -32602.
-  throw ctx.era === "modern"
-    ? new McpError(ErrorCode.InvalidParams, `Resource not found: ${uri}`, { uri })
-    : new McpError(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri })
+  throw resourceNotFound(uri, ctx.era)
 }
+
+/**
+ * The error for a URI nothing serves, in the request's era: legacy -32002
+ * (2025-11-25/server/resources.mdx:L388), modern -32602, which a server "MUST" return
+ * (2026-07-28/server/resources.mdx:L404). `data` is `{ uri }` plus `extra` (the gateway adds
+ * the host's refusal).
+ */
+export const resourceNotFound = (uri: string, era: RequestContext["era"], extra?: Record<string, unknown>): McpError =>
+  new McpError(era === "modern" ? ErrorCode.InvalidParams : ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri, ...extra })
 
 const getPrompt = (server: McpServer, params: Record<string, unknown> | undefined, ctx: RequestContext): MaybePromise<Result> => {
   const name = params?.name
@@ -257,6 +263,13 @@ const dispatchGuarded = (guard: CallGuard, server: McpServer, request: JsonRpcRe
   }
 }
 
+/**
+ * Over the per-session cap (`maxSubscriptionsPerSession`): -32014 with `data.limit` (a legacy
+ * `resources/subscribe`, and a modern listen's URIs beyond it).
+ */
+export const tooManySubscriptions = (limit: number): McpError =>
+  new McpError(ErrorCode.TooManySubscriptions, `Too many subscriptions: a session may hold ${limit} (the server's limit); unsubscribe from one first`, { limit })
+
 const empty = (): Result => ({})
 const subscribed = (state: SessionState, uri: string): Result => {
   ;(state.subscriptions ??= new Set()).add(uri)
@@ -302,7 +315,7 @@ const dispatchUnguarded = (
       const held = state.subscriptions
       const limit = server.maxSubscriptionsPerSession
       if ((held?.size ?? 0) + (state.subscribing ?? 0) >= limit && held?.has(uri) !== true) {
-        throw new McpError(ErrorCode.TooManySubscriptions, `Too many subscriptions: this session holds ${limit} (the server's limit); unsubscribe from one first`, { limit })
+        throw tooManySubscriptions(limit)
       }
       if (hook === undefined) return subscribed(state, uri)
       // Heard from once the hook accepted it.

@@ -1,8 +1,8 @@
 /**
  * The policy gateway as middleware for one `McpServer`: every `tools/call`,
  * `resources/read` and `prompts/get` is decided by the {@link PolicyEngine}
- * before its handler runs (a legacy `resources/subscribe` as a read of its URI,
- * audited as a subscribe; a modern listen's URIs are filtered as a list is), list results are filtered for the caller, and each
+ * before its handler runs (a legacy `resources/subscribe`, and each URI of a modern
+ * `subscriptions/listen`, as a read of the URI, audited under its own method), list results are filtered for the caller, and each
  * decision and each completed call is written to the audit trail.
  *
  * ```ts
@@ -196,7 +196,8 @@ export const policyGuard = (options: PolicyGuardOptions): CallGuard => {
       const target = targetOf(call.kind, call.name)
       // A subscription is a standing read: policies (and their rate limits and approvals) decide it as
       // `resources/read` of the URI, so no policy needs a rule of its own for it; the audit says subscribe.
-      const action = call.method === "resources/subscribe" ? "resources/read" : call.method
+      // A modern listen's URIs are subscriptions too (audited as `subscriptions/listen`).
+      const action = call.method === "resources/subscribe" || call.method === "subscriptions/listen" ? "resources/read" : call.method
       const decision = engine.decide({ identity, session: factsOf(ctx), method: action, target: { kind: KIND[call.kind], server: target.server, name: target.name }, args: call.args })
       const b = audit === undefined ? undefined : makeBase(call, target, ctx)
       switch (decision.kind) {

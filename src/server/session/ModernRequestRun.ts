@@ -357,7 +357,8 @@ export class ModernRequestRun implements HandlerHost, SessionState, ProgressOut 
         send: (message, related) => this.send(message, related),
         track: (entry) => this.track(entry),
         finish: (entry, value) => this.finish(entry, value),
-        context: (entry) => new HandlerContext(this, entry, modern)
+        context: (entry) => new HandlerContext(this, entry, modern),
+        fault: (e) => this.fault(e)
       })
       return this.listens.listen(req, modern)
     }
