@@ -126,6 +126,7 @@ describe("registry updates", () => {
     const registry = {
       list: () => [],
       handles: () => [],
+      entries: () => [][Symbol.iterator](),
       get: () => undefined,
       subscribe: (l: (change: RegistryChange) => void) => ((emit = l), () => undefined)
     } as unknown as RegistryUnsafe

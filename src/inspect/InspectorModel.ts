@@ -312,7 +312,7 @@ export class InspectorModel {
       // `poll` compares their versions once per feed flush. The others tell each change.
       this.#updates = this.#registry.subscribe((change) => change.type === "updated" && this.#sessionTouched(change.id, change.handle), { updates: "unversioned" })
       // What changed while nobody listened is read on the next `infoOf` (a session no longer registered gives its last summary).
-      for (const handle of this.#registry.handles()) {
+      for (const { handle } of this.#registry.entries()) {
         const entry = this.#entryOf(handle.id, handle)
         if (entry === undefined || !entry.session) continue
         this.#stale.add(handle.id)
@@ -336,7 +336,7 @@ export class InspectorModel {
    */
   poll(): void {
     if (this.#updates === undefined || this.#registry === undefined) return
-    for (const handle of this.#registry.handles()) {
+    for (const { handle } of this.#registry.entries()) {
       const version = handle.infoVersion
       if (version === undefined) continue
       const entry = this.#entryOf(handle.id, handle)
@@ -454,7 +454,7 @@ export class InspectorModel {
     this.#touches = []
     // Live actors must not keep the forgotten views (and their records) reachable.
     for (const view of this.#all()) this.#unlink(view)
-    if (this.#registry !== undefined) for (const handle of this.#registry.handles()) this.#setEntryOnHandle(handle, undefined)
+    if (this.#registry !== undefined) for (const { handle } of this.#registry.entries()) this.#setEntryOnHandle(handle, undefined)
     this.#live.length = 0
     this.#freeSlots.length = 0
     this.#liveCount = 0
