@@ -26,6 +26,7 @@ import { type McpHost, startHost } from "../src/host/McpHost.ts"
 import { META_SERVER_INFO } from "../src/protocol/modern.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
+import { type GatewayOverWs, gatewayOverWs } from "./support/gatewayOverWs.ts"
 
 const upstream = () =>
   new McpServer({ name: "modern-up", version: "2.0.0" })
@@ -122,26 +123,14 @@ describe("gateway: a resource no upstream serves any more gets each era's code",
   const upstream = new McpServer({ name: "up", version: "1.0.0" })
     .resource({ uri: "mem://going", name: "going" }, (uri) => ({ contents: [{ uri, text: "here" }] }))
     .resource({ uri: "mem://staying", name: "staying" }, (uri) => ({ contents: [{ uri, text: "here" }] }))
-  let server: WsServerHandle
-  let host: McpHost
-  let gateway: Gateway
-  let http: GatewayHttpHandle
+  let bench: GatewayOverWs
 
-  beforeAll(async () => {
-    server = await makeWsServer(upstream, { port: 0 })
-    // The host's catalog changes reach the gateway's lists after `coalesceMs`: a long one keeps the window open.
-    host = await startHost({ mcpServers: { up: { url: server.url, protocol: "legacy" } } }, { stateFile: false, coalesceMs: 600_000 })
-    gateway = makeGateway(host)
-    http = await serveGatewayHttp(gateway, { port: 0 })
-  })
-  afterAll(async () => {
-    await http?.close()
-    gateway?.close()
-    await host?.close()
-    await server?.close()
-  })
+  // The host's catalog changes reach the gateway's lists after `coalesceMs`: a long one keeps the window open.
+  beforeAll(async () => void (bench = await gatewayOverWs(upstream, { coalesceMs: 600_000 })))
+  afterAll(async () => bench?.close())
 
   it("-32002 for a legacy client, -32602 for a modern one, both with data.uri and the host's UnknownName", async () => {
+    const { host, gateway, http } = bench
     const legacy = new Client({ name: "sdk", version: "1.0.0" })
     await legacy.connect(new StreamableHTTPClientTransport(new URL(http.url)))
     const modern = await connectHttp(http.url, { era: "modern" })

@@ -23,8 +23,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ClientSession } from "../src/client/ClientSession.ts"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import type { ModernClient } from "../src/client/ModernClient.ts"
-import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
-import { type McpHost, startHost } from "../src/host/McpHost.ts"
+import type { Gateway, GatewayHttpHandle } from "../src/host/gateway.ts"
+import type { McpHost } from "../src/host/McpHost.ts"
 import type { ApprovalAnswer, PendingApproval } from "../src/policy/ApprovalStore.ts"
 import { ApprovalStore } from "../src/policy/ApprovalStore.ts"
 import { Approvals } from "../src/policy/Approvals.ts"
@@ -37,10 +37,10 @@ import { ACKNOWLEDGED_METHOD, META_REFUSED_SUBSCRIPTIONS } from "../src/protocol
 import { McpServer } from "../src/server/McpServer.ts"
 import { policyGuard } from "../src/server/policyGuard.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
-import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { post, SseReader } from "./support/mcpHttp.ts"
+import { type GatewayOverWs, gatewayOverWs } from "./support/gatewayOverWs.ts"
 
 /**
  * Everyone may read mem:// but not the secret (a deny rule); anything else: no rule permits it.
@@ -85,7 +85,7 @@ describe("gateway: policy and limits on resource subscriptions", { timeout: 30_0
     }
   }
 
-  let ws: WsServerHandle
+  let bench: GatewayOverWs
   let host: McpHost
   let gateway: Gateway
   let http: GatewayHttpHandle
@@ -114,8 +114,6 @@ describe("gateway: policy and limits on resource subscriptions", { timeout: 30_0
   const codeOf = (p: Promise<unknown>): Promise<number | "ok"> => p.then(() => "ok" as const, (e: { code: number }) => e.code)
 
   beforeAll(async () => {
-    ws = await makeWsServer(upstream, { port: 0 })
-    host = await startHost({ mcpServers: { up: { url: ws.url, protocol: "legacy" } } }, { stateFile: false, coalesceMs: 10 })
     const engine = new PolicyEngine(Policy.parse(POLICY, "limits.yaml"))
     approvals = new Approvals({ store: ApprovalStore.open(), keepAliveMs: 0 })
     audit = AuditLog.open(auditFile)
@@ -134,19 +132,19 @@ describe("gateway: policy and limits on resource subscriptions", { timeout: 30_0
           for (const q of questions.splice(0)) q()
         })
     }
-    gateway = makeGateway(host, {
-      guard: (server, route) => policyGuard({ engine, server: server ?? "host", audit, approvals, approver, ...(route === undefined ? {} : { route }) }),
-      maxSubscriptionsPerSession: 3
+    bench = await gatewayOverWs(upstream, {
+      coalesceMs: 10,
+      gateway: () => ({
+        guard: (server, route) => policyGuard({ engine, server: server ?? "host", audit, approvals, approver, ...(route === undefined ? {} : { route }) }),
+        maxSubscriptionsPerSession: 3
+      })
     })
-    http = await serveGatewayHttp(gateway, { port: 0 })
+    ;({ host, gateway, http } = bench)
   })
 
   afterAll(async () => {
     for (const c of clients) await c.close().catch(() => {})
-    await http?.close()
-    gateway?.close()
-    await host?.close()
-    await ws?.close()
+    await bench?.close()
     approvals?.close()
     audit?.close()
     rmSync(dir, { recursive: true, force: true })

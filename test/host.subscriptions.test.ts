@@ -18,12 +18,13 @@ import * as Effect from "effect/Effect"
 import type { AnyActorRef, InspectionEvent } from "xstate"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Host, subscribeHostResource, unsubscribeHostResource } from "../src/host/effect.ts"
-import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
+import type { Gateway, GatewayHttpHandle } from "../src/host/gateway.ts"
 import { type McpHost, type ResourceUpdate, startHost } from "../src/host/McpHost.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { chartOf, parentOf } from "./support/actorTree.ts"
+import { type GatewayOverWs, gatewayOverWs } from "./support/gatewayOverWs.ts"
 
 describe("host: resource subscriptions (an upstream whose subscribe can be held)", { timeout: 20_000, shuffle: false }, () => {
   const upstream = new McpServer({ name: "up", version: "1.0.0" })
@@ -54,24 +55,16 @@ describe("host: resource subscriptions (an upstream whose subscribe can be held)
     unsubscribe: (uri) => record(`unsubscribe ${uri}`)
   }
 
-  let ws: WsServerHandle
+  let bench: GatewayOverWs
   let host: McpHost
   let gateway: Gateway
   let http: GatewayHttpHandle
 
   beforeAll(async () => {
-    ws = await makeWsServer(upstream, { port: 0 })
-    host = await startHost({ mcpServers: { up: { url: ws.url, protocol: "legacy" } } }, { stateFile: false, coalesceMs: 10 })
-    gateway = makeGateway(host)
-    http = await serveGatewayHttp(gateway, { port: 0 })
+    bench = await gatewayOverWs(upstream, { coalesceMs: 10 })
+    ;({ host, gateway, http } = bench)
   })
-
-  afterAll(async () => {
-    await http?.close()
-    gateway?.close()
-    await host?.close()
-    await ws?.close()
-  })
+  afterAll(async () => bench?.close())
 
   it("the host API: a URI under a template, routed to its server; the update with the server's params; unsubscribed upstream with the last subscriber", async () => {
     expect(host.canSubscribe("up")).toBe(true)
