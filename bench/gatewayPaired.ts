@@ -15,7 +15,8 @@
  * (with `--base`, the base checkout's too).
  *
  * `--cpu-prof DIR`: every gateway process (ours, base, SDK-built, relay) writes a V8 CPU profile there
- * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation.
+ * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation;
+ * `--cpu-prof-interval US` samples every US µs (V8's default: 1000).
  *
  * Prints, per row, the median over rounds of each round's p50 latency and CPU µs per call (min..max),
  * and the p50 over *SDK direct* (the same SDK client on the demo's stdio, in the same rotation).
@@ -32,7 +33,7 @@ import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/webso
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { descendantWith, gapsTable, startPerfTrace } from "./perfTraceGaps.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR] [--perf-trace SECONDS] [--legacy-upstream]", {
+const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR [--cpu-prof-interval US]] [--perf-trace SECONDS] [--legacy-upstream]", {
   base: { type: "string" },
   tool: { type: "string" },
   warmup: { type: "string" },
@@ -40,12 +41,15 @@ const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [
   calls: { type: "string" },
   block: { type: "string" },
   "cpu-prof": { type: "string" },
+  "cpu-prof-interval": { type: "string" },
   "perf-trace": { type: "string" },
   "legacy-upstream": { type: "boolean" }
 })
 const LEGACY_UPSTREAM = (values as { readonly "legacy-upstream"?: boolean })["legacy-upstream"] === true
 const PROF = (values as { readonly "cpu-prof"?: string })["cpu-prof"]
-const profArgs = (name: string): Array<string> => PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}.cpuprofile`]
+/** `--cpu-prof-interval US`: the profiles' sampling interval (V8's default 1000 µs resolves little of a call). */
+const PROF_INTERVAL = nonNegative("cpu-prof-interval")
+const profArgs = (name: string): Array<string> => PROF === undefined ? [] : ["--cpu-prof", ...(PROF_INTERVAL === undefined ? [] : ["--cpu-prof-interval", String(PROF_INTERVAL)]), "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}.cpuprofile`]
 const BASE = (values as { readonly base?: string }).base
 const TOOL = (values as { readonly tool?: string }).tool ?? "slow1"
 const WARMUP = nonNegative("warmup") ?? 500
