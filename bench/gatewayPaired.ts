@@ -14,8 +14,12 @@
  * in its config: an `initialize` session, 2025-11-25 requests), as the SDK-built gateway and the relay talk to it
  * (with `--base`, the base checkout's too).
  *
+ * `--pinned-modern-upstream`: one more row, our gateway with its upstream pinned to 2026-07-28 (`protocol:
+ * "2026-07-28"`: a `ModernClient` straight on the transport, no era probe, no shared-transport hub, no `Client`).
+ *
  * `--cpu-prof DIR`: every gateway process (ours, base, SDK-built, relay) writes a V8 CPU profile there
- * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation.
+ * as it exits (`<row>.cpuprofile`; summarize with `bench/cpuprof.ts`), profiled under the same alternation;
+ * `--cpu-prof-interval US` samples every US µs (V8's default: 1000).
  *
  * Prints, per row, the median over rounds of each round's p50 latency and CPU µs per call (min..max),
  * and the p50 over *SDK direct* (the same SDK client on the demo's stdio, in the same rotation).
@@ -32,7 +36,7 @@ import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/webso
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 import { descendantWith, gapsTable, startPerfTrace } from "./perfTraceGaps.ts"
 
-const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR] [--perf-trace SECONDS] [--legacy-upstream]", {
+const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [--base CHECKOUT] [--tool slow1|echo] [--warmup N] [--rounds N] [--calls N] [--block N] [--cpu-prof DIR [--cpu-prof-interval US]] [--perf-trace SECONDS] [--legacy-upstream] [--pinned-modern-upstream]", {
   base: { type: "string" },
   tool: { type: "string" },
   warmup: { type: "string" },
@@ -40,12 +44,17 @@ const { nonNegative, values } = scriptArgs("Usage: node bench/gatewayPaired.ts [
   calls: { type: "string" },
   block: { type: "string" },
   "cpu-prof": { type: "string" },
+  "cpu-prof-interval": { type: "string" },
   "perf-trace": { type: "string" },
-  "legacy-upstream": { type: "boolean" }
+  "legacy-upstream": { type: "boolean" },
+  "pinned-modern-upstream": { type: "boolean" }
 })
 const LEGACY_UPSTREAM = (values as { readonly "legacy-upstream"?: boolean })["legacy-upstream"] === true
+const PINNED_MODERN = (values as { readonly "pinned-modern-upstream"?: boolean })["pinned-modern-upstream"] === true
 const PROF = (values as { readonly "cpu-prof"?: string })["cpu-prof"]
-const profArgs = (name: string): Array<string> => PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}.cpuprofile`]
+/** `--cpu-prof-interval US`: the profiles' sampling interval (V8's default 1000 µs resolves little of a call). */
+const PROF_INTERVAL = nonNegative("cpu-prof-interval")
+const profArgs = (name: string): Array<string> => PROF === undefined ? [] : ["--cpu-prof", ...(PROF_INTERVAL === undefined ? [] : ["--cpu-prof-interval", String(PROF_INTERVAL)]), "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}.cpuprofile`]
 const BASE = (values as { readonly base?: string }).base
 const TOOL = (values as { readonly tool?: string }).tool ?? "slow1"
 const WARMUP = nonNegative("warmup") ?? 500
@@ -87,6 +96,7 @@ const median = (xs: ReadonlyArray<number>): number => {
 const dir = mkdtempSync(join(tmpdir(), "bench-gwpaired-"))
 writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))
 writeFileSync(join(dir, "mcp-legacy.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false, protocol: "legacy" } } }))
+writeFileSync(join(dir, "mcp-modern.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false, protocol: "2026-07-28" } } }))
 const startOurs = async (name: string, main: string, config = "mcp.json"): Promise<{ readonly pid: number; readonly url: string }> => {
   const child = own(spawn(process.execPath, [...profArgs(name), main, "host", join(dir, config), "--json", "--serve-ws", "0", "--state-file", join(dir, `state-${name}.json`)], { stdio: ["ignore", "ignore", "pipe"] }))
   const url = await new Promise<string>((resolve, reject) => {
@@ -132,6 +142,11 @@ const main = async () => {
     const legacyGw = await startOurs("ours-legacy-upstream", MAIN, "mcp-legacy.json")
     const legacyC = await wsClient(legacyGw.url)
     add("ours, legacy upstream", legacyGw.pid, () => legacyC.callTool({ name: `demo__${toolName}`, arguments: args }))
+  }
+  if (PINNED_MODERN) {
+    const pinned = await startOurs("ours-pinned-modern-upstream", MAIN, "mcp-modern.json")
+    const pinnedC = await wsClient(pinned.url)
+    add("ours, pinned modern upstream", pinned.pid, () => pinnedC.callTool({ name: `demo__${toolName}`, arguments: args }))
   }
   if (BASE !== undefined) {
     const base = await startOurs("base", join(BASE, "src/cli/main.ts"))
