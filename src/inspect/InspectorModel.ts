@@ -237,8 +237,12 @@ export class InspectorModel {
    * `splice` once it is as long as what is kept.
    */
   readonly #ended: Array<ViewNode | undefined> = []
-  /** When each of `#ended` ended (its `end.t`): the prune's test reads no view. */
+  /**
+   * When each of `#ended` ended (its `end.t`), and its id entry: forgetting the oldest reads these and
+   * its entry, not the view (cold by then: a view is a few cache lines, its entry one).
+   */
   readonly #endedAt: Array<number> = []
+  readonly #endedEntries: Array<IdEntry | undefined> = []
   #endedHead = 0
   /** Feed listeners, each with how it takes its messages. */
   readonly #listeners = new Map<(message: FeedMessage) => void, { readonly events: boolean; readonly touch: SnapshotTouch | undefined }>()
@@ -462,6 +466,7 @@ export class InspectorModel {
     this.#asleep.clear()
     this.#ended.length = 0
     this.#endedAt.length = 0
+    this.#endedEntries.length = 0
     this.#endedHead = 0
     this.#stale.clear()
     this.#announced.clear()
@@ -840,6 +845,7 @@ export class InspectorModel {
     this.#liveCount--
     this.#ended.push(view)
     this.#endedAt.push(t)
+    this.#endedEntries.push(view.idEntry)
   }
 
   /** Forget ended actors past their retention, or beyond `maxEnded` (all ended ones beyond half when `pressed`). */
@@ -848,19 +854,22 @@ export class InspectorModel {
     const ended = this.#ended
     while (ended.length > this.#endedHead) {
       if (ended.length - this.#endedHead <= limit && this.#endedAt[this.#endedHead]! + this.#retainMs > now) break
-      const oldest = ended[this.#endedHead]!
-      ended[this.#endedHead++] = undefined
+      const head = this.#endedHead
+      const oldest = ended[head]!
+      const ids = this.#endedEntries[head]!
+      ended[head] = undefined
+      this.#endedEntries[head] = undefined
+      this.#endedHead = head + 1
       if (this.#endedHead >= 32 && this.#endedHead * 2 >= ended.length) {
         // Moved down in place (a `splice` returns what it cut, an array made for nothing).
         const kept = ended.length - this.#endedHead
-        ended.copyWithin(0, this.#endedHead)
-        ended.length = kept
-        this.#endedAt.copyWithin(0, this.#endedHead)
-        this.#endedAt.length = kept
+        for (const queue of [ended, this.#endedAt, this.#endedEntries] as const) {
+          queue.copyWithin(0, this.#endedHead)
+          queue.length = kept
+        }
         this.#endedHead = 0
       }
-      this.#unlink(oldest)
-      const ids = oldest.idEntry
+      // (Its actor let go of it when it ended, `#release`.)
       const same = ids.views
       if (same instanceof Set) {
         same.delete(oldest)
