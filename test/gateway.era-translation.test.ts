@@ -14,7 +14,9 @@
  *   gets back.
  * And each era's code for a resource nobody serves any more (the host dropped it, the
  * gateway's lists have not caught up): -32002 for the SDK client, -32602 for our modern
- * client, `data.uri` and the host's `UnknownName` in both.
+ * client, `data.uri` and the host's `UnknownName` in both; and an upstream's own resource
+ * not found (legacy or 2026-07-28 upstream) in the code of the era of the client reading it,
+ * with the upstream's message and data, while a plain invalid params passes through.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
@@ -22,8 +24,12 @@ import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from "@m
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connectHttp } from "../src/client/connectHttp.ts"
 import { type Gateway, type GatewayHttpHandle, HOST_ERROR_META, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
+import { readFailure } from "../src/host/gatewayErrors.ts"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
+import { ErrorCode, McpError } from "../src/protocol/errors.ts"
 import { META_SERVER_INFO } from "../src/protocol/modern.ts"
+import { RpcError } from "../src/protocol/requestErrors.ts"
+import { resourceNotFound } from "../src/server/dispatch.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
 import { type GatewayOverWs, gatewayOverWs } from "./support/gatewayOverWs.ts"
@@ -152,6 +158,102 @@ describe("gateway: a resource no upstream serves any more gets each era's code",
     } finally {
       await legacy.close()
       await modern.close()
+    }
+  })
+})
+
+describe("gateway: an upstream's own resource not found reaches each client in its era's code", { timeout: 60_000 }, () => {
+  // A template's handler says "not found" for an id it does not have, as its server's era says it
+  // (`resourceNotFound`: -32002 legacy, -32602 modern, data.uri), with its own message and a field.
+  const items = () =>
+    new McpServer({ name: "items", version: "1.0.0" })
+      .resourceTemplate({ uriTemplate: "mem://items/{id}", name: "item" }, (uri, vars, ctx) => {
+        if (vars.id === "1") return { contents: [{ uri, text: "one" }] }
+        if (vars.id === "other") throw new McpError(ErrorCode.InvalidParams, "see the other one", { uri: "mem://items/1" })
+        if (vars.id === "bad") throw new McpError(ErrorCode.InvalidParams, "ids are numbers", { field: "id" })
+        throw resourceNotFound(uri, ctx.era, { "example.com/why": "deleted" }, `item ${vars.id} was deleted`)
+      })
+  const notFound = { uri: "mem://items/7", "example.com/why": "deleted" }
+
+  for (const protocol of ["legacy", "2026-07-28"] as const) {
+    describe(`${protocol} upstream`, () => {
+      let bench: GatewayOverWs
+      let legacy: Client
+      let modern: Awaited<ReturnType<typeof connectHttp>>
+      beforeAll(async () => {
+        bench = await gatewayOverWs(items(), { coalesceMs: 0, protocol })
+        expect(bench.host.status().find((s) => s.name === "up")).toMatchObject({ era: protocol === "legacy" ? "legacy" : "modern" })
+        legacy = new Client({ name: "sdk", version: "1.0.0" })
+        await legacy.connect(new StreamableHTTPClientTransport(new URL(bench.http.url)))
+        modern = await connectHttp(bench.http.url, { era: "modern" })
+      })
+      afterAll(async () => {
+        await legacy?.close()
+        await modern?.close()
+        await bench?.close()
+      })
+
+      it("the SDK client (2025-11-25) gets -32002, the upstream's message and data, data.uri", async () => {
+        expect(await legacy.readResource({ uri: "mem://items/1" })).toMatchObject({ contents: [{ text: "one" }] })
+        const e = await legacy.readResource({ uri: "mem://items/7" }).catch((x: unknown) => x)
+        expect(e).toMatchObject({ code: -32002, message: expect.stringContaining("item 7 was deleted") })
+        expect((e as { data?: unknown }).data).toEqual(notFound)
+      })
+
+      it("our modern client (2026-07-28) gets -32602, the upstream's message and data, data.uri", async () => {
+        expect(await modern.readResource("mem://items/1")).toMatchObject({ contents: [{ text: "one" }] })
+        const e = await modern.readResource("mem://items/7").catch((x: unknown) => x)
+        expect(e).toMatchObject({ _tag: "RpcError", code: -32602, message: "item 7 was deleted" })
+        expect((e as { data?: unknown }).data).toEqual(notFound)
+      })
+
+      it("an upstream -32602 without data.uri, or with another URI, is invalid params: unchanged for both", async () => {
+        for (const [id, message, data] of [["bad", "ids are numbers", { field: "id" }], ["other", "see the other one", { uri: "mem://items/1" }]] as const) {
+          const fromLegacy = await legacy.readResource({ uri: `mem://items/${id}` }).catch((x: unknown) => x)
+          expect(fromLegacy).toMatchObject({ code: -32602, message: expect.stringContaining(message) })
+          expect((fromLegacy as { data?: unknown }).data).toEqual(data)
+          const fromModern = await modern.readResource(`mem://items/${id}`).catch((x: unknown) => x)
+          expect(fromModern).toMatchObject({ _tag: "RpcError", code: -32602, message, data })
+        }
+      })
+    })
+  }
+})
+
+describe("readFailure: an upstream error's data is peer-supplied", () => {
+  const read = (e: RpcError, era: "legacy" | "modern") => {
+    try {
+      readFailure("mem://x", era)(e)
+    } catch (thrown) {
+      return thrown as McpError
+    }
+    throw new Error("readFailure returned")
+  }
+  const upstream = (code: number, data?: unknown) => new RpcError({ method: "resources/read", code, message: "nope", ...(data !== undefined ? { data } : {}) })
+
+  it("-32002 with no data, an array, a string or null: the era's code with data { uri } only", () => {
+    for (const data of [undefined, ["a"], "why", null]) {
+      expect(read(upstream(-32002, data), "modern")).toMatchObject({ code: -32602, message: "nope", data: { uri: "mem://x" } })
+      expect(read(upstream(-32002, data), "legacy").data).toEqual({ uri: "mem://x" })
+    }
+  })
+
+  it("-32002 with another data.uri is still not found, for the URI read; a __proto__ field stays a plain field", () => {
+    const data = JSON.parse('{"uri":"mem://y","__proto__":{"polluted":true},"n":1}') as unknown
+    const e = read(upstream(-32002, data), "modern")
+    expect(e.code).toBe(-32602)
+    expect((e.data as Record<string, unknown>).uri).toBe("mem://x")
+    expect((e.data as Record<string, unknown>).n).toBe(1)
+    expect(Object.getPrototypeOf(e.data)).toBe(Object.prototype)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
+  it("-32602 counts only with its own data.uri the URI read (a string): otherwise it passes through", () => {
+    expect(read(upstream(-32602, { uri: "mem://x" }), "legacy")).toMatchObject({ code: -32002, data: { uri: "mem://x" } })
+    for (const data of [undefined, { uri: "mem://y" }, { uri: ["mem://x"] }, ["mem://x"], JSON.parse('{"__proto__":{"uri":"mem://x"}}')]) {
+      const e = read(upstream(-32602, data), "legacy")
+      expect(e.code).toBe(-32602)
+      expect(e.data).toEqual(data)
     }
   })
 })

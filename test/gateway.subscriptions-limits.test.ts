@@ -6,7 +6,8 @@
  *   (or that no rule permits) is -32003 and never reaches the upstream, hostile URIs included;
  *   `resources/unsubscribe` is never refused; a modern listen's URIs pass the same decision one by
  *   one (rate limits and approvals too, audited as `subscriptions/listen`): a refused URI is left out
- *   of the acknowledgement, whose `_meta` says why with the legacy subscribe's error;
+ *   of the acknowledgement, whose `_meta` says why with the legacy subscribe's error (our modern
+ *   client's `refused`);
  * - a per-session cap (`maxSubscriptionsPerSession`): over it -32014 with `data.limit`, also for a
  *   burst of subscribes sent before any is answered; subscribing again to a held URI is not a new
  *   one; a modern listen is acknowledged for the first URIs up to the cap.
@@ -309,6 +310,12 @@ describe("gateway: policy and limits on resource subscriptions", { timeout: 30_0
     try {
       const listen = (modern.client as ModernClient).listen({ resourceSubscriptions: ["mem://secret", "__proto__", "mem://a", "mem://t/20", "mem://t/21", "mem://t/22"] }, { onNotification: () => {} })
       expect(await listen.acknowledged).toEqual({ resourceSubscriptions: ["mem://a", "mem://t/20", "mem://t/21"] })
+      // The client reads why the rest were left out (its `_meta`): the policy's -32003, the cap's -32014.
+      expect(listen.refused.map((r) => [r.uris, r.error.code])).toEqual([
+        [["mem://secret"], ErrorCode.PolicyDenied],
+        [["__proto__"], ErrorCode.PolicyDenied],
+        [["mem://t/22"], ErrorCode.TooManySubscriptions]
+      ])
       await received("subscribe mem://t/21")
       expect(calls.filter((c) => c.startsWith("subscribe")).sort()).toEqual(["subscribe mem://a", "subscribe mem://t/20", "subscribe mem://t/21"])
       listen.close()

@@ -2,12 +2,15 @@
  * Modern-era subscriptions (`subscriptions/listen`, 2026-07-28; spec-digest §2
  * "Subscriptions"): our server over the memory transport (raw frames) and over
  * Streamable HTTP (raw SSE), and `ModernClient.listen` against both, including
- * reconnection after a dropped stream and a restarted server.
+ * reconnection after a dropped stream and a restarted server, and the URIs a server
+ * refused (its policy) as the subscription's `refused`, read defensively.
  */
 import { describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
 import { ModernClient } from "../src/client/ModernClient.ts"
 import { ModernHttpWire } from "../src/transports/http/client/ModernHttpWire.ts"
+import { Policy } from "../src/policy/Policy.ts"
+import { PolicyEngine } from "../src/policy/PolicyEngine.ts"
 import { ListenFailed } from "../src/client/modernErrors.ts"
 import type { SubscriptionState } from "../src/client/Subscription.ts"
 import { ErrorCode } from "../src/protocol/errors.ts"
@@ -16,13 +19,16 @@ import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, META_SERVER_INFO } fro
 import {
   ACKNOWLEDGED_METHOD,
   honoredFilter,
+  META_REFUSED_SUBSCRIPTIONS,
   META_SUBSCRIPTION_ID,
   parseSubscriptionFilter,
+  refusedSubscriptionsOf,
   subscriptionIdOf,
   subscriptionNotification
 } from "../src/protocol/subscriptions.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
+import { policyGuard } from "../src/server/policyGuard.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 import { condition } from "./support/condition.ts"
@@ -65,6 +71,18 @@ describe("subscription rules (pure)", () => {
     })
     expect(honoredFilter(all, {})).toEqual({})
     expect(honoredFilter({ toolsListChanged: false }, { tools: { listChanged: true } })).toEqual({})
+  })
+
+  it("reads an acknowledgement's refusals only from a plain _meta object's own array, copied", () => {
+    const entry = { uris: ["mem://b"], error: { code: -32003, message: "no" } }
+    for (const params of [undefined, {}, { _meta: "x" }, { _meta: [entry] }, { _meta: null }, { _meta: Object.create({ [META_REFUSED_SUBSCRIPTIONS]: [entry] }) }]) {
+      expect(refusedSubscriptionsOf(params as never)).toEqual([])
+    }
+    const sent = { _meta: { [META_REFUSED_SUBSCRIPTIONS]: [entry] } }
+    const [read] = refusedSubscriptionsOf(sent)
+    expect(read).toEqual(entry)
+    expect(read).not.toBe(entry)
+    expect(read!.uris).not.toBe(entry.uris)
   })
 
   it("maps a change to a notification only when the filter asked for it, always with the subscription id", () => {
@@ -299,6 +317,92 @@ describe("ModernClient.listen over a message transport (virtual time)", () => {
     await sub2.acknowledged
     b.serverSide.close()
     expect((await sub2.ended).state).toBe("ended")
+  })
+})
+
+describe("ModernClient.listen: the URIs the server refused (_meta[META_REFUSED_SUBSCRIPTIONS])", () => {
+  const POLICY = `
+default: deny
+rules:
+  - { id: mem-read, resource: "mem://*", effect: allow }
+  - { id: secret-deny, resource: "mem://secret", effect: deny }
+`
+  const guarded = () => {
+    const server = new McpServer({ name: "subs", version: "1.0.0" })
+      .resource({ uri: "mem://a", name: "a" }, () => ({ contents: [] }))
+      .resource({ uri: "mem://secret", name: "secret" }, () => ({ contents: [] }))
+    server.guard = policyGuard({ engine: new PolicyEngine(Policy.parse(POLICY, "refused.yaml")), server: "subs" })
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    serveTransport(server, serverSide)
+    return ModernClient.create(clientSide, { clock: new SimulatedClock() })
+  }
+
+  it("our server with a policy that denies one URI: left out of the filter, in `refused` with its -32003; none refused is []", async () => {
+    const client = guarded()
+    try {
+      const sub = client.listen({ resourceSubscriptions: ["mem://secret", "mem://a"] })
+      expect(await sub.acknowledged).toEqual({ resourceSubscriptions: ["mem://a"] })
+      expect(sub.refused).toEqual([
+        { uris: ["mem://secret"], error: { code: ErrorCode.PolicyDenied, message: expect.stringContaining("secret-deny"), data: { policies: ["secret-deny"] } } }
+      ])
+      const clean = client.listen({ resourceSubscriptions: ["mem://a"] })
+      expect(await clean.acknowledged).toEqual({ resourceSubscriptions: ["mem://a"] })
+      expect(clean.refused).toEqual([])
+      sub.close()
+      clean.close()
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("a malformed _meta value never throws: the listen is acknowledged, malformed entries are ignored, well-formed ones kept", async () => {
+    const good = { uris: ["mem://b"], error: { code: -32003, message: "no" } }
+    const error = { code: -32003, message: "no" }
+    // Each case: the acknowledgement's _meta (besides the subscription id) and the `refused` it gives.
+    const cases: Array<[Record<string, unknown>, ReadonlyArray<unknown>]> = [
+      [{}, []],
+      [{ [META_REFUSED_SUBSCRIPTIONS]: "everything" }, []],
+      [{ [META_REFUSED_SUBSCRIPTIONS]: null }, []],
+      [{ [META_REFUSED_SUBSCRIPTIONS]: { uris: ["mem://b"], error } }, []],
+      [JSON.parse(`{"__proto__":{"${META_REFUSED_SUBSCRIPTIONS}":[${JSON.stringify(good)}]}}`), []],
+      [{
+        [META_REFUSED_SUBSCRIPTIONS]: [
+          null, 7, "mem://b", [good],
+          { uris: "mem://b", error },
+          { uris: ["mem://b", 1], error },
+          { uris: ["mem://b"] },
+          { uris: ["mem://b"], error: "no" },
+          { uris: ["mem://b"], error: { code: "-32003", message: "no" } },
+          { uris: ["mem://b"], error: { code: 1.5, message: "no" } },
+          { uris: ["mem://b"], error: { code: -32003 } },
+          JSON.parse(`{"__proto__":${JSON.stringify(good)}}`),
+          { ...good, error: { ...error, data: { why: "policy" } } },
+          good
+        ]
+      }, [{ ...good, error: { ...error, data: { why: "policy" } } }, good]]
+    ]
+    let next = 0
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    serveTransport(makeServer(), filtered(serverSide, (m, reply) => {
+      if (!("method" in m) || m.method !== "subscriptions/listen" || !("id" in m)) return false
+      // Acknowledged by hand with the next case's _meta (and the listen id, which routes it); never reaches the server.
+      const _meta = { ...cases[next++]![0], [META_SUBSCRIPTION_ID]: m.id }
+      reply({ jsonrpc: "2.0", method: ACKNOWLEDGED_METHOD, params: { notifications: { resourceSubscriptions: ["mem://a"] }, _meta } })
+      return true
+    }))
+    const client = ModernClient.create(clientSide, { clock: new SimulatedClock() })
+    try {
+      for (const [meta, refused] of cases) {
+        const sub = client.listen({ resourceSubscriptions: ["mem://a", "mem://b"] })
+        expect(await sub.acknowledged).toEqual({ resourceSubscriptions: ["mem://a"] })
+        expect([meta, sub.refused]).toEqual([meta, refused])
+        sub.close()
+      }
+      expect(next).toBe(cases.length)
+      expect(({} as Record<string, unknown>).uris).toBeUndefined()
+    } finally {
+      await client.close()
+    }
   })
 })
 

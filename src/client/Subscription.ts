@@ -14,7 +14,7 @@ import { randomInt } from "node:crypto"
 import type { Actor, AnyActorRef } from "xstate"
 import { LISTEN_JITTER, type ListenStreamInput, listenStreamMachine } from "../../machines/listenStream.ts"
 import type { JsonRpcMessage, JsonRpcNotification, RequestId } from "../protocol/jsonrpc.ts"
-import { ACKNOWLEDGED_METHOD, type SubscriptionFilter } from "../protocol/subscriptions.ts"
+import { ACKNOWLEDGED_METHOD, type RefusedSubscriptions, refusedSubscriptionsOf, type SubscriptionFilter } from "../protocol/subscriptions.ts"
 import { createLeanActor } from "../runtime/ActorScheduler.ts"
 import type { Clock } from "../protocol/clock.ts"
 import { ListenFailed } from "./modernErrors.ts"
@@ -77,7 +77,7 @@ const runtimes = new WeakMap<object, Subscription>()
 export class Subscription {
   /** The filter asked for; `filter` is what the server agreed to. */
   readonly requested: SubscriptionFilter
-  /** Resolves with the first acknowledged filter; rejects with `ListenFailed` if the stream ends before. */
+  /** Resolves with the first acknowledged filter (URIs refused: `refused`); rejects with `ListenFailed` if the stream ends before. */
   readonly acknowledged: Promise<SubscriptionFilter>
   /** Resolves once the subscription is over (never rejects). */
   readonly ended: Promise<SubscriptionEnd>
@@ -85,6 +85,7 @@ export class Subscription {
   private readonly options: ListenOptions
   private readonly actor: Actor<typeof runtimeListenMachine>
   private currentId: RequestId | undefined
+  private lastRefused: ReadonlyArray<RefusedSubscriptions> = []
   private lastState: SubscriptionState = "subscribing"
   private resolveAcknowledged!: (filter: SubscriptionFilter) => void
   private rejectAcknowledged!: (error: unknown) => void
@@ -132,6 +133,17 @@ export class Subscription {
     return this.actor.getSnapshot().context.acknowledged as SubscriptionFilter | undefined
   }
 
+  /**
+   * The `resourceSubscriptions` the server refused in the latest acknowledgement (left out of
+   * `filter`), each group with its error: what a legacy `resources/subscribe` of those URIs would get
+   * (a policy's -32003, a rate limit, the session's cap). Read from the acknowledgement's
+   * `_meta[META_REFUSED_SUBSCRIPTIONS]` (our servers and gateway send it; malformed entries are
+   * ignored); empty when there are none or the server does not say. Set when `acknowledged` resolves.
+   */
+  get refused(): ReadonlyArray<RefusedSubscriptions> {
+    return this.lastRefused
+  }
+
   /** Whether it has ended (see `ended`). */
   get over(): boolean {
     return this.actor.getSnapshot().status === "done"
@@ -153,6 +165,8 @@ export class Subscription {
   _message(m: JsonRpcMessage): void {
     if ("method" in m) {
       if (m.method === ACKNOWLEDGED_METHOD) {
+        // Only the acknowledgement the chart takes (the first of a request) replaces the refusals, as `filter`.
+        if (this.state === "subscribing") this.lastRefused = refusedSubscriptionsOf(m.params)
         this.actor.send({ type: "ACKNOWLEDGED", filter: (m.params?.notifications ?? {}) as SubscriptionFilter })
         return
       }

@@ -2,12 +2,13 @@
  * How the gateway answers a request the host refused: the host's typed errors (`ServerUnavailable`,
  * `UnknownName`, …) become a tool error or a JSON-RPC error carrying their typed form under
  * {@link HOST_ERROR_META}, so a client tells "restarting, retry at `retryAt`" from "unknown"; an
- * upstream's own JSON-RPC error passes through.
+ * upstream's own JSON-RPC error passes through, but for a resources/read's "not found", whose code
+ * differs between eras (-32002 legacy, -32602 modern): the client gets its era's.
  */
 import { ErrorCode, McpError } from "../protocol/errors.ts"
 import type { CallToolResult } from "../protocol/results.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
-import { resourceNotFound } from "../server/dispatch.ts"
+import { resourceNotFound, resourceNotFoundCode } from "../server/dispatch.ts"
 import { InputRequiredSignal } from "../server/InputRequiredSignal.ts"
 import type { RequestContext } from "../server/RequestContext.ts"
 import { HostClosed, ServerConnectionLost, ServerUnavailable, SubscriptionUnsupported, UnknownName } from "./errors.ts"
@@ -54,13 +55,27 @@ export const protocolFailure = (e: unknown): never => {
 /**
  * A resources/read refused: a URI no upstream serves (the host's catalog dropped it before the served
  * lists caught up) is the server's own resource not found for the request's era (`resourceNotFound`:
- * -32002 legacy, -32602 modern, `data.uri`), with the typed form under `data[HOST_ERROR_META]`; the
- * rest as {@link protocolFailure}.
+ * -32002 legacy, -32602 modern, `data.uri`), with the typed form under `data[HOST_ERROR_META]`. An
+ * upstream's own resource not found ({@link upstreamNotFound}) becomes the request's era's, with the
+ * upstream's message and other `data` fields; the rest as {@link protocolFailure}.
  */
 export const readFailure = (uri: string, era: RequestContext["era"]) => (e: unknown): never => {
   if (e instanceof UnknownName) throw resourceNotFound(uri, era, { [HOST_ERROR_META]: hostErrorForm(e) })
+  if (e instanceof RpcError && upstreamNotFound(e, uri)) throw resourceNotFound(uri, era, plainData(e.data), e.message)
   return protocolFailure(e)
 }
+
+/**
+ * Whether an upstream's error to a resources/read of `uri` says "not found", in either era: the legacy
+ * code always; the modern one (-32602, also plain invalid params) only with `data.uri` the URI read.
+ */
+const upstreamNotFound = (e: RpcError, uri: string): boolean =>
+  e.code === resourceNotFoundCode("legacy") ||
+  (e.code === resourceNotFoundCode("modern") && plainData(e.data)?.uri === uri)
+
+/** A peer's error `data` if it is a plain JSON object (its own fields only), else undefined. */
+const plainData = (data: unknown): Record<string, unknown> | undefined =>
+  typeof data === "object" && data !== null && !Array.isArray(data) ? { ...data } : undefined
 
 /**
  * A resource subscription refused: a URI no upstream serves is -32002 (resources/subscribe is legacy

@@ -13,7 +13,7 @@
  * (spec-digest §2, "Subscriptions"; effect's `v2026_07_28.ts` reads the same.)
  */
 import type { ServerCapabilities } from "./capabilities.ts"
-import type { RpcErrorObject } from "./errors.ts"
+import { rpcError, type RpcErrorObject } from "./errors.ts"
 import type { Params, RequestId } from "./jsonrpc.ts"
 
 export const LISTEN_METHOD = "subscriptions/listen"
@@ -32,6 +32,32 @@ export interface RefusedSubscriptions {
   readonly uris: ReadonlyArray<string>
   readonly error: RpcErrorObject
 }
+
+/**
+ * The refusals of an acknowledgement's `params` (`_meta[META_REFUSED_SUBSCRIPTIONS]`), as a client
+ * reads them from its peer: only well-formed entries (URIs all strings, an error with an integer
+ * `code` and a string `message`), copied; anything else is ignored. Empty when there are none.
+ */
+export const refusedSubscriptionsOf = (params: Params | undefined): ReadonlyArray<RefusedSubscriptions> => {
+  const meta = params?._meta
+  if (!isPlainObject(meta) || !Object.hasOwn(meta, META_REFUSED_SUBSCRIPTIONS)) return []
+  const entries = meta[META_REFUSED_SUBSCRIPTIONS]
+  if (!Array.isArray(entries)) return []
+  const refused: Array<RefusedSubscriptions> = []
+  for (const entry of entries as ReadonlyArray<unknown>) {
+    if (!isPlainObject(entry) || !Object.hasOwn(entry, "uris") || !Object.hasOwn(entry, "error")) continue
+    const { uris, error } = entry
+    if (!Array.isArray(uris) || !uris.every((u) => typeof u === "string")) continue
+    if (!isPlainObject(error) || !Object.hasOwn(error, "code") || !Object.hasOwn(error, "message")) continue
+    const { code, message } = error
+    if (!Number.isInteger(code) || typeof message !== "string") continue
+    const data = Object.hasOwn(error, "data") ? error.data : undefined
+    refused.push({ uris: [...uris] as Array<string>, error: rpcError(code as number, message, data) })
+  }
+  return refused
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**
  * What a modern client asks to hear on a `subscriptions/listen` stream. The server

@@ -117,10 +117,14 @@ const readResource = (server: McpServer, params: Record<string, unknown> | undef
  * The error for a URI nothing serves, in the request's era: legacy -32002
  * (2025-11-25/server/resources.mdx:L388), modern -32602, which a server "MUST" return
  * (2026-07-28/server/resources.mdx:L404). `data` is `{ uri }` plus `extra` (the gateway adds
- * the host's refusal).
+ * the host's refusal, or keeps an upstream's fields and `message`).
  */
-export const resourceNotFound = (uri: string, era: RequestContext["era"], extra?: Record<string, unknown>): McpError =>
-  new McpError(era === "modern" ? ErrorCode.InvalidParams : ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri, ...extra })
+export const resourceNotFound = (uri: string, era: RequestContext["era"], extra?: Record<string, unknown>, message = `Resource not found: ${uri}`): McpError =>
+  new McpError(resourceNotFoundCode(era), message, { ...extra, uri })
+
+/** The code of {@link resourceNotFound} in `era`. */
+export const resourceNotFoundCode = (era: RequestContext["era"]): number =>
+  era === "modern" ? ErrorCode.InvalidParams : ErrorCode.ResourceNotFound
 
 const getPrompt = (server: McpServer, params: Record<string, unknown> | undefined, ctx: RequestContext): MaybePromise<Result> => {
   const name = params?.name
