@@ -14,7 +14,7 @@
  */
 import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateValue } from "xstate"
 import type { RegistryChange, RegistryUnsafe } from "../runtime/Registry.ts"
-import { actorSession, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
+import { actorSession, isNamedByItsActors, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
 import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { withoutSecrets } from "./redact.ts"
@@ -479,11 +479,11 @@ export class InspectorModel {
    * cold table per session, for a join the objects at hand already make).
    */
   #entryOf(id: string, handle: SessionHandle | undefined): IdEntry | undefined {
-    return handle !== undefined && handle.namedByItsActors === true ? (handle as unknown as Record<symbol, IdEntry | undefined>)[this.#key] : this.#ids.get(id)
+    return handle !== undefined && isNamedByItsActors(handle) ? (handle as unknown as Record<symbol, IdEntry | undefined>)[this.#key] : this.#ids.get(id)
   }
   /** {@link #entryOf}, made when there is none. */
   #entryMade(id: string, handle: SessionHandle | undefined): IdEntry {
-    if (handle !== undefined && handle.namedByItsActors === true) {
+    if (handle !== undefined && isNamedByItsActors(handle)) {
       const on = handle as unknown as Record<symbol, IdEntry | undefined>
       return on[this.#key] ??= newIdEntry(true)
     }
@@ -493,7 +493,7 @@ export class InspectorModel {
   }
   /** Set, not deleted (as on actors, `#unlink`): a delete would slow every later property access on the session. */
   #setEntryOnHandle(handle: SessionHandle, entry: IdEntry | undefined): void {
-    if (handle.namedByItsActors !== true) return
+    if (!isNamedByItsActors(handle)) return
     const on = handle as unknown as Record<symbol, IdEntry | undefined>
     if (on[this.#key] !== undefined) on[this.#key] = entry
   }
@@ -545,7 +545,7 @@ export class InspectorModel {
   #onActor(ref: AnyActorRef, rootId: string): void {
     const id = ref.id
     const owner = actorSession(ref)
-    const onHandle = owner !== undefined && owner.id === id && owner.namedByItsActors === true
+    const onHandle = owner !== undefined && owner.id === id && isNamedByItsActors(owner)
     // A hibernated session woken: its new actor continues the same view and record (found through the
     // session when the actor names it: a server with a hibernated session looked every new session up).
     const asleep = onHandle

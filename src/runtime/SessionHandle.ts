@@ -60,11 +60,6 @@ export interface SessionHandle {
    * call cost every session of a churning server a closure, a change object and two set operations).
    */
   readonly infoVersion?: number
-  /**
-   * @internal Its actors name it in their options (`ACTOR_SESSION`): a reader (the inspector) joins the
-   * session's registration to its actors through those objects, with no table by session id.
-   */
-  readonly namedByItsActors?: boolean
   /** Settles once, when the session has ended for good. */
   readonly ended: Promise<SessionEnd>
   /**
@@ -79,6 +74,14 @@ export interface SessionHandle {
  * xstate keeps its options on the actor), the session it runs. The inspector reads it when the actor starts.
  */
 export const ACTOR_SESSION: unique symbol = Symbol("mcp-actors.actorSession")
+
+/**
+ * Whether the session's actors name it in their options ({@link ACTOR_SESSION}): a reader (the inspector)
+ * then joins its registration to its actors through those objects, with no table by session id. A
+ * session class says so with a `namedByItsActors` getter (kept off the public `SessionHandle`).
+ */
+export const isNamedByItsActors = (handle: SessionHandle): boolean =>
+  (handle as { readonly namedByItsActors?: boolean }).namedByItsActors === true
 
 /** The session an actor runs, when its options name it ({@link ACTOR_SESSION}). */
 export const actorSession = (ref: object): SessionHandle | undefined =>

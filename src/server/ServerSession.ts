@@ -250,12 +250,12 @@ export class ServerSession implements SessionHandle {
   private endedPromise: Promise<SessionEnd> | undefined
   /** @internal */ resolveEnded: ((end: SessionEnd) => void) | undefined
   /** @internal */ endedWith: SessionEnd | undefined
-  /** Settles once, when the session has ended for good. */
   /** @internal Its chart's actor names it (`ACTOR_SESSION`, chartActor.ts): the inspector joins them with no lookup by id. */
   get namedByItsActors(): boolean {
     return true
   }
 
+  /** Settles once, when the session has ended for good. */
   get ended(): Promise<SessionEnd> {
     if (this.endedPromise !== undefined) return this.endedPromise
     const ended = this.endedWith
