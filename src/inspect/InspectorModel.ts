@@ -233,8 +233,8 @@ export class InspectorModel {
   /**
    * Ended actors, oldest first, from `#endedHead` on. Why a head index and not `shift`: under churn one
    * is forgotten per session, and `shift` (a builtin call that moves the array) was most of the prune
-   * in the model's own profile (`bench/inspectModelSynthetic.ts`); the forgotten head is cut off in one
-   * `splice` once it is as long as what is kept.
+   * in the model's own profile (`bench/inspectModelSynthetic.ts`); the forgotten head is cut off (the
+   * rest moved down in place) once it is as long as what is kept.
    */
   readonly #ended: Array<ViewNode | undefined> = []
   /**
