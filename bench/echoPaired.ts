@@ -21,7 +21,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Pool } from "undici"
-import { ROOT, freePort, pinning } from "./lib.ts"
+import { ROOT, freePort, pinning, threadCpuNs } from "./lib.ts"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 
 const USAGE = `Usage: node bench/echoPaired.ts [options]
@@ -59,7 +59,7 @@ interface Server {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const cpuNs = (pid: number) => Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0])
+const cpuNs = (pid: number) => threadCpuNs(pid) ?? 0
 
 const servers: Array<Server> = []
 const stopAll = () => {

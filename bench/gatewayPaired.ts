@@ -26,6 +26,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { median as medianOf, threadCpuNs } from "./lib.ts"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -79,19 +80,8 @@ process.once("SIGINT", () => {
   process.exit(130)
 })
 
-const runNs = (pid: number | undefined): number => {
-  if (pid === undefined) return 0
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[0])
-  } catch {
-    return 0
-  }
-}
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
+const runNs = (pid: number | undefined): number => (pid === undefined ? undefined : threadCpuNs(pid)) ?? 0
+const median = (xs: ReadonlyArray<number>): number => medianOf(xs) ?? Number.NaN
 
 const dir = mkdtempSync(join(tmpdir(), "bench-gwpaired-"))
 writeFileSync(join(dir, "mcp.json"), JSON.stringify({ mcpServers: { demo: { ...DEMO, keepalive: false } } }))

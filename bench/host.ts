@@ -44,6 +44,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { threadCpuNs } from "./lib.ts"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -129,15 +130,8 @@ const measureAll = async (calls: ReadonlyArray<Call>, n: number, warmup: number,
   })
 }
 
-/** A thread's time on a CPU in ns (Linux `/proc/<pid>/schedstat`, first field: exact, not ticks); undefined elsewhere. */
-const runNs = (pid: number | undefined): number | undefined => {
-  if (pid === undefined) return undefined
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[0])
-  } catch {
-    return undefined
-  }
-}
+/** A thread's time on a CPU in ns (`threadCpuNs`); undefined elsewhere. */
+const runNs = (pid: number | undefined): number | undefined => (pid === undefined ? undefined : threadCpuNs(pid))
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 

@@ -390,6 +390,15 @@ export const machineNote = (): string => {
 
 const TICKS = 100 // USER_HZ on Linux
 /** CPU ms (user + system) process `pid` has used so far, from /proc. */
+/** A thread's time on a CPU in ns (Linux `/proc/<pid>/schedstat`, first field: exact, not ticks); undefined where it cannot be read. */
+export const threadCpuNs = (pid: number | "self"): number | undefined => {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[0])
+  } catch {
+    return undefined
+  }
+}
+
 export const processCpuMs = (pid: number): number => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")

@@ -18,6 +18,7 @@
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
+import { HOST_CLIENT_OPTIONS, hostCallOptions } from "./hostCallOptions.ts"
 
 const { nonNegative, values } = scriptArgs("Usage: node bench/modernHot.ts [--server] [--calls N] [--rounds N] [--root CHECKOUT]", {
   server: { type: "boolean" },
@@ -88,17 +89,8 @@ const textPair = () => {
 const clientAndServer = async () => {
   const { ModernClient } = await load<{ ModernClient: { create(t: unknown, o: object): Client } }>("src/client/ModernClient.ts")
   const { ClientSession } = await load<{ ClientSession: { connect(t: unknown, o: object): Promise<Client> } }>("src/client/ClientSession.ts")
-  const clientOptions = {
-    clientInfo: { name: "mcp-actors-host", version: "0.1.0" },
-    keepalive: false,
-    requestTimeoutMs: 60_000,
-    onElicitation: () => ({ action: "decline" }),
-    onSampling: () => Promise.reject(new Error("no")),
-    onRoots: () => ({ roots: [] })
-  }
-  const INPUTS = { roots: {}, elicitation: { form: {}, url: {} } }
-  const noProgress = (): void => {}
-  const callOptions = () => ({ timeoutMs: 60_000, onProgress: noProgress, resetTimeoutOnProgress: true, signal: new AbortController().signal, logLevel: "debug", inputCapabilities: INPUTS })
+  const clientOptions = HOST_CLIENT_OPTIONS
+  const callOptions = hostCallOptions
   const pair = () => {
     const [c, s] = textPair()
     serveTransport(makeDemoServer(), s)

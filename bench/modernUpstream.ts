@@ -16,6 +16,8 @@
  * (`<row>-server.cpuprofile`), and this process too (`node --cpu-prof` on the command line).
  */
 import { mkdirSync, readdirSync, readFileSync } from "node:fs"
+import { HOST_CLIENT_OPTIONS, hostCallOptions } from "./hostCallOptions.ts"
+import { median as medianOf, threadCpuNs } from "./lib.ts"
 import { loadavg } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -45,18 +47,8 @@ interface CallClient {
 }
 type Connect = (options: object) => Promise<CallClient>
 
-const threadNs = (pid: number | "self"): number => {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[0])
-  } catch {
-    return 0
-  }
-}
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
+const threadNs = (pid: number | "self"): number => threadCpuNs(pid) ?? 0
+const median = (xs: ReadonlyArray<number>): number => medianOf(xs) ?? Number.NaN
 
 /** This process's children (pids): the demo child a connect spawned is the one not there before. */
 const childPids = (): Set<number> => {
@@ -89,25 +81,11 @@ const clientOptions = (root: string, era: "modern" | "legacy", name: string) => 
   args: [...(PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-interval", "50", "--cpu-prof-dir", PROF, "--cpu-prof-name", `${name}-server.cpuprofile`]), join(root, "src/cli/main.ts"), "serve", "--stdio", "--example", "demo"],
   stderr: "ignore",
   era,
-  clientInfo: { name: "mcp-actors-host", version: "0.1.0" },
-  keepalive: false,
-  requestTimeoutMs: 60_000,
-  onElicitation: () => ({ action: "decline" }),
-  onSampling: () => Promise.reject(new Error("no")),
-  onRoots: () => ({ roots: [] })
+  ...HOST_CLIENT_OPTIONS
 })
 
-/** The host's per-call options (src/host/McpHost.ts `callWith`, as the gateway forwards a legacy client's call). */
-const INPUTS = { roots: {}, elicitation: { form: {}, url: {} } }
-const noProgress = (): void => {}
-const callOptions = () => ({
-  timeoutMs: 60_000,
-  onProgress: noProgress,
-  resetTimeoutOnProgress: true,
-  signal: new AbortController().signal,
-  logLevel: "debug",
-  inputCapabilities: INPUTS
-})
+/** The host's per-call options. */
+const callOptions = hostCallOptions
 
 const main = async () => {
   const rows: Array<Row> = []
