@@ -25,6 +25,8 @@ import { makeWsServer, type WsServerHandle } from "../src/server/ws/WsServer.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { chartOf, parentOf } from "./support/actorTree.ts"
 import { type GatewayOverWs, gatewayOverWs } from "./support/gatewayOverWs.ts"
+import type { CallGuard } from "../src/server/CallGuard.ts"
+import { McpError } from "../src/protocol/errors.ts"
 
 describe("host: resource subscriptions (an upstream whose subscribe can be held)", { timeout: 20_000, shuffle: false }, () => {
   const upstream = new McpServer({ name: "up", version: "1.0.0" })
@@ -171,9 +173,18 @@ describe("host: resource subscriptions (an upstream whose subscribe can be held)
 })
 
 describe("host: resource subscriptions on a 2026-07-28 upstream (subscriptions/listen)", { timeout: 20_000 }, () => {
-  const upstream = new McpServer({ name: "modern-up", version: "1.0.0" })
+  // Its guard refuses `mod://secret` (a policy's denial): a listen leaves it out, saying why.
+  const guard: CallGuard = {
+    admit: (call) => {
+      if (call.name === "mod://secret") throw new McpError(-32003, "denied by the upstream's policy", { rule: "no-secrets" })
+      return undefined
+    },
+    filter: (_kind, items) => items
+  }
+  const upstream = new McpServer({ name: "modern-up", version: "1.0.0", guard })
     .resource({ uri: "mod://x", name: "x" }, (uri) => ({ contents: [{ uri, text: "x" }] }))
     .resource({ uri: "mod://y", name: "y" }, (uri) => ({ contents: [{ uri, text: "y" }] }))
+    .resource({ uri: "mod://secret", name: "secret" }, (uri) => ({ contents: [{ uri, text: "s" }] }))
   /** Listens the upstream has open (each one a change listener on it), and waits for a count. */
   let listening = 0
   const counts: Array<() => void> = []
@@ -232,6 +243,15 @@ describe("host: resource subscriptions on a 2026-07-28 upstream (subscriptions/l
     upstream.resourceUpdated("mod://x")
     await update
     expect(heard).toEqual(["up mod://y", "up mod://x"])
+    await host.unsubscribeResource("mod://x")
+    await whenListening(0)
+    expect(host.resourceSubscriptions()).toEqual([])
+  })
+
+  it("a URI the upstream's listen refuses fails with the upstream's error (its code, message and data), as a legacy upstream's subscribe would; the others stay subscribed", async () => {
+    await host.subscribeResource("mod://x")
+    await expect(host.subscribeResource("mod://secret")).rejects.toMatchObject({ _tag: "RpcError", code: -32003, message: "denied by the upstream's policy", data: { rule: "no-secrets" } })
+    expect(host.resourceSubscriptions().map((s) => s.uri)).toEqual(["mod://x"])
     await host.unsubscribeResource("mod://x")
     await whenListening(0)
     expect(host.resourceSubscriptions()).toEqual([])

@@ -30,7 +30,8 @@ import type { Result } from "../client/ClientSession.ts"
 import type { Subscription } from "../client/Subscription.ts"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
-import type { SubscriptionFilter } from "../protocol/subscriptions.ts"
+import { RpcError } from "../protocol/requestErrors.ts"
+import type { RefusedSubscriptions, SubscriptionFilter } from "../protocol/subscriptions.ts"
 import { type Catalog, listingKnows, resourceOwner } from "./Catalog.ts"
 import { HostClosed, SubscriptionUnsupported, UnknownName } from "./errors.ts"
 import type { ServerConnection } from "./ServerConnection.ts"
@@ -103,6 +104,12 @@ interface UpstreamSubscription {
   unsubscribed: Array<() => void>
 }
 
+/** What a modern upstream acknowledged of a listen, and what it refused, with its errors. */
+interface Listened {
+  readonly filter: SubscriptionFilter
+  readonly refused: ReadonlyArray<RefusedSubscriptions>
+}
+
 /**
  * A modern upstream's subscribed URIs travel in one `subscriptions/listen` (2026-07-28 has no
  * `resources/subscribe`): when the set changes a new listen is opened with the whole set and, once
@@ -115,7 +122,7 @@ interface UpstreamListens {
   acked: number
   open: Array<{ readonly seq: number; readonly subscription: Subscription }>
   /** The listen to open at the end of this tick (changes within one tick make one listen). */
-  next: Promise<SubscriptionFilter | undefined> | undefined
+  next: Promise<Listened | undefined> | undefined
 }
 
 /** The ModernClient behind an upstream client (itself, or a dual-era client's modern side). */
@@ -301,8 +308,16 @@ export class ResourceSubscriptions {
     const modern = modernOf(client)
     if (modern === undefined) await this.host.call(conn, client, generation, "resources/subscribe", { uri })
     else {
-      const ack = await this.relisten(conn, modern, generation)
-      if (ack?.resourceSubscriptions?.includes(uri) !== true) throw unsupported(`its subscriptions/listen did not acknowledge ${uri}`)
+      const listened = await this.relisten(conn, modern, generation)
+      if (listened?.filter.resourceSubscriptions?.includes(uri) !== true) {
+        // The upstream said why (its policy, its rate limit, its cap): its error, as a legacy upstream's
+        // `resources/subscribe` would have answered it (a gateway passes it on to its client).
+        const refusal = listened?.refused.find((r) => r.uris.includes(uri))
+        if (refusal !== undefined) {
+          throw new RpcError({ method: "subscriptions/listen", code: refusal.error.code, message: refusal.error.message, ...(refusal.error.data === undefined ? {} : { data: refusal.error.data }) })
+        }
+        throw unsupported(`its subscriptions/listen did not acknowledge ${uri}`)
+      }
     }
     return { generation }
   }
@@ -324,9 +339,9 @@ export class ResourceSubscriptions {
   /**
    * Open a listen on a modern upstream with every URI subscribed there now (the end of this tick:
    * the changes of one tick share it), replacing the older ones once acknowledged; none wanted: close
-   * them. Resolves with what the upstream acknowledged.
+   * them. Resolves with what the upstream acknowledged, and what it refused with its errors.
    */
-  private relisten(conn: ServerConnection, modern: ModernClient, generation: number): Promise<SubscriptionFilter | undefined> {
+  private relisten(conn: ServerConnection, modern: ModernClient, generation: number): Promise<Listened | undefined> {
     let state = this.listens.get(conn.name)
     if (state === undefined || state.generation !== generation) {
       for (const o of state?.open ?? []) o.subscription.close()
@@ -364,7 +379,7 @@ export class ResourceSubscriptions {
           for (const o of s.open) if (o.seq < seq) o.subscription.close()
           s.open = s.open.filter((o) => o.seq >= seq)
         }
-        return ack
+        return { filter: ack, refused: subscription.refused }
       }, (e: unknown) => {
         s.open = s.open.filter((o) => o !== entry)
         throw e
