@@ -172,16 +172,18 @@ describe("host: resource subscriptions (an upstream whose subscribe can be held)
   })
 })
 
+/** An upstream's guard that refuses `mod://secret` (a policy's denial, with its data) and admits the rest. */
+const denySecret: CallGuard = {
+  admit: (call) => {
+    if (call.name === "mod://secret") throw new McpError(-32003, "denied by the upstream's policy", { rule: "no-secrets" })
+    return undefined
+  },
+  filter: (_kind, items) => items
+}
+
 describe("host: resource subscriptions on a 2026-07-28 upstream (subscriptions/listen)", { timeout: 20_000 }, () => {
-  // Its guard refuses `mod://secret` (a policy's denial): a listen leaves it out, saying why.
-  const guard: CallGuard = {
-    admit: (call) => {
-      if (call.name === "mod://secret") throw new McpError(-32003, "denied by the upstream's policy", { rule: "no-secrets" })
-      return undefined
-    },
-    filter: (_kind, items) => items
-  }
-  const upstream = new McpServer({ name: "modern-up", version: "1.0.0", guard })
+  // Its guard refuses `mod://secret`: a listen leaves it out, saying why.
+  const upstream = new McpServer({ name: "modern-up", version: "1.0.0", guard: denySecret })
     .resource({ uri: "mod://x", name: "x" }, (uri) => ({ contents: [{ uri, text: "x" }] }))
     .resource({ uri: "mod://y", name: "y" }, (uri) => ({ contents: [{ uri, text: "y" }] }))
     .resource({ uri: "mod://secret", name: "secret" }, (uri) => ({ contents: [{ uri, text: "s" }] }))
@@ -257,3 +259,26 @@ describe("host: resource subscriptions on a 2026-07-28 upstream (subscriptions/l
     expect(host.resourceSubscriptions()).toEqual([])
   })
 })
+
+describe("gateway: a 2026-07-28 upstream's refusal of a URI reaches a legacy client as the upstream's error", { timeout: 20_000 }, () => {
+  const upstream = new McpServer({ name: "modern-up", version: "1.0.0", guard: denySecret })
+    .resource({ uri: "mod://x", name: "x" }, (uri) => ({ contents: [{ uri, text: "x" }] }))
+    .resource({ uri: "mod://secret", name: "secret" }, (uri) => ({ contents: [{ uri, text: "s" }] }))
+  let bench: GatewayOverWs
+  beforeAll(async () => void (bench = await gatewayOverWs(upstream, { coalesceMs: 10, protocol: "2026-07-28" })))
+  afterAll(async () => bench?.close())
+
+  it("the official SDK client's resources/subscribe gets -32003 with the upstream's data; an allowed URI is subscribed", async () => {
+    const client = new Client({ name: "sdk", version: "1.0.0" })
+    await client.connect(new StreamableHTTPClientTransport(new URL(bench.http.url)))
+    try {
+      expect(bench.host.status()[0]!.era).toBe("modern")
+      await client.subscribeResource({ uri: "mod://x" })
+      await expect(client.subscribeResource({ uri: "mod://secret" })).rejects.toMatchObject({ code: -32003, data: { rule: "no-secrets" } })
+      expect(bench.host.resourceSubscriptions().map((s) => s.uri)).toEqual(["mod://x"])
+    } finally {
+      await client.close()
+    }
+  })
+})
+
