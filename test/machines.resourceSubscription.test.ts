@@ -59,6 +59,15 @@ const start = () => {
   return { actor, calls, heard, who, answer, state, ctx }
 }
 
+/** A chart whose first subscriber `a` is held upstream on generation 1 (`b` not yet subscribed). */
+const startHeld = async () => {
+  const t = start()
+  const a = t.who("a"), b = t.who("b")
+  t.actor.send({ type: "SUBSCRIBE", subscriber: a, live: 1 })
+  await t.answer({ generation: 1 })
+  return { t, a, b }
+}
+
 describe("resourceSubscription chart", () => {
   it("the first subscriber subscribes upstream; another joins the same subscribe; both are held on its generation", async () => {
     const t = start()
@@ -76,10 +85,7 @@ describe("resourceSubscription chart", () => {
   })
 
   it("subscribed on the live generation: a new subscriber is held at once, one already held is acknowledged; the last one's going unsubscribes that generation, then it is released", async () => {
-    const t = start()
-    const a = t.who("a"), b = t.who("b")
-    t.actor.send({ type: "SUBSCRIBE", subscriber: a, live: 1 })
-    await t.answer({ generation: 1 })
+    const { t, a, b } = await startHeld()
     t.actor.send({ type: "SUBSCRIBE", subscriber: b, live: 1 })
     t.actor.send({ type: "SUBSCRIBE", subscriber: a, live: 1 })
     expect(t.heard).toEqual(["joined a", "joined b", "joined a"])
@@ -95,10 +101,7 @@ describe("resourceSubscription chart", () => {
   })
 
   it("a subscribe when the held generation is not the live one subscribes again (on the live one)", async () => {
-    const t = start()
-    const a = t.who("a"), b = t.who("b")
-    t.actor.send({ type: "SUBSCRIBE", subscriber: a, live: 1 })
-    await t.answer({ generation: 1 })
+    const { t, a, b } = await startHeld()
     t.actor.send({ type: "SUBSCRIBE", subscriber: b, live: 2 })
     expect(t.state()).toBe("subscribing")
     expect(t.ctx()).toEqual({ subscribers: ["a"], joining: ["b"], generation: 1 })
@@ -123,10 +126,7 @@ describe("resourceSubscription chart", () => {
   })
 
   it("a subscribe crossing the unsubscribe: it waits for the unsubscribe to be answered, then subscribes again (never out of order upstream)", async () => {
-    const t = start()
-    const a = t.who("a"), b = t.who("b")
-    t.actor.send({ type: "SUBSCRIBE", subscriber: a, live: 1 })
-    await t.answer({ generation: 1 })
+    const { t, a, b } = await startHeld()
     t.actor.send({ type: "UNSUBSCRIBE", subscriber: a })
     t.actor.send({ type: "SUBSCRIBE", subscriber: b, live: 1 })
     expect(t.state()).toBe("unsubscribing")
@@ -140,10 +140,7 @@ describe("resourceSubscription chart", () => {
   })
 
   it("a new generation re-subscribes; a failure refuses only the joiners and keeps the subscribers (lapsed) for the next generation", async () => {
-    const t = start()
-    const a = t.who("a"), b = t.who("b")
-    t.actor.send({ type: "SUBSCRIBE", subscriber: a, live: 1 })
-    await t.answer({ generation: 1 })
+    const { t, a, b } = await startHeld()
     t.actor.send({ type: "GENERATION_READY", generation: 1 }) // the one it is on: nothing
     expect(t.state()).toBe("subscribed")
     t.actor.send({ type: "GENERATION_READY", generation: 2 })
