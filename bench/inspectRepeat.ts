@@ -64,3 +64,5 @@ for (const [key, xs] of overheads) {
   const d = diffs.get(key)
   console.log(`| ${suite} | ${mode} | **${f(median(xs)!)}** (${f(Math.min(...xs))}..${f(Math.max(...xs))}) | ${xs.filter((x) => x <= TARGET).length} of ${xs.length} | ${d === undefined ? "—" : `**${f(median(d)!)}** (${f(Math.min(...d))}..${f(Math.max(...d))}; ${d.filter((x) => x < 0).length} of ${d.length} < 0)`} |`)
 }
+console.log("\nEach run, in order: overhead vs off, %; this − base, µs/op.\n")
+for (const [key, xs] of overheads) console.log(`- ${key}: ${xs.map(f).join(", ")}${diffs.has(key) ? `; ${diffs.get(key)!.map(f).join(", ")}` : ""}`)
