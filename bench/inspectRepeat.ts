@@ -49,14 +49,16 @@ const parse = (out: string): void => {
 
 for (let r = 1; r <= RUNS; r++) {
   const started = Date.now()
-  const run = spawnSync(process.execPath, [script, ...passed], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
+  // With a base, which side's servers start first alternates from run to run (see `--base-first` in inspectPaired.ts).
+  const order = passed.includes("--base") && !passed.includes("--base-first") && r % 2 === 0 ? ["--base-first"] : []
+  const run = spawnSync(process.execPath, [script, ...passed, ...order], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
   if (run.status !== 0) throw new Error(`inspectPaired run ${r} failed (${run.status}): ${run.stderr.slice(-2000)}`)
   parse(run.stdout)
   console.error(`run ${r}/${RUNS} in ${((Date.now() - started) / 1000).toFixed(0)} s`)
 }
 
 const f = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`
-console.log(`\n${RUNS} runs of bench/inspectPaired.ts ${passed.join(" ")}; each run's median, then over runs: median (min..max).\n`)
+console.log(`\n${RUNS} runs of bench/inspectPaired.ts ${passed.join(" ")}${passed.includes("--base") && !passed.includes("--base-first") ? " (the base's servers started first in the even runs)" : ""}; each run's median, then over runs: median (min..max).\n`)
 console.log(`| suite | mode | overhead vs off, % | runs ≤ ${TARGET} % | this − base, µs/op |`)
 console.log("|---|---|---|---|---|")
 for (const [key, xs] of overheads) {
