@@ -49,9 +49,10 @@ const C = Number(opt("concurrency", "32"))
 const CHECKOUT = args.includes("--checkout") ? opt("checkout", "") : undefined
 const PROF = args.includes("--cpu-prof") ? opt("cpu-prof", "") : undefined
 /**
- * Start the `@base` servers first (default: this checkout's first). Why: an A/A run (base = this code) came out
- * ahead on the side started first, by a median 0.4–1.8 µs per churned session in 15 of 20 runs; `inspectRepeat.ts`
- * alternates the order from run to run so that the start order falls on both sides alike.
+ * Start the `@base` servers first (default: this checkout's first). Why: two A/A batches (base = this code) put the
+ * side started first ahead in 15 of 20 runs (a median 0.4–1.8 µs per churned session); a third, with the order
+ * alternated, did not (+1.4 µs, 4 of 10). Whether or not start order matters, `inspectRepeat.ts` alternates it from
+ * run to run, so that it would fall on both sides alike.
  */
 const BASE_FIRST = args.includes("--base-first")
 if (!MODES.includes("off")) throw new Error("--modes needs off (the baseline)")
