@@ -30,7 +30,7 @@ import type { Result } from "../client/ClientSession.ts"
 import type { Subscription } from "../client/Subscription.ts"
 import type { ServerCapabilities } from "../protocol/capabilities.ts"
 import type { Params } from "../protocol/jsonrpc.ts"
-import { RpcError } from "../protocol/requestErrors.ts"
+import { rpcErrorOf } from "../protocol/errors.ts"
 import type { RefusedSubscriptions, SubscriptionFilter } from "../protocol/subscriptions.ts"
 import { type Catalog, listingKnows, resourceOwner } from "./Catalog.ts"
 import { HostClosed, SubscriptionUnsupported, UnknownName } from "./errors.ts"
@@ -313,9 +313,7 @@ export class ResourceSubscriptions {
         // The upstream said why (its policy, its rate limit, its cap): its error, as a legacy upstream's
         // `resources/subscribe` would have answered it (a gateway passes it on to its client).
         const refusal = listened?.refused.find((r) => r.uris.includes(uri))
-        if (refusal !== undefined) {
-          throw new RpcError({ method: "subscriptions/listen", code: refusal.error.code, message: refusal.error.message, ...(refusal.error.data === undefined ? {} : { data: refusal.error.data }) })
-        }
+        if (refusal !== undefined) throw rpcErrorOf("subscriptions/listen", refusal.error)
         throw unsupported(`its subscriptions/listen did not acknowledge ${uri}`)
       }
     }

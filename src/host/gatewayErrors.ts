@@ -6,6 +6,7 @@
  * differs between eras (-32002 legacy, -32602 modern): the client gets its era's.
  */
 import { ErrorCode, McpError } from "../protocol/errors.ts"
+import { isObject } from "../protocol/jsonrpc.ts"
 import type { CallToolResult } from "../protocol/results.ts"
 import { RpcError } from "../protocol/requestErrors.ts"
 import { resourceNotFound, resourceNotFoundCode } from "../server/dispatch.ts"
@@ -61,7 +62,10 @@ export const protocolFailure = (e: unknown): never => {
  */
 export const readFailure = (uri: string, era: RequestContext["era"]) => (e: unknown): never => {
   if (e instanceof UnknownName) throw resourceNotFound(uri, era, { [HOST_ERROR_META]: hostErrorForm(e) })
-  if (e instanceof RpcError && upstreamNotFound(e, uri)) throw resourceNotFound(uri, era, plainData(e.data), e.message)
+  if (e instanceof RpcError) {
+    const data = plainData(e.data)
+    if (upstreamNotFound(e.code, data, uri)) throw resourceNotFound(uri, era, data, e.message)
+  }
   return protocolFailure(e)
 }
 
@@ -69,13 +73,11 @@ export const readFailure = (uri: string, era: RequestContext["era"]) => (e: unkn
  * Whether an upstream's error to a resources/read of `uri` says "not found", in either era: the legacy
  * code always; the modern one (-32602, also plain invalid params) only with `data.uri` the URI read.
  */
-const upstreamNotFound = (e: RpcError, uri: string): boolean =>
-  e.code === resourceNotFoundCode("legacy") ||
-  (e.code === resourceNotFoundCode("modern") && plainData(e.data)?.uri === uri)
+const upstreamNotFound = (code: number, data: Record<string, unknown> | undefined, uri: string): boolean =>
+  code === resourceNotFoundCode("legacy") || (code === resourceNotFoundCode("modern") && data?.uri === uri)
 
-/** A peer's error `data` if it is a plain JSON object (its own fields only), else undefined. */
-const plainData = (data: unknown): Record<string, unknown> | undefined =>
-  typeof data === "object" && data !== null && !Array.isArray(data) ? { ...data } : undefined
+/** A peer's error `data` if it is a JSON object, as a copy of its own fields; else undefined. */
+const plainData = (data: unknown): Record<string, unknown> | undefined => (isObject(data) ? { ...data } : undefined)
 
 /**
  * A resource subscription refused: a URI no upstream serves is -32002 (resources/subscribe is legacy

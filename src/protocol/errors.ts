@@ -5,6 +5,7 @@
  * -32002 for a missing resource; 2026-07-28 reserves -32020..-32099 for the spec.
  */
 import { Schema } from "effect"
+import { RpcError } from "./requestErrors.ts"
 
 /**
  * JSON-RPC error codes by name, so code reads `ErrorCode.InvalidParams` rather than -32602.
@@ -105,6 +106,10 @@ export interface RpcErrorObject {
 
 export const rpcError = (code: number, message: string, data?: unknown): RpcErrorObject =>
   data === undefined ? { code, message } : { code, message, data }
+
+/** A peer's error object as the `RpcError` a request of `method` fails with (no `data` field when the peer sent none). */
+export const rpcErrorOf = (method: string, error: RpcErrorObject): RpcError =>
+  new RpcError({ method, code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) })
 
 /** The codes that mark a response as "modern" (2026-07-28) when a dual-era client probes. */
 export const MODERN_ERROR_CODES: ReadonlySet<number> = new Set([

@@ -73,7 +73,8 @@ export type Decoded =
 const isId = (v: unknown): v is RequestId =>
   typeof v === "string" || (typeof v === "number" && Number.isInteger(v))
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
+/** A JSON object (not null, not an array): what a peer's `params`, `result`, `_meta` or error `data` must be to be read by field. */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**

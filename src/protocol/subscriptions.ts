@@ -14,7 +14,7 @@
  */
 import type { ServerCapabilities } from "./capabilities.ts"
 import { rpcError, type RpcErrorObject } from "./errors.ts"
-import type { Params, RequestId } from "./jsonrpc.ts"
+import { isObject, type Params, type RequestId } from "./jsonrpc.ts"
 
 export const LISTEN_METHOD = "subscriptions/listen"
 export const ACKNOWLEDGED_METHOD = "notifications/subscriptions/acknowledged"
@@ -40,15 +40,15 @@ export interface RefusedSubscriptions {
  */
 export const refusedSubscriptionsOf = (params: Params | undefined): ReadonlyArray<RefusedSubscriptions> => {
   const meta = params?._meta
-  if (!isPlainObject(meta) || !Object.hasOwn(meta, META_REFUSED_SUBSCRIPTIONS)) return []
+  if (!isObject(meta) || !Object.hasOwn(meta, META_REFUSED_SUBSCRIPTIONS)) return []
   const entries = meta[META_REFUSED_SUBSCRIPTIONS]
   if (!Array.isArray(entries)) return []
   const refused: Array<RefusedSubscriptions> = []
   for (const entry of entries as ReadonlyArray<unknown>) {
-    if (!isPlainObject(entry) || !Object.hasOwn(entry, "uris") || !Object.hasOwn(entry, "error")) continue
+    if (!isObject(entry) || !Object.hasOwn(entry, "uris") || !Object.hasOwn(entry, "error")) continue
     const { uris, error } = entry
     if (!Array.isArray(uris) || !uris.every((u) => typeof u === "string")) continue
-    if (!isPlainObject(error) || !Object.hasOwn(error, "code") || !Object.hasOwn(error, "message")) continue
+    if (!isObject(error) || !Object.hasOwn(error, "code") || !Object.hasOwn(error, "message")) continue
     const { code, message } = error
     if (!Number.isInteger(code) || typeof message !== "string") continue
     const data = Object.hasOwn(error, "data") ? error.data : undefined
@@ -56,8 +56,6 @@ export const refusedSubscriptionsOf = (params: Params | undefined): ReadonlyArra
   }
   return refused
 }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**
  * What a modern client asks to hear on a `subscriptions/listen` stream. The server

@@ -46,9 +46,9 @@
  * probe, which needs the raw HTTP status (`connectAutoHttp`).
  */
 import type { Agent } from "node:http"
-import { ConnectionLost, RpcError } from "../../../protocol/requestErrors.ts"
+import { ConnectionLost } from "../../../protocol/requestErrors.ts"
 import type { ModernWire, WireHandlers } from "../../modernWire.ts"
-import { MODERN_ERROR_CODES, type RpcErrorObject } from "../../../protocol/errors.ts"
+import { MODERN_ERROR_CODES, rpcErrorOf, type RpcErrorObject } from "../../../protocol/errors.ts"
 import { decodeText, invalidResponseError, isResponseHead, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../../../protocol/jsonrpc.ts"
 import {
   encodeHeaderValue,
@@ -342,7 +342,7 @@ export class ModernHttpWire implements ModernWire {
         }
         // The body answers this request (its id may be missing: HTTP already correlates them).
         if (MODERN_ERROR_CODES.has(rpcError.code)) return this.deliver(entry, { jsonrpc: "2.0", id: request.id, error: rpcError })
-        const error = new RpcError({ method, code: rpcError.code, message: rpcError.message, ...(rpcError.data !== undefined ? { data: rpcError.data } : {}) })
+        const error = rpcErrorOf(method, rpcError)
         statuses.set(error, status)
         return this.fail(entry, error)
       }
