@@ -28,6 +28,8 @@ const RUNS = Number(opt("runs", "6"))
 const TARGET = Number(opt("target", "3"))
 if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isFinite(TARGET)) throw new Error("usage: node bench/inspectRepeat.ts [--runs N] [--target PCT] [-- inspectPaired args]")
 
+/** With a base, which side's servers start first alternates from run to run (see `--base-first` in inspectPaired.ts). */
+const ALTERNATE = passed.includes("--base") && !passed.includes("--base-first")
 const script = fileURLToPath(new URL("./inspectPaired.ts", import.meta.url))
 /** Per "suite mode": each run's overhead % (the first table), and its added µs minus base's (the second). */
 const overheads = new Map<string, Array<number>>()
@@ -49,8 +51,7 @@ const parse = (out: string): void => {
 
 for (let r = 1; r <= RUNS; r++) {
   const started = Date.now()
-  // With a base, which side's servers start first alternates from run to run (see `--base-first` in inspectPaired.ts).
-  const order = passed.includes("--base") && !passed.includes("--base-first") && r % 2 === 0 ? ["--base-first"] : []
+  const order = ALTERNATE && r % 2 === 0 ? ["--base-first"] : []
   const run = spawnSync(process.execPath, [script, ...passed, ...order], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
   if (run.status !== 0) throw new Error(`inspectPaired run ${r} failed (${run.status}): ${run.stderr.slice(-2000)}`)
   parse(run.stdout)
@@ -58,7 +59,7 @@ for (let r = 1; r <= RUNS; r++) {
 }
 
 const f = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`
-console.log(`\n${RUNS} runs of bench/inspectPaired.ts ${passed.join(" ")}${passed.includes("--base") && !passed.includes("--base-first") ? " (the base's servers started first in the even runs)" : ""}; each run's median, then over runs: median (min..max).\n`)
+console.log(`\n${RUNS} runs of bench/inspectPaired.ts ${passed.join(" ")}${ALTERNATE ? " (the base's servers started first in the even runs)" : ""}; each run's median, then over runs: median (min..max).\n`)
 console.log(`| suite | mode | overhead vs off, % | runs ≤ ${TARGET} % | this − base, µs/op |`)
 console.log("|---|---|---|---|---|")
 for (const [key, xs] of overheads) {

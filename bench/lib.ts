@@ -388,8 +388,6 @@ export const machineNote = (): string => {
   return `${c.length} × ${c[0]?.model ?? "unknown CPU"}, Node ${process.versions.node}, ${process.platform}`
 }
 
-const TICKS = 100 // USER_HZ on Linux
-/** CPU ms (user + system) process `pid` has used so far, from /proc. */
 /** A thread's time on a CPU in ns (Linux `/proc/<pid>/schedstat`, first field: exact, not ticks); undefined where it cannot be read. */
 export const threadCpuNs = (pid: number | "self"): number | undefined => {
   try {
@@ -399,6 +397,8 @@ export const threadCpuNs = (pid: number | "self"): number | undefined => {
   }
 }
 
+const TICKS = 100 // USER_HZ on Linux
+/** CPU ms (user + system) process `pid` has used so far, from /proc. */
 export const processCpuMs = (pid: number): number => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
