@@ -126,6 +126,13 @@ interface ViewNode extends ActorView {
   readonly seq: number
 }
 
+/** Drop `queue`'s first `from` items, the rest moved down in place. */
+const moveDown = <A>(queue: Array<A>, from: number): void => {
+  const kept = queue.length - from
+  for (let i = 0; i < kept; i++) queue[i] = queue[i + from]!
+  queue.length = kept
+}
+
 /** The hibernated view among an id's views, if one is. */
 const hibernatedIn = (entry: IdEntry | undefined): ActorView | undefined => {
   const views = entry?.views
@@ -861,12 +868,11 @@ export class InspectorModel {
       this.#endedEntries[head] = undefined
       this.#endedHead = head + 1
       if (this.#endedHead >= 32 && this.#endedHead * 2 >= ended.length) {
-        // Moved down in place (a `splice` returns what it cut, an array made for nothing).
-        const kept = ended.length - this.#endedHead
-        for (const queue of [ended, this.#endedAt, this.#endedEntries] as const) {
-          queue.copyWithin(0, this.#endedHead)
-          queue.length = kept
-        }
+        // Moved down in place, by hand: a `splice` returns what it cut (an array made for nothing), and
+        // `copyWithin` has no fast path for these arrays (it was a fifth of the unwatched model's time).
+        moveDown(ended, this.#endedHead)
+        moveDown(this.#endedAt, this.#endedHead)
+        moveDown(this.#endedEntries, this.#endedHead)
         this.#endedHead = 0
       }
       // (Its actor let go of it when it ended, `#release`.)
