@@ -25,6 +25,7 @@ import {
   decodeText,
   errorResponse,
   idInFlightReply,
+  isObject,
   invalidResponseError,
   type JsonRpcMessage,
   type JsonRpcNotification,
@@ -584,8 +585,8 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
           protocolVersion: r.protocolVersion,
           // The server's word, but only in the shapes the spec gives them (a string for capabilities, a
           // name-less serverInfo would reach every reader of `serverCapabilities` / `serverInfo`).
-          capabilities: (isObjectValue(r.capabilities) ? r.capabilities : {}) as ServerCapabilities,
-          serverInfo: (isObjectValue(r.serverInfo) && typeof r.serverInfo.name === "string" ? r.serverInfo : { name: "unknown", version: "unknown" }) as PeerInfo,
+          capabilities: (isObject(r.capabilities) ? r.capabilities : {}) as ServerCapabilities,
+          serverInfo: (isObject(r.serverInfo) && typeof r.serverInfo.name === "string" ? r.serverInfo : { name: "unknown", version: "unknown" }) as PeerInfo,
           ...(typeof r.instructions === "string" ? { instructions: r.instructions } : {})
         })
         traced?.end() // after the chart took the negotiated version
@@ -770,8 +771,6 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
   }
 }
 
-
-const isObjectValue = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** A node's lifecycle hooks, then the caller's own (a caller may listen without placing the session). */
 const joinLifecycles = (node: ClientSessionLifecycle, own: ClientSessionLifecycle): ClientSessionLifecycle =>

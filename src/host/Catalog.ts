@@ -22,6 +22,7 @@ import { hash } from "node:crypto"
 import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
 import { compileUriTemplate, type UriMatcher } from "../server/uriTemplate.ts"
 import type { CollisionPolicy } from "./config.ts"
+import { isObject } from "../protocol/jsonrpc.ts"
 
 /** One server's listing (as returned by its `*\/list` requests). */
 export interface ServerListing {
@@ -73,7 +74,6 @@ export const MAX_LISTING_ENTRIES = 10_000
 
 export type ListingKey = keyof ServerListing
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 const hasString = (v: Record<string, unknown>, key: string): boolean => typeof v[key] === "string" && v[key] !== ""
 
 /**
@@ -83,14 +83,14 @@ const hasString = (v: Record<string, unknown>, key: string): boolean => typeof v
  * throw in the catalog code), so it is left out at the boundary.
  */
 export const listingEntryProblem = (key: ListingKey, entry: unknown): string | undefined => {
-  if (!isPlainObject(entry)) return "not an object"
+  if (!isObject(entry)) return "not an object"
   if (key === "resources") return hasString(entry, "uri") && hasString(entry, "name") ? undefined : "no string uri and name"
   if (key === "resourceTemplates") return hasString(entry, "uriTemplate") && hasString(entry, "name") ? undefined : "no string uriTemplate and name"
   if (!hasString(entry, "name")) return "no string name"
   if (key === "tools") {
     const schema = entry.inputSchema
     // The name is the peer's: only its start goes into a report that the host keeps.
-    if (!isPlainObject(schema) || schema.type !== "object") return `tool ${JSON.stringify((entry.name as string).slice(0, 100))}: inputSchema is not an object schema`
+    if (!isObject(schema) || schema.type !== "object") return `tool ${JSON.stringify((entry.name as string).slice(0, 100))}: inputSchema is not an object schema`
   }
   return undefined
 }

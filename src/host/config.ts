@@ -22,6 +22,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { errorMessage } from "../protocol/errors.ts"
 import type { RestartPolicy } from "../protocol/restartPolicy.ts"
+import { isObject } from "../protocol/jsonrpc.ts"
 
 const PositiveMs = Schema.Number.check(Schema.isGreaterThan(0))
 const NonNegativeMs = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
@@ -245,8 +246,6 @@ const schemaMessage = (error: Schema.SchemaError): ReadonlyArray<{ field: string
   return out
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
-
 /**
  * Normalize one entry. Returns the server or the issues that keep it out.
  * Exported for tests and for `--import`, which merges entries from several files.
@@ -298,9 +297,9 @@ export const parseServerEntry = (
   const health = ka === false
     ? false as const
     : {
-      intervalMs: (isRecord(ka) ? ka.intervalMs : undefined) ?? DEFAULTS.healthIntervalMs,
-      timeoutMs: (isRecord(ka) ? ka.timeoutMs : undefined) ?? DEFAULTS.healthTimeoutMs,
-      maxMisses: (isRecord(ka) ? ka.maxMisses : undefined) ?? DEFAULTS.healthMaxMisses
+      intervalMs: (isObject(ka) ? ka.intervalMs : undefined) ?? DEFAULTS.healthIntervalMs,
+      timeoutMs: (isObject(ka) ? ka.timeoutMs : undefined) ?? DEFAULTS.healthTimeoutMs,
+      maxMisses: (isObject(ka) ? ka.maxMisses : undefined) ?? DEFAULTS.healthMaxMisses
     }
   const common: Omit<CommonServer, "name"> = {
     lifecycle: e.lifecycle ?? "keep-alive",
@@ -372,7 +371,7 @@ export const parseHostConfig = (raw: unknown, options: ParseOptions = {}): HostC
   const issues: Array<ConfigIssue> = []
   const servers: Array<ServerConfig> = []
   const sources = source === undefined ? [] : [source]
-  if (!isRecord(raw)) {
+  if (!isObject(raw)) {
     return { servers, issues: [{ server: undefined, field: undefined, message: "the config is not a JSON object", source }], separator: DEFAULTS.separator, collisions: "prefix", sources }
   }
   let separator: string = DEFAULTS.separator
@@ -390,7 +389,7 @@ export const parseHostConfig = (raw: unknown, options: ParseOptions = {}): HostC
   if (maps.length === 0) issues.push({ server: undefined, field: "mcpServers", message: "no `mcpServers` (or VS Code `servers`) object", source })
   const seen = new Set<string>()
   for (const map of maps) {
-    if (!isRecord(map)) {
+    if (!isObject(map)) {
       issues.push({ server: undefined, field: "mcpServers", message: "must be an object of named servers", source })
       continue
     }

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { type ConfigIssue, DEFAULTS, type Env, type HostConfig, loadHostConfig, parseHostConfig, parseJsonc, type ServerConfig } from "./config.ts"
+import { isObject } from "../protocol/jsonrpc.ts"
 
 export interface ImportLocation {
   readonly client: string
@@ -94,5 +95,3 @@ const loadProjectScope = (path: string, project: string, options: { readonly env
   if (!isObject(servers) || Object.keys(servers).length === 0) return undefined
   return parseHostConfig({ mcpServers: servers }, { ...options, source: path })
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)

@@ -30,6 +30,7 @@
  */
 import { createRequire } from "node:module"
 import { parseDuration, PolicyParseError } from "./CedarPolicySet.ts"
+import { isObject } from "../protocol/jsonrpc.ts"
 
 export type RuleEffect = "allow" | "deny" | "approve" | "hide"
 export type TargetKind = "tool" | "resource" | "prompt"
@@ -93,7 +94,6 @@ const globMatcher = (pattern: string): ((name: string) => boolean) => {
 
 const MAX_REGEX_INPUT = 64 * 1024
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 const listOf = (v: unknown): ReadonlyArray<string> => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)])
 
 /** Compile the form's text (YAML or JSON: JSON is YAML); errors name the line and the reason. */
@@ -280,5 +280,3 @@ export const compileForm = (text: string, source = "policy"): CompiledForm => {
   }
   return { cedar: out.join("\n\n") + "\n", default: dflt as CompiledForm["default"], grants, rules, rateLimits, approvalTimeoutMs: approvalTimeoutMs! }
 }
-
-

@@ -11,6 +11,7 @@
  *   ones that are missing and values with invalid characters are refused with
  *   400 and -32020 (`HeaderMismatch`). Integers are compared as numbers.
  */
+import { isObject } from "./jsonrpc.ts"
 
 /** Which param `Mcp-Name` mirrors, per method (Standard Request Headers). A `Map`: it is looked up by the peer's method. */
 export const NAMED_PARAM: ReadonlyMap<string, "name" | "uri"> = new Map([["tools/call", "name"], ["prompts/get", "name"], ["resources/read", "uri"]])
@@ -57,8 +58,6 @@ export interface ParamHeader {
   readonly name: string
   readonly path: ReadonlyArray<string>
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** RFC 9110 `token` (1*tchar). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/

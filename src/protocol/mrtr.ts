@@ -6,7 +6,7 @@
  * and retries the original request, with a new id, adding `inputResponses` and
  * echoing `requestState` exactly. The rules both sides share, as pure functions.
  */
-import type { Params } from "./jsonrpc.ts"
+import { isObject, type Params } from "./jsonrpc.ts"
 
 /** Only these may answer `input_required` (L184-L192): "MUST NOT … on any other client requests". */
 export const MRTR_METHODS: ReadonlySet<string> = new Set(["tools/call", "resources/read", "prompts/get"])
@@ -21,8 +21,6 @@ export interface InputRequest {
 export type InputRequests = { readonly [key: string]: InputRequest }
 export type InputResponses = { readonly [key: string]: { readonly [key: string]: unknown } }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
-
 /** The key of the `n`th input a handler asks for with `method` (unique within the request, stable across retries). */
 export const inputRequestKey = (method: string, n: number): string => `${method.slice(0, method.indexOf("/"))}-${n}`
 
@@ -30,7 +28,7 @@ export const inputRequestKey = (method: string, n: number): string => `${method.
 export const inputResponsesOf = (params: Params | undefined): InputResponses | undefined | "invalid" => {
   const v = params?.inputResponses
   if (v === undefined) return undefined
-  if (!isRecord(v) || !Object.values(v).every(isRecord)) return "invalid"
+  if (!isObject(v) || !Object.values(v).every(isObject)) return "invalid"
   return v as InputResponses
 }
 
@@ -45,8 +43,8 @@ export const requestStateOf = (params: Params | undefined): string | undefined |
 export const inputRequestsOf = (result: { readonly [key: string]: unknown }): InputRequests | undefined | "invalid" => {
   const v = result.inputRequests
   if (v === undefined) return undefined
-  if (!isRecord(v)) return "invalid"
-  for (const r of Object.values(v)) if (!isRecord(r) || typeof r.method !== "string") return "invalid"
+  if (!isObject(v)) return "invalid"
+  for (const r of Object.values(v)) if (!isObject(r) || typeof r.method !== "string") return "invalid"
   return v as InputRequests
 }
 

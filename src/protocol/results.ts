@@ -17,6 +17,7 @@
  */
 import { ErrorCode } from "./errors.ts"
 import { RpcError } from "./requestErrors.ts"
+import { isObject } from "./jsonrpc.ts"
 
 /** Fields beyond those the spec names: results and their parts may carry more. */
 export type Extra = { readonly [key: string]: unknown }
@@ -160,7 +161,6 @@ export interface ResultOf {
 type Check = (v: unknown) => string | undefined
 type Obj = { readonly [key: string]: unknown }
 
-const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v)
 const at = (key: string | number, inner: string): string => (typeof key === "number" ? `[${key}]` : `.${key}`) + inner
 const expected = (what: string): ((v: unknown) => string) => {
   const offence = `: expected ${what}`

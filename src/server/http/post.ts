@@ -16,7 +16,8 @@ import { type HttpEndpoint, internalError, supportedVersion } from "./endpoint.t
 import { postBatch } from "./postBatch.ts"
 import { postLegacy } from "./postLegacy.ts"
 import { postModern } from "./postModern.ts"
-import { isObject, unsupportedVersion } from "./replies.ts"
+import { isObject } from "../../protocol/jsonrpc.ts"
+import { unsupportedVersion } from "./replies.ts"
 
 const looksModern = (v: unknown): boolean => {
   if (!isObject(v)) return false

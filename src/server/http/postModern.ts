@@ -13,7 +13,8 @@ import { isModernVersion, MODERN_VERSIONS } from "../../protocol/versions.ts"
 import { header, HEADER_METHOD, HEADER_NAME, writeEmpty, writeRpcError } from "../../transports/http/wire.ts"
 import type { HttpEndpoint } from "./endpoint.ts"
 import { ModernRequest } from "./ModernRequest.ts"
-import { ALL_VERSIONS, headerMismatch, isObject } from "./replies.ts"
+import { isObject } from "../../protocol/jsonrpc.ts"
+import { ALL_VERSIONS, headerMismatch } from "./replies.ts"
 
 export const postModern = (ep: HttpEndpoint, req: IncomingMessage, res: ServerResponse, value: unknown, pv: string | undefined, principal: string | undefined): void => {
   if (!isObject(value)) {

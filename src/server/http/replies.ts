@@ -15,5 +15,3 @@ export const unsupportedVersion = (requested: string, modern: boolean): RpcError
 }
 
 export const headerMismatch = (message: string): RpcErrorObject => rpcError(ErrorCode.HeaderMismatch, `Header mismatch: ${message}`)
-
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)

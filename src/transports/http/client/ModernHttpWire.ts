@@ -49,7 +49,7 @@ import type { Agent } from "node:http"
 import { ConnectionLost } from "../../../protocol/requestErrors.ts"
 import type { ModernWire, WireHandlers } from "../../modernWire.ts"
 import { MODERN_ERROR_CODES, rpcErrorOf, type RpcErrorObject } from "../../../protocol/errors.ts"
-import { decodeText, invalidResponseError, isResponseHead, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../../../protocol/jsonrpc.ts"
+import { decodeText, invalidResponseError, isObject, isResponseHead, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from "../../../protocol/jsonrpc.ts"
 import {
   encodeHeaderValue,
   HEADER_PARAM_PREFIX,
@@ -69,7 +69,6 @@ export const HEADER_METHOD = "mcp-method"
 export const HEADER_NAME = "mcp-name"
 export { decodeHeaderValue, encodeHeaderValue, HEADER_PARAM_PREFIX, type ParamHeader, paramHeadersOf } from "../../../protocol/mcpHeaders.ts"
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**
  * The request-metadata headers of one modern message: `MCP-Protocol-Version`
