@@ -26,7 +26,7 @@
  *   `--base DIR`: every mode twice, also as `MODE@base` from that checkout, in the same rotation: before and after in one run;
  *   `--cpu-prof DIR`: each server writes a V8 CPU profile there (sampled every 100 µs), named after its pid: see the table's pids.)
  */
-import { Pool } from "undici"
+import { ChurnClient, parallel } from "./churnClient.ts"
 import { type InspectServer, otlpReceiver, processCpuNs, startInspectServer } from "./inspectServers.ts"
 import { log, median, pinning, rotate } from "./lib.ts"
 
@@ -64,52 +64,7 @@ if (pin.driver.length > 0) {
   spawnSync("taskset", ["-p", "-c", pin.driver.at(-1)!, String(process.pid)], { stdio: "ignore" })
 }
 
-// ------------------------------------------------------------------ a minimal Streamable HTTP client (legacy session)
-const PROTO = "2025-06-18"
-const HEADERS = { accept: "application/json, text/event-stream", "content-type": "application/json" }
-let nextId = 1
-
-class Client {
-  readonly pool: Pool
-  readonly path: string
-  constructor(url: string) {
-    const u = new URL(url)
-    this.path = u.pathname
-    this.pool = new Pool(u.origin, { connections: C, pipelining: 1, keepAliveTimeout: 60_000 })
-  }
-  async post(message: object, sid?: string): Promise<{ status: number; sid: string | undefined; body: string }> {
-    const headers = sid === undefined ? HEADERS : { ...HEADERS, "mcp-session-id": sid, "mcp-protocol-version": PROTO }
-    const res = await this.pool.request({ path: this.path, method: "POST", headers, body: JSON.stringify(message) })
-    const body = await res.body.text()
-    const s = res.headers["mcp-session-id"]
-    return { status: res.statusCode, sid: typeof s === "string" ? s : undefined, body }
-  }
-  async open(): Promise<string> {
-    const init = await this.post({ jsonrpc: "2.0", id: nextId++, method: "initialize", params: { protocolVersion: PROTO, capabilities: {}, clientInfo: { name: "paired-bench", version: "1" } } })
-    if (init.status !== 200 || init.sid === undefined) throw new Error(`initialize: HTTP ${init.status} ${init.body.slice(0, 200)}`)
-    const note = await this.post({ jsonrpc: "2.0", method: "notifications/initialized" }, init.sid)
-    if (note.status !== 202) throw new Error(`initialized: HTTP ${note.status}`)
-    return init.sid
-  }
-  async echo(sid: string): Promise<void> {
-    const r = await this.post({ jsonrpc: "2.0", id: nextId++, method: "tools/call", params: { name: "echo", arguments: { text: "hello" } } }, sid)
-    if (r.status !== 200 || !r.body.includes("hello")) throw new Error(`echo: HTTP ${r.status} ${r.body.slice(0, 200)}`)
-  }
-  async del(sid: string): Promise<void> {
-    const res = await this.pool.request({ path: this.path, method: "DELETE", headers: { ...HEADERS, "mcp-session-id": sid, "mcp-protocol-version": PROTO } })
-    await res.body.dump()
-    if (res.statusCode !== 200 && res.statusCode !== 204) throw new Error(`DELETE: HTTP ${res.statusCode}`)
-  }
-}
-
-const parallel = async (n: number, c: number, fn: (i: number) => Promise<void>): Promise<void> => {
-  let i = 0
-  await Promise.all(Array.from({ length: Math.min(c, n) }, async () => {
-    while (i < n) await fn(i++)
-  }))
-}
-
-interface Target { readonly server: InspectServer; readonly client: Client; readonly sids: Array<string> }
+interface Target { readonly server: InspectServer; readonly client: ChurnClient; readonly sids: Array<string> }
 
 const slice = async (suite: string, t: Target): Promise<{ cpuUs: number; rate: number }> => {
   const n = suite === "echo" ? OPS : CHURN_OPS
@@ -117,11 +72,7 @@ const slice = async (suite: string, t: Target): Promise<{ cpuUs: number; rate: n
   const w0 = performance.now()
   if (suite === "echo") await parallel(n, C, (i) => t.client.echo(t.sids[i % t.sids.length]!))
   else {
-    await parallel(n, C, async () => {
-      const sid = await t.client.open()
-      await t.client.echo(sid)
-      await t.client.del(sid)
-    })
+    await parallel(n, C, () => t.client.churn())
   }
   const wall = performance.now() - w0
   return { cpuUs: (processCpuNs(t.server.pid) - cpu0) / 1000 / n, rate: (n * 1000) / wall }
@@ -137,7 +88,7 @@ for (const mode of startOrder) {
   const server = await startInspectServer(mode.replace("@base", ""), { prefix: pin.server, otlpUrl: receiver.url, ...(checkout === undefined ? {} : { checkout }),
     ...(PROF === undefined ? {} : { env: { ...process.env, NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-interval=100 --cpu-prof-dir=${PROF}` } }) })
   log(`  ${mode}: pid ${server.pid}`)
-  const client = new Client(server.url)
+  const client = new ChurnClient(server.url, C)
   const sids: Array<string> = []
   await parallel(SESSIONS, C, async () => void sids.push(await client.open()))
   targets.set(mode, { server, client, sids })

@@ -1,0 +1,59 @@
+/**
+ * The server of `bench/inspectToggle.ts`: the demo example over Streamable HTTP (as `serve --http 0`), whose
+ * inspector is started and closed on command, so that "off" and "unwatched" run in one process.
+ *
+ *   node bench/inspectToggleServer.ts [CHECKOUT]   prints the MCP URL; then reads lines from stdin:
+ *     on    a registry and `startInspector({ registry })` (nobody watching), sessions registered from now on
+ *     off   the inspector closed, no registry (as `serve` without `--inspect`)
+ *     stat  nothing
+ *   and answers each with one line: `ok MODE CHANGES GC_MS` (the registry changes seen while it was on, and the
+ *   time V8's collector has taken so far: how much of the inspector's cost is the collector's).
+ */
+import { createInterface } from "node:readline"
+import { PerformanceObserver } from "node:perf_hooks"
+import { pathToFileURL } from "node:url"
+import type { Inspector } from "../src/inspect/InspectorServer.ts"
+import type { RegistryUnsafe } from "../src/runtime/Registry.ts"
+
+const root = (process.argv[2] ?? new URL("..", import.meta.url).pathname).replace(/\/+$/, "")
+const from = <A>(path: string): Promise<A> => import(pathToFileURL(`${root}/${path}`).href) as Promise<A>
+const { examples } = await from<typeof import("../examples/index.ts")>("examples/index.ts")
+const { makeHttpServer } = await from<typeof import("../src/server/http/HttpServer.ts")>("src/server/http/HttpServer.ts")
+const { makeRegistryUnsafe } = await from<typeof import("../src/runtime/Registry.ts")>("src/runtime/Registry.ts")
+const { startInspector } = await from<typeof import("../src/inspect/InspectorServer.ts")>("src/inspect/InspectorServer.ts")
+
+let registry: RegistryUnsafe | undefined
+let inspector: Inspector | undefined
+let changes = 0
+let gcMs = 0
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration
+}).observe({ entryTypes: ["gc"] })
+// Read by the endpoint at each session's registration and removal (it keeps this options object).
+const options = {
+  port: 0,
+  host: "127.0.0.1",
+  idleTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  get registry() {
+    return registry
+  }
+}
+const http = await makeHttpServer(examples["demo"]!.make(), options)
+process.stdout.write(`${http.url}\n`)
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line === "on" && inspector === undefined) {
+    const r = makeRegistryUnsafe()
+    r.subscribe(() => void changes++)
+    registry = r
+    inspector = await startInspector({ registry: r })
+  } else if (line === "off" && inspector !== undefined) {
+    await inspector.close()
+    inspector = undefined
+    registry = undefined
+  }
+  process.stdout.write(`ok ${inspector === undefined ? "off" : "on"} ${changes} ${gcMs}\n`)
+}
+await inspector?.close()
+await http.close({ drainMs: 0 })
