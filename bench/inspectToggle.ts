@@ -9,7 +9,10 @@
  * so what differs between two neighbouring slices is the inspector. What it does not see: the JIT state of a
  * process that never inspected (one that toggles has compiled both paths), and the inspector's start-up.
  *
- *   node bench/inspectToggle.ts [--slices 60] [--churn-ops 1500] [--concurrency 32] [--processes 2] [--checkout DIR] [--no-pin]
+ *   node bench/inspectToggle.ts [--slices 60] [--churn-ops 1500] [--concurrency 32] [--processes 2] [--checkout DIR] [--base DIR] [--no-pin]
+ *
+ * `--base DIR`: every other process runs that checkout instead (process 1 this one, process 2 the base, …), in the
+ * same turns: two checkouts under the same load, each read against itself.
  *
  * Per slice: the server's CPU per churned session (all threads, `/proc/PID/task/*\/schedstat`). Printed per process
  * and over all: the median of each pair's overhead (on ÷ off − 1) and of its added µs per session, with quartiles.
@@ -22,12 +25,13 @@ import { processCpuNs } from "./inspectServers.ts"
 import { log, median, pinning } from "./lib.ts"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 
-const { values, nonNegative } = scriptArgs("Usage: node bench/inspectToggle.ts [--slices N] [--churn-ops N] [--concurrency N] [--processes N] [--checkout DIR] [--no-pin]", {
+const { values, nonNegative } = scriptArgs("Usage: node bench/inspectToggle.ts [--slices N] [--churn-ops N] [--concurrency N] [--processes N] [--checkout DIR] [--base DIR] [--no-pin]", {
   slices: { type: "string" },
   "churn-ops": { type: "string" },
   concurrency: { type: "string" },
   processes: { type: "string" },
   checkout: { type: "string" },
+  base: { type: "string" },
   "no-pin": { type: "boolean" }
 })
 const SLICES = nonNegative("slices") ?? 60
@@ -35,6 +39,9 @@ const OPS = nonNegative("churn-ops") ?? 1500
 const C = nonNegative("concurrency") ?? 32
 const PROCESSES = nonNegative("processes") ?? 2
 const CHECKOUT = (values as { readonly checkout?: string }).checkout
+const BASE = (values as { readonly base?: string }).base
+/** Process `i`'s checkout (undefined: this one). */
+const checkoutOf = (i: number): string | undefined => (BASE !== undefined && i % 2 === 1 ? BASE : CHECKOUT)
 const pin = pinning((values as { readonly "no-pin"?: boolean })["no-pin"] === true)
 if (pin.driver.length > 0) {
   const { spawnSync } = await import("node:child_process")
@@ -45,9 +52,9 @@ if (pin.driver.length > 0) {
 interface Status { readonly changes: number; readonly gcMs: number }
 interface Server { readonly pid: number; readonly url: string; readonly set: (mode: "on" | "off") => Promise<Status>; readonly stop: () => Promise<void> }
 
-const startServer = async (): Promise<Server> => {
+const startServer = async (checkout: string | undefined): Promise<Server> => {
   const script = fileURLToPath(new URL("./inspectToggleServer.ts", import.meta.url))
-  const argv = [...pin.server, process.execPath, script, ...(CHECKOUT === undefined ? [] : [CHECKOUT])]
+  const argv = [...pin.server, process.execPath, script, ...(checkout === undefined ? [] : [checkout])]
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit"] })
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
   const next = async (): Promise<string> => {
@@ -82,9 +89,9 @@ const slice = async (server: Server, client: ChurnClient, mode: "on" | "off"): P
   return { cpu, gc: ((after.gcMs - before.gcMs) * 1000) / OPS, changes: after.changes - before.changes }
 }
 
-log(`bench/inspectToggle: ${PROCESSES} server process(es), ${SLICES} slice pairs of ${OPS} churned sessions each, ${C} at a time; ${pin.note}${CHECKOUT === undefined ? "" : `; server from ${CHECKOUT}`}`)
+log(`bench/inspectToggle: ${PROCESSES} server process(es), ${SLICES} slice pairs of ${OPS} churned sessions each, ${C} at a time; ${pin.note}${CHECKOUT === undefined ? "" : `; server from ${CHECKOUT}`}${BASE === undefined ? "" : `; every other process from ${BASE}`}`)
 const load0 = (await import("node:os")).loadavg()[0]!
-const servers = await Promise.all(Array.from({ length: PROCESSES }, () => startServer()))
+const servers = await Promise.all(Array.from({ length: PROCESSES }, (_, i) => startServer(checkoutOf(i))))
 const clients = servers.map((s) => new ChurnClient(s.url, C))
 /** Per process: each pair's [off, on] µs per session, and the same for the collector alone. */
 const pairs: Array<Array<readonly [number, number]>> = servers.map(() => [])
@@ -135,10 +142,17 @@ const row = (name: string, ps: ReadonlyArray<readonly [number, number]>) => {
 console.log(`\nload average ${load0.toFixed(1)} → ${load1.toFixed(1)}; server CPU µs per churned session (all threads), median; per pair of neighbouring slices: overhead (on ÷ off − 1) and added µs, median [p25 – p75]; pairs ≤ 3 %.\n`)
 console.log("| process | off µs | unwatched µs | overhead | added µs | pairs ≤ 3 % |")
 console.log("|---|---|---|---|---|---|")
-pairs.forEach((ps, i) => row(`${i + 1} (pid ${servers[i]!.pid})`, ps))
-if (pairs.length > 1) row("all", pairs.flat())
+const label = (i: number) => `${i + 1}${BASE === undefined ? "" : i % 2 === 1 ? " (base)" : " (this)"}`
+pairs.forEach((ps, i) => row(`${label(i)}, pid ${servers[i]!.pid}`, ps))
+if (BASE !== undefined) {
+  row("all this", pairs.filter((_, i) => i % 2 === 0).flat())
+  row("all base", pairs.filter((_, i) => i % 2 === 1).flat())
+} else if (pairs.length > 1) row("all", pairs.flat())
 console.log(`\nOf which the collector (V8's \`gc\` performance entries, main thread pauses), µs per churned session:\n`)
 console.log("| process | off µs | unwatched µs | overhead | added µs | pairs ≤ 3 % |")
 console.log("|---|---|---|---|---|---|")
-gcPairs.forEach((ps, i) => row(`${i + 1}`, ps))
-if (gcPairs.length > 1) row("all", gcPairs.flat())
+gcPairs.forEach((ps, i) => row(label(i), ps))
+if (BASE !== undefined) {
+  row("all this", gcPairs.filter((_, i) => i % 2 === 0).flat())
+  row("all base", gcPairs.filter((_, i) => i % 2 === 1).flat())
+} else if (gcPairs.length > 1) row("all", gcPairs.flat())
