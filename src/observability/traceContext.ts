@@ -7,6 +7,7 @@
  * version-00 `traceparent` is ignored (the span starts a new trace), never an
  * error for the request.
  */
+import { isObject } from "../protocol/jsonrpc.ts"
 
 export const META_TRACEPARENT = "traceparent"
 export const META_TRACESTATE = "tracestate"
@@ -58,7 +59,7 @@ export const withTraceContext = <P extends Params | undefined>(
   tracestate: string | undefined
 ): Params => {
   const meta = params?._meta
-  const base = typeof meta === "object" && meta !== null && !Array.isArray(meta) ? meta as Params : undefined
+  const base = isObject(meta) ? meta : undefined
   const next: Record<string, unknown> = { ...base, [META_TRACEPARENT]: traceparent }
   if (tracestate !== undefined) next[META_TRACESTATE] = tracestate
   return { ...params, _meta: next }

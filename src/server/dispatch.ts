@@ -6,7 +6,7 @@
  * session's business, not this table's.
  */
 import { ErrorCode, errorMessage, McpError } from "../protocol/errors.ts"
-import type { JsonRpcRequest } from "../protocol/jsonrpc.ts"
+import { isObject, type JsonRpcRequest } from "../protocol/jsonrpc.ts"
 import type { Admission, CallGuard, GuardedCall } from "./CallGuard.ts"
 import { InputRequiredSignal } from "./InputRequiredSignal.ts"
 import type { McpServer } from "./McpServer.ts"
@@ -197,7 +197,7 @@ const guardedCall = (request: JsonRpcRequest): GuardedCall | undefined => {
       if (typeof name !== "string") return undefined // the handler's own -32602
       const args = params!.arguments
       const kind = request.method === "tools/call" ? "tool" : "prompt"
-      return { method: request.method, kind, name, args: typeof args === "object" && args !== null && !Array.isArray(args) ? args as Record<string, unknown> : undefined }
+      return { method: request.method, kind, name, args: isObject(args) ? args : undefined }
     }
     case "resources/read":
     case "resources/subscribe": {
