@@ -62,19 +62,18 @@ export const protocolFailure = (e: unknown): never => {
  */
 export const readFailure = (uri: string, era: RequestContext["era"]) => (e: unknown): never => {
   if (e instanceof UnknownName) throw resourceNotFound(uri, era, { [HOST_ERROR_META]: hostErrorForm(e) })
-  if (e instanceof RpcError) {
-    const data = plainData(e.data)
-    if (upstreamNotFound(e.code, data, uri)) throw resourceNotFound(uri, era, data, e.message)
-  }
+  if (e instanceof RpcError && upstreamNotFound(e, uri)) throw resourceNotFound(uri, era, plainData(e.data), e.message)
   return protocolFailure(e)
 }
 
 /**
  * Whether an upstream's error to a resources/read of `uri` says "not found", in either era: the legacy
- * code always; the modern one (-32602, also plain invalid params) only with `data.uri` the URI read.
+ * code always; the modern one (-32602, also plain invalid params) only with `data.uri` (its own field)
+ * the URI read. Read in place: only the answer that passes it on copies the data.
  */
-const upstreamNotFound = (code: number, data: Record<string, unknown> | undefined, uri: string): boolean =>
-  code === resourceNotFoundCode("legacy") || (code === resourceNotFoundCode("modern") && data?.uri === uri)
+const upstreamNotFound = (e: RpcError, uri: string): boolean =>
+  e.code === resourceNotFoundCode("legacy") ||
+  (e.code === resourceNotFoundCode("modern") && isObject(e.data) && Object.hasOwn(e.data, "uri") && e.data.uri === uri)
 
 /** A peer's error `data` if it is a JSON object, as a copy of its own fields; else undefined. */
 const plainData = (data: unknown): Record<string, unknown> | undefined => (isObject(data) ? { ...data } : undefined)
