@@ -19,10 +19,10 @@
  * advertised (ready, degraded, or lazy-idle with a last known listing).
  */
 import { hash } from "node:crypto"
+import { isObject } from "../protocol/jsonrpc.ts"
 import type { PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, ToolDefinition } from "../server/types.ts"
 import { compileUriTemplate, type UriMatcher } from "../server/uriTemplate.ts"
 import type { CollisionPolicy } from "./config.ts"
-import { isObject } from "../protocol/jsonrpc.ts"
 
 /** One server's listing (as returned by its `*\/list` requests). */
 export interface ServerListing {

@@ -21,8 +21,8 @@ import { dirname, isAbsolute, resolve } from "node:path"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { errorMessage } from "../protocol/errors.ts"
-import type { RestartPolicy } from "../protocol/restartPolicy.ts"
 import { isObject } from "../protocol/jsonrpc.ts"
+import type { RestartPolicy } from "../protocol/restartPolicy.ts"
 
 const PositiveMs = Schema.Number.check(Schema.isGreaterThan(0))
 const NonNegativeMs = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))

@@ -7,8 +7,8 @@
 import { existsSync, readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
-import { type ConfigIssue, DEFAULTS, type Env, type HostConfig, loadHostConfig, parseHostConfig, parseJsonc, type ServerConfig } from "./config.ts"
 import { isObject } from "../protocol/jsonrpc.ts"
+import { type ConfigIssue, DEFAULTS, type Env, type HostConfig, loadHostConfig, parseHostConfig, parseJsonc, type ServerConfig } from "./config.ts"
 
 export interface ImportLocation {
   readonly client: string

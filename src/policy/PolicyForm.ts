@@ -29,8 +29,8 @@
  * conditions are total (a missing or mistyped argument is simply `false`).
  */
 import { createRequire } from "node:module"
-import { parseDuration, PolicyParseError } from "./CedarPolicySet.ts"
 import { isObject } from "../protocol/jsonrpc.ts"
+import { parseDuration, PolicyParseError } from "./CedarPolicySet.ts"
 
 export type RuleEffect = "allow" | "deny" | "approve" | "hide"
 export type TargetKind = "tool" | "resource" | "prompt"

@@ -16,8 +16,8 @@
  * URIs and texts are strings, the optional fields named here have their types.
  */
 import { ErrorCode } from "./errors.ts"
-import { RpcError } from "./requestErrors.ts"
 import { isObject } from "./jsonrpc.ts"
+import { RpcError } from "./requestErrors.ts"
 
 /** Fields beyond those the spec names: results and their parts may carry more. */
 export type Extra = { readonly [key: string]: unknown }

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { ErrorCode, rpcError } from "../../protocol/errors.ts"
 import { unrefTimer } from "../../protocol/clock.ts"
+import { isObject } from "../../protocol/jsonrpc.ts"
 import { META_PROTOCOL_VERSION } from "../../protocol/modern.ts"
 import { isModernVersion } from "../../protocol/versions.ts"
 import { readBodyInto } from "../../transports/http/readBody.ts"
@@ -16,7 +17,6 @@ import { type HttpEndpoint, internalError, supportedVersion } from "./endpoint.t
 import { postBatch } from "./postBatch.ts"
 import { postLegacy } from "./postLegacy.ts"
 import { postModern } from "./postModern.ts"
-import { isObject } from "../../protocol/jsonrpc.ts"
 import { unsupportedVersion } from "./replies.ts"
 
 const looksModern = (v: unknown): boolean => {

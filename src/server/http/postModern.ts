@@ -6,14 +6,13 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { ErrorCode, rpcError } from "../../protocol/errors.ts"
-import { decodeValue, type JsonRpcRequest } from "../../protocol/jsonrpc.ts"
+import { decodeValue, isObject, type JsonRpcRequest } from "../../protocol/jsonrpc.ts"
 import { checkParamHeaders, decodeHeaderValue, NAMED_PARAM } from "../../protocol/mcpHeaders.ts"
 import { META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION } from "../../protocol/modern.ts"
 import { isModernVersion, MODERN_VERSIONS } from "../../protocol/versions.ts"
 import { header, HEADER_METHOD, HEADER_NAME, writeEmpty, writeRpcError } from "../../transports/http/wire.ts"
 import type { HttpEndpoint } from "./endpoint.ts"
 import { ModernRequest } from "./ModernRequest.ts"
-import { isObject } from "../../protocol/jsonrpc.ts"
 import { ALL_VERSIONS, headerMismatch } from "./replies.ts"
 
 export const postModern = (ep: HttpEndpoint, req: IncomingMessage, res: ServerResponse, value: unknown, pv: string | undefined, principal: string | undefined): void => {
