@@ -28,7 +28,7 @@
  */
 import { ChurnClient, parallel } from "./churnClient.ts"
 import { type InspectServer, otlpReceiver, processCpuNs, startInspectServer } from "./inspectServers.ts"
-import { log, median, pinning, rotate } from "./lib.ts"
+import { log, median, pinning, pinSelf, quantile, rotate, signedPct } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const opt = (name: string, dflt: string) => {
@@ -58,11 +58,7 @@ const BASE_FIRST = args.includes("--base-first")
 if (!MODES.includes("off")) throw new Error("--modes needs off (the baseline)")
 
 const pin = pinning(args.includes("--no-pin"))
-if (pin.driver.length > 0) {
-  // This process is the driver: pin it as the neutral driver would be.
-  const { spawnSync } = await import("node:child_process")
-  spawnSync("taskset", ["-p", "-c", pin.driver.at(-1)!, String(process.pid)], { stdio: "ignore" })
-}
+pinSelf(pin)
 
 interface Target { readonly server: InspectServer; readonly client: ChurnClient; readonly sids: Array<string> }
 
@@ -117,12 +113,7 @@ for (const t of targets.values()) {
 receiver.close()
 
 // ------------------------------------------------------------------ the table
-const q = (xs: ReadonlyArray<number>, p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))]!
-}
 const f1 = (x: number) => x.toFixed(1)
-const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`
 console.log(`\n${SLICES} paired slices per suite, modes rotated; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}. Server CPU µs per op (all threads): median [p25 – p75]; overhead: per slice against "off" in the same rotation (OTel rows: "off+otel", \`@base\` rows: "off@base"), median [p25 – p75] (min … max).\n`)
 console.log("| suite | mode | server CPU µs/op | rate (/s), median | overhead vs off | feed lines |")
 console.log("|---|---|---|---|---|---|")
@@ -135,8 +126,8 @@ for (const suite of SUITES) {
       return b === undefined ? [] : [x.cpuUs / b.cpuUs - 1]
     })
     const cpu = mine.map((x) => x.cpuUs)
-    const o = mode === base ? "—" : `**${pct(median(over)!)}** [${pct(q(over, 0.25))} – ${pct(q(over, 0.75))}] (${pct(Math.min(...over))} … ${pct(Math.max(...over))})`
-    console.log(`| ${suite} | ${mode} | ${f1(median(cpu)!)} [${f1(q(cpu, 0.25))} – ${f1(q(cpu, 0.75))}] | ${Math.round(median(mine.map((x) => x.rate))!)} | ${o} | ${mode.startsWith("page") || mode.startsWith("watched") ? feeds.get(mode) : "—"} |`)
+    const o = mode === base ? "—" : `**${signedPct(median(over)!)}** [${signedPct(quantile(over, 0.25))} – ${signedPct(quantile(over, 0.75))}] (${signedPct(Math.min(...over))} … ${signedPct(Math.max(...over))})`
+    console.log(`| ${suite} | ${mode} | ${f1(median(cpu)!)} [${f1(quantile(cpu, 0.25))} – ${f1(quantile(cpu, 0.75))}] | ${Math.round(median(mine.map((x) => x.rate))!)} | ${o} | ${mode.startsWith("page") || mode.startsWith("watched") ? feeds.get(mode) : "—"} |`)
   }
 }
 
@@ -145,7 +136,7 @@ for (const suite of SUITES) {
 // mode adds over `off` in µs per op, and (with --base) the same difference between the two checkouts' modes.
 const at = (suite: string, mode: string, s: number) => rows.find((y) => y.suite === suite && y.mode === mode && y.slice === s)?.cpuUs
 const us = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`
-const spread = (xs: ReadonlyArray<number>) => xs.length === 0 ? "—" : `**${us(median(xs)!)}** [${us(q(xs, 0.25))} – ${us(q(xs, 0.75))}]`
+const spread = (xs: ReadonlyArray<number>) => xs.length === 0 ? "—" : `**${us(median(xs)!)}** [${us(quantile(xs, 0.25))} – ${us(quantile(xs, 0.75))}]`
 console.log(`\nAdded server CPU µs per op over "off" of the same checkout, per slice: median [p25 – p75]${BASE === undefined ? "" : "; and this checkout's added µs minus base's, per slice"}.\n`)
 console.log(`| suite | mode | added µs/op | ${BASE === undefined ? "" : "added µs/op, base | this − base |"}`)
 console.log(`|---|---|---|${BASE === undefined ? "" : "---|---|"}`)

@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url"
 import { createInterface } from "node:readline"
 import { ChurnClient, parallel } from "./churnClient.ts"
 import { processCpuNs } from "./inspectServers.ts"
-import { log, median, pinning } from "./lib.ts"
+import { log, median, pinning, pinSelf, quantile, signedPct } from "./lib.ts"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 
 const { values, nonNegative } = scriptArgs("Usage: node bench/inspectToggle.ts [--slices N] [--churn-ops N] [--concurrency N] [--processes N] [--checkout DIR] [--base DIR] [--no-pin]", {
@@ -43,14 +43,11 @@ const BASE = (values as { readonly base?: string }).base
 /** Process `i`'s checkout (undefined: this one). */
 const checkoutOf = (i: number): string | undefined => (BASE !== undefined && i % 2 === 1 ? BASE : CHECKOUT)
 const pin = pinning((values as { readonly "no-pin"?: boolean })["no-pin"] === true)
-if (pin.driver.length > 0) {
-  const { spawnSync } = await import("node:child_process")
-  spawnSync("taskset", ["-p", "-c", pin.driver.at(-1)!, String(process.pid)], { stdio: "ignore" })
-}
+pinSelf(pin)
 
 /** What the server tells after each command: its registry changes seen while on, its collector's ms so far. */
 interface Status { readonly changes: number; readonly gcMs: number }
-interface Server { readonly pid: number; readonly url: string; readonly set: (mode: "on" | "off") => Promise<Status>; readonly stop: () => Promise<void> }
+interface Server { readonly pid: number; readonly url: string; readonly set: (mode: "on" | "off") => Promise<Status>; readonly stat: () => Promise<Status>; readonly stop: () => Promise<void> }
 
 const startServer = async (checkout: string | undefined): Promise<Server> => {
   const script = fileURLToPath(new URL("./inspectToggleServer.ts", import.meta.url))
@@ -63,15 +60,21 @@ const startServer = async (checkout: string | undefined): Promise<Server> => {
     return r.value
   }
   const url = await next()
+  const command = async (line: string): Promise<Status & { readonly mode: string | undefined }> => {
+    child.stdin!.write(`${line}\n`)
+    const [ok, mode, changes, gcMs] = (await next()).split(" ")
+    if (ok !== "ok") throw new Error(`the toggle server did not take "${line}"`)
+    return { mode, changes: Number(changes), gcMs: Number(gcMs) }
+  }
   return {
     pid: child.pid!,
     url,
     set: async (mode) => {
-      child.stdin!.write(`${mode}\n`)
-      const [ok, now, changes, gcMs] = (await next()).split(" ")
-      if (ok !== "ok" || now !== mode) throw new Error(`the toggle server did not turn ${mode}`)
-      return { changes: Number(changes), gcMs: Number(gcMs) }
+      const status = await command(mode)
+      if (status.mode !== mode) throw new Error(`the toggle server did not turn ${mode}`)
+      return status
     },
+    stat: () => command("stat"),
     stop: () => new Promise<void>((done) => {
       child.once("close", () => done())
       child.stdin!.end()
@@ -85,7 +88,7 @@ const slice = async (server: Server, client: ChurnClient, mode: "on" | "off"): P
   const cpu0 = processCpuNs(server.pid)
   await parallel(OPS, C, () => client.churn())
   const cpu = (processCpuNs(server.pid) - cpu0) / 1000 / OPS
-  const after = await server.set(mode)
+  const after = await server.stat()
   return { cpu, gc: ((after.gcMs - before.gcMs) * 1000) / OPS, changes: after.changes - before.changes }
 }
 
@@ -127,17 +130,12 @@ for (const s of servers) await s.stop()
 // Each churned session is registered and removed while its slice is on: the registry (hence the model) saw them.
 if (registered < SLICES * PROCESSES * OPS * 2) throw new Error(`the inspector saw ${registered} registry changes, expected ${SLICES * PROCESSES * OPS * 2}: the toggle did not take`)
 
-const q = (xs: ReadonlyArray<number>, p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))]!
-}
-const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`
 const us = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(2)}`
 const row = (name: string, ps: ReadonlyArray<readonly [number, number]>) => {
   const over = ps.map(([off, on]) => on / off - 1)
   const added = ps.map(([off, on]) => on - off)
   const within = over.filter((x) => x <= 0.03).length
-  console.log(`| ${name} | ${median(ps.map(([off]) => off))!.toFixed(1)} | ${median(ps.map(([, on]) => on))!.toFixed(1)} | **${pct(median(over)!)}** [${pct(q(over, 0.25))} – ${pct(q(over, 0.75))}] | ${us(median(added)!)} [${us(q(added, 0.25))} – ${us(q(added, 0.75))}] | ${within} of ${ps.length} |`)
+  console.log(`| ${name} | ${median(ps.map(([off]) => off))!.toFixed(1)} | ${median(ps.map(([, on]) => on))!.toFixed(1)} | **${signedPct(median(over)!)}** [${signedPct(quantile(over, 0.25))} – ${signedPct(quantile(over, 0.75))}] | ${us(median(added)!)} [${us(quantile(added, 0.25))} – ${us(quantile(added, 0.75))}] | ${within} of ${ps.length} |`)
 }
 console.log(`\nload average ${load0.toFixed(1)} → ${load1.toFixed(1)}; server CPU µs per churned session (all threads), median; per pair of neighbouring slices: overhead (on ÷ off − 1) and added µs, median [p25 – p75]; pairs ≤ 3 %.\n`)
 console.log("| process | off µs | unwatched µs | overhead | added µs | pairs ≤ 3 % |")

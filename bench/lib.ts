@@ -308,6 +308,20 @@ export const div = (a: number | undefined, b: number | undefined): number | unde
   a === undefined || b === undefined || b === 0 ? undefined : a / b
 
 /** Round r runs the labels rotated by r, so no server always goes first. */
+/** The `p`-quantile of `xs` (nearest rank, rounded). */
+export const quantile = (xs: ReadonlyArray<number>, p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))]!
+}
+
+/** A ratio as a signed percentage (`+3.2 %`). */
+export const signedPct = (x: number): string => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`
+
+/** Pin this process (the driver) as `pin` says, after it started. */
+export const pinSelf = (pin: Pinning): void => {
+  if (pin.driver.length > 0) spawnSync("taskset", ["-p", "-c", pin.driver.at(-1)!, String(process.pid)], { stdio: "ignore" })
+}
+
 export const rotate = <T>(xs: ReadonlyArray<T>, r: number): Array<T> => xs.map((_, i) => xs[(i + r) % xs.length]!)
 
 // ------------------------------------------------------------------ which code was measured
