@@ -55,6 +55,11 @@ const PROF = args.includes("--cpu-prof") ? opt("cpu-prof", "") : undefined
  * run to run, so that it would fall on both sides alike.
  */
 const BASE_FIRST = args.includes("--base-first")
+/**
+ * Start the modes in reverse order (`idle` before `off`). Why: the same start-order effect falls on `off` against
+ * `idle` within one checkout, where `off` always started first; `inspectRepeat.ts` alternates this from run to run.
+ */
+const REVERSE_START = args.includes("--reverse-start")
 if (!MODES.includes("off")) throw new Error("--modes needs off (the baseline)")
 
 const pin = pinning(args.includes("--no-pin"))
@@ -78,7 +83,8 @@ const slice = async (suite: string, t: Target): Promise<{ cpuUs: number; rate: n
 const receiver = await otlpReceiver()
 log(`bench/inspectPaired: ${SUITES.join(",")} × ${MODES.join(", ")}; ${SLICES} slices (echo ${OPS} calls, churn ${CHURN_OPS} sessions each); ${pin.note}${CHECKOUT === undefined ? "" : `; servers from ${CHECKOUT}`}`)
 const targets = new Map<string, Target>()
-const startOrder = BASE_FIRST ? [...MODES.filter((m) => m.endsWith("@base")), ...MODES.filter((m) => !m.endsWith("@base"))] : MODES
+const ordered = REVERSE_START ? [...MODES].reverse() : MODES
+const startOrder = BASE_FIRST ? [...ordered.filter((m) => m.endsWith("@base")), ...ordered.filter((m) => !m.endsWith("@base"))] : ordered
 for (const mode of startOrder) {
   const checkout = mode.endsWith("@base") ? BASE : CHECKOUT
   const server = await startInspectServer(mode.replace("@base", ""), { prefix: pin.server, otlpUrl: receiver.url, ...(checkout === undefined ? {} : { checkout }),

@@ -51,7 +51,7 @@ const parse = (out: string): void => {
 
 for (let r = 1; r <= RUNS; r++) {
   const started = Date.now()
-  const order = ALTERNATE && r % 2 === 0 ? ["--base-first"] : []
+  const order = [...(ALTERNATE && r % 2 === 0 ? ["--base-first"] : []), ...(r % 2 === 0 ? ["--reverse-start"] : [])]
   const run = spawnSync(process.execPath, [script, ...passed, ...order], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
   if (run.status !== 0) throw new Error(`inspectPaired run ${r} failed (${run.status}): ${run.stderr.slice(-2000)}`)
   parse(run.stdout)
@@ -59,7 +59,7 @@ for (let r = 1; r <= RUNS; r++) {
 }
 
 const f = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`
-console.log(`\n${RUNS} runs of bench/inspectPaired.ts ${passed.join(" ")}${ALTERNATE ? " (the base's servers started first in the even runs)" : ""}; each run's median, then over runs: median (min..max).\n`)
+console.log(`\n${RUNS} runs of bench/inspectPaired.ts ${passed.join(" ")}${ALTERNATE ? " (the base's servers started first in the even runs)" : ""}; the modes started in reverse order (\`--reverse-start\`) in the even runs; each run's median, then over runs: median (min..max).\n`)
 console.log(`| suite | mode | overhead vs off, % | runs ≤ ${TARGET} % | this − base, µs/op |`)
 console.log("|---|---|---|---|---|")
 for (const [key, xs] of overheads) {
@@ -69,3 +69,10 @@ for (const [key, xs] of overheads) {
 }
 console.log("\nEach run, in order: overhead vs off, %; this − base, µs/op.\n")
 for (const [key, xs] of overheads) console.log(`- ${key}: ${xs.map(f).join(", ")}${diffs.has(key) ? `; ${diffs.get(key)!.map(f).join(", ")}` : ""}`)
+// The start-order effect, if any: the odd runs started the modes in the given order, the even runs reversed.
+const odd = (xs: ReadonlyArray<number>) => xs.filter((_, i) => i % 2 === 0)
+const even = (xs: ReadonlyArray<number>) => xs.filter((_, i) => i % 2 === 1)
+if (RUNS > 1) {
+  console.log("\nBy start order, overhead vs off, median: modes in the given order (odd runs) / reversed (even runs).\n")
+  for (const [key, xs] of overheads) console.log(`- ${key}: ${f(median(odd(xs))!)} / ${f(median(even(xs))!)}`)
+}

@@ -12,13 +12,18 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
 import { afterAll, describe, expect, it } from "vitest"
 import { WebSocket } from "ws"
 import { makeDemoServer } from "../examples/demo.ts"
 import { type Inspector, startInspector } from "../src/inspect/InspectorServer.ts"
 import { startHost } from "../src/host/McpHost.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { makeWsServer } from "../src/server/ws/WsServer.ts"
+import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
+import type { RegistryChange } from "../src/runtime/Registry.ts"
 import { type Msg, openFeed } from "./support/inspectorFeed.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 
@@ -130,6 +135,109 @@ describe("inspector server: a real session", () => {
       await http.close()
     }
     expect(inspection.listenerCount).toBe(0)
+  }, 60_000)
+})
+
+describe("inspector server: the runtime's registry", () => {
+  it("describes the sessions its runtime supervises, each listed once (no registry of its own beside the runtime's)", async () => {
+    const runtime = makeMcpRuntime()
+    const http = await makeHttpServer(makeDemoServer(), { port: 0, runtime, inspect: true })
+    const changes: Array<RegistryChange["type"]> = []
+    const stop = runtime.registry.subscribe((c) => void changes.push(c.type), { updates: false })
+    const client = new Client({ name: "once-listed", version: "1.0.0" })
+    try {
+      expect(http.inspector!.registry).toBe(runtime.registry)
+      const transport = new StreamableHTTPClientTransport(new URL(http.url))
+      await client.connect(transport)
+      expect(runtime.registry.size).toBe(1)
+      const [handle] = runtime.registry.handles()
+      // The model reads its summary from the runtime's entry: transport, peer.
+      const view = [...http.inspector!.model.actors()].find((a) => a.id === handle!.id)!
+      expect(http.inspector!.model.infoOf(view)).toMatchObject({ transport: "http", peer: { name: "once-listed" } })
+      await transport.terminateSession()
+      await client.close()
+      expect(changes).toEqual(["added", "removed"])
+      expect(runtime.registry.size).toBe(0)
+    } finally {
+      stop()
+      await http.close()
+      await runtime.shutdown({ drainMs: 0 })
+    }
+  }, 30_000)
+
+  it("a server given its runtime's own registry as `registry` lists each session once, over HTTP and WebSocket (no DuplicateSessionId)", async () => {
+    const runtime = makeMcpRuntime()
+    const http = await makeHttpServer(makeDemoServer(), { port: 0, runtime, registry: runtime.registry })
+    const ws = await makeWsServer(makeDemoServer(), { port: 0, runtime, registry: runtime.registry })
+    const errors: Array<unknown> = []
+    const onError = (e: unknown) => void errors.push(e)
+    process.on("uncaughtException", onError)
+    const overHttp = new Client({ name: "http", version: "1.0.0" })
+    const overWs = new Client({ name: "ws", version: "1.0.0" })
+    try {
+      await overHttp.connect(new StreamableHTTPClientTransport(new URL(http.url)))
+      await overWs.connect(new WebSocketClientTransport(new URL(ws.url)))
+      expect((await overHttp.callTool({ name: "echo", arguments: { text: "a" } })).isError).not.toBe(true)
+      expect((await overWs.callTool({ name: "echo", arguments: { text: "b" } })).isError).not.toBe(true)
+      expect(runtime.registry.handles().map((h) => h.info().transport).sort()).toEqual(["http", "ws"])
+      expect(errors).toEqual([])
+    } finally {
+      process.off("uncaughtException", onError)
+      await overHttp.close()
+      await overWs.close()
+      await http.close()
+      await ws.close()
+      await runtime.shutdown({ drainMs: 0 })
+    }
+    expect(runtime.registry.size).toBe(0)
+  }, 30_000)
+})
+
+describe("inspector CLI: stdio and WebSocket sessions described through the runtime's registry", () => {
+  /** The `@mcp-actors.session` line of the session whose peer has this name, from the inspector's `/actors`. */
+  const describedPeer = async (inspectorUrl: string, peer: string): Promise<Msg | undefined> => {
+    const url = new URL(inspectorUrl)
+    const { messages } = await (await fetch(`${url.origin}/actors`, { headers: { authorization: `Bearer ${url.searchParams.get("token")}` } })).json() as { messages: Array<Msg> }
+    return messages.find((m) => m.type === "@mcp-actors.session" && m.peer?.name === peer)
+  }
+  /** The inspector URL a server process prints on stderr (read as it comes: a real process). */
+  const inspectorUrlOn = (stderr: { on(e: "data", f: (d: unknown) => void): unknown; off(e: "data", f: (d: unknown) => void): unknown }): Promise<string> =>
+    new Promise((resolve) => {
+      let text = ""
+      const onData = (d: unknown) => {
+        text += String(d)
+        const url = /inspector on (\S+)/.exec(text)?.[1]
+        if (url === undefined) return
+        stderr.off("data", onData)
+        resolve(url)
+      }
+      stderr.on("data", onData)
+    })
+
+  it("serve --stdio --inspect and serve --ws 0 --inspect: the SDK client's session is listed with its transport and peer", async () => {
+    const stdio = new StdioClientTransport({ command: process.execPath, args: [CLI, "serve", "--stdio", "--inspect"], stderr: "pipe" })
+    const stdioInspector = inspectorUrlOn(stdio.stderr!)
+    const overStdio = new Client({ name: "stdio-described", version: "1.0.0" })
+    const wsServer = spawn(process.execPath, [CLI, "serve", "--ws", "0", "--inspect"], { stdio: ["ignore", "pipe", "pipe"] })
+    const wsInspector = inspectorUrlOn(wsServer.stderr)
+    const overWs = new Client({ name: "ws-described", version: "1.0.0" })
+    try {
+      await overStdio.connect(stdio)
+      const wsUrl = await new Promise<string>((resolve, reject) => {
+        wsServer.stdout.once("data", (d) => resolve(String(d).trim()))
+        wsServer.once("exit", (code) => reject(new Error(`serve --ws exited (${code})`)))
+      })
+      await overWs.connect(new WebSocketClientTransport(new URL(wsUrl)))
+      await overStdio.listTools()
+      await overWs.listTools()
+      expect(await describedPeer(await stdioInspector, "stdio-described")).toMatchObject({ side: "server", transport: "stdio", era: "legacy", state: "operating" })
+      expect(await describedPeer(await wsInspector, "ws-described")).toMatchObject({ side: "server", transport: "ws", era: "legacy", state: "operating" })
+    } finally {
+      await overStdio.close()
+      await overWs.close()
+      wsServer.kill("SIGTERM")
+      await new Promise((r) => (wsServer.exitCode !== null ? r(undefined) : wsServer.once("exit", r)))
+    }
   }, 60_000)
 })
 

@@ -222,7 +222,6 @@ ${POLICY_USAGE}  -h, --help               show this help`,
       // stdin EOF drains: in-flight requests are answered within the drain deadline, then we exit.
       const inspector = inspect === undefined ? undefined : await (await import("./inspectCommands.ts")).startCliInspector(inspect)
       const session = serveTransport(server, transport, { idleTimeoutMs, handshakeTimeoutMs, drainTimeoutMs })
-      inspector?.registry.register(session)
       process.stderr.write(`mcp-actors: serving example "${values.example ?? "demo"}" on stdio\n`)
       const end = await session.ended
       await transport.close()

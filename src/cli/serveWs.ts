@@ -15,7 +15,6 @@ export type ServeWsOptions = ServeHttpOptions
 export const serveWsCommand = async (server: McpServer, options: ServeWsOptions): Promise<number> => {
   const inspector = options.inspect === undefined ? undefined : await startCliInspector(options.inspect)
   const ws = await makeWsServer(server, {
-    ...(inspector === undefined ? {} : { registry: inspector.registry }),
     port: options.port,
     host: options.host,
     maxMessageBytes: options.maxMessageBytes,

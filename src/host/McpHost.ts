@@ -840,7 +840,12 @@ export const startHost = async (config: HostConfig | string | { readonly [key: s
     ? config as HostConfig
     : parseHostConfig(config)
   // The live inspector first, so it sees every actor from the start.
-  const inspector = options.inspect ? await (await import("../inspect/InspectorServer.ts")).startInspector(options.inspect === true ? {} : options.inspect) : undefined
+  const inspector = options.inspect
+    ? await (await import("../inspect/InspectorServer.ts")).startInspector({
+      ...(options.inspect === true ? {} : options.inspect),
+      ...(options.runtime === undefined ? {} : { runtime: options.runtime })
+    })
+    : undefined
   const host = new McpHost(resolved, options).start()
   host.inspector = inspector
   const connectMax = Math.max(0, ...resolved.servers.map((s) => s.timeouts.connectMs))

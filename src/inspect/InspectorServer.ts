@@ -17,7 +17,8 @@ import { type Clock, systemClock } from "../protocol/clock.ts"
 import type { Duplex } from "node:stream"
 import type { AnyStateMachine } from "xstate"
 import { WebSocket, WebSocketServer } from "ws"
-import { makeRegistryUnsafe, type RegistryUnsafe } from "../runtime/Registry.ts"
+import { defaultMcpRuntime, type McpRuntime } from "../runtime/McpRuntime.ts"
+import type { RegistryUnsafe } from "../runtime/Registry.ts"
 import { makeHostGuard } from "../transports/http/HostGuard.ts"
 import { decodeSegment, requestUrl } from "../transports/http/requestTarget.ts"
 import { allMachines } from "../visualization/exportCharts.ts"
@@ -41,8 +42,14 @@ export interface InspectorOptions extends Omit<InspectorModelOptions, "registry"
   readonly token?: string
   /** Show argument values, tokens and full session ids. Default false. */
   readonly showSecrets?: boolean
-  /** Sessions to describe (side, transport, era, peer, end reason). Default: a new registry (`inspector.registry`) to register them in. */
+  /**
+   * Sessions to describe (side, transport, era, peer, end reason). Default: the runtime's registry, which lists
+   * every session the runtime supervises. Why not a registry of its own (which it was): every server then listed
+   * each session a second time, in the inspector's registry beside the runtime's, for every session it churned.
+   */
   readonly registry?: RegistryUnsafe
+  /** The runtime whose registry it describes, when `registry` is not given. Default: the process's. */
+  readonly runtime?: McpRuntime
   /** Charts by machine id, for layouts and replay. Default: every machine in `machines/`. */
   readonly machines?: ReadonlyMap<string, AnyStateMachine>
   /** A client whose unsent feed exceeds this many bytes is disconnected (close 1013). Default 8 MiB. */
@@ -68,7 +75,7 @@ export interface Inspector {
   readonly port: number
   readonly token: string
   readonly model: InspectorModel
-  /** The registry whose sessions it describes: register sessions here (servers take it as their `registry` option). */
+  /** The registry whose sessions it describes (the runtime's unless given): register other sessions here. */
   readonly registry: RegistryUnsafe
   /** Connected feed clients. */
   readonly clients: number
@@ -108,7 +115,7 @@ const SECURITY_HEADERS = {
  * import { makeHttpServer, McpServer, startInspector } from "mcp-actors"
  *
  * const inspector = await startInspector({ port: 0 })       // before the sessions it should see
- * const http = await makeHttpServer(new McpServer({ name: "demo", version: "1.0.0" }), { registry: inspector.registry })
+ * const http = await makeHttpServer(new McpServer({ name: "demo", version: "1.0.0" }))   // the process's runtime: described
  * console.log(`open ${inspector.url}`)                       // http://127.0.0.1:PORT/?token=…
  * // later: await inspector.writeRecord("x:0", "record.json"); await http.close(); await inspector.close()
  * ```
@@ -118,7 +125,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const showSecrets = options.showSecrets === true
   const machines = options.machines ?? allMachines()
   const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024
-  const registry = options.registry ?? makeRegistryUnsafe()
+  const registry = options.registry ?? (options.runtime ?? defaultMcpRuntime()).registry
   // Records keep what the page may show: without secrets unless they are shown.
   const model = new InspectorModel({ ...options, registry, keepSecrets: showSecrets })
   const guard = makeHostGuard()

@@ -222,15 +222,16 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
       ? undefined
       : ["localhost", "127.0.0.1", "[::1]", bound.toLowerCase()]
   )
-  // The live inspector first, so it sees every session; it describes them through a registry.
+  // The live inspector first, so it sees every session; it describes them through the runtime's registry
+  // (or `options.registry`, where the endpoint lists them too).
   const inspector = options.inspect
     ? await (await import("../../inspect/InspectorServer.ts")).startInspector({
       ...(options.inspect === true ? {} : options.inspect),
-      ...(options.registry === undefined ? {} : { registry: options.registry })
+      ...(options.registry === undefined ? {} : { registry: options.registry }),
+      ...(options.runtime === undefined ? {} : { runtime: options.runtime })
     })
     : undefined
-  const handlerOptions = inspector === undefined ? options : { ...options, registry: inspector.registry }
-  const h = makeHttpHandler(server, allowedHosts === undefined ? handlerOptions : { ...handlerOptions, allowedHosts })
+  const h = makeHttpHandler(server, allowedHosts === undefined ? options : { ...options, allowedHosts })
   const http = createServer(h.handler)
   const { port } = await listenHttp(http, options.port ?? 0, host).catch(async (e: unknown) => {
     // The port is taken: let go of what was started for it (the inspector's listener and its hub subscription).

@@ -13,7 +13,7 @@ import { isLegacyVersion, isModernVersion } from "../../protocol/versions.ts"
 import { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
 import { defaultMcpRuntime, type ListenerNode, type McpRuntime } from "../../runtime/McpRuntime.ts"
-import { RegistryEntry, type RegistryUnsafe } from "../../runtime/Registry.ts"
+import { RegistryEntry } from "../../runtime/Registry.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
@@ -74,8 +74,13 @@ export interface HttpEndpoint {
 /** A session whose scope closed before it ended (runtime shutdown, or a close that ran out of time): released at once. */
 export const releaseSession = (session: ServerSession): void => session.transportClosed({ expected: true, reason: "server shut down" })
 
-/** List a new or restored session in the server's `registry` option; its release removes it (`host.released`). */
-export const register = (registry: RegistryUnsafe, hs: HttpSession): void => {
+/**
+ * List a new or restored session in the server's `registry` option; its release removes it (`host.released`).
+ * Not when that is the runtime's own registry, which lists every session it supervises already (`adopt`).
+ */
+export const register = (ep: HttpEndpoint, hs: HttpSession): void => {
+  const registry = ep.options.registry
+  if (registry === undefined || registry === ep.runtime.registry) return
   const entry = new RegistryEntry(hs.session)
   registry.add(entry)
   hs.registered = entry

@@ -37,7 +37,7 @@ export const initialize = (ep: HttpEndpoint, req: IncomingMessage, res: ServerRe
   ep.limiter.add(hs, address, principal)
   ep.sessions.set(hs.id, hs)
   startSweeper(ep)
-  if (ep.options.registry !== undefined) register(ep.options.registry, hs)
+  register(ep, hs)
   const ex = new Exchange(hs, ep.hub, res, m.id, false)
   hs.initExchange = ex
   hs.track(ex)

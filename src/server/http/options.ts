@@ -74,7 +74,7 @@ export interface HttpHandlerOptions extends HostGuardOptions, HttpSessionOptions
    */
   readonly versionHeaderMustMatch?: boolean
   readonly authenticate?: Authenticate
-  /** Also list live sessions in this registry (inspector). */
+  /** Also list live sessions in this registry (the runtime's lists them already). */
   readonly registry?: RegistryUnsafe
   /**
    * The runtime that supervises the sessions (a scope each, its registry, its

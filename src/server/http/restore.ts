@@ -21,7 +21,7 @@ export const restoreSessions = (ep: HttpEndpoint, persisted: ReadonlyArray<Persi
     ep.limiter.add(hs, undefined, p.principal)
     ep.limiter.ready(hs) // restored in `operating`: past its handshake
     ep.sessions.set(hs.id, hs)
-    if (ep.options.registry !== undefined) register(ep.options.registry, hs)
+    register(ep, hs)
     taken++
   }
   if (taken > 0) startSweeper(ep)

@@ -52,7 +52,7 @@ export interface WsServerOptions extends HostGuardOptions, Omit<SessionLimits, "
   /** WebSocket ping period (dead peers are terminated). Default 30 000 ms; 0 = off. */
   readonly heartbeatMs?: number
   readonly authenticate?: Authenticate
-  /** Also list live sessions in this registry (inspector). */
+  /** Also list live sessions in this registry (the runtime's lists them already). */
   readonly registry?: RegistryUnsafe
   /**
    * The runtime that supervises the connections (their scopes, its registry, its
@@ -168,7 +168,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       limiter.add(s, address, principal)
       if (readyEarly) limiter.ready(s)
       sessions.set(s.id, s)
-      const unregister = options.registry?.register(s)
+      // The runtime's own registry lists the session already (`serveTransport`).
+      const unregister = options.registry === undefined || options.registry === runtime.registry ? undefined : options.registry.register(s)
       void s.ended.then(() => {
         limiter.remove(s)
         sessions.deleteIf(s.id, s)
