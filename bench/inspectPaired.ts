@@ -21,8 +21,9 @@
  *
  *   node bench/inspectPaired.ts [--suites echo,churn] [--modes off,idle,page,watched] [--slices 30]
  *     [--ops 2000] [--churn-ops 250] [--sessions 64] [--concurrency 32] [--otel] [--checkout DIR] [--no-pin]
- *     [--base DIR [--base-first]]
- *   (`--checkout DIR`: run the servers from another checkout, e.g. a worktree at an older commit;
+ *     [--base DIR [--base-first]] [--reverse-start]
+ *   (`--modes off,aa,idle`: `aa` is a second "off" process, the A/A control: what the instrument reads with no difference;
+ *   `--checkout DIR`: run the servers from another checkout, e.g. a worktree at an older commit;
  *   `--base DIR`: every mode twice, also as `MODE@base` from that checkout, in the same rotation: before and after in one run;
  *   `--cpu-prof DIR`: each server writes a V8 CPU profile there (sampled every 100 µs), named after its pid: see the table's pids.)
  */

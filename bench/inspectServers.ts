@@ -3,6 +3,7 @@
  * process in one of the inspector's modes, with its watcher (if any) in
  * another process, and a local OTLP receiver that counts bytes.
  *   off       no inspector
+ *   aa        no inspector either: a second "off" process, the A/A control (what two processes of the same code read apart)
  *   idle      --inspect, nobody watching
  *   page      --inspect and a page's feed (`/feed?definitions=0`, the lean feed the page reads,
  *             from another process with a browser's Origin): what "a page open" costs
@@ -64,10 +65,11 @@ export const startInspectServer = async (
   options: { readonly prefix?: ReadonlyArray<string>; readonly otlpUrl?: string; readonly checkout?: string; readonly env?: NodeJS.ProcessEnv } = {}
 ): Promise<InspectServer> => {
   const mode = label.replace("+otel", "")
+  const inspected = mode !== "off" && mode !== "aa"
   const otel = label.endsWith("+otel")
   const main = join(options.checkout ?? ROOT, "src", "cli", "main.ts")
   const argv = [...(options.prefix ?? []), process.execPath, main, "serve", "--http", "0",
-    ...(mode === "off" ? [] : ["--inspect"]), ...(otel && options.otlpUrl !== undefined ? ["--otlp", options.otlpUrl] : [])]
+    ...(inspected ? ["--inspect"] : []), ...(otel && options.otlpUrl !== undefined ? ["--otlp", options.otlpUrl] : [])]
   const srv = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], ...(options.env === undefined ? {} : { env: options.env }) })
   let err = ""
   const ready = await new Promise<{ url: string; inspector?: string }>((ok, fail) => {
@@ -76,7 +78,7 @@ export const startInspectServer = async (
       err += c
       const url = /serving Streamable HTTP on (\S+)/.exec(err)?.[1]
       const insp = /inspector on (\S+)/.exec(err)?.[1]
-      if (url !== undefined && (mode === "off" || insp !== undefined)) {
+      if (url !== undefined && (!inspected || insp !== undefined)) {
         clearTimeout(t)
         ok({ url, ...(insp === undefined ? {} : { inspector: insp }) })
       }

@@ -263,6 +263,15 @@ describe("inspector server: the host's actor tree", () => {
       expect(node).toMatchObject({ rootId: root!.rootId })
       expect(messages.filter((m) => m.type === "@xstate.actor" && m.parentId === node!.sessionId).map((m) => m.name)).toContain("modernClient")
       expect(messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === child!.sessionId)?.state).toMatch(/^ready/)
+      // It describes the host's own runtime's registry: the upstream's client session, with its transport and peer.
+      expect(inspector.registry).toBe(host.runtime.registry)
+      // …on the upstream generation's connection node, named after its registry entry.
+      expect(messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === node!.sessionId)).toMatchObject({
+        side: "client",
+        transport: "stdio",
+        era: "modern",
+        peer: { name: "mcp-actors-demo" }
+      })
     } finally {
       await host.close()
     }

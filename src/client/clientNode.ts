@@ -82,6 +82,8 @@ export interface ClientNodeOptions extends ClientRuntimeOptions {
   readonly inspect?: InspectObserver | undefined
   /** The node's parent (a host's server connection). Default: the runtime's root. */
   readonly parent?: AnyActorRef | undefined
+  /** The node's actor id: the id its supervised handle is registered under, when no chart of the client has it (a host's upstream generation). */
+  readonly id?: string | undefined
 }
 
 /**
@@ -107,7 +109,7 @@ const observeSubtree = (root: AnyActorRef, node: AnyActorRef, observer: InspectO
  */
 export const openClientConnection = (kind: TransportKind, options: ClientNodeOptions = {}): ClientConnection => {
   const runtime = options.runtime ?? defaultMcpRuntime()
-  const actor = runtime.connectionActor(kind, options.parent)
+  const actor = runtime.connectionActor(kind, options.parent, options.id)
   const unobserve = options.inspect === undefined ? undefined : observeSubtree(runtime.root, actor, options.inspect)
   const end = async (reason: string, release: () => Promise<void>) => {
     tell(actor, { type: "CLOSE", reason })

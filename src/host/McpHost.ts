@@ -196,8 +196,8 @@ export class McpHost {
     this.issues = config.issues
     this.options = options
     this.roots = options.roots ?? []
-    this.ownsRuntime = options.runtime === undefined
-    this.runtime = options.runtime ?? makeMcpRuntime(options.clock === undefined ? {} : { clock: options.clock })
+    this.ownsRuntime = options.runtime === undefined || madeForHost.delete(options.runtime)
+    this.runtime = options.runtime ?? hostRuntime(options)
     const clock = options.clock ?? this.runtime.clock
     this.clock = clock
     this.now = options.now ?? (() => clock.now())
@@ -833,20 +833,32 @@ const ignoreProgress = (): void => {}
 type AnyCallClient = { request(method: string, params?: Params, options?: object): Promise<Result> }
 
 /** Build the host from a config file path, a parsed config, or a raw `{ mcpServers }` object, start it and wait for it to settle. */
+/** A host's own runtime (when none is given): shut down with it. */
+const hostRuntime = (options: HostOptions): McpRuntime => makeMcpRuntime(options.clock === undefined ? {} : { clock: options.clock })
+/** Runtimes `startHost` made for the host it starts (so that its inspector describes them): the host's own all the same. */
+const madeForHost = new WeakSet<McpRuntime>()
+
 export const startHost = async (config: HostConfig | string | { readonly [key: string]: unknown }, options: HostOptions = {}): Promise<McpHost> => {
   const resolved: HostConfig = typeof config === "string"
     ? loadHostConfig(config)
     : "servers" in config && "issues" in config && Array.isArray(config.servers)
     ? config as HostConfig
     : parseHostConfig(config)
-  // The live inspector first, so it sees every actor from the start.
+  // With an inspector, the host's own runtime is made here: the inspector describes its registry (the upstream
+  // sessions, the gateway's), and starts first, so it sees every actor from the start.
+  const runtime = options.inspect && options.runtime === undefined ? hostRuntime(options) : options.runtime
+  if (runtime !== undefined && runtime !== options.runtime) madeForHost.add(runtime)
   const inspector = options.inspect
     ? await (await import("../inspect/InspectorServer.ts")).startInspector({
       ...(options.inspect === true ? {} : options.inspect),
-      ...(options.runtime === undefined ? {} : { runtime: options.runtime })
+      ...(runtime === undefined ? {} : { runtime })
+    }).catch(async (e: unknown) => {
+      // Its port taken: the runtime made for the host has nothing to run.
+      if (runtime !== options.runtime) await runtime?.shutdown({ drainMs: 0 })
+      throw e
     })
     : undefined
-  const host = new McpHost(resolved, options).start()
+  const host = new McpHost(resolved, runtime === undefined ? options : { ...options, runtime }).start()
   host.inspector = inspector
   const connectMax = Math.max(0, ...resolved.servers.map((s) => s.timeouts.connectMs))
   await host.settled(options.startTimeoutMs ?? connectMax + 2_000)

@@ -79,7 +79,8 @@ export class UpstreamGeneration implements SessionHandle {
     this.generation = options.generation
     this.kind = options.kind
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve))
-    this.node = openClientConnection(this.kind, { ...(runtime !== undefined ? { runtime } : {}), ...(parent !== undefined ? { parent } : {}) })
+    // The node is named after the generation (its registry id), so that an inspector shows the upstream's facts on it.
+    this.node = openClientConnection(this.kind, { id: this.id, ...(runtime !== undefined ? { runtime } : {}), ...(parent !== undefined ? { parent } : {}) })
     const actor = this.node.actor
     this.released = new Promise((resolve) => {
       if (actor.getSnapshot().status !== "active") return resolve()

@@ -91,8 +91,11 @@ export interface McpRuntime {
   adopt<H extends SessionHandle>(handle: H, listener: ListenerNode | undefined, release: (handle: H) => void): H
   /** The session `id` (adopted) ended: its scope closes. */
   ended(id: string, end: SessionEnd): void
-  /** A new connection actor under `parent` (a listener's actor) or the root. */
-  connectionActor(transport: string, parent?: AnyActorRef): Actor<ConnectionMachine>
+  /**
+   * A new connection actor under `parent` (a listener's actor) or the root; `id`: its actor id (the id of
+   * the session it supervises, when that is not one of its charts', so that an inspector joins the two).
+   */
+  connectionActor(transport: string, parent?: AnyActorRef, id?: string): Actor<ConnectionMachine>
   /**
    * A node of another chart under the root (a host, an approval), or under `parent`
    * (a node of this tree: a host's subscription under its server connection), not
@@ -194,9 +197,9 @@ export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
       return handle
     },
     ended: (id, end) => supervisor.endUnsafe(id, end),
-    connectionActor: (transport, parent) => {
+    connectionActor: (transport, parent, id) => {
       followInspection()
-      return createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root }).start()
+      return createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root, ...(id === undefined ? {} : { id }) }).start()
     },
     node: (logic, options) => {
       followInspection()
