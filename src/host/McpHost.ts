@@ -145,6 +145,11 @@ const mapCallError = (server: string, generation: number, e: unknown): unknown =
     ? new ServerConnectionLost({ server, generation, reason: e.message, message: `${server}: ${e.message}` })
     : e
 
+/** A host's own runtime (when none is given): shut down with it. */
+const hostRuntime = (options: HostOptions): McpRuntime => makeMcpRuntime(options.clock === undefined ? {} : { clock: options.clock })
+/** Runtimes `startHost` made for the host it starts (so that its inspector describes them): the host's own all the same. */
+const madeForHost = new WeakSet<McpRuntime>()
+
 /**
  * The multi-server host: starts and supervises every configured server (one
  * `serverConnection` actor each, under one `host` actor), keeps one
@@ -833,11 +838,6 @@ const ignoreProgress = (): void => {}
 type AnyCallClient = { request(method: string, params?: Params, options?: object): Promise<Result> }
 
 /** Build the host from a config file path, a parsed config, or a raw `{ mcpServers }` object, start it and wait for it to settle. */
-/** A host's own runtime (when none is given): shut down with it. */
-const hostRuntime = (options: HostOptions): McpRuntime => makeMcpRuntime(options.clock === undefined ? {} : { clock: options.clock })
-/** Runtimes `startHost` made for the host it starts (so that its inspector describes them): the host's own all the same. */
-const madeForHost = new WeakSet<McpRuntime>()
-
 export const startHost = async (config: HostConfig | string | { readonly [key: string]: unknown }, options: HostOptions = {}): Promise<McpHost> => {
   const resolved: HostConfig = typeof config === "string"
     ? loadHostConfig(config)
