@@ -92,6 +92,21 @@ describe("makeRegistryUnsafe", () => {
     assert.strictEqual(registry.get("x"), first)
   })
 
+  it("the same session registered again stays listed once, by its first registration (a runtime's registry, which an inspector describes)", () => {
+    const registry = makeRegistryUnsafe()
+    const changes: Array<string> = []
+    registry.subscribe((c) => void changes.push(c.type), { updates: false })
+    const session = makeFakeSession("x")
+    const unregister = registry.register(session)
+    const again = registry.register(session)
+    assert.strictEqual(registry.size, 1)
+    again()
+    assert.strictEqual(registry.get("x"), session)
+    unregister()
+    assert.strictEqual(registry.size, 0)
+    assert.deepStrictEqual(changes, ["added", "removed"])
+  })
+
   it("a stale unregister does not remove a newer session with the same id", () => {
     const registry = makeRegistryUnsafe()
     const old = makeFakeSession("x")

@@ -66,8 +66,9 @@ class LazyChange implements RegistryChange {
 export interface RegistryUnsafe {
   /**
    * Add a live session and forward its `subscribe` notifications as `updated`
-   * changes. Returns the unregister function (idempotent).
-   * Throws {@link DuplicateSessionId} when the id is taken.
+   * changes. Returns the unregister function (idempotent). The same session
+   * registered again is left as it is (its unregister function does nothing).
+   * Throws {@link DuplicateSessionId} when the id is another session's.
    */
   register(handle: SessionHandle): () => void
   get(id: string): SessionHandle | undefined
@@ -201,6 +202,9 @@ export const makeRegistryUnsafe = (options?: {
 
   return {
     register(handle) {
+      // The same session listed already (a runtime's registry lists every session it supervises, and an
+      // inspector describes that registry): nothing to add, and nothing for this caller to undo.
+      if (entries.get(handle.id)?.handle === handle) return () => {}
       const entry = new RegistryEntry(handle)
       add(entry)
       return () => remove(entry)
