@@ -202,11 +202,16 @@ export const makeRegistryUnsafe = (options?: {
 
   return {
     register(handle) {
-      // The same session listed already (a runtime's registry lists every session it supervises, and an
-      // inspector describes that registry): nothing to add, and nothing for this caller to undo.
-      if (entries.get(handle.id)?.handle === handle) return () => {}
       const entry = new RegistryEntry(handle)
-      add(entry)
+      try {
+        add(entry)
+      } catch (error) {
+        // The same session listed already (a runtime's registry lists every session it supervises, and an
+        // inspector describes that registry): nothing to add, and nothing for this caller to undo. Looked
+        // at only when the id is taken: a registration costs no lookup more.
+        if (error instanceof DuplicateSessionId && entries.get(handle.id)?.handle === handle) return () => {}
+        throw error
+      }
       return () => remove(entry)
     },
     add,

@@ -168,8 +168,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       limiter.add(s, address, principal)
       if (readyEarly) limiter.ready(s)
       sessions.set(s.id, s)
-      // The runtime's own registry lists the session already (`serveTransport`).
-      const unregister = options.registry === undefined || options.registry === runtime.registry ? undefined : options.registry.register(s)
+      // A no-op in the runtime's own registry, which lists the session already (`serveTransport`).
+      const unregister = options.registry?.register(s)
       void s.ended.then(() => {
         limiter.remove(s)
         sessions.deleteIf(s.id, s)
