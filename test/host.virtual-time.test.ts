@@ -77,6 +77,30 @@ describe("host timers on the host's clock", { timeout: 60_000 }, () => {
     }
   })
 
+  it("an upstream call's deadline (timeouts.call) runs on the host's clock: the call fails when it elapses, not on the wall clock", async () => {
+    const DEMO = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+    const { clock, increment } = countingClock()
+    const host = await startHost({
+      mcpServers: { demo: { command: process.execPath, args: [DEMO, "serve", "--stdio"], timeouts: { call: TEN_MINUTES, connect: TEN_MINUTES } } }
+    }, { stateFile: false, clock })
+    try {
+      expect(await hostReaches(host, () => host.tools().some((t) => t.name === "demo__slow"), 15_000)).toBe(true)
+      let outcome: unknown
+      // The demo answers after ten real minutes: only the deadline can end this call within the test.
+      const calling = host.callTool("demo__slow", { ms: 600_000 }).then((r) => (outcome = r), (e: unknown) => (outcome = e))
+      await turns(20)
+      increment(TEN_MINUTES - 1)
+      await turns(20)
+      expect(outcome).toBeUndefined()
+      increment(1)
+      await calling
+      expect(outcome).toBeInstanceOf(Error)
+      expect(String((outcome as Error).message)).toMatch(/time|deadline/i)
+    } finally {
+      await host.close()
+    }
+  })
+
   it("a call's wait for its server to be ready gives up after waitMs of the host's clock", async () => {
     const sim = countingClock()
     const [config] = parseHostConfig({ mcpServers: { slow: { command: process.execPath, args: ["-e", ""] } } }).servers

@@ -298,6 +298,9 @@ export class ServerConnection {
       onRoots: input("roots"),
       onNotification: (n: JsonRpcNotification) => this.notification(n),
       ...(this.hooks.telemetry === undefined ? {} : { telemetry: this.hooks.telemetry }),
+      // The host's one clock: the clients' deadlines (the era probe's among them) run on it. Without it they took the
+      // process's runtime's, made for them (a second runtime in every host process, its timers on the wall clock).
+      ...(this.hooks.clock === undefined ? {} : { clock: this.hooks.clock }),
       // The generation's node: the client's charts are its children, and the caller (the generation) owns the client.
       actorParent: parent
     }
