@@ -52,6 +52,7 @@ import { listingKnows, type ServerListing } from "./Catalog.ts"
 import { hostFailure, protocolFailure, readFailure } from "./gatewayErrors.ts"
 import { followSubscriptions } from "./gatewaySubscriptions.ts"
 import type { CallOptions, McpHost } from "./McpHost.ts"
+import type { McpRuntime } from "../runtime/McpRuntime.ts"
 import { ROOTS_SOURCE_TIMEOUT_MS, type Root, rootsOf, unionRoots } from "./roots.ts"
 import type { ServerSession } from "../server/ServerSession.ts"
 
@@ -442,6 +443,8 @@ export interface Gateway {
   serverFor(name: string): McpServer | undefined
   /** Modern requests served so far: straight to the host (`modernFastPath`) or through the MRTR relay. */
   readonly modernCounts: Readonly<ModernCounts>
+  /** The host's runtime: the sessions served (`serveGatewayHttp`, `serveGatewayWs`, `serveGatewayStdio`) are its, as the upstreams are. */
+  readonly runtime: McpRuntime
   /** Resource subscriptions held by the served servers' sessions and modern listens (aggregate and `/mcp/<server>`), one per URI and subscriber (leak checks). */
   subscriptionCount(): number
   /** Stop following the host (its resource subscriptions leave the host). */
@@ -551,6 +554,7 @@ export const makeGateway = (host: McpHost, options: GatewayOptions = {}): Gatewa
   return {
     server: aggregate,
     modernCounts,
+    runtime: host.runtime,
     serverFor: (name) => {
       if (!host.serverNames.includes(name)) return undefined
       let server = perServer.get(name)
@@ -594,7 +598,7 @@ export interface GatewayServeOptions {
   readonly port?: number
   readonly host?: string
   readonly authenticate?: Authenticate
-  /** The served sessions' clock (deadlines, keep-alives): the runtime's one clock; tests pass a simulated one. Default: the HTTP server's. */
+  /** The served sessions' clock (deadlines, keep-alives): the runtime's one clock; tests pass a simulated one. Default: the host runtime's. */
   readonly clock?: Clock
   /**
    * Close a gateway session idle this long with nothing in flight (0 = never). Default: 30 min, as
@@ -629,7 +633,8 @@ export const serveGatewayHttp = async (
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs })
   }
-  const aggregate = makeHttpHandler(gateway.server, { path: "/mcp", ...auth })
+  // The host's runtime supervises the served sessions too: one runtime (registry, tree, shutdown) for the host's process.
+  const aggregate = makeHttpHandler(gateway.server, { path: "/mcp", runtime: gateway.runtime, ...auth })
   const handlers = new Map<string, HttpHandler>()
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = requestUrl(req.url, "http://gateway")?.pathname
@@ -640,7 +645,7 @@ export const serveGatewayHttp = async (
       if (h === undefined) {
         const server = gateway.serverFor(name)
         if (server !== undefined) {
-          h = makeHttpHandler(server, { path, ...auth })
+          h = makeHttpHandler(server, { path, runtime: gateway.runtime, ...auth })
           handlers.set(name, h)
         }
       }
@@ -649,7 +654,7 @@ export const serveGatewayHttp = async (
     res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", error: { code: ErrorCode.NotFound, message: "Not Found" } }))
   })
   // Responses already ended reach their clients before the connections close (as makeHttpServer's).
-  const closeServer = closesAfterFlush(http, clockOf(options.clock))
+  const closeServer = closesAfterFlush(http, clockOf(options.clock ?? gateway.runtime.clock))
   const { port, urlHost } = await listenHttp(http, options.port ?? 0, bind)
   let closed: Promise<void> | undefined
   return {
@@ -666,6 +671,7 @@ export const serveGatewayHttp = async (
 /** WebSocket (our transport, subprotocol `mcp`): the aggregate at `/mcp`, `/mcp/<server>` one upstream under its original names. */
 export const serveGatewayWs = (gateway: Gateway, options: GatewayServeOptions = {}): Promise<WsServerHandle> =>
   makeWsServer(gateway.server, {
+    runtime: gateway.runtime,
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
@@ -687,7 +693,7 @@ export const serveGatewayWs = (gateway: Gateway, options: GatewayServeOptions = 
  */
 export const serveGatewayStdio = (gateway: Gateway): Promise<void> => {
   const transport = makeStdioServerTransport()
-  const session = serveTransport(gateway.server, transport)
+  const session = serveTransport(gateway.server, transport, { runtime: gateway.runtime })
   // The session's end starts the transport's close; its flush (a slow reader is waited for) is what the exit must await.
   return session.ended.then(() => transport.close())
 }
