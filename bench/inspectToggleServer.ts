@@ -4,7 +4,7 @@
  *
  *   node bench/inspectToggleServer.ts [CHECKOUT]   prints the MCP URL; then reads lines from stdin:
  *     on    `startInspector()` (nobody watching), as `serve --inspect` starts it; the endpoint's `registry` option
- *           is the one it describes (a no-op where that is the runtime's)
+ *           is the one it describes where that is not the runtime's (an older checkout's inspector made its own)
  *     off   the inspector closed, no `registry` option (as `serve` without `--inspect`)
  *     stat  nothing
  *   and answers each with one line: `ok MODE CHANGES GC_MS` (the registry changes seen while it was on, and the
@@ -21,6 +21,7 @@ const from = <A>(path: string): Promise<A> => import(pathToFileURL(`${root}/${pa
 const { examples } = await from<typeof import("../examples/index.ts")>("examples/index.ts")
 const { makeHttpServer } = await from<typeof import("../src/server/http/HttpServer.ts")>("src/server/http/HttpServer.ts")
 const { startInspector } = await from<typeof import("../src/inspect/InspectorServer.ts")>("src/inspect/InspectorServer.ts")
+const { defaultMcpRuntime } = await from<typeof import("../src/runtime/McpRuntime.ts")>("src/runtime/McpRuntime.ts")
 
 let registry: RegistryUnsafe | undefined
 let inspector: Inspector | undefined
@@ -48,10 +49,11 @@ for await (const line of createInterface({ input: process.stdin })) {
     // As `serve --inspect` starts it: the registry it describes is the runtime's (a checkout before that made its
     // own, which the endpoint then listed each session in; an endpoint now skips the runtime's, which has them).
     inspector = await startInspector({})
-    registry = inspector.registry
+    // The endpoint's `registry` option only where it is not the runtime's own (which lists every session already).
+    registry = inspector.registry === defaultMcpRuntime().registry ? undefined : inspector.registry
     // Added and removed only (`updates: false`), as the inspector listens: following every session's updates
     // would charge "on" for what the inspector does not do (it did, until s29: +2.5 points).
-    stopCounting = registry.subscribe(() => void changes++, { updates: false })
+    stopCounting = inspector.registry.subscribe(() => void changes++, { updates: false })
   } else if (line === "off" && inspector !== undefined) {
     stopCounting?.()
     await inspector.close()

@@ -112,6 +112,9 @@ export class RegistryEntry {
 }
 
 type Entry = RegistryEntry
+/** What registering a session listed already returns: the first registration's owner removes it. */
+const noUnregister = (): void => {}
+
 /** The `updated` changes a listener takes (see `RegistryUnsafe.subscribe`). */
 type Updates = boolean | "unversioned"
 
@@ -184,12 +187,17 @@ export const makeRegistryUnsafe = (options?: {
     }
   }
 
-  const add = (entry: Entry): void => {
+  /** List `entry`; false when its id is taken (nothing done). */
+  const listed = (entry: Entry): boolean => {
     const handle = entry.handle
-    if (entry.live || !entries.add(handle.id, entry)) throw new DuplicateSessionId({ id: handle.id })
+    if (entry.live || !entries.add(handle.id, entry)) return false
     entry.live = true
     if (wanted(handle)) follow(entry)
     if (listeners.size > 0) emit(new LazyChange("added", handle))
+    return true
+  }
+  const add = (entry: Entry): void => {
+    if (!listed(entry)) throw new DuplicateSessionId({ id: entry.handle.id })
   }
   const remove = (entry: Entry): void => {
     if (!entry.live) return
@@ -203,16 +211,12 @@ export const makeRegistryUnsafe = (options?: {
   return {
     register(handle) {
       const entry = new RegistryEntry(handle)
-      try {
-        add(entry)
-      } catch (error) {
-        // The same session listed already (a runtime's registry lists every session it supervises, and an
-        // inspector describes that registry): nothing to add, and nothing for this caller to undo. Looked
-        // at only when the id is taken: a registration costs no lookup more.
-        if (error instanceof DuplicateSessionId && entries.get(handle.id)?.handle === handle) return () => {}
-        throw error
-      }
-      return () => remove(entry)
+      if (listed(entry)) return () => remove(entry)
+      // The same session listed already (a runtime's registry lists every session it supervises, and an
+      // inspector describes that registry): nothing to add, and nothing for this caller to undo. Looked at
+      // only when the id is taken: a registration costs no lookup more, and no error is made to be caught.
+      if (entries.get(handle.id)?.handle === handle) return noUnregister
+      throw new DuplicateSessionId({ id: handle.id })
     },
     add,
     remove,

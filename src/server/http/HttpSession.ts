@@ -18,7 +18,6 @@ import type { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { ErrorCode, type RpcErrorObject, rpcError } from "../../protocol/errors.ts"
 import { encode, type JsonRpcMessage, type RequestId } from "../../protocol/jsonrpc.ts"
 import { supersedingKey } from "../../protocol/supersedingKey.ts"
-import type { RegistryEntry } from "../../runtime/Registry.ts"
 import type { SessionEnd } from "../../runtime/SessionHandle.ts"
 import type { McpServer } from "../McpServer.ts"
 import { type PersistedServerSession, ServerSession, type ServerSessionOptions, type ServerSessionOwner } from "../ServerSession.ts"
@@ -117,11 +116,11 @@ export class HttpSession implements ExchangeOwner, Limited, ServerSessionOwner {
   initExchange: Exchange | undefined
   ended = false
   /**
-   * Its entry in the server's `registry` option (the inspector's), removed when it is released. Why on the
-   * session and not in a table of the endpoint's: a long-lived `Map` of one entry per churned session keeps
-   * the sessions reachable for the young GC through its dropped hash tables (`src/protocol/ClearingMap.ts`).
+   * Takes it out of the server's `registry` option, when it is released. Why on the session and not in a
+   * table of the endpoint's: a long-lived `Map` of one entry per churned session keeps the sessions
+   * reachable for the young GC through its dropped hash tables (`src/protocol/ClearingMap.ts`).
    */
-  registered: RegistryEntry | undefined = undefined
+  unregister: (() => void) | undefined = undefined
   /** DELETE requests waiting for the session to end (almost always one): answered 200 once it has. */
   private deletes: ServerResponse | Array<ServerResponse> | undefined
 

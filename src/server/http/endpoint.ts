@@ -13,7 +13,6 @@ import { isLegacyVersion, isModernVersion } from "../../protocol/versions.ts"
 import { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { makeCoarseClock } from "../../runtime/CoarseClock.ts"
 import { defaultMcpRuntime, type ListenerNode, type McpRuntime } from "../../runtime/McpRuntime.ts"
-import { RegistryEntry } from "../../runtime/Registry.ts"
 import type { Identity } from "../../policy/Identity.ts"
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../transports/Transport.ts"
 import { type EventStore, makeMemoryEventStore } from "../../transports/http/EventStore.ts"
@@ -76,14 +75,11 @@ export const releaseSession = (session: ServerSession): void => session.transpor
 
 /**
  * List a new or restored session in the server's `registry` option; its release removes it (`host.released`).
- * Not when that is the runtime's own registry, which lists every session it supervises already (`adopt`).
+ * In the runtime's own registry, which lists every session it supervises already (`adopt`), this changes nothing.
  */
 export const register = (ep: HttpEndpoint, hs: HttpSession): void => {
   const registry = ep.options.registry
-  if (registry === undefined || registry === ep.runtime.registry) return
-  const entry = new RegistryEntry(hs.session)
-  registry.add(entry)
-  hs.registered = entry
+  if (registry !== undefined) hs.unregister = registry.register(hs.session)
 }
 
 /** A supported `MCP-Protocol-Version` for this endpoint (modern ones only while the modern era is on). */
@@ -140,7 +136,7 @@ export const makeEndpoint = (server: McpServer, options: HttpHandlerOptions): Ht
       runtime.ended(hs.id, end)
       limiter.remove(hs)
       sessions.deleteIf(hs.id, hs)
-      if (hs.registered !== undefined) options.registry?.remove(hs.registered)
+      hs.unregister?.()
       checkDrained(ep)
     },
     ready: (hs) => limiter.ready(hs),
