@@ -165,6 +165,32 @@ describe("inspector server: the runtime's registry", () => {
     }
   }, 30_000)
 
+  it("an inspector started after the runtime's HTTP endpoint sees the sessions it serves from then on (its chart's steps and record)", async () => {
+    // Nobody listens when the runtime and its endpoint are made: its root is fed to the hub by the first listener.
+    expect(inspection.listenerCount).toBe(0)
+    const runtime = makeMcpRuntime()
+    const http = await makeHttpServer(makeDemoServer(), { port: 0, runtime })
+    const inspector = await startInspector({ runtime })
+    const client = new Client({ name: "late-inspector", version: "1.0.0" })
+    try {
+      const transport = new StreamableHTTPClientTransport(new URL(http.url))
+      await client.connect(transport)
+      const [handle] = runtime.registry.handles()
+      const view = [...inspector.model.actors()].find((a) => a.id === handle!.id)
+      // Before the hub followed the runtime's root, an endpoint's sessions (made under its listener, no new
+      // connection node) were never seen by an inspector started after it.
+      expect(view?.machine).toBe("legacyServerSession")
+      expect(view!.record.entries().map((e) => e.event.type)).toEqual(["INITIALIZE", "INITIALIZED"])
+      await transport.terminateSession()
+      await client.close()
+      expect(view!.end?.reason).toBeDefined()
+    } finally {
+      await inspector.close()
+      await http.close()
+      await runtime.shutdown({ drainMs: 0 })
+    }
+  }, 30_000)
+
   it("a server given its runtime's own registry as `registry` lists each session once, over HTTP and WebSocket (no DuplicateSessionId)", async () => {
     const runtime = makeMcpRuntime()
     const http = await makeHttpServer(makeDemoServer(), { port: 0, runtime, registry: runtime.registry })

@@ -31,7 +31,7 @@ import * as Scope from "effect/Scope"
 import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from "xstate"
 import type { ConnectionMachine } from "../../machines/connection.ts"
 import type { Clock } from "../protocol/clock.ts"
-import { inspection, inspectRoot } from "../runtime/inspection.ts"
+import { inspection } from "../runtime/inspection.ts"
 import { defaultMcpRuntime, type McpRuntime, tell } from "../runtime/McpRuntime.ts"
 import type { SessionHandle } from "../runtime/SessionHandle.ts"
 import type { TransportClosed, TransportKind } from "../transports/Transport.ts"
@@ -88,19 +88,17 @@ export interface ClientNodeOptions extends ClientRuntimeOptions {
 
 /**
  * Forward the inspection events of `node`'s strict descendants to `observer`, through the
- * runtime's inspection hub (installed on `root` now if it was not: xstate's own observer
- * path is bypassed once the hub is in place); returns the unsubscribe function.
+ * runtime's inspection hub (which feeds every runtime's root from its first listener on:
+ * xstate's own observer path is bypassed); returns the unsubscribe function.
  */
-const observeSubtree = (root: AnyActorRef, node: AnyActorRef, observer: InspectObserver): (() => void) => {
+const observeSubtree = (node: AnyActorRef, observer: InspectObserver): (() => void) => {
   const forward = typeof observer === "function" ? observer : observer.next?.bind(observer)
   if (forward === undefined) return () => {}
-  const stop = inspection.subscribe((event) => {
+  return inspection.subscribe((event) => {
     for (let a = (event.actorRef as { _parent?: AnyActorRef })._parent; a !== undefined; a = (a as { _parent?: AnyActorRef })._parent) {
       if (a === node) return forward(event)
     }
   })
-  inspectRoot(root)
-  return stop
 }
 
 /**
@@ -110,7 +108,7 @@ const observeSubtree = (root: AnyActorRef, node: AnyActorRef, observer: InspectO
 export const openClientConnection = (kind: TransportKind, options: ClientNodeOptions = {}): ClientConnection => {
   const runtime = options.runtime ?? defaultMcpRuntime()
   const actor = runtime.connectionActor(kind, options.parent, options.id)
-  const unobserve = options.inspect === undefined ? undefined : observeSubtree(runtime.root, actor, options.inspect)
+  const unobserve = options.inspect === undefined ? undefined : observeSubtree(actor, options.inspect)
   const end = async (reason: string, release: () => Promise<void>) => {
     tell(actor, { type: "CLOSE", reason })
     try {

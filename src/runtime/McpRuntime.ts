@@ -32,7 +32,7 @@ import { type RuntimeMachine, runtimeMachine } from "../../machines/runtime.ts"
 import { createLeanActor, createRootActor } from "./ActorScheduler.ts"
 import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { type Clock, systemClock } from "../protocol/clock.ts"
-import { inspectRoot } from "./inspection.ts"
+import { followRoot } from "./inspection.ts"
 import { Registry, type RegistryUnsafe } from "./Registry.ts"
 import type { SessionEnd, SessionHandle } from "./SessionHandle.ts"
 import { Supervisor, type SupervisorOptions } from "./Supervisor.ts"
@@ -140,12 +140,11 @@ export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
   const [supervisor, registry] = managed.runSync(Effect.all([Supervisor, Registry] as const))
   // The tree's actors inherit the root's clock (their system's) unless given their own.
   const root = createRootActor(runtimeMachine, options.clock === undefined ? undefined : { clock }).start()
-  // A runtime made before the inspector started is seen from its next connection on.
-  const followInspection = () => inspectRoot(root)
+  // Fed to the inspection hub from its first listener on, whenever that comes (every actor of the tree reports through the root's system).
+  followRoot(root)
   let stopping: Promise<void> | undefined
 
   const openListener = (input: ListenerInput): ListenerNode => {
-    followInspection()
     const actor = createLeanActor(listenerMachine, { input, parent: root }).start()
     const scope = supervisor.forkScopeUnsafe()
     let released: Promise<void> | undefined
@@ -197,14 +196,8 @@ export const makeMcpRuntime = (options: McpRuntimeOptions = {}): McpRuntime => {
       return handle
     },
     ended: (id, end) => supervisor.endUnsafe(id, end),
-    connectionActor: (transport, parent, id) => {
-      followInspection()
-      return createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root, ...(id === undefined ? {} : { id }) }).start()
-    },
-    node: (logic, options) => {
-      followInspection()
-      return createLeanActor(logic, { ...options, parent: options?.parent ?? root } as ActorOptions<typeof logic>)
-    },
+    connectionActor: (transport, parent, id) => createLeanActor(connectionMachine, { input: { transport }, parent: parent ?? root, ...(id === undefined ? {} : { id }) }).start(),
+    node: (logic, options) => createLeanActor(logic, { ...options, parent: options?.parent ?? root } as ActorOptions<typeof logic>),
     shutdown: (shutdownOptions = {}) =>
       stopping ??= (async () => {
         tell(root, { type: "SHUTDOWN", reason: shutdownOptions.reason ?? "runtime shutdown" })

@@ -10,9 +10,10 @@
  * Instead {@link inspectRoot} replaces the root system's `_sendInspectionEvent`
  * with a dispatcher that drops, with one bit test, every kind no listener asked
  * for, and hands the rest over without a copy (it stamps `rootId` on xstate's
- * own event object). A root made while nobody listens is left alone: the hot
- * path then pays nothing at all, and an inspector sees the actors created after
- * it subscribed (start it before serving; `inspect: true` in the APIs does).
+ * own event object). A runtime's root made while nobody listens is left alone
+ * until someone does ({@link followRoot}): the hot path pays nothing till then,
+ * and an inspector sees the actors created after it subscribed (start it before
+ * serving to see every session; `inspect: true` in the APIs does).
  * `test/inspection.hub.test.ts` fails loudly if an xstate upgrade moves
  * `system._sendInspectionEvent`.
  *
@@ -106,6 +107,14 @@ let wanted = 0
 /** `entries` as an array (walked per event; remade on each change, which is rare). */
 let list: ReadonlyArray<Entry> = []
 
+/**
+ * Runtimes' roots made while nobody listened, fed to the hub by the first subscription (weakly held:
+ * a runtime dropped without a shutdown is not kept alive by this).
+ */
+const waiting = new Set<WeakRef<AnyActorRef>>()
+/** `waiting`'s size at which its dead references are next swept. */
+let sweepAt = 64
+
 const recompute = () => {
   let m = 0
   for (const e of entries) m |= e.mask
@@ -144,6 +153,7 @@ export const inspection: InspectionHub = {
     const entry: Entry = { listener, mask: maskOf(interest?.kinds) }
     entries.add(entry)
     recompute()
+    if (waiting.size !== 0) feedWaiting()
     const stop = (() => {
       if (entries.delete(entry)) recompute()
     }) as InspectionSubscription
@@ -172,6 +182,29 @@ interface InspectableSystem {
 
 /** Marks the dispatcher functions (a system whose `_sendInspectionEvent` has it is fed already): no per-root WeakSet. */
 const DISPATCHER: unique symbol = Symbol("mcp-actors inspection dispatcher")
+
+const feedWaiting = (): void => {
+  for (const ref of waiting) {
+    const root = ref.deref()
+    // Once in place the dispatcher stays (it drops everything while nobody listens): one feed per root.
+    if (root !== undefined && root.getSnapshot().status === "active") inspectRoot(root)
+  }
+  waiting.clear()
+}
+
+/**
+ * Feed a runtime's root (and so every actor of its tree, whatever made it) to the hub from the first
+ * subscription on: now if someone listens, else when someone does. Why here and not at each new
+ * connection, which it was: an HTTP endpoint's sessions are made under its listener, with no new
+ * connection node, so an inspector started after the endpoint saw none of them.
+ */
+export const followRoot = (root: AnyActorRef): void => {
+  if (entries.size !== 0) return inspectRoot(root)
+  waiting.add(new WeakRef(root))
+  if (waiting.size < sweepAt) return
+  for (const ref of waiting) if (ref.deref() === undefined) waiting.delete(ref)
+  sweepAt = Math.max(64, waiting.size * 2)
+}
 
 /**
  * Feed `root`'s actor system (the root and every descendant) to the hub, if
