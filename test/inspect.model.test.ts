@@ -48,6 +48,43 @@ const actorOf = (model: InspectorModel, machine: string) => {
   return found[0]!
 }
 
+describe("inspector model: its key on actors and sessions", () => {
+  const keysOf = (o: object) => Object.getOwnPropertySymbols(o).filter((k) => k.description === "inspector view")
+
+  it("models started one after another use one key (no new property per inspector on actors), a closed one leaves nothing under it, open ones never share", async () => {
+    const first = await inspectedPair()
+    const refA = actorOf(first.model, "legacyServerSession").ref!
+    const [key] = keysOf(refA)
+    expect(key).toBeDefined()
+    first.model.close()
+    // Closed: its view is no longer on the live actor.
+    expect((refA as unknown as Record<symbol, unknown>)[key!]).toBeUndefined()
+
+    const second = await inspectedPair()
+    const refB = actorOf(second.model, "legacyServerSession").ref!
+    // The same key: a process starting and closing inspectors does not grow its actors' hidden classes.
+    expect(keysOf(refB)).toEqual([key])
+    // The first pair's session goes on; the second model takes none of its steps.
+    await first.client.request("tools/call", { name: "echo", arguments: { text: "not seen" } })
+    await second.client.request("tools/call", { name: "echo", arguments: { text: "seen" } })
+    expect([...second.model.actors()].some((a) => a.ref === refA)).toBe(false)
+    expect(actorOf(second.model, "legacyServerSession").ref).toBe(refB)
+
+    // A model opened while another is: a key of its own.
+    const third = new InspectorModel()
+    models.push(third)
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    serveTransport(makeDemoServer(), serverSide)
+    const client = await ClientSession.connect(clientSide, { clientInfo: { name: "third", version: "1" } })
+    const refC = [...third.actors()].find((a) => a.machine === "legacyServerSession")!.ref!
+    expect(keysOf(refC)).toHaveLength(2)
+    expect(keysOf(refC)).toContain(key)
+    await client.close()
+    await first.client.close()
+    await second.client.close()
+  })
+})
+
 describe("inspector model", () => {
   it("lists each session with its side, transport, era, version, peer and state, and keeps an ended one with its end reason", async () => {
     const { model, client, clock, server } = await inspectedPair()

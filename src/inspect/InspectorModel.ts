@@ -216,6 +216,15 @@ const requestOf = (event: AnyEventObject): { id: string; method: string } | unde
   return undefined
 }
 
+/**
+ * The property keys models put their views (on actors) and entries (on sessions) under, free for the next
+ * model: a closed model leaves nothing under its key (`close`), so it goes back here. Why not a new key per
+ * model: each new key gave sessions and actors one more hidden-class transition, so a process that starts and
+ * closes inspectors over its life slowed every site reading them, for good (in `bench/inspectToggle.ts`, which
+ * starts 124 of them, a key per model read +9.2 % of churn against +5.5 % with one key).
+ */
+const spareKeys: Array<symbol> = []
+
 export class InspectorModel {
   /**
    * The live views, each in a slot (emptied in place when it ends, and reused), and below the ended
@@ -477,6 +486,9 @@ export class InspectorModel {
     this.#endedHead = 0
     this.#stale.clear()
     this.#announced.clear()
+    // Nothing is left under the key (views unlinked from their actors, entries taken off the handles): the next model may use it.
+    if (!this.#closed) spareKeys.push(this.#key)
+    this.#closed = true
   }
 
   /**
@@ -525,8 +537,12 @@ export class InspectorModel {
     }
   }
 
-  /** Each actor's view, also kept on the actor under this model's own key: the hot path's lookup is one property read. */
-  readonly #key: symbol = Symbol("inspector view")
+  /**
+   * Each actor's view, also kept on the actor under this model's own key (its session's entry, on the session):
+   * the hot path's lookup is one property read. No other open model has it; a closed one's is reused.
+   */
+  readonly #key: symbol = spareKeys.pop() ?? Symbol("inspector view")
+  #closed = false
 
   /** Drop the view's link from its actor (set, not deleted: a delete would slow every later property access on the actor). */
   #unlink(view: ActorView): void {
@@ -560,6 +576,8 @@ export class InspectorModel {
       : this.#asleep.size === 0 || id === ref.sessionId ? undefined : this.#asleep.get(id)
     if (asleep !== undefined && asleep.status === "hibernated") {
       if (!onHandle) this.#asleep.delete(id)
+      // (The stopped actor lets go of it: nothing may stay under the key once the view moves on, see `close`.)
+      this.#unlink(asleep)
       asleep.ref = ref
       ;(ref as unknown as Record<symbol, ActorView>)[this.#key] = asleep
       ;(asleep.aliases ??= []).push(ref.sessionId)
