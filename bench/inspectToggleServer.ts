@@ -9,7 +9,7 @@
  *     stat  nothing
  *   and answers each with one line: `ok MODE CHANGES GC_MS VIEWS` (the registry changes seen while it was on, the
  *   time V8's collector has taken so far: how much of the inspector's cost is the collector's, and the actors the
- *   inspector's model holds now: 0 while on means it is not following the sessions, as at s29, below).
+ *   inspector's model holds with a step recorded: 0 while on means it is not following the sessions, as at s29, below).
  */
 import { createInterface } from "node:readline"
 import { PerformanceObserver } from "node:perf_hooks"
@@ -63,7 +63,8 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
   // Until s30 an inspector started after the endpoint saw none of its sessions (the registry's changes, not their charts):
   // the bench's "on" then ran no model at all.
-  const views = inspector === undefined ? 0 : [...inspector.model.actors()].length
+  // (Actors whose record took a step: a model that made views but lost their actors records nothing.)
+  const views = inspector === undefined ? 0 : [...inspector.model.actors()].filter((a) => a.record.size > 0).length
   process.stdout.write(`ok ${inspector === undefined ? "off" : "on"} ${changes} ${gcMs} ${views}\n`)
 }
 await inspector?.close()
