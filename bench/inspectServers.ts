@@ -22,6 +22,7 @@ export interface InspectServer {
   readonly mode: string
   readonly pid: number
   readonly url: string
+  /** Stop it; an inspected server is first asked whether its inspector recorded a session's steps (throws if not). */
   readonly stop: () => Promise<void>
   /** Lines the watcher received so far. */
   readonly feedLines: () => number
@@ -101,12 +102,26 @@ export const startInspectServer = async (
   return {
     mode: label, pid: srv.pid!, url: ready.url, feedLines: () => lines,
     stop: async () => {
+      if (ready.inspector !== undefined) await assertRecorded(label, ready.inspector)
       feed?.kill("SIGTERM")
       if (feed) await waitClose(feed)
       srv.kill("SIGTERM")
       await waitClose(srv)
     }
   }
+}
+
+/**
+ * That the inspector followed the sessions: some session's view recorded its steps (`initialize`, `initialized`).
+ * Why: a bench whose inspector lists sessions without following their charts reads the plumbing, not the model
+ * (the in-process toggle bench did until s30, its inspector started after the endpoint).
+ */
+const assertRecorded = async (label: string, inspectorUrl: string): Promise<void> => {
+  const url = new URL(inspectorUrl)
+  const res = await fetch(`${url.origin}/actors`, { headers: { authorization: `Bearer ${url.searchParams.get("token")}` } })
+  const { messages } = (await res.json()) as { messages: ReadonlyArray<{ type: string; machine?: string; recent?: ReadonlyArray<unknown> }> }
+  const followed = messages.some((m) => m.type === "@mcp-actors.session" && m.machine === "legacyServerSession" && (m.recent?.length ?? 0) >= 2)
+  if (!followed) throw new Error(`${label}: the inspector recorded no session's steps: the bench would read its plumbing, not its model`)
 }
 
 /**

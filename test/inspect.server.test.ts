@@ -181,6 +181,8 @@ describe("inspector server: the runtime's registry", () => {
       // connection node) were never seen by an inspector started after it.
       expect(view?.machine).toBe("legacyServerSession")
       expect(view!.record.entries().map((e) => e.event.type)).toEqual(["INITIALIZE", "INITIALIZED"])
+      // The runtime's root, followed long after it started, is listed in the state it is in (it was listed with none).
+      expect([...inspector.model.actors()].find((a) => a.machine === "runtime")?.value).toBe("running")
       await transport.terminateSession()
       await client.close()
       expect(view!.end?.reason).toBeDefined()

@@ -274,6 +274,9 @@ const install = (root: AnyActorRef, observers: number, announce: boolean): void 
   }
   ;(dispatch as { [DISPATCHER]?: true })[DISPATCHER] = true
   system._sendInspectionEvent = dispatch
-  // The root's own `@xstate.actor` was sent by its constructor, before the dispatcher was in place.
-  if (announce && (wanted & 1) !== 0) deliver({ type: "@xstate.actor", actorRef: root, rootId } as InspectionEvent, 1)
+  // The root's own `@xstate.actor` was sent by its constructor, before the dispatcher was in place; and the
+  // state it is in (a runtime's root is followed from the first listener on, long after it started).
+  if (!announce) return
+  if ((wanted & 1) !== 0) deliver({ type: "@xstate.actor", actorRef: root, rootId } as InspectionEvent, 1)
+  if ((wanted & 4) !== 0) deliver({ type: "@xstate.snapshot", actorRef: root, rootId, event: { type: "xstate.init" }, snapshot: root.getSnapshot() } as InspectionEvent, 4)
 }
