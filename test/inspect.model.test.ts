@@ -85,6 +85,30 @@ describe("inspector model: its key on actors and sessions", () => {
   })
 })
 
+describe("inspector model: started after its sessions", () => {
+  it("lists the registry's live sessions, both sides, from the state they are in, and records what they do next", async () => {
+    const registry = makeRegistryUnsafe()
+    const [clientSide, serverSide] = makeMemoryTransportPair()
+    const server = serveTransport(makeDemoServer(), serverSide)
+    registry.register(server)
+    const client = await ClientSession.connect(clientSide, { clientInfo: { name: "earlier", version: "1" } })
+    registry.register(client)
+    const model = new InspectorModel({ registry })
+    models.push(model)
+    const s = actorOf(model, "legacyServerSession")
+    const c = actorOf(model, "legacyClientSession")
+    expect([s.value, c.value]).toEqual(["operating", "operating"])
+    expect(model.infoOf(s)).toMatchObject({ role: "server", peer: { name: "earlier" } })
+    expect(model.infoOf(c)).toMatchObject({ role: "client" })
+    expect(s.record.entries()).toEqual([])
+    await client.close()
+    await flush()
+    expect(s.end?.reason).toBeDefined()
+    expect(c.end).toBeDefined()
+    expect(s.record.entries().length).toBeGreaterThan(0)
+  })
+})
+
 describe("inspector model", () => {
   it("lists each session with its side, transport, era, version, peer and state, and keeps an ended one with its end reason", async () => {
     const { model, client, clock, server } = await inspectedPair()

@@ -165,17 +165,30 @@ describe("inspector server: the runtime's registry", () => {
     }
   }, 30_000)
 
-  it("an inspector started after the runtime's HTTP endpoint sees the sessions it serves from then on (its chart's steps and record)", async () => {
+  it("an inspector started after the runtime's HTTP endpoint lists the live sessions from their state, and sees the next ones' steps", async () => {
     // Nobody listens when the runtime and its endpoint are made: its root is fed to the hub by the first listener.
     expect(inspection.listenerCount).toBe(0)
     const runtime = makeMcpRuntime()
     const http = await makeHttpServer(makeDemoServer(), { port: 0, runtime })
+    const earlier = new Client({ name: "before-the-inspector", version: "1.0.0" })
+    await earlier.connect(new StreamableHTTPClientTransport(new URL(http.url)))
+    const [live] = runtime.registry.handles()
     const inspector = await startInspector({ runtime })
     const client = new Client({ name: "late-inspector", version: "1.0.0" })
     try {
+      // Live before the inspector: listed in the state it is in, with its summary and its parent (the endpoint's
+      // listener); its record starts there (its earlier steps were never seen).
+      const adopted = [...inspector.model.actors()].find((a) => a.id === live!.id)
+      expect(adopted).toMatchObject({ machine: "legacyServerSession", value: "operating" })
+      expect(adopted!.record.entries()).toEqual([])
+      expect(adopted!.record.base?.value).toBe("operating")
+      expect(inspector.model.infoOf(adopted!)).toMatchObject({ transport: "http", peer: { name: "before-the-inspector" } })
+      expect([...inspector.model.actors()].find((a) => a.sessionId === adopted!.parentId)?.machine).toBe("listener")
+      expect((await earlier.callTool({ name: "echo", arguments: { text: "seen" } })).isError).not.toBe(true)
+      await earlier.close()
       const transport = new StreamableHTTPClientTransport(new URL(http.url))
       await client.connect(transport)
-      const [handle] = runtime.registry.handles()
+      const handle = runtime.registry.handles().find((h) => h !== live)
       const view = [...inspector.model.actors()].find((a) => a.id === handle!.id)
       // Before the hub followed the runtime's root, an endpoint's sessions (made under its listener, no new
       // connection node) were never seen by an inspector started after it.

@@ -14,7 +14,7 @@
  */
 import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateValue } from "xstate"
 import type { RegistryChange, RegistryUnsafe } from "../runtime/Registry.ts"
-import { actorSession, isNamedByItsActors, type SessionEnd, type SessionHandle, type SessionInfo } from "../runtime/SessionHandle.ts"
+import { actorSession, isNamedByItsActors, type SessionEnd, type SessionHandle, type SessionInfo, sessionActor } from "../runtime/SessionHandle.ts"
 import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { withoutSecrets } from "./redact.ts"
@@ -225,6 +225,9 @@ const requestOf = (event: AnyEventObject): { id: string; method: string } | unde
  */
 const spareKeys: Array<symbol> = []
 
+/** The event an adopted actor's record starts with (xstate's first snapshot's: the record's base, no entry). */
+const ADOPTED: EventObject = { type: "xstate.init" }
+
 export class InspectorModel {
   /**
    * The live views, each in a slot (emptied in place when it ends, and reused), and below the ended
@@ -291,6 +294,8 @@ export class InspectorModel {
     const registry = options.registry
     if (registry !== undefined) {
       for (const handle of registry.handles()) this.#onAdded(handle.id, handle)
+      // Sessions live before this model (an inspector started while serving): listed from the state they are in.
+      for (const handle of registry.handles()) this.#adopt(sessionActor(handle))
       // Sessions coming and going only: their updates are followed while a feed listens (`#followUpdates`),
       // and read when asked for (`infoOf`), so nobody watching costs no summary per chart step.
       this.#stops.push(registry.subscribe((change) => this.#onChange(change), { updates: false }))
@@ -620,6 +625,22 @@ export class InspectorModel {
     else if (same instanceof Set) same.add(actor)
     else ids.views = new Set([same, actor])
     if (this.#ended.length > this.#endedHead) this.#prune(now)
+  }
+
+  /**
+   * An actor live before this model, and its parents (root first) that no view has: a view each, its
+   * record starting from the state the actor is in (nothing it did before was seen).
+   */
+  #adopt(ref: AnyActorRef | undefined): void {
+    if (ref === undefined || this.#viewOf(ref) !== undefined) return
+    const snapshot = ref.getSnapshot() as { status: string; value?: StateValue; context?: unknown }
+    if (snapshot.status !== "active") return
+    const parent = (ref as { _parent?: AnyActorRef })._parent
+    let root = ref
+    for (let p = parent; p !== undefined; p = (p as { _parent?: AnyActorRef })._parent) root = p
+    this.#adopt(parent)
+    this.#onActor(ref, root.sessionId)
+    this.#onSnapshot(ref, ADOPTED, snapshot)
   }
 
   #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {

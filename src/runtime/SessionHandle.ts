@@ -4,6 +4,7 @@
  * end it. Server and client sessions implement it; the runtime never looks
  * inside them.
  */
+import type { AnyActorRef } from "xstate"
 import type { Era } from "../protocol/era.ts"
 import type { TransportCloseDetail, TransportKind } from "../transports/Transport.ts"
 
@@ -82,6 +83,16 @@ export const ACTOR_SESSION: unique symbol = Symbol("mcp-actors.actorSession")
  */
 export const isNamedByItsActors = (handle: SessionHandle): boolean =>
   (handle as { readonly namedByItsActors?: boolean }).namedByItsActors === true
+
+/**
+ * @internal The chart actor a session runs now (its class keeps it as `actor`: the server session, once its
+ * first message came, and every client session), for an inspector started after the session was: it lists
+ * the session from the state it is in.
+ */
+export const sessionActor = (handle: SessionHandle): AnyActorRef | undefined => {
+  const actor = (handle as { readonly actor?: unknown }).actor
+  return typeof actor === "object" && actor !== null && typeof (actor as { getSnapshot?: unknown }).getSnapshot === "function" ? actor as AnyActorRef : undefined
+}
 
 /** The session an actor runs, when its options name it ({@link ACTOR_SESSION}). */
 export const actorSession = (ref: object): SessionHandle | undefined =>

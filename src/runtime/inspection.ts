@@ -208,11 +208,11 @@ export const followRoot = (root: AnyActorRef): void => {
 
 /**
  * Feed `root`'s actor system (the root and every descendant) to the hub, if
- * someone listens now; idempotent. Call it once the root actor is constructed
- * (before `start()`). Observers given to xstate (the `inspect` option, or
- * `system.inspect`) still get every event, through xstate's own path.
+ * someone listens now; idempotent (see {@link followRoot}). Observers given to
+ * xstate (the `inspect` option, or `system.inspect`) still get every event,
+ * through xstate's own path.
  */
-export const inspectRoot = (root: AnyActorRef): void => {
+const inspectRoot = (root: AnyActorRef): void => {
   if (entries.size === 0) return
   install(root, (root as { options?: { inspect?: unknown } }).options?.inspect === undefined ? 0 : 1, true)
 }
