@@ -293,9 +293,11 @@ export class InspectorModel {
     this.#stops.push(this.#hubSubscription)
     const registry = options.registry
     if (registry !== undefined) {
-      for (const handle of registry.handles()) this.#onAdded(handle.id, handle)
-      // Sessions live before this model (an inspector started while serving): listed from the state they are in.
-      for (const handle of registry.handles()) this.#adopt(sessionActor(handle))
+      for (const handle of registry.handles()) {
+        this.#onAdded(handle.id, handle)
+        // Live before this model (an inspector started while serving): listed from the state it is in.
+        this.#adopt(sessionActor(handle))
+      }
       // Sessions coming and going only: their updates are followed while a feed listens (`#followUpdates`),
       // and read when asked for (`infoOf`), so nobody watching costs no summary per chart step.
       this.#stops.push(registry.subscribe((change) => this.#onChange(change), { updates: false }))
