@@ -15,7 +15,7 @@
 import type { AnyActorRef, AnyEventObject, EventObject, InspectionEvent, StateValue } from "xstate"
 import type { RegistryChange, RegistryUnsafe } from "../runtime/Registry.ts"
 import { actorSession, isNamedByItsActors, type SessionEnd, type SessionHandle, type SessionInfo, sessionActor } from "../runtime/SessionHandle.ts"
-import { type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
+import { INIT_EVENT, type InspectionHub, type InspectionKind, type InspectionSubscription, inspection } from "../runtime/inspection.ts"
 import { ClearingMap } from "../protocol/ClearingMap.ts"
 import { withoutSecrets } from "./redact.ts"
 import { RecordBuffer, type RecordEnd, type RecordFile, toRecordFile } from "./SessionRecord.ts"
@@ -224,9 +224,6 @@ const requestOf = (event: AnyEventObject): { id: string; method: string } | unde
  * starts 124 of them, a key per model read +9.2 % of churn against +5.5 % with one key).
  */
 const spareKeys: Array<symbol> = []
-
-/** The event an adopted actor's record starts with (xstate's first snapshot's: the record's base, no entry). */
-const ADOPTED: EventObject = { type: "xstate.init" }
 
 export class InspectorModel {
   /**
@@ -630,19 +627,24 @@ export class InspectorModel {
   }
 
   /**
-   * An actor live before this model, and its parents (root first) that no view has: a view each, its
-   * record starting from the state the actor is in (nothing it did before was seen).
+   * An actor live before this model, and its ancestors up to the first one with a view (or not live): a
+   * view each, root first (a parent is listed before its children), its record starting from the state it
+   * is in (its earlier steps were never seen).
    */
   #adopt(ref: AnyActorRef | undefined): void {
-    if (ref === undefined || this.#viewOf(ref) !== undefined) return
-    const snapshot = ref.getSnapshot() as { status: string; value?: StateValue; context?: unknown }
-    if (snapshot.status !== "active") return
-    const parent = (ref as { _parent?: AnyActorRef })._parent
-    let root = ref
-    for (let p = parent; p !== undefined; p = (p as { _parent?: AnyActorRef })._parent) root = p
-    this.#adopt(parent)
-    this.#onActor(ref, root.sessionId)
-    this.#onSnapshot(ref, ADOPTED, snapshot)
+    const unseen: Array<AnyActorRef> = []
+    let a = ref
+    while (a !== undefined && this.#viewOf(a) === undefined && a.getSnapshot().status === "active") {
+      unseen.push(a)
+      a = (a as { _parent?: AnyActorRef })._parent
+    }
+    if (unseen.length === 0) return
+    let root = unseen[unseen.length - 1]!
+    for (let p = (root as { _parent?: AnyActorRef })._parent; p !== undefined; p = (p as { _parent?: AnyActorRef })._parent) root = p
+    for (let i = unseen.length - 1; i >= 0; i--) {
+      this.#onActor(unseen[i]!, root.sessionId)
+      this.#onSnapshot(unseen[i]!, INIT_EVENT, unseen[i]!.getSnapshot())
+    }
   }
 
   #onSnapshot(ref: AnyActorRef, event: EventObject, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }): void {

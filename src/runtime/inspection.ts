@@ -180,6 +180,9 @@ interface InspectableSystem {
   inspect: (observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void)) => { unsubscribe(): void }
 }
 
+/** The event of an actor's first snapshot, as xstate names it: what a state seen late is given (nothing happened since it was seen). */
+export const INIT_EVENT: { readonly type: "xstate.init" } = { type: "xstate.init" }
+
 /** Marks the dispatcher functions (a system whose `_sendInspectionEvent` has it is fed already): no per-root WeakSet. */
 const DISPATCHER: unique symbol = Symbol("mcp-actors inspection dispatcher")
 
@@ -278,5 +281,5 @@ const install = (root: AnyActorRef, observers: number, announce: boolean): void 
   // state it is in (a runtime's root is followed from the first listener on, long after it started).
   if (!announce) return
   if ((wanted & 1) !== 0) deliver({ type: "@xstate.actor", actorRef: root, rootId } as InspectionEvent, 1)
-  if ((wanted & 4) !== 0) deliver({ type: "@xstate.snapshot", actorRef: root, rootId, event: { type: "xstate.init" }, snapshot: root.getSnapshot() } as InspectionEvent, 4)
+  if ((wanted & 4) !== 0) deliver({ type: "@xstate.snapshot", actorRef: root, rootId, event: INIT_EVENT, snapshot: root.getSnapshot() } as InspectionEvent, 4)
 }
