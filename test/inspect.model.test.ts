@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { ClientSession } from "../src/client/ClientSession.ts"
+import { HttpClientSession } from "../src/client/HttpClientSession.ts"
+import { ModernClient } from "../src/client/ModernClient.ts"
 import { feedObject } from "../src/inspect/feed.ts"
 import { type FeedMessage, InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { REDACTED, redactId, toJsonSafe } from "../src/inspect/redact.ts"
@@ -15,6 +17,8 @@ import { formatReplay, parseRecord, replayRecord } from "../src/inspect/replay.t
 import { RecordBuffer, type RecordFile } from "../src/inspect/SessionRecord.ts"
 import { makeRegistryUnsafe } from "../src/runtime/Registry.ts"
 import { inspection } from "../src/runtime/inspection.ts"
+import { defaultMcpRuntime, makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
+import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { serveTransport } from "../src/server/serveTransport.ts"
 import { makeMemoryTransportPair } from "../src/transports/memory.ts"
 
@@ -98,6 +102,10 @@ describe("inspector model: started after its sessions", () => {
     const s = actorOf(model, "legacyServerSession")
     const c = actorOf(model, "legacyClientSession")
     expect([s.value, c.value]).toEqual(["operating", "operating"])
+    // The children its chart invoked, under it, from the state they are in.
+    const children = [...model.actors()].filter((a) => a.parentId === c.sessionId)
+    expect(children.map((a) => a.id).sort()).toEqual(["keepalive", "requests"])
+    for (const a of children) expect(a.value).toEqual(a.ref!.getSnapshot().value)
     expect(model.infoOf(s)).toMatchObject({ role: "server", peer: { name: "earlier" } })
     expect(model.infoOf(c)).toMatchObject({ role: "client" })
     expect(s.record.entries()).toEqual([])
@@ -106,6 +114,47 @@ describe("inspector model: started after its sessions", () => {
     expect(s.end?.reason).toBeDefined()
     expect(c.end).toBeDefined()
     expect(s.record.entries().length).toBeGreaterThan(0)
+  })
+
+  it("lists a modern client and an HTTP client session (the default runtime's) with their live children, and follows them to their end", async () => {
+    const serverRuntime = makeMcpRuntime()
+    const http = await makeHttpServer(makeDemoServer(), { runtime: serverRuntime })
+    try {
+      const [clientSide, serverSide] = makeMemoryTransportPair()
+      serveTransport(makeDemoServer(), serverSide, { runtime: serverRuntime })
+      const modern = ModernClient.create(clientSide)
+      await modern.callTool("echo", { text: "before" })
+      const httpClient = await HttpClientSession.connect(http.url)
+      const model = new InspectorModel({ registry: defaultMcpRuntime().registry })
+      models.push(model)
+      const m = actorOf(model, "modernClient")
+      const h = actorOf(model, "httpClientSession")
+      expect(m.id).toBe(modern.id)
+      expect(h.id).toBe(httpClient.id)
+      expect(model.infoOf(m)).toMatchObject({ role: "client", era: "modern" })
+      expect(model.infoOf(h)).toMatchObject({ role: "client", era: "legacy" })
+      const byId = new Map([...model.actors()].map((a) => [a.sessionId, a]))
+      // Each under its connection node, under the runtime's root; the state each is in; no step seen yet.
+      for (const view of [m, h]) {
+        expect(view.value).toEqual(view.ref!.getSnapshot().value)
+        expect(view.record.entries()).toEqual([])
+        expect(byId.get(view.parentId!)?.machine).toBe("connection")
+        expect(byId.get(byId.get(view.parentId!)!.parentId!)?.machine).toBe("runtime")
+      }
+      // The children its chart invoked, adopted under it (the HTTP session's transport charts are actors of their
+      // own with it as parent, not its chart's children: not found from it).
+      expect([...model.actors()].filter((a) => a.parentId === m.sessionId).map((a) => a.id)).toEqual(["requests"])
+
+      await modern.close()
+      await httpClient.close()
+      await flush()
+      expect(m.end?.reason).toBe("closed")
+      expect(h.end?.reason).toBe("closed by client")
+      expect(m.record.entries().length + h.record.entries().length).toBeGreaterThan(0)
+    } finally {
+      await http.close({ drainMs: 0 })
+      await serverRuntime.shutdown({ drainMs: 0 })
+    }
   })
 })
 

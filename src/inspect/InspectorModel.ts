@@ -627,9 +627,9 @@ export class InspectorModel {
   }
 
   /**
-   * An actor live before this model, and its ancestors up to the first one with a view (or not live): a
-   * view each, root first (a parent is listed before its children), its record starting from the state it
-   * is in (its earlier steps were never seen).
+   * An actor live before this model, its ancestors up to the first one with a view (or not live), and its
+   * live descendants (its requests, keepalive, transport charts): a view each, parents before their children,
+   * each record starting from the state the actor is in (its earlier steps were never seen).
    */
   #adopt(ref: AnyActorRef | undefined): void {
     const unseen: Array<AnyActorRef> = []
@@ -641,9 +641,22 @@ export class InspectorModel {
     if (unseen.length === 0) return
     let root = unseen[unseen.length - 1]!
     for (let p = (root as { _parent?: AnyActorRef })._parent; p !== undefined; p = (p as { _parent?: AnyActorRef })._parent) root = p
-    for (let i = unseen.length - 1; i >= 0; i--) {
-      this.#onActor(unseen[i]!, root.sessionId)
-      this.#onSnapshot(unseen[i]!, INIT_EVENT, unseen[i]!.getSnapshot())
+    for (let i = unseen.length - 1; i > 0; i--) this.#adoptOne(unseen[i]!, root.sessionId)
+    this.#adoptTree(unseen[0]!, root.sessionId)
+  }
+
+  #adoptOne(ref: AnyActorRef, rootId: string): void {
+    this.#onActor(ref, rootId)
+    this.#onSnapshot(ref, INIT_EVENT, ref.getSnapshot())
+  }
+
+  /** `ref` and its live descendants without a view, parents first. */
+  #adoptTree(ref: AnyActorRef, rootId: string): void {
+    this.#adoptOne(ref, rootId)
+    const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children
+    if (children === undefined) return
+    for (const child of Object.values(children)) {
+      if (child !== undefined && this.#viewOf(child) === undefined && child.getSnapshot().status === "active") this.#adoptTree(child, rootId)
     }
   }
 
