@@ -1,8 +1,9 @@
 /**
  * The inspector's model, records and replay, on real sessions over the memory
- * transport and virtual time: what it lists, what it keeps after the end, how
- * much it keeps, what it hides, and that a record replays through the pure
- * chart — and fails loudly when it does not.
+ * transport and virtual time (one late-model case also over our HTTP endpoint,
+ * awaiting its sessions' ends, never time): what it lists, what it keeps after
+ * the end, how much it keeps, what it hides, and that a record replays through
+ * the pure chart — and fails loudly when it does not.
  */
 import { afterEach, describe, expect, it } from "vitest"
 import { SimulatedClock } from "xstate"
