@@ -197,6 +197,9 @@ const tellsItsEnd = (handle: SessionHandle): boolean => "endedWith" in handle
 const endedWithOf = (handle: SessionHandle | undefined): SessionEnd | undefined =>
   (handle as { readonly endedWith?: SessionEnd } | undefined)?.endedWith
 
+/** The actor's parent in its tree (xstate keeps it as `_parent`, not in its public type). */
+const parentOf = (ref: AnyActorRef): AnyActorRef | undefined => (ref as { _parent?: AnyActorRef })._parent
+
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e) ?? String(e))
 
 /** Why a finished snapshot ended: its output's `reason`, the context's `closeReason`, the error. */
@@ -599,7 +602,7 @@ export class InspectorModel {
     const actor: ViewNode = {
       sessionId: ref.sessionId,
       rootId,
-      parentId: (ref as { _parent?: AnyActorRef })._parent?.sessionId,
+      parentId: parentOf(ref)?.sessionId,
       id,
       machine: typeof logic?.id === "string" ? logic.id : undefined,
       ref,
@@ -636,11 +639,11 @@ export class InspectorModel {
     let a = ref
     while (a !== undefined && this.#viewOf(a) === undefined && a.getSnapshot().status === "active") {
       unseen.push(a)
-      a = (a as { _parent?: AnyActorRef })._parent
+      a = parentOf(a)
     }
     if (unseen.length === 0) return
     let root = unseen[unseen.length - 1]!
-    for (let p = (root as { _parent?: AnyActorRef })._parent; p !== undefined; p = (p as { _parent?: AnyActorRef })._parent) root = p
+    for (let p = parentOf(root); p !== undefined; p = parentOf(p)) root = p
     for (let i = unseen.length - 1; i > 0; i--) this.#adoptOne(unseen[i]!, root.sessionId)
     this.#adoptTree(unseen[0]!, root.sessionId)
   }
