@@ -234,6 +234,30 @@ describe("inspector server: the runtime's registry", () => {
   }, 30_000)
 })
 
+describe("inspector server: `inspect: true` on the WebSocket endpoint", () => {
+  it("makeWsServer({ inspect: true }) serves an inspector that lists the SDK client's session, and closes it with the server", async () => {
+    const runtime = makeMcpRuntime()
+    const before = inspection.listenerCount
+    const ws = await makeWsServer(makeDemoServer(), { port: 0, runtime, inspect: true })
+    const inspector = ws.inspector!
+    expect(inspector.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+$/)
+    const client = new Client({ name: "ws-api-described", version: "1.0.0" })
+    try {
+      await client.connect(new WebSocketClientTransport(new URL(ws.url)))
+      await client.listTools()
+      const { messages } = await (await fetch(`http://127.0.0.1:${inspector.port}/actors`, { headers: { authorization: `Bearer ${inspector.token}` } })).json() as { messages: Array<Msg> }
+      expect(messages.find((m) => m.type === "@mcp-actors.session" && m.peer?.name === "ws-api-described")).toMatchObject({ side: "server", transport: "ws", era: "legacy", state: "operating" })
+    } finally {
+      await client.close()
+      await ws.close()
+      await runtime.shutdown({ drainMs: 0 })
+    }
+    // Closed with the server: its port refuses, and it no longer listens to the hub.
+    await expect(fetch(`http://127.0.0.1:${inspector.port}/actors`)).rejects.toThrow()
+    expect(inspection.listenerCount).toBe(before)
+  }, 30_000)
+})
+
 describe("inspector CLI: stdio and WebSocket sessions described through the runtime's registry", () => {
   /** The `@mcp-actors.session` line of the session whose peer has this name, from the inspector's `/actors`. */
   const describedPeer = async (inspectorUrl: string, peer: string): Promise<Msg | undefined> => {

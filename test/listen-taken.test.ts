@@ -1,6 +1,6 @@
 /**
  * A port that is taken: `makeHttpServer` rejects with the listen error and
- * lets go of what it started for it (with `inspect`, the inspector: its
+ * (and `makeWsServer`) lets go of what it started for it (with `inspect`, the inspector: its
  * listener and its subscription to the inspection hub); `mcp-actors serve
  * --ws PORT --inspect` exits 1. Before, the inspector lived on, and
  * `serve --http|--ws PORT --inspect` never exited. (The host's own ports:
@@ -13,6 +13,7 @@ import { describe, expect, it, onTestFinished } from "vitest"
 import { makeDemoServer } from "../examples/demo.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
+import { makeWsServer } from "../src/server/ws/WsServer.ts"
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 
@@ -46,5 +47,14 @@ describe("makeHttpServer on a taken port", () => {
     } finally {
       await new Promise((r) => taken.close(r))
     }
+  })
+})
+
+describe("makeWsServer on a taken port", () => {
+  it("rejects with EADDRINUSE and closes the inspector it started", async () => {
+    const { port } = await takePort()
+    const before = inspection.listenerCount
+    await expect(makeWsServer(makeDemoServer(), { port, inspect: true })).rejects.toMatchObject({ code: "EADDRINUSE" })
+    expect(inspection.listenerCount).toBe(before)
   })
 })

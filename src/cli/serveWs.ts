@@ -5,7 +5,7 @@
 import type { McpServer } from "../server/McpServer.ts"
 import type { ServeHttpOptions } from "./serveHttp.ts"
 import { makeWsServer } from "../server/ws/WsServer.ts"
-import { startCliInspector } from "./inspectCommands.ts"
+import { announceInspector } from "./inspectCommands.ts"
 import { stopOnSignals } from "./stopOnSignals.ts"
 
 /** The same options as `serve --http`. */
@@ -13,7 +13,6 @@ export type ServeWsOptions = ServeHttpOptions
 
 /** Start serving; prints the endpoint URL on stdout. Resolves -1: the process exits on its own after shutdown. */
 export const serveWsCommand = async (server: McpServer, options: ServeWsOptions): Promise<number> => {
-  const inspector = options.inspect === undefined ? undefined : await startCliInspector(options.inspect)
   const ws = await makeWsServer(server, {
     port: options.port,
     host: options.host,
@@ -27,14 +26,12 @@ export const serveWsCommand = async (server: McpServer, options: ServeWsOptions)
       idleTimeoutMs: options.idleTimeoutMs,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       ...(options.drainMs === undefined ? {} : { drainTimeoutMs: options.drainMs })
-    }
-  }).catch(async (e: unknown) => {
-    // The port is taken: the inspector would keep the process alive with nothing to inspect.
-    await inspector?.close()
-    throw e
+    },
+    ...(options.inspect === undefined ? {} : { inspect: options.inspect })
   })
+  if (ws.inspector !== undefined) announceInspector(ws.inspector)
   process.stdout.write(`${ws.url}\n`)
   process.stderr.write(`mcp-actors: serving WebSocket on ${ws.url}\n`)
-  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }).then(() => inspector?.close()).then(() => options.onClosed?.()))
+  stopOnSignals(() => `${ws.connections} live connections`, () => ws.close({ drainMs: options.drainMs ?? 5_000 }).then(() => options.onClosed?.()))
   return -1
 }

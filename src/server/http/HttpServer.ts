@@ -42,6 +42,7 @@ import { ClearingMap } from "../../protocol/ClearingMap.ts"
 import { defaultMcpRuntime } from "../../runtime/McpRuntime.ts"
 import type { RequestId } from "../../protocol/jsonrpc.ts"
 import type { Inspector } from "../../inspect/InspectorServer.ts"
+import { startEndpointInspector } from "../endpointInspector.ts"
 import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { closeEndpoint } from "./close.ts"
@@ -224,13 +225,7 @@ export const makeHttpServer = async (server: McpServer, options: HttpServerOptio
   )
   // The live inspector first, so it sees every session; it describes them through the runtime's registry
   // (or `options.registry`, where the endpoint lists them too).
-  const inspector = options.inspect
-    ? await (await import("../../inspect/InspectorServer.ts")).startInspector({
-      ...(options.inspect === true ? {} : options.inspect),
-      ...(options.registry === undefined ? {} : { registry: options.registry }),
-      ...(options.runtime === undefined ? {} : { runtime: options.runtime })
-    })
-    : undefined
+  const inspector = await startEndpointInspector(options)
   const h = makeHttpHandler(server, allowedHosts === undefined ? options : { ...options, allowedHosts })
   const http = createServer(h.handler)
   const { port } = await listenHttp(http, options.port ?? 0, host).catch(async (e: unknown) => {

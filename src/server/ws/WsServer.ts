@@ -35,6 +35,8 @@ import { SessionLimiter, type SessionLimits } from "../SessionLimiter.ts"
 import type { McpServer } from "../McpServer.ts"
 import type { ServerSession } from "../ServerSession.ts"
 import { serveTransport, type ServeOptions } from "../serveTransport.ts"
+import type { Inspector, InspectorOptions } from "../../inspect/InspectorServer.ts"
+import { startEndpointInspector } from "../endpointInspector.ts"
 
 /** Options of `makeWsServer`. The HTTP upgrade gets the same checks as the Streamable HTTP endpoint. */
 export interface WsServerOptions extends HostGuardOptions, Omit<SessionLimits, "maxSessions"> {
@@ -64,6 +66,8 @@ export interface WsServerOptions extends HostGuardOptions, Omit<SessionLimits, "
    * 10 000 and `idleTimeoutMs` 30 min (as on HTTP), deadlines on one shared coarse clock.
    */
   readonly session?: ServeOptions
+  /** Serve the live inspector (docs/inspector.md) on 127.0.0.1 too; read `inspector.url`. */
+  readonly inspect?: boolean | InspectorOptions
 }
 
 /** A listening WebSocket server: its URL, live connection count, and `close()`. */
@@ -74,6 +78,8 @@ export interface WsServerHandle {
   readonly server: Server
   /** Live connections (each one a session). */
   readonly connections: number
+  /** The live inspector, when started with `inspect` (closed with the server). */
+  readonly inspector?: Inspector
   /** Close every session (drained for `drainMs`), then the listener. */
   close(options?: { readonly drainMs?: number }): Promise<void>
 }
@@ -113,6 +119,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
   // By id, in a ClearingMap: a Set of the sessions kept ended ones reachable for the young GC (see ClearingMap.ts).
   const sessions = new ClearingMap<string, ServerSession>()
   const runtime = options.runtime ?? defaultMcpRuntime()
+  // The live inspector first, so it sees every session.
+  const inspector = await startEndpointInspector({ ...options, runtime })
   // This server's node in the runtime's tree: connections are its children (actors and scopes).
   const listener = runtime.openListener({ kind: "ws" })
   const wss = new WebSocketServer({
@@ -205,6 +213,8 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
   } catch (error) {
     listener.beginClose("listen failed")
     await listener.release()
+    // The port is taken: let go of the inspector started for it (its listener and its hub subscription).
+    await inspector?.close()
     throw error
   }
   const { port, urlHost } = listening
@@ -216,6 +226,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
     get connections() {
       return sessions.size
     },
+    ...(inspector === undefined ? {} : { inspector }),
     close: (closeOptions) => close(closeOptions?.drainMs ?? 5_000)
   }
   function close(drainMs: number): Promise<void> {
@@ -232,6 +243,7 @@ export const makeWsServer = async (server: McpServer, options: WsServerOptions =
       await stopped
       // Every connection's scope is closed by now (or closed here): the listener's chart ends.
       await listener.release()
+      await inspector?.close()
     })()
   }
   // The runtime shutting down closes this server too (its sessions were drained by the supervisor first).
