@@ -137,6 +137,18 @@ describe("variable expansion", () => {
     expect(expandVariables("$HOME ${not a name} ${A}} ${unclosed", env, undefined)).toBe("$HOME ${not a name} 1} ${unclosed")
     expect(expandVariables("${workspaceFolder}/x:$env:B", env, "/ws")).toBe("/ws/x:bee")
   })
+  it("expands ${VAR} and ${VAR:-default} in a stdio server's args; an unset one without a default is an issue naming the arg", () => {
+    const config = parseHostConfig({
+      mcpServers: {
+        tool: { command: "node", args: ["--token=${TOKEN}", "${MODE:-fast}", "${TOKEN:-unused}", "${EMPTY:-fallback}", "$HOME/kept"] },
+        broken: { command: "node", args: ["ok", "${MISSING}"] }
+      }
+    }, { env: { TOKEN: "t0k", EMPTY: "" } })
+    const tool = config.servers.find((s) => s.name === "tool")
+    expect(tool?.transport === "stdio" && tool.args).toEqual(["--token=t0k", "fast", "t0k", "fallback", "$HOME/kept"])
+    expect(config.servers.map((s) => s.name)).toEqual(["tool"])
+    expect(config.issues).toEqual([{ server: "broken", field: "args.1", message: "${MISSING} is not set", source: undefined }])
+  })
   it("keeps // inside strings when stripping comments", () => {
     expect(parseJsonc(`{"u": "http://x/a,}", // c\n "v": [1,],}`)).toEqual({ u: "http://x/a,}", v: [1] })
   })
