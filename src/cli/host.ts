@@ -47,6 +47,9 @@ const duration = (ms: number | undefined): string => {
 
 const clip = (text: string, width: number): string => (text.length <= width ? text : `${text.slice(0, width - 1)}…`)
 
+/** Text for one line of the terminal: each run of control characters (newline, tab, ESC, C1) as one space; a last error is an upstream's text. */
+const oneLine = (text: string): string => text.replace(/[\x00-\x1f\x7f-\x9f]+/g, " ")
+
 /** The status table as text: one header line and one line per server, clipped to `width` (0 = unknown, as on a pty with no size). */
 export const renderStatusTable = (rows: ReadonlyArray<ServerView>, hostState: string, width = 120): string => {
   if (!(width > 0)) width = 120
@@ -59,11 +62,36 @@ export const renderStatusTable = (rows: ReadonlyArray<ServerView>, hostState: st
     String(r.restarts),
     duration(r.uptimeMs),
     r.lastError ?? ""
-  ])
+  ].map(oneLine))
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
   const line = (c: ReadonlyArray<string>) =>
     clip(c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join("  ").trimEnd(), width)
   return [`host: ${hostState}`, line(header), ...cells.map(line)].join("\n")
+}
+
+/** Where the status table is drawn: process.stdout, or process.stderr under `--serve-stdio`. */
+export interface StatusTableOutput {
+  readonly isTTY?: boolean
+  readonly columns?: number
+  write(text: string): unknown
+}
+
+/**
+ * A function that draws the frame `frame(width)` on `out`: on a TTY in place (the cursor moves up
+ * over the previous frame and clears to the end of the screen, so a shorter frame leaves nothing
+ * behind), at the terminal's width; otherwise appended, 200 columns wide, with no escape codes.
+ */
+export const statusTableDrawer = (out: StatusTableOutput, frame: (width: number) => string): (() => void) => {
+  const tty = out.isTTY === true
+  let drawnLines = 0
+  return () => {
+    const text = frame(tty ? (out.columns ?? 120) : 200)
+    if (tty) {
+      // Redraw in place: move up over the previous table, clear to the end of the screen.
+      out.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ""}\x1b[0J${text}\n`)
+      drawnLines = text.split("\n").length
+    } else out.write(`${text}\n`)
+  }
 }
 
 const loadConfig = (options: HostCommandOptions): HostConfig => {
@@ -153,19 +181,11 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   host.on("change", reportCollisions)
 
   const tty = !options.json && out.isTTY === true
-  let drawnLines = 0
-  const draw = () => {
-    const text = renderStatusTable(host.status(), host.state, tty ? (out.columns ?? 120) : 200)
-    if (tty) {
-      // Redraw in place: move up over the previous table, clear to the end of the screen.
-      out.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ""}\x1b[0J${text}\n`)
-      drawnLines = text.split("\n").length
-    } else out.write(`${text}\n`)
-  }
+  const draw = statusTableDrawer(out, (width) => renderStatusTable(host.status(), host.state, width))
   const emitJson = (view: ServerView) => out.write(`${JSON.stringify({ type: "status", time: new Date().toISOString(), ...view })}\n`)
   if (options.json) for (const view of host.status()) emitJson(view)
   else draw()
-  const offStatus = host.on("status", (e) => (options.json ? emitJson(e.server) : tty ? draw() : out.write(`${e.server.name}: ${e.server.state}${e.server.lastError ? ` (${e.server.lastError})` : ""}\n`)))
+  const offStatus = host.on("status", (e) => (options.json ? emitJson(e.server) : tty ? draw() : out.write(`${oneLine(e.server.name)}: ${e.server.state}${e.server.lastError ? ` (${oneLine(e.server.lastError)})` : ""}\n`)))
   const offChange = options.json ? host.on("change", (e) => out.write(`${JSON.stringify({ type: "catalog", time: new Date().toISOString(), tools: e.catalog.tools.size, added: e.added, removed: e.removed })}\n`)) : () => {}
   // Uptimes and probe countdowns move: refresh the TTY table every second.
   const ticker = tty ? setInterval(draw, 1_000) : undefined
