@@ -43,11 +43,12 @@ export interface Hit {
  * (B) lines that await an event of the peer through an API named `waitFor…`:
  * Playwright's locators and page events (mutation- and event-driven) and
  * xstate's `waitFor(actor, …)` (the actor's snapshots), and a scripted WebSocket
- * peer's `until`, woken by each message it receives. The event waits of
+ * peer's `until`, woken by each message it receives, and a CLI host child's
+ * `host.until` (test/cli.host.flags.test.ts), woken by each line it prints. The event waits of
  * test/support/condition.ts (`when`, `whenChanged`, `chartReaches`) and
  * `once(emitter, …)` are not hits at all: they neither sleep nor poll.
  */
-const EVENT_WAIT = /\.waitFor\(|\bwaitFor(?:Event|Response|Function|URL)\(|\bwaitFor\(chart\(|\bpeer\.until\(/
+const EVENT_WAIT = /\.waitFor\(|\bwaitFor(?:Event|Response|Function|URL)\(|\bwaitFor\(chart\(|\bpeer\.until\(|\bhost\.until\(/
 
 interface Rule {
   /** A path relative to the repository root, or a pattern on it. */
@@ -83,6 +84,8 @@ const LINE_RULES: ReadonlyArray<Rule> = [
   { file: "test/server.session.test.ts", text: /waitFor\(\(\) =>/, cls: "T", why: "event-loop turns (waitForTurns)" },
   { file: "test/runtime.supervisor.test.ts", text: /eventually\(/, cls: "T", why: "event-loop turns (a bounded setImmediate loop)" },
   { file: /^test\/(cli\.host|host\.lifecycle|host\.policy|observability\.e2e)\.test\.ts$/, text: /eventually\(/, cls: "B", why: "real processes (exit, process groups, stderr lines, an OTLP receiver)" },
+  { file: /^test\/host\.(health|stateFile|upstream-requests)\.test\.ts$/, text: /eventually\(/, cls: "B", why: "real processes: a stopped process's state, process groups by ps, what a child read on its stdin (a tee's log)" },
+  { file: "test/cli.host.flags.test.ts", text: /\bhost\.until\(/, cls: "B", why: "the CLI host child's output (woken by each line it prints)" },
   { file: /^test\/sim\//, text: /Effect\.sleep\(|\bsleep\(/, cls: "V", why: "the simulation's TestClock" }
 ]
 
