@@ -6,7 +6,8 @@
  * `@modelcontextprotocol/server-memory`; no process is left behind.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
@@ -316,6 +317,34 @@ describe("mcp-actors host CONFIG: stopping", { timeout: 60_000 }, () => {
     expect(host.stderr.at(-1)).toBe("mcp-actors: stopped")
     expect(processGroupAlive(memory.pid)).toBe(false)
     expect(leftOf([host.child.pid!, ...started])).toEqual([])
+  })
+})
+
+describe("mcp-actors host CONFIG: Ctrl-C while its servers start", { timeout: 60_000 }, () => {
+  it("gives the start up: the starting server's group is killed, the state file cleared, \"stopped\" said, exit 0 at once (not after the connect timeout)", async () => {
+    const dir = tempDir()
+    // The server says it runs (its pid, over a socket the test listens on) and never answers initialize.
+    const told = createServer()
+    cleanups.push(() => void told.close())
+    await new Promise<void>((r) => told.listen(0, "127.0.0.1", r))
+    const port = (told.address() as AddressInfo).port
+    const serverPid = new Promise<number>((resolve) => told.once("connection", (socket) => socket.setEncoding("utf8").once("data", (d: string) => resolve(Number(d)))))
+    const silent = `const s = require("net").connect(${port}, "127.0.0.1", () => s.write(String(process.pid))); process.stdin.resume(); setInterval(() => {}, 1e6)`
+    const config = writeJson(join(dir, "mcp.json"), { mcpServers: { silent: { command: process.execPath, args: ["-e", silent], timeouts: { connect: 120_000 } } } })
+    const stateFile = join(dir, "state.json")
+    const host = runHost([config, "--json", "--state-file", stateFile], { detached: true })
+    const pid = await serverPid
+    // Its group (the lifeline wrapper's), recorded in the state file: the start is under way.
+    const group = execFileSync("ps", ["-o", "pgid=", "-p", String(pid)], { encoding: "utf8" }).trim()
+    expect(processGroupAlive(Number(group))).toBe(true)
+    expect(readFileSync(stateFile, "utf8")).toContain(`"pgid":${group}`)
+    process.kill(-host.child.pid!, "SIGINT")
+    expect(await host.exit).toEqual({ code: 0, signal: null })
+    expect(host.stderr).toContain("mcp-actors: SIGINT, shutting down (while starting 1 servers)")
+    expect(host.stderr.at(-1)).toBe("mcp-actors: stopped")
+    expect(processGroupAlive(Number(group))).toBe(false)
+    expect(existsSync(stateFile)).toBe(false)
+    expect(host.statuses()).toEqual([])
   })
 })
 

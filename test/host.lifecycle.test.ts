@@ -7,7 +7,7 @@
  * are tested on virtual time in machines.serverConnection.test.ts.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -28,6 +28,11 @@ const STUBBORN = fileURLToPath(new URL("./fixtures/host-stubborn-server.ts", imp
 const dir = mkdtempSync(join(tmpdir(), "host-lifecycle-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+/** A live process's group (Linux /proc). */
+const pgidOf = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2])
+}
 const stateOf = (host: McpHost, name: string): ServerView => host.status().find((s) => s.name === name)!
 
 describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
@@ -68,6 +73,42 @@ describe("host lifecycle with real processes", { timeout: 60_000 }, () => {
       await host.close()
     }
   })
+
+  it("startHost's signal aborted while a server starts: the host is closed (its group killed, its state file cleared) and startHost rejects with the reason", async () => {
+    // The connect timeout (1 h) and the settle wait are on a clock nobody advances: only the abort ends the start.
+    const clock = new SimulatedClock()
+    const stateFile = join(dir, "aborted-start.json")
+    const controller = new AbortController()
+    let pid: number | undefined
+    let pgid: number | undefined
+    const reason = new Error("given up")
+    const started = startHost({
+      mcpServers: {
+        silent: {
+          command: process.execPath,
+          args: ["-e", "process.stderr.write(process.pid + '\\n'); process.stdin.resume(); setInterval(() => {}, 1e6)"],
+          timeouts: { connect: 3_600_000 }
+        }
+      }
+    }, {
+      stateFile, clock, now: () => clock.now(), signal: controller.signal,
+      // The silent server's first line (its pid): it is running, and the host waits for its initialize answer.
+      onStderr: (_server, line) => {
+        if (pid !== undefined) return // (later lines: the shell around it saying how it ended)
+        pid = Number(line)
+        pgid = pgidOf(pid)
+        controller.abort(reason)
+      }
+    })
+    await expect(started).rejects.toBe(reason)
+    expect(pid).toBeGreaterThan(1)
+    // It was running in a group of its own (the lifeline wrapper's), and nothing of that group is left.
+    expect(pgid).not.toBe(pgidOf(process.pid))
+    expect(groupMembers(pgid!)).toEqual([])
+    expect(existsSync(stateFile)).toBe(false)
+    // Aborted before it starts: nothing is started.
+    await expect(startHost({ mcpServers: { silent: { command: process.execPath, args: ["-e", ""] } } }, { stateFile: false, signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+  }, 30_000)
 
   it("a server that never answers initialize times out after timeouts.connect and backs off", async () => {
     // The connect timeout and the backoff run on a clock the test drives; the silent process is real.

@@ -151,12 +151,37 @@ export const hostCommand = async (options: HostCommandOptions): Promise<number> 
   // With --serve-stdio, stdout carries the protocol: everything else goes to stderr.
   const out = options.serve?.kind === "stdio" ? process.stderr : process.stdout
   const observed = options.telemetry === undefined ? undefined : await setupTelemetry(options.telemetry)
-  const host = await startHost(config, {
-    ...(options.stateFile !== undefined ? { stateFile: options.stateFile } : {}),
-    ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),
-    ...(observed === undefined ? {} : { telemetry: observed.telemetry }),
-    onStderr: () => {}
-  })
+  // Ctrl-C or SIGTERM while the servers start (up to their connect timeout): the start is given up,
+  // what started is stopped, and the process exits 0 as after a shutdown; a second signal exits at once.
+  const starting = new AbortController()
+  const onStartSignal = (signal: NodeJS.Signals) => {
+    if (starting.signal.aborted) {
+      err(`mcp-actors: ${signal} again, exiting now`)
+      process.exit(130)
+    }
+    err(`mcp-actors: ${signal}, shutting down (while starting ${config.servers.length} servers)`)
+    starting.abort(new Error(`${signal} while starting`))
+  }
+  process.on("SIGINT", onStartSignal)
+  process.on("SIGTERM", onStartSignal)
+  let host: Awaited<ReturnType<typeof startHost>>
+  try {
+    host = await startHost(config, {
+      ...(options.stateFile !== undefined ? { stateFile: options.stateFile } : {}),
+      ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),
+      ...(observed === undefined ? {} : { telemetry: observed.telemetry }),
+      onStderr: () => {},
+      signal: starting.signal
+    })
+  } catch (e) {
+    if (!starting.signal.aborted) throw e
+    await observed?.close()
+    err("mcp-actors: stopped")
+    return 0
+  } finally {
+    process.off("SIGINT", onStartSignal)
+    process.off("SIGTERM", onStartSignal)
+  }
   try {
     await observed?.listenMetrics()
   } catch (e) {

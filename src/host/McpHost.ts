@@ -59,6 +59,12 @@ export interface HostOptions {
   /** How long `startHost` waits for keep-alive servers to settle. Default: the largest connect timeout + 2 s. */
   readonly startTimeoutMs?: number
   /**
+   * Gives up the start: aborted while `startHost` waits for its servers to settle, the host is
+   * closed (its servers stopped, its state file cleared) and `startHost` rejects with the signal's
+   * reason. Ctrl-C during `mcp-actors host`'s start uses it. (Not the host's lifetime: `close()` is.)
+   */
+  readonly signal?: AbortSignal
+  /**
    * The host's one clock: the supervision charts (backoff, parking, probes, idle stop, connect timeouts),
    * catalog-change coalescing, `startHost`'s settle timeout, the wait for a server to become ready, and
    * the gateway's relay timers. Default: the runtime's (`runtime.clock`). Tests pass a simulated one.
@@ -479,19 +485,21 @@ export class McpHost {
     this.toServer(name, { type: "STOP", now: this.now() })
   }
 
-  /** Resolves once no keep-alive server is starting or initializing (or after `timeoutMs`). */
-  settled(timeoutMs: number): Promise<void> {
+  /** Resolves once no keep-alive server is starting or initializing (or after `timeoutMs`, or once `signal` aborts). */
+  settled(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const done = () =>
       [...this.connections.values()].every((c) => c.status !== undefined && c.status.state !== "starting" && c.status.state !== "initializing")
     // No wait asked for: do not leave a timer on a clock nobody may advance.
-    if (done() || timeoutMs <= 0) return Promise.resolve()
+    if (done() || timeoutMs <= 0 || signal?.aborted === true) return Promise.resolve()
     const clock = this.clock
     return new Promise((resolve) => {
       const timer = clock.setTimeout(finish, timeoutMs)
       const sub = this.actor.subscribe(() => done() && finish())
+      signal?.addEventListener("abort", finish)
       function finish() {
         clock.clearTimeout(timer)
         sub.unsubscribe()
+        signal?.removeEventListener("abort", finish)
         resolve()
       }
     })
@@ -855,6 +863,7 @@ type AnyCallClient = { request(method: string, params?: Params, options?: object
 
 /** Build the host from a config file path, a parsed config, or a raw `{ mcpServers }` object, start it and wait for it to settle. */
 export const startHost = async (config: HostConfig | string | { readonly [key: string]: unknown }, options: HostOptions = {}): Promise<McpHost> => {
+  options.signal?.throwIfAborted()
   const resolved: HostConfig = typeof config === "string"
     ? loadHostConfig(config)
     : "servers" in config && "issues" in config && Array.isArray(config.servers)
@@ -877,7 +886,11 @@ export const startHost = async (config: HostConfig | string | { readonly [key: s
   const host = new McpHost(resolved, runtime === undefined ? options : { ...options, runtime }).start()
   host.inspector = inspector
   const connectMax = Math.max(0, ...resolved.servers.map((s) => s.timeouts.connectMs))
-  await host.settled(options.startTimeoutMs ?? connectMax + 2_000)
+  await host.settled(options.startTimeoutMs ?? connectMax + 2_000, options.signal)
+  if (options.signal?.aborted === true) {
+    await host.close()
+    throw options.signal.reason
+  }
   return host
 }
 

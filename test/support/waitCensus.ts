@@ -78,7 +78,7 @@ const LINE_RULES: ReadonlyArray<Rule> = [
   { file: "test/runtime.clock.test.ts", text: /makeRealClock|clock\.setTimeout\(resolve, 0\)/, cls: "B", why: "the real clock is the thing under test (a 0 ms timer)" },
   { file: "test/sim.test.ts", cls: "X", why: "the real-time guard's own test: real timers armed and cleared at once, on purpose" },
   { file: /^test\/fixtures\/.*\.(m?js|ts)$/, text: /setInterval\(\(\) => \{\}, /, cls: "X", why: "keeps a child process alive (not a wait)" },
-  { file: /^test\/host\.(lifecycle|supervision)\.test\.ts$/, text: /setInterval\(\(\) => \{\}, 1e6\)/, cls: "X", why: "keeps a child process alive (not a wait)" },
+  { file: /^test\/(host\.(lifecycle|supervision)|cli\.host\.flags)\.test\.ts$/, text: /setInterval\(\(\) => \{\}, 1e6\)/, cls: "X", why: "keeps a child process alive (not a wait)" },
   { file: "test/runtime.supervisor.test.ts", text: /Effect\.sleep\("1 second"\)/, cls: "V", why: "Effect's TestClock (it.effect)" },
   { file: "test/stdio.leaks.test.ts", text: /\buntil\(/, cls: "T", why: "event-loop turns (waitForTurns) on an in-memory pair" },
   { file: "test/server.session.test.ts", text: /waitFor\(\(\) =>/, cls: "T", why: "event-loop turns (waitForTurns)" },
