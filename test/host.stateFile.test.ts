@@ -5,19 +5,21 @@
  * with -9 after its lifeline watcher was killed (so its stubborn server's group
  * outlives it), while recorded groups whose processes do not carry that host's
  * instance id are spared, and a second host of the same process on the same file
- * leaves the first one's live servers alone.
+ * leaves the first one's live servers alone, each host keeping a record of its own
+ * (beside the path while a live host holds it).
  *
  * Real time, generous bounds (a busy 2-core machine); waits are on events or on the
  * real processes.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { randomUUID } from "node:crypto"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
-import { INSTANCE_ENV } from "../src/host/lifeline.ts"
+import { HostStateFile, INSTANCE_ENV } from "../src/host/lifeline.ts"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
 import { eventually, groupMembers, processesOf, processGroupAlive, serverPidUnder } from "./support/processes.ts"
 
@@ -183,7 +185,7 @@ describe("startHost and its state file (real processes)", { timeout: 90_000 }, (
     for (const s of strangers) expect(groupMembers(s.pid!)).toEqual([])
   })
 
-  it("a second host in the same process on the same state file leaves the first host's live servers alone", async () => {
+  it("a second host in the same process on the same state file leaves the first host's live servers alone, and each keeps a record of its own", async () => {
     // Hosts started with the same (or the default) state file in one process: the record names this very pid.
     const path = join(dir, "shared", "state.json")
     const first = await startHost({ mcpServers: { memory: memoryServer("c.jsonl") } }, { stateFile: path, onStderr: () => {} })
@@ -199,9 +201,55 @@ describe("startHost and its state file (real processes)", { timeout: 90_000 }, (
       expect(first.status()[0]).toMatchObject({ state: "ready", restarts: 0, pid: pgid })
       expect((await first.callTool("memory__read_graph", {})).isError).not.toBe(true)
       expect(first.status()[0]!.restarts).toBe(0)
+      // Each keeps a record of its own: the first at the path, the second beside it (it found the path held).
+      const atPath = readState(path)
+      expect(atPath.groups).toEqual([{ pgid, server: "memory" }])
+      const beside = readdirSync(join(dir, "shared")).filter((n) => n !== "state.json")
+      expect(beside).toHaveLength(1)
+      expect(beside[0]).toMatch(/^state\.[0-9a-f-]{36}\.json$/)
+      const secondRecord = readState(join(dir, "shared", beside[0]!))
+      expect(secondRecord.instance).not.toBe(atPath.instance)
+      expect(secondRecord.groups).toEqual([{ pgid: second.connection("memory")!.pid!, server: "memory" }])
+      // The second closing takes its own record away, not the first's.
+      await second.close()
+      expect(readdirSync(join(dir, "shared"))).toEqual(["state.json"])
+      expect(readState(path)).toEqual(atPath)
     } finally {
       await second?.close()
       await first.close()
     }
+    expect(existsSync(path)).toBe(false)
+  })
+
+  it("a path held by a live host in another process is left alone, the new record goes beside it, and a dead host's record beside the path is reaped and removed", async () => {
+    const shared = join(dir, "beside")
+    mkdirSync(shared)
+    const path = join(shared, "state.json")
+    // A live host of another process (the test runner's parent stands for it): its record must survive.
+    const live = JSON.stringify({ hostPid: process.ppid, instance: randomUUID(), groups: [] })
+    writeFileSync(path, live)
+    // A crashed host that wrote beside the path: its group (a real process carrying its instance id) is an orphan.
+    const crashedInstance = randomUUID()
+    const orphan = spawn("sleep", ["300"], { detached: true, stdio: "ignore", env: { ...process.env, [INSTANCE_ENV]: crashedInstance } })
+    await spawned(orphan)
+    const crashedFile = join(shared, `state.${crashedInstance}.json`)
+    // pid 2^22 + 1 is above Linux's pid_max default: a host that is surely dead.
+    writeFileSync(crashedFile, JSON.stringify({ hostPid: 4_194_305, instance: crashedInstance, groups: [{ pgid: orphan.pid, server: "s" }] }))
+    const state = new HostStateFile(path)
+    try {
+      expect(state.reapOrphans()).toEqual([orphan.pid])
+      await exitOf(orphan)
+      expect(groupMembers(orphan.pid!)).toEqual([])
+      expect(existsSync(crashedFile)).toBe(false)
+      expect(readFileSync(path, "utf8")).toBe(live)
+      state.claim()
+      expect(state.path).toBe(join(shared, `state.${state.instance}.json`))
+      expect(readState(state.path)).toEqual({ hostPid: process.pid, instance: state.instance, groups: [] })
+      expect(readFileSync(path, "utf8")).toBe(live)
+    } finally {
+      killPid(orphan.pid!)
+      state.clear()
+    }
+    expect(readdirSync(shared)).toEqual(["state.json"])
   })
 })

@@ -13,7 +13,6 @@
  */
 import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomInt } from "node:crypto"
-import { resolve as resolvePath } from "node:path"
 import type { Actor } from "xstate"
 import { makeMcpRuntime, type McpRuntime } from "../runtime/McpRuntime.ts"
 import type { Inspector, InspectorOptions } from "../inspect/InspectorServer.ts"
@@ -154,13 +153,6 @@ const mapCallError = (server: string, generation: number, e: unknown): unknown =
 
 /** A host's own runtime (when none is given): shut down with it. */
 const hostRuntime = (options: HostOptions): McpRuntime => makeMcpRuntime(options.clock === undefined ? {} : { clock: options.clock })
-/**
- * The state files of the hosts open in this process (absolute path → how many): a record naming this
- * very pid is then a live host's, not a crashed one's, and is not reaped (two hosts of one process on
- * the same file, e.g. the default one, killed each other's servers).
- */
-const stateFilesInUse = new Map<string, number>()
-
 /** Runtimes `startHost` made for the host it starts (so that its inspector describes them): the host's own all the same. */
 const madeForHost = new WeakSet<McpRuntime>()
 
@@ -224,9 +216,8 @@ export class McpHost {
       ? undefined
       : options.stateFile ?? defaultStateFile(config.sources[0] ?? "default")
     this.stateFile = stateFilePath === undefined ? undefined : new HostStateFile(stateFilePath)
-    const inUse = stateFilePath === undefined ? undefined : resolvePath(stateFilePath)
-    this.reaped = inUse === undefined || stateFilesInUse.has(inUse) ? [] : this.stateFile!.reapOrphans()
-    if (inUse !== undefined) stateFilesInUse.set(inUse, (stateFilesInUse.get(inUse) ?? 0) + 1)
+    this.reaped = this.stateFile?.reapOrphans() ?? []
+    this.stateFile?.claim()
     this.advertised = buildCatalog([], config)
     this.known = this.advertised
     this.subscriptions = new ResourceSubscriptions({
@@ -845,12 +836,6 @@ export class McpHost {
       if (this.ownsRuntime) await this.runtime.shutdown({ drainMs: 0, reason: "host closed" })
       await this.inspector?.close()
       this.stateFile?.clear()
-      if (this.stateFile !== undefined) {
-        const path = resolvePath(this.stateFile.path)
-        const n = stateFilesInUse.get(path) ?? 0
-        if (n > 1) stateFilesInUse.set(path, n - 1)
-        else stateFilesInUse.delete(path)
-      }
       this.listeners.clear()
     })()
   }

@@ -14,16 +14,17 @@
  *    `npx → npm exec → sh → node` chains) and exits with the server's code.
  *    Cost: one `sh` (~1 MB) per server, no Node process.
  * 2. **State file.** The host records its pid, an instance id and every
- *    process group it started. A new host reads the file first: if the
- *    recorded host is dead, every process still in one of its groups whose
- *    environment carries that instance id (`MCP_ACTORS_HOST_INSTANCE`) is
- *    killed. The environment check keeps a recycled group id from ever
- *    hitting someone else's processes.
+ *    process group it started. A new host reads the records of its path
+ *    first: for each whose host is dead, every process still in one of its
+ *    groups whose environment carries that instance id
+ *    (`MCP_ACTORS_HOST_INSTANCE`) is killed. The environment check keeps a
+ *    recycled group id from ever hitting someone else's processes. Hosts
+ *    sharing a path (two runs of one config) each keep a record of their own.
  */
 import { randomUUID } from "node:crypto"
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
-import { dirname, join } from "node:path"
+import { basename, dirname, join } from "node:path"
 
 /** Environment variable marking processes started by one host instance. */
 export const INSTANCE_ENV = "MCP_ACTORS_HOST_INSTANCE"
@@ -61,6 +62,8 @@ interface StateRecord {
   readonly instance: string
   readonly groups: ReadonlyArray<{ readonly pgid: number; readonly server: string }>
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 const isAlive = (pid: number): boolean => {
   try {
@@ -105,44 +108,95 @@ export const defaultStateFile = (key: string): string => {
   return join(base, "mcp-actors", `host-${safe || "default"}.json`)
 }
 
-/** What a host records about the process groups it started. */
+/** The instances of the hosts of this process that hold a record ({@link HostStateFile.claim}): alive, whatever their pid says. */
+const claimed = new Set<string>()
+
+const readRecord = (file: string): StateRecord | undefined => {
+  try {
+    const record = JSON.parse(readFileSync(file, "utf8")) as StateRecord
+    return typeof record === "object" && record !== null && typeof record.instance === "string" && Array.isArray(record.groups) ? record : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A record's host still runs: a host of this process that claimed it, or another live process (a pid equal to ours and unclaimed is a recycled one). */
+const heldByLiveHost = (record: StateRecord): boolean =>
+  claimed.has(record.instance) || (record.hostPid !== process.pid && isAlive(record.hostPid))
+
+/**
+ * What a host records about the process groups it started.
+ *
+ * Why a record of its own per host: two hosts on one path (two runs of one config, two embedders of the
+ * default file) each overwrote the other's record, and the first to close deleted it, so a crash of the
+ * other left nothing to reap. A host whose path holds a live host's record writes beside it
+ * (`NAME.INSTANCE.json`), and the next host reaps every dead record of the path and beside it.
+ */
 export class HostStateFile {
   readonly instance = randomUUID()
   private readonly groups = new Map<number, string>()
 
-  readonly path: string
+  /** The path asked for: where the records of this path's hosts are looked for. */
+  readonly requested: string
+  /** Where this host writes: the path asked for, or beside it while a live host holds that ({@link claim}). */
+  path: string
 
   constructor(path: string) {
+    this.requested = path
     this.path = path
   }
 
-  /**
-   * Reap what a crashed earlier host left: returns the pids killed. A file
-   * whose host is still alive is left alone (another host owns it).
-   */
-  reapOrphans(): ReadonlyArray<number> {
-    let record: StateRecord
+  /** The records of this path: its own file and those written beside it. */
+  private records(): Array<string> {
+    const dir = dirname(this.requested)
+    const name = basename(this.requested, ".json")
+    let names: Array<string>
     try {
-      record = JSON.parse(readFileSync(this.path, "utf8")) as StateRecord
+      names = readdirSync(dir)
     } catch {
       return []
     }
-    if (typeof record !== "object" || record === null || typeof record.instance !== "string" || !Array.isArray(record.groups)) return []
-    if (record.hostPid !== process.pid && isAlive(record.hostPid)) return []
+    const beside = names.filter((n) => n.startsWith(`${name}.`) && n.endsWith(".json") && UUID.test(n.slice(name.length + 1, -5)))
+    return [this.requested, ...beside.map((n) => join(dir, n))]
+  }
+
+  /**
+   * Reap what crashed earlier hosts of this path left: returns the pids killed. A record whose host
+   * is still alive is left alone (another host owns it); a dead host's record written beside the
+   * path is removed once reaped.
+   */
+  reapOrphans(): ReadonlyArray<number> {
     const killed: Array<number> = []
-    for (const group of record.groups) {
-      if (!Number.isInteger(group?.pgid) || group.pgid <= 1) continue
-      const members = membersOf(group.pgid, record.instance)
-      for (const pid of members) {
-        try {
-          process.kill(pid, "SIGKILL")
-          killed.push(pid)
-        } catch {
-          // already gone
+    for (const file of this.records()) {
+      const record = readRecord(file)
+      if (record === undefined || heldByLiveHost(record)) continue
+      for (const group of record.groups) {
+        if (!Number.isInteger(group?.pgid) || group.pgid <= 1) continue
+        for (const pid of membersOf(group.pgid, record.instance)) {
+          try {
+            process.kill(pid, "SIGKILL")
+            killed.push(pid)
+          } catch {
+            // already gone
+          }
         }
       }
+      if (file !== this.requested) rmSync(file, { force: true })
     }
     return killed
+  }
+
+  /**
+   * This host holds a record from now on (written at once, with no group yet, so that a host started
+   * next finds it taken): at the path asked for, or beside it while a live host holds that.
+   */
+  claim(): void {
+    const held = readRecord(this.requested)
+    this.path = held !== undefined && heldByLiveHost(held)
+      ? join(dirname(this.requested), `${basename(this.requested, ".json")}.${this.instance}.json`)
+      : this.requested
+    claimed.add(this.instance)
+    this.write()
   }
 
   add(pgid: number, server: string): void {
@@ -157,6 +211,7 @@ export class HostStateFile {
   /** The host shut down cleanly: nothing to reap. */
   clear(): void {
     this.groups.clear()
+    claimed.delete(this.instance)
     try {
       rmSync(this.path, { force: true })
     } catch {
