@@ -56,6 +56,8 @@ describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, ()
     }))
     // `--inspect` too (issue 11: "the host likewise"): its URL is printed before the gateway's.
     const child = spawn(process.execPath, [MAIN, "host", config, "--json", "--serve-http", "0", "--inspect", "--state-file", join(dir, "state.json")], { stdio: ["ignore", "pipe", "pipe"] })
+    // A failed assertion leaves no process (the lifeline stops the server).
+    onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")))
     const stderr: Array<string> = []
     let announced!: (url: string) => void
     const listening = new Promise<string>((resolve) => (announced = resolve))
@@ -76,6 +78,22 @@ describe("mcp-actors host CONFIG --json --serve-http 0", { timeout: 60_000 }, ()
     expect(inspectorUrl).toBeDefined()
     expect((await fetch(inspectorUrl!)).status).toBe(200)
     expect((await fetch(new URL("/", inspectorUrl!))).status).toBe(401)
+    // Its /actors lists the host's actor tree (docs/inspector.md): the host chart, the memory server's connection as
+    // its child (ready), and under it the upstream's generation: a client session over stdio whose peer is the memory
+    // server, operating. ("broken" was refused by the config check: no connection of its own.)
+    const { origin, searchParams } = new URL(inspectorUrl!)
+    const { messages } = await (await fetch(`${origin}/actors`, { headers: { authorization: `Bearer ${searchParams.get("token")}` } })).json() as { messages: Array<Record<string, any>> }
+    const summary = (sessionId: string | undefined) => messages.find((m) => m.type === "@mcp-actors.session" && m.sessionId === sessionId)
+    const hostActor = messages.find((m) => m.type === "@xstate.actor" && m.name === "host")
+    expect(hostActor).toBeDefined()
+    expect(summary(hostActor!.sessionId)?.state).toMatch(/^ready/)
+    const connections = messages.filter((m) => m.type === "@mcp-actors.session" && m.machine === "serverConnection")
+    expect(connections.map((m) => m.id)).toEqual(["memory"])
+    expect(connections[0]).toMatchObject({ parentId: hostActor!.sessionId, state: expect.stringMatching(/^ready/) })
+    const upstream = messages.find((m) => m.type === "@mcp-actors.session" && m.side === "client" && m.parentId === connections[0]!.sessionId)
+    expect(upstream).toMatchObject({ machine: "connection", transport: "stdio", era: "legacy", peer: { name: "memory-server" }, end: null })
+    const clientSession = messages.find((m) => m.type === "@mcp-actors.session" && m.parentId === upstream!.sessionId && m.machine === "legacyClientSession")
+    expect(clientSession).toMatchObject({ side: "client", state: "operating", status: "active" })
     const status = lines.find((l) => l.type === "status" && l.name === "memory")!
     expect(status).toMatchObject({ state: "ready", era: "legacy", tools: 9, restarts: 0 })
     const client = new Client({ name: "sdk", version: "1" })

@@ -6,6 +6,7 @@
  * as real processes.
  */
 import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,7 +16,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it, onTestFinished } from "vitest"
 import { WebSocket } from "ws"
 import { makeDemoServer } from "../examples/demo.ts"
 import { type Inspector, startInspector } from "../src/inspect/InspectorServer.ts"
@@ -67,6 +68,39 @@ describe("inspector server: access", () => {
       feed.ws.close()
     } finally {
       await inspector.close()
+    }
+    expect(inspection.listenerCount).toBe(0)
+  })
+})
+
+describe("inspector server: the token changes at every start", () => {
+  it("two starts make two different random tokens (192 bits, hex); each refuses the other's (401) on the API, the page and the feed", async () => {
+    const first = await startInspector()
+    const second = await startInspector()
+    const actors = (inspector: Inspector, token: string) => fetch(`${inspector.origin}/actors`, { headers: { authorization: `Bearer ${token}` } })
+    try {
+      // docs/inspector.md: "Each start makes a random 192-bit token" (48 hex digits).
+      expect(first.token).toMatch(/^[0-9a-f]{48}$/)
+      expect(second.token).toMatch(/^[0-9a-f]{48}$/)
+      expect(second.token).not.toBe(first.token)
+      expect((await actors(first, first.token)).status).toBe(200)
+      expect((await actors(second, second.token)).status).toBe(200)
+      expect((await actors(second, first.token)).status).toBe(401)
+      expect((await actors(first, second.token)).status).toBe(401)
+      expect((await fetch(`${second.origin}/?token=${first.token}`)).status).toBe(401)
+      await expect(openFeed(feedUrl(second, first.token))).rejects.toMatchObject({ status: 401 })
+    } finally {
+      await first.close()
+      await second.close()
+    }
+    // A start after the first one closed gets a token of its own too (not the closed one's again).
+    const third = await startInspector()
+    try {
+      expect(third.token).toMatch(/^[0-9a-f]{48}$/)
+      expect([first.token, second.token]).not.toContain(third.token)
+      expect((await actors(third, first.token)).status).toBe(401)
+    } finally {
+      await third.close()
     }
     expect(inspection.listenerCount).toBe(0)
   })
@@ -402,6 +436,93 @@ describe("inspector CLI", () => {
     } finally {
       server.kill("SIGTERM")
       await new Promise((r) => server.once("close", r))
+    }
+  }, 90_000)
+
+  /** `serve --http 0 --inspect …flags` as a process: its inspector's origin and token (printed on stderr) and its MCP URL (stdout). */
+  const serveInspected = async (flags: ReadonlyArray<string>) => {
+    const server = spawn(process.execPath, [CLI, "serve", "--http", "0", "--inspect", ...flags], { stdio: ["ignore", "pipe", "pipe"] })
+    const closed = new Promise((r) => server.once("close", r))
+    const stop = async () => {
+      if (server.exitCode === null && server.signalCode === null) server.kill("SIGTERM")
+      await closed
+    }
+    onTestFinished(stop)
+    const inspectorUrl = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`serve ${flags.join(" ")}: no inspector URL printed`)), 30_000)
+      createInterface({ input: server.stderr }).on("line", (line) => {
+        const m = /inspector on (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48})/.exec(line)
+        if (m !== null) (clearTimeout(t), resolve(m[1]!))
+      })
+    })
+    const mcpUrl = await new Promise<string>((resolve) => createInterface({ input: server.stdout }).once("line", resolve))
+    const url = new URL(inspectorUrl)
+    return { origin: url.origin, token: url.searchParams.get("token")!, mcpUrl, stop }
+  }
+
+  it("serve --inspect-secrets: /actors and the record show the full session id and the secret values the client sent; without the flag, neither (the id cut to 8 characters, values \"[redacted]\"); each start has its own token", async () => {
+    const [shown, hidden] = await Promise.all([serveInspected(["--inspect-secrets"]), serveInspected([])])
+    // Two starts, two tokens: neither inspector takes the other's.
+    expect(shown.token).not.toBe(hidden.token)
+    expect((await fetch(`${hidden.origin}/actors`, { headers: { authorization: `Bearer ${shown.token}` } })).status).toBe(401)
+    expect((await fetch(`${shown.origin}/actors`, { headers: { authorization: `Bearer ${hidden.token}` } })).status).toBe(401)
+
+    /** What the inspector of `served` shows of one SDK client's session that called `echo` with a distinctive value. */
+    const inspected = async (served: typeof shown) => {
+      const secret = `secret-${randomBytes(8).toString("hex")}`
+      const argument = `argument-${randomBytes(8).toString("hex")}`
+      // A token in the client's initialize capabilities: the server's chart records that request (and keeps the
+      // capabilities in its context), so the flag decides whether the page may show it.
+      const client = new Client({ name: "secrets-probe", version: "1.0.0" }, { capabilities: { experimental: { probe: { token: secret } } } })
+      const transport = new StreamableHTTPClientTransport(new URL(served.mcpUrl))
+      await client.connect(transport)
+      try {
+        expect((await client.callTool({ name: "echo", arguments: { text: argument } })).content).toEqual([{ type: "text", text: argument }])
+        const get = (path: string) => fetch(`${served.origin}${path}`, { headers: { authorization: `Bearer ${served.token}` } })
+        const actorsText = await (await get("/actors")).text()
+        const actors = JSON.parse(actorsText) as { showSecrets: boolean; messages: Array<Msg> }
+        const session = actors.messages.find((m) => m.type === "@mcp-actors.session" && m.peer?.name === "secrets-probe")
+        expect(session).toMatchObject({ side: "server", transport: "http", state: "operating" })
+        const actor = actors.messages.find((m) => m.type === "@xstate.actor" && m.sessionId === session!.sessionId)
+        const download = await get(`/record/${encodeURIComponent(session!.sessionId)}`)
+        expect(download.status).toBe(200)
+        const recordText = await download.text()
+        const record = JSON.parse(recordText) as Msg
+        const initialize = record.records.find((r: Msg) => r.event.type === "INITIALIZE")
+        return { secret, argument, sessionId: transport.sessionId!, actorsText, actors, session: session!, actor, recordText, record, initialize }
+      } finally {
+        await transport.terminateSession()
+        await client.close()
+      }
+    }
+    const [withSecrets, without] = await Promise.all([inspected(shown), inspected(hidden)])
+    await Promise.all([shown.stop(), hidden.stop()])
+
+    // The HTTP session id (the Mcp-Session-Id the SDK client holds) is long enough to be cut.
+    expect(withSecrets.sessionId.length).toBeGreaterThan(12)
+    expect(without.sessionId.length).toBeGreaterThan(12)
+
+    // --inspect-secrets: the full id in the session's summary, its actor and its record; the secret as sent.
+    expect(withSecrets.actors.showSecrets).toBe(true)
+    expect(withSecrets.session.id).toBe(withSecrets.sessionId)
+    expect(withSecrets.actor?.id).toBe(withSecrets.sessionId)
+    expect(withSecrets.record).toMatchObject({ id: withSecrets.sessionId, redacted: false })
+    expect(withSecrets.initialize?.event.params.capabilities).toEqual({ experimental: { probe: { token: withSecrets.secret } } })
+    expect(withSecrets.actor?.snapshot.context.clientCapabilities).toEqual({ experimental: { probe: { token: withSecrets.secret } } })
+
+    // Without it: the id cut to its first 8 characters, the secret "[redacted]", and neither the full id, the secret nor
+    // the tool call's argument value anywhere in /actors or the record.
+    const short = `${without.sessionId.slice(0, 8)}…`
+    expect(without.actors.showSecrets).toBe(false)
+    expect(without.session.id).toBe(short)
+    expect(without.actor?.id).toBe(short)
+    expect(without.record).toMatchObject({ id: short, redacted: true })
+    expect(without.initialize?.event.params.capabilities).toEqual({ experimental: { probe: { token: "[redacted]" } } })
+    expect(without.actor?.snapshot.context.clientCapabilities).toEqual({ experimental: { probe: { token: "[redacted]" } } })
+    for (const text of [without.actorsText, without.recordText]) {
+      expect(text).not.toContain(without.sessionId)
+      expect(text).not.toContain(without.secret)
+      expect(text).not.toContain(without.argument)
     }
   }, 90_000)
 })

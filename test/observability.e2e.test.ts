@@ -47,6 +47,15 @@ interface OtlpSpan {
   readonly events: ReadonlyArray<{ readonly name: string; readonly attributes: Record<string, unknown> }>
 }
 
+/** One metric of one export, as the receiver got it: its resource's service, its OTLP `unit`, its data points' counts. */
+interface OtlpMetric {
+  readonly service: string
+  readonly name: string
+  readonly unit: string | undefined
+  readonly kind: string
+  readonly points: ReadonlyArray<{ readonly attributes: Record<string, unknown>; readonly count: number }>
+}
+
 type KeyValue = { readonly key: string; readonly value: Record<string, unknown> }
 const attrs = (list: ReadonlyArray<KeyValue> | undefined): Record<string, unknown> =>
   Object.fromEntries((list ?? []).map((kv) => [kv.key, Object.values(kv.value)[0]]))
@@ -54,7 +63,7 @@ const attrs = (list: ReadonlyArray<KeyValue> | undefined): Record<string, unknow
 /** The in-test collector: every OTLP/HTTP JSON body posted, by path. */
 class OtlpReceiver {
   readonly spans: Array<OtlpSpan> = []
-  readonly metricNames = new Set<string>()
+  readonly metrics: Array<OtlpMetric> = []
   readonly paths: Array<string> = []
   private server!: Server
   url = ""
@@ -88,7 +97,31 @@ class OtlpReceiver {
         }
       }
     }
-    for (const rm of data.resourceMetrics ?? []) for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) this.metricNames.add(m.name)
+    for (const rm of data.resourceMetrics ?? []) {
+      const service = String(attrs(rm.resource?.attributes)["service.name"])
+      for (const sm of rm.scopeMetrics ?? []) {
+        for (const m of sm.metrics ?? []) {
+          const kind = ["histogram", "sum", "gauge", "exponentialHistogram", "summary"].find((k) => m[k] !== undefined) ?? "?"
+          const points = (m[kind]?.dataPoints ?? []).map((p: { attributes?: Array<KeyValue>; count?: number | string }) => ({ attributes: attrs(p.attributes), count: Number(p.count ?? 0) }))
+          this.metrics.push({ service, name: m.name, unit: m.unit, kind, points })
+        }
+      }
+    }
+  }
+  /** Whether `service` exported the histogram `name` with at least one recorded value (in any export). */
+  recorded(service: string, name: string): boolean {
+    return this.metrics.some((m) => m.service === service && m.name === name && m.kind === "histogram" && m.points.some((p) => p.count > 0))
+  }
+  /** The histograms `service` exported with a value, by name: the attributes of their non-empty points. */
+  histograms(service: string): Record<string, { attributes: Array<Record<string, unknown>> }> {
+    const out: Record<string, { attributes: Array<Record<string, unknown>> }> = {}
+    for (const m of this.metrics) {
+      if (m.service !== service || m.kind !== "histogram") continue
+      const points = m.points.filter((p) => p.count > 0)
+      if (points.length === 0) continue
+      ;(out[m.name] ??= { attributes: [] }).attributes.push(...points.map((p) => p.attributes))
+    }
+    return out
   }
   find(service: string, name: string): Array<OtlpSpan> {
     return this.spans.filter((s) => s.service === service && s.name === name)
@@ -99,6 +132,26 @@ class OtlpReceiver {
       this.server.closeAllConnections()
     })
   }
+}
+
+const SERVER_HISTOGRAMS = ["mcp.server.operation.duration", "mcp.server.session.duration"]
+const CLIENT_HISTOGRAMS = ["mcp.client.operation.duration", "mcp.client.session.duration"]
+
+/**
+ * `service` exported its side's two duration histograms over OTLP, with a recorded value each: the operation one for the
+ * `tools/call echo` made, the session one for the session that ended, each with the transport's `network` attributes.
+ */
+const expectHistograms = (receiver: OtlpReceiver, service: string, side: "client" | "server", network: Record<string, string>): void => {
+  const got = receiver.histograms(service)
+  expect(Object.keys(got), `the histograms ${service} exported`).toEqual(expect.arrayContaining(side === "client" ? CLIENT_HISTOGRAMS : SERVER_HISTOGRAMS))
+  const operation = got[`mcp.${side}.operation.duration`]!
+  const session = got[`mcp.${side}.session.duration`]!
+  expect(operation.attributes).toContainEqual(expect.objectContaining({ "mcp.method.name": "tools/call", "gen_ai.tool.name": "echo", ...network }))
+  expect(session.attributes).toContainEqual(expect.objectContaining({ "mcp.protocol.version": expect.any(String), ...network }))
+  expect(session.attributes.every((a) => a["mcp.method.name"] === undefined)).toBe(true)
+  // In seconds, as the conventions say: the OTLP `unit` of every export of both.
+  expect(receiver.metrics.filter((m) => m.service === service && (m.name === `mcp.${side}.operation.duration` || m.name === `mcp.${side}.session.duration`)).map((m) => m.unit)).toEqual(expect.arrayContaining(["s"]))
+  expect(receiver.metrics.filter((m) => m.service === service && (m.name === `mcp.${side}.operation.duration` || m.name === `mcp.${side}.session.duration`)).every((m) => m.unit === "s")).toBe(true)
 }
 
 const SERVER_KIND = 2
@@ -125,8 +178,14 @@ describe("observability across processes", () => {
     expect(result.content).toEqual([{ type: "text", text: "traced" }])
     await client.close()
     await telemetry.close() // flushes
-    // The server flushes when its session ends (stdin EOF), then exits.
-    expect(await eventually(() => receiver.find("e2e-stdio-server", "mcp.server.session").length === 1, 20_000)).toBe(true)
+    // The server flushes when its session ends (stdin EOF), then exits: its session span and its histograms (the session's
+    // duration is recorded at that end, before the flush).
+    await eventually(() => receiver.find("e2e-stdio-server", "mcp.server.session").length === 1 && SERVER_HISTOGRAMS.every((n) => receiver.recorded("e2e-stdio-server", n)), 20_000)
+    expect(receiver.find("e2e-stdio-server", "mcp.server.session")).toHaveLength(1)
+    // All four duration histograms arrive over OTLP, each from the process that records it: the client's
+    // (its session's duration recorded at client.close(), before telemetry.close()'s flush) and the server's.
+    expectHistograms(receiver, "e2e-stdio-client", "client", { "network.transport": "pipe" })
+    expectHistograms(receiver, "e2e-stdio-server", "server", { "network.transport": "pipe" })
     const [c] = receiver.find("e2e-stdio-client", "tools/call echo")
     const [s] = receiver.find("e2e-stdio-server", "tools/call echo")
     expect(c).toBeDefined()
@@ -208,8 +267,12 @@ describe("observability across processes", () => {
     // The client span has the Mcp-Session-Id the server's span has, and the server's address and port.
     expect(c!.attributes["mcp.session.id"]).toBe(s!.attributes["mcp.session.id"])
     expect(c!.attributes).toMatchObject({ "server.address": "127.0.0.1", "server.port": Number(new URL(child.url).port), "network.protocol.name": "http" })
-    // The histograms went out over OTLP too, under their semconv names.
-    expect(await eventually(() => receiver.metricNames.has("mcp.server.operation.duration"), 20_000)).toBe(true)
+    // The histograms went out over OTLP too, under their semconv names: all four, each from the process that records it
+    // (the server child is "mcp-actors"; its session's duration, recorded when the client's DELETE ended it, went out at
+    // its SIGTERM flush at the latest; the client's with telemetry.close()).
+    await eventually(() => SERVER_HISTOGRAMS.every((n) => receiver.recorded("mcp-actors", n)), 20_000)
+    expectHistograms(receiver, "e2e-http-client", "client", { "network.transport": "tcp", "network.protocol.name": "http" })
+    expectHistograms(receiver, "mcp-actors", "server", { "network.transport": "tcp", "network.protocol.name": "http" })
   }, 60_000)
 })
 

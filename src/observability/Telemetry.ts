@@ -162,6 +162,13 @@ const SESSIONS = "mcp_actors_sessions"
 const TRANSITIONS = "mcp_actors_session_transitions_total"
 const ERRORS = "mcp_actors_errors_total"
 
+/**
+ * The duration histograms' unit, as Effect's OTLP exporter takes it: from a `unit` attribute (it has no
+ * unit option), which it also sends with each data point; its Prometheus text leaves it out (the names
+ * carry `_seconds`).
+ */
+const SECONDS = "s"
+
 /** Prometheus names: OTel's `.`→`_` mapping plus the unit suffix of the duration histograms. */
 const prometheusName = (id: string): string => (Object.hasOwn(DURATION_HELP, id) ? `${id}_seconds` : id)
 
@@ -676,7 +683,7 @@ export class Telemetry {
     // Only stateful sessions get here (a per-request 2026-07-28 exchange is an operation).
     // The session histograms' attributes: the version it spoke, its transport, how it ended.
     const info = session.info()
-    const attrs: Record<string, string> = {}
+    const attrs: Record<string, string> = { unit: SECONDS }
     if (info.protocolVersion !== undefined) attrs[S.MCP_PROTOCOL_VERSION] = info.protocolVersion
     this.networkAttributes(attrs, info.transport)
     if (errorType !== undefined) attrs[S.ERROR_TYPE] = errorType
@@ -697,7 +704,7 @@ export class Telemetry {
     }
     if (metric === undefined) {
       // The attributes the conventions list for the operation histograms (docs/observability.md).
-      const attrs: Record<string, string> = { [S.MCP_METHOD_NAME]: method }
+      const attrs: Record<string, string> = { [S.MCP_METHOD_NAME]: method, unit: SECONDS }
       if (target !== undefined) attrs[method === "tools/call" ? S.GEN_AI_TOOL_NAME : S.GEN_AI_PROMPT_NAME] = target
       if (method === "tools/call" && target !== undefined) attrs[S.GEN_AI_OPERATION_NAME] = "execute_tool"
       if (version !== undefined) attrs[S.MCP_PROTOCOL_VERSION] = version
