@@ -138,12 +138,16 @@ export class HostStateFile {
 
   /** The path asked for: where the records of this path's hosts are looked for. */
   readonly requested: string
-  /** Where this host writes: the path asked for, or beside it while a live host holds that ({@link claim}). */
-  path: string
+  #path: string
 
   constructor(path: string) {
     this.requested = path
-    this.path = path
+    this.#path = path
+  }
+
+  /** Where this host writes: the path asked for, or beside it while a live host holds that ({@link claim}). */
+  get path(): string {
+    return this.#path
   }
 
   /** The records of this path: its own file and those written beside it. */
@@ -192,7 +196,7 @@ export class HostStateFile {
    */
   claim(): void {
     const held = readRecord(this.requested)
-    this.path = held !== undefined && heldByLiveHost(held)
+    this.#path = held !== undefined && heldByLiveHost(held)
       ? join(dirname(this.requested), `${basename(this.requested, ".json")}.${this.instance}.json`)
       : this.requested
     claimed.add(this.instance)
