@@ -15,6 +15,7 @@ import type { Telemetry } from "../observability/Telemetry.ts"
 import { randomInt } from "node:crypto"
 import type { Actor } from "xstate"
 import { makeMcpRuntime, type McpRuntime } from "../runtime/McpRuntime.ts"
+import { startEndpointInspector } from "../server/endpointInspector.ts"
 import type { Inspector, InspectorOptions } from "../inspect/InspectorServer.ts"
 import { hostMachine, reportingServerConnection, type ServerStatus } from "../../machines/host.ts"
 import type { ServerConnectionEvent, ServerConnectionInput } from "../../machines/serverConnection.ts"
@@ -858,16 +859,11 @@ export const startHost = async (config: HostConfig | string | { readonly [key: s
   // sessions, the gateway's), and starts first, so it sees every actor from the start.
   const runtime = options.inspect && options.runtime === undefined ? hostRuntime(options) : options.runtime
   if (runtime !== undefined && runtime !== options.runtime) madeForHost.add(runtime)
-  const inspector = options.inspect
-    ? await (await import("../inspect/InspectorServer.ts")).startInspector({
-      ...(options.inspect === true ? {} : options.inspect),
-      ...(runtime === undefined ? {} : { runtime })
-    }).catch(async (e: unknown) => {
-      // Its port taken: the runtime made for the host has nothing to run.
-      if (runtime !== options.runtime) await runtime?.shutdown({ drainMs: 0 })
-      throw e
-    })
-    : undefined
+  const inspector = await startEndpointInspector({ inspect: options.inspect, runtime }).catch(async (e: unknown) => {
+    // Its port taken: the runtime made for the host has nothing to run.
+    if (runtime !== options.runtime) await runtime?.shutdown({ drainMs: 0 })
+    throw e
+  })
   const host = new McpHost(resolved, runtime === undefined ? options : { ...options, runtime }).start()
   host.inspector = inspector
   const connectMax = Math.max(0, ...resolved.servers.map((s) => s.timeouts.connectMs))

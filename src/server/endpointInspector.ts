@@ -1,5 +1,5 @@
 /**
- * An endpoint's own live inspector (`inspect` in `makeHttpServer` and `makeWsServer`):
+ * An endpoint's own live inspector (`inspect` in `makeHttpServer`, `makeWsServer` and `startHost`):
  * started before the endpoint listens, so it sees every session, and describing
  * them through the runtime's registry (or the endpoint's `registry`, which lists
  * them too). Loaded on first use: an endpoint without `inspect` never loads the
