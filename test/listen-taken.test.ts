@@ -1,7 +1,8 @@
 /**
- * A port that is taken: `makeHttpServer` rejects with the listen error and
- * (and `makeWsServer`) lets go of what it started for it (with `inspect`, the inspector: its
- * listener and its subscription to the inspection hub); `mcp-actors serve
+ * A port that is taken: `makeHttpServer` and `makeWsServer` reject with the
+ * listen error and let go of what they started for it (with `inspect`, the
+ * inspector: its listener and its subscription to the inspection hub), as does
+ * an inspector whose own port is taken (`startHost`'s); `mcp-actors serve
  * --ws PORT --inspect` exits 1. Before, the inspector lived on, and
  * `serve --http|--ws PORT --inspect` never exited. (The host's own ports:
  * test/cli.host.test.ts.)
@@ -14,6 +15,7 @@ import { makeDemoServer } from "../examples/demo.ts"
 import { inspection } from "../src/runtime/inspection.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
+import { startHost } from "../src/host/McpHost.ts"
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 
@@ -55,6 +57,16 @@ describe("makeWsServer on a taken port", () => {
     const { port } = await takePort()
     const before = inspection.listenerCount
     await expect(makeWsServer(makeDemoServer(), { port, inspect: true })).rejects.toMatchObject({ code: "EADDRINUSE" })
+    expect(inspection.listenerCount).toBe(before)
+  })
+})
+
+describe("startHost with its inspector's port taken", () => {
+  it("rejects with EADDRINUSE, and its inspector leaves nothing following the runtime (the hub has no listener left)", async () => {
+    const { port } = await takePort()
+    const before = inspection.listenerCount
+    await expect(startHost({ mcpServers: { never: { command: process.execPath, args: ["-e", "process.exit(3)"] } } }, { stateFile: false, inspect: { port } }))
+      .rejects.toMatchObject({ code: "EADDRINUSE" })
     expect(inspection.listenerCount).toBe(before)
   })
 })

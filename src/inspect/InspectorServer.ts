@@ -334,7 +334,13 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   })
 
   const host = options.host ?? "127.0.0.1"
-  const { port, urlHost } = await listenHttp(http, options.port ?? 0, host)
+  const { port, urlHost } = await listenHttp(http, options.port ?? 0, host).catch((e: unknown) => {
+    // The port is taken: nothing is served, so nothing may keep following the runtime (the model's hub and registry subscriptions).
+    unsubscribeApprovals?.()
+    model.close()
+    wss.close()
+    throw e
+  })
   const origin = `http://${urlHost}:${port}`
   let closing: Promise<void> | undefined
   return {
