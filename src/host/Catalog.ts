@@ -7,7 +7,9 @@
  * - `prefix` (default): `<toolPrefix><separator><name>` (`server__tool`; a tool
  *   name's characters outside SEP-986 as `_`; the original name for `toolPrefix: ""`); if
  *   two servers still produce the same name (same `toolPrefix`), the first in
- *   config order keeps it and the other is reported;
+ *   config order keeps it and the other is reported; a name a server gets under its
+ *   own prefix is its own: an unprefixed server listing it (`good__echo`) is reported,
+ *   whatever the config order;
  * - `first-wins`: original names; on a clash the first server keeps the name,
  *   the later entry is left out and reported;
  * - `error`: original names; a clashing name is left out for every server
@@ -76,34 +78,91 @@ export type ListingKey = keyof ServerListing
 
 const hasString = (v: Record<string, unknown>, key: string): boolean => typeof v[key] === "string" && v[key] !== ""
 
+/** What an accepted entry is known by: a tool's or prompt's name, a resource's URI, a template's URI template. */
+const entryId = (key: ListingKey, entry: Record<string, unknown>): string =>
+  (key === "resources" ? entry.uri : key === "resourceTemplates" ? entry.uriTemplate : entry.name) as string
+
+// ---- the spec's types of a listing entry's optional fields (as an SDK client checks them) ----
+
+type Ok = (v: unknown) => boolean
+const isString: Ok = (v) => typeof v === "string"
+const isBoolean: Ok = (v) => typeof v === "boolean"
+const arrayOf = (ok: Ok): Ok => (v) => Array.isArray(v) && v.every(ok)
+const optional = (v: unknown, ok: Ok): boolean => v === undefined || ok(v)
+const oneOf = (...values: ReadonlyArray<string>): Ok => (v) => typeof v === "string" && values.includes(v)
+/** A JSON Schema for an object: `type: "object"`, its `properties` objects, its `required` names. */
+const objectSchema: Ok = (v) =>
+  isObject(v) && v.type === "object" &&
+  optional(v.properties, (p) => isObject(p) && Object.values(p).every((s) => typeof s === "object" && s !== null)) &&
+  optional(v.required, arrayOf(isString))
+const icon: Ok = (v) =>
+  isObject(v) && isString(v.src) && optional(v.mimeType, isString) && optional(v.sizes, arrayOf(isString)) && optional(v.theme, oneOf("light", "dark"))
+const toolAnnotations: Ok = (v) =>
+  isObject(v) && optional(v.title, isString) &&
+  ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"].every((hint) => optional(v[hint], isBoolean))
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/
+/** An RFC 3339 date-time with seconds and an offset, of a day that exists. */
+const isDateTime: Ok = (v) => {
+  const m = typeof v === "string" ? DATE_TIME.exec(v) : null
+  if (m === null) return false
+  const day = new Date(0)
+  day.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]))
+  return day.getUTCMonth() === Number(m[2]) - 1 && day.getUTCDate() === Number(m[3])
+}
+const annotations: Ok = (v) =>
+  isObject(v) && optional(v.audience, arrayOf(oneOf("user", "assistant"))) &&
+  optional(v.priority, (p) => typeof p === "number" && p >= 0 && p <= 1) && optional(v.lastModified, isDateTime)
+const promptArgument: Ok = (v) => isObject(v) && isString(v.name) && optional(v.title, isString) && optional(v.description, isString) && optional(v.required, isBoolean)
+
+/** Each kind's optional fields: name, check, what it must be. */
+type FieldCheck = readonly [field: string, ok: Ok, what: string]
+const common: ReadonlyArray<FieldCheck> = [["title", isString, "a string"], ["description", isString, "a string"], ["icons", arrayOf(icon), "an array of icons"], ["_meta", isObject, "an object"]]
+const OPTIONAL_FIELDS: { readonly [K in ListingKey]: ReadonlyArray<FieldCheck> } = {
+  tools: [...common, ["outputSchema", objectSchema, "an object schema"], ["annotations", toolAnnotations, "tool annotations"], ["execution", (v) => isObject(v) && optional(v.taskSupport, oneOf("forbidden", "optional", "required")), "an execution object"]],
+  prompts: [...common, ["arguments", arrayOf(promptArgument), "an array of prompt arguments"]],
+  resources: [...common, ["mimeType", isString, "a string"], ["annotations", annotations, "annotations"], ["size", (v) => typeof v === "number", "a number"]],
+  resourceTemplates: [...common, ["mimeType", isString, "a string"], ["annotations", annotations, "annotations"]]
+}
+const KIND_LABEL: { readonly [K in ListingKey]: string } = { tools: "tool", prompts: "prompt", resources: "resource", resourceTemplates: "resource template" }
+
 /**
  * Why a server's listing entry cannot be advertised, or undefined when it can. The host
- * re-serves entries to its own clients, whose SDKs validate a whole `tools/list` at once:
- * one malformed entry from one server must not make the aggregated list unreadable (nor
- * throw in the catalog code), so it is left out at the boundary.
+ * re-serves entries to its own clients, whose SDKs validate a whole list at once (the official
+ * SDK's `listTools` rejects it all for one `description: 42`): one malformed entry from one
+ * server must not make the aggregated list unreadable (nor throw in the catalog code), so it is
+ * left out at the boundary: its required fields, and its optional ones of the spec's types.
  */
 export const listingEntryProblem = (key: ListingKey, entry: unknown): string | undefined => {
   if (!isObject(entry)) return "not an object"
-  if (key === "resources") return hasString(entry, "uri") && hasString(entry, "name") ? undefined : "no string uri and name"
-  if (key === "resourceTemplates") return hasString(entry, "uriTemplate") && hasString(entry, "name") ? undefined : "no string uriTemplate and name"
+  if (key === "resources" && !(hasString(entry, "uri") && hasString(entry, "name"))) return "no string uri and name"
+  if (key === "resourceTemplates" && !(hasString(entry, "uriTemplate") && hasString(entry, "name"))) return "no string uriTemplate and name"
   if (!hasString(entry, "name")) return "no string name"
-  if (key === "tools") {
-    const schema = entry.inputSchema
-    // The name is the peer's: only its start goes into a report that the host keeps.
-    if (!isObject(schema) || schema.type !== "object") return `tool ${JSON.stringify((entry.name as string).slice(0, 100))}: inputSchema is not an object schema`
+  // The name is the peer's: only its start goes into a report that the host keeps.
+  const named = `${KIND_LABEL[key]} ${JSON.stringify(entryId(key, entry).slice(0, 100))}`
+  if (key === "tools" && !objectSchema(entry.inputSchema)) return `${named}: inputSchema is not an object schema`
+  for (const [field, ok, what] of OPTIONAL_FIELDS[key]) {
+    if (!optional(entry[field], ok)) return `${named}: ${field} is not ${what}`
   }
   return undefined
 }
 
-/** The entries of one kind the host keeps from a server's list results, and what it left out and why. */
-export const acceptListingEntries = (key: ListingKey, entries: ReadonlyArray<unknown>): { readonly kept: Array<unknown>; readonly problems: Array<string> } => {
+/**
+ * The entries of one kind the host keeps from a server's list results, and what it left out and why.
+ * An entry known by the same name (URI) as one kept before (`seen`: across the pages of one listing)
+ * is left out: every consumer then sees the first (the catalog kept the first, the gateway's
+ * `/mcp/<server>` the last).
+ */
+export const acceptListingEntries = (key: ListingKey, entries: ReadonlyArray<unknown>, seen: Set<string> = new Set()): { readonly kept: Array<unknown>; readonly problems: Array<string> } => {
   const kept: Array<unknown> = []
   const problems: Array<string> = []
   for (const entry of entries) {
     const problem = listingEntryProblem(key, entry)
     if (problem !== undefined) problems.push(`${key}: ${problem}`)
-    else if (kept.length < MAX_LISTING_ENTRIES) kept.push(entry)
-    else {
+    else if (seen.has(entryId(key, entry as Record<string, unknown>))) problems.push(`${key}: ${JSON.stringify(entryId(key, entry as Record<string, unknown>).slice(0, 100))} listed more than once, the first kept`)
+    else if (kept.length < MAX_LISTING_ENTRIES) {
+      seen.add(entryId(key, entry as Record<string, unknown>))
+      kept.push(entry)
+    } else {
       problems.push(`${key}: more than ${MAX_LISTING_ENTRIES} entries, the rest left out`)
       break
     }
@@ -168,6 +227,9 @@ const nameEntries = <D extends { readonly name: string }>(
   policy: CollisionPolicy
 ): { readonly map: Map<string, CatalogEntry<D>>; readonly collisions: Array<Collision> } => {
   const claims = new Map<string, Array<CatalogEntry<D>>>()
+  // The claims made under their server's own prefix: such a name is in that server's namespace, which an
+  // unprefixed server's entry of the same name (a peer's choice) must not take over.
+  const ownNamespace = new Set<CatalogEntry<D>>()
   for (const source of sources) {
     for (const def of pick(source)) {
       if (kind === "tool" && !toolVisible(source, def.name)) continue
@@ -178,7 +240,11 @@ const nameEntries = <D extends { readonly name: string }>(
         : def.name
       const list = claims.get(exposed) ?? []
       // One server listing a name twice: keep its first.
-      if (!list.some((e) => e.server === source.server)) list.push({ server: source.server, original: def.name, definition: { ...def, name: exposed } })
+      if (!list.some((e) => e.server === source.server)) {
+        const entry = { server: source.server, original: def.name, definition: { ...def, name: exposed } }
+        list.push(entry)
+        if (policy === "prefix" && source.toolPrefix !== "") ownNamespace.add(entry)
+      }
       claims.set(exposed, list)
     }
   }
@@ -192,8 +258,9 @@ const nameEntries = <D extends { readonly name: string }>(
     if (policy === "error") {
       collisions.push({ kind, name, kept: undefined, dropped: list.map((e) => e.server) })
     } else {
-      map.set(name, list[0]!)
-      collisions.push({ kind, name, kept: list[0]!.server, dropped: list.slice(1).map((e) => e.server) })
+      const kept = list.find((e) => ownNamespace.has(e)) ?? list[0]!
+      map.set(name, kept)
+      collisions.push({ kind, name, kept: kept.server, dropped: list.filter((e) => e !== kept).map((e) => e.server) })
     }
   }
   return { map, collisions }

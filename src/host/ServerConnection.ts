@@ -376,16 +376,18 @@ export class ServerConnection {
       let cursor: string | undefined
       // A cursor the server gave before would list the same pages again (a pagination loop).
       const seen = new Set<string>()
+      // The names (URIs) kept so far: one listed again, on any page, is left out.
+      const names = new Set<string>()
       for (let page = 0; page < MAX_LIST_PAGES; page++) {
         const result = await client.request(method, cursor === undefined ? undefined : { cursor }, { timeoutMs: this.config.timeouts.listMs })
         const items = result[key]
         if (Array.isArray(items)) {
-          const accepted = acceptListingEntries(key, items)
+          const accepted = acceptListingEntries(key, items, names)
           const room = MAX_LISTING_ENTRIES - out[key]!.length
           out[key]!.push(...accepted.kept.slice(0, room))
           problems.push(...accepted.problems)
           if (accepted.kept.length > room) problems.push(`${key}: more than ${MAX_LISTING_ENTRIES} entries, the rest left out`)
-        }
+        } else problems.push(`${method}: ${key} is not an array, that page left out`)
         cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined
         if (cursor === undefined) break
         if (seen.has(cursor) || out[key]!.length >= MAX_LISTING_ENTRIES) {
