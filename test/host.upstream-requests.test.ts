@@ -97,7 +97,7 @@ describe("sampling from a legacy upstream (server-everything, stdio) through the
       expect(asked).toEqual([])
       expect(result.isError).toBe(true)
       // server-everything's tool got the gateway's refusal as a JSON-RPC error and reports it (the SDK's tool error).
-      expect(textOf(result as never)).toMatch(/^MCP error -\d+: Client did not negotiate the "sampling" capability required by sampling\/createMessage$/)
+      expect(textOf(result as never)).toMatch(/^MCP error -32601: Client did not negotiate the "sampling" capability required by sampling\/createMessage$/)
       // The upstream is fine afterwards.
       expect(textOf(await client.callTool({ name: "everything__echo", arguments: { message: "still fine" } }) as never)).toBe("Echo: still fine")
     } finally {

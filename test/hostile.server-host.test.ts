@@ -460,10 +460,11 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
         "s-constructor": -32601,
         "s-toString": -32601,
         "s-hasOwnProperty": -32601,
-        // Declined (elicitation) and the host's roots (none); sampling refused with an error (see the report: -32603).
+        // Declined (elicitation) and the host's roots (none); sampling refused as an input the client cannot give
+        // (the host's own refusal, and a gateway client that declared none: -32601, not an internal error).
         "s-elicitation/create": "result",
         "s-roots/list": "result",
-        "s-sampling/createMessage": expect.any(Number)
+        "s-sampling/createMessage": -32601
       }
       expect(JSON.parse(textOf(await host.callTool("bad__echo", {})))).toEqual(expected)
       // Through the gateway the call's requests go to its client, which declared none of them: the same answers.

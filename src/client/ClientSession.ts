@@ -20,6 +20,8 @@ import { outboundRequestMachine } from "../../machines/outboundRequest.ts"
 import { outboundRequestsLogic } from "../../machines/outboundRequests.ts"
 import { type ClientCapabilities, type ServerCapabilities } from "../protocol/capabilities.ts"
 import { ErrorCode, McpError, rpcError } from "../protocol/errors.ts"
+import { RpcError } from "../protocol/requestErrors.ts"
+import { ClientCapabilityNotDeclared } from "../protocol/serverRequestErrors.ts"
 import { makeIdAllocator } from "../protocol/ids.ts"
 import {
   decodeText,
@@ -704,10 +706,7 @@ export class ClientSession extends LegacyMcpMethods<RequestOptions> implements S
       .then(
         (r) => reply(makeResult(req.id, r)),
         (e) =>
-          reply(errorResponse(
-            req.id,
-            e instanceof McpError ? e.toRpcError() : rpcError(ErrorCode.InternalError, e instanceof Error ? e.message : String(e))
-          ))
+          reply(errorResponse(req.id, inputErrorObject(e)))
       )
   }
 
@@ -785,6 +784,17 @@ const joinLifecycles = (node: ClientSessionLifecycle, own: ClientSessionLifecycl
       own.onCloseRequested?.(reason)
     }
   }
+
+/**
+ * The error object a server→client request is answered with when its handler fails: an `McpError`'s or
+ * an `RpcError`'s own code (a host refusing sampling says -32601), an input the client cannot give (a
+ * gateway's client that did not declare it) -32601 as for an undeclared capability, anything else -32603.
+ */
+const inputErrorObject = (e: unknown) =>
+  e instanceof McpError ? e.toRpcError()
+    : e instanceof RpcError ? rpcError(e.code, e.message, e.data)
+    : e instanceof ClientCapabilityNotDeclared ? rpcError(ErrorCode.MethodNotFound, e.message)
+    : rpcError(ErrorCode.InternalError, e instanceof Error ? e.message : String(e))
 
 /** The handler that answers a server→client request (legacy) or an MRTR input request (modern) of this method. */
 export const inputHandlerFor = (
