@@ -21,7 +21,7 @@
  * timer could reach within the test; the bounded waits wait on real I/O only
  * (a process answering, a log line, a group dying).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { type FSWatcher, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -35,11 +35,17 @@ import { chartOf } from "./support/actorTree.ts"
 import { countingClock } from "./support/countingClock.ts"
 import { hostReaches } from "./support/hostEvents.ts"
 import { eventually, processesOf, processGroupAlive } from "./support/processes.ts"
+import { condition } from "./support/condition.ts"
 
 const MEMORY = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-memory/dist/index.js", import.meta.url))
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "host-health-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+/** The tee logs' watchers (closed with the folder). */
+const watchers: Array<FSWatcher> = []
+afterAll(() => {
+  for (const w of watchers) w.close()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 /** Probe interval and timeout: on a real clock neither could elapse while a test runs. */
 const INTERVAL = 10 * 60_000
@@ -111,11 +117,24 @@ const teed = (command: string, args: ReadonlyArray<string>) => {
   const log = join(dir, `wire-${++teeCount}.log`)
   writeFileSync(log, "")
   const methods = (): Array<string> =>
-    readFileSync(log, "utf8").split("\n").filter((l) => l !== "").map((l) => (JSON.parse(l) as { method?: string }).method ?? "(response)")
+    readFileSync(log, "utf8").split("\n").filter((l) => l !== "").map((l) => {
+      try {
+        return (JSON.parse(l) as { method?: string }).method ?? "(response)"
+      } catch {
+        return "(a line still being written)"
+      }
+    })
+  const count = (method: string) => methods().filter((m) => m === method).length
+  // The child's tee appends each line it read: an event (inotify) per write, no polling.
+  const changes = condition()
+  watchers.push(watch(log, () => changes.changed()))
   return {
     entry: { command: process.execPath, args: [TEE, log, command, ...args] },
     methods,
-    count: (method: string) => methods().filter((m) => m === method).length,
+    count,
+    /** True once the child has read `n` requests of `method`; false after `timeoutMs`. */
+    logged: (method: string, n: number, timeoutMs = 20_000): Promise<boolean> =>
+      changes.when(() => count(method) === n, `${n} ${method} in the tee's log`, timeoutMs).then(() => true, () => false),
     serverPid: () => Number(readFileSync(`${log}.pid`, "utf8"))
   }
 }
@@ -153,7 +172,7 @@ const thaw = (pid: number) => {
  */
 const watchHealth = () => {
   const verdicts: Array<{ readonly server: string; readonly type: string }> = []
-  const waiters = new Set<() => void>()
+  const changes = condition()
   const stop = inspection.subscribe((e: InspectionEvent) => {
     if (e.type !== "@xstate.event") return
     const type = e.event.type
@@ -161,28 +180,15 @@ const watchHealth = () => {
     const ref = e.actorRef as AnyActorRef
     if (chartOf(ref) !== "serverConnection") return
     verdicts.push({ server: (ref.getSnapshot().context as { name: string }).name, type })
-    for (const w of [...waiters]) w()
+    changes.changed()
   }, { kinds: ["@xstate.event"] })
   const of = (server: string) => verdicts.filter((v) => v.server === server).map((v) => v.type)
   return {
     stop,
     of,
     /** True once `server` has had `n` verdicts (an answer from a real process); false after `timeoutMs`. */
-    reaches: (server: string, n: number, timeoutMs = 20_000) =>
-      new Promise<boolean>((resolve) => {
-        const look = () => {
-          if (of(server).length < n) return
-          waiters.delete(look)
-          clearTimeout(bound)
-          resolve(true)
-        }
-        const bound = setTimeout(() => {
-          waiters.delete(look)
-          resolve(of(server).length >= n)
-        }, timeoutMs)
-        waiters.add(look)
-        look()
-      })
+    reaches: (server: string, n: number, timeoutMs = 20_000): Promise<boolean> =>
+      changes.when(() => of(server).length >= n, `${n} verdicts of ${server}`, timeoutMs).then(() => true, () => false)
   }
 }
 
@@ -261,7 +267,7 @@ describe("host health: an MCP round trip on the host's clock, not PID liveness",
       await freeze(serverPid)
       expect(alive(serverPid)).toBe(true)
       increment(INTERVAL)
-      expect(await eventually(() => memory.count("ping") === 2, 20_000)).toBe(true) // the tee still logs it
+      expect(await memory.logged("ping", 2)).toBe(true) // the tee still logs it
       increment(TIMEOUT - 1)
       await turns()
       expect(state()).toBe("ready")
@@ -275,7 +281,7 @@ describe("host health: an MCP round trip on the host's clock, not PID liveness",
 
       // Probed again while degraded; the ping waits in the frozen server's pipe.
       increment(INTERVAL)
-      expect(await eventually(() => memory.count("ping") === 3, 20_000)).toBe(true)
+      expect(await memory.logged("ping", 3)).toBe(true)
       await turns()
       expect(state()).toBe("degraded")
       // Thawed, it answers: no clock moves, the answer alone makes it ready again (same process, same generation).
@@ -322,13 +328,13 @@ describe("host health: an MCP round trip on the host's clock, not PID liveness",
 
       // Miss 1: degraded.
       increment(INTERVAL)
-      expect(await eventually(() => memory.count("ping") === 1, 20_000)).toBe(true)
+      expect(await memory.logged("ping", 1)).toBe(true)
       increment(TIMEOUT)
       await turns()
       expect(state()).toBe("degraded")
       // Miss 2 (= maxMisses): failed, then restarting; the PID was alive all along.
       increment(INTERVAL)
-      expect(await eventually(() => memory.count("ping") === 2, 20_000)).toBe(true)
+      expect(await memory.logged("ping", 2)).toBe(true)
       increment(TIMEOUT - 1)
       await turns()
       expect(state()).toBe("degraded")
@@ -388,7 +394,7 @@ describe("host health: an MCP round trip on the host's clock, not PID liveness",
 
       await freeze(serverPid)
       increment(INTERVAL)
-      expect(await eventually(() => demo.count("server/discover") === handshakeDiscovers + 2, 20_000)).toBe(true)
+      expect(await demo.logged("server/discover", handshakeDiscovers + 2)).toBe(true)
       increment(TIMEOUT - 1)
       await turns()
       expect(state()).toBe("ready")
@@ -399,7 +405,7 @@ describe("host health: an MCP round trip on the host's clock, not PID liveness",
       expect(h.tools().map((t) => t.name)).toContain("demo__echo")
 
       increment(INTERVAL)
-      expect(await eventually(() => demo.count("server/discover") === handshakeDiscovers + 3, 20_000)).toBe(true)
+      expect(await demo.logged("server/discover", handshakeDiscovers + 3)).toBe(true)
       await turns()
       expect(state()).toBe("degraded")
       thaw(serverPid)
@@ -456,7 +462,7 @@ describe("host: timeouts.list bounds each list request (on the host's clock)", {
   /** A lists.mjs server, its stderr lines, and a wait for one of them (a real process answering). */
   const listsServer = (plan: ReadonlyArray<ReadonlyArray<string> | null>) => {
     const lines: Array<string> = []
-    const waiters = new Set<() => void>()
+    const changes = condition()
     return {
       entry: {
         command: process.execPath, args: [LISTS, JSON.stringify(plan)], protocol: "legacy",
@@ -464,23 +470,10 @@ describe("host: timeouts.list bounds each list request (on the host's clock)", {
       },
       onStderr: (_server: string, line: string) => {
         lines.push(line)
-        for (const w of [...waiters]) w()
+        changes.changed()
       },
-      said: (line: string, timeoutMs = 20_000) =>
-        new Promise<boolean>((resolve) => {
-          const look = () => {
-            if (!lines.includes(line)) return
-            waiters.delete(look)
-            clearTimeout(bound)
-            resolve(true)
-          }
-          const bound = setTimeout(() => {
-            waiters.delete(look)
-            resolve(lines.includes(line))
-          }, timeoutMs)
-          waiters.add(look)
-          look()
-        })
+      said: (line: string, timeoutMs = 20_000): Promise<boolean> =>
+        changes.when(() => lines.includes(line), JSON.stringify(line), timeoutMs).then(() => true, () => false)
     }
   }
 

@@ -10,7 +10,7 @@
  * Real time, generous bounds (a busy 2-core machine); waits are on events or on the
  * real processes.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -21,7 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Gateway, type GatewayHttpHandle, makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
 import { type McpHost, startHost } from "../src/host/McpHost.ts"
 import { RequestCancelled } from "../src/protocol/requestErrors.ts"
-import { eventually, groupMembers } from "./support/processes.ts"
+import { groupMembers } from "./support/processes.ts"
+import { condition } from "./support/condition.ts"
 
 const EVERYTHING = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url))
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
@@ -144,6 +145,10 @@ describe("host.callTool cancellation reaches the upstream (stdio; the child's st
   for (const c of cases) {
     it(`${c.era}: an aborted call rejects with RequestCancelled and the upstream gets notifications/cancelled for that request`, async () => {
       const log = join(dir, `wire-${c.tool}.jsonl`)
+      // The child's tee appends each line it read: an event (inotify) per write, no polling.
+      writeFileSync(log, "")
+      const written = condition()
+      const watcher = watch(log, () => written.changed())
       const host = await startHost({ mcpServers: { up: { ...c.server(log), keepalive: false } } }, { stateFile: false, onStderr: () => {} })
       const pgid = host.connection("up")!.pid!
       try {
@@ -164,7 +169,7 @@ describe("host.callTool cancellation reaches the upstream (stdio; the child's st
         const id = calls()[0]!.id
         expect(id).toBeDefined()
         // The cancel reaches the child's stdin (through tee): a wait on the real process.
-        expect(await eventually(() => cancels().length > 0, 20_000)).toBe(true)
+        await written.when(() => cancels().length > 0, "notifications/cancelled in the tee's log")
         expect(cancels()).toHaveLength(1)
         expect(cancels()[0]).toMatchObject({ jsonrpc: "2.0", params: { requestId: id, reason: expect.any(String) } })
         expect("id" in cancels()[0]!).toBe(false)
@@ -173,6 +178,7 @@ describe("host.callTool cancellation reaches the upstream (stdio; the child's st
         // The connection is still usable.
         expect(textOf(await host.callTool("up__echo", c.echo))).toContain("after")
       } finally {
+        watcher.close()
         await host.close()
       }
       expect(groupMembers(pgid)).toEqual([])

@@ -31,9 +31,8 @@ const B_POLLS: Record<string, number> = {
   "test/fixtures/slow-ws-reader.mjs": 1, // a slow reader process's pace (the WebSocket server's close deadline is tested)
   "test/fuzz/MessageFuzzer.ts": 4, // a reply woken by each message, re-checked every 200 ms; a dying server's exit
   "test/host.lifecycle.test.ts": 2, // process groups
-  "test/host.health.test.ts": 9, // a SIGSTOPped server's process state, process groups, the probes a tee logged of what the child read
+  "test/host.health.test.ts": 3, // a SIGSTOPped server's process state, process groups
   "test/host.stateFile.test.ts": 3, // process groups and a lifeline watcher that are not our children
-  "test/host.upstream-requests.test.ts": 1, // the cancel a tee logged of what the child read
   "test/host.supervision.test.ts": 1, // OS handles back to the baseline
   "test/hostile.server-http.test.ts": 1, // OS handles back to the baseline
   "test/hostile.server-ws.test.ts": 1, // OS handles back to the baseline
