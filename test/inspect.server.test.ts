@@ -207,7 +207,9 @@ describe("inspector server: the runtime's registry", () => {
     const earlier = new Client({ name: "before-the-inspector", version: "1.0.0" })
     await earlier.connect(new StreamableHTTPClientTransport(new URL(http.url)))
     const [live] = runtime.registry.handles()
-    const inspector = await startInspector({ runtime })
+    // Followed from its start (`record: "always"`): what this test reads is the hub feeding a root made before
+    // anyone listened. (The default, `"watched"`, follows only while a feed listens: inspect.watched.test.ts.)
+    const inspector = await startInspector({ runtime, record: "always" })
     const client = new Client({ name: "late-inspector", version: "1.0.0" })
     try {
       // Live before the inspector: listed in the state it is in, with its summary and its parent (the endpoint's
@@ -461,7 +463,8 @@ describe("inspector CLI", () => {
   }
 
   it("serve --inspect-secrets: /actors and the record show the full session id and the secret values the client sent; without the flag, neither (the id cut to 8 characters, values \"[redacted]\"); each start has its own token", async () => {
-    const [shown, hidden] = await Promise.all([serveInspected(["--inspect-secrets"]), serveInspected([])])
+    // Followed from the start (`--inspect-record always`): the records read below are of a session nobody watched.
+    const [shown, hidden] = await Promise.all([serveInspected(["--inspect-secrets", "--inspect-record", "always"]), serveInspected(["--inspect-record", "always"])])
     // Two starts, two tokens: neither inspector takes the other's.
     expect(shown.token).not.toBe(hidden.token)
     expect((await fetch(`${hidden.origin}/actors`, { headers: { authorization: `Bearer ${shown.token}` } })).status).toBe(401)

@@ -69,21 +69,27 @@ const POLICY_USAGE = `Policy gateway (every tools/call, resources/read, prompts/
 
 const INSPECT_OPTIONS = {
   inspect: { type: "string" },
-  "inspect-secrets": { type: "boolean" }
+  "inspect-secrets": { type: "boolean" },
+  "inspect-record": { type: "string" }
 } as const
 
 const INSPECT_USAGE = `  --inspect [PORT]         serve the live inspector on 127.0.0.1:PORT (default: any free port); its URL,
                            with a per-start token, is printed on stderr (docs/inspector.md)
   --inspect-secrets        show argument values, tokens and full session ids in the inspector (default: redacted)
+  --inspect-record WHEN    watched (default: sessions are followed while a page or feed is connected) or always
+                           (from the start, so records of sessions that ended unwatched can be read; costs more)
 `
 
 /** \`--inspect [PORT]\` (main.ts gives a bare --inspect the port 0) and \`--inspect-secrets\`. */
 const inspectOptions = (values: Record<string, unknown>) => {
   if (values["inspect-secrets"] === true && values.inspect === undefined) throw new UsageError("--inspect-secrets needs --inspect")
+  const record = values["inspect-record"]
+  if (record !== undefined && values.inspect === undefined) throw new UsageError("--inspect-record needs --inspect")
+  if (record !== undefined && record !== "watched" && record !== "always") throw new UsageError(`--inspect-record takes watched or always, got ${JSON.stringify(record)}`)
   if (values.inspect === undefined) return undefined
   const port = intOption(values, "inspect", 0)
   if (port > 65535) throw new UsageError(`--inspect takes a port (0-65535), got ${port}`)
-  return { port, ...(values["inspect-secrets"] === true ? { showSecrets: true } : {}) }
+  return { port, ...(values["inspect-secrets"] === true ? { showSecrets: true } : {}), ...(record === undefined ? {} : { record: record as "watched" | "always" }) }
 }
 
 /** `--approver inspector`: one approver for the gateway and the page, which must be served (`--inspect`). */

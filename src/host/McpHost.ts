@@ -859,7 +859,10 @@ export const startHost = async (config: HostConfig | string | { readonly [key: s
   // sessions, the gateway's), and starts first, so it sees every actor from the start.
   const runtime = options.inspect && options.runtime === undefined ? hostRuntime(options) : options.runtime
   if (runtime !== undefined && runtime !== options.runtime) madeForHost.add(runtime)
-  const inspector = await startEndpointInspector({ inspect: options.inspect, runtime }).catch(async (e: unknown) => {
+  // The host's inspector follows from the start (`record: "always"`, unless told otherwise): its actors are a
+  // handful of long-lived servers and their charts, which a page opened later finds only if followed.
+  const inspect = options.inspect && { record: "always" as const, ...(options.inspect === true ? {} : options.inspect) }
+  const inspector = await startEndpointInspector({ inspect, runtime }).catch(async (e: unknown) => {
     // Its port taken: the runtime made for the host has nothing to run.
     if (runtime !== options.runtime) await runtime?.shutdown({ drainMs: 0 })
     throw e

@@ -52,6 +52,16 @@ export interface InspectorModelOptions {
   readonly keepSecrets?: boolean
   /** Default: the runtime's hub. */
   readonly hub?: InspectionHub
+  /**
+   * When the model follows the actors: `"always"` (the default here), or `"watched"`: only while a feed
+   * listens (a page, `inspect --json`), as a browser's network panel records only while it is open.
+   * Watched, a first listener (or a read) finds the sessions live then from the state they are in, and
+   * the live actors it followed before from where they are now (a record that missed steps restarts
+   * from there, its earlier entries counted as dropped); sessions that began and ended unwatched are
+   * not listed. Why: following every actor's every step for nobody cost ≈ 4–6 % of session churn
+   * (`docs/performance.md`, s33); unfollowed, the hub drops each event with one bit test.
+   */
+  readonly record?: "always" | "watched"
 }
 
 /** A request the actor dispatched and has not answered yet, as far as the inspector can tell. */
@@ -186,6 +196,8 @@ export interface FeedSubscription {
 /** What the model reads from the hub: actors and snapshots always, events only for a listener that wants them. */
 const QUIET: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot"]
 const WITH_EVENTS: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot", "@xstate.event"]
+/** What a model that follows nothing while unwatched (`record: "watched"`) takes from the hub then. */
+const NOTHING: ReadonlyArray<InspectionKind> = []
 
 /**
  * A session that tells its end without a promise (a server session's `endedWith`, set when it is
@@ -288,21 +300,99 @@ export class InspectorModel {
     this.#now = options.now ?? Date.now
     this.#keepSecrets = options.keepSecrets !== false
     this.#registry = options.registry
+    this.#always = options.record !== "watched"
     const hub = options.hub ?? inspection
-    this.#hubSubscription = hub.subscribe((e) => this.#onInspection(e), { kinds: QUIET })
+    this.#hubSubscription = hub.subscribe((e) => this.#onInspection(e), { kinds: NOTHING })
     this.#stops.push(this.#hubSubscription)
-    const registry = options.registry
+    this.#stops.push(() => this.#unfollowRegistry())
+    if (options.registry !== undefined) this.#stops.push(() => this.#followUpdates(false))
+    if (this.#always) this.#wake()
+  }
+
+  /** Follows the actors and the registry: always, or (`record: "watched"`) while a feed listens. */
+  readonly #always: boolean
+  #awake = false
+  #registryStop: (() => void) | undefined
+
+  /** Follow the hub and the registry again, and catch up with what happened meanwhile. */
+  #wake(): void {
+    this.#awake = true
+    this.#hubSubscription.want(this.#eventListeners > 0 ? WITH_EVENTS : QUIET)
+    const registry = this.#registry
     if (registry !== undefined) {
-      for (const handle of registry.handles()) {
-        this.#onAdded(handle.id, handle)
-        // Live before this model (an inspector started while serving): listed from the state it is in.
-        this.#adopt(sessionActor(handle))
-      }
       // Sessions coming and going only: their updates are followed while a feed listens (`#followUpdates`),
       // and read when asked for (`infoOf`), so nobody watching costs no summary per chart step.
-      this.#stops.push(registry.subscribe((change) => this.#onChange(change), { updates: false }))
-      this.#stops.push(() => this.#followUpdates(false))
+      this.#registryStop = registry.subscribe((change) => this.#onChange(change), { updates: false })
     }
+    this.#catchUp()
+  }
+
+  /** Nobody listens (`record: "watched"`): follow nothing; the views stay as they are until the next look. */
+  #sleep(): void {
+    this.#awake = false
+    this.#hubSubscription.want(NOTHING)
+    this.#unfollowRegistry()
+  }
+
+  #unfollowRegistry(): void {
+    this.#registryStop?.()
+    this.#registryStop = undefined
+  }
+
+  /** A read while nothing is followed: the views caught up first (what a listener would find). */
+  #look(): void {
+    if (!this.#awake && !this.#closed) this.#catchUp()
+  }
+
+  /**
+   * Bring the views up to what the runtime holds now: the live actors followed before (moved on, given
+   * children, ended), the sessions that left the registry meanwhile, and the registered sessions not seen
+   * (listed from the state they are in, with their ancestors and live descendants). At a model's start
+   * this lists the sessions live before it (an inspector started while serving).
+   */
+  #catchUp(): void {
+    const t = this.#now()
+    const live = this.#live
+    for (let i = 0; i < live.length; i++) {
+      const view = live[i]
+      if (view !== undefined) this.#catchUpView(view, t)
+    }
+    const registry = this.#registry
+    if (registry !== undefined) {
+      // Sessions that left the registry while it was not followed.
+      const left: Array<readonly [string, IdEntry]> = []
+      for (const view of this.#all()) {
+        const ids = view.idEntry
+        if (ids.handle !== undefined && registry.get(view.id) !== ids.handle && !left.some(([, e]) => e === ids)) left.push([view.id, ids])
+      }
+      for (const [id, ids] of left) {
+        const handle = ids.handle!
+        this.#onRemoved({ type: "removed", id, handle, get info() { return handle.info() } })
+      }
+      for (const handle of registry.handles()) {
+        const ids = this.#entryOf(handle.id, handle)
+        if (ids === undefined || ids.handle !== handle) this.#onAdded(handle.id, handle)
+        this.#adopt(sessionActor(handle))
+      }
+    }
+    if (this.#ended.length > this.#endedHead) this.#prune(t)
+  }
+
+  /** A live view followed before: its actor's state now (its record restarts there if it moved), or its end. */
+  #catchUpView(view: ViewNode, t: number): void {
+    const ref = view.ref
+    // (A hibernated view waits for its session's end or its next actor: the registry's catch-up finds either.)
+    if (ref === undefined || view.status === "hibernated") return
+    const snapshot = ref.getSnapshot() as { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }
+    if (snapshot.status !== "active") return this.#settle(view, snapshot, t)
+    if (snapshot.value !== view.value || snapshot.context !== view.context) {
+      view.value = snapshot.value
+      view.context = snapshot.context
+      view.record.rebase(t, snapshot.value, snapshot.context, snapshot.status)
+      // (Its requests in flight are its session's summary's, read when asked for; a chart's own start again.)
+      view.requests = undefined
+    }
+    this.#adoptChildren(ref, view.rootId)
   }
 
   /** The registry's `updated` changes, taken while a feed listens: they push each session's new summary. */
@@ -375,6 +465,7 @@ export class InspectorModel {
 
   /** Every actor known, live and ended, in the order first seen. */
   actors(): IterableIterator<ActorView> {
+    this.#look()
     return this.#all().values()
   }
   /** Every view, first seen first (sorted when asked: a page's or a new client's request, not a hot path). */
@@ -386,11 +477,16 @@ export class InspectorModel {
   }
   /** The view of the actor with this xstate session id (a scan: for a page's or a download's request, not a hot path). */
   get(sessionId: string): ActorView | undefined {
+    this.#look()
     for (const view of this.#live) if (view !== undefined && view.sessionId === sessionId) return view
     for (let i = this.#endedHead; i < this.#ended.length; i++) if (this.#ended[i]!.sessionId === sessionId) return this.#ended[i]
     return undefined
   }
   get size(): number {
+    this.#look()
+    return this.#sizeNow()
+  }
+  #sizeNow(): number {
     return this.#liveCount + this.#ended.length - this.#endedHead
   }
   /**
@@ -433,6 +529,8 @@ export class InspectorModel {
    */
   subscribe(listener: (message: FeedMessage) => void, options: FeedSubscription = {}): () => void {
     if (this.#listeners.has(listener)) return () => this.#unsubscribe(listener)
+    // Followed from now on, caught up first (the listener is told only of what follows).
+    if (!this.#awake && !this.#closed) this.#wake()
     const events = options.events !== false
     const touch = options.snapshots
     this.#listeners.set(listener, { events, touch })
@@ -449,7 +547,8 @@ export class InspectorModel {
     if (this.#listeners.size === 0) this.#followUpdates(false)
     if (how.touch === undefined) this.#snapshotMessageListeners--
     else this.#touches = this.#touches.filter((t) => t !== how.touch)
-    if (how.events && --this.#eventListeners === 0) this.#hubSubscription.want(QUIET)
+    if (how.events && --this.#eventListeners === 0 && this.#awake) this.#hubSubscription.want(QUIET)
+    if (this.#listeners.size === 0 && !this.#always && this.#awake) this.#sleep()
   }
   get listenerCount(): number {
     return this.#listeners.size
@@ -457,6 +556,7 @@ export class InspectorModel {
 
   /** The messages that bring a new client up to date: each actor as `@xstate.actor` (current snapshot) and its session summary. */
   snapshotMessages(): ReadonlyArray<FeedMessage> {
+    this.#look()
     const now = this.#now()
     this.#prune(now)
     const out: Array<FeedMessage> = []
@@ -468,6 +568,7 @@ export class InspectorModel {
 
   /** The record of one actor, live or ended (secrets redacted unless `showSecrets`). */
   record(sessionId: string, showSecrets = false): RecordFile | undefined {
+    this.#look()
     const actor = this.get(sessionId)
     return actor === undefined ? undefined : toRecordFile(actor, showSecrets)
   }
@@ -475,6 +576,7 @@ export class InspectorModel {
   /** Stop listening to the hub and the registry; forget everything. */
   close(): void {
     for (const stop of this.#stops.splice(0)) stop()
+    this.#awake = false
     this.#listeners.clear()
     this.#eventListeners = 0
     this.#snapshotMessageListeners = 0
@@ -591,9 +693,9 @@ export class InspectorModel {
       return
     }
     const now = this.#now()
-    if (this.size >= this.#maxActors) {
+    if (this.#sizeNow() >= this.#maxActors) {
       this.#prune(now, true)
-      if (this.size >= this.#maxActors) return
+      if (this.#sizeNow() >= this.#maxActors) return
     }
     const logic = (ref as { logic?: { id?: unknown } }).logic
     const ids = this.#entryMade(id, onHandle ? owner : undefined)
@@ -656,6 +758,11 @@ export class InspectorModel {
   /** `ref` and its live descendants without a view, parents first. */
   #adoptTree(ref: AnyActorRef, rootId: string): void {
     this.#adoptOne(ref, rootId)
+    this.#adoptChildren(ref, rootId)
+  }
+
+  /** `ref`'s live children without a view, and theirs. */
+  #adoptChildren(ref: AnyActorRef, rootId: string): void {
     const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children
     if (children === undefined) return
     for (const child of Object.values(children)) {
@@ -675,13 +782,7 @@ export class InspectorModel {
     const value = snapshot.value
     const context = snapshot.context
     const ids = actor.idEntry
-    if (status === "stopped" && ids.session && ids.end === undefined && !this.#endOnHandle(ids)) {
-      // Stopped while its session lives on: hibernated (or about to end: the session's end will say).
-      actor.status = "hibernated"
-      if (!ids.onHandle) this.#asleep.set(actor.id, actor)
-      if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
-      return
-    }
+    if (status === "stopped" && this.#hibernates(actor, t)) return
     const woken = actor.status === "hibernated"
     actor.value = value
     actor.context = context
@@ -711,17 +812,44 @@ export class InspectorModel {
       const touches = this.#touches
       for (let i = 0; i < touches.length; i++) touches[i]!(actor, event, t, seq)
     }
-    if (status === "done" || status === "error" || status === "stopped") {
-      const ownEnd = ids.end
-      actor.end = ownEnd === undefined || !ids.session
-        ? endOf(t, snapshot)
-        : { t, status, reason: ownEnd.reason, error: !ownEnd.expected || status === "error" }
-      actor.requests = undefined
-      record.seal()
-      this.#retire(actor, t)
-      this.#release(actor)
-      if (listening) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
-    }
+    if (status === "done" || status === "error" || status === "stopped") this.#finish(actor, snapshot, t)
+  }
+
+  /** Stopped while its session lives on: hibernated (or about to end: the session's end will say). Returns whether it was. */
+  #hibernates(actor: ViewNode, t: number): boolean {
+    const ids = actor.idEntry
+    if (!ids.session || ids.end !== undefined || this.#endOnHandle(ids)) return false
+    actor.status = "hibernated"
+    if (!ids.onHandle) this.#asleep.set(actor.id, actor)
+    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+    return true
+  }
+
+  /** The actor finished (`done`, `error`, `stopped`): its end, from its session's own when it told one. */
+  #finish(actor: ViewNode, snapshot: { status: string; output?: unknown; error?: unknown; context?: unknown }, t: number): void {
+    const ids = actor.idEntry
+    const status = snapshot.status
+    const ownEnd = ids.end
+    actor.end = ownEnd === undefined || !ids.session
+      ? endOf(t, snapshot)
+      : { t, status, reason: ownEnd.reason, error: !ownEnd.expected || status === "error" }
+    actor.requests = undefined
+    actor.record.seal()
+    this.#retire(actor, t)
+    this.#release(actor)
+    if (this.#listeners.size > 0) this.#emit({ type: "@mcp-actors.session", actor, createdAt: t })
+  }
+
+  /**
+   * A view's actor found ended on a catch-up: its state and end as its last snapshot gives them (its record
+   * keeps what was seen: the steps to the end were not).
+   */
+  #settle(actor: ViewNode, snapshot: { status: string; value?: StateValue; context?: unknown; output?: unknown; error?: unknown }, t: number): void {
+    if (snapshot.status === "stopped" && this.#hibernates(actor, t)) return
+    actor.value = snapshot.value
+    actor.context = snapshot.context
+    actor.status = snapshot.status
+    this.#finish(actor, snapshot, t)
   }
 
 

@@ -33,7 +33,15 @@ import { replayRecord, ReplayError } from "./replay.ts"
 import type { RecordFile } from "./SessionRecord.ts"
 
 /** How `startInspector` serves (also `inspect` in `makeHttpServer` and `startHost`). */
-export interface InspectorOptions extends Omit<InspectorModelOptions, "registry" | "keepSecrets"> {
+export interface InspectorOptions extends Omit<InspectorModelOptions, "registry" | "keepSecrets" | "record"> {
+  /**
+   * When the inspector follows the runtime's actors. Default `"watched"`: while a page or a feed
+   * (`inspect URL --json`) is connected, as a browser's network panel records while it is open; a page
+   * opened later lists the live sessions from the state they are in, and keeps what it saw (sessions that
+   * ended, their records) for the next page. `"always"`: from the start, so that records of sessions that
+   * ended unwatched can be read later (`writeRecord`, `/record`), at ≈ 4–6 % of a churning server's CPU.
+   */
+  readonly record?: "always" | "watched"
   /** Port on 127.0.0.1. Default 0 (any free port; read `url`). */
   readonly port?: number
   /** Bind address. Default 127.0.0.1: the inspector is for this machine. */
@@ -127,7 +135,7 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
   const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024
   const registry = options.registry ?? (options.runtime ?? defaultMcpRuntime()).registry
   // Records keep what the page may show: without secrets unless they are shown.
-  const model = new InspectorModel({ ...options, registry, keepSecrets: showSecrets })
+  const model = new InspectorModel({ ...options, registry, keepSecrets: showSecrets, record: options.record ?? "watched" })
   const guard = makeHostGuard()
   // Clients send only approval decisions: small messages.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
@@ -182,14 +190,17 @@ export const startInspector = async (options: InspectorOptions = {}): Promise<In
     for (const ws of clients) if (lean.has(ws)) leanClients++
     const full = clients.size - leanClients > 0
     batch.want(leanClients > 0, full)
-    if (clients.size === 0 || full !== subscribedFull) {
+    if (clients.size === 0) {
       unsubscribe?.()
       unsubscribe = undefined
-    }
-    if (clients.size > 0 && unsubscribe === undefined) {
+    } else if (unsubscribe === undefined || full !== subscribedFull) {
+      // The new subscription before the old one ends: the model never finds itself unwatched in between.
+      const before = unsubscribe
       // Only lean clients (the page): snapshots come as calls, with no message object per event.
-      unsubscribe = model.subscribe(batch.add, full ? { events: true } : { events: false, snapshots: batch.touch })
+      // (A listener of its own: the model takes one function once.)
+      unsubscribe = model.subscribe((message) => batch.add(message), full ? { events: true } : { events: false, snapshots: batch.touch })
       subscribedFull = full
+      before?.()
     }
   }
 

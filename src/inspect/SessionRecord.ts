@@ -132,6 +132,23 @@ export class RecordBuffer {
     return true
   }
 
+  /**
+   * Start again from this state: the entries held are forgotten (counted in `dropped`), this state is the
+   * base. For an actor followed again after a while unwatched: what it did meanwhile was not seen, so its
+   * earlier entries no longer lead to its state, and a replay starts from here.
+   */
+  rebase(t: number, value: StateValue | undefined, context: unknown, status: string): void {
+    const slots = this.#slots ??= new Array<unknown>(Math.min(this.capacity + 1, FIRST_RUNS) * 5)
+    slots.fill(undefined)
+    slots[0] = t
+    slots[2] = value
+    slots[3] = context
+    slots[4] = status
+    this.#runs = 1
+    this.#head = 0
+    this.#based = true
+  }
+
   push(entry: RecordEntry): void {
     this.add(entry.t, entry.event, entry.value, entry.context, entry.status)
   }
