@@ -4,7 +4,8 @@
  * another process, and a local OTLP receiver that counts bytes.
  *   off       no inspector
  *   aa        no inspector either: a second "off" process, the A/A control (what two processes of the same code read apart)
- *   idle      --inspect, nobody watching
+ *   idle      --inspect, nobody watching (the default `--inspect-record watched`: nothing followed until a page comes)
+ *   always    --inspect --inspect-record always, nobody watching (every session followed and recorded for a later page)
  *   page      --inspect and a page's feed (`/feed?definitions=0`, the lean feed the page reads,
  *             from another process with a browser's Origin): what "a page open" costs
  *   watched   --inspect and a feed client (`mcp-actors inspect URL --json`, another
@@ -70,7 +71,7 @@ export const startInspectServer = async (
   const otel = label.endsWith("+otel")
   const main = join(options.checkout ?? ROOT, "src", "cli", "main.ts")
   const argv = [...(options.prefix ?? []), process.execPath, main, "serve", "--http", "0",
-    ...(inspected ? ["--inspect"] : []), ...(otel && options.otlpUrl !== undefined ? ["--otlp", options.otlpUrl] : [])]
+    ...(inspected ? ["--inspect"] : []), ...(mode === "always" ? ["--inspect-record", "always"] : []), ...(otel && options.otlpUrl !== undefined ? ["--otlp", options.otlpUrl] : [])]
   const srv = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], ...(options.env === undefined ? {} : { env: options.env }) })
   let err = ""
   const ready = await new Promise<{ url: string; inspector?: string }>((ok, fail) => {
@@ -102,7 +103,7 @@ export const startInspectServer = async (
   return {
     mode: label, pid: srv.pid!, url: ready.url, feedLines: () => lines,
     stop: async () => {
-      if (ready.inspector !== undefined) await assertRecorded(label, ready.inspector)
+      if (ready.inspector !== undefined) await assertRecorded(label, ready.inspector, mode !== "idle")
       feed?.kill("SIGTERM")
       if (feed) await waitClose(feed)
       srv.kill("SIGTERM")
@@ -112,16 +113,21 @@ export const startInspectServer = async (
 }
 
 /**
- * That the inspector followed the sessions: some session's view recorded its steps (`initialize`, `initialized`).
+ * That the inspector followed the sessions (some session's view recorded its steps, `initialize`, `initialized`)
+ * where its mode says it does, and followed none where it says not (`idle`, nobody watching).
  * Why: a bench whose inspector lists sessions without following their charts reads the plumbing, not the model
  * (the in-process toggle bench did until s30, its inspector started after the endpoint).
  */
-const assertRecorded = async (label: string, inspectorUrl: string): Promise<void> => {
+const assertRecorded = async (label: string, inspectorUrl: string, expected: boolean): Promise<void> => {
   const url = new URL(inspectorUrl)
   const res = await fetch(`${url.origin}/actors`, { headers: { authorization: `Bearer ${url.searchParams.get("token")}` } })
   const { messages } = (await res.json()) as { messages: ReadonlyArray<{ type: string; machine?: string; recent?: ReadonlyArray<unknown> }> }
   const followed = messages.some((m) => m.type === "@mcp-actors.session" && m.machine === "legacyServerSession" && (m.recent?.length ?? 0) >= 2)
-  if (!followed) throw new Error(`${label}: the inspector recorded no session's steps: the bench would read its plumbing, not its model`)
+  if (followed !== expected) {
+    throw new Error(expected
+      ? `${label}: the inspector recorded no session's steps: the bench would read its plumbing, not its model`
+      : `${label}: the inspector recorded sessions nobody watched: "idle" would read "always"`)
+  }
 }
 
 /**

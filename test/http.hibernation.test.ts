@@ -40,7 +40,7 @@ describe("Streamable HTTP: idle sessions hibernate", () => {
 
   it("the inspector sees a session hibernate and wake as one session: one view, its record going on, one end", async () => {
     const clock = new SimulatedClock()
-    const handle = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 50, clock, inspect: true })
+    const handle = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 50, clock, inspect: { record: "always" } })
     try {
       const model = handle.inspector!.model
       const { sid, headers } = await openSession(handle.url)
