@@ -25,13 +25,14 @@ import { processCpuNs } from "./inspectServers.ts"
 import { log, median, pinning, pinSelf, quantile, signedPct } from "./lib.ts"
 import { scriptArgs } from "../test/support/scriptArgs.ts"
 
-const { values, nonNegative } = scriptArgs("Usage: node bench/inspectToggle.ts [--slices N] [--churn-ops N] [--concurrency N] [--processes N] [--checkout DIR] [--base DIR] [--no-pin]", {
+const { values, nonNegative } = scriptArgs("Usage: node bench/inspectToggle.ts [--slices N] [--churn-ops N] [--concurrency N] [--processes N] [--checkout DIR] [--base DIR] [--record always|watched] [--no-pin]", {
   slices: { type: "string" },
   "churn-ops": { type: "string" },
   concurrency: { type: "string" },
   processes: { type: "string" },
   checkout: { type: "string" },
   base: { type: "string" },
+  record: { type: "string" },
   "no-pin": { type: "boolean" }
 })
 const SLICES = nonNegative("slices") ?? 60
@@ -40,6 +41,12 @@ const C = nonNegative("concurrency") ?? 32
 const PROCESSES = nonNegative("processes") ?? 2
 const CHECKOUT = (values as { readonly checkout?: string }).checkout
 const BASE = (values as { readonly base?: string }).base
+/**
+ * The inspector's `record` while "on" (default `always`: every session followed with nobody watching, the model's
+ * cost; `watched`, the inspector server's default, follows nothing while nobody watches: its model holds no step).
+ */
+const RECORD = (values as { readonly record?: string }).record ?? "always"
+if (RECORD !== "always" && RECORD !== "watched") throw new Error(`--record takes always or watched, got ${RECORD}`)
 /** Process `i`'s checkout (undefined: this one). */
 const checkoutOf = (i: number): string | undefined => (BASE !== undefined && i % 2 === 1 ? BASE : CHECKOUT)
 const pin = pinning((values as { readonly "no-pin"?: boolean })["no-pin"] === true)
@@ -52,7 +59,7 @@ interface Server { readonly pid: number; readonly url: string; readonly set: (mo
 const startServer = async (checkout: string | undefined): Promise<Server> => {
   const script = fileURLToPath(new URL("./inspectToggleServer.ts", import.meta.url))
   const argv = [...pin.server, process.execPath, script, ...(checkout === undefined ? [] : [checkout])]
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit"] })
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, INSPECT_RECORD: RECORD } })
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
   const next = async (): Promise<string> => {
     const r = await lines.next()
@@ -139,7 +146,9 @@ for (let i = 0; i < servers.length; i++) {
   if (blind[i]! > 0) log(`  process ${i + 1} (${checkoutOf(i) ?? "this checkout"}): its inspector's model held no actor after ${blind[i]} of ${SLICES} "on" slices: "on" ran no model there`)
 }
 // Only a `--base` process may be blind (an older checkout): one of this checkout's fails the bench, with a base or without.
-if (blind.some((n, i) => n > 0 && !(BASE !== undefined && i % 2 === 1))) throw new Error("the inspector followed no session while on: the bench would read the plumbing, not the model")
+if (RECORD === "always" && blind.some((n, i) => n > 0 && !(BASE !== undefined && i % 2 === 1))) throw new Error("the inspector followed no session while on: the bench would read the plumbing, not the model")
+// Watched, nobody watching: the inspector must follow nothing (a read lists the live sessions, with no step).
+if (RECORD === "watched" && blind.some((n, i) => n < SLICES && !(BASE !== undefined && i % 2 === 1))) throw new Error("--record watched: the inspector followed sessions nobody watched")
 
 const us = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(2)}`
 const row = (name: string, ps: ReadonlyArray<readonly [number, number]>) => {

@@ -49,7 +49,8 @@ for await (const line of createInterface({ input: process.stdin })) {
   if (line === "on" && inspector === undefined) {
     // As `serve --inspect` starts it: the registry it describes is the runtime's (a checkout before that made its
     // own, which the endpoint then listed each session in; an endpoint now skips the runtime's, which has them).
-    inspector = await startInspector({})
+    // `INSPECT_RECORD` (set by inspectToggle.ts `--record`): `always` follows every session with nobody watching.
+    inspector = await startInspector({ record: process.env.INSPECT_RECORD === "watched" ? "watched" : "always" })
     // The endpoint's `registry` option only where it is not the runtime's own (which lists every session already).
     registry = inspector.registry === defaultMcpRuntime().registry ? undefined : inspector.registry
     // Added and removed only (`updates: false`), as the inspector listens: following every session's updates

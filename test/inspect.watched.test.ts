@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { describe, expect, it, onTestFinished } from "vitest"
+import { SimulatedClock } from "xstate"
 import { makeDemoServer } from "../examples/demo.ts"
 import { type FeedMessage, InspectorModel } from "../src/inspect/InspectorModel.ts"
 import { startInspector } from "../src/inspect/InspectorServer.ts"
@@ -16,6 +17,7 @@ import { parseRecord, replayRecord } from "../src/inspect/replay.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
 import { type Msg, openFeed } from "./support/inspectorFeed.ts"
+import { del, openSession, post } from "./support/mcpHttp.ts"
 
 const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 
@@ -154,6 +156,36 @@ describe("inspector model, record: watched", () => {
     const otherView = [...model.actors()].find((a) => a.id === other.id)!
     expect(otherView.end?.reason).toEqual(expect.any(String))
     await half.end()
+  }, 30_000)
+
+  it("a session that hibernated and woke, or hibernated and ended, while nobody listened: one view each, caught up", async () => {
+    const clock = new SimulatedClock()
+    const handle = await makeHttpServer(makeDemoServer(), { hibernateAfterMs: 50, clock, inspect: true })
+    onTestFinished(() => handle.close({ drainMs: 0 }))
+    const model = handle.inspector!.model
+    const stop = model.subscribe(() => {}, { events: false })
+    const woken = await openSession(handle.url)
+    const ended = await openSession(handle.url)
+    const views = (sid: string) => [...model.actors()].filter((a) => a.id === sid)
+    const [wokenView] = views(woken.sid)
+    const [endedView] = views(ended.sid)
+    expect(wokenView?.record.entries().map((e) => e.event.type)).toEqual(["INITIALIZE", "INITIALIZED"])
+    stop()
+    // Unwatched: both hibernate; one is woken by a ping, the other deleted.
+    clock.increment(100)
+    expect(handle.session(woken.sid)!.isHibernated).toBe(true)
+    expect(await (await post(handle.url, { jsonrpc: "2.0", id: 2, method: "ping" }, woken.headers)).json()).toMatchObject({ id: 2, result: {} })
+    expect(handle.session(woken.sid)!.isHibernated).toBe(false)
+    expect((await del(handle.url, ended.headers)).status).toBeLessThan(300)
+    model.subscribe(() => {}, { events: false })
+    // The woken one: its view continued by its new actor (one view), live, in its state.
+    expect(views(woken.sid)).toEqual([wokenView])
+    expect(wokenView).toMatchObject({ status: "active", value: "operating" })
+    expect(wokenView!.aliases).toHaveLength(1)
+    // The deleted one: its view ended with its session's reason, its record as watched.
+    expect(views(ended.sid)).toEqual([endedView])
+    expect(endedView!.end).toMatchObject({ reason: "terminated by the client (DELETE)", error: false })
+    expect(endedView!.record.entries().map((e) => e.event.type)).toEqual(["INITIALIZE", "INITIALIZED"])
   }, 30_000)
 
   it("record: always (the model's default) follows from the start, as before", async () => {

@@ -360,12 +360,12 @@ export class InspectorModel {
     const registry = this.#registry
     if (registry !== undefined) {
       // Sessions that left the registry while it was not followed.
-      const left: Array<readonly [string, IdEntry]> = []
+      const left = new Map<IdEntry, string>()
       for (const view of this.#all()) {
         const ids = view.idEntry
-        if (ids.handle !== undefined && registry.get(view.id) !== ids.handle && !left.some(([, e]) => e === ids)) left.push([view.id, ids])
+        if (ids.handle !== undefined && !left.has(ids) && registry.get(view.id) !== ids.handle) left.set(ids, view.id)
       }
-      for (const [id, ids] of left) {
+      for (const [ids, id] of left) {
         const handle = ids.handle!
         this.#onRemoved({ type: "removed", id, handle, get info() { return handle.info() } })
       }
@@ -478,6 +478,9 @@ export class InspectorModel {
   /** The view of the actor with this xstate session id (a scan: for a page's or a download's request, not a hot path). */
   get(sessionId: string): ActorView | undefined {
     this.#look()
+    return this.#find(sessionId)
+  }
+  #find(sessionId: string): ActorView | undefined {
     for (const view of this.#live) if (view !== undefined && view.sessionId === sessionId) return view
     for (let i = this.#endedHead; i < this.#ended.length; i++) if (this.#ended[i]!.sessionId === sessionId) return this.#ended[i]
     return undefined
@@ -569,7 +572,7 @@ export class InspectorModel {
   /** The record of one actor, live or ended (secrets redacted unless `showSecrets`). */
   record(sessionId: string, showSecrets = false): RecordFile | undefined {
     this.#look()
-    const actor = this.get(sessionId)
+    const actor = this.#find(sessionId)
     return actor === undefined ? undefined : toRecordFile(actor, showSecrets)
   }
 
