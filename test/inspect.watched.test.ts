@@ -16,6 +16,7 @@ import { startInspector } from "../src/inspect/InspectorServer.ts"
 import { parseRecord, replayRecord } from "../src/inspect/replay.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { makeMcpRuntime } from "../src/runtime/McpRuntime.ts"
+import { inspection } from "../src/runtime/inspection.ts"
 import { type Msg, openFeed } from "./support/inspectorFeed.ts"
 import { del, openSession, post } from "./support/mcpHttp.ts"
 
@@ -71,9 +72,14 @@ const halfOpen = async (url: string) => {
 describe("inspector model, record: watched", () => {
   it("takes nothing while nobody listens; a listener finds the live sessions from their state, and what it watched stays", async () => {
     const { runtime, http } = await served()
+    const hubListeners = inspection.listenerCount
+    const registryListeners = runtime.registry.listenerCount
     const model = new InspectorModel({ registry: runtime.registry, record: "watched" })
     onTestFinished(() => model.close())
     const byId = (id: string) => [...model.actors()].find((a) => a.id === id)
+    // Unwatched, it listens to neither the hub (so the runtime takes its uninspected paths) nor the registry.
+    expect(inspection.listenerCount).toBe(hubListeners)
+    expect(runtime.registry.listenerCount).toBe(registryListeners)
 
     // Unwatched: one session begins and ends, another begins and calls a tool.
     const gone = await sdkSession(http.url, "unwatched-and-gone")
@@ -86,6 +92,8 @@ describe("inspector model, record: watched", () => {
     // the one that began and ended unwatched is not listed at all.
     const told: Array<FeedMessage> = []
     const stop = model.subscribe((m) => told.push(m), { events: false })
+    expect(inspection.listenerCount).toBe(hubListeners + 1)
+    expect(runtime.registry.listenerCount).toBeGreaterThan(registryListeners)
     const adopted = byId(live.id)
     expect(adopted).toMatchObject({ machine: "legacyServerSession", value: "operating", status: "active" })
     expect(adopted!.record.entries()).toEqual([])
@@ -105,6 +113,8 @@ describe("inspector model, record: watched", () => {
     // Nobody listens again: the watched session ends, the half-open one completes its handshake, and a
     // third session begins and ends, all unwatched.
     stop()
+    expect(inspection.listenerCount).toBe(hubListeners)
+    expect(runtime.registry.listenerCount).toBe(registryListeners)
     await watched.end()
     await half.initialized()
     const unseen = await sdkSession(http.url, "unseen")

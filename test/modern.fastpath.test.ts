@@ -268,11 +268,21 @@ describe("modern request: anyone inspecting sees every request run as its chart"
     for (const chart of charts) expect(chart.getSnapshot().value).toBe("responded")
   })
 
-  it("the live inspector (inspect: true) forces the chart for every request", async () => {
+  it("the live inspector forces the chart for every request while it follows: watched (inspect: true, a feed listening) or always", async () => {
     const seen: Array<ModernRequestSettled> = []
     const handle = await makeHttpServer(makeServer(() => {}), { inspect: true, modernRequests: { settled: (s) => void seen.push(s) } })
     open.push(handle)
-    for (let i = 1; i <= 3; i++) expect((await post(handle.url, i, echoArgs)).status).toBe(200)
-    expect(seen.map((s) => s.ran)).toEqual(["chart", "chart", "chart"])
+    // Nobody watching: the inspector follows nothing, and the request takes its fast path.
+    expect((await post(handle.url, 1, echoArgs)).status).toBe(200)
+    const stop = handle.inspector!.model.subscribe(() => {}, { events: false })
+    for (let i = 2; i <= 4; i++) expect((await post(handle.url, i, echoArgs)).status).toBe(200)
+    stop()
+    expect((await post(handle.url, 5, echoArgs)).status).toBe(200)
+    expect(seen.map((s) => s.ran)).toEqual(["fast", "chart", "chart", "chart", "fast"])
+    const always: Array<ModernRequestSettled> = []
+    const followed = await makeHttpServer(makeServer(() => {}), { inspect: { record: "always" }, modernRequests: { settled: (s) => void always.push(s) } })
+    open.push(followed)
+    for (let i = 1; i <= 3; i++) expect((await post(followed.url, i, echoArgs)).status).toBe(200)
+    expect(always.map((s) => s.ran)).toEqual(["chart", "chart", "chart"])
   })
 })

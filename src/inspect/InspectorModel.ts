@@ -59,7 +59,7 @@ export interface InspectorModelOptions {
    * the live actors it followed before from where they are now (a record that missed steps restarts
    * from there, its earlier entries counted as dropped); sessions that began and ended unwatched are
    * not listed. Why: following every actor's every step for nobody cost ≈ 4–6 % of session churn
-   * (`docs/performance.md`, s33); unfollowed, the hub drops each event with one bit test.
+   * (`docs/performance.md`, s33); unfollowed, the model is off the hub and the registry.
    */
   readonly record?: "always" | "watched"
 }
@@ -196,8 +196,6 @@ export interface FeedSubscription {
 /** What the model reads from the hub: actors and snapshots always, events only for a listener that wants them. */
 const QUIET: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot"]
 const WITH_EVENTS: ReadonlyArray<InspectionKind> = ["@xstate.actor", "@xstate.snapshot", "@xstate.event"]
-/** What a model that follows nothing while unwatched (`record: "watched"`) takes from the hub then. */
-const NOTHING: ReadonlyArray<InspectionKind> = []
 
 /**
  * A session that tells its end without a promise (a server session's `endedWith`, set when it is
@@ -282,7 +280,9 @@ export class InspectorModel {
   #snapshotMessageListeners = 0
   /** Listeners that take snapshots as calls. */
   #touches: ReadonlyArray<SnapshotTouch> = []
-  readonly #hubSubscription: InspectionSubscription
+  readonly #hub: InspectionHub
+  /** Its subscription to the hub while it follows (none while it sleeps: the hub then counts no listener of it). */
+  #hubSubscription: InspectionSubscription | undefined
   readonly #capacity: number
   readonly #retainMs: number
   readonly #maxEnded: number
@@ -301,9 +301,8 @@ export class InspectorModel {
     this.#keepSecrets = options.keepSecrets !== false
     this.#registry = options.registry
     this.#always = options.record !== "watched"
-    const hub = options.hub ?? inspection
-    this.#hubSubscription = hub.subscribe((e) => this.#onInspection(e), { kinds: NOTHING })
-    this.#stops.push(this.#hubSubscription)
+    this.#hub = options.hub ?? inspection
+    this.#stops.push(() => this.#unfollowHub())
     this.#stops.push(() => this.#unfollowRegistry())
     if (options.registry !== undefined) this.#stops.push(() => this.#followUpdates(false))
     if (this.#always) this.#wake()
@@ -317,7 +316,7 @@ export class InspectorModel {
   /** Follow the hub and the registry again, and catch up with what happened meanwhile. */
   #wake(): void {
     this.#awake = true
-    this.#hubSubscription.want(this.#eventListeners > 0 ? WITH_EVENTS : QUIET)
+    this.#hubSubscription = this.#hub.subscribe((e) => this.#onInspection(e), { kinds: this.#eventListeners > 0 ? WITH_EVENTS : QUIET })
     const registry = this.#registry
     if (registry !== undefined) {
       // Sessions coming and going only: their updates are followed while a feed listens (`#followUpdates`),
@@ -330,8 +329,17 @@ export class InspectorModel {
   /** Nobody listens (`record: "watched"`): follow nothing; the views stay as they are until the next look. */
   #sleep(): void {
     this.#awake = false
-    this.#hubSubscription.want(NOTHING)
+    this.#unfollowHub()
     this.#unfollowRegistry()
+  }
+
+  /**
+   * Off the hub altogether, not subscribed wanting nothing: with no listener the hub passes xstate no observer
+   * and the runtime takes its fast paths (a modern request runs as a chart while anyone inspects).
+   */
+  #unfollowHub(): void {
+    this.#hubSubscription?.()
+    this.#hubSubscription = undefined
   }
 
   #unfollowRegistry(): void {
@@ -540,7 +548,7 @@ export class InspectorModel {
     this.#followUpdates(true)
     if (touch === undefined) this.#snapshotMessageListeners++
     else this.#touches = [...this.#touches, touch]
-    if (events && this.#eventListeners++ === 0) this.#hubSubscription.want(WITH_EVENTS)
+    if (events && this.#eventListeners++ === 0) this.#hubSubscription?.want(WITH_EVENTS)
     return () => this.#unsubscribe(listener)
   }
   #unsubscribe(listener: (message: FeedMessage) => void): void {
@@ -550,7 +558,7 @@ export class InspectorModel {
     if (this.#listeners.size === 0) this.#followUpdates(false)
     if (how.touch === undefined) this.#snapshotMessageListeners--
     else this.#touches = this.#touches.filter((t) => t !== how.touch)
-    if (how.events && --this.#eventListeners === 0 && this.#awake) this.#hubSubscription.want(QUIET)
+    if (how.events && --this.#eventListeners === 0) this.#hubSubscription?.want(QUIET)
     if (this.#listeners.size === 0 && !this.#always && this.#awake) this.#sleep()
   }
   get listenerCount(): number {
