@@ -192,6 +192,11 @@ describe("inspector model, record: watched", () => {
     expect(views(woken.sid)).toEqual([wokenView])
     expect(wokenView).toMatchObject({ status: "active", value: "operating" })
     expect(wokenView!.aliases).toHaveLength(1)
+    // What it did since it woke (the ping) was not seen: its record restarts where it is, and replays from there.
+    expect(wokenView!.record.entries()).toEqual([])
+    expect(wokenView!.record.dropped).toBe(2)
+    expect(wokenView!.record.base?.value).toBe("operating")
+    expect(replayRecord(parseRecord(JSON.parse(JSON.stringify(model.record(wokenView!.sessionId)))))).toMatchObject({ start: "operating", divergence: undefined })
     // The deleted one: its view ended with its session's reason, its record as watched.
     expect(views(ended.sid)).toEqual([endedView])
     expect(endedView!.end).toMatchObject({ reason: "terminated by the client (DELETE)", error: false })

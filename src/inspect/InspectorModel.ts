@@ -365,6 +365,12 @@ export class InspectorModel {
       const view = live[i]
       if (view !== undefined) this.#catchUpView(view, t)
     }
+    // Hibernated views: a session woken meanwhile continues one (its new actor adopted below), whose steps were not seen.
+    const sleepers: Array<ViewNode> = []
+    for (let i = 0; i < live.length; i++) {
+      const view = live[i]
+      if (view !== undefined && view.status === "hibernated") sleepers.push(view)
+    }
     const registry = this.#registry
     if (registry !== undefined) {
       // Sessions that left the registry while it was not followed.
@@ -383,6 +389,8 @@ export class InspectorModel {
         this.#adopt(sessionActor(handle))
       }
     }
+    // Woken while unwatched: its record restarts at the state it is in (what it did since it woke was not seen).
+    for (const view of sleepers) if (view.status === "active") view.record.rebase(t, view.value, view.context, view.status)
     if (this.#ended.length > this.#endedHead) this.#prune(t)
   }
 
