@@ -45,6 +45,28 @@ const sdkClient = async (url: string): Promise<Client> => {
 }
 
 /** Event-loop turns (no real time): lets promise chains waiting on a fired timer run. */
+/**
+ * The host's gateway served over HTTP, with the official SDK client on its aggregate endpoint and one on `/mcp/<name>`
+ * for each of `alone`; `close()` ends the clients, the gateway and the host.
+ */
+const servedGateway = async (host: McpHost, alone: ReadonlyArray<string> = []) => {
+  const gateway = makeGateway(host)
+  const http = await serveGatewayHttp(gateway, { port: 0 })
+  const client = await sdkClient(http.url)
+  const perServer = await Promise.all(alone.map((name) => sdkClient(`${http.url}/${name}`)))
+  return {
+    client,
+    perServer,
+    close: async () => {
+      for (const c of perServer) await c.close()
+      await client.close()
+      gateway.close()
+      await http.close()
+      await host.close()
+    }
+  }
+}
+
 const turns = async (n = 5) => {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
 }
@@ -235,10 +257,9 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
         good: scripted({ label: "good", tools: [tool("echo")], prompts: [{ name: "p" }], resources: [{ uri: "mem://good", name: "good" }] })
       }
     }, { stateFile: false, clock, onStderr: () => {} })
-    const gateway = makeGateway(host)
-    const http = await serveGatewayHttp(gateway, { port: 0 })
-    const client = await sdkClient(http.url)
-    const perServer = await sdkClient(`${http.url}/bad`)
+    const gw = await servedGateway(host, ["bad"])
+    const { client } = gw
+    const perServer = gw.perServer[0]!
     try {
       const tools = [...served.map(([, s]) => s), "bad__dup", "good__echo"].sort()
       expect(host.tools().map((t) => t.name).sort()).toEqual(tools)
@@ -269,11 +290,7 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       expect((await client.readResource({ uri: "mem://good" })).contents[0]).toMatchObject({ text: `good read "mem://good"` })
       await expect(client.readResource({ uri: "constructor" })).rejects.toThrow(/not found/i)
     } finally {
-      await perServer.close()
-      await client.close()
-      gateway.close()
-      await http.close()
-      await host.close()
+      await gw.close()
     }
   })
 
@@ -343,9 +360,8 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
         good: scripted({ label: "good", tools: [tool("echo")], prompts: [{ name: "p" }] })
       }
     }, { stateFile: false, clock, onStderr: () => {} })
-    const gateway = makeGateway(host)
-    const http = await serveGatewayHttp(gateway, { port: 0 })
-    const client = await sdkClient(http.url)
+    const gw = await servedGateway(host)
+    const { client } = gw
     try {
       expect(host.status().find((s) => s.name === "bad")?.state).toBe("ready")
       expect(host.tools().map((t) => t.name).sort()).toEqual(["bad__counts", "bad__ok", "good__echo"])
@@ -376,10 +392,7 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       expect(textOf(await client.callTool({ name: "good__echo", arguments: {} }))).toBe(`good called "echo"`)
       expect(textOf(await client.callTool({ name: "bad__ok", arguments: {} }))).toBe(`bad called "ok"`)
     } finally {
-      await client.close()
-      gateway.close()
-      await http.close()
-      await host.close()
+      await gw.close()
     }
   })
 
@@ -448,9 +461,8 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
   it("requests named like Object.prototype members, undeclared inputs and answers to ids never sent, from an upstream during a call: each answered with its code (host and SDK client through the gateway), the call and the other server go on", async () => {
     const { clock } = countingClock()
     const host = await startPair("call-proto-requests", clock)
-    const gateway = makeGateway(host)
-    const http = await serveGatewayHttp(gateway, { port: 0 })
-    const client = await sdkClient(http.url)
+    const gw = await servedGateway(host)
+    const { client } = gw
     try {
       const generation = host.status().find((s) => s.name === "bad")!.generation
       // The server answers the call with the code (or "result") each of its requests got back, once all are answered;
@@ -472,10 +484,7 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       expect(host.status().find((s) => s.name === "bad")).toMatchObject({ state: "ready", generation, restarts: 0 })
       expect(textOf(await client.callTool({ name: "good__echo", arguments: {} }))).toBe("echo")
     } finally {
-      await client.close()
-      gateway.close()
-      await http.close()
-      await host.close()
+      await gw.close()
     }
   })
 
@@ -487,10 +496,9 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
         good: scripted({ label: "good", resources: [{ uri: "mem://good", name: "good" }] })
       }
     }, { stateFile: false, clock, onStderr: () => {} })
-    const gateway = makeGateway(host)
-    const http = await serveGatewayHttp(gateway, { port: 0 })
-    const client = await sdkClient(http.url)
-    const perServer = await sdkClient(`${http.url}/bad`)
+    const gw = await servedGateway(host, ["bad"])
+    const { client } = gw
+    const perServer = gw.perServer[0]!
     try {
       const uri = `x://${"a".repeat(100)}`
       // It was: each of the gateway's matches of this URI (its own templates, then the host's catalog) took
@@ -503,11 +511,7 @@ describe("hostile servers: the host", { timeout: 30_000 }, () => {
       expect((await client.readResource({ uri: "x://abcdefg/end" })).contents[0]).toMatchObject({ text: `bad read "x://abcdefg/end"` })
       expect((await client.readResource({ uri: "mem://good" })).contents[0]).toMatchObject({ text: `good read "mem://good"` })
     } finally {
-      await perServer.close()
-      await client.close()
-      gateway.close()
-      await http.close()
-      await host.close()
+      await gw.close()
     }
   })
 

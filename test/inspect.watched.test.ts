@@ -218,8 +218,9 @@ describe("inspector model, record: watched", () => {
 describe("inspector server, record: watched by default", () => {
   it("a page's feed follows while connected; what it saw stays for the next page; a session begun and ended with no page is not listed", async () => {
     const { runtime, http } = await served()
-    // (Full ids in the feed: `showSecrets`; what is followed does not depend on it.)
-    const inspector = await startInspector({ runtime, showSecrets: true })
+    // (Full ids in the feed: `showSecrets`; what is followed does not depend on it. `flushMs: 0`: the feed goes out at the
+    // next turn of the event loop, no flush timer, so the waits below are on the socket alone.)
+    const inspector = await startInspector({ runtime, showSecrets: true, flushMs: 0 })
     onTestFinished(() => inspector.close())
     const actors = async () =>
       ((await (await fetch(`${inspector.origin}/actors`, { headers: { authorization: `Bearer ${inspector.token}` } })).json()) as { messages: Array<Msg> }).messages

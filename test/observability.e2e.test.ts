@@ -28,7 +28,7 @@ import { makeMemoryTracer } from "../src/observability/memoryTracer.ts"
 import { McpServer } from "../src/server/McpServer.ts"
 import { makeHttpServer } from "../src/server/http/HttpServer.ts"
 import { makeWsServer } from "../src/server/ws/WsServer.ts"
-import { eventually } from "./support/processes.ts"
+import { condition } from "./support/condition.ts"
 import { spawnOurServer } from "./support/httpPeers.ts"
 import { startHost } from "../src/host/McpHost.ts"
 import { makeGateway, serveGatewayHttp } from "../src/host/gateway.ts"
@@ -65,6 +65,8 @@ class OtlpReceiver {
   readonly spans: Array<OtlpSpan> = []
   readonly metrics: Array<OtlpMetric> = []
   readonly paths: Array<string> = []
+  /** Told after each export is taken in: `arrived.when(check, what)` waits for what the peer processes send, polling nothing. */
+  readonly arrived = condition()
   private server!: Server
   url = ""
   async start(): Promise<void> {
@@ -107,6 +109,7 @@ class OtlpReceiver {
         }
       }
     }
+    this.arrived.changed()
   }
   /** Whether `service` exported the histogram `name` with at least one recorded value (in any export). */
   recorded(service: string, name: string): boolean {
@@ -180,7 +183,7 @@ describe("observability across processes", () => {
     await telemetry.close() // flushes
     // The server flushes when its session ends (stdin EOF), then exits: its session span and its histograms (the session's
     // duration is recorded at that end, before the flush).
-    await eventually(() => receiver.find("e2e-stdio-server", "mcp.server.session").length === 1 && SERVER_HISTOGRAMS.every((n) => receiver.recorded("e2e-stdio-server", n)), 20_000)
+    await receiver.arrived.when(() => receiver.find("e2e-stdio-server", "mcp.server.session").length === 1 && SERVER_HISTOGRAMS.every((n) => receiver.recorded("e2e-stdio-server", n)), "the stdio server's session span and histograms")
     expect(receiver.find("e2e-stdio-server", "mcp.server.session")).toHaveLength(1)
     // All four duration histograms arrive over OTLP, each from the process that records it: the client's
     // (its session's duration recorded at client.close(), before telemetry.close()'s flush) and the server's.
@@ -255,7 +258,7 @@ describe("observability across processes", () => {
     } finally {
       await child.stop() // SIGTERM: drains, flushes the exporter
     }
-    expect(await eventually(() => receiver.find("mcp-actors", "tools/call echo").some((s) => s.attributes["network.transport"] === "tcp"), 20_000)).toBe(true)
+    await receiver.arrived.when(() => receiver.find("mcp-actors", "tools/call echo").some((s) => s.attributes["network.transport"] === "tcp"), "the HTTP server's tools/call span")
     const [c] = receiver.find("e2e-http-client", "tools/call echo")
     const s = receiver.find("mcp-actors", "tools/call echo").find((x) => x.traceId === c!.traceId)
     expect(s).toBeDefined()
@@ -270,7 +273,7 @@ describe("observability across processes", () => {
     // The histograms went out over OTLP too, under their semconv names: all four, each from the process that records it
     // (the server child is "mcp-actors"; its session's duration, recorded when the client's DELETE ended it, went out at
     // its SIGTERM flush at the latest; the client's with telemetry.close()).
-    await eventually(() => SERVER_HISTOGRAMS.every((n) => receiver.recorded("mcp-actors", n)), 20_000)
+    await receiver.arrived.when(() => SERVER_HISTOGRAMS.every((n) => receiver.recorded("mcp-actors", n)), "the HTTP server's histograms")
     expectHistograms(receiver, "e2e-http-client", "client", { "network.transport": "tcp", "network.protocol.name": "http" })
     expectHistograms(receiver, "mcp-actors", "server", { "network.transport": "tcp", "network.protocol.name": "http" })
   }, 60_000)
@@ -366,7 +369,7 @@ describe("observability through the host's gateway", () => {
       expect(r.content).toEqual([{ type: "text", text: "through the host" }])
       await client.close()
       // The upstream exports on its schedule (200 ms here): the host would stop it (SIGTERM) before a final flush.
-      expect(await eventually(() => receiver.find("e2e-upstream", "tools/call echo").length === 1, 20_000)).toBe(true)
+      await receiver.arrived.when(() => receiver.find("e2e-upstream", "tools/call echo").length === 1, "the upstream's tools/call span")
     } finally {
       await http.close({ drainMs: 0 })
       gateway.close()
